@@ -1,0 +1,72 @@
+"""The Python API: load and check specs; compile and train them (see README "Python API").
+
+    import nngraph
+    checked = nngraph.load("specs/xor.nn")          # or nngraph.loads(text)
+    program = nngraph.compile(checked, "xor")       # a Program on numpy, float32
+    result = nngraph.train(checked, out="runs/xor")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from nngraph.errors import ValidationError
+from nngraph.graph.check import CheckedSpec, check_spec
+from nngraph.spec import ast
+from nngraph.spec.parser import parse_fragment
+
+SET_PATH = "<--set>"
+
+
+def parse_spec_file(path: str | os.PathLike) -> ast.Spec:
+    from nngraph.spec.load import load_spec
+
+    return load_spec(path)
+
+
+def parse_spec_text(text: str, path: str = "<string>") -> ast.Spec:
+    from nngraph.spec.load import load_spec_text
+
+    return load_spec_text(text, path)
+
+
+def load(path: str | os.PathLike, overrides: list[str] = (), train: str | None = None) -> CheckedSpec:
+    """Parse and check a spec file (.nn or .yaml); `overrides` are `key=value` train settings."""
+    spec = parse_spec_file(path)
+    return check_spec(apply_overrides(spec, overrides, train)) if overrides else check_spec(spec)
+
+
+def loads(text: str, path: str = "<string>", fmt: str = "nn") -> CheckedSpec:
+    """Parse and check spec text given as a string."""
+    if fmt == "yaml":
+        from nngraph.spec.yaml_surface import parse_yaml
+
+        return check_spec(parse_yaml(text, path))
+    from nngraph.spec.parser import parse
+
+    return check_spec(parse(text, path))
+
+
+def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = None) -> ast.Spec:
+    """`--set epochs=5 --set optimizer=adam(lr=1e-3)`: replace or add settings of one train block."""
+    trains = [t for t in spec.trains if train is None or t.name == train]
+    if not trains:
+        raise ValidationError("--set needs a train block to change", None, "the spec has none by that name")
+    block = trains[0]
+    settings = list(block.settings)
+    for i, text in enumerate(overrides, 1):
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValidationError(f"--set expects key=value, got {text!r}", None, "e.g. --set epochs=5")
+        parsed = parse_fragment(value.strip() or '""', "value_only", SET_PATH, i, len(key) + 2)
+        new = ast.Setting(key.strip(), parsed, (), parsed.span)
+        settings = [s for s in settings if s.name != new.name] + [new]
+    replaced = dataclasses.replace(block, settings=tuple(settings))
+    items = tuple(replaced if it is block else it for it in spec.items)
+    return dataclasses.replace(spec, items=items)
+
+
+def spec_dir(checked: CheckedSpec) -> Path:
+    return Path(checked.spec.path).resolve().parent if os.path.exists(checked.spec.path) else Path.cwd()

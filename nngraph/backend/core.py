@@ -1,0 +1,88 @@
+"""Backends: an array module, a float dtype, a seeded generator and a sync point.
+
+Everything numeric above this folder is written against `backend.xp`, so the same
+op code runs on numpy (CPU) and cupy (GPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy
+
+from nngraph.backend.gpu import load_cupy, loaded_cupy
+from nngraph.errors import BackendError, did_you_mean
+
+BACKEND_NAMES = ("numpy", "cupy")
+DTYPE_NAMES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module with the float dtype every parameter and activation uses."""
+
+    name: str
+    xp: Any
+    dtype: Any
+
+    def asarray(self, a) -> Any:
+        """`a` on this backend's device; floating data converted to the backend dtype."""
+        arr = self.xp.asarray(a)
+        if arr.dtype.kind == "f" and arr.dtype != self.dtype:
+            arr = arr.astype(self.dtype)
+        return arr
+
+    def to_numpy(self, a) -> numpy.ndarray:
+        """`a` as a host numpy array (a no-op for numpy arrays)."""
+        if self.name == "cupy":
+            return self.xp.asnumpy(a)
+        return numpy.asarray(a)
+
+    def rng(self, seed: int | None = None):
+        """A seeded generator on this backend's device.
+
+        numpy: `numpy.random.Generator`; cupy: `cupy.random.Generator`. Both offer
+        `random`, `standard_normal`, `integers` and `permutation`; keep to those so
+        code runs on either. Same seed, same backend -> same numbers.
+        """
+        return self.xp.random.default_rng(seed)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (for honest timings); nothing to wait for on CPU."""
+        if self.name == "cupy":
+            self.xp.cuda.get_current_stream().synchronize()
+
+
+def get_backend(name: str = "numpy", dtype: str = "float32") -> Backend:
+    """The backend called `name` ("numpy" or "cupy") computing in `dtype`."""
+    if name not in BACKEND_NAMES:
+        raise BackendError(f"unknown backend '{name}'", hint=did_you_mean(name, BACKEND_NAMES))
+    if dtype not in DTYPE_NAMES:
+        raise BackendError(f"unsupported dtype '{dtype}'", hint=did_you_mean(dtype, DTYPE_NAMES))
+    xp = numpy if name == "numpy" else _require_cupy()
+    return Backend(name, xp, xp.dtype(dtype))
+
+
+def _require_cupy():
+    cupy, failure = load_cupy()
+    if cupy is None:
+        raise BackendError(
+            f"the cupy backend is not available ({failure})",
+            hint="install it with `pip install nngraph[gpu]` on a machine with an NVIDIA GPU, "
+            "or use the numpy backend",
+        )
+    return cupy
+
+
+def available_backends() -> list[str]:
+    """The backend names that work on this machine, numpy first."""
+    return ["numpy"] + (["cupy"] if load_cupy()[0] is not None else [])
+
+
+def array_module(a) -> Any:
+    """numpy or cupy, whichever `a` lives in (without importing cupy for it)."""
+    cupy = loaded_cupy()
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy
+    return numpy

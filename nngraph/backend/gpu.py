@@ -1,0 +1,42 @@
+"""The one place that imports cupy: lazily, once, keeping the failure to show later.
+
+A machine without cupy (or without a GPU) must still import nngraph and run on
+numpy, so the import is attempted only when the GPU is first asked for, and the
+reason it failed is kept for the `BackendError` the user then sees.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+_cupy: ModuleType | None = None
+_failure: str | None = None
+_tried = False
+
+
+def load_cupy() -> tuple[ModuleType | None, str | None]:
+    """(cupy, None) when cupy imports and sees a GPU, else (None, why not)."""
+    global _cupy, _failure, _tried
+    if not _tried:
+        _tried = True
+        _cupy, _failure = _import_cupy()
+    return _cupy, _failure
+
+
+def _import_cupy() -> tuple[ModuleType | None, str | None]:
+    try:
+        import cupy
+    except Exception as exc:  # noqa: BLE001 - a broken CUDA install raises anything
+        return None, f"cupy could not be imported: {type(exc).__name__}: {exc}"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # noqa: BLE001 - CUDARuntimeError when no driver
+        return None, f"cupy found no usable GPU: {type(exc).__name__}: {exc}"
+    if count < 1:
+        return None, "cupy found no GPU on this machine"
+    return cupy, None
+
+
+def loaded_cupy() -> ModuleType | None:
+    """cupy if it has already been loaded successfully; never triggers the import."""
+    return _cupy

@@ -1,0 +1,15 @@
+"""Lowering checked graphs to plans, and running plans as Programs."""
+
+from nngraph.compile.lower import lower_model
+from nngraph.compile.plan import Plan
+from nngraph.compile.program import Program
+
+
+def compile_model(model, losses=(), backend=None, seed: int = 0, sum_units: bool = False) -> Program:
+    """A Program for one checked model: a training plan (with dropout) and an eval plan (without)."""
+    train_plan = lower_model(model, losses, training=True, sum_units=sum_units)
+    eval_plan = lower_model(model, losses, training=False, sum_units=sum_units)
+    return Program(train_plan, eval_plan, backend, seed)
+
+
+__all__ = ["Plan", "Program", "compile_model", "lower_model"]

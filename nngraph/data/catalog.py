@@ -1,0 +1,100 @@
+"""The table of loaders: each data set name, the options it takes, and the function that makes it.
+
+Loaders register themselves with `@register(name, options)`; a loader receives a `Request`
+holding its checked options and everything needed to resolve paths and report errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nngraph.data.dataset import Dataset
+from nngraph.data.options import Bound, Option
+from nngraph.errors import DataError, Span
+
+SCALINGS = ("none", "standard", "minmax")
+
+# Options that transform float inputs; `load_dataset` applies them after the loader, except
+# `scale`, whose statistics must come from the training part (see `split_dataset`).
+SCALED = {"scale": Option("choice", "none", choices=SCALINGS)}
+FEATURES = {**SCALED, "binarize": Option("float"), "shape": Option("ints")}
+SEEDED = {"seed": Option("int", minimum=0)}
+LIMITED = {"limit": Option("int", minimum=1)}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a loader gets: its options, the call (for error positions) and where paths start."""
+
+    name: str
+    options: Bound
+    span: Span | None
+    base_dir: Path
+    seed: int
+
+    def __getitem__(self, option: str):
+        return self.options[option]
+
+    def rng(self) -> np.random.Generator:
+        seed = self.options.values.get("seed")
+        return np.random.default_rng(self.seed if seed is None else seed)
+
+    def error(self, message: str, hint: str | None = None, option: str | None = None) -> DataError:
+        """A DataError at the named option's value where it was given, else at the call."""
+        node = self.options.nodes.get(option) if option else None
+        return DataError(message, node.span if node is not None else self.span, hint)
+
+    def path(self, option: str = "path") -> Path:
+        """The file an option names, relative to the spec's folder; it must exist and be a file."""
+        path = self._existing(option, "file")
+        if path.is_dir():
+            raise self.error(f"{self.name}: {path} is a folder, not a file")
+        return path
+
+    def folder(self, option: str = "path") -> Path:
+        path = self._existing(option, "folder")
+        if not path.is_dir():
+            raise self.error(f"{self.name}: {path} is a file; {option}= names a folder")
+        return path
+
+    def _existing(self, option: str, what: str) -> Path:
+        raw = self[option]
+        if raw is None:
+            raise self.error(f'{self.name} needs a {what}: write {self.name}({option}="...")')
+        path = Path(raw).expanduser()
+        path = path if path.is_absolute() else self.base_dir / path
+        if not path.exists():
+            hint = f"relative paths start at the spec's folder ({self.base_dir})"
+            raise self.error(f"{self.name}: no such {what}: {path}", hint)
+        return path
+
+    def limited(self, data: Dataset) -> Dataset:
+        """The first `limit` examples, when the option is there and set."""
+        limit = self.options.values.get("limit")
+        return data if limit is None or limit >= len(data) else data.take(np.arange(limit))
+
+
+@dataclass(frozen=True)
+class Loader:
+    name: str
+    make: Callable[[Request], Dataset]
+    options: dict[str, Option]
+    positional: tuple[str, ...]
+    doc: str
+
+
+LOADERS: dict[str, Loader] = {}
+
+
+def register(name: str, options: dict[str, Option], positional: tuple[str, ...] = ()):
+    """Add a loader to the table under `name` (the word a spec writes after `data`)."""
+
+    def add(make: Callable[[Request], Dataset]):
+        LOADERS[name] = Loader(name, make, dict(options), positional, make.__doc__ or "")
+        return make
+
+    return add

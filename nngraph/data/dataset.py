@@ -1,0 +1,65 @@
+"""The one shape every data set takes, whatever made it: plain arrays plus what they mean."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+TASKS = ("classification", "regression", "sequence", "unsupervised", "text")
+
+
+@dataclass
+class Dataset:
+    """Examples along axis 0 of `x` (and of `y` and `lengths` where present).
+
+    `info` keeps what a loader knows beyond the arrays: the true weights of `linear`,
+    the mode centres of `ring` and `grid`, the class names of a csv target, and the
+    scaling the spec asked for (`info["scale"]`, applied by `split_dataset`).
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    task: str
+    n_classes: int | None = None
+    lengths: np.ndarray | None = None
+    vocabulary: str | None = None
+    name: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, index) -> Dataset:
+        """The examples at `index` (an index array or a boolean mask), everything else kept."""
+        index = np.asarray(index)
+        return replace(
+            self,
+            x=self.x[index],
+            y=None if self.y is None else self.y[index],
+            lengths=None if self.lengths is None else self.lengths[index],
+            info=dict(self.info),
+        )
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+
+def classification(x, labels, name: str, n_classes: int | None = None, **info) -> Dataset:
+    """A labelled set: float32 inputs, int64 labels, classes counted from the labels if not given."""
+    labels = np.asarray(labels, dtype=np.int64)
+    count = n_classes if n_classes is not None else int(labels.max(initial=-1)) + 1
+    return Dataset(np.asarray(x, np.float32), labels, "classification", count, name=name, info=info)
+
+
+def unsupervised(x, name: str, **info) -> Dataset:
+    return Dataset(np.asarray(x, np.float32), None, "unsupervised", name=name, info=info)
+
+
+def regression(x, targets, name: str, task: str = "regression", **info) -> Dataset:
+    """Float32 targets; a vector of targets becomes one column so every target is (n, k)."""
+    targets = np.asarray(targets, np.float32)
+    if targets.ndim == 1:
+        targets = targets[:, None]
+    return Dataset(np.asarray(x, np.float32), targets, task, name=name, info=info)

@@ -1,0 +1,108 @@
+"""`load_dataset`: from the `data` setting of a train block to a checked `Dataset`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+# The loader modules register themselves in the catalog when imported.
+from nngraph.data import arrays, images, patterns, sequences, textfiles, toy  # noqa: F401
+from nngraph.data.catalog import LOADERS, Request
+from nngraph.data.dataset import Dataset
+from nngraph.data.options import bind
+from nngraph.errors import DataError, did_you_mean
+from nngraph.spec import ast
+
+SUFFIX_LOADERS = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".txt": "text"}
+
+
+def known_datasets() -> list[str]:
+    return sorted(LOADERS)
+
+
+def load_dataset(
+    spec: ast.Call | ast.Ref | ast.Setting | ast.String, base_dir: Path, seed: int = 0
+) -> Dataset:
+    """The data set a spec names: `xor`, `moons(n=400)`, `npz("train.npz", y="labels")`...
+
+    Relative paths start at `base_dir` (the spec's folder); `seed` drives generated sets unless
+    the call gives its own `seed=`. A whole `data ...` setting may be passed, in which case its
+    trailing `key=value` words count as options of the call. Options `binarize` and `shape`
+    are applied here; `scale` is recorded in `info["scale"]` for `split_dataset` to apply.
+    """
+    call = data_call(spec)
+    loader = LOADERS.get(call.name)
+    if loader is None:
+        hint = did_you_mean(call.name, LOADERS) or "known data sets: " + ", ".join(known_datasets())
+        raise DataError(f"unknown data set '{call.name}'", call.span, hint)
+    options = bind(call, loader.options, loader.positional)
+    request = Request(call.name, options, call.span, Path(base_dir), seed)
+    return _finish(request, loader.make(request))
+
+
+def data_call(spec) -> ast.Call:
+    """A bare name is a call without arguments; a bare path string picks its loader by suffix."""
+    if isinstance(spec, ast.Setting):
+        if spec.value is None:
+            raise DataError("`data` needs a data set, like `data moons(n=400)`", spec.span)
+        call = data_call(spec.value)
+        return replace(call, kwargs=call.kwargs + spec.kwargs)
+    if isinstance(spec, ast.Call):
+        return spec
+    if isinstance(spec, ast.Ref):
+        return ast.Call(spec.name, (), (), spec.span)
+    if isinstance(spec, ast.String):
+        return ast.Call(_loader_for_path(spec), (spec,), (), spec.span)
+    raise DataError(
+        "expected a data set name or call", getattr(spec, "span", None), "for example: data xor"
+    )
+
+
+def _loader_for_path(path: ast.String) -> str:
+    suffix = Path(path.value).suffix.lower()
+    if suffix in SUFFIX_LOADERS:
+        return SUFFIX_LOADERS[suffix]
+    raise DataError(
+        f'cannot tell the format of "{path.value}" from its name',
+        path.span,
+        "write the loader: npz(...), npy(...), csv(...), text(...), idx(...) or mnist(...)",
+    )
+
+
+def _finish(req: Request, data: Dataset) -> Dataset:
+    """The options common to all loaders, then checks that every loader's output must pass."""
+    values = req.options.values
+    if values.get("binarize") is not None:
+        data = replace(data, x=(data.x > values["binarize"]).astype(np.float32))
+    if values.get("shape") is not None:
+        data = replace(data, x=_reshaped(req, data.x, values["shape"]))
+    if values.get("scale", "none") != "none":
+        data.info["scale"] = values["scale"]
+    _check_finite(req, data)
+    return data
+
+
+def _reshaped(req: Request, x: np.ndarray, shape: list[int]) -> np.ndarray:
+    size = int(np.prod(x.shape[1:]))
+    free = shape.count(-1)
+    fixed = int(np.prod([d for d in shape if d != -1]))
+    fits = all(d > 0 or d == -1 for d in shape) and free <= 1
+    if not fits or (size % fixed if free else size != fixed):
+        raise req.error(
+            f"{req.name}: each example has {size} values (shape {list(x.shape[1:])}); "
+            f"it cannot be reshaped to {shape}",
+            "the dimensions must multiply to the example size (one of them may be -1)",
+            option="shape",
+        )
+    return x.reshape(len(x), *shape)
+
+
+def _check_finite(req: Request, data: Dataset) -> None:
+    for what, array in (("inputs", data.x), ("targets", data.y)):
+        if array is not None and array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise req.error(
+                f"{req.name}: the {what} hold NaN or infinite values",
+                "clean the data before training",
+            )

@@ -1,0 +1,88 @@
+"""Unsupervised generated sets for generative models: bars and stripes, Gaussian rings and grids."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from nngraph.data.catalog import FEATURES, SEEDED, Request, register
+from nngraph.data.dataset import Dataset, unsupervised
+from nngraph.data.options import Option
+
+
+@register(
+    "bars",
+    {
+        **FEATURES,
+        "size": Option("int", 3, minimum=2, maximum=6),
+        "repeat": Option("int", 1, minimum=1),
+    },
+)
+def bars(req: Request) -> Dataset:
+    """Bars and stripes: every size x size binary image whose rows (bars) or columns (stripes)
+    are each all on or all off, flattened row-major to (n, size*size) float32.
+
+    First the 2^size bar images (row r on where bit r of the pattern number is set), then the
+    2^size stripe images likewise; all-on and all-off appear in both halves, so size 3 gives
+    16 rows of which 14 are distinct, size 4 gives 32. The whole list comes `repeat` times.
+    """
+    size = req["size"]
+    rows = np.array(list(itertools.product([0, 1], repeat=size)), np.float32)[:, ::-1]
+    bar_images = np.repeat(rows[:, :, None], size, axis=2)  # row r lit across all columns
+    stripe_images = bar_images.transpose(0, 2, 1)
+    images = np.concatenate([bar_images, stripe_images]).reshape(-1, size * size)
+    return unsupervised(np.tile(images, (req["repeat"], 1)), "bars", size=size)
+
+
+MIXTURE = {**FEATURES, **SEEDED}
+
+
+@register(
+    "ring",
+    {
+        **MIXTURE,
+        "n": Option("int", 1000, minimum=1),
+        "modes": Option("int", 8, minimum=1),
+        "radius": Option("float", 2.0, minimum=0),
+        "std": Option("float", 0.02, minimum=0),
+    },
+)
+def ring(req: Request) -> Dataset:
+    """A mixture of `modes` 2-D Gaussians, centres evenly on a circle of `radius`.
+
+    Centre k is radius * (cos 2*pi*k/modes, sin 2*pi*k/modes). Point i belongs to mode i % modes
+    (so the modes are as equal as n allows), shuffled by the seed, plus N(0, std^2) on each axis.
+    `info["centres"]` (modes, 2) and `info["std"]` are kept for mode-counting metrics.
+    """
+    angles = 2 * np.pi * np.arange(req["modes"]) / req["modes"]
+    centres = req["radius"] * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return _mixture(req, centres, "ring")
+
+
+@register(
+    "grid",
+    {
+        **MIXTURE,
+        "n": Option("int", 1000, minimum=1),
+        "side": Option("int", 5, minimum=1),
+        "spacing": Option("float", 2.0, minimum=0),
+        "std": Option("float", 0.05, minimum=0),
+    },
+)
+def grid(req: Request) -> Dataset:
+    """A mixture of side x side 2-D Gaussians on a square grid centred on the origin.
+
+    Centres are spacing * (i - (side-1)/2, j - (side-1)/2) for i, j in 0..side-1 (row-major);
+    points are drawn as for `ring`, and the same `info` keys are kept.
+    """
+    steps = (np.arange(req["side"]) - (req["side"] - 1) / 2) * req["spacing"]
+    centres = np.array(list(itertools.product(steps, steps)))
+    return _mixture(req, centres, "grid")
+
+
+def _mixture(req: Request, centres: np.ndarray, name: str) -> Dataset:
+    rng = req.rng()
+    mode = rng.permutation(np.arange(req["n"]) % len(centres))
+    x = centres[mode] + rng.normal(0, req["std"], (req["n"], 2))
+    return unsupervised(x, name, centres=centres, std=req["std"])

@@ -1,0 +1,56 @@
+"""Feature scaling whose statistics come from the training part only.
+
+A `Scaler` is plain data (method, offset, factor) so a trainer can store it in a checkpoint
+and scale evaluation data exactly as the training data was: x' = (x - offset) / factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nngraph.data.dataset import Dataset
+from nngraph.errors import DataError
+
+METHODS = ("none", "standard", "minmax")
+
+
+@dataclass(frozen=True)
+class Scaler:
+    method: str
+    offset: np.ndarray | float = 0.0
+    factor: np.ndarray | float = 1.0
+
+    def apply(self, data: Dataset) -> Dataset:
+        """A copy of `data` with its inputs scaled; other fields untouched."""
+        if self.method == "none":
+            return data
+        x = ((data.x - self.offset) / self.factor).astype(np.float32)
+        return replace(data, x=x, info={**data.info, "scaler": self})
+
+
+def fit_scaler(train: Dataset, method: str | None = None) -> Scaler:
+    """Statistics per feature over the examples of `train` (and their time steps, for sequences).
+
+    standard: offset = mean, factor = standard deviation; minmax: offset = min, factor = max - min.
+    A constant feature gets factor 1, so it is shifted but never divided by zero.
+    `method` defaults to the `scale=` option the data call gave (none when it gave none).
+    """
+    method = method or train.info.get("scale", "none")
+    if method not in METHODS:
+        raise DataError(
+            f"unknown scaling '{method}'", hint="expected one of: " + ", ".join(METHODS)
+        )
+    if method == "none":
+        return Scaler("none")
+    if train.x.dtype.kind not in "f":
+        raise DataError(f"{train.name}: inputs of dtype {train.x.dtype} cannot be scaled")
+    axes = (0, 1) if train.task == "sequence" else (0,)
+    x = train.x.astype(np.float64)
+    if method == "standard":
+        offset, spread = x.mean(axis=axes), x.std(axis=axes)
+    else:
+        offset, spread = x.min(axis=axes), x.max(axis=axes) - x.min(axis=axes)
+    factor = np.where(spread > 0, spread, 1.0)
+    return Scaler(method, offset.astype(np.float32), factor.astype(np.float32))

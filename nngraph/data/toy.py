@@ -1,0 +1,128 @@
+"""Small generated sets for classification and regression: xor, moons, spirals, linear.
+
+Each is a pure function of its options and the seed, so the same spec gives the same numbers.
+Rows are shuffled (by the seed) so that even an unshuffled minibatch holds every class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nngraph.data.catalog import FEATURES, SEEDED, Request, register
+from nngraph.data.dataset import Dataset, classification, regression
+from nngraph.data.options import Option
+
+XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+XOR_LABELS = np.array([0, 1, 1, 0], np.int64)
+
+
+@register("xor", {**FEATURES, "repeat": Option("int", 1, minimum=1)})
+def xor(req: Request) -> Dataset:
+    """The truth table of exclusive or: x in {0,1}^2, label x0 XOR x1 (2 classes).
+
+    The four rows come in truth-table order (00, 01, 10, 11), the whole table `repeat` times.
+    """
+    reps = req["repeat"]
+    return classification(np.tile(XOR_INPUTS, (reps, 1)), np.tile(XOR_LABELS, reps), "xor", 2)
+
+
+def _shuffled(rng: np.random.Generator, x: np.ndarray, y: np.ndarray):
+    order = rng.permutation(len(x))
+    return x[order], y[order]
+
+
+@register(
+    "moons",
+    {
+        **FEATURES,
+        **SEEDED,
+        "n": Option("int", 200, minimum=2),
+        "noise": Option("float", 0.1, minimum=0),
+    },
+)
+def moons(req: Request) -> Dataset:
+    """Two interleaved half circles (as scikit-learn's make_moons), 2 classes.
+
+    Class 0: n//2 points (cos t, sin t) for t evenly spaced in [0, pi]; class 1: the rest,
+    (1 - cos t, 0.5 - sin t). Then gaussian noise of standard deviation `noise` on both axes.
+    """
+    n, rng = req["n"], req.rng()
+    outer, inner = n // 2, n - n // 2
+    t_out, t_in = np.linspace(0, np.pi, outer), np.linspace(0, np.pi, inner)
+    upper = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
+    lower = np.stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)], axis=1)
+    x = np.concatenate([upper, lower]) + rng.normal(0, req["noise"], (n, 2))
+    y = np.repeat([0, 1], [outer, inner])
+    return classification(*_shuffled(rng, x, y), "moons", 2)
+
+
+@register(
+    "spirals",
+    {
+        **FEATURES,
+        **SEEDED,
+        "n": Option("int", 200, minimum=2),
+        "noise": Option("float", 0.0, minimum=0),
+        "turns": Option("float", 1.0, minimum=0.1),
+        "classes": Option("int", 2, minimum=2, maximum=10),
+    },
+)
+def spirals(req: Request) -> Dataset:
+    """Interleaved arms of an Archimedean spiral, one class per arm.
+
+    Arm c gets n//classes points (the first arms one more while n does not divide evenly):
+    radius r = (i+1)/m for i < m, angle 2*pi*(turns*r + c/classes), point r*(cos, sin) plus
+    gaussian noise of standard deviation `noise`. Radii start above 0 so arms never share a point.
+    """
+    n, k, rng = req["n"], req["classes"], req.rng()
+    counts = [n // k + (c < n % k) for c in range(k)]
+    arms = [_spiral_arm(m, c / k, req["turns"]) for c, m in enumerate(counts)]
+    x = np.concatenate(arms) + rng.normal(0, req["noise"], (n, 2))
+    y = np.repeat(np.arange(k), counts)
+    return classification(*_shuffled(rng, x, y), "spirals", k)
+
+
+def _spiral_arm(m: int, offset: float, turns: float) -> np.ndarray:
+    radius = np.arange(1, m + 1) / m
+    angle = 2 * np.pi * (turns * radius + offset)
+    return radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+@register(
+    "linear",
+    {
+        **FEATURES,
+        **SEEDED,
+        "n": Option("int", 100, minimum=1),
+        "features": Option("int", 3, minimum=1),
+        "noise": Option("float", 0.01, minimum=0),
+        "weights": Option("floats"),
+        "bias": Option("float"),
+    },
+)
+def linear(req: Request) -> Dataset:
+    """A linear regression with known answer: y = x @ weights + bias + noise, y of shape (n, 1).
+
+    x ~ N(0, 1) of shape (n, features); noise ~ N(0, noise^2). Weights not given are drawn
+    uniformly from [-1, 1] (one per feature), then the bias likewise. The true values sit in
+    `info["weights"]` (float64, (features,)) and `info["bias"]` so a test can check recovery.
+    """
+    rng = req.rng()
+    weights = _true_weights(req, rng)
+    bias = req["bias"] if req["bias"] is not None else float(rng.uniform(-1, 1))
+    x = rng.normal(0, 1, (req["n"], len(weights)))
+    y = x @ weights + bias + rng.normal(0, req["noise"], req["n"])
+    return regression(x, y, "linear", weights=weights, bias=bias)
+
+
+def _true_weights(req: Request, rng: np.random.Generator) -> np.ndarray:
+    weights = req["weights"]
+    if weights is None:
+        return rng.uniform(-1, 1, req["features"])
+    if req.options.given("features") and len(weights) != req["features"]:
+        raise req.error(
+            f"linear: {len(weights)} weights given for features={req['features']}",
+            "give one weight per feature, or leave `features` out",
+            option="weights",
+        )
+    return np.array(weights, np.float64)

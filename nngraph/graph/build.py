@@ -1,0 +1,251 @@
+"""AST model -> graph IR: interpret each unit's attributes and each link's modifiers."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from nngraph.errors import Collector, NngraphError, ValidationError, did_you_mean
+from nngraph.graph import vocabulary as V
+from nngraph.graph.expand import Flat, flatten
+from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
+from nngraph.spec import ast
+from nngraph.spec.values import bind_options, expect_number, literal
+
+UNIT_WORDS = (
+    *V.ACTIVATIONS, *V.CELLS, *V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.UNIT_FLAGS, *V.UNIT_SETTINGS,
+)
+
+
+def build_model(model: ast.Model, blocks: dict[str, ast.Block], errors: Collector) -> ModelGraph:
+    flat = flatten(model, blocks, errors)
+    graph = nx.MultiDiGraph(name=model.name)
+    _add_units(graph, flat, errors)
+    for conn, env in flat.connections:
+        _add_connection(graph, conn, env, flat, errors)
+    _add_cell_recurrence(graph)
+    return ModelGraph(model.name, graph, model.span)
+
+
+def _add_cell_recurrence(graph) -> None:
+    """A gated cell (lstm, gru) carries its own recurrence: h(t-1) feeds its gates."""
+    for name, data in list(graph.nodes(data=True)):
+        unit = data["unit"]
+        if unit.cell:
+            graph.add_edge(name, name, edge=EdgeSpec(name, name, "dense", (), 1, implicit=True, span=unit.span))
+
+
+# ---- units ---------------------------------------------------------------------------------
+
+
+def _add_units(graph, flat: Flat, errors: Collector) -> None:
+    for unit in flat.units:
+        if unit.name in graph:
+            first = graph.nodes[unit.name]["unit"].span
+            errors.error(f"unit '{unit.name}' is declared twice", unit.span,
+                         f"first declared at line {first.line}")
+            continue
+        try:
+            graph.add_node(unit.name, unit=unit_spec(unit, flat.env.get(unit.name, {})))
+        except NngraphError as e:
+            errors.add(e)
+    for unit in flat.units:
+        spec = graph.nodes[unit.name]["unit"] if unit.name in graph else None
+        if spec is not None and spec.role == "sample":
+            _add_sample_edges(graph, spec, unit, errors)
+
+
+def unit_spec(unit: ast.Unit, env: dict) -> UnitSpec:
+    fields = {"name": unit.name, "role": unit.role, "span": unit.span}
+    fields["declared_shape"] = _shape(unit, env)
+    for attr in unit.attrs:
+        _apply_attr(fields, attr, env, unit)
+    _apply_role_defaults(fields, unit, env)
+    return UnitSpec(**fields)
+
+
+def _shape(unit: ast.Unit, env: dict):
+    if unit.shape is None:
+        return None
+    dims = []
+    for d in unit.shape:
+        value = literal(d, env) if isinstance(d, ast.Ref) else d
+        span = d.span if isinstance(d, ast.Ref) else unit.span
+        if isinstance(d, ast.Ref) and d.name not in env:
+            raise ValidationError(f"unknown size '{d.name}' in the shape of '{unit.name}'", span,
+                                  "sizes are whole numbers, or parameters of the enclosing block")
+        dims.append(expect_number(value, span, f"shape of '{unit.name}'", integer=True, low=1))
+    return tuple(dims)
+
+
+def _set_once(fields, key, value, attr_span, unit):
+    if fields.get(key) not in (None, value):
+        raise ValidationError(f"unit '{unit.name}' has two {key}s: {fields[key]} and {value}", attr_span)
+    fields[key] = value
+
+
+def _apply_attr(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
+    name = attr.name
+    if isinstance(attr, ast.Call) and name in V.ACTIVATIONS:
+        options = bind_options(attr, V.ACTIVATIONS[name], "activation", env)
+        _set_once(fields, "activation", name, attr.span, unit)
+        fields["activation_args"] = tuple(sorted(options.items()))
+    elif isinstance(attr, ast.Flag):
+        _apply_flag(fields, attr, unit)
+    elif isinstance(attr, ast.Setting) and name in V.UNIT_SETTINGS:
+        _apply_setting(fields, attr, literal(attr.value, env))
+    else:
+        raise ValidationError(f"unknown unit attribute '{name}'", attr.span, did_you_mean(name, UNIT_WORDS))
+
+
+def _apply_flag(fields: dict, attr: ast.Flag, unit: ast.Unit) -> None:
+    name = attr.name
+    if name in V.ACTIVATIONS:
+        _set_once(fields, "activation", "identity" if name == "linear" else name, attr.span, unit)
+    elif name in V.CELLS:
+        _set_once(fields, "cell", name, attr.span, unit)
+    elif name in V.STOCHASTIC:
+        _set_once(fields, "stochastic", name, attr.span, unit)
+    elif name in V.NOISE_DISTRIBUTIONS:
+        _set_once(fields, "distribution", name, attr.span, unit)
+    elif name == "sequence":
+        fields["sequence"] = True
+    elif name == "nobias":
+        fields["bias"] = False
+    else:
+        hint = did_you_mean(name, UNIT_WORDS)
+        if name in V.UNIT_SETTINGS:
+            hint = f"'{name}' needs a value: {name}=..."
+        raise ValidationError(f"unknown unit attribute '{name}'", attr.span, hint)
+
+
+def _apply_setting(fields: dict, attr: ast.Setting, value) -> None:
+    span = attr.value.span if attr.value is not None else attr.span
+    if attr.name == "dropout":
+        fields["dropout"] = expect_number(value, span, "dropout", low=0, high=1, high_open=True)
+    elif attr.name == "max_length":
+        fields["max_length"] = expect_number(value, span, "max_length", integer=True, low=1)
+        fields["sequence"] = True
+    elif attr.name == "bias":
+        if not isinstance(value, bool):
+            raise ValidationError(f"bias: expected true or false, got {value!r}", span)
+        fields["bias"] = value
+
+
+def _apply_role_defaults(fields: dict, unit: ast.Unit, env: dict) -> None:
+    role, span = unit.role, unit.span
+    kind = fields.get("stochastic")
+    if role in ("visible", "hidden"):
+        fields["stochastic"] = kind or "bernoulli"
+        if fields.get("activation") not in (None, "identity", "sigmoid"):
+            raise ValidationError(f"{role} unit '{unit.name}' is stochastic; it takes a kind "
+                                  f"(bernoulli, gaussian), not an activation", span)
+        fields.pop("activation", None)
+    elif kind:
+        raise ValidationError(f"'{kind}' is a kind of Boltzmann unit; '{unit.name}' is a {role} unit",
+                              span, f"declare it as `visible {unit.name}` or `hidden {unit.name}`")
+    if fields.get("distribution") and role != "noise":
+        raise ValidationError(f"'{fields['distribution']}' is for noise inputs; '{unit.name}' is a {role}",
+                              span)
+    if role == "noise":
+        fields["distribution"] = fields.get("distribution") or "normal"
+    if unit.sampler is not None and role != "sample":
+        raise ValidationError(f"only `sample` units take `~ distribution(...)`; '{unit.name}' is a {role}",
+                              unit.sampler.span)
+    if role == "sample":
+        _apply_sampler(fields, unit, env)
+    if role in ("input", "noise", "visible", "hidden") and fields["declared_shape"] is None:
+        raise ValidationError(f"{role} unit '{unit.name}' needs a shape", span,
+                              f"for example `{role} {unit.name}[16]`")
+    if fields.get("cell") and role not in ("layer", "output"):
+        raise ValidationError(f"a {fields['cell']} cell must be a layer or output unit", span)
+    for key in ("activation", "cell", "stochastic", "distribution"):
+        if fields.get(key) is None:
+            fields.pop(key, None)
+
+
+def _apply_sampler(fields, unit: ast.Unit, env):
+    sampler = unit.sampler
+    if sampler is None:
+        raise ValidationError(f"sample unit '{unit.name}' needs a distribution", unit.span,
+                              f"for example `sample {unit.name} ~ normal(mu, logvar)`")
+    if sampler.name not in V.SAMPLERS:
+        raise ValidationError(f"unknown distribution '{sampler.name}'", sampler.span,
+                              did_you_mean(sampler.name, V.SAMPLERS))
+    options = bind_options(sampler, {"mean": None, "logvar": None}, "distribution")
+    refs = {**dict(zip(("mean", "logvar"), sampler.args)), **{k.name: k.value for k in sampler.kwargs}}
+    for key in ("mean", "logvar"):
+        if not isinstance(refs.get(key), ast.Ref) or not isinstance(options[key], str):
+            raise ValidationError(f"normal(...) needs the {key} unit by name", sampler.span,
+                                  f"`sample {unit.name} ~ normal(mu, logvar)`")
+    fields["distribution"] = sampler.name
+    fields["sample_params"] = (options["mean"], options["logvar"])
+
+
+def _add_sample_edges(graph, spec: UnitSpec, unit: ast.Unit, errors: Collector) -> None:
+    for param in spec.sample_params:
+        if param not in graph:
+            errors.error(f"unknown unit '{param}' in the distribution of '{spec.name}'", unit.sampler.span,
+                         did_you_mean(param, list(graph)))
+            continue
+        graph.add_edge(param, spec.name, edge=EdgeSpec(param, spec.name, "sample", span=unit.sampler.span))
+
+
+# ---- connections ----------------------------------------------------------------------------
+
+
+def _add_connection(graph, conn: ast.Connection, env: dict, flat: Flat, errors: Collector) -> None:
+    source_ref = conn.source
+    for link in conn.links:
+        try:
+            source = _resolve(source_ref, graph, flat, end=1)
+            target = _resolve(link.target, graph, flat, end=0)
+            edge = edge_spec(source, target, link, env, port=target in flat.ports)
+            graph.add_edge(source, target, edge=edge)
+        except NngraphError as e:
+            errors.add(e)
+        except _AlreadyReported:
+            pass
+        source_ref = link.target
+
+
+class _AlreadyReported(Exception):
+    """The unit exists but failed to build; its own error says why."""
+
+
+def _resolve(ref: ast.Ref, graph, flat: Flat, end: int) -> str:
+    if ref.name in flat.alias:
+        name = flat.alias[ref.name][end]
+        if name not in graph:
+            raise _AlreadyReported
+        return name
+    raise ValidationError(f"unknown unit '{ref.name}'", ref.span, did_you_mean(ref.name, list(graph)))
+
+
+def edge_spec(source: str, target: str, link: ast.Link, env: dict, port: bool = False) -> EdgeSpec:
+    kind, options, delay = ("identity" if port else "dense"), {}, 0
+    kinds_seen = []
+    for mod in link.mods:
+        if isinstance(mod, ast.Delay):
+            if mod.steps < 1:
+                raise ValidationError("delay must be at least 1", mod.span,
+                                      "leave the delay out for a same-step connection")
+            delay = mod.steps
+            continue
+        if mod.name not in V.EDGE_KINDS:
+            raise ValidationError(f"unknown connection kind '{mod.name}'", mod.span,
+                                  did_you_mean(mod.name, V.EDGE_KINDS))
+        call = mod if isinstance(mod, ast.Call) else ast.Call(mod.name, (), (), mod.span)
+        kind, options = mod.name, bind_options(call, V.EDGE_KINDS[mod.name], "connection", env)
+        kinds_seen.append(mod)
+    if len(kinds_seen) > 1:
+        raise ValidationError("a connection has one kind", kinds_seen[1].span,
+                              "chain units to combine them: `a -> b conv(...) -> c maxpool(2)`")
+    symmetric = link.arrow == "<->"
+    if symmetric:
+        if delay:
+            raise ValidationError("a symmetric link has no delay", link.span,
+                                  "Boltzmann links act both ways at once; use `->` for recurrence")
+        if kind != "dense":
+            raise ValidationError(f"a symmetric link is a weight matrix; it cannot be {kind}", link.span)
+        kind = "symmetric"
+    return EdgeSpec(source, target, kind, tuple(sorted(options.items())), delay, symmetric, span=link.span)

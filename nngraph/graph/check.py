@@ -1,0 +1,125 @@
+"""The whole front-end check: AST -> checked models and train configs, or every error found."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from nngraph.errors import Collector, Diagnostic, NngraphError, Span, ValidationError, did_you_mean
+from nngraph.graph.build import build_model
+from nngraph.graph.ir import ModelGraph
+from nngraph.graph.methods import check_method
+from nngraph.graph.shapes import infer_shapes, total_parameters
+from nngraph.graph.training import TrainConfig, build_train
+from nngraph.graph.validate import validate_structure
+from nngraph.spec import ast
+
+# parameters, their gradients and up to two optimizer moments live at once
+BYTES_PER_PARAMETER_FLOAT32 = 4 * 4
+
+
+@dataclass
+class CheckedSpec:
+    spec: ast.Spec
+    models: dict[str, ModelGraph]
+    trains: list[TrainConfig]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def train(self, name: str | None = None) -> TrainConfig:
+        if name is None:
+            if not self.trains:
+                raise ValidationError(f"{self.spec.path} has no train block", None,
+                                      "add `train { model NAME ... }`")
+            return self.trains[0]
+        for t in self.trains:
+            if t.name == name:
+                return t
+        raise ValidationError(f"no train block named '{name}'", None,
+                              did_you_mean(name, [t.name for t in self.trains if t.name]))
+
+
+def check_spec(spec: ast.Spec, memory_limit: int | None = None) -> CheckedSpec:
+    """Run every check; raise ErrorList with all independent errors (capped), else return the result."""
+    errors = Collector()
+    blocks = _named(spec.blocks, "block", errors)
+    models, broken = {}, set()
+    for model_ast in _named(spec.models, "model", errors).values():
+        before = len(errors.errors)
+        model = build_model(model_ast, blocks, errors)
+        models[model.name] = model
+        if len(errors.errors) > before:
+            broken.add(model.name)
+            continue  # later passes would only repeat the consequences of a broken unit
+        validate_structure(model, errors)
+        infer_shapes(model, errors)
+        _check_memory(model, errors, memory_limit)
+        if len(errors.errors) > before:
+            broken.add(model.name)
+    if not models and not errors.errors:
+        errors.error("the spec defines no model", Span(spec.path, 1, 1),
+                     "add `model NAME { ... }`")
+    trains = [build_train(t, errors) for t in spec.trains]
+    _check_train_names(spec.trains, errors)
+    for config in trains:
+        _check_train_models(config, models, broken, errors)
+    errors.raise_if_any()
+    return CheckedSpec(spec, models, trains, errors.warnings)
+
+
+def _named(items, what: str, errors: Collector) -> dict:
+    table = {}
+    for item in items:
+        if item.name in table:
+            errors.error(f"{what} '{item.name}' is defined twice", item.span,
+                         f"first defined at line {table[item.name].span.line}")
+        else:
+            table[item.name] = item
+    return table
+
+
+def _check_train_names(trains, errors: Collector) -> None:
+    names = [t.name for t in trains]
+    if len(trains) > 1 and (None in names or len(set(names)) != len(names)):
+        errors.error("several train blocks need distinct names", trains[1].span,
+                     "write `train pretrain { ... }` and pick one with --train NAME")
+
+
+def _check_train_models(config: TrainConfig, models: dict[str, ModelGraph], broken: set[str],
+                        errors: Collector) -> None:
+    if config.method.name != "gan" and config.model is None:
+        if len(models) == 1:
+            config.model = next(iter(models))
+        else:
+            errors.error("this train block must say which model it trains", config.span,
+                         "add `model NAME`; the spec defines " + ", ".join(models))
+            return
+    for name in config.models:
+        if name not in models:
+            errors.error(f"no model named '{name}'", config.model_span or config.method.span,
+                         did_you_mean(str(name), models))
+            return
+    if config.data is None:
+        errors.error("the train block names no data", config.span, "add `data xor` or `data npz(\"f.npz\")`")
+    if broken.intersection(config.models):
+        return
+    try:
+        check_method(config, models)
+    except NngraphError as e:
+        errors.add(e)
+
+
+def available_memory() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def _check_memory(model: ModelGraph, errors: Collector, limit: int | None) -> None:
+    limit = limit or available_memory()
+    need = total_parameters(model) * BYTES_PER_PARAMETER_FLOAT32
+    if need > limit:
+        errors.error(
+            f"model '{model.name}' needs about {need / 2**30:,.1f} GiB for its parameters, gradients and "
+            f"optimizer state; {limit / 2**30:,.1f} GiB is available", model.span,
+            "make the layers smaller; nothing was allocated")

@@ -1,0 +1,197 @@
+"""Shape inference, parameter counts and FLOPs, all before any array exists."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+
+from nngraph.errors import Collector, ShapeError
+from nngraph.graph.ir import EdgeSpec, ModelGraph, Shape
+from nngraph.graph.validate import same_step_graph
+
+GATES = {"lstm": 4, "gru": 3, None: 1}
+
+
+def infer_shapes(model: ModelGraph, errors: Collector) -> None:
+    """Fill `model.shapes` in same-step topological order; report what cannot be inferred."""
+    g = same_step_graph(model)
+    if not nx.is_directed_acyclic_graph(g):
+        return  # already reported as a cycle
+    for name in nx.topological_sort(g):
+        unit = model.unit(name)
+        try:
+            model.shapes[name] = _unit_shape(model, name)
+        except ShapeError as e:
+            errors.add(e)
+            if unit.declared_shape:
+                model.shapes[name] = unit.declared_shape
+    for edge in model.edges:
+        if edge.delay and edge.source in model.shapes and edge.target in model.shapes:
+            _check_edge(model, edge, errors)
+
+
+def _unit_shape(model: ModelGraph, name: str) -> Shape:
+    unit = model.unit(name)
+    produced = [
+        (e, edge_output_shape(e, model.shapes[e.source], unit.declared_shape))
+        for e in model.incoming(name)
+        if e.delay == 0 and not e.symmetric and e.source in model.shapes
+    ]
+    if unit.role == "sample":
+        produced = [(e, s) for e, s in produced if e.source == unit.sample_params[0]] or produced
+    shape = unit.declared_shape
+    for edge, out in produced:
+        if shape is not None and out != shape:
+            what = f"'{name}' is declared {list(shape)}" if unit.declared_shape else f"another input gives {list(shape)}"
+            raise ShapeError(f"connection {edge.source} -> {name} gives shape {list(out)}, but {what}", edge.span)
+        shape = out
+    if shape is None:
+        raise ShapeError(f"cannot infer the shape of '{name}'", unit.span,
+                         f"give it a size: `{unit.role} {name}[64]`; only conv and pooling connections infer one")
+    if unit.cell and len(shape) != 1:
+        raise ShapeError(f"{unit.cell} unit '{name}' must be a vector, got {list(shape)}", unit.span)
+    if unit.role == "sample":
+        _check_sample(model, unit, shape)
+    return shape
+
+
+def _check_sample(model, unit, shape):
+    for param in unit.sample_params:
+        got = model.shapes.get(param)
+        if got is not None and got != shape:
+            raise ShapeError(f"'{unit.name}' samples from '{param}' of shape {list(got)}, expected {list(shape)}",
+                             unit.span, "the mean and log-variance units must have the same shape")
+
+
+def _check_edge(model: ModelGraph, edge: EdgeSpec, errors: Collector) -> None:
+    target = model.unit(edge.target)
+    try:
+        out = edge_output_shape(edge, model.shapes[edge.source], model.shapes[edge.target])
+    except ShapeError as e:
+        errors.add(e)
+        return
+    if out != model.shapes[edge.target]:
+        errors.error(f"recurrent connection {edge.source} -> {edge.target} gives {list(out)}, "
+                     f"but '{target.name}' has shape {list(model.shapes[edge.target])}", edge.span,
+                     kind=ShapeError)
+
+
+def edge_output_shape(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
+    """The shape a connection delivers into its target."""
+    if edge.kind in ("dense", "symmetric"):
+        if target is None:
+            raise ShapeError(f"a dense connection cannot size '{edge.target}'", edge.span,
+                             f"declare its size: `layer {edge.target}[64]`")
+        return target
+    if edge.kind in ("sample", "identity"):
+        return source
+    if len(source) != 3:
+        raise ShapeError(f"{edge.kind} needs a [channels, height, width] input; '{edge.source}' is {list(source)}",
+                         edge.span, f"declare it as an image, e.g. `input {edge.source}[1, 8, 8]`")
+    return _spatial(edge, source, target)
+
+
+def _pair(value, name, edge):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, value
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return tuple(value)
+    raise ShapeError(f"{edge.kind} {name}: expected a whole number or [h, w], got {value!r}", edge.span)
+
+
+def conv_geometry(edge: EdgeSpec, source: Shape):
+    """(kernel, stride, padding) as (h, w) pairs, with 'same' padding resolved."""
+    kernel = _pair(edge.option("kernel"), "kernel", edge)
+    stride = _pair(edge.option("stride") or edge.option("kernel"), "stride", edge)
+    padding = edge.option("padding", 0)
+    if padding == "same":
+        if stride != (1, 1):
+            raise ShapeError("padding='same' needs stride 1", edge.span)
+        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+            raise ShapeError("padding='same' needs an odd kernel", edge.span)
+        padding = (kernel[0] // 2, kernel[1] // 2)
+    else:
+        padding = _pair(padding, "padding", edge)
+    if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0:
+        raise ShapeError(f"{edge.kind}: kernel and stride must be >= 1, padding >= 0", edge.span)
+    return kernel, stride, padding
+
+
+def _spatial(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
+    if edge.kind == "conv" and edge.option("kernel") is None:
+        raise ShapeError("conv needs a kernel size", edge.span, "e.g. conv(filters=8, kernel=3)")
+    kernel, stride, padding = conv_geometry(edge, source)
+    c, h, w = source
+    if kernel[0] > h + 2 * padding[0] or kernel[1] > w + 2 * padding[1]:
+        raise ShapeError(f"{edge.kind} kernel {list(kernel)} is larger than its input "
+                         f"{[h, w]} (padding {list(padding)})", edge.span)
+    ho = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
+    wo = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
+    if edge.kind != "conv":
+        return (c, ho, wo)
+    filters = edge.option("filters") or (target[0] if target and len(target) == 3 else None)
+    if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
+        raise ShapeError("conv needs filters=N (a whole number >= 1)", edge.span,
+                         "or declare the target's shape [filters, height, width]")
+    return (filters, ho, wo)
+
+
+# ---- counting --------------------------------------------------------------------------------
+
+
+def edge_parameters(model: ModelGraph, edge: EdgeSpec) -> int:
+    src, dst = model.shapes.get(edge.source), model.shapes.get(edge.target)
+    if src is None or dst is None or not edge.has_weights:
+        return 0
+    if edge.kind == "conv":
+        kernel, _, _ = conv_geometry(edge, src)
+        return dst[0] * src[0] * kernel[0] * kernel[1]
+    fan_out = math.prod(dst) * GATES[model.unit(edge.target).cell]
+    if edge.symmetric and edge.source == edge.target:
+        return math.prod(dst) * (math.prod(dst) - 1) // 2  # lateral: symmetric, zero diagonal
+    return math.prod(src) * fan_out
+
+
+def unit_bias_parameters(model: ModelGraph, name: str) -> int:
+    unit, shape = model.unit(name), model.shapes.get(name)
+    if shape is None or not unit.bias or unit.is_input:
+        return 0
+    if unit.is_stochastic:
+        return math.prod(shape)
+    incoming = [e for e in model.incoming(name) if e.has_weights and not e.implicit]
+    if not incoming:
+        return 0
+    if all(e.kind == "conv" for e in incoming):
+        return shape[0]  # one bias per channel
+    return math.prod(shape) * GATES[unit.cell]
+
+
+def unit_parameters(model: ModelGraph, name: str) -> int:
+    """Weights of every connection into the unit (symmetric links counted once) plus its bias."""
+    weights = sum(edge_parameters(model, e) for e in model.incoming(name))
+    return weights + unit_bias_parameters(model, name)
+
+
+def total_parameters(model: ModelGraph) -> int:
+    return sum(unit_parameters(model, n) for n in model.graph.nodes)
+
+
+def edge_flops(model: ModelGraph, edge: EdgeSpec) -> int:
+    """Forward multiply-adds x2 per example (per time step for recurrent models)."""
+    src, dst = model.shapes.get(edge.source), model.shapes.get(edge.target)
+    if src is None or dst is None:
+        return 0
+    if edge.kind == "conv":
+        kernel, _, _ = conv_geometry(edge, src)
+        return 2 * math.prod(dst) * src[0] * kernel[0] * kernel[1]
+    if edge.kind in ("maxpool", "avgpool"):
+        kernel, _, _ = conv_geometry(edge, src)
+        return math.prod(dst) * kernel[0] * kernel[1]
+    if edge.has_weights:
+        return 2 * math.prod(src) * math.prod(dst) * GATES[model.unit(edge.target).cell]
+    return 0
+
+
+def unit_flops(model: ModelGraph, name: str) -> int:
+    return sum(edge_flops(model, e) for e in model.incoming(name))

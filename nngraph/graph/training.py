@@ -1,0 +1,229 @@
+"""A train block -> a typed TrainConfig, every value checked and positioned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nngraph.errors import Collector, NngraphError, Span, ValidationError, did_you_mean
+from nngraph.graph import vocabulary as V
+from nngraph.spec import ast
+from nngraph.spec.values import bind_options, call_of, expect_number, literal
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A named choice with its options: an optimizer, a schedule, a method."""
+
+    name: str
+    options: dict = field(default_factory=dict, hash=False)
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    weight: float
+    kind: str  # mse | bce | cross_entropy | kl
+    unit: str
+    target: str | None  # a unit whose data is the target (autoencoders); None: the data set's targets
+    span: Span | None = None
+
+
+@dataclass
+class TrainConfig:
+    name: str | None = None
+    span: Span | None = None
+    model: str | None = None
+    model_span: Span | None = None
+    data: ast.Call | None = None
+    loss: tuple[LossTerm, ...] = ()
+    loss_span: Span | None = None
+    method: Choice = Choice("backprop")
+    optimizer: Choice = Choice("sgd", dict(V.OPTIMIZERS["sgd"]))
+    schedule: Choice = Choice("constant")
+    batch: int = 32
+    epochs: int = 10
+    l1: float = 0.0
+    l2: float = 0.0
+    clip: float | None = None
+    validation: float = 0.0
+    test: float = 0.0
+    seed: int = 0
+    checkpoint_every: int = 1
+    bptt: int | None = None
+    dtype: str = "float32"
+    early_stopping: dict | None = None
+    spans: dict = field(default_factory=dict)  # setting name -> span, for errors found later
+
+    @property
+    def models(self) -> list[str]:
+        if self.method.name == "gan":
+            return [self.method.options["generator"], self.method.options["discriminator"]]
+        return [self.model] if self.model else []
+
+
+def build_train(block: ast.Train, errors: Collector) -> TrainConfig:
+    config = TrainConfig(name=block.name, span=block.span)
+    seen: dict[str, ast.Setting] = {}
+    for setting in block.settings:
+        if setting.name in seen:
+            errors.error(f"'{setting.name}' is set twice", setting.span,
+                         f"first set at line {seen[setting.name].span.line}")
+            continue
+        seen[setting.name] = setting
+        config.spans[setting.name] = setting.span
+        try:
+            _apply(config, setting)
+        except NngraphError as e:
+            errors.add(e)
+    return config
+
+
+def _apply(config: TrainConfig, s: ast.Setting) -> None:
+    handler = _HANDLERS.get(s.name)
+    if handler is None:
+        raise ValidationError(f"unknown train setting '{s.name}'", s.span, did_you_mean(s.name, _HANDLERS))
+    if s.kwargs and s.name not in ("early_stopping", "checkpoint", "method", "data"):
+        raise ValidationError(f"'{s.name}' takes a value, not key=value options", s.kwargs[0].span,
+                              f"write `{s.name} VALUE`")
+    handler(config, s)
+
+
+def _value(s: ast.Setting):
+    if s.value is None:
+        raise ValidationError(f"'{s.name}' needs a value", s.span)
+    return literal(s.value)
+
+
+def _number(key, **bounds):
+    def handler(config, s):
+        span = s.value.span if s.value is not None else s.span
+        setattr(config, key, expect_number(_value(s), span, s.name, **bounds))
+    return handler
+
+
+def _model(config, s):
+    value = _value(s)
+    if not isinstance(value, str):
+        raise ValidationError("model: expected a model name", s.value.span)
+    config.model, config.model_span = value, s.value.span
+
+
+def _data(config, s):
+    if s.value is None:
+        raise ValidationError("data needs a data set, e.g. `data xor` or `data npz(\"train.npz\")`", s.span)
+    call = call_of(s.value)
+    config.data = ast.Call(call.name, call.args, call.kwargs + s.kwargs, call.span)
+
+
+def _choice(key, table, what):
+    def handler(config, s):
+        if s.value is None:
+            raise ValidationError(f"'{s.name}' needs a value", s.span)
+        call = call_of(s.value)
+        call = ast.Call(call.name, call.args, call.kwargs + s.kwargs, call.span)
+        if call.name not in table:
+            raise ValidationError(f"unknown {what} '{call.name}'", call.span, did_you_mean(call.name, table))
+        options = bind_options(call, table[call.name], what)
+        _check_options(call, options)
+        setattr(config, key, Choice(call.name, options, call.span))
+    return handler
+
+
+def _check_options(call: ast.Call, options: dict) -> None:
+    """Range checks for the options whose bad values would only fail deep inside training."""
+    where = {k.name: k.value.span for k in call.kwargs}
+    for i, arg in enumerate(call.args):
+        where.setdefault(list(options)[i], arg.span)
+    ranges = {"lr": dict(low=0, low_open=True), "momentum": dict(low=0, high=1, high_open=True),
+              "k": dict(integer=True, low=1), "chains": dict(integer=True, low=0),
+              "samples": dict(integer=True, low=1), "sweeps": dict(integer=True, low=1),
+              "beta1": dict(low=0, high=1, high_open=True), "beta2": dict(low=0, high=1, high_open=True),
+              "gamma": dict(low=0, low_open=True), "every": dict(integer=True, low=1),
+              "noisy_clamp": dict(low=0, high=0.5), "warmup": dict(integer=True, low=0)}
+    for key, bounds in ranges.items():
+        if key in where:
+            expect_number(options[key], where[key], f"{call.name}: {key}", **bounds)
+
+
+def _loss(config, s):
+    if s.value is None:
+        raise ValidationError("loss needs an expression, e.g. `loss cross_entropy(y)`", s.span)
+    config.loss, config.loss_span = tuple(loss_terms(s.value, 1.0)), s.value.span
+
+
+def loss_terms(value: ast.Value, weight: float) -> list[LossTerm]:
+    """`bce(x_hat, x) + 0.5 * kl(z)` -> weighted terms; subtraction of a term is refused."""
+    if isinstance(value, ast.BinaryOp) and value.op == "+":
+        return loss_terms(value.left, weight) + loss_terms(value.right, weight)
+    if isinstance(value, ast.BinaryOp) and value.op == "*":
+        for scale, term in ((value.left, value.right), (value.right, value.left)):
+            if isinstance(scale, (ast.Number, ast.Negate)):
+                return loss_terms(term, weight * expect_number(literal(scale), scale.span, "loss weight"))
+    if isinstance(value, ast.Call) and value.name in V.LOSSES:
+        return [_loss_call(value, weight)]
+    if isinstance(value, ast.Call):
+        raise ValidationError(f"unknown loss '{value.name}'", value.span, did_you_mean(value.name, V.LOSSES))
+    raise ValidationError("a loss is a sum of weighted terms like `mse(y)` or `0.5 * kl(z)`", value.span)
+
+
+def _loss_call(call: ast.Call, weight: float) -> LossTerm:
+    refs = list(call.args) + [k.value for k in call.kwargs if k.name == "target"]
+    others = [k for k in call.kwargs if k.name != "target"]
+    if others:
+        raise ValidationError(f"{call.name} has no option '{others[0].name}'", others[0].span)
+    if not refs or len(refs) > 2 or not all(isinstance(r, ast.Ref) for r in refs):
+        raise ValidationError(f"{call.name}(...) takes a unit and optionally a target unit", call.span,
+                              f"e.g. `{call.name}(y)` or `{call.name}(x_hat, x)`")
+    target = refs[1].name if len(refs) == 2 else None
+    return LossTerm(weight, call.name, refs[0].name, target, call.span)
+
+
+def _early_stopping(config, s):
+    options = {"monitor": "val_loss", "patience": 10, "min_delta": 0.0}
+    if s.value is not None:
+        options["patience"] = _value(s)
+    for kw in s.kwargs:
+        if kw.name not in options:
+            raise ValidationError(f"early_stopping has no option '{kw.name}'", kw.span,
+                                  did_you_mean(kw.name, options))
+        options[kw.name] = literal(kw.value)
+    if options["monitor"] not in V.MONITORS:
+        raise ValidationError(f"early_stopping can monitor {', '.join(V.MONITORS)}", s.span,
+                              did_you_mean(str(options["monitor"]), V.MONITORS))
+    expect_number(options["patience"], s.span, "early_stopping patience", integer=True, low=1)
+    config.early_stopping = options
+
+
+def _checkpoint(config, s):
+    every = _value(s) if s.value is not None else literal(next((k.value for k in s.kwargs if k.name == "every"),
+                                                               ast.Number(1)))
+    config.checkpoint_every = expect_number(every, s.span, "checkpoint every", integer=True, low=1)
+
+
+def _dtype(config, s):
+    value = _value(s)
+    if value not in ("float32", "float64"):
+        raise ValidationError(f"dtype: expected float32 or float64, got {value!r}", s.value.span)
+    config.dtype = value
+
+
+_HANDLERS = {
+    "model": _model,
+    "data": _data,
+    "loss": _loss,
+    "method": _choice("method", V.METHODS, "method"),
+    "optimizer": _choice("optimizer", V.OPTIMIZERS, "optimizer"),
+    "schedule": _choice("schedule", V.SCHEDULES, "schedule"),
+    "batch": _number("batch", integer=True, low=1),
+    "epochs": _number("epochs", integer=True, low=0),
+    "l1": _number("l1", low=0),
+    "l2": _number("l2", low=0),
+    "clip": _number("clip", low=0, low_open=True),
+    "validation": _number("validation", low=0, high=1, high_open=True),
+    "test": _number("test", low=0, high=1, high_open=True),
+    "seed": _number("seed", integer=True, low=0),
+    "bptt": _number("bptt", integer=True, low=1),
+    "early_stopping": _early_stopping,
+    "checkpoint": _checkpoint,
+    "dtype": _dtype,
+}

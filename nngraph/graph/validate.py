@@ -1,0 +1,95 @@
+"""Structural checks on a model graph: each pass reports into a Collector and returns nothing."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from nngraph.errors import Collector
+from nngraph.graph.ir import ModelGraph
+
+
+def validate_structure(model: ModelGraph, errors: Collector) -> None:
+    for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
+                  check_delay0_acyclic, check_reachable, check_unused):
+        check(model, errors)
+
+
+def check_inputs_receive_nothing(model: ModelGraph, errors: Collector) -> None:
+    for edge in model.edges:
+        target = model.unit(edge.target)
+        if target.is_input and not edge.implicit:
+            errors.error(f"'{edge.target}' is an {target.role}; nothing can connect into it", edge.span,
+                         "inputs get their values from data (or, for noise, from a random draw)")
+
+
+def check_symmetric_links(model: ModelGraph, errors: Collector) -> None:
+    for edge in model.edges:
+        if not edge.symmetric:
+            continue
+        for end in {edge.source, edge.target}:
+            unit = model.unit(end)
+            if not unit.is_stochastic:
+                errors.error(f"symmetric link touches deterministic unit '{end}' ({unit.role})", edge.span,
+                             "symmetric links join stochastic units: declare them `visible` or `hidden`")
+
+
+def check_duplicate_edges(model: ModelGraph, errors: Collector) -> None:
+    seen = {}
+    for edge in model.edges:
+        ends = tuple(sorted((edge.source, edge.target))) if edge.symmetric else (edge.source, edge.target)
+        key = (ends, edge.delay, edge.symmetric)
+        if key in seen:
+            first = seen[key]
+            errors.error(f"connection {edge.source} -> {edge.target} is written twice", edge.span,
+                         f"first at line {first.span.line}; to scale a connection use one link")
+        else:
+            seen[key] = edge
+
+
+def same_step_graph(model: ModelGraph) -> nx.DiGraph:
+    """The directed delay-0 part: what must be computed before what within one step."""
+    g = nx.DiGraph()
+    g.add_nodes_from(model.graph.nodes)
+    g.add_edges_from((e.source, e.target, {"edge": e}) for e in model.edges if e.delay == 0 and not e.symmetric)
+    return g
+
+
+def check_delay0_acyclic(model: ModelGraph, errors: Collector) -> None:
+    g = same_step_graph(model)
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return
+    path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+    first = g.edges[cycle[0][0], cycle[0][1]]["edge"]
+    errors.error(f"cycle of same-step connections: {path}", first.span,
+                 "give one connection in the cycle a delay (`a -> b delay 1`) to make it recurrent")
+
+
+def check_reachable(model: ModelGraph, errors: Collector) -> None:
+    """Every unit must be driven by data: from an input along directed edges, or via symmetric links."""
+    g = nx.Graph() if model.is_boltzmann else nx.DiGraph()
+    g.add_nodes_from(model.graph.nodes)
+    g.add_edges_from((e.source, e.target) for e in model.edges if not e.implicit)
+    sources = [u.name for u in model.units if u.is_input or u.role == "visible"]
+    reached = set(sources)
+    for s in sources:
+        reached |= nx.descendants(g, s) if g.is_directed() else nx.node_connected_component(g, s)
+    if not sources:
+        errors.error(f"model '{model.name}' has no input", model.span,
+                     "declare one: `input x[4]` (or `visible v[16]` for a Boltzmann machine)")
+        return
+    for unit in model.units:
+        if unit.name not in reached:
+            errors.error(f"unit '{unit.name}' is not reachable from any input", unit.span,
+                         "connect it: `x -> " + unit.name + "`")
+
+
+def check_unused(model: ModelGraph, errors: Collector) -> None:
+    for unit in model.units:
+        if unit.role in ("output", "visible", "hidden") or model.graph.out_degree(unit.name):
+            continue
+        if any(e.symmetric for e in model.incoming(unit.name)):
+            continue
+        errors.warn(f"unit '{unit.name}' feeds nothing and is not an output", unit.span,
+                    f"declare it `output {unit.name}` or connect it onward")

@@ -1,0 +1,72 @@
+"""The words of the language, in one place, so checks and docs agree on them."""
+
+ROLES = ("input", "output", "layer", "visible", "hidden", "noise", "sample")
+
+# activation name -> its keyword parameters and their defaults
+ACTIVATIONS = {
+    "identity": {},
+    "linear": {},  # alias of identity, as Keras spells it
+    "sigmoid": {},
+    "tanh": {},
+    "relu": {},
+    "leaky_relu": {"slope": 0.01},
+    "elu": {"alpha": 1.0},
+    "softplus": {},
+    "softmax": {},
+}
+CELLS = ("lstm", "gru")
+STOCHASTIC = ("bernoulli", "gaussian")
+NOISE_DISTRIBUTIONS = ("normal", "uniform")
+SAMPLERS = ("normal",)
+
+# unit flags other than activations / cells / kinds; unit settings (name=value) and their checks
+UNIT_FLAGS = ("sequence", "nobias")
+UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias")
+
+# edge kinds and their options with defaults; positional arguments fill options in this order
+EDGE_KINDS = {
+    "dense": {},
+    "conv": {"filters": None, "kernel": None, "stride": 1, "padding": 0},
+    "maxpool": {"kernel": 2, "stride": None, "padding": 0},
+    "avgpool": {"kernel": 2, "stride": None, "padding": 0},
+}
+
+# ---- training -------------------------------------------------------------------------
+
+OPTIMIZERS = {
+    "sgd": {"lr": 0.01, "momentum": 0.0, "nesterov": False},
+    "adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+}
+SCHEDULES = {
+    "constant": {},
+    "step": {"every": 10, "gamma": 0.1},
+    "cosine": {"warmup": 0, "min_lr": 0.0},
+}
+METHODS = {
+    "backprop": {},
+    "cd": {"k": 1},
+    "pcd": {"k": 1, "chains": 100},
+    "boltzmann": {
+        "anneal": None,  # list of [temperature, sweeps]; None: sample at temperature 1
+        "sweeps": 10,
+        "order": "random",  # random | sequential | parallel
+        "mean_field": False,
+        "noisy_clamp": 0.0,
+        "chains": 0,  # > 0: persistent negative chains
+    },
+    "vae": {"samples": 1, "warmup": 0},
+    "gan": {"generator": None, "discriminator": None, "k": 1},
+}
+LOSSES = {
+    "mse": 1,  # number of unit arguments (a second, optional argument names the target unit)
+    "bce": 1,
+    "cross_entropy": 1,
+    "kl": 1,
+}
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+
+# train settings: name -> a description used in errors; the checks live in graph/training.py
+TRAIN_SETTINGS = (
+    "model", "data", "loss", "method", "optimizer", "schedule", "batch", "epochs", "l1", "l2",
+    "early_stopping", "clip", "validation", "test", "seed", "checkpoint", "bptt", "dtype",
+)

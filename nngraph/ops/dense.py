@@ -1,0 +1,108 @@
+"""Linear ops: dense, matmul, n-ary add, bias_add, reshape."""
+
+from __future__ import annotations
+
+from nngraph.errors import ShapeError
+from nngraph.ops.registry import register, same_shape, size_of
+
+
+def _dense_shape(shapes, attrs):
+    x, w = shapes[0], shapes[1]
+    bias = shapes[2] if len(shapes) > 2 else None
+    if len(w) != 2 or size_of(x) != w[0]:
+        raise ShapeError(f"a dense weight for input {list(x)} must be [{size_of(x)}, units], "
+                         f"got {list(w)}")
+    if bias is not None and bias != (w[1],):
+        raise ShapeError(f"a dense bias must be [{w[1]}], got {list(bias)}")
+    return (w[1],)
+
+
+@register("dense", shape=_dense_shape, params=(1, 2))
+def dense(xp, inputs, attrs):
+    """x flattened to (batch, fan_in) @ W (fan_in, fan_out) + b; b may be None or absent.
+
+    attrs: needs_input_grad (default True); False makes the vjp return None for x.
+    """
+    x, w = inputs[0], inputs[1]
+    x2 = x.reshape(x.shape[0], -1)
+    out = x2 @ w
+    if len(inputs) > 2 and inputs[2] is not None:
+        out += inputs[2]  # in place: `out` is a fresh matmul result
+    return out, x2
+
+
+@dense.vjp
+def dense_vjp(xp, g, x2, inputs, attrs):
+    x, w = inputs[0], inputs[1]
+    # a data input needs no gradient: the compiler says so once, saving a GEMM a step
+    gx = (g @ w.T).reshape(x.shape) if attrs.get("needs_input_grad", True) else None
+    gw = x2.T @ g
+    if len(inputs) == 2:
+        return gx, gw
+    return gx, gw, None if inputs[2] is None else g.sum(axis=0)
+
+
+# matmul is dense without the bias input: the same forward and vjp serve both.
+register("matmul", shape=_dense_shape, params=(1,))(dense).vjp(dense_vjp)
+
+
+@register("add", shape=same_shape)
+def add(xp, inputs, attrs):
+    """The sum of any number of same-shaped inputs (several connections into one unit)."""
+    out = inputs[0] + inputs[1] if len(inputs) > 1 else inputs[0].copy()
+    for a in inputs[2:]:
+        out += a
+    return out, None
+
+
+@add.vjp
+def _(xp, g, ctx, inputs, attrs):
+    return (g,) * len(inputs)
+
+
+def _bias_add_shape(shapes, attrs):
+    z, b = shapes
+    if b != z[:1]:
+        raise ShapeError(f"a bias for units {list(z)} must be [{z[0]}] (one per unit or "
+                         f"channel), got {list(b)}")
+    return z
+
+
+def _per_channel(xp, b, ndim):
+    # (C,) -> (C, 1, 1, ...) so it broadcasts over the axes after the channel axis
+    return b.reshape(b.shape + (1,) * (ndim - 2)) if ndim > 2 else b
+
+
+@register("bias_add", shape=_bias_add_shape, params=(1,))
+def bias_add(xp, inputs, attrs):
+    """z + b, with b indexed by axis 1 of z: per unit for (N, F), per channel for (N, C, H, W)."""
+    z, b = inputs
+    return z + _per_channel(xp, b, z.ndim), None
+
+
+@bias_add.vjp
+def _(xp, g, ctx, inputs, attrs):
+    axes = (0,) + tuple(range(2, g.ndim))
+    return g, g.sum(axis=axes)
+
+
+def _reshape_shape(shapes, attrs):
+    (x,) = shapes
+    target = tuple(attrs["shape"])
+    known = size_of(tuple(d for d in target if d != -1))
+    free = target.count(-1)
+    if free > 1 or (free == 0 and known != size_of(x)) or (free and size_of(x) % known):
+        raise ShapeError(f"cannot reshape {list(x)} ({size_of(x)} values) to {list(target)}")
+    return tuple(size_of(x) // known if d == -1 else d for d in target)
+
+
+@register("reshape", shape=_reshape_shape)
+def reshape(xp, inputs, attrs):
+    """x viewed with per-example shape `attrs["shape"]` (one -1 allowed)."""
+    (x,) = inputs
+    return x.reshape((x.shape[0],) + tuple(attrs["shape"])), None
+
+
+@reshape.vjp
+def _(xp, g, ctx, inputs, attrs):
+    return (g.reshape(inputs[0].shape),)

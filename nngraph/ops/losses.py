@@ -1,0 +1,109 @@
+"""Losses: each a scalar (0-d array) mean over the batch, fused with its activation.
+
+(`.sum() / size` rather than `xp.mean`: numpy's mean costs several microseconds of
+Python overhead, which shows on tiny batches.)
+
+Conventions (chosen to match PyTorch's defaults, reduction="mean"):
+- mse(y, t): mean over batch *and* units of (y - t)^2          (nn.MSELoss)
+- bce_logits(z, t): mean over batch and units of the binary cross-entropy of
+  sigmoid(z), computed from the logits without forming sigmoid  (nn.BCEWithLogitsLoss)
+- bce(p, t): the same on probabilities, p clipped to [eps, 1 - eps] (nn.BCELoss);
+  use it only when the sigmoid is not fused into the loss
+- softmax_cross_entropy(z, t): mean over the batch (and any positions between
+  batch and class axis) of -log softmax(z)[t]; t holds integer class labels
+  (z's shape without the class axis) or probabilities/one-hot rows (z's shape)
+                                                                (nn.CrossEntropyLoss)
+The target never gets a gradient (its vjp entry is None).
+"""
+
+from __future__ import annotations
+
+from nngraph.errors import ShapeError
+from nngraph.ops.activations import stable_sigmoid, stable_softmax
+from nngraph.ops.registry import register, scalar_shape
+
+
+@register("mse", shape=scalar_shape, batched_output=False)
+def mse(xp, inputs, attrs):
+    y, t = inputs
+    diff = y - t
+    return (diff * diff).sum() / diff.size, diff
+
+
+@mse.vjp
+def _(xp, g, diff, inputs, attrs):
+    return diff * (g * 2 / diff.size), None
+
+
+@register("bce_logits", shape=scalar_shape, batched_output=False)
+def bce_logits(xp, inputs, attrs):
+    z, t = inputs
+    # -t log s(z) - (1 - t) log(1 - s(z)) == log(1 + e^z) - t z, overflow-free
+    return (xp.logaddexp(0, z) - t * z).sum() / z.size, None
+
+
+@bce_logits.vjp
+def _(xp, g, ctx, inputs, attrs):
+    z, t = inputs
+    return (stable_sigmoid(xp, z) - t) * (g / z.size), None
+
+
+# p is clipped to [eps, 1 - eps] so both logs stay finite; eps is about the float's
+# resolution just below 1, so 1 - eps is still representable and below 1.
+# (PyTorch clamps the logs at -100 instead; the two agree away from 0 and 1.)
+_CLIP_EPS = {4: 1e-7, 8: 1e-15}
+
+
+@register("bce", shape=scalar_shape, batched_output=False)
+def bce(xp, inputs, attrs):
+    p, t = inputs
+    eps = _CLIP_EPS[p.dtype.itemsize]
+    pc = xp.clip(p, eps, 1 - eps)
+    return -(t * xp.log(pc) + (1 - t) * xp.log1p(-pc)).sum() / pc.size, pc
+
+
+@bce.vjp
+def _(xp, g, pc, inputs, attrs):
+    t = inputs[1]
+    return (pc - t) / (pc * (1 - pc)) * (g / pc.size), None
+
+
+def _labels_given(z, t) -> bool:
+    return t.ndim == z.ndim - 1
+
+
+def _xent_shape(shapes, attrs):
+    z, t = shapes
+    if t != z and t != z[:-1]:
+        raise ShapeError(f"softmax_cross_entropy targets must be class labels of shape "
+                         f"{list(z[:-1])} or probabilities of shape {list(z)}, got {list(t)}")
+    return ()
+
+
+@register("softmax_cross_entropy", shape=_xent_shape, batched_output=False)
+def softmax_cross_entropy(xp, inputs, attrs):
+    z, t = inputs
+    shifted = z - z.max(axis=-1, keepdims=True)
+    log_norm = xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+    positions = z.size // z.shape[-1]
+    if _labels_given(z, t):
+        picked = xp.take_along_axis(shifted, t.astype(xp.intp, copy=False)[..., None], axis=-1)
+        loss = (log_norm - picked).sum() / positions
+    else:
+        loss = (t * (log_norm - shifted)).sum() / positions
+    return loss, None
+
+
+@softmax_cross_entropy.vjp
+def _(xp, g, ctx, inputs, attrs):
+    z, t = inputs
+    grad = stable_softmax(xp, z)
+    if _labels_given(z, t):
+        onehot = xp.arange(z.shape[-1]) == t[..., None]
+        grad -= onehot
+    else:
+        # probability rows sum to 1, so d/dz of -sum t log softmax is softmax * sum(t) - t
+        grad *= t.sum(axis=-1, keepdims=True)
+        grad -= t
+    grad *= g / (z.size // z.shape[-1])
+    return grad, None

@@ -1,0 +1,208 @@
+"""AST -> canonical .nn text.
+
+The formatter is the inverse of the parser: `parse(format_spec(s)) == s` for every AST that
+the parser (or the YAML reader) can produce. Negative `Number`s, which only hand-built ASTs
+hold, are written `-n` and so read back as `Negate(Number(n))`: the same meaning, another node.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from nngraph.spec import ast
+
+INDENT = "  "
+
+# Binding strength of each kind of value: an operand binding more loosely than its position
+# demands gets parentheses, and only then.
+_SUM, _PRODUCT, _UNARY, _ATOM = 1, 2, 3, 4
+
+
+# ---- values -----------------------------------------------------------------------------
+
+
+def format_value(value: ast.Value) -> str:
+    """One value in .nn syntax, parenthesised only where precedence requires."""
+    return _value(value, _SUM)
+
+
+def _value(value: ast.Value, min_strength: int) -> str:
+    text = _bare_value(value)
+    return f"({text})" if _strength(value) < min_strength else text
+
+
+def _strength(value: ast.Value) -> int:
+    if isinstance(value, ast.BinaryOp):
+        return _PRODUCT if value.op == "*" else _SUM
+    if isinstance(value, ast.Negate) or (isinstance(value, ast.Number) and value.value < 0):
+        return _UNARY
+    return _ATOM
+
+
+def _bare_value(value: ast.Value) -> str:
+    if isinstance(value, ast.Number):
+        return format_number(value.value)
+    if isinstance(value, ast.String):
+        return format_string(value.value)
+    if isinstance(value, ast.Ref):
+        return value.name
+    if isinstance(value, ast.Call):
+        return format_call(value)
+    if isinstance(value, ast.ListValue):
+        return "[" + ", ".join(format_value(v) for v in value.items) + "]"
+    if isinstance(value, ast.BinaryOp):
+        return _binary(value)
+    if isinstance(value, ast.Negate):
+        return "-" + _value(value.operand, _UNARY)
+    raise TypeError(f"not a spec value: {value!r}")
+
+
+def _binary(op: ast.BinaryOp) -> str:
+    # Left-associative: the right operand needs one level more than the left.
+    own = _strength(op)
+    return f"{_value(op.left, own)} {op.op} {_value(op.right, own + 1)}"
+
+
+def format_call(call: ast.Call) -> str:
+    args = [format_value(a) for a in call.args] + [_kwarg(k) for k in call.kwargs]
+    return f"{call.name}({', '.join(args)})"
+
+
+def _kwarg(kwarg: ast.KeywordArg) -> str:
+    return f"{kwarg.name}={format_value(kwarg.value)}"
+
+
+def format_string(text: str) -> str:
+    """JSON quoting; everything is escaped once anything would be invisible or unsafe raw."""
+    return json.dumps(text, ensure_ascii=not text.isprintable())
+
+
+def format_number(x: int | float) -> str:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"not a number: {x!r}")
+    if x < 0:
+        return "-" + format_number(-x)
+    if isinstance(x, int):
+        return str(x)
+    return _format_float(x)
+
+
+def _format_float(x: float) -> str:
+    if math.isnan(x):
+        raise ValueError("NaN has no .nn spelling")
+    if math.isinf(x):
+        return "1e999"  # the grammar has no `inf`; this literal overflows to it when read
+    text = _tidy_exponent(repr(x))
+    if x < 1:  # learning rates and the like read better as 1e-3 than 0.001
+        shorter = _scientific(x)
+        if len(shorter) < len(text):
+            return shorter
+    return text
+
+
+def _scientific(x: float) -> str:
+    """The shortest `d.ddde-n` that reads back as exactly x."""
+    for digits in range(17):
+        text = f"{x:.{digits}e}"
+        if float(text) == x:
+            return _tidy_exponent(text)
+    return repr(x)
+
+
+def _tidy_exponent(text: str) -> str:
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+# ---- statements ---------------------------------------------------------------------------
+
+
+def format_statement(statement: ast.Statement) -> str:
+    """One unit, connection or use, on one line, in .nn syntax."""
+    if isinstance(statement, ast.Unit):
+        return _unit(statement)
+    if isinstance(statement, ast.Connection):
+        return _connection(statement)
+    if isinstance(statement, ast.Use):
+        parts = ["use", statement.name, "=", format_call(statement.call)]
+        return " ".join(parts + [_attr(a) for a in statement.attrs])
+    raise TypeError(f"not a statement: {statement!r}")
+
+
+def _unit(unit: ast.Unit) -> str:
+    head = unit.name + (_shape(unit.shape) if unit.shape is not None else "")
+    parts = [unit.role, head]
+    if unit.sampler is not None:
+        parts.append("~ " + format_call(unit.sampler))
+    return " ".join(parts + [_attr(a) for a in unit.attrs])
+
+
+def _shape(shape: tuple[int | ast.Ref, ...]) -> str:
+    if not shape:
+        raise ValueError("a shape has at least one dimension")
+    return "[" + ", ".join(d.name if isinstance(d, ast.Ref) else str(d) for d in shape) + "]"
+
+
+def _attr(attr: ast.Attr) -> str:
+    if isinstance(attr, ast.Flag):
+        return attr.name
+    if isinstance(attr, ast.Call):
+        return format_call(attr)
+    if isinstance(attr, ast.Setting):
+        if attr.value is None or attr.kwargs:
+            raise ValueError(f"attribute {attr.name!r} must be written name=value")
+        return f"{attr.name}={format_value(attr.value)}"
+    raise TypeError(f"not a unit attribute: {attr!r}")
+
+
+def _connection(connection: ast.Connection) -> str:
+    return connection.source.name + "".join(" " + _link(link) for link in connection.links)
+
+
+def _link(link: ast.Link) -> str:
+    return " ".join([link.arrow, link.target.name] + [_edge_mod(m) for m in link.mods])
+
+
+def _edge_mod(mod: ast.EdgeMod) -> str:
+    if isinstance(mod, ast.Delay):
+        return f"delay {mod.steps}"
+    return _attr(mod)
+
+
+def format_setting(setting: ast.Setting) -> str:
+    """One train setting: `key [value] kw=v ...`."""
+    parts = [setting.name]
+    if setting.value is not None:
+        parts.append(format_value(setting.value))
+    return " ".join(parts + [_kwarg(k) for k in setting.kwargs])
+
+
+# ---- items ------------------------------------------------------------------------------------
+
+
+def format_header(item: ast.Item) -> str:
+    """The words before an item's `{`: `model xor`, `block conv(f, k)`, `train`, `train gan`."""
+    if isinstance(item, ast.Model):
+        return f"model {item.name}"
+    if isinstance(item, ast.Block):
+        return f"block {item.name}({', '.join(item.params)})"
+    if isinstance(item, ast.Train):
+        return "train" if item.name is None else f"train {item.name}"
+    raise TypeError(f"not a top-level item: {item!r}")
+
+
+def format_item(item: ast.Item) -> str:
+    if isinstance(item, ast.Train):
+        lines = [format_setting(s) for s in item.settings]
+    else:
+        lines = [format_statement(s) for s in item.statements]
+    body = "".join(f"{INDENT}{line}\n" for line in lines)
+    return f"{format_header(item)} {{\n{body}}}\n"
+
+
+def format_spec(spec: ast.Spec) -> str:
+    """The whole spec as canonical .nn text: one statement a line, a blank line between items."""
+    return "\n".join(format_item(item) for item in spec.items)

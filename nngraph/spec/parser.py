@@ -1,0 +1,365 @@
+"""Text -> AST: read the file safely, parse with Lark (LALR, positions on), transform thinly."""
+
+from __future__ import annotations
+
+import functools
+import os
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from nngraph.errors import SourceError, Span, SpecSyntaxError
+from nngraph.spec import ast
+
+MAX_SOURCE_BYTES = 1 << 20
+MAX_NESTING = 64
+
+
+# ---- reading --------------------------------------------------------------------------
+
+
+def read_source(path: str | os.PathLike) -> str:
+    """The text of a spec file, or a SourceError that says why it cannot be one."""
+    p = Path(path)
+    where = Span(str(path), 1, 1)
+    if not p.exists():
+        raise SourceError(f"no such file: {path}", where, "check the path")
+    if p.is_dir():
+        raise SourceError(f"{path} is a directory, not a spec file", where)
+    try:
+        size = p.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            raise SourceError(
+                f"{path} is {size:,} bytes; specs are limited to {MAX_SOURCE_BYTES:,}",
+                where,
+                "is this really a spec? data belongs in a data file",
+            )
+        raw = p.read_bytes()
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror}", where) from None
+    return decode_source(raw, str(path))
+
+
+def decode_source(raw: bytes, path: str) -> str:
+    if b"\0" in raw:
+        raise SourceError(f"{path} looks like a binary file, not a spec", Span(path, 1, 1))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise SourceError(
+            f"{path} is not UTF-8 text (byte 0x{raw[e.start]:02x})",
+            Span(path, line, col),
+            "save the file as UTF-8",
+        ) from None
+
+
+# ---- the grammar ----------------------------------------------------------------------
+
+
+def grammar_text() -> str:
+    """The grammar ships inside the wheel; in a source checkout it sits at the top level."""
+    packaged = resources.files("nngraph").joinpath("grammar/nngraph.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammar" / "nngraph.lark").read_text("utf-8")
+
+
+@functools.lru_cache(maxsize=None)
+def _lark(start: str) -> Lark:
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True, start=start)
+
+
+# ---- AST building -----------------------------------------------------------------------
+
+
+def _span_of(path: str, meta_or_token) -> Span:
+    m = meta_or_token
+    if isinstance(m, Token):
+        return Span(path, m.line, m.column, m.end_line or m.line, m.end_column or m.column)
+    if getattr(m, "empty", False):
+        return Span(path, 0, 0)
+    return Span(path, m.line, m.column, m.end_line, m.end_column)
+
+
+def _number(text: str) -> int | float:
+    if text.isdigit():
+        return int(text)
+    return float(text)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Thin: one method per grammar rule, each returning an AST node with its span."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def _s(self, meta) -> Span:
+        return _span_of(self.path, meta)
+
+    def start(self, meta, items):
+        return tuple(items)
+
+    def statement_only(self, meta, c):
+        return c[0]
+
+    value_only = statement_only
+
+    def model(self, meta, c):
+        name, *stmts = c
+        return ast.Model(str(name), tuple(stmts), self._s(meta))
+
+    def block(self, meta, c):
+        name, params, *stmts = c
+        return ast.Block(str(name), tuple(params or ()), tuple(stmts), self._s(meta))
+
+    def params(self, meta, c):
+        return tuple(str(t) for t in c)
+
+    def unit(self, meta, c):
+        role, name, shape, sampler, *attrs = c
+        return ast.Unit(role, str(name), shape, sampler, tuple(attrs), self._s(meta))
+
+    def role(self, meta, c):
+        return str(c[0])
+
+    def shape(self, meta, c):
+        return tuple(c)
+
+    def int_dim(self, meta, c):
+        return int(c[0])
+
+    def ref_dim(self, meta, c):
+        return ast.Ref(str(c[0]), self._s(meta))
+
+    def sampler(self, meta, c):
+        return c[0]
+
+    def flag(self, meta, c):
+        return ast.Flag(str(c[0]), self._s(meta))
+
+    def keyvalue(self, meta, c):
+        return ast.Setting(str(c[0]), c[1], (), self._s(meta))
+
+    def connection(self, meta, c):
+        return ast.Connection(c[0], tuple(c[1:]), self._s(meta))
+
+    def link(self, meta, c):
+        arrow, target, *mods = c
+        return ast.Link(str(arrow), target, tuple(mods), self._s(meta))
+
+    def delay(self, meta, c):
+        return ast.Delay(int(c[0]), self._s(meta))
+
+    def use(self, meta, c):
+        name, call, *attrs = c
+        return ast.Use(str(name), call, tuple(attrs), self._s(meta))
+
+    def train(self, meta, c):
+        name, *settings = c
+        return ast.Train(str(name) if name is not None else None, tuple(settings), self._s(meta))
+
+    def setting(self, meta, c):
+        key, value, *kwargs = c
+        return ast.Setting(key, value, tuple(kwargs), self._s(meta))
+
+    def key(self, meta, c):
+        return str(c[0])
+
+    def kwarg(self, meta, c):
+        return ast.KeywordArg(str(c[0]), c[1], self._s(meta))
+
+    def number(self, meta, c):
+        return ast.Number(_number(str(c[0])), self._s(meta))
+
+    def string(self, meta, c):
+        import json
+
+        return ast.String(json.loads(str(c[0])), self._s(meta))
+
+    def ref(self, meta, c):
+        return ast.Ref(".".join(str(t) for t in c), self._s(meta))
+
+    def call(self, meta, c):
+        name, *args = c
+        args = [a for a in args if a is not None]
+        positional = tuple(a for a in args if not isinstance(a, ast.KeywordArg))
+        keywords = tuple(a for a in args if isinstance(a, ast.KeywordArg))
+        return ast.Call(str(name), positional, keywords, self._s(meta))
+
+    def list(self, meta, c):
+        return ast.ListValue(tuple(x for x in c if x is not None), self._s(meta))
+
+    def negate(self, meta, c):
+        return ast.Negate(c[0], self._s(meta))
+
+    def _binary(op):
+        def rule(self, meta, c):
+            return ast.BinaryOp(op, c[0], c[1], self._s(meta))
+
+        return rule
+
+    add = _binary("+")
+    subtract = _binary("-")
+    multiply = _binary("*")
+
+
+# ---- entry points ------------------------------------------------------------------------
+
+
+def parse(text: str, path: str = "<string>") -> ast.Spec:
+    """Parse spec text into an AST; raise SpecSyntaxError with a position and hint."""
+    if not text.strip():
+        raise SourceError(
+            f"{path} is empty", Span(path, 1, 1), "a spec holds at least one `model NAME { ... }`"
+        )
+    _check_nesting(text, path)
+    tree = _parse_tree(text, path, "start")
+    return ast.Spec(_ToAst(path).transform(tree), path=path, source=text)
+
+
+def parse_file(path: str | os.PathLike) -> ast.Spec:
+    return parse(read_source(path), str(path))
+
+
+def parse_fragment(text: str, rule: str, path: str, line: int = 1, column: int = 1):
+    """Parse one statement or value (YAML embeds these); positions are shifted to the file."""
+    _check_nesting(text, path, line, column)
+    tree = _parse_tree(text, path, rule, line - 1, column - 1)
+    result = _ToAst(path).transform(tree)
+    return _shift(result, line - 1, column - 1) if (line, column) != (1, 1) else result
+
+
+def _parse_tree(text, path, start, line_offset=0, col_offset=0):
+    try:
+        return _lark(start).parse(text)
+    except UnexpectedInput as e:
+        raise _syntax_error(e, text, path, line_offset, col_offset) from None
+
+
+def _check_nesting(text: str, path: str, line0: int = 1, col0: int = 1) -> None:
+    depth, line, col = 0, line0, col0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise SpecSyntaxError(
+                    f"brackets nested more than {MAX_NESTING} deep", Span(path, line, col)
+                )
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        line, col = (line + 1, 1) if ch == "\n" else (line, col + 1)
+
+
+# ---- friendly syntax errors -----------------------------------------------------------------
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "INT": "a whole number",
+    "NUMBER": "a number",
+    "ESCAPED_STRING": "a string",
+    "ARROW": "'->' or '<->'",
+    "_NL": "end of line",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "$END": "end of file",
+}
+
+_ROLES = ("input", "output", "layer", "visible", "hidden", "noise", "sample")
+
+
+def _describe(token_type: str) -> str:
+    if token_type in _TOKEN_WORDS:
+        return _TOKEN_WORDS[token_type]
+    try:
+        pattern = _lark("start").get_terminal(token_type).pattern
+    except KeyError:
+        return token_type.lower()
+    return f"'{pattern.value}'" if pattern.type == "str" else token_type.lower()
+
+
+def _syntax_error(e: UnexpectedInput, text: str, path: str, dl: int, dc: int) -> SpecSyntaxError:
+    line = (e.line if e.line and e.line > 0 else text.count("\n") + 1) + dl
+    column = (e.column if e.column and e.column > 0 else 1) + (dc if line == dl + 1 else 0)
+    span = Span(path, line, column)
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        return SpecSyntaxError(f"unexpected character {ch!r}", span, _char_hint(ch))
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        return SpecSyntaxError(
+            "unexpected end of file", span, "a '{', '(' or '[' is not closed"
+        )
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    got = "end of line" if tok.type == "_NL" else repr(str(tok))
+    expected = sorted({_describe(t) for t in e.expected if not t.startswith("__")})
+    message = f"unexpected {got}"
+    if expected and len(expected) <= 6:
+        message += ", expected " + " or ".join(expected)
+    return SpecSyntaxError(message, span, _token_hint(tok, e.expected))
+
+
+def _char_hint(ch: str) -> str | None:
+    if ch == ":":
+        return "settings are written `key value`, not `key: value` (that is the YAML surface)"
+    if ch in "<>":
+        return "connections are written `a -> b` or `a <-> b`"
+    if ch == "'":
+        return 'strings use double quotes: "path/to/file.npz"'
+    return None
+
+
+def _token_hint(tok: Token, expected) -> str | None:
+    value = str(tok)
+    if value in _ROLES and "NAME" in expected:
+        return f"'{value}' is a reserved word (a unit role); pick another name"
+    if value in ("model", "block", "train") and "NAME" in expected:
+        return f"'{value}' is a reserved word; pick another name"
+    if tok.type == "_NL" and "RPAR" in expected:
+        return "a call's arguments stay on one line (or end the line with '\\')"
+    if value == "=" and "ARROW" in expected:
+        return "connections use '->'"
+    if tok.type == "ARROW":
+        return "a connection is a statement of its own: `a -> b`"
+    if tok.type == "NAME" and tok.value in _ROLES:
+        return None
+    if value in ("->", "<->"):
+        return "a connection starts with a unit name"
+    return None
+
+
+# ---- span shifting for embedded fragments ----------------------------------------------------
+
+
+def _shift(node, dl: int, dc: int):
+    import dataclasses
+
+    if isinstance(node, tuple):
+        return tuple(_shift(n, dl, dc) for n in node)
+    if not dataclasses.is_dataclass(node) or isinstance(node, Span):
+        return node
+    changes = {}
+    for f in dataclasses.fields(node):
+        v = getattr(node, f.name)
+        if isinstance(v, Span):
+            changes[f.name] = Span(
+                v.path,
+                v.line + dl,
+                v.column + (dc if v.line == 1 else 0),
+                v.end_line + dl,
+                v.end_column + (dc if v.end_line == 1 else 0),
+            )
+        elif isinstance(v, tuple) or dataclasses.is_dataclass(v):
+            changes[f.name] = _shift(v, dl, dc)
+    return dataclasses.replace(node, **changes)

@@ -1,0 +1,81 @@
+"""Turning AST values into Python values, and reading typed options out of calls."""
+
+from __future__ import annotations
+
+from nngraph.errors import ValidationError, did_you_mean
+from nngraph.spec import ast
+
+BOOLEANS = {"true": True, "false": False}
+
+
+def literal(value: ast.Value, env: dict | None = None):
+    """A constant's Python value. Refs become block parameters, booleans or plain names (str)."""
+    env = env or {}
+    if isinstance(value, (ast.Number, ast.String)):
+        return value.value
+    if isinstance(value, ast.Ref):
+        if value.name in env:
+            return env[value.name]
+        return BOOLEANS.get(value.name, value.name)
+    if isinstance(value, ast.ListValue):
+        return [literal(v, env) for v in value.items]
+    if isinstance(value, ast.Negate):
+        inner = literal(value.operand, env)
+        if isinstance(inner, (int, float)) and not isinstance(inner, bool):
+            return -inner
+        raise ValidationError("only numbers can be negated", value.span)
+    if isinstance(value, ast.BinaryOp):
+        return _arithmetic(value, env)
+    return value  # a Call stays a Call: its meaning depends on where it stands
+
+
+def _arithmetic(value: ast.BinaryOp, env: dict):
+    a, b = literal(value.left, env), literal(value.right, env)
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
+        raise ValidationError(f"'{value.op}' needs numbers here", value.span)
+    return {"+": a + b, "-": a - b, "*": a * b}[value.op]
+
+
+def call_of(value: ast.Value) -> ast.Call:
+    """`adam` and `adam()` mean the same: a bare name is a call without arguments."""
+    if isinstance(value, ast.Call):
+        return value
+    if isinstance(value, ast.Ref):
+        return ast.Call(value.name, (), (), value.span)
+    raise ValidationError("expected a name or a call like `name(key=value)`", value.span)
+
+
+def bind_options(call: ast.Call, defaults: dict, what: str, env: dict | None = None) -> dict:
+    """Match a call's positional and keyword arguments against known options and defaults."""
+    names = list(defaults)
+    options = dict(defaults)
+    if len(call.args) > len(names):
+        extra = call.args[len(names)]
+        raise ValidationError(
+            f"{what} '{call.name}' takes at most {len(names)} positional argument(s)", extra.span
+        )
+    for name, arg in zip(names, call.args):
+        options[name] = literal(arg, env)
+    for kw in call.kwargs:
+        if kw.name not in defaults:
+            hint = did_you_mean(kw.name, names) if names else f"'{call.name}' takes no options"
+            raise ValidationError(f"{what} '{call.name}' has no option '{kw.name}'", kw.span, hint)
+        options[kw.name] = literal(kw.value, env)
+    return options
+
+
+def expect_number(value, span, name: str, *, integer=False, low=None, high=None, low_open=False,
+                  high_open=False):
+    """Check a number and its range; the message names the setting and the bounds."""
+    kind = "a whole number" if integer else "a number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise ValidationError(f"{name}: expected {kind}, got {value!r}", span)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
+        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
+        rng = f"{lo or '(-inf'}, {hi or 'inf)'}"
+        raise ValidationError(f"{name}: {value} is out of range {rng}", span)
+    return value

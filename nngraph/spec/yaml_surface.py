@@ -1,0 +1,390 @@
+"""YAML <-> the spec AST: the second surface of the same language.
+
+Reading walks the composed YAML nodes (never constructed Python objects), so every scalar
+keeps its exact text and position. A scalar is .nn text: statements are parsed as .nn
+statements and values as .nn values, with spans pointing into the YAML file. YAML's own
+types play no part: `true` is the name `true` (how .nn spells booleans), `0.5` the number 0.5.
+
+Layout: a top-level mapping (or, where keys repeat, a list of one-key mappings) of
+`model NAME`, `block NAME(params)` and `train [NAME]`. A model or block maps
+`units`/`uses`/`connections` (read in that order) or one `statements` list (any order) to
+lists of statement text. A train maps setting names to a value (text, or a list), to `{}`
+(a bare setting), or to `{value: v, kw: v, ...}`; where names repeat it is a list of
+.nn setting lines instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import yaml
+
+from nngraph.errors import SourceError, Span, SpecSyntaxError, did_you_mean
+from nngraph.spec import ast
+from nngraph.spec.format import format_header, format_setting, format_statement, format_value
+from nngraph.spec.parser import MAX_NESTING, parse_fragment
+
+ITEM_WORDS = ("model", "block", "train")
+SECTIONS = {"units": ast.Unit, "uses": ast.Use, "connections": ast.Connection}
+ALL_STATEMENTS = "statements"
+VALUE_KEY = "value"  # in `{value: v, kw: v}`, the setting's own value
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the grammar's NAME
+_SETTING_PREFIX = "train {;"  # a setting is parsed inside this, in the formatter's context
+_KIND_WORDS = {ast.Unit: "a unit", ast.Use: "a use", ast.Connection: "a connection"}
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    path: str
+    lines: list[str]
+
+    def span(self, node: yaml.Node) -> Span:
+        return _mark_span(self.path, node.start_mark)
+
+    def error(self, node: yaml.Node, message: str, hint: str | None = None) -> SpecSyntaxError:
+        return SpecSyntaxError(message, self.span(node), hint)
+
+
+def _mark_span(path: str, mark) -> Span:
+    return Span(path, mark.line + 1, mark.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    """Composes nodes only; refuses aliases, which would let one node stand in many places."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise SpecSyntaxError(
+                f"YAML alias *{event.anchor} is not supported in a spec",
+                Span(self.name, event.start_mark.line + 1, event.start_mark.column + 1),
+                "write the text out again, or use a block for repeated structure",
+            )
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str, path: str = "<string>") -> ast.Spec:
+    """Parse the YAML surface into the same AST as the .nn surface."""
+    root = _compose(text, path)
+    if root is None:
+        raise SourceError(f"{path} is empty", Span(path, 1, 1), "a spec holds at least one `model NAME:`")
+    ctx = _Context(path, text.splitlines())
+    items = tuple(_item(ctx, key, body) for key, body in _entries(ctx, root, "the top level"))
+    return ast.Spec(items, path=path, source=text)
+
+
+def _compose(text: str, path: str) -> yaml.Node | None:
+    loader = _Loader(text)
+    loader.name = path
+    try:
+        return loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise SpecSyntaxError(f"invalid YAML: {e.problem or e.context}", _mark_span(path, mark), _yaml_hint(e)) from None
+    except yaml.YAMLError as e:  # a ReaderError: a character YAML does not allow
+        raise SpecSyntaxError(f"invalid YAML: {e}", _offset_span(text, path, getattr(e, "position", 0))) from None
+    except RecursionError:
+        raise SpecSyntaxError("YAML nested too deeply", Span(path, 1, 1)) from None
+    finally:
+        loader.dispose()
+
+
+def _offset_span(text: str, path: str, offset: int) -> Span:
+    line = text.count("\n", 0, offset) + 1
+    return Span(path, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+
+
+def _yaml_hint(e: yaml.MarkedYAMLError) -> str | None:
+    problem = e.problem or ""
+    if "'\\t'" in problem:
+        return "YAML indents with spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return "quote a value that contains ': '"
+    return None
+
+
+def _pairs(ctx: _Context, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's (key, value) nodes in order; a repeated key is refused (PyYAML keeps the last)."""
+    first_seen: dict[str, yaml.Node] = {}
+    for key, _ in node.value:
+        text = _scalar_text(ctx, key, "a key")
+        if text in first_seen:
+            line = first_seen[text].start_mark.line + 1
+            raise ctx.error(key, f"duplicate key {text!r} (first on line {line})", "each key may appear once")
+        first_seen[text] = key
+    return list(node.value)
+
+
+def _entries(ctx: _Context, node: yaml.Node, where: str, text_allowed=False):
+    """(key, value) pairs of a mapping, or of a list of one-key mappings (where keys repeat).
+
+    Where `text_allowed`, a list element may also be plain text: it comes back as (node, None).
+    """
+    if isinstance(node, yaml.MappingNode):
+        return _pairs(ctx, node)
+    if _is_empty(node):
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        raise ctx.error(node, f"expected a mapping at {where}, found {_kind(node)}", _layout_hint(where))
+    return [_list_entry(ctx, element, where, text_allowed) for element in node.value]
+
+
+def _list_entry(ctx, element, where, text_allowed):
+    if text_allowed and isinstance(element, yaml.ScalarNode):
+        return element, None
+    if isinstance(element, yaml.MappingNode) and len(element.value) == 1:
+        return _pairs(ctx, element)[0]
+    raise ctx.error(element, f"expected a one-key mapping in the list at {where}, found {_kind(element)}")
+
+
+def _layout_hint(where: str) -> str:
+    if where == "the top level":
+        return "a YAML spec maps `model NAME`, `block NAME(params)` and `train [NAME]` to their bodies"
+    return "write `key: value` lines"
+
+
+def _item(ctx: _Context, key: yaml.Node, body: yaml.Node) -> ast.Item:
+    header = _header(ctx, key)
+    if isinstance(header, ast.Train):
+        return replace(header, settings=_settings(ctx, body))
+    return replace(header, statements=_statements(ctx, body))
+
+
+def _header(ctx: _Context, key: yaml.Node) -> ast.Item:
+    """`model NAME` and the like, checked by the .nn grammar itself."""
+    text = _scalar_text(ctx, key, "a top-level key")
+    word = _NAME.match(text.strip())
+    if word is None or word.group() not in ITEM_WORDS:
+        hint = did_you_mean(word.group() if word else text, ITEM_WORDS)
+        raise ctx.error(key, f"unknown top-level key {text!r}", hint)
+    items = parse_fragment(text + " {}", "start", ctx.path, *_text_start(ctx, key))
+    if len(items) != 1 or items[0] != _emptied(items[0]):
+        raise ctx.error(key, f"{text!r} names more than one item", "one key per model, block or train")
+    return items[0]
+
+
+def _emptied(item: ast.Item) -> ast.Item:
+    if isinstance(item, ast.Train):
+        return replace(item, settings=())
+    return replace(item, statements=())
+
+
+def _statements(ctx: _Context, body: yaml.Node) -> tuple[ast.Statement, ...]:
+    if _is_empty(body):
+        return ()
+    if not isinstance(body, yaml.MappingNode):
+        raise ctx.error(body, f"expected a mapping of sections, found {_kind(body)}", _sections_hint())
+    sections = {}
+    for key, value in _pairs(ctx, body):
+        name = key.value
+        if name not in SECTIONS and name != ALL_STATEMENTS:
+            raise ctx.error(key, f"unknown section {name!r}", did_you_mean(name, [*SECTIONS, ALL_STATEMENTS]))
+        if sections and (ALL_STATEMENTS in sections or name == ALL_STATEMENTS):
+            raise ctx.error(key, f"`{ALL_STATEMENTS}:` cannot be mixed with other sections", _sections_hint())
+        sections[name] = [_statement(ctx, e, SECTIONS.get(name), name) for e in _list(ctx, value)]
+    if ALL_STATEMENTS in sections:
+        return tuple(sections[ALL_STATEMENTS])
+    return tuple(s for name in SECTIONS for s in sections.get(name, ()))
+
+
+def _sections_hint() -> str:
+    return "list statements under `units:`, `uses:` and `connections:`, or all in order under `statements:`"
+
+
+def _statement(ctx: _Context, node: yaml.Node, expected: type | None, section: str) -> ast.Statement:
+    text = _scalar_text(ctx, node, "a statement")
+    statement = parse_fragment(text.rstrip(), "statement_only", ctx.path, *_text_start(ctx, node))
+    if expected is not None and not isinstance(statement, expected):
+        right = next(name for name, kind in SECTIONS.items() if isinstance(statement, kind))
+        raise ctx.error(
+            node, f"{text.strip()!r} is {_KIND_WORDS[type(statement)]}, listed under `{section}:`", f"move it under `{right}:`"
+        )
+    return statement
+
+
+def _settings(ctx: _Context, body: yaml.Node) -> tuple[ast.Setting, ...]:
+    entries = _entries(ctx, body, "a train", text_allowed=True)
+    return tuple(
+        _setting_line(ctx, key) if value is None else _setting(ctx, key, value) for key, value in entries
+    )
+
+
+def _setting_line(ctx: _Context, node: yaml.Node) -> ast.Setting:
+    """A whole setting written as a .nn line: `early_stopping monitor=val_loss patience=10`."""
+    text = _scalar_text(ctx, node, "a setting").rstrip()
+    line, column = _text_start(ctx, node)
+    items = parse_fragment(_SETTING_PREFIX + text + "}", "start", ctx.path, line, column - len(_SETTING_PREFIX))
+    if len(items) != 1 or not isinstance(items[0], ast.Train) or len(items[0].settings) != 1:
+        raise ctx.error(node, f"expected one setting, found {text!r}", "one setting per list entry")
+    return items[0].settings[0]
+
+
+def _setting(ctx: _Context, key: yaml.Node, value: yaml.Node) -> ast.Setting:
+    name = _setting_name(ctx, key)
+    if isinstance(value, yaml.MappingNode):
+        return _setting_with_kwargs(ctx, name, key, value)
+    if _is_empty(value):
+        return ast.Setting(name, None, (), ctx.span(key))
+    return ast.Setting(name, _value(ctx, value), (), ctx.span(key))
+
+
+def _setting_name(ctx: _Context, key: yaml.Node) -> str:
+    bare = _setting_line(ctx, key)  # the grammar decides which words may name a setting
+    if bare.value is not None or bare.kwargs:
+        raise ctx.error(key, f"{key.value!r} is not a setting name", "write `key: value`")
+    return bare.name
+
+
+def _setting_with_kwargs(ctx, name: str, key: yaml.Node, mapping: yaml.MappingNode) -> ast.Setting:
+    value, kwargs = None, []
+    for kw_key, kw_value in _pairs(ctx, mapping):
+        if kw_key.value == VALUE_KEY:
+            value = _value(ctx, kw_value)
+        elif _NAME.fullmatch(kw_key.value):
+            kwargs.append(ast.KeywordArg(kw_key.value, _value(ctx, kw_value), ctx.span(kw_key)))
+        else:
+            raise ctx.error(kw_key, f"{kw_key.value!r} is not a keyword name", "names are letters, digits and _")
+    return ast.Setting(name, value, tuple(kwargs), ctx.span(key))
+
+
+def _value(ctx: _Context, node: yaml.Node, depth: int = 0) -> ast.Value:
+    if isinstance(node, yaml.SequenceNode):
+        if depth >= MAX_NESTING:
+            raise ctx.error(node, f"lists nested more than {MAX_NESTING} deep")
+        return ast.ListValue(tuple(_value(ctx, v, depth + 1) for v in node.value), ctx.span(node))
+    if isinstance(node, yaml.MappingNode):
+        raise ctx.error(node, "a value cannot be a mapping here", "keyword arguments go in a call: f(a=1)")
+    if _is_empty(node):
+        raise ctx.error(node, "missing value", "write a value after the ':'")
+    return parse_fragment(node.value.rstrip(), "value_only", ctx.path, *_text_start(ctx, node))
+
+
+def _list(ctx: _Context, node: yaml.Node) -> list[yaml.Node]:
+    if _is_empty(node):
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        raise ctx.error(node, f"expected a list, found {_kind(node)}", "start each entry with '- '")
+    return list(node.value)
+
+
+def _scalar_text(ctx: _Context, node: yaml.Node, what: str) -> str:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ctx.error(node, f"expected {what} written as text, found {_kind(node)}", "quote it")
+    return node.value
+
+
+def _is_empty(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.style is None and node.value == ""
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"the text {node.value!r}"
+
+
+def _text_start(ctx: _Context, node: yaml.Node) -> tuple[int, int]:
+    """Line and column (1-based) where a scalar's own text begins in the file."""
+    mark = node.start_mark
+    if node.style in ('"', "'"):
+        return mark.line + 1, mark.column + 2
+    if node.style in ("|", ">"):  # the text starts on a later line, at its indentation
+        for number in range(mark.line + 1, len(ctx.lines)):
+            line = ctx.lines[number]
+            if line.strip():
+                return number + 1, len(line) - len(line.lstrip(" ")) + 1
+    return mark.line + 1, mark.column + 1
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+
+class _Text(str):
+    """.nn text, written plain wherever YAML allows (the reader reads text, never YAML types)."""
+
+
+class _FlowList(list):
+    pass
+
+
+class _FlowMap(dict):
+    pass
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)  # indent lists under their key
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: _Text):
+    # Tag it as whatever YAML would read the plain text as, so `0.5` or `true` stay unquoted.
+    tag = dumper.resolve(yaml.ScalarNode, str(text), (True, False))
+    return dumper.represent_scalar(tag, str(text))
+
+
+_Dumper.add_representer(_Text, _represent_text)
+_Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, True))
+_Dumper.add_representer(_FlowMap, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, True))
+
+
+def to_yaml(spec: ast.Spec) -> str:
+    """The spec on the YAML surface; `parse_yaml(to_yaml(s)) == s`."""
+    entries = [(_Text(format_header(item)), _yaml_body(item)) for item in spec.items]
+    keys = [key for key, _ in entries]
+    data = dict(entries) if len(set(keys)) == len(keys) else [{k: v} for k, v in entries]
+    text = yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 30
+    )
+    return _blank_line_between_items(text)
+
+
+def _blank_line_between_items(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    return "".join(("\n" + line) if i and not line[0].isspace() else line for i, line in enumerate(lines))
+
+
+def _yaml_body(item: ast.Item):
+    if isinstance(item, ast.Train):
+        return _yaml_train(item.settings)
+    return _yaml_statements(item.statements)
+
+
+def _yaml_statements(statements: tuple[ast.Statement, ...]) -> dict:
+    kinds = list(SECTIONS.values())
+    ranks = [kinds.index(type(s)) for s in statements]
+    if ranks != sorted(ranks):  # sections would reorder the statements: keep one list
+        return {ALL_STATEMENTS: [_Text(format_statement(s)) for s in statements]}
+    sections = {name: [_Text(format_statement(s)) for s in statements if isinstance(s, kind)] for name, kind in SECTIONS.items()}
+    return {name: texts for name, texts in sections.items() if texts}
+
+
+def _yaml_train(settings: tuple[ast.Setting, ...]):
+    names = [s.name for s in settings]
+    as_mapping = len(set(names)) == len(names) and not any(
+        k.name == VALUE_KEY for s in settings for k in s.kwargs
+    )
+    if as_mapping:
+        return {_Text(s.name): _yaml_setting(s) for s in settings}
+    return [_Text(format_setting(s)) for s in settings]
+
+
+def _yaml_setting(setting: ast.Setting):
+    if not setting.kwargs:
+        return _FlowMap() if setting.value is None else _yaml_value(setting.value)
+    mapping = _FlowMap()
+    if setting.value is not None:
+        mapping[VALUE_KEY] = _yaml_value(setting.value)
+    mapping.update((_Text(k.name), _yaml_value(k.value)) for k in setting.kwargs)
+    return mapping
+
+
+def _yaml_value(value: ast.Value):
+    if isinstance(value, ast.ListValue):
+        return _FlowList(_yaml_value(v) for v in value.items)
+    return _Text(format_value(value))

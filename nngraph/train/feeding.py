@@ -1,0 +1,69 @@
+"""From a Dataset to a model's feeds: which array goes to which input unit, targets in the loss's form."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nngraph.compile.plan import Plan
+from nngraph.data.dataset import Dataset
+from nngraph.errors import DataError, Span
+from nngraph.graph.ir import ModelGraph
+
+
+def check_data_fits(model: ModelGraph, data: Dataset, span: Span | None) -> None:
+    """The data's example shape must be the input units' shape (several inputs: split along features)."""
+    inputs = [u for u in model.units if u.role in ("input", "visible")]
+    want = [model.shapes[u.name] for u in inputs]
+    got = data.feature_shape
+    if len(inputs) == 1 and got == want[0]:
+        return
+    if len(inputs) > 1 and len(got) == 1 and got[0] == sum(math.prod(s) for s in want):
+        return
+    names = ", ".join(f"{u.name}{list(s)}" for u, s in zip(inputs, want))
+    hint = None
+    if len(inputs) == 1 and math.prod(got) == math.prod(want[0]):
+        hint = f"reshape the examples in the data call: shape={list(want[0])}"
+    raise DataError(f"data '{data.name}' has examples of shape {list(got)}, but model '{model.name}' "
+                    f"takes {names}", span, hint)
+
+
+def split_inputs(model: ModelGraph, names: list[str], x: np.ndarray) -> dict[str, np.ndarray]:
+    """One array per input unit, in declaration order; columns are split when there are several."""
+    if len(names) == 1:
+        return {names[0]: x}
+    out, start = {}, 0
+    for name in names:
+        width = math.prod(model.shapes[name])
+        out[name] = x[:, start:start + width].reshape((len(x),) + model.shapes[name])
+        start += width
+    return out
+
+
+def target_for(plan: Plan, data: Dataset, y: np.ndarray | None) -> np.ndarray | None:
+    """Integer labels become what the loss expects: a column for one sigmoid unit, one-hot for mse."""
+    if y is None or y.dtype.kind not in "iu":
+        return y
+    if any(ls.op == "softmax_cross_entropy" for ls in plan.losses) or not plan.outputs:
+        return y
+    width = math.prod(plan.shapes[plan.outputs[0]])
+    if width == 1:
+        return y.reshape(-1, 1).astype(np.float32)
+    return np.eye(width, dtype=np.float32)[y]
+
+
+def predictions_metric(plan: Plan, output: np.ndarray, data: Dataset) -> dict[str, float]:
+    """Accuracy for classifiers (argmax, or 0.5 threshold for one unit), MSE otherwise."""
+    y = data.y
+    if y is None:
+        return {}
+    if data.task == "classification":
+        if output.shape[-1] == 1 and output.ndim == 2:
+            predicted = (output[:, 0] > 0.5).astype(np.int64)
+        else:
+            predicted = output.reshape(len(output), -1).argmax(axis=1)
+        return {"accuracy": float((predicted == y.reshape(-1)).mean())}
+    if y.shape == output.shape:
+        return {"mse": float(((output - y) ** 2).mean())}
+    return {}

@@ -1,0 +1,124 @@
+"""A whole `Drawing` -> a `Scene`: groups laid out one by one, then set side by side in their frames.
+
+Groups (models, or the time steps of an unrolled model) sit left to right. A model gets a labelled frame when
+several models are drawn; each time step of an unrolled model gets a lighter frame of its own. Links between
+groups (an unrolled delay) are routed last, once every box has its place.
+"""
+
+from __future__ import annotations
+
+from nngraph.viz.drawing import Drawing, Link
+from nngraph.viz.geometry import LABEL_SIZE, Frame, Rect, Route, Scene, route, text_width
+from nngraph.viz.place import layout_group
+
+MARGIN = 16.0
+CAPTION = 24.0  # room above the drawing for the model name when it has no frame
+FRAME_PAD = (16.0, 12.0)  # padding inside a model frame, a step frame
+FRAME_TITLE = (22.0, 18.0)  # room for the frame's label above its content
+GROUP_GAP = (36.0, 60.0)  # between models, between time steps (room for a `delay 1` label)
+
+
+def layout_drawing(drawing: Drawing) -> Scene:
+    framed_models = len(drawing.models) > 1
+    scene = Scene(0.0, 0.0, caption="" if framed_models else drawing.models[0])
+    top = MARGIN + (0.0 if framed_models else CAPTION)
+    x = MARGIN
+    for model in drawing.models:
+        x = _place_model(drawing, scene, model, x, top, framed_models) + GROUP_GAP[0]
+    rects = {box.id: rect for box, rect in scene.boxes}
+    scene.routes += [_between_groups(link, rects) for link in drawing.links if _crosses_groups(drawing, link)]
+    _fit(scene)
+    return scene
+
+
+def _crosses_groups(drawing: Drawing, link: Link) -> bool:
+    group = {b.id: b.group for b in drawing.boxes}
+    return group[link.source] != group[link.target]
+
+
+def _place_model(drawing: Drawing, scene: Scene, model: str, x0: float, top: float, framed: bool) -> float:
+    """Place the model's groups from x0; return the right edge of what was placed."""
+    indices = [i for i, g in enumerate(drawing.groups) if g.model == model]
+    inner_top = top + (FRAME_TITLE[0] + FRAME_PAD[0] if framed else 0.0)
+    x = x0 + (FRAME_PAD[0] if framed else 0.0)
+    first_frame = len(scene.frames)
+    for n, index in enumerate(indices):
+        step = drawing.groups[index].step is not None
+        x = _place_group(drawing, scene, index, x, inner_top, step) + (GROUP_GAP[1] if step else 0.0)
+        if step and n == len(indices) - 1:
+            x -= GROUP_GAP[1]
+    _even_step_frames(scene.frames[first_frame:])
+    if not framed:
+        return x
+    bottom = max(f.rect.bottom for f in scene.frames[first_frame:]) if step else _bottom(scene, indices, drawing)
+    right = x + FRAME_PAD[0]
+    scene.frames.insert(first_frame, Frame(model, Rect(x0, top, right - x0, bottom + FRAME_PAD[0] - top), 0))
+    return right
+
+
+def _bottom(scene: Scene, indices: list[int], drawing: Drawing) -> float:
+    ids = {b.id for b in drawing.boxes if b.group in indices}
+    return max(r.bottom for b, r in scene.boxes if b.id in ids)
+
+
+def _place_group(drawing: Drawing, scene: Scene, index: int, x0: float, top: float, step: bool) -> float:
+    boxes = [b for b in drawing.boxes if b.group == index]
+    ids = {b.id for b in boxes}
+    links = [k for k in drawing.links if k.source in ids and k.target in ids]
+    group = layout_group(boxes, links)
+    left, low, right, high = _extent(group.rects.values(), group.routes)
+    dx = x0 - left + (FRAME_PAD[1] if step else 0.0)
+    dy = top - low + (FRAME_TITLE[1] + FRAME_PAD[1] if step else 0.0)
+    scene.boxes += [(b, group.rects[b.id].shifted(dx, dy)) for b in boxes]
+    scene.routes += [r.shifted(dx, dy) for r in group.routes]
+    if not step:
+        return right + dx
+    frame = Rect(x0, top, right - left + 2 * FRAME_PAD[1], high - low + FRAME_TITLE[1] + 2 * FRAME_PAD[1])
+    scene.frames.append(Frame(drawing.groups[index].label, frame, 1))
+    return frame.right
+
+
+def _even_step_frames(frames: list[Frame]) -> None:
+    """Steps of one model are the same picture; give their frames one height."""
+    tallest = max((f.rect.h for f in frames), default=0.0)
+    for i, f in enumerate(frames):
+        frames[i] = Frame(f.label, Rect(f.rect.x, f.rect.y, f.rect.w, tallest), f.level)
+
+
+def _extent(rects, routes: list[Route]) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of boxes, paths (their control points bound them) and labels."""
+    xs, ys = [], []
+    for r in rects:
+        xs += [r.x, r.right]
+        ys += [r.y, r.bottom]
+    for rt in routes:
+        for _, points in rt.commands:
+            xs += [p[0] for p in points]
+            ys += [p[1] for p in points]
+        if rt.label_at:
+            xs.append(rt.label_at[0] + text_width(rt.link.label, LABEL_SIZE))
+            ys += [rt.label_at[1] - LABEL_SIZE, rt.label_at[1] + LABEL_SIZE]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _between_groups(link: Link, rects: dict[str, Rect]) -> Route:
+    """An unrolled delay: from the right of the source step's box to the left of a later step's box."""
+    s, t = rects[link.source], rects[link.target]
+    start, end = (s.right, s.cy), (t.x, t.cy)
+    bend = (end[0] - start[0]) / 2
+    lift = 0.0 if link.delay <= 1 else 24.0 * link.delay  # longer delays arc over the steps between
+    if start[1] == end[1] and not lift:
+        return route(link, ("M", (start,)), ("L", (end,)))
+    controls = ((start[0] + bend, start[1] - lift), (end[0] - bend, end[1] - lift))
+    return route(link, ("M", (start,)), ("C", (*controls, end)))
+
+
+def _fit(scene: Scene) -> None:
+    """Grow the canvas to hold everything, shifting right/down if a path strayed above or left."""
+    left, low, right, high = _extent([r for _, r in scene.boxes] + [f.rect for f in scene.frames], scene.routes)
+    dx, dy = max(0.0, MARGIN - left), max(0.0, MARGIN + (CAPTION if scene.caption else 0.0) - low)
+    if dx or dy:
+        scene.boxes = [(b, r.shifted(dx, dy)) for b, r in scene.boxes]
+        scene.routes = [r.shifted(dx, dy) for r in scene.routes]
+        scene.frames = [Frame(f.label, f.rect.shifted(dx, dy), f.level) for f in scene.frames]
+    scene.width, scene.height = right + dx + MARGIN, high + dy + MARGIN

@@ -1,0 +1,123 @@
+"""Models -> a `Drawing`: plain data naming every box, link and group, before any geometry.
+
+One drawing serves every output: DOT writes it as text, the layout turns it into coordinates for SVG and PNG.
+Unrolling happens here, so the writers never know about time: an unrolled model is just one group per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nngraph.errors import ValidationError
+from nngraph.graph.ir import EdgeSpec, ModelGraph
+from nngraph.viz.labels import edge_label, unit_lines
+
+# past this the picture is unreadable and the canvas too large to render
+MAX_UNROLL = 32
+
+
+@dataclass(frozen=True)
+class Group:
+    """Boxes laid out together: one model, or one time step of an unrolled model."""
+
+    model: str
+    step: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.model if self.step is None else f"t{self.step}"
+
+
+@dataclass(frozen=True)
+class Box:
+    id: str  # unique in the drawing
+    title: str
+    lines: tuple[str, ...]
+    role: str
+    group: int  # index into Drawing.groups
+
+
+@dataclass(frozen=True)
+class Link:
+    source: str
+    target: str
+    label: str = ""
+    delay: int = 0
+    symmetric: bool = False
+    implicit: bool = False
+
+    @property
+    def dashed(self) -> bool:
+        return self.delay > 0 or self.implicit
+
+    @property
+    def arrow(self) -> bool:
+        return not self.symmetric
+
+
+@dataclass
+class Drawing:
+    groups: list[Group] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(g.model for g in self.groups))
+
+    @property
+    def unrolled(self) -> bool:
+        return any(g.step is not None for g in self.groups)
+
+
+def build_drawing(models: list[ModelGraph], unroll: int | None = None) -> Drawing:
+    """Every model once, or each recurrent model once per time step when `unroll` is given."""
+    _check_unroll(models, unroll)
+    drawing = Drawing()
+    for model in models:
+        steps = unroll if unroll and model.is_recurrent else None
+        if steps:
+            _add_unrolled(drawing, model, steps)
+        else:
+            _add_group(drawing, model, None)
+            drawing.links += [_link(e, model.name, None, None) for e in model.edges]
+    return drawing
+
+
+def _check_unroll(models: list[ModelGraph], unroll: int | None) -> None:
+    if not models:
+        raise ValidationError("there is no model to draw", None, "check the spec defines a model")
+    if unroll is None:
+        return
+    if isinstance(unroll, bool) or not isinstance(unroll, int) or not 1 <= unroll <= MAX_UNROLL:
+        raise ValidationError(f"unroll: expected a whole number of steps from 1 to {MAX_UNROLL}, got {unroll!r}",
+                              None, "for example --unroll 3")
+    if not any(m.is_recurrent for m in models):
+        raise ValidationError("unroll draws a recurrent model over time; no model here is recurrent", None,
+                              "leave --unroll out to draw the model once")
+
+
+def box_id(model: str, unit: str, step: int | None) -> str:
+    return f"{model}/{unit}" if step is None else f"{model}/{unit}@t{step}"
+
+
+def _add_group(drawing: Drawing, model: ModelGraph, step: int | None) -> None:
+    index = len(drawing.groups)
+    drawing.groups.append(Group(model.name, step))
+    suffix = "" if step is None else f"@t{step}"
+    for unit in model.units:
+        drawing.boxes.append(Box(box_id(model.name, unit.name, step), unit.name + suffix,
+                                 unit_lines(model, unit), unit.role, index))
+
+
+def _add_unrolled(drawing: Drawing, model: ModelGraph, steps: int) -> None:
+    for t in range(steps):
+        _add_group(drawing, model, t)
+    for edge in model.edges:
+        for t in range(steps - edge.delay):  # a delay-k edge runs from step t to step t+k
+            drawing.links.append(_link(edge, model.name, t, t + edge.delay))
+
+
+def _link(edge: EdgeSpec, model: str, source_step: int | None, target_step: int | None) -> Link:
+    return Link(box_id(model, edge.source, source_step), box_id(model, edge.target, target_step),
+                edge_label(edge), edge.delay, edge.symmetric, edge.implicit)

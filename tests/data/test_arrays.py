@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from tests.data.helpers import load, load_fails
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "train.npz",
+        images=rng.random((10, 4)),
+        labels=np.arange(10) % 3,
+        x=rng.random((10, 4)),
+        lengths=np.arange(10) % 4 + 1,
+    )
+    np.savez(tmp_path / "targets.npz", x=rng.random((6, 2)), y=rng.random(6))
+    np.save(tmp_path / "x.npy", rng.random((5, 2, 3)))
+    np.save(tmp_path / "y.npy", np.array([0, 1, 1, 0, 1]))
+    return tmp_path
+
+
+def test_npz_with_named_keys_is_classification(folder):
+    data = load('npz("train.npz", x="images", y="labels")', folder)
+    assert data.x.shape == (10, 4) and data.x.dtype == np.float32
+    assert data.y.dtype == np.int64 and data.n_classes == 3 and data.task == "classification"
+
+
+def test_npz_float_targets_are_regression_columns(folder):
+    data = load('npz("targets.npz")', folder)
+    assert data.task == "regression" and data.y.shape == (6, 1) and data.y.dtype == np.float32
+
+
+def test_npz_without_targets_is_unsupervised_and_keeps_lengths(folder):
+    data = load('npz("train.npz", lengths="lengths", limit=4)', folder)
+    assert data.y is None and data.task == "unsupervised" and len(data) == 4
+    np.testing.assert_array_equal(data.lengths, [1, 2, 3, 4])
+
+
+def test_npy_pair_and_absolute_paths(folder):
+    data = load(f'npy("{folder / "x.npy"}", y="y.npy")', folder)
+    assert data.x.shape == (5, 2, 3) and data.n_classes == 2
+
+
+def test_npz_missing_key_names_the_available_ones(folder):
+    error = load_fails('npz("train.npz", y="label")', "no array 'label'", '"label"', folder)
+    assert "images" in error.hint and "labels" in error.hint
+
+
+def test_missing_file(folder):
+    error = load_fails('npz("nope.npz")', "no such file", base_dir=folder)
+    assert "spec's folder" in error.hint
+
+
+def test_object_arrays_are_refused_not_unpickled(folder):
+    np.save(folder / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    error = load_fails('npy("objects.npy")', "Python objects", base_dir=folder)
+    assert "unpickles" in error.hint
+
+
+def test_object_array_inside_npz(folder):
+    np.savez(folder / "obj.npz", x=np.array([[1], "a"], dtype=object))
+    load_fails('npz("obj.npz")', "cannot read 'x'.*objects", base_dir=folder)
+
+
+def test_string_inputs_are_a_dtype_error(folder):
+    np.savez(folder / "words.npz", x=np.array(["a", "b"]))
+    load_fails('npz("words.npz")', "dtype <U1; expected numbers", base_dir=folder)
+
+
+def test_inputs_and_targets_must_pair_up(folder):
+    np.savez(folder / "odd.npz", x=np.ones((4, 2)), y=np.ones(3, np.int64))
+    load_fails('npz("odd.npz")', "4 inputs but 3 targets", base_dir=folder)
+
+
+def test_negative_labels_need_regression(folder):
+    np.savez(folder / "neg.npz", x=np.ones((2, 2)), y=np.array([-1, 1]))
+    load_fails('npz("neg.npz")', "class labels", base_dir=folder)
+    assert load('npz("neg.npz", task=regression)', folder).task == "regression"
+
+
+def test_not_a_numpy_file(folder):
+    (folder / "junk.npz").write_text("hello")
+    load_fails('npz("junk.npz")', "cannot read", base_dir=folder)
+
+
+def test_npz_and_npy_are_not_mixed_up(folder):
+    load_fails('npz("x.npy")', "single .npy array", base_dir=folder)
+    load_fails('npy("train.npz")', "is an .npz archive", base_dir=folder)
+
+
+def test_non_finite_values_are_refused(folder):
+    np.save(folder / "nan.npy", np.array([[1.0, np.nan]]))
+    load_fails('npy("nan.npy")', "NaN or infinite", base_dir=folder)

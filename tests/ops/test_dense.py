@@ -1,0 +1,77 @@
+import numpy
+import pytest
+
+from nngraph.errors import ShapeError
+from nngraph.ops import get_op
+from nngraph.ops.gradcheck import check_vjp, host
+
+rng = numpy.random.default_rng(1)
+
+
+def r(*shape):
+    return rng.standard_normal(shape)
+
+
+def test_dense_gradients(xp):
+    check_vjp("dense", (r(3, 4), r(4, 5), r(5)), xp=xp)
+
+
+def test_dense_flattens_image_input_and_allows_no_bias(xp):
+    check_vjp("dense", (r(2, 2, 3, 2), r(12, 4), None), xp=xp)
+    check_vjp("dense", (r(2, 3), r(3, 4)), xp=xp)
+
+
+def test_matmul_gradients(xp):
+    check_vjp("matmul", (r(3, 4), r(4, 2)), xp=xp)
+
+
+def test_add_sums_any_number_of_inputs(xp):
+    check_vjp("add", (r(3, 4), r(3, 4), r(3, 4)), xp=xp)
+    check_vjp("add", (r(2, 5),), xp=xp)
+    out, _ = get_op("add").forward(xp, (xp.ones(2), xp.ones(2), xp.ones(2)), {})
+    assert xp.all(out == 3)
+
+
+def test_bias_add_per_unit_and_per_channel(xp):
+    check_vjp("bias_add", (r(3, 4), r(4)), xp=xp)
+    check_vjp("bias_add", (r(2, 3, 2, 2), r(3)), xp=xp)
+
+
+def test_bias_add_adds_per_channel(xp):
+    z = xp.zeros((1, 2, 2, 2))
+    out, _ = get_op("bias_add").forward(xp, (z, xp.asarray([1.0, 2.0])), {})
+    assert float(out[0, 0].sum()) == 4 and float(out[0, 1].sum()) == 8
+
+
+def test_reshape_gradients_and_minus_one(xp):
+    check_vjp("reshape", (r(2, 12),), {"shape": (3, 4)}, xp=xp)
+    check_vjp("reshape", (r(2, 3, 2, 2),), {"shape": (-1,)}, xp=xp)
+
+
+def test_dense_forward_matches_formula(xp):
+    x, w, b = r(3, 4), r(4, 2), r(2)
+    out, _ = get_op("dense").forward(xp, tuple(map(xp.asarray, (x, w, b))), {})
+    numpy.testing.assert_allclose(host(out), x @ w + b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("op, shapes, attrs", [
+    ("dense", ((4,), (5, 3), (3,)), {}),
+    ("dense", ((4,), (4, 3), (2,)), {}),
+    ("add", ((4,), (5,)), {}),
+    ("bias_add", ((4, 2, 2), (2,)), {}),
+    ("reshape", ((12,),), {"shape": (5, -1)}),
+    ("reshape", ((12,),), {"shape": (-1, -1)}),
+])
+def test_shape_rules_reject_misfits(op, shapes, attrs):
+    with pytest.raises(ShapeError):
+        get_op(op).shape(shapes, attrs)
+
+
+def test_shape_rules_infer_outputs():
+    assert get_op("dense").shape(((2, 3, 2), (12, 7), (7,)), {}) == (7,)
+    assert get_op("matmul").shape(((3,), (3, 7)), {}) == (7,)
+    assert get_op("reshape").shape(((12,),), {"shape": (-1, 4)}) == (3, 4)
+
+
+def test_dense_skips_the_input_gradient_of_data(xp):
+    check_vjp("dense", (r(3, 4), r(4, 5), r(5)), {"needs_input_grad": False}, xp=xp, no_grad=[0])
