@@ -2,8 +2,8 @@
 
     import nngraph
     checked = nngraph.load("specs/xor.nn")          # or nngraph.loads(text)
-    program = nngraph.compile(checked, "xor")       # a Program on numpy, float32
-    result = nngraph.train(checked, out="runs/xor")
+    program = nngraph.program(checked, "xor")       # a Program on numpy, float32
+    result = nngraph.fit(checked, out="runs/xor")
 """
 
 from __future__ import annotations
@@ -70,3 +70,27 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
 
 def spec_dir(checked: CheckedSpec) -> Path:
     return Path(checked.spec.path).resolve().parent if os.path.exists(checked.spec.path) else Path.cwd()
+
+
+def program(checked: CheckedSpec, model: str | None = None, backend: str = "numpy", dtype: str = "float32",
+            seed: int = 0, train: str | None = None):
+    """A Program for one model, with the losses of its train block (if any) attached."""
+    from nngraph.backend import get_backend
+    from nngraph.compile import compile_model
+
+    config = next((t for t in checked.trains if t.name == train and model in (None, t.model)), None)
+    name = model or (config.model if config else next(iter(checked.models)))
+    if name not in checked.models:
+        from nngraph.errors import did_you_mean
+
+        raise ValidationError(f"no model named '{name}'", None, did_you_mean(name, checked.models))
+    losses = config.loss if config is not None and config.model == name else ()
+    return compile_model(checked.models[name], losses, get_backend(backend, dtype), seed)
+
+
+def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, backend: str = "numpy",
+          dtype: str | None = None, quiet: bool = True) -> dict:
+    """Train as the spec's train block says; returns summary.json's content (with "run_dir")."""
+    from nngraph.session import run_training
+
+    return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet)

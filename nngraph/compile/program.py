@@ -75,14 +75,17 @@ class Program:
         return values
 
     def _draw(self, rng, r, batch):
+        """Drawn with the caller's generator (the loop's checkpointed one, so resume is exact)."""
         shape = (batch, *r.shape)
-        dtype = self.backend.dtype
+        dtype = np.dtype(self.backend.dtype)
         if r.kind == "dropout":
             keep = 1.0 - r.rate
-            return (rng.random(shape, dtype=dtype) < keep).astype(dtype) * dtype.type(1.0 / keep)
-        if r.kind == "uniform":
-            return rng.random(shape, dtype=dtype) * 2 - 1
-        return rng.standard_normal(shape, dtype=dtype)
+            draw = (rng.random(shape, dtype=dtype) < keep).astype(dtype) * dtype.type(1.0 / keep)
+        elif r.kind == "uniform":
+            draw = rng.random(shape, dtype=dtype) * 2 - 1
+        else:
+            draw = rng.standard_normal(shape, dtype=dtype)
+        return self.backend.asarray(draw)
 
     def run(self, values: dict, training: bool, with_loss: bool = True) -> list:
         """Forward: fills `values` slot by slot; returns each instruction's vjp context."""

@@ -34,7 +34,7 @@ class TrainConfig:
     span: Span | None = None
     model: str | None = None
     model_span: Span | None = None
-    data: ast.Call | None = None
+    data: ast.Setting | None = None
     loss: tuple[LossTerm, ...] = ()
     loss_span: Span | None = None
     method: Choice = Choice("backprop")
@@ -109,10 +109,10 @@ def _model(config, s):
 
 
 def _data(config, s):
+    """Kept as written: the data layer knows the data sets and their options."""
     if s.value is None:
         raise ValidationError("data needs a data set, e.g. `data xor` or `data npz(\"train.npz\")`", s.span)
-    call = call_of(s.value)
-    config.data = ast.Call(call.name, call.args, call.kwargs + s.kwargs, call.span)
+    config.data = s
 
 
 def _choice(key, table, what):

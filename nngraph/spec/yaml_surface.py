@@ -30,7 +30,10 @@ SECTIONS = {"units": ast.Unit, "uses": ast.Use, "connections": ast.Connection}
 ALL_STATEMENTS = "statements"
 VALUE_KEY = "value"  # in `{value: v, kw: v}`, the setting's own value
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the grammar's NAME
-_SETTING_PREFIX = "train {;"  # a setting is parsed inside this, in the formatter's context
+# A statement or setting is (also) parsed where the formatter writes it: inside a body, after
+# a separator. There the grammar reserves a few words it lets a lone fragment use as names
+# (`model -> b`); checking in this context keeps YAML to what .nn can write back.
+_BODY_PREFIX = {"statement": "model _ {;", "setting": "train {;"}
 _KIND_WORDS = {ast.Unit: "a unit", ast.Use: "a use", ast.Connection: "a connection"}
 
 
@@ -71,7 +74,8 @@ def parse_yaml(text: str, path: str = "<string>") -> ast.Spec:
     """Parse the YAML surface into the same AST as the .nn surface."""
     root = _compose(text, path)
     if root is None:
-        raise SourceError(f"{path} is empty", Span(path, 1, 1), "a spec holds at least one `model NAME:`")
+        hint = "a spec holds at least one `model NAME:`"
+        raise SourceError(f"{path} is empty", Span(path, 1, 1), hint)
     ctx = _Context(path, text.splitlines())
     items = tuple(_item(ctx, key, body) for key, body in _entries(ctx, root, "the top level"))
     return ast.Spec(items, path=path, source=text)
@@ -83,10 +87,12 @@ def _compose(text: str, path: str) -> yaml.Node | None:
     try:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise SpecSyntaxError(f"invalid YAML: {e.problem or e.context}", _mark_span(path, mark), _yaml_hint(e)) from None
+        message = "invalid YAML: " + "; ".join(filter(None, [e.context, e.problem]))
+        span = _mark_span(path, e.problem_mark or e.context_mark)
+        raise SpecSyntaxError(message, span, _yaml_hint(e)) from None
     except yaml.YAMLError as e:  # a ReaderError: a character YAML does not allow
-        raise SpecSyntaxError(f"invalid YAML: {e}", _offset_span(text, path, getattr(e, "position", 0))) from None
+        span = _offset_span(text, path, getattr(e, "position", 0))
+        raise SpecSyntaxError(f"invalid YAML: {e}", span) from None
     except RecursionError:
         raise SpecSyntaxError("YAML nested too deeply", Span(path, 1, 1)) from None
     finally:
@@ -108,13 +114,15 @@ def _yaml_hint(e: yaml.MarkedYAMLError) -> str | None:
 
 
 def _pairs(ctx: _Context, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
-    """A mapping's (key, value) nodes in order; a repeated key is refused (PyYAML keeps the last)."""
+    """A mapping's (key, value) nodes in order; a repeated key is refused (PyYAML keeps the last
+    one silently)."""
     first_seen: dict[str, yaml.Node] = {}
     for key, _ in node.value:
         text = _scalar_text(ctx, key, "a key")
         if text in first_seen:
             line = first_seen[text].start_mark.line + 1
-            raise ctx.error(key, f"duplicate key {text!r} (first on line {line})", "each key may appear once")
+            message = f"duplicate key {text!r} (first on line {line})"
+            raise ctx.error(key, message, "each key may appear once")
         first_seen[text] = key
     return list(node.value)
 
@@ -129,7 +137,8 @@ def _entries(ctx: _Context, node: yaml.Node, where: str, text_allowed=False):
     if _is_empty(node):
         return []
     if not isinstance(node, yaml.SequenceNode):
-        raise ctx.error(node, f"expected a mapping at {where}, found {_kind(node)}", _layout_hint(where))
+        message = f"expected a mapping at {where}, found {_kind(node)}"
+        raise ctx.error(node, message, _layout_hint(where))
     return [_list_entry(ctx, element, where, text_allowed) for element in node.value]
 
 
@@ -138,12 +147,13 @@ def _list_entry(ctx, element, where, text_allowed):
         return element, None
     if isinstance(element, yaml.MappingNode) and len(element.value) == 1:
         return _pairs(ctx, element)[0]
-    raise ctx.error(element, f"expected a one-key mapping in the list at {where}, found {_kind(element)}")
+    message = f"expected a one-key mapping in the list at {where}, found {_kind(element)}"
+    raise ctx.error(element, message)
 
 
 def _layout_hint(where: str) -> str:
     if where == "the top level":
-        return "a YAML spec maps `model NAME`, `block NAME(params)` and `train [NAME]` to their bodies"
+        return "a YAML spec maps `model NAME`, `block NAME(params)` and `train [NAME]` to bodies"
     return "write `key: value` lines"
 
 
@@ -162,29 +172,27 @@ def _header(ctx: _Context, key: yaml.Node) -> ast.Item:
         hint = did_you_mean(word.group() if word else text, ITEM_WORDS)
         raise ctx.error(key, f"unknown top-level key {text!r}", hint)
     items = parse_fragment(text + " {}", "start", ctx.path, *_text_start(ctx, key))
-    if len(items) != 1 or items[0] != _emptied(items[0]):
-        raise ctx.error(key, f"{text!r} names more than one item", "one key per model, block or train")
+    if len(items) != 1 or _body(items[0]):
+        hint = "one key per model, block or train"
+        raise ctx.error(key, f"{text!r} names more than one item", hint)
     return items[0]
-
-
-def _emptied(item: ast.Item) -> ast.Item:
-    if isinstance(item, ast.Train):
-        return replace(item, settings=())
-    return replace(item, statements=())
 
 
 def _statements(ctx: _Context, body: yaml.Node) -> tuple[ast.Statement, ...]:
     if _is_empty(body):
         return ()
     if not isinstance(body, yaml.MappingNode):
-        raise ctx.error(body, f"expected a mapping of sections, found {_kind(body)}", _sections_hint())
+        message = f"expected a mapping of sections, found {_kind(body)}"
+        raise ctx.error(body, message, _sections_hint())
     sections = {}
     for key, value in _pairs(ctx, body):
         name = key.value
         if name not in SECTIONS and name != ALL_STATEMENTS:
-            raise ctx.error(key, f"unknown section {name!r}", did_you_mean(name, [*SECTIONS, ALL_STATEMENTS]))
+            hint = did_you_mean(name, [*SECTIONS, ALL_STATEMENTS])
+            raise ctx.error(key, f"unknown section {name!r}", hint)
         if sections and (ALL_STATEMENTS in sections or name == ALL_STATEMENTS):
-            raise ctx.error(key, f"`{ALL_STATEMENTS}:` cannot be mixed with other sections", _sections_hint())
+            message = f"`{ALL_STATEMENTS}:` cannot be mixed with other sections"
+            raise ctx.error(key, message, _sections_hint())
         sections[name] = [_statement(ctx, e, SECTIONS.get(name), name) for e in _list(ctx, value)]
     if ALL_STATEMENTS in sections:
         return tuple(sections[ALL_STATEMENTS])
@@ -192,35 +200,43 @@ def _statements(ctx: _Context, body: yaml.Node) -> tuple[ast.Statement, ...]:
 
 
 def _sections_hint() -> str:
-    return "list statements under `units:`, `uses:` and `connections:`, or all in order under `statements:`"
+    return "list statements under `units:`, `uses:` and `connections:`, or all under `statements:`"
 
 
-def _statement(ctx: _Context, node: yaml.Node, expected: type | None, section: str) -> ast.Statement:
-    text = _scalar_text(ctx, node, "a statement")
-    statement = parse_fragment(text.rstrip(), "statement_only", ctx.path, *_text_start(ctx, node))
+def _statement(ctx: _Context, node: yaml.Node, expected: type | None, section: str):
+    text = _text(ctx, node, "a statement")
+    # The fragment rule first: its errors read best ("unexpected end of file").
+    statement = parse_fragment(text, "statement_only", ctx.path, *_text_start(ctx, node))
+    _in_body(ctx, node, "statement")
     if expected is not None and not isinstance(statement, expected):
         right = next(name for name, kind in SECTIONS.items() if isinstance(statement, kind))
-        raise ctx.error(
-            node, f"{text.strip()!r} is {_KIND_WORDS[type(statement)]}, listed under `{section}:`", f"move it under `{right}:`"
-        )
+        message = f"{text.strip()!r} is {_KIND_WORDS[type(statement)]}, listed under `{section}:`"
+        raise ctx.error(node, message, f"move it under `{right}:`")
     return statement
 
 
 def _settings(ctx: _Context, body: yaml.Node) -> tuple[ast.Setting, ...]:
     entries = _entries(ctx, body, "a train", text_allowed=True)
     return tuple(
-        _setting_line(ctx, key) if value is None else _setting(ctx, key, value) for key, value in entries
+        _in_body(ctx, key, "setting") if value is None else _setting(ctx, key, value)
+        for key, value in entries
     )
 
 
-def _setting_line(ctx: _Context, node: yaml.Node) -> ast.Setting:
-    """A whole setting written as a .nn line: `early_stopping monitor=val_loss patience=10`."""
-    text = _scalar_text(ctx, node, "a setting").rstrip()
+def _in_body(ctx: _Context, node: yaml.Node, kind: str):
+    """The one statement or setting a scalar holds, parsed inside a body of the right kind."""
+    text = _text(ctx, node, f"a {kind}")
+    prefix = _BODY_PREFIX[kind]
     line, column = _text_start(ctx, node)
-    items = parse_fragment(_SETTING_PREFIX + text + "}", "start", ctx.path, line, column - len(_SETTING_PREFIX))
-    if len(items) != 1 or not isinstance(items[0], ast.Train) or len(items[0].settings) != 1:
-        raise ctx.error(node, f"expected one setting, found {text!r}", "one setting per list entry")
-    return items[0].settings[0]
+    items = parse_fragment(prefix + text + "}", "start", ctx.path, line, column - len(prefix))
+    body = _body(items[0]) if len(items) == 1 else ()
+    if len(body) != 1:
+        raise ctx.error(node, f"expected one {kind}, found {text!r}", f"one {kind} per entry")
+    return body[0]
+
+
+def _body(item: ast.Item) -> tuple:
+    return item.settings if isinstance(item, ast.Train) else item.statements
 
 
 def _setting(ctx: _Context, key: yaml.Node, value: yaml.Node) -> ast.Setting:
@@ -233,7 +249,7 @@ def _setting(ctx: _Context, key: yaml.Node, value: yaml.Node) -> ast.Setting:
 
 
 def _setting_name(ctx: _Context, key: yaml.Node) -> str:
-    bare = _setting_line(ctx, key)  # the grammar decides which words may name a setting
+    bare = _in_body(ctx, key, "setting")  # the grammar decides which words may name a setting
     if bare.value is not None or bare.kwargs:
         raise ctx.error(key, f"{key.value!r} is not a setting name", "write `key: value`")
     return bare.name
@@ -247,7 +263,8 @@ def _setting_with_kwargs(ctx, name: str, key: yaml.Node, mapping: yaml.MappingNo
         elif _NAME.fullmatch(kw_key.value):
             kwargs.append(ast.KeywordArg(kw_key.value, _value(ctx, kw_value), ctx.span(kw_key)))
         else:
-            raise ctx.error(kw_key, f"{kw_key.value!r} is not a keyword name", "names are letters, digits and _")
+            message = f"{kw_key.value!r} is not a keyword name"
+            raise ctx.error(kw_key, message, "names are letters, digits and _")
     return ast.Setting(name, value, tuple(kwargs), ctx.span(key))
 
 
@@ -257,10 +274,10 @@ def _value(ctx: _Context, node: yaml.Node, depth: int = 0) -> ast.Value:
             raise ctx.error(node, f"lists nested more than {MAX_NESTING} deep")
         return ast.ListValue(tuple(_value(ctx, v, depth + 1) for v in node.value), ctx.span(node))
     if isinstance(node, yaml.MappingNode):
-        raise ctx.error(node, "a value cannot be a mapping here", "keyword arguments go in a call: f(a=1)")
-    if _is_empty(node):
-        raise ctx.error(node, "missing value", "write a value after the ':'")
-    return parse_fragment(node.value.rstrip(), "value_only", ctx.path, *_text_start(ctx, node))
+        hint = "keyword arguments go in a call: f(a=1)"
+        raise ctx.error(node, "a value cannot be a mapping here", hint)
+    text = _text(ctx, node, "a value")
+    return parse_fragment(text, "value_only", ctx.path, *_text_start(ctx, node))
 
 
 def _list(ctx: _Context, node: yaml.Node) -> list[yaml.Node]:
@@ -275,6 +292,14 @@ def _scalar_text(ctx: _Context, node: yaml.Node, what: str) -> str:
     if not isinstance(node, yaml.ScalarNode):
         raise ctx.error(node, f"expected {what} written as text, found {_kind(node)}", "quote it")
     return node.value
+
+
+def _text(ctx: _Context, node: yaml.Node, what: str) -> str:
+    """A scalar's text, refused when blank; trailing space (a block scalar's newline) dropped."""
+    text = _scalar_text(ctx, node, what).rstrip()
+    if not text.strip():
+        raise ctx.error(node, f"missing {what.split()[-1]}", f"write {what} here")
+    return text
 
 
 def _is_empty(node: yaml.Node) -> bool:
@@ -329,24 +354,30 @@ def _represent_text(dumper: yaml.SafeDumper, text: _Text):
 
 
 _Dumper.add_representer(_Text, _represent_text)
-_Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, True))
-_Dumper.add_representer(_FlowMap, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, True))
+_Dumper.add_representer(
+    _FlowList, lambda dumper, v: dumper.represent_sequence("tag:yaml.org,2002:seq", v, True)
+)
+_Dumper.add_representer(
+    _FlowMap, lambda dumper, v: dumper.represent_mapping("tag:yaml.org,2002:map", v, True)
+)
 
 
 def to_yaml(spec: ast.Spec) -> str:
     """The spec on the YAML surface; `parse_yaml(to_yaml(s)) == s`."""
     entries = [(_Text(format_header(item)), _yaml_body(item)) for item in spec.items]
-    keys = [key for key, _ in entries]
-    data = dict(entries) if len(set(keys)) == len(keys) else [{k: v} for k, v in entries]
+    data = dict(entries) if _distinct([k for k, _ in entries]) else [{k: v} for k, v in entries]
     text = yaml.dump(
-        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 30
+        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+        width=1 << 30,  # never fold a line: the reader takes each scalar's text as written
     )
     return _blank_line_between_items(text)
 
 
 def _blank_line_between_items(text: str) -> str:
     lines = text.splitlines(keepends=True)
-    return "".join(("\n" + line) if i and not line[0].isspace() else line for i, line in enumerate(lines))
+    return "".join(
+        ("\n" + line) if i and not line[0].isspace() else line for i, line in enumerate(lines)
+    )
 
 
 def _yaml_body(item: ast.Item):
@@ -360,18 +391,26 @@ def _yaml_statements(statements: tuple[ast.Statement, ...]) -> dict:
     ranks = [kinds.index(type(s)) for s in statements]
     if ranks != sorted(ranks):  # sections would reorder the statements: keep one list
         return {ALL_STATEMENTS: [_Text(format_statement(s)) for s in statements]}
-    sections = {name: [_Text(format_statement(s)) for s in statements if isinstance(s, kind)] for name, kind in SECTIONS.items()}
+    sections = {
+        name: [_Text(format_statement(s)) for s in statements if isinstance(s, kind)]
+        for name, kind in SECTIONS.items()
+    }
     return {name: texts for name, texts in sections.items() if texts}
 
 
 def _yaml_train(settings: tuple[ast.Setting, ...]):
-    names = [s.name for s in settings]
-    as_mapping = len(set(names)) == len(names) and not any(
-        k.name == VALUE_KEY for s in settings for k in s.kwargs
-    )
-    if as_mapping:
+    if _distinct([s.name for s in settings]) and all(map(_fits_a_mapping, settings)):
         return {_Text(s.name): _yaml_setting(s) for s in settings}
-    return [_Text(format_setting(s)) for s in settings]
+    return [_Text(format_setting(s)) for s in settings]  # .nn lines keep repeats as written
+
+
+def _fits_a_mapping(setting: ast.Setting) -> bool:
+    names = [k.name for k in setting.kwargs]
+    return _distinct(names) and VALUE_KEY not in names
+
+
+def _distinct(names: list[str]) -> bool:
+    return len(set(names)) == len(names)
 
 
 def _yaml_setting(setting: ast.Setting):

@@ -37,14 +37,17 @@ class Backprop:
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
         cfg = self.config
-        loss, _, grads, _ = self.program.loss_and_grads(self._feeds(batch), target_for(self.plan, batch, batch.y),
-                                                        rng)
+        loss, _, grads, values = self.program.loss_and_grads(
+            self._feeds(batch), target_for(self.plan, batch, batch.y), rng)
         if cfg.l1 or cfg.l2:
             add_penalties(self.params, grads, cfg.l1, cfg.l2, self.xp)
         if cfg.clip:
             clip_by_global_norm(grads, cfg.clip, self.xp)
         self.optimizer.update(self.params, grads)
-        return {"loss": loss}
+        if batch.task != "classification" or not self.plan.outputs:
+            return {"loss": loss}
+        output = self.program.backend.to_numpy(values[self.plan.slot(self.plan.outputs[0])])
+        return {"loss": loss, **predictions_metric(self.plan, output, batch)}
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout."""

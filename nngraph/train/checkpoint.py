@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +112,13 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         if not hasattr(archive, "files"):  # a lone .npy array, not an archive
             raise ValueError("a single array, not an archive")
         with archive:
-            return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as e:
         raise TrainingError(f"checkpoint {path} is corrupt or not a checkpoint ({e})") from e
+    odd = [name for name, a in arrays.items() if not isinstance(a, np.ndarray)]
+    if odd:  # NpzFile hands back raw bytes for a member that is not an .npy
+        raise TrainingError(f"checkpoint {path} is corrupt: entry '{odd[0]}' is not an array")
+    return arrays
 
 
 def _read_meta(path: Path, raw: np.ndarray | None) -> dict:

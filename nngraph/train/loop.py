@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,7 +27,14 @@ from nngraph import __version__
 from nngraph.data.splitting import iterate_minibatches
 from nngraph.errors import TrainingError
 from nngraph.graph.vocabulary import OPTIMIZERS
-from nngraph.train.checkpoint import load_checkpoint, nest, restore_rng, rng_state, save_checkpoint, unnest
+from nngraph.train.checkpoint import (
+    load_checkpoint,
+    nest,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+    unnest,
+)
 from nngraph.train.outputs import RunDir
 from nngraph.train.progress import TrainingProgress
 from nngraph.train.schedules import learning_rate
@@ -75,7 +83,7 @@ class History:
                 "best_epoch": self.best_epoch, "stopping": self.stopping}
 
     @classmethod
-    def from_json(cls, data: dict, best_params: dict[str, np.ndarray] | None = None) -> "History":
+    def from_json(cls, data: dict, best_params: dict[str, np.ndarray] | None = None) -> History:
         return cls(list(data.get("records", [])), bool(data.get("stopped_early", False)),
                    data.get("best_epoch"), data.get("stopping"), best_params or None)
 

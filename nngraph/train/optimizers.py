@@ -27,27 +27,55 @@ def host_array(xp: Any, a) -> np.ndarray:
 
 
 class Optimizer:
-    """Per-parameter state buffers ("slots"), one scratch array each, and a step count.
+    """Per-parameter state buffers ("slots"), a scratch array and a step count.
 
-    `lr` may be set between steps (schedules do). `update` skips parameters with no
-    gradient in `grads`, so a method may freeze some.
+    Buffers live in flat arrays (one per slot) with a view per parameter. When every
+    parameter has a gradient, a `fused` optimizer gathers the gradients into one flat
+    array and runs each formula once over all parameters: on small nets Python's per-call
+    overhead, not arithmetic, is the cost, and this divides the calls by the parameter
+    count. Otherwise (some parameters frozen, or mixed dtypes) it goes parameter by
+    parameter through the same views, so both paths share one state.
+
+    Subclasses write the formula once, as `_delta(g, slots, s)`: update the slot buffers
+    from gradient `g` in place and leave the step to subtract in the scratch `s`.
     """
 
     slots: tuple[str, ...] = ()
+    fused = True
 
     def __init__(self, params: dict[str, Any], xp: Any, lr: float):
         self.xp = xp
         self.lr = float(lr)
         self.steps = 0
-        self.buffers = {slot: {k: xp.zeros_like(p) for k, p in params.items()} for slot in self.slots}
-        self.scratch = {k: xp.empty_like(p) for k, p in params.items()}
+        self.names = list(params)
+        self.flat = _flat_arrays(params, xp, (*self.slots, "scratch") + (("grad",) if self.fused else ()))
+        views = {key: _views(flat, params) for key, flat in self.flat.items()}
+        self.buffers = {slot: views.get(slot) or {k: xp.zeros_like(p) for k, p in params.items()}
+                        for slot in self.slots}
+        self.scratch = views.get("scratch") or {k: xp.empty_like(p) for k, p in params.items()}
 
     def update(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
-        """One step: every parameter in `grads` moves in place."""
+        """One step: every parameter named in `grads` moves in place."""
         self.steps += 1
-        self._step(params, grads)
+        self._begin_step()
+        if self.fused and self.flat and len(grads) == len(self.names):
+            self._update_flat(params, grads)
+            return
+        buffers = [self.buffers[slot] for slot in self.slots]
+        for name, g in grads.items():
+            params[name] -= self._delta(g, [b[name] for b in buffers], self.scratch[name])
 
-    def _step(self, params, grads) -> None:
+    def _update_flat(self, params, grads) -> None:
+        flat_grad = self.flat["grad"]
+        self.xp.concatenate([grads[k].reshape(-1) for k in self.names], out=flat_grad)
+        self._delta(flat_grad, [self.flat[slot] for slot in self.slots], self.flat["scratch"])
+        for name, step in self.scratch.items():
+            params[name] -= step
+
+    def _begin_step(self) -> None:
+        """Per-step scalars (bias corrections); nothing by default."""
+
+    def _delta(self, g, slots: list, s):
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -71,6 +99,24 @@ class Optimizer:
                 buf[...] = self.xp.asarray(saved)
 
 
+def _flat_arrays(params: dict[str, Any], xp: Any, keys) -> dict[str, Any]:
+    """One flat array per key, sized for all parameters; none when their dtypes differ."""
+    dtypes = {p.dtype for p in params.values()}
+    if len(dtypes) != 1:
+        return {}
+    size = sum(int(p.size) for p in params.values())
+    return {key: xp.zeros(size, dtype=next(iter(dtypes))) for key in keys}
+
+
+def _views(flat, params: dict[str, Any]) -> dict[str, Any]:
+    """Per-parameter views of a flat array, in the parameters' order and shapes."""
+    views, offset = {}, 0
+    for name, p in params.items():
+        views[name] = flat[offset : offset + p.size].reshape(p.shape)
+        offset += p.size
+    return views
+
+
 def _entry(state: dict, key: str) -> np.ndarray:
     if key not in state:
         raise TrainingError(f"optimizer state has no '{key}'", hint="the checkpoint is of another model "
@@ -82,33 +128,32 @@ class SGD(Optimizer):
     """torch.optim.SGD: buf = momentum*buf + g; step along buf (or g + momentum*buf with nesterov).
 
     torch starts the buffer at the first gradient; a zero buffer gives the same first step.
+    Plain SGD is two calls per parameter either way, so it skips the gather.
     """
 
     def __init__(self, params, xp, lr=0.01, momentum=0.0, nesterov=False):
         if nesterov and momentum <= 0:
             raise ValidationError("sgd: nesterov needs a momentum above 0")
         self.slots = ("momentum",) if momentum > 0 else ()
+        self.fused = momentum > 0
         super().__init__(params, xp, lr)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def _step(self, params, grads) -> None:
-        multiply, lr, m = self.xp.multiply, self.lr, self.momentum
-        bufs = self.buffers.get("momentum")
-        for name, g in grads.items():
-            p, s = params[name], self.scratch[name]
-            if bufs is not None:
-                buf = bufs[name]
-                buf *= m
-                buf += g
-                if self.nesterov:
-                    multiply(buf, m, out=s)
-                    s += g
-                    g = s
-                else:
-                    g = buf
-            multiply(g, lr, out=s)
-            p -= s
+    def _delta(self, g, slots, s):
+        multiply = self.xp.multiply
+        if slots:
+            buf, m = slots[0], self.momentum
+            buf *= m
+            buf += g
+            if self.nesterov:
+                multiply(buf, m, out=s)
+                s += g
+                g = s
+            else:
+                g = buf
+        multiply(g, self.lr, out=s)
+        return s
 
 
 class Adam(Optimizer):
@@ -120,26 +165,25 @@ class Adam(Optimizer):
         super().__init__(params, xp, lr)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def _step(self, params, grads) -> None:
-        xp, b1, b2 = self.xp, self.beta1, self.beta2
-        step_size = self.lr / (1.0 - b1**self.steps)
-        correction2_sqrt = math.sqrt(1.0 - b2**self.steps)
-        avgs, squares = self.buffers["exp_avg"], self.buffers["exp_avg_sq"]
-        for name, g in grads.items():
-            m, v, s = avgs[name], squares[name], self.scratch[name]
-            m *= b1
-            xp.multiply(g, 1.0 - b1, out=s)
-            m += s
-            v *= b2
-            xp.multiply(g, g, out=s)
-            s *= 1.0 - b2
-            v += s
-            xp.sqrt(v, out=s)
-            s /= correction2_sqrt
-            s += self.eps
-            xp.divide(m, s, out=s)
-            s *= step_size
-            params[name] -= s
+    def _begin_step(self) -> None:
+        self.step_size = self.lr / (1.0 - self.beta1**self.steps)
+        self.correction2_sqrt = math.sqrt(1.0 - self.beta2**self.steps)
+
+    def _delta(self, g, slots, s):
+        xp, (m, v) = self.xp, slots
+        m *= self.beta1
+        xp.multiply(g, 1.0 - self.beta1, out=s)
+        m += s
+        v *= self.beta2
+        xp.multiply(g, g, out=s)
+        s *= 1.0 - self.beta2
+        v += s
+        xp.sqrt(v, out=s)
+        s /= self.correction2_sqrt
+        s += self.eps
+        xp.divide(m, s, out=s)
+        s *= self.step_size
+        return s
 
 
 _CLASSES = {"sgd": SGD, "adam": Adam}
@@ -153,7 +197,7 @@ def make_optimizer(choice, params: dict[str, Any], xp: Any) -> Optimizer:
     options = {**OPTIMIZERS[choice.name], **(choice.options or {})}
     unknown = set(options) - set(OPTIMIZERS[choice.name])
     if unknown:
-        raise ValidationError(f"optimizer '{choice.name}' has no option '{sorted(unknown)[0]}'",
-                              getattr(choice, "span", None), did_you_mean(sorted(unknown)[0],
+        raise ValidationError(f"optimizer '{choice.name}' has no option '{min(unknown)}'",
+                              getattr(choice, "span", None), did_you_mean(min(unknown),
                                                                           OPTIMIZERS[choice.name]))
     return _CLASSES[choice.name](params, xp, **options)

@@ -49,7 +49,7 @@ class RunDir:
     def metrics(self) -> Path:
         return self.path / METRICS_FILE
 
-    def open_metrics(self, earlier: list[dict] = ()) -> "MetricsLog":
+    def open_metrics(self, earlier: list[dict] = ()) -> MetricsLog:
         """metrics.jsonl started afresh with the `earlier` records (a resumed run's history),
         so epochs redone after a crash, or an old run in a reused --out folder, leave no trace."""
         log = MetricsLog(self.metrics)
@@ -85,13 +85,13 @@ class MetricsLog:
     """metrics.jsonl kept open for a run; each line is flushed so a crash loses at most one."""
 
     def __init__(self, path: Path):
-        self.file = open(path, "w", encoding="utf-8")
+        self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed by __exit__)
 
     def write(self, record: dict) -> None:
         self.file.write(json.dumps(_finite(record)) + "\n")
         self.file.flush()
 
-    def __enter__(self) -> "MetricsLog":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

@@ -37,7 +37,7 @@ class TrainingProgress:
         self._bar: Progress | None = None
         self._task = None
 
-    def __enter__(self) -> "TrainingProgress":
+    def __enter__(self):
         if self.active:
             self._bar = Progress(
                 TextColumn("epoch"), MofNCompleteColumn(), BarColumn(),

@@ -8,14 +8,16 @@ groups (an unrolled delay) are routed last, once every box has its place.
 from __future__ import annotations
 
 from nngraph.viz.drawing import Drawing, Link
-from nngraph.viz.geometry import LABEL_SIZE, Frame, Rect, Route, Scene, route, text_width
-from nngraph.viz.place import layout_group
+from nngraph.viz.geometry import FRAME_LABEL_SIZE, LABEL_SIZE, Frame, Rect, Route, Scene, route, text_width
+from nngraph.viz.place import GAP_Y, layout_group
 
 MARGIN = 16.0
 CAPTION = 24.0  # room above the drawing for the model name when it has no frame
 FRAME_PAD = (16.0, 12.0)  # padding inside a model frame, a step frame
 FRAME_TITLE = (22.0, 18.0)  # room for the frame's label above its content
-GROUP_GAP = (36.0, 60.0)  # between models, between time steps (room for a `delay 1` label)
+GROUP_GAP = (36.0, 64.0)  # between models, between time steps (room for a `delay 1` label)
+ELBOW = 10.0  # how far an unrolled delay runs out of its box before turning
+LANE_STEP, LANES = 5.0, 4  # unrolled delays from one step run in parallel lanes
 
 
 def layout_drawing(drawing: Drawing) -> Scene:
@@ -23,20 +25,16 @@ def layout_drawing(drawing: Drawing) -> Scene:
     scene = Scene(0.0, 0.0, caption="" if framed_models else drawing.models[0])
     top = MARGIN + (0.0 if framed_models else CAPTION)
     x = MARGIN
+    corridors: dict[int, float] = {}  # group index -> x of the free lane right of its frame
     for model in drawing.models:
-        x = _place_model(drawing, scene, model, x, top, framed_models) + GROUP_GAP[0]
-    rects = {box.id: rect for box, rect in scene.boxes}
-    scene.routes += [_between_groups(link, rects) for link in drawing.links if _crosses_groups(drawing, link)]
+        x = _place_model(drawing, scene, model, x, top, framed_models, corridors) + GROUP_GAP[0]
+    _route_between_groups(drawing, scene, corridors)
     _fit(scene)
     return scene
 
 
-def _crosses_groups(drawing: Drawing, link: Link) -> bool:
-    group = {b.id: b.group for b in drawing.boxes}
-    return group[link.source] != group[link.target]
-
-
-def _place_model(drawing: Drawing, scene: Scene, model: str, x0: float, top: float, framed: bool) -> float:
+def _place_model(drawing: Drawing, scene: Scene, model: str, x0: float, top: float, framed: bool,
+                 corridors: dict[int, float]) -> float:
     """Place the model's groups from x0; return the right edge of what was placed."""
     indices = [i for i, g in enumerate(drawing.groups) if g.model == model]
     inner_top = top + (FRAME_TITLE[0] + FRAME_PAD[0] if framed else 0.0)
@@ -44,14 +42,16 @@ def _place_model(drawing: Drawing, scene: Scene, model: str, x0: float, top: flo
     first_frame = len(scene.frames)
     for n, index in enumerate(indices):
         step = drawing.groups[index].step is not None
-        x = _place_group(drawing, scene, index, x, inner_top, step) + (GROUP_GAP[1] if step else 0.0)
+        x = _place_group(drawing, scene, index, x, inner_top, step)
+        corridors[index] = x + GROUP_GAP[1] / 2
+        x += GROUP_GAP[1] if step else 0.0
         if step and n == len(indices) - 1:
             x -= GROUP_GAP[1]
     _even_step_frames(scene.frames[first_frame:])
     if not framed:
         return x
     bottom = max(f.rect.bottom for f in scene.frames[first_frame:]) if step else _bottom(scene, indices, drawing)
-    right = x + FRAME_PAD[0]
+    right = max(x + FRAME_PAD[0], x0 + text_width(model, FRAME_LABEL_SIZE[0]) + 24)
     scene.frames.insert(first_frame, Frame(model, Rect(x0, top, right - x0, bottom + FRAME_PAD[0] - top), 0))
     return right
 
@@ -101,16 +101,38 @@ def _extent(rects, routes: list[Route]) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def _between_groups(link: Link, rects: dict[str, Rect]) -> Route:
-    """An unrolled delay: from the right of the source step's box to the left of a later step's box."""
+def _route_between_groups(drawing: Drawing, scene: Scene, corridors: dict[int, float]) -> None:
+    group = {b.id: b.group for b in drawing.boxes}
+    rects = {box.id: rect for box, rect in scene.boxes}
+    lanes: dict[int, int] = {}
+    for link in drawing.links:
+        source_group = group[link.source]
+        if source_group != group[link.target]:
+            lane = lanes.get(source_group, 0)
+            lanes[source_group] = lane + 1
+            scene.routes.append(_between(link, rects, corridors[source_group], lane % LANES))
+
+
+def _between(link: Link, rects: dict[str, Rect], corridor: float, lane: int) -> Route:
+    """An unrolled delay, kept off every box: it leaves the source sideways, runs along the free gap under
+    the source's layer to the lane between steps, then along the gap under the target's layer (every step is
+    the same picture, so those gaps are free in the steps it passes) and enters the target from the left."""
     s, t = rects[link.source], rects[link.target]
-    start, end = (s.right, s.cy), (t.x, t.cy)
-    bend = (end[0] - start[0]) / 2
-    lift = 0.0 if link.delay <= 1 else 24.0 * link.delay  # longer delays arc over the steps between
-    if start[1] == end[1] and not lift:
-        return route(link, ("M", (start,)), ("L", (end,)))
-    controls = ((start[0] + bend, start[1] - lift), (end[0] - bend, end[1] - lift))
-    return route(link, ("M", (start,)), ("C", (*controls, end)))
+    if s.cy == t.cy and _clear(rects.values(), s, t):
+        return route(link, ("M", ((s.right, s.cy),)), ("L", ((t.x, t.cy),)), label_at=(s.right, s.cy - 9))
+    offset = LANE_STEP * lane
+    corridor += offset
+    below_source, below_target = s.bottom + GAP_Y / 2 + offset, t.bottom + GAP_Y / 2 + offset
+    out, into = s.right + ELBOW + offset, t.x - ELBOW - offset
+    points = [(s.right, s.cy), (out, s.cy), (out, below_source), (corridor, below_source),
+              (corridor, below_target), (into, below_target), (into, t.cy), (t.x, t.cy)]
+    label_at = (corridor - offset - GROUP_GAP[1] / 2 + 2, below_source - offset - LABEL_SIZE * (1 + 1.2 * lane))
+    return route(link, ("M", (points[0],)), *(("L", (p,)) for p in points[1:]), label_at=label_at)
+
+
+def _clear(rects, s: Rect, t: Rect) -> bool:
+    """Whether the straight line from s's right side to t's left side meets no other box."""
+    return not any(r.y < s.cy < r.bottom and r.x < t.x and r.right > s.right for r in rects if r not in (s, t))
 
 
 def _fit(scene: Scene) -> None:

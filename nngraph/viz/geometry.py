@@ -16,6 +16,7 @@ CHAR_EM = 0.6
 TITLE_SIZE = 13.0
 LINE_SIZE = 11.0
 LABEL_SIZE = 10.0
+FRAME_LABEL_SIZE = (13.0, 11.0)  # a model frame's label, a time step's
 PAD_X, PAD_Y = 10.0, 7.0
 TITLE_HEIGHT, LINE_HEIGHT = 17.0, 14.0
 

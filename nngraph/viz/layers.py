@@ -62,11 +62,15 @@ def assign_layers(nodes: list[str], links: list[Link], roles: dict[str, str]) ->
 
 
 def downward_ends(link: Link, layer: dict[str, int]) -> tuple[str, str] | None:
-    """(upper, lower) when the link is drawn down the page; None for self, same-layer and upward links."""
+    """(upper, lower) of a link between two layers; None for self-loops and same-layer links.
+
+    A link that runs up the page (a recurrent link back to an earlier layer) is laid out as if reversed,
+    as Sugiyama layouts do, so it gets dummy nodes too and never needs to skirt the drawing.
+    """
     s, t = link.source, link.target
-    if link.symmetric and layer[s] > layer[t]:
-        s, t = t, s
-    return (s, t) if layer[t] > layer[s] else None
+    if layer[s] == layer[t]:
+        return None
+    return (s, t) if layer[s] < layer[t] else (t, s)
 
 
 def build_layers(nodes: list[str], links: list[Link], roles: dict[str, str]) -> Layered:

@@ -17,7 +17,6 @@ GAP_X, GAP_Y = 34.0, 58.0
 DUMMY_WIDTH = 14.0
 LOOP_REACH = 24.0  # how far a self-loop bulges right of its box
 ARC_LIFT = 30.0  # how far a same-layer link arcs above its layer
-CHANNEL_GAP = 18.0  # upward links run down a channel right of the boxes they pass
 X_SWEEPS = 4
 
 
@@ -37,7 +36,7 @@ def layout_group(boxes: list[Box], links: list[Link]) -> GroupLayout:
              for v, (w, h) in sizes.items()}
     router = _Router(layered, rects, bands, centres)
     routes = [router.link(i, k) for i, k in enumerate(links) if k.source != k.target]
-    routes += [_loop(rects[v], k, n) for v, ks in loops.items() for n, k in enumerate(ks)]
+    routes += [_loop(rects[v], k, n, len(ks)) for v, ks in loops.items() for n, k in enumerate(ks)]
     return GroupLayout(rects, routes)
 
 
@@ -54,14 +53,16 @@ def _reach(n: int) -> float:
 
 
 def _loop_room(loops: list[Link]) -> float:
-    return max(_reach(n) + 8 + text_width(k.label, LABEL_SIZE) for n, k in enumerate(loops))
+    return _reach(len(loops) - 1) + 8 + max(text_width(k.label, LABEL_SIZE) for k in loops)
 
 
-def _loop(r: Rect, link: Link, n: int) -> Route:
+def _loop(r: Rect, link: Link, n: int, count: int) -> Route:
     reach = _reach(n) / 0.75  # a cubic with both controls at x + c reaches x + 0.75 c
     top, bottom = (r.right, r.cy - r.h * 0.25), (r.right, r.cy + r.h * 0.25)
     controls = ((r.right + reach, top[1] - 12), (r.right + reach, bottom[1] + 12))
-    return route(link, ("M", (top,)), ("C", (*controls, bottom)), label_at=(r.right + _reach(n), r.cy))
+    # labels of nested loops stack beside the outermost one
+    label_at = (r.right + _reach(count - 1), r.cy + (n - (count - 1) / 2) * LABEL_SIZE * 1.3)
+    return route(link, ("M", (top,)), ("C", (*controls, bottom)), label_at=label_at)
 
 
 # ---- coordinates ------------------------------------------------------------------------------
@@ -109,21 +110,16 @@ def _bands(layered: Layered, sizes) -> list[tuple[float, float]]:
 
 
 class _Router:
-    """Paths for one group's links: down through dummy nodes, across by an arc, up by a side channel."""
+    """Paths for one group's links: between layers through dummy nodes, within a layer by an arc."""
 
     def __init__(self, layered: Layered, rects: dict[str, Rect], bands, centres):
         self.layered, self.rects, self.bands, self.centres = layered, rects, bands, centres
         self.ports = _Ports()
-        self.channels = 0
 
     def link(self, index: int, link: Link) -> Route:
         layer = self.layered.layer
         ends = downward_ends(link, layer)
-        if ends:
-            return self._down(index, link, *ends)
-        if layer[link.source] == layer[link.target]:
-            return self._arc(link)
-        return self._channel(link)
+        return self._down(index, link, *ends) if ends else self._arc(link)
 
     def _down(self, index: int, link: Link, upper: str, lower: str) -> Route:
         bends = []
@@ -132,9 +128,9 @@ class _Router:
             bends += [(self.centres[dummy], top), (self.centres[dummy], top + height)]
         u, v = self.rects[upper], self.rects[lower]
         start = (self.ports.place(upper, "bottom", u, (bends or [(v.cx, v.y)])[0][0]), u.bottom)
-        end = (self.ports.place(lower, "top", v, (bends or [(u.cx, u.bottom)])[-1][0]), v.y)
+        end = (self.ports.place(lower, "top", v, (bends or [start])[-1][0]), v.y)
         points = [start, *bends, end]
-        if link.symmetric and upper != link.source:
+        if upper != link.source:
             points.reverse()
         return route(link, ("M", (points[0],)), *(("L", (p,)) for p in points[1:]))
 
@@ -142,16 +138,6 @@ class _Router:
         s, t = self.rects[link.source], self.rects[link.target]
         lift = min(s.y, t.y) - ARC_LIFT
         return route(link, ("M", ((s.cx, s.y),)), ("C", ((s.cx, lift), (t.cx, lift), (t.cx, t.y))))
-
-    def _channel(self, link: Link) -> Route:
-        s, t = self.rects[link.source], self.rects[link.target]
-        lo, hi = sorted((self.layered.layer[link.source], self.layered.layer[link.target]))
-        passed = [r for v, r in self.rects.items() if lo <= self.layered.layer[v] <= hi]
-        x = max(r.right for r in passed) + CHANNEL_GAP * (1 + self.channels)
-        self.channels += 1
-        points = [(s.right, s.cy), (x, s.cy), (x, t.cy), (t.right, t.cy)]
-        return route(link, ("M", (points[0],)), *(("L", (p,)) for p in points[1:]),
-                     label_at=(x, (s.cy + t.cy) / 2))
 
 
 class _Ports:

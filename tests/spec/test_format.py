@@ -149,11 +149,12 @@ train_settings = st.builds(
 items = st.one_of(
     st.builds(ast.Model, names, statement_lists),
     st.builds(ast.Block, names, st.lists(names, max_size=3).map(tuple), statement_lists),
-    st.builds(ast.Train, st.one_of(st.none(), names), st.lists(train_settings, max_size=4).map(tuple)),
+    st.builds(ast.Train, st.one_of(st.none(), names),
+              st.lists(train_settings, max_size=4).map(tuple)),
 )
 specs = st.lists(items, min_size=1, max_size=3).map(lambda xs: ast.Spec(tuple(xs)))
 
-ROUND_TRIP_SETTINGS = settings(max_examples=150, deadline=None,
+ROUND_TRIP_SETTINGS = settings(max_examples=100, deadline=None,
                                suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -175,7 +176,10 @@ def test_random_asts_survive_format_and_parse(spec):
 
 
 def test_canonical_layout():
-    messy = "model  m{input x[ 2 ];layer h   tanh\n x->h}\ntrain t{model m; lr 0.001}\nblock b(p,q){}"
+    messy = (
+        "model  m{input x[ 2 ];layer h   tanh\n x->h}\n"
+        "train t{model m; lr 0.001}\nblock b(p,q){}"
+    )
     assert format_spec(parse(messy)) == (
         "model m {\n  input x[2]\n  layer h tanh\n  x -> h\n}\n"
         "\n"
@@ -229,7 +233,9 @@ def test_negative_number_reads_back_as_negation():
     assert parse_fragment("-2", "value_only", "<t>") == ast.Negate(ast.Number(2))
 
 
-@pytest.mark.parametrize("text", ['say "hi"', "back\\slash", "tab\tnew\nline", "é ü ß", "\u2028", ""])
+@pytest.mark.parametrize(
+    "text", ['say "hi"', "back\\slash", "tab\tnew\nline", "é ü ß", "\u2028", ""]
+)
 def test_strings_are_json_quoted_and_read_back(text):
     written = format_value(ast.String(text))
     assert written.startswith('"') and "\n" not in written

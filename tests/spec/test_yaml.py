@@ -146,15 +146,19 @@ ERRORS = [
     ("model m:\n  - input x\n", r"expected a mapping of sections, found a list", 2, 3),
     ("model m:\n  units: input x\n", r"expected a list, found the text", 2, 10),
     ("model m:\n  units:\n    - {input: x}\n", r"expected a statement written as text", 3, 7),
-    ("model m:\n  units:\n    - x -> y\n", r"'x -> y' is a connection, listed under `units:`", 3, 7),
-    ("model m:\n  units:\n    - layer h[2\n", r"unexpected end of file", 3, 16),
+    ("model m:\n  units:\n    - x -> y\n", r"'x -> y' is a connection, listed under", 3, 7),
+    ("model m:\n  connections: [model -> b]\n", r"unexpected 'model'", 2, 17),
+    ("model m:\n  units:\n    -\n", r"missing statement", 3, 6),
+    ("train:\n  lr: ''\n", r"missing value", 2, 7),
+    ("model m: {}\n---\nmodel n: {}\n", r"expected a single document", 2, 1),
+    ("model m:\n  units:\n    - layer h[2\n", r"unexpected end of file", 3, 15),
     ("model m:\n  units:\n    - layer h = 1\n", r"unexpected '='", 3, 15),
     ("train:\n  lr: {value: {a: 1}}\n", r"cannot be a mapping", 2, 15),
     ("train:\n  es: {patience: }\n", r"missing value", 2, 17),
     ("train:\n  es: {2x: 1}\n", r"'2x' is not a keyword name", 2, 8),
     ("train:\n  input: 1\n", r"unexpected 'input'", 2, 3),
     ("train:\n  lr 0.1: 1\n", r"'lr 0.1' is not a setting name", 2, 3),
-    ("train:\n  loss: bce(y\n", r"unexpected end of file", 2, 14),
+    ("train:\n  loss: bce(y\n", r"unexpected end of file", 2, 13),
     ("train: [[a]]\n", r"expected a one-key mapping", 1, 9),
     ("model a b: {}\n", r"unexpected 'b'", 1, 9),
     ("block b: {}\n", r"unexpected '\{'", 1, 9),
@@ -184,6 +188,9 @@ def test_error_hints():
     with pytest.raises(SpecSyntaxError) as info:
         parse_yaml("model m:\n  uses:\n    - layer h\n", "h.yaml")
     assert info.value.hint == "move it under `units:`"
+    with pytest.raises(SpecSyntaxError) as info:
+        parse_yaml("model m:\n\tunits: []\n", "h.yaml")
+    assert info.value.hint == "YAML indents with spaces, not tabs"
 
 
 def test_empty_yaml_is_a_source_error():

@@ -1,0 +1,139 @@
+"""One training run end to end: data, compile, method, loop, outputs. The CLI and the API call this."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nngraph.backend import get_backend
+from nngraph.errors import BuildError, DataError, TrainingError
+from nngraph.graph.check import CheckedSpec
+from nngraph.graph.training import TrainConfig
+
+
+@dataclass
+class Session:
+    """Everything a run needs, built once: the checked spec, config, data splits and the method."""
+
+    checked: CheckedSpec
+    config: TrainConfig
+    splits: object
+    method: object
+    backend: object
+
+
+def spec_folder(checked: CheckedSpec) -> Path:
+    path = Path(checked.spec.path)
+    return path.resolve().parent if path.exists() else Path.cwd()
+
+
+def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = "numpy",
+            dtype: str | None = None, data=None) -> Session:
+    """Load and split the data, compile the model(s), and build the training method."""
+    from nngraph.data import load_dataset, split_dataset
+
+    config = checked.train(train_name)
+    chosen = get_backend(backend, dtype or config.dtype)
+    dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed)
+    splits = split_dataset(dataset, config.test, config.validation, config.seed,
+                           span=config.spans.get("test") or config.spans.get("validation"))
+    method = build_method(checked, config, chosen, splits.train)
+    return Session(checked, config, splits, method, chosen)
+
+
+def build_method(checked: CheckedSpec, config: TrainConfig, backend, train_data):
+    """The method module for `config.method`; one module per method under nngraph/train/."""
+    from nngraph.compile import compile_model
+    from nngraph.train.feeding import check_data_fits
+
+    name = config.method.name
+    if name != "backprop":
+        raise BuildError(f"method '{name}' has no executor yet: this version trains backprop specs only",
+                         config.method.span, "the spec is valid: `nngraph check`, `inspect` and `viz` work")
+    model = checked.models[config.model]
+    check_data_fits(model, train_data, config.data.span if config.data else None)
+    from nngraph.train.backprop import Backprop
+
+    program = compile_model(model, config.loss, backend, seed=config.seed)
+    return Backprop(model, program, config)
+
+
+def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
+                 backend: str = "numpy", dtype: str | None = None, quiet: bool = True) -> dict:
+    """Train as the spec says; write the run folder; return summary.json's content."""
+    from nngraph.train.loop import fit, resume as resume_fit
+    from nngraph.train.outputs import make_run_dir, summarize
+
+    session = prepare(checked, train_name, backend, dtype)
+    config, splits, method = session.config, session.splits, session.method
+    run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source)
+    rng = np.random.default_rng(config.seed)
+    start = time.perf_counter()
+    if resume is not None:
+        if not run.checkpoint.exists():
+            raise TrainingError(f"nothing to resume: {run.checkpoint} does not exist")
+        history = resume_fit(method, run.checkpoint, splits.train, splits.validation, config, run, rng,
+                             quiet=quiet)
+    else:
+        history = fit(method, splits.train, splits.validation, config, run, rng, quiet=quiet)
+    test = method.evaluate(splits.test) if splits.test is not None and len(splits.test) else None
+    summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
+                        dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test)
+    summary["run_dir"] = str(run.path)
+    summary["final"] = {**{f"train_{k}": v for k, v in summary["train"].items()},
+                        **{f"val_{k}": v for k, v in summary["validation"].items()},
+                        **{f"test_{k}": v for k, v in summary["test"].items()}}
+    run.finish(history.records, summary)
+    session.history = history
+    return summary
+
+
+def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> Session:
+    """A session whose method holds the parameters of a finished run's checkpoint."""
+    from nngraph.train.checkpoint import load_checkpoint
+    from nngraph.train.outputs import spec_hash
+
+    session = prepare(checked, train_name, backend, data=data)
+    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source))
+    session.method.load_state({k: v for k, v in state.items() if not k.startswith("__best__.")})
+    return session
+
+
+def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy") -> dict:
+    session = load_trained(checked, train_name, checkpoint, backend)
+    splits = {"train": session.splits.train, "validation": session.splits.validation,
+              "test": session.splits.test}
+    return {name: session.method.evaluate(part) for name, part in splits.items() if part is not None and len(part)}
+
+
+def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
+                   backend: str = "numpy"):
+    from nngraph.atomic import atomic_save_npy
+
+    x = _read_inputs(input_path)
+    session = load_trained(checked, train_name, checkpoint, backend)
+    model = checked.models[session.config.model]
+    if unit is not None and unit not in model.graph:
+        from nngraph.errors import did_you_mean
+
+        raise DataError(f"no unit named '{unit}'", None, did_you_mean(unit, list(model.graph)))
+    from nngraph.data.dataset import Dataset
+    from nngraph.train.feeding import check_data_fits
+
+    check_data_fits(model, Dataset(x, None, "unsupervised", name=str(input_path)), None)
+    y = session.method.predict(x.astype(np.float32), unit)
+    atomic_save_npy(output_path, y)
+    return y.shape
+
+
+def _read_inputs(path) -> np.ndarray:
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path} as a .npy array ({e})") from None
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
+        raise DataError(f"{path} does not hold a numeric array")
+    return x

@@ -1,0 +1,84 @@
+"""Lowering: fused ops, parameter names and shapes, and what is refused."""
+
+import numpy as np
+import pytest
+
+import nngraph
+from nngraph.errors import BuildError
+
+XOR = """
+model m {
+  input x[2]
+  layer h[4] tanh
+  output y[1] sigmoid
+  x -> h -> y
+}
+train { model m; data xor; loss bce(y) }
+"""
+
+
+def test_dense_units_fuse_matmul_and_bias_and_bce_uses_logits():
+    program = nngraph.program(nngraph.loads(XOR))
+    ops = [i.op.name for i in program.train_plan.instrs]
+    assert ops == ["dense", "tanh", "dense", "sigmoid", "bce_logits"]
+    assert {k: v.shape for k, v in program.params.items()} == {
+        "x->h.weight": (2, 4), "h.bias": (4,), "h->y.weight": (4, 1), "y.bias": (1,)}
+
+
+def test_first_layer_skips_its_input_gradient():
+    program = nngraph.program(nngraph.loads(XOR))
+    first = program.train_plan.instrs[0]
+    assert first.attrs["needs_input_grad"] is False
+    assert program.train_plan.instrs[2].attrs["needs_input_grad"] is True
+
+
+def test_several_connections_into_one_unit_sum():
+    checked = nngraph.loads("""
+model m {
+  input a[2]
+  input b[3]
+  output y[1] identity
+  a -> y
+  b -> y
+}""")
+    program = nngraph.program(checked)
+    program.set("a->y.weight", np.ones((2, 1)))
+    program.set("b->y.weight", 2 * np.ones((3, 1)))
+    program.set("y.bias", [0.5])
+    out = program.forward({"a": np.ones((1, 2), np.float32), "b": np.ones((1, 3), np.float32)})["y"]
+    assert out[0, 0] == pytest.approx(2 + 6 + 0.5)
+
+
+def test_dropout_only_in_training_plan():
+    checked = nngraph.loads("""
+model m {
+  input x[4]
+  layer h[8] relu dropout=0.5
+  output y[2] softmax
+  x -> h -> y
+}""")
+    program = nngraph.program(checked)
+    assert "dropout" in [i.op.name for i in program.train_plan.instrs]
+    assert "dropout" not in [i.op.name for i in program.eval_plan.instrs]
+
+
+def test_same_seed_same_parameters_and_float64_on_request():
+    checked = nngraph.loads(XOR)
+    a, b = nngraph.program(checked, seed=3), nngraph.program(checked, seed=3)
+    assert all(np.array_equal(a.get(k), b.get(k)) for k in a.params)
+    assert nngraph.program(checked, dtype="float64").params["h.bias"].dtype == np.float64
+    assert a.params["h.bias"].dtype == np.float32
+
+
+def test_recurrent_and_boltzmann_models_are_refused_with_a_positioned_error():
+    checked = nngraph.loads("""
+model r {
+  input x[1] sequence
+  layer h[4] tanh
+  output y[1]
+  x -> h -> y
+  h -> h delay 1
+}""")
+    with pytest.raises(BuildError, match="recurrent") as err:
+        nngraph.program(checked)
+    assert err.value.span.line == 2

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from nngraph.errors import TrainingError
+from nngraph.train.loop import History
+from nngraph.train.outputs import make_run_dir, spec_hash, summarize
+
+NOON = 1714564800.0  # a fixed clock so folder names are predictable
+
+
+def test_spec_hash_is_16_hex_of_sha256():
+    digest = spec_hash("model a {}")
+    assert len(digest) == 16 and int(digest, 16) >= 0
+    assert digest != spec_hash("model b {}") and digest == spec_hash("model a {}")
+
+
+def test_fresh_folders_never_collide(tmp_path):
+    first = make_run_dir("specs/xor.nn", root=tmp_path, now=NOON)
+    second = make_run_dir("specs/xor.nn", root=tmp_path, now=NOON)
+    assert first.path.name.startswith("xor-") and second.path.name == first.path.name + "-2"
+    assert first.path.is_dir() and second.path.is_dir()
+
+
+def test_out_folder_is_created_or_reused(tmp_path):
+    run = make_run_dir(out=tmp_path / "a" / "b", spec_text="text")
+    assert run.path.is_dir() and run.spec_hash == spec_hash("text")
+    assert make_run_dir(out=tmp_path / "a" / "b").path == run.path
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TrainingError, match="is a file"):
+        make_run_dir(out=tmp_path / "file")
+
+
+def test_metrics_log_writes_one_flushed_line_per_record(tmp_path):
+    run = make_run_dir(out=tmp_path)
+    with run.open_metrics([{"epoch": 1, "loss": 1.0}]) as log:
+        log.write({"epoch": 2, "loss": float("nan")})
+        lines = run.metrics.read_text().splitlines()  # readable before the log closes
+    assert [json.loads(line) for line in lines] == [{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": None}]
+
+
+def test_summary_has_splits_and_provenance(tmp_path):
+    history = History([{"epoch": 1, "lr": 0.1, "time": 0.1, "loss": 0.5, "val_loss": 0.7},
+                       {"epoch": 2, "lr": 0.1, "time": 0.2, "loss": 0.4, "val_loss": 0.9}],
+                      stopped_early=True, best_epoch=1)
+    summary = summarize(history, spec_hash="abc", seed=3, backend="numpy", dtype="float32",
+                        wall_time=1.23456, test={"loss": 0.8})
+    assert summary["train"] == {"loss": 0.5} and summary["validation"] == {"loss": 0.7}  # best epoch
+    assert summary["test"] == {"loss": 0.8} and summary["epochs_run"] == 2
+    assert set(summary["versions"]) == {"python", "numpy", "nngraph"}
+    run = make_run_dir(out=tmp_path)
+    run.finish(history.records, summary)
+    assert json.loads((tmp_path / "summary.json").read_text())["spec_hash"] == "abc"
+
+
+def test_curves_use_viz_when_present_and_are_skipped_when_not(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    run = make_run_dir(out=tmp_path)
+    drawn = []
+    fake = types.ModuleType("nngraph.viz.plots")
+    fake.plot_curves = lambda records, path: drawn.append((records, path))
+    monkeypatch.setitem(sys.modules, "nngraph.viz.plots", fake)
+    assert run.plot_curves([{"epoch": 1}]) == tmp_path / "curves.png"
+    assert drawn == [([{"epoch": 1}], tmp_path / "curves.png")]
+    monkeypatch.setitem(sys.modules, "nngraph.viz.plots", None)  # import now fails
+    assert run.plot_curves([{"epoch": 1}]) is None
