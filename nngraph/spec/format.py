@@ -78,7 +78,7 @@ def format_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=not text.isprintable())
 
 
-def format_number(x: int | float) -> str:
+def format_number(x: float) -> str:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise TypeError(f"not a number: {x!r}")
     if x < 0:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nngraph.errors import SourceError, Span
 from nngraph.spec import ast
@@ -39,7 +39,7 @@ def convert(spec: ast.Spec, to: str) -> str:
 
 
 def surface_of(path: str) -> str:
-    """"nn" or "yaml": the surface a file name asks for."""
+    """The surface a file name asks for: "nn" or "yaml"."""
     _reader_for(path)
     return "nn" if Path(path).suffix.lower() == ".nn" else "yaml"
 

@@ -315,7 +315,10 @@ def _kind(node: yaml.Node) -> str:
 
 
 def _text_start(ctx: _Context, node: yaml.Node) -> tuple[int, int]:
-    """Line and column (1-based) where a scalar's own text begins in the file."""
+    """Line and column (1-based) where a scalar's own text begins in the file.
+
+    Exact for one-line scalars; inside a folded or escaped one, later columns drift a little.
+    """
     mark = node.start_mark
     if node.style in ('"', "'"):
         return mark.line + 1, mark.column + 2
@@ -367,7 +370,11 @@ def to_yaml(spec: ast.Spec) -> str:
     entries = [(_Text(format_header(item)), _yaml_body(item)) for item in spec.items]
     data = dict(entries) if _distinct([k for k, _ in entries]) else [{k: v} for k, v in entries]
     text = yaml.dump(
-        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
         width=1 << 30,  # never fold a line: the reader takes each scalar's text as written
     )
     return _blank_line_between_items(text)

@@ -110,11 +110,11 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
     clock = time.perf_counter() - (history.records[-1].get("time", 0.0) if history.records else 0.0)
-    epoch = start_epoch
+    epoch, base_lr = start_epoch, _base_lr(config)
     log = run.open_metrics(history.records) if run is not None else nullcontext()
     with TrainingProgress(config.epochs, start_epoch, quiet) as progress, log:
         for epoch in range(start_epoch + 1, config.epochs + 1):
-            record = _run_epoch(method, train, validation, config, rng, epoch)
+            record = _run_epoch(method, train, validation, config, rng, epoch, base_lr)
             record["time"] = round(time.perf_counter() - clock, 6)
             history.records.append(record)
             if run is not None:
@@ -133,8 +133,8 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
     return history
 
 
-def _run_epoch(method, train, validation, config, rng, epoch: int) -> dict:
-    lr = learning_rate(config.schedule, _base_lr(config), epoch - 1, config.epochs)
+def _run_epoch(method, train, validation, config, rng, epoch: int, base_lr: float) -> dict:
+    lr = learning_rate(config.schedule, base_lr, epoch - 1, config.epochs)
     method.set_learning_rate(lr)
     record = {"epoch": epoch, "lr": lr, **_train_epoch(method, train, config.batch, rng, epoch)}
     if validation is not None and len(validation):
@@ -150,17 +150,28 @@ def _train_epoch(method, train, batch: int, rng, epoch: int) -> dict[str, float]
     """Step metrics averaged over the epoch, each step weighted by its batch size."""
     totals: dict[str, float] = {}
     seen = 0
-    for step, index in enumerate(iterate_minibatches(len(train), batch, rng), start=1):
-        metrics = method.train_step(train.take(index), rng)
+    for step, part in enumerate(_minibatches(train, batch, rng), start=1):
+        metrics = method.train_step(part, rng)
         for name, value in metrics.items():
             if not math.isfinite(value):
                 raise TrainingError(
                     f"training diverged: {name} is {value} at epoch {epoch}, step {step}",
                     hint="lower the learning rate, set `clip`, or check the data for NaN/inf; "
                     "the last checkpoint is kept as it was")
-            totals[name] = totals.get(name, 0.0) + len(index) * value
-        seen += len(index)
+            totals[name] = totals.get(name, 0.0) + len(part) * value
+        seen += len(part)
     return {name: total / seen for name, total in totals.items()}
+
+
+def _minibatches(train, batch: int, rng):
+    """Shuffled minibatches; when one batch holds the whole set, the set itself, as it is:
+    the order inside one batch changes no update (up to rounding), and full-batch toy runs (XOR: one step
+    an epoch) would otherwise spend most of their time copying four rows."""
+    if batch >= len(train):
+        yield train
+        return
+    for index in iterate_minibatches(len(train), batch, rng):
+        yield train.take(index)
 
 
 def _metrics(record: dict) -> dict[str, float]:

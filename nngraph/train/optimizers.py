@@ -48,7 +48,7 @@ class Optimizer:
         self.lr = float(lr)
         self.steps = 0
         self.names = list(params)
-        self.flat = _flat_arrays(params, xp, (*self.slots, "scratch") + (("grad",) if self.fused else ()))
+        self.flat = _flat_arrays(params, xp, (*self.slots, "scratch", "grad"))
         views = {key: _views(flat, params) for key, flat in self.flat.items()}
         self.buffers = {slot: views.get(slot) or {k: xp.zeros_like(p) for k, p in params.items()}
                         for slot in self.slots}
@@ -128,14 +128,12 @@ class SGD(Optimizer):
     """torch.optim.SGD: buf = momentum*buf + g; step along buf (or g + momentum*buf with nesterov).
 
     torch starts the buffer at the first gradient; a zero buffer gives the same first step.
-    Plain SGD is two calls per parameter either way, so it skips the gather.
     """
 
     def __init__(self, params, xp, lr=0.01, momentum=0.0, nesterov=False):
         if nesterov and momentum <= 0:
             raise ValidationError("sgd: nesterov needs a momentum above 0")
         self.slots = ("momentum",) if momentum > 0 else ()
-        self.fused = momentum > 0
         super().__init__(params, xp, lr)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
@@ -194,10 +192,10 @@ def make_optimizer(choice, params: dict[str, Any], xp: Any) -> Optimizer:
     if choice.name not in _CLASSES:
         raise ValidationError(f"unknown optimizer '{choice.name}'", getattr(choice, "span", None),
                               did_you_mean(choice.name, _CLASSES))
-    options = {**OPTIMIZERS[choice.name], **(choice.options or {})}
-    unknown = set(options) - set(OPTIMIZERS[choice.name])
+    known = OPTIMIZERS[choice.name]
+    options = {**known, **(choice.options or {})}
+    unknown = sorted(set(options) - set(known))
     if unknown:
-        raise ValidationError(f"optimizer '{choice.name}' has no option '{min(unknown)}'",
-                              getattr(choice, "span", None), did_you_mean(min(unknown),
-                                                                          OPTIMIZERS[choice.name]))
+        raise ValidationError(f"optimizer '{choice.name}' has no option '{unknown[0]}'",
+                              getattr(choice, "span", None), did_you_mean(unknown[0], known))
     return _CLASSES[choice.name](params, xp, **options)

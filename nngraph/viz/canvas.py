@@ -8,7 +8,16 @@ groups (an unrolled delay) are routed last, once every box has its place.
 from __future__ import annotations
 
 from nngraph.viz.drawing import Drawing, Link
-from nngraph.viz.geometry import FRAME_LABEL_SIZE, LABEL_SIZE, Frame, Rect, Route, Scene, route, text_width
+from nngraph.viz.geometry import (
+    FRAME_LABEL_SIZE,
+    LABEL_SIZE,
+    Frame,
+    Rect,
+    Route,
+    Scene,
+    route,
+    text_width,
+)
 from nngraph.viz.place import GAP_Y, layout_group
 
 MARGIN = 16.0
@@ -33,8 +42,15 @@ def layout_drawing(drawing: Drawing) -> Scene:
     return scene
 
 
-def _place_model(drawing: Drawing, scene: Scene, model: str, x0: float, top: float, framed: bool,
-                 corridors: dict[int, float]) -> float:
+def _place_model(
+    drawing: Drawing,
+    scene: Scene,
+    model: str,
+    x0: float,
+    top: float,
+    framed: bool,
+    corridors: dict[int, float],
+) -> float:
     """Place the model's groups from x0; return the right edge of what was placed."""
     indices = [i for i, g in enumerate(drawing.groups) if g.model == model]
     inner_top = top + (FRAME_TITLE[0] + FRAME_PAD[0] if framed else 0.0)
@@ -50,9 +66,15 @@ def _place_model(drawing: Drawing, scene: Scene, model: str, x0: float, top: flo
     _even_step_frames(scene.frames[first_frame:])
     if not framed:
         return x
-    bottom = max(f.rect.bottom for f in scene.frames[first_frame:]) if step else _bottom(scene, indices, drawing)
+    bottom = (
+        max(f.rect.bottom for f in scene.frames[first_frame:])
+        if step
+        else _bottom(scene, indices, drawing)
+    )
     right = max(x + FRAME_PAD[0], x0 + text_width(model, FRAME_LABEL_SIZE[0]) + 24)
-    scene.frames.insert(first_frame, Frame(model, Rect(x0, top, right - x0, bottom + FRAME_PAD[0] - top), 0))
+    scene.frames.insert(
+        first_frame, Frame(model, Rect(x0, top, right - x0, bottom + FRAME_PAD[0] - top), 0)
+    )
     return right
 
 
@@ -61,7 +83,9 @@ def _bottom(scene: Scene, indices: list[int], drawing: Drawing) -> float:
     return max(r.bottom for b, r in scene.boxes if b.id in ids)
 
 
-def _place_group(drawing: Drawing, scene: Scene, index: int, x0: float, top: float, step: bool) -> float:
+def _place_group(
+    drawing: Drawing, scene: Scene, index: int, x0: float, top: float, step: bool
+) -> float:
     boxes = [b for b in drawing.boxes if b.group == index]
     ids = {b.id for b in boxes}
     links = [k for k in drawing.links if k.source in ids and k.target in ids]
@@ -73,7 +97,9 @@ def _place_group(drawing: Drawing, scene: Scene, index: int, x0: float, top: flo
     scene.routes += [r.shifted(dx, dy) for r in group.routes]
     if not step:
         return right + dx
-    frame = Rect(x0, top, right - left + 2 * FRAME_PAD[1], high - low + FRAME_TITLE[1] + 2 * FRAME_PAD[1])
+    frame = Rect(
+        x0, top, right - left + 2 * FRAME_PAD[1], high - low + FRAME_TITLE[1] + 2 * FRAME_PAD[1]
+    )
     scene.frames.append(Frame(drawing.groups[index].label, frame, 1))
     return frame.right
 
@@ -119,25 +145,42 @@ def _between(link: Link, rects: dict[str, Rect], corridor: float, lane: int) -> 
     the same picture, so those gaps are free in the steps it passes) and enters the target from the left."""
     s, t = rects[link.source], rects[link.target]
     if s.cy == t.cy and _clear(rects.values(), s, t):
-        return route(link, ("M", ((s.right, s.cy),)), ("L", ((t.x, t.cy),)), label_at=(s.right, s.cy - 9))
+        return route(
+            link, ("M", ((s.right, s.cy),)), ("L", ((t.x, t.cy),)), label_at=(s.right, s.cy - 9)
+        )
     offset = LANE_STEP * lane
     corridor += offset
     below_source, below_target = s.bottom + GAP_Y / 2 + offset, t.bottom + GAP_Y / 2 + offset
     out, into = s.right + ELBOW + offset, t.x - ELBOW - offset
-    points = [(s.right, s.cy), (out, s.cy), (out, below_source), (corridor, below_source),
-              (corridor, below_target), (into, below_target), (into, t.cy), (t.x, t.cy)]
-    label_at = (corridor - offset - GROUP_GAP[1] / 2 + 2, below_source - offset - LABEL_SIZE * (1 + 1.2 * lane))
+    points = [
+        (s.right, s.cy),
+        (out, s.cy),
+        (out, below_source),
+        (corridor, below_source),
+        (corridor, below_target),
+        (into, below_target),
+        (into, t.cy),
+        (t.x, t.cy),
+    ]
+    label_at = (
+        corridor - offset - GROUP_GAP[1] / 2 + 2,
+        below_source - offset - LABEL_SIZE * (1 + 1.2 * lane),
+    )
     return route(link, ("M", (points[0],)), *(("L", (p,)) for p in points[1:]), label_at=label_at)
 
 
 def _clear(rects, s: Rect, t: Rect) -> bool:
     """Whether the straight line from s's right side to t's left side meets no other box."""
-    return not any(r.y < s.cy < r.bottom and r.x < t.x and r.right > s.right for r in rects if r not in (s, t))
+    return not any(
+        r.y < s.cy < r.bottom and r.x < t.x and r.right > s.right for r in rects if r not in (s, t)
+    )
 
 
 def _fit(scene: Scene) -> None:
     """Grow the canvas to hold everything, shifting right/down if a path strayed above or left."""
-    left, low, right, high = _extent([r for _, r in scene.boxes] + [f.rect for f in scene.frames], scene.routes)
+    left, low, right, high = _extent(
+        [r for _, r in scene.boxes] + [f.rect for f in scene.frames], scene.routes
+    )
     dx, dy = max(0.0, MARGIN - left), max(0.0, MARGIN + (CAPTION if scene.caption else 0.0) - low)
     if dx or dy:
         scene.boxes = [(b, r.shifted(dx, dy)) for b, r in scene.boxes]

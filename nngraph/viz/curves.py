@@ -18,7 +18,7 @@ def split_key(key: str) -> tuple[str, str]:
     """'val_accuracy' -> ('accuracy', 'val'); 'loss' -> ('loss', 'train')."""
     for split in SPLITS:
         if key.startswith(split + "_") and len(key) > len(split) + 1:
-            return key[len(split) + 1:], split
+            return key[len(split) + 1 :], split
     return key, "train"
 
 
@@ -47,10 +47,15 @@ def _number(value) -> float | None:
 
 def _check_history(history) -> None:
     if not isinstance(history, (list, tuple)) or not all(isinstance(row, dict) for row in history):
-        raise DataError(f"history: expected a list of per-epoch dicts, got {type(history).__name__}", None,
-                        "pass trainer history such as [{'epoch': 1, 'loss': 0.7}, ...]")
+        raise DataError(
+            f"history: expected a list of per-epoch dicts, got {type(history).__name__}",
+            None,
+            "pass trainer history such as [{'epoch': 1, 'loss': 0.7}, ...]",
+        )
     if not history:
-        raise DataError("history is empty: there is nothing to plot", None, "train for at least one epoch")
+        raise DataError(
+            "history is empty: there is nothing to plot", None, "train for at least one epoch"
+        )
 
 
 def plot_curves(history: list[dict], path: str | Path) -> Path:
@@ -59,7 +64,9 @@ def plot_curves(history: list[dict], path: str | Path) -> Path:
     path = output_path(path, PLOT_SUFFIXES, "training curves")
     panels = metric_panels(history)
     if not panels:
-        raise DataError("history has no numeric metric to plot", None, "each epoch's dict needs e.g. 'loss'")
+        raise DataError(
+            "history has no numeric metric to plot", None, "each epoch's dict needs e.g. 'loss'"
+        )
     rows = math.ceil(len(panels) / COLUMNS)
     columns = min(COLUMNS, len(panels))
     figure = new_figure(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows)
@@ -77,11 +84,24 @@ def _panel(ax, title: str, keys: list[str], epochs: list, history: list[dict]) -
         family, split = split_key(key)
         colour = colours.setdefault(family, f"C{len(colours)}")
         values = [_number(row.get(key)) for row in history]
-        ax.plot(epochs, [math.nan if v is None else v for v in values], SPLIT_STYLE[split], color=colour,
-                label=key, marker="o" if len(history) == 1 else None)
-    finite = [v for key in keys for row in history if (v := _number(row.get(key))) is not None and math.isfinite(v)]
+        ax.plot(
+            epochs,
+            [math.nan if v is None else v for v in values],
+            SPLIT_STYLE[split],
+            color=colour,
+            label=key,
+            marker="o" if len(history) == 1 else None,
+        )
+    finite = [
+        v
+        for key in keys
+        for row in history
+        if (v := _number(row.get(key))) is not None and math.isfinite(v)
+    ]
     if title == "loss" and finite and min(finite) > 0 and max(finite) / min(finite) > 50:
-        ax.set_yscale("log")  # losses fall over decades; a linear axis hides all but the first epochs
+        ax.set_yscale(
+            "log"
+        )  # losses fall over decades; a linear axis hides all but the first epochs
     ax.set_title(title)
     ax.set_xlabel("epoch")
     ax.grid(alpha=0.3)

@@ -11,9 +11,13 @@ def quote(text: str) -> str:
 
 
 def drawing_to_dot(drawing: Drawing) -> str:
-    lines = ["digraph nngraph {", "  rankdir=TB;", "  compound=true;",
-             '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans Mono", fontsize=11];',
-             '  edge [fontname="DejaVu Sans Mono", fontsize=10];']
+    lines = [
+        "digraph nngraph {",
+        "  rankdir=TB;",
+        "  compound=true;",
+        '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans Mono", fontsize=11];',
+        '  edge [fontname="DejaVu Sans Mono", fontsize=10];',
+    ]
     framed = len(drawing.models) > 1
     for model in drawing.models:
         lines += _model(drawing, model, framed)
@@ -45,8 +49,10 @@ def _node(box: Box) -> str:
     style = STYLES.get(box.role, STYLES["layer"])
     label = "\n".join((box.title, *box.lines))
     extra = ', style="rounded,filled,dashed"' if style.dashed else ""
-    return (f"{quote(box.id)} [label={quote(label)}, fillcolor={quote(style.fill)}, "
-            f"color={quote(style.stroke)}, penwidth={style.stroke_width:g}{extra}];")
+    return (
+        f"{quote(box.id)} [label={quote(label)}, fillcolor={quote(style.fill)}, "
+        f"color={quote(style.stroke)}, penwidth={style.stroke_width:g}{extra}];"
+    )
 
 
 def edge_attributes(link: Link) -> list[str]:
@@ -65,4 +71,8 @@ def edge_attributes(link: Link) -> list[str]:
 
 def _edge(link: Link) -> str:
     attrs = edge_attributes(link)
-    return f"{quote(link.source)} -> {quote(link.target)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";"
+    return (
+        f"{quote(link.source)} -> {quote(link.target)}"
+        + (f" [{', '.join(attrs)}]" if attrs else "")
+        + ";"
+    )

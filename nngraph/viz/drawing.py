@@ -90,11 +90,17 @@ def _check_unroll(models: list[ModelGraph], unroll: int | None) -> None:
     if unroll is None:
         return
     if isinstance(unroll, bool) or not isinstance(unroll, int) or not 1 <= unroll <= MAX_UNROLL:
-        raise ValidationError(f"unroll: expected a whole number of steps from 1 to {MAX_UNROLL}, got {unroll!r}",
-                              None, "for example --unroll 3")
+        raise ValidationError(
+            f"unroll: expected a whole number of steps from 1 to {MAX_UNROLL}, got {unroll!r}",
+            None,
+            "for example --unroll 3",
+        )
     if not any(m.is_recurrent for m in models):
-        raise ValidationError("unroll draws a recurrent model over time; no model here is recurrent", None,
-                              "leave --unroll out to draw the model once")
+        raise ValidationError(
+            "unroll draws a recurrent model over time; no model here is recurrent",
+            None,
+            "leave --unroll out to draw the model once",
+        )
 
 
 def box_id(model: str, unit: str, step: int | None) -> str:
@@ -106,8 +112,15 @@ def _add_group(drawing: Drawing, model: ModelGraph, step: int | None) -> None:
     drawing.groups.append(Group(model.name, step))
     suffix = "" if step is None else f"@t{step}"
     for unit in model.units:
-        drawing.boxes.append(Box(box_id(model.name, unit.name, step), unit.name + suffix,
-                                 unit_lines(model, unit), unit.role, index))
+        drawing.boxes.append(
+            Box(
+                box_id(model.name, unit.name, step),
+                unit.name + suffix,
+                unit_lines(model, unit),
+                unit.role,
+                index,
+            )
+        )
 
 
 def _add_unrolled(drawing: Drawing, model: ModelGraph, steps: int) -> None:
@@ -119,5 +132,11 @@ def _add_unrolled(drawing: Drawing, model: ModelGraph, steps: int) -> None:
 
 
 def _link(edge: EdgeSpec, model: str, source_step: int | None, target_step: int | None) -> Link:
-    return Link(box_id(model, edge.source, source_step), box_id(model, edge.target, target_step),
-                edge_label(edge), edge.delay, edge.symmetric, edge.implicit)
+    return Link(
+        box_id(model, edge.source, source_step),
+        box_id(model, edge.target, target_step),
+        edge_label(edge),
+        edge.delay,
+        edge.symmetric,
+        edge.implicit,
+    )

@@ -29,7 +29,9 @@ def text_width(text: str, size: float) -> float:
 
 
 def box_size(box: Box) -> tuple[float, float]:
-    widest = max([text_width(box.title, TITLE_SIZE)] + [text_width(t, LINE_SIZE) for t in box.lines])
+    widest = max(
+        [text_width(box.title, TITLE_SIZE)] + [text_width(t, LINE_SIZE) for t in box.lines]
+    )
     return max(widest + 2 * PAD_X, 64.0), 2 * PAD_Y + TITLE_HEIGHT + LINE_HEIGHT * len(box.lines)
 
 
@@ -60,8 +62,12 @@ class Rect:
         return replace(self, x=self.x + dx, y=self.y + dy)
 
     def overlaps(self, other: Rect) -> bool:
-        return (self.x < other.right and other.x < self.right
-                and self.y < other.bottom and other.y < self.bottom)
+        return (
+            self.x < other.right
+            and other.x < self.right
+            and self.y < other.bottom
+            and other.y < self.bottom
+        )
 
 
 @dataclass(frozen=True)
@@ -114,8 +120,10 @@ def _midpoint(commands) -> Point:
 
 def _cubic(p0, p1, p2, p3, t) -> Point:
     s = 1 - t
-    return tuple(s**3 * a + 3 * s * s * t * b + 3 * s * t * t * c + t**3 * d
-                 for a, b, c, d in zip(p0, p1, p2, p3))
+    return tuple(
+        s**3 * a + 3 * s * s * t * b + 3 * s * t * t * c + t**3 * d
+        for a, b, c, d in zip(p0, p1, p2, p3)
+    )
 
 
 def _quadratic(p0, p1, p2, t) -> Point:

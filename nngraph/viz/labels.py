@@ -72,7 +72,9 @@ def _window_text(edge: EdgeSpec) -> str:
     text = _pair_text(kernel)
     stride = edge.option("stride")
     if edge.kind == "conv":
-        return f"conv {text} /{stride or 1} p{edge.option('padding') or 0} x{edge.option('filters')}"
+        return (
+            f"conv {text} /{stride or 1} p{edge.option('padding') or 0} x{edge.option('filters')}"
+        )
     text = f"{edge.kind} {kernel if not isinstance(kernel, (tuple, list)) else text}"
     if stride not in (None, kernel):
         text += f" /{stride}"

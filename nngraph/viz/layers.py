@@ -21,7 +21,9 @@ SWEEPS = 4
 class Layered:
     layer: dict[str, int]  # every node, real or dummy
     order: list[list[str]]  # node ids per layer, left to right
-    chains: dict[int, list[str]] = field(default_factory=dict)  # link index -> its dummy nodes, top down
+    chains: dict[int, list[str]] = field(
+        default_factory=dict
+    )  # link index -> its dummy nodes, top down
     down: dict[str, list[str]] = field(default_factory=dict)  # proper edges between adjacent layers
 
     def up(self) -> dict[str, list[str]]:

@@ -19,8 +19,11 @@ def output_path(path, suffixes: tuple[str, ...], what: str) -> Path:
     suffix = path.suffix.lower()
     if suffix not in suffixes:
         shown = ", ".join(suffixes)
-        raise ValidationError(f"cannot write {what} as '{suffix or path.name}': expected a file ending in {shown}",
-                              None, f"for example {path.with_suffix(suffixes[0]).name}")
+        raise ValidationError(
+            f"cannot write {what} as '{suffix or path.name}': expected a file ending in {shown}",
+            None,
+            f"for example {path.with_suffix(suffixes[0]).name}",
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

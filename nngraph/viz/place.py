@@ -32,8 +32,15 @@ def layout_group(boxes: list[Box], links: list[Link]) -> GroupLayout:
     loops = _self_loops(links)
     centres = _x_centres(layered, sizes, {v: _loop_room(ks) for v, ks in loops.items()})
     bands = _bands(layered, sizes)
-    rects = {v: Rect(centres[v] - w / 2, bands[layered.layer[v]][0] + (bands[layered.layer[v]][1] - h) / 2, w, h)
-             for v, (w, h) in sizes.items()}
+    rects = {
+        v: Rect(
+            centres[v] - w / 2,
+            bands[layered.layer[v]][0] + (bands[layered.layer[v]][1] - h) / 2,
+            w,
+            h,
+        )
+        for v, (w, h) in sizes.items()
+    }
     router = _Router(layered, rects, bands, centres)
     routes = [router.link(i, k) for i, k in enumerate(links) if k.source != k.target]
     routes += [_loop(rects[v], k, n, len(ks)) for v, ks in loops.items() for n, k in enumerate(ks)]
@@ -75,7 +82,11 @@ def _x_centres(layered: Layered, sizes, room: dict[str, float]) -> dict[str, flo
     def pack(row, desired):
         xs: list[float] = []
         for i, v in enumerate(row):
-            least = xs[-1] + half(row[i - 1]) + room.get(row[i - 1], 0) + GAP_X + half(v) if i else desired[v]
+            least = (
+                xs[-1] + half(row[i - 1]) + room.get(row[i - 1], 0) + GAP_X + half(v)
+                if i
+                else desired[v]
+            )
             xs.append(max(desired[v], least))
         shift = sum(desired[v] - x for v, x in zip(row, xs)) / len(row)
         centre.update({v: x + shift for v, x in zip(row, xs)})
@@ -150,8 +161,11 @@ class _Ports:
         # links are routed one at a time, so ends are spread by arrival, nudged toward their far end
         used = self.taken.setdefault((box, side), [])
         step = min(14.0, rect.w * 0.3)
-        candidates = [rect.cx + step * k for k in (0, -1, 1, -2, 2, -3, 3)
-                      if rect.x + 4 < rect.cx + step * k < rect.right - 4]
+        candidates = [
+            rect.cx + step * k
+            for k in (0, -1, 1, -2, 2, -3, 3)
+            if rect.x + 4 < rect.cx + step * k < rect.right - 4
+        ]
         free = [x for x in candidates if all(abs(x - u) > 1 for u in used)] or [rect.cx]
         x = min(free, key=lambda c: (abs(c - rect.cx) > step * 1.5, abs(c - toward_x)))
         used.append(x)

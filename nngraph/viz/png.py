@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from nngraph.viz.geometry import (
-    FRAME_LABEL_SIZE, LABEL_SIZE, LINE_HEIGHT, LINE_SIZE, PAD_Y, TITLE_HEIGHT, TITLE_SIZE, Scene,
+    FRAME_LABEL_SIZE,
+    LABEL_SIZE,
+    LINE_HEIGHT,
+    LINE_SIZE,
+    PAD_Y,
+    TITLE_HEIGHT,
+    TITLE_SIZE,
+    Scene,
 )
 from nngraph.viz.labels import IMPLICIT_COLOUR, LINK_COLOUR, STYLES
 from nngraph.viz.output import new_figure, save_figure
@@ -41,9 +48,23 @@ def scene_to_png(scene: Scene, path: Path) -> None:
 
 
 def _text(ax, x, y, text, size, weight="normal", ha="center", colour="#1a202c", background=False):
-    box = {"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85} if background else None
-    ax.text(x, y, text, fontsize=size * POINTS_PER_UNIT, family="monospace", weight=weight, ha=ha,
-            va="center", color=colour, bbox=box)
+    box = (
+        {"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}
+        if background
+        else None
+    )
+    ax.text(
+        x,
+        y,
+        text,
+        fontsize=size * POINTS_PER_UNIT,
+        family="monospace",
+        weight=weight,
+        ha=ha,
+        va="center",
+        color=colour,
+        bbox=box,
+    )
 
 
 def _frame(ax, frame) -> None:
@@ -51,10 +72,27 @@ def _frame(ax, frame) -> None:
 
     r = frame.rect
     colour, style = ("#718096", "-") if frame.level == 0 else ("#cbd5e0", "--")
-    ax.add_patch(FancyBboxPatch((r.x, r.y), r.w, r.h, boxstyle="round,pad=0,rounding_size=8",
-                                fill=False, edgecolor=colour, linestyle=style))
-    _text(ax, r.x + 10, r.y + 11, frame.label, FRAME_LABEL_SIZE[frame.level], weight="bold", ha="left",
-          colour="#4a5568")
+    ax.add_patch(
+        FancyBboxPatch(
+            (r.x, r.y),
+            r.w,
+            r.h,
+            boxstyle="round,pad=0,rounding_size=8",
+            fill=False,
+            edgecolor=colour,
+            linestyle=style,
+        )
+    )
+    _text(
+        ax,
+        r.x + 10,
+        r.y + 11,
+        frame.label,
+        FRAME_LABEL_SIZE[frame.level],
+        weight="bold",
+        ha="left",
+        colour="#4a5568",
+    )
 
 
 def _mpl_path(commands):
@@ -73,8 +111,11 @@ def _route(ax, route) -> None:
 
     link = route.link
     colour = IMPLICIT_COLOUR if link.implicit else LINK_COLOUR
-    style = {"color": colour, "linewidth": 1.4 * POINTS_PER_UNIT * 1.4,
-             "linestyle": (0, (4, 3)) if link.dashed else "-"}
+    style = {
+        "color": colour,
+        "linewidth": 1.4 * POINTS_PER_UNIT * 1.4,
+        "linestyle": (0, (4, 3)) if link.dashed else "-",
+    }
     path = _mpl_path(route.commands)
     if link.arrow:
         ax.add_patch(FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=12, **style))
@@ -86,11 +127,25 @@ def _box(ax, box, rect) -> None:
     from matplotlib.patches import FancyBboxPatch
 
     style = STYLES.get(box.role, STYLES["layer"])
-    ax.add_patch(FancyBboxPatch((rect.x, rect.y), rect.w, rect.h, boxstyle="round,pad=0,rounding_size=6",
-                                facecolor=style.fill, edgecolor=style.stroke,
-                                linewidth=style.stroke_width * POINTS_PER_UNIT * 1.4,
-                                linestyle="--" if style.dashed else "-"))
+    ax.add_patch(
+        FancyBboxPatch(
+            (rect.x, rect.y),
+            rect.w,
+            rect.h,
+            boxstyle="round,pad=0,rounding_size=6",
+            facecolor=style.fill,
+            edgecolor=style.stroke,
+            linewidth=style.stroke_width * POINTS_PER_UNIT * 1.4,
+            linestyle="--" if style.dashed else "-",
+        )
+    )
     _text(ax, rect.cx, rect.y + PAD_Y + TITLE_HEIGHT / 2, box.title, TITLE_SIZE, weight="bold")
     for n, line in enumerate(box.lines):
-        _text(ax, rect.cx, rect.y + PAD_Y + TITLE_HEIGHT + LINE_HEIGHT * (n + 0.5), line, LINE_SIZE,
-              colour="#2d3748")
+        _text(
+            ax,
+            rect.cx,
+            rect.y + PAD_Y + TITLE_HEIGHT + LINE_HEIGHT * (n + 0.5),
+            line,
+            LINE_SIZE,
+            colour="#2d3748",
+        )

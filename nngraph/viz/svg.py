@@ -9,23 +9,37 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 from nngraph.viz.geometry import (
-    FRAME_LABEL_SIZE, LABEL_SIZE, LINE_HEIGHT, LINE_SIZE, PAD_Y, TITLE_HEIGHT, TITLE_SIZE, Command, Frame,
-    Rect, Route, Scene,
+    FRAME_LABEL_SIZE,
+    LABEL_SIZE,
+    LINE_HEIGHT,
+    LINE_SIZE,
+    PAD_Y,
+    TITLE_HEIGHT,
+    TITLE_SIZE,
+    Command,
+    Frame,
+    Rect,
+    Route,
+    Scene,
 )
 from nngraph.viz.labels import IMPLICIT_COLOUR, LINK_COLOUR, STYLES
 
 FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
-ARROW = ('<marker id="{id}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>')
+ARROW = (
+    '<marker id="{id}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+    'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
+)
 
 
 def scene_to_svg(scene: Scene) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{scene.width:.0f}" height="{scene.height:.0f}" '
         f'viewBox="0 0 {scene.width:.1f} {scene.height:.1f}" font-family="{FONT}">',
-        "<defs>" + ARROW.format(id="arrow", colour=LINK_COLOUR)
-        + ARROW.format(id="arrow-light", colour=IMPLICIT_COLOUR) + "</defs>",
-        f'<rect width="100%" height="100%" fill="white"/>',
+        "<defs>"
+        + ARROW.format(id="arrow", colour=LINK_COLOUR)
+        + ARROW.format(id="arrow-light", colour=IMPLICIT_COLOUR)
+        + "</defs>",
+        '<rect width="100%" height="100%" fill="white"/>',
     ]
     if scene.caption:
         parts.append(_text(16, 18, scene.caption, 14, weight="bold", anchor="start"))
@@ -43,30 +57,45 @@ def path_data(commands: tuple[Command, ...]) -> str:
 
 def _text(x, y, text, size, weight="normal", anchor="middle", cls="", fill="#1a202c") -> str:
     klass = f' class="{cls}"' if cls else ""
-    return (f'<text{klass} x="{x:.1f}" y="{y:.1f}" font-size="{size:g}" font-weight="{weight}" '
-            f'text-anchor="{anchor}" dominant-baseline="central" fill="{fill}">{escape(text)}</text>')
+    return (
+        f'<text{klass} x="{x:.1f}" y="{y:.1f}" font-size="{size:g}" font-weight="{weight}" '
+        f'text-anchor="{anchor}" dominant-baseline="central" fill="{fill}">{escape(text)}</text>'
+    )
 
 
 def _frame(frame: Frame) -> str:
     r = frame.rect
     stroke, dash = ("#718096", "") if frame.level == 0 else ("#cbd5e0", ' stroke-dasharray="4 3"')
     size = FRAME_LABEL_SIZE[frame.level]
-    return (f'<g class="frame"><rect x="{r.x:.1f}" y="{r.y:.1f}" width="{r.w:.1f}" height="{r.h:.1f}" rx="8" '
-            f'fill="none" stroke="{stroke}"{dash}/>'
-            + _text(r.x + 10, r.y + 11, frame.label, size, weight="bold", anchor="start", fill="#4a5568")
-            + "</g>")
+    return (
+        f'<g class="frame"><rect x="{r.x:.1f}" y="{r.y:.1f}" width="{r.w:.1f}" height="{r.h:.1f}" rx="8" '
+        f'fill="none" stroke="{stroke}"{dash}/>'
+        + _text(
+            r.x + 10, r.y + 11, frame.label, size, weight="bold", anchor="start", fill="#4a5568"
+        )
+        + "</g>"
+    )
 
 
 def _route(r: Route) -> str:
     link = r.link
-    classes = ["link"] + [c for c, on in (("delayed", link.delay > 0), ("symmetric", link.symmetric),
-                                          ("implicit", link.implicit)) if on]
+    classes = ["link"] + [
+        c
+        for c, on in (
+            ("delayed", link.delay > 0),
+            ("symmetric", link.symmetric),
+            ("implicit", link.implicit),
+        )
+        if on
+    ]
     colour = IMPLICIT_COLOUR if link.implicit else LINK_COLOUR
-    attrs = f' stroke-dasharray="6 4"' if link.dashed else ""
+    attrs = ' stroke-dasharray="6 4"' if link.dashed else ""
     if link.arrow:
         attrs += f' marker-end="url(#{"arrow-light" if link.implicit else "arrow"})"'
-    return (f'<path class="{" ".join(classes)}" d="{path_data(r.commands)}" fill="none" stroke="{colour}" '
-            f'stroke-width="1.4"{attrs}><title>{escape(link.source)} -&gt; {escape(link.target)}</title></path>')
+    return (
+        f'<path class="{" ".join(classes)}" d="{path_data(r.commands)}" fill="none" stroke="{colour}" '
+        f'stroke-width="1.4"{attrs}><title>{escape(link.source)} -&gt; {escape(link.target)}</title></path>'
+    )
 
 
 def _label(r: Route) -> str:
@@ -77,10 +106,12 @@ def _label(r: Route) -> str:
 def _box(box, rect: Rect) -> str:
     style = STYLES.get(box.role, STYLES["layer"])
     dash = ' stroke-dasharray="5 3"' if style.dashed else ""
-    parts = [f'<g class="unit" id={quoteattr(box.id)}>',
-             f'<rect x="{rect.x:.1f}" y="{rect.y:.1f}" width="{rect.w:.1f}" height="{rect.h:.1f}" rx="6" '
-             f'fill="{style.fill}" stroke="{style.stroke}" stroke-width="{style.stroke_width}"{dash}/>',
-             _text(rect.cx, rect.y + PAD_Y + TITLE_HEIGHT / 2, box.title, TITLE_SIZE, weight="bold")]
+    parts = [
+        f'<g class="unit" id={quoteattr(box.id)}>',
+        f'<rect x="{rect.x:.1f}" y="{rect.y:.1f}" width="{rect.w:.1f}" height="{rect.h:.1f}" rx="6" '
+        f'fill="{style.fill}" stroke="{style.stroke}" stroke-width="{style.stroke_width}"{dash}/>',
+        _text(rect.cx, rect.y + PAD_Y + TITLE_HEIGHT / 2, box.title, TITLE_SIZE, weight="bold"),
+    ]
     for n, line in enumerate(box.lines):
         y = rect.y + PAD_Y + TITLE_HEIGHT + LINE_HEIGHT * (n + 0.5)
         parts.append(_text(rect.cx, y, line, LINE_SIZE, fill="#2d3748"))

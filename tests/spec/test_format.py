@@ -95,9 +95,8 @@ CONSTRUCT_SPECS = {
 
 # ---- random ASTs ---------------------------------------------------------------------------
 
-KEYWORDS = {"model", "block", "train", "use", "delay", "input", "output", "layer", "visible",
-            "hidden", "noise", "sample"}
 ROLES = ["input", "output", "layer", "visible", "hidden", "noise", "sample"]
+KEYWORDS = {"model", "block", "train", "use", "delay", *ROLES}
 
 names = st.one_of(
     st.from_regex(r"[a-z_][a-z0-9_]{0,4}", fullmatch=True).filter(lambda n: n not in KEYWORDS),
@@ -122,8 +121,12 @@ def _compound(inner):
 
 
 values = st.recursive(leaves, _compound, max_leaves=6)
-calls = st.builds(ast.Call, names, st.lists(values, max_size=2).map(tuple),
-                  st.lists(st.builds(ast.KeywordArg, names, values), max_size=2).map(tuple))
+calls = st.builds(
+    ast.Call,
+    names,
+    st.lists(values, max_size=2).map(tuple),
+    st.lists(st.builds(ast.KeywordArg, names, values), max_size=2).map(tuple),
+)
 attrs = st.one_of(st.builds(ast.Flag, names), st.builds(ast.Setting, names, values), calls)
 dims = st.one_of(st.integers(0, 4096), names.map(ast.Ref))
 units = st.builds(
@@ -135,8 +138,9 @@ units = st.builds(
     st.lists(attrs, max_size=3).map(tuple),
 )
 edge_mods = st.one_of(st.builds(ast.Flag, names), calls, st.builds(ast.Delay, st.integers(0, 99)))
-links = st.builds(ast.Link, st.sampled_from(["->", "<->"]), refs,
-                  st.lists(edge_mods, max_size=2).map(tuple))
+links = st.builds(
+    ast.Link, st.sampled_from(["->", "<->"]), refs, st.lists(edge_mods, max_size=2).map(tuple)
+)
 connections = st.builds(ast.Connection, refs, st.lists(links, min_size=1, max_size=3).map(tuple))
 uses = st.builds(ast.Use, names, calls, st.lists(attrs, max_size=2).map(tuple))
 statement_lists = st.lists(st.one_of(units, connections, uses), max_size=5).map(tuple)
@@ -149,13 +153,15 @@ train_settings = st.builds(
 items = st.one_of(
     st.builds(ast.Model, names, statement_lists),
     st.builds(ast.Block, names, st.lists(names, max_size=3).map(tuple), statement_lists),
-    st.builds(ast.Train, st.one_of(st.none(), names),
-              st.lists(train_settings, max_size=4).map(tuple)),
+    st.builds(
+        ast.Train, st.one_of(st.none(), names), st.lists(train_settings, max_size=4).map(tuple)
+    ),
 )
 specs = st.lists(items, min_size=1, max_size=3).map(lambda xs: ast.Spec(tuple(xs)))
 
-ROUND_TRIP_SETTINGS = settings(max_examples=100, deadline=None,
-                               suppress_health_check=[HealthCheck.too_slow])
+ROUND_TRIP_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 # ---- tests --------------------------------------------------------------------------------
@@ -177,8 +183,7 @@ def test_random_asts_survive_format_and_parse(spec):
 
 def test_canonical_layout():
     messy = (
-        "model  m{input x[ 2 ];layer h   tanh\n x->h}\n"
-        "train t{model m; lr 0.001}\nblock b(p,q){}"
+        "model  m{input x[ 2 ];layer h   tanh\n x->h}\ntrain t{model m; lr 0.001}\nblock b(p,q){}"
     )
     assert format_spec(parse(messy)) == (
         "model m {\n  input x[2]\n  layer h tanh\n  x -> h\n}\n"
@@ -213,9 +218,22 @@ def test_parentheses_only_where_precedence_requires(text, canonical):
 
 @pytest.mark.parametrize(
     "number, text",
-    [(0.001, "1e-3"), (0.0005, "5e-4"), (0.5, "0.5"), (0.25, "0.25"), (0.01, "0.01"), (2.0, "2.0"),
-     (100.0, "100.0"), (1e16, "1e16"), (1.5e-7, "1.5e-7"), (0.1 + 0.2, "0.30000000000000004"),
-     (7, "7"), (10**20, "100000000000000000000"), (math.inf, "1e999"), (0.0, "0.0")],
+    [
+        (0.001, "1e-3"),
+        (0.0005, "5e-4"),
+        (0.5, "0.5"),
+        (0.25, "0.25"),
+        (0.01, "0.01"),
+        (2.0, "2.0"),
+        (100.0, "100.0"),
+        (1e16, "1e16"),
+        (1.5e-7, "1.5e-7"),
+        (0.1 + 0.2, "0.30000000000000004"),
+        (7, "7"),
+        (10**20, "100000000000000000000"),
+        (math.inf, "1e999"),
+        (0.0, "0.0"),
+    ],
 )
 def test_number_spelling(number, text):
     assert format_number(number) == text
@@ -260,3 +278,14 @@ def test_an_attribute_without_a_value_is_refused():
     unit = ast.Unit("layer", "h", attrs=(ast.Setting("dropout"),))
     with pytest.raises(ValueError, match="dropout"):
         format_statement(unit)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (grammar, contextual lexer): a reserved word is accepted as a name only in the "
+    "first statement on the `{` line; the formatter writes it on its own line, where it is refused",
+)
+def test_reserved_word_on_the_brace_line_round_trips():
+    for text in ("model m { model -> b }", "train { input 1 }"):
+        spec = parse(text)
+        assert parse(format_spec(spec)) == spec

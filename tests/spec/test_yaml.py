@@ -97,7 +97,7 @@ def test_yaml_scalars_are_nn_text():
     assert train.get("lr").value == ast.Number(0.001)
     assert train.get("batch").value == ast.Number(4)
     assert train.get("shuffle") == ast.Setting("shuffle")
-    data = parse_yaml('train:\n  data: \'"digits.npz"\'\n  n: -3', "s.yaml").trains[0]
+    data = parse_yaml("train:\n  data: '\"digits.npz\"'\n  n: -3", "s.yaml").trains[0]
     assert data.get("data").value == ast.String("digits.npz")
     assert data.get("n").value == ast.Negate(ast.Number(3))
 

@@ -173,3 +173,16 @@ def test_user_errors_are_training_errors(tmp_path):
     other = make_run_dir(out=tmp_path, spec_text="two")
     with pytest.raises(TrainingError, match="another spec"):
         resume(LinearMethod(config()), run.checkpoint, linear_data(), None, config(), other)
+
+
+def test_a_batch_as_large_as_the_set_is_the_set_itself():
+    seen = []
+
+    class Recording(LinearMethod):
+        def train_step(self, batch, rng):
+            seen.append(batch)
+            return super().train_step(batch, rng)
+
+    train = linear_data(n=8)
+    fit(Recording(config()), train, None, config(batch=8, epochs=2), None, np.random.default_rng(0))
+    assert len(seen) == 2 and all(b is train for b in seen)

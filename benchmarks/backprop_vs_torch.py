@@ -1,0 +1,219 @@
+"""nngraph vs PyTorch (CPU) on the same training work, in one run; prints medians and ratios.
+
+    pip install torch==2.13.0      # the CPU build on this machine's disk; not a project dependency
+    python benchmarks/backprop_vs_torch.py [--repeats 5] [--only mlp,xor,lenet,memory]
+
+Cases (issue 3): MLP 784-256-256-10, batch 128, SGD momentum (samples/s, and the step's GFLOP/s against numpy's
+own float32 GEMM rate); XOR 2-4-1, batch 4 (steps/s: overhead-bound); LeNet-5 on 1x28x28, batch 64 (samples/s);
+peak memory of the MLP run (max RSS of a fresh process, training part only). Both sides use the same thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+MLP = """
+model mlp {
+  input x[784]
+  layer h1[256] relu
+  layer h2[256] relu
+  output y[10] softmax
+  x -> h1 -> h2 -> y
+}
+train { model mlp; data xor; loss cross_entropy(y); optimizer sgd(lr=0.01, momentum=0.9); batch 128 }
+"""
+XOR = """
+model xor {
+  input x[2]
+  layer h[4] tanh
+  output y[1] sigmoid
+  x -> h -> y
+}
+train { model xor; data xor; loss bce(y); optimizer sgd(lr=0.5, momentum=0.9); batch 4 }
+"""
+LENET = """
+model lenet {
+  input x[1, 28, 28]
+  layer c1 relu
+  layer s2
+  layer c3 relu
+  layer s4
+  layer f5[120] relu
+  layer f6[84] relu
+  output y[10] softmax
+  x -> c1 conv(filters=6, kernel=5) -> s2 maxpool(2) -> c3 conv(filters=16, kernel=5) -> s4 maxpool(2)
+  s4 -> f5 -> f6 -> y
+}
+train { model lenet; data xor; loss cross_entropy(y); optimizer sgd(lr=0.01, momentum=0.9); batch 64 }
+"""
+
+
+# ---- nngraph side -------------------------------------------------------------------------------
+
+
+def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray):
+    import nngraph
+    from nngraph.data.dataset import Dataset
+    from nngraph.session import build_method
+
+    checked = nngraph.loads(spec)
+    config = checked.train()
+    from nngraph.backend import get_backend
+
+    task = "classification"
+    method = build_method(checked, config, get_backend(), Dataset(x, y, task))
+    batch = Dataset(x, y, task)
+    rng = np.random.default_rng(0)
+    return lambda: method.train_step(batch, rng)
+
+
+# ---- torch side -----------------------------------------------------------------------------------
+
+
+def torch_stepper(kind: str, x: np.ndarray, y: np.ndarray):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    if kind == "mlp":
+        net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        lr = 0.01
+    elif kind == "xor":
+        net = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+        loss_fn = nn.BCEWithLogitsLoss()
+        lr = 0.5
+    else:
+        net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
+                            nn.ReLU(), nn.Linear(84, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        lr = 0.01
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y.astype(np.float32).reshape(-1, 1)) if kind == "xor" else torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+# ---- measuring -----------------------------------------------------------------------------------
+
+
+def rate(step, steps: int, repeats: int) -> float:
+    """Median steps per second over `repeats` timed runs of `steps` steps, after a warm-up."""
+    for _ in range(max(3, steps // 10)):
+        step()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(steps / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def data(kind: str, batch: int, rng):
+    if kind == "xor":
+        return np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32), np.array([0, 1, 1, 0])
+    shape = (batch, 784) if kind == "mlp" else (batch, 1, 28, 28)
+    return rng.random(shape, dtype=np.float32), rng.integers(0, 10, batch)
+
+
+def numpy_gemm_gflops(repeats: int) -> float:
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    b = a.copy()
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        times.append((time.perf_counter() - start) / 10)
+    return 2 * 1024**3 / statistics.median(times) / 1e9
+
+
+def compare(kind: str, spec: str, batch: int, steps: int, repeats: int, unit: str) -> dict:
+    x, y = data(kind, batch, np.random.default_rng(0))
+    ours = rate(nngraph_stepper(spec, x, y), steps, repeats)
+    theirs = rate(torch_stepper(kind, x, y), steps, repeats)
+    scale = batch if unit == "samples/s" else 1
+    return {"case": kind, "unit": unit, "nngraph": ours * scale, "torch": theirs * scale, "ratio": ours / theirs}
+
+
+def peak_memory(side: str) -> tuple[float, float]:
+    """(max RSS of the whole process, max RSS added after importing the framework), in MiB, for
+    building the MLP and running 200 training steps in a fresh process."""
+    code = (f"import sys; sys.argv=['x']; import benchmarks.backprop_vs_torch as b; "
+            f"b._memory_child('{side}')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    total, added = out.stdout.strip().splitlines()[-1].split()
+    return float(total), float(added)
+
+
+def _memory_child(side: str) -> None:
+    if side == "nngraph":
+        import nngraph.session  # noqa: F401
+    else:
+        import torch  # noqa: F401
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    x, y = data("mlp", 128, np.random.default_rng(0))
+    step = nngraph_stepper(MLP, x, y) if side == "nngraph" else torch_stepper("mlp", x, y)
+    for _ in range(200):
+        step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(peak / 1024, (peak - before) / 1024)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", default="mlp,xor,lenet,memory")
+    args = parser.parse_args()
+    import torch
+
+    threads = torch.get_num_threads()
+    print(f"threads: torch {threads}; numpy float32 GEMM {numpy_gemm_gflops(args.repeats):.0f} GFLOP/s")
+    rows = []
+    wanted = args.only.split(",")
+    if "mlp" in wanted:
+        row = compare("mlp", MLP, 128, 200, args.repeats, "samples/s")
+        flops_per_sample = 6 * (784 * 256 + 256 * 256 + 256 * 10)  # forward 2x, backward 4x
+        row["nngraph_gflops"] = row["nngraph"] * flops_per_sample / 1e9
+        row["gemm_gflops"] = numpy_gemm_gflops(args.repeats)
+        rows.append(row)
+    if "xor" in wanted:
+        rows.append(compare("xor", XOR, 4, 3000, args.repeats, "steps/s"))
+    if "lenet" in wanted:
+        rows.append(compare("lenet", LENET, 64, 40, args.repeats, "samples/s"))
+    for r in rows:
+        extra = ""
+        if "nngraph_gflops" in r:
+            extra = f"  step {r['nngraph_gflops']:.0f} GFLOP/s = {r['nngraph_gflops'] / r['gemm_gflops']:.0%} of GEMM"
+        print(f"{r['case']:6s} nngraph {r['nngraph']:10.0f} {r['unit']}  torch {r['torch']:10.0f}  "
+              f"ratio {r['ratio']:.2f}x{extra}")
+    if "memory" in wanted:
+        ours, theirs = peak_memory("nngraph"), peak_memory("torch")
+        print(f"memory (MLP, 200 steps): peak RSS nngraph {ours[0]:.0f} MiB, torch {theirs[0]:.0f} MiB; "
+              f"added by building and training: nngraph {ours[1]:.1f} MiB, torch {theirs[1]:.1f} MiB")
+        rows.append({"case": "memory", "nngraph_peak_mib": ours[0], "torch_peak_mib": theirs[0],
+                     "nngraph_added_mib": ours[1], "torch_added_mib": theirs[1]})
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Shapes, parameter and FLOP counts of every spec in specs/, against numbers worked out by hand.
+
+FLOPs are 2 x multiply-adds per example (per time step for recurrent models); pooling counts one
+operation per window element. Biases: one per unit (per gate for lstm x4, gru x3), one per channel for conv.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from nngraph.api import load
+from nngraph.graph.shapes import total_parameters, unit_flops, unit_parameters
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+# spec file -> {model: (total parameters, total forward FLOPs)}
+TOTALS = {
+    "adding_lstm.nn": {"adding_lstm": (2 * 64 * 4 + 64 * 64 * 4 + 64 * 4 + 64 + 1,
+                                       2 * (2 * 64 * 4 + 64 * 64 * 4 + 64))},
+    "bm_encoder424.nn": {"encoder424": (4 * 2 + 4 * 2 + 1 + 4 + 4 + 2, 2 * (4 * 2 + 4 * 2 + 2 * 2))},
+    "char_rnn.nn": {"char_rnn": ((64 + 128 + 1) * 128 * 3 + (128 + 128 + 1) * 128 * 3 + 128 * 64 + 64,
+                                 2 * (64 * 128 * 3 + 3 * 128 * 128 * 3 + 128 * 64))},
+    "digits_cnn.nn": {"digits_cnn": (16 * 9 + 16 + 256 * 64 + 64 + 64 * 10 + 10,
+                                     2 * 16 * 64 * 9 + 16 * 16 * 4 + 2 * 256 * 64 + 2 * 64 * 10)},
+    "digits_logreg.nn": {"digits_logreg": (64 * 10 + 10, 2 * 64 * 10)},
+    "digits_mlp.nn": {"digits_mlp": (65 * 128 + 129 * 128 + 129 * 10, 2 * (64 * 128 + 128 * 128 + 128 * 10))},
+    "gan_ring.nn": {"generator": (17 * 128 + 129 * 128 + 129 * 2, 2 * (16 * 128 + 128 * 128 + 128 * 2)),
+                    "discriminator": (3 * 128 + 129 * 128 + 129, 2 * (2 * 128 + 128 * 128 + 128))},
+    "linear_regression.nn": {"linreg": (4, 6)},
+    "logistic_xor.nn": {"logistic_xor": (3, 4)},
+    "mnist_lenet.nn": {"lenet": (44_426, 2 * 6 * 576 * 25 + 6 * 144 * 4 + 2 * 16 * 64 * 150 + 16 * 16 * 4
+                                 + 2 * (256 * 120 + 120 * 84 + 84 * 10))},
+    "rbm_bars.nn": {"rbm_bars": (9 * 16 + 9 + 16, 2 * 9 * 16)},
+    "rbm_digits.nn": {"rbm_digits": (64 * 100 + 64 + 100, 2 * 64 * 100)},
+    "sine_elman.nn": {"sine_elman": (32 + 32 * 32 + 32 + 33, 2 * (32 + 32 * 32 + 32))},
+    "vae_digits.nn": {"vae": (65 * 128 + 2 * 129 * 2 + 3 * 128 + 129 * 64,
+                              2 * (64 * 128 + 2 * 128 * 2 + 2 * 128 + 128 * 64))},
+    "xor.nn": {"xor": (17, 2 * (2 * 4 + 4 * 1))},
+}
+
+# spec file -> model -> unit -> (shape, parameters, FLOPs)
+UNITS = {
+    ("digits_cnn.nn", "digits_cnn"): {
+        "x": ((1, 8, 8), 0, 0),
+        "b1.in": ((1, 8, 8), 0, 0),
+        "b1.c": ((16, 8, 8), 160, 18_432),  # 16 filters x 3x3 + 16 biases; padding 1 keeps 8x8
+        "b1.p": ((16, 4, 4), 0, 1_024),
+        "h": ((64,), 16_448, 32_768),
+        "y": ((10,), 650, 1_280),
+    },
+    ("mnist_lenet.nn", "lenet"): {
+        "x": ((1, 28, 28), 0, 0),
+        "c1": ((6, 24, 24), 156, 172_800),
+        "s2": ((6, 12, 12), 0, 3_456),
+        "c3": ((16, 8, 8), 2_416, 307_200),
+        "s4": ((16, 4, 4), 0, 1_024),
+        "f5": ((120,), 30_840, 61_440),
+        "f6": ((84,), 10_164, 20_160),
+        "y": ((10,), 850, 1_680),
+    },
+    ("xor.nn", "xor"): {"x": ((2,), 0, 0), "h": ((4,), 12, 16), "y": ((1,), 5, 8)},
+    ("adding_lstm.nn", "adding_lstm"): {
+        "x": ((2,), 0, 0),
+        "h": ((64,), 512 + 16_384 + 256, 1_024 + 32_768),  # input, recurrent and bias, x4 gates
+        "y": ((1,), 65, 128),
+    },
+    ("vae_digits.nn", "vae"): {
+        "mu": ((2,), 258, 512), "logvar": ((2,), 258, 512), "z": ((2,), 0, 0), "d": ((128,), 384, 512),
+    },
+}
+
+
+def test_every_spec_is_covered():
+    assert sorted(p.name for p in SPECS.glob("*.nn")) == sorted(TOTALS)
+
+
+@pytest.mark.parametrize("name", sorted(TOTALS))
+def test_spec_totals(name):
+    checked = load(SPECS / name)
+    assert checked.warnings == []
+    got = {m: (total_parameters(g), sum(unit_flops(g, u) for u in g.graph.nodes)) for m, g in checked.models.items()}
+    assert got == TOTALS[name]
+
+
+@pytest.mark.parametrize("name, model", sorted(UNITS))
+def test_unit_shapes_parameters_and_flops(name, model):
+    graph = load(SPECS / name).models[model]
+    got = {u: (graph.shapes[u], unit_parameters(graph, u), unit_flops(graph, u)) for u in UNITS[name, model]}
+    assert got == UNITS[name, model]
+    if name != "vae_digits.nn":  # the vae table lists only the units around its sample
+        assert set(graph.shapes) == set(UNITS[name, model])
+
+
+def test_lenet_has_44426_parameters():
+    assert total_parameters(load(SPECS / "mnist_lenet.nn").models["lenet"]) == 44_426
