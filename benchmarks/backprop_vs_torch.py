@@ -69,7 +69,7 @@ def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray):
     from nngraph.backend import get_backend
 
     task = "classification"
-    method = build_method(checked, config, get_backend(), Dataset(x, y, task))
+    method = build_method(checked, config, get_backend())
     batch = Dataset(x, y, task)
     rng = np.random.default_rng(0)
     return lambda: method.train_step(batch, rng)

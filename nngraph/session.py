@@ -35,26 +35,27 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
     """Load and split the data, compile the model(s), and build the training method."""
     from nngraph.data import load_dataset, split_dataset
 
+    from nngraph.train.feeding import check_data_fits
+
     config = checked.train(train_name)
     chosen = get_backend(backend, dtype or config.dtype)
+    method = build_method(checked, config, chosen)  # before the data: a refusal should come first
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed)
+    check_data_fits(checked.models[config.model], dataset, config.data.span if config.data else None)
     splits = split_dataset(dataset, config.test, config.validation, config.seed,
                            span=config.spans.get("test") or config.spans.get("validation"))
-    method = build_method(checked, config, chosen, splits.train)
     return Session(checked, config, splits, method, chosen)
 
 
-def build_method(checked: CheckedSpec, config: TrainConfig, backend, train_data):
+def build_method(checked: CheckedSpec, config: TrainConfig, backend):
     """The method module for `config.method`; one module per method under nngraph/train/."""
     from nngraph.compile import compile_model
-    from nngraph.train.feeding import check_data_fits
 
     name = config.method.name
     if name != "backprop":
         raise BuildError(f"method '{name}' has no executor yet: this version trains backprop specs only",
                          config.method.span, "the spec is valid: `nngraph check`, `inspect` and `viz` work")
     model = checked.models[config.model]
-    check_data_fits(model, train_data, config.data.span if config.data else None)
     from nngraph.train.backprop import Backprop
 
     program = compile_model(model, config.loss, backend, seed=config.seed)

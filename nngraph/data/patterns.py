@@ -86,3 +86,15 @@ def _mixture(req: Request, centres: np.ndarray, name: str) -> Dataset:
     mode = rng.permutation(np.arange(req["n"]) % len(centres))
     x = centres[mode] + rng.normal(0, req["std"], (req["n"], 2))
     return unsupervised(x, name, centres=centres, std=req["std"])
+
+
+@register("encoder", {**FEATURES, "size": Option("int", 4, minimum=2, maximum=64),
+                      "repeat": Option("int", 1, minimum=1)})
+def encoder(req: Request) -> Dataset:
+    """The encoder problem of Ackley, Hinton and Sejnowski (1985): `size` patterns of 2*size bits,
+    pattern k having bit k on in the first group and bit k on in the second (a one-hot code copied).
+    A machine whose two visible groups talk only through log2(size) hidden units must learn a code.
+    """
+    eye = np.eye(req["size"], dtype=np.float32)
+    return unsupervised(np.tile(np.concatenate([eye, eye], axis=1), (req["repeat"], 1)), "encoder",
+                        size=req["size"])

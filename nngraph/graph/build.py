@@ -22,15 +22,20 @@ def build_model(model: ast.Model, blocks: dict[str, ast.Block], errors: Collecto
     _add_units(graph, flat, errors)
     for conn, env in flat.connections:
         _add_connection(graph, conn, env, flat, errors)
-    _add_cell_recurrence(graph)
+    _add_cell_recurrence(graph, errors)
     return ModelGraph(model.name, graph, model.span)
 
 
-def _add_cell_recurrence(graph) -> None:
+def _add_cell_recurrence(graph, errors: Collector) -> None:
     """A gated cell (lstm, gru) carries its own recurrence: h(t-1) feeds its gates."""
     for name, data in list(graph.nodes(data=True)):
         unit = data["unit"]
         if unit.cell:
+            written = [d["edge"] for _, t, d in graph.out_edges(name, data=True) if t == name and d["edge"].delay == 1]
+            if written:
+                errors.error(f"{unit.cell} unit '{name}' already carries its own recurrence", written[0].span,
+                             f"remove `{name} -> {name} delay 1`; h(t-1) feeds the {unit.cell}'s gates")
+                continue
             graph.add_edge(name, name, edge=EdgeSpec(name, name, "dense", (), 1, implicit=True, span=unit.span))
 
 
@@ -54,7 +59,13 @@ def _add_units(graph, flat: Flat, errors: Collector) -> None:
             _add_sample_edges(graph, spec, unit, errors)
 
 
+RESERVED = (*V.ROLES, "use", "delay", "model", "block", "train")
+
+
 def unit_spec(unit: ast.Unit, env: dict) -> UnitSpec:
+    if unit.name.split(".")[-1] in RESERVED:
+        raise ValidationError(f"'{unit.name.split('.')[-1]}' is a reserved word and cannot name a unit",
+                              unit.span, "a connection could never start from it; pick another name")
     fields = {"name": unit.name, "role": unit.role, "span": unit.span}
     fields["declared_shape"] = _shape(unit, env)
     for attr in unit.attrs:

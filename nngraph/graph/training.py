@@ -158,7 +158,8 @@ def loss_terms(value: ast.Value, weight: float) -> list[LossTerm]:
     if isinstance(value, ast.BinaryOp) and value.op == "*":
         for scale, term in ((value.left, value.right), (value.right, value.left)):
             if isinstance(scale, (ast.Number, ast.Negate)):
-                return loss_terms(term, weight * expect_number(literal(scale), scale.span, "loss weight"))
+                factor = expect_number(literal(scale), scale.span, "loss weight", low=0)
+                return loss_terms(term, weight * factor)
     if isinstance(value, ast.Call) and value.name in V.LOSSES:
         return [_loss_call(value, weight)]
     if isinstance(value, ast.Call):

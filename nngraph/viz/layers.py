@@ -8,7 +8,7 @@ Order within a layer is improved by barycentre sweeps, keeping the order with th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import networkx as nx
 
@@ -99,7 +99,7 @@ def _add_chain(result: Layered, index: int, upper: str, lower: str) -> None:
         path.append(dummy)
     path.append(lower)
     result.chains[index] = path[1:-1]
-    for u, v in zip(path, path[1:]):
+    for u, v in pairwise(path):
         result.down[u].append(v)
 
 

@@ -33,8 +33,10 @@ ARROW = (
 
 def scene_to_svg(scene: Scene) -> str:
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{scene.width:.0f}" height="{scene.height:.0f}" '
-        f'viewBox="0 0 {scene.width:.1f} {scene.height:.1f}" font-family="{FONT}">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{scene.width:.0f}" height="{scene.height:.0f}" '
+            f'viewBox="0 0 {scene.width:.1f} {scene.height:.1f}" font-family="{FONT}">'
+        ),
         "<defs>"
         + ARROW.format(id="arrow", colour=LINK_COLOUR)
         + ARROW.format(id="arrow-light", colour=IMPLICIT_COLOUR)
@@ -108,8 +110,10 @@ def _box(box, rect: Rect) -> str:
     dash = ' stroke-dasharray="5 3"' if style.dashed else ""
     parts = [
         f'<g class="unit" id={quoteattr(box.id)}>',
-        f'<rect x="{rect.x:.1f}" y="{rect.y:.1f}" width="{rect.w:.1f}" height="{rect.h:.1f}" rx="6" '
-        f'fill="{style.fill}" stroke="{style.stroke}" stroke-width="{style.stroke_width}"{dash}/>',
+        (
+            f'<rect x="{rect.x:.1f}" y="{rect.y:.1f}" width="{rect.w:.1f}" height="{rect.h:.1f}" rx="6" '
+            f'fill="{style.fill}" stroke="{style.stroke}" stroke-width="{style.stroke_width}"{dash}/>'
+        ),
         _text(rect.cx, rect.y + PAD_Y + TITLE_HEIGHT / 2, box.title, TITLE_SIZE, weight="bold"),
     ]
     for n, line in enumerate(box.lines):
