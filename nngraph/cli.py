@@ -109,8 +109,9 @@ def viz(spec: Path = typer.Argument(..., help="spec file"),
 def convert(spec: Path = typer.Argument(..., help="spec file (.nn or .yaml)"),
             output: Path = typer.Option(..., "-o", "--output", help="OUT.nn or OUT.yaml")):
     """Turn a .nn spec into YAML or back (the same AST either way)."""
-    from nngraph.spec.load import convert as convert_spec, load_spec, surface_of
     from nngraph.atomic import atomic_write_text
+    from nngraph.spec.load import convert as convert_spec
+    from nngraph.spec.load import load_spec, surface_of
 
     text = convert_spec(load_spec(spec), surface_of(output))
     atomic_write_text(output, text)

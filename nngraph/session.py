@@ -34,7 +34,6 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
             dtype: str | None = None, data=None) -> Session:
     """Load and split the data, compile the model(s), and build the training method."""
     from nngraph.data import load_dataset, split_dataset
-
     from nngraph.train.feeding import check_data_fits
 
     config = checked.train(train_name)
@@ -65,7 +64,8 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
                  backend: str = "numpy", dtype: str | None = None, quiet: bool = True) -> dict:
     """Train as the spec says; write the run folder; return summary.json's content."""
-    from nngraph.train.loop import fit, resume as resume_fit
+    from nngraph.train.loop import fit
+    from nngraph.train.loop import resume as resume_fit
     from nngraph.train.outputs import make_run_dir, summarize
 
     session = prepare(checked, train_name, backend, dtype)

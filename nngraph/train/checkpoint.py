@@ -9,14 +9,13 @@ so a crash mid-write leaves the previous checkpoint whole.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from nngraph.atomic import atomic_write
 from nngraph.errors import TrainingError
 
 META_KEY = "__meta__"
@@ -30,18 +29,7 @@ def save_checkpoint(path: str | Path, state: dict[str, np.ndarray], meta: dict) 
     if META_KEY in arrays:
         raise TrainingError(f"'{META_KEY}' is reserved in a checkpoint; rename that state entry")
     arrays[META_KEY] = np.frombuffer(_to_json(meta).encode("utf-8"), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
+    atomic_write(path, lambda f: _write_npz(f, arrays))
 
 
 def _plain_array(name: str, a) -> np.ndarray:
@@ -63,20 +51,6 @@ def _write_npz(f, arrays: dict[str, np.ndarray]) -> None:
         for name, arr in arrays.items():
             with zf.open(name + ".npy", "w", force_zip64=True) as out:
                 np.lib.format.write_array(out, arr, allow_pickle=False)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable where the OS allows opening a folder (not Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _to_json(meta: dict) -> str:
