@@ -182,6 +182,27 @@ def predict(spec: Path = typer.Argument(..., help="spec file"),
     typer.echo(f"wrote {output} {list(shape)}")
 
 
+@app.command()
+def sample(spec: Path = typer.Argument(..., help="spec file"),
+           checkpoint: Path = typer.Option(..., "--checkpoint", help="checkpoint.npz of a run"),
+           output: Optional[Path] = typer.Option(None, "-o", "--output", help="PNG grid, .npy or .txt"),
+           count: int = typer.Option(64, "-n", "--count", min=1, max=100_000, help="how many samples"),
+           prime: Optional[str] = typer.Option(None, "--prime", help="text to start a character model"),
+           length: int = typer.Option(200, "--length", min=1, help="characters to generate"),
+           temperature: float = typer.Option(1.0, "--temperature", min=1e-6, help="softmax temperature"),
+           fill: Optional[str] = typer.Option(None, "--fill",
+                                              help="fill in missing data: top, bottom, left, right or MASK.npy"),
+           steps: int = typer.Option(1000, "--steps", min=1, help="Gibbs sweeps for Boltzmann machines"),
+           seed: int = typer.Option(0, "--seed", min=0),
+           backend: str = BACKEND, train_name: Optional[str] = TRAIN):
+    """Generate from a trained model: text, images, 2-D points, or fill-ins, as the model allows."""
+    from nngraph.session import run_sampling
+
+    request = dict(output=output, count=count, prime=prime, length=length, temperature=temperature,
+                   fill=fill, steps=steps, seed=seed)
+    typer.echo(run_sampling(_load(spec, None, train_name), train_name, checkpoint, request, backend=backend))
+
+
 def main() -> None:
     """Entry point: every NngraphError becomes a positioned message and exit code 1."""
     try:

@@ -40,25 +40,38 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
     chosen = get_backend(backend, dtype or config.dtype)
     method = build_method(checked, config, chosen)  # before the data: a refusal should come first
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed)
-    check_data_fits(checked.models[config.model], dataset, config.data.span if config.data else None)
+    span = config.data.span if config.data else None
+    if hasattr(method, "check_data"):
+        method.check_data(dataset, span)
+    else:
+        check_data_fits(checked.models[config.model], dataset, span)
     splits = split_dataset(dataset, config.test, config.validation, config.seed,
                            span=config.spans.get("test") or config.spans.get("validation"))
     return Session(checked, config, splits, method, chosen)
 
 
+# One module per training method; each exposes `build(checked, config, backend) -> Method`.
+METHOD_MODULES = {
+    "backprop": "nngraph.train.backprop",
+    "cd": "nngraph.train.rbm",
+    "pcd": "nngraph.train.rbm",
+    "boltzmann": "nngraph.train.boltzmann",
+    "vae": "nngraph.train.vae",
+    "gan": "nngraph.train.gan",
+}
+
+
 def build_method(checked: CheckedSpec, config: TrainConfig, backend):
-    """The method module for `config.method`; one module per method under nngraph/train/."""
-    from nngraph.compile import compile_model
+    """The Method for `config.method`, from its module (imported only when used)."""
+    import importlib
 
     name = config.method.name
-    if name != "backprop":
-        raise BuildError(f"method '{name}' has no executor yet: this version trains backprop specs only",
-                         config.method.span, "the spec is valid: `nngraph check`, `inspect` and `viz` work")
-    model = checked.models[config.model]
-    from nngraph.train.backprop import Backprop
-
-    program = compile_model(model, config.loss, backend, seed=config.seed)
-    return Backprop(model, program, config)
+    try:
+        module = importlib.import_module(METHOD_MODULES[name])
+    except ModuleNotFoundError:
+        raise BuildError(f"method '{name}' has no executor in this version", config.method.span,
+                         "the spec is valid: `nngraph check`, `inspect` and `viz` work") from None
+    return module.build(checked, config, backend)
 
 
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
@@ -138,3 +151,14 @@ def _read_inputs(path) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
         raise DataError(f"{path} does not hold a numeric array")
     return x
+
+
+def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str = "numpy") -> str:
+    """`nngraph sample`: the method of the trained model decides what a sample is; returns a message."""
+    session = load_trained(checked, train_name, checkpoint, backend)
+    sampler = getattr(session.method, "sample", None)
+    if sampler is None:
+        raise BuildError(f"method '{session.config.method.name}' on model '{session.config.model}' "
+                         "does not generate samples", session.config.method.span,
+                         "sampling is for character models, Boltzmann machines, VAEs and GANs")
+    return sampler(request, session.splits)

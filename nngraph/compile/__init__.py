@@ -5,10 +5,11 @@ from nngraph.compile.plan import Plan
 from nngraph.compile.program import Program
 
 
-def compile_model(model, losses=(), backend=None, seed: int = 0, sum_units: bool = False) -> Program:
+def compile_model(model, losses=(), backend=None, seed: int = 0, sum_units: bool = False,
+                  input_grads: bool = False) -> Program:
     """A Program for one checked model: a training plan (with dropout) and an eval plan (without)."""
-    train_plan = lower_model(model, losses, training=True, sum_units=sum_units)
-    eval_plan = lower_model(model, losses, training=False, sum_units=sum_units)
+    train_plan = lower_model(model, losses, training=True, sum_units=sum_units, input_grads=input_grads)
+    eval_plan = lower_model(model, losses, training=False, sum_units=sum_units, input_grads=input_grads)
     return Program(train_plan, eval_plan, backend, seed)
 
 

@@ -102,8 +102,9 @@ def _identity(b: _Builder, edge: EdgeSpec, bias) -> str:
 
 
 def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: bool = True,
-                sum_units: bool = False) -> Plan:
-    """The plan of a feedforward model; `training` adds dropout, `sum_units` sums losses over units."""
+                sum_units: bool = False, input_grads: bool = False) -> Plan:
+    """The plan of a feedforward model; `training` adds dropout, `sum_units` sums losses over units,
+    `input_grads` makes the backward pass reach the data inputs too."""
     if any(e.delay for e in model.edges) or any(u.cell for u in model.units):
         raise BuildError(f"model '{model.name}' is recurrent; recurrent executors are not built yet",
                          model.span, "see issue: recurrent networks")
@@ -127,7 +128,8 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
     plan.body = len(b.instrs)
     for term in losses:
         _lower_loss(b, plan, term, sum_units)
-    plan.instrs = _mark_gradients(b.instrs, set(feeds) | {TARGET} | {r.slot for r in b.random})
+    constant = {TARGET} | {r.slot for r in b.random} | (set() if input_grads else set(feeds))
+    plan.instrs = _mark_gradients(b.instrs, constant)
     return plan
 
 
@@ -187,7 +189,8 @@ def _lower_loss(b: _Builder, plan: Plan, term: LossTerm, sum_units: bool) -> Non
 
 def _mark_gradients(instrs: list[Instr], constant: set[str]) -> list[Instr]:
     """Which inputs of each instruction need a gradient: those that depend on a parameter."""
-    varying: set[str] = set()
+    varying: set[str] = {s for ins in instrs for s in ins.inputs if s and not s.startswith(PARAM)} - constant
+    varying -= {ins.output for ins in instrs}
     marked = []
     for ins in instrs:
         needs = tuple(s is not None and (s.startswith(PARAM) or s in varying) for s in ins.inputs)

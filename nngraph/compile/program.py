@@ -35,6 +35,8 @@ class Program:
             for name, spec in train_plan.params.items()
         }
         self._param_slots = {PARAM + n: a for n, a in self.params.items()}
+        # each loss term's weight, by label; a method may change them between steps (KL warm-up)
+        self.loss_weights = {ls.label: ls.weight for ls in train_plan.losses}
 
     # ---- parameters ---------------------------------------------------------------------
 
@@ -106,8 +108,9 @@ class Program:
         return {u: values[plan.slot(u)] for u in plan.shapes if plan.slot(u) in values}
 
     def loss(self, values: dict, plan: Plan) -> tuple[float, dict]:
+        """(weighted total, each term unweighted) from a forward pass's values."""
         terms = {ls.label: float(values[ls.slot]) for ls in plan.losses}
-        total = sum(ls.weight * terms[ls.label] for ls in plan.losses)
+        total = sum(self.loss_weights[ls.label] * terms[ls.label] for ls in plan.losses)
         return total, terms
 
     def loss_and_grads(self, inputs: dict, target=None, rng=None):
@@ -118,9 +121,28 @@ class Program:
         total, terms = self.loss(values, self.train_plan)
         return total, terms, grads, values
 
-    def backward(self, values: dict, ctxs: list) -> dict:
+    def backward(self, values: dict, ctxs: list, seeds: dict | None = None) -> dict:
+        """Gradients by parameter name (zeros where none flows), from the losses or from `seeds`."""
+        pending = self._sweep(values, ctxs, seeds)
+        return {name: pending[PARAM + name] if PARAM + name in pending else self.xp.zeros_like(p)
+                for name, p in self.params.items()}
+
+    def backward_to_inputs(self, values: dict, ctxs: list, seeds: dict | None = None) -> tuple[dict, dict]:
+        """(parameter gradients, gradients of the data inputs): a GAN's discriminator hands the second
+        to its generator. Needs a program compiled with `input_grads=True`."""
+        pending = self._sweep(values, ctxs, seeds)
+        params = {name: pending[PARAM + name] if PARAM + name in pending else self.xp.zeros_like(p)
+                  for name, p in self.params.items()}
+        return params, {name: pending.get(name) for name in self.train_plan.feeds}
+
+    def _sweep(self, values: dict, ctxs: list, seeds: dict | None) -> dict:
+        """The reverse walk: each instruction's vjp, accumulating into the slots that need gradients.
+        `seeds` (slot -> cotangent) replaces the default seed, the loss weights."""
         xp, plan = self.xp, self.train_plan
-        pending = {ls.slot: xp.asarray(ls.weight, dtype=self.backend.dtype) for ls in plan.losses}
+        if seeds is None:
+            dtype = self.backend.dtype
+            seeds = {ls.slot: xp.asarray(self.loss_weights[ls.label], dtype=dtype) for ls in plan.losses}
+        pending = dict(seeds)
         for ins, ctx in zip(reversed(plan.instrs), reversed(ctxs)):
             g = pending.pop(ins.output, None)
             if g is None:
@@ -129,5 +151,4 @@ class Program:
             for slot, need, grad in zip(ins.inputs, ins.needs_grad, ins.op.vjp(xp, g, ctx, inputs, ins.attrs)):
                 if need and grad is not None:
                     pending[slot] = pending[slot] + grad if slot in pending else grad
-        return {name: pending.get(PARAM + name, None) if PARAM + name in pending else xp.zeros_like(p)
-                for name, p in self.params.items()}
+        return pending

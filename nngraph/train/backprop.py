@@ -6,6 +6,7 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
+from nngraph.errors import BuildError
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.checkpoint import nest, unnest
@@ -14,6 +15,21 @@ from nngraph.train.optimizers import make_optimizer
 from nngraph.train.regularize import add_penalties, clip_by_global_norm
 
 EVAL_CHUNK = 2048
+
+
+def build(checked, config: TrainConfig, backend) -> "Backprop":
+    """Method `backprop` on a feedforward model (recurrent models go to BPTT)."""
+    from nngraph.compile import compile_model
+
+    model = checked.models[config.model]
+    if model.is_recurrent:
+        try:
+            from nngraph.train.bptt import build as build_recurrent
+        except ModuleNotFoundError:
+            raise BuildError(f"model '{model.name}' is recurrent; this version has no recurrent executor",
+                             model.span) from None
+        return build_recurrent(checked, config, backend)
+    return Backprop(model, compile_model(model, config.loss, backend, seed=config.seed), config)
 
 
 class Backprop:

@@ -17,7 +17,7 @@ def test_check_prints_one_ok_line_per_model():
     assert result.code == 0, result.both
     lines = result.out.splitlines()
     models = [(str(p), m) for p in ALL_SPECS for m in load(p).models]
-    assert len(lines) == len(models) == 16
+    assert len(lines) == len(models) >= len(ALL_SPECS)
     for line, (path, model) in zip(lines, models):
         assert re.fullmatch(rf"{re.escape(path)}: ok: model {model}: \d+ units, \d+ connections, [\d,]+ parameters",
                             line), line
@@ -55,7 +55,7 @@ def test_version():
     (["frobnicate"], "No such command 'frobnicate'"),
     (["check", "--bogus", "x.nn"], "No such option: --bogus"),
     (["convert", "specs/xor.nn"], "Missing option '-o'"),
-    (["viz", "specs/xor.nn", "--unroll", "0"], "--unroll"),
+    (["viz", "specs/xor.nn", "-o", "x.svg", "--unroll", "0"], "--unroll"),
 ])
 def test_usage_errors_exit_2(args, message):
     result = run_cli(*args)

@@ -18,8 +18,8 @@ BAD_SPECS = {
                  "a dense connection cannot size 'h'", "declare its size: `layer h[64]`"),
     "tabs.nn": ("model m {\n\tinput x[2]\n\toutput y[1] sigmod\n\tx -> y\n}\n", 3, 14,
                 "unknown unit attribute 'sigmod'", "did you mean 'sigmoid'?"),
-    "setting.yaml": ("model m:\n  units:\n    - input x[2]\n    - output y[1] sigmoid\n  connections:\n"
-                     "    - x -> y\ntrain:\n  data: xor\n  loss: bce(y)\n  epoch: 3\n", 10, 3,
+    "setting.yaml": (("model m:\n  units:\n    - input x[2]\n    - output y[1] sigmoid\n  connections:\n"
+                      "    - x -> y\ntrain:\n  data: xor\n  loss: bce(y)\n  epoch: 3\n"), 10, 3,
                      "unknown train setting 'epoch'", "did you mean 'epochs'?"),
 }
 
@@ -105,8 +105,8 @@ def test_binary_file_error_prints_no_raw_bytes(tmp_path):
 
 HINTLESS = {
     "end of line": ("model m {\n  x -> \n}\n", "unexpected end of line, expected a name"),
-    "batch 0": ("model m {\n  input x[2]\n  output y[1]\n  x -> y\n}\ntrain {\n  data xor\n  loss mse(y)\n"
-                "  batch 0\n}\n", "batch: 0 is out of range"),
+    "batch 0": (("model m {\n  input x[2]\n  output y[1]\n  x -> y\n}\ntrain {\n  data xor\n  loss mse(y)\n"
+                 "  batch 0\n}\n"), "batch: 0 is out of range"),
     "kernel": ("model m {\n  input x[1, 4, 4]\n  layer c\n  output y[1]\n  x -> c conv(filters=2, kernel=5) -> y\n}\n",
                "is larger than its input"),
 }

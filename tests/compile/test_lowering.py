@@ -82,3 +82,38 @@ model r {
     with pytest.raises(BuildError, match="recurrent") as err:
         nngraph.program(checked)
     assert err.value.span.line == 2
+
+
+def test_input_gradients_match_finite_differences_when_asked_for():
+    from nngraph.compile import compile_model
+
+    checked = nngraph.loads(XOR)
+    from nngraph.backend import get_backend
+
+    program = compile_model(checked.models["m"], checked.train().loss, get_backend("numpy", "float64"),
+                            input_grads=True)
+    x = np.array([[0.3, -0.2], [1.0, 0.5]])
+    t = np.array([[1.0], [0.0]])
+
+    def loss(xv):
+        values = program.feeds({"x": xv}, t, training=True)
+        program.run(values, training=True)
+        return program.loss(values, program.train_plan)[0]
+
+    values = program.feeds({"x": x}, t, training=True)
+    _, input_grads = program.backward_to_inputs(values, program.run(values, training=True))
+    eps = 1e-6
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = eps
+        assert input_grads["x"][i] == pytest.approx((loss(x + step) - loss(x - step)) / (2 * eps), rel=1e-6)
+
+
+def test_loss_weights_can_change_between_steps():
+    program = nngraph.program(nngraph.loads(XOR))
+    x = np.array([[0, 1]], np.float32)
+    t = np.array([[1.0]], np.float32)
+    _, _, g1, _ = program.loss_and_grads({"x": x}, t)
+    program.loss_weights["bce(y)"] = 0.5
+    _, _, g2, _ = program.loss_and_grads({"x": x}, t)
+    np.testing.assert_allclose(g2["y.bias"], 0.5 * g1["y.bias"], rtol=1e-6)

@@ -218,10 +218,15 @@ def test_model_too_large_is_refused_before_allocation():
     assert peak < 50 * 2**20  # 10^10 parameters, yet nothing near their size was allocated
 
 
-def test_memory_limit_lets_a_model_that_fits_through():
-    assert check("""
-        model small {
-          input x[1000]
-          output y[1000]
-          x -> y
-        }""", memory_limit=17 * 1001 * 1000).models["small"]
+SMALL = """
+    model small {
+      input x[1000]
+      output y[1000]
+      x -> y
+    }"""
+
+
+def test_memory_limit_is_16_bytes_per_parameter():
+    need = 16 * (1000 * 1000 + 1000)  # weights and biases; with gradients and two optimizer moments
+    assert check(SMALL, memory_limit=need).models["small"]
+    errors_of(SMALL, "model 'small' needs about 0.0 GiB", memory_limit=need - 1)

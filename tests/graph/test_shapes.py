@@ -90,6 +90,3 @@ def test_unit_shapes_parameters_and_flops(name, model):
     if name != "vae_digits.nn":  # the vae table lists only the units around its sample
         assert set(graph.shapes) == set(UNITS[name, model])
 
-
-def test_lenet_has_44426_parameters():
-    assert total_parameters(load(SPECS / "mnist_lenet.nn").models["lenet"]) == 44_426

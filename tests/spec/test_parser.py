@@ -141,8 +141,8 @@ CANONICAL = parse("model m {\n  input x[2]\n  output y[1]\n  x -> y\n}\ntrain {\
 
 
 @pytest.mark.parametrize("text", [
-    "# a comment\nmodel m {   # trailing\n  input x[2]  # two\n  # alone\n  output y[1]\n  x -> y\n}\n"
-    "train {  # t\n  epochs 5 # five\n}\n# end",
+    ("# a comment\nmodel m {   # trailing\n  input x[2]  # two\n  # alone\n  output y[1]\n  x -> y\n}\n"
+     "train {  # t\n  epochs 5 # five\n}\n# end"),
     "model m { input x[2]; output y[1]; x -> y }; train { epochs 5 }",
     "model m { input x[2];; output y[1]; x -> y; }\ntrain {epochs 5;}",
     "\n\n\nmodel m {\n\n  input x[2]\n\n\n  output y[1]\n  x -> y\n\n}\n\n\ntrain {\n\n  epochs 5\n\n}\n\n",
