@@ -93,7 +93,7 @@ def viz(spec: Path = typer.Argument(..., help="spec file"),
         unroll: Optional[int] = typer.Option(None, "--unroll", min=1, help="unroll recurrence over T steps"),
         model: Optional[str] = typer.Option(None, "--model", help="draw only this model")):
     """Draw the models of a spec (SVG and PNG need no graphviz)."""
-    from nngraph.viz.graph_draw import draw_models
+    from nngraph.viz import draw_models
 
     checked = _load(spec)
     models = [m for m in checked.models.values() if model is None or m.name == model]

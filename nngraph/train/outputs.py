@@ -66,16 +66,14 @@ class RunDir:
         return target
 
     def finish(self, records: list[dict], summary: dict) -> None:
-        """The end-of-run files: summary.json and, where nngraph.viz can draw, curves.png."""
+        """The end-of-run files: summary.json and curves.png."""
         self.write_summary(summary)
         self.plot_curves(records)
 
-    def plot_curves(self, records: list[dict]) -> Path | None:
-        """curves.png via nngraph.viz.plots.plot_curves; None when that module cannot be imported."""
-        try:
-            from nngraph.viz.plots import plot_curves
-        except ImportError:
-            return None  # drawing is optional: the numbers are in metrics.jsonl
+    def plot_curves(self, records: list[dict]) -> Path:
+        """curves.png: loss and metrics per epoch (matplotlib, imported only here)."""
+        from nngraph.viz import plot_curves
+
         target = self.path / CURVES_FILE
         plot_curves(records, target)
         return target

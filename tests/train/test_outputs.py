@@ -53,16 +53,8 @@ def test_summary_has_splits_and_provenance(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["spec_hash"] == "abc"
 
 
-def test_curves_use_viz_when_present_and_are_skipped_when_not(tmp_path, monkeypatch):
-    import sys
-    import types
-
+def test_curves_are_drawn_as_a_png(tmp_path):
     run = make_run_dir(out=tmp_path)
-    drawn = []
-    fake = types.ModuleType("nngraph.viz.plots")
-    fake.plot_curves = lambda records, path: drawn.append((records, path))
-    monkeypatch.setitem(sys.modules, "nngraph.viz.plots", fake)
-    assert run.plot_curves([{"epoch": 1}]) == tmp_path / "curves.png"
-    assert drawn == [([{"epoch": 1}], tmp_path / "curves.png")]
-    monkeypatch.setitem(sys.modules, "nngraph.viz.plots", None)  # import now fails
-    assert run.plot_curves([{"epoch": 1}]) is None
+    path = run.plot_curves([{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5}])
+    assert path == tmp_path / "curves.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
