@@ -13,12 +13,17 @@ from typing import BinaryIO, Callable
 
 import numpy as np
 
+from nngraph.errors import OutputError
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Call `write(f)` on a temporary file beside `path`, then move it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror}", None,
+                          "check that the folder exists and is writable") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

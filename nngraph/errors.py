@@ -86,6 +86,10 @@ class DataError(NngraphError, ValueError):
     """A data set could not be loaded or does not fit the model."""
 
 
+class OutputError(NngraphError, OSError):
+    """A result could not be written (a missing folder, no permission, a full disk)."""
+
+
 class TrainingError(NngraphError, RuntimeError):
     """Training had to stop (a NaN loss, a checkpoint of another spec...)."""
 
@@ -129,15 +133,18 @@ class Collector:
         self.warnings: list[Diagnostic] = []
 
     def error(self, message, span=None, hint=None, kind=None) -> None:
-        if len(self.errors) < self.cap:
-            self.errors.append((kind or ValidationError)(message, span, hint))
+        self.add((kind or ValidationError)(message, span, hint))
 
     def add(self, err: NngraphError) -> None:
         if isinstance(err, ErrorList):
             for e in err.errors:
                 self.add(e)
-        elif len(self.errors) < self.cap:
+        elif len(self.errors) < self.cap and not self._seen(err):
             self.errors.append(err)
+
+    def _seen(self, err: NngraphError) -> bool:
+        """The same message at the same place once is enough (a bad name used twice in one chain)."""
+        return any(e.message == err.message and e.span == err.span for e in self.errors)
 
     def warn(self, message, span=None, hint=None) -> None:
         self.warnings.append(Diagnostic(message, span, hint, severity="warning"))

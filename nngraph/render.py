@@ -38,7 +38,13 @@ def _source_line(sources: dict[str, str], path: str, line: int) -> str | None:
             return None
         sources[path] = text
     rows = text.splitlines()
-    return rows[line - 1] if 0 < line <= len(rows) else None
+    return _printable(rows[line - 1]) if 0 < line <= len(rows) else None
+
+
+def _printable(line: str) -> str:
+    """Control characters (a binary file's bytes) are shown escaped, never sent to the terminal."""
+    return "".join(c if c.isprintable() or c == "\t" else f"\\x{ord(c):02x}" if ord(c) < 256 else "?"
+                   for c in line)
 
 
 def render_error(err: NngraphError, sources: dict[str, str] | None = None, warnings=()) -> str:

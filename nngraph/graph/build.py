@@ -224,6 +224,8 @@ class _AlreadyReported(Exception):
 
 
 def _resolve(ref: ast.Ref, graph, flat: Flat, end: int) -> str:
+    if ref.name in flat.refused:
+        raise _AlreadyReported
     if ref.name in flat.alias:
         name = flat.alias[ref.name][end]
         if name not in graph:

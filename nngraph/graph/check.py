@@ -86,6 +86,14 @@ def _check_train_names(trains, errors: Collector) -> None:
 
 def _check_train_models(config: TrainConfig, models: dict[str, ModelGraph], broken: set[str],
                         errors: Collector) -> None:
+    if {"method", "model"} & config.refused:
+        return  # which model and method are meant is unknown; their own errors say why
+    if config.method.name == "gan":
+        missing = [r for r in ("generator", "discriminator") if not isinstance(config.method.options.get(r), str)]
+        if missing:
+            errors.error(f"gan needs {missing[0]}=MODEL", config.method.span,
+                         "e.g. method gan(generator=g, discriminator=d, k=1)")
+            return
     if config.method.name != "gan" and config.model is None:
         if len(models) == 1:
             config.model = next(iter(models))

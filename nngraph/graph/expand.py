@@ -24,6 +24,7 @@ class Flat:
     alias: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (entry, exit)
     env: dict[str, dict] = field(default_factory=dict)  # unit name -> block parameters in scope
     ports: set[str] = field(default_factory=set)  # a block's `input` units: fed as-is from outside
+    refused: set[str] = field(default_factory=set)  # units and instances whose own error is reported
 
 
 def flatten(model: ast.Model, blocks: dict[str, ast.Block], errors: Collector) -> Flat:
@@ -43,6 +44,8 @@ def _expand(statements, prefix, env, blocks, flat, errors, depth):
                 flat.connections.append((_rename_connection(st, prefix), env))
         except NngraphError as e:
             errors.add(e)
+            if isinstance(st, (ast.Unit, ast.Use)):
+                flat.refused.add(prefix + st.name)
 
 
 def _repeat_count(attrs, env) -> tuple[int, tuple]:

@@ -8,6 +8,8 @@ from nngraph.graph.training import TrainConfig
 
 
 def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
+    if "loss" in config.refused:
+        return  # the loss's own error is reported; "needs a loss" would only repeat it
     _CHECKS[config.method.name](config, models)
     if config.method.name != "gan":
         _check_loss_units(config, models[config.model])
@@ -96,7 +98,8 @@ def _check_loss_units(config: TrainConfig, model: ModelGraph) -> None:
                                       did_you_mean(name, list(model.graph)))
         unit = model.unit(term.unit)
         if term.kind == "kl" and unit.role != "sample":
-            raise ValidationError(f"kl(...) applies to a sample unit; '{unit.name}' is a {unit.role}", term.span)
+            raise ValidationError(f"kl(...) applies to a sample unit; '{unit.name}' is a {unit.role} unit",
+                                  term.span, f"e.g. `sample z ~ normal(mu, logvar)` and `kl(z)`")
         if term.kind == "cross_entropy" and unit.activation not in ("softmax", "identity"):
             raise ValidationError(f"cross_entropy expects a softmax unit; '{unit.name}' uses {unit.activation}",
                                   term.span, "declare it `output y[10] softmax`")

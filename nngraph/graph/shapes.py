@@ -125,7 +125,8 @@ def _spatial(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
     c, h, w = source
     if kernel[0] > h + 2 * padding[0] or kernel[1] > w + 2 * padding[1]:
         raise ShapeError(f"{edge.kind} kernel {list(kernel)} is larger than its input "
-                         f"{[h, w]} (padding {list(padding)})", edge.span)
+                         f"{[h, w]} (padding {list(padding)})", edge.span,
+                         f"use a kernel of at most {[h + 2 * padding[0], w + 2 * padding[1]]}, or pad the input")
     ho = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
     wo = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
     if edge.kind != "conv":

@@ -53,6 +53,7 @@ class TrainConfig:
     dtype: str = "float32"
     early_stopping: dict | None = None
     spans: dict = field(default_factory=dict)  # setting name -> span, for errors found later
+    refused: set = field(default_factory=set)  # settings already reported as wrong: checks that need them skip
 
     @property
     def models(self) -> list[str]:
@@ -75,6 +76,7 @@ def build_train(block: ast.Train, errors: Collector) -> TrainConfig:
             _apply(config, setting)
         except NngraphError as e:
             errors.add(e)
+            config.refused.add(setting.name)
     return config
 
 

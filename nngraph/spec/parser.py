@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def decode_source(raw: bytes, path: str) -> str:
     if b"\0" in raw:
         raise SourceError(f"{path} looks like a binary file, not a spec", Span(path, 1, 1))
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a byte-order mark, as Windows editors write, is skipped
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
@@ -214,6 +215,7 @@ class _ToAst(Transformer):
 
 def parse(text: str, path: str = "<string>") -> ast.Spec:
     """Parse spec text into an AST; raise SpecSyntaxError with a position and hint."""
+    text = text.removeprefix("\ufeff")
     if not text.strip():
         raise SourceError(
             f"{path} is empty", Span(path, 1, 1), "a spec holds at least one `model NAME { ... }`"
@@ -301,13 +303,50 @@ def _syntax_error(e: UnexpectedInput, text: str, path: str, dl: int, dc: int) ->
             "unexpected end of file", span, "a '{', '(' or '[' is not closed"
         )
     assert isinstance(e, UnexpectedToken)
+    reserved = _reserved_name_declared(text, path, e.line, dl, dc)
+    if reserved is not None:
+        return reserved
     tok = e.token
     got = "end of line" if tok.type == "_NL" else repr(str(tok))
     expected = sorted({_describe(t) for t in e.expected if not t.startswith("__")})
     message = f"unexpected {got}"
     if expected and len(expected) <= 6:
         message += ", expected " + " or ".join(expected)
-    return SpecSyntaxError(message, span, _token_hint(tok, e.expected))
+    hint = _token_hint(tok, e.expected) or _open_call_hint(tok, text, e.pos_in_stream) or _expected_hint(e.expected)
+    return SpecSyntaxError(message, span, hint)
+
+
+def _open_call_hint(tok: Token, text: str, pos: int | None) -> str | None:
+    """A line break inside unclosed parentheses: calls stay on one line."""
+    if tok.type != "_NL" or pos is None:
+        return None
+    before = text[:pos]
+    if before.count("(") > before.count(")"):
+        return "a call's arguments stay on one line (or end the line with '\\')"
+    return None
+
+
+def _expected_hint(expected) -> str | None:
+    if set(expected) <= {"NAME", "DOT"}:
+        return "a name goes here: letters, digits and '_', starting with a letter or '_'"
+    return None
+
+
+_DECLARED_ROLE_NAME = re.compile(r"^([ \t]*(?:" + "|".join(_ROLES) + r")[ \t]+)(" + "|".join(_ROLES) + r")\b",
+                                 re.MULTILINE)
+
+
+def _reserved_name_declared(text: str, path: str, error_line: int, dl: int, dc: int):
+    """`layer input[3]` parses (names are read in context) but the unit could never start a connection;
+    when a later line then fails, the declaration is the real mistake."""
+    for m in _DECLARED_ROLE_NAME.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        if line > (error_line or 0):
+            break
+        column = len(m.group(1)) + 1 + (dc if line == 1 else 0)
+        return SpecSyntaxError(f"'{m.group(2)}' cannot name a unit", Span(path, line + dl, column),
+                               f"'{m.group(2)}' is a reserved word (a unit role); pick another name")
+    return None
 
 
 def _char_hint(ch: str) -> str | None:

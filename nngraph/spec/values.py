@@ -77,5 +77,15 @@ def expect_number(value, span, name: str, *, integer=False, low=None, high=None,
         lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
         hi = "" if high is None else f"{high}" + (")" if high_open else "]")
         rng = f"{lo or '(-inf'}, {hi or 'inf)'}"
-        raise ValidationError(f"{name}: {value} is out of range {rng}", span)
+        raise ValidationError(f"{name}: {value} is out of range {rng}", span, _range_hint(low, high, low_open,
+                                                                                          high_open))
     return value
+
+
+def _range_hint(low, high, low_open, high_open) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'above' if low_open else 'at least'} {low}")
+    if high is not None:
+        parts.append(f"{'below' if high_open else 'at most'} {high}")
+    return "use a value " + " and ".join(parts)

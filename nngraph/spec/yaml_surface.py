@@ -23,7 +23,8 @@ import yaml
 from nngraph.errors import SourceError, Span, SpecSyntaxError, did_you_mean
 from nngraph.spec import ast
 from nngraph.spec.format import format_header, format_setting, format_statement, format_value
-from nngraph.spec.parser import MAX_NESTING, parse_fragment
+from nngraph.spec.parser import MAX_NESTING
+from nngraph.spec.parser import parse_fragment as _parse_fragment
 
 ITEM_WORDS = ("model", "block", "train")
 SECTIONS = {"units": ast.Unit, "uses": ast.Use, "connections": ast.Connection}
@@ -82,9 +83,10 @@ def parse_yaml(text: str, path: str = "<string>") -> ast.Spec:
 
 
 def _compose(text: str, path: str) -> yaml.Node | None:
-    loader = _Loader(text)
-    loader.name = path
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters here already
+        loader.name = path
         return loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         message = "invalid YAML: " + "; ".join(filter(None, [e.context, e.problem]))
@@ -92,11 +94,15 @@ def _compose(text: str, path: str) -> yaml.Node | None:
         raise SpecSyntaxError(message, span, _yaml_hint(e)) from None
     except yaml.YAMLError as e:  # a ReaderError: a character YAML does not allow
         span = _offset_span(text, path, getattr(e, "position", 0))
-        raise SpecSyntaxError(f"invalid YAML: {e}", span) from None
+        char = getattr(e, "character", None)
+        what = f"character #x{char:04x}" if isinstance(char, int) else "character"
+        raise SpecSyntaxError(f"invalid YAML: {what} is not allowed", span,
+                              "YAML text cannot hold control characters") from None
     except RecursionError:
         raise SpecSyntaxError("YAML nested too deeply", Span(path, 1, 1)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _offset_span(text: str, path: str, offset: int) -> Span:
@@ -171,7 +177,7 @@ def _header(ctx: _Context, key: yaml.Node) -> ast.Item:
     if word is None or word.group() not in ITEM_WORDS:
         hint = did_you_mean(word.group() if word else text, ITEM_WORDS)
         raise ctx.error(key, f"unknown top-level key {text!r}", hint)
-    items = parse_fragment(text + " {}", "start", ctx.path, *_text_start(ctx, key))
+    items = _fragment(ctx, text + " {}", "start", *_text_start(ctx, key))
     if len(items) != 1 or _body(items[0]):
         hint = "one key per model, block or train"
         raise ctx.error(key, f"{text!r} names more than one item", hint)
@@ -206,7 +212,7 @@ def _sections_hint() -> str:
 def _statement(ctx: _Context, node: yaml.Node, expected: type | None, section: str):
     text = _text(ctx, node, "a statement")
     # The fragment rule first: its errors read best ("unexpected end of file").
-    statement = parse_fragment(text, "statement_only", ctx.path, *_text_start(ctx, node))
+    statement = _fragment(ctx, text, "statement_only", *_text_start(ctx, node))
     _in_body(ctx, node, "statement")
     if expected is not None and not isinstance(statement, expected):
         right = next(name for name, kind in SECTIONS.items() if isinstance(statement, kind))
@@ -228,7 +234,7 @@ def _in_body(ctx: _Context, node: yaml.Node, kind: str):
     text = _text(ctx, node, f"a {kind}")
     prefix = _BODY_PREFIX[kind]
     line, column = _text_start(ctx, node)
-    items = parse_fragment(prefix + text + "}", "start", ctx.path, line, column - len(prefix))
+    items = _fragment(ctx, prefix + text + "}", "start", line, column - len(prefix))
     body = _body(items[0]) if len(items) == 1 else ()
     if len(body) != 1:
         raise ctx.error(node, f"expected one {kind}, found {text!r}", f"one {kind} per entry")
@@ -277,7 +283,7 @@ def _value(ctx: _Context, node: yaml.Node, depth: int = 0) -> ast.Value:
         hint = "keyword arguments go in a call: f(a=1)"
         raise ctx.error(node, "a value cannot be a mapping here", hint)
     text = _text(ctx, node, "a value")
-    return parse_fragment(text, "value_only", ctx.path, *_text_start(ctx, node))
+    return _fragment(ctx, text, "value_only", *_text_start(ctx, node))
 
 
 def _list(ctx: _Context, node: yaml.Node) -> list[yaml.Node]:
@@ -434,3 +440,19 @@ def _yaml_value(value: ast.Value):
     if isinstance(value, ast.ListValue):
         return _FlowList(_yaml_value(v) for v in value.items)
     return _Text(format_value(value))
+
+
+def _fragment(ctx: _Context, text: str, rule: str, line: int, column: int):
+    """Parse .nn text held in a YAML scalar. A plain scalar folded over several lines (often a mis-indented
+    list item) no longer matches the file column for column: its errors point at the scalar's start."""
+    try:
+        return _parse_fragment(text, rule, ctx.path, line, column)
+    except SpecSyntaxError as e:
+        if e.span is None or e.span.line != line or "\n" in text:
+            raise
+        rows = ctx.lines
+        if 0 < line <= len(rows) and e.span.column > len(rows[line - 1]) + 1:
+            raise SpecSyntaxError(e.message, Span(ctx.path, line, column),
+                                  "this text runs over several YAML lines; is a list item indented wrongly?") from None
+        raise
+

@@ -29,6 +29,7 @@ def save_checkpoint(path: str | Path, state: dict[str, np.ndarray], meta: dict) 
     if META_KEY in arrays:
         raise TrainingError(f"'{META_KEY}' is reserved in a checkpoint; rename that state entry")
     arrays[META_KEY] = np.frombuffer(_to_json(meta).encode("utf-8"), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: _write_npz(f, arrays))
 
 

@@ -43,8 +43,6 @@ def test_a_failed_convert_leaves_the_output_untouched(tmp_path, source_text, out
     assert [p.name for p in tmp_path.iterdir() if p.name not in ("bad.nn", out_name)] == []  # no temp file left
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: convert into a folder that does not exist ends in "
-                   "'internal error: FileNotFoundError' and exit 70 instead of a plain error and exit 1")
 def test_convert_into_a_missing_folder_is_a_plain_error(tmp_path):
     result = run_cli("convert", SPECS / "xor.nn", "-o", tmp_path / "no" / "such" / "out.yaml")
     assert result.code == 1

@@ -93,8 +93,6 @@ def test_unreadable_inputs_exit_1_with_a_position(tmp_path, name, content, messa
     assert message in result.err and "Traceback" not in result.both
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: for a binary file (b'\\x00\\x01') the error prints the file's raw "
-                   "bytes, NUL included, as its 'source line'")
 def test_binary_file_error_prints_no_raw_bytes(tmp_path):
     path = tmp_path / "bin.nn"
     path.write_bytes(b"\x00\x01\x02")
@@ -112,8 +110,6 @@ HINTLESS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (per DESIGN.md: every bad spec prints a hint): these errors print no "
-                   "`hint:` line")
 @pytest.mark.parametrize("case", sorted(HINTLESS))
 def test_every_error_has_a_hint(tmp_path, case):
     text, message = HINTLESS[case]

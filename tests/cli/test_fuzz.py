@@ -129,8 +129,6 @@ def test_mutated_specs_through_the_cli(tmp_path_factory, case):
 FOLDED = "model m:\n  units:\n   - input x[1] sequence\n    - layer h[32] tanh\n  connections:\n    - x -> h\n"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a control character in YAML text (here \\x01) escapes as "
-                   "yaml.reader.ReaderError; from a file, `nngraph check` says 'internal error' and exits 70")
 def test_yaml_with_a_control_character(tmp_path):
     text = "model m:\n  units:\n    - input x[2]\x01\n"
     front_end("c.yaml", text)
@@ -139,7 +137,5 @@ def test_yaml_with_a_control_character(tmp_path):
     assert run_cli("check", path).code == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: in a YAML plain scalar folded over two lines (a mis-indented list "
-                   "item) the error position is mapped onto the first line, past its end: 3:26 on a 24-column line")
 def test_yaml_folded_scalar_error_is_positioned_inside_the_text():
     front_end("f.yaml", FOLDED)

@@ -76,16 +76,12 @@ def test_a_bad_size_argument_is_found_where_the_block_uses_it():
     assert_error(errors[0], "shape of 'b1.a': 0 is out of range \\[1, inf\\)", 3, 11)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: when a `use` is refused, every later reference to the instance "
-                   "adds \"unknown unit 'b1'\" (twice for `x -> b1 -> y`): 3 errors for one mistake")
 @pytest.mark.parametrize("case", ["unknown block", "missing parameter", "repeat=0"])
 def test_a_refused_use_is_the_only_error(case):
     use, match, column, hint = BLOCK_ERRORS[case]
     the_only_error(with_use(use), match, 9, column, hint)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a unit refused for `repeat=0` is then 'unknown' at each reference "
-                   "(twice for `x -> h -> y`)")
 def test_a_refused_stack_is_the_only_error():
     the_only_error("""
         model m {

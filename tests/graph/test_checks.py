@@ -188,8 +188,6 @@ def test_several_independent_errors_are_reported_together():
     assert [type(e) for e in errors] == [ValidationError] * 4
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unknown unit in the middle of a chain (`x -> hh -> y`) is "
-                   "reported twice at the same place, once as target and once as source")
 def test_unknown_unit_inside_a_chain_is_reported_once():
     the_only_error("""
         model m {

@@ -58,8 +58,6 @@ def test_cd_with_k_below_1():
     assert_error(errors[0], "cd: k: 0 is out of range \\[1, inf\\)", 8, 15)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after `method cd(k=0)` is refused the method falls back to backprop, "
-                   "so a second, false error follows: \"model 'r' has symmetric links; backprop cannot train it\"")
 def test_cd_with_k_below_1_is_the_only_error():
     the_only_error(RBM_CD0, "cd: k: 0 is out of range", 8, 15)
 
@@ -88,8 +86,6 @@ def test_refused_loss(expression, match, hint):
     assert_error(errors_of(_loss(expression))[0], match, 9, 8, hint)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a refused `loss ...` leaves the config without a loss, so a second, "
-                   "false error follows at the train block: 'backprop needs a loss'")
 @pytest.mark.parametrize("expression, match, hint", REFUSED_LOSSES)
 def test_refused_loss_is_the_only_error(expression, match, hint):
     the_only_error(_loss(expression), match, 9, 8, hint)
@@ -111,8 +107,6 @@ def test_gan_naming_an_unknown_discriminator():
     the_only_error(GAN_HALF.replace("{more}", ", discriminator=d"), "no model named 'd'", 8, 10)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `method gan(generator=g)` without discriminator says "
-                   "\"no model named 'None'\" instead of \"gan needs discriminator=MODEL\"")
 def test_gan_without_a_discriminator():
     the_only_error(GAN_HALF.replace("{more}", ""), "gan needs discriminator=MODEL", 8, 10,
                    "discriminator=d")

@@ -212,8 +212,6 @@ def test_syntax_errors_are_positioned(text, line, column, message, hint):
     assert err.hint is None if hint is None else hint in err.hint
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the 'arguments stay on one line' hint only fires when the line "
-                   "breaks before ')' or ',', not after a ',' (the usual way to wrap a call)")
 def test_call_wrapped_after_a_comma_gets_the_one_line_hint():
     with pytest.raises(SpecSyntaxError) as info:
         parse("train {\n  optimizer adam(lr=1,\n    beta1=0.5)\n}")
@@ -221,8 +219,6 @@ def test_call_wrapped_after_a_comma_gets_the_one_line_hint():
     assert "arguments stay on one line" in (info.value.hint or "")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `layer input[3]` is accepted (contextual lexer), but the unit can "
-                   "then never start a connection: `input -> y` is a syntax error on a later line")
 def test_a_role_word_as_unit_name_is_refused_where_declared():
     with pytest.raises(SpecSyntaxError) as info:
         parse("model m {\n  layer input[3]\n  output y[1]\n  input -> y\n}")
@@ -230,8 +226,6 @@ def test_a_role_word_as_unit_name_is_refused_where_declared():
     assert "reserved word" in (info.value.hint or "")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with CRLF line endings an error at the end of a line is put one "
-                   "column later than with LF (the ignored '\\r' is counted)")
 def test_crlf_error_at_end_of_line_has_the_lf_column():
     for text in ("model m {\n  x -> \n}\n", "model m {\r\n  x -> \r\n}\r\n"):
         with pytest.raises(SpecSyntaxError) as info:
@@ -239,8 +233,6 @@ def test_crlf_error_at_end_of_line_has_the_lf_column():
         assert (info.value.span.line, info.value.span.column) == (2, 8)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a UTF-8 byte-order mark (as Windows editors write) is an "
-                   "'unexpected character' at 1:1 instead of being skipped")
 def test_utf8_bom_is_accepted(tmp_path):
     path = tmp_path / "bom.nn"
     path.write_bytes(b"\xef\xbb\xbfmodel m {\n  input x[2]\n}\n")
