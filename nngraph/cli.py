@@ -143,7 +143,10 @@ def _print_summary(summary: dict, json_out: bool) -> None:
         return
     final = {k: v for k, v in summary.get("final", {}).items() if isinstance(v, float)}
     shown = "  ".join(f"{k} {v:.4g}" for k, v in final.items())
-    typer.echo(f"{summary['epochs_run']} epochs in {summary['wall_time_s']:.1f}s  {shown}")
+    stop = " (stopped early)" if summary.get("stopped_early") else ""
+    best = f", best epoch {summary['best_epoch']} restored" if summary.get("best_epoch") else ""
+    typer.echo(f"{summary['epochs_run']} epochs{stop}{best} in {summary['wall_time_s']:.1f}s")
+    typer.echo(f"  {shown}")
     typer.echo(f"run folder: {summary['run_dir']}")
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from nngraph.errors import ShapeError, ValidationError, did_you_mean
 from nngraph.graph.ir import ModelGraph
-from nngraph.graph.training import TrainConfig
+from nngraph.graph.training import Choice, TrainConfig
+from nngraph.graph.training import _check_options as check_options
+from nngraph.graph.vocabulary import OPTIMIZERS
+from nngraph.spec import ast
+from nngraph.spec.values import bind_options
 
 
 def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
@@ -69,6 +73,24 @@ def _vae(config: TrainConfig, models) -> None:
                               "e.g. `sample z ~ normal(mu, logvar)`")
     if not config.loss:
         raise ValidationError("vae needs a loss", config.span, "e.g. `loss bce(x_hat, x) + kl(z)`")
+    inputs = model.units_with_role("input")
+    for term in config.loss:
+        if term.kind != "kl":
+            _check_reconstruction(model, term, term.target or (inputs[0].name if len(inputs) == 1 else None))
+
+
+def _check_reconstruction(model: ModelGraph, term, target: str | None) -> None:
+    """A VAE's decoder output must have the shape of the data it reconstructs."""
+    if target is None:
+        raise ValidationError(f"{term.kind}({term.unit}): which data does it reconstruct?", term.span,
+                              f"name the input unit: `{term.kind}({term.unit}, x)`")
+    if term.unit not in model.graph or target not in model.graph:
+        return  # the loss-unit check names the unknown unit
+    got, want = model.shapes.get(term.unit), model.shapes.get(target)
+    if got and want and got != want:
+        raise ShapeError(f"decoder output '{term.unit}' has shape {list(got)}, but the data unit '{target}' "
+                         f"it reconstructs has shape {list(want)}", model.unit(term.unit).span,
+                         f"make the decoder's last layer `{term.unit}{list(want)}`")
 
 
 def _gan(config: TrainConfig, models) -> None:
@@ -88,6 +110,33 @@ def _gan(config: TrainConfig, models) -> None:
     if got and want and got != want:
         raise ShapeError(f"generator output '{gen_out[0].name}' has shape {list(got)}, but discriminator "
                          f"input '{disc_in[0].name}' expects {list(want)}", gen_out[0].span)
+    judge = disc.units_with_role("output")
+    if len(judge) != 1 or judge[0].activation != "sigmoid" or disc.shapes.get(judge[0].name) != (1,):
+        raise ValidationError(f"discriminator '{disc.name}' needs one output unit of one sigmoid: "
+                              "the probability that its input is real", (judge[0] if judge else disc).span,
+                              "e.g. `output real[1] sigmoid`")
+    if config.loss:
+        raise ValidationError("gan sets its own losses (binary cross-entropy on real and generated data)",
+                              config.loss_span or config.loss[0].span, "remove the `loss` setting")
+    for key in ("g_optimizer", "d_optimizer"):
+        optimizer_option(opts.get(key), _span(config))
+
+
+def optimizer_option(value, span) -> Choice | None:
+    """A per-model optimizer written as a method option, e.g. `g_optimizer=adam(lr=2e-4, beta1=0.5)`;
+    None where the option is not set (the train block's optimizer applies)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = ast.Call(value, (), (), span)
+    if not isinstance(value, ast.Call) or value.name not in OPTIMIZERS:
+        name = value.name if isinstance(value, ast.Call) else repr(value)
+        raise ValidationError(f"expected an optimizer, got {name}", getattr(value, "span", None) or span,
+                              did_you_mean(name, OPTIMIZERS) if isinstance(value, ast.Call) else
+                              "e.g. g_optimizer=adam(lr=2e-4, beta1=0.5)")
+    options = bind_options(value, OPTIMIZERS[value.name], "optimizer")
+    check_options(value, options)
+    return Choice(value.name, options, value.span)
 
 
 def _check_loss_units(config: TrainConfig, model: ModelGraph) -> None:

@@ -32,7 +32,7 @@ def metric_panels(history: list[dict]) -> dict[str, list[str]]:
 
 
 def _numeric_keys(history: list[dict]) -> list[str]:
-    keys = dict.fromkeys(k for row in history for k in row if k != "epoch")
+    keys = dict.fromkeys(k for row in history for k in row if k not in ("epoch", "time"))  # time: a clock, not a curve
     return [k for k in keys if any(_number(row.get(k)) is not None for row in history)]
 
 
