@@ -183,11 +183,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", default="mlp,xor,lenet,memory")
+    parser.add_argument("--threads", default="1,2", help="thread counts to compare at (both sides alike)")
     args = parser.parse_args()
-    import torch
+    rows = []
+    for threads in (int(t) for t in args.threads.split(",")):
+        rows += run_cases(args, threads)
+    print(json.dumps(rows))
 
-    threads = torch.get_num_threads()
-    print(f"threads: torch {threads}; numpy float32 GEMM {numpy_gemm_gflops(args.repeats):.0f} GFLOP/s")
+
+def run_cases(args, threads: int) -> list[dict]:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    with threadpool_limits(threads):
+        return _cases(args, threads)
+
+
+def _cases(args, threads: int) -> list[dict]:
+    print(f"--- {threads} thread(s), both sides; numpy float32 GEMM {numpy_gemm_gflops(args.repeats):.0f} GFLOP/s")
     rows = []
     wanted = args.only.split(",")
     if "mlp" in wanted:
@@ -212,7 +226,9 @@ def main() -> None:
               f"added by building and training: nngraph {ours[1]:.1f} MiB, torch {theirs[1]:.1f} MiB")
         rows.append({"case": "memory", "nngraph_peak_mib": ours[0], "torch_peak_mib": theirs[0],
                      "nngraph_added_mib": ours[1], "torch_added_mib": theirs[1]})
-    print(json.dumps(rows))
+    for r in rows:
+        r["threads"] = threads
+    return rows
 
 
 if __name__ == "__main__":

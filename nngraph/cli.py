@@ -125,13 +125,15 @@ def train(spec: Path = typer.Argument(..., help="spec file"),
           backend: str = BACKEND, dtype: Optional[str] = typer.Option(None, "--dtype"),
           overrides: Optional[List[str]] = SET, train_name: Optional[str] = TRAIN,
           json_out: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
-          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")):
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+          threads: Optional[int] = typer.Option(None, "--threads", min=1, max=1024,
+                                                help="BLAS threads (default: 1 for small models, all cores else)")):
     """Train a spec; writes metrics.jsonl, summary.json, checkpoint.npz and curves.png."""
     from nngraph.session import run_training
 
     checked = _load(spec, overrides, train_name)
     summary = run_training(checked, train_name, out=out, resume=resume, backend=backend, dtype=dtype,
-                           quiet=quiet or json_out)
+                           quiet=quiet or json_out, threads=threads)
     _print_summary(summary, json_out)
 
 
