@@ -69,9 +69,13 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parents[2] / "grammar" / "nngraph.lark").read_text("utf-8")
 
 
+START_RULES = ("start", "statement_only", "value_only")
+
+
 @functools.lru_cache(maxsize=None)
-def _lark(start: str) -> Lark:
-    return Lark(grammar_text(), parser="lalr", propagate_positions=True, start=start)
+def _parser() -> Lark:
+    """One LALR parser for whole specs and for the fragments YAML embeds (built once per process)."""
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True, start=list(START_RULES))
 
 
 # ---- AST building -----------------------------------------------------------------------
@@ -239,7 +243,7 @@ def parse_fragment(text: str, rule: str, path: str, line: int = 1, column: int =
 
 def _parse_tree(text, path, start, line_offset=0, col_offset=0):
     try:
-        return _lark(start).parse(text)
+        return _parser().parse(text, start=start)
     except UnexpectedInput as e:
         raise _syntax_error(e, text, path, line_offset, col_offset) from None
 
@@ -285,7 +289,7 @@ def _describe(token_type: str) -> str:
     if token_type in _TOKEN_WORDS:
         return _TOKEN_WORDS[token_type]
     try:
-        pattern = _lark("start").get_terminal(token_type).pattern
+        pattern = _parser().get_terminal(token_type).pattern
     except KeyError:
         return token_type.lower()
     return f"'{pattern.value}'" if pattern.type == "str" else token_type.lower()
