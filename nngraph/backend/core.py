@@ -12,6 +12,7 @@ from typing import Any
 import numpy
 
 from nngraph.backend.gpu import load_cupy, loaded_cupy
+from nngraph.backend.memory import keep_freed_memory
 from nngraph.errors import BackendError, did_you_mean
 
 BACKEND_NAMES = ("numpy", "cupy")
@@ -60,6 +61,8 @@ def get_backend(name: str = "numpy", dtype: str = "float32") -> Backend:
         raise BackendError(f"unknown backend '{name}'", hint=did_you_mean(name, BACKEND_NAMES))
     if dtype not in DTYPE_NAMES:
         raise BackendError(f"unsupported dtype '{dtype}'", hint=did_you_mean(dtype, DTYPE_NAMES))
+    if name == "numpy":
+        keep_freed_memory()
     xp = numpy if name == "numpy" else _require_cupy()
     return Backend(name, xp, xp.dtype(dtype))
 
