@@ -150,7 +150,8 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
 
     x = _read_inputs(input_path)
     session = load_trained(checked, train_name, checkpoint, backend)
-    model = checked.models[session.config.model]
+    # a method that predicts with a model the train block does not name (a gan's discriminator) says which
+    model = getattr(session.method, "predict_model", None) or checked.models[session.config.model]
     if unit is not None and unit not in model.graph:
         from nngraph.errors import did_you_mean
 
@@ -158,7 +159,11 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
     from nngraph.data.dataset import Dataset
     from nngraph.train.feeding import check_data_fits
 
-    check_data_fits(model, Dataset(x, None, "unsupervised", name=str(input_path)), None)
+    inputs = Dataset(x, None, "unsupervised", name=str(input_path))
+    if hasattr(session.method, "check_data"):  # e.g. recurrent models read [steps, features]
+        session.method.check_data(inputs, None)
+    else:
+        check_data_fits(model, inputs, None)
     y = session.method.predict(x.astype(np.float32), unit)
     atomic_save_npy(output_path, y)
     return y.shape

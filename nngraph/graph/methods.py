@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from nngraph.errors import ShapeError, ValidationError, did_you_mean
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import Choice, TrainConfig
@@ -106,9 +108,13 @@ def _gan(config: TrainConfig, models) -> None:
     if len(gen_out) != 1 or len(disc_in) != 1:
         raise ValidationError("a gan's generator needs one output and its discriminator one input",
                               _span(config))
+    pack = opts.get("pack", 1)
+    if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
+        raise ValidationError(f"gan: pack: expected a whole number >= 1, got {pack!r}", _span(config))
     got, want = gen.shapes.get(gen_out[0].name), disc.shapes.get(disc_in[0].name)
-    if got and want and got != want:
-        raise ShapeError(f"generator output '{gen_out[0].name}' has shape {list(got)}, but discriminator "
+    if got and want and (got != want if pack == 1 else math.prod(want) != pack * math.prod(got)):
+        packed = f" ({pack} packed: {pack * math.prod(got)} values)" if pack > 1 else ""
+        raise ShapeError(f"generator output '{gen_out[0].name}' has shape {list(got)}{packed}, but discriminator "
                          f"input '{disc_in[0].name}' expects {list(want)}", gen_out[0].span)
     judge = disc.units_with_role("output")
     if len(judge) != 1 or judge[0].activation != "sigmoid" or disc.shapes.get(judge[0].name) != (1,):
@@ -148,7 +154,7 @@ def _check_loss_units(config: TrainConfig, model: ModelGraph) -> None:
         unit = model.unit(term.unit)
         if term.kind == "kl" and unit.role != "sample":
             raise ValidationError(f"kl(...) applies to a sample unit; '{unit.name}' is a {unit.role} unit",
-                                  term.span, f"e.g. `sample z ~ normal(mu, logvar)` and `kl(z)`")
+                                  term.span, "e.g. `sample z ~ normal(mu, logvar)` and `kl(z)`")
         if term.kind == "cross_entropy" and unit.activation not in ("softmax", "identity"):
             raise ValidationError(f"cross_entropy expects a softmax unit; '{unit.name}' uses {unit.activation}",
                                   term.span, "declare it `output y[10] softmax`")

@@ -55,8 +55,10 @@ METHODS = {
         "chains": 0,  # > 0: persistent negative chains
     },
     "vae": {"samples": 1, "warmup": 0},
-    # g_optimizer / d_optimizer: an optimizer call for that model alone; None: the train block's
-    "gan": {"generator": None, "discriminator": None, "k": 1, "g_optimizer": None, "d_optimizer": None},
+    # g_optimizer / d_optimizer: an optimizer call for that model alone; None: the train block's.
+    # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)
+    "gan": {"generator": None, "discriminator": None, "k": 1, "pack": 1, "g_optimizer": None,
+            "d_optimizer": None},
 }
 LOSSES = {
     "mse": 1,  # number of unit arguments (a second, optional argument names the target unit)

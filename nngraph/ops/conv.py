@@ -1,16 +1,23 @@
-"""2-D convolution (cross-correlation, as in every framework) by im2col and one GEMM.
+"""2-D convolution (cross-correlation, as in every framework) by im2col and a batched GEMM.
 
 x (N, C, H, W), W (F, C, kh, kw), b (F,) or None -> (N, F, Ho, Wo).
 attrs: stride (int or pair, default 1), padding (int, pair, "valid" or "same";
 "same" needs stride 1; default 0), needs_input_grad (default True; False makes the
 vjp skip the GEMM and col2im for x and return None for it, for a data input).
+
+Speed notes (LeNet at one thread, see benchmarks/conv_ops.py): the forward runs one
+GEMM per example on (C*kh*kw, Ho*Wo) columns, which yields the (N, F, Ho, Wo)
+output with no transpose; the vjp works with the batch innermost (see
+`_both_grads`). Columns live in reused scratch arrays and are rebuilt in the vjp
+rather than kept in the ctx: a fresh array of that size per step costs more in
+page faults than the rebuild.
 """
 
 from __future__ import annotations
 
 from nngraph.errors import ShapeError
 from nngraph.ops.registry import register
-from nngraph.ops.windows import col2im, geometry, pad, window_view
+from nngraph.ops.windows import col2im, cols_shape, geometry, im2col, pad, scratch
 
 
 def _geometry(x_hw, w_shape, attrs):
@@ -34,34 +41,55 @@ def _conv_shape(shapes, attrs):
 def conv2d(xp, inputs, attrs):
     x, w = inputs[0], inputs[1]
     geo = _geometry(x.shape[2:], w.shape, attrs)
-    n, (ho, wo), f = x.shape[0], geo.out, w.shape[0]
-    # windows ordered (N, Ho, Wo, C, kh, kw) so each row of `cols` is one patch
-    cols = window_view(xp, pad(xp, x, geo.pads), geo).transpose(0, 2, 3, 1, 4, 5)
-    cols = cols.reshape(n * ho * wo, -1)
-    out = cols @ w.reshape(f, -1).T
+    with scratch(xp, cols_shape(x.shape, geo), x.dtype) as cols:
+        im2col(xp, pad(xp, x, geo.pads), geo, cols)
+        # one GEMM per example, batched: the result is (N, F, Ho*Wo), already the
+        # output's layout, so no transpose or copy follows
+        out = xp.matmul(w.reshape(w.shape[0], -1), cols)
     if len(inputs) > 2 and inputs[2] is not None:
-        out += inputs[2]
-    # (N*Ho*Wo, F) -> (N, F, Ho, Wo): the transpose is copied once so that
-    # the next op reads contiguous memory
-    out = xp.ascontiguousarray(out.reshape(n, ho, wo, f).transpose(0, 3, 1, 2))
-    return out, (cols, geo)
+        out += inputs[2][:, None]
+    # the vjp rebuilds the columns from x: cheaper than keeping megabytes alive
+    # in a fresh array every step (see windows.scratch)
+    return out.reshape((x.shape[0], w.shape[0]) + geo.out), geo
 
 
-def _input_grad(xp, g2, w, x_shape, geo):
-    f = w.shape[0]
-    gcols = (g2 @ w.reshape(f, -1)).reshape((x_shape[0],) + geo.out + w.shape[1:])
-    gcols = gcols.transpose(0, 3, 1, 2, 4, 5)  # (N, C, Ho, Wo, kh, kw), as col2im wants
-    return col2im(xp, lambda i, j: gcols[..., i, j], x_shape, geo, g2.dtype)
+def _weight_grad(xp, g, x, w, geo):
+    """dW alone, for a data input: batched over examples, as the forward is."""
+    g3 = g.reshape(g.shape[0], g.shape[1], -1)  # (N, F, Ho*Wo)
+    with scratch(xp, cols_shape(x.shape, geo), x.dtype) as cols:
+        im2col(xp, pad(xp, x, geo.pads), geo, cols)
+        # cols @ g^T, not g @ cols^T: OpenBLAS runs the product with cols as the
+        # untransposed left operand about 2x faster at LeNet's sizes
+        return xp.matmul(cols, g3.transpose(0, 2, 1)).sum(axis=0).T.reshape(w.shape)
+
+
+def _both_grads(xp, g, x, w, geo):
+    """(dx, dW), with the batch as the innermost axis of every temporary: then one
+    GEMM each, im2col copies long rows, and col2im's strided adds run over Wo * N
+    contiguous numbers instead of Wo (3x faster on LeNet's second conv)."""
+    f, n = w.shape[0], x.shape[0]
+    w2 = w.reshape(f, -1)
+    shape = cols_shape(x.shape, geo, batch_last=True)  # (C*kh*kw, Ho*Wo*N)
+    with scratch(xp, shape, x.dtype) as cols, scratch(xp, shape, x.dtype) as gcols, \
+            scratch(xp, (f, shape[1]), g.dtype) as g_t:
+        im2col(xp, pad(xp, x, geo.pads), geo, cols, batch_last=True)
+        xp.copyto(g_t.reshape(f, *geo.out, n), g.transpose(1, 2, 3, 0))
+        gw = (cols @ g_t.T).T.reshape(w.shape)
+        xp.matmul(w2.T, g_t, out=gcols)
+        pieces = gcols.reshape(w.shape[1:] + geo.out + (n,))  # (C, kh, kw, Ho, Wo, N)
+        gx = col2im(xp, lambda i, j: pieces[:, i, j], x.shape, geo, g.dtype, batch_last=True)
+    # copied back to (N, C, H, W) order: the next vjp (pooling, relu) runs several
+    # times slower on the transposed view than this copy costs
+    return xp.ascontiguousarray(gx), gw
 
 
 @conv2d.vjp
-def _(xp, g, ctx, inputs, attrs):
-    cols, geo = ctx
+def _(xp, g, geo, inputs, attrs):
     x, w = inputs[0], inputs[1]
-    f = w.shape[0]
-    g2 = g.transpose(0, 2, 3, 1).reshape(-1, f)  # (N*Ho*Wo, F)
-    gw = (g2.T @ cols).reshape(w.shape)
-    gx = _input_grad(xp, g2, w, x.shape, geo) if attrs.get("needs_input_grad", True) else None
+    if attrs.get("needs_input_grad", True):
+        gx, gw = _both_grads(xp, g, x, w, geo)
+    else:
+        gx, gw = None, _weight_grad(xp, g, x, w, geo)
     if len(inputs) == 2:
         return gx, gw
     return gx, gw, None if inputs[2] is None else g.sum(axis=(0, 2, 3))

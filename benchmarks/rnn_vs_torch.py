@@ -1,0 +1,124 @@
+"""nngraph BPTT vs torch.nn.RNN / torch.nn.LSTM (CPU) on the same training work, in one run.
+
+    python benchmarks/rnn_vs_torch.py [--repeats 5] [--threads 1,2] [--only elman,lstm]
+
+Issue 4's case: input 32, hidden 128, T = 50, batch 32, a linear layer from the last step to 10 classes,
+cross-entropy, full BPTT, SGD (lr 0.01) with gradient clipping at norm 1. Training sequences per second,
+median of `repeats` timed runs that alternate between the two sides, both at the same thread count (numpy's
+BLAS through threadpoolctl, torch through set_num_threads). Prints one JSON row per case and thread count,
+with the median ratio of the paired runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+INPUT, HIDDEN, STEPS, BATCH, CLASSES = 32, 128, 50, 32, 10
+
+SPEC = """
+model rnn {{
+  input  x[{input}] sequence
+  layer  h[{hidden}] {cell}
+  output y[{classes}] softmax
+  x -> h -> y
+  {recurrence}
+}}
+train {{ model rnn; data xor; loss cross_entropy(y); optimizer sgd(lr=0.01); clip 1.0; batch {batch} }}
+"""
+
+
+def spec(kind: str) -> str:
+    cell, recurrence = ("tanh", "h -> h delay 1") if kind == "elman" else ("lstm", "")
+    return SPEC.format(input=INPUT, hidden=HIDDEN, classes=CLASSES, batch=BATCH, cell=cell,
+                       recurrence=recurrence)
+
+
+def data(rng):
+    x = rng.standard_normal((BATCH, STEPS, INPUT)).astype(np.float32)
+    return x, rng.integers(0, CLASSES, BATCH)
+
+
+def nngraph_stepper(kind: str, x, y):
+    import nngraph
+    from nngraph.backend import get_backend
+    from nngraph.data.dataset import Dataset
+    from nngraph.session import build_method
+
+    checked = nngraph.loads(spec(kind))
+    method = build_method(checked, checked.train(), get_backend())
+    batch = Dataset(x, y, "classification", CLASSES, info={"target": "final"})
+    rng = np.random.default_rng(0)
+    return lambda: method.train_step(batch, rng)
+
+
+def torch_stepper(kind: str, x, y):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    rnn = (nn.RNN(INPUT, HIDDEN, nonlinearity="tanh", batch_first=True) if kind == "elman"
+           else nn.LSTM(INPUT, HIDDEN, batch_first=True))
+    head = nn.Linear(HIDDEN, CLASSES)
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out, _ = rnn(xt)
+        loss = loss_fn(head(out[:, -1]), yt)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss
+
+    return step
+
+
+def timed(step, steps: int) -> float:
+    """Training steps per second over one run of `steps` steps."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - start)
+
+
+def compare(kind: str, threads: int, steps: int, repeats: int) -> dict:
+    """Median sequences/s of both sides. The timed runs alternate (ours, theirs, ours, ...) so that the
+    load of this shared machine falls on both alike; the ratio is the median of the paired ratios."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    x, y = data(np.random.default_rng(0))
+    torch.set_num_threads(threads)
+    with threadpool_limits(threads):
+        sides = (nngraph_stepper(kind, x, y), torch_stepper(kind, x, y))
+        for step in sides:  # warm-up
+            for _ in range(3):
+                step()
+        pairs = [tuple(timed(step, steps) * BATCH for step in sides) for _ in range(repeats)]
+    ours, theirs = (statistics.median(p[k] for p in pairs) for k in (0, 1))
+    return {"case": kind, "threads": threads, "unit": "sequences/s", "nngraph": round(ours),
+            "torch": round(theirs), "ratio": round(statistics.median(a / b for a, b in pairs), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20, help="training steps per timed run")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--only", default="elman,lstm")
+    args = parser.parse_args()
+    for threads in (int(t) for t in args.threads.split(",")):
+        for kind in args.only.split(","):
+            print(json.dumps(compare(kind, threads, args.steps, args.repeats)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""Forward and backward of the stages of a RecurrentPlan over one `Run`.
+
+Layout: every unit's value lives in one time-major buffer of (history + steps) * batch rows and `width`
+columns; step t is the contiguous block of rows [(history + t) * batch, ...), and the first `history`
+blocks hold its value before the first step (the initial or carried state). A value k steps back over all
+steps is therefore a view, `shifted(...)`, with no copy: time-parallel edges are one GEMM over
+(steps * batch) rows, and their weight gradients too. Only loop stages go step by step; their weight
+gradients wait for the end of the backward sweep and are then one GEMM per edge over all steps.
+
+The step loop is the hot path, so it allocates nothing per step: a step writes into slices of buffers
+made once per pass. An LSTM runs the fused step kernels of `ops.recurrent` on its gate slots (one
+contiguous (4, batch, width) block per step), a tanh unit (the Elman default) its activation in place;
+any other activation and the GRU call their ops from the op table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nngraph.compile.recurrent import Edge, Stage, UnitPlan
+from nngraph.ops import get_op
+from nngraph.ops.recurrent import lstm_slot_params, lstm_step_backward, lstm_step_forward
+
+GRU_GATES = get_op("gru_gates")
+POOL_OPS = {"maxpool": "maxpool2d", "avgpool": "avgpool2d"}
+
+
+@dataclass
+class Run:
+    """The values (and vjp contexts) of one forward pass over `steps` steps of `batch` sequences."""
+
+    steps: int
+    batch: int
+    history: dict[str, int]
+    values: dict = field(default_factory=dict)  # unit -> (history + steps) * batch rows
+    cells: dict = field(default_factory=dict)  # lstm unit -> (1 + steps) * batch rows of c
+    pre: dict = field(default_factory=dict)  # unit -> steps * batch rows of pre-activations (G * width)
+    hu: dict = field(default_factory=dict)  # gru unit -> steps * batch rows of h_prev @ U
+    ctx: dict = field(default_factory=dict)  # unit -> activation ctx, or per-step ctx list in a loop
+    edge_ctx: dict = field(default_factory=dict)  # (unit, edge index) -> conv or pool ctx
+    masks: dict = field(default_factory=dict)  # unit -> dropout mask
+    carried: bool = False  # started from a carried state (the learned initial state was not used)
+
+    def rows(self, step: int, count: int = 1) -> slice:
+        return slice(step * self.batch, (step + count) * self.batch)
+
+    def shifted(self, buffer, unit: str, delay: int):
+        """All steps of `unit`'s buffer, `delay` steps back (the first ones from its initial state)."""
+        return buffer[self.rows(self.history[unit] - delay, self.steps)]
+
+    def value(self, unit: str):
+        return self.shifted(self.values[unit], unit, 0)
+
+
+@dataclass
+class Grads:
+    """Gradients during one backward pass: of values (padded like the values), of pre-activations from
+    the losses, of the cells, and of the parameters."""
+
+    values: dict
+    pre: dict = field(default_factory=dict)
+    cells: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+
+# ---- forward ------------------------------------------------------------------------------------
+
+
+def project(xp, run: Run, unit: UnitPlan, params: dict, edges: tuple[Edge, ...]):
+    """The sum over `edges` for all steps at once, plus the bias: (steps * batch, G * width)."""
+    total = None
+    for index, edge in enumerate(edges):
+        part = _edge_forward(xp, run, unit, index, edge, params)
+        total = part if total is None else total + part
+    if total is None:
+        total = xp.zeros((run.steps * run.batch, unit.gates * unit.width), dtype=run.values[unit.name].dtype)
+    if unit.bias:
+        bias = params[unit.bias]
+        view = total.reshape(total.shape[0], bias.shape[0], -1) if unit.channel_bias else total
+        view += bias[:, None] if unit.channel_bias else bias
+    return total
+
+
+def _edge_forward(xp, run: Run, unit: UnitPlan, index: int, edge: Edge, params: dict):
+    source = run.shifted(run.values[edge.source], edge.source, edge.delay)
+    if edge.kind == "dense":
+        return source @ params[edge.weight]
+    if edge.kind == "identity":
+        return source.copy()
+    image = source.reshape((len(source),) + tuple(edge.attrs["image"]))
+    if edge.kind == "conv":
+        out, ctx = get_op("conv2d").forward(xp, (image, params[edge.weight]), edge.attrs)
+    else:
+        out, ctx = get_op(POOL_OPS[edge.kind]).forward(xp, (image,), edge.attrs)
+    run.edge_ctx[(unit.name, index)] = ctx
+    return out.reshape(len(out), -1)
+
+
+def parallel_forward(xp, run: Run, unit: UnitPlan, params: dict, rng=None) -> None:
+    """A unit outside any loop: every step at once."""
+    z = run.pre[unit.name] = project(xp, run, unit, params, unit.outer)
+    out, run.ctx[unit.name] = get_op(unit.activation).forward(
+        xp, (z.reshape((len(z),) + unit.shape),), unit.activation_args)
+    out = out.reshape(len(z), -1)
+    if unit.dropout and rng is not None:
+        keep = 1.0 - unit.dropout
+        mask = (rng.random(out.shape) < keep).astype(out.dtype) * out.dtype.type(1.0 / keep)
+        run.masks[unit.name] = mask = xp.asarray(mask)
+        out = out * mask
+    run.value(unit.name)[...] = out
+
+
+def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
+    """A loop stage: outer edges for all steps, then the recurrence step by step."""
+    units, batch = stage.units, run.batch
+    for unit in units:
+        _start_loop_unit(xp, run, unit, params)
+    # each inner edge as (source buffer, its row offset, weight in the unit's layout): resolved once
+    inner = {u.name: [(run.values[e.source], (run.history[e.source] - e.delay) * batch,
+                       lstm_slot_params(xp, params[e.weight]) if u.cell == "lstm" else params[e.weight])
+                      for e in u.inner] for u in units}
+    scratch = {u.name: xp.empty((batch, u.gates * u.width), dtype=run.values[u.name].dtype) for u in units}
+    for t in range(run.steps):
+        for unit in units:
+            recurrent = _inner_sum(xp, inner[unit.name], t * batch, batch, scratch[unit.name])
+            _step_forward(xp, run, unit, t, recurrent, params)
+
+
+def _start_loop_unit(xp, run: Run, unit: UnitPlan, params: dict) -> None:
+    """Outer edges and bias for all steps into `run.pre`; an LSTM's with its parameters in slot order
+    (see ops.recurrent) and a buffer for its gate values, one (4, batch, width) slot block per step."""
+    if unit.cell == "lstm":
+        names = [e.weight for e in unit.outer] + ([unit.bias] if unit.bias else [])
+        params = {name: lstm_slot_params(xp, params[name]) for name in names}
+    run.pre[unit.name] = project(xp, run, unit, params, unit.outer)
+    rows, width, dtype = run.steps * run.batch, unit.width, run.pre[unit.name].dtype
+    if unit.cell == "lstm":
+        run.ctx[unit.name] = (xp.empty((4, rows, width), dtype=dtype), xp.empty((rows, width), dtype=dtype),
+                              xp.empty((run.batch, width), dtype=dtype))
+    else:
+        run.ctx[unit.name] = []
+    if unit.cell == "gru":
+        run.hu[unit.name] = xp.empty_like(run.pre[unit.name])
+
+
+def _inner_sum(xp, edges: list, step_row: int, batch: int, out):
+    """A step's sum over inner edges (source rows times weight), in `out`; None without inner edges."""
+    total = None
+    for source, offset, weight in edges:
+        rows = source[offset + step_row:offset + step_row + batch]
+        if total is None:
+            total = xp.matmul(rows, weight, out=out)
+        else:
+            total += rows @ weight
+    return total
+
+
+def _step_forward(xp, run: Run, unit: UnitPlan, t: int, recurrent, params: dict) -> None:
+    batch, at, rows = run.batch, (run.history[unit.name] + t) * run.batch, run.rows(t)
+    value = run.values[unit.name]
+    if unit.cell == "lstm":
+        gates, tanh_c, scratch = run.ctx[unit.name]
+        a = run.pre[unit.name][rows]
+        if recurrent is not None:
+            recurrent += a
+            a = recurrent
+        step_gates = gates[:, rows]
+        xp.copyto(step_gates, a.reshape(batch, 4, unit.width).transpose(1, 0, 2))  # to slot blocks
+        cells = run.cells[unit.name]
+        lstm_step_forward(xp, step_gates, cells[rows], cells[run.rows(t + 1)], tanh_c[rows],
+                          value[at:at + batch], scratch)
+        return
+    a = run.pre[unit.name][rows]
+    if recurrent is not None:
+        a += recurrent
+    if unit.cell == "gru":
+        h_prev = value[at - batch:at]
+        hu = run.hu[unit.name][rows]
+        xp.matmul(h_prev, params[unit.own], out=hu)
+        value[at:at + batch], ctx = GRU_GATES.forward(xp, (a, hu, h_prev), {})
+    elif unit.activation == "tanh":  # the Elman default, in place: its vjp reads only the output
+        ctx = xp.tanh(a, out=value[at:at + batch])
+    else:
+        value[at:at + batch], ctx = get_op(unit.activation).forward(xp, (a,), unit.activation_args)
+    run.ctx[unit.name].append(ctx)
+
+
+# ---- backward -----------------------------------------------------------------------------------
+
+
+def parallel_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs) -> None:
+    g = run.shifted(grads.values[unit.name], unit.name, 0)
+    if unit.name in run.masks:
+        g = g * run.masks[unit.name]
+    z = run.pre[unit.name]
+    shaped = (len(z),) + unit.shape
+    (ga,) = get_op(unit.activation).vjp(xp, g.reshape(shaped), run.ctx[unit.name], (z.reshape(shaped),),
+                                        unit.activation_args)
+    ga = ga.reshape(len(z), -1)
+    if unit.name in grads.pre:
+        ga = ga + grads.pre[unit.name]
+    edges_backward(xp, run, grads, unit, ga, params, needs)
+
+
+def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs) -> None:
+    """The reverse sweep over the steps; then every weight gradient of the stage, one GEMM per edge."""
+    batch = run.batch
+    ga_all = {u.name: xp.empty((run.steps * batch, u.gates * u.width), dtype=run.values[u.name].dtype)
+              for u in stage.units}
+    ghu_all = {u.name: xp.empty_like(run.hu[u.name]) for u in stage.units if u.cell == "gru"}
+    # each inner edge as (source gradient buffer, its row offset, contiguous W^T, scratch), resolved once
+    inner = {u.name: [(grads.values[e.source], (run.history[e.source] - e.delay) * batch,
+                       xp.ascontiguousarray(params[e.weight].T),
+                       xp.empty((batch, run.values[e.source].shape[1]), dtype=ga_all[u.name].dtype))
+                      for e in u.inner] for u in stage.units}
+    # a GRU's contiguous U^T; an LSTM's work space for its step kernel
+    extra = {u.name: xp.ascontiguousarray(params[u.own].T) if u.cell == "gru" else
+             xp.empty((6, batch, u.width), dtype=ga_all[u.name].dtype) for u in stage.units if u.cell}
+    for t in reversed(range(run.steps)):
+        rows = run.rows(t)
+        for unit in reversed(stage.units):
+            ga = ga_all[unit.name][rows]
+            _step_backward(xp, run, grads, unit, t, ga, extra.get(unit.name), ghu_all)
+            if unit.name in grads.pre:
+                ga += grads.pre[unit.name][rows]
+            for target, offset, weight_t, scratch in inner[unit.name]:
+                back = offset + t * batch
+                target[back:back + batch] += xp.matmul(ga, weight_t, out=scratch)
+    for unit in stage.units:
+        edges_backward(xp, run, grads, unit, ga_all[unit.name], params, needs)
+        if unit.cell == "gru":
+            h_prev = run.shifted(run.values[unit.name], unit.name, 1)
+            grads.params[unit.own] = h_prev.T @ ghu_all[unit.name]
+        for edge in unit.inner:
+            source = run.shifted(run.values[edge.source], edge.source, edge.delay)
+            grads.params[edge.weight] = source.T @ ga_all[unit.name]
+
+
+def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra, ghu_all: dict) -> None:
+    """Writes step t's pre-activation gradient into ga; passes the gradients of earlier values back."""
+    batch, at, rows = run.batch, (run.history[unit.name] + t) * run.batch, run.rows(t)
+    g = grads.values[unit.name][at:at + batch]
+    if unit.cell == "lstm":
+        gates, tanh_c, _ = run.ctx[unit.name]
+        lstm_step_backward(xp, gates[:, rows], run.cells[unit.name][rows], tanh_c[rows], g,
+                           grads.cells[unit.name], ga, extra)
+        return
+    ctx = run.ctx[unit.name][t]
+    a = run.pre[unit.name][rows]
+    if unit.cell == "gru":
+        hu = run.hu[unit.name][rows]
+        ga[...], ghu, gh = GRU_GATES.vjp(xp, g, ctx, (a, hu, run.values[unit.name][at - batch:at]), {})
+        ghu_all[unit.name][rows] = ghu
+        grads.values[unit.name][at - batch:at] += gh + ghu @ extra
+    elif unit.activation == "tanh":  # g * (1 - h^2), written in place
+        xp.multiply(ctx, ctx, out=ga)
+        xp.subtract(1, ga, out=ga)
+        ga *= g
+    else:
+        ga[...] = get_op(unit.activation).vjp(xp, g, ctx, (a,), unit.activation_args)[0]
+
+
+def edges_backward(xp, run: Run, grads: Grads, unit: UnitPlan, ga, params: dict, needs) -> None:
+    """Bias and outer edges of `unit` given its pre-activation gradient over all steps."""
+    if unit.bias:
+        grads.params[unit.bias] = (ga.reshape(len(ga), params[unit.bias].shape[0], -1).sum(axis=(0, 2))
+                                   if unit.channel_bias else ga.sum(axis=0))
+    for index, edge in enumerate(unit.outer):
+        source = run.shifted(run.values[edge.source], edge.source, edge.delay)
+        needed = needs(edge.source)
+        g_source = _edge_backward(xp, run, unit, index, edge, source, ga, params, grads, needed)
+        if needed and g_source is not None:
+            run.shifted(grads.values[edge.source], edge.source, edge.delay)[...] += g_source
+
+
+def _edge_backward(xp, run, unit, index, edge, source, ga, params, grads, needed):
+    if edge.kind == "dense":
+        grads.params[edge.weight] = source.T @ ga
+        return ga @ params[edge.weight].T if needed else None
+    if edge.kind == "identity":
+        return ga
+    image = source.reshape((len(source),) + tuple(edge.attrs["image"]))
+    ctx, g = run.edge_ctx[(unit.name, index)], ga.reshape((len(ga),) + unit.shape)
+    if edge.kind == "conv":
+        gx, grads.params[edge.weight] = get_op("conv2d").vjp(
+            xp, g, ctx, (image, params[edge.weight]), dict(edge.attrs, needs_input_grad=needed))
+    else:
+        (gx,) = get_op(POOL_OPS[edge.kind]).vjp(xp, g, ctx, (image,), edge.attrs)
+    return None if gx is None else gx.reshape(len(gx), -1)

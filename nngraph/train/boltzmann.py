@@ -1,0 +1,264 @@
+"""Method `boltzmann`: general Boltzmann machines learned with the two-phase rule; and the parts every
+Boltzmann method shares (`EnergyMethod`: data checks, the update, checkpoints, predict, sample).
+
+The rule (Ackley, Hinton and Sejnowski 1985): dw_ij = lr * (<s_i s_j>_data - <s_i s_j>_model). The positive
+phase clamps a data vector on the visible units (each clamped bit flipped with a small probability when
+`noisy_clamp` > 0), anneals the hidden units through `anneal` and averages the statistics over `sweeps`
+further sweeps at the final temperature (or finds the mean-field fixed point, `mean_field=true`). The
+negative phase does the same with nothing clamped, from random states, or continues `chains` persistent
+chains. The optimizer receives the negative of the statistics difference as the gradient, so momentum,
+Adam and L1/L2 apply as for backprop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nngraph.compile.energy import EnergyModel
+from nngraph.data.dataset import Dataset
+from nngraph.errors import DataError
+from nngraph.train.checkpoint import nest, unnest
+from nngraph.train.feeding import check_data_fits
+from nngraph.train.gibbs import Sweeper, device_generator, sigmoid, uniform
+from nngraph.train.optimizers import make_optimizer
+from nngraph.train.partition import enumeration_size, log_likelihood, log_z_exact
+from nngraph.train.regularize import add_penalties, clip_by_global_norm
+
+EXACT_LIMIT = 1 << 26  # an exact log Z per epoch costs at most this many multiply-adds
+OFF_TO_ON = 1 / 3  # noisy clamping turns 0s on at a third of the rate it turns 1s off (0.15 / 0.05 in 1985)
+
+
+def build(checked, config, backend) -> GeneralBoltzmann:
+    return GeneralBoltzmann(checked.models[config.model], config, backend)
+
+
+class EnergyMethod:
+    """The Method protocol (nngraph.train.loop) for any machine of `nngraph.compile.energy`."""
+
+    temperature = 1.0
+
+    def __init__(self, model, config, backend):
+        self.model, self.config, self.backend, self.xp = model, config, backend, backend.xp
+        self.machine = EnergyModel(model, backend, seed=config.seed)
+        self.grad_weights = self.xp.zeros_like(self.machine.weights)
+        self.grad_bias = self.xp.zeros_like(self.machine.bias)
+        m = self.machine
+        self.grads = {**{link.name: m.block(self.grad_weights, link) for link in m.links},
+                      **{f"{g.name}.bias": self.grad_bias[g.span] for g in m.groups}}
+        self.optimizer = make_optimizer(config.optimizer, m.params, self.xp)
+        self.exact = 0 < enumeration_size(m) <= EXACT_LIMIT
+        self._log_z: tuple[int, float] | None = None  # (optimizer steps when computed, log Z)
+        self._epoch_start = True
+
+    @property
+    def params(self) -> dict:
+        return self.machine.params
+
+    def set_learning_rate(self, lr: float) -> None:
+        self.optimizer.lr = lr
+        self._epoch_start = True
+
+    def log_z(self, fresh: bool = True) -> float | None:
+        """The exact log Z where it is cheap, else None. Training steps pass fresh=False: they reuse the
+        value computed at their epoch's first step (so a step does not pay for an enumeration)."""
+        if not self.exact:
+            return None
+        steps = self.optimizer.steps
+        stale = self._log_z is None or (self._log_z[0] != steps and (fresh or self._epoch_start))
+        if stale:
+            self._log_z = (steps, log_z_exact(self.machine, self.temperature))
+        if not fresh:
+            self._epoch_start = False
+        return self._log_z[1]
+
+    # ---- data ---------------------------------------------------------------------------------
+
+    def check_data(self, dataset: Dataset, span) -> None:
+        """Shapes as for any model; bernoulli visible units take 0/1 data only. Before training, the
+        visible biases start from the data's frequencies."""
+        check_data_fits(self.model, dataset, span)
+        x = dataset.x.reshape(len(dataset), -1)
+        for group in self.machine.visible_groups:
+            column = x[:, group.span]
+            if group.kind == "bernoulli" and not np.isin(column, (0, 1)).all():
+                odd = column[~np.isin(column, (0, 1))].flat[0]
+                raise DataError(f"data '{dataset.name}' gives bernoulli unit '{group.name}' values other than "
+                                f"0 and 1 (e.g. {odd:g})", span,
+                                f"binarise in the data call, e.g. `data {dataset.name}(binarize=0.5)`, or "
+                                f"declare `visible {group.name}[...] gaussian` for real values")
+        if self.optimizer.steps == 0 and len(x):
+            self.machine.set_visible_bias_from(x)
+
+    def rows(self, data: Dataset):
+        return self.backend.asarray(data.x.reshape(len(data), -1))
+
+    # ---- the update -----------------------------------------------------------------------------
+
+    def apply(self) -> None:
+        """One optimizer step from the gradients in `self.grads` (the negated statistics difference)."""
+        cfg = self.config
+        if cfg.l1 or cfg.l2:
+            add_penalties(self.params, self.grads, cfg.l1, cfg.l2, self.xp)
+        if cfg.clip:
+            clip_by_global_norm(self.grads, cfg.clip, self.xp)
+        self.optimizer.update(self.params, self.grads)
+        self.machine.sync()
+
+    # ---- checkpoints ------------------------------------------------------------------------------
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
+        """Nothing beyond parameters and optimizer by default."""
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {**nest("params", self.machine.state()), **nest("optimizer", self.optimizer.state_dict()),
+                **nest("sampler", self.extra_state())}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self.machine.load(unnest("params", state))
+        self.optimizer.load_state_dict(unnest("optimizer", state))
+        self.load_extra_state(unnest("sampler", state))
+        self._log_z = None
+
+    # ---- predict and sample -----------------------------------------------------------------------
+
+    def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
+        """Each unit's mean given the visible data: hidden probabilities (default: all hidden units, or
+        the named group), or a visible group's reconstruction."""
+        means = self.means_given_visible(self.backend.asarray(x.reshape(len(x), -1)))
+        if unit is None:
+            return self.backend.to_numpy(means[:, self.machine.n_visible:])
+        group = self.machine.group(unit)
+        return self.backend.to_numpy(means[:, group.span]).reshape((len(x),) + group.shape)
+
+    def means_given_visible(self, v):
+        """[B, N]: the visible rows, then the hidden units' means given them (mean field at the final
+        temperature, with visible reconstructions from those means)."""
+        raise NotImplementedError
+
+    def sample(self, request: dict, splits) -> str:
+        from nngraph.train.gibbs import sample_command
+
+        return sample_command(self, request, splits)
+
+
+class GeneralBoltzmann(EnergyMethod):
+    """Two-phase Boltzmann learning with annealing, noisy clamping, mean field and persistent chains."""
+
+    def __init__(self, model, config, backend):
+        super().__init__(model, config, backend)
+        opts = config.method.options
+        self.schedule = [(float(t), int(n)) for t, n in (opts.get("anneal") or [])]
+        self.temperature = self.schedule[-1][0] if self.schedule else 1.0
+        self.sweeps, self.mean_field = int(opts["sweeps"]), bool(opts["mean_field"])
+        self.noisy_clamp, self.chain_count = float(opts["noisy_clamp"]), int(opts["chains"])
+        self.sweeper = Sweeper(self.machine, opts["order"])
+        m = self.machine
+        self.hidden_units = np.arange(m.n_visible, m.size)
+        self.all_units = np.arange(m.size)
+        self.chains = None
+        self.diagonal = self.xp.arange(m.size)
+
+    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+        xp, m = self.xp, self.machine
+        drng = device_generator(xp, rng)
+        v = self.clamped(self.rows(batch), drng)
+        positive = self.random_states(len(v), drng)
+        positive[:, : m.n_visible] = v
+        self.sweeper.run(positive, self.hidden_units, self.schedule, drng, self.mean_field)
+        pos_pairs, pos_singles = self.sweeper.statistics(positive, self.hidden_units, self.sweeps,
+                                                         self.temperature, drng, self.mean_field)
+        neg_pairs, neg_singles = self.negative_phase(len(v), drng)
+        xp.subtract(neg_pairs, pos_pairs, out=self.grad_weights)
+        self.grad_weights[self.diagonal, self.diagonal] = 0  # a unit has no link to itself
+        xp.subtract(neg_singles, pos_singles, out=self.grad_bias)
+        self.apply()
+        return self.metrics(self.rows(batch), positive, fresh=False)
+
+    def negative_phase(self, count: int, rng):
+        if self.chain_count:
+            if self.chains is None:
+                self.chains = self.random_states(self.chain_count, rng)
+            return self.sweeper.statistics(self.chains, self.all_units, self.sweeps, self.temperature, rng)
+        states = self.random_states(count, rng)
+        self.sweeper.run(states, self.all_units, self.schedule, rng)
+        return self.sweeper.statistics(states, self.all_units, self.sweeps, self.temperature, rng)
+
+    def random_states(self, count: int, rng):
+        """Bernoulli units on with probability 1/2; gaussian units at their bias."""
+        xp, m = self.xp, self.machine
+        states = uniform(rng, xp.empty((count, m.size), dtype=m.weights.dtype)) < 0.5
+        states = states.astype(m.weights.dtype)
+        if m.any_gaussian:
+            cols = xp.asarray(m.gaussian)
+            states[:, cols] = m.bias[cols]
+        return states
+
+    def clamped(self, v, rng):
+        """Noisy clamping: bernoulli data bits that are on turn off with probability `noisy_clamp`, those
+        off turn on with a third of it."""
+        if not self.noisy_clamp:
+            return v
+        xp, m = self.xp, self.machine
+        flip = uniform(rng, xp.empty_like(v)) < xp.where(v > 0.5, self.noisy_clamp,
+                                                           self.noisy_clamp * OFF_TO_ON)
+        flip &= ~xp.asarray(m.gaussian[: m.n_visible])
+        return xp.where(flip, 1 - v, v)
+
+    def means_given_visible(self, v):
+        m = self.machine
+        states = self.xp.zeros((len(v), m.size), dtype=m.weights.dtype) + 0.5
+        states[:, : m.n_visible] = v
+        schedule = self.schedule + [(self.temperature, max(self.sweeps, 20))]
+        self.sweeper.run(states, self.hidden_units, schedule, None, mean_field=True)
+        states[:, : m.n_visible] = self.visible_recon(states)
+        return states
+
+    def visible_recon(self, states):
+        """Each visible unit's mean given every other unit of `states` [B, N]."""
+        xp, m = self.xp, self.machine
+        z = states @ m.couplings()[:, : m.n_visible] + m.visible_bias
+        gaussian = m.gaussian[: m.n_visible]
+        return xp.where(xp.asarray(gaussian), z, sigmoid(xp, z / self.temperature))
+
+    def chain_means(self, values, observed: np.ndarray, steps: int, rng):
+        """Visible means estimated by `steps` sweeps at the final temperature (after annealing), with the
+        `observed` visible units (a bool [V] mask) clamped at `values` [B, V]; averaged over the sweeps."""
+        xp, m = self.xp, self.machine
+        states = self.random_states(len(values), rng)
+        states[:, np.flatnonzero(observed)] = values[:, np.flatnonzero(observed)]
+        free = np.concatenate([np.flatnonzero(~observed), self.hidden_units])
+        self.sweeper.run(states, free, self.schedule, rng)
+        total = xp.zeros_like(values)
+        for _ in range(steps):
+            self.sweeper.run(states, free, [(self.temperature, 1)], rng)
+            total += states[:, : m.n_visible]
+        return total / steps
+
+    def metrics(self, v, positive, fresh: bool = True) -> dict[str, float]:
+        """Reconstruction error: visible means given the positive phase's last hidden states, against the
+        data; the exact log-likelihood (per example, at the final temperature) where it is cheap."""
+        recon = self.visible_recon(positive)
+        out = {"recon_error": float(((recon - v) ** 2).mean())}
+        log_z = self.log_z(fresh)
+        if log_z is not None:
+            ll = float(log_likelihood(self.machine, v, log_z, self.temperature).mean())
+            out.update(log_likelihood=ll, loss=-ll)
+        else:
+            out["loss"] = out["recon_error"]
+        return out
+
+    def evaluate(self, data: Dataset) -> dict[str, float]:
+        v = self.rows(data)
+        states = self.means_given_visible(v)
+        states[:, : self.machine.n_visible] = v
+        return self.metrics(v, states)
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {} if self.chains is None else {"chains": self.backend.to_numpy(self.chains)}
+
+    def load_extra_state(self, state) -> None:
+        if "chains" in state:
+            self.chains = self.backend.asarray(state["chains"])

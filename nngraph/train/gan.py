@@ -1,0 +1,221 @@
+"""Method `gan`: a generator and a discriminator trained in alternation (Goodfellow et al. 2014).
+
+Every step takes the loop's data minibatch and a noise minibatch of the same size (the generator's
+`noise` units draw from the loop's checkpointed rng, so resume is exact) and updates the
+discriminator on both: binary cross-entropy with target 1 on real and 0 on generated points,
+d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0). Every k-th step then updates the generator with the
+non-saturating loss g_loss = BCE(D(G(z')), 1) = -log D(G(z')) on a fresh noise batch: its gradient
+reaches the generator through the discriminator's input gradient (`backward_to_inputs`), seeded
+into the generator's output slot. k = 1 alternates one and one; k discriminator steps per generator
+step thus use k fresh data minibatches.
+
+Each model has its own optimizer: the train block's `optimizer`, unless `g_optimizer=...` or
+`d_optimizer=...` (an optimizer call, e.g. `adam(lr=2e-4, beta1=0.5)`) names another. A schedule
+scales every optimizer's rate by the same factor.
+
+Metrics per step: d_loss, g_loss (the generator's loss on the discriminator step's fakes),
+d_real (D's accuracy on real data) and d_fake (on generated data). `evaluate` adds, for the 2-D
+mixtures (`ring`, `grid`), the modes captured and the high-quality share of 2500 samples
+(`gan_metrics`); with a `validation` split these appear in every epoch's record.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nngraph.compile.program import Program
+from nngraph.data.dataset import Dataset
+from nngraph.errors import BuildError, DataError
+from nngraph.graph.ir import ModelGraph
+from nngraph.graph.methods import optimizer_option
+from nngraph.graph.training import LossTerm, TrainConfig
+from nngraph.graph.vocabulary import METHODS, OPTIMIZERS
+from nngraph.train.checkpoint import nest, unnest
+from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
+from nngraph.train.optimizers import make_optimizer
+from nngraph.train.regularize import add_penalties, clip_by_global_norm
+
+EVAL_SEED = 0  # evaluation draws its own noise: the same points every epoch, the loop's rng untouched
+ROLES = ("generator", "discriminator")
+
+
+def build(checked, config: TrainConfig, backend) -> Gan:
+    from nngraph.compile import compile_model
+
+    options = {**METHODS["gan"], **config.method.options}
+    gen, disc = (checked.models[options[role]] for role in ROLES)
+    if gen.units_with_role("input"):
+        raise BuildError(f"generator '{gen.name}' has data inputs; a gan's generator reads only noise",
+                         gen.units_with_role("input")[0].span, "declare its inputs `noise z[16] normal`")
+    judge = LossTerm(1.0, "bce", disc.units_with_role("output")[0].name, None)
+    programs = (compile_model(gen, (), backend, seed=config.seed),
+                compile_model(disc, (judge,), backend, seed=config.seed + 1, input_grads=True))
+    return Gan((gen, disc), programs, config)
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, z)
+
+
+def judge_metrics(real_logits: np.ndarray, fake_logits: np.ndarray) -> dict[str, float]:
+    """Both losses and the discriminator's accuracies, from its logits on real and generated data."""
+    return {"d_loss": float(_softplus(-real_logits).mean() + _softplus(fake_logits).mean()),
+            "g_loss": float(_softplus(-fake_logits).mean()),
+            "d_real": float((real_logits > 0).mean()), "d_fake": float((fake_logits < 0).mean())}
+
+
+class Gan:
+    """Implements the trainer's Method protocol (see nngraph.train.loop)."""
+
+    def __init__(self, models: tuple[ModelGraph, ModelGraph], programs: tuple[Program, Program],
+                 config: TrainConfig):
+        (self.gen_model, self.disc_model), (self.gen, self.disc) = models, programs
+        self.config, self.xp = config, self.gen.xp
+        options = {**METHODS["gan"], **config.method.options}
+        self.k, self.pack = int(options["k"]), int(options["pack"])
+        choices = [optimizer_option(options[key], config.method.span) or config.optimizer
+                   for key in ("g_optimizer", "d_optimizer")]
+        self.optimizers = [make_optimizer(c, p.params, self.xp) for c, p in zip(choices, programs)]
+        self.base_rates = [_lr(c) for c in choices]
+        self.schedule_base = _lr(config.optimizer)
+        gplan, dplan = self.gen.train_plan, self.disc.train_plan
+        self.fake_slot = gplan.slot(gplan.outputs[0])  # the generator output the discriminator judges
+        self.real_input = dplan.feeds[0]
+        self.judged_shape = dplan.shapes[self.real_input]
+        self.logit_slot = dplan.slot(dplan.outputs[0] + ":z")
+        self.loss_slot = dplan.losses[0].slot
+        self.steps = 0
+
+    @property
+    def params(self) -> dict:
+        return {f"{role}.{name}": array for role, program in zip(ROLES, (self.gen, self.disc))
+                for name, array in program.params.items()}
+
+    def set_learning_rate(self, lr: float) -> None:
+        for optimizer, base in zip(self.optimizers, self.base_rates):
+            optimizer.lr = base * lr / self.schedule_base
+
+    def check_data(self, dataset: Dataset, span) -> None:
+        """Real examples must look like generated ones: the generator output's shape."""
+        want = self.gen.train_plan.shapes[self.gen.train_plan.outputs[0]]
+        if dataset.feature_shape != want:
+            raise DataError(f"data '{dataset.name}' has examples of shape {list(dataset.feature_shape)}, but "
+                            f"generator '{self.gen_model.name}' makes {list(want)}", span)
+
+    # ---- the two passes ------------------------------------------------------------------------
+
+    def generate(self, n: int, rng, training: bool = False) -> tuple[dict, list]:
+        """Generator slot values and vjp contexts for `n` noise draws from `rng`."""
+        # Program.feeds reads the batch size off an input array; the generator has none, so pass an empty one
+        values = self.gen.feeds({"batch": np.empty((n, 0), np.float32)}, rng=rng, training=training)
+        return values, self.gen.run(values, training)
+
+    def packed(self, x):
+        """Examples as the discriminator sees them: `pack` rows concatenated into one (a remainder dropped)."""
+        return x[:len(x) // self.pack * self.pack].reshape(-1, *self.judged_shape)
+
+    def _judge(self, x, target: np.ndarray, rng) -> tuple[dict, list]:
+        values = self.disc.feeds({self.real_input: self.packed(x)}, target, rng, training=True)
+        return values, self.disc.run(values, training=True)
+
+    def discriminator_pass(self, real: np.ndarray, rng) -> tuple[dict, dict]:
+        """(metrics, gradients of d_loss) on a real batch and as many generated points."""
+        n = len(real) // self.pack * self.pack
+        fake = self.generate(n, rng, training=True)[0][self.fake_slot]
+        real, n = real[:n], n // self.pack
+        x = self.xp.concatenate([self.gen.backend.asarray(real), fake])
+        target = np.concatenate([np.ones((n, 1)), np.zeros((n, 1))]).astype(self.gen.backend.dtype)
+        values, ctxs = self._judge(x, target, rng)
+        # the loss is the mean over both halves; twice that is BCE(real, 1) + BCE(fake, 0)
+        grads = self.disc.backward(values, ctxs, seeds={self.loss_slot: self.xp.asarray(2.0, x.dtype)})
+        logits = self.disc.backend.to_numpy(values[self.logit_slot]).reshape(-1)
+        return judge_metrics(logits[:n], logits[n:]), grads
+
+    def generator_pass(self, n: int, rng) -> tuple[float, dict]:
+        """(g_loss, its gradients for the generator's parameters) on `n` fresh noise draws."""
+        values, ctxs = self.generate(max(n // self.pack, 1) * self.pack, rng, training=True)
+        fake = values[self.fake_slot]
+        judged, judge_ctxs = self._judge(fake, np.ones((len(fake) // self.pack, 1), self.gen.backend.dtype), rng)
+        seed = {self.loss_slot: self.xp.asarray(1.0, fake.dtype)}
+        _, to_input = self.disc.backward_to_inputs(judged, judge_ctxs, seeds=seed)
+        grads = self.gen.backward(values, ctxs, seeds={self.fake_slot: to_input[self.real_input].reshape(fake.shape)})
+        return float(judged[self.loss_slot]), grads
+
+    def _update(self, index: int, grads: dict) -> None:
+        cfg, params = self.config, (self.gen, self.disc)[index].params
+        if cfg.l1 or cfg.l2:
+            add_penalties(params, grads, cfg.l1, cfg.l2, self.xp)
+        if cfg.clip:
+            clip_by_global_norm(grads, cfg.clip, self.xp)
+        self.optimizers[index].update(params, grads)
+
+    # ---- the Method protocol -------------------------------------------------------------------
+
+    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+        metrics, grads = self.discriminator_pass(batch.x, rng)
+        self._update(1, grads)
+        self.steps += 1
+        if self.steps % self.k == 0:
+            self._update(0, self.generator_pass(len(batch), rng)[1])
+        return metrics
+
+    def evaluate(self, data: Dataset) -> dict[str, float]:
+        """Losses and accuracies on the split's real data and 2500 generated points (fixed noise);
+        for the 2-D mixtures also the modes captured and the high-quality share."""
+        fake = self.sample_points(SAMPLES, EVAL_SEED)
+        metrics = judge_metrics(self._logits(data.x), self._logits(fake))
+        if has_modes(data.info):
+            metrics.update(mode_metrics(fake, data.info["centres"], data.info["std"]))
+        return metrics
+
+    def _logits(self, x: np.ndarray) -> np.ndarray:
+        values = self.disc.feeds({self.real_input: self.packed(x)})
+        self.disc.run(values, training=False, with_loss=False)
+        return self.disc.backend.to_numpy(values[self.disc.eval_plan.slot(self.disc_model.units_with_role(
+            "output")[0].name + ":z")]).reshape(-1)
+
+    def sample_points(self, n: int, seed: int) -> np.ndarray:
+        """`n` generated examples (host arrays) from noise drawn with `seed`."""
+        values, _ = self.generate(n, np.random.default_rng(seed))
+        return self.gen.backend.to_numpy(values[self.gen.eval_plan.slot(self.gen.eval_plan.outputs[0])])
+
+    @property
+    def predict_model(self) -> ModelGraph:
+        """`nngraph predict` runs the discriminator (the train block names no single model)."""
+        return self.disc_model
+
+    def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
+        """The discriminator's probability that examples are real: one row per `pack` consecutive examples."""
+        if len(x) % self.pack:
+            raise DataError(f"the discriminator judges {self.pack} examples at a time (pack={self.pack}), "
+                            f"but {len(x)} examples were given", None,
+                            f"give a multiple of {self.pack} examples; row i of the output judges examples "
+                            f"{self.pack}*i to {self.pack}*i+{self.pack - 1} together")
+        values = self.disc.forward({self.real_input: self.packed(x)})
+        return self.disc.backend.to_numpy(values[unit or self.disc.eval_plan.outputs[0]])
+
+    def sample(self, request: dict, splits) -> str:
+        """Generated examples: a scatter over the data for 2-D points, an image grid for pictures."""
+        from nngraph.train.vae import output_path, write_generated
+
+        path = write_generated(self.sample_points(request["count"], request["seed"]), output_path(request),
+                               splits, self.gen_model)
+        return f"wrote {request['count']} generated examples to {path}"
+
+    def state(self) -> dict[str, np.ndarray]:
+        state = {"gan.steps": np.asarray(self.steps)}
+        for role, program, optimizer in zip(ROLES, (self.gen, self.disc), self.optimizers):
+            state.update(nest(f"params.{role}", {k: program.get(k) for k in program.params}))
+            state.update(nest(f"optimizer.{role}", optimizer.state_dict()))
+        return state
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        for role, program, optimizer in zip(ROLES, (self.gen, self.disc), self.optimizers):
+            for name, value in unnest(f"params.{role}", state).items():
+                program.set(name, value)
+            optimizer.load_state_dict(unnest(f"optimizer.{role}", state))
+        self.steps = int(state.get("gan.steps", 0))
+
+
+def _lr(choice) -> float:
+    return float({**OPTIMIZERS[choice.name], **choice.options}["lr"])

@@ -1,0 +1,77 @@
+"""`nngraph sample` and `predict` on Boltzmann machines, and bad input through the CLI: exit 1, no traceback."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nngraph.errors import DataError
+from nngraph.train.gibbs import fill_mask, picture_shape
+from tests.boltzmann.helpers import machine
+from tests.cli.helpers import run_cli
+
+BARS = """
+model m { visible v[9] bernoulli; hidden h[16] bernoulli; v <-> h }
+train { model m; data bars(size=3); method cd(k=1); optimizer adam(lr=0.02); batch 16; epochs 30; test 0.25 }
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("bars")
+    spec = folder / "bars.nn"
+    spec.write_text(BARS)
+    result = run_cli("train", spec, "--out", folder / "run")
+    assert result.code == 0, result.both
+    return spec, folder / "run" / "checkpoint.npz"
+
+
+def test_free_running_samples_and_filters_are_drawn(trained, tmp_path):
+    spec, checkpoint = trained
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, "-o", tmp_path / "s.png", "-n", "8",
+                     "--steps", "50")
+    assert result.code == 0, result.both
+    assert (tmp_path / "s.png").stat().st_size > 0 and (tmp_path / "s_filters.png").stat().st_size > 0
+
+
+def test_fill_in_clamps_the_observed_half(trained, tmp_path):
+    spec, checkpoint = trained
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, "-o", tmp_path / "f.npy", "--fill", "top",
+                     "--steps", "50")
+    assert result.code == 0 and "unobserved part" in result.out, result.both
+    filled = np.load(tmp_path / "f.npy")
+    assert filled.shape == (4, 9) and ((filled >= 0) & (filled <= 1)).all()
+
+
+def test_a_mask_that_does_not_fit_is_a_clear_error(trained, tmp_path):
+    spec, checkpoint = trained
+    np.save(tmp_path / "mask.npy", np.ones(5, bool))
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", tmp_path / "mask.npy")
+    assert result.code == 1 and "does not fit the 9 visible units" in result.err
+    assert "Traceback" not in result.both
+
+
+def test_predict_writes_hidden_probabilities(trained, tmp_path):
+    spec, checkpoint = trained
+    np.save(tmp_path / "x.npy", np.eye(9, dtype=np.float32)[:3])
+    result = run_cli("predict", spec, "--checkpoint", checkpoint, "--input", tmp_path / "x.npy",
+                     "-o", tmp_path / "h.npy")
+    assert result.code == 0, result.both
+    assert np.load(tmp_path / "h.npy").shape == (3, 16)
+
+
+def test_non_binary_data_exits_1_with_a_binarize_hint(tmp_path):
+    spec = tmp_path / "digits.nn"
+    spec.write_text(BARS.replace("v[9]", "v[2]").replace("bars(size=3)", "moons(n=20)"))
+    result = run_cli("train", spec, "--out", tmp_path / "run")
+    assert result.code == 1 and "values other than 0 and 1" in result.err and "binarize" in result.err
+    assert "Traceback" not in result.both
+
+
+def test_fill_masks_are_halves_of_the_picture(backend):
+    m = machine("model m { visible v[16]; hidden h[2]; v <-> h }", backend)
+    assert picture_shape(m) == (4, 4)
+    assert fill_mask("top", (4, 4), 16).reshape(4, 4)[:2].all() and not fill_mask("top", (4, 4), 16)[8:].any()
+    assert fill_mask("right", (4, 4), 16).reshape(4, 4)[:, 2:].all()
+    with pytest.raises(DataError, match="not a picture with rows"):
+        fill_mask("top", (1, 8), 8)

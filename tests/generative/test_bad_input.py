@@ -1,0 +1,40 @@
+"""Bad generative specs: positioned errors from `nngraph check`, exit code 1."""
+
+import pytest
+
+from tests.cli.helpers import SPECS, run_cli
+
+
+def _variant(tmp_path, spec: str, old: str, new: str):
+    text = (SPECS / spec).read_text()
+    assert old in text
+    path = tmp_path / spec
+    path.write_text(text.replace(old, new))
+    return path
+
+
+# (spec, text replaced, replacement, the text on the reported line, message, hint)
+CASES = [
+    ("gan_ring.nn", "input  p[4]", "input  p[5]", "output p[2]",
+     "error: generator output 'p' has shape [2] (2 packed: 4 values)", "[5]"),
+    ("gan_ring.nn", "real[1] sigmoid", "real[1] tanh", "real[1] tanh", "error: discriminator", "sigmoid"),
+    ("gan_ring.nn", "pack=2", "pack=0", "method gan", "error: gan: pack", ">= 1"),
+    ("gan_ring.nn", "method gan(", "method gan(g_optimizer=adamw(lr=1e-4), ", "method gan",
+     "error: expected an optimizer, got adamw", "did you mean 'adam'"),
+    ("vae_digits.nn", "x_hat[64] sigmoid", "x_hat[32] sigmoid", "x_hat[32]",
+     "error: decoder output 'x_hat' has shape [32], but the data unit 'x'", "x_hat[64]"),
+    ("vae_digits.nn", "normal(mu, logvar)", "normal(mu)", "normal(mu)", "error: normal(...) needs the logvar unit",
+     "normal(mu, logvar)"),
+    ("vae_digits.nn", "  e -> logvar\n", "", "layer  logvar", "error: unit 'logvar' is not reachable",
+     "connect it"),
+]
+
+
+@pytest.mark.parametrize("spec, old, new, where, message, hint", CASES)
+def test_bad_generative_spec_is_a_positioned_error(tmp_path, spec, old, new, where, message, hint):
+    path = _variant(tmp_path, spec, old, new)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if where in text)
+    result = run_cli("check", path)
+    assert result.code == 1
+    assert f"{path.name}:{line}:" in result.err and message in result.err and hint in result.err
+    assert "Traceback" not in result.both

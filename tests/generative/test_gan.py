@@ -1,0 +1,91 @@
+"""Method gan: both losses' gradients, alternation, per-model optimizers, checkpoints, a short ring run."""
+
+import numpy as np
+import pytest
+
+import nngraph
+from nngraph.backend import get_backend
+from nngraph.data.dataset import unsupervised
+from nngraph.train.gan import build, judge_metrics
+
+from .helpers import SPECS, directional_check
+
+GAN = "method=gan(generator=generator, discriminator=discriminator, k={k}, pack=2{extra})"
+
+
+def _method(backend="numpy", dtype="float32", k=1, extra=""):
+    checked = nngraph.load(SPECS / "gan_ring.nn", [GAN.format(k=k, extra=extra)])
+    return build(checked, checked.train(), get_backend(backend, dtype))
+
+
+def test_discriminator_loss_gradient_matches_finite_differences(backend_name, xp):
+    method = _method(backend_name, "float64")
+    real = np.random.default_rng(1).standard_normal((6, 2))
+
+    def loss_and_grads():
+        metrics, grads = method.discriminator_pass(real, np.random.default_rng(3))
+        return metrics["d_loss"], grads
+
+    analytic, numeric = directional_check(method.disc.params, loss_and_grads, xp)
+    assert numeric == pytest.approx(analytic, rel=1e-6, abs=1e-9)
+
+
+def test_generator_loss_gradient_matches_finite_differences(backend_name, xp):
+    method = _method(backend_name, "float64")
+    analytic, numeric = directional_check(
+        method.gen.params, lambda: method.generator_pass(6, np.random.default_rng(3)), xp)
+    assert numeric == pytest.approx(analytic, rel=1e-6, abs=1e-9)
+
+
+def test_judge_metrics_are_the_two_bce_losses_and_accuracies():
+    metrics = judge_metrics(np.array([2.0, -1.0]), np.array([-3.0, 0.5]))
+    softplus = lambda z: np.log1p(np.exp(z))
+    assert metrics["d_loss"] == pytest.approx((softplus(-2) + softplus(1)) / 2 + (softplus(-3) + softplus(0.5)) / 2)
+    assert metrics["g_loss"] == pytest.approx((softplus(3) + softplus(-0.5)) / 2)
+    assert (metrics["d_real"], metrics["d_fake"]) == (0.5, 0.5)
+
+
+def _changed(method, step) -> tuple[bool, bool]:
+    before = {k: v.copy() for k, v in method.params.items()}
+    step()
+    moved = {k: not np.array_equal(before[k], v) for k, v in method.params.items()}
+    return (any(v for k, v in moved.items() if k.startswith("generator.")),
+            any(v for k, v in moved.items() if k.startswith("discriminator.")))
+
+
+def test_k_discriminator_steps_per_generator_step():
+    method = _method(k=3)
+    method.set_learning_rate(1e-3)
+    batch = unsupervised(np.random.default_rng(0).standard_normal((8, 2)), "points")
+    rng = np.random.default_rng(0)
+    moved = [_changed(method, lambda: method.train_step(batch, rng)) for _ in range(6)]
+    assert moved == [(False, True), (False, True), (True, True)] * 2
+
+
+def test_each_model_has_its_own_optimizer_and_rate():
+    method = _method(extra=", g_optimizer=sgd(lr=0.1), d_optimizer=adam(lr=2e-4, beta1=0.5)")
+    g, d = method.optimizers
+    assert (type(g).__name__, type(d).__name__) == ("SGD", "Adam")
+    method.set_learning_rate(5e-4)  # the train block's adam(lr=1e-3) halved by a schedule: both follow
+    assert (g.lr, d.lr) == pytest.approx((0.05, 1e-4))
+
+
+def test_state_round_trip_continues_identically():
+    first, second = _method(k=2), _method(k=2)
+    batch = unsupervised(np.random.default_rng(0).standard_normal((8, 2)), "points")
+    for method in (first, second):
+        method.set_learning_rate(1e-3)
+    first.train_step(batch, np.random.default_rng(1))
+    second.load_state(first.state())
+    assert second.steps == 1
+    a, b = (m.train_step(batch, np.random.default_rng(2)) for m in (first, second))
+    assert a == b
+    assert all(np.array_equal(first.params[k], second.params[k]) for k in first.params)
+
+
+def test_evaluate_reports_modes_for_the_ring():
+    method = _method()
+    data = nngraph.data.load_dataset(nngraph.load(SPECS / "gan_ring.nn").train().data, SPECS)
+    metrics = method.evaluate(data.take(np.arange(256)))
+    assert set(metrics) == {"d_loss", "g_loss", "d_real", "d_fake", "modes", "high_quality"}
+    assert metrics["modes"] == 0 and metrics["high_quality"] < 0.05  # untrained: noise around the origin
