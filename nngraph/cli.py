@@ -60,23 +60,11 @@ def _load(spec: Path, overrides=None, train=None):
 @app.command()
 def check(specs: List[Path] = typer.Argument(..., help="spec files (.nn, .yaml)")):
     """Check specs: print a one-line summary per model, or every error found."""
-    from nngraph.graph.shapes import total_parameters
+    from nngraph.check_files import check_files
 
-    failed = False
-    for path in specs:
-        try:
-            checked = _load(path)
-        except NngraphError as e:
-            from nngraph.render import render_error
-
-            typer.echo(render_error(e, warnings=getattr(e, "warnings", [])), err=True)
-            failed = True
-            continue
-        for model in checked.models.values():
-            typer.echo(f"{path}: ok: model {model.name}: {model.graph.number_of_nodes()} units, "
-                       f"{model.graph.number_of_edges()} connections, {total_parameters(model):,} parameters")
-    if failed:
-        raise typer.Exit(1)
+    code = check_files(specs)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

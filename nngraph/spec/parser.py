@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
@@ -13,6 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from nngraph.errors import SourceError, Span, SpecSyntaxError
 from nngraph.spec import ast
+from nngraph.spec.tables import grammar_text, load_parser  # noqa: F401  (grammar_text: API)
 
 MAX_SOURCE_BYTES = 1 << 20
 MAX_NESTING = 64
@@ -61,21 +61,10 @@ def decode_source(raw: bytes, path: str) -> str:
 # ---- the grammar ----------------------------------------------------------------------
 
 
-def grammar_text() -> str:
-    """The grammar ships inside the wheel; in a source checkout it sits at the top level."""
-    packaged = resources.files("nngraph").joinpath("grammar/nngraph.lark")
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[2] / "grammar" / "nngraph.lark").read_text("utf-8")
-
-
-START_RULES = ("start", "statement_only", "value_only")
-
-
 @functools.lru_cache(maxsize=None)
 def _parser() -> Lark:
     """One LALR parser for whole specs and for the fragments YAML embeds (built once per process)."""
-    return Lark(grammar_text(), parser="lalr", propagate_positions=True, start=list(START_RULES))
+    return load_parser()
 
 
 # ---- AST building -----------------------------------------------------------------------

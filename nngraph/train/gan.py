@@ -17,6 +17,9 @@ Metrics per step: d_loss, g_loss (the generator's loss on the discriminator step
 d_real (D's accuracy on real data) and d_fake (on generated data). `evaluate` adds, for the 2-D
 mixtures (`ring`, `grid`), the modes captured and the high-quality share of 2500 samples
 (`gan_metrics`); with a `validation` split these appear in every epoch's record.
+
+`nngraph predict` runs the discriminator (`predict_model`): one probability of "real" per `pack`
+consecutive input examples, judged together as in training.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ hidden probabilities (Hinton's practical guide, section 3). The gradient passed 
 <v h>_model - <v h>_data, as one matrix product over the stacked positive and negative rows into a buffer
 made once, so a step allocates almost nothing.
 
-Per-step metrics use the whole batch up to FULL_METRICS rows, else about METRIC_ROWS rows spread over it:
+Metrics are measured on about MEASURED_STEPS steps per epoch (every step when an epoch has fewer; the steps
+between repeat the last measure), on the whole batch up to FULL_METRICS rows, else about METRIC_ROWS rows:
 reconstruction error (mean squared: for CD the chain's first reconstruction, from sampled hidden states; for
 PCD and in `evaluate` the visible means given the hidden probabilities), free energy, the pseudo-log-likelihood
 (V log sigmoid of the free-energy change when one random bit flips, as scikit-learn's `score_samples`), and
@@ -29,6 +30,7 @@ from nngraph.train.gibbs import BlockGibbs, device_generator, sigmoid, uniform
 
 METRIC_ROWS = 16  # batches larger than FULL_METRICS are measured on about this many rows
 FULL_METRICS = 64
+MEASURED_STEPS = 16  # steps measured per epoch when it has more (the others repeat the last measure)
 EVAL_CHUNK = 2048
 
 
@@ -65,6 +67,12 @@ class RBM(EnergyMethod):
         self.gibbs = BlockGibbs(self.machine)
         self.chains = None
         self.buffers: Buffers | None = None
+        self.steps_in_epoch, self.measure_every, self.last_metrics = 0, 1, {}
+
+    def set_learning_rate(self, lr: float) -> None:
+        super().set_learning_rate(lr)
+        self.measure_every = max(1, self.steps_in_epoch // MEASURED_STEPS)
+        self.steps_in_epoch = 0
 
     # ---- one update -----------------------------------------------------------------------------
 
@@ -88,8 +96,10 @@ class RBM(EnergyMethod):
         data[...] = self.backend.asarray(batch.x.reshape(n, -1))
         xp.matmul(data, m.weights, out=positive_h)
         positive_h += m.hidden_bias
+        self.steps_in_epoch += 1
+        measure = (self.steps_in_epoch - 1) % self.measure_every == 0
         picked = slice(None, None, 1 if n <= FULL_METRICS else -(-n // METRIC_ROWS))
-        z_rows = positive_h[picked].copy()
+        z_rows = positive_h[picked].copy() if measure else None
         sigmoid(xp, positive_h, positive_h)
         if self.chain_count:
             gibbs.hidden_probs(self.persistent_chains(drng), out=negative_h)
@@ -99,7 +109,7 @@ class RBM(EnergyMethod):
         recon = None
         for step in range(self.k):
             gibbs.visible_means(b.hidden_sample, out=b.visible_means)
-            if step == 0 and not self.chain_count:  # CD's first reconstruction of the data
+            if step == 0 and measure and not self.chain_count:  # CD's first reconstruction of the data
                 recon = b.visible_means[picked].copy()
             gibbs.sample_visible(b.visible_means, drng, negative, b.visible_draws)
             gibbs.hidden_probs(negative, out=negative_h)
@@ -107,14 +117,15 @@ class RBM(EnergyMethod):
                 gibbs.sample_hidden(negative_h, drng, b.hidden_sample, b.hidden_draws)
         if self.chain_count:
             self.chains[...] = negative
-        metrics = self.metrics(data[picked], z_rows, rng, recon)
+        if measure:
+            self.last_metrics = self.metrics(data[picked], z_rows, rng, recon)
         positive_h *= b.signs[0]
         negative_h *= b.signs[-1]
         xp.matmul(b.v.T, b.h, out=self.grad_weights)
         xp.sum(b.h, axis=0, out=self.grad_bias[m.n_visible:])
         xp.matmul(b.signs, b.v, out=self.grad_bias[: m.n_visible])
         self.apply()
-        return metrics
+        return self.last_metrics
 
     def persistent_chains(self, rng):
         """The PCD chains' visible states, started from random bits at the first step."""

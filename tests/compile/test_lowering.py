@@ -70,7 +70,10 @@ def test_same_seed_same_parameters_and_float64_on_request():
     assert a.params["h.bias"].dtype == np.float32
 
 
-def test_recurrent_and_boltzmann_models_are_refused_with_a_positioned_error():
+def test_recurrent_models_compile_to_a_recurrent_program_and_boltzmann_ones_are_refused():
+    from nngraph.compile import lower_model
+    from nngraph.compile.recurrent_program import RecurrentProgram
+
     checked = nngraph.loads("""
 model r {
   input x[1] sequence
@@ -78,10 +81,16 @@ model r {
   output y[1]
   x -> h -> y
   h -> h delay 1
+}
+model b {
+  visible v[4]
+  hidden h[2]
+  v <-> h
 }""")
-    with pytest.raises(BuildError, match="recurrent") as err:
-        nngraph.program(checked)
-    assert err.value.span.line == 2
+    assert isinstance(nngraph.program(checked, "r"), RecurrentProgram)
+    with pytest.raises(BuildError, match="symmetric links") as err:
+        lower_model(checked.models["b"])
+    assert err.value.span.line == 9
 
 
 def test_input_gradients_match_finite_differences_when_asked_for():
