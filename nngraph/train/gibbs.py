@@ -73,17 +73,17 @@ def sample_units(xp, mean, gaussian, rng, out, scratch, temperature: float = 1.0
 
 
 def unit_means(xp, z, gaussian, out, temperature: float = 1.0):
-    """Each unit's mean given its net input z: sigmoid(z / T) for bernoulli units, z for gaussian ones."""
+    """Each unit's mean given its net input z: sigmoid(z / T) for bernoulli units, z for gaussian ones.
+    `out` may be `z` itself."""
     if gaussian is True:
-        out[...] = z
+        if out is not z:
+            out[...] = z
         return out
-    if temperature != 1.0:
-        z = z / temperature
-    if gaussian is None:
-        return sigmoid(xp, z, out)
-    mean = sigmoid(xp, z, out)
-    mean[:, gaussian] = z[:, gaussian] * (temperature if temperature != 1.0 else 1.0)
-    return mean
+    kept = None if gaussian is None else z[:, gaussian]  # a copy: the sigmoid may overwrite z
+    sigmoid(xp, z / temperature if temperature != 1.0 else z, out)
+    if kept is not None:
+        out[:, gaussian] = kept
+    return out
 
 
 def kind_mask(gaussian: np.ndarray, xp):
@@ -171,7 +171,8 @@ class Sweeper:
                 self._classes[key] = colour_classes(self.structure, free)
             return self._classes[key]
         if self.order == "random" and rng is not None:  # mean field passes no generator
-            return [int(i) for i in free[rng.permutation(len(free))]]
+            order = self.m.backend.to_numpy(rng.permutation(len(free)))  # a device generator gives a device array
+            return [int(i) for i in free[order]]
         return [int(i) for i in free]
 
     def sweep(self, states, free: np.ndarray, temperature: float, rng, mean_field: bool = False) -> None:

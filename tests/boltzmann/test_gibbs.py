@@ -52,6 +52,16 @@ def test_block_gibbs_conditionals_are_the_sigmoids(backend):
     assert np.allclose(backend.to_numpy(gibbs.hidden_probs(v)), expected, atol=1e-5)
 
 
+def test_mixed_visible_groups_get_their_own_means(backend):
+    m = machine("model m { visible g[2] gaussian; visible b[3] bernoulli; hidden h[4]; g <-> h; b <-> h }",
+                backend, scale=1.0)
+    h = np.array([[1, 0, 1, 1]], np.float32)
+    z = h @ backend.to_numpy(m.weights).T + backend.to_numpy(m.visible_bias)
+    means = backend.to_numpy(BlockGibbs(m).visible_means(backend.asarray(h)))
+    assert np.allclose(means[:, :2], z[:, :2], atol=1e-5)
+    assert np.allclose(means[:, 2:], 1 / (1 + np.exp(-z[:, 2:])), atol=1e-5)
+
+
 def test_float32_uniform_draws_cover_the_unit_interval():
     draws = uniform(np.random.default_rng(0), np.empty(100_000, np.float32))
     assert draws.min() >= 0 and draws.max() < 1
