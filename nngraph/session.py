@@ -122,18 +122,18 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet) -> di
                         **{f"val_{k}": v for k, v in summary["validation"].items()},
                         **{f"test_{k}": v for k, v in summary["test"].items()}}
     run.finish(history.records, summary)
-    session.history = history
     return summary
 
 
 def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> Session:
     """A session whose method holds the parameters of a finished run's checkpoint."""
     from nngraph.train.checkpoint import load_checkpoint
+    from nngraph.train.loop import BEST_PREFIX
     from nngraph.train.outputs import spec_hash
 
     session = prepare(checked, train_name, backend, data=data)
     state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source))
-    session.method.load_state({k: v for k, v in state.items() if not k.startswith("__best__.")})
+    session.method.load_state({k: v for k, v in state.items() if not k.startswith(BEST_PREFIX + ".")})
     return session
 
 
