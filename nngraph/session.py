@@ -76,23 +76,14 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
     return module.build(checked, config, backend)
 
 
-def step_flops(checked: CheckedSpec, config: TrainConfig) -> float:
-    """About how much work one training step is: forward FLOPs x3 (forward and backward) x batch."""
-    from nngraph.graph.shapes import unit_flops
-
-    per_example = sum(unit_flops(m, u) for m in (checked.models[n] for n in config.models) for u in m.graph)
-    return 3.0 * per_example * config.batch
-
-
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
                  backend: str = "numpy", dtype: str | None = None, quiet: bool = True,
                  threads: int | None = None) -> dict:
     """Train as the spec says; write the run folder; return summary.json's content.
-    `threads`: BLAS threads for the numpy backend (None: one for small models, all cores for large ones)."""
-    from nngraph.backend.threads import auto_threads, blas_threads
+    `threads`: BLAS threads for the numpy backend (None: the cores free when training starts)."""
+    from nngraph.backend.threads import blas_threads, free_cores
 
-    config = checked.train(train_name)
-    threads = threads or auto_threads(step_flops(checked, config))
+    threads = threads or free_cores()
     with blas_threads(threads if backend == "numpy" else None):
         return _run_training(checked, train_name, out, resume, backend, dtype, quiet)
 
