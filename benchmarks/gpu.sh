@@ -6,7 +6,7 @@ python -m pip install --quiet -e ".[test]" 2>&1 | tail -1
 python -c "import cupy" 2>/dev/null || python -m pip install --quiet "cupy-cuda12x>=13" 2>&1 | tail -1
 python -c "import cupy; print('cupy', cupy.__version__, 'GPUs:', cupy.cuda.runtime.getDeviceCount())"
 # the xp/backend fixtures run each numeric test once per backend; -k cupy keeps the cupy half
-python -m pytest -q -k cupy tests/ops tests/backend tests/train tests/compile -p no:cacheprovider
+python -m pytest -k cupy tests/ops tests/backend tests/train tests/compile tests/recurrent tests/boltzmann tests/generative -p no:cacheprovider
 status=$?
 python -m benchmarks.gpu_mlp --steps 200
 exit $status
