@@ -22,6 +22,18 @@ def init_parameter(spec, rng: np.random.Generator, dtype) -> np.ndarray:
     return rng.uniform(-bound, bound, spec.shape).astype(dtype)
 
 
+def flat_parameters(values: dict[str, np.ndarray], backend: Backend) -> dict:
+    """The values copied into consecutive views of one flat array on the backend, in order: an
+    optimizer then moves every parameter in one call per formula step (see train/optimizers.py)."""
+    flat = backend.xp.empty(sum(v.size for v in values.values()), backend.dtype)
+    params, start = {}, 0
+    for name, value in values.items():
+        params[name] = flat[start : start + value.size].reshape(value.shape)
+        params[name][...] = backend.asarray(value)
+        start += value.size
+    return params
+
+
 class Program:
     """Parameters by name, and the forward and backward passes of a training plan and an eval plan."""
 
@@ -30,10 +42,9 @@ class Program:
         self.xp = self.backend.xp
         self.train_plan, self.eval_plan = train_plan, eval_plan
         init_rng = np.random.default_rng(seed)
-        self.params = {
-            name: self.backend.asarray(init_parameter(spec, init_rng, self.backend.dtype))
-            for name, spec in train_plan.params.items()
-        }
+        dtype = self.backend.dtype
+        values = {name: init_parameter(spec, init_rng, dtype) for name, spec in train_plan.params.items()}
+        self.params = flat_parameters(values, self.backend)
         self._param_slots = {PARAM + n: a for n, a in self.params.items()}
         # each loss term's weight, by label; a method may change them between steps (KL warm-up)
         self.loss_weights = {ls.label: ls.weight for ls in train_plan.losses}

@@ -7,6 +7,13 @@ here: L1/L2 penalties are added to the gradients by `nngraph.train.regularize` f
 This is the hot path (tens of thousands of steps a second on a tiny net), so each update
 is a handful of in-place ufunc calls per parameter into buffers made once: no parameter,
 buffer or scratch array is allocated per step.
+
+On a large net the same calls are memory-bound instead (an MLP's ~270k parameters: each pass
+over the flat arrays ~60 us), so the fused path makes as few passes as it can: the step is
+subtracted from the parameters in one pass when they are views of one flat array (as `Program`
+allocates them), and SGD with classic momentum adds the gradients straight into its buffer.
+Threads do not pay here: numpy gives up the GIL only inside each call, and on a 2-core VM every
+hand-over between two Python threads costs ~50 us, more than half a pass saves.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ class Optimizer:
         self.buffers = {slot: views.get(slot) or {k: xp.zeros_like(p) for k, p in params.items()}
                         for slot in self.slots}
         self.scratch = views.get("scratch") or {k: xp.empty_like(p) for k, p in params.items()}
+        # (the params dict it was found for, the flat array they are views of, or None)
+        self._flat_params = (params, _shared_base(params))
 
     def update(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
         """One step: every parameter named in `grads` moves in place."""
@@ -69,6 +78,16 @@ class Optimizer:
         flat_grad = self.flat["grad"]
         self.xp.concatenate([grads[k].reshape(-1) for k in self.names], out=flat_grad)
         self._delta(flat_grad, [self.flat[slot] for slot in self.slots], self.flat["scratch"])
+        self._subtract_steps(params)
+
+    def _subtract_steps(self, params) -> None:
+        """Parameters -= the scratch: one call when they are views of one flat array."""
+        if self._flat_params[0] is not params:
+            self._flat_params = (params, _shared_base(params))
+        base = self._flat_params[1]
+        if base is not None:
+            base -= self.flat["scratch"]
+            return
         for name, step in self.scratch.items():
             params[name] -= step
 
@@ -117,6 +136,26 @@ def _views(flat, params: dict[str, Any]) -> dict[str, Any]:
     return views
 
 
+def _shared_base(params: dict[str, Any]):
+    """The flat array the parameters are consecutive views of, in order (as `Program` allocates
+    them), or None. Checked by address, so it holds for numpy and cupy alike."""
+    arrays = list(params.values())
+    base = getattr(arrays[0], "base", None) if arrays else None
+    if base is None or base.ndim != 1 or base.size != sum(p.size for p in arrays):
+        return None
+    start = _address(base)
+    for p in arrays:
+        if p.base is not base or _address(p) != start or not p.flags.c_contiguous:
+            return None
+        start += p.nbytes
+    return base
+
+
+def _address(a) -> int:
+    interface = getattr(a, "__cuda_array_interface__", None) or a.__array_interface__
+    return interface["data"][0]
+
+
 def _entry(state: dict, key: str) -> np.ndarray:
     if key not in state:
         raise TrainingError(f"optimizer state has no '{key}'", hint="the checkpoint is of another model "
@@ -137,6 +176,19 @@ class SGD(Optimizer):
         super().__init__(params, xp, lr)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
+
+    def _update_flat(self, params, grads) -> None:
+        if not self.slots or self.nesterov:
+            super()._update_flat(params, grads)
+            return
+        # classic momentum, the common case: `_delta`'s formula with each gradient added straight
+        # into its view of the buffer, saving the gather's pass (MLP 784-256-256-10: 385 -> 290 us)
+        buf = self.flat["momentum"]
+        buf *= self.momentum
+        for name, view in self.buffers["momentum"].items():
+            view += grads[name]
+        self.xp.multiply(buf, self.lr, out=self.flat["scratch"])
+        self._subtract_steps(params)
 
     def _delta(self, g, slots, s):
         multiply = self.xp.multiply

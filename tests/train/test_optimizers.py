@@ -153,17 +153,37 @@ def test_bad_choices_are_named():
         make_optimizer(Choice("sgd", {"nesterov": True}), {}, np)
 
 
-@pytest.mark.parametrize("choice", [Choice("sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
-                                    Choice("adam", {"lr": 0.1})])
-def test_fused_and_per_parameter_paths_agree(choice):
+def flat_views(params, order):
+    """`params` copied into consecutive views of one flat array, laid out in `order`."""
+    flat = np.empty(sum(v.size for v in params.values()))
+    views, start = {}, 0
+    for k in order:
+        views[k] = flat[start : start + params[k].size].reshape(params[k].shape)
+        views[k][...] = params[k]
+        start += params[k].size
+    return {k: views[k] for k in params}
+
+
+LAYOUTS = {  # how the live parameters sit in memory: each layout takes a different fused path
+    "separate": lambda p: {k: v.copy() for k, v in p.items()},
+    "one flat array": lambda p: flat_views(p, list(p)),
+    "flat, other order": lambda p: flat_views(p, list(p)[::-1]),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("choice", [c for c, _, _ in CASES], ids=lambda c: f"{c.name}{sorted(c.options)}")
+def test_fused_and_per_parameter_paths_agree(choice, layout):
     params, grads = random_problem(steps=3)
     results = []
     for fused in (True, False):
-        live = {k: v.copy() for k, v in params.items()}
+        live = LAYOUTS[layout](params)
+        before = dict(live)
         opt = make_optimizer(choice, live, np)
         opt.fused = fused
         for g in grads:
             opt.update(live, g)
+        assert all(live[k] is before[k] for k in live)
         results.append(live)
     for k in params:
         np.testing.assert_array_equal(results[0][k], results[1][k])
