@@ -85,9 +85,18 @@ def _(xp, g, ctx, inputs, attrs):
     return (g * stable_sigmoid(xp, inputs[0]),)
 
 
+def last_axis_max(xp, z):
+    """z.max(axis=-1, keepdims=True). numpy reduces a short last axis row by row, ~0.1 us a row
+    (128 x 10: 10 us); across the rows of a transposed copy it runs vectorised (2.5 us). A max is
+    exact in any order, so the result is the same bit for bit."""
+    if z.ndim != 2 or z.shape[-1] > 64:  # from 128 classes on the copy costs more than it saves
+        return z.max(axis=-1, keepdims=True)
+    return xp.ascontiguousarray(z.T).max(axis=0)[:, None]
+
+
 def stable_softmax(xp, z):
     """softmax over the last axis, shifted by the max so exp cannot overflow."""
-    e = xp.exp(z - z.max(axis=-1, keepdims=True))
+    e = xp.exp(z - last_axis_max(xp, z))
     e /= e.sum(axis=-1, keepdims=True)
     return e
 

@@ -39,7 +39,15 @@ def dense_vjp(xp, g, x2, inputs, attrs):
     gw = x2.T @ g
     if len(inputs) == 2:
         return gx, gw
-    return gx, gw, None if inputs[2] is None else g.sum(axis=0)
+    return gx, gw, None if inputs[2] is None else column_sums(xp, g)
+
+
+def column_sums(xp, g):
+    """g.sum(axis=0) of a (batch, units) array as a BLAS product with ones: numpy's reduction runs
+    on one thread and is ~2x slower than the GEMV (MLP 784-256-256-10 batch 128: 8 -> 3.5 us)."""
+    if g.size < 1024:  # tiny (XOR's 4 x 4): the GEMV's call overhead costs ~1 us more than it saves
+        return g.sum(axis=0)
+    return xp.ones(g.shape[0], g.dtype) @ g
 
 
 # matmul is dense without the bias input: the same forward and vjp serve both.

@@ -19,7 +19,7 @@ The target never gets a gradient (its vjp entry is None).
 from __future__ import annotations
 
 from nngraph.errors import ShapeError
-from nngraph.ops.activations import stable_sigmoid, stable_softmax
+from nngraph.ops.activations import last_axis_max, stable_sigmoid, stable_softmax
 from nngraph.ops.registry import register, scalar_shape
 
 
@@ -83,7 +83,7 @@ def _xent_shape(shapes, attrs):
 @register("softmax_cross_entropy", shape=_xent_shape, batched_output=False)
 def softmax_cross_entropy(xp, inputs, attrs):
     z, t = inputs
-    shifted = z - z.max(axis=-1, keepdims=True)
+    shifted = z - last_axis_max(xp, z)
     log_norm = xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
     positions = z.size // z.shape[-1]
     if _labels_given(z, t):

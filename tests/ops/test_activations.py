@@ -53,3 +53,13 @@ def test_activation_values(xp):
     numpy.testing.assert_allclose(forward(xp, "leaky_relu", x), [[-0.02, 3]])
     numpy.testing.assert_allclose(forward(xp, "elu", x, alpha=2.0), [[2 * numpy.expm1(-2), 3]])
     numpy.testing.assert_allclose(forward(xp, "sigmoid", x), 1 / (1 + numpy.exp(-x)))
+
+
+@pytest.mark.parametrize("shape", [(128, 10), (3, 64), (5, 65), (2, 3, 4), (7,)])
+def test_last_axis_max_equals_the_plain_reduction(xp, shape):
+    from nngraph.ops.activations import last_axis_max
+
+    z = rng.standard_normal(shape).astype(numpy.float32)
+    z.flat[0] = numpy.nan  # a NaN row stays NaN, as with z.max
+    got = host(last_axis_max(xp, xp.asarray(z)))
+    numpy.testing.assert_array_equal(got, z.max(axis=-1, keepdims=True))

@@ -75,3 +75,11 @@ def test_shape_rules_infer_outputs():
 
 def test_dense_skips_the_input_gradient_of_data(xp):
     check_vjp("dense", (r(3, 4), r(4, 5), r(5)), {"needs_input_grad": False}, xp=xp, no_grad=[0])
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (128, 10)])  # a plain sum, and a GEMV from 1024 values
+def test_bias_gradient_is_the_column_sum(xp, shape):
+    from nngraph.ops.dense import column_sums
+
+    g = r(*shape).astype(numpy.float32)
+    numpy.testing.assert_allclose(host(column_sums(xp, xp.asarray(g))), g.sum(axis=0), rtol=1e-5, atol=1e-5)
