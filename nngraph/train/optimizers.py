@@ -66,6 +66,8 @@ class Optimizer:
     def update(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
         """One step: every parameter named in `grads` moves in place."""
         self.steps += 1
+        if self.steps % FLUSH_EVERY == 0:
+            self._flush_tiny()
         self._begin_step()
         if self.fused and self.flat and len(grads) == len(self.names):
             self._update_flat(params, grads)
@@ -90,6 +92,16 @@ class Optimizer:
             return
         for name, step in self.scratch.items():
             params[name] -= step
+
+    def _flush_tiny(self) -> None:
+        """Zero state values below TINY. A buffer whose gradient stays 0 (a dead ReLU unit) decays geometrically
+        into subnormal floats, where it sticks (0.9 x the smallest subnormal rounds back to itself) and every
+        pass over the buffer becomes ~20x slower; values this small move no parameter."""
+        xp = self.xp
+        arrays = [self.flat[slot] for slot in self.slots] if self.flat else \
+            [b for slot in self.slots for b in self.buffers[slot].values()]
+        for buf in arrays:
+            xp.putmask(buf, xp.abs(buf) < TINY, 0)
 
     def _begin_step(self) -> None:
         """Per-step scalars (bias corrections); nothing by default."""
@@ -116,6 +128,12 @@ class Optimizer:
                         f"optimizer state '{slot}.{name}' has shape {saved.shape}, "
                         f"the parameter has {buf.shape}", hint="the checkpoint is of another model")
                 buf[...] = self.xp.asarray(saved)
+
+
+# every FLUSH_EVERY steps, state values below TINY are zeroed: a value decaying by 0.9 a step needs ~175 steps
+# to fall from TINY to float32's smallest normal number (1.2e-38), so none ever turns subnormal
+FLUSH_EVERY = 100
+TINY = 1e-30
 
 
 def _flat_arrays(params: dict[str, Any], xp: Any, keys) -> dict[str, Any]:
