@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 from nngraph.errors import ValidationError
 from nngraph.graph.check import CheckedSpec, check_spec
@@ -67,9 +66,6 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
     items = tuple(replaced if it is block else it for it in spec.items)
     return dataclasses.replace(spec, items=items)
 
-
-def spec_dir(checked: CheckedSpec) -> Path:
-    return Path(checked.spec.path).resolve().parent if os.path.exists(checked.spec.path) else Path.cwd()
 
 
 def program(checked: CheckedSpec, model: str | None = None, backend: str = "numpy", dtype: str = "float32",

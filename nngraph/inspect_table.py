@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nngraph.graph.check import CheckedSpec
-from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec  # noqa: F401
+from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
 from nngraph.graph.shapes import total_parameters, unit_flops, unit_parameters
 
 

@@ -6,8 +6,7 @@ import math
 
 from nngraph.errors import ShapeError, ValidationError, did_you_mean
 from nngraph.graph.ir import ModelGraph
-from nngraph.graph.training import Choice, TrainConfig
-from nngraph.graph.training import _check_options as check_options
+from nngraph.graph.training import Choice, TrainConfig, check_options
 from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.spec import ast
 from nngraph.spec.values import bind_options

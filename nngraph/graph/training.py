@@ -126,12 +126,12 @@ def _choice(key, table, what):
         if call.name not in table:
             raise ValidationError(f"unknown {what} '{call.name}'", call.span, did_you_mean(call.name, table))
         options = bind_options(call, table[call.name], what)
-        _check_options(call, options)
+        check_options(call, options)
         setattr(config, key, Choice(call.name, options, call.span))
     return handler
 
 
-def _check_options(call: ast.Call, options: dict) -> None:
+def check_options(call: ast.Call, options: dict) -> None:
     """Range checks for the options whose bad values would only fail deep inside training."""
     where = {k.name: k.value.span for k in call.kwargs}
     for i, arg in enumerate(call.args):
