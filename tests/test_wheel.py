@@ -1,7 +1,7 @@
 """The wheel: it builds, carries the grammar, installs into a fresh venv and checks a spec from elsewhere.
 
-Slow (a build and an install, ~10 s). Dependencies come from the system site-packages, so only the build
-backend (hatchling) may need fetching, and not even that where it is installed already.
+Slow (a build with a C compile and an install, ~15 s). Dependencies come from the system site-packages, so
+only the build backend (setuptools) may need fetching, and not even that where it is installed already.
 """
 
 import importlib.util
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = ["nngraph", "grammar", "pyproject.toml", "README.md"]
+SOURCES = ["nngraph", "grammar", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md"]
 
 
 def run(*args, cwd: Path) -> subprocess.CompletedProcess:
@@ -32,7 +32,7 @@ def copy_sources(dest: Path) -> Path:
     for name in SOURCES:
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.pyd"))
         else:
             shutil.copy2(src, dest / name)
     return dest
@@ -40,7 +40,7 @@ def copy_sources(dest: Path) -> Path:
 
 def build_wheel(tmp_path: Path) -> Path:
     src, dist = copy_sources(tmp_path / "src"), tmp_path / "dist"
-    offline = ["--no-isolation"] if importlib.util.find_spec("hatchling") else []
+    offline = ["--no-isolation"] if importlib.util.find_spec("setuptools") else []
     run(sys.executable, "-m", "build", "--wheel", *offline, "--outdir", dist, src, cwd=tmp_path)
     (wheel,) = dist.glob("nngraph-*.whl")
     return wheel
@@ -58,7 +58,9 @@ def see_our_site_packages(python: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_wheel_installs_and_checks_a_spec(tmp_path):
     wheel = build_wheel(tmp_path)
-    assert "nngraph/grammar/nngraph.lark" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "nngraph/grammar/nngraph.lark" in names and "nngraph/grammar/nngraph.tables.json" in names
+    assert any(n.startswith("nngraph/backend/_kernels") for n in names), "the C kernels were not built"
 
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv, cwd=tmp_path)
@@ -75,3 +77,5 @@ def test_wheel_installs_and_checks_a_spec(tmp_path):
 
     where = run(python, "-c", "import nngraph; print(nngraph.__file__)", cwd=elsewhere).stdout.strip()
     assert Path(where).is_relative_to(venv), f"the venv imported nngraph from {where}, not from the wheel"
+    kernels = run(python, "-m", "nngraph.backend.kernels", cwd=elsewhere).stdout
+    assert kernels.startswith("fused CPU kernels: on"), kernels

@@ -8,17 +8,22 @@ steps is therefore a view, `shifted(...)`, with no copy: time-parallel edges are
 gradients wait for the end of the backward sweep and are then one GEMM per edge over all steps.
 
 The step loop is the hot path, so it allocates nothing per step: a step writes into slices of buffers
-made once per pass. An LSTM runs the fused step kernels of `ops.recurrent` on its gate slots (one
-contiguous (4, batch, width) block per step), a tanh unit (the Elman default) its activation in place;
-any other activation and the GRU call their ops from the op table.
+made once per pass. An LSTM runs the fused step kernels on its gate slots (one contiguous (4, batch,
+width) block per step): the compiled ones of `backend.kernels` on numpy, else their twins in
+`ops.recurrent`. A tanh unit (the Elman default) computes its activation in place; any other activation
+and the GRU call their ops from the op table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from numpy import float32 as numpy_float32
+
+from nngraph.backend.kernels import SMALL_GEMM_MAX_ROWS, fused_kernels, matmul_into
 from nngraph.compile.recurrent import Edge, Stage, UnitPlan
 from nngraph.ops import get_op
+from nngraph.ops.dense import column_sums
 from nngraph.ops.recurrent import lstm_slot_params, lstm_step_backward, lstm_step_forward
 
 GRU_GATES = get_op("gru_gates")
@@ -120,10 +125,38 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
                        lstm_slot_params(xp, params[e.weight]) if u.cell == "lstm" else params[e.weight])
                       for e in u.inner] for u in units}
     scratch = {u.name: xp.empty((batch, u.gates * u.width), dtype=run.values[u.name].dtype) for u in units}
+    sequence = _sequence_kernels(xp, run, stage)
+    if sequence is not None:
+        unit, weight = units[0], inner[units[0].name][0][2]
+        gates, tanh_c, _ = run.ctx[unit.name]
+        sequence.lstm_sequence_forward(run.pre[unit.name], weight, _from_initial(run, run.values, unit),
+                                       run.cells[unit.name], gates, tanh_c, scratch[unit.name])
+        return
     for t in range(run.steps):
         for unit in units:
             recurrent = _inner_sum(xp, inner[unit.name], t * batch, batch, scratch[unit.name])
             _step_forward(xp, run, unit, t, recurrent, params)
+
+
+def _sequence_kernels(xp, run: Run, stage: Stage, grads: Grads | None = None):
+    """The compiled kernels when they can run this stage's whole step loop in one call, else None: a
+    float32 LSTM layer whose only recurrence is its own (h_(t-1) -> h_t, the implicit edge of every
+    `lstm` layer), on a batch the small GEMM serves, with no loss fused into its pre-activations."""
+    fused = fused_kernels(xp)
+    if fused is None or not fused.small_gemm_available or len(stage.units) != 1:
+        return None
+    unit = stage.units[0]
+    own = unit.inner[0] if len(unit.inner) == 1 else None
+    if (unit.cell != "lstm" or own is None or own.source != unit.name or own.delay != 1
+            or run.values[unit.name].dtype != numpy_float32 or run.batch > SMALL_GEMM_MAX_ROWS
+            or (grads is not None and unit.name in grads.pre)):
+        return None
+    return fused
+
+
+def _from_initial(run: Run, buffers: dict, unit: UnitPlan):
+    """`unit`'s rows of `buffers` from the step before the first (its initial or carried state) on."""
+    return buffers[unit.name][run.rows(run.history[unit.name] - 1, run.steps + 1)]
 
 
 def _start_loop_unit(xp, run: Run, unit: UnitPlan, params: dict) -> None:
@@ -145,14 +178,9 @@ def _start_loop_unit(xp, run: Run, unit: UnitPlan, params: dict) -> None:
 
 def _inner_sum(xp, edges: list, step_row: int, batch: int, out):
     """A step's sum over inner edges (source rows times weight), in `out`; None without inner edges."""
-    total = None
-    for source, offset, weight in edges:
-        rows = source[offset + step_row:offset + step_row + batch]
-        if total is None:
-            total = xp.matmul(rows, weight, out=out)
-        else:
-            total += rows @ weight
-    return total
+    for index, (source, offset, weight) in enumerate(edges):
+        matmul_into(xp, source[offset + step_row:offset + step_row + batch], weight, out, accumulate=index > 0)
+    return out if edges else None
 
 
 def _step_forward(xp, run: Run, unit: UnitPlan, t: int, recurrent, params: dict) -> None:
@@ -160,15 +188,17 @@ def _step_forward(xp, run: Run, unit: UnitPlan, t: int, recurrent, params: dict)
     value = run.values[unit.name]
     if unit.cell == "lstm":
         gates, tanh_c, scratch = run.ctx[unit.name]
-        a = run.pre[unit.name][rows]
+        a, step_gates, cells = run.pre[unit.name][rows], gates[:, rows], run.cells[unit.name]
+        outputs = (cells[run.rows(t + 1)], tanh_c[rows], value[at:at + batch])
+        fused = fused_kernels(xp)
+        if fused is not None:
+            fused.lstm_forward(a, recurrent, cells[rows], step_gates, *outputs)
+            return
         if recurrent is not None:
             recurrent += a
             a = recurrent
-        step_gates = gates[:, rows]
         xp.copyto(step_gates, a.reshape(batch, 4, unit.width).transpose(1, 0, 2))  # to slot blocks
-        cells = run.cells[unit.name]
-        lstm_step_forward(xp, step_gates, cells[rows], cells[run.rows(t + 1)], tanh_c[rows],
-                          value[at:at + batch], scratch)
+        lstm_step_forward(xp, step_gates, cells[rows], *outputs, scratch)
         return
     a = run.pre[unit.name][rows]
     if recurrent is not None:
@@ -213,6 +243,14 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
                        xp.ascontiguousarray(params[e.weight].T),
                        xp.empty((batch, run.values[e.source].shape[1]), dtype=ga_all[u.name].dtype))
                       for e in u.inner] for u in stage.units}
+    sequence = _sequence_kernels(xp, run, stage, grads)
+    if sequence is not None:
+        unit = stage.units[0]
+        gates, tanh_c, _ = run.ctx[unit.name]
+        sequence.lstm_sequence_backward(gates, run.cells[unit.name], tanh_c, _from_initial(run, grads.values, unit),
+                                        grads.cells[unit.name], ga_all[unit.name], inner[unit.name][0][2])
+        _stage_weight_grads(xp, run, grads, stage, params, needs, ga_all, ghu_all)
+        return
     # a GRU's contiguous U^T; an LSTM's work space for its step kernel
     extra = {u.name: xp.ascontiguousarray(params[u.own].T) if u.cell == "gru" else
              xp.empty((6, batch, u.width), dtype=ga_all[u.name].dtype) for u in stage.units if u.cell}
@@ -225,7 +263,11 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
                 ga += grads.pre[unit.name][rows]
             for target, offset, weight_t, scratch in inner[unit.name]:
                 back = offset + t * batch
-                target[back:back + batch] += xp.matmul(ga, weight_t, out=scratch)
+                matmul_into(xp, ga, weight_t, target[back:back + batch], accumulate=True, scratch=scratch)
+    _stage_weight_grads(xp, run, grads, stage, params, needs, ga_all, ghu_all)
+
+
+def _stage_weight_grads(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs, ga_all, ghu_all):
     for unit in stage.units:
         edges_backward(xp, run, grads, unit, ga_all[unit.name], params, needs)
         if unit.cell == "gru":
@@ -242,8 +284,12 @@ def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra
     g = grads.values[unit.name][at:at + batch]
     if unit.cell == "lstm":
         gates, tanh_c, _ = run.ctx[unit.name]
-        lstm_step_backward(xp, gates[:, rows], run.cells[unit.name][rows], tanh_c[rows], g,
-                           grads.cells[unit.name], ga, extra)
+        inputs = (gates[:, rows], run.cells[unit.name][rows], tanh_c[rows], g, grads.cells[unit.name], ga)
+        fused = fused_kernels(xp)
+        if fused is not None:
+            fused.lstm_backward(*inputs)
+        else:
+            lstm_step_backward(xp, *inputs, extra)
         return
     ctx = run.ctx[unit.name][t]
     a = run.pre[unit.name][rows]
@@ -264,7 +310,7 @@ def edges_backward(xp, run: Run, grads: Grads, unit: UnitPlan, ga, params: dict,
     """Bias and outer edges of `unit` given its pre-activation gradient over all steps."""
     if unit.bias:
         grads.params[unit.bias] = (ga.reshape(len(ga), params[unit.bias].shape[0], -1).sum(axis=(0, 2))
-                                   if unit.channel_bias else ga.sum(axis=0))
+                                   if unit.channel_bias else column_sums(xp, ga))
     for index, edge in enumerate(unit.outer):
         source = run.shifted(run.values[edge.source], edge.source, edge.delay)
         needed = needs(edge.source)

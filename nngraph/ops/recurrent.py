@@ -99,9 +99,13 @@ def lstm_slot_params(xp, w):
     """A copy of w (..., 4H) with its column blocks in slot order and the sigmoid slots halved: then
     x @ result (or result itself, for a bias) is a pre-activation in slot order, as the kernels take it."""
     hidden = w.shape[-1] // 4
-    columns = xp.concatenate([xp.arange(b * hidden, (b + 1) * hidden) for b in SLOT_BLOCKS])
-    out = w[..., columns]
-    out[..., :3 * hidden] *= 0.5
+    out = xp.empty(w.shape, dtype=w.dtype)
+    for slot, block in enumerate(SLOT_BLOCKS):  # block copies: no index arrays, and a C-contiguous result
+        source, target = w[..., block * hidden:(block + 1) * hidden], out[..., slot * hidden:(slot + 1) * hidden]
+        if slot < 3:
+            xp.multiply(source, 0.5, out=target)
+        else:
+            target[...] = source
     return out
 
 

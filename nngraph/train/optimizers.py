@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nngraph.backend.kernels import fused_kernels
 from nngraph.errors import TrainingError, ValidationError, did_you_mean
 from nngraph.graph.vocabulary import OPTIMIZERS
 
@@ -60,6 +61,7 @@ class Optimizer:
         self.buffers = {slot: views.get(slot) or {k: xp.zeros_like(p) for k, p in params.items()}
                         for slot in self.slots}
         self.scratch = views.get("scratch") or {k: xp.empty_like(p) for k, p in params.items()}
+        self._flat_cache: dict = {}  # name -> (param array, its flat view, its slots' flat views)
         # (the params dict it was found for, the flat array they are views of, or None)
         self._flat_params = (params, _shared_base(params))
 
@@ -69,12 +71,42 @@ class Optimizer:
         if self.steps % FLUSH_EVERY == 0:
             self._flush_tiny()
         self._begin_step()
+        if self._update_compiled(params, grads):
+            return
         if self.fused and self.flat and len(grads) == len(self.names):
             self._update_flat(params, grads)
             return
         buffers = [self.buffers[slot] for slot in self.slots]
         for name, g in grads.items():
             params[name] -= self._delta(g, [b[name] for b in buffers], self.scratch[name])
+
+    def _update_compiled(self, params, grads) -> bool:
+        """The whole step by the compiled kernel, one pass per parameter (numpy, kernels built, every
+        array contiguous); False, having done nothing, where it does not apply."""
+        kernels = fused_kernels(self.xp)
+        if kernels is None:
+            return False
+        steps = []
+        for name, g in grads.items():
+            param, slots = self._flat_views(name, params[name])
+            if param is None or not g.flags.c_contiguous or g.dtype != param.dtype:
+                return False
+            steps.append((param, slots, g.reshape(-1)))
+        for param, slots, g in steps:
+            self._compiled_step(kernels, param, slots, g)
+        return True
+
+    def _flat_views(self, name: str, param):
+        """(1-D view of param, 1-D views of its slot buffers), made once per parameter array; param's
+        view is None when param is not contiguous."""
+        cached = self._flat_cache.get(name)
+        if cached is None or cached[0] is not param:
+            flat = param.reshape(-1) if param.flags.c_contiguous else None
+            cached = self._flat_cache[name] = (param, flat, [self.buffers[s][name].reshape(-1) for s in self.slots])
+        return cached[1], cached[2]
+
+    def _compiled_step(self, kernels, param, slots: list, grad) -> None:
+        raise NotImplementedError
 
     def _update_flat(self, params, grads) -> None:
         flat_grad = self.flat["grad"]
@@ -208,6 +240,9 @@ class SGD(Optimizer):
         self.xp.multiply(buf, self.lr, out=self.flat["scratch"])
         self._subtract_steps(params)
 
+    def _compiled_step(self, kernels, param, slots, grad) -> None:
+        kernels.sgd(param, slots[0] if slots else None, grad, self.lr, self.momentum, self.nesterov)
+
     def _delta(self, g, slots, s):
         multiply = self.xp.multiply
         if slots:
@@ -236,6 +271,9 @@ class Adam(Optimizer):
     def _begin_step(self) -> None:
         self.step_size = self.lr / (1.0 - self.beta1**self.steps)
         self.correction2_sqrt = math.sqrt(1.0 - self.beta2**self.steps)
+
+    def _compiled_step(self, kernels, param, slots, grad) -> None:
+        kernels.adam(param, *slots, grad, self.beta1, self.beta2, self.step_size, self.correction2_sqrt, self.eps)
 
     def _delta(self, g, slots, s):
         xp, (m, v) = self.xp, slots

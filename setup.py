@@ -1,0 +1,26 @@
+"""The parts of the build pyproject.toml cannot say: the grammar folder shipped inside the package, and
+the one C extension, nngraph.backend._kernels.
+
+The extension is optional: where no C compiler is found, nngraph installs without it and the numpy
+backend runs the numpy twins of its kernels (slower; the same results up to float32 rounding).
+`python -m nngraph.backend.kernels` says which is in use.
+"""
+
+import sys
+
+from setuptools import Extension, find_packages, setup
+
+if sys.platform == "win32":
+    FLAGS = ["/O2", "/fp:precise"]
+else:
+    # no FMA contraction: every operation rounds as numpy's ufuncs do, on every CPU (see the C file)
+    FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+
+setup(
+    # grammar/ sits at the top of the repository and ships inside the package as nngraph/grammar/
+    packages=find_packages(include=["nngraph", "nngraph.*"]) + ["nngraph.grammar"],
+    package_dir={"nngraph.grammar": "grammar"},
+    package_data={"nngraph.grammar": ["nngraph.lark", "nngraph.tables.json"]},
+    ext_modules=[Extension("nngraph.backend._kernels", ["nngraph/backend/_kernels.c"],
+                           extra_compile_args=FLAGS, optional=True)],
+)
