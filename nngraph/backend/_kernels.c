@@ -9,9 +9,11 @@
  *
  * Floating point: each kernel works in the array's dtype (float32 or float64) and is compiled without
  * contraction into FMAs (setup.py: -ffp-contract=off), so every operation rounds as numpy's ufuncs
- * do and results do not depend on which instruction set the CPU has. The one approximation: float32
- * tanh is a rational function (|error| < 3e-7, about 2 ulp; numpy's own is about 0.5 ulp) because
- * libm's tanhf does not vectorize; float64 uses libm's tanh.
+ * do and results do not depend on which instruction set the CPU has (the optimizer kernels are
+ * bit-identical to their numpy twins). The small GEMM is the exception by design: it is FMAs (like
+ * every BLAS, whose summation order numpy does not fix either). The one approximation: float32 tanh
+ * is a rational function (|error| < 4.2e-7 over every float32 input, ~7 ulp near +-1, far less near
+ * 0; numpy's own is about 0.5 ulp) because libm's tanhf does not vectorize; float64 uses libm's tanh.
  *
  * Arrays come in through the buffer protocol (no numpy headers needed to build): each is checked for
  * dtype, shape and a contiguous last axis; any mismatch raises TypeError or ValueError.
@@ -176,10 +178,12 @@ OPTIMIZER_KERNELS(double, sqrt)
 
 __attribute__((target("avx512f"), always_inline)) static inline void
 gemm_tile(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc,
-          Py_ssize_t k, const int rows, __mmask16 mask0, __mmask16 mask1, int accumulate) {
+          Py_ssize_t k, const int rows, __mmask16 mask0, __mmask16 mask1, const float *bias, int accumulate) {
     __m512 acc[TILE_ROWS][2];
+    __m512 start0 = bias ? _mm512_maskz_loadu_ps(mask0, bias) : _mm512_setzero_ps();
+    __m512 start1 = bias ? _mm512_maskz_loadu_ps(mask1, bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-    for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < rows; r++) acc[r][0] = start0, acc[r][1] = start1;
     for (Py_ssize_t p = 0; p < k; p++) {
         __m512 b0 = _mm512_maskz_loadu_ps(mask0, b + p * ldb);
         __m512 b1 = _mm512_maskz_loadu_ps(mask1, b + p * ldb + 16);
@@ -202,29 +206,29 @@ gemm_tile(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float 
     }
 }
 
-/* C (m, n) = A (m, k) @ B (k, n) [+ C] */
+/* C (m, n) = A (m, k) @ B (k, n) [+ bias (n,), added first] [+ C] */
 __attribute__((target("avx512f"))) static void
 small_gemm_f32(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc,
-               Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int accumulate) {
+               Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *bias, int accumulate) {
     /* column strips outside, so a 32-column strip of B stays in cache while every row block uses it */
     for (Py_ssize_t j = 0; j < n; j += 32) {
         Py_ssize_t i = 0, w = n - j < 32 ? n - j : 32;
-        const float *bj = b + j;
+        const float *bj = b + j, *biasj = bias ? bias + j : NULL;
         float *cj = c + j;
         if (w == 32) { /* full strips: constant masks, so plain loads and stores */
             for (; i + TILE_ROWS <= m; i += TILE_ROWS)
                 gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, TILE_ROWS, 0xFFFF,
-                          0xFFFF, accumulate);
+                          0xFFFF, biasj, accumulate);
             for (; i < m; i++)
-                gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, 1, 0xFFFF, 0xFFFF, accumulate);
+                gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, 1, 0xFFFF, 0xFFFF, biasj, accumulate);
         } else {
             __mmask16 mask0 = w >= 16 ? 0xFFFF : (__mmask16)((1u << w) - 1);
             __mmask16 mask1 = w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
             for (; i + TILE_ROWS <= m; i += TILE_ROWS)
                 gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, TILE_ROWS, mask0,
-                          mask1, accumulate);
+                          mask1, biasj, accumulate);
             for (; i < m; i++)
-                gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, 1, mask0, mask1, accumulate);
+                gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, 1, mask0, mask1, biasj, accumulate);
         }
     }
 }
@@ -302,6 +306,13 @@ static void release(Arg *args, int count) {
         if (args[k].held) PyBuffer_Release(&args[k].view);
 }
 
+/* the end of every entry point: release what was taken; None, or NULL with the exception set */
+static PyObject *finish(Arg *args, int count, int ok) {
+    release(args, count);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 static int same_shape(const Arg *a, Py_ssize_t rows, Py_ssize_t cols, const char *name) {
     if (a->view.shape[0] != rows || a->view.shape[1] != cols) {
         PyErr_Format(PyExc_ValueError, "%s must have shape (%zd, %zd)", name, rows, cols);
@@ -314,39 +325,6 @@ static int same_shape(const Arg *a, Py_ssize_t rows, Py_ssize_t cols, const char
     return 0;
 }
 
-
-/* one optimizer call's arrays and scalars */
-typedef struct {
-    int dtype;
-    char *param, *buf, *grad, *m, *v;
-    Py_ssize_t item;
-    double lr, momentum, beta1, beta2, step_size, correction2_sqrt, eps;
-    int nesterov;
-} UpdateJob;
-
-#define AT(job, ptr, lo) ((ptr) ? (void *)((ptr) + (lo) * (job)->item) : NULL)
-
-static void sgd_range(void *ctx, Py_ssize_t lo, Py_ssize_t hi) {
-    UpdateJob *j = ctx;
-    if (j->dtype == F32)
-        sgd_float(AT(j, j->param, lo), AT(j, j->buf, lo), AT(j, j->grad, lo), hi - lo, (float)j->lr,
-                  (float)j->momentum, j->nesterov);
-    else
-        sgd_double(AT(j, j->param, lo), AT(j, j->buf, lo), AT(j, j->grad, lo), hi - lo, j->lr, j->momentum,
-                   j->nesterov);
-}
-
-static void adam_range(void *ctx, Py_ssize_t lo, Py_ssize_t hi) {
-    UpdateJob *j = ctx;
-    /* 1 - beta in double, then rounded: as numpy does with the Python float 1.0 - beta */
-    if (j->dtype == F32)
-        adam_float(AT(j, j->param, lo), AT(j, j->m, lo), AT(j, j->v, lo), AT(j, j->grad, lo), hi - lo,
-                   (float)j->beta1, (float)j->beta2, (float)(1.0 - j->beta1), (float)(1.0 - j->beta2),
-                   (float)j->step_size, (float)j->correction2_sqrt, (float)j->eps);
-    else
-        adam_double(AT(j, j->param, lo), AT(j, j->m, lo), AT(j, j->v, lo), AT(j, j->grad, lo), hi - lo, j->beta1,
-                    j->beta2, 1.0 - j->beta1, 1.0 - j->beta2, j->step_size, j->correction2_sqrt, j->eps);
-}
 
 /* ---- Python entry points ----------------------------------------------------------------------- */
 
@@ -385,11 +363,9 @@ static PyObject *py_lstm_forward(PyObject *self, PyObject *args) {
         lstm_forward_double(a[0].view.buf, has_rec ? a[1].view.buf : NULL, a[2].view.buf, a[3].view.buf, slot,
                             a[4].view.buf, a[5].view.buf, a[6].view.buf, n, width);
     Py_END_ALLOW_THREADS
-    release(a, 7);
-    Py_RETURN_NONE;
+    return finish(a, 7, 1);
 fail:
-    release(a, 7);
-    return NULL;
+    return finish(a, 7, 0);
 }
 
 PyDoc_STRVAR(lstm_backward_doc,
@@ -425,11 +401,9 @@ static PyObject *py_lstm_backward(PyObject *self, PyObject *args) {
         lstm_backward_double(a[0].view.buf, slot, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf,
                              a[5].view.buf, n, width);
     Py_END_ALLOW_THREADS
-    release(a, 6);
-    Py_RETURN_NONE;
+    return finish(a, 6, 1);
 fail:
-    release(a, 6);
-    return NULL;
+    return finish(a, 6, 0);
 }
 
 /* every array of an update: contiguous, one dtype, the parameter's size */
@@ -453,10 +427,9 @@ PyDoc_STRVAR(sgd_doc,
 
 static PyObject *py_sgd(PyObject *self, PyObject *args) {
     PyObject *o[3];
-    UpdateJob job;
-    memset(&job, 0, sizeof job);
-    if (!PyArg_ParseTuple(args, "OOOddp:sgd", &o[0], &o[1], &o[2], &job.lr, &job.momentum, &job.nesterov))
-        return NULL;
+    double lr, momentum;
+    int nesterov, dtype = 0;
+    if (!PyArg_ParseTuple(args, "OOOddp:sgd", &o[0], &o[1], &o[2], &lr, &momentum, &nesterov)) return NULL;
     Arg a[3];
     memset(a, 0, sizeof a);
     static const char *names[3] = {"param", "buf", "grad"};
@@ -464,17 +437,16 @@ static PyObject *py_sgd(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "param and grad must be arrays");
         return NULL;
     }
-    if (take_flat(a, o, names, 3, &job.dtype) < 0) goto fail;
-    job.param = a[0].view.buf, job.grad = a[2].view.buf, job.item = a[0].view.itemsize;
-    job.buf = o[1] == Py_None ? NULL : a[1].view.buf;
+    if (take_flat(a, o, names, 3, &dtype) < 0) return finish(a, 3, 0);
+    void *param = a[0].view.buf, *buf = o[1] == Py_None ? NULL : a[1].view.buf, *grad = a[2].view.buf;
+    Py_ssize_t n = a[0].view.shape[0];
     Py_BEGIN_ALLOW_THREADS
-    sgd_range(&job, 0, a[0].view.shape[0]);
+    if (dtype == F32)
+        sgd_float(param, buf, grad, n, (float)lr, (float)momentum, nesterov);
+    else
+        sgd_double(param, buf, grad, n, lr, momentum, nesterov);
     Py_END_ALLOW_THREADS
-    release(a, 3);
-    Py_RETURN_NONE;
-fail:
-    release(a, 3);
-    return NULL;
+    return finish(a, 3, 1);
 }
 
 PyDoc_STRVAR(adam_doc,
@@ -484,10 +456,9 @@ PyDoc_STRVAR(adam_doc,
 
 static PyObject *py_adam(PyObject *self, PyObject *args) {
     PyObject *o[4];
-    UpdateJob job;
-    memset(&job, 0, sizeof job);
-    if (!PyArg_ParseTuple(args, "OOOOddddd:adam", &o[0], &o[1], &o[2], &o[3], &job.beta1, &job.beta2,
-                          &job.step_size, &job.correction2_sqrt, &job.eps))
+    double b1, b2, step, c2, eps;
+    int dtype = 0;
+    if (!PyArg_ParseTuple(args, "OOOOddddd:adam", &o[0], &o[1], &o[2], &o[3], &b1, &b2, &step, &c2, &eps))
         return NULL;
     Arg a[4];
     memset(a, 0, sizeof a);
@@ -497,17 +468,18 @@ static PyObject *py_adam(PyObject *self, PyObject *args) {
             PyErr_Format(PyExc_TypeError, "%s must be an array", names[k]);
             return NULL;
         }
-    if (take_flat(a, o, names, 4, &job.dtype) < 0) goto fail;
-    job.param = a[0].view.buf, job.m = a[1].view.buf, job.v = a[2].view.buf, job.grad = a[3].view.buf;
-    job.item = a[0].view.itemsize;
+    if (take_flat(a, o, names, 4, &dtype) < 0) return finish(a, 4, 0);
+    void *p = a[0].view.buf, *m = a[1].view.buf, *v = a[2].view.buf, *g = a[3].view.buf;
+    Py_ssize_t n = a[0].view.shape[0];
     Py_BEGIN_ALLOW_THREADS
-    adam_range(&job, 0, a[0].view.shape[0]);
+    /* 1 - beta in double, then rounded: as numpy does with the Python float 1.0 - beta */
+    if (dtype == F32)
+        adam_float(p, m, v, g, n, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2), (float)step,
+                   (float)c2, (float)eps);
+    else
+        adam_double(p, m, v, g, n, b1, b2, 1.0 - b1, 1.0 - b2, step, c2, eps);
     Py_END_ALLOW_THREADS
-    release(a, 4);
-    Py_RETURN_NONE;
-fail:
-    release(a, 4);
-    return NULL;
+    return finish(a, 4, 1);
 }
 
 PyDoc_STRVAR(small_gemm_doc,
@@ -544,24 +516,24 @@ static PyObject *py_small_gemm(PyObject *self, PyObject *args) {
         Py_ssize_t item = a[0].view.itemsize;
         Py_BEGIN_ALLOW_THREADS
         small_gemm_f32(a[0].view.buf, a[0].view.strides[0] / item, a[1].view.buf, a[1].view.strides[0] / item,
-                       a[2].view.buf, a[2].view.strides[0] / item, m, n, k, accumulate);
+                       a[2].view.buf, a[2].view.strides[0] / item, m, n, k, NULL, accumulate);
         Py_END_ALLOW_THREADS
     }
 #endif
-    release(a, 3);
-    Py_RETURN_NONE;
+    return finish(a, 3, 1);
 fail:
-    release(a, 3);
-    return NULL;
+    return finish(a, 3, 0);
 }
 
 PyDoc_STRVAR(lstm_sequence_forward_doc,
-"lstm_sequence_forward(pre, weight, h, c, gates, tanh_c, scratch)\n\n"
-"Every step of a float32 LSTM layer whose only recurrence is its own (h_(t-1) -> h_t): per step,\n"
-"scratch = h_(t-1) @ weight by the small GEMM, then lstm_forward. pre (T*n, 4w) and weight (w, 4w) in\n"
-"slot order; h and c ((T+1)*n, w): the initial state in the first n rows, step t written to rows\n"
-"(t+1)*n...; gates (4, T*n, w) and tanh_c (T*n, w) receive every step's values; scratch (n, 4w).\n"
-"Only where small_gemm_available is True.");
+"lstm_sequence_forward(pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias)\n\n"
+"Every step of a float32 LSTM layer whose only recurrence is its own (h_(t-1) -> h_t). pre (T*n, k)\n"
+"with x_weight (k, 4w): the rows of the layer's one input, multiplied in per step; or, x_weight None, pre\n"
+"(T*n, 4w) already the input's product. Per step, scratch = (x_t @ x_weight) + bias + h_(t-1) @ weight\n"
+"by the small GEMM, then lstm_forward. x_weight, weight (w, 4w) and bias (4w,) or None in slot order.\n"
+"h and c ((T+1)*n, w): the initial state in the first n rows, step t written to rows (t+1)*n...;\n"
+"gates (4, T*n, w) and tanh_c (T*n, w) receive every step's values; scratch (n, 4w). Only where\n"
+"small_gemm_available is True.");
 
 PyDoc_STRVAR(lstm_sequence_backward_doc,
 "lstm_sequence_backward(gates, c, tanh_c, dh, dc, da, weight_t)\n\n"
@@ -571,51 +543,62 @@ PyDoc_STRVAR(lstm_sequence_backward_doc,
 "receive the initial state's. dc (n, w): in, the last cell's gradient; out, the initial cell's.");
 
 static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
-    PyObject *o[7];
-    if (!PyArg_ParseTuple(args, "OOOOOOO:lstm_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
+    PyObject *o[9];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO:lstm_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8]))
         return NULL;
-    Arg a[7];
+    Arg a[9];
     memset(a, 0, sizeof a);
     int dtype = 0;
-    static const char *names[7] = {"pre", "weight", "h", "c", "gates", "tanh_c", "scratch"};
-    static const int dims[7] = {2, 2, 2, 2, 3, 2, 2}, writes[7] = {0, 0, 1, 1, 1, 1, 1};
-    for (int k = 0; k < 7; k++)
-        if (take(&a[k], o[k], names[k], dims[k], writes[k], &dtype) < 0) goto fail;
-    if (dtype != F32 || !small_gemm_supported()) {
+    static const char *names[9] = {"pre", "x_weight", "weight", "h", "c", "gates", "tanh_c", "scratch", "bias"};
+    static const int dims[9] = {2, 2, 2, 2, 2, 3, 2, 2, 1}, writes[9] = {0, 0, 0, 1, 1, 1, 1, 1, 0};
+    for (int k = 0; k < 9; k++)
+        if (o[k] != Py_None && take(&a[k], o[k], names[k], dims[k], writes[k], &dtype) < 0) return finish(a, 9, 0);
+    if (dtype != F32 || !small_gemm_supported() || o[0] == Py_None || o[2] == Py_None) {
         PyErr_SetString(PyExc_TypeError, "lstm_sequence_forward needs float32 arrays and AVX-512");
-        goto fail;
+        return finish(a, 9, 0);
     }
-    Py_ssize_t n = a[6].view.shape[0], width = a[1].view.shape[0];
+    int projected = o[1] == Py_None;
+    Py_ssize_t n = a[7].view.shape[0], width = a[2].view.shape[0], k = a[0].view.shape[1];
     Py_ssize_t rows = a[0].view.shape[0], steps = n ? rows / n : 0;
-    if (n == 0 || rows != steps * n || same_shape(&a[0], rows, 4 * width, "pre") < 0 ||
-        same_shape(&a[1], width, 4 * width, "weight") < 0 || same_shape(&a[2], rows + n, width, "h") < 0 ||
-        same_shape(&a[3], rows + n, width, "c") < 0 || same_shape(&a[5], rows, width, "tanh_c") < 0 ||
-        same_shape(&a[6], n, 4 * width, "scratch") < 0)
-        goto fail;
-    if (a[4].view.shape[0] != 4 || a[4].view.shape[1] != rows || a[4].view.shape[2] != width) {
+    if (n == 0 || rows != steps * n || same_shape(&a[0], rows, projected ? 4 * width : k, "pre") < 0 ||
+        (!projected && same_shape(&a[1], k, 4 * width, "x_weight") < 0) ||
+        same_shape(&a[2], width, 4 * width, "weight") < 0 || same_shape(&a[3], rows + n, width, "h") < 0 ||
+        same_shape(&a[4], rows + n, width, "c") < 0 || same_shape(&a[6], rows, width, "tanh_c") < 0 ||
+        same_shape(&a[7], n, 4 * width, "scratch") < 0)
+        return finish(a, 9, 0);
+    if (o[8] != Py_None && a[8].view.shape[0] != 4 * width) {
+        PyErr_Format(PyExc_ValueError, "bias must have %zd values", 4 * width);
+        return finish(a, 9, 0);
+    }
+    if (a[5].view.shape[0] != 4 || a[5].view.shape[1] != rows || a[5].view.shape[2] != width) {
         PyErr_Format(PyExc_ValueError, "gates must have shape (4, %zd, %zd)", rows, width);
-        goto fail;
+        return finish(a, 9, 0);
     }
 #if HAVE_SMALL_GEMM
     {
-        const float *pre = a[0].view.buf, *weight = a[1].view.buf;
-        float *h = a[2].view.buf, *c = a[3].view.buf, *gates = a[4].view.buf, *tc = a[5].view.buf;
-        float *scratch = a[6].view.buf;
-        Py_ssize_t slot = a[4].view.strides[0] / a[4].view.itemsize, block = n * width;
+        const float *pre = a[0].view.buf, *x_weight = a[1].view.buf, *weight = a[2].view.buf;
+        float *h = a[3].view.buf, *c = a[4].view.buf, *gates = a[5].view.buf, *tc = a[6].view.buf;
+        float *scratch = a[7].view.buf;
+        const float *bias = o[8] != Py_None ? a[8].view.buf : NULL;
+        Py_ssize_t slot = a[5].view.strides[0] / a[5].view.itemsize, block = n * width, gate_row = 4 * width;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t t = 0; t < steps; t++) {
-            small_gemm_f32(h + t * block, width, weight, 4 * width, scratch, 4 * width, n, 4 * width, width, 0);
-            lstm_forward_float(pre + t * 4 * block, scratch, c + t * block, gates + t * block, slot,
-                               c + (t + 1) * block, tc + t * block, h + (t + 1) * block, n, width);
+            const float *step_pre = pre + t * n * (projected ? gate_row : k), *added = scratch;
+            if (projected) {
+                small_gemm_f32(h + t * block, width, weight, gate_row, scratch, gate_row, n, gate_row, width, bias, 0);
+            } else {
+                small_gemm_f32(step_pre, k, x_weight, gate_row, scratch, gate_row, n, gate_row, k, bias, 0);
+                small_gemm_f32(h + t * block, width, weight, gate_row, scratch, gate_row, n, gate_row, width, NULL, 1);
+                step_pre = scratch, added = NULL;
+            }
+            lstm_forward_float(step_pre, added, c + t * block, gates + t * block, slot, c + (t + 1) * block,
+                               tc + t * block, h + (t + 1) * block, n, width);
         }
         Py_END_ALLOW_THREADS
     }
 #endif
-    release(a, 7);
-    Py_RETURN_NONE;
-fail:
-    release(a, 7);
-    return NULL;
+    return finish(a, 9, 1);
 }
 
 static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
@@ -653,16 +636,14 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
             lstm_backward_float(gates + t * block, slot, c + t * block, tc + t * block, dh + (t + 1) * block, dc,
                                 da + t * 4 * block, n, width);
             small_gemm_f32(da + t * 4 * block, 4 * width, weight_t, width, dh + t * block, width, n, width,
-                           4 * width, 1);
+                           4 * width, NULL, 1);
         }
         Py_END_ALLOW_THREADS
     }
 #endif
-    release(a, 7);
-    Py_RETURN_NONE;
+    return finish(a, 7, 1);
 fail:
-    release(a, 7);
-    return NULL;
+    return finish(a, 7, 0);
 }
 
 static PyMethodDef methods[] = {

@@ -61,6 +61,15 @@ def time_major(a: np.ndarray) -> np.ndarray:
     return np.swapaxes(a, 0, 1).reshape((a.shape[0] * a.shape[1],) + a.shape[2:])
 
 
+def _row_sparse_units(units, losses) -> set[str]:
+    """Units whose whole gradient can stay at the loss rows (a last-step classifier's output): no edge
+    leaves them, and exactly one loss reads them, through its logits, and none compares with them."""
+    sources = {e.source for u in units for e in (*u.outer, *u.inner)}
+    read = [loss.unit for loss in losses] + [loss.target for loss in losses if loss.target]
+    return {loss.unit for loss in losses
+            if loss.logits and loss.unit not in sources and read.count(loss.unit) == 1}
+
+
 class RecurrentProgram:
     """Parameters by name (as `Program`), forward passes over sequences, losses and their gradients."""
 
@@ -77,6 +86,7 @@ class RecurrentProgram:
         self._open_forget_gates()
         self.loss_weights = {ls.label: ls.weight for ls in plan.losses}
         self.units = [u for s in plan.stages for u in s.units]
+        self._row_sparse = _row_sparse_units(self.units, plan.losses)
 
     def _open_forget_gates(self) -> None:
         """LSTM forget-gate biases start at 1 (Gers et al. 2000; Jozefowicz et al. 2015): the cell
@@ -189,6 +199,9 @@ class RecurrentProgram:
             pred, target = self._loss_inputs(run, loss, targets)
             weight = xp.asarray(self.loss_weights[loss.label], dtype=self.backend.dtype)
             g = get_op(loss.op).vjp(xp, weight, ctx, (pred, target), {})[0]
+            if targets.rows is not None and loss.unit in self._row_sparse:
+                grads.rows[loss.unit] = (xp.asarray(targets.rows), g)
+                continue
             if targets.rows is not None:
                 full = xp.zeros((run.steps * run.batch,) + g.shape[1:], dtype=g.dtype)
                 full[xp.asarray(targets.rows)] = g

@@ -17,6 +17,7 @@ and the GRU call their ops from the op table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from numpy import float32 as numpy_float32
 
@@ -66,12 +67,13 @@ class Grads:
     pre: dict = field(default_factory=dict)
     cells: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    rows: dict = field(default_factory=dict)  # unit -> (rows, pre-activation gradient there): zero elsewhere
 
 
 # ---- forward ------------------------------------------------------------------------------------
 
 
-def project(xp, run: Run, unit: UnitPlan, params: dict, edges: tuple[Edge, ...]):
+def project(xp, run: Run, unit: UnitPlan, params: dict, edges: tuple[Edge, ...], with_bias: bool = True):
     """The sum over `edges` for all steps at once, plus the bias: (steps * batch, G * width)."""
     total = None
     for index, edge in enumerate(edges):
@@ -79,7 +81,7 @@ def project(xp, run: Run, unit: UnitPlan, params: dict, edges: tuple[Edge, ...])
         total = part if total is None else total + part
     if total is None:
         total = xp.zeros((run.steps * run.batch, unit.gates * unit.width), dtype=run.values[unit.name].dtype)
-    if unit.bias:
+    if unit.bias and with_bias:
         bias = params[unit.bias]
         view = total.reshape(total.shape[0], bias.shape[0], -1) if unit.channel_bias else total
         view += bias[:, None] if unit.channel_bias else bias
@@ -118,6 +120,10 @@ def parallel_forward(xp, run: Run, unit: UnitPlan, params: dict, rng=None) -> No
 def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
     """A loop stage: outer edges for all steps, then the recurrence step by step."""
     units, batch = stage.units, run.batch
+    sequence = _sequence_kernels(xp, run, stage)
+    if sequence is not None:
+        _sequence_forward(xp, run, units[0], params, sequence)
+        return
     for unit in units:
         _start_loop_unit(xp, run, unit, params)
     # each inner edge as (source buffer, its row offset, weight in the unit's layout): resolved once
@@ -125,17 +131,31 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
                        lstm_slot_params(xp, params[e.weight]) if u.cell == "lstm" else params[e.weight])
                       for e in u.inner] for u in units}
     scratch = {u.name: xp.empty((batch, u.gates * u.width), dtype=run.values[u.name].dtype) for u in units}
-    sequence = _sequence_kernels(xp, run, stage)
-    if sequence is not None:
-        unit, weight = units[0], inner[units[0].name][0][2]
-        gates, tanh_c, _ = run.ctx[unit.name]
-        sequence.lstm_sequence_forward(run.pre[unit.name], weight, _from_initial(run, run.values, unit),
-                                       run.cells[unit.name], gates, tanh_c, scratch[unit.name])
-        return
     for t in range(run.steps):
         for unit in units:
             recurrent = _inner_sum(xp, inner[unit.name], t * batch, batch, scratch[unit.name])
             _step_forward(xp, run, unit, t, recurrent, params)
+
+
+def _sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
+    """An LSTM layer's whole step loop in one compiled call. The bias goes into the per-step GEMM, and a
+    layer with one dense input edge multiplies that input in per step too, so no (steps * batch, 4 * width)
+    projection is written and read back; other inputs are projected for all steps first."""
+    slot = partial(lstm_slot_params, xp)
+    _loop_buffers(xp, run, unit)
+    (edge,) = unit.outer if len(unit.outer) == 1 and unit.outer[0].kind == "dense" else (None,)
+    if edge is not None:
+        source = run.shifted(run.values[edge.source], edge.source, edge.delay)
+        inputs, input_weight = source, slot(params[edge.weight])
+    else:
+        outer = {e.weight: slot(params[e.weight]) for e in unit.outer if e.weight}
+        inputs = run.pre[unit.name] = project(xp, run, unit, outer, unit.outer, with_bias=False)
+        input_weight = None
+    gates, tanh_c, _ = run.ctx[unit.name]
+    scratch = xp.empty((run.batch, 4 * unit.width), dtype=gates.dtype)
+    kernels.lstm_sequence_forward(inputs, input_weight, slot(params[unit.inner[0].weight]),
+                                  _from_initial(run, run.values, unit), run.cells[unit.name], gates, tanh_c,
+                                  scratch, slot(params[unit.bias]) if unit.bias else None)
 
 
 def _sequence_kernels(xp, run: Run, stage: Stage, grads: Grads | None = None):
@@ -160,20 +180,26 @@ def _from_initial(run: Run, buffers: dict, unit: UnitPlan):
 
 
 def _start_loop_unit(xp, run: Run, unit: UnitPlan, params: dict) -> None:
-    """Outer edges and bias for all steps into `run.pre`; an LSTM's with its parameters in slot order
-    (see ops.recurrent) and a buffer for its gate values, one (4, batch, width) slot block per step."""
+    """Outer edges and bias for all steps into `run.pre` (an LSTM's with its parameters in slot order,
+    see ops.recurrent), and the unit's step buffers."""
     if unit.cell == "lstm":
         names = [e.weight for e in unit.outer] + ([unit.bias] if unit.bias else [])
         params = {name: lstm_slot_params(xp, params[name]) for name in names}
     run.pre[unit.name] = project(xp, run, unit, params, unit.outer)
-    rows, width, dtype = run.steps * run.batch, unit.width, run.pre[unit.name].dtype
+    _loop_buffers(xp, run, unit)
+
+
+def _loop_buffers(xp, run: Run, unit: UnitPlan) -> None:
+    """An LSTM's gate values, one (4, batch, width) slot block per step, tanh(c) and scratch; a GRU's
+    h_prev @ U; the per-step vjp contexts of other units."""
+    rows, width, dtype = run.steps * run.batch, unit.width, run.values[unit.name].dtype
     if unit.cell == "lstm":
         run.ctx[unit.name] = (xp.empty((4, rows, width), dtype=dtype), xp.empty((rows, width), dtype=dtype),
                               xp.empty((run.batch, width), dtype=dtype))
     else:
         run.ctx[unit.name] = []
     if unit.cell == "gru":
-        run.hu[unit.name] = xp.empty_like(run.pre[unit.name])
+        run.hu[unit.name] = xp.empty((rows, 3 * width), dtype=dtype)
 
 
 def _inner_sum(xp, edges: list, step_row: int, batch: int, out):
@@ -219,6 +245,9 @@ def _step_forward(xp, run: Run, unit: UnitPlan, t: int, recurrent, params: dict)
 
 
 def parallel_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs) -> None:
+    if unit.name in grads.rows:
+        _rows_backward(xp, run, grads, unit, params, needs)
+        return
     g = run.shifted(grads.values[unit.name], unit.name, 0)
     if unit.name in run.masks:
         g = g * run.masks[unit.name]
@@ -230,6 +259,23 @@ def parallel_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, 
     if unit.name in grads.pre:
         ga = ga + grads.pre[unit.name]
     edges_backward(xp, run, grads, unit, ga, params, needs)
+
+
+def _rows_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs) -> None:
+    """A unit whose only gradient is a loss's at some rows (a last-step target): its dense edges at those
+    rows alone, instead of GEMMs over every step that are zero but for them."""
+    rows, ga = grads.rows[unit.name]
+    if any(edge.kind != "dense" for edge in unit.outer) or unit.channel_bias:
+        full = xp.zeros((run.steps * run.batch,) + ga.shape[1:], dtype=ga.dtype)
+        full[rows] = ga
+        edges_backward(xp, run, grads, unit, full, params, needs)
+        return
+    if unit.bias:
+        grads.params[unit.bias] = column_sums(xp, ga)
+    for edge in unit.outer:
+        grads.params[edge.weight] = run.shifted(run.values[edge.source], edge.source, edge.delay)[rows].T @ ga
+        if needs(edge.source):
+            run.shifted(grads.values[edge.source], edge.source, edge.delay)[rows] += ga @ params[edge.weight].T
 
 
 def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs) -> None:

@@ -7,7 +7,6 @@ reference, write an absurd number.
 
 import re
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -1,0 +1,568 @@
+"""The compiled kernels (`nngraph/backend/_kernels.c`) against their numpy twins.
+
+Skipped where the extension is not built, except under CI (the environment variable CI set, as CI
+services set CI=true): there a test fails saying so, so CI can never pass by skipping the kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+
+import numpy as np
+import pytest
+
+from nngraph.backend import kernels
+from nngraph.ops.recurrent import lstm_step_backward, lstm_step_forward
+from nngraph.train.optimizers import SGD, Adam
+
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+if not kernels.built() and not IN_CI:
+    pytest.skip(f"{kernels.status()} (under CI=true this is a failure)", allow_module_level=True)
+
+try:
+    from nngraph.backend import _kernels as K  # the module itself, whatever NNGRAPH_KERNELS says
+except ImportError:
+    K = None
+
+F32 = {"rtol": 1e-5, "atol": 1e-6}  # float32 tanh in C is a rational approximation, |err| ~ 4e-7
+F64 = {"rtol": 1e-12, "atol": 1e-15}  # atol only for values that cancel to ~0
+TOLERANCE = {np.float32: F32, np.float64: F64}
+TANH_F32_MAX_ERROR = 4.2e-7  # as documented in _kernels.c and docs/architecture.md
+
+
+NOT_BUILT = f"the compiled kernels were not built: {kernels.status()}"
+
+
+def test_the_extension_is_built():
+    """The one test that fails under CI where the extension is missing (the others then skip)."""
+    assert kernels.built(), f"{NOT_BUILT}; CI must build them (pip install -e . with a C compiler)"
+    assert K.__name__ == "nngraph.backend._kernels"
+
+
+@pytest.fixture(autouse=True)
+def _kernels_on(request, monkeypatch):
+    """Every test starts with the kernels switched on; without them (under CI) all but one skip."""
+    if not kernels.built() and request.node.name != "test_the_extension_is_built":
+        pytest.skip(f"{NOT_BUILT} (test_the_extension_is_built fails)")
+    monkeypatch.delenv(kernels.ENV_SWITCH, raising=False)
+
+
+needs_small_gemm = pytest.mark.skipif(
+    K is not None and not K.small_gemm_available, reason="small_gemm needs a CPU with AVX-512"
+)
+
+
+# ---- the LSTM step -------------------------------------------------------------------------------
+
+
+def pre_activations(rng, n, h, dtype):
+    """(n, 4h) pre-activations in slot order: mostly moderate, a quarter large (|a| up to 20)."""
+    a = rng.standard_normal((n, 4 * h)) * 2
+    large = rng.random((n, 4 * h)) < 0.25
+    a[large] = rng.uniform(-20, 20, large.sum())
+    return a.astype(dtype)
+
+
+def gate_views(n, h, dtype, steps=3, step=1):
+    """A (4, n, h) slot view of step `step` inside a (4, steps * n, h) buffer full of NaN, as the
+    executor passes it; and the buffer."""
+    big = np.full((4, steps * n, h), np.nan, dtype=dtype)
+    return big[:, step * n : (step + 1) * n], big
+
+
+def twin_forward(pre, rec, c_prev, step=1):
+    """The numpy path of the executor's `_step_forward`: rec += pre, copied into slot blocks, then
+    lstm_step_forward."""
+    n, h = c_prev.shape
+    a = pre if rec is None else rec + pre
+    gates, big = gate_views(n, h, pre.dtype, step=step)
+    np.copyto(gates, a.reshape(n, 4, h).transpose(1, 0, 2))
+    c, tanh_c, out = (np.empty_like(c_prev) for _ in range(3))
+    lstm_step_forward(np, gates, c_prev, c, tanh_c, out, np.empty_like(c_prev))
+    return gates, big, c, tanh_c, out
+
+
+def kernel_forward(pre, rec, c_prev, step=1):
+    n, h = c_prev.shape
+    gates, big = gate_views(n, h, pre.dtype, step=step)
+    c, tanh_c, out = (np.full_like(c_prev, np.nan) for _ in range(3))
+    K.lstm_forward(pre, rec, c_prev, gates, c, tanh_c, out)
+    return gates, big, c, tanh_c, out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, h", [(3, 5), (32, 128)])
+@pytest.mark.parametrize("with_rec", [True, False])
+def test_lstm_forward_matches_the_numpy_twin(dtype, n, h, with_rec):
+    rng = np.random.default_rng(n * h)
+    pre = pre_activations(rng, n, h, dtype)
+    rec = pre_activations(rng, n, h, dtype) if with_rec else None
+    c_prev = (rng.standard_normal((n, h)) * 2).astype(dtype)
+    want = twin_forward(pre, rec, c_prev)
+    got = kernel_forward(pre, rec, c_prev)
+    for name, w, g in zip(("gates", "gates buffer", "c", "tanh_c", "h"), want, got):
+        assert g.dtype == dtype
+        # the whole gates buffer too: NaN (equal) where neither path writes
+        np.testing.assert_allclose(g, w, err_msg=name, **TOLERANCE[dtype])
+    big = got[1]
+    assert np.isnan(big[:, :n]).all() and np.isnan(big[:, 2 * n :]).all()  # other steps untouched
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, h", [(3, 5), (32, 128)])
+def test_lstm_backward_matches_the_numpy_twin(dtype, n, h):
+    rng = np.random.default_rng(n + h)
+    pre, rec = pre_activations(rng, n, h, dtype), pre_activations(rng, n, h, dtype)
+    c_prev = (rng.standard_normal((n, h)) * 2).astype(dtype)
+    gates, _, _, tanh_c, _ = twin_forward(pre, rec, c_prev, step=2)
+    dh = rng.standard_normal((n, h)).astype(dtype)
+    dc_in = rng.standard_normal((n, h)).astype(dtype)
+    dc_twin, da_twin = dc_in.copy(), np.full((n, 4 * h), np.nan, dtype=dtype)
+    lstm_step_backward(
+        np, gates, c_prev, tanh_c, dh, dc_twin, da_twin, np.empty((6, n, h), dtype=dtype)
+    )
+    dc, da = dc_in.copy(), np.full((n, 4 * h), np.nan, dtype=dtype)
+    K.lstm_backward(gates, c_prev, tanh_c, dh, dc, da)
+    np.testing.assert_allclose(da, da_twin, err_msg="da", **TOLERANCE[dtype])
+    np.testing.assert_allclose(
+        dc, dc_twin, err_msg="dc (out: the gradient of c_prev)", **TOLERANCE[dtype]
+    )
+    assert not np.allclose(dc, dc_in)  # dc really is written
+    # the incoming dc counts: with it zeroed, the result changes
+    dc_zero, da_zero = np.zeros_like(dc_in), np.empty_like(da)
+    K.lstm_backward(gates, c_prev, tanh_c, dh, dc_zero, da_zero)
+    assert not np.allclose(da_zero, da)
+
+
+# The largest error over every float32 input in [0.25, 9] (measured once, 33M values): 4.10e-7 at
+# x = 5.827876 (kernel 0.9999831, tanh 0.99998266, ~7 ulp); near 0 the error is far smaller, beyond
+# 7.9 it is 0.
+WORST_TANH_INPUT = 5.827876
+
+
+def test_float32_tanh_error_bound(bound=TANH_F32_MAX_ERROR):
+    """Drive the forward kernel over a dense grid: the g slot is tanh(pre), tanh_c is tanh of the c
+    it wrote, and the sigmoid slots are 0.5 tanh(pre) + 0.5; each against float64 numpy."""
+    x = np.concatenate(
+        [
+            np.linspace(-12, 12, 200_001),
+            np.linspace(-1e-3, 1e-3, 2001),
+            np.linspace(5.8, 5.85, 20_001),
+            [WORST_TANH_INPUT, 7.9, 7.90531111, 7.91, 50.0, 1e30, np.inf],
+        ]
+    ).astype(np.float32)
+    x = np.concatenate([x, -x])
+    width = len(x)
+    pre = np.empty((1, 4 * width), np.float32)
+    for slot in range(4):
+        pre[0, slot * width : (slot + 1) * width] = x
+    c_prev = np.clip(x, -1e30, 1e30)[None, :]  # a finite cell: 0 * inf would be NaN
+    gates, _ = gate_views(1, width, np.float32)
+    c, tanh_c, h = (np.empty((1, width), np.float32) for _ in range(3))
+    K.lstm_forward(pre, None, c_prev, gates, c, tanh_c, h)
+    exact = np.tanh(x.astype(np.float64))
+    assert np.abs(gates[3, 0] - exact).max() < bound
+    assert np.abs(tanh_c[0] - np.tanh(c[0].astype(np.float64))).max() < bound
+    for slot in range(3):
+        assert np.abs(gates[slot, 0] - (0.5 * exact + 0.5)).max() < bound
+    assert np.abs(gates[3]).max() <= 1 and np.abs(tanh_c).max() <= 1
+    np.testing.assert_array_equal(gates[3, 0, : width // 2], -gates[3, 0, width // 2 :])  # odd
+
+
+# ---- the small GEMM ------------------------------------------------------------------------------
+
+
+def row_strided(rng, rows, cols, pad=7, fill=np.nan):
+    """A (rows, cols) float32 view with contiguous rows and a row stride of cols + 3 + pad, and its
+    base (NaN outside the view)."""
+    big = np.full((rows + 2, cols + 3 + pad), fill, dtype=np.float32)
+    view = big[1 : rows + 1, 3 : cols + 3]
+    view[...] = rng.standard_normal((rows, cols))
+    return view, big
+
+
+@needs_small_gemm
+@pytest.mark.parametrize("m", [1, 7, 8, 9, 33, 48])
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 32, 45, 64])
+def test_small_gemm_matches_numpy(m, n):
+    rng = np.random.default_rng(m * 100 + n)
+    for k in (1, 3, 64):
+        for accumulate in (False, True):
+            for strided in (False, True):
+                if strided:
+                    a, _ = row_strided(rng, m, k)
+                    b, _ = row_strided(rng, k, n, pad=1)
+                    out, out_base = row_strided(rng, m, n, pad=5)
+                else:
+                    a = rng.standard_normal((m, k)).astype(np.float32)
+                    b = rng.standard_normal((k, n)).astype(np.float32)
+                    out, out_base = rng.standard_normal((m, n)).astype(np.float32), None
+                before = out.copy()
+                want = a.astype(np.float64) @ b.astype(np.float64)
+                if accumulate:
+                    want += before
+                K.small_gemm(a, b, out, accumulate)
+                case = f"m={m} n={n} k={k} accumulate={accumulate} strided={strided}"
+                np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6 * k, err_msg=case)
+                if out_base is not None:  # nothing written outside the view
+                    outside = np.ones(out_base.shape, bool)
+                    outside[1 : m + 1, 3 : n + 3] = False
+                    assert np.isnan(out_base[outside]).all(), case
+
+
+@needs_small_gemm
+def test_small_gemm_rejects_bad_arguments():
+    a, b, out = (
+        np.ones((4, 3), np.float32),
+        np.ones((3, 5), np.float32),
+        np.zeros((4, 5), np.float32),
+    )
+    K.small_gemm(a, b, out, False)  # the good call
+    with pytest.raises(TypeError, match="float32"):
+        K.small_gemm(a.astype(np.float64), b.astype(np.float64), out.astype(np.float64), False)
+    with pytest.raises(TypeError, match="b must be float32 or float64, like"):
+        K.small_gemm(a, b.astype(np.float64), out, False)
+    with pytest.raises(ValueError, match="do not fit"):
+        K.small_gemm(a, np.ones((4, 5), np.float32), out, False)
+    with pytest.raises(ValueError, match="do not fit"):
+        K.small_gemm(a, b, np.zeros((4, 6), np.float32), False)
+    wide = np.ones((4, 6), np.float32)
+    with pytest.raises(ValueError, match="a must be contiguous"):
+        K.small_gemm(wide[:, ::2], b, out, False)
+    with pytest.raises(ValueError, match="out must be contiguous"):
+        K.small_gemm(a, b, np.zeros((4, 10), np.float32)[:, ::2], False)
+    read_only = out.copy()
+    read_only.flags.writeable = False
+    with pytest.raises(TypeError, match="out must be a writable"):
+        K.small_gemm(a, b, read_only, False)
+    with pytest.raises(ValueError, match="a must have 2 axes"):
+        K.small_gemm(np.ones(3, np.float32), b, out, False)
+    with pytest.raises(TypeError, match="a must be"):
+        K.small_gemm(a.astype(np.int32), b, out, False)
+
+
+# ---- the optimizers: kernels on and off, bit for bit ---------------------------------------------
+
+
+class Recorder:
+    """Wraps `fused_kernels` and counts the calls of each kernel it hands out."""
+
+    def __init__(self, fused_kernels):
+        self.fused_kernels, self.calls = fused_kernels, {}
+
+    def __call__(self, xp):
+        module = self.fused_kernels(xp)
+        if module is None:
+            return None
+        return types.SimpleNamespace(
+            **{
+                name: self._counted(module, name)
+                for name in dir(module)
+                if not name.startswith("__")
+            }
+        )
+
+    def _counted(self, module, name):
+        value = getattr(module, name)
+        if not callable(value):
+            return value
+
+        def call(*args):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return value(*args)
+
+        return call
+
+
+SHAPES = {"w": (5, 7), "b": (7,), "u": (2, 3, 4)}
+OPTIMIZERS = {
+    "sgd": (SGD, {"lr": 0.05}),
+    "sgd-momentum": (SGD, {"lr": 0.05, "momentum": 0.9}),
+    "sgd-nesterov": (SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    "adam": (Adam, {"lr": 0.01}),
+}
+
+
+def make_params(dtype, layout: str):
+    rng = np.random.default_rng(7)
+    values = {k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()}
+    if layout == "separate":
+        return values
+    # views of one flat array, as Program allocates them
+    flat = np.concatenate([v.reshape(-1) for v in values.values()])
+    out, offset = {}, 0
+    for k, v in values.items():
+        out[k] = flat[offset : offset + v.size].reshape(v.shape)
+        offset += v.size
+    return out
+
+
+def train(name, dtype, layout, monkeypatch, steps=20, transposed=False, subset=None):
+    """`steps` updates with fixed gradients; (params, optimizer state, kernel calls)."""
+    cls, options = OPTIMIZERS[name]
+    params = make_params(dtype, layout)
+    recorder = Recorder(kernels.fused_kernels)
+    monkeypatch.setattr("nngraph.train.optimizers.fused_kernels", recorder)
+    opt = cls(params, np, **options)
+    rng = np.random.default_rng(11)
+    for _ in range(steps):
+        grads = {
+            k: rng.standard_normal(s).astype(dtype)
+            for k, s in SHAPES.items()
+            if subset is None or k in subset
+        }
+        if transposed:  # a transposed view: not C-contiguous
+            grads["w"] = np.ascontiguousarray(grads["w"].T).T
+            assert not grads["w"].flags.c_contiguous
+        opt.update(params, grads)
+    return {k: v.copy() for k, v in params.items()}, opt.state_dict(), recorder.calls
+
+
+def assert_same(on, off):
+    for part_on, part_off in zip(on[:2], off[:2]):
+        assert part_on.keys() == part_off.keys()
+        for key in part_on:
+            assert part_on[key].dtype == part_off[key].dtype
+            np.testing.assert_array_equal(part_on[key], part_off[key], err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("layout", ["separate", "flat"])
+def test_optimizer_kernels_are_bit_identical_to_numpy(name, dtype, layout, monkeypatch):
+    on = train(name, dtype, layout, monkeypatch)
+    kernel = "adam" if name == "adam" else "sgd"
+    assert on[2] == {kernel: 20 * len(SHAPES)}  # the compiled path, one call per parameter and step
+    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    off = train(name, dtype, layout, monkeypatch)
+    assert off[2] == {}
+    assert_same(on, off)
+    start = make_params(dtype, layout)
+    assert all(not np.array_equal(on[0][k], start[k]) for k in start)  # they did move
+
+
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam"])
+def test_optimizer_kernels_on_a_subset_of_parameters(name, monkeypatch):
+    on = train(name, np.float32, "flat", monkeypatch, subset={"w", "u"})
+    assert sum(on[2].values()) == 20 * 2
+    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    assert_same(on, train(name, np.float32, "flat", monkeypatch, subset={"w", "u"}))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_falls_back_to_numpy_on_a_non_contiguous_gradient(name, dtype, monkeypatch):
+    on = train(name, dtype, "flat", monkeypatch, transposed=True)
+    assert on[2] == {}  # the whole step went to numpy
+    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    assert_same(on, train(name, dtype, "flat", monkeypatch, transposed=True))
+
+
+# ---- argument errors -----------------------------------------------------------------------------
+
+
+def lstm_forward_args(dtype=np.float32, n=3, h=4):
+    return {
+        "pre": np.zeros((n, 4 * h), dtype),
+        "rec": np.zeros((n, 4 * h), dtype),
+        "c_prev": np.zeros((n, h), dtype),
+        "gates": np.zeros((4, n, h), dtype),
+        "c": np.zeros((n, h), dtype),
+        "tanh_c": np.zeros((n, h), dtype),
+        "h": np.zeros((n, h), dtype),
+    }
+
+
+def lstm_backward_args(dtype=np.float32, n=3, h=4):
+    return {
+        "gates": np.zeros((4, n, h), dtype),
+        "c_prev": np.zeros((n, h), dtype),
+        "tanh_c": np.zeros((n, h), dtype),
+        "dh": np.zeros((n, h), dtype),
+        "dc": np.zeros((n, h), dtype),
+        "da": np.zeros((n, 4 * h), dtype),
+    }
+
+
+def sgd_args(dtype=np.float32, size=6):
+    return {
+        "param": np.zeros(size, dtype),
+        "buf": np.zeros(size, dtype),
+        "grad": np.zeros(size, dtype),
+    }
+
+
+def adam_args(dtype=np.float32, size=6):
+    return {
+        "param": np.zeros(size, dtype),
+        "exp_avg": np.zeros(size, dtype),
+        "exp_avg_sq": np.ones(size, dtype),
+        "grad": np.zeros(size, dtype),
+    }
+
+
+KERNEL_ARGS = {
+    "lstm_forward": (lstm_forward_args, ()),
+    "lstm_backward": (lstm_backward_args, ()),
+    "sgd": (sgd_args, (0.1, 0.9, False)),
+    "adam": (adam_args, (0.9, 0.999, 0.001, 0.5, 1e-8)),
+}
+OUTPUTS = {
+    "lstm_forward": ("gates", "c", "tanh_c", "h"),
+    "lstm_backward": ("dc", "da"),
+    "sgd": ("param", "buf"),
+    "adam": ("param", "exp_avg", "exp_avg_sq"),
+}
+
+
+# the argument every other one's shape is checked against, and the first one checked
+SIZED_BY = {
+    "lstm_forward": ("c_prev", "pre"),
+    "lstm_backward": ("c_prev", "tanh_c"),
+    "sgd": ("param", "buf"),
+    "adam": ("param", "exp_avg"),
+}
+
+
+def read_only(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def wrong_shape(a):
+    return np.zeros(a.shape[:-1] + (a.shape[-1] + 1,), a.dtype)
+
+
+def argument_cases():
+    for kernel, (make, _) in KERNEL_ARGS.items():
+        for arg in make():
+            yield kernel, arg, "float64 among float32", TypeError, lambda a: a.astype(np.float64)
+            yield kernel, arg, "int", TypeError, lambda a: a.astype(np.int32)
+            yield kernel, arg, "one value more", ValueError, wrong_shape
+            if arg in OUTPUTS[kernel]:
+                yield kernel, arg, "read-only", TypeError, read_only
+            yield kernel, arg, "a list", TypeError, lambda a: a.tolist()
+
+
+@pytest.mark.parametrize(
+    "kernel, arg, what, error, change",
+    [pytest.param(*case, id=f"{case[0]}-{case[1]}-{case[2]}") for case in argument_cases()],
+)
+def test_kernel_argument_errors_name_the_argument(kernel, arg, what, error, change):
+    make, scalars = KERNEL_ARGS[kernel]
+    first = next(iter(make()))
+    if what == "float64 among float32" and arg == first:
+        args = {k: v.astype(np.float64) for k, v in make().items()}  # the first sets the dtype
+        args[arg] = args[arg].astype(np.float32)
+        bad_name = next(k for k in args if k != first)  # the next one is then the odd one out
+    else:
+        args = make()
+        args[arg] = change(args[arg])
+        bad_name = arg
+        if what == "one value more" and arg == SIZED_BY[kernel][0]:
+            # the others are measured against it: the first of them is the one named
+            bad_name = SIZED_BY[kernel][1]
+    getattr(K, kernel)(*make().values(), *scalars)  # the unchanged call is fine
+    with pytest.raises(error, match=rf"^{bad_name} must"):
+        getattr(K, kernel)(*args.values(), *scalars)
+
+
+@pytest.mark.parametrize("kernel", ["lstm_forward", "lstm_backward"])
+def test_lstm_kernels_reject_gates_with_a_strided_last_axis(kernel):
+    make, _ = KERNEL_ARGS[kernel]
+    args = make()
+    args["gates"] = np.zeros((4, 3, 8), np.float32)[:, :, ::2]
+    with pytest.raises(ValueError, match="gates must be contiguous after its first axis"):
+        getattr(K, kernel)(*args.values())
+    args["gates"] = np.zeros((4, 6, 4), np.float32)[:, ::2]  # rows apart: not one block per slot
+    with pytest.raises(ValueError, match="gates must be contiguous after its first axis"):
+        getattr(K, kernel)(*args.values())
+
+
+def test_lstm_forward_accepts_read_only_inputs():
+    args = {
+        k: read_only(v) if k in ("pre", "rec", "c_prev") else v
+        for k, v in lstm_forward_args().items()
+    }
+    K.lstm_forward(*args.values())
+    # all zero: o = 0.5, c = 0.5 * 0 + 0.5 * 0 = 0, h = o * tanh(0) = 0
+    np.testing.assert_array_equal(args["gates"][:3], 0.5)
+    np.testing.assert_array_equal(args["h"], 0)
+
+
+def test_sgd_without_a_buffer_takes_none_and_adam_does_not():
+    args = sgd_args(np.float64)
+    args["grad"][:] = 2.0
+    K.sgd(args["param"], None, args["grad"], 0.25, 0.0, False)
+    np.testing.assert_array_equal(args["param"], -0.5)
+    with pytest.raises(TypeError, match="param and grad must be arrays"):
+        K.sgd(args["param"], None, None, 0.25, 0.0, False)
+    adam = adam_args()
+    with pytest.raises(TypeError, match="exp_avg must be an array"):
+        K.adam(adam["param"], None, adam["exp_avg_sq"], adam["grad"], 0.9, 0.999, 0.001, 0.5, 1e-8)
+
+
+# ---- the switch ----------------------------------------------------------------------------------
+
+
+def test_fused_kernels_is_the_module_for_numpy_only():
+    module = kernels.fused_kernels(np)
+    assert module is not None and module.__name__ == "nngraph.backend._kernels"
+    assert kernels.status().startswith("fused CPU kernels: on")
+    assert kernels.fused_kernels(types.SimpleNamespace(tanh=np.tanh)) is None
+    assert kernels.fused_kernels(None) is None
+
+
+@pytest.mark.parametrize("value", ["0", "off", "false", "no", " OFF "])
+def test_nngraph_kernels_0_switches_them_off_on_every_call(value, monkeypatch):
+    monkeypatch.setenv(kernels.ENV_SWITCH, value)
+    assert kernels.fused_kernels(np) is None
+    assert (
+        kernels.status().startswith("fused CPU kernels: off:")
+        and kernels.ENV_SWITCH in kernels.status()
+    )
+    assert kernels.built()  # the switch says nothing about the build
+    monkeypatch.setenv(kernels.ENV_SWITCH, "1")
+    assert kernels.fused_kernels(np) is not None
+
+
+# ---- matmul_into ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["kernels", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [5, kernels.SMALL_GEMM_MAX_ROWS, kernels.SMALL_GEMM_MAX_ROWS + 1])
+def test_matmul_into_matches_numpy_on_both_paths(path, dtype, m, monkeypatch):
+    if path == "numpy":
+        monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    recorder = Recorder(kernels.fused_kernels)
+    monkeypatch.setattr(kernels, "fused_kernels", recorder)
+    rng = np.random.default_rng(m)
+    a, b = rng.standard_normal((m, 24)).astype(dtype), rng.standard_normal((24, 40)).astype(dtype)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tolerance = (
+        {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    )
+    calls = 0
+    for accumulate in (False, True):
+        for scratch in (None, np.full((m, 40), np.nan, dtype)):
+            start = rng.standard_normal((m, 40)).astype(dtype)
+            out = start.copy()
+            assert kernels.matmul_into(np, a, b, out, accumulate, scratch) is out
+            np.testing.assert_allclose(
+                out,
+                want + start if accumulate else want,
+                **tolerance,
+                err_msg=f"accumulate={accumulate} scratch={scratch is not None}",
+            )
+            calls += 1
+    small = (
+        path == "kernels"
+        and dtype == np.float32
+        and m <= kernels.SMALL_GEMM_MAX_ROWS
+        and K.small_gemm_available
+    )
+    assert recorder.calls == ({"small_gemm": calls} if small else {})

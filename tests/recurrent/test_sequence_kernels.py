@@ -1,0 +1,100 @@
+"""The whole-loop float32 LSTM kernels (`lstm_sequence_forward`/`lstm_sequence_backward`) against
+the step-by-step numpy twins, and when the executor takes them."""
+
+import numpy as np
+import pytest
+
+import nngraph.compile.recurrent_steps as steps
+from nngraph.backend import kernels
+from tests.recurrent.helpers import batch, program, rows
+
+LSTM = ("layer h[16] lstm\n output y[2] identity", "x -> h -> y")
+
+
+@pytest.fixture
+def kernel_path():
+    """This module compares both paths inside its test: not run once per path (see conftest.py)."""
+    return "both"
+
+
+def loss_and_grads(prog, x, targets, state, on: bool, monkeypatch):
+    """(loss, gradients, h's output, final state) with the kernels on or off."""
+    monkeypatch.setenv(kernels.ENV_SWITCH, "1" if on else "0")
+    loss, _, grads, run = prog.loss_and_grads({"x": x}, targets, state)
+    return (
+        loss,
+        {k: np.array(v) for k, v in grads.items()},
+        prog.output(run, "h"),
+        prog.final_state(run),
+    )
+
+
+def test_whole_loop_kernels_match_the_step_by_step_twins(monkeypatch):
+    if not kernels.built():
+        pytest.skip(kernels.status())
+    fused = kernels.fused_kernels(np)
+    if fused is None or not fused.small_gemm_available:
+        pytest.skip("the whole-loop kernels need the small GEMM (a CPU with AVX-512)")
+    taken = []
+    decide = steps._sequence_kernels
+
+    def recording(xp, run, stage, grads=None):
+        chosen = decide(xp, run, stage, grads)
+        taken.append(("backward" if grads is not None else "forward", chosen is not None))
+        return chosen
+
+    monkeypatch.setattr(steps, "_sequence_kernels", recording)
+
+    def both_paths(prog, n, window_steps=12):
+        """Two windows of truncated BPTT (the second from the first's carried state) on each path,
+        compared; returns what `_sequence_kernels` chose with the kernels on."""
+        x, y = batch(n=n, steps=2 * window_steps, seed=n)
+        results, took = {}, {}
+        for on in (True, False):
+            taken.clear()
+            state, out = None, []
+            for start in (0, window_steps):
+                window = rows(y, start=start, steps=window_steps, total=2 * window_steps)
+                out.append(
+                    loss_and_grads(
+                        prog, x[:, start : start + window_steps], window, state, on, monkeypatch
+                    )
+                )
+                state = out[-1][3]
+            results[on], took[on] = out, set(taken)
+        for first, on, off in zip((True, False), results[True], results[False]):
+            (loss_on, grads_on, h_on, state_on), (loss_off, grads_off, h_off, state_off) = on, off
+            assert np.isclose(loss_on, loss_off, rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(h_on, h_off, rtol=1e-4, atol=1e-6, err_msg="h")
+            for key in state_on:
+                np.testing.assert_allclose(
+                    state_on[key], state_off[key], rtol=1e-4, atol=1e-6, err_msg=key
+                )
+            assert grads_on.keys() == grads_off.keys()
+            for name in grads_on:
+                assert grads_on[name].dtype == prog.params[name].dtype
+                np.testing.assert_allclose(
+                    grads_on[name], grads_off[name], rtol=1e-4, atol=1e-6, err_msg=name
+                )
+                if first or "initial" not in name:  # from a carried state the initial one gets none
+                    assert np.abs(grads_on[name]).max() > 1e-4, name  # not zeros on both paths
+        assert took[False] == {("forward", False), ("backward", False)}  # NNGRAPH_KERNELS=0: never
+        return took[True]
+
+    prog = program(*LSTM, dtype="float32", learn_initial=True)
+    prog.set("h.initial", np.linspace(-0.5, 0.5, 16))
+    prog.set("h.initial_cell", np.linspace(0.3, -0.3, 16))
+    both = {("forward", True), ("backward", True)}
+    assert both_paths(prog, 8) == both
+    assert both_paths(prog, kernels.SMALL_GEMM_MAX_ROWS, window_steps=3) == both
+    # two input edges: projected for all steps first, then the same whole-loop kernels
+    two_inputs = program(
+        "layer e[4] tanh\n layer h[16] lstm\n output y[2] identity",
+        "x -> e -> h -> y\n x -> h",
+        dtype="float32",
+    )
+    assert both_paths(two_inputs, 8, window_steps=5) == both
+    # the step-by-step compiled path instead: a batch the small GEMM does not serve, or float64
+    not_taken = {("forward", False), ("backward", False)}
+    assert both_paths(prog, kernels.SMALL_GEMM_MAX_ROWS + 1, window_steps=3) == not_taken
+    assert both_paths(program(*LSTM, dtype="float64"), 8, window_steps=3) == not_taken
