@@ -17,8 +17,14 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.pairing import paired_rates  # noqa: E402 (after the path set-up)
 
 MLP = """
 model mlp {
@@ -114,19 +120,6 @@ def torch_stepper(kind: str, x: np.ndarray, y: np.ndarray):
 # ---- measuring -----------------------------------------------------------------------------------
 
 
-def rate(step, steps: int, repeats: int) -> float:
-    """Median steps per second over `repeats` timed runs of `steps` steps, after a warm-up."""
-    for _ in range(max(3, steps // 10)):
-        step()
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        rates.append(steps / (time.perf_counter() - start))
-    return statistics.median(rates)
-
-
 def data(kind: str, batch: int, rng):
     if kind == "xor":
         return np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32), np.array([0, 1, 1, 0])
@@ -148,11 +141,12 @@ def numpy_gemm_gflops(repeats: int) -> float:
 
 
 def compare(kind: str, spec: str, batch: int, steps: int, repeats: int, unit: str) -> dict:
+    """Both sides' median rates and the median paired ratio (see benchmarks/pairing.py)."""
     x, y = data(kind, batch, np.random.default_rng(0))
-    ours = rate(nngraph_stepper(spec, x, y), steps, repeats)
-    theirs = rate(torch_stepper(kind, x, y), steps, repeats)
+    ours, theirs, ratio = paired_rates(nngraph_stepper(spec, x, y), torch_stepper(kind, x, y), steps, repeats,
+                                       warmup=max(3, steps // 10))
     scale = batch if unit == "samples/s" else 1
-    return {"case": kind, "unit": unit, "nngraph": ours * scale, "torch": theirs * scale, "ratio": ours / theirs}
+    return {"case": kind, "unit": unit, "nngraph": ours * scale, "torch": theirs * scale, "ratio": ratio}
 
 
 def peak_memory(side: str) -> tuple[float, float]:

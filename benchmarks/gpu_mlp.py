@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from benchmarks.backprop_vs_torch import MLP, data
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.backprop_vs_torch import MLP, data  # noqa: E402 (after the path set-up)
 
 
 def nngraph_rate(backend_name: str, x, y, steps: int) -> float:

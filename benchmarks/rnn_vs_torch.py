@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
+
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.pairing import paired_rates  # noqa: E402 (after the path set-up)
 
 INPUT, HIDDEN, STEPS, BATCH, CLASSES = 32, 128, 50, 32, 10
 
@@ -81,31 +86,18 @@ def torch_stepper(kind: str, x, y):
     return step
 
 
-def timed(step, steps: int) -> float:
-    """Training steps per second over one run of `steps` steps."""
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps / (time.perf_counter() - start)
-
-
 def compare(kind: str, threads: int, steps: int, repeats: int) -> dict:
-    """Median sequences/s of both sides. The timed runs alternate (ours, theirs, ours, ...) so that the
-    load of this shared machine falls on both alike; the ratio is the median of the paired ratios."""
+    """Median sequences/s of both sides and the median paired ratio (see benchmarks/pairing.py)."""
     import torch
-    from threadpoolctl import threadpool_limits
+
+    from nngraph.backend.threads import blas_threads
 
     x, y = data(np.random.default_rng(0))
     torch.set_num_threads(threads)
-    with threadpool_limits(threads):
-        sides = (nngraph_stepper(kind, x, y), torch_stepper(kind, x, y))
-        for step in sides:  # warm-up
-            for _ in range(3):
-                step()
-        pairs = [tuple(timed(step, steps) * BATCH for step in sides) for _ in range(repeats)]
-    ours, theirs = (statistics.median(p[k] for p in pairs) for k in (0, 1))
-    return {"case": kind, "threads": threads, "unit": "sequences/s", "nngraph": round(ours),
-            "torch": round(theirs), "ratio": round(statistics.median(a / b for a, b in pairs), 2)}
+    with blas_threads(threads):
+        ours, theirs, ratio = paired_rates(nngraph_stepper(kind, x, y), torch_stepper(kind, x, y), steps, repeats)
+    return {"case": kind, "threads": threads, "unit": "sequences/s", "nngraph": round(ours * BATCH),
+            "torch": round(theirs * BATCH), "ratio": round(ratio, 2)}
 
 
 def main() -> None:
