@@ -60,10 +60,11 @@ def predictions_metric(plan: Plan, output: np.ndarray, data: Dataset) -> dict[st
         return {}
     if data.task == "classification":
         if output.shape[-1] == 1 and output.ndim == 2:
-            predicted = (output[:, 0] > 0.5).astype(np.int64)
+            predicted = output[:, 0] > 0.5  # compares equal to the labels 0 and 1
         else:
             predicted = output.reshape(len(output), -1).argmax(axis=1)
-        return {"accuracy": float((predicted == y.reshape(-1)).mean())}
+        # count_nonzero, not mean: this runs every step, and on a tiny batch mean's overhead is the cost
+        return {"accuracy": np.count_nonzero(predicted == y.reshape(-1)) / max(len(predicted), 1)}
     if y.shape == output.shape:
         return {"mse": float(((output - y) ** 2).mean())}
     return {}

@@ -81,11 +81,19 @@ class Optimizer:
             params[name] -= self._delta(g, [b[name] for b in buffers], self.scratch[name])
 
     def _update_compiled(self, params, grads) -> bool:
-        """The whole step by the compiled kernel, one pass per parameter (numpy, kernels built, every
-        array contiguous); False, having done nothing, where it does not apply."""
+        """The whole step by the compiled kernel (numpy, kernels built, every array contiguous): one
+        pass per parameter, or on a small net one call over all of them; False, having done nothing,
+        where it does not apply."""
         kernels = fused_kernels(self.xp)
         if kernels is None:
             return False
+        base = self._shared_flat(params)
+        if base is not None and base.size <= GATHER_BELOW and len(grads) == len(self.names) and all(
+                g.dtype == base.dtype for g in grads.values()):
+            flat_grad = self.flat["grad"]
+            self.xp.concatenate([grads[k].reshape(-1) for k in self.names], out=flat_grad)
+            self._compiled_step(kernels, base, [self.flat[slot] for slot in self.slots], flat_grad)
+            return True
         steps = []
         for name, g in grads.items():
             param, slots = self._flat_views(name, params[name])
@@ -114,11 +122,15 @@ class Optimizer:
         self._delta(flat_grad, [self.flat[slot] for slot in self.slots], self.flat["scratch"])
         self._subtract_steps(params)
 
-    def _subtract_steps(self, params) -> None:
-        """Parameters -= the scratch: one call when they are views of one flat array."""
+    def _shared_flat(self, params):
+        """The flat array `params` are consecutive views of (as `Program` allocates them), or None."""
         if self._flat_params[0] is not params:
             self._flat_params = (params, _shared_base(params))
-        base = self._flat_params[1]
+        return self._flat_params[1]
+
+    def _subtract_steps(self, params) -> None:
+        """Parameters -= the scratch: one call when they are views of one flat array."""
+        base = self._shared_flat(params)
         if base is not None:
             base -= self.flat["scratch"]
             return
@@ -161,6 +173,11 @@ class Optimizer:
                         f"the parameter has {buf.shape}", hint="the checkpoint is of another model")
                 buf[...] = self.xp.asarray(saved)
 
+
+# below this many parameter values in all, the compiled update gathers the gradients and runs once over
+# every parameter (per-call overhead dominates: XOR's 17); above, it runs once per parameter and skips the
+# gather's pass over memory (MLP 784-256-256-10: 270k)
+GATHER_BELOW = 16384
 
 # every FLUSH_EVERY steps, state values below TINY are zeroed: a value decaying by 0.9 a step needs ~175 steps
 # to fall from TINY to float32's smallest normal number (1.2e-38), so none ever turns subnormal

@@ -331,10 +331,16 @@ def assert_same(on, off):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("layout", ["separate", "flat"])
-def test_optimizer_kernels_are_bit_identical_to_numpy(name, dtype, layout, monkeypatch):
+@pytest.mark.parametrize("gather", [True, False])
+def test_optimizer_kernels_are_bit_identical_to_numpy(name, dtype, layout, gather, monkeypatch):
+    if not gather:  # as on a large net: one call per parameter
+        monkeypatch.setattr("nngraph.train.optimizers.GATHER_BELOW", 0)
     on = train(name, dtype, layout, monkeypatch)
     kernel = "adam" if name == "adam" else "sgd"
-    assert on[2] == {kernel: 20 * len(SHAPES)}  # the compiled path, one call per parameter and step
+    # the compiled path: one call per step over the gathered gradients where the parameters are views
+    # of one flat array and few, else one call per parameter and step
+    calls = 20 if gather and layout == "flat" else 20 * len(SHAPES)
+    assert on[2] == {kernel: calls}
     monkeypatch.setenv(kernels.ENV_SWITCH, "0")
     off = train(name, dtype, layout, monkeypatch)
     assert off[2] == {}
@@ -353,9 +359,14 @@ def test_optimizer_kernels_on_a_subset_of_parameters(name, monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_optimizer_falls_back_to_numpy_on_a_non_contiguous_gradient(name, dtype, monkeypatch):
+@pytest.mark.parametrize("gather", [True, False])
+def test_optimizer_falls_back_to_numpy_on_a_non_contiguous_gradient(name, dtype, gather, monkeypatch):
+    if not gather:
+        monkeypatch.setattr("nngraph.train.optimizers.GATHER_BELOW", 0)
     on = train(name, dtype, "flat", monkeypatch, transposed=True)
-    assert on[2] == {}  # the whole step went to numpy
+    # gathered, the gradients are copied into one flat array anyway; one call per parameter needs
+    # every gradient contiguous, else the whole step goes to numpy
+    assert on[2] == ({"adam" if name == "adam" else "sgd": 20} if gather else {})
     monkeypatch.setenv(kernels.ENV_SWITCH, "0")
     assert_same(on, train(name, dtype, "flat", monkeypatch, transposed=True))
 
