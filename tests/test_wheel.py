@@ -38,9 +38,20 @@ def copy_sources(dest: Path) -> Path:
     return dest
 
 
+def _recent_setuptools() -> bool:
+    """Whether this environment can build the wheel itself: setuptools >= 70.1 (older ones also need
+    `wheel`, and a fresh venv's bundled 65.x is older than pyproject.toml asks); else an isolated build."""
+    if importlib.util.find_spec("setuptools") is None:
+        return False
+    from importlib.metadata import version
+
+    major, minor = (int(part) for part in version("setuptools").split(".")[:2])
+    return (major, minor) >= (70, 1)
+
+
 def build_wheel(tmp_path: Path) -> Path:
     src, dist = copy_sources(tmp_path / "src"), tmp_path / "dist"
-    offline = ["--no-isolation"] if importlib.util.find_spec("setuptools") else []
+    offline = ["--no-isolation"] if _recent_setuptools() else []
     run(sys.executable, "-m", "build", "--wheel", *offline, "--outdir", dist, src, cwd=tmp_path)
     (wheel,) = dist.glob("nngraph-*.whl")
     return wheel
