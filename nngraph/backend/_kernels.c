@@ -21,6 +21,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
@@ -241,6 +242,53 @@ static int small_gemm_supported(void) {
 #define HAVE_SMALL_GEMM 0
 static int small_gemm_supported(void) { return 0; }
 #endif
+
+
+/* ---- max pooling -------------------------------------------------------------------------------
+ * Forward over an already padded (images, h, w) stack (images = N * C): each window's maximum and the
+ * number i * kw + j of the offset where it was first found (ties go to the first, as argmax). Backward:
+ * each window's gradient added at that offset of a zeroed (images, h, w) stack. One pass each, where the
+ * numpy twin makes kh * kw passes of four operations over every output (nngraph/ops/pool.py). */
+
+#define MAXPOOL_KERNELS(T)                                                                             \
+    /* kernel offsets outside, a row of windows inside: the comparisons become selects, not the     \
+     * unpredictable branches a window-by-window loop takes on real data */                           \
+    CLONES static void maxpool_forward_##T(const T *x, T *best, int32_t *argmax, Py_ssize_t images,   \
+                                           Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw,   \
+                                           Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho, Py_ssize_t wo) { \
+        for (Py_ssize_t m = 0; m < images; m++)                                                        \
+            for (Py_ssize_t oh = 0; oh < ho; oh++) {                                                   \
+                const T *band = x + m * h * w + oh * sh * w;                                           \
+                T *top = best + (m * ho + oh) * wo;                                                    \
+                int32_t *where = argmax + (m * ho + oh) * wo;                                          \
+                for (Py_ssize_t ow = 0; ow < wo; ow++) top[ow] = band[ow * sw], where[ow] = 0;         \
+                for (Py_ssize_t k = 1; k < kh * kw; k++) {                                             \
+                    const T *row = band + (k / kw) * w + k % kw;                                       \
+                    for (Py_ssize_t ow = 0; ow < wo; ow++) {                                           \
+                        T v = row[ow * sw];                                                            \
+                        int better = v > top[ow];                                                      \
+                        top[ow] = better ? v : top[ow];                                                \
+                        where[ow] = better ? (int32_t)k : where[ow];                                   \
+                    }                                                                                  \
+                }                                                                                      \
+            }                                                                                          \
+    }                                                                                                  \
+                                                                                                       \
+    static void maxpool_backward_##T(const T *g, const int32_t *argmax, T *out, Py_ssize_t images,    \
+                                     Py_ssize_t h, Py_ssize_t w, Py_ssize_t kw, Py_ssize_t sh,         \
+                                     Py_ssize_t sw, Py_ssize_t ho, Py_ssize_t wo) {                    \
+        for (Py_ssize_t m = 0; m < images; m++) {                                                      \
+            T *image = out + m * h * w;                                                                \
+            for (Py_ssize_t oh = 0; oh < ho; oh++)                                                     \
+                for (Py_ssize_t ow = 0; ow < wo; ow++) {                                               \
+                    Py_ssize_t at = (m * ho + oh) * wo + ow, k = argmax[at];                           \
+                    image[(oh * sh + k / kw) * w + ow * sw + k % kw] += g[at];                         \
+                }                                                                                      \
+        }                                                                                              \
+    }
+
+MAXPOOL_KERNELS(float)
+MAXPOOL_KERNELS(double)
 
 /* ---- argument checking ------------------------------------------------------------------------- */
 
@@ -646,12 +694,118 @@ fail:
     return finish(a, 7, 0);
 }
 
+PyDoc_STRVAR(maxpool_forward_doc,
+"maxpool_forward(x, best, argmax, kernel, stride)\n\n"
+"Max pooling of an already padded x (N, C, H, W): best (N, C, Ho, Wo) receives each window's maximum,\n"
+"argmax (int32, same shape) the offset number i * kw + j where it was first found. kernel and stride\n"
+"are (rows, cols) pairs.");
+
+static int take_indices(Arg *arg, PyObject *obj, int writable, Py_ssize_t count) {
+    arg->held = 0;
+    if (PyObject_GetBuffer(obj, &arg->view, PyBUF_RECORDS_RO | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "argmax must be a contiguous int32 array");
+        return -1;
+    }
+    arg->held = 1;
+    const char *f = arg->view.format ? arg->view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    if (arg->view.itemsize != 4 || (strcmp(f, "i") != 0 && strcmp(f, "l") != 0) ||
+        !PyBuffer_IsContiguous(&arg->view, 'C') || arg->view.len / 4 != count) {
+        PyErr_Format(PyExc_TypeError, "argmax must be a contiguous int32 array of %zd values", count);
+        return -1;
+    }
+    return 0;
+}
+
+/* x and the output stack: 4 axes, C-contiguous, one float dtype; the window geometry fits */
+static int pool_arrays(Arg *a, PyObject *x, PyObject *y, int x_writable, int *dtype, Py_ssize_t *shape) {
+    if (take(&a[0], x, "image", 4, x_writable, dtype) < 0 || take(&a[1], y, "pooled", 4, !x_writable, dtype) < 0)
+        return -1;
+    for (int k = 0; k < 2; k++)
+        if (!PyBuffer_IsContiguous(&a[k].view, 'C')) {
+            PyErr_SetString(PyExc_ValueError, "pooling arrays must be contiguous");
+            return -1;
+        }
+    for (int k = 0; k < 4; k++) shape[k] = a[0].view.shape[k], shape[4 + k] = a[1].view.shape[k];
+    if (shape[0] != shape[4] || shape[1] != shape[5]) {
+        PyErr_SetString(PyExc_ValueError, "the pooled array must have the input's batch and channels");
+        return -1;
+    }
+    return 0;
+}
+
+static int window_fits(const Py_ssize_t *shape, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw) {
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || shape[6] < 1 || shape[7] < 1 ||
+        (shape[6] - 1) * sh + kh > shape[2] || (shape[7] - 1) * sw + kw > shape[3]) {
+        PyErr_SetString(PyExc_ValueError, "the pooling windows do not fit the input");
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *py_maxpool_forward(PyObject *self, PyObject *args) {
+    PyObject *x, *best, *argmax;
+    Py_ssize_t kh, kw, sh, sw, shape[8];
+    if (!PyArg_ParseTuple(args, "OOO(nn)(nn):maxpool_forward", &x, &best, &argmax, &kh, &kw, &sh, &sw)) return NULL;
+    Arg a[3];
+    memset(a, 0, sizeof a);
+    int dtype = 0;
+    if (pool_arrays(a, x, best, 0, &dtype, shape) < 0 || !window_fits(shape, kh, kw, sh, sw) ||
+        take_indices(&a[2], argmax, 1, shape[4] * shape[5] * shape[6] * shape[7]) < 0)
+        return finish(a, 3, 0);
+    Py_BEGIN_ALLOW_THREADS
+    if (dtype == F32)
+        maxpool_forward_float(a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[0] * shape[1], shape[2], shape[3],
+                              kh, kw, sh, sw, shape[6], shape[7]);
+    else
+        maxpool_forward_double(a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[0] * shape[1], shape[2], shape[3],
+                               kh, kw, sh, sw, shape[6], shape[7]);
+    Py_END_ALLOW_THREADS
+    return finish(a, 3, 1);
+}
+
+PyDoc_STRVAR(maxpool_backward_doc,
+"maxpool_backward(out, g, argmax, kernel, stride)\n\n"
+"The vjp of maxpool_forward: each window's gradient g (N, C, Ho, Wo) added at its argmax offset of out\n"
+"(N, C, H, W), the padded input's gradient, which the caller zeroes.");
+
+static PyObject *py_maxpool_backward(PyObject *self, PyObject *args) {
+    PyObject *out, *g, *argmax;
+    Py_ssize_t kh, kw, sh, sw, shape[8];
+    if (!PyArg_ParseTuple(args, "OOO(nn)(nn):maxpool_backward", &out, &g, &argmax, &kh, &kw, &sh, &sw)) return NULL;
+    Arg a[3];
+    memset(a, 0, sizeof a);
+    int dtype = 0;
+    if (pool_arrays(a, out, g, 1, &dtype, shape) < 0 || !window_fits(shape, kh, kw, sh, sw) ||
+        take_indices(&a[2], argmax, 0, shape[4] * shape[5] * shape[6] * shape[7]) < 0)
+        return finish(a, 3, 0);
+    const int32_t *where = a[2].view.buf;
+    Py_ssize_t count = shape[4] * shape[5] * shape[6] * shape[7];
+    for (Py_ssize_t k = 0; k < count; k++)
+        if (where[k] < 0 || where[k] >= kh * kw) {
+            PyErr_SetString(PyExc_ValueError, "argmax holds an offset outside the window");
+            return finish(a, 3, 0);
+        }
+    Py_BEGIN_ALLOW_THREADS
+    if (dtype == F32)
+        maxpool_backward_float(a[1].view.buf, where, a[0].view.buf, shape[0] * shape[1], shape[2], shape[3], kw, sh,
+                               sw, shape[6], shape[7]);
+    else
+        maxpool_backward_double(a[1].view.buf, where, a[0].view.buf, shape[0] * shape[1], shape[2], shape[3], kw, sh,
+                                sw, shape[6], shape[7]);
+    Py_END_ALLOW_THREADS
+    return finish(a, 3, 1);
+}
+
 static PyMethodDef methods[] = {
     {"lstm_forward", py_lstm_forward, METH_VARARGS, lstm_forward_doc},
     {"lstm_backward", py_lstm_backward, METH_VARARGS, lstm_backward_doc},
     {"sgd", py_sgd, METH_VARARGS, sgd_doc},
     {"adam", py_adam, METH_VARARGS, adam_doc},
     {"small_gemm", py_small_gemm, METH_VARARGS, small_gemm_doc},
+    {"maxpool_forward", py_maxpool_forward, METH_VARARGS, maxpool_forward_doc},
+    {"maxpool_backward", py_maxpool_backward, METH_VARARGS, maxpool_backward_doc},
     {"lstm_sequence_forward", py_lstm_sequence_forward, METH_VARARGS, lstm_sequence_forward_doc},
     {"lstm_sequence_backward", py_lstm_sequence_backward, METH_VARARGS, lstm_sequence_backward_doc},
     {NULL, NULL, 0, NULL},

@@ -6,11 +6,14 @@ still divides by the whole window, as torch's default count_include_pad does).
 
 Windows may overlap (stride < kernel); the vjp then sums over every window a pixel
 belongs to. Both loop over the kh * kw kernel offsets, each step a whole-batch
-elementwise op (see windows.py for why).
+elementwise op (see windows.py for why). On numpy, max pooling runs the compiled
+kernels of nngraph.backend.kernels instead (one pass forward and backward); these
+loops are their twin, for cupy and builds without a compiler.
 """
 
 from __future__ import annotations
 
+from nngraph.backend.kernels import fused_kernels
 from nngraph.errors import ShapeError
 from nngraph.ops.registry import register
 from nngraph.ops.windows import col2im, geometry, offsets, pad, window_view
@@ -43,7 +46,15 @@ def _pool_shape(shapes, attrs):
 def maxpool2d(xp, inputs, attrs):
     (x,) = inputs
     geo = _geometry(x.shape[2:], attrs)
-    view = window_view(xp, pad(xp, x, geo.pads, -float("inf")), geo)
+    padded = pad(xp, x, geo.pads, -float("inf"))
+    kernels = fused_kernels(xp)
+    if kernels is not None and x.dtype.kind == "f":  # the compiled twin: one pass, int32 offsets
+        padded = xp.ascontiguousarray(padded)
+        best = xp.empty(x.shape[:2] + geo.out, dtype=x.dtype)
+        argmax = xp.empty(best.shape, dtype=xp.int32)
+        kernels.maxpool_forward(padded, best, argmax, geo.kernel, geo.stride)
+        return best, (argmax, geo, kernels)
+    view = window_view(xp, padded, geo)
     best = view[..., 0, 0].copy()
     index = _index_dtype(xp, geo)
     argmax = xp.zeros(best.shape, dtype=index)  # offset number of each window's max
@@ -54,14 +65,20 @@ def maxpool2d(xp, inputs, attrs):
         # a maximum is several times faster than the masked store argmax[better] = k
         xp.maximum(argmax, xp.multiply(better, k, dtype=index), out=argmax)
         xp.maximum(best, candidate, out=best)
-    return best, (argmax, geo)
+    return best, (argmax, geo, None)
 
 
 @maxpool2d.vjp
 def _(xp, g, ctx, inputs, attrs):
-    argmax, geo = ctx
+    argmax, geo, kernels = ctx  # the compiled kernels, where the forward used them
+    shape = inputs[0].shape
+    if kernels is not None:
+        top, bottom, left, right = geo.pads
+        out = xp.zeros(shape[:2] + (shape[2] + top + bottom, shape[3] + left + right), dtype=g.dtype)
+        kernels.maxpool_backward(out, xp.ascontiguousarray(g), argmax, geo.kernel, geo.stride)
+        return (out[:, :, top:top + shape[2], left:left + shape[3]],)
     kw = geo.kernel[1]
-    return (col2im(xp, lambda i, j: g * (argmax == i * kw + j), inputs[0].shape, geo, g.dtype),)
+    return (col2im(xp, lambda i, j: g * (argmax == i * kw + j), shape, geo, g.dtype),)
 
 
 @register("avgpool2d", shape=_pool_shape)

@@ -577,3 +577,61 @@ def test_matmul_into_matches_numpy_on_both_paths(path, dtype, m, monkeypatch):
         and K.small_gemm_available
     )
     assert recorder.calls == ({"small_gemm": calls} if small else {})
+
+
+# ---- max pooling ---------------------------------------------------------------------------------
+
+POOLS = [
+    {"kernel": 2},  # LeNet's: windows tile the image
+    {"kernel": 3, "stride": 2, "padding": 1},  # overlapping, padded with -inf
+    {"kernel": 3, "stride": 1},
+    {"kernel": [2, 3], "stride": [1, 2]},
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("attrs", POOLS, ids=str)
+@pytest.mark.parametrize("ties", [False, True])
+def test_maxpool_matches_the_numpy_twin(attrs, dtype, ties, monkeypatch):
+    """Values, first-maximum-wins ties and the summed gradient of overlapping windows, both paths."""
+    from nngraph.ops import get_op
+
+    op = get_op("maxpool2d")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 2, 9, 8)).astype(dtype)
+    if ties:
+        x = np.round(x).astype(dtype)  # many equal values in a window
+    g_shape = (3, 2) + op.shape([x.shape[1:]], attrs)[1:]
+    g = rng.standard_normal(g_shape).astype(dtype)
+
+    def both():
+        out, ctx = op.forward(np, (x,), attrs)
+        (gx,) = op.vjp(np, g, ctx, (x,), attrs)
+        return out, np.asarray(gx), ctx
+
+    out, gx, ctx = both()
+    assert ctx[2] is not None  # the compiled kernels ran
+    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    twin_out, twin_gx, twin_ctx = both()
+    assert twin_ctx[2] is None
+    np.testing.assert_array_equal(out, twin_out)
+    np.testing.assert_array_equal(ctx[0], twin_ctx[0])  # the same offsets, ties included
+    np.testing.assert_allclose(gx, twin_gx, **TOLERANCE[dtype])
+    assert gx.shape == x.shape and out.dtype == x.dtype == gx.dtype
+
+
+def test_maxpool_kernels_reject_bad_arguments():
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    best, argmax = np.zeros((1, 1, 2, 2), np.float32), np.zeros((1, 1, 2, 2), np.int32)
+    with pytest.raises(ValueError, match="windows do not fit"):
+        K.maxpool_forward(x, best, argmax, (3, 3), (2, 2))
+    with pytest.raises(TypeError, match="argmax must be a contiguous int32"):
+        K.maxpool_forward(x, best, argmax.astype(np.int64), (2, 2), (2, 2))
+    with pytest.raises(TypeError, match="like the other arrays"):
+        K.maxpool_forward(x, best.astype(np.float64), argmax, (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="offset outside the window"):
+        K.maxpool_backward(np.zeros_like(x), best, np.full((1, 1, 2, 2), 4, np.int32), (2, 2), (2, 2))
+    read_only = np.zeros_like(x)
+    read_only.flags.writeable = False
+    with pytest.raises(TypeError, match="image must be a writable"):
+        K.maxpool_backward(read_only, best, argmax, (2, 2), (2, 2))
