@@ -5,12 +5,13 @@ attrs: stride (int or pair, default 1), padding (int, pair, "valid" or "same";
 "same" needs stride 1; default 0), needs_input_grad (default True; False makes the
 vjp skip the GEMM and col2im for x and return None for it, for a data input).
 
-Speed notes (LeNet at one thread, see benchmarks/conv_ops.py): the forward runs one
-GEMM per example on (C*kh*kw, Ho*Wo) columns, which yields the (N, F, Ho, Wo)
-output with no transpose; the vjp works with the batch innermost (see
-`_both_grads`). Columns live in reused scratch arrays and are rebuilt in the vjp
-rather than kept in the ctx: a fresh array of that size per step costs more in
-page faults than the rebuild.
+Speed notes (LeNet at one thread, see benchmarks/conv_ops.py): the forward's columns
+are kept in the ctx for the vjp (the numpy backend keeps freed memory in the heap,
+see backend/memory.py, so a fresh array per step costs no page faults). Where the vjp
+also needs the input's gradient it works with the batch innermost (see
+`_both_grads`), and the forward builds its columns that way too: one GEMM and a
+transpose of the output. Otherwise the forward runs one GEMM per example on
+(C*kh*kw, Ho*Wo) columns, which yields the (N, F, Ho, Wo) output directly.
 """
 
 from __future__ import annotations
@@ -41,40 +42,41 @@ def _conv_shape(shapes, attrs):
 def conv2d(xp, inputs, attrs):
     x, w = inputs[0], inputs[1]
     geo = _geometry(x.shape[2:], w.shape, attrs)
-    with scratch(xp, cols_shape(x.shape, geo), x.dtype) as cols:
-        im2col(xp, pad(xp, x, geo.pads), geo, cols)
-        # one GEMM per example, batched: the result is (N, F, Ho*Wo), already the
-        # output's layout, so no transpose or copy follows
-        out = xp.matmul(w.reshape(w.shape[0], -1), cols)
+    n, f = x.shape[0], w.shape[0]
+    w2 = w.reshape(f, -1)
+    # the columns are kept for the vjp, in the layout it works in: batch innermost where it also needs
+    # the input's gradient (see `_both_grads`), else one block per example
+    batch_last = attrs.get("needs_input_grad", True)
+    cols = xp.empty(cols_shape(x.shape, geo, batch_last), dtype=x.dtype)
+    im2col(xp, pad(xp, x, geo.pads), geo, cols, batch_last)
+    if batch_last:  # one GEMM, (F, Ho*Wo*N), then back to (N, F, Ho, Wo)
+        out = xp.ascontiguousarray((w2 @ cols).reshape((f,) + geo.out + (n,)).transpose(3, 0, 1, 2))
+    else:  # one GEMM per example, batched: already the output's layout
+        out = xp.matmul(w2, cols).reshape((n, f) + geo.out)
     if len(inputs) > 2 and inputs[2] is not None:
-        out += inputs[2][:, None]
-    # the vjp rebuilds the columns from x: cheaper than keeping megabytes alive
-    # in a fresh array every step (see windows.scratch)
-    return out.reshape((x.shape[0], w.shape[0]) + geo.out), geo
+        out += inputs[2][:, None, None]
+    return out, (geo, cols, batch_last)
 
 
-def _weight_grad(xp, g, x, w, geo):
-    """dW alone, for a data input: batched over examples, as the forward is."""
+def _weight_grad(xp, g, cols, w):
+    """dW alone, for a data input, from the forward's per-example columns."""
     g3 = g.reshape(g.shape[0], g.shape[1], -1)  # (N, F, Ho*Wo)
-    with scratch(xp, cols_shape(x.shape, geo), x.dtype) as cols:
-        im2col(xp, pad(xp, x, geo.pads), geo, cols)
-        # cols @ g^T, not g @ cols^T: OpenBLAS runs the product with cols as the
-        # untransposed left operand about 2x faster at LeNet's sizes
-        return xp.matmul(cols, g3.transpose(0, 2, 1)).sum(axis=0).T.reshape(w.shape)
+    # cols @ g^T, not g @ cols^T: OpenBLAS runs the product with cols as the
+    # untransposed left operand about 2x faster at LeNet's sizes
+    return xp.matmul(cols, g3.transpose(0, 2, 1)).sum(axis=0).T.reshape(w.shape)
 
 
-def _both_grads(xp, g, x, w, geo):
-    """(dx, dW), with the batch as the innermost axis of every temporary: then one
-    GEMM each, im2col copies long rows, and col2im's strided adds run over Wo * N
-    contiguous numbers instead of Wo (3x faster on LeNet's second conv)."""
+def _both_grads(xp, g, cols, x, w, geo, input_grad: bool = True):
+    """(dx or None, dW) from batch-innermost columns: with the batch as the innermost axis of every
+    temporary, each product is one GEMM and col2im's strided adds run over Wo * N contiguous numbers
+    instead of Wo (3x faster on LeNet's second conv)."""
     f, n = w.shape[0], x.shape[0]
     w2 = w.reshape(f, -1)
-    shape = cols_shape(x.shape, geo, batch_last=True)  # (C*kh*kw, Ho*Wo*N)
-    with scratch(xp, shape, x.dtype) as cols, scratch(xp, shape, x.dtype) as gcols, \
-            scratch(xp, (f, shape[1]), g.dtype) as g_t:
-        im2col(xp, pad(xp, x, geo.pads), geo, cols, batch_last=True)
+    with scratch(xp, cols.shape, x.dtype) as gcols, scratch(xp, (f, cols.shape[1]), g.dtype) as g_t:
         xp.copyto(g_t.reshape(f, *geo.out, n), g.transpose(1, 2, 3, 0))
         gw = (cols @ g_t.T).T.reshape(w.shape)
+        if not input_grad:
+            return None, gw
         xp.matmul(w2.T, g_t, out=gcols)
         pieces = gcols.reshape(w.shape[1:] + geo.out + (n,))  # (C, kh, kw, Ho, Wo, N)
         gx = col2im(xp, lambda i, j: pieces[:, i, j], x.shape, geo, g.dtype, batch_last=True)
@@ -84,12 +86,17 @@ def _both_grads(xp, g, x, w, geo):
 
 
 @conv2d.vjp
-def _(xp, g, geo, inputs, attrs):
-    x, w = inputs[0], inputs[1]
-    if attrs.get("needs_input_grad", True):
-        gx, gw = _both_grads(xp, g, x, w, geo)
+def _(xp, g, ctx, inputs, attrs):
+    (geo, cols, batch_last), x, w = ctx, inputs[0], inputs[1]
+    input_grad = attrs.get("needs_input_grad", True)
+    if input_grad and not batch_last:  # the forward was told otherwise: the columns again, batch innermost
+        cols = im2col(xp, pad(xp, x, geo.pads), geo, xp.empty(cols_shape(x.shape, geo, True), dtype=x.dtype),
+                      batch_last=True)
+        batch_last = True
+    if batch_last:
+        gx, gw = _both_grads(xp, g, cols, x, w, geo, input_grad)
     else:
-        gx, gw = None, _weight_grad(xp, g, x, w, geo)
+        gx, gw = None, _weight_grad(xp, g, cols, w)
     if len(inputs) == 2:
         return gx, gw
     return gx, gw, None if inputs[2] is None else g.sum(axis=(0, 2, 3))
