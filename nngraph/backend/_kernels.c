@@ -373,6 +373,16 @@ static int same_shape(const Arg *a, Py_ssize_t rows, Py_ssize_t cols, const char
     return 0;
 }
 
+/* the gate slots of an LSTM: (4, rows, width), each slot's rows contiguous */
+static int gates_fit(const Arg *gates, Py_ssize_t rows, Py_ssize_t width) {
+    const Py_buffer *v = &gates->view;
+    if (v->shape[0] != 4 || v->shape[1] != rows || v->shape[2] != width) {
+        PyErr_Format(PyExc_ValueError, "gates must have shape (4, %zd, %zd)", rows, width);
+        return -1;
+    }
+    return 0;
+}
+
 
 /* ---- Python entry points ----------------------------------------------------------------------- */
 
@@ -398,10 +408,7 @@ static PyObject *py_lstm_forward(PyObject *self, PyObject *args) {
         goto fail;
     for (int k = 4; k < 7; k++)
         if (same_shape(&a[k], n, width, names[k]) < 0) goto fail;
-    if (a[3].view.shape[0] != 4 || a[3].view.shape[1] != n || a[3].view.shape[2] != width) {
-        PyErr_Format(PyExc_ValueError, "gates must have shape (4, %zd, %zd)", n, width);
-        goto fail;
-    }
+    if (gates_fit(&a[3], n, width) < 0) goto fail;
     Py_ssize_t slot = a[3].view.strides[0] / a[3].view.itemsize;
     Py_BEGIN_ALLOW_THREADS
     if (dtype == F32)
@@ -436,10 +443,7 @@ static PyObject *py_lstm_backward(PyObject *self, PyObject *args) {
     for (int k = 1; k < 5; k++)
         if (same_shape(&a[k], n, width, names[k]) < 0) goto fail;
     if (same_shape(&a[5], n, 4 * width, "da") < 0) goto fail;
-    if (a[0].view.shape[0] != 4 || a[0].view.shape[1] != n || a[0].view.shape[2] != width) {
-        PyErr_Format(PyExc_ValueError, "gates must have shape (4, %zd, %zd)", n, width);
-        goto fail;
-    }
+    if (gates_fit(&a[0], n, width) < 0) goto fail;
     Py_ssize_t slot = a[0].view.strides[0] / a[0].view.itemsize;
     Py_BEGIN_ALLOW_THREADS
     if (dtype == F32)
@@ -619,10 +623,7 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "bias must have %zd values", 4 * width);
         return finish(a, 9, 0);
     }
-    if (a[5].view.shape[0] != 4 || a[5].view.shape[1] != rows || a[5].view.shape[2] != width) {
-        PyErr_Format(PyExc_ValueError, "gates must have shape (4, %zd, %zd)", rows, width);
-        return finish(a, 9, 0);
-    }
+    if (gates_fit(&a[5], rows, width) < 0) return finish(a, 9, 0);
 #if HAVE_SMALL_GEMM
     {
         const float *pre = a[0].view.buf, *x_weight = a[1].view.buf, *weight = a[2].view.buf;
@@ -670,10 +671,7 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
         same_shape(&a[2], rows, width, "tanh_c") < 0 || same_shape(&a[3], rows + n, width, "dh") < 0 ||
         same_shape(&a[5], rows, 4 * width, "da") < 0 || same_shape(&a[6], 4 * width, width, "weight_t") < 0)
         goto fail;
-    if (a[0].view.shape[0] != 4 || a[0].view.shape[1] != rows || a[0].view.shape[2] != width) {
-        PyErr_Format(PyExc_ValueError, "gates must have shape (4, %zd, %zd)", rows, width);
-        goto fail;
-    }
+    if (gates_fit(&a[0], rows, width) < 0) goto fail;
 #if HAVE_SMALL_GEMM
     {
         const float *gates = a[0].view.buf, *c = a[1].view.buf, *tc = a[2].view.buf, *weight_t = a[6].view.buf;
