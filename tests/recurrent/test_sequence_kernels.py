@@ -98,3 +98,24 @@ def test_whole_loop_kernels_match_the_step_by_step_twins(monkeypatch):
     not_taken = {("forward", False), ("backward", False)}
     assert both_paths(prog, kernels.SMALL_GEMM_MAX_ROWS + 1, window_steps=3) == not_taken
     assert both_paths(program(*LSTM, dtype="float64"), 8, window_steps=3) == not_taken
+
+
+def test_without_avx512_the_step_kernels_and_numpy_products_serve(monkeypatch):
+    """A CPU without AVX-512 (simulated): no small GEMM, so no whole-loop kernels; the compiled step
+    kernels with numpy's matmul must give what the numpy twins give."""
+    if not kernels.built():
+        pytest.skip(kernels.status())
+    monkeypatch.setattr(kernels.fused_kernels(np), "small_gemm_available", False)
+    chosen = []
+    decide = steps._sequence_kernels
+    monkeypatch.setattr(steps, "_sequence_kernels", lambda *a: chosen.append(decide(*a)) or chosen[-1])
+    prog = program(*LSTM, backend_name="numpy", dtype="float32")
+    x, y = batch(n=8, steps=10, seed=2)
+    targets = rows(y, start=0, steps=10, total=10)
+    on = loss_and_grads(prog, x, targets, None, True, monkeypatch)
+    assert chosen and all(c is None for c in chosen)
+    off = loss_and_grads(prog, x, targets, None, False, monkeypatch)
+    assert np.isclose(on[0], off[0], rtol=1e-5)
+    for name in on[1]:
+        np.testing.assert_allclose(on[1][name], off[1][name], rtol=1e-4, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(on[2], off[2], rtol=1e-4, atol=1e-6)
