@@ -131,10 +131,11 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
                        lstm_slot_params(xp, params[e.weight]) if u.cell == "lstm" else params[e.weight])
                       for e in u.inner] for u in units}
     scratch = {u.name: xp.empty((batch, u.gates * u.width), dtype=run.values[u.name].dtype) for u in units}
+    fused = fused_kernels(xp)  # once a pass, not once a step
     for t in range(run.steps):
         for unit in units:
             recurrent = _inner_sum(xp, inner[unit.name], t * batch, batch, scratch[unit.name])
-            _step_forward(xp, run, unit, t, recurrent, params)
+            _step_forward(xp, run, unit, t, recurrent, params, fused)
 
 
 def _sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
@@ -209,14 +210,13 @@ def _inner_sum(xp, edges: list, step_row: int, batch: int, out):
     return out if edges else None
 
 
-def _step_forward(xp, run: Run, unit: UnitPlan, t: int, recurrent, params: dict) -> None:
+def _step_forward(xp, run: Run, unit: UnitPlan, t: int, recurrent, params: dict, fused) -> None:
     batch, at, rows = run.batch, (run.history[unit.name] + t) * run.batch, run.rows(t)
     value = run.values[unit.name]
     if unit.cell == "lstm":
         gates, tanh_c, scratch = run.ctx[unit.name]
         a, step_gates, cells = run.pre[unit.name][rows], gates[:, rows], run.cells[unit.name]
         outputs = (cells[run.rows(t + 1)], tanh_c[rows], value[at:at + batch])
-        fused = fused_kernels(xp)
         if fused is not None:
             fused.lstm_forward(a, recurrent, cells[rows], step_gates, *outputs)
             return
@@ -300,11 +300,12 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     # a GRU's contiguous U^T; an LSTM's work space for its step kernel
     extra = {u.name: xp.ascontiguousarray(params[u.own].T) if u.cell == "gru" else
              xp.empty((6, batch, u.width), dtype=ga_all[u.name].dtype) for u in stage.units if u.cell}
+    fused = fused_kernels(xp)
     for t in reversed(range(run.steps)):
         rows = run.rows(t)
         for unit in reversed(stage.units):
             ga = ga_all[unit.name][rows]
-            _step_backward(xp, run, grads, unit, t, ga, extra.get(unit.name), ghu_all)
+            _step_backward(xp, run, grads, unit, t, ga, extra.get(unit.name), ghu_all, fused)
             if unit.name in grads.pre:
                 ga += grads.pre[unit.name][rows]
             for target, offset, weight_t, scratch in inner[unit.name]:
@@ -324,14 +325,14 @@ def _stage_weight_grads(xp, run: Run, grads: Grads, stage: Stage, params: dict, 
             grads.params[edge.weight] = source.T @ ga_all[unit.name]
 
 
-def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra, ghu_all: dict) -> None:
+def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra, ghu_all: dict,
+                   fused) -> None:
     """Writes step t's pre-activation gradient into ga; passes the gradients of earlier values back."""
     batch, at, rows = run.batch, (run.history[unit.name] + t) * run.batch, run.rows(t)
     g = grads.values[unit.name][at:at + batch]
     if unit.cell == "lstm":
         gates, tanh_c, _ = run.ctx[unit.name]
         inputs = (gates[:, rows], run.cells[unit.name][rows], tanh_c[rows], g, grads.cells[unit.name], ga)
-        fused = fused_kernels(xp)
         if fused is not None:
             fused.lstm_backward(*inputs)
         else:

@@ -90,9 +90,7 @@ class Optimizer:
         base = self._shared_flat(params)
         if base is not None and base.size <= GATHER_BELOW and len(grads) == len(self.names) and all(
                 g.dtype == base.dtype for g in grads.values()):
-            flat_grad = self.flat["grad"]
-            self.xp.concatenate([grads[k].reshape(-1) for k in self.names], out=flat_grad)
-            self._compiled_step(kernels, base, [self.flat[slot] for slot in self.slots], flat_grad)
+            self._compiled_step(kernels, base, [self.flat[slot] for slot in self.slots], self._gather(grads))
             return True
         steps = []
         for name, g in grads.items():
@@ -116,10 +114,14 @@ class Optimizer:
     def _compiled_step(self, kernels, param, slots: list, grad) -> None:
         raise NotImplementedError
 
-    def _update_flat(self, params, grads) -> None:
+    def _gather(self, grads):
+        """Every gradient, in the parameters' order, copied into the flat gradient array."""
         flat_grad = self.flat["grad"]
         self.xp.concatenate([grads[k].reshape(-1) for k in self.names], out=flat_grad)
-        self._delta(flat_grad, [self.flat[slot] for slot in self.slots], self.flat["scratch"])
+        return flat_grad
+
+    def _update_flat(self, params, grads) -> None:
+        self._delta(self._gather(grads), [self.flat[slot] for slot in self.slots], self.flat["scratch"])
         self._subtract_steps(params)
 
     def _shared_flat(self, params):
