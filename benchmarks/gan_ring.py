@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import nngraph
-from nngraph.backend.threads import blas_threads
+from nngraph.backend.threads import compute_threads
 from nngraph.session import prepare
 from nngraph.train.gan_metrics import SAMPLES, mode_metrics
 from nngraph.train.loop import fit
@@ -97,7 +97,7 @@ def main() -> None:
     overrides = [f"epochs={args.epochs}"] if args.epochs else []
     results, times = [], []
     seeds = [int(s) for s in args.seeds.split(",")]
-    with blas_threads(1):
+    with compute_threads(1):
         for seed in seeds:
             metrics, seconds = run_nngraph(args.spec, seed, overrides)
             results.append(metrics)

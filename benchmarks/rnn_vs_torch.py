@@ -90,11 +90,11 @@ def compare(kind: str, threads: int, steps: int, repeats: int) -> dict:
     """Median sequences/s of both sides and the median paired ratio (see benchmarks/pairing.py)."""
     import torch
 
-    from nngraph.backend.threads import blas_threads
+    from nngraph.backend.threads import compute_threads
 
     x, y = data(np.random.default_rng(0))
     torch.set_num_threads(threads)
-    with blas_threads(threads):
+    with compute_threads(threads):
         ours, theirs, ratio = paired_rates(nngraph_stepper(kind, x, y), torch_stepper(kind, x, y), steps, repeats)
     return {"case": kind, "threads": threads, "unit": "sequences/s", "nngraph": round(ours * BATCH),
             "torch": round(theirs * BATCH), "ratio": round(ratio, 2)}

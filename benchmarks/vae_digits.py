@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import nngraph
-from nngraph.backend.threads import blas_threads
+from nngraph.backend.threads import compute_threads
 from nngraph.session import prepare
 from nngraph.train.loop import fit
 
@@ -39,7 +39,7 @@ def main() -> None:
         overrides = [f"seed={seed}"] + ([f"epochs={args.epochs}"] if args.epochs else [])
         session = prepare(nngraph.load(SPEC, overrides))
         start = time.perf_counter()
-        with blas_threads(1):
+        with compute_threads(1):
             fit(session.method, session.splits.train, None, session.config, rng=np.random.default_rng(seed))
         seconds = time.perf_counter() - start
         elbo = session.method.evaluate(session.splits.test)

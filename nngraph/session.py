@@ -81,10 +81,10 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
                  threads: int | None = None) -> dict:
     """Train as the spec says; write the run folder; return summary.json's content.
     `threads`: BLAS threads for the numpy backend (None: the cores free when training starts)."""
-    from nngraph.backend.threads import blas_threads, free_cores
+    from nngraph.backend.threads import compute_threads, free_cores
 
     threads = threads or free_cores()
-    with blas_threads(threads if backend == "numpy" else None):
+    with compute_threads(threads if backend == "numpy" else None):
         return _run_training(checked, train_name, out, resume, backend, dtype, quiet)
 
 

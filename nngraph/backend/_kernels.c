@@ -163,6 +163,154 @@ OPTIMIZER_KERNELS(float, sqrtf)
 OPTIMIZER_KERNELS(double, sqrt)
 
 
+/* ---- threads -----------------------------------------------------------------------------------
+ * A kernel that splits its work runs part 0 on the calling thread and hands every other part to a
+ * worker of a small pool, started the first time it is needed. A worker that finishes a part spins for
+ * the next one for up to SPIN_NS before it sleeps on a condition variable: in a training loop the next
+ * parallel kernel comes within a millisecond or two, and waking a sleeping thread on a virtual machine
+ * was measured at ~90 us (a pthread started per call cost as much). The spinning is why the recurrent
+ * executor keeps numpy's BLAS at one thread while these kernels run: OpenBLAS's idle threads spin too,
+ * and two pools spinning on the same cores slow each other down several times.
+ *
+ * Parts are whole multiples of `grain` items (a GEMM tile), so a split never narrows a tile. One
+ * split at a time: a kernel called while another thread's split runs does all its parts itself, as
+ * it does where no worker can be started. A forked child starts with no workers. */
+
+#define MAX_THREADS 64
+typedef void (*part_body)(const void *job, Py_ssize_t start, Py_ssize_t stop);
+typedef struct {
+    part_body body;
+    const void *job;
+    Py_ssize_t start, stop;
+} Part;
+
+static void run_part(const Part *part) { part->body(part->job, part->start, part->stop); }
+
+#if defined(_WIN32)
+static void run_parts(part_body body, const void *job, Py_ssize_t count, Py_ssize_t grain, int threads) {
+    body(job, 0, count); /* no pthreads: one part */
+}
+#else
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#define SPIN_NS 2000000
+
+typedef struct {
+    atomic_uint ticket; /* bumped by the caller for each part it hands over */
+    atomic_uint done;   /* the ticket of the last part finished */
+    Part part;
+} Worker;
+
+static Worker workers[MAX_THREADS]; /* [0] unused: part 0 runs on the caller */
+static int started = 1;             /* workers[1 .. started - 1] exist */
+static atomic_int sleepers;
+static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER, sleep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void wait_for_ticket(Worker *w, unsigned seen) {
+    long long start = now_ns();
+    for (unsigned polls = 1; atomic_load(&w->ticket) == seen; polls++) {
+        cpu_relax();
+        if (polls % 1024 == 0 && now_ns() - start > SPIN_NS) {
+            pthread_mutex_lock(&sleep_lock);
+            atomic_fetch_add(&sleepers, 1);
+            while (atomic_load(&w->ticket) == seen) pthread_cond_wait(&wake, &sleep_lock);
+            atomic_fetch_sub(&sleepers, 1);
+            pthread_mutex_unlock(&sleep_lock);
+        }
+    }
+}
+
+static void *worker_loop(void *arg) {
+    Worker *w = arg;
+    unsigned seen = 0; /* its ticket when it was started: the first part may be handed over before it runs */
+    for (;;) {
+        wait_for_ticket(w, seen);
+        seen = atomic_load(&w->ticket);
+        run_part(&w->part);
+        atomic_store(&w->done, seen);
+    }
+    return NULL;
+}
+
+/* workers up to index count - 1 (with every signal blocked: Python handles them on its main thread);
+ * returns how many parts can run in parallel */
+static int start_workers(int count) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (; started < count; started++) {
+        pthread_t id;
+        Worker *w = &workers[started];
+        atomic_store(&w->ticket, 0), atomic_store(&w->done, 0);
+        if (pthread_create(&id, NULL, worker_loop, w) != 0) break;
+        pthread_detach(id);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return started < count ? started : count;
+}
+
+static void forget_workers(void) { /* in a forked child: the workers stayed with the parent */
+    started = 1;
+    atomic_store(&sleepers, 0);
+    pthread_mutex_init(&pool_busy, NULL), pthread_mutex_init(&sleep_lock, NULL), pthread_cond_init(&wake, NULL);
+}
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, forget_workers); }
+
+static void run_parts(part_body body, const void *job, Py_ssize_t count, Py_ssize_t grain, int threads) {
+    static pthread_once_t fork_handler = PTHREAD_ONCE_INIT;
+    Py_ssize_t grains = (count + grain - 1) / grain;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > grains) threads = (int)grains;
+    if (threads < 2 || pthread_mutex_trylock(&pool_busy) != 0) {
+        body(job, 0, count);
+        return;
+    }
+    pthread_once(&fork_handler, watch_forks);
+    int parts = start_workers(threads);
+    Part all[MAX_THREADS];
+    for (int t = 0; t < parts; t++) {
+        all[t].body = body, all[t].job = job;
+        all[t].start = grains * t / parts * grain;
+        all[t].stop = t == parts - 1 ? count : grains * (t + 1) / parts * grain;
+    }
+    for (int t = 1; t < parts; t++) {
+        workers[t].part = all[t];
+        atomic_fetch_add(&workers[t].ticket, 1);
+    }
+    if (atomic_load(&sleepers) > 0) {
+        pthread_mutex_lock(&sleep_lock);
+        pthread_cond_broadcast(&wake);
+        pthread_mutex_unlock(&sleep_lock);
+    }
+    run_part(&all[0]);
+    for (int t = 1; t < parts; t++)
+        for (unsigned polls = 1; atomic_load(&workers[t].done) != atomic_load(&workers[t].ticket); polls++)
+            if (polls % 1024 == 0)
+                sched_yield(); /* the worker may have lost its core */
+            else
+                cpu_relax();
+    pthread_mutex_unlock(&pool_busy);
+}
+#endif
+
 /* ---- small float32 GEMM ------------------------------------------------------------------------
  * C (m, n) = A (m, k) @ B (k, n), or C += A @ B: the per-step products of a recurrent layer (batch 32,
  * width 128: C is 32 x 512). BLAS libraries pack B into a buffer on every call, which a product this
@@ -179,7 +327,8 @@ OPTIMIZER_KERNELS(double, sqrt)
 
 __attribute__((target("avx512f"), always_inline)) static inline void
 gemm_tile(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc,
-          Py_ssize_t k, const int rows, __mmask16 mask0, __mmask16 mask1, const float *bias, int accumulate) {
+          Py_ssize_t k, const int rows, __mmask16 mask0, __mmask16 mask1, const float *bias, int accumulate,
+          const int a_transposed) {
     __m512 acc[TILE_ROWS][2];
     __m512 start0 = bias ? _mm512_maskz_loadu_ps(mask0, bias) : _mm512_setzero_ps();
     __m512 start1 = bias ? _mm512_maskz_loadu_ps(mask1, bias + 16) : _mm512_setzero_ps();
@@ -190,7 +339,7 @@ gemm_tile(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float 
         __m512 b1 = _mm512_maskz_loadu_ps(mask1, b + p * ldb + 16);
 #pragma GCC unroll 8
         for (int r = 0; r < rows; r++) {
-            __m512 av = _mm512_set1_ps(a[r * lda + p]);
+            __m512 av = _mm512_set1_ps(a_transposed ? a[p * lda + r] : a[r * lda + p]);
             acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
         }
@@ -207,29 +356,85 @@ gemm_tile(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float 
     }
 }
 
+/* One strip of w <= 32 columns of C over all m rows: tiles of TILE_ROWS rows, then single rows. Row i of
+ * A (as gemm_tile reads it: lda and a_transposed) starts at a + (i - i % 8) * tile_scale + (i % 8) *
+ * row_scale: tile_scale = row_scale = lda for A itself, 1 and 1 for A transposed, the depth k and 1 for
+ * A transposed and packed tile by tile (each tile's k x 8 values contiguous, lda 8). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+gemm_strip(const float *a, Py_ssize_t lda, Py_ssize_t tile_scale, Py_ssize_t row_scale, const float *b,
+           Py_ssize_t ldb, float *c, Py_ssize_t ldc, Py_ssize_t m, Py_ssize_t k, Py_ssize_t w, const float *bias,
+           int accumulate, const int a_transposed) {
+    __mmask16 mask0 = w >= 16 ? 0xFFFF : (__mmask16)((1u << w) - 1);
+    __mmask16 mask1 = w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
+    Py_ssize_t i = 0, tiled = m - m % TILE_ROWS;
+    if (w == 32) /* full strips: constant masks, so plain loads and stores */
+        for (; i < tiled; i += TILE_ROWS)
+            gemm_tile(a + i * tile_scale, lda, b, ldb, c + i * ldc, ldc, k, TILE_ROWS, 0xFFFF, 0xFFFF, bias,
+                      accumulate, a_transposed);
+    else
+        for (; i < tiled; i += TILE_ROWS)
+            gemm_tile(a + i * tile_scale, lda, b, ldb, c + i * ldc, ldc, k, TILE_ROWS, mask0, mask1, bias,
+                      accumulate, a_transposed);
+    for (; i < m; i++)
+        gemm_tile(a + tiled * tile_scale + (i - tiled) * row_scale, lda, b, ldb, c + i * ldc, ldc, k, 1, mask0,
+                  mask1, bias, accumulate, a_transposed);
+}
+
 /* C (m, n) = A (m, k) @ B (k, n) [+ bias (n,), added first] [+ C] */
 __attribute__((target("avx512f"))) static void
 small_gemm_f32(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc,
                Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *bias, int accumulate) {
     /* column strips outside, so a 32-column strip of B stays in cache while every row block uses it */
-    for (Py_ssize_t j = 0; j < n; j += 32) {
-        Py_ssize_t i = 0, w = n - j < 32 ? n - j : 32;
-        const float *bj = b + j, *biasj = bias ? bias + j : NULL;
-        float *cj = c + j;
-        if (w == 32) { /* full strips: constant masks, so plain loads and stores */
-            for (; i + TILE_ROWS <= m; i += TILE_ROWS)
-                gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, TILE_ROWS, 0xFFFF,
-                          0xFFFF, biasj, accumulate);
-            for (; i < m; i++)
-                gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, 1, 0xFFFF, 0xFFFF, biasj, accumulate);
-        } else {
-            __mmask16 mask0 = w >= 16 ? 0xFFFF : (__mmask16)((1u << w) - 1);
-            __mmask16 mask1 = w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
-            for (; i + TILE_ROWS <= m; i += TILE_ROWS)
-                gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, TILE_ROWS, mask0,
-                          mask1, biasj, accumulate);
-            for (; i < m; i++)
-                gemm_tile(a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, k, 1, mask0, mask1, biasj, accumulate);
+    for (Py_ssize_t j = 0; j < n; j += 32)
+        gemm_strip(a, lda, lda, lda, b + j, ldb, c + j, ldc, m, k, n - j < 32 ? n - j : 32,
+                   bias ? bias + j : NULL, accumulate, 0);
+}
+
+/* C = A^T @ B, or C += A^T @ B, for A (k, m) and B (k, n): a weight gradient over every step of a
+ * sequence (k = steps * batch rows). Unlike the per-step products these are worth packing, in blocks of
+ * GEMM_K_BLOCK rows of A and B: A's block tile by tile, each tile's values in the order the kernel
+ * reads them (`pack_transposed`, once for all columns of C), and a 32-column strip of B's block into
+ * 32 KiB that stays in L1 while every tile of C uses it (read in place, rows 2 KiB apart fall into a
+ * few L1 sets and evict each other). */
+#define GEMM_K_BLOCK 256
+
+static Py_ssize_t packed_size(Py_ssize_t m, Py_ssize_t k) {
+    return k * (m + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
+}
+
+/* The columns of A (k, m) as columns [offset, offset + m) of the A that transposed_gemm_f32 reads
+ * (total_m columns, several arrays side by side): block after block of GEMM_K_BLOCK rows, each block
+ * tile after tile of 8 columns, each tile row after row (the last tile's unused slots left unwritten) */
+static void pack_transposed(const float *a, Py_ssize_t lda, Py_ssize_t m, Py_ssize_t k, Py_ssize_t offset,
+                            Py_ssize_t total_m, float *packed) {
+    Py_ssize_t stride = packed_size(total_m, 1);
+    for (Py_ssize_t p = 0; p < k; p += GEMM_K_BLOCK) {
+        Py_ssize_t depth = k - p < GEMM_K_BLOCK ? k - p : GEMM_K_BLOCK;
+        float *block = packed + p * stride;
+        for (Py_ssize_t c = 0; c < m;) {
+            Py_ssize_t v = offset + c, lane = v % TILE_ROWS, run = TILE_ROWS - lane < m - c ? TILE_ROWS - lane : m - c;
+            float *tile = block + (v - lane) * depth + lane;
+            for (Py_ssize_t q = 0; q < depth; q++) memcpy(tile + q * TILE_ROWS, a + (p + q) * lda + c, run * sizeof(float));
+            c += run;
+        }
+    }
+}
+
+/* columns [j0, j1) of C, from A packed by pack_transposed */
+__attribute__((target("avx512f"))) static void
+transposed_gemm_f32(const float *packed_a, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc, Py_ssize_t m,
+                    Py_ssize_t k, int accumulate, Py_ssize_t j0, Py_ssize_t j1) {
+    float packed_b[GEMM_K_BLOCK * 32] __attribute__((aligned(64)));
+    Py_ssize_t stride = packed_size(m, 1);
+    if (k == 0 && !accumulate) /* an empty sum */
+        for (Py_ssize_t i = 0; i < m; i++) memset(c + i * ldc + j0, 0, (j1 - j0) * sizeof(float));
+    for (Py_ssize_t p = 0; p < k; p += GEMM_K_BLOCK) {
+        Py_ssize_t depth = k - p < GEMM_K_BLOCK ? k - p : GEMM_K_BLOCK;
+        for (Py_ssize_t j = j0; j < j1; j += 32) {
+            Py_ssize_t w = j1 - j < 32 ? j1 - j : 32;
+            for (Py_ssize_t q = 0; q < depth; q++) memcpy(packed_b + q * 32, b + (p + q) * ldb + j, w * sizeof(float));
+            gemm_strip(packed_a + p * stride, TILE_ROWS, depth, 1, packed_b, 32, c + j, ldc, m, depth, w, NULL,
+                       accumulate || p > 0, 1);
         }
     }
 }
@@ -578,26 +783,100 @@ fail:
 }
 
 PyDoc_STRVAR(lstm_sequence_forward_doc,
-"lstm_sequence_forward(pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias)\n\n"
+"lstm_sequence_forward(pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1)\n\n"
 "Every step of a float32 LSTM layer whose only recurrence is its own (h_(t-1) -> h_t). pre (T*n, k)\n"
 "with x_weight (k, 4w): the rows of the layer's one input, multiplied in per step; or, x_weight None, pre\n"
 "(T*n, 4w) already the input's product. Per step, scratch = (x_t @ x_weight) + bias + h_(t-1) @ weight\n"
 "by the small GEMM, then lstm_forward. x_weight, weight (w, 4w) and bias (4w,) or None in slot order.\n"
 "h and c ((T+1)*n, w): the initial state in the first n rows, step t written to rows (t+1)*n...;\n"
-"gates (4, T*n, w) and tanh_c (T*n, w) receive every step's values; scratch (n, 4w). Only where\n"
+"gates (4, T*n, w) and tanh_c (T*n, w) receive every step's values; scratch (n, 4w). The sequences\n"
+"are independent, so `threads` threads each run every step for a block of them. Only where\n"
 "small_gemm_available is True.");
 
 PyDoc_STRVAR(lstm_sequence_backward_doc,
-"lstm_sequence_backward(gates, c, tanh_c, dh, dc, da, weight_t)\n\n"
+"lstm_sequence_backward(gates, c, tanh_c, dh, dc, da, weight_t, threads=1)\n\n"
 "The reverse sweep of lstm_sequence_forward: per step t from the last, lstm_backward into da's rows\n"
 "t*n..., then dh[t*n...] += da_t @ weight_t (weight_t (4w, w): the recurrent weight transposed, in\n"
 "parameter column order). dh ((T+1)*n, w): step t's gradient in rows (t+1)*n...; the first n rows\n"
-"receive the initial state's. dc (n, w): in, the last cell's gradient; out, the initial cell's.");
+"receive the initial state's. dc (n, w): in, the last cell's gradient; out, the initial cell's.\n"
+"`threads` as in lstm_sequence_forward.");
+
+PyDoc_STRVAR(transposed_gemm_doc,
+"transposed_gemm(a, b, out, accumulate=False, threads=1)\n\n"
+"out = a.T @ b, or out += a.T @ b, for float32 a (k, m), b (k, n), out (m, n), each with contiguous\n"
+"rows: a weight's gradient summed over every step of a sequence. a may be a tuple or list of arrays\n"
+"(k, m_i), taken side by side (out has sum m_i rows): the gradients of several weights that multiply\n"
+"the same b, in one pass over it. `threads` threads each compute a block of out's columns. Only where\n"
+"small_gemm_available is True.");
+
+/* a thread count from Python: at least 1 */
+static int thread_count(int threads) { return threads < 1 ? 1 : threads; }
+
+#if HAVE_SMALL_GEMM
+typedef struct {
+    const float *pre, *x_weight, *weight, *bias;
+    float *h, *c, *gates, *tanh_c, *scratch;
+    Py_ssize_t n, width, k, steps, slot;
+} SequenceForward;
+
+/* every step for the sequences (rows of each step) [r0, r1) */
+static void sequence_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
+    const SequenceForward *s = job;
+    Py_ssize_t n = s->n, width = s->width, k = s->k, block = n * width, gate_row = 4 * width, rows = r1 - r0;
+    float *scratch = s->scratch + r0 * gate_row;
+    for (Py_ssize_t t = 0; t < s->steps; t++) {
+        Py_ssize_t at = t * block + r0 * width;
+        const float *step_pre = scratch, *added = NULL;
+        if (s->x_weight) {
+            small_gemm_f32(s->pre + (t * n + r0) * k, k, s->x_weight, gate_row, scratch, gate_row, rows, gate_row, k,
+                           s->bias, 0);
+            small_gemm_f32(s->h + at, width, s->weight, gate_row, scratch, gate_row, rows, gate_row, width, NULL, 1);
+        } else {
+            small_gemm_f32(s->h + at, width, s->weight, gate_row, scratch, gate_row, rows, gate_row, width, s->bias,
+                           0);
+            step_pre = s->pre + (t * n + r0) * gate_row, added = scratch;
+        }
+        lstm_forward_float(step_pre, added, s->c + at, s->gates + at, s->slot, s->c + at + block, s->tanh_c + at,
+                           s->h + at + block, rows, width);
+    }
+}
+
+typedef struct {
+    const float *gates, *c, *tanh_c, *weight_t;
+    float *dh, *dc, *da;
+    Py_ssize_t n, width, steps, slot;
+} SequenceBackward;
+
+static void sequence_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
+    const SequenceBackward *s = job;
+    Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0;
+    for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
+        Py_ssize_t at = t * block + r0 * width;
+        float *da = s->da + 4 * at;
+        lstm_backward_float(s->gates + at, s->slot, s->c + at, s->tanh_c + at, s->dh + at + block,
+                            s->dc + r0 * width, da, rows, width);
+        small_gemm_f32(da, 4 * width, s->weight_t, width, s->dh + at, width, rows, width, 4 * width, NULL, 1);
+    }
+}
+
+typedef struct {
+    const float *packed_a, *b;
+    float *out;
+    Py_ssize_t ldb, ldc, m, k;
+    int accumulate;
+} TransposedGemm;
+
+static void transposed_gemm_columns(const void *job, Py_ssize_t j0, Py_ssize_t j1) {
+    const TransposedGemm *g = job;
+    transposed_gemm_f32(g->packed_a, g->b, g->ldb, g->out, g->ldc, g->m, g->k, g->accumulate, j0, j1);
+}
+#endif
 
 static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
     PyObject *o[9];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO:lstm_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &o[7], &o[8]))
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO|i:lstm_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &o[8], &threads))
         return NULL;
     Arg a[9];
     memset(a, 0, sizeof a);
@@ -626,24 +905,12 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
     if (gates_fit(&a[5], rows, width) < 0) return finish(a, 9, 0);
 #if HAVE_SMALL_GEMM
     {
-        const float *pre = a[0].view.buf, *x_weight = a[1].view.buf, *weight = a[2].view.buf;
-        float *h = a[3].view.buf, *c = a[4].view.buf, *gates = a[5].view.buf, *tc = a[6].view.buf;
-        float *scratch = a[7].view.buf;
-        const float *bias = o[8] != Py_None ? a[8].view.buf : NULL;
-        Py_ssize_t slot = a[5].view.strides[0] / a[5].view.itemsize, block = n * width, gate_row = 4 * width;
+        SequenceForward job = {a[0].view.buf, projected ? NULL : a[1].view.buf, a[2].view.buf,
+                               o[8] != Py_None ? a[8].view.buf : NULL, a[3].view.buf, a[4].view.buf, a[5].view.buf,
+                               a[6].view.buf, a[7].view.buf, n, width, k, steps,
+                               a[5].view.strides[0] / a[5].view.itemsize};
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t t = 0; t < steps; t++) {
-            const float *step_pre = pre + t * n * (projected ? gate_row : k), *added = scratch;
-            if (projected) {
-                small_gemm_f32(h + t * block, width, weight, gate_row, scratch, gate_row, n, gate_row, width, bias, 0);
-            } else {
-                small_gemm_f32(step_pre, k, x_weight, gate_row, scratch, gate_row, n, gate_row, k, bias, 0);
-                small_gemm_f32(h + t * block, width, weight, gate_row, scratch, gate_row, n, gate_row, width, NULL, 1);
-                step_pre = scratch, added = NULL;
-            }
-            lstm_forward_float(step_pre, added, c + t * block, gates + t * block, slot, c + (t + 1) * block,
-                               tc + t * block, h + (t + 1) * block, n, width);
-        }
+        run_parts(sequence_forward_rows, &job, n, TILE_ROWS, thread_count(threads));
         Py_END_ALLOW_THREADS
     }
 #endif
@@ -652,7 +919,9 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
 
 static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
     PyObject *o[7];
-    if (!PyArg_ParseTuple(args, "OOOOOOO:lstm_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOO|i:lstm_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &threads))
         return NULL;
     Arg a[7];
     memset(a, 0, sizeof a);
@@ -669,27 +938,92 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
     Py_ssize_t rows = a[2].view.shape[0], steps = n ? rows / n : 0;
     if (n == 0 || rows != steps * n || same_shape(&a[1], rows + n, width, "c") < 0 ||
         same_shape(&a[2], rows, width, "tanh_c") < 0 || same_shape(&a[3], rows + n, width, "dh") < 0 ||
-        same_shape(&a[5], rows, 4 * width, "da") < 0 || same_shape(&a[6], 4 * width, width, "weight_t") < 0)
+        same_shape(&a[4], n, width, "dc") < 0 || same_shape(&a[5], rows, 4 * width, "da") < 0 ||
+        same_shape(&a[6], 4 * width, width, "weight_t") < 0)
         goto fail;
     if (gates_fit(&a[0], rows, width) < 0) goto fail;
 #if HAVE_SMALL_GEMM
     {
-        const float *gates = a[0].view.buf, *c = a[1].view.buf, *tc = a[2].view.buf, *weight_t = a[6].view.buf;
-        float *dh = a[3].view.buf, *dc = a[4].view.buf, *da = a[5].view.buf;
-        Py_ssize_t slot = a[0].view.strides[0] / a[0].view.itemsize, block = n * width;
+        SequenceBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[6].view.buf, a[3].view.buf,
+                                a[4].view.buf, a[5].view.buf, n, width, steps,
+                                a[0].view.strides[0] / a[0].view.itemsize};
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t t = steps - 1; t >= 0; t--) {
-            lstm_backward_float(gates + t * block, slot, c + t * block, tc + t * block, dh + (t + 1) * block, dc,
-                                da + t * 4 * block, n, width);
-            small_gemm_f32(da + t * 4 * block, 4 * width, weight_t, width, dh + t * block, width, n, width,
-                           4 * width, NULL, 1);
-        }
+        run_parts(sequence_backward_rows, &job, n, TILE_ROWS, thread_count(threads));
         Py_END_ALLOW_THREADS
     }
 #endif
     return finish(a, 7, 1);
 fail:
     return finish(a, 7, 0);
+}
+
+#define MAX_FACTORS 16
+
+static PyObject *py_transposed_gemm(PyObject *self, PyObject *args) {
+    PyObject *first, *b_obj, *out_obj;
+    int accumulate = 0, threads = 1;
+    if (!PyArg_ParseTuple(args, "OOO|pi:transposed_gemm", &first, &b_obj, &out_obj, &accumulate, &threads))
+        return NULL;
+    if (!small_gemm_supported()) {
+        PyErr_SetString(PyExc_RuntimeError, "transposed_gemm needs a CPU with AVX-512");
+        return NULL;
+    }
+    int listed = PyTuple_Check(first) || PyList_Check(first);
+    Py_ssize_t factors = listed ? PySequence_Size(first) : 1;
+    if (factors < 1 || factors > MAX_FACTORS) {
+        PyErr_Format(PyExc_ValueError, "transposed_gemm takes 1 to %d arrays for a", MAX_FACTORS);
+        return NULL;
+    }
+    Arg a[MAX_FACTORS + 2];
+    memset(a, 0, sizeof a);
+    int dtype = 0, count = (int)factors + 2;
+    Py_ssize_t total_m = 0;
+    float *packed = NULL;
+    for (Py_ssize_t f = 0; f < factors; f++) {
+        PyObject *item = listed ? PySequence_GetItem(first, f) : (Py_INCREF(first), first);
+        int taken = item ? take(&a[f], item, "a", 2, 0, &dtype) : -1;
+        Py_XDECREF(item); /* the sequence still holds it, and `a[f]` its buffer */
+        if (taken < 0) goto fail;
+        total_m += a[f].view.shape[1];
+    }
+    if (take(&a[factors], b_obj, "b", 2, 0, &dtype) < 0 || take(&a[factors + 1], out_obj, "out", 2, 1, &dtype) < 0)
+        goto fail;
+    if (dtype != F32) {
+        PyErr_SetString(PyExc_TypeError, "transposed_gemm computes in float32 only");
+        goto fail;
+    }
+    const Py_buffer *bv = &a[factors].view, *ov = &a[factors + 1].view;
+    Py_ssize_t k = bv->shape[0], n = bv->shape[1];
+    for (Py_ssize_t f = 0; f < factors; f++)
+        if (a[f].view.shape[0] != k) {
+            PyErr_Format(PyExc_ValueError, "transposed_gemm: a has %zd rows where b has %zd", a[f].view.shape[0], k);
+            goto fail;
+        }
+    if (ov->shape[0] != total_m || ov->shape[1] != n) {
+        PyErr_Format(PyExc_ValueError, "out must have shape (%zd, %zd)", total_m, n);
+        goto fail;
+    }
+#if HAVE_SMALL_GEMM
+    packed = PyMem_RawMalloc((packed_size(total_m, k) + 1) * sizeof(float));
+    if (!packed) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    {
+        Py_ssize_t item = bv->itemsize;
+        TransposedGemm job = {packed, bv->buf, ov->buf, bv->strides[0] / item, ov->strides[0] / item, total_m, k,
+                              accumulate};
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t f = 0, offset = 0; f < factors; offset += a[f].view.shape[1], f++)
+            pack_transposed(a[f].view.buf, a[f].view.strides[0] / item, a[f].view.shape[1], k, offset, total_m, packed);
+        run_parts(transposed_gemm_columns, &job, n, 32, thread_count(threads));
+        Py_END_ALLOW_THREADS
+    }
+    PyMem_RawFree(packed);
+#endif
+    return finish(a, count, 1);
+fail:
+    return finish(a, count, 0);
 }
 
 PyDoc_STRVAR(maxpool_forward_doc,
@@ -806,6 +1140,7 @@ static PyMethodDef methods[] = {
     {"maxpool_backward", py_maxpool_backward, METH_VARARGS, maxpool_backward_doc},
     {"lstm_sequence_forward", py_lstm_sequence_forward, METH_VARARGS, lstm_sequence_forward_doc},
     {"lstm_sequence_backward", py_lstm_sequence_backward, METH_VARARGS, lstm_sequence_backward_doc},
+    {"transposed_gemm", py_transposed_gemm, METH_VARARGS, transposed_gemm_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -7,6 +7,9 @@ used for numpy arrays only, and not at all when
 - the extension was not built (no C compiler when nngraph was installed: see setup.py), or
 - the environment says NNGRAPH_KERNELS=0 (to compare the two paths, or to rule the kernels out).
 
+The kernels that split their work over threads (the whole-sequence LSTM kernels, `matmul_tn`) use
+`kernel_threads()` of them: 1 unless `backend.threads.compute_threads` says otherwise (training does).
+
 `python -m nngraph.backend.kernels` prints which path is in use and why.
 """
 
@@ -57,6 +60,38 @@ def matmul_into(xp, a, b, out, accumulate: bool = False, scratch=None):
     else:
         xp.matmul(a, b, out=out)
     return out
+
+
+def matmul_tn(xp, factors, b) -> list:
+    """[a.T @ b for a in factors], for 2-D arrays a (k, m_i) and b (k, n): the gradients of the weights
+    that multiply the same rows, summed over many rows (every step of a sequence). The compiled kernel
+    where it applies (numpy float32 with contiguous rows, AVX-512): one pass over b for all of them, on
+    `kernel_threads()` threads, none of them the BLAS's. Else numpy's or cupy's matmul, one per factor."""
+    fused = fused_kernels(xp)
+    arrays = list(factors) + [b]
+    if (fused is None or not fused.small_gemm_available or not factors
+            or any(x.dtype != numpy.float32 or x.ndim != 2 or x.strides[1] != x.itemsize for x in arrays)):
+        return [a.T @ b for a in factors]
+    widths = [a.shape[1] for a in factors]
+    out = numpy.empty((sum(widths), b.shape[1]), dtype=numpy.float32)
+    fused.transposed_gemm(factors, b, out, False, _threads)
+    starts = numpy.cumsum([0] + widths)
+    return [out[start:stop] for start, stop in zip(starts[:-1], starts[1:])]
+
+
+_threads = 1
+
+
+def kernel_threads() -> int:
+    """How many threads a kernel that splits its work may use."""
+    return _threads
+
+
+def set_kernel_threads(count: int) -> int:
+    """Let kernels that split their work use `count` threads (at least 1); returns the previous count."""
+    global _threads
+    previous, _threads = _threads, max(1, int(count))
+    return previous
 
 
 def status() -> str:

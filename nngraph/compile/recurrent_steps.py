@@ -21,7 +21,7 @@ from functools import partial
 
 from numpy import float32 as numpy_float32
 
-from nngraph.backend.kernels import SMALL_GEMM_MAX_ROWS, fused_kernels, matmul_into
+from nngraph.backend.kernels import SMALL_GEMM_MAX_ROWS, fused_kernels, kernel_threads, matmul_into, matmul_tn
 from nngraph.compile.recurrent import Edge, Stage, UnitPlan
 from nngraph.ops import get_op
 from nngraph.ops.dense import column_sums
@@ -156,7 +156,7 @@ def _sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> No
     scratch = xp.empty((run.batch, 4 * unit.width), dtype=gates.dtype)
     kernels.lstm_sequence_forward(inputs, input_weight, slot(params[unit.inner[0].weight]),
                                   _from_initial(run, run.values, unit), run.cells[unit.name], gates, tanh_c,
-                                  scratch, slot(params[unit.bias]) if unit.bias else None)
+                                  scratch, slot(params[unit.bias]) if unit.bias else None, kernel_threads())
 
 
 def _sequence_kernels(xp, run: Run, stage: Stage, grads: Grads | None = None):
@@ -169,7 +169,7 @@ def _sequence_kernels(xp, run: Run, stage: Stage, grads: Grads | None = None):
     unit = stage.units[0]
     own = unit.inner[0] if len(unit.inner) == 1 else None
     if (unit.cell != "lstm" or own is None or own.source != unit.name or own.delay != 1
-            or run.values[unit.name].dtype != numpy_float32 or run.batch > SMALL_GEMM_MAX_ROWS
+            or run.values[unit.name].dtype != numpy_float32 or run.batch > SMALL_GEMM_MAX_ROWS * kernel_threads()
             or (grads is not None and unit.name in grads.pre)):
         return None
     return fused
@@ -294,7 +294,8 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
         unit = stage.units[0]
         gates, tanh_c, _ = run.ctx[unit.name]
         sequence.lstm_sequence_backward(gates, run.cells[unit.name], tanh_c, _from_initial(run, grads.values, unit),
-                                        grads.cells[unit.name], ga_all[unit.name], inner[unit.name][0][2])
+                                        grads.cells[unit.name], ga_all[unit.name], inner[unit.name][0][2],
+                                        kernel_threads())
         _stage_weight_grads(xp, run, grads, stage, params, needs, ga_all, ghu_all)
         return
     # a GRU's contiguous U^T; an LSTM's work space for its step kernel
@@ -316,13 +317,10 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
 
 def _stage_weight_grads(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs, ga_all, ghu_all):
     for unit in stage.units:
-        edges_backward(xp, run, grads, unit, ga_all[unit.name], params, needs)
+        edges_backward(xp, run, grads, unit, ga_all[unit.name], params, needs, inner=unit.inner)
         if unit.cell == "gru":
             h_prev = run.shifted(run.values[unit.name], unit.name, 1)
-            grads.params[unit.own] = h_prev.T @ ghu_all[unit.name]
-        for edge in unit.inner:
-            source = run.shifted(run.values[edge.source], edge.source, edge.delay)
-            grads.params[edge.weight] = source.T @ ga_all[unit.name]
+            (grads.params[unit.own],) = matmul_tn(xp, [h_prev], ghu_all[unit.name])
 
 
 def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra, ghu_all: dict,
@@ -353,25 +351,32 @@ def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra
         ga[...] = get_op(unit.activation).vjp(xp, g, ctx, (a,), unit.activation_args)[0]
 
 
-def edges_backward(xp, run: Run, grads: Grads, unit: UnitPlan, ga, params: dict, needs) -> None:
-    """Bias and outer edges of `unit` given its pre-activation gradient over all steps."""
+def edges_backward(xp, run: Run, grads: Grads, unit: UnitPlan, ga, params: dict, needs, inner=()) -> None:
+    """Bias and edges of `unit` given its pre-activation gradient over all steps: the weight gradients
+    of its dense edges, outer and `inner` (its recurrent ones, whose sources' gradients the step loop
+    passed back), in one product over ga; the gradients of its outer edges' sources."""
     if unit.bias:
         grads.params[unit.bias] = (ga.reshape(len(ga), params[unit.bias].shape[0], -1).sum(axis=(0, 2))
                                    if unit.channel_bias else column_sums(xp, ga))
+    dense = [edge for edge in unit.outer if edge.kind == "dense"] + list(inner)
+    sources = [run.shifted(run.values[edge.source], edge.source, edge.delay) for edge in dense]
+    for edge, grad in zip(dense, matmul_tn(xp, sources, ga)):
+        grads.params[edge.weight] = grad
     for index, edge in enumerate(unit.outer):
-        source = run.shifted(run.values[edge.source], edge.source, edge.delay)
         needed = needs(edge.source)
-        g_source = _edge_backward(xp, run, unit, index, edge, source, ga, params, grads, needed)
-        if needed and g_source is not None:
-            run.shifted(grads.values[edge.source], edge.source, edge.delay)[...] += g_source
+        if needed or edge.kind == "conv":
+            g_source = _edge_backward(xp, run, unit, index, edge, ga, params, grads, needed)
+            if needed and g_source is not None:
+                run.shifted(grads.values[edge.source], edge.source, edge.delay)[...] += g_source
 
 
-def _edge_backward(xp, run, unit, index, edge, source, ga, params, grads, needed):
+def _edge_backward(xp, run, unit, index, edge, ga, params, grads, needed):
+    """The gradient of an outer edge's source (a conv edge's weight gradient too)."""
     if edge.kind == "dense":
-        grads.params[edge.weight] = source.T @ ga
-        return ga @ params[edge.weight].T if needed else None
+        return ga @ params[edge.weight].T
     if edge.kind == "identity":
         return ga
+    source = run.shifted(run.values[edge.source], edge.source, edge.delay)
     image = source.reshape((len(source),) + tuple(edge.attrs["image"]))
     ctx, g = run.edge_ctx[(unit.name, index)], ga.reshape((len(ga),) + unit.shape)
     if edge.kind == "conv":

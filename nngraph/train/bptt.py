@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nngraph.backend.threads import blas_yields_to_kernels
 from nngraph.compile.recurrent import lower_recurrent
 from nngraph.compile.recurrent_program import RecurrentProgram, Targets, select_rows
 from nngraph.data.dataset import Dataset
@@ -114,6 +115,10 @@ class Bptt:
     # ---- training ---------------------------------------------------------------------------
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+        with blas_yields_to_kernels(self.xp):
+            return self._train_step(batch, rng)
+
+    def _train_step(self, batch: Dataset, rng) -> dict[str, float]:
         inputs, y, per_step = self._inputs(batch.x), self._targets(batch), per_step_targets(batch)
         total = batch.x.shape[1]
         window = self.config.bptt or total
@@ -153,6 +158,10 @@ class Bptt:
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over whole sequences (no truncation), without dropout."""
+        with blas_yields_to_kernels(self.xp):
+            return self._evaluate(data)
+
+    def _evaluate(self, data: Dataset) -> dict[str, float]:
         tally, per_step = _Tally(), per_step_targets(data)
         for start in range(0, len(data), EVAL_CHUNK):
             part = data.take(np.arange(start, min(start + EVAL_CHUNK, len(data))))
@@ -168,7 +177,8 @@ class Bptt:
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """A unit's values at every step: (n, steps, *shape)."""
         unit = unit or self.plan.outputs[0]
-        run = self.program.run(self._inputs(x))
+        with blas_yields_to_kernels(self.xp):
+            run = self.program.run(self._inputs(x))
         return self.program.output(run, unit)
 
     def sample(self, request: dict, splits) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 import nngraph
-from nngraph.backend.threads import blas_threads
+from nngraph.backend.threads import compute_threads
 from nngraph.session import prepare
 from nngraph.train.loop import fit
 
@@ -15,7 +15,7 @@ SPECS = Path(__file__).resolve().parents[2] / "specs"
 def trained(spec: str, overrides=(), backend: str = "numpy"):
     """A session for `specs/<spec>` after training it (one BLAS thread: these models are small)."""
     session = prepare(nngraph.load(SPECS / spec, list(overrides)), backend=backend)
-    with blas_threads(1):
+    with compute_threads(1):
         session.history = fit(session.method, session.splits.train, session.splits.validation,
                               session.config, rng=np.random.default_rng(session.config.seed))
     return session
