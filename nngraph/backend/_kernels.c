@@ -3,9 +3,12 @@
  *
  * Why C: on the sizes that matter here (an LSTM step of 32 x 128, an MLP's 270k parameters) numpy
  * spends more time in per-call overhead and extra passes over memory than in arithmetic; one loop
- * that reads each input once and writes each output once is 3-6x faster. The GEMMs stay in numpy's
- * BLAS. Every kernel has a numpy twin that the backend falls back to (cupy, no compiler at install
- * time, NNGRAPH_KERNELS=0), and tests hold the two to each other.
+ * that reads each input once and writes each output once is 3-6x faster. Most GEMMs stay in numpy's
+ * BLAS; the ones of a recurrent layer are here (the per-step products, too small for a BLAS to pay
+ * its packing back, and the weight gradients over all steps), so that the whole-sequence LSTM kernels
+ * and those gradients can split over threads of our own (see "threads"). Every kernel has a numpy
+ * twin that the backend falls back to (cupy, no compiler at install time, NNGRAPH_KERNELS=0), and
+ * tests hold the two to each other.
  *
  * Floating point: each kernel works in the array's dtype (float32 or float64) and is compiled without
  * contraction into FMAs (setup.py: -ffp-contract=off), so every operation rounds as numpy's ufuncs

@@ -119,3 +119,35 @@ def test_without_avx512_the_step_kernels_and_numpy_products_serve(monkeypatch):
     for name in on[1]:
         np.testing.assert_allclose(on[1][name], off[1][name], rtol=1e-4, atol=1e-6, err_msg=name)
     np.testing.assert_allclose(on[2], off[2], rtol=1e-4, atol=1e-6)
+
+
+def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(monkeypatch):
+    """The sequences of a batch are independent, so the kernels split them over threads in blocks of
+    8 (also uneven: 20 = 8 + 8 + 4); the weight gradients split by column. Every value is the same sum
+    in the same order as on one thread. With threads, a batch over SMALL_GEMM_MAX_ROWS takes the
+    whole-loop kernels too (each thread's block is small again)."""
+    fused = kernels.fused_kernels(np)
+    if fused is None or not fused.small_gemm_available:
+        pytest.skip("the whole-loop kernels need the compiled small GEMM (a CPU with AVX-512)")
+    chosen = []
+    decide = steps._sequence_kernels
+    monkeypatch.setattr(steps, "_sequence_kernels", lambda *a: chosen.append(decide(*a)) or chosen[-1])
+    prog = program(*LSTM, dtype="float32", learn_initial=True)
+    previous = kernels.set_kernel_threads(1)
+    try:
+        for n, counts in ((20, (1, 2, 3)), (kernels.SMALL_GEMM_MAX_ROWS + 16, (2, 4))):
+            x, y = batch(n=n, steps=7, seed=n)
+            targets = rows(y, start=0, steps=7, total=7)
+            results = []
+            for count in counts:
+                kernels.set_kernel_threads(count)
+                chosen.clear()
+                results.append(loss_and_grads(prog, x, targets, None, True, monkeypatch))
+                assert chosen and all(c is not None for c in chosen), (n, count)
+            for loss, grads, h, _ in results[1:]:
+                assert loss == results[0][0]
+                np.testing.assert_array_equal(h, results[0][2])
+                for name in grads:
+                    np.testing.assert_array_equal(grads[name], results[0][1][name], err_msg=name)
+    finally:
+        kernels.set_kernel_threads(previous)

@@ -1,0 +1,219 @@
+"""The compiled kernels that split their work over threads: `transposed_gemm` (the weight gradients of a
+recurrent unit, `kernels.matmul_tn`) and the whole-sequence LSTM kernels, their worker pool, and the
+thread settings (`kernel_threads`, `threads.compute_threads`, `threads.blas_yields_to_kernels`)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import numpy as np
+import pytest
+
+from nngraph.backend import kernels, threads
+from tests.backend.test_kernels import IN_CI, K, row_strided
+
+pytestmark = pytest.mark.skipif(
+    K is None or not K.small_gemm_available,
+    reason="the splitting kernels need the extension and a CPU with AVX-512"
+    + (" (test_kernels.py fails under CI where it is not built)" if IN_CI else ""),
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_kernel_thread(monkeypatch):
+    """Every test starts with the kernels on and one kernel thread, and leaves it so."""
+    monkeypatch.delenv(kernels.ENV_SWITCH, raising=False)
+    previous = kernels.set_kernel_threads(1)
+    yield
+    kernels.set_kernel_threads(previous)
+
+
+def reference(factors, b, out_before=None):
+    want = np.concatenate([a.astype(np.float64) for a in factors], axis=1).T @ b.astype(np.float64)
+    return want if out_before is None else want + out_before
+
+
+# ---- transposed_gemm -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 256, 257, 600])
+@pytest.mark.parametrize("widths", [(1,), (8,), (13,), (32, 128), (3, 5, 17)], ids=str)
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 100])
+def test_transposed_gemm_matches_numpy(k, widths, n):
+    """Every remainder: k across the 256-row blocks, columns of A across the 8-column tiles (several
+    arrays side by side, tiles straddling two of them), columns of B across the 32-column strips."""
+    rng = np.random.default_rng(k * 1000 + n + sum(widths))
+    factors = [rng.standard_normal((k, m)).astype(np.float32) for m in widths]
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    for count in (1, 2, 3, 5):
+        for accumulate in (False, True):
+            out = rng.standard_normal((sum(widths), n)).astype(np.float32)
+            want = reference(factors, b, out.astype(np.float64) if accumulate else None)
+            K.transposed_gemm(factors if len(factors) > 1 else factors[0], b, out, accumulate, count)
+            case = f"threads={count} accumulate={accumulate}"
+            np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5 * max(k, 1) ** 0.5, err_msg=case)
+
+
+def test_transposed_gemm_reads_and_writes_row_strided_views():
+    rng = np.random.default_rng(3)
+    a, _ = row_strided(rng, 300, 12)
+    b, _ = row_strided(rng, 300, 40, pad=2)
+    out, base = row_strided(rng, 12, 40, pad=5)
+    K.transposed_gemm((a,), b, out, False, 2)
+    np.testing.assert_allclose(out, reference([a], b), rtol=1e-5, atol=1e-4)
+    outside = np.ones(base.shape, bool)
+    outside[1:13, 3:43] = False
+    assert np.isnan(base[outside]).all()  # nothing written outside the view
+
+
+def test_the_result_does_not_depend_on_the_thread_count():
+    """Each element is the same sum in the same order whichever thread computes it."""
+    rng = np.random.default_rng(4)
+    factors = [rng.standard_normal((700, m)).astype(np.float32) for m in (32, 128)]
+    b = rng.standard_normal((700, 512)).astype(np.float32)
+    results = []
+    for count in (1, 2, 3, 4, 7):
+        out = np.empty((160, 512), np.float32)
+        K.transposed_gemm(factors, b, out, False, count)
+        results.append(out)
+    for out in results[1:]:
+        np.testing.assert_array_equal(out, results[0])
+
+
+def test_transposed_gemm_rejects_bad_arguments():
+    a, b, out = np.ones((6, 4), np.float32), np.ones((6, 5), np.float32), np.zeros((4, 5), np.float32)
+    K.transposed_gemm(a, b, out)  # the good call
+    with pytest.raises(TypeError, match="float32"):
+        K.transposed_gemm(a.astype(np.float64), b.astype(np.float64), out.astype(np.float64))
+    with pytest.raises(TypeError, match="like the other arrays"):
+        K.transposed_gemm(a, b.astype(np.float64), out)
+    with pytest.raises(ValueError, match="a has 5 rows where b has 6"):
+        K.transposed_gemm((a, a[:5]), b, np.zeros((8, 5), np.float32))
+    with pytest.raises(ValueError, match=r"out must have shape \(8, 5\)"):
+        K.transposed_gemm([a, a], b, out)
+    with pytest.raises(ValueError, match="1 to 16 arrays"):
+        K.transposed_gemm((), b, out)
+    with pytest.raises(ValueError, match="1 to 16 arrays"):
+        K.transposed_gemm([a] * 17, b, np.zeros((68, 5), np.float32))
+    with pytest.raises(TypeError, match="a must be"):
+        K.transposed_gemm([a, "not an array"], b, out)
+    with pytest.raises(ValueError, match="contiguous after its first axis"):
+        K.transposed_gemm(np.ones((6, 8), np.float32)[:, ::2], b, out)
+    with pytest.raises(TypeError, match="out must be a writable"):
+        read_only = np.zeros((4, 5), np.float32)
+        read_only.flags.writeable = False
+        K.transposed_gemm(a, b, read_only)
+
+
+@pytest.mark.parametrize("path", ["kernels", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_tn_gives_one_gradient_per_factor(path, dtype, monkeypatch):
+    if path == "numpy":
+        monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    kernels.set_kernel_threads(2)
+    rng = np.random.default_rng(5)
+    factors = [rng.standard_normal((90, m)).astype(dtype) for m in (3, 16)]
+    b = rng.standard_normal((90, 40)).astype(dtype)
+    got = kernels.matmul_tn(np, factors, b)
+    assert [g.shape for g in got] == [(3, 40), (16, 40)]
+    for a, g in zip(factors, got):
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, a.astype(np.float64).T @ b, rtol=1e-5, atol=1e-5)
+    # a column-strided factor is not for the kernel: numpy's product, same values
+    strided = rng.standard_normal((90, 8)).astype(dtype)[:, ::2]
+    (g,) = kernels.matmul_tn(np, [strided], b)
+    np.testing.assert_allclose(g, strided.astype(np.float64).T @ b, rtol=1e-5, atol=1e-5)
+
+
+# ---- the worker pool -----------------------------------------------------------------------------
+
+
+def test_kernels_called_from_several_python_threads_at_once():
+    """One split runs at a time; a kernel that finds the pool busy does its parts itself. Either way
+    every caller gets its own right answer."""
+    rng = np.random.default_rng(6)
+    jobs = []
+    for index in range(4):
+        a = rng.standard_normal((400, 24 + index)).astype(np.float32)
+        b = rng.standard_normal((400, 96)).astype(np.float32)
+        jobs.append((a, b, reference([a], b)))
+    failures = []
+
+    def hammer(a, b, want):
+        out = np.empty_like(want, dtype=np.float32)
+        for _ in range(60):
+            K.transposed_gemm(a, b, out, False, 2)
+            if not np.allclose(out, want, rtol=1e-5, atol=1e-3):
+                failures.append(a.shape)
+                return
+
+    workers = [threading.Thread(target=hammer, args=job) for job in jobs]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers)
+    assert failures == []
+
+
+def _split_in_child(queue):
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((300, 16)).astype(np.float32), rng.standard_normal((300, 64)).astype(np.float32)
+    out = np.empty((16, 64), np.float32)
+    K.transposed_gemm(a, b, out, False, 2)
+    queue.put(bool(np.allclose(out, a.astype(np.float64).T @ b, rtol=1e-5, atol=1e-4)))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")
+def test_a_forked_child_starts_its_own_workers():
+    """The parent's workers do not exist in a child forked after they started: the child must not wait
+    for them (a deadlock) but start its own."""
+    a = np.ones((64, 8), np.float32)
+    K.transposed_gemm(a, a, np.empty((8, 8), np.float32), False, 2)  # the parent's pool is running
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_split_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in a split kernel")
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) is True
+
+
+# ---- the thread settings -------------------------------------------------------------------------
+
+
+def test_compute_threads_sets_the_kernel_threads_and_restores_them():
+    assert kernels.kernel_threads() == 1
+    with threads.compute_threads(3):
+        assert kernels.kernel_threads() == 3
+        with threads.compute_threads(None):  # None: as it was
+            assert kernels.kernel_threads() == 3
+    assert kernels.kernel_threads() == 1
+    with pytest.raises(RuntimeError), threads.compute_threads(2):
+        raise RuntimeError("restored on the way out of an error too")
+    assert kernels.kernel_threads() == 1
+    assert kernels.set_kernel_threads(0) == 1 and kernels.kernel_threads() == 1  # at least one
+
+
+def blas_thread_counts():
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_blas_yields_its_threads_to_splitting_kernels(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    with threads.compute_threads(2):
+        before = blas_thread_counts()
+        with threads.blas_yields_to_kernels(np):
+            assert all(count == 1 for count in blas_thread_counts())
+        assert blas_thread_counts() == before
+        monkeypatch.setenv(kernels.ENV_SWITCH, "0")  # no compiled kernels: the BLAS keeps its threads
+        with threads.blas_yields_to_kernels(np):
+            assert blas_thread_counts() == before
+    with threads.compute_threads(1), threads.blas_yields_to_kernels(np):  # no split: nothing to yield
+        assert blas_thread_counts() == [1] * len(before)
