@@ -393,6 +393,27 @@ small_gemm_f32(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, f
                    bias ? bias + j : NULL, accumulate, 0);
 }
 
+/* B (k, n) strip by strip: each 32-column strip's k rows contiguous (the last strip's unused columns
+ * left unwritten), k * n rounded up to 32 floats. For a B that many products read, such as the weights
+ * of a recurrent layer at every step: in place, its rows 2 KiB apart fall into a few L1 sets and evict
+ * each other, so every row tile of C would read its strip from L2 again. */
+static Py_ssize_t strips_size(Py_ssize_t k, Py_ssize_t n) { return k * ((n + 31) / 32 * 32); }
+
+static void pack_strips(const float *b, Py_ssize_t ldb, Py_ssize_t k, Py_ssize_t n, float *packed) {
+    for (Py_ssize_t j = 0; j < n; j += 32)
+        for (Py_ssize_t p = 0; p < k; p++)
+            memcpy(packed + j * k + p * 32, b + p * ldb + j, (n - j < 32 ? n - j : 32) * sizeof(float));
+}
+
+/* small_gemm_f32 with B packed by pack_strips */
+__attribute__((target("avx512f"))) static void
+strips_gemm_f32(const float *a, Py_ssize_t lda, const float *packed_b, float *c, Py_ssize_t ldc, Py_ssize_t m,
+                Py_ssize_t n, Py_ssize_t k, const float *bias, int accumulate) {
+    for (Py_ssize_t j = 0; j < n; j += 32)
+        gemm_strip(a, lda, lda, lda, packed_b + j * k, 32, c + j, ldc, m, k, n - j < 32 ? n - j : 32,
+                   bias ? bias + j : NULL, accumulate, 0);
+}
+
 /* C = A^T @ B, or C += A^T @ B, for A (k, m) and B (k, n): a weight gradient over every step of a
  * sequence (k = steps * batch rows). Unlike the per-step products these are worth packing, in blocks of
  * GEMM_K_BLOCK rows of A and B: A's block tile by tile, each tile's values in the order the kernel
@@ -831,12 +852,10 @@ static void sequence_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1)
         Py_ssize_t at = t * block + r0 * width;
         const float *step_pre = scratch, *added = NULL;
         if (s->x_weight) {
-            small_gemm_f32(s->pre + (t * n + r0) * k, k, s->x_weight, gate_row, scratch, gate_row, rows, gate_row, k,
-                           s->bias, 0);
-            small_gemm_f32(s->h + at, width, s->weight, gate_row, scratch, gate_row, rows, gate_row, width, NULL, 1);
+            strips_gemm_f32(s->pre + (t * n + r0) * k, k, s->x_weight, scratch, gate_row, rows, gate_row, k, s->bias, 0);
+            strips_gemm_f32(s->h + at, width, s->weight, scratch, gate_row, rows, gate_row, width, NULL, 1);
         } else {
-            small_gemm_f32(s->h + at, width, s->weight, gate_row, scratch, gate_row, rows, gate_row, width, s->bias,
-                           0);
+            strips_gemm_f32(s->h + at, width, s->weight, scratch, gate_row, rows, gate_row, width, s->bias, 0);
             step_pre = s->pre + (t * n + r0) * gate_row, added = scratch;
         }
         lstm_forward_float(step_pre, added, s->c + at, s->gates + at, s->slot, s->c + at + block, s->tanh_c + at,
@@ -858,7 +877,7 @@ static void sequence_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1
         float *da = s->da + 4 * at;
         lstm_backward_float(s->gates + at, s->slot, s->c + at, s->tanh_c + at, s->dh + at + block,
                             s->dc + r0 * width, da, rows, width);
-        small_gemm_f32(da, 4 * width, s->weight_t, width, s->dh + at, width, rows, width, 4 * width, NULL, 1);
+        strips_gemm_f32(da, 4 * width, s->weight_t, s->dh + at, width, rows, width, 4 * width, NULL, 1);
     }
 }
 
@@ -908,13 +927,23 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
     if (gates_fit(&a[5], rows, width) < 0) return finish(a, 9, 0);
 #if HAVE_SMALL_GEMM
     {
-        SequenceForward job = {a[0].view.buf, projected ? NULL : a[1].view.buf, a[2].view.buf,
+        /* the weights strip by strip, read at every step: see pack_strips */
+        Py_ssize_t x_size = projected ? 0 : strips_size(k, 4 * width);
+        float *packed = PyMem_RawMalloc((x_size + strips_size(width, 4 * width) + 1) * sizeof(float));
+        if (!packed) {
+            PyErr_NoMemory();
+            return finish(a, 9, 0);
+        }
+        SequenceForward job = {a[0].view.buf, projected ? NULL : packed, packed + x_size,
                                o[8] != Py_None ? a[8].view.buf : NULL, a[3].view.buf, a[4].view.buf, a[5].view.buf,
                                a[6].view.buf, a[7].view.buf, n, width, k, steps,
                                a[5].view.strides[0] / a[5].view.itemsize};
         Py_BEGIN_ALLOW_THREADS
+        if (!projected) pack_strips(a[1].view.buf, 4 * width, k, 4 * width, packed);
+        pack_strips(a[2].view.buf, 4 * width, width, 4 * width, packed + x_size);
         run_parts(sequence_forward_rows, &job, n, TILE_ROWS, thread_count(threads));
         Py_END_ALLOW_THREADS
+        PyMem_RawFree(packed);
     }
 #endif
     return finish(a, 9, 1);
@@ -947,12 +976,19 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
     if (gates_fit(&a[0], rows, width) < 0) goto fail;
 #if HAVE_SMALL_GEMM
     {
-        SequenceBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[6].view.buf, a[3].view.buf,
+        float *packed = PyMem_RawMalloc((strips_size(4 * width, width) + 1) * sizeof(float));
+        if (!packed) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        SequenceBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, packed, a[3].view.buf,
                                 a[4].view.buf, a[5].view.buf, n, width, steps,
                                 a[0].view.strides[0] / a[0].view.itemsize};
         Py_BEGIN_ALLOW_THREADS
+        pack_strips(a[6].view.buf, width, 4 * width, width, packed);
         run_parts(sequence_backward_rows, &job, n, TILE_ROWS, thread_count(threads));
         Py_END_ALLOW_THREADS
+        PyMem_RawFree(packed);
     }
 #endif
     return finish(a, 7, 1);
