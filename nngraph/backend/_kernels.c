@@ -128,6 +128,11 @@ static inline double tanh_f64(double x) { return tanh(x); }
 LSTM_KERNELS(float, tanh_f32)
 LSTM_KERNELS(double, tanh_f64)
 
+/* sums[j] += row[j], in double: the bias gradient of a whole sequence, one row at a time */
+CLONES static void add_to_sums(double *sums, const float *row, Py_ssize_t n) {
+    IVDEP for (Py_ssize_t j = 0; j < n; j++) sums[j] += row[j];
+}
+
 /* ---- optimizer updates (PyTorch's formulas, as nngraph/train/optimizers.py) -------------------- */
 
 #define OPTIMIZER_KERNELS(T, SQRT)                                                                         \
@@ -399,10 +404,27 @@ small_gemm_f32(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, f
  * each other, so every row tile of C would read its strip from L2 again. */
 static Py_ssize_t strips_size(Py_ssize_t k, Py_ssize_t n) { return k * ((n + 31) / 32 * 32); }
 
-static void pack_strips(const float *b, Py_ssize_t ldb, Py_ssize_t k, Py_ssize_t n, float *packed) {
-    for (Py_ssize_t j = 0; j < n; j += 32)
-        for (Py_ssize_t p = 0; p < k; p++)
-            memcpy(packed + j * k + p * 32, b + p * ldb + j, (n - j < 32 ? n - j : 32) * sizeof(float));
+/* The LSTM's slot order (see the LSTM step above): column d of a slot-ordered (..., 4w) array is column
+ * slot_column(d) of the parameter, times *scale (0.5 in the halved sigmoid slots). */
+static const int SLOT_BLOCKS[4] = {0, 1, 3, 2}; /* the parameter block (i, f, g, o) each slot holds */
+
+static Py_ssize_t slot_column(Py_ssize_t d, Py_ssize_t width, float *scale) {
+    Py_ssize_t slot = d / width;
+    *scale = slot < 3 ? 0.5f : 1.0f;
+    return SLOT_BLOCKS[slot] * width + d % width;
+}
+
+/* B (k, n), element (p, d) at b[p * row_stride + d * col_stride] (col_stride > 1: B is a transposed
+ * view), packed; in slot order when slot_width > 0 (n = 4 * slot_width, b in parameter order) */
+static void pack_strips(const float *b, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n,
+                        Py_ssize_t slot_width, float *packed) {
+    for (Py_ssize_t d = 0; d < n; d++) {
+        float scale = 1.0f;
+        Py_ssize_t column = slot_width > 0 ? slot_column(d, slot_width, &scale) : d;
+        const float *source = b + column * col_stride;
+        float *target = packed + (d - d % 32) * k + d % 32;
+        for (Py_ssize_t p = 0; p < k; p++) target[p * 32] = source[p * row_stride] * scale;
+    }
 }
 
 /* small_gemm_f32 with B packed by pack_strips */
@@ -811,18 +833,20 @@ PyDoc_STRVAR(lstm_sequence_forward_doc,
 "Every step of a float32 LSTM layer whose only recurrence is its own (h_(t-1) -> h_t). pre (T*n, k)\n"
 "with x_weight (k, 4w): the rows of the layer's one input, multiplied in per step; or, x_weight None, pre\n"
 "(T*n, 4w) already the input's product. Per step, scratch = (x_t @ x_weight) + bias + h_(t-1) @ weight\n"
-"by the small GEMM, then lstm_forward. x_weight, weight (w, 4w) and bias (4w,) or None in slot order.\n"
+"by the small GEMM, then lstm_forward. x_weight, weight (w, 4w) and bias (4w,) or None in parameter\n"
+"order (i, f, g, o), as the layer keeps them: reordered into slots (and the sigmoid slots halved) here.\n"
 "h and c ((T+1)*n, w): the initial state in the first n rows, step t written to rows (t+1)*n...;\n"
 "gates (4, T*n, w) and tanh_c (T*n, w) receive every step's values; scratch (n, 4w). The sequences\n"
 "are independent, so `threads` threads each run every step for a block of them. Only where\n"
 "small_gemm_available is True.");
 
 PyDoc_STRVAR(lstm_sequence_backward_doc,
-"lstm_sequence_backward(gates, c, tanh_c, dh, dc, da, weight_t, threads=1)\n\n"
+"lstm_sequence_backward(gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1)\n\n"
 "The reverse sweep of lstm_sequence_forward: per step t from the last, lstm_backward into da's rows\n"
-"t*n..., then dh[t*n...] += da_t @ weight_t (weight_t (4w, w): the recurrent weight transposed, in\n"
-"parameter column order). dh ((T+1)*n, w): step t's gradient in rows (t+1)*n...; the first n rows\n"
+"t*n... (parameter column order), then dh[t*n...] += da_t @ weight.T (weight (w, 4w): the recurrent\n"
+"weight in parameter order). dh ((T+1)*n, w): step t's gradient in rows (t+1)*n...; the first n rows\n"
 "receive the initial state's. dc (n, w): in, the last cell's gradient; out, the initial cell's.\n"
+"bias_grad (4w,) or None: receives the sum of da's rows (the bias gradient), added up in double.\n"
 "`threads` as in lstm_sequence_forward.");
 
 PyDoc_STRVAR(transposed_gemm_doc,
@@ -866,18 +890,22 @@ static void sequence_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1)
 typedef struct {
     const float *gates, *c, *tanh_c, *weight_t;
     float *dh, *dc, *da;
+    double *bias_sums; /* NULL, or a row of 4w per 8 sequences: each part sums its da rows in its own */
     Py_ssize_t n, width, steps, slot;
 } SequenceBackward;
 
 static void sequence_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
     const SequenceBackward *s = job;
-    Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0;
+    Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0, gate_row = 4 * width;
+    double *sums = s->bias_sums ? s->bias_sums + r0 / TILE_ROWS * gate_row : NULL;
     for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
         Py_ssize_t at = t * block + r0 * width;
         float *da = s->da + 4 * at;
         lstm_backward_float(s->gates + at, s->slot, s->c + at, s->tanh_c + at, s->dh + at + block,
                             s->dc + r0 * width, da, rows, width);
-        strips_gemm_f32(da, 4 * width, s->weight_t, s->dh + at, width, rows, width, 4 * width, NULL, 1);
+        strips_gemm_f32(da, gate_row, s->weight_t, s->dh + at, width, rows, width, gate_row, NULL, 1);
+        if (sums)
+            for (Py_ssize_t r = 0; r < rows; r++) add_to_sums(sums, da + r * gate_row, gate_row);
     }
 }
 
@@ -927,20 +955,27 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
     if (gates_fit(&a[5], rows, width) < 0) return finish(a, 9, 0);
 #if HAVE_SMALL_GEMM
     {
-        /* the weights strip by strip, read at every step: see pack_strips */
-        Py_ssize_t x_size = projected ? 0 : strips_size(k, 4 * width);
-        float *packed = PyMem_RawMalloc((x_size + strips_size(width, 4 * width) + 1) * sizeof(float));
+        /* the weights strip by strip and in slot order, read at every step: see pack_strips */
+        Py_ssize_t x_size = projected ? 0 : strips_size(k, 4 * width), w_size = strips_size(width, 4 * width);
+        float *packed = PyMem_RawMalloc((x_size + w_size + 4 * width) * sizeof(float)), *bias = NULL;
         if (!packed) {
             PyErr_NoMemory();
             return finish(a, 9, 0);
         }
-        SequenceForward job = {a[0].view.buf, projected ? NULL : packed, packed + x_size,
-                               o[8] != Py_None ? a[8].view.buf : NULL, a[3].view.buf, a[4].view.buf, a[5].view.buf,
-                               a[6].view.buf, a[7].view.buf, n, width, k, steps,
+        if (o[8] != Py_None) {
+            bias = packed + x_size + w_size;
+            for (Py_ssize_t d = 0; d < 4 * width; d++) {
+                float scale;
+                Py_ssize_t column = slot_column(d, width, &scale);
+                bias[d] = ((const float *)a[8].view.buf)[column] * scale;
+            }
+        }
+        SequenceForward job = {a[0].view.buf, projected ? NULL : packed, packed + x_size, bias, a[3].view.buf,
+                               a[4].view.buf, a[5].view.buf, a[6].view.buf, a[7].view.buf, n, width, k, steps,
                                a[5].view.strides[0] / a[5].view.itemsize};
         Py_BEGIN_ALLOW_THREADS
-        if (!projected) pack_strips(a[1].view.buf, 4 * width, k, 4 * width, packed);
-        pack_strips(a[2].view.buf, 4 * width, width, 4 * width, packed + x_size);
+        if (!projected) pack_strips(a[1].view.buf, 4 * width, 1, k, 4 * width, width, packed);
+        pack_strips(a[2].view.buf, 4 * width, 1, width, 4 * width, width, packed + x_size);
         run_parts(sequence_forward_rows, &job, n, TILE_ROWS, thread_count(threads));
         Py_END_ALLOW_THREADS
         PyMem_RawFree(packed);
@@ -950,18 +985,20 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
 }
 
 static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
-    PyObject *o[7];
+    PyObject *o[8];
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "OOOOOOO|i:lstm_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &threads))
+    if (!PyArg_ParseTuple(args, "OOOOOOOO|i:lstm_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &threads))
         return NULL;
-    Arg a[7];
+    Arg a[8];
     memset(a, 0, sizeof a);
-    int dtype = 0;
-    static const char *names[7] = {"gates", "c", "tanh_c", "dh", "dc", "da", "weight_t"};
-    static const int dims[7] = {3, 2, 2, 2, 2, 2, 2}, writes[7] = {0, 0, 0, 1, 1, 1, 0};
-    for (int k = 0; k < 7; k++)
-        if (take(&a[k], o[k], names[k], dims[k], writes[k], &dtype) < 0) goto fail;
+    int dtype = 0, with_bias = o[7] != Py_None;
+    double *sums = NULL;
+    float *packed = NULL;
+    static const char *names[8] = {"gates", "c", "tanh_c", "dh", "dc", "da", "weight", "bias_grad"};
+    static const int dims[8] = {3, 2, 2, 2, 2, 2, 2, 1}, writes[8] = {0, 0, 0, 1, 1, 1, 0, 1};
+    for (int k = 0; k < 8; k++)
+        if ((k < 7 || with_bias) && take(&a[k], o[k], names[k], dims[k], writes[k], &dtype) < 0) goto fail;
     if (dtype != F32 || !small_gemm_supported()) {
         PyErr_SetString(PyExc_TypeError, "lstm_sequence_backward needs float32 arrays and AVX-512");
         goto fail;
@@ -971,29 +1008,44 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
     if (n == 0 || rows != steps * n || same_shape(&a[1], rows + n, width, "c") < 0 ||
         same_shape(&a[2], rows, width, "tanh_c") < 0 || same_shape(&a[3], rows + n, width, "dh") < 0 ||
         same_shape(&a[4], n, width, "dc") < 0 || same_shape(&a[5], rows, 4 * width, "da") < 0 ||
-        same_shape(&a[6], 4 * width, width, "weight_t") < 0)
+        same_shape(&a[6], width, 4 * width, "weight") < 0)
         goto fail;
+    if (with_bias && a[7].view.shape[0] != 4 * width) {
+        PyErr_Format(PyExc_ValueError, "bias_grad must have %zd values", 4 * width);
+        goto fail;
+    }
     if (gates_fit(&a[0], rows, width) < 0) goto fail;
 #if HAVE_SMALL_GEMM
     {
-        float *packed = PyMem_RawMalloc((strips_size(4 * width, width) + 1) * sizeof(float));
-        if (!packed) {
+        Py_ssize_t blocks = (n + TILE_ROWS - 1) / TILE_ROWS;
+        packed = PyMem_RawMalloc((strips_size(4 * width, width) + 1) * sizeof(float));
+        sums = with_bias ? PyMem_RawCalloc(blocks * 4 * width, sizeof(double)) : NULL;
+        if (!packed || (with_bias && !sums)) {
             PyErr_NoMemory();
             goto fail;
         }
         SequenceBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, packed, a[3].view.buf,
-                                a[4].view.buf, a[5].view.buf, n, width, steps,
+                                a[4].view.buf, a[5].view.buf, sums, n, width, steps,
                                 a[0].view.strides[0] / a[0].view.itemsize};
         Py_BEGIN_ALLOW_THREADS
-        pack_strips(a[6].view.buf, width, 4 * width, width, packed);
+        pack_strips(a[6].view.buf, 1, 4 * width, 4 * width, width, 0, packed); /* weight^T */
         run_parts(sequence_backward_rows, &job, n, TILE_ROWS, thread_count(threads));
+        if (with_bias) {
+            float *bias_grad = a[7].view.buf;
+            for (Py_ssize_t j = 0; j < 4 * width; j++) {
+                double total = 0.0;
+                for (Py_ssize_t b = 0; b < blocks; b++) total += sums[b * 4 * width + j];
+                bias_grad[j] = (float)total;
+            }
+        }
         Py_END_ALLOW_THREADS
-        PyMem_RawFree(packed);
     }
 #endif
-    return finish(a, 7, 1);
+    PyMem_RawFree(packed), PyMem_RawFree(sums);
+    return finish(a, 8, 1);
 fail:
-    return finish(a, 7, 0);
+    PyMem_RawFree(packed), PyMem_RawFree(sums);
+    return finish(a, 8, 0);
 }
 
 #define MAX_FACTORS 16

@@ -139,24 +139,23 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
 
 
 def _sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
-    """An LSTM layer's whole step loop in one compiled call. The bias goes into the per-step GEMM, and a
-    layer with one dense input edge multiplies that input in per step too, so no (steps * batch, 4 * width)
-    projection is written and read back; other inputs are projected for all steps first."""
-    slot = partial(lstm_slot_params, xp)
+    """An LSTM layer's whole step loop in one compiled call, which takes the parameters as they are and
+    reorders them into slots itself. The bias goes into the per-step GEMM, and a layer with one dense
+    input edge multiplies that input in per step too, so no (steps * batch, 4 * width) projection is
+    written and read back; other inputs are projected for all steps first (in slot order)."""
     _loop_buffers(xp, run, unit)
     (edge,) = unit.outer if len(unit.outer) == 1 and unit.outer[0].kind == "dense" else (None,)
     if edge is not None:
-        source = run.shifted(run.values[edge.source], edge.source, edge.delay)
-        inputs, input_weight = source, slot(params[edge.weight])
+        inputs, input_weight = run.shifted(run.values[edge.source], edge.source, edge.delay), params[edge.weight]
     else:
-        outer = {e.weight: slot(params[e.weight]) for e in unit.outer if e.weight}
+        outer = {e.weight: lstm_slot_params(xp, params[e.weight]) for e in unit.outer if e.weight}
         inputs = run.pre[unit.name] = project(xp, run, unit, outer, unit.outer, with_bias=False)
         input_weight = None
     gates, tanh_c, _ = run.ctx[unit.name]
     scratch = xp.empty((run.batch, 4 * unit.width), dtype=gates.dtype)
-    kernels.lstm_sequence_forward(inputs, input_weight, slot(params[unit.inner[0].weight]),
+    kernels.lstm_sequence_forward(inputs, input_weight, params[unit.inner[0].weight],
                                   _from_initial(run, run.values, unit), run.cells[unit.name], gates, tanh_c,
-                                  scratch, slot(params[unit.bias]) if unit.bias else None, kernel_threads())
+                                  scratch, params[unit.bias] if unit.bias else None, kernel_threads())
 
 
 def _sequence_kernels(xp, run: Run, stage: Stage, grads: Grads | None = None):
@@ -284,20 +283,15 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     ga_all = {u.name: xp.empty((run.steps * batch, u.gates * u.width), dtype=run.values[u.name].dtype)
               for u in stage.units}
     ghu_all = {u.name: xp.empty_like(run.hu[u.name]) for u in stage.units if u.cell == "gru"}
+    sequence = _sequence_kernels(xp, run, stage, grads)
+    if sequence is not None:
+        _sequence_backward(xp, run, grads, stage.units[0], params, needs, ga_all[stage.units[0].name], sequence)
+        return
     # each inner edge as (source gradient buffer, its row offset, contiguous W^T, scratch), resolved once
     inner = {u.name: [(grads.values[e.source], (run.history[e.source] - e.delay) * batch,
                        xp.ascontiguousarray(params[e.weight].T),
                        xp.empty((batch, run.values[e.source].shape[1]), dtype=ga_all[u.name].dtype))
                       for e in u.inner] for u in stage.units}
-    sequence = _sequence_kernels(xp, run, stage, grads)
-    if sequence is not None:
-        unit = stage.units[0]
-        gates, tanh_c, _ = run.ctx[unit.name]
-        sequence.lstm_sequence_backward(gates, run.cells[unit.name], tanh_c, _from_initial(run, grads.values, unit),
-                                        grads.cells[unit.name], ga_all[unit.name], inner[unit.name][0][2],
-                                        kernel_threads())
-        _stage_weight_grads(xp, run, grads, stage, params, needs, ga_all, ghu_all)
-        return
     # a GRU's contiguous U^T; an LSTM's work space for its step kernel
     extra = {u.name: xp.ascontiguousarray(params[u.own].T) if u.cell == "gru" else
              xp.empty((6, batch, u.width), dtype=ga_all[u.name].dtype) for u in stage.units if u.cell}
@@ -313,6 +307,19 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
                 back = offset + t * batch
                 matmul_into(xp, ga, weight_t, target[back:back + batch], accumulate=True, scratch=scratch)
     _stage_weight_grads(xp, run, grads, stage, params, needs, ga_all, ghu_all)
+
+
+def _sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga, kernels) -> None:
+    """The reverse sweep of `_sequence_forward` in one compiled call, which also sums the bias gradient;
+    then the weight gradients, one product over ga."""
+    gates, tanh_c, _ = run.ctx[unit.name]
+    bias_grad = xp.empty(4 * unit.width, dtype=ga.dtype) if unit.bias else None
+    kernels.lstm_sequence_backward(gates, run.cells[unit.name], tanh_c, _from_initial(run, grads.values, unit),
+                                   grads.cells[unit.name], ga, params[unit.inner[0].weight], bias_grad,
+                                   kernel_threads())
+    if unit.bias:
+        grads.params[unit.bias] = bias_grad
+    edges_backward(xp, run, grads, unit, ga, params, needs, inner=unit.inner, with_bias=False)
 
 
 def _stage_weight_grads(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs, ga_all, ghu_all):
@@ -351,11 +358,12 @@ def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra
         ga[...] = get_op(unit.activation).vjp(xp, g, ctx, (a,), unit.activation_args)[0]
 
 
-def edges_backward(xp, run: Run, grads: Grads, unit: UnitPlan, ga, params: dict, needs, inner=()) -> None:
+def edges_backward(xp, run: Run, grads: Grads, unit: UnitPlan, ga, params: dict, needs, inner=(),
+                   with_bias: bool = True) -> None:
     """Bias and edges of `unit` given its pre-activation gradient over all steps: the weight gradients
     of its dense edges, outer and `inner` (its recurrent ones, whose sources' gradients the step loop
     passed back), in one product over ga; the gradients of its outer edges' sources."""
-    if unit.bias:
+    if unit.bias and with_bias:
         grads.params[unit.bias] = (ga.reshape(len(ga), params[unit.bias].shape[0], -1).sum(axis=(0, 2))
                                    if unit.channel_bias else column_sums(xp, ga))
     dense = [edge for edge in unit.outer if edge.kind == "dense"] + list(inner)
