@@ -128,14 +128,18 @@ class RecurrentProgram:
         elif learned is not None:
             rows[...] = self.params[learned]
 
-    def run(self, inputs: dict, state: dict | None = None, rng=None) -> Run:
-        """The forward pass; `rng` (training only) draws the dropout masks."""
+    def run(self, inputs: dict, state: dict | None = None, rng=None, loss_rows=None) -> Run:
+        """The forward pass; `rng` (training only) draws the dropout masks. With `loss_rows` (a Targets'
+        rows), a unit that only a loss reads through its logits (see `_row_sparse_units`) is computed
+        at those rows alone: a last-step classifier is not run at every step to be read at one."""
         run = self.start(inputs, state)
+        rows = None if loss_rows is None else self.xp.asarray(loss_rows)
         for stage in self.plan.stages:
             if stage.loop:
                 loop_forward(self.xp, run, stage, self.params)
             else:
-                parallel_forward(self.xp, run, stage.units[0], self.params, rng)
+                unit = stage.units[0]
+                parallel_forward(self.xp, run, unit, self.params, rng, rows if unit.name in self._row_sparse else None)
         return run
 
     def final_state(self, run: Run) -> dict:
@@ -157,7 +161,7 @@ class RecurrentProgram:
         target = run.value(loss.target) if loss.target else self.backend.asarray(targets.data)
         if targets.rows is not None:
             rows = self.xp.asarray(targets.rows)
-            pred = pred[rows]
+            pred = pred if loss.logits and loss.unit in run.at_rows else pred[rows]
             target = target[rows] if loss.target else target
         return pred, target.reshape(pred.shape) if target.dtype.kind == "f" else target
 
@@ -220,6 +224,6 @@ class RecurrentProgram:
 
     def loss_and_grads(self, inputs: dict, targets: Targets, state: dict | None = None, rng=None):
         """(total, terms, gradients by parameter name, the run) for one window of a batch."""
-        run = self.run(inputs, state, rng)
+        run = self.run(inputs, state, rng, targets.rows)
         total, terms, ctxs = self.loss(run, targets)
         return total, terms, self.backward(run, targets, ctxs), run

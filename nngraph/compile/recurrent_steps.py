@@ -45,6 +45,7 @@ class Run:
     ctx: dict = field(default_factory=dict)  # unit -> activation ctx, or per-step ctx list in a loop
     edge_ctx: dict = field(default_factory=dict)  # (unit, edge index) -> conv or pool ctx
     masks: dict = field(default_factory=dict)  # unit -> dropout mask
+    at_rows: set = field(default_factory=set)  # units computed at the loss rows only (pre has just those rows)
     carried: bool = False  # started from a carried state (the learned initial state was not used)
 
     def rows(self, step: int, count: int = 1) -> slice:
@@ -73,14 +74,17 @@ class Grads:
 # ---- forward ------------------------------------------------------------------------------------
 
 
-def project(xp, run: Run, unit: UnitPlan, params: dict, edges: tuple[Edge, ...], with_bias: bool = True):
-    """The sum over `edges` for all steps at once, plus the bias: (steps * batch, G * width)."""
+def project(xp, run: Run, unit: UnitPlan, params: dict, edges: tuple[Edge, ...], with_bias: bool = True,
+            rows=None):
+    """The sum over `edges` for all steps at once, plus the bias: (steps * batch, G * width); or at `rows`
+    (time-major row indices) only, for dense edges."""
     total = None
     for index, edge in enumerate(edges):
-        part = _edge_forward(xp, run, unit, index, edge, params)
+        part = _edge_forward(xp, run, unit, index, edge, params, rows)
         total = part if total is None else total + part
     if total is None:
-        total = xp.zeros((run.steps * run.batch, unit.gates * unit.width), dtype=run.values[unit.name].dtype)
+        count = run.steps * run.batch if rows is None else len(rows)
+        total = xp.zeros((count, unit.gates * unit.width), dtype=run.values[unit.name].dtype)
     if unit.bias and with_bias:
         bias = params[unit.bias]
         view = total.reshape(total.shape[0], bias.shape[0], -1) if unit.channel_bias else total
@@ -88,10 +92,10 @@ def project(xp, run: Run, unit: UnitPlan, params: dict, edges: tuple[Edge, ...],
     return total
 
 
-def _edge_forward(xp, run: Run, unit: UnitPlan, index: int, edge: Edge, params: dict):
+def _edge_forward(xp, run: Run, unit: UnitPlan, index: int, edge: Edge, params: dict, rows=None):
     source = run.shifted(run.values[edge.source], edge.source, edge.delay)
     if edge.kind == "dense":
-        return source @ params[edge.weight]
+        return (source if rows is None else source[rows]) @ params[edge.weight]
     if edge.kind == "identity":
         return source.copy()
     image = source.reshape((len(source),) + tuple(edge.attrs["image"]))
@@ -103,9 +107,15 @@ def _edge_forward(xp, run: Run, unit: UnitPlan, index: int, edge: Edge, params: 
     return out.reshape(len(out), -1)
 
 
-def parallel_forward(xp, run: Run, unit: UnitPlan, params: dict, rng=None) -> None:
-    """A unit outside any loop: every step at once."""
-    z = run.pre[unit.name] = project(xp, run, unit, params, unit.outer)
+def parallel_forward(xp, run: Run, unit: UnitPlan, params: dict, rng=None, rows=None) -> None:
+    """A unit outside any loop: every step at once, or only `rows` (time-major row indices) where it
+    has dense inputs alone and nothing but a loss reads it (its other rows stay zero)."""
+    if rows is not None and all(edge.kind == "dense" for edge in unit.outer) and not unit.channel_bias:
+        run.at_rows.add(unit.name)
+        z = run.pre[unit.name] = project(xp, run, unit, params, unit.outer, rows=rows)
+    else:
+        rows, z = None, project(xp, run, unit, params, unit.outer)
+        run.pre[unit.name] = z
     out, run.ctx[unit.name] = get_op(unit.activation).forward(
         xp, (z.reshape((len(z),) + unit.shape),), unit.activation_args)
     out = out.reshape(len(z), -1)
@@ -114,7 +124,10 @@ def parallel_forward(xp, run: Run, unit: UnitPlan, params: dict, rng=None) -> No
         mask = (rng.random(out.shape) < keep).astype(out.dtype) * out.dtype.type(1.0 / keep)
         run.masks[unit.name] = mask = xp.asarray(mask)
         out = out * mask
-    run.value(unit.name)[...] = out
+    if rows is None:
+        run.value(unit.name)[...] = out
+    else:
+        run.value(unit.name)[rows] = out
 
 
 def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:

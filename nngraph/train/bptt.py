@@ -169,7 +169,7 @@ class Bptt:
             targets = select_rows(self._targets(part), part.lengths, per_step, len(part), 0, steps, steps)
             if targets is None:
                 continue
-            run = self.program.run(self._inputs(part.x))
+            run = self.program.run(self._inputs(part.x), loss_rows=targets.rows)
             loss, terms, _ = self.program.loss(run, targets)
             tally.add(loss, terms, self._metrics(run, targets, part), _count(targets, len(part), steps))
         return tally.means(len(self.plan.losses) > 1)

@@ -82,3 +82,18 @@ def test_learned_initial_state_gradients(backend_name):
     prog.set("h.initial", np.linspace(-0.5, 0.5, 4))
     x, y = batch()
     assert_gradients_match(prog, x, rows(y))
+
+
+def test_a_last_step_classifier_runs_and_backprops_at_the_loss_rows_only(backend_name):
+    """Read once per sequence through its logits, the output layer is computed at each sequence's last
+    valid step only (and its gradient stays there); loss and gradients as with the full forward pass,
+    which the finite differences use."""
+    prog = program("layer h[4] lstm\n output y[3] softmax", "x -> h -> y", "cross_entropy(y)", backend_name)
+    x, labels = batch(per_step=False, labels=True, width=3)
+    targets = rows(labels, np.array([5, 3, 4]), per_step=False, steps=5)
+    loss, _, _, run = prog.loss_and_grads({"x": x}, targets)
+    assert run.at_rows == {"y"} and run.pre["y"].shape == (3, 3)
+    full = prog.run({"x": x})
+    assert full.at_rows == set() and full.pre["y"].shape == (15, 3)
+    assert np.isclose(loss, prog.loss(full, targets)[0], rtol=1e-12)
+    assert_gradients_match(prog, x, targets)
