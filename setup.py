@@ -11,8 +11,9 @@ import sys
 from setuptools import Extension, find_packages, setup
 
 if sys.platform == "win32":
-    FLAGS = ["/O2", "/fp:precise"]
+    FLAGS, LIBRARIES = ["/O2", "/fp:precise"], []
 else:
+    LIBRARIES = ["m"]  # tanh, and fmaf where the CPU has no FMA
     # no FMA contraction: every operation rounds as numpy's ufuncs do, on every CPU (see the C file)
     FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
 
@@ -22,5 +23,5 @@ setup(
     package_dir={"nngraph.grammar": "grammar"},
     package_data={"nngraph.grammar": ["nngraph.lark", "nngraph.tables.json"]},
     ext_modules=[Extension("nngraph.backend._kernels", ["nngraph/backend/_kernels.c"],
-                           extra_compile_args=FLAGS, optional=True)],
+                           extra_compile_args=FLAGS, libraries=LIBRARIES, optional=True)],
 )

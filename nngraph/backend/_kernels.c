@@ -13,10 +13,12 @@
  * Floating point: each kernel works in the array's dtype (float32 or float64) and is compiled without
  * contraction into FMAs (setup.py: -ffp-contract=off), so every operation rounds as numpy's ufuncs
  * do and results do not depend on which instruction set the CPU has (the optimizer kernels are
- * bit-identical to their numpy twins). The small GEMM is the exception by design: it is FMAs (like
+ * bit-identical to their numpy twins). The GEMMs are the exception by design: they are FMAs (like
  * every BLAS, whose summation order numpy does not fix either). The one approximation: float32 tanh
- * is a rational function (|error| < 4.2e-7 over every float32 input, ~7 ulp near +-1, far less near
- * 0; numpy's own is about 0.5 ulp) because libm's tanhf does not vectorize; float64 uses libm's tanh.
+ * is a rational function (|error| < 3e-7 over every float32 input, ~5 ulp near +-1, far less near 0;
+ * numpy's own is about 0.5 ulp) because libm's tanhf does not vectorize; its polynomials are explicit
+ * FMAs (fmaf: one rounding each, so the same bits on every CPU; the clones below are built for
+ * x86-64-v4 and v3, which have FMA, and a baseline that calls libm's fmaf). float64 uses libm's tanh.
  *
  * Arrays come in through the buffer protocol (no numpy headers needed to build): each is checked for
  * dtype, shape and a contiguous last axis; any mismatch raises TypeError or ValueError.
@@ -28,8 +30,13 @@
 #include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
-/* one body, compiled for AVX-512, AVX2 and plain x86-64; the loader picks the best the CPU runs */
+/* one body, compiled for x86-64-v4 (AVX-512), v3 (AVX2, FMA) and plain x86-64; the loader picks the best
+ * the CPU runs */
+#if __GNUC__ >= 11
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else /* no x86-64-vN names: AVX-512 and AVX2 clones, whose fmaf is libm's (slower, the same bits) */
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 #else
 #define CLONES
 #endif
@@ -50,16 +57,16 @@ static inline float tanh_f32(float x) {
     const float clamp = 7.90531110763549805f;
     float xc = x > clamp ? clamp : (x < -clamp ? -clamp : x);
     float x2 = xc * xc;
-    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
+    float p = __builtin_fmaf(x2, -2.76076847742355e-16f, 2.00018790482477e-13f);
+    p = __builtin_fmaf(p, x2, -8.60467152213735e-11f);
+    p = __builtin_fmaf(p, x2, 5.12229709037114e-08f);
+    p = __builtin_fmaf(p, x2, 1.48572235717979e-05f);
+    p = __builtin_fmaf(p, x2, 6.37261928875436e-04f);
+    p = __builtin_fmaf(p, x2, 4.89352455891786e-03f);
     p = p * xc;
-    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
+    float q = __builtin_fmaf(x2, 1.19825839466702e-06f, 1.18534705686654e-04f);
+    q = __builtin_fmaf(q, x2, 2.26843463243900e-03f);
+    q = __builtin_fmaf(q, x2, 4.89352518554385e-03f);
     return p / q;
 }
 

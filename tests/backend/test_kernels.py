@@ -29,7 +29,7 @@ except ImportError:
 F32 = {"rtol": 1e-5, "atol": 1e-6}  # float32 tanh in C is a rational approximation, |err| ~ 4e-7
 F64 = {"rtol": 1e-12, "atol": 1e-15}  # atol only for values that cancel to ~0
 TOLERANCE = {np.float32: F32, np.float64: F64}
-TANH_F32_MAX_ERROR = 4.2e-7  # as documented in _kernels.c and docs/architecture.md
+TANH_F32_MAX_ERROR = 3.0e-7  # as documented in _kernels.c and docs/architecture.md
 
 
 NOT_BUILT = f"the compiled kernels were not built: {kernels.status()}"
@@ -136,10 +136,10 @@ def test_lstm_backward_matches_the_numpy_twin(dtype, n, h):
     assert not np.allclose(da_zero, da)
 
 
-# The largest error over every float32 input in [0.25, 9] (measured once, 33M values): 4.10e-7 at
-# x = 5.827876 (kernel 0.9999831, tanh 0.99998266, ~7 ulp); near 0 the error is far smaller, beyond
-# 7.9 it is 0.
-WORST_TANH_INPUT = 5.827876
+# The largest error over every float32 input in [0, 7.9054] (measured once, 1.09e9 values, with the
+# polynomials evaluated by FMAs): 2.92e-7 at x = 5.126039 (tanh 0.99992943, ~5 ulp); near 0 the error is
+# far smaller, beyond the clamp at 7.9053 it is 0. tanh is odd, and so is the approximation.
+WORST_TANH_INPUT = 5.126039
 
 
 def test_float32_tanh_error_bound(bound=TANH_F32_MAX_ERROR):
@@ -149,7 +149,7 @@ def test_float32_tanh_error_bound(bound=TANH_F32_MAX_ERROR):
         [
             np.linspace(-12, 12, 200_001),
             np.linspace(-1e-3, 1e-3, 2001),
-            np.linspace(5.8, 5.85, 20_001),
+            np.linspace(5.1, 5.15, 20_001),
             [WORST_TANH_INPUT, 7.9, 7.90531111, 7.91, 50.0, 1e30, np.inf],
         ]
     ).astype(np.float32)
