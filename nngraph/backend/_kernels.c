@@ -57,16 +57,16 @@ static inline float tanh_f32(float x) {
     const float clamp = 7.90531110763549805f;
     float xc = x > clamp ? clamp : (x < -clamp ? -clamp : x);
     float x2 = xc * xc;
-    float p = __builtin_fmaf(x2, -2.76076847742355e-16f, 2.00018790482477e-13f);
-    p = __builtin_fmaf(p, x2, -8.60467152213735e-11f);
-    p = __builtin_fmaf(p, x2, 5.12229709037114e-08f);
-    p = __builtin_fmaf(p, x2, 1.48572235717979e-05f);
-    p = __builtin_fmaf(p, x2, 6.37261928875436e-04f);
-    p = __builtin_fmaf(p, x2, 4.89352455891786e-03f);
+    float p = fmaf(x2, -2.76076847742355e-16f, 2.00018790482477e-13f);
+    p = fmaf(p, x2, -8.60467152213735e-11f);
+    p = fmaf(p, x2, 5.12229709037114e-08f);
+    p = fmaf(p, x2, 1.48572235717979e-05f);
+    p = fmaf(p, x2, 6.37261928875436e-04f);
+    p = fmaf(p, x2, 4.89352455891786e-03f);
     p = p * xc;
-    float q = __builtin_fmaf(x2, 1.19825839466702e-06f, 1.18534705686654e-04f);
-    q = __builtin_fmaf(q, x2, 2.26843463243900e-03f);
-    q = __builtin_fmaf(q, x2, 4.89352518554385e-03f);
+    float q = fmaf(x2, 1.19825839466702e-06f, 1.18534705686654e-04f);
+    q = fmaf(q, x2, 2.26843463243900e-03f);
+    q = fmaf(q, x2, 4.89352518554385e-03f);
     return p / q;
 }
 
