@@ -115,7 +115,8 @@ def train(spec: Path = typer.Argument(..., help="spec file"),
           json_out: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
           threads: Optional[int] = typer.Option(None, "--threads", min=1, max=1024,
-                                                help="BLAS threads (default: the cores free when training starts)")):
+                                                help="threads for the BLAS and the compiled kernels "
+                                                     "(default: the cores free when training starts)")):
     """Train a spec; writes metrics.jsonl, summary.json, checkpoint.npz and curves.png."""
     from nngraph.session import run_training
 

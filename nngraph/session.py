@@ -80,7 +80,8 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
                  backend: str = "numpy", dtype: str | None = None, quiet: bool = True,
                  threads: int | None = None) -> dict:
     """Train as the spec says; write the run folder; return summary.json's content.
-    `threads`: BLAS threads for the numpy backend (None: the cores free when training starts)."""
+    `threads`: threads for numpy's BLAS and the compiled kernels on the numpy backend (None: the cores
+    free when training starts)."""
     from nngraph.backend.threads import compute_threads, free_cores
 
     threads = threads or free_cores()

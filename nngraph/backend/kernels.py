@@ -16,6 +16,7 @@ The kernels that split their work over threads (the whole-sequence LSTM kernels,
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from types import ModuleType
 from typing import Any
 
@@ -75,8 +76,8 @@ def matmul_tn(xp, factors, b) -> list:
     widths = [a.shape[1] for a in factors]
     out = numpy.empty((sum(widths), b.shape[1]), dtype=numpy.float32)
     fused.transposed_gemm(factors, b, out, False, _threads)
-    starts = numpy.cumsum([0] + widths)
-    return [out[start:stop] for start, stop in zip(starts[:-1], starts[1:])]
+    bounds = numpy.cumsum([0] + widths)
+    return [out[start:stop] for start, stop in pairwise(bounds)]
 
 
 _threads = 1

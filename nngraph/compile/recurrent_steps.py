@@ -17,7 +17,6 @@ and the GRU call their ops from the op table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 
 from numpy import float32 as numpy_float32
 
