@@ -8,6 +8,7 @@ uses the cores that are free when training starts (cores minus the 1-minute load
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import contextmanager
 
@@ -63,16 +64,11 @@ def blas_yields_to_kernels(xp):
         yield
 
 
-_controllers: list = []
-
-
+@functools.lru_cache(maxsize=None)
 def _controller():
     """threadpoolctl's view of the loaded thread pools, made once (that takes ~2 ms), or None."""
-    if not _controllers:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _controllers.append(None)
-        else:
-            _controllers.append(ThreadpoolController())
-    return _controllers[0]
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
