@@ -135,6 +135,16 @@ static inline double tanh_f64(double x) { return tanh(x); }
 LSTM_KERNELS(float, tanh_f32)
 LSTM_KERNELS(double, tanh_f64)
 
+/* An Elman step's activation and its vjp, over n values: h = tanh(h + pre) (h holds h_prev @ W), and
+ * da = dh * (1 - h * h) */
+CLONES static void add_tanh_float(const float *pre, float *h, Py_ssize_t n) {
+    IVDEP for (Py_ssize_t j = 0; j < n; j++) h[j] = tanh_f32(h[j] + pre[j]);
+}
+
+CLONES static void tanh_vjp_float(const float *h, const float *dh, float *da, Py_ssize_t n) {
+    IVDEP for (Py_ssize_t j = 0; j < n; j++) da[j] = dh[j] * (1.0f - h[j] * h[j]);
+}
+
 /* sums[j] += row[j], in double: the bias gradient of a whole sequence, one row at a time */
 CLONES static void add_to_sums(double *sums, const float *row, Py_ssize_t n) {
     IVDEP for (Py_ssize_t j = 0; j < n; j++) sums[j] += row[j];
@@ -856,6 +866,20 @@ PyDoc_STRVAR(lstm_sequence_backward_doc,
 "bias_grad (4w,) or None: receives the sum of da's rows (the bias gradient), added up in double.\n"
 "`threads` as in lstm_sequence_forward.");
 
+PyDoc_STRVAR(elman_sequence_forward_doc,
+"elman_sequence_forward(pre, weight, h, n, threads=1)\n\n"
+"Every step of a float32 tanh layer whose only recurrence is its own (an Elman layer): per step,\n"
+"h_t = tanh(pre_t + h_(t-1) @ weight), for n sequences. pre (T*n, w): the inputs' product and the bias\n"
+"for every step; weight (w, w); h ((T+1)*n, w): the initial state in the first n rows, step t written\n"
+"to rows (t+1)*n.... The sequences are independent, so `threads` threads each run every step for a\n"
+"block of them. Only where small_gemm_available is True.");
+
+PyDoc_STRVAR(elman_sequence_backward_doc,
+"elman_sequence_backward(h, dh, da, weight, n, threads=1)\n\n"
+"The reverse sweep of elman_sequence_forward: per step t from the last, da_t = dh_t * (1 - h_t^2) into\n"
+"da's rows t*n... (da (T*n, w)), then dh_(t-1) += da_t @ weight.T. h and dh ((T+1)*n, w) laid out as\n"
+"in the forward; dh's first n rows receive the initial state's gradient.");
+
 PyDoc_STRVAR(transposed_gemm_doc,
 "transposed_gemm(a, b, out, accumulate=False, threads=1)\n\n"
 "out = a.T @ b, or out += a.T @ b, for float32 a (k, m), b (k, n), out (m, n), each with contiguous\n"
@@ -913,6 +937,39 @@ static void sequence_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1
         strips_gemm_f32(da, gate_row, s->weight_t, s->dh + at, width, rows, width, gate_row, NULL, 1);
         if (sums)
             for (Py_ssize_t r = 0; r < rows; r++) add_to_sums(sums, da + r * gate_row, gate_row);
+    }
+}
+
+typedef struct {
+    const float *pre, *weight; /* weight packed by pack_strips */
+    float *h;
+    Py_ssize_t n, width, steps;
+} ElmanForward;
+
+static void elman_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
+    const ElmanForward *s = job;
+    Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0;
+    for (Py_ssize_t t = 0; t < s->steps; t++) {
+        Py_ssize_t at = t * block + r0 * width;
+        float *h = s->h + at + block;
+        strips_gemm_f32(s->h + at, width, s->weight, h, width, rows, width, width, NULL, 0);
+        add_tanh_float(s->pre + at, h, rows * width);
+    }
+}
+
+typedef struct {
+    const float *h, *weight_t; /* weight^T packed by pack_strips */
+    float *dh, *da;
+    Py_ssize_t n, width, steps;
+} ElmanBackward;
+
+static void elman_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
+    const ElmanBackward *s = job;
+    Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0;
+    for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
+        Py_ssize_t at = t * block + r0 * width;
+        tanh_vjp_float(s->h + at + block, s->dh + at + block, s->da + at, rows * width);
+        strips_gemm_f32(s->da + at, width, s->weight_t, s->dh + at, width, rows, width, width, NULL, 1);
     }
 }
 
@@ -1053,6 +1110,87 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
 fail:
     PyMem_RawFree(packed), PyMem_RawFree(sums);
     return finish(a, 8, 0);
+}
+
+static PyObject *py_elman_sequence_forward(PyObject *self, PyObject *args) {
+    PyObject *o[3];
+    Py_ssize_t n;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOn|i:elman_sequence_forward", &o[0], &o[1], &o[2], &n, &threads)) return NULL;
+    Arg a[3];
+    memset(a, 0, sizeof a);
+    int dtype = 0;
+    static const char *names[3] = {"pre", "weight", "h"};
+    static const int writes[3] = {0, 0, 1};
+    for (int k = 0; k < 3; k++)
+        if (take(&a[k], o[k], names[k], 2, writes[k], &dtype) < 0) return finish(a, 3, 0);
+    if (dtype != F32 || !small_gemm_supported()) {
+        PyErr_SetString(PyExc_TypeError, "elman_sequence_forward needs float32 arrays and AVX-512");
+        return finish(a, 3, 0);
+    }
+    Py_ssize_t width = a[1].view.shape[0], rows = a[0].view.shape[0], steps = n > 0 ? rows / n : 0;
+    if (n <= 0 || rows != steps * n) {
+        PyErr_Format(PyExc_ValueError, "pre's %zd rows are not whole steps of n = %zd", rows, n);
+        return finish(a, 3, 0);
+    }
+    if (same_shape(&a[0], rows, width, "pre") < 0 || same_shape(&a[1], width, width, "weight") < 0 ||
+        same_shape(&a[2], rows + n, width, "h") < 0)
+        return finish(a, 3, 0);
+#if HAVE_SMALL_GEMM
+    float *packed = PyMem_RawMalloc((strips_size(width, width) + 1) * sizeof(float));
+    if (!packed) {
+        PyErr_NoMemory();
+        return finish(a, 3, 0);
+    }
+    ElmanForward job = {a[0].view.buf, packed, a[2].view.buf, n, width, steps};
+    Py_BEGIN_ALLOW_THREADS
+    pack_strips(a[1].view.buf, width, 1, width, width, 0, packed);
+    run_parts(elman_forward_rows, &job, n, TILE_ROWS, thread_count(threads));
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(packed);
+#endif
+    return finish(a, 3, 1);
+}
+
+static PyObject *py_elman_sequence_backward(PyObject *self, PyObject *args) {
+    PyObject *o[4];
+    Py_ssize_t n;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOn|i:elman_sequence_backward", &o[0], &o[1], &o[2], &o[3], &n, &threads))
+        return NULL;
+    Arg a[4];
+    memset(a, 0, sizeof a);
+    int dtype = 0;
+    static const char *names[4] = {"h", "dh", "da", "weight"};
+    static const int writes[4] = {0, 1, 1, 0};
+    for (int k = 0; k < 4; k++)
+        if (take(&a[k], o[k], names[k], 2, writes[k], &dtype) < 0) return finish(a, 4, 0);
+    if (dtype != F32 || !small_gemm_supported()) {
+        PyErr_SetString(PyExc_TypeError, "elman_sequence_backward needs float32 arrays and AVX-512");
+        return finish(a, 4, 0);
+    }
+    Py_ssize_t width = a[3].view.shape[0], rows = a[2].view.shape[0], steps = n > 0 ? rows / n : 0;
+    if (n <= 0 || rows != steps * n) {
+        PyErr_Format(PyExc_ValueError, "da's %zd rows are not whole steps of n = %zd", rows, n);
+        return finish(a, 4, 0);
+    }
+    if (same_shape(&a[0], rows + n, width, "h") < 0 || same_shape(&a[1], rows + n, width, "dh") < 0 ||
+        same_shape(&a[2], rows, width, "da") < 0 || same_shape(&a[3], width, width, "weight") < 0)
+        return finish(a, 4, 0);
+#if HAVE_SMALL_GEMM
+    float *packed = PyMem_RawMalloc((strips_size(width, width) + 1) * sizeof(float));
+    if (!packed) {
+        PyErr_NoMemory();
+        return finish(a, 4, 0);
+    }
+    ElmanBackward job = {a[0].view.buf, packed, a[1].view.buf, a[2].view.buf, n, width, steps};
+    Py_BEGIN_ALLOW_THREADS
+    pack_strips(a[3].view.buf, 1, width, width, width, 0, packed); /* weight^T */
+    run_parts(elman_backward_rows, &job, n, TILE_ROWS, thread_count(threads));
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(packed);
+#endif
+    return finish(a, 4, 1);
 }
 
 #define MAX_FACTORS 16
@@ -1239,6 +1377,8 @@ static PyMethodDef methods[] = {
     {"lstm_sequence_forward", py_lstm_sequence_forward, METH_VARARGS, lstm_sequence_forward_doc},
     {"lstm_sequence_backward", py_lstm_sequence_backward, METH_VARARGS, lstm_sequence_backward_doc},
     {"transposed_gemm", py_transposed_gemm, METH_VARARGS, transposed_gemm_doc},
+    {"elman_sequence_forward", py_elman_sequence_forward, METH_VARARGS, elman_sequence_forward_doc},
+    {"elman_sequence_backward", py_elman_sequence_backward, METH_VARARGS, elman_sequence_backward_doc},
     {NULL, NULL, 0, NULL},
 };
 

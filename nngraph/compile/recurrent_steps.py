@@ -134,7 +134,8 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
     units, batch = stage.units, run.batch
     sequence = _sequence_kernels(xp, run, stage)
     if sequence is not None:
-        _sequence_forward(xp, run, units[0], params, sequence)
+        (_lstm_sequence_forward if units[0].cell == "lstm" else _elman_sequence_forward)(
+            xp, run, units[0], params, sequence)
         return
     for unit in units:
         _start_loop_unit(xp, run, unit, params)
@@ -150,7 +151,14 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
             _step_forward(xp, run, unit, t, recurrent, params, fused)
 
 
-def _sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
+def _elman_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
+    """An Elman layer's whole step loop in one compiled call, after its inputs and bias for all steps."""
+    _start_loop_unit(xp, run, unit, params)
+    kernels.elman_sequence_forward(run.pre[unit.name], params[unit.inner[0].weight],
+                                   _from_initial(run, run.values, unit), run.batch, kernel_threads())
+
+
+def _lstm_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
     """An LSTM layer's whole step loop in one compiled call, which takes the parameters as they are and
     reorders them into slots itself. The bias goes into the per-step GEMM, and a layer with one dense
     input edge multiplies that input in per step too, so no (steps * batch, 4 * width) projection is
@@ -172,14 +180,16 @@ def _sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> No
 
 def _sequence_kernels(xp, run: Run, stage: Stage, grads: Grads | None = None):
     """The compiled kernels when they can run this stage's whole step loop in one call, else None: a
-    float32 LSTM layer whose only recurrence is its own (h_(t-1) -> h_t, the implicit edge of every
-    `lstm` layer), on a batch the small GEMM serves, with no loss fused into its pre-activations."""
+    float32 LSTM layer or tanh (Elman) layer whose only recurrence is its own dense h_(t-1) -> h_t (the
+    implicit edge of every `lstm` layer), on a batch the small GEMM serves (on each thread), with no
+    loss fused into its pre-activations."""
     fused = fused_kernels(xp)
     if fused is None or not fused.small_gemm_available or len(stage.units) != 1:
         return None
     unit = stage.units[0]
     own = unit.inner[0] if len(unit.inner) == 1 else None
-    if (unit.cell != "lstm" or own is None or own.source != unit.name or own.delay != 1
+    if (not (unit.cell == "lstm" or (unit.cell is None and unit.activation == "tanh"))
+            or own is None or own.source != unit.name or own.delay != 1 or own.kind != "dense"
             or run.values[unit.name].dtype != numpy_float32 or run.batch > SMALL_GEMM_MAX_ROWS * kernel_threads()
             or (grads is not None and unit.name in grads.pre)):
         return None
@@ -297,7 +307,9 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     ghu_all = {u.name: xp.empty_like(run.hu[u.name]) for u in stage.units if u.cell == "gru"}
     sequence = _sequence_kernels(xp, run, stage, grads)
     if sequence is not None:
-        _sequence_backward(xp, run, grads, stage.units[0], params, needs, ga_all[stage.units[0].name], sequence)
+        unit = stage.units[0]
+        (_lstm_sequence_backward if unit.cell == "lstm" else _elman_sequence_backward)(
+            xp, run, grads, unit, params, needs, ga_all[unit.name], sequence)
         return
     # each inner edge as (source gradient buffer, its row offset, contiguous W^T, scratch), resolved once
     inner = {u.name: [(grads.values[e.source], (run.history[e.source] - e.delay) * batch,
@@ -321,9 +333,18 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     _stage_weight_grads(xp, run, grads, stage, params, needs, ga_all, ghu_all)
 
 
-def _sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga, kernels) -> None:
-    """The reverse sweep of `_sequence_forward` in one compiled call, which also sums the bias gradient;
-    then the weight gradients, one product over ga."""
+def _elman_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga,
+                             kernels) -> None:
+    """The reverse sweep of `_elman_sequence_forward` in one compiled call; then bias and weight gradients."""
+    kernels.elman_sequence_backward(_from_initial(run, run.values, unit), _from_initial(run, grads.values, unit),
+                                    ga, params[unit.inner[0].weight], run.batch, kernel_threads())
+    edges_backward(xp, run, grads, unit, ga, params, needs, inner=unit.inner)
+
+
+def _lstm_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga,
+                            kernels) -> None:
+    """The reverse sweep of `_lstm_sequence_forward` in one compiled call, which also sums the bias
+    gradient; then the weight gradients, one product over ga."""
     gates, tanh_c, _ = run.ctx[unit.name]
     bias_grad = xp.empty(4 * unit.width, dtype=ga.dtype) if unit.bias else None
     kernels.lstm_sequence_backward(gates, run.cells[unit.name], tanh_c, _from_initial(run, grads.values, unit),

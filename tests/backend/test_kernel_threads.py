@@ -217,3 +217,31 @@ def test_blas_yields_its_threads_to_splitting_kernels(monkeypatch):
             assert blas_thread_counts() == before
     with threads.compute_threads(1), threads.blas_yields_to_kernels(np):  # no split: nothing to yield
         assert blas_thread_counts() == [1] * len(before)
+
+
+# ---- the Elman sequence kernels (their results: tests/recurrent/test_sequence_kernels.py) ---------
+
+
+def test_elman_sequence_kernels_reject_bad_arguments():
+    steps, n, w = 3, 4, 5
+    pre, weight = np.zeros((steps * n, w), np.float32), np.zeros((w, w), np.float32)
+    h, dh, da = (np.zeros(((steps + 1) * n, w), np.float32), np.zeros(((steps + 1) * n, w), np.float32),
+                 np.zeros((steps * n, w), np.float32))
+    K.elman_sequence_forward(pre, weight, h, n, 2)  # the good calls
+    K.elman_sequence_backward(h, dh, da, weight, n, 2)
+    with pytest.raises(TypeError, match="float32"):
+        K.elman_sequence_forward(pre.astype(np.float64), weight.astype(np.float64), h.astype(np.float64), n)
+    with pytest.raises(ValueError, match=r"h must have shape \(16, 5\)"):
+        K.elman_sequence_forward(pre, weight, h[:-1], n)
+    with pytest.raises(ValueError, match="not whole steps of n = 5"):
+        K.elman_sequence_forward(pre, weight, h, 5)
+    with pytest.raises(ValueError, match="not whole steps of n = 0"):
+        K.elman_sequence_backward(h, dh, da, weight, 0)
+    with pytest.raises(ValueError, match=r"weight must have shape \(5, 5\)"):
+        K.elman_sequence_forward(pre, np.zeros((5, 6), np.float32), h, n)
+    with pytest.raises(ValueError, match=r"dh must have shape \(16, 5\)"):
+        K.elman_sequence_backward(h, dh[:-n], da, weight, n)
+    frozen = dh.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(TypeError, match="dh must be a writable"):
+        K.elman_sequence_backward(h, frozen, da, weight, n)

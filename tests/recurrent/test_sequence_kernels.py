@@ -1,5 +1,6 @@
-"""The whole-loop float32 LSTM kernels (`lstm_sequence_forward`/`lstm_sequence_backward`) against
-the step-by-step numpy twins, and when the executor takes them."""
+"""The whole-loop float32 kernels of LSTM and Elman layers (`lstm_sequence_forward`/`_backward`,
+`elman_sequence_forward`/`_backward`) against the step-by-step numpy twins, and when the executor
+takes them."""
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from nngraph.backend import kernels
 from tests.recurrent.helpers import batch, program, rows
 
 LSTM = ("layer h[16] lstm\n output y[2] identity", "x -> h -> y")
+ELMAN = ("layer h[16] tanh\n output y[2] identity", "x -> h -> y\n h -> h delay 1")
 
 
 @pytest.fixture
@@ -98,6 +100,18 @@ def test_whole_loop_kernels_match_the_step_by_step_twins(monkeypatch):
     not_taken = {("forward", False), ("backward", False)}
     assert both_paths(prog, kernels.SMALL_GEMM_MAX_ROWS + 1, window_steps=3) == not_taken
     assert both_paths(program(*LSTM, dtype="float64"), 8, window_steps=3) == not_taken
+    # an Elman layer: its inputs projected for all steps, then one call per pass too
+    elman = program(*ELMAN, dtype="float32", learn_initial=True)
+    elman.set("h.initial", np.linspace(-0.5, 0.5, 16))
+    assert both_paths(elman, 8) == both
+    assert both_paths(elman, 13, window_steps=4) == both  # a batch that is not a whole number of tiles
+    # ... but not with another recurrence, delay or activation
+    for units, connections in (
+        (ELMAN[0], "x -> h -> y\n h -> h delay 2"),
+        (ELMAN[0], "x -> h -> y\n h -> h delay 1\n y -> h delay 1"),
+        ("layer h[16] relu\n output y[2] identity", ELMAN[1]),
+    ):
+        assert both_paths(program(units, connections, dtype="float32"), 8, window_steps=3) == not_taken
 
 
 def test_without_avx512_the_step_kernels_and_numpy_products_serve(monkeypatch):
@@ -122,20 +136,22 @@ def test_without_avx512_the_step_kernels_and_numpy_products_serve(monkeypatch):
 
 
 def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(monkeypatch):
-    """The sequences of a batch are independent, so the kernels split them over threads in blocks of
-    8 (also uneven: 20 = 8 + 8 + 4); the weight gradients split by column. Every value is the same sum
-    in the same order as on one thread. With threads, a batch over SMALL_GEMM_MAX_ROWS takes the
-    whole-loop kernels too (each thread's block is small again)."""
+    """LSTM and Elman. The sequences of a batch are independent, so the kernels split them over threads
+    in blocks of 8 (also uneven: 20 = 8 + 8 + 4); the weight gradients split by column. Every value is
+    the same sum in the same order as on one thread. With threads, a batch over SMALL_GEMM_MAX_ROWS
+    takes the whole-loop kernels too (each thread's block is small again)."""
     fused = kernels.fused_kernels(np)
     if fused is None or not fused.small_gemm_available:
         pytest.skip("the whole-loop kernels need the compiled small GEMM (a CPU with AVX-512)")
     chosen = []
     decide = steps._sequence_kernels
     monkeypatch.setattr(steps, "_sequence_kernels", lambda *a: chosen.append(decide(*a)) or chosen[-1])
-    prog = program(*LSTM, dtype="float32", learn_initial=True)
     previous = kernels.set_kernel_threads(1)
     try:
-        for n, counts in ((20, (1, 2, 3)), (kernels.SMALL_GEMM_MAX_ROWS + 16, (2, 4))):
+        cases = [(prog, n, counts) for prog in (program(*LSTM, dtype="float32", learn_initial=True),
+                                              program(*ELMAN, dtype="float32", learn_initial=True))
+                 for n, counts in ((20, (1, 2, 3)), (kernels.SMALL_GEMM_MAX_ROWS + 16, (2, 4)))]
+        for prog, n, counts in cases:
             x, y = batch(n=n, steps=7, seed=n)
             targets = rows(y, start=0, steps=7, total=7)
             results = []
