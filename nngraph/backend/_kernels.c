@@ -444,13 +444,17 @@ static void pack_strips(const float *b, Py_ssize_t row_stride, Py_ssize_t col_st
     }
 }
 
-/* small_gemm_f32 with B packed by pack_strips */
+/* small_gemm_f32 with B packed by pack_strips; k in blocks of GEMM_K_BLOCK rows, so that the block of a
+ * strip that every row tile reads (32 KiB) stays in L1 (a backward step's k is 4 * width) */
+#define GEMM_K_BLOCK 256
 __attribute__((target("avx512f"))) static void
 strips_gemm_f32(const float *a, Py_ssize_t lda, const float *packed_b, float *c, Py_ssize_t ldc, Py_ssize_t m,
                 Py_ssize_t n, Py_ssize_t k, const float *bias, int accumulate) {
     for (Py_ssize_t j = 0; j < n; j += 32)
-        gemm_strip(a, lda, lda, lda, packed_b + j * k, 32, c + j, ldc, m, k, n - j < 32 ? n - j : 32,
-                   bias ? bias + j : NULL, accumulate, 0);
+        for (Py_ssize_t p = 0; p < k; p += GEMM_K_BLOCK)
+            gemm_strip(a + p, lda, lda, lda, packed_b + j * k + p * 32, 32, c + j, ldc, m,
+                       k - p < GEMM_K_BLOCK ? k - p : GEMM_K_BLOCK, n - j < 32 ? n - j : 32,
+                       p == 0 && bias ? bias + j : NULL, accumulate || p > 0, 0);
 }
 
 /* C = A^T @ B, or C += A^T @ B, for A (k, m) and B (k, n): a weight gradient over every step of a
@@ -459,8 +463,6 @@ strips_gemm_f32(const float *a, Py_ssize_t lda, const float *packed_b, float *c,
  * reads them (`pack_transposed`, once for all columns of C), and a 32-column strip of B's block into
  * 32 KiB that stays in L1 while every tile of C uses it (read in place, rows 2 KiB apart fall into a
  * few L1 sets and evict each other). */
-#define GEMM_K_BLOCK 256
-
 static Py_ssize_t packed_size(Py_ssize_t m, Py_ssize_t k) {
     return k * (m + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
 }
