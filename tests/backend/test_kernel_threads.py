@@ -5,6 +5,7 @@ thread settings (`kernel_threads`, `threads.compute_threads`, `threads.blas_yiel
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 
 import numpy as np
@@ -186,17 +187,36 @@ def test_a_forked_child_starts_its_own_workers():
 # ---- the thread settings -------------------------------------------------------------------------
 
 
-def test_compute_threads_sets_the_kernel_threads_and_restores_them():
+def test_compute_threads_sets_the_kernel_threads_and_restores_them(monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 4)
     assert kernels.kernel_threads() == 1
     with threads.compute_threads(3):
         assert kernels.kernel_threads() == 3
         with threads.compute_threads(None):  # None: as it was
             assert kernels.kernel_threads() == 3
+        with threads.compute_threads(16):  # no more kernel threads than cores: idle workers spin
+            assert kernels.kernel_threads() == 4
+        assert kernels.kernel_threads() == 3
     assert kernels.kernel_threads() == 1
     with pytest.raises(RuntimeError), threads.compute_threads(2):
         raise RuntimeError("restored on the way out of an error too")
     assert kernels.kernel_threads() == 1
     assert kernels.set_kernel_threads(0) == 1 and kernels.kernel_threads() == 1  # at least one
+
+
+def test_free_cores_counts_the_cores_this_process_may_use(monkeypatch):
+    assert 1 <= threads.free_cores() <= threads.cores() <= (os.cpu_count() or 1)
+    monkeypatch.setattr(threads, "cores", lambda: 8)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
+    assert threads.free_cores() == 5
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (20.0, 0.0, 0.0))
+    assert threads.free_cores() == 1
+
+    def unavailable():
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(threads.os, "getloadavg", unavailable)
+    assert threads.free_cores() == 8
 
 
 def blas_thread_counts():
@@ -207,6 +227,7 @@ def blas_thread_counts():
 
 def test_blas_yields_its_threads_to_splitting_kernels(monkeypatch):
     pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(threads, "cores", lambda: 2)  # two kernel threads even on a one-core machine
     with threads.compute_threads(2):
         before = blas_thread_counts()
         with threads.blas_yields_to_kernels(np):
