@@ -145,6 +145,43 @@ CLONES static void tanh_vjp_float(const float *h, const float *dh, float *da, Py
     IVDEP for (Py_ssize_t j = 0; j < n; j++) da[j] = dh[j] * (1.0f - h[j] * h[j]);
 }
 
+/* A GRU step over n rows of width w (gate blocks r, z, n as in nngraph/ops/recurrent.py): pre (n, 3w) the
+ * inputs' product and bias, hu (n, 3w) = h_prev @ U; writes rz (n, 2w), the candidate nn (n, w) and h. */
+CLONES static void gru_forward_float(const float *pre, const float *hu, const float *h_prev, float *rz, float *nn,
+                                     float *h, Py_ssize_t n, Py_ssize_t w) {
+    for (Py_ssize_t row = 0; row < n; row++) {
+        const float *p = pre + row * 3 * w, *u = hu + row * 3 * w, *hp = h_prev + row * w;
+        float *r = rz + row * 2 * w, *z = r + w, *c = nn + row * w, *out = h + row * w;
+        IVDEP for (Py_ssize_t j = 0; j < w; j++) {
+            float rj = 0.5f * tanh_f32(0.5f * (p[j] + u[j])) + 0.5f;
+            float zj = 0.5f * tanh_f32(0.5f * (p[w + j] + u[w + j])) + 0.5f;
+            float cj = tanh_f32(p[2 * w + j] + rj * u[2 * w + j]);
+            r[j] = rj, z[j] = zj, c[j] = cj;
+            out[j] = (hp[j] - cj) * zj + cj;
+        }
+    }
+}
+
+/* Its vjp: g (n, w) the gradient of h; writes the pre-activation gradients gx (n, 3w) and ghu (n, 3w), the
+ * gradient of hu, and adds g * z to dh_prev */
+CLONES static void gru_backward_float(const float *g, const float *rz, const float *nn, const float *hu,
+                                      const float *h_prev, float *gx, float *ghu, float *dh_prev, Py_ssize_t n,
+                                      Py_ssize_t w) {
+    for (Py_ssize_t row = 0; row < n; row++) {
+        const float *gr = g + row * w, *r = rz + row * 2 * w, *z = r + w, *c = nn + row * w;
+        const float *u = hu + row * 3 * w, *hp = h_prev + row * w;
+        float *dx = gx + row * 3 * w, *du = ghu + row * 3 * w, *dp = dh_prev + row * w;
+        IVDEP for (Py_ssize_t j = 0; j < w; j++) {
+            float dn = gr[j] * (1.0f - z[j]) * (1.0f - c[j] * c[j]);
+            float dr = dn * u[2 * w + j] * (r[j] * (1.0f - r[j]));
+            float dz = gr[j] * (hp[j] - c[j]) * (z[j] * (1.0f - z[j]));
+            dx[j] = dr, dx[w + j] = dz, dx[2 * w + j] = dn;
+            du[j] = dr, du[w + j] = dz, du[2 * w + j] = dn * r[j];
+            dp[j] += gr[j] * z[j];
+        }
+    }
+}
+
 /* sums[j] += row[j], in double: the bias gradient of a whole sequence, one row at a time */
 CLONES static void add_to_sums(double *sums, const float *row, Py_ssize_t n) {
     IVDEP for (Py_ssize_t j = 0; j < n; j++) sums[j] += row[j];
@@ -882,6 +919,20 @@ PyDoc_STRVAR(elman_sequence_backward_doc,
 "da's rows t*n... (da (T*n, w)), then dh_(t-1) += da_t @ weight.T. h and dh ((T+1)*n, w) laid out as\n"
 "in the forward; dh's first n rows receive the initial state's gradient.");
 
+PyDoc_STRVAR(gru_sequence_forward_doc,
+"gru_sequence_forward(pre, weight, h, hu, rz, nn, n, threads=1)\n\n"
+"Every step of a float32 GRU layer whose only recurrence is its own, for n sequences (gate blocks r, z,\n"
+"n; nngraph/ops/recurrent.py). pre (T*n, 3w): the inputs' product and the bias for every step; weight\n"
+"(w, 3w): U; h ((T+1)*n, w): the initial state in the first n rows, step t written to rows (t+1)*n...;\n"
+"hu (T*n, 3w) receives h_(t-1) @ U, rz (T*n, 2w) the gates r and z, nn (T*n, w) the candidate.\n"
+"`threads` as in lstm_sequence_forward. Only where small_gemm_available is True.");
+
+PyDoc_STRVAR(gru_sequence_backward_doc,
+"gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1)\n\n"
+"The reverse sweep of gru_sequence_forward: per step t from the last, the gradients of the step's\n"
+"pre-activations into gx's rows t*n... (T*n, 3w) and of hu into ghu's, then dh_(t-1) += dh_t * z +\n"
+"ghu_t @ weight.T. dh ((T+1)*n, w) laid out as h; its first n rows receive the initial state's.");
+
 PyDoc_STRVAR(transposed_gemm_doc,
 "transposed_gemm(a, b, out, accumulate=False, threads=1)\n\n"
 "out = a.T @ b, or out += a.T @ b, for float32 a (k, m), b (k, n), out (m, n), each with contiguous\n"
@@ -972,6 +1023,41 @@ static void elman_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
         Py_ssize_t at = t * block + r0 * width;
         tanh_vjp_float(s->h + at + block, s->dh + at + block, s->da + at, rows * width);
         strips_gemm_f32(s->da + at, width, s->weight_t, s->dh + at, width, rows, width, width, NULL, 1);
+    }
+}
+
+typedef struct {
+    const float *pre, *weight; /* U packed by pack_strips */
+    float *h, *hu, *rz, *nn;
+    Py_ssize_t n, width, steps;
+} GruForward;
+
+static void gru_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
+    const GruForward *s = job;
+    Py_ssize_t w = s->width, block = s->n * w, rows = r1 - r0;
+    for (Py_ssize_t t = 0; t < s->steps; t++) {
+        Py_ssize_t at = t * block + r0 * w;
+        float *hu = s->hu + 3 * at;
+        strips_gemm_f32(s->h + at, w, s->weight, hu, 3 * w, rows, 3 * w, w, NULL, 0);
+        gru_forward_float(s->pre + 3 * at, hu, s->h + at, s->rz + 2 * at, s->nn + at, s->h + at + block, rows, w);
+    }
+}
+
+typedef struct {
+    const float *h, *hu, *rz, *nn, *weight_t; /* U^T packed by pack_strips */
+    float *dh, *gx, *ghu;
+    Py_ssize_t n, width, steps;
+} GruBackward;
+
+static void gru_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
+    const GruBackward *s = job;
+    Py_ssize_t w = s->width, block = s->n * w, rows = r1 - r0;
+    for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
+        Py_ssize_t at = t * block + r0 * w;
+        float *ghu = s->ghu + 3 * at;
+        gru_backward_float(s->dh + at + block, s->rz + 2 * at, s->nn + at, s->hu + 3 * at, s->h + at, s->gx + 3 * at,
+                           ghu, s->dh + at, rows, w);
+        strips_gemm_f32(ghu, 3 * w, s->weight_t, s->dh + at, w, rows, w, 3 * w, NULL, 1);
     }
 }
 
@@ -1114,6 +1200,50 @@ fail:
     return finish(a, 8, 0);
 }
 
+#if HAVE_SMALL_GEMM
+/* Pack B (pack_strips, parameter order) into a buffer for the call, point *packed_field (in `job`) at it,
+ * and run the parts over `rows` sequences with the GIL released; -1 with MemoryError where the buffer
+ * cannot be had. */
+static int run_with_packed(part_body body, const void *job, const float **packed_field, const float *b,
+                           Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n, Py_ssize_t rows,
+                           int threads) {
+    float *packed = PyMem_RawMalloc((strips_size(k, n) + 1) * sizeof(float));
+    if (!packed) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *packed_field = packed;
+    Py_BEGIN_ALLOW_THREADS
+    pack_strips(b, row_stride, col_stride, k, n, 0, packed);
+    run_parts(body, job, rows, TILE_ROWS, thread_count(threads));
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(packed);
+    return 0;
+}
+#endif
+
+/* take `count` float32 arrays (AVX-512 checked too); -1 with the exception set */
+static int take_f32(Arg *a, PyObject **o, const char **names, const int *writes, int count, const char *kernel) {
+    int dtype = 0;
+    for (int k = 0; k < count; k++)
+        if (take(&a[k], o[k], names[k], 2, writes[k], &dtype) < 0) return -1;
+    if (dtype != F32 || !small_gemm_supported()) {
+        PyErr_Format(PyExc_TypeError, "%s needs float32 arrays and AVX-512", kernel);
+        return -1;
+    }
+    return 0;
+}
+
+/* T, the steps, from a (T*n, ...) array's rows: -1 with ValueError unless whole steps */
+static Py_ssize_t whole_steps(const Arg *a, Py_ssize_t n, const char *name) {
+    Py_ssize_t rows = a->view.shape[0];
+    if (n <= 0 || rows % n != 0) {
+        PyErr_Format(PyExc_ValueError, "%s's %zd rows are not whole steps of n = %zd", name, rows, n);
+        return -1;
+    }
+    return rows / n;
+}
+
 static PyObject *py_elman_sequence_forward(PyObject *self, PyObject *args) {
     PyObject *o[3];
     Py_ssize_t n;
@@ -1121,35 +1251,17 @@ static PyObject *py_elman_sequence_forward(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOn|i:elman_sequence_forward", &o[0], &o[1], &o[2], &n, &threads)) return NULL;
     Arg a[3];
     memset(a, 0, sizeof a);
-    int dtype = 0;
     static const char *names[3] = {"pre", "weight", "h"};
     static const int writes[3] = {0, 0, 1};
-    for (int k = 0; k < 3; k++)
-        if (take(&a[k], o[k], names[k], 2, writes[k], &dtype) < 0) return finish(a, 3, 0);
-    if (dtype != F32 || !small_gemm_supported()) {
-        PyErr_SetString(PyExc_TypeError, "elman_sequence_forward needs float32 arrays and AVX-512");
-        return finish(a, 3, 0);
-    }
-    Py_ssize_t width = a[1].view.shape[0], rows = a[0].view.shape[0], steps = n > 0 ? rows / n : 0;
-    if (n <= 0 || rows != steps * n) {
-        PyErr_Format(PyExc_ValueError, "pre's %zd rows are not whole steps of n = %zd", rows, n);
-        return finish(a, 3, 0);
-    }
-    if (same_shape(&a[0], rows, width, "pre") < 0 || same_shape(&a[1], width, width, "weight") < 0 ||
-        same_shape(&a[2], rows + n, width, "h") < 0)
+    if (take_f32(a, o, names, writes, 3, "elman_sequence_forward") < 0) return finish(a, 3, 0);
+    Py_ssize_t w = a[1].view.shape[0], steps = whole_steps(&a[0], n, "pre"), rows = steps * n;
+    if (steps < 0 || same_shape(&a[0], rows, w, "pre") < 0 || same_shape(&a[1], w, w, "weight") < 0 ||
+        same_shape(&a[2], rows + n, w, "h") < 0)
         return finish(a, 3, 0);
 #if HAVE_SMALL_GEMM
-    float *packed = PyMem_RawMalloc((strips_size(width, width) + 1) * sizeof(float));
-    if (!packed) {
-        PyErr_NoMemory();
+    ElmanForward job = {a[0].view.buf, NULL, a[2].view.buf, n, w, steps};
+    if (run_with_packed(elman_forward_rows, &job, &job.weight, a[1].view.buf, w, 1, w, w, n, threads) < 0)
         return finish(a, 3, 0);
-    }
-    ElmanForward job = {a[0].view.buf, packed, a[2].view.buf, n, width, steps};
-    Py_BEGIN_ALLOW_THREADS
-    pack_strips(a[1].view.buf, width, 1, width, width, 0, packed);
-    run_parts(elman_forward_rows, &job, n, TILE_ROWS, thread_count(threads));
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(packed);
 #endif
     return finish(a, 3, 1);
 }
@@ -1162,37 +1274,71 @@ static PyObject *py_elman_sequence_backward(PyObject *self, PyObject *args) {
         return NULL;
     Arg a[4];
     memset(a, 0, sizeof a);
-    int dtype = 0;
     static const char *names[4] = {"h", "dh", "da", "weight"};
     static const int writes[4] = {0, 1, 1, 0};
-    for (int k = 0; k < 4; k++)
-        if (take(&a[k], o[k], names[k], 2, writes[k], &dtype) < 0) return finish(a, 4, 0);
-    if (dtype != F32 || !small_gemm_supported()) {
-        PyErr_SetString(PyExc_TypeError, "elman_sequence_backward needs float32 arrays and AVX-512");
-        return finish(a, 4, 0);
-    }
-    Py_ssize_t width = a[3].view.shape[0], rows = a[2].view.shape[0], steps = n > 0 ? rows / n : 0;
-    if (n <= 0 || rows != steps * n) {
-        PyErr_Format(PyExc_ValueError, "da's %zd rows are not whole steps of n = %zd", rows, n);
-        return finish(a, 4, 0);
-    }
-    if (same_shape(&a[0], rows + n, width, "h") < 0 || same_shape(&a[1], rows + n, width, "dh") < 0 ||
-        same_shape(&a[2], rows, width, "da") < 0 || same_shape(&a[3], width, width, "weight") < 0)
+    if (take_f32(a, o, names, writes, 4, "elman_sequence_backward") < 0) return finish(a, 4, 0);
+    Py_ssize_t w = a[3].view.shape[0], steps = whole_steps(&a[2], n, "da"), rows = steps * n;
+    if (steps < 0 || same_shape(&a[0], rows + n, w, "h") < 0 || same_shape(&a[1], rows + n, w, "dh") < 0 ||
+        same_shape(&a[2], rows, w, "da") < 0 || same_shape(&a[3], w, w, "weight") < 0)
         return finish(a, 4, 0);
 #if HAVE_SMALL_GEMM
-    float *packed = PyMem_RawMalloc((strips_size(width, width) + 1) * sizeof(float));
-    if (!packed) {
-        PyErr_NoMemory();
-        return finish(a, 4, 0);
-    }
-    ElmanBackward job = {a[0].view.buf, packed, a[1].view.buf, a[2].view.buf, n, width, steps};
-    Py_BEGIN_ALLOW_THREADS
-    pack_strips(a[3].view.buf, 1, width, width, width, 0, packed); /* weight^T */
-    run_parts(elman_backward_rows, &job, n, TILE_ROWS, thread_count(threads));
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(packed);
+    ElmanBackward job = {a[0].view.buf, NULL, a[1].view.buf, a[2].view.buf, n, w, steps};
+    if (run_with_packed(elman_backward_rows, &job, &job.weight_t, a[3].view.buf, 1, w, w, w, n, threads) < 0)
+        return finish(a, 4, 0); /* weight^T: rows and columns swapped */
 #endif
     return finish(a, 4, 1);
+}
+
+static PyObject *py_gru_sequence_forward(PyObject *self, PyObject *args) {
+    PyObject *o[6];
+    Py_ssize_t n;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOn|i:gru_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &n,
+                          &threads))
+        return NULL;
+    Arg a[6];
+    memset(a, 0, sizeof a);
+    static const char *names[6] = {"pre", "weight", "h", "hu", "rz", "nn"};
+    static const int writes[6] = {0, 0, 1, 1, 1, 1};
+    if (take_f32(a, o, names, writes, 6, "gru_sequence_forward") < 0) return finish(a, 6, 0);
+    Py_ssize_t w = a[1].view.shape[0], steps = whole_steps(&a[0], n, "pre"), rows = steps * n;
+    if (steps < 0 || same_shape(&a[0], rows, 3 * w, "pre") < 0 || same_shape(&a[1], w, 3 * w, "weight") < 0 ||
+        same_shape(&a[2], rows + n, w, "h") < 0 || same_shape(&a[3], rows, 3 * w, "hu") < 0 ||
+        same_shape(&a[4], rows, 2 * w, "rz") < 0 || same_shape(&a[5], rows, w, "nn") < 0)
+        return finish(a, 6, 0);
+#if HAVE_SMALL_GEMM
+    GruForward job = {a[0].view.buf, NULL, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf, n, w, steps};
+    if (run_with_packed(gru_forward_rows, &job, &job.weight, a[1].view.buf, 3 * w, 1, w, 3 * w, n, threads) < 0)
+        return finish(a, 6, 0);
+#endif
+    return finish(a, 6, 1);
+}
+
+static PyObject *py_gru_sequence_backward(PyObject *self, PyObject *args) {
+    PyObject *o[8];
+    Py_ssize_t n;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOn|i:gru_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &n, &threads))
+        return NULL;
+    Arg a[8];
+    memset(a, 0, sizeof a);
+    static const char *names[8] = {"h", "hu", "rz", "nn", "dh", "gx", "ghu", "weight"};
+    static const int writes[8] = {0, 0, 0, 0, 1, 1, 1, 0};
+    if (take_f32(a, o, names, writes, 8, "gru_sequence_backward") < 0) return finish(a, 8, 0);
+    Py_ssize_t w = a[7].view.shape[0], steps = whole_steps(&a[1], n, "hu"), rows = steps * n;
+    if (steps < 0 || same_shape(&a[0], rows + n, w, "h") < 0 || same_shape(&a[1], rows, 3 * w, "hu") < 0 ||
+        same_shape(&a[2], rows, 2 * w, "rz") < 0 || same_shape(&a[3], rows, w, "nn") < 0 ||
+        same_shape(&a[4], rows + n, w, "dh") < 0 || same_shape(&a[5], rows, 3 * w, "gx") < 0 ||
+        same_shape(&a[6], rows, 3 * w, "ghu") < 0 || same_shape(&a[7], w, 3 * w, "weight") < 0)
+        return finish(a, 8, 0);
+#if HAVE_SMALL_GEMM
+    GruBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, NULL, a[4].view.buf,
+                       a[5].view.buf, a[6].view.buf, n, w, steps};
+    if (run_with_packed(gru_backward_rows, &job, &job.weight_t, a[7].view.buf, 1, 3 * w, 3 * w, w, n, threads) < 0)
+        return finish(a, 8, 0); /* weight^T: rows and columns swapped */
+#endif
+    return finish(a, 8, 1);
 }
 
 #define MAX_FACTORS 16
@@ -1381,6 +1527,8 @@ static PyMethodDef methods[] = {
     {"transposed_gemm", py_transposed_gemm, METH_VARARGS, transposed_gemm_doc},
     {"elman_sequence_forward", py_elman_sequence_forward, METH_VARARGS, elman_sequence_forward_doc},
     {"elman_sequence_backward", py_elman_sequence_backward, METH_VARARGS, elman_sequence_backward_doc},
+    {"gru_sequence_forward", py_gru_sequence_forward, METH_VARARGS, gru_sequence_forward_doc},
+    {"gru_sequence_backward", py_gru_sequence_backward, METH_VARARGS, gru_sequence_backward_doc},
     {NULL, NULL, 0, NULL},
 };
 

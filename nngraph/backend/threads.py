@@ -75,7 +75,7 @@ def blas_yields_to_kernels(xp):
         yield
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _controller():
     """threadpoolctl's view of the loaded thread pools, made once (that takes ~2 ms), or None."""
     try:

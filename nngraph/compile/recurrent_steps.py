@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 
 from numpy import float32 as numpy_float32
 
-from nngraph.backend.kernels import SMALL_GEMM_MAX_ROWS, fused_kernels, kernel_threads, matmul_into, matmul_tn
+from nngraph.backend.kernels import (
+    SMALL_GEMM_MAX_ROWS,
+    fused_kernels,
+    kernel_threads,
+    matmul_into,
+    matmul_tn,
+)
 from nngraph.compile.recurrent import Edge, Stage, UnitPlan
 from nngraph.ops import get_op
 from nngraph.ops.dense import column_sums
@@ -134,8 +140,7 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
     units, batch = stage.units, run.batch
     sequence = _sequence_kernels(xp, run, stage)
     if sequence is not None:
-        (_lstm_sequence_forward if units[0].cell == "lstm" else _elman_sequence_forward)(
-            xp, run, units[0], params, sequence)
+        SEQUENCE_FORWARD[units[0].cell](xp, run, units[0], params, sequence)
         return
     for unit in units:
         _start_loop_unit(xp, run, unit, params)
@@ -156,6 +161,17 @@ def _elman_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels)
     _start_loop_unit(xp, run, unit, params)
     kernels.elman_sequence_forward(run.pre[unit.name], params[unit.inner[0].weight],
                                    _from_initial(run, run.values, unit), run.batch, kernel_threads())
+
+
+def _gru_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
+    """A GRU layer's whole step loop in one compiled call, after its inputs and bias for all steps; keeps
+    h_prev @ U (run.hu), the gates r, z and the candidate for the backward."""
+    _start_loop_unit(xp, run, unit, params)
+    rows, dtype = run.steps * run.batch, run.values[unit.name].dtype
+    run.ctx[unit.name] = rz, candidate = (xp.empty((rows, 2 * unit.width), dtype=dtype),
+                                          xp.empty((rows, unit.width), dtype=dtype))
+    kernels.gru_sequence_forward(run.pre[unit.name], params[unit.own], _from_initial(run, run.values, unit),
+                                 run.hu[unit.name], rz, candidate, run.batch, kernel_threads())
 
 
 def _lstm_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
@@ -180,20 +196,27 @@ def _lstm_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) 
 
 def _sequence_kernels(xp, run: Run, stage: Stage, grads: Grads | None = None):
     """The compiled kernels when they can run this stage's whole step loop in one call, else None: a
-    float32 LSTM layer or tanh (Elman) layer whose only recurrence is its own dense h_(t-1) -> h_t (the
-    implicit edge of every `lstm` layer), on a batch the small GEMM serves (on each thread), with no
-    loss fused into its pre-activations."""
+    float32 LSTM, GRU or tanh (Elman) layer whose only recurrence is its own (`_only_own_recurrence`), on
+    a batch the small GEMM serves (on each thread), with no loss fused into its pre-activations."""
     fused = fused_kernels(xp)
     if fused is None or not fused.small_gemm_available or len(stage.units) != 1:
         return None
     unit = stage.units[0]
-    own = unit.inner[0] if len(unit.inner) == 1 else None
-    if (not (unit.cell == "lstm" or (unit.cell is None and unit.activation == "tanh"))
-            or own is None or own.source != unit.name or own.delay != 1 or own.kind != "dense"
-            or run.values[unit.name].dtype != numpy_float32 or run.batch > SMALL_GEMM_MAX_ROWS * kernel_threads()
-            or (grads is not None and unit.name in grads.pre)):
+    if (not _only_own_recurrence(unit) or run.values[unit.name].dtype != numpy_float32
+            or run.batch > SMALL_GEMM_MAX_ROWS * kernel_threads() or (grads is not None and unit.name in grads.pre)):
         return None
     return fused
+
+
+def _only_own_recurrence(unit: UnitPlan) -> bool:
+    """A GRU with no recurrent edge but its own (the U term), or an LSTM or tanh layer whose one recurrent
+    edge is its own dense h_(t-1) -> h_t (an `lstm` layer's implicit edge, an Elman layer's)."""
+    if unit.cell == "gru":
+        return not unit.inner
+    if unit.cell != "lstm" and (unit.cell is not None or unit.activation != "tanh") or len(unit.inner) != 1:
+        return False
+    own = unit.inner[0]
+    return own.source == unit.name and own.delay == 1 and own.kind == "dense"
 
 
 def _from_initial(run: Run, buffers: dict, unit: UnitPlan):
@@ -308,8 +331,11 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     sequence = _sequence_kernels(xp, run, stage, grads)
     if sequence is not None:
         unit = stage.units[0]
-        (_lstm_sequence_backward if unit.cell == "lstm" else _elman_sequence_backward)(
-            xp, run, grads, unit, params, needs, ga_all[unit.name], sequence)
+        if unit.cell == "gru":
+            _gru_sequence_backward(xp, run, grads, unit, params, needs, ga_all[unit.name], ghu_all[unit.name],
+                                   sequence)
+        else:
+            SEQUENCE_BACKWARD[unit.cell](xp, run, grads, unit, params, needs, ga_all[unit.name], sequence)
         return
     # each inner edge as (source gradient buffer, its row offset, contiguous W^T, scratch), resolved once
     inner = {u.name: [(grads.values[e.source], (run.history[e.source] - e.delay) * batch,
@@ -339,6 +365,18 @@ def _elman_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params:
     kernels.elman_sequence_backward(_from_initial(run, run.values, unit), _from_initial(run, grads.values, unit),
                                     ga, params[unit.inner[0].weight], run.batch, kernel_threads())
     edges_backward(xp, run, grads, unit, ga, params, needs, inner=unit.inner)
+
+
+def _gru_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga, ghu,
+                           kernels) -> None:
+    """The reverse sweep of `_gru_sequence_forward` in one compiled call; then bias and weight gradients,
+    U's from the gradient of h_prev @ U."""
+    rz, candidate = run.ctx[unit.name]
+    h = _from_initial(run, run.values, unit)
+    kernels.gru_sequence_backward(h, run.hu[unit.name], rz, candidate, _from_initial(run, grads.values, unit), ga,
+                                  ghu, params[unit.own], run.batch, kernel_threads())
+    edges_backward(xp, run, grads, unit, ga, params, needs)
+    (grads.params[unit.own],) = matmul_tn(xp, [h[:run.steps * run.batch]], ghu)
 
 
 def _lstm_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga,
@@ -426,3 +464,7 @@ def _edge_backward(xp, run, unit, index, edge, ga, params, grads, needed):
     else:
         (gx,) = get_op(POOL_OPS[edge.kind]).vjp(xp, g, ctx, (image,), edge.attrs)
     return None if gx is None else gx.reshape(len(gx), -1)
+
+
+SEQUENCE_FORWARD = {"lstm": _lstm_sequence_forward, "gru": _gru_sequence_forward, None: _elman_sequence_forward}
+SEQUENCE_BACKWARD = {"lstm": _lstm_sequence_backward, None: _elman_sequence_backward}

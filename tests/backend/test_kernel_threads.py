@@ -266,3 +266,25 @@ def test_elman_sequence_kernels_reject_bad_arguments():
     frozen.flags.writeable = False
     with pytest.raises(TypeError, match="dh must be a writable"):
         K.elman_sequence_backward(h, frozen, da, weight, n)
+
+
+def test_gru_sequence_kernels_reject_bad_arguments():
+    steps, n, w = 3, 4, 5
+    f32 = np.float32
+    pre, weight, h = np.zeros((steps * n, 3 * w), f32), np.zeros((w, 3 * w), f32), np.zeros(((steps + 1) * n, w), f32)
+    hu, rz, nn = np.zeros((steps * n, 3 * w), f32), np.zeros((steps * n, 2 * w), f32), np.zeros((steps * n, w), f32)
+    dh, gx, ghu = np.zeros_like(h), np.zeros_like(hu), np.zeros_like(hu)
+    K.gru_sequence_forward(pre, weight, h, hu, rz, nn, n, 2)  # the good calls
+    K.gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight, n, 2)
+    with pytest.raises(TypeError, match="gru_sequence_forward needs float32"):
+        K.gru_sequence_forward(*(x.astype(np.float64) for x in (pre, weight, h, hu, rz, nn)), n)
+    with pytest.raises(ValueError, match="not whole steps of n = 5"):
+        K.gru_sequence_forward(pre, weight, h, hu, rz, nn, 5)
+    with pytest.raises(ValueError, match=r"rz must have shape \(12, 10\)"):
+        K.gru_sequence_forward(pre, weight, h, hu, nn, nn, n)
+    with pytest.raises(ValueError, match=r"weight must have shape \(5, 15\)"):
+        K.gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight[:, :10], n)
+    with pytest.raises(TypeError, match="ghu must be a writable"):
+        frozen = ghu.copy()
+        frozen.flags.writeable = False
+        K.gru_sequence_backward(h, hu, rz, nn, dh, gx, frozen, weight, n)

@@ -1,6 +1,5 @@
-"""The whole-loop float32 kernels of LSTM and Elman layers (`lstm_sequence_forward`/`_backward`,
-`elman_sequence_forward`/`_backward`) against the step-by-step numpy twins, and when the executor
-takes them."""
+"""The whole-loop float32 kernels of LSTM, GRU and Elman layers (`lstm_sequence_forward`/`_backward`,
+`gru_...`, `elman_...`) against the step-by-step numpy twins, and when the executor takes them."""
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from tests.recurrent.helpers import batch, program, rows
 
 LSTM = ("layer h[16] lstm\n output y[2] identity", "x -> h -> y")
 ELMAN = ("layer h[16] tanh\n output y[2] identity", "x -> h -> y\n h -> h delay 1")
+GRU = ("layer h[16] gru\n output y[2] identity", "x -> h -> y")
 
 
 @pytest.fixture
@@ -105,8 +105,17 @@ def test_whole_loop_kernels_match_the_step_by_step_twins(monkeypatch):
     elman.set("h.initial", np.linspace(-0.5, 0.5, 16))
     assert both_paths(elman, 8) == both
     assert both_paths(elman, 13, window_steps=4) == both  # a batch that is not a whole number of tiles
+    # a GRU layer, and two stacked (each its own loop stage)
+    gru = program(*GRU, dtype="float32", learn_initial=True)
+    gru.set("h.initial", np.linspace(0.4, -0.4, 16))
+    assert both_paths(gru, 8) == both
+    assert both_paths(gru, 13, window_steps=4) == both
+    stacked = program("layer g[8] gru\n layer h[16] gru\n output y[2] identity", "x -> g -> h -> y",
+                      dtype="float32")
+    assert both_paths(stacked, 8, window_steps=5) == both
     # ... but not with another recurrence, delay or activation
     for units, connections in (
+        (GRU[0], "x -> h -> y\n y -> h delay 1"),
         (ELMAN[0], "x -> h -> y\n h -> h delay 2"),
         (ELMAN[0], "x -> h -> y\n h -> h delay 1\n y -> h delay 1"),
         ("layer h[16] relu\n output y[2] identity", ELMAN[1]),
@@ -136,10 +145,10 @@ def test_without_avx512_the_step_kernels_and_numpy_products_serve(monkeypatch):
 
 
 def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(monkeypatch):
-    """LSTM and Elman. The sequences of a batch are independent, so the kernels split them over threads
-    in blocks of 8 (also uneven: 20 = 8 + 8 + 4); the weight gradients split by column. Every value is
-    the same sum in the same order as on one thread. With threads, a batch over SMALL_GEMM_MAX_ROWS
-    takes the whole-loop kernels too (each thread's block is small again)."""
+    """LSTM, Elman and GRU. The sequences of a batch are independent, so the kernels split them over
+    threads in blocks of 8 (also uneven: 20 = 8 + 8 + 4); the weight gradients split by column. Every
+    value is the same sum in the same order as on one thread. With threads, a batch over
+    SMALL_GEMM_MAX_ROWS takes the whole-loop kernels too (each thread's block is small again)."""
     fused = kernels.fused_kernels(np)
     if fused is None or not fused.small_gemm_available:
         pytest.skip("the whole-loop kernels need the compiled small GEMM (a CPU with AVX-512)")
@@ -148,9 +157,9 @@ def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(monkeypatc
     monkeypatch.setattr(steps, "_sequence_kernels", lambda *a: chosen.append(decide(*a)) or chosen[-1])
     previous = kernels.set_kernel_threads(1)
     try:
-        cases = [(prog, n, counts) for prog in (program(*LSTM, dtype="float32", learn_initial=True),
-                                              program(*ELMAN, dtype="float32", learn_initial=True))
-                 for n, counts in ((20, (1, 2, 3)), (kernels.SMALL_GEMM_MAX_ROWS + 16, (2, 4)))]
+        sizes = ((20, (1, 2, 3)), (kernels.SMALL_GEMM_MAX_ROWS + 16, (2, 4)))
+        cases = [(program(*spec, dtype="float32", learn_initial=True), n, counts)
+                 for spec in (LSTM, ELMAN, GRU) for n, counts in sizes]
         for prog, n, counts in cases:
             x, y = batch(n=n, steps=7, seed=n)
             targets = rows(y, start=0, steps=7, total=7)
