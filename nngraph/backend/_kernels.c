@@ -516,7 +516,12 @@ static void pack_transposed(const float *a, Py_ssize_t lda, Py_ssize_t m, Py_ssi
         for (Py_ssize_t c = 0; c < m;) {
             Py_ssize_t v = offset + c, lane = v % TILE_ROWS, run = TILE_ROWS - lane < m - c ? TILE_ROWS - lane : m - c;
             float *tile = block + (v - lane) * depth + lane;
-            for (Py_ssize_t q = 0; q < depth; q++) memcpy(tile + q * TILE_ROWS, a + (p + q) * lda + c, run * sizeof(float));
+            if (run == TILE_ROWS) /* a constant size: the copy becomes one vector move, not a call */
+                for (Py_ssize_t q = 0; q < depth; q++)
+                    memcpy(tile + q * TILE_ROWS, a + (p + q) * lda + c, TILE_ROWS * sizeof(float));
+            else
+                for (Py_ssize_t q = 0; q < depth; q++)
+                    memcpy(tile + q * TILE_ROWS, a + (p + q) * lda + c, run * sizeof(float));
             c += run;
         }
     }
@@ -534,7 +539,10 @@ transposed_gemm_f32(const float *packed_a, const float *b, Py_ssize_t ldb, float
         Py_ssize_t depth = k - p < GEMM_K_BLOCK ? k - p : GEMM_K_BLOCK;
         for (Py_ssize_t j = j0; j < j1; j += 32) {
             Py_ssize_t w = j1 - j < 32 ? j1 - j : 32;
-            for (Py_ssize_t q = 0; q < depth; q++) memcpy(packed_b + q * 32, b + (p + q) * ldb + j, w * sizeof(float));
+            if (w == 32) /* as above */
+                for (Py_ssize_t q = 0; q < depth; q++) memcpy(packed_b + q * 32, b + (p + q) * ldb + j, 32 * sizeof(float));
+            else
+                for (Py_ssize_t q = 0; q < depth; q++) memcpy(packed_b + q * 32, b + (p + q) * ldb + j, w * sizeof(float));
             gemm_strip(packed_a + p * stride, TILE_ROWS, depth, 1, packed_b, 32, c + j, ldc, m, depth, w, NULL,
                        accumulate || p > 0, 1);
         }
