@@ -472,12 +472,25 @@ static Py_ssize_t slot_column(Py_ssize_t d, Py_ssize_t width, float *scale) {
  * view), packed; in slot order when slot_width > 0 (n = 4 * slot_width, b in parameter order) */
 static void pack_strips(const float *b, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n,
                         Py_ssize_t slot_width, float *packed) {
-    for (Py_ssize_t d = 0; d < n; d++) {
-        float scale = 1.0f;
-        Py_ssize_t column = slot_width > 0 ? slot_column(d, slot_width, &scale) : d;
-        const float *source = b + column * col_stride;
-        float *target = packed + (d - d % 32) * k + d % 32;
-        for (Py_ssize_t p = 0; p < k; p++) target[p * 32] = source[p * row_stride] * scale;
+    /* strip by strip, row by row: the writes are sequential and the reads are one run of 32 values (B in
+     * place) or 32 sequential streams (B transposed) */
+    for (Py_ssize_t j = 0; j < n; j += 32) {
+        Py_ssize_t w = n - j < 32 ? n - j : 32, offset[32];
+        float scale[32];
+        for (Py_ssize_t d = 0; d < w; d++) {
+            scale[d] = 1.0f;
+            offset[d] = (slot_width > 0 ? slot_column(j + d, slot_width, &scale[d]) : j + d) * col_stride;
+        }
+        int run = col_stride == 1; /* one run of columns with one scale: a loop that vectorizes */
+        for (Py_ssize_t d = 1; d < w; d++) run = run && offset[d] == offset[0] + d && scale[d] == scale[0];
+        float *target = packed + j * k;
+        for (Py_ssize_t p = 0; p < k; p++, target += 32) {
+            const float *row = b + p * row_stride;
+            if (run)
+                for (Py_ssize_t d = 0; d < w; d++) target[d] = row[offset[0] + d] * scale[0];
+            else
+                for (Py_ssize_t d = 0; d < w; d++) target[d] = row[offset[d]] * scale[d];
+        }
     }
 }
 
