@@ -475,8 +475,8 @@ static void pack_strips(const float *b, Py_ssize_t row_stride, Py_ssize_t col_st
     /* strip by strip, row by row: the writes are sequential and the reads are one run of 32 values (B in
      * place) or 32 sequential streams (B transposed) */
     for (Py_ssize_t j = 0; j < n; j += 32) {
-        Py_ssize_t w = n - j < 32 ? n - j : 32, offset[32];
-        float scale[32];
+        Py_ssize_t w = n - j < 32 ? n - j : 32, offset[32] = {0};
+        float scale[32] = {0};
         for (Py_ssize_t d = 0; d < w; d++) {
             scale[d] = 1.0f;
             offset[d] = (slot_width > 0 ? slot_column(j + d, slot_width, &scale[d]) : j + d) * col_stride;
