@@ -1,5 +1,5 @@
 """The parts of the build pyproject.toml cannot say: the grammar folder shipped inside the package, and
-the one C extension, nngraph.backend._kernels.
+the one C extension, nngraph.backend._kernels (its sources: nngraph/backend/csrc/).
 
 The extension is optional: where no C compiler is found, nngraph installs without it and the numpy
 backend runs the numpy twins of its kernels (slower; the same results up to float32 rounding).
@@ -7,6 +7,7 @@ backend runs the numpy twins of its kernels (slower; the same results up to floa
 """
 
 import sys
+from glob import glob
 
 from setuptools import Extension, find_packages, setup
 
@@ -22,6 +23,7 @@ setup(
     packages=find_packages(include=["nngraph", "nngraph.*"]) + ["nngraph.grammar"],
     package_dir={"nngraph.grammar": "grammar"},
     package_data={"nngraph.grammar": ["nngraph.lark", "nngraph.tables.json"]},
-    ext_modules=[Extension("nngraph.backend._kernels", ["nngraph/backend/_kernels.c"],
-                           extra_compile_args=FLAGS, libraries=LIBRARIES, optional=True)],
+    ext_modules=[Extension("nngraph.backend._kernels", sorted(glob("nngraph/backend/csrc/*.c")),
+                           depends=glob("nngraph/backend/csrc/*.h"), extra_compile_args=FLAGS,
+                           libraries=LIBRARIES, optional=True)],
 )

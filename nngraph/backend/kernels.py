@@ -1,4 +1,5 @@
-"""The fused CPU kernels (`_kernels.c`): which arrays may use them, and why they are off when they are.
+"""The fused CPU kernels (the extension `_kernels`, built from `csrc/`): which arrays may use them, and
+why they are off when they are.
 
 Code above the backend asks `fused_kernels(xp)` and gets the compiled module, or None; on None it runs
 its numpy twin of the kernel (written against `xp`, so the same twin serves cupy). The kernels are

@@ -1,4 +1,4 @@
-"""The compiled kernels (`nngraph/backend/_kernels.c`) against their numpy twins.
+"""The compiled kernels (`nngraph/backend/csrc/`) against their numpy twins.
 
 Skipped where the extension is not built, except under CI (the environment variable CI set, as CI
 services set CI=true): there a test fails saying so, so CI can never pass by skipping the kernels.
@@ -29,7 +29,7 @@ except ImportError:
 F32 = {"rtol": 1e-5, "atol": 1e-6}  # float32 tanh in C is a rational approximation, |err| ~ 4e-7
 F64 = {"rtol": 1e-12, "atol": 1e-15}  # atol only for values that cancel to ~0
 TOLERANCE = {np.float32: F32, np.float64: F64}
-TANH_F32_MAX_ERROR = 3.0e-7  # as documented in _kernels.c and docs/architecture.md
+TANH_F32_MAX_ERROR = 3.0e-7  # as documented in csrc/module.c and docs/architecture.md
 
 
 NOT_BUILT = f"the compiled kernels were not built: {kernels.status()}"
