@@ -309,17 +309,12 @@ def _rows_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, nee
     """A unit whose only gradient is a loss's at some rows (a last-step target): its dense edges at those
     rows alone, instead of GEMMs over every step that are zero but for them."""
     rows, ga = grads.rows[unit.name]
-    if any(edge.kind != "dense" for edge in unit.outer) or unit.channel_bias:
-        full = xp.zeros((run.steps * run.batch,) + ga.shape[1:], dtype=ga.dtype)
-        full[rows] = ga
-        edges_backward(xp, run, grads, unit, full, params, needs)
+    if all(edge.kind == "dense" for edge in unit.outer) and not unit.channel_bias:
+        edges_backward(xp, run, grads, unit, ga, params, needs, rows=rows)
         return
-    if unit.bias:
-        grads.params[unit.bias] = column_sums(xp, ga)
-    for edge in unit.outer:
-        grads.params[edge.weight] = run.shifted(run.values[edge.source], edge.source, edge.delay)[rows].T @ ga
-        if needs(edge.source):
-            run.shifted(grads.values[edge.source], edge.source, edge.delay)[rows] += ga @ params[edge.weight].T
+    full = xp.zeros((run.steps * run.batch,) + ga.shape[1:], dtype=ga.dtype)
+    full[rows] = ga
+    edges_backward(xp, run, grads, unit, full, params, needs)
 
 
 def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs) -> None:
@@ -327,16 +322,12 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     batch = run.batch
     ga_all = {u.name: xp.empty((run.steps * batch, u.gates * u.width), dtype=run.values[u.name].dtype)
               for u in stage.units}
-    ghu_all = {u.name: xp.empty_like(run.hu[u.name]) for u in stage.units if u.cell == "gru"}
     sequence = _sequence_kernels(xp, run, stage, grads)
     if sequence is not None:
         unit = stage.units[0]
-        if unit.cell == "gru":
-            _gru_sequence_backward(xp, run, grads, unit, params, needs, ga_all[unit.name], ghu_all[unit.name],
-                                   sequence)
-        else:
-            SEQUENCE_BACKWARD[unit.cell](xp, run, grads, unit, params, needs, ga_all[unit.name], sequence)
+        SEQUENCE_BACKWARD[unit.cell](xp, run, grads, unit, params, needs, ga_all[unit.name], sequence)
         return
+    ghu_all = {u.name: xp.empty_like(run.hu[u.name]) for u in stage.units if u.cell == "gru"}
     # each inner edge as (source gradient buffer, its row offset, contiguous W^T, scratch), resolved once
     inner = {u.name: [(grads.values[e.source], (run.history[e.source] - e.delay) * batch,
                        xp.ascontiguousarray(params[e.weight].T),
@@ -367,12 +358,12 @@ def _elman_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params:
     edges_backward(xp, run, grads, unit, ga, params, needs, inner=unit.inner)
 
 
-def _gru_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga, ghu,
+def _gru_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga,
                            kernels) -> None:
     """The reverse sweep of `_gru_sequence_forward` in one compiled call; then bias and weight gradients,
     U's from the gradient of h_prev @ U."""
     rz, candidate = run.ctx[unit.name]
-    h = _from_initial(run, run.values, unit)
+    h, ghu = _from_initial(run, run.values, unit), xp.empty_like(run.hu[unit.name])
     kernels.gru_sequence_backward(h, run.hu[unit.name], rz, candidate, _from_initial(run, grads.values, unit), ga,
                                   ghu, params[unit.own], run.batch, kernel_threads())
     edges_backward(xp, run, grads, unit, ga, params, needs)
@@ -430,15 +421,17 @@ def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra
 
 
 def edges_backward(xp, run: Run, grads: Grads, unit: UnitPlan, ga, params: dict, needs, inner=(),
-                   with_bias: bool = True) -> None:
-    """Bias and edges of `unit` given its pre-activation gradient over all steps: the weight gradients
-    of its dense edges, outer and `inner` (its recurrent ones, whose sources' gradients the step loop
-    passed back), in one product over ga; the gradients of its outer edges' sources."""
+                   with_bias: bool = True, rows=None) -> None:
+    """Bias and edges of `unit` given its pre-activation gradient over all steps, or at `rows` (time-major
+    row indices, dense edges only) where it is zero elsewhere: the weight gradients of its dense edges,
+    outer and `inner` (its recurrent ones, whose sources' gradients the step loop passed back), in one
+    product over ga; the gradients of its outer edges' sources."""
     if unit.bias and with_bias:
         grads.params[unit.bias] = (ga.reshape(len(ga), params[unit.bias].shape[0], -1).sum(axis=(0, 2))
                                    if unit.channel_bias else column_sums(xp, ga))
     dense = [edge for edge in unit.outer if edge.kind == "dense"] + list(inner)
     sources = [run.shifted(run.values[edge.source], edge.source, edge.delay) for edge in dense]
+    sources = sources if rows is None else [source[rows] for source in sources]
     for edge, grad in zip(dense, matmul_tn(xp, sources, ga)):
         grads.params[edge.weight] = grad
     for index, edge in enumerate(unit.outer):
@@ -446,7 +439,8 @@ def edges_backward(xp, run: Run, grads: Grads, unit: UnitPlan, ga, params: dict,
         if needed or edge.kind == "conv":
             g_source = _edge_backward(xp, run, unit, index, edge, ga, params, grads, needed)
             if needed and g_source is not None:
-                run.shifted(grads.values[edge.source], edge.source, edge.delay)[...] += g_source
+                target = run.shifted(grads.values[edge.source], edge.source, edge.delay)
+                target[slice(None) if rows is None else rows] += g_source
 
 
 def _edge_backward(xp, run, unit, index, edge, ga, params, grads, needed):
@@ -467,4 +461,4 @@ def _edge_backward(xp, run, unit, index, edge, ga, params, grads, needed):
 
 
 SEQUENCE_FORWARD = {"lstm": _lstm_sequence_forward, "gru": _gru_sequence_forward, None: _elman_sequence_forward}
-SEQUENCE_BACKWARD = {"lstm": _lstm_sequence_backward, None: _elman_sequence_backward}
+SEQUENCE_BACKWARD = {"lstm": _lstm_sequence_backward, "gru": _gru_sequence_backward, None: _elman_sequence_backward}
