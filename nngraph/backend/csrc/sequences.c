@@ -193,6 +193,28 @@ static void transposed_gemm_columns(const void *job, Py_ssize_t j0, Py_ssize_t j
 }
 #endif
 
+#if HAVE_SMALL_GEMM
+/* Pack B (pack_strips, parameter order) into a buffer for the call, point *packed_field (in `job`) at it,
+ * and run the parts over `rows` sequences with the GIL released; -1 with MemoryError where the buffer
+ * cannot be had. */
+static int run_with_packed(part_body body, const void *job, const float **packed_field, const float *b,
+                           Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n, Py_ssize_t rows,
+                           int threads) {
+    float *packed = PyMem_RawMalloc((strips_size(k, n) + 1) * sizeof(float));
+    if (!packed) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *packed_field = packed;
+    Py_BEGIN_ALLOW_THREADS
+    pack_strips(b, row_stride, col_stride, k, n, 0, packed);
+    run_parts(body, job, rows, TILE_ROWS, thread_count(threads));
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(packed);
+    return 0;
+}
+#endif
+
 static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
     PyObject *o[9];
     int threads = 1;
@@ -265,7 +287,6 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
     memset(a, 0, sizeof a);
     int dtype = 0, with_bias = o[7] != Py_None;
     double *sums = NULL;
-    float *packed = NULL;
     static const char *names[8] = {"gates", "c", "tanh_c", "dh", "dc", "da", "weight", "bias_grad"};
     static const int dims[8] = {3, 2, 2, 2, 2, 2, 2, 1}, writes[8] = {0, 0, 0, 1, 1, 1, 0, 1};
     for (int k = 0; k < 8; k++)
@@ -289,57 +310,32 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
 #if HAVE_SMALL_GEMM
     {
         Py_ssize_t blocks = (n + TILE_ROWS - 1) / TILE_ROWS;
-        packed = PyMem_RawMalloc((strips_size(4 * width, width) + 1) * sizeof(float));
         sums = with_bias ? PyMem_RawCalloc(blocks * 4 * width, sizeof(double)) : NULL;
-        if (!packed || (with_bias && !sums)) {
+        if (with_bias && !sums) {
             PyErr_NoMemory();
             goto fail;
         }
-        SequenceBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, packed, a[3].view.buf,
+        SequenceBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, NULL, a[3].view.buf,
                                 a[4].view.buf, a[5].view.buf, sums, n, width, steps,
                                 a[0].view.strides[0] / a[0].view.itemsize};
-        Py_BEGIN_ALLOW_THREADS
-        pack_strips(a[6].view.buf, 1, 4 * width, 4 * width, width, 0, packed); /* weight^T */
-        run_parts(sequence_backward_rows, &job, n, TILE_ROWS, thread_count(threads));
-        if (with_bias) {
-            float *bias_grad = a[7].view.buf;
-            for (Py_ssize_t j = 0; j < 4 * width; j++) {
-                double total = 0.0;
-                for (Py_ssize_t b = 0; b < blocks; b++) total += sums[b * 4 * width + j];
-                bias_grad[j] = (float)total;
-            }
+        if (run_with_packed(sequence_backward_rows, &job, &job.weight_t, a[6].view.buf, 1, 4 * width, 4 * width,
+                            width, n, threads) < 0)
+            goto fail; /* weight^T: rows and columns swapped */
+        float *bias_grad = with_bias ? a[7].view.buf : NULL;
+        for (Py_ssize_t j = 0; bias_grad && j < 4 * width; j++) {
+            double total = 0.0;
+            for (Py_ssize_t b = 0; b < blocks; b++) total += sums[b * 4 * width + j];
+            bias_grad[j] = (float)total;
         }
-        Py_END_ALLOW_THREADS
     }
 #endif
-    PyMem_RawFree(packed), PyMem_RawFree(sums);
+    PyMem_RawFree(sums);
     return finish(a, 8, 1);
 fail:
-    PyMem_RawFree(packed), PyMem_RawFree(sums);
+    PyMem_RawFree(sums);
     return finish(a, 8, 0);
 }
 
-#if HAVE_SMALL_GEMM
-/* Pack B (pack_strips, parameter order) into a buffer for the call, point *packed_field (in `job`) at it,
- * and run the parts over `rows` sequences with the GIL released; -1 with MemoryError where the buffer
- * cannot be had. */
-static int run_with_packed(part_body body, const void *job, const float **packed_field, const float *b,
-                           Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n, Py_ssize_t rows,
-                           int threads) {
-    float *packed = PyMem_RawMalloc((strips_size(k, n) + 1) * sizeof(float));
-    if (!packed) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    *packed_field = packed;
-    Py_BEGIN_ALLOW_THREADS
-    pack_strips(b, row_stride, col_stride, k, n, 0, packed);
-    run_parts(body, job, rows, TILE_ROWS, thread_count(threads));
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(packed);
-    return 0;
-}
-#endif
 
 /* take `count` float32 arrays (AVX-512 checked too); -1 with the exception set */
 static int take_f32(Arg *a, PyObject **o, const char **names, const int *writes, int count, const char *kernel) {
