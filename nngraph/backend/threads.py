@@ -51,33 +51,34 @@ def compute_threads(count: int | None):
 
 
 @contextmanager
-def _blas_limit(count: int):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # an optional speed-up, never a requirement
-        yield
-        return
-    with threadpool_limits(limits=count, user_api="blas"):
-        yield
-
-
-@contextmanager
 def blas_yields_to_kernels(xp):
     """numpy's BLAS on one thread inside the block, where the compiled kernels split their work over
     several (kernel_threads() > 1 and arrays of module `xp` use them); else nothing. Both pools spin
     while idle, and two pools spinning on the same cores slow each other down: an LSTM training step on
     2 cores took 12.8 ms with 2 BLAS threads beside the kernels' 2, 8.0 ms with 1."""
-    controller = _controller() if kernel_threads() > 1 and fused_kernels(xp) is not None else None
+    if kernel_threads() > 1 and fused_kernels(xp) is not None:
+        with _blas_limit(1):
+            yield
+    else:
+        yield
+
+
+@contextmanager
+def _blas_limit(count: int):
+    """numpy's BLAS on at most `count` threads inside the block (nothing without threadpoolctl: an
+    optional speed-up, never a requirement)."""
+    controller = _controller()
     if controller is None:
         yield
         return
-    with controller.limit(limits=1, user_api="blas"):
+    with controller.limit(limits=count, user_api="blas"):
         yield
 
 
 @functools.cache
 def _controller():
-    """threadpoolctl's view of the loaded thread pools, made once (that takes ~2 ms), or None."""
+    """threadpoolctl's view of the loaded thread pools, made once (that takes ~2 ms; entering a limit
+    through it ~15 us, as blas_yields_to_kernels does every training step), or None."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
