@@ -74,7 +74,7 @@ def program(checked: CheckedSpec, model: str | None = None, backend: str = "nump
     from nngraph.backend import get_backend
     from nngraph.compile import compile_model
 
-    config = next((t for t in checked.trains if t.name == train and model in (None, t.model)), None)
+    config = _train_block_for(checked, model, train)
     name = model or (config.model if config else next(iter(checked.models)))
     if name not in checked.models:
         from nngraph.errors import did_you_mean
@@ -82,6 +82,14 @@ def program(checked: CheckedSpec, model: str | None = None, backend: str = "nump
         raise ValidationError(f"no model named '{name}'", None, did_you_mean(name, checked.models))
     losses = config.loss if config is not None and config.model == name else ()
     return compile_model(checked.models[name], losses, get_backend(backend, dtype), seed)
+
+
+def _train_block_for(checked: CheckedSpec, model: str | None, train: str | None):
+    """The train block whose losses a program gets: the one named `train` (as every command picks it),
+    else the first that trains `model` (or the first of all); None where the spec has none."""
+    if train is not None:
+        return checked.train(train)
+    return next((t for t in checked.trains if model in (None, t.model)), None)
 
 
 def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, backend: str = "numpy",

@@ -122,6 +122,10 @@ def _spatial(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
     if edge.kind == "conv" and edge.option("kernel") is None:
         raise ShapeError("conv needs a kernel size", edge.span, "e.g. conv(filters=8, kernel=3)")
     kernel, stride, padding = conv_geometry(edge, source)
+    if edge.kind != "conv" and (2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]):
+        # the pooling ops' own rule (and PyTorch's): a window could otherwise lie wholly in the padding
+        raise ShapeError(f"{edge.kind} padding {list(padding)} must be at most half its kernel {list(kernel)}",
+                         edge.span, "a window that lies wholly in the padding pools nothing: use less padding")
     c, h, w = source
     if kernel[0] > h + 2 * padding[0] or kernel[1] > w + 2 * padding[1]:
         raise ShapeError(f"{edge.kind} kernel {list(kernel)} is larger than its input "
@@ -154,18 +158,26 @@ def edge_parameters(model: ModelGraph, edge: EdgeSpec) -> int:
     return math.prod(src) * fan_out
 
 
-def unit_bias_parameters(model: ModelGraph, name: str) -> int:
+def unit_bias(model: ModelGraph, name: str) -> tuple[int, bool] | None:
+    """(size, per_channel) of a unit's bias parameter, or None where it has none: one bias per channel
+    when every weighted connection into it is a conv (pooling links carry no weights), else one per
+    value (per gate value of a cell). The one rule that counting and every executor read."""
     unit, shape = model.unit(name), model.shapes.get(name)
     if shape is None or not unit.bias or unit.is_input:
-        return 0
+        return None
     if unit.is_stochastic:
-        return math.prod(shape)
-    incoming = [e for e in model.incoming(name) if e.has_weights and not e.implicit]
-    if not incoming:
-        return 0
-    if all(e.kind == "conv" for e in incoming):
-        return shape[0]  # one bias per channel
-    return math.prod(shape) * GATES[unit.cell]
+        return math.prod(shape), False
+    weighted = [e for e in model.incoming(name) if e.has_weights and not e.implicit]
+    if not weighted:
+        return None
+    if all(e.kind == "conv" for e in weighted):
+        return shape[0], True
+    return math.prod(shape) * GATES[unit.cell], False
+
+
+def unit_bias_parameters(model: ModelGraph, name: str) -> int:
+    bias = unit_bias(model, name)
+    return bias[0] if bias else 0
 
 
 def unit_parameters(model: ModelGraph, name: str) -> int:

@@ -138,6 +138,14 @@ MODEL_ERRORS = {
           x -> y
           h -> y
         }""", "unit 'h' is not reachable from any input", 3, 3, "`x -> h`", ValidationError),
+    "pooling window wholly in the padding": ("""
+        model m {
+          input x[1, 4, 4]
+          layer p
+          output y[1]
+          x -> p maxpool(kernel=2, stride=1, padding=2) -> y
+        }""", "maxpool padding \\[2, 2\\] must be at most half its kernel \\[2, 2\\]", 5, 5, "wholly in the padding",
+                                             ShapeError),
     "model without input": ("""
         model m {
           layer h[3]
