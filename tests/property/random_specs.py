@@ -2,7 +2,7 @@
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
-several inputs and outputs), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM and GRU
+several inputs and outputs, noise inputs), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM and GRU
 cells, stacked and mixed), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
 sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
 """
@@ -37,7 +37,7 @@ class Writer:
 
     def declare(self, role: str, unit: Unit, extra: str = "") -> Unit:
         shape = "[" + ", ".join(map(str, unit.shape)) + "]"
-        word = "" if role == "input" else unit.cell or unit.activation
+        word = "" if role in ("input", "noise") else unit.cell or unit.activation
         self.lines.append(f"  {role} {unit.name}{shape} {word}{extra}".rstrip())
         self.units.append(unit)
         return unit
@@ -66,6 +66,8 @@ def _feedforward(rng: random.Random) -> str:
     for i in range(rng.randint(1, 2)):
         shape = (rng.randint(1, 2), SIDE, SIDE) if rng.random() < 0.5 else (rng.randint(2, 4),)
         w.declare("input", Unit(f"x{i}", shape))
+    if rng.random() < 0.2:
+        w.declare("noise", Unit("z", (rng.randint(1, 3),)), " " + rng.choice(["normal", "uniform"]))
     for i in range(rng.randint(1, 5)):
         _hidden(w, f"h{i}")
     losses = _outputs(w)
