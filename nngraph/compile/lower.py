@@ -105,9 +105,9 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
                 sum_units: bool = False, input_grads: bool = False) -> Plan:
     """The plan of a feedforward model; `training` adds dropout, `sum_units` sums losses over units,
     `input_grads` makes the backward pass reach the data inputs too."""
-    if any(e.delay for e in model.edges) or any(u.cell for u in model.units):
-        raise BuildError(f"model '{model.name}' is recurrent; recurrent executors are not built yet",
-                         model.span, "see issue: recurrent networks")
+    if model.is_recurrent:
+        raise BuildError(f"model '{model.name}' is recurrent; compile it with compile_model, which lowers it "
+                         "for backprop through time", model.span)
     if model.is_boltzmann:
         raise BuildError(f"model '{model.name}' has symmetric links; it runs with a Boltzmann method",
                          model.span)

@@ -6,7 +6,6 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
-from nngraph.errors import BuildError
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.checkpoint import nest, unnest
@@ -23,11 +22,8 @@ def build(checked, config: TrainConfig, backend) -> "Backprop":
 
     model = checked.models[config.model]
     if model.is_recurrent:
-        try:
-            from nngraph.train.bptt import build as build_recurrent
-        except ModuleNotFoundError:
-            raise BuildError(f"model '{model.name}' is recurrent; this version has no recurrent executor",
-                             model.span) from None
+        from nngraph.train.bptt import build as build_recurrent
+
         return build_recurrent(checked, config, backend)
     return Backprop(model, compile_model(model, config.loss, backend, seed=config.seed), config)
 
