@@ -6,17 +6,12 @@ from nngraph.compile.program import Program
 
 
 def compile_model(model, losses=(), backend=None, seed: int = 0, sum_units: bool = False,
-                  input_grads: bool = False):
-    """A Program for one checked model: a training plan (with dropout) and an eval plan (without).
-    A recurrent model gets a RecurrentProgram (steps looped, backprop through time)."""
-    if model.is_recurrent:
-        from nngraph.compile.recurrent import lower_recurrent
-        from nngraph.compile.recurrent_program import RecurrentProgram
-
-        return RecurrentProgram(lower_recurrent(model, losses), backend, seed)
-    train_plan = lower_model(model, losses, training=True, sum_units=sum_units, input_grads=input_grads)
-    eval_plan = lower_model(model, losses, training=False, sum_units=sum_units, input_grads=input_grads)
-    return Program(train_plan, eval_plan, backend, seed)
+                  input_grads: bool = False, learn_initial: bool = False) -> Program:
+    """A Program for one checked model: a training plan (with dropout) and an eval plan (without). A
+    recurrent model's plan loops over time steps (scan instructions) and backpropagates through time."""
+    options = dict(sum_units=sum_units, input_grads=input_grads, learn_initial=learn_initial)
+    return Program(lower_model(model, losses, training=True, **options),
+                   lower_model(model, losses, training=False, **options), backend, seed)
 
 
 __all__ = ["Plan", "Program", "compile_model", "lower_model"]

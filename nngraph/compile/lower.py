@@ -2,19 +2,21 @@
 
 Units are lowered in same-step topological order: their incoming connections each give a contribution, the
 contributions sum, the bias is added, then the activation and (in training) dropout. A unit with a single dense
-or conv connection gets one fused op (matmul or conv plus bias).
+or conv connection gets one fused op (matmul or conv plus bias). A recurrent model gets the same lowering over
+time-major rows, its loops as `scan` instructions (`compile/loops.py`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import networkx as nx
 
-from nngraph.compile.plan import PARAM, TARGET, Instr, LossSlot, ParamSpec, Plan, RandomSlot
+from nngraph.compile.plan import PARAM, ROWS, TARGET, Instr, LossSlot, ParamSpec, Plan, RandomSlot
 from nngraph.errors import BuildError
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
-from nngraph.graph.shapes import conv_geometry, unit_bias
+from nngraph.graph.shapes import GATES, conv_geometry, unit_bias
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 from nngraph.ops import get_op
@@ -29,15 +31,22 @@ def lowers(kind: str):
     return register
 
 
-class _Builder:
-    def __init__(self, model: ModelGraph, training: bool):
-        self.model, self.training = model, training
+class Builder:
+    """Emits instructions for one instruction list (a plan, or a scan's prologue or step); the parameter
+    table and random slots are shared by every list of a plan. `read(edge)` says which slot holds an edge's
+    source as this list sees it (a delayed copy, a carried value, the loss rows); `scope` prefixes the slots
+    it names, so a scan's prologue and step never name a slot alike."""
+
+    def __init__(self, model: ModelGraph, training: bool, params=None, random=None, read=None, scope: str = ""):
+        self.model, self.training, self.scope = model, training, scope
         self.instrs: list[Instr] = []
-        self.params: dict[str, ParamSpec] = {}
-        self.random: list[RandomSlot] = []
+        self.params: dict[str, ParamSpec] = {} if params is None else params
+        self.random: list[RandomSlot] = [] if random is None else random
         self.aliases: dict[str, str] = {}
+        self.read = read
 
     def emit(self, op: str, inputs, output: str, **attrs) -> str:
+        output = self.scope + output
         self.instrs.append(Instr(get_op(op), tuple(inputs), output, attrs))
         return output
 
@@ -47,6 +56,9 @@ class _Builder:
 
     def value(self, unit: str) -> str:
         return self.aliases.get(unit, unit)
+
+    def source(self, edge: EdgeSpec) -> str:
+        return self.read(edge) if self.read else self.value(edge.source)
 
 
 def weight_name(edge: EdgeSpec) -> str:
@@ -58,36 +70,34 @@ def _init_for(unit: UnitSpec) -> str:
 
 
 @lowers("dense")
-def _dense(b: _Builder, edge: EdgeSpec, bias: str | None) -> str:
+def _dense(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
     src, dst = b.model.shapes[edge.source], b.model.shapes[edge.target]
-    fan_in, fan_out = math.prod(src), math.prod(dst)
-    w = b.param(weight_name(edge) + ".weight", (fan_in, fan_out), _init_for(b.model.unit(edge.target)),
-                fan_in, fan_out)
+    target = b.model.unit(edge.target)
+    fan_in, fan_out = math.prod(src), math.prod(dst) * GATES[target.cell]
+    w = b.param(weight_name(edge) + ".weight", (fan_in, fan_out), _init_for(target), fan_in, fan_out)
     out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:out"
-    inputs = (b.value(edge.source), w) + ((bias,) if bias else ())
-    b.emit("dense" if bias else "matmul", inputs, out)
+    out = b.emit("dense" if bias else "matmul", (b.source(edge), w) + ((bias,) if bias else ()), out)
     if len(dst) > 1:
-        b.emit("reshape", (out,), out + ":shaped", shape=list(dst))
-        return out + ":shaped"
+        return b.emit("reshape", (out,), f"{weight_name(edge)}:shaped", shape=list(dst))
     return out
 
 
 @lowers("conv")
-def _conv(b: _Builder, edge: EdgeSpec, bias: str | None) -> str:
+def _conv(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
     src, dst = b.model.shapes[edge.source], b.model.shapes[edge.target]
     kernel, stride, padding = conv_geometry(edge, src)
     shape = (dst[0], src[0], *kernel)
     fan_in, fan_out = src[0] * kernel[0] * kernel[1], dst[0] * kernel[0] * kernel[1]
     w = b.param(weight_name(edge) + ".weight", shape, _init_for(b.model.unit(edge.target)), fan_in, fan_out)
     out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:out"
-    inputs = (b.value(edge.source), w) + ((bias,) if bias else ())
+    inputs = (b.source(edge), w) + ((bias,) if bias else ())
     return b.emit("conv2d", inputs, out, stride=list(stride), padding=list(padding))
 
 
 def _pool(op):
-    def lower(b: _Builder, edge: EdgeSpec, bias) -> str:
+    def lower(b: Builder, edge: EdgeSpec, bias) -> str:
         kernel, stride, padding = conv_geometry(edge, b.model.shapes[edge.source])
-        return b.emit(op, (b.value(edge.source),), f"{weight_name(edge)}:out",
+        return b.emit(op, (b.source(edge),), f"{weight_name(edge)}:out",
                       kernel=list(kernel), stride=list(stride), padding=list(padding))
     return lower
 
@@ -97,21 +107,38 @@ LOWER_EDGE["avgpool"] = _pool("avgpool2d")
 
 
 @lowers("identity")
-def _identity(b: _Builder, edge: EdgeSpec, bias) -> str:
-    return b.value(edge.source)
+def _identity(b: Builder, edge: EdgeSpec, bias) -> str:
+    return b.source(edge)
 
 
 def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: bool = True,
-                sum_units: bool = False, input_grads: bool = False) -> Plan:
-    """The plan of a feedforward model; `training` adds dropout, `sum_units` sums losses over units,
-    `input_grads` makes the backward pass reach the data inputs too."""
-    if model.is_recurrent:
-        raise BuildError(f"model '{model.name}' is recurrent; compile it with compile_model, which lowers it "
-                         "for backprop through time", model.span)
+                sum_units: bool = False, input_grads: bool = False, learn_initial: bool = False) -> Plan:
+    """The plan of a model; `training` adds dropout, `sum_units` sums losses over units, `input_grads`
+    makes the backward pass reach the data inputs too, `learn_initial` gives a recurrent model's loop
+    units a learned state before the first step."""
     if model.is_boltzmann:
         raise BuildError(f"model '{model.name}' has symmetric links; it runs with a Boltzmann method",
                          model.span)
-    b = _Builder(model, training)
+    b = Builder(model, training)
+    if model.is_recurrent:
+        from nngraph.compile.loops import lower_loops
+
+        plan = lower_loops(b, model, losses, learn_initial)
+    else:
+        plan = Plan(model.name, b.instrs, b.params, _lower_feedforward(b, model), b.random,
+                    [u.name for u in model.units if u.role == "output"], b.aliases, shapes=dict(model.shapes))
+    plan.body = len(b.instrs)
+    plan.scored = scored_unit(losses, plan.outputs)
+    for term in losses:
+        _lower_loss(b, plan, term, sum_units)
+    constant = {TARGET, ROWS} | {r.slot for r in b.random} | set(plan.initial_feeds) | \
+        (set() if input_grads else set(plan.feeds))
+    plan.instrs = mark_gradients(b.instrs, constant)
+    return plan
+
+
+def _lower_feedforward(b: Builder, model: ModelGraph) -> list[str]:
+    """Every unit in same-step topological order; returns the input units (the plan's feeds)."""
     feeds = []
     for name in nx.topological_sort(same_step_graph(model)):
         unit = model.unit(name)
@@ -122,39 +149,50 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
         elif unit.role == "sample":
             _lower_sample(b, unit)
         else:
-            _lower_unit(b, unit)
-    plan = Plan(model.name, b.instrs, b.params, feeds, b.random,
-                [u.name for u in model.units if u.role == "output"], b.aliases, shapes=dict(model.shapes))
-    plan.body = len(b.instrs)
-    plan.scored = scored_unit(losses, plan.outputs)
-    for term in losses:
-        _lower_loss(b, plan, term, sum_units)
-    constant = {TARGET} | {r.slot for r in b.random} | (set() if input_grads else set(feeds))
-    plan.instrs = _mark_gradients(b.instrs, constant)
-    return plan
+            lower_unit(b, unit, model.incoming(name))
+    return feeds
 
 
-def _lower_unit(b: _Builder, unit: UnitSpec) -> None:
-    edges = [e for e in b.model.incoming(unit.name) if e.delay == 0]
+def unit_bias_param(b: Builder, unit: UnitSpec) -> str | None:
     shape = unit_bias(b.model, unit.name)
-    bias = b.param(f"{unit.name}.bias", shape[:1], "zeros") if shape else None
-    fused = bias if len(edges) == 1 and edges[0].kind in ("dense", "conv") else None
-    parts = [LOWER_EDGE[e.kind](b, e, fused) for e in edges]
+    if shape is None:
+        return None
+    return b.param(f"{unit.name}.bias", shape[:1], "lstm_bias" if unit.cell == "lstm" else "zeros")
+
+
+def lower_unit(b: Builder, unit: UnitSpec, edges) -> None:
+    """A unit from its incoming edges: net input, bias, activation, dropout."""
+    activate(b, unit, net_input(b, unit, list(edges), unit_bias_param(b, unit)))
+
+
+def net_input(b: Builder, unit: UnitSpec, edges: list, bias: str | None, extra: tuple = ()) -> str:
+    """The sum of the edges' contributions and of `extra` slots, plus the bias: the slot of z."""
+    fused = bias if not extra and len(edges) == 1 and edges[0].kind in ("dense", "conv") else None
+    parts = list(extra) + [LOWER_EDGE[e.kind](b, e, fused) for e in edges]
     z = parts[0] if len(parts) == 1 else b.emit("add", parts, f"{unit.name}:sum")
     if bias and not fused:
         z = b.emit("bias_add", (z, bias), f"{unit.name}:z")
+    return z
+
+
+def activate(b: Builder, unit: UnitSpec, z: str, per_sequence: bool = False) -> None:
+    """The activation of z and, in training, dropout: the unit's value. `per_sequence` (a scan's step)
+    draws one dropout mask per sequence, used at every step, instead of one per row."""
     b.aliases[unit.name + ":z"] = z
-    out = z
-    if unit.activation != "identity":
-        out = b.emit(unit.activation, (z,), unit.name, **dict(unit.activation_args))
-    if unit.dropout and b.training:
-        mask = f"random:{unit.name}.dropout"
-        b.random.append(RandomSlot(mask, b.model.shapes[unit.name], "dropout", unit.dropout))
-        out = b.emit("dropout", (out, mask), unit.name + ":dropped")
-    b.aliases[unit.name] = out
+    out = z if unit.activation == "identity" else b.emit(unit.activation, (z,), unit.name,
+                                                         **dict(unit.activation_args))
+    b.aliases[unit.name] = dropout(b, unit, out, per_sequence)
 
 
-def _lower_sample(b: _Builder, unit: UnitSpec) -> None:
+def dropout(b: Builder, unit: UnitSpec, out: str, per_sequence: bool = False) -> str:
+    if not (unit.dropout and b.training):
+        return out
+    mask = f"random:{unit.name}.dropout"
+    b.random.append(RandomSlot(mask, b.model.shapes[unit.name], "dropout", unit.dropout, per_sequence))
+    return b.emit("dropout", (out, mask), unit.name + ":dropped")
+
+
+def _lower_sample(b: Builder, unit: UnitSpec) -> None:
     eps = f"random:{unit.name}.eps"
     b.random.append(RandomSlot(eps, b.model.shapes[unit.name], "normal"))
     mu, logvar = (b.value(p) for p in unit.sample_params)
@@ -181,27 +219,33 @@ def loss_op(term: LossTerm, unit: UnitSpec) -> str:
 def reads_logits(op: str, unit: UnitSpec) -> bool:
     """Whether the loss reads the unit's pre-activation: a fused sigmoid or softmax, whose output it
     never forms. An identity unit's logits are its value, so with dropout the loss reads the dropped
-    value, as every other loss does (the check refuses dropout on a sigmoid or softmax unit that such a
+    value, as every other loss does; a cell's are its value h (the check refuses dropout on a sigmoid or softmax unit that such a
     loss reads: it would drop probabilities)."""
-    return op in LOGIT_LOSSES and not (unit.activation == "identity" and unit.dropout)
+    return op in LOGIT_LOSSES and unit.cell is None and not (unit.activation == "identity" and unit.dropout)
 
 
-def _lower_loss(b: _Builder, plan: Plan, term: LossTerm, sum_units: bool) -> None:
+def _lower_loss(b: Builder, plan: Plan, term: LossTerm, sum_units: bool) -> None:
     unit = b.model.unit(term.unit)
-    label = term.label
-    slot = f"loss:{label}"
+    slot = f"loss:{term.label}"
     weight, op = term.weight, "kl_normal"
     if term.kind == "kl":
-        mu, logvar = (b.value(p) for p in unit.sample_params)
-        b.emit(op, (mu, logvar), slot)
+        b.emit(op, tuple(b.value(p) for p in unit.sample_params), slot)
     else:
         op = loss_op(term, unit)
-        pred = b.value(term.unit + ":z") if reads_logits(op, unit) else b.value(term.unit)
-        target = b.value(term.target) if term.target else TARGET
+        pred = _at_loss_rows(b, plan, term.unit, term.unit + ":z" if reads_logits(op, unit) else term.unit)
+        target = _at_loss_rows(b, plan, term.target, term.target) if term.target else TARGET
         b.emit(op, (pred, target), slot)
         if sum_units and term.kind != "cross_entropy":
             weight *= math.prod(b.model.shapes[term.unit])  # mean over units -> sum over units
-    plan.losses.append(LossSlot(label, slot, weight, op, term.target))
+    plan.losses.append(LossSlot(term.label, slot, weight, op, term.target, term.unit))
+
+
+def _at_loss_rows(b: Builder, plan: Plan, unit: str, slot: str) -> str:
+    """A unit's slot as a loss reads it: in a recurrent plan at the window's loss rows (a unit that only a
+    loss reads is computed there alone already)."""
+    if not plan.sequence or unit in plan.at_rows:
+        return b.value(slot)
+    return b.emit("take_rows", (b.value(slot), ROWS), f"{slot}:rows")
 
 
 # ops that skip computing an input's gradient when told it is not needed: op -> (input index, attr)
@@ -210,16 +254,32 @@ GRADIENT_FLAGS = {"dense": (0, "needs_input_grad"), "matmul": (0, "needs_input_g
                   **{op: (1, "needs_target_grad") for op in ("mse", "bce", "bce_logits", "softmax_cross_entropy")}}
 
 
-def _mark_gradients(instrs: list[Instr], constant: set[str]) -> list[Instr]:
-    """Which inputs of each instruction need a gradient: those that depend on a parameter."""
-    varying: set[str] = {s for ins in instrs for s in ins.inputs if s and not s.startswith(PARAM)} - constant
-    varying -= {ins.output for ins in instrs}
+def mark_gradients(instrs: list[Instr], constant: set[str]) -> list[Instr]:
+    """Which inputs of each instruction need a gradient: those that depend on a parameter or on a slot the
+    list reads from outside that is not `constant`. A scan's body is marked the same way, its outer
+    constants passed down."""
+    produced = {s for ins in instrs for s in _outputs(ins)}
+    varying = {s for ins in instrs for s in ins.inputs if s and not s.startswith(PARAM)} - constant - produced
     marked = []
     for ins in instrs:
         needs = tuple(s is not None and (s.startswith(PARAM) or s in varying) for s in ins.inputs)
         if any(needs):
-            varying.add(ins.output)
+            varying.update(_outputs(ins))
         flag = GRADIENT_FLAGS.get(ins.op.name)
         attrs = dict(ins.attrs, **{flag[1]: needs[flag[0]]}) if flag else ins.attrs
+        if ins.op.name == "scan":
+            attrs = dict(attrs, needs=needs,
+                         body=_marked_body(attrs["body"], {s for s, n in zip(ins.inputs, needs) if not n}))
         marked.append(Instr(ins.op, ins.inputs, ins.output, attrs, needs))
     return marked
+
+
+def _marked_body(body, constant: set[str]):
+    """A scan's prologue and step, marked with the scan's own constant inputs (its carries and sequences
+    vary: they come from parameters)."""
+    return replace(body, prologue=tuple(mark_gradients(list(body.prologue), constant)),
+                   step=tuple(mark_gradients(list(body.step), constant)))
+
+
+def _outputs(ins: Instr) -> tuple[str, ...]:
+    return ins.output if isinstance(ins.output, tuple) else (ins.output,)

@@ -1,8 +1,13 @@
 """The compiled plan: plain data computed once per model, run many times.
 
 A plan is a flat list of instructions over named slots. Slots hold arrays: a unit's activation (its name), its
-pre-activation (`name:z`), parameters (`param:NAME`), data feeds (input unit names, `target`) and random draws
-(`random:...`). The backward schedule is the same list walked in reverse through each op's vjp.
+pre-activation (`name:z`), parameters (`param:NAME`), data feeds (input unit names, `target`), random draws
+(`random:...`) and, in a recurrent plan, the state before the first step (`name:initial`) and the loss rows
+(`rows`). The backward schedule is the same list walked in reverse through each op's vjp.
+
+A recurrent plan (`sequence`) works on time-major rows: step t of b sequences is rows [t b, (t + 1) b) of
+every slot, so everything outside a loop is an ordinary op over steps * b rows, and each loop is one `scan`
+instruction (compile/scan.py).
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from nngraph.ops.registry import Op
 
 PARAM = "param:"
 TARGET = "target"
+ROWS = "rows"
 
 
 @dataclass(frozen=True)
 class Instr:
     op: Op
     inputs: tuple[str | None, ...]
-    output: str
+    output: str | tuple[str, ...]  # a tuple for an op with several outputs (scan)
     attrs: dict = field(default_factory=dict, hash=False)
     needs_grad: tuple[bool, ...] = ()
 
@@ -28,7 +34,7 @@ class Instr:
 class ParamSpec:
     name: str
     shape: tuple[int, ...]
-    init: str  # glorot | he | zeros | small_normal
+    init: str  # glorot | he | zeros | small_normal | lstm_bias (zeros, forget gates at 1)
     fan_in: int = 1
     fan_out: int = 1
 
@@ -39,6 +45,7 @@ class RandomSlot:
     shape: tuple[int, ...]  # per example
     kind: str  # dropout | normal | uniform
     rate: float = 0.0
+    per_sequence: bool = False  # a recurrent plan's loop unit: one mask per sequence, for every step
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,18 @@ class LossSlot:
     weight: float
     op: str = ""  # the loss op, e.g. softmax_cross_entropy
     target: str | None = None  # the unit it compares with; None: the data's targets (or nothing: kl)
+    unit: str = ""  # the unit it reads
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """A recurrent plan's state of one unit before the first step: `blocks` steps of it, oldest first."""
+
+    unit: str
+    slot: str  # what the plan reads; a carried state is fed here
+    feed: str  # what the program fills with zeros otherwise (a learned state adds its parameter to it)
+    blocks: int
+    shape: tuple[int, ...]
 
 
 @dataclass
@@ -60,9 +79,16 @@ class Plan:
     outputs: list[str]  # output units
     aliases: dict[str, str]  # unit -> slot holding its value (identity activations alias z)
     losses: list[LossSlot] = field(default_factory=list)
-    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # per example (per step)
     body: int = 0  # instructions before the losses: what a plain forward pass runs
     scored: str | None = None  # the unit compared with the data's targets (metrics read it)
+    sequence: bool = False  # a recurrent plan: slots are time-major rows
+    initial: list[InitialState] = field(default_factory=list)
+    at_rows: set[str] = field(default_factory=set)  # units computed at the loss rows only (see compile/loops.py)
 
     def slot(self, unit: str) -> str:
         return self.aliases.get(unit, unit)
+
+    @property
+    def initial_feeds(self) -> list[str]:
+        return [s.feed for s in self.initial]

@@ -1,4 +1,13 @@
-"""A Program runs a Plan on a backend: parameters allocated once, forward and backward as flat loops."""
+"""A Program runs a Plan on a backend: parameters allocated once, forward and backward through the one
+interpreter (`compile.interpret`). Every model that has a forward pass compiles to one: feedforward and
+recurrent alike.
+
+A recurrent plan (`plan.sequence`) takes its inputs batch-major, (batch, steps, *shape), and works on
+time-major rows inside (step t of b sequences is rows [t b, (t + 1) b)). It starts from a carried `state`
+(what `final_state` returned for the previous window of the same sequences: truncated BPTT), else from the
+learned initial state where the plan has one, else from zeros. Its losses read the window's loss `rows`
+(time-major indices; None: every row) and a target given at those rows.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +16,21 @@ import math
 import numpy as np
 
 from nngraph.backend import Backend, get_backend
-from nngraph.compile.plan import PARAM, TARGET, Plan
+from nngraph.compile import interpret
+from nngraph.compile.plan import PARAM, ROWS, TARGET, Plan
 from nngraph.errors import DataError
 
 
 def init_parameter(spec, rng: np.random.Generator, dtype) -> np.ndarray:
-    """Glorot-uniform for tanh/sigmoid/linear units, He-uniform for rectifiers, zero biases."""
-    if spec.init == "zeros":
-        return np.zeros(spec.shape, dtype)
+    """Glorot-uniform for tanh/sigmoid/linear units, He-uniform for rectifiers, zero biases; an LSTM's
+    forget-gate biases start at 1 (Gers et al. 2000; Jozefowicz et al. 2015): the cell remembers by default,
+    which long-range tasks such as the adding problem need."""
+    if spec.init in ("zeros", "lstm_bias"):
+        value = np.zeros(spec.shape, dtype)
+        if spec.init == "lstm_bias":
+            width = spec.shape[0] // 4
+            value[width:2 * width] = 1
+        return value
     if spec.init == "small_normal":
         return (0.01 * rng.standard_normal(spec.shape)).astype(dtype)
     gain = 6.0 if spec.init == "he" else 6.0 * spec.fan_in / (spec.fan_in + spec.fan_out)
@@ -34,6 +50,11 @@ def flat_parameters(values: dict[str, np.ndarray], backend: Backend) -> dict:
     return params
 
 
+def time_major(a: np.ndarray) -> np.ndarray:
+    """(batch, steps, ...) -> (steps * batch, ...): step t is the block of rows [t * batch, ...)."""
+    return np.swapaxes(a, 0, 1).reshape((a.shape[0] * a.shape[1],) + a.shape[2:])
+
+
 class Program:
     """Parameters by name, and the forward and backward passes of a training plan and an eval plan."""
 
@@ -48,6 +69,10 @@ class Program:
         self._param_slots = {PARAM + n: a for n, a in self.params.items()}
         # each loss term's weight, by label; a method may change them between steps (KL warm-up)
         self.loss_weights = {ls.label: ls.weight for ls in train_plan.losses}
+
+    @property
+    def plan(self) -> Plan:
+        return self.train_plan
 
     # ---- parameters ---------------------------------------------------------------------
 
@@ -68,24 +93,40 @@ class Program:
 
     # ---- running --------------------------------------------------------------------------
 
-    def feeds(self, inputs: dict, target=None, rng=None, training=False) -> dict:
-        """Slot values for one batch: data inputs, the target, and fresh random draws."""
+    def feeds(self, inputs: dict, target=None, rng=None, training=False, state: dict | None = None,
+              rows=None) -> dict:
+        """Slot values for one batch: data inputs, the target, fresh random draws; for a recurrent plan
+        also the state before the first step and the loss rows."""
         plan = self.train_plan if training else self.eval_plan
-        values = dict(self._param_slots)
-        batch = None
+        values = interpret.Slots(self._param_slots)
         for name in plan.feeds:
             if name not in inputs:
                 raise DataError(f"no data for input unit '{name}'")
-            values[name] = self.backend.asarray(inputs[name])
-            batch = values[name].shape[0]
+        first = inputs[plan.feeds[0]] if plan.feeds else next(iter(inputs.values()))
+        batch, steps = first.shape[0], (first.shape[1] if plan.sequence else 1)
+        for name in plan.feeds:
+            values[name] = self.backend.asarray(time_major(np.asarray(inputs[name])) if plan.sequence
+                                                else inputs[name])
         if target is not None:
             values[TARGET] = self.backend.asarray(target)
+        if plan.sequence:
+            values[ROWS] = None if rows is None else self.xp.asarray(rows)
+            self._initial_values(plan, values, batch, state)
         if plan.random:
-            batch = batch or next(iter(inputs.values())).shape[0]
             draw = rng or self.backend.rng(None)
             for r in plan.random:
-                values[r.slot] = self._draw(draw, r, batch)
+                values[r.slot] = self._draw(draw, r, batch if r.per_sequence else batch * steps)
         return values
+
+    def _initial_values(self, plan: Plan, values: dict, batch: int, state: dict | None) -> None:
+        """Each state before the first step: carried (then a learned state is not used), else zeros."""
+        for initial in plan.initial:
+            rows = (initial.blocks * batch,) + initial.shape
+            if state is not None and initial.unit in state:
+                values[initial.slot] = self.backend.asarray(state[initial.unit]).reshape(rows)
+                values.given.add(initial.slot)
+            else:
+                values[initial.feed] = self.xp.zeros(rows, dtype=self.backend.dtype)
 
     def _draw(self, rng, r, batch):
         """Drawn with the caller's generator (the loop's checkpointed one, so resume is exact)."""
@@ -101,22 +142,38 @@ class Program:
         return self.backend.asarray(draw)
 
     def run(self, values: dict, training: bool, with_loss: bool = True) -> list:
-        """Forward: fills `values` slot by slot; returns each instruction's vjp context."""
-        xp = self.xp
-        ctxs = []
+        """Forward: fills `values` slot by slot; returns each instruction's vjp context. Slots that
+        `feeds` or `forward` were given (a carried state; a VAE's latent set by hand) are not recomputed."""
         plan = self.train_plan if training else self.eval_plan
-        for ins in plan.instrs if with_loss else plan.instrs[: plan.body]:
-            out, ctx = ins.op.forward(xp, tuple(values[s] if s else None for s in ins.inputs), ins.attrs)
-            values[ins.output] = out
-            ctxs.append(ctx)
-        return ctxs
+        return interpret.forward(self.xp, plan.instrs if with_loss else plan.instrs[: plan.body], values)
 
-    def forward(self, inputs: dict, training: bool = False, rng=None) -> dict:
-        """Every unit's value for named input arrays (eval mode: no dropout)."""
-        values = self.feeds(inputs, rng=rng, training=training)
+    def forward(self, inputs: dict, training: bool = False, rng=None, state: dict | None = None,
+                given: dict | None = None) -> dict:
+        """Every unit's value for named input arrays (eval mode: no dropout); batch-major (batch, steps,
+        *shape) for a recurrent plan. `given` sets slots by hand (a VAE's latent)."""
+        values = self.feeds(inputs, rng=rng, training=training, state=state)
+        values.update(given or {})
+        values.given.update(given or {})
         self.run(values, training, with_loss=False)
         plan = self.train_plan if training else self.eval_plan
-        return {u: values[plan.slot(u)] for u in plan.shapes if plan.slot(u) in values}
+        return {u: self.batch_major(values[plan.slot(u)], plan, len(next(iter(inputs.values()))))
+                for u in plan.shapes if plan.slot(u) in values}
+
+    def batch_major(self, a, plan: Plan, batch: int):
+        """A slot as the data is laid out: (batch, steps, *shape) for a recurrent plan's time-major rows."""
+        if not plan.sequence or a is None:
+            return a
+        return self.xp.swapaxes(a.reshape((a.shape[0] // batch, batch) + a.shape[1:]), 0, 1)
+
+    def final_state(self, values: dict, batch: int) -> dict:
+        """What the next window of the same sequences starts from: each unit's last `blocks` steps
+        (copies, not views), by unit (an LSTM's c as `NAME:cell`)."""
+        state = {}
+        for initial in self.train_plan.initial:
+            rows = initial.blocks * batch
+            past = self.xp.concatenate([values[initial.slot], values[self.train_plan.slot(initial.unit)]])
+            state[initial.unit] = past[len(past) - rows:].copy()
+        return state
 
     def loss(self, values: dict, plan: Plan) -> tuple[float, dict]:
         """(weighted total, each term unweighted) from a forward pass's values."""
@@ -124,9 +181,9 @@ class Program:
         total = sum(self.loss_weights[ls.label] * terms[ls.label] for ls in plan.losses)
         return total, terms
 
-    def loss_and_grads(self, inputs: dict, target=None, rng=None):
+    def loss_and_grads(self, inputs: dict, target=None, rng=None, state: dict | None = None, rows=None):
         """(total loss, loss terms, gradients by parameter name, slot values) for one training batch."""
-        values = self.feeds(inputs, target, rng, training=True)
+        values = self.feeds(inputs, target, rng, training=True, state=state, rows=rows)
         ctxs = self.run(values, training=True)
         grads = self.backward(values, ctxs)
         total, terms = self.loss(values, self.train_plan)
@@ -147,19 +204,9 @@ class Program:
         return params, {name: pending.get(name) for name in self.train_plan.feeds}
 
     def _sweep(self, values: dict, ctxs: list, seeds: dict | None) -> dict:
-        """The reverse walk: each instruction's vjp, accumulating into the slots that need gradients.
-        `seeds` (slot -> cotangent) replaces the default seed, the loss weights."""
-        xp, plan = self.xp, self.train_plan
+        """The reverse walk from `seeds` (slot -> cotangent), by default the loss weights."""
+        plan = self.train_plan
         if seeds is None:
             dtype = self.backend.dtype
-            seeds = {ls.slot: xp.asarray(self.loss_weights[ls.label], dtype=dtype) for ls in plan.losses}
-        pending = dict(seeds)
-        for ins, ctx in zip(reversed(plan.instrs), reversed(ctxs)):
-            g = pending.pop(ins.output, None)
-            if g is None:
-                continue
-            inputs = tuple(values[s] if s else None for s in ins.inputs)
-            for slot, need, grad in zip(ins.inputs, ins.needs_grad, ins.op.vjp(xp, g, ctx, inputs, ins.attrs)):
-                if need and grad is not None:
-                    pending[slot] = pending[slot] + grad if slot in pending else grad
-        return pending
+            seeds = {ls.slot: self.xp.asarray(self.loss_weights[ls.label], dtype=dtype) for ls in plan.losses}
+        return interpret.backward(self.xp, plan.instrs, values, ctxs, dict(seeds))

@@ -109,7 +109,8 @@ def _run(op, xp, inputs, attrs, seed):
 
 def _check_shape(op, inputs, attrs, out):
     per_example = op.shape(example_shapes(op, inputs), attrs)
-    expected = (inputs[0].shape[0],) + per_example if op.batched_output else per_example
+    batch = op.rows(inputs) if op.rows else inputs[0].shape[0]
+    expected = (batch,) + per_example if op.batched_output else per_example
     assert out.shape == expected, f"{op.name}: shape rule says {expected}, forward gave {out.shape}"
 
 

@@ -46,13 +46,14 @@ class Op:
     shape: Callable[..., Shape]
     params: tuple[int, ...] = ()  # indices of unbatched inputs (weights, biases)
     batched_output: bool = True  # False for losses: their output is a scalar
+    rows: Callable[..., int] | None = None  # the output's batch size from the inputs, where it is not the first's
 
 
 OPS: dict[str, Op] = {}
 
 
 def register(name: str, shape: Callable[..., Shape], params: tuple[int, ...] = (),
-             batched_output: bool = True):
+             batched_output: bool = True, rows: Callable[..., int] | None = None):
     """Register the decorated forward as op `name`; pair its vjp with `@forward.vjp`.
 
         @register("relu", shape=same_shape)
@@ -65,7 +66,7 @@ def register(name: str, shape: Callable[..., Shape], params: tuple[int, ...] = (
     def decorate(forward):
         if name in OPS:
             raise ValueError(f"op '{name}' is registered twice")
-        OPS[name] = Op(name, forward, _vjp_not_defined, shape, params, batched_output)
+        OPS[name] = Op(name, forward, _vjp_not_defined, shape, params, batched_output, rows)
 
         def pair_vjp(vjp):
             OPS[name] = replace(OPS[name], vjp=vjp)

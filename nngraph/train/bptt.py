@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from nngraph.backend.threads import blas_yields_to_kernels
-from nngraph.compile.recurrent import lower_recurrent
-from nngraph.compile.recurrent_program import RecurrentProgram, Targets, select_rows
+from nngraph.compile import compile_model
+from nngraph.compile.program import Program, time_major
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, Span
 from nngraph.graph.ir import ModelGraph
@@ -34,8 +36,36 @@ EVAL_CHUNK = 256  # sequences per evaluation pass
 
 def build(checked, config: TrainConfig, backend) -> Bptt:
     model = checked.models[config.model]
-    plan = lower_recurrent(model, config.loss)
-    return Bptt(model, RecurrentProgram(plan, backend, seed=config.seed), config)
+    return Bptt(model, compile_model(model, config.loss, backend, seed=config.seed), config)
+
+
+@dataclass
+class Targets:
+    """Which time-major rows of a window the losses read, and the data's targets there."""
+
+    rows: np.ndarray | None  # None: every row
+    data: np.ndarray | None  # None: every term compares with another unit
+
+
+def select_rows(y, lengths, per_step: bool, batch: int, start: int, steps: int, total: int) -> Targets | None:
+    """The loss rows of the window [start, start + steps) of sequences `total` steps long (None: the
+    window has none).
+
+    per_step: y is (batch, total, ...); the rows are the steps t < length. Otherwise y is (batch, ...),
+    one target per sequence, read at its last valid step (length - 1) when that falls in the window.
+    `lengths` None means every sequence is `total` steps long.
+    """
+    lengths = np.full(batch, total) if lengths is None else np.asarray(lengths)
+    if not per_step:
+        last = lengths - 1 - start
+        chosen = np.flatnonzero((last >= 0) & (last < steps))
+        return Targets(last[chosen] * batch + chosen, None if y is None else y[chosen]) if len(chosen) else None
+    window = None if y is None else time_major(y[:, start:start + steps])
+    valid = (np.arange(start, start + steps)[:, None] < lengths[None, :]).reshape(-1)
+    if valid.all():
+        return Targets(None, window)
+    rows = np.flatnonzero(valid)
+    return Targets(rows, None if window is None else window[rows]) if len(rows) else None
 
 
 def per_step_targets(data: Dataset) -> bool:
@@ -52,9 +82,9 @@ def per_step_targets(data: Dataset) -> bool:
 class Bptt:
     """Implements the trainer's Method protocol (see nngraph.train.loop) for recurrent models."""
 
-    def __init__(self, model: ModelGraph, program: RecurrentProgram, config: TrainConfig):
+    def __init__(self, model: ModelGraph, program: Program, config: TrainConfig):
         self.model, self.program, self.config = model, program, config
-        self.plan, self.xp = program.plan, program.xp
+        self.plan, self.xp = program.train_plan, program.xp
         self.optimizer = make_optimizer(config.optimizer, program.params, self.xp)
         self.vocabulary: Vocabulary | None = None
 
@@ -121,14 +151,23 @@ class Bptt:
             part = {name: x[:, start:start + steps] for name, x in inputs.items()}
             targets = select_rows(y, batch.lengths, per_step, len(batch), start, steps, total)
             if targets is None:
-                run = self.program.run(part, state, rng)
+                values = self.program.feeds(part, rng=rng, training=True, state=state)
+                self.program.run(values, training=True, with_loss=False)
             else:
-                loss, terms, grads, run = self.program.loss_and_grads(part, targets, state, rng)
+                loss, terms, grads, values = self.program.loss_and_grads(
+                    part, self._target(targets), rng, state, targets.rows)
                 self._update(grads)
-                tally.add(loss, terms, self._metrics(run, targets, batch), _count(targets, len(batch), steps))
+                tally.add(loss, terms, self._metrics(values, targets, batch), _count(targets, len(batch), steps))
             if start + steps < total:
-                state = self.program.final_state(run)
+                state = self.program.final_state(values, len(batch))
         return tally.means(len(self.plan.losses) > 1)
+
+    def _target(self, targets: Targets):
+        """The data's targets at the loss rows, numbers shaped as the unit they are compared with."""
+        data = targets.data
+        if data is None or data.dtype.kind != "f" or self.plan.scored is None:
+            return data
+        return data.reshape((len(data),) + self.plan.shapes[self.plan.scored])
 
     def _update(self, grads: dict) -> None:
         cfg = self.config
@@ -138,12 +177,14 @@ class Bptt:
             clip_by_global_norm(grads, cfg.clip, self.xp)
         self.optimizer.update(self.params, grads)
 
-    def _metrics(self, run, targets: Targets, data: Dataset) -> dict[str, float]:
-        """Accuracy (labels) or MSE (numbers) of the first output at the loss rows."""
+    def _metrics(self, values: dict, targets: Targets, data: Dataset) -> dict[str, float]:
+        """Accuracy (labels) or MSE (numbers) of the scored unit at the loss rows."""
         if self.plan.scored is None or targets.data is None or data.y is None:
             return {}
-        out = self.program.backend.to_numpy(run.value(self.plan.scored))
-        out = out if targets.rows is None else out[targets.rows]
+        out = self.program.backend.to_numpy(values[self.plan.slot(self.plan.scored)])
+        out = out.reshape(len(out), -1)
+        if targets.rows is not None and self.plan.scored not in self.plan.at_rows:
+            out = out[targets.rows]
         if data.y.dtype.kind in "iu":
             predicted = (out[:, 0] > 0.5) if out.shape[1] == 1 else out.argmax(axis=1)
             return {"accuracy": float((predicted == data_labels(targets)).mean())}
@@ -162,17 +203,18 @@ class Bptt:
             targets = select_rows(target_for(self.plan, part.y), part.lengths, per_step, len(part), 0, steps, steps)
             if targets is None:
                 continue
-            run = self.program.run(self._inputs(part.x), loss_rows=targets.rows)
-            loss, terms, _ = self.program.loss(run, targets)
-            tally.add(loss, terms, self._metrics(run, targets, part), _count(targets, len(part), steps))
+            values = self.program.feeds(self._inputs(part.x), self._target(targets), rows=targets.rows)
+            self.program.run(values, training=False)
+            loss, terms = self.program.loss(values, self.program.eval_plan)
+            tally.add(loss, terms, self._metrics(values, targets, part), _count(targets, len(part), steps))
         return tally.means(len(self.plan.losses) > 1)
 
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """A unit's values at every step: (n, steps, *shape)."""
         unit = unit or self.plan.outputs[0]
         with blas_yields_to_kernels(self.xp):
-            run = self.program.run(self._inputs(x))
-        return self.program.output(run, unit)
+            values = self.program.forward(self._inputs(x))
+        return self.program.backend.to_numpy(values[unit])
 
     def sample(self, request: dict, splits) -> str:
         return sample_text(self, request)

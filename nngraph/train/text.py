@@ -83,12 +83,13 @@ def sample_text(method, request: dict) -> str:
 
 def _feed(method, codes: np.ndarray, state):
     """Run the model over `codes` from `state`; (the last step's logits, the state after it)."""
-    program, plan = method.program, method.plan
-    run = program.run(method._inputs(codes), state)
+    program, plan = method.program, method.program.eval_plan
+    values = program.feeds(method._inputs(codes), state=state)
+    program.run(values, training=False, with_loss=False)
     out = plan.outputs[0]
-    source = run.pre[out] if plan.unit(out).activation == "softmax" else run.value(out)
-    last = program.backend.to_numpy(source[len(source) - run.batch:])[0]
-    return last.astype(np.float64), program.final_state(run)
+    source = values[plan.slot(out + ":z" if method.model.unit(out).activation == "softmax" else out)]
+    last = program.backend.to_numpy(source[len(source) - 1:])[0]
+    return last.astype(np.float64), program.final_state(values, 1)
 
 
 def _draw(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:

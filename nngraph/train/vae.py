@@ -150,17 +150,12 @@ class Vae:
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """The first output for given latent values: the eval forward pass with the sample unit's
-        value replaced by `z` (the encoder runs on zeros; it is cheap and its result unused)."""
+        value given as `z` (the encoder runs on zeros; it is cheap and its result unused)."""
         program, plan = self.program, self.program.eval_plan
         dummy = {name: np.zeros((len(z), *plan.shapes[name]), np.float32) for name in plan.feeds}
-        values = program.feeds(dummy, rng=np.random.default_rng(EVAL_SEED))
-        fixed = plan.slot(self.latent.name)
-        values[fixed] = program.backend.asarray(z)
-        for ins in plan.instrs[:plan.body]:
-            if ins.output != fixed:
-                values[ins.output] = ins.op.forward(self.xp, tuple(values[s] if s else None for s in ins.inputs),
-                                                    ins.attrs)[0]
-        return program.backend.to_numpy(values[plan.slot(plan.outputs[0])])
+        values = program.forward(dummy, rng=np.random.default_rng(EVAL_SEED),
+                                 given={plan.slot(self.latent.name): program.backend.asarray(z)})
+        return program.backend.to_numpy(values[plan.outputs[0]])
 
     def latent_means(self, x: np.ndarray) -> np.ndarray:
         values = self.encode_decode(x)

@@ -70,9 +70,8 @@ def test_same_seed_same_parameters_and_float64_on_request():
     assert a.params["h.bias"].dtype == np.float32
 
 
-def test_recurrent_models_compile_to_a_recurrent_program_and_boltzmann_ones_are_refused():
-    from nngraph.compile import lower_model
-    from nngraph.compile.recurrent_program import RecurrentProgram
+def test_recurrent_models_compile_to_one_program_with_a_scan_and_boltzmann_ones_are_refused():
+    from nngraph.compile import Program, lower_model
 
     checked = nngraph.loads("""
 model r {
@@ -87,7 +86,9 @@ model b {
   hidden h[2]
   v <-> h
 }""")
-    assert isinstance(nngraph.program(checked, "r"), RecurrentProgram)
+    recurrent = nngraph.program(checked, "r")
+    assert isinstance(recurrent, Program) and recurrent.train_plan.sequence
+    assert [i.op.name for i in recurrent.train_plan.instrs] == ["scan", "dense"]
     with pytest.raises(BuildError, match="symmetric links") as err:
         lower_model(checked.models["b"])
     assert err.value.span.line == 9

@@ -13,8 +13,7 @@ import pytest
 import nngraph
 from nngraph.backend import get_backend
 from nngraph.compile import compile_model
-from nngraph.compile.plan import TARGET
-from nngraph.compile.recurrent_program import select_rows
+from nngraph.train.bptt import select_rows
 from tests.property.random_specs import random_spec
 
 SPECS = 400  # 100 of each family (feedforward twice)
@@ -61,7 +60,7 @@ def _feedforward_errors(model, losses, rng) -> list[str]:
     plan = program.train_plan
     _randomize(program.params, rng)
     inputs = {name: rng.standard_normal((BATCH, *plan.shapes[name])) for name in plan.feeds}
-    target = _data_target([_Term(ls, plan) for ls in plan.losses], plan.shapes, rng, (BATCH,))
+    target = _data_target(plan.losses, plan.shapes, rng, (BATCH,))
     fixed = program.feeds(inputs, target, rng=np.random.default_rng(7), training=True)  # one draw of masks
 
     def loss() -> float:
@@ -80,27 +79,19 @@ def _feedforward_errors(model, losses, rng) -> list[str]:
     return errors
 
 
-class _Term:
-    """A plan's loss slot as `_data_target` reads it: its op, unit and target."""
-
-    def __init__(self, slot, plan):
-        instr = next(i for i in plan.instrs if i.output == slot.slot)
-        self.op, self.target = slot.op, None if instr.inputs[1] == TARGET else instr.inputs[1]
-        self.unit = slot.label[slot.label.index("(") + 1:].split(",")[0].rstrip(")")
-
-
 def _recurrent_errors(model, losses, rng) -> list[str]:
     program = compile_model(model, losses, get_backend("numpy", "float64"), seed=1)
-    plan = program.plan
+    plan = program.train_plan
     _randomize(program.params, rng)
     x = {name: rng.standard_normal((BATCH, STEPS, *plan.shapes[name])) for name in plan.feeds}
-    y = _data_target(plan.losses, plan.shapes, rng, (BATCH, STEPS))
-    targets = select_rows(y, None, True, BATCH, 0, STEPS, STEPS)
+    y = _data_target(plan.losses, plan.shapes, rng, (STEPS * BATCH,))
 
     def loss() -> float:
-        return program.loss(program.run(x, rng=np.random.default_rng(7)), targets)[0]
+        values = program.feeds(x, y, rng=np.random.default_rng(7), training=True)
+        program.run(values, training=True)
+        return program.loss(values, plan)[0]
 
-    _, _, grads, _ = program.loss_and_grads(x, targets, rng=np.random.default_rng(7))
+    _, _, grads, _ = program.loss_and_grads(x, y, rng=np.random.default_rng(7))
     errors = []
     for name, param in program.params.items():
         errors += _directional_errors(name, param, grads[name], loss, rng)

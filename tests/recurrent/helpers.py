@@ -6,9 +6,9 @@ import numpy as np
 
 import nngraph
 from nngraph.backend import get_backend
-from nngraph.compile.recurrent import lower_recurrent
-from nngraph.compile.recurrent_program import RecurrentProgram, select_rows
+from nngraph.compile import Program, compile_model
 from nngraph.ops.gradcheck import host
+from nngraph.train.bptt import Targets, select_rows
 
 SPEC = """
 model m {{
@@ -21,10 +21,10 @@ train {{ model m; data sine; loss {loss} }}
 
 
 def program(units: str, connections: str, loss: str = "mse(y)", backend_name: str = "numpy",
-            dtype: str = "float64", learn_initial: bool = False) -> RecurrentProgram:
+            dtype: str = "float64", learn_initial: bool = False) -> Program:
     checked = nngraph.loads(SPEC.format(units=units, connections=connections, loss=loss))
-    plan = lower_recurrent(checked.models["m"], checked.train().loss, learn_initial=learn_initial)
-    return RecurrentProgram(plan, get_backend(backend_name, dtype), seed=1)
+    return compile_model(checked.models["m"], checked.train().loss, get_backend(backend_name, dtype), seed=1,
+                         learn_initial=learn_initial)
 
 
 def batch(per_step: bool = True, labels: bool = False, n: int = 3, steps: int = 5, width: int = 2, seed: int = 0):
@@ -35,19 +35,40 @@ def batch(per_step: bool = True, labels: bool = False, n: int = 3, steps: int = 
     return x, y
 
 
-def assert_gradients_match(prog: RecurrentProgram, x, targets, state=None, step: float = 1e-6,
+def run(prog: Program, x, state=None, targets: Targets | None = None, training: bool = False) -> dict:
+    """The slot values of a forward pass over sequences x (with the losses where `targets` are given)."""
+    rows, data = (targets.rows, targets.data) if targets else (None, None)
+    values = prog.feeds({"x": x}, data, training=training, state=state, rows=rows)
+    prog.run(values, training=training, with_loss=targets is not None)
+    return values
+
+
+def loss_of(prog: Program, x, targets: Targets, state=None) -> float:
+    return prog.loss(run(prog, x, state, targets, training=True), prog.train_plan)[0]
+
+
+def output(prog: Program, values: dict, unit: str, batch: int) -> np.ndarray:
+    """A unit's values as (batch, steps, *shape)."""
+    return host(prog.batch_major(values[prog.train_plan.slot(unit)], prog.train_plan, batch))
+
+
+def grads_of(prog: Program, x, targets: Targets, state=None) -> dict:
+    return prog.loss_and_grads({"x": x}, targets.data, state=state, rows=targets.rows)[2]
+
+
+def assert_gradients_match(prog: Program, x, targets: Targets, state=None, step: float = 1e-6,
                            rtol: float = 1e-5) -> None:
     """Every parameter's BPTT gradient against central differences of the loss (float64)."""
-    _, _, grads, _ = prog.loss_and_grads({"x": x}, targets, state)
+    grads = grads_of(prog, x, targets, state)
     for name, param in prog.params.items():
         numeric = np.zeros(param.shape)
         flat = param.reshape(-1)
         for i in range(flat.size):
             keep = flat[i].item()
             flat[i] = keep + step
-            up = prog.loss(prog.run({"x": x}, state), targets)[0]
+            up = loss_of(prog, x, targets, state)
             flat[i] = keep - step
-            down = prog.loss(prog.run({"x": x}, state), targets)[0]
+            down = loss_of(prog, x, targets, state)
             flat[i] = keep
             numeric.reshape(-1)[i] = (up - down) / (2 * step)
         scale = max(np.abs(numeric).max(), 1e-8)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.recurrent.helpers import assert_gradients_match, batch, program, rows
+from tests.recurrent.helpers import assert_gradients_match, batch, grads_of, loss_of, output, program, rows, run
 
 ELMAN = ("layer h[4] tanh\n output y[2] identity", "x -> h\n h -> h delay 1\n h -> y")
 CASES = {
@@ -47,8 +47,8 @@ def test_padded_steps_contribute_nothing():
     noisy = x.copy()
     noisy[1, 2:] += 100.0  # beyond sequence 1's length
     noisy[2, 4:] -= 50.0
-    _, _, clean, _ = prog.loss_and_grads({"x": x}, rows(y, lengths))
-    _, _, padded, _ = prog.loss_and_grads({"x": noisy}, rows(y, lengths))
+    clean = grads_of(prog, x, rows(y, lengths))
+    padded = grads_of(prog, noisy, rows(y, lengths))
     for name in clean:
         np.testing.assert_allclose(padded[name], clean[name], err_msg=name)
 
@@ -57,8 +57,7 @@ def test_truncated_window_gradients_from_a_carried_state(backend_name):
     """A window of truncated BPTT: its state comes from the previous window and is a constant."""
     prog = program(*CASES["lstm"], backend_name=backend_name)
     x, y = batch(steps=6)
-    first = prog.run({"x": x[:, :3]})
-    state = prog.final_state(first)
+    state = prog.final_state(run(prog, x[:, :3]), 3)
     window = rows(y, start=3, steps=3, total=6)
     assert_gradients_match(prog, x[:, 3:], window, state)
 
@@ -66,12 +65,12 @@ def test_truncated_window_gradients_from_a_carried_state(backend_name):
 def test_windows_carry_the_state_exactly():
     prog = program(*CASES["delay2_and_feedback"])
     x, _ = batch(steps=7)
-    whole = prog.output(prog.run({"x": x}), "y")
+    whole = output(prog, run(prog, x), "y", 3)
     state, parts = None, []
     for start in (0, 3, 5):
-        run = prog.run({"x": x[:, start:start + (3 if start == 0 else 2)]}, state)
-        parts.append(prog.output(run, "y"))
-        state = prog.final_state(run)
+        values = run(prog, x[:, start:start + (3 if start == 0 else 2)], state)
+        parts.append(output(prog, values, "y", 3))
+        state = prog.final_state(values, 3)
     np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, rtol=1e-12)
 
 
@@ -91,9 +90,11 @@ def test_a_last_step_classifier_runs_and_backprops_at_the_loss_rows_only(backend
     prog = program("layer h[4] lstm\n output y[3] softmax", "x -> h -> y", "cross_entropy(y)", backend_name)
     x, labels = batch(per_step=False, labels=True, width=3)
     targets = rows(labels, np.array([5, 3, 4]), per_step=False, steps=5)
-    loss, _, _, run = prog.loss_and_grads({"x": x}, targets)
-    assert run.at_rows == {"y"} and run.pre["y"].shape == (3, 3)
-    full = prog.run({"x": x})
-    assert full.at_rows == set() and full.pre["y"].shape == (15, 3)
-    assert np.isclose(loss, prog.loss(full, targets)[0], rtol=1e-12)
+    loss, _, _, values = prog.loss_and_grads({"x": x}, targets.data, rows=targets.rows)
+    assert prog.train_plan.at_rows == {"y"} and values[prog.train_plan.slot("y:z")].shape == (3, 3)
+    full = run(prog, x)
+    assert full[prog.train_plan.slot("y:z")].shape == (15, 3)
+    picked = full[prog.train_plan.slot("y:z")][targets.rows]
+    log_p = picked - np.log(np.exp(picked).sum(axis=1, keepdims=True))
+    assert np.isclose(loss, -log_p[np.arange(3), targets.data].mean(), rtol=1e-12)
     assert_gradients_match(prog, x, targets)

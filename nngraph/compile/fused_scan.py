@@ -1,0 +1,212 @@
+"""Scan bodies that run as one compiled call: a single LSTM, GRU or tanh (Elman) layer whose only recurrence
+is its own `h -> h delay 1`, with no dropout and no loss reading its pre-activation. The lowering records such
+a body's `Pattern`; at run time `fused_implementation` takes the whole-sequence kernel where the backend offers
+one for these arrays (float32, a batch its small GEMM serves), else returns None and the generic scan runs.
+Both paths compute the same numbers (up to float32 rounding): tests/recurrent compares them.
+
+The kernels take the layer's parameters as they are (an LSTM's gate columns are reordered inside), keep what
+their backward needs, and split the batch over the kernel threads. An LSTM fed by one dense connection
+multiplies that input inside its per-step GEMM too, so its (steps * batch, 4H) projection is never written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from numpy import float32
+
+from nngraph.backend.kernels import SMALL_GEMM_MAX_ROWS, fused_kernels, kernel_threads, matmul_tn
+from nngraph.compile import interpret
+from nngraph.compile.plan import PARAM
+from nngraph.ops.dense import column_sums
+from nngraph.ops.recurrent import lstm_slot_params
+
+
+@dataclass(frozen=True)
+class Pattern:
+    cell: str  # lstm | gru | elman
+    value: str  # the layer's value slot
+    recurrent: str  # its own recurrent weight
+    sequence: str  # the prologue's output: the layer's input projection and bias, all steps
+    initial: str  # the state before the first step (its last block is h_(-1))
+    blocks: int
+    cell_initial: str | None = None  # an LSTM's c before the first step
+    dense: tuple | None = None  # a prologue that is one dense input: (source slot, weight slot, bias slot or None)
+
+
+def pattern_of(model, members, body) -> Pattern | None:
+    """The body's pattern, where it is one the kernels run."""
+    if len(members) != 1 or len(body.sequences) != 1:
+        return None
+    unit = model.unit(members[0])
+    cell = unit.cell or ("elman" if unit.activation == "tanh" else None)
+    others = [i for i in body.step if i.op.name not in _STEP_OPS[cell]] if cell else [None]
+    own = [c for c in body.carries if c.name == unit.name]
+    inner = [e for e in model.incoming(unit.name) if e.source == unit.name]
+    if others or not own or own[0].depth != 1 or len(inner) != 1 or inner[0].kind != "dense" or \
+            body.outputs[0] != unit.name:
+        return None
+    recurrent = PARAM + f"{unit.name}->{unit.name}@1.weight"
+    return Pattern(cell, unit.name, recurrent, body.sequences[0], own[0].initial, own[0].blocks,
+                   f"{unit.name}:initial_cell" if cell == "lstm" else None, _one_dense_input(body))
+
+
+# the step ops of each pattern: anything else (dropout, another recurrent edge) is not one
+_STEP_OPS = {"lstm": {"matmul", "add", "lstm_gates", "columns"}, "gru": {"matmul", "gru_gates"},
+             "elman": {"matmul", "add", "tanh"}}
+
+
+def _one_dense_input(body):
+    (ins,) = body.prologue if len(body.prologue) == 1 and body.prologue[0].op.name in ("dense", "matmul") \
+        else (None,)
+    if ins is None:
+        return None
+    return ins.inputs[0], ins.inputs[1], ins.inputs[2] if len(ins.inputs) > 2 else None
+
+
+def fused_implementation(xp, body, values: dict, needs: dict):
+    """(outputs, trace) of the whole-sequence kernel for this body and these arrays, or None. `needs`: which
+    of the body's outer slots need a gradient."""
+    pattern = body.pattern
+    if pattern is None:
+        return None
+    kernels = fused_kernels(xp)
+    initial = values[pattern.initial]
+    batch = initial.shape[0] // pattern.blocks
+    if (kernels is None or not kernels.small_gemm_available or initial.dtype != float32
+            or batch > SMALL_GEMM_MAX_ROWS * kernel_threads()):
+        return None
+    return _FORWARD[pattern.cell](xp, kernels, body, pattern, values, batch, needs)
+
+
+def _with_initial(xp, values, pattern, batch, rows: int):
+    """A (1 + steps) * batch buffer whose first block is h_(-1), the last block of the initial state."""
+    initial = values[pattern.initial]
+    out = xp.empty((batch + rows, initial.shape[1]), dtype=initial.dtype)
+    out[:batch] = initial[len(initial) - batch:]
+    return out
+
+
+@dataclass
+class _Trace:
+    kernels: object
+    body: object
+    pattern: Pattern
+    values: dict
+    batch: int
+    h: object  # (1 + steps) * batch rows: h_(-1) .. h_(T-1)
+    saved: tuple  # what the cell's backward kernel reads
+    prologue: list | None  # the prologue's ctxs (None: an LSTM's fused input, never projected)
+    needs: dict
+
+    def vjp(self, xp, gs, inputs):
+        g_h = gs[0]
+        rows = len(self.h) - self.batch
+        dh = xp.zeros_like(self.h)
+        if g_h is not None:
+            dh[self.batch:] = g_h
+        grads = _BACKWARD[self.pattern.cell](xp, self, dh, rows)
+        initial = self.values[self.pattern.initial]
+        g_initial = xp.zeros_like(initial)
+        g_initial[len(initial) - self.batch:] = dh[:self.batch]
+        grads[self.pattern.initial] = g_initial
+        return tuple(grads.get(slot) for slot in self.body.reads)
+
+    def input_grads(self, xp, ga, grads: dict, recurrent_rhs=None) -> dict:
+        """The gradients of the recurrent weight (h_prev^T times `recurrent_rhs`, by default ga) and of the
+        prologue's inputs, given ga, the gradient of the prologue's output. A dense prologue's weight
+        gradient is taken in the same pass over ga as the recurrent one; any other prologue runs its
+        vjps."""
+        rows, dense, values = len(ga), self.pattern.dense, self.values
+        h_prev = self.h[:rows]
+        if dense is None:
+            (grads[self.pattern.recurrent],) = matmul_tn(xp, [h_prev], ga if recurrent_rhs is None else recurrent_rhs)
+            pending = interpret.backward(xp, self.body.prologue, values, self.prologue, {self.pattern.sequence: ga})
+            grads.update({slot: g for slot, g in pending.items() if slot in self.body.reads})
+            return grads
+        source, weight, bias = dense
+        x = values[source]
+        if recurrent_rhs is None:
+            grads[weight], grads[self.pattern.recurrent] = matmul_tn(xp, [x.reshape(rows, -1), h_prev], ga)
+        else:
+            (grads[weight],) = matmul_tn(xp, [x.reshape(rows, -1)], ga)
+            (grads[self.pattern.recurrent],) = matmul_tn(xp, [h_prev], recurrent_rhs)
+        if bias and bias not in grads:
+            grads[bias] = column_sums(xp, ga)
+        if self.needs.get(source):
+            grads[source] = (ga @ values[weight].T).reshape(x.shape)
+        return grads
+
+
+def _elman_forward(xp, kernels, body, pattern, values, batch, needs):
+    prologue = interpret.forward(xp, body.prologue, values)
+    pre = values[pattern.sequence]
+    h = _with_initial(xp, values, pattern, batch, len(pre))
+    kernels.elman_sequence_forward(pre, values[pattern.recurrent], h, batch, kernel_threads())
+    return (h[batch:],), _Trace(kernels, body, pattern, values, batch, h, (), prologue, needs)
+
+
+def _elman_backward(xp, trace: _Trace, dh, rows: int) -> dict:
+    ga = xp.empty((rows, dh.shape[1]), dtype=dh.dtype)
+    weight = trace.values[trace.pattern.recurrent]
+    trace.kernels.elman_sequence_backward(trace.h, dh, ga, weight, trace.batch, kernel_threads())
+    return trace.input_grads(xp, ga, {})
+
+
+def _gru_forward(xp, kernels, body, pattern, values, batch, needs):
+    prologue = interpret.forward(xp, body.prologue, values)
+    pre = values[pattern.sequence]
+    rows, width = len(pre), pre.shape[1] // 3
+    h = _with_initial(xp, values, pattern, batch, rows)
+    hu, rz, candidate = (xp.empty((rows, k * width), dtype=pre.dtype) for k in (3, 2, 1))
+    kernels.gru_sequence_forward(pre, values[pattern.recurrent], h, hu, rz, candidate, batch, kernel_threads())
+    return (h[batch:],), _Trace(kernels, body, pattern, values, batch, h, (hu, rz, candidate), prologue, needs)
+
+
+def _gru_backward(xp, trace: _Trace, dh, rows: int) -> dict:
+    hu, rz, candidate = trace.saved
+    ga, ghu = xp.empty_like(hu), xp.empty_like(hu)
+    weight = trace.values[trace.pattern.recurrent]
+    trace.kernels.gru_sequence_backward(trace.h, hu, rz, candidate, dh, ga, ghu, weight, trace.batch,
+                                        kernel_threads())
+    return trace.input_grads(xp, ga, {}, recurrent_rhs=ghu)
+
+
+def _lstm_forward(xp, kernels, body, pattern, values, batch, needs):
+    dense = pattern.dense
+    if dense is not None:  # the input multiplied inside the per-step GEMM: never projected
+        source, x_weight, bias = values[dense[0]], values[dense[1]], dense[2] and values[dense[2]]
+        source, prologue = source.reshape(len(source), -1), None
+    else:  # the projection (bias included) in the kernel's slot order
+        prologue = interpret.forward(xp, body.prologue, values)
+        source, x_weight, bias = lstm_slot_params(xp, values[pattern.sequence]), None, None
+    rows, width = len(source), values[pattern.recurrent].shape[0]
+    h = _with_initial(xp, values, pattern, batch, rows)
+    cells = xp.empty_like(h)
+    cells[:batch] = values[pattern.cell_initial]
+    gates, tanh_c = xp.empty((4, rows, width), dtype=h.dtype), xp.empty((rows, width), dtype=h.dtype)
+    scratch = xp.empty((batch, 4 * width), dtype=h.dtype)
+    kernels.lstm_sequence_forward(source, x_weight, values[pattern.recurrent], h, cells, gates, tanh_c, scratch,
+                                  bias, kernel_threads())
+    trace = _Trace(kernels, body, pattern, values, batch, h, (cells, gates, tanh_c), prologue, needs)
+    return (h[batch:], cells[batch:]), trace
+
+
+def _lstm_backward(xp, trace: _Trace, dh, rows: int) -> dict:
+    cells, gates, tanh_c = trace.saved
+    pattern, values = trace.pattern, trace.values
+    width = dh.shape[1]
+    dc = xp.zeros((trace.batch, width), dtype=dh.dtype)  # c's gradient after the last step (none: a constant)
+    ga = xp.empty((rows, 4 * width), dtype=dh.dtype)
+    dense = pattern.dense
+    bias_grad = xp.empty(4 * width, dtype=dh.dtype) if dense is not None and dense[2] else None
+    trace.kernels.lstm_sequence_backward(gates, cells, tanh_c, dh, dc, ga, values[pattern.recurrent], bias_grad,
+                                         kernel_threads())
+    grads = {pattern.cell_initial: dc}
+    if bias_grad is not None:
+        grads[dense[2]] = bias_grad  # summed by the kernel during its sweep
+    return trace.input_grads(xp, ga, grads)
+
+
+_FORWARD = {"lstm": _lstm_forward, "gru": _gru_forward, "elman": _elman_forward}
+_BACKWARD = {"lstm": _lstm_backward, "gru": _gru_backward, "elman": _elman_backward}

@@ -1,0 +1,229 @@
+"""A recurrent model's plan: the feedforward lowering over time-major rows, each loop a `scan`.
+
+The units split into the strongly connected components of the whole graph (delayed edges included), in
+topological order. A unit on a cycle (every cycle has a delayed edge: the same-step graph is acyclic) belongs
+to a *loop*, lowered to one `scan` instruction; every other unit is computed for all steps at once, time folded
+into the rows, exactly as in a feedforward plan. A connection from k steps back reads `delayed(value,
+initial)` (ops/sequence.py); a loop's own past values are the scan's carries.
+
+Inside a scan, each loop unit's connections from outside the loop (and its bias) form the prologue, one op over
+all steps; the step sums that with the connections from inside the loop (the recurrent products), then applies
+the cell or activation. A gated cell's own recurrence (the implicit `h -> h delay 1`) is an ordinary term of an
+LSTM's pre-activation; for a GRU it is the `hu` that the reset gate scales.
+
+Losses read the window's loss rows (`take_rows`); a unit that only a loss reads, through its logits (a
+classifier on the last step), is computed at those rows alone. Parameters carry the feedforward names:
+`x->h.weight` (fan_in, G * H), `h->h@1.weight`, `h.bias` (G * H), G = 4 (lstm), 3 (gru) or 1; with
+`learn_initial`, `h.initial` (and an LSTM's `h.initial_cell`) is the loop unit's state before the first step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import networkx as nx
+
+from nngraph.compile.lower import (
+    Builder,
+    activate,
+    dropout,
+    loss_op,
+    net_input,
+    reads_logits,
+    unit_bias_param,
+    weight_name,
+)
+from nngraph.compile.plan import ROWS, InitialState, Instr, Plan
+from nngraph.compile.scan import Carry, ScanBody
+from nngraph.errors import BuildError
+from nngraph.graph.ir import ModelGraph, UnitSpec
+from nngraph.graph.training import LossTerm
+from nngraph.graph.validate import same_step_graph
+from nngraph.ops import get_op
+
+
+def lower_loops(b: Builder, model: ModelGraph, losses: tuple[LossTerm, ...], learn_initial: bool) -> Plan:
+    _refuse_unsupported(model)
+    history = {u.name: max((e.delay for e in model.outgoing(u.name)), default=0) for u in model.units}
+    plan = Plan(model.name, b.instrs, b.params, [u.name for u in model.units if u.role == "input"], b.random,
+                [u.name for u in model.units if u.role == "output"], b.aliases, shapes=dict(model.shapes),
+                sequence=True)
+    components = list(_components(model))
+    loops = {name for members, loop in components if loop for name in members}
+    plan.at_rows = _row_sparse_units(model, losses, loops, b.training)
+    _initial_states(b, plan, model, history, loops if learn_initial else set())
+    reads = _OuterReads(b, history, plan.at_rows)
+    b.read = reads.read
+    for members, loop in components:
+        if loop:
+            _lower_loop(b, model, members, history, reads, _logit_units(model, losses))
+        else:
+            unit = model.unit(members[0])
+            activate(b, unit, net_input(b, unit, model.incoming(unit.name), unit_bias_param(b, unit)))
+    return plan
+
+
+def _refuse_unsupported(model: ModelGraph) -> None:
+    for unit in model.units:
+        if unit.role in ("noise", "sample", "visible", "hidden"):
+            raise BuildError(f"unit '{unit.name}' ({unit.role}) cannot be part of a recurrent model "
+                             "trained by backprop through time", unit.span)
+
+
+def _components(model: ModelGraph):
+    """(members in same-step order, is_loop) for each strongly connected component, sources first; the
+    input units are left out (they are the plan's feeds)."""
+    declared = {u.name: i for i, u in enumerate(model.units)}
+    order = list(nx.lexicographical_topological_sort(same_step_graph(model), key=declared.__getitem__))
+    whole = nx.DiGraph()
+    whole.add_nodes_from(order)
+    whole.add_edges_from((e.source, e.target) for e in model.edges if not e.symmetric)
+    condensed = nx.condensation(whole)
+    rank = {name: i for i, name in enumerate(order)}
+    first = {c: min(rank[m] for m in condensed.nodes[c]["members"]) for c in condensed}
+    for comp in nx.lexicographical_topological_sort(condensed, key=first.__getitem__):
+        members = sorted(condensed.nodes[comp]["members"], key=rank.__getitem__)
+        if model.unit(members[0]).role != "input":
+            yield members, len(members) > 1 or whole.has_edge(members[0], members[0])
+
+
+def _row_sparse_units(model: ModelGraph, losses, loops: set, training: bool) -> set[str]:
+    """Units computed at the loss rows alone: outside any loop, no edge leaves them, exactly one loss reads
+    them, through its logits, none compares with them, and (in training) no dropout draws a mask per row."""
+    read = [t.unit for t in losses] + [t.target for t in losses if t.target]
+    return {t.unit for t in losses if t.kind != "kl" and reads_logits(loss_op(t, model.unit(t.unit)), model.unit(t.unit))
+            and t.unit not in loops and not model.outgoing(t.unit) and read.count(t.unit) == 1
+            and not (training and model.unit(t.unit).dropout)}
+
+
+def _logit_units(model: ModelGraph, losses) -> set[str]:
+    return {t.unit for t in losses if t.kind != "kl" and reads_logits(loss_op(t, model.unit(t.unit)), model.unit(t.unit))}
+
+
+def _initial_states(b: Builder, plan: Plan, model: ModelGraph, history: dict, learned: set) -> None:
+    """Every unit that a later step reads has a state before the first step: zeros, a carried state, or
+    (loop units, with `learn_initial`) a parameter added to the zeros. An LSTM in a loop also carries c."""
+    for unit in model.units:
+        if history[unit.name]:
+            _initial(b, plan, unit.name, history[unit.name], model.shapes[unit.name], unit.name in learned, "")
+        if unit.cell == "lstm":
+            _initial(b, plan, unit.name, 1, model.shapes[unit.name], unit.name in learned, "_cell")
+
+
+def _initial(b: Builder, plan: Plan, unit: str, blocks: int, shape, learned: bool, kind: str) -> None:
+    slot = f"{unit}:initial{kind}"
+    feed = slot + ":zeros" if learned else slot
+    if learned:
+        param = b.param(f"{unit}.initial{kind}", (math.prod(shape),), "zeros")
+        b.emit("bias_add", (feed, param), slot)
+    plan.initial.append(InitialState(unit + (":cell" if kind else ""), slot, feed, blocks, tuple(shape)))
+
+
+class _OuterReads:
+    """How the plan outside the loops reads an edge's source: its value, or a copy `delay` steps back (made
+    once per source and delay), at the loss rows for a unit computed there alone."""
+
+    def __init__(self, b: Builder, history: dict, at_rows: set):
+        self.b, self.history, self.at_rows = b, history, at_rows
+        self.delayed: dict[tuple[str, int], str] = {}
+
+    def read(self, edge) -> str:
+        slot = self.b.value(edge.source) if edge.delay == 0 else self._delayed(edge.source, edge.delay)
+        if edge.target in self.at_rows:
+            return self.b.emit("take_rows", (slot, ROWS), f"{weight_name(edge)}:rows")
+        return slot
+
+    def _delayed(self, source: str, k: int) -> str:
+        key = (source, k)
+        if key not in self.delayed:
+            self.delayed[key] = self.b.emit("delayed", (self.b.value(source), f"{source}:initial"), f"{source}@{k}",
+                                            k=k, depth=self.history[source])
+        return self.delayed[key]
+
+
+def _lower_loop(b: Builder, model: ModelGraph, members: list[str], history: dict, reads: _OuterReads,
+                logits: set) -> None:
+    """One loop of units as a scan instruction (see compile/scan.py)."""
+    inside = set(members)
+    prologue = Builder(model, b.training, b.params, b.random, reads.read, scope="pro:")
+    step = Builder(model, b.training, b.params, b.random, scope="")
+    step.read = lambda e: step.value(e.source) if e.delay == 0 else f"{e.source}@{e.delay}"
+    sequences = []
+    for name in members:
+        unit = model.unit(name)
+        outer = [e for e in model.incoming(name) if e.source not in inside]
+        inner = [e for e in model.incoming(name) if e.source in inside and not (unit.cell == "gru" and e.implicit)]
+        bias = unit_bias_param(b, unit)
+        extra = ()
+        if outer:
+            extra, bias = (net_input(prologue, unit, outer, bias),), None
+            sequences.append(extra[0])
+        _step_unit(step, unit, net_input(step, unit, inner, bias, extra), model)
+    carries = _carries(model, members, step, history)
+    outputs = _outputs(model, members, step, logits)
+    for name in members:
+        b.aliases[name] = step.value(name)
+        b.aliases[name + ":z"] = step.value(name + ":z")
+    body = ScanBody(tuple(prologue.instrs), tuple(step.instrs), tuple(sequences), carries, outputs,
+                    _reads(prologue.instrs + step.instrs, outputs, sequences, carries))
+    shapes = [model.shapes[name.partition(":")[0]] for name in outputs]
+    from nngraph.compile.fused_scan import fused_implementation, pattern_of
+
+    body = replace(body, pattern=pattern_of(model, members, body))
+    b.instrs.append(Instr(get_op("scan"), body.reads, outputs, {"body": body, "shapes": shapes,
+                                                                  "fused": fused_implementation}))
+
+
+def _step_unit(step: Builder, unit: UnitSpec, z: str, model: ModelGraph) -> None:
+    """A loop unit's value at one step from its net input z: the cell, or the activation; variational
+    dropout (one mask per sequence)."""
+    name = unit.name
+    if unit.cell == "lstm":
+        width = model.shapes[name][0]
+        hc = step.emit("lstm_gates", (z, f"{name}:cell@1"), f"{name}:gates")
+        h = step.emit("columns", (hc,), name, start=0, stop=width)
+        step.emit("columns", (hc,), f"{name}:cell", start=width, stop=2 * width)
+    elif unit.cell == "gru":
+        own = next(e for e in model.incoming(name) if e.implicit)
+        u = step.param(weight_name(own) + ".weight", (model.shapes[name][0], 3 * model.shapes[name][0]),
+                       "glorot", model.shapes[name][0], 3 * model.shapes[name][0])
+        hu = step.emit("matmul", (f"{name}@1", u), f"{name}:hu")
+        h = step.emit("gru_gates", (z, hu, f"{name}@1"), name)
+    else:
+        activate(step, unit, z, per_sequence=True)
+        return
+    step.aliases[name + ":z"] = z
+    step.aliases[name] = dropout(step, unit, h, per_sequence=True)
+
+
+def _carries(model: ModelGraph, members: list[str], step: Builder, history: dict) -> tuple[Carry, ...]:
+    carries = []
+    for name in members:
+        depth = max((e.delay for m in members for e in model.incoming(m) if e.source == name), default=0)
+        if depth:
+            carries.append(Carry(step.value(name), name, f"{name}:initial", history[name], depth))
+        if model.unit(name).cell == "lstm":
+            carries.append(Carry(f"{name}:cell", f"{name}:cell", f"{name}:initial_cell", 1, 1))
+    return tuple(carries)
+
+
+def _outputs(model: ModelGraph, members: list[str], step: Builder, logits: set) -> tuple[str, ...]:
+    """The step slots the scan stacks: every loop unit's value, the pre-activation a loss reads as logits,
+    an LSTM's c (for a carried state)."""
+    slots = []
+    for name in members:
+        slots.append(step.value(name))
+        if name in logits:
+            slots.append(step.value(name + ":z"))
+        if model.unit(name).cell == "lstm":
+            slots.append(f"{name}:cell")
+    return tuple(dict.fromkeys(slots))
+
+
+def _reads(instrs, outputs, sequences, carries) -> tuple[str, ...]:
+    """The outer slots a body reads, in first-use order: the scan instruction's inputs."""
+    inner = {s for ins in instrs for s in (ins.output if isinstance(ins.output, tuple) else (ins.output,))}
+    inner |= set(outputs) | set(sequences) | {c.past(k) for c in carries for k in range(1, c.depth + 1)}
+    reads = [s for ins in instrs for s in ins.inputs if s and s not in inner]
+    return tuple(dict.fromkeys(reads + [c.initial for c in carries]))
