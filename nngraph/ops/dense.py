@@ -21,7 +21,8 @@ def _dense_shape(shapes, attrs):
 def dense(xp, inputs, attrs):
     """x flattened to (batch, fan_in) @ W (fan_in, fan_out) + b; b may be None or absent.
 
-    attrs: needs_input_grad (default True); False makes the vjp return None for x.
+    attrs: needs_input_grad (default True); False makes the vjp return None for x. needs_weight_grad
+    (default True); False makes it return None for W and b (a scan sums them over all steps at once).
     """
     x, w = inputs[0], inputs[1]
     x2 = x.reshape(x.shape[0], -1)
@@ -36,6 +37,8 @@ def dense_vjp(xp, g, x2, inputs, attrs):
     x, w = inputs[0], inputs[1]
     # a data input needs no gradient: the compiler says so once, saving a GEMM a step
     gx = (g @ w.T).reshape(x.shape) if attrs.get("needs_input_grad", True) else None
+    if not attrs.get("needs_weight_grad", True):
+        return (gx, None) + (None,) * (len(inputs) - 2)
     gw = x2.T @ g
     if len(inputs) == 2:
         return gx, gw
