@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nngraph.atomic import atomic_write
 from nngraph.errors import DataError
 from nngraph.viz.output import PLOT_SUFFIXES, output_path
 
@@ -138,11 +139,5 @@ def _save(picture: np.ndarray, path: Path) -> None:
     from matplotlib.image import imsave
 
     grey = picture.ndim == 2
-    imsave(
-        path,
-        picture,
-        cmap="gray" if grey else None,
-        vmin=0.0,
-        vmax=1.0,
-        format=path.suffix[1:].lower(),
-    )
+    options = dict(cmap="gray" if grey else None, vmin=0.0, vmax=1.0, format=path.suffix[1:].lower())
+    atomic_write(path, lambda f: imsave(f, picture, **options))
