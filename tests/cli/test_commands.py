@@ -19,7 +19,7 @@ def test_check_prints_one_ok_line_per_model():
     models = [(str(p), m) for p in ALL_SPECS for m in load(p).models]
     assert len(lines) == len(models) >= len(ALL_SPECS)
     for line, (path, model) in zip(lines, models):
-        assert re.fullmatch(rf"{re.escape(path)}: ok: model {model}: \d+ units, \d+ connections, [\d,]+ parameters",
+        assert re.fullmatch(rf"{re.escape(path)}: ok: model {model}: \d+ units?, \d+ connections?, [\d,]+ parameters?",
                             line), line
     assert result.err == ""
 
@@ -27,6 +27,12 @@ def test_check_prints_one_ok_line_per_model():
 def test_check_ok_line_counts():
     result = run_cli("check", SPECS / "mnist_lenet.nn")
     assert result.out == f"{SPECS / 'mnist_lenet.nn'}: ok: model lenet: 8 units, 7 connections, 44,426 parameters\n"
+
+
+def test_counts_of_one_are_singular(tmp_path):
+    path = write(tmp_path, "one.nn", "model m {\n  input x[1]\n  layer y[1] tanh\n  x -> y\n}\n")
+    result = run_cli("check", path)
+    assert result.out == f"{path}: ok: model m: 2 units, 1 connection, 2 parameters\n", result.both
 
 
 def test_check_shows_warnings_but_succeeds(tmp_path):

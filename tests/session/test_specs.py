@@ -6,7 +6,7 @@ import pytest
 
 import nngraph
 from nngraph.errors import BuildError
-from nngraph.inspect_table import model_rows
+from nngraph.cli.tables import model_rows
 from nngraph.spec.load import load_spec
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
