@@ -169,7 +169,7 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
 def _read_inputs(path) -> np.ndarray:
     try:
         x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:  # EOFError: an empty file
         raise DataError(f"cannot read {path} as a .npy array ({e})") from None
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
         raise DataError(f"{path} does not hold a numeric array")
@@ -177,7 +177,9 @@ def _read_inputs(path) -> np.ndarray:
 
 
 def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str = "numpy") -> str:
-    """`nngraph sample`: the method of the trained model decides what a sample is; returns a message."""
+    """`nngraph sample`: the method of the trained model decides what a sample is; returns a message.
+    Pictures go to `request["output"]`, else into the checkpoint's run folder."""
+    request = {**request, "run_folder": Path(checkpoint).parent}
     session = load_trained(checked, train_name, checkpoint, backend)
     sampler = getattr(session.method, "sample", None)
     if sampler is None:

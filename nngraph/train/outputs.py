@@ -172,6 +172,17 @@ def _run_to_resume(folder: Path) -> Path:
                         None, "give --resume the folder of an earlier run")
 
 
+SAMPLES_FILE = "samples.png"
+
+
+def sample_path(request: dict) -> Path:
+    """Where `nngraph sample` writes: `-o`, else samples.png in the run folder of the checkpoint
+    (`request["run_folder"]`), beside what the run wrote, not in whatever folder the command ran from."""
+    if request.get("output"):
+        return Path(request["output"])
+    return Path(request.get("run_folder") or ".") / SAMPLES_FILE
+
+
 def versions() -> dict[str, str]:
     return {"python": platform.python_version(), "numpy": np.__version__, "nngraph": nngraph.__version__}
 
