@@ -109,7 +109,7 @@ def run() -> None:
     """Run the app on sys.argv: every NngraphError becomes a positioned message and exit code 1."""
     SOURCES.clear()
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="nngraph")
     except NngraphError as e:
         typer.echo(render_error(e, SOURCES, warnings=getattr(e, "warnings", [])), err=True)
         sys.exit(e.exit_code)

@@ -57,14 +57,16 @@ def read_shown_source(path: str) -> str | None:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except (OSError, ValueError):  # ValueError: a NUL in the name
         return None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
             return None
-        try:
+        with os.fdopen(fd, "rb", closefd=False) as f:
             raw = f.read(MAX_SOURCE_BYTES + 1)
-        except OSError:
-            return None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     if len(raw) > MAX_SOURCE_BYTES:  # it grew since the stat
         return None
     return raw.decode("utf-8-sig", errors="replace")

@@ -27,7 +27,7 @@ import numpy as np
 
 from nngraph import __version__
 from nngraph.data.splitting import iterate_minibatches
-from nngraph.errors import TrainingError
+from nngraph.errors import TrainingError, plural
 from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.train.checkpoint import (
     load_checkpoint,
@@ -239,7 +239,7 @@ class EpochProgress:
 def _check_unfinished(unfinished: EpochProgress | None, train) -> EpochProgress | None:
     if unfinished is not None and unfinished.order is not None and len(unfinished.order) != len(train):
         raise TrainingError(f"the checkpoint stopped in epoch {unfinished.epoch} of a training split of "
-                            f"{len(unfinished.order)} examples; this one has {len(train)}",
+                            f"{plural(len(unfinished.order), 'example')}; this one has {len(train)}",
                             hint="resume with the data and the splits the run started with")
     return unfinished
 
