@@ -10,7 +10,7 @@ typer app in `app.py`, which imports the heavy modules inside the commands that 
     tables.py     inspect's table of units
     help.py       help pages in plain text
     common.py     the options the commands share, and loading a spec
-    app.py        the typer app, the spec commands (check, inspect, viz, convert), errors -> exit codes
+    app.py        the typer app, the spec commands (check, inspect, viz, convert), its outcomes -> exit codes
     training.py   the commands around training: train, eval, predict, sample
 """
 
@@ -32,11 +32,24 @@ EXIT_CODES = (
 
 def main() -> None:
     """The console script: `check` with only file arguments runs here; everything else goes to typer."""
-    args = sys.argv[1:]
-    if len(args) > 1 and args[0] == "check" and not any(a.startswith("-") for a in args[1:]):
-        from nngraph.cli.check import check_files
+    sys.exit(run(sys.argv[1:]))
 
-        sys.exit(check_files([Path(a) for a in args[1:]]))
-    from nngraph.cli.app import run
 
-    run()
+def run(args: list[str]) -> int:
+    """The exit code of `nngraph ARGS`. Ctrl-C and anything unexpected end here, on every path, never as a
+    traceback."""
+    try:
+        if len(args) > 1 and args[0] == "check" and not any(a.startswith("-") for a in args[1:]):
+            from nngraph.cli.check import check_files
+
+            return check_files([Path(a) for a in args[1:]])
+        from nngraph.cli.app import run_app
+
+        return run_app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
+        print(f"internal error: {type(e).__name__}: {e}\n  hint: this is a bug in nngraph; please report it "
+              "with the spec that caused it", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,16 +1,15 @@
-"""The typer app: the spec commands (check, inspect, viz, convert), and `run`, which turns every outcome into an
-exit code (`nngraph.cli.EXIT_CODES`). Heavy modules are imported inside the commands that need them."""
+"""The typer app: the spec commands (check, inspect, viz, convert), and `run_app`, which turns their outcomes
+into exit codes (`nngraph.cli.EXIT_CODES`). Heavy modules are imported inside the commands that need them."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from nngraph import __version__
-from nngraph.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, training
+from nngraph.cli import EXIT_OK, EXIT_USAGE, training
 from nngraph.cli.command import CommandFailed, CommandInterrupted, PlainCommand, PlainGroup
 from nngraph.cli.common import SOURCES, SPEC, load_spec
 from nngraph.cli.render import render_error
@@ -105,25 +104,22 @@ for _name, _function in training.COMMANDS.items():
     command(_name)(_function)
 
 
-def run() -> None:
-    """Run the app on sys.argv: every NngraphError becomes a positioned message and exit code 1."""
+def run_app() -> int:
+    """Run the app on sys.argv; its exit code. Every NngraphError becomes a positioned message and exit code 1,
+    a usage error click's message and 2; Ctrl-C and other exceptions go on to `nngraph.cli.run`."""
     SOURCES.clear()
     try:
         code = app(standalone_mode=False, prog_name="nngraph")
     except NngraphError as e:
         typer.echo(render_error(e, SOURCES, warnings=getattr(e, "warnings", [])), err=True)
-        sys.exit(e.exit_code)
+        return e.exit_code
     except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except (CommandInterrupted, KeyboardInterrupt, typer.Abort):
-        typer.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return e.exit_code
+    except (CommandInterrupted, typer.Abort):
+        raise KeyboardInterrupt from None
+    except CommandFailed as e:
+        raise e.__cause__ from None
     except typer.exceptions.TyperException as e:  # usage errors: click's message, exit 2
         e.show()
-        sys.exit(getattr(e, "exit_code", 2))
-    except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
-        error = e.__cause__ if isinstance(e, CommandFailed) else e
-        typer.echo(f"internal error: {type(error).__name__}: {error}\n  hint: this is a bug in nngraph; "
-                   "please report it with the spec that caused it", err=True)
-        sys.exit(EXIT_INTERNAL)
-    sys.exit(code if isinstance(code, int) else 0)
+        return getattr(e, "exit_code", EXIT_USAGE)
+    return code if isinstance(code, int) else EXIT_OK

@@ -98,3 +98,26 @@ def test_inspect_of_a_bad_spec_is_a_positioned_error(tmp_path):
     assert result.code == 1
     assert result.err.startswith(f"{bad}:3:15: error: unknown unit attribute 'sigmod'")
     assert result.out == ""
+
+
+@pytest.mark.parametrize("raised, code, message", [
+    (KeyboardInterrupt(), 130, "interrupted\n"),
+    (EOFError("No data left in file"), 70, "internal error: EOFError: No data left in file\n"),
+    (ZeroDivisionError("division by zero"), 70, "internal error: ZeroDivisionError: division by zero\n"),
+])
+@pytest.mark.parametrize("args", [["check", SPECS / "xor.nn"], ["inspect", SPECS / "xor.nn"]])
+def test_ctrl_c_and_bugs_end_with_their_exit_codes_on_every_path(monkeypatch, args, raised, code, message):
+    def fail(*_):
+        raise raised
+
+    monkeypatch.setattr("nngraph.api.load", fail)  # what both the fast check path and the app call
+    result = run_cli(*args)
+    assert result.code == code
+    assert result.err.startswith(message) and "Traceback" not in result.both
+
+
+def test_an_empty_input_file_is_a_data_error(tmp_path):
+    empty = write(tmp_path, "x.npy", "")
+    result = run_cli("predict", SPECS / "xor.nn", "--checkpoint", tmp_path / "none.npz", "--input", empty,
+                     "-o", tmp_path / "y.npy")
+    assert result.code == 1 and f"cannot read {empty}" in result.err
