@@ -125,12 +125,12 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
 def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> Session:
     """A session whose method holds the parameters of a finished run's checkpoint."""
     from nngraph.train.checkpoint import load_checkpoint
-    from nngraph.train.loop import BEST_PREFIX
+    from nngraph.train.loop import method_state
     from nngraph.train.outputs import spec_hash
 
     session = prepare(checked, train_name, backend, data=data)
     state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source))
-    session.method.load_state({k: v for k, v in state.items() if not k.startswith(BEST_PREFIX + ".")})
+    session.method.load_state(method_state(state))
     return session
 
 

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from nngraph import __version__
-from nngraph.data.splitting import iterate_minibatches
 from nngraph.errors import TrainingError, plural
 from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.train.checkpoint import (
@@ -149,7 +148,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     state there, and `resume` from it continues exactly as if nothing had stopped."""
 
     def __init__(self, epoch: int, step: int | None, steps: int | None, checkpoint: Path | None):
-        where = f"epoch {epoch}" + (f", step {step} of {steps}" if step is not None else " (its end)")
+        where = f"epoch {epoch}, step {step} of {steps}" if step is not None else f"the end of epoch {epoch}"
         super().__init__(f"training interrupted at {where}")
         self.epoch, self.step, self.steps, self.checkpoint = epoch, step, steps, checkpoint
         self.where = where
@@ -362,13 +361,19 @@ def restore(method: Method, checkpoint: str | Path, rng: np.random.Generator,
     missing = [k for k in ("epoch", "rng", "history") if k not in meta]
     if missing:
         raise TrainingError(f"checkpoint {checkpoint} lacks '{missing[0]}'; it is not a training checkpoint")
-    unfinished = _unfinished_epoch(checkpoint, meta, state.pop(UNFINISHED_ORDER, None))
+    unfinished = _unfinished_epoch(checkpoint, meta, state.get(UNFINISHED_ORDER))
     best = unnest(BEST_PREFIX, state)
-    method.load_state({k: v for k, v in state.items() if not k.startswith(BEST_PREFIX + ".")})
+    method.load_state(method_state(state))
     restore_rng(rng, meta["rng"])
     history = History.from_json(meta["history"], best)
     history.unfinished = unfinished
     return int(meta["epoch"]), history
+
+
+def method_state(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A checkpoint's arrays without the loop's own (early stopping's best parameters, an unfinished epoch's
+    order): what `Method.load_state` takes."""
+    return {k: v for k, v in state.items() if not k.startswith((BEST_PREFIX + ".", UNFINISHED_ORDER))}
 
 
 def _unfinished_epoch(checkpoint, meta: dict, order: np.ndarray | None) -> EpochProgress | None:

@@ -181,13 +181,15 @@ def test_ctrl_c_writes_a_checkpoint_says_how_to_resume_and_resume_continues_exac
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
     assert "Traceback" not in err and out == ""
-    stopped = re.search(r"interrupted at epoch (\d+)(, step \d+ of 250| \(its end\)); "
+    stopped = re.search(r"interrupted at (epoch \d+, step \d+ of 250|the end of epoch \d+); "
                         rf"checkpoint written to {re.escape(str(run / 'checkpoint.npz'))}\n"
                         rf"resume with: nngraph train {re.escape(str(spec))} --resume {re.escape(str(run))}\n",
                         err)
     assert stopped, err
     done = len((run / "metrics.jsonl").read_text().splitlines())
     assert load_checkpoint(run / "checkpoint.npz")[1]["epoch"] == done  # the checkpoint and the metrics agree
+    evaluated = run_cli("eval", spec, "--checkpoint", run / "checkpoint.npz")  # a checkpoint like any other
+    assert evaluated.code == 0 and evaluated.out.startswith("train: loss "), evaluated.both
 
     epochs = f"epochs={done + 2}"
     resumed = run_subprocess("train", spec, "--resume", run, "--set", epochs, "-q", "--json", cwd=tmp_path)

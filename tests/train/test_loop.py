@@ -218,7 +218,8 @@ def test_ctrl_c_checkpoints_after_the_step_and_resume_continues_exactly(tmp_path
     with pytest.raises(loop.TrainingInterrupted) as interrupted:
         fit(CtrlC(cfg, at), train, val, cfg, run, np.random.default_rng(7))
     epoch, step = stopped
-    assert (interrupted.value.epoch, interrupted.value.step, interrupted.value.checkpoint) == (epoch, step, run.checkpoint)
+    stop = interrupted.value
+    assert (stop.epoch, stop.step, stop.checkpoint) == (epoch, step, run.checkpoint)
     done = epoch - 1 if step else epoch
     assert load_checkpoint(run.checkpoint)[1]["epoch"] == done
     assert [json.loads(line)["epoch"] for line in run.metrics.read_text().splitlines()] == list(range(1, done + 1))
@@ -238,7 +239,7 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_a_consistent_run(tmp_path):
     with pytest.raises(KeyboardInterrupt) as stopped:
         fit(CtrlC(cfg, at=12, times=2), linear_data(), None, cfg, run, np.random.default_rng(7))
     assert not isinstance(stopped.value, loop.TrainingInterrupted)
-    state, meta = load_checkpoint(run.checkpoint)
+    _, meta = load_checkpoint(run.checkpoint)
     assert meta["epoch"] == 2 and len(run.metrics.read_text().splitlines()) == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 

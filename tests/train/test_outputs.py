@@ -30,7 +30,8 @@ def test_out_folder_is_created_or_reused_while_it_holds_no_run(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="is a file"):
         make_run_dir(out=tmp_path / "file")
-    with pytest.raises(OutputError, match=f"cannot create the folder {tmp_path / 'file'}: {tmp_path / 'file'} is a file"):
+    blocker = tmp_path / "file"
+    with pytest.raises(OutputError, match=f"cannot create the folder {blocker}: {blocker} is a file"):
         make_run_dir(out=tmp_path / "file" / "run")
 
 
