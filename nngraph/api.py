@@ -93,8 +93,10 @@ def _train_block_for(checked: CheckedSpec, model: str | None, train: str | None)
 
 
 def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, backend: str = "numpy",
-          dtype: str | None = None, quiet: bool = True) -> dict:
-    """Train as the spec's train block says; returns summary.json's content (with "run_dir")."""
+          dtype: str | None = None, quiet: bool = True, overwrite: bool = False) -> dict:
+    """Train as the spec's train block says; returns summary.json's content (with "run_dir").
+    An `out` folder that holds a run already is refused unless `overwrite`; `resume` continues one."""
     from nngraph.session import run_training
 
-    return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet)
+    return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet,
+                        overwrite=overwrite)

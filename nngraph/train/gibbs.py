@@ -272,13 +272,14 @@ def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
 
 def sample_command(method, request: dict, splits) -> str:
     """Free-running samples, or fill-ins of test vectors, written as an image grid (PNG) or .npy."""
-    from pathlib import Path
+    from nngraph.errors import plural
+    from nngraph.train.outputs import sample_path
 
     machine, backend = method.machine, method.backend
     rng = device_generator(machine.xp, np.random.default_rng(request.get("seed", 0)))
     count, steps = int(request.get("count") or 64), int(request.get("steps") or 1000)
     shape = picture_shape(machine)
-    output = Path(request.get("output") or "samples.png")
+    output = sample_path(request)
     if request.get("fill"):
         observed = fill_mask(request["fill"], shape, machine.n_visible)
         data = next(p for p in (splits.test, splits.validation, splits.train) if p is not None and len(p))
@@ -288,12 +289,12 @@ def sample_command(method, request: dict, splits) -> str:
         error = float(((filled - truth)[:, ~observed] ** 2).mean()) if (~observed).any() else 0.0
         masked = np.where(observed, truth, 0.5)
         _write(output, np.concatenate([truth, masked, filled]), filled, shape, len(truth))
-        return (f"wrote fill-ins of {len(truth)} examples ({steps} Gibbs sweeps; rows: data, observed part, "
-                f"filled) to {output}; mean squared error on the unobserved part {error:.4f}")
+        return (f"wrote fill-ins of {plural(len(truth), 'example')} ({plural(steps, 'Gibbs sweep')}; rows: data, "
+                f"observed part, filled) to {output}; mean squared error on the unobserved part {error:.4f}")
     start = machine.xp.zeros((count, machine.n_visible), dtype=machine.weights.dtype)
     samples = backend.to_numpy(method.chain_means(start, np.zeros(machine.n_visible, bool), steps, rng))
     _write(output, samples, samples, shape, None)
-    message = f"wrote {count} free-running samples ({steps} Gibbs sweeps) to {output}"
+    message = f"wrote {plural(count, 'free-running sample')} ({plural(steps, 'Gibbs sweep')}) to {output}"
     if machine.restricted and output.suffix.lower() != ".npy" and shape[0] != 1:
         from nngraph.viz import filter_grid
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nngraph.atomic import atomic_write_text
 from nngraph.graph.ir import ModelGraph
 from nngraph.viz.canvas import layout_drawing
 from nngraph.viz.dot import drawing_to_dot
@@ -20,9 +21,9 @@ def draw_models(models: list[ModelGraph], path: str | Path, unroll: int | None =
     drawing = build_drawing(list(models), unroll)
     suffix = path.suffix.lower()
     if suffix == ".dot":
-        path.write_text(drawing_to_dot(drawing), encoding="utf-8")
+        atomic_write_text(path, drawing_to_dot(drawing))
     elif suffix == ".svg":
-        path.write_text(scene_to_svg(layout_drawing(drawing)), encoding="utf-8")
+        atomic_write_text(path, scene_to_svg(layout_drawing(drawing)))
     else:
         from nngraph.viz.png import scene_to_png  # matplotlib only when a PNG is asked for
 

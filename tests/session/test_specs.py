@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 import nngraph
+from nngraph.cli.tables import model_rows
 from nngraph.errors import BuildError
-from nngraph.inspect_table import model_rows
 from nngraph.spec.load import load_spec
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

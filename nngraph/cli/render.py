@@ -1,0 +1,91 @@
+"""Diagnostics as compilers print them: `path:line:col: error: message`, the line, a caret, a hint.
+
+The line comes from the source text the caller passes (what the loader read), else from the file itself, read
+only where it is a regular file within the spec size cap: a diagnostic about `/dev/zero` or a FIFO must not
+read it again (or hang on it) to show a line.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from nngraph.errors import Diagnostic, NngraphError, plural
+
+MAX_LINE_SHOWN = 200
+
+
+def render_diagnostic(d: Diagnostic, sources: dict[str, str]) -> str:
+    span = d.span
+    if span is None or span.line < 1:
+        head = f"{d.severity}: {d.message}"
+        return head + (f"\n  hint: {d.hint}" if d.hint else "")
+    lines = [f"{span.path}:{span.line}:{span.column}: {d.severity}: {d.message}"]
+    text = _source_line(sources, span.path, span.line)
+    if text is not None:
+        shown = text.expandtabs(1)[:MAX_LINE_SHOWN]
+        width = 1
+        if span.end_line == span.line and span.end_column > span.column:
+            width = span.end_column - span.column
+        col = min(max(span.column, 1), len(shown) + 1)
+        width = max(1, min(width, len(shown) - col + 1))
+        lines.append(f"  {shown}")
+        lines.append("  " + " " * (col - 1) + "^" + "~" * (width - 1))
+    if d.hint:
+        lines.append(f"  hint: {d.hint}")
+    return "\n".join(lines)
+
+
+def _source_line(sources: dict[str, str], path: str, line: int) -> str | None:
+    if path not in sources:
+        sources[path] = read_shown_source(path)  # None is remembered too: one attempt per file
+    text = sources[path]
+    if text is None:
+        return None
+    rows = text.splitlines()
+    return _printable(rows[line - 1]) if 0 < line <= len(rows) else None
+
+
+def read_shown_source(path: str) -> str | None:
+    """A spec's text for showing its lines, or None: only a regular file within the spec size cap is read.
+
+    The checks are made on the opened file (fstat), so a path swapped for a device after a check cannot slip
+    through; O_NONBLOCK keeps the open of a FIFO from waiting for a writer."""
+    from nngraph.spec.parser import MAX_SOURCE_BYTES
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_SOURCE_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SOURCE_BYTES:  # it grew since the stat
+        return None
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def _printable(line: str) -> str:
+    """Control characters (a binary file's bytes) are shown escaped, never sent to the terminal."""
+    return "".join(c if c.isprintable() or c == "\t" else f"\\x{ord(c):02x}" if ord(c) < 256 else "?"
+                   for c in line)
+
+
+def render_error(err: NngraphError, sources: dict[str, str] | None = None, warnings=()) -> str:
+    """The warnings, then every error of `err`; several end with their count (and how many the cap cut)."""
+    sources = dict(sources or {})
+    parts = [render_diagnostic(w, sources) for w in warnings]
+    parts += [render_diagnostic(d, sources) for d in err.diagnostics]
+    shown, cut = len(err.diagnostics), getattr(err, "cut", 0)
+    if cut:
+        parts.append(f"{plural(shown + cut, 'error')}; the first {shown} are shown")
+    elif shown > 1:
+        parts.append(plural(shown, "error"))
+    return "\n".join(parts)
