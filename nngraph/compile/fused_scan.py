@@ -40,7 +40,7 @@ def pattern_of(model, members, body) -> Pattern | None:
         return None
     unit = model.unit(members[0])
     cell = unit.cell or ("elman" if unit.activation == "tanh" else None)
-    others = [i for i in body.step if i.op.name not in _STEP_OPS[cell]] if cell else [None]
+    others = [i for i in body.step if i.op.name not in _STEP_OPS[cell]] if cell in _STEP_OPS else [None]
     own = [c for c in body.carries if c.name == unit.name]
     inner = [e for e in model.incoming(unit.name) if e.source == unit.name]
     if others or not own or own[0].depth != 1 or len(inner) != 1 or inner[0].kind != "dense" or \

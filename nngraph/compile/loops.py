@@ -13,7 +13,7 @@ LSTM's pre-activation; for a GRU it is the `hu` that the reset gate scales.
 
 Losses read the window's loss rows (`take_rows`); a unit that only a loss reads, through its logits (a
 classifier on the last step), is computed at those rows alone. Parameters carry the feedforward names:
-`x->h.weight` (fan_in, G * H), `h->h@1.weight`, `h.bias` (G * H), G = 4 (lstm), 3 (gru) or 1; with
+`x->h.weight` (fan_in, G * H), `h->h@1.weight`, `h.bias` (G * H), G the cell's gates (vocabulary.CELLS) or 1; with
 `learn_initial`, `h.initial` (and an LSTM's `h.initial_cell`) is the loop unit's state before the first step.
 """
 
@@ -38,6 +38,7 @@ from nngraph.compile.plan import ROWS, InitialState, Instr, Plan
 from nngraph.compile.scan import Carry, ScanBody
 from nngraph.errors import BuildError
 from nngraph.graph.ir import ModelGraph, UnitSpec
+from nngraph.graph.shapes import GATES
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 from nngraph.ops import get_op
@@ -153,7 +154,7 @@ def _lower_loop(b: Builder, model: ModelGraph, members: list[str], history: dict
     for name in members:
         unit = model.unit(name)
         outer = [e for e in model.incoming(name) if e.source not in inside]
-        inner = [e for e in model.incoming(name) if e.source in inside and not (unit.cell == "gru" and e.implicit)]
+        inner = [e for e in model.incoming(name) if e.source in inside and not (_gated(unit) and e.implicit)]
         bias = unit_bias_param(b, unit)
         extra = ()
         if outer:
@@ -184,17 +185,22 @@ def _step_unit(step: Builder, unit: UnitSpec, z: str, model: ModelGraph) -> None
         hc = step.emit("lstm_gates", (z, f"{name}:cell@1"), f"{name}:gates")
         h = step.emit("columns", (hc,), name, start=0, stop=width)
         step.emit("columns", (hc,), f"{name}:cell", start=width, stop=2 * width)
-    elif unit.cell == "gru":
+    elif _gated(unit):
         own = next(e for e in model.incoming(name) if e.implicit)
-        u = step.param(weight_name(own) + ".weight", (model.shapes[name][0], 3 * model.shapes[name][0]),
-                       "glorot", model.shapes[name][0], 3 * model.shapes[name][0])
+        width, columns = model.shapes[name][0], GATES[unit.cell] * model.shapes[name][0]
+        u = step.param(weight_name(own) + ".weight", (width, columns), "glorot", width, columns)
         hu = step.emit("matmul", (f"{name}@1", u), f"{name}:hu")
-        h = step.emit("gru_gates", (z, hu, f"{name}@1"), name)
+        h = step.emit(f"{unit.cell}_gates", (z, hu, f"{name}@1"), name)
     else:
         activate(step, unit, z, per_sequence=True)
         return
     step.aliases[name + ":z"] = z
     step.aliases[name] = dropout(step, unit, h, per_sequence=True)
+
+
+def _gated(unit: UnitSpec) -> bool:
+    """A cell that reads its own recurrence beside its net input (every cell but the LSTM)."""
+    return unit.cell is not None and unit.cell != "lstm"
 
 
 def _carries(model: ModelGraph, members: list[str], step: Builder, history: dict) -> tuple[Carry, ...]:

@@ -7,10 +7,11 @@ import math
 import networkx as nx
 
 from nngraph.errors import Collector, ShapeError
+from nngraph.graph import vocabulary as V
 from nngraph.graph.ir import EdgeSpec, ModelGraph, Shape
 from nngraph.graph.validate import same_step_graph
 
-GATES = {"lstm": 4, "gru": 3, None: 1}
+GATES = {**V.CELLS, None: 1}
 
 
 def infer_shapes(model: ModelGraph, errors: Collector) -> None:

@@ -14,7 +14,11 @@ ACTIVATIONS = {
     "softplus": {},
     "softmax": {},
 }
-CELLS = ("lstm", "gru")
+# gated recurrent cells -> how many blocks of H columns their net input has (one per gate). Every cell but the
+# LSTM (which keeps a cell state c) reads its own recurrence as h_(t-1) @ U beside its net input and is one op,
+# `NAME_gates(x_proj, h_prev @ U, h_prev) -> h` (ops/recurrent.py): a new cell of that kind is that op and a
+# word here.
+CELLS = {"lstm": 4, "gru": 3}
 STOCHASTIC = ("bernoulli", "gaussian")
 NOISE_DISTRIBUTIONS = ("normal", "uniform")
 SAMPLERS = ("normal",)
