@@ -8,29 +8,23 @@ steps is therefore a view, `shifted(...)`, with no copy: time-parallel edges are
 gradients wait for the end of the backward sweep and are then one GEMM per edge over all steps.
 
 The step loop is the hot path, so it allocates nothing per step: a step writes into slices of buffers
-made once per pass. An LSTM runs the fused step kernels on its gate slots (one contiguous (4, batch,
-width) block per step): the compiled ones of `backend.kernels` on numpy, else their twins in
-`ops.recurrent`. A tanh unit (the Elman default) computes its activation in place; any other activation
-and the GRU call their ops from the op table.
+made once per pass. An LSTM runs the step of `backend.accel` on its gate slots (one contiguous (4, batch,
+width) block per step): a compiled kernel or its numpy twin. A tanh unit (the Elman default) computes its
+activation in place; any other activation and the GRU call their ops from the op table. A stage that is
+one LSTM, GRU or tanh layer whose only recurrence is its own runs its whole step loop through one
+`accel` entry instead (a compiled kernel, or its twin, a step loop of the same work).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from numpy import float32 as numpy_float32
-
-from nngraph.backend.kernels import (
-    SMALL_GEMM_MAX_ROWS,
-    fused_kernels,
-    kernel_threads,
-    matmul_into,
-    matmul_tn,
-)
+from nngraph.backend import accel
+from nngraph.backend.accel import kernel_threads, matmul_into, matmul_tn
+from nngraph.backend.twins import lstm_slot_params
 from nngraph.compile.recurrent import Edge, Stage, UnitPlan
 from nngraph.ops import get_op
 from nngraph.ops.dense import column_sums
-from nngraph.ops.recurrent import lstm_slot_params, lstm_step_backward, lstm_step_forward
 
 GRU_GATES = get_op("gru_gates")
 POOL_OPS = {"maxpool": "maxpool2d", "avgpool": "avgpool2d"}
@@ -138,9 +132,9 @@ def parallel_forward(xp, run: Run, unit: UnitPlan, params: dict, rng=None, rows=
 def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
     """A loop stage: outer edges for all steps, then the recurrence step by step."""
     units, batch = stage.units, run.batch
-    sequence = _sequence_kernels(xp, run, stage)
-    if sequence is not None:
-        SEQUENCE_FORWARD[units[0].cell](xp, run, units[0], params, sequence)
+    own = _own_loop_unit(stage)
+    if own is not None:
+        SEQUENCE_FORWARD[own.cell](xp, run, own, params)
         return
     for unit in units:
         _start_loop_unit(xp, run, unit, params)
@@ -149,34 +143,41 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
                        lstm_slot_params(xp, params[e.weight]) if u.cell == "lstm" else params[e.weight])
                       for e in u.inner] for u in units}
     scratch = {u.name: xp.empty((batch, u.gates * u.width), dtype=run.values[u.name].dtype) for u in units}
-    fused = fused_kernels(xp)  # once a pass, not once a step
+    lstm_step = accel.get("lstm_step_forward", xp, dtype=run.values[units[0].name].dtype)  # once a pass
     for t in range(run.steps):
         for unit in units:
             recurrent = _inner_sum(xp, inner[unit.name], t * batch, batch, scratch[unit.name])
-            _step_forward(xp, run, unit, t, recurrent, params, fused)
+            _step_forward(xp, run, unit, t, recurrent, params, lstm_step)
 
 
-def _elman_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
-    """An Elman layer's whole step loop in one compiled call, after its inputs and bias for all steps."""
+def _whole_loop(name: str, xp, run: Run, unit: UnitPlan):
+    """The implementation of the whole-sequence entry `name` for this unit's arrays."""
+    return accel.get(name, xp, dtype=run.values[unit.name].dtype, batch=run.batch)
+
+
+def _elman_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict) -> None:
+    """An Elman layer's whole step loop in one call, after its inputs and bias for all steps."""
     _start_loop_unit(xp, run, unit, params)
-    kernels.elman_sequence_forward(run.pre[unit.name], params[unit.inner[0].weight],
-                                   _from_initial(run, run.values, unit), run.batch, kernel_threads())
+    _whole_loop("elman_sequence_forward", xp, run, unit)(
+        run.pre[unit.name], params[unit.inner[0].weight], _from_initial(run, run.values, unit), run.batch,
+        kernel_threads())
 
 
-def _gru_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
-    """A GRU layer's whole step loop in one compiled call, after its inputs and bias for all steps; keeps
-    h_prev @ U (run.hu), the gates r, z and the candidate for the backward."""
+def _gru_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict) -> None:
+    """A GRU layer's whole step loop in one call, after its inputs and bias for all steps; keeps h_prev @ U
+    (run.hu), the gates r, z and the candidate for the backward."""
     _start_loop_unit(xp, run, unit, params)
     rows, dtype = run.steps * run.batch, run.values[unit.name].dtype
     run.ctx[unit.name] = rz, candidate = (xp.empty((rows, 2 * unit.width), dtype=dtype),
                                           xp.empty((rows, unit.width), dtype=dtype))
-    kernels.gru_sequence_forward(run.pre[unit.name], params[unit.own], _from_initial(run, run.values, unit),
-                                 run.hu[unit.name], rz, candidate, run.batch, kernel_threads())
+    _whole_loop("gru_sequence_forward", xp, run, unit)(
+        run.pre[unit.name], params[unit.own], _from_initial(run, run.values, unit), run.hu[unit.name], rz,
+        candidate, run.batch, kernel_threads())
 
 
-def _lstm_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) -> None:
-    """An LSTM layer's whole step loop in one compiled call, which takes the parameters as they are and
-    reorders them into slots itself. The bias goes into the per-step GEMM, and a layer with one dense
+def _lstm_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict) -> None:
+    """An LSTM layer's whole step loop in one call, which takes the parameters as they are and reorders
+    them into slots itself. The bias goes into the per-step GEMM, and a layer with one dense
     input edge multiplies that input in per step too, so no (steps * batch, 4 * width) projection is
     written and read back; other inputs are projected for all steps first (in slot order)."""
     _loop_buffers(xp, run, unit)
@@ -189,23 +190,21 @@ def _lstm_sequence_forward(xp, run: Run, unit: UnitPlan, params: dict, kernels) 
         input_weight = None
     gates, tanh_c, _ = run.ctx[unit.name]
     scratch = xp.empty((run.batch, 4 * unit.width), dtype=gates.dtype)
-    kernels.lstm_sequence_forward(inputs, input_weight, params[unit.inner[0].weight],
-                                  _from_initial(run, run.values, unit), run.cells[unit.name], gates, tanh_c,
-                                  scratch, params[unit.bias] if unit.bias else None, kernel_threads())
+    _whole_loop("lstm_sequence_forward", xp, run, unit)(
+        inputs, input_weight, params[unit.inner[0].weight], _from_initial(run, run.values, unit),
+        run.cells[unit.name], gates, tanh_c, scratch, params[unit.bias] if unit.bias else None, kernel_threads())
 
 
-def _sequence_kernels(xp, run: Run, stage: Stage, grads: Grads | None = None):
-    """The compiled kernels when they can run this stage's whole step loop in one call, else None: a
-    float32 LSTM, GRU or tanh (Elman) layer whose only recurrence is its own (`_only_own_recurrence`), on
-    a batch the small GEMM serves (on each thread), with no loss fused into its pre-activations."""
-    fused = fused_kernels(xp)
-    if fused is None or not fused.small_gemm_available or len(stage.units) != 1:
+def _own_loop_unit(stage: Stage, grads: Grads | None = None) -> UnitPlan | None:
+    """The unit, where this stage's whole step loop is one whole-sequence entry of `accel`: an LSTM, GRU
+    or tanh (Elman) layer whose only recurrence is its own (`_only_own_recurrence`), with no loss fused
+    into its pre-activations; else None."""
+    if len(stage.units) != 1:
         return None
     unit = stage.units[0]
-    if (not _only_own_recurrence(unit) or run.values[unit.name].dtype != numpy_float32
-            or run.batch > SMALL_GEMM_MAX_ROWS * kernel_threads() or (grads is not None and unit.name in grads.pre)):
+    if not _only_own_recurrence(unit) or (grads is not None and unit.name in grads.pre):
         return None
-    return fused
+    return unit
 
 
 def _only_own_recurrence(unit: UnitPlan) -> bool:
@@ -254,21 +253,14 @@ def _inner_sum(xp, edges: list, step_row: int, batch: int, out):
     return out if edges else None
 
 
-def _step_forward(xp, run: Run, unit: UnitPlan, t: int, recurrent, params: dict, fused) -> None:
+def _step_forward(xp, run: Run, unit: UnitPlan, t: int, recurrent, params: dict, lstm_step) -> None:
     batch, at, rows = run.batch, (run.history[unit.name] + t) * run.batch, run.rows(t)
     value = run.values[unit.name]
     if unit.cell == "lstm":
         gates, tanh_c, scratch = run.ctx[unit.name]
-        a, step_gates, cells = run.pre[unit.name][rows], gates[:, rows], run.cells[unit.name]
-        outputs = (cells[run.rows(t + 1)], tanh_c[rows], value[at:at + batch])
-        if fused is not None:
-            fused.lstm_forward(a, recurrent, cells[rows], step_gates, *outputs)
-            return
-        if recurrent is not None:
-            recurrent += a
-            a = recurrent
-        xp.copyto(step_gates, a.reshape(batch, 4, unit.width).transpose(1, 0, 2))  # to slot blocks
-        lstm_step_forward(xp, step_gates, cells[rows], *outputs, scratch)
+        cells = run.cells[unit.name]
+        lstm_step(run.pre[unit.name][rows], recurrent, cells[rows], gates[:, rows], cells[run.rows(t + 1)],
+                  tanh_c[rows], value[at:at + batch], scratch)
         return
     a = run.pre[unit.name][rows]
     if recurrent is not None:
@@ -322,10 +314,9 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     batch = run.batch
     ga_all = {u.name: xp.empty((run.steps * batch, u.gates * u.width), dtype=run.values[u.name].dtype)
               for u in stage.units}
-    sequence = _sequence_kernels(xp, run, stage, grads)
-    if sequence is not None:
-        unit = stage.units[0]
-        SEQUENCE_BACKWARD[unit.cell](xp, run, grads, unit, params, needs, ga_all[unit.name], sequence)
+    own = _own_loop_unit(stage, grads)
+    if own is not None:
+        SEQUENCE_BACKWARD[own.cell](xp, run, grads, own, params, needs, ga_all[own.name])
         return
     ghu_all = {u.name: xp.empty_like(run.hu[u.name]) for u in stage.units if u.cell == "gru"}
     # each inner edge as (source gradient buffer, its row offset, contiguous W^T, scratch), resolved once
@@ -336,12 +327,12 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     # a GRU's contiguous U^T; an LSTM's work space for its step kernel
     extra = {u.name: xp.ascontiguousarray(params[u.own].T) if u.cell == "gru" else
              xp.empty((6, batch, u.width), dtype=ga_all[u.name].dtype) for u in stage.units if u.cell}
-    fused = fused_kernels(xp)
+    lstm_step = accel.get("lstm_step_backward", xp, dtype=run.values[stage.units[0].name].dtype)
     for t in reversed(range(run.steps)):
         rows = run.rows(t)
         for unit in reversed(stage.units):
             ga = ga_all[unit.name][rows]
-            _step_backward(xp, run, grads, unit, t, ga, extra.get(unit.name), ghu_all, fused)
+            _step_backward(xp, run, grads, unit, t, ga, extra.get(unit.name), ghu_all, lstm_step)
             if unit.name in grads.pre:
                 ga += grads.pre[unit.name][rows]
             for target, offset, weight_t, scratch in inner[unit.name]:
@@ -350,35 +341,34 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     _stage_weight_grads(xp, run, grads, stage, params, needs, ga_all, ghu_all)
 
 
-def _elman_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga,
-                             kernels) -> None:
-    """The reverse sweep of `_elman_sequence_forward` in one compiled call; then bias and weight gradients."""
-    kernels.elman_sequence_backward(_from_initial(run, run.values, unit), _from_initial(run, grads.values, unit),
-                                    ga, params[unit.inner[0].weight], run.batch, kernel_threads())
+def _elman_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga) -> None:
+    """The reverse sweep of `_elman_sequence_forward` in one call; then bias and weight gradients."""
+    _whole_loop("elman_sequence_backward", xp, run, unit)(
+        _from_initial(run, run.values, unit), _from_initial(run, grads.values, unit), ga,
+        params[unit.inner[0].weight], run.batch, kernel_threads())
     edges_backward(xp, run, grads, unit, ga, params, needs, inner=unit.inner)
 
 
-def _gru_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga,
-                           kernels) -> None:
-    """The reverse sweep of `_gru_sequence_forward` in one compiled call; then bias and weight gradients,
-    U's from the gradient of h_prev @ U."""
+def _gru_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga) -> None:
+    """The reverse sweep of `_gru_sequence_forward` in one call; then bias and weight gradients, U's from
+    the gradient of h_prev @ U."""
     rz, candidate = run.ctx[unit.name]
     h, ghu = _from_initial(run, run.values, unit), xp.empty_like(run.hu[unit.name])
-    kernels.gru_sequence_backward(h, run.hu[unit.name], rz, candidate, _from_initial(run, grads.values, unit), ga,
-                                  ghu, params[unit.own], run.batch, kernel_threads())
+    _whole_loop("gru_sequence_backward", xp, run, unit)(
+        h, run.hu[unit.name], rz, candidate, _from_initial(run, grads.values, unit), ga, ghu, params[unit.own],
+        run.batch, kernel_threads())
     edges_backward(xp, run, grads, unit, ga, params, needs)
     (grads.params[unit.own],) = matmul_tn(xp, [h[:run.steps * run.batch]], ghu)
 
 
-def _lstm_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga,
-                            kernels) -> None:
-    """The reverse sweep of `_lstm_sequence_forward` in one compiled call, which also sums the bias
-    gradient; then the weight gradients, one product over ga."""
+def _lstm_sequence_backward(xp, run: Run, grads: Grads, unit: UnitPlan, params: dict, needs, ga) -> None:
+    """The reverse sweep of `_lstm_sequence_forward` in one call, which also sums the bias gradient; then
+    the weight gradients, one product over ga."""
     gates, tanh_c, _ = run.ctx[unit.name]
     bias_grad = xp.empty(4 * unit.width, dtype=ga.dtype) if unit.bias else None
-    kernels.lstm_sequence_backward(gates, run.cells[unit.name], tanh_c, _from_initial(run, grads.values, unit),
-                                   grads.cells[unit.name], ga, params[unit.inner[0].weight], bias_grad,
-                                   kernel_threads())
+    _whole_loop("lstm_sequence_backward", xp, run, unit)(
+        gates, run.cells[unit.name], tanh_c, _from_initial(run, grads.values, unit), grads.cells[unit.name], ga,
+        params[unit.inner[0].weight], bias_grad, kernel_threads())
     if unit.bias:
         grads.params[unit.bias] = bias_grad
     edges_backward(xp, run, grads, unit, ga, params, needs, inner=unit.inner, with_bias=False)
@@ -393,17 +383,13 @@ def _stage_weight_grads(xp, run: Run, grads: Grads, stage: Stage, params: dict, 
 
 
 def _step_backward(xp, run: Run, grads: Grads, unit: UnitPlan, t: int, ga, extra, ghu_all: dict,
-                   fused) -> None:
+                   lstm_step) -> None:
     """Writes step t's pre-activation gradient into ga; passes the gradients of earlier values back."""
     batch, at, rows = run.batch, (run.history[unit.name] + t) * run.batch, run.rows(t)
     g = grads.values[unit.name][at:at + batch]
     if unit.cell == "lstm":
         gates, tanh_c, _ = run.ctx[unit.name]
-        inputs = (gates[:, rows], run.cells[unit.name][rows], tanh_c[rows], g, grads.cells[unit.name], ga)
-        if fused is not None:
-            fused.lstm_backward(*inputs)
-        else:
-            lstm_step_backward(xp, *inputs, extra)
+        lstm_step(gates[:, rows], run.cells[unit.name][rows], tanh_c[rows], g, grads.cells[unit.name], ga, extra)
         return
     ctx = run.ctx[unit.name][t]
     a = run.pre[unit.name][rows]

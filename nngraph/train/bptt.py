@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nngraph.backend.threads import blas_yields_to_kernels
+from nngraph.backend.threads import blas_yields_to_kernel_threads
 from nngraph.compile.recurrent import lower_recurrent
 from nngraph.compile.recurrent_program import RecurrentProgram, Targets, select_rows
 from nngraph.data.dataset import Dataset
@@ -115,7 +115,7 @@ class Bptt:
     # ---- training ---------------------------------------------------------------------------
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
-        with blas_yields_to_kernels(self.xp):
+        with blas_yields_to_kernel_threads(self.xp):
             return self._train_step(batch, rng)
 
     def _train_step(self, batch: Dataset, rng) -> dict[str, float]:
@@ -158,7 +158,7 @@ class Bptt:
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over whole sequences (no truncation), without dropout."""
-        with blas_yields_to_kernels(self.xp):
+        with blas_yields_to_kernel_threads(self.xp):
             return self._evaluate(data)
 
     def _evaluate(self, data: Dataset) -> dict[str, float]:
@@ -177,7 +177,7 @@ class Bptt:
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """A unit's values at every step: (n, steps, *shape)."""
         unit = unit or self.plan.outputs[0]
-        with blas_yields_to_kernels(self.xp):
+        with blas_yields_to_kernel_threads(self.xp):
             run = self.program.run(self._inputs(x))
         return self.program.output(run, unit)
 
