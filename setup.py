@@ -16,7 +16,7 @@ if sys.platform == "win32":
 else:
     LIBRARIES = ["m"]  # tanh, and fmaf where the CPU has no FMA
     # no FMA contraction: every operation rounds as numpy's ufuncs do, on every CPU (see the C file)
-    FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+    FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"]
 
 setup(
     # grammar/ sits at the top of the repository and ships inside the package as nngraph/grammar/

@@ -10,8 +10,9 @@ The compiled kernels come in *paths*, one per instruction set, best first:
 - avx512: x86-64-v4 (AVX-512), every kernel, the GEMMs in 8 x 32 register tiles;
 - avx2: x86-64-v3 (AVX2 and FMA), every kernel, the GEMMs in 6 x 16 tiles; the same sums in the same
   order as avx512, so the same bits;
-- generic: the element-wise kernels (LSTM step, optimizers, max pooling) for any CPU; no GEMMs, so
-  numpy's BLAS does the products and the whole-sequence kernels give way to their twins' step loops.
+- generic: the element-wise kernels for any CPU, used where they beat their twins (the optimizers, the
+  LSTM step's backward, max pooling's backward); no GEMMs, so numpy's BLAS does the products and the
+  whole-sequence kernels give way to their twins' step loops.
 
 The path is the best this CPU runs, unless the environment says otherwise, on every call:
 
@@ -46,6 +47,7 @@ else:
     _IMPORT_FAILURE = None
 
 PATHS = ("avx512", "avx2", "generic")  # every compiled path, best first
+VECTOR_PATHS = ("avx512", "avx2")
 TWINS = "twins"
 ISA_SWITCH, KERNELS_SWITCH = "NNGRAPH_ISA", "NNGRAPH_KERNELS"
 NEEDS = {"avx512": "AVX-512 (x86-64-v4)", "avx2": "AVX2 and FMA (x86-64-v3)", "generic": "nothing"}
@@ -143,22 +145,26 @@ def _as_is(native):
 @dataclass(frozen=True)
 class Kernel:
     """One accelerated computation: `twin(xp, *args)`, the reference for any array module; the compiled
-    version, `adapt(the path's C function `native`)`, taking the same *args; and `applies(dtype,
-    **facts)`, whether the compiled version takes this call (paths without `native` never do)."""
+    version, `adapt(the path's C function `native`)`, taking the same *args; and when that applies: on
+    the paths in `where` that have `native`, to the calls for which `applies(dtype, **facts)` holds."""
 
     name: str
     twin: Callable
     native: str
     applies: Callable[..., bool] = _float
     adapt: Callable = _as_is
+    where: tuple[str, ...] = PATHS
 
 
 TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
-    Kernel("maxpool_forward", twins.maxpool_forward, "maxpool_forward", adapt=_maxpool_forward),
+    # without vector selects (SSE2) the one pass loses to numpy's passes over int8 offsets: 2.2x slower
+    Kernel("maxpool_forward", twins.maxpool_forward, "maxpool_forward", adapt=_maxpool_forward, where=VECTOR_PATHS),
     Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward),
     Kernel("sgd", twins.sgd, "sgd", _contiguous_float, partial(_flat_update, scratch_at=3)),
     Kernel("adam", twins.adam, "adam", _contiguous_float, partial(_flat_update, scratch_at=4)),
-    Kernel("lstm_step_forward", twins.lstm_step_forward, "lstm_forward", adapt=_without_work),
+    # without FMA instructions float32 tanh's FMAs are libm calls: 10x slower than the twin (float64's
+    # libm tanh: 6x)
+    Kernel("lstm_step_forward", twins.lstm_step_forward, "lstm_forward", adapt=_without_work, where=VECTOR_PATHS),
     Kernel("lstm_step_backward", twins.lstm_step_backward, "lstm_backward", adapt=_without_work),
     Kernel("small_gemm", twins.small_gemm, "small_gemm", _small_product,
            adapt=lambda native: lambda a, b, out, accumulate, scratch=None: native(a, b, out, accumulate)),
@@ -177,8 +183,7 @@ def get(name: str, xp: Any, *, dtype, **facts) -> Callable:
     twin with `xp` bound."""
     kernel = TABLE[name]
     chosen = path(xp)
-    if chosen != TWINS and hasattr(_PATH_FUNCTIONS[chosen], kernel.native) and kernel.applies(
-            numpy.dtype(dtype), **facts):
+    if chosen in kernel.where and has_compiled(name, chosen) and kernel.applies(numpy.dtype(dtype), **facts):
         return compiled(name, chosen)
     return partial(kernel.twin, xp)
 
