@@ -62,31 +62,49 @@ gemm_tile(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float 
     }
 }
 
-/* Rows [i, m) of a strip: whole tiles, then the rest (fewer than TILE rows) as tiles of 4, 2 and 1 rows.
- * Row i of A starts at a + (i - i % TILE) * tile_scale + (i % TILE) * row_scale: tile_scale = row_scale =
- * lda for A itself; the depth k and 1 for A packed tile by tile (each tile's k x TILE values contiguous). */
+/* gemm_tile for `rows` (1 to TILE) rows, each count compiled with its accumulators in registers */
+__attribute__((always_inline)) static inline void
+gemm_tile_rows(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc,
+               Py_ssize_t k, Py_ssize_t rows, const int full, lanes_mask mask0, lanes_mask mask1, const float *bias,
+               int accumulate, const int a_transposed) {
+#define TILE_OF(R)                                                                                            \
+    case R:                                                                                                   \
+        gemm_tile(a, lda, b, ldb, c, ldc, k, R, full, mask0, mask1, bias, accumulate, a_transposed);          \
+        break;
+    switch (rows) {
+        TILE_OF(1) TILE_OF(2) TILE_OF(3) TILE_OF(4) TILE_OF(5) TILE_OF(6)
+#if TILE > 6
+        TILE_OF(7) TILE_OF(8)
+#endif
+    }
+#undef TILE_OF
+}
+
+/* All m rows of a strip: whole tiles, then the rest. A tile of few rows keeps few accumulators in flight
+ * (the 2 rows left of 32 by tiles of 6 run at half the FMA rate), so where A is in rows such a rest and
+ * the tile before it become two tiles of about the same size (32 = 4 x 6 + 4 + 4). Row i of A starts at
+ * a + (i - i % TILE) * tile_scale + (i % TILE) * row_scale: tile_scale = row_scale = lda for A itself;
+ * the depth k and 1 for A packed tile by tile (each tile's k x TILE values contiguous, so there a tile
+ * must not straddle two packed ones: the rest stays one tile). */
 __attribute__((always_inline)) static inline void
 gemm_rows(const float *a, Py_ssize_t lda, Py_ssize_t tile_scale, Py_ssize_t row_scale, const float *b,
           Py_ssize_t ldb, float *c, Py_ssize_t ldc, Py_ssize_t m, Py_ssize_t k, const int full, lanes_mask mask0,
           lanes_mask mask1, const float *bias, int accumulate, const int a_transposed) {
-    Py_ssize_t i = 0;
+    Py_ssize_t whole = m / TILE, rest = m % TILE, i = 0;
+    if (!a_transposed && whole > 0 && rest > 0 && 2 * rest < TILE) whole--, rest += TILE;
 #define ROW_A(i) (a + ((i) - (i) % TILE) * tile_scale + ((i) % TILE) * row_scale)
-    for (; i + TILE <= m; i += TILE)
+    for (; whole > 0; whole--, i += TILE)
         gemm_tile(ROW_A(i), lda, b, ldb, c + i * ldc, ldc, k, TILE, full, mask0, mask1, bias, accumulate,
                   a_transposed);
-    for (int part = 4; part >= 1; part /= 2)
-        if ((m - i) & part) {
-            if (part == 4)
-                gemm_tile(ROW_A(i), lda, b, ldb, c + i * ldc, ldc, k, 4, full, mask0, mask1, bias, accumulate,
-                          a_transposed);
-            else if (part == 2)
-                gemm_tile(ROW_A(i), lda, b, ldb, c + i * ldc, ldc, k, 2, full, mask0, mask1, bias, accumulate,
-                          a_transposed);
-            else
-                gemm_tile(ROW_A(i), lda, b, ldb, c + i * ldc, ldc, k, 1, full, mask0, mask1, bias, accumulate,
-                          a_transposed);
-            i += part;
-        }
+    if (rest > TILE) {
+        Py_ssize_t half = (rest + 1) / 2;
+        gemm_tile_rows(ROW_A(i), lda, b, ldb, c + i * ldc, ldc, k, half, full, mask0, mask1, bias, accumulate,
+                       a_transposed);
+        i += half, rest -= half;
+    }
+    if (rest > 0)
+        gemm_tile_rows(ROW_A(i), lda, b, ldb, c + i * ldc, ldc, k, rest, full, mask0, mask1, bias, accumulate,
+                       a_transposed);
 #undef ROW_A
 }
 
