@@ -69,9 +69,9 @@ def _float(dtype, **facts) -> bool:
     return dtype in (numpy.float32, numpy.float64)
 
 
-def _contiguous_float(dtype, contiguous: bool, **facts) -> bool:
-    """float32 or float64 arrays, each C-contiguous, all of that dtype."""
-    return contiguous and _float(dtype)
+def _flat_float(dtype, flat: bool, **facts) -> bool:
+    """float32 or float64 arrays, all of that dtype, each 1-D and contiguous."""
+    return flat and _float(dtype)
 
 
 def _small_product(dtype, rows: int, **facts) -> bool:
@@ -126,13 +126,9 @@ def _without_work(native):
     return lambda *args: native(*args[:-1])
 
 
-def _flat_update(native, scratch_at: int):
-    """An optimizer kernel over 1-D views of the arrays before the twin's scratch (at `scratch_at`, taken
-    and ignored), with the settings after it."""
-    def update(*args):
-        arrays = (None if a is None else a.reshape(-1) for a in args[:scratch_at])
-        native(*arrays, *args[scratch_at + 1:])
-    return update
+def _without_scratch(native, at: int):
+    """The kernel, taking (and ignoring) the twin's scratch array at position `at`."""
+    return lambda *args: native(*args[:at], *args[at + 1:])
 
 
 def _as_is(native):
@@ -160,8 +156,8 @@ TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
     # without vector selects (SSE2) the one pass loses to numpy's passes over int8 offsets: 2.2x slower
     Kernel("maxpool_forward", twins.maxpool_forward, "maxpool_forward", adapt=_maxpool_forward, where=VECTOR_PATHS),
     Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward),
-    Kernel("sgd", twins.sgd, "sgd", _contiguous_float, partial(_flat_update, scratch_at=3)),
-    Kernel("adam", twins.adam, "adam", _contiguous_float, partial(_flat_update, scratch_at=4)),
+    Kernel("sgd", twins.sgd, "sgd", _flat_float, partial(_without_scratch, at=3)),
+    Kernel("adam", twins.adam, "adam", _flat_float, partial(_without_scratch, at=4)),
     # without FMA instructions float32 tanh's FMAs are libm calls: 10x slower than the twin (float64's
     # libm tanh: 6x)
     Kernel("lstm_step_forward", twins.lstm_step_forward, "lstm_forward", adapt=_without_work, where=VECTOR_PATHS),
@@ -213,7 +209,8 @@ def path(xp: Any = numpy) -> str:
     """The path arrays of module `xp` take now: a compiled path's name, or "twins"."""
     if xp is not numpy or not _PATH_FUNCTIONS or _switched_off():
         return TWINS
-    forced = os.environ.get(ISA_SWITCH, "").strip().lower()
+    forced = os.environ.get(ISA_SWITCH)  # read as rarely as may be: each read costs ~0.7 us
+    forced = forced.strip().lower() if forced else forced
     if not forced:
         return next(iter(_PATH_FUNCTIONS))
     if forced not in _PATH_FUNCTIONS:
@@ -265,15 +262,7 @@ def status() -> str:
     return "\n".join(lines)
 
 
-# ---- the GEMMs, as the recurrent executor calls them -----------------------------------------------
-
-
-def matmul_into(xp, a, b, out, accumulate: bool = False, scratch=None):
-    """out = a @ b (or out += a @ b) for 2-D arrays with contiguous rows: entry "small_gemm" (the
-    compiled one for float32 and at most SMALL_GEMM_MAX_ROWS rows, on the avx512 and avx2 paths), else
-    numpy's or cupy's matmul (through `scratch`, shaped like out, when accumulating)."""
-    get("small_gemm", xp, dtype=out.dtype, rows=a.shape[0])(a, b, out, accumulate, scratch)
-    return out
+# ---- the weight gradients, as the recurrent executor asks for them ----------------------------------
 
 
 def matmul_tn(xp, factors, b) -> list:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nngraph.backend import accel
-from nngraph.backend.accel import kernel_threads, matmul_into, matmul_tn
+from nngraph.backend.accel import kernel_threads, matmul_tn
 from nngraph.backend.twins import lstm_slot_params
 from nngraph.compile.recurrent import Edge, Stage, UnitPlan
 from nngraph.ops import get_op
@@ -143,10 +143,12 @@ def loop_forward(xp, run: Run, stage: Stage, params: dict) -> None:
                        lstm_slot_params(xp, params[e.weight]) if u.cell == "lstm" else params[e.weight])
                       for e in u.inner] for u in units}
     scratch = {u.name: xp.empty((batch, u.gates * u.width), dtype=run.values[u.name].dtype) for u in units}
-    lstm_step = accel.get("lstm_step_forward", xp, dtype=run.values[units[0].name].dtype)  # once a pass
+    dtype = run.values[units[0].name].dtype  # the implementations, asked for once a pass:
+    lstm_step, product = (accel.get("lstm_step_forward", xp, dtype=dtype),
+                          accel.get("small_gemm", xp, dtype=dtype, rows=batch))
     for t in range(run.steps):
         for unit in units:
-            recurrent = _inner_sum(xp, inner[unit.name], t * batch, batch, scratch[unit.name])
+            recurrent = _inner_sum(product, inner[unit.name], t * batch, batch, scratch[unit.name])
             _step_forward(xp, run, unit, t, recurrent, params, lstm_step)
 
 
@@ -246,10 +248,11 @@ def _loop_buffers(xp, run: Run, unit: UnitPlan) -> None:
         run.hu[unit.name] = xp.empty((rows, 3 * width), dtype=dtype)
 
 
-def _inner_sum(xp, edges: list, step_row: int, batch: int, out):
-    """A step's sum over inner edges (source rows times weight), in `out`; None without inner edges."""
+def _inner_sum(product, edges: list, step_row: int, batch: int, out):
+    """A step's sum over inner edges (source rows times weight, by `product`, the small GEMM's entry), in
+    `out`; None without inner edges."""
     for index, (source, offset, weight) in enumerate(edges):
-        matmul_into(xp, source[offset + step_row:offset + step_row + batch], weight, out, accumulate=index > 0)
+        product(source[offset + step_row:offset + step_row + batch], weight, out, index > 0)
     return out if edges else None
 
 
@@ -327,7 +330,9 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
     # a GRU's contiguous U^T; an LSTM's work space for its step kernel
     extra = {u.name: xp.ascontiguousarray(params[u.own].T) if u.cell == "gru" else
              xp.empty((6, batch, u.width), dtype=ga_all[u.name].dtype) for u in stage.units if u.cell}
-    lstm_step = accel.get("lstm_step_backward", xp, dtype=run.values[stage.units[0].name].dtype)
+    dtype = run.values[stage.units[0].name].dtype
+    lstm_step, product = (accel.get("lstm_step_backward", xp, dtype=dtype),
+                          accel.get("small_gemm", xp, dtype=dtype, rows=batch))
     for t in reversed(range(run.steps)):
         rows = run.rows(t)
         for unit in reversed(stage.units):
@@ -337,7 +342,7 @@ def loop_backward(xp, run: Run, grads: Grads, stage: Stage, params: dict, needs)
                 ga += grads.pre[unit.name][rows]
             for target, offset, weight_t, scratch in inner[unit.name]:
                 back = offset + t * batch
-                matmul_into(xp, ga, weight_t, target[back:back + batch], accumulate=True, scratch=scratch)
+                product(ga, weight_t, target[back:back + batch], True, scratch)
     _stage_weight_grads(xp, run, grads, stage, params, needs, ga_all, ghu_all)
 
 

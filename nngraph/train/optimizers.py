@@ -63,6 +63,8 @@ class Optimizer:
         self.scratch = views.get("scratch") or {k: xp.empty_like(p) for k, p in params.items()}
         # (the params dict it was found for, the flat array they are views of, or None)
         self._flat_params = (params, _shared_base(params))
+        self._flat_cache: dict = {}  # name -> (param array, its 1-D view, its slots' and scratch's)
+        self._updates: dict = {}  # dtype -> the update accel gave for 1-D arrays of it
 
     def update(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
         """One step: every parameter named in `grads` moves in place."""
@@ -73,16 +75,33 @@ class Optimizer:
         base = self._shared_flat(params)
         if (self.fused and base is not None and base.size <= GATHER_BELOW and len(grads) == len(self.names)
                 and all(g.dtype == base.dtype for g in grads.values())):
-            self._step(base, [self.flat[slot] for slot in self.slots], self._gather(grads), self.flat["scratch"])
+            self._run(self._flat_update(base.dtype), base, [self.flat[slot] for slot in self.slots],
+                      self._gather(grads), self.flat["scratch"])
             return
         for name, g in grads.items():
-            self._step(params[name], [self.buffers[slot][name] for slot in self.slots], g, self.scratch[name])
+            param, slots, scratch = self._flat_views(name, params[name])
+            if param is not None and g.dtype == param.dtype and g.flags.c_contiguous:
+                self._run(self._flat_update(param.dtype), param, slots, g.reshape(-1), scratch)
+            else:  # the twin takes any layout and dtype
+                self._run(accel.get(self.kernel, self.xp, dtype=params[name].dtype, flat=False), params[name],
+                          [self.buffers[slot][name] for slot in self.slots], g, self.scratch[name])
 
-    def _step(self, param, slots: list, grad, scratch) -> None:
-        """Updates param and its slots in place (the compiled kernel takes contiguous arrays of one dtype)."""
-        contiguous = grad.dtype == param.dtype and all(a.flags.c_contiguous for a in (param, grad, *slots))
-        self._run(accel.get(self.kernel, self.xp, dtype=param.dtype, contiguous=contiguous),
-                  param, slots, grad, scratch)
+    def _flat_update(self, dtype):
+        """The update over 1-D contiguous arrays of `dtype`, asked of `accel` at its first use: a tiny net
+        makes tens of thousands of steps a second, and asking costs a few microseconds."""
+        if dtype not in self._updates:
+            self._updates[dtype] = accel.get(self.kernel, self.xp, dtype=dtype, flat=True)
+        return self._updates[dtype]
+
+    def _flat_views(self, name: str, param):
+        """(1-D view of param, 1-D views of its slot buffers, 1-D view of its scratch), made once per
+        parameter array; param's view is None when param is not contiguous."""
+        cached = self._flat_cache.get(name)
+        if cached is None or cached[0] is not param:
+            flat = param.reshape(-1) if param.flags.c_contiguous else None
+            cached = self._flat_cache[name] = (param, flat, [self.buffers[s][name].reshape(-1) for s in self.slots],
+                                               self.scratch[name].reshape(-1))
+        return cached[1:]
 
     def _run(self, update, param, slots: list, grad, scratch) -> None:
         raise NotImplementedError

@@ -158,8 +158,8 @@ def gru_sequence_backward_args(rng, dtype):
 FLOAT32 = (np.float32,)
 
 
-def contiguous(args) -> dict:
-    return {"contiguous": True}
+def flat(args) -> dict:
+    return {"flat": True}
 
 
 SEQUENCE = {"dtypes": FLOAT32, "tolerance": SUMS, "facts": lambda args: {"batch": BATCH}}
@@ -167,9 +167,9 @@ CASES: dict[str, list[Case]] = {
     "maxpool_forward": [Case(pool_args, tolerance=EXACT), Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)),
                                                                tolerance=EXACT)],
     "maxpool_backward": [Case(pool_backward_args)],
-    "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=contiguous)
+    "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=flat)
             for m, nesterov in ((0.0, False), (0.9, False), (0.9, True))],
-    "adam": [Case(adam_args, (0, 1, 2), tolerance=EXACT, facts=contiguous)],
+    "adam": [Case(adam_args, (0, 1, 2), tolerance=EXACT, facts=flat)],
     "lstm_step_forward": [Case(lstm_forward_args, (3, 4, 5, 6)), Case(lstm_forward_args_without_rec, (3, 4, 5, 6))],
     "lstm_step_backward": [Case(lstm_backward_args, (4, 5))],
     "small_gemm": [Case(gemm_args, (2,), FLOAT32, SUMS, lambda args: {"rows": len(args[0])}),
@@ -284,14 +284,14 @@ def test_a_path_without_gemms_gives_their_twins(path, monkeypatch):
     for name in ("lstm_step_forward", "maxpool_forward"):
         assert is_twin(accel.get(name, np, dtype=np.float32), name)
     assert not is_twin(accel.get("lstm_step_backward", np, dtype=np.float32), "lstm_step_backward")
-    assert not is_twin(accel.get("adam", np, dtype=np.float32, contiguous=True), "adam")
+    assert not is_twin(accel.get("adam", np, dtype=np.float32, flat=True), "adam")
     assert not accel.splits_work(np)
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_other_array_modules_and_the_switch_get_the_twins(name, monkeypatch):
     cupy_like = types.SimpleNamespace(tanh=np.tanh)
-    facts = {"rows": 4, "batch": 4, "factors": 1, "contiguous_rows": True, "contiguous": True}
+    facts = {"rows": 4, "batch": 4, "factors": 1, "contiguous_rows": True, "flat": True}
     assert is_twin(accel.get(name, cupy_like, dtype=np.float32, **facts), name)
     assert accel.get(name, cupy_like, dtype=np.float32, **facts).args == (cupy_like,)
     monkeypatch.setenv(accel.KERNELS_SWITCH, "0")
@@ -318,7 +318,7 @@ def test_nngraph_isa_forces_a_path(path, monkeypatch):
 def test_nngraph_isa_naming_no_path_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(accel.ISA_SWITCH, "avx3")
     with pytest.raises(BackendError, match="NNGRAPH_ISA=avx3: not a path") as caught:
-        accel.get("sgd", np, dtype=np.float32, contiguous=True)
+        accel.get("sgd", np, dtype=np.float32, flat=True)
     assert "did you mean" in caught.value.hint
 
 

@@ -446,13 +446,13 @@ def test_sgd_without_a_buffer_takes_none_and_adam_does_not(K):
         K.adam(adam["param"], None, adam["exp_avg_sq"], adam["grad"], 0.9, 0.999, 0.001, 0.5, 1e-8)
 
 
-# ---- matmul_into ---------------------------------------------------------------------------------
+# ---- the small GEMM's entry ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m", [5, accel.SMALL_GEMM_MAX_ROWS, accel.SMALL_GEMM_MAX_ROWS + 1])
 @pytest.mark.parametrize("where", [*COMPILED, accel.TWINS])
-def test_matmul_into_matches_numpy_on_every_path(where, dtype, m, monkeypatch):
+def test_small_gemm_entry_matches_numpy_on_every_path(where, dtype, m, monkeypatch):
     force_path(monkeypatch, where)
     recorder = Recorder(monkeypatch)
     rng = np.random.default_rng(m)
@@ -466,7 +466,7 @@ def test_matmul_into_matches_numpy_on_every_path(where, dtype, m, monkeypatch):
         for scratch in (None, np.full((m, 40), np.nan, dtype)):
             start = rng.standard_normal((m, 40)).astype(dtype)
             out = start.copy()
-            assert accel.matmul_into(np, a, b, out, accumulate, scratch) is out
+            accel.get("small_gemm", np, dtype=dtype, rows=m)(a, b, out, accumulate, scratch)
             np.testing.assert_allclose(
                 out,
                 want + start if accumulate else want,
