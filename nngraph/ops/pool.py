@@ -41,7 +41,8 @@ def maxpool2d(xp, inputs, attrs):
     (x,) = inputs
     geo = _geometry(x.shape[2:], attrs)
     padded = pad(xp, x, geo.pads, -float("inf"))
-    best, argmax = accel.get("maxpool_forward", xp, dtype=x.dtype)(padded, geo.kernel, geo.stride)
+    forward = accel.get("maxpool_forward", xp, dtype=x.dtype, kernel=geo.kernel, stride=geo.stride)
+    best, argmax = forward(padded, geo.kernel, geo.stride)
     return best, (argmax, geo, padded.shape)
 
 

@@ -24,13 +24,15 @@ EXACT = {"rtol": 0, "atol": 0}
 @dataclass(frozen=True)
 class Case:
     """How to call one entry: `make(rng, dtype)` gives fresh arguments (after xp); the entry writes the
-    arguments at `writes` and returns what it returns; `facts(args)` are the door's facts for them."""
+    arguments at `writes` and returns what it returns; `facts(args)` are the door's facts for them, for
+    which it hands out the compiled version (on the paths in the entry's `where`) if `handed_out`."""
 
     make: Callable
     writes: tuple[int, ...] = ()
     dtypes: tuple = (np.float32, np.float64)
     tolerance: dict | None = None  # None: F32 or F64 by dtype
     facts: Callable = lambda args: {}
+    handed_out: bool = True
 
 
 def nan_gates(n, h, dtype, steps=3, step=1):
@@ -82,6 +84,10 @@ def sgd_args(momentum, nesterov):
 def adam_args(rng, dtype):
     param, m, v, grad = optimizer_arrays(rng, dtype, 4)
     return param, m, np.abs(v), grad, np.empty_like(param), 0.9, 0.999, 0.01 / (1 - 0.9**3), 0.05, 1e-8
+
+
+def windows(args) -> dict:
+    return {"kernel": args[1], "stride": args[2]}
 
 
 def pool_args(rng, dtype, kernel=(3, 2), stride=(2, 1)):
@@ -164,8 +170,8 @@ def flat(args) -> dict:
 
 SEQUENCE = {"dtypes": FLOAT32, "tolerance": SUMS, "facts": lambda args: {"batch": BATCH}}
 CASES: dict[str, list[Case]] = {
-    "maxpool_forward": [Case(pool_args, tolerance=EXACT), Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)),
-                                                               tolerance=EXACT)],
+    "maxpool_forward": [Case(pool_args, tolerance=EXACT, facts=windows, handed_out=False),  # windows overlap
+                        Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)), tolerance=EXACT, facts=windows)],
     "maxpool_backward": [Case(pool_backward_args)],
     "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=flat)
             for m, nesterov in ((0.0, False), (0.9, False), (0.9, True))],
@@ -222,8 +228,8 @@ def test_the_compiled_version_matches_its_twin(name, path, number, dtype, monkey
     want = call(twin, case, dtype, seed=number)
     force_path(monkeypatch, path)
     compiled = accel.compiled(name, path)
-    if path in accel.TABLE[name].where:  # the door hands it out for these arguments
-        assert accel.get(name, np, dtype=dtype, **case.facts(case.make(np.random.default_rng(0), dtype))) is compiled
+    handed_out = accel.get(name, np, dtype=dtype, **case.facts(case.make(np.random.default_rng(0), dtype)))
+    assert (handed_out is compiled) == (case.handed_out and path in accel.TABLE[name].where)
     got = call(compiled, case, dtype, seed=number)
     tolerance = case.tolerance or (F32 if dtype == np.float32 else F64)
     assert len(got) == len(want)
@@ -275,14 +281,24 @@ def test_the_gemms_apply_to_float32_and_small_batches(path, monkeypatch):
             accel.set_kernel_threads(previous)
 
 
+@pytest.mark.parametrize("path", WITH_GEMMS)
+def test_max_pooling_forward_applies_to_windows_apart(path, monkeypatch):
+    force_path(monkeypatch, path)
+    for kernel, stride, apart in (((2, 2), (2, 2), True), ((3, 3), (3, 4), True), ((3, 3), (2, 2), False),
+                                  ((2, 3), (2, 2), False), ((3, 3), (1, 1), False)):
+        forward = accel.get("maxpool_forward", np, dtype=np.float32, kernel=kernel, stride=stride)
+        assert is_twin(forward, "maxpool_forward") != apart, (kernel, stride)
+    assert not is_twin(accel.get("maxpool_backward", np, dtype=np.float32), "maxpool_backward")
+
+
 @pytest.mark.parametrize("path", [p for p in COMPILED if p not in WITH_GEMMS])
 def test_a_path_without_gemms_gives_their_twins(path, monkeypatch):
     """And the twins of the element-wise kernels that lose to them without vector instructions."""
     force_path(monkeypatch, path)
     assert is_twin(accel.get("small_gemm", np, dtype=np.float32, rows=4), "small_gemm")
     assert is_twin(accel.get("lstm_sequence_forward", np, dtype=np.float32, batch=4), "lstm_sequence_forward")
-    for name in ("lstm_step_forward", "maxpool_forward"):
-        assert is_twin(accel.get(name, np, dtype=np.float32), name)
+    assert is_twin(accel.get("lstm_step_forward", np, dtype=np.float32), "lstm_step_forward")
+    assert is_twin(accel.get("maxpool_forward", np, dtype=np.float32, kernel=(2, 2), stride=(2, 2)), "maxpool_forward")
     assert not is_twin(accel.get("lstm_step_backward", np, dtype=np.float32), "lstm_step_backward")
     assert not is_twin(accel.get("adam", np, dtype=np.float32, flat=True), "adam")
     assert not accel.splits_work(np)
@@ -291,7 +307,8 @@ def test_a_path_without_gemms_gives_their_twins(path, monkeypatch):
 @pytest.mark.parametrize("name", CASES)
 def test_other_array_modules_and_the_switch_get_the_twins(name, monkeypatch):
     cupy_like = types.SimpleNamespace(tanh=np.tanh)
-    facts = {"rows": 4, "batch": 4, "factors": 1, "contiguous_rows": True, "flat": True}
+    facts = {"rows": 4, "batch": 4, "factors": 1, "contiguous_rows": True, "flat": True, "kernel": (2, 2),
+             "stride": (2, 2)}
     assert is_twin(accel.get(name, cupy_like, dtype=np.float32, **facts), name)
     assert accel.get(name, cupy_like, dtype=np.float32, **facts).args == (cupy_like,)
     monkeypatch.setenv(accel.KERNELS_SWITCH, "0")
