@@ -1,24 +1,28 @@
-/* Fused CPU kernels for the numpy backend: the element-wise work of an LSTM step and the optimizer
- * updates, each one pass over its arrays instead of one numpy call (and one pass) per operation.
+/* Fused CPU kernels for the numpy backend: the element-wise work of an LSTM step, max pooling and the
+ * optimizer updates, each one pass over its arrays instead of one numpy call (and one pass) per
+ * operation; and the GEMMs of a recurrent layer.
  *
  * Why C: on the sizes that matter here (an LSTM step of 32 x 128, an MLP's 270k parameters) numpy
  * spends more time in per-call overhead and extra passes over memory than in arithmetic; one loop
  * that reads each input once and writes each output once is 3-6x faster. Most GEMMs stay in numpy's
  * BLAS; the ones of a recurrent layer are here (the per-step products, too small for a BLAS to pay
- * its packing back, and the weight gradients over all steps), so that the whole-sequence LSTM kernels
- * and those gradients can split over threads of our own (see "threads"). Every kernel has a numpy
- * twin that the backend falls back to (cupy, no compiler at install time, NNGRAPH_KERNELS=0), and
- * tests hold the two to each other.
+ * its packing back, and the weight gradients over all steps), so that the whole-sequence kernels
+ * and those gradients can split over threads of our own (see threads.c). Every kernel has a numpy
+ * twin (nngraph/backend/twins.py), and nngraph/backend/accel.py, the one door to both, hands out the
+ * twin wherever the kernel does not run or does not pay; tests hold the two to each other.
+ *
+ * Paths: every kernel is compiled once per instruction set (isa_*.c), and each path's functions are
+ * bound to its table (`paths` below), so one process can call every path the CPU runs.
  *
  * Floating point: each kernel works in the array's dtype (float32 or float64) and is compiled without
  * contraction into FMAs (setup.py: -ffp-contract=off), so every operation rounds as numpy's ufuncs
- * do and results do not depend on which instruction set the CPU has (the optimizer kernels are
- * bit-identical to their numpy twins). The GEMMs are the exception by design: they are FMAs (like
- * every BLAS, whose summation order numpy does not fix either). The one approximation: float32 tanh
- * is a rational function (|error| < 3e-7 over every float32 input, ~5 ulp near +-1, far less near 0;
- * numpy's own is about 0.5 ulp) because libm's tanhf does not vectorize; its polynomials are explicit
- * FMAs (fmaf: one rounding each, so the same bits on every CPU; the clones below are built for
- * x86-64-v4 and v3, which have FMA, and a baseline that calls libm's fmaf). float64 uses libm's tanh.
+ * do and results do not depend on the path (the optimizer kernels are bit-identical to their numpy
+ * twins). The GEMMs are the exception by design: they are FMAs (like every BLAS, whose summation order
+ * numpy does not fix either), summed in the same order on every path. The one approximation: float32
+ * tanh is a rational function (|error| < 3e-7 over every float32 input, ~5 ulp near +-1, far less near
+ * 0; numpy's own is about 0.5 ulp) because libm's tanhf does not vectorize; its polynomials are explicit
+ * FMAs (fmaf: one rounding each, so the same bits on every path; the generic path, without FMA
+ * instructions, calls libm's fmaf: slow, the same bits). float64 uses libm's tanh.
  *
  * Arrays come in through the buffer protocol (no numpy headers needed to build): each is checked for
  * dtype, shape and a contiguous last axis; any mismatch raises TypeError or ValueError.
