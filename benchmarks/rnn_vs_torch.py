@@ -6,8 +6,8 @@ Issue 4's case: input 32, hidden 128, T = 50, batch 32, a linear layer from the 
 cross-entropy, full BPTT, SGD (lr 0.01) with gradient clipping at norm 1. Training sequences per second,
 median of `repeats` timed runs that alternate between the two sides, both at the same thread count (numpy's
 BLAS through threadpoolctl, torch through set_num_threads). Prints one JSON row per case, thread count and
-kernel path (`--paths`: each forced through NNGRAPH_ISA; default: the one the CPU picks), with the median
-ratio of the paired runs.
+kernel path (`--paths`: each forced through NNGRAPH_ISA, "twins" through NNGRAPH_KERNELS=0; default: the one
+the CPU picks), with the median ratio of the paired runs.
 """
 
 from __future__ import annotations
@@ -114,8 +114,14 @@ def main() -> None:
     for threads in (int(t) for t in args.threads.split(",")):
         for kind in args.only.split(","):
             for path in args.paths.split(",") if args.paths else [os.environ.get("NNGRAPH_ISA", "")]:
-                os.environ["NNGRAPH_ISA"] = path
+                force_path(path)
                 print(json.dumps(compare(kind, threads, args.steps, args.repeats)), flush=True)
+
+
+def force_path(path: str) -> None:
+    """NNGRAPH_ISA=path, or for "twins" NNGRAPH_KERNELS=0 (read by nngraph.backend.accel on every call)."""
+    os.environ["NNGRAPH_KERNELS"] = "0" if path == "twins" else "1"
+    os.environ["NNGRAPH_ISA"] = "" if path == "twins" else path
 
 
 if __name__ == "__main__":
