@@ -4,6 +4,9 @@ two the door hands out (dtype, sizes, path, switches)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -364,3 +367,14 @@ def test_the_best_path_is_the_default_and_status_says_why(monkeypatch):
     assert first.startswith(f"compiled CPU kernels: {COMPILED[0]} (the best this CPU runs;")
     assert runs == f"paths this CPU runs: {', '.join(COMPILED)}"
     assert "generic" in COMPILED  # the generic path runs everywhere the extension does
+
+
+@pytest.mark.parametrize("isa, code", [("", 0), ("avx3", 1)])
+def test_python_m_nngraph_backend_says_which_path_and_why(isa, code):
+    done = subprocess.run([sys.executable, "-m", "nngraph.backend"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, accel.ISA_SWITCH: isa}, check=False)
+    assert done.returncode == code and "Traceback" not in done.stderr
+    if code:
+        assert done.stderr == "error: NNGRAPH_ISA=avx3: not a path (hint: did you mean 'avx2'?)\n"
+    else:
+        assert done.stdout == accel.status() + "\n"
