@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import networkx as nx
 
 from nngraph.errors import Collector, NngraphError, ValidationError, did_you_mean
@@ -50,13 +52,21 @@ def _add_units(graph, flat: Flat, errors: Collector) -> None:
                          f"first declared at line {first.line}")
             continue
         try:
-            graph.add_node(unit.name, unit=unit_spec(unit, flat.env.get(unit.name, {})))
+            spec = unit_spec(unit, flat.env.get(unit.name, {}))
+            graph.add_node(unit.name, unit=dataclasses.replace(spec, repeat=_copied_by(unit.name, flat)))
         except NngraphError as e:
             errors.add(e)
     for unit in flat.units:
         spec = graph.nodes[unit.name]["unit"] if unit.name in graph else None
         if spec is not None and spec.role == "sample":
             _add_sample_edges(graph, spec, unit, errors)
+
+
+def _copied_by(name: str, flat: Flat) -> tuple:
+    """The `repeat=` copies a unit lies in, outermost first: its own name, or an instance it is inside."""
+    parts = name.split(".")
+    prefixes = (".".join(parts[:n]) for n in range(1, len(parts) + 1))
+    return tuple(flat.copies[p] for p in prefixes if p in flat.copies)
 
 
 RESERVED = (*V.ROLES, "use", "delay", "model", "block", "train")

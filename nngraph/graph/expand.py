@@ -25,6 +25,7 @@ class Flat:
     env: dict[str, dict] = field(default_factory=dict)  # unit name -> block parameters in scope
     ports: set[str] = field(default_factory=set)  # a block's `input` units: fed as-is from outside
     refused: set[str] = field(default_factory=set)  # units and instances whose own error is reported
+    copies: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # copy -> (stack, index, count)
 
 
 def flatten(model: ast.Model, blocks: dict[str, ast.Block], errors: Collector) -> Flat:
@@ -70,6 +71,7 @@ def _add_unit(unit: ast.Unit, prefix: str, env: dict, flat: Flat) -> None:
         flat.ports.add(name)
         unit = dataclasses.replace(unit, role="layer", attrs=(ast.Flag("nobias", unit.span),))
     names = [name] if count == 1 else [f"{name}_{i}" for i in range(1, count + 1)]
+    flat.copies.update({n: (name, i, count) for i, n in enumerate(names, 1) if count > 1})
     for n in names:
         flat.units.append(dataclasses.replace(unit, name=n, attrs=attrs))
         flat.env[n] = env
@@ -98,6 +100,7 @@ def _add_use(use, prefix, env, blocks, flat, errors, depth):
     count, _ = _repeat_count(use.attrs, env)
     name = prefix + use.name
     instances = [name] if count == 1 else [f"{name}_{i}" for i in range(1, count + 1)]
+    flat.copies.update({n: (name, i, count) for i, n in enumerate(instances, 1) if count > 1})
     ends = []
     for inst in instances:
         before = len(flat.units)
