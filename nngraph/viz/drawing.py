@@ -69,6 +69,19 @@ class Drawing:
     def unrolled(self) -> bool:
         return any(g.step is not None for g in self.groups)
 
+    def split(self) -> tuple[list[tuple[list[Box], list[Link]]], list[Link]]:
+        """Each group's boxes and own links, in the order added, and the links between groups."""
+        members: list[tuple[list[Box], list[Link]]] = [([], []) for _ in self.groups]
+        between = []
+        group = {}
+        for b in self.boxes:
+            members[b.group][0].append(b)
+            group[b.id] = b.group
+        for k in self.links:
+            same = group[k.source] == group[k.target]
+            (members[group[k.source]][1] if same else between).append(k)
+        return members, between
+
 
 def build_drawing(models: list[ModelGraph], unroll: int | None = None) -> Drawing:
     """Every model once, or each recurrent model once per time step when `unroll` is given."""
