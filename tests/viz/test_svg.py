@@ -46,8 +46,8 @@ def assert_readable(root):
             assert y < ty < y + h, text.text
 
 
-def test_svg_has_one_box_per_unit(spec_models, svg_of):
-    root = svg_of(spec_models)
+def test_expanded_svg_has_one_box_per_unit(spec_models, svg_of):
+    root = svg_of(spec_models, expand=True)
     assert root.tag == f"{SVG}svg"
     expected = {f"{m.name}/{u.name}" for m in spec_models for u in m.units}
     ids = [g.get("id") for g in unit_groups(root)]
@@ -55,13 +55,15 @@ def test_svg_has_one_box_per_unit(spec_models, svg_of):
     assert len(links(root)) == sum(len(m.edges) for m in spec_models)
 
 
-def test_boxes_never_overlap_and_hold_their_text(spec_models, svg_of):
-    assert_readable(svg_of(spec_models))
+@pytest.mark.parametrize("expand", [False, True])
+def test_boxes_never_overlap_and_hold_their_text(spec_models, svg_of, expand):
+    assert_readable(svg_of(spec_models, expand=expand))
 
 
 def test_a_20_unit_spec_is_readable(big_models, svg_of):
     assert len(big_models[0].units) == 20
-    assert_readable(svg_of(big_models))
+    assert_readable(svg_of(big_models, expand=True))
+    assert_readable(svg_of(big_models, unroll=2, expand=True))
     assert_readable(svg_of(big_models, unroll=2))
 
 
