@@ -2,9 +2,9 @@
 
 The axes span the whole figure with one data unit per 1/100 inch, so scene coordinates are used as they are
 and a font of s scene units is s * 0.72 points. Boxes and links go in a few collections, not one artist each,
-so a drawing of thousands of units renders in seconds. A scene too large for MAX_PIXELS at full sharpness is
-drawn smaller; text that would come out under MIN_TEXT_PIXELS tall is left out (it could not be read, and
-FreeType refuses sizes near zero): the SVG keeps every word at any size.
+so a drawing of thousands of units renders in seconds. A scene too large for MAX_PIXELS a side or MAX_AREA
+in all at full sharpness is drawn smaller; text that would come out under MIN_TEXT_PIXELS tall is left out
+(it could not be read, and FreeType refuses sizes near zero): the SVG keeps every word at any size.
 """
 
 from __future__ import annotations
@@ -30,13 +30,19 @@ from nngraph.viz.output import new_figure, save_figure
 POINTS_PER_UNIT = 0.72
 SHARPNESS = 1.5  # pixels per scene unit
 MAX_PIXELS = 12000  # per side; larger scenes are drawn at a lower resolution
+MAX_AREA = 25e6  # pixels in all: more takes seconds to encode and tens of MB to store
 MIN_TEXT_PIXELS = 4.0
 LINK_WIDTH = 1.4 * POINTS_PER_UNIT * 1.4
 ARROW_LENGTH, ARROW_HALF_WIDTH = 9.0, 3.6  # scene units, as the SVG's marker
 
 
+def picture_scale(width: float, height: float) -> float:
+    """Pixels per scene unit: full sharpness, unless the picture would pass MAX_PIXELS or MAX_AREA."""
+    return min(SHARPNESS, MAX_PIXELS / max(width, height), math.sqrt(MAX_AREA / (width * height)))
+
+
 def scene_to_png(scene: Scene, path: Path) -> None:
-    scale = min(SHARPNESS, MAX_PIXELS / max(scene.width, scene.height))
+    scale = picture_scale(scene.width, scene.height)
     figure = new_figure(scene.width / 100, scene.height / 100, dpi=100 * scale)
     ax = figure.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, scene.width)
