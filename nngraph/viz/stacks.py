@@ -1,11 +1,11 @@
 """A model as the boxes it is drawn with: each unit, or one box for a run of `repeat=` copies.
 
 A stack `h_1 .. h_N` (or the instances `r_1 .. r_N` of a repeated block) is drawn as one box when nothing but
-its own chain touches its inside: links from outside enter its first copy only and leave from its last, and
-every copy looks the same inside. A link into a middle copy splits the run there, so every drawn link still
-lands where it does in the model. Runs of the outermost `repeat=` are tried first; the copies of an inner one
-collapse only inside an outer copy that is drawn on its own. Everything here is one pass over the links per
-level of nesting.
+its own chain touches its inside: links from outside enter its first copy only (a block's at its entry unit)
+and leave from its last (at its exit), and every copy looks the same inside. A link into a middle copy splits
+the run there, so every drawn link still lands where it does in the model. Runs of the outermost `repeat=`
+are tried first; the copies of an inner one collapse only inside an outer copy that is drawn on its own.
+Everything here is one pass over the links per level of nesting.
 """
 
 from __future__ import annotations
