@@ -23,7 +23,7 @@ import yaml
 from nngraph.errors import SourceError, Span, SpecSyntaxError, did_you_mean
 from nngraph.spec import ast
 from nngraph.spec.format import format_header, format_setting, format_statement, format_value
-from nngraph.spec.parser import MAX_NESTING
+from nngraph.spec.limits import MAX_NESTING
 from nngraph.spec.parser import parse_fragment as _parse_fragment
 
 ITEM_WORDS = ("model", "block", "train")
