@@ -23,7 +23,8 @@ def build_model(model: ast.Model, blocks: dict[str, ast.Block], errors: Collecto
     for conn, env in flat.connections:
         _add_connection(graph, conn, env, flat, errors)
     _add_cell_recurrence(graph, errors)
-    return ModelGraph(model.name, graph, model.span)
+    # whole-model errors (no input, a memory estimate) point at the name
+    return ModelGraph(model.name, graph, model.name_span if model.name_span.line else model.span)
 
 
 def _add_cell_recurrence(graph, errors: Collector) -> None:
