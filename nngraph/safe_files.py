@@ -17,6 +17,7 @@ its first line and a data set a DataError at its `data` setting, each naming the
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import zipfile
@@ -43,12 +44,15 @@ def data_error(message: str, hint: str | None = None) -> NngraphError:
 
 
 def describe_bytes(count: int) -> str:
-    """`3.6 TiB`, `512 bytes`: a size as a person reads it."""
+    """`3.6 TiB`, `512 bytes`: a size as a person reads it (what a hostile header claims can have hundreds
+    of digits: past an exbibyte, only its order of magnitude)."""
     if count < 1024:
         return f"{count:,} bytes"
+    if count >= 1 << 60:
+        return f"about 10^{int(math.log10(count))} bytes"
     for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
         count /= 1024
-        if count < 1024 or unit == "PiB":
+        if round(count, 1) < 1024 or unit == "PiB":
             return f"{count:,.1f} {unit}"
     raise AssertionError("unreachable")
 
@@ -125,6 +129,18 @@ def open_regular(path: str | os.PathLike, error: ErrorFactory = data_error) -> B
         raise
 
 
+def refuse_if_special(path: str | os.PathLike, error: ErrorFactory = data_error) -> None:
+    """Refuse `path` if it exists and is neither a regular file nor a directory (a FIFO, a device, a
+    socket), without opening it: a caller may then report other problems (a wrong suffix) knowing that
+    showing the file's first line will not block or read forever."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        _check_regular(path, info, error)
+
+
 def _stat(path, how, error: ErrorFactory) -> os.stat_result:
     try:
         return how(path)
@@ -199,7 +215,7 @@ def read_array_header(stream: BinaryIO, where: str, error: ErrorFactory = data_e
             raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
         shape, fortran_order, dtype = reader(stream, max_header_size=MAX_NPY_HEADER)
     except _ARCHIVE_ERRORS as e:
-        raise error(f"{where} is not a readable .npy array ({_reason(e)})", None) from None
+        raise error(f"cannot read {where} as a .npy array ({_reason(e)})", None) from None
     if dtype.hasobject:
         raise error(f"{where} holds Python objects (an object array)",
                     "save plain numeric arrays; nngraph never unpickles files")

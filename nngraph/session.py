@@ -83,10 +83,16 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     `threads`: threads for numpy's BLAS and the compiled kernels on the numpy backend (None: the cores
     free when training starts)."""
     from nngraph.backend.threads import compute_threads, free_cores
+    from nngraph.graph.memory import out_of_memory, require_training_memory
 
+    config = checked.train(train_name)
+    require_training_memory(checked.models, config, dtype, resume is not None)  # in the dtype really used
     threads = threads or free_cores()
-    with compute_threads(threads if backend == "numpy" else None):
-        return _run_training(checked, train_name, out, resume, backend, dtype, quiet)
+    try:
+        with compute_threads(threads if backend == "numpy" else None):
+            return _run_training(checked, train_name, out, resume, backend, dtype, quiet)
+    except MemoryError:
+        raise out_of_memory(checked.models, config, dtype, resume is not None) from None
 
 
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet) -> dict:
@@ -119,12 +125,13 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet) -> di
 
 def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> Session:
     """A session whose method holds the parameters of a finished run's checkpoint."""
-    from nngraph.train.checkpoint import load_checkpoint
+    from nngraph.train.checkpoint import load_checkpoint, state_layout
     from nngraph.train.loop import BEST_PREFIX
     from nngraph.train.outputs import spec_hash
 
     session = prepare(checked, train_name, backend, data=data)
-    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source))
+    layout = state_layout(session.method, BEST_PREFIX)
+    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source), layout)
     session.method.load_state({k: v for k, v in state.items() if not k.startswith(BEST_PREFIX + ".")})
     return session
 
@@ -162,11 +169,10 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
 
 
 def _read_inputs(path) -> np.ndarray:
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path} as a .npy array ({e})") from None
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
+    from nngraph.safe_files import load_npy
+
+    x = load_npy(path, error=lambda message, hint=None: DataError(f"--input: {message}", None, hint))
+    if x.dtype.kind not in "fiub":
         raise DataError(f"{path} does not hold a numeric array")
     return x
 

@@ -5,9 +5,9 @@ A run passes through three peaks, and needs the highest of them (P = parameter v
 - initialisation: each parameter is drawn in float64 and cast, the parameters made so far are kept, and
   then copied into one flat array: P*s + (8 + s) * the largest parameter, or 2*P*s for the copy;
 - training: the parameters, the optimizer's flat arrays (the gathered gradient, a scratch step, and one
-  per slot: momentum 1, adam 2) and early stopping's copy of the best parameters stay; on top, one at a
-  time, a step's gradients and activations (or an evaluation chunk's, forward only), the buffer numpy
-  writes a checkpoint's arrays through, or matplotlib, which drawing the curves imports at the end;
+  per slot: momentum 1, adam 2), early stopping's copy of the best parameters and the training code's
+  modules stay; on top, one at a time, a step's gradients and activations (or an evaluation chunk's,
+  forward only), the buffer numpy writes a checkpoint's arrays through, or matplotlib for the curves;
 - a resume: the method is built (parameters and optimizer) while the checkpoint's arrays (parameters,
   optimizer slots, the best copy) are read whole before they are copied in.
 
@@ -33,7 +33,8 @@ from nngraph.safe_files import available_memory, describe_bytes
 ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
 FLOAT64 = 8  # initialisation draws in float64 before casting
 CHECKPOINT_BUFFER = 16 << 20  # numpy writes an array into a zip member in pieces of this size
-CURVES_IMPORT = 32 << 20  # matplotlib's modules, imported to draw curves.png when a run ends (~28 MiB)
+TRAINING_IMPORTS = 16 << 20  # the training code a run imports first (~13 MiB), kept to the end
+CURVES_IMPORT = 32 << 20  # matplotlib, imported to draw curves.png when the run ends (~28 MiB)
 EVAL_ROWS = 2048  # evaluation runs a split in chunks of this many rows (train/backprop.py)
 BOLTZMANN_METHODS = ("cd", "pcd", "boltzmann")
 OPTIMIZER_SLOTS = {"adam": 2}  # sgd: one (momentum) only with a momentum above 0
@@ -57,7 +58,8 @@ class MemoryEstimate:
     @property
     def peak(self) -> int:
         passing = max(self.gradients + self.activations, min(CHECKPOINT_BUFFER, self.largest), CURVES_IMPORT)
-        return max(self.initialisation, self.parameters + self.training_state + passing, self.resume)
+        training = self.parameters + self.training_state + TRAINING_IMPORTS + passing
+        return max(self.initialisation, training, self.resume)
 
     def describe(self) -> str:
         return (f"parameters {describe_bytes(self.parameters)}, gradients and {self.optimizer} state "

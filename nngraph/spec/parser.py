@@ -23,15 +23,20 @@ from nngraph.spec.tables import grammar_text, load_parser  # noqa: F401  (gramma
 def read_source(path: str | os.PathLike) -> str:
     """The text of a spec file, or a SourceError that says why it cannot be one. Only a regular file of
     at most MAX_SOURCE_BYTES is read (never a FIFO, a device or more than the cap)."""
-    where = Span(str(path), 1, 1)
-
-    def refuse(message: str, hint: str | None) -> SourceError:
-        # a FIFO or a device has no line to point at, and must not be opened again to show one
-        regular_or_missing = os.path.isfile(path) or os.path.isdir(path) or not os.path.lexists(path)
-        return SourceError(message, where if regular_or_missing else None, hint)
-
-    raw = read_bytes(path, MAX_SOURCE_BYTES, "specs", refuse, "is this really a spec? data belongs in a data file")
+    raw = read_bytes(path, MAX_SOURCE_BYTES, "specs", source_refusal(path),
+                     "is this really a spec? data belongs in a data file")
     return decode_source(raw, str(path))
+
+
+def source_refusal(path: str | os.PathLike):
+    """safe_files' refusals as SourceErrors at the file's start; a FIFO or a device has no line to point at
+    (and must not be opened again to show one)."""
+
+    def refuse(message: str, hint: str | None = None) -> SourceError:
+        regular_or_missing = os.path.isfile(path) or os.path.isdir(path) or not os.path.lexists(path)
+        return SourceError(message, Span(str(path), 1, 1) if regular_or_missing else None, hint)
+
+    return refuse
 
 
 def decode_source(raw: bytes, path: str) -> str:

@@ -17,9 +17,19 @@ train {{ model m; data npz("d.npz"); loss cross_entropy(y); optimizer {optimizer
 """
 
 
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    """One tiny run first, so the modules a run imports (matplotlib for the curves among them) are loaded
+    and what is measured is the run's arrays."""
+    folder = tmp_path_factory.mktemp("warm")
+    (folder / "x.nn").write_text("model m { input x[2]; output y[1]; x -> y }\n"
+                                 "train { model m; data xor; loss mse(y); epochs 1; validation 0.5 }\n")
+    run_training(load(folder / "x.nn"), out=folder / "run", quiet=True)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd(lr=0.01)", "sgd(lr=0.01, momentum=0.9)", "adam"])
 @pytest.mark.parametrize("extra", ["", "; validation 0.5; early_stopping patience=3"])
-def test_the_estimate_covers_the_real_peak_of_a_run(tmp_path, optimizer, extra):
+def test_the_estimate_covers_the_real_peak_of_a_run(tmp_path, optimizer, extra, warm):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.standard_normal((64, 2000)).astype(np.float32), y=rng.integers(0, 10, 64))
     (tmp_path / "s.nn").write_text(WIDE.format(optimizer=optimizer, extra=extra), encoding="utf-8")
@@ -32,8 +42,9 @@ def test_the_estimate_covers_the_real_peak_of_a_run(tmp_path, optimizer, extra):
     finally:
         tracemalloc.stop()
     assert estimate.peak >= peak, (estimate, peak)
-    if not extra:  # without an evaluation split (whose size `check` cannot know) it is close, not lavish
-        assert estimate.peak < 1.2 * peak, (estimate, peak)
+    if not extra:  # without an evaluation split (whose size `check` cannot know) a step's peak is close
+        step = estimate.parameters + estimate.training_state + estimate.gradients + estimate.activations
+        assert peak <= step < 1.1 * peak, (estimate, peak)
 
 
 XOR_WIDE = """
