@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import threading
 import zipfile
 
 import numpy as np
@@ -19,7 +18,7 @@ from nngraph.safe_files import (
     open_regular,
     read_bytes,
 )
-from tests.hostile.files import TERA_SHAPE, Peak, lying_npy, zip_bomb
+from tests.hostile.files import TERA_SHAPE, Peak, in_time, lying_npy, zip_bomb
 
 
 def refused(function, match: str, within: int = 8 << 20):
@@ -99,24 +98,6 @@ def test_junk_is_a_clear_error(tmp_path, content):
 # ---- what is not a regular file --------------------------------------------------------------------
 
 
-def _in_time(function, seconds: float = 5):
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = function()
-        except BaseException as e:  # noqa: BLE001 (handed back to the test)
-            outcome["error"] = e
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    assert not worker.is_alive(), "the read blocked"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 READERS = [lambda p: open_regular(p), lambda p: read_bytes(p, 100), lambda p: load_npy(p),
            lambda p: load_numpy(p), lambda p: NpzArchive(p)]
 
@@ -126,7 +107,7 @@ def test_a_fifo_is_refused_by_every_reader_without_blocking(tmp_path, read):
     fifo = tmp_path / "pipe.npy"
     os.mkfifo(fifo)
     with pytest.raises(DataError, match="pipe.npy is a FIFO"):
-        _in_time(lambda: read(fifo))
+        in_time(lambda: read(fifo))
 
 
 @pytest.mark.parametrize("read", READERS)
@@ -134,7 +115,7 @@ def test_a_device_behind_a_symlink_is_refused_by_every_reader(tmp_path, read):
     link = tmp_path / "data.txt"
     link.symlink_to("/dev/zero")
     with pytest.raises(DataError, match="is a device; only regular files are read"):
-        _in_time(lambda: read(link))
+        in_time(lambda: read(link))
 
 
 def test_a_directory_and_a_missing_file(tmp_path):

@@ -118,12 +118,17 @@ def _read_meta(path: Path, archive: NpzArchive) -> dict:
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise TrainingError(f"checkpoint {path} has no metadata; it was not written by nngraph")
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
+        meta = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as e:
         raise TrainingError(f"checkpoint {path} has corrupt metadata ({e})") from e
     if not isinstance(meta, dict):
         raise TrainingError(f"checkpoint {path} has corrupt metadata (not a JSON object)")
     return meta
+
+
+def _no_constant(name: str):
+    """JSON's NaN and Infinity, which nngraph never writes: epochs and steps must be finite numbers."""
+    raise ValueError(f"{name} is not a number a checkpoint holds")
 
 
 def _check_spec_hash(path: Path, meta: dict, expect_spec_hash: str | None) -> None:

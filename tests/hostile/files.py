@@ -41,3 +41,24 @@ class Peak:
     def __exit__(self, *exc):
         _, self.bytes = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+
+
+def in_time(function, seconds: float = 5):
+    """`function()`, in a thread: a read that blocks (a FIFO) fails the test instead of hanging the suite."""
+    import threading
+
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = function()
+        except BaseException as e:  # noqa: BLE001 (handed back to the test)
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "the read blocked"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

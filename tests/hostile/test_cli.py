@@ -78,12 +78,12 @@ CHECK_CASES = {
     "long chain": (lr("0.5" + "+0" * 120_000), "chain.nn:2:", "chains more than 100 operators"),
     "deep negation": (lr("- " * 100_000 + "1"), "chain.nn:2:", "chains more than 100 operators"),
     "a megabyte on one line": (lr("0.5" + "+0" * 500_000), "chain.nn", "specs are limited to 262,144"),
-    "nested repeats": ("block b(n) { layer a[2] repeat=n }\nblock c() { use i = b(10000) repeat=10000 }\n"
-                       "model m { input x[2]; use s = c(); output y[1]; x -> s -> y }\n",
+    "nested repeats": (("block b(n) { layer a[2] repeat=n }\nblock c() { use i = b(10000) repeat=10000 }\n"
+                        "model m { input x[2]; use s = c(); output y[1]; x -> s -> y }\n"),
                        "chain.nn:3:23", "would expand to 100,000,001 units"),
     "sixteen levels of blocks": (nested_blocks(16), "chain.nn:17:23", "would expand to 32,769 units"),
-    "a block using itself": ("block b() { layer a[2]; use p = b(); use q = b() }\n"
-                             "model m { input x[2]; use s = b(); x -> s }\n", "chain.nn:1:25", "nested more than 16"),
+    "a block using itself": (("block b() { layer a[2]; use p = b(); use q = b() }\n"
+                              "model m { input x[2]; use s = b(); x -> s }\n"), "chain.nn:1:25", "nested more than 16"),
     "infinity": (lr("1e999"), "chain.nn:2:58", "too large (it overflows to infinity)"),
     "overflowing arithmetic": (lr("1e300*1e300"), "chain.nn:2:58", "'*' overflows"),
     "a huge model": ("model big { input x[100000]; layer h[100000]; output y[1]; x -> h -> y }\n",

@@ -6,7 +6,6 @@ Python's stack.
 """
 
 import os
-import threading
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from nngraph.spec.format import format_spec
 from nngraph.spec.limits import MAX_NESTING, MAX_OPERATORS, check_limits
 from nngraph.spec.parser import parse, parse_fragment, read_source
 from nngraph.spec.yaml_surface import parse_yaml, to_yaml
+from tests.hostile.files import in_time
 
 HEAD = "model m { input x[2]; output y[1]; x -> y }\ntrain { model m; data xor; loss mse(y); optimizer sgd(lr="
 
@@ -136,30 +136,11 @@ def test_arithmetic_that_overflows_is_refused_at_the_operation(value):
 # ---- files that are not spec files ---------------------------------------------------------------
 
 
-def _in_time(function, seconds: float = 5):
-    """Run `function`; a blocking read (a FIFO) fails the test instead of hanging it."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = function()
-        except BaseException as e:  # noqa: BLE001 (handed back to the test)
-            outcome["error"] = e
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    assert not worker.is_alive(), "the read blocked"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "x.nn"
     os.mkfifo(fifo)
     with pytest.raises(SourceError, match="FIFO") as info:
-        _in_time(lambda: read_source(fifo))
+        in_time(lambda: read_source(fifo))
     assert info.value.span is None  # no line to show, and nothing to open again to show it
 
 
@@ -171,4 +152,4 @@ def test_a_device_is_refused_unread(device, tmp_path):
     link.symlink_to(device)
     for path in (device, link):
         with pytest.raises(SourceError, match="device; only regular files are read"):
-            _in_time(lambda p=path: read_source(p))
+            in_time(lambda p=path: read_source(p))

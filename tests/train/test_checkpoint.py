@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from nngraph.errors import TrainingError
-from tests.hostile.files import Peak, lying_npy, zip_bomb
 from nngraph.train.checkpoint import (
     META_KEY,
     load_checkpoint,
@@ -16,6 +15,7 @@ from nngraph.train.checkpoint import (
     save_checkpoint,
     unnest,
 )
+from tests.hostile.files import Peak, lying_npy, zip_bomb
 
 
 def sample_state():
@@ -197,3 +197,11 @@ def test_a_member_header_claiming_terabytes_is_refused(tmp_path):
     assert peak.bytes < 4 << 20
     with pytest.raises(TrainingError, match="holds 3.6 TiB of arrays; .* is the most this model's state can take"):
         load_checkpoint(path, "a", LAYOUT)
+
+
+def test_metadata_with_infinity_is_corrupt(tmp_path):
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w") as zf, zf.open(META_KEY + ".npy", "w") as out:
+        np.lib.format.write_array(out, np.frombuffer(b'{"epoch": Infinity}', np.uint8))
+    with pytest.raises(TrainingError, match="corrupt metadata .*Infinity is not a number"):
+        load_checkpoint(path)
