@@ -50,10 +50,9 @@ class MemoryEstimate:
     activations: int
     initialisation: int
     resume: int  # 0 unless resuming
+    largest: int  # bytes of the largest parameter: a checkpoint writes it through a buffer up to that size
     batch: int
     optimizer: str
-
-    largest: int  # bytes of the largest parameter: a checkpoint writes it through a buffer up to that size
 
     @property
     def peak(self) -> int:
@@ -91,9 +90,9 @@ def training_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: s
         activations=_activations(trained, config) * size,
         initialisation=init,
         resume=resumed * stored * size if resume else 0,
+        largest=max((largest_parameter(m) for m in trained), default=0) * size,
         batch=config.batch,
         optimizer=config.optimizer.name,
-        largest=max((largest_parameter(m) for m in trained), default=0) * size,
     )
 
 

@@ -80,7 +80,7 @@ def load_checkpoint(path: str | Path, expect_spec_hash: str | None = None,
     memory available, or against twice the expected state where that is known), and the data last.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():  # anything else that is not a regular file is refused by NpzArchive
         raise TrainingError(f"checkpoint not found: {path}",
                             hint="pass the checkpoint.npz of an earlier run's folder")
     with NpzArchive(path, error=_refusal(path)) as archive:
@@ -119,7 +119,7 @@ def _read_meta(path: Path, archive: NpzArchive) -> dict:
         raise TrainingError(f"checkpoint {path} has no metadata; it was not written by nngraph")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # JSON nested 100,000 deep recurses
         raise TrainingError(f"checkpoint {path} has corrupt metadata ({e})") from e
     if not isinstance(meta, dict):
         raise TrainingError(f"checkpoint {path} has corrupt metadata (not a JSON object)")

@@ -15,7 +15,7 @@ from nngraph.train.checkpoint import (
     save_checkpoint,
     unnest,
 )
-from tests.hostile.files import Peak, lying_npy, zip_bomb
+from tests.hostile.files import Peak, in_time, lying_npy, zip_bomb
 
 
 def sample_state():
@@ -205,3 +205,14 @@ def test_metadata_with_infinity_is_corrupt(tmp_path):
         np.lib.format.write_array(out, np.frombuffer(b'{"epoch": Infinity}', np.uint8))
     with pytest.raises(TrainingError, match="corrupt metadata .*Infinity is not a number"):
         load_checkpoint(path)
+
+
+def test_metadata_nested_too_deeply_is_corrupt_and_a_fifo_is_no_checkpoint(tmp_path):
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w") as zf, zf.open(META_KEY + ".npy", "w") as out:
+        np.lib.format.write_array(out, np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8))
+    with pytest.raises(TrainingError, match="corrupt metadata"):
+        load_checkpoint(path)
+    os.mkfifo(tmp_path / "pipe.npz")
+    with pytest.raises(TrainingError, match="pipe.npz is a FIFO"):
+        in_time(lambda: load_checkpoint(tmp_path / "pipe.npz"))
