@@ -91,10 +91,16 @@ def _chain(names, span, flat):
         flat.connections.append((ast.Connection(ast.Ref(a, span), (link,), span), {}))
 
 
+def hint_if_kept(errors: Collector, word: str, choices) -> str | None:
+    """`did_you_mean`, unless the collector is full: an error past its cap is dropped, and the search over
+    every name (difflib, per error) made a storm of 3,500 unknown names take 20 s to check."""
+    return did_you_mean(word, choices) if len(errors.errors) < errors.cap else None
+
+
 def _add_use(use, prefix, env, blocks, flat, errors, depth):
     block = blocks.get(use.call.name)
     if block is None:
-        hint = did_you_mean(use.call.name, blocks) if blocks else "define it with `block NAME(params) { ... }`"
+        hint = hint_if_kept(errors, use.call.name, blocks) if blocks else "define it with `block NAME(params) { ... }`"
         raise ValidationError(f"no block named '{use.call.name}'", use.call.span, hint)
     if depth >= MAX_BLOCK_DEPTH:
         raise _too_deep(use)

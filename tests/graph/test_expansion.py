@@ -108,3 +108,16 @@ def test_the_limits_admit_a_stack_of_ten_thousand():
     assert expansion_size(parse(text).models[0], {}).units == 10002 <= MAX_UNITS
     with pytest.raises(ErrorList, match="would expand"):
         check_spec(parse(text.replace("repeat=10000", "repeat=10000; layer g[2] repeat=10000")))
+
+
+def test_a_storm_of_unknown_names_is_reported_quickly():
+    # each error past the cap of 20 is dropped; its "did you mean" (a search of every name) is not made
+    units = "\n".join(f"  layer h{i}[2] tanh" for i in range(3000))
+    links = "\n".join(f"  x -> h{i}z" for i in range(3000))
+    blocks = "".join(f"block b{i}() {{ layer a[2] }}\n" for i in range(2000))
+    uses = "\n".join(f"  use u{i} = b{i}z()" for i in range(2000))
+    for text in (f"model m {{\n  input x[2]\n{units}\n{links}\n}}", f"{blocks}model m {{\n  input x[2]\n{uses}\n}}"):
+        start = time.perf_counter()
+        errors = errors_of(text)
+        assert len(errors) == 20 and errors[0].hint.startswith("did you mean")
+        assert time.perf_counter() - start < 3  # 20 s before
