@@ -7,6 +7,7 @@ reshapes them for a convolutional net. The image size is kept in `info["image_sh
 from __future__ import annotations
 
 import gzip
+import itertools
 import math
 import struct
 import zlib
@@ -136,11 +137,17 @@ def mnist(req: Request) -> Dataset:
         found = [_find(folder, f"{prefix}-{kind}-ubyte") for kind in ("images-idx3", "labels-idx1")]
         if all(found):
             return idx_dataset(req, *found)
-    present = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
     raise req.error(
         f"mnist: no MNIST {' or '.join(parts)} files in {folder}",
-        f"expected e.g. t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz; found {present}",
+        f"expected e.g. t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz; found {_listing(folder)}",
     )
+
+
+def _listing(folder: Path, shown: int = 12) -> str:
+    """A few of a folder's names, not all of a million of them."""
+    names = sorted(itertools.islice((p.name for p in folder.iterdir()), 1000))
+    more = "" if len(names) <= shown else f" and {len(names) - shown}{'+' if len(names) == 1000 else ''} more"
+    return ", ".join(names[:shown]) + more if names else "nothing"
 
 
 def _find(folder: Path, stem: str) -> Path | None:

@@ -105,3 +105,10 @@ def test_gzipped_idx_claiming_more_than_the_memory_available_is_refused(tmp_path
     monkeypatch.setattr(images, "available_memory", lambda: 100_000)
     load_fails('idx("img.gz")', "describes 765.6 KiB of data; 97.7 KiB of memory is available", base_dir=tmp_path)
     assert load('idx("img.gz", limit=100)', tmp_path).x.shape == (100, 784)  # limit= reads only a part
+
+
+def test_mnist_folder_without_the_files_lists_a_few_names_not_all(tmp_path):
+    for i in range(50):
+        (tmp_path / f"f{i:02d}").write_text("")
+    err = load_fails('mnist("' + str(tmp_path) + '")', "no MNIST", base_dir=tmp_path)
+    assert err.hint.endswith("found f00, f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11 and 38 more")
