@@ -26,7 +26,7 @@ def test_a_float64_run_is_refused_before_allocating_when_only_float32_fits(tmp_p
 
 
 def test_a_memory_error_during_a_run_names_the_estimate(tmp_path, monkeypatch):
-    import nngraph.train.loop as loop
+    from nngraph.train import loop
 
     def exhausted(*args, **kwargs):
         raise MemoryError
