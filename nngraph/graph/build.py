@@ -8,7 +8,7 @@ import networkx as nx
 
 from nngraph.errors import Collector, NngraphError, ValidationError, did_you_mean
 from nngraph.graph import vocabulary as V
-from nngraph.graph.expand import Flat, flatten
+from nngraph.graph.expand import Flat, flatten, hint_if_kept
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
 from nngraph.spec import ast
 from nngraph.spec.values import bind_options, expect_number, literal
@@ -25,7 +25,8 @@ def build_model(model: ast.Model, blocks: dict[str, ast.Block], errors: Collecto
     for conn, env in flat.connections:
         _add_connection(graph, conn, env, flat, errors)
     _add_cell_recurrence(graph, errors)
-    return ModelGraph(model.name, graph, model.span)
+    # whole-model errors (no input, a memory estimate) point at the name
+    return ModelGraph(model.name, graph, model.name_span if model.name_span.line else model.span)
 
 
 def _add_cell_recurrence(graph, errors: Collector) -> None:
@@ -206,7 +207,7 @@ def _add_sample_edges(graph, spec: UnitSpec, unit: ast.Unit, errors: Collector) 
     for param in spec.sample_params:
         if param not in graph:
             errors.error(f"unknown unit '{param}' in the distribution of '{spec.name}'", unit.sampler.span,
-                         did_you_mean(param, list(graph)))
+                         hint_if_kept(errors, param, graph))
             continue
         graph.add_edge(param, spec.name, edge=EdgeSpec(param, spec.name, "sample", span=unit.sampler.span))
 
@@ -218,8 +219,8 @@ def _add_connection(graph, conn: ast.Connection, env: dict, flat: Flat, errors: 
     source_ref = conn.source
     for link in conn.links:
         try:
-            source = _resolve(source_ref, graph, flat, end=1)
-            target = _resolve(link.target, graph, flat, end=0)
+            source = _resolve(source_ref, graph, flat, errors, end=1)
+            target = _resolve(link.target, graph, flat, errors, end=0)
             edge = edge_spec(source, target, link, env, port=target in flat.ports)
             graph.add_edge(source, target, edge=edge)
         except NngraphError as e:
@@ -233,7 +234,7 @@ class _AlreadyReported(Exception):
     """The unit exists but failed to build; its own error says why."""
 
 
-def _resolve(ref: ast.Ref, graph, flat: Flat, end: int) -> str:
+def _resolve(ref: ast.Ref, graph, flat: Flat, errors: Collector, end: int) -> str:
     if ref.name in flat.refused:
         raise _AlreadyReported
     if ref.name in flat.alias:
@@ -241,7 +242,7 @@ def _resolve(ref: ast.Ref, graph, flat: Flat, end: int) -> str:
         if name not in graph:
             raise _AlreadyReported
         return name
-    raise ValidationError(f"unknown unit '{ref.name}'", ref.span, did_you_mean(ref.name, list(graph)))
+    raise ValidationError(f"unknown unit '{ref.name}'", ref.span, hint_if_kept(errors, ref.name, graph))
 
 
 def edge_spec(source: str, target: str, link: ast.Link, env: dict, port: bool = False) -> EdgeSpec:
