@@ -65,15 +65,7 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
     """The Method for `config.method`, from its module (imported only when used)."""
     import importlib
 
-    name = config.method.name
-    try:
-        module = importlib.import_module(METHOD_MODULES[name])
-    except ModuleNotFoundError as e:
-        if e.name != METHOD_MODULES[name]:
-            raise  # a module the method needs is missing: a real bug, not an absent method
-        raise BuildError(f"method '{name}' has no executor in this version", config.method.span,
-                         "the spec is valid: `nngraph check`, `inspect` and `viz` work") from None
-    return module.build(checked, config, backend)
+    return importlib.import_module(METHOD_MODULES[config.method.name]).build(checked, config, backend)
 
 
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
