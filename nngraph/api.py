@@ -54,14 +54,15 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
     if not trains:
         raise ValidationError("--set needs a train block to change", None, "the spec has none by that name")
     block = trains[0]
-    settings = list(block.settings)
+    new: dict[str, ast.Setting] = {}  # by name, in the order of each name's last --set (linear in their number)
     for i, text in enumerate(overrides, 1):
         key, sep, value = text.partition("=")
         if not sep or not key.strip().isidentifier():
             raise ValidationError(f"--set expects key=value, got {text!r}", None, "e.g. --set epochs=5")
         parsed = parse_fragment(value.strip() or '""', "value_only", SET_PATH, i, len(key) + 2)
-        new = ast.Setting(key.strip(), parsed, (), parsed.span)
-        settings = [s for s in settings if s.name != new.name] + [new]
+        new.pop(key.strip(), None)
+        new[key.strip()] = ast.Setting(key.strip(), parsed, (), parsed.span)
+    settings = [s for s in block.settings if s.name not in new] + list(new.values())
     replaced = dataclasses.replace(block, settings=tuple(settings))
     items = tuple(replaced if it is block else it for it in spec.items)
     return dataclasses.replace(spec, items=items)
@@ -74,7 +75,7 @@ def program(checked: CheckedSpec, model: str | None = None, backend: str = "nump
     from nngraph.backend import get_backend
     from nngraph.compile import compile_model
 
-    config = next((t for t in checked.trains if t.name == train and model in (None, t.model)), None)
+    config = _train_block_for(checked, model, train)
     name = model or (config.model if config else next(iter(checked.models)))
     if name not in checked.models:
         from nngraph.errors import did_you_mean
@@ -84,9 +85,19 @@ def program(checked: CheckedSpec, model: str | None = None, backend: str = "nump
     return compile_model(checked.models[name], losses, get_backend(backend, dtype), seed)
 
 
+def _train_block_for(checked: CheckedSpec, model: str | None, train: str | None):
+    """The train block whose losses a program gets: the one named `train` (as every command picks it),
+    else the first that trains `model` (or the first of all); None where the spec has none."""
+    if train is not None:
+        return checked.train(train)
+    return next((t for t in checked.trains if model in (None, t.model)), None)
+
+
 def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, backend: str = "numpy",
-          dtype: str | None = None, quiet: bool = True) -> dict:
-    """Train as the spec's train block says; returns summary.json's content (with "run_dir")."""
+          dtype: str | None = None, quiet: bool = True, overwrite: bool = False) -> dict:
+    """Train as the spec's train block says; returns summary.json's content (with "run_dir").
+    An `out` folder that holds a run already is refused unless `overwrite`; `resume` continues one."""
     from nngraph.session import run_training
 
-    return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet)
+    return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet,
+                        overwrite=overwrite)

@@ -1,6 +1,10 @@
 """Atomic file writes: a temporary file in the same folder, fsync, then rename over the target.
 
 A crash or an error mid-write leaves the previous file whole (or no file), never half of one.
+
+`prepare_output` and `prepare_folder` are the one way every command checks where it is about to write (a
+folder where a file should be, a file where a folder should be, a folder it may not write into): each such
+problem is an `OutputError` naming the path, exit code 1, never an internal error. `atomic_write` calls it.
 """
 
 from __future__ import annotations
@@ -16,24 +20,71 @@ import numpy as np
 from nngraph.errors import OutputError
 
 
+def prepare_output(path: str | os.PathLike) -> Path:
+    """`path` ready to be written as a file: not a folder, its folder created if missing and writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder", None, "give the name of a file to write")
+    prepare_folder(path.parent)
+    return path
+
+
+def prepare_folder(folder: str | os.PathLike) -> Path:
+    """`folder` created if missing (with its parents), and writable."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        blocker = _file_in_the_way(folder)
+        why = f"{blocker} is a file" if blocker is not None else e.strerror
+        raise OutputError(f"cannot create the folder {folder}: {why}", None,
+                          "choose a path whose folders can be created") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into the folder {folder}: permission denied", None,
+                          "choose a folder you may write into") from None
+    return folder
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The first part of `folder`'s path that exists as something other than a folder."""
+    for part in (*reversed(folder.parents), folder):
+        if part.exists() and not part.is_dir():
+            return part
+    return None
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Call `write(f)` on a temporary file beside `path`, then move it into place."""
-    path = Path(path)
+    path = prepare_output(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror}", None,
-                          "check that the folder exists and is writable") from None
+        raise _cannot_write(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for_new_files())  # mkstemp's 0600 is not what open() would have given
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno is not None:  # a full disk, a folder swapped in: not a bug
+            raise _cannot_write(path, e) from None
         raise
     _fsync_folder(path.parent)
+
+
+def _mode_for_new_files() -> int:
+    """0666 less the process's umask: the mode `open(path, "w")` gives a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _cannot_write(path: Path, error: OSError) -> OutputError:
+    return OutputError(f"cannot write {path}: {error.strerror}", None,
+                       "check that the folder exists, is writable and has space")
 
 
 def _fsync_folder(folder: Path) -> None:

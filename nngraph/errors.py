@@ -97,11 +97,12 @@ class TrainingError(NngraphError, RuntimeError):
 class ErrorList(NngraphError, ValueError):
     """Several independent errors found in one pass, reported together."""
 
-    def __init__(self, errors: list[NngraphError], warnings: list[Diagnostic] | None = None):
+    def __init__(self, errors: list[NngraphError], warnings: list[Diagnostic] | None = None, cut: int = 0):
         first = errors[0]
         super().__init__(first.message, first.span, first.hint)
         self.errors = errors
         self.warnings = warnings or []
+        self.cut = cut  # errors found beyond the Collector's cap, counted but not kept
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -124,6 +125,11 @@ def did_you_mean(word: str, choices) -> str | None:
     return None
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 unit`, `2 units`, `12,345 parameters`: a count and its noun, as every message writes them."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 class Collector:
     """Gathers independent errors so one run reports several, as compilers do (capped)."""
 
@@ -131,6 +137,8 @@ class Collector:
         self.cap = cap
         self.errors: list[NngraphError] = []
         self.warnings: list[Diagnostic] = []
+        self.cut = 0  # errors past the cap: counted, so the report can say how many it leaves out
+        self._seen: set[tuple] = set()  # (message, span) of every error added, kept or cut
 
     def error(self, message, span=None, hint=None, kind=None) -> None:
         self.add((kind or ValidationError)(message, span, hint))
@@ -139,16 +147,17 @@ class Collector:
         if isinstance(err, ErrorList):
             for e in err.errors:
                 self.add(e)
-        elif len(self.errors) < self.cap and not self._seen(err):
-            self.errors.append(err)
-
-    def _seen(self, err: NngraphError) -> bool:
-        """The same message at the same place once is enough (a bad name used twice in one chain)."""
-        return any(e.message == err.message and e.span == err.span for e in self.errors)
+            self.cut += err.cut
+        elif (err.message, err.span) not in self._seen:  # once at one place is enough (a name used twice)
+            self._seen.add((err.message, err.span))
+            if len(self.errors) < self.cap:
+                self.errors.append(err)
+            else:
+                self.cut += 1
 
     def warn(self, message, span=None, hint=None) -> None:
         self.warnings.append(Diagnostic(message, span, hint, severity="warning"))
 
     def raise_if_any(self) -> None:
         if self.errors:
-            raise ErrorList(list(self.errors), list(self.warnings))
+            raise ErrorList(list(self.errors), list(self.warnings), self.cut)

@@ -65,43 +65,46 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
     """The Method for `config.method`, from its module (imported only when used)."""
     import importlib
 
-    name = config.method.name
-    try:
-        module = importlib.import_module(METHOD_MODULES[name])
-    except ModuleNotFoundError as e:
-        if e.name != METHOD_MODULES[name]:
-            raise  # a module the method needs is missing: a real bug, not an absent method
-        raise BuildError(f"method '{name}' has no executor in this version", config.method.span,
-                         "the spec is valid: `nngraph check`, `inspect` and `viz` work") from None
-    return module.build(checked, config, backend)
+    return importlib.import_module(METHOD_MODULES[config.method.name]).build(checked, config, backend)
 
 
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
                  backend: str = "numpy", dtype: str | None = None, quiet: bool = True,
-                 threads: int | None = None) -> dict:
+                 threads: int | None = None, overwrite: bool = False) -> dict:
     """Train as the spec says; write the run folder; return summary.json's content.
+    `out`: the run folder; one that holds a run already is refused unless `overwrite` (its run files are
+    deleted first). `resume`: continue the run in this folder.
     `threads`: threads for numpy's BLAS and the compiled kernels on the numpy backend (None: the cores
-    free when training starts)."""
+    free when training starts). Ctrl-C stops training with `train.loop.TrainingInterrupted` after writing
+    a checkpoint to resume from."""
     from nngraph.backend.threads import compute_threads, free_cores
+    from nngraph.graph.memory import out_of_memory, require_training_memory
 
+    if resume is not None and out is not None and Path(out) != Path(resume):
+        raise TrainingError(f"--out {out} and --resume {resume} name two folders; a resumed run stays in its own",
+                            None, "give only --resume")
+    config = checked.train(train_name)
+    require_training_memory(checked.models, config, dtype, resume is not None)  # in the dtype really used
     threads = threads or free_cores()
-    with compute_threads(threads if backend == "numpy" else None):
-        return _run_training(checked, train_name, out, resume, backend, dtype, quiet)
+    try:
+        with compute_threads(threads if backend == "numpy" else None):
+            return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite)
+    except MemoryError:
+        raise out_of_memory(checked.models, config, dtype, resume is not None) from None
 
 
-def _run_training(checked, train_name, out, resume, backend, dtype, quiet) -> dict:
+def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite) -> dict:
     from nngraph.train.loop import fit
     from nngraph.train.loop import resume as resume_fit
     from nngraph.train.outputs import make_run_dir, summarize
 
     session = prepare(checked, train_name, backend, dtype)
     config, splits, method = session.config, session.splits, session.method
-    run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source)
+    run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
+                       resume=resume is not None, overwrite=overwrite)
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()
     if resume is not None:
-        if not run.checkpoint.exists():
-            raise TrainingError(f"nothing to resume: {run.checkpoint} does not exist")
         history = resume_fit(method, run.checkpoint, splits.train, splits.validation, config, run, rng,
                              quiet=quiet)
     else:
@@ -119,13 +122,14 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet) -> di
 
 def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> Session:
     """A session whose method holds the parameters of a finished run's checkpoint."""
-    from nngraph.train.checkpoint import load_checkpoint
-    from nngraph.train.loop import BEST_PREFIX
+    from nngraph.train.checkpoint import load_checkpoint, state_layout
+    from nngraph.train.loop import BEST_PREFIX, method_state
     from nngraph.train.outputs import spec_hash
 
     session = prepare(checked, train_name, backend, data=data)
-    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source))
-    session.method.load_state({k: v for k, v in state.items() if not k.startswith(BEST_PREFIX + ".")})
+    layout = state_layout(session.method, BEST_PREFIX)
+    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source), layout)
+    session.method.load_state(method_state(state))
     return session
 
 
@@ -162,17 +166,18 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
 
 
 def _read_inputs(path) -> np.ndarray:
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path} as a .npy array ({e})") from None
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
+    from nngraph.safe_files import load_npy
+
+    x = load_npy(path, error=lambda message, hint=None: DataError(f"--input: {message}", None, hint))
+    if x.dtype.kind not in "fiub":
         raise DataError(f"{path} does not hold a numeric array")
     return x
 
 
 def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str = "numpy") -> str:
-    """`nngraph sample`: the method of the trained model decides what a sample is; returns a message."""
+    """`nngraph sample`: the method of the trained model decides what a sample is; returns a message.
+    Pictures go to `request["output"]`, else into the checkpoint's run folder."""
+    request = {**request, "run_folder": Path(checkpoint).parent}
     session = load_trained(checked, train_name, checkpoint, backend)
     sampler = getattr(session.method, "sample", None)
     if sampler is None:

@@ -85,6 +85,7 @@ def test_wheel_installs_and_checks_a_spec(tmp_path):
     shutil.copy(REPO / "specs" / "xor.nn", elsewhere / "xor.nn")
     checked = run(bin_dir / "nngraph", "check", "xor.nn", cwd=elsewhere)
     assert checked.stdout == "xor.nn: ok: model xor: 3 units, 2 connections, 17 parameters\n"
+    assert "Exit codes:" in run(python, "-m", "nngraph", "--help", cwd=elsewhere).stdout  # the app ships too
 
     where = run(python, "-c", "import nngraph; print(nngraph.__file__)", cwd=elsewhere).stdout.strip()
     assert Path(where).is_relative_to(venv), f"the venv imported nngraph from {where}, not from the wheel"

@@ -44,10 +44,18 @@ class Backend:
         """A seeded generator on this backend's device.
 
         numpy: `numpy.random.Generator`; cupy: `cupy.random.Generator`. Both offer
-        `random`, `standard_normal`, `integers` and `permutation`; keep to those so
-        code runs on either. Same seed, same backend -> same numbers.
+        `random`, `standard_normal` and `integers`; keep to those so code runs on either
+        (cupy's has no `permutation`: use `permutation` below). Same seed, same backend ->
+        same numbers.
         """
         return self.xp.random.default_rng(seed)
+
+    def permutation(self, rng, n: int) -> numpy.ndarray:
+        """A random order of range(n) as a host array, drawn from `rng` (this backend's generator or
+        numpy's): a numpy generator's own permutation, else the order of n uniform draws on the device."""
+        if isinstance(rng, numpy.random.Generator):
+            return rng.permutation(n)
+        return self.to_numpy(self.xp.argsort(rng.random(n)))
 
     def synchronize(self) -> None:
         """Wait for queued device work (for honest timings); nothing to wait for on CPU."""
@@ -81,6 +89,15 @@ def _require_cupy():
 def available_backends() -> list[str]:
     """The backend names that work on this machine, numpy first."""
     return ["numpy"] + (["cupy"] if load_cupy()[0] is not None else [])
+
+
+def to_host(a) -> numpy.ndarray:
+    """Any array as a numpy array: a cupy array copied from its device (without importing cupy when it
+    was never loaded), anything else through numpy.asarray."""
+    cupy = loaded_cupy()
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy.asnumpy(a)
+    return numpy.asarray(a)
 
 
 def array_module(a) -> Any:

@@ -14,7 +14,7 @@ import networkx as nx
 from nngraph.compile.plan import PARAM, TARGET, Instr, LossSlot, ParamSpec, Plan, RandomSlot
 from nngraph.errors import BuildError
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
-from nngraph.graph.shapes import conv_geometry, unit_bias_parameters
+from nngraph.graph.shapes import conv_geometry, unit_bias
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 from nngraph.ops import get_op
@@ -105,9 +105,9 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
                 sum_units: bool = False, input_grads: bool = False) -> Plan:
     """The plan of a feedforward model; `training` adds dropout, `sum_units` sums losses over units,
     `input_grads` makes the backward pass reach the data inputs too."""
-    if any(e.delay for e in model.edges) or any(u.cell for u in model.units):
-        raise BuildError(f"model '{model.name}' is recurrent; recurrent executors are not built yet",
-                         model.span, "see issue: recurrent networks")
+    if model.is_recurrent:
+        raise BuildError(f"model '{model.name}' is recurrent; compile it with compile_model, which lowers it "
+                         "for backprop through time", model.span)
     if model.is_boltzmann:
         raise BuildError(f"model '{model.name}' has symmetric links; it runs with a Boltzmann method",
                          model.span)
@@ -126,6 +126,7 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
     plan = Plan(model.name, b.instrs, b.params, feeds, b.random,
                 [u.name for u in model.units if u.role == "output"], b.aliases, shapes=dict(model.shapes))
     plan.body = len(b.instrs)
+    plan.scored = scored_unit(losses, plan.outputs)
     for term in losses:
         _lower_loss(b, plan, term, sum_units)
     constant = {TARGET} | {r.slot for r in b.random} | (set() if input_grads else set(feeds))
@@ -135,11 +136,8 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
 
 def _lower_unit(b: _Builder, unit: UnitSpec) -> None:
     edges = [e for e in b.model.incoming(unit.name) if e.delay == 0]
-    bias = None
-    if unit_bias_parameters(b.model, unit.name):
-        channels = b.model.shapes[unit.name][:1] if all(e.kind == "conv" for e in edges) else \
-            (math.prod(b.model.shapes[unit.name]),)
-        bias = b.param(f"{unit.name}.bias", channels, "zeros")
+    shape = unit_bias(b.model, unit.name)
+    bias = b.param(f"{unit.name}.bias", shape[:1], "zeros") if shape else None
     fused = bias if len(edges) == 1 and edges[0].kind in ("dense", "conv") else None
     parts = [LOWER_EDGE[e.kind](b, e, fused) for e in edges]
     z = parts[0] if len(parts) == 1 else b.emit("add", parts, f"{unit.name}:sum")
@@ -166,25 +164,50 @@ def _lower_sample(b: _Builder, unit: UnitSpec) -> None:
 FUSED_LOSS = {("bce", "sigmoid"): "bce_logits", ("cross_entropy", "softmax"): "softmax_cross_entropy",
               ("cross_entropy", "identity"): "softmax_cross_entropy", ("bce", "identity"): "bce",
               ("mse", None): "mse"}
+LOGIT_LOSSES = ("bce_logits", "softmax_cross_entropy")
+
+
+def scored_unit(losses: tuple[LossTerm, ...], outputs: list[str]) -> str | None:
+    """The unit the data's targets are compared with: the one a loss term without a target unit names
+    (the check makes every such term name a unit of the same shape), else the first output."""
+    return next((t.unit for t in losses if t.target is None and t.kind != "kl"), outputs[0] if outputs else None)
+
+
+def loss_op(term: LossTerm, unit: UnitSpec) -> str:
+    """The loss op of a term: fused with the unit's sigmoid or softmax where it has one."""
+    return FUSED_LOSS.get((term.kind, unit.activation)) or FUSED_LOSS.get((term.kind, None))
+
+
+def reads_logits(op: str, unit: UnitSpec) -> bool:
+    """Whether the loss reads the unit's pre-activation: a fused sigmoid or softmax, whose output it
+    never forms. An identity unit's logits are its value, so with dropout the loss reads the dropped
+    value, as every other loss does (the check refuses dropout on a sigmoid or softmax unit that such a
+    loss reads: it would drop probabilities)."""
+    return op in LOGIT_LOSSES and not (unit.activation == "identity" and unit.dropout)
 
 
 def _lower_loss(b: _Builder, plan: Plan, term: LossTerm, sum_units: bool) -> None:
     unit = b.model.unit(term.unit)
-    label = f"{term.kind}({term.unit}{', ' + term.target if term.target else ''})"
+    label = term.label
     slot = f"loss:{label}"
     weight, op = term.weight, "kl_normal"
     if term.kind == "kl":
         mu, logvar = (b.value(p) for p in unit.sample_params)
         b.emit(op, (mu, logvar), slot)
     else:
-        op = FUSED_LOSS.get((term.kind, unit.activation)) or FUSED_LOSS.get((term.kind, None))
-        logits = op in ("bce_logits", "softmax_cross_entropy")
-        pred = b.value(term.unit + ":z") if logits else b.value(term.unit)
-        target = term.target or TARGET
+        op = loss_op(term, unit)
+        pred = b.value(term.unit + ":z") if reads_logits(op, unit) else b.value(term.unit)
+        target = b.value(term.target) if term.target else TARGET
         b.emit(op, (pred, target), slot)
         if sum_units and term.kind != "cross_entropy":
             weight *= math.prod(b.model.shapes[term.unit])  # mean over units -> sum over units
-    plan.losses.append(LossSlot(label, slot, weight, op))
+    plan.losses.append(LossSlot(label, slot, weight, op, term.target))
+
+
+# ops that skip computing an input's gradient when told it is not needed: op -> (input index, attr)
+GRADIENT_FLAGS = {"dense": (0, "needs_input_grad"), "matmul": (0, "needs_input_grad"),
+                  "conv2d": (0, "needs_input_grad"),
+                  **{op: (1, "needs_target_grad") for op in ("mse", "bce", "bce_logits", "softmax_cross_entropy")}}
 
 
 def _mark_gradients(instrs: list[Instr], constant: set[str]) -> list[Instr]:
@@ -196,6 +219,7 @@ def _mark_gradients(instrs: list[Instr], constant: set[str]) -> list[Instr]:
         needs = tuple(s is not None and (s.startswith(PARAM) or s in varying) for s in ins.inputs)
         if any(needs):
             varying.add(ins.output)
-        attrs = dict(ins.attrs, needs_input_grad=needs[0]) if ins.op.name in ("dense", "matmul", "conv2d") else ins.attrs
+        flag = GRADIENT_FLAGS.get(ins.op.name)
+        attrs = dict(ins.attrs, **{flag[1]: needs[flag[0]]}) if flag else ins.attrs
         marked.append(Instr(ins.op, ins.inputs, ins.output, attrs, needs))
     return marked

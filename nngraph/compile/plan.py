@@ -47,6 +47,7 @@ class LossSlot:
     slot: str
     weight: float
     op: str = ""  # the loss op, e.g. softmax_cross_entropy
+    target: str | None = None  # the unit it compares with; None: the data's targets (or nothing: kl)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Plan:
     losses: list[LossSlot] = field(default_factory=list)
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     body: int = 0  # instructions before the losses: what a plain forward pass runs
+    scored: str | None = None  # the unit compared with the data's targets (metrics read it)
 
     def slot(self, unit: str) -> str:
         return self.aliases.get(unit, unit)

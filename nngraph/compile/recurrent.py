@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from nngraph.compile.lower import FUSED_LOSS, weight_name
+from nngraph.compile.lower import loss_op, reads_logits, scored_unit, weight_name
 from nngraph.compile.plan import ParamSpec
 from nngraph.errors import BuildError
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
-from nngraph.graph.shapes import GATES, conv_geometry, unit_bias_parameters
+from nngraph.graph.shapes import GATES, conv_geometry, unit_bias
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 
@@ -99,6 +99,7 @@ class RecurrentPlan:
     shapes: dict[str, tuple[int, ...]]
     history: dict[str, int]  # every unit's history, inputs included
     initial: dict[str, str] = field(default_factory=dict)  # unit -> its learned initial-state parameter
+    scored: str | None = None  # the unit compared with the data's targets (metrics read it)
 
     def unit(self, name: str) -> UnitPlan:
         return next(u for s in self.stages for u in s.units if u.name == name)
@@ -119,6 +120,7 @@ def lower_recurrent(model: ModelGraph, losses: tuple[LossTerm, ...] = (), learn_
     plan = RecurrentPlan(model.name, [u.name for u in model.units if u.role == "input"],
                          [s for s in stages if s.units], params, [_lower_loss(model, t) for t in losses],
                          [u.name for u in model.units if u.role == "output"], dict(model.shapes), history)
+    plan.scored = scored_unit(losses, plan.outputs)
     if learn_initial:
         _add_initial_states(plan)
     return plan
@@ -170,7 +172,7 @@ def _lower_unit(model: ModelGraph, unit: UnitSpec, loop_members, history, params
             own = lowered.weight
         else:
             (inner if inside else outer).append(lowered)
-    bias, channel = _bias(model, unit, shape, gates, params)
+    bias, channel = _bias(model, unit, params)
     return UnitPlan(unit.name, shape, math.prod(shape), unit.cell, unit.activation,
                     dict(unit.activation_args), bias, channel, tuple(outer), tuple(inner), own,
                     unit.dropout, history[unit.name])
@@ -195,24 +197,22 @@ def _lower_edge(model: ModelGraph, edge: EdgeSpec, unit: UnitSpec, gates: int, p
     return Edge(edge.source, edge.delay, edge.kind, None, attrs)
 
 
-def _bias(model, unit, shape, gates, params) -> tuple[str | None, bool]:
-    if not unit_bias_parameters(model, unit.name):
+def _bias(model, unit, params) -> tuple[str | None, bool]:
+    bias = unit_bias(model, unit.name)
+    if bias is None:
         return None, False
-    weighted = [e for e in model.incoming(unit.name) if e.has_weights and not e.implicit]
-    channel = bool(weighted) and all(e.kind == "conv" for e in weighted)
     name = f"{unit.name}.bias"
-    params[name] = ParamSpec(name, (shape[0],) if channel else (math.prod(shape) * gates,), "zeros")
-    return name, channel
+    params[name] = ParamSpec(name, (bias[0],), "zeros")
+    return name, bias[1]
 
 
 def _lower_loss(model: ModelGraph, term: LossTerm) -> LossPlan:
     unit = model.unit(term.unit)
     if term.kind == "kl":
         raise BuildError("kl(...) has no meaning in a recurrent model", term.span)
-    op = FUSED_LOSS.get((term.kind, unit.activation)) or FUSED_LOSS.get((term.kind, None))
-    label = f"{term.kind}({term.unit}{', ' + term.target if term.target else ''})"
-    logits = op in ("bce_logits", "softmax_cross_entropy")
-    return LossPlan(label, term.unit, op, logits, term.weight, term.target)
+    op = loss_op(term, unit)
+    label = term.label
+    return LossPlan(label, term.unit, op, reads_logits(op, unit), term.weight, term.target)
 
 
 def _add_initial_states(plan: RecurrentPlan) -> None:

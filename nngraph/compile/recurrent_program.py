@@ -170,7 +170,7 @@ class RecurrentProgram:
         terms, ctxs = {}, []
         for loss in self.plan.losses:
             pred, target = self._loss_inputs(run, loss, targets)
-            value, ctx = get_op(loss.op).forward(self.xp, (pred, target), {})
+            value, ctx = get_op(loss.op).forward(self.xp, (pred, target), self._loss_attrs(loss))
             terms[loss.label] = float(value)
             ctxs.append(ctx)
         total = sum(self.loss_weights[label] * value for label, value in terms.items())
@@ -197,23 +197,35 @@ class RecurrentProgram:
         return {name: grads.params[name] if name in grads.params else xp.zeros_like(p)
                 for name, p in self.params.items()}
 
+    def _loss_attrs(self, loss) -> dict:
+        """A target that is a unit computed by the model gets a gradient too (`mse(q, h)`); data does not."""
+        return {"needs_target_grad": loss.target is not None and loss.target not in self.plan.feeds}
+
     def _seed(self, run: Run, targets: Targets, ctxs: list, grads: Grads) -> None:
         xp = self.xp
         for loss, ctx in zip(self.plan.losses, ctxs):
             pred, target = self._loss_inputs(run, loss, targets)
             weight = xp.asarray(self.loss_weights[loss.label], dtype=self.backend.dtype)
-            g = get_op(loss.op).vjp(xp, weight, ctx, (pred, target), {})[0]
+            g, g_target = get_op(loss.op).vjp(xp, weight, ctx, (pred, target), self._loss_attrs(loss))
+            if g_target is not None:
+                run.shifted(grads.values[loss.target], loss.target, 0)[...] += self._all_rows(run, targets, g_target)
             if targets.rows is not None and loss.unit in self._row_sparse:
                 grads.rows[loss.unit] = (xp.asarray(targets.rows), g)
                 continue
-            if targets.rows is not None:
-                full = xp.zeros((run.steps * run.batch,) + g.shape[1:], dtype=g.dtype)
-                full[xp.asarray(targets.rows)] = g
-                g = full
+            g = self._all_rows(run, targets, g)
             if loss.logits:
                 grads.pre[loss.unit] = grads.pre[loss.unit] + g if loss.unit in grads.pre else g
             else:
-                run.shifted(grads.values[loss.unit], loss.unit, 0)[...] += g.reshape(len(g), -1)
+                run.shifted(grads.values[loss.unit], loss.unit, 0)[...] += g
+
+    def _all_rows(self, run: Run, targets: Targets, g):
+        """A gradient at the loss rows as (steps * batch, width) rows, zero at the others."""
+        g = g.reshape(len(g), -1)
+        if targets.rows is None:
+            return g
+        full = self.xp.zeros((run.steps * run.batch, g.shape[1]), dtype=g.dtype)
+        full[self.xp.asarray(targets.rows)] = g
+        return full
 
     def _initial_grads(self, run: Run, grads: Grads) -> None:
         for key, name in self.plan.initial.items():

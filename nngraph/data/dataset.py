@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from nngraph.backend.core import to_host
+
 TASKS = ("classification", "regression", "sequence", "unsupervised", "text")
 
 
@@ -26,6 +28,13 @@ class Dataset:
     vocabulary: str | None = None
     name: str = ""
     info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # arrays on a GPU (cupy) are accepted and kept on the host, where splitting, scaling and batching
+        # run; the methods move each batch to their backend
+        self.x = to_host(self.x)
+        self.y = None if self.y is None else to_host(self.y)
+        self.lengths = None if self.lengths is None else to_host(self.lengths)
 
     def __len__(self) -> int:
         return len(self.x)

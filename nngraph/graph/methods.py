@@ -18,6 +18,8 @@ def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
     _CHECKS[config.method.name](config, models)
     if config.method.name != "gan":
         _check_loss_units(config, models[config.model])
+    if config.method.name == "backprop":
+        _check_data_terms(config, models[config.model])
 
 
 def _span(config: TrainConfig):
@@ -120,6 +122,9 @@ def _gan(config: TrainConfig, models) -> None:
         raise ValidationError(f"discriminator '{disc.name}' needs one output unit of one sigmoid: "
                               "the probability that its input is real", (judge[0] if judge else disc).span,
                               "e.g. `output real[1] sigmoid`")
+    if judge[0].dropout:
+        raise ValidationError(f"dropout on '{judge[0].name}' would drop the probability that the gan's "
+                              "binary cross-entropy reads", judge[0].span, "put the dropout on the unit before it")
     if config.loss:
         raise ValidationError("gan sets its own losses (binary cross-entropy on real and generated data)",
                               config.loss_span or config.loss[0].span, "remove the `loss` setting")
@@ -160,6 +165,35 @@ def _check_loss_units(config: TrainConfig, model: ModelGraph) -> None:
         if term.kind == "bce" and unit.activation not in ("sigmoid", "identity"):
             raise ValidationError(f"bce expects a sigmoid unit; '{unit.name}' uses {unit.activation}",
                                   term.span, "declare it with `sigmoid`")
+        if term.kind in ("bce", "cross_entropy") and unit.activation != "identity" and unit.dropout:
+            raise ValidationError(f"dropout on '{unit.name}' would drop the {unit.activation} probabilities "
+                                  f"that {term.kind} reads", unit.span,
+                                  "put the dropout on the unit before it, or make it an identity unit (dropout "
+                                  "then applies to the logits)")
+        if term.target and term.kind != "kl":
+            _check_target_shape(model, term)
+
+
+def _check_data_terms(config: TrainConfig, model: ModelGraph) -> None:
+    """The data holds one target per example: every term that compares with it must read it alike
+    (units of one shape, and class labels for all of them or for none)."""
+    terms = [t for t in config.loss if t.target is None and t.kind != "kl"]
+    for term in terms[1:]:
+        first = terms[0]
+        shapes = model.shapes.get(first.unit), model.shapes.get(term.unit)
+        if shapes[0] != shapes[1] or (first.kind == "cross_entropy") != (term.kind == "cross_entropy"):
+            raise ValidationError(f"{first.label} and {term.label} both compare with the data's one target, "
+                                  f"but read it differently ('{first.unit}' {list(shapes[0] or [])}, "
+                                  f"'{term.unit}' {list(shapes[1] or [])})", term.span,
+                                  f"compare one of them with a unit instead: `{term.kind}({term.unit}, OTHER)`")
+
+
+def _check_target_shape(model: ModelGraph, term) -> None:
+    """A target unit holds one value per value of the unit the loss compares it with."""
+    got, want = model.shapes.get(term.unit), model.shapes.get(term.target)
+    if got and want and got != want:
+        raise ShapeError(f"{term.label} compares '{term.unit}' {list(got)} with '{term.target}' {list(want)}",
+                         term.span, "a loss's target unit must have the shape of the unit it compares with")
 
 
 _CHECKS = {"backprop": _backprop, "cd": _rbm, "pcd": _rbm, "boltzmann": _boltzmann, "vae": _vae, "gan": _gan}

@@ -122,6 +122,10 @@ def _spatial(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
     if edge.kind == "conv" and edge.option("kernel") is None:
         raise ShapeError("conv needs a kernel size", edge.span, "e.g. conv(filters=8, kernel=3)")
     kernel, stride, padding = conv_geometry(edge, source)
+    if edge.kind != "conv" and (2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]):
+        # the pooling ops' own rule (and PyTorch's): a window could otherwise lie wholly in the padding
+        raise ShapeError(f"{edge.kind} padding {list(padding)} must be at most half its kernel {list(kernel)}",
+                         edge.span, "a window that lies wholly in the padding pools nothing: use less padding")
     c, h, w = source
     if kernel[0] > h + 2 * padding[0] or kernel[1] > w + 2 * padding[1]:
         raise ShapeError(f"{edge.kind} kernel {list(kernel)} is larger than its input "
@@ -154,18 +158,26 @@ def edge_parameters(model: ModelGraph, edge: EdgeSpec) -> int:
     return math.prod(src) * fan_out
 
 
-def unit_bias_parameters(model: ModelGraph, name: str) -> int:
+def unit_bias(model: ModelGraph, name: str) -> tuple[int, bool] | None:
+    """(size, per_channel) of a unit's bias parameter, or None where it has none: one bias per channel
+    when every weighted connection into it is a conv (pooling links carry no weights), else one per
+    value (per gate value of a cell). The one rule that counting and every executor read."""
     unit, shape = model.unit(name), model.shapes.get(name)
     if shape is None or not unit.bias or unit.is_input:
-        return 0
+        return None
     if unit.is_stochastic:
-        return math.prod(shape)
-    incoming = [e for e in model.incoming(name) if e.has_weights and not e.implicit]
-    if not incoming:
-        return 0
-    if all(e.kind == "conv" for e in incoming):
-        return shape[0]  # one bias per channel
-    return math.prod(shape) * GATES[unit.cell]
+        return math.prod(shape), False
+    weighted = [e for e in model.incoming(name) if e.has_weights and not e.implicit]
+    if not weighted:
+        return None
+    if all(e.kind == "conv" for e in weighted):
+        return shape[0], True
+    return math.prod(shape) * GATES[unit.cell], False
+
+
+def unit_bias_parameters(model: ModelGraph, name: str) -> int:
+    bias = unit_bias(model, name)
+    return bias[0] if bias else 0
 
 
 def unit_parameters(model: ModelGraph, name: str) -> int:
@@ -196,3 +208,50 @@ def edge_flops(model: ModelGraph, edge: EdgeSpec) -> int:
 
 def unit_flops(model: ModelGraph, name: str) -> int:
     return sum(edge_flops(model, e) for e in model.incoming(name))
+
+
+# ---- what the arrays of a run hold, per example (graph/memory.py adds them up) ----------------------
+
+
+def largest_parameter(model: ModelGraph) -> int:
+    """The most values one parameter array holds (initialisation draws it whole, in float64)."""
+    weights = (edge_parameters(model, e) for e in model.edges)
+    biases = (unit_bias_parameters(model, n) for n in model.graph.nodes)
+    return max((*weights, *biases), default=0)
+
+
+def coupling_parameters(model: ModelGraph) -> int:
+    """A Boltzmann machine's stored couplings: [visible, hidden] when every link joins a visible unit to a
+    hidden one, else the full [N, N] matrix (compile/energy.py), plus one bias per unit."""
+    sizes = {u.name: math.prod(model.shapes.get(u.name, ())) for u in model.units}
+    visible = sum(sizes[u.name] for u in model.units_with_role("visible"))
+    units = sum(sizes.values())
+    restricted = all((model.unit(e.source).role == "visible") != (model.unit(e.target).role == "visible")
+                     for e in model.edges if e.symmetric)
+    return (visible * (units - visible) if restricted else units * units) + units
+
+
+def activation_values(model: ModelGraph, training: bool) -> int:
+    """Values one example keeps alive through a step: each unit's output and pre-activation (and while
+    training their gradients and a dropout mask), and each conv or pooling connection's unfolded windows
+    (im2col), with their gradient while training."""
+    total = 0
+    for name in model.graph.nodes:
+        unit, shape = model.unit(name), model.shapes.get(name)
+        if shape is None:
+            continue
+        size = math.prod(shape)
+        total += size + size * GATES[unit.cell]  # the value, the pre-activation(s)
+        if training:
+            total += 2 * size * GATES[unit.cell] + (size if unit.dropout else 0)
+    for edge in model.edges:
+        total += _window_values(model, edge) * (2 if training else 1)
+    return total
+
+
+def _window_values(model: ModelGraph, edge: EdgeSpec) -> int:
+    src, dst = model.shapes.get(edge.source), model.shapes.get(edge.target)
+    if edge.kind not in ("conv", "maxpool", "avgpool") or src is None or dst is None or len(src) != 3:
+        return 0
+    kernel, _, _ = conv_geometry(edge, src)
+    return math.prod(dst[1:]) * src[0] * kernel[0] * kernel[1]

@@ -24,8 +24,13 @@ class LossTerm:
     weight: float
     kind: str  # mse | bce | cross_entropy | kl
     unit: str
-    target: str | None  # a unit whose data is the target (autoencoders); None: the data set's targets
+    target: str | None  # a unit whose value is the target (autoencoders); None: the data set's targets
     span: Span | None = None
+
+    @property
+    def label(self) -> str:
+        """How metrics and programs name the term: `bce(x_hat, x)`."""
+        return f"{self.kind}({self.unit}{', ' + self.target if self.target else ''})"
 
 
 @dataclass

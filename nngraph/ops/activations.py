@@ -101,6 +101,12 @@ def stable_softmax(xp, z):
     return e
 
 
+def log_softmax(xp, z):
+    """log softmax over the last axis, from the max-shifted values (finite for any finite z)."""
+    shifted = z - last_axis_max(xp, z)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 @register("softmax", shape=same_shape)
 def softmax(xp, inputs, attrs):
     out = stable_softmax(xp, inputs[0])

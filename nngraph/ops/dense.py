@@ -70,28 +70,33 @@ def _(xp, g, ctx, inputs, attrs):
 
 def _bias_add_shape(shapes, attrs):
     z, b = shapes
-    if b != z[:1]:
-        raise ShapeError(f"a bias for units {list(z)} must be [{z[0]}] (one per unit or "
-                         f"channel), got {list(b)}")
+    if b != z[:1] and b != (size_of(z),):
+        raise ShapeError(f"a bias for units {list(z)} must be [{z[0]}] (one per channel) or "
+                         f"[{size_of(z)}] (one per value), got {list(b)}")
     return z
 
 
-def _per_channel(xp, b, ndim):
-    # (C,) -> (C, 1, 1, ...) so it broadcasts over the axes after the channel axis
-    return b.reshape(b.shape + (1,) * (ndim - 2)) if ndim > 2 else b
+def _bias_view(b, z_shape):
+    """b shaped to broadcast over z: (C,) -> (C, 1, 1, ...) when it holds one bias per channel (axis 1),
+    else one per value, viewed as z's per-example shape. The two agree when the trailing axes are 1."""
+    if b.shape[0] == z_shape[1]:
+        return b.reshape(b.shape + (1,) * (len(z_shape) - 2))
+    return b.reshape(z_shape[1:])
 
 
 @register("bias_add", shape=_bias_add_shape, params=(1,))
 def bias_add(xp, inputs, attrs):
-    """z + b, with b indexed by axis 1 of z: per unit for (N, F), per channel for (N, C, H, W)."""
+    """z + b: b holds one bias per channel (axis 1 of z), or one per value of an example."""
     z, b = inputs
-    return z + _per_channel(xp, b, z.ndim), None
+    return z + _bias_view(b, z.shape), None
 
 
 @bias_add.vjp
 def _(xp, g, ctx, inputs, attrs):
-    axes = (0,) + tuple(range(2, g.ndim))
-    return g, g.sum(axis=axes)
+    b = inputs[1]
+    if b.shape[0] == g.shape[1]:
+        return g, g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+    return g, g.sum(axis=0).reshape(b.shape)
 
 
 def _reshape_shape(shapes, attrs):

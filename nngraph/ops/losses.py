@@ -13,13 +13,14 @@ Conventions (chosen to match PyTorch's defaults, reduction="mean"):
   batch and class axis) of -log softmax(z)[t]; t holds integer class labels
   (z's shape without the class axis) or probabilities/one-hot rows (z's shape)
                                                                 (nn.CrossEntropyLoss)
-The target never gets a gradient (its vjp entry is None).
+The target gets a gradient only when attrs["needs_target_grad"] is set (the compiler sets it when the target
+is a unit of the model, e.g. `mse(q, h)`); a data target gets None. Class labels never get one.
 """
 
 from __future__ import annotations
 
 from nngraph.errors import ShapeError
-from nngraph.ops.activations import last_axis_max, stable_sigmoid, stable_softmax
+from nngraph.ops.activations import log_softmax, stable_sigmoid, stable_softmax
 from nngraph.ops.registry import register, scalar_shape
 
 
@@ -30,9 +31,15 @@ def mse(xp, inputs, attrs):
     return (diff * diff).sum() / diff.size, diff
 
 
+def _target_grad(attrs, make):
+    """The target's gradient where the compiler asked for it (the target is a unit), else None."""
+    return make() if attrs.get("needs_target_grad") else None
+
+
 @mse.vjp
 def _(xp, g, diff, inputs, attrs):
-    return diff * (g * 2 / diff.size), None
+    grad = diff * (g * 2 / diff.size)
+    return grad, _target_grad(attrs, lambda: -grad)
 
 
 @register("bce_logits", shape=scalar_shape, batched_output=False)
@@ -45,7 +52,8 @@ def bce_logits(xp, inputs, attrs):
 @bce_logits.vjp
 def _(xp, g, ctx, inputs, attrs):
     z, t = inputs
-    return (stable_sigmoid(xp, z) - t) * (g / z.size), None
+    scale = g / z.size
+    return (stable_sigmoid(xp, z) - t) * scale, _target_grad(attrs, lambda: -z * scale)
 
 
 # p is clipped to [eps, 1 - eps] so both logs stay finite; eps is about the float's
@@ -65,7 +73,9 @@ def bce(xp, inputs, attrs):
 @bce.vjp
 def _(xp, g, pc, inputs, attrs):
     t = inputs[1]
-    return (pc - t) / (pc * (1 - pc)) * (g / pc.size), None
+    scale = g / pc.size
+    return ((pc - t) / (pc * (1 - pc)) * scale,
+            _target_grad(attrs, lambda: (xp.log1p(-pc) - xp.log(pc)) * scale))
 
 
 def _labels_given(z, t) -> bool:
@@ -83,27 +93,27 @@ def _xent_shape(shapes, attrs):
 @register("softmax_cross_entropy", shape=_xent_shape, batched_output=False)
 def softmax_cross_entropy(xp, inputs, attrs):
     z, t = inputs
-    shifted = z - last_axis_max(xp, z)
-    log_norm = xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+    log_p = log_softmax(xp, z)
     positions = z.size // z.shape[-1]
     if _labels_given(z, t):
-        picked = xp.take_along_axis(shifted, t.astype(xp.intp, copy=False)[..., None], axis=-1)
-        loss = (log_norm - picked).sum() / positions
-    else:
-        loss = (t * (log_norm - shifted)).sum() / positions
-    return loss, None
+        picked = xp.take_along_axis(log_p, t.astype(xp.intp, copy=False)[..., None], axis=-1)
+        return -picked.sum() / positions, None
+    return -(t * log_p).sum() / positions, None
 
 
 @softmax_cross_entropy.vjp
 def _(xp, g, ctx, inputs, attrs):
     z, t = inputs
+    scale = g / (z.size // z.shape[-1])
     grad = stable_softmax(xp, z)
     if _labels_given(z, t):
         onehot = xp.arange(z.shape[-1]) == t[..., None]
         grad -= onehot
-    else:
-        # probability rows sum to 1, so d/dz of -sum t log softmax is softmax * sum(t) - t
-        grad *= t.sum(axis=-1, keepdims=True)
-        grad -= t
-    grad *= g / (z.size // z.shape[-1])
-    return grad, None
+        grad *= scale
+        return grad, None
+    target_grad = _target_grad(attrs, lambda: -log_softmax(xp, z) * scale)
+    # d/dz of -sum t log softmax(z) is softmax * sum(t) - t (probability rows sum to 1)
+    grad *= t.sum(axis=-1, keepdims=True)
+    grad -= t
+    grad *= scale
+    return grad, target_grad

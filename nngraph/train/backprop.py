@@ -6,7 +6,6 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
-from nngraph.errors import BuildError
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.checkpoint import nest, unnest
@@ -23,11 +22,8 @@ def build(checked, config: TrainConfig, backend) -> "Backprop":
 
     model = checked.models[config.model]
     if model.is_recurrent:
-        try:
-            from nngraph.train.bptt import build as build_recurrent
-        except ModuleNotFoundError:
-            raise BuildError(f"model '{model.name}' is recurrent; this version has no recurrent executor",
-                             model.span) from None
+        from nngraph.train.bptt import build as build_recurrent
+
         return build_recurrent(checked, config, backend)
     return Backprop(model, compile_model(model, config.loss, backend, seed=config.seed), config)
 
@@ -54,15 +50,15 @@ class Backprop:
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
         cfg = self.config
         loss, _, grads, values = self.program.loss_and_grads(
-            self._feeds(batch), target_for(self.plan, batch, batch.y), rng)
+            self._feeds(batch), target_for(self.plan, batch.y), rng)
         if cfg.l1 or cfg.l2:
             add_penalties(self.params, grads, cfg.l1, cfg.l2, self.xp)
         if cfg.clip:
             clip_by_global_norm(grads, cfg.clip, self.xp)
         self.optimizer.update(self.params, grads)
-        if batch.task != "classification" or not self.plan.outputs:
+        if batch.task != "classification" or self.plan.scored is None:
             return {"loss": loss}
-        output = self.program.backend.to_numpy(values[self.plan.slot(self.plan.outputs[0])])
+        output = self.program.backend.to_numpy(values[self.plan.slot(self.plan.scored)])
         return {"loss": loss, **predictions_metric(self.plan, output, batch)}
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
@@ -72,13 +68,13 @@ class Backprop:
         outputs = []
         for start in range(0, len(data), EVAL_CHUNK):
             part = data.take(np.arange(start, min(start + EVAL_CHUNK, len(data))))
-            values = program.feeds(self._feeds(part), target_for(plan, part, part.y))
+            values = program.feeds(self._feeds(part), target_for(plan, part.y))
             program.run(values, training=False)
             total, terms = program.loss(values, plan)
             for key, value in {"loss": total, **terms}.items():
                 sums[key] = sums.get(key, 0.0) + value * len(part)
-            if plan.outputs:
-                outputs.append(program.backend.to_numpy(values[plan.slot(plan.outputs[0])]))
+            if plan.scored is not None:
+                outputs.append(program.backend.to_numpy(values[plan.slot(plan.scored)]))
         metrics = {k: v / len(data) for k, v in sums.items() if k == "loss" or len(plan.losses) > 1}
         if outputs:
             metrics.update(predictions_metric(plan, np.concatenate(outputs), data))

@@ -24,6 +24,7 @@ from nngraph.errors import DataError, Span
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.checkpoint import nest, unnest
+from nngraph.train.feeding import target_for
 from nngraph.train.optimizers import make_optimizer
 from nngraph.train.regularize import add_penalties, clip_by_global_norm
 from nngraph.train.text import Vocabulary, one_hot, sample_text
@@ -104,14 +105,6 @@ class Bptt:
             start += width
         return out
 
-    def _targets(self, data: Dataset) -> np.ndarray | None:
-        """Integer labels become what the loss expects unless it is a cross-entropy (as feeding.target_for)."""
-        y = data.y
-        if y is None or y.dtype.kind not in "iu" or any(ls.op == "softmax_cross_entropy" for ls in self.plan.losses):
-            return y
-        width = int(np.prod(self.plan.shapes[self.plan.outputs[0]]))
-        return y[..., None].astype(np.float32) if width == 1 else np.eye(width, dtype=np.float32)[y]
-
     # ---- training ---------------------------------------------------------------------------
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
@@ -119,7 +112,7 @@ class Bptt:
             return self._train_step(batch, rng)
 
     def _train_step(self, batch: Dataset, rng) -> dict[str, float]:
-        inputs, y, per_step = self._inputs(batch.x), self._targets(batch), per_step_targets(batch)
+        inputs, y, per_step = self._inputs(batch.x), target_for(self.plan, batch.y), per_step_targets(batch)
         total = batch.x.shape[1]
         window = self.config.bptt or total
         state, tally = None, _Tally()
@@ -147,9 +140,9 @@ class Bptt:
 
     def _metrics(self, run, targets: Targets, data: Dataset) -> dict[str, float]:
         """Accuracy (labels) or MSE (numbers) of the first output at the loss rows."""
-        if not self.plan.outputs or targets.data is None or data.y is None:
+        if self.plan.scored is None or targets.data is None or data.y is None:
             return {}
-        out = self.program.backend.to_numpy(run.value(self.plan.outputs[0]))
+        out = self.program.backend.to_numpy(run.value(self.plan.scored))
         out = out if targets.rows is None else out[targets.rows]
         if data.y.dtype.kind in "iu":
             predicted = (out[:, 0] > 0.5) if out.shape[1] == 1 else out.argmax(axis=1)
@@ -166,7 +159,7 @@ class Bptt:
         for start in range(0, len(data), EVAL_CHUNK):
             part = data.take(np.arange(start, min(start + EVAL_CHUNK, len(data))))
             steps = part.x.shape[1]
-            targets = select_rows(self._targets(part), part.lengths, per_step, len(part), 0, steps, steps)
+            targets = select_rows(target_for(self.plan, part.y), part.lengths, per_step, len(part), 0, steps, steps)
             if targets is None:
                 continue
             run = self.program.run(self._inputs(part.x), loss_rows=targets.rows)

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 
-from nngraph.compile.plan import Plan
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, Span
 from nngraph.graph.ir import ModelGraph
@@ -41,19 +40,22 @@ def split_inputs(model: ModelGraph, names: list[str], x: np.ndarray) -> dict[str
     return out
 
 
-def target_for(plan: Plan, data: Dataset, y: np.ndarray | None) -> np.ndarray | None:
-    """Integer labels become what the loss expects: a column for one sigmoid unit, one-hot for mse."""
-    if y is None or y.dtype.kind not in "iu":
+def target_for(plan, y: np.ndarray | None) -> np.ndarray | None:
+    """Integer labels become what the loss that reads them expects: a column for one unit (a sigmoid's
+    0/1), one-hot rows for several, as they are for a cross-entropy. Any step axis is kept. `plan` is
+    a Plan or a RecurrentPlan (both name their losses and the unit compared with the data)."""
+    if y is None or y.dtype.kind not in "iu" or labels_wanted(plan.losses) or plan.scored is None:
         return y
-    if any(ls.op == "softmax_cross_entropy" for ls in plan.losses) or not plan.outputs:
-        return y
-    width = math.prod(plan.shapes[plan.outputs[0]])
-    if width == 1:
-        return y.reshape(-1, 1).astype(np.float32)
-    return np.eye(width, dtype=np.float32)[y]
+    width = math.prod(plan.shapes[plan.scored])
+    return y[..., None].astype(np.float32) if width == 1 else np.eye(width, dtype=np.float32)[y]
 
 
-def predictions_metric(plan: Plan, output: np.ndarray, data: Dataset) -> dict[str, float]:
+def labels_wanted(losses) -> bool:
+    """Whether the loss that reads the data's targets takes class labels (a cross-entropy) as they are."""
+    return any(ls.op == "softmax_cross_entropy" and ls.target is None for ls in losses)
+
+
+def predictions_metric(plan, output: np.ndarray, data: Dataset) -> dict[str, float]:
     """Accuracy for classifiers (argmax, or 0.5 threshold for one unit), MSE otherwise."""
     y = data.y
     if y is None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
-from nngraph.errors import BuildError, DataError
+from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.methods import optimizer_option
 from nngraph.graph.training import LossTerm, TrainConfig
@@ -199,11 +199,12 @@ class Gan:
 
     def sample(self, request: dict, splits) -> str:
         """Generated examples: a scatter over the data for 2-D points, an image grid for pictures."""
-        from nngraph.train.vae import output_path, write_generated
+        from nngraph.train.outputs import sample_path
+        from nngraph.train.vae import write_generated
 
-        path = write_generated(self.sample_points(request["count"], request["seed"]), output_path(request),
+        path = write_generated(self.sample_points(request["count"], request["seed"]), sample_path(request),
                                splits, self.gen_model)
-        return f"wrote {request['count']} generated examples to {path}"
+        return f"wrote {plural(request['count'], 'generated example')} to {path}"
 
     def state(self) -> dict[str, np.ndarray]:
         state = {"gan.steps": np.asarray(self.steps)}

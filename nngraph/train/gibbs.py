@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nngraph.backend import array_module
+
 ORDERS = ("random", "sequential", "parallel")
 
 
@@ -44,31 +46,34 @@ def device_generator(xp, rng):
 def uniform(rng, out):
     """Fill the float32/float64 array `out` with U[0, 1) draws. On numpy, float32 draws are made from raw
     generator bits (23 random mantissa bits; a third faster than `Generator.random`)."""
-    if isinstance(rng, np.random.Generator) and out.dtype == np.float32 and out.flags.c_contiguous:
+    if isinstance(rng, np.random.Generator) and isinstance(out, np.ndarray) and out.dtype == np.float32 \
+            and out.flags.c_contiguous:
         bits = rng.bit_generator.random_raw((out.size + 1) // 2).view(np.uint32)[: out.size]
         np.right_shift(bits, 9, out=bits)
         np.bitwise_or(bits, np.uint32(0x3F800000), out=bits)
         floats = bits.view(np.float32)
         np.subtract(floats, 1.0, out=out.reshape(-1))
         return out
-    out[...] = rng.random(out.shape, dtype=out.dtype)
+    out[...] = array_module(out).asarray(rng.random(out.shape, dtype=out.dtype))
     return out
 
 
-def normal(rng, shape, dtype):
-    return rng.standard_normal(shape, dtype=dtype)
+def normal(rng, like):
+    """Standard normal draws shaped like the array `like`, in its dtype and on its device (from either
+    kind of generator)."""
+    return array_module(like).asarray(rng.standard_normal(like.shape, dtype=like.dtype))
 
 
 def sample_units(xp, mean, gaussian, rng, out, scratch, temperature: float = 1.0):
     """Samples into `out` given unit means `mean` (probabilities for bernoulli units, the net input for
     gaussian ones); `gaussian` is None (all bernoulli), True (all gaussian) or a column mask."""
     if gaussian is True:
-        return xp.add(mean, normal(rng, mean.shape, mean.dtype) * temperature**0.5, out=out)
+        return xp.add(mean, normal(rng, mean) * temperature**0.5, out=out)
     uniform(rng, scratch)
     xp.less(scratch, mean, out=out)
     if gaussian is not None:
-        out[:, gaussian] = mean[:, gaussian] + normal(rng, (len(mean), int(gaussian.sum())),
-                                                      mean.dtype) * temperature**0.5
+        means = mean[:, gaussian]
+        out[:, gaussian] = means + normal(rng, means) * temperature**0.5
     return out
 
 
@@ -171,7 +176,7 @@ class Sweeper:
                 self._classes[key] = colour_classes(self.structure, free)
             return self._classes[key]
         if self.order == "random" and rng is not None:  # mean field passes no generator
-            order = self.m.backend.to_numpy(rng.permutation(len(free)))  # a device generator gives a device array
+            order = self.m.backend.permutation(rng, len(free))
             return [int(i) for i in free[order]]
         return [int(i) for i in free]
 
@@ -189,7 +194,7 @@ class Sweeper:
     def _set(self, states, units, z, temperature, draws, mean_field, rng) -> None:
         xp, gaussian = self.xp, self.m.gaussian[units]
         if np.all(gaussian):
-            states[:, units] = z if mean_field else z + normal(rng, z.shape, z.dtype) * temperature**0.5
+            states[:, units] = z if mean_field else z + normal(rng, z) * temperature**0.5
             return
         p = sigmoid(xp, z / temperature)
         if mean_field:
@@ -199,7 +204,7 @@ class Sweeper:
         if np.any(gaussian):  # a colour class mixing kinds
             cols = np.asarray(units)[gaussian]
             zg = z[:, np.flatnonzero(gaussian)]
-            states[:, cols] = zg if mean_field else zg + normal(rng, zg.shape, zg.dtype) * temperature**0.5
+            states[:, cols] = zg if mean_field else zg + normal(rng, zg) * temperature**0.5
 
     def run(self, states, free: np.ndarray, schedule, rng, mean_field: bool = False) -> None:
         """Anneal: for each (temperature, sweeps) of `schedule`, that many sweeps at that temperature."""
@@ -255,10 +260,9 @@ def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
         return np.broadcast_to(mask, shape).reshape(-1).copy()
     if not str(fill).endswith(".npy"):
         raise DataError(f"--fill {fill!r}: expected one of {', '.join(FILL_SIDES)} or a .npy mask file")
-    try:
-        mask = np.load(fill, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read the mask {fill} ({e})") from None
+    from nngraph.safe_files import load_npy
+
+    mask = load_npy(fill, error=lambda message, hint=None: DataError(f"--fill: {message}", None, hint))
     if mask.size != size or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
         raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the {size} visible units",
                         hint=f"save a 0/1 or boolean array of {size} values (shape {list(shape)}), 1 = observed")
@@ -267,13 +271,14 @@ def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
 
 def sample_command(method, request: dict, splits) -> str:
     """Free-running samples, or fill-ins of test vectors, written as an image grid (PNG) or .npy."""
-    from pathlib import Path
+    from nngraph.errors import plural
+    from nngraph.train.outputs import sample_path
 
     machine, backend = method.machine, method.backend
     rng = device_generator(machine.xp, np.random.default_rng(request.get("seed", 0)))
     count, steps = int(request.get("count") or 64), int(request.get("steps") or 1000)
     shape = picture_shape(machine)
-    output = Path(request.get("output") or "samples.png")
+    output = sample_path(request)
     if request.get("fill"):
         observed = fill_mask(request["fill"], shape, machine.n_visible)
         data = next(p for p in (splits.test, splits.validation, splits.train) if p is not None and len(p))
@@ -283,12 +288,12 @@ def sample_command(method, request: dict, splits) -> str:
         error = float(((filled - truth)[:, ~observed] ** 2).mean()) if (~observed).any() else 0.0
         masked = np.where(observed, truth, 0.5)
         _write(output, np.concatenate([truth, masked, filled]), filled, shape, len(truth))
-        return (f"wrote fill-ins of {len(truth)} examples ({steps} Gibbs sweeps; rows: data, observed part, "
-                f"filled) to {output}; mean squared error on the unobserved part {error:.4f}")
+        return (f"wrote fill-ins of {plural(len(truth), 'example')} ({plural(steps, 'Gibbs sweep')}; rows: data, "
+                f"observed part, filled) to {output}; mean squared error on the unobserved part {error:.4f}")
     start = machine.xp.zeros((count, machine.n_visible), dtype=machine.weights.dtype)
     samples = backend.to_numpy(method.chain_means(start, np.zeros(machine.n_visible, bool), steps, rng))
     _write(output, samples, samples, shape, None)
-    message = f"wrote {count} free-running samples ({steps} Gibbs sweeps) to {output}"
+    message = f"wrote {plural(count, 'free-running sample')} ({plural(steps, 'Gibbs sweep')}) to {output}"
     if machine.restricted and output.suffix.lower() != ".npy" and shape[0] != 1:
         from nngraph.viz import filter_grid
 

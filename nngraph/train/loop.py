@@ -14,6 +14,8 @@ Epochs are counted from 1 in records, messages and checkpoints (`meta["epoch"]` 
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -24,8 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nngraph import __version__
-from nngraph.data.splitting import iterate_minibatches
-from nngraph.errors import TrainingError
+from nngraph.errors import TrainingError, plural
 from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.train.checkpoint import (
     load_checkpoint,
@@ -33,6 +34,7 @@ from nngraph.train.checkpoint import (
     restore_rng,
     rng_state,
     save_checkpoint,
+    state_layout,
     unnest,
 )
 from nngraph.train.outputs import RunDir
@@ -41,6 +43,8 @@ from nngraph.train.schedules import learning_rate
 from nngraph.train.stopping import EarlyStopping
 
 BEST_PREFIX = "__best__"  # checkpoint names of early stopping's best parameters
+UNFINISHED_KEY = "unfinished_epoch"  # meta of a checkpoint written between two steps (Ctrl-C)
+UNFINISHED_ORDER = "__epoch__.order"  # that epoch's example order
 DEFAULT_CHECKPOINT_SECONDS = 5.0  # when `checkpoint` is not set: every epoch, but not more often
 NOT_METRICS = ("epoch", "lr", "time")
 
@@ -77,6 +81,8 @@ class History:
     best_epoch: int | None = None  # set when early stopping restored that epoch's parameters
     stopping: dict | None = None  # early stopping's progress, for resume
     best_params: dict[str, np.ndarray] | None = field(default=None, repr=False)  # kept as arrays
+    unfinished: EpochProgress | None = field(default=None, repr=False)  # a Ctrl-C checkpoint's epoch, to finish
+    resumed_from: int = 0  # epochs done before the last `fit` call (0: a fresh run)
 
     def to_json(self) -> dict:
         return {"records": self.records, "stopped_early": self.stopped_early,
@@ -99,9 +105,13 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
     `on_epoch(record)` runs after each epoch; returning True stops training there (the run
     can be resumed from its checkpoint, unlike an early stop). A non-finite metric from a
     step raises TrainingError naming the epoch and step, and no checkpoint is written.
+    Ctrl-C (SIGINT, in the main thread) stops training at the end of the current step: the loop writes a
+    checkpoint there, from which `resume` continues exactly (`history.unfinished`: the epoch it stopped
+    in), and raises `TrainingInterrupted`; a second Ctrl-C stops at once.
     """
     rng = rng if rng is not None else np.random.default_rng(config.seed)
     history = history if history is not None else History()
+    history.resumed_from = start_epoch
     if history.stopped_early:
         return history  # an early-stopped run is finished; resuming it changes nothing
     if len(train) == 0 and config.epochs > start_epoch:
@@ -109,69 +119,168 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
                             hint="use more data, or smaller `validation`/`test` fractions")
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
-    clock = time.perf_counter() - (history.records[-1].get("time", 0.0) if history.records else 0.0)
+    unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
+    clock = time.perf_counter() - _elapsed(history, unfinished)
     epoch, base_lr = start_epoch, _base_lr(config)
     log = run.open_metrics(history.records) if run is not None else nullcontext()
-    with TrainingProgress(config.epochs, start_epoch, quiet) as progress, log:
+    with TrainingProgress(config.epochs, start_epoch, quiet) as progress, log, StopOnCtrlC() as ctrl_c:
         for epoch in range(start_epoch + 1, config.epochs + 1):
-            record = _run_epoch(method, train, validation, config, rng, epoch, base_lr)
+            steps = unfinished or EpochProgress.start(epoch, train, config.batch, rng)
+            unfinished = None
+            record = _run_epoch(method, train, validation, config, rng, steps, base_lr, ctrl_c)
+            if record is None:  # Ctrl-C between two steps
+                steps.elapsed = time.perf_counter() - clock
+                _interrupt(run, method, rng, history, stopper, epoch - 1, steps, len(train), config.batch)
             record["time"] = round(time.perf_counter() - clock, 6)
-            history.records.append(record)
-            if run is not None:
-                log.write(record)
-            progress.epoch_done(epoch, _metrics(record))
-            if stopper is not None and stopper.update(epoch, record, method.params):
-                history.stopped_early = True
-            if stopper is not None:
-                history.stopping = stopper.progress()
-            if history.stopped_early or (on_epoch is not None and on_epoch(record)):
+            _keep(record, history, log if run is not None else None, progress, stopper, method)
+            if history.stopped_early or (on_epoch is not None and on_epoch(record)) or epoch == config.epochs:
                 break
-            if run is not None and checkpoints.due(epoch) and epoch < config.epochs:
+            if ctrl_c.requested:
+                _interrupt(run, method, rng, history, stopper, epoch)
+            if run is not None and checkpoints.due(epoch):
                 _save(run, method, rng, history, stopper, epoch)
     if epoch > start_epoch:
         _finish(run, method, rng, history, stopper, epoch, config.epochs)
     return history
 
 
-def _run_epoch(method, train, validation, config, rng, epoch: int, base_lr: float) -> dict:
-    lr = learning_rate(config.schedule, base_lr, epoch - 1, config.epochs)
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training between two steps. `checkpoint` (None when the run has no folder) holds the
+    state there, and `resume` from it continues exactly as if nothing had stopped."""
+
+    def __init__(self, epoch: int, step: int | None, steps: int | None, checkpoint: Path | None):
+        where = f"epoch {epoch}, step {step} of {steps}" if step is not None else f"the end of epoch {epoch}"
+        super().__init__(f"training interrupted at {where}")
+        self.epoch, self.step, self.steps, self.checkpoint = epoch, step, steps, checkpoint
+        self.where = where
+
+
+class StopOnCtrlC:
+    """While training: the first SIGINT only asks the loop to stop after the current step; a second one raises
+    KeyboardInterrupt at once. Installed only where Python's own handler is (the main thread, not an
+    application that handles SIGINT itself, not a process that ignores it)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> StopOnCtrlC:
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@dataclass
+class EpochProgress:
+    """An epoch under way: its example order, the steps done and their summed metrics. A checkpoint written
+    between two steps (Ctrl-C) keeps it, so a resumed run finishes the epoch with the same minibatches."""
+
+    epoch: int
+    order: np.ndarray | None  # the shuffled example order; None: the whole set is one batch
+    steps: int = 0
+    totals: dict[str, float] = field(default_factory=dict)
+    seen: int = 0
+    elapsed: float = 0.0  # seconds trained when the epoch was interrupted (the records' `time`)
+
+    @classmethod
+    def start(cls, epoch: int, train, batch: int, rng) -> EpochProgress:
+        """The epoch's order, drawn as `iterate_minibatches` draws it; when one batch holds the whole set, the
+        set itself, as it is: the order inside one batch changes no update (up to rounding), and full-batch toy
+        runs (XOR: one step an epoch) would otherwise spend most of their time copying four rows."""
+        return cls(epoch, None if batch >= len(train) else rng.permutation(len(train)))
+
+    def step_count(self, size: int, batch: int) -> int:
+        return 1 if self.order is None else math.ceil(size / batch)
+
+    def remaining(self, train, batch: int):
+        """The minibatches not yet trained on, in order."""
+        if self.order is None:
+            if self.steps == 0:
+                yield train
+            return
+        for start in range(self.steps * batch, len(train), batch):
+            yield train.take(self.order[start:start + batch])
+
+    def add(self, metrics: dict[str, float], size: int) -> None:
+        """One step's metrics, weighted by its batch size; a non-finite one stops training."""
+        self.steps += 1
+        for name, value in metrics.items():
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"training diverged: {name} is {value} at epoch {self.epoch}, step {self.steps}",
+                    hint="lower the learning rate, set `clip`, or check the data for NaN/inf; "
+                    "the last checkpoint is kept as it was")
+            self.totals[name] = self.totals.get(name, 0.0) + size * value
+        self.seen += size
+
+    def means(self) -> dict[str, float]:
+        return {name: total / self.seen for name, total in self.totals.items()}
+
+    def to_json(self) -> dict:
+        return {"epoch": self.epoch, "steps": self.steps, "totals": self.totals, "seen": self.seen,
+                "elapsed": self.elapsed}
+
+    @classmethod
+    def from_json(cls, data: dict, order: np.ndarray | None) -> EpochProgress:
+        return cls(int(data["epoch"]), order, int(data["steps"]), dict(data["totals"]), int(data["seen"]),
+                   float(data["elapsed"]))
+
+
+def _check_unfinished(unfinished: EpochProgress | None, train) -> EpochProgress | None:
+    if unfinished is not None and unfinished.order is not None and len(unfinished.order) != len(train):
+        raise TrainingError(f"the checkpoint stopped in epoch {unfinished.epoch} of a training split of "
+                            f"{plural(len(unfinished.order), 'example')}; this one has {len(train)}",
+                            hint="resume with the data and the splits the run started with")
+    return unfinished
+
+
+def _elapsed(history: History, unfinished: EpochProgress | None) -> float:
+    """Seconds the run had trained before this call (the records' `time` goes on from there)."""
+    if unfinished is not None:
+        return unfinished.elapsed
+    return history.records[-1].get("time", 0.0) if history.records else 0.0
+
+
+def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, base_lr: float,
+               ctrl_c: StopOnCtrlC) -> dict | None:
+    """The epoch's (remaining) steps and validation: its record, or None when Ctrl-C stopped it between two
+    steps."""
+    lr = learning_rate(config.schedule, base_lr, steps.epoch - 1, config.epochs)
     method.set_learning_rate(lr)
-    record = {"epoch": epoch, "lr": lr, **_train_epoch(method, train, config.batch, rng, epoch)}
+    last = steps.step_count(len(train), config.batch)
+    for part in steps.remaining(train, config.batch):
+        steps.add(method.train_step(part, rng), len(part))
+        if ctrl_c.requested and steps.steps < last:
+            return None
+    record = {"epoch": steps.epoch, "lr": lr, **steps.means()}
     if validation is not None and len(validation):
         record.update({f"val_{k}": float(v) for k, v in method.evaluate(validation).items()})
     return record
 
 
+def _keep(record: dict, history: History, log, progress, stopper, method) -> None:
+    """An epoch's record into the history, metrics.jsonl and the progress line; early stopping's verdict."""
+    history.records.append(record)
+    if log is not None:
+        log.write(record)
+    progress.epoch_done(record["epoch"], _metrics(record))
+    if stopper is not None:
+        history.stopped_early = stopper.update(record["epoch"], record, method.params)
+        history.stopping = stopper.progress()
+
+
 def _base_lr(config) -> float:
     return float({**OPTIMIZERS.get(config.optimizer.name, {}), **config.optimizer.options}["lr"])
-
-
-def _train_epoch(method, train, batch: int, rng, epoch: int) -> dict[str, float]:
-    """Step metrics averaged over the epoch, each step weighted by its batch size."""
-    totals: dict[str, float] = {}
-    seen = 0
-    for step, part in enumerate(_minibatches(train, batch, rng), start=1):
-        metrics = method.train_step(part, rng)
-        for name, value in metrics.items():
-            if not math.isfinite(value):
-                raise TrainingError(
-                    f"training diverged: {name} is {value} at epoch {epoch}, step {step}",
-                    hint="lower the learning rate, set `clip`, or check the data for NaN/inf; "
-                    "the last checkpoint is kept as it was")
-            totals[name] = totals.get(name, 0.0) + len(part) * value
-        seen += len(part)
-    return {name: total / seen for name, total in totals.items()}
-
-
-def _minibatches(train, batch: int, rng):
-    """Shuffled minibatches; when one batch holds the whole set, the set itself, as it is:
-    the order inside one batch changes no update (up to rounding), and full-batch toy runs (XOR: one step
-    an epoch) would otherwise spend most of their time copying four rows."""
-    if batch >= len(train):
-        yield train
-        return
-    for index in iterate_minibatches(len(train), batch, rng):
-        yield train.take(index)
 
 
 def _metrics(record: dict) -> dict[str, float]:
@@ -219,26 +328,66 @@ def _finish(run, method, rng, history: History, stopper, epoch: int, epochs: int
         _save(run, method, rng, history, stopper, epoch, complete)
 
 
-def _save(run: RunDir, method, rng, history: History, stopper, epoch: int, complete=False) -> None:
+def _interrupt(run, method, rng, history: History, stopper, epoch: int, unfinished: EpochProgress | None = None,
+               size: int = 0, batch: int = 1) -> None:
+    """Ctrl-C: a checkpoint here (after `epoch` whole epochs and `unfinished`'s steps of the next), then
+    TrainingInterrupted saying where it stopped and where the checkpoint is."""
+    checkpoint = None
+    if run is not None:
+        _save(run, method, rng, history, stopper, epoch, unfinished=unfinished)
+        checkpoint = run.checkpoint
+    if unfinished is None:
+        raise TrainingInterrupted(epoch, None, None, checkpoint)
+    raise TrainingInterrupted(unfinished.epoch, unfinished.steps, unfinished.step_count(size, batch), checkpoint)
+
+
+def _save(run: RunDir, method, rng, history: History, stopper, epoch: int, complete=False,
+          unfinished: EpochProgress | None = None) -> None:
     state = dict(method.state())
     if stopper is not None:
         state.update(nest(BEST_PREFIX, stopper.best_state()))
     meta = {"format": 1, "nngraph": __version__, "spec_hash": run.spec_hash, "epoch": epoch,
             "complete": complete, "rng": rng_state(rng), "history": history.to_json()}
+    if unfinished is not None:
+        meta[UNFINISHED_KEY] = unfinished.to_json()
+        if unfinished.order is not None:
+            state[UNFINISHED_ORDER] = unfinished.order
     save_checkpoint(run.checkpoint, state, meta)
 
 
 def restore(method: Method, checkpoint: str | Path, rng: np.random.Generator,
             expect_spec_hash: str | None = None) -> tuple[int, History]:
     """Load a checkpoint into `method` and `rng` (in place); (epochs done, history) to continue."""
-    state, meta = load_checkpoint(checkpoint, expect_spec_hash)
+    state, meta = load_checkpoint(checkpoint, expect_spec_hash, state_layout(method, BEST_PREFIX))
     missing = [k for k in ("epoch", "rng", "history") if k not in meta]
     if missing:
         raise TrainingError(f"checkpoint {checkpoint} lacks '{missing[0]}'; it is not a training checkpoint")
+    unfinished = _unfinished_epoch(checkpoint, meta, state.get(UNFINISHED_ORDER))
     best = unnest(BEST_PREFIX, state)
-    method.load_state({k: v for k, v in state.items() if not k.startswith(BEST_PREFIX + ".")})
+    method.load_state(method_state(state))
     restore_rng(rng, meta["rng"])
-    return int(meta["epoch"]), History.from_json(meta["history"], best)
+    history = History.from_json(meta["history"], best)
+    history.unfinished = unfinished
+    return int(meta["epoch"]), history
+
+
+def method_state(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A checkpoint's arrays without the loop's own (early stopping's best parameters, an unfinished epoch's
+    order): what `Method.load_state` takes."""
+    return {k: v for k, v in state.items() if not k.startswith((BEST_PREFIX + ".", UNFINISHED_ORDER))}
+
+
+def _unfinished_epoch(checkpoint, meta: dict, order: np.ndarray | None) -> EpochProgress | None:
+    """The epoch a Ctrl-C checkpoint stopped in, or None for a checkpoint written between epochs."""
+    if UNFINISHED_KEY not in meta:
+        return None
+    try:
+        unfinished = EpochProgress.from_json(meta[UNFINISHED_KEY], order)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise TrainingError(f"checkpoint {checkpoint} has a corrupt '{UNFINISHED_KEY}' ({e})") from None
+    if unfinished.epoch != int(meta["epoch"]) + 1 or (order is not None and order.ndim != 1):
+        raise TrainingError(f"checkpoint {checkpoint} has a corrupt '{UNFINISHED_KEY}'")
+    return unfinished
 
 
 def resume(method: Method, checkpoint: str | Path, train, validation, config, run: RunDir | None = None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import platform
 import time
 from dataclasses import dataclass
@@ -21,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 import nngraph
-from nngraph.errors import TrainingError
+from nngraph.atomic import atomic_write_text, prepare_folder
+from nngraph.errors import OutputError, TrainingError
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_FILE = "checkpoint.npz"
 CURVES_FILE = "curves.png"
+RUN_FILES = (METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE, CURVES_FILE)
 
 
 def spec_hash(text: str) -> str:
@@ -60,9 +61,7 @@ class RunDir:
     def write_summary(self, summary: dict) -> Path:
         """summary.json, replaced whole (a reader never sees half of it)."""
         target = self.path / SUMMARY_FILE
-        tmp = target.with_name(f".{SUMMARY_FILE}.tmp")
-        tmp.write_text(json.dumps(_finite(summary), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
+        atomic_write_text(target, json.dumps(_finite(summary), indent=2, sort_keys=True) + "\n")
         return target
 
     def finish(self, records: list[dict], summary: dict) -> None:
@@ -109,11 +108,19 @@ def _finite(value):
 
 def make_run_dir(spec_path: str | Path | None = None, out: str | Path | None = None,
                  root: str | Path = "runs", spec_text: str | None = None,
-                 now: float | None = None) -> RunDir:
-    """`out` (created if needed, reused if there), else a fresh `root/<spec-stem>-<timestamp>[-n]`."""
+                 now: float | None = None, *, resume: bool = False, overwrite: bool = False) -> RunDir:
+    """`out`, else a fresh `root/<spec-stem>-<timestamp>[-n]`.
+
+    `out` is created if needed. A folder that already holds a run is refused unless it is to be continued
+    (`resume`: it must hold a checkpoint) or replaced (`overwrite`: its run files are deleted first, so no
+    stale checkpoint outlives the new metrics)."""
     digest = spec_hash(spec_text) if spec_text is not None else None
+    if resume:
+        return RunDir(_run_to_resume(Path(out)), digest)
     if out is not None:
-        return RunDir(_create(Path(out), exist_ok=True), digest)
+        folder = _create(Path(out), exist_ok=True)
+        _clear_or_refuse(folder, overwrite)
+        return RunDir(folder, digest)
     stem = Path(spec_path).stem if spec_path else "run"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     base = Path(root) / f"{stem}-{stamp}"
@@ -128,15 +135,52 @@ def make_run_dir(spec_path: str | Path | None = None, out: str | Path | None = N
 
 def _create(folder: Path, exist_ok: bool) -> Path:
     if folder.exists() and not folder.is_dir():
-        raise TrainingError(f"output folder {folder} is a file", hint="give --out a folder path")
+        raise OutputError(f"output folder {folder} is a file", None, "give --out a folder path")
+    prepare_folder(folder.parent)
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
         folder.mkdir(exist_ok=exist_ok)
     except FileExistsError:
         raise  # make_run_dir tries the next name
     except OSError as e:
-        raise TrainingError(f"cannot create the output folder {folder} ({e.strerror})") from e
-    return folder
+        raise OutputError(f"cannot create the output folder {folder}: {e.strerror}") from None
+    return prepare_folder(folder)  # and writable
+
+
+def _clear_or_refuse(folder: Path, overwrite: bool) -> None:
+    found = [name for name in RUN_FILES if (folder / name).exists()]
+    if not found:
+        return
+    if not overwrite:
+        raise OutputError(f"{folder} already holds a training run ({', '.join(found)}); it is left as it is",
+                          None, f"continue it with --resume {folder}, replace it with --overwrite, "
+                                "or choose another --out")
+    for name in found:
+        try:
+            (folder / name).unlink()
+        except OSError as e:
+            raise OutputError(f"cannot replace the run in {folder}: {name}: {e.strerror}") from None
+
+
+def _run_to_resume(folder: Path) -> Path:
+    checkpoint = folder / CHECKPOINT_FILE
+    if checkpoint.is_file():
+        return prepare_folder(folder)
+    if (folder / METRICS_FILE).is_file():
+        raise TrainingError(f"nothing to resume in {folder}: the run stopped before its first checkpoint",
+                            None, "start it again with --overwrite")
+    raise TrainingError(f"nothing to resume: {checkpoint} does not exist",
+                        None, "give --resume the folder of an earlier run")
+
+
+SAMPLES_FILE = "samples.png"
+
+
+def sample_path(request: dict) -> Path:
+    """Where `nngraph sample` writes: `-o`, else samples.png in the run folder of the checkpoint
+    (`request["run_folder"]`), beside what the run wrote, not in whatever folder the command ran from."""
+    if request.get("output"):
+        return Path(request["output"])
+    return Path(request.get("run_folder") or ".") / SAMPLES_FILE
 
 
 def versions() -> dict[str, str]:
@@ -145,13 +189,16 @@ def versions() -> dict[str, str]:
 
 def summarize(history, *, spec_hash: str | None, seed: int, backend: str, dtype: str,
               wall_time: float, test: dict[str, float] | None = None) -> dict:
-    """summary.json's content: the final epoch's train and validation metrics, plus provenance."""
+    """summary.json's content: the final epoch's train and validation metrics, plus provenance.
+    `epochs_run` counts the run's epochs, `resumed_from_epoch` those done before this call (0 when it
+    started the run); `wall_time_s` is this call's."""
     last = _final_record(history)
     train = {k: v for k, v in last.items() if k not in ("epoch", "lr", "time") and not k.startswith("val_")}
     validation = {k[4:]: v for k, v in last.items() if k.startswith("val_")}
     return {
         "train": train, "validation": validation, "test": dict(test or {}),
-        "epochs_run": len(history.records), "stopped_early": history.stopped_early,
+        "epochs_run": len(history.records), "resumed_from_epoch": history.resumed_from,
+        "stopped_early": history.stopped_early,
         "best_epoch": history.best_epoch, "wall_time_s": round(wall_time, 3),
         "spec_hash": spec_hash, "seed": seed, "backend": backend, "dtype": dtype,
         "versions": versions(),

@@ -164,7 +164,7 @@ def ais_log_z(machine, rng: np.random.Generator, runs: int = 100, betas: np.ndar
         hidden = softplus(xp, beta * (v @ w + c)).sum(axis=1)
         return ((1 - beta) * (v @ base) + beta * (v @ b) + hidden).astype(xp.float64)
 
-    for before, beta in itertools.pairwise(betas):
+    for before, beta in itertools.pairwise(betas.tolist()):  # python floats: cupy takes no numpy scalars
         log_w += log_f(v, beta) - log_f(v, before)
         h = (uniform(rng, draws_h) < sigmoid(xp, beta * (v @ w + c))).astype(dtype)
         v = (uniform(rng, draws_v) < sigmoid(xp, (1 - beta) * base + beta * (h @ w.T + b))).astype(dtype)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nngraph.errors import BuildError, DataError, Span
+from nngraph.errors import BuildError, DataError, Span, plural
 
 
 @dataclass(frozen=True)
@@ -103,4 +103,4 @@ def _deliver(text: str, output) -> str:
     from nngraph.atomic import atomic_write_text
 
     atomic_write_text(output, text)
-    return f"wrote {len(text)} characters to {output}"
+    return f"wrote {plural(len(text), 'character')} to {output}"

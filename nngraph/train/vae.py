@@ -25,12 +25,14 @@ import numpy as np
 from nngraph.compile.plan import TARGET
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
+from nngraph.errors import plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.graph.vocabulary import METHODS
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import split_inputs
 from nngraph.train.optimizers import make_optimizer
+from nngraph.train.outputs import sample_path
 from nngraph.train.regularize import add_penalties, clip_by_global_norm
 
 EVAL_ROWS = 4096  # rows per evaluation chunk, after repeating each example `samples` times
@@ -172,10 +174,10 @@ class Vae:
         space the test set's latent means coloured by label."""
         z = np.random.default_rng(request["seed"]).standard_normal(
             (request["count"], *self.plan.shapes[self.latent.name]))
-        path = output_path(request)
+        path = sample_path(request)
         written = [write_generated(self.decode(z.astype(np.float32)), path, splits, self.model)]
         if path.suffix == ".npy":
-            return f"wrote {request['count']} decoded prior draws to {path}"
+            return f"wrote {plural(request['count'], 'decoded prior draw')} to {path}"
         test = splits.test if splits.test is not None and len(splits.test) else splits.train
         shape = image_shape(test, self.model)
         from nngraph.viz import grids, scatter
@@ -192,13 +194,8 @@ class Vae:
 
 # ---- pictures shared with the gan method -----------------------------------------------------
 
-DEFAULT_OUTPUT = "samples.png"
 RECONSTRUCTIONS = 32  # test images shown beside their reconstructions
 PER_ROW = 8
-
-
-def output_path(request: dict) -> Path:
-    return Path(request.get("output") or DEFAULT_OUTPUT)
 
 
 def sibling(path: Path, tag: str) -> Path:

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nngraph.errors import DataError
+from nngraph.atomic import atomic_write
+from nngraph.errors import DataError, plural
 from nngraph.viz.output import PLOT_SUFFIXES, output_path
 
-PAD = 1  # pixels between images
-PAD_VALUE = 0.6  # grey separators, visible against both black and white images
-TARGET_SIDE = (
-    480  # small mosaics (8x8 digits) are enlarged by a whole factor toward this many pixels
-)
-MAX_ZOOM = 12
+GAP = 3  # pixels between images, in the written picture
+GAP_COLOUR = (0.3, 0.5, 0.85)  # blue separators: no grey, black or white image pixel looks like one
+TARGET_SIDE = 480  # the images are enlarged by a whole factor until the grid is at least this long
+MAX_SIDE = 4096  # ... unless that would make it longer than this
 
 
 def as_images(images, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -46,7 +45,7 @@ def _flat_shape(size: int, shape) -> tuple[int, ...]:
         side = math.isqrt(size)
         if side * side != size:
             raise DataError(
-                f"images: rows of {size} values are not square pictures",
+                f"images: rows of {plural(size, 'value')} are not square pictures",
                 None,
                 "pass shape=(H, W) with H * W equal to the row length",
             )
@@ -54,7 +53,7 @@ def _flat_shape(size: int, shape) -> tuple[int, ...]:
     shape = tuple(int(d) for d in shape)
     if len(shape) not in (2, 3) or math.prod(shape) != size:
         raise DataError(
-            f"images: shape {shape} does not hold rows of {size} values",
+            f"images: shape {shape} does not hold rows of {plural(size, 'value')}",
             None,
             "pass shape=(H, W) or (C, H, W) whose product is the row length",
         )
@@ -75,18 +74,27 @@ def _channels_last(a: np.ndarray) -> np.ndarray:
 
 
 def mosaic(images: np.ndarray, per_row: int) -> np.ndarray:
-    """The images tiled row by row, PAD pixels apart; the unused tail of the last row is blank."""
+    """The images tiled row by row in colour, each enlarged by one whole factor (`zoom`: 3x3 bars become 120
+    pixels, 8x8 digits 64), GAP pixels apart; the unused tail of the last row is blank."""
     n, h, w = images.shape[:3]
     rows = math.ceil(n / per_row)
-    canvas = np.full(
-        (rows * (h + PAD) + PAD, per_row * (w + PAD) + PAD, *images.shape[3:]), PAD_VALUE
-    )
+    scale = zoom(max(rows * h, per_row * w))
+    if images.ndim == 3:  # grey: the same value in the three channels
+        images = np.repeat(images[..., None], 3, axis=3)
+    images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    h, w = h * scale, w * scale
+    canvas = np.empty((rows * (h + GAP) + GAP, per_row * (w + GAP) + GAP, 3))
+    canvas[...] = GAP_COLOUR
     for i, image in enumerate(images):
         r, c = divmod(i, per_row)
-        top, left = PAD + r * (h + PAD), PAD + c * (w + PAD)
+        top, left = GAP + r * (h + GAP), GAP + c * (w + GAP)
         canvas[top : top + h, left : left + w] = image
-    zoom = max(1, min(MAX_ZOOM, TARGET_SIDE // max(canvas.shape[:2])))
-    return canvas.repeat(zoom, axis=0).repeat(zoom, axis=1)
+    return canvas
+
+
+def zoom(side: int) -> int:
+    """The whole factor that takes a grid `side` pixels long to TARGET_SIDE or beyond, within MAX_SIDE."""
+    return max(1, min(math.ceil(TARGET_SIDE / side), MAX_SIDE // side))
 
 
 def _per_row(n: int, nrow) -> int:
@@ -126,8 +134,8 @@ def _filter_shape(visible: int, shape) -> tuple[int, ...]:
     shape = tuple(int(d) for d in shape)
     if math.prod(shape) != visible:
         raise DataError(
-            f"filter shape {shape} holds {math.prod(shape)} values; the weights have {visible} "
-            "visible units",
+            f"filter shape {shape} holds {plural(math.prod(shape), 'value')}; the weights have "
+            f"{plural(visible, 'visible unit')}",
             None,
             "pass the picture shape of one data example, e.g. (8, 8)",
         )
@@ -137,12 +145,4 @@ def _filter_shape(visible: int, shape) -> tuple[int, ...]:
 def _save(picture: np.ndarray, path: Path) -> None:
     from matplotlib.image import imsave
 
-    grey = picture.ndim == 2
-    imsave(
-        path,
-        picture,
-        cmap="gray" if grey else None,
-        vmin=0.0,
-        vmax=1.0,
-        format=path.suffix[1:].lower(),
-    )
+    atomic_write(path, lambda f: imsave(f, picture, vmin=0.0, vmax=1.0, format=path.suffix[1:].lower()))

@@ -2,19 +2,21 @@
 
 matplotlib is imported inside the functions only: `nngraph check` imports nothing heavy.
 We build `Figure` objects directly rather than through pyplot, so no global backend or figure state is touched.
+Pictures are written atomically (`nngraph.atomic`), as every result is.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from nngraph.atomic import atomic_write, prepare_output
 from nngraph.errors import ValidationError
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def output_path(path, suffixes: tuple[str, ...], what: str) -> Path:
-    """The path as a Path with a known suffix, its folder created."""
+    """The path as a Path with a known suffix, checked (`atomic.prepare_output`) before anything is drawn."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in suffixes:
@@ -24,8 +26,7 @@ def output_path(path, suffixes: tuple[str, ...], what: str) -> Path:
             None,
             f"for example {path.with_suffix(suffixes[0]).name}",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return prepare_output(path)
 
 
 def new_figure(width_in: float, height_in: float, dpi: float = 100):
@@ -38,4 +39,4 @@ def new_figure(width_in: float, height_in: float, dpi: float = 100):
 
 
 def save_figure(figure, path: Path, **options) -> None:
-    figure.savefig(path, format=path.suffix.lower().lstrip("."), **options)
+    atomic_write(path, lambda f: figure.savefig(f, format=path.suffix.lower().lstrip("."), **options))

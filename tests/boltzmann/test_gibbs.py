@@ -27,6 +27,33 @@ def test_sweeps_sample_the_boltzmann_distribution(backend, order):
     assert np.abs(backend.to_numpy(pairs) - exact_pair_statistics(m, backend, 2.0)).max() < 0.02
 
 
+class CupyLikeGenerator:
+    """Only the draws cupy.random.Generator offers (it has no `permutation`, `choice` or `shuffle`)."""
+
+    def __init__(self, seed: int):
+        self._numpy = np.random.default_rng(seed)
+
+    def random(self, size=None, dtype=np.float64):
+        return self._numpy.random(size, dtype=dtype)
+
+    def standard_normal(self, size=None, dtype=np.float64):
+        return self._numpy.standard_normal(size, dtype=dtype)
+
+    def integers(self, low, high=None, size=None):
+        return self._numpy.integers(low, high, size)
+
+
+@pytest.mark.parametrize("order", ["random", "sequential", "parallel"])
+def test_sweeps_need_only_the_draws_a_gpu_generator_offers(backend, order):
+    m = machine(GENERAL, backend, scale=1.0, seed=1)
+    sweeper = Sweeper(m, order)
+    states = backend.asarray((np.random.default_rng(1).random((2000, m.size)) < 0.5).astype(np.float32))
+    units = np.arange(m.size)
+    sweeper.run(states, units, [(4.0, 3), (2.0, 10)], CupyLikeGenerator(0))
+    pairs, _ = sweeper.statistics(states, units, 20, 2.0, CupyLikeGenerator(1))
+    assert np.abs(backend.to_numpy(pairs) - exact_pair_statistics(m, backend, 2.0)).max() < 0.02
+
+
 def test_clamped_units_are_never_touched(backend):
     m = machine(GENERAL, backend, scale=1.0)
     states = backend.asarray(np.tile([1, 0, 1, 0, 0, 0], (50, 1)).astype(np.float32))

@@ -75,7 +75,7 @@ def test_pcd_resume_is_exact(backend, tmp_path):
     def run(epochs, out, again=False):
         method, config = method_and_config(text, backend, epochs=epochs, checkpoint=1)
         method.check_data(train, None)
-        folder = make_run_dir(None, out, spec_text=text)
+        folder = make_run_dir(None, out, spec_text=text, resume=again)
         go = resume if again else fit
         args = (folder.checkpoint,) if again else ()
         go(method, *args, train, None, config, folder, np.random.default_rng(0))

@@ -19,7 +19,7 @@ def test_check_prints_one_ok_line_per_model():
     models = [(str(p), m) for p in ALL_SPECS for m in load(p).models]
     assert len(lines) == len(models) >= len(ALL_SPECS)
     for line, (path, model) in zip(lines, models):
-        assert re.fullmatch(rf"{re.escape(path)}: ok: model {model}: \d+ units, \d+ connections, [\d,]+ parameters",
+        assert re.fullmatch(rf"{re.escape(path)}: ok: model {model}: \d+ units?, \d+ connections?, [\d,]+ parameters?",
                             line), line
     assert result.err == ""
 
@@ -27,6 +27,12 @@ def test_check_prints_one_ok_line_per_model():
 def test_check_ok_line_counts():
     result = run_cli("check", SPECS / "mnist_lenet.nn")
     assert result.out == f"{SPECS / 'mnist_lenet.nn'}: ok: model lenet: 8 units, 7 connections, 44,426 parameters\n"
+
+
+def test_counts_of_one_are_singular(tmp_path):
+    path = write(tmp_path, "one.nn", "model m {\n  input x[1]\n  layer y[1] tanh\n  x -> y\n}\n")
+    result = run_cli("check", path)
+    assert result.out == f"{path}: ok: model m: 2 units, 1 connection, 2 parameters\n", result.both
 
 
 def test_check_shows_warnings_but_succeeds(tmp_path):
@@ -92,3 +98,26 @@ def test_inspect_of_a_bad_spec_is_a_positioned_error(tmp_path):
     assert result.code == 1
     assert result.err.startswith(f"{bad}:3:15: error: unknown unit attribute 'sigmod'")
     assert result.out == ""
+
+
+@pytest.mark.parametrize("raised, code, message", [
+    (KeyboardInterrupt(), 130, "interrupted\n"),
+    (EOFError("No data left in file"), 70, "internal error: EOFError: No data left in file\n"),
+    (ZeroDivisionError("division by zero"), 70, "internal error: ZeroDivisionError: division by zero\n"),
+])
+@pytest.mark.parametrize("args", [["check", SPECS / "xor.nn"], ["inspect", SPECS / "xor.nn"]])
+def test_ctrl_c_and_bugs_end_with_their_exit_codes_on_every_path(monkeypatch, args, raised, code, message):
+    def fail(*_):
+        raise raised
+
+    monkeypatch.setattr("nngraph.api.load", fail)  # what both the fast check path and the app call
+    result = run_cli(*args)
+    assert result.code == code
+    assert result.err.startswith(message) and "Traceback" not in result.both
+
+
+def test_an_empty_input_file_is_a_data_error(tmp_path):
+    empty = write(tmp_path, "x.npy", "")
+    result = run_cli("predict", SPECS / "xor.nn", "--checkpoint", tmp_path / "none.npz", "--input", empty,
+                     "-o", tmp_path / "y.npy")
+    assert result.code == 1 and f"cannot read {empty}" in result.err

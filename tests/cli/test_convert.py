@@ -43,8 +43,26 @@ def test_a_failed_convert_leaves_the_output_untouched(tmp_path, source_text, out
     assert [p.name for p in tmp_path.iterdir() if p.name not in ("bad.nn", out_name)] == []  # no temp file left
 
 
-def test_convert_into_a_missing_folder_is_a_plain_error(tmp_path):
-    result = run_cli("convert", SPECS / "xor.nn", "-o", tmp_path / "no" / "such" / "out.yaml")
-    assert result.code == 1
-    assert "internal error" not in result.err
-    assert "out.yaml" in result.err
+def test_convert_creates_missing_folders_as_every_command_does(tmp_path):
+    out = tmp_path / "no" / "such" / "out.yaml"
+    result = run_cli("convert", SPECS / "xor.nn", "-o", out)
+    assert result.code == 0, result.both
+    assert load_spec(out) == load_spec(SPECS / "xor.nn")
+
+
+def test_convert_under_a_file_is_a_plain_error(tmp_path):
+    blocker = write(tmp_path, "file", "x")
+    result = run_cli("convert", SPECS / "xor.nn", "-o", blocker / "out.yaml")
+    assert result.code == 1 and "internal error" not in result.err
+    assert f"cannot create the folder {blocker}: {blocker} is a file" in result.err
+
+
+@pytest.mark.parametrize("how", ["same path", "another path", "a link"])
+def test_convert_refuses_to_overwrite_its_input(tmp_path, how):
+    source = write(tmp_path, "f.nn", PRECIOUS + (SPECS / "xor.nn").read_text())
+    out = {"same path": source, "another path": tmp_path / "." / "f.nn", "a link": tmp_path / "link.nn"}[how]
+    if how == "a link":
+        out.symlink_to(source)
+    result = run_cli("convert", source, "-o", out)
+    assert result.code == 1 and "is the input file" in result.err and "Traceback" not in result.both
+    assert source.read_text().startswith(PRECIOUS)

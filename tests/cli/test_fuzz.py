@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nngraph.api import loads
+from nngraph.cli.render import render_error
 from nngraph.errors import NngraphError
-from nngraph.render import render_error
 from nngraph.spec.load import convert, load_spec
 
 from .helpers import SPECS, run_cli

@@ -1,10 +1,17 @@
 """`train`, `eval`, `predict` and `sample` from the command line, and their errors."""
 
 import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
-from tests.cli.helpers import SPECS, run_cli, write
+from nngraph.train.checkpoint import load_checkpoint
+from tests.cli.helpers import SPECS, run_cli, run_subprocess, write
 
 BAD_CHECKPOINT_SPEC = """model other {
   input x[2]
@@ -95,3 +102,103 @@ def test_sample_on_a_model_that_cannot_generate(tmp_path):
     out, _ = _train(tmp_path, "--set", "epochs=1")
     result = run_cli("sample", SPECS / "xor.nn", "--checkpoint", out / "checkpoint.npz")
     assert result.code == 1 and "does not generate samples" in result.err
+
+
+def test_an_out_folder_that_holds_a_run_is_refused_unless_overwrite(tmp_path):
+    out, _ = _train(tmp_path, "--set", "epochs=20")
+    before = (out / "metrics.jsonl").read_text()
+    result = run_cli("train", SPECS / "xor.nn", "--out", out, "-q", "--set", "epochs=1")
+    assert result.code == 1 and "already holds a training run" in result.err
+    assert "--resume" in result.err and "--overwrite" in result.err
+    assert (out / "metrics.jsonl").read_text() == before
+    result = run_cli("train", SPECS / "xor.nn", "--out", out, "-q", "--set", "epochs=1", "--overwrite", "--json")
+    assert result.code == 0, result.both
+    assert json.loads(result.out)["epochs_run"] == 1 and len((out / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_resume_takes_no_out_and_no_overwrite(tmp_path):
+    out, _ = _train(tmp_path, "--set", "epochs=2")
+    for extra in (["--out", tmp_path / "other"], ["--overwrite"]):
+        result = run_cli("train", SPECS / "xor.nn", "--resume", out, *extra)
+        assert result.code == 2 and "give --resume alone" in result.err
+    assert not (tmp_path / "other").exists()
+
+
+def test_after_resume_the_summary_counts_the_epochs_run_now(tmp_path):
+    out, _ = _train(tmp_path, "--set", "epochs=10")
+    result = run_cli("train", SPECS / "xor.nn", "--resume", out, "--set", "epochs=25", "-q")
+    assert result.code == 0, result.both
+    assert result.out.startswith("15 epochs (11-25, resumed) in ")
+    result = run_cli("train", SPECS / "xor.nn", "--resume", out, "--set", "epochs=25", "-q")
+    assert result.out.startswith("0 epochs (the run was complete at epoch 25) in ")
+    result = run_cli("train", SPECS / "xor.nn", "--out", tmp_path / "one", "-q", "--set", "epochs=1")
+    assert result.out.startswith("1 epoch in ")
+
+
+def test_without_a_terminal_progress_lines_go_to_stderr_unless_quiet(tmp_path):
+    result = run_cli("train", SPECS / "xor.nn", "--out", tmp_path / "a", "--set", "epochs=30")
+    assert result.code == 0, result.both
+    lines = result.err.splitlines()
+    assert lines[0].startswith("epoch 1/30  loss ") and lines[-1].startswith("epoch 30/30  loss ")
+    assert "\x1b" not in result.err and not result.out.startswith("epoch")
+    quiet = run_cli("train", SPECS / "xor.nn", "--out", tmp_path / "b", "--set", "epochs=30", "-q")
+    assert quiet.err == ""
+
+
+MOONS = """model m {
+  input x[2]
+  layer h[32] tanh
+  output y[1] sigmoid
+  x -> h -> y
+}
+train {
+  model m
+  data moons(n=2000)
+  loss bce(y)
+  optimizer adam(lr=0.01)
+  batch 8
+  epochs 100000
+  seed 0
+}
+"""
+
+
+def _wait_for_epochs(metrics: Path, count: int, child: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {count} epochs in {metrics}: {child.poll()}")
+
+
+def test_ctrl_c_writes_a_checkpoint_says_how_to_resume_and_resume_continues_exactly(tmp_path):
+    spec, run = write(tmp_path, "moons.nn", MOONS), tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-m", "nngraph", "train", spec, "--out", run, "-q"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_epochs(run / "metrics.jsonl", 2, child)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and out == ""
+    stopped = re.search(r"interrupted at (epoch \d+, step \d+ of 250|the end of epoch \d+); "
+                        rf"checkpoint written to {re.escape(str(run / 'checkpoint.npz'))}\n"
+                        rf"resume with: nngraph train {re.escape(str(spec))} --resume {re.escape(str(run))}\n",
+                        err)
+    assert stopped, err
+    done = len((run / "metrics.jsonl").read_text().splitlines())
+    assert load_checkpoint(run / "checkpoint.npz")[1]["epoch"] == done  # the checkpoint and the metrics agree
+    evaluated = run_cli("eval", spec, "--checkpoint", run / "checkpoint.npz")  # a checkpoint like any other
+    assert evaluated.code == 0 and evaluated.out.startswith("train: loss "), evaluated.both
+
+    epochs = f"epochs={done + 2}"
+    resumed = run_subprocess("train", spec, "--resume", run, "--set", epochs, "-q", "--json", cwd=tmp_path)
+    assert resumed.code == 0, resumed.err
+    assert json.loads(resumed.out)["epochs_run"] == done + 2
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == done + 2
+    straight = run_subprocess("train", spec, "--out", tmp_path / "straight", "--set", epochs, "-q", cwd=tmp_path)
+    assert straight.code == 0, straight.err
+    a, _ = load_checkpoint(tmp_path / "straight" / "checkpoint.npz")
+    b, _ = load_checkpoint(run / "checkpoint.npz")
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)

@@ -26,6 +26,15 @@ def test_loss_gradients_leave_targets_without_gradient(xp):
     check_vjp("bce", (probs(4, 3), probs(4, 3)), xp=xp, no_grad=[1])
 
 
+def test_a_target_that_is_a_unit_gets_its_gradient_when_asked(xp):
+    wanted = {"needs_target_grad": True}
+    check_vjp("mse", (r(4, 3), r(4, 3)), wanted, xp=xp)
+    check_vjp("bce_logits", (r(4, 3), probs(4, 3)), wanted, xp=xp)
+    check_vjp("bce", (probs(4, 3), probs(4, 3)), wanted, xp=xp)
+    check_vjp("softmax_cross_entropy", (r(5, 4), rng.dirichlet(numpy.ones(4), 5)), wanted, xp=xp)
+    check_vjp("softmax_cross_entropy", (r(5, 4), rng.integers(0, 4, 5)), wanted, xp=xp, no_grad=[1])
+
+
 def test_softmax_cross_entropy_with_labels_and_with_probabilities(xp):
     check_vjp("softmax_cross_entropy", (r(5, 4), rng.integers(0, 4, 5)), xp=xp, no_grad=[1])
     t = rng.dirichlet(numpy.ones(4), 5)

@@ -82,7 +82,7 @@ def test_a_diverging_run_stops_naming_the_epoch_and_keeps_the_last_checkpoint(tm
     before = (out / "checkpoint.npz").read_bytes()
     checked = nngraph.load(SPECS / "linear_regression.nn", ["optimizer=sgd(lr=1e6)", "epochs=50"])
     with pytest.raises(TrainingError, match=r"epoch \d+, step \d+"):
-        nngraph.fit(checked, out=out)
+        nngraph.fit(checked, resume=out)
     assert (out / "checkpoint.npz").read_bytes() == before
 
 

@@ -1,4 +1,7 @@
 import json
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -129,11 +132,11 @@ def test_nan_loss_names_epoch_and_step_and_keeps_the_checkpoint(tmp_path):
 def test_default_checkpointing_is_throttled(tmp_path, monkeypatch):
     saved = []
     monkeypatch.setattr(loop, "save_checkpoint", lambda path, state, meta: saved.append(meta["epoch"]))
-    fit(LinearMethod(config()), linear_data(), None, config(), make_run_dir(out=tmp_path))
+    fit(LinearMethod(config()), linear_data(), None, config(), make_run_dir(out=tmp_path / "a"))
     assert saved == [10]  # 10 quick epochs: only the final checkpoint
     saved.clear()
     cfg = config(checkpoint_every=4, spans=EVERY_EPOCH)
-    fit(LinearMethod(cfg), linear_data(), None, cfg, make_run_dir(out=tmp_path))
+    fit(LinearMethod(cfg), linear_data(), None, cfg, make_run_dir(out=tmp_path / "b"))
     assert saved == [4, 8, 10]
 
 
@@ -170,7 +173,7 @@ def test_user_errors_are_training_errors(tmp_path):
         fit(LinearMethod(config()), linear_data().take(np.arange(0)), None, config())
     run = make_run_dir(out=tmp_path, spec_text="one")
     fit(LinearMethod(config(epochs=1)), linear_data(), None, config(epochs=1), run)
-    other = make_run_dir(out=tmp_path, spec_text="two")
+    other = make_run_dir(out=tmp_path, spec_text="two", resume=True)
     with pytest.raises(TrainingError, match="another spec"):
         resume(LinearMethod(config()), run.checkpoint, linear_data(), None, config(), other)
 
@@ -186,3 +189,65 @@ def test_a_batch_as_large_as_the_set_is_the_set_itself():
     train = linear_data(n=8)
     fit(Recording(config()), train, None, config(batch=8, epochs=2), None, np.random.default_rng(0))
     assert len(seen) == 2 and all(b is train for b in seen)
+
+
+class CtrlC(LinearMethod):
+    """Sends itself SIGINT during its `at`-th step (counted over the whole run), `times` times."""
+
+    def __init__(self, cfg, at: int, times: int = 1):
+        super().__init__(cfg)
+        self.at, self.times, self.step = at, times, 0
+
+    def train_step(self, batch, rng):
+        self.step += 1
+        if self.step == self.at:
+            for _ in range(self.times):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.01)  # the handler runs between two bytecodes of this thread
+        return super().train_step(batch, rng)
+
+
+@pytest.mark.parametrize("at, stopped", [(12, (3, 2)), (15, (3, None)), (1, (1, 1))])
+def test_ctrl_c_checkpoints_after_the_step_and_resume_continues_exactly(tmp_path, at, stopped):
+    cfg = config(schedule=Choice("cosine", {"warmup": 2, "min_lr": 0.001}))  # 5 steps an epoch
+    train, val = linear_data(), linear_data(n=20, seed=1)
+    straight = LinearMethod(cfg)
+    expected = fit(straight, train, val, cfg, None, np.random.default_rng(7))
+
+    run = make_run_dir(out=tmp_path, spec_text="spec")
+    with pytest.raises(loop.TrainingInterrupted) as interrupted:
+        fit(CtrlC(cfg, at), train, val, cfg, run, np.random.default_rng(7))
+    epoch, step = stopped
+    stop = interrupted.value
+    assert (stop.epoch, stop.step, stop.checkpoint) == (epoch, step, run.checkpoint)
+    done = epoch - 1 if step else epoch
+    assert load_checkpoint(run.checkpoint)[1]["epoch"] == done
+    assert [json.loads(line)["epoch"] for line in run.metrics.read_text().splitlines()] == list(range(1, done + 1))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+    resumed = LinearMethod(cfg)
+    history = resume(resumed, run.checkpoint, train, val, cfg, run, np.random.default_rng(999))
+    for name in straight.params:
+        np.testing.assert_array_equal(resumed.params[name], straight.params[name])
+    assert without_time(history.records) == without_time(expected.records)
+    assert len(run.metrics.read_text().splitlines()) == 10
+
+
+def test_a_second_ctrl_c_stops_at_once_and_leaves_a_consistent_run(tmp_path):
+    cfg = config(checkpoint_every=1, spans=EVERY_EPOCH)
+    run = make_run_dir(out=tmp_path, spec_text="spec")
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        fit(CtrlC(cfg, at=12, times=2), linear_data(), None, cfg, run, np.random.default_rng(7))
+    assert not isinstance(stopped.value, loop.TrainingInterrupted)
+    _, meta = load_checkpoint(run.checkpoint)
+    assert meta["epoch"] == 2 and len(run.metrics.read_text().splitlines()) == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_unfinished_epoch_needs_the_same_training_split(tmp_path):
+    cfg = config()
+    run = make_run_dir(out=tmp_path, spec_text="spec")
+    with pytest.raises(loop.TrainingInterrupted):
+        fit(CtrlC(cfg, at=2), linear_data(), None, cfg, run, np.random.default_rng(7))
+    with pytest.raises(TrainingError, match="training split of 40 examples; this one has 30"):
+        resume(LinearMethod(cfg), run.checkpoint, linear_data(n=30), None, cfg, run)

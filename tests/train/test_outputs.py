@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from nngraph.errors import TrainingError
+from nngraph.errors import OutputError, TrainingError
 from nngraph.train.loop import History
 from nngraph.train.outputs import make_run_dir, spec_hash, summarize
 
@@ -22,13 +22,41 @@ def test_fresh_folders_never_collide(tmp_path):
     assert first.path.is_dir() and second.path.is_dir()
 
 
-def test_out_folder_is_created_or_reused(tmp_path):
+def test_out_folder_is_created_or_reused_while_it_holds_no_run(tmp_path):
     run = make_run_dir(out=tmp_path / "a" / "b", spec_text="text")
     assert run.path.is_dir() and run.spec_hash == spec_hash("text")
+    (run.path / "notes.txt").write_text("mine")
     assert make_run_dir(out=tmp_path / "a" / "b").path == run.path
     (tmp_path / "file").write_text("x")
-    with pytest.raises(TrainingError, match="is a file"):
+    with pytest.raises(OutputError, match="is a file"):
         make_run_dir(out=tmp_path / "file")
+    blocker = tmp_path / "file"
+    with pytest.raises(OutputError, match=f"cannot create the folder {blocker}: {blocker} is a file"):
+        make_run_dir(out=tmp_path / "file" / "run")
+
+
+def test_a_folder_that_holds_a_run_is_refused_unless_resumed_or_overwritten(tmp_path):
+    run = make_run_dir(out=tmp_path)
+    run.metrics.write_text('{"epoch": 1}\n')
+    run.checkpoint.write_bytes(b"old")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="already holds a training run") as refused:
+        make_run_dir(out=tmp_path)
+    assert "--resume" in refused.value.hint and "--overwrite" in refused.value.hint
+    assert run.metrics.read_text() == '{"epoch": 1}\n'  # untouched
+    assert make_run_dir(out=tmp_path, resume=True).path == tmp_path
+    assert run.checkpoint.exists()
+    make_run_dir(out=tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # the old run's files only are gone
+
+
+def test_resume_needs_a_checkpoint(tmp_path):
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        make_run_dir(out=tmp_path / "none", resume=True)
+    assert not (tmp_path / "none").exists()
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    with pytest.raises(TrainingError, match="stopped before its first checkpoint"):
+        make_run_dir(out=tmp_path, resume=True)
 
 
 def test_metrics_log_writes_one_flushed_line_per_record(tmp_path):

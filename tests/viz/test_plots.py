@@ -65,11 +65,20 @@ def test_plot_curves_rejects_what_it_cannot_plot(history, tmp_path):
     ],
 )
 def test_image_grid_tiles_every_layout_of_images(images, options, tmp_path):
-    # 10 images, 5 a row, 1-pixel gaps: 19 x 46 pixels (11 x 66 for 4 x 12 images), enlarged by a whole factor
+    # 10 images, 5 a row: 2 x 5 images of 8 x 8 pixels, each enlarged 12 times (the grid's 40 pixels to 480),
+    # 3-pixel gaps; 4 x 12 images: 60 pixels wide, enlarged 8 times
     height, width = png_shape(image_grid(images, tmp_path / "g.png", nrow=5, **options))[:2]
-    base = (11, 66) if options.get("shape") == (4, 12) else (19, 46)
-    zoom = height // base[0]
-    assert zoom > 1 and (height, width) == (base[0] * zoom, base[1] * zoom)
+    if options.get("shape") == (4, 12):
+        assert (height, width) == (2 * (4 * 8 + 3) + 3, 5 * (12 * 8 + 3) + 3)
+    else:
+        assert (height, width) == (2 * (8 * 12 + 3) + 3, 5 * (8 * 12 + 3) + 3)
+
+
+def test_small_images_are_enlarged_until_the_grid_can_be_read(tmp_path):
+    # the filters of an RBM on 3 x 3 bars: 16 of them were a 204-pixel picture
+    height, width = png_shape(filter_grid(rng.random((9, 16)), tmp_path / "f.png", (3, 3)))[:2]
+    assert (height, width) == (4 * (3 * 40 + 3) + 3,) * 2  # each 3-pixel image 120 pixels
+    assert png_shape(image_grid(rng.random((1, 300, 5000)), tmp_path / "big.png"))[:2] == (306, 5006)
 
 
 def test_image_grid_colour_images_and_clipping(tmp_path):
@@ -101,10 +110,8 @@ def test_filter_grid_shows_each_hidden_unit_scaled_on_its_own(tmp_path):
     weights[:, 0] = 5.0  # a flat filter is drawn grey, not a division by zero
     weights[:, 1] *= 1000
     height, width = png_shape(filter_grid(weights, tmp_path / "f.png", (8, 8)))[:2]
-    assert (height, width) == (
-        46 * 8,
-        55 * 8,
-    )  # 30 filters: 5 rows of 6, 1-pixel gaps, enlarged 8 times
+    # 30 filters: 5 rows of 6, each enlarged 10 times (the grid's 48 pixels to 480), 3-pixel gaps
+    assert (height, width) == (5 * (80 + 3) + 3, 6 * (80 + 3) + 3)
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,14 @@
-"""Diagnostics as compilers print them: `path:line:col: error: message`, the line, a caret, a hint."""
+"""Diagnostics as compilers print them: `path:line:col: error: message`, the line, a caret, a hint.
+
+The line comes from the source text the caller passes (what the loader read), else from the file itself, read
+only where it is a regular file within the spec size cap: a diagnostic about `/dev/zero` or a FIFO must not
+read it again (or hang on it) to show a line.
+"""
 
 from __future__ import annotations
 
-from nngraph.errors import Diagnostic, NngraphError
+
+from nngraph.errors import Diagnostic, NngraphError, plural
 
 MAX_LINE_SHOWN = 200
 
@@ -29,16 +35,26 @@ def render_diagnostic(d: Diagnostic, sources: dict[str, str]) -> str:
 
 
 def _source_line(sources: dict[str, str], path: str, line: int) -> str | None:
-    text = sources.get(path)
+    if path not in sources:
+        sources[path] = read_shown_source(path)  # None is remembered too: one attempt per file
+    text = sources[path]
     if text is None:
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError):
-            return None
-        sources[path] = text
+        return None
     rows = text.splitlines()
     return _printable(rows[line - 1]) if 0 < line <= len(rows) else None
+
+
+def read_shown_source(path: str) -> str | None:
+    """A spec's text for showing its lines, or None: read through the one door for user files
+    (`safe_files`), so only a regular file within the spec size cap is read, never a device or a FIFO."""
+    from nngraph.errors import NngraphError
+    from nngraph.safe_files import read_bytes
+    from nngraph.spec.parser import MAX_SOURCE_BYTES
+
+    try:
+        return read_bytes(path, MAX_SOURCE_BYTES).decode("utf-8-sig", errors="replace")
+    except (NngraphError, ValueError):  # ValueError: a NUL in the name
+        return None
 
 
 def _printable(line: str) -> str:
@@ -48,10 +64,13 @@ def _printable(line: str) -> str:
 
 
 def render_error(err: NngraphError, sources: dict[str, str] | None = None, warnings=()) -> str:
+    """The warnings, then every error of `err`; several end with their count (and how many the cap cut)."""
     sources = dict(sources or {})
     parts = [render_diagnostic(w, sources) for w in warnings]
     parts += [render_diagnostic(d, sources) for d in err.diagnostics]
-    count = len(err.diagnostics)
-    if count > 1:
-        parts.append(f"{count} errors")
+    shown, cut = len(err.diagnostics), getattr(err, "cut", 0)
+    if cut:
+        parts.append(f"{plural(shown + cut, 'error')}; the first {shown} are shown")
+    elif shown > 1:
+        parts.append(plural(shown, "error"))
     return "\n".join(parts)

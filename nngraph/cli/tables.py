@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from nngraph.errors import plural
 from nngraph.graph.check import CheckedSpec
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
 from nngraph.graph.shapes import total_parameters, unit_flops, unit_parameters
+from nngraph.viz.labels import kind_text
 
 
 def describe_unit(unit: UnitSpec) -> str:
-    if unit.cell:
-        return unit.cell
-    if unit.stochastic:
-        return unit.stochastic
-    if unit.role == "noise":
-        return f"noise: {unit.distribution}"
+    """The word the drawing shows (`viz.labels.kind_text`, so `inspect` and `viz` agree), with what a table has
+    room for: an activation's options, a sample unit's parameters."""
     if unit.role == "sample":
         return f"~ {unit.distribution}({', '.join(unit.sample_params)})"
+    if not unit.activation_args:
+        return kind_text(unit)
     args = ", ".join(f"{k}={v}" for k, v in unit.activation_args)
-    text = unit.activation + (f"({args})" if args else "")
-    return text + (f", dropout {unit.dropout:g}" if unit.dropout else "")
+    return f"{unit.activation}({args})" + (f", dropout {unit.dropout:g}" if unit.dropout else "")
 
 
 def describe_edge(edge: EdgeSpec) -> str:
@@ -60,4 +59,5 @@ def print_tables(checked: CheckedSpec) -> None:
         console.print(table)
         flops = sum(unit_flops(model, u) for u in model.graph.nodes)
         step = " per time step" if model.is_recurrent else ""
-        console.print(f"total: {total_parameters(model):,} parameters, {flops:,} forward FLOPs per example{step}\n")
+        console.print(f"total: {plural(total_parameters(model), 'parameter')}, {flops:,} forward FLOPs per example"
+                      f"{step}\n")

@@ -1,0 +1,5 @@
+"""`python -m nngraph`: the same as the `nngraph` command."""
+
+from nngraph.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""The `nngraph` command line.
+
+`main` is the console script, `python -m nngraph` and `python -m nngraph.cli`. A plain `nngraph check FILE...`
+(the most frequent call) runs `check.check_files` at once, without importing typer, rich or anything numeric
+beyond what checking needs (`benchmarks/check_speed.py` measures it); every other command goes on to the
+typer app in `app.py`, which imports the heavy modules inside the commands that need them.
+
+    check.py      check_files: one ok line per model, or the errors
+    render.py     diagnostics as compilers print them (`path:line:col: error: ...`, the line, a caret, a hint)
+    tables.py     inspect's table of units
+    help.py       help pages in plain text
+    common.py     the options the commands share, and loading a spec
+    app.py        the typer app, the spec commands (check, inspect, viz, convert), its outcomes -> exit codes
+    training.py   the commands around training: train, eval, predict, sample
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Every exit code the command uses, for `--help` and the README.
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+EXIT_CODES = (
+    (EXIT_OK, "success"),
+    (EXIT_ERROR, "an error in the spec, the data, a checkpoint or an output path, or training that had to stop"),
+    (EXIT_USAGE, "a usage error: an unknown command or option, a missing or malformed argument"),
+    (EXIT_INTERNAL, "an internal error: a bug in nngraph (please report it)"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C); `train` first writes a checkpoint to resume from"),
+)
+
+
+def main() -> None:
+    """The console script: `check` with only file arguments runs here; everything else goes to typer."""
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(args: list[str]) -> int:
+    """The exit code of `nngraph ARGS`. Ctrl-C and anything unexpected end here, on every path, never as a
+    traceback."""
+    try:
+        if len(args) > 1 and args[0] == "check" and not any(a.startswith("-") for a in args[1:]):
+            from nngraph.cli.check import check_files
+
+            return check_files([Path(a) for a in args[1:]])
+        from nngraph.cli.app import run_app
+
+        return run_app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
+        print(f"internal error: {type(e).__name__}: {e}\n  hint: this is a bug in nngraph; please report it "
+              "with the spec that caused it", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,148 @@
+"""The commands around training: train, eval, predict, sample (registered on the app by `app.py`)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from nngraph.cli import EXIT_INTERRUPTED
+from nngraph.cli.common import BACKEND, CHECKPOINT, SET, SPEC, TRAIN, load_spec
+from nngraph.errors import plural
+
+
+def train(spec: Path = SPEC,
+          out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                             help="run folder (default: runs/NAME-TIME); one that holds a run "
+                                                  "already is refused unless --overwrite"),
+          resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR",
+                                                help="continue the run in this folder from its checkpoint"),
+          overwrite: bool = typer.Option(False, "--overwrite",
+                                         help="replace the run in the --out folder (its metrics, checkpoint, "
+                                              "summary and curves are deleted first)"),
+          backend: str = BACKEND,
+          dtype: Optional[str] = typer.Option(None, "--dtype", metavar="TYPE",
+                                              help="float32 or float64 (default: the spec's `dtype`, else "
+                                                   "float32)"),
+          overrides: Optional[List[str]] = SET, train_name: Optional[str] = TRAIN,
+          json_out: bool = typer.Option(False, "--json", help="print summary.json to stdout, and no progress"),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress on stderr"),
+          threads: Optional[int] = typer.Option(None, "--threads", min=1, max=1024, metavar="N",
+                                                help="threads for the BLAS and the compiled kernels "
+                                                     "(default: the cores free when training starts)")):
+    """Train a spec; writes metrics.jsonl, summary.json, checkpoint.npz and curves.png into the run folder.
+
+    Ctrl-C stops after the current step, writes a checkpoint and says how to resume (exit code 130)."""
+    from nngraph.session import run_training
+    from nngraph.train.loop import TrainingInterrupted
+
+    if resume is not None and (out is not None or overwrite):
+        raise typer.BadParameter("a resumed run stays in its folder: give --resume alone, without --out or "
+                                 "--overwrite", param_hint="'--resume'")
+    checked = load_spec(spec, overrides, train_name)
+    try:
+        summary = run_training(checked, train_name, out=out, resume=resume, backend=backend, dtype=dtype,
+                               quiet=quiet or json_out, threads=threads, overwrite=overwrite)
+    except TrainingInterrupted as stop:
+        _say_how_to_resume(stop, spec, overrides, train_name)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    _print_summary(summary, json_out)
+
+
+def _say_how_to_resume(stop, spec: Path, overrides, train_name) -> None:
+    if stop.checkpoint is None:
+        typer.echo(f"interrupted at {stop.where}", err=True)
+        return
+    again = ["nngraph", "train", str(spec), "--resume", str(stop.checkpoint.parent)]
+    again += [part for o in overrides or [] for part in ("--set", o)] + (["--train", train_name] if train_name else [])
+    typer.echo(f"interrupted at {stop.where}; checkpoint written to {stop.checkpoint}\n"
+               f"resume with: {shlex.join(again)}", err=True)
+
+
+def _print_summary(summary: dict, json_out: bool) -> None:
+    import json
+
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    final = {k: v for k, v in summary.get("final", {}).items() if isinstance(v, float)}
+    shown = "  ".join(f"{k} {v:.4g}" for k, v in final.items())
+    stop = " (stopped early)" if summary.get("stopped_early") else ""
+    best = f", best epoch {summary['best_epoch']} restored" if summary.get("best_epoch") else ""
+    typer.echo(f"{_epochs_run(summary)}{stop}{best} in {summary['wall_time_s']:.1f}s")
+    typer.echo(f"  {shown}")
+    typer.echo(f"run folder: {summary['run_dir']}")
+
+
+def _epochs_run(summary: dict) -> str:
+    """The epochs this call trained: `300 epochs`, or `100 epochs (201-300, resumed)`."""
+    total, before = summary["epochs_run"], summary.get("resumed_from_epoch", 0)
+    if not before:
+        return plural(total, "epoch")
+    if total == before:
+        return f"0 epochs (the run was complete at epoch {total})"
+    return f"{plural(total - before, 'epoch')} ({before + 1}-{total}, resumed)"
+
+
+def evaluate(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
+             data: Optional[str] = typer.Option(None, "--data", metavar="SET",
+                                                help="a data set, as in the spec (`digits`), in place of the "
+                                                     "spec's"),
+             backend: str = BACKEND, overrides: Optional[List[str]] = SET, train_name: Optional[str] = TRAIN,
+             json_out: bool = typer.Option(False, "--json", help="print the metrics as JSON")):
+    """Evaluate a trained checkpoint on the spec's splits (or on --data)."""
+    import json
+
+    from nngraph.session import run_evaluation
+
+    overrides = list(overrides or []) + ([f"data={data}"] if data else [])
+    metrics = run_evaluation(load_spec(spec, overrides, train_name), train_name, checkpoint, backend=backend)
+    if json_out:
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        for split, values in metrics.items():
+            typer.echo(f"{split}: " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()))
+
+
+def predict(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
+            input_path: Path = typer.Option(..., "--input", metavar="X.npy", help="the inputs, one row each"),
+            output: Path = typer.Option(..., "-o", "--output", metavar="Y.npy", help="where the outputs go"),
+            unit: Optional[str] = typer.Option(None, "--unit", metavar="NAME",
+                                               help="which unit to output (default: the output)"),
+            backend: str = BACKEND, train_name: Optional[str] = TRAIN):
+    """Run a trained model forward on inputs from a .npy file."""
+    from nngraph.session import run_prediction
+
+    shape = run_prediction(load_spec(spec, None, train_name), train_name, checkpoint, input_path, output,
+                           unit=unit, backend=backend)
+    typer.echo(f"wrote {output} {list(shape)}")
+
+
+def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
+           output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE",
+                                                 help="a picture (.png, .svg, .pdf), .npy or .txt (default: "
+                                                      "samples.png in the checkpoint's folder; text is printed)"),
+           count: int = typer.Option(64, "-n", "--count", min=1, max=100_000, metavar="N",
+                                     help="how many samples"),
+           prime: Optional[str] = typer.Option(None, "--prime", metavar="TEXT",
+                                               help="text to start a character model"),
+           length: int = typer.Option(200, "--length", min=1, metavar="N", help="characters to generate"),
+           temperature: float = typer.Option(1.0, "--temperature", min=1e-6, metavar="T",
+                                             help="softmax temperature"),
+           fill: Optional[str] = typer.Option(None, "--fill", metavar="SIDE|MASK.npy",
+                                              help="fill in missing data: top, bottom, left, right or a mask"),
+           steps: int = typer.Option(1000, "--steps", min=1, metavar="N",
+                                     help="Gibbs sweeps for Boltzmann machines"),
+           seed: int = typer.Option(0, "--seed", min=0, metavar="N", help="seed of the random draws"),
+           backend: str = BACKEND, train_name: Optional[str] = TRAIN):
+    """Generate from a trained model: text, images, 2-D points, or fill-ins, as the model allows."""
+    from nngraph.session import run_sampling
+
+    request = dict(output=output, count=count, prime=prime, length=length, temperature=temperature,
+                   fill=fill, steps=steps, seed=seed)
+    typer.echo(run_sampling(load_spec(spec, None, train_name), train_name, checkpoint, request, backend=backend))
+
+
+COMMANDS = {"train": train, "eval": evaluate, "predict": predict, "sample": sample}
