@@ -61,9 +61,9 @@ def nngraph_epoch(x: np.ndarray, backend_name: str):
     method = build(checked, checked.train(), backend)
     rng = np.random.default_rng(0)
     batches = [unsupervised(x[i:i + BATCH], "bench") for i in range(0, len(x), BATCH)]
-    method.set_learning_rate(LR)
 
     def epoch():
+        method.set_learning_rate(LR)  # as the training loop does at every epoch: it paces the metrics
         for batch in batches:
             method.train_step(batch, rng)
         backend.synchronize()

@@ -1,18 +1,20 @@
 """nngraph BPTT vs torch.nn.RNN / torch.nn.LSTM (CPU) on the same training work, in one run.
 
-    python benchmarks/rnn_vs_torch.py [--repeats 5] [--threads 1,2] [--only elman,lstm]
+    python benchmarks/rnn_vs_torch.py [--repeats 5] [--threads 1,2] [--only elman,lstm] [--paths avx512,avx2]
 
 Issue 4's case: input 32, hidden 128, T = 50, batch 32, a linear layer from the last step to 10 classes,
 cross-entropy, full BPTT, SGD (lr 0.01) with gradient clipping at norm 1. Training sequences per second,
 median of `repeats` timed runs that alternate between the two sides, both at the same thread count (numpy's
-BLAS through threadpoolctl, torch through set_num_threads). Prints one JSON row per case and thread count,
-with the median ratio of the paired runs.
+BLAS through threadpoolctl, torch through set_num_threads). Prints one JSON row per case, thread count and
+kernel path (`--paths`: each forced through NNGRAPH_ISA, "twins" through NNGRAPH_KERNELS=0; default: the one
+the CPU picks), with the median ratio of the paired runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -90,14 +92,15 @@ def compare(kind: str, threads: int, steps: int, repeats: int) -> dict:
     """Median sequences/s of both sides and the median paired ratio (see benchmarks/pairing.py)."""
     import torch
 
+    from nngraph.backend.accel import path
     from nngraph.backend.threads import compute_threads
 
     x, y = data(np.random.default_rng(0))
     torch.set_num_threads(threads)
     with compute_threads(threads):
         ours, theirs, ratio = paired_rates(nngraph_stepper(kind, x, y), torch_stepper(kind, x, y), steps, repeats)
-    return {"case": kind, "threads": threads, "unit": "sequences/s", "nngraph": round(ours * BATCH),
-            "torch": round(theirs * BATCH), "ratio": round(ratio, 2)}
+    return {"case": kind, "threads": threads, "path": path(np), "unit": "sequences/s",
+            "nngraph": round(ours * BATCH), "torch": round(theirs * BATCH), "ratio": round(ratio, 2)}
 
 
 def main() -> None:
@@ -106,10 +109,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="training steps per timed run")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--only", default="elman,lstm")
+    parser.add_argument("--paths", default="", help="kernel paths to force one after the other (NNGRAPH_ISA)")
     args = parser.parse_args()
     for threads in (int(t) for t in args.threads.split(",")):
         for kind in args.only.split(","):
-            print(json.dumps(compare(kind, threads, args.steps, args.repeats)), flush=True)
+            for path in args.paths.split(",") if args.paths else [os.environ.get("NNGRAPH_ISA", "")]:
+                force_path(path)
+                print(json.dumps(compare(kind, threads, args.steps, args.repeats)), flush=True)
+
+
+def force_path(path: str) -> None:
+    """NNGRAPH_ISA=path, or for "twins" NNGRAPH_KERNELS=0 (read by nngraph.backend.accel on every call)."""
+    os.environ["NNGRAPH_KERNELS"] = "0" if path == "twins" else "1"
+    os.environ["NNGRAPH_ISA"] = "" if path == "twins" else path
 
 
 if __name__ == "__main__":

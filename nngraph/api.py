@@ -54,14 +54,15 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
     if not trains:
         raise ValidationError("--set needs a train block to change", None, "the spec has none by that name")
     block = trains[0]
-    settings = list(block.settings)
+    new: dict[str, ast.Setting] = {}  # by name, in the order of each name's last --set (linear in their number)
     for i, text in enumerate(overrides, 1):
         key, sep, value = text.partition("=")
         if not sep or not key.strip().isidentifier():
             raise ValidationError(f"--set expects key=value, got {text!r}", None, "e.g. --set epochs=5")
         parsed = parse_fragment(value.strip() or '""', "value_only", SET_PATH, i, len(key) + 2)
-        new = ast.Setting(key.strip(), parsed, (), parsed.span)
-        settings = [s for s in settings if s.name != new.name] + [new]
+        new.pop(key.strip(), None)
+        new[key.strip()] = ast.Setting(key.strip(), parsed, (), parsed.span)
+    settings = [s for s in block.settings if s.name not in new] + list(new.values())
     replaced = dataclasses.replace(block, settings=tuple(settings))
     items = tuple(replaced if it is block else it for it in spec.items)
     return dataclasses.replace(spec, items=items)

@@ -65,6 +65,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for_new_files())  # mkstemp's 0600 is not what open() would have given
         os.replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
@@ -72,6 +73,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             raise _cannot_write(path, e) from None
         raise
     _fsync_folder(path.parent)
+
+
+def _mode_for_new_files() -> int:
+    """0666 less the process's umask: the mode `open(path, "w")` gives a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _cannot_write(path: Path, error: OSError) -> OutputError:

@@ -65,15 +65,7 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
     """The Method for `config.method`, from its module (imported only when used)."""
     import importlib
 
-    name = config.method.name
-    try:
-        module = importlib.import_module(METHOD_MODULES[name])
-    except ModuleNotFoundError as e:
-        if e.name != METHOD_MODULES[name]:
-            raise  # a module the method needs is missing: a real bug, not an absent method
-        raise BuildError(f"method '{name}' has no executor in this version", config.method.span,
-                         "the spec is valid: `nngraph check`, `inspect` and `viz` work") from None
-    return module.build(checked, config, backend)
+    return importlib.import_module(METHOD_MODULES[config.method.name]).build(checked, config, backend)
 
 
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
@@ -86,13 +78,19 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     free when training starts). Ctrl-C stops training with `train.loop.TrainingInterrupted` after writing
     a checkpoint to resume from."""
     from nngraph.backend.threads import compute_threads, free_cores
+    from nngraph.graph.memory import out_of_memory, require_training_memory
 
     if resume is not None and out is not None and Path(out) != Path(resume):
         raise TrainingError(f"--out {out} and --resume {resume} name two folders; a resumed run stays in its own",
                             None, "give only --resume")
+    config = checked.train(train_name)
+    require_training_memory(checked.models, config, dtype, resume is not None)  # in the dtype really used
     threads = threads or free_cores()
-    with compute_threads(threads if backend == "numpy" else None):
-        return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite)
+    try:
+        with compute_threads(threads if backend == "numpy" else None):
+            return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite)
+    except MemoryError:
+        raise out_of_memory(checked.models, config, dtype, resume is not None) from None
 
 
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite) -> dict:
@@ -124,12 +122,13 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
 
 def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> Session:
     """A session whose method holds the parameters of a finished run's checkpoint."""
-    from nngraph.train.checkpoint import load_checkpoint
-    from nngraph.train.loop import method_state
+    from nngraph.train.checkpoint import load_checkpoint, state_layout
+    from nngraph.train.loop import BEST_PREFIX, method_state
     from nngraph.train.outputs import spec_hash
 
     session = prepare(checked, train_name, backend, data=data)
-    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source))
+    layout = state_layout(session.method, BEST_PREFIX)
+    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source), layout)
     session.method.load_state(method_state(state))
     return session
 
@@ -167,11 +166,10 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
 
 
 def _read_inputs(path) -> np.ndarray:
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:  # EOFError: an empty file
-        raise DataError(f"cannot read {path} as a .npy array ({e})") from None
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
+    from nngraph.safe_files import load_npy
+
+    x = load_npy(path, error=lambda message, hint=None: DataError(f"--input: {message}", None, hint))
+    if x.dtype.kind not in "fiub":
         raise DataError(f"{path} does not hold a numeric array")
     return x
 

@@ -24,3 +24,12 @@ def xp(backend_name):
 def backend(backend_name):
     """Each float32 `Backend`: numpy, and cupy where a GPU exists."""
     return get_backend(backend_name)
+
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line at the end of every run: the kernel paths this machine exercises and those it does not
+    (with why), and how many tests skipped for which reasons, so a skipped path is never invisible."""
+    from tests.backend.paths import skip_summary
+
+    terminalreporter.write_line(skip_summary(terminalreporter.stats.get("skipped", [])))

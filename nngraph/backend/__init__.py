@@ -1,5 +1,7 @@
-"""Array backends: numpy (default) and cupy. The only package that imports cupy."""
+"""Array backends: numpy (default) and cupy. The only package that imports cupy, and the one door to the
+compiled CPU kernels (`accel`, imported first: its table names sequence_twins' functions, which call it)."""
 
+from nngraph.backend import accel
 from nngraph.backend.core import Backend, array_module, available_backends, get_backend, to_host
 
-__all__ = ["Backend", "array_module", "available_backends", "get_backend", "to_host"]
+__all__ = ["Backend", "accel", "array_module", "available_backends", "get_backend", "to_host"]

@@ -19,7 +19,7 @@ MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit systems
 TRIM_THRESHOLD = 1 << 30
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def keep_freed_memory() -> bool:
     """True when the thresholds were raised (Linux with glibc), False where there is nothing to tune."""
     if not sys.platform.startswith("linux"):

@@ -12,7 +12,7 @@ import functools
 import os
 from contextlib import contextmanager
 
-from nngraph.backend.kernels import fused_kernels, kernel_threads, set_kernel_threads
+from nngraph.backend.accel import set_kernel_threads, splits_work
 
 
 def cores() -> int:
@@ -35,7 +35,7 @@ def free_cores() -> int:
 @contextmanager
 def compute_threads(count: int | None):
     """Inside the block, numpy's BLAS (through threadpoolctl, where installed) and the compiled kernels
-    that split their work (backend.kernels) use `count` threads, at most one per core this process may
+    that split their work (backend.accel) use `count` threads, at most one per core this process may
     run on: idle workers spin in both pools, so on 2 cores an LSTM step with 4 kernel threads ran at
     2,661 sequences/s against 3,414 with 1 and 5,524 with 2. None: leave both as they are."""
     if count is None:
@@ -51,12 +51,12 @@ def compute_threads(count: int | None):
 
 
 @contextmanager
-def blas_yields_to_kernels(xp):
+def blas_yields_to_kernel_threads(xp):
     """numpy's BLAS on one thread inside the block, where the compiled kernels split their work over
-    several (kernel_threads() > 1 and arrays of module `xp` use them); else nothing. Both pools spin
+    several (`accel.splits_work(xp)`); else nothing. Both pools spin
     while idle, and two pools spinning on the same cores slow each other down: an LSTM training step on
     2 cores took 12.8 ms with 2 BLAS threads beside the kernels' 2, 8.0 ms with 1."""
-    if kernel_threads() > 1 and fused_kernels(xp) is not None:
+    if splits_work(xp):
         with _blas_limit(1):
             yield
     else:
@@ -78,7 +78,7 @@ def _blas_limit(count: int):
 @functools.cache
 def _controller():
     """threadpoolctl's view of the loaded thread pools, made once (that takes ~2 ms; entering a limit
-    through it ~15 us, as blas_yields_to_kernels does every training step), or None."""
+    through it ~15 us, as blas_yields_to_kernel_threads does every training step), or None."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:

@@ -59,7 +59,9 @@ def viz(spec: Path = SPEC,
                                     help="FILE.svg, FILE.png or FILE.dot (SVG and PNG need no graphviz)"),
         unroll: Optional[int] = typer.Option(None, "--unroll", min=1, metavar="T",
                                              help="unroll recurrence over T steps"),
-        model: Optional[str] = typer.Option(None, "--model", metavar="NAME", help="draw only this model")):
+        model: Optional[str] = typer.Option(None, "--model", metavar="NAME", help="draw only this model"),
+        expand: bool = typer.Option(False, "--expand",
+                                    help="draw every copy of a repeat= stack, not one box per stack")):
     """Draw the models of a spec."""
     from nngraph.viz import draw_models
 
@@ -69,7 +71,7 @@ def viz(spec: Path = SPEC,
         from nngraph.errors import ValidationError, did_you_mean
 
         raise ValidationError(f"no model named '{model}'", None, did_you_mean(model, checked.models))
-    draw_models(models, output, unroll=unroll)
+    draw_models(models, output, unroll=unroll, expand=expand)
     typer.echo(f"wrote {output}")
 
 

@@ -7,8 +7,6 @@ read it again (or hang on it) to show a line.
 
 from __future__ import annotations
 
-import os
-import stat
 
 from nngraph.errors import Diagnostic, NngraphError, plural
 
@@ -47,29 +45,16 @@ def _source_line(sources: dict[str, str], path: str, line: int) -> str | None:
 
 
 def read_shown_source(path: str) -> str | None:
-    """A spec's text for showing its lines, or None: only a regular file within the spec size cap is read.
-
-    The checks are made on the opened file (fstat), so a path swapped for a device after a check cannot slip
-    through; O_NONBLOCK keeps the open of a FIFO from waiting for a writer."""
+    """A spec's text for showing its lines, or None: read through the one door for user files
+    (`safe_files`), so only a regular file within the spec size cap is read, never a device or a FIFO."""
+    from nngraph.errors import NngraphError
+    from nngraph.safe_files import read_bytes
     from nngraph.spec.parser import MAX_SOURCE_BYTES
 
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return read_bytes(path, MAX_SOURCE_BYTES).decode("utf-8-sig", errors="replace")
+    except (NngraphError, ValueError):  # ValueError: a NUL in the name
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            raw = f.read(MAX_SOURCE_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(raw) > MAX_SOURCE_BYTES:  # it grew since the stat
-        return None
-    return raw.decode("utf-8-sig", errors="replace")
 
 
 def _printable(line: str) -> str:

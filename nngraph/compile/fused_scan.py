@@ -1,8 +1,9 @@
-"""Scan bodies that run as one compiled call: a single LSTM, GRU or tanh (Elman) layer whose only recurrence
-is its own `h -> h delay 1`, with no dropout and no loss reading its pre-activation. The lowering records such
-a body's `Pattern`; at run time `fused_implementation` takes the whole-sequence kernel where the backend offers
-one for these arrays (float32, a batch its small GEMM serves), else returns None and the generic scan runs.
-Both paths compute the same numbers (up to float32 rounding): tests/recurrent compares them.
+"""Scan bodies that the accelerated computations recognise: a single LSTM, GRU or tanh (Elman) layer whose only
+recurrence is its own `h -> h delay 1`, with no dropout and no loss reading its pre-activation. The lowering
+records such a body's `Pattern`; at run time `fused_implementation` runs it as the whole-sequence entries of
+`backend.accel` (one compiled call where the kernels apply, float32 and a batch their small GEMM serves; else
+the entries' step-loop twins). Any other body runs the generic scan (`compile.scan_step`); both compute the
+same numbers up to rounding (tests/property and tests/recurrent compare them).
 
 The kernels take the layer's parameters as they are (an LSTM's gate columns are reordered inside), keep what
 their backward needs, and split the batch over the kernel threads. An LSTM fed by one dense connection
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 
 from numpy import float32
 
-from nngraph.backend.kernels import SMALL_GEMM_MAX_ROWS, fused_kernels, kernel_threads, matmul_tn
+from nngraph.backend import accel
+from nngraph.backend.accel import kernel_threads, matmul_tn
+from nngraph.backend.twins import lstm_slot_params
 from nngraph.compile import interpret
 from nngraph.compile.plan import PARAM
 from nngraph.ops.dense import column_sums
-from nngraph.ops.recurrent import lstm_slot_params
 
 
 @dataclass(frozen=True)
@@ -65,18 +67,23 @@ def _one_dense_input(body):
 
 
 def fused_implementation(xp, body, values: dict, needs: dict):
-    """(outputs, trace) of the whole-sequence kernel for this body and these arrays, or None. `needs`: which
-    of the body's outer slots need a gradient."""
+    """(outputs, trace) of the whole-sequence entries for this body, or None where it has no pattern.
+    `needs`: which of the body's outer slots need a gradient."""
     pattern = body.pattern
     if pattern is None:
         return None
-    kernels = fused_kernels(xp)
     initial = values[pattern.initial]
     batch = initial.shape[0] // pattern.blocks
-    if (kernels is None or not kernels.small_gemm_available or initial.dtype != float32
-            or batch > SMALL_GEMM_MAX_ROWS * kernel_threads()):
-        return None
-    return _FORWARD[pattern.cell](xp, kernels, body, pattern, values, batch, needs)
+    entry = _Entries(xp, initial.dtype, batch, pattern.cell)
+    return _FORWARD[pattern.cell](xp, entry, body, pattern, values, batch, needs)
+
+
+class _Entries:
+    """The door's forward and backward entries of one cell, for these arrays."""
+
+    def __init__(self, xp, dtype, batch: int, cell: str):
+        self.forward = accel.get(f"{cell}_sequence_forward", xp, dtype=dtype, batch=batch)
+        self.backward = accel.get(f"{cell}_sequence_backward", xp, dtype=dtype, batch=batch)
 
 
 def _with_initial(xp, values, pattern, batch, rows: int):
@@ -89,7 +96,7 @@ def _with_initial(xp, values, pattern, batch, rows: int):
 
 @dataclass
 class _Trace:
-    kernels: object
+    entries: _Entries
     body: object
     pattern: Pattern
     values: dict
@@ -138,41 +145,41 @@ class _Trace:
         return grads
 
 
-def _elman_forward(xp, kernels, body, pattern, values, batch, needs):
+def _elman_forward(xp, entries, body, pattern, values, batch, needs):
     prologue = interpret.forward(xp, body.prologue, values)
     pre = values[pattern.sequence]
     h = _with_initial(xp, values, pattern, batch, len(pre))
-    kernels.elman_sequence_forward(pre, values[pattern.recurrent], h, batch, kernel_threads())
-    return (h[batch:],), _Trace(kernels, body, pattern, values, batch, h, (), prologue, needs)
+    entries.forward(pre, values[pattern.recurrent], h, batch, kernel_threads())
+    return (h[batch:],), _Trace(entries, body, pattern, values, batch, h, (), prologue, needs)
 
 
 def _elman_backward(xp, trace: _Trace, dh, rows: int) -> dict:
     ga = xp.empty((rows, dh.shape[1]), dtype=dh.dtype)
     weight = trace.values[trace.pattern.recurrent]
-    trace.kernels.elman_sequence_backward(trace.h, dh, ga, weight, trace.batch, kernel_threads())
+    trace.entries.backward(trace.h, dh, ga, weight, trace.batch, kernel_threads())
     return trace.input_grads(xp, ga, {})
 
 
-def _gru_forward(xp, kernels, body, pattern, values, batch, needs):
+def _gru_forward(xp, entries, body, pattern, values, batch, needs):
     prologue = interpret.forward(xp, body.prologue, values)
     pre = values[pattern.sequence]
     rows, width = len(pre), pre.shape[1] // 3
     h = _with_initial(xp, values, pattern, batch, rows)
     hu, rz, candidate = (xp.empty((rows, k * width), dtype=pre.dtype) for k in (3, 2, 1))
-    kernels.gru_sequence_forward(pre, values[pattern.recurrent], h, hu, rz, candidate, batch, kernel_threads())
-    return (h[batch:],), _Trace(kernels, body, pattern, values, batch, h, (hu, rz, candidate), prologue, needs)
+    entries.forward(pre, values[pattern.recurrent], h, hu, rz, candidate, batch, kernel_threads())
+    return (h[batch:],), _Trace(entries, body, pattern, values, batch, h, (hu, rz, candidate), prologue, needs)
 
 
 def _gru_backward(xp, trace: _Trace, dh, rows: int) -> dict:
     hu, rz, candidate = trace.saved
     ga, ghu = xp.empty_like(hu), xp.empty_like(hu)
     weight = trace.values[trace.pattern.recurrent]
-    trace.kernels.gru_sequence_backward(trace.h, hu, rz, candidate, dh, ga, ghu, weight, trace.batch,
+    trace.entries.backward(trace.h, hu, rz, candidate, dh, ga, ghu, weight, trace.batch,
                                         kernel_threads())
     return trace.input_grads(xp, ga, {}, recurrent_rhs=ghu)
 
 
-def _lstm_forward(xp, kernels, body, pattern, values, batch, needs):
+def _lstm_forward(xp, entries, body, pattern, values, batch, needs):
     dense = pattern.dense
     if dense is not None:  # the input multiplied inside the per-step GEMM: never projected
         source, x_weight, bias = values[dense[0]], values[dense[1]], dense[2] and values[dense[2]]
@@ -186,9 +193,9 @@ def _lstm_forward(xp, kernels, body, pattern, values, batch, needs):
     cells[:batch] = values[pattern.cell_initial]
     gates, tanh_c = xp.empty((4, rows, width), dtype=h.dtype), xp.empty((rows, width), dtype=h.dtype)
     scratch = xp.empty((batch, 4 * width), dtype=h.dtype)
-    kernels.lstm_sequence_forward(source, x_weight, values[pattern.recurrent], h, cells, gates, tanh_c, scratch,
+    entries.forward(source, x_weight, values[pattern.recurrent], h, cells, gates, tanh_c, scratch,
                                   bias, kernel_threads())
-    trace = _Trace(kernels, body, pattern, values, batch, h, (cells, gates, tanh_c), prologue, needs)
+    trace = _Trace(entries, body, pattern, values, batch, h, (cells, gates, tanh_c), prologue, needs)
     return (h[batch:], cells[batch:]), trace
 
 
@@ -200,7 +207,7 @@ def _lstm_backward(xp, trace: _Trace, dh, rows: int) -> dict:
     ga = xp.empty((rows, 4 * width), dtype=dh.dtype)
     dense = pattern.dense
     bias_grad = xp.empty(4 * width, dtype=dh.dtype) if dense is not None and dense[2] else None
-    trace.kernels.lstm_sequence_backward(gates, cells, tanh_c, dh, dc, ga, values[pattern.recurrent], bias_grad,
+    trace.entries.backward(gates, cells, tanh_c, dh, dc, ga, values[pattern.recurrent], bias_grad,
                                          kernel_threads())
     grads = {pattern.cell_initial: dc}
     if bias_grad is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nngraph.backend.kernels import matmul_tn
+from nngraph.backend.accel import matmul_tn
 from nngraph.compile import interpret
 from nngraph.compile.plan import PARAM
 from nngraph.ops.dense import column_sums

@@ -1,22 +1,20 @@
 """NumPy files (`npz`, `npy`) and the checks every array read from disk goes through.
 
-Files are opened with `allow_pickle=False` only: an object array is refused with a clear
-error, never unpickled.
+Files are read through `nngraph.safe_files`: an object array is refused with a clear error,
+never unpickled, and a header that claims more than the file holds is refused before reading.
 """
 
 from __future__ import annotations
-
-import zipfile
 
 import numpy as np
 
 from nngraph.data.catalog import FEATURES, LIMITED, Request, register
 from nngraph.data.dataset import Dataset, classification, regression, unsupervised
 from nngraph.data.options import Option
+from nngraph.safe_files import NpzArchive, load_numpy
 
 TASK_CHOICE = {"task": Option("choice", "auto", choices=("auto", "classification", "regression"))}
 FILE = {**FEATURES, **LIMITED, **TASK_CHOICE, "path": Option("path")}
-READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 
 
 def from_arrays(req: Request, x: np.ndarray, y: np.ndarray | None, **info) -> Dataset:
@@ -66,24 +64,15 @@ def _labels(req: Request, y: np.ndarray) -> np.ndarray:
 
 
 def load_array(req: Request, option: str = "path"):
-    """np.load without pickles; whatever goes wrong becomes a DataError naming the file."""
-    path = req.path(option)
-    try:
-        return np.load(path, allow_pickle=False)
-    except READ_ERRORS as e:
-        raise req.error(f"{req.name}: cannot read {path}: {_reason(e)}", _pickle_hint(e)) from None
+    """The array of an .npy file, or an open `NpzArchive` of an .npz file, read through `safe_files`:
+    a regular file only, headers checked against the file's size and the memory available before any data
+    is read, never a pickle. Whatever goes wrong is a DataError at the data setting, naming the file."""
+    return load_numpy(req.path(option), error=file_error(req))
 
 
-def _reason(e: Exception) -> str:
-    if "allow_pickle" in str(e):
-        return "it holds Python objects (an object array)"
-    return str(e) or type(e).__name__
-
-
-def _pickle_hint(e: Exception) -> str | None:
-    if "allow_pickle" in str(e):
-        return "save plain numeric arrays; nngraph never unpickles data files"
-    return None
+def file_error(req: Request):
+    """safe_files' refusals as this loader's DataErrors."""
+    return lambda message, hint=None: req.error(f"{req.name}: {message}", hint)
 
 
 @register(
@@ -99,7 +88,7 @@ def npz(req: Request) -> Dataset:
     optional key of per-sequence lengths for ragged sequences.
     """
     archive = load_array(req)
-    if not isinstance(archive, np.lib.npyio.NpzFile):
+    if not isinstance(archive, NpzArchive):
         raise req.error(f"npz: {req.path()} is a single .npy array", 'use npy("...") for it')
     with archive:
         x = _member(req, archive, "x")
@@ -113,19 +102,16 @@ def npz(req: Request) -> Dataset:
     return data
 
 
-def _has_targets(req: Request, archive) -> bool:
-    return req.options.given("y") or req["y"] in archive.files
+def _has_targets(req: Request, archive: NpzArchive) -> bool:
+    return req.options.given("y") or req["y"] in archive
 
 
-def _member(req: Request, archive, option: str) -> np.ndarray:
+def _member(req: Request, archive: NpzArchive, option: str) -> np.ndarray:
     key = req[option]
-    if key not in archive.files:
-        have = ", ".join(archive.files) or "none"
+    if key not in archive:
+        have = ", ".join(archive.names) or "none"
         raise req.error(f"npz: no array '{key}' in {req.path()}", f"it holds: {have}", option)
-    try:
-        return archive[key]
-    except READ_ERRORS as e:
-        raise req.error(f"npz: cannot read '{key}': {_reason(e)}", _pickle_hint(e)) from None
+    return archive.read(key)
 
 
 @register("npy", {**FILE, "y": Option("path")}, positional=("path",))
@@ -138,7 +124,7 @@ def npy(req: Request) -> Dataset:
 
 def _single(req: Request, option: str) -> np.ndarray:
     array = load_array(req, option)
-    if not isinstance(array, np.ndarray):
+    if isinstance(array, NpzArchive):
         array.close()
         raise req.error(f"npy: {req.path(option)} is an .npz archive", 'use npz("...") for it')
     return array

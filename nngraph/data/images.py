@@ -7,16 +7,20 @@ reshapes them for a convolutional net. The image size is kept in `info["image_sh
 from __future__ import annotations
 
 import gzip
+import itertools
 import math
 import struct
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from nngraph.data.arrays import file_error
 from nngraph.data.catalog import FEATURES, LIMITED, Request, register
 from nngraph.data.dataset import Dataset, classification, unsupervised
 from nngraph.data.options import Option
+from nngraph.safe_files import available_memory, describe_bytes, file_size, open_regular
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (count, rows, columns)
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension (count)
@@ -24,25 +28,43 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def read_idx(req: Request, path: Path, magic: int, limit: int | None = None) -> np.ndarray:
-    """The uint8 array of an IDX file (plain or gzipped), only its first `limit` items if set."""
+    """The uint8 array of an IDX file (plain or gzipped), only its first `limit` items if set.
+    The size the header claims is checked before reading: against the file for a plain file, against the
+    memory available for a gzipped one (whose data is read only as far as it goes)."""
+    error = file_error(req)
     try:
-        with _open(path) as f:
+        with open_regular(path, error) as raw, _decompressed(raw) as f:
             dims = _idx_header(req, path, f, magic)
             count = min(dims[0], limit or dims[0])
             size = count * math.prod(dims[1:])
-            raw = f.read(size)
+            _check_claim(req, path, size, None if f is not raw else file_size(raw) - f.tell())
+            data = f.read(size)
     except (OSError, EOFError, zlib.error) as e:
         raise req.error(f"{req.name}: cannot read {path}: {e}") from None
-    if len(raw) < size:
-        raise req.error(f"{req.name}: {path} is truncated: {len(raw)} of {size} bytes of data")
-    return np.frombuffer(raw, np.uint8).reshape(count, *dims[1:])
+    if len(data) < size:
+        raise req.error(f"{req.name}: {path} is truncated: {len(data)} of {size} bytes of data")
+    return np.frombuffer(data, np.uint8).reshape(count, *dims[1:])
 
 
-def _open(path: Path):
+def _check_claim(req: Request, path: Path, size: int, holds: int | None) -> None:
+    if holds is not None and size > holds:
+        raise req.error(f"{req.name}: {path} is truncated: its header describes {describe_bytes(size)} of "
+                        f"pixels or labels but the file holds {describe_bytes(holds)}")
+    if size > available_memory():
+        raise req.error(f"{req.name}: {path} describes {describe_bytes(size)} of data; "
+                        f"{describe_bytes(available_memory())} of memory is available", "use limit=N")
+
+
+@contextmanager
+def _decompressed(f):
     """Gzipped files are recognised by their first bytes, whatever their name."""
-    with open(path, "rb") as f:
-        zipped = f.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if zipped else open(path, "rb")
+    zipped = f.read(2) == GZIP_MAGIC
+    f.seek(0)
+    if not zipped:
+        yield f
+        return
+    with gzip.GzipFile(fileobj=f, mode="rb") as g:
+        yield g
 
 
 def _idx_header(req: Request, path: Path, f, magic: int) -> tuple[int, ...]:
@@ -115,11 +137,17 @@ def mnist(req: Request) -> Dataset:
         found = [_find(folder, f"{prefix}-{kind}-ubyte") for kind in ("images-idx3", "labels-idx1")]
         if all(found):
             return idx_dataset(req, *found)
-    present = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
     raise req.error(
         f"mnist: no MNIST {' or '.join(parts)} files in {folder}",
-        f"expected e.g. t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz; found {present}",
+        f"expected e.g. t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz; found {_listing(folder)}",
     )
+
+
+def _listing(folder: Path, shown: int = 12) -> str:
+    """A few of a folder's names, not all of a million of them."""
+    names = sorted(itertools.islice((p.name for p in folder.iterdir()), 1000))
+    more = "" if len(names) <= shown else f" and {len(names) - shown}{'+' if len(names) == 1000 else ''} more"
+    return ", ".join(names[:shown]) + more if names else "nothing"
 
 
 def _find(folder: Path, stem: str) -> Path | None:

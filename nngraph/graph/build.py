@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import networkx as nx
 
 from nngraph.errors import Collector, NngraphError, ValidationError, did_you_mean
 from nngraph.graph import vocabulary as V
-from nngraph.graph.expand import Flat, flatten
+from nngraph.graph.expand import Flat, flatten, hint_if_kept
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
 from nngraph.spec import ast
 from nngraph.spec.values import bind_options, expect_number, literal
@@ -23,7 +25,8 @@ def build_model(model: ast.Model, blocks: dict[str, ast.Block], errors: Collecto
     for conn, env in flat.connections:
         _add_connection(graph, conn, env, flat, errors)
     _add_cell_recurrence(graph, errors)
-    return ModelGraph(model.name, graph, model.span)
+    # whole-model errors (no input, a memory estimate) point at the name
+    return ModelGraph(model.name, graph, model.name_span if model.name_span.line else model.span)
 
 
 def _add_cell_recurrence(graph, errors: Collector) -> None:
@@ -50,13 +53,21 @@ def _add_units(graph, flat: Flat, errors: Collector) -> None:
                          f"first declared at line {first.line}")
             continue
         try:
-            graph.add_node(unit.name, unit=unit_spec(unit, flat.env.get(unit.name, {})))
+            spec = unit_spec(unit, flat.env.get(unit.name, {}))
+            graph.add_node(unit.name, unit=dataclasses.replace(spec, repeat=_copied_by(unit.name, flat)))
         except NngraphError as e:
             errors.add(e)
     for unit in flat.units:
         spec = graph.nodes[unit.name]["unit"] if unit.name in graph else None
         if spec is not None and spec.role == "sample":
             _add_sample_edges(graph, spec, unit, errors)
+
+
+def _copied_by(name: str, flat: Flat) -> tuple:
+    """The `repeat=` copies a unit lies in, outermost first: its own name, or an instance it is inside."""
+    parts = name.split(".")
+    prefixes = (".".join(parts[:n]) for n in range(1, len(parts) + 1))
+    return tuple(flat.copies[p] for p in prefixes if p in flat.copies)
 
 
 RESERVED = (*V.ROLES, "use", "delay", "model", "block", "train")
@@ -196,7 +207,7 @@ def _add_sample_edges(graph, spec: UnitSpec, unit: ast.Unit, errors: Collector) 
     for param in spec.sample_params:
         if param not in graph:
             errors.error(f"unknown unit '{param}' in the distribution of '{spec.name}'", unit.sampler.span,
-                         did_you_mean(param, list(graph)))
+                         hint_if_kept(errors, param, graph))
             continue
         graph.add_edge(param, spec.name, edge=EdgeSpec(param, spec.name, "sample", span=unit.sampler.span))
 
@@ -208,8 +219,8 @@ def _add_connection(graph, conn: ast.Connection, env: dict, flat: Flat, errors: 
     source_ref = conn.source
     for link in conn.links:
         try:
-            source = _resolve(source_ref, graph, flat, end=1)
-            target = _resolve(link.target, graph, flat, end=0)
+            source = _resolve(source_ref, graph, flat, errors, end=1)
+            target = _resolve(link.target, graph, flat, errors, end=0)
             edge = edge_spec(source, target, link, env, port=target in flat.ports)
             graph.add_edge(source, target, edge=edge)
         except NngraphError as e:
@@ -223,7 +234,7 @@ class _AlreadyReported(Exception):
     """The unit exists but failed to build; its own error says why."""
 
 
-def _resolve(ref: ast.Ref, graph, flat: Flat, end: int) -> str:
+def _resolve(ref: ast.Ref, graph, flat: Flat, errors: Collector, end: int) -> str:
     if ref.name in flat.refused:
         raise _AlreadyReported
     if ref.name in flat.alias:
@@ -231,7 +242,7 @@ def _resolve(ref: ast.Ref, graph, flat: Flat, end: int) -> str:
         if name not in graph:
             raise _AlreadyReported
         return name
-    raise ValidationError(f"unknown unit '{ref.name}'", ref.span, did_you_mean(ref.name, list(graph)))
+    raise ValidationError(f"unknown unit '{ref.name}'", ref.span, hint_if_kept(errors, ref.name, graph))
 
 
 def edge_spec(source: str, target: str, link: ast.Link, env: dict, port: bool = False) -> EdgeSpec:

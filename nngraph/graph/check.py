@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from nngraph.errors import Collector, Diagnostic, NngraphError, Span, ValidationError, did_you_mean
 from nngraph.graph.build import build_model
 from nngraph.graph.ir import ModelGraph
+from nngraph.graph.memory import check_training_memory, model_memory
 from nngraph.graph.methods import check_method
-from nngraph.graph.shapes import infer_shapes, total_parameters
+from nngraph.graph.shapes import infer_shapes
 from nngraph.graph.training import TrainConfig, build_train
 from nngraph.graph.validate import validate_structure
+from nngraph.safe_files import available_memory, describe_bytes
 from nngraph.spec import ast
-
-# parameters, their gradients and up to two optimizer moments live at once
-BYTES_PER_PARAMETER_FLOAT32 = 4 * 4
+from nngraph.spec.limits import collector_paused
 
 
 @dataclass
@@ -40,6 +39,11 @@ class CheckedSpec:
 
 def check_spec(spec: ast.Spec, memory_limit: int | None = None) -> CheckedSpec:
     """Run every check; raise ErrorList with all independent errors (capped), else return the result."""
+    with collector_paused():  # the passes make many small acyclic objects (see spec/limits.py)
+        return _check_spec(spec, memory_limit)
+
+
+def _check_spec(spec: ast.Spec, memory_limit: int | None) -> CheckedSpec:
     errors = Collector()
     blocks = _named(spec.blocks, "block", errors)
     models, broken = {}, set()
@@ -61,7 +65,10 @@ def check_spec(spec: ast.Spec, memory_limit: int | None = None) -> CheckedSpec:
     trains = [build_train(t, errors) for t in spec.trains]
     _check_train_names(spec.trains, errors)
     for config in trains:
+        before = len(errors.errors)
         _check_train_models(config, models, broken, errors)
+        if len(errors.errors) == before and config.models and not broken.intersection(config.models):
+            check_training_memory(models, config, errors, memory_limit)
     errors.raise_if_any()
     return CheckedSpec(spec, models, trains, errors.warnings)
 
@@ -116,18 +123,12 @@ def _check_train_models(config: TrainConfig, models: dict[str, ModelGraph], brok
         errors.add(e)
 
 
-def available_memory() -> int:
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 40
-
-
 def _check_memory(model: ModelGraph, errors: Collector, limit: int | None) -> None:
-    limit = limit or available_memory()
-    need = total_parameters(model) * BYTES_PER_PARAMETER_FLOAT32
+    """The model alone (what `nngraph.program` allocates); a train block's run is checked with its own
+    optimizer and batch once the train blocks are read."""
+    limit = available_memory() if limit is None else limit
+    need = model_memory(model)
     if need > limit:
-        errors.error(
-            f"model '{model.name}' needs about {need / 2**30:,.1f} GiB for its parameters, gradients and "
-            f"optimizer state; {limit / 2**30:,.1f} GiB is available", model.span,
-            "make the layers smaller; nothing was allocated")
+        errors.error(f"model '{model.name}' needs about {describe_bytes(need)} to make its parameters; "
+                     f"{describe_bytes(limit)} is available", model.span,
+                     "make the layers smaller; nothing was allocated")

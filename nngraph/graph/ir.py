@@ -15,6 +15,8 @@ from nngraph.errors import Span
 from nngraph.spec.ast import NOWHERE
 
 Shape = tuple[int, ...]
+# one `repeat=` a unit was copied by: (the stack's name, this copy's index from 1, the number of copies)
+Copy = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class UnitSpec:
     dropout: float = 0.0
     bias: bool = True
     span: Span = field(default=NOWHERE, compare=False)
+    # where the unit came from, outermost first, so a drawing can show a stack as one box: `h_2` of
+    # `layer h repeat=3` has (("h", 2, 3),); unit `a` of `use r = blk() repeat=4` in `r_3.a` has (("r", 3, 4),).
+    # Provenance like `span`: left out of equality and hashing.
+    repeat: tuple[Copy, ...] = field(default=(), compare=False)
 
     @property
     def is_input(self) -> bool:

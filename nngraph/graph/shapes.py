@@ -209,3 +209,50 @@ def edge_flops(model: ModelGraph, edge: EdgeSpec) -> int:
 
 def unit_flops(model: ModelGraph, name: str) -> int:
     return sum(edge_flops(model, e) for e in model.incoming(name))
+
+
+# ---- what the arrays of a run hold, per example (graph/memory.py adds them up) ----------------------
+
+
+def largest_parameter(model: ModelGraph) -> int:
+    """The most values one parameter array holds (initialisation draws it whole, in float64)."""
+    weights = (edge_parameters(model, e) for e in model.edges)
+    biases = (unit_bias_parameters(model, n) for n in model.graph.nodes)
+    return max((*weights, *biases), default=0)
+
+
+def coupling_parameters(model: ModelGraph) -> int:
+    """A Boltzmann machine's stored couplings: [visible, hidden] when every link joins a visible unit to a
+    hidden one, else the full [N, N] matrix (compile/energy.py), plus one bias per unit."""
+    sizes = {u.name: math.prod(model.shapes.get(u.name, ())) for u in model.units}
+    visible = sum(sizes[u.name] for u in model.units_with_role("visible"))
+    units = sum(sizes.values())
+    restricted = all((model.unit(e.source).role == "visible") != (model.unit(e.target).role == "visible")
+                     for e in model.edges if e.symmetric)
+    return (visible * (units - visible) if restricted else units * units) + units
+
+
+def activation_values(model: ModelGraph, training: bool) -> int:
+    """Values one example keeps alive through a step: each unit's output and pre-activation (and while
+    training their gradients and a dropout mask), and each conv or pooling connection's unfolded windows
+    (im2col), with their gradient while training."""
+    total = 0
+    for name in model.graph.nodes:
+        unit, shape = model.unit(name), model.shapes.get(name)
+        if shape is None:
+            continue
+        size = math.prod(shape)
+        total += size + size * GATES[unit.cell]  # the value, the pre-activation(s)
+        if training:
+            total += 2 * size * GATES[unit.cell] + (size if unit.dropout else 0)
+    for edge in model.edges:
+        total += _window_values(model, edge) * (2 if training else 1)
+    return total
+
+
+def _window_values(model: ModelGraph, edge: EdgeSpec) -> int:
+    src, dst = model.shapes.get(edge.source), model.shapes.get(edge.target)
+    if edge.kind not in ("conv", "maxpool", "avgpool") or src is None or dst is None or len(src) != 3:
+        return 0
+    kernel, _, _ = conv_geometry(edge, src)
+    return math.prod(dst[1:]) * src[0] * kernel[0] * kernel[1]

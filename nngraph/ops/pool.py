@@ -5,15 +5,15 @@ pooling pads with -inf, so a pad never wins; average pooling pads with zeros and
 still divides by the whole window, as torch's default count_include_pad does).
 
 Windows may overlap (stride < kernel); the vjp then sums over every window a pixel
-belongs to. Both loop over the kh * kw kernel offsets, each step a whole-batch
-elementwise op (see windows.py for why). On numpy, max pooling runs the compiled
-kernels of nngraph.backend.kernels instead (one pass forward and backward); these
-loops are their twin, for cupy and builds without a compiler.
+belongs to. Average pooling loops over the kh * kw kernel offsets, each step a
+whole-batch elementwise op (see windows.py for why). Max pooling is an entry of
+nngraph.backend.accel: a compiled kernel (one pass forward and backward) or its
+numpy twin, which loops over the offsets the same way.
 """
 
 from __future__ import annotations
 
-from nngraph.backend.kernels import fused_kernels
+from nngraph.backend import accel
 from nngraph.errors import ShapeError
 from nngraph.ops.registry import register
 from nngraph.ops.windows import col2im, geometry, offsets, pad, window_view
@@ -22,12 +22,6 @@ from nngraph.ops.windows import col2im, geometry, offsets, pad, window_view
 def _geometry(hw, attrs):
     kernel = attrs["kernel"]
     return geometry(hw, kernel, attrs.get("stride") or kernel, attrs.get("padding", 0))
-
-
-def _index_dtype(xp, geo):
-    """The smallest integer type that numbers every kernel offset: int8 for any usual
-    window, which makes building the argmax about 1.5x faster than int32 does."""
-    return xp.int8 if geo.kernel[0] * geo.kernel[1] <= 127 else xp.int32
 
 
 def _pool_shape(shapes, attrs):
@@ -47,38 +41,17 @@ def maxpool2d(xp, inputs, attrs):
     (x,) = inputs
     geo = _geometry(x.shape[2:], attrs)
     padded = pad(xp, x, geo.pads, -float("inf"))
-    kernels = fused_kernels(xp)
-    if kernels is not None and x.dtype.kind == "f":  # the compiled twin: one pass, int32 offsets
-        padded = xp.ascontiguousarray(padded)
-        best = xp.empty(x.shape[:2] + geo.out, dtype=x.dtype)
-        argmax = xp.empty(best.shape, dtype=xp.int32)
-        kernels.maxpool_forward(padded, best, argmax, geo.kernel, geo.stride)
-        return best, (argmax, geo, kernels)
-    view = window_view(xp, padded, geo)
-    best = view[..., 0, 0].copy()
-    index = _index_dtype(xp, geo)
-    argmax = xp.zeros(best.shape, dtype=index)  # offset number of each window's max
-    for k, (i, j) in enumerate(offsets(geo)[1:], start=1):
-        candidate = view[..., i, j]
-        better = candidate > best  # strict: the first maximum wins ties, as argmax does
-        # offsets only grow, so the last offset that improved is the largest such k:
-        # a maximum is several times faster than the masked store argmax[better] = k
-        xp.maximum(argmax, xp.multiply(better, k, dtype=index), out=argmax)
-        xp.maximum(best, candidate, out=best)
-    return best, (argmax, geo, None)
+    forward = accel.get("maxpool_forward", xp, dtype=x.dtype, kernel=geo.kernel, stride=geo.stride)
+    best, argmax = forward(padded, geo.kernel, geo.stride)
+    return best, (argmax, geo, padded.shape)
 
 
 @maxpool2d.vjp
 def _(xp, g, ctx, inputs, attrs):
-    argmax, geo, kernels = ctx  # the compiled kernels, where the forward used them
-    shape = inputs[0].shape
-    if kernels is not None:
-        top, bottom, left, right = geo.pads
-        out = xp.zeros(shape[:2] + (shape[2] + top + bottom, shape[3] + left + right), dtype=g.dtype)
-        kernels.maxpool_backward(out, xp.ascontiguousarray(g), argmax, geo.kernel, geo.stride)
-        return (out[:, :, top:top + shape[2], left:left + shape[3]],)
-    kw = geo.kernel[1]
-    return (col2im(xp, lambda i, j: g * (argmax == i * kw + j), shape, geo, g.dtype),)
+    argmax, geo, padded_shape = ctx
+    grad = accel.get("maxpool_backward", xp, dtype=g.dtype)(g, argmax, padded_shape, geo.kernel, geo.stride)
+    (height, width), (top, _, left, _) = inputs[0].shape[2:], geo.pads
+    return (grad[:, :, top:top + height, left:left + width],)
 
 
 @register("avgpool2d", shape=_pool_shape)

@@ -21,15 +21,16 @@ gru_gates(x_proj (N, 3H), hu (N, 3H), h_prev (N, H)) -> h (N, H)
 lstm_cell(x_proj, h_prev, c_prev, U) and gru_cell(x_proj, h_prev, U): the gates with a = x_proj + h_prev @ U
 (lstm) or hu = h_prev @ U (gru) computed inside.
 
-lstm_step_forward / lstm_step_backward: the LSTM step as in-place kernels on preallocated buffers, in the
-gate-slot layout described below; the BPTT executor calls them directly and lstm_gates wraps them, so there
-is one implementation of the LSTM equations.
+The step's equations live in one place, nngraph/backend (the compiled kernels and their numpy twins, in
+the gate-slot layout twins.py describes): lstm_gates asks `accel` for the LSTM step, gru_gates calls the
+GRU step's twin.
 """
 
 from __future__ import annotations
 
+from nngraph.backend import accel
+from nngraph.backend.twins import gru_step_backward, gru_step_forward, lstm_slot_params
 from nngraph.errors import ShapeError
-from nngraph.ops.activations import stable_sigmoid
 from nngraph.ops.registry import register
 
 
@@ -65,11 +66,11 @@ def _gru_gates_shape(shapes, attrs):
 def lstm_gates(xp, inputs, attrs):
     a, c_prev = inputs
     n, hidden = c_prev.shape
-    gates = xp.ascontiguousarray(lstm_slot_params(xp, a).reshape(n, 4, hidden).transpose(1, 0, 2))
-    out = xp.empty((n, 2 * hidden), dtype=gates.dtype)
-    tanh_c = xp.empty_like(c_prev)
-    lstm_step_forward(xp, gates, c_prev, out[:, hidden:], tanh_c, out[:, :hidden], xp.empty_like(c_prev))
-    return out, (gates, tanh_c)
+    gates = xp.empty((4, n, hidden), dtype=a.dtype)
+    c, tanh_c, h = (xp.empty_like(c_prev) for _ in range(3))
+    step = accel.get("lstm_step_forward", xp, dtype=a.dtype)
+    step(lstm_slot_params(xp, a), None, xp.ascontiguousarray(c_prev), gates, c, tanh_c, h, xp.empty_like(c_prev))
+    return xp.concatenate([h, c], axis=1), (gates, tanh_c)
 
 
 @lstm_gates.vjp
@@ -79,102 +80,28 @@ def lstm_gates_vjp(xp, g_out, ctx, inputs, attrs):
     n, hidden = c_prev.shape
     dc = xp.ascontiguousarray(g_out[:, hidden:])  # in: gradient of c; out: of c_prev
     da = xp.empty((n, 4 * hidden), dtype=gates.dtype)
-    lstm_step_backward(xp, gates, c_prev, tanh_c, g_out[:, :hidden], dc, da,
-                       xp.empty((6, n, hidden), dtype=gates.dtype))
+    step = accel.get("lstm_step_backward", xp, dtype=gates.dtype)
+    step(gates, xp.ascontiguousarray(c_prev), tanh_c, xp.ascontiguousarray(g_out[:, :hidden]), dc, da,
+         xp.empty((6, n, hidden), dtype=gates.dtype))
     return da, dc
-
-
-# ---- the fused LSTM step kernels (the BPTT executor calls them with preallocated buffers) -----------
-#
-# Gate *slots* are the layout the kernels work in: (4, N, H), in the order i, f, o, g, so that every gate
-# of a step is one contiguous (N, H) block (numpy is 3-5x slower on the strided column blocks of an
-# (N, 4H) array) and the three sigmoid gates are one run. A slot holds its pre-activation with the
-# sigmoid slots halved, because sigmoid(x) = 0.5 * tanh(x / 2) + 0.5: one tanh serves all four gates.
-# Parameters keep PyTorch's column order i, f, g, o; `lstm_slot_params` reorders and halves a copy.
-
-SLOT_BLOCKS = (0, 1, 3, 2)  # the parameter column block (i, f, g, o = 0..3) that each slot holds
-
-
-def lstm_slot_params(xp, w):
-    """A copy of w (..., 4H) with its column blocks in slot order and the sigmoid slots halved: then
-    x @ result (or result itself, for a bias) is a pre-activation in slot order, as the kernels take it."""
-    hidden = w.shape[-1] // 4
-    out = xp.empty(w.shape, dtype=w.dtype)
-    for slot, block in enumerate(SLOT_BLOCKS):  # block copies: no index arrays, and a C-contiguous result
-        source, target = w[..., block * hidden:(block + 1) * hidden], out[..., slot * hidden:(slot + 1) * hidden]
-        if slot < 3:
-            xp.multiply(source, 0.5, out=target)
-        else:
-            target[...] = source
-    return out
-
-
-def lstm_step_forward(xp, gates, c_prev, c, tanh_c, h, scratch) -> None:
-    """One step. gates (4, N, H): slot pre-activations in, gate values out (kept for the backward);
-    writes c, tanh(c) and h = o * tanh(c), each (N, H); scratch (N, H) is overwritten."""
-    xp.tanh(gates, out=gates)
-    sigmoids = gates[:3]
-    sigmoids *= 0.5
-    sigmoids += 0.5
-    i, f, o, g = gates
-    xp.multiply(f, c_prev, out=c)
-    xp.multiply(i, g, out=scratch)
-    c += scratch
-    xp.tanh(c, out=tanh_c)
-    xp.multiply(o, tanh_c, out=h)
-
-
-def lstm_step_backward(xp, gates, c_prev, tanh_c, dh, dc, da, work) -> None:
-    """The vjp of one step. dh (N, H): gradient of h. dc (N, H): in, the gradient of c from later steps;
-    out, the gradient of c_prev. Writes da (N, 4H), the pre-activation gradient in parameter column
-    order. work (6, N, H) is overwritten."""
-    hidden = dh.shape[1]
-    i, f, o, g = gates
-    slope, dc_total, tmp = work[:4], work[4], work[5]
-    xp.multiply(gates, gates, out=slope)
-    xp.subtract(gates[:3], slope[:3], out=slope[:3])  # s (1 - s) for the sigmoid gates
-    xp.subtract(1, slope[3], out=slope[3])  # 1 - g^2
-    xp.multiply(tanh_c, tanh_c, out=tmp)
-    xp.subtract(1, tmp, out=tmp)
-    tmp *= o
-    tmp *= dh
-    xp.add(tmp, dc, out=dc_total)
-    for block, (value, other, d_slope) in enumerate(((dc_total, g, 0), (dc_total, c_prev, 1),
-                                                     (dc_total, i, 3), (dh, tanh_c, 2))):
-        xp.multiply(value, other, out=tmp)
-        xp.multiply(tmp, slope[d_slope], out=da[:, block * hidden:(block + 1) * hidden])
-    xp.multiply(dc_total, f, out=dc)
 
 
 @register("gru_gates", shape=_gru_gates_shape)
 def gru_gates(xp, inputs, attrs):
     x_proj, hu, h_prev = inputs
-    hidden = h_prev.shape[1]
-    rz = stable_sigmoid(xp, x_proj[:, :2 * hidden] + hu[:, :2 * hidden])
-    r, z = rz[:, :hidden], rz[:, hidden:]
-    hu_n = hu[:, 2 * hidden:]
-    n = xp.tanh(x_proj[:, 2 * hidden:] + r * hu_n)
-    out = h_prev - n
-    out *= z
-    out += n  # (1 - z) * n + z * h_prev
-    return out, (rz, n)
+    n, hidden = h_prev.shape
+    rz, candidate, out = (xp.empty((n, width * hidden), dtype=hu.dtype) for width in (2, 1, 1))
+    gru_step_forward(xp, x_proj, hu, h_prev, rz, candidate, out)
+    return out, (rz, candidate)
 
 
 @gru_gates.vjp
 def gru_gates_vjp(xp, g, ctx, inputs, attrs):
-    rz, n = ctx
+    rz, candidate = ctx
     _, hu, h_prev = inputs
-    hidden = h_prev.shape[1]
-    r, z = rz[:, :hidden], rz[:, hidden:]
-    hu_n = hu[:, 2 * hidden:]
-    gx = xp.empty_like(hu)
-    da_n = gx[:, 2 * hidden:]
-    xp.multiply(g * (1 - z), 1 - n * n, out=da_n)
-    xp.multiply(da_n * hu_n, r * (1 - r), out=gx[:, :hidden])
-    xp.multiply(g * (h_prev - n), z * (1 - z), out=gx[:, hidden:2 * hidden])
-    ghu = gx.copy()
-    ghu[:, 2 * hidden:] *= r
-    return gx, ghu, g * z
+    gx, ghu, gh = xp.empty_like(hu), xp.empty_like(hu), xp.zeros_like(h_prev)
+    gru_step_backward(xp, g, rz, candidate, hu, h_prev, gx, ghu, gh)
+    return gx, ghu, gh
 
 
 @register("lstm_cell", shape=_cell_shape(4, has_cell=True), params=(3,))

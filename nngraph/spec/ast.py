@@ -159,6 +159,7 @@ class Model:
     name: str
     statements: tuple[Statement, ...]
     span: Span = _span()
+    name_span: Span = _span()  # where whole-model errors point (a memory estimate, no input)
 
 
 @dataclass(frozen=True)

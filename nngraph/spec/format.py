@@ -89,10 +89,8 @@ def format_number(x: float) -> str:
 
 
 def _format_float(x: float) -> str:
-    if math.isnan(x):
-        raise ValueError("NaN has no .nn spelling")
-    if math.isinf(x):
-        return "1e999"  # the grammar has no `inf`; this literal overflows to it when read
+    if math.isnan(x) or math.isinf(x):
+        raise ValueError(f"{x} has no .nn spelling (the parser refuses numbers that overflow)")
     text = _tidy_exponent(repr(x))
     if x < 1:  # learning rates and the like read better as 1e-3 than 0.001
         shorter = _scientific(x)

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nngraph.errors import SourceError, Span
+from nngraph.safe_files import refuse_if_special
 from nngraph.spec import ast
 from nngraph.spec.format import format_spec
-from nngraph.spec.parser import parse, read_source
+from nngraph.spec.parser import parse, read_source, source_refusal
 from nngraph.spec.yaml_surface import parse_yaml, to_yaml
 
 READERS: dict[str, Callable[[str, str], ast.Spec]] = {
@@ -22,6 +23,7 @@ WRITERS: dict[str, Callable[[ast.Spec], str]] = {"nn": format_spec, "yaml": to_y
 
 def load_spec(path: str | os.PathLike) -> ast.Spec:
     """Read and parse a `.nn` or `.yaml`/`.yml` spec file."""
+    refuse_if_special(path, source_refusal(path))  # a device or a FIFO first: its error shows no line
     reader = _reader_for(str(path))  # before reading: a wrong suffix is the clearer error
     return reader(read_source(path), str(path))
 

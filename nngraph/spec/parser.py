@@ -3,44 +3,40 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
-from pathlib import Path
+import sys
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedInput, VisitError
 
-from nngraph.errors import SourceError, Span, SpecSyntaxError
+from nngraph.errors import NngraphError, SourceError, Span, SpecSyntaxError
+from nngraph.safe_files import read_bytes
 from nngraph.spec import ast
+from nngraph.spec.limits import MAX_NESTING, MAX_SOURCE_BYTES, check_limits, collector_paused  # noqa: F401 (API)
 from nngraph.spec.syntax_errors import syntax_error
 from nngraph.spec.tables import grammar_text, load_parser  # noqa: F401  (grammar_text: API)
-
-MAX_SOURCE_BYTES = 1 << 20
-MAX_NESTING = 64
-
 
 # ---- reading --------------------------------------------------------------------------
 
 
 def read_source(path: str | os.PathLike) -> str:
-    """The text of a spec file, or a SourceError that says why it cannot be one."""
-    p = Path(path)
-    where = Span(str(path), 1, 1)
-    if not p.exists():
-        raise SourceError(f"no such file: {path}", where, "check the path")
-    if p.is_dir():
-        raise SourceError(f"{path} is a directory, not a spec file", where)
-    try:
-        size = p.stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            raise SourceError(
-                f"{path} is {size:,} bytes; specs are limited to {MAX_SOURCE_BYTES:,}",
-                where,
-                "is this really a spec? data belongs in a data file",
-            )
-        raw = p.read_bytes()
-    except OSError as e:
-        raise SourceError(f"cannot read {path}: {e.strerror}", where) from None
+    """The text of a spec file, or a SourceError that says why it cannot be one. Only a regular file of
+    at most MAX_SOURCE_BYTES is read (never a FIFO, a device or more than the cap)."""
+    raw = read_bytes(path, MAX_SOURCE_BYTES, "specs", source_refusal(path),
+                     "is this really a spec? data belongs in a data file")
     return decode_source(raw, str(path))
+
+
+def source_refusal(path: str | os.PathLike):
+    """safe_files' refusals as SourceErrors at the file's start; a FIFO or a device has no line to point at
+    (and must not be opened again to show one)."""
+
+    def refuse(message: str, hint: str | None = None) -> SourceError:
+        regular_or_missing = os.path.isfile(path) or os.path.isdir(path) or not os.path.lexists(path)
+        return SourceError(message, Span(str(path), 1, 1) if regular_or_missing else None, hint)
+
+    return refuse
 
 
 def decode_source(raw: bytes, path: str) -> str:
@@ -79,10 +75,18 @@ def _span_of(path: str, meta_or_token) -> Span:
     return Span(path, m.line, m.column, m.end_line, m.end_column)
 
 
-def _number(text: str) -> int | float:
-    if text.isdigit():
-        return int(text)
-    return float(text)
+def _number(token: Token, path: str) -> int | float:
+    """A literal's value; one too large for a float (`1e999`, 400 digits) is an error here, since every
+    later step would see it as infinity (or fail converting it)."""
+    text = str(token)
+    if math.isinf(float(text)):
+        raise SpecSyntaxError(f"the number {_abridged(text)} is too large (it overflows to infinity)",
+                              _span_of(path, token), f"numbers go up to about {sys.float_info.max:.3g}")
+    return int(text.lstrip("0") or "0") if text.isdigit() else float(text)
+
+
+def _abridged(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:10]}...{text[-10:]} ({len(text)} characters)"
 
 
 @v_args(meta=True)
@@ -106,7 +110,7 @@ class _ToAst(Transformer):
 
     def model(self, meta, c):
         name, *stmts = c
-        return ast.Model(str(name), tuple(stmts), self._s(meta))
+        return ast.Model(str(name), tuple(stmts), self._s(meta), self._s(name))
 
     def block(self, meta, c):
         name, params, *stmts = c
@@ -126,7 +130,7 @@ class _ToAst(Transformer):
         return tuple(c)
 
     def int_dim(self, meta, c):
-        return int(c[0])
+        return _number(c[0], self.path)
 
     def ref_dim(self, meta, c):
         return ast.Ref(str(c[0]), self._s(meta))
@@ -148,7 +152,7 @@ class _ToAst(Transformer):
         return ast.Link(str(arrow), target, tuple(mods), self._s(meta))
 
     def delay(self, meta, c):
-        return ast.Delay(int(c[0]), self._s(meta))
+        return ast.Delay(_number(c[0], self.path), self._s(meta))
 
     def use(self, meta, c):
         name, call, *attrs = c
@@ -169,7 +173,7 @@ class _ToAst(Transformer):
         return ast.KeywordArg(str(c[0]), c[1], self._s(meta))
 
     def number(self, meta, c):
-        return ast.Number(_number(str(c[0])), self._s(meta))
+        return ast.Number(_number(c[0], self.path), self._s(meta))
 
     def string(self, meta, c):
         import json
@@ -213,9 +217,10 @@ def parse(text: str, path: str = "<string>") -> ast.Spec:
         raise SourceError(
             f"{path} is empty", Span(path, 1, 1), "a spec holds at least one `model NAME { ... }`"
         )
-    _check_nesting(text, path)
-    tree = _parse_tree(text, path, "start")
-    return ast.Spec(_ToAst(path).transform(tree), path=path, source=text)
+    check_limits(text, path)
+    with collector_paused():
+        tree = _parse_tree(text, path, "start")
+        return ast.Spec(_transform(tree, path), path=path, source=text)
 
 
 def parse_file(path: str | os.PathLike) -> ast.Spec:
@@ -224,9 +229,9 @@ def parse_file(path: str | os.PathLike) -> ast.Spec:
 
 def parse_fragment(text: str, rule: str, path: str, line: int = 1, column: int = 1):
     """Parse one statement or value (YAML embeds these); positions are shifted to the file."""
-    _check_nesting(text, path, line, column)
+    check_limits(text, path, line, column)
     tree = _parse_tree(text, path, rule, line - 1, column - 1)
-    result = _ToAst(path).transform(tree)
+    result = _transform(tree, path)
     return _shift(result, line - 1, column - 1) if (line, column) != (1, 1) else result
 
 
@@ -237,18 +242,14 @@ def _parse_tree(text, path, start, line_offset=0, col_offset=0):
         raise syntax_error(e, text, path, line_offset, col_offset, _parser()) from None
 
 
-def _check_nesting(text: str, path: str, line0: int = 1, col0: int = 1) -> None:
-    depth, line, col = 0, line0, col0
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-            if depth > MAX_NESTING:
-                raise SpecSyntaxError(
-                    f"brackets nested more than {MAX_NESTING} deep", Span(path, line, col)
-                )
-        elif ch in ")]}":
-            depth = max(0, depth - 1)
-        line, col = (line + 1, 1) if ch == "\n" else (line, col + 1)
+def _transform(tree, path: str):
+    """The AST of a parse tree; an error a rule raises (a number too large) comes out as itself."""
+    try:
+        return _ToAst(path).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, NngraphError):
+            raise e.orig_exc from None
+        raise
 
 
 # ---- span shifting for embedded fragments ----------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from nngraph.errors import ValidationError, did_you_mean
 from nngraph.spec import ast
 
@@ -33,7 +35,11 @@ def _arithmetic(value: ast.BinaryOp, env: dict):
     a, b = literal(value.left, env), literal(value.right, env)
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
         raise ValidationError(f"'{value.op}' needs numbers here", value.span)
-    return {"+": a + b, "-": a - b, "*": a * b}[value.op]
+    result = {"+": a + b, "-": a - b, "*": a * b}[value.op]
+    if abs(result) > sys.float_info.max:  # an int too (it would fail or overflow as a float later)
+        raise ValidationError(f"'{value.op}' overflows: the result is too large for a number", value.span,
+                              f"numbers go up to about {sys.float_info.max:.3g}")
+    return result
 
 
 def call_of(value: ast.Value) -> ast.Call:

@@ -23,7 +23,7 @@ import yaml
 from nngraph.errors import SourceError, Span, SpecSyntaxError, did_you_mean
 from nngraph.spec import ast
 from nngraph.spec.format import format_header, format_setting, format_statement, format_value
-from nngraph.spec.parser import MAX_NESTING
+from nngraph.spec.limits import MAX_NESTING, collector_paused
 from nngraph.spec.parser import parse_fragment as _parse_fragment
 
 ITEM_WORDS = ("model", "block", "train")
@@ -73,6 +73,11 @@ class _Loader(yaml.SafeLoader):
 
 def parse_yaml(text: str, path: str = "<string>") -> ast.Spec:
     """Parse the YAML surface into the same AST as the .nn surface."""
+    with collector_paused():  # as parse does (spec/limits.py)
+        return _parse_yaml(text, path)
+
+
+def _parse_yaml(text: str, path: str) -> ast.Spec:
     root = _compose(text, path)
     if root is None:
         hint = "a spec holds at least one `model NAME:`"
@@ -211,9 +216,13 @@ def _sections_hint() -> str:
 
 def _statement(ctx: _Context, node: yaml.Node, expected: type | None, section: str):
     text = _text(ctx, node, "a statement")
-    # The fragment rule first: its errors read best ("unexpected end of file").
-    statement = _fragment(ctx, text, "statement_only", *_text_start(ctx, node))
-    _in_body(ctx, node, "statement")
+    try:
+        statement = _in_body(ctx, node, "statement")  # parsed once where valid (half the time of a large spec)
+    except SpecSyntaxError:
+        # the fragment rule's errors read best ("unexpected end of file"); where it accepts the text, the
+        # body's refusal (a reserved word as a name) stands
+        _fragment(ctx, text, "statement_only", *_text_start(ctx, node))
+        raise
     if expected is not None and not isinstance(statement, expected):
         right = next(name for name, kind in SECTIONS.items() if isinstance(statement, kind))
         message = f"{text.strip()!r} is {_KIND_WORDS[type(statement)]}, listed under `{section}:`"

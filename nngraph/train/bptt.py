@@ -18,7 +18,7 @@ import numpy as np
 
 from dataclasses import dataclass
 
-from nngraph.backend.threads import blas_yields_to_kernels
+from nngraph.backend.threads import blas_yields_to_kernel_threads
 from nngraph.compile import compile_model
 from nngraph.compile.program import Program, time_major
 from nngraph.data.dataset import Dataset
@@ -138,7 +138,7 @@ class Bptt:
     # ---- training ---------------------------------------------------------------------------
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
-        with blas_yields_to_kernels(self.xp):
+        with blas_yields_to_kernel_threads(self.xp):
             return self._train_step(batch, rng)
 
     def _train_step(self, batch: Dataset, rng) -> dict[str, float]:
@@ -192,7 +192,7 @@ class Bptt:
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over whole sequences (no truncation), without dropout."""
-        with blas_yields_to_kernels(self.xp):
+        with blas_yields_to_kernel_threads(self.xp):
             return self._evaluate(data)
 
     def _evaluate(self, data: Dataset) -> dict[str, float]:
@@ -212,7 +212,7 @@ class Bptt:
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """A unit's values at every step: (n, steps, *shape)."""
         unit = unit or self.plan.outputs[0]
-        with blas_yields_to_kernels(self.xp):
+        with blas_yields_to_kernel_threads(self.xp):
             values = self.program.forward(self._inputs(x))
         return self.program.backend.to_numpy(values[unit])
 

@@ -9,16 +9,20 @@ so a crash mid-write leaves the previous checkpoint whole.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
-import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from nngraph.atomic import atomic_write
 from nngraph.errors import TrainingError
+from nngraph.safe_files import ArrayHeader, NpzArchive, available_memory, describe_bytes
 
 META_KEY = "__meta__"
+MAX_META_BYTES = 64 << 20  # epochs, history and generator state as JSON: ~100 bytes an epoch
+EXTRA_STATE_BYTES = 64 << 20  # entries a method adds beside its arrays (a vocabulary, chains)
 RNG_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64", "Philox")  # states that are plain JSON
 
 
@@ -65,47 +69,106 @@ def _to_json(meta: dict) -> str:
     return json.dumps(meta, default=plain)
 
 
-def load_checkpoint(path: str | Path, expect_spec_hash: str | None = None) -> tuple[dict, dict]:
-    """(state, meta) from `path`; refuses a missing or corrupt file and another spec's checkpoint."""
+def load_checkpoint(path: str | Path, expect_spec_hash: str | None = None,
+                    expected: Mapping[str, tuple] | None = None) -> tuple[dict, dict]:
+    """(state, meta) from `path`; refuses a missing or corrupt file, another spec's checkpoint, and arrays
+    whose shapes are not those of `expected` (name -> (shape, dtype): `state_layout` of the method the
+    state is for).
+
+    The file is read in the order that lets a bad one be refused cheaply, whatever it claims: the
+    metadata first (its spec hash), then every array's header (shapes, and the total size against the
+    memory available, or against twice the expected state where that is known), and the data last.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():  # anything else that is not a regular file is refused by NpzArchive
         raise TrainingError(f"checkpoint not found: {path}",
                             hint="pass the checkpoint.npz of an earlier run's folder")
-    arrays = _read_arrays(path)
-    meta = _read_meta(path, arrays.pop(META_KEY, None))
+    with NpzArchive(path, error=_refusal(path)) as archive:
+        meta = _read_meta(path, archive)
+        _check_spec_hash(path, meta, expect_spec_hash)
+        headers = {name: archive.header(name) for name in archive.names if name != META_KEY}
+        if expected is not None:
+            _check_shapes(path, headers, expected)
+        _check_total(path, headers, expected)
+        return {name: archive.read(name) for name in headers}, meta
+
+
+def state_layout(method, copy_prefix: str | None = None) -> dict[str, tuple]:
+    """name -> (shape, dtype) of what a checkpoint of `method` holds: its `state()`, and where
+    `copy_prefix` is given, a copy of its parameters under that prefix (early stopping's best)."""
+    layout = {name: (tuple(a.shape), a.dtype) for name, a in method.state().items()}
+    if copy_prefix is not None:
+        layout.update({f"{copy_prefix}.{name}": (tuple(a.shape), a.dtype) for name, a in method.params.items()})
+    return layout
+
+
+def _refusal(path: Path):
+    def refuse(message: str, hint: str | None = None) -> TrainingError:
+        if message.startswith(str(path)):
+            return TrainingError(f"checkpoint {message}", None, hint)
+        return TrainingError(message if str(path) in message else f"checkpoint {path}: {message}", None, hint)
+
+    return refuse
+
+
+def _read_meta(path: Path, archive: NpzArchive) -> dict:
+    if META_KEY not in archive:
+        raise TrainingError(f"checkpoint {path} has no metadata; it was not written by nngraph")
+    raw = archive.read(META_KEY, MAX_META_BYTES)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise TrainingError(f"checkpoint {path} has no metadata; it was not written by nngraph")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # JSON nested 100,000 deep recurses
+        raise TrainingError(f"checkpoint {path} has corrupt metadata ({e})") from e
+    if not isinstance(meta, dict):
+        raise TrainingError(f"checkpoint {path} has corrupt metadata (not a JSON object)")
+    return meta
+
+
+def _no_constant(name: str):
+    """JSON's NaN and Infinity, which nngraph never writes: epochs and steps must be finite numbers."""
+    raise ValueError(f"{name} is not a number a checkpoint holds")
+
+
+def _check_spec_hash(path: Path, meta: dict, expect_spec_hash: str | None) -> None:
     saved_hash = meta.get("spec_hash")
     if expect_spec_hash is not None and saved_hash != expect_spec_hash:
         raise TrainingError(
             f"checkpoint {path} is of another spec (its spec hash {saved_hash}, this spec's "
             f"{expect_spec_hash})", hint="resume with the exact spec that started the run")
-    return arrays, meta
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not hasattr(archive, "files"):  # a lone .npy array, not an archive
-            raise ValueError("a single array, not an archive")
-        with archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as e:
-        raise TrainingError(f"checkpoint {path} is corrupt or not a checkpoint ({e})") from e
-    odd = [name for name, a in arrays.items() if not isinstance(a, np.ndarray)]
-    if odd:  # NpzFile hands back raw bytes for a member that is not an .npy
-        raise TrainingError(f"checkpoint {path} is corrupt: entry '{odd[0]}' is not an array")
-    return arrays
+def _check_shapes(path: Path, headers: dict[str, ArrayHeader], expected: Mapping[str, tuple]) -> None:
+    for name, header in headers.items():
+        if name not in expected:
+            continue
+        shape, dtype = expected[name]
+        if header.shape != tuple(shape):
+            raise TrainingError(f"checkpoint {path}: array '{name}' has shape {list(header.shape)}, but this "
+                                f"model's is {list(shape)}",
+                                hint="the checkpoint is of another model, or the file was changed")
+        if _numeric(dtype) != _numeric(header.dtype):
+            raise TrainingError(f"checkpoint {path}: array '{name}' holds {header.dtype}, but this model's "
+                                f"holds {np.dtype(dtype)}", hint="the file was changed")
 
 
-def _read_meta(path: Path, raw: np.ndarray | None) -> dict:
-    if raw is None or raw.dtype != np.uint8:
-        raise TrainingError(f"checkpoint {path} has no metadata; it was not written by nngraph")
-    try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise TrainingError(f"checkpoint {path} has corrupt metadata ({e})") from e
-    if not isinstance(meta, dict):
-        raise TrainingError(f"checkpoint {path} has corrupt metadata (not a JSON object)")
-    return meta
+def _numeric(dtype) -> bool:
+    return np.dtype(dtype).kind in "biuf"
+
+
+def _check_total(path: Path, headers: dict[str, ArrayHeader], expected: Mapping[str, tuple] | None) -> None:
+    """The arrays' total size, before any is read: at most the memory available, and where the method's
+    state is known at most twice its size (a copy of the parameters comes on top of it) plus a margin."""
+    total = sum(h.nbytes for h in headers.values())
+    limit, what = available_memory(), "of memory is available"
+    if expected is not None:
+        state = sum(math.prod(shape) * 16 for shape, _ in expected.values())  # 16: the widest number
+        if 2 * state + EXTRA_STATE_BYTES < limit:
+            limit, what = 2 * state + EXTRA_STATE_BYTES, "is the most this model's state can take"
+    if total > limit:
+        raise TrainingError(f"checkpoint {path} holds {describe_bytes(total)} of arrays; {describe_bytes(limit)} "
+                            f"{what}", hint="the checkpoint is of another model, or the file was changed")
 
 
 # ---- state helpers ----------------------------------------------------------------------

@@ -260,10 +260,9 @@ def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
         return np.broadcast_to(mask, shape).reshape(-1).copy()
     if not str(fill).endswith(".npy"):
         raise DataError(f"--fill {fill!r}: expected one of {', '.join(FILL_SIDES)} or a .npy mask file")
-    try:
-        mask = np.load(fill, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read the mask {fill} ({e})") from None
+    from nngraph.safe_files import load_npy
+
+    mask = load_npy(fill, error=lambda message, hint=None: DataError(f"--fill: {message}", None, hint))
     if mask.size != size or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
         raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the {size} visible units",
                         hint=f"save a 0/1 or boolean array of {size} values (shape {list(shape)}), 1 = observed")

@@ -34,6 +34,7 @@ from nngraph.train.checkpoint import (
     restore_rng,
     rng_state,
     save_checkpoint,
+    state_layout,
     unnest,
 )
 from nngraph.train.outputs import RunDir
@@ -357,7 +358,7 @@ def _save(run: RunDir, method, rng, history: History, stopper, epoch: int, compl
 def restore(method: Method, checkpoint: str | Path, rng: np.random.Generator,
             expect_spec_hash: str | None = None) -> tuple[int, History]:
     """Load a checkpoint into `method` and `rng` (in place); (epochs done, history) to continue."""
-    state, meta = load_checkpoint(checkpoint, expect_spec_hash)
+    state, meta = load_checkpoint(checkpoint, expect_spec_hash, state_layout(method, BEST_PREFIX))
     missing = [k for k in ("epoch", "rng", "history") if k not in meta]
     if missing:
         raise TrainingError(f"checkpoint {checkpoint} lacks '{missing[0]}'; it is not a training checkpoint")

@@ -4,14 +4,15 @@ The formulas follow `torch.optim.SGD` (dampening 0) and `torch.optim.Adam` (amsg
 step for step, so a run can be compared with a torch reference. Weight decay is not
 here: L1/L2 penalties are added to the gradients by `nngraph.train.regularize` first.
 
-This is the hot path (tens of thousands of steps a second on a tiny net), so each update
-is a handful of in-place ufunc calls per parameter into buffers made once: no parameter,
-buffer or scratch array is allocated per step.
+The update itself is an entry of `nngraph.backend.accel` ("sgd", "adam"): a compiled kernel (one
+pass over each array) or its numpy twin (a handful of in-place ufunc calls), bit for bit the same.
+This is the hot path (tens of thousands of steps a second on a tiny net), so nothing is allocated
+per step: the state and a scratch array live in buffers made once.
 
-On a large net the same calls are memory-bound instead (an MLP's ~270k parameters: each pass
-over the flat arrays ~60 us), so the fused path makes as few passes as it can: the step is
-subtracted from the parameters in one pass when they are views of one flat array (as `Program`
-allocates them), and SGD with classic momentum adds the gradients straight into its buffer.
+On a small net Python's per-call overhead, not arithmetic, is the cost, so where the parameters are
+views of one flat array (as `Program` allocates them) the gradients are gathered into one flat array
+and the update runs once over all of them. On a large net each pass over memory counts instead (an
+MLP's ~270k parameters: each pass ~60 us), so it runs once per parameter and skips the gather.
 Threads do not pay here: numpy gives up the GIL only inside each call, and on a 2-core VM every
 hand-over between two Python threads costs ~50 us, more than half a pass saves.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from nngraph.backend.kernels import fused_kernels
+from nngraph.backend import accel
 from nngraph.errors import TrainingError, ValidationError, did_you_mean
 from nngraph.graph.vocabulary import OPTIMIZERS
 
@@ -38,14 +39,13 @@ class Optimizer:
     """Per-parameter state buffers ("slots"), a scratch array and a step count.
 
     Buffers live in flat arrays (one per slot) with a view per parameter. When every
-    parameter has a gradient, a `fused` optimizer gathers the gradients into one flat
-    array and runs each formula once over all parameters: on small nets Python's per-call
-    overhead, not arithmetic, is the cost, and this divides the calls by the parameter
-    count. Otherwise (some parameters frozen, or mixed dtypes) it goes parameter by
-    parameter through the same views, so both paths share one state.
+    parameter has a gradient, they are few (GATHER_BELOW) and views of one flat array, a
+    `fused` optimizer gathers the gradients into one flat array and updates all parameters
+    in one call: this divides the calls by the parameter count. Otherwise (a large net,
+    some parameters frozen, or mixed dtypes) it goes parameter by parameter through the
+    same views, so both ways share one state.
 
-    Subclasses write the formula once, as `_delta(g, slots, s)`: update the slot buffers
-    from gradient `g` in place and leave the step to subtract in the scratch `s`.
+    Subclasses name their `accel` entry (`kernel`) and pass it their settings (`_run`).
     """
 
     slots: tuple[str, ...] = ()
@@ -61,9 +61,10 @@ class Optimizer:
         self.buffers = {slot: views.get(slot) or {k: xp.zeros_like(p) for k, p in params.items()}
                         for slot in self.slots}
         self.scratch = views.get("scratch") or {k: xp.empty_like(p) for k, p in params.items()}
-        self._flat_cache: dict = {}  # name -> (param array, its flat view, its slots' flat views)
         # (the params dict it was found for, the flat array they are views of, or None)
         self._flat_params = (params, _shared_base(params))
+        self._flat_cache: dict = {}  # name -> (param array, its 1-D view, its slots' and scratch's)
+        self._updates: dict = {}  # dtype -> the update accel gave for 1-D arrays of it
 
     def update(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
         """One step: every parameter named in `grads` moves in place."""
@@ -71,47 +72,38 @@ class Optimizer:
         if self.steps % FLUSH_EVERY == 0:
             self._flush_tiny()
         self._begin_step()
-        if self._update_compiled(params, grads):
-            return
-        if self.fused and self.flat and len(grads) == len(self.names):
-            self._update_flat(params, grads)
-            return
-        buffers = [self.buffers[slot] for slot in self.slots]
-        for name, g in grads.items():
-            params[name] -= self._delta(g, [b[name] for b in buffers], self.scratch[name])
-
-    def _update_compiled(self, params, grads) -> bool:
-        """The whole step by the compiled kernel (numpy, kernels built, every array contiguous): one
-        pass per parameter, or on a small net one call over all of them; False, having done nothing,
-        where it does not apply."""
-        kernels = fused_kernels(self.xp)
-        if kernels is None:
-            return False
         base = self._shared_flat(params)
-        if base is not None and base.size <= GATHER_BELOW and len(grads) == len(self.names) and all(
-                g.dtype == base.dtype for g in grads.values()):
-            self._compiled_step(kernels, base, [self.flat[slot] for slot in self.slots], self._gather(grads))
-            return True
-        steps = []
+        if (self.fused and base is not None and base.size <= GATHER_BELOW and len(grads) == len(self.names)
+                and all(g.dtype == base.dtype for g in grads.values())):
+            self._run(self._flat_update(base.dtype), base, [self.flat[slot] for slot in self.slots],
+                      self._gather(grads), self.flat["scratch"])
+            return
         for name, g in grads.items():
-            param, slots = self._flat_views(name, params[name])
-            if param is None or not g.flags.c_contiguous or g.dtype != param.dtype:
-                return False
-            steps.append((param, slots, g.reshape(-1)))
-        for param, slots, g in steps:
-            self._compiled_step(kernels, param, slots, g)
-        return True
+            param, slots, scratch = self._flat_views(name, params[name])
+            if param is not None and g.dtype == param.dtype and g.flags.c_contiguous:
+                self._run(self._flat_update(param.dtype), param, slots, g.reshape(-1), scratch)
+            else:  # the twin takes any layout and dtype
+                self._run(accel.get(self.kernel, self.xp, dtype=params[name].dtype, flat=False), params[name],
+                          [self.buffers[slot][name] for slot in self.slots], g, self.scratch[name])
+
+    def _flat_update(self, dtype):
+        """The update over 1-D contiguous arrays of `dtype`, asked of `accel` at its first use: a tiny net
+        makes tens of thousands of steps a second, and asking costs a few microseconds."""
+        if dtype not in self._updates:
+            self._updates[dtype] = accel.get(self.kernel, self.xp, dtype=dtype, flat=True)
+        return self._updates[dtype]
 
     def _flat_views(self, name: str, param):
-        """(1-D view of param, 1-D views of its slot buffers), made once per parameter array; param's
-        view is None when param is not contiguous."""
+        """(1-D view of param, 1-D views of its slot buffers, 1-D view of its scratch), made once per
+        parameter array; param's view is None when param is not contiguous."""
         cached = self._flat_cache.get(name)
         if cached is None or cached[0] is not param:
             flat = param.reshape(-1) if param.flags.c_contiguous else None
-            cached = self._flat_cache[name] = (param, flat, [self.buffers[s][name].reshape(-1) for s in self.slots])
-        return cached[1], cached[2]
+            cached = self._flat_cache[name] = (param, flat, [self.buffers[s][name].reshape(-1) for s in self.slots],
+                                               self.scratch[name].reshape(-1))
+        return cached[1:]
 
-    def _compiled_step(self, kernels, param, slots: list, grad) -> None:
+    def _run(self, update, param, slots: list, grad, scratch) -> None:
         raise NotImplementedError
 
     def _gather(self, grads):
@@ -120,24 +112,11 @@ class Optimizer:
         self.xp.concatenate([grads[k].reshape(-1) for k in self.names], out=flat_grad)
         return flat_grad
 
-    def _update_flat(self, params, grads) -> None:
-        self._delta(self._gather(grads), [self.flat[slot] for slot in self.slots], self.flat["scratch"])
-        self._subtract_steps(params)
-
     def _shared_flat(self, params):
         """The flat array `params` are consecutive views of (as `Program` allocates them), or None."""
         if self._flat_params[0] is not params:
             self._flat_params = (params, _shared_base(params))
         return self._flat_params[1]
-
-    def _subtract_steps(self, params) -> None:
-        """Parameters -= the scratch: one call when they are views of one flat array."""
-        base = self._shared_flat(params)
-        if base is not None:
-            base -= self.flat["scratch"]
-            return
-        for name, step in self.scratch.items():
-            params[name] -= step
 
     def _flush_tiny(self) -> None:
         """Zero state values below TINY. A buffer whose gradient stays 0 (a dead ReLU unit) decays geometrically
@@ -151,9 +130,6 @@ class Optimizer:
 
     def _begin_step(self) -> None:
         """Per-step scalars (bias corrections); nothing by default."""
-
-    def _delta(self, g, slots: list, s):
-        raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Everything needed for an exact resume, as host arrays with flat names."""
@@ -176,8 +152,8 @@ class Optimizer:
                 buf[...] = self.xp.asarray(saved)
 
 
-# below this many parameter values in all, the compiled update gathers the gradients and runs once over
-# every parameter (per-call overhead dominates: XOR's 17); above, it runs once per parameter and skips the
+# below this many parameter values in all, the update gathers the gradients and runs once over every
+# parameter (per-call overhead dominates: XOR's 17); above, it runs once per parameter and skips the
 # gather's pass over memory (MLP 784-256-256-10: 270k)
 GATHER_BELOW = 16384
 
@@ -246,36 +222,10 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def _update_flat(self, params, grads) -> None:
-        if not self.slots or self.nesterov:
-            super()._update_flat(params, grads)
-            return
-        # classic momentum, the common case: `_delta`'s formula with each gradient added straight
-        # into its view of the buffer, saving the gather's pass (MLP 784-256-256-10: 385 -> 290 us)
-        buf = self.flat["momentum"]
-        buf *= self.momentum
-        for name, view in self.buffers["momentum"].items():
-            view += grads[name]
-        self.xp.multiply(buf, self.lr, out=self.flat["scratch"])
-        self._subtract_steps(params)
+    kernel = "sgd"
 
-    def _compiled_step(self, kernels, param, slots, grad) -> None:
-        kernels.sgd(param, slots[0] if slots else None, grad, self.lr, self.momentum, self.nesterov)
-
-    def _delta(self, g, slots, s):
-        multiply = self.xp.multiply
-        if slots:
-            buf, m = slots[0], self.momentum
-            buf *= m
-            buf += g
-            if self.nesterov:
-                multiply(buf, m, out=s)
-                s += g
-                g = s
-            else:
-                g = buf
-        multiply(g, self.lr, out=s)
-        return s
+    def _run(self, update, param, slots, grad, scratch) -> None:
+        update(param, slots[0] if slots else None, grad, scratch, self.lr, self.momentum, self.nesterov)
 
 
 class Adam(Optimizer):
@@ -291,24 +241,11 @@ class Adam(Optimizer):
         self.step_size = self.lr / (1.0 - self.beta1**self.steps)
         self.correction2_sqrt = math.sqrt(1.0 - self.beta2**self.steps)
 
-    def _compiled_step(self, kernels, param, slots, grad) -> None:
-        kernels.adam(param, *slots, grad, self.beta1, self.beta2, self.step_size, self.correction2_sqrt, self.eps)
+    kernel = "adam"
 
-    def _delta(self, g, slots, s):
-        xp, (m, v) = self.xp, slots
-        m *= self.beta1
-        xp.multiply(g, 1.0 - self.beta1, out=s)
-        m += s
-        v *= self.beta2
-        xp.multiply(g, g, out=s)
-        s *= 1.0 - self.beta2
-        v += s
-        xp.sqrt(v, out=s)
-        s /= self.correction2_sqrt
-        s += self.eps
-        xp.divide(m, s, out=s)
-        s *= self.step_size
-        return s
+    def _run(self, update, param, slots, grad, scratch) -> None:
+        update(param, *slots, grad, scratch, self.beta1, self.beta2, self.step_size, self.correction2_sqrt,
+               self.eps)
 
 
 _CLASSES = {"sgd": SGD, "adam": Adam}

@@ -2,12 +2,16 @@
 
 Groups (models, or the time steps of an unrolled model) sit left to right. A model gets a labelled frame when
 several models are drawn; each time step of an unrolled model gets a lighter frame of its own. Links between
-groups (an unrolled delay) are routed last, once every box has its place.
+groups (an unrolled delay) are routed last, once every box has its place. The steps of one model are the
+same picture, so it is laid out once and copied into each step.
 """
 
 from __future__ import annotations
 
-from nngraph.viz.drawing import Drawing, Link
+from bisect import bisect_right
+from collections import defaultdict
+
+from nngraph.viz.drawing import Box, Drawing, Link
 from nngraph.viz.geometry import (
     FRAME_LABEL_SIZE,
     LABEL_SIZE,
@@ -18,7 +22,7 @@ from nngraph.viz.geometry import (
     route,
     text_width,
 )
-from nngraph.viz.place import GAP_Y, layout_group
+from nngraph.viz.place import GAP_Y, GroupLayout, layout_group
 
 MARGIN = 16.0
 CAPTION = 24.0  # room above the drawing for the model name when it has no frame
@@ -35,15 +39,18 @@ def layout_drawing(drawing: Drawing) -> Scene:
     top = MARGIN + (0.0 if framed_models else CAPTION)
     x = MARGIN
     corridors: dict[int, float] = {}  # group index -> x of the free lane right of its frame
+    members, between = drawing.split()
     for model in drawing.models:
-        x = _place_model(drawing, scene, model, x, top, framed_models, corridors) + GROUP_GAP[0]
-    _route_between_groups(drawing, scene, corridors)
+        x = _place_model(drawing, members, scene, model, x, top, framed_models, corridors)
+        x += GROUP_GAP[0]
+    _route_between_groups(drawing, between, scene, corridors)
     _fit(scene)
     return scene
 
 
 def _place_model(
     drawing: Drawing,
+    members: list[tuple[list[Box], list[Link]]],
     scene: Scene,
     model: str,
     x0: float,
@@ -56,9 +63,11 @@ def _place_model(
     inner_top = top + (FRAME_TITLE[0] + FRAME_PAD[0] if framed else 0.0)
     x = x0 + (FRAME_PAD[0] if framed else 0.0)
     first_frame = len(scene.frames)
+    first = layout_group(*members[indices[0]])
     for n, index in enumerate(indices):
         step = drawing.groups[index].step is not None
-        x = _place_group(drawing, scene, index, x, inner_top, step)
+        group = first if n == 0 else _same_picture(first, members[indices[0]], members[index])
+        x = _place_group(scene, drawing.groups[index].label, group, x, inner_top, step)
         corridors[index] = x + GROUP_GAP[1] / 2
         x += GROUP_GAP[1] if step else 0.0
         if step and n == len(indices) - 1:
@@ -69,7 +78,7 @@ def _place_model(
     bottom = (
         max(f.rect.bottom for f in scene.frames[first_frame:])
         if step
-        else _bottom(scene, indices, drawing)
+        else _bottom(scene, [b.id for i in indices for b in members[i][0]])
     )
     right = max(x + FRAME_PAD[0], x0 + text_width(model, FRAME_LABEL_SIZE[0]) + 24)
     scene.frames.insert(
@@ -78,29 +87,40 @@ def _place_model(
     return right
 
 
-def _bottom(scene: Scene, indices: list[int], drawing: Drawing) -> float:
-    ids = {b.id for b in drawing.boxes if b.group in indices}
+def _bottom(scene: Scene, ids: list[str]) -> float:
+    ids = set(ids)
     return max(r.bottom for b, r in scene.boxes if b.id in ids)
 
 
+def _same_picture(
+    layout: GroupLayout,
+    laid_out: tuple[list[Box], list[Link]],
+    step: tuple[list[Box], list[Link]],
+) -> GroupLayout:
+    """Another time step's layout: its k-th box and k-th link take the places of the first step's."""
+    box = {a.id: b for a, b in zip(laid_out[0], step[0], strict=True)}
+    link = {id(a): b for a, b in zip(laid_out[1], step[1], strict=True)}
+    return GroupLayout(
+        {box[v].id: r for v, r in layout.rects.items()},
+        [Route(link[id(r.link)], r.commands, r.label_at) for r in layout.routes],
+        [box[b.id] for b in layout.boxes],
+    )
+
+
 def _place_group(
-    drawing: Drawing, scene: Scene, index: int, x0: float, top: float, step: bool
+    scene: Scene, label: str, group: GroupLayout, x0: float, top: float, step: bool
 ) -> float:
-    boxes = [b for b in drawing.boxes if b.group == index]
-    ids = {b.id for b in boxes}
-    links = [k for k in drawing.links if k.source in ids and k.target in ids]
-    group = layout_group(boxes, links)
     left, low, right, high = _extent(group.rects.values(), group.routes)
     dx = x0 - left + (FRAME_PAD[1] if step else 0.0)
     dy = top - low + (FRAME_TITLE[1] + FRAME_PAD[1] if step else 0.0)
-    scene.boxes += [(b, group.rects[b.id].shifted(dx, dy)) for b in boxes]
+    scene.boxes += [(b, group.rects[b.id].shifted(dx, dy)) for b in group.boxes]
     scene.routes += [r.shifted(dx, dy) for r in group.routes]
     if not step:
         return right + dx
     frame = Rect(
         x0, top, right - left + 2 * FRAME_PAD[1], high - low + FRAME_TITLE[1] + 2 * FRAME_PAD[1]
     )
-    scene.frames.append(Frame(drawing.groups[index].label, frame, 1))
+    scene.frames.append(Frame(label, frame, 1))
     return frame.right
 
 
@@ -127,24 +147,26 @@ def _extent(rects, routes: list[Route]) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def _route_between_groups(drawing: Drawing, scene: Scene, corridors: dict[int, float]) -> None:
+def _route_between_groups(
+    drawing: Drawing, between: list[Link], scene: Scene, corridors: dict[int, float]
+) -> None:
     group = {b.id: b.group for b in drawing.boxes}
     rects = {box.id: rect for box, rect in scene.boxes}
+    rows = _Rows(rects.values())
     lanes: dict[int, int] = {}
-    for link in drawing.links:
+    for link in between:
         source_group = group[link.source]
-        if source_group != group[link.target]:
-            lane = lanes.get(source_group, 0)
-            lanes[source_group] = lane + 1
-            scene.routes.append(_between(link, rects, corridors[source_group], lane % LANES))
+        lane = lanes.get(source_group, 0)
+        lanes[source_group] = lane + 1
+        scene.routes.append(_between(link, rects, rows, corridors[source_group], lane % LANES))
 
 
-def _between(link: Link, rects: dict[str, Rect], corridor: float, lane: int) -> Route:
+def _between(link: Link, rects: dict[str, Rect], rows: _Rows, corridor: float, lane: int) -> Route:
     """An unrolled delay, kept off every box: it leaves the source sideways, runs along the free gap under
     the source's layer to the lane between steps, then along the gap under the target's layer (every step is
     the same picture, so those gaps are free in the steps it passes) and enters the target from the left."""
     s, t = rects[link.source], rects[link.target]
-    if s.cy == t.cy and _clear(rects.values(), s, t):
+    if s.cy == t.cy and rows.clear(s, t):
         return route(
             link, ("M", ((s.right, s.cy),)), ("L", ((t.x, t.cy),)), label_at=(s.right, s.cy - 9)
         )
@@ -169,11 +191,27 @@ def _between(link: Link, rects: dict[str, Rect], corridor: float, lane: int) -> 
     return route(link, ("M", (points[0],)), *(("L", (p,)) for p in points[1:]), label_at=label_at)
 
 
-def _clear(rects, s: Rect, t: Rect) -> bool:
-    """Whether the straight line from s's right side to t's left side meets no other box."""
-    return not any(
-        r.y < s.cy < r.bottom and r.x < t.x and r.right > s.right for r in rects if r not in (s, t)
-    )
+class _Rows:
+    """The boxes of each layer band, left to right, to ask what lies between two boxes of one band.
+
+    Boxes are centred in their band, so a band is the boxes that share a centre line; the only boxes
+    between two steps of an unrolled model are its own, whose bands are the same in every step.
+    """
+
+    def __init__(self, rects):
+        rows: dict[float, list[Rect]] = defaultdict(list)
+        for r in rects:
+            rows[round(r.cy, 1)].append(r)
+        self.rows = {cy: sorted(row, key=lambda r: r.x) for cy, row in rows.items()}
+        self.rights = {cy: [r.right for r in row] for cy, row in self.rows.items()}
+
+    def clear(self, s: Rect, t: Rect) -> bool:
+        """Whether the straight line from s's right side to t's left side meets no other box."""
+        cy = round(s.cy, 1)
+        row, rights = self.rows[cy], self.rights[cy]
+        # boxes in a band never overlap, so sorted by x they are sorted by right side too
+        nearest = bisect_right(rights, s.right)
+        return nearest == len(row) or row[nearest] is t or row[nearest].x >= t.x
 
 
 def _fit(scene: Scene) -> None:

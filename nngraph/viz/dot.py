@@ -19,19 +19,20 @@ def drawing_to_dot(drawing: Drawing) -> str:
         '  edge [fontname="DejaVu Sans Mono", fontsize=10];',
     ]
     framed = len(drawing.models) > 1
+    boxes = [group_boxes for group_boxes, _ in drawing.split()[0]]
     for model in drawing.models:
-        lines += _model(drawing, model, framed)
+        lines += _model(drawing, boxes, model, framed)
     lines += ["  " + _edge(link) for link in drawing.links]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _model(drawing: Drawing, model: str, framed: bool) -> list[str]:
+def _model(drawing: Drawing, boxes: list[list[Box]], model: str, framed: bool) -> list[str]:
     body = []
     for index, group in enumerate(drawing.groups):
         if group.model != model:
             continue
-        nodes = ["  " + _node(b) for b in drawing.boxes if b.group == index]
+        nodes = ["  " + _node(b) for b in boxes[index]]
         if group.step is not None:  # a time step: its own lighter cluster
             nodes = _cluster(f"{model}_t{group.step}", group.label, nodes, "dashed", "gray70")
         body += nodes

@@ -15,10 +15,15 @@ from nngraph.viz.svg import scene_to_svg
 DRAWING_SUFFIXES = (".svg", ".png", ".dot")
 
 
-def draw_models(models: list[ModelGraph], path: str | Path, unroll: int | None = None) -> Path:
-    """Draw the models to `path` (.svg, .png or .dot); with `unroll=T`, recurrent models over T steps."""
+def draw_models(
+    models: list[ModelGraph], path: str | Path, unroll: int | None = None, expand: bool = False
+) -> Path:
+    """Draw the models to `path` (.svg, .png or .dot); with `unroll=T`, recurrent models over T steps.
+
+    A `repeat=` stack is drawn as one box standing for its copies; `expand=True` draws every unit.
+    """
     path = output_path(path, DRAWING_SUFFIXES, "a model drawing")
-    drawing = build_drawing(list(models), unroll)
+    drawing = build_drawing(list(models), unroll, expand)
     suffix = path.suffix.lower()
     if suffix == ".dot":
         atomic_write_text(path, drawing_to_dot(drawing))

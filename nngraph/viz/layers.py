@@ -8,9 +8,7 @@ Order within a layer is improved by barycentre sweeps, keeping the order with th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import combinations, pairwise
-
-import networkx as nx
+from itertools import pairwise
 
 from nngraph.viz.drawing import Link
 
@@ -34,14 +32,36 @@ class Layered:
         return ups
 
 
-def layer_graph(nodes: list[str], links: list[Link], roles: dict[str, str]) -> nx.DiGraph:
-    """The directed links that decide layers, with any that would close a cycle left out."""
-    g = nx.DiGraph()
-    g.add_nodes_from(nodes)
+def layer_edges(nodes: list[str], links: list[Link], roles: dict[str, str]) -> dict[str, list[str]]:
+    """The directed links that decide layers (node -> its successors), those closing a cycle left out.
+
+    A depth-first search from each node in turn, following links in the order written (symmetric ones
+    first), drops each link back to a node still on its path: what is left is acyclic, and nothing is
+    dropped from a graph without cycles. Iterative, and linear in nodes + links.
+    """
+    after: dict[str, list[str]] = {v: [] for v in nodes}
     for source, target in _oriented(links, roles):
-        if source != target and not nx.has_path(g, target, source):
-            g.add_edge(source, target)
-    return g
+        if source != target:
+            after[source].append(target)
+    kept: dict[str, list[str]] = {v: [] for v in nodes}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in nodes:
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(after[root]))]
+        while stack:
+            v, successors = stack[-1]
+            w = next(successors, None)
+            if w is None:
+                state[v] = 2
+                stack.pop()
+            elif state.get(w) != 1:
+                kept[v].append(w)
+                if w not in state:
+                    state[w] = 1
+                    stack.append((w, iter(after[w])))
+    return kept
 
 
 def _oriented(links: list[Link], roles: dict[str, str]):
@@ -56,10 +76,21 @@ def _oriented(links: list[Link], roles: dict[str, str]):
 
 
 def assign_layers(nodes: list[str], links: list[Link], roles: dict[str, str]) -> dict[str, int]:
-    g = layer_graph(nodes, [k for k in links if k.delay == 0 and not k.implicit], roles)
-    layer: dict[str, int] = {}
-    for v in nx.topological_sort(g):
-        layer[v] = max((layer[u] + 1 for u in g.predecessors(v)), default=0)
+    """Each node's layer: the length of the longest path of same-step links that reaches it."""
+    after = layer_edges(nodes, [k for k in links if k.delay == 0 and not k.implicit], roles)
+    waiting = {v: 0 for v in nodes}
+    for successors in after.values():
+        for w in successors:
+            waiting[w] += 1
+    layer = {v: 0 for v in nodes}
+    ready = [v for v in nodes if not waiting[v]]
+    while ready:  # Kahn's order: a node is placed once every predecessor is
+        v = ready.pop()
+        for w in after[v]:
+            layer[w] = max(layer[w], layer[v] + 1)
+            waiting[w] -= 1
+            if not waiting[w]:
+                ready.append(w)
     return layer
 
 
@@ -105,33 +136,61 @@ def _add_chain(result: Layered, index: int, upper: str, lower: str) -> None:
 
 def _reduce_crossings(result: Layered) -> None:
     ups = result.up()
-    best, best_count = [list(r) for r in result.order], crossings(result)
+    position = positions(result)
+    best, best_count = [list(r) for r in result.order], crossings(result, position)
     for sweep in range(SWEEPS):
         downward = sweep % 2 == 0
         rows = range(1, len(result.order)) if downward else range(len(result.order) - 2, -1, -1)
         for i in rows:
-            _sort_by_barycentre(result, i, ups if downward else result.down)
-        count = crossings(result)
+            _sort_by_barycentre(result, i, ups if downward else result.down, position)
+        count = crossings(result, position)
         if count < best_count:
             best, best_count = [list(r) for r in result.order], count
     result.order = best
 
 
-def _sort_by_barycentre(result: Layered, i: int, neighbours: dict[str, list[str]]) -> None:
-    position = {v: p for row in result.order for p, v in enumerate(row)}
-    row = result.order[i]
+def positions(result: Layered) -> dict[str, int]:
+    """Each node's place in its layer, left to right."""
+    return {v: p for row in result.order for p, v in enumerate(row)}
+
+
+def _sort_by_barycentre(
+    result: Layered, i: int, neighbours: dict[str, list[str]], position: dict[str, int]
+) -> None:
+    """Order layer i by the mean place of each node's neighbours in the layer next to it (kept up to
+    date in `position`, so a sweep costs one pass over the links, not one pass over the drawing per layer)."""
 
     def key(v):
         near = neighbours[v]
         return sum(position[u] for u in near) / len(near) if near else position[v]
 
-    result.order[i] = sorted(row, key=key)  # stable: ties keep their order
+    result.order[i] = row = sorted(result.order[i], key=key)  # stable: ties keep their order
+    position.update((v, p) for p, v in enumerate(row))
 
 
-def crossings(result: Layered) -> int:
-    position = {v: p for row in result.order for p, v in enumerate(row)}
+def crossings(result: Layered, position: dict[str, int] | None = None) -> int:
+    """How many pairs of links between adjacent layers cross: per pair of layers, the inversions of the
+    lower ends once the links are sorted by their upper ends, counted with a Fenwick tree in E log V."""
+    position = position or positions(result)
     total = 0
-    for row in result.order[:-1]:
-        edges = [(position[u], position[v]) for u in row for v in result.down[u]]
-        total += sum(1 for (a, b), (c, d) in combinations(edges, 2) if (a - c) * (b - d) < 0)
+    for upper, lower in pairwise(result.order):
+        ends = sorted((position[u], position[v]) for u in upper for v in result.down[u])
+        total += _inversions([v for _, v in ends], len(lower))
     return total
+
+
+def _inversions(values: list[int], size: int) -> int:
+    """Pairs i < j with values[i] > values[j], for values in range(size)."""
+    tree = [0] * (size + 1)  # tree[k] counts the values seen so far in a range ending at k - 1
+    inversions = 0
+    for seen, value in enumerate(values):
+        k, at_most = value + 1, 0
+        while k:  # how many seen values are <= value
+            at_most += tree[k]
+            k -= k & -k
+        inversions += seen - at_most
+        k = value + 1
+        while k <= size:
+            tree[k] += 1
+            k += k & -k
+    return inversions

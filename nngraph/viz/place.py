@@ -22,8 +22,9 @@ X_SWEEPS = 4
 
 @dataclass
 class GroupLayout:
-    rects: dict[str, Rect]
+    rects: dict[str, Rect]  # box id -> its place
     routes: list[Route]
+    boxes: list[Box]  # in the order given
 
 
 def layout_group(boxes: list[Box], links: list[Link]) -> GroupLayout:
@@ -44,7 +45,7 @@ def layout_group(boxes: list[Box], links: list[Link]) -> GroupLayout:
     router = _Router(layered, rects, bands, centres)
     routes = [router.link(i, k) for i, k in enumerate(links) if k.source != k.target]
     routes += [_loop(rects[v], k, n, len(ks)) for v, ks in loops.items() for n, k in enumerate(ks)]
-    return GroupLayout(rects, routes)
+    return GroupLayout(rects, routes, boxes)
 
 
 def _self_loops(links: list[Link]) -> dict[str, list[Link]]:
@@ -154,19 +155,21 @@ class _Router:
 class _Ports:
     """Spreads the ends of several links on one side of a box, ordered by where they come from."""
 
+    SLOTS = (0, -1, 1, -2, 2, -3, 3)  # steps from the centre
+
     def __init__(self):
-        self.taken: dict[tuple[str, str], list[float]] = {}
+        self.free: dict[tuple[str, str], list[float]] = {}  # (box, side) -> x of each free slot
 
     def place(self, box: str, side: str, rect: Rect, toward_x: float) -> float:
-        # links are routed one at a time, so ends are spread by arrival, nudged toward their far end
-        used = self.taken.setdefault((box, side), [])
+        # links are routed one at a time, so ends are spread by arrival, nudged toward their far end,
+        # the three middle slots first; once every slot is taken the rest meet at the centre
         step = min(14.0, rect.w * 0.3)
-        candidates = [
-            rect.cx + step * k
-            for k in (0, -1, 1, -2, 2, -3, 3)
-            if rect.x + 4 < rect.cx + step * k < rect.right - 4
-        ]
-        free = [x for x in candidates if all(abs(x - u) > 1 for u in used)] or [rect.cx]
+        free = self.free.get((box, side))
+        if free is None:
+            xs = (rect.cx + step * k for k in self.SLOTS)
+            free = self.free[box, side] = [x for x in xs if rect.x + 4 < x < rect.right - 4]
+        if not free:
+            return rect.cx
         x = min(free, key=lambda c: (abs(c - rect.cx) > step * 1.5, abs(c - toward_x)))
-        used.append(x)
+        free.remove(x)
         return x

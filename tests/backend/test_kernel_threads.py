@@ -1,6 +1,7 @@
-"""The compiled kernels that split their work over threads: `transposed_gemm` (the weight gradients of a
-recurrent unit, `kernels.matmul_tn`) and the whole-sequence LSTM kernels, their worker pool, and the
-thread settings (`kernel_threads`, `threads.compute_threads`, `threads.blas_yields_to_kernels`)."""
+"""The compiled kernels that split their work over threads, on the paths with GEMMs (avx512, avx2):
+`transposed_gemm` (the weight gradients of a recurrent unit, `accel.matmul_tn`) and the whole-sequence
+kernels, their worker pool, and the thread settings (`accel.kernel_threads`, `threads.compute_threads`,
+`threads.blas_yields_to_kernel_threads`)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,19 @@ import threading
 import numpy as np
 import pytest
 
-from nngraph.backend import kernels, threads
-from tests.backend.test_kernels import IN_CI, K, row_strided
-
-pytestmark = pytest.mark.skipif(
-    K is None or not K.small_gemm_available,
-    reason="the splitting kernels need the extension and a CPU with AVX-512"
-    + (" (test_kernels.py fails under CI where it is not built)" if IN_CI else ""),
-)
+from nngraph.backend import accel, threads
+from tests.backend.paths import EVERY_PATH, WITH_GEMMS, force_path, native
+from tests.backend.test_kernels import row_strided
 
 
 @pytest.fixture(autouse=True)
 def _one_kernel_thread(monkeypatch):
     """Every test starts with the kernels on and one kernel thread, and leaves it so."""
-    monkeypatch.delenv(kernels.ENV_SWITCH, raising=False)
-    previous = kernels.set_kernel_threads(1)
+    monkeypatch.delenv(accel.KERNELS_SWITCH, raising=False)
+    monkeypatch.delenv(accel.ISA_SWITCH, raising=False)
+    previous = accel.set_kernel_threads(1)
     yield
-    kernels.set_kernel_threads(previous)
+    accel.set_kernel_threads(previous)
 
 
 def reference(factors, b, out_before=None):
@@ -41,7 +38,7 @@ def reference(factors, b, out_before=None):
 @pytest.mark.parametrize("k", [0, 1, 7, 256, 257, 600])
 @pytest.mark.parametrize("widths", [(1,), (8,), (13,), (32, 128), (3, 5, 17)], ids=str)
 @pytest.mark.parametrize("n", [1, 31, 32, 33, 100])
-def test_transposed_gemm_matches_numpy(k, widths, n):
+def test_transposed_gemm_matches_numpy(gemm_kernels, k, widths, n):
     """Every remainder: k across the 256-row blocks, columns of A across the 8-column tiles (several
     arrays side by side, tiles straddling two of them), columns of B across the 32-column strips."""
     rng = np.random.default_rng(k * 1000 + n + sum(widths))
@@ -51,24 +48,24 @@ def test_transposed_gemm_matches_numpy(k, widths, n):
         for accumulate in (False, True):
             out = rng.standard_normal((sum(widths), n)).astype(np.float32)
             want = reference(factors, b, out.astype(np.float64) if accumulate else None)
-            K.transposed_gemm(factors if len(factors) > 1 else factors[0], b, out, accumulate, count)
+            gemm_kernels.transposed_gemm(factors if len(factors) > 1 else factors[0], b, out, accumulate, count)
             case = f"threads={count} accumulate={accumulate}"
             np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5 * max(k, 1) ** 0.5, err_msg=case)
 
 
-def test_transposed_gemm_reads_and_writes_row_strided_views():
+def test_transposed_gemm_reads_and_writes_row_strided_views(gemm_kernels):
     rng = np.random.default_rng(3)
     a, _ = row_strided(rng, 300, 12)
     b, _ = row_strided(rng, 300, 40, pad=2)
     out, base = row_strided(rng, 12, 40, pad=5)
-    K.transposed_gemm((a,), b, out, False, 2)
+    gemm_kernels.transposed_gemm((a,), b, out, False, 2)
     np.testing.assert_allclose(out, reference([a], b), rtol=1e-5, atol=1e-4)
     outside = np.ones(base.shape, bool)
     outside[1:13, 3:43] = False
     assert np.isnan(base[outside]).all()  # nothing written outside the view
 
 
-def test_the_result_does_not_depend_on_the_thread_count():
+def test_the_result_does_not_depend_on_the_thread_count(gemm_kernels):
     """Each element is the same sum in the same order whichever thread computes it."""
     rng = np.random.default_rng(4)
     factors = [rng.standard_normal((700, m)).astype(np.float32) for m in (32, 128)]
@@ -76,13 +73,14 @@ def test_the_result_does_not_depend_on_the_thread_count():
     results = []
     for count in (1, 2, 3, 4, 7):
         out = np.empty((160, 512), np.float32)
-        K.transposed_gemm(factors, b, out, False, count)
+        gemm_kernels.transposed_gemm(factors, b, out, False, count)
         results.append(out)
     for out in results[1:]:
         np.testing.assert_array_equal(out, results[0])
 
 
-def test_transposed_gemm_rejects_bad_arguments():
+def test_transposed_gemm_rejects_bad_arguments(gemm_kernels):
+    K = gemm_kernels
     a, b, out = np.ones((6, 4), np.float32), np.ones((6, 5), np.float32), np.zeros((4, 5), np.float32)
     K.transposed_gemm(a, b, out)  # the good call
     with pytest.raises(TypeError, match="float32"):
@@ -107,30 +105,29 @@ def test_transposed_gemm_rejects_bad_arguments():
         K.transposed_gemm(a, b, read_only)
 
 
-@pytest.mark.parametrize("path", ["kernels", "numpy"])
+@pytest.mark.parametrize("path", EVERY_PATH)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_tn_gives_one_gradient_per_factor(path, dtype, monkeypatch):
-    if path == "numpy":
-        monkeypatch.setenv(kernels.ENV_SWITCH, "0")
-    kernels.set_kernel_threads(2)
+    force_path(monkeypatch, path)
+    accel.set_kernel_threads(2)
     rng = np.random.default_rng(5)
     factors = [rng.standard_normal((90, m)).astype(dtype) for m in (3, 16)]
     b = rng.standard_normal((90, 40)).astype(dtype)
-    got = kernels.matmul_tn(np, factors, b)
+    got = accel.matmul_tn(np, factors, b)
     assert [g.shape for g in got] == [(3, 40), (16, 40)]
     for a, g in zip(factors, got):
         assert g.dtype == dtype
         np.testing.assert_allclose(g, a.astype(np.float64).T @ b, rtol=1e-5, atol=1e-5)
     # a column-strided factor is not for the kernel: numpy's product, same values
     strided = rng.standard_normal((90, 8)).astype(dtype)[:, ::2]
-    (g,) = kernels.matmul_tn(np, [strided], b)
+    (g,) = accel.matmul_tn(np, [strided], b)
     np.testing.assert_allclose(g, strided.astype(np.float64).T @ b, rtol=1e-5, atol=1e-5)
 
 
 # ---- the worker pool -----------------------------------------------------------------------------
 
 
-def test_kernels_called_from_several_python_threads_at_once():
+def test_kernels_called_from_several_python_threads_at_once(gemm_kernels):
     """One split runs at a time; a kernel that finds the pool busy does its parts itself. Either way
     every caller gets its own right answer."""
     rng = np.random.default_rng(6)
@@ -144,7 +141,7 @@ def test_kernels_called_from_several_python_threads_at_once():
     def hammer(a, b, want):
         out = np.empty_like(want, dtype=np.float32)
         for _ in range(60):
-            K.transposed_gemm(a, b, out, False, 2)
+            gemm_kernels.transposed_gemm(a, b, out, False, 2)
             if not np.allclose(out, want, rtol=1e-5, atol=1e-3):
                 failures.append(a.shape)
                 return
@@ -158,23 +155,24 @@ def test_kernels_called_from_several_python_threads_at_once():
     assert failures == []
 
 
-def _split_in_child(queue):
+def _split_in_child(queue, path):
     rng = np.random.default_rng(7)
     a, b = rng.standard_normal((300, 16)).astype(np.float32), rng.standard_normal((300, 64)).astype(np.float32)
     out = np.empty((16, 64), np.float32)
-    K.transposed_gemm(a, b, out, False, 2)
+    native(path).transposed_gemm(a, b, out, False, 2)
     queue.put(bool(np.allclose(out, a.astype(np.float64).T @ b, rtol=1e-5, atol=1e-4)))
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")
-def test_a_forked_child_starts_its_own_workers():
+@pytest.mark.parametrize("path", WITH_GEMMS)
+def test_a_forked_child_starts_its_own_workers(path):
     """The parent's workers do not exist in a child forked after they started: the child must not wait
     for them (a deadlock) but start its own."""
     a = np.ones((64, 8), np.float32)
-    K.transposed_gemm(a, a, np.empty((8, 8), np.float32), False, 2)  # the parent's pool is running
+    native(path).transposed_gemm(a, a, np.empty((8, 8), np.float32), False, 2)  # the parent's pool is running
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    child = context.Process(target=_split_in_child, args=(queue,))
+    child = context.Process(target=_split_in_child, args=(queue, path))
     child.start()
     child.join(timeout=60)
     if child.is_alive():
@@ -189,19 +187,19 @@ def test_a_forked_child_starts_its_own_workers():
 
 def test_compute_threads_sets_the_kernel_threads_and_restores_them(monkeypatch):
     monkeypatch.setattr(threads, "cores", lambda: 4)
-    assert kernels.kernel_threads() == 1
+    assert accel.kernel_threads() == 1
     with threads.compute_threads(3):
-        assert kernels.kernel_threads() == 3
+        assert accel.kernel_threads() == 3
         with threads.compute_threads(None):  # None: as it was
-            assert kernels.kernel_threads() == 3
+            assert accel.kernel_threads() == 3
         with threads.compute_threads(16):  # no more kernel threads than cores: idle workers spin
-            assert kernels.kernel_threads() == 4
-        assert kernels.kernel_threads() == 3
-    assert kernels.kernel_threads() == 1
+            assert accel.kernel_threads() == 4
+        assert accel.kernel_threads() == 3
+    assert accel.kernel_threads() == 1
     with pytest.raises(RuntimeError), threads.compute_threads(2):
         raise RuntimeError("restored on the way out of an error too")
-    assert kernels.kernel_threads() == 1
-    assert kernels.set_kernel_threads(0) == 1 and kernels.kernel_threads() == 1  # at least one
+    assert accel.kernel_threads() == 1
+    assert accel.set_kernel_threads(0) == 1 and accel.kernel_threads() == 1  # at least one
 
 
 def test_free_cores_counts_the_cores_this_process_may_use(monkeypatch):
@@ -225,25 +223,30 @@ def blas_thread_counts():
     return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
 
-def test_blas_yields_its_threads_to_splitting_kernels(monkeypatch):
+@pytest.mark.parametrize("path", WITH_GEMMS)
+def test_blas_yields_its_threads_to_splitting_kernels(path, monkeypatch):
     pytest.importorskip("threadpoolctl")
+    force_path(monkeypatch, path)
     monkeypatch.setattr(threads, "cores", lambda: 2)  # two kernel threads even on a one-core machine
     with threads.compute_threads(2):
         before = blas_thread_counts()
-        with threads.blas_yields_to_kernels(np):
+        with threads.blas_yields_to_kernel_threads(np):
             assert all(count == 1 for count in blas_thread_counts())
         assert blas_thread_counts() == before
-        monkeypatch.setenv(kernels.ENV_SWITCH, "0")  # no compiled kernels: the BLAS keeps its threads
-        with threads.blas_yields_to_kernels(np):
-            assert blas_thread_counts() == before
-    with threads.compute_threads(1), threads.blas_yields_to_kernels(np):  # no split: nothing to yield
+        for keeps in (accel.TWINS, "generic"):  # kernels that split nothing: the BLAS keeps its threads
+            force_path(monkeypatch, keeps)
+            with threads.blas_yields_to_kernel_threads(np):
+                assert blas_thread_counts() == before
+        force_path(monkeypatch, path)
+    with threads.compute_threads(1), threads.blas_yields_to_kernel_threads(np):  # no split: nothing to yield
         assert blas_thread_counts() == [1] * len(before)
 
 
-# ---- the Elman sequence kernels (their results: tests/recurrent/test_sequence_kernels.py) ---------
+# ---- the whole-sequence kernels' arguments (their results: tests/backend/test_accel.py) -----------
 
 
-def test_elman_sequence_kernels_reject_bad_arguments():
+def test_elman_sequence_kernels_reject_bad_arguments(gemm_kernels):
+    K = gemm_kernels
     steps, n, w = 3, 4, 5
     pre, weight = np.zeros((steps * n, w), np.float32), np.zeros((w, w), np.float32)
     h, dh, da = (np.zeros(((steps + 1) * n, w), np.float32), np.zeros(((steps + 1) * n, w), np.float32),
@@ -268,7 +271,8 @@ def test_elman_sequence_kernels_reject_bad_arguments():
         K.elman_sequence_backward(h, frozen, da, weight, n)
 
 
-def test_gru_sequence_kernels_reject_bad_arguments():
+def test_gru_sequence_kernels_reject_bad_arguments(gemm_kernels):
+    K = gemm_kernels
     steps, n, w = 3, 4, 5
     f32 = np.float32
     pre, weight, h = np.zeros((steps * n, 3 * w), f32), np.zeros((w, 3 * w), f32), np.zeros(((steps + 1) * n, w), f32)

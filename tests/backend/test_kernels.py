@@ -1,57 +1,36 @@
-"""The compiled kernels (`nngraph/backend/csrc/`) against their numpy twins.
+"""The compiled kernels (`nngraph/backend/csrc/`) themselves, on every path this CPU runs: what their
+twins cannot show (the float32 tanh bound, every GEMM remainder, what they write and refuse), and the
+optimizers and max pooling through them. tests/backend/test_accel.py holds each to its twin.
 
-Skipped where the extension is not built, except under CI (the environment variable CI set, as CI
-services set CI=true): there a test fails saying so, so CI can never pass by skipping the kernels.
+Where the extension is not built the tests that need it are not collected, except under CI (the
+environment variable CI set, as CI services set CI=true): there `test_the_extension_is_built` fails
+saying so, so CI can never pass without the kernels.
 """
 
 from __future__ import annotations
 
 import os
-import types
 
 import numpy as np
 import pytest
 
-from nngraph.backend import kernels
-from nngraph.ops.recurrent import lstm_step_backward, lstm_step_forward
+from nngraph.backend import accel
 from nngraph.train.optimizers import SGD, Adam
+from tests.backend.paths import COMPILED, WITH_GEMMS, force_path
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-if not kernels.built() and not IN_CI:
-    pytest.skip(f"{kernels.status()} (under CI=true this is a failure)", allow_module_level=True)
-
-try:
-    from nngraph.backend import _kernels as K  # the module itself, whatever NNGRAPH_KERNELS says
-except ImportError:
-    K = None
 
 F32 = {"rtol": 1e-5, "atol": 1e-6}  # float32 tanh in C is a rational approximation, |err| ~ 4e-7
 F64 = {"rtol": 1e-12, "atol": 1e-15}  # atol only for values that cancel to ~0
 TOLERANCE = {np.float32: F32, np.float64: F64}
-TANH_F32_MAX_ERROR = 3.0e-7  # as documented in csrc/module.c and docs/architecture.md
+TANH_F32_MAX_ERROR = 3.0e-7  # as documented in csrc/kernels.h and docs/architecture.md
 
 
-NOT_BUILT = f"the compiled kernels were not built: {kernels.status()}"
-
-
+@pytest.mark.skipif(not IN_CI and not COMPILED, reason=accel.status())
 def test_the_extension_is_built():
-    """The one test that fails under CI where the extension is missing (the others then skip)."""
-    assert kernels.built(), f"{NOT_BUILT}; CI must build them (pip install -e . with a C compiler)"
-    assert K.__name__ == "nngraph.backend._kernels"
-
-
-@pytest.fixture(autouse=True)
-def _kernels_on(request, monkeypatch):
-    """Every test starts with the kernels switched on; without them (under CI) all but one skip."""
-    if not kernels.built() and request.node.name != "test_the_extension_is_built":
-        pytest.skip(f"{NOT_BUILT} (test_the_extension_is_built fails)")
-    monkeypatch.delenv(kernels.ENV_SWITCH, raising=False)
-
-
-needs_small_gemm = pytest.mark.skipif(
-    K is not None and not K.small_gemm_available, reason="small_gemm needs a CPU with AVX-512"
-)
+    """Under CI, fails where the extension is missing (the tests that need it are then not collected)."""
+    assert COMPILED, f"{accel.status()}; CI must build them (pip install -e . with a C compiler)"
+    assert "generic" in COMPILED
 
 
 # ---- the LSTM step -------------------------------------------------------------------------------
@@ -72,68 +51,26 @@ def gate_views(n, h, dtype, steps=3, step=1):
     return big[:, step * n : (step + 1) * n], big
 
 
-def twin_forward(pre, rec, c_prev, step=1):
-    """The numpy path of the executor's `_step_forward`: rec += pre, copied into slot blocks, then
-    lstm_step_forward."""
-    n, h = c_prev.shape
-    a = pre if rec is None else rec + pre
-    gates, big = gate_views(n, h, pre.dtype, step=step)
-    np.copyto(gates, a.reshape(n, 4, h).transpose(1, 0, 2))
-    c, tanh_c, out = (np.empty_like(c_prev) for _ in range(3))
-    lstm_step_forward(np, gates, c_prev, c, tanh_c, out, np.empty_like(c_prev))
-    return gates, big, c, tanh_c, out
-
-
-def kernel_forward(pre, rec, c_prev, step=1):
-    n, h = c_prev.shape
-    gates, big = gate_views(n, h, pre.dtype, step=step)
-    c, tanh_c, out = (np.full_like(c_prev, np.nan) for _ in range(3))
-    K.lstm_forward(pre, rec, c_prev, gates, c, tanh_c, out)
-    return gates, big, c, tanh_c, out
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n, h", [(3, 5), (32, 128)])
-@pytest.mark.parametrize("with_rec", [True, False])
-def test_lstm_forward_matches_the_numpy_twin(dtype, n, h, with_rec):
-    rng = np.random.default_rng(n * h)
-    pre = pre_activations(rng, n, h, dtype)
-    rec = pre_activations(rng, n, h, dtype) if with_rec else None
-    c_prev = (rng.standard_normal((n, h)) * 2).astype(dtype)
-    want = twin_forward(pre, rec, c_prev)
-    got = kernel_forward(pre, rec, c_prev)
-    for name, w, g in zip(("gates", "gates buffer", "c", "tanh_c", "h"), want, got):
-        assert g.dtype == dtype
-        # the whole gates buffer too: NaN (equal) where neither path writes
-        np.testing.assert_allclose(g, w, err_msg=name, **TOLERANCE[dtype])
-    big = got[1]
-    assert np.isnan(big[:, :n]).all() and np.isnan(big[:, 2 * n :]).all()  # other steps untouched
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n, h", [(3, 5), (32, 128)])
-def test_lstm_backward_matches_the_numpy_twin(dtype, n, h):
-    rng = np.random.default_rng(n + h)
-    pre, rec = pre_activations(rng, n, h, dtype), pre_activations(rng, n, h, dtype)
-    c_prev = (rng.standard_normal((n, h)) * 2).astype(dtype)
-    gates, _, _, tanh_c, _ = twin_forward(pre, rec, c_prev, step=2)
-    dh = rng.standard_normal((n, h)).astype(dtype)
-    dc_in = rng.standard_normal((n, h)).astype(dtype)
-    dc_twin, da_twin = dc_in.copy(), np.full((n, 4 * h), np.nan, dtype=dtype)
-    lstm_step_backward(
-        np, gates, c_prev, tanh_c, dh, dc_twin, da_twin, np.empty((6, n, h), dtype=dtype)
-    )
-    dc, da = dc_in.copy(), np.full((n, 4 * h), np.nan, dtype=dtype)
-    K.lstm_backward(gates, c_prev, tanh_c, dh, dc, da)
-    np.testing.assert_allclose(da, da_twin, err_msg="da", **TOLERANCE[dtype])
-    np.testing.assert_allclose(
-        dc, dc_twin, err_msg="dc (out: the gradient of c_prev)", **TOLERANCE[dtype]
-    )
-    assert not np.allclose(dc, dc_in)  # dc really is written
-    # the incoming dc counts: with it zeroed, the result changes
+def test_the_lstm_step_writes_its_slots_and_nothing_else(kernels, dtype):
+    """The gates of one step inside a (4, steps * n, h) buffer, as the executor passes them: the other
+    steps' rows stay as they were."""
+    n, h = 32, 128
+    rng = np.random.default_rng(1)
+    gates, big = gate_views(n, h, dtype)
+    c, tanh_c, out = (np.full((n, h), np.nan, dtype) for _ in range(3))
+    kernels.lstm_forward(pre_activations(rng, n, h, dtype), None, rng.standard_normal((n, h)).astype(dtype), gates,
+                         c, tanh_c, out)
+    assert not np.isnan(gates).any() and not np.isnan(out).any()
+    assert np.isnan(big[:, :n]).all() and np.isnan(big[:, 2 * n:]).all()
+    dh, dc = (rng.standard_normal((n, h)).astype(dtype) for _ in range(2))
+    da = np.full((n, 4 * h), np.nan, dtype)
+    dc_in = dc.copy()
+    kernels.lstm_backward(gates, c, tanh_c, dh, dc, da)
+    assert not np.isnan(da).any() and not np.allclose(dc, dc_in)  # dc really is written
     dc_zero, da_zero = np.zeros_like(dc_in), np.empty_like(da)
-    K.lstm_backward(gates, c_prev, tanh_c, dh, dc_zero, da_zero)
-    assert not np.allclose(da_zero, da)
+    kernels.lstm_backward(gates, c, tanh_c, dh, dc_zero, da_zero)
+    assert not np.allclose(da_zero, da)  # the incoming dc counts
 
 
 # The largest error over every float32 input in [0, 7.9054] (measured once, 1.09e9 values, with the
@@ -142,7 +79,7 @@ def test_lstm_backward_matches_the_numpy_twin(dtype, n, h):
 WORST_TANH_INPUT = 5.126039
 
 
-def test_float32_tanh_error_bound(bound=TANH_F32_MAX_ERROR):
+def test_float32_tanh_error_bound(kernels, bound=TANH_F32_MAX_ERROR):
     """Drive the forward kernel over a dense grid: the g slot is tanh(pre), tanh_c is tanh of the c
     it wrote, and the sigmoid slots are 0.5 tanh(pre) + 0.5; each against float64 numpy."""
     x = np.concatenate(
@@ -161,7 +98,7 @@ def test_float32_tanh_error_bound(bound=TANH_F32_MAX_ERROR):
     c_prev = np.clip(x, -1e30, 1e30)[None, :]  # a finite cell: 0 * inf would be NaN
     gates, _ = gate_views(1, width, np.float32)
     c, tanh_c, h = (np.empty((1, width), np.float32) for _ in range(3))
-    K.lstm_forward(pre, None, c_prev, gates, c, tanh_c, h)
+    kernels.lstm_forward(pre, None, c_prev, gates, c, tanh_c, h)
     exact = np.tanh(x.astype(np.float64))
     assert np.abs(gates[3, 0] - exact).max() < bound
     assert np.abs(tanh_c[0] - np.tanh(c[0].astype(np.float64))).max() < bound
@@ -183,10 +120,11 @@ def row_strided(rng, rows, cols, pad=7, fill=np.nan):
     return view, big
 
 
-@needs_small_gemm
-@pytest.mark.parametrize("m", [1, 7, 8, 9, 33, 48])
-@pytest.mark.parametrize("n", [1, 5, 16, 17, 32, 45, 64])
-def test_small_gemm_matches_numpy(m, n):
+@pytest.mark.parametrize("m", [1, 5, 6, 7, 8, 9, 13, 33, 48])
+@pytest.mark.parametrize("n", [1, 5, 8, 16, 17, 32, 45, 64])
+def test_small_gemm_matches_numpy(gemm_kernels, m, n):
+    """Every remainder of rows (tiles of 8 or 6, then 4, 2, 1) and columns (strips of 32 or 16, and
+    partial vectors), B and C with row strides of their own, nothing written outside C."""
     rng = np.random.default_rng(m * 100 + n)
     for k in (1, 3, 64):
         for accumulate in (False, True):
@@ -203,7 +141,7 @@ def test_small_gemm_matches_numpy(m, n):
                 want = a.astype(np.float64) @ b.astype(np.float64)
                 if accumulate:
                     want += before
-                K.small_gemm(a, b, out, accumulate)
+                gemm_kernels.small_gemm(a, b, out, accumulate)
                 case = f"m={m} n={n} k={k} accumulate={accumulate} strided={strided}"
                 np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6 * k, err_msg=case)
                 if out_base is not None:  # nothing written outside the view
@@ -212,8 +150,8 @@ def test_small_gemm_matches_numpy(m, n):
                     assert np.isnan(out_base[outside]).all(), case
 
 
-@needs_small_gemm
-def test_small_gemm_rejects_bad_arguments():
+def test_small_gemm_rejects_bad_arguments(gemm_kernels):
+    K = gemm_kernels
     a, b, out = (
         np.ones((4, 3), np.float32),
         np.ones((3, 5), np.float32),
@@ -247,33 +185,23 @@ def test_small_gemm_rejects_bad_arguments():
 
 
 class Recorder:
-    """Wraps `fused_kernels` and counts the calls of each kernel it hands out."""
+    """Wraps `accel.get` (for the test) and counts the calls of each compiled version it hands out."""
 
-    def __init__(self, fused_kernels):
-        self.fused_kernels, self.calls = fused_kernels, {}
+    def __init__(self, monkeypatch):
+        self.calls: dict[str, int] = {}
+        self.get = accel.get
+        monkeypatch.setattr(accel, "get", self.recording)
 
-    def __call__(self, xp):
-        module = self.fused_kernels(xp)
-        if module is None:
-            return None
-        return types.SimpleNamespace(
-            **{
-                name: self._counted(module, name)
-                for name in dir(module)
-                if not name.startswith("__")
-            }
-        )
+    def recording(self, name, xp, **facts):
+        implementation = self.get(name, xp, **facts)
+        if getattr(implementation, "func", None) is accel.TABLE[name].twin:
+            return implementation
 
-    def _counted(self, module, name):
-        value = getattr(module, name)
-        if not callable(value):
-            return value
-
-        def call(*args):
+        def counted(*args):
             self.calls[name] = self.calls.get(name, 0) + 1
-            return value(*args)
+            return implementation(*args)
 
-        return call
+        return counted
 
 
 SHAPES = {"w": (5, 7), "b": (7,), "u": (2, 3, 4)}
@@ -303,9 +231,11 @@ def train(name, dtype, layout, monkeypatch, steps=20, transposed=False, subset=N
     """`steps` updates with fixed gradients; (params, optimizer state, kernel calls)."""
     cls, options = OPTIMIZERS[name]
     params = make_params(dtype, layout)
-    recorder = Recorder(kernels.fused_kernels)
-    monkeypatch.setattr("nngraph.train.optimizers.fused_kernels", recorder)
-    opt = cls(params, np, **options)
+    with monkeypatch.context() as patch:
+        return _train(cls(params, np, **options), params, dtype, Recorder(patch), steps, transposed, subset)
+
+
+def _train(opt, params, dtype, recorder, steps, transposed, subset):
     rng = np.random.default_rng(11)
     for _ in range(steps):
         grads = {
@@ -332,7 +262,7 @@ def assert_same(on, off):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("layout", ["separate", "flat"])
 @pytest.mark.parametrize("gather", [True, False])
-def test_optimizer_kernels_are_bit_identical_to_numpy(name, dtype, layout, gather, monkeypatch):
+def test_optimizer_kernels_are_bit_identical_to_numpy(path, name, dtype, layout, gather, monkeypatch):
     if not gather:  # as on a large net: one call per parameter
         monkeypatch.setattr("nngraph.train.optimizers.GATHER_BELOW", 0)
     on = train(name, dtype, layout, monkeypatch)
@@ -341,7 +271,7 @@ def test_optimizer_kernels_are_bit_identical_to_numpy(name, dtype, layout, gathe
     # of one flat array and few, else one call per parameter and step
     calls = 20 if gather and layout == "flat" else 20 * len(SHAPES)
     assert on[2] == {kernel: calls}
-    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    force_path(monkeypatch, accel.TWINS)
     off = train(name, dtype, layout, monkeypatch)
     assert off[2] == {}
     assert_same(on, off)
@@ -350,28 +280,28 @@ def test_optimizer_kernels_are_bit_identical_to_numpy(name, dtype, layout, gathe
 
 
 @pytest.mark.parametrize("name", ["sgd-momentum", "adam"])
-def test_optimizer_kernels_on_a_subset_of_parameters(name, monkeypatch):
+def test_optimizer_kernels_on_a_subset_of_parameters(path, name, monkeypatch):
     on = train(name, np.float32, "flat", monkeypatch, subset={"w", "u"})
     assert sum(on[2].values()) == 20 * 2
-    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    force_path(monkeypatch, accel.TWINS)
     assert_same(on, train(name, np.float32, "flat", monkeypatch, subset={"w", "u"}))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("gather", [True, False])
-def test_optimizer_falls_back_to_numpy_on_a_non_contiguous_gradient(name, dtype, gather, monkeypatch):
+def test_optimizer_takes_the_twin_for_a_non_contiguous_gradient(path, name, dtype, gather, monkeypatch):
     if not gather:
         monkeypatch.setattr("nngraph.train.optimizers.GATHER_BELOW", 0)
     on = train(name, dtype, "flat", monkeypatch, transposed=True)
-    # gathered, the gradients are copied into one flat array anyway; one call per parameter needs
-    # every gradient contiguous, else the whole step goes to numpy
-    assert on[2] == ({"adam" if name == "adam" else "sgd": 20} if gather else {})
-    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    # gathered, the gradients are copied into one flat array anyway; one call per parameter takes the
+    # twin for the parameter whose gradient is not contiguous, the kernel for the others
+    assert on[2] == {"adam" if name == "adam" else "sgd": 20 if gather else 20 * (len(SHAPES) - 1)}
+    force_path(monkeypatch, accel.TWINS)
     assert_same(on, train(name, dtype, "flat", monkeypatch, transposed=True))
 
 
-# ---- argument errors -----------------------------------------------------------------------------
+# ---- argument errors (the checks every path shares: on the best path) --------------------------------
 
 
 def lstm_forward_args(dtype=np.float32, n=3, h=4):
@@ -462,7 +392,7 @@ def argument_cases():
     "kernel, arg, what, error, change",
     [pytest.param(*case, id=f"{case[0]}-{case[1]}-{case[2]}") for case in argument_cases()],
 )
-def test_kernel_argument_errors_name_the_argument(kernel, arg, what, error, change):
+def test_kernel_argument_errors_name_the_argument(K, kernel, arg, what, error, change):
     make, scalars = KERNEL_ARGS[kernel]
     first = next(iter(make()))
     if what == "float64 among float32" and arg == first:
@@ -482,7 +412,7 @@ def test_kernel_argument_errors_name_the_argument(kernel, arg, what, error, chan
 
 
 @pytest.mark.parametrize("kernel", ["lstm_forward", "lstm_backward"])
-def test_lstm_kernels_reject_gates_with_a_strided_last_axis(kernel):
+def test_lstm_kernels_reject_gates_with_a_strided_last_axis(K, kernel):
     make, _ = KERNEL_ARGS[kernel]
     args = make()
     args["gates"] = np.zeros((4, 3, 8), np.float32)[:, :, ::2]
@@ -493,7 +423,7 @@ def test_lstm_kernels_reject_gates_with_a_strided_last_axis(kernel):
         getattr(K, kernel)(*args.values())
 
 
-def test_lstm_forward_accepts_read_only_inputs():
+def test_lstm_forward_accepts_read_only_inputs(K):
     args = {
         k: read_only(v) if k in ("pre", "rec", "c_prev") else v
         for k, v in lstm_forward_args().items()
@@ -504,7 +434,7 @@ def test_lstm_forward_accepts_read_only_inputs():
     np.testing.assert_array_equal(args["h"], 0)
 
 
-def test_sgd_without_a_buffer_takes_none_and_adam_does_not():
+def test_sgd_without_a_buffer_takes_none_and_adam_does_not(K):
     args = sgd_args(np.float64)
     args["grad"][:] = 2.0
     K.sgd(args["param"], None, args["grad"], 0.25, 0.0, False)
@@ -516,41 +446,15 @@ def test_sgd_without_a_buffer_takes_none_and_adam_does_not():
         K.adam(adam["param"], None, adam["exp_avg_sq"], adam["grad"], 0.9, 0.999, 0.001, 0.5, 1e-8)
 
 
-# ---- the switch ----------------------------------------------------------------------------------
+# ---- the small GEMM's entry ----------------------------------------------------------------------
 
 
-def test_fused_kernels_is_the_module_for_numpy_only():
-    module = kernels.fused_kernels(np)
-    assert module is not None and module.__name__ == "nngraph.backend._kernels"
-    assert kernels.status().startswith("fused CPU kernels: on")
-    assert kernels.fused_kernels(types.SimpleNamespace(tanh=np.tanh)) is None
-    assert kernels.fused_kernels(None) is None
-
-
-@pytest.mark.parametrize("value", ["0", "off", "false", "no", " OFF "])
-def test_nngraph_kernels_0_switches_them_off_on_every_call(value, monkeypatch):
-    monkeypatch.setenv(kernels.ENV_SWITCH, value)
-    assert kernels.fused_kernels(np) is None
-    assert (
-        kernels.status().startswith("fused CPU kernels: off:")
-        and kernels.ENV_SWITCH in kernels.status()
-    )
-    assert kernels.built()  # the switch says nothing about the build
-    monkeypatch.setenv(kernels.ENV_SWITCH, "1")
-    assert kernels.fused_kernels(np) is not None
-
-
-# ---- matmul_into ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("path", ["kernels", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m", [5, kernels.SMALL_GEMM_MAX_ROWS, kernels.SMALL_GEMM_MAX_ROWS + 1])
-def test_matmul_into_matches_numpy_on_both_paths(path, dtype, m, monkeypatch):
-    if path == "numpy":
-        monkeypatch.setenv(kernels.ENV_SWITCH, "0")
-    recorder = Recorder(kernels.fused_kernels)
-    monkeypatch.setattr(kernels, "fused_kernels", recorder)
+@pytest.mark.parametrize("m", [5, accel.SMALL_GEMM_MAX_ROWS, accel.SMALL_GEMM_MAX_ROWS + 1])
+@pytest.mark.parametrize("where", [*COMPILED, accel.TWINS])
+def test_small_gemm_entry_matches_numpy_on_every_path(where, dtype, m, monkeypatch):
+    force_path(monkeypatch, where)
+    recorder = Recorder(monkeypatch)
     rng = np.random.default_rng(m)
     a, b = rng.standard_normal((m, 24)).astype(dtype), rng.standard_normal((24, 40)).astype(dtype)
     want = a.astype(np.float64) @ b.astype(np.float64)
@@ -562,7 +466,7 @@ def test_matmul_into_matches_numpy_on_both_paths(path, dtype, m, monkeypatch):
         for scratch in (None, np.full((m, 40), np.nan, dtype)):
             start = rng.standard_normal((m, 40)).astype(dtype)
             out = start.copy()
-            assert kernels.matmul_into(np, a, b, out, accumulate, scratch) is out
+            accel.get("small_gemm", np, dtype=dtype, rows=m)(a, b, out, accumulate, scratch)
             np.testing.assert_allclose(
                 out,
                 want + start if accumulate else want,
@@ -570,12 +474,7 @@ def test_matmul_into_matches_numpy_on_both_paths(path, dtype, m, monkeypatch):
                 err_msg=f"accumulate={accumulate} scratch={scratch is not None}",
             )
             calls += 1
-    small = (
-        path == "kernels"
-        and dtype == np.float32
-        and m <= kernels.SMALL_GEMM_MAX_ROWS
-        and K.small_gemm_available
-    )
+    small = where in WITH_GEMMS and dtype == np.float32 and m <= accel.SMALL_GEMM_MAX_ROWS
     assert recorder.calls == ({"small_gemm": calls} if small else {})
 
 
@@ -592,8 +491,9 @@ POOLS = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("attrs", POOLS, ids=str)
 @pytest.mark.parametrize("ties", [False, True])
-def test_maxpool_matches_the_numpy_twin(attrs, dtype, ties, monkeypatch):
-    """Values, first-maximum-wins ties and the summed gradient of overlapping windows, both paths."""
+def test_maxpool_matches_the_numpy_twin(path, attrs, dtype, ties, monkeypatch):
+    """The op: values, first-maximum-wins ties and the summed gradient of overlapping windows, through
+    the compiled kernels and through their twins."""
     from nngraph.ops import get_op
 
     op = get_op("maxpool2d")
@@ -605,22 +505,26 @@ def test_maxpool_matches_the_numpy_twin(attrs, dtype, ties, monkeypatch):
     g = rng.standard_normal(g_shape).astype(dtype)
 
     def both():
-        out, ctx = op.forward(np, (x,), attrs)
-        (gx,) = op.vjp(np, g, ctx, (x,), attrs)
-        return out, np.asarray(gx), ctx
+        with monkeypatch.context() as patch:
+            recorder = Recorder(patch)
+            out, ctx = op.forward(np, (x,), attrs)
+            (gx,) = op.vjp(np, g, ctx, (x,), attrs)
+        return out, np.asarray(gx), ctx, recorder.calls
 
-    out, gx, ctx = both()
-    assert ctx[2] is not None  # the compiled kernels ran
-    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
-    twin_out, twin_gx, twin_ctx = both()
-    assert twin_ctx[2] is None
+    out, gx, ctx, calls = both()
+    # the compiled kernels ran: the backward always, the forward on the vector paths for windows apart
+    apart = attrs.get("stride", attrs["kernel"]) == attrs["kernel"]
+    assert calls == {"maxpool_backward": 1, **({"maxpool_forward": 1} if apart and path != "generic" else {})}
+    force_path(monkeypatch, accel.TWINS)
+    twin_out, twin_gx, twin_ctx, twin_calls = both()
+    assert twin_calls == {}
     np.testing.assert_array_equal(out, twin_out)
     np.testing.assert_array_equal(ctx[0], twin_ctx[0])  # the same offsets, ties included
     np.testing.assert_allclose(gx, twin_gx, **TOLERANCE[dtype])
     assert gx.shape == x.shape and out.dtype == x.dtype == gx.dtype
 
 
-def test_maxpool_kernels_reject_bad_arguments():
+def test_maxpool_kernels_reject_bad_arguments(K):
     x = np.zeros((1, 1, 4, 4), np.float32)
     best, argmax = np.zeros((1, 1, 2, 2), np.float32), np.zeros((1, 1, 2, 2), np.int32)
     with pytest.raises(ValueError, match="windows do not fit"):

@@ -60,7 +60,7 @@ def test_object_arrays_are_refused_not_unpickled(folder):
 
 def test_object_array_inside_npz(folder):
     np.savez(folder / "obj.npz", x=np.array([[1], "a"], dtype=object))
-    load_fails('npz("obj.npz")', "cannot read 'x'.*objects", base_dir=folder)
+    load_fails('npz("obj.npz")', "array 'x' of .*obj.npz holds Python objects", base_dir=folder)
 
 
 def test_string_inputs_are_a_dtype_error(folder):
@@ -81,7 +81,7 @@ def test_negative_labels_need_regression(folder):
 
 def test_not_a_numpy_file(folder):
     (folder / "junk.npz").write_text("hello")
-    load_fails('npz("junk.npz")', "cannot read", base_dir=folder)
+    load_fails('npz("junk.npz")', "junk.npz is not a NumPy file", base_dir=folder)
 
 
 def test_npz_and_npy_are_not_mixed_up(folder):
@@ -92,3 +92,38 @@ def test_npz_and_npy_are_not_mixed_up(folder):
 def test_non_finite_values_are_refused(folder):
     np.save(folder / "nan.npy", np.array([[1.0, np.nan]]))
     load_fails('npy("nan.npy")', "NaN or infinite", base_dir=folder)
+
+
+def test_an_npy_header_claiming_terabytes_is_refused_before_reading(folder):
+    import tracemalloc
+
+    from tests.hostile.files import lying_npy
+
+    lying_npy(folder / "tera.npy")
+    tracemalloc.start()
+    try:
+        load_fails('npy("tera.npy")', "npy: .*tera.npy is truncated or corrupt: its header describes 3.6 TiB",
+                   base_dir=folder)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+
+
+def test_an_npz_member_larger_than_the_memory_available_is_refused_before_it_is_inflated(folder, monkeypatch):
+    from nngraph import safe_files
+    from tests.hostile.files import zip_bomb
+
+    zip_bomb(folder / "bomb.npz", 64)
+    monkeypatch.setattr(safe_files, "available_memory", lambda: 8 << 20)
+    load_fails('npz("bomb.npz")', "array 'x' of .*bomb.npz holds an array of 64.0 MiB .*8.0 MiB of memory",
+               base_dir=folder)
+
+
+def test_a_fifo_named_as_data_is_refused_without_blocking(folder):
+    import os
+
+    from tests.hostile.files import in_time
+
+    os.mkfifo(folder / "pipe.npz")
+    in_time(lambda: load_fails('npz("pipe.npz")', "pipe.npz is a FIFO", base_dir=folder))

@@ -88,3 +88,27 @@ def test_digits_without_scikit_learn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     error = load_fails("digits", "needs scikit-learn")
     assert "nngraph[digits]" in error.hint
+
+
+def test_idx_header_claiming_more_than_the_file_holds_is_refused_before_reading(tmp_path):
+    raw = struct.pack(">I", 2051) + struct.pack(">3I", 2**31, 2**16, 2**16) + bytes(100)
+    (tmp_path / "huge").write_bytes(raw)
+    load_fails('idx("huge")', "huge is truncated: its header describes .* but the file holds 100 bytes",
+               base_dir=tmp_path)
+
+
+def test_gzipped_idx_claiming_more_than_the_memory_available_is_refused(tmp_path, monkeypatch):
+    from nngraph.data import images
+
+    raw = struct.pack(">I", 2051) + struct.pack(">3I", 1000, 28, 28) + bytes(1000 * 28 * 28)
+    (tmp_path / "img.gz").write_bytes(gzip.compress(raw))
+    monkeypatch.setattr(images, "available_memory", lambda: 100_000)
+    load_fails('idx("img.gz")', "describes 765.6 KiB of data; 97.7 KiB of memory is available", base_dir=tmp_path)
+    assert load('idx("img.gz", limit=100)', tmp_path).x.shape == (100, 784)  # limit= reads only a part
+
+
+def test_mnist_folder_without_the_files_lists_a_few_names_not_all(tmp_path):
+    for i in range(50):
+        (tmp_path / f"f{i:02d}").write_text("")
+    err = load_fails('mnist("' + str(tmp_path) + '")', "no MNIST", base_dir=tmp_path)
+    assert err.hint.endswith("found f00, f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11 and 38 more")

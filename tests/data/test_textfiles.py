@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tests.data.helpers import load, load_fails
 
@@ -79,3 +80,26 @@ def test_text_not_utf8_gives_the_byte_offset(tmp_path):
 def test_text_too_short(tmp_path):
     (tmp_path / "t.txt").write_text("abc")
     load_fails('text("t.txt", length=10)', "has 3 characters", base_dir=tmp_path)
+
+
+@pytest.mark.parametrize("loader", ["text", "csv"])
+def test_a_device_or_a_fifo_is_refused_unread(tmp_path, loader):
+    import os
+
+    from tests.hostile.files import in_time
+
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.txt")
+    for name, match in (("zero.txt", "zero.txt is a device; only regular files are read"),
+                        ("pipe.txt", "pipe.txt is a FIFO")):
+        in_time(lambda n=name, m=match: load_fails(f'{loader}("{n}")', m, base_dir=tmp_path))
+
+
+def test_a_text_file_over_the_cap_is_refused_unread(tmp_path, monkeypatch):
+    from nngraph.data import textfiles
+
+    monkeypatch.setattr(textfiles, "MAX_TEXT_BYTES", 1000)
+    (tmp_path / "big.txt").write_text("ab" * 501)
+    err = load_fails('text("big.txt", length=4)', "big.txt is 1,002 bytes; text data files are limited to 1,000",
+                     base_dir=tmp_path)
+    assert "npz" in err.hint

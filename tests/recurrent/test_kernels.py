@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from nngraph.backend.twins import lstm_slot_params
 from nngraph.ops.gradcheck import host
-from nngraph.ops.recurrent import lstm_slot_params
 from tests.recurrent.helpers import assert_gradients_match, batch, grads_of, output, program, rows, run
 
 LSTM = ("layer h[4] lstm\n output y[2] identity", "x -> h -> y")

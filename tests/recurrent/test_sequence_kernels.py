@@ -1,163 +1,157 @@
-"""The whole-loop float32 kernels of LSTM, GRU and Elman layers (`lstm_sequence_forward`/`_backward`,
-`gru_...`, `elman_...`) against the step-by-step numpy twins, and when the executor takes them."""
+"""The whole step loop of a recurrent layer through one `accel` entry (`lstm_sequence_forward`/`_backward`,
+`gru_...`, `elman_...`): which implementation the executor gets, and that every way gives the same
+training step. The ways: the compiled whole-sequence kernels (the paths with GEMMs), their twins (step
+loops) with the compiled step kernels inside (the generic path, or a batch or dtype the whole-loop
+kernels do not take), and the numpy twins throughout."""
 
 import numpy as np
 import pytest
 
-import nngraph.compile.recurrent_steps as steps
-from nngraph.backend import kernels
-from tests.recurrent.helpers import batch, program, rows
+from nngraph.backend import accel
+from tests.backend.paths import COMPILED, WITH_GEMMS, force_path
+from tests.recurrent.helpers import batch, output, program, rows
+
+KERNEL_PATHS = ()  # this module forces the paths itself (see conftest.py)
 
 LSTM = ("layer h[16] lstm\n output y[2] identity", "x -> h -> y")
 ELMAN = ("layer h[16] tanh\n output y[2] identity", "x -> h -> y\n h -> h delay 1")
 GRU = ("layer h[16] gru\n output y[2] identity", "x -> h -> y")
+SEQUENCES = {f"{cell}_sequence_{way}" for cell in ("lstm", "gru", "elman") for way in ("forward", "backward")}
+
+WHOLE_LOOP = {("whole loop", "compiled")}  # forward and backward, one compiled call each
+STEP_LOOP = {("whole loop", "twin")}  # the twin's step loop
+NO_LOOP = set()  # the generic scan: no whole-sequence entry asked for
 
 
-@pytest.fixture
-def kernel_path():
-    """This module compares both paths inside its test: not run once per path (see conftest.py)."""
-    return "both"
+class Taken:
+    """Records, for every whole-sequence entry the executor asks `accel` for, which it got."""
+
+    def __init__(self, monkeypatch):
+        self.got: set = set()
+        self.steps: set = set()
+        self.get = accel.get
+        monkeypatch.setattr(accel, "get", self.recording)
+
+    def recording(self, name, xp, **facts):
+        implementation = self.get(name, xp, **facts)
+        way = "twin" if getattr(implementation, "func", None) is accel.TABLE[name].twin else "compiled"
+        if name in SEQUENCES:
+            self.got.add(("whole loop", way))
+        elif name.startswith("lstm_step"):
+            self.steps.add(way)
+        return implementation
 
 
-def loss_and_grads(prog, x, targets, state, on: bool, monkeypatch):
-    """(loss, gradients, h's output, final state) with the kernels on or off."""
-    monkeypatch.setenv(kernels.ENV_SWITCH, "1" if on else "0")
-    loss, _, grads, run = prog.loss_and_grads({"x": x}, targets, state)
-    return (
-        loss,
-        {k: np.array(v) for k, v in grads.items()},
-        prog.output(run, "h"),
-        prog.final_state(run),
-    )
+def loss_and_grads(prog, x, targets, state):
+    """(loss, gradients, h's output, final state)."""
+    loss, _, grads, values = prog.loss_and_grads({"x": x}, targets.data, state=state, rows=targets.rows)
+    grads = {k: np.array(v) for k, v in grads.items()}
+    return loss, grads, output(prog, values, "h", len(x)), prog.final_state(values, len(x))
 
 
-def test_whole_loop_kernels_match_the_step_by_step_twins(monkeypatch):
-    if not kernels.built():
-        pytest.skip(kernels.status())
-    fused = kernels.fused_kernels(np)
-    if fused is None or not fused.small_gemm_available:
-        pytest.skip("the whole-loop kernels need the small GEMM (a CPU with AVX-512)")
-    taken = []
-    decide = steps._sequence_kernels
+def two_windows(prog, n, window_steps):
+    """Two windows of truncated BPTT, the second from the first's carried state."""
+    x, y = batch(n=n, steps=2 * window_steps, seed=n)
+    state, out = None, []
+    for start in (0, window_steps):
+        targets = rows(y, start=start, steps=window_steps, total=2 * window_steps)
+        out.append(loss_and_grads(prog, x[:, start:start + window_steps], targets, state))
+        state = out[-1][3]
+    return out
 
-    def recording(xp, run, stage, grads=None):
-        chosen = decide(xp, run, stage, grads)
-        taken.append(("backward" if grads is not None else "forward", chosen is not None))
-        return chosen
 
-    monkeypatch.setattr(steps, "_sequence_kernels", recording)
+def assert_same_step(prog, got, want, first: bool):
+    (loss, grads, h, state), (loss_twin, grads_twin, h_twin, state_twin) = got, want
+    assert np.isclose(loss, loss_twin, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(h, h_twin, rtol=1e-4, atol=1e-6, err_msg="h")
+    for key in state:
+        np.testing.assert_allclose(state[key], state_twin[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    assert grads.keys() == grads_twin.keys()
+    for name in grads:
+        assert grads[name].dtype == prog.params[name].dtype
+        np.testing.assert_allclose(grads[name], grads_twin[name], rtol=1e-4, atol=1e-6, err_msg=name)
+        if first or "initial" not in name:  # from a carried state the initial one gets none
+            assert np.abs(grads[name]).max() > 1e-4, name  # not zeros on both paths
 
-    def both_paths(prog, n, window_steps=12):
-        """Two windows of truncated BPTT (the second from the first's carried state) on each path,
-        compared; returns what `_sequence_kernels` chose with the kernels on."""
-        x, y = batch(n=n, steps=2 * window_steps, seed=n)
-        results, took = {}, {}
-        for on in (True, False):
-            taken.clear()
-            state, out = None, []
-            for start in (0, window_steps):
-                window = rows(y, start=start, steps=window_steps, total=2 * window_steps)
-                out.append(
-                    loss_and_grads(
-                        prog, x[:, start : start + window_steps], window, state, on, monkeypatch
-                    )
-                )
-                state = out[-1][3]
-            results[on], took[on] = out, set(taken)
-        for first, on, off in zip((True, False), results[True], results[False]):
-            (loss_on, grads_on, h_on, state_on), (loss_off, grads_off, h_off, state_off) = on, off
-            assert np.isclose(loss_on, loss_off, rtol=1e-4, atol=1e-6)
-            np.testing.assert_allclose(h_on, h_off, rtol=1e-4, atol=1e-6, err_msg="h")
-            for key in state_on:
-                np.testing.assert_allclose(
-                    state_on[key], state_off[key], rtol=1e-4, atol=1e-6, err_msg=key
-                )
-            assert grads_on.keys() == grads_off.keys()
-            for name in grads_on:
-                assert grads_on[name].dtype == prog.params[name].dtype
-                np.testing.assert_allclose(
-                    grads_on[name], grads_off[name], rtol=1e-4, atol=1e-6, err_msg=name
-                )
-                if first or "initial" not in name:  # from a carried state the initial one gets none
-                    assert np.abs(grads_on[name]).max() > 1e-4, name  # not zeros on both paths
-        assert took[False] == {("forward", False), ("backward", False)}  # NNGRAPH_KERNELS=0: never
-        return took[True]
 
+def against_the_twins(path, monkeypatch, prog, n, window_steps=12):
+    """Two windows on `path` and on the twins, compared; what the executor took on `path` (whole-loop
+    entries) and which LSTM steps it ran."""
+    results = {}
+    for where in (path, accel.TWINS):
+        force_path(monkeypatch, where)
+        with monkeypatch.context() as patch:
+            taken = Taken(patch)
+            results[where] = two_windows(prog, n, window_steps)
+        if where == path:
+            took, steps = taken.got, taken.steps
+        else:
+            assert taken.got <= STEP_LOOP and taken.steps <= {"twin"}  # numpy throughout
+    for first, got, want in zip((True, False), results[path], results[accel.TWINS], strict=True):
+        assert_same_step(prog, got, want, first)
+    return took, steps
+
+
+@pytest.mark.parametrize("path", WITH_GEMMS)
+def test_whole_loop_kernels_match_their_twins(path, monkeypatch):
     prog = program(*LSTM, dtype="float32", learn_initial=True)
     prog.set("h.initial", np.linspace(-0.5, 0.5, 16))
     prog.set("h.initial_cell", np.linspace(0.3, -0.3, 16))
-    both = {("forward", True), ("backward", True)}
-    assert both_paths(prog, 8) == both
-    assert both_paths(prog, kernels.SMALL_GEMM_MAX_ROWS, window_steps=3) == both
+    assert against_the_twins(path, monkeypatch, prog, 8) == (WHOLE_LOOP, set())
+    assert against_the_twins(path, monkeypatch, prog, accel.SMALL_GEMM_MAX_ROWS, window_steps=3)[0] == WHOLE_LOOP
     # two input edges: projected for all steps first, then the same whole-loop kernels
-    two_inputs = program(
-        "layer e[4] tanh\n layer h[16] lstm\n output y[2] identity",
-        "x -> e -> h -> y\n x -> h",
-        dtype="float32",
-    )
-    assert both_paths(two_inputs, 8, window_steps=5) == both
-    # the step-by-step compiled path instead: a batch the small GEMM does not serve, or float64
-    not_taken = {("forward", False), ("backward", False)}
-    assert both_paths(prog, kernels.SMALL_GEMM_MAX_ROWS + 1, window_steps=3) == not_taken
-    assert both_paths(program(*LSTM, dtype="float64"), 8, window_steps=3) == not_taken
+    two_inputs = program("layer e[4] tanh\n layer h[16] lstm\n output y[2] identity", "x -> e -> h -> y\n x -> h",
+                         dtype="float32")
+    assert against_the_twins(path, monkeypatch, two_inputs, 8, window_steps=5)[0] == WHOLE_LOOP
+    # a batch the small GEMM does not serve, or float64: the twin's step loop, on the compiled LSTM step
+    steps_only = (STEP_LOOP, {"compiled"})
+    assert against_the_twins(path, monkeypatch, prog, accel.SMALL_GEMM_MAX_ROWS + 1, window_steps=3) == steps_only
+    assert against_the_twins(path, monkeypatch, program(*LSTM, dtype="float64"), 8, window_steps=3) == steps_only
     # an Elman layer: its inputs projected for all steps, then one call per pass too
     elman = program(*ELMAN, dtype="float32", learn_initial=True)
     elman.set("h.initial", np.linspace(-0.5, 0.5, 16))
-    assert both_paths(elman, 8) == both
-    assert both_paths(elman, 13, window_steps=4) == both  # a batch that is not a whole number of tiles
+    assert against_the_twins(path, monkeypatch, elman, 8)[0] == WHOLE_LOOP
+    assert against_the_twins(path, monkeypatch, elman, 13, window_steps=4)[0] == WHOLE_LOOP  # not whole tiles
     # a GRU layer, and two stacked (each its own loop stage)
     gru = program(*GRU, dtype="float32", learn_initial=True)
     gru.set("h.initial", np.linspace(0.4, -0.4, 16))
-    assert both_paths(gru, 8) == both
-    assert both_paths(gru, 13, window_steps=4) == both
-    stacked = program("layer g[8] gru\n layer h[16] gru\n output y[2] identity", "x -> g -> h -> y",
-                      dtype="float32")
-    assert both_paths(stacked, 8, window_steps=5) == both
-    # ... but not with another recurrence, delay or activation
+    assert against_the_twins(path, monkeypatch, gru, 8)[0] == WHOLE_LOOP
+    assert against_the_twins(path, monkeypatch, gru, 13, window_steps=4)[0] == WHOLE_LOOP
+    stacked = program("layer g[8] gru\n layer h[16] gru\n output y[2] identity", "x -> g -> h -> y", dtype="float32")
+    assert against_the_twins(path, monkeypatch, stacked, 8, window_steps=5)[0] == WHOLE_LOOP
+    # ... but not with another recurrence, delay or activation: the generic scan
     for units, connections in (
         (GRU[0], "x -> h -> y\n y -> h delay 1"),
         (ELMAN[0], "x -> h -> y\n h -> h delay 2"),
         (ELMAN[0], "x -> h -> y\n h -> h delay 1\n y -> h delay 1"),
         ("layer h[16] relu\n output y[2] identity", ELMAN[1]),
+        ("layer h[16] lstm\n output y[2] identity", "x -> h -> y\n y -> h delay 1"),
     ):
-        assert both_paths(program(units, connections, dtype="float32"), 8, window_steps=3) == not_taken
+        prog = program(units, connections, dtype="float32")
+        assert against_the_twins(path, monkeypatch, prog, 8, window_steps=3)[0] == NO_LOOP
 
 
-def test_without_avx512_the_step_kernels_and_numpy_products_serve(monkeypatch):
-    """A CPU without AVX-512 (simulated): no small GEMM, so no whole-loop kernels; the compiled step
-    kernels with numpy's matmul must give what the numpy twins give."""
-    if not kernels.built():
-        pytest.skip(kernels.status())
-    monkeypatch.setattr(kernels.fused_kernels(np), "small_gemm_available", False)
-    chosen = []
-    decide = steps._sequence_kernels
-    monkeypatch.setattr(steps, "_sequence_kernels", lambda *a: chosen.append(decide(*a)) or chosen[-1])
-    prog = program(*LSTM, backend_name="numpy", dtype="float32")
-    x, y = batch(n=8, steps=10, seed=2)
-    targets = rows(y, start=0, steps=10, total=10)
-    on = loss_and_grads(prog, x, targets, None, True, monkeypatch)
-    assert chosen and all(c is None for c in chosen)
-    off = loss_and_grads(prog, x, targets, None, False, monkeypatch)
-    assert np.isclose(on[0], off[0], rtol=1e-5)
-    for name in on[1]:
-        np.testing.assert_allclose(on[1][name], off[1][name], rtol=1e-4, atol=1e-6, err_msg=name)
-    np.testing.assert_allclose(on[2], off[2], rtol=1e-4, atol=1e-6)
+@pytest.mark.parametrize("path", [p for p in COMPILED if p not in WITH_GEMMS])
+def test_without_gemms_the_twins_step_loop_runs_the_compiled_steps(path, monkeypatch):
+    """As on a CPU without AVX2 (forced here): no whole-loop kernels, so their twins' step loops run,
+    with the compiled LSTM step backward (its forward's twin is faster there) and numpy's products."""
+    prog = program(*LSTM, dtype="float32")
+    assert against_the_twins(path, monkeypatch, prog, 8, window_steps=5) == (STEP_LOOP, {"twin", "compiled"})
+    mixed = program("layer h[16] lstm\n output y[2] identity", "x -> h -> y\n y -> h delay 1", dtype="float32")
+    assert against_the_twins(path, monkeypatch, mixed, 8, window_steps=5) == (NO_LOOP, {"twin", "compiled"})
 
 
-def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(monkeypatch):
+@pytest.mark.parametrize("path", WITH_GEMMS)
+def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(path, monkeypatch):
     """LSTM, Elman and GRU. The sequences of a batch are independent, so the kernels split them over
     threads in blocks of 8 (also uneven: 20 = 8 + 8 + 4); the weight gradients split by column. Every
     value is the same sum in the same order as on one thread. With threads, a batch over
     SMALL_GEMM_MAX_ROWS takes the whole-loop kernels too (each thread's block is small again)."""
-    fused = kernels.fused_kernels(np)
-    if fused is None or not fused.small_gemm_available:
-        pytest.skip("the whole-loop kernels need the compiled small GEMM (a CPU with AVX-512)")
-    chosen = []
-    decide = steps._sequence_kernels
-    monkeypatch.setattr(steps, "_sequence_kernels", lambda *a: chosen.append(decide(*a)) or chosen[-1])
-    previous = kernels.set_kernel_threads(1)
+    force_path(monkeypatch, path)
+    taken = Taken(monkeypatch)
+    previous = accel.set_kernel_threads(1)
     try:
-        sizes = ((20, (1, 2, 3)), (kernels.SMALL_GEMM_MAX_ROWS + 16, (2, 4)))
+        sizes = ((20, (1, 2, 3)), (accel.SMALL_GEMM_MAX_ROWS + 16, (2, 4)))
         cases = [(program(*spec, dtype="float32", learn_initial=True), n, counts)
                  for spec in (LSTM, ELMAN, GRU) for n, counts in sizes]
         for prog, n, counts in cases:
@@ -165,14 +159,14 @@ def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(monkeypatc
             targets = rows(y, start=0, steps=7, total=7)
             results = []
             for count in counts:
-                kernels.set_kernel_threads(count)
-                chosen.clear()
-                results.append(loss_and_grads(prog, x, targets, None, True, monkeypatch))
-                assert chosen and all(c is not None for c in chosen), (n, count)
+                accel.set_kernel_threads(count)
+                taken.got.clear()
+                results.append(loss_and_grads(prog, x, targets, None))
+                assert taken.got == WHOLE_LOOP, (n, count)
             for loss, grads, h, _ in results[1:]:
                 assert loss == results[0][0]
                 np.testing.assert_array_equal(h, results[0][2])
                 for name in grads:
                     np.testing.assert_array_equal(grads[name], results[0][1][name], err_msg=name)
     finally:
-        kernels.set_kernel_threads(previous)
+        accel.set_kernel_threads(previous)

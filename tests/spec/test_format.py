@@ -70,7 +70,7 @@ CONSTRUCT_SPECS = {
           early_stopping monitor=val_loss patience=10
           schedule [1, 2.5, [], ["s", t.u]]
           lr 1e-3
-          huge 1e999
+          huge 1e300
           shuffle
           flag true
           quote "a \\"quoted\\" \\\\ line\\n"
@@ -105,7 +105,7 @@ names = st.one_of(
 refs = st.lists(names, min_size=1, max_size=3).map(lambda parts: ast.Ref(".".join(parts)))
 numbers = st.one_of(
     st.integers(0, 10**20),
-    st.floats(min_value=0, allow_nan=False, allow_infinity=True),
+    st.floats(min_value=0, allow_nan=False, allow_infinity=False),
 ).map(ast.Number)
 leaves = st.one_of(numbers, st.text(max_size=6).map(ast.String), refs)
 
@@ -231,7 +231,6 @@ def test_parentheses_only_where_precedence_requires(text, canonical):
         (0.1 + 0.2, "0.30000000000000004"),
         (7, "7"),
         (10**20, "100000000000000000000"),
-        (math.inf, "1e999"),
         (0.0, "0.0"),
     ],
 )
@@ -240,9 +239,10 @@ def test_number_spelling(number, text):
     assert parse_fragment(text, "value_only", "<t>") == ast.Number(number)
 
 
-def test_nan_has_no_spelling():
-    with pytest.raises(ValueError, match="NaN"):
-        format_number(math.nan)
+@pytest.mark.parametrize("number", [math.nan, math.inf])
+def test_nan_and_infinity_have_no_spelling(number):
+    with pytest.raises(ValueError, match="no .nn spelling"):
+        format_number(number)
 
 
 def test_negative_number_reads_back_as_negation():

@@ -1,3 +1,4 @@
+import json
 import os
 import zipfile
 
@@ -14,6 +15,7 @@ from nngraph.train.checkpoint import (
     save_checkpoint,
     unnest,
 )
+from tests.hostile.files import Peak, in_time, lying_npy, zip_bomb
 
 
 def sample_state():
@@ -124,3 +126,93 @@ def test_nest_and_unnest_are_inverse():
     merged = {**nest("optim", parts), "w": np.zeros(2)}
     assert set(merged) == {"optim.w", "optim.v.bias", "w"}
     assert set(unnest("optim", merged)) == {"w", "v.bias"}
+
+
+# ---- checkpoints that do not fit, or lie ---------------------------------------------------------------
+
+
+LAYOUT = {"h.weight": ((2, 3), np.float32), "steps": ((), np.int64), "file": ((2,), np.float64)}
+
+
+def test_an_array_of_the_wrong_shape_is_named_with_both_shapes_and_the_file(tmp_path):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {**sample_state(), "h.weight": np.zeros((3, 4), np.float32)}, {"spec_hash": "a"})
+    with pytest.raises(TrainingError) as info:
+        load_checkpoint(path, "a", LAYOUT)
+    assert info.value.message == (f"checkpoint {path}: array 'h.weight' has shape [3, 4], but this model's is "
+                                  "[2, 3]")
+    assert "another model" in info.value.hint
+
+
+def test_numbers_where_the_model_keeps_numbers(tmp_path):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {**sample_state(), "file": np.array(["a", "b"])}, {})
+    with pytest.raises(TrainingError, match="array 'file' holds <U1, but this model's holds float64"):
+        load_checkpoint(path, None, LAYOUT)
+    save_checkpoint(path, {**sample_state(), "file": np.array([1, 2], np.int32)}, {})
+    assert load_checkpoint(path, None, LAYOUT)[0]["file"].dtype == np.int32  # cast when loaded
+
+
+def _bomb_checkpoint(path, spec_hash: str, megabytes: int = 64):
+    meta = np.frombuffer(json.dumps({"spec_hash": spec_hash}).encode(), np.uint8)
+    return zip_bomb(path, megabytes, name="h.weight", extra={META_KEY: meta})
+
+
+def test_a_zip_bomb_of_another_spec_is_refused_from_its_metadata_alone(tmp_path):
+    path = _bomb_checkpoint(tmp_path / "bomb.npz", "other")
+    with Peak() as peak, pytest.raises(TrainingError, match="is of another spec"):
+        load_checkpoint(path, "mine", LAYOUT)
+    assert peak.bytes < 4 << 20
+
+
+def test_a_zip_bomb_of_this_spec_is_refused_from_its_headers_before_it_is_inflated(tmp_path):
+    path = _bomb_checkpoint(tmp_path / "bomb.npz", "mine")
+    with Peak() as peak, pytest.raises(TrainingError, match="'h.weight' has shape \\[16777216\\]"):
+        load_checkpoint(path, "mine", LAYOUT)
+    assert peak.bytes < 4 << 20
+    extra = {"h.weight": ((2, 3), np.float32)}  # the big array is not one the model has
+    zip_bomb(tmp_path / "b2.npz", 100, name="junk",
+             extra={META_KEY: np.frombuffer(b'{"spec_hash": "mine"}', np.uint8),
+                    "h.weight": np.zeros((2, 3), np.float32)})
+    with Peak() as peak, pytest.raises(TrainingError, match="holds 100.0 MiB of arrays; 64.0 MiB is the most"):
+        load_checkpoint(tmp_path / "b2.npz", "mine", extra)
+    assert peak.bytes < 4 << 20
+
+
+def test_a_metadata_bomb_is_refused(tmp_path):
+    path = zip_bomb(tmp_path / "meta.npz", 80, name=META_KEY)
+    with Peak() as peak, pytest.raises(TrainingError, match="'__meta__' of .*meta.npz holds an array of 80.0 MiB"):
+        load_checkpoint(path, "mine")
+    assert peak.bytes < 4 << 20
+
+
+def test_a_member_header_claiming_terabytes_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, sample_state(), {"spec_hash": "a"})
+    lying_npy(tmp_path / "x.npy")
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.write(tmp_path / "x.npy", "extra.npy")
+    with Peak() as peak, pytest.raises(TrainingError, match="holds 3.6 TiB of arrays"):
+        load_checkpoint(path, "a")
+    assert peak.bytes < 4 << 20
+    with pytest.raises(TrainingError, match="holds 3.6 TiB of arrays; .* is the most this model's state can take"):
+        load_checkpoint(path, "a", LAYOUT)
+
+
+def test_metadata_with_infinity_is_corrupt(tmp_path):
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w") as zf, zf.open(META_KEY + ".npy", "w") as out:
+        np.lib.format.write_array(out, np.frombuffer(b'{"epoch": Infinity}', np.uint8))
+    with pytest.raises(TrainingError, match="corrupt metadata .*Infinity is not a number"):
+        load_checkpoint(path)
+
+
+def test_metadata_nested_too_deeply_is_corrupt_and_a_fifo_is_no_checkpoint(tmp_path):
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w") as zf, zf.open(META_KEY + ".npy", "w") as out:
+        np.lib.format.write_array(out, np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8))
+    with pytest.raises(TrainingError, match="corrupt metadata"):
+        load_checkpoint(path)
+    os.mkfifo(tmp_path / "pipe.npz")
+    with pytest.raises(TrainingError, match="pipe.npz is a FIFO"):
+        in_time(lambda: load_checkpoint(tmp_path / "pipe.npz"))

@@ -73,8 +73,8 @@ def spec(request):
 def svg_of(tmp_path):
     """Draw models as SVG and return the parsed root element."""
 
-    def draw(models, unroll=None):
-        path = draw_models(models, tmp_path / "model.svg", unroll=unroll)
+    def draw(models, unroll=None, expand=False):
+        path = draw_models(models, tmp_path / "model.svg", unroll=unroll, expand=expand)
         return ElementTree.parse(path).getroot()
 
     return draw

@@ -8,8 +8,8 @@ from nngraph.viz import draw_models
 from nngraph.viz.dot import quote
 
 
-def dot_of(models, tmp_path, unroll=None) -> str:
-    return draw_models(models, tmp_path / "model.dot", unroll=unroll).read_text()
+def dot_of(models, tmp_path, unroll=None, expand=False) -> str:
+    return draw_models(models, tmp_path / "model.dot", unroll=unroll, expand=expand).read_text()
 
 
 def edge_line(text: str, source: str, target: str) -> str:
@@ -17,8 +17,8 @@ def edge_line(text: str, source: str, target: str) -> str:
     return line
 
 
-def test_every_spec_gives_balanced_dot_with_a_node_per_unit(spec_models, tmp_path):
-    text = dot_of(spec_models, tmp_path)
+def test_every_spec_expanded_gives_balanced_dot_with_a_node_per_unit(spec_models, tmp_path):
+    text = dot_of(spec_models, tmp_path, expand=True)
     assert text.startswith("digraph") and text.count("{") == text.count("}")
     nodes = re.findall(r'^\s*"([^"]+)" \[label=', text, re.MULTILINE)
     assert sorted(nodes) == sorted(f"{m.name}/{u.name}" for m in spec_models for u in m.units)

@@ -1,7 +1,14 @@
-"""The layered layout on small hand-made graphs: layers, dummy chains, crossings, link routes."""
+"""The layered layout on small hand-made graphs: layers, dummy chains, crossings, link routes; its cost."""
+
+import random
+import time
+from itertools import combinations, pairwise
+
+import networkx as nx
+import pytest
 
 from nngraph.viz.drawing import Box, Link
-from nngraph.viz.layers import build_layers, crossings, downward_ends
+from nngraph.viz.layers import build_layers, crossings, downward_ends, layer_edges
 from nngraph.viz.place import layout_group
 
 
@@ -66,3 +73,58 @@ def test_group_layout_keeps_boxes_apart_and_routes_every_link():
     assert [op for op, _ in by_link["b", "b"].commands] == ["M", "C"]  # a loop
     assert by_link["in", "out"].commands[1:-1]  # bends through its dummy nodes
     assert by_link["a", "c"].commands[1][0] == "C"  # same layer: an arc above it
+
+
+def brute_crossings(result) -> int:
+    """The definition: pairs of links between the same two layers whose ends are in opposite orders."""
+    position = {v: p for row in result.order for p, v in enumerate(row)}
+    total = 0
+    for row in result.order[:-1]:
+        ends = [(position[u], position[v]) for u in row for v in result.down[u]]
+        total += sum(1 for (a, b), (c, d) in combinations(ends, 2) if (a - c) * (b - d) < 0)
+    return total
+
+
+def random_links(n: int, m: int, seed: int, cycles: bool) -> list[Link]:
+    rng = random.Random(seed)
+    pairs = [rng.sample(range(n), 2) for _ in range(m)]
+    return [Link(f"n{a}", f"n{b}") for a, b in (p if cycles else sorted(p) for p in pairs)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_crossings_are_counted_as_defined(seed):
+    links = random_links(30, 60, seed, cycles=False)
+    result = build_layers([f"n{i}" for i in range(30)], links, {})
+    random.Random(seed).shuffle(result.order[1])  # an order the sweeps did not choose
+    assert crossings(result) == brute_crossings(result)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_layers_drop_only_what_closes_a_cycle(seed):
+    nodes = [f"n{i}" for i in range(25)]
+    for cycles in (False, True):
+        links = random_links(25, 50, seed, cycles)
+        kept = layer_edges(nodes, links, {})
+        graph = nx.DiGraph([(v, w) for v, ws in kept.items() for w in ws])
+        assert nx.is_directed_acyclic_graph(graph)
+        written = {(k.source, k.target) for k in links}
+        assert set(graph.edges) <= written
+        if not cycles:  # nothing to break: every link decides layers
+            assert set(graph.edges) == written
+        layer = build_layers(nodes, links, {}).layer
+        assert all(layer[v] < layer[w] for v, w in graph.edges)  # a longest-path layering
+
+
+def test_a_10000_unit_chain_and_a_layer_fed_by_10000_inputs_lay_out_in_bounded_time():
+    # the layered layout was quadratic (a full position table per layer, all pairs of links counted for
+    # crossings, a reachability search per link): each of these took about a minute
+    chain = [f"h{i}" for i in range(10_000)]
+    wide = [f"x{i}" for i in range(10_000)]
+    for names, links in (
+        (chain, [Link(a, b) for a, b in pairwise(chain)]),
+        ([*wide, "h", "y"], [Link(x, "h") for x in wide] + [Link("h", "y")]),
+    ):
+        start = time.process_time()
+        group = layout_group([box(n) for n in names], links)
+        assert time.process_time() - start < 10.0
+        assert len(group.rects) == len(names) and len(group.routes) == len(links)

@@ -2,12 +2,17 @@
 
 import subprocess
 import sys
+import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
 
 from nngraph.viz import draw_models
+from nngraph.viz.canvas import layout_drawing
+from nngraph.viz.drawing import Box, Drawing, Group, Link
+from nngraph.viz.png import MAX_AREA, MAX_PIXELS, SHARPNESS, picture_scale, scene_to_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -50,3 +55,24 @@ def test_viz_imports_and_svg_dot_writing_do_not_load_matplotlib(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("size", [(300, 200), (100, 1e6), (6000, 7000), (1e5, 1e5)])
+def test_a_picture_is_bounded_a_side_and_in_all(size):
+    width, height = size
+    scale = picture_scale(width, height)
+    assert scale <= SHARPNESS and max(width, height) * scale <= MAX_PIXELS + 1e-6
+    assert width * height * scale**2 <= MAX_AREA * (1 + 1e-9)
+    if size == (300, 200):
+        assert scale == SHARPNESS
+
+
+def test_a_10000_unit_chain_renders_leaving_out_text_too_small_to_read(tmp_path):
+    # at 12000 pixels for 1.2 million scene units its text was 0.1 pixel tall, and FreeType refused it
+    names = [f"h_{i}" for i in range(10_000)]
+    drawing = Drawing([Group("m")], [Box(f"m/{u}", u, ("[64]", "relu"), "layer", 0) for u in names])
+    drawing.links = [Link(f"m/{a}", f"m/{b}") for a, b in pairwise(names)]
+    start = time.process_time()
+    scene_to_png(layout_drawing(drawing), tmp_path / "chain.png")
+    assert time.process_time() - start < 20.0
+    assert abs(read_png(tmp_path / "chain.png").shape[0] - MAX_PIXELS) <= 1

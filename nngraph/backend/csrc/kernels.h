@@ -1,12 +1,18 @@
 /* The compiled kernels of nngraph.backend._kernels: what the files share (module.c says what the kernels
  * are for and how they round).
  *
- *   cells.c      the element-wise loops: LSTM, GRU and Elman steps and their vjps, optimizers, max pooling
- *   gemm.c       the float32 GEMMs (per-step products, weight gradients) and the packing they read
+ *   isa_avx512.c, isa_avx2.c, isa_generic.c
+ *                the kernels compiled once per instruction set ("path"), each into one `Isa` table
+ *                (path_table.h): every path has the element-wise loops (cells.h); avx512 and avx2 also
+ *                have the GEMMs (gemm.h) and the whole-sequence step loops built on them (loops.h).
+ *                Those four are bodies, included once by each path's file, not headers
  *   threads.c    run_parts: a kernel's work split over a pool of workers
  *   args.c       taking arrays from Python through the buffer protocol, and checking them
  *   sequences.c  the whole-sequence LSTM, GRU and Elman kernels and the weight-gradient GEMM, for Python
- *   module.c     the other entry points and the module
+ *   module.c     the other entry points, the paths this CPU runs, and the module
+ *
+ * Python reaches a path's kernels as functions bound to its table (module.c: `paths`), so a test can run
+ * every path the CPU supports in one process, and nngraph.backend.accel picks one per call.
  */
 #ifndef NNGRAPH_KERNELS_H
 #define NNGRAPH_KERNELS_H
@@ -17,16 +23,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
-/* one body, compiled for x86-64-v4 (AVX-512), v3 (AVX2, FMA) and plain x86-64; the loader picks the best
- * the CPU runs */
-#if __GNUC__ >= 11
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else /* no x86-64-vN names: AVX-512 and AVX2 clones, whose fmaf is libm's (slower, the same bits) */
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+/* the x86-64 paths need a compiler that takes per-function targets (GCC, clang) on x86-64; elsewhere
+ * only the generic path is built */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define HAVE_X86_PATHS 1
 #else
-#define CLONES
+#define HAVE_X86_PATHS 0
 #endif
 
 #if defined(__clang__)
@@ -40,7 +42,8 @@
 /* ---- tanh ------------------------------------------------------------------------------------ */
 
 /* tanh(x) for float32 as a [13/6] rational function of x on [-7.9, 7.9] (beyond, tanh rounds to +-1
- * in float32): the approximation Eigen uses. Plain arithmetic, so the loops around it vectorize. */
+ * in float32): the approximation Eigen uses. Plain arithmetic, so the loops around it vectorize; the
+ * polynomials are explicit FMAs (fmaf: one rounding each), so every path gives the same bits. */
 static inline float tanh_f32(float x) {
     const float clamp = 7.90531110763549805f;
     float xc = x > clamp ? clamp : (x < -clamp ? -clamp : x);
@@ -62,78 +65,125 @@ static inline double tanh_f64(double x) { return tanh(x); }
 
 /* ---- shapes ----------------------------------------------------------------------------------- */
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define HAVE_SMALL_GEMM 1 /* the AVX-512 GEMMs can be compiled; small_gemm_supported() says if they run */
-#else
-#define HAVE_SMALL_GEMM 0
-#endif
-#define TILE_ROWS 8      /* rows of C a GEMM tile keeps in registers: splits come in whole tiles */
-#define GEMM_K_BLOCK 256 /* rows of B a GEMM keeps in L1 at a time */
+#define SPLIT_ROWS 8     /* the whole-sequence kernels split their sequences over threads in blocks of 8 */
+#define GEMM_K_BLOCK 256 /* rows of B a GEMM keeps in L1 at a time (the same on every path: the same sums) */
 
-/* ---- cells.c ---------------------------------------------------------------------------------- */
-
-CLONES void lstm_forward_float(const float *pre, const float *rec, const float *c_prev, float *gates, Py_ssize_t slot,
-                               float *c, float *tanh_c, float *h, Py_ssize_t n, Py_ssize_t width);
-CLONES void lstm_forward_double(const double *pre, const double *rec, const double *c_prev, double *gates,
-                                Py_ssize_t slot, double *c, double *tanh_c, double *h, Py_ssize_t n, Py_ssize_t width);
-CLONES void lstm_backward_float(const float *gates, Py_ssize_t slot, const float *c_prev, const float *tanh_c,
-                                const float *dh, float *dc, float *da, Py_ssize_t n, Py_ssize_t width);
-CLONES void lstm_backward_double(const double *gates, Py_ssize_t slot, const double *c_prev, const double *tanh_c,
-                                 const double *dh, double *dc, double *da, Py_ssize_t n, Py_ssize_t width);
-CLONES void add_tanh_float(const float *pre, float *h, Py_ssize_t n);
-CLONES void tanh_vjp_float(const float *h, const float *dh, float *da, Py_ssize_t n);
-CLONES void gru_forward_float(const float *pre, const float *hu, const float *h_prev, float *rz, float *nn, float *h,
-                              Py_ssize_t n, Py_ssize_t w);
-CLONES void gru_backward_float(const float *g, const float *rz, const float *nn, const float *hu, const float *h_prev,
-                               float *gx, float *ghu, float *dh_prev, Py_ssize_t n, Py_ssize_t w);
-CLONES void add_to_sums(double *sums, const float *row, Py_ssize_t n);
-CLONES void sgd_float(float *param, float *buf, const float *grad, Py_ssize_t n, float lr, float momentum,
-                      int nesterov);
-CLONES void sgd_double(double *param, double *buf, const double *grad, Py_ssize_t n, double lr, double momentum,
-                       int nesterov);
-CLONES void adam_float(float *param, float *m, float *v, const float *grad, Py_ssize_t n, float beta1, float beta2,
-                       float keep1, float keep2, float step_size, float correction2_sqrt, float eps);
-CLONES void adam_double(double *param, double *m, double *v, const double *grad, Py_ssize_t n, double beta1,
-                        double beta2, double keep1, double keep2, double step_size, double correction2_sqrt,
-                        double eps);
-CLONES void maxpool_forward_float(const float *x, float *best, int32_t *argmax, Py_ssize_t images, Py_ssize_t h,
-                                  Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                                  Py_ssize_t ho, Py_ssize_t wo);
-CLONES void maxpool_forward_double(const double *x, double *best, int32_t *argmax, Py_ssize_t images, Py_ssize_t h,
-                                   Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                                   Py_ssize_t ho, Py_ssize_t wo);
-void maxpool_backward_float(const float *g, const int32_t *argmax, float *out, Py_ssize_t images, Py_ssize_t h,
-                            Py_ssize_t w, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho, Py_ssize_t wo);
-void maxpool_backward_double(const double *g, const int32_t *argmax, double *out, Py_ssize_t images, Py_ssize_t h,
-                             Py_ssize_t w, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho, Py_ssize_t wo);
-
-/* ---- gemm.c ----------------------------------------------------------------------------------- */
-
-int small_gemm_supported(void);
-Py_ssize_t strips_size(Py_ssize_t k, Py_ssize_t n);
-Py_ssize_t slot_column(Py_ssize_t d, Py_ssize_t width, float *scale);
-void pack_strips(const float *b, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n,
-                 Py_ssize_t slot_width, float *packed);
-Py_ssize_t packed_size(Py_ssize_t m, Py_ssize_t k);
-void pack_transposed(const float *a, Py_ssize_t lda, Py_ssize_t m, Py_ssize_t k, Py_ssize_t offset,
-                     Py_ssize_t total_m, float *packed);
-#if HAVE_SMALL_GEMM
-__attribute__((target("avx512f"))) void small_gemm_f32(const float *a, Py_ssize_t lda, const float *b,
-                                                       Py_ssize_t ldb, float *c, Py_ssize_t ldc, Py_ssize_t m,
-                                                       Py_ssize_t n, Py_ssize_t k, const float *bias, int accumulate);
-__attribute__((target("avx512f"))) void strips_gemm_f32(const float *a, Py_ssize_t lda, const float *packed_b,
-                                                        float *c, Py_ssize_t ldc, Py_ssize_t m, Py_ssize_t n,
-                                                        Py_ssize_t k, const float *bias, int accumulate);
-__attribute__((target("avx512f"))) void transposed_gemm_f32(const float *packed_a, const float *b, Py_ssize_t ldb,
-                                                            float *c, Py_ssize_t ldc, Py_ssize_t m, Py_ssize_t k,
-                                                            int accumulate, Py_ssize_t j0, Py_ssize_t j1);
-#endif
+/* The LSTM's slot order (nngraph/backend/twins.py): column d of a slot-ordered (..., 4w) array is column
+ * slot_column(d) of the parameter, times *scale (0.5 in the halved sigmoid slots). */
+static inline Py_ssize_t slot_column(Py_ssize_t d, Py_ssize_t width, float *scale) {
+    static const int blocks[4] = {0, 1, 3, 2}; /* the parameter block (i, f, g, o) each slot holds */
+    Py_ssize_t slot = d / width;
+    *scale = slot < 3 ? 0.5f : 1.0f;
+    return blocks[slot] * width + d % width;
+}
 
 /* ---- threads.c -------------------------------------------------------------------------------- */
 
 #define MAX_THREADS 64
 typedef void (*part_body)(const void *job, Py_ssize_t start, Py_ssize_t stop);
 void run_parts(part_body body, const void *job, Py_ssize_t count, Py_ssize_t grain, int threads);
+
+/* ---- the work of a whole-sequence kernel, as sequences.c hands it to a path's step loops -------- */
+
+typedef struct {
+    const float *pre, *x_weight, *weight, *bias; /* the weights packed by the path's pack_strips */
+    float *h, *c, *gates, *tanh_c, *scratch;
+    Py_ssize_t n, width, k, steps, slot;
+} LstmForward;
+
+typedef struct {
+    const float *gates, *c, *tanh_c, *weight_t;
+    float *dh, *dc, *da;
+    double *bias_sums; /* NULL, or a row of 4w per SPLIT_ROWS sequences: each part sums its da rows in its own */
+    Py_ssize_t n, width, steps, slot;
+} LstmBackward;
+
+typedef struct {
+    const float *pre, *weight;
+    float *h;
+    Py_ssize_t n, width, steps;
+} ElmanForward;
+
+typedef struct {
+    const float *h, *weight_t;
+    float *dh, *da;
+    Py_ssize_t n, width, steps;
+} ElmanBackward;
+
+typedef struct {
+    const float *pre, *weight;
+    float *h, *hu, *rz, *nn;
+    Py_ssize_t n, width, steps;
+} GruForward;
+
+typedef struct {
+    const float *h, *hu, *rz, *nn, *weight_t;
+    float *dh, *gx, *ghu;
+    Py_ssize_t n, width, steps;
+} GruBackward;
+
+typedef struct {
+    const float *packed_a, *b; /* a packed by the path's pack_transposed */
+    float *out;
+    Py_ssize_t ldb, ldc, m, k;
+    int accumulate;
+} TransposedGemm;
+
+/* ---- one path: its kernels ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int (*runs_here)(void); /* does this CPU have the instructions the path was compiled for */
+    /* the element-wise loops (cells.h), on every path */
+    void (*lstm_forward_float)(const float *pre, const float *rec, const float *c_prev, float *gates,
+                               Py_ssize_t slot, float *c, float *tanh_c, float *h, Py_ssize_t n, Py_ssize_t width);
+    void (*lstm_forward_double)(const double *pre, const double *rec, const double *c_prev, double *gates,
+                                Py_ssize_t slot, double *c, double *tanh_c, double *h, Py_ssize_t n,
+                                Py_ssize_t width);
+    void (*lstm_backward_float)(const float *gates, Py_ssize_t slot, const float *c_prev, const float *tanh_c,
+                                const float *dh, float *dc, float *da, Py_ssize_t n, Py_ssize_t width);
+    void (*lstm_backward_double)(const double *gates, Py_ssize_t slot, const double *c_prev, const double *tanh_c,
+                                 const double *dh, double *dc, double *da, Py_ssize_t n, Py_ssize_t width);
+    void (*sgd_float)(float *param, float *buf, const float *grad, Py_ssize_t n, float lr, float momentum,
+                      int nesterov);
+    void (*sgd_double)(double *param, double *buf, const double *grad, Py_ssize_t n, double lr, double momentum,
+                       int nesterov);
+    void (*adam_float)(float *param, float *m, float *v, const float *grad, Py_ssize_t n, float beta1, float beta2,
+                       float keep1, float keep2, float step_size, float correction2_sqrt, float eps);
+    void (*adam_double)(double *param, double *m, double *v, const double *grad, Py_ssize_t n, double beta1,
+                        double beta2, double keep1, double keep2, double step_size, double correction2_sqrt,
+                        double eps);
+    void (*maxpool_forward_float)(const float *x, float *best, int32_t *argmax, Py_ssize_t images, Py_ssize_t h,
+                                  Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                                  Py_ssize_t ho, Py_ssize_t wo);
+    void (*maxpool_forward_double)(const double *x, double *best, int32_t *argmax, Py_ssize_t images,
+                                   Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                                   Py_ssize_t sw, Py_ssize_t ho, Py_ssize_t wo);
+    void (*maxpool_backward_float)(const float *g, const int32_t *argmax, float *out, Py_ssize_t images,
+                                   Py_ssize_t h, Py_ssize_t w, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                                   Py_ssize_t ho, Py_ssize_t wo);
+    void (*maxpool_backward_double)(const double *g, const int32_t *argmax, double *out, Py_ssize_t images,
+                                    Py_ssize_t h, Py_ssize_t w, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                                    Py_ssize_t ho, Py_ssize_t wo);
+    /* the float32 GEMMs (gemm.h) and the step loops on them (loops.h): NULL on the generic path */
+    void (*small_gemm)(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc,
+                       Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int accumulate);
+    Py_ssize_t (*strips_size)(Py_ssize_t k, Py_ssize_t n);
+    void (*pack_strips)(const float *b, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n,
+                        Py_ssize_t slot_width, float *packed);
+    Py_ssize_t (*packed_size)(Py_ssize_t m, Py_ssize_t k);
+    void (*pack_transposed)(const float *a, Py_ssize_t lda, Py_ssize_t m, Py_ssize_t k, Py_ssize_t offset,
+                            Py_ssize_t total_m, float *packed);
+    part_body transposed_gemm_columns; /* TransposedGemm, over columns of out */
+    part_body lstm_forward_rows;       /* LstmForward, over sequences; and so on */
+    part_body lstm_backward_rows;
+    part_body elman_forward_rows;
+    part_body elman_backward_rows;
+    part_body gru_forward_rows;
+    part_body gru_backward_rows;
+} Isa;
+
+extern const Isa ISA_AVX512, ISA_AVX2, ISA_GENERIC;
 
 /* ---- args.c ----------------------------------------------------------------------------------- */
 
@@ -149,8 +199,13 @@ PyObject *finish(Arg *args, int count, int ok);
 int same_shape(const Arg *a, Py_ssize_t rows, Py_ssize_t cols, const char *name);
 int gates_fit(const Arg *gates, Py_ssize_t rows, Py_ssize_t width);
 
-/* ---- sequences.c ------------------------------------------------------------------------------ */
+/* ---- module.c, sequences.c ---------------------------------------------------------------------- */
 
-extern PyMethodDef sequence_methods[];
+/* The path an entry point was bound to (its `self`, a capsule of the Isa) */
+const Isa *path_of(PyObject *self);
+
+extern PyMethodDef cell_methods[];     /* every path */
+extern PyMethodDef gemm_methods[];     /* paths with the GEMMs */
+extern PyMethodDef sequence_methods[]; /* likewise */
 
 #endif

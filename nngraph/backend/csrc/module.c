@@ -1,24 +1,28 @@
-/* Fused CPU kernels for the numpy backend: the element-wise work of an LSTM step and the optimizer
- * updates, each one pass over its arrays instead of one numpy call (and one pass) per operation.
+/* Fused CPU kernels for the numpy backend: the element-wise work of an LSTM step, max pooling and the
+ * optimizer updates, each one pass over its arrays instead of one numpy call (and one pass) per
+ * operation; and the GEMMs of a recurrent layer.
  *
  * Why C: on the sizes that matter here (an LSTM step of 32 x 128, an MLP's 270k parameters) numpy
  * spends more time in per-call overhead and extra passes over memory than in arithmetic; one loop
  * that reads each input once and writes each output once is 3-6x faster. Most GEMMs stay in numpy's
  * BLAS; the ones of a recurrent layer are here (the per-step products, too small for a BLAS to pay
- * its packing back, and the weight gradients over all steps), so that the whole-sequence LSTM kernels
- * and those gradients can split over threads of our own (see "threads"). Every kernel has a numpy
- * twin that the backend falls back to (cupy, no compiler at install time, NNGRAPH_KERNELS=0), and
- * tests hold the two to each other.
+ * its packing back, and the weight gradients over all steps), so that the whole-sequence kernels
+ * and those gradients can split over threads of our own (see threads.c). Every kernel has a numpy
+ * twin (nngraph/backend/twins.py), and nngraph/backend/accel.py, the one door to both, hands out the
+ * twin wherever the kernel does not run or does not pay; tests hold the two to each other.
+ *
+ * Paths: every kernel is compiled once per instruction set (isa_*.c), and each path's functions are
+ * bound to its table (`paths` below), so one process can call every path the CPU runs.
  *
  * Floating point: each kernel works in the array's dtype (float32 or float64) and is compiled without
  * contraction into FMAs (setup.py: -ffp-contract=off), so every operation rounds as numpy's ufuncs
- * do and results do not depend on which instruction set the CPU has (the optimizer kernels are
- * bit-identical to their numpy twins). The GEMMs are the exception by design: they are FMAs (like
- * every BLAS, whose summation order numpy does not fix either). The one approximation: float32 tanh
- * is a rational function (|error| < 3e-7 over every float32 input, ~5 ulp near +-1, far less near 0;
- * numpy's own is about 0.5 ulp) because libm's tanhf does not vectorize; its polynomials are explicit
- * FMAs (fmaf: one rounding each, so the same bits on every CPU; the clones below are built for
- * x86-64-v4 and v3, which have FMA, and a baseline that calls libm's fmaf). float64 uses libm's tanh.
+ * do and results do not depend on the path (the optimizer kernels are bit-identical to their numpy
+ * twins). The GEMMs are the exception by design: they are FMAs (like every BLAS, whose summation order
+ * numpy does not fix either), summed in the same order on every path. The one approximation: float32
+ * tanh is a rational function (|error| < 3e-7 over every float32 input, ~5 ulp near +-1, far less near
+ * 0; numpy's own is about 0.5 ulp) because libm's tanhf does not vectorize; its polynomials are explicit
+ * FMAs (fmaf: one rounding each, so the same bits on every path; the generic path, without FMA
+ * instructions, calls libm's fmaf: slow, the same bits). float64 uses libm's tanh.
  *
  * Arrays come in through the buffer protocol (no numpy headers needed to build): each is checked for
  * dtype, shape and a contiguous last axis; any mismatch raises TypeError or ValueError.
@@ -34,6 +38,7 @@ PyDoc_STRVAR(lstm_forward_doc,
 "h (n, h) receive the cell, its tanh and the output; c_prev (n, h) is the previous cell.");
 
 static PyObject *py_lstm_forward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[7];
     if (!PyArg_ParseTuple(args, "OOOOOOO:lstm_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
         return NULL;
@@ -53,10 +58,10 @@ static PyObject *py_lstm_forward(PyObject *self, PyObject *args) {
     Py_ssize_t slot = a[3].view.strides[0] / a[3].view.itemsize;
     Py_BEGIN_ALLOW_THREADS
     if (dtype == F32)
-        lstm_forward_float(a[0].view.buf, has_rec ? a[1].view.buf : NULL, a[2].view.buf, a[3].view.buf, slot,
+        isa->lstm_forward_float(a[0].view.buf, has_rec ? a[1].view.buf : NULL, a[2].view.buf, a[3].view.buf, slot,
                            a[4].view.buf, a[5].view.buf, a[6].view.buf, n, width);
     else
-        lstm_forward_double(a[0].view.buf, has_rec ? a[1].view.buf : NULL, a[2].view.buf, a[3].view.buf, slot,
+        isa->lstm_forward_double(a[0].view.buf, has_rec ? a[1].view.buf : NULL, a[2].view.buf, a[3].view.buf, slot,
                             a[4].view.buf, a[5].view.buf, a[6].view.buf, n, width);
     Py_END_ALLOW_THREADS
     return finish(a, 7, 1);
@@ -71,6 +76,7 @@ PyDoc_STRVAR(lstm_backward_doc,
 "gradient of the pre-activations in parameter column order (i, f, g, o).");
 
 static PyObject *py_lstm_backward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[6];
     if (!PyArg_ParseTuple(args, "OOOOOO:lstm_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5])) return NULL;
     Arg a[6];
@@ -88,10 +94,10 @@ static PyObject *py_lstm_backward(PyObject *self, PyObject *args) {
     Py_ssize_t slot = a[0].view.strides[0] / a[0].view.itemsize;
     Py_BEGIN_ALLOW_THREADS
     if (dtype == F32)
-        lstm_backward_float(a[0].view.buf, slot, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf,
+        isa->lstm_backward_float(a[0].view.buf, slot, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf,
                             a[5].view.buf, n, width);
     else
-        lstm_backward_double(a[0].view.buf, slot, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf,
+        isa->lstm_backward_double(a[0].view.buf, slot, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf,
                              a[5].view.buf, n, width);
     Py_END_ALLOW_THREADS
     return finish(a, 6, 1);
@@ -119,6 +125,7 @@ PyDoc_STRVAR(sgd_doc,
 "param -= lr * buf (nesterov: lr * (grad + momentum * buf)). buf None: plain param -= lr * grad.");
 
 static PyObject *py_sgd(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[3];
     double lr, momentum;
     int nesterov, dtype = 0;
@@ -135,9 +142,9 @@ static PyObject *py_sgd(PyObject *self, PyObject *args) {
     Py_ssize_t n = a[0].view.shape[0];
     Py_BEGIN_ALLOW_THREADS
     if (dtype == F32)
-        sgd_float(param, buf, grad, n, (float)lr, (float)momentum, nesterov);
+        isa->sgd_float(param, buf, grad, n, (float)lr, (float)momentum, nesterov);
     else
-        sgd_double(param, buf, grad, n, lr, momentum, nesterov);
+        isa->sgd_double(param, buf, grad, n, lr, momentum, nesterov);
     Py_END_ALLOW_THREADS
     return finish(a, 3, 1);
 }
@@ -148,6 +155,7 @@ PyDoc_STRVAR(adam_doc,
 "step_size = lr / (1 - beta1^t), correction2_sqrt = sqrt(1 - beta2^t).");
 
 static PyObject *py_adam(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[4];
     double b1, b2, step, c2, eps;
     int dtype = 0;
@@ -167,10 +175,10 @@ static PyObject *py_adam(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     /* 1 - beta in double, then rounded: as numpy does with the Python float 1.0 - beta */
     if (dtype == F32)
-        adam_float(p, m, v, g, n, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2), (float)step,
+        isa->adam_float(p, m, v, g, n, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2), (float)step,
                    (float)c2, (float)eps);
     else
-        adam_double(p, m, v, g, n, b1, b2, 1.0 - b1, 1.0 - b2, step, c2, eps);
+        isa->adam_double(p, m, v, g, n, b1, b2, 1.0 - b1, 1.0 - b2, step, c2, eps);
     Py_END_ALLOW_THREADS
     return finish(a, 4, 1);
 }
@@ -178,16 +186,13 @@ static PyObject *py_adam(PyObject *self, PyObject *args) {
 PyDoc_STRVAR(small_gemm_doc,
 "small_gemm(a, b, out, accumulate)\n\n"
 "out = a @ b, or out += a @ b with accumulate, for float32 a (m, k), b (k, n), out (m, n), each with\n"
-"contiguous rows (row strides may differ). Only where the module's `small_gemm_available` is True.");
+"contiguous rows (row strides may differ). On the avx512 and avx2 paths.");
 
 static PyObject *py_small_gemm(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[3];
     int accumulate;
     if (!PyArg_ParseTuple(args, "OOOp:small_gemm", &o[0], &o[1], &o[2], &accumulate)) return NULL;
-    if (!small_gemm_supported()) {
-        PyErr_SetString(PyExc_RuntimeError, "small_gemm needs a CPU with AVX-512");
-        return NULL;
-    }
     Arg a[3];
     memset(a, 0, sizeof a);
     int dtype = 0;
@@ -204,15 +209,13 @@ static PyObject *py_small_gemm(PyObject *self, PyObject *args) {
                      a[1].view.shape[0], n, a[2].view.shape[0], a[2].view.shape[1]);
         goto fail;
     }
-#if HAVE_SMALL_GEMM
     {
         Py_ssize_t item = a[0].view.itemsize;
         Py_BEGIN_ALLOW_THREADS
-        small_gemm_f32(a[0].view.buf, a[0].view.strides[0] / item, a[1].view.buf, a[1].view.strides[0] / item,
-                       a[2].view.buf, a[2].view.strides[0] / item, m, n, k, NULL, accumulate);
+        isa->small_gemm(a[0].view.buf, a[0].view.strides[0] / item, a[1].view.buf, a[1].view.strides[0] / item,
+                        a[2].view.buf, a[2].view.strides[0] / item, m, n, k, accumulate);
         Py_END_ALLOW_THREADS
     }
-#endif
     return finish(a, 3, 1);
 fail:
     return finish(a, 3, 0);
@@ -269,6 +272,7 @@ static int window_fits(const Py_ssize_t *shape, Py_ssize_t kh, Py_ssize_t kw, Py
 }
 
 static PyObject *py_maxpool_forward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *x, *best, *argmax;
     Py_ssize_t kh, kw, sh, sw, shape[8];
     if (!PyArg_ParseTuple(args, "OOO(nn)(nn):maxpool_forward", &x, &best, &argmax, &kh, &kw, &sh, &sw)) return NULL;
@@ -280,10 +284,10 @@ static PyObject *py_maxpool_forward(PyObject *self, PyObject *args) {
         return finish(a, 3, 0);
     Py_BEGIN_ALLOW_THREADS
     if (dtype == F32)
-        maxpool_forward_float(a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[0] * shape[1], shape[2], shape[3],
+        isa->maxpool_forward_float(a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[0] * shape[1], shape[2], shape[3],
                               kh, kw, sh, sw, shape[6], shape[7]);
     else
-        maxpool_forward_double(a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[0] * shape[1], shape[2], shape[3],
+        isa->maxpool_forward_double(a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[0] * shape[1], shape[2], shape[3],
                                kh, kw, sh, sw, shape[6], shape[7]);
     Py_END_ALLOW_THREADS
     return finish(a, 3, 1);
@@ -295,6 +299,7 @@ PyDoc_STRVAR(maxpool_backward_doc,
 "(N, C, H, W), the padded input's gradient, which the caller zeroes.");
 
 static PyObject *py_maxpool_backward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *out, *g, *argmax;
     Py_ssize_t kh, kw, sh, sw, shape[8];
     if (!PyArg_ParseTuple(args, "OOO(nn)(nn):maxpool_backward", &out, &g, &argmax, &kh, &kw, &sh, &sw)) return NULL;
@@ -313,37 +318,91 @@ static PyObject *py_maxpool_backward(PyObject *self, PyObject *args) {
         }
     Py_BEGIN_ALLOW_THREADS
     if (dtype == F32)
-        maxpool_backward_float(a[1].view.buf, where, a[0].view.buf, shape[0] * shape[1], shape[2], shape[3], kw, sh,
+        isa->maxpool_backward_float(a[1].view.buf, where, a[0].view.buf, shape[0] * shape[1], shape[2], shape[3], kw, sh,
                                sw, shape[6], shape[7]);
     else
-        maxpool_backward_double(a[1].view.buf, where, a[0].view.buf, shape[0] * shape[1], shape[2], shape[3], kw, sh,
+        isa->maxpool_backward_double(a[1].view.buf, where, a[0].view.buf, shape[0] * shape[1], shape[2], shape[3], kw, sh,
                                 sw, shape[6], shape[7]);
     Py_END_ALLOW_THREADS
     return finish(a, 3, 1);
 }
 
-static PyMethodDef methods[] = {
+PyMethodDef cell_methods[] = {
     {"lstm_forward", py_lstm_forward, METH_VARARGS, lstm_forward_doc},
     {"lstm_backward", py_lstm_backward, METH_VARARGS, lstm_backward_doc},
     {"sgd", py_sgd, METH_VARARGS, sgd_doc},
     {"adam", py_adam, METH_VARARGS, adam_doc},
-    {"small_gemm", py_small_gemm, METH_VARARGS, small_gemm_doc},
     {"maxpool_forward", py_maxpool_forward, METH_VARARGS, maxpool_forward_doc},
     {"maxpool_backward", py_maxpool_backward, METH_VARARGS, maxpool_backward_doc},
     {NULL, NULL, 0, NULL},
 };
 
+PyMethodDef gemm_methods[] = {
+    {"small_gemm", py_small_gemm, METH_VARARGS, small_gemm_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ---- the paths ----------------------------------------------------------------------------------
+ * Best first. Each one that runs on this CPU becomes a dict of its functions, bound to its table through
+ * a capsule (their `self`), so one process can call every path its CPU runs, side by side. */
+
+static const Isa *const PATHS[] = {&ISA_AVX512, &ISA_AVX2, &ISA_GENERIC};
+#define PATH_COUNT ((int)(sizeof PATHS / sizeof PATHS[0]))
+static const char CAPSULE[] = "nngraph.backend._kernels.path";
+
+const Isa *path_of(PyObject *self) { return PyCapsule_GetPointer(self, CAPSULE); }
+
+static int add_functions(PyObject *dict, PyMethodDef *defs, PyObject *capsule, PyObject *module_name) {
+    for (PyMethodDef *def = defs; def->ml_name; def++) {
+        PyObject *function = PyCFunction_NewEx(def, capsule, module_name);
+        int failed = !function || PyDict_SetItemString(dict, def->ml_name, function) < 0;
+        Py_XDECREF(function);
+        if (failed) return -1;
+    }
+    return 0;
+}
+
+static PyObject *path_functions(const Isa *isa, PyObject *module_name) {
+    PyObject *capsule = PyCapsule_New((void *)isa, CAPSULE, NULL), *dict = PyDict_New();
+    int ok = capsule && dict && add_functions(dict, cell_methods, capsule, module_name) == 0 &&
+             (!isa->small_gemm || (add_functions(dict, gemm_methods, capsule, module_name) == 0 &&
+                                   add_functions(dict, sequence_methods, capsule, module_name) == 0));
+    Py_XDECREF(capsule);
+    if (!ok) Py_CLEAR(dict);
+    return dict;
+}
+
+/* `paths`: {name: {function name: function}} for the paths this CPU runs, best first; `built_paths`:
+ * the names of the paths compiled into this build (a path is left out where the compiler cannot target it) */
+static int add_paths(PyObject *mod) {
+    PyObject *paths = PyDict_New(), *built = PyList_New(0), *name = PyModule_GetNameObject(mod);
+    int ok = paths && built && name;
+    for (int p = 0; ok && p < PATH_COUNT; p++) {
+        if (!PATHS[p]->runs_here) continue;
+        PyObject *label = PyUnicode_FromString(PATHS[p]->name);
+        ok = label && PyList_Append(built, label) == 0;
+        if (ok && PATHS[p]->runs_here()) {
+            PyObject *functions = path_functions(PATHS[p], name);
+            ok = functions && PyDict_SetItem(paths, label, functions) == 0;
+            Py_XDECREF(functions);
+        }
+        Py_XDECREF(label);
+    }
+    PyObject *built_tuple = ok ? PyList_AsTuple(built) : NULL;
+    ok = ok && built_tuple && PyModule_AddObjectRef(mod, "paths", paths) == 0 &&
+         PyModule_AddObjectRef(mod, "built_paths", built_tuple) == 0;
+    Py_XDECREF(paths), Py_XDECREF(built), Py_XDECREF(name), Py_XDECREF(built_tuple);
+    return ok ? 0 : -1;
+}
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "nngraph.backend._kernels",
-    "Fused CPU kernels for the numpy backend (see nngraph/backend/kernels.py).", -1, methods,
+    "Fused CPU kernels for the numpy backend, one set per instruction-set path (see nngraph/backend/accel.py).",
+    -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__kernels(void) {
     PyObject *mod = PyModule_Create(&module);
-    if (mod && (PyModule_AddFunctions(mod, sequence_methods) < 0 ||
-                PyModule_AddObjectRef(mod, "small_gemm_available", small_gemm_supported() ? Py_True : Py_False) < 0)) {
-        Py_DECREF(mod);
-        return NULL;
-    }
+    if (mod && add_paths(mod) < 0) Py_CLEAR(mod);
     return mod;
 }

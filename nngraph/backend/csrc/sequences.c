@@ -1,6 +1,7 @@
 /* The whole-sequence kernels of a recurrent layer (LSTM, GRU, Elman) and the weight-gradient GEMM, as
- * Python calls them: each checks its arrays, packs the weights it reads at every step, and splits its
- * work over threads (threads.c) by sequence, or by column for the GEMM. */
+ * Python calls them, on the paths with GEMMs (avx512, avx2): each checks its arrays, packs the weights it
+ * reads at every step, and splits its work over threads (threads.c) by sequence, or by column for the
+ * GEMM; the path's step loops (loops.h) do the work. */
 #include "kernels.h"
 
 PyDoc_STRVAR(lstm_sequence_forward_doc,
@@ -12,8 +13,7 @@ PyDoc_STRVAR(lstm_sequence_forward_doc,
 "order (i, f, g, o), as the layer keeps them: reordered into slots (and the sigmoid slots halved) here.\n"
 "h and c ((T+1)*n, w): the initial state in the first n rows, step t written to rows (t+1)*n...;\n"
 "gates (4, T*n, w) and tanh_c (T*n, w) receive every step's values; scratch (n, 4w). The sequences\n"
-"are independent, so `threads` threads each run every step for a block of them. Only where\n"
-"small_gemm_available is True.");
+"are independent, so `threads` threads each run every step for a block of them.");
 
 PyDoc_STRVAR(lstm_sequence_backward_doc,
 "lstm_sequence_backward(gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1)\n\n"
@@ -30,7 +30,7 @@ PyDoc_STRVAR(elman_sequence_forward_doc,
 "h_t = tanh(pre_t + h_(t-1) @ weight), for n sequences. pre (T*n, w): the inputs' product and the bias\n"
 "for every step; weight (w, w); h ((T+1)*n, w): the initial state in the first n rows, step t written\n"
 "to rows (t+1)*n.... The sequences are independent, so `threads` threads each run every step for a\n"
-"block of them. Only where small_gemm_available is True.");
+"block of them.");
 
 PyDoc_STRVAR(elman_sequence_backward_doc,
 "elman_sequence_backward(h, dh, da, weight, n, threads=1)\n\n"
@@ -41,10 +41,10 @@ PyDoc_STRVAR(elman_sequence_backward_doc,
 PyDoc_STRVAR(gru_sequence_forward_doc,
 "gru_sequence_forward(pre, weight, h, hu, rz, nn, n, threads=1)\n\n"
 "Every step of a float32 GRU layer whose only recurrence is its own, for n sequences (gate blocks r, z,\n"
-"n; nngraph/ops/recurrent.py). pre (T*n, 3w): the inputs' product and the bias for every step; weight\n"
+"n; nngraph/backend/twins.py). pre (T*n, 3w): the inputs' product and the bias for every step; weight\n"
 "(w, 3w): U; h ((T+1)*n, w): the initial state in the first n rows, step t written to rows (t+1)*n...;\n"
 "hu (T*n, 3w) receives h_(t-1) @ U, rz (T*n, 2w) the gates r and z, nn (T*n, w) the candidate.\n"
-"`threads` as in lstm_sequence_forward. Only where small_gemm_available is True.");
+"`threads` as in lstm_sequence_forward.");
 
 PyDoc_STRVAR(gru_sequence_backward_doc,
 "gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1)\n\n"
@@ -57,165 +57,33 @@ PyDoc_STRVAR(transposed_gemm_doc,
 "out = a.T @ b, or out += a.T @ b, for float32 a (k, m), b (k, n), out (m, n), each with contiguous\n"
 "rows: a weight's gradient summed over every step of a sequence. a may be a tuple or list of arrays\n"
 "(k, m_i), taken side by side (out has sum m_i rows): the gradients of several weights that multiply\n"
-"the same b, in one pass over it. `threads` threads each compute a block of out's columns. Only where\n"
-"small_gemm_available is True.");
+"the same b, in one pass over it. `threads` threads each compute a block of out's columns.");
 
 /* a thread count from Python: at least 1 */
 static int thread_count(int threads) { return threads < 1 ? 1 : threads; }
 
-#if HAVE_SMALL_GEMM
-typedef struct {
-    const float *pre, *x_weight, *weight, *bias;
-    float *h, *c, *gates, *tanh_c, *scratch;
-    Py_ssize_t n, width, k, steps, slot;
-} SequenceForward;
-
-/* every step for the sequences (rows of each step) [r0, r1) */
-static void sequence_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
-    const SequenceForward *s = job;
-    Py_ssize_t n = s->n, width = s->width, k = s->k, block = n * width, gate_row = 4 * width, rows = r1 - r0;
-    float *scratch = s->scratch + r0 * gate_row;
-    for (Py_ssize_t t = 0; t < s->steps; t++) {
-        Py_ssize_t at = t * block + r0 * width;
-        const float *step_pre = scratch, *added = NULL;
-        if (s->x_weight) {
-            strips_gemm_f32(s->pre + (t * n + r0) * k, k, s->x_weight, scratch, gate_row, rows, gate_row, k, s->bias, 0);
-            strips_gemm_f32(s->h + at, width, s->weight, scratch, gate_row, rows, gate_row, width, NULL, 1);
-        } else {
-            strips_gemm_f32(s->h + at, width, s->weight, scratch, gate_row, rows, gate_row, width, s->bias, 0);
-            step_pre = s->pre + (t * n + r0) * gate_row, added = scratch;
-        }
-        lstm_forward_float(step_pre, added, s->c + at, s->gates + at, s->slot, s->c + at + block, s->tanh_c + at,
-                           s->h + at + block, rows, width);
-    }
-}
-
-typedef struct {
-    const float *gates, *c, *tanh_c, *weight_t;
-    float *dh, *dc, *da;
-    double *bias_sums; /* NULL, or a row of 4w per 8 sequences: each part sums its da rows in its own */
-    Py_ssize_t n, width, steps, slot;
-} SequenceBackward;
-
-static void sequence_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
-    const SequenceBackward *s = job;
-    Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0, gate_row = 4 * width;
-    double *sums = s->bias_sums ? s->bias_sums + r0 / TILE_ROWS * gate_row : NULL;
-    for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
-        Py_ssize_t at = t * block + r0 * width;
-        float *da = s->da + 4 * at;
-        lstm_backward_float(s->gates + at, s->slot, s->c + at, s->tanh_c + at, s->dh + at + block,
-                            s->dc + r0 * width, da, rows, width);
-        strips_gemm_f32(da, gate_row, s->weight_t, s->dh + at, width, rows, width, gate_row, NULL, 1);
-        if (sums)
-            for (Py_ssize_t r = 0; r < rows; r++) add_to_sums(sums, da + r * gate_row, gate_row);
-    }
-}
-
-typedef struct {
-    const float *pre, *weight; /* weight packed by pack_strips */
-    float *h;
-    Py_ssize_t n, width, steps;
-} ElmanForward;
-
-static void elman_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
-    const ElmanForward *s = job;
-    Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0;
-    for (Py_ssize_t t = 0; t < s->steps; t++) {
-        Py_ssize_t at = t * block + r0 * width;
-        float *h = s->h + at + block;
-        strips_gemm_f32(s->h + at, width, s->weight, h, width, rows, width, width, NULL, 0);
-        add_tanh_float(s->pre + at, h, rows * width);
-    }
-}
-
-typedef struct {
-    const float *h, *weight_t; /* weight^T packed by pack_strips */
-    float *dh, *da;
-    Py_ssize_t n, width, steps;
-} ElmanBackward;
-
-static void elman_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
-    const ElmanBackward *s = job;
-    Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0;
-    for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
-        Py_ssize_t at = t * block + r0 * width;
-        tanh_vjp_float(s->h + at + block, s->dh + at + block, s->da + at, rows * width);
-        strips_gemm_f32(s->da + at, width, s->weight_t, s->dh + at, width, rows, width, width, NULL, 1);
-    }
-}
-
-typedef struct {
-    const float *pre, *weight; /* U packed by pack_strips */
-    float *h, *hu, *rz, *nn;
-    Py_ssize_t n, width, steps;
-} GruForward;
-
-static void gru_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
-    const GruForward *s = job;
-    Py_ssize_t w = s->width, block = s->n * w, rows = r1 - r0;
-    for (Py_ssize_t t = 0; t < s->steps; t++) {
-        Py_ssize_t at = t * block + r0 * w;
-        float *hu = s->hu + 3 * at;
-        strips_gemm_f32(s->h + at, w, s->weight, hu, 3 * w, rows, 3 * w, w, NULL, 0);
-        gru_forward_float(s->pre + 3 * at, hu, s->h + at, s->rz + 2 * at, s->nn + at, s->h + at + block, rows, w);
-    }
-}
-
-typedef struct {
-    const float *h, *hu, *rz, *nn, *weight_t; /* U^T packed by pack_strips */
-    float *dh, *gx, *ghu;
-    Py_ssize_t n, width, steps;
-} GruBackward;
-
-static void gru_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
-    const GruBackward *s = job;
-    Py_ssize_t w = s->width, block = s->n * w, rows = r1 - r0;
-    for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
-        Py_ssize_t at = t * block + r0 * w;
-        float *ghu = s->ghu + 3 * at;
-        gru_backward_float(s->dh + at + block, s->rz + 2 * at, s->nn + at, s->hu + 3 * at, s->h + at, s->gx + 3 * at,
-                           ghu, s->dh + at, rows, w);
-        strips_gemm_f32(ghu, 3 * w, s->weight_t, s->dh + at, w, rows, w, 3 * w, NULL, 1);
-    }
-}
-
-typedef struct {
-    const float *packed_a, *b;
-    float *out;
-    Py_ssize_t ldb, ldc, m, k;
-    int accumulate;
-} TransposedGemm;
-
-static void transposed_gemm_columns(const void *job, Py_ssize_t j0, Py_ssize_t j1) {
-    const TransposedGemm *g = job;
-    transposed_gemm_f32(g->packed_a, g->b, g->ldb, g->out, g->ldc, g->m, g->k, g->accumulate, j0, j1);
-}
-#endif
-
-#if HAVE_SMALL_GEMM
-/* Pack B (pack_strips, parameter order) into a buffer for the call, point *packed_field (in `job`) at it,
- * and run the parts over `rows` sequences with the GIL released; -1 with MemoryError where the buffer
- * cannot be had. */
-static int run_with_packed(part_body body, const void *job, const float **packed_field, const float *b,
-                           Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n, Py_ssize_t rows,
-                           int threads) {
-    float *packed = PyMem_RawMalloc((strips_size(k, n) + 1) * sizeof(float));
+/* Pack B (the path's pack_strips, parameter order) into a buffer for the call, point *packed_field (in
+ * `job`) at it, and run the parts over `rows` sequences with the GIL released; -1 with MemoryError where
+ * the buffer cannot be had. */
+static int run_with_packed(const Isa *isa, part_body body, const void *job, const float **packed_field,
+                           const float *b, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t k, Py_ssize_t n,
+                           Py_ssize_t rows, int threads) {
+    float *packed = PyMem_RawMalloc((isa->strips_size(k, n) + 1) * sizeof(float));
     if (!packed) {
         PyErr_NoMemory();
         return -1;
     }
     *packed_field = packed;
     Py_BEGIN_ALLOW_THREADS
-    pack_strips(b, row_stride, col_stride, k, n, 0, packed);
-    run_parts(body, job, rows, TILE_ROWS, thread_count(threads));
+    isa->pack_strips(b, row_stride, col_stride, k, n, 0, packed);
+    run_parts(body, job, rows, SPLIT_ROWS, thread_count(threads));
     Py_END_ALLOW_THREADS
     PyMem_RawFree(packed);
     return 0;
 }
-#endif
 
 static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[9];
     int threads = 1;
     if (!PyArg_ParseTuple(args, "OOOOOOOOO|i:lstm_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
@@ -228,8 +96,8 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
     static const int dims[9] = {2, 2, 2, 2, 2, 3, 2, 2, 1}, writes[9] = {0, 0, 0, 1, 1, 1, 1, 1, 0};
     for (int k = 0; k < 9; k++)
         if (o[k] != Py_None && take(&a[k], o[k], names[k], dims[k], writes[k], &dtype) < 0) return finish(a, 9, 0);
-    if (dtype != F32 || !small_gemm_supported() || o[0] == Py_None || o[2] == Py_None) {
-        PyErr_SetString(PyExc_TypeError, "lstm_sequence_forward needs float32 arrays and AVX-512");
+    if (dtype != F32 || o[0] == Py_None || o[2] == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "lstm_sequence_forward needs float32 arrays");
         return finish(a, 9, 0);
     }
     int projected = o[1] == Py_None;
@@ -246,10 +114,10 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
         return finish(a, 9, 0);
     }
     if (gates_fit(&a[5], rows, width) < 0) return finish(a, 9, 0);
-#if HAVE_SMALL_GEMM
     {
         /* the weights strip by strip and in slot order, read at every step: see pack_strips */
-        Py_ssize_t x_size = projected ? 0 : strips_size(k, 4 * width), w_size = strips_size(width, 4 * width);
+        Py_ssize_t x_size = projected ? 0 : isa->strips_size(k, 4 * width),
+                   w_size = isa->strips_size(width, 4 * width);
         float *packed = PyMem_RawMalloc((x_size + w_size + 4 * width) * sizeof(float)), *bias = NULL;
         if (!packed) {
             PyErr_NoMemory();
@@ -263,21 +131,21 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
                 bias[d] = ((const float *)a[8].view.buf)[column] * scale;
             }
         }
-        SequenceForward job = {a[0].view.buf, projected ? NULL : packed, packed + x_size, bias, a[3].view.buf,
+        LstmForward job = {a[0].view.buf, projected ? NULL : packed, packed + x_size, bias, a[3].view.buf,
                                a[4].view.buf, a[5].view.buf, a[6].view.buf, a[7].view.buf, n, width, k, steps,
                                a[5].view.strides[0] / a[5].view.itemsize};
         Py_BEGIN_ALLOW_THREADS
-        if (!projected) pack_strips(a[1].view.buf, 4 * width, 1, k, 4 * width, width, packed);
-        pack_strips(a[2].view.buf, 4 * width, 1, width, 4 * width, width, packed + x_size);
-        run_parts(sequence_forward_rows, &job, n, TILE_ROWS, thread_count(threads));
+        if (!projected) isa->pack_strips(a[1].view.buf, 4 * width, 1, k, 4 * width, width, packed);
+        isa->pack_strips(a[2].view.buf, 4 * width, 1, width, 4 * width, width, packed + x_size);
+        run_parts(isa->lstm_forward_rows, &job, n, SPLIT_ROWS, thread_count(threads));
         Py_END_ALLOW_THREADS
         PyMem_RawFree(packed);
     }
-#endif
     return finish(a, 9, 1);
 }
 
 static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[8];
     int threads = 1;
     if (!PyArg_ParseTuple(args, "OOOOOOOO|i:lstm_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
@@ -291,8 +159,8 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
     static const int dims[8] = {3, 2, 2, 2, 2, 2, 2, 1}, writes[8] = {0, 0, 0, 1, 1, 1, 0, 1};
     for (int k = 0; k < 8; k++)
         if ((k < 7 || with_bias) && take(&a[k], o[k], names[k], dims[k], writes[k], &dtype) < 0) goto fail;
-    if (dtype != F32 || !small_gemm_supported()) {
-        PyErr_SetString(PyExc_TypeError, "lstm_sequence_backward needs float32 arrays and AVX-512");
+    if (dtype != F32) {
+        PyErr_SetString(PyExc_TypeError, "lstm_sequence_backward needs float32 arrays");
         goto fail;
     }
     Py_ssize_t n = a[4].view.shape[0], width = a[4].view.shape[1];
@@ -307,18 +175,17 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
         goto fail;
     }
     if (gates_fit(&a[0], rows, width) < 0) goto fail;
-#if HAVE_SMALL_GEMM
     {
-        Py_ssize_t blocks = (n + TILE_ROWS - 1) / TILE_ROWS;
+        Py_ssize_t blocks = (n + SPLIT_ROWS - 1) / SPLIT_ROWS;
         sums = with_bias ? PyMem_RawCalloc(blocks * 4 * width, sizeof(double)) : NULL;
         if (with_bias && !sums) {
             PyErr_NoMemory();
             goto fail;
         }
-        SequenceBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, NULL, a[3].view.buf,
+        LstmBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, NULL, a[3].view.buf,
                                 a[4].view.buf, a[5].view.buf, sums, n, width, steps,
                                 a[0].view.strides[0] / a[0].view.itemsize};
-        if (run_with_packed(sequence_backward_rows, &job, &job.weight_t, a[6].view.buf, 1, 4 * width, 4 * width,
+        if (run_with_packed(isa, isa->lstm_backward_rows, &job, &job.weight_t, a[6].view.buf, 1, 4 * width, 4 * width,
                             width, n, threads) < 0)
             goto fail; /* weight^T: rows and columns swapped */
         float *bias_grad = with_bias ? a[7].view.buf : NULL;
@@ -328,7 +195,6 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
             bias_grad[j] = (float)total;
         }
     }
-#endif
     PyMem_RawFree(sums);
     return finish(a, 8, 1);
 fail:
@@ -337,13 +203,13 @@ fail:
 }
 
 
-/* take `count` float32 arrays (AVX-512 checked too); -1 with the exception set */
+/* take `count` float32 arrays; -1 with the exception set */
 static int take_f32(Arg *a, PyObject **o, const char **names, const int *writes, int count, const char *kernel) {
     int dtype = 0;
     for (int k = 0; k < count; k++)
         if (take(&a[k], o[k], names[k], 2, writes[k], &dtype) < 0) return -1;
-    if (dtype != F32 || !small_gemm_supported()) {
-        PyErr_Format(PyExc_TypeError, "%s needs float32 arrays and AVX-512", kernel);
+    if (dtype != F32) {
+        PyErr_Format(PyExc_TypeError, "%s needs float32 arrays", kernel);
         return -1;
     }
     return 0;
@@ -360,6 +226,7 @@ static Py_ssize_t whole_steps(const Arg *a, Py_ssize_t n, const char *name) {
 }
 
 static PyObject *py_elman_sequence_forward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[3];
     Py_ssize_t n;
     int threads = 1;
@@ -373,15 +240,14 @@ static PyObject *py_elman_sequence_forward(PyObject *self, PyObject *args) {
     if (steps < 0 || same_shape(&a[0], rows, w, "pre") < 0 || same_shape(&a[1], w, w, "weight") < 0 ||
         same_shape(&a[2], rows + n, w, "h") < 0)
         return finish(a, 3, 0);
-#if HAVE_SMALL_GEMM
     ElmanForward job = {a[0].view.buf, NULL, a[2].view.buf, n, w, steps};
-    if (run_with_packed(elman_forward_rows, &job, &job.weight, a[1].view.buf, w, 1, w, w, n, threads) < 0)
+    if (run_with_packed(isa, isa->elman_forward_rows, &job, &job.weight, a[1].view.buf, w, 1, w, w, n, threads) < 0)
         return finish(a, 3, 0);
-#endif
     return finish(a, 3, 1);
 }
 
 static PyObject *py_elman_sequence_backward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[4];
     Py_ssize_t n;
     int threads = 1;
@@ -396,15 +262,14 @@ static PyObject *py_elman_sequence_backward(PyObject *self, PyObject *args) {
     if (steps < 0 || same_shape(&a[0], rows + n, w, "h") < 0 || same_shape(&a[1], rows + n, w, "dh") < 0 ||
         same_shape(&a[2], rows, w, "da") < 0 || same_shape(&a[3], w, w, "weight") < 0)
         return finish(a, 4, 0);
-#if HAVE_SMALL_GEMM
     ElmanBackward job = {a[0].view.buf, NULL, a[1].view.buf, a[2].view.buf, n, w, steps};
-    if (run_with_packed(elman_backward_rows, &job, &job.weight_t, a[3].view.buf, 1, w, w, w, n, threads) < 0)
+    if (run_with_packed(isa, isa->elman_backward_rows, &job, &job.weight_t, a[3].view.buf, 1, w, w, w, n, threads) < 0)
         return finish(a, 4, 0); /* weight^T: rows and columns swapped */
-#endif
     return finish(a, 4, 1);
 }
 
 static PyObject *py_gru_sequence_forward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[6];
     Py_ssize_t n;
     int threads = 1;
@@ -421,15 +286,14 @@ static PyObject *py_gru_sequence_forward(PyObject *self, PyObject *args) {
         same_shape(&a[2], rows + n, w, "h") < 0 || same_shape(&a[3], rows, 3 * w, "hu") < 0 ||
         same_shape(&a[4], rows, 2 * w, "rz") < 0 || same_shape(&a[5], rows, w, "nn") < 0)
         return finish(a, 6, 0);
-#if HAVE_SMALL_GEMM
     GruForward job = {a[0].view.buf, NULL, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf, n, w, steps};
-    if (run_with_packed(gru_forward_rows, &job, &job.weight, a[1].view.buf, 3 * w, 1, w, 3 * w, n, threads) < 0)
+    if (run_with_packed(isa, isa->gru_forward_rows, &job, &job.weight, a[1].view.buf, 3 * w, 1, w, 3 * w, n, threads) < 0)
         return finish(a, 6, 0);
-#endif
     return finish(a, 6, 1);
 }
 
 static PyObject *py_gru_sequence_backward(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *o[8];
     Py_ssize_t n;
     int threads = 1;
@@ -447,26 +311,21 @@ static PyObject *py_gru_sequence_backward(PyObject *self, PyObject *args) {
         same_shape(&a[4], rows + n, w, "dh") < 0 || same_shape(&a[5], rows, 3 * w, "gx") < 0 ||
         same_shape(&a[6], rows, 3 * w, "ghu") < 0 || same_shape(&a[7], w, 3 * w, "weight") < 0)
         return finish(a, 8, 0);
-#if HAVE_SMALL_GEMM
     GruBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, NULL, a[4].view.buf,
                        a[5].view.buf, a[6].view.buf, n, w, steps};
-    if (run_with_packed(gru_backward_rows, &job, &job.weight_t, a[7].view.buf, 1, 3 * w, 3 * w, w, n, threads) < 0)
+    if (run_with_packed(isa, isa->gru_backward_rows, &job, &job.weight_t, a[7].view.buf, 1, 3 * w, 3 * w, w, n, threads) < 0)
         return finish(a, 8, 0); /* weight^T: rows and columns swapped */
-#endif
     return finish(a, 8, 1);
 }
 
 #define MAX_FACTORS 16
 
 static PyObject *py_transposed_gemm(PyObject *self, PyObject *args) {
+    const Isa *isa = path_of(self);
     PyObject *first, *b_obj, *out_obj;
     int accumulate = 0, threads = 1;
     if (!PyArg_ParseTuple(args, "OOO|pi:transposed_gemm", &first, &b_obj, &out_obj, &accumulate, &threads))
         return NULL;
-    if (!small_gemm_supported()) {
-        PyErr_SetString(PyExc_RuntimeError, "transposed_gemm needs a CPU with AVX-512");
-        return NULL;
-    }
     int listed = PyTuple_Check(first) || PyList_Check(first);
     Py_ssize_t factors = listed ? PySequence_Size(first) : 1;
     if (factors < 1 || factors > MAX_FACTORS) {
@@ -502,8 +361,7 @@ static PyObject *py_transposed_gemm(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "out must have shape (%zd, %zd)", total_m, n);
         goto fail;
     }
-#if HAVE_SMALL_GEMM
-    packed = PyMem_RawMalloc((packed_size(total_m, k) + 1) * sizeof(float));
+    packed = PyMem_RawMalloc((isa->packed_size(total_m, k) + 1) * sizeof(float));
     if (!packed) {
         PyErr_NoMemory();
         goto fail;
@@ -514,12 +372,11 @@ static PyObject *py_transposed_gemm(PyObject *self, PyObject *args) {
                               accumulate};
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t f = 0, offset = 0; f < factors; offset += a[f].view.shape[1], f++)
-            pack_transposed(a[f].view.buf, a[f].view.strides[0] / item, a[f].view.shape[1], k, offset, total_m, packed);
-        run_parts(transposed_gemm_columns, &job, n, 32, thread_count(threads));
+            isa->pack_transposed(a[f].view.buf, a[f].view.strides[0] / item, a[f].view.shape[1], k, offset, total_m, packed);
+        run_parts(isa->transposed_gemm_columns, &job, n, 32, thread_count(threads));
         Py_END_ALLOW_THREADS
     }
     PyMem_RawFree(packed);
-#endif
     return finish(a, count, 1);
 fail:
     return finish(a, count, 0);

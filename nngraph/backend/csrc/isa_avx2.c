@@ -1,0 +1,62 @@
+/* The avx2 path: every kernel compiled for x86-64-v3 (AVX2 and FMA), the GEMMs on 256-bit registers in
+ * tiles of 6 x 16 (see gemm.h). */
+#include "kernels.h"
+
+#if HAVE_X86_PATHS
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#if __GNUC__ >= 12
+#pragma GCC target("arch=x86-64-v3")
+#else
+#pragma GCC target("avx2,fma")
+#endif
+#endif
+
+typedef __m256 vec;
+typedef __m256i lanes_mask;
+#define LANES 8
+#define TILE 6
+
+static inline lanes_mask first_lanes(Py_ssize_t count) {
+    int lanes = count < 0 ? 0 : (count > LANES ? LANES : (int)count);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline vec vzero(void) { return _mm256_setzero_ps(); }
+static inline vec vset1(float x) { return _mm256_set1_ps(x); }
+static inline vec vload(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vstore(float *p, vec v) { _mm256_storeu_ps(p, v); }
+static inline vec vload_masked(const float *p, lanes_mask m) { return _mm256_maskload_ps(p, m); }
+static inline void vstore_masked(float *p, lanes_mask m, vec v) { _mm256_maskstore_ps(p, m, v); }
+static inline vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vec vadd(vec a, vec b) { return _mm256_add_ps(a, b); }
+
+#include "cells.h"
+#include "gemm.h"
+#include "loops.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+static int runs_here(void) {
+    __builtin_cpu_init();
+#if !defined(__clang__) && __GNUC__ >= 12
+    return __builtin_cpu_supports("x86-64-v3");
+#else
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+}
+
+#define PATH_VAR ISA_AVX2
+#define PATH_NAME "avx2"
+#define PATH_HAS_GEMM 1
+#include "path_table.h"
+#else
+const Isa ISA_AVX2 = {"avx2", NULL}; /* not built: no x86-64 compiler */
+#endif

@@ -1,0 +1,64 @@
+/* The avx512 path: every kernel compiled for x86-64-v4 (AVX-512), the GEMMs on 512-bit registers in tiles
+ * of 8 x 32 (see gemm.h). */
+#include "kernels.h"
+
+#if HAVE_X86_PATHS
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), \
+                             apply_to = function)
+#else
+#pragma GCC push_options
+#if __GNUC__ >= 12
+#pragma GCC target("arch=x86-64-v4")
+#else
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
+#endif
+#endif
+
+typedef __m512 vec;
+typedef __mmask16 lanes_mask;
+#define LANES 16
+#define TILE 8
+
+static inline lanes_mask first_lanes(Py_ssize_t count) {
+    return count <= 0 ? 0 : (count >= LANES ? 0xFFFF : (__mmask16)((1u << count) - 1));
+}
+static inline vec vzero(void) { return _mm512_setzero_ps(); }
+static inline vec vset1(float x) { return _mm512_set1_ps(x); }
+static inline vec vload(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vstore(float *p, vec v) { _mm512_storeu_ps(p, v); }
+static inline vec vload_masked(const float *p, lanes_mask m) { return _mm512_maskz_loadu_ps(m, p); }
+static inline void vstore_masked(float *p, lanes_mask m, vec v) { _mm512_mask_storeu_ps(p, m, v); }
+static inline vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vec vadd(vec a, vec b) { return _mm512_add_ps(a, b); }
+
+#include "cells.h"
+#include "gemm.h"
+#include "loops.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+static int runs_here(void) {
+    __builtin_cpu_init();
+#if !defined(__clang__) && __GNUC__ >= 12
+    return __builtin_cpu_supports("x86-64-v4");
+#else
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+}
+
+#define PATH_VAR ISA_AVX512
+#define PATH_NAME "avx512"
+#define PATH_HAS_GEMM 1
+#include "path_table.h"
+#else
+const Isa ISA_AVX512 = {"avx512", NULL}; /* not built: no x86-64 compiler */
+#endif

@@ -1,0 +1,100 @@
+"""The twins of the whole-sequence kernels (an LSTM, GRU or Elman layer whose only recurrence is its own):
+step loops with the kernels' arguments and layouts (`csrc/sequences.c` documents them).
+
+Each step goes through `accel` for its product ("small_gemm", asked for once a call) and, for the LSTM,
+its element-wise step ("lstm_step_forward"/"lstm_step_backward"): on the twins path that is numpy
+throughout, and where only the whole loop does not apply (float64, a batch the small GEMM does not serve,
+a CPU without AVX2) the compiled step kernels still do their part. Each sequence is independent, so
+`threads` is accepted and not needed.
+"""
+
+from __future__ import annotations
+
+from nngraph.backend import accel
+from nngraph.backend.twins import gru_step_backward, gru_step_forward, lstm_slot_params
+
+
+def _steps(rows: int, n: int) -> range:
+    return range(rows // n)
+
+
+def _product(xp, like, n: int):
+    """The small GEMM's entry for n rows of `like`'s dtype."""
+    return accel.get("small_gemm", xp, dtype=like.dtype, rows=n)
+
+
+def lstm_sequence_forward(xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1) -> None:
+    """Every step of an LSTM layer: per step, scratch = (x_t @ x_weight) + bias + h_(t-1) @ weight, then
+    the step. x_weight None: pre is already the input's product, in slot order."""
+    n, dtype = scratch.shape[0], scratch.dtype
+    step = accel.get("lstm_step_forward", xp, dtype=dtype)
+    weight = lstm_slot_params(xp, weight)
+    if x_weight is not None:  # every step's input product at once: one GEMM, the same sums
+        pre = pre @ lstm_slot_params(xp, x_weight)
+    bias = None if bias is None else lstm_slot_params(xp, bias)
+    work, product = xp.empty((n, weight.shape[0]), dtype=dtype), _product(xp, scratch, n)
+    for t in _steps(len(pre), n):
+        now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
+        product(h[now], weight, scratch, False)
+        if bias is not None:
+            scratch += bias
+        step(pre[now], scratch, c[now], gates[:, now], c[after], tanh_c[now], h[after], work)
+
+
+def lstm_sequence_backward(xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1) -> None:
+    """The reverse sweep: per step from the last, the step's vjp into da's rows, then dh_(t-1) += da_t @
+    weight.T; bias_grad (or None) receives the sum of da's rows."""
+    n, width = dc.shape
+    step = accel.get("lstm_step_backward", xp, dtype=dc.dtype)
+    weight_t = xp.ascontiguousarray(weight.T)
+    work, scratch = xp.empty((6, n, width), dtype=dc.dtype), xp.empty((n, width), dtype=dc.dtype)
+    product = _product(xp, dc, n)
+    for t in reversed(_steps(len(tanh_c), n)):
+        now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
+        step(gates[:, now], c[now], tanh_c[now], dh[after], dc, da[now], work)
+        product(da[now], weight_t, dh[now], True, scratch)
+    if bias_grad is not None:
+        bias_grad[...] = da.sum(axis=0, dtype=xp.float64)
+
+
+def elman_sequence_forward(xp, pre, weight, h, n, threads=1) -> None:
+    """Every step of a tanh layer: h_t = tanh(h_(t-1) @ weight + pre_t)."""
+    product = _product(xp, h, n)
+    for t in _steps(len(pre), n):
+        out = h[(t + 1) * n:(t + 2) * n]
+        product(h[t * n:(t + 1) * n], weight, out, False)
+        out += pre[t * n:(t + 1) * n]
+        xp.tanh(out, out=out)
+
+
+def elman_sequence_backward(xp, h, dh, da, weight, n, threads=1) -> None:
+    """The reverse sweep: da_t = dh_t * (1 - h_t^2), then dh_(t-1) += da_t @ weight.T."""
+    weight_t, product = xp.ascontiguousarray(weight.T), _product(xp, da, n)
+    scratch = xp.empty((n, weight.shape[0]), dtype=da.dtype)
+    for t in reversed(_steps(len(da), n)):
+        now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
+        ga = da[now]
+        xp.multiply(h[after], h[after], out=ga)
+        xp.subtract(1, ga, out=ga)
+        ga *= dh[after]
+        product(ga, weight_t, dh[now], True, scratch)
+
+
+def gru_sequence_forward(xp, pre, weight, h, hu, rz, nn, n, threads=1) -> None:
+    """Every step of a GRU layer: hu_t = h_(t-1) @ weight, then the step's gates, candidate and h_t."""
+    product = _product(xp, h, n)
+    for t in _steps(len(pre), n):
+        now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
+        product(h[now], weight, hu[now], False)
+        gru_step_forward(xp, pre[now], hu[now], h[now], rz[now], nn[now], h[after])
+
+
+def gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1) -> None:
+    """The reverse sweep: the step's vjp into gx's and ghu's rows, then dh_(t-1) += dh_t * z + ghu_t @
+    weight.T."""
+    weight_t, product = xp.ascontiguousarray(weight.T), _product(xp, gx, n)
+    scratch = xp.empty((n, weight.shape[0]), dtype=gx.dtype)
+    for t in reversed(_steps(len(hu), n)):
+        now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
+        gru_step_backward(xp, dh[after], rz[now], nn[now], hu[now], h[now], gx[now], ghu[now], dh[now])
+        product(ghu[now], weight_t, dh[now], True, scratch)

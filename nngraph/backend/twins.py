@@ -1,0 +1,224 @@
+"""The numpy twins of the compiled kernels (`csrc/`): each does what its kernel does, with the same
+arguments, written against `xp` (numpy or cupy). `accel` hands out a twin wherever the kernel does not
+run: on cupy, without the extension, with NNGRAPH_KERNELS=0, for a dtype or size the kernel does not
+take; `tests/backend/test_accel.py` holds every kernel to its twin. The whole-sequence twins, step
+loops over these, are in `sequence_twins`.
+
+The LSTM works in gate *slots*: (4, N, H), in the order i, f, o, g, so that every gate of a step is
+one contiguous (N, H) block (numpy is 3-5x slower on the strided column blocks of an (N, 4H) array) and
+the three sigmoid gates are one run. A slot holds its pre-activation with the sigmoid slots halved,
+because sigmoid(x) = 0.5 * tanh(x / 2) + 0.5: one tanh serves all four gates. Parameters keep PyTorch's
+column order i, f, g, o; `lstm_slot_params` reorders and halves a copy. The GRU's gate blocks are r, z,
+n (nngraph/ops/recurrent.py), its sigmoids the same halved tanh.
+"""
+
+from __future__ import annotations
+
+SLOT_BLOCKS = (0, 1, 3, 2)  # the parameter column block (i, f, g, o = 0..3) that each slot holds
+
+
+def lstm_slot_params(xp, w):
+    """A copy of w (..., 4H) with its column blocks in slot order and the sigmoid slots halved: then
+    x @ result (or result itself, for a bias) is a pre-activation in slot order, as the kernels take it."""
+    hidden = w.shape[-1] // 4
+    out = xp.empty(w.shape, dtype=w.dtype)
+    for slot, block in enumerate(SLOT_BLOCKS):  # block copies: no index arrays, and a C-contiguous result
+        source, target = w[..., block * hidden:(block + 1) * hidden], out[..., slot * hidden:(slot + 1) * hidden]
+        if slot < 3:
+            xp.multiply(source, 0.5, out=target)
+        else:
+            target[...] = source
+    return out
+
+
+# ---- the LSTM step ----------------------------------------------------------------------------------
+
+
+def lstm_step_forward(xp, pre, rec, c_prev, gates, c, tanh_c, h, work) -> None:
+    """One step. pre (N, 4H): slot pre-activations; rec: the same layout, added to pre (and overwritten
+    with the sum), or None. gates (4, N, H) receives the gate values (kept for the backward); writes c,
+    tanh(c) and h = o * tanh(c), each (N, H); c_prev (N, H) is the previous cell, work (N, H) scratch."""
+    n, hidden = c_prev.shape
+    if rec is not None:
+        rec += pre
+        pre = rec
+    xp.copyto(gates, pre.reshape(n, 4, hidden).transpose(1, 0, 2))  # to slot blocks
+    xp.tanh(gates, out=gates)
+    sigmoids = gates[:3]
+    sigmoids *= 0.5
+    sigmoids += 0.5
+    i, f, o, g = gates
+    xp.multiply(f, c_prev, out=c)
+    xp.multiply(i, g, out=work)
+    c += work
+    xp.tanh(c, out=tanh_c)
+    xp.multiply(o, tanh_c, out=h)
+
+
+def lstm_step_backward(xp, gates, c_prev, tanh_c, dh, dc, da, work) -> None:
+    """The vjp of one step. dh (N, H): gradient of h. dc (N, H): in, the gradient of c from later steps;
+    out, the gradient of c_prev. Writes da (N, 4H), the pre-activation gradient in parameter column
+    order (i, f, g, o). work (6, N, H) is overwritten."""
+    hidden = dh.shape[1]
+    i, f, o, g = gates
+    slope, dc_total, tmp = work[:4], work[4], work[5]
+    xp.multiply(gates, gates, out=slope)
+    xp.subtract(gates[:3], slope[:3], out=slope[:3])  # s (1 - s) for the sigmoid gates
+    xp.subtract(1, slope[3], out=slope[3])  # 1 - g^2
+    xp.multiply(tanh_c, tanh_c, out=tmp)
+    xp.subtract(1, tmp, out=tmp)
+    tmp *= o
+    tmp *= dh
+    xp.add(tmp, dc, out=dc_total)
+    for block, (value, other, d_slope) in enumerate(((dc_total, g, 0), (dc_total, c_prev, 1),
+                                                     (dc_total, i, 3), (dh, tanh_c, 2))):
+        xp.multiply(value, other, out=tmp)
+        xp.multiply(tmp, slope[d_slope], out=da[:, block * hidden:(block + 1) * hidden])
+    xp.multiply(dc_total, f, out=dc)
+
+
+# ---- the GRU step (no compiled kernel of its own: the whole-sequence GRU kernel's step) -----------------
+
+
+def gru_step_forward(xp, pre, hu, h_prev, rz, candidate, h) -> None:
+    """pre (N, 3H): the inputs' product and bias; hu (N, 3H) = h_prev @ U. Writes the gates r, z into rz
+    (N, 2H), the candidate n = tanh(pre_n + r * hu_n) and h = (1 - z) * n + z * h_prev (each (N, H))."""
+    hidden = h_prev.shape[1]
+    xp.add(pre[:, :2 * hidden], hu[:, :2 * hidden], out=rz)
+    _halved_sigmoid(xp, rz)
+    r, z = rz[:, :hidden], rz[:, hidden:]
+    xp.multiply(r, hu[:, 2 * hidden:], out=candidate)
+    candidate += pre[:, 2 * hidden:]
+    xp.tanh(candidate, out=candidate)
+    xp.subtract(h_prev, candidate, out=h)
+    h *= z
+    h += candidate
+
+
+def gru_step_backward(xp, g, rz, candidate, hu, h_prev, gx, ghu, dh_prev) -> None:
+    """Its vjp: g (N, H) the gradient of h. Writes the gradients of pre into gx and of hu into ghu (each
+    (N, 3H)), and adds g * z to dh_prev."""
+    hidden = h_prev.shape[1]
+    r, z = rz[:, :hidden], rz[:, hidden:]
+    dr, dz, dn = gx[:, :hidden], gx[:, hidden:2 * hidden], gx[:, 2 * hidden:]
+    xp.multiply(g, 1 - z, out=dn)
+    dn *= 1 - candidate * candidate
+    xp.multiply(dn, hu[:, 2 * hidden:], out=dr)
+    dr *= r * (1 - r)
+    xp.multiply(g, h_prev - candidate, out=dz)
+    dz *= z * (1 - z)
+    ghu[...] = gx
+    ghu[:, 2 * hidden:] *= r
+    dh_prev += g * z
+
+
+def _halved_sigmoid(xp, a) -> None:
+    """a = sigmoid(a) in place, as 0.5 * tanh(a / 2) + 0.5 (the kernels' form)."""
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+# ---- the optimizer updates (torch.optim's formulas: bit for bit what the kernels compute) ---------
+
+
+def sgd(xp, param, buf, grad, scratch, lr, momentum, nesterov) -> None:
+    """torch.optim.SGD's step in place: buf = momentum * buf + grad, then param -= lr * buf (nesterov:
+    lr * (grad + momentum * buf)); buf None: param -= lr * grad. scratch: a work array like param."""
+    step = grad
+    if buf is not None:
+        buf *= momentum
+        buf += grad
+        step = buf
+        if nesterov:
+            xp.multiply(buf, momentum, out=scratch)
+            scratch += grad
+            step = scratch
+    xp.multiply(step, lr, out=scratch)
+    param -= scratch
+
+
+def adam(xp, param, exp_avg, exp_avg_sq, grad, scratch, beta1, beta2, step_size, correction2_sqrt,
+         eps) -> None:
+    """torch.optim.Adam's step in place, with this step's bias corrections: step_size = lr / (1 -
+    beta1^t), correction2_sqrt = sqrt(1 - beta2^t). scratch: a work array like param."""
+    exp_avg *= beta1
+    xp.multiply(grad, 1.0 - beta1, out=scratch)
+    exp_avg += scratch
+    exp_avg_sq *= beta2
+    xp.multiply(grad, grad, out=scratch)
+    scratch *= 1.0 - beta2
+    exp_avg_sq += scratch
+    xp.sqrt(exp_avg_sq, out=scratch)
+    scratch /= correction2_sqrt
+    scratch += eps
+    xp.divide(exp_avg, scratch, out=scratch)
+    scratch *= step_size
+    param -= scratch
+
+
+# ---- max pooling ----------------------------------------------------------------------------------
+
+
+def _window(x, i, j, out_hw, stride):
+    """The values at kernel offset (i, j) of every window: (..., Ho, Wo), a view."""
+    (ho, wo), (sh, sw) = out_hw, stride
+    return x[..., i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+
+
+def pooled_hw(padded_shape, kernel, stride) -> tuple[int, int]:
+    """(Ho, Wo): how many windows fit the padded (..., H, W) image."""
+    return tuple((size - k) // s + 1 for size, k, s in zip(padded_shape[-2:], kernel, stride))
+
+
+def maxpool_forward(xp, padded, kernel, stride):
+    """Max pooling of an already padded (N, C, H, W) image: (best, argmax), each (N, C, Ho, Wo); argmax
+    numbers the offset i * kw + j where each window's maximum was first found (ties go to the first)."""
+    out_hw, kw = pooled_hw(padded.shape, kernel, stride), kernel[1]
+    best = _window(padded, 0, 0, out_hw, stride).copy()
+    # the smallest integer type that numbers every offset: int8 for any usual window, which makes
+    # building the argmax about 1.5x faster than int32 does
+    index = xp.int8 if kernel[0] * kw <= 127 else xp.int32
+    argmax = xp.zeros(best.shape, dtype=index)
+    for k in range(1, kernel[0] * kw):
+        candidate = _window(padded, k // kw, k % kw, out_hw, stride)
+        better = candidate > best  # strict: the first maximum wins ties
+        # offsets only grow, so the last offset that improved is the largest such k: a maximum is
+        # several times faster than the masked store argmax[better] = k
+        xp.maximum(argmax, xp.multiply(better, k, dtype=index), out=argmax)
+        xp.maximum(best, candidate, out=best)
+    return best, argmax
+
+
+def maxpool_backward(xp, g, argmax, padded_shape, kernel, stride):
+    """The vjp of maxpool_forward: the gradient of the padded image, each window's gradient g (N, C, Ho,
+    Wo) added at its argmax offset."""
+    out_hw, kw = pooled_hw(padded_shape, kernel, stride), kernel[1]
+    overlapping = stride[0] < kernel[0] or stride[1] < kernel[1]
+    out = xp.zeros(padded_shape, dtype=g.dtype)
+    for k in range(kernel[0] * kw):
+        where = _window(out, k // kw, k % kw, out_hw, stride)
+        if overlapping:
+            where += g * (argmax == k)
+        else:  # each pixel in one window at most: a plain store
+            xp.multiply(g, argmax == k, out=where)
+    return out
+
+
+# ---- the GEMMs ------------------------------------------------------------------------------------
+
+
+def small_gemm(xp, a, b, out, accumulate, scratch=None) -> None:
+    """out = a @ b, or out += a @ b (through scratch, shaped like out, where given)."""
+    if not accumulate:
+        xp.matmul(a, b, out=out)
+    elif scratch is None:
+        out += a @ b
+    else:
+        out += xp.matmul(a, b, out=scratch)
+
+
+def transposed_gemm(xp, factors, b) -> list:
+    """[a.T @ b for a in factors]: the gradients of the weights that multiply the same rows."""
+    return [a.T @ b for a in factors]

@@ -1,0 +1,167 @@
+"""How much memory a training run needs, worked out from the checked graph before any array exists.
+
+A run passes through three peaks, and needs the highest of them (P = parameter values, s = bytes a value):
+
+- initialisation: each parameter is drawn in float64 and cast, the parameters made so far are kept, and
+  then copied into one flat array: P*s + (8 + s) * the largest parameter, or 2*P*s for the copy;
+- training: the parameters, the optimizer's flat arrays (the gathered gradient, a scratch step, and one
+  per slot: momentum 1, adam 2), early stopping's copy of the best parameters and the training code's
+  modules stay; on top, one at a time, a step's gradients and activations (or an evaluation chunk's,
+  forward only), the buffer numpy writes a checkpoint's arrays through, or matplotlib for the curves;
+- a resume: the method is built (parameters and optimizer) while the checkpoint's arrays (parameters,
+  optimizer slots, the best copy) are read whole before they are copied in.
+
+Measured with tracemalloc on an MLP of 4M parameters (tests/graph/test_memory.py), the estimate covers
+the real peak of every optimizer; data sets are not counted (`check` does not read them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nngraph.errors import Collector, TrainingError, ValidationError
+from nngraph.graph.ir import ModelGraph
+from nngraph.graph.shapes import (
+    activation_values,
+    coupling_parameters,
+    largest_parameter,
+    total_parameters,
+)
+from nngraph.graph.training import TrainConfig
+from nngraph.safe_files import available_memory, describe_bytes
+
+ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
+FLOAT64 = 8  # initialisation draws in float64 before casting
+CHECKPOINT_BUFFER = 16 << 20  # numpy writes an array into a zip member in pieces of this size
+TRAINING_IMPORTS = 16 << 20  # the training code a run imports first (~13 MiB), kept to the end
+CURVES_IMPORT = 32 << 20  # matplotlib, imported to draw curves.png when the run ends (~28 MiB)
+EVAL_ROWS = 2048  # evaluation runs a split in chunks of this many rows (train/backprop.py)
+BOLTZMANN_METHODS = ("cd", "pcd", "boltzmann")
+OPTIMIZER_SLOTS = {"adam": 2}  # sgd: one (momentum) only with a momentum above 0
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes, by what holds them; `peak` is what the run needs at its highest point."""
+
+    parameters: int
+    training_state: int  # optimizer arrays, early stopping's copy
+    gradients: int
+    activations: int
+    initialisation: int
+    resume: int  # 0 unless resuming
+    largest: int  # bytes of the largest parameter: a checkpoint writes it through a buffer up to that size
+    batch: int
+    optimizer: str
+
+    @property
+    def peak(self) -> int:
+        passing = max(self.gradients + self.activations, min(CHECKPOINT_BUFFER, self.largest), CURVES_IMPORT)
+        training = self.parameters + self.training_state + TRAINING_IMPORTS + passing
+        return max(self.initialisation, training, self.resume)
+
+    def describe(self) -> str:
+        return (f"parameters {describe_bytes(self.parameters)}, gradients and {self.optimizer} state "
+                f"{describe_bytes(self.gradients + self.training_state)}, activations for batch {self.batch} "
+                f"{describe_bytes(self.activations)}")
+
+
+def model_memory(model: ModelGraph, dtype: str = "float32") -> int:
+    """Bytes to build the model alone (`nngraph.program`): its initialisation peak."""
+    size = ITEMSIZE.get(dtype, 4)
+    stored = total_parameters(model)
+    return max(stored * size + (FLOAT64 + size) * largest_parameter(model), 2 * stored * size)
+
+
+def training_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: str | None = None,
+                    resume: bool = False) -> MemoryEstimate:
+    """The estimate for training `config` on `models` (checked), in `dtype` (default: the config's)."""
+    size = ITEMSIZE.get(dtype or config.dtype, 4)
+    trained = [models[name] for name in config.models if name in models]
+    stored = sum(_stored_parameters(m, config) for m in trained)
+    slots = _optimizer_slots(config)
+    best = 1 if config.early_stopping else 0
+    resumed = (1 + (2 + slots)) + (1 + slots + best)  # built method, checkpoint arrays read whole
+    init = max(max((model_memory(m, dtype or config.dtype) for m in trained), default=0), 2 * stored * size)
+    return MemoryEstimate(
+        parameters=stored * size,
+        training_state=(2 + slots + best) * stored * size,
+        gradients=stored * size,
+        activations=_activations(trained, config) * size,
+        initialisation=init,
+        resume=resumed * stored * size if resume else 0,
+        largest=max((largest_parameter(m) for m in trained), default=0) * size,
+        batch=config.batch,
+        optimizer=config.optimizer.name,
+    )
+
+
+def _stored_parameters(model: ModelGraph, config: TrainConfig) -> int:
+    if config.method.name in BOLTZMANN_METHODS:
+        return coupling_parameters(model)
+    return total_parameters(model)
+
+
+def _optimizer_slots(config: TrainConfig) -> int:
+    if config.optimizer.name == "sgd":
+        return 1 if (config.optimizer.options or {}).get("momentum", 0) else 0
+    return OPTIMIZER_SLOTS.get(config.optimizer.name, 2)
+
+
+def _activations(models: list[ModelGraph], config: TrainConfig) -> int:
+    steps = _steps(models, config)
+    per_example = sum(activation_values(m, training=True) for m in models) * steps
+    evaluated = config.validation > 0 or config.test > 0
+    eval_rows = EVAL_ROWS if evaluated else 0
+    forward_only = sum(activation_values(m, training=False) for m in models) * steps
+    return max(config.batch * per_example, eval_rows * forward_only)
+
+
+def _steps(models: list[ModelGraph], config: TrainConfig) -> int:
+    """Time steps held at once by a recurrent model: a `bptt` window, else the longest declared sequence,
+    plus the history its longest delay keeps (1 for a feedforward model)."""
+    recurrent = [m for m in models if m.is_recurrent]
+    if not recurrent:
+        return 1
+    lengths = [u.max_length for m in recurrent for u in m.units if u.max_length]
+    window = config.bptt or max(lengths, default=1)
+    history = max((e.delay for m in recurrent for e in m.edges), default=0)
+    return window + history
+
+
+def check_training_memory(models: dict[str, ModelGraph], config: TrainConfig, errors: Collector,
+                          limit: int | None = None, dtype: str | None = None, resume: bool = False) -> None:
+    """Refuse a run that would not fit, at the trained model's name, with the figure and its parts."""
+    estimate = training_memory(models, config, dtype, resume)
+    limit = available_memory() if limit is None else limit
+    if estimate.peak > limit:
+        model = models[config.models[0]]
+        errors.error(f"training model '{model.name}' needs about {describe_bytes(estimate.peak)} at its peak "
+                     f"({estimate.describe()}); {describe_bytes(limit)} is available", model.span,
+                     _hint(estimate), kind=ValidationError)
+
+
+def _hint(estimate: MemoryEstimate) -> str:
+    if estimate.activations > estimate.parameters:
+        return "lower `batch` or make the layers smaller; nothing was allocated"
+    return "make the layers smaller (or use sgd, which keeps less state); nothing was allocated"
+
+
+def require_training_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: str | None = None,
+                            resume: bool = False) -> None:
+    """`check_training_memory` for a run about to start, in the dtype it will really use."""
+    errors = Collector()
+    check_training_memory(models, config, errors, dtype=dtype, resume=resume)
+    errors.raise_if_any()
+
+
+def out_of_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: str | None = None,
+                  resume: bool = False) -> TrainingError:
+    """What a MemoryError during a run becomes: the estimate beside what is available now (the data sets,
+    which the estimate leaves out, or other programs took the difference)."""
+    estimate = training_memory(models, config, dtype, resume)
+    model = models[config.models[0]]
+    return TrainingError(f"out of memory while training model '{model.name}': the estimate was about "
+                         f"{describe_bytes(estimate.peak)} ({estimate.describe()}) besides the data; "
+                         f"{describe_bytes(available_memory())} is available now", model.span,
+                         "lower `batch`, use less data (limit=...), or make the layers smaller")
