@@ -166,13 +166,13 @@ def _lower_loop(b: Builder, model: ModelGraph, members: list[str], history: dict
     for name in members:
         b.aliases[name] = step.value(name)
         b.aliases[name + ":z"] = step.value(name + ":z")
-    body = ScanBody(tuple(prologue.instrs), tuple(step.instrs), tuple(sequences), carries, outputs,
+    body = ScanBody(tuple(prologue.instrs), tuple(step.instrs), tuple(sequences), carries, tuple(outputs),
                     _reads(prologue.instrs + step.instrs, outputs, sequences, carries))
-    shapes = [model.shapes[name.partition(":")[0]] for name in outputs]
+    shapes = list(outputs.values())
     from nngraph.compile.fused_scan import fused_implementation, pattern_of
 
     body = replace(body, pattern=pattern_of(model, members, body))
-    b.instrs.append(Instr(get_op("scan"), body.reads, outputs, {"body": body, "shapes": shapes,
+    b.instrs.append(Instr(get_op("scan"), body.reads, body.outputs, {"body": body, "shapes": shapes,
                                                                   "fused": fused_implementation}))
 
 
@@ -214,17 +214,18 @@ def _carries(model: ModelGraph, members: list[str], step: Builder, history: dict
     return tuple(carries)
 
 
-def _outputs(model: ModelGraph, members: list[str], step: Builder, logits: set) -> tuple[str, ...]:
-    """The step slots the scan stacks: every loop unit's value, the pre-activation a loss reads as logits,
-    an LSTM's c (for a carried state)."""
-    slots = []
+def _outputs(model: ModelGraph, members: list[str], step: Builder, logits: set) -> dict[str, tuple]:
+    """The step slots the scan stacks, with their per-step shapes: every loop unit's value, the
+    pre-activation a loss reads as logits, an LSTM's c (for a carried state)."""
+    slots = {}
     for name in members:
-        slots.append(step.value(name))
+        shape = model.shapes[name]
+        slots.setdefault(step.value(name), shape)
         if name in logits:
-            slots.append(step.value(name + ":z"))
+            slots.setdefault(step.value(name + ":z"), shape)
         if model.unit(name).cell == "lstm":
-            slots.append(f"{name}:cell")
-    return tuple(dict.fromkeys(slots))
+            slots[f"{name}:cell"] = shape
+    return slots
 
 
 def _reads(instrs, outputs, sequences, carries) -> tuple[str, ...]:

@@ -166,8 +166,11 @@ def lower_unit(b: Builder, unit: UnitSpec, edges) -> None:
 
 
 def net_input(b: Builder, unit: UnitSpec, edges: list, bias: str | None, extra: tuple = ()) -> str:
-    """The sum of the edges' contributions and of `extra` slots, plus the bias: the slot of z."""
-    fused = bias if not extra and len(edges) == 1 and edges[0].kind in ("dense", "conv") else None
+    """The sum of the edges' contributions and of `extra` slots, plus the bias: the slot of z. One dense
+    edge takes the bias into its op, and so does one conv edge where the bias is one per channel (a loop's
+    prologue may hold a unit's conv edge alone while its bias is one per value)."""
+    fusable = ("dense", "conv") if bias and unit_bias(b.model, unit.name)[1] else ("dense",)
+    fused = bias if not extra and len(edges) == 1 and edges[0].kind in fusable else None
     parts = list(extra) + [LOWER_EDGE[e.kind](b, e, fused) for e in edges]
     z = parts[0] if len(parts) == 1 else b.emit("add", parts, f"{unit.name}:sum")
     if bias and not fused:

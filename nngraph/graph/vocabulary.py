@@ -18,7 +18,7 @@ ACTIVATIONS = {
 # LSTM (which keeps a cell state c) reads its own recurrence as h_(t-1) @ U beside its net input and is one op,
 # `NAME_gates(x_proj, h_prev @ U, h_prev) -> h` (ops/recurrent.py): a new cell of that kind is that op and a
 # word here.
-CELLS = {"lstm": 4, "gru": 3}
+CELLS = {"lstm": 4, "gru": 3, "mgu": 2}
 STOCHASTIC = ("bernoulli", "gaussian")
 NOISE_DISTRIBUTIONS = ("normal", "uniform")
 SAMPLERS = ("normal",)

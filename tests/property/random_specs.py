@@ -2,8 +2,8 @@
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
-several inputs and outputs, noise inputs), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM and GRU
-cells, stacked and mixed), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
+several inputs and outputs, noise inputs), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
+MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
 sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
 """
 
@@ -34,6 +34,7 @@ class Writer:
     lines: list[str] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
     blocks: list[str] = field(default_factory=list)
+    linked: set = field(default_factory=set)
 
     def declare(self, role: str, unit: Unit, extra: str = "") -> Unit:
         shape = "[" + ", ".join(map(str, unit.shape)) + "]"
@@ -43,7 +44,11 @@ class Writer:
         return unit
 
     def link(self, source: str, target: str, kind: str = "") -> None:
-        self.lines.append(f"  {source} -> {target} {kind}".rstrip())
+        """`source -> target kind`, unless that pair is linked at that delay already."""
+        key = (source, target, kind.partition("delay")[2].strip())
+        if key not in self.linked:
+            self.linked.add(key)
+            self.lines.append(f"  {source} -> {target} {kind}".rstrip())
 
     def vectors(self):
         return [u for u in self.units if len(u.shape) == 1]
@@ -181,14 +186,17 @@ def _spec(w: Writer, losses: list[str], method: str, data: str = "xor") -> str:
 
 def _recurrent(rng: random.Random) -> str:
     w = Writer(rng)
-    w.declare("input", Unit("x", (3,)), " sequence")
+    if rng.random() < 0.25:
+        _image_loop(w)
+    else:
+        w.declare("input", Unit("x", (3,)), " sequence")
     count = rng.randint(1, 4)
     for i in range(count):
         roll = rng.random()
-        cell = "lstm" if roll < 0.25 else "gru" if roll < 0.45 else None
+        cell = "lstm" if roll < 0.25 else "gru" if roll < 0.4 else "mgu" if roll < 0.5 else None
         unit = Unit(f"h{i}", (rng.randint(2, 4),), rng.choice(ACTIVATIONS[:-1]), cell)
         sources = rng.sample(w.units, rng.randint(1, min(2, len(w.units))))
-        w.declare("layer", unit)
+        w.declare("layer", unit, " dropout=0.3" if rng.random() < 0.15 else "")
         for source in sources:
             w.link(source.name, unit.name)
     for unit in w.units[1:]:
@@ -197,9 +205,23 @@ def _recurrent(rng: random.Random) -> str:
             if source is unit and unit.cell:
                 continue  # a cell's own recurrence is implicit
             w.link(source.name, unit.name, f"delay {rng.randint(1, 2)}")
-    w.lines = list(dict.fromkeys(w.lines))  # one link per (source, target, delay)
     terms = _outputs(w)
     return _spec(w, terms, "backprop", "sine")
+
+
+def _image_loop(w: Writer) -> None:
+    """An image input and a conv layer in a loop of its own: conv recurrence, and pooling fed back."""
+    rng = w.rng
+    w.declare("input", Unit("x", (1, SIDE, SIDE)), " sequence")
+    conv = "conv(filters=2, kernel=3, padding=1)"
+    w.declare("layer", Unit("c", (2, SIDE, SIDE), _activation(rng, image=True)),
+              " dropout=0.3" if rng.random() < 0.3 else "")
+    w.link("x", "c", conv)
+    w.link("c", "c", f"{rng.choice([conv, ''])} delay 1")
+    if rng.random() < 0.5:
+        w.declare("layer", Unit("p", (2, SIDE, SIDE)))
+        w.link("c", "p", "maxpool(kernel=3, stride=1, padding=1)")
+        w.link("p", "c", "delay 2")
 
 
 # ---- VAE --------------------------------------------------------------------------------------

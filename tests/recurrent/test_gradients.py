@@ -10,6 +10,7 @@ CASES = {
     "elman": ELMAN,
     "lstm": ("layer h[4] lstm\n output y[2] identity", "x -> h -> y"),
     "gru": ("layer h[4] gru\n output y[2] identity", "x -> h -> y"),
+    "mgu": ("layer h[4] mgu\n output y[2] identity", "x -> h -> y"),
     "delay2_and_feedback": ("layer h[4] tanh\n output y[2] identity",
                             "x -> h\n h -> h delay 2\n h -> y\n y -> h delay 1"),
     "stacked_cells_top_down": ("layer h1[3] gru\n layer g[3] tanh\n layer h2[3] lstm\n output y[2] identity",

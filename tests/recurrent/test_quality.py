@@ -53,7 +53,7 @@ def test_char_model_beats_unigram_by_30_percent():
     assert session.method.evaluate(val)["loss"] < 0.7 * baseline
 
 
-@pytest.mark.parametrize("name", ["parity_gru.nn", "delay2_elman.nn"])
+@pytest.mark.parametrize("name", ["parity_gru.nn", "parity_mgu.nn", "delay2_elman.nn"])
 def test_small_specs_learn(name):
     session = train(name)
     data = session.splits.validation or session.splits.train
