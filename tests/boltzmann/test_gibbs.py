@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nngraph.train.gibbs import BlockGibbs, Sweeper, colour_classes, uniform
-from nngraph.train.partition import binary_states
+from nngraph.compile.gibbs import BlockGibbs, Sweeper, colour_classes, uniform
+from nngraph.compile.partition import binary_states
 from tests.boltzmann.helpers import GENERAL, RESTRICTED, machine
 
 
