@@ -126,6 +126,9 @@ def _gan(config: TrainConfig, models) -> None:
     gen, disc = models[opts["generator"]], models[opts["discriminator"]]
     if not gen.units_with_role("noise"):
         raise ValidationError(f"generator '{gen.name}' has no noise input", gen.span, "add `noise z[16] normal`")
+    if gen.units_with_role("input"):
+        raise ValidationError(f"generator '{gen.name}' has data inputs; a gan's generator reads only noise",
+                              gen.units_with_role("input")[0].span, "declare its inputs `noise z[16] normal`")
     gen_out, disc_in = gen.units_with_role("output"), disc.units_with_role("input")
     if len(gen_out) != 1 or len(disc_in) != 1:
         raise ValidationError("a gan's generator needs one output and its discriminator one input",

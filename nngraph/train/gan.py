@@ -28,7 +28,7 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
-from nngraph.errors import BuildError, DataError, plural
+from nngraph.errors import DataError, plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
@@ -44,9 +44,6 @@ def build(checked, config: TrainConfig, backend) -> Gan:
     from nngraph.compile import compile_model
 
     gen, disc = (checked.models[config.method.options[role]] for role in ROLES)
-    if gen.units_with_role("input"):
-        raise BuildError(f"generator '{gen.name}' has data inputs; a gan's generator reads only noise",
-                         gen.units_with_role("input")[0].span, "declare its inputs `noise z[16] normal`")
     judge = LossTerm(1.0, "bce", disc.units_with_role("output")[0].name, None)
     programs = (compile_model(gen, (), backend, seed=config.seed),
                 compile_model(disc, (judge,), backend, seed=config.seed + 1, input_grads=True))

@@ -41,7 +41,7 @@ def test_xor_base_is_valid():
     assert check(with_train("epochs 5")).trains[0].epochs == 5
 
 
-RBM_CD0 = """
+RBM = """
     model r {
       visible v[4]
       hidden h[2]
@@ -49,8 +49,15 @@ RBM_CD0 = """
     }
     train {
       data bars
-      method cd(k=0)
+      method METHOD
     }"""
+
+
+def _rbm(method: str) -> str:
+    return RBM.replace("METHOD", method)
+
+
+RBM_CD0 = _rbm("cd(k=0)")
 
 
 def test_cd_with_k_below_1():
@@ -119,22 +126,6 @@ def test_backprop_without_a_loss():
 
 # ---- method options: declared once with their types and ranges (graph/methods.py: METHODS) ----------------
 
-RBM = """
-    model r {
-      visible v[4]
-      hidden h[2]
-      v <-> h
-    }
-    train {
-      data bars
-      method METHOD
-    }"""
-
-
-def _rbm(method: str) -> str:
-    return RBM.replace("METHOD", method)
-
-
 @pytest.mark.parametrize("method, match, at", [
     ("pcd(k=1, chains=0)", "pcd: chains: 0 is out of range \\[1, inf\\)", "0)"),  # was refused at run time
     ("boltzmann(anneal=[[hot, 2]])", "anneal: expected a list of \\[temperature, sweeps\\] pairs", "[["),
@@ -173,3 +164,26 @@ def test_every_declared_lower_bound_is_enforced_by_check():
         errors = errors_of(text)
         assert any(f"{name}: {option}: {minimum - 1} is out of range" in e.message for e in errors), \
             [e.message for e in errors]
+
+
+def test_a_gan_generator_with_data_inputs_is_refused_by_check():
+    """It was refused only when a run built the method."""
+    text = """
+    model g {
+      noise z[4] normal
+      input c[2]
+      output p[2]
+      z -> p
+      c -> p
+    }
+    model d {
+      input p[2]
+      output real[1] sigmoid
+      p -> real
+    }
+    train {
+      data ring
+      method gan(generator=g, discriminator=d)
+    }"""
+    error = the_only_error(text, "generator 'g' has data inputs", 3, 3)
+    assert "noise z[16] normal" in error.hint
