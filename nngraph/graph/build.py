@@ -11,6 +11,7 @@ from nngraph.graph import vocabulary as V
 from nngraph.graph.expand import Flat, flatten, hint_if_kept
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
 from nngraph.spec import ast
+from nngraph.spec.format import spoken
 from nngraph.spec.values import bind_options, expect_number, literal
 
 UNIT_WORDS = (
@@ -149,7 +150,7 @@ def _apply_setting(fields: dict, attr: ast.Setting, value) -> None:
         fields["sequence"] = True
     elif attr.name == "bias":
         if not isinstance(value, bool):
-            raise ValidationError(f"bias: expected true or false, got {value!r}", span)
+            raise ValidationError(f"bias: expected true or false, got {spoken(value)}", span)
         fields["bias"] = value
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from nngraph.errors import Collector, NngraphError, ValidationError, did_you_mean
 from nngraph.spec import ast
+from nngraph.spec.format import spoken
 from nngraph.spec.values import literal
 
 MAX_REPEAT = 10_000
@@ -61,7 +62,7 @@ def _repeat_count(attrs, env) -> tuple[int, tuple]:
             count = literal(a.value, env)
             if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
                 raise ValidationError(
-                    f"repeat: expected a whole number from 1 to {MAX_REPEAT}, got {count!r}", a.span
+                    f"repeat: expected a whole number from 1 to {MAX_REPEAT}, got {spoken(count)}", a.span
                 )
         else:
             rest.append(a)

@@ -10,6 +10,7 @@ from nngraph.errors import Collector, ShapeError
 from nngraph.graph import vocabulary as V
 from nngraph.graph.ir import EdgeSpec, ModelGraph, Shape
 from nngraph.graph.validate import same_step_graph
+from nngraph.spec.format import spoken
 
 GATES = {**V.CELLS, None: 1}
 
@@ -98,7 +99,7 @@ def _pair(value, name, edge):
         return value, value
     if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return tuple(value)
-    raise ShapeError(f"{edge.kind} {name}: expected a whole number or [h, w], got {value!r}", edge.span)
+    raise ShapeError(f"{edge.kind} {name}: expected a whole number or [h, w], got {spoken(value)}", edge.span)
 
 
 def conv_geometry(edge: EdgeSpec, source: Shape):
