@@ -22,6 +22,8 @@ def infer_shapes(model: ModelGraph, errors: Collector) -> None:
         return  # already reported as a cycle
     for name in nx.topological_sort(g):
         unit = model.unit(name)
+        if unit.declared_shape is None and _fed_by_a_failure(model, name):
+            continue  # its source's error is the cause: a guess at this one's would only mislead
         try:
             model.shapes[name] = _unit_shape(model, name)
         except ShapeError as e:
@@ -31,6 +33,12 @@ def infer_shapes(model: ModelGraph, errors: Collector) -> None:
     for edge in model.edges:
         if edge.delay and edge.source in model.shapes and edge.target in model.shapes:
             _check_edge(model, edge, errors)
+
+
+def _fed_by_a_failure(model: ModelGraph, name: str) -> bool:
+    """Whether a same-step source of the unit has no shape: its own error was reported (units are visited
+    in topological order, so every source has been)."""
+    return any(e.delay == 0 and not e.symmetric and e.source not in model.shapes for e in model.incoming(name))
 
 
 def _unit_shape(model: ModelGraph, name: str) -> Shape:

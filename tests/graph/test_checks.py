@@ -222,3 +222,30 @@ def test_model_too_large_is_refused_before_allocation():
     tracemalloc.stop()
     assert "1.0 GiB is available" in err.message
     assert peak < 50 * 2**20  # 10^10 parameters, yet nothing near their size was allocated
+
+
+def test_a_shape_error_is_reported_once_not_again_at_the_units_it_feeds():
+    """`padding=same` with stride 2 fails at c1; c2 (fed by a conv from c1) and y must not be reported with
+    a hint that speaks of dense links (issue 18, item 9)."""
+    the_only_error("""
+        model m {
+          input x[1, 8, 8]
+          layer c1 relu
+          layer c2 relu
+          layer p
+          output y[2] softmax
+          x -> c1 conv(filters=2, kernel=3, stride=2, padding=same) -> c2 conv(filters=2, kernel=3)
+          c2 -> p maxpool(2) -> y
+        }""", "padding=.same. needs stride 1", 7, 5, None, ShapeError)
+
+
+def test_a_declared_unit_after_a_failure_is_still_checked():
+    errors = errors_of("""
+        model m {
+          input x[1, 8, 8]
+          layer c1 relu
+          layer c2[3]
+          x -> c1 conv(filters=2, kernel=3, stride=2, padding=same) -> c2 conv(filters=2, kernel=3)
+        }""")
+    assert [e.message for e in errors][0] == "padding='same' needs stride 1"
+    assert len(errors) == 1  # c2's declared [3] is not an image, but its source's shape is unknown
