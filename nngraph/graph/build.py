@@ -81,9 +81,49 @@ def unit_spec(unit: ast.Unit, env: dict) -> UnitSpec:
     fields = {"name": unit.name, "role": unit.role, "span": unit.span}
     fields["declared_shape"] = _shape(unit, env)
     for attr in unit.attrs:
+        _refuse_ignored(attr, unit)
         _apply_attr(fields, attr, env, unit)
     _apply_role_defaults(fields, unit, env)
     return UnitSpec(**fields)
+
+
+# What each role does with its attributes: a word a role would silently ignore is refused where it is written.
+# Roles not listed (layer, output) take every unit word but the input-only ones. Boltzmann kinds, noise
+# distributions and activations on Boltzmann units have errors of their own (_apply_role_defaults).
+_ROLE_WORDS = {
+    "input": {"sequence", "max_length"},
+    "noise": {*V.NOISE_DISTRIBUTIONS, *V.STOCHASTIC},
+    "visible": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.ACTIVATIONS},
+    "hidden": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.ACTIVATIONS},
+    "sample": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS},
+}
+_INPUT_ONLY = {"sequence", "max_length"}
+_ROLE_HINTS = {
+    "input": "an input passes its data on unchanged: put `{word}` on the unit it feeds",
+    "noise": "a noise input passes its draw on unchanged: put `{word}` on the unit it feeds",
+    "visible": "Boltzmann units take a kind (bernoulli, gaussian) and always have a bias",
+    "hidden": "Boltzmann units take a kind (bernoulli, gaussian) and always have a bias",
+    "sample": "a sample unit is mean + exp(logvar / 2) * eps and nothing more: put `{word}` on the unit it feeds",
+}
+
+
+def _refuse_ignored(attr, unit: ast.Unit) -> None:
+    """An attribute the unit's role would ignore (`input x[64] relu`, `dropout=` on a sample unit) is an error,
+    not a silent no-op; unknown words are left to `_apply_attr`'s did-you-mean."""
+    name = attr.name
+    if name not in UNIT_WORDS or name == "repeat":
+        return
+    allowed = _ROLE_WORDS.get(unit.role)
+    if allowed is None:
+        if name in _INPUT_ONLY:
+            raise ValidationError(f"'{name}' marks a data input; '{unit.name}' is a {unit.role}", attr.span,
+                                  "a model is recurrent through its delays and cells; its inputs take `sequence`")
+        return
+    if name not in allowed:
+        word = f"{name}=..." if isinstance(attr, ast.Setting) else name
+        hint = "it has no bias to remove" if name in ("nobias", "bias") and unit.role in ("input", "noise") \
+            else _ROLE_HINTS[unit.role].format(word=word)
+        raise ValidationError(f"{unit.role} unit '{unit.name}' takes no '{name}'", attr.span, hint)
 
 
 def _shape(unit: ast.Unit, env: dict):

@@ -74,8 +74,9 @@ def _add_unit(unit: ast.Unit, prefix: str, env: dict, flat: Flat) -> None:
     name = prefix + unit.name
     if prefix and unit.role == "input":
         # a block's input is a port: an identity unit that receives the instance's incoming link as is
+        _refuse_port_attributes(unit)
         flat.ports.add(name)
-        unit = dataclasses.replace(unit, role="layer", attrs=(ast.Flag("nobias", unit.span),))
+        unit, attrs = dataclasses.replace(unit, role="layer"), ()
     names = [name] if count == 1 else [f"{name}_{i}" for i in range(1, count + 1)]
     flat.copies.update({n: (name, i, count) for i, n in enumerate(names, 1) if count > 1})
     for n in names:
@@ -85,6 +86,16 @@ def _add_unit(unit: ast.Unit, prefix: str, env: dict, flat: Flat) -> None:
     if count > 1:
         flat.alias[name] = (names[0], names[-1])
         _chain(names, unit.span, flat)
+
+
+def _refuse_port_attributes(unit: ast.Unit) -> None:
+    """A port passes what links into the block on unchanged, as a data input passes its data (graph/build.py
+    refuses the same attributes there): an activation or dropout on it would be a layer in disguise."""
+    if unit.attrs:
+        attr = unit.attrs[0]
+        raise ValidationError(f"a block's input port takes no attributes; '{unit.name}' has '{attr.name}'",
+                              attr.span, "it passes what links into the block on unchanged: put "
+                              f"`{attr.name}` on the unit it feeds (`{unit.name} -> a`)")
 
 
 def _chain(names, span, flat):
