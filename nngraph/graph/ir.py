@@ -53,7 +53,7 @@ class UnitSpec:
 class EdgeSpec:
     source: str
     target: str
-    kind: str = "dense"  # dense | conv | maxpool | avgpool | symmetric | sample
+    kind: str = "dense"  # dense | identity | conv | maxpool | avgpool | symmetric | sample
     options: tuple[tuple[str, object], ...] = ()
     delay: int = 0
     symmetric: bool = False

@@ -13,6 +13,7 @@ from nngraph.graph.validate import same_step_graph
 from nngraph.spec.format import spoken
 
 GATES = {**V.CELLS, None: 1}
+SIZED_BY_TARGET = ("dense", "symmetric")  # link kinds that deliver whatever shape their target has
 
 
 def infer_shapes(model: ModelGraph, errors: Collector) -> None:
@@ -31,7 +32,12 @@ def infer_shapes(model: ModelGraph, errors: Collector) -> None:
             if unit.declared_shape:
                 model.shapes[name] = unit.declared_shape
     for edge in model.edges:
-        if edge.delay and edge.source in model.shapes and edge.target in model.shapes:
+        if edge.kind == "identity" and model.unit(edge.target).cell:
+            cell = model.unit(edge.target).cell
+            errors.error(f"an identity link cannot feed {cell} unit '{edge.target}'", edge.span,
+                         f"every link into a cell feeds its {GATES[cell]} gates through weights: use a dense link",
+                         kind=ShapeError)
+        elif edge.delay and edge.source in model.shapes and edge.target in model.shapes:
             _check_edge(model, edge, errors)
 
 
@@ -43,18 +49,23 @@ def _fed_by_a_failure(model: ModelGraph, name: str) -> bool:
 
 def _unit_shape(model: ModelGraph, name: str) -> Shape:
     unit = model.unit(name)
-    produced = [
-        (e, edge_output_shape(e, model.shapes[e.source], unit.declared_shape))
-        for e in model.incoming(name)
-        if e.delay == 0 and not e.symmetric and e.source in model.shapes
-    ]
+    edges = [e for e in model.incoming(name) if e.delay == 0 and not e.symmetric and e.source in model.shapes]
+    # links that deliver a shape of their own (identity, conv, pooling) first: a dense link then fills it
+    edges.sort(key=lambda e: e.kind in SIZED_BY_TARGET)
+    produced, known = [], unit.declared_shape
+    for e in edges:
+        produced.append((e, edge_output_shape(e, model.shapes[e.source], known)))
+        known = known or produced[-1][1]
     if unit.role == "sample":
         produced = [(e, s) for e, s in produced if e.source == unit.sample_params[0]] or produced
     shape = unit.declared_shape
     for edge, out in produced:
         if shape is not None and out != shape:
             what = f"'{name}' is declared {list(shape)}" if unit.declared_shape else f"another input gives {list(shape)}"
-            raise ShapeError(f"connection {edge.source} -> {name} gives shape {list(out)}, but {what}", edge.span)
+            hint = "an identity link adds its source unchanged: the two shapes must be equal" \
+                if edge.kind == "identity" else None
+            raise ShapeError(f"connection {edge.source} -> {name} gives shape {list(out)}, but {what}", edge.span,
+                             hint)
         shape = out
     if shape is None:
         raise ShapeError(f"cannot infer the shape of '{name}'", unit.span,
@@ -89,7 +100,7 @@ def _check_edge(model: ModelGraph, edge: EdgeSpec, errors: Collector) -> None:
 
 def edge_output_shape(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
     """The shape a connection delivers into its target."""
-    if edge.kind in ("dense", "symmetric"):
+    if edge.kind in SIZED_BY_TARGET:
         if target is None:
             raise ShapeError(f"a dense connection cannot size '{edge.target}'", edge.span,
                              f"declare its size: `layer {edge.target}[64]`")

@@ -37,7 +37,7 @@ def check_duplicate_edges(model: ModelGraph, errors: Collector) -> None:
     seen = {}
     for edge in model.edges:
         ends = tuple(sorted((edge.source, edge.target))) if edge.symmetric else (edge.source, edge.target)
-        key = (ends, edge.delay, edge.symmetric)
+        key = (ends, edge.delay, edge.symmetric, edge.kind == "identity")  # W x + x is two links, not one twice
         if key in seen:
             first = seen[key]
             errors.error(f"connection {edge.source} -> {edge.target} is written twice", edge.span,

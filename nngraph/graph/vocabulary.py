@@ -30,6 +30,7 @@ UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias")
 # edge kinds and their options with defaults; positional arguments fill options in this order
 EDGE_KINDS = {
     "dense": {},
+    "identity": {},  # adds its source unchanged, without weights (a residual link); shapes must be equal
     "conv": {"filters": None, "kernel": None, "stride": 1, "padding": 0},
     "maxpool": {"kernel": 2, "stride": None, "padding": 0},
     "avgpool": {"kernel": 2, "stride": None, "padding": 0},

@@ -2,8 +2,9 @@
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
-several inputs and outputs, noise inputs), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
-MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
+several inputs and outputs, noise inputs, identity links), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
+MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop, identity
+links at delays 0 and 1), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
 sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
 """
 
@@ -35,6 +36,8 @@ class Writer:
     units: list[Unit] = field(default_factory=list)
     blocks: list[str] = field(default_factory=list)
     linked: set = field(default_factory=set)
+    # draws for the constructs added since the generator first ran, so the specs drawn before stay as they were
+    extra: random.Random = field(default_factory=lambda: random.Random(0))
 
     def declare(self, role: str, unit: Unit, extra: str = "") -> Unit:
         shape = "[" + ", ".join(map(str, unit.shape)) + "]"
@@ -60,14 +63,14 @@ class Writer:
 def random_spec(seed: int) -> str:
     """One spec's text; the family cycles with the seed so every family is drawn equally often."""
     rng = random.Random(seed)
-    return (_feedforward, _recurrent, _feedforward, _vae)[seed % 4](rng)
+    return (_feedforward, _recurrent, _feedforward, _vae)[seed % 4](rng, random.Random(~seed))
 
 
 # ---- feedforward -------------------------------------------------------------------------------
 
 
-def _feedforward(rng: random.Random) -> str:
-    w = Writer(rng)
+def _feedforward(rng: random.Random, extra: random.Random) -> str:
+    w = Writer(rng, extra=extra)
     for i in range(rng.randint(1, 2)):
         shape = (rng.randint(1, 2), SIDE, SIDE) if rng.random() < 0.5 else (rng.randint(2, 4),)
         w.declare("input", Unit(f"x{i}", shape))
@@ -75,8 +78,18 @@ def _feedforward(rng: random.Random) -> str:
         w.declare("noise", Unit("z", (rng.randint(1, 3),)), " " + rng.choice(["normal", "uniform"]))
     for i in range(rng.randint(1, 5)):
         _hidden(w, f"h{i}")
+        _maybe_skip(w, w.units[-1])
     losses = _outputs(w)
     return _spec(w, losses, "backprop")
+
+
+def _maybe_skip(w: Writer, unit: Unit, kind: str = "identity") -> None:
+    """Now and then an identity link (a residual skip, no weights) into `unit` from an earlier unit of its
+    shape; `kind` may add a delay."""
+    earlier = w.units if "delay" in kind else w.units[:w.units.index(unit)]  # same-step links stay acyclic
+    same = [u for u in earlier if u.shape == unit.shape and u is not unit and u.exit == u.name]
+    if same and unit.exit == unit.name and unit.cell is None and w.extra.random() < 0.35:
+        w.link(w.extra.choice(same).name, unit.name, kind)
 
 
 def _hidden(w: Writer, name: str) -> None:
@@ -184,8 +197,8 @@ def _spec(w: Writer, losses: list[str], method: str, data: str = "xor") -> str:
 # ---- recurrent -------------------------------------------------------------------------------
 
 
-def _recurrent(rng: random.Random) -> str:
-    w = Writer(rng)
+def _recurrent(rng: random.Random, extra: random.Random) -> str:
+    w = Writer(rng, extra=extra)
     if rng.random() < 0.25:
         _image_loop(w)
     else:
@@ -205,6 +218,7 @@ def _recurrent(rng: random.Random) -> str:
             if source is unit and unit.cell:
                 continue  # a cell's own recurrence is implicit
             w.link(source.name, unit.name, f"delay {rng.randint(1, 2)}")
+        _maybe_skip(w, unit, w.extra.choice(["identity", "identity delay 1"]))
     terms = _outputs(w)
     return _spec(w, terms, "backprop", "sine")
 
@@ -227,8 +241,8 @@ def _image_loop(w: Writer) -> None:
 # ---- VAE --------------------------------------------------------------------------------------
 
 
-def _vae(rng: random.Random) -> str:
-    w = Writer(rng)
+def _vae(rng: random.Random, extra: random.Random) -> str:
+    w = Writer(rng, extra=extra)
     w.declare("input", Unit("x", (4,)))
     w.declare("layer", Unit("e", (rng.randint(2, 5),), rng.choice(ACTIVATIONS[:-1])), _attributes(rng))
     for name in ("mu", "logvar"):
