@@ -53,7 +53,8 @@ def lower_loops(b: Builder, model: ModelGraph, losses: tuple[LossTerm, ...], lea
     components = list(_components(model))
     loops = {name for members, loop in components if loop for name in members}
     plan.at_rows = _row_sparse_units(model, losses, loops, b.training)
-    _initial_states(b, plan, model, history, loops if learn_initial else set())
+    learned = {name for name in loops if learn_initial or model.unit(name).learned_initial}
+    _initial_states(b, plan, model, history, learned)
     reads = _OuterReads(b, history, plan.at_rows)
     b.read = reads.read
     for members, loop in components:

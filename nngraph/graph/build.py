@@ -91,7 +91,7 @@ def unit_spec(unit: ast.Unit, env: dict) -> UnitSpec:
 # Roles not listed (layer, output) take every unit word but the input-only ones. Boltzmann kinds, noise
 # distributions and activations on Boltzmann units have errors of their own (_apply_role_defaults).
 _ROLE_WORDS = {
-    "input": {"sequence", "max_length"},
+    "input": {"sequence", "max_length"},  # an input's past, read through a delay, starts at zero
     "noise": {*V.NOISE_DISTRIBUTIONS, *V.STOCHASTIC},
     "visible": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.ACTIVATIONS},
     "hidden": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.ACTIVATIONS},
@@ -192,6 +192,11 @@ def _apply_setting(fields: dict, attr: ast.Setting, value) -> None:
         if not isinstance(value, bool):
             raise ValidationError(f"bias: expected true or false, got {spoken(value)}", span)
         fields["bias"] = value
+    elif attr.name == "initial":
+        if value not in V.INITIAL_STATES:
+            raise ValidationError(f"initial: expected zeros or learned, got {spoken(value)}", span,
+                                  "`initial=learned` makes a recurrent unit's state before the first step a parameter")
+        fields["learned_initial"] = value == "learned"
 
 
 def _apply_role_defaults(fields: dict, unit: ast.Unit, env: dict) -> None:

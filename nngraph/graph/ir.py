@@ -34,6 +34,7 @@ class UnitSpec:
     max_length: int | None = None
     dropout: float = 0.0
     bias: bool = True
+    learned_initial: bool = False  # `initial=learned`: a loop unit's state before the first step is a parameter
     span: Span = field(default=NOWHERE, compare=False)
     # where the unit came from, outermost first, so a drawing can show a stack as one box: `h_2` of
     # `layer h repeat=3` has (("h", 2, 3),); unit `a` of `use r = blk() repeat=4` in `r_3.a` has (("r", 3, 4),).

@@ -202,9 +202,18 @@ def unit_bias_parameters(model: ModelGraph, name: str) -> int:
 
 
 def unit_parameters(model: ModelGraph, name: str) -> int:
-    """Weights of every connection into the unit (symmetric links counted once) plus its bias."""
+    """Weights of every connection into the unit (symmetric links counted once) plus its bias and its own
+    parameters (a learned initial state)."""
     weights = sum(edge_parameters(model, e) for e in model.incoming(name))
-    return weights + unit_bias_parameters(model, name)
+    return weights + unit_bias_parameters(model, name) + unit_own_parameters(model, name)
+
+
+def unit_own_parameters(model: ModelGraph, name: str) -> int:
+    """A learned initial state: h.initial, and an LSTM's h.initial_cell."""
+    unit, shape = model.unit(name), model.shapes.get(name)
+    if shape is None or not unit.learned_initial:
+        return 0
+    return math.prod(shape) * (2 if unit.cell == "lstm" else 1)
 
 
 def total_parameters(model: ModelGraph) -> int:

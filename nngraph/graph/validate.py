@@ -10,8 +10,30 @@ from nngraph.graph.ir import ModelGraph
 
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
-                  check_delay0_acyclic, check_reachable, check_unused):
+                  check_delay0_acyclic, check_reachable, check_unused, check_learned_initial):
         check(model, errors)
+
+
+def loop_units(model: ModelGraph) -> set[str]:
+    """The units on a cycle of the whole graph, delayed links included: a recurrent plan computes them step by
+    step (compile/loops.py), and only they carry a state from step to step."""
+    whole = nx.DiGraph()
+    whole.add_nodes_from(model.graph.nodes)
+    whole.add_edges_from((e.source, e.target) for e in model.edges if not e.symmetric)
+    return {name for comp in nx.strongly_connected_components(whole) for name in comp
+            if len(comp) > 1 or whole.has_edge(name, name)}
+
+
+def check_learned_initial(model: ModelGraph, errors: Collector) -> None:
+    loops = None
+    for unit in model.units:
+        if not unit.learned_initial:
+            continue
+        loops = loop_units(model) if loops is None else loops
+        if unit.name not in loops:
+            errors.error(f"'{unit.name}' is on no recurrent loop: it has no state to learn", unit.span,
+                         f"`initial=learned` is for units whose past they read again (a cell, or `{unit.name} -> "
+                         f"{unit.name} delay 1`)")
 
 
 def check_inputs_receive_nothing(model: ModelGraph, errors: Collector) -> None:

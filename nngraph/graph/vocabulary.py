@@ -25,7 +25,8 @@ SAMPLERS = ("normal",)
 
 # unit flags other than activations / cells / kinds; unit settings (name=value) and their checks
 UNIT_FLAGS = ("sequence", "nobias")
-UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias")
+UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias", "initial")
+INITIAL_STATES = ("zeros", "learned")  # initial=: a loop unit's state before the first step
 
 # edge kinds and their options with defaults; positional arguments fill options in this order
 EDGE_KINDS = {

@@ -309,3 +309,14 @@ def test_a_block_port_takes_no_attributes_as_a_data_input_takes_none():
           output y[1]
           x -> u -> y
         }""", "a block's input port takes no attributes", 2, 12, "on the unit it feeds", ValidationError)
+
+
+def test_a_learned_initial_state_needs_a_loop():
+    the_only_error("""
+        model m {
+          input x[2] sequence
+          layer h[4] gru
+          layer g[3] tanh initial=learned
+          output y[1]
+          x -> h -> g -> y
+        }""", "'g' is on no recurrent loop", 4, 3, "g -> g delay 1", ValidationError)

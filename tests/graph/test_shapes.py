@@ -35,6 +35,9 @@ TOTALS = {
                                      2 * 16 * 64 * 9 + 16 * 16 * 4 + 2 * 256 * 64 + 2 * 64 * 10)},
     # x->h, three residual blocks of two 64x64 layers (the identity skips carry nothing), y
     "digits_residual.nn": {"digits_residual": (65 * 64 + 6 * 65 * 64 + 65 * 10, 2 * (7 * 64 * 64 + 64 * 10))},
+    # x->h and h->h into 4 gates, the gates' bias, h.initial and h.initial_cell; h->y and its bias
+    "sine_lstm_dropout.nn": {"sine_lstm_dropout": (1 * 128 + 32 * 128 + 128 + 2 * 32 + 33,
+                                                   2 * (1 * 128 + 32 * 128 + 32))},
     "digits_logreg.nn": {"digits_logreg": (64 * 10 + 10, 2 * 64 * 10)},
     "digits_mlp.nn": {"digits_mlp": (65 * 128 + 129 * 128 + 129 * 10, 2 * (64 * 128 + 128 * 128 + 128 * 10))},
     # PacGAN's ring setup: noise 2 -> 4 x 400 relu -> 2; discriminator packs 2 points: 4 -> 3 x 200 -> 1

@@ -4,7 +4,7 @@
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
 several inputs and outputs, noise inputs, identity links), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
 MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop, identity
-links at delays 0 and 1), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
+links at delays 0 and 1, learned initial states), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
 sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
 """
 
@@ -209,7 +209,8 @@ def _recurrent(rng: random.Random, extra: random.Random) -> str:
         cell = "lstm" if roll < 0.25 else "gru" if roll < 0.4 else "mgu" if roll < 0.5 else None
         unit = Unit(f"h{i}", (rng.randint(2, 4),), rng.choice(ACTIVATIONS[:-1]), cell)
         sources = rng.sample(w.units, rng.randint(1, min(2, len(w.units))))
-        w.declare("layer", unit, " dropout=0.3" if rng.random() < 0.15 else "")
+        learned = " initial=learned" if cell and w.extra.random() < 0.3 else ""
+        w.declare("layer", unit, (" dropout=0.3" if rng.random() < 0.15 else "") + learned)
         for source in sources:
             w.link(source.name, unit.name)
     for unit in w.units[1:]:
