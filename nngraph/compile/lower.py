@@ -13,10 +13,21 @@ from dataclasses import replace
 
 import networkx as nx
 
-from nngraph.compile.plan import PARAM, ROWS, TARGET, Instr, LossSlot, ParamSpec, Plan, RandomSlot
+from nngraph.compile.plan import (
+    BUFFER,
+    PARAM,
+    ROWS,
+    TARGET,
+    BufferSpec,
+    Instr,
+    LossSlot,
+    ParamSpec,
+    Plan,
+    RandomSlot,
+)
 from nngraph.errors import BuildError
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
-from nngraph.graph.shapes import GATES, conv_geometry, unit_bias
+from nngraph.graph.shapes import GATES, conv_geometry, norm_width, unit_bias
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 from nngraph.ops import get_op
@@ -42,6 +53,8 @@ class Builder:
         self.instrs: list[Instr] = []
         self.params: dict[str, ParamSpec] = {} if params is None else params
         self.random: list[RandomSlot] = [] if random is None else random
+        self.buffers: dict[str, BufferSpec] = {}
+        self.buffer_updates: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
         self.read = read
 
@@ -49,6 +62,16 @@ class Builder:
         output = self.scope + output
         self.instrs.append(Instr(get_op(op), tuple(inputs), output, attrs))
         return output
+
+    def emit_many(self, op: str, inputs, outputs: tuple[str, ...], **attrs) -> tuple[str, ...]:
+        """An instruction with several outputs (batch_norm's value and updated running statistics)."""
+        outputs = tuple(self.scope + o for o in outputs)
+        self.instrs.append(Instr(get_op(op), tuple(inputs), outputs, attrs))
+        return outputs
+
+    def buffer(self, name, shape, init) -> str:
+        self.buffers[name] = BufferSpec(name, tuple(shape), init)
+        return BUFFER + name
 
     def param(self, name, shape, init, fan_in=1, fan_out=1) -> str:
         self.params[name] = ParamSpec(name, tuple(shape), init, fan_in, fan_out)
@@ -127,11 +150,12 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
     else:
         plan = Plan(model.name, b.instrs, b.params, _lower_feedforward(b, model), b.random,
                     [u.name for u in model.units if u.role == "output"], b.aliases, shapes=dict(model.shapes))
+    plan.buffers, plan.buffer_updates = b.buffers, b.buffer_updates
     plan.body = len(b.instrs)
     plan.scored = scored_unit(losses, plan.outputs)
     for term in losses:
         _lower_loss(b, plan, term, sum_units)
-    constant = {TARGET, ROWS} | {r.slot for r in b.random} | set(plan.initial_feeds) | \
+    constant = {TARGET, ROWS} | {r.slot for r in b.random} | {BUFFER + n for n in b.buffers} | set(plan.initial_feeds) | \
         (set() if input_grads else set(plan.feeds))
     plan.instrs = mark_gradients(b.instrs, constant)
     return plan
@@ -179,12 +203,38 @@ def net_input(b: Builder, unit: UnitSpec, edges: list, bias: str | None, extra: 
 
 
 def activate(b: Builder, unit: UnitSpec, z: str, per_sequence: bool = False) -> None:
-    """The activation of z and, in training, dropout: the unit's value. `per_sequence` (a scan's step)
-    draws one dropout mask per sequence, used at every step, instead of one per row."""
+    """The normalisation and activation of z and, in training, dropout: the unit's value. `per_sequence` (a
+    scan's step) draws one dropout mask per sequence, used at every step, instead of one per row."""
+    z = normalise(b, unit, z)
     b.aliases[unit.name + ":z"] = z
     out = z if unit.activation == "identity" else b.emit(unit.activation, (z,), unit.name,
                                                          **dict(unit.activation_args))
     b.aliases[unit.name] = dropout(b, unit, out, per_sequence)
+
+
+def normalise(b: Builder, unit: UnitSpec, z: str) -> str:
+    """z normalised (`batchnorm`, `layernorm`), scaled and shifted: parameters `NAME.norm.weight` (ones) and
+    `NAME.norm.bias` (zeros); batch normalisation's running statistics are the buffers
+    `NAME.norm.running_mean` and `NAME.norm.running_var`, which the training plan's `batch_norm` returns
+    updated (written back by the Program) and the eval plan's `batch_norm_eval` reads."""
+    if unit.norm is None:
+        return z
+    shape = b.model.shapes[unit.name]
+    width = norm_width(unit, shape)
+    args = dict(unit.norm_args)
+    scale_shift = (b.param(f"{unit.name}.norm.weight", (width,), "ones"),
+                   b.param(f"{unit.name}.norm.bias", (width,), "zeros"))
+    out = f"{unit.name}:normed"
+    if unit.norm == "layernorm":
+        return b.emit("layer_norm", (z, *scale_shift), out, eps=args["eps"])
+    stats = (b.buffer(f"{unit.name}.norm.running_mean", (width,), "zeros"),
+             b.buffer(f"{unit.name}.norm.running_var", (width,), "ones"))
+    if not b.training:
+        return b.emit("batch_norm_eval", (z, *scale_shift, *stats), out, eps=args["eps"])
+    updated = (f"{unit.name}:running_mean", f"{unit.name}:running_var")
+    out, *new = b.emit_many("batch_norm", (z, *scale_shift, *stats), (out, *updated), **args)
+    b.buffer_updates.update(zip((s.removeprefix(BUFFER) for s in stats), new))
+    return out
 
 
 def dropout(b: Builder, unit: UnitSpec, out: str, per_sequence: bool = False) -> str:

@@ -15,7 +15,7 @@ from nngraph.spec.format import spoken
 from nngraph.spec.values import bind_options, expect_number, literal
 
 UNIT_WORDS = (
-    *V.ACTIVATIONS, *V.CELLS, *V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.UNIT_FLAGS, *V.UNIT_SETTINGS,
+    *V.ACTIVATIONS, *V.CELLS, *V.NORMS, *V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.UNIT_FLAGS, *V.UNIT_SETTINGS,
 )
 
 
@@ -152,12 +152,24 @@ def _apply_attr(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
         options = bind_options(attr, V.ACTIVATIONS[name], "activation", env)
         _set_once(fields, "activation", name, attr.span, unit)
         fields["activation_args"] = tuple(sorted(options.items()))
+    elif name in V.NORMS and isinstance(attr, (ast.Call, ast.Flag)):
+        _apply_norm(fields, attr, env, unit)
     elif isinstance(attr, ast.Flag):
         _apply_flag(fields, attr, unit)
     elif isinstance(attr, ast.Setting) and name in V.UNIT_SETTINGS:
         _apply_setting(fields, attr, literal(attr.value, env))
     else:
         raise ValidationError(f"unknown unit attribute '{name}'", attr.span, did_you_mean(name, UNIT_WORDS))
+
+
+def _apply_norm(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
+    call = attr if isinstance(attr, ast.Call) else ast.Call(attr.name, (), (), attr.span)
+    options = bind_options(call, V.NORMS[attr.name], "normalisation", env)
+    for key, value in options.items():
+        high = 1 if key == "momentum" else None
+        expect_number(value, attr.span, f"{attr.name} {key}", low=0, low_open=True, high=high)
+    _set_once(fields, "norm", attr.name, attr.span, unit)
+    fields["norm_args"] = tuple(sorted(options.items()))
 
 
 def _apply_flag(fields: dict, attr: ast.Flag, unit: ast.Unit) -> None:
@@ -226,7 +238,10 @@ def _apply_role_defaults(fields: dict, unit: ast.Unit, env: dict) -> None:
                               f"for example `{role} {unit.name}[16]`")
     if fields.get("cell") and role not in ("layer", "output"):
         raise ValidationError(f"a {fields['cell']} cell must be a layer or output unit", span)
-    for key in ("activation", "cell", "stochastic", "distribution"):
+    if fields.get("cell") and fields.get("norm"):
+        raise ValidationError(f"a {fields['cell']} cell takes no {fields['norm']}", span,
+                              "its net input feeds gates; normalise the unit it feeds, or the one feeding it")
+    for key in ("activation", "cell", "stochastic", "distribution", "norm"):
         if fields.get(key) is None:
             fields.pop(key, None)
 

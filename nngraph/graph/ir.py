@@ -34,6 +34,8 @@ class UnitSpec:
     max_length: int | None = None
     dropout: float = 0.0
     bias: bool = True
+    norm: str | None = None  # batchnorm | layernorm: the net input normalised before the activation
+    norm_args: tuple[tuple[str, float], ...] = ()
     learned_initial: bool = False  # `initial=learned`: a loop unit's state before the first step is a parameter
     span: Span = field(default=NOWHERE, compare=False)
     # where the unit came from, outermost first, so a drawing can show a stack as one box: `h_2` of

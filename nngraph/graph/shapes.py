@@ -184,8 +184,8 @@ def unit_bias(model: ModelGraph, name: str) -> tuple[int, bool] | None:
     when every weighted connection into it is a conv (pooling links carry no weights), else one per
     value (per gate value of a cell). The one rule that counting and every executor read."""
     unit, shape = model.unit(name), model.shapes.get(name)
-    if shape is None or not unit.bias or unit.is_input:
-        return None
+    if shape is None or not unit.bias or unit.is_input or unit.norm == "batchnorm":
+        return None  # batch normalisation subtracts any bias with the mean; its shift takes the bias's place
     if unit.is_stochastic:
         return math.prod(shape), False
     weighted = [e for e in model.incoming(name) if e.has_weights and not e.implicit]
@@ -209,11 +209,19 @@ def unit_parameters(model: ModelGraph, name: str) -> int:
 
 
 def unit_own_parameters(model: ModelGraph, name: str) -> int:
-    """A learned initial state: h.initial, and an LSTM's h.initial_cell."""
+    """A learned initial state (h.initial, and an LSTM's h.initial_cell) and a normalisation's scale and shift
+    (per channel for batchnorm, per value for layernorm)."""
     unit, shape = model.unit(name), model.shapes.get(name)
-    if shape is None or not unit.learned_initial:
+    if shape is None:
         return 0
-    return math.prod(shape) * (2 if unit.cell == "lstm" else 1)
+    initial = math.prod(shape) * (2 if unit.cell == "lstm" else 1) if unit.learned_initial else 0
+    return initial + 2 * norm_width(unit, shape)
+
+
+def norm_width(unit, shape: Shape) -> int:
+    """The size of a normalisation's scale (and of its shift): one per channel (batchnorm), one per value
+    (layernorm), 0 without one."""
+    return {"batchnorm": shape[0], "layernorm": math.prod(shape)}.get(unit.norm, 0)
 
 
 def total_parameters(model: ModelGraph) -> int:

@@ -10,7 +10,7 @@ from nngraph.graph.ir import ModelGraph
 
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
-                  check_delay0_acyclic, check_reachable, check_unused, check_learned_initial):
+                  check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm):
         check(model, errors)
 
 
@@ -22,6 +22,17 @@ def loop_units(model: ModelGraph) -> set[str]:
     whole.add_edges_from((e.source, e.target) for e in model.edges if not e.symmetric)
     return {name for comp in nx.strongly_connected_components(whole) for name in comp
             if len(comp) > 1 or whole.has_edge(name, name)}
+
+
+def check_batchnorm(model: ModelGraph, errors: Collector) -> None:
+    """Batch statistics over the rows of a recurrent model would mix the steps of a sequence, and the padding
+    of ragged ones, into every step's value: refused where written, with the normalisation that works there."""
+    if not model.is_recurrent:
+        return
+    for unit in model.units:
+        if unit.norm == "batchnorm":
+            errors.error(f"batchnorm on '{unit.name}' in a recurrent model", unit.span,
+                         "use layernorm: it normalises each step of each sequence on its own")
 
 
 def check_learned_initial(model: ModelGraph, errors: Collector) -> None:

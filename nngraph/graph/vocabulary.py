@@ -19,6 +19,8 @@ ACTIVATIONS = {
 # `NAME_gates(x_proj, h_prev @ U, h_prev) -> h` (ops/recurrent.py): a new cell of that kind is that op and a
 # word here.
 CELLS = {"lstm": 4, "gru": 3, "mgu": 2}
+# normalisation of a unit's net input, before its activation -> options and defaults (PyTorch's)
+NORMS = {"batchnorm": {"momentum": 0.1, "eps": 1e-5}, "layernorm": {"eps": 1e-5}}
 STOCHASTIC = ("bernoulli", "gaussian")
 NOISE_DISTRIBUTIONS = ("normal", "uniform")
 SAMPLERS = ("normal",)

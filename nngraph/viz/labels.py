@@ -47,12 +47,13 @@ def kind_text(unit: UnitSpec) -> str:
         return f"~ {unit.distribution}"
     if unit.stochastic:
         return unit.stochastic
-    if unit.cell:
-        return unit.cell
     if unit.role == "input":
         return "sequence" if unit.sequence else "input"
-    word = "linear" if unit.activation == "identity" else unit.activation
-    return f"{word}, dropout {unit.dropout:g}" if unit.dropout else word
+    word = unit.cell or ("linear" if unit.activation == "identity" else unit.activation)
+    extras = [unit.norm] if unit.norm else []
+    extras += [f"dropout {unit.dropout:g}"] if unit.dropout else []
+    extras += ["learned initial"] if unit.learned_initial else []
+    return ", ".join([word, *extras])
 
 
 def unit_lines(model: ModelGraph, unit: UnitSpec) -> tuple[str, ...]:

@@ -2,9 +2,9 @@
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
-several inputs and outputs, noise inputs, identity links), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
+several inputs and outputs, noise inputs, identity links, batch and layer normalisation), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
 MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop, identity
-links at delays 0 and 1, learned initial states), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
+links at delays 0 and 1, learned initial states, layer normalisation inside and outside loops), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
 sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
 """
 
@@ -112,6 +112,11 @@ def _attributes(rng: random.Random) -> str:
     return extra + (" nobias" if rng.random() < 0.15 else "")
 
 
+def _norm(w: Writer, words=("batchnorm", "layernorm(eps=1e-3)", "batchnorm(momentum=0.3)", "layernorm")) -> str:
+    """Now and then a normalisation of the unit's net input (recurrent models: layernorm only)."""
+    return " " + w.extra.choice(words) if w.extra.random() < 0.25 else ""
+
+
 def _activation(rng: random.Random, image: bool = False) -> str:
     return rng.choice(ACTIVATIONS[:-1] if image else ACTIVATIONS)
 
@@ -121,7 +126,7 @@ def _vector_unit(w: Writer, name: str) -> None:
     sources = rng.sample(w.units, rng.randint(1, min(3, len(w.units))))
     repeat = rng.random() < 0.15
     unit = Unit(name, (rng.randint(2, 4),), _activation(rng), exit=f"{name}_2" if repeat else "")
-    w.declare("layer", unit, _attributes(rng) + (" repeat=2" if repeat else ""))
+    w.declare("layer", unit, _attributes(rng) + _norm(w) + (" repeat=2" if repeat else ""))
     for source in sources:
         w.link(source.name, name)
 
@@ -143,7 +148,7 @@ def _image_unit(w: Writer, name: str) -> None:
         else:
             links.append((rng.choice(w.units).name, ""))
     links = list(dict(links).items())  # one link per source
-    w.declare("layer", Unit(name, (channels, SIDE, SIDE), _activation(rng, image=True)), _attributes(rng))
+    w.declare("layer", Unit(name, (channels, SIDE, SIDE), _activation(rng, image=True)), _attributes(rng) + _norm(w))
     for source, kind in links:
         w.link(source, name, kind)
 
@@ -209,7 +214,7 @@ def _recurrent(rng: random.Random, extra: random.Random) -> str:
         cell = "lstm" if roll < 0.25 else "gru" if roll < 0.4 else "mgu" if roll < 0.5 else None
         unit = Unit(f"h{i}", (rng.randint(2, 4),), rng.choice(ACTIVATIONS[:-1]), cell)
         sources = rng.sample(w.units, rng.randint(1, min(2, len(w.units))))
-        learned = " initial=learned" if cell and w.extra.random() < 0.3 else ""
+        learned = " initial=learned" if cell and w.extra.random() < 0.3 else "" if cell else _norm(w, ("layernorm",))
         w.declare("layer", unit, (" dropout=0.3" if rng.random() < 0.15 else "") + learned)
         for source in sources:
             w.link(source.name, unit.name)
