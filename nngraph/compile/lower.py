@@ -129,6 +129,20 @@ LOWER_EDGE["maxpool"] = _pool("maxpool2d")
 LOWER_EDGE["avgpool"] = _pool("avgpool2d")
 
 
+@lowers("tied")
+def _tied(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
+    """Through the transpose of another dense link's weight: that link's parameter, no new one. Both uses'
+    gradients add up in it (the reverse walk accumulates every use of a slot)."""
+    source, target = edge.tied_to
+    weight = PARAM + weight_name(EdgeSpec(source, target)) + ".weight"
+    out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:tied"
+    out = b.emit("dense_transposed", (b.source(edge), weight) + ((bias,) if bias else ()), out)
+    dst = b.model.shapes[edge.target]
+    if len(dst) > 1:
+        return b.emit("reshape", (out,), f"{weight_name(edge)}:shaped", shape=list(dst))
+    return out
+
+
 @lowers("identity")
 def _identity(b: Builder, edge: EdgeSpec, bias) -> str:
     return b.source(edge)
@@ -193,7 +207,7 @@ def net_input(b: Builder, unit: UnitSpec, edges: list, bias: str | None, extra: 
     """The sum of the edges' contributions and of `extra` slots, plus the bias: the slot of z. One dense
     edge takes the bias into its op, and so does one conv edge where the bias is one per channel (a loop's
     prologue may hold a unit's conv edge alone while its bias is one per value)."""
-    fusable = ("dense", "conv") if bias and unit_bias(b.model, unit.name)[1] else ("dense",)
+    fusable = ("dense", "conv") if bias and unit_bias(b.model, unit.name)[1] else ("dense", "tied")
     fused = bias if not extra and len(edges) == 1 and edges[0].kind in fusable else None
     parts = list(extra) + [LOWER_EDGE[e.kind](b, e, fused) for e in edges]
     z = parts[0] if len(parts) == 1 else b.emit("add", parts, f"{unit.name}:sum")
@@ -303,6 +317,7 @@ def _at_loss_rows(b: Builder, plan: Plan, unit: str, slot: str) -> str:
 
 # ops that skip computing an input's gradient when told it is not needed: op -> (input index, attr)
 GRADIENT_FLAGS = {"dense": (0, "needs_input_grad"), "matmul": (0, "needs_input_grad"),
+                  "dense_transposed": (0, "needs_input_grad"),
                   "conv2d": (0, "needs_input_grad"),
                   **{op: (1, "needs_target_grad") for op in ("mse", "bce", "bce_logits", "softmax_cross_entropy")}}
 

@@ -283,12 +283,27 @@ def _add_connection(graph, conn: ast.Connection, env: dict, flat: Flat, errors: 
             source = _resolve(source_ref, graph, flat, errors, end=1)
             target = _resolve(link.target, graph, flat, errors, end=0)
             edge = edge_spec(source, target, link, env, port=target in flat.ports)
+            if edge.kind == "tied":
+                edge = _resolve_tied(edge, link, graph, flat, errors)
             graph.add_edge(source, target, edge=edge)
         except NngraphError as e:
             errors.add(e)
         except _AlreadyReported:
             pass
         source_ref = link.target
+
+
+def _resolve_tied(edge: EdgeSpec, link: ast.Link, graph, flat: Flat, errors: Collector) -> EdgeSpec:
+    """`tied(a, b)`: both names given, resolved as a link `a -> b` would resolve them (a stack or an instance
+    by its exit and entry)."""
+    source, target = edge.tied_to
+    if not (isinstance(source, str) and isinstance(target, str)):
+        raise ValidationError("tied(...) names the dense link whose weight it uses transposed", edge.span,
+                              "e.g. `h -> r tied(x, h)`: r receives h through the transpose of x -> h's weight")
+    span = next(m.span for m in link.mods if getattr(m, "name", None) == "tied")
+    ends = (_resolve(ast.Ref(source, span), graph, flat, errors, end=1),
+            _resolve(ast.Ref(target, span), graph, flat, errors, end=0))
+    return dataclasses.replace(edge, options=(("source", ends[0]), ("target", ends[1])))
 
 
 class _AlreadyReported(Exception):
@@ -331,6 +346,6 @@ def edge_spec(source: str, target: str, link: ast.Link, env: dict, port: bool = 
             raise ValidationError("a symmetric link has no delay", link.span,
                                   "Boltzmann links act both ways at once; use `->` for recurrence")
         if kind != "dense":
-            raise ValidationError(f"a symmetric link is a weight matrix; it cannot be {kind}", link.span)
+            raise ValidationError(f"a symmetric link is a weight matrix of its own; it cannot be {kind}", link.span)
         kind = "symmetric"
     return EdgeSpec(source, target, kind, tuple(sorted(options.items())), delay, symmetric, span=link.span)

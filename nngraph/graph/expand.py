@@ -159,6 +159,16 @@ def _bind_block_args(call: ast.Call, block: ast.Block, env: dict) -> dict:
     return bound
 
 
+def _rename_tied(mod, ref):
+    """`tied(a, b)` inside a block names the block's own units, as its links do."""
+    if not isinstance(mod, ast.Call) or mod.name != "tied":
+        return mod
+    args = tuple(ref(a) if isinstance(a, ast.Ref) else a for a in mod.args)
+    kwargs = tuple(dataclasses.replace(k, value=ref(k.value)) if isinstance(k.value, ast.Ref) else k
+                   for k in mod.kwargs)
+    return dataclasses.replace(mod, args=args, kwargs=kwargs)
+
+
 def _rename_connection(conn: ast.Connection, prefix: str) -> ast.Connection:
     if not prefix:
         return conn
@@ -166,7 +176,8 @@ def _rename_connection(conn: ast.Connection, prefix: str) -> ast.Connection:
     def ref(r: ast.Ref) -> ast.Ref:
         return dataclasses.replace(r, name=prefix + r.name)
 
-    links = tuple(dataclasses.replace(li, target=ref(li.target)) for li in conn.links)
+    links = tuple(dataclasses.replace(li, target=ref(li.target), mods=tuple(_rename_tied(m, ref) for m in li.mods))
+                  for li in conn.links)
     return dataclasses.replace(conn, source=ref(conn.source), links=links)
 
 

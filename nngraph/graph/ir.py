@@ -56,7 +56,7 @@ class UnitSpec:
 class EdgeSpec:
     source: str
     target: str
-    kind: str = "dense"  # dense | identity | conv | maxpool | avgpool | symmetric | sample
+    kind: str = "dense"  # dense | identity | tied | conv | maxpool | avgpool | symmetric | sample
     options: tuple[tuple[str, object], ...] = ()
     delay: int = 0
     symmetric: bool = False
@@ -68,7 +68,13 @@ class EdgeSpec:
 
     @property
     def has_weights(self) -> bool:
-        return self.kind in ("dense", "conv", "symmetric")
+        """Whether it multiplies by a weight matrix (its own, or a tied link's borrowed one)."""
+        return self.kind in ("dense", "conv", "symmetric", "tied")
+
+    @property
+    def tied_to(self) -> tuple[str, str] | None:
+        """(source, target) of the dense link whose weight a tied link uses transposed."""
+        return (self.option("source"), self.option("target")) if self.kind == "tied" else None
 
 
 @dataclass

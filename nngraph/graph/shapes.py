@@ -13,7 +13,7 @@ from nngraph.graph.validate import same_step_graph
 from nngraph.spec.format import spoken
 
 GATES = {**V.CELLS, None: 1}
-SIZED_BY_TARGET = ("dense", "symmetric")  # link kinds that deliver whatever shape their target has
+SIZED_BY_TARGET = ("dense", "symmetric", "tied")  # link kinds that deliver whatever shape their target has
 
 
 def infer_shapes(model: ModelGraph, errors: Collector) -> None:
@@ -39,6 +39,8 @@ def infer_shapes(model: ModelGraph, errors: Collector) -> None:
                          kind=ShapeError)
         elif edge.delay and edge.source in model.shapes and edge.target in model.shapes:
             _check_edge(model, edge, errors)
+        if edge.kind == "tied":
+            _check_tied(model, edge, errors)
 
 
 def _fed_by_a_failure(model: ModelGraph, name: str) -> bool:
@@ -83,6 +85,37 @@ def _check_sample(model, unit, shape):
         if got is not None and got != shape:
             raise ShapeError(f"'{unit.name}' samples from '{param}' of shape {list(got)}, expected {list(shape)}",
                              unit.span, "the mean and log-variance units must have the same shape")
+
+
+def tied_edge(model: ModelGraph, edge: EdgeSpec) -> EdgeSpec | None:
+    """The dense same-step link whose weight a tied link uses, or None where the model has none."""
+    source, target = edge.tied_to
+    return next((e for e in model.incoming(target) if e.source == source and e.kind == "dense" and not e.delay
+                 and not e.implicit), None) if target in model.graph else None
+
+
+def weight_shape(model: ModelGraph, edge: EdgeSpec) -> tuple[int, int]:
+    """(fan_in, fan_out) of a dense link's weight: [prod(source), prod(target) * the target's gates]."""
+    return (math.prod(model.shapes[edge.source]),
+            math.prod(model.shapes[edge.target]) * GATES[model.unit(edge.target).cell])
+
+
+def _check_tied(model: ModelGraph, edge: EdgeSpec, errors: Collector) -> None:
+    """A tied link borrows an existing dense link's weight, transposed: the shapes must fit exactly."""
+    source, target = edge.tied_to
+    tied = tied_edge(model, edge)
+    if tied is None:
+        errors.error(f"tied({source}, {target}): the model has no dense link {source} -> {target} to share",
+                     edge.span, "a tied link uses the transpose of a dense, same-step link's weight", kind=ShapeError)
+        return
+    if not all(u in model.shapes for u in (edge.source, edge.target, source, target)):
+        return  # a shape error of its own was reported
+    borrowed, needed = weight_shape(model, tied)[::-1], weight_shape(model, edge)
+    if borrowed != needed:
+        errors.error(f"{edge.source} -> {edge.target} needs a weight {list(needed)}, but {source} -> {target}'s "
+                     f"transposed is {list(borrowed)}", edge.span,
+                     f"a tied link maps {target}'s size back to {source}'s: here [{needed[0]}] to [{needed[1]}]",
+                     kind=ShapeError)
 
 
 def _check_edge(model: ModelGraph, edge: EdgeSpec, errors: Collector) -> None:
@@ -168,8 +201,8 @@ def _spatial(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
 
 def edge_parameters(model: ModelGraph, edge: EdgeSpec) -> int:
     src, dst = model.shapes.get(edge.source), model.shapes.get(edge.target)
-    if src is None or dst is None or not edge.has_weights:
-        return 0
+    if src is None or dst is None or not edge.has_weights or edge.kind == "tied":
+        return 0  # a tied link's weight is counted once, with the link it borrows from
     if edge.kind == "conv":
         kernel, _, _ = conv_geometry(edge, src)
         return dst[0] * src[0] * kernel[0] * kernel[1]

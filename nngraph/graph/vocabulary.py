@@ -34,6 +34,9 @@ INITIAL_STATES = ("zeros", "learned")  # initial=: a loop unit's state before th
 EDGE_KINDS = {
     "dense": {},
     "identity": {},  # adds its source unchanged, without weights (a residual link); shapes must be equal
+    # a dense link through the transpose of another dense link's weight (`h -> r tied(x, h)`: W_xh^T), no weight
+    # of its own; the gradients of both uses add up in the one parameter
+    "tied": {"source": None, "target": None},
     "conv": {"filters": None, "kernel": None, "stride": 1, "padding": 0},
     "maxpool": {"kernel": 2, "stride": None, "padding": 0},
     "avgpool": {"kernel": 2, "stride": None, "padding": 0},

@@ -87,6 +87,8 @@ def edge_label(edge: EdgeSpec) -> str:
     parts = []
     if edge.kind in ("conv", "maxpool", "avgpool"):
         parts.append(_window_text(edge))
+    elif edge.kind == "tied":
+        parts.append("tied to {}->{}".format(*edge.tied_to))
     elif edge.kind not in ("dense", "identity", "symmetric"):
         parts.append(edge.kind)
     if edge.delay:

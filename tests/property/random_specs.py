@@ -2,9 +2,9 @@
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
-several inputs and outputs, noise inputs, identity links, batch and layer normalisation), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
+several inputs and outputs, noise inputs, identity links, batch and layer normalisation, tied weights), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
 MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop, identity
-links at delays 0 and 1, learned initial states, layer normalisation inside and outside loops), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
+links at delays 0 and 1, learned initial states, layer normalisation inside and outside loops, tied weights), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
 sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
 """
 
@@ -36,6 +36,7 @@ class Writer:
     units: list[Unit] = field(default_factory=list)
     blocks: list[str] = field(default_factory=list)
     linked: set = field(default_factory=set)
+    dense: list = field(default_factory=list)  # (source, target) of every same-step dense link written
     # draws for the constructs added since the generator first ran, so the specs drawn before stay as they were
     extra: random.Random = field(default_factory=lambda: random.Random(0))
 
@@ -51,6 +52,8 @@ class Writer:
         key = (source, target, kind.partition("delay")[2].strip())
         if key not in self.linked:
             self.linked.add(key)
+            if not kind:
+                self.dense.append((source, target))
             self.lines.append(f"  {source} -> {target} {kind}".rstrip())
 
     def vectors(self):
@@ -79,6 +82,7 @@ def _feedforward(rng: random.Random, extra: random.Random) -> str:
     for i in range(rng.randint(1, 5)):
         _hidden(w, f"h{i}")
         _maybe_skip(w, w.units[-1])
+        _maybe_tied(w, f"t{i}")
     losses = _outputs(w)
     return _spec(w, losses, "backprop")
 
@@ -115,6 +119,18 @@ def _attributes(rng: random.Random) -> str:
 def _norm(w: Writer, words=("batchnorm", "layernorm(eps=1e-3)", "batchnorm(momentum=0.3)", "layernorm")) -> str:
     """Now and then a normalisation of the unit's net input (recurrent models: layernorm only)."""
     return " " + w.extra.choice(words) if w.extra.random() < 0.25 else ""
+
+
+def _maybe_tied(w: Writer, name: str) -> None:
+    """Now and then a unit fed through the transpose of a dense link's weight (`b -> t tied(a, b)`: t has a's
+    shape), so the gradients of both uses of one weight add up."""
+    units = {u.name: u for u in w.units}
+    plain = [(a, b) for a, b in w.dense if all(n in units and units[n].exit == n for n in (a, b))
+             and len(units[a].shape) == 1 and len(units[b].shape) == 1 and units[b].cell is None]
+    if plain and w.extra.random() < 0.3:
+        a, b = w.extra.choice(plain)
+        w.declare("layer", Unit(name, units[a].shape, w.extra.choice(ACTIVATIONS[:-1])))
+        w.link(b, name, f"tied({a}, {b})")
 
 
 def _activation(rng: random.Random, image: bool = False) -> str:
@@ -218,6 +234,7 @@ def _recurrent(rng: random.Random, extra: random.Random) -> str:
         w.declare("layer", unit, (" dropout=0.3" if rng.random() < 0.15 else "") + learned)
         for source in sources:
             w.link(source.name, unit.name)
+    _maybe_tied(w, "t")  # inside or outside a loop, as the links drawn make it
     for unit in w.units[1:]:
         for _ in range(rng.randint(0, 2)):  # recurrent links from any unit, itself included
             source = rng.choice(w.units[1:])
