@@ -36,9 +36,10 @@ class Pattern:
     dense: tuple | None = None  # a prologue that is one dense input: (source slot, weight slot, bias slot or None)
 
 
-def pattern_of(model, members, body) -> Pattern | None:
-    """The body's pattern, where it is one the kernels run."""
-    if len(members) != 1 or len(body.sequences) != 1:
+def pattern_of(model, members, body, directed=lambda name: name) -> Pattern | None:
+    """The body's pattern, where it is one the kernels run; `directed` names a parameter in the body's
+    direction (a bidirectional layer's backward one)."""
+    if len(members) != 1 or len(body.sequences) != 1 or body.reverse:
         return None
     unit = model.unit(members[0])
     cell = unit.cell or ("elman" if unit.activation == "tanh" else None)
@@ -48,7 +49,7 @@ def pattern_of(model, members, body) -> Pattern | None:
     if others or not own or own[0].depth != 1 or len(inner) != 1 or inner[0].kind != "dense" or \
             body.outputs[0] != unit.name:
         return None
-    recurrent = PARAM + f"{unit.name}->{unit.name}@1.weight"
+    recurrent = PARAM + directed(f"{unit.name}->{unit.name}@1.weight")
     return Pattern(cell, unit.name, recurrent, body.sequences[0], own[0].initial, own[0].blocks,
                    f"{unit.name}:initial_cell" if cell == "lstm" else None, _one_dense_input(body))
 

@@ -48,8 +48,10 @@ class Builder:
     source as this list sees it (a delayed copy, a carried value, the loss rows); `scope` prefixes the slots
     it names, so a scan's prologue and step never name a slot alike."""
 
-    def __init__(self, model: ModelGraph, training: bool, params=None, random=None, read=None, scope: str = ""):
+    def __init__(self, model: ModelGraph, training: bool, params=None, random=None, read=None, scope: str = "",
+                 direction: str = ""):
         self.model, self.training, self.scope = model, training, scope
+        self.direction = direction  # ".reverse": a bidirectional layer's backward direction names its own
         self.instrs: list[Instr] = []
         self.params: dict[str, ParamSpec] = {} if params is None else params
         self.random: list[RandomSlot] = [] if random is None else random
@@ -74,8 +76,17 @@ class Builder:
         return BUFFER + name
 
     def param(self, name, shape, init, fan_in=1, fan_out=1) -> str:
+        name = self.directed(name)
         self.params[name] = ParamSpec(name, tuple(shape), init, fan_in, fan_out)
         return PARAM + name
+
+    def directed(self, name: str) -> str:
+        """A parameter's or a draw's name in this builder's direction: `x->h.weight` is `x->h.reverse.weight`
+        in a bidirectional layer's backward direction (PyTorch's `_reverse`), the forward one keeps it."""
+        if not self.direction:
+            return name
+        head, _, tail = name.rpartition(".")
+        return f"{head}{self.direction}.{tail}"
 
     def value(self, unit: str) -> str:
         return self.aliases.get(unit, unit)
@@ -254,7 +265,7 @@ def normalise(b: Builder, unit: UnitSpec, z: str) -> str:
 def dropout(b: Builder, unit: UnitSpec, out: str, per_sequence: bool = False) -> str:
     if not (unit.dropout and b.training):
         return out
-    mask = f"random:{unit.name}.dropout"
+    mask = "random:" + b.directed(f"{unit.name}.dropout")
     b.random.append(RandomSlot(mask, b.model.shapes[unit.name], "dropout", unit.dropout, per_sequence))
     return b.emit("dropout", (out, mask), unit.name + ":dropped")
 

@@ -80,6 +80,7 @@ class InitialState:
     feed: str  # what the program fills with zeros otherwise (a learned state adds its parameter to it)
     blocks: int
     shape: tuple[int, ...]
+    carried: bool = True  # False: always starts afresh (a bidirectional layer: its backward direction reads the future)
 
 
 @dataclass

@@ -179,6 +179,8 @@ class Program:
         (copies, not views), by unit (an LSTM's c as `NAME:cell`)."""
         state = {}
         for initial in self.train_plan.initial:
+            if not initial.carried:
+                continue
             rows = initial.blocks * batch
             past = self.xp.concatenate([values[initial.slot], values[self.train_plan.slot(initial.unit)]])
             state[initial.unit] = past[len(past) - rows:].copy()

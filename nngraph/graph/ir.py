@@ -36,7 +36,10 @@ class UnitSpec:
     bias: bool = True
     norm: str | None = None  # batchnorm | layernorm: the net input normalised before the activation
     norm_args: tuple[tuple[str, float], ...] = ()
-    learned_initial: bool = False  # `initial=learned`: a loop unit's state before the first step is a parameter
+    learned_initial: bool = False
+    # a recurrent layer run forward and backward in time; its value is both directions' states side by side
+    # (PyTorch's convention), so its shape is twice the declared [H] of one direction
+    bidirectional: bool = False  # `initial=learned`: a loop unit's state before the first step is a parameter
     span: Span = field(default=NOWHERE, compare=False)
     # where the unit came from, outermost first, so a drawing can show a stack as one box: `h_2` of
     # `layer h repeat=3` has (("h", 2, 3),); unit `a` of `use r = blk() repeat=4` in `r_3.a` has (("r", 3, 4),).
@@ -50,6 +53,10 @@ class UnitSpec:
     @property
     def is_stochastic(self) -> bool:
         return self.stochastic is not None
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ def infer_shapes(model: ModelGraph, errors: Collector) -> None:
         if unit.declared_shape is None and _fed_by_a_failure(model, name):
             continue  # its source's error is the cause: a guess at this one's would only mislead
         try:
-            model.shapes[name] = _unit_shape(model, name)
+            shape = _unit_shape(model, name)
+            # a bidirectional layer's value: both directions' [H] side by side
+            model.shapes[name] = (shape[0] * unit.directions,) + shape[1:]
         except ShapeError as e:
             errors.add(e)
             if unit.declared_shape:
@@ -206,10 +208,22 @@ def edge_parameters(model: ModelGraph, edge: EdgeSpec) -> int:
     if edge.kind == "conv":
         kernel, _, _ = conv_geometry(edge, src)
         return dst[0] * src[0] * kernel[0] * kernel[1]
+    if own_recurrence_of_a_bidirectional(model, edge):
+        return _bidirectional_recurrence(model, edge)
     fan_out = math.prod(dst) * GATES[model.unit(edge.target).cell]
     if edge.symmetric and edge.source == edge.target:
         return math.prod(dst) * (math.prod(dst) - 1) // 2  # lateral: symmetric, zero diagonal
     return math.prod(src) * fan_out
+
+
+def own_recurrence_of_a_bidirectional(model: ModelGraph, edge: EdgeSpec) -> bool:
+    return edge.source == edge.target and model.unit(edge.target).bidirectional
+
+
+def _bidirectional_recurrence(model: ModelGraph, edge: EdgeSpec) -> int:
+    """Each direction reads its own [H] state back: two [H, G * H] matrices, not one of the whole [2H]."""
+    width = model.shapes[edge.target][0] // 2
+    return 2 * width * width * GATES[model.unit(edge.target).cell]
 
 
 def unit_bias(model: ModelGraph, name: str) -> tuple[int, bool] | None:
@@ -272,6 +286,8 @@ def edge_flops(model: ModelGraph, edge: EdgeSpec) -> int:
     if edge.kind in ("maxpool", "avgpool"):
         kernel, _, _ = conv_geometry(edge, src)
         return math.prod(dst) * kernel[0] * kernel[1]
+    if own_recurrence_of_a_bidirectional(model, edge):
+        return 2 * _bidirectional_recurrence(model, edge)
     if edge.has_weights:
         return 2 * math.prod(src) * math.prod(dst) * GATES[model.unit(edge.target).cell]
     return 0

@@ -10,7 +10,7 @@ from nngraph.graph.ir import ModelGraph
 
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
-                  check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm):
+                  check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm, check_bidirectional):
         check(model, errors)
 
 
@@ -33,6 +33,29 @@ def check_batchnorm(model: ModelGraph, errors: Collector) -> None:
         if unit.norm == "batchnorm":
             errors.error(f"batchnorm on '{unit.name}' in a recurrent model", unit.span,
                          "use layernorm: it normalises each step of each sequence on its own")
+
+
+def check_bidirectional(model: ModelGraph, errors: Collector) -> None:
+    """A bidirectional layer runs its own recurrence forward and backward over the whole sequence: it must
+    have one (a cell, or its own delayed link), and nothing else may be on its loop or read its past (its
+    backward direction's past is the future)."""
+    loops = None
+    for unit in model.units:
+        if not unit.bidirectional:
+            continue
+        own = [e for e in model.incoming(unit.name) if e.source == unit.name and e.delay]
+        if not own:
+            errors.error(f"bidirectional unit '{unit.name}' has no recurrence to run both ways", unit.span,
+                         f"make it a cell (`lstm`, `gru`, `mgu`) or add `{unit.name} -> {unit.name} delay 1`")
+            continue
+        loops = loop_units(model) if loops is None else loops
+        others = [e for e in model.edges if e.delay and (e.source == unit.name) != (e.target == unit.name)]
+        others += [e for e in model.incoming(unit.name) if e.delay == 0 and e.source in loops]
+        if others:
+            edge = others[0]
+            errors.error(f"bidirectional unit '{unit.name}' must be a loop of its own: {edge.source} -> "
+                         f"{edge.target} joins it to another", edge.span,
+                         "only its own recurrence may be delayed; feed it from units outside any loop")
 
 
 def check_learned_initial(model: ModelGraph, errors: Collector) -> None:

@@ -26,7 +26,7 @@ NOISE_DISTRIBUTIONS = ("normal", "uniform")
 SAMPLERS = ("normal",)
 
 # unit flags other than activations / cells / kinds; unit settings (name=value) and their checks
-UNIT_FLAGS = ("sequence", "nobias")
+UNIT_FLAGS = ("sequence", "nobias", "bidirectional")
 UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias", "initial")
 INITIAL_STATES = ("zeros", "learned")  # initial=: a loop unit's state before the first step
 

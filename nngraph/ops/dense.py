@@ -1,4 +1,4 @@
-"""Linear ops: dense, dense_transposed (a tied weight), matmul, n-ary add, bias_add, reshape."""
+"""Linear ops: dense, dense_transposed (a tied weight), matmul, n-ary add, concat, bias_add, reshape."""
 
 from __future__ import annotations
 
@@ -101,6 +101,24 @@ def add(xp, inputs, attrs):
 @add.vjp
 def _(xp, g, ctx, inputs, attrs):
     return (g,) * len(inputs)
+
+
+def _concat_shape(shapes, attrs):
+    if any(len(s) != 1 for s in shapes):
+        raise ShapeError(f"concat joins vectors, got {[list(s) for s in shapes]}")
+    return (sum(s[0] for s in shapes),)
+
+
+@register("concat", shape=_concat_shape)
+def concat(xp, inputs, attrs):
+    """Vectors side by side (a bidirectional layer's forward and backward states)."""
+    return xp.concatenate(inputs, axis=1), [a.shape[1] for a in inputs]
+
+
+@concat.vjp
+def _(xp, g, widths, inputs, attrs):
+    ends = [sum(widths[:i + 1]) for i in range(len(widths))]
+    return tuple(g[:, end - w:end] for w, end in zip(widths, ends))
 
 
 def _bias_add_shape(shapes, attrs):

@@ -4,7 +4,8 @@
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
 several inputs and outputs, noise inputs, identity links, batch and layer normalisation, tied weights), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
 MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop, identity
-links at delays 0 and 1, learned initial states, layer normalisation inside and outside loops, tied weights), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
+links at delays 0 and 1, learned initial states, layer normalisation inside and outside loops, tied weights, bidirectional
+layers of every cell), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
 sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
 """
 
@@ -242,8 +243,25 @@ def _recurrent(rng: random.Random, extra: random.Random) -> str:
                 continue  # a cell's own recurrence is implicit
             w.link(source.name, unit.name, f"delay {rng.randint(1, 2)}")
         _maybe_skip(w, unit, w.extra.choice(["identity", "identity delay 1"]))
+    if w.extra.random() < 0.35:
+        _bidirectional(w)
     terms = _outputs(w)
     return _spec(w, terms, "backprop", "sine")
+
+
+def _bidirectional(w: Writer) -> None:
+    """A bidirectional layer (a loop of its own, fed by the input), any cell or an Elman recurrence, with
+    variational dropout and a learned initial state now and then; the outputs may read it."""
+    rng = w.extra
+    cell = rng.choice(["lstm", "gru", "mgu", None])
+    width = rng.randint(1, 3)
+    extra = " bidirectional" + (" dropout=0.3" if rng.random() < 0.3 else "") + \
+        (" initial=learned" if rng.random() < 0.3 else "")
+    w.declare("layer", Unit("b", (width,), rng.choice(ACTIVATIONS[:-1]), cell), extra)
+    w.units[-1].shape = (2 * width,)  # its value: both directions side by side
+    w.link("x", "b")
+    if cell is None:
+        w.link("b", "b", f"delay {rng.randint(1, 2)}")
 
 
 def _image_loop(w: Writer) -> None:
