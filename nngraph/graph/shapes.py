@@ -112,6 +112,10 @@ def _check_tied(model: ModelGraph, edge: EdgeSpec, errors: Collector) -> None:
         return
     if not all(u in model.shapes for u in (edge.source, edge.target, source, target)):
         return  # a shape error of its own was reported
+    if model.unit(target).bidirectional or model.unit(edge.target).bidirectional:
+        errors.error("a tied link cannot share the weights of a bidirectional layer (one per direction)",
+                     edge.span, "tie links between one-way units", kind=ShapeError)
+        return
     borrowed, needed = weight_shape(model, tied)[::-1], weight_shape(model, edge)
     if borrowed != needed:
         errors.error(f"{edge.source} -> {edge.target} needs a weight {list(needed)}, but {source} -> {target}'s "

@@ -51,6 +51,7 @@ def kind_text(unit: UnitSpec) -> str:
         return "sequence" if unit.sequence else "input"
     word = unit.cell or ("linear" if unit.activation == "identity" else unit.activation)
     extras = [unit.norm] if unit.norm else []
+    extras += ["bidirectional"] if unit.bidirectional else []
     extras += [f"dropout {unit.dropout:g}"] if unit.dropout else []
     extras += ["learned initial"] if unit.learned_initial else []
     return ", ".join([word, *extras])
