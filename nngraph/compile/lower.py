@@ -180,8 +180,8 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
     plan.scored = scored_unit(losses, plan.outputs)
     for term in losses:
         _lower_loss(b, plan, term, sum_units)
-    constant = {TARGET, ROWS} | {r.slot for r in b.random} | {BUFFER + n for n in b.buffers} | set(plan.initial_feeds) | \
-        (set() if input_grads else set(plan.feeds))
+    constant = {TARGET, ROWS} | {r.slot for r in b.random} | {BUFFER + n for n in b.buffers} | \
+        set(plan.initial_feeds) | (set() if input_grads else set(plan.feeds))
     plan.instrs = mark_gradients(b.instrs, constant)
     return plan
 

@@ -241,9 +241,8 @@ def _apply_role_defaults(fields: dict, unit: ast.Unit, env: dict) -> None:
     if fields.get("cell") and role not in ("layer", "output"):
         raise ValidationError(f"a {fields['cell']} cell must be a layer or output unit", span)
     if fields.get("bidirectional") and role != "layer":
-        raise ValidationError(f"a bidirectional unit must be a layer; '{unit.name}' is an {role}"
-                              if role[0] in "aeiou" else f"a bidirectional unit must be a layer; '{unit.name}' is a {role}",
-                              span, "feed an output from it: `layer h[32] lstm bidirectional` ... `h -> y`")
+        raise ValidationError(f"a bidirectional unit must be a layer; '{unit.name}' is declared `{role}`", span,
+                              "feed an output from it: `layer h[32] lstm bidirectional` ... `h -> y`")
     if fields.get("cell") and fields.get("norm"):
         raise ValidationError(f"a {fields['cell']} cell takes no {fields['norm']}", span,
                               "its net input feeds gates; normalise the unit it feeds, or the one feeding it")

@@ -10,7 +10,8 @@ from nngraph.graph.ir import ModelGraph
 
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
-                  check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm, check_bidirectional):
+                  check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm,
+                  check_bidirectional):
         check(model, errors)
 
 

@@ -247,7 +247,7 @@ def test_a_declared_unit_after_a_failure_is_still_checked():
           layer c2[3]
           x -> c1 conv(filters=2, kernel=3, stride=2, padding=same) -> c2 conv(filters=2, kernel=3)
         }""")
-    assert [e.message for e in errors][0] == "padding='same' needs stride 1"
+    assert errors[0].message == "padding='same' needs stride 1"
     assert len(errors) == 1  # c2's declared [3] is not an image, but its source's shape is unknown
 
 

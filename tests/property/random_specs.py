@@ -2,11 +2,13 @@
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
-several inputs and outputs, noise inputs, identity links, batch and layer normalisation, tied weights), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
-MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop, identity
-links at delays 0 and 1, learned initial states, layer normalisation inside and outside loops, tied weights, bidirectional
-layers of every cell), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
-sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
+several inputs and outputs, noise inputs, identity links, batch and layer normalisation, tied weights), a
+recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and MGU cells, stacked and mixed,
+variational dropout on loop units, conv and pooling inside a loop, identity links at delays 0 and 1, learned
+initial states, layer normalisation inside and outside loops, tied weights, bidirectional layers of every
+cell), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted sums, data targets
+and targets that are units of the model (`mse(q, h)`). The same seed gives the same text; the constructs
+added later draw from a second generator (`Writer.extra`), so the specs drawn before them stay as they were.
 """
 
 from __future__ import annotations
