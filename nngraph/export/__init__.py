@@ -54,13 +54,14 @@ def build_model(made, doc: str = ""):
     from onnx import helper
 
     from nngraph import __version__
-    from nngraph.export.graph import OnnxGraph
     from nngraph.export import scan  # noqa: F401  (registers the scan op's export)
+    from nngraph.export.graph import OnnxGraph
 
     g = OnnxGraph(made.params)
     made.build(g)
     model = helper.make_model(g.make(made.model, doc), producer_name="nngraph", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    helper.set_model_props(model, made.metadata)
     model = onnx.shape_inference.infer_shapes(model)  # shapes on every edge, for Netron
     onnx.checker.check_model(model)
     return model

@@ -12,8 +12,9 @@ A method without an entry (a new one) is an export error naming it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +31,7 @@ class Product:
     params: dict[str, np.ndarray]
     build: Callable[[OnnxGraph], None]
     part: str | None = None  # which part, where the method makes several
+    metadata: dict[str, str] = field(default_factory=dict)  # the ONNX model's metadata_props
 
 
 def product(method_name: str, method, part: str | None, span=None) -> Product:
@@ -61,7 +63,12 @@ def forward_pass(model: str, program, given: dict | None = None, outputs=None, z
 
 
 def _backprop(method, part) -> Product:
-    return forward_pass(method.model.name, method.program)
+    """A character model also carries its vocabulary: the character of each one-hot column, in order."""
+    made = forward_pass(method.model.name, method.program)
+    vocabulary = getattr(method, "vocabulary", None)
+    if vocabulary is not None:
+        made.metadata["vocabulary"] = json.dumps(vocabulary.characters)
+    return made
 
 
 def _vae(method, part) -> Product:
@@ -70,7 +77,8 @@ def _vae(method, part) -> Product:
     samples = model.units_with_role("sample")
     eps = {r.slot for r in plan.random if r.kind == "normal" and r.slot not in plan.shapes}
     if part == "encoder":
-        return forward_pass(model.name, method.program, outputs=[p for s in samples for p in s.sample_params], zeros=eps)
+        moments = [p for s in samples for p in s.sample_params]
+        return forward_pass(model.name, method.program, outputs=moments, zeros=eps)
     if part == "decoder":
         return forward_pass(model.name, method.program, given={s.name: plan.slot(s.name) for s in samples})
     return forward_pass(model.name, method.program, zeros=eps)
@@ -94,7 +102,8 @@ def _energy(method, part) -> Product:
 
 def _refuse_general(model, machine) -> None:
     """A link between two visible or two hidden groups makes the hidden units depend on each other."""
-    within = {(link.first.name, link.second.name) for link in machine.links if link.first.visible == link.second.visible}
+    within = {(link.first.name, link.second.name) for link in machine.links
+              if link.first.visible == link.second.visible}
     edges = [e for e in model.edges if e.symmetric and (e.source, e.target) in within]
     if edges:
         links = ", ".join(f"{e.source} <-> {e.target}" for e in edges)

@@ -16,6 +16,7 @@ import numpy as np
 from onnx import helper
 
 from nngraph.compile.scan import Carry, ScanBody
+from nngraph.errors import BuildError
 from nngraph.export.graph import BATCH, FLOAT, OnnxGraph
 from nngraph.export.ops import blocks, export_instrs, exports, flat_rows, rows
 
@@ -24,8 +25,15 @@ GATE_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "elman": [0]}
 ONNX_OP = {"lstm": "LSTM", "gru": "GRU", "elman": "RNN"}
 
 
+KNOWN_ATTRS = {"body", "shapes", "fused", "needs"}  # what a scan instruction holds today
+
+
 @exports("scan")
 def _scan(g: OnnxGraph, ins, shapes) -> None:
+    unknown = sorted(set(ins.attrs) - KNOWN_ATTRS)
+    if unknown:  # a loop that runs otherwise (backwards, say) must not export as a forward one
+        raise BuildError(f"the loop computing {', '.join(ins.output)} has attributes the export does not know: "
+                         f"{', '.join(unknown)}", hint="nngraph/export/scan.py needs to learn them")
     body: ScanBody = ins.attrs["body"]
     if body.pattern is not None:
         _cell_op(g, ins, body, shapes)

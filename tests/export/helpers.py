@@ -11,7 +11,6 @@ import nngraph
 from nngraph.backend import get_backend
 from nngraph.compile import compile_model
 from nngraph.train.feeding import split_inputs
-
 from tests.cli.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,6 +1,7 @@
 """`nngraph export`: what it says and writes, what Netron shows of the file, and its errors (exit code 1, a
 positioned message, no file written, never a traceback)."""
 
+import json
 import sys
 from unittest import mock
 
@@ -64,3 +65,13 @@ def test_without_the_onnx_package_it_says_how_to_get_it(xor, tmp_path):
         result = run_cli("export", SPECS / "xor.nn", "--checkpoint", xor, "-o", tmp_path / "x.onnx")
     assert result.code == 1 and "error: nngraph export needs the onnx package" in result.err
     assert "hint: pip install 'nngraph[onnx]'" in result.err
+
+
+def test_a_character_model_carries_its_vocabulary(tmp_path):
+    """Its input is one-hot rows: the metadata says which character each column stands for."""
+    spec = SPECS / "char_rnn.nn"
+    checkpoint = train_briefly(spec, tmp_path / "run")[1]
+    assert run_cli("export", spec, "--checkpoint", checkpoint, "-o", tmp_path / "c.onnx").code == 0
+    props = {p.key: p.value for p in onnx.load(tmp_path / "c.onnx").metadata_props}
+    text = (SPECS / "text" / "networks.txt").read_text(encoding="utf-8")
+    assert sorted(json.loads(props["vocabulary"])) == sorted(set(text))

@@ -2,6 +2,8 @@
 the specs under specs/ leave out, each run by ONNX Runtime against nngraph's own forward pass with random
 parameters (biases too, so no term hides behind a zero)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -187,3 +189,12 @@ def test_an_op_without_an_export_is_an_error_naming_it():
 def test_a_method_without_an_export_is_an_error_naming_it():
     with pytest.raises(BuildError, match="method 'reinforce' has no ONNX export yet"):
         product("reinforce", object(), None)
+
+
+def test_a_loop_with_an_attribute_the_export_does_not_know_is_refused():
+    """A scan that runs otherwise (backwards, say) must not quietly export as a forward one."""
+    program = nngraph.program(nngraph.loads(RECURRENT[next(iter(RECURRENT))]))
+    plan = program.eval_plan
+    plan.instrs = [replace(i, attrs={**i.attrs, "reverse": True}) if i.op.name == "scan" else i for i in plan.instrs]
+    with pytest.raises(BuildError, match="has attributes the export does not know: reverse"):
+        build_model(forward_pass(plan.model, program))

@@ -8,15 +8,23 @@ import pytest
 import nngraph
 from nngraph.export.products import PARTS
 from nngraph.session import load_trained
-
 from tests.cli.helpers import run_cli
+from tests.session.test_specs import _brief  # the same brief runs (MNIST where it is found)
+
 from .helpers import (
-    REPO, ROWS, SPECS, assert_matches, compared_rows, export, feeds_of, float64_rounding, run_onnx, train_briefly,
+    ROWS,
+    SPECS,
+    assert_matches,
+    compared_rows,
+    export,
+    feeds_of,
+    float64_rounding,
+    run_onnx,
+    train_briefly,
 )
 
 NAMES = sorted(p.name for p in SPECS.glob("*.nn"))
 REFUSED = ("bm_encoder424.nn",)
-MNIST = REPO.parent.parent / "shared" / "data" / "mnist"  # as tests/session/test_specs.py finds it
 
 
 def _method(name: str) -> str:
@@ -24,15 +32,6 @@ def _method(name: str) -> str:
 
 
 CASES = [(name, part) for name in NAMES if name not in REFUSED for part in PARTS.get(_method(name), (None,))]
-
-
-def _brief(name: str) -> list[str]:
-    overrides = ["epochs=1"]
-    if name == "mnist_lenet.nn":
-        if not MNIST.exists():
-            pytest.skip("../shared/data/mnist is not beside this checkout")
-        overrides.append(f'data=mnist(path="{MNIST}", limit=500, shape=[1, 28, 28])')
-    return overrides
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +106,7 @@ REFERENCES = {"backprop": _backprop, "cd": _hidden_features, "pcd": _hidden_feat
 
 @pytest.mark.parametrize("name", REFUSED)
 def test_a_general_boltzmann_machine_is_refused_naming_its_links(name, tmp_path):
-    checked, checkpoint = train_briefly(SPECS / name, tmp_path / "run")
+    checkpoint = train_briefly(SPECS / name, tmp_path / "run")[1]
     output = tmp_path / "model.onnx"
     result = run_cli("export", SPECS / name, "--checkpoint", checkpoint, "-o", output)
     assert result.code == 1, result.both
