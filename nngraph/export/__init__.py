@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nngraph.errors import BuildError
+from nngraph.errors import BuildError, OutputError
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17: runtimes that read opset 17 read it
@@ -38,6 +38,7 @@ def export_onnx(checked, train_name, checkpoint, output, part: str | None = None
     from nngraph.atomic import atomic_write_bytes
     from nngraph.export.products import product
 
+    _refuse_overwriting(Path(output), {"spec": checked.spec.path, "checkpoint": checkpoint})
     config = checked.train(train_name)
     method = restore(checked, config, checkpoint)
     made = product(config.method.name, method, part, config.method.span)
@@ -79,6 +80,18 @@ def restore(checked, config, checkpoint):
     state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source), state_layout(method, BEST_PREFIX))
     method.load_state(method_state(state))
     return method
+
+
+def _refuse_overwriting(output: Path, inputs: dict) -> None:
+    """The model goes to a new file, never over what it is made from."""
+    for what, path in inputs.items():
+        try:
+            clash = output.exists() and output.samefile(path)
+        except OSError:  # the input is not a file on disk (a spec given as text)
+            clash = False
+        if clash:
+            raise OutputError(f"{output} is the {what} being exported; the model goes to a new file", None,
+                              "write to another name, e.g. -o model.onnx")
 
 
 def _signature(values) -> tuple[str, ...]:

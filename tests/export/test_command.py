@@ -75,3 +75,13 @@ def test_a_character_model_carries_its_vocabulary(tmp_path):
     props = {p.key: p.value for p in onnx.load(tmp_path / "c.onnx").metadata_props}
     text = (SPECS / "text" / "networks.txt").read_text(encoding="utf-8")
     assert sorted(json.loads(props["vocabulary"])) == sorted(set(text))
+
+
+@pytest.mark.parametrize("target", ["spec", "checkpoint"])
+def test_the_spec_and_the_checkpoint_are_never_overwritten(xor, tmp_path, target):
+    spec = write(tmp_path, "xor.nn", (SPECS / "xor.nn").read_text())
+    output = {"spec": spec, "checkpoint": xor}[target]
+    before = output.read_bytes()
+    result = run_cli("export", spec, "--checkpoint", xor, "-o", output)
+    assert result.code == 1 and f"is the {target} being exported" in result.err
+    assert output.read_bytes() == before
