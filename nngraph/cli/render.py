@@ -32,7 +32,9 @@ def render_diagnostic(d: Diagnostic, sources: dict[str, str], colour: bool | Non
             width = span.end_column - span.column
         col = min(max(span.column, 1), len(shown) + 1)
         width = max(1, min(width, len(shown) - col + 1))
-        lines.append(f"  {coloured(shown) if (stderr_is_a_terminal() if colour is None else colour) else shown}")
+        if colour is None:
+            colour = stderr_is_a_terminal()
+        lines.append(f"  {coloured(shown) if colour else shown}")
         lines.append("  " + " " * (col - 1) + "^" + "~" * (width - 1))
     if d.hint:
         lines.append(f"  hint: {d.hint}")

@@ -155,8 +155,8 @@ def export(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
     from nngraph.export import OPSET, export_onnx
 
     done = export_onnx(load_spec(spec, None, train_name), train_name, checkpoint, output, part)
-    part = f" ({done.part})" if done.part else ""
-    typer.echo(f"wrote {output}: model {done.model}{part}, {', '.join(done.inputs)} -> {', '.join(done.outputs)} "
+    which = f" ({done.part})" if done.part else ""
+    typer.echo(f"wrote {output}: model {done.model}{which}, {', '.join(done.inputs)} -> {', '.join(done.outputs)} "
                f"(ONNX opset {OPSET})")
 
 
