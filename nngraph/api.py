@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 
-from nngraph.errors import ValidationError
+from nngraph.errors import Span, ValidationError
 from nngraph.graph.check import CheckedSpec, check_spec
 from nngraph.spec import ast
 from nngraph.spec.parser import parse_fragment
@@ -49,24 +50,41 @@ def loads(text: str, path: str = "<string>", fmt: str = "nn") -> CheckedSpec:
 
 
 def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = None) -> ast.Spec:
-    """`--set epochs=5 --set optimizer=adam(lr=1e-3)`: replace or add settings of one train block."""
+    """`--set epochs=5 --set "optimizer=adam(lr=1e-3)" --set "early_stopping=10 monitor=val_loss"`: replace or
+    add settings of one train block. Each override is one setting as the spec writes it (`early_stopping
+    monitor=val_loss`), its name optionally followed by `=` (`epochs=5`), so every setting, trailing options
+    included, can be set."""
     trains = [t for t in spec.trains if train is None or t.name == train]
     if not trains:
         raise ValidationError("--set needs a train block to change", None, "the spec has none by that name")
     block = trains[0]
     new: dict[str, ast.Setting] = {}  # by name, in the order of each name's last --set (linear in their number)
     for i, text in enumerate(overrides, 1):
-        key, sep, value = text.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise ValidationError(f"--set expects key=value, got {text!r}", None, "e.g. --set epochs=5")
-        parsed = parse_fragment(value.strip() or '""', "value_only", SET_PATH, i, len(key) + 2)
-        new.pop(key.strip(), None)
-        new[key.strip()] = ast.Setting(key.strip(), parsed, (), parsed.span)
+        setting = _override(text, i)
+        new.pop(setting.name, None)
+        new[setting.name] = setting
     settings = [s for s in block.settings if s.name not in new] + list(new.values())
     replaced = dataclasses.replace(block, settings=tuple(settings))
     items = tuple(replaced if it is block else it for it in spec.items)
     return dataclasses.replace(spec, items=items)
 
+
+_NAME_EQUALS = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*(=)?")
+
+
+def _override(text: str, line: int) -> ast.Setting:
+    """One `--set` as a setting, parsed by the grammar's own setting rule (line `line` of `<--set>`): the `=`
+    after the name becomes a space, so columns in errors still point into the text as typed."""
+    named = _NAME_EQUALS.match(text)
+    if named is None:
+        raise ValidationError(f"--set expects a setting, got {text!r}", Span(SET_PATH, line, 1),
+                              "e.g. --set epochs=5, or --set \"early_stopping monitor=val_loss patience=5\"")
+    spaced = text[:named.start(1)] + " " + text[named.end(1):] if named.group(1) else text
+    setting = parse_fragment(spaced, "setting_only", SET_PATH, line, 1)
+    if setting.value is None and not setting.kwargs and named.group(1):
+        value = parse_fragment('""', "value_only", SET_PATH, line, named.end(1) + 1)
+        setting = dataclasses.replace(setting, value=value)  # `--set data=`: an empty value, as before
+    return setting
 
 
 def program(checked: CheckedSpec, model: str | None = None, backend: str = "numpy", dtype: str = "float32",

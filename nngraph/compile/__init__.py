@@ -8,7 +8,9 @@ from nngraph.compile.program import Program
 def compile_model(model, losses=(), backend=None, seed: int = 0, sum_units: bool = False,
                   input_grads: bool = False, learn_initial: bool = False) -> Program:
     """A Program for one checked model: a training plan (with dropout) and an eval plan (without). A
-    recurrent model's plan loops over time steps (scan instructions) and backpropagates through time."""
+    recurrent model's plan loops over time steps (scan instructions) and backpropagates through time.
+    `learn_initial` learns the state before the first step of every loop unit (a unit's own `initial=learned`
+    does it for that unit alone)."""
     options = dict(sum_units=sum_units, input_grads=input_grads, learn_initial=learn_initial)
     return Program(lower_model(model, losses, training=True, **options),
                    lower_model(model, losses, training=False, **options), backend, seed)

@@ -8,6 +8,10 @@ same numbers up to rounding (tests/property and tests/recurrent compare them).
 The kernels take the layer's parameters as they are (an LSTM's gate columns are reordered inside), keep what
 their backward needs, and split the batch over the kernel threads. An LSTM fed by one dense connection
 multiplies that input inside its per-step GEMM too, so its (steps * batch, 4H) projection is never written.
+
+The kernels read steps first to last. A reverse body (a bidirectional layer's backward direction) gives them
+its inputs with the steps' blocks in reverse order and reverses its outputs back: one copy of the input
+projection (or of the input) and one of the outputs each way, the cost measured in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ class Pattern:
     dense: tuple | None = None  # a prologue that is one dense input: (source slot, weight slot, bias slot or None)
 
 
-def pattern_of(model, members, body) -> Pattern | None:
-    """The body's pattern, where it is one the kernels run."""
+def pattern_of(model, members, body, directed=lambda name: name) -> Pattern | None:
+    """The body's pattern, where it is one the kernels run; `directed` names a parameter in the body's
+    direction (a bidirectional layer's backward one)."""
     if len(members) != 1 or len(body.sequences) != 1:
         return None
     unit = model.unit(members[0])
@@ -48,9 +53,13 @@ def pattern_of(model, members, body) -> Pattern | None:
     if others or not own or own[0].depth != 1 or len(inner) != 1 or inner[0].kind != "dense" or \
             body.outputs[0] != unit.name:
         return None
-    recurrent = PARAM + f"{unit.name}->{unit.name}@1.weight"
+    recurrent = PARAM + directed(f"{unit.name}->{unit.name}@1.weight")
     return Pattern(cell, unit.name, recurrent, body.sequences[0], own[0].initial, own[0].blocks,
-                   f"{unit.name}:initial_cell" if cell == "lstm" else None, _one_dense_input(body))
+                   _cell_initial(body, unit.name) if cell == "lstm" else None, _one_dense_input(body))
+
+
+def _cell_initial(body, name: str) -> str:
+    return next(c.initial for c in body.carries if c.name == f"{name}:cell")
 
 
 # the step ops of each pattern: anything else (dropout, another recurrent edge) is not one
@@ -86,6 +95,16 @@ class _Entries:
         self.backward = accel.get(f"{cell}_sequence_backward", xp, dtype=dtype, batch=batch)
 
 
+def steps_reversed(xp, a, batch: int):
+    """A copy of time-major rows with the order of the steps' blocks reversed (its own inverse)."""
+    return xp.ascontiguousarray(a.reshape((-1, batch) + a.shape[1:])[::-1].reshape(a.shape))
+
+
+def _in_order(xp, a, batch: int, reverse: bool):
+    """Rows in the order the body runs its steps."""
+    return steps_reversed(xp, a, batch) if reverse else a
+
+
 def _with_initial(xp, values, pattern, batch, rows: int):
     """A (1 + steps) * batch buffer whose first block is h_(-1), the last block of the initial state."""
     initial = values[pattern.initial]
@@ -106,8 +125,11 @@ class _Trace:
     prologue: list | None  # the prologue's ctxs (None: an LSTM's fused input, never projected)
     needs: dict
 
+    def in_order(self, xp, a):
+        return _in_order(xp, a, self.batch, self.body.reverse)
+
     def vjp(self, xp, gs, inputs):
-        g_h = gs[0]
+        g_h = None if gs[0] is None else self.in_order(xp, gs[0])
         rows = len(self.h) - self.batch
         dh = xp.zeros_like(self.h)
         if g_h is not None:
@@ -128,11 +150,12 @@ class _Trace:
         h_prev = self.h[:rows]
         if dense is None:
             (grads[self.pattern.recurrent],) = matmul_tn(xp, [h_prev], ga if recurrent_rhs is None else recurrent_rhs)
-            pending = interpret.backward(xp, self.body.prologue, values, self.prologue, {self.pattern.sequence: ga})
+            pending = interpret.backward(xp, self.body.prologue, values, self.prologue,
+                                         {self.pattern.sequence: self.in_order(xp, ga)})
             grads.update({slot: g for slot, g in pending.items() if slot in self.body.reads})
             return grads
         source, weight, bias = dense
-        x = values[source]
+        x = self.in_order(xp, values[source])
         if recurrent_rhs is None:
             grads[weight], grads[self.pattern.recurrent] = matmul_tn(xp, [x.reshape(rows, -1), h_prev], ga)
         else:
@@ -141,16 +164,17 @@ class _Trace:
         if bias and bias not in grads:
             grads[bias] = column_sums(xp, ga)
         if self.needs.get(source):
-            grads[source] = (ga @ values[weight].T).reshape(x.shape)
+            grads[source] = self.in_order(xp, (ga @ values[weight].T).reshape(x.shape))
         return grads
 
 
 def _elman_forward(xp, entries, body, pattern, values, batch, needs):
     prologue = interpret.forward(xp, body.prologue, values)
-    pre = values[pattern.sequence]
+    pre = _in_order(xp, values[pattern.sequence], batch, body.reverse)
     h = _with_initial(xp, values, pattern, batch, len(pre))
     entries.forward(pre, values[pattern.recurrent], h, batch, kernel_threads())
-    return (h[batch:],), _Trace(entries, body, pattern, values, batch, h, (), prologue, needs)
+    trace = _Trace(entries, body, pattern, values, batch, h, (), prologue, needs)
+    return (trace.in_order(xp, h[batch:]),), trace
 
 
 def _elman_backward(xp, trace: _Trace, dh, rows: int) -> dict:
@@ -162,12 +186,13 @@ def _elman_backward(xp, trace: _Trace, dh, rows: int) -> dict:
 
 def _gru_forward(xp, entries, body, pattern, values, batch, needs):
     prologue = interpret.forward(xp, body.prologue, values)
-    pre = values[pattern.sequence]
+    pre = _in_order(xp, values[pattern.sequence], batch, body.reverse)
     rows, width = len(pre), pre.shape[1] // 3
     h = _with_initial(xp, values, pattern, batch, rows)
     hu, rz, candidate = (xp.empty((rows, k * width), dtype=pre.dtype) for k in (3, 2, 1))
     entries.forward(pre, values[pattern.recurrent], h, hu, rz, candidate, batch, kernel_threads())
-    return (h[batch:],), _Trace(entries, body, pattern, values, batch, h, (hu, rz, candidate), prologue, needs)
+    trace = _Trace(entries, body, pattern, values, batch, h, (hu, rz, candidate), prologue, needs)
+    return (trace.in_order(xp, h[batch:]),), trace
 
 
 def _gru_backward(xp, trace: _Trace, dh, rows: int) -> dict:
@@ -183,10 +208,11 @@ def _lstm_forward(xp, entries, body, pattern, values, batch, needs):
     dense = pattern.dense
     if dense is not None:  # the input multiplied inside the per-step GEMM: never projected
         source, x_weight, bias = values[dense[0]], values[dense[1]], dense[2] and values[dense[2]]
-        source, prologue = source.reshape(len(source), -1), None
+        source, prologue = _in_order(xp, source.reshape(len(source), -1), batch, body.reverse), None
     else:  # the projection (bias included) in the kernel's slot order
         prologue = interpret.forward(xp, body.prologue, values)
-        source, x_weight, bias = lstm_slot_params(xp, values[pattern.sequence]), None, None
+        pre = _in_order(xp, values[pattern.sequence], batch, body.reverse)
+        source, x_weight, bias = lstm_slot_params(xp, pre), None, None
     rows, width = len(source), values[pattern.recurrent].shape[0]
     h = _with_initial(xp, values, pattern, batch, rows)
     cells = xp.empty_like(h)
@@ -196,7 +222,7 @@ def _lstm_forward(xp, entries, body, pattern, values, batch, needs):
     entries.forward(source, x_weight, values[pattern.recurrent], h, cells, gates, tanh_c, scratch,
                                   bias, kernel_threads())
     trace = _Trace(entries, body, pattern, values, batch, h, (cells, gates, tanh_c), prologue, needs)
-    return (h[batch:], cells[batch:]), trace
+    return (trace.in_order(xp, h[batch:]), trace.in_order(xp, cells[batch:])), trace
 
 
 def _lstm_backward(xp, trace: _Trace, dh, rows: int) -> dict:

@@ -30,10 +30,10 @@ def outputs_of(ins: Instr) -> tuple[str, ...]:
 def forward(xp, instrs, values: dict) -> list:
     """Fill `values` instruction by instruction; returns each instruction's vjp context. An instruction
     whose outputs `values` says were given (`Slots.given`) is not run: no gradient passes back through it."""
-    given = getattr(values, "given", ())
+    given = getattr(values, "given", None)
     ctxs = []
     for ins in instrs:
-        if all(slot in given for slot in outputs_of(ins)):
+        if given and all(slot in given for slot in outputs_of(ins)):
             ctxs.append(SKIPPED)
             continue
         out, ctx = ins.op.forward(xp, tuple(values[s] if s else None for s in ins.inputs), ins.attrs)

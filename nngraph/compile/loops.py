@@ -20,7 +20,7 @@ classifier on the last step), is computed at those rows alone. Parameters carry 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import networkx as nx
 
@@ -53,11 +53,14 @@ def lower_loops(b: Builder, model: ModelGraph, losses: tuple[LossTerm, ...], lea
     components = list(_components(model))
     loops = {name for members, loop in components if loop for name in members}
     plan.at_rows = _row_sparse_units(model, losses, loops, b.training)
-    _initial_states(b, plan, model, history, loops if learn_initial else set())
+    learned = {name for name in loops if learn_initial or model.unit(name).learned_initial}
+    _initial_states(b, plan, model, history, learned)
     reads = _OuterReads(b, history, plan.at_rows)
     b.read = reads.read
     for members, loop in components:
-        if loop:
+        if loop and model.unit(members[0]).bidirectional:
+            _lower_both_ways(b, model, members[0], history, reads)
+        elif loop:
             _lower_loop(b, model, members, history, reads, _logit_units(model, losses))
         else:
             unit = model.unit(members[0])
@@ -104,21 +107,54 @@ def _logit_units(model: ModelGraph, losses) -> set[str]:
 
 def _initial_states(b: Builder, plan: Plan, model: ModelGraph, history: dict, learned: set) -> None:
     """Every unit that a later step reads has a state before the first step: zeros, a carried state, or
-    (loop units, with `learn_initial`) a parameter added to the zeros. An LSTM in a loop also carries c."""
+    (loop units, with `learn_initial`) a parameter added to the zeros. An LSTM in a loop also carries c. A
+    bidirectional layer has one per direction, never carried."""
     for unit in model.units:
-        if history[unit.name]:
-            _initial(b, plan, unit.name, history[unit.name], model.shapes[unit.name], unit.name in learned, "")
-        if unit.cell == "lstm":
-            _initial(b, plan, unit.name, 1, model.shapes[unit.name], unit.name in learned, "_cell")
+        for direction in _directions(unit):
+            d = Builder(_direction_view(model, unit), b.training, b.params, b.random, direction=direction.names)
+            d.instrs, shape = b.instrs, d.model.shapes[unit.name]
+            if history[unit.name]:
+                _initial(d, plan, unit, history[unit.name], shape, unit.name in learned, "", direction)
+            if unit.cell == "lstm":
+                _initial(d, plan, unit, 1, shape, unit.name in learned, "_cell", direction)
 
 
-def _initial(b: Builder, plan: Plan, unit: str, blocks: int, shape, learned: bool, kind: str) -> None:
-    slot = f"{unit}:initial{kind}"
+def _initial(b: Builder, plan: Plan, unit: UnitSpec, blocks: int, shape, learned: bool, kind: str,
+             direction: _Direction) -> None:
+    slot = f"{unit.name}{direction.state}:initial{kind}"
     feed = slot + ":zeros" if learned else slot
     if learned:
-        param = b.param(f"{unit}.initial{kind}", (math.prod(shape),), "zeros")
+        param = b.param(f"{unit.name}.initial{kind}", (math.prod(shape),), "zeros")
         b.emit("bias_add", (feed, param), slot)
-    plan.initial.append(InitialState(unit + (":cell" if kind else ""), slot, feed, blocks, tuple(shape)))
+    plan.initial.append(InitialState(unit.name + direction.state + (":cell" if kind else ""), slot, feed, blocks,
+                                     tuple(shape), carried=not unit.bidirectional))
+
+
+@dataclass(frozen=True)
+class _Direction:
+    """How one direction of a loop names what it makes: the scan's outer outputs (`tag`), its state slots
+    (`state`) and its parameters and draws (`names`, see `Builder.directed`)."""
+
+    tag: str = ""
+    reverse: bool = False
+    state: str = ""
+    names: str = ""
+
+
+_ONE_WAY = (_Direction(),)
+_BOTH_WAYS = (_Direction(":forward"), _Direction(":reverse", True, ":reverse", ".reverse"))
+
+
+def _directions(unit: UnitSpec) -> tuple[_Direction, ...]:
+    return _BOTH_WAYS if unit.bidirectional else _ONE_WAY
+
+
+def _direction_view(model: ModelGraph, unit: UnitSpec) -> ModelGraph:
+    """The model as one direction of a bidirectional layer sees it: the layer [H] wide, not [2H]."""
+    if not unit.bidirectional:
+        return model
+    shape = model.shapes[unit.name]
+    return replace(model, shapes={**model.shapes, unit.name: (shape[0] // 2,) + shape[1:]})
 
 
 class _OuterReads:
@@ -143,37 +179,49 @@ class _OuterReads:
         return self.delayed[key]
 
 
+def _lower_both_ways(b: Builder, model: ModelGraph, name: str, history: dict, reads: _OuterReads) -> None:
+    """A bidirectional layer: a forward and a reverse scan over the same steps, each with its own parameters,
+    their values side by side (forward first, as PyTorch's)."""
+    unit = model.unit(name)
+    view = _direction_view(model, unit)
+    halves = [_lower_loop(b, view, [name], history, reads, set(), d) for d in _directions(unit)]
+    b.aliases[name] = b.emit("concat", halves, name)
+
+
 def _lower_loop(b: Builder, model: ModelGraph, members: list[str], history: dict, reads: _OuterReads,
-                logits: set) -> None:
-    """One loop of units as a scan instruction (see compile/scan.py)."""
+                logits: set, direction: _Direction = _ONE_WAY[0]) -> str:
+    """One loop of units as a scan instruction (see compile/scan.py); returns the slot of its first unit's
+    value."""
     inside = set(members)
-    prologue = Builder(model, b.training, b.params, b.random, reads.read, scope="pro:")
-    step = Builder(model, b.training, b.params, b.random, scope="")
+    prologue = Builder(model, b.training, b.params, b.random, reads.read, scope="pro:", direction=direction.names)
+    step = Builder(model, b.training, b.params, b.random, scope="", direction=direction.names)
+    owner = Builder(model, b.training, b.params, b.random, direction=direction.names)  # the loop's biases
     step.read = lambda e: step.value(e.source) if e.delay == 0 else f"{e.source}@{e.delay}"
     sequences = []
     for name in members:
         unit = model.unit(name)
         outer = [e for e in model.incoming(name) if e.source not in inside]
         inner = [e for e in model.incoming(name) if e.source in inside and not (_gated(unit) and e.implicit)]
-        bias = unit_bias_param(b, unit)
+        bias = unit_bias_param(owner, unit)
         extra = ()
         if outer:
             extra, bias = (net_input(prologue, unit, outer, bias),), None
             sequences.append(extra[0])
         _step_unit(step, unit, net_input(step, unit, inner, bias, extra), model)
-    carries = _carries(model, members, step, history)
+    carries = _carries(model, members, step, history, direction.state)
     outputs = _outputs(model, members, step, logits)
     for name in members:
-        b.aliases[name] = step.value(name)
-        b.aliases[name + ":z"] = step.value(name + ":z")
+        b.aliases[name] = step.value(name) + direction.tag
+        b.aliases[name + ":z"] = step.value(name + ":z") + direction.tag
     body = ScanBody(tuple(prologue.instrs), tuple(step.instrs), tuple(sequences), carries, tuple(outputs),
-                    _reads(prologue.instrs + step.instrs, outputs, sequences, carries))
+                    _reads(prologue.instrs + step.instrs, outputs, sequences, carries), reverse=direction.reverse)
     shapes = list(outputs.values())
     from nngraph.compile.fused_scan import fused_implementation, pattern_of
 
-    body = replace(body, pattern=pattern_of(model, members, body))
-    b.instrs.append(Instr(get_op("scan"), body.reads, body.outputs, {"body": body, "shapes": shapes,
-                                                                  "fused": fused_implementation}))
+    body = replace(body, pattern=pattern_of(model, members, body, step.directed))
+    b.instrs.append(Instr(get_op("scan"), body.reads, tuple(s + direction.tag for s in body.outputs),
+                          {"body": body, "shapes": shapes, "fused": fused_implementation}))
+    return b.aliases[members[0]]
 
 
 def _step_unit(step: Builder, unit: UnitSpec, z: str, model: ModelGraph) -> None:
@@ -203,14 +251,14 @@ def _gated(unit: UnitSpec) -> bool:
     return unit.cell is not None and unit.cell != "lstm"
 
 
-def _carries(model: ModelGraph, members: list[str], step: Builder, history: dict) -> tuple[Carry, ...]:
+def _carries(model: ModelGraph, members: list[str], step: Builder, history: dict, state: str = "") -> tuple[Carry, ...]:
     carries = []
     for name in members:
         depth = max((e.delay for m in members for e in model.incoming(m) if e.source == name), default=0)
         if depth:
-            carries.append(Carry(step.value(name), name, f"{name}:initial", history[name], depth))
+            carries.append(Carry(step.value(name), name, f"{name}{state}:initial", history[name], depth))
         if model.unit(name).cell == "lstm":
-            carries.append(Carry(f"{name}:cell", f"{name}:cell", f"{name}:initial_cell", 1, 1))
+            carries.append(Carry(f"{name}:cell", f"{name}:cell", f"{name}{state}:initial_cell", 1, 1))
     return tuple(carries)
 
 

@@ -13,10 +13,21 @@ from dataclasses import replace
 
 import networkx as nx
 
-from nngraph.compile.plan import PARAM, ROWS, TARGET, Instr, LossSlot, ParamSpec, Plan, RandomSlot
+from nngraph.compile.plan import (
+    BUFFER,
+    PARAM,
+    ROWS,
+    TARGET,
+    BufferSpec,
+    Instr,
+    LossSlot,
+    ParamSpec,
+    Plan,
+    RandomSlot,
+)
 from nngraph.errors import BuildError
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
-from nngraph.graph.shapes import GATES, conv_geometry, unit_bias
+from nngraph.graph.shapes import GATES, conv_geometry, norm_width, unit_bias
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 from nngraph.ops import get_op
@@ -37,11 +48,15 @@ class Builder:
     source as this list sees it (a delayed copy, a carried value, the loss rows); `scope` prefixes the slots
     it names, so a scan's prologue and step never name a slot alike."""
 
-    def __init__(self, model: ModelGraph, training: bool, params=None, random=None, read=None, scope: str = ""):
+    def __init__(self, model: ModelGraph, training: bool, params=None, random=None, read=None, scope: str = "",
+                 direction: str = ""):
         self.model, self.training, self.scope = model, training, scope
+        self.direction = direction  # ".reverse": a bidirectional layer's backward direction names its own
         self.instrs: list[Instr] = []
         self.params: dict[str, ParamSpec] = {} if params is None else params
         self.random: list[RandomSlot] = [] if random is None else random
+        self.buffers: dict[str, BufferSpec] = {}
+        self.buffer_updates: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
         self.read = read
 
@@ -50,9 +65,28 @@ class Builder:
         self.instrs.append(Instr(get_op(op), tuple(inputs), output, attrs))
         return output
 
+    def emit_many(self, op: str, inputs, outputs: tuple[str, ...], **attrs) -> tuple[str, ...]:
+        """An instruction with several outputs (batch_norm's value and updated running statistics)."""
+        outputs = tuple(self.scope + o for o in outputs)
+        self.instrs.append(Instr(get_op(op), tuple(inputs), outputs, attrs))
+        return outputs
+
+    def buffer(self, name, shape, init) -> str:
+        self.buffers[name] = BufferSpec(name, tuple(shape), init)
+        return BUFFER + name
+
     def param(self, name, shape, init, fan_in=1, fan_out=1) -> str:
+        name = self.directed(name)
         self.params[name] = ParamSpec(name, tuple(shape), init, fan_in, fan_out)
         return PARAM + name
+
+    def directed(self, name: str) -> str:
+        """A parameter's or a draw's name in this builder's direction: `x->h.weight` is `x->h.reverse.weight`
+        in a bidirectional layer's backward direction (PyTorch's `_reverse`), the forward one keeps it."""
+        if not self.direction:
+            return name
+        head, _, tail = name.rpartition(".")
+        return f"{head}{self.direction}.{tail}"
 
     def value(self, unit: str) -> str:
         return self.aliases.get(unit, unit)
@@ -106,6 +140,20 @@ LOWER_EDGE["maxpool"] = _pool("maxpool2d")
 LOWER_EDGE["avgpool"] = _pool("avgpool2d")
 
 
+@lowers("tied")
+def _tied(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
+    """Through the transpose of another dense link's weight: that link's parameter, no new one. Both uses'
+    gradients add up in it (the reverse walk accumulates every use of a slot)."""
+    source, target = edge.tied_to
+    weight = PARAM + weight_name(EdgeSpec(source, target)) + ".weight"
+    out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:tied"
+    out = b.emit("dense_transposed", (b.source(edge), weight) + ((bias,) if bias else ()), out)
+    dst = b.model.shapes[edge.target]
+    if len(dst) > 1:
+        return b.emit("reshape", (out,), f"{weight_name(edge)}:shaped", shape=list(dst))
+    return out
+
+
 @lowers("identity")
 def _identity(b: Builder, edge: EdgeSpec, bias) -> str:
     return b.source(edge)
@@ -127,12 +175,13 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
     else:
         plan = Plan(model.name, b.instrs, b.params, _lower_feedforward(b, model), b.random,
                     [u.name for u in model.units if u.role == "output"], b.aliases, shapes=dict(model.shapes))
+    plan.buffers, plan.buffer_updates = b.buffers, b.buffer_updates
     plan.body = len(b.instrs)
     plan.scored = scored_unit(losses, plan.outputs)
     for term in losses:
         _lower_loss(b, plan, term, sum_units)
-    constant = {TARGET, ROWS} | {r.slot for r in b.random} | set(plan.initial_feeds) | \
-        (set() if input_grads else set(plan.feeds))
+    constant = {TARGET, ROWS} | {r.slot for r in b.random} | {BUFFER + n for n in b.buffers} | \
+        set(plan.initial_feeds) | (set() if input_grads else set(plan.feeds))
     plan.instrs = mark_gradients(b.instrs, constant)
     return plan
 
@@ -169,7 +218,7 @@ def net_input(b: Builder, unit: UnitSpec, edges: list, bias: str | None, extra: 
     """The sum of the edges' contributions and of `extra` slots, plus the bias: the slot of z. One dense
     edge takes the bias into its op, and so does one conv edge where the bias is one per channel (a loop's
     prologue may hold a unit's conv edge alone while its bias is one per value)."""
-    fusable = ("dense", "conv") if bias and unit_bias(b.model, unit.name)[1] else ("dense",)
+    fusable = ("dense", "conv") if bias and unit_bias(b.model, unit.name)[1] else ("dense", "tied")
     fused = bias if not extra and len(edges) == 1 and edges[0].kind in fusable else None
     parts = list(extra) + [LOWER_EDGE[e.kind](b, e, fused) for e in edges]
     z = parts[0] if len(parts) == 1 else b.emit("add", parts, f"{unit.name}:sum")
@@ -179,18 +228,44 @@ def net_input(b: Builder, unit: UnitSpec, edges: list, bias: str | None, extra: 
 
 
 def activate(b: Builder, unit: UnitSpec, z: str, per_sequence: bool = False) -> None:
-    """The activation of z and, in training, dropout: the unit's value. `per_sequence` (a scan's step)
-    draws one dropout mask per sequence, used at every step, instead of one per row."""
+    """The normalisation and activation of z and, in training, dropout: the unit's value. `per_sequence` (a
+    scan's step) draws one dropout mask per sequence, used at every step, instead of one per row."""
+    z = normalise(b, unit, z)
     b.aliases[unit.name + ":z"] = z
     out = z if unit.activation == "identity" else b.emit(unit.activation, (z,), unit.name,
                                                          **dict(unit.activation_args))
     b.aliases[unit.name] = dropout(b, unit, out, per_sequence)
 
 
+def normalise(b: Builder, unit: UnitSpec, z: str) -> str:
+    """z normalised (`batchnorm`, `layernorm`), scaled and shifted: parameters `NAME.norm.weight` (ones) and
+    `NAME.norm.bias` (zeros); batch normalisation's running statistics are the buffers
+    `NAME.norm.running_mean` and `NAME.norm.running_var`, which the training plan's `batch_norm` returns
+    updated (written back by the Program) and the eval plan's `batch_norm_eval` reads."""
+    if unit.norm is None:
+        return z
+    shape = b.model.shapes[unit.name]
+    width = norm_width(unit, shape)
+    args = dict(unit.norm_args)
+    scale_shift = (b.param(f"{unit.name}.norm.weight", (width,), "ones"),
+                   b.param(f"{unit.name}.norm.bias", (width,), "zeros"))
+    out = f"{unit.name}:normed"
+    if unit.norm == "layernorm":
+        return b.emit("layer_norm", (z, *scale_shift), out, eps=args["eps"])
+    stats = (b.buffer(f"{unit.name}.norm.running_mean", (width,), "zeros"),
+             b.buffer(f"{unit.name}.norm.running_var", (width,), "ones"))
+    if not b.training:
+        return b.emit("batch_norm_eval", (z, *scale_shift, *stats), out, eps=args["eps"])
+    updated = (f"{unit.name}:running_mean", f"{unit.name}:running_var")
+    out, *new = b.emit_many("batch_norm", (z, *scale_shift, *stats), (out, *updated), **args)
+    b.buffer_updates.update(zip((s.removeprefix(BUFFER) for s in stats), new))
+    return out
+
+
 def dropout(b: Builder, unit: UnitSpec, out: str, per_sequence: bool = False) -> str:
     if not (unit.dropout and b.training):
         return out
-    mask = f"random:{unit.name}.dropout"
+    mask = "random:" + b.directed(f"{unit.name}.dropout")
     b.random.append(RandomSlot(mask, b.model.shapes[unit.name], "dropout", unit.dropout, per_sequence))
     return b.emit("dropout", (out, mask), unit.name + ":dropped")
 
@@ -253,6 +328,7 @@ def _at_loss_rows(b: Builder, plan: Plan, unit: str, slot: str) -> str:
 
 # ops that skip computing an input's gradient when told it is not needed: op -> (input index, attr)
 GRADIENT_FLAGS = {"dense": (0, "needs_input_grad"), "matmul": (0, "needs_input_grad"),
+                  "dense_transposed": (0, "needs_input_grad"),
                   "conv2d": (0, "needs_input_grad"),
                   **{op: (1, "needs_target_grad") for op in ("mse", "bce", "bce_logits", "softmax_cross_entropy")}}
 

@@ -3,7 +3,9 @@
 A plan is a flat list of instructions over named slots. Slots hold arrays: a unit's activation (its name), its
 pre-activation (`name:z`), parameters (`param:NAME`), data feeds (input unit names, `target`), random draws
 (`random:...`) and, in a recurrent plan, the state before the first step (`name:initial`) and the loss rows
-(`rows`). The backward schedule is the same list walked in reverse through each op's vjp.
+(`rows`), and non-trainable state (`buffer:NAME`: batch normalisation's running statistics, which the training
+plan's ops return as extra outputs and the Program writes back). The backward schedule is the same list walked
+in reverse through each op's vjp.
 
 A recurrent plan (`sequence`) works on time-major rows: step t of b sequences is rows [t b, (t + 1) b) of
 every slot, so everything outside a loop is an ordinary op over steps * b rows, and each loop is one `scan`
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from nngraph.ops.registry import Op
 
 PARAM = "param:"
+BUFFER = "buffer:"  # non-trainable state the plan reads (batch normalisation's running statistics)
 TARGET = "target"
 ROWS = "rows"
 
@@ -37,6 +40,16 @@ class ParamSpec:
     init: str  # glorot | he | zeros | small_normal | lstm_bias (zeros, forget gates at 1)
     fan_in: int = 1
     fan_out: int = 1
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    """Non-trainable state of a plan, read as slot `buffer:NAME`: made once by the Program (`Program.buffers`),
+    replaced after each training forward pass by the slot the plan's `buffer_updates` name."""
+
+    name: str
+    shape: tuple[int, ...]
+    init: str  # zeros | ones
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ class InitialState:
     feed: str  # what the program fills with zeros otherwise (a learned state adds its parameter to it)
     blocks: int
     shape: tuple[int, ...]
+    carried: bool = True  # False: always starts afresh (a bidirectional layer: its backward direction reads the future)
 
 
 @dataclass
@@ -85,6 +99,8 @@ class Plan:
     sequence: bool = False  # a recurrent plan: slots are time-major rows
     initial: list[InitialState] = field(default_factory=list)
     at_rows: set[str] = field(default_factory=set)  # units computed at the loss rows only (see compile/loops.py)
+    buffers: dict[str, BufferSpec] = field(default_factory=dict)
+    buffer_updates: dict[str, str] = field(default_factory=dict)  # buffer -> the slot holding its new value
 
     def slot(self, unit: str) -> str:
         return self.aliases.get(unit, unit)

@@ -17,7 +17,7 @@ import numpy as np
 
 from nngraph.backend import Backend, get_backend
 from nngraph.compile import interpret
-from nngraph.compile.plan import PARAM, ROWS, TARGET, Plan
+from nngraph.compile.plan import BUFFER, PARAM, ROWS, TARGET, Plan
 from nngraph.errors import DataError
 
 
@@ -25,6 +25,8 @@ def init_parameter(spec, rng: np.random.Generator, dtype) -> np.ndarray:
     """Glorot-uniform for tanh/sigmoid/linear units, He-uniform for rectifiers, zero biases; an LSTM's
     forget-gate biases start at 1 (Gers et al. 2000; Jozefowicz et al. 2015): the cell remembers by default,
     which long-range tasks such as the adding problem need."""
+    if spec.init == "ones":
+        return np.ones(spec.shape, dtype)
     if spec.init in ("zeros", "lstm_bias"):
         value = np.zeros(spec.shape, dtype)
         if spec.init == "lstm_bias":
@@ -66,6 +68,9 @@ class Program:
         dtype = self.backend.dtype
         values = {name: init_parameter(spec, init_rng, dtype) for name, spec in train_plan.params.items()}
         self.params = flat_parameters(values, self.backend)
+        # non-trainable state (running statistics), on the backend; checkpoints save it as `buffers.NAME`
+        self.buffers = {name: self.xp.asarray(init_parameter(spec, init_rng, dtype))
+                        for name, spec in train_plan.buffers.items()}
         self._param_slots = {PARAM + n: a for n, a in self.params.items()}
         # each loss term's weight, by label; a method may change them between steps (KL warm-up)
         self.loss_weights = {ls.label: ls.weight for ls in train_plan.losses}
@@ -99,6 +104,7 @@ class Program:
         also the state before the first step and the loss rows."""
         plan = self.train_plan if training else self.eval_plan
         values = interpret.Slots(self._param_slots)
+        values.update((BUFFER + name, a) for name, a in self.buffers.items())
         for name in plan.feeds:
             if name not in inputs:
                 raise DataError(f"no data for input unit '{name}'")
@@ -145,7 +151,10 @@ class Program:
         """Forward: fills `values` slot by slot; returns each instruction's vjp context. Slots that
         `feeds` or `forward` were given (a carried state; a VAE's latent set by hand) are not recomputed."""
         plan = self.train_plan if training else self.eval_plan
-        return interpret.forward(self.xp, plan.instrs if with_loss else plan.instrs[: plan.body], values)
+        ctxs = interpret.forward(self.xp, plan.instrs if with_loss else plan.instrs[: plan.body], values)
+        for name, slot in plan.buffer_updates.items():
+            self.buffers[name][...] = values[slot]  # the training pass's explicit outputs, kept for the next
+        return ctxs
 
     def forward(self, inputs: dict, training: bool = False, rng=None, state: dict | None = None,
                 given: dict | None = None) -> dict:
@@ -170,6 +179,8 @@ class Program:
         (copies, not views), by unit (an LSTM's c as `NAME:cell`)."""
         state = {}
         for initial in self.train_plan.initial:
+            if not initial.carried:
+                continue
             rows = initial.blocks * batch
             past = self.xp.concatenate([values[initial.slot], values[self.train_plan.slot(initial.unit)]])
             state[initial.unit] = past[len(past) - rows:].copy()

@@ -16,6 +16,11 @@ times through the one interpreter (`compile.interpret`); the vjp runs the step's
 handing each carried value's gradient back to the step that produced it (or to the initial state), then
 the prologue's vjps once. A body the accelerated implementations recognise (a single LSTM, GRU or tanh
 layer whose only recurrence is its own, see `compile.fused_scan`) runs as one compiled call instead.
+
+A `reverse` scan (JAX's `reverse=True`) runs its steps from the last to the first over the same rows: step t
+still reads block t of its sequences and writes block t of its outputs, but its carries come from step t + k,
+and the state before the first step is the one after the last. A bidirectional layer is a forward and a
+reverse scan over the same inputs.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class ScanBody:
     carries: tuple[Carry, ...]
     outputs: tuple[str, ...]  # step slots stacked over the steps
     reads: tuple[str, ...]  # the outer slots the body reads: the scan instruction's inputs, in order
+    reverse: bool = False  # the steps run last to first (a bidirectional layer's backward direction)
     pattern: object = field(default=None, compare=False)  # what a fused implementation needs, or None
     compiled: list = field(default_factory=list, compare=False, repr=False)  # its StepProgram, once run
 

@@ -91,7 +91,7 @@ class StepProgram:
         past = {c.value: [_block(values[c.initial], c.blocks - k, batch) for k in range(1, c.depth + 1)]
                 for _, _, c in self.carried}
         stacked = [None] * len(self.outputs)
-        for t in range(steps):
+        for t in _order(steps, self.body.reverse):
             step = list(template)
             for i, slot in self.sequences:
                 step[i] = _block(values[slot], t, batch)
@@ -123,8 +123,9 @@ class StepProgram:
         arriving: dict = {}  # (carried value slot, step) -> what later steps sent back to its value there
         gathered = [(xp.zeros((steps * batch, _width(trace, d.x)), dtype=_dtype(trace)), [None] * steps)
                     for d in self.deferred]
-        for t in reversed(range(steps)):
-            step, ctxs = trace.steps[t]
+        order = _order(steps, self.body.reverse)
+        for n, t in reversed(list(enumerate(order))):
+            step, ctxs = trace.steps[n]
             grads = [None] * self.size
             for k, i in enumerate(self.outputs):
                 if gs[k] is not None:
@@ -132,7 +133,7 @@ class StepProgram:
             for value, _, c in self.carried:
                 _add(grads, value, arriving.pop((value, t), None))
             self._sweep(xp, step, ctxs, grads, gathered, t, batch)
-            self._send_back(xp, grads, arriving, outer, values, t, batch)
+            self._send_back(xp, grads, arriving, outer, values, t, n, order, batch)
         self._deferred_grads(xp, gathered, outer, trace)
         interpret.backward(xp, self.body.prologue, values, trace.prologue, outer)
         return tuple(outer.get(slot) for slot in self.body.reads)
@@ -151,17 +152,18 @@ class StepProgram:
                 if need and grad is not None:
                     _add(grads, i, grad)
 
-    def _send_back(self, xp, grads, arriving, outer, values, t: int, batch: int) -> None:
-        """A step's input gradients: carried values to the step that computed them (or to the initial
-        state's blocks), sequence blocks into their all-step gradient, outer slots summed."""
+    def _send_back(self, xp, grads, arriving, outer, values, t: int, n: int, order: list, batch: int) -> None:
+        """A step's input gradients (step t, the n-th run): carried values to the step that computed them
+        (k runs earlier) or to the initial state's blocks, sequence blocks into their all-step gradient, outer
+        slots summed."""
         for value, pasts, c in self.carried:
             for k, i in enumerate(pasts, start=1):
                 if grads[i] is None:
                     continue
-                if t - k >= 0:
-                    _add_to(arriving, (value, t - k), grads[i])
+                if n - k >= 0:
+                    _add_to(arriving, (value, order[n - k]), grads[i])
                 else:
-                    _block(_full(xp, outer, c.initial, values[c.initial]), c.blocks + t - k, batch)[...] += grads[i]
+                    _block(_full(xp, outer, c.initial, values[c.initial]), c.blocks + n - k, batch)[...] += grads[i]
         for i, slot in self.sequences:
             if grads[i] is not None:
                 _block(_full(xp, outer, slot, values[slot]), t, batch)[...] += grads[i]
@@ -181,6 +183,11 @@ class StepProgram:
             _add_to(outer, d.weight, weight)
             if d.bias:
                 _add_to(outer, d.bias, column_sums(xp, g_all))
+
+
+def _order(steps: int, reverse: bool) -> list[int]:
+    """The steps in the order a scan runs them."""
+    return list(range(steps - 1, -1, -1) if reverse else range(steps))
 
 
 def _width(trace: _Trace, slot: int) -> int:

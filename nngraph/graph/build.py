@@ -11,10 +11,11 @@ from nngraph.graph import vocabulary as V
 from nngraph.graph.expand import Flat, flatten, hint_if_kept
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
 from nngraph.spec import ast
+from nngraph.spec.format import spoken
 from nngraph.spec.values import bind_options, expect_number, literal
 
 UNIT_WORDS = (
-    *V.ACTIVATIONS, *V.CELLS, *V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.UNIT_FLAGS, *V.UNIT_SETTINGS,
+    *V.ACTIVATIONS, *V.CELLS, *V.NORMS, *V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.UNIT_FLAGS, *V.UNIT_SETTINGS,
 )
 
 
@@ -80,9 +81,49 @@ def unit_spec(unit: ast.Unit, env: dict) -> UnitSpec:
     fields = {"name": unit.name, "role": unit.role, "span": unit.span}
     fields["declared_shape"] = _shape(unit, env)
     for attr in unit.attrs:
+        _refuse_ignored(attr, unit)
         _apply_attr(fields, attr, env, unit)
     _apply_role_defaults(fields, unit, env)
     return UnitSpec(**fields)
+
+
+# What each role does with its attributes: a word a role would silently ignore is refused where it is written.
+# Roles not listed (layer, output) take every unit word but the input-only ones. Boltzmann kinds, noise
+# distributions and activations on Boltzmann units have errors of their own (_apply_role_defaults).
+_ROLE_WORDS = {
+    "input": {"sequence", "max_length"},  # an input's past, read through a delay, starts at zero
+    "noise": {*V.NOISE_DISTRIBUTIONS, *V.STOCHASTIC},
+    "visible": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.ACTIVATIONS},
+    "hidden": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.ACTIVATIONS},
+    "sample": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS},
+}
+_INPUT_ONLY = {"sequence", "max_length"}
+_ROLE_HINTS = {
+    "input": "an input passes its data on unchanged: put `{word}` on the unit it feeds",
+    "noise": "a noise input passes its draw on unchanged: put `{word}` on the unit it feeds",
+    "visible": "Boltzmann units take a kind (bernoulli, gaussian) and always have a bias",
+    "hidden": "Boltzmann units take a kind (bernoulli, gaussian) and always have a bias",
+    "sample": "a sample unit is mean + exp(logvar / 2) * eps and nothing more: put `{word}` on the unit it feeds",
+}
+
+
+def _refuse_ignored(attr, unit: ast.Unit) -> None:
+    """An attribute the unit's role would ignore (`input x[64] relu`, `dropout=` on a sample unit) is an error,
+    not a silent no-op; unknown words are left to `_apply_attr`'s did-you-mean."""
+    name = attr.name
+    if name not in UNIT_WORDS or name == "repeat":
+        return
+    allowed = _ROLE_WORDS.get(unit.role)
+    if allowed is None:
+        if name in _INPUT_ONLY:
+            raise ValidationError(f"'{name}' marks a data input; '{unit.name}' is a {unit.role}", attr.span,
+                                  "a model is recurrent through its delays and cells; its inputs take `sequence`")
+        return
+    if name not in allowed:
+        word = f"{name}=..." if isinstance(attr, ast.Setting) else name
+        hint = "it has no bias to remove" if name in ("nobias", "bias") and unit.role in ("input", "noise") \
+            else _ROLE_HINTS[unit.role].format(word=word)
+        raise ValidationError(f"{unit.role} unit '{unit.name}' takes no '{name}'", attr.span, hint)
 
 
 def _shape(unit: ast.Unit, env: dict):
@@ -111,12 +152,24 @@ def _apply_attr(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
         options = bind_options(attr, V.ACTIVATIONS[name], "activation", env)
         _set_once(fields, "activation", name, attr.span, unit)
         fields["activation_args"] = tuple(sorted(options.items()))
+    elif name in V.NORMS and isinstance(attr, (ast.Call, ast.Flag)):
+        _apply_norm(fields, attr, env, unit)
     elif isinstance(attr, ast.Flag):
         _apply_flag(fields, attr, unit)
     elif isinstance(attr, ast.Setting) and name in V.UNIT_SETTINGS:
         _apply_setting(fields, attr, literal(attr.value, env))
     else:
         raise ValidationError(f"unknown unit attribute '{name}'", attr.span, did_you_mean(name, UNIT_WORDS))
+
+
+def _apply_norm(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
+    call = attr if isinstance(attr, ast.Call) else ast.Call(attr.name, (), (), attr.span)
+    options = bind_options(call, V.NORMS[attr.name], "normalisation", env)
+    for key, value in options.items():
+        high = 1 if key == "momentum" else None
+        expect_number(value, attr.span, f"{attr.name} {key}", low=0, low_open=True, high=high)
+    _set_once(fields, "norm", attr.name, attr.span, unit)
+    fields["norm_args"] = tuple(sorted(options.items()))
 
 
 def _apply_flag(fields: dict, attr: ast.Flag, unit: ast.Unit) -> None:
@@ -133,6 +186,8 @@ def _apply_flag(fields: dict, attr: ast.Flag, unit: ast.Unit) -> None:
         fields["sequence"] = True
     elif name == "nobias":
         fields["bias"] = False
+    elif name == "bidirectional":
+        fields["bidirectional"] = True
     else:
         hint = did_you_mean(name, UNIT_WORDS)
         if name in V.UNIT_SETTINGS:
@@ -149,8 +204,13 @@ def _apply_setting(fields: dict, attr: ast.Setting, value) -> None:
         fields["sequence"] = True
     elif attr.name == "bias":
         if not isinstance(value, bool):
-            raise ValidationError(f"bias: expected true or false, got {value!r}", span)
+            raise ValidationError(f"bias: expected true or false, got {spoken(value)}", span)
         fields["bias"] = value
+    elif attr.name == "initial":
+        if value not in V.INITIAL_STATES:
+            raise ValidationError(f"initial: expected zeros or learned, got {spoken(value)}", span,
+                                  "`initial=learned` makes a recurrent unit's state before the first step a parameter")
+        fields["learned_initial"] = value == "learned"
 
 
 def _apply_role_defaults(fields: dict, unit: ast.Unit, env: dict) -> None:
@@ -180,7 +240,13 @@ def _apply_role_defaults(fields: dict, unit: ast.Unit, env: dict) -> None:
                               f"for example `{role} {unit.name}[16]`")
     if fields.get("cell") and role not in ("layer", "output"):
         raise ValidationError(f"a {fields['cell']} cell must be a layer or output unit", span)
-    for key in ("activation", "cell", "stochastic", "distribution"):
+    if fields.get("bidirectional") and role != "layer":
+        raise ValidationError(f"a bidirectional unit must be a layer; '{unit.name}' is declared `{role}`", span,
+                              "feed an output from it: `layer h[32] lstm bidirectional` ... `h -> y`")
+    if fields.get("cell") and fields.get("norm"):
+        raise ValidationError(f"a {fields['cell']} cell takes no {fields['norm']}", span,
+                              "its net input feeds gates; normalise the unit it feeds, or the one feeding it")
+    for key in ("activation", "cell", "stochastic", "distribution", "norm"):
         if fields.get(key) is None:
             fields.pop(key, None)
 
@@ -222,12 +288,27 @@ def _add_connection(graph, conn: ast.Connection, env: dict, flat: Flat, errors: 
             source = _resolve(source_ref, graph, flat, errors, end=1)
             target = _resolve(link.target, graph, flat, errors, end=0)
             edge = edge_spec(source, target, link, env, port=target in flat.ports)
+            if edge.kind == "tied":
+                edge = _resolve_tied(edge, link, graph, flat, errors)
             graph.add_edge(source, target, edge=edge)
         except NngraphError as e:
             errors.add(e)
         except _AlreadyReported:
             pass
         source_ref = link.target
+
+
+def _resolve_tied(edge: EdgeSpec, link: ast.Link, graph, flat: Flat, errors: Collector) -> EdgeSpec:
+    """`tied(a, b)`: both names given, resolved as a link `a -> b` would resolve them (a stack or an instance
+    by its exit and entry)."""
+    source, target = edge.tied_to
+    if not (isinstance(source, str) and isinstance(target, str)):
+        raise ValidationError("tied(...) names the dense link whose weight it uses transposed", edge.span,
+                              "e.g. `h -> r tied(x, h)`: r receives h through the transpose of x -> h's weight")
+    span = next(m.span for m in link.mods if getattr(m, "name", None) == "tied")
+    ends = (_resolve(ast.Ref(source, span), graph, flat, errors, end=1),
+            _resolve(ast.Ref(target, span), graph, flat, errors, end=0))
+    return dataclasses.replace(edge, options=(("source", ends[0]), ("target", ends[1])))
 
 
 class _AlreadyReported(Exception):
@@ -270,6 +351,6 @@ def edge_spec(source: str, target: str, link: ast.Link, env: dict, port: bool = 
             raise ValidationError("a symmetric link has no delay", link.span,
                                   "Boltzmann links act both ways at once; use `->` for recurrence")
         if kind != "dense":
-            raise ValidationError(f"a symmetric link is a weight matrix; it cannot be {kind}", link.span)
+            raise ValidationError(f"a symmetric link is a weight matrix of its own; it cannot be {kind}", link.span)
         kind = "symmetric"
     return EdgeSpec(source, target, kind, tuple(sorted(options.items())), delay, symmetric, span=link.span)

@@ -121,6 +121,25 @@ def _check_train_models(config: TrainConfig, models: dict[str, ModelGraph], brok
         check_method(config, models)
     except NngraphError as e:
         errors.add(e)
+    _check_bidirectional_training(config, models, errors)
+
+
+def _check_bidirectional_training(config: TrainConfig, models: dict[str, ModelGraph], errors: Collector) -> None:
+    """A bidirectional layer's backward direction starts at the last step of the whole sequence: a `bptt`
+    window would cut the future off, and padded steps would come first (lengths are not passed per sequence)."""
+    units = [u.name for name in config.models for u in models[name].units if u.bidirectional]
+    if not units:
+        return
+    if config.bptt is not None:
+        errors.error(f"bptt cannot cut the sequences of bidirectional unit '{units[0]}'",
+                     config.spans.get("bptt", config.span), "its backward direction reads the whole sequence: "
+                     "leave bptt out")
+    lengths = config.data and isinstance(config.data.value, ast.Call) and \
+        any(k.name == "lengths" for k in config.data.value.kwargs)
+    if lengths or (config.data and any(k.name == "lengths" for k in config.data.kwargs)):
+        errors.error(f"bidirectional unit '{units[0]}' cannot read ragged sequences (lengths=)",
+                     config.data.span, "its backward direction would start in the padding: give sequences of "
+                     "one length")
 
 
 def _check_memory(model: ModelGraph, errors: Collector, limit: int | None) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from nngraph.errors import Collector, NngraphError, ValidationError, did_you_mean
 from nngraph.spec import ast
+from nngraph.spec.format import spoken
 from nngraph.spec.values import literal
 
 MAX_REPEAT = 10_000
@@ -61,7 +62,7 @@ def _repeat_count(attrs, env) -> tuple[int, tuple]:
             count = literal(a.value, env)
             if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
                 raise ValidationError(
-                    f"repeat: expected a whole number from 1 to {MAX_REPEAT}, got {count!r}", a.span
+                    f"repeat: expected a whole number from 1 to {MAX_REPEAT}, got {spoken(count)}", a.span
                 )
         else:
             rest.append(a)
@@ -73,8 +74,9 @@ def _add_unit(unit: ast.Unit, prefix: str, env: dict, flat: Flat) -> None:
     name = prefix + unit.name
     if prefix and unit.role == "input":
         # a block's input is a port: an identity unit that receives the instance's incoming link as is
+        _refuse_port_attributes(unit)
         flat.ports.add(name)
-        unit = dataclasses.replace(unit, role="layer", attrs=(ast.Flag("nobias", unit.span),))
+        unit, attrs = dataclasses.replace(unit, role="layer"), ()
     names = [name] if count == 1 else [f"{name}_{i}" for i in range(1, count + 1)]
     flat.copies.update({n: (name, i, count) for i, n in enumerate(names, 1) if count > 1})
     for n in names:
@@ -84,6 +86,16 @@ def _add_unit(unit: ast.Unit, prefix: str, env: dict, flat: Flat) -> None:
     if count > 1:
         flat.alias[name] = (names[0], names[-1])
         _chain(names, unit.span, flat)
+
+
+def _refuse_port_attributes(unit: ast.Unit) -> None:
+    """A port passes what links into the block on unchanged, as a data input passes its data (graph/build.py
+    refuses the same attributes there): an activation or dropout on it would be a layer in disguise."""
+    if unit.attrs:
+        attr = unit.attrs[0]
+        raise ValidationError(f"a block's input port takes no attributes; '{unit.name}' has '{attr.name}'",
+                              attr.span, "it passes what links into the block on unchanged: put "
+                              f"`{attr.name}` on the unit it feeds (`{unit.name} -> a`)")
 
 
 def _chain(names, span, flat):
@@ -147,6 +159,16 @@ def _bind_block_args(call: ast.Call, block: ast.Block, env: dict) -> dict:
     return bound
 
 
+def _rename_tied(mod, ref):
+    """`tied(a, b)` inside a block names the block's own units, as its links do."""
+    if not isinstance(mod, ast.Call) or mod.name != "tied":
+        return mod
+    args = tuple(ref(a) if isinstance(a, ast.Ref) else a for a in mod.args)
+    kwargs = tuple(dataclasses.replace(k, value=ref(k.value)) if isinstance(k.value, ast.Ref) else k
+                   for k in mod.kwargs)
+    return dataclasses.replace(mod, args=args, kwargs=kwargs)
+
+
 def _rename_connection(conn: ast.Connection, prefix: str) -> ast.Connection:
     if not prefix:
         return conn
@@ -154,7 +176,8 @@ def _rename_connection(conn: ast.Connection, prefix: str) -> ast.Connection:
     def ref(r: ast.Ref) -> ast.Ref:
         return dataclasses.replace(r, name=prefix + r.name)
 
-    links = tuple(dataclasses.replace(li, target=ref(li.target)) for li in conn.links)
+    links = tuple(dataclasses.replace(li, target=ref(li.target), mods=tuple(_rename_tied(m, ref) for m in li.mods))
+                  for li in conn.links)
     return dataclasses.replace(conn, source=ref(conn.source), links=links)
 
 

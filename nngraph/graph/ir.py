@@ -34,6 +34,12 @@ class UnitSpec:
     max_length: int | None = None
     dropout: float = 0.0
     bias: bool = True
+    norm: str | None = None  # batchnorm | layernorm: the net input normalised before the activation
+    norm_args: tuple[tuple[str, float], ...] = ()
+    learned_initial: bool = False
+    # a recurrent layer run forward and backward in time; its value is both directions' states side by side
+    # (PyTorch's convention), so its shape is twice the declared [H] of one direction
+    bidirectional: bool = False  # `initial=learned`: a loop unit's state before the first step is a parameter
     span: Span = field(default=NOWHERE, compare=False)
     # where the unit came from, outermost first, so a drawing can show a stack as one box: `h_2` of
     # `layer h repeat=3` has (("h", 2, 3),); unit `a` of `use r = blk() repeat=4` in `r_3.a` has (("r", 3, 4),).
@@ -48,12 +54,16 @@ class UnitSpec:
     def is_stochastic(self) -> bool:
         return self.stochastic is not None
 
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
 
 @dataclass(frozen=True)
 class EdgeSpec:
     source: str
     target: str
-    kind: str = "dense"  # dense | conv | maxpool | avgpool | symmetric | sample
+    kind: str = "dense"  # dense | identity | tied | conv | maxpool | avgpool | symmetric | sample
     options: tuple[tuple[str, object], ...] = ()
     delay: int = 0
     symmetric: bool = False
@@ -65,7 +75,13 @@ class EdgeSpec:
 
     @property
     def has_weights(self) -> bool:
-        return self.kind in ("dense", "conv", "symmetric")
+        """Whether it multiplies by a weight matrix (its own, or a tied link's borrowed one)."""
+        return self.kind in ("dense", "conv", "symmetric", "tied")
+
+    @property
+    def tied_to(self) -> tuple[str, str] | None:
+        """(source, target) of the dense link whose weight a tied link uses transposed."""
+        return (self.option("source"), self.option("target")) if self.kind == "tied" else None
 
 
 @dataclass

@@ -10,8 +10,10 @@ from nngraph.errors import Collector, ShapeError
 from nngraph.graph import vocabulary as V
 from nngraph.graph.ir import EdgeSpec, ModelGraph, Shape
 from nngraph.graph.validate import same_step_graph
+from nngraph.spec.format import spoken
 
 GATES = {**V.CELLS, None: 1}
+SIZED_BY_TARGET = ("dense", "symmetric", "tied")  # link kinds that deliver whatever shape their target has
 
 
 def infer_shapes(model: ModelGraph, errors: Collector) -> None:
@@ -21,31 +23,53 @@ def infer_shapes(model: ModelGraph, errors: Collector) -> None:
         return  # already reported as a cycle
     for name in nx.topological_sort(g):
         unit = model.unit(name)
+        if unit.declared_shape is None and _fed_by_a_failure(model, name):
+            continue  # its source's error is the cause: a guess at this one's would only mislead
         try:
-            model.shapes[name] = _unit_shape(model, name)
+            shape = _unit_shape(model, name)
+            # a bidirectional layer's value: both directions' [H] side by side
+            model.shapes[name] = (shape[0] * unit.directions,) + shape[1:]
         except ShapeError as e:
             errors.add(e)
             if unit.declared_shape:
                 model.shapes[name] = unit.declared_shape
     for edge in model.edges:
-        if edge.delay and edge.source in model.shapes and edge.target in model.shapes:
+        if edge.kind == "identity" and model.unit(edge.target).cell:
+            cell = model.unit(edge.target).cell
+            errors.error(f"an identity link cannot feed {cell} unit '{edge.target}'", edge.span,
+                         f"every link into a cell feeds its {GATES[cell]} gates through weights: use a dense link",
+                         kind=ShapeError)
+        elif edge.delay and edge.source in model.shapes and edge.target in model.shapes:
             _check_edge(model, edge, errors)
+        if edge.kind == "tied":
+            _check_tied(model, edge, errors)
+
+
+def _fed_by_a_failure(model: ModelGraph, name: str) -> bool:
+    """Whether a same-step source of the unit has no shape: its own error was reported (units are visited
+    in topological order, so every source has been)."""
+    return any(e.delay == 0 and not e.symmetric and e.source not in model.shapes for e in model.incoming(name))
 
 
 def _unit_shape(model: ModelGraph, name: str) -> Shape:
     unit = model.unit(name)
-    produced = [
-        (e, edge_output_shape(e, model.shapes[e.source], unit.declared_shape))
-        for e in model.incoming(name)
-        if e.delay == 0 and not e.symmetric and e.source in model.shapes
-    ]
+    edges = [e for e in model.incoming(name) if e.delay == 0 and not e.symmetric and e.source in model.shapes]
+    # links that deliver a shape of their own (identity, conv, pooling) first: a dense link then fills it
+    edges.sort(key=lambda e: e.kind in SIZED_BY_TARGET)
+    produced, known = [], unit.declared_shape
+    for e in edges:
+        produced.append((e, edge_output_shape(e, model.shapes[e.source], known)))
+        known = known or produced[-1][1]
     if unit.role == "sample":
         produced = [(e, s) for e, s in produced if e.source == unit.sample_params[0]] or produced
     shape = unit.declared_shape
     for edge, out in produced:
         if shape is not None and out != shape:
             what = f"'{name}' is declared {list(shape)}" if unit.declared_shape else f"another input gives {list(shape)}"
-            raise ShapeError(f"connection {edge.source} -> {name} gives shape {list(out)}, but {what}", edge.span)
+            hint = "an identity link adds its source unchanged: the two shapes must be equal" \
+                if edge.kind == "identity" else None
+            raise ShapeError(f"connection {edge.source} -> {name} gives shape {list(out)}, but {what}", edge.span,
+                             hint)
         shape = out
     if shape is None:
         raise ShapeError(f"cannot infer the shape of '{name}'", unit.span,
@@ -65,6 +89,41 @@ def _check_sample(model, unit, shape):
                              unit.span, "the mean and log-variance units must have the same shape")
 
 
+def tied_edge(model: ModelGraph, edge: EdgeSpec) -> EdgeSpec | None:
+    """The dense same-step link whose weight a tied link uses, or None where the model has none."""
+    source, target = edge.tied_to
+    return next((e for e in model.incoming(target) if e.source == source and e.kind == "dense" and not e.delay
+                 and not e.implicit), None) if target in model.graph else None
+
+
+def weight_shape(model: ModelGraph, edge: EdgeSpec) -> tuple[int, int]:
+    """(fan_in, fan_out) of a dense link's weight: [prod(source), prod(target) * the target's gates]."""
+    return (math.prod(model.shapes[edge.source]),
+            math.prod(model.shapes[edge.target]) * GATES[model.unit(edge.target).cell])
+
+
+def _check_tied(model: ModelGraph, edge: EdgeSpec, errors: Collector) -> None:
+    """A tied link borrows an existing dense link's weight, transposed: the shapes must fit exactly."""
+    source, target = edge.tied_to
+    tied = tied_edge(model, edge)
+    if tied is None:
+        errors.error(f"tied({source}, {target}): the model has no dense link {source} -> {target} to share",
+                     edge.span, "a tied link uses the transpose of a dense, same-step link's weight", kind=ShapeError)
+        return
+    if not all(u in model.shapes for u in (edge.source, edge.target, source, target)):
+        return  # a shape error of its own was reported
+    if model.unit(target).bidirectional or model.unit(edge.target).bidirectional:
+        errors.error("a tied link cannot share the weights of a bidirectional layer (one per direction)",
+                     edge.span, "tie links between one-way units", kind=ShapeError)
+        return
+    borrowed, needed = weight_shape(model, tied)[::-1], weight_shape(model, edge)
+    if borrowed != needed:
+        errors.error(f"{edge.source} -> {edge.target} needs a weight {list(needed)}, but {source} -> {target}'s "
+                     f"transposed is {list(borrowed)}", edge.span,
+                     f"a tied link maps {target}'s size back to {source}'s: here [{needed[0]}] to [{needed[1]}]",
+                     kind=ShapeError)
+
+
 def _check_edge(model: ModelGraph, edge: EdgeSpec, errors: Collector) -> None:
     target = model.unit(edge.target)
     try:
@@ -80,7 +139,7 @@ def _check_edge(model: ModelGraph, edge: EdgeSpec, errors: Collector) -> None:
 
 def edge_output_shape(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
     """The shape a connection delivers into its target."""
-    if edge.kind in ("dense", "symmetric"):
+    if edge.kind in SIZED_BY_TARGET:
         if target is None:
             raise ShapeError(f"a dense connection cannot size '{edge.target}'", edge.span,
                              f"declare its size: `layer {edge.target}[64]`")
@@ -98,7 +157,7 @@ def _pair(value, name, edge):
         return value, value
     if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return tuple(value)
-    raise ShapeError(f"{edge.kind} {name}: expected a whole number or [h, w], got {value!r}", edge.span)
+    raise ShapeError(f"{edge.kind} {name}: expected a whole number or [h, w], got {spoken(value)}", edge.span)
 
 
 def conv_geometry(edge: EdgeSpec, source: Shape):
@@ -148,15 +207,27 @@ def _spatial(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
 
 def edge_parameters(model: ModelGraph, edge: EdgeSpec) -> int:
     src, dst = model.shapes.get(edge.source), model.shapes.get(edge.target)
-    if src is None or dst is None or not edge.has_weights:
-        return 0
+    if src is None or dst is None or not edge.has_weights or edge.kind == "tied":
+        return 0  # a tied link's weight is counted once, with the link it borrows from
     if edge.kind == "conv":
         kernel, _, _ = conv_geometry(edge, src)
         return dst[0] * src[0] * kernel[0] * kernel[1]
+    if own_recurrence_of_a_bidirectional(model, edge):
+        return _bidirectional_recurrence(model, edge)
     fan_out = math.prod(dst) * GATES[model.unit(edge.target).cell]
     if edge.symmetric and edge.source == edge.target:
         return math.prod(dst) * (math.prod(dst) - 1) // 2  # lateral: symmetric, zero diagonal
     return math.prod(src) * fan_out
+
+
+def own_recurrence_of_a_bidirectional(model: ModelGraph, edge: EdgeSpec) -> bool:
+    return edge.source == edge.target and model.unit(edge.target).bidirectional
+
+
+def _bidirectional_recurrence(model: ModelGraph, edge: EdgeSpec) -> int:
+    """Each direction reads its own [H] state back: two [H, G * H] matrices, not one of the whole [2H]."""
+    width = model.shapes[edge.target][0] // 2
+    return 2 * width * width * GATES[model.unit(edge.target).cell]
 
 
 def unit_bias(model: ModelGraph, name: str) -> tuple[int, bool] | None:
@@ -164,8 +235,8 @@ def unit_bias(model: ModelGraph, name: str) -> tuple[int, bool] | None:
     when every weighted connection into it is a conv (pooling links carry no weights), else one per
     value (per gate value of a cell). The one rule that counting and every executor read."""
     unit, shape = model.unit(name), model.shapes.get(name)
-    if shape is None or not unit.bias or unit.is_input:
-        return None
+    if shape is None or not unit.bias or unit.is_input or unit.norm == "batchnorm":
+        return None  # batch normalisation subtracts any bias with the mean; its shift takes the bias's place
     if unit.is_stochastic:
         return math.prod(shape), False
     weighted = [e for e in model.incoming(name) if e.has_weights and not e.implicit]
@@ -182,9 +253,26 @@ def unit_bias_parameters(model: ModelGraph, name: str) -> int:
 
 
 def unit_parameters(model: ModelGraph, name: str) -> int:
-    """Weights of every connection into the unit (symmetric links counted once) plus its bias."""
+    """Weights of every connection into the unit (symmetric links counted once) plus its bias and its own
+    parameters (a learned initial state)."""
     weights = sum(edge_parameters(model, e) for e in model.incoming(name))
-    return weights + unit_bias_parameters(model, name)
+    return weights + unit_bias_parameters(model, name) + unit_own_parameters(model, name)
+
+
+def unit_own_parameters(model: ModelGraph, name: str) -> int:
+    """A learned initial state (h.initial, and an LSTM's h.initial_cell) and a normalisation's scale and shift
+    (per channel for batchnorm, per value for layernorm)."""
+    unit, shape = model.unit(name), model.shapes.get(name)
+    if shape is None:
+        return 0
+    initial = math.prod(shape) * (2 if unit.cell == "lstm" else 1) if unit.learned_initial else 0
+    return initial + 2 * norm_width(unit, shape)
+
+
+def norm_width(unit, shape: Shape) -> int:
+    """The size of a normalisation's scale (and of its shift): one per channel (batchnorm), one per value
+    (layernorm), 0 without one."""
+    return {"batchnorm": shape[0], "layernorm": math.prod(shape)}.get(unit.norm, 0)
 
 
 def total_parameters(model: ModelGraph) -> int:
@@ -202,6 +290,8 @@ def edge_flops(model: ModelGraph, edge: EdgeSpec) -> int:
     if edge.kind in ("maxpool", "avgpool"):
         kernel, _, _ = conv_geometry(edge, src)
         return math.prod(dst) * kernel[0] * kernel[1]
+    if own_recurrence_of_a_bidirectional(model, edge):
+        return 2 * _bidirectional_recurrence(model, edge)
     if edge.has_weights:
         return 2 * math.prod(src) * math.prod(dst) * GATES[model.unit(edge.target).cell]
     return 0

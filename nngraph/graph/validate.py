@@ -10,8 +10,65 @@ from nngraph.graph.ir import ModelGraph
 
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
-                  check_delay0_acyclic, check_reachable, check_unused):
+                  check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm,
+                  check_bidirectional):
         check(model, errors)
+
+
+def loop_units(model: ModelGraph) -> set[str]:
+    """The units on a cycle of the whole graph, delayed links included: a recurrent plan computes them step by
+    step (compile/loops.py), and only they carry a state from step to step."""
+    whole = nx.DiGraph()
+    whole.add_nodes_from(model.graph.nodes)
+    whole.add_edges_from((e.source, e.target) for e in model.edges if not e.symmetric)
+    return {name for comp in nx.strongly_connected_components(whole) for name in comp
+            if len(comp) > 1 or whole.has_edge(name, name)}
+
+
+def check_batchnorm(model: ModelGraph, errors: Collector) -> None:
+    """Batch statistics over the rows of a recurrent model would mix the steps of a sequence, and the padding
+    of ragged ones, into every step's value: refused where written, with the normalisation that works there."""
+    if not model.is_recurrent:
+        return
+    for unit in model.units:
+        if unit.norm == "batchnorm":
+            errors.error(f"batchnorm on '{unit.name}' in a recurrent model", unit.span,
+                         "use layernorm: it normalises each step of each sequence on its own")
+
+
+def check_bidirectional(model: ModelGraph, errors: Collector) -> None:
+    """A bidirectional layer runs its own recurrence forward and backward over the whole sequence: it must
+    have one (a cell, or its own delayed link), and nothing else may be on its loop or read its past (its
+    backward direction's past is the future)."""
+    loops = None
+    for unit in model.units:
+        if not unit.bidirectional:
+            continue
+        own = [e for e in model.incoming(unit.name) if e.source == unit.name and e.delay]
+        if not own:
+            errors.error(f"bidirectional unit '{unit.name}' has no recurrence to run both ways", unit.span,
+                         f"make it a cell (`lstm`, `gru`, `mgu`) or add `{unit.name} -> {unit.name} delay 1`")
+            continue
+        loops = loop_units(model) if loops is None else loops
+        others = [e for e in model.edges if e.delay and (e.source == unit.name) != (e.target == unit.name)]
+        others += [e for e in model.incoming(unit.name) if e.delay == 0 and e.source in loops]
+        if others:
+            edge = others[0]
+            errors.error(f"bidirectional unit '{unit.name}' must be a loop of its own: {edge.source} -> "
+                         f"{edge.target} joins it to another", edge.span,
+                         "only its own recurrence may be delayed; feed it from units outside any loop")
+
+
+def check_learned_initial(model: ModelGraph, errors: Collector) -> None:
+    loops = None
+    for unit in model.units:
+        if not unit.learned_initial:
+            continue
+        loops = loop_units(model) if loops is None else loops
+        if unit.name not in loops:
+            errors.error(f"'{unit.name}' is on no recurrent loop: it has no state to learn", unit.span,
+                         f"`initial=learned` is for units whose past they read again (a cell, or `{unit.name} -> "
+                         f"{unit.name} delay 1`)")
 
 
 def check_inputs_receive_nothing(model: ModelGraph, errors: Collector) -> None:
@@ -37,7 +94,7 @@ def check_duplicate_edges(model: ModelGraph, errors: Collector) -> None:
     seen = {}
     for edge in model.edges:
         ends = tuple(sorted((edge.source, edge.target))) if edge.symmetric else (edge.source, edge.target)
-        key = (ends, edge.delay, edge.symmetric)
+        key = (ends, edge.delay, edge.symmetric, edge.kind == "identity")  # W x + x is two links, not one twice
         if key in seen:
             first = seen[key]
             errors.error(f"connection {edge.source} -> {edge.target} is written twice", edge.span,

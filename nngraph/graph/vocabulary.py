@@ -19,17 +19,24 @@ ACTIVATIONS = {
 # `NAME_gates(x_proj, h_prev @ U, h_prev) -> h` (ops/recurrent.py): a new cell of that kind is that op and a
 # word here.
 CELLS = {"lstm": 4, "gru": 3, "mgu": 2}
+# normalisation of a unit's net input, before its activation -> options and defaults (PyTorch's)
+NORMS = {"batchnorm": {"momentum": 0.1, "eps": 1e-5}, "layernorm": {"eps": 1e-5}}
 STOCHASTIC = ("bernoulli", "gaussian")
 NOISE_DISTRIBUTIONS = ("normal", "uniform")
 SAMPLERS = ("normal",)
 
 # unit flags other than activations / cells / kinds; unit settings (name=value) and their checks
-UNIT_FLAGS = ("sequence", "nobias")
-UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias")
+UNIT_FLAGS = ("sequence", "nobias", "bidirectional")
+UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias", "initial")
+INITIAL_STATES = ("zeros", "learned")  # initial=: a loop unit's state before the first step
 
 # edge kinds and their options with defaults; positional arguments fill options in this order
 EDGE_KINDS = {
     "dense": {},
+    "identity": {},  # adds its source unchanged, without weights (a residual link); shapes must be equal
+    # a dense link through the transpose of another dense link's weight (`h -> r tied(x, h)`: W_xh^T), no weight
+    # of its own; the gradients of both uses add up in the one parameter
+    "tied": {"source": None, "target": None},
     "conv": {"filters": None, "kernel": None, "stride": 1, "padding": 0},
     "maxpool": {"kernel": 2, "stride": None, "padding": 0},
     "avgpool": {"kernel": 2, "stride": None, "padding": 0},

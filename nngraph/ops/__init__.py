@@ -3,7 +3,7 @@
 Importing this package fills `OPS`; look ops up with `get_op(name)`.
 """
 
-from nngraph.ops import activations, conv, dense, losses, pool, recurrent, sampling, sequence  # noqa: F401
+from nngraph.ops import activations, conv, dense, losses, norm, pool, recurrent, sampling, sequence  # noqa: F401
 from nngraph.ops.registry import OPS, Op, example_shapes, get_op, has_vjp, register
 
 __all__ = ["OPS", "Op", "example_shapes", "get_op", "has_vjp", "register"]

@@ -1,4 +1,4 @@
-"""Linear ops: dense, matmul, n-ary add, bias_add, reshape."""
+"""Linear ops: dense, dense_transposed (a tied weight), matmul, n-ary add, concat, bias_add, reshape."""
 
 from __future__ import annotations
 
@@ -53,6 +53,38 @@ def column_sums(xp, g):
     return xp.ones(g.shape[0], g.dtype) @ g
 
 
+def _transposed_shape(shapes, attrs):
+    x, w = shapes[0], shapes[1]
+    bias = shapes[2] if len(shapes) > 2 else None
+    if len(w) != 2 or size_of(x) != w[1]:
+        raise ShapeError(f"a transposed weight for input {list(x)} must be [units, {size_of(x)}], got {list(w)}")
+    if bias is not None and bias != (w[0],):
+        raise ShapeError(f"a dense bias must be [{w[0]}], got {list(bias)}")
+    return (w[0],)
+
+
+@register("dense_transposed", shape=_transposed_shape, params=(1, 2))
+def dense_transposed(xp, inputs, attrs):
+    """x flattened to (batch, fan_out) @ W.T + b, W (fan_in, fan_out) another link's weight (a tied link: an
+    autoencoder's decoder through its encoder's weight). attrs: needs_input_grad, as dense."""
+    x, w = inputs[0], inputs[1]
+    x2 = x.reshape(x.shape[0], -1)
+    out = x2 @ w.T
+    if len(inputs) > 2 and inputs[2] is not None:
+        out += inputs[2]
+    return out, x2
+
+
+@dense_transposed.vjp
+def _(xp, g, x2, inputs, attrs):
+    x, w = inputs[0], inputs[1]
+    gx = (g @ w).reshape(x.shape) if attrs.get("needs_input_grad", True) else None
+    gw = g.T @ x2  # the shared weight's gradient from this use: the caller adds it to the other use's
+    if len(inputs) == 2:
+        return gx, gw
+    return gx, gw, None if inputs[2] is None else column_sums(xp, g)
+
+
 # matmul is dense without the bias input: the same forward and vjp serve both.
 register("matmul", shape=_dense_shape, params=(1,))(dense).vjp(dense_vjp)
 
@@ -69,6 +101,24 @@ def add(xp, inputs, attrs):
 @add.vjp
 def _(xp, g, ctx, inputs, attrs):
     return (g,) * len(inputs)
+
+
+def _concat_shape(shapes, attrs):
+    if any(len(s) != 1 for s in shapes):
+        raise ShapeError(f"concat joins vectors, got {[list(s) for s in shapes]}")
+    return (sum(s[0] for s in shapes),)
+
+
+@register("concat", shape=_concat_shape)
+def concat(xp, inputs, attrs):
+    """Vectors side by side (a bidirectional layer's forward and backward states)."""
+    return xp.concatenate(inputs, axis=1), [a.shape[1] for a in inputs]
+
+
+@concat.vjp
+def _(xp, g, widths, inputs, attrs):
+    ends = [sum(widths[:i + 1]) for i in range(len(widths))]
+    return tuple(g[:, end - w:end] for w, end in zip(widths, ends))
 
 
 def _bias_add_shape(shapes, attrs):

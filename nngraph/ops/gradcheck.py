@@ -5,7 +5,8 @@ op in float64, draws a random output cotangent g (a random-direction vjp check, 
 JAX does), and compares every input's vjp with the numerical derivative of
 <g, f(inputs)>. It also checks the op's shape rule against the real output, that
 inputs come back unmodified, and that a float32 run stays float32 and agrees with
-float64 to float32 accuracy.
+float64 to float32 accuracy. An op with several outputs (batch_norm: the value and the updated
+running statistics) is checked through its first; the others must take no cotangent.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def check_vjp(op_name: str, inputs: Sequence, attrs: dict | None = None, xp=nump
     out, grads = _run(op, xp, x64, attrs, seed)
     _check_shape(op, x64, attrs, out)
     g = xp.asarray(_cotangent(out.shape, seed))
-    numeric = numeric_vjp(lambda xs: op.forward(xp, xs, attrs)[0], x64, g,
+    numeric = numeric_vjp(lambda xs: _first(op.forward(xp, xs, attrs)[0]), x64, g,
                           wrt=[i for i, a in enumerate(x64) if _is_float(a) and i not in no_grad])
     for i, (got, want) in enumerate(zip(grads, numeric)):
         if want is None:
@@ -90,6 +91,11 @@ def check_vjp(op_name: str, inputs: Sequence, attrs: dict | None = None, xp=nump
     _check_float32(op, xp, inputs, attrs, seed, host(out), grads)
 
 
+def _first(out):
+    """The output a check differentiates: the only one, or the first of several."""
+    return out[0] if isinstance(out, tuple) else out
+
+
 def _cotangent(shape, seed):
     return numpy.random.default_rng(seed).standard_normal(shape)
 
@@ -97,9 +103,11 @@ def _cotangent(shape, seed):
 def _run(op, xp, inputs, attrs, seed):
     """Forward then vjp, asserting that neither writes into its inputs."""
     before = [None if a is None else host(a).copy() for a in inputs]
-    out, ctx = op.forward(xp, inputs, attrs)
+    outs, ctx = op.forward(xp, inputs, attrs)
+    out = _first(outs)
     g = xp.asarray(_cotangent(out.shape, seed), dtype=out.dtype)
-    grads = op.vjp(xp, g, ctx, inputs, attrs)
+    several = isinstance(outs, tuple)
+    grads = op.vjp(xp, (g,) + (None,) * (len(outs) - 1) if several else g, ctx, inputs, attrs)
     assert len(grads) == len(inputs), f"{op.name}: vjp must return one entry per input"
     for i, (a, kept) in enumerate(zip(inputs, before)):
         if a is not None:
@@ -109,6 +117,8 @@ def _run(op, xp, inputs, attrs, seed):
 
 def _check_shape(op, inputs, attrs, out):
     per_example = op.shape(example_shapes(op, inputs), attrs)
+    if per_example and isinstance(per_example[0], tuple):
+        per_example = per_example[0]  # several outputs: the first's rule
     batch = op.rows(inputs) if op.rows else inputs[0].shape[0]
     expected = (batch,) + per_example if op.batched_output else per_example
     assert out.shape == expected, f"{op.name}: shape rule says {expected}, forward gave {out.shape}"

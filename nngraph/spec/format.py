@@ -27,6 +27,16 @@ def format_value(value: ast.Value) -> str:
     return _value(value, _SUM)
 
 
+def spoken(value) -> str:
+    """A value for an error message, in the user's words: an AST value (a call that could not be read as
+    a number, say) as .nn text in backticks, a Python value as its literal; lists of either alike."""
+    if isinstance(value, list):
+        return "[" + ", ".join(spoken(v) for v in value) + "]"
+    if isinstance(value, (ast.Number, ast.String, ast.Ref, ast.Call, ast.ListValue, ast.BinaryOp, ast.Negate)):
+        return f"`{format_value(value)}`"
+    return repr(value)
+
+
 def _value(value: ast.Value, min_strength: int) -> str:
     text = _bare_value(value)
     return f"({text})" if _strength(value) < min_strength else text

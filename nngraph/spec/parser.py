@@ -106,7 +106,7 @@ class _ToAst(Transformer):
     def statement_only(self, meta, c):
         return c[0]
 
-    value_only = statement_only
+    value_only = setting_only = statement_only
 
     def model(self, meta, c):
         name, *stmts = c

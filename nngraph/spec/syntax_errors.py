@@ -50,21 +50,30 @@ def syntax_error(e: UnexpectedInput, text: str, path: str, dl: int, dc: int, par
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
         return SpecSyntaxError(f"unexpected character {ch!r}", span, _char_hint(ch))
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
-        return SpecSyntaxError(
-            "unexpected end of file", span, "a '{', '(' or '[' is not closed"
-        )
+        return SpecSyntaxError("unexpected end of file" + _expected_words(e.expected, parser), span,
+                               _unclosed_hint(text))
     assert isinstance(e, UnexpectedToken)
     reserved = _reserved_name_declared(text, path, e.line, dl, dc)
     if reserved is not None:
         return reserved
     tok = e.token
     got = "end of line" if tok.type == "_NL" else repr(str(tok))
-    expected = sorted({_describe(t, parser) for t in e.expected if not t.startswith("__")})
-    message = f"unexpected {got}"
-    if expected and len(expected) <= 6:
-        message += ", expected " + " or ".join(expected)
+    message = f"unexpected {got}" + _expected_words(e.expected, parser)
     hint = _token_hint(tok, e.expected) or _open_call_hint(tok, text, e.pos_in_stream) or _expected_hint(e.expected)
     return SpecSyntaxError(message, span, hint)
+
+
+def _expected_words(expected, parser: Lark) -> str:
+    words = sorted({_describe(t, parser) for t in expected or () if not t.startswith("__")})
+    return ", expected " + " or ".join(words) if words and len(words) <= 6 else ""
+
+
+def _unclosed_hint(text: str) -> str | None:
+    """Only where a bracket really is left open (comments and strings aside, as a rough count)."""
+    code = re.sub(r'"(?:[^"\\]|\\.)*"|#[^\n]*', "", text)
+    if any(code.count(a) > code.count(b) for a, b in ("{}", "()", "[]")):
+        return "a '{', '(' or '[' is not closed"
+    return None
 
 
 def _open_call_hint(tok: Token, text: str, pos: int | None) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import lark
 from lark import Lark
 
-START_RULES = ("start", "statement_only", "value_only")
+START_RULES = ("start", "statement_only", "value_only", "setting_only")
 TABLES_NAME = "nngraph.tables.json"
 _SOURCE_GRAMMAR = Path(__file__).resolve().parents[2] / "grammar"
 

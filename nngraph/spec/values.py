@@ -6,6 +6,7 @@ import sys
 
 from nngraph.errors import ValidationError, did_you_mean
 from nngraph.spec import ast
+from nngraph.spec.format import spoken
 
 BOOLEANS = {"true": True, "false": False}
 
@@ -76,7 +77,7 @@ def expect_number(value, span, name: str, *, integer=False, low=None, high=None,
     kind = "a whole number" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
-        raise ValidationError(f"{name}: expected {kind}, got {value!r}", span)
+        raise ValidationError(f"{name}: expected {kind}, got {spoken(value)}", span)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:

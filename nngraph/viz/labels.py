@@ -47,12 +47,14 @@ def kind_text(unit: UnitSpec) -> str:
         return f"~ {unit.distribution}"
     if unit.stochastic:
         return unit.stochastic
-    if unit.cell:
-        return unit.cell
     if unit.role == "input":
         return "sequence" if unit.sequence else "input"
-    word = "linear" if unit.activation == "identity" else unit.activation
-    return f"{word}, dropout {unit.dropout:g}" if unit.dropout else word
+    word = unit.cell or ("linear" if unit.activation == "identity" else unit.activation)
+    extras = [unit.norm] if unit.norm else []
+    extras += ["bidirectional"] if unit.bidirectional else []
+    extras += [f"dropout {unit.dropout:g}"] if unit.dropout else []
+    extras += ["learned initial"] if unit.learned_initial else []
+    return ", ".join([word, *extras])
 
 
 def unit_lines(model: ModelGraph, unit: UnitSpec) -> tuple[str, ...]:
@@ -86,6 +88,8 @@ def edge_label(edge: EdgeSpec) -> str:
     parts = []
     if edge.kind in ("conv", "maxpool", "avgpool"):
         parts.append(_window_text(edge))
+    elif edge.kind == "tied":
+        parts.append("tied to {}->{}".format(*edge.tied_to))
     elif edge.kind not in ("dense", "identity", "symmetric"):
         parts.append(edge.kind)
     if edge.delay:

@@ -222,3 +222,101 @@ def test_model_too_large_is_refused_before_allocation():
     tracemalloc.stop()
     assert "1.0 GiB is available" in err.message
     assert peak < 50 * 2**20  # 10^10 parameters, yet nothing near their size was allocated
+
+
+def test_a_shape_error_is_reported_once_not_again_at_the_units_it_feeds():
+    """`padding=same` with stride 2 fails at c1; c2 (fed by a conv from c1) and y must not be reported with
+    a hint that speaks of dense links (issue 18, item 9)."""
+    the_only_error("""
+        model m {
+          input x[1, 8, 8]
+          layer c1 relu
+          layer c2 relu
+          layer p
+          output y[2] softmax
+          x -> c1 conv(filters=2, kernel=3, stride=2, padding=same) -> c2 conv(filters=2, kernel=3)
+          c2 -> p maxpool(2) -> y
+        }""", "padding=.same. needs stride 1", 7, 5, None, ShapeError)
+
+
+def test_a_declared_unit_after_a_failure_is_still_checked():
+    errors = errors_of("""
+        model m {
+          input x[1, 8, 8]
+          layer c1 relu
+          layer c2[3]
+          x -> c1 conv(filters=2, kernel=3, stride=2, padding=same) -> c2 conv(filters=2, kernel=3)
+        }""")
+    assert errors[0].message == "padding='same' needs stride 1"
+    assert len(errors) == 1  # c2's declared [3] is not an image, but its source's shape is unknown
+
+
+@pytest.mark.parametrize("unit, word, column", [
+    ("input x[4] relu", "relu", 12), ("input x[4] dropout=0.2", "dropout", 12), ("input x[4] nobias", "nobias", 12),
+    ("noise x[4] uniform tanh", "tanh", 20), ("input x[4] lstm", "lstm", 12),
+])
+def test_attributes_an_input_would_ignore_are_refused(unit, word, column):
+    """Issue 18 item 4: these were accepted, shown by inspect and viz, and ignored by every executor."""
+    the_only_error(f"""
+        model m {{
+          {unit}
+          layer h[3] tanh
+          output y[1]
+          x -> h -> y
+        }}""", f"unit 'x' takes no '{word}'", 2, column + 2, None, ValidationError)
+
+
+def test_sample_and_boltzmann_units_refuse_what_they_would_ignore():
+    the_only_error("""
+        model m {
+          input x[4]
+          layer mu[2]
+          layer lv[2]
+          sample z ~ normal(mu, lv) dropout=0.5
+          output y[4] sigmoid
+          x -> mu
+          x -> lv
+          z -> y
+        }""", "sample unit 'z' takes no 'dropout'", 5, 29, "on the unit it feeds", ValidationError)
+    the_only_error("""
+        model m {
+          visible v[4] dropout=0.1
+          hidden h[2]
+          v <-> h
+        }""", "visible unit 'v' takes no 'dropout'", 2, 16, "kind", ValidationError)
+
+
+def test_sequence_marks_inputs_only():
+    the_only_error("""
+        model m {
+          input x[4] sequence
+          layer h[3] tanh sequence
+          output y[1]
+          x -> h -> y
+        }""", "'sequence' marks a data input", 3, 19, None, ValidationError)
+
+
+def test_a_block_port_takes_no_attributes_as_a_data_input_takes_none():
+    the_only_error("""
+        block b() {
+          input in relu
+          layer a[3] tanh
+          in -> a
+        }
+        model m {
+          input x[4]
+          use u = b()
+          output y[1]
+          x -> u -> y
+        }""", "a block's input port takes no attributes", 2, 12, "on the unit it feeds", ValidationError)
+
+
+def test_a_learned_initial_state_needs_a_loop():
+    the_only_error("""
+        model m {
+          input x[2] sequence
+          layer h[4] gru
+          layer g[3] tanh initial=learned
+          output y[1]
+          x -> h -> g -> y
+        }""", "'g' is on no recurrent loop", 4, 3, "g -> g delay 1", ValidationError)

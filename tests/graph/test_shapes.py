@@ -33,6 +33,18 @@ TOTALS = {
                                  2 * (64 * 128 * 3 + 3 * 128 * 128 * 3 + 128 * 64))},
     "digits_cnn.nn": {"digits_cnn": (16 * 9 + 16 + 256 * 64 + 64 + 64 * 10 + 10,
                                      2 * 16 * 64 * 9 + 16 * 16 * 4 + 2 * 256 * 64 + 2 * 64 * 10)},
+    # x->h, three residual blocks of two 64x64 layers (the identity skips carry nothing), y
+    "digits_residual.nn": {"digits_residual": (65 * 64 + 6 * 65 * 64 + 65 * 10, 2 * (7 * 64 * 64 + 64 * 10))},
+    # x->h and h->h into 4 gates, the gates' bias, h.initial and h.initial_cell; h->y and its bias
+    "sine_lstm_dropout.nn": {"sine_lstm_dropout": (1 * 128 + 32 * 128 + 128 + 2 * 32 + 33,
+                                                   2 * (1 * 128 + 32 * 128 + 32))},
+    # conv without a bias plus batchnorm's scale and shift (8 each); h's bias and layernorm's (64 each); y
+    "digits_norm.nn": {"digits_norm": (8 * 9 + 2 * 8 + 128 * 64 + 64 + 2 * 64 + 65 * 10,
+                                       2 * 8 * 64 * 9 + 8 * 16 * 4 + 2 * 128 * 64 + 2 * 64 * 10)},
+    # x->h and h's bias; r borrows x->h.weight (nothing of its own but its bias)
+    "digits_tied_ae.nn": {"digits_tied_ae": (64 * 32 + 32 + 64, 2 * (64 * 32 + 32 * 64))},
+    # per direction: x->h and h->h into 3 gates, the gates' bias; h->y reads both directions' 2 x 32
+    "adding_bigru.nn": {"adding_bigru": (2 * (2 * 96 + 32 * 96 + 96) + 65, 2 * (2 * 64 * 3 + 2 * 32 * 32 * 3 + 64))},
     "digits_logreg.nn": {"digits_logreg": (64 * 10 + 10, 2 * 64 * 10)},
     "digits_mlp.nn": {"digits_mlp": (65 * 128 + 129 * 128 + 129 * 10, 2 * (64 * 128 + 128 * 128 + 128 * 10))},
     # PacGAN's ring setup: noise 2 -> 4 x 400 relu -> 2; discriminator packs 2 points: 4 -> 3 x 200 -> 1

@@ -83,3 +83,16 @@ def test_bias_gradient_is_the_column_sum(xp, shape):
 
     g = r(*shape).astype(numpy.float32)
     numpy.testing.assert_allclose(host(column_sums(xp, xp.asarray(g))), g.sum(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_dense_transposed_gradients(xp):
+    check_vjp("dense_transposed", (r(4, 3), r(5, 3), r(5)), xp=xp)
+    check_vjp("dense_transposed", (r(2, 1, 2, 2), r(3, 4)), xp=xp)
+
+
+def test_dense_transposed_is_dense_through_the_transpose(xp):
+    x, w, b = r(4, 3), r(5, 3), r(5)
+    out = host(get_op("dense_transposed").forward(xp, tuple(map(xp.asarray, (x, w, b))), {})[0])
+    numpy.testing.assert_allclose(out, x @ w.T + b, rtol=1e-12)
+    with pytest.raises(ShapeError):
+        get_op("dense_transposed").shape(((4,), (5, 3)), {})

@@ -2,9 +2,13 @@
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
 image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
-several inputs and outputs, noise inputs), a recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and
-MGU cells, stacked and mixed, variational dropout on loop units, conv and pooling inside a loop), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted
-sums, data targets and targets that are units of the model (`mse(q, h)`). The same seed gives the same text.
+several inputs and outputs, noise inputs, identity links, batch and layer normalisation, tied weights), a
+recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and MGU cells, stacked and mixed,
+variational dropout on loop units, conv and pooling inside a loop, identity links at delays 0 and 1, learned
+initial states, layer normalisation inside and outside loops, tied weights, bidirectional layers of every
+cell), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted sums, data targets
+and targets that are units of the model (`mse(q, h)`). The same seed gives the same text; the constructs
+added later draw from a second generator (`Writer.extra`), so the specs drawn before them stay as they were.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ class Writer:
     units: list[Unit] = field(default_factory=list)
     blocks: list[str] = field(default_factory=list)
     linked: set = field(default_factory=set)
+    dense: list = field(default_factory=list)  # (source, target) of every same-step dense link written
+    # draws for the constructs added since the generator first ran, so the specs drawn before stay as they were
+    extra: random.Random = field(default_factory=lambda: random.Random(0))
 
     def declare(self, role: str, unit: Unit, extra: str = "") -> Unit:
         shape = "[" + ", ".join(map(str, unit.shape)) + "]"
@@ -48,6 +55,8 @@ class Writer:
         key = (source, target, kind.partition("delay")[2].strip())
         if key not in self.linked:
             self.linked.add(key)
+            if not kind:
+                self.dense.append((source, target))
             self.lines.append(f"  {source} -> {target} {kind}".rstrip())
 
     def vectors(self):
@@ -60,14 +69,14 @@ class Writer:
 def random_spec(seed: int) -> str:
     """One spec's text; the family cycles with the seed so every family is drawn equally often."""
     rng = random.Random(seed)
-    return (_feedforward, _recurrent, _feedforward, _vae)[seed % 4](rng)
+    return (_feedforward, _recurrent, _feedforward, _vae)[seed % 4](rng, random.Random(~seed))
 
 
 # ---- feedforward -------------------------------------------------------------------------------
 
 
-def _feedforward(rng: random.Random) -> str:
-    w = Writer(rng)
+def _feedforward(rng: random.Random, extra: random.Random) -> str:
+    w = Writer(rng, extra=extra)
     for i in range(rng.randint(1, 2)):
         shape = (rng.randint(1, 2), SIDE, SIDE) if rng.random() < 0.5 else (rng.randint(2, 4),)
         w.declare("input", Unit(f"x{i}", shape))
@@ -75,8 +84,19 @@ def _feedforward(rng: random.Random) -> str:
         w.declare("noise", Unit("z", (rng.randint(1, 3),)), " " + rng.choice(["normal", "uniform"]))
     for i in range(rng.randint(1, 5)):
         _hidden(w, f"h{i}")
+        _maybe_skip(w, w.units[-1])
+        _maybe_tied(w, f"t{i}")
     losses = _outputs(w)
     return _spec(w, losses, "backprop")
+
+
+def _maybe_skip(w: Writer, unit: Unit, kind: str = "identity") -> None:
+    """Now and then an identity link (a residual skip, no weights) into `unit` from an earlier unit of its
+    shape; `kind` may add a delay."""
+    earlier = w.units if "delay" in kind else w.units[:w.units.index(unit)]  # same-step links stay acyclic
+    same = [u for u in earlier if u.shape == unit.shape and u is not unit and u.exit == u.name]
+    if same and unit.exit == unit.name and unit.cell is None and w.extra.random() < 0.35:
+        w.link(w.extra.choice(same).name, unit.name, kind)
 
 
 def _hidden(w: Writer, name: str) -> None:
@@ -99,6 +119,23 @@ def _attributes(rng: random.Random) -> str:
     return extra + (" nobias" if rng.random() < 0.15 else "")
 
 
+def _norm(w: Writer, words=("batchnorm", "layernorm(eps=1e-3)", "batchnorm(momentum=0.3)", "layernorm")) -> str:
+    """Now and then a normalisation of the unit's net input (recurrent models: layernorm only)."""
+    return " " + w.extra.choice(words) if w.extra.random() < 0.25 else ""
+
+
+def _maybe_tied(w: Writer, name: str) -> None:
+    """Now and then a unit fed through the transpose of a dense link's weight (`b -> t tied(a, b)`: t has a's
+    shape), so the gradients of both uses of one weight add up."""
+    units = {u.name: u for u in w.units}
+    plain = [(a, b) for a, b in w.dense if all(n in units and units[n].exit == n for n in (a, b))
+             and len(units[a].shape) == 1 and len(units[b].shape) == 1 and units[b].cell is None]
+    if plain and w.extra.random() < 0.3:
+        a, b = w.extra.choice(plain)
+        w.declare("layer", Unit(name, units[a].shape, w.extra.choice(ACTIVATIONS[:-1])))
+        w.link(b, name, f"tied({a}, {b})")
+
+
 def _activation(rng: random.Random, image: bool = False) -> str:
     return rng.choice(ACTIVATIONS[:-1] if image else ACTIVATIONS)
 
@@ -108,7 +145,7 @@ def _vector_unit(w: Writer, name: str) -> None:
     sources = rng.sample(w.units, rng.randint(1, min(3, len(w.units))))
     repeat = rng.random() < 0.15
     unit = Unit(name, (rng.randint(2, 4),), _activation(rng), exit=f"{name}_2" if repeat else "")
-    w.declare("layer", unit, _attributes(rng) + (" repeat=2" if repeat else ""))
+    w.declare("layer", unit, _attributes(rng) + _norm(w) + (" repeat=2" if repeat else ""))
     for source in sources:
         w.link(source.name, name)
 
@@ -130,7 +167,7 @@ def _image_unit(w: Writer, name: str) -> None:
         else:
             links.append((rng.choice(w.units).name, ""))
     links = list(dict(links).items())  # one link per source
-    w.declare("layer", Unit(name, (channels, SIDE, SIDE), _activation(rng, image=True)), _attributes(rng))
+    w.declare("layer", Unit(name, (channels, SIDE, SIDE), _activation(rng, image=True)), _attributes(rng) + _norm(w))
     for source, kind in links:
         w.link(source, name, kind)
 
@@ -184,8 +221,8 @@ def _spec(w: Writer, losses: list[str], method: str, data: str = "xor") -> str:
 # ---- recurrent -------------------------------------------------------------------------------
 
 
-def _recurrent(rng: random.Random) -> str:
-    w = Writer(rng)
+def _recurrent(rng: random.Random, extra: random.Random) -> str:
+    w = Writer(rng, extra=extra)
     if rng.random() < 0.25:
         _image_loop(w)
     else:
@@ -196,17 +233,37 @@ def _recurrent(rng: random.Random) -> str:
         cell = "lstm" if roll < 0.25 else "gru" if roll < 0.4 else "mgu" if roll < 0.5 else None
         unit = Unit(f"h{i}", (rng.randint(2, 4),), rng.choice(ACTIVATIONS[:-1]), cell)
         sources = rng.sample(w.units, rng.randint(1, min(2, len(w.units))))
-        w.declare("layer", unit, " dropout=0.3" if rng.random() < 0.15 else "")
+        learned = " initial=learned" if cell and w.extra.random() < 0.3 else "" if cell else _norm(w, ("layernorm",))
+        w.declare("layer", unit, (" dropout=0.3" if rng.random() < 0.15 else "") + learned)
         for source in sources:
             w.link(source.name, unit.name)
+    _maybe_tied(w, "t")  # inside or outside a loop, as the links drawn make it
     for unit in w.units[1:]:
         for _ in range(rng.randint(0, 2)):  # recurrent links from any unit, itself included
             source = rng.choice(w.units[1:])
             if source is unit and unit.cell:
                 continue  # a cell's own recurrence is implicit
             w.link(source.name, unit.name, f"delay {rng.randint(1, 2)}")
+        _maybe_skip(w, unit, w.extra.choice(["identity", "identity delay 1"]))
+    if w.extra.random() < 0.35:
+        _bidirectional(w)
     terms = _outputs(w)
     return _spec(w, terms, "backprop", "sine")
+
+
+def _bidirectional(w: Writer) -> None:
+    """A bidirectional layer (a loop of its own, fed by the input), any cell or an Elman recurrence, with
+    variational dropout and a learned initial state now and then; the outputs may read it."""
+    rng = w.extra
+    cell = rng.choice(["lstm", "gru", "mgu", None])
+    width = rng.randint(1, 3)
+    extra = " bidirectional" + (" dropout=0.3" if rng.random() < 0.3 else "") + \
+        (" initial=learned" if rng.random() < 0.3 else "")
+    w.declare("layer", Unit("b", (width,), rng.choice(ACTIVATIONS[:-1]), cell), extra)
+    w.units[-1].shape = (2 * width,)  # its value: both directions side by side
+    w.link("x", "b")
+    if cell is None:
+        w.link("b", "b", f"delay {rng.randint(1, 2)}")
 
 
 def _image_loop(w: Writer) -> None:
@@ -227,8 +284,8 @@ def _image_loop(w: Writer) -> None:
 # ---- VAE --------------------------------------------------------------------------------------
 
 
-def _vae(rng: random.Random) -> str:
-    w = Writer(rng)
+def _vae(rng: random.Random, extra: random.Random) -> str:
+    w = Writer(rng, extra=extra)
     w.declare("input", Unit("x", (4,)))
     w.declare("layer", Unit("e", (rng.randint(2, 5),), rng.choice(ACTIVATIONS[:-1])), _attributes(rng))
     for name in ("mu", "logvar"):
