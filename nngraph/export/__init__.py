@@ -58,7 +58,7 @@ def build_model(made, doc: str = ""):
     from nngraph.export import scan  # noqa: F401  (registers the scan op's export)
     from nngraph.export.graph import OnnxGraph
 
-    g = OnnxGraph(made.params)
+    g = OnnxGraph(made.params, made.buffers)
     made.build(g)
     model = helper.make_model(g.make(made.model, doc), producer_name="nngraph", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from nngraph.compile.plan import PARAM
+from nngraph.compile.plan import BUFFER, PARAM
 from nngraph.errors import BuildError
 
 FLOAT = TensorProto.FLOAT
@@ -23,8 +23,10 @@ class OnnxGraph:
     """A graph under construction. A body graph (`child`) shares its root's parameters, initializers and
     names, and reads any slot of the graphs around it by its outer name (ONNX's outer scope)."""
 
-    def __init__(self, params: dict[str, np.ndarray], parent: OnnxGraph | None = None):
+    def __init__(self, params: dict[str, np.ndarray], buffers: dict[str, np.ndarray] | None = None,
+                 parent: OnnxGraph | None = None):
         self.params = params
+        self.buffers = buffers or {}  # non-trainable state (batch normalisation's running statistics)
         self.parent = parent
         self.root: OnnxGraph = parent.root if parent else self
         self.nodes: list = []
@@ -40,7 +42,7 @@ class OnnxGraph:
             self.batch: str | None = None  # int64 [1]: the batch size, where a layout needs it
 
     def child(self) -> OnnxGraph:
-        return OnnxGraph(self.params, self)
+        return OnnxGraph(self.params, self.buffers, self)
 
     # ---- names ------------------------------------------------------------------------------------
 
@@ -71,16 +73,27 @@ class OnnxGraph:
         self.shapes[slot] = tuple(shape)
 
     def value(self, slot: str) -> str:
-        """The ONNX name of a slot: a parameter's initializer, one computed here, or an outer graph's."""
-        if slot.startswith(PARAM):
-            return self.param(slot)
+        """The ONNX name of a slot: a parameter's or buffer's initializer, one computed here, or an outer
+        graph's."""
+        constant = self.constant(slot)
+        if constant is not None:
+            return self.initializer(slot.split(":", 1)[1], constant)
         return self._find(slot, "names").names[slot]
 
     def shape(self, slot: str) -> tuple:
-        """A slot's per-example shape (a parameter's whole shape)."""
-        if slot.startswith(PARAM):
-            return tuple(self.params[slot[len(PARAM):]].shape)
+        """A slot's per-example shape (a parameter's or buffer's whole shape)."""
+        constant = self.constant(slot)
+        if constant is not None:
+            return tuple(constant.shape)
         return self._find(slot, "shapes").shapes[slot]
+
+    def constant(self, slot: str) -> np.ndarray | None:
+        """The value of a `param:NAME` or `buffer:NAME` slot; None for any other slot."""
+        if slot.startswith(PARAM):
+            return self.params[slot[len(PARAM):]]
+        if slot.startswith(BUFFER):
+            return self.buffers[slot[len(BUFFER):]]
+        return None
 
     def _find(self, slot: str, table: str) -> OnnxGraph:
         """This graph or the nearest one around it whose `table` (names, shapes) holds the slot."""
@@ -101,11 +114,6 @@ class OnnxGraph:
         return slot in self._find(slot, "shapes").zeros
 
     # ---- constants and parameters ------------------------------------------------------------------
-
-    def param(self, slot: str) -> str:
-        """The initializer of parameter slot `param:NAME`, named NAME, as the checkpoint holds it."""
-        name = slot[len(PARAM):]
-        return self.initializer(name, self.params[name])
 
     def initializer(self, name: str, value: np.ndarray) -> str:
         """A tensor of the root graph under `name` (float arrays as float32); the same name and value

@@ -11,12 +11,13 @@ Slots keep the plan's layout: examples along the first axis, and in a recurrent 
 
 from __future__ import annotations
 
-from nngraph.compile.plan import PARAM, Instr
+from nngraph.compile.plan import Instr
 from nngraph.errors import BuildError, did_you_mean
 from nngraph.export.graph import BATCH, OnnxGraph
 from nngraph.ops.windows import geometry
 
 EXPORTS: dict = {}
+TRAINING_ONLY = ("dropout", "batch_norm")  # ops of training plans alone: an export reads the evaluation plan
 
 
 def exports(*names: str):
@@ -38,8 +39,9 @@ def export_instrs(g: OnnxGraph, instrs) -> None:
 
 
 def output_shape(g: OnnxGraph, ins: Instr):
-    """The op's shape rule on the shapes of its inputs (parameters whole, other inputs per example)."""
-    shapes = tuple(None if s is None or (i in ins.op.params and not s.startswith(PARAM)) else g.shape(s)
+    """The op's shape rule on the shapes of its inputs (parameters and buffers whole, other inputs per example;
+    an unbatched input that is neither, such as the loss rows, as None)."""
+    shapes = tuple(None if s is None or (i in ins.op.params and g.constant(s) is None) else g.shape(s)
                    for i, s in enumerate(ins.inputs))
     return ins.op.shape(shapes, ins.attrs)
 
@@ -104,9 +106,21 @@ def _dense(g, ins, shape):
         _emit(g, ins, shape, "Gemm", [x, weight, g.value(bias)])
 
 
+@exports("dense_transposed")
+def _dense_transposed(g, ins, shape):
+    """x W^T + b through another link's weight (a tied link): the one initializer, read transposed."""
+    inputs = [flat_rows(g, ins.inputs[0])] + [g.value(s) for s in ins.inputs[1:] if s is not None]
+    _emit(g, ins, shape, "Gemm", inputs, transB=1)
+
+
 @exports("add")
 def _add(g, ins, shape):
     _emit(g, ins, shape, "Sum", [g.value(s) for s in ins.inputs])
+
+
+@exports("concat")
+def _concat(g, ins, shape):
+    _emit(g, ins, shape, "Concat", [g.value(s) for s in ins.inputs], axis=1)
 
 
 @exports("bias_add")
@@ -120,10 +134,10 @@ def _bias_add(g, ins, shape):
 
 
 def reshaped(g: OnnxGraph, slot: str, shape) -> str:
-    """A parameter (or outer value) with another whole shape: a parameter keeps its name, reshaped."""
-    if slot.startswith(PARAM):
-        name = slot[len(PARAM):]
-        return g.initializer(name, g.params[name].reshape(shape))
+    """A parameter or buffer (or any other value) with another whole shape: a constant keeps its name."""
+    constant = g.constant(slot)
+    if constant is not None:
+        return g.initializer(slot.split(":", 1)[1], constant.reshape(shape))
     return g.node("Reshape", [g.value(slot), g.ints(shape)], f"{slot}:shaped")
 
 
@@ -131,6 +145,23 @@ def reshaped(g: OnnxGraph, slot: str, shape) -> str:
 def _reshape(g, ins, shape):
     # 0 keeps the first axis: the examples, or a recurrent plan's rows
     _emit(g, ins, shape, "Reshape", [g.value(ins.inputs[0]), g.ints([0, *ins.attrs["shape"]])])
+
+
+# ---- normalisation -----------------------------------------------------------------------------------
+
+
+@exports("batch_norm_eval")
+def _batch_norm_eval(g, ins, shape):
+    """Per channel (axis 1) with the running statistics, the buffers `NAME.norm.running_mean`, `..._var`."""
+    _emit(g, ins, shape, "BatchNormalization", [g.value(s) for s in ins.inputs], epsilon=float(ins.attrs["eps"]))
+
+
+@exports("layer_norm")
+def _layer_norm(g, ins, shape):
+    """Over all the values of an example; the scale and shift, one per value, shaped as the example."""
+    x, weight, bias = ins.inputs
+    _emit(g, ins, shape, "LayerNormalization", [g.value(x), reshaped(g, weight, shape), reshaped(g, bias, shape)],
+          axis=1, epsilon=float(ins.attrs["eps"]))
 
 
 # ---- convolution and pooling --------------------------------------------------------------------

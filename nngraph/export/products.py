@@ -30,6 +30,7 @@ class Product:
     model: str  # the model exported: the ONNX graph's name
     params: dict[str, np.ndarray]
     build: Callable[[OnnxGraph], None]
+    buffers: dict[str, np.ndarray] = field(default_factory=dict)  # non-trainable state the plan reads
     part: str | None = None  # which part, where the method makes several
     metadata: dict[str, str] = field(default_factory=dict)  # the ONNX model's metadata_props
 
@@ -59,7 +60,8 @@ def forward_pass(model: str, program, given: dict | None = None, outputs=None, z
     plan = program.eval_plan
     units = outputs or plan.outputs
     part = Slice({u: plan.slot(u) for u in units}, given or {}, frozenset(zeros))
-    return Product(model, _params(program), lambda g: plan_graph(g, plan, part))
+    buffers = {name: program.backend.to_numpy(value) for name, value in program.buffers.items()}
+    return Product(model, _params(program), lambda g: plan_graph(g, plan, part), buffers)
 
 
 def _backprop(method, part) -> Product:

@@ -52,20 +52,22 @@ def _reordered(matrix: np.ndarray, cell: str) -> np.ndarray:
 
 def _cell_op(g: OnnxGraph, ins, body: ScanBody, shapes) -> None:
     pattern = body.pattern
-    cell, unit = pattern.cell, pattern.value
-    recurrent = g.params[pattern.recurrent.removeprefix("param:")]  # (H, G * H): h_prev @ U
+    cell = pattern.cell
+    recurrent = g.constant(pattern.recurrent)  # (H, G * H): h_prev @ U
     width = recurrent.shape[0]
     x, w, bias = _cell_input(g, body, pattern)
     biases = np.concatenate([_reordered(bias, cell), np.zeros(len(bias), np.float32)])
-    inputs = [x, g.initializer(f"{unit} W ({ONNX_OP[cell]})", _reordered(w.T, cell)[None]),
-              g.initializer(f"{unit} R ({ONNX_OP[cell]})", _reordered(recurrent.T, cell)[None]),
-              g.initializer(f"{unit} B ({ONNX_OP[cell]})", biases[None]), "",
-              _last_block(g, pattern.initial, pattern.blocks, f"{unit}:initial_h")]
+    name = ins.output[0]  # the unit, or one direction of a bidirectional one (`h:reverse`)
+    inputs = [x, g.initializer(f"{name} W ({ONNX_OP[cell]})", _reordered(w.T, cell)[None]),
+              g.initializer(f"{name} R ({ONNX_OP[cell]})", _reordered(recurrent.T, cell)[None]),
+              g.initializer(f"{name} B ({ONNX_OP[cell]})", biases[None]), "",
+              _last_block(g, pattern.initial, pattern.blocks, f"{name}:initial_h")]
     if cell == "lstm":
-        inputs.append(_last_block(g, pattern.cell_initial, 1, f"{unit}:initial_c"))
+        inputs.append(_last_block(g, pattern.cell_initial, 1, f"{name}:initial_c"))
     extra = {"linear_before_reset": 1} if cell == "gru" else {}
-    y = g.node(ONNX_OP[cell], inputs, f"{unit}:{ONNX_OP[cell]}", hidden_size=width, **extra)
-    g.set(body.outputs[0], rows(g, y, (width,), unit), (width,))  # (steps, 1, batch, H) -> rows
+    direction = "reverse" if body.reverse else "forward"  # a reverse scan's output t is still step t's
+    y = g.node(ONNX_OP[cell], inputs, f"{name}:{ONNX_OP[cell]}", hidden_size=width, direction=direction, **extra)
+    g.set(name, rows(g, y, (width,), name), (width,))  # (steps, 1, batch, H) -> rows
     # an LSTM's stacked c (for a carried state) has no ONNX output: a plan that reads it fails in g.value
 
 
@@ -74,8 +76,8 @@ def _cell_input(g: OnnxGraph, body: ScanBody, pattern):
     one, else the prologue's output (every input projection and the bias) under an identity W."""
     if pattern.dense is not None:
         source, weight, bias = pattern.dense
-        w = g.params[weight.removeprefix("param:")]
-        b = g.params[bias.removeprefix("param:")] if bias else np.zeros(w.shape[1], np.float32)
+        w = g.constant(weight)
+        b = g.constant(bias) if bias else np.zeros(w.shape[1], np.float32)
         x = g.node("Reshape", [flat_rows(g, source), g.dims(-1, BATCH, w.shape[0])], f"{source}:steps")
         return x, w, b
     export_instrs(g, body.prologue)
@@ -95,7 +97,8 @@ def _last_block(g: OnnxGraph, slot: str, count: int, name: str) -> str:
 
 def _generic_scan(g: OnnxGraph, ins, body: ScanBody, shapes) -> None:
     export_instrs(g, body.prologue)
-    name = "loop " + " ".join(dict.fromkeys(c.name for c in body.carries if ":" not in c.name))
+    name = "loop " + " ".join(dict.fromkeys(c.name for c in body.carries if ":" not in c.name)) + \
+        (" (reverse)" if body.reverse else "")
     step = g.child()
     states = [(c, k) for c in body.carries for k in range(1, c.depth + 1)]
     initial = [_state_before(g, c, k, _carry_shape(body, shapes, c)) for c, k in states]
@@ -111,9 +114,11 @@ def _generic_scan(g: OnnxGraph, ins, body: ScanBody, shapes) -> None:
         _body_output(step, slot, f"{slot} (out)")
     graph = step.make(name)
     sequences = [blocks(g, seq, f"{seq}:steps") for seq in body.sequences]
+    backwards = [int(body.reverse)]  # a reverse scan runs last to first, and stacks its outputs in step order
     outs = g.node("Scan", initial + sequences, name, outputs=len(states) + len(body.outputs), body=graph,
-                  num_scan_inputs=len(sequences))
-    for slot, stacked, shape in zip(body.outputs, outs[len(states):], shapes):
+                  num_scan_inputs=len(sequences), scan_input_directions=backwards * len(sequences),
+                  scan_output_directions=backwards * len(body.outputs))
+    for slot, stacked, shape in zip(ins.output, outs[len(states):], shapes):
         g.set(slot, rows(g, stacked, shape, slot), shape)
 
 

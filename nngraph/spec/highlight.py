@@ -5,8 +5,9 @@ and mkdocs code blocks, the source line of an error message on a terminal) and a
 Both come from one table of rules (`RULES`). Their words and patterns are the parser's: the keywords, the
 operators and the patterns of names, numbers, strings and comments are the grammar's terminals
 (grammar/nngraph.lark, through the parser built from it), and the builtin words are the vocabulary's
-(nngraph/graph/vocabulary.py, plain data: roles, activations, cells, edge kinds, methods, optimizers,
-schedules, losses, settings). A word added there is highlighted here. `python -m nngraph.spec.highlight`
+(nngraph/graph/vocabulary.py, plain data: every word list there, the roles, the settings and the rest: activations,
+cells, norms, edge kinds, methods, optimizers, schedules, losses...). A word or a list added there is highlighted
+here. `python -m nngraph.spec.highlight`
 rewrites the TextMate grammar; tests/spec/test_highlight.py fails while the saved one differs.
 """
 
@@ -39,15 +40,22 @@ def _terminals() -> tuple[dict[str, str], set[str], list[str]]:
     return patterns, keywords, symbols
 
 
+def vocabulary_lists() -> dict[str, set[str]]:
+    """Every word list of the vocabulary (its upper-case tuples and dicts), by name: its words."""
+    return {name: {w for w in value if isinstance(w, str) and w.isidentifier()}
+            for name, value in vars(v).items() if name.isupper() and isinstance(value, (tuple, dict))}
+
+
+SETTING_LISTS = ("TRAIN_SETTINGS", "UNIT_FLAGS", "UNIT_SETTINGS")  # the rest name things: builtins
 PATTERNS, _GRAMMAR_WORDS, _SYMBOLS = _terminals()
 NAME = PATTERNS["NAME"]
 ROLES = tuple(v.ROLES)
 KEYWORDS = tuple(sorted(_GRAMMAR_WORDS - set(ROLES)))  # model, block, train, use, delay
 DECLARING = ("model", "block", "train", "use")  # keywords whose next word is a name being defined
-BUILTINS = tuple(sorted({*v.ACTIVATIONS, *v.CELLS, *v.STOCHASTIC, *v.NOISE_DISTRIBUTIONS, *v.SAMPLERS,
-                         *v.EDGE_KINDS, *v.METHODS, *v.OPTIMIZERS, *v.SCHEDULES, *v.LOSSES, *v.MONITORS}
+_LISTS = vocabulary_lists()
+BUILTINS = tuple(sorted(set().union(*(words for name, words in _LISTS.items() if name not in SETTING_LISTS))
                         - set(KEYWORDS) - set(ROLES)))
-SETTINGS = tuple(sorted({*v.TRAIN_SETTINGS, *v.UNIT_FLAGS, *v.UNIT_SETTINGS} - set(KEYWORDS) - set(BUILTINS)))
+SETTINGS = tuple(sorted(set().union(*(_LISTS[name] for name in SETTING_LISTS)) - set(KEYWORDS) - set(BUILTINS)))
 OPERATORS = "|".join(re.escape(s) for s in ("<->", "->", *(s for s in _SYMBOLS if s in "~=+-*")))
 PUNCTUATION = "[" + "".join(re.escape(s) for s in _SYMBOLS if s not in "~=+-*") + "]"
 

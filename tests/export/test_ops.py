@@ -13,7 +13,7 @@ from nngraph.compile.plan import Instr
 from nngraph.errors import BuildError
 from nngraph.export import build_model
 from nngraph.export.graph import OnnxGraph
-from nngraph.export.ops import EXPORTS, export_instrs
+from nngraph.export.ops import EXPORTS, TRAINING_ONLY, export_instrs
 from nngraph.export.products import forward_pass, product
 from nngraph.ops import OPS, get_op
 
@@ -23,10 +23,15 @@ BATCH, STEPS = 5, 7
 
 
 def randomised(program, seed: int = 0):
-    """The program with every parameter drawn from N(0, 0.5^2), biases and initial states too."""
+    """The program with every parameter drawn from N(0, 0.5^2), biases and initial states too, and its
+    running statistics (batch normalisation's buffers) away from their start: means N(0, 0.5^2), variances
+    uniform in [0.5, 2]."""
     rng = np.random.default_rng(seed)
     for name, value in program.params.items():
         program.set(name, rng.normal(0.0, 0.5, value.shape))
+    for name, value in program.buffers.items():
+        low, high = (0.5, 2.0) if name.endswith("var") else (-0.5, 0.5)
+        value[...] = rng.uniform(low, high, value.shape)
     return program
 
 
@@ -94,6 +99,31 @@ def test_convolution_pooling_and_a_bias_per_value(tmp_path):
     check(text, tmp_path, {"x": data(BATCH, 2, 9, 9)})
 
 
+def test_normalisation_residual_and_tied_links(tmp_path):
+    """Batch normalisation per channel (of a conv unit and of a dense one) with its running statistics, layer
+    normalisation of vectors and of images, an identity (residual) link, a link through another's weight."""
+    text = """model m {
+      input x[2, 5, 5]
+      layer c relu batchnorm
+      layer d[6] tanh batchnorm
+      layer k[2, 3, 3] layernorm
+      layer h[6] relu layernorm
+      layer r[6] relu
+      output y[3] softmax
+      output back[6] sigmoid
+      x -> c conv(filters=2, kernel=3)
+      x -> d
+      c -> k conv(filters=2, kernel=1)
+      k -> h
+      d -> h
+      h -> r
+      d -> r identity
+      r -> y
+      y -> back tied(r, y)
+    }"""
+    check(text, tmp_path, {"x": data(BATCH, 2, 5, 5)})
+
+
 RECURRENT = {
     "stacked LSTMs with feedback (lstm_gates in a Scan)": """model m {
       input x[3] sequence
@@ -136,6 +166,34 @@ RECURRENT = {
       h -> h delay 1
       h -> y delay 2
     }""",
+    "bidirectional cells (ONNX's GRU, LSTM and RNN run in reverse)": """model m {
+      input x[2] sequence
+      layer a[3] gru bidirectional
+      layer p[4] tanh
+      layer b[2] lstm bidirectional
+      layer q[3] relu
+      layer e[3] tanh bidirectional
+      output y[2] identity
+      x -> a -> p -> b -> q -> e -> y
+      e -> e delay 1
+    }""",
+    "a bidirectional MGU and relu recurrence (Scans in reverse)": """model m {
+      input x[2] sequence
+      layer u[3] mgu bidirectional
+      layer p[4] tanh
+      layer r[2] relu bidirectional
+      output y[1] sigmoid
+      x -> u -> p -> r -> y
+      r -> r delay 1
+    }""",
+    "layer normalisation inside a loop, a learned state": """model m {
+      input x[2] sequence
+      layer h[4] tanh layernorm initial=learned
+      layer l[3] lstm initial=learned
+      output y[2] identity
+      x -> h -> l -> y
+      h -> h delay 1
+    }""",
     "a relu recurrence and an MGU after a time-parallel layer": """model m {
       input x[2] sequence
       layer a[3] relu
@@ -174,8 +232,9 @@ def test_learned_initial_states(name, tmp_path):
 
 
 def test_every_op_of_a_forward_pass_has_an_export():
-    """A new op needs its entry: only dropout (training) and the losses (scalars) never reach an export."""
-    forward_ops = {name for name, op in OPS.items() if op.batched_output} - {"dropout"}
+    """A new op needs its entry: only the training plans' own ops (dropout, batch_norm with its batch
+    statistics) and the losses (scalars) never reach an export."""
+    forward_ops = {name for name, op in OPS.items() if op.batched_output} - set(TRAINING_ONLY)
     assert forward_ops - set(EXPORTS) == set()
 
 
