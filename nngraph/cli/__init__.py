@@ -11,7 +11,7 @@ typer app in `app.py`, which imports the heavy modules inside the commands that 
     help.py       help pages in plain text
     common.py     the options the commands share, and loading a spec
     app.py        the typer app, the spec commands (check, inspect, viz, convert), its outcomes -> exit codes
-    training.py   the commands around training: train, eval, predict, sample
+    training.py   the commands around training: train, eval, predict, sample, export
 """
 
 from __future__ import annotations

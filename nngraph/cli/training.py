@@ -1,4 +1,4 @@
-"""The commands around training: train, eval, predict, sample (registered on the app by `app.py`)."""
+"""The commands around training: train, eval, predict, sample, export (registered on the app by `app.py`)."""
 
 from __future__ import annotations
 
@@ -145,4 +145,19 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
     typer.echo(run_sampling(load_spec(spec, None, train_name), train_name, checkpoint, request, backend=backend))
 
 
-COMMANDS = {"train": train, "eval": evaluate, "predict": predict, "sample": sample}
+def export(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
+           output: Path = typer.Option(..., "-o", "--output", metavar="FILE.onnx", help="where the ONNX model goes"),
+           part: Optional[str] = typer.Option(None, "--part", metavar="NAME",
+                                              help="what to export of a vae (autoencoder, encoder, decoder) or a "
+                                                   "gan (generator, discriminator); default: the first"),
+           train_name: Optional[str] = TRAIN):
+    """Write a trained model's forward pass as an ONNX model (opset 17; needs the onnx extra)."""
+    from nngraph.export import OPSET, export_onnx
+
+    done = export_onnx(load_spec(spec, None, train_name), train_name, checkpoint, output, part)
+    which = f" ({done.part})" if done.part else ""
+    typer.echo(f"wrote {output}: model {done.model}{which}, {', '.join(done.inputs)} -> {', '.join(done.outputs)} "
+               f"(ONNX opset {OPSET})")
+
+
+COMMANDS = {"train": train, "eval": evaluate, "predict": predict, "sample": sample, "export": export}
