@@ -45,7 +45,7 @@ def split_inputs(model: ModelGraph, names: list[str], x: np.ndarray) -> dict[str
 def target_for(plan, y: np.ndarray | None) -> np.ndarray | None:
     """Integer labels become what the loss that reads them expects: a column for one unit (a sigmoid's
     0/1), one-hot rows for several, as they are for a cross-entropy. Any step axis is kept. `plan` is
-    a Plan or a RecurrentPlan (both name their losses and the unit compared with the data)."""
+    a Plan (it names its losses and the unit compared with the data)."""
     if y is None or y.dtype.kind not in "iu" or labels_wanted(plan.losses) or plan.scored is None:
         return y
     width = math.prod(plan.shapes[plan.scored])
