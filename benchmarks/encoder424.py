@@ -22,7 +22,7 @@ import nngraph
 from nngraph.backend import get_backend
 from nngraph.data import load_dataset
 from nngraph.session import build_method
-from nngraph.train.partition import most_probable
+from nngraph.compile.partition import most_probable
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "bm_encoder424.nn"
 PATTERNS = np.concatenate([np.eye(4), np.eye(4)], axis=1)

@@ -23,6 +23,7 @@ from nngraph.backend.threads import compute_threads
 from nngraph.session import prepare
 from nngraph.train.gan_metrics import SAMPLES, mode_metrics
 from nngraph.train.loop import fit
+from nngraph.train.optimizers import settings
 from nngraph.train.schedules import learning_rate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def run_torch(spec: Path, seed: int, overrides: list[str]) -> tuple[dict, float]
     torch.manual_seed(seed)
     gen, disc = (_mlp(program.train_plan, torch) for program in (method.gen, method.disc))
     noise = method.gen.train_plan.random[0].shape[0]
-    options = {**nngraph.graph.vocabulary.OPTIMIZERS["adam"], **cfg.optimizer.options}
+    options = settings(cfg.optimizer)
     make = lambda p: torch.optim.Adam(p, options["lr"], betas=(options["beta1"], options["beta2"]))
     g_opt, d_opt = make(gen.parameters()), make(disc.parameters())
     bce = torch.nn.BCEWithLogitsLoss()

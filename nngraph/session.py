@@ -34,38 +34,25 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
             dtype: str | None = None, data=None) -> Session:
     """Load and split the data, compile the model(s), and build the training method."""
     from nngraph.data import load_dataset, split_dataset
-    from nngraph.train.feeding import check_data_fits
 
     config = checked.train(train_name)
     chosen = get_backend(backend, dtype or config.dtype)
     method = build_method(checked, config, chosen)  # before the data: a refusal should come first
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed)
-    span = config.data.span if config.data else None
-    if hasattr(method, "check_data"):
-        method.check_data(dataset, span)
-    else:
-        check_data_fits(checked.models[config.model], dataset, span)
+    method.check_data(dataset, config.data.span if config.data else None)
     splits = split_dataset(dataset, config.test, config.validation, config.seed,
                            span=config.spans.get("test") or config.spans.get("validation"))
     return Session(checked, config, splits, method, chosen)
 
 
-# One module per training method; each exposes `build(checked, config, backend) -> Method`.
-METHOD_MODULES = {
-    "backprop": "nngraph.train.backprop",
-    "cd": "nngraph.train.rbm",
-    "pcd": "nngraph.train.rbm",
-    "boltzmann": "nngraph.train.boltzmann",
-    "vae": "nngraph.train.vae",
-    "gan": "nngraph.train.gan",
-}
-
-
 def build_method(checked: CheckedSpec, config: TrainConfig, backend):
-    """The Method for `config.method`, from its module (imported only when used)."""
+    """The Method for `config.method`, from the module its registry entry names (graph/methods.py),
+    imported only when a run uses it."""
     import importlib
 
-    return importlib.import_module(METHOD_MODULES[config.method.name]).build(checked, config, backend)
+    from nngraph.graph.methods import METHODS
+
+    return importlib.import_module(METHODS[config.method.name].module).build(checked, config, backend)
 
 
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
@@ -153,13 +140,8 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
 
         raise DataError(f"no unit named '{unit}'", None, did_you_mean(unit, list(model.graph)))
     from nngraph.data.dataset import Dataset
-    from nngraph.train.feeding import check_data_fits
 
-    inputs = Dataset(x, None, "unsupervised", name=str(input_path))
-    if hasattr(session.method, "check_data"):  # e.g. recurrent models read [steps, features]
-        session.method.check_data(inputs, None)
-    else:
-        check_data_fits(model, inputs, None)
+    session.method.check_data(Dataset(x, None, "unsupervised", name=str(input_path)), None)
     y = session.method.predict(x.astype(np.float32), unit)
     atomic_save_npy(output_path, y)
     return y.shape

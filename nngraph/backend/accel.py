@@ -271,7 +271,7 @@ def status() -> str:
     return "\n".join(lines)
 
 
-# ---- the weight gradients, as the recurrent executor asks for them ----------------------------------
+# ---- the weight gradients, as the scans ask for them -----------------------------------------------
 
 
 def matmul_tn(xp, factors, b) -> list:

@@ -51,8 +51,9 @@ def product(method_name: str, method, part: str | None, span=None) -> Product:
     return made
 
 
-def _params(program) -> dict[str, np.ndarray]:
-    return {name: program.get(name) for name in program.params}
+def _params(holder) -> dict[str, np.ndarray]:
+    """A Program's or an EnergyModel's parameters, on the host."""
+    return {name: holder.backend.to_numpy(view).copy() for name, view in holder.params.items()}
 
 
 def forward_pass(model: str, program, given: dict | None = None, outputs=None, zeros=frozenset()) -> Product:
@@ -98,7 +99,7 @@ def _gan(method, part) -> Product:
 def _energy(method, part) -> Product:
     machine = method.machine
     _refuse_general(method.model, machine)
-    return Product(method.model.name, machine.state(),
+    return Product(method.model.name, _params(machine),
                    lambda g: hidden_features(g, machine, float(method.temperature)))
 
 

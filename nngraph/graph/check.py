@@ -8,7 +8,7 @@ from nngraph.errors import Collector, Diagnostic, NngraphError, Span, Validation
 from nngraph.graph.build import build_model
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.memory import check_training_memory, model_memory
-from nngraph.graph.methods import check_method
+from nngraph.graph.methods import METHODS, check_method
 from nngraph.graph.shapes import infer_shapes
 from nngraph.graph.training import TrainConfig, build_train
 from nngraph.graph.validate import validate_structure
@@ -95,13 +95,12 @@ def _check_train_models(config: TrainConfig, models: dict[str, ModelGraph], brok
                         errors: Collector) -> None:
     if {"method", "model"} & config.refused:
         return  # which model and method are meant is unknown; their own errors say why
-    if config.method.name == "gan":
-        missing = [r for r in ("generator", "discriminator") if not isinstance(config.method.options.get(r), str)]
-        if missing:
-            errors.error(f"gan needs {missing[0]}=MODEL", config.method.span,
-                         "e.g. method gan(generator=g, discriminator=d, k=1)")
-            return
-    if config.method.name != "gan" and config.model is None:
+    method = METHODS[config.method.name]
+    missing = [o for o in method.model_options if not isinstance(config.method.options.get(o), str)]
+    if missing:
+        errors.error(f"{method.name} needs {missing[0]}=MODEL", config.method.span, f"e.g. {method.example}")
+        return
+    if not method.model_options and config.model is None:
         if len(models) == 1:
             config.model = next(iter(models))
         else:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from nngraph.errors import Collector, TrainingError, ValidationError
 from nngraph.graph.ir import ModelGraph
+from nngraph.graph.methods import METHODS
 from nngraph.graph.shapes import (
     activation_values,
     coupling_parameters,
@@ -36,7 +37,6 @@ CHECKPOINT_BUFFER = 16 << 20  # numpy writes an array into a zip member in piece
 TRAINING_IMPORTS = 16 << 20  # the training code a run imports first (~13 MiB), kept to the end
 CURVES_IMPORT = 32 << 20  # matplotlib, imported to draw curves.png when the run ends (~28 MiB)
 EVAL_ROWS = 2048  # evaluation runs a split in chunks of this many rows (train/backprop.py)
-BOLTZMANN_METHODS = ("cd", "pcd", "boltzmann")
 OPTIMIZER_SLOTS = {"adam": 2}  # sgd: one (momentum) only with a momentum above 0
 
 
@@ -97,7 +97,7 @@ def training_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: s
 
 
 def _stored_parameters(model: ModelGraph, config: TrainConfig) -> int:
-    if config.method.name in BOLTZMANN_METHODS:
+    if METHODS[config.method.name].couplings:
         return coupling_parameters(model)
     return total_parameters(model)
 

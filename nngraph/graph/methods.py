@@ -1,25 +1,46 @@
-"""Does a training method fit its model? One small check per method."""
+"""Training methods as `check` knows them: one registry entry each (`MethodSpec`), holding the method's
+options (types, defaults, ranges), the checks that say whether it fits its model, and the module that builds
+it, imported only by a run (`nngraph.session.build_method`) so that `check` stays fast. A new method is one
+module under nngraph/train/ and one entry in METHODS.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nngraph.errors import ShapeError, ValidationError, did_you_mean
 from nngraph.graph.ir import ModelGraph
-from nngraph.graph.training import Choice, TrainConfig, check_options
 from nngraph.graph.vocabulary import OPTIMIZERS
-from nngraph.spec import ast
-from nngraph.spec.values import bind_options
+from nngraph.spec.options import Option, choose
+
+if TYPE_CHECKING:
+    from nngraph.graph.training import TrainConfig
+
+ORDERS = ("random", "sequential", "parallel")  # the Gibbs sweeps of `boltzmann` (compile/gibbs.py: Sweeper)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One training method: its options, its fit checks (each `check(config, models)` raises where the
+    method does not fit), and the module whose `build(checked, config, backend)` makes it."""
+
+    name: str
+    options: dict[str, Option]
+    fits: tuple[Callable, ...]
+    module: str
+    model_options: tuple[str, ...] = ()  # options naming the models it trains (else the block's `model`)
+    couplings: bool = False  # keeps its parameters as a Boltzmann machine's couplings (graph/memory.py)
+    example: str = ""  # a complete call, for hints
 
 
 def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
     if "loss" in config.refused:
         return  # the loss's own error is reported; "needs a loss" would only repeat it
-    _CHECKS[config.method.name](config, models)
-    if config.method.name != "gan":
-        _check_loss_units(config, models[config.model])
-    if config.method.name == "backprop":
-        _check_data_terms(config, models[config.model])
+    for check in METHODS[config.method.name].fits:
+        check(config, models)
 
 
 def _span(config: TrainConfig):
@@ -59,14 +80,18 @@ def _boltzmann(config: TrainConfig, models) -> None:
     if deterministic:
         raise ValidationError(f"boltzmann learning needs stochastic units; '{deterministic[0]}' is not",
                               _span(config))
-    anneal = config.method.options.get("anneal")
-    if anneal is not None and not (isinstance(anneal, list) and anneal and all(
-            isinstance(p, list) and len(p) == 2 and p[0] > 0 and isinstance(p[1], int) and p[1] >= 1
-            for p in anneal)):
+
+
+def _anneal(schedule: list, node) -> list:
+    """`anneal=[[20, 2], [10, 4]]`: (temperature > 0, sweeps >= 1) pairs."""
+    def pair(p) -> bool:
+        return (isinstance(p, list) and len(p) == 2 and all(not isinstance(v, bool) for v in p)
+                and isinstance(p[0], (int, float)) and p[0] > 0 and isinstance(p[1], int) and p[1] >= 1)
+
+    if not all(pair(p) for p in schedule):
         raise ValidationError("anneal: expected a list of [temperature, sweeps] pairs, temperature > 0",
-                              _span(config), "e.g. anneal=[[20, 2], [15, 2], [12, 2], [10, 4]]")
-    if config.method.options.get("order") not in ("random", "sequential", "parallel"):
-        raise ValidationError("order: expected random, sequential or parallel", _span(config))
+                              node.span, "e.g. anneal=[[20, 2], [15, 2], [12, 2], [10, 4]]")
+    return schedule
 
 
 def _vae(config: TrainConfig, models) -> None:
@@ -98,20 +123,17 @@ def _check_reconstruction(model: ModelGraph, term, target: str | None) -> None:
 
 def _gan(config: TrainConfig, models) -> None:
     opts = config.method.options
-    for role in ("generator", "discriminator"):
-        if not isinstance(opts.get(role), str):
-            raise ValidationError(f"gan needs {role}=MODEL", _span(config),
-                                  "e.g. method gan(generator=g, discriminator=d, k=1)")
     gen, disc = models[opts["generator"]], models[opts["discriminator"]]
     if not gen.units_with_role("noise"):
         raise ValidationError(f"generator '{gen.name}' has no noise input", gen.span, "add `noise z[16] normal`")
+    if gen.units_with_role("input"):
+        raise ValidationError(f"generator '{gen.name}' has data inputs; a gan's generator reads only noise",
+                              gen.units_with_role("input")[0].span, "declare its inputs `noise z[16] normal`")
     gen_out, disc_in = gen.units_with_role("output"), disc.units_with_role("input")
     if len(gen_out) != 1 or len(disc_in) != 1:
         raise ValidationError("a gan's generator needs one output and its discriminator one input",
                               _span(config))
-    pack = opts.get("pack", 1)
-    if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
-        raise ValidationError(f"gan: pack: expected a whole number >= 1, got {pack!r}", _span(config))
+    pack = opts["pack"]
     got, want = gen.shapes.get(gen_out[0].name), disc.shapes.get(disc_in[0].name)
     if got and want and (got != want if pack == 1 else math.prod(want) != pack * math.prod(got)):
         packed = f" ({pack} packed: {pack * math.prod(got)} values)" if pack > 1 else ""
@@ -128,28 +150,18 @@ def _gan(config: TrainConfig, models) -> None:
     if config.loss:
         raise ValidationError("gan sets its own losses (binary cross-entropy on real and generated data)",
                               config.loss_span or config.loss[0].span, "remove the `loss` setting")
-    for key in ("g_optimizer", "d_optimizer"):
-        optimizer_option(opts.get(key), _span(config))
 
 
-def optimizer_option(value, span) -> Choice | None:
-    """A per-model optimizer written as a method option, e.g. `g_optimizer=adam(lr=2e-4, beta1=0.5)`;
-    None where the option is not set (the train block's optimizer applies)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = ast.Call(value, (), (), span)
-    if not isinstance(value, ast.Call) or value.name not in OPTIMIZERS:
-        name = value.name if isinstance(value, ast.Call) else repr(value)
-        raise ValidationError(f"expected an optimizer, got {name}", getattr(value, "span", None) or span,
-                              did_you_mean(name, OPTIMIZERS) if isinstance(value, ast.Call) else
-                              "e.g. g_optimizer=adam(lr=2e-4, beta1=0.5)")
-    options = bind_options(value, OPTIMIZERS[value.name], "optimizer")
-    check_options(value, options)
-    return Choice(value.name, options, value.span)
+def _optimizer(call, node):
+    """A per-model optimizer written as a method option, e.g. `g_optimizer=adam(lr=2e-4, beta1=0.5)`."""
+    if call.name not in OPTIMIZERS:
+        raise ValidationError(f"expected an optimizer, got {call.name}", node.span,
+                              did_you_mean(call.name, OPTIMIZERS))
+    return choose(call, OPTIMIZERS, "optimizer")
 
 
-def _check_loss_units(config: TrainConfig, model: ModelGraph) -> None:
+def _check_loss_units(config: TrainConfig, models) -> None:
+    model = models[config.model]
     for term in config.loss:
         for name in filter(None, (term.unit, term.target)):
             if name not in model.graph:
@@ -174,9 +186,10 @@ def _check_loss_units(config: TrainConfig, model: ModelGraph) -> None:
             _check_target_shape(model, term)
 
 
-def _check_data_terms(config: TrainConfig, model: ModelGraph) -> None:
+def _check_data_terms(config: TrainConfig, models) -> None:
     """The data holds one target per example: every term that compares with it must read it alike
     (units of one shape, and class labels for all of them or for none)."""
+    model = models[config.model]
     terms = [t for t in config.loss if t.target is None and t.kind != "kl"]
     for term in terms[1:]:
         first = terms[0]
@@ -196,4 +209,30 @@ def _check_target_shape(model: ModelGraph, term) -> None:
                          term.span, "a loss's target unit must have the shape of the unit it compares with")
 
 
-_CHECKS = {"backprop": _backprop, "cd": _rbm, "pcd": _rbm, "boltzmann": _boltzmann, "vae": _vae, "gan": _gan}
+# ---- the registry ----------------------------------------------------------------------------
+
+_K = Option("int", 1, minimum=1)  # Gibbs steps of CD and PCD
+_OWN_OPTIMIZER = Option("call", None, then=_optimizer)  # None: the train block's `optimizer`
+
+METHODS = {spec.name: spec for spec in (
+    MethodSpec("backprop", {}, (_backprop, _check_loss_units, _check_data_terms), "nngraph.train.backprop"),
+    MethodSpec("cd", {"k": _K}, (_rbm, _check_loss_units), "nngraph.train.rbm", couplings=True),
+    MethodSpec("pcd", {"k": _K, "chains": Option("int", 100, minimum=1)}, (_rbm, _check_loss_units),
+               "nngraph.train.rbm", couplings=True),
+    MethodSpec("boltzmann", {
+        "anneal": Option("list", None, then=_anneal),  # None: sample at temperature 1
+        "sweeps": Option("int", 10, minimum=1),
+        "order": Option("choice", "random", choices=ORDERS),
+        "mean_field": Option("bool", False),
+        "noisy_clamp": Option("float", 0.0, minimum=0, maximum=0.5),
+        "chains": Option("int", 0, minimum=0),  # > 0: persistent negative chains
+    }, (_boltzmann, _check_loss_units), "nngraph.train.boltzmann", couplings=True),
+    MethodSpec("vae", {"samples": Option("int", 1, minimum=1), "warmup": Option("int", 0, minimum=0)},
+               (_vae, _check_loss_units), "nngraph.train.vae"),
+    # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)
+    MethodSpec("gan", {"generator": Option("name"), "discriminator": Option("name"),
+                       "k": Option("int", 1, minimum=1), "pack": Option("int", 1, minimum=1),
+                       "g_optimizer": _OWN_OPTIMIZER, "d_optimizer": _OWN_OPTIMIZER},
+               (_gan,), "nngraph.train.gan", model_options=("generator", "discriminator"),
+               example="method gan(generator=g, discriminator=d, k=1)"),
+)}

@@ -6,17 +6,10 @@ from dataclasses import dataclass, field
 
 from nngraph.errors import Collector, NngraphError, Span, ValidationError, did_you_mean
 from nngraph.graph import vocabulary as V
+from nngraph.graph.methods import METHODS
 from nngraph.spec import ast
-from nngraph.spec.values import bind_options, call_of, expect_number, literal
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A named choice with its options: an optimizer, a schedule, a method."""
-
-    name: str
-    options: dict = field(default_factory=dict, hash=False)
-    span: Span | None = None
+from nngraph.spec.options import Choice, choose
+from nngraph.spec.values import call_of, expect_number, literal
 
 
 @dataclass(frozen=True)
@@ -43,7 +36,7 @@ class TrainConfig:
     loss: tuple[LossTerm, ...] = ()
     loss_span: Span | None = None
     method: Choice = Choice("backprop")
-    optimizer: Choice = Choice("sgd", dict(V.OPTIMIZERS["sgd"]))
+    optimizer: Choice = Choice("sgd")  # its options where they are used: train/optimizers.py: settings
     schedule: Choice = Choice("constant")
     batch: int = 32
     epochs: int = 10
@@ -62,8 +55,10 @@ class TrainConfig:
 
     @property
     def models(self) -> list[str]:
-        if self.method.name == "gan":
-            return [self.method.options["generator"], self.method.options["discriminator"]]
+        """The models it trains: those the method's options name (a gan's two), else the `model` setting."""
+        named_by = METHODS[self.method.name].model_options
+        if named_by:
+            return [self.method.options[option] for option in named_by]
         return [self.model] if self.model else []
 
 
@@ -127,29 +122,8 @@ def _choice(key, table, what):
         if s.value is None:
             raise ValidationError(f"'{s.name}' needs a value", s.span)
         call = call_of(s.value)
-        call = ast.Call(call.name, call.args, call.kwargs + s.kwargs, call.span)
-        if call.name not in table:
-            raise ValidationError(f"unknown {what} '{call.name}'", call.span, did_you_mean(call.name, table))
-        options = bind_options(call, table[call.name], what)
-        check_options(call, options)
-        setattr(config, key, Choice(call.name, options, call.span))
+        setattr(config, key, choose(ast.Call(call.name, call.args, call.kwargs + s.kwargs, call.span), table, what))
     return handler
-
-
-def check_options(call: ast.Call, options: dict) -> None:
-    """Range checks for the options whose bad values would only fail deep inside training."""
-    where = {k.name: k.value.span for k in call.kwargs}
-    for i, arg in enumerate(call.args):
-        where.setdefault(list(options)[i], arg.span)
-    ranges = {"lr": dict(low=0, low_open=True), "momentum": dict(low=0, high=1, high_open=True),
-              "k": dict(integer=True, low=1), "chains": dict(integer=True, low=0),
-              "samples": dict(integer=True, low=1), "sweeps": dict(integer=True, low=1),
-              "beta1": dict(low=0, high=1, high_open=True), "beta2": dict(low=0, high=1, high_open=True),
-              "gamma": dict(low=0, low_open=True), "every": dict(integer=True, low=1),
-              "noisy_clamp": dict(low=0, high=0.5), "warmup": dict(integer=True, low=0)}
-    for key, bounds in ranges.items():
-        if key in where:
-            expect_number(options[key], where[key], f"{call.name}: {key}", **bounds)
 
 
 def _loss(config, s):
@@ -219,7 +193,7 @@ _HANDLERS = {
     "model": _model,
     "data": _data,
     "loss": _loss,
-    "method": _choice("method", V.METHODS, "method"),
+    "method": _choice("method", METHODS, "method"),
     "optimizer": _choice("optimizer", V.OPTIMIZERS, "optimizer"),
     "schedule": _choice("schedule", V.SCHEDULES, "schedule"),
     "batch": _number("batch", integer=True, low=1),

@@ -1,5 +1,7 @@
 """The words of the language, in one place, so checks and docs agree on them."""
 
+from nngraph.spec.options import Option
+
 ROLES = ("input", "output", "layer", "visible", "hidden", "noise", "sample")
 
 # activation name -> its keyword parameters and their defaults
@@ -43,33 +45,19 @@ EDGE_KINDS = {
 }
 
 # ---- training -------------------------------------------------------------------------
+# Optimizers and schedules with their options: types, defaults and ranges, which `check` enforces (a
+# method's options are declared beside its fit check, in graph/methods.py).
 
 OPTIMIZERS = {
-    "sgd": {"lr": 0.01, "momentum": 0.0, "nesterov": False},
-    "adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "sgd": {"lr": Option("float", 0.01, above=0), "momentum": Option("float", 0.0, minimum=0, below=1),
+            "nesterov": Option("bool", False)},
+    "adam": {"lr": Option("float", 1e-3, above=0), "beta1": Option("float", 0.9, minimum=0, below=1),
+             "beta2": Option("float", 0.999, minimum=0, below=1), "eps": Option("float", 1e-8, minimum=0)},
 }
 SCHEDULES = {
     "constant": {},
-    "step": {"every": 10, "gamma": 0.1},
-    "cosine": {"warmup": 0, "min_lr": 0.0},
-}
-METHODS = {
-    "backprop": {},
-    "cd": {"k": 1},
-    "pcd": {"k": 1, "chains": 100},
-    "boltzmann": {
-        "anneal": None,  # list of [temperature, sweeps]; None: sample at temperature 1
-        "sweeps": 10,
-        "order": "random",  # random | sequential | parallel
-        "mean_field": False,
-        "noisy_clamp": 0.0,
-        "chains": 0,  # > 0: persistent negative chains
-    },
-    "vae": {"samples": 1, "warmup": 0},
-    # g_optimizer / d_optimizer: an optimizer call for that model alone; None: the train block's.
-    # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)
-    "gan": {"generator": None, "discriminator": None, "k": 1, "pack": 1, "g_optimizer": None,
-            "d_optimizer": None},
+    "step": {"every": Option("int", 10, minimum=1), "gamma": Option("float", 0.1, above=0)},
+    "cosine": {"warmup": Option("int", 0, minimum=0), "min_lr": Option("float", 0.0)},
 }
 LOSSES = {
     "mse": 1,  # number of unit arguments (a second, optional argument names the target unit)

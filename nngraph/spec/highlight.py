@@ -6,8 +6,8 @@ Both come from one table of rules (`RULES`). Their words and patterns are the pa
 operators and the patterns of names, numbers, strings and comments are the grammar's terminals
 (grammar/nngraph.lark, through the parser built from it), and the builtin words are the vocabulary's
 (nngraph/graph/vocabulary.py, plain data: every word list there, the roles, the settings and the rest: activations,
-cells, norms, edge kinds, methods, optimizers, schedules, losses...). A word or a list added there is highlighted
-here. `python -m nngraph.spec.highlight`
+cells, norms, edge kinds, optimizers, schedules, losses...) and the method registry's names (graph/methods.py). A
+word or a list added there is highlighted here. `python -m nngraph.spec.highlight`
 rewrites the TextMate grammar; tests/spec/test_highlight.py fails while the saved one differs.
 """
 
@@ -21,6 +21,7 @@ from pygments.lexer import RegexLexer, bygroups
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
 from nngraph.graph import vocabulary as v
+from nngraph.graph.methods import METHODS
 from nngraph.spec.tables import load_parser
 
 TEXTMATE_PATH = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "syntaxes" / "nngraph.tmLanguage.json"
@@ -42,8 +43,9 @@ def _terminals() -> tuple[dict[str, str], set[str], list[str]]:
 
 def vocabulary_lists() -> dict[str, set[str]]:
     """Every word list of the vocabulary (its upper-case tuples and dicts), by name: its words."""
-    return {name: {w for w in value if isinstance(w, str) and w.isidentifier()}
-            for name, value in vars(v).items() if name.isupper() and isinstance(value, (tuple, dict))}
+    lists = {name: {w for w in value if isinstance(w, str) and w.isidentifier()}
+             for name, value in vars(v).items() if name.isupper() and isinstance(value, (tuple, dict))}
+    return lists | {"METHODS": set(METHODS)}  # the method registry's names (graph/methods.py)
 
 
 SETTING_LISTS = ("TRAIN_SETTINGS", "UNIT_FLAGS", "UNIT_SETTINGS")  # the rest name things: builtins

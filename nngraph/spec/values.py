@@ -72,27 +72,30 @@ def bind_options(call: ast.Call, defaults: dict, what: str, env: dict | None = N
 
 
 def expect_number(value, span, name: str, *, integer=False, low=None, high=None, low_open=False,
-                  high_open=False):
-    """Check a number and its range; the message names the setting and the bounds."""
+                  high_open=False, error: type = ValidationError):
+    """Check a number and its range; the message names the setting and the bounds, and is raised as
+    `error` (a data option's range is a DataError)."""
     kind = "a whole number" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
-        raise ValidationError(f"{name}: expected {kind}, got {spoken(value)}", span)
+        raise error(f"{name}: expected {kind}, got {spoken(value)}", span)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
         lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
         hi = "" if high is None else f"{high}" + (")" if high_open else "]")
         rng = f"{lo or '(-inf'}, {hi or 'inf)'}"
-        raise ValidationError(f"{name}: {value} is out of range {rng}", span, _range_hint(low, high, low_open,
-                                                                                          high_open))
+        raise error(f"{name}: {value} is out of range {rng}", span, _range_hint(low, high, low_open, high_open))
     return value
 
 
 def _range_hint(low, high, low_open, high_open) -> str:
-    parts = []
+    """`use a value at least 1 (>= 1)`: the bounds in words, then as comparisons."""
+    words, signs = [], []
     if low is not None:
-        parts.append(f"{'above' if low_open else 'at least'} {low}")
+        words.append(f"{'above' if low_open else 'at least'} {low}")
+        signs.append(f"{'>' if low_open else '>='} {low}")
     if high is not None:
-        parts.append(f"{'below' if high_open else 'at most'} {high}")
-    return "use a value " + " and ".join(parts)
+        words.append(f"{'below' if high_open else 'at most'} {high}")
+        signs.append(f"{'<' if high_open else '<='} {high}")
+    return f"use a value {' and '.join(words)} ({', '.join(signs)})"

@@ -1,61 +1,62 @@
-"""Method `backprop`: minibatch gradient descent on a compiled feedforward program."""
+"""Method `backprop`: minibatch gradient descent on a compiled Program, feedforward (`Backprop`) or
+recurrent (`Bptt`: backprop through time, whole or truncated).
+
+Truncated BPTT (`bptt N`): each minibatch is cut into consecutive windows of N steps; each window runs
+forward from the state the previous window ended in (carried as a constant), backpropagates inside the
+window only, and updates the parameters (gradient penalties, clipping and the optimizer step, as ever).
+A window without any loss row (one target per sequence, read later) only runs forward. How sequences are
+fed and where their losses are read: nngraph/train/sequences.py.
+"""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from nngraph.backend.threads import blas_yields_to_kernel_threads
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
-from nngraph.train.checkpoint import nest, unnest
-from nngraph.train.feeding import predictions_metric, split_inputs, target_for
-from nngraph.train.optimizers import make_optimizer
-from nngraph.train.regularize import add_penalties, clip_by_global_norm
+from nngraph.train.feeding import Tally, chunks, predictions_metric, split_inputs, target_for
+from nngraph.train.method import Method
+from nngraph.train.sequences import (
+    Vocabulary,
+    check_sequences,
+    one_hot,
+    per_step_targets,
+    row_count,
+    row_metrics,
+    sample_text,
+    select_rows,
+    shaped_targets,
+)
 
-EVAL_CHUNK = 2048
+EVAL_CHUNK = 2048  # examples per evaluation pass
+EVAL_SEQUENCES = 256  # sequences per evaluation pass
 
 
-def build(checked, config: TrainConfig, backend) -> "Backprop":
-    """Method `backprop` on a feedforward model (recurrent models go to BPTT)."""
+def build(checked, config: TrainConfig, backend) -> Backprop:
     from nngraph.compile import compile_model
 
     model = checked.models[config.model]
-    if model.is_recurrent:
-        from nngraph.train.bptt import build as build_recurrent
-
-        return build_recurrent(checked, config, backend)
-    return Backprop(model, compile_model(model, config.loss, backend, seed=config.seed), config)
+    program = compile_model(model, config.loss, backend, seed=config.seed)
+    return (Bptt if program.train_plan.sequence else Backprop)(model, program, config)
 
 
-class Backprop:
-    """Implements the trainer's Method protocol (see nngraph.train.loop)."""
+class Backprop(Method):
+    """Backprop on a feedforward model."""
 
     def __init__(self, model: ModelGraph, program: Program, config: TrainConfig):
-        self.model, self.program, self.config = model, program, config
-        self.xp = program.xp
-        self.optimizer = make_optimizer(config.optimizer, program.params, self.xp)
-        self.plan = program.train_plan
-
-    @property
-    def params(self) -> dict:
-        return self.program.params
-
-    def set_learning_rate(self, lr: float) -> None:
-        self.optimizer.lr = lr
-
-    def _feeds(self, data: Dataset) -> dict:
-        return split_inputs(self.model, self.plan.feeds, data.x)
+        super().__init__(config, program.xp, model)
+        self.program, self.plan = program, program.train_plan
+        self.add_program(program)
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
-        cfg = self.config
         loss, _, grads, values = self.program.loss_and_grads(
-            self._feeds(batch), target_for(self.plan, batch.y), rng)
-        if cfg.l1 or cfg.l2:
-            add_penalties(self.params, grads, cfg.l1, cfg.l2, self.xp)
-        if cfg.clip:
-            clip_by_global_norm(grads, cfg.clip, self.xp)
-        self.optimizer.update(self.params, grads)
+            self.inputs(batch.x), target_for(self.plan, batch.y), rng)
+        self.apply_update(grads)
         if batch.task != "classification" or self.plan.scored is None:
             return {"loss": loss}
         output = self.program.backend.to_numpy(values[self.plan.slot(self.plan.scored)])
@@ -64,32 +65,105 @@ class Backprop:
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout."""
         program, plan = self.program, self.program.eval_plan
-        sums: dict[str, float] = {}
-        outputs = []
-        for start in range(0, len(data), EVAL_CHUNK):
-            part = data.take(np.arange(start, min(start + EVAL_CHUNK, len(data))))
-            values = program.feeds(self._feeds(part), target_for(plan, part.y))
+        tally, outputs = Tally(), []
+        for part in chunks(data, EVAL_CHUNK):
+            values = program.feeds(self.inputs(part.x), target_for(plan, part.y))
             program.run(values, training=False)
             total, terms = program.loss(values, plan)
-            for key, value in {"loss": total, **terms}.items():
-                sums[key] = sums.get(key, 0.0) + value * len(part)
+            tally.add({"loss": total, **terms}, len(part))
             if plan.scored is not None:
                 outputs.append(program.backend.to_numpy(values[plan.slot(plan.scored)]))
-        metrics = {k: v / len(data) for k, v in sums.items() if k == "loss" or len(plan.losses) > 1}
+        metrics = tally.means(len(plan.losses) > 1)
         if outputs:
             metrics.update(predictions_metric(plan, np.concatenate(outputs), data))
         return metrics
 
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
-        unit = unit or self.plan.outputs[0]
-        values = self.program.forward(split_inputs(self.model, self.plan.feeds, x))
-        return self.program.backend.to_numpy(values[unit])
+        """A unit's values (for a recurrent model at every step: (n, steps, *shape))."""
+        values = self.program.forward(self.inputs(x))
+        return self.program.backend.to_numpy(values[unit or self.plan.outputs[0]])
 
-    def state(self) -> dict[str, np.ndarray]:
-        params = {k: self.program.get(k) for k in self.params}
-        return {**nest("params", params), **nest("optimizer", self.optimizer.state_dict())}
+    def inputs(self, x: np.ndarray) -> dict:
+        return split_inputs(self.model, self.plan.feeds, x)
 
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
-        for name, value in unnest("params", state).items():
-            self.program.set(name, value)
-        self.optimizer.load_state_dict(unnest("optimizer", state))
+
+def _kernel_threads(run):
+    """`run` with the BLAS on one thread: a recurrent net's steps are mostly products too small for a BLAS
+    to split, so the compiled kernels split them (`blas_yields_to_kernel_threads`)."""
+    @functools.wraps(run)
+    def yielding(self, *args, **kwargs):
+        with blas_yields_to_kernel_threads(self.xp):
+            return run(self, *args, **kwargs)
+    return yielding
+
+
+class Bptt(Backprop):
+    """Backprop through time on a recurrent model."""
+
+    vocabulary: Vocabulary | None = None  # a character model's, from its data or its checkpoint
+
+    def check_data(self, data: Dataset, span) -> None:
+        vocabulary = check_sequences(self.model, self.plan, data, span)
+        if vocabulary is not None:
+            self.vocabulary = vocabulary
+
+    def inputs(self, x: np.ndarray) -> dict:
+        """Character codes one-hot encoded first."""
+        if x.dtype.kind in "iu":
+            x = one_hot(x, self.plan.shapes[self.plan.feeds[0]][0], self.program.backend.dtype)
+        return super().inputs(x)
+
+    @_kernel_threads
+    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+        inputs, y, per_step = self.inputs(batch.x), target_for(self.plan, batch.y), per_step_targets(batch)
+        total = batch.x.shape[1]
+        window = self.config.bptt or total
+        state, tally = None, Tally()
+        for start in range(0, total, window):
+            steps = min(window, total - start)
+            part = {name: x[:, start:start + steps] for name, x in inputs.items()}
+            targets = select_rows(y, batch.lengths, per_step, len(batch), start, steps, total)
+            if targets is None:
+                values = self.program.feeds(part, rng=rng, training=True, state=state)
+                self.program.run(values, training=True, with_loss=False)
+            else:
+                loss, terms, grads, values = self.program.loss_and_grads(
+                    part, shaped_targets(self.plan, targets), rng, state, targets.rows)
+                self.apply_update(grads)
+                tally.add({"loss": loss, **terms, **row_metrics(self.program, values, targets, batch)},
+                          row_count(targets, len(batch), steps))
+            if start + steps < total:
+                state = self.program.final_state(values, len(batch))
+        return tally.means(len(self.plan.losses) > 1)
+
+    @_kernel_threads
+    def evaluate(self, data: Dataset) -> dict[str, float]:
+        """Loss terms and accuracy or MSE over whole sequences (no truncation), without dropout."""
+        tally, per_step = Tally(), per_step_targets(data)
+        for part in chunks(data, EVAL_SEQUENCES):
+            steps = part.x.shape[1]
+            y = target_for(self.plan, part.y)
+            targets = select_rows(y, part.lengths, per_step, len(part), 0, steps, steps)
+            if targets is None:
+                continue
+            values = self.program.feeds(self.inputs(part.x), shaped_targets(self.plan, targets),
+                                        rows=targets.rows)
+            self.program.run(values, training=False)
+            loss, terms = self.program.loss(values, self.program.eval_plan)
+            tally.add({"loss": loss, **terms, **row_metrics(self.program, values, targets, part)},
+                      row_count(targets, len(part), steps))
+        return tally.means(len(self.plan.losses) > 1)
+
+    @_kernel_threads
+    def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
+        return super().predict(x, unit)
+
+    def sample(self, request: dict, splits) -> str:
+        return sample_text(self, request)
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {} if self.vocabulary is None else {"text.vocabulary": self.vocabulary.as_array()}
+
+    def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
+        if "text.vocabulary" in state:
+            self.vocabulary = Vocabulary.from_array(state["text.vocabulary"])

@@ -15,47 +15,46 @@ from __future__ import annotations
 import numpy as np
 
 from nngraph.compile.energy import EnergyModel
+from nngraph.compile.gibbs import Sweeper, device_generator, random_bits, uniform
+from nngraph.compile.partition import enumeration_size, log_likelihood, log_z_exact
 from nngraph.data.dataset import Dataset
-from nngraph.errors import DataError
+from nngraph.errors import DataError, plural
+from nngraph.ops.activations import stable_sigmoid
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import check_data_fits
-from nngraph.train.gibbs import Sweeper, device_generator, sigmoid, uniform
-from nngraph.train.optimizers import make_optimizer
-from nngraph.train.partition import enumeration_size, log_likelihood, log_z_exact
-from nngraph.train.regularize import add_penalties, clip_by_global_norm
+from nngraph.train.method import Method
 
 EXACT_LIMIT = 1 << 26  # an exact log Z per epoch costs at most this many multiply-adds
 OFF_TO_ON = 1 / 3  # noisy clamping turns 0s on at a third of the rate it turns 1s off (0.15 / 0.05 in 1985)
+FILL_SIDES = ("top", "bottom", "left", "right")
 
 
 def build(checked, config, backend) -> GeneralBoltzmann:
     return GeneralBoltzmann(checked.models[config.model], config, backend)
 
 
-class EnergyMethod:
-    """The Method protocol (nngraph.train.loop) for any machine of `nngraph.compile.energy`."""
+class EnergyMethod(Method):
+    """The Method protocol (nngraph.train.loop) for any machine of `nngraph.compile.energy`: its couplings
+    are the parameters, the negated statistics difference their gradient (`apply`)."""
 
     temperature = 1.0
 
     def __init__(self, model, config, backend):
-        self.model, self.config, self.backend, self.xp = model, config, backend, backend.xp
-        self.machine = EnergyModel(model, backend, seed=config.seed)
-        self.grad_weights = self.xp.zeros_like(self.machine.weights)
-        self.grad_bias = self.xp.zeros_like(self.machine.bias)
-        m = self.machine
+        super().__init__(config, backend.xp, model)
+        self.backend = backend
+        self.machine = m = EnergyModel(model, backend, seed=config.seed)
+        self.grad_weights = self.xp.zeros_like(m.weights)
+        self.grad_bias = self.xp.zeros_like(m.bias)
         self.grads = {**{link.name: m.block(self.grad_weights, link) for link in m.links},
                       **{f"{g.name}.bias": self.grad_bias[g.span] for g in m.groups}}
-        self.optimizer = make_optimizer(config.optimizer, m.params, self.xp)
+        self.add_part(m.params)
+        self.chains = None  # persistent chains' states, where the method keeps any
         self.exact = 0 < enumeration_size(m) <= EXACT_LIMIT
         self._log_z: tuple[int, float] | None = None  # (optimizer steps when computed, log Z)
         self._epoch_start = True
 
-    @property
-    def params(self) -> dict:
-        return self.machine.params
-
     def set_learning_rate(self, lr: float) -> None:
-        self.optimizer.lr = lr
+        super().set_learning_rate(lr)
         self._epoch_start = True
 
     def log_z(self, fresh: bool = True) -> float | None:
@@ -92,34 +91,21 @@ class EnergyMethod:
     def rows(self, data: Dataset):
         return self.backend.asarray(data.x.reshape(len(data), -1))
 
-    # ---- the update -----------------------------------------------------------------------------
+    # ---- the update and checkpoints ---------------------------------------------------------------
 
     def apply(self) -> None:
-        """One optimizer step from the gradients in `self.grads` (the negated statistics difference)."""
-        cfg = self.config
-        if cfg.l1 or cfg.l2:
-            add_penalties(self.params, self.grads, cfg.l1, cfg.l2, self.xp)
-        if cfg.clip:
-            clip_by_global_norm(self.grads, cfg.clip, self.xp)
-        self.optimizer.update(self.params, self.grads)
+        """One update from the gradients in `self.grads` (the negated statistics difference)."""
+        self.apply_update(self.grads)
         self.machine.sync()
 
-    # ---- checkpoints ------------------------------------------------------------------------------
-
     def extra_state(self) -> dict[str, np.ndarray]:
-        return {}
+        return nest("sampler", {} if self.chains is None else {"chains": self.backend.to_numpy(self.chains)})
 
     def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
-        """Nothing beyond parameters and optimizer by default."""
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {**nest("params", self.machine.state()), **nest("optimizer", self.optimizer.state_dict()),
-                **nest("sampler", self.extra_state())}
-
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
-        self.machine.load(unnest("params", state))
-        self.optimizer.load_state_dict(unnest("optimizer", state))
-        self.load_extra_state(unnest("sampler", state))
+        self.machine.sync()
+        sampler = unnest("sampler", state)
+        if "chains" in sampler:
+            self.chains = self.backend.asarray(sampler["chains"])
         self._log_z = None
 
     # ---- predict and sample -----------------------------------------------------------------------
@@ -139,9 +125,63 @@ class EnergyMethod:
         raise NotImplementedError
 
     def sample(self, request: dict, splits) -> str:
-        from nngraph.train.gibbs import sample_command
+        """`nngraph sample`: free-running samples, or fill-ins of test vectors (`--fill`), written as an
+        image grid (PNG) or .npy; a restricted machine's weight filters beside a picture."""
+        from nngraph.train.outputs import sample_path
+        from nngraph.viz import samples as pictures
 
-        return sample_command(self, request, splits)
+        machine, to_host = self.machine, self.backend.to_numpy
+        rng = device_generator(machine.xp, np.random.default_rng(request.get("seed", 0)))
+        count, steps = int(request.get("count") or 64), int(request.get("steps") or 1000)
+        shape = visible_picture(machine)
+        output = sample_path(request)
+        if request.get("fill"):
+            observed = fill_mask(request["fill"], shape, machine.n_visible)
+            data = next(p for p in (splits.test, splits.validation, splits.train) if p is not None and len(p))
+            values = self.rows(data.take(np.arange(min(count, len(data)))))
+            filled, truth = to_host(self.chain_means(values, observed, steps, rng)), to_host(values)
+            error = float(((filled - truth)[:, ~observed] ** 2).mean()) if (~observed).any() else 0.0
+            rows = np.concatenate([truth, np.where(observed, truth, 0.5), filled])
+            pictures.write_samples(output, rows, shape, per_row=len(truth), array=filled)
+            return (f"wrote fill-ins of {plural(len(truth), 'example')} ({plural(steps, 'Gibbs sweep')}; rows: data, "
+                    f"observed part, filled) to {output}; mean squared error on the unobserved part {error:.4f}")
+        start = machine.xp.zeros((count, machine.n_visible), dtype=machine.weights.dtype)
+        samples = to_host(self.chain_means(start, np.zeros(machine.n_visible, bool), steps, rng))
+        pictures.write_samples(output, samples, shape)
+        message = f"wrote {plural(count, 'free-running sample')} ({plural(steps, 'Gibbs sweep')}) to {output}"
+        if machine.restricted and not pictures.is_array(output) and shape[0] != 1:
+            message += f", weight filters to {pictures.write_filters(output, to_host(machine.weights), shape)}"
+        return message
+
+
+def visible_picture(machine) -> tuple[int, ...]:
+    """How to draw the visible units: a declared picture shape, a square, or one row."""
+    from nngraph.viz.samples import picture_shape
+
+    groups = machine.visible_groups
+    return picture_shape(groups[0].shape if len(groups) == 1 else (machine.n_visible,)) or (1, machine.n_visible)
+
+
+def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
+    """The observed visible units (a bool [V] mask): one half of the picture, or a .npy mask file."""
+    if fill in FILL_SIDES:
+        if shape[-2] == 1 and fill in ("top", "bottom"):
+            raise DataError(f"--fill {fill}: the visible units are not a picture with rows",
+                            hint="use left or right, or a .npy mask of the observed units")
+        rows, cols = np.indices(shape[-2:])
+        height, width = shape[-2:]
+        mask = {"top": rows < height // 2, "bottom": rows >= height // 2,
+                "left": cols < width // 2, "right": cols >= width // 2}[fill]
+        return np.broadcast_to(mask, shape).reshape(-1).copy()
+    if not str(fill).endswith(".npy"):
+        raise DataError(f"--fill {fill!r}: expected one of {', '.join(FILL_SIDES)} or a .npy mask file")
+    from nngraph.safe_files import load_npy
+
+    mask = load_npy(fill, error=lambda message, hint=None: DataError(f"--fill: {message}", None, hint))
+    if mask.size != size or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
+        raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the {size} visible units",
+                        hint=f"save a 0/1 or boolean array of {size} values (shape {list(shape)}), 1 = observed")
+    return mask.reshape(-1).astype(bool)
 
 
 class GeneralBoltzmann(EnergyMethod):
@@ -150,15 +190,14 @@ class GeneralBoltzmann(EnergyMethod):
     def __init__(self, model, config, backend):
         super().__init__(model, config, backend)
         opts = config.method.options
-        self.schedule = [(float(t), int(n)) for t, n in (opts.get("anneal") or [])]
+        self.schedule = [(float(t), int(n)) for t, n in (opts["anneal"] or [])]
         self.temperature = self.schedule[-1][0] if self.schedule else 1.0
-        self.sweeps, self.mean_field = int(opts["sweeps"]), bool(opts["mean_field"])
-        self.noisy_clamp, self.chain_count = float(opts["noisy_clamp"]), int(opts["chains"])
+        self.sweeps, self.mean_field = opts["sweeps"], opts["mean_field"]
+        self.noisy_clamp, self.chain_count = opts["noisy_clamp"], opts["chains"]
         self.sweeper = Sweeper(self.machine, opts["order"])
         m = self.machine
         self.hidden_units = np.arange(m.n_visible, m.size)
         self.all_units = np.arange(m.size)
-        self.chains = None
         self.diagonal = self.xp.arange(m.size)
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
@@ -189,8 +228,7 @@ class GeneralBoltzmann(EnergyMethod):
     def random_states(self, count: int, rng):
         """Bernoulli units on with probability 1/2; gaussian units at their bias."""
         xp, m = self.xp, self.machine
-        states = uniform(rng, xp.empty((count, m.size), dtype=m.weights.dtype)) < 0.5
-        states = states.astype(m.weights.dtype)
+        states = random_bits(rng, xp, (count, m.size), m.weights.dtype)
         if m.any_gaussian:
             cols = xp.asarray(m.gaussian)
             states[:, cols] = m.bias[cols]
@@ -221,7 +259,7 @@ class GeneralBoltzmann(EnergyMethod):
         xp, m = self.xp, self.machine
         z = states @ m.couplings()[:, : m.n_visible] + m.visible_bias
         gaussian = m.gaussian[: m.n_visible]
-        return xp.where(xp.asarray(gaussian), z, sigmoid(xp, z / self.temperature))
+        return xp.where(xp.asarray(gaussian), z, stable_sigmoid(xp, z / self.temperature))
 
     def chain_means(self, values, observed: np.ndarray, steps: int, rng):
         """Visible means estimated by `steps` sweeps at the final temperature (after annealing), with the
@@ -256,9 +294,3 @@ class GeneralBoltzmann(EnergyMethod):
         states[:, : self.machine.n_visible] = v
         return self.metrics(v, states)
 
-    def extra_state(self) -> dict[str, np.ndarray]:
-        return {} if self.chains is None else {"chains": self.backend.to_numpy(self.chains)}
-
-    def load_extra_state(self, state) -> None:
-        if "chains" in state:
-            self.chains = self.backend.asarray(state["chains"])

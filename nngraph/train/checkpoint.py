@@ -202,3 +202,20 @@ def unnest(prefix: str, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The part of `state` that `nest(prefix, ...)` made, with the prefix taken off."""
     head = prefix + "."
     return {name[len(head):]: a for name, a in state.items() if name.startswith(head)}
+
+
+def saved_array(state: dict, name: str, what: str) -> np.ndarray:
+    if name not in state:
+        raise TrainingError(f"the checkpoint has no {what} '{name}'", hint="it was written by another model")
+    return np.asarray(state[name])
+
+
+def restore_arrays(state: dict, live: dict, what: str, xp) -> None:
+    """Copy each array of `state` into the `live` one of its name, in place (optimizers keep references to
+    the live arrays); a missing array, or one of another shape, is refused."""
+    for name, target in live.items():
+        value = saved_array(state, name, what)
+        if value.shape != target.shape:
+            raise TrainingError(f"{what} '{name}' has shape {list(value.shape)} in the checkpoint, "
+                                f"{list(target.shape)} in the model", hint="it was written by another model")
+        target[...] = xp.asarray(value, dtype=target.dtype)

@@ -1,4 +1,5 @@
-"""From a Dataset to a model's feeds: which array goes to which input unit, targets in the loss's form."""
+"""From a Dataset to a model's feeds (which array goes to which input unit, targets in the loss's form), and
+back to metrics over a split."""
 
 from __future__ import annotations
 
@@ -29,13 +30,14 @@ def check_data_fits(model: ModelGraph, data: Dataset, span: Span | None) -> None
 
 
 def split_inputs(model: ModelGraph, names: list[str], x: np.ndarray) -> dict[str, np.ndarray]:
-    """One array per input unit, in declaration order; columns are split when there are several."""
+    """One array per input unit, in declaration order; the features (the last axis: sequences keep their
+    step axis) are split when there are several."""
     if len(names) == 1:
         return {names[0]: x}
     out, start = {}, 0
     for name in names:
         width = math.prod(model.shapes[name])
-        out[name] = x[:, start:start + width].reshape((len(x),) + model.shapes[name])
+        out[name] = x[..., start:start + width].reshape(x.shape[:-1] + model.shapes[name])
         start += width
     return out
 
@@ -43,7 +45,7 @@ def split_inputs(model: ModelGraph, names: list[str], x: np.ndarray) -> dict[str
 def target_for(plan, y: np.ndarray | None) -> np.ndarray | None:
     """Integer labels become what the loss that reads them expects: a column for one unit (a sigmoid's
     0/1), one-hot rows for several, as they are for a cross-entropy. Any step axis is kept. `plan` is
-    a Plan or a RecurrentPlan (both name their losses and the unit compared with the data)."""
+    a Plan (it names its losses and the unit compared with the data)."""
     if y is None or y.dtype.kind not in "iu" or labels_wanted(plan.losses) or plan.scored is None:
         return y
     width = math.prod(plan.shapes[plan.scored])
@@ -70,3 +72,27 @@ def predictions_metric(plan, output: np.ndarray, data: Dataset) -> dict[str, flo
     if y.shape == output.shape:
         return {"mse": float(((output - y) ** 2).mean())}
     return {}
+
+
+def chunks(data: Dataset, size: int):
+    """The split in consecutive parts of `size` examples (the last one shorter), for evaluation passes."""
+    for start in range(0, len(data), size):
+        yield data.take(np.arange(start, min(start + size, len(data))))
+
+
+class Tally:
+    """Metrics of several batches, chunks or windows, each weighted by its rows."""
+
+    def __init__(self):
+        self.sums: dict[str, float] = {}
+        self.rows = 0
+
+    def add(self, metrics: dict[str, float], rows: int) -> None:
+        for key, value in metrics.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value * rows
+        self.rows += rows
+
+    def means(self, with_terms: bool = True) -> dict[str, float]:
+        """The weighted means; without the single loss terms (`bce(y)`) unless `with_terms`."""
+        keep = {k: v / max(self.rows, 1) for k, v in self.sums.items()}
+        return {k: v for k, v in keep.items() if with_terms or "(" not in k}

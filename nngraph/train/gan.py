@@ -28,15 +28,13 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
-from nngraph.errors import BuildError, DataError, plural
+from nngraph.errors import DataError, plural
 from nngraph.graph.ir import ModelGraph
-from nngraph.graph.methods import optimizer_option
 from nngraph.graph.training import LossTerm, TrainConfig
-from nngraph.graph.vocabulary import METHODS, OPTIMIZERS
-from nngraph.train.checkpoint import nest, unnest
+from nngraph.ops.activations import stable_softplus
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
-from nngraph.train.optimizers import make_optimizer
-from nngraph.train.regularize import add_penalties, clip_by_global_norm
+from nngraph.train.method import Method
+from nngraph.train.optimizers import settings
 
 EVAL_SEED = 0  # evaluation draws its own noise: the same points every epoch, the loop's rng untouched
 ROLES = ("generator", "discriminator")
@@ -45,42 +43,32 @@ ROLES = ("generator", "discriminator")
 def build(checked, config: TrainConfig, backend) -> Gan:
     from nngraph.compile import compile_model
 
-    options = {**METHODS["gan"], **config.method.options}
-    gen, disc = (checked.models[options[role]] for role in ROLES)
-    if gen.units_with_role("input"):
-        raise BuildError(f"generator '{gen.name}' has data inputs; a gan's generator reads only noise",
-                         gen.units_with_role("input")[0].span, "declare its inputs `noise z[16] normal`")
+    gen, disc = (checked.models[config.method.options[role]] for role in ROLES)
     judge = LossTerm(1.0, "bce", disc.units_with_role("output")[0].name, None)
     programs = (compile_model(gen, (), backend, seed=config.seed),
                 compile_model(disc, (judge,), backend, seed=config.seed + 1, input_grads=True))
     return Gan((gen, disc), programs, config)
 
 
-def _softplus(z: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, z)
-
-
 def judge_metrics(real_logits: np.ndarray, fake_logits: np.ndarray) -> dict[str, float]:
     """Both losses and the discriminator's accuracies, from its logits on real and generated data."""
-    return {"d_loss": float(_softplus(-real_logits).mean() + _softplus(fake_logits).mean()),
-            "g_loss": float(_softplus(-fake_logits).mean()),
+    real, fake, fooled = (stable_softplus(np, z).mean() for z in (-real_logits, fake_logits, -fake_logits))
+    return {"d_loss": float(real + fake), "g_loss": float(fooled),
             "d_real": float((real_logits > 0).mean()), "d_fake": float((fake_logits < 0).mean())}
 
 
-class Gan:
+class Gan(Method):
     """Implements the trainer's Method protocol (see nngraph.train.loop)."""
 
     def __init__(self, models: tuple[ModelGraph, ModelGraph], programs: tuple[Program, Program],
                  config: TrainConfig):
+        super().__init__(config, programs[0].xp)
         (self.gen_model, self.disc_model), (self.gen, self.disc) = models, programs
-        self.config, self.xp = config, self.gen.xp
-        options = {**METHODS["gan"], **config.method.options}
-        self.k, self.pack = int(options["k"]), int(options["pack"])
-        choices = [optimizer_option(options[key], config.method.span) or config.optimizer
-                   for key in ("g_optimizer", "d_optimizer")]
-        self.optimizers = [make_optimizer(c, p.params, self.xp) for c, p in zip(choices, programs)]
-        self.base_rates = [_lr(c) for c in choices]
-        self.schedule_base = _lr(config.optimizer)
+        options = config.method.options
+        self.k, self.pack = options["k"], options["pack"]
+        for role, program, key in zip(ROLES, programs, ("g_optimizer", "d_optimizer")):
+            choice = options[key] or config.optimizer  # each moves at its own rate, scaled by the schedule
+            self.add_program(program, choice, role, base_lr=settings(choice)["lr"])
         gplan, dplan = self.gen.train_plan, self.disc.train_plan
         self.fake_slot = gplan.slot(gplan.outputs[0])  # the generator output the discriminator judges
         self.real_input = dplan.feeds[0]
@@ -88,15 +76,6 @@ class Gan:
         self.logit_slot = dplan.slot(dplan.outputs[0] + ":z")
         self.loss_slot = dplan.losses[0].slot
         self.steps = 0
-
-    @property
-    def params(self) -> dict:
-        return {f"{role}.{name}": array for role, program in zip(ROLES, (self.gen, self.disc))
-                for name, array in program.params.items()}
-
-    def set_learning_rate(self, lr: float) -> None:
-        for optimizer, base in zip(self.optimizers, self.base_rates):
-            optimizer.lr = base * lr / self.schedule_base
 
     def check_data(self, dataset: Dataset, span) -> None:
         """Real examples must look like generated ones: the generator output's shape."""
@@ -144,22 +123,14 @@ class Gan:
         grads = self.gen.backward(values, ctxs, seeds={self.fake_slot: to_input[self.real_input].reshape(fake.shape)})
         return float(judged[self.loss_slot]), grads
 
-    def _update(self, index: int, grads: dict) -> None:
-        cfg, params = self.config, (self.gen, self.disc)[index].params
-        if cfg.l1 or cfg.l2:
-            add_penalties(params, grads, cfg.l1, cfg.l2, self.xp)
-        if cfg.clip:
-            clip_by_global_norm(grads, cfg.clip, self.xp)
-        self.optimizers[index].update(params, grads)
-
     # ---- the Method protocol -------------------------------------------------------------------
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
         metrics, grads = self.discriminator_pass(batch.x, rng)
-        self._update(1, grads)
+        self.apply_update(grads, self.parts[1])
         self.steps += 1
         if self.steps % self.k == 0:
-            self._update(0, self.generator_pass(len(batch), rng)[1])
+            self.apply_update(self.generator_pass(len(batch), rng)[1], self.parts[0])
         return metrics
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
@@ -200,26 +171,14 @@ class Gan:
     def sample(self, request: dict, splits) -> str:
         """Generated examples: a scatter over the data for 2-D points, an image grid for pictures."""
         from nngraph.train.outputs import sample_path
-        from nngraph.train.vae import write_generated
+        from nngraph.viz.samples import write_generated
 
-        path = write_generated(self.sample_points(request["count"], request["seed"]), sample_path(request),
-                               splits, self.gen_model)
+        path = write_generated(sample_path(request), self.sample_points(request["count"], request["seed"]),
+                               splits.train)
         return f"wrote {plural(request['count'], 'generated example')} to {path}"
 
-    def state(self) -> dict[str, np.ndarray]:
-        state = {"gan.steps": np.asarray(self.steps)}
-        for role, program, optimizer in zip(ROLES, (self.gen, self.disc), self.optimizers):
-            state.update(nest(f"params.{role}", {k: program.get(k) for k in program.params}))
-            state.update(nest(f"optimizer.{role}", optimizer.state_dict()))
-        return state
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {"gan.steps": np.asarray(self.steps)}
 
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
-        for role, program, optimizer in zip(ROLES, (self.gen, self.disc), self.optimizers):
-            for name, value in unnest(f"params.{role}", state).items():
-                program.set(name, value)
-            optimizer.load_state_dict(unnest(f"optimizer.{role}", state))
+    def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
         self.steps = int(state.get("gan.steps", 0))
-
-
-def _lr(choice) -> float:
-    return float({**OPTIMIZERS[choice.name], **choice.options}["lr"])

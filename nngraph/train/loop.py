@@ -1,12 +1,11 @@
 """The one training loop every method shares: epochs, minibatches, metrics, checkpoints.
 
 A training method (backprop, cd, vae, gan, ...: one module each) is any object with the
-`Method` protocol below. The loop owns everything around the update: shuffling with the
-checkpointed numpy `rng`, the learning-rate schedule, validation, metrics.jsonl, early
-stopping, checkpoints and resume, and the non-finite-loss guard. The method owns its
-parameters, gradients and optimizer: it applies `regularize.add_penalties(..., config.l1,
-config.l2, xp)` and `regularize.clip_by_global_norm(grads, config.clip, xp)` itself (it holds
-the gradients), then `optimizer.update(params, grads)`.
+`Method` protocol below (every built-in one derives from `nngraph.train.method.Method`). The loop
+owns everything around the update: shuffling with the checkpointed numpy `rng`, the learning-rate
+schedule, validation, metrics.jsonl, early stopping, checkpoints and resume, and the non-finite-loss
+guard. The method owns its parameters, gradients and optimizer, and makes the update itself
+(`Method.apply_update`: penalties, clipping, the optimizer's step).
 
 Epochs are counted from 1 in records, messages and checkpoints (`meta["epoch"]` = epochs done).
 """
@@ -27,7 +26,6 @@ import numpy as np
 
 from nngraph import __version__
 from nngraph.errors import TrainingError, plural
-from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.train.checkpoint import (
     load_checkpoint,
     nest,
@@ -37,6 +35,7 @@ from nngraph.train.checkpoint import (
     state_layout,
     unnest,
 )
+from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
 from nngraph.train.progress import TrainingProgress
 from nngraph.train.schedules import learning_rate
@@ -121,7 +120,7 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
     clock = time.perf_counter() - _elapsed(history, unfinished)
-    epoch, base_lr = start_epoch, _base_lr(config)
+    epoch, base_lr = start_epoch, float(settings(config.optimizer)["lr"])
     log = run.open_metrics(history.records) if run is not None else nullcontext()
     with TrainingProgress(config.epochs, start_epoch, quiet) as progress, log, StopOnCtrlC() as ctrl_c:
         for epoch in range(start_epoch + 1, config.epochs + 1):
@@ -277,10 +276,6 @@ def _keep(record: dict, history: History, log, progress, stopper, method) -> Non
     if stopper is not None:
         history.stopped_early = stopper.update(record["epoch"], record, method.params)
         history.stopping = stopper.progress()
-
-
-def _base_lr(config) -> float:
-    return float({**OPTIMIZERS.get(config.optimizer.name, {}), **config.optimizer.options}["lr"])
 
 
 def _metrics(record: dict) -> dict[str, float]:

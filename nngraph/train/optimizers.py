@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from nngraph.backend import accel
-from nngraph.errors import TrainingError, ValidationError, did_you_mean
+from nngraph.errors import ValidationError
 from nngraph.graph.vocabulary import OPTIMIZERS
+from nngraph.spec.options import completed
+from nngraph.train.checkpoint import restore_arrays, saved_array
 
 
 def host_array(xp: Any, a) -> np.ndarray:
@@ -141,15 +143,9 @@ class Optimizer:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore from `state_dict()`; buffers are overwritten in place."""
-        self.steps = int(_entry(state, "steps"))
-        for slot, buffers in self.buffers.items():
-            for name, buf in buffers.items():
-                saved = _entry(state, f"{slot}.{name}")
-                if saved.shape != buf.shape:
-                    raise TrainingError(
-                        f"optimizer state '{slot}.{name}' has shape {saved.shape}, "
-                        f"the parameter has {buf.shape}", hint="the checkpoint is of another model")
-                buf[...] = self.xp.asarray(saved)
+        self.steps = int(saved_array(state, "steps", "optimizer state"))
+        buffers = {f"{slot}.{name}": buf for slot, named in self.buffers.items() for name, buf in named.items()}
+        restore_arrays(state, buffers, "optimizer state", self.xp)
 
 
 # below this many parameter values in all, the update gathers the gradients and runs once over every
@@ -201,13 +197,6 @@ def _address(a) -> int:
     return interface["data"][0]
 
 
-def _entry(state: dict, key: str) -> np.ndarray:
-    if key not in state:
-        raise TrainingError(f"optimizer state has no '{key}'", hint="the checkpoint is of another model "
-                            "or another optimizer")
-    return np.asarray(state[key])
-
-
 class SGD(Optimizer):
     """torch.optim.SGD: buf = momentum*buf + g; step along buf (or g + momentum*buf with nesterov).
 
@@ -251,15 +240,12 @@ class Adam(Optimizer):
 _CLASSES = {"sgd": SGD, "adam": Adam}
 
 
+def settings(choice) -> dict:
+    """The options of the optimizer a `Choice(name, options)` names, its defaults filled in."""
+    return completed(choice, OPTIMIZERS, "optimizer")
+
+
 def make_optimizer(choice, params: dict[str, Any], xp: Any) -> Optimizer:
     """The optimizer a `Choice(name, options)` names, with buffers shaped like `params`."""
-    if choice.name not in _CLASSES:
-        raise ValidationError(f"unknown optimizer '{choice.name}'", getattr(choice, "span", None),
-                              did_you_mean(choice.name, _CLASSES))
-    known = OPTIMIZERS[choice.name]
-    options = {**known, **(choice.options or {})}
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ValidationError(f"optimizer '{choice.name}' has no option '{unknown[0]}'",
-                              getattr(choice, "span", None), did_you_mean(unknown[0], known))
+    options = settings(choice)  # refuses an unknown optimizer or option first
     return _CLASSES[choice.name](params, xp, **options)

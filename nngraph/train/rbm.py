@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nngraph.compile.energy import softplus
+from nngraph.compile.gibbs import BlockGibbs, device_generator, random_bits
 from nngraph.data.dataset import Dataset
-from nngraph.errors import BuildError
+from nngraph.ops.activations import stable_sigmoid, stable_softplus
 from nngraph.train.boltzmann import EnergyMethod
-from nngraph.train.gibbs import BlockGibbs, device_generator, sigmoid, uniform
+from nngraph.train.feeding import Tally, chunks
 
 METRIC_ROWS = 16  # batches larger than FULL_METRICS are measured on about this many rows
 FULL_METRICS = 64
@@ -57,15 +57,8 @@ class RBM(EnergyMethod):
 
     def __init__(self, model, config, backend):
         super().__init__(model, config, backend)
-        if not self.machine.restricted:
-            raise BuildError(f"{config.method.name} needs a restricted machine", config.method.span)
-        opts = config.method.options
-        self.k = int(opts.get("k", 1))
-        self.chain_count = int(opts.get("chains", 100)) if config.method.name == "pcd" else 0
-        if config.method.name == "pcd" and self.chain_count < 1:
-            raise BuildError("pcd needs at least one persistent chain", config.method.span, "e.g. chains=100")
+        self.k, self.chain_count = config.method.options["k"], config.method.options.get("chains", 0)
         self.gibbs = BlockGibbs(self.machine)
-        self.chains = None
         self.buffers: Buffers | None = None
         self.steps_in_epoch, self.measure_every, self.last_metrics = 0, 1, {}
 
@@ -100,7 +93,7 @@ class RBM(EnergyMethod):
         measure = (self.steps_in_epoch - 1) % self.measure_every == 0
         picked = slice(None, None, 1 if n <= FULL_METRICS else -(-n // METRIC_ROWS))
         z_rows = positive_h[picked].copy() if measure else None
-        sigmoid(xp, positive_h, positive_h)
+        stable_sigmoid(xp, positive_h, positive_h)
         if self.chain_count:
             gibbs.hidden_probs(self.persistent_chains(drng), out=negative_h)
             gibbs.sample_hidden(negative_h, drng, b.hidden_sample, b.hidden_draws)
@@ -131,8 +124,7 @@ class RBM(EnergyMethod):
         """The PCD chains' visible states, started from random bits at the first step."""
         if self.chains is None:
             m = self.machine
-            draws = uniform(rng, self.xp.empty((self.chain_count, m.n_visible), dtype=m.weights.dtype))
-            self.chains = (draws < 0.5).astype(m.weights.dtype)
+            self.chains = random_bits(rng, self.xp, (self.chain_count, m.n_visible), m.weights.dtype)
         return self.chains
 
     # ---- measures -----------------------------------------------------------------------------------
@@ -145,7 +137,7 @@ class RBM(EnergyMethod):
         xp, m = self.xp, self.machine
         free = m.free_energy(v, z)
         if recon is None:
-            recon = self.gibbs.visible_means(sigmoid(xp, z))
+            recon = self.gibbs.visible_means(stable_sigmoid(xp, z))
         out = {"recon_error": float(((recon - v) ** 2).mean()), "free_energy": float(free.mean())}
         if not m.any_gaussian:
             out["pseudo_ll"] = self.pseudo_likelihood(v, z, free, rng)
@@ -164,15 +156,14 @@ class RBM(EnergyMethod):
         flipped[rows, bits] = 1 - v[rows, bits]
         z_flipped = z + (flipped[rows, bits] - v[rows, bits])[:, None] * m.weights[bits]
         gap = m.free_energy(flipped, z_flipped) - free
-        return float((-m.n_visible * softplus(xp, -gap)).mean())
+        return float((-m.n_visible * stable_softplus(xp, -gap)).mean())
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
-        sums: dict[str, float] = {}
-        for start in range(0, len(data), EVAL_CHUNK):
-            v = self.rows(data.take(np.arange(start, min(start + EVAL_CHUNK, len(data)))))
-            for key, value in self.metrics(v, v @ self.machine.weights + self.machine.hidden_bias).items():
-                sums[key] = sums.get(key, 0.0) + value * len(v)
-        return {key: value / len(data) for key, value in sums.items()}
+        tally = Tally()
+        for part in chunks(data, EVAL_CHUNK):
+            v = self.rows(part)
+            tally.add(self.metrics(v, v @ self.machine.weights + self.machine.hidden_bias), len(v))
+        return tally.means()
 
     # ---- predict, sample, checkpoint ------------------------------------------------------------------
 
@@ -184,15 +175,8 @@ class RBM(EnergyMethod):
         """Visible means after `steps` block-Gibbs steps from `values` [B, V], the `observed` visible
         units (bool [V]) clamped; unobserved units start from random bits."""
         xp = self.xp
-        start = (uniform(rng, xp.empty_like(values)) < 0.5).astype(values.dtype)
+        start = random_bits(rng, xp, values.shape, values.dtype)
         clamp = xp.asarray(observed)
         start[:, clamp] = values[:, clamp]
         means, _ = self.gibbs.run(start, steps, rng, clamp if observed.any() else None, values)
         return means
-
-    def extra_state(self) -> dict[str, np.ndarray]:
-        return {} if self.chains is None else {"chains": self.backend.to_numpy(self.chains)}
-
-    def load_extra_state(self, state) -> None:
-        if "chains" in state:
-            self.chains = self.backend.asarray(state["chains"])

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from nngraph.errors import ValidationError, did_you_mean
 from nngraph.graph.vocabulary import SCHEDULES
+from nngraph.spec.options import completed
 
 
 def constant(base_lr: float, epoch: int, epochs: int) -> float:
@@ -39,9 +39,5 @@ _SCHEDULES = {"constant": constant, "step": step, "cosine": cosine}
 
 def learning_rate(choice, base_lr: float, epoch: int, epochs: int) -> float:
     """The learning rate of `epoch` (0-based) of `epochs`, under the schedule `choice` names."""
-    rule = _SCHEDULES.get(choice.name)
-    if rule is None:
-        raise ValidationError(f"unknown schedule '{choice.name}'", getattr(choice, "span", None),
-                              did_you_mean(choice.name, _SCHEDULES))
-    options = {**SCHEDULES[choice.name], **(choice.options or {})}
-    return float(rule(base_lr, epoch, epochs, **options))
+    options = completed(choice, SCHEDULES, "schedule")
+    return float(_SCHEDULES[choice.name](base_lr, epoch, epochs, **options))

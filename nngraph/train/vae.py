@@ -18,8 +18,6 @@ reconstruction terms), `kl`, and in training `kl_weight`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from nngraph.compile.plan import TARGET
@@ -28,12 +26,9 @@ from nngraph.data.dataset import Dataset
 from nngraph.errors import plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
-from nngraph.graph.vocabulary import METHODS
-from nngraph.train.checkpoint import nest, unnest
-from nngraph.train.feeding import split_inputs
-from nngraph.train.optimizers import make_optimizer
+from nngraph.train.backprop import Backprop
+from nngraph.train.feeding import Tally, chunks
 from nngraph.train.outputs import sample_path
-from nngraph.train.regularize import add_penalties, clip_by_global_norm
 
 EVAL_ROWS = 4096  # rows per evaluation chunk, after repeating each example `samples` times
 EVAL_SEED = 0  # evaluation draws its own noise, so it never touches the loop's rng
@@ -51,28 +46,21 @@ def kl_weight(epoch: int, warmup: int) -> float:
     return 1.0 if warmup <= 0 else min(1.0, max(epoch, 1) / warmup)
 
 
-class Vae:
-    """Implements the trainer's Method protocol (see nngraph.train.loop)."""
+class Vae(Backprop):
+    """Backprop on the negative ELBO, with the KL warm-up, several latent draws per example, and sampling."""
 
     def __init__(self, model: ModelGraph, program: Program, config: TrainConfig):
-        self.model, self.program, self.config = model, program, config
-        self.xp, self.plan = program.xp, program.train_plan
-        options = {**METHODS["vae"], **config.method.options}
-        self.samples, self.warmup = int(options["samples"]), int(options["warmup"])
-        self.optimizer = make_optimizer(config.optimizer, program.params, self.xp)
+        super().__init__(model, program, config)
+        self.samples, self.warmup = config.method.options["samples"], config.method.options["warmup"]
         self.full_weights = dict(program.loss_weights)
         self.kl_labels = {ls.label for ls in self.plan.losses if ls.op == "kl_normal"}
         self.latent = next(u for u in model.units if u.role == "sample")
         self.epoch = 0
         self._set_kl_weight(kl_weight(1, self.warmup))
 
-    @property
-    def params(self) -> dict:
-        return self.program.params
-
     def set_learning_rate(self, lr: float) -> None:
         """Called by the loop at the start of every epoch: the epoch count drives the KL warm-up."""
-        self.optimizer.lr = lr
+        super().set_learning_rate(lr)
         self.epoch += 1
         self._set_kl_weight(kl_weight(self.epoch, self.warmup))
 
@@ -88,7 +76,7 @@ class Vae:
         reconstruction terms that name no target unit."""
         x = np.repeat(x, self.samples, axis=0) if self.samples > 1 else x
         needs_target = any(TARGET in ins.inputs for ins in self.plan.instrs)
-        return split_inputs(self.model, self.plan.feeds, x), (x if needs_target else None)
+        return self.inputs(x), (x if needs_target else None)
 
     def _terms(self, terms: dict[str, float]) -> dict[str, float]:
         """Split the unweighted loss terms into reconstruction and KL, at full KL weight."""
@@ -99,43 +87,29 @@ class Vae:
     # ---- the Method protocol ---------------------------------------------------------------
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
-        cfg = self.config
         inputs, target = self._feeds(batch.x)
         _, terms, grads, _ = self.program.loss_and_grads(inputs, target, rng)
-        if cfg.l1 or cfg.l2:
-            add_penalties(self.params, grads, cfg.l1, cfg.l2, self.xp)
-        if cfg.clip:
-            clip_by_global_norm(grads, cfg.clip, self.xp)
-        self.optimizer.update(self.params, grads)
+        self.apply_update(grads)
         return {**self._terms(terms), "kl_weight": self.weight}
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """The negative ELBO, its reconstruction and KL parts, averaged over a split (own noise)."""
-        rng = np.random.default_rng(EVAL_SEED)
-        sums: dict[str, float] = {}
-        step = max(1, EVAL_ROWS // self.samples)
-        for start in range(0, len(data), step):
-            part = data.x[start:start + step]
-            values = self.program.feeds(*self._feeds(part), rng=rng)
+        rng, tally = np.random.default_rng(EVAL_SEED), Tally()
+        for part in chunks(data, max(1, EVAL_ROWS // self.samples)):
+            values = self.program.feeds(*self._feeds(part.x), rng=rng)
             self.program.run(values, training=False)
-            for key, value in self._terms(self.program.loss(values, self.program.eval_plan)[1]).items():
-                sums[key] = sums.get(key, 0.0) + value * len(part)
-        return {key: value / max(len(data), 1) for key, value in sums.items()}
+            tally.add(self._terms(self.program.loss(values, self.program.eval_plan)[1]), len(part))
+        return tally.means()
 
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """Any unit's value with the latent at its mean (eps = 0): by default the reconstruction."""
         values = self.encode_decode(x)
         return self.program.backend.to_numpy(values[self.program.eval_plan.slot(unit or self.plan.outputs[0])])
 
-    def state(self) -> dict[str, np.ndarray]:
-        params = {k: self.program.get(k) for k in self.params}
-        return {**nest("params", params), **nest("optimizer", self.optimizer.state_dict()),
-                "vae.epoch": np.asarray(self.epoch)}
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {"vae.epoch": np.asarray(self.epoch)}
 
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
-        for name, value in unnest("params", state).items():
-            self.program.set(name, value)
-        self.optimizer.load_state_dict(unnest("optimizer", state))
+    def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
         self.epoch = int(state.get("vae.epoch", 0))
         self._set_kl_weight(kl_weight(self.epoch, self.warmup))
 
@@ -144,7 +118,7 @@ class Vae:
     def encode_decode(self, x: np.ndarray) -> dict:
         """Slot values of the eval plan's forward pass with every eps at zero (z = mu)."""
         program, plan = self.program, self.program.eval_plan
-        values = program.feeds(split_inputs(self.model, plan.feeds, x), rng=np.random.default_rng(EVAL_SEED))
+        values = program.feeds(self.inputs(x), rng=np.random.default_rng(EVAL_SEED))
         for r in plan.random:
             values[r.slot] = self.xp.zeros_like(values[r.slot])
         program.run(values, training=False, with_loss=False)
@@ -167,67 +141,16 @@ class Vae:
     def sample(self, request: dict, splits) -> str:
         """Decoded prior draws; beside them reconstructions of test images, and for a 2-D latent
         space the test set's latent means coloured by label."""
+        from nngraph.viz import samples as pictures
+
         z = np.random.default_rng(request["seed"]).standard_normal(
             (request["count"], *self.plan.shapes[self.latent.name]))
         path = sample_path(request)
-        written = [write_generated(self.decode(z.astype(np.float32)), path, splits, self.model)]
-        if path.suffix == ".npy":
+        written = [pictures.write_generated(path, self.decode(z.astype(np.float32)), splits.train)]
+        if pictures.is_array(path):
             return f"wrote {plural(request['count'], 'decoded prior draw')} to {path}"
         test = splits.test if splits.test is not None and len(splits.test) else splits.train
-        shape = image_shape(test, self.model)
-        from nngraph.viz import grids, scatter
-
-        per_row = min(PER_ROW, len(test))
-        originals = test.x[:min(RECONSTRUCTIONS, len(test)) // per_row * per_row]
-        if shape is not None and len(originals):
-            pairs = _interleave(originals, self.predict(originals), per_row)
-            written.append(grids.image_grid(pairs, sibling(path, "recon"), shape, nrow=per_row))
+        written.append(pictures.write_reconstructions(path, test, self.predict))
         if self.plan.shapes[self.latent.name] == (2,):
-            written.append(scatter.latent_scatter(self.latent_means(test.x), test.y, sibling(path, "latent")))
-        return "wrote " + ", ".join(str(p) for p in written)
-
-
-# ---- pictures shared with the gan method -----------------------------------------------------
-
-RECONSTRUCTIONS = 32  # test images shown beside their reconstructions
-PER_ROW = 8
-
-
-def sibling(path: Path, tag: str) -> Path:
-    """`samples.png` -> `samples_recon.png`: the other pictures of one `nngraph sample` call."""
-    return path.with_name(f"{path.stem}_{tag}{path.suffix}")
-
-
-def image_shape(data: Dataset, model: ModelGraph) -> tuple[int, ...] | None:
-    """The picture shape of one example, where the examples are pictures."""
-    if data.info.get("image_shape"):
-        return tuple(data.info["image_shape"])
-    shape = data.feature_shape
-    if len(shape) in (2, 3):
-        return shape
-    side = int(np.sqrt(shape[0])) if len(shape) == 1 else 0
-    return (side, side) if side > 1 and side * side == shape[0] else None
-
-
-def write_generated(x: np.ndarray, path: Path, splits, model: ModelGraph) -> Path:
-    """Generated examples as a .npy array, a scatter over the data (2-D points) or an image grid."""
-    from nngraph.atomic import atomic_save_npy
-    from nngraph.errors import DataError
-    from nngraph.viz import grids, scatter
-
-    if path.suffix == ".npy":
-        atomic_save_npy(path, x)
-        return path
-    if x.ndim == 2 and x.shape[1] == 2:
-        return scatter.scatter_samples(x, splits.train.x.reshape(len(splits.train), -1), path)
-    shape = image_shape(splits.train, model)
-    if shape is None:
-        raise DataError(f"generated examples of shape {list(x.shape[1:])} are neither 2-D points nor pictures",
-                        None, "write them as an array: -o samples.npy")
-    return grids.image_grid(x.reshape(len(x), -1), path, shape)
-
-
-def _interleave(originals: np.ndarray, reconstructions: np.ndarray, per_row: int) -> np.ndarray:
-    """Rows of `per_row` originals, each followed by a row of their reconstructions."""
-    flat = [a.reshape(len(a) // per_row, 1, per_row, -1) for a in (originals, reconstructions)]
-    return np.concatenate(flat, axis=1).reshape(2 * len(originals), -1)
+            written.append(pictures.write_latents(path, self.latent_means(test.x), test.y))
+        return "wrote " + ", ".join(str(p) for p in written if p is not None)

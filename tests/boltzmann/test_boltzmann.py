@@ -8,7 +8,7 @@ import pytest
 import nngraph
 from nngraph.data import load_dataset
 from nngraph.session import build_method
-from nngraph.train.partition import most_probable
+from nngraph.compile.partition import most_probable
 from tests.boltzmann.helpers import data, method_and_config
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nngraph.train.gibbs import BlockGibbs, Sweeper, colour_classes, uniform
-from nngraph.train.partition import binary_states
+from nngraph.compile.gibbs import BlockGibbs, Sweeper, colour_classes, uniform
+from nngraph.compile.partition import binary_states
 from tests.boltzmann.helpers import GENERAL, RESTRICTED, machine
 
 
@@ -93,3 +93,15 @@ def test_float32_uniform_draws_cover_the_unit_interval():
     draws = uniform(np.random.default_rng(0), np.empty(100_000, np.float32))
     assert draws.min() >= 0 and draws.max() < 1
     assert abs(draws.mean() - 0.5) < 0.005 and abs(draws.var() - 1 / 12) < 0.002
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_samplers_sigmoid_is_the_ops_one_in_place(dtype):
+    """One sigmoid for the whole code base: the samplers update their buffers in place through the op's."""
+    from nngraph.ops.activations import stable_sigmoid
+
+    z = (np.random.default_rng(0).standard_normal(10_000) * 30).astype(dtype)
+    exact = 1 / (1 + np.exp(-z.astype(np.float64)))
+    expected = stable_sigmoid(np, z)
+    assert stable_sigmoid(np, z, z) is z and z.tobytes() == expected.tobytes()
+    np.testing.assert_allclose(z, exact, rtol=0, atol=2e-7 if dtype == np.float32 else 1e-15)

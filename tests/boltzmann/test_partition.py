@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nngraph.errors import TrainingError
-from nngraph.train.partition import (
+from nngraph.compile.partition import (
     MAX_ENUMERATED,
     ais_log_z,
     binary_states,

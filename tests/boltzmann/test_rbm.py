@@ -11,7 +11,7 @@ from nngraph.errors import DataError
 from nngraph.session import build_method
 from nngraph.spec.parser import parse_fragment
 from nngraph.train.loop import fit
-from nngraph.train.partition import log_z_exact
+from nngraph.compile.partition import log_z_exact
 from tests.boltzmann.helpers import data, method_and_config, method_for
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

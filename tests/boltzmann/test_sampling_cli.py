@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nngraph.errors import DataError
-from nngraph.train.gibbs import fill_mask, picture_shape
+from nngraph.train.boltzmann import fill_mask, visible_picture
 from tests.boltzmann.helpers import machine
 from tests.cli.helpers import run_cli
 
@@ -70,7 +70,7 @@ def test_non_binary_data_exits_1_with_a_binarize_hint(tmp_path):
 
 def test_fill_masks_are_halves_of_the_picture(backend):
     m = machine("model m { visible v[16]; hidden h[2]; v <-> h }", backend)
-    assert picture_shape(m) == (4, 4)
+    assert visible_picture(m) == (4, 4)
     assert fill_mask("top", (4, 4), 16).reshape(4, 4)[:2].all() and not fill_mask("top", (4, 4), 16)[8:].any()
     assert fill_mask("right", (4, 4), 16).reshape(4, 4)[:, 2:].all()
     with pytest.raises(DataError, match="not a picture with rows"):

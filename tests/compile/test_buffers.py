@@ -78,15 +78,23 @@ def test_batchnorm_is_refused_in_a_recurrent_model():
 
 
 def test_a_checkpoint_round_trip_keeps_the_running_statistics(tmp_path):
-    """LEAD: this saves the buffers by hand as the Method base will (`buffers.NAME`, from
-    `getattr(program, "buffers", {})`); once that branch is merged, replace the two hand-made lines with
-    `method.state()` and `method.load_state(...)` of a Backprop built from SPEC."""
-    from nngraph.train.checkpoint import load_checkpoint, nest, save_checkpoint, unnest
+    """The method's checkpoint state holds the buffers (`buffers.NAME`) and restores them into a fresh run."""
+    from nngraph.session import build_method
+    from nngraph.train.checkpoint import load_checkpoint, save_checkpoint
 
-    program = _program()
-    program.forward({"x": _x()}, training=True)
-    save_checkpoint(tmp_path / "c.npz", nest("buffers", {k: np.asarray(v) for k, v in program.buffers.items()}), {})
-    fresh = _program()
-    for name, value in unnest("buffers", load_checkpoint(tmp_path / "c.npz")[0]).items():
-        fresh.buffers[name][...] = value
-    np.testing.assert_array_equal(fresh.forward({"x": _x(3)})["y"], program.forward({"x": _x(3)})["y"])
+    text = SPEC + "train { data digits; loss cross_entropy(y) }"
+
+    def method():
+        checked = nngraph.loads(text.replace("y[2]", "y[10] softmax").replace("x[1, 4, 4]", "x[1, 8, 8]"))
+        return build_method(checked, checked.train(), get_backend("numpy", "float64"))
+
+    trained, fresh = method(), method()
+    x = np.random.default_rng(0).normal(1.0, 2.0, (6, 1, 8, 8))
+    trained.program.forward({"x": x}, training=True)
+    state = trained.state()
+    assert {"buffers.c.norm.running_mean", "buffers.c.norm.running_var"} <= set(state)
+    save_checkpoint(tmp_path / "c.npz", state, {})
+    fresh.load_state(load_checkpoint(tmp_path / "c.npz")[0])
+    for name, value in trained.program.buffers.items():
+        np.testing.assert_array_equal(fresh.program.buffers[name], value)
+    np.testing.assert_array_equal(fresh.program.forward({"x": x})["y"], trained.program.forward({"x": x})["y"])

@@ -10,7 +10,6 @@ import onnxruntime
 import nngraph
 from nngraph.backend import get_backend
 from nngraph.compile import compile_model
-from nngraph.train.feeding import split_inputs
 from tests.cli.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,6 +76,4 @@ def float64_rounding(method, feeds: dict, want: dict) -> dict:
 
 def feeds_of(method, x: np.ndarray) -> dict:
     """The model's inputs by unit, as the method's `predict` splits (and for text, one-hot encodes) x."""
-    if hasattr(method, "_inputs"):  # recurrent: (batch, steps, ...) per input, text codes one-hot
-        return method._inputs(x)
-    return split_inputs(method.model, method.program.eval_plan.feeds, x.astype(np.float32))
+    return method.inputs(x if x.dtype.kind in "iu" else x.astype(np.float32))  # text codes become one-hot

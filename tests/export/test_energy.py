@@ -36,7 +36,9 @@ def test_hidden_features_of_every_group(method, tmp_path):
     trained = build_method(checked, checked.train(None), get_backend("numpy", "float32"))
     rng = np.random.default_rng(0)
     machine = trained.machine
-    machine.load({name: rng.normal(0.0, 0.5, view.shape) for name, view in machine.params.items()})
+    for view in machine.params.values():
+        view[...] = rng.normal(0.0, 0.5, view.shape)
+    machine.sync()
     path = tmp_path / "m.onnx"
     path.write_bytes(build_model(product(checked.train(None).method.name, trained, None)).SerializeToString())
     x = rng.normal(size=(16, machine.n_visible)).astype(np.float32)

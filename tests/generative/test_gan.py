@@ -64,7 +64,7 @@ def test_k_discriminator_steps_per_generator_step():
 
 def test_each_model_has_its_own_optimizer_and_rate():
     method = _method(extra=", g_optimizer=sgd(lr=0.1), d_optimizer=adam(lr=2e-4, beta1=0.5)")
-    g, d = method.optimizers
+    g, d = (part.optimizer for part in method.parts)
     assert (type(g).__name__, type(d).__name__) == ("SGD", "Adam")
     method.set_learning_rate(5e-5)  # the train block's adam(lr=1e-4) halved by a schedule: both follow
     assert (g.lr, d.lr) == pytest.approx((0.05, 1e-4))

@@ -42,3 +42,10 @@ def test_gan_writes_a_scatter_for_points_and_a_grid_for_images(tmp_path):
     digits.method.sample(_request(tmp_path / "digits.png", 8), digits.splits)
     for name in ("ring.png", "digits.png"):
         assert mpimg.imread(tmp_path / name).ndim == 3
+
+
+def test_every_method_writes_an_array_for_a_npy_output_whatever_its_case(tmp_path):
+    """One writer for every method's samples: `.NPY` is an array for a VAE as for a Boltzmann machine."""
+    vae = prepare(nngraph.load(SPECS / "vae_digits_2d.nn"))
+    message = vae.method.sample(_request(tmp_path / "draws.NPY", 4), vae.splits)
+    assert "4 decoded prior draws" in message and np.load(tmp_path / "draws.NPY").shape == (4, 64)

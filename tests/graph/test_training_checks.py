@@ -41,7 +41,7 @@ def test_xor_base_is_valid():
     assert check(with_train("epochs 5")).trains[0].epochs == 5
 
 
-RBM_CD0 = """
+RBM = """
     model r {
       visible v[4]
       hidden h[2]
@@ -49,8 +49,15 @@ RBM_CD0 = """
     }
     train {
       data bars
-      method cd(k=0)
+      method METHOD
     }"""
+
+
+def _rbm(method: str) -> str:
+    return RBM.replace("METHOD", method)
+
+
+RBM_CD0 = _rbm("cd(k=0)")
 
 
 def test_cd_with_k_below_1():
@@ -115,3 +122,68 @@ def test_gan_without_a_discriminator():
 def test_backprop_without_a_loss():
     text = source(with_train()).replace("  loss bce(y)\n", "")
     the_only_error(text, "backprop needs a loss", 7, 1, "loss cross_entropy")
+
+
+# ---- method options: declared once with their types and ranges (graph/methods.py: METHODS) ----------------
+
+@pytest.mark.parametrize("method, match, at", [
+    ("pcd(k=1, chains=0)", "pcd: chains: 0 is out of range \\[1, inf\\)", "0)"),  # was refused at run time
+    ("boltzmann(anneal=[[hot, 2]])", "anneal: expected a list of \\[temperature, sweeps\\] pairs", "[["),
+    ("boltzmann(anneal=[[2, 1.5]])", "anneal: expected a list of \\[temperature, sweeps\\] pairs", "[["),
+    ("boltzmann(order=randm)", "boltzmann: order expects one of random, sequential, parallel", "randm"),
+    ("boltzmann(noisy_clamp=0.7)", "boltzmann: noisy_clamp: 0.7 is out of range \\[0, 0.5\\]", "0.7"),
+    ("cd(k=1, k=2)", "cd: option 'k' is given twice", "k=2"),
+    ("vae(samples=two)", "vae: samples expects a whole number, got the name `two`", "two"),
+])
+def test_a_bad_method_option_is_refused_where_it_is_written(method, match, at):
+    text = _rbm(method)
+    line = source(text).splitlines()[7]
+    the_only_error(text, match, 8, line.index(at) + 1, kind=ValidationError)
+
+
+def test_a_misspelt_method_option_choice_gets_a_hint():
+    error = the_only_error(_rbm("boltzmann(order=randm)"), "order", 8, 26)
+    assert "did you mean 'random'" in error.hint
+
+
+def test_a_gan_optimizer_option_must_be_an_optimizer_call():
+    text = source(GAN_HALF.replace("{more}", ", discriminator=d, g_optimizer=3"))
+    the_only_error(text, "gan: g_optimizer expects a name or a call, like adam\\(lr=1e-3\\), got 3", 8,
+                   text.splitlines()[7].index("3") + 1)
+
+
+def test_every_declared_lower_bound_is_enforced_by_check():
+    """Whatever a method declares, check reads: each whole-number option one below its minimum is refused."""
+    from nngraph.graph.methods import METHODS
+
+    cases = [(name, option, declared.minimum) for name, spec in METHODS.items()
+             for option, declared in spec.options.items() if declared.kind == "int" and declared.minimum is not None]
+    assert len(cases) >= 8
+    for name, option, minimum in cases:
+        text = _rbm(f"{name}({option}={minimum - 1})")
+        errors = errors_of(text)
+        assert any(f"{name}: {option}: {minimum - 1} is out of range" in e.message for e in errors), \
+            [e.message for e in errors]
+
+
+def test_a_gan_generator_with_data_inputs_is_refused_by_check():
+    """It was refused only when a run built the method."""
+    text = """
+    model g {
+      noise z[4] normal
+      input c[2]
+      output p[2]
+      z -> p
+      c -> p
+    }
+    model d {
+      input p[2]
+      output real[1] sigmoid
+      p -> real
+    }
+    train {
+      data ring
+      method gan(generator=g, discriminator=d)
+    }"""
+    error = the_only_error(text, "generator 'g' has data inputs", 3, 3)
+    assert "noise z[16] normal" in error.hint

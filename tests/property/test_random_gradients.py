@@ -13,7 +13,7 @@ import pytest
 import nngraph
 from nngraph.backend import get_backend
 from nngraph.compile import compile_model
-from nngraph.train.bptt import select_rows
+from nngraph.train.sequences import select_rows
 from tests.property.random_specs import random_spec
 
 SPECS = 400  # 100 of each family (feedforward twice)

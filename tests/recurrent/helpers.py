@@ -8,7 +8,7 @@ import nngraph
 from nngraph.backend import get_backend
 from nngraph.compile import Program, compile_model
 from nngraph.ops.gradcheck import host
-from nngraph.train.bptt import Targets, select_rows
+from nngraph.train.sequences import Targets, select_rows
 
 SPEC = """
 model m {{

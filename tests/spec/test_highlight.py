@@ -17,6 +17,7 @@ from pygments.token import Error, Keyword, Name, Number, Operator
 from nngraph.cli.render import render_diagnostic
 from nngraph.errors import Diagnostic, Span
 from nngraph.graph import vocabulary
+from nngraph.graph.methods import METHODS
 from nngraph.spec.highlight import (
     BUILTINS,
     KEYWORDS,
@@ -72,16 +73,17 @@ def test_each_word_gets_its_class():
 
 
 def test_the_words_are_the_parsers():
-    """The grammar's keywords and the words of every word list of the vocabulary, each in one class."""
+    """The grammar's keywords and the words of every word list of the vocabulary and the method registry, each in
+    one class."""
     literals = set(re.findall(r'"([a-z_]+)"', grammar_text()))  # the grammar's quoted words
     assert set(KEYWORDS) == literals - set(vocabulary.ROLES) and {"model", "delay"} <= set(KEYWORDS)
     assert ROLES == vocabulary.ROLES and set(ROLES) <= literals
     words = {w for name, value in vars(vocabulary).items() if name.isupper() and isinstance(value, (tuple, dict))
-             for w in value if isinstance(w, str) and w.isidentifier()}
+             for w in value if isinstance(w, str) and w.isidentifier()} | set(METHODS)
     classes = [set(KEYWORDS), set(ROLES), set(BUILTINS), set(SETTINGS)]
     assert words <= set().union(*classes) and set(BUILTINS) | set(SETTINGS) <= words
     assert sum(len(c) for c in classes) == len(set().union(*classes))
-    assert {"batchnorm", "tied", "lstm", "adam"} <= set(BUILTINS) and {"epochs", "dropout"} <= set(SETTINGS)
+    assert {"batchnorm", "tied", "lstm", "adam", "pcd", "gan"} <= set(BUILTINS) and {"epochs", "dropout"} <= set(SETTINGS)
 
 
 def test_the_saved_textmate_grammar_is_up_to_date():

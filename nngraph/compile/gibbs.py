@@ -1,4 +1,4 @@
-"""Gibbs sampling for Boltzmann machines, written against `xp`.
+"""Gibbs sampling for Boltzmann machines (`compile.energy.EnergyModel`), written against `xp`.
 
 Two samplers share the unit rules of `nngraph.compile.energy` (bernoulli: on with probability sigmoid(z / T);
 gaussian: N(z, T)):
@@ -20,20 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from nngraph.backend import array_module
-
-ORDERS = ("random", "sequential", "parallel")
-
+from nngraph.ops.activations import stable_sigmoid
 
 # ---- primitives -----------------------------------------------------------------------------
-
-def sigmoid(xp, z, out=None):
-    """1 / (1 + e^-z) as 0.5 (1 + tanh(z / 2)): no overflow, in place when `out` is `z`."""
-    out = xp.multiply(z, 0.5, out=out)
-    xp.tanh(out, out=out)
-    out += 1
-    out *= 0.5
-    return out
-
 
 def device_generator(xp, rng):
     """The generator to draw from on `xp`: the loop's numpy generator itself, or on a GPU a device
@@ -56,6 +45,11 @@ def uniform(rng, out):
         return out
     out[...] = array_module(out).asarray(rng.random(out.shape, dtype=out.dtype))
     return out
+
+
+def random_bits(rng, xp, shape, dtype):
+    """States of units each on with probability 1/2: where chains start."""
+    return (uniform(rng, xp.empty(shape, dtype=dtype)) < 0.5).astype(dtype)
 
 
 def normal(rng, like):
@@ -85,7 +79,7 @@ def unit_means(xp, z, gaussian, out, temperature: float = 1.0):
             out[...] = z
         return out
     kept = None if gaussian is None else z[:, gaussian]  # a copy: the sigmoid may overwrite z
-    sigmoid(xp, z / temperature if temperature != 1.0 else z, out)
+    stable_sigmoid(xp, z / temperature if temperature != 1.0 else z, out)
     if kept is not None:
         out[:, gaussian] = kept
     return out
@@ -114,7 +108,7 @@ class BlockGibbs:
         xp = self.xp
         out = xp.matmul(v, self.m.weights, out=out)
         out += self.m.hidden_bias
-        return sigmoid(xp, out, out)
+        return stable_sigmoid(xp, out, out)
 
     def visible_means(self, h, out=None):
         """E[v | h]: probabilities of bernoulli visible units, means of gaussian ones."""
@@ -196,7 +190,7 @@ class Sweeper:
         if np.all(gaussian):
             states[:, units] = z if mean_field else z + normal(rng, z) * temperature**0.5
             return
-        p = sigmoid(xp, z / temperature)
+        p = stable_sigmoid(xp, z / temperature)
         if mean_field:
             states[:, units] = p
         else:
@@ -229,86 +223,3 @@ class Sweeper:
             singles += states.sum(axis=0)
         count = looks * len(states)
         return pairs / count, singles / count
-
-
-# ---- `nngraph sample`: free-running samples and fill-ins ------------------------------------------
-
-FILL_SIDES = ("top", "bottom", "left", "right")
-
-
-def picture_shape(machine) -> tuple[int, ...]:
-    """How to draw the visible units: a declared picture shape, a square, or one row."""
-    groups = machine.visible_groups
-    if len(groups) == 1 and len(groups[0].shape) in (2, 3):
-        return groups[0].shape
-    side = round(machine.n_visible ** 0.5)
-    return (side, side) if side * side == machine.n_visible else (1, machine.n_visible)
-
-
-def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
-    """The observed visible units (a bool [V] mask): one half of the picture, or a .npy mask file."""
-    from nngraph.errors import DataError
-
-    if fill in FILL_SIDES:
-        if shape[-2] == 1 and fill in ("top", "bottom"):
-            raise DataError(f"--fill {fill}: the visible units are not a picture with rows",
-                            hint="use left or right, or a .npy mask of the observed units")
-        rows, cols = np.indices(shape[-2:])
-        height, width = shape[-2:]
-        mask = {"top": rows < height // 2, "bottom": rows >= height // 2,
-                "left": cols < width // 2, "right": cols >= width // 2}[fill]
-        return np.broadcast_to(mask, shape).reshape(-1).copy()
-    if not str(fill).endswith(".npy"):
-        raise DataError(f"--fill {fill!r}: expected one of {', '.join(FILL_SIDES)} or a .npy mask file")
-    from nngraph.safe_files import load_npy
-
-    mask = load_npy(fill, error=lambda message, hint=None: DataError(f"--fill: {message}", None, hint))
-    if mask.size != size or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
-        raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the {size} visible units",
-                        hint=f"save a 0/1 or boolean array of {size} values (shape {list(shape)}), 1 = observed")
-    return mask.reshape(-1).astype(bool)
-
-
-def sample_command(method, request: dict, splits) -> str:
-    """Free-running samples, or fill-ins of test vectors, written as an image grid (PNG) or .npy."""
-    from nngraph.errors import plural
-    from nngraph.train.outputs import sample_path
-
-    machine, backend = method.machine, method.backend
-    rng = device_generator(machine.xp, np.random.default_rng(request.get("seed", 0)))
-    count, steps = int(request.get("count") or 64), int(request.get("steps") or 1000)
-    shape = picture_shape(machine)
-    output = sample_path(request)
-    if request.get("fill"):
-        observed = fill_mask(request["fill"], shape, machine.n_visible)
-        data = next(p for p in (splits.test, splits.validation, splits.train) if p is not None and len(p))
-        values = method.rows(data.take(np.arange(min(count, len(data)))))
-        filled = backend.to_numpy(method.chain_means(values, observed, steps, rng))
-        truth = backend.to_numpy(values)
-        error = float(((filled - truth)[:, ~observed] ** 2).mean()) if (~observed).any() else 0.0
-        masked = np.where(observed, truth, 0.5)
-        _write(output, np.concatenate([truth, masked, filled]), filled, shape, len(truth))
-        return (f"wrote fill-ins of {plural(len(truth), 'example')} ({plural(steps, 'Gibbs sweep')}; rows: data, "
-                f"observed part, filled) to {output}; mean squared error on the unobserved part {error:.4f}")
-    start = machine.xp.zeros((count, machine.n_visible), dtype=machine.weights.dtype)
-    samples = backend.to_numpy(method.chain_means(start, np.zeros(machine.n_visible, bool), steps, rng))
-    _write(output, samples, samples, shape, None)
-    message = f"wrote {plural(count, 'free-running sample')} ({plural(steps, 'Gibbs sweep')}) to {output}"
-    if machine.restricted and output.suffix.lower() != ".npy" and shape[0] != 1:
-        from nngraph.viz import filter_grid
-
-        filters = output.with_name(output.stem + "_filters" + output.suffix)
-        filter_grid(backend.to_numpy(machine.weights), filters, shape)
-        message += f", weight filters to {filters}"
-    return message
-
-
-def _write(output, pictures: np.ndarray, array: np.ndarray, shape, per_row) -> None:
-    if output.suffix.lower() == ".npy":
-        from nngraph.atomic import atomic_save_npy
-
-        atomic_save_npy(output, array)
-        return
-    from nngraph.viz import image_grid
-
-    image_grid(pictures, output, shape=shape, nrow=per_row)

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nngraph.compile.energy import softplus
+from nngraph.compile.gibbs import uniform
 from nngraph.errors import TrainingError
+from nngraph.ops.activations import stable_sigmoid, stable_softplus
 
 MAX_ENUMERATED = 20
 CHUNK = 1 << 14  # enumerated states per block: bounds memory at CHUNK x units
@@ -51,7 +52,7 @@ def enumerated_side(machine) -> str:
         raise TrainingError(f"the exact partition function needs 2^{sides[side]} states ({side} side); "
                             f"enumeration stops at {MAX_ENUMERATED} units on one side",
                             hint="estimate log Z with annealed importance sampling: "
-                                 "nngraph.train.partition.ais_log_z")
+                                 "nngraph.compile.partition.ais_log_z")
     return side
 
 
@@ -90,7 +91,7 @@ def _unnormalised(machine, side: str, states, temperature: float):
         zg = z[:, xp.asarray(gaussian)]
         out = out + 0.5 * xp.sum(zg * zg, axis=1) + 0.5 * int(gaussian.sum()) * math.log(2 * math.pi)
     if not gaussian.all():
-        out = out + xp.sum(softplus(xp, z[:, xp.asarray(~gaussian)]), axis=1)
+        out = out + xp.sum(stable_softplus(xp, z[:, xp.asarray(~gaussian)]), axis=1)
     return out
 
 
@@ -148,8 +149,6 @@ def ais_log_z(machine, rng: np.random.Generator, runs: int = 100, betas: np.ndar
     the data, for the start model (default: the sigmoid of the RBM's own visible biases)."""
     if not machine.restricted or machine.any_gaussian:
         raise TrainingError("AIS here estimates bernoulli restricted Boltzmann machines only")
-    from nngraph.train.gibbs import sigmoid, uniform
-
     xp, dtype = machine.xp, machine.weights.dtype
     betas = default_betas() if betas is None else np.asarray(betas, dtype=np.float64)
     w, b, c = machine.weights, machine.visible_bias, machine.hidden_bias
@@ -157,18 +156,18 @@ def ais_log_z(machine, rng: np.random.Generator, runs: int = 100, betas: np.ndar
                        dtype=dtype) if base_rates is not None else b.copy())
     draws_v = xp.empty((runs, machine.n_visible), dtype=dtype)
     draws_h = xp.empty((runs, machine.n_hidden), dtype=dtype)
-    v = (uniform(rng, draws_v) < sigmoid(xp, xp.broadcast_to(base, draws_v.shape).copy())).astype(dtype)
+    v = (uniform(rng, draws_v) < stable_sigmoid(xp, xp.broadcast_to(base, draws_v.shape).copy())).astype(dtype)
     log_w = xp.zeros(runs, dtype=xp.float64)
 
     def log_f(v, beta):
-        hidden = softplus(xp, beta * (v @ w + c)).sum(axis=1)
+        hidden = stable_softplus(xp, beta * (v @ w + c)).sum(axis=1)
         return ((1 - beta) * (v @ base) + beta * (v @ b) + hidden).astype(xp.float64)
 
     for before, beta in itertools.pairwise(betas.tolist()):  # python floats: cupy takes no numpy scalars
         log_w += log_f(v, beta) - log_f(v, before)
-        h = (uniform(rng, draws_h) < sigmoid(xp, beta * (v @ w + c))).astype(dtype)
-        v = (uniform(rng, draws_v) < sigmoid(xp, (1 - beta) * base + beta * (h @ w.T + b))).astype(dtype)
-    log_z0 = float(xp.logaddexp(0, base).sum()) + machine.n_hidden * math.log(2)
+        h = (uniform(rng, draws_h) < stable_sigmoid(xp, beta * (v @ w + c))).astype(dtype)
+        v = (uniform(rng, draws_v) < stable_sigmoid(xp, (1 - beta) * base + beta * (h @ w.T + b))).astype(dtype)
+    log_z0 = float(stable_softplus(xp, base).sum()) + machine.n_hidden * math.log(2)
     weights = machine.backend.to_numpy(log_w)
     top = weights.max()
     ratio = np.exp(weights - top)

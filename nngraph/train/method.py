@@ -1,0 +1,121 @@
+"""The base of every training method: what the loop asks of a method (the `Method` protocol in
+nngraph/train/loop.py) but a step, an evaluation and the method's own options.
+
+A method's parameters come in parts (`Part`): the live arrays one optimizer moves, and beside them a
+program's buffers (state that is not trained by gradients, such as a normalisation's running statistics,
+`Program.buffers`). Most methods have one part; a GAN has two, its generator's and its discriminator's. The
+base gives every method:
+
+- `params`: the live arrays (a part's names prefixed with the part's where there are several);
+- `set_learning_rate`: the schedule's rate to the optimizer; a part with its own optimizer (`base_lr`) moves
+  its rate by the same factor;
+- `apply_update(grads, part)`: the one update of every method: L1/L2 penalties (biases exempt), clipping by
+  the global norm, then the optimizer's in-place step (regularize.py, optimizers.py);
+- `state()`/`load_state()`: a checkpoint's arrays, `params.NAME`, `optimizer.*` and `buffers.NAME`
+  (`params.PART.NAME`... where there are several parts), then what `extra_state` adds (persistent chains, a
+  text vocabulary, step and epoch counts), put back by `load_extra_state`;
+- `check_data`: the data's examples must fit the model's inputs (nngraph/train/feeding.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nngraph.train.checkpoint import nest, restore_arrays, unnest
+from nngraph.train.feeding import check_data_fits
+from nngraph.train.optimizers import Optimizer, host_array, make_optimizer, settings
+from nngraph.train.regularize import add_penalties, clip_by_global_norm
+
+
+@dataclass
+class Part:
+    """Parameters that one optimizer moves, and the buffers saved and restored beside them."""
+
+    name: str  # "" for a method's only part; a GAN's are "generator" and "discriminator"
+    params: dict  # live arrays, updated in place
+    optimizer: Optimizer
+    buffers: dict = field(default_factory=dict)
+    base_lr: float | None = None  # its own optimizer's rate; None: it follows the schedule's rate as it is
+
+    def key(self, kind: str) -> str:
+        """Where its arrays of `kind` ("params", "optimizer", "buffers") sit in a checkpoint."""
+        return f"{kind}.{self.name}" if self.name else kind
+
+
+class Method:
+    """Implements the loop's Method protocol but `train_step` and `evaluate`, which each method adds."""
+
+    def __init__(self, config, xp, model=None):
+        self.config, self.xp, self.model = config, xp, model
+        self.parts: list[Part] = []
+
+    def add_part(self, params: dict, choice=None, name: str = "", buffers: dict | None = None,
+                 base_lr: float | None = None) -> Part:
+        """Parameters moved by the optimizer `choice` names (default: the train block's)."""
+        optimizer = make_optimizer(choice or self.config.optimizer, params, self.xp)
+        part = Part(name, params, optimizer, buffers or {}, base_lr)
+        self.parts.append(part)
+        return part
+
+    def add_program(self, program, choice=None, name: str = "", base_lr: float | None = None) -> Part:
+        """A Program's parameters, and its buffers where it has any."""
+        return self.add_part(program.params, choice, name, getattr(program, "buffers", None), base_lr)
+
+    @property
+    def optimizer(self) -> Optimizer:
+        return self.parts[0].optimizer
+
+    @property
+    def params(self) -> dict:
+        if len(self.parts) == 1:
+            return self.parts[0].params  # the optimizer's own dict: it recognises it by identity
+        return {f"{p.name}.{k}": a for p in self.parts for k, a in p.params.items()}
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Called by the loop at the start of every epoch with the schedule's rate."""
+        for part in self.parts:
+            if part.base_lr is None:
+                part.optimizer.lr = lr
+            else:
+                part.optimizer.lr = part.base_lr * lr / settings(self.config.optimizer)["lr"]
+
+    def apply_update(self, grads: dict, part: Part | None = None) -> None:
+        """Penalties and clipping on `grads` (in place), then the optimizer's step on `part`'s parameters."""
+        part = part or self.parts[0]
+        config = self.config
+        add_penalties(part.params, grads, config.l1, config.l2, self.xp)
+        if config.clip:
+            clip_by_global_norm(grads, config.clip, self.xp)
+        part.optimizer.update(part.params, grads)
+
+    def check_data(self, data, span) -> None:
+        check_data_fits(self.model, data, span)
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+
+    def state(self) -> dict[str, np.ndarray]:
+        state = {}
+        for part in self.parts:
+            state.update(nest(part.key("params"), self._host(part.params)))
+            state.update(nest(part.key("optimizer"), part.optimizer.state_dict()))
+            state.update(nest(part.key("buffers"), self._host(part.buffers)))
+        return {**state, **self.extra_state()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        for part in self.parts:
+            restore_arrays(unnest(part.key("params"), state), part.params, "parameter", self.xp)
+            part.optimizer.load_state_dict(unnest(part.key("optimizer"), state))
+            restore_arrays(unnest(part.key("buffers"), state), part.buffers, "buffer", self.xp)
+        self.load_extra_state(state)
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """A method's own state beyond parameters, optimizers and buffers, under full checkpoint names."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
+        """Put back what `extra_state` saved (`state` is the whole checkpoint)."""
+
+    def _host(self, arrays: dict) -> dict[str, np.ndarray]:
+        return {name: host_array(self.xp, a) for name, a in arrays.items()}
