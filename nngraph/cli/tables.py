@@ -49,6 +49,7 @@ def print_tables(checked: CheckedSpec) -> None:
     from rich.table import Table
 
     console = Console()
+    console.on_broken_pipe = _broken_pipe  # rich would exit 1 itself; `nngraph.cli.run` says 141 for everyone
     for model in checked.models.values():
         table = Table(title=f"model {model.name}", title_justify="left")
         for col, justify in (("unit", "left"), ("role", "left"), ("shape", "left"), ("activation / kind", "left"),
@@ -61,3 +62,7 @@ def print_tables(checked: CheckedSpec) -> None:
         step = " per time step" if model.is_recurrent else ""
         console.print(f"total: {plural(total_parameters(model), 'parameter')}, {flops:,} forward FLOPs per example"
                       f"{step}\n")
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError("stdout's reader went away")
