@@ -79,6 +79,8 @@ def _print_summary(summary: dict, json_out: bool) -> None:
 def _epochs_run(summary: dict) -> str:
     """The epochs this call trained: `300 epochs`, or `100 epochs (201-300, resumed)`."""
     total, before = summary["epochs_run"], summary.get("resumed_from_epoch", 0)
+    if not total:
+        return "0 epochs (`epochs 0`: the checkpoint holds the initial parameters; no curves.png)"
     if not before:
         return plural(total, "epoch")
     if total == before:

@@ -87,7 +87,7 @@ def _check_monitor_has_data(config: TrainConfig, errors: Collector) -> None:
     monitor = (config.early_stopping or {}).get("monitor", "")
     if monitor.startswith("val_") and not config.validation and "validation" not in config.refused:
         errors.error(f"early_stopping monitors '{monitor}' but there is no validation split",
-                     config.spans.get("early_stopping"), "add e.g. `validation 0.2`, or monitor `loss`")
+                     config.spans.get("early_stopping"), f"add e.g. `validation 0.2`, or monitor `loss{V.RUNNING}`")
 
 
 def _apply(config: TrainConfig, s: ast.Setting) -> None:
@@ -182,9 +182,11 @@ def _early_stopping(config, s):
             raise ValidationError(f"early_stopping has no option '{kw.name}'", kw.span,
                                   did_you_mean(kw.name, options))
         options[kw.name] = literal(kw.value)
-    if options["monitor"] not in V.MONITORS:
-        raise ValidationError(f"early_stopping can monitor {', '.join(V.MONITORS)}", s.span,
-                              did_you_mean(str(options["monitor"]), V.MONITORS))
+    monitor = str(options["monitor"])
+    if monitor not in V.MONITORS:
+        hint = (f"the training split's figures are averaged over each epoch's steps: `monitor={monitor}{V.RUNNING}`"
+                if monitor + V.RUNNING in V.MONITORS else did_you_mean(monitor, V.MONITORS))
+        raise ValidationError(f"early_stopping can monitor {', '.join(V.MONITORS)}", s.span, hint)
     expect_number(options["patience"], s.span, "early_stopping patience", integer=True, low=1)
     config.early_stopping = options
 
