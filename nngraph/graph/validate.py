@@ -29,12 +29,15 @@ def check_boltzmann_machine(model: ModelGraph, errors: Collector) -> None:
     linked gaussian units is unbounded below once their weight exceeds 1)."""
     if not model.is_boltzmann:
         return
+    linked = {frozenset((e.source, e.target)) for e in model.edges if e.symmetric}
     for edge in model.edges:
         if not edge.symmetric and not edge.implicit:
+            symmetric = f"`{edge.source} <-> {edge.target}`"
             errors.error(f"{edge.source} -> {edge.target} is a directed connection in Boltzmann machine "
                          f"'{model.name}'", edge.span,
-                         f"a Boltzmann machine's units are joined by symmetric links only: `{edge.source} <-> "
-                         f"{edge.target}`")
+                         f"remove it: {symmetric} links them already, both ways"
+                         if frozenset((edge.source, edge.target)) in linked else
+                         f"a Boltzmann machine's units are joined by symmetric links only: {symmetric}")
     for unit in model.units:
         if unit.role == "hidden" and unit.stochastic == "gaussian":
             errors.error(f"hidden unit '{unit.name}' is gaussian; Boltzmann machines take bernoulli hidden units",

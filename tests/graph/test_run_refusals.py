@@ -91,6 +91,13 @@ def test_check_refuses_what_a_run_would(case):
     assert (error.span.path, error.span.line, error.span.column) == (PATH, *position(text, fragment)), str(error)
 
 
+def test_a_directed_twin_of_a_symmetric_link_is_named_redundant():
+    (error,) = errors_of(REFUSALS["a directed connection in a Boltzmann machine"][0])
+    assert error.hint == "remove it: `v <-> h` links them already, both ways"
+    (error,) = errors_of(REFUSALS["a delayed connection in a Boltzmann machine"][0])
+    assert "joined by symmetric links only: `h <-> h`" in error.hint
+
+
 def test_what_runs_is_still_accepted():
     """The issue's `layer h1[48] lstm dropout=0.2` and a gaussian visible group beside a bernoulli one."""
     check("model m { input x[2] sequence; layer h1[48] lstm dropout=0.2; output y[1] identity; x -> h1 -> y }\n"
