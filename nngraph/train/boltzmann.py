@@ -84,7 +84,7 @@ class EnergyMethod(Method):
                 raise DataError(f"data '{dataset.name}' gives bernoulli unit '{group.name}' values other than "
                                 f"0 and 1 (e.g. {odd:g})", span,
                                 "binarise the values first (a data call's option does it: "
-                                f"`data digits(binarize=0.5)`), or declare `visible {group.name}[...] gaussian` "
+                                f"`data digits(binarize=0.5)`), or declare `visible {group.name}{list(group.shape)} gaussian` "
                                 "for real values")
         if self.optimizer.steps == 0 and len(x):
             self.machine.set_visible_bias_from(x)
