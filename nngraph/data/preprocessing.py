@@ -14,24 +14,25 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nngraph.data.dataset import Dataset
-from nngraph.data.scaling import Scaler
+from nngraph.data.scaling import METHODS, Scaler
 from nngraph.errors import DataError
 
 ARRAY_PREFIX = "__data__"  # checkpoint names of the scaling statistics
+NO_SCALING = Scaler("none")
 
 
 @dataclass(frozen=True)
 class Preprocessing:
     binarize: float | None = None
     shape: tuple[int, ...] | None = None
-    scaler: Scaler = Scaler("none")
+    scaler: Scaler = NO_SCALING
     vocabulary: str | None = None
 
     @classmethod
     def of_training(cls, train: Dataset, scaler: Scaler | None) -> Preprocessing:
         """What the training split went through (`load_dataset` notes its steps in `info`)."""
         shape = train.info.get("shape")
-        return cls(train.info.get("binarize"), None if shape is None else tuple(shape), scaler or Scaler("none"),
+        return cls(train.info.get("binarize"), None if shape is None else tuple(shape), scaler or NO_SCALING,
                    train.vocabulary)
 
     def to_saved(self) -> tuple[dict, dict[str, np.ndarray]]:
@@ -45,14 +46,14 @@ class Preprocessing:
 
     @classmethod
     def from_saved(cls, meta: dict | None, arrays: dict[str, np.ndarray]) -> Preprocessing:
-        """What `to_saved` gave; an empty `meta` (a checkpoint older than saved preprocessing): nothing."""
+        """What `to_saved` gave; an empty `meta` (a checkpoint older than saved preprocessing): nothing.
+        Anything else than what `to_saved` writes is refused (a DataError), never half used."""
         meta = meta or {}
-        method = meta.get("scale") or "none"
-        scaler = Scaler("none")
-        if method != "none":
-            scaler = Scaler(method, arrays[f"{ARRAY_PREFIX}.scale.offset"], arrays[f"{ARRAY_PREFIX}.scale.factor"])
-        shape = meta.get("shape")
-        return cls(meta.get("binarize"), None if shape is None else tuple(shape), scaler, meta.get("vocabulary"))
+        try:
+            return cls(_saved(meta, "binarize", (int, float)), _saved_shape(meta), _saved_scaler(meta, arrays),
+                       _saved(meta, "vocabulary", str))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise DataError(f"the checkpoint's saved preprocessing is corrupt ({type(e).__name__}: {e})") from None
 
     def apply(self, data: Dataset) -> Dataset:
         """`data` prepared as the training data was: binarised, reshaped, scaled with the training split's
@@ -72,6 +73,32 @@ def _fits(scaler: Scaler, x: np.ndarray) -> bool:
     """Whether `x` has the features the statistics are of (a wrong shape is the model's to report)."""
     shape = np.shape(scaler.offset)
     return x.shape[x.ndim - len(shape):] == shape
+
+
+def _saved(meta: dict, name: str, kinds: tuple | type):
+    value = meta.get(name)
+    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        raise TypeError(f"{name} is {value!r}")
+    return value
+
+
+def _saved_shape(meta: dict) -> tuple[int, ...] | None:
+    shape = _saved(meta, "shape", list)
+    if shape is not None and not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ValueError(f"shape is {shape!r}")
+    return None if shape is None else tuple(shape)
+
+
+def _saved_scaler(meta: dict, arrays: dict[str, np.ndarray]) -> Scaler:
+    method = _saved(meta, "scale", str) or "none"
+    if method == "none":
+        return NO_SCALING
+    if method not in METHODS:
+        raise ValueError(f"scale is {method!r}")
+    offset, factor = arrays[f"{ARRAY_PREFIX}.scale.offset"], arrays[f"{ARRAY_PREFIX}.scale.factor"]
+    if offset.shape != factor.shape or offset.dtype.kind != "f" or factor.dtype.kind != "f":
+        raise ValueError("the scaling statistics do not match")
+    return Scaler(method, offset, factor)
 
 
 def _training_shape(x: np.ndarray, shape: tuple[int, ...]) -> tuple[int, ...] | None:

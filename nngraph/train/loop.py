@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nngraph import __version__
+from nngraph.data.preprocessing import ARRAY_PREFIX as DATA_PREFIX
 from nngraph.errors import TrainingError, plural
 from nngraph.train.checkpoint import (
     load_checkpoint,
@@ -35,7 +36,6 @@ from nngraph.train.checkpoint import (
     state_layout,
     unnest,
 )
-from nngraph.data.preprocessing import ARRAY_PREFIX as DATA_PREFIX
 from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
 from nngraph.train.progress import TrainingProgress

@@ -120,10 +120,13 @@ class Expected:
         if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
             self._legacy(path, meta)
             return
-        difference = structure_difference(saved["model"], self.record["model"])
+        try:
+            difference = structure_difference(saved["model"], self.record["model"])
+            changed = settings_difference(saved.get("settings") or {}, self.record["settings"])
+        except (AttributeError, KeyError, TypeError) as e:  # not what nngraph writes
+            raise TrainingError(f"checkpoint {path} has a corrupt run record ({type(e).__name__}: {e})") from None
         if difference:
             raise TrainingError(f"checkpoint {path} is of another model: {difference}", None, self._hint(path))
-        changed = settings_difference(saved.get("settings") or {}, self.record["settings"])
         if changed:
             warnings.warn(f"checkpoint {path} was trained with other settings: {changed}", CheckpointWarning,
                           stacklevel=2)

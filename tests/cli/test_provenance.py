@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from nngraph.train.checkpoint import load_checkpoint, save_checkpoint

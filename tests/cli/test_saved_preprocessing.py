@@ -10,26 +10,11 @@ import pytest
 import nngraph
 from nngraph.data import load_dataset, split_dataset
 from nngraph.data.dataset import unsupervised
-from nngraph.session import restore_trained
 from nngraph.spec.parser import parse_fragment
 from tests.cli.helpers import SPECS, run_cli, write
+from tests.cli.test_provenance import DIGITS
 
-SCALED = """model m {
-  input  x[64]
-  layer  h[16] relu
-  output y[10] softmax
-  x -> h -> y
-}
-train {
-  model m
-  data digits(scale=standard)
-  test 0.2
-  loss cross_entropy(y)
-  optimizer adam(lr=3e-3)
-  batch 64
-  epochs 2
-}
-"""
+SCALED = DIGITS.replace("data digits", "data digits(scale=standard)")
 
 SHAPED = """model m {
   input  x[4, 16]
@@ -75,9 +60,11 @@ def test_predict_scales_raw_input_with_the_training_statistics(tmp_path):
     y, result = _predict(spec, out, raw, tmp_path)
     assert result.code == 0, result.both
     # the statistics of the training split, fitted here; the method's own predict takes scaled input
+    from nngraph.session import load_trained
+
     data = load_dataset(parse_fragment("digits(scale=standard)", "value_only", "<test>"), SPECS)
     scaled = split_dataset(data, 0.2, 0.0, 0).scaler.apply(unsupervised(raw, "raw")).x
-    method = restore_trained(nngraph.load(spec), None, out / "checkpoint.npz").method
+    method = load_trained(nngraph.load(spec), None, out / "checkpoint.npz").method
     np.testing.assert_allclose(y, method.predict(scaled), rtol=1e-5, atol=1e-6)
 
 
