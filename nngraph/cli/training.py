@@ -44,7 +44,7 @@ def train(spec: Path = SPEC,
     if resume is not None and (out is not None or overwrite):
         raise typer.BadParameter("a resumed run stays in its folder: give --resume alone, without --out or "
                                  "--overwrite", param_hint="'--resume'")
-    if resume is not None and (resume / CHECKPOINT_FILE).is_file():
+    if resume is not None:
         checked, train_name = _load_for_checkpoint(spec, resume / CHECKPOINT_FILE, overrides, train_name)
     else:
         checked = load_spec(spec, overrides, train_name)
@@ -61,10 +61,11 @@ def train(spec: Path = SPEC,
 def _load_for_checkpoint(spec: Path, checkpoint: Path, overrides, train_name):
     """The spec as the run that wrote `checkpoint` trained it: its recorded `--set` settings, then the ones given
     now on top (a setting that differs from the run's is named in a warning when the checkpoint is loaded);
-    its train block unless --train names one. (checked spec, train block name)."""
+    its train block unless --train names one. (checked spec, train block name). A checkpoint that is not there
+    is reported where it is loaded, after the command's other inputs are read."""
     from nngraph.api import recorded_run
 
-    recorded_train, recorded = recorded_run(checkpoint)
+    recorded_train, recorded = recorded_run(checkpoint) if checkpoint.is_file() else (None, [])
     train_name = train_name or recorded_train
     return load_spec(spec, overrides, train_name, recorded), train_name
 

@@ -126,3 +126,15 @@ def test_eval_data_errors_point_at_the_words_given(tmp_path):
     assert "moons(n=-3)" in result.err and "<--set>" not in result.err
     result = run_cli("eval", SPECS / "xor.nn", "--checkpoint", out / "checkpoint.npz", "--data", 'npz("none.npz")')
     assert result.code == 1 and "relative paths start at the current folder" in result.err
+
+
+def test_export_judges_the_checkpoint_by_its_model_too(tmp_path):
+    pytest.importorskip("onnx")
+    out = tmp_path / "run"
+    _train(SPECS / "xor.nn", out, "--set", "epochs=5")
+    result = run_cli("export", SPECS / "xor.yaml", "--checkpoint", out / "checkpoint.npz", "-o", tmp_path / "a.onnx")
+    assert result.code == 0, result.both
+    wider = write(tmp_path, "xor.nn", (SPECS / "xor.nn").read_text().replace("h[4]", "h[6]"))
+    result = run_cli("export", wider, "--checkpoint", out / "checkpoint.npz", "-o", tmp_path / "b.onnx")
+    assert result.code == 1 and "unit 'h' has declared_shape [4] in the checkpoint, [6] in this spec" in result.err
+    assert "export with the spec that trained it" in result.err and not (tmp_path / "b.onnx").exists()
