@@ -86,22 +86,20 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
 
 
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite) -> dict:
-    from nngraph.train.loop import fit
-    from nngraph.train.loop import resume as resume_fit
+    from nngraph.train.loop import fit, restore
     from nngraph.train.outputs import make_run_dir, summarize
 
     session = prepare(checked, train_name, backend, dtype)
     config, splits, method = session.config, session.splits, session.method
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
                        resume=resume is not None, overwrite=overwrite)
-    _record_start(run, session)
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()
-    if resume is not None:
-        history = resume_fit(method, run.checkpoint, splits.train, splits.validation, config, run, rng,
-                             quiet=quiet, check=expectation(checked, config, method, "resume"))
-    else:
-        history = fit(method, splits.train, splits.validation, config, run, rng, quiet=quiet)
+    done, history = 0, None
+    if resume is not None:  # the checkpoint is judged first: a refused resume leaves the folder as it was
+        done, history = restore(method, run.checkpoint, rng, check=expectation(checked, config, method, "resume"))
+    _record_start(run, session)
+    history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet)
     test = method.evaluate(splits.test) if splits.test is not None and len(splits.test) else None
     summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
                         dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test)
@@ -169,6 +167,7 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
     """A session whose method holds the parameters of a finished run's checkpoint, its data split as the
     train block says and scaled with the statistics the run fitted."""
     trained = restore_trained(checked, train_name, checkpoint, backend, command)
+    # none saved (a checkpoint older than saved preprocessing, or no scale=): the data call's, fitted again
     scaler = trained.preprocessing.scaler if trained.preprocessing.scaler.method != "none" else None
     splits = _splits(checked, trained.config, trained.method, scaler=scaler)
     return Session(checked, trained.config, splits, trained.method, trained.backend)

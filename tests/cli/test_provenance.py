@@ -138,3 +138,13 @@ def test_export_judges_the_checkpoint_by_its_model_too(tmp_path):
     result = run_cli("export", wider, "--checkpoint", out / "checkpoint.npz", "-o", tmp_path / "b.onnx")
     assert result.code == 1 and "unit 'h' has declared_shape [4] in the checkpoint, [6] in this spec" in result.err
     assert "export with the spec that trained it" in result.err and not (tmp_path / "b.onnx").exists()
+
+
+def test_a_refused_resume_leaves_the_run_folder_as_it_was(tmp_path):
+    out = tmp_path / "run"
+    _train(SPECS / "xor.nn", out, "--set", "epochs=5")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    wider = write(tmp_path, "xor.nn", (SPECS / "xor.nn").read_text().replace("h[4]", "h[6]"))
+    result = run_cli("train", wider, "--resume", out, "--quiet")
+    assert result.code == 1 and "is of another model" in result.err and "resume with the spec" in result.err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
