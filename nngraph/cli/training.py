@@ -61,11 +61,14 @@ def train(spec: Path = SPEC,
 def _load_for_checkpoint(spec: Path, checkpoint: Path, overrides, train_name):
     """The spec as the run that wrote `checkpoint` trained it: its recorded `--set` settings, then the ones given
     now on top (a setting that differs from the run's is named in a warning when the checkpoint is loaded);
-    its train block unless --train names one. (checked spec, train block name). A checkpoint that is not there
-    is reported where it is loaded, after the command's other inputs are read."""
+    its train block unless --train names one (another block does not get the run's settings). (checked spec,
+    train block name). A checkpoint that is not there is reported where it is loaded, after the command's other
+    inputs are read."""
     from nngraph.api import recorded_run
 
     recorded_train, recorded = recorded_run(checkpoint) if checkpoint.is_file() else (None, [])
+    if train_name is not None and train_name != recorded_train:
+        recorded = []
     train_name = train_name or recorded_train
     return load_spec(spec, overrides, train_name, recorded), train_name
 

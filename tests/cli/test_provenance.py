@@ -148,3 +148,24 @@ def test_a_refused_resume_leaves_the_run_folder_as_it_was(tmp_path):
     result = run_cli("train", wider, "--resume", out, "--quiet")
     assert result.code == 1 and "is of another model" in result.err and "resume with the spec" in result.err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_eval_uses_the_train_block_the_run_used(tmp_path):
+    block = DIGITS[DIGITS.index("train {"):]
+    two = DIGITS.replace("train {", "train first {") + block.replace("train {", "train second {\n  validation 0.1")
+    spec, out = write(tmp_path, "two.nn", two), tmp_path / "run"
+    summary = _train(spec, out, "--train", "second", "--set", "seed=5")
+    metrics, err = _eval(spec, out)
+    assert set(metrics) == {"train", "validation", "test"} and "warning" not in err
+    assert metrics["test"]["loss"] == pytest.approx(summary["test"]["loss"], rel=1e-6)
+
+
+def test_a_recorded_override_that_no_longer_applies_is_a_positioned_error(tmp_path):
+    out = tmp_path / "run"
+    _train(SPECS / "xor.nn", out, "--set", "epochs=5")
+    state, meta = load_checkpoint(out / "checkpoint.npz")
+    meta["run"]["overrides"] = ["epochs 5", "batch 0"]
+    save_checkpoint(out / "checkpoint.npz", state, meta)
+    result = run_cli("eval", SPECS / "xor.nn", "--checkpoint", out / "checkpoint.npz")
+    assert result.code == 1 and "<run --set>:2:7: error: batch: 0 is out of range" in result.err
+    assert "batch 0" in result.err and "Traceback" not in result.both
