@@ -133,7 +133,8 @@ def expectation(checked: CheckedSpec, config: TrainConfig, method, command: str)
 
 @dataclass
 class Trained:
-    """A finished run's method with its checkpoint's parameters, and the preprocessing its data had."""
+    """A finished run's method with its checkpoint's parameters, and the preprocessing its data had (None: the
+    checkpoint is older than saved preprocessing)."""
 
     checked: CheckedSpec
     config: TrainConfig
@@ -157,9 +158,22 @@ def restore_trained(checked: CheckedSpec, train_name, checkpoint, backend: str =
     check = expectation(checked, config, method, command)
     state, meta = load_checkpoint(checkpoint, None, state_layout(method, BEST_PREFIX), check)
     method.load_state(method_state(state))
-    saved = (meta.get(RUN_KEY) or {}).get("preprocessing")
+    record = meta.get(RUN_KEY)
+    saved = record.get("preprocessing") if isinstance(record, dict) else None
     arrays = {k: v for k, v in state.items() if k.startswith(ARRAY_PREFIX + ".")}
-    return Trained(checked, config, method, chosen, Preprocessing.from_saved(saved, arrays))
+    preprocessing = None if saved is None else Preprocessing.from_saved(saved, arrays)
+    return Trained(checked, config, method, chosen, preprocessing)
+
+
+def _preprocessing(trained: Trained):
+    """What training did to its data: as saved in the checkpoint, or for a checkpoint older than that, fitted
+    again on the train block's data as training fitted it."""
+    from nngraph.data.preprocessing import Preprocessing
+
+    if trained.preprocessing is not None:
+        return trained.preprocessing
+    splits = _splits(trained.checked, trained.config, trained.method)
+    return Preprocessing.of_training(splits.train, splits.scaler)
 
 
 def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy",
@@ -167,8 +181,8 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
     """A session whose method holds the parameters of a finished run's checkpoint, its data split as the
     train block says and scaled with the statistics the run fitted."""
     trained = restore_trained(checked, train_name, checkpoint, backend, command)
-    # none saved (a checkpoint older than saved preprocessing, or no scale=): the data call's, fitted again
-    scaler = trained.preprocessing.scaler if trained.preprocessing.scaler.method != "none" else None
+    # none saved (a checkpoint older than saved preprocessing): the data call's, fitted again
+    scaler = trained.preprocessing.scaler if trained.preprocessing is not None else None
     splits = _splits(checked, trained.config, trained.method, scaler=scaler)
     return Session(checked, trained.config, splits, trained.method, trained.backend)
 
@@ -186,7 +200,7 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
 
     trained = restore_trained(checked, train_name, checkpoint, backend)
     loaded = load_dataset(data, Path.cwd(), seed=trained.config.seed, base_is="the current folder")
-    dataset = trained.preprocessing.apply(loaded)
+    dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
     return {"data": trained.method.evaluate(dataset)}
 
@@ -204,7 +218,7 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
         from nngraph.errors import did_you_mean
 
         raise DataError(f"no unit named '{unit}'", None, did_you_mean(unit, list(model.graph)))
-    inputs = trained.preprocessing.apply(Dataset(x, None, "unsupervised", name=str(input_path)))
+    inputs = _preprocessing(trained).apply(Dataset(x, None, "unsupervised", name=str(input_path)))
     _check_input_shape(model, inputs)
     trained.method.check_data(inputs, None)
     y = trained.method.predict(inputs.x.astype(np.float32), unit)

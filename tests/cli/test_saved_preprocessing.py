@@ -125,3 +125,18 @@ def test_eval_data_codes_other_text_in_the_training_vocabulary(tmp_path):
     write(tmp_path, "c.txt", other + "z")
     result = run_cli("eval", spec, "--checkpoint", out / "checkpoint.npz", "--data", f'text("{tmp_path}/c.txt")')
     assert result.code == 1 and "characters the model never saw: 'z'" in result.err
+
+
+def test_a_checkpoint_older_than_saved_preprocessing_gets_it_fitted_again(tmp_path):
+    from nngraph.train.checkpoint import load_checkpoint, save_checkpoint
+
+    spec, out = write(tmp_path, "scaled.nn", SCALED), tmp_path / "run"
+    _train(spec, out)
+    raw = _raw_digits()[:30]
+    now, _ = _predict(spec, out, raw, tmp_path)
+    state, meta = load_checkpoint(out / "checkpoint.npz")
+    del meta["run"]
+    save_checkpoint(out / "checkpoint.npz", {k: v for k, v in state.items() if not k.startswith("__data__")}, meta)
+    old, result = _predict(spec, out, raw, tmp_path)
+    assert result.code == 0, result.both
+    np.testing.assert_array_equal(old, now)
