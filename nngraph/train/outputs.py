@@ -71,6 +71,8 @@ class RunDir:
         written whole; `record` and `arrays` then go into every checkpoint."""
         self.record, self.arrays = record, dict(arrays or {})
         atomic_write_text(self.path / SPEC_COPIES[surface], spec_text)
+        for other in set(SPEC_COPIES.values()) - {SPEC_COPIES[surface]}:  # a resumed run's spec in another surface
+            (self.path / other).unlink(missing_ok=True)
         atomic_write_text(self.path / RUN_FILE, json.dumps({**_finite(record), "spec_hash": self.spec_hash},
                                                            indent=2, sort_keys=True) + "\n")
 

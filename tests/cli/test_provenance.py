@@ -169,3 +169,11 @@ def test_a_recorded_override_that_no_longer_applies_is_a_positioned_error(tmp_pa
     result = run_cli("eval", SPECS / "xor.nn", "--checkpoint", out / "checkpoint.npz")
     assert result.code == 1 and "<run --set>:2:7: error: batch: 0 is out of range" in result.err
     assert "batch 0" in result.err and "Traceback" not in result.both
+
+
+def test_a_run_resumed_from_the_yaml_twin_keeps_one_spec_copy(tmp_path):
+    out = tmp_path / "run"
+    _train(SPECS / "xor.nn", out, "--set", "epochs=3")
+    result = run_cli("train", SPECS / "xor.yaml", "--resume", out, "--quiet", "--set", "epochs=4")
+    assert result.code == 0, result.both
+    assert not (out / "spec.nn").exists() and (out / "spec.yaml").read_text() == (SPECS / "xor.yaml").read_text()
