@@ -17,7 +17,9 @@ from nngraph.graph.check import CheckedSpec, check_spec
 from nngraph.spec import ast
 from nngraph.spec.parser import parse_fragment
 
-SET_PATH = "<--set>"
+SET_PATH = "<--set>"  # where the settings given with --set come from, line i the i-th
+RECORDED_PATH = "<run --set>"  # those a trained run recorded (train/provenance.py), re-applied after it
+DATA_PATH = "<--data>"  # the data set given on the command line in place of the spec's
 
 
 def parse_spec_file(path: str | os.PathLike) -> ast.Spec:
@@ -32,10 +34,32 @@ def parse_spec_text(text: str, path: str = "<string>") -> ast.Spec:
     return load_spec_text(text, path)
 
 
-def load(path: str | os.PathLike, overrides: list[str] = (), train: str | None = None) -> CheckedSpec:
-    """Parse and check a spec file (.nn or .yaml); `overrides` are `key=value` train settings."""
+def load(path: str | os.PathLike, overrides: list[str] = (), train: str | None = None,
+         recorded: list[str] = ()) -> CheckedSpec:
+    """Parse and check a spec file (.nn or .yaml); `overrides` are `key=value` train settings. `recorded`: the
+    overrides a trained run recorded (`recorded_run`), applied first, so that `overrides` go on top of them."""
     spec = parse_spec_file(path)
+    if recorded:
+        spec = apply_overrides(spec, recorded, train, RECORDED_PATH)
     return check_spec(apply_overrides(spec, overrides, train)) if overrides else check_spec(spec)
+
+
+def recorded_run(checkpoint: str | os.PathLike) -> tuple[str | None, list[str]]:
+    """How the run that wrote `checkpoint` was made: its train block's name and its `--set` settings
+    (train/provenance.py); (None, []) for a checkpoint older than these records."""
+    from nngraph.train.checkpoint import read_meta
+    from nngraph.train.provenance import RUN_KEY
+
+    record = read_meta(checkpoint).get(RUN_KEY)
+    record = record if isinstance(record, dict) else {}
+    train, overrides = record.get("train"), record.get("overrides")
+    overrides = [o for o in overrides if isinstance(o, str)] if isinstance(overrides, list) else []
+    return (train if isinstance(train, str) else None), overrides
+
+
+def data_option(text: str) -> ast.Value:
+    """A data set given on the command line (`digits(scale=standard)`), positioned in `<--data>`."""
+    return parse_fragment(text, "value_only", DATA_PATH)
 
 
 def loads(text: str, path: str = "<string>", fmt: str = "nn") -> CheckedSpec:
@@ -49,18 +73,19 @@ def loads(text: str, path: str = "<string>", fmt: str = "nn") -> CheckedSpec:
     return check_spec(parse(text, path))
 
 
-def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = None) -> ast.Spec:
+def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = None,
+                    path: str = SET_PATH) -> ast.Spec:
     """`--set epochs=5 --set "optimizer=adam(lr=1e-3)" --set "early_stopping=10 monitor=val_loss"`: replace or
     add settings of one train block. Each override is one setting as the spec writes it (`early_stopping
     monitor=val_loss`), its name optionally followed by `=` (`epochs=5`), so every setting, trailing options
-    included, can be set."""
+    included, can be set. Errors are positioned in `path`, line i the i-th override."""
     trains = [t for t in spec.trains if train is None or t.name == train]
     if not trains:
         raise ValidationError("--set needs a train block to change", None, "the spec has none by that name")
     block = trains[0]
     new: dict[str, ast.Setting] = {}  # by name, in the order of each name's last --set (linear in their number)
     for i, text in enumerate(overrides, 1):
-        setting = _override(text, i)
+        setting = _override(text, i, path)
         new.pop(setting.name, None)
         new[setting.name] = setting
     settings = [s for s in block.settings if s.name not in new] + list(new.values())
@@ -72,17 +97,17 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
 _NAME_EQUALS = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*(=)?")
 
 
-def _override(text: str, line: int) -> ast.Setting:
-    """One `--set` as a setting, parsed by the grammar's own setting rule (line `line` of `<--set>`): the `=`
+def _override(text: str, line: int, path: str) -> ast.Setting:
+    """One `--set` as a setting, parsed by the grammar's own setting rule (line `line` of `path`): the `=`
     after the name becomes a space, so columns in errors still point into the text as typed."""
     named = _NAME_EQUALS.match(text)
     if named is None:
-        raise ValidationError(f"--set expects a setting, got {text!r}", Span(SET_PATH, line, 1),
+        raise ValidationError(f"--set expects a setting, got {text!r}", Span(path, line, 1),
                               "e.g. --set epochs=5, or --set \"early_stopping monitor=val_loss patience=5\"")
     spaced = text[:named.start(1)] + " " + text[named.end(1):] if named.group(1) else text
-    setting = parse_fragment(spaced, "setting_only", SET_PATH, line, 1)
+    setting = parse_fragment(spaced, "setting_only", path, line, 1)
     if setting.value is None and not setting.kwargs and named.group(1):
-        value = parse_fragment('""', "value_only", SET_PATH, line, named.end(1) + 1)
+        value = parse_fragment('""', "value_only", path, line, named.end(1) + 1)
         setting = dataclasses.replace(setting, value=value)  # `--set data=`: an empty value, as before
     return setting
 

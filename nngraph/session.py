@@ -33,16 +33,21 @@ def spec_folder(checked: CheckedSpec) -> Path:
 def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = "numpy",
             dtype: str | None = None, data=None) -> Session:
     """Load and split the data, compile the model(s), and build the training method."""
-    from nngraph.data import load_dataset, split_dataset
-
     config = checked.train(train_name)
     chosen = get_backend(backend, dtype or config.dtype)
     method = build_method(checked, config, chosen)  # before the data: a refusal should come first
+    return Session(checked, config, _splits(checked, config, method, data), method, chosen)
+
+
+def _splits(checked: CheckedSpec, config: TrainConfig, method, data=None, scaler=None):
+    """The train block's data (or `data`), checked by the method and split as the block says; scaled with
+    `scaler` (a trained model's) where given, else with statistics of the training split."""
+    from nngraph.data import load_dataset, split_dataset
+
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed)
     method.check_data(dataset, config.data.span if config.data else None)
-    splits = split_dataset(dataset, config.test, config.validation, config.seed,
-                           span=config.spans.get("test") or config.spans.get("validation"))
-    return Session(checked, config, splits, method, chosen)
+    return split_dataset(dataset, config.test, config.validation, config.seed,
+                         span=config.spans.get("test") or config.spans.get("validation"), scaler=scaler)
 
 
 def build_method(checked: CheckedSpec, config: TrainConfig, backend):
@@ -81,8 +86,7 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
 
 
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite) -> dict:
-    from nngraph.train.loop import fit
-    from nngraph.train.loop import resume as resume_fit
+    from nngraph.train.loop import fit, restore
     from nngraph.train.outputs import make_run_dir, summarize
 
     session = prepare(checked, train_name, backend, dtype)
@@ -91,11 +95,11 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
                        resume=resume is not None, overwrite=overwrite)
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()
-    if resume is not None:
-        history = resume_fit(method, run.checkpoint, splits.train, splits.validation, config, run, rng,
-                             quiet=quiet)
-    else:
-        history = fit(method, splits.train, splits.validation, config, run, rng, quiet=quiet)
+    done, history = 0, None
+    if resume is not None:  # the checkpoint is judged first: a refused resume leaves the folder as it was
+        done, history = restore(method, run.checkpoint, rng, check=expectation(checked, config, method, "resume"))
+    _record_start(run, session)
+    history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet)
     test, train = (method.evaluate(part) if part is not None and len(part) else None
                    for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
     summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
@@ -108,44 +112,135 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     return summary
 
 
-def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> Session:
-    """A session whose method holds the parameters of a finished run's checkpoint."""
+def _record_start(run, session: Session) -> None:
+    """The run folder's spec copy and run.json, and what every checkpoint of the run records."""
+    from nngraph.data.preprocessing import Preprocessing
+    from nngraph.spec.load import surface_of
+    from nngraph.train.provenance import run_record
+
+    checked = session.checked
+    saved, arrays = Preprocessing.of_training(session.splits.train, session.splits.scaler).to_saved()
+    record = run_record(checked, session.config, session.method, saved)
+    run.record_start(checked.spec.source, surface_of(checked.spec.path), record, arrays)
+
+
+def expectation(checked: CheckedSpec, config: TrainConfig, method, command: str):
+    """The check of a checkpoint's metadata against this spec's model, for `command` (its hints)."""
+    from nngraph.train.outputs import spec_hash
+    from nngraph.train.provenance import Expected, run_record
+
+    return Expected(run_record(checked, config, method), spec_hash(checked.spec.source), command)
+
+
+@dataclass
+class Trained:
+    """A finished run's method with its checkpoint's parameters, and the preprocessing its data had (None: the
+    checkpoint is older than saved preprocessing)."""
+
+    checked: CheckedSpec
+    config: TrainConfig
+    method: object
+    backend: object
+    preprocessing: object
+
+
+def restore_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy",
+                    command: str = "eval", dtype: str | None = None) -> Trained:
+    """The method of `train_name` holding the parameters of `checkpoint` (no data is read); the checkpoint
+    must be of this spec's model (train/provenance.py)."""
+    from nngraph.data.preprocessing import ARRAY_PREFIX, Preprocessing
     from nngraph.train.checkpoint import load_checkpoint, state_layout
     from nngraph.train.loop import BEST_PREFIX, method_state
-    from nngraph.train.outputs import spec_hash
+    from nngraph.train.provenance import RUN_KEY
 
-    session = prepare(checked, train_name, backend, data=data)
-    layout = state_layout(session.method, BEST_PREFIX)
-    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source), layout)
-    session.method.load_state(method_state(state))
-    return session
+    config = checked.train(train_name)
+    chosen = get_backend(backend, dtype or config.dtype)
+    method = build_method(checked, config, chosen)
+    check = expectation(checked, config, method, command)
+    state, meta = load_checkpoint(checkpoint, None, state_layout(method, BEST_PREFIX), check)
+    method.load_state(method_state(state))
+    record = meta.get(RUN_KEY)
+    saved = record.get("preprocessing") if isinstance(record, dict) else None
+    arrays = {k: v for k, v in state.items() if k.startswith(ARRAY_PREFIX + ".")}
+    preprocessing = None if saved is None else Preprocessing.from_saved(saved, arrays)
+    return Trained(checked, config, method, chosen, preprocessing)
 
 
-def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy") -> dict:
-    session = load_trained(checked, train_name, checkpoint, backend)
-    splits = {"train": session.splits.train, "validation": session.splits.validation,
-              "test": session.splits.test}
-    return {name: session.method.evaluate(part) for name, part in splits.items() if part is not None and len(part)}
+def _preprocessing(trained: Trained):
+    """What training did to its data: as saved in the checkpoint, or for a checkpoint older than that, fitted
+    again on the train block's data as training fitted it."""
+    from nngraph.data.preprocessing import Preprocessing
+
+    if trained.preprocessing is not None:
+        return trained.preprocessing
+    splits = _splits(trained.checked, trained.config, trained.method)
+    return Preprocessing.of_training(splits.train, splits.scaler)
+
+
+def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy",
+                 command: str = "eval") -> Session:
+    """A session whose method holds the parameters of a finished run's checkpoint, its data split as the
+    train block says and scaled with the statistics the run fitted."""
+    trained = restore_trained(checked, train_name, checkpoint, backend, command)
+    # none saved (a checkpoint older than saved preprocessing): the data call's, fitted again
+    scaler = trained.preprocessing.scaler if trained.preprocessing is not None else None
+    splits = _splits(checked, trained.config, trained.method, scaler=scaler)
+    return Session(checked, trained.config, splits, trained.method, trained.backend)
+
+
+def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> dict:
+    """Metrics of a trained checkpoint on each split of the train block's data; with `data` (a data call: an
+    ast value), on all of that set instead, prepared as the training data was, under the key "data"."""
+    if data is None:
+        session = load_trained(checked, train_name, checkpoint, backend)
+        splits = {"train": session.splits.train, "validation": session.splits.validation,
+                  "test": session.splits.test}
+        return {name: session.method.evaluate(part) for name, part in splits.items()
+                if part is not None and len(part)}
+    from nngraph.data import load_dataset
+
+    trained = restore_trained(checked, train_name, checkpoint, backend)
+    loaded = load_dataset(data, Path.cwd(), seed=trained.config.seed, base_is="the current folder")
+    dataset = _preprocessing(trained).apply(loaded)
+    trained.method.check_data(dataset, getattr(data, "span", None))
+    return {"data": trained.method.evaluate(dataset)}
 
 
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
                    backend: str = "numpy"):
     from nngraph.atomic import atomic_save_npy
+    from nngraph.data.dataset import Dataset
 
     x = _read_inputs(input_path)
-    session = load_trained(checked, train_name, checkpoint, backend)
+    trained = restore_trained(checked, train_name, checkpoint, backend, "predict")
     # a method that predicts with a model the train block does not name (a gan's discriminator) says which
-    model = getattr(session.method, "predict_model", None) or checked.models[session.config.model]
+    model = getattr(trained.method, "predict_model", None) or checked.models[trained.config.model]
     if unit is not None and unit not in model.graph:
         from nngraph.errors import did_you_mean
 
         raise DataError(f"no unit named '{unit}'", None, did_you_mean(unit, list(model.graph)))
-    from nngraph.data.dataset import Dataset
-
-    session.method.check_data(Dataset(x, None, "unsupervised", name=str(input_path)), None)
-    y = session.method.predict(x.astype(np.float32), unit)
+    inputs = _preprocessing(trained).apply(Dataset(x, None, "unsupervised", name=str(input_path)))
+    _check_input_shape(model, inputs)
+    trained.method.check_data(inputs, None)
+    y = trained.method.predict(inputs.x.astype(np.float32), unit)
     atomic_save_npy(output_path, y)
     return y.shape
+
+
+def _check_input_shape(model, inputs) -> None:
+    """Rows of the right size and the wrong shape: say how to give them the model's (the method's own check
+    speaks of a data call, which `predict` has not)."""
+    import math
+
+    units = [u for u in model.units if u.role in ("input", "visible")]
+    if model.is_recurrent or len(units) != 1:
+        return
+    want, got = model.shapes[units[0].name], inputs.feature_shape
+    if got != want and math.prod(got) == math.prod(want):
+        raise DataError(f"--input {inputs.name} has examples of shape {list(got)}, but model '{model.name}' takes "
+                        f"{units[0].name}{list(want)}", None,
+                        f"save the array as [n, {', '.join(map(str, want))}] (numpy: "
+                        f"x.reshape(len(x), {', '.join(map(str, want))}))")
 
 
 def _read_inputs(path) -> np.ndarray:
@@ -161,7 +256,7 @@ def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, ba
     """`nngraph sample`: the method of the trained model decides what a sample is; returns a message.
     Pictures go to `request["output"]`, else into the checkpoint's run folder."""
     request = {**request, "run_folder": Path(checkpoint).parent}
-    session = load_trained(checked, train_name, checkpoint, backend)
+    session = load_trained(checked, train_name, checkpoint, backend, "sample")
     sampler = getattr(session.method, "sample", None)
     if sampler is None:
         raise BuildError(f"method '{session.config.method.name}' on model '{session.config.model}' "

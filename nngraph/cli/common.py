@@ -22,12 +22,14 @@ CHECKPOINT = typer.Option(..., "--checkpoint", metavar="FILE", help="checkpoint.
 SOURCES: dict[str, str] = {}
 
 
-def load_spec(spec: Path, overrides=None, train=None):
-    """Parse and check a spec (with `--set` overrides); print its warnings; remember its text."""
-    from nngraph.api import SET_PATH, load
+def load_spec(spec: Path, overrides=None, train=None, recorded=()):
+    """Parse and check a spec (with the overrides a run `recorded`, then the `--set` ones); print its
+    warnings; remember its text."""
+    from nngraph.api import RECORDED_PATH, SET_PATH, load
 
     SOURCES[SET_PATH] = "\n".join(overrides or [])  # line i of `<--set>` is the i-th override
-    checked = load(spec, overrides or [], train)
+    SOURCES[RECORDED_PATH] = "\n".join(recorded)
+    checked = load(spec, overrides or [], train, recorded)
     SOURCES[checked.spec.path] = checked.spec.source
     for warning in checked.warnings:
         typer.echo(render_diagnostic(warning, SOURCES), err=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shlex
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from nngraph.cli import EXIT_INTERRUPTED
-from nngraph.cli.common import BACKEND, CHECKPOINT, SET, SPEC, TRAIN, load_spec
+from nngraph.cli.common import BACKEND, CHECKPOINT, SET, SOURCES, SPEC, TRAIN, load_spec
 from nngraph.errors import plural
 
 
@@ -37,18 +39,56 @@ def train(spec: Path = SPEC,
     Ctrl-C stops after the current step, writes a checkpoint and says how to resume (exit code 130)."""
     from nngraph.session import run_training
     from nngraph.train.loop import TrainingInterrupted
+    from nngraph.train.outputs import CHECKPOINT_FILE
 
     if resume is not None and (out is not None or overwrite):
         raise typer.BadParameter("a resumed run stays in its folder: give --resume alone, without --out or "
                                  "--overwrite", param_hint="'--resume'")
-    checked = load_spec(spec, overrides, train_name)
+    if resume is not None:
+        checked, train_name = _load_for_checkpoint(spec, resume / CHECKPOINT_FILE, overrides, train_name)
+    else:
+        checked = load_spec(spec, overrides, train_name)
     try:
-        summary = run_training(checked, train_name, out=out, resume=resume, backend=backend, dtype=dtype,
-                               quiet=quiet or json_out, threads=threads, overwrite=overwrite)
+        with _checkpoint_warnings():
+            summary = run_training(checked, train_name, out=out, resume=resume, backend=backend, dtype=dtype,
+                                   quiet=quiet or json_out, threads=threads, overwrite=overwrite)
     except TrainingInterrupted as stop:
         _say_how_to_resume(stop, spec, overrides, train_name)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     _print_summary(summary, json_out)
+
+
+def _load_for_checkpoint(spec: Path, checkpoint: Path, overrides, train_name):
+    """The spec as the run that wrote `checkpoint` trained it: its recorded `--set` settings, then the ones given
+    now on top (a setting that differs from the run's is named in a warning when the checkpoint is loaded);
+    its train block unless --train names one (another block does not get the run's settings). (checked spec,
+    train block name). A checkpoint that is not there is reported where it is loaded, after the command's other
+    inputs are read."""
+    from nngraph.api import recorded_run
+
+    recorded_train, recorded = recorded_run(checkpoint) if checkpoint.is_file() else (None, [])
+    if train_name is not None and train_name != recorded_train:
+        recorded = []
+    train_name = train_name or recorded_train
+    return load_spec(spec, overrides, train_name, recorded), train_name
+
+
+@contextmanager
+def _checkpoint_warnings():
+    """What loading a checkpoint warned of (train/provenance.py: other settings, an older checkpoint), as one
+    `warning: ...` line each on stderr; other warnings go on as Python shows them."""
+    from nngraph.train.provenance import CheckpointWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CheckpointWarning)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, CheckpointWarning):
+                    typer.echo(f"warning: {w.message}", err=True)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _say_how_to_resume(stop, spec: Path, overrides, train_name) -> None:
@@ -90,17 +130,25 @@ def _epochs_run(summary: dict) -> str:
 
 def evaluate(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
              data: Optional[str] = typer.Option(None, "--data", metavar="SET",
-                                                help="a data set, as in the spec (`digits`), in place of the "
-                                                     "spec's"),
+                                                help="score all of this data set (`digits`, `npy(\"x.npy\")`: "
+                                                     "paths from the current folder), prepared as the "
+                                                     "training data was"),
              backend: str = BACKEND, overrides: Optional[List[str]] = SET, train_name: Optional[str] = TRAIN,
              json_out: bool = typer.Option(False, "--json", help="print the metrics as JSON")):
-    """Evaluate a trained checkpoint on the spec's splits (or on --data)."""
+    """Evaluate a trained checkpoint on the splits it was trained with (or on all of --data).
+
+    The run's --set settings are used again; one given here goes on top, with a warning naming it."""
     import json
 
+    from nngraph.api import DATA_PATH, data_option
     from nngraph.session import run_evaluation
 
-    overrides = list(overrides or []) + ([f"data={data}"] if data else [])
-    metrics = run_evaluation(load_spec(spec, overrides, train_name), train_name, checkpoint, backend=backend)
+    checked, train_name = _load_for_checkpoint(spec, checkpoint, overrides, train_name)
+    if data is not None:
+        SOURCES[DATA_PATH] = data
+    other = data_option(data) if data is not None else None
+    with _checkpoint_warnings():
+        metrics = run_evaluation(checked, train_name, checkpoint, backend=backend, data=other)
     if json_out:
         typer.echo(json.dumps(metrics, indent=2))
     else:
@@ -117,8 +165,9 @@ def predict(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
     """Run a trained model forward on inputs from a .npy file."""
     from nngraph.session import run_prediction
 
-    shape = run_prediction(load_spec(spec, None, train_name), train_name, checkpoint, input_path, output,
-                           unit=unit, backend=backend)
+    checked, train_name = _load_for_checkpoint(spec, checkpoint, None, train_name)
+    with _checkpoint_warnings():
+        shape = run_prediction(checked, train_name, checkpoint, input_path, output, unit=unit, backend=backend)
     typer.echo(f"wrote {output} {list(shape)}")
 
 
@@ -149,7 +198,10 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
 
     request = dict(output=output, count=count, prime=prime, length=length, temperature=temperature,
                    fill=fill, steps=steps, seed=seed, means=means)
-    typer.echo(run_sampling(load_spec(spec, None, train_name), train_name, checkpoint, request, backend=backend))
+    checked, train_name = _load_for_checkpoint(spec, checkpoint, None, train_name)
+    with _checkpoint_warnings():
+        message = run_sampling(checked, train_name, checkpoint, request, backend=backend)
+    typer.echo(message)
 
 
 def export(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
@@ -161,7 +213,9 @@ def export(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
     """Write a trained model's forward pass as an ONNX model (opset 17; needs the onnx extra)."""
     from nngraph.export import OPSET, export_onnx
 
-    done = export_onnx(load_spec(spec, None, train_name), train_name, checkpoint, output, part)
+    checked, train_name = _load_for_checkpoint(spec, checkpoint, None, train_name)
+    with _checkpoint_warnings():
+        done = export_onnx(checked, train_name, checkpoint, output, part)
     which = f" ({done.part})" if done.part else ""
     typer.echo(f"wrote {output}: model {done.model}{which}, {', '.join(done.inputs)} -> {', '.join(done.outputs)} "
                f"(ONNX opset {OPSET})")

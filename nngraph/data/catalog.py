@@ -35,6 +35,7 @@ class Request:
     span: Span | None
     base_dir: Path
     seed: int
+    base_is: str = "the spec's folder"  # what `base_dir` is, for hints: `eval --data` reads from the current one
 
     def __getitem__(self, option: str):
         return self.options[option]
@@ -49,7 +50,7 @@ class Request:
         return DataError(message, node.span if node is not None else self.span, hint)
 
     def path(self, option: str = "path") -> Path:
-        """The file an option names, relative to the spec's folder; it must exist and be a file."""
+        """The file an option names, relative to `base_dir`; it must exist and be a file."""
         path = self._existing(option, "file")
         if path.is_dir():
             raise self.error(f"{self.name}: {path} is a folder, not a file")
@@ -68,7 +69,7 @@ class Request:
         path = Path(raw).expanduser()
         path = path if path.is_absolute() else self.base_dir / path
         if not path.exists():
-            hint = f"relative paths start at the spec's folder ({self.base_dir})"
+            hint = f"relative paths start at {self.base_is} ({self.base_dir})"
             raise self.error(f"{self.name}: no such {what}: {path}", hint)
         return path
 

@@ -23,14 +23,16 @@ def known_datasets() -> list[str]:
 
 
 def load_dataset(
-    spec: ast.Call | ast.Ref | ast.Setting | ast.String, base_dir: Path, seed: int = 0
+    spec: ast.Call | ast.Ref | ast.Setting | ast.String, base_dir: Path, seed: int = 0,
+    base_is: str = "the spec's folder",
 ) -> Dataset:
     """The data set a spec names: `xor`, `moons(n=400)`, `npz("train.npz", y="labels")`...
 
-    Relative paths start at `base_dir` (the spec's folder); `seed` drives generated sets unless
+    Relative paths start at `base_dir` (the spec's folder; `base_is` says what it is, for hints); `seed` drives generated sets unless
     the call gives its own `seed=`. A whole `data ...` setting may be passed, in which case its
     trailing `key=value` words count as options of the call. Options `binarize` and `shape`
-    are applied here; `scale` is recorded in `info["scale"]` for `split_dataset` to apply.
+    are applied here (and noted in `info`, for `Preprocessing`); `scale` is recorded in `info["scale"]` for
+    `split_dataset` to apply.
     """
     call = data_call(spec)
     loader = LOADERS.get(call.name)
@@ -38,7 +40,7 @@ def load_dataset(
         hint = did_you_mean(call.name, LOADERS) or "known data sets: " + ", ".join(known_datasets())
         raise DataError(f"unknown data set '{call.name}'", call.span, hint)
     options = bind(call, loader.options, loader.positional)
-    request = Request(call.name, options, call.span, Path(base_dir), seed)
+    request = Request(call.name, options, call.span, Path(base_dir), seed, base_is)
     return _finish(request, loader.make(request))
 
 
@@ -74,10 +76,12 @@ def _loader_for_path(path: ast.String) -> str:
 def _finish(req: Request, data: Dataset) -> Dataset:
     """The options common to all loaders, then checks that every loader's output must pass."""
     values = req.options.values
-    if values.get("binarize") is not None:
+    if values.get("binarize") is not None:  # noted in `info`: what `predict` does to its input too
         data = replace(data, x=(data.x > values["binarize"]).astype(np.float32))
+        data.info["binarize"] = values["binarize"]
     if values.get("shape") is not None:
         data = replace(data, x=_reshaped(req, data.x, values["shape"]))
+        data.info["shape"] = list(data.x.shape[1:])
     if values.get("scale", "none") != "none":
         data.info["scale"] = values["scale"]
     _check_finite(req, data)

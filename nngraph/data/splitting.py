@@ -27,6 +27,7 @@ def split_dataset(
     seed: int,
     stratify: bool = True,
     span: Span | None = None,
+    scaler: Scaler | None = None,
 ) -> Splits:
     """Cut `data` into train, validation and test parts, then scale all three with statistics
     from the train part (the `scale=` of the data call; see `fit_scaler`).
@@ -34,7 +35,8 @@ def split_dataset(
     `test` and `validation` are fractions of the whole set, rounded to whole examples. For
     classification the parts keep each class's share (largest remainders, ties by seed) unless
     `stratify` is false. Each part keeps the original order of its examples. `span` positions
-    errors (the train block's split settings) when given.
+    errors (the train block's split settings) when given. A `scaler` given (a trained model's, from its
+    checkpoint) scales the parts instead of one fitted here.
     """
     _check_fractions(test, validation, len(data), span)
     rng = np.random.default_rng(seed)
@@ -51,7 +53,7 @@ def split_dataset(
         for part, chunk in zip(parts, np.split(shuffled, [t, t + v])):
             part.append(chunk)
     test_idx, val_idx, train_idx = (np.sort(np.concatenate(p)) for p in parts)
-    return _scaled(data, train_idx, val_idx, test_idx)
+    return _scaled(data, train_idx, val_idx, test_idx, scaler)
 
 
 def _check_fractions(test: float, validation: float, n: int, span: Span | None) -> None:
@@ -80,8 +82,8 @@ def _allocate(sizes: list[int], total: int, rng: np.random.Generator) -> list[in
     return [int(c) for c in np.minimum(counts, sizes)]
 
 
-def _scaled(data: Dataset, train_idx, val_idx, test_idx) -> Splits:
-    scaler = fit_scaler(data.take(train_idx))
+def _scaled(data: Dataset, train_idx, val_idx, test_idx, scaler: Scaler | None) -> Splits:
+    scaler = scaler or fit_scaler(data.take(train_idx))
 
     def part(index):
         return scaler.apply(data.take(index)) if len(index) else None

@@ -69,17 +69,11 @@ def build_model(made, doc: str = ""):
 
 
 def restore(checked, config, checkpoint):
-    """The training method of `config` holding a checkpoint's parameters (no data is loaded)."""
-    from nngraph.backend import get_backend
-    from nngraph.session import build_method
-    from nngraph.train.checkpoint import load_checkpoint, state_layout
-    from nngraph.train.loop import BEST_PREFIX, method_state
-    from nngraph.train.outputs import spec_hash
+    """The training method of `config` holding a checkpoint's parameters (no data is loaded); the checkpoint
+    must be of this spec's model (train/provenance.py)."""
+    from nngraph.session import restore_trained
 
-    method = build_method(checked, config, get_backend("numpy", config.dtype))
-    state, _ = load_checkpoint(checkpoint, spec_hash(checked.spec.source), state_layout(method, BEST_PREFIX))
-    method.load_state(method_state(state))
-    return method
+    return restore_trained(checked, config.name, checkpoint, command="export").method
 
 
 def _refuse_overwriting(output: Path, inputs: dict) -> None:

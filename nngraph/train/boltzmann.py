@@ -83,8 +83,9 @@ class EnergyMethod(Method):
                 odd = column[~np.isin(column, (0, 1))].flat[0]
                 raise DataError(f"data '{dataset.name}' gives bernoulli unit '{group.name}' values other than "
                                 f"0 and 1 (e.g. {odd:g})", span,
-                                f"binarise in the data call, e.g. `data {dataset.name}(binarize=0.5)`, or "
-                                f"declare `visible {group.name}[...] gaussian` for real values")
+                                "binarise the values first (a data call's option does it: "
+                                f"`data digits(binarize=0.5)`), or declare `visible {group.name}{list(group.shape)} gaussian` "
+                                "for real values")
         if self.optimizer.steps == 0 and len(x):
             self.machine.set_visible_bias_from(x)
 

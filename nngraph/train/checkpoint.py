@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -70,27 +70,42 @@ def _to_json(meta: dict) -> str:
 
 
 def load_checkpoint(path: str | Path, expect_spec_hash: str | None = None,
-                    expected: Mapping[str, tuple] | None = None) -> tuple[dict, dict]:
+                    expected: Mapping[str, tuple] | None = None,
+                    check: Callable[[Path, dict], None] | None = None) -> tuple[dict, dict]:
     """(state, meta) from `path`; refuses a missing or corrupt file, another spec's checkpoint, and arrays
     whose shapes are not those of `expected` (name -> (shape, dtype): `state_layout` of the method the
-    state is for).
+    state is for). `check(path, meta)` judges the metadata (train/provenance.py: is it of this model?);
+    `expect_spec_hash`, the older and stricter test, asks for the very same spec text.
 
     The file is read in the order that lets a bad one be refused cheaply, whatever it claims: the
     metadata first (its spec hash), then every array's header (shapes, and the total size against the
     memory available, or against twice the expected state where that is known), and the data last.
     """
     path = Path(path)
-    if not path.exists():  # anything else that is not a regular file is refused by NpzArchive
-        raise TrainingError(f"checkpoint not found: {path}",
-                            hint="pass the checkpoint.npz of an earlier run's folder")
-    with NpzArchive(path, error=_refusal(path)) as archive:
+    with _archive(path) as archive:
         meta = _read_meta(path, archive)
         _check_spec_hash(path, meta, expect_spec_hash)
+        if check is not None:
+            check(path, meta)
         headers = {name: archive.header(name) for name in archive.names if name != META_KEY}
         if expected is not None:
             _check_shapes(path, headers, expected)
         _check_total(path, headers, expected)
         return {name: archive.read(name) for name in headers}, meta
+
+
+def read_meta(path: str | Path) -> dict:
+    """A checkpoint's metadata alone (what its run recorded), without reading its arrays."""
+    path = Path(path)
+    with _archive(path) as archive:
+        return _read_meta(path, archive)
+
+
+def _archive(path: Path) -> NpzArchive:
+    if not path.exists():  # anything else that is not a regular file is refused by NpzArchive
+        raise TrainingError(f"checkpoint not found: {path}",
+                            hint="pass the checkpoint.npz of an earlier run's folder")
+    return NpzArchive(path, error=_refusal(path))
 
 
 def state_layout(method, copy_prefix: str | None = None) -> dict[str, tuple]:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nngraph import __version__
+from nngraph.data.preprocessing import ARRAY_PREFIX as DATA_PREFIX
 from nngraph.errors import TrainingError, plural
 from nngraph.graph.vocabulary import RUNNING
 from nngraph.train.checkpoint import (
@@ -39,6 +40,7 @@ from nngraph.train.checkpoint import (
 from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
 from nngraph.train.progress import TrainingProgress
+from nngraph.train.provenance import RUN_KEY
 from nngraph.train.schedules import learning_rate
 from nngraph.train.stopping import EarlyStopping
 
@@ -342,8 +344,11 @@ def _save(run: RunDir, method, rng, history: History, stopper, epoch: int, compl
     state = dict(method.state())
     if stopper is not None:
         state.update(nest(BEST_PREFIX, stopper.best_state()))
+    state.update(run.arrays)  # the data's preprocessing (data/preprocessing.py)
     meta = {"format": 1, "nngraph": __version__, "spec_hash": run.spec_hash, "epoch": epoch,
             "complete": complete, "rng": rng_state(rng), "history": history.to_json()}
+    if run.record is not None:
+        meta[RUN_KEY] = run.record
     if unfinished is not None:
         meta[UNFINISHED_KEY] = unfinished.to_json()
         if unfinished.order is not None:
@@ -352,9 +357,10 @@ def _save(run: RunDir, method, rng, history: History, stopper, epoch: int, compl
 
 
 def restore(method: Method, checkpoint: str | Path, rng: np.random.Generator,
-            expect_spec_hash: str | None = None) -> tuple[int, History]:
-    """Load a checkpoint into `method` and `rng` (in place); (epochs done, history) to continue."""
-    state, meta = load_checkpoint(checkpoint, expect_spec_hash, state_layout(method, BEST_PREFIX))
+            expect_spec_hash: str | None = None, check=None) -> tuple[int, History]:
+    """Load a checkpoint into `method` and `rng` (in place); (epochs done, history) to continue.
+    `check(path, meta)` judges whether the checkpoint is of this model (train/provenance.py: `Expected`)."""
+    state, meta = load_checkpoint(checkpoint, expect_spec_hash, state_layout(method, BEST_PREFIX), check)
     missing = [k for k in ("epoch", "rng", "history") if k not in meta]
     if missing:
         raise TrainingError(f"checkpoint {checkpoint} lacks '{missing[0]}'; it is not a training checkpoint")
@@ -370,7 +376,8 @@ def restore(method: Method, checkpoint: str | Path, rng: np.random.Generator,
 def method_state(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """A checkpoint's arrays without the loop's own (early stopping's best parameters, an unfinished epoch's
     order): what `Method.load_state` takes."""
-    return {k: v for k, v in state.items() if not k.startswith((BEST_PREFIX + ".", UNFINISHED_ORDER))}
+    return {k: v for k, v in state.items()
+            if not k.startswith((BEST_PREFIX + ".", UNFINISHED_ORDER, DATA_PREFIX + "."))}
 
 
 def _unfinished_epoch(checkpoint, meta: dict, order: np.ndarray | None) -> EpochProgress | None:
@@ -388,12 +395,13 @@ def _unfinished_epoch(checkpoint, meta: dict, order: np.ndarray | None) -> Epoch
 
 def resume(method: Method, checkpoint: str | Path, train, validation, config, run: RunDir | None = None,
            rng: np.random.Generator | None = None, expect_spec_hash: str | None = None,
-           quiet: bool = True, on_epoch: Callable[[dict], bool | None] | None = None) -> History:
+           quiet: bool = True, on_epoch: Callable[[dict], bool | None] | None = None, check=None) -> History:
     """Continue an interrupted run from `checkpoint` exactly as if it had never stopped.
 
-    The spec hash is checked against `expect_spec_hash`, or else against `run.spec_hash`.
+    The checkpoint is judged by `check(path, meta)` (is it of this model? `train/provenance.Expected`) where
+    given, else its spec hash against `expect_spec_hash`, or else against `run.spec_hash`.
     """
     rng = rng if rng is not None else np.random.default_rng(config.seed)
-    expected = expect_spec_hash or (run.spec_hash if run is not None else None)
-    done, history = restore(method, checkpoint, rng, expected)
+    expected = None if check is not None else expect_spec_hash or (run.spec_hash if run is not None else None)
+    done, history = restore(method, checkpoint, rng, expected, check)
     return fit(method, train, validation, config, run, rng, done, history, quiet, on_epoch)

@@ -5,6 +5,9 @@
         checkpoint.npz   the latest checkpoint (see checkpoint.py)
         summary.json     final metrics, epochs, wall time, spec hash, seed, versions
         curves.png       training curves, when nngraph.viz can draw them
+        spec.nn          the spec as trained, its text as it was (spec.yaml for a YAML spec)
+        run.json         how the run was made: the train block, the --set overrides, every setting as trained,
+                         the model's structure, the data's preprocessing (also in every checkpoint's meta)
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import math
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,9 @@ METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_FILE = "checkpoint.npz"
 CURVES_FILE = "curves.png"
-RUN_FILES = (METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE, CURVES_FILE)
+RUN_FILE = "run.json"
+SPEC_COPIES = {"nn": "spec.nn", "yaml": "spec.yaml"}  # by the spec's surface
+RUN_FILES = (METRICS_FILE, CHECKPOINT_FILE, SUMMARY_FILE, CURVES_FILE, RUN_FILE, *SPEC_COPIES.values())
 
 
 def spec_hash(text: str) -> str:
@@ -38,10 +43,13 @@ def spec_hash(text: str) -> str:
 
 @dataclass
 class RunDir:
-    """Where one training run writes; `spec_hash` goes into every checkpoint it holds."""
+    """Where one training run writes; `spec_hash`, `record` (how the run was made: train/provenance.py) and
+    `arrays` (the data's preprocessing statistics) go into every checkpoint it holds."""
 
     path: Path
     spec_hash: str | None = None
+    record: dict | None = None
+    arrays: dict = field(default_factory=dict)
 
     @property
     def checkpoint(self) -> Path:
@@ -58,6 +66,16 @@ class RunDir:
         for record in earlier:
             log.write(record)
         return log
+
+    def record_start(self, spec_text: str, surface: str, record: dict, arrays: dict | None = None) -> None:
+        """At the start of training: the spec's text as trained (spec.nn or spec.yaml) and run.json, each
+        written whole; `record` and `arrays` then go into every checkpoint."""
+        self.record, self.arrays = record, dict(arrays or {})
+        atomic_write_text(self.path / SPEC_COPIES[surface], spec_text)
+        for other in set(SPEC_COPIES.values()) - {SPEC_COPIES[surface]}:  # a resumed run's spec in another surface
+            (self.path / other).unlink(missing_ok=True)
+        atomic_write_text(self.path / RUN_FILE, json.dumps({**_finite(record), "spec_hash": self.spec_hash},
+                                                           indent=2, sort_keys=True) + "\n")
 
     def write_summary(self, summary: dict) -> Path:
         """summary.json, replaced whole (a reader never sees half of it)."""

@@ -1,0 +1,123 @@
+"""What training did to its data before the model saw it, kept so that data from elsewhere gets the same.
+
+The training data went through its data call's `binarize` and `shape` (`load_dataset`), the scaling fitted on the
+training split (`split_dataset`), and, for text, the vocabulary it is coded in. `Preprocessing` holds all of
+it as plain data: `to_saved` gives the JSON part and the arrays a checkpoint stores, `from_saved` takes them
+back, and `apply` prepares data that did not come through the spec's data call (`eval --data`, `predict`'s
+input) as the training data was prepared. A step the data's own call already applied is not applied twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nngraph.data.dataset import Dataset
+from nngraph.data.scaling import METHODS, Scaler
+from nngraph.errors import DataError
+
+ARRAY_PREFIX = "__data__"  # checkpoint names of the scaling statistics
+NO_SCALING = Scaler("none")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    binarize: float | None = None
+    shape: tuple[int, ...] | None = None
+    scaler: Scaler = NO_SCALING
+    vocabulary: str | None = None
+
+    @classmethod
+    def of_training(cls, train: Dataset, scaler: Scaler | None) -> Preprocessing:
+        """What the training split went through (`load_dataset` notes its steps in `info`)."""
+        shape = train.info.get("shape")
+        return cls(train.info.get("binarize"), None if shape is None else tuple(shape), scaler or NO_SCALING,
+                   train.vocabulary)
+
+    def to_saved(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON data, arrays) for a checkpoint: the arrays are the scaling's statistics."""
+        meta = {"binarize": self.binarize, "shape": None if self.shape is None else list(self.shape),
+                "scale": self.scaler.method, "vocabulary": self.vocabulary}
+        if self.scaler.method == "none":
+            return meta, {}
+        return meta, {f"{ARRAY_PREFIX}.scale.offset": np.asarray(self.scaler.offset, np.float32),
+                      f"{ARRAY_PREFIX}.scale.factor": np.asarray(self.scaler.factor, np.float32)}
+
+    @classmethod
+    def from_saved(cls, meta: dict | None, arrays: dict[str, np.ndarray]) -> Preprocessing:
+        """What `to_saved` gave; an empty `meta` (a checkpoint older than saved preprocessing): nothing.
+        Anything else than what `to_saved` writes is refused (a DataError), never half used."""
+        meta = meta or {}
+        try:
+            return cls(_saved(meta, "binarize", (int, float)), _saved_shape(meta), _saved_scaler(meta, arrays),
+                       _saved(meta, "vocabulary", str))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise DataError(f"the checkpoint's saved preprocessing is corrupt ({type(e).__name__}: {e})") from None
+
+    def apply(self, data: Dataset) -> Dataset:
+        """`data` prepared as the training data was: binarised, reshaped, scaled with the training split's
+        statistics, its text coded in the training vocabulary."""
+        if self.binarize is not None and data.info.get("binarize") is None:
+            data = replace(data, x=(data.x > self.binarize).astype(np.float32), info={**data.info,
+                                                                                       "binarize": self.binarize})
+        shape = None if self.shape is None else _training_shape(data.x, self.shape)
+        if shape is not None and shape != data.x.shape[1:]:
+            data = replace(data, x=data.x.reshape(len(data.x), *shape))
+        if self.vocabulary is not None and data.vocabulary is not None:
+            data = recode(data, self.vocabulary)
+        return self.scaler.apply(data) if _fits(self.scaler, data.x) else data  # else the model's check says
+
+
+def _fits(scaler: Scaler, x: np.ndarray) -> bool:
+    """Whether `x` has the features the statistics are of (a wrong shape is the model's to report)."""
+    shape = np.shape(scaler.offset)
+    return x.shape[x.ndim - len(shape):] == shape
+
+
+def _saved(meta: dict, name: str, kinds: tuple | type):
+    value = meta.get(name)
+    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        raise TypeError(f"{name} is {value!r}")
+    return value
+
+
+def _saved_shape(meta: dict) -> tuple[int, ...] | None:
+    shape = _saved(meta, "shape", list)
+    if shape is not None and not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ValueError(f"shape is {shape!r}")
+    return None if shape is None else tuple(shape)
+
+
+def _saved_scaler(meta: dict, arrays: dict[str, np.ndarray]) -> Scaler:
+    method = _saved(meta, "scale", str) or "none"
+    if method == "none":
+        return NO_SCALING
+    if method not in METHODS:
+        raise ValueError(f"scale is {method!r}")
+    offset, factor = arrays[f"{ARRAY_PREFIX}.scale.offset"], arrays[f"{ARRAY_PREFIX}.scale.factor"]
+    if offset.shape != factor.shape or offset.dtype.kind != "f" or factor.dtype.kind != "f":
+        raise ValueError("the scaling statistics do not match")
+    return Scaler(method, offset, factor)
+
+
+def _training_shape(x: np.ndarray, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The training examples' shape for the examples of `x`; None where their size differs, which the model's
+    own shape check then reports."""
+    return tuple(shape) if int(np.prod(x.shape[1:])) == int(np.prod(shape)) else None
+
+
+def recode(data: Dataset, vocabulary: str) -> Dataset:
+    """Text coded in its own vocabulary (`data.vocabulary`), coded instead in `vocabulary` (the training
+    text's); a character the training text never had is refused, named."""
+    if data.vocabulary == vocabulary:
+        return data
+    index = {c: i for i, c in enumerate(vocabulary)}
+    unseen = [c for c in data.vocabulary if c not in index]
+    if unseen:
+        shown = ", ".join(repr(c) for c in unseen[:10])
+        raise DataError(f"data '{data.name}' has characters the model never saw: {shown}", None,
+                        f"the training text has {len(vocabulary)} characters")
+    table = np.array([index[c] for c in data.vocabulary], dtype=np.int64)
+    return replace(data, x=table[data.x], y=None if data.y is None else table[data.y], vocabulary=vocabulary,
+                   n_classes=len(vocabulary))

@@ -1,0 +1,142 @@
+"""What training did to its data is saved with the checkpoint and done again to data from elsewhere:
+`predict`'s input and `eval --data` (issue 18, items 2 and 12)."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import nngraph
+from nngraph.data import load_dataset, split_dataset
+from nngraph.data.dataset import unsupervised
+from nngraph.spec.parser import parse_fragment
+from tests.cli.helpers import SPECS, run_cli, write
+from tests.cli.test_provenance import DIGITS
+
+SCALED = DIGITS.replace("data digits", "data digits(scale=standard)")
+
+SHAPED = """model m {
+  input  x[4, 16]
+  output y[10] softmax
+  x -> y
+}
+train { model m; data DATA; loss cross_entropy(y); optimizer adam(lr=3e-3); batch 64; epochs 1 }
+"""
+
+CHARS = """model chars {
+  input  x[4] sequence
+  layer  h[8] tanh
+  output y[4] softmax
+  x -> h
+  h -> h delay 1
+  h -> y
+}
+train { model chars; data text("a.txt", length=10); loss cross_entropy(y); optimizer adam(lr=1e-2); batch 8;
+        epochs 1 }
+"""
+
+
+def _train(spec, out, *extra):
+    result = run_cli("train", spec, "--out", out, "--quiet", *extra)
+    assert result.code == 0, result.both
+
+
+def _predict(spec, out, x, tmp_path):
+    inputs, outputs = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(inputs, x)
+    result = run_cli("predict", spec, "--checkpoint", out / "checkpoint.npz", "--input", inputs, "-o", outputs)
+    return (np.load(outputs) if result.code == 0 else None), result
+
+
+def _raw_digits() -> np.ndarray:
+    return load_dataset(parse_fragment("digits", "value_only", "<test>"), SPECS).x
+
+
+def test_predict_scales_raw_input_with_the_training_statistics(tmp_path):
+    spec, out = write(tmp_path, "scaled.nn", SCALED), tmp_path / "run"
+    _train(spec, out)
+    raw = _raw_digits()
+    y, result = _predict(spec, out, raw, tmp_path)
+    assert result.code == 0, result.both
+    # the statistics of the training split, fitted here; the method's own predict takes scaled input
+    from nngraph.session import load_trained
+
+    data = load_dataset(parse_fragment("digits(scale=standard)", "value_only", "<test>"), SPECS)
+    scaled = split_dataset(data, 0.2, 0.0, 0).scaler.apply(unsupervised(raw, "raw")).x
+    method = load_trained(nngraph.load(spec), None, out / "checkpoint.npz").method
+    np.testing.assert_allclose(y, method.predict(scaled), rtol=1e-5, atol=1e-6)
+
+
+def test_predict_binarises_grey_input_for_a_machine_trained_on_binarised_data(tmp_path):
+    out = tmp_path / "run"
+    _train(SPECS / "rbm_digits.nn", out, "--set", "epochs=1")
+    raw = _raw_digits()[:50]
+    grey, result = _predict(SPECS / "rbm_digits.nn", out, raw, tmp_path)
+    assert result.code == 0, result.both
+    binary, _ = _predict(SPECS / "rbm_digits.nn", out, (raw > 0.5).astype(np.float32), tmp_path)
+    np.testing.assert_array_equal(grey, binary)
+
+
+def test_the_refusal_of_grey_input_suggests_valid_syntax(tmp_path):
+    out = tmp_path / "run"
+    _train(SPECS / "rbm_bars.nn", out, "--set", "epochs=1")
+    _, result = _predict(SPECS / "rbm_bars.nn", out, np.full((2, 9), 0.3, np.float32), tmp_path)
+    assert result.code == 1 and "values other than 0 and 1" in result.err
+    for suggested in re.findall(r"`([^`]*)`", result.err):
+        parse_fragment(suggested, "statement_only" if suggested.startswith("visible") else "setting_only", "<hint>")
+
+
+def test_predict_reshapes_rows_as_the_data_call_did(tmp_path):
+    spec, out = write(tmp_path, "shaped.nn", SHAPED.replace("DATA", "digits(shape=[4, 16])")), tmp_path / "run"
+    _train(spec, out)
+    raw = _raw_digits()[:20]
+    flat, result = _predict(spec, out, raw, tmp_path)
+    assert result.code == 0, result.both
+    shaped, _ = _predict(spec, out, raw.reshape(20, 4, 16), tmp_path)
+    np.testing.assert_array_equal(flat, shaped)
+
+
+def test_predict_shape_hint_speaks_of_the_input_array(tmp_path):
+    raw = _raw_digits()
+    np.savez(tmp_path / "shaped.npz", x=raw.reshape(-1, 4, 16), y=np.arange(len(raw)) % 10)
+    spec, out = write(tmp_path, "shaped.nn", SHAPED.replace("DATA", 'npz("shaped.npz")')), tmp_path / "run"
+    _train(spec, out)
+    _, result = _predict(spec, out, raw[:3], tmp_path)
+    assert result.code == 1 and "takes x[4, 16]" in result.err
+    assert "data call" not in result.err and "x.reshape(len(x), 4, 16)" in result.err
+
+
+def test_eval_data_codes_other_text_in_the_training_vocabulary(tmp_path):
+    write(tmp_path, "a.txt", ("abcd" * 3 + "dcba" * 3) * 20)
+    spec, out = write(tmp_path, "chars.nn", CHARS), tmp_path / "run"
+    _train(spec, out)
+    other = "cbbccbcbcb" * 10 + "c"  # its own vocabulary, "bc", codes b and c as 0 and 1
+    write(tmp_path, "b.txt", other)
+    write(tmp_path, "b2.txt", other + "ad")  # the same windows, in the training vocabulary "abcd"
+
+    def scored(name):
+        result = run_cli("eval", spec, "--checkpoint", out / "checkpoint.npz", "--json", "--data",
+                         f'text("{tmp_path / name}", length=10)')
+        assert result.code == 0, result.both
+        return json.loads(result.out)["data"]
+
+    assert scored("b.txt") == pytest.approx(scored("b2.txt"))
+    write(tmp_path, "c.txt", other + "z")
+    result = run_cli("eval", spec, "--checkpoint", out / "checkpoint.npz", "--data", f'text("{tmp_path}/c.txt")')
+    assert result.code == 1 and "characters the model never saw: 'z'" in result.err
+
+
+def test_a_checkpoint_older_than_saved_preprocessing_gets_it_fitted_again(tmp_path):
+    from nngraph.train.checkpoint import load_checkpoint, save_checkpoint
+
+    spec, out = write(tmp_path, "scaled.nn", SCALED), tmp_path / "run"
+    _train(spec, out)
+    raw = _raw_digits()[:30]
+    now, _ = _predict(spec, out, raw, tmp_path)
+    state, meta = load_checkpoint(out / "checkpoint.npz")
+    del meta["run"]
+    save_checkpoint(out / "checkpoint.npz", {k: v for k, v in state.items() if not k.startswith("__data__")}, meta)
+    old, result = _predict(spec, out, raw, tmp_path)
+    assert result.code == 0, result.both
+    np.testing.assert_array_equal(old, now)

@@ -1,0 +1,64 @@
+"""What training did to its data, saved and done again (data/preprocessing.py)."""
+
+import numpy as np
+import pytest
+
+from nngraph.data.dataset import Dataset, classification, unsupervised
+from nngraph.data.preprocessing import Preprocessing, recode
+from nngraph.data.scaling import fit_scaler
+from nngraph.errors import DataError
+
+
+def _trained() -> Preprocessing:
+    rng = np.random.default_rng(0)
+    train = classification(rng.normal(3.0, 2.0, (50, 2, 3)), rng.integers(0, 2, 50), "t", scale="standard",
+                           binarize=0.5, shape=[2, 3])
+    return Preprocessing.of_training(train, fit_scaler(train))
+
+
+def test_saved_and_loaded_it_is_the_same():
+    before = _trained()
+    meta, arrays = before.to_saved()
+    after = Preprocessing.from_saved(meta, arrays)
+    x = np.linspace(0, 1, 12, dtype=np.float32).reshape(2, 6)
+    np.testing.assert_array_equal(before.apply(unsupervised(x, "x")).x, after.apply(unsupervised(x, "x")).x)
+    assert (after.binarize, after.shape, after.scaler.method) == (0.5, (2, 3), "standard")
+
+
+def test_raw_rows_are_binarised_reshaped_and_scaled():
+    prep = _trained()
+    x = np.array([[0.2, 0.7, 0.9, 0.1, 0.6, 0.4]], np.float32)
+    done = prep.apply(unsupervised(x, "x")).x
+    expected = ((x > 0.5).astype(np.float32).reshape(1, 2, 3) - prep.scaler.offset) / prep.scaler.factor
+    np.testing.assert_allclose(done, expected.astype(np.float32))
+
+
+def test_a_step_the_data_call_did_is_not_done_twice():
+    prep = Preprocessing(binarize=0.5)
+    already = unsupervised(np.array([[0.0, 1.0]]), "x", binarize=0.5)
+    np.testing.assert_array_equal(prep.apply(already).x, [[0.0, 1.0]])
+    high = Preprocessing(binarize=2.0)  # a threshold above 1 would zero a binarised set
+    np.testing.assert_array_equal(high.apply(unsupervised(np.array([[0.0, 1.0]]), "x", binarize=2.0)).x,
+                                  [[0.0, 1.0]])
+
+
+def test_nothing_saved_does_nothing():
+    x = np.ones((2, 3), np.float32)
+    assert Preprocessing.from_saved(None, {}).apply(unsupervised(x, "x")).x is x
+
+
+def test_text_is_coded_in_the_training_vocabulary():
+    data = Dataset(np.array([[0, 1, 1]]), np.array([[1, 1, 0]]), "text", 2, vocabulary="bc", name="t")
+    coded = recode(data, "abc")
+    np.testing.assert_array_equal(coded.x, [[1, 2, 2]])
+    np.testing.assert_array_equal(coded.y, [[2, 2, 1]])
+    assert coded.vocabulary == "abc" and coded.n_classes == 3
+    with pytest.raises(DataError, match="never saw: 'c'"):
+        recode(data, "ab")
+
+
+@pytest.mark.parametrize("meta", [{"scale": "standard"}, {"scale": "cubic"}, {"shape": "x"}, {"binarize": "0.5"},
+                                  {"shape": [0, -1]}, {"vocabulary": 3}])
+def test_a_corrupt_saved_preprocessing_is_refused(meta):
+    with pytest.raises(DataError, match="corrupt"):
+        Preprocessing.from_saved(meta, {})
