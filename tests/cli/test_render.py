@@ -31,9 +31,9 @@ def test_a_regular_file_is_read_for_its_line(tmp_path):
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_a_device_is_not_read():
-    started = time.perf_counter()
+    started = time.process_time()  # reading the device would be CPU time
     assert rendered("/dev/zero") == "/dev/zero:1:1: error: bad"
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

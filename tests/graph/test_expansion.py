@@ -18,13 +18,13 @@ from .helpers import assert_error, errors_of, source
 def refused_quickly(text: str, match: str):
     """The only error, found in well under a second with little memory."""
     tracemalloc.start()
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         err, = errors_of(text, match)
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert time.perf_counter() - start < 1 and peak < 20 * 2**20, (time.perf_counter() - start, peak)
+    assert time.process_time() - start < 1 and peak < 20 * 2**20, (time.process_time() - start, peak)
     return err
 
 
@@ -111,13 +111,14 @@ def test_the_limits_admit_a_stack_of_ten_thousand():
 
 
 def test_a_storm_of_unknown_names_is_reported_quickly():
-    # each error past the cap of 20 is dropped; its "did you mean" (a search of every name) is not made
+    # each error past the cap of 20 is dropped; its "did you mean" (a search of every name) is not made. CPU
+    # time (time.process_time), so that other processes on a loaded machine do not count
     units = "\n".join(f"  layer h{i}[2] tanh" for i in range(3000))
     links = "\n".join(f"  x -> h{i}z" for i in range(3000))
     blocks = "".join(f"block b{i}() {{ layer a[2] }}\n" for i in range(2000))
     uses = "\n".join(f"  use u{i} = b{i}z()" for i in range(2000))
     for text in (f"model m {{\n  input x[2]\n{units}\n{links}\n}}", f"{blocks}model m {{\n  input x[2]\n{uses}\n}}"):
-        start = time.perf_counter()
+        start = time.process_time()
         errors = errors_of(text)
         assert len(errors) == 20 and errors[0].hint.startswith("did you mean")
-        assert time.perf_counter() - start < 3  # 20 s before
+        assert time.process_time() - start < 3  # 20 s before
