@@ -1,4 +1,4 @@
-"""The typer app: the spec commands (check, inspect, viz, convert), and `run_app`, which turns their outcomes
+"""The typer app: the spec commands (check, fmt, inspect, viz, convert), and `run_app`, which turns their outcomes
 into exit codes (`nngraph.cli.EXIT_CODES`). Heavy modules are imported inside the commands that need them."""
 
 from __future__ import annotations
@@ -41,6 +41,18 @@ def check(specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="spec 
     from nngraph.cli.check import check_files
 
     code = check_files(specs)
+    if code:
+        raise typer.Exit(code)
+
+
+@command()
+def fmt(specs: List[Path] = typer.Argument(..., metavar="SPEC...", help=".nn spec files"),
+        check_only: bool = typer.Option(False, "--check",
+                                        help="write nothing; list the files that would change, exit 1 if any")):
+    """Rewrite .nn specs in the canonical layout, keeping every comment (--check: only report)."""
+    from nngraph.cli.formatting import format_files
+
+    code = format_files(specs, check=check_only)
     if code:
         raise typer.Exit(code)
 
