@@ -57,12 +57,12 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
 
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
                  backend: str = "numpy", dtype: str | None = None, quiet: bool = True,
-                 threads: int | None = None, overwrite: bool = False) -> dict:
+                 threads: int | None = None, overwrite: bool = False, loggers=()) -> dict:
     """Train as the spec says; write the run folder; return summary.json's content.
     `out`: the run folder; one that holds a run already is refused unless `overwrite` (its run files are
     deleted first). `resume`: continue the run in this folder.
     `threads`: threads for numpy's BLAS and the compiled kernels on the numpy backend (None: the cores
-    free when training starts). Ctrl-C stops training with `train.loop.TrainingInterrupted` after writing
+    free when training starts). `loggers`: experiment logs (`train.logs.make_loggers`). Ctrl-C stops training with `train.loop.TrainingInterrupted` after writing
     a checkpoint to resume from."""
     from nngraph.backend.threads import compute_threads, free_cores
     from nngraph.graph.memory import out_of_memory, require_training_memory
@@ -75,12 +75,13 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     threads = threads or free_cores()
     try:
         with compute_threads(threads if backend == "numpy" else None):
-            return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite)
+            return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers)
     except MemoryError:
         raise out_of_memory(checked.models, config, dtype, resume is not None) from None
 
 
-def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite) -> dict:
+def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers) -> dict:
+    from nngraph.train.logs import open_logs
     from nngraph.train.loop import fit
     from nngraph.train.loop import resume as resume_fit
     from nngraph.train.outputs import make_run_dir, summarize
@@ -91,19 +92,22 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
                        resume=resume is not None, overwrite=overwrite)
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()
-    if resume is not None:
-        history = resume_fit(method, run.checkpoint, splits.train, splits.validation, config, run, rng,
-                             quiet=quiet)
-    else:
-        history = fit(method, splits.train, splits.validation, config, run, rng, quiet=quiet)
-    test = method.evaluate(splits.test) if splits.test is not None and len(splits.test) else None
-    summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
-                        dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test)
-    summary["run_dir"] = str(run.path)
-    summary["final"] = {**{f"train_{k}": v for k, v in summary["train"].items()},
-                        **{f"val_{k}": v for k, v in summary["validation"].items()},
-                        **{f"test_{k}": v for k, v in summary["test"].items()}}
-    run.finish(history.records, summary)
+    with open_logs(loggers, run.path, config, resumed=resume is not None) as logs:
+        if resume is not None:
+            history = resume_fit(method, run.checkpoint, splits.train, splits.validation, config, run, rng,
+                                 quiet=quiet, on_epoch=logs.epoch)
+        else:
+            history = fit(method, splits.train, splits.validation, config, run, rng, quiet=quiet,
+                          on_epoch=logs.epoch)
+        test = method.evaluate(splits.test) if splits.test is not None and len(splits.test) else None
+        summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
+                            dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test)
+        summary["run_dir"] = str(run.path)
+        summary["final"] = {**{f"train_{k}": v for k, v in summary["train"].items()},
+                            **{f"val_{k}": v for k, v in summary["validation"].items()},
+                            **{f"test_{k}": v for k, v in summary["test"].items()}}
+        run.finish(history.records, summary)
+        logs.finish(summary)
     return summary
 
 
