@@ -106,3 +106,12 @@ def test_a_missing_extra_is_refused_before_training(tmp_path, monkeypatch, kind,
 def test_an_unknown_log_is_refused(tmp_path):
     result = run_cli("train", SPECS / "xor.nn", "--out", tmp_path / "run", "--log", "wandb")
     assert result.code == 1 and "unknown experiment log" in result.err and "--log mlflow" in result.err
+
+
+def test_the_python_api_logs_too(tmp_path):
+    pytest.importorskip("tensorboard")
+    import nngraph
+
+    summary = nngraph.fit(nngraph.load(SPECS / "xor.nn", ["epochs=2"]), out=tmp_path / "run", log=["tensorboard"])
+    assert len(list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    assert summary["epochs_run"] == 2
