@@ -91,14 +91,15 @@ def viz(spec: Path = SPEC,
 def convert(spec: Path = SPEC,
             output: Path = typer.Option(..., "-o", "--output", metavar="FILE",
                                         help="OUT.nn or OUT.yaml (not the input itself)")):
-    """Turn a .nn spec into YAML or back: the same AST either way (comments and layout are not kept)."""
+    """Turn a .nn spec into YAML or back: the same AST either way, the comments kept (the layout is the
+    target's canonical one)."""
     from nngraph.atomic import atomic_write_text
     from nngraph.spec.load import convert as convert_spec
-    from nngraph.spec.load import load_spec as parse_spec
-    from nngraph.spec.load import surface_of
+    from nngraph.spec.load import load_commented, surface_of
 
     _refuse_same_file(spec, output)
-    text = convert_spec(parse_spec(spec), surface_of(str(output)))
+    source, comments = load_commented(spec)
+    text = convert_spec(source, surface_of(str(output)), comments)
     atomic_write_text(output, text)
     typer.echo(f"wrote {output}")
 

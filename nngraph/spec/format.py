@@ -257,17 +257,28 @@ def format_commented(spec: ast.Spec, comments) -> str:
     `spec.source`) where they were: a comment after code on its line trails the layout line of that code, an
     own-line comment precedes the line of what follows it (a closing `}`: at the end of the block; nothing:
     at the end of the file)."""
+    return _emit(*commented_lines(spec, comments))
+
+
+def commented_lines(spec: ast.Spec, comments) -> tuple[list[_Line], list]:
+    """The layout's lines, three or more an item (its header, one per statement or setting, its `}`), each with
+    the comments it leads and trails; and the comments after the last line. Both surfaces' ASTs work: a YAML
+    item's span covers its header key only, so its `}` stands after its last statement."""
     lines = [line for item in spec.items for line in _item_lines(item)]
     tail = _attach(lines, comments, spec.source.splitlines())
-    return _emit(lines, tail)
+    return lines, tail
 
 
 def _item_lines(item: ast.Item) -> list[_Line]:
     span = item.span
     header = _Line(f"{format_header(item)} {{", "", (span.line, span.column), span.line, "", opens_item=True)
-    body = [_Line(_body_line(node), INDENT, (node.span.line, node.span.column), node.span.end_line, INDENT)
+    body = [_Line(_body_line(node), INDENT, (node.span.line, node.span.column),
+                  max(node.span.line, node.span.end_line), INDENT)
             for node in _body(item)]
-    close = _Line("}", "", (span.end_line, span.end_column - 1), span.end_line, INDENT, closes_item=True)
+    close_at = (span.end_line, span.end_column - 1)
+    if body and close_at <= body[-1].start:
+        close_at = (body[-1].end_line, math.inf)
+    close = _Line("}", "", close_at, close_at[0], INDENT, closes_item=True)
     return [header, *body, close]
 
 
