@@ -49,7 +49,10 @@ def _format_file(path: Path, write: bool) -> bool:
 
 def _refuse_yaml(path: Path) -> None:
     """YAML specs are left to YAML's tools: their layout is YAML's, and the .nn fragments inside are single
-    statements and values, which the YAML reader already accepts in any spacing."""
-    if path.suffix.lower() != ".nn":
+    statements and values, which the YAML reader already accepts in any spacing. Another suffix is refused as
+    `check` refuses it."""
+    from nngraph.spec.load import surface_of
+
+    if surface_of(str(path)) != "nn":
         raise SourceError("fmt formats .nn specs only; this is a YAML spec", Span(str(path), 1, 1),
                           "a YAML spec keeps its own layout; `nngraph convert SPEC -o OUT.nn` gives its .nn form")

@@ -43,3 +43,11 @@ def test_fmt_refuses_a_yaml_spec_clearly():
     assert result.code == 1
     assert "fmt formats .nn specs only" in result.err and "nngraph convert" in result.err
 
+
+
+def test_fmt_refuses_what_check_refuses(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("model m {}\n")
+    result = run_cli("fmt", notes, tmp_path)
+    assert result.code == 1 and result.err.count("unknown spec suffix") == 2
+    assert notes.read_text() == "model m {}\n"
