@@ -62,8 +62,8 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     `out`: the run folder; one that holds a run already is refused unless `overwrite` (its run files are
     deleted first). `resume`: continue the run in this folder.
     `threads`: threads for numpy's BLAS and the compiled kernels on the numpy backend (None: the cores
-    free when training starts). `loggers`: experiment logs (`train.logs.make_loggers`). Ctrl-C stops training with `train.loop.TrainingInterrupted` after writing
-    a checkpoint to resume from."""
+    free when training starts). `loggers`: experiment logs (`train.logs.make_loggers`). Ctrl-C stops
+    training with `train.loop.TrainingInterrupted` after writing a checkpoint to resume from."""
     from nngraph.backend.threads import compute_threads, free_cores
     from nngraph.graph.memory import out_of_memory, require_training_memory
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -43,7 +45,10 @@ def _format_file(path: Path, write: bool) -> bool:
     if formatted == text:
         return False
     if write:
-        atomic_write_text(path, formatted)
+        target = Path(os.path.realpath(path))  # a symbolic link stays one: the file it names is rewritten
+        mode = stat.S_IMODE(target.stat().st_mode)
+        atomic_write_text(target, formatted)
+        os.chmod(target, mode)  # the file's own mode, not a new file's
     return True
 
 

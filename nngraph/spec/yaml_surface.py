@@ -26,7 +26,13 @@ import yaml
 
 from nngraph.errors import SourceError, Span, SpecSyntaxError, did_you_mean
 from nngraph.spec import ast
-from nngraph.spec.format import commented_lines, format_header, format_setting, format_statement, format_value
+from nngraph.spec.format import (
+    commented_lines,
+    format_header,
+    format_setting,
+    format_statement,
+    format_value,
+)
 from nngraph.spec.limits import MAX_NESTING, collector_paused
 from nngraph.spec.parser import Comment
 from nngraph.spec.parser import parse_fragment as _parse_fragment

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from nngraph.errors import TrainingError
 TENSORBOARD_FOLDER = "tensorboard"  # inside the run folder: `tensorboard --logdir runs/` finds every run
 MLFLOW_FOLDER = "mlruns"  # the default tracking store, inside the run folder
 NOT_METRICS = ("epoch", "time")  # the record's fields that are not metrics
-KINDS = ("tensorboard", "mlflow")
+_MLFLOW_UNSAFE = re.compile(r"[^\w\-. /]")  # MLflow refuses other characters in metric names
 
 
 class Logger(Protocol):
@@ -185,7 +186,7 @@ class MlflowLogger:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, record["epoch"]) for k, v in metrics_of(record).items()]
+        metrics = [Metric(_MLFLOW_UNSAFE.sub("_", k), v, now, record["epoch"]) for k, v in metrics_of(record).items()]
         self.client.log_batch(self.run_id, metrics=metrics)
 
     def finish(self, run_dir: Path, summary: dict | None, error: BaseException | None) -> None:

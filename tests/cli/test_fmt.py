@@ -51,3 +51,13 @@ def test_fmt_refuses_what_check_refuses(tmp_path):
     result = run_cli("fmt", notes, tmp_path)
     assert result.code == 1 and result.err.count("unknown spec suffix") == 2
     assert notes.read_text() == "model m {}\n"
+
+
+def test_fmt_rewrites_the_file_a_link_names_and_keeps_its_mode(tmp_path):
+    spec, link = tmp_path / "m.nn", tmp_path / "link.nn"
+    spec.write_text(MESSY)
+    spec.chmod(0o640)
+    link.symlink_to(spec)
+    assert run_cli("fmt", link).code == 0
+    assert link.is_symlink() and spec.read_text() == TIDY
+    assert spec.stat().st_mode & 0o777 == 0o640

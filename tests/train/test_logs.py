@@ -6,10 +6,12 @@ import sys
 
 import pytest
 
+from nngraph.api import loads
 from nngraph.train.logs import MlflowLogger, open_logs
 from tests.cli.helpers import SPECS, run_cli
 
 EPOCHS = 4
+TINY = "model m { input x[1]\n output y[1]\n x -> y }\ntrain { model m\n data xor\n loss mse(y) }"
 
 
 def train(tmp_path, *log, run="run"):
@@ -83,9 +85,7 @@ def test_an_mlflow_run_that_fails_is_marked_failed(tmp_path, monkeypatch):
     pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     store = (tmp_path / "store").as_uri()
-    from nngraph.api import loads
-
-    config = loads("model m { input x[1]\n output y[1]\n x -> y }\ntrain { model m\n data xor\n loss mse(y) }").trains[0]
+    config = loads(TINY).trains[0]
     with pytest.raises(RuntimeError), open_logs([MlflowLogger(store)], tmp_path, config, resumed=False) as logs:
         logs.epoch({"epoch": 1, "loss": 0.5, "time": 0.1})
         raise RuntimeError("diverged")
@@ -115,3 +115,15 @@ def test_the_python_api_logs_too(tmp_path):
     summary = nngraph.fit(nngraph.load(SPECS / "xor.nn", ["epochs=2"]), out=tmp_path / "run", log=["tensorboard"])
     assert len(list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))) == 1
     assert summary["epochs_run"] == 2
+
+
+def test_mlflow_gets_metric_names_it_accepts(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = (tmp_path / "store").as_uri()
+    config = loads(TINY).trains[0]
+    with open_logs([MlflowLogger(store)], tmp_path, config, resumed=False) as logs:
+        logs.epoch({"epoch": 1, "mse(y, x)": 0.25, "time": 0.1})
+        logs.finish({})
+    run = only_run(mlflow_client(store))
+    assert run.data.metrics == {"mse_y_ x_": 0.25} and run.info.status == "FINISHED"

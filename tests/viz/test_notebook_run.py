@@ -7,7 +7,7 @@ nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("ipykernel")
 
-from tests.cli.helpers import SPECS  # noqa: E402
+from tests.cli.helpers import SPECS
 
 
 def outputs_of(cell) -> dict:
