@@ -14,7 +14,7 @@ import dataclasses
 import os
 import re
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
@@ -86,14 +86,20 @@ def open_logs(loggers: list[Logger], run_dir: Path, config, resumed: bool):
     logs = RunLogs(loggers)
     logs.run_dir = Path(run_dir)
     params = train_params(config) if logs.loggers else {}
-    for logger in logs.loggers:
-        logger.start(logs.run_dir, params, resumed)
     try:
+        for logger in logs.loggers:
+            logger.start(logs.run_dir, params, resumed)
         yield logs
     except BaseException as error:
         for logger in logs.loggers:
-            logger.finish(logs.run_dir, None, error)
+            _finish_after(logger, logs.run_dir, error)
         raise
+
+
+def _finish_after(logger: Logger, run_dir: Path, error: BaseException) -> None:
+    # The error that stopped the run is the one to report; a logger failing to record it is not.
+    with suppress(Exception):
+        logger.finish(run_dir, None, error)
 
 
 def train_params(config) -> dict[str, str]:
@@ -169,12 +175,25 @@ class MlflowLogger:
     def start(self, run_dir: Path, params: dict[str, str], resumed: bool) -> None:
         from mlflow.entities import Param
 
-        with _file_store_allowed():
-            self.client = self._mlflow.MlflowClient(self.uri or (run_dir / MLFLOW_FOLDER).resolve().as_uri())
-            experiment = self._experiment(run_dir)
+        uri = self.uri or (run_dir / MLFLOW_FOLDER).resolve().as_uri()
         tags = {"nngraph.run_dir": str(run_dir.resolve()), "nngraph.resumed": str(resumed).lower()}
-        self.run_id = self.client.create_run(experiment, run_name=run_dir.name, tags=tags).info.run_id
-        self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()])
+        with _first_contact(), self._store_errors(uri):
+            self.client = self._mlflow.MlflowClient(uri)
+            experiment = self._experiment(run_dir)
+            self.run_id = self.client.create_run(experiment, run_name=run_dir.name, tags=tags).info.run_id
+            self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()])
+
+    @contextmanager
+    def _store_errors(self, uri: str | None = None):
+        """The client's failures (its own exceptions, requests' and the file system's alike) as one error
+        that names the store; training stops there (resume continues it from its last checkpoint)."""
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001 - the boundary with MLflow, whose errors have no common base
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise TrainingError(f"--log mlflow: the tracking store {uri or self.client.tracking_uri} failed: "
+                                f"{first_line}", None, "check the URI (a folder, file:, http(s)://, "
+                                "databricks) and that its server answers") from None
 
     def _experiment(self, run_dir: Path) -> str:
         """The experiment named after the run folder's parent (`runs`), created on first use."""
@@ -187,18 +206,19 @@ class MlflowLogger:
 
         now = int(time.time() * 1000)
         metrics = [Metric(_MLFLOW_UNSAFE.sub("_", k), v, now, record["epoch"]) for k, v in metrics_of(record).items()]
-        self.client.log_batch(self.run_id, metrics=metrics)
+        with self._store_errors():
+            self.client.log_batch(self.run_id, metrics=metrics)
 
     def finish(self, run_dir: Path, summary: dict | None, error: BaseException | None) -> None:
         if self.run_id is None:
             return
-        if summary is not None:
-            for name in self.ARTIFACTS:
-                if (run_dir / name).is_file():
-                    self.client.log_artifact(self.run_id, str(run_dir / name))
+        run_id, self.run_id = self.run_id, None
         status = "FINISHED" if error is None else "KILLED" if _stopped_by_user(error) else "FAILED"
-        self.client.set_terminated(self.run_id, status)
-        self.run_id = None
+        with self._store_errors():
+            for name in self.ARTIFACTS if summary is not None else ():
+                if (run_dir / name).is_file():
+                    self.client.log_artifact(run_id, str(run_dir / name))
+            self.client.set_terminated(run_id, status)
 
 
 def _stopped_by_user(error: BaseException) -> bool:
@@ -207,16 +227,24 @@ def _stopped_by_user(error: BaseException) -> bool:
     return isinstance(error, (KeyboardInterrupt, TrainingInterrupted))
 
 
+# Set while the store is first reached: MLflow 3 refuses its file store unless MLFLOW_ALLOW_FILE_STORE is set,
+# and the default store here is one (mlflow-skinny, the light extra, has no database store); an unreachable
+# server would be retried for minutes (7 tries, 120 s each) before training starts, unless the user set these.
+_FIRST_CONTACT = {"MLFLOW_ALLOW_FILE_STORE": ("true", True), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": ("1", False),
+                  "MLFLOW_HTTP_REQUEST_TIMEOUT": ("10", False)}
+
+
 @contextmanager
-def _file_store_allowed():
-    """MLflow 3 refuses its file store unless MLFLOW_ALLOW_FILE_STORE is set; the default store here is one
-    (mlflow-skinny, the light extra, has no database store), so it is allowed while the client is made."""
-    before = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
-    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+def _first_contact():
+    before = {name: os.environ.get(name) for name in _FIRST_CONTACT}
+    for name, (value, always) in _FIRST_CONTACT.items():
+        if always or before[name] is None:
+            os.environ[name] = value
     try:
         yield
     finally:
-        if before is None:
-            del os.environ["MLFLOW_ALLOW_FILE_STORE"]
-        else:
-            os.environ["MLFLOW_ALLOW_FILE_STORE"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -127,3 +127,26 @@ def test_mlflow_gets_metric_names_it_accepts(tmp_path, monkeypatch):
         logs.finish({})
     run = only_run(mlflow_client(store))
     assert run.data.metrics == {"mse_y_ x_": 0.25} and run.info.status == "FINISHED"
+
+
+def refused_port() -> int:
+    """A local port nothing listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("uri, says", [
+    ("foo://bar", "unsupported URI"),
+    (f"http://127.0.0.1:{refused_port()}", "127.0.0.1"),  # refused at once, not retried for minutes
+])
+def test_a_tracking_store_that_fails_is_an_error_before_training(tmp_path, uri, says):
+    pytest.importorskip("mlflow")
+    result = run_cli("train", SPECS / "xor.nn", "--out", tmp_path / "run", "-q", "--log", "tensorboard",
+                     "--log", f"mlflow={uri}")
+    assert result.code == 1, result.err
+    assert f"--log mlflow: the tracking store {uri} failed" in result.err and says in result.err
+    assert "Traceback" not in result.err and "internal error" not in result.err
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
