@@ -22,7 +22,7 @@ from nngraph.errors import TrainingError
 
 TENSORBOARD_FOLDER = "tensorboard"  # inside the run folder: `tensorboard --logdir runs/` finds every run
 MLFLOW_FOLDER = "mlruns"  # the default tracking store, inside the run folder
-NOT_METRICS = ("epoch", "time")  # the record's fields that are not metrics
+NOT_LOGGED = ("epoch", "time")  # the step and the clock; the learning rate is logged, so schedules show
 _MLFLOW_UNSAFE = re.compile(r"[^\w\-. /]")  # MLflow refuses other characters in metric names
 
 
@@ -129,7 +129,7 @@ def train_params(config) -> dict[str, str]:
 
 
 def metrics_of(record: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in record.items() if k not in NOT_METRICS and isinstance(v, (int, float))}
+    return {k: float(v) for k, v in record.items() if k not in NOT_LOGGED and isinstance(v, (int, float))}
 
 
 class TensorBoardLogger:

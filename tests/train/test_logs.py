@@ -81,16 +81,17 @@ def test_mlflow_uses_the_tracking_uri_given(tmp_path, monkeypatch, how):
     assert only_run(mlflow_client(store)).info.status == "FINISHED"
 
 
-def test_an_mlflow_run_that_fails_is_marked_failed(tmp_path, monkeypatch):
+@pytest.mark.parametrize("error, status", [(RuntimeError("diverged"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+def test_an_mlflow_run_that_stops_is_marked_so(tmp_path, monkeypatch, error, status):
     pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     store = (tmp_path / "store").as_uri()
     config = loads(TINY).trains[0]
-    with pytest.raises(RuntimeError), open_logs([MlflowLogger(store)], tmp_path, config, resumed=False) as logs:
+    with pytest.raises(type(error)), open_logs([MlflowLogger(store)], tmp_path, config, resumed=False) as logs:
         logs.epoch({"epoch": 1, "loss": 0.5, "time": 0.1})
-        raise RuntimeError("diverged")
+        raise error
     run = only_run(mlflow_client(store))
-    assert run.info.status == "FAILED"
+    assert run.info.status == status
     assert [m.value for m in mlflow_client(store).get_metric_history(run.info.run_id, "loss")] == [0.5]
 
 
