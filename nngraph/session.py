@@ -99,13 +99,14 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
         else:
             history = fit(method, splits.train, splits.validation, config, run, rng, quiet=quiet,
                           on_epoch=logs.epoch)
-        test = method.evaluate(splits.test) if splits.test is not None and len(splits.test) else None
+        test, train = (method.evaluate(part) if part is not None and len(part) else None
+                       for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
         summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
-                            dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test)
+                            dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test,
+                            train=train)
         summary["run_dir"] = str(run.path)
-        summary["final"] = {**{f"train_{k}": v for k, v in summary["train"].items()},
-                            **{f"val_{k}": v for k, v in summary["validation"].items()},
-                            **{f"test_{k}": v for k, v in summary["test"].items()}}
+        summary["final"] = {f"{prefix}_{k}": v for part, prefix in (("train", "train"), ("validation", "val"),
+                                                                    ("test", "test")) for k, v in summary[part].items()}
         run.finish(history.records, summary)
         logs.finish(summary)
     return summary

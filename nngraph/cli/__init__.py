@@ -21,13 +21,14 @@ import sys
 from pathlib import Path
 
 # Every exit code the command uses, for `--help` and the README.
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 70, 130, 141
 EXIT_CODES = (
     (EXIT_OK, "success"),
     (EXIT_ERROR, "an error in the spec, the data, a checkpoint or an output path, or training that had to stop"),
     (EXIT_USAGE, "a usage error: an unknown command or option, a missing or malformed argument"),
     (EXIT_INTERNAL, "an internal error: a bug in nngraph (please report it)"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C); `train` first writes a checkpoint to resume from"),
+    (EXIT_PIPE_CLOSED, "the output's reader stopped early (`nngraph check *.nn | head`), as for SIGPIPE"),
 )
 
 
@@ -50,7 +51,22 @@ def run(args: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _pipe_closed()
     except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
         print(f"internal error: {type(e).__name__}: {e}\n  hint: this is a bug in nngraph; please report it "
               "with the spec that caused it", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away (`| head`): stop quietly, as `cat` and `git` do. Python would flush
+    stdout again at exit and print a second BrokenPipeError, so stdout is pointed at /dev/null first."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (a test's capture): nothing is flushed at exit
+        pass
+    return EXIT_PIPE_CLOSED

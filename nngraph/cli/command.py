@@ -7,7 +7,8 @@ every typer the project accepts.
 
 click turns a KeyboardInterrupt or an EOFError raised inside a command into an exit code or an `Abort`, in
 ways that differ between versions (an EOFError from `np.load` on an empty file became a silent exit 130), so
-a command's body hands them on as `CommandInterrupted` and `CommandFailed`, which `app.run` reports.
+a command's body hands them on as `CommandInterrupted` and `CommandFailed`, which `app.run` reports. A
+BrokenPipeError (the reader of stdout went away) is handed on as `CommandFailed` too: click would exit 1.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ class CommandInterrupted(Exception):
 
 
 class CommandFailed(Exception):
-    """An EOFError inside a command: a bug (a reader that did not expect an empty file), not an interruption."""
+    """An EOFError inside a command (a bug: a reader that did not expect an empty file), or a BrokenPipeError
+    (stdout's reader went away); its cause is what `nngraph.cli.run` reports."""
 
 SUMMARY_LIMIT = 200  # a command's summary in the top-level list: its first sentence, wrapped, not cut
 
@@ -51,7 +53,7 @@ class PlainCommand(TyperCommand):
             return super().invoke(ctx)
         except KeyboardInterrupt as e:
             raise CommandInterrupted() from e
-        except EOFError as e:
+        except (EOFError, BrokenPipeError) as e:
             raise CommandFailed() from e
 
     def collect_usage_pieces(self, ctx) -> list[str]:

@@ -11,6 +11,7 @@ def print_tables(checked: CheckedSpec) -> None:
     from rich.table import Table
 
     console = Console()
+    console.on_broken_pipe = _broken_pipe  # rich would exit 1 itself; `nngraph.cli.run` says 141 for everyone
     for model in checked.models.values():
         table = Table(title=f"model {model.name}", title_justify="left")
         for col, justify in COLUMNS:
@@ -19,3 +20,7 @@ def print_tables(checked: CheckedSpec) -> None:
             table.add_row(*row)
         console.print(table)
         console.print(model_totals(model) + "\n")
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError("stdout's reader went away")

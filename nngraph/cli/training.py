@@ -84,6 +84,8 @@ def _print_summary(summary: dict, json_out: bool) -> None:
 def _epochs_run(summary: dict) -> str:
     """The epochs this call trained: `300 epochs`, or `100 epochs (201-300, resumed)`."""
     total, before = summary["epochs_run"], summary.get("resumed_from_epoch", 0)
+    if not total:
+        return "0 epochs (`epochs 0`: the checkpoint holds the initial parameters; no curves.png)"
     if not before:
         return plural(total, "epoch")
     if total == before:
@@ -137,16 +139,21 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
            temperature: float = typer.Option(1.0, "--temperature", min=1e-6, metavar="T",
                                              help="softmax temperature"),
            fill: Optional[str] = typer.Option(None, "--fill", metavar="SIDE|MASK.npy",
-                                              help="fill in missing data: top, bottom, left, right or a mask"),
+                                              help="Boltzmann machines: the part of each test example to fill "
+                                                   "in, the rest kept: the top, bottom, left or right half, or "
+                                                   "a .npy mask (1 = fill in)"),
            steps: int = typer.Option(1000, "--steps", min=1, metavar="N",
                                      help="Gibbs sweeps for Boltzmann machines"),
+           means: bool = typer.Option(False, "--means",
+                                      help="Boltzmann machines: the visible units' probabilities given the last "
+                                           "sweep, instead of its states"),
            seed: int = typer.Option(0, "--seed", min=0, metavar="N", help="seed of the random draws"),
            backend: str = BACKEND, train_name: Optional[str] = TRAIN):
     """Generate from a trained model: text, images, 2-D points, or fill-ins, as the model allows."""
     from nngraph.session import run_sampling
 
     request = dict(output=output, count=count, prime=prime, length=length, temperature=temperature,
-                   fill=fill, steps=steps, seed=seed)
+                   fill=fill, steps=steps, seed=seed, means=means)
     typer.echo(run_sampling(load_spec(spec, None, train_name), train_name, checkpoint, request, backend=backend))
 
 

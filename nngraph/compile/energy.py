@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nngraph.errors import BuildError
 from nngraph.graph.ir import ModelGraph
+from nngraph.graph.validate import check_boltzmann_machine, require
 from nngraph.ops.activations import stable_softplus
 
 INIT_STD = 0.01  # "small random weights from N(0, 0.01^2)": Hinton, A practical guide to training RBMs
@@ -83,20 +83,6 @@ def links_of(model: ModelGraph, groups: list[Group]) -> list[Link]:
             for e in model.edges if e.symmetric]
 
 
-def check_units(model: ModelGraph, groups: list[Group], links: list[Link]) -> None:
-    """What the samplers cannot run: gaussian hidden units and gaussian-gaussian couplings (the energy
-    of two linked gaussian units is unbounded below once their weight exceeds 1)."""
-    for group in groups:
-        if group.kind == "gaussian" and not group.visible:
-            raise BuildError(f"hidden unit '{group.name}' is gaussian; Boltzmann executors take bernoulli "
-                             "hidden units", model.unit(group.name).span,
-                             "declare it `hidden h[n] bernoulli`; gaussian visible units model real data")
-    for link in links:
-        if link.first.kind == "gaussian" and link.second.kind == "gaussian":
-            raise BuildError(f"link {link.first.name} <-> {link.second.name} joins two gaussian groups: its energy has no lower bound",
-                             model.unit(link.first.name).span, "make one side bernoulli")
-
-
 class EnergyModel:
     """Couplings, biases and the energy of one Boltzmann machine, on a backend."""
 
@@ -104,7 +90,7 @@ class EnergyModel:
         self.model, self.backend, self.xp = model, backend, backend.xp
         self.groups = layout(model)
         self.links = links_of(model, self.groups)
-        check_units(model, self.groups, self.links)
+        require(check_boltzmann_machine, model)  # what `check` refuses, for graphs made in Python
         self.n_visible = sum(g.size for g in self.groups if g.visible)
         self.size = sum(g.size for g in self.groups)
         self.n_hidden = self.size - self.n_visible

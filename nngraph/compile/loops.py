@@ -36,16 +36,15 @@ from nngraph.compile.lower import (
 )
 from nngraph.compile.plan import ROWS, InitialState, Instr, Plan
 from nngraph.compile.scan import Carry, ScanBody
-from nngraph.errors import BuildError
 from nngraph.graph.ir import ModelGraph, UnitSpec
 from nngraph.graph.shapes import GATES
 from nngraph.graph.training import LossTerm
-from nngraph.graph.validate import same_step_graph
+from nngraph.graph.validate import check_recurrent_units, require, same_step_graph
 from nngraph.ops import get_op
 
 
 def lower_loops(b: Builder, model: ModelGraph, losses: tuple[LossTerm, ...], learn_initial: bool) -> Plan:
-    _refuse_unsupported(model)
+    require(check_recurrent_units, model)  # what `check` refuses, for graphs made in Python
     history = {u.name: max((e.delay for e in model.outgoing(u.name)), default=0) for u in model.units}
     plan = Plan(model.name, b.instrs, b.params, [u.name for u in model.units if u.role == "input"], b.random,
                 [u.name for u in model.units if u.role == "output"], b.aliases, shapes=dict(model.shapes),
@@ -66,13 +65,6 @@ def lower_loops(b: Builder, model: ModelGraph, losses: tuple[LossTerm, ...], lea
             unit = model.unit(members[0])
             activate(b, unit, net_input(b, unit, model.incoming(unit.name), unit_bias_param(b, unit)))
     return plan
-
-
-def _refuse_unsupported(model: ModelGraph) -> None:
-    for unit in model.units:
-        if unit.role in ("noise", "sample", "visible", "hidden"):
-            raise BuildError(f"unit '{unit.name}' ({unit.role}) cannot be part of a recurrent model "
-                             "trained by backprop through time", unit.span)
 
 
 def _components(model: ModelGraph):

@@ -126,3 +126,30 @@ def _true_weights(req: Request, rng: np.random.Generator) -> np.ndarray:
             option="weights",
         )
     return np.array(weights, np.float64)
+
+
+@register(
+    "balls",
+    {
+        **FEATURES,
+        **SEEDED,
+        "n": Option("int", 1000, minimum=2),
+        "features": Option("int", 8, minimum=1),
+        "labels": Option("int", 5, minimum=2, maximum=64),
+    },
+)
+def balls(req: Request) -> Dataset:
+    """A multi-label set: x ~ N(0, I) of shape (n, features), and `labels` overlapping balls, label k on (1.0)
+    where x lies within ball k, else 0.0: float targets of shape (n, labels), any number of them on at once.
+
+    Ball k's centre is drawn from N(0, I), its radius is the median distance of the points to it, so each label
+    is on for about half of them (labels correlate, about 0.2 for 8 features); a ball is no half-space, so a
+    model needs a hidden layer. The centres sit in `info["centres"]`.
+    """
+    rng = req.rng()
+    n, features, count = req["n"], req["features"], req["labels"]
+    centres = rng.normal(0, 1, (count, features))
+    x = rng.normal(0, 1, (n, features))
+    distances = np.linalg.norm(x[:, None, :] - centres[None], axis=2)
+    y = (distances < np.median(distances, axis=0)).astype(np.float32)
+    return regression(x, y, "balls", centres=centres)

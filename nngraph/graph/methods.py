@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from nngraph.errors import ShapeError, ValidationError, did_you_mean
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.vocabulary import OPTIMIZERS
-from nngraph.spec.options import Option, choose
+from nngraph.spec.options import Choice, Option, choose
 
 if TYPE_CHECKING:
     from nngraph.graph.training import TrainConfig
@@ -49,14 +49,28 @@ def _span(config: TrainConfig):
 
 def _backprop(config: TrainConfig, models) -> None:
     model = models[config.model]
-    if model.is_boltzmann:
-        raise ValidationError(f"model '{model.name}' has symmetric links; backprop cannot train it",
-                              _span(config), "use method cd(k=1), pcd(k=1) or boltzmann(...)")
+    _forward_model(model, config)
     if not config.loss:
         raise ValidationError("backprop needs a loss", config.span, "e.g. `loss cross_entropy(y)`")
     if any(u.role == "sample" for u in model.units) and config.method.name == "backprop":
         raise ValidationError(f"model '{model.name}' has a sample unit", _span(config),
                               "train it with `method vae`")
+
+
+def _forward_model(model: ModelGraph, config: TrainConfig) -> None:
+    """The methods that run a forward pass (backprop, vae, gan) take no Boltzmann machine, and no `visible` or
+    `hidden` unit (the forward pass has no rule for a stochastic unit)."""
+    method = config.method.name
+    if model.is_boltzmann:
+        raise ValidationError(f"model '{model.name}' has symmetric links; {method} cannot train it",
+                              _span(config), "use method cd(k=1), pcd(k=1) or boltzmann(...)")
+    for unit in model.units:
+        if unit.role in ("visible", "hidden"):
+            kind = "input" if unit.role == "visible" else "layer"
+            raise ValidationError(f"'{unit.name}' is a {unit.role} unit of a Boltzmann machine; {method} trains "
+                                  "input, layer and output units", unit.span,
+                                  f"declare it `{kind} {unit.name}[...]`, or link it symmetrically (`<->`) and "
+                                  "train the machine with cd, pcd or boltzmann")
 
 
 def _rbm(config: TrainConfig, models) -> None:
@@ -96,6 +110,7 @@ def _anneal(schedule: list, node) -> list:
 
 def _vae(config: TrainConfig, models) -> None:
     model = models[config.model]
+    _forward_model(model, config)
     if not any(u.role == "sample" for u in model.units):
         raise ValidationError(f"method vae needs a sample unit in '{model.name}'", _span(config),
                               "e.g. `sample z ~ normal(mu, logvar)`")
@@ -124,6 +139,8 @@ def _check_reconstruction(model: ModelGraph, term, target: str | None) -> None:
 def _gan(config: TrainConfig, models) -> None:
     opts = config.method.options
     gen, disc = models[opts["generator"]], models[opts["discriminator"]]
+    for model in (gen, disc):
+        _forward_model(model, config)
     if not gen.units_with_role("noise"):
         raise ValidationError(f"generator '{gen.name}' has no noise input", gen.span, "add `noise z[16] normal`")
     if gen.units_with_role("input"):
@@ -157,7 +174,17 @@ def _optimizer(call, node):
     if call.name not in OPTIMIZERS:
         raise ValidationError(f"expected an optimizer, got {call.name}", node.span,
                               did_you_mean(call.name, OPTIMIZERS))
-    return choose(call, OPTIMIZERS, "optimizer")
+    return choose_optimizer(call)
+
+
+def choose_optimizer(call) -> Choice:
+    """An optimizer call bound against its options (graph/vocabulary.py), and the checks that join two of
+    them."""
+    choice = choose(call, OPTIMIZERS, "optimizer")
+    if choice.name == "sgd" and choice.options["nesterov"] and not choice.options["momentum"] > 0:
+        raise ValidationError("sgd: nesterov needs a momentum above 0", call.span,
+                              "e.g. `sgd(lr=0.1, momentum=0.9, nesterov=true)`")
+    return choice
 
 
 def _check_loss_units(config: TrainConfig, models) -> None:

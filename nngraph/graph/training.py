@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from nngraph.errors import Collector, NngraphError, Span, ValidationError, did_you_mean
 from nngraph.graph import vocabulary as V
-from nngraph.graph.methods import METHODS
+from nngraph.graph.methods import METHODS, choose_optimizer
 from nngraph.spec import ast
 from nngraph.spec.options import Choice, choose
 from nngraph.spec.values import call_of, expect_number, literal
@@ -77,7 +77,17 @@ def build_train(block: ast.Train, errors: Collector) -> TrainConfig:
         except NngraphError as e:
             errors.add(e)
             config.refused.add(setting.name)
+    _check_monitor_has_data(config, errors)
     return config
+
+
+def _check_monitor_has_data(config: TrainConfig, errors: Collector) -> None:
+    """Early stopping on a validation metric needs a validation split. (A fraction too small to hold one
+    example of the data is found when the data loads.)"""
+    monitor = (config.early_stopping or {}).get("monitor", "")
+    if monitor.startswith("val_") and not config.validation and "validation" not in config.refused:
+        errors.error(f"early_stopping monitors '{monitor}' but there is no validation split",
+                     config.spans.get("early_stopping"), f"add e.g. `validation 0.2`, or monitor `loss{V.RUNNING}`")
 
 
 def _apply(config: TrainConfig, s: ast.Setting) -> None:
@@ -117,12 +127,15 @@ def _data(config, s):
     config.data = s
 
 
-def _choice(key, table, what):
+def _choice(key, table, what, chooser=None):
+    """A setting naming a choice of `table`; `chooser(call)` binds it where options depend on each other."""
+    pick = chooser or (lambda call: choose(call, table, what))
+
     def handler(config, s):
         if s.value is None:
             raise ValidationError(f"'{s.name}' needs a value", s.span)
         call = call_of(s.value)
-        setattr(config, key, choose(ast.Call(call.name, call.args, call.kwargs + s.kwargs, call.span), table, what))
+        setattr(config, key, pick(ast.Call(call.name, call.args, call.kwargs + s.kwargs, call.span)))
     return handler
 
 
@@ -169,9 +182,11 @@ def _early_stopping(config, s):
             raise ValidationError(f"early_stopping has no option '{kw.name}'", kw.span,
                                   did_you_mean(kw.name, options))
         options[kw.name] = literal(kw.value)
-    if options["monitor"] not in V.MONITORS:
-        raise ValidationError(f"early_stopping can monitor {', '.join(V.MONITORS)}", s.span,
-                              did_you_mean(str(options["monitor"]), V.MONITORS))
+    monitor = str(options["monitor"])
+    if monitor not in V.MONITORS:
+        hint = (f"the training split's figures are averaged over each epoch's steps: `monitor={monitor}{V.RUNNING}`"
+                if monitor + V.RUNNING in V.MONITORS else did_you_mean(monitor, V.MONITORS))
+        raise ValidationError(f"early_stopping can monitor {', '.join(V.MONITORS)}", s.span, hint)
     expect_number(options["patience"], s.span, "early_stopping patience", integer=True, low=1)
     config.early_stopping = options
 
@@ -194,7 +209,7 @@ _HANDLERS = {
     "data": _data,
     "loss": _loss,
     "method": _choice("method", METHODS, "method"),
-    "optimizer": _choice("optimizer", V.OPTIMIZERS, "optimizer"),
+    "optimizer": _choice("optimizer", V.OPTIMIZERS, "optimizer", choose_optimizer),
     "schedule": _choice("schedule", V.SCHEDULES, "schedule"),
     "batch": _number("batch", integer=True, low=1),
     "epochs": _number("epochs", integer=True, low=0),

@@ -11,8 +11,56 @@ from nngraph.graph.ir import ModelGraph
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
                   check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm,
-                  check_bidirectional):
+                  check_bidirectional, check_boltzmann_machine, check_recurrent_units):
         check(model, errors)
+
+
+def require(check, model: ModelGraph) -> None:
+    """Run one check of this module and raise what it finds: how an executor given a graph that did not come
+    through `check_spec` (the Python API) refuses it with the check's own words."""
+    errors = Collector()
+    check(model, errors)
+    errors.raise_if_any()
+
+
+def check_boltzmann_machine(model: ModelGraph, errors: Collector) -> None:
+    """What the energy executor (compile/energy.py) and its samplers run: a machine whose units are joined by
+    symmetric links only, bernoulli hidden units, and no link between two gaussian groups (the energy of two
+    linked gaussian units is unbounded below once their weight exceeds 1)."""
+    if not model.is_boltzmann:
+        return
+    linked = {frozenset((e.source, e.target)) for e in model.edges if e.symmetric}
+    for edge in model.edges:
+        if not edge.symmetric and not edge.implicit:
+            symmetric = f"`{edge.source} <-> {edge.target}`"
+            errors.error(f"{edge.source} -> {edge.target} is a directed connection in Boltzmann machine "
+                         f"'{model.name}'", edge.span,
+                         f"remove it: {symmetric} links them already, both ways"
+                         if frozenset((edge.source, edge.target)) in linked else
+                         f"a Boltzmann machine's units are joined by symmetric links only: {symmetric}")
+    for unit in model.units:
+        if unit.role == "hidden" and unit.stochastic == "gaussian":
+            errors.error(f"hidden unit '{unit.name}' is gaussian; Boltzmann machines take bernoulli hidden units",
+                         unit.span, f"declare it `hidden {unit.name}[...] bernoulli`; gaussian visible units "
+                         "model real data")
+    for edge in model.edges:
+        ends = {model.unit(edge.source).stochastic, model.unit(edge.target).stochastic}
+        if edge.symmetric and ends == {"gaussian"}:
+            errors.error(f"link {edge.source} <-> {edge.target} joins two gaussian groups: its energy has no lower "
+                         "bound", edge.span, "make one side bernoulli")
+
+
+def check_recurrent_units(model: ModelGraph, errors: Collector) -> None:
+    """Backprop through time (compile/loops.py) runs layers, cells, inputs and outputs step by step: no noise
+    draws, reparameterised samples or Boltzmann units. (A Boltzmann machine with a delayed connection is
+    refused for the connection, by `check_boltzmann_machine`.)"""
+    if not model.is_recurrent or model.is_boltzmann:
+        return
+    for unit in model.units:
+        if unit.role in ("noise", "sample", "visible", "hidden"):
+            errors.error(f"unit '{unit.name}' ({unit.role}) cannot be part of a recurrent model trained by "
+                         "backprop through time", unit.span,
+                         "recurrent models take `input`, `layer` and `output` units only")
 
 
 def loop_units(model: ModelGraph) -> set[str]:

@@ -65,7 +65,11 @@ LOSSES = {
     "cross_entropy": 1,
     "kl": 1,
 }
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+# A training step's figures are averaged over the epoch's steps as the parameters move (dropout on): their
+# names end in RUNNING ("loss_running") in metrics.jsonl, so that "loss" always means a whole split measured
+# in eval mode, as `nngraph eval` measures it ("val_loss"; summary.json's "train").
+RUNNING = "_running"
+MONITORS = ("val_loss", "val_accuracy", "loss" + RUNNING, "accuracy" + RUNNING)
 
 # train settings: name -> a description used in errors; the checks live in graph/training.py
 TRAIN_SETTINGS = (

@@ -19,7 +19,7 @@ from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
-from nngraph.train.feeding import Tally, chunks, predictions_metric, split_inputs, target_for
+from nngraph.train.feeding import Tally, chunks, multi_label, predictions_metric, split_inputs, target_for
 from nngraph.train.method import Method
 from nngraph.train.sequences import (
     Vocabulary,
@@ -57,8 +57,8 @@ class Backprop(Method):
         loss, _, grads, values = self.program.loss_and_grads(
             self.inputs(batch.x), target_for(self.plan, batch.y), rng)
         self.apply_update(grads)
-        if batch.task != "classification" or self.plan.scored is None:
-            return {"loss": loss}
+        if self.plan.scored is None or not (batch.task == "classification" or labels_of(self.plan, batch)):
+            return {"loss": loss}  # a regression's MSE is measured by `evaluate` only
         output = self.program.backend.to_numpy(values[self.plan.slot(self.plan.scored)])
         return {"loss": loss, **predictions_metric(self.plan, output, batch)}
 
@@ -85,6 +85,11 @@ class Backprop(Method):
 
     def inputs(self, x: np.ndarray) -> dict:
         return split_inputs(self.model, self.plan.feeds, x)
+
+
+def labels_of(plan, batch: Dataset) -> bool:
+    """Whether the batch's targets are a multi-label task's 0/1 rows (their accuracies are cheap per step)."""
+    return batch.y is not None and multi_label(plan, batch.y)
 
 
 def _kernel_threads(run):

@@ -126,32 +126,59 @@ class EnergyMethod(Method):
 
     def sample(self, request: dict, splits) -> str:
         """`nngraph sample`: free-running samples, or fill-ins of test vectors (`--fill`), written as an
-        image grid (PNG) or .npy; a restricted machine's weight filters beside a picture."""
+        image grid (PNG) or .npy; a restricted machine's weight filters beside a picture. Every machine follows
+        one rule: chains start from `random_states`, run `--steps` sweeps (after the annealing schedule, for
+        `boltzmann`), and a sample is the visible states of the last sweep, or with `--means` their
+        probabilities (means, for gaussian units) given the rest of that sweep's state."""
         from nngraph.train.outputs import sample_path
         from nngraph.viz import samples as pictures
 
         machine, to_host = self.machine, self.backend.to_numpy
         rng = device_generator(machine.xp, np.random.default_rng(request.get("seed", 0)))
         count, steps = int(request.get("count") or 64), int(request.get("steps") or 1000)
-        shape = visible_picture(machine)
-        output = sample_path(request)
+        shape, output = visible_picture(machine), sample_path(request)
+        means = bool(request.get("means"))
+        what = f"{plural(steps, 'Gibbs sweep')}; {'probabilities' if means else 'states'} of the last sweep"
         if request.get("fill"):
-            observed = fill_mask(request["fill"], shape, machine.n_visible)
-            data = next(p for p in (splits.test, splits.validation, splits.train) if p is not None and len(p))
-            values = self.rows(data.take(np.arange(min(count, len(data)))))
-            filled, truth = to_host(self.chain_means(values, observed, steps, rng)), to_host(values)
-            error = float(((filled - truth)[:, ~observed] ** 2).mean()) if (~observed).any() else 0.0
-            rows = np.concatenate([truth, np.where(observed, truth, 0.5), filled])
-            pictures.write_samples(output, rows, shape, per_row=len(truth), array=filled)
-            return (f"wrote fill-ins of {plural(len(truth), 'example')} ({plural(steps, 'Gibbs sweep')}; rows: data, "
-                    f"observed part, filled) to {output}; mean squared error on the unobserved part {error:.4f}")
-        start = machine.xp.zeros((count, machine.n_visible), dtype=machine.weights.dtype)
-        samples = to_host(self.chain_means(start, np.zeros(machine.n_visible, bool), steps, rng))
+            return self._fill_in(request["fill"], splits, count, steps, means, rng, output, what)
+        values = machine.xp.zeros((count, machine.n_visible), dtype=machine.weights.dtype)
+        samples = to_host(self.last_sweep(values, np.zeros(machine.n_visible, bool), steps, rng)[int(means)])
         pictures.write_samples(output, samples, shape)
-        message = f"wrote {plural(count, 'free-running sample')} ({plural(steps, 'Gibbs sweep')}) to {output}"
+        message = f"wrote {plural(count, 'free-running sample')} ({what}) to {output}"
         if machine.restricted and not pictures.is_array(output) and shape[0] != 1:
             message += f", weight filters to {pictures.write_filters(output, to_host(machine.weights), shape)}"
         return message
+
+    def _fill_in(self, fill: str, splits, count: int, steps: int, means: bool, rng, output, what: str) -> str:
+        """Test vectors (the test split, else validation, else training data) with the part `fill` names
+        resampled and the rest clamped: the grid's rows are the data, the part kept and the filled vectors."""
+        from nngraph.viz import samples as pictures
+
+        machine, to_host = self.machine, self.backend.to_numpy
+        shape = visible_picture(machine)
+        missing = fill_mask(fill, shape, machine.n_visible)
+        data = next(p for p in (splits.test, splits.validation, splits.train) if p is not None and len(p))
+        values = self.rows(data.take(np.arange(min(count, len(data)))))
+        filled, truth = to_host(self.last_sweep(values, ~missing, steps, rng)[int(means)]), to_host(values)
+        error = float(((filled - truth)[:, missing] ** 2).mean()) if missing.any() else 0.0
+        rows = np.concatenate([truth, np.where(missing, 0.5, truth), filled])
+        pictures.write_samples(output, rows, shape, per_row=len(truth), array=filled)
+        return (f"filled in {fill_description(fill, missing)} of {plural(len(truth), 'example')} ({what}; rows: "
+                f"data, the part kept, filled) to {output}; mean squared error on the filled part {error:.4f}")
+
+    def random_states(self, count: int, rng):
+        """Where chains start: bernoulli units on with probability 1/2, gaussian units at their bias."""
+        xp, m = self.xp, self.machine
+        states = random_bits(rng, xp, (count, m.size), m.weights.dtype)
+        if m.any_gaussian:
+            cols = xp.asarray(m.gaussian)
+            states[:, cols] = m.bias[cols]
+        return states
+
+    def last_sweep(self, values, observed: np.ndarray, steps: int, rng):
+        """Chains from `random_states` with the `observed` visible units (a bool [V] mask) clamped at `values`
+        [B, V], after `steps` sweeps: (the visible states, their means given the rest of the last state)."""
+        raise NotImplementedError
 
 
 def visible_picture(machine) -> tuple[int, ...]:
@@ -163,15 +190,16 @@ def visible_picture(machine) -> tuple[int, ...]:
 
 
 def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
-    """The observed visible units (a bool [V] mask): one half of the picture, or a .npy mask file."""
+    """The visible units to fill in (a bool [V] mask): the half of the picture that `fill` names, or the 1s of
+    a .npy mask file; the others are kept."""
     if fill in FILL_SIDES:
         if shape[-2] == 1 and fill in ("top", "bottom"):
             raise DataError(f"--fill {fill}: the visible units are not a picture with rows",
-                            hint="use left or right, or a .npy mask of the observed units")
+                            hint="use left or right, or a .npy mask of the units to fill")
         rows, cols = np.indices(shape[-2:])
         height, width = shape[-2:]
-        mask = {"top": rows < height // 2, "bottom": rows >= height // 2,
-                "left": cols < width // 2, "right": cols >= width // 2}[fill]
+        mask = {"top": rows < height // 2, "bottom": rows >= height - height // 2,
+                "left": cols < width // 2, "right": cols >= width - width // 2}[fill]
         return np.broadcast_to(mask, shape).reshape(-1).copy()
     if not str(fill).endswith(".npy"):
         raise DataError(f"--fill {fill!r}: expected one of {', '.join(FILL_SIDES)} or a .npy mask file")
@@ -180,8 +208,15 @@ def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
     mask = load_npy(fill, error=lambda message, hint=None: DataError(f"--fill: {message}", None, hint))
     if mask.size != size or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
         raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the {size} visible units",
-                        hint=f"save a 0/1 or boolean array of {size} values (shape {list(shape)}), 1 = observed")
+                        hint=f"save a 0/1 or boolean array of {size} values (shape {list(shape)}), 1 = fill in")
     return mask.reshape(-1).astype(bool)
+
+
+def fill_description(fill: str, missing: np.ndarray) -> str:
+    """What was filled, for the message: `the bottom half`, `the 5 units marked in mask.npy`."""
+    if fill in FILL_SIDES:
+        return f"the {fill} half"
+    return f"the {plural(int(missing.sum()), 'unit')} marked in {fill}"
 
 
 class GeneralBoltzmann(EnergyMethod):
@@ -225,15 +260,6 @@ class GeneralBoltzmann(EnergyMethod):
         self.sweeper.run(states, self.all_units, self.schedule, rng)
         return self.sweeper.statistics(states, self.all_units, self.sweeps, self.temperature, rng)
 
-    def random_states(self, count: int, rng):
-        """Bernoulli units on with probability 1/2; gaussian units at their bias."""
-        xp, m = self.xp, self.machine
-        states = random_bits(rng, xp, (count, m.size), m.weights.dtype)
-        if m.any_gaussian:
-            cols = xp.asarray(m.gaussian)
-            states[:, cols] = m.bias[cols]
-        return states
-
     def clamped(self, v, rng):
         """Noisy clamping: bernoulli data bits that are on turn off with probability `noisy_clamp`, those
         off turn on with a third of it."""
@@ -261,19 +287,17 @@ class GeneralBoltzmann(EnergyMethod):
         gaussian = m.gaussian[: m.n_visible]
         return xp.where(xp.asarray(gaussian), z, stable_sigmoid(xp, z / self.temperature))
 
-    def chain_means(self, values, observed: np.ndarray, steps: int, rng):
-        """Visible means estimated by `steps` sweeps at the final temperature (after annealing), with the
-        `observed` visible units (a bool [V] mask) clamped at `values` [B, V]; averaged over the sweeps."""
-        xp, m = self.xp, self.machine
+    def last_sweep(self, values, observed: np.ndarray, steps: int, rng):
+        """After the annealing schedule, `steps` sweeps at the final temperature."""
+        m = self.machine
         states = self.random_states(len(values), rng)
-        states[:, np.flatnonzero(observed)] = values[:, np.flatnonzero(observed)]
+        kept = np.flatnonzero(observed)
+        states[:, kept] = values[:, kept]
         free = np.concatenate([np.flatnonzero(~observed), self.hidden_units])
-        self.sweeper.run(states, free, self.schedule, rng)
-        total = xp.zeros_like(values)
-        for _ in range(steps):
-            self.sweeper.run(states, free, [(self.temperature, 1)], rng)
-            total += states[:, : m.n_visible]
-        return total / steps
+        self.sweeper.run(states, free, self.schedule + [(self.temperature, steps)], rng)
+        means = self.visible_recon(states)
+        means[:, kept] = values[:, kept]
+        return states[:, : m.n_visible], means
 
     def metrics(self, v, positive, fresh: bool = True) -> dict[str, float]:
         """Reconstruction error: visible means given the positive phase's last hidden states, against the

@@ -58,7 +58,8 @@ def labels_wanted(losses) -> bool:
 
 
 def predictions_metric(plan, output: np.ndarray, data: Dataset) -> dict[str, float]:
-    """Accuracy for classifiers (argmax, or 0.5 threshold for one unit), MSE otherwise."""
+    """Accuracy for classifiers (argmax, or 0.5 threshold for one unit), label and exact-match accuracy for
+    multi-label ones (`multi_label`), MSE otherwise."""
     y = data.y
     if y is None:
         return {}
@@ -69,9 +70,20 @@ def predictions_metric(plan, output: np.ndarray, data: Dataset) -> dict[str, flo
             predicted = output.reshape(len(output), -1).argmax(axis=1)
         # count_nonzero, not mean: this runs every step, and on a tiny batch mean's overhead is the cost
         return {"accuracy": np.count_nonzero(predicted == y.reshape(-1)) / max(len(predicted), 1)}
+    if y.shape == output.shape and multi_label(plan, y):
+        right = (output > 0.5) == (y > 0.5)
+        return {"label_accuracy": float(right.mean()), "exact_match": float(right.all(axis=1).mean())}
     if y.shape == output.shape:
         return {"mse": float(((output - y) ** 2).mean())}
     return {}
+
+
+def multi_label(plan, y: np.ndarray) -> bool:
+    """A multi-label task: several units compared with the data's targets by a binary cross-entropy (each unit
+    a yes/no question: sigmoid probabilities), and the targets rows of 0s and 1s."""
+    compared = [ls for ls in plan.losses if ls.target is None and ls.unit == plan.scored]
+    return (y.ndim == 2 and y.shape[1] > 1 and any(ls.op in ("bce_logits", "bce") for ls in compared)
+            and bool(np.isin(y, (0, 1)).all()))
 
 
 def chunks(data: Dataset, size: int):

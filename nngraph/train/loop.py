@@ -26,6 +26,7 @@ import numpy as np
 
 from nngraph import __version__
 from nngraph.errors import TrainingError, plural
+from nngraph.graph.vocabulary import RUNNING
 from nngraph.train.checkpoint import (
     load_checkpoint,
     nest,
@@ -138,7 +139,7 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
                 _interrupt(run, method, rng, history, stopper, epoch)
             if run is not None and checkpoints.due(epoch):
                 _save(run, method, rng, history, stopper, epoch)
-    if epoch > start_epoch:
+    if epoch > start_epoch or (start_epoch == 0 and not history.records):  # `epochs 0`: the initial state
         _finish(run, method, rng, history, stopper, epoch, config.epochs)
     return history
 
@@ -261,7 +262,7 @@ def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, bas
         steps.add(method.train_step(part, rng), len(part))
         if ctrl_c.requested and steps.steps < last:
             return None
-    record = {"epoch": steps.epoch, "lr": lr, **steps.means()}
+    record = {"epoch": steps.epoch, "lr": lr, **{name + RUNNING: v for name, v in steps.means().items()}}
     if validation is not None and len(validation):
         record.update({f"val_{k}": float(v) for k, v in method.evaluate(validation).items()})
     return record
@@ -290,7 +291,7 @@ def _stopper(config, validation, history: History, method) -> EarlyStopping | No
     if monitor.startswith("val_") and (validation is None or len(validation) == 0):
         raise TrainingError(f"early_stopping monitors '{monitor}' but there is no validation split",
                             config.spans.get("early_stopping"),
-                            hint="add e.g. `validation 0.2`, or monitor `loss`")
+                            hint=f"add e.g. `validation 0.2`, or monitor `loss{RUNNING}`")
     stopper = EarlyStopping(monitor, options.get("patience", 10), options.get("min_delta", 0.0))
     if history.stopping:
         stopper.load(history.stopping, history.best_params or {}, method.params)

@@ -22,6 +22,7 @@ import numpy as np
 import nngraph
 from nngraph.atomic import atomic_write_text, prepare_folder
 from nngraph.errors import OutputError, TrainingError
+from nngraph.graph.vocabulary import RUNNING
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -65,9 +66,10 @@ class RunDir:
         return target
 
     def finish(self, records: list[dict], summary: dict) -> None:
-        """The end-of-run files: summary.json and curves.png."""
+        """The end-of-run files: summary.json and curves.png (none when no epoch was trained: `epochs 0`)."""
         self.write_summary(summary)
-        self.plot_curves(records)
+        if records:
+            self.plot_curves(records)
 
     def plot_curves(self, records: list[dict]) -> Path:
         """curves.png: loss and metrics per epoch (matplotlib, imported only here)."""
@@ -188,15 +190,18 @@ def versions() -> dict[str, str]:
 
 
 def summarize(history, *, spec_hash: str | None, seed: int, backend: str, dtype: str,
-              wall_time: float, test: dict[str, float] | None = None) -> dict:
-    """summary.json's content: the final epoch's train and validation metrics, plus provenance.
+              wall_time: float, test: dict[str, float] | None = None,
+              train: dict[str, float] | None = None) -> dict:
+    """summary.json's content: the metrics of the parameters the run ends with on each split, measured in
+    eval mode as `nngraph eval` measures them (`train`, `validation`, `test`), the final epoch's running
+    figures (`train_running`: averaged over its steps, dropout on), plus provenance.
     `epochs_run` counts the run's epochs, `resumed_from_epoch` those done before this call (0 when it
     started the run); `wall_time_s` is this call's."""
     last = _final_record(history)
-    train = {k: v for k, v in last.items() if k not in ("epoch", "lr", "time") and not k.startswith("val_")}
+    running = {k[: -len(RUNNING)]: v for k, v in last.items() if k.endswith(RUNNING)}
     validation = {k[4:]: v for k, v in last.items() if k.startswith("val_")}
     return {
-        "train": train, "validation": validation, "test": dict(test or {}),
+        "train": dict(train or {}), "train_running": running, "validation": validation, "test": dict(test or {}),
         "epochs_run": len(history.records), "resumed_from_epoch": history.resumed_from,
         "stopped_early": history.stopped_early,
         "best_epoch": history.best_epoch, "wall_time_s": round(wall_time, 3),

@@ -171,12 +171,12 @@ class RBM(EnergyMethod):
         hidden = self.gibbs.hidden_probs(v)
         return self.xp.concatenate([self.gibbs.visible_means(hidden), hidden], axis=1)
 
-    def chain_means(self, values, observed: np.ndarray, steps: int, rng):
-        """Visible means after `steps` block-Gibbs steps from `values` [B, V], the `observed` visible
-        units (bool [V]) clamped; unobserved units start from random bits."""
+    def last_sweep(self, values, observed: np.ndarray, steps: int, rng):
+        """`steps` block-Gibbs steps (hidden given visible, then visible given hidden) from the visible part
+        of `random_states`."""
         xp = self.xp
-        start = random_bits(rng, xp, values.shape, values.dtype)
+        start = self.random_states(len(values), rng)[:, : self.machine.n_visible]
         clamp = xp.asarray(observed)
         start[:, clamp] = values[:, clamp]
-        means, _ = self.gibbs.run(start, steps, rng, clamp if observed.any() else None, values)
-        return means
+        means, states = self.gibbs.run(start, steps, rng, clamp if observed.any() else None, values)
+        return states, means

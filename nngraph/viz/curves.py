@@ -1,4 +1,6 @@
-"""Training curves: one panel for every loss, one per other metric family, train and held-out together."""
+"""Training curves: one panel for every loss, one per other metric family, train and held-out together.
+The training split's line is the epoch's running figure (`loss_running`, solid), the held-out ones are measured
+in eval mode at the end of each epoch (`val_loss`, dashed)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import math
 from pathlib import Path
 
 from nngraph.errors import DataError
+from nngraph.graph.vocabulary import RUNNING
 from nngraph.viz.output import PLOT_SUFFIXES, new_figure, output_path, save_figure
 
 SPLITS = ("val", "test", "train")  # key prefixes naming the data a metric was measured on
@@ -15,7 +18,10 @@ COLUMNS = 2
 
 
 def split_key(key: str) -> tuple[str, str]:
-    """'val_accuracy' -> ('accuracy', 'val'); 'loss' -> ('loss', 'train')."""
+    """'val_accuracy' -> ('accuracy', 'val'); 'loss_running' (the epoch's running figure) and 'loss' ->
+    ('loss', 'train')."""
+    if key.endswith(RUNNING) and len(key) > len(RUNNING):
+        key = key[: -len(RUNNING)]
     for split in SPLITS:
         if key.startswith(split + "_") and len(key) > len(split) + 1:
             return key[len(split) + 1 :], split

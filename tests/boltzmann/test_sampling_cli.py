@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nngraph
 from nngraph.errors import DataError
+from nngraph.session import prepare
 from nngraph.train.boltzmann import fill_mask, visible_picture
 from tests.boltzmann.helpers import machine
 from tests.cli.helpers import run_cli
@@ -34,13 +36,17 @@ def test_free_running_samples_and_filters_are_drawn(trained, tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 0 and (tmp_path / "s_filters.png").stat().st_size > 0
 
 
-def test_fill_in_clamps_the_observed_half(trained, tmp_path):
+@pytest.mark.parametrize("means", [False, True])
+def test_fill_names_the_part_filled_in_and_keeps_the_rest(trained, tmp_path, means):
     spec, checkpoint = trained
-    result = run_cli("sample", spec, "--checkpoint", checkpoint, "-o", tmp_path / "f.npy", "--fill", "top",
-                     "--steps", "50")
-    assert result.code == 0 and "unobserved part" in result.out, result.both
-    filled = np.load(tmp_path / "f.npy")
-    assert filled.shape == (4, 9) and ((filled >= 0) & (filled <= 1)).all()
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, "-o", tmp_path / "f.npy", "--fill", "bottom",
+                     "--steps", "50", *(["--means"] if means else []))
+    assert result.code == 0 and result.out.startswith("filled in the bottom half of 4 examples"), result.both
+    assert ("probabilities" if means else "states") + " of the last sweep" in result.out
+    filled = np.load(tmp_path / "f.npy").reshape(4, 3, 3)
+    truth = prepare(nngraph.load(spec)).splits.test.x.reshape(-1, 3, 3)[:4]
+    np.testing.assert_array_equal(filled[:, :2], truth[:, :2])  # the top two rows kept
+    assert np.isin(filled, (0, 1)).all() != means and ((filled >= 0) & (filled <= 1)).all()
 
 
 def test_a_mask_that_does_not_fit_is_a_clear_error(trained, tmp_path):
@@ -73,5 +79,7 @@ def test_fill_masks_are_halves_of_the_picture(backend):
     assert visible_picture(m) == (4, 4)
     assert fill_mask("top", (4, 4), 16).reshape(4, 4)[:2].all() and not fill_mask("top", (4, 4), 16)[8:].any()
     assert fill_mask("right", (4, 4), 16).reshape(4, 4)[:, 2:].all()
+    bottom = fill_mask("bottom", (3, 3), 9).reshape(3, 3)  # an odd height: the middle row is kept either way
+    assert bottom[2].all() and not bottom[:2].any() and fill_mask("top", (3, 3), 9).reshape(3, 3)[0].all()
     with pytest.raises(DataError, match="not a picture with rows"):
         fill_mask("top", (1, 8), 8)

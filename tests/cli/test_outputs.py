@@ -100,4 +100,5 @@ def test_sample_writes_into_the_run_folder_by_default(rbm_run, tmp_path, monkeyp
 def test_sample_messages_count_in_the_singular_too(rbm_run, tmp_path):
     result = run_cli("sample", SPECS / "rbm_bars.nn", "--checkpoint", rbm_run / "checkpoint.npz", "-n", 1,
                      "--steps", 1, "-o", tmp_path / "one.npy")
-    assert result.out == f"wrote 1 free-running sample (1 Gibbs sweep) to {tmp_path / 'one.npy'}\n", result.both
+    assert result.out == (f"wrote 1 free-running sample (1 Gibbs sweep; states of the last sweep) to "
+                          f"{tmp_path / 'one.npy'}\n"), result.both

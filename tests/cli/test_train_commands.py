@@ -139,7 +139,7 @@ def test_without_a_terminal_progress_lines_go_to_stderr_unless_quiet(tmp_path):
     result = run_cli("train", SPECS / "xor.nn", "--out", tmp_path / "a", "--set", "epochs=30")
     assert result.code == 0, result.both
     lines = result.err.splitlines()
-    assert lines[0].startswith("epoch 1/30  loss ") and lines[-1].startswith("epoch 30/30  loss ")
+    assert lines[0].startswith("epoch 1/30  loss_running ") and lines[-1].startswith("epoch 30/30  loss_running ")
     assert "\x1b" not in result.err and not result.out.startswith("epoch")
     quiet = run_cli("train", SPECS / "xor.nn", "--out", tmp_path / "b", "--set", "epochs=30", "-q")
     assert quiet.err == ""

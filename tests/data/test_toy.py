@@ -22,7 +22,7 @@ def test_generated_classification_shapes_and_balance(text):
 
 
 @pytest.mark.parametrize(
-    "name", ["moons", "spirals", "linear", "ring", "grid", "sine", "adding", "parity"]
+    "name", ["moons", "spirals", "linear", "balls", "ring", "grid", "sine", "adding", "parity"]
 )
 def test_generated_sets_are_deterministic_by_seed(name):
     same_a, same_b, other = load(name, seed=3), load(name, seed=3), load(name, seed=4)
@@ -64,3 +64,11 @@ def test_linear_weights_are_recoverable_by_least_squares():
 def test_linear_takes_given_weights_and_bias():
     data = load("linear(n=20, weights=[2, -3], bias=0.5, noise=0)")
     np.testing.assert_allclose(data.y[:, 0], data.x @ np.array([2, -3]) + 0.5, atol=1e-5)
+
+
+def test_balls_are_multi_label_targets_of_the_balls_each_point_lies_in():
+    data = load("balls(n=400, features=3, labels=4)")
+    assert data.x.shape == (400, 3) and data.y.shape == (400, 4) and data.y.dtype == np.float32
+    distances = np.linalg.norm(data.x[:, None, :] - data.info["centres"][None], axis=2)
+    np.testing.assert_array_equal(data.y, distances < np.median(distances, axis=0))
+    assert np.allclose(data.y.mean(axis=0), 0.5) and len({tuple(row) for row in data.y}) > 8

@@ -81,7 +81,7 @@ def test_each_optimizer_slot_and_early_stopping_count():
     params = 4 * (2 * 3000 + 3000 * 3000 + 3000 + 3000 + 3000 + 1)
     assert peak("optimizer sgd") + 2 * params == peak("optimizer adam")
     assert peak("optimizer sgd(momentum=0.9)") + params == peak("optimizer adam")
-    assert peak("optimizer sgd", "validation 0.5", "early_stopping monitor=loss") \
+    assert peak("optimizer sgd", "validation 0.5", "early_stopping monitor=loss_running") \
         > peak("optimizer sgd", "validation 0.5")
     checked = check(XOR_WIDE + "}")
     assert training_memory(checked.models, checked.trains[0], "float64").parameters == 2 * params

@@ -17,11 +17,13 @@ def _config(*overrides):
     return check_spec(apply_overrides(parse(SPEC), list(overrides))).train()
 
 
-@pytest.mark.parametrize("override", ["early_stopping=4 monitor=loss", "early_stopping 4 monitor=loss",
-                                      "early_stopping=monitor=loss patience=4", "early_stopping = 4 monitor=loss"])
+@pytest.mark.parametrize("override", ["early_stopping=4 monitor=loss_running",
+                                      "early_stopping 4 monitor=loss_running",
+                                      "early_stopping=monitor=loss_running patience=4",
+                                      "early_stopping = 4 monitor=loss_running"])
 def test_a_setting_with_trailing_options_can_be_set(override):
     stopping = _config(override).early_stopping
-    assert (stopping["monitor"], stopping["patience"]) == ("loss", 4)
+    assert (stopping["monitor"], stopping["patience"]) == ("loss_running", 4)
 
 
 def test_plain_and_call_settings_still_work():

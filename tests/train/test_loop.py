@@ -29,8 +29,8 @@ def test_fit_learns_and_writes_metrics_and_checkpoint(tmp_path):
     run = make_run_dir(out=tmp_path, spec_text="spec")
     history = fit(method, train, val, cfg, run, np.random.default_rng(0))
     assert len(history.records) == 10
-    assert history.records[-1]["loss"] < history.records[0]["loss"] / 5
-    assert {"epoch", "lr", "loss", "val_loss", "time"} <= set(history.records[0])
+    assert history.records[-1]["loss_running"] < history.records[0]["loss_running"] / 5
+    assert {"epoch", "lr", "loss_running", "val_loss", "time"} <= set(history.records[0])
     lines = [json.loads(line) for line in run.metrics.read_text().splitlines()]
     assert lines == history.records
     state, meta = load_checkpoint(run.checkpoint, expect_spec_hash=run.spec_hash)
@@ -45,7 +45,7 @@ def test_step_metrics_are_averaged_by_batch_size():
 
     history = fit(Counting(config()), linear_data(n=10), None, config(batch=4, epochs=1), None,
                   np.random.default_rng(0))
-    assert history.records[0]["loss"] == pytest.approx((4 * 4 + 4 * 4 + 2 * 2) / 10)
+    assert history.records[0]["loss_running"] == pytest.approx((4 * 4 + 4 * 4 + 2 * 2) / 10)
 
 
 def test_learning_rate_follows_the_schedule():

@@ -68,12 +68,13 @@ def test_metrics_log_writes_one_flushed_line_per_record(tmp_path):
 
 
 def test_summary_has_splits_and_provenance(tmp_path):
-    history = History([{"epoch": 1, "lr": 0.1, "time": 0.1, "loss": 0.5, "val_loss": 0.7},
-                       {"epoch": 2, "lr": 0.1, "time": 0.2, "loss": 0.4, "val_loss": 0.9}],
+    history = History([{"epoch": 1, "lr": 0.1, "time": 0.1, "loss_running": 0.5, "val_loss": 0.7},
+                       {"epoch": 2, "lr": 0.1, "time": 0.2, "loss_running": 0.4, "val_loss": 0.9}],
                       stopped_early=True, best_epoch=1)
     summary = summarize(history, spec_hash="abc", seed=3, backend="numpy", dtype="float32",
-                        wall_time=1.23456, test={"loss": 0.8})
-    assert summary["train"] == {"loss": 0.5} and summary["validation"] == {"loss": 0.7}  # best epoch
+                        wall_time=1.23456, test={"loss": 0.8}, train={"loss": 0.45})
+    assert summary["train_running"] == {"loss": 0.5} and summary["validation"] == {"loss": 0.7}  # best epoch
+    assert summary["train"] == {"loss": 0.45}  # the split measured in eval mode, as `nngraph eval` does
     assert summary["test"] == {"loss": 0.8} and summary["epochs_run"] == 2
     assert set(summary["versions"]) == {"python", "numpy", "nngraph"}
     run = make_run_dir(out=tmp_path)
