@@ -137,10 +137,16 @@ def _train_block_for(checked: CheckedSpec, model: str | None, train: str | None)
 
 
 def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, backend: str = "numpy",
-          dtype: str | None = None, quiet: bool = True, overwrite: bool = False) -> dict:
+          dtype: str | None = None, quiet: bool | None = None, overwrite: bool = False, log=()) -> dict:
     """Train as the spec's train block says; returns summary.json's content (with "run_dir").
-    An `out` folder that holds a run already is refused unless `overwrite`; `resume` continues one."""
+    An `out` folder that holds a run already is refused unless `overwrite`; `resume` continues one.
+    `quiet=None`: a progress bar in a Jupyter notebook, nothing elsewhere. `log`: experiment logs as
+    `train --log` takes them ("tensorboard", "mlflow", "mlflow=URI")."""
     from nngraph.session import run_training
+    from nngraph.train.logs import make_loggers
+    from nngraph.train.progress import in_notebook
 
+    if quiet is None:
+        quiet = not in_notebook()
     return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet,
-                        overwrite=overwrite)
+                        overwrite=overwrite, loggers=make_loggers(list(log)))

@@ -62,13 +62,13 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
 
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
                  backend: str = "numpy", dtype: str | None = None, quiet: bool = True,
-                 threads: int | None = None, overwrite: bool = False) -> dict:
+                 threads: int | None = None, overwrite: bool = False, loggers=()) -> dict:
     """Train as the spec says; write the run folder; return summary.json's content.
     `out`: the run folder; one that holds a run already is refused unless `overwrite` (its run files are
     deleted first). `resume`: continue the run in this folder.
     `threads`: threads for numpy's BLAS and the compiled kernels on the numpy backend (None: the cores
-    free when training starts). Ctrl-C stops training with `train.loop.TrainingInterrupted` after writing
-    a checkpoint to resume from."""
+    free when training starts). `loggers`: experiment logs (`train.logs.make_loggers`). Ctrl-C stops
+    training with `train.loop.TrainingInterrupted` after writing a checkpoint to resume from."""
     from nngraph.backend.threads import compute_threads, free_cores
     from nngraph.graph.memory import out_of_memory, require_training_memory
 
@@ -80,12 +80,13 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     threads = threads or free_cores()
     try:
         with compute_threads(threads if backend == "numpy" else None):
-            return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite)
+            return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers)
     except MemoryError:
         raise out_of_memory(checked.models, config, dtype, resume is not None) from None
 
 
-def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite) -> dict:
+def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers) -> dict:
+    from nngraph.train.logs import open_logs
     from nngraph.train.loop import fit, restore
     from nngraph.train.outputs import make_run_dir, summarize
 
@@ -99,16 +100,19 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     if resume is not None:  # the checkpoint is judged first: a refused resume leaves the folder as it was
         done, history = restore(method, run.checkpoint, rng, check=expectation(checked, config, method, "resume"))
     _record_start(run, session)
-    history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet)
-    test, train = (method.evaluate(part) if part is not None and len(part) else None
-                   for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
-    summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
-                        dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test,
-                        train=train)
-    summary["run_dir"] = str(run.path)
-    summary["final"] = {f"{prefix}_{k}": v for part, prefix in (("train", "train"), ("validation", "val"),
-                                                                ("test", "test")) for k, v in summary[part].items()}
-    run.finish(history.records, summary)
+    with open_logs(loggers, run.path, config, resumed=resume is not None) as logs:
+        history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet,
+                      on_epoch=logs.epoch)
+        test, train = (method.evaluate(part) if part is not None and len(part) else None
+                       for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
+        summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
+                            dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test,
+                            train=train)
+        summary["run_dir"] = str(run.path)
+        summary["final"] = {f"{prefix}_{k}": v for part, prefix in (("train", "train"), ("validation", "val"),
+                                                                    ("test", "test")) for k, v in summary[part].items()}
+        run.finish(history.records, summary)
+        logs.finish(summary)
     return summary
 
 

@@ -6,6 +6,7 @@ beyond what checking needs (`benchmarks/check_speed.py` measures it); every othe
 typer app in `app.py`, which imports the heavy modules inside the commands that need them.
 
     check.py      check_files: one ok line per model, or the errors
+    formatting.py format_files: `fmt`, the canonical layout with the comments kept
     render.py     diagnostics as compilers print them (`path:line:col: error: ...`, the line, a caret, a hint)
     tables.py     inspect's table of units
     help.py       help pages in plain text

@@ -1,4 +1,4 @@
-"""The typer app: the spec commands (check, inspect, viz, convert), and `run_app`, which turns their outcomes
+"""The typer app: the spec commands (check, fmt, inspect, viz, convert), and `run_app`, which turns their outcomes
 into exit codes (`nngraph.cli.EXIT_CODES`). Heavy modules are imported inside the commands that need them."""
 
 from __future__ import annotations
@@ -46,6 +46,18 @@ def check(specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="spec 
 
 
 @command()
+def fmt(specs: List[Path] = typer.Argument(..., metavar="SPEC...", help=".nn spec files"),
+        check_only: bool = typer.Option(False, "--check",
+                                        help="write nothing; list the files that would change, exit 1 if any")):
+    """Rewrite .nn specs in the canonical layout, keeping every comment (--check: only report)."""
+    from nngraph.cli.formatting import format_files
+
+    code = format_files(specs, check=check_only)
+    if code:
+        raise typer.Exit(code)
+
+
+@command()
 def inspect(spec: Path = SPEC):
     """A table per model: units, roles, shapes, activations, inputs, parameters, FLOPs."""
     from nngraph.cli.tables import print_tables
@@ -79,14 +91,15 @@ def viz(spec: Path = SPEC,
 def convert(spec: Path = SPEC,
             output: Path = typer.Option(..., "-o", "--output", metavar="FILE",
                                         help="OUT.nn or OUT.yaml (not the input itself)")):
-    """Turn a .nn spec into YAML or back: the same AST either way (comments and layout are not kept)."""
+    """Turn a .nn spec into YAML or back: the same AST either way, the comments kept (the layout is the
+    target's canonical one)."""
     from nngraph.atomic import atomic_write_text
     from nngraph.spec.load import convert as convert_spec
-    from nngraph.spec.load import load_spec as parse_spec
-    from nngraph.spec.load import surface_of
+    from nngraph.spec.load import load_commented, surface_of
 
     _refuse_same_file(spec, output)
-    text = convert_spec(parse_spec(spec), surface_of(str(output)))
+    source, comments = load_commented(spec)
+    text = convert_spec(source, surface_of(str(output)), comments)
     atomic_write_text(output, text)
     typer.echo(f"wrote {output}")
 

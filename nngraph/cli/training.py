@@ -33,17 +33,22 @@ def train(spec: Path = SPEC,
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress on stderr"),
           threads: Optional[int] = typer.Option(None, "--threads", min=1, max=1024, metavar="N",
                                                 help="threads for the BLAS and the compiled kernels "
-                                                     "(default: the cores free when training starts)")):
+                                                     "(default: the cores free when training starts)"),
+          log: Optional[List[str]] = typer.Option(None, "--log", metavar="KIND",
+                                                  help="also log to tensorboard (event files in RUN/tensorboard) "
+                                                       "or mlflow[=URI] (default store RUN/mlruns); repeatable")):
     """Train a spec; writes metrics.jsonl, summary.json, checkpoint.npz and curves.png into the run folder.
 
     Ctrl-C stops after the current step, writes a checkpoint and says how to resume (exit code 130)."""
     from nngraph.session import run_training
+    from nngraph.train.logs import make_loggers
     from nngraph.train.loop import TrainingInterrupted
     from nngraph.train.outputs import CHECKPOINT_FILE
 
     if resume is not None and (out is not None or overwrite):
         raise typer.BadParameter("a resumed run stays in its folder: give --resume alone, without --out or "
                                  "--overwrite", param_hint="'--resume'")
+    loggers = make_loggers(log or [])  # an unknown kind or a missing extra: refused before anything is read
     if resume is not None:
         checked, train_name = _load_for_checkpoint(spec, resume / CHECKPOINT_FILE, overrides, train_name)
     else:
@@ -51,7 +56,7 @@ def train(spec: Path = SPEC,
     try:
         with _checkpoint_warnings():
             summary = run_training(checked, train_name, out=out, resume=resume, backend=backend, dtype=dtype,
-                                   quiet=quiet or json_out, threads=threads, overwrite=overwrite)
+                                   quiet=quiet or json_out, threads=threads, overwrite=overwrite, loggers=loggers)
     except TrainingInterrupted as stop:
         _say_how_to_resume(stop, spec, overrides, train_name)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -12,8 +12,10 @@ def compile_model(model, losses=(), backend=None, seed: int = 0, sum_units: bool
     `learn_initial` learns the state before the first step of every loop unit (a unit's own `initial=learned`
     does it for that unit alone)."""
     options = dict(sum_units=sum_units, input_grads=input_grads, learn_initial=learn_initial)
-    return Program(lower_model(model, losses, training=True, **options),
-                   lower_model(model, losses, training=False, **options), backend, seed)
+    program = Program(lower_model(model, losses, training=True, **options),
+                      lower_model(model, losses, training=False, **options), backend, seed)
+    program.model = model
+    return program
 
 
 __all__ = ["Plan", "Program", "compile_model", "lower_model"]

@@ -60,6 +60,8 @@ def time_major(a: np.ndarray) -> np.ndarray:
 class Program:
     """Parameters by name, and the forward and backward passes of a training plan and an eval plan."""
 
+    model = None  # the checked ModelGraph it was compiled from (`compile_model` sets it), for its pictures
+
     def __init__(self, train_plan: Plan, eval_plan: Plan, backend: Backend | None = None, seed: int = 0):
         self.backend = backend or get_backend()
         self.xp = self.backend.xp
@@ -78,6 +80,24 @@ class Program:
     @property
     def plan(self) -> Plan:
         return self.train_plan
+
+    # ---- in a notebook: its drawing and inspect table (viz sits above compile: imported only when shown) ------
+
+    def _repr_svg_(self) -> str | None:
+        if self.model is None:
+            return None
+        from nngraph.viz.notebook import models_svg
+
+        return models_svg([self.model])
+
+    def _repr_html_(self) -> str | None:
+        if self.model is None:
+            return None
+        from nngraph.viz.notebook import models_html
+
+        count = sum(int(a.size) for a in self.params.values())
+        return models_html([self.model], f"compiled: {count:,} parameters on {self.backend.name}, "
+                                         f"{self.backend.xp.dtype(self.backend.dtype).name}")
 
     # ---- parameters ---------------------------------------------------------------------
 

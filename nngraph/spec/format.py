@@ -3,12 +3,18 @@
 The formatter is the inverse of the parser: `parse(format_spec(s)) == s` for every AST that
 the parser (or the YAML reader) can produce. Negative `Number`s, which only hand-built ASTs
 hold, are written `-n` and so read back as `Negate(Number(n))`: the same meaning, another node.
+
+`format_source` is `nngraph fmt`: the same layout for a spec's text, its comments kept where they were
+(each attached by position to the line of the layout it precedes or trails) and single blank lines inside a
+block kept where the author left them.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
+from dataclasses import dataclass, field
 
 from nngraph.spec import ast
 
@@ -203,14 +209,125 @@ def format_header(item: ast.Item) -> str:
 
 
 def format_item(item: ast.Item) -> str:
-    if isinstance(item, ast.Train):
-        lines = [format_setting(s) for s in item.settings]
-    else:
-        lines = [format_statement(s) for s in item.statements]
-    body = "".join(f"{INDENT}{line}\n" for line in lines)
+    body = "".join(f"{INDENT}{_body_line(node)}\n" for node in _body(item))
     return f"{format_header(item)} {{\n{body}}}\n"
+
+
+def _body(item: ast.Item) -> tuple:
+    return item.settings if isinstance(item, ast.Train) else item.statements
+
+
+def _body_line(node) -> str:
+    return format_setting(node) if isinstance(node, ast.Setting) else format_statement(node)
 
 
 def format_spec(spec: ast.Spec) -> str:
     """The whole spec as canonical .nn text: one statement a line, a blank line between items."""
     return "\n".join(format_item(item) for item in spec.items)
+
+
+# ---- the layout with the author's comments (nngraph fmt) ------------------------------------------
+
+
+def format_source(text: str, path: str = "<string>") -> str:
+    """Spec text in the canonical layout, every comment kept: what `nngraph fmt` writes."""
+    from nngraph.spec.parser import parse_commented
+
+    spec, comments = parse_commented(text, path)
+    return format_commented(spec, comments)
+
+
+@dataclass
+class _Line:
+    """One line of the layout: its text, where it came from, and the comments that go with it."""
+
+    text: str
+    indent: str
+    start: tuple[int, int]  # the source position of its first word
+    end_line: int
+    comment_indent: str  # the indent of own-line comments before it
+    opens_item: bool = False
+    closes_item: bool = False
+    leading: list = field(default_factory=list)
+    trailing: list = field(default_factory=list)
+
+
+def format_commented(spec: ast.Spec, comments) -> str:
+    """`format_spec`'s layout with `comments` (objects with line, column, text, in source order, positions in
+    `spec.source`) where they were: a comment after code on its line trails the layout line of that code, an
+    own-line comment precedes the line of what follows it (a closing `}`: at the end of the block; nothing:
+    at the end of the file)."""
+    return _emit(*commented_lines(spec, comments))
+
+
+def commented_lines(spec: ast.Spec, comments) -> tuple[list[_Line], list]:
+    """The layout's lines, three or more an item (its header, one per statement or setting, its `}`), each with
+    the comments it leads and trails; and the comments after the last line. Both surfaces' ASTs work: a YAML
+    item's span covers its header key only, so its `}` stands after its last statement."""
+    lines = [line for item in spec.items for line in _item_lines(item)]
+    tail = _attach(lines, comments, spec.source.splitlines())
+    return lines, tail
+
+
+def _item_lines(item: ast.Item) -> list[_Line]:
+    span = item.span
+    header = _Line(f"{format_header(item)} {{", "", (span.line, span.column), span.line, "", opens_item=True)
+    body = [_Line(_body_line(node), INDENT, (node.span.line, node.span.column),
+                  max(node.span.line, node.span.end_line), INDENT)
+            for node in _body(item)]
+    close_at = (span.end_line, span.end_column - 1)
+    if body and close_at <= body[-1].start:
+        close_at = (body[-1].end_line, math.inf)
+    close = _Line("}", "", close_at, close_at[0], INDENT, closes_item=True)
+    return [header, *body, close]
+
+
+def _attach(lines: list[_Line], comments, source_lines: list[str]) -> list:
+    """Give each comment to its line; the comments after the last line are returned."""
+    starts = [line.start for line in lines]
+    tail = []
+    for comment in comments:
+        where = (comment.line, comment.column)
+        before = bisect.bisect_left(starts, where) - 1
+        if _follows_code(comment, source_lines) and before >= 0:
+            lines[before].trailing.append(comment)
+        elif before + 1 < len(lines):
+            lines[before + 1].leading.append(comment)
+        else:
+            tail.append(comment)
+    return tail
+
+
+def _follows_code(comment, source_lines: list[str]) -> bool:
+    # A `;` alone before a comment is no code to trail.
+    return bool(source_lines[comment.line - 1][: comment.column - 1].strip(" \t\f;"))
+
+
+def _emit(lines: list[_Line], tail: list) -> str:
+    out: list[str] = []
+    last_line = None  # the source line written last, where a blank line after it is kept; None: none kept
+
+    def put(text: str, first_line: int, end_line: int, keep_blank: bool = True) -> None:
+        nonlocal last_line
+        if keep_blank and last_line is not None and first_line - last_line > 1:
+            out.append("")
+        out.append(text)
+        last_line = end_line
+
+    for line in lines:
+        if line.opens_item and out:
+            out.append("")  # items are one blank line apart, whatever the source had
+        if line.opens_item:
+            last_line = None
+        for comment in line.leading:
+            put(line.comment_indent + comment.text, comment.line, comment.line)
+        trailing = "".join("  " + comment.text for comment in line.trailing)
+        put(line.indent + line.text + trailing, line.start[0], line.end_line, keep_blank=not line.closes_item)
+        if line.opens_item:
+            last_line = None  # no blank line at the top of a block
+    if tail and out:
+        out.append("")
+        last_line = None
+    for comment in tail:
+        put(comment.text, comment.line, comment.line)
+    return "".join(f"{text}\n" for text in out)

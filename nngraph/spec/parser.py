@@ -6,6 +6,7 @@ import functools
 import math
 import os
 import sys
+from typing import NamedTuple
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
@@ -15,7 +16,7 @@ from nngraph.safe_files import read_bytes
 from nngraph.spec import ast
 from nngraph.spec.limits import MAX_NESTING, MAX_SOURCE_BYTES, check_limits, collector_paused  # noqa: F401 (API)
 from nngraph.spec.syntax_errors import syntax_error
-from nngraph.spec.tables import grammar_text, load_parser  # noqa: F401  (grammar_text: API)
+from nngraph.spec.tables import collecting_comments, grammar_text, load_parser  # noqa: F401  (grammar_text: API)
 
 # ---- reading --------------------------------------------------------------------------
 
@@ -210,6 +211,14 @@ class _ToAst(Transformer):
 # ---- entry points ------------------------------------------------------------------------
 
 
+class Comment(NamedTuple):
+    """A `# ...` comment as written: where it starts (lines and columns from 1) and its text, `#` included."""
+
+    line: int
+    column: int
+    text: str
+
+
 def parse(text: str, path: str = "<string>") -> ast.Spec:
     """Parse spec text into an AST; raise SpecSyntaxError with a position and hint."""
     text = text.removeprefix("\ufeff")
@@ -221,6 +230,13 @@ def parse(text: str, path: str = "<string>") -> ast.Spec:
     with collector_paused():
         tree = _parse_tree(text, path, "start")
         return ast.Spec(_transform(tree, path), path=path, source=text)
+
+
+def parse_commented(text: str, path: str = "<string>") -> tuple[ast.Spec, tuple[Comment, ...]]:
+    """Like `parse`, and the comments too (the AST has no place for them): what `nngraph fmt` keeps."""
+    with collecting_comments() as tokens:
+        spec = parse(text, path)
+    return spec, tuple(Comment(t.line, t.column, str(t).rstrip()) for t in tokens)
 
 
 def parse_file(path: str | os.PathLike) -> ast.Spec:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -35,8 +37,35 @@ def stamp(text: str) -> str:
     return hashlib.sha256(f"{lark.__version__}\n{text}".encode()).hexdigest()
 
 
-def build_parser(text: str) -> Lark:
-    return Lark(text, parser="lalr", propagate_positions=True, start=list(START_RULES))
+# The grammar ignores comments, so the parser never sees them; the lexer hands each to this callback on its
+# way past, and `collecting_comments` keeps them for the formatter. One parser serves every thread, hence a
+# thread-local list (None outside `collecting_comments`: a plain parse keeps nothing).
+_collecting = threading.local()
+
+
+def _keep_comment(token):
+    found = getattr(_collecting, "comments", None)
+    if found is not None:
+        found.append(token)
+    return token
+
+
+LEXER_CALLBACKS = {"COMMENT": _keep_comment}
+
+
+@contextmanager
+def collecting_comments():
+    """The COMMENT tokens the lexer passes over inside the `with`, in source order."""
+    previous = getattr(_collecting, "comments", None)
+    _collecting.comments = found = []
+    try:
+        yield found
+    finally:
+        _collecting.comments = previous
+
+
+def build_parser(text: str, callbacks=LEXER_CALLBACKS) -> Lark:
+    return Lark(text, parser="lalr", propagate_positions=True, start=list(START_RULES), lexer_callbacks=callbacks)
 
 
 def load_parser() -> Lark:
@@ -46,7 +75,7 @@ def load_parser() -> Lark:
         tables = json.loads(saved.read_text(encoding="utf-8"))
         if tables.get("stamp") == stamp(text):
             data = _decode(tables["parser"])
-            return Lark._load_from_dict(data["data"], data["memo"])
+            return Lark._load_from_dict(data["data"], data["memo"], lexer_callbacks=LEXER_CALLBACKS)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # missing, stale or from another Lark: build from the grammar instead
     return build_parser(text)
@@ -57,7 +86,8 @@ def write_tables(path: Path | None = None) -> Path:
     from lark.lexer import TerminalDef
 
     text = grammar_text()
-    data, memo = build_parser(text).memo_serialize([TerminalDef, Rule])
+    # The comment callback is a function, which JSON cannot hold: the tables are saved without it, load adds it.
+    data, memo = build_parser(text, callbacks={}).memo_serialize([TerminalDef, Rule])
     path = path or _SOURCE_GRAMMAR / TABLES_NAME
     payload = {"stamp": stamp(text), "parser": _encode({"data": data, "memo": memo})}
     path.write_text(json.dumps(payload, separators=(",", ":")) + "\n", encoding="utf-8")

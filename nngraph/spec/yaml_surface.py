@@ -11,6 +11,10 @@ Layout: a top-level mapping (or, where keys repeat, a list of one-key mappings) 
 lists of statement text. A train maps setting names to a value (text, or a list), to `{}`
 (a bare setting), or to `{value: v, kw: v, ...}`; where names repeat it is a list of
 .nn setting lines instead.
+
+Comments cross over in `nngraph convert`: `yaml_comments` finds a YAML file's comments (PyYAML's scanner skips
+them; its tokens say where the YAML is), and `to_yaml` writes a .nn spec's comments as YAML comments, each
+beside or before the line of the statement it was beside or before (`format.commented_lines` attaches them).
 """
 
 from __future__ import annotations
@@ -22,8 +26,15 @@ import yaml
 
 from nngraph.errors import SourceError, Span, SpecSyntaxError, did_you_mean
 from nngraph.spec import ast
-from nngraph.spec.format import format_header, format_setting, format_statement, format_value
+from nngraph.spec.format import (
+    commented_lines,
+    format_header,
+    format_setting,
+    format_statement,
+    format_value,
+)
 from nngraph.spec.limits import MAX_NESTING, collector_paused
+from nngraph.spec.parser import Comment
 from nngraph.spec.parser import parse_fragment as _parse_fragment
 
 ITEM_WORDS = ("model", "block", "train")
@@ -85,6 +96,30 @@ def _parse_yaml(text: str, path: str) -> ast.Spec:
     ctx = _Context(path, text.splitlines())
     items = tuple(_item(ctx, key, body) for key, body in _entries(ctx, root, "the top level"))
     return ast.Spec(items, path=path, source=text)
+
+
+def parse_yaml_commented(text: str, path: str = "<string>") -> tuple[ast.Spec, tuple[Comment, ...]]:
+    """Like `parse_yaml`, and the comments too."""
+    spec = parse_yaml(text, path)
+    return spec, yaml_comments(spec.source)
+
+
+def yaml_comments(text: str) -> tuple[Comment, ...]:
+    """The comments of (valid) YAML text: a `#` after whitespace, past the last token on its line or on a line
+    with none. A block scalar's lines are inside its token, so a `#` there is text, not a comment."""
+    rows = text.splitlines()
+    covered = [0] * (len(rows) + 1)  # per line: the column where its last token ends
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        start, end = token.start_mark, token.end_mark
+        for line in range(start.line, min(end.line, len(rows)) + 1):
+            covered[line] = max(covered[line], end.column if line == end.line else len(rows[line]))
+    found = []
+    for number, row in enumerate(rows):
+        rest = row[covered[number]:]
+        at = covered[number] + len(rest) - len(rest.lstrip())
+        if rest.lstrip().startswith("#") and (at == 0 or row[at - 1].isspace()):
+            found.append(Comment(number + 1, at + 1, row[at:].rstrip()))
+    return tuple(found)
 
 
 def _compose(text: str, path: str) -> yaml.Node | None:
@@ -380,8 +415,9 @@ _Dumper.add_representer(
 )
 
 
-def to_yaml(spec: ast.Spec) -> str:
-    """The spec on the YAML surface; `parse_yaml(to_yaml(s)) == s`."""
+def to_yaml(spec: ast.Spec, comments=()) -> str:
+    """The spec on the YAML surface; `parse_yaml(to_yaml(s)) == s`. `comments` (`parser.Comment`s of
+    `spec.source`) become YAML comments where they were."""
     entries = [(_Text(format_header(item)), _yaml_body(item)) for item in spec.items]
     data = dict(entries) if _distinct([k for k, _ in entries]) else [{k: v} for k, v in entries]
     text = yaml.dump(
@@ -392,14 +428,41 @@ def to_yaml(spec: ast.Spec) -> str:
         allow_unicode=True,
         width=1 << 30,  # never fold a line: the reader takes each scalar's text as written
     )
-    return _blank_line_between_items(text)
+    return _with_comments(text.splitlines(), spec, comments)
 
 
-def _blank_line_between_items(text: str) -> str:
-    lines = text.splitlines(keepends=True)
-    return "".join(
-        ("\n" + line) if i and not line[0].isspace() else line for i, line in enumerate(lines)
-    )
+def _with_comments(rows: list[str], spec: ast.Spec, comments) -> str:
+    """The dumped rows, a blank line between items, the comments placed: the dump writes each item as its
+    header row, then (models and blocks) section keys and one row per statement, or (trains) one row per
+    setting, in the AST's order, which is the order of the layout's lines."""
+    lines, tail = commented_lines(spec, comments)
+    rows = iter(rows)
+    groups, group, indent, sections = [], [], "", False
+    for line in lines:
+        if line.opens_item:
+            group, indent, sections = [], INDENT_YAML, not line.text.startswith("train")
+            groups.append(group)
+        if line.closes_item:
+            group += _comment_rows(line.leading + line.trailing, indent)
+            continue
+        row = next(rows)
+        while sections and not line.opens_item and row.strip() in _SECTION_KEYS:
+            group.append(row)
+            row = next(rows)
+        indent = "" if line.opens_item else row[: len(row) - len(row.lstrip())]
+        group += _comment_rows(line.leading, indent)
+        group.append(row + "".join("  " + c.text for c in line.trailing))
+    if tail:
+        groups.append(_comment_rows(tail, ""))
+    return "\n\n".join("\n".join(g) for g in groups) + "\n" if groups else ""
+
+
+INDENT_YAML = "  "
+_SECTION_KEYS = {f"{name}:" for name in (*SECTIONS, ALL_STATEMENTS)}
+
+
+def _comment_rows(comments, indent: str) -> list[str]:
+    return [indent + c.text for c in comments]
 
 
 def _yaml_body(item: ast.Item):

@@ -1,6 +1,7 @@
 """Training progress on stderr: epoch i/N, loss and metrics, time.
 
-On a terminal, a live bar. Elsewhere (a pipe, a CI log, a batch job) no control codes: a plain line for the
+On a terminal, a live bar; in a Jupyter notebook too, where ipywidgets is installed (rich draws its live display
+with them). Elsewhere (a pipe, a CI log, a batch job) no control codes: a plain line for the
 first epoch, then at most one every LINE_SECONDS, and one for the last, as pip and tqdm do. Nothing when
 `quiet`.
 """
@@ -29,6 +30,22 @@ def _number(value: float) -> str:
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel, detected as rich (and tqdm) detect it: IPython's shell class."""
+    return Console().is_jupyter
+
+
+def _live_in(console: Console) -> bool:
+    """A notebook that can show a live bar: rich needs ipywidgets there (without, it warns at every update)."""
+    if not console.is_jupyter:
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class TrainingProgress:
     """A context manager; call `epoch_done(epoch, metrics)` after each epoch (epochs from 1).
     `mode`: "bar" (a terminal), "lines" (anything else) or "off" (quiet)."""
@@ -36,7 +53,7 @@ class TrainingProgress:
     def __init__(self, epochs: int, start_epoch: int = 0, quiet: bool = False,
                  console: Console | None = None, clock=time.monotonic):
         self.console = console or Console(stderr=True)
-        self.mode = "off" if quiet else "bar" if self.console.is_terminal else "lines"
+        self.mode = "off" if quiet else "bar" if self.console.is_terminal or _live_in(self.console) else "lines"
         self.epochs, self.start_epoch = epochs, start_epoch
         self._bar: Progress | None = None
         self._task = None
