@@ -81,24 +81,6 @@ class Program:
     def plan(self) -> Plan:
         return self.train_plan
 
-    # ---- in a notebook: its drawing and inspect table (viz sits above compile: imported only when shown) ------
-
-    def _repr_svg_(self) -> str | None:
-        if self.model is None:
-            return None
-        from nngraph.viz.notebook import models_svg
-
-        return models_svg([self.model])
-
-    def _repr_html_(self) -> str | None:
-        if self.model is None:
-            return None
-        from nngraph.viz.notebook import models_html
-
-        count = sum(int(a.size) for a in self.params.values())
-        return models_html([self.model], f"compiled: {count:,} parameters on {self.backend.name}, "
-                                         f"{self.backend.xp.dtype(self.backend.dtype).name}")
-
     # ---- parameters ---------------------------------------------------------------------
 
     def get(self, name: str) -> np.ndarray:

@@ -36,18 +36,6 @@ class CheckedSpec:
         raise ValidationError(f"no train block named '{name}'", None,
                               did_you_mean(name, [t.name for t in self.trains if t.name]))
 
-    # In a notebook: the models' drawing and inspect table (viz sits above graph: imported only when shown).
-
-    def _repr_svg_(self) -> str:
-        from nngraph.viz.notebook import models_svg
-
-        return models_svg(list(self.models.values()))
-
-    def _repr_html_(self) -> str:
-        from nngraph.viz.notebook import models_html
-
-        return models_html(list(self.models.values()))
-
 
 def check_spec(spec: ast.Spec, memory_limit: int | None = None) -> CheckedSpec:
     """Run every check; raise ErrorList with all independent errors (capped), else return the result."""

@@ -1,5 +1,6 @@
-"""Jupyter: a checked spec and a compiled Program show their drawing (`_repr_svg_`) and their inspect table
-(`_repr_html_`); `nngraph.fit` shows its progress in a notebook (detected as rich detects one)."""
+"""Jupyter: a checked spec and a compiled Program show their drawing (SVG) and their inspect table (HTML) through
+the IPython display formatter that `import nngraph` teaches inside IPython (viz/notebook.py: register); `nngraph.fit`
+shows its progress in a notebook (detected as rich detects one)."""
 
 import builtins
 import io
@@ -13,9 +14,19 @@ from rich.console import Console
 
 import nngraph
 from nngraph.train.progress import TrainingProgress, in_notebook
+from nngraph.viz.notebook import register
 from tests.cli.helpers import SPECS
 
 SVG = "{http://www.w3.org/2000/svg}svg"
+formatters = pytest.importorskip("IPython.core.formatters")  # IPython is in the test extra (ipykernel)
+
+
+def shown(thing) -> dict:
+    """What IPython shows of `thing`, by MIME type, once nngraph has registered its displays."""
+    display = formatters.DisplayFormatter()
+    register(display)
+    data, _ = display.format(thing)
+    return data
 
 
 class Tables(HTMLParser):
@@ -46,14 +57,14 @@ class Tables(HTMLParser):
 
 
 def test_a_checked_spec_shows_its_drawing_as_valid_svg():
-    svg = ET.fromstring(nngraph.load(SPECS / "stacked_elman.nn")._repr_svg_())
+    svg = ET.fromstring(shown(nngraph.load(SPECS / "stacked_elman.nn"))["image/svg+xml"])
     assert svg.tag == SVG
     texts = " ".join(t.text or "" for t in svg.iter())
     assert all(name in texts for name in ("x", "h1", "h2", "y"))
 
 
 def test_a_checked_spec_shows_its_inspect_table_as_html():
-    html = nngraph.load(SPECS / "stacked_elman.nn")._repr_html_()
+    html = shown(nngraph.load(SPECS / "stacked_elman.nn"))["text/html"]
     tables = Tables(html)
     assert not tables.open  # every tag closed
     assert tables.rows[0] == ["unit", "role", "shape", "activation / kind", "inputs", "parameters", "FLOPs"]
@@ -65,8 +76,8 @@ def test_a_checked_spec_shows_its_inspect_table_as_html():
 def test_a_program_shows_its_model_and_its_parameters():
     checked = nngraph.load(SPECS / "xor.nn")
     program = nngraph.program(checked)
-    assert ET.fromstring(program._repr_svg_()).tag == SVG
-    html = program._repr_html_()
+    assert ET.fromstring(shown(program)["image/svg+xml"]).tag == SVG
+    html = shown(program)["text/html"]
     assert [row[0] for row in Tables(html).rows[1:]] == ["x", "h", "y"]
     assert "compiled: 17 parameters on numpy, float32" in html
 
@@ -76,7 +87,7 @@ def test_a_program_built_without_its_model_shows_nothing_rich():
 
     program = nngraph.program(nngraph.load(SPECS / "xor.nn"))
     bare = Program(program.train_plan, program.eval_plan)
-    assert bare._repr_svg_() is None and bare._repr_html_() is None
+    assert set(shown(bare)) == {"text/plain"}
 
 
 @pytest.fixture
