@@ -46,6 +46,9 @@ def superres(req: Request) -> Dataset:
     if req["data"] is None:
         raise req.error("superres needs an image set: superres(digits, factor=2)")
     inner = load_dataset(req["data"], req.base_dir, req.seed)
+    if inner.info.get("scale"):
+        raise req.error(f"superres: the images keep their pixels in [0, 1], which PSNR and SSIM read; "
+                        f"scale={inner.info['scale']} does not apply to them", "leave scale= out", option="data")
     high, factor = as_images(req, inner), req["factor"]
     if high.shape[-2] % factor or high.shape[-1] % factor:
         raise req.error(f"superres: {list(high.shape[-2:])} images do not split into {factor} x {factor} blocks",

@@ -76,7 +76,7 @@ def _unit_shape(model: ModelGraph, name: str) -> Shape:
         shape = out
     if shape is None:
         raise ShapeError(f"cannot infer the shape of '{name}'", unit.span,
-                         f"give it a size: `{unit.role} {name}[64]`; only conv and pooling connections infer one")
+                         f"give it a size: `{unit.role} {name}[64]`; only conv, pooling and upsampling connections infer one")
     if unit.cell and len(shape) != 1:
         raise ShapeError(f"{unit.cell} unit '{name}' must be a vector, got {list(shape)}", unit.span)
     if unit.role == "sample":

@@ -46,3 +46,7 @@ def test_a_factor_below_two_is_refused_at_the_option():
 def test_the_inner_call_is_required_and_checked():
     load_fails("superres(factor=2)", "superres needs an image set")
     load_fails("superres(digitz)", "unknown data set 'digitz'", at="digitz")
+
+
+def test_the_inner_set_keeps_its_pixel_range():
+    load_fails("superres(digits(scale=standard))", "scale=standard does not apply", at="digits")
