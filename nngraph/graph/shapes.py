@@ -168,7 +168,8 @@ def _pair(value, name, edge):
 def conv_geometry(edge: EdgeSpec, source: Shape):
     """(kernel, stride, padding) as (h, w) pairs, with 'same' padding resolved."""
     kernel = _pair(edge.option("kernel"), "kernel", edge)
-    stride = _pair(edge.option("stride") or edge.option("kernel"), "stride", edge)
+    stride = edge.option("stride")  # None: pooling's default, the kernel; 0 is a mistake, refused below
+    stride = _pair(edge.option("kernel") if stride is None else stride, "stride", edge)
     padding = edge.option("padding", 0)
     if padding == "same":
         if stride != (1, 1):

@@ -69,3 +69,9 @@ def test_upsampling_needs_an_image():
 def test_an_unknown_upsampling_option_is_named():
     the_only_error(model("layer u", "x -> u upsample(scale=2)"), "connection 'upsample' has no option 'scale'",
                    4, 19, kind=ValidationError)
+
+
+@pytest.mark.parametrize("link", ["deconv(filters=2, kernel=3, stride=0)", "conv(filters=2, kernel=3, stride=0)",
+                                  "maxpool(kernel=2, stride=0)"])
+def test_a_stride_of_zero_is_refused_not_read_as_the_kernel(link):
+    the_only_error(model("layer u", f"x -> u {link}"), "kernel and stride must be >= 1", 4, 5, kind=ShapeError)
