@@ -1,7 +1,8 @@
 """Random valid specs over the language's constructs, for property tests.
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
-image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
+image units fed by mixes of conv, pooling and dense links, full-size images upsampled from half-size ones
+(upsample in every mode, deconv, a conv and a pixel shuffle), dropout, `nobias`, `repeat=`, blocks with ports,
 several inputs and outputs, noise inputs, identity links, batch and layer normalisation, tied weights), a
 recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and MGU cells, stacked and mixed,
 variational dropout on loop units, conv and pooling inside a loop, identity links at delays 0 and 1, learned
