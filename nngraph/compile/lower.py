@@ -27,7 +27,7 @@ from nngraph.compile.plan import (
 )
 from nngraph.errors import BuildError
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
-from nngraph.graph.shapes import GATES, conv_geometry, norm_width, unit_bias
+from nngraph.graph.shapes import GATES, conv_geometry, norm_width, unit_bias, upsample_factor
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 from nngraph.ops import get_op
@@ -138,6 +138,31 @@ def _pool(op):
 
 LOWER_EDGE["maxpool"] = _pool("maxpool2d")
 LOWER_EDGE["avgpool"] = _pool("avgpool2d")
+
+
+@lowers("deconv")
+def _deconv(b: Builder, edge: EdgeSpec, bias) -> str:
+    """A transposed convolution, weight [channels, filters, kh, kw] as PyTorch and ONNX hold it. Its fan-in
+    is what one output pixel sums over: each channel's kernel taps that land on it, about kernel / stride
+    per axis."""
+    src, dst = b.model.shapes[edge.source], b.model.shapes[edge.target]
+    kernel, stride, padding = conv_geometry(edge, src)
+    fan_in = src[0] * math.ceil(kernel[0] / stride[0]) * math.ceil(kernel[1] / stride[1])
+    w = b.param(weight_name(edge) + ".weight", (src[0], dst[0], *kernel), _init_for(b.model.unit(edge.target)),
+                fan_in, dst[0] * kernel[0] * kernel[1])
+    return b.emit("conv_transpose2d", (b.source(edge), w), f"{weight_name(edge)}:out", stride=list(stride),
+                  padding=list(padding))
+
+
+@lowers("upsample")
+def _upsample(b: Builder, edge: EdgeSpec, bias) -> str:
+    return b.emit("upsample2d", (b.source(edge),), f"{weight_name(edge)}:out", factor=list(upsample_factor(edge)),
+                  mode=edge.option("mode", "nearest"))
+
+
+@lowers("pixelshuffle")
+def _pixel_shuffle(b: Builder, edge: EdgeSpec, bias) -> str:
+    return b.emit("pixel_shuffle", (b.source(edge),), f"{weight_name(edge)}:out", factor=upsample_factor(edge)[0])
 
 
 @lowers("tied")

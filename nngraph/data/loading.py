@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 # The loader modules register themselves in the catalog when imported.
-from nngraph.data import arrays, images, patterns, sequences, textfiles, toy  # noqa: F401
+from nngraph.data import arrays, images, patterns, sequences, superres, textfiles, toy  # noqa: F401
 from nngraph.data.catalog import LOADERS, Request
 from nngraph.data.dataset import Dataset
 from nngraph.data.options import bind

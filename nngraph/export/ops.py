@@ -11,10 +11,12 @@ Slots keep the plan's layout: examples along the first axis, and in a recurrent 
 
 from __future__ import annotations
 
+import numpy as np
+
 from nngraph.compile.plan import Instr
 from nngraph.errors import BuildError, did_you_mean
 from nngraph.export.graph import BATCH, OnnxGraph
-from nngraph.ops.windows import geometry
+from nngraph.ops.windows import geometry, pair
 
 EXPORTS: dict = {}
 TRAINING_ONLY = ("dropout", "batch_norm")  # ops of training plans alone: an export reads the evaluation plan
@@ -193,6 +195,37 @@ def _pool(op_type: str, **extra):
 
 EXPORTS["maxpool2d"] = _pool("MaxPool")  # a padded value never wins, as nngraph's -inf padding
 EXPORTS["avgpool2d"] = _pool("AveragePool", count_include_pad=1)  # padding counts, as in ops/pool.py
+
+
+# ---- upsampling ---------------------------------------------------------------------------------------
+
+# ops/upsample.py's interpolations: nearest reads source pixel out // factor (`asymmetric` coordinates,
+# rounded down); the others align pixel centres (`half_pixel`), Keys' cubic at a = -0.5, edge pixels repeated
+_RESIZE = {"nearest": dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+           "bilinear": dict(mode="linear", coordinate_transformation_mode="half_pixel"),
+           "bicubic": dict(mode="cubic", coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.5,
+                           exclude_outside=0)}
+
+
+@exports("upsample2d")
+def _upsample2d(g, ins, shape):
+    fh, fw = pair(ins.attrs.get("factor", 2))
+    scales = g.initializer(f"scales[1, 1, {fh}, {fw}]", np.asarray([1, 1, fh, fw], np.float32))
+    _emit(g, ins, shape, "Resize", [g.value(ins.inputs[0]), "", scales], **_RESIZE[ins.attrs.get("mode", "nearest")])
+
+
+@exports("conv_transpose2d")
+def _conv_transpose2d(g, ins, shape):
+    kernel = g.shape(ins.inputs[1])[2:]
+    stride, padding = pair(ins.attrs.get("stride", 1)), pair(ins.attrs.get("padding", 0))
+    _emit(g, ins, shape, "ConvTranspose", [g.value(s) for s in ins.inputs if s is not None],
+          kernel_shape=list(kernel), strides=list(stride), pads=[*padding, *padding])
+
+
+@exports("pixel_shuffle")
+def _pixel_shuffle(g, ins, shape):
+    _emit(g, ins, shape, "DepthToSpace", [g.value(ins.inputs[0])], blocksize=int(ins.attrs.get("factor", 2)),
+          mode="CRD")
 
 
 # ---- sampling -----------------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ class UnitSpec:
 class EdgeSpec:
     source: str
     target: str
-    kind: str = "dense"  # dense | identity | tied | conv | maxpool | avgpool | symmetric | sample
+    kind: str = "dense"  # dense | identity | tied | conv | deconv | maxpool | avgpool | upsample | pixelshuffle
+    #                      | symmetric | sample
     options: tuple[tuple[str, object], ...] = ()
     delay: int = 0
     symmetric: bool = False
@@ -76,7 +77,7 @@ class EdgeSpec:
     @property
     def has_weights(self) -> bool:
         """Whether it multiplies by a weight matrix (its own, or a tied link's borrowed one)."""
-        return self.kind in ("dense", "conv", "symmetric", "tied")
+        return self.kind in ("dense", "conv", "deconv", "symmetric", "tied")
 
     @property
     def tied_to(self) -> tuple[str, str] | None:

@@ -6,7 +6,7 @@ import math
 
 import networkx as nx
 
-from nngraph.errors import Collector, ShapeError
+from nngraph.errors import Collector, ShapeError, did_you_mean
 from nngraph.graph import vocabulary as V
 from nngraph.graph.ir import EdgeSpec, ModelGraph, Shape
 from nngraph.graph.validate import same_step_graph
@@ -14,6 +14,9 @@ from nngraph.spec.format import spoken
 
 GATES = {**V.CELLS, None: 1}
 SIZED_BY_TARGET = ("dense", "symmetric", "tied")  # link kinds that deliver whatever shape their target has
+CONVOLUTIONS = ("conv", "deconv")  # weighted links over images: a kernel per (filter, channel), a bias per channel
+UPSAMPLING = ("upsample", "deconv", "pixelshuffle")
+UPSAMPLE_TAPS = {"nearest": 1, "bilinear": 4, "bicubic": 16}  # source pixels that one output pixel reads
 
 
 def infer_shapes(model: ModelGraph, errors: Collector) -> None:
@@ -73,7 +76,7 @@ def _unit_shape(model: ModelGraph, name: str) -> Shape:
         shape = out
     if shape is None:
         raise ShapeError(f"cannot infer the shape of '{name}'", unit.span,
-                         f"give it a size: `{unit.role} {name}[64]`; only conv and pooling connections infer one")
+                         f"give it a size: `{unit.role} {name}[64]`; only conv, pooling and upsampling connections infer one")
     if unit.cell and len(shape) != 1:
         raise ShapeError(f"{unit.cell} unit '{name}' must be a vector, got {list(shape)}", unit.span)
     if unit.role == "sample":
@@ -149,6 +152,8 @@ def edge_output_shape(edge: EdgeSpec, source: Shape, target: Shape | None) -> Sh
     if len(source) != 3:
         raise ShapeError(f"{edge.kind} needs a [channels, height, width] input; '{edge.source}' is {list(source)}",
                          edge.span, f"declare it as an image, e.g. `input {edge.source}[1, 8, 8]`")
+    if edge.kind in UPSAMPLING:
+        return _upsampled(edge, source, target)
     return _spatial(edge, source, target)
 
 
@@ -163,7 +168,8 @@ def _pair(value, name, edge):
 def conv_geometry(edge: EdgeSpec, source: Shape):
     """(kernel, stride, padding) as (h, w) pairs, with 'same' padding resolved."""
     kernel = _pair(edge.option("kernel"), "kernel", edge)
-    stride = _pair(edge.option("stride") or edge.option("kernel"), "stride", edge)
+    stride = edge.option("stride")  # None: pooling's default, the kernel; 0 is a mistake, refused below
+    stride = _pair(edge.option("kernel") if stride is None else stride, "stride", edge)
     padding = edge.option("padding", 0)
     if padding == "same":
         if stride != (1, 1):
@@ -195,11 +201,61 @@ def _spatial(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
     wo = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
     if edge.kind != "conv":
         return (c, ho, wo)
+    return (_filters(edge, target), ho, wo)
+
+
+def _filters(edge: EdgeSpec, target: Shape | None) -> int:
     filters = edge.option("filters") or (target[0] if target and len(target) == 3 else None)
-    if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
-        raise ShapeError("conv needs filters=N (a whole number >= 1)", edge.span,
+    if not _whole(filters):
+        raise ShapeError(f"{edge.kind} needs filters=N (a whole number >= 1)", edge.span,
                          "or declare the target's shape [filters, height, width]")
-    return (filters, ho, wo)
+    return filters
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def upsample_factor(edge: EdgeSpec) -> tuple[int, int]:
+    """An upsample link's (rows, cols) factor; a pixel shuffle's is one whole number for both axes."""
+    factor = edge.option("factor", 2)
+    if edge.kind == "pixelshuffle" and not _whole(factor):
+        raise ShapeError(f"pixelshuffle factor: expected a whole number >= 1, got {spoken(factor)}", edge.span)
+    rows, cols = _pair(factor, "factor", edge)
+    if min(rows, cols) < 1:
+        raise ShapeError(f"{edge.kind} factor must be at least 1, got {spoken(factor)}", edge.span)
+    return rows, cols
+
+
+def _upsampled(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
+    """What an upsampling link makes of an image [C, H, W]."""
+    c, h, w = source
+    if edge.kind == "deconv":
+        return _deconvolved(edge, source, target)
+    fh, fw = upsample_factor(edge)
+    if edge.kind == "upsample":
+        mode = edge.option("mode", "nearest")
+        if mode not in V.UPSAMPLE_MODES:
+            raise ShapeError(f"upsample mode {spoken(mode)} is not one of {', '.join(V.UPSAMPLE_MODES)}",
+                             edge.span, did_you_mean(mode, V.UPSAMPLE_MODES) if isinstance(mode, str) else None)
+        return (c, h * fh, w * fw)
+    if c % (fh * fw):
+        raise ShapeError(f"pixelshuffle({fh}) needs channels in multiples of {fh * fw}; '{edge.source}' has {c}",
+                         edge.span, f"give '{edge.source}' {fh * fw} x the channels wanted, e.g. "
+                                    f"conv(filters={fh * fw}, ...) for one channel")
+    return (c // (fh * fw), h * fh, w * fw)
+
+
+def _deconvolved(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
+    """A transposed convolution's output: (H - 1) stride - 2 padding + kernel along each axis."""
+    if edge.option("kernel") is None:
+        raise ShapeError("deconv needs a kernel size", edge.span, "e.g. deconv(filters=8, kernel=4, stride=2)")
+    kernel, stride, padding = conv_geometry(edge, source)
+    out = [(n - 1) * s - 2 * p + k for n, k, s, p in zip(source[1:], kernel, stride, padding)]
+    if min(out) < 1:
+        raise ShapeError(f"deconv of a {list(source[1:])} input with kernel {list(kernel)}, stride {list(stride)} "
+                         f"and padding {list(padding)} leaves no output", edge.span, "use less padding")
+    return (_filters(edge, target), *out)
 
 
 # ---- counting --------------------------------------------------------------------------------
@@ -209,7 +265,7 @@ def edge_parameters(model: ModelGraph, edge: EdgeSpec) -> int:
     src, dst = model.shapes.get(edge.source), model.shapes.get(edge.target)
     if src is None or dst is None or not edge.has_weights or edge.kind == "tied":
         return 0  # a tied link's weight is counted once, with the link it borrows from
-    if edge.kind == "conv":
+    if edge.kind in CONVOLUTIONS:
         kernel, _, _ = conv_geometry(edge, src)
         return dst[0] * src[0] * kernel[0] * kernel[1]
     if own_recurrence_of_a_bidirectional(model, edge):
@@ -242,7 +298,7 @@ def unit_bias(model: ModelGraph, name: str) -> tuple[int, bool] | None:
     weighted = [e for e in model.incoming(name) if e.has_weights and not e.implicit]
     if not weighted:
         return None
-    if all(e.kind == "conv" for e in weighted):
+    if all(e.kind in CONVOLUTIONS for e in weighted):
         return shape[0], True
     return math.prod(shape) * GATES[unit.cell], False
 
@@ -287,9 +343,14 @@ def edge_flops(model: ModelGraph, edge: EdgeSpec) -> int:
     if edge.kind == "conv":
         kernel, _, _ = conv_geometry(edge, src)
         return 2 * math.prod(dst) * src[0] * kernel[0] * kernel[1]
+    if edge.kind == "deconv":  # every input pixel times the whole kernel
+        kernel, _, _ = conv_geometry(edge, src)
+        return 2 * math.prod(src) * dst[0] * kernel[0] * kernel[1]
     if edge.kind in ("maxpool", "avgpool"):
         kernel, _, _ = conv_geometry(edge, src)
         return math.prod(dst) * kernel[0] * kernel[1]
+    if edge.kind == "upsample":
+        return 2 * math.prod(dst) * UPSAMPLE_TAPS.get(edge.option("mode", "nearest"), 1)
     if own_recurrence_of_a_bidirectional(model, edge):
         return 2 * _bidirectional_recurrence(model, edge)
     if edge.has_weights:
@@ -342,7 +403,9 @@ def activation_values(model: ModelGraph, training: bool) -> int:
 
 def _window_values(model: ModelGraph, edge: EdgeSpec) -> int:
     src, dst = model.shapes.get(edge.source), model.shapes.get(edge.target)
-    if edge.kind not in ("conv", "maxpool", "avgpool") or src is None or dst is None or len(src) != 3:
+    if edge.kind not in ("conv", "deconv", "maxpool", "avgpool") or src is None or dst is None or len(src) != 3:
         return 0
     kernel, _, _ = conv_geometry(edge, src)
+    if edge.kind == "deconv":  # the columns every input pixel scatters: [filters * kh * kw, H * W]
+        return math.prod(src[1:]) * dst[0] * kernel[0] * kernel[1]
     return math.prod(dst[1:]) * src[0] * kernel[0] * kernel[1]

@@ -42,7 +42,14 @@ EDGE_KINDS = {
     "conv": {"filters": None, "kernel": None, "stride": 1, "padding": 0},
     "maxpool": {"kernel": 2, "stride": None, "padding": 0},
     "avgpool": {"kernel": 2, "stride": None, "padding": 0},
+    # upsampling (super-resolution, decoders): interpolation without weights; a transposed convolution (the
+    # adjoint of conv: each input pixel scatters a kernel, [C, H, W] -> [filters, (H - 1) stride - 2 padding
+    # + kernel, ...]); ESPCN's sub-pixel step, [C r^2, H, W] -> [C, H r, W r] after a conv to C r^2 filters
+    "upsample": {"factor": 2, "mode": "nearest"},
+    "deconv": {"filters": None, "kernel": None, "stride": 1, "padding": 0},
+    "pixelshuffle": {"factor": 2},
 }
+UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 
 # ---- training -------------------------------------------------------------------------
 # Optimizers and schedules with their options: types, defaults and ranges, which `check` enforces (a

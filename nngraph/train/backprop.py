@@ -20,6 +20,8 @@ from nngraph.data.dataset import Dataset
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.feeding import Tally, chunks, multi_label, predictions_metric, split_inputs, target_for
+from nngraph.train.image_quality import image_quality
+from nngraph.train.superres import superres_samples
 from nngraph.train.method import Method
 from nngraph.train.sequences import (
     Vocabulary,
@@ -75,7 +77,9 @@ class Backprop(Method):
                 outputs.append(program.backend.to_numpy(values[plan.slot(plan.scored)]))
         metrics = tally.means(len(plan.losses) > 1)
         if outputs:
-            metrics.update(predictions_metric(plan, np.concatenate(outputs), data))
+            output = np.concatenate(outputs)
+            metrics.update(predictions_metric(plan, output, data))
+            metrics.update(image_quality(output, data))  # super-resolution's PSNR and SSIM, and bicubic's
         return metrics
 
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
@@ -85,6 +89,10 @@ class Backprop(Method):
 
     def inputs(self, x: np.ndarray) -> dict:
         return split_inputs(self.model, self.plan.feeds, x)
+
+    def sample(self, request: dict, splits) -> str:
+        """Super-resolution's pictures (low / bicubic / model / truth); other data sets have no samples."""
+        return superres_samples(self, request, splits)
 
 
 def labels_of(plan, batch: Dataset) -> bool:

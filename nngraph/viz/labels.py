@@ -73,9 +73,9 @@ def _window_text(edge: EdgeSpec) -> str:
     kernel = edge.option("kernel")
     text = _pair_text(kernel)
     stride = edge.option("stride")
-    if edge.kind == "conv":
+    if edge.kind in ("conv", "deconv"):
         return (
-            f"conv {text} /{stride or 1} p{edge.option('padding') or 0} x{edge.option('filters')}"
+            f"{edge.kind} {text} /{stride or 1} p{edge.option('padding') or 0} x{edge.option('filters')}"
         )
     text = f"{edge.kind} {kernel if not isinstance(kernel, (tuple, list)) else text}"
     if stride not in (None, kernel):
@@ -83,11 +83,20 @@ def _window_text(edge: EdgeSpec) -> str:
     return text + (f" p{edge.option('padding')}" if edge.option("padding") else "")
 
 
+def _upsampling_text(edge: EdgeSpec) -> str:
+    """`upsample x2 bilinear`, `pixelshuffle x2`, `upsample x2x3`."""
+    factor = edge.option("factor", 2)
+    text = f"{edge.kind} x{_pair_text(factor) if isinstance(factor, (list, tuple)) else factor}"
+    return text + (f" {edge.option('mode')}" if edge.kind == "upsample" and edge.option("mode") != "nearest" else "")
+
+
 def edge_label(edge: EdgeSpec) -> str:
     """Dense, identity and symmetric links speak through their line style; others name their kind."""
     parts = []
-    if edge.kind in ("conv", "maxpool", "avgpool"):
+    if edge.kind in ("conv", "deconv", "maxpool", "avgpool"):
         parts.append(_window_text(edge))
+    elif edge.kind in ("upsample", "pixelshuffle"):
+        parts.append(_upsampling_text(edge))
     elif edge.kind == "tied":
         parts.append("tied to {}->{}".format(*edge.tied_to))
     elif edge.kind not in ("dense", "identity", "symmetric"):

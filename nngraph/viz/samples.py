@@ -92,3 +92,10 @@ def write_text(text: str, output) -> str:
 
     atomic_write_text(output, text)
     return f"wrote {plural(len(text), 'character')} to {output}"
+
+
+def write_side_by_side(path: Path, columns: list[np.ndarray]) -> Path:
+    """One row per example, its pictures (n, C, H, W) from each of `columns` side by side (super-resolution:
+    low, bicubic, model, truth)."""
+    rows = np.stack([np.asarray(c, np.float64) for c in columns], axis=1)  # (n, columns, C, H, W)
+    return image_grid(rows.reshape(-1, *rows.shape[2:]), path, nrow=len(columns))

@@ -99,6 +99,36 @@ def test_convolution_pooling_and_a_bias_per_value(tmp_path):
     check(text, tmp_path, {"x": data(BATCH, 2, 9, 9)})
 
 
+def test_upsampling_links(tmp_path):
+    """Resize (nearest, bilinear, bicubic: edges repeated, pixel centres aligned), ConvTranspose (strided,
+    padded, with and without a bias) and DepthToSpace after a conv (ESPCN's sub-pixel convolution)."""
+    text = """model m {
+      input x[2, 4, 5]
+      layer near
+      layer lin
+      layer cub
+      layer d relu
+      layer raw nobias
+      layer c
+      layer p
+      output y[1, 8, 10] sigmoid
+      x -> near upsample(2)
+      x -> lin upsample(factor=2, mode=bilinear)
+      x -> cub upsample(2, bicubic)
+      x -> d deconv(filters=3, kernel=4, stride=2, padding=1)
+      x -> raw deconv(filters=1, kernel=[2, 3], stride=[2, 1], padding=[0, 1])
+      x -> c conv(filters=8, kernel=3, padding=1)
+      c -> p pixelshuffle(2)
+      near -> y conv(filters=1, kernel=3, padding=1)
+      lin -> y conv(filters=1, kernel=1)
+      cub -> y conv(filters=1, kernel=1)
+      d -> y conv(filters=1, kernel=1)
+      raw -> y upsample(factor=[1, 2])
+      p -> y conv(filters=1, kernel=1)
+    }"""
+    check(text, tmp_path, {"x": data(BATCH, 2, 4, 5)})
+
+
 def test_normalisation_residual_and_tied_links(tmp_path):
     """Batch normalisation per channel (of a conv unit and of a dense one) with its running statistics, layer
     normalisation of vectors and of images, an identity (residual) link, a link through another's weight."""

@@ -59,6 +59,15 @@ TOTALS = {
     "logistic_xor.nn": {"logistic_xor": (3, 4)},
     "mnist_lenet.nn": {"lenet": (44_426, 2 * 6 * 576 * 25 + 6 * 144 * 4 + 2 * 16 * 64 * 150 + 16 * 16 * 4
                                  + 2 * (256 * 120 + 120 * 84 + 84 * 10))},
+    # 1 -> 32 -> 32 -> 4 channels, 3x3 convs at 4x4 with a bias per channel; y: a pixel shuffle and a bicubic
+    # upsampling (16 taps per output pixel), no weights and so no bias
+    "digits_superres.nn": {"digits_superres": (32 * 9 + 32 + 32 * 32 * 9 + 32 + 4 * 32 * 9 + 4,
+                                               2 * 16 * 9 * (32 + 32 * 32 + 4 * 32) + 2 * 64 * 16)},
+    # convs at 14x14; the deconv multiplies each of its 32 x 196 inputs by a 16 x 4 x 4 kernel; y: a conv and
+    # a bicubic upsampling
+    "mnist_superres.nn": {"mnist_superres": (32 * 25 + 32 + 32 * 32 * 9 + 32 + 32 * 16 * 16 + 16 + 16 * 9 + 1,
+                                             2 * 196 * 32 * (25 + 32 * 9) + 2 * 32 * 196 * 16 * 16
+                                             + 2 * 784 * 16 * 9 + 2 * 784 * 16)},
     "rbm_bars.nn": {"rbm_bars": (9 * 16 + 9 + 16, 2 * 9 * 16)},
     "rbm_digits.nn": {"rbm_digits": (64 * 100 + 64 + 100, 2 * 64 * 100)},
     "sine_elman.nn": {"sine_elman": (32 + 32 * 32 + 32 + 33, 2 * (32 + 32 * 32 + 32))},

@@ -1,7 +1,8 @@
 """Random valid specs over the language's constructs, for property tests.
 
 `random_spec(seed)` writes the text of one spec: a feedforward model (dense DAGs with every activation,
-image units fed by mixes of conv, pooling and dense links, dropout, `nobias`, `repeat=`, blocks with ports,
+image units fed by mixes of conv, pooling and dense links, full-size images upsampled from half-size ones
+(upsample in every mode, deconv, a conv and a pixel shuffle), dropout, `nobias`, `repeat=`, blocks with ports,
 several inputs and outputs, noise inputs, identity links, batch and layer normalisation, tied weights), a
 recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and MGU cells, stacked and mixed,
 variational dropout on loop units, conv and pooling inside a loop, identity links at delays 0 and 1, learned
@@ -86,6 +87,7 @@ def _feedforward(rng: random.Random, extra: random.Random) -> str:
         _hidden(w, f"h{i}")
         _maybe_skip(w, w.units[-1])
         _maybe_tied(w, f"t{i}")
+        _maybe_upsampled(w, f"u{i}")
     losses = _outputs(w)
     return _spec(w, losses, "backprop")
 
@@ -134,6 +136,27 @@ def _maybe_tied(w: Writer, name: str) -> None:
         a, b = w.extra.choice(plain)
         w.declare("layer", Unit(name, units[a].shape, w.extra.choice(ACTIVATIONS[:-1])))
         w.link(b, name, f"tied({a}, {b})")
+
+
+def _maybe_upsampled(w: Writer, name: str) -> None:
+    """Now and then a full-size image made from a half-size one (after pooling): upsampled (nearest,
+    bilinear or bicubic), through a transposed convolution, or by a conv to 4x the channels and a pixel
+    shuffle."""
+    half = w.images(SIDE // 2)
+    if not half or w.extra.random() >= 0.6:
+        return
+    source, kind = w.extra.choice(half), w.extra.choice(["upsample", "deconv", "pixelshuffle"])
+    channels = source.shape[0] if kind == "upsample" else w.extra.randint(1, 2)
+    if kind == "pixelshuffle":
+        w.declare("layer", Unit(f"{name}_s", (4 * channels, SIDE // 2, SIDE // 2), "identity"))
+        w.link(source.name, f"{name}_s", f"conv(filters={4 * channels}, kernel=3, padding=1)")
+        source = w.units[-1]
+    kernel = w.extra.choice([2, 4])  # stride 2 doubles the size with padding (kernel - 2) / 2
+    link = {"upsample": f"upsample(2, {w.extra.choice(['nearest', 'bilinear', 'bicubic'])})",
+            "deconv": f"deconv(filters={channels}, kernel={kernel}, stride=2, padding={(kernel - 2) // 2})",
+            "pixelshuffle": "pixelshuffle(2)"}[kind]
+    w.declare("layer", Unit(name, (channels, SIDE, SIDE), _activation(w.extra, image=True)), _attributes(w.extra))
+    w.link(source.name, name, link)
 
 
 def _activation(rng: random.Random, image: bool = False) -> str:

@@ -118,3 +118,35 @@ def test_random_spec_gradients_match_finite_differences(seed):
     check = _recurrent_errors if model.is_recurrent else _feedforward_errors
     errors = check(model, config.loss, rng)
     assert not errors, "\n".join(errors) + "\n\n" + text
+
+
+UPSAMPLING_LOOP = """model m {
+  input x[1, 4, 4] sequence
+  layer c relu
+  layer p
+  layer u[2, 4, 4]
+  layer d tanh
+  layer s
+  layer e[1, 4, 4]
+  output y[2] identity
+  x -> c conv(filters=2, kernel=3, padding=1) -> p maxpool(2)
+  p -> u upsample(2, bilinear) delay 1
+  u -> c
+  p -> d deconv(filters=2, kernel=4, stride=2, padding=1)
+  d -> d conv(filters=2, kernel=3, padding=1) delay 1
+  d -> s conv(filters=4, kernel=1, stride=2) -> e pixelshuffle(2) delay 1
+  e -> y
+  s -> y
+}
+train {
+  data sine
+  loss mse(y)
+}"""
+
+
+def test_upsampling_links_inside_a_loop():
+    """Upsampling, a transposed convolution and a pixel shuffle on a recurrent loop, delayed and not."""
+    checked = nngraph.loads(UPSAMPLING_LOOP)
+    config = checked.train()
+    errors = _recurrent_errors(checked.models[config.model], config.loss, np.random.default_rng(0))
+    assert not errors, "\n".join(errors)

@@ -26,12 +26,16 @@ def test_yaml_twins_equal_their_nn_spec(twin):
     assert load_spec(SPECS / twin) == load_spec(SPECS / twin.replace(".yaml", ".nn"))
 
 
+MNIST_DATA = {"mnist_lenet.nn": f'data=mnist(path="{MNIST}", limit=500, shape=[1, 28, 28])',
+              "mnist_superres.nn": f'data=superres(mnist(path="{MNIST}", limit=500), factor=2)'}
+
+
 def _brief(name: str) -> list[str]:
     overrides = ["epochs=1"]
-    if name == "mnist_lenet.nn":
+    if name in MNIST_DATA:
         if not MNIST.exists():
             pytest.skip("../shared/data/mnist is not beside this checkout")
-        overrides.append(f'data=mnist(path="{MNIST}", limit=500, shape=[1, 28, 28])')
+        overrides.append(MNIST_DATA[name])
     return overrides
 
 

@@ -71,3 +71,18 @@ def test_unrolled_steps_are_clusters_joined_by_delays(spec, tmp_path):
 
 def test_quote_escapes_what_dot_would_misread():
     assert quote('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
+
+
+@pytest.mark.parametrize("spec", ["mnist_superres"], indirect=True)
+def test_upsampling_links_say_how_they_upsample(spec, tmp_path):
+    text = dot_of(spec, tmp_path)
+    assert 'label="deconv 4x4 /2 p1 x16"' in edge_line(text, "mnist_superres/f2", "mnist_superres/up")
+    assert 'label="upsample x2 bicubic"' in edge_line(text, "mnist_superres/x", "mnist_superres/y")
+
+
+def test_pixel_shuffle_and_nearest_labels():
+    from nngraph.graph.ir import EdgeSpec
+    from nngraph.viz.labels import edge_label
+
+    assert edge_label(EdgeSpec("s", "y", "pixelshuffle", (("factor", 2),))) == "pixelshuffle x2"
+    assert edge_label(EdgeSpec("x", "u", "upsample", (("factor", [1, 3]), ("mode", "nearest")))) == "upsample x1x3"
