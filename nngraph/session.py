@@ -38,6 +38,8 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
     config = checked.train(train_name)
     chosen = get_backend(backend, dtype or config.dtype)
     method = build_method(checked, config, chosen)  # before the data: a refusal should come first
+    if config.env is not None and data is None:
+        return Session(checked, config, None, method, chosen)  # an agent's data is its environment
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed)
     method.check_data(dataset, config.data.span if config.data else None)
     splits = split_dataset(dataset, config.test, config.validation, config.seed,
@@ -91,12 +93,15 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
                        resume=resume is not None, overwrite=overwrite)
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()
-    if resume is not None:
+    if config.env is not None:
+        history, test = _train_agent(method, config, run, rng, resume, quiet)
+    elif resume is not None:
         history = resume_fit(method, run.checkpoint, splits.train, splits.validation, config, run, rng,
                              quiet=quiet)
     else:
         history = fit(method, splits.train, splits.validation, config, run, rng, quiet=quiet)
-    test = method.evaluate(splits.test) if splits.test is not None and len(splits.test) else None
+    if config.env is None:
+        test = method.evaluate(splits.test) if splits.test is not None and len(splits.test) else None
     summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
                         dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test)
     summary["run_dir"] = str(run.path)
@@ -105,6 +110,14 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
                         **{f"test_{k}": v for k, v in summary["test"].items()}}
     run.finish(history.records, summary)
     return summary
+
+
+def _train_agent(agent, config, run, rng, resume, quiet):
+    """Reinforcement learning: the agent's own loop, then its deterministic evaluation as the test."""
+    from nngraph.train.agent import train_agent
+
+    history = train_agent(agent, config, run, rng, run.checkpoint if resume is not None else None, quiet)
+    return history, agent.evaluate_episodes()
 
 
 def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> Session:
@@ -122,6 +135,8 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
 
 def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy") -> dict:
     session = load_trained(checked, train_name, checkpoint, backend)
+    if session.config.env is not None:
+        return {"test": session.method.evaluate_episodes()}  # the deterministic policy's episodes
     splits = {"train": session.splits.train, "validation": session.splits.validation,
               "test": session.splits.test}
     return {name: session.method.evaluate(part) for name, part in splits.items() if part is not None and len(part)}

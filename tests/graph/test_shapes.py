@@ -66,6 +66,10 @@ TOTALS = {
     "vae_digits.nn": {"vae": (65 * 512 + 2 * 513 * 8 + 9 * 512 + 513 * 64,
                               2 * (64 * 512 + 2 * 512 * 8 + 8 * 512 + 512 * 64))},
     "xor.nn": {"xor": (17, 2 * (2 * 4 + 4 * 1))},
+    # actor 4 -> 64 -> 64 -> 2 and critic 4 -> 64 -> 64 -> 1, each layer with its bias
+    "cartpole_ppo.nn": {"agent": (5 * 64 + 65 * 64 + 65 * 2 + 5 * 64 + 65 * 64 + 65,
+                                  2 * (4 * 64 + 64 * 64 + 64 * 2) + 2 * (4 * 64 + 64 * 64 + 64))},
+    "cartpole_dqn.nn": {"qnet": (5 * 256 + 257 * 256 + 257 * 2, 2 * (4 * 256 + 256 * 256 + 256 * 2))},
 }
 
 # spec file -> model -> unit -> (shape, parameters, FLOPs)
