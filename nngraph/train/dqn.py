@@ -139,6 +139,12 @@ class Dqn(Agent):
 
     def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """One gradient step of the Huber loss on a minibatch of transitions."""
+        metrics, grads = self.loss_and_grads(batch)
+        self.apply_update(grads)
+        return metrics
+
+    def loss_and_grads(self, batch: dict[str, np.ndarray]) -> tuple[dict[str, float], dict]:
+        """(metrics, the Huber loss's gradients by parameter name) on a minibatch of transitions."""
         target_q = self.q_values(self.target, batch["next_obs"])
         if self.options["double"]:
             best = self.q_values(self.program, batch["next_obs"]).argmax(axis=1)
@@ -152,8 +158,8 @@ class Dqn(Agent):
         loss, slope = huber(q[rows, batch["actions"]] - goal)
         seed = np.zeros_like(q)
         seed[rows, batch["actions"]] = slope / len(rows)
-        self.apply_update(self.program.backward(values, ctxs, {self.q_slot: self.backend.asarray(seed)}))
-        return {"loss": float(loss.mean()), "q": float(q[rows, batch["actions"]].mean())}
+        grads = self.program.backward(values, ctxs, {self.q_slot: self.backend.asarray(seed)})
+        return {"loss": float(loss.mean()), "q": float(q[rows, batch["actions"]].mean())}, grads
 
     # ---- checkpoints -----------------------------------------------------------------------------
 

@@ -130,6 +130,12 @@ class ActorCritic(Agent):
 
     def update(self, mb: dict[str, np.ndarray]) -> dict[str, float]:
         """One gradient step on a minibatch of the rollout; its metrics."""
+        metrics, grads = self.loss_and_grads(mb)
+        self.apply_update(grads)
+        return metrics
+
+    def loss_and_grads(self, mb: dict[str, np.ndarray]) -> tuple[dict[str, float], dict]:
+        """(metrics, the loss's gradients by parameter name) on a minibatch of the rollout."""
         values, ctxs = self.forward(mb["obs"], training=True)
         out, value = self.host(values, self.policy_slot), self.host(values, self.value_slot)[:, 0]
         rows = len(out)
@@ -145,8 +151,7 @@ class ActorCritic(Agent):
         grads = self.program.backward(values, ctxs, seeds)
         if "log_std" in grads_out:
             grads["log_std"] = grads_out["log_std"]
-        self.apply_update(grads)
-        return metrics
+        return metrics, grads
 
     def _policy_loss(self, logp: np.ndarray, mb: dict) -> tuple[np.ndarray, dict]:
         """(d policy loss / d log pi(a|s) per row, metrics)."""
