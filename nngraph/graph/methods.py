@@ -280,12 +280,9 @@ def _policy_fits(config: TrainConfig, models) -> None:
 
 
 def _check_critic(model: ModelGraph, config: TrainConfig, critic, policy) -> None:
-    required = config.method.name != "reinforce"  # reinforce runs without a baseline
-    if critic is None or critic is policy:
-        if required or config.method.options.get("critic"):
-            raise ValidationError(f"{config.method.name} needs a critic: an output of one unit, the state's value",
-                                  model.span, "e.g. `output v[1]` beside the policy, and `h -> v`")
-        return
+    if critic is None or critic is policy:  # reinforce's baseline too: the steps' values
+        raise ValidationError(f"{config.method.name} needs a critic: an output of one unit, the state's value",
+                              model.span, "e.g. `output v[1]` beside the policy, and `h -> v`")
     if model.shapes.get(critic.name) != (1,) or critic.activation not in ("identity", "linear"):
         raise ShapeError(f"the critic '{critic.name}' must be one identity unit (the state's value), not "
                          f"{list(model.shapes.get(critic.name) or [])} {critic.activation}", critic.span,
@@ -346,6 +343,8 @@ METHODS = {spec.name: spec for spec in (
                _RL_POLICY, "nngraph.train.ppo", environment=True),
     MethodSpec("a2c", {**_ACTOR_CRITIC, "rollout": Option("int", 5, minimum=1),
                        "gae": Option("float", 1.0, minimum=0, maximum=1)},
+               _RL_POLICY, "nngraph.train.ppo", environment=True),
+    MethodSpec("reinforce", {**_ACTOR_CRITIC, "rollout": Option("int", 1000, minimum=1)},
                _RL_POLICY, "nngraph.train.ppo", environment=True),
     MethodSpec("dqn", {"q": Option("name"), "buffer": Option("int", 100_000, minimum=1),
                        "start": Option("int", 100, minimum=0), "minibatch": Option("int", 32, minimum=1),

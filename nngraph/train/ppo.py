@@ -1,4 +1,4 @@
-"""Methods `ppo` and `a2c`: actor-critic policy gradients on rollouts of `rollout` steps of every copy.
+"""Methods `ppo`, `a2c` and `reinforce`: actor-critic policy gradients on rollouts of `rollout` steps of every copy.
 
 Both collect a rollout with the current stochastic policy (the categorical of the softmax output, or a
 diagonal Gaussian around the mean output with a learned log standard deviation `log_std`), estimate
@@ -13,6 +13,7 @@ does), and descend
   advantages normalised per minibatch; the value loss (V - R)^2, or with `value_clip` stable-baselines3's
   clipped form (V_old + clip(V - V_old, -value_clip, value_clip) - R)^2.
 - `a2c` (Mnih et al. 2016): one step on the whole rollout, loss -log pi(a|s) A (advantages as they are).
+- `reinforce`: see `Reinforce` below (Monte-Carlo returns of the episodes that ended, the critic a baseline).
 
 The losses are computed here from the program's outputs and their gradients seeded into the output slots
 (the policy's logits or mean, the critic's value), so the network's backward pass is the Program's; the
@@ -37,7 +38,8 @@ def build(checked, config: TrainConfig, backend) -> ActorCritic:
     from nngraph.compile import compile_model
 
     model = checked.models[config.model]
-    return ActorCritic(model, compile_model(model, (), backend, seed=config.seed), config)
+    kind = Reinforce if config.method.name == "reinforce" else ActorCritic
+    return kind(model, compile_model(model, (), backend, seed=config.seed), config)
 
 
 def gae(rewards, values, dones, last_values, gamma: float, lam: float) -> np.ndarray:
@@ -61,7 +63,7 @@ class ActorCritic(Agent):
         super().__init__(model, program, config)
         options = config.method.options
         self.ppo = config.method.name == "ppo"
-        self.rollout, self.lam = options["rollout"], options["gae"]
+        self.rollout, self.lam = options["rollout"], options.get("gae", 1.0)
         self.epochs, self.minibatch = (options["epochs"], options["minibatch"]) if self.ppo else (1, None)
         self.clip, self.value_clip = (options["clip"], options["value_clip"]) if self.ppo else (None, None)
         policy, critic = output_unit(model, config, "policy", 0), output_unit(model, config, "critic", 1)
@@ -111,7 +113,7 @@ class ActorCritic(Agent):
         self.env_steps += steps * n
         advantages = gae(rewards, values, dones, self._policy_and_value(obs)[1], self.config.gamma, self.lam)
         rollout = {"obs": seen, "actions": np.asarray(actions), "logp": np.asarray(logps), "values": values,
-                   "advantages": advantages, "returns": advantages + values}
+                   "advantages": advantages, "returns": advantages + values, "ended": dones}
         return {k: v.reshape((steps * n, *v.shape[2:])) for k, v in rollout.items()}
 
     # ---- updating ------------------------------------------------------------------------------
@@ -178,3 +180,22 @@ class ActorCritic(Agent):
             passes = np.abs(change) <= self.value_clip
         error = predicted - mb["returns"]
         return 2 * error * passes / len(value), float((error ** 2).mean())
+
+
+class Reinforce(ActorCritic):
+    """`reinforce` (Williams 1992) with a learned baseline: one step per rollout on the steps whose episode
+    ended inside the rollout, each with its Monte-Carlo return G (no bootstrap but at a time limit), the loss
+    -log pi(a|s) (G - V(s)) + value (V(s) - G)^2. The steps of an episode still running when the rollout
+    ends are left out: make `rollout` longer than most episodes."""
+
+    def collect(self, rng) -> dict[str, np.ndarray]:
+        rollout = super().collect(rng)
+        ended = rollout["ended"].reshape(self.rollout, self.envs.n)
+        steps = np.arange(self.rollout)[:, None]
+        last = np.where(ended.any(axis=0), self.rollout - 1 - ended[::-1].argmax(axis=0), -1)
+        complete = (steps <= last).reshape(-1)
+        return {k: v[complete] for k, v in rollout.items()}
+
+    def iterate(self, rng) -> dict[str, float]:
+        rollout = self.collect(rng)
+        return self.update(rollout) if len(rollout["obs"]) else {}

@@ -10,7 +10,7 @@ import pytest
 import nngraph
 from nngraph.session import prepare
 from nngraph.train.agent import train_agent
-from nngraph.train.ppo import gae
+from nngraph.train.ppo import ActorCritic, gae
 
 from .helpers import agent
 
@@ -34,7 +34,7 @@ def _numeric_gradient(method, mb, name: str, index: tuple, eps: float = 1e-6) ->
 
 
 @pytest.mark.parametrize("method", ["ppo(rollout=8, minibatch=16, clip=0.02, value_clip=0.01, entropy=0.01)",
-                                    "a2c(rollout=8, entropy=0.01)"])
+                                    "a2c(rollout=8, entropy=0.01)", "reinforce(rollout=200, entropy=0.01)"])
 @pytest.mark.parametrize("space", ["discrete", "continuous"])
 def test_the_loss_gradients_match_finite_differences(method, space):
     options = PENDULUM if space == "continuous" else {}
@@ -49,6 +49,21 @@ def test_the_loss_gradients_match_finite_differences(method, space):
         index = tuple(rng.integers(0, s) for s in ppo.params[name].shape)
         numeric = _numeric_gradient(ppo, mb, name, index)
         assert grads[name][index] == pytest.approx(numeric, rel=1e-4, abs=1e-7), name
+
+
+def test_reinforce_learns_from_the_steps_of_episodes_that_ended_inside_the_rollout():
+    text = agent(method="reinforce(rollout=30)", extra="  gamma 0.9\n")
+    kept = _agent(text).collect(np.random.default_rng(0))
+    every = ActorCritic.collect(_agent(text), np.random.default_rng(0))  # the same steps, none left out
+    ended = every["ended"].reshape(30, 4)
+    want = np.zeros((30, 4), bool)
+    for copy in range(4):
+        if ended[:, copy].any():
+            want[: np.flatnonzero(ended[:, copy])[-1] + 1, copy] = True
+    assert 0 < want.sum() < want.size
+    for name, values in every.items():
+        np.testing.assert_array_equal(kept[name], values[want.reshape(-1)], err_msg=name)
+    np.testing.assert_array_equal(kept["returns"][kept["ended"] == 1], 1.0)  # an episode's last step: its reward
 
 
 def test_gae_follows_its_definition():
