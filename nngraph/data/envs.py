@@ -224,3 +224,35 @@ def play(act, env_id: str, options: dict, episodes: int, seed: int, normalize, d
     finally:
         envs.close()
     return np.asarray([r for per_copy in returns for r in per_copy])
+
+
+def record(act, env_id: str, episodes: int, seed: int, normalize, max_frames: int,
+           dtype=np.float32) -> tuple[list[np.ndarray], list[float]]:
+    """(frames, returns) of `episodes` episodes played one after another by `act` on one copy rendered as
+    rgb_array pictures, at most `max_frames` frames kept (the returns count every step)."""
+    gym = import_gymnasium()
+    try:
+        env = gym.make(env_id, render_mode="rgb_array")
+        frames, returns = [], []
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed + episode)
+            total, done = 0.0, False
+            while not done:
+                if len(frames) < max_frames:
+                    frames.append(env.render())
+                action = act(normalize(np.asarray(obs, dtype)[None]))[0]
+                obs, reward, terminated, truncated, _ = env.step(_one_action(env, action))
+                total, done = total + float(reward), terminated or truncated
+            returns.append(total)
+    except gym.error.DependencyNotInstalled as e:
+        raise DataError(f"rendering {env_id} needs a package that is not installed ({e})", None,
+                        'pip install "gymnasium[classic-control]" (pygame)') from None
+    env.close()
+    return frames, returns
+
+
+def _one_action(env, action):
+    if hasattr(env.action_space, "n"):
+        return int(action)
+    return np.clip(np.asarray(action, env.action_space.dtype).reshape(env.action_space.shape),
+                   env.action_space.low, env.action_space.high)

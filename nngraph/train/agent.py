@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
-from nngraph.data.envs import Environments, play
+from nngraph.data.envs import Environments, play, record
 from nngraph.errors import TrainingError, plural
 from nngraph.graph.training import TrainConfig
 from nngraph.train.feeding import check_data_fits
@@ -33,6 +34,7 @@ from nngraph.train.schedules import learning_rate
 
 RECENT = 100  # episodes the logged `return` and `length` are averaged over
 EVAL_SEED_OFFSET = 1_000_000  # evaluation copies are seeded apart from the training copies
+MAX_FRAMES = 1000  # of an animation (`nngraph sample -o FILE.gif`): 40 s at 25 frames a second
 
 
 class Agent(Method):
@@ -106,10 +108,23 @@ class Agent(Method):
         return self.host(values, self.plan.slot(unit))
 
     def sample(self, request: dict, splits) -> str:
-        """`nngraph sample`: play `count` episodes with the deterministic policy and report their returns."""
+        """`nngraph sample`: play `count` episodes with the deterministic policy and report their returns;
+        with `-o FILE.gif`, one after another rendered into an animation (its first MAX_FRAMES frames)."""
+        output = request.get("output")
+        if output is not None and Path(output).suffix.lower() == ".gif":
+            return self._animate(Path(output), request["count"], request["seed"])
         result = self.evaluate_episodes(request["count"], request["seed"])
         return (f"played {plural(result['episodes'], 'episode')} of {self.config.env.id}: return "
                 f"{result['return_mean']:.4g} +- {result['return_std']:.3g}")
+
+    def _animate(self, path: Path, episodes: int, seed: int) -> str:
+        from nngraph.viz.animation import write_gif
+
+        frames, returns = record(self.act, self.config.env.id, episodes, seed, self.envs.normalize, MAX_FRAMES,
+                                 self.backend.dtype)
+        write_gif(path, frames)
+        return (f"wrote {plural(len(frames), 'frame')} of {plural(episodes, 'episode')} of {self.config.env.id} "
+                f"to {path} (returns {', '.join(f'{r:.4g}' for r in returns)})")
 
     def check_data(self, data, span) -> None:
         check_data_fits(self.model, data, span)

@@ -64,3 +64,15 @@ def test_sample_plays_episodes(trained):
     result = run_cli("sample", spec, "--checkpoint", run / "checkpoint.npz", "-n", "3")
     assert result.code == 0, result.both
     assert "played 3 episodes of CartPole-v1: return" in result.out
+
+
+def test_sample_writes_played_episodes_as_a_gif(trained, tmp_path):
+    spec, run = trained
+    result = run_cli("sample", spec, "--checkpoint", run / "checkpoint.npz", "-n", "2", "-o", tmp_path / "play.gif")
+    assert result.code == 0, result.both
+    assert "of 2 episodes of CartPole-v1 to" in result.out
+    from PIL import Image
+
+    with Image.open(tmp_path / "play.gif") as gif:
+        written = int(result.out.split("wrote ")[1].split()[0])  # Pillow merges a frame equal to the one before
+        assert gif.size == (300, 200) and 1 < gif.n_frames <= written
