@@ -232,7 +232,7 @@ def _environment(config: TrainConfig, models) -> None:
         raise ValidationError(f"'{wrong}' does not apply to reinforcement learning", config.spans[wrong],
                               "an agent learns from `env`; its length is `steps`, its batches the method's "
                               "options")
-    if config.steps is None:
+    if config.steps is None and "steps" not in config.refused:
         raise ValidationError(f"{name} needs a number of environment steps", config.span, "add e.g. `steps 100000`")
     space = env_space(config.env)
     model = models[config.model]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -158,26 +159,22 @@ def train_agent(agent: Agent, config: TrainConfig, run=None, rng: np.random.Gene
     total, base_lr = iterations(config, agent), float(settings(config.optimizer)["lr"])
     policy = _CheckpointPolicy(config)
     clock = time.perf_counter() - (history.records[-1].get("time", 0.0) if history.records else 0.0)
-    log = run.open_metrics(history.records) if run is not None else None
+    log = run.open_metrics(history.records) if run is not None else nullcontext()
     iteration = done
-    try:
-        with TrainingProgress(total, done, quiet) as progress, StopOnCtrlC() as ctrl_c:
-            for iteration in range(done + 1, total + 1):
-                record = _iteration(agent, config, rng, iteration, total, base_lr)
-                record["time"] = round(time.perf_counter() - clock, 6)
-                history.records.append(record)
-                if log is not None:
-                    log.write(record)
-                progress.epoch_done(iteration, {k: v for k, v in record.items() if k in ("return", "steps")})
-                if iteration == total:
-                    break
-                if ctrl_c.requested:
-                    _interrupt(run, agent, rng, history, None, iteration)
-                if run is not None and policy.due(iteration):
-                    _save(run, agent, rng, history, None, iteration)
-    finally:
-        if log is not None:
-            log.__exit__(None, None, None)
+    with TrainingProgress(total, done, quiet) as progress, log, StopOnCtrlC() as ctrl_c:
+        for iteration in range(done + 1, total + 1):
+            record = _iteration(agent, config, rng, iteration, total, base_lr)
+            record["time"] = round(time.perf_counter() - clock, 6)
+            history.records.append(record)
+            if run is not None:
+                log.write(record)
+            progress.epoch_done(iteration, {k: v for k, v in record.items() if k in ("return", "steps")})
+            if iteration == total:
+                break
+            if ctrl_c.requested:
+                _interrupt(run, agent, rng, history, None, iteration)
+            if run is not None and policy.due(iteration):
+                _save(run, agent, rng, history, None, iteration)
     if run is not None and iteration > done:
         _save(run, agent, rng, history, None, iteration, complete=True)
     return history

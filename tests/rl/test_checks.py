@@ -85,6 +85,12 @@ def test_data_settings_do_not_apply_to_an_agent(setting):
     assert e.message == f"'{setting.split()[0]}' does not apply to reinforcement learning" and e.span.line == 15
 
 
+def test_a_refused_step_count_is_reported_once():
+    with pytest.raises(nngraph.errors.ErrorList) as caught:
+        nngraph.loads(agent(steps="1e5"), "agent.nn")
+    assert [e.message for e in caught.value.errors] == ["steps: expected a whole number, got 100000.0"]
+
+
 def test_steps_are_required_and_gamma_is_a_discount():
     assert "needs a number of environment steps" in error_of(agent().replace("  steps 128\n", "")).message
     assert "gamma: 1.5 is out of range" in error_of(agent(extra="  gamma 1.5\n")).message
