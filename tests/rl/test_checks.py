@@ -99,3 +99,11 @@ def test_steps_are_required_and_gamma_is_a_discount():
 def test_a_data_method_refuses_an_environment():
     text = agent(method="backprop", extra="  loss mse(v)\n")
     assert "method backprop learns from data, not from an environment" in error_of(text).message
+
+
+def test_policy_and_critic_may_be_named_and_must_be_outputs():
+    swapped = agent(method="ppo(policy=pi, critic=v)").replace("  output pi[2] softmax\n  output v[1]\n",
+                                                                "  output v[1]\n  output pi[2] softmax\n")
+    assert nngraph.loads(swapped, "agent.nn")
+    e = error_of(agent(method="ppo(policy=h)"))
+    assert "policy=h: model 'agent' has no output unit 'h'" in e.message and e.span.line == 11
