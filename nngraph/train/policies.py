@@ -57,12 +57,17 @@ class Categorical:
 
 
 class Gaussian:
-    """Actions are vectors; `out` is the mean, (batch, dims); `log_std` a parameter of shape (dims,)."""
+    """Actions are vectors; `out` is the mean, (batch, dims); `log_std` a parameter of shape (dims,), read
+    through `to_host` (it lives on the backend, beside the program's parameters)."""
 
     discrete = False
 
-    def __init__(self, log_std: np.ndarray):
-        self.log_std = log_std
+    def __init__(self, log_std, to_host=np.asarray):
+        self.parameter, self.to_host = log_std, to_host
+
+    @property
+    def log_std(self) -> np.ndarray:
+        return self.to_host(self.parameter)
 
     def sample(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return out + np.exp(self.log_std) * rng.standard_normal(out.shape).astype(out.dtype)
@@ -82,4 +87,4 @@ class Gaussian:
         scaled = (actions - out) / np.exp(self.log_std)
         d_mean = d_logp[:, None] * scaled / np.exp(self.log_std)
         d_log_std = (d_logp[:, None] * (scaled ** 2 - 1)).sum(axis=0) + d_entropy * len(out)
-        return {"out": d_mean, "log_std": d_log_std.astype(self.log_std.dtype)}
+        return {"out": d_mean, "log_std": d_log_std}

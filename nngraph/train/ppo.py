@@ -74,8 +74,8 @@ class ActorCritic(Agent):
             self.dist = Categorical()
         else:
             shape = self.plan.shapes[policy.name]
-            params["log_std"] = np.full(shape, options["log_std"], self.backend.dtype)
-            self.dist = Gaussian(params["log_std"])
+            params["log_std"] = self.backend.asarray(np.full(shape, options["log_std"], self.backend.dtype))
+            self.dist = Gaussian(params["log_std"], self.backend.to_numpy)
         self.add_part(params, buffers=program.buffers)
 
     @property
@@ -152,7 +152,7 @@ class ActorCritic(Agent):
                  self.value_slot: self.backend.asarray((options["value"] * d_value)[:, None])}
         grads = self.program.backward(values, ctxs, seeds)
         if "log_std" in grads_out:
-            grads["log_std"] = grads_out["log_std"]
+            grads["log_std"] = self.backend.asarray(grads_out["log_std"])
         return metrics, grads
 
     def _policy_loss(self, logp: np.ndarray, mb: dict) -> tuple[np.ndarray, dict]:
