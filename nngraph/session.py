@@ -36,6 +36,8 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
     config = checked.train(train_name)
     chosen = get_backend(backend, dtype or config.dtype)
     method = build_method(checked, config, chosen)  # before the data: a refusal should come first
+    if config.env is not None and data is None:
+        return Session(checked, config, None, method, chosen)  # an agent's data is its environment
     return Session(checked, config, _splits(checked, config, method, data), method, chosen)
 
 
@@ -97,14 +99,17 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()
     done, history = 0, None
-    if resume is not None:  # the checkpoint is judged first: a refused resume leaves the folder as it was
+    if resume is not None and config.env is None:  # judged first: a refused resume leaves the folder as it was
         done, history = restore(method, run.checkpoint, rng, check=expectation(checked, config, method, "resume"))
     _record_start(run, session)
     with open_logs(loggers, run.path, config, resumed=resume is not None) as logs:
-        history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet,
-                      on_epoch=logs.epoch)
-        test, train = (method.evaluate(part) if part is not None and len(part) else None
-                       for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
+        if config.env is not None:
+            (history, test), train = _train_agent(method, config, run, rng, resume, quiet), None
+        else:
+            history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet,
+                          on_epoch=logs.epoch)
+            test, train = (method.evaluate(part) if part is not None and len(part) else None
+                           for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
         summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
                             dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test,
                             train=train)
@@ -116,6 +121,14 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     return summary
 
 
+def _train_agent(agent, config, run, rng, resume, quiet):
+    """Reinforcement learning: the agent's own loop, then its deterministic evaluation as the test."""
+    from nngraph.train.agent import train_agent
+
+    history = train_agent(agent, config, run, rng, run.checkpoint if resume is not None else None, quiet)
+    return history, agent.evaluate_episodes()
+
+
 def _record_start(run, session: Session) -> None:
     """The run folder's spec copy and run.json, and what every checkpoint of the run records."""
     from nngraph.data.preprocessing import Preprocessing
@@ -123,7 +136,9 @@ def _record_start(run, session: Session) -> None:
     from nngraph.train.provenance import run_record
 
     checked = session.checked
-    saved, arrays = Preprocessing.of_training(session.splits.train, session.splits.scaler).to_saved()
+    preprocessing = (Preprocessing() if session.splits is None  # an agent: its data is its environment
+                     else Preprocessing.of_training(session.splits.train, session.splits.scaler))
+    saved, arrays = preprocessing.to_saved()
     record = run_record(checked, session.config, session.method, saved)
     run.record_start(checked.spec.source, surface_of(checked.spec.path), record, arrays)
 
@@ -177,6 +192,8 @@ def _preprocessing(trained: Trained):
 
     if trained.preprocessing is not None:
         return trained.preprocessing
+    if trained.config.env is not None:  # an agent's observations come as they are
+        return Preprocessing()
     splits = _splits(trained.checked, trained.config, trained.method)
     return Preprocessing.of_training(splits.train, splits.scaler)
 
@@ -188,7 +205,8 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
     trained = restore_trained(checked, train_name, checkpoint, backend, command)
     # none saved (a checkpoint older than saved preprocessing): the data call's, fitted again
     scaler = trained.preprocessing.scaler if trained.preprocessing is not None else None
-    splits = _splits(checked, trained.config, trained.method, scaler=scaler)
+    splits = None if trained.config.env is not None else _splits(checked, trained.config, trained.method,
+                                                                   scaler=scaler)
     return Session(checked, trained.config, splits, trained.method, trained.backend)
 
 
@@ -197,6 +215,8 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
     ast value), on all of that set instead, prepared as the training data was, under the key "data"."""
     if data is None:
         session = load_trained(checked, train_name, checkpoint, backend)
+        if session.config.env is not None:
+            return {"test": session.method.evaluate_episodes()}  # the deterministic policy's episodes
         splits = {"train": session.splits.train, "validation": session.splits.validation,
                   "test": session.splits.test}
         return {name: session.method.evaluate(part) for name, part in splits.items()

@@ -151,4 +151,6 @@ def _net_input(g: OnnxGraph, machine, group, visible: dict) -> str:
 
 
 PRODUCTS: dict[str, Callable] = {"backprop": _backprop, "cd": _energy, "pcd": _energy, "boltzmann": _energy,
-                                 "vae": _vae, "gan": _gan}
+                                 "vae": _vae, "gan": _gan,
+                                 # an agent's network, observations to every output (the policy, the critic, Q)
+                                 "ppo": _backprop, "a2c": _backprop, "reinforce": _backprop, "dqn": _backprop}

@@ -112,7 +112,7 @@ def _check_train_models(config: TrainConfig, models: dict[str, ModelGraph], brok
             errors.error(f"no model named '{name}'", config.model_span or config.method.span,
                          did_you_mean(str(name), models))
             return
-    if config.data is None:
+    if config.data is None and config.env is None and "env" not in config.refused:
         errors.error("the train block names no data", config.span, "add `data xor` or `data npz(\"f.npz\")`")
     if broken.intersection(config.models):
         return

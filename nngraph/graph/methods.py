@@ -34,11 +34,15 @@ class MethodSpec:
     model_options: tuple[str, ...] = ()  # options naming the models it trains (else the block's `model`)
     couplings: bool = False  # keeps its parameters as a Boltzmann machine's couplings (graph/memory.py)
     example: str = ""  # a complete call, for hints
+    environment: bool = False  # learns from an `env` (reinforcement learning), not from `data`
 
 
 def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
-    if "loss" in config.refused:
-        return  # the loss's own error is reported; "needs a loss" would only repeat it
+    if {"loss", "env"} & config.refused:
+        return  # the setting's own error is reported; "needs a loss" would only repeat it
+    if config.env is not None and not METHODS[config.method.name].environment:
+        raise ValidationError(f"method {config.method.name} learns from data, not from an environment",
+                              config.spans.get("env"), "use method ppo, a2c, reinforce or dqn with `env`")
     for check in METHODS[config.method.name].fits:
         check(config, models)
 
@@ -236,10 +240,106 @@ def _check_target_shape(model: ModelGraph, term) -> None:
                          term.span, "a loss's target unit must have the shape of the unit it compares with")
 
 
+# ---- reinforcement learning: the environment is the data -------------------------------------------
+
+NOT_RL = ("data", "loss", "batch", "epochs", "validation", "test", "early_stopping", "bptt")  # settings it refuses
+
+
+def _environment(config: TrainConfig, models) -> None:
+    """A reinforcement-learning block: an `env`, a step count, none of the data settings, and one input
+    unit that reads the environment's observation."""
+    from nngraph.graph.envs import env_space
+
+    name = config.method.name
+    if config.env is None:
+        raise ValidationError(f"{name} learns from an environment; the train block names none", config.span,
+                              "add e.g. `env cartpole(n=8)`")
+    wrong = next((s for s in NOT_RL if s in config.spans), None)
+    if wrong:
+        raise ValidationError(f"'{wrong}' does not apply to reinforcement learning", config.spans[wrong],
+                              "an agent learns from `env`; its length is `steps`, its batches the method's "
+                              "options")
+    if config.steps is None and "steps" not in config.refused:
+        raise ValidationError(f"{name} needs a number of environment steps", config.span, "add e.g. `steps 100000`")
+    space = env_space(config.env)
+    model = models[config.model]
+    inputs = model.units_with_role("input")
+    if len(inputs) != 1 or model.shapes.get(inputs[0].name) != space.observation:
+        got = ", ".join(f"{u.name}{list(model.shapes.get(u.name) or [])}" for u in inputs) or "none"
+        raise ShapeError(f"the environment '{config.env.id}' observes {list(space.observation)}, so model "
+                         f"'{model.name}' needs one input of that shape (it has {got})",
+                         (inputs[0] if inputs else model).span, f"declare `input obs{list(space.observation)}`")
+    if any(u.role in ("sample", "noise") or u.is_stochastic for u in model.units):
+        raise ValidationError(f"model '{model.name}' has random units; an agent's network is deterministic",
+                              model.span)
+
+
+def output_unit(model: ModelGraph, config: TrainConfig, option: str, index: int):
+    """The output unit a method option names, or else the model's `index`-th output (declaration order)."""
+    name = config.method.options.get(option)
+    outputs = model.units_with_role("output")
+    if name is None:
+        return outputs[index] if index < len(outputs) else None
+    if name not in model.graph or model.unit(name).role != "output":
+        raise ValidationError(f"{option}={name}: model '{model.name}' has no output unit '{name}'",
+                              _span(config), did_you_mean(name, [u.name for u in outputs]))
+    return model.unit(name)
+
+
+def _policy_fits(config: TrainConfig, models) -> None:
+    """The policy output fits the action space: a softmax of one unit per action for discrete actions,
+    the mean (an identity unit of the action's shape) for continuous ones; the critic is one identity unit."""
+    from nngraph.graph.envs import env_space
+
+    model, space = models[config.model], env_space(config.env)
+    policy = output_unit(model, config, "policy", 0)
+    critic = output_unit(model, config, "critic", 1)
+    want = (space.actions,) if space.discrete else space.action_shape
+    activation = "softmax" if space.discrete else "identity"
+    if policy is None or model.shapes.get(policy.name) != want or policy.activation not in (activation, "linear"):
+        shown = f"'{policy.name}' is {list(model.shapes.get(policy.name) or [])} {policy.activation}" \
+            if policy else "it has no output"
+        what = "action probabilities" if space.discrete else "the action's mean"
+        raise ShapeError(f"'{config.env.id}' has {space.describe()}, so the policy output of '{model.name}' "
+                         f"must be {what}: {list(want)} {activation} ({shown})",
+                         (policy or model).span, f"e.g. `output pi{list(want)} {activation}`")
+    _check_critic(model, config, critic, policy)
+
+
+def _check_critic(model: ModelGraph, config: TrainConfig, critic, policy) -> None:
+    if critic is None or critic is policy:  # reinforce's baseline too: the steps' values
+        raise ValidationError(f"{config.method.name} needs a critic: an output of one unit, the state's value",
+                              model.span, "e.g. `output v[1]` beside the policy, and `h -> v`")
+    if model.shapes.get(critic.name) != (1,) or critic.activation not in ("identity", "linear"):
+        raise ShapeError(f"the critic '{critic.name}' must be one identity unit (the state's value), not "
+                         f"{list(model.shapes.get(critic.name) or [])} {critic.activation}", critic.span,
+                         f"declare it `output {critic.name}[1]`")
+
+
+def _q_fits(config: TrainConfig, models) -> None:
+    """dqn: discrete actions, and an identity output of one Q-value per action."""
+    from nngraph.graph.envs import env_space
+
+    model, space = models[config.model], env_space(config.env)
+    if not space.discrete:
+        raise ValidationError(f"dqn chooses among discrete actions; '{config.env.id}' has {space.describe()}",
+                              config.env.span, "use method ppo or a2c for continuous actions")
+    q = output_unit(model, config, "q", 0)
+    if q is None or model.shapes.get(q.name) != (space.actions,) or q.activation not in ("identity", "linear"):
+        raise ShapeError(f"dqn needs an output of {space.actions} identity units (one Q-value per action of "
+                         f"'{config.env.id}')", (q or model).span, f"e.g. `output q[{space.actions}]`")
+
+
 # ---- the registry ----------------------------------------------------------------------------
 
 _K = Option("int", 1, minimum=1)  # Gibbs steps of CD and PCD
 _OWN_OPTIMIZER = Option("call", None, then=_optimizer)  # None: the train block's `optimizer`
+
+# the options every policy-gradient method shares: which outputs are the policy and the critic (default: the
+# first and second declared), the loss weights, and a Gaussian policy's initial log standard deviation
+_ACTOR_CRITIC = {"policy": Option("name"), "critic": Option("name"), "value": Option("float", 0.5, minimum=0),
+                 "entropy": Option("float", 0.0, minimum=0), "log_std": Option("float", 0.0)}
+_RL_POLICY = (_environment, _policy_fits)
 
 METHODS = {spec.name: spec for spec in (
     MethodSpec("backprop", {}, (_backprop, _check_loss_units, _check_data_terms), "nngraph.train.backprop"),
@@ -262,4 +362,23 @@ METHODS = {spec.name: spec for spec in (
                        "g_optimizer": _OWN_OPTIMIZER, "d_optimizer": _OWN_OPTIMIZER},
                (_gan,), "nngraph.train.gan", model_options=("generator", "discriminator"),
                example="method gan(generator=g, discriminator=d, k=1)"),
+    # reinforcement learning (train/ppo.py, train/dqn.py); the defaults are stable-baselines3's
+    MethodSpec("ppo", {**_ACTOR_CRITIC, "rollout": Option("int", 2048, minimum=1),
+                       "minibatch": Option("int", 64, minimum=1), "epochs": Option("int", 10, minimum=1),
+                       "clip": Option("float", 0.2, above=0), "value_clip": Option("float", None, above=0),
+                       "gae": Option("float", 0.95, minimum=0, maximum=1)},
+               _RL_POLICY, "nngraph.train.ppo", environment=True),
+    MethodSpec("a2c", {**_ACTOR_CRITIC, "rollout": Option("int", 5, minimum=1),
+                       "gae": Option("float", 1.0, minimum=0, maximum=1)},
+               _RL_POLICY, "nngraph.train.ppo", environment=True),
+    MethodSpec("reinforce", {**_ACTOR_CRITIC, "rollout": Option("int", 1000, minimum=1)},
+               _RL_POLICY, "nngraph.train.ppo", environment=True),
+    MethodSpec("dqn", {"q": Option("name"), "buffer": Option("int", 100_000, minimum=1),
+                       "start": Option("int", 100, minimum=0), "minibatch": Option("int", 32, minimum=1),
+                       "train_every": Option("int", 4, minimum=1), "gradient_steps": Option("int", 1, minimum=1),
+                       "target_every": Option("int", 10_000, minimum=1),
+                       "explore": Option("float", 0.1, minimum=0, maximum=1),
+                       "eps_start": Option("float", 1.0, minimum=0, maximum=1),
+                       "eps_end": Option("float", 0.05, minimum=0, maximum=1), "double": Option("bool", True)},
+               (_environment, _q_fits), "nngraph.train.dqn", environment=True),
 )}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from nngraph.errors import Collector, NngraphError, Span, ValidationError, did_you_mean
 from nngraph.graph import vocabulary as V
+from nngraph.graph.envs import EnvSetting, env_setting
 from nngraph.graph.methods import METHODS, choose_optimizer
 from nngraph.spec import ast
 from nngraph.spec.options import Choice, choose
@@ -50,6 +51,9 @@ class TrainConfig:
     bptt: int | None = None
     dtype: str = "float32"
     early_stopping: dict | None = None
+    env: EnvSetting | None = None  # reinforcement learning: the environment, instead of `data`
+    gamma: float = 0.99  # the discount of future rewards
+    steps: int | None = None  # environment steps to train for (every copy's step counts)
     spans: dict = field(default_factory=dict)  # setting name -> span, for errors found later
     refused: set = field(default_factory=set)  # settings already reported as wrong: checks that need them skip
 
@@ -94,7 +98,7 @@ def _apply(config: TrainConfig, s: ast.Setting) -> None:
     handler = _HANDLERS.get(s.name)
     if handler is None:
         raise ValidationError(f"unknown train setting '{s.name}'", s.span, did_you_mean(s.name, _HANDLERS))
-    if s.kwargs and s.name not in ("early_stopping", "checkpoint", "method", "data"):
+    if s.kwargs and s.name not in ("early_stopping", "checkpoint", "method", "data", "env"):
         raise ValidationError(f"'{s.name}' takes a value, not key=value options", s.kwargs[0].span,
                               f"write `{s.name} VALUE`")
     handler(config, s)
@@ -204,6 +208,13 @@ def _dtype(config, s):
     config.dtype = value
 
 
+def _env(config, s):
+    if s.value is None:
+        raise ValidationError("env needs an environment, e.g. `env cartpole(n=8)` or `env gym(\"Acrobot-v1\")`",
+                              s.span)
+    config.env = env_setting(s.value, s.kwargs)
+
+
 _HANDLERS = {
     "model": _model,
     "data": _data,
@@ -223,4 +234,7 @@ _HANDLERS = {
     "early_stopping": _early_stopping,
     "checkpoint": _checkpoint,
     "dtype": _dtype,
+    "env": _env,
+    "gamma": _number("gamma", low=0, high=1),
+    "steps": _number("steps", integer=True, low=1),
 }

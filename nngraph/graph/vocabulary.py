@@ -65,6 +65,7 @@ SCHEDULES = {
     "constant": {},
     "step": {"every": Option("int", 10, minimum=1), "gamma": Option("float", 0.1, above=0)},
     "cosine": {"warmup": Option("int", 0, minimum=0), "min_lr": Option("float", 0.0)},
+    "linear": {"min_lr": Option("float", 0.0)},  # stable-baselines3's `lin_`: down to min_lr at the end
 }
 LOSSES = {
     "mse": 1,  # number of unit arguments (a second, optional argument names the target unit)
@@ -82,4 +83,23 @@ MONITORS = ("val_loss", "val_accuracy", "loss" + RUNNING, "accuracy" + RUNNING)
 TRAIN_SETTINGS = (
     "model", "data", "loss", "method", "optimizer", "schedule", "batch", "epochs", "l1", "l2",
     "early_stopping", "clip", "validation", "test", "seed", "checkpoint", "bptt", "dtype",
+    "env", "gamma", "steps",  # reinforcement learning: the environment is the data, steps are its steps
 )
+
+# ---- reinforcement learning -------------------------------------------------------------------
+# `env NAME(options)`: short names of gymnasium's classic-control environments; `env gym("ID", ...)` takes
+# any registered id. The options are every environment's (graph/envs.py binds them).
+ENVIRONMENTS = {
+    "cartpole": "CartPole-v1",
+    "acrobot": "Acrobot-v1",
+    "mountaincar": "MountainCar-v0",
+    "mountaincar_continuous": "MountainCarContinuous-v0",
+    "pendulum": "Pendulum-v1",
+}
+ENV_OPTIONS = {
+    "n": Option("int", 1, minimum=1, maximum=1024),  # copies stepped together (a sync vector env)
+    "normalize_obs": Option("bool", False),  # running mean and std of the observations
+    "normalize_reward": Option("bool", False),  # rewards over the running std of the discounted return
+    "clip_obs": Option("float", 10.0, above=0),  # normalised observations are clipped to +-clip_obs
+    "episodes": Option("int", 100, minimum=1),  # of the deterministic evaluation (summary.json, `nngraph eval`)
+}

@@ -34,7 +34,13 @@ def cosine(base_lr: float, epoch: int, epochs: int, warmup: int = 0, min_lr: flo
     return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
-_SCHEDULES = {"constant": constant, "step": step, "cosine": cosine}
+def linear(base_lr: float, epoch: int, epochs: int, min_lr: float = 0.0) -> float:
+    """From `base_lr` in the first epoch straight down towards `min_lr`, reached after the last one (a
+    reinforcement-learning run's epochs are its updates: stable-baselines3's linear schedule)."""
+    return base_lr + (min_lr - base_lr) * min(epoch / max(1, epochs), 1.0)
+
+
+_SCHEDULES = {"constant": constant, "step": step, "cosine": cosine, "linear": linear}
 
 
 def learning_rate(choice, base_lr: float, epoch: int, epochs: int) -> float:

@@ -276,8 +276,8 @@ def test_an_op_without_an_export_is_an_error_naming_it():
 
 
 def test_a_method_without_an_export_is_an_error_naming_it():
-    with pytest.raises(BuildError, match="method 'reinforce' has no ONNX export yet"):
-        product("reinforce", object(), None)
+    with pytest.raises(BuildError, match="method 'sarsa' has no ONNX export yet"):
+        product("sarsa", object(), None)
 
 
 def test_a_loop_with_an_attribute_the_export_does_not_know_is_refused():

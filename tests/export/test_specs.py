@@ -101,7 +101,15 @@ def _gan(session, part):
     return noise, {unit: values[unit] for unit in plan.outputs}, None
 
 
-REFERENCES = {"backprop": _backprop, "cd": _hidden_features, "pcd": _hidden_features, "vae": _vae, "gan": _gan}
+def _agent(session, part):
+    """An agent's network on observations drawn here (its data is an environment): every output unit."""
+    method = session.method
+    x = np.random.default_rng(0).standard_normal((ROWS, *method.plan.shapes[method.feed])).astype(np.float32)
+    want = {unit: method.predict(x, unit) for unit in method.program.eval_plan.outputs}
+    return {method.feed: x}, want, float64_rounding(method, {method.feed: x}, want)
+
+
+REFERENCES = {"ppo": _agent, "a2c": _agent, "reinforce": _agent, "dqn": _agent, "backprop": _backprop, "cd": _hidden_features, "pcd": _hidden_features, "vae": _vae, "gan": _gan}
 
 
 @pytest.mark.parametrize("name", REFUSED)

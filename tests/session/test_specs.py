@@ -31,6 +31,8 @@ MNIST_DATA = {"mnist_lenet.nn": f'data=mnist(path="{MNIST}", limit=500, shape=[1
 
 
 def _brief(name: str) -> list[str]:
+    if nngraph.load(SPECS / name).train(None).env is not None:
+        return ["steps=1"]  # reinforcement learning: one update
     overrides = ["epochs=1"]
     if name in MNIST_DATA:
         if not MNIST.exists():

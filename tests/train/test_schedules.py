@@ -25,6 +25,11 @@ def test_step_defaults_come_from_the_vocabulary():
     assert learning_rate(Choice("step"), 1.0, 10, 20) == pytest.approx(0.1)
 
 
+def test_linear_falls_by_equal_steps_towards_min_lr_as_stable_baselines3s():
+    assert rates(Choice("linear"), 4, base=1.0) == [1.0, 0.75, 0.5, 0.25]
+    assert rates(Choice("linear", {"min_lr": 0.2}), 2, base=1.0) == pytest.approx([1.0, 0.6])
+
+
 def test_cosine_without_warmup_follows_torch_cosine_annealing():
     got = rates(Choice("cosine", {"min_lr": 0.01}), 4)
     expected = [0.01 + 0.09 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]

@@ -1,0 +1,58 @@
+"""The floors of issue 14: each RL spec trained with several seeds, then evaluated over 100 deterministic
+episodes (summary.json's `test`); prints each seed's result and how many seeds reached the floor.
+
+    python benchmarks/rl_floors.py [--seeds 5] [--only cartpole_ppo,cartpole_dqn,...] [--threads 1]
+
+A floor is (spec, its steps, the evaluation's mean return to reach, seeds of 5 that must reach it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+FLOORS = {  # spec -> (environment steps, floor, seeds of 5 that must reach it)
+    "cartpole_ppo": (100_000, 475, 4),
+    "cartpole_dqn": (100_000, 475, 3),
+    "cartpole_reinforce": (500_000, 400, 3),
+    "acrobot_ppo": (300_000, -100, 4),
+    "pendulum_ppo": (300_000, -300, 3),
+}
+
+
+def run(name: str, seed: int, steps: int, threads: int) -> tuple[float, float]:
+    import nngraph
+    from nngraph.session import run_training
+
+    checked = nngraph.load(SPECS / f"{name}.nn", [f"seed={seed}", f"steps={steps}"])
+    start = time.perf_counter()
+    summary = run_training(checked, out=Path(tempfile.mkdtemp()) / "run", threads=threads)
+    return summary["test"]["return_mean"], time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--only", default=",".join(FLOORS))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    for name in args.only.split(","):
+        steps, floor, needed = FLOORS[name]
+        results = []
+        for seed in range(args.seeds):
+            value, seconds = run(name, seed, steps, args.threads)
+            results.append(value)
+            print(f"{name} seed {seed}: {steps} steps, evaluation {value:.1f} ({seconds:.0f} s)", flush=True)
+        reached = sum(v >= floor for v in results)
+        print(f"{name}: {reached} of {len(results)} seeds >= {floor} (the floor asks {needed} of 5)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The `env` train setting of reinforcement learning: which gymnasium environment, its options, and the
+observation and action spaces a model must fit, all known before any step.
+
+`env cartpole(n=8)` names a classic-control environment by its short name (vocabulary.ENVIRONMENTS);
+`env gym("Acrobot-v1", n=4)` names any id gymnasium has registered. The spaces are read from one instance
+of the environment, made and closed here (gymnasium, the `rl` extra, is imported only for a spec with an
+`env`): so `check` refuses an unknown id, a missing extra, or a model that does not fit, with the position.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from nngraph.errors import Span, ValidationError, did_you_mean
+from nngraph.graph.vocabulary import ENV_OPTIONS, ENVIRONMENTS
+from nngraph.spec import ast
+from nngraph.spec.options import Option, bind
+from nngraph.spec.values import call_of
+
+GYM = "gym"  # `env gym("ID", ...)`: any registered id
+INSTALL_HINT = 'install the rl extra: pip install "nngraph[rl]" (gymnasium)'
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    """The environment a train block names: its gymnasium id and its options (ENV_OPTIONS, filled in)."""
+
+    id: str
+    options: dict
+    span: Span | None = None
+
+    @property
+    def copies(self) -> int:
+        return self.options["n"]
+
+
+@dataclass(frozen=True)
+class EnvSpace:
+    """What an agent sees and does: the observation's shape; `actions` choices for a discrete action space,
+    else a Box action of `action_shape` between `low` and `high` (flat tuples)."""
+
+    observation: tuple[int, ...]
+    actions: int | None = None
+    action_shape: tuple[int, ...] = ()
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+
+    @property
+    def discrete(self) -> bool:
+        return self.actions is not None
+
+    def describe(self) -> str:
+        if self.discrete:
+            return f"{self.actions} discrete actions"
+        return f"continuous actions of shape {list(self.action_shape)}"
+
+
+def env_setting(value: ast.Value, extra: tuple = ()) -> EnvSetting:
+    """`cartpole(n=8)` or `gym("Acrobot-v1", n=4)` (and `key=value` words after the call) -> EnvSetting."""
+    call = call_of(value)
+    call = ast.Call(call.name, call.args, call.kwargs + tuple(extra), call.span)
+    if call.name == GYM:
+        bound = bind(call, {"id": Option("str"), **ENV_OPTIONS}, ("id",), label="env gym")
+        if not bound["id"]:
+            raise ValidationError('env gym(...) needs an environment id', call.span, 'e.g. gym("Acrobot-v1", n=4)')
+        options = {k: v for k, v in bound.values.items() if k != "id"}
+        return EnvSetting(bound["id"], options, _span_of(bound, "id", call.span))
+    if call.name not in ENVIRONMENTS:
+        hint = did_you_mean(call.name, ENVIRONMENTS) or (
+            "short names: " + ", ".join(ENVIRONMENTS) + '; any gymnasium id: gym("ID")')
+        raise ValidationError(f"unknown environment '{call.name}'", call.span, hint)
+    bound = bind(call, ENV_OPTIONS, (), label=f"env {call.name}")
+    return EnvSetting(ENVIRONMENTS[call.name], dict(bound.values), call.span)
+
+
+def _span_of(bound, option: str, default: Span | None) -> Span | None:
+    node = bound.nodes.get(option)
+    return node.span if node is not None else default
+
+
+def env_space(setting: EnvSetting) -> EnvSpace:
+    """The spaces of the environment `setting` names; a positioned ValidationError where gymnasium is
+    missing, the id unknown, or a space not one an agent here handles (observations: a Box; actions: a
+    Discrete or a Box)."""
+    return _space(setting.id, setting.span)
+
+
+@functools.lru_cache(maxsize=32)
+def _space(env_id: str, span: Span | None) -> EnvSpace:
+    gym = import_gymnasium(span)
+    try:
+        env = gym.make(env_id)
+    except gym.error.Error as e:
+        raise ValidationError(f"gymnasium cannot make environment '{env_id}': {e}", span,
+                              _id_hint(gym, env_id)) from None
+    except ImportError as e:  # an environment family whose own extra is missing (box2d, mujoco)
+        raise ValidationError(f"environment '{env_id}' needs a package that is not installed: {e}", span) from None
+    try:
+        return _spaces_of(gym, env, env_id, span)
+    finally:
+        env.close()
+
+
+def import_gymnasium(span: Span | None = None):
+    try:
+        import gymnasium
+    except ImportError:
+        raise ValidationError("reinforcement learning needs gymnasium, which is not installed", span,
+                              INSTALL_HINT) from None
+    return gymnasium
+
+
+def _id_hint(gym, env_id: str) -> str | None:
+    known = [name for name in gym.registry if "/" not in name]
+    return did_you_mean(env_id, known) or "short names: " + ", ".join(ENVIRONMENTS)
+
+
+def _spaces_of(gym, env, env_id: str, span) -> EnvSpace:
+    obs, act = env.observation_space, env.action_space
+    if not isinstance(obs, gym.spaces.Box):
+        raise ValidationError(f"environment '{env_id}' observes {type(obs).__name__}; an agent here reads a "
+                              "Box of numbers", span)
+    if isinstance(act, gym.spaces.Discrete):
+        return EnvSpace(tuple(obs.shape), actions=int(act.n))
+    if isinstance(act, gym.spaces.Box):
+        return EnvSpace(tuple(obs.shape), None, tuple(act.shape), tuple(float(v) for v in act.low.reshape(-1)),
+                        tuple(float(v) for v in act.high.reshape(-1)))
+    raise ValidationError(f"environment '{env_id}' has a {type(act).__name__} action space; supported are "
+                          "Discrete and Box", span)

@@ -1,0 +1,201 @@
+"""Methods `ppo`, `a2c` and `reinforce`: actor-critic policy gradients on rollouts of `rollout` steps of every copy.
+
+Both collect a rollout with the current stochastic policy (the categorical of the softmax output, or a
+diagonal Gaussian around the mean output with a learned log standard deviation `log_std`), estimate
+advantages with GAE (Schulman et al. 2016; `gae` is lambda, the train block's `gamma` the discount; an
+episode cut by a time limit is bootstrapped from the value of its last observation, as stable-baselines3
+does), and descend
+
+    policy loss + value * value loss - entropy * mean entropy
+
+- `ppo` (Schulman et al. 2017): `epochs` passes over the rollout in shuffled minibatches of `minibatch`,
+  the clipped surrogate -min(r A, clip(r, 1 - clip, 1 + clip) A) with r = pi(a|s) / pi_old(a|s), the
+  advantages normalised per minibatch; the value loss (V - R)^2, or with `value_clip` stable-baselines3's
+  clipped form (V_old + clip(V - V_old, -value_clip, value_clip) - R)^2.
+- `a2c` (Mnih et al. 2016): one step on the whole rollout, loss -log pi(a|s) A (advantages as they are).
+- `reinforce`: see `Reinforce` below (Monte-Carlo returns of the episodes that ended, the critic a baseline).
+
+The losses are computed here from the program's outputs and their gradients seeded into the output slots
+(the policy's logits or mean, the critic's value), so the network's backward pass is the Program's; the
+log-std's gradient goes to the optimizer beside the program's parameters (`params.log_std`). The train
+block's `clip` clips the global gradient norm (stable-baselines3's max_grad_norm).
+
+Metrics per update: loss, pg_loss, value_loss, entropy, and for ppo approx_kl and clip_fraction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nngraph.graph.methods import output_unit
+from nngraph.graph.training import TrainConfig
+from nngraph.train.agent import Agent
+from nngraph.train.feeding import Tally
+from nngraph.train.policies import Categorical, Gaussian
+
+
+def build(checked, config: TrainConfig, backend) -> ActorCritic:
+    from nngraph.compile import compile_model
+
+    model = checked.models[config.model]
+    kind = Reinforce if config.method.name == "reinforce" else ActorCritic
+    return kind(model, compile_model(model, (), backend, seed=config.seed), config)
+
+
+def gae(rewards, values, dones, last_values, gamma: float, lam: float) -> np.ndarray:
+    """Advantages (T, n) of a rollout: `dones[t]` says the episode ended with step t, `last_values` are the
+    values of the observations after the last step."""
+    advantages = np.zeros_like(rewards)
+    running = np.zeros_like(last_values)
+    next_values = last_values
+    for t in reversed(range(len(rewards))):
+        alive = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_values * alive - values[t]
+        running = delta + gamma * lam * alive * running
+        advantages[t], next_values = running, values[t]
+    return advantages
+
+
+class ActorCritic(Agent):
+    """ppo and a2c (`config.method.name`), on one Program with a policy output and a critic output."""
+
+    def __init__(self, model, program, config: TrainConfig):
+        super().__init__(model, program, config)
+        options = config.method.options
+        self.ppo = config.method.name == "ppo"
+        self.rollout, self.lam = options["rollout"], options.get("gae", 1.0)
+        self.epochs, self.minibatch = (options["epochs"], options["minibatch"]) if self.ppo else (1, None)
+        self.clip, self.value_clip = (options["clip"], options["value_clip"]) if self.ppo else (None, None)
+        policy, critic = output_unit(model, config, "policy", 0), output_unit(model, config, "critic", 1)
+        self.policy_slot = policy.name + ":z" if policy.activation == "softmax" else self.plan.slot(policy.name)
+        self.value_slot = self.plan.slot(critic.name)
+        params = dict(program.params)
+        if self.envs.discrete:
+            self.dist = Categorical()
+        else:
+            shape = self.plan.shapes[policy.name]
+            params["log_std"] = self.backend.asarray(np.full(shape, options["log_std"], self.backend.dtype))
+            self.dist = Gaussian(params["log_std"], self.backend.to_numpy)
+        self.add_part(params, buffers=program.buffers)
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.rollout * self.envs.n
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        values, _ = self.forward(obs)
+        return self.dist.mode(self.host(values, self.policy_slot))
+
+    def _policy_and_value(self, obs):
+        values, _ = self.forward(obs)
+        return self.host(values, self.policy_slot), self.host(values, self.value_slot)[:, 0]
+
+    # ---- collecting ----------------------------------------------------------------------------
+
+    def collect(self, rng) -> dict[str, np.ndarray]:
+        """A rollout: observations, actions, their log-probabilities, values, advantages and returns,
+        flattened to (rollout * n, ...)."""
+        envs, steps, n = self.envs, self.rollout, self.envs.n
+        obs = envs.obs
+        seen = np.empty((steps, *obs.shape), obs.dtype)
+        actions, logps, values, rewards, dones = [], [], np.empty((steps, n)), np.empty((steps, n)), np.empty((steps, n))
+        for t in range(steps):
+            out, values[t] = self._policy_and_value(obs)
+            action = self.dist.sample(out, rng)
+            seen[t] = obs
+            actions.append(action)
+            logps.append(self.dist.log_prob(out, action))
+            obs, rewards[t], terminated, truncated, last = envs.step(action)
+            cut = truncated & ~terminated
+            if cut.any():  # a time limit, not the end of the task: the rest of the episode is worth V(last)
+                rewards[t, cut] += self.config.gamma * self._policy_and_value(last[cut])[1]
+            dones[t] = terminated | truncated
+        self.env_steps += steps * n
+        advantages = gae(rewards, values, dones, self._policy_and_value(obs)[1], self.config.gamma, self.lam)
+        rollout = {"obs": seen, "actions": np.asarray(actions), "logp": np.asarray(logps), "values": values,
+                   "advantages": advantages, "returns": advantages + values, "ended": dones}
+        return {k: v.reshape((steps * n, *v.shape[2:])) for k, v in rollout.items()}
+
+    # ---- updating ------------------------------------------------------------------------------
+
+    def iterate(self, rng) -> dict[str, float]:
+        rollout = self.collect(rng)
+        size = len(rollout["obs"])
+        batch = self.minibatch or size
+        tally = Tally()
+        for _ in range(self.epochs):
+            order = rng.permutation(size) if self.ppo else np.arange(size)
+            for start in range(0, size, batch):
+                rows = order[start:start + batch]
+                tally.add(self.update({k: v[rows] for k, v in rollout.items()}), len(rows))
+        return tally.means(True)
+
+    def update(self, mb: dict[str, np.ndarray]) -> dict[str, float]:
+        """One gradient step on a minibatch of the rollout; its metrics."""
+        metrics, grads = self.loss_and_grads(mb)
+        self.apply_update(grads)
+        return metrics
+
+    def loss_and_grads(self, mb: dict[str, np.ndarray]) -> tuple[dict[str, float], dict]:
+        """(metrics, the loss's gradients by parameter name) on a minibatch of the rollout."""
+        values, ctxs = self.forward(mb["obs"], training=True)
+        out, value = self.host(values, self.policy_slot), self.host(values, self.value_slot)[:, 0]
+        rows = len(out)
+        d_logp, metrics = self._policy_loss(self.dist.log_prob(out, mb["actions"]), mb)
+        grads_out = self.dist.grads(out, mb["actions"], d_logp, -self.config.method.options["entropy"] / rows)
+        d_value, metrics["value_loss"] = self._value_loss(value, mb)
+        entropy = float(self.dist.entropy(out).mean())
+        options = self.config.method.options
+        metrics.update(entropy=entropy, loss=metrics["pg_loss"] + options["value"] * metrics["value_loss"]
+                       - options["entropy"] * entropy)
+        seeds = {self.policy_slot: self.backend.asarray(grads_out["out"]),
+                 self.value_slot: self.backend.asarray((options["value"] * d_value)[:, None])}
+        grads = self.program.backward(values, ctxs, seeds)
+        if "log_std" in grads_out:
+            grads["log_std"] = self.backend.asarray(grads_out["log_std"])
+        return metrics, grads
+
+    def _policy_loss(self, logp: np.ndarray, mb: dict) -> tuple[np.ndarray, dict]:
+        """(d policy loss / d log pi(a|s) per row, metrics)."""
+        advantages, rows = mb["advantages"], len(logp)
+        if not self.ppo:
+            return -advantages / rows, {"pg_loss": float(-(advantages * logp).mean())}
+        if rows > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        log_ratio = logp - mb["logp"]
+        ratio = np.exp(log_ratio)
+        unclipped, clipped = ratio * advantages, np.clip(ratio, 1 - self.clip, 1 + self.clip) * advantages
+        through = unclipped <= clipped  # where the minimum is the unclipped term, the gradient flows
+        metrics = {"pg_loss": float(-np.minimum(unclipped, clipped).mean()),
+                   "approx_kl": float(((ratio - 1) - log_ratio).mean()),
+                   "clip_fraction": float((np.abs(ratio - 1) > self.clip).mean())}
+        return -(unclipped * through) / rows, metrics
+
+    def _value_loss(self, value: np.ndarray, mb: dict) -> tuple[np.ndarray, float]:
+        """(d value loss / d V per row, the value loss): mean (V - R)^2, or its clipped form."""
+        predicted, passes = value, 1.0
+        if self.value_clip is not None:
+            change = value - mb["values"]
+            predicted = mb["values"] + np.clip(change, -self.value_clip, self.value_clip)
+            passes = np.abs(change) <= self.value_clip
+        error = predicted - mb["returns"]
+        return 2 * error * passes / len(value), float((error ** 2).mean())
+
+
+class Reinforce(ActorCritic):
+    """`reinforce` (Williams 1992) with a learned baseline: one step per rollout on the steps whose episode
+    ended inside the rollout, each with its Monte-Carlo return G (no bootstrap but at a time limit), the loss
+    -log pi(a|s) (G - V(s)) + value (V(s) - G)^2. The steps of an episode still running when the rollout
+    ends are left out: make `rollout` longer than most episodes."""
+
+    def collect(self, rng) -> dict[str, np.ndarray]:
+        rollout = super().collect(rng)
+        ended = rollout["ended"].reshape(self.rollout, self.envs.n)
+        steps = np.arange(self.rollout)[:, None]
+        last = np.where(ended.any(axis=0), self.rollout - 1 - ended[::-1].argmax(axis=0), -1)
+        complete = (steps <= last).reshape(-1)
+        return {k: v[complete] for k, v in rollout.items()}
+
+    def iterate(self, rng) -> dict[str, float]:
+        rollout = self.collect(rng)
+        return self.update(rollout) if len(rollout["obs"]) else {}

@@ -1,0 +1,109 @@
+"""`check` refuses a reinforcement-learning block that cannot run, before any environment step, at the place
+that is wrong: the environment, the extra, the model's fit to the spaces, the settings that do not apply."""
+
+import builtins
+
+import pytest
+
+import nngraph
+from nngraph.graph import envs as graph_envs
+
+from .helpers import agent, error_of, qnet
+
+
+def test_the_agent_specs_check():
+    assert nngraph.loads(agent(), "agent.nn").trains[0].env.id == "CartPole-v1"
+    config = nngraph.loads(agent(env='gym("Acrobot-v1", n=2)', obs=6, actions=3), "agent.nn").trains[0]
+    assert (config.env.id, config.env.copies, config.gamma) == ("Acrobot-v1", 2, 0.99)
+
+
+def test_an_unknown_short_name_is_refused_with_a_suggestion():
+    e = error_of(agent(env="cartpol(n=4)"))
+    assert e.message == "unknown environment 'cartpol'" and "'cartpole'" in e.hint
+    assert (e.span.line, e.span.column) == (10, 9)
+
+
+def test_an_unknown_gymnasium_id_is_refused_at_the_id():
+    e = error_of(agent(env='gym("CartPol-v1")'))
+    assert "cannot make environment 'CartPol-v1'" in e.message and "'CartPole-v1'" in e.hint
+    assert (e.span.line, e.span.column) == (10, 13)
+
+
+def test_an_unknown_env_option_is_refused():
+    e = error_of(agent(env="cartpole(copies=4)"))
+    assert "has no option 'copies'" in e.message and e.span.line == 10
+
+
+def test_a_missing_gymnasium_is_refused_with_the_extra_to_install(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_gymnasium(name, *args, **kwargs):
+        if name == "gymnasium":
+            raise ImportError("No module named 'gymnasium'")
+        return real_import(name, *args, **kwargs)
+
+    graph_envs._space.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_gymnasium)
+    e = error_of(agent())
+    graph_envs._space.cache_clear()
+    assert "needs gymnasium" in e.message and "nngraph[rl]" in e.hint and e.span.line == 10
+
+
+def test_an_input_that_does_not_fit_the_observation_is_refused():
+    e = error_of(agent(obs=3))
+    assert "observes [4]" in e.message and "obs[3]" in e.message and e.span.line == 2
+
+
+def test_a_policy_that_does_not_fit_discrete_actions_is_refused():
+    e = error_of(agent(actions=3))
+    assert "2 discrete actions" in e.message and "[2] softmax" in e.message and e.span.line == 4
+    e = error_of(agent(activation="tanh"))
+    assert "must be action probabilities" in e.message
+
+
+def test_a_policy_that_does_not_fit_continuous_actions_is_refused():
+    e = error_of(agent(env="pendulum", obs=3, actions=1))  # a softmax is no mean
+    assert "continuous actions of shape [1]" in e.message and "[1] identity" in e.message
+    assert nngraph.loads(agent(env="pendulum", obs=3, actions=1, activation=""), "agent.nn")
+
+
+def test_a_critic_of_more_than_one_unit_is_refused():
+    text = agent().replace("output v[1]", "output v[2]")
+    assert "critic 'v' must be one identity unit" in error_of(text).message
+
+
+def test_dqn_needs_discrete_actions_and_one_q_value_per_action():
+    e = error_of(qnet().replace("env   cartpole(n=2, episodes=3)", "env pendulum").replace("obs[4]", "obs[3]"))
+    assert "dqn chooses among discrete actions" in e.message
+    e = error_of(qnet().replace("q[2]", "q[3]"))
+    assert "2 identity units" in e.message and e.span.line == 4
+
+
+@pytest.mark.parametrize("setting", ["epochs 3", "batch 32", "data xor", "validation 0.2"])
+def test_data_settings_do_not_apply_to_an_agent(setting):
+    e = error_of(agent(extra=f"  {setting}\n"))
+    assert e.message == f"'{setting.split()[0]}' does not apply to reinforcement learning" and e.span.line == 15
+
+
+def test_a_refused_step_count_is_reported_once():
+    with pytest.raises(nngraph.errors.ErrorList) as caught:
+        nngraph.loads(agent(steps="1e5"), "agent.nn")
+    assert [e.message for e in caught.value.errors] == ["steps: expected a whole number, got 100000.0"]
+
+
+def test_steps_are_required_and_gamma_is_a_discount():
+    assert "needs a number of environment steps" in error_of(agent().replace("  steps 128\n", "")).message
+    assert "gamma: 1.5 is out of range" in error_of(agent(extra="  gamma 1.5\n")).message
+
+
+def test_a_data_method_refuses_an_environment():
+    text = agent(method="backprop", extra="  loss mse(v)\n")
+    assert "method backprop learns from data, not from an environment" in error_of(text).message
+
+
+def test_policy_and_critic_may_be_named_and_must_be_outputs():
+    swapped = agent(method="ppo(policy=pi, critic=v)").replace("  output pi[2] softmax\n  output v[1]\n",
+                                                                "  output v[1]\n  output pi[2] softmax\n")
+    assert nngraph.loads(swapped, "agent.nn")
+    e = error_of(agent(method="ppo(policy=h)"))
+    assert "policy=h: model 'agent' has no output unit 'h'" in e.message and e.span.line == 11
