@@ -12,7 +12,8 @@ transition is stored as not done, so its target bootstraps from the last observa
 linearly from `eps_start` to `eps_end` over the first `explore` fraction of the run's steps.
 
 An update of the schedule (one record in metrics.jsonl) spans at least RECORD_STEPS environment steps, in
-whole `train_every` cycles. Metrics: loss (Huber), q (mean Q of the taken actions), epsilon. A checkpoint
+whole `train_every` cycles; the last one stops at the first cycle that reaches `steps`, as stable-baselines3's
+`learn(total_timesteps)` does. Metrics: loss (Huber), q (mean Q of the taken actions), epsilon. A checkpoint
 holds the replay buffer, the target network and the counters, so a resumed run is exact.
 """
 
@@ -111,9 +112,16 @@ class Dqn(Agent):
 
     # ---- one iteration ---------------------------------------------------------------------------
 
+    def cycles_left(self) -> int:
+        """This iteration's `train_every` cycles: a whole record's, or the fewer that reach the run's `steps`
+        (stable-baselines3 stops at the first cycle that reaches its total; a whole last record would make up
+        to RECORD_STEPS steps and gradient updates more than the run asks)."""
+        per_cycle = self.options["train_every"] * self.envs.n
+        return max(1, min(self.cycles, math.ceil((self.config.steps - self.env_steps) / per_cycle)))
+
     def iterate(self, rng) -> dict[str, float]:
         tally = Tally()
-        for _ in range(self.cycles):
+        for _ in range(self.cycles_left()):
             for _ in range(self.options["train_every"]):
                 self.step(rng)
             if self.env_steps > self.options["start"]:
