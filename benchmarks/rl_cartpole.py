@@ -8,9 +8,9 @@ training episodes first reaches 475, and the final deterministic evaluation (100
 
 The algorithms are specs/cartpole_ppo.nn and specs/cartpole_dqn.nn (the RL Baselines3 Zoo's hyperparameters)
 and their stable-baselines3 twins below. Differences that remain: the Zoo's PPO clip range decays linearly,
-both sides here keep it at 0.2; stable-baselines3's DQN is not double, so nngraph's runs with double=false;
-initialisation (stable-baselines3: orthogonal; nngraph: Glorot/He uniform). Each side runs in its own
-process, so neither inherits the other's threads or memory.
+both sides here keep it at 0.2; initialisation (stable-baselines3: orthogonal for PPO, torch's default for
+DQN, U(+-1/sqrt(fan_in)) for weights and biases; nngraph: Glorot/He uniform, zero biases). Each side runs in
+its own process, so neither inherits the other's threads or memory.
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 SOLVED = 475.0
 EVAL_EPISODES = 100
 NNGRAPH = {"ppo": (REPO / "specs" / "cartpole_ppo.nn", []),
-           "dqn": (REPO / "specs" / "cartpole_dqn.nn", ["method=dqn(buffer=100000, start=1000, minibatch=64, "
-                                                       "train_every=256, gradient_steps=128, target_every=10, "
-                                                       "explore=0.16, eps_end=0.04, double=false)"])}
+           "dqn": (REPO / "specs" / "cartpole_dqn.nn", [])}
 
 
 def run_nngraph(algorithm: str, seed: int) -> dict:

@@ -1,6 +1,8 @@
 """dqn: the Huber loss's gradients against finite differences, double Q-learning's targets, the replay buffer,
 the epsilon schedule, and an exact resume (replay buffer, target network and counters in the checkpoint)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from nngraph.train.dqn import ReplayBuffer, huber
 from nngraph.train.outputs import make_run_dir
 
 from .helpers import qnet
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 
 
 def _dqn(text: str, dtype: str = "float32"):
@@ -53,17 +57,32 @@ def test_the_loss_gradients_match_finite_differences(double):
         assert grads[name][index] == pytest.approx((losses[0] - losses[1]) / (2 * eps), rel=1e-4, abs=1e-8), name
 
 
-def test_double_q_learning_evaluates_the_online_networks_choice_with_the_target_network():
-    dqn = _dqn(qnet(method="dqn(buffer=64, start=0, minibatch=4, double=true)"))
+@pytest.mark.parametrize("double", [True, False])
+def test_the_target_evaluates_the_chosen_next_action_with_the_target_network(double):
+    # double: the online network chooses (van Hasselt et al.); not double: the target network's own maximum,
+    # as stable-baselines3's DQN
+    dqn = _dqn(qnet(method=f"dqn(buffer=64, start=0, minibatch=4, double={str(double).lower()})"))
     batch = {"obs": np.zeros((1, 4), np.float32), "actions": np.asarray([0]), "rewards": np.asarray([1.0]),
              "next_obs": np.ones((1, 4), np.float32), "dones": np.asarray([0.0])}
-    online, target = (dqn.q_values(p, batch["next_obs"])[0] for p in (dqn.program, dqn.target))
-    dqn.target.params["q.bias"][...] = [0.0, 0.0] if online.argmax() else [5.0, -5.0]  # target prefers the other
+    online = dqn.q_values(dqn.program, batch["next_obs"])[0]
+    dqn.target.params["q.bias"][...] = [50.0, -50.0] if online.argmax() else [-50.0, 50.0]  # it prefers the other
     target = dqn.q_values(dqn.target, batch["next_obs"])[0]
+    assert online.argmax() != target.argmax()
     q = dqn.q_values(dqn.program, batch["obs"])[0, 0]
-    want = 1.0 + 0.99 * target[online.argmax()]
+    want = 1.0 + 0.99 * (target[online.argmax()] if double else target.max())
     loss = dqn.loss_and_grads(batch)[0]["loss"]
     assert loss == pytest.approx(huber(np.asarray(q - want))[0], rel=1e-5)
+
+
+def test_the_cartpole_spec_is_the_zoos_dqn():
+    """specs/cartpole_dqn.nn runs what the RL Baselines3 Zoo ran: its hyperparameters, and stable-baselines3's
+    algorithm, which has no double Q-learning."""
+    config = nngraph.load(SPECS / "cartpole_dqn.nn").trains[0]
+    zoo = {"buffer": 100_000, "start": 1000, "minibatch": 64, "train_every": 256, "gradient_steps": 128,
+           "target_every": 10, "explore": 0.16, "eps_start": 1.0, "eps_end": 0.04, "double": False}
+    assert {name: config.method.options[name] for name in zoo} == zoo
+    assert (config.gamma, config.clip, config.optimizer.options["lr"], config.schedule.name) == \
+        (0.99, 10, 2.3e-3, "constant")
 
 
 def test_epsilon_falls_linearly_over_the_explored_fraction():
@@ -71,6 +90,13 @@ def test_epsilon_falls_linearly_over_the_explored_fraction():
     for steps, want in ((0, 1.0), (250, 0.55), (500, 0.1), (900, 0.1)):
         dqn.env_steps = steps
         assert dqn.epsilon() == pytest.approx(want)
+
+
+def test_a_run_stops_at_the_first_cycle_that_reaches_its_steps():
+    # 2 copies x 8 vector steps a cycle: 300 steps take 19 cycles (304 steps), as stable-baselines3's learn(300)
+    checked = nngraph.loads(qnet(steps=300), "qnet.nn")
+    history = train_agent(prepare(checked).method, checked.trains[0])
+    assert [record["steps"] for record in history.records] == [304]
 
 
 def test_a_resumed_run_is_the_straight_run(tmp_path):
