@@ -1,7 +1,11 @@
 """The floors of issue 14: each RL spec trained with several seeds, then evaluated over 100 deterministic
 episodes (summary.json's `test`); prints each seed's result and how many seeds reached the floor.
 
-    python benchmarks/rl_floors.py [--seeds 5] [--only cartpole_ppo,cartpole_dqn,...] [--threads 1]
+    python benchmarks/rl_floors.py [--seeds 5] [--first-seed 0] [--only cartpole_ppo,cartpole_dqn,...]
+                                   [--threads 1] [--set "method=dqn(...)" ...]
+
+`--set` overrides the specs as `nngraph train --set` does (e.g. one option of a method, to compare two
+variants on the same seeds); `--first-seed` lets several processes share the seeds out.
 
 A floor is (spec, its steps, the evaluation's mean return to reach, seeds of 5 that must reach it).
 """
@@ -27,11 +31,11 @@ FLOORS = {  # spec -> (environment steps, floor, seeds of 5 that must reach it)
 }
 
 
-def run(name: str, seed: int, steps: int, threads: int) -> tuple[float, float]:
+def run(name: str, seed: int, steps: int, threads: int, overrides: list[str]) -> tuple[float, float]:
     import nngraph
     from nngraph.session import run_training
 
-    checked = nngraph.load(SPECS / f"{name}.nn", [f"seed={seed}", f"steps={steps}"])
+    checked = nngraph.load(SPECS / f"{name}.nn", [*overrides, f"seed={seed}", f"steps={steps}"])
     start = time.perf_counter()
     summary = run_training(checked, out=Path(tempfile.mkdtemp()) / "run", threads=threads)
     return summary["test"]["return_mean"], time.perf_counter() - start
@@ -42,12 +46,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--only", default=",".join(FLOORS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], dest="overrides")
     args = parser.parse_args()
     for name in args.only.split(","):
         steps, floor, needed = FLOORS[name]
         results = []
-        for seed in range(args.seeds):
-            value, seconds = run(name, seed, steps, args.threads)
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            value, seconds = run(name, seed, steps, args.threads, args.overrides)
             results.append(value)
             print(f"{name} seed {seed}: {steps} steps, evaluation {value:.1f} ({seconds:.0f} s)", flush=True)
         reached = sum(v >= floor for v in results)
