@@ -2,10 +2,11 @@
 episodes (summary.json's `test`); prints each seed's result and how many seeds reached the floor.
 
     python benchmarks/rl_floors.py [--seeds 5] [--first-seed 0] [--only cartpole_ppo,cartpole_dqn,...]
-                                   [--threads 1] [--set "method=dqn(...)" ...]
+                                   [--threads 1] [--set "method=dqn(...)" ...] [--steps N]
 
 `--set` overrides the specs as `nngraph train --set` does (e.g. one option of a method, to compare two
-variants on the same seeds); `--first-seed` lets several processes share the seeds out.
+variants on the same seeds); `--first-seed` lets several processes share the seeds out; `--steps` trains for
+fewer steps than the floor allows (the Zoo's DQN runs 50000).
 
 A floor is (spec, its steps, the evaluation's mean return to reach, seeds of 5 that must reach it).
 """
@@ -48,9 +49,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], dest="overrides")
+    parser.add_argument("--steps", type=int, help="at most the floor's (default)")
     args = parser.parse_args()
     for name in args.only.split(","):
         steps, floor, needed = FLOORS[name]
+        steps = min(steps, args.steps or steps)
         results = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             value, seconds = run(name, seed, steps, args.threads, args.overrides)
