@@ -39,7 +39,7 @@ from nngraph.train.checkpoint import (
 )
 from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
-from nngraph.train.parallel import ShardedGenerator, world
+from nngraph.train.parallel import DATA_PARALLEL_METHODS, ShardedGenerator, world
 from nngraph.train.progress import TrainingProgress
 from nngraph.train.provenance import RUN_KEY
 from nngraph.train.schedules import learning_rate
@@ -120,7 +120,7 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
     if len(train) == 0 and config.epochs > start_epoch:
         raise TrainingError("the training split is empty", config.spans.get("data"),
                             hint="use more data, or smaller `validation`/`test` fractions")
-    _check_world(config)
+    check_data_parallel(config, method)
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
@@ -285,10 +285,22 @@ def _train_step(method, batch, rng) -> dict[str, float]:
     return ranks.reduce_metrics(metrics, shard.rows)
 
 
-def _check_world(config) -> None:
-    """Under MPI the spec's `batch` is the global batch, split evenly across the ranks."""
+def check_data_parallel(config, method) -> None:
+    """Under MPI the spec's `batch` is the global batch, split evenly across the ranks; a method whose result
+    would differ from one process's is refused."""
     ranks = world()
-    if ranks.parallel and config.batch % ranks.size:
+    if not ranks.parallel:
+        return
+    if config.method.name not in DATA_PARALLEL_METHODS:
+        raise TrainingError(f"method '{config.method.name}' does not train data-parallel yet: its samplers draw "
+                            "random numbers per rank, so the run would not be the one-process run",
+                            config.method.span or config.spans.get("method"),
+                            hint="run it in one process (without mpiexec)")
+    if any(getattr(part, "buffers", None) for part in getattr(method, "parts", ())):
+        raise TrainingError("batch normalisation does not train data-parallel yet: each rank's batch moments "
+                            "would be those of its shard, not of the global batch", config.spans.get("model"),
+                            hint="run it in one process (without mpiexec), or use layer_norm")
+    if config.batch % ranks.size:
         raise TrainingError(f"batch {config.batch} cannot be split evenly across {ranks.size} MPI ranks",
                             config.spans.get("batch"),
                             hint=f"`batch` is the global batch under MPI: make it a multiple of {ranks.size}, "

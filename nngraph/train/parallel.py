@@ -26,9 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nngraph.errors import TrainingError
+from nngraph.errors import NngraphError, TrainingError
 
 DISABLE_ENV = "NNGRAPH_MPI"  # "0": ignore MPI even under mpiexec (each rank trains alone)
+# methods whose every random draw goes through `Program.feeds` (so `ShardedGenerator.rows` gives each rank its
+# rows of the global batch's draws); the Boltzmann methods' samplers draw on their own and are refused for now
+DATA_PARALLEL_METHODS = ("backprop", "vae", "gan")
 
 
 @dataclass(frozen=True)
@@ -201,9 +204,10 @@ class ShardedGenerator:
 
 @contextlib.contextmanager
 def abort_on_error():
-    """Under MPI, an exception on one rank stops the job: the rank prints what went wrong, naming itself, and
-    calls MPI_Abort (exit code 1), so no rank is left waiting in a collective. Files are written atomically,
-    so the last checkpoint stays whole. Without MPI: nothing."""
+    """Under MPI, an exception on one rank stops the job: the rank prints what went wrong, naming itself (a
+    spec or data error as `path:line:col: error: ...` with its hint), and calls MPI_Abort (exit code 1), so no
+    rank is left waiting in a collective (a rank that merely exits leaves the others blocked in MPI_Finalize).
+    Files are written atomically, so the last checkpoint stays whole. Without MPI: nothing."""
     w = world()
     if not w.parallel:
         yield
@@ -212,9 +216,20 @@ def abort_on_error():
         yield
     except SystemExit as e:
         if e.code not in (0, None):
-            w.abort(f"nngraph: rank {w.rank} of {w.size} exited with {e.code}", 1)
+            w.abort(f"nngraph: rank {w.rank} of {w.size} exited with {e.code}; stopping all ranks", 1)
         raise
     except BaseException as e:  # noqa: BLE001 - any failure must end every rank, not only this one
-        w.abort(f"nngraph: rank {w.rank} of {w.size} failed: {type(e).__name__}: {e}\n"
+        w.abort(f"nngraph: rank {w.rank} of {w.size} failed:\n{describe(e)}\n"
                 f"nngraph: stopping all {w.size} ranks (MPI_Abort); the last checkpoint is kept as it was", 1)
         raise
+
+
+def describe(error: BaseException) -> str:
+    """An error as the CLI prints it, without the source line (train/ does not import the CLI)."""
+    if not isinstance(error, NngraphError):
+        return f"error: {type(error).__name__}: {error}"
+    lines = []
+    for d in error.diagnostics:
+        lines.append(f"{d.span}: {d.severity}: {d.message}" if d.span is not None else f"{d.severity}: {d.message}")
+        lines += [f"  hint: {d.hint}"] if d.hint else []
+    return "\n".join(lines)
