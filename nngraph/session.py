@@ -106,7 +106,7 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     ranks = world()
     session = prepare(checked, train_name, backend, dtype)
     config, splits, method = session.config, session.splits, session.method
-    check_data_parallel(config, method)  # before the run folder is made
+    check_data_parallel(config, method, splits.train)  # before the run folder is made
     # only rank 0 makes and writes the run folder and logs; the others read the checkpoint they resume from
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
                        resume=resume is not None, overwrite=overwrite) if ranks.writes else None

@@ -120,7 +120,7 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
     if len(train) == 0 and config.epochs > start_epoch:
         raise TrainingError("the training split is empty", config.spans.get("data"),
                             hint="use more data, or smaller `validation`/`test` fractions")
-    check_data_parallel(config, method)
+    check_data_parallel(config, method, train)
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
@@ -285,7 +285,7 @@ def _train_step(method, batch, rng) -> dict[str, float]:
     return ranks.reduce_metrics(metrics, shard.rows)
 
 
-def check_data_parallel(config, method) -> None:
+def check_data_parallel(config, method, train=None) -> None:
     """Under MPI the spec's `batch` is the global batch, split evenly across the ranks; a method whose result
     would differ from one process's is refused."""
     ranks = world()
@@ -300,6 +300,12 @@ def check_data_parallel(config, method) -> None:
         raise TrainingError("batch normalisation does not train data-parallel yet: each rank's batch moments "
                             "would be those of its shard, not of the global batch", config.spans.get("model"),
                             hint="run it in one process (without mpiexec), or use layer_norm")
+    lengths = getattr(train, "lengths", None)
+    if lengths is not None and len(np.unique(lengths)) > 1:
+        raise TrainingError("sequences of different lengths do not train data-parallel yet: a rank's shard may "
+                            "have no target in a BPTT window where another has, and the loss is a mean over "
+                            "valid steps, not over sequences", config.spans.get("data"),
+                            hint="run it in one process (without mpiexec), or pad the sequences to one length")
     if config.batch % ranks.size:
         raise TrainingError(f"batch {config.batch} cannot be split evenly across {ranks.size} MPI ranks",
                             config.spans.get("batch"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ DISABLE_ENV = "NNGRAPH_MPI"  # "0": ignore MPI even under mpiexec (each rank tra
 # methods whose every random draw goes through `Program.feeds` (so `ShardedGenerator.rows` gives each rank its
 # rows of the global batch's draws); the Boltzmann methods' samplers draw on their own and are refused for now
 DATA_PARALLEL_METHODS = ("backprop", "vae", "gan")
+ABORT_GRACE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,11 @@ class World:
 
     def abort(self, message: str, code: int = 1) -> None:
         """Stop every rank of the job now (the others may be waiting in a collective)."""
-        sys.stderr.write(message.rstrip("\n") + "\n")
         sys.stderr.flush()
+        os.write(sys.stderr.fileno(), (message.rstrip("\n") + "\n").encode())
+        # the launcher forwards output asynchronously, and the abort tears down every rank's pipes: without a
+        # moment's grace the message was lost in about one run of ten
+        time.sleep(ABORT_GRACE_S)
         self.comm.Abort(code)
 
 
