@@ -197,9 +197,14 @@ class ShardedGenerator:
     def rows(self, draw: str, shape: tuple, blocks: int = 1, **options) -> np.ndarray:
         """`getattr(generator, draw)` of `shape`, whose first axis is `blocks` blocks of this rank's rows (a
         recurrent plan's time-major steps): drawn for the global batch, this rank's rows of each block kept."""
-        local = shape[0] // blocks
-        if local * blocks != shape[0] or local != self.shard.rows:
-            raise ValueError(f"a draw of {shape[0]} rows is not {blocks} blocks of this rank's {self.shard.rows}")
+        if shape[0] != blocks * self.shard.rows:
+            # rows laid out otherwise (a VAE's repeated examples, a GAN discriminator's real and generated halves):
+            # which of one process's numbers are this rank's depends on that layout, which a draw cannot see
+            raise TrainingError(f"a random draw of {shape[0]} rows for a shard of {self.shard.rows} examples "
+                                f"({blocks} steps) cannot be split across MPI ranks as one process draws it",
+                                hint="dropout or noise on rows other than the examples' (a vae with samples > 1, "
+                                     "dropout in a gan's discriminator) does not train data-parallel yet: "
+                                     "run it in one process (without mpiexec)")
         full = getattr(self.generator, draw)((blocks, self.shard.total) + tuple(shape[1:]), **options)
         return full[:, self.shard.start:self.shard.stop].reshape(shape)
 

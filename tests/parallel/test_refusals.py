@@ -98,3 +98,18 @@ def test_sequences_of_different_lengths_are_refused(tmp_path):
     path, err = refused(tmp_path, RAGGED)
     assert "sequences of different lengths do not train data-parallel yet" in err
     assert f"{path}:10:" in err
+
+
+def test_draws_on_rows_other_than_the_examples_stop_the_job_with_a_clear_error(tmp_path):
+    """A VAE with two samples per example draws noise for repeated rows: refused at the first step."""
+    from tests.parallel.test_same_results import VAE
+
+    mpiexec()
+    path = tmp_path / "spec.nn"
+    path.write_text(VAE.replace("samples=1", "samples=2"))
+    out = tmp_path / "out"
+    result = run(2, "train", path, "--out", out, "--threads", "1", folder=out)
+    assert result.code == 1
+    assert "Traceback" not in result.err and "internal error" not in result.err
+    assert "a random draw of 8 rows for a shard of 4 examples (1 steps) cannot be split" in result.err
+    assert "a vae with samples > 1" in result.err

@@ -47,7 +47,7 @@ def test_sharded_draws_are_the_rows_of_one_process_draw(blocks):
 
 
 def test_a_draw_that_is_not_this_ranks_rows_is_refused():
-    with pytest.raises(ValueError, match="not 1 blocks"):
+    with pytest.raises(TrainingError, match="draw of 5 rows for a shard of 4 examples"):
         ShardedGenerator(np.random.default_rng(0), Shard(0, 4, 8)).rows("random", (5, 2))
 
 
