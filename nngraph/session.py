@@ -69,55 +69,79 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     `out`: the run folder; one that holds a run already is refused unless `overwrite` (its run files are
     deleted first). `resume`: continue the run in this folder.
     `threads`: threads for numpy's BLAS and the compiled kernels on the numpy backend (None: the cores
-    free when training starts). `loggers`: experiment logs (`train.logs.make_loggers`). Ctrl-C stops
-    training with `train.loop.TrainingInterrupted` after writing a checkpoint to resume from."""
-    from nngraph.backend.threads import compute_threads, free_cores
+    free when training starts; under MPI shared by the ranks on this machine). `loggers`: experiment logs
+    (`train.logs.make_loggers`). Ctrl-C stops training with `train.loop.TrainingInterrupted` after writing a
+    checkpoint to resume from.
+    Under `mpiexec -n N` the run is data-parallel (train/parallel.py): only rank 0 writes the run folder, logs
+    and prints, and a rank that fails stops the whole job."""
+    from nngraph.backend.threads import compute_threads
     from nngraph.graph.memory import out_of_memory, require_training_memory
+    from nngraph.train.parallel import abort_on_error
 
     if resume is not None and out is not None and Path(out) != Path(resume):
         raise TrainingError(f"--out {out} and --resume {resume} name two folders; a resumed run stays in its own",
                             None, "give only --resume")
     config = checked.train(train_name)
     require_training_memory(checked.models, config, dtype, resume is not None)  # in the dtype really used
-    threads = threads or free_cores()
+    threads = threads or _default_threads()
     try:
-        with compute_threads(threads if backend == "numpy" else None):
+        with abort_on_error(), compute_threads(threads if backend == "numpy" else None):
             return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers)
     except MemoryError:
         raise out_of_memory(checked.models, config, dtype, resume is not None) from None
 
 
+def _default_threads() -> int:
+    """The free cores, shared by the MPI ranks on this machine."""
+    from nngraph.backend.threads import free_cores
+    from nngraph.train.parallel import world
+
+    return max(1, free_cores() // world().local_size())
+
+
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers) -> dict:
     from nngraph.train.logs import open_logs
-    from nngraph.train.loop import fit, restore
-    from nngraph.train.outputs import make_run_dir, summarize
+    from nngraph.train.loop import check_data_parallel, fit, restore
+    from nngraph.train.outputs import CHECKPOINT_FILE, make_run_dir, spec_hash, summarize
+    from nngraph.train.parallel import world
 
+    ranks = world()
     session = prepare(checked, train_name, backend, dtype)
     config, splits, method = session.config, session.splits, session.method
+    check_data_parallel(config, method, splits and splits.train)  # before the run folder is made
+    # only rank 0 makes and writes the run folder and logs; the others read the checkpoint they resume from
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
-                       resume=resume is not None, overwrite=overwrite)
+                       resume=resume is not None, overwrite=overwrite) if ranks.writes else None
+    folder = ranks.same_everywhere(str(run.path) if run is not None else None)
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()
     done, history = 0, None
     if resume is not None and config.env is None:  # judged first: a refused resume leaves the folder as it was
-        done, history = restore(method, run.checkpoint, rng, check=expectation(checked, config, method, "resume"))
-    _record_start(run, session)
-    with open_logs(loggers, run.path, config, resumed=resume is not None) as logs:
-        if config.env is not None:
+        done, history = restore(method, Path(folder) / CHECKPOINT_FILE, rng,
+                                check=expectation(checked, config, method, "resume"))
+    if run is not None:
+        _record_start(run, session)
+    quiet = quiet or not ranks.writes
+    with open_logs(loggers if run is not None else [], folder, config, resumed=resume is not None) as logs:
+        if config.env is not None:  # refused under MPI by check_data_parallel, so `run` is rank 0's folder
             (history, test), train = _train_agent(method, config, run, rng, resume, quiet), None
         else:
             history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet,
                           on_epoch=logs.epoch)
             test, train = (method.evaluate(part) if part is not None and len(part) else None
                            for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
-        summary = summarize(history, spec_hash=run.spec_hash, seed=config.seed, backend=session.backend.name,
-                            dtype=str(session.backend.dtype), wall_time=time.perf_counter() - start, test=test,
-                            train=train)
-        summary["run_dir"] = str(run.path)
+        summary = summarize(history, spec_hash=spec_hash(checked.spec.source), seed=config.seed,
+                            backend=session.backend.name, dtype=str(session.backend.dtype),
+                            wall_time=time.perf_counter() - start, test=test, train=train)
+        summary["run_dir"] = folder
         summary["final"] = {f"{prefix}_{k}": v for part, prefix in (("train", "train"), ("validation", "val"),
                                                                     ("test", "test")) for k, v in summary[part].items()}
-        run.finish(history.records, summary)
+        if ranks.parallel:
+            summary["mpi_ranks"] = ranks.size
+        if run is not None:
+            run.finish(history.records, summary)
         logs.finish(summary)
+    ranks.barrier()  # the run folder is whole before any rank returns
     return summary
 
 

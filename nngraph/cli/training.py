@@ -109,6 +109,10 @@ def _say_how_to_resume(stop, spec: Path, overrides, train_name) -> None:
 def _print_summary(summary: dict, json_out: bool) -> None:
     import json
 
+    from nngraph.train.parallel import world
+
+    if not world().writes:  # under MPI the summary is printed once, by rank 0
+        return
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
         return

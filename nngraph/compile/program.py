@@ -123,7 +123,7 @@ class Program:
         if plan.random:
             draw = rng or self.backend.rng(None)
             for r in plan.random:
-                values[r.slot] = self._draw(draw, r, batch if r.per_sequence else batch * steps)
+                values[r.slot] = self._draw(draw, r, batch, 1 if r.per_sequence else steps)
         return values
 
     def _initial_values(self, plan: Plan, values: dict, batch: int, state: dict | None) -> None:
@@ -136,17 +136,25 @@ class Program:
             else:
                 values[initial.feed] = self.xp.zeros(rows, dtype=self.backend.dtype)
 
-    def _draw(self, rng, r, batch):
-        """Drawn with the caller's generator (the loop's checkpointed one, so resume is exact)."""
-        shape = (batch, *r.shape)
+    def _draw(self, rng, r, batch: int, blocks: int):
+        """Drawn with the caller's generator (the loop's checkpointed one, so resume is exact), `blocks` blocks
+        of `batch` rows (a recurrent plan's steps, time-major). A generator with a `rows` method (one MPI rank's
+        view, train/parallel.py) draws the global batch's numbers and gives this rank's rows of each block, so
+        a data-parallel run draws what one process would."""
+        shape = (batch * blocks, *r.shape)
         dtype = np.dtype(self.backend.dtype)
+        rows = getattr(rng, "rows", None)
+
+        def sample(name: str, **options):
+            return rows(name, shape, blocks, **options) if rows else getattr(rng, name)(shape, **options)
+
         if r.kind == "dropout":
             keep = 1.0 - r.rate
-            draw = (rng.random(shape, dtype=dtype) < keep).astype(dtype) * dtype.type(1.0 / keep)
+            draw = (sample("random", dtype=dtype) < keep).astype(dtype) * dtype.type(1.0 / keep)
         elif r.kind == "uniform":
-            draw = rng.random(shape, dtype=dtype) * 2 - 1
+            draw = sample("random", dtype=dtype) * 2 - 1
         else:
-            draw = rng.standard_normal(shape, dtype=dtype)
+            draw = sample("standard_normal", dtype=dtype)
         return self.backend.asarray(draw)
 
     def run(self, values: dict, training: bool, with_loss: bool = True) -> list:

@@ -39,6 +39,7 @@ from nngraph.train.checkpoint import (
 )
 from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
+from nngraph.train.parallel import DATA_PARALLEL_METHODS, ShardedGenerator, world
 from nngraph.train.progress import TrainingProgress
 from nngraph.train.provenance import RUN_KEY
 from nngraph.train.schedules import learning_rate
@@ -119,6 +120,7 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
     if len(train) == 0 and config.epochs > start_epoch:
         raise TrainingError("the training split is empty", config.spans.get("data"),
                             hint="use more data, or smaller `validation`/`test` fractions")
+    check_data_parallel(config, method, train)
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
@@ -168,7 +170,8 @@ class StopOnCtrlC:
 
     def __enter__(self) -> StopOnCtrlC:
         in_main = threading.current_thread() is threading.main_thread()
-        if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        # under MPI each rank would see the signal at its own step: there Ctrl-C stops the job (abort_on_error)
+        if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler and not world().parallel:
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
@@ -261,13 +264,54 @@ def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, bas
     method.set_learning_rate(lr)
     last = steps.step_count(len(train), config.batch)
     for part in steps.remaining(train, config.batch):
-        steps.add(method.train_step(part, rng), len(part))
+        steps.add(_train_step(method, part, rng), len(part))
         if ctrl_c.requested and steps.steps < last:
             return None
     record = {"epoch": steps.epoch, "lr": lr, **{name + RUNNING: v for name, v in steps.means().items()}}
     if validation is not None and len(validation):
         record.update({f"val_{k}": float(v) for k, v in method.evaluate(validation).items()})
     return record
+
+
+def _train_step(method, batch, rng) -> dict[str, float]:
+    """One step on a global batch: under MPI on this rank's shard of it, with this rank's view of the random
+    draws, its metrics averaged over the ranks (train/parallel.py); otherwise the method's step as it is."""
+    ranks = world()
+    if not ranks.parallel:
+        return method.train_step(batch, rng)
+    shard = ranks.shard(len(batch))
+    with ranks.step(shard):
+        metrics = method.train_step(batch.take(np.arange(shard.start, shard.stop)), ShardedGenerator(rng, shard))
+    return ranks.reduce_metrics(metrics, shard.rows)
+
+
+def check_data_parallel(config, method, train=None) -> None:
+    """Under MPI the spec's `batch` is the global batch, split evenly across the ranks; a method whose result
+    would differ from one process's is refused."""
+    ranks = world()
+    if not ranks.parallel:
+        return
+    if config.method.name not in DATA_PARALLEL_METHODS:
+        why = ("its environments are not split across the ranks" if config.env is not None else
+               "its samplers draw random numbers per rank, so the run would not be the one-process run")
+        raise TrainingError(f"method '{config.method.name}' does not train data-parallel yet: {why}",
+                            config.method.span or config.spans.get("method"),
+                            hint="run it in one process (without mpiexec)")
+    if any(getattr(part, "buffers", None) for part in getattr(method, "parts", ())):
+        raise TrainingError("batch normalisation does not train data-parallel yet: each rank's batch moments "
+                            "would be those of its shard, not of the global batch", config.spans.get("model"),
+                            hint="run it in one process (without mpiexec), or use layer_norm")
+    lengths = getattr(train, "lengths", None)
+    if lengths is not None and len(np.unique(lengths)) > 1:
+        raise TrainingError("sequences of different lengths do not train data-parallel yet: a rank's shard may "
+                            "have no target in a BPTT window where another has, and the loss is a mean over "
+                            "valid steps, not over sequences", config.spans.get("data"),
+                            hint="run it in one process (without mpiexec), or pad the sequences to one length")
+    if config.batch % ranks.size:
+        raise TrainingError(f"batch {config.batch} cannot be split evenly across {ranks.size} MPI ranks",
+                            config.spans.get("batch"),
+                            hint=f"`batch` is the global batch under MPI: make it a multiple of {ranks.size}, "
+                                 f"or start as many ranks as divide it")
 
 
 def _keep(record: dict, history: History, log, progress, stopper, method) -> None:

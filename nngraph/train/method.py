@@ -9,7 +9,8 @@ base gives every method:
 - `params`: the live arrays (a part's names prefixed with the part's where there are several);
 - `set_learning_rate`: the schedule's rate to the optimizer; a part with its own optimizer (`base_lr`) moves
   its rate by the same factor;
-- `apply_update(grads, part)`: the one update of every method: L1/L2 penalties (biases exempt), clipping by
+- `apply_update(grads, part)`: the one update of every method: under MPI the gradients averaged over the
+  ranks first (train/parallel.py), then L1/L2 penalties (biases exempt), clipping by
   the global norm, then the optimizer's in-place step (regularize.py, optimizers.py);
 - `state()`/`load_state()`: a checkpoint's arrays, `params.NAME`, `optimizer.*` and `buffers.NAME`
   (`params.PART.NAME`... where there are several parts), then what `extra_state` adds (persistent chains, a
@@ -26,6 +27,7 @@ import numpy as np
 from nngraph.train.checkpoint import nest, restore_arrays, unnest
 from nngraph.train.feeding import check_data_fits
 from nngraph.train.optimizers import Optimizer, host_array, make_optimizer, settings
+from nngraph.train.parallel import world
 from nngraph.train.regularize import add_penalties, clip_by_global_norm
 
 
@@ -85,6 +87,7 @@ class Method:
         """Penalties and clipping on `grads` (in place), then the optimizer's step on `part`'s parameters."""
         part = part or self.parts[0]
         config = self.config
+        world().allreduce_mean(grads, self.xp)  # under MPI: the global batch's gradients, the same on every rank
         add_penalties(part.params, grads, config.l1, config.l2, self.xp)
         if config.clip:
             clip_by_global_norm(grads, config.clip, self.xp)

@@ -1,0 +1,245 @@
+"""Data-parallel training over MPI: started under `mpiexec -n N`, each rank trains on its shard of every global
+batch and the gradients are averaged across ranks before every update, so all ranks hold the same parameters.
+
+Nothing here needs a flag: `world()` finds MPI when mpi4py imports and COMM_WORLD has more than one rank; in
+any other case it is a world of one, whose collectives are the identity, so the loop and the methods run the
+same code with and without MPI.
+
+- `World.shard(rows)`: a rank's contiguous part of a global batch's rows, and its weight (its share of the
+  rows), since a mean over the global batch is the weighted mean of the shards' means.
+- `World.allreduce_mean(grads)`: one Allreduce over the gradients laid end to end in one flat buffer (called
+  once per update by `Method.apply_update`).
+- `World.reduce_metrics(metrics)`: a step's or an evaluation's metrics, weighted means over the shards.
+- `World.writes`: only rank 0 writes the run folder and prints progress.
+- `ShardedGenerator`: the loop's generator, seen by a rank; `rows(...)` draws the global batch's random numbers
+  (dropout masks, noise) and returns the shard's rows, so every rank draws what one process would.
+- `abort_on_error()`: a rank that raises stops the whole job (MPI_Abort) with a message naming the rank,
+  instead of leaving the others waiting in a collective.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from nngraph.errors import NngraphError, TrainingError
+
+DISABLE_ENV = "NNGRAPH_MPI"  # "0": ignore MPI even under mpiexec (each rank trains alone)
+# methods whose every random draw goes through `Program.feeds` (so `ShardedGenerator.rows` gives each rank its
+# rows of the global batch's draws); the Boltzmann methods' samplers draw on their own and are refused for now
+DATA_PARALLEL_METHODS = ("backprop", "vae", "gan")
+ABORT_GRACE_S = 0.5
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A rank's rows [start, stop) of a global batch of `total` rows."""
+
+    start: int
+    stop: int
+    total: int
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def weight(self) -> float:
+        return self.rows / self.total
+
+
+class World:
+    """The ranks training one model. `comm` is None for a single process."""
+
+    def __init__(self, comm=None):
+        self.comm = comm
+        self.rank = comm.Get_rank() if comm is not None else 0
+        self.size = comm.Get_size() if comm is not None else 1
+        self.shard_now: Shard | None = None  # the shard of the step under way (set by the loop)
+
+    @property
+    def parallel(self) -> bool:
+        return self.size > 1
+
+    @property
+    def writes(self) -> bool:
+        """Whether this rank writes the run folder and prints: rank 0 only."""
+        return self.rank == 0
+
+    def shard(self, total: int) -> Shard:
+        """This rank's contiguous rows of `total`: sizes differ by at most one (the last, shorter batch of an
+        epoch need not divide evenly); a batch smaller than the world leaves a rank nothing, which is refused."""
+        if total < self.size:
+            raise TrainingError(f"a minibatch of {total} examples cannot be split across {self.size} MPI ranks",
+                                hint="use fewer ranks, or a training split whose last minibatch is at least "
+                                     "as large as the number of ranks")
+        base, extra = divmod(total, self.size)
+        start = self.rank * base + min(self.rank, extra)
+        return Shard(start, start + base + (self.rank < extra), total)
+
+    @contextlib.contextmanager
+    def step(self, shard: Shard):
+        """The step of `shard` is under way: `allreduce_mean` weighs this rank's gradients by its share."""
+        self.shard_now = shard
+        try:
+            yield
+        finally:
+            self.shard_now = None
+
+    def allreduce_mean(self, grads: dict, xp=np) -> None:
+        """Every rank's gradients (in place) become the global batch's: the sum over ranks of each rank's
+        gradients times its share of the rows. One Allreduce over one flat buffer."""
+        if not self.parallel or not grads:
+            return
+        weight = self.shard_now.weight if self.shard_now is not None else 1.0 / self.size
+        names = list(grads)
+        dtype = np.result_type(*(grads[n].dtype for n in names))
+        flat = np.concatenate([_host(xp, grads[n]).ravel() for n in names]).astype(dtype, copy=False)
+        flat *= flat.dtype.type(weight)
+        from mpi4py import MPI
+
+        self.comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
+        start = 0
+        for name in names:
+            size = grads[name].size
+            grads[name][...] = xp.asarray(flat[start:start + size].reshape(grads[name].shape))
+            start += size
+
+    def reduce_metrics(self, metrics: dict[str, float], rows: int) -> dict[str, float]:
+        """Metrics that are means over this rank's `rows` -> means over all ranks' rows (the same on every
+        rank). The keys must be the same on every rank (the same method made them)."""
+        if not self.parallel:
+            return metrics
+        from mpi4py import MPI
+
+        names = list(metrics)  # the same order on every rank: the same method made them
+        sums = np.array([metrics[n] * rows for n in names] + [rows], dtype=np.float64)
+        self.comm.Allreduce(MPI.IN_PLACE, sums, op=MPI.SUM)
+        return {n: float(sums[i] / sums[-1]) for i, n in enumerate(names)}
+
+    def same_everywhere(self, value):
+        """Rank 0's `value` on every rank (a small Python object)."""
+        return self.comm.bcast(value, root=0) if self.parallel else value
+
+    def local_size(self) -> int:
+        """How many ranks run on this machine (they share its cores)."""
+        if not self.parallel:
+            return 1
+        from mpi4py import MPI
+
+        local = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        try:
+            return local.Get_size()
+        finally:
+            local.Free()
+
+    def barrier(self) -> None:
+        if self.parallel:
+            self.comm.Barrier()
+
+    def abort(self, message: str, code: int = 1) -> None:
+        """Stop every rank of the job now (the others may be waiting in a collective)."""
+        sys.stderr.flush()
+        os.write(sys.stderr.fileno(), (message.rstrip("\n") + "\n").encode())
+        # the launcher forwards output asynchronously, and the abort tears down every rank's pipes: without a
+        # moment's grace the message was lost in about one run of ten
+        time.sleep(ABORT_GRACE_S)
+        self.comm.Abort(code)
+
+
+def _host(xp, a) -> np.ndarray:
+    return a if xp is np else xp.asnumpy(a)
+
+
+_WORLD: World | None = None
+
+
+def world() -> World:
+    """The ranks of this job: MPI's COMM_WORLD when mpi4py imports and it has more than one rank (started
+    under mpiexec), else a world of one. Found once per process."""
+    global _WORLD
+    if _WORLD is None:
+        _WORLD = World(_mpi_comm())
+    return _WORLD
+
+
+def _mpi_comm():
+    if os.environ.get(DISABLE_ENV) == "0" or not _under_launcher():
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    comm = MPI.COMM_WORLD
+    return comm if comm.Get_size() > 1 else None
+
+
+def _under_launcher() -> bool:
+    """Started by mpiexec (MPICH's Hydra, Open MPI, Slurm's PMI): importing mpi4py initialises MPI, which is
+    not free, so a plain `nngraph train` does not pay it."""
+    return any(k in os.environ for k in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK",
+                                         "MPI_LOCALNRANKS", "HYDI_CONTROL_FD"))
+
+
+class ShardedGenerator:
+    """The loop's generator as one rank sees it. Every rank holds the same generator in the same state (the
+    same seed, the same draws), so a draw of the whole global batch is the same on every rank and the same as
+    one process's; `rows` returns this rank's part of it. Every other use goes to the generator itself."""
+
+    def __init__(self, rng: np.random.Generator, shard: Shard):
+        self.generator, self.shard = rng, shard
+
+    def rows(self, draw: str, shape: tuple, blocks: int = 1, **options) -> np.ndarray:
+        """`getattr(generator, draw)` of `shape`, whose first axis is `blocks` blocks of this rank's rows (a
+        recurrent plan's time-major steps): drawn for the global batch, this rank's rows of each block kept."""
+        if shape[0] != blocks * self.shard.rows:
+            # rows laid out otherwise (a VAE's repeated examples, a GAN discriminator's real and generated halves):
+            # which of one process's numbers are this rank's depends on that layout, which a draw cannot see
+            raise TrainingError(f"a random draw of {shape[0]} rows for a shard of {self.shard.rows} examples "
+                                f"({blocks} steps) cannot be split across MPI ranks as one process draws it",
+                                hint="dropout or noise on rows other than the examples' (a vae with samples > 1, "
+                                     "dropout in a gan's discriminator) does not train data-parallel yet: "
+                                     "run it in one process (without mpiexec)")
+        full = getattr(self.generator, draw)((blocks, self.shard.total) + tuple(shape[1:]), **options)
+        return full[:, self.shard.start:self.shard.stop].reshape(shape)
+
+    def __getattr__(self, name):
+        return getattr(self.generator, name)
+
+
+@contextlib.contextmanager
+def abort_on_error():
+    """Under MPI, an exception on one rank stops the job: the rank prints what went wrong, naming itself (a
+    spec or data error as `path:line:col: error: ...` with its hint), and calls MPI_Abort (exit code 1), so no
+    rank is left waiting in a collective (a rank that merely exits leaves the others blocked in MPI_Finalize).
+    Files are written atomically, so the last checkpoint stays whole. Without MPI: nothing."""
+    w = world()
+    if not w.parallel:
+        yield
+        return
+    try:
+        yield
+    except SystemExit as e:
+        if e.code not in (0, None):
+            w.abort(f"nngraph: rank {w.rank} of {w.size} exited with {e.code}; stopping all ranks", 1)
+        raise
+    except BaseException as e:  # noqa: BLE001 - any failure must end every rank, not only this one
+        w.abort(f"nngraph: rank {w.rank} of {w.size} failed:\n{describe(e)}\n"
+                f"nngraph: stopping all {w.size} ranks (MPI_Abort); the last checkpoint is kept as it was", 1)
+        raise
+
+
+def describe(error: BaseException) -> str:
+    """An error as the CLI prints it, without the source line (train/ does not import the CLI)."""
+    if not isinstance(error, NngraphError):
+        return f"error: {type(error).__name__}: {error}"
+    lines = []
+    for d in error.diagnostics:
+        lines.append(f"{d.span}: {d.severity}: {d.message}" if d.span is not None else f"{d.severity}: {d.message}")
+        lines += [f"  hint: {d.hint}"] if d.hint else []
+    return "\n".join(lines)
