@@ -64,10 +64,13 @@ class DeepBeliefNet(Backprop):
     def check_data(self, data: Dataset, span) -> None:
         """The bottom RBM reads the data as probabilities of its visible units being on."""
         super().check_data(data, span)
-        x = data.x
-        if len(x) and (x.min() < 0 or x.max() > 1):
-            raise DataError(f"data '{data.name}' has values outside [0, 1] (from {x.min():g} to {x.max():g}); a "
-                            "DBN's bottom RBM reads them as the probabilities of its binary units", span,
+        x, scale = data.x, data.info.get("scale", "none")  # minmax scales the training split into [0, 1]
+        outside = scale == "standard" or (scale == "none" and len(x) and (x.min() < 0 or x.max() > 1))
+        if outside:
+            found = "is scaled to zero mean" if scale == "standard" else \
+                f"has values outside [0, 1] (from {x.min():g} to {x.max():g})"
+            raise DataError(f"data '{data.name}' {found}; a DBN's bottom RBM reads its values as the "
+                            "probabilities of binary units, in [0, 1]", span,
                             "scale them into [0, 1] (`scale=minmax`), or binarise them (`binarize=0.5`)")
 
     # ---- greedy pretraining ---------------------------------------------------------------------
