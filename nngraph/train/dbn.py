@@ -17,6 +17,7 @@ the data's units as probabilities or, without `means`, states).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -30,6 +31,7 @@ from nngraph.spec.options import Choice
 from nngraph.train.backprop import EVAL_CHUNK, Backprop
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import chunks
+from nngraph.train.rbm import RBM
 
 
 def build(checked, config, backend) -> DeepBeliefNet:
@@ -46,11 +48,11 @@ class DeepBeliefNet(Backprop):
         super().__init__(model, program, config)
         self.backend, self.stack = backend, belief_stack(model)
         options = config.method.options
-        self.epochs, self.optimizer_choice = options["pretrain"], options["pretrain_optimizer"]
+        self.pretrain_epochs = options["pretrain"]
         method = Choice("pcd", {"k": options["k"], "chains": options["chains"]}) if options["chains"] else \
             Choice("cd", {"k": options["k"]})
-        self.rbm_config = replace(config, method=method, optimizer=self.optimizer_choice or config.optimizer,
-                                  epochs=self.epochs, schedule=Choice("constant"), early_stopping=None,
+        self.rbm_config = replace(config, method=method, optimizer=options["pretrain_optimizer"] or config.optimizer,
+                                  epochs=self.pretrain_epochs, schedule=Choice("constant"), early_stopping=None,
                                   validation=0.0)
         xp = program.xp
         # the generative biases of each unit below a pair (its RBM's visible biases), and whether pretraining ran
@@ -77,14 +79,16 @@ class DeepBeliefNet(Backprop):
 
     def pretrain(self, train: Dataset, rng, quiet: bool = True) -> None:
         """Each pair of the stack as an RBM, bottom up, on the training split (`train`); once per run."""
-        if self.pretrained or not self.epochs:
+        if self.pretrained or not self.pretrain_epochs:
             return  # once per run; `pretrain=0` keeps the network's own random initialisation
-        from nngraph.train.rbm import RBM
 
         data = Dataset(train.x.reshape(len(train), -1), None, "unsupervised", name=train.name)
         for index, (below, above) in enumerate(zip(self.stack, self.stack[1:])):
             config = replace(self.rbm_config, seed=self.rbm_config.seed + index)
             rbm = RBM(layer_machine(self.model, below, above), config, self.backend)
+            if not quiet:  # the progress lines that follow are this RBM's
+                print(f"pretraining {above}: the RBM {below} <-> {above}, {plural(self.pretrain_epochs, 'epoch')}",
+                      file=sys.stderr)
             self.pretraining.append(self.train_layer(rbm, data, rng, quiet))
             self.install(rbm, below, above)
             data = self.hidden_probabilities(rbm, data)
