@@ -33,6 +33,8 @@ from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import chunks
 from nngraph.train.rbm import RBM
 
+RECORDED = ("recon_error", "pseudo_ll")  # each layer's measures before and after pretraining, in summary.json
+
 
 def build(checked, config, backend) -> DeepBeliefNet:
     from nngraph.compile import compile_model
@@ -58,7 +60,7 @@ class DeepBeliefNet(Backprop):
         # the generative biases of each unit below a pair (its RBM's visible biases), and whether pretraining ran
         self.generative = {name: xp.zeros(self.size(name), dtype=backend.dtype) for name in self.stack[:-1]}
         self.pretrained = False
-        self.pretraining: list[dict] = []  # per pair: the reconstruction error before and after
+        self.pretraining: list[dict] = []  # per pair: RECORDED before and after
 
     def size(self, name: str) -> int:
         return int(np.prod(self.plan.shapes[name]))
@@ -95,14 +97,16 @@ class DeepBeliefNet(Backprop):
         self.pretrained = True
 
     def train_layer(self, rbm, data: Dataset, rng, quiet: bool) -> dict:
-        """`pretrain` epochs of the `cd` (or `pcd`) method on `data`; the reconstruction errors around them."""
+        """`pretrain` epochs of the `cd` (or `pcd`) method on `data`; its RECORDED measures around them."""
         from nngraph.train.loop import fit
 
         rbm.machine.set_visible_bias_from(data.x)
-        before = rbm.evaluate(data)["recon_error"]
+        before = rbm.evaluate(data)
         fit(rbm, data, None, rbm.config, rng=rng, quiet=quiet)
-        after = rbm.evaluate(data)["recon_error"]
-        return {"layer": rbm.machine.groups[1].name, "recon_error_before": before, "recon_error_after": after}
+        after = rbm.evaluate(data)
+        return {"layer": rbm.machine.groups[1].name,
+                **{f"{name}_{when}": measures[name] for name in RECORDED
+                   for when, measures in (("before", before), ("after", after))}}
 
     def install(self, rbm, below: str, above: str) -> None:
         """The RBM's weights and hidden biases into the network; its visible biases kept as generative."""
