@@ -31,6 +31,7 @@ from nngraph.spec.options import Choice
 from nngraph.train.backprop import EVAL_CHUNK, Backprop
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import chunks
+from nngraph.train.loop import fit
 from nngraph.train.rbm import RBM
 
 RECORDED = ("recon_error", "pseudo_ll")  # each layer's measures before and after pretraining, in summary.json
@@ -58,11 +59,11 @@ class DeepBeliefNet(Backprop):
                                   validation=0.0)
         xp = program.xp
         # the generative biases of each unit below a pair (its RBM's visible biases), and whether pretraining ran
-        self.generative = {name: xp.zeros(self.size(name), dtype=backend.dtype) for name in self.stack[:-1]}
+        self.generative = {name: xp.zeros(self.units_in(name), dtype=backend.dtype) for name in self.stack[:-1]}
         self.pretrained = False
         self.pretraining: list[dict] = []  # per pair: RECORDED before and after
 
-    def size(self, name: str) -> int:
+    def units_in(self, name: str) -> int:
         return int(np.prod(self.plan.shapes[name]))
 
     def check_data(self, data: Dataset, span) -> None:
@@ -83,7 +84,6 @@ class DeepBeliefNet(Backprop):
         """Each pair of the stack as an RBM, bottom up, on the training split (`train`); once per run."""
         if self.pretrained or not self.pretrain_epochs:
             return  # once per run; `pretrain=0` keeps the network's own random initialisation
-
         data = Dataset(train.x.reshape(len(train), -1), None, "unsupervised", name=train.name)
         for index, (below, above) in enumerate(zip(self.stack, self.stack[1:])):
             config = replace(self.rbm_config, seed=self.rbm_config.seed + index)
@@ -98,8 +98,6 @@ class DeepBeliefNet(Backprop):
 
     def train_layer(self, rbm, data: Dataset, rng, quiet: bool) -> dict:
         """`pretrain` epochs of the `cd` (or `pcd`) method on `data`; its RECORDED measures around them."""
-        from nngraph.train.loop import fit
-
         rbm.machine.set_visible_bias_from(data.x)
         before = rbm.evaluate(data)
         fit(rbm, data, None, rbm.config, rng=rng, quiet=quiet)
