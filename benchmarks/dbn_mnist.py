@@ -5,6 +5,7 @@ not worse, in the mean over seeds.
 
     python benchmarks/dbn_mnist.py                  # needs the MNIST files, ../shared/data/mnist by default
     python benchmarks/dbn_mnist.py --seeds 3 --epochs 5 --mnist /path/to/mnist
+    python benchmarks/dbn_mnist.py --set "optimizer=adam(lr=1e-3)"    # another fine-tuning optimizer, for both
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, help="fine-tuning epochs (default: the spec's)")
     parser.add_argument("--mnist", type=Path, default=MNIST, help="the folder of the MNIST files")
+    parser.add_argument("--set", action="append", default=[], help="a train setting for both runs, as `nngraph "
+                        "train --set` takes it")
     args = parser.parse_args()
-    common = [f'data=mnist(path="{args.mnist}")'] + ([f"epochs={args.epochs}"] if args.epochs is not None else [])
+    common = [f'data=mnist(path="{args.mnist}")', *args.set]
+    if args.epochs is not None:
+        common.append(f"epochs={args.epochs}")
     dbn, scratch = [], []
     for seed in range(args.seeds):
         accuracy, wall, layers = test_accuracy(common, seed)
