@@ -133,6 +133,8 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
         summary = summarize(history, spec_hash=spec_hash(checked.spec.source), seed=config.seed,
                             backend=session.backend.name, dtype=str(session.backend.dtype),
                             wall_time=time.perf_counter() - start, test=test, train=train)
+        if getattr(method, "pretraining", None):  # a DBN's layers: reconstruction errors around pretraining
+            summary["pretraining"] = method.pretraining
         summary["run_dir"] = folder
         summary["final"] = {f"{prefix}_{k}": v for part, prefix in (("train", "train"), ("validation", "val"),
                                                                     ("test", "test")) for k, v in summary[part].items()}

@@ -55,7 +55,7 @@ def _backprop(config: TrainConfig, models) -> None:
     model = models[config.model]
     _forward_model(model, config)
     if not config.loss:
-        raise ValidationError("backprop needs a loss", config.span, "e.g. `loss cross_entropy(y)`")
+        raise ValidationError(f"{config.method.name} needs a loss", config.span, "e.g. `loss cross_entropy(y)`")
     if any(u.role == "sample" for u in model.units) and config.method.name == "backprop":
         raise ValidationError(f"model '{model.name}' has a sample unit", _span(config),
                               "train it with `method vae`")
@@ -75,6 +75,13 @@ def _forward_model(model: ModelGraph, config: TrainConfig) -> None:
                                   "input, layer and output units", unit.span,
                                   f"declare it `{kind} {unit.name}[...]`, or link it symmetrically (`<->`) and "
                                   "train the machine with cd, pcd or boltzmann")
+
+
+def _dbn(config: TrainConfig, models) -> None:
+    """A feedforward model that is one stack of sigmoid layers (graph/belief.py)."""
+    from nngraph.graph.belief import belief_stack
+
+    belief_stack(models[config.model])
 
 
 def _rbm(config: TrainConfig, models) -> None:
@@ -375,6 +382,12 @@ METHODS = {spec.name: spec for spec in (
         "noisy_clamp": Option("float", 0.0, minimum=0, maximum=0.5),
         "chains": Option("int", 0, minimum=0),  # > 0: persistent negative chains
     }, (_boltzmann, _check_loss_units), "nngraph.train.boltzmann", couplings=True),
+    # a deep belief net: the stack's layers pretrained greedily as RBMs (CD-k, or PCD with `chains` > 0) for
+    # `pretrain` epochs each, by `pretrain_optimizer`; then backprop fine-tunes the same weights (train/dbn.py)
+    MethodSpec("dbn", {"k": _K, "chains": Option("int", 0, minimum=0), "pretrain": Option("int", 10, minimum=0),
+                       "pretrain_optimizer": _OWN_OPTIMIZER},
+               (_backprop, _check_loss_units, _check_data_terms, _dbn), "nngraph.train.dbn",
+               example="method dbn(pretrain=10, pretrain_optimizer=sgd(lr=0.1, momentum=0.5))"),
     MethodSpec("vae", {"samples": Option("int", 1, minimum=1), "warmup": Option("int", 0, minimum=0)},
                (_vae, _check_loss_units), "nngraph.train.vae"),
     # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)

@@ -121,6 +121,9 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
         raise TrainingError("the training split is empty", config.spans.get("data"),
                             hint="use more data, or smaller `validation`/`test` fractions")
     check_data_parallel(config, method, train)
+    pretrain = getattr(method, "pretrain", None)  # work before the first epoch: a DBN's layers (train/dbn.py)
+    if pretrain is not None and start_epoch == 0:
+        pretrain(train, rng, quiet)
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None

@@ -55,6 +55,10 @@ TOTALS = {
                     "discriminator": (5 * 128 + 129 * 128 + 129, 2 * (4 * 128 + 128 * 128 + 128))},
     "gan_digits.nn": {"generator": (33 * 256 + 257 * 256 + 257 * 64, 2 * (32 * 256 + 256 * 256 + 256 * 64)),
                       "discriminator": (65 * 256 + 257, 2 * (64 * 256 + 256))},
+    # deep belief nets: two sigmoid layers and a softmax, each with its bias (the generative biases that
+    # pretraining keeps are a method's state, not the model's parameters)
+    "dbn_digits.nn": {"dbn_digits": (65 * 128 + 129 * 128 + 129 * 10, 2 * (64 * 128 + 128 * 128 + 128 * 10))},
+    "mnist_dbn.nn": {"mnist_dbn": (785 * 500 + 501 * 500 + 501 * 10, 2 * (784 * 500 + 500 * 500 + 500 * 10))},
     "linear_regression.nn": {"linreg": (4, 6)},
     "logistic_xor.nn": {"logistic_xor": (3, 4)},
     "mnist_lenet.nn": {"lenet": (44_426, 2 * 6 * 576 * 25 + 6 * 144 * 4 + 2 * 16 * 64 * 150 + 16 * 16 * 4
