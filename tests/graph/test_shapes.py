@@ -86,6 +86,8 @@ TOTALS = {
     "cartpole_dqn.nn": {"qnet": (5 * 256 + 257 * 256 + 257 * 2, 2 * (4 * 256 + 256 * 256 + 256 * 2))},
     "cartpole_reinforce.nn": {"agent": (5 * 64 + 65 * 2 + 5 * 64 + 65, 2 * (4 * 64 + 64 * 2) + 2 * (4 * 64 + 64))},
     "pendulum_ppo.nn": {"agent": (2 * (4 * 64 + 65 * 64 + 65), 2 * 2 * (3 * 64 + 64 * 64 + 64))},
+    # pendulum_ppo.nn and the log standard deviation unit a_2 -> s
+    "pendulum_ppo_std.nn": {"agent": (2 * (4 * 64 + 65 * 64 + 65) + 65, 2 * 2 * (3 * 64 + 64 * 64 + 64) + 2 * 64)},
     "acrobot_ppo.nn": {"agent": (7 * 64 + 65 * 64 + 65 * 3 + 7 * 64 + 65 * 64 + 65,
                                  2 * (6 * 64 + 64 * 64 + 64 * 3) + 2 * (6 * 64 + 64 * 64 + 64))},
 }
