@@ -117,14 +117,19 @@ class World:
             grads[name][...] = xp.asarray(flat[start:start + size].reshape(grads[name].shape))
             start += size
 
-    def reduce_metrics(self, metrics: dict[str, float], rows: int) -> dict[str, float]:
+    def reduce_metrics(self, metrics: dict[str, float], rows: int, check_names: bool = False) -> dict[str, float]:
         """Metrics that are means over this rank's `rows` -> means over all ranks' rows (the same on every
-        rank). The keys must be the same on every rank (the same method made them)."""
+        rank). The keys must be the same on every rank (the same method made them); `check_names` makes sure
+        first (one more collective: for an evaluation, whose metrics may depend on a share's values, such as
+        whether its targets are all 0s and 1s)."""
         if not self.parallel:
             return metrics
         from mpi4py import MPI
 
         names = list(metrics)  # the same order on every rank: the same method made them
+        if check_names and any(other != names for other in self.comm.allgather(names)):
+            raise TrainingError("the ranks' shares of an evaluation gave different metrics",
+                                hint="run it in one process (without mpiexec)")
         sums = np.array([metrics[n] * rows for n in names] + [rows], dtype=np.float64)
         self.comm.Allreduce(MPI.IN_PLACE, sums, op=MPI.SUM)
         return {n: float(sums[i] / sums[-1]) for i, n in enumerate(names)}

@@ -46,3 +46,28 @@ def test_each_rank_evaluates_its_share_and_the_metrics_are_the_whole_splits(spec
     assert result["split"].keys() == result["whole"].keys()
     for key, value in result["whole"].items():
         assert result["split"][key] == pytest.approx(value, rel=1e-6, abs=1e-7), key
+
+
+DIFFERENT_NAMES = """\
+import numpy as np
+from nngraph.data.dataset import unsupervised
+from nngraph.train.loop import evaluate
+from nngraph.train.method import Method
+from nngraph.train.parallel import abort_on_error, world
+
+
+class Shares(Method):
+    def evaluation_means(self, data):  # a metric that only some shares have
+        return {"loss": 1.0, **({"mse": 0.5} if world().rank == 0 else {})}
+
+
+with abort_on_error():
+    evaluate(Shares(None, np), unsupervised(np.zeros((4, 2), np.float32), "zeros"))
+"""
+
+
+def test_shares_of_an_evaluation_that_give_different_metrics_stop_the_job_with_a_clear_error():
+    done = subprocess.run([str(mpiexec()), "-n", "2", sys.executable, "-c", DIFFERENT_NAMES], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 1
+    assert "error: the ranks' shares of an evaluation gave different metrics" in done.stderr
