@@ -15,7 +15,7 @@ same code with and without MPI.
 - `ShardedGenerator`: the loop's generator, seen by a rank; `rows(...)` draws the global batch's random numbers
   (dropout masks, noise) and returns the shard's rows, so every rank draws what one process would;
   `fill_rows(fill, out)` does the same for a sampler's own fill (the Gibbs samplers' uniform draws).
-  `other_rows(rng, total)`: the same for rows that are not the examples' (persistent chains, measured rows).
+  `other_rows(rng, total)`: the same for rows that are not the examples' (persistent chains).
 - `abort_on_error()`: a rank that raises stops the whole job (MPI_Abort) with a message naming the rank,
   instead of leaving the others waiting in a collective.
 """
@@ -222,6 +222,12 @@ class ShardedGenerator:
     def rows(self, draw: str, shape: tuple, blocks: int = 1, **options) -> np.ndarray:
         """`getattr(generator, draw)` of `shape`, whose first axis is `blocks` blocks of this rank's rows (a
         recurrent plan's time-major steps): drawn for the global batch, this rank's rows of each block kept."""
+        self._check_rows(shape, blocks)
+        # `size=`: the draws' own first argument differs (`integers` takes `low` first)
+        full = getattr(self.generator, draw)(size=(blocks, self.shard.total) + tuple(shape[1:]), **options)
+        return full[:, self.shard.start:self.shard.stop].reshape(shape)
+
+    def _check_rows(self, shape: tuple, blocks: int) -> None:
         if shape[0] != blocks * self.shard.rows:
             # rows laid out otherwise (a VAE's repeated examples, a GAN discriminator's real and generated halves):
             # which of one process's numbers are this rank's depends on that layout, which a draw cannot see
@@ -230,15 +236,11 @@ class ShardedGenerator:
                                 hint="dropout or noise on rows other than the examples' (a vae with samples > 1, "
                                      "dropout in a gan's discriminator) does not train data-parallel yet: "
                                      "run it in one process (without mpiexec)")
-        # `size=`: the draws' own first argument differs (`integers` takes `low` first)
-        full = getattr(self.generator, draw)(size=(blocks, self.shard.total) + tuple(shape[1:]), **options)
-        return full[:, self.shard.start:self.shard.stop].reshape(shape)
 
     def fill_rows(self, fill, out):
         """`fill(generator, array)` (a sampler's own way to fill an array with draws, e.g. `compile.gibbs.uniform`)
         run on an array of the global batch's rows; this rank's rows of it copied into `out` [rows, ...]."""
-        if out.shape[0] != self.shard.rows:
-            self.rows("random", out.shape)  # refused as a draw of other rows is (a no-op when it fits)
+        self._check_rows(out.shape, 1)
         full = array_module(out).empty((self.shard.total,) + out.shape[1:], dtype=out.dtype)
         fill(self.generator, full)
         out[...] = full[self.shard.start:self.shard.stop]
@@ -265,18 +267,12 @@ def step_rows(rng, rows: int) -> Shard:
 
 def other_rows(rng, total: int):
     """(A generator, this rank's share) for draws on `total` rows that are not the examples' (persistent
-    chains, the measured rows of a batch): under MPI the rank's contiguous share of them, drawn as one process
-    draws all `total`; in one process `rng` itself and all of them."""
+    chains: `check_data_parallel` makes sure there are at least as many as ranks): under MPI the rank's
+    contiguous share of them, drawn as one process draws all `total`; in one process `rng` and all of them."""
     if not isinstance(rng, ShardedGenerator):
         return rng, Shard(0, total, total)
-    share = world().shard(total) if total >= world().size else _share(world(), total)
+    share = world().shard(total)
     return ShardedGenerator(rng.generator, share), share
-
-
-def _share(ranks: World, total: int) -> Shard:
-    """`World.shard` that leaves a rank nothing where there are fewer rows than ranks (measures, not examples)."""
-    start = min(ranks.rank, total)
-    return Shard(start, min(ranks.rank + 1, total), total)
 
 
 @contextlib.contextmanager
