@@ -101,7 +101,7 @@ def _default_threads() -> int:
 
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers) -> dict:
     from nngraph.train.logs import open_logs
-    from nngraph.train.loop import check_data_parallel, fit, restore
+    from nngraph.train.loop import check_data_parallel, evaluate, fit, restore
     from nngraph.train.outputs import CHECKPOINT_FILE, make_run_dir, spec_hash, summarize
     from nngraph.train.parallel import world
 
@@ -128,7 +128,7 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
         else:
             history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet,
                           on_epoch=logs.epoch)
-            test, train = (method.evaluate(part) if part is not None and len(part) else None
+            test, train = (evaluate(method, part) if part is not None and len(part) else None
                            for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
         summary = summarize(history, spec_hash=spec_hash(checked.spec.source), seed=config.seed,
                             backend=session.backend.name, dtype=str(session.backend.dtype),

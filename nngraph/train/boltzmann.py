@@ -23,6 +23,7 @@ from nngraph.ops.activations import stable_sigmoid
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import check_data_fits
 from nngraph.train.method import Method
+from nngraph.train.parallel import other_rows, step_rows, whole, world
 
 EXACT_LIMIT = 1 << 26  # an exact log Z per epoch costs at most this many multiply-adds
 OFF_TO_ON = 1 / 3  # noisy clamping turns 0s on at a third of the rate it turns 1s off (0.15 / 0.05 in 1985)
@@ -245,18 +246,27 @@ class GeneralBoltzmann(EnergyMethod):
         self.sweeper.run(positive, self.hidden_units, self.schedule, drng, self.mean_field)
         pos_pairs, pos_singles = self.sweeper.statistics(positive, self.hidden_units, self.sweeps,
                                                          self.temperature, drng, self.mean_field)
-        neg_pairs, neg_singles = self.negative_phase(len(v), drng)
+        neg_pairs, neg_singles = self.negative_phase(len(v), drng, step_rows(rng, len(v)).weight)
         xp.subtract(neg_pairs, pos_pairs, out=self.grad_weights)
         self.grad_weights[self.diagonal, self.diagonal] = 0  # a unit has no link to itself
         xp.subtract(neg_singles, pos_singles, out=self.grad_bias)
         self.apply()
         return self.metrics(self.rows(batch), positive, fresh=False)
 
-    def negative_phase(self, count: int, rng):
+    def negative_phase(self, count: int, rng, share_of_examples: float = 1.0):
+        """The model's statistics: from `count` random states, or from the persistent chains. Under MPI a rank
+        steps its share of the chains (every rank holds them all, for checkpoints), and its statistics are
+        weighed so that the allreduce, which weighs gradients by the share of the examples, averages them
+        over all chains."""
         if self.chain_count:
             if self.chains is None:
-                self.chains = self.random_states(self.chain_count, rng)
-            return self.sweeper.statistics(self.chains, self.all_units, self.sweeps, self.temperature, rng)
+                self.chains = self.random_states(self.chain_count, whole(rng))
+            chain_rng, chains = other_rows(rng, self.chain_count)
+            pairs, singles = self.sweeper.statistics(self.chains[chains.start:chains.stop], self.all_units,
+                                                     self.sweeps, self.temperature, chain_rng)
+            world().gather_rows(self.chains, chains, self.xp)
+            weight = chains.weight / share_of_examples
+            return (pairs, singles) if weight == 1.0 else (pairs * weight, singles * weight)
         states = self.random_states(count, rng)
         self.sweeper.run(states, self.all_units, self.schedule, rng)
         return self.sweeper.statistics(states, self.all_units, self.sweeps, self.temperature, rng)

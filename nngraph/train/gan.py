@@ -52,9 +52,19 @@ def build(checked, config: TrainConfig, backend) -> Gan:
 
 def judge_metrics(real_logits: np.ndarray, fake_logits: np.ndarray) -> dict[str, float]:
     """Both losses and the discriminator's accuracies, from its logits on real and generated data."""
-    real, fake, fooled = (stable_softplus(np, z).mean() for z in (-real_logits, fake_logits, -fake_logits))
-    return {"d_loss": float(real + fake), "g_loss": float(fooled),
-            "d_real": float((real_logits > 0).mean()), "d_fake": float((fake_logits < 0).mean())}
+    return judged(real_judged(real_logits), fake_logits)
+
+
+def real_judged(real_logits: np.ndarray) -> dict[str, float]:
+    """The discriminator on real data: its loss there and its accuracy, means over the (packed) examples."""
+    return {"real_loss": float(stable_softplus(np, -real_logits).mean()), "d_real": float((real_logits > 0).mean())}
+
+
+def judged(real: dict[str, float], fake_logits: np.ndarray) -> dict[str, float]:
+    """`judge_metrics` from `real_judged`'s figures and the logits on generated data."""
+    fake, fooled = (stable_softplus(np, z).mean() for z in (fake_logits, -fake_logits))
+    return {"d_loss": float(real["real_loss"] + fake), "g_loss": float(fooled), "d_real": real["d_real"],
+            "d_fake": float((fake_logits < 0).mean())}
 
 
 class Gan(Method):
@@ -66,6 +76,7 @@ class Gan(Method):
         (self.gen_model, self.disc_model), (self.gen, self.disc) = models, programs
         options = config.method.options
         self.k, self.pack = options["k"], options["pack"]
+        self.evaluation_unit = self.pack  # the discriminator judges `pack` examples at a time
         for role, program, key in zip(ROLES, programs, ("g_optimizer", "d_optimizer")):
             choice = options[key] or config.optimizer  # each moves at its own rate, scaled by the schedule
             self.add_program(program, choice, role, base_lr=settings(choice)["lr"])
@@ -136,8 +147,16 @@ class Gan(Method):
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Losses and accuracies on the split's real data and 2500 generated points (fixed noise);
         for the 2-D mixtures also the modes captured and the high-quality share."""
+        return self.evaluation_result(self.evaluation_means(data), data)
+
+    def evaluation_means(self, data: Dataset) -> dict[str, float]:
+        """What is a mean over the split's examples (`pack` at a time): the discriminator on real data."""
+        return real_judged(self._logits(data.x))
+
+    def evaluation_result(self, means: dict[str, float], data: Dataset) -> dict[str, float]:
+        """The rest is of generated points, not of the split's examples: the same on every MPI rank."""
         fake = self.sample_points(SAMPLES, EVAL_SEED)
-        metrics = judge_metrics(self._logits(data.x), self._logits(fake))
+        metrics = judged(means, self._logits(fake))
         if has_modes(data.info):
             metrics.update(mode_metrics(fake, data.info["centres"], data.info["std"]))
         return metrics

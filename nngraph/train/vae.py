@@ -49,6 +49,10 @@ def kl_weight(epoch: int, warmup: int) -> float:
 class Vae(Backprop):
     """Backprop on the negative ELBO, with the KL warm-up, several latent draws per example, and sampling."""
 
+    # its evaluation draws noise chunk by chunk from its own generator: a rank's share of a split would get
+    # other draws than one process gives those examples, so under MPI every rank evaluates whole splits
+    splits_evaluation = False
+
     def __init__(self, model: ModelGraph, program: Program, config: TrainConfig):
         super().__init__(model, program, config)
         self.samples, self.warmup = config.method.options["samples"], config.method.options["warmup"]
