@@ -184,15 +184,17 @@ class Program:
             return a
         return self.xp.swapaxes(a.reshape((a.shape[0] // batch, batch) + a.shape[1:]), 0, 1)
 
-    def final_state(self, values: dict, batch: int) -> dict:
+    def final_state(self, values: dict, batch: int, plan: Plan | None = None) -> dict:
         """What the next window of the same sequences starts from: each unit's last `blocks` steps
-        (copies, not views), by unit (an LSTM's c as `NAME:cell`)."""
+        (copies, not views), by unit (an LSTM's c as `NAME:cell`); `values` from a pass of `plan` (default: the
+        training plan)."""
+        plan = plan or self.train_plan
         state = {}
-        for initial in self.train_plan.initial:
+        for initial in plan.initial:
             if not initial.carried:
                 continue
             rows = initial.blocks * batch
-            past = self.xp.concatenate([values[initial.slot], values[self.train_plan.slot(initial.unit)]])
+            past = self.xp.concatenate([values[initial.slot], values[plan.slot(initial.unit)]])
             state[initial.unit] = past[len(past) - rows:].copy()
         return state
 

@@ -8,7 +8,8 @@ import pytest
 import nngraph
 from nngraph.errors import DataError
 from nngraph.session import prepare
-from nngraph.train.boltzmann import fill_mask, visible_picture
+from nngraph.train.boltzmann import visible_picture
+from nngraph.train.fill_in import fill_mask
 from tests.boltzmann.helpers import machine
 from tests.cli.helpers import run_cli
 
@@ -53,7 +54,7 @@ def test_a_mask_that_does_not_fit_is_a_clear_error(trained, tmp_path):
     spec, checkpoint = trained
     np.save(tmp_path / "mask.npy", np.ones(5, bool))
     result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", tmp_path / "mask.npy")
-    assert result.code == 1 and "does not fit the 9 visible units" in result.err
+    assert result.code == 1 and "does not fit the examples of shape [9]" in result.err
     assert "Traceback" not in result.both
 
 
@@ -81,5 +82,5 @@ def test_fill_masks_are_halves_of_the_picture(backend):
     assert fill_mask("right", (4, 4), 16).reshape(4, 4)[:, 2:].all()
     bottom = fill_mask("bottom", (3, 3), 9).reshape(3, 3)  # an odd height: the middle row is kept either way
     assert bottom[2].all() and not bottom[:2].any() and fill_mask("top", (3, 3), 9).reshape(3, 3)[0].all()
-    with pytest.raises(DataError, match="not a picture with rows"):
+    with pytest.raises(DataError, match="not pictures with rows"):
         fill_mask("top", (1, 8), 8)
