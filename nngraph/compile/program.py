@@ -219,12 +219,15 @@ class Program:
                 for name, p in self.params.items()}
 
     def backward_to_inputs(self, values: dict, ctxs: list, seeds: dict | None = None) -> tuple[dict, dict]:
-        """(parameter gradients, gradients of the data inputs): a GAN's discriminator hands the second
-        to its generator. Needs a program compiled with `input_grads=True`."""
+        """(parameter gradients, gradients of the data inputs and noise units, by name): a GAN's discriminator
+        hands the first to its generator, whose fill-in searches its noise with the second. Needs a program
+        compiled with `input_grads=True`."""
         pending = self._sweep(values, ctxs, seeds)
         params = {name: pending[PARAM + name] if PARAM + name in pending else self.xp.zeros_like(p)
                   for name, p in self.params.items()}
-        return params, {name: pending.get(name) for name in self.train_plan.feeds}
+        plan = self.train_plan
+        sources = plan.feeds + [r.slot for r in plan.random if r.slot in plan.shapes]  # a noise unit's slot: its name
+        return params, {name: pending.get(name) for name in sources}
 
     def _sweep(self, values: dict, ctxs: list, seeds: dict | None) -> dict:
         """The reverse walk from `seeds` (slot -> cotangent), by default the loss weights."""

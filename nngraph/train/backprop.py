@@ -192,7 +192,7 @@ class Bptt(Backprop):
         while start < values.shape[1]:
             stop = start + 1 if gaps[start] else next((t for t in range(start + 1, values.shape[1]) if gaps[t]),
                                                       values.shape[1])
-            part = {plan.feeds[0]: filled[:, start:stop]}
+            part = {plan.feeds[0]: np.ascontiguousarray(filled[:, start:stop])}
             run = program.feeds(part, state=state)
             program.run(run, training=False, with_loss=False)
             state = program.final_state(run, n, plan)
