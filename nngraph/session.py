@@ -305,7 +305,16 @@ def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, ba
     """`nngraph sample`: the method of the trained model decides what a sample is; returns a message.
     Pictures go to `request["output"]`, else into the checkpoint's run folder. `request["fill"]`: fill in the
     missing part of examples instead (train/fill_in.py). `request["input"]`: a .npy of the examples to work on
-    (to fill in, or a super-resolution model's low-resolution images), prepared as the training data was."""
+    (to fill in, or a super-resolution model's low-resolution images), prepared as the training data was.
+    The BLAS and the compiled kernels get the free cores, as in training (a fill-in's many small products slow
+    down many times over when more threads than cores compete for them)."""
+    from nngraph.backend.threads import compute_threads
+
+    with compute_threads(_default_threads() if backend == "numpy" else None):
+        return _sample(checked, train_name, checkpoint, request, backend)
+
+
+def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str) -> str:
     from nngraph.train.fill_in import fill_samples, given_inputs
 
     request = {**request, "run_folder": Path(checkpoint).parent}
