@@ -81,43 +81,54 @@ def test_data(splits) -> Dataset:
 
 
 def fill_task(request: dict, splits, shape: tuple[int, ...]) -> FillTask:
-    """The examples and mask `request` asks for (`fill`, `count`, `input`), the missing values at their start."""
+    """The examples and mask `request` asks for (`fill`, `count`, `inputs`), the missing values at their start."""
     from nngraph.viz.samples import picture_shape
 
     fill, count = str(request["fill"]), int(request.get("count") or 64)
     train = training_data(splits)
+    dtype = train.x.dtype if train.x.dtype.kind == "f" else np.dtype(np.float32)
     sequence = train.task == "sequence"
     picture = None if sequence else (picture_shape(shape, train.info) or (1, int(np.prod(shape))))
     given = request.get("inputs")
-    if given is not None and (given.x.ndim < 2 or given.x[0].size != int(np.prod(shape))):
-        raise DataError(f"--input {given.name} has examples of shape {list(given.x.shape[1:])}, but the model's "
-                        f"are {list(shape)}", hint=f"save the examples as [n, {', '.join(map(str, shape))}]")
+    if given is not None:
+        shape = given_shape(given, shape, sequence)
     if fill == MISSING:
         if given is None:
             raise DataError("--fill missing fills in the NaN values of --input X.npy, and no --input was given",
                             hint="give the examples with NaN where values are missing: --input X.npy")
-        truth, missing = None, given.info["missing"].reshape((len(given.x), *shape))
-        examples = given.x[:count].reshape((-1, *shape))
-        missing = missing[:count]
+        examples = given.x[:count].reshape((-1, *shape)).astype(dtype)
+        truth, missing = None, given.info["missing"][:count].reshape(examples.shape)
         described = f"the {plural(int(missing.sum()), 'missing value')} of {given.name}"
     else:
-        data = given if given is not None else test_data(splits)
-        examples = data.x[:count].reshape((-1, *shape)).astype(train.x.dtype if train.x.dtype.kind == "f"
-                                                                else np.float32)
         if given is not None and given.info["missing"].any():
             raise DataError(f"--input {given.name} holds NaN values, which --fill {fill} does not fill",
                             hint="fill them with --fill missing, or give finite values")
+        data = given if given is not None else test_data(splits)
+        examples = data.x[:count].reshape((-1, *shape)).astype(dtype)
         missing = mask_of(fill, examples.shape, picture, sequence)
-        truth = examples
-        described = fill_description(fill, missing)
-    start = unit_means(train, shape)
-    values = np.where(missing, start, examples).astype(examples.dtype)
+        truth, described = examples, fill_description(fill, missing)
+    values = np.where(missing, start_values(train, sequence, shape), examples).astype(dtype)
     return FillTask(values, missing, truth, described, picture, sequence)
 
 
-def unit_means(train: Dataset, shape: tuple[int, ...]) -> np.ndarray:
-    """Each unit's mean over the training data: where missing values start (for a sequence, each step's)."""
-    return train.x.reshape((len(train), *shape)).mean(axis=0, dtype=np.float64)
+def given_shape(given: Dataset, shape: tuple[int, ...], sequence: bool) -> tuple[int, ...]:
+    """The shape of an example of `--input`: the model's (sequences: of any length, with the model's features)."""
+    got = given.x.shape[1:]
+    if sequence and len(got) == len(shape) and got[1:] == shape[1:]:
+        return got
+    if given.x.ndim < 2 or int(np.prod(got)) != int(np.prod(shape)):
+        steps = "[n, T, " + ", ".join(map(str, shape[1:])) + "]" if sequence else \
+            "[n, " + ", ".join(map(str, shape)) + "]"
+        raise DataError(f"--input {given.name} has examples of shape {list(got)}, but the model's are {list(shape)}",
+                        hint=f"save the examples as {steps}")
+    return shape
+
+
+def start_values(train: Dataset, sequence: bool, shape: tuple[int, ...]) -> np.ndarray:
+    """Where missing values start: each unit's mean over the training data, as an example of `shape` (for
+    sequences, each feature's mean over all steps, for series of any length)."""
+    x = np.asarray(train.x, np.float64)
+    return x.mean(axis=(0, 1)) if sequence else x.reshape(len(x), -1).mean(axis=0).reshape(shape)
 
 
 def mask_of(fill: str, shape: tuple[int, ...], picture, sequence: bool) -> np.ndarray:

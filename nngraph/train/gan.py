@@ -188,9 +188,11 @@ class Gan(Method):
         gives the fill-in."""
         xp, plan, backend = self.xp, self.gen.train_plan, self.gen.backend
         noise = [r for r in plan.random if r.slot in plan.shapes]
-        if len(noise) != 1 or len(plan.random) != 1:
-            raise DataError(f"generator '{self.gen_model.name}' has {plural(len(plan.random), 'random draw')}; its "
-                            "fill-in searches a single noise unit's values, in a generator without dropout",
+        if len(noise) != 1 or len(plan.random) != 1 or self.gen.buffers:
+            # the search runs the training pass (the one with a backward pass): dropout would perturb it, and a
+            # normalisation's running statistics would move
+            raise DataError(f"generator '{self.gen_model.name}' cannot fill in: the search for its noise needs a "
+                            "generator with one noise unit, no dropout and no normalisation",
                             self.config.method.span)
         n, steps = len(values), int(request.get("steps") or 1000)
         rows = n * FILL_STARTS

@@ -135,7 +135,7 @@ def test_sequence_fill_runs_the_model_on_its_own_predictions_inside_the_gap(sine
     np.testing.assert_allclose(out[:, 25:33], whole[:, 24:32], rtol=1e-4, atol=1e-5)
 
 
-def test_sequence_fill_beats_the_per_step_mean_it_starts_from(sine, tmp_path):
+def test_sequence_fill_beats_the_mean_it_starts_from(sine, tmp_path):
     task, out, _ = filled(*sine, str(gap_mask(tmp_path, 40, 20, 10)))
     ours, start = fill_errors(out, task.truth, task.missing), fill_errors(task.values, task.truth, task.missing)
     assert ours["mse"] < 0.5 * start["mse"]
@@ -150,6 +150,22 @@ def test_sequence_fill_draws_series_and_refuses_sides(sine, tmp_path):
     sides = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", "bottom", "-o", tmp_path / "b.png")
     assert sides.code == 1 and "sequences have no sides" in sides.err and "Traceback" not in sides.both
     assert not (tmp_path / "b.png").exists()
+
+
+def test_nan_steps_of_a_series_of_another_length_are_filled(sine, tmp_path):
+    spec, checkpoint = sine
+    steps = np.arange(60)
+    series = np.sin(2 * np.pi * 0.03 * steps + np.array([[0.0], [1.0]]))[..., None].astype(np.float32)
+    series[:, 30:40] = np.nan
+    np.save(tmp_path / "series.npy", series)
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", "missing", "--input",
+                     tmp_path / "series.npy", "-o", tmp_path / "f.npy")
+    assert result.code == 0 and "the 20 missing values of" in result.out, result.both
+    out = np.load(tmp_path / "f.npy")
+    assert out.shape == (2, 60, 1) and np.isfinite(out).all()
+    np.testing.assert_array_equal(out[:, :30], series[:, :30])
+    truth = np.sin(2 * np.pi * 0.03 * steps[30:40] + np.array([[0.0], [1.0]]))
+    assert ((out[:, 30:40, 0] - truth) ** 2).mean() < 0.5 * (truth ** 2).mean()  # closer than the mean, 0
 
 
 # ---- the GAN ------------------------------------------------------------------------------------------
