@@ -56,7 +56,7 @@ def fill_samples(method, request: dict, splits) -> str:
     filled = np.where(task.missing, np.asarray(filled, task.values.dtype).reshape(task.values.shape), task.values)
     output = sample_path(request)
     written = write_fills(output, task, filled)
-    message = (f"filled in {task.described} of {plural(len(filled), 'example')} ({what}) to {written}")
+    message = f"filled in {task.described} of {plural(len(filled), 'example')} ({what}) to {written}"
     if task.truth is not None and task.missing.any():
         message += "; " + error_report(filled, task)
     return message
@@ -214,7 +214,8 @@ def fill_errors(filled: np.ndarray, truth: np.ndarray, missing: np.ndarray) -> d
 
 
 def error_report(filled: np.ndarray, task: FillTask) -> str:
-    """`mean squared error on the filled part 0.081 (the per-unit mean: 0.153); values right 91.2% (...)`."""
+    """`mean squared error on the filled part 0.0810 (the training data's mean: 0.1530); values right 91.2% (the
+    mean: 77.4%)`: the method's errors beside those of the start."""
     ours, start = (fill_errors(a, task.truth, task.missing) for a in (filled, task.values))
     line = f"mean squared error on the filled part {ours['mse']:.4f} (the training data's mean: {start['mse']:.4f})"
     if "accuracy" in ours:

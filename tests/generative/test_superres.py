@@ -58,7 +58,8 @@ def test_sample_input_gives_high_resolution_images_of_the_given_low_ones(run, tm
     checkpoint = run[0] / "checkpoint.npz"
     low = np.random.default_rng(1).random((3, 1, 4, 4)).astype(np.float32)
     np.save(tmp_path / "low.npy", low)
-    array = run_cli("sample", SPEC, "--checkpoint", checkpoint, "--input", tmp_path / "low.npy", "-o", tmp_path / "h.npy")
+    array = run_cli("sample", SPEC, "--checkpoint", checkpoint, "--input", tmp_path / "low.npy",
+                    "-o", tmp_path / "h.npy")
     assert array.code == 0 and "3 high-resolution images" in array.out, array.both
     predicted = run_cli("predict", SPEC, "--checkpoint", checkpoint, "--input", tmp_path / "low.npy",
                         "-o", tmp_path / "p.npy")
