@@ -186,6 +186,29 @@ def test_gan_fill_searches_noise_that_matches_the_known_part(gan):
     assert known_error(150) < 0.7 * known_error(1)
 
 
+def test_the_gradient_reaching_the_noise_matches_finite_differences():
+    from nngraph.backend import get_backend
+    from nngraph.compile import compile_model
+
+    model = nngraph.loads(GAN).models["generator"]
+    program = compile_model(model, (), get_backend("numpy", "float64"), seed=1, input_grads=True)
+    plan = program.train_plan
+    out, rng = plan.slot(plan.outputs[0]), np.random.default_rng(2)
+    z, weights = rng.standard_normal((3, 8)), rng.standard_normal((3, 64))
+
+    def loss_and_noise_grad(noise):
+        values = program.feeds({"batch": np.empty((3, 0))}, training=True)
+        values["z"] = noise
+        ctxs = program.run(values, training=True)
+        _, to_inputs = program.backward_to_inputs(values, ctxs, seeds={out: weights})
+        return float((values[out] * weights).sum()), to_inputs["z"]
+
+    direction, eps = rng.standard_normal(z.shape), 1e-6
+    analytic = float((loss_and_noise_grad(z)[1] * direction).sum())
+    numeric = (loss_and_noise_grad(z + eps * direction)[0] - loss_and_noise_grad(z - eps * direction)[0]) / (2 * eps)
+    assert abs(analytic - numeric) <= 1e-6 * max(1.0, abs(numeric))
+
+
 def test_gan_fill_keeps_the_known_part(gan, tmp_path):
     spec, checkpoint = gan
     result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", "left", "-n", "6", "--steps", "20",
