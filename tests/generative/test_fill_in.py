@@ -11,7 +11,7 @@ import nngraph
 from nngraph.backend.threads import compute_threads
 from nngraph.errors import BuildError, DataError
 from nngraph.session import load_trained
-from nngraph.train.fill_in import example_shape, fill_errors, fill_task, mask_file
+from nngraph.train.fill_in import by_mask, example_shape, fill_errors, fill_task, mask_file
 from tests.cli.helpers import run_cli
 
 from .helpers import trained
@@ -237,6 +237,20 @@ def test_a_mask_is_one_example_one_per_example_or_for_sequences_one_a_step(tmp_p
         mask_file(str(tmp_path / "twos.npy"), (2, 3, 3), False)
     with pytest.raises(DataError, match="expected one of top, bottom, left, right, missing, or a .npy"):
         mask_file("middle", (2, 3, 3), False)
+
+
+def test_methods_that_fill_one_mask_at_a_time_get_each_examples_own():
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    missing = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 0]], bool)
+    calls = []
+
+    def fill_rows(rows, mask):
+        calls.append(mask.tolist())
+        return np.where(mask, -rows, rows)  # marks what each call was told to fill
+
+    out = by_mask(values, missing, fill_rows)
+    np.testing.assert_array_equal(out, np.where(missing, -values, values))
+    assert len(calls) == 3
 
 
 @pytest.mark.parametrize(("args", "message"), [
