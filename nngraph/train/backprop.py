@@ -204,15 +204,14 @@ class Bptt(Backprop):
 
     def _check_fills_next_input(self) -> None:
         from nngraph.errors import BuildError
+        from nngraph.train.fill_in import require_output_like_input
 
-        plan = self.program.eval_plan
-        output, given = plan.outputs[0], plan.feeds[0]
-        if self.vocabulary is not None or len(plan.feeds) != 1 or plan.shapes[output] != plan.shapes[given]:
-            raise BuildError(f"model '{self.model.name}' does not predict its next input ({given}"
-                             f"{list(plan.shapes[given])} -> {output}{list(plan.shapes[output])}), so it cannot "
-                             "fill in the gaps of a sequence", self.config.method.span,
-                             "sequence fill-in runs models of real-valued series whose output at a step predicts "
-                             "the next step's input, as on `data sine(...)`")
+        hint = ("sequence fill-in runs models of real-valued series whose output at a step predicts the next "
+                "step's input, as on `data sine(...)`")
+        if self.vocabulary is not None:
+            raise BuildError(f"model '{self.model.name}' is a character model; it cannot fill in the gaps of a "
+                             "sequence", self.config.method.span, hint)
+        require_output_like_input(self, self.program.eval_plan, "fill in the gaps of a sequence", hint)
 
     def extra_state(self) -> dict[str, np.ndarray]:
         return {} if self.vocabulary is None else {"text.vocabulary": self.vocabulary.as_array()}

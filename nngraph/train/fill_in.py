@@ -62,6 +62,16 @@ def fill_samples(method, request: dict, splits) -> str:
     return message
 
 
+def require_output_like_input(method, plan, cannot: str, hint: str | None = None) -> None:
+    """Refuse a model whose output is not shaped as its one input: its output cannot stand in for missing
+    inputs (`cannot` ends the message: what it therefore cannot do)."""
+    output, given = plan.outputs[0], plan.feeds[0]
+    if len(plan.feeds) != 1 or plan.shapes[output] != plan.shapes[given]:
+        raise BuildError(f"model '{method.model.name}' does not give values of its input ({given}"
+                         f"{list(plan.shapes[given])} -> {output}{list(plan.shapes[output])}), so it cannot {cannot}",
+                         method.config.method.span, hint)
+
+
 def example_shape(method, splits) -> tuple[int, ...]:
     """One example's shape as the method takes it (a Boltzmann machine's visible vector, else the data's)."""
     shape = getattr(method, "fill_shape", None)

@@ -28,7 +28,7 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
-from nngraph.errors import DataError, plural
+from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
@@ -191,9 +191,9 @@ class Gan(Method):
         if len(noise) != 1 or len(plan.random) != 1 or self.gen.buffers:
             # the search runs the training pass (the one with a backward pass): dropout would perturb it, and a
             # normalisation's running statistics would move
-            raise DataError(f"generator '{self.gen_model.name}' cannot fill in: the search for its noise needs a "
-                            "generator with one noise unit, no dropout and no normalisation",
-                            self.config.method.span)
+            raise BuildError(f"generator '{self.gen_model.name}' cannot fill in: the search for its noise needs a "
+                             "generator with one noise unit, no dropout and no normalisation",
+                             self.config.method.span)
         n, steps = len(values), int(request.get("steps") or 1000)
         rows = n * FILL_STARTS
         known = backend.asarray(np.repeat(~missing.reshape(n, -1), FILL_STARTS, axis=0).astype(values.dtype))

@@ -131,14 +131,11 @@ class Vae(Backprop):
         Wierstra 2014): encode, draw z from q(z|x), decode, put the known values back, `--steps`
         rounds; the last round decodes the latent's mean, and its reconstruction (the decoder's means) fills
         the missing values."""
-        plan = self.program.eval_plan
-        output, given = plan.outputs[0], plan.feeds[0]
-        if len(plan.feeds) != 1 or plan.shapes[output] != plan.shapes[given]:
-            from nngraph.errors import BuildError
+        from nngraph.train.fill_in import require_output_like_input
 
-            raise BuildError(f"model '{self.model.name}' does not reconstruct its input ({given}"
-                             f"{list(plan.shapes[given])} -> {output}{list(plan.shapes[output])}), so it cannot fill "
-                             "in missing values", self.config.method.span)
+        plan = self.program.eval_plan
+        require_output_like_input(self, plan, "fill in missing values")
+        output = plan.outputs[0]
         rng, rounds = np.random.default_rng(request.get("seed", 0)), int(request.get("steps") or 1000)
         x = values
         for round_ in range(rounds):

@@ -218,6 +218,14 @@ def test_gan_fill_keeps_the_known_part(gan, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "f.npy").reshape(6, 8, 8)[:, :, 4:], truth[:, :, 4:])
 
 
+def test_a_generator_with_dropout_is_refused(tmp_path):
+    spec, checkpoint = train(tmp_path, "gan", GAN.replace("g[64] relu", "g[64] relu dropout=0.2").replace(
+        "epochs 3", "epochs 1"))
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", "left", "-o", tmp_path / "f.npy")
+    assert result.code == 1 and "one noise unit, no dropout and no normalisation" in result.err, result.both
+    assert "Traceback" not in result.both and not (tmp_path / "f.npy").exists()
+
+
 # ---- masks and refusals --------------------------------------------------------------------------------
 
 
@@ -281,5 +289,5 @@ def test_a_method_that_cannot_fill_in_says_which_can(tmp_path):
 
 def test_a_sequence_model_that_does_not_predict_its_input_is_refused():
     session = trained("adding_lstm.nn", ["epochs=1", "data=adding(n=64, length=10)"])
-    with pytest.raises(BuildError, match="does not predict its next input"):
+    with pytest.raises(BuildError, match="does not give values of its input .* so it cannot fill in the gaps"):
         session.method.fill(np.zeros((1, 10, 2), np.float32), np.ones((1, 10, 2), bool), {})
