@@ -28,16 +28,19 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
-from nngraph.errors import DataError, plural
+from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
+from nngraph.spec.options import Choice
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
 from nngraph.train.method import Method
-from nngraph.train.optimizers import settings
+from nngraph.train.optimizers import make_optimizer, settings
 
 EVAL_SEED = 0  # evaluation draws its own noise: the same points every epoch, the loop's rng untouched
 ROLES = ("generator", "discriminator")
+FILL_STARTS = 4  # noise draws per example that the fill-in's search starts from; the best match is kept
+FILL_OPTIMIZER = Choice("adam", {"lr": 0.05})  # the steps of the fill-in's search for the noise
 
 
 def build(checked, config: TrainConfig, backend) -> Gan:
@@ -45,7 +48,8 @@ def build(checked, config: TrainConfig, backend) -> Gan:
 
     gen, disc = (checked.models[config.method.options[role]] for role in ROLES)
     judge = LossTerm(1.0, "bce", disc.units_with_role("output")[0].name, None)
-    programs = (compile_model(gen, (), backend, seed=config.seed),
+    # the generator's backward pass reaches its noise too: fill-in searches the noise (`Gan.fill`)
+    programs = (compile_model(gen, (), backend, seed=config.seed, input_grads=True),
                 compile_model(disc, (judge,), backend, seed=config.seed + 1, input_grads=True))
     return Gan((gen, disc), programs, config)
 
@@ -195,6 +199,61 @@ class Gan(Method):
         path = write_generated(sample_path(request), self.sample_points(request["count"], request["seed"]),
                                splits.train)
         return f"wrote {plural(request['count'], 'generated example')} to {path}"
+
+    def fill(self, values: np.ndarray, missing: np.ndarray, request: dict) -> tuple[np.ndarray, str]:
+        """The fill-in protocol (train/fill_in.py): the noise whose generated example best matches the known
+        part. From FILL_STARTS noise draws per example (`--seed`), `--steps` Adam steps on the noise lower the
+        squared error on the known values (uniform noise kept in [-1, 1]); the start with the lowest error
+        gives the fill-in."""
+        xp, plan, backend = self.xp, self.gen.train_plan, self.gen.backend
+        noise = [r for r in plan.random if r.slot in plan.shapes]
+        if len(noise) != 1 or len(plan.random) != 1 or self.gen.buffers:
+            # the search runs the training pass (the one with a backward pass): dropout would perturb it, and a
+            # normalisation's running statistics would move
+            raise BuildError(f"generator '{self.gen_model.name}' cannot fill in: the search for its noise needs a "
+                             "generator with one noise unit, no dropout and no normalisation",
+                             self.config.method.span)
+        n, steps = len(values), int(request.get("steps") or 1000)
+        rows = n * FILL_STARTS
+        known = backend.asarray(np.repeat(~missing.reshape(n, -1), FILL_STARTS, axis=0).astype(values.dtype))
+        target = backend.asarray(np.repeat(values.reshape(n, -1), FILL_STARTS, axis=0))
+        draw = self.gen.feeds({"batch": np.empty((rows, 0), np.float32)}, rng=np.random.default_rng(
+            request.get("seed", 0)))
+        z, bounded = draw[noise[0].slot], noise[0].kind == "uniform"
+        search = make_optimizer(FILL_OPTIMIZER, {"z": z}, xp)
+        for _ in range(steps):
+            error, grads = self._known_error(z, known, target, noise[0].slot)
+            search.update({"z": z}, {"z": grads})
+            if bounded:
+                xp.clip(z, -1, 1, out=z)
+        error, _ = self._known_error(z, known, target, noise[0].slot, with_grads=False)
+        best = backend.to_numpy(error).reshape(n, FILL_STARTS).argmin(axis=1)
+        generated = self._generated_from(z)
+        chosen = generated.reshape(n, FILL_STARTS, -1)[np.arange(n), best]
+        return chosen.reshape(values.shape), (f"the noise searched from {plural(FILL_STARTS, 'draw')} by "
+                                              f"{plural(steps, 'Adam step')} to match the known part")
+
+    def _known_error(self, z, known, target, slot: str, with_grads: bool = True):
+        """Each row's squared error on the known values of the example generated from noise `z`, and its
+        gradient with respect to `z`."""
+        values = self.gen.feeds({"batch": np.empty((len(z), 0), np.float32)}, rng=np.random.default_rng(0),
+                                training=True)
+        values[slot] = z
+        ctxs = self.gen.run(values, training=True)
+        fake = values[self.fake_slot].reshape(len(z), -1)
+        residual = known * (fake - target)
+        error = (residual ** 2).sum(axis=1)
+        if not with_grads:
+            return error, None
+        _, to_noise = self.gen.backward_to_inputs(values, ctxs, seeds={self.fake_slot: (2 * residual).reshape(
+            values[self.fake_slot].shape)})
+        return error, to_noise[slot]
+
+    def _generated_from(self, z) -> np.ndarray:
+        values = self.gen.feeds({"batch": np.empty((len(z), 0), np.float32)}, rng=np.random.default_rng(0))
+        values[self.gen.eval_plan.random[0].slot] = z
+        self.gen.run(values, training=False, with_loss=False)
+        return self.gen.backend.to_numpy(values[self.gen.eval_plan.slot(self.gen.eval_plan.outputs[0])])
 
     def extra_state(self) -> dict[str, np.ndarray]:
         return {"gan.steps": np.asarray(self.steps)}

@@ -39,6 +39,7 @@ TOTALS = {
     # x->h and h->h into 4 gates, the gates' bias, h.initial and h.initial_cell; h->y and its bias
     "sine_lstm_dropout.nn": {"sine_lstm_dropout": (1 * 128 + 32 * 128 + 128 + 2 * 32 + 33,
                                                    2 * (1 * 128 + 32 * 128 + 32))},
+    "sine_gaps.nn": {"sine_gaps": (1 * 256 + 64 * 256 + 256 + 65, 2 * (1 * 256 + 64 * 256 + 64))},
     # conv without a bias plus batchnorm's scale and shift (8 each); h's bias and layernorm's (64 each); y
     "digits_norm.nn": {"digits_norm": (8 * 9 + 2 * 8 + 128 * 64 + 64 + 2 * 64 + 65 * 10,
                                        2 * 8 * 64 * 9 + 8 * 16 * 4 + 2 * 128 * 64 + 2 * 64 * 10)},
