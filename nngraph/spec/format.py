@@ -432,16 +432,16 @@ def _pad_first_words(run: list[_Row]) -> None:
 
 def _align_trailing_comments(rows: list[_Row], physical: list[list[str]], source_lines: list[str]) -> None:
     """Start the trailing comments of each run of consecutive lines that have one in one column (gofmt's rule:
-    a blank line, an own-line comment or a line without a trailing comment ends a run). A wrapped line's
-    comment follows its last physical line."""
+    a blank line, an own-line comment or a line without a trailing comment ends a run). A wrapped line is a
+    run of its own, its comment after its last physical line."""
     run: list[tuple[list, list[str]]] = []
     for row, texts in zip([*rows, _Row()], [*physical, [""]], strict=True):
-        if row.line is not None and row.line.trailing:
-            run.append((row.line.trailing, texts))
-            continue
-        if run:
+        commented = row.line is not None and bool(row.line.trailing)
+        if run and (not commented or len(texts) > 1 or len(run[-1][1]) > 1):
             _place_comments(run, source_lines)
             run = []
+        if commented:
+            run.append((row.line.trailing, texts))
 
 
 def _place_comments(run: list[tuple[list, list[str]]], source_lines: list[str]) -> None:

@@ -4,7 +4,7 @@
   column (`input  x[2]` / `layer  h[4] tanh` / `output y[1]`).
 - `wrapped`: a line longer than `LINE_LIMIT` broken after the commas between a call's arguments, each break a
   `\\` continuation (the lexer skips a backslash before a newline), the next line starting under the call's
-  first argument.
+  first argument; each line as full as it can be, broken in the leftmost call that can break there.
 - `comment_column`: where the trailing comments of a run of lines start: the author's column when it leaves
   at least `COMMENT_GAP` spaces after every line's code, else that gap after the longest.
 """
@@ -29,8 +29,9 @@ def _padded(text: str, width: int) -> str:
 
 def wrapped(text: str, limit: int = LINE_LIMIT) -> list[str]:
     """`text` (a line of code, indent included) as physical lines of at most `limit` characters where its
-    calls' arguments allow: greedily, as many arguments on a line as fit with the ` \\` that ends it. An
-    argument longer than a line is left long: a line only breaks between arguments."""
+    calls' arguments allow: each line as long as fits with the ` \\` that ends it, broken in the leftmost call
+    that can break there (the least indented continuation). An argument longer than a line is left long: a
+    line only breaks between arguments."""
     if len(text) <= limit:
         return [text]
     breaks = argument_breaks(text)
@@ -41,7 +42,7 @@ def wrapped(text: str, limit: int = LINE_LIMIT) -> list[str]:
         if not later:
             break
         fitting = [b for b in later if column + (b[0] - 1 - start) + len(_CONTINUATION) <= limit]
-        at, paren = fitting[-1] if fitting else later[0]
+        at, paren = max(fitting, key=lambda b: (-b[1], b[0])) if fitting else later[0]
         rows.append(" " * column + text[start: at - 1] + _CONTINUATION)
         start, column = at, _column_of(paren, placed) + 1
         placed.append((start, column))
