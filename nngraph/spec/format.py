@@ -6,7 +6,24 @@ hold, are written `-n` and so read back as `Negate(Number(n))`: the same meaning
 
 `format_source` is `nngraph fmt`: the same layout for a spec's text, its comments kept where they were
 (each attached by position to the line of the layout it precedes or trails) and single blank lines inside a
-block kept where the author left them.
+block kept where the author left them, written as the example specs are (`format_commented`, shared by
+`convert` to .nn):
+
+- Numbers keep the author's spelling (`2.3e-3`, `1e-2`, `0.001`) where their span shows it in `spec.source`
+  and it reads back as the same number; a value from elsewhere (`--set`) is spelled by `format_number`.
+- First words are aligned in runs: the role words of consecutive unit declarations, and `use`, are padded
+  to the longest of the run and at least to `output`'s width (`input  x[2]` / `layer  h[4] tanh` /
+  `output y[1]`; `visible`/`hidden  h`; `use    b1 = ...`), so a block's ports line up with the models
+  beside it; in a train block, consecutive `model` and `env` settings likewise (`model agent` / `env   cartpole`).
+  A run is broken by a blank line or a line of another kind; an own-line comment inside it does not break it.
+- Trailing comments of consecutive lines start in one column (gofmt's rule: a run is broken by a blank line,
+  an own-line comment, a line without a trailing comment, and a wrapped line is a run of its own): the
+  column the author gave the run's first comment if its line holds the same code and the column leaves two
+  spaces after every line's code, else two spaces after the longest.
+- A line longer than 110 characters is wrapped after a comma between a call's arguments with a `\\`
+  continuation, the next line aligned after the call's `(` (as `method dqn(...)` in specs/cartpole_dqn.nn);
+  a long chain of links breaks before an arrow, the next line under its first arrow.
+The column rules themselves are `layout.py`'s.
 """
 
 from __future__ import annotations
@@ -122,7 +139,7 @@ class _AsWritten(_Writer):
 
     def __init__(self, spec: ast.Spec):
         self.path = spec.path
-        self.source_lines = spec.source.split("\n")  # as the lexer counts lines
+        self.source_lines = _source_lines(spec)
 
     def number(self, number: ast.Number) -> str:
         written = self._written(number.span)
@@ -132,6 +149,12 @@ class _AsWritten(_Writer):
         if span.path != self.path or span.line != span.end_line or not 0 < span.line <= len(self.source_lines):
             return None
         return self.source_lines[span.line - 1][span.column - 1: span.end_column - 1]
+
+
+def _source_lines(spec: ast.Spec) -> list[str]:
+    """`spec.source` cut into lines as the lexer counts them (at `\\n` only: `str.splitlines` also cuts at a
+    form feed or U+2028, which a string or a comment may hold)."""
+    return spec.source.split("\n")
 
 
 _NUMBER = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")  # the grammar's NUMBER
@@ -294,7 +317,7 @@ def format_commented(spec: ast.Spec, comments) -> str:
     own-line comment precedes the line of what follows it (a closing `}`: at the end of the block; nothing:
     at the end of the file). Numbers are spelled as in `spec.source`, columns aligned and long lines wrapped
     as the module's docstring says."""
-    return _emit(*commented_lines(spec, comments), spec.source.split("\n"))
+    return _emit(*commented_lines(spec, comments), _source_lines(spec))
 
 
 def commented_lines(spec: ast.Spec, comments) -> tuple[list[_Line], list]:
@@ -303,7 +326,7 @@ def commented_lines(spec: ast.Spec, comments) -> tuple[list[_Line], list]:
     item's span covers its header key only, so its `}` stands after its last statement."""
     writer = _AsWritten(spec)
     lines = [line for item in spec.items for line in _item_lines(item, writer)]
-    tail = _attach(lines, comments, spec.source.splitlines())
+    tail = _attach(lines, comments, _source_lines(spec))
     return lines, tail
 
 
