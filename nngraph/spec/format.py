@@ -306,7 +306,7 @@ class _Line:
     comment_indent: str  # the indent of own-line comments before it
     opens_item: bool = False
     closes_item: bool = False
-    align: str | None = None  # the kind of line whose first word is padded with its neighbours' (see _emit)
+    align: str | None = None  # the kind of line whose first word is padded with its neighbours' (_align_first_words)
     leading: list = field(default_factory=list)
     trailing: list = field(default_factory=list)
 
