@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import NamedTuple
 
@@ -50,24 +51,28 @@ def wrapped(text: str, limit: int = LINE_LIMIT) -> list[str]:
     if len(text) <= limit:
         return [text]
     breaks = line_breaks(text)
-    rows, placed = [], [(0, 0)]  # where each physical line starts: (index in text, its column)
-    start, column = 0, 0
+    rows, starts, columns = [], [0], [0]  # where each physical line starts: its index in text, its column
+    start, column, first = 0, 0, 0  # breaks[first:] are the breaks after `start`
     while column + len(text) - start > limit:
-        later = [b for b in breaks if b.at > start]
-        if not later:
+        while first < len(breaks) and breaks[first].at <= start:
+            first += 1
+        if first == len(breaks):
             break
-        fitting = [b for b in later if column + (b.at - 1 - start) + len(_CONTINUATION) <= limit]
-        chosen = max(fitting, key=lambda b: (-b.depth, -b.hang, b.at)) if fitting else later[0]
+        end = first  # breaks[first:end] fit on this line
+        while end < len(breaks) and column + (breaks[end].at - 1 - start) + len(_CONTINUATION) <= limit:
+            end += 1
+        chosen = max(breaks[first:end], key=lambda b: (-b.depth, -b.hang, b.at)) if end > first else breaks[first]
         rows.append(" " * column + text[start: chosen.at - 1] + _CONTINUATION)
-        start, column = chosen.at, _column_of(chosen.hang, placed)
-        placed.append((start, column))
+        start, column = chosen.at, _column_of(chosen.hang, starts, columns)
+        starts.append(start)
+        columns.append(column)
     return rows + [" " * column + text[start:]]
 
 
-def _column_of(index: int, placed: list[tuple[int, int]]) -> int:
-    """The column at which character `index` of the text stands once its physical lines are `placed`."""
-    start, column = max((s, c) for s, c in placed if s <= index)
-    return column + index - start
+def _column_of(index: int, starts: list[int], columns: list[int]) -> int:
+    """The column at which character `index` of the text stands, its physical lines starting at `starts`."""
+    line = bisect.bisect_right(starts, index) - 1
+    return columns[line] + index - starts[line]
 
 
 def line_breaks(text: str) -> list[Break]:
