@@ -9,6 +9,7 @@ from nngraph.api import apply_overrides
 from nngraph.spec import layout
 from nngraph.spec.format import format_commented, format_source, format_spec
 from nngraph.spec.parser import parse, parse_commented
+from nngraph.spec.yaml_surface import parse_yaml_commented
 from tests.spec.test_fmt import assert_formats_faithfully
 
 # ---- numbers -------------------------------------------------------------------------------------
@@ -33,6 +34,16 @@ def test_a_number_from_elsewhere_is_spelled_canonically(path):
     extra = {} if path is None else {"path": path}
     changed = apply_overrides(spec, ["l2=0.0020", "optimizer=sgd(lr=0.50)"], **extra)
     assert format_commented(changed, comments).endswith("train {\n  l2 2e-3\n  optimizer sgd(lr=0.5)\n}\n")
+
+
+def test_convert_from_yaml_keeps_the_yaml_authors_numbers_too():
+    text = ('model m:\n  units:\n    - "input x[2] dropout=0.10"\ntrain:\n  model: m\n  optimizer: adam(lr=2.3e-3)\n'
+            "  early_stopping: {value: 1e1, patience: 0.50}\n  loss: >\n    bce(y) * 1.50\n")
+    spec, comments = parse_yaml_commented(text, "m.yaml")
+    written = format_commented(spec, comments)
+    assert parse(written) == spec
+    assert written == ("model m {\n  input  x[2] dropout=0.10\n}\n\ntrain {\n  model m\n  optimizer adam(lr=2.3e-3)\n"
+                       "  early_stopping 1e1 patience=0.50\n  loss bce(y) * 1.50\n}\n")
 
 
 # ---- first words -------------------------------------------------------------------------------------
