@@ -4,7 +4,7 @@ reported as `check` reports it and left as it was; YAML specs are refused clearl
 from tests.cli.helpers import SPECS, run_cli
 
 MESSY = "model m {  # one unit\ninput   x[2] ; layer h[3] tanh\n  x->h   # the link\n}\n"
-TIDY = "model m {  # one unit\n  input x[2]\n  layer h[3] tanh\n  x -> h  # the link\n}\n"
+TIDY = "model m {  # one unit\n  input  x[2]\n  layer  h[3] tanh\n  x -> h  # the link\n}\n"
 
 
 def test_fmt_rewrites_a_messy_spec_and_then_has_nothing_to_do(tmp_path):

@@ -60,13 +60,13 @@ def test_comments_stay_where_they_were():
             "    # before the link\n  x->y;  # on the link\n # closing the block\n}  # after the brace\n"
             "train {\nmodel m # the model\n}\n# the end\n")
     assert format_source(text) == (
-        "# about m\n\n# more\nmodel m {  # on the header\n  input x[1]\n  input y[2]  # after y\n\n"
+        "# about m\n\n# more\nmodel m {  # on the header\n  input  x[1]\n  input  y[2]  # after y\n\n"
         "  # before the link\n  x -> y  # on the link\n  # closing the block\n}  # after the brace\n\n"
         "train {\n  model m  # the model\n}\n\n# the end\n")
 
 
 def test_a_hash_inside_a_string_is_no_comment():
-    text = 'model m {\n  input x[1] label="a # b"  # real\n}\n'
+    text = 'model m {\n  input  x[1] label="a # b"  # real\n}\n'
     assert comment_texts(text) == ["# real"]
     assert format_source(text) == text
 
