@@ -32,6 +32,12 @@ def test_every_example_spec_formats_faithfully(path):
     assert_formats_faithfully(path.read_text())
 
 
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_every_example_spec_is_in_the_layout_fmt_writes(path):
+    # the examples are what users copy: `nngraph fmt --check specs/*.nn` must pass on them
+    assert format_source(path.read_text()) == path.read_text()
+
+
 def sprinkled(text: str, rng: random.Random) -> str:
     """`text` with comments, blank lines, odd spacing and `;`-joined lines added where the grammar allows."""
     out = []
