@@ -337,10 +337,11 @@ def _check_log_std_unit(model: ModelGraph, config: TrainConfig, space, policy, c
         raise ValidationError(f"log_std_unit={unit.name} names the {'policy' if unit is policy else 'critic'}",
                               _span(config), "give the log standard deviation an output of its own")
     shape = model.shapes.get(unit.name)
-    if shape != model.shapes.get(policy.name) or unit.activation not in ("identity", "linear"):
-        raise ShapeError(f"the log standard deviation '{unit.name}' must be an identity unit of the action's "
-                         f"shape {list(model.shapes[policy.name])}, not {list(shape or [])} {unit.activation}",
-                         unit.span, f"declare it `output {unit.name}{list(model.shapes[policy.name])}`")
+    if shape != model.shapes.get(policy.name) or unit.activation not in ("identity", "linear", "tanh"):
+        raise ShapeError(f"the log standard deviation '{unit.name}' must be an identity or tanh unit of the "
+                         f"action's shape {list(model.shapes[policy.name])}, not {list(shape or [])} "
+                         f"{unit.activation}", unit.span,
+                         f"declare it `output {unit.name}{list(model.shapes[policy.name])}` (tanh: bounded in (-1, 1))")
 
 
 def _q_fits(config: TrainConfig, models) -> None:

@@ -115,7 +115,7 @@ PENDULUM = dict(env="pendulum(n=2)", obs=3, actions=1, activation="")
 def test_a_log_std_unit_is_an_identity_output_of_the_actions_shape():
     assert nngraph.loads(with_log_std_unit(agent(method="ppo(log_std_unit=s)", **PENDULUM)), "agent.nn")
     e = error_of(with_log_std_unit(agent(method="ppo(log_std_unit=s)", **PENDULUM), actions=2))
-    assert "the log standard deviation 's' must be an identity unit of the action's shape [1], not [2]" in e.message
+    assert "the log standard deviation 's' must be an identity or tanh unit of the action's shape [1], not [2]" in e.message
     assert e.span.line == 6
     e = error_of(with_log_std_unit(agent(method="ppo(log_std_unit=v)", **PENDULUM)))
     assert "log_std_unit=v names the critic" in e.message and e.span.line == 12
