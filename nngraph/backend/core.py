@@ -2,6 +2,11 @@
 
 Everything numeric above this folder is written against `backend.xp`, so the same
 op code runs on numpy (CPU) and cupy (GPU).
+
+Reading a device array on the host (a cupy array's values in Python) waits for every kernel queued before it.
+Every such read goes through `to_host` (arrays) or `host_scalars` (metrics), and each call is counted
+(`host_reads`), on numpy too, where it costs nothing: the tests count the reads a training step makes (none)
+and an epoch makes (a few), so a read slipped into a step shows on every machine, not only on a GPU.
 """
 
 from __future__ import annotations
@@ -35,10 +40,8 @@ class Backend:
         return arr
 
     def to_numpy(self, a) -> numpy.ndarray:
-        """`a` as a host numpy array (a no-op for numpy arrays)."""
-        if self.name == "cupy":
-            return self.xp.asnumpy(a)
-        return numpy.asarray(a)
+        """`a` as a host numpy array (a no-op for numpy arrays): a counted read, `to_host`."""
+        return to_host(a)
 
     def rng(self, seed: int | None = None):
         """A seeded generator on this backend's device.
@@ -91,13 +94,36 @@ def available_backends() -> list[str]:
     return ["numpy"] + (["cupy"] if load_cupy()[0] is not None else [])
 
 
+_HOST_READS = [0]  # calls of to_host and host_scalars in this process (a list: mutable without `global`)
+
+
+def host_reads() -> int:
+    """How many device-to-host reads (`to_host`, `host_scalars` calls) this process has made so far."""
+    return _HOST_READS[0]
+
+
 def to_host(a) -> numpy.ndarray:
     """Any array as a numpy array: a cupy array copied from its device (without importing cupy when it
-    was never loaded), anything else through numpy.asarray."""
+    was never loaded), anything else through numpy.asarray. One counted read."""
+    _HOST_READS[0] += 1
     cupy = loaded_cupy()
     if cupy is not None and isinstance(a, cupy.ndarray):
         return cupy.asnumpy(a)
     return numpy.asarray(a)
+
+
+def host_scalars(values: list) -> list[float]:
+    """Scalars as Python floats, in one counted read: 0-d device arrays (a step's loss, kept on the device)
+    copied together in one transfer, Python and numpy numbers as they are."""
+    _HOST_READS[0] += 1
+    cupy = loaded_cupy()
+    out = list(values)
+    on_device = [i for i, v in enumerate(out) if cupy is not None and isinstance(v, cupy.ndarray)]
+    if on_device:
+        copied = cupy.asnumpy(cupy.concatenate([out[i].reshape(1) for i in on_device]).astype(cupy.float64))
+        for i, value in zip(on_device, copied.tolist()):
+            out[i] = value
+    return [float(v) for v in out]
 
 
 def array_module(a) -> Any:

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from nngraph.backend import array_module
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
+from nngraph.train.feeding import host_metrics
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
 from nngraph.train.method import Method
 from nngraph.train.optimizers import settings
@@ -50,11 +52,13 @@ def build(checked, config: TrainConfig, backend) -> Gan:
     return Gan((gen, disc), programs, config)
 
 
-def judge_metrics(real_logits: np.ndarray, fake_logits: np.ndarray) -> dict[str, float]:
-    """Both losses and the discriminator's accuracies, from its logits on real and generated data."""
-    real, fake, fooled = (stable_softplus(np, z).mean() for z in (-real_logits, fake_logits, -fake_logits))
-    return {"d_loss": float(real + fake), "g_loss": float(fooled),
-            "d_real": float((real_logits > 0).mean()), "d_fake": float((fake_logits < 0).mean())}
+def judge_metrics(real_logits, fake_logits) -> dict:
+    """Both losses and the discriminator's accuracies, from its logits on real and generated data, as 0-d
+    arrays where the logits are (a training step's stay on the device)."""
+    xp = array_module(real_logits)
+    real, fake, fooled = (stable_softplus(xp, z).mean() for z in (-real_logits, fake_logits, -fake_logits))
+    return {"d_loss": real + fake, "g_loss": fooled,
+            "d_real": (real_logits > 0).mean(), "d_fake": (fake_logits < 0).mean()}
 
 
 class Gan(Method):
@@ -110,10 +114,10 @@ class Gan(Method):
         values, ctxs = self._judge(x, target, rng)
         # the loss is the mean over both halves; twice that is BCE(real, 1) + BCE(fake, 0)
         grads = self.disc.backward(values, ctxs, seeds={self.loss_slot: self.xp.asarray(2.0, x.dtype)})
-        logits = self.disc.backend.to_numpy(values[self.logit_slot]).reshape(-1)
+        logits = values[self.logit_slot].reshape(-1)
         return judge_metrics(logits[:n], logits[n:]), grads
 
-    def generator_pass(self, n: int, rng) -> tuple[float, dict]:
+    def generator_pass(self, n: int, rng) -> tuple:
         """(g_loss, its gradients for the generator's parameters) on `n` fresh noise draws."""
         values, ctxs = self.generate(max(n // self.pack, 1) * self.pack, rng, training=True)
         fake = values[self.fake_slot]
@@ -121,11 +125,11 @@ class Gan(Method):
         seed = {self.loss_slot: self.xp.asarray(1.0, fake.dtype)}
         _, to_input = self.disc.backward_to_inputs(judged, judge_ctxs, seeds=seed)
         grads = self.gen.backward(values, ctxs, seeds={self.fake_slot: to_input[self.real_input].reshape(fake.shape)})
-        return float(judged[self.loss_slot]), grads
+        return judged[self.loss_slot], grads
 
     # ---- the Method protocol -------------------------------------------------------------------
 
-    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+    def train_step(self, batch: Dataset, rng) -> dict:
         metrics, grads = self.discriminator_pass(batch.x, rng)
         self.apply_update(grads, self.parts[1])
         self.steps += 1
@@ -140,7 +144,7 @@ class Gan(Method):
         metrics = judge_metrics(self._logits(data.x), self._logits(fake))
         if has_modes(data.info):
             metrics.update(mode_metrics(fake, data.info["centres"], data.info["std"]))
-        return metrics
+        return host_metrics(metrics)
 
     def _logits(self, x: np.ndarray) -> np.ndarray:
         values = self.disc.feeds({self.real_input: self.packed(x)})

@@ -7,6 +7,11 @@ schedule, validation, metrics.jsonl, early stopping, checkpoints and resume, and
 guard. The method owns its parameters, gradients and optimizer, and makes the update itself
 (`Method.apply_update`: penalties, clipping, the optimizer's step).
 
+No step reads the device: a step's metrics come back as 0-d arrays where they were computed (on a GPU, they
+stay there), and the loop reads them to the host (`backend.host_scalars`, one read for many steps) at the
+epoch's end, before a Ctrl-C checkpoint, and every SETTLE_STEPS steps. The non-finite check, the progress
+line, metrics.jsonl and early stopping see them then; a diverged step is still named by its number.
+
 Epochs are counted from 1 in records, messages and checkpoints (`meta["epoch"]` = epochs done).
 """
 
@@ -25,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nngraph import __version__
+from nngraph.backend import host_scalars
 from nngraph.data.preprocessing import ARRAY_PREFIX as DATA_PREFIX
 from nngraph.errors import TrainingError, plural
 from nngraph.graph.vocabulary import RUNNING
@@ -37,6 +43,7 @@ from nngraph.train.checkpoint import (
     state_layout,
     unnest,
 )
+from nngraph.train.feeding import host_metrics
 from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
 from nngraph.train.parallel import DATA_PARALLEL_METHODS, ShardedGenerator, world
@@ -50,13 +57,15 @@ UNFINISHED_KEY = "unfinished_epoch"  # meta of a checkpoint written between two 
 UNFINISHED_ORDER = "__epoch__.order"  # that epoch's example order
 DEFAULT_CHECKPOINT_SECONDS = 5.0  # when `checkpoint` is not set: every epoch, but not more often
 NOT_METRICS = ("epoch", "lr", "time")
+SETTLE_STEPS = 256  # a step's metrics are read at most this many steps later: bounds the device arrays kept
 
 
 class Method(Protocol):
     """What the loop needs from a training method."""
 
-    def train_step(self, batch, rng: np.random.Generator) -> dict[str, float]:
-        """One minibatch update (a `Dataset`); its metrics as Python floats, e.g. {"loss": 0.3}."""
+    def train_step(self, batch, rng: np.random.Generator) -> dict:
+        """One minibatch update (a `Dataset`); its metrics, e.g. {"loss": 0.3}, as 0-d arrays on the device
+        (or numbers): reading them in the step would wait for the device, so the loop reads them later."""
 
     def evaluate(self, data) -> dict[str, float]:
         """Metrics on a whole split, e.g. {"loss": ..., "accuracy": ...}; must not use the rng."""
@@ -196,6 +205,7 @@ class EpochProgress:
     totals: dict[str, float] = field(default_factory=dict)
     seen: int = 0
     elapsed: float = 0.0  # seconds trained when the epoch was interrupted (the records' `time`)
+    pending: list = field(default_factory=list, repr=False)  # (step, metrics, rows) of steps not yet read
 
     @classmethod
     def start(cls, epoch: int, train, batch: int, rng) -> EpochProgress:
@@ -216,22 +226,38 @@ class EpochProgress:
         for start in range(self.steps * batch, len(train), batch):
             yield train.take(self.order[start:start + batch])
 
-    def add(self, metrics: dict[str, float], size: int) -> None:
-        """One step's metrics, weighted by its batch size; a non-finite one stops training."""
+    def add(self, metrics: dict, size: int) -> None:
+        """One step's metrics (0-d device arrays, or numbers), weighted by its batch size. They are kept unread
+        (reading one waits for the device) until `settle`: at the epoch's end, before a Ctrl-C checkpoint, and
+        every SETTLE_STEPS steps."""
         self.steps += 1
-        for name, value in metrics.items():
-            if not math.isfinite(value):
-                raise TrainingError(
-                    f"training diverged: {name} is {value} at epoch {self.epoch}, step {self.steps}",
-                    hint="lower the learning rate, set `clip`, or check the data for NaN/inf; "
-                    "the last checkpoint is kept as it was")
-            self.totals[name] = self.totals.get(name, 0.0) + size * value
-        self.seen += size
+        self.pending.append((self.steps, metrics, size))
+        if len(self.pending) >= SETTLE_STEPS:
+            self.settle()
+
+    def settle(self) -> None:
+        """The pending steps' metrics read to the host in one read and summed; a non-finite one stops training,
+        named by the step that made it."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        values = iter(host_scalars([v for _, metrics, _ in pending for v in metrics.values()]))
+        for step, metrics, size in pending:
+            for name, value in zip(metrics, values):
+                if not math.isfinite(value):
+                    raise TrainingError(
+                        f"training diverged: {name} is {value} at epoch {self.epoch}, step {step}",
+                        hint="lower the learning rate, set `clip`, or check the data for NaN/inf; "
+                        "the last checkpoint is kept as it was")
+                self.totals[name] = self.totals.get(name, 0.0) + size * value
+            self.seen += size
 
     def means(self) -> dict[str, float]:
+        self.settle()
         return {name: total / self.seen for name, total in self.totals.items()}
 
     def to_json(self) -> dict:
+        self.settle()
         return {"epoch": self.epoch, "steps": self.steps, "totals": self.totals, "seen": self.seen,
                 "elapsed": self.elapsed}
 
@@ -266,6 +292,7 @@ def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, bas
     for part in steps.remaining(train, config.batch):
         steps.add(_train_step(method, part, rng), len(part))
         if ctrl_c.requested and steps.steps < last:
+            steps.settle()  # a diverged step stops the run here, before any checkpoint
             return None
     record = {"epoch": steps.epoch, "lr": lr, **{name + RUNNING: v for name, v in steps.means().items()}}
     if validation is not None and len(validation):
@@ -282,7 +309,7 @@ def _train_step(method, batch, rng) -> dict[str, float]:
     shard = ranks.shard(len(batch))
     with ranks.step(shard):
         metrics = method.train_step(batch.take(np.arange(shard.start, shard.stop)), ShardedGenerator(rng, shard))
-    return ranks.reduce_metrics(metrics, shard.rows)
+    return ranks.reduce_metrics(host_metrics(metrics), shard.rows)  # it sums floats over the ranks
 
 
 def check_data_parallel(config, method, train=None) -> None:

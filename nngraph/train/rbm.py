@@ -26,7 +26,7 @@ from nngraph.compile.gibbs import BlockGibbs, device_generator, random_bits
 from nngraph.data.dataset import Dataset
 from nngraph.ops.activations import stable_sigmoid, stable_softplus
 from nngraph.train.boltzmann import EnergyMethod
-from nngraph.train.feeding import Tally, chunks
+from nngraph.train.feeding import Tally, chunks, host_metrics
 
 METRIC_ROWS = 16  # batches larger than FULL_METRICS are measured on about this many rows
 FULL_METRICS = 64
@@ -80,7 +80,7 @@ class RBM(EnergyMethod):
                                    empty(neg, m.n_visible), xp.asarray(signs, dtype=dtype))
         return self.buffers
 
-    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+    def train_step(self, batch: Dataset, rng) -> dict:
         xp, m, gibbs = self.xp, self.machine, self.gibbs
         drng = device_generator(xp, rng)
         n = len(batch)
@@ -129,25 +129,25 @@ class RBM(EnergyMethod):
 
     # ---- measures -----------------------------------------------------------------------------------
 
-    def metrics(self, v, z, rng=None, recon=None) -> dict[str, float]:
+    def metrics(self, v, z, rng=None, recon=None) -> dict:
         """Measures of visible rows v given their hidden net input z = v W + c. `recon`: the rows'
         reconstructions, if at hand (CD's, from sampled hidden states); else the visible means given the
         hidden probabilities. Without `rng` the flipped bits of the pseudo-likelihood are a fixed function
-        of the row, so evaluation draws nothing."""
+        of the row, so evaluation draws nothing. 0-d arrays on the device, as a training step returns them."""
         xp, m = self.xp, self.machine
         free = m.free_energy(v, z)
         if recon is None:
             recon = self.gibbs.visible_means(stable_sigmoid(xp, z))
-        out = {"recon_error": float(((recon - v) ** 2).mean()), "free_energy": float(free.mean())}
+        out = {"recon_error": ((recon - v) ** 2).mean(), "free_energy": free.mean()}
         if not m.any_gaussian:
             out["pseudo_ll"] = self.pseudo_likelihood(v, z, free, rng)
         log_z = self.log_z(fresh=rng is None)
         if log_z is not None:
-            out["log_likelihood"] = float((-free - log_z).mean())
+            out["log_likelihood"] = (-free - log_z).mean()
         out["loss"] = -out["log_likelihood"] if log_z is not None else out["recon_error"]
         return out
 
-    def pseudo_likelihood(self, v, z, free, rng) -> float:
+    def pseudo_likelihood(self, v, z, free, rng):
         xp, m, count = self.xp, self.machine, len(v)
         bits = (rng.integers(0, m.n_visible, count) if rng is not None
                 else (np.arange(count) * 7919) % m.n_visible)
@@ -156,14 +156,14 @@ class RBM(EnergyMethod):
         flipped[rows, bits] = 1 - v[rows, bits]
         z_flipped = z + (flipped[rows, bits] - v[rows, bits])[:, None] * m.weights[bits]
         gap = m.free_energy(flipped, z_flipped) - free
-        return float((-m.n_visible * stable_softplus(xp, -gap)).mean())
+        return (-m.n_visible * stable_softplus(xp, -gap)).mean()
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         tally = Tally()
         for part in chunks(data, EVAL_CHUNK):
             v = self.rows(part)
             tally.add(self.metrics(v, v @ self.machine.weights + self.machine.hidden_bias), len(v))
-        return tally.means()
+        return host_metrics(tally.means())
 
     # ---- predict, sample, checkpoint ------------------------------------------------------------------
 
