@@ -7,10 +7,10 @@ from nngraph.backend.core import (
     array_module,
     available_backends,
     get_backend,
+    host_floats,
     host_reads,
-    host_scalars,
     to_host,
 )
 
-__all__ = ["Backend", "accel", "array_module", "available_backends", "get_backend", "host_reads", "host_scalars",
+__all__ = ["Backend", "accel", "array_module", "available_backends", "get_backend", "host_floats", "host_reads",
            "to_host"]

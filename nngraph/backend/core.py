@@ -4,13 +4,14 @@ Everything numeric above this folder is written against `backend.xp`, so the sam
 op code runs on numpy (CPU) and cupy (GPU).
 
 Reading a device array on the host (a cupy array's values in Python) waits for every kernel queued before it.
-Every such read goes through `to_host` (arrays) or `host_scalars` (metrics), and each call is counted
+Every such read goes through `to_host` (arrays) or `host_floats` (metrics), and each call is counted
 (`host_reads`), on numpy too, where it costs nothing: the tests count the reads a training step makes (none)
 and an epoch makes (a few), so a read slipped into a step shows on every machine, not only on a GPU.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,11 +95,11 @@ def available_backends() -> list[str]:
     return ["numpy"] + (["cupy"] if load_cupy()[0] is not None else [])
 
 
-_HOST_READS = [0]  # calls of to_host and host_scalars in this process (a list: mutable without `global`)
+_HOST_READS = [0]  # calls of to_host and host_floats in this process (a list: mutable without `global`)
 
 
 def host_reads() -> int:
-    """How many device-to-host reads (`to_host`, `host_scalars` calls) this process has made so far."""
+    """How many device-to-host reads (`to_host`, `host_floats` calls) this process has made so far."""
     return _HOST_READS[0]
 
 
@@ -112,18 +113,23 @@ def to_host(a) -> numpy.ndarray:
     return numpy.asarray(a)
 
 
-def host_scalars(values: list) -> list[float]:
-    """Scalars as Python floats, in one counted read: 0-d device arrays (a step's loss, kept on the device)
-    copied together in one transfer, Python and numpy numbers as they are."""
+def host_floats(parts: list) -> list[float]:
+    """Numbers and arrays of any shape (flattened, in order) as one list of Python floats, in one counted
+    read: the device arrays among them (a step's 0-d loss, a block of kept metrics) copied in one transfer."""
     _HOST_READS[0] += 1
     cupy = loaded_cupy()
-    out = list(values)
-    on_device = [i for i, v in enumerate(out) if cupy is not None and isinstance(v, cupy.ndarray)]
-    if on_device:
-        copied = cupy.asnumpy(cupy.concatenate([out[i].reshape(1) for i in on_device]).astype(cupy.float64))
-        for i, value in zip(on_device, copied.tolist()):
-            out[i] = value
-    return [float(v) for v in out]
+    on_device = [p for p in parts if cupy is not None and isinstance(p, cupy.ndarray)]
+    copied = iter(cupy.asnumpy(cupy.concatenate([p.reshape(-1) for p in on_device]).astype(cupy.float64)).tolist()
+                  if on_device else ())
+    out = []
+    for part in parts:
+        if cupy is not None and isinstance(part, cupy.ndarray):
+            out.extend(itertools.islice(copied, part.size))
+        elif numpy.ndim(part) == 0:
+            out.append(float(part))
+        else:
+            out.extend(numpy.asarray(part, dtype=numpy.float64).reshape(-1).tolist())
+    return out
 
 
 def array_module(a) -> Any:

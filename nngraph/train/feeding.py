@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from nngraph.backend import array_module, host_scalars
+from nngraph.backend import array_module, host_floats
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, Span
 from nngraph.graph.ir import ModelGraph
@@ -97,8 +97,8 @@ def chunks(data: Dataset, size: int):
 
 
 def host_metrics(metrics: dict) -> dict[str, float]:
-    """Metrics as Python floats, read from the device together (one `host_scalars` read)."""
-    return dict(zip(metrics, host_scalars(list(metrics.values()))))
+    """Metrics as Python floats, read from the device together (one `host_floats` read)."""
+    return dict(zip(metrics, host_floats(list(metrics.values()))))
 
 
 class Tally:

@@ -8,9 +8,10 @@ guard. The method owns its parameters, gradients and optimizer, and makes the up
 (`Method.apply_update`: penalties, clipping, the optimizer's step).
 
 No step reads the device: a step's metrics come back as 0-d arrays where they were computed (on a GPU, they
-stay there), and the loop reads them to the host (`backend.host_scalars`, one read for many steps) at the
-epoch's end, before a Ctrl-C checkpoint, and every SETTLE_STEPS steps. The non-finite check, the progress
-line, metrics.jsonl and early stopping see them then; a diverged step is still named by its number.
+stay there), and the loop keeps them (train/pending.py) and reads them to the host in one transfer at the
+epoch's end, before a Ctrl-C checkpoint, and at most once per progress interval in between. The non-finite
+check, the progress line, metrics.jsonl and early stopping see them then; a diverged step is still named by
+its number.
 
 Epochs are counted from 1 in records, messages and checkpoints (`meta["epoch"]` = epochs done).
 """
@@ -30,7 +31,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from nngraph import __version__
-from nngraph.backend import host_scalars
 from nngraph.data.preprocessing import ARRAY_PREFIX as DATA_PREFIX
 from nngraph.errors import TrainingError, plural
 from nngraph.graph.vocabulary import RUNNING
@@ -47,6 +47,7 @@ from nngraph.train.feeding import host_metrics
 from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
 from nngraph.train.parallel import DATA_PARALLEL_METHODS, ShardedGenerator, world
+from nngraph.train.pending import PendingMetrics
 from nngraph.train.progress import TrainingProgress
 from nngraph.train.provenance import RUN_KEY
 from nngraph.train.schedules import learning_rate
@@ -57,7 +58,6 @@ UNFINISHED_KEY = "unfinished_epoch"  # meta of a checkpoint written between two 
 UNFINISHED_ORDER = "__epoch__.order"  # that epoch's example order
 DEFAULT_CHECKPOINT_SECONDS = 5.0  # when `checkpoint` is not set: every epoch, but not more often
 NOT_METRICS = ("epoch", "lr", "time")
-SETTLE_STEPS = 256  # a step's metrics are read at most this many steps later: bounds the device arrays kept
 
 
 class Method(Protocol):
@@ -205,7 +205,7 @@ class EpochProgress:
     totals: dict[str, float] = field(default_factory=dict)
     seen: int = 0
     elapsed: float = 0.0  # seconds trained when the epoch was interrupted (the records' `time`)
-    pending: list = field(default_factory=list, repr=False)  # (step, metrics, rows) of steps not yet read
+    pending: PendingMetrics = field(default_factory=PendingMetrics, repr=False)  # steps' metrics not yet read
 
     @classmethod
     def start(cls, epoch: int, train, batch: int, rng) -> EpochProgress:
@@ -227,23 +227,20 @@ class EpochProgress:
             yield train.take(self.order[start:start + batch])
 
     def add(self, metrics: dict, size: int) -> None:
-        """One step's metrics (0-d device arrays, or numbers), weighted by its batch size. They are kept unread
-        (reading one waits for the device) until `settle`: at the epoch's end, before a Ctrl-C checkpoint, and
-        every SETTLE_STEPS steps."""
+        """One step's metrics (0-d device arrays, or numbers), weighted by its batch size, kept unread
+        (train/pending.py) until `settle`: at the epoch's end, before a Ctrl-C checkpoint, and at most once per
+        progress interval in between."""
         self.steps += 1
-        self.pending.append((self.steps, metrics, size))
-        if len(self.pending) >= SETTLE_STEPS:
+        if self.pending.add(self.steps, metrics, size):
             self.settle()
 
     def settle(self) -> None:
-        """The pending steps' metrics read to the host in one read and summed; a non-finite one stops training,
-        named by the step that made it."""
+        """The kept steps' metrics read to the host in one read and summed in step order; a non-finite one
+        stops training, named by the step that made it."""
         if not self.pending:
             return
-        pending, self.pending = self.pending, []
-        values = iter(host_scalars([v for _, metrics, _ in pending for v in metrics.values()]))
-        for step, metrics, size in pending:
-            for name, value in zip(metrics, values):
+        for step, metrics, size in self.pending.read():
+            for name, value in metrics.items():
                 if not math.isfinite(value):
                     raise TrainingError(
                         f"training diverged: {name} is {value} at epoch {self.epoch}, step {step}",

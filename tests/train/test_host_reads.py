@@ -1,6 +1,6 @@
 """No host synchronisation inside a training step (issue 13): every device-to-host read goes through
-`backend.to_host` or `backend.host_scalars`, which count; on numpy a step of every family reads nothing, and the
-loop reads the steps' metrics a bounded number of times an epoch (once per SETTLE_STEPS steps and at the end).
+`backend.to_host` or `backend.host_floats`, which count; on numpy a step of every family reads nothing, and the
+loop reads the steps' metrics once an epoch, and in between at most once per progress interval.
 
 Reinforcement learning agents (train/agent.py, ppo.py, dqn.py) are not here: they step a CPU environment with
 the actions they draw, so they read to the host every step by nature."""
@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 import nngraph
-from nngraph.backend import host_reads, host_scalars, to_host
+from nngraph.backend import host_floats, host_reads, to_host
 from nngraph.errors import TrainingError
 from nngraph.session import prepare
-from nngraph.train import loop
+from nngraph.train import loop, pending
+from nngraph.train.pending import PendingMetrics
 from tests.train.fakes import LinearMethod, config, linear_data
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
-SETTLE = 8  # steps between two reads of the pending metrics in these runs: several reads an epoch
+COMPACT = 4  # steps kept as they came before they are stacked, in these runs: several blocks an epoch
 
 FAMILIES = {  # spec, overrides: one or two short epochs of every family trained by the shared loop
     "backprop mlp": ("digits_mlp.nn", ["epochs=1", "clip=1.0", "data=digits(limit=300)"]),
@@ -60,7 +61,8 @@ def train_counting(method, train, validation, cfg, monkeypatch) -> tuple[Counted
     counted = Counted(method)
     monkeypatch.setattr(method, "train_step", counted.step)
     monkeypatch.setattr(method, "evaluate", counted.evaluate)
-    monkeypatch.setattr(loop, "SETTLE_STEPS", SETTLE)
+    monkeypatch.setattr(pending, "COMPACT_STEPS", COMPACT)
+    monkeypatch.setattr(pending, "READ_SECONDS", np.inf)  # no read due by time in these short epochs
     before = host_reads()
     loop.fit(method, train, validation, cfg, rng=np.random.default_rng(cfg.seed))
     return counted, host_reads() - before
@@ -74,33 +76,38 @@ def test_a_training_step_of_every_family_reads_nothing_from_the_device(family, m
     counted, total = train_counting(session.method, train, validation, cfg, monkeypatch)
     per_epoch = len(counted.steps) // cfg.epochs
     assert per_epoch == math.ceil(len(train) / cfg.batch) and counted.steps == [0] * len(counted.steps)
-    loop_reads = total - sum(counted.evaluations)  # the steps' metrics, read by the loop
-    assert loop_reads == cfg.epochs * math.ceil(per_epoch / SETTLE)
+    assert total - sum(counted.evaluations) == cfg.epochs  # the steps' metrics, read by the loop at the end
     assert len(counted.evaluations) == (cfg.epochs if validation is not None and len(validation) else 0)
 
 
-def test_the_loop_reads_metrics_once_per_settle_and_the_records_are_those_of_every_step(monkeypatch):
-    cfg = config(epochs=2, batch=4)  # 10 steps an epoch: reads after steps 8 and 10
-    per_step = []
-    method = LinearMethod(cfg)
+def kept_as_device_values(method, per_step: list):
+    """`method.train_step` returning its loss as a 0-d array (as a step on a device does), recorded."""
     step = method.train_step
 
     def kept(batch, rng):
-        metrics = step(batch, rng)
-        per_step.append((metrics["loss"], len(batch)))
-        return {"loss": np.float64(metrics["loss"])}  # a 0-d array as a device step returns it
+        loss = step(batch, rng)["loss"]
+        per_step.append((loss, len(batch)))
+        return {"loss": np.float64(loss)}
+    return kept
 
-    monkeypatch.setattr(method, "train_step", kept)
-    monkeypatch.setattr(loop, "SETTLE_STEPS", SETTLE)
+
+@pytest.mark.parametrize("seconds, reads", [(np.inf, 2), (0.0, 2 * 3)])
+def test_the_loop_reads_once_an_epoch_and_at_most_once_per_interval(seconds, reads, monkeypatch):
+    cfg = config(epochs=2, batch=4)  # 10 steps an epoch; compacted after steps 4 and 8
+    method, per_step = LinearMethod(cfg), []
+    monkeypatch.setattr(method, "train_step", kept_as_device_values(method, per_step))
+    monkeypatch.setattr(pending, "COMPACT_STEPS", COMPACT)
+    monkeypatch.setattr(pending, "READ_SECONDS", seconds)  # 0: a read is due at every compaction
     before = host_reads()
     history = loop.fit(method, linear_data(), None, cfg)
-    assert host_reads() - before == 2 * 2
-    first = per_step[:10]
-    assert history.records[0]["loss_running"] == pytest.approx(sum(v * n for v, n in first) / 40, rel=1e-12)
+    assert host_reads() - before == reads
+    for epoch, record in enumerate(history.records):  # summed in step order, as a step-by-step read would
+        steps = per_step[10 * epoch:10 * epoch + 10]
+        assert record["loss_running"] == sum(loss * rows for loss, rows in steps) / 40
 
 
 def test_a_diverged_step_is_named_though_its_metrics_are_read_later(monkeypatch):
-    cfg = config(epochs=1, batch=2)  # 20 steps: read after steps 8, 16 and 20
+    cfg = config(epochs=1, batch=2)  # 20 steps: compacted and read after steps 4, 8, 12, 16 and 20
     method = LinearMethod(cfg)
     step, calls = method.train_step, []
 
@@ -109,14 +116,27 @@ def test_a_diverged_step_is_named_though_its_metrics_are_read_later(monkeypatch)
         return {"loss": np.float32("nan")} if len(calls) == 11 else step(batch, rng)
 
     monkeypatch.setattr(method, "train_step", diverging)
-    monkeypatch.setattr(loop, "SETTLE_STEPS", SETTLE)
+    monkeypatch.setattr(pending, "COMPACT_STEPS", COMPACT)
+    monkeypatch.setattr(pending, "READ_SECONDS", 0.0)
     with pytest.raises(TrainingError, match="loss is nan at epoch 1, step 11"):
         loop.fit(method, linear_data(), None, cfg)
-    assert len(calls) == 16  # the read after step 16 found it
+    assert len(calls) == 12  # the read after step 12 found it
+
+
+def test_kept_metrics_come_back_in_step_order_whatever_their_names(monkeypatch):
+    monkeypatch.setattr(pending, "COMPACT_STEPS", 3)
+    kept = PendingMetrics()
+    steps = [{"loss": np.float32(0.5), "accuracy": 0.75}, {"loss": np.float32(0.25), "accuracy": 1.0},
+             {"loss": np.array(2.0)}, {"loss": np.float64(1.5), "accuracy": np.float32(0.5)}]
+    assert [kept.add(i + 1, metrics, 10 + i) for i, metrics in enumerate(steps)] == [False, False, False, False]
+    assert len(kept.blocks) == 2 and kept.recent  # steps 1-2 and 3 stacked by their names; step 4 as it came
+    before = host_reads()
+    assert kept.read() == [(i + 1, {k: float(v) for k, v in m.items()}, 10 + i) for i, m in enumerate(steps)]
+    assert host_reads() - before == 1 and not kept
 
 
 def test_host_reads_count_every_read_and_convert_scalars():
     before = host_reads()
-    assert host_scalars([np.float32(0.5), 2, np.array(1.25)]) == [0.5, 2.0, 1.25]
+    assert host_floats([np.float32(0.5), 2, np.array(1.25)]) == [0.5, 2.0, 1.25]
     assert to_host(np.arange(3)).tolist() == [0, 1, 2]
     assert host_reads() - before == 2
