@@ -205,7 +205,7 @@ class EpochProgress:
     totals: dict[str, float] = field(default_factory=dict)
     seen: int = 0
     elapsed: float = 0.0  # seconds trained when the epoch was interrupted (the records' `time`)
-    pending: PendingMetrics = field(default_factory=PendingMetrics, repr=False)  # steps' metrics not yet read
+    pending: PendingMetrics = field(default_factory=PendingMetrics, repr=False, compare=False)  # not yet read
 
     @classmethod
     def start(cls, epoch: int, train, batch: int, rng) -> EpochProgress:

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from nngraph.backend import array_module, host_floats
 from nngraph.train.progress import LINE_SECONDS
 
@@ -79,5 +81,7 @@ class PendingMetrics:
 def _stacked(values: list):
     """0-d arrays (and numbers) as one 1-d array on their device, without reading them."""
     arrays = [v for v in values if hasattr(v, "shape")]
-    xp = array_module(arrays[0]) if arrays else array_module(0.0)
+    xp = array_module(arrays[0]) if arrays else np
+    if not values:  # steps that returned no metrics
+        return xp.zeros(0)
     return xp.stack([v if isinstance(v, xp.ndarray) else xp.asarray(v) for v in values])
