@@ -67,21 +67,24 @@ class PendingMetrics:
 
     def read(self) -> list[tuple[int, dict[str, float], int]]:
         """Everything kept, as (step, {name: value}, rows) in step order, read in one transfer; then nothing
-        is kept."""
-        parts = [block.values for block in self.blocks]
-        parts += [value for _, metrics, _ in self.recent for value in metrics.values()]
+        is kept. (Written for few steps as much as for many: a one-step epoch reads once.)"""
+        blocks, recent = self.blocks, self.recent
+        self.blocks, self.recent, self.last_read = [], [], self._clock()
+        parts = [block.values for block in blocks]
+        for _, metrics, _ in recent:
+            parts.extend(metrics.values())
         values = iter(host_floats(parts))
         out = [(step, dict(zip(block.names, values)), rows)
-               for block in self.blocks for step, rows in zip(block.steps, block.rows)]
-        out += [(step, dict(zip(metrics, values)), rows) for step, metrics, rows in self.recent]
-        self.recent, self.blocks, self.last_read = [], [], self._clock()
+               for block in blocks for step, rows in zip(block.steps, block.rows)]
+        out.extend([(step, dict(zip(metrics, values)), rows) for step, metrics, rows in recent])
         return out
 
 
 def _stacked(values: list):
-    """0-d arrays (and numbers) as one 1-d array on their device, without reading them."""
+    """0-d arrays (and numbers) as one float64 1-d array on their device, without reading them."""
     arrays = [v for v in values if hasattr(v, "shape")]
     xp = array_module(arrays[0]) if arrays else np
     if not values:  # steps that returned no metrics
         return xp.zeros(0)
-    return xp.stack([v if isinstance(v, xp.ndarray) else xp.asarray(v) for v in values])
+    flat = [(v if isinstance(v, xp.ndarray) else xp.asarray(v)).reshape(1) for v in values]
+    return xp.concatenate(flat, dtype=xp.float64)  # one operation whatever the metrics' dtypes
