@@ -78,6 +78,9 @@ def test_a_training_step_of_every_family_reads_nothing_from_the_device(family, m
     assert per_epoch == math.ceil(len(train) / cfg.batch) and counted.steps == [0] * len(counted.steps)
     assert total - sum(counted.evaluations) == cfg.epochs  # the steps' metrics, read by the loop at the end
     assert len(counted.evaluations) == (cfg.epochs if validation is not None and len(validation) else 0)
+    # a validation pass reads its outputs (once per chunk; these splits are one chunk) and its metrics once; a
+    # GAN's reads the points it generates, the discriminator's logits on real and on generated points, metrics
+    assert max(counted.evaluations, default=0) <= 4
 
 
 def kept_as_device_values(method, per_step: list):
