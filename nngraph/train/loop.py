@@ -239,8 +239,10 @@ class EpochProgress:
         stops training, named by the step that made it."""
         if not self.pending:
             return
-        for step, metrics, size in self.pending.read():
-            for name, value in metrics.items():
+        kept, values = self.pending.read()
+        values = iter(values)
+        for step, names, size in kept:
+            for name, value in zip(names, values):
                 if not math.isfinite(value):
                     raise TrainingError(
                         f"training diverged: {name} is {value} at epoch {self.epoch}, step {step}",

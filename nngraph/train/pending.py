@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from nngraph.backend import array_module, host_floats
 from nngraph.train.progress import LINE_SECONDS
 
@@ -65,25 +63,22 @@ class PendingMetrics:
                                      _stacked(values).reshape(len(run), len(names))))
         self.recent = []
 
-    def read(self) -> list[tuple[int, dict[str, float], int]]:
-        """Everything kept, as (step, {name: value}, rows) in step order, read in one transfer; then nothing
-        is kept. (Written for few steps as much as for many: a one-step epoch reads once.)"""
+    def read(self) -> tuple[list[tuple[int, Any, int]], list[float]]:
+        """Everything kept, read in one transfer: (step, its metric names, rows) in step order, and all their
+        values as one flat list in the same order. Then nothing is kept."""
         blocks, recent = self.blocks, self.recent
         self.blocks, self.recent, self.last_read = [], [], self._clock()
         parts = [block.values for block in blocks]
         for _, metrics, _ in recent:
             parts.extend(metrics.values())
-        values = iter(host_floats(parts))
-        out = [(step, dict(zip(block.names, values)), rows)
-               for block in blocks for step, rows in zip(block.steps, block.rows)]
-        out.extend([(step, dict(zip(metrics, values)), rows) for step, metrics, rows in recent])
-        return out
+        kept = [(step, block.names, rows) for block in blocks for step, rows in zip(block.steps, block.rows)]
+        kept.extend(recent)  # a metrics dict gives its names in the order its values were read
+        return kept, host_floats(parts)
 
 
 def _stacked(values: list):
     """0-d arrays (and numbers) as one float64 1-d array on their device, without reading them."""
-    arrays = [v for v in values if hasattr(v, "shape")]
-    xp = array_module(arrays[0]) if arrays else np
+    xp = array_module(next((v for v in values if hasattr(v, "shape")), 0.0))  # numpy for plain numbers
     if not values:  # steps that returned no metrics
         return xp.zeros(0)
     flat = [(v if isinstance(v, xp.ndarray) else xp.asarray(v)).reshape(1) for v in values]

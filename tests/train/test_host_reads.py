@@ -134,7 +134,10 @@ def test_kept_metrics_come_back_in_step_order_whatever_their_names(monkeypatch):
     assert not any(kept.add(i + 1, metrics, 10 + i) for i, metrics in enumerate(steps))
     assert len(kept.blocks) == 3 and kept.recent  # stacked by their names: steps 1-2, 3, 4-6; step 7 as it came
     before = host_reads()
-    assert kept.read() == [(i + 1, {k: float(v) for k, v in m.items()}, 10 + i) for i, m in enumerate(steps)]
+    read, values = kept.read()
+    assert [(step, list(names), rows) for step, names, rows in read] == [(i + 1, list(m), 10 + i)
+                                                                        for i, m in enumerate(steps)]
+    assert values == [float(v) for m in steps for v in m.values()]
     assert host_reads() - before == 1 and not kept
 
 
