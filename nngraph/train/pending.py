@@ -6,7 +6,7 @@ host in one transfer (`backend.host_floats`). The loop reads at an epoch's end, 
 in between at most once per READ_SECONDS (the progress line's interval). Every COMPACT_STEPS steps the kept 0-d
 arrays are stacked into one array per run of steps with the same metric names, a device operation and no read,
 so what is kept stays small however long the interval. The values read are exactly the steps' own, so the
-loop sums them in step order as it always did (a resumed run's records are bit for bit the same).
+loop sums them in step order as it always did: reading later changes no record.
 """
 
 from __future__ import annotations
