@@ -2,6 +2,15 @@
 compiled CPU kernels (`accel`, imported first: its table names sequence_twins' functions, which call it)."""
 
 from nngraph.backend import accel
-from nngraph.backend.core import Backend, array_module, available_backends, get_backend, to_host
+from nngraph.backend.core import (
+    Backend,
+    array_module,
+    available_backends,
+    get_backend,
+    host_floats,
+    host_reads,
+    to_host,
+)
 
-__all__ = ["Backend", "accel", "array_module", "available_backends", "get_backend", "to_host"]
+__all__ = ["Backend", "accel", "array_module", "available_backends", "get_backend", "host_floats", "host_reads",
+           "to_host"]

@@ -2,6 +2,11 @@
 
 Everything numeric above this folder is written against `backend.xp`, so the same
 op code runs on numpy (CPU) and cupy (GPU).
+
+Reading a device array on the host (a cupy array's values in Python) waits for every kernel queued before it.
+Every such read goes through `to_host` (arrays) or `host_floats` (metrics), and each call is counted
+(`host_reads`), on numpy too, where it costs nothing: the tests count the reads a training step makes (none)
+and an epoch makes (a few), so a read slipped into a step shows on every machine, not only on a GPU.
 """
 
 from __future__ import annotations
@@ -35,10 +40,8 @@ class Backend:
         return arr
 
     def to_numpy(self, a) -> numpy.ndarray:
-        """`a` as a host numpy array (a no-op for numpy arrays)."""
-        if self.name == "cupy":
-            return self.xp.asnumpy(a)
-        return numpy.asarray(a)
+        """`a` as a host numpy array (a no-op for numpy arrays): a counted read, `to_host`."""
+        return to_host(a)
 
     def rng(self, seed: int | None = None):
         """A seeded generator on this backend's device.
@@ -94,13 +97,39 @@ def available_backends() -> list[str]:
     return ["numpy"] + (["cupy"] if load_cupy()[0] is not None else [])
 
 
+_HOST_READS = [0]  # calls of to_host and host_floats in this process (a list: mutable without `global`)
+
+
+def host_reads() -> int:
+    """How many device-to-host reads (`to_host`, `host_floats` calls) this process has made so far."""
+    return _HOST_READS[0]
+
+
 def to_host(a) -> numpy.ndarray:
     """Any array as a numpy array: a cupy array copied from its device (without importing cupy when it
-    was never loaded), anything else through numpy.asarray."""
+    was never loaded), anything else through numpy.asarray. One counted read."""
+    _HOST_READS[0] += 1
     cupy = loaded_cupy()
     if cupy is not None and isinstance(a, cupy.ndarray):
         return cupy.asnumpy(a)
     return numpy.asarray(a)
+
+
+def host_floats(parts: list) -> list[float]:
+    """Numbers and arrays of any shape (flattened, in order) as one list of Python floats, in one counted
+    read: the device arrays among them (a step's 0-d loss, a block of kept metrics) copied in one transfer."""
+    _HOST_READS[0] += 1
+    cupy = loaded_cupy()
+    if cupy is not None and any(isinstance(p, cupy.ndarray) for p in parts):
+        on_device = [(p if isinstance(p, cupy.ndarray) else cupy.asarray(p)).reshape(-1) for p in parts]
+        return cupy.asnumpy(cupy.concatenate(on_device, dtype=cupy.float64)).tolist()  # one cast, one copy
+    out = []
+    for part in parts:  # numpy: nothing to wait for; this runs once an epoch, even for XOR's one-step epochs
+        if getattr(part, "ndim", 0) == 0:
+            out.append(float(part))
+        else:
+            out.extend(numpy.asarray(part, dtype=numpy.float64).reshape(-1).tolist())
+    return out
 
 
 def array_module(a) -> Any:

@@ -31,8 +31,9 @@ def binary_states(xp, n: int, start: int, stop: int, dtype):
 
 
 def _logsumexp(xp, a):
-    top = float(a.max())
-    return top + math.log(float(xp.exp(a - top).sum()))
+    """log(sum(exp(a))) as a 0-d array on a's device (no read: a training step's metrics use it)."""
+    top = a.max()
+    return top + xp.log(xp.exp(a - top).sum())
 
 
 def enumerated_side(machine) -> str:
@@ -66,15 +67,16 @@ def enumeration_size(machine) -> int:
     return (1 << n) * machine.size
 
 
-def log_z_exact(machine, temperature: float = 1.0) -> float:
-    """log Z of the machine at `temperature` (general machines; restricted ones at T = 1)."""
+def log_z_exact(machine, temperature: float = 1.0):
+    """log Z of the machine at `temperature` (general machines; restricted ones at T = 1), as a float64 0-d
+    array on the machine's device."""
     side, xp = enumerated_side(machine), machine.xp
     n = {"visible": machine.n_visible, "hidden": machine.n_hidden, "all": machine.size}[side]
     parts = []
     for start in range(0, 1 << n, CHUNK):
         states = binary_states(xp, n, start, min(start + CHUNK, 1 << n), machine.weights.dtype)
         parts.append(_logsumexp(xp, _unnormalised(machine, side, states, temperature).astype(xp.float64)))
-    return float(np.logaddexp.reduce(np.array(parts)))
+    return _logsumexp(xp, xp.stack(parts))
 
 
 def _unnormalised(machine, side: str, states, temperature: float):
@@ -95,7 +97,7 @@ def _unnormalised(machine, side: str, states, temperature: float):
     return out
 
 
-def log_likelihood(machine, v, log_z: float, temperature: float = 1.0):
+def log_likelihood(machine, v, log_z, temperature: float = 1.0):
     """log p(v) of each visible row [B, V] (a backend array), given log Z."""
     xp = machine.xp
     if machine.restricted:
@@ -105,7 +107,7 @@ def log_likelihood(machine, v, log_z: float, temperature: float = 1.0):
     for row in v:
         states = xp.concatenate([xp.broadcast_to(row, (len(hidden), len(row))), hidden], axis=1)
         rows.append(_logsumexp(xp, -machine.energy(states, temperature).astype(xp.float64)))
-    return xp.asarray(np.array(rows)) - log_z
+    return xp.stack(rows) - log_z
 
 
 def most_probable(machine, values, observed: np.ndarray, temperature: float = 1.0) -> np.ndarray:

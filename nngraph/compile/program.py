@@ -12,6 +12,7 @@ learned initial state where the plan has one, else from zeros. Its losses read t
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -198,9 +199,10 @@ class Program:
             state[initial.unit] = past[len(past) - rows:].copy()
         return state
 
-    def loss(self, values: dict, plan: Plan) -> tuple[float, dict]:
-        """(weighted total, each term unweighted) from a forward pass's values."""
-        terms = {ls.label: float(values[ls.slot]) for ls in plan.losses}
+    def loss(self, values: dict, plan: Plan) -> tuple[Any, dict]:
+        """(weighted total, each term unweighted) from a forward pass's values, as 0-d arrays on the device:
+        reading them would wait for the step's kernels (the training loop reads a step's metrics later)."""
+        terms = {ls.label: values[ls.slot] for ls in plan.losses}
         total = sum(self.loss_weights[ls.label] * terms[ls.label] for ls in plan.losses)
         return total, terms
 

@@ -32,9 +32,9 @@ class Dataset:
     def __post_init__(self):
         # arrays on a GPU (cupy) are accepted and kept on the host, where splitting, scaling and batching
         # run; the methods move each batch to their backend
-        self.x = to_host(self.x)
-        self.y = None if self.y is None else to_host(self.y)
-        self.lengths = None if self.lengths is None else to_host(self.lengths)
+        self.x = _on_host(self.x)
+        self.y = None if self.y is None else _on_host(self.y)
+        self.lengths = None if self.lengths is None else _on_host(self.lengths)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -53,6 +53,12 @@ class Dataset:
     @property
     def feature_shape(self) -> tuple[int, ...]:
         return tuple(self.x.shape[1:])
+
+
+def _on_host(a) -> np.ndarray:
+    """A host array as it is (a minibatch's `take`: no device read to count), anything else through
+    `to_host` (a cupy array is read from its device; a list becomes an array)."""
+    return a if isinstance(a, np.ndarray) else to_host(a)
 
 
 def classification(x, labels, name: str, n_classes: int | None = None, **info) -> Dataset:

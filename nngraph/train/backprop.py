@@ -19,7 +19,15 @@ from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
-from nngraph.train.feeding import Tally, chunks, multi_label, predictions_metric, split_inputs, target_for
+from nngraph.train.feeding import (
+    Tally,
+    chunks,
+    host_metrics,
+    multi_label,
+    predictions_metric,
+    split_inputs,
+    target_for,
+)
 from nngraph.train.image_quality import image_quality
 from nngraph.train.superres import superres_samples
 from nngraph.train.method import Method
@@ -55,13 +63,14 @@ class Backprop(Method):
         self.program, self.plan = program, program.train_plan
         self.add_program(program)
 
-    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+    def train_step(self, batch: Dataset, rng) -> dict:
+        """One update; its metrics as 0-d arrays on the device (the loop reads them later)."""
         loss, _, grads, values = self.program.loss_and_grads(
             self.inputs(batch.x), target_for(self.plan, batch.y), rng)
         self.apply_update(grads)
         if self.plan.scored is None or not (batch.task == "classification" or labels_of(self.plan, batch)):
             return {"loss": loss}  # a regression's MSE is measured by `evaluate` only
-        output = self.program.backend.to_numpy(values[self.plan.slot(self.plan.scored)])
+        output = values[self.plan.slot(self.plan.scored)]
         return {"loss": loss, **predictions_metric(self.plan, output, batch)}
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
@@ -80,7 +89,7 @@ class Backprop(Method):
             output = np.concatenate(outputs)
             metrics.update(predictions_metric(plan, output, data))
             metrics.update(image_quality(output, data))  # super-resolution's PSNR and SSIM, and bicubic's
-        return metrics
+        return host_metrics(metrics)
 
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """A unit's values (for a recurrent model at every step: (n, steps, *shape))."""
@@ -129,7 +138,7 @@ class Bptt(Backprop):
         return super().inputs(x)
 
     @_kernel_threads
-    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+    def train_step(self, batch: Dataset, rng) -> dict:
         inputs, y, per_step = self.inputs(batch.x), target_for(self.plan, batch.y), per_step_targets(batch)
         total = batch.x.shape[1]
         window = self.config.bptt or total
@@ -167,7 +176,7 @@ class Bptt(Backprop):
             loss, terms = self.program.loss(values, self.program.eval_plan)
             tally.add({"loss": loss, **terms, **row_metrics(self.program, values, targets, part)},
                       row_count(targets, len(part), steps))
-        return tally.means(len(self.plan.losses) > 1)
+        return host_metrics(tally.means(len(self.plan.losses) > 1))
 
     @_kernel_threads
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:

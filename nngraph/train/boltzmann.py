@@ -21,7 +21,7 @@ from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, plural
 from nngraph.ops.activations import stable_sigmoid
 from nngraph.train.checkpoint import nest, unnest
-from nngraph.train.feeding import check_data_fits
+from nngraph.train.feeding import check_data_fits, host_metrics
 from nngraph.train.method import Method
 from nngraph.train.parallel import other_rows, step_rows, whole, world
 
@@ -50,16 +50,17 @@ class EnergyMethod(Method):
         self.add_part(m.params)
         self.chains = None  # persistent chains' states, where the method keeps any
         self.exact = 0 < enumeration_size(m) <= EXACT_LIMIT
-        self._log_z: tuple[int, float] | None = None  # (optimizer steps when computed, log Z)
+        self._log_z: tuple | None = None  # (optimizer steps when computed, log Z)
         self._epoch_start = True
 
     def set_learning_rate(self, lr: float) -> None:
         super().set_learning_rate(lr)
         self._epoch_start = True
 
-    def log_z(self, fresh: bool = True) -> float | None:
-        """The exact log Z where it is cheap, else None. Training steps pass fresh=False: they reuse the
-        value computed at their epoch's first step (so a step does not pay for an enumeration)."""
+    def log_z(self, fresh: bool = True):
+        """The exact log Z where it is cheap (a 0-d array on the device), else None. Training steps pass
+        fresh=False: they reuse the value computed at their epoch's first step (so a step does not pay for an
+        enumeration)."""
         if not self.exact:
             return None
         steps = self.optimizer.steps
@@ -209,7 +210,7 @@ class GeneralBoltzmann(EnergyMethod):
         self.all_units = np.arange(m.size)
         self.diagonal = self.xp.arange(m.size)
 
-    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+    def train_step(self, batch: Dataset, rng) -> dict:
         xp, m = self.xp, self.machine
         drng = device_generator(xp, rng)
         v = self.clamped(self.rows(batch), drng)
@@ -282,14 +283,15 @@ class GeneralBoltzmann(EnergyMethod):
         means[:, kept] = values[:, kept]
         return states[:, : m.n_visible], means
 
-    def metrics(self, v, positive, fresh: bool = True) -> dict[str, float]:
+    def metrics(self, v, positive, fresh: bool = True) -> dict:
         """Reconstruction error: visible means given the positive phase's last hidden states, against the
-        data; the exact log-likelihood (per example, at the final temperature) where it is cheap."""
+        data; the exact log-likelihood (per example, at the final temperature) where it is cheap. 0-d arrays
+        on the device, as a training step returns them."""
         recon = self.visible_recon(positive)
-        out = {"recon_error": float(((recon - v) ** 2).mean())}
+        out = {"recon_error": ((recon - v) ** 2).mean()}
         log_z = self.log_z(fresh)
         if log_z is not None:
-            ll = float(log_likelihood(self.machine, v, log_z, self.temperature).mean())
+            ll = log_likelihood(self.machine, v, log_z, self.temperature).mean()
             out.update(log_likelihood=ll, loss=-ll)
         else:
             out["loss"] = out["recon_error"]
@@ -299,5 +301,5 @@ class GeneralBoltzmann(EnergyMethod):
         v = self.rows(data)
         states = self.means_given_visible(v)
         states[:, : self.machine.n_visible] = v
-        return self.metrics(v, states)
+        return host_metrics(self.metrics(v, states))
 

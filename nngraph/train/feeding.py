@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from nngraph.backend import array_module, host_floats
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, Span
 from nngraph.graph.ir import ModelGraph
@@ -57,24 +58,27 @@ def labels_wanted(losses) -> bool:
     return any(ls.op == "softmax_cross_entropy" and ls.target is None for ls in losses)
 
 
-def predictions_metric(plan, output: np.ndarray, data: Dataset) -> dict[str, float]:
+def predictions_metric(plan, output, data: Dataset) -> dict:
     """Accuracy for classifiers (argmax, or 0.5 threshold for one unit), label and exact-match accuracy for
-    multi-label ones (`multi_label`), MSE otherwise."""
+    multi-label ones (`multi_label`), MSE otherwise. `output` on the host or on the device (a training step's):
+    the metrics are 0-d arrays beside it, read later (`host_metrics`)."""
     y = data.y
     if y is None:
         return {}
+    xp = array_module(output)
     if data.task == "classification":
         if output.shape[-1] == 1 and output.ndim == 2:
             predicted = output[:, 0] > 0.5  # compares equal to the labels 0 and 1
         else:
             predicted = output.reshape(len(output), -1).argmax(axis=1)
         # count_nonzero, not mean: this runs every step, and on a tiny batch mean's overhead is the cost
-        return {"accuracy": np.count_nonzero(predicted == y.reshape(-1)) / max(len(predicted), 1)}
+        right = xp.count_nonzero(predicted == xp.asarray(y.reshape(-1)))
+        return {"accuracy": right / max(len(predicted), 1)}
     if y.shape == output.shape and multi_label(plan, y):
-        right = (output > 0.5) == (y > 0.5)
-        return {"label_accuracy": float(right.mean()), "exact_match": float(right.all(axis=1).mean())}
+        right = (output > 0.5) == xp.asarray(y > 0.5)
+        return {"label_accuracy": right.mean(), "exact_match": right.all(axis=1).mean()}
     if y.shape == output.shape:
-        return {"mse": float(((output - y) ** 2).mean())}
+        return {"mse": ((output - xp.asarray(y)) ** 2).mean()}
     return {}
 
 
@@ -92,19 +96,25 @@ def chunks(data: Dataset, size: int):
         yield data.take(np.arange(start, min(start + size, len(data))))
 
 
+def host_metrics(metrics: dict) -> dict[str, float]:
+    """Metrics as Python floats, read from the device together (one `host_floats` read)."""
+    return dict(zip(metrics, host_floats(list(metrics.values()))))
+
+
 class Tally:
-    """Metrics of several batches, chunks or windows, each weighted by its rows."""
+    """Metrics of several batches, chunks or windows, each weighted by its rows. The sums stay where the
+    metrics are (0-d device arrays stay on the device): a step's tally is read with the step's metrics."""
 
     def __init__(self):
-        self.sums: dict[str, float] = {}
+        self.sums: dict = {}
         self.rows = 0
 
-    def add(self, metrics: dict[str, float], rows: int) -> None:
+    def add(self, metrics: dict, rows: int) -> None:
         for key, value in metrics.items():
             self.sums[key] = self.sums.get(key, 0.0) + value * rows
         self.rows += rows
 
-    def means(self, with_terms: bool = True) -> dict[str, float]:
+    def means(self, with_terms: bool = True) -> dict:
         """The weighted means; without the single loss terms (`bce(y)`) unless `with_terms`."""
         keep = {k: v / max(self.rows, 1) for k, v in self.sums.items()}
         return {k: v for k, v in keep.items() if with_terms or "(" not in k}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nngraph.backend import array_module
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.errors import BuildError, DataError, plural
@@ -33,6 +34,7 @@ from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
 from nngraph.spec.options import Choice
+from nngraph.train.feeding import host_metrics
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
 from nngraph.train.method import Method
 from nngraph.train.optimizers import make_optimizer, settings
@@ -54,21 +56,24 @@ def build(checked, config: TrainConfig, backend) -> Gan:
     return Gan((gen, disc), programs, config)
 
 
-def judge_metrics(real_logits: np.ndarray, fake_logits: np.ndarray) -> dict[str, float]:
-    """Both losses and the discriminator's accuracies, from its logits on real and generated data."""
+def judge_metrics(real_logits, fake_logits) -> dict:
+    """Both losses and the discriminator's accuracies, from its logits on real and generated data, as 0-d
+    arrays where the logits are (a training step's stay on the device)."""
     return judged(real_judged(real_logits), fake_logits)
 
 
-def real_judged(real_logits: np.ndarray) -> dict[str, float]:
+def real_judged(real_logits) -> dict:
     """The discriminator on real data: its loss there and its accuracy, means over the (packed) examples."""
-    return {"real_loss": float(stable_softplus(np, -real_logits).mean()), "d_real": float((real_logits > 0).mean())}
+    xp = array_module(real_logits)
+    return {"real_loss": stable_softplus(xp, -real_logits).mean(), "d_real": (real_logits > 0).mean()}
 
 
-def judged(real: dict[str, float], fake_logits: np.ndarray) -> dict[str, float]:
+def judged(real: dict, fake_logits) -> dict:
     """`judge_metrics` from `real_judged`'s figures and the logits on generated data."""
-    fake, fooled = (stable_softplus(np, z).mean() for z in (fake_logits, -fake_logits))
-    return {"d_loss": float(real["real_loss"] + fake), "g_loss": float(fooled), "d_real": real["d_real"],
-            "d_fake": float((fake_logits < 0).mean())}
+    xp = array_module(fake_logits)
+    fake, fooled = (stable_softplus(xp, z).mean() for z in (fake_logits, -fake_logits))
+    return {"d_loss": real["real_loss"] + fake, "g_loss": fooled, "d_real": real["d_real"],
+            "d_fake": (fake_logits < 0).mean()}
 
 
 class Gan(Method):
@@ -125,10 +130,10 @@ class Gan(Method):
         values, ctxs = self._judge(x, target, rng)
         # the loss is the mean over both halves; twice that is BCE(real, 1) + BCE(fake, 0)
         grads = self.disc.backward(values, ctxs, seeds={self.loss_slot: self.xp.asarray(2.0, x.dtype)})
-        logits = self.disc.backend.to_numpy(values[self.logit_slot]).reshape(-1)
+        logits = values[self.logit_slot].reshape(-1)
         return judge_metrics(logits[:n], logits[n:]), grads
 
-    def generator_pass(self, n: int, rng) -> tuple[float, dict]:
+    def generator_pass(self, n: int, rng) -> tuple:
         """(g_loss, its gradients for the generator's parameters) on `n` fresh noise draws."""
         values, ctxs = self.generate(max(n // self.pack, 1) * self.pack, rng, training=True)
         fake = values[self.fake_slot]
@@ -136,11 +141,11 @@ class Gan(Method):
         seed = {self.loss_slot: self.xp.asarray(1.0, fake.dtype)}
         _, to_input = self.disc.backward_to_inputs(judged, judge_ctxs, seeds=seed)
         grads = self.gen.backward(values, ctxs, seeds={self.fake_slot: to_input[self.real_input].reshape(fake.shape)})
-        return float(judged[self.loss_slot]), grads
+        return judged[self.loss_slot], grads
 
     # ---- the Method protocol -------------------------------------------------------------------
 
-    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+    def train_step(self, batch: Dataset, rng) -> dict:
         metrics, grads = self.discriminator_pass(batch.x, rng)
         self.apply_update(grads, self.parts[1])
         self.steps += 1
@@ -155,7 +160,7 @@ class Gan(Method):
 
     def evaluation_means(self, data: Dataset) -> dict[str, float]:
         """What is a mean over the split's examples (`pack` at a time): the discriminator on real data."""
-        return real_judged(self._logits(data.x))
+        return host_metrics(real_judged(self._logits(data.x)))
 
     def evaluation_result(self, means: dict[str, float], data: Dataset) -> dict[str, float]:
         """The rest is of generated points, not of the split's examples: the same on every MPI rank."""
@@ -163,7 +168,7 @@ class Gan(Method):
         metrics = judged(means, self._logits(fake))
         if has_modes(data.info):
             metrics.update(mode_metrics(fake, data.info["centres"], data.info["std"]))
-        return metrics
+        return host_metrics(metrics)
 
     def _logits(self, x: np.ndarray) -> np.ndarray:
         values = self.disc.feeds({self.real_input: self.packed(x)})

@@ -7,6 +7,12 @@ schedule, validation, metrics.jsonl, early stopping, checkpoints and resume, and
 guard. The method owns its parameters, gradients and optimizer, and makes the update itself
 (`Method.apply_update`: penalties, clipping, the optimizer's step).
 
+No step reads the device: a step's metrics come back as 0-d arrays where they were computed (on a GPU, they
+stay there), and the loop keeps them (train/pending.py) and reads them to the host in one transfer at the
+epoch's end, before a Ctrl-C checkpoint, and at most once per progress interval in between. The non-finite
+check, the progress line, metrics.jsonl and early stopping see them then; a diverged step is still named by
+its number.
+
 Epochs are counted from 1 in records, messages and checkpoints (`meta["epoch"]` = epochs done).
 """
 
@@ -37,9 +43,11 @@ from nngraph.train.checkpoint import (
     state_layout,
     unnest,
 )
+from nngraph.train.feeding import host_metrics
 from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
 from nngraph.train.parallel import DATA_PARALLEL_METHODS, ShardedGenerator, world
+from nngraph.train.pending import PendingMetrics
 from nngraph.train.progress import TrainingProgress
 from nngraph.train.provenance import RUN_KEY
 from nngraph.train.schedules import learning_rate
@@ -55,8 +63,9 @@ NOT_METRICS = ("epoch", "lr", "time")
 class Method(Protocol):
     """What the loop needs from a training method."""
 
-    def train_step(self, batch, rng: np.random.Generator) -> dict[str, float]:
-        """One minibatch update (a `Dataset`); its metrics as Python floats, e.g. {"loss": 0.3}."""
+    def train_step(self, batch, rng: np.random.Generator) -> dict:
+        """One minibatch update (a `Dataset`); its metrics, e.g. {"loss": 0.3}, as 0-d arrays on the device
+        (or numbers): reading them in the step would wait for the device, so the loop reads them later."""
 
     def evaluate(self, data) -> dict[str, float]:
         """Metrics on a whole split, e.g. {"loss": ..., "accuracy": ...}; must not use the rng."""
@@ -199,6 +208,7 @@ class EpochProgress:
     totals: dict[str, float] = field(default_factory=dict)
     seen: int = 0
     elapsed: float = 0.0  # seconds trained when the epoch was interrupted (the records' `time`)
+    pending: PendingMetrics = field(default_factory=PendingMetrics, repr=False, compare=False)  # not yet read
 
     @classmethod
     def start(cls, epoch: int, train, batch: int, rng) -> EpochProgress:
@@ -219,22 +229,37 @@ class EpochProgress:
         for start in range(self.steps * batch, len(train), batch):
             yield train.take(self.order[start:start + batch])
 
-    def add(self, metrics: dict[str, float], size: int) -> None:
-        """One step's metrics, weighted by its batch size; a non-finite one stops training."""
+    def add(self, metrics: dict, size: int) -> None:
+        """One step's metrics (0-d device arrays, or numbers), weighted by its batch size, kept unread
+        (train/pending.py) until `settle`: at the epoch's end, before a Ctrl-C checkpoint, and at most once per
+        progress interval in between."""
         self.steps += 1
-        for name, value in metrics.items():
-            if not math.isfinite(value):
-                raise TrainingError(
-                    f"training diverged: {name} is {value} at epoch {self.epoch}, step {self.steps}",
-                    hint="lower the learning rate, set `clip`, or check the data for NaN/inf; "
-                    "the last checkpoint is kept as it was")
-            self.totals[name] = self.totals.get(name, 0.0) + size * value
-        self.seen += size
+        if self.pending.add(self.steps, metrics, size):
+            self.settle()
+
+    def settle(self) -> None:
+        """The kept steps' metrics read to the host in one read and summed in step order; a non-finite one
+        stops training, named by the step that made it."""
+        if not self.pending:
+            return
+        kept, values = self.pending.read()
+        values = iter(values)
+        for step, names, size in kept:
+            for name, value in zip(names, values):
+                if not math.isfinite(value):
+                    raise TrainingError(
+                        f"training diverged: {name} is {value} at epoch {self.epoch}, step {step}",
+                        hint="lower the learning rate, set `clip`, or check the data for NaN/inf; "
+                        "the last checkpoint is kept as it was")
+                self.totals[name] = self.totals.get(name, 0.0) + size * value
+            self.seen += size
 
     def means(self) -> dict[str, float]:
+        self.settle()
         return {name: total / self.seen for name, total in self.totals.items()}
 
     def to_json(self) -> dict:
+        self.settle()
         return {"epoch": self.epoch, "steps": self.steps, "totals": self.totals, "seen": self.seen,
                 "elapsed": self.elapsed}
 
@@ -269,6 +294,7 @@ def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, bas
     for part in steps.remaining(train, config.batch):
         steps.add(_train_step(method, part, rng), len(part))
         if ctrl_c.requested and steps.steps < last:
+            steps.settle()  # a diverged step stops the run here, before any checkpoint
             return None
     record = {"epoch": steps.epoch, "lr": lr, **{name + RUNNING: v for name, v in steps.means().items()}}
     if validation is not None and len(validation):
@@ -300,7 +326,7 @@ def _train_step(method, batch, rng) -> dict[str, float]:
     shard = ranks.shard(len(batch))
     with ranks.step(shard):
         metrics = method.train_step(batch.take(np.arange(shard.start, shard.stop)), ShardedGenerator(rng, shard))
-    return ranks.reduce_metrics(metrics, shard.rows)
+    return ranks.reduce_metrics(host_metrics(metrics), shard.rows)  # it sums floats over the ranks
 
 
 def check_data_parallel(config, method, train=None) -> None:

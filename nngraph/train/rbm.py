@@ -26,7 +26,7 @@ from nngraph.compile.gibbs import BlockGibbs, device_generator, random_bits
 from nngraph.data.dataset import Dataset
 from nngraph.ops.activations import stable_sigmoid, stable_softplus
 from nngraph.train.boltzmann import EnergyMethod
-from nngraph.train.feeding import Tally, chunks
+from nngraph.train.feeding import Tally, chunks, host_metrics
 from nngraph.train.parallel import Shard, ShardedGenerator, other_rows, step_rows, whole, world
 
 METRIC_ROWS = 16  # batches larger than FULL_METRICS are measured on about this many rows
@@ -68,9 +68,9 @@ def fixed_bits(xp, v, n_visible: int):
     return (v.astype(np.float64) @ weights).astype(np.int64) % n_visible
 
 
-def mean(values) -> float:
-    """The mean of an array, 0 for an empty one."""
-    return float(values.sum()) / max(values.size, 1)
+def mean(values):
+    """The mean of an array, 0 for an empty one: a 0-d array on the array's device (read once per epoch)."""
+    return values.sum() / max(values.size, 1)
 
 
 class RBM(EnergyMethod):
@@ -101,7 +101,7 @@ class RBM(EnergyMethod):
                                    empty(neg, m.n_visible), xp.asarray(signs, dtype=dtype))
         return self.buffers
 
-    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+    def train_step(self, batch: Dataset, rng) -> dict:
         """Under MPI (`rng` a rank's view, train/parallel.py) the rank's examples are its shard of the global
         batch, and with PCD it steps its share of the chains (every rank holds them all, for checkpoints); every
         draw is one process's for those rows, and the negative statistics are weighed so that the allreduce,
@@ -159,12 +159,13 @@ class RBM(EnergyMethod):
 
     # ---- measures -----------------------------------------------------------------------------------
 
-    def metrics(self, v, z, rng=None, recon=None) -> dict[str, float]:
+    def metrics(self, v, z, rng=None, recon=None) -> dict:
         """Measures of visible rows v given their hidden net input z = v W + c. `recon`: the rows'
         reconstructions, if at hand (CD's, from sampled hidden states); else the visible means given the
         hidden probabilities. Without `rng` the flipped bits of the pseudo-likelihood are a fixed function
         of the row's values, so evaluation draws nothing (and a split evaluated in shares flips the bits one
-        pass does). Means of no rows (an MPI rank measuring none of a step's rows) are 0."""
+        pass does). Means of no rows (an MPI rank measuring none of a step's rows) are 0. 0-d arrays on the
+        device, as a training step returns them."""
         xp, m = self.xp, self.machine
         free = m.free_energy(v, z)
         if recon is None:
@@ -178,7 +179,7 @@ class RBM(EnergyMethod):
         out["loss"] = -out["log_likelihood"] if log_z is not None else out["recon_error"]
         return out
 
-    def pseudo_likelihood(self, v, z, free, rng) -> float:
+    def pseudo_likelihood(self, v, z, free, rng):
         """`rng`: a view of the measured rows of the global batch (`ShardedGenerator`), or None."""
         xp, m, count = self.xp, self.machine, len(v)
         bits = (rng.rows("integers", (count,), low=0, high=m.n_visible) if rng is not None
@@ -195,7 +196,7 @@ class RBM(EnergyMethod):
         for part in chunks(data, EVAL_CHUNK):
             v = self.rows(part)
             tally.add(self.metrics(v, v @ self.machine.weights + self.machine.hidden_bias), len(v))
-        return tally.means()
+        return host_metrics(tally.means())
 
     # ---- predict, sample, checkpoint ------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ Conventions (shared by every method, so reported losses agree):
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from nngraph.backend import array_module
 
 
 def is_penalised(name: str) -> bool:
@@ -46,23 +47,25 @@ def penalty_value(params: dict[str, Any], l1: float, l2: float) -> float:
     return total
 
 
-def global_norm(grads: dict[str, Any]) -> float:
-    """The L2 norm of all gradients together, as if they were one vector."""
-    return math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+def global_norm(grads: dict[str, Any], xp: Any = None) -> Any:
+    """The L2 norm of all gradients together, as if they were one vector: a float64 0-d array on their
+    device (each array's sum of squares in its own dtype, then summed in float64)."""
+    xp = xp or array_module(next(iter(grads.values())))
+    return xp.sqrt(sum(xp.sum(g * g).astype(xp.float64) for g in grads.values()))
 
 
-def clip_by_global_norm(grads: dict[str, Any], max_norm: float, xp: Any) -> float:
+def clip_by_global_norm(grads: dict[str, Any], max_norm: float, xp: Any) -> Any:
     """Scale all gradients down together so their global norm is at most `max_norm`.
 
     As torch's clip_grad_norm_: the factor is max_norm / (norm + 1e-6), applied only when
     below 1. Returns the norm before clipping (inf or nan if a gradient was not finite; the
     gradients are then left as they are, so the loop's non-finite check can name the step).
+    All on the device, without reading the norm: a factor of 1 where no clipping is due leaves the
+    gradients as they are.
     """
-    norm = global_norm(grads)
-    if not math.isfinite(norm):
-        return norm
-    factor = max_norm / (norm + 1e-6)
-    if factor < 1.0:
-        for g in grads.values():
-            g *= factor
+    norm = global_norm(grads, xp)
+    factor = xp.where(xp.isfinite(norm), xp.minimum(max_norm / (norm + 1e-6), 1.0), 1.0)
+    factor = factor.astype(next(iter(grads.values())).dtype)  # rounded as numpy rounds a Python float factor
+    for g in grads.values():
+        g *= factor
     return norm

@@ -117,19 +117,20 @@ def shaped_targets(plan, targets: Targets):
     return data.reshape((len(data),) + plan.shapes[plan.scored])
 
 
-def row_metrics(program, values: dict, targets: Targets, data: Dataset) -> dict[str, float]:
-    """Accuracy (labels) or MSE (numbers) of the scored unit at the loss rows."""
-    plan = program.train_plan
+def row_metrics(program, values: dict, targets: Targets, data: Dataset) -> dict:
+    """Accuracy (labels) or MSE (numbers) of the scored unit at the loss rows, as 0-d arrays on the device
+    (read with the step's other metrics)."""
+    plan, xp = program.train_plan, program.xp
     if plan.scored is None or targets.data is None or data.y is None:
         return {}
-    out = program.backend.to_numpy(values[plan.slot(plan.scored)])
+    out = values[plan.slot(plan.scored)]
     out = out.reshape(len(out), -1)
     if targets.rows is not None and plan.scored not in plan.at_rows:
-        out = out[targets.rows]
+        out = out[xp.asarray(targets.rows)]
     if data.y.dtype.kind in "iu":
         predicted = (out[:, 0] > 0.5) if out.shape[1] == 1 else out.argmax(axis=1)
-        return {"accuracy": float((predicted == data_labels(targets)).mean())}
-    return {"mse": float(((out - targets.data.reshape(out.shape)) ** 2).mean())}
+        return {"accuracy": (predicted == xp.asarray(data_labels(targets))).mean()}
+    return {"mse": ((out - xp.asarray(targets.data.reshape(out.shape))) ** 2).mean()}
 
 
 def _check_lengths(data: Dataset, span) -> None:

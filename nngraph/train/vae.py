@@ -27,7 +27,7 @@ from nngraph.errors import plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.backprop import Backprop
-from nngraph.train.feeding import Tally, chunks
+from nngraph.train.feeding import Tally, chunks, host_metrics
 from nngraph.train.outputs import sample_path
 
 EVAL_ROWS = 4096  # rows per evaluation chunk, after repeating each example `samples` times
@@ -82,7 +82,7 @@ class Vae(Backprop):
         needs_target = any(TARGET in ins.inputs for ins in self.plan.instrs)
         return self.inputs(x), (x if needs_target else None)
 
-    def _terms(self, terms: dict[str, float]) -> dict[str, float]:
+    def _terms(self, terms: dict) -> dict:
         """Split the unweighted loss terms into reconstruction and KL, at full KL weight."""
         kl = sum(self.full_weights[k] * v for k, v in terms.items() if k in self.kl_labels)
         recon = sum(self.full_weights[k] * v for k, v in terms.items() if k not in self.kl_labels)
@@ -90,7 +90,7 @@ class Vae(Backprop):
 
     # ---- the Method protocol ---------------------------------------------------------------
 
-    def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+    def train_step(self, batch: Dataset, rng) -> dict:
         inputs, target = self._feeds(batch.x)
         _, terms, grads, _ = self.program.loss_and_grads(inputs, target, rng)
         self.apply_update(grads)
@@ -103,7 +103,7 @@ class Vae(Backprop):
             values = self.program.feeds(*self._feeds(part.x), rng=rng)
             self.program.run(values, training=False)
             tally.add(self._terms(self.program.loss(values, self.program.eval_plan)[1]), len(part))
-        return tally.means()
+        return host_metrics(tally.means())
 
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """Any unit's value with the latent at its mean (eps = 0): by default the reconstruction."""
