@@ -160,7 +160,7 @@ class Gan(Method):
 
     def evaluation_means(self, data: Dataset) -> dict[str, float]:
         """What is a mean over the split's examples (`pack` at a time): the discriminator on real data."""
-        return host_metrics(real_judged(self._logits(data.x)))
+        return real_judged(self._logits(data.x))  # 0-d arrays: read with the rest, or for MPI's reduction
 
     def evaluation_result(self, means: dict[str, float], data: Dataset) -> dict[str, float]:
         """The rest is of generated points, not of the split's examples: the same on every MPI rank."""

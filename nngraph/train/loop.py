@@ -314,7 +314,7 @@ def evaluate(method, data) -> dict[str, float]:
         return method.evaluate(data)
     share = ranks.shard(units)
     means = method.evaluation_means(data.take(np.arange(share.start * unit, share.stop * unit)))
-    return method.evaluation_result(ranks.reduce_metrics(means, share.rows, check_names=True), data)
+    return method.evaluation_result(ranks.reduce_metrics(host_metrics(means), share.rows, check_names=True), data)
 
 
 def _train_step(method, batch, rng) -> dict[str, float]:
