@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nngraph import __version__
+from nngraph.data.augment import augment_batch, check_images
 from nngraph.data.preprocessing import ARRAY_PREFIX as DATA_PREFIX
 from nngraph.errors import TrainingError, plural
 from nngraph.graph.vocabulary import RUNNING
@@ -121,6 +122,8 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
         raise TrainingError("the training split is empty", config.spans.get("data"),
                             hint="use more data, or smaller `validation`/`test` fractions")
     check_data_parallel(config, method, train)
+    if config.augment is not None:
+        check_images(train.feature_shape, train.name, config.spans.get("augment"))
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
@@ -264,6 +267,8 @@ def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, bas
     method.set_learning_rate(lr)
     last = steps.step_count(len(train), config.batch)
     for part in steps.remaining(train, config.batch):
+        if config.augment is not None:  # drawn from the global batch's rng: under MPI every rank draws alike
+            part = augment_batch(part, config.augment, rng)
         steps.add(_train_step(method, part, rng), len(part))
         if ctrl_c.requested and steps.steps < last:
             return None
