@@ -122,8 +122,7 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
         raise TrainingError("the training split is empty", config.spans.get("data"),
                             hint="use more data, or smaller `validation`/`test` fractions")
     check_data_parallel(config, method, train)
-    if config.augment is not None:
-        check_images(train.feature_shape, train.name, config.spans.get("augment"))
+    check_augment(config, train)
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
@@ -288,6 +287,13 @@ def _train_step(method, batch, rng) -> dict[str, float]:
     with ranks.step(shard):
         metrics = method.train_step(batch.take(np.arange(shard.start, shard.stop)), ShardedGenerator(rng, shard))
     return ranks.reduce_metrics(metrics, shard.rows)
+
+
+def check_augment(config, train) -> None:
+    """`augment` moves pixels: the training examples must be images [channels, rows, columns]. (`check` refuses
+    a model without such an input; this is for the data a method with several models feeds, a gan's.)"""
+    if config.augment is not None and train is not None:
+        check_images(train.feature_shape, train.name, config.spans.get("augment"))
 
 
 def check_data_parallel(config, method, train=None) -> None:
