@@ -89,6 +89,8 @@ def sample_bilinear(x: np.ndarray, source_rows: np.ndarray, source_columns: np.n
     def at(offset):
         return np.take(padded, corner + offset)  # a flat take: several times faster than take_along_axis
 
+    if not (down.any() or right.any()):
+        return at(0).reshape(x.shape)  # whole-pixel moves: each output pixel is one input pixel
     upper = at(0) + right * (at(1) - at(0))
     lower = at(width) + right * (at(width + 1) - at(width))
     return (upper + down * (lower - upper)).reshape(x.shape)
