@@ -59,9 +59,9 @@ def source_coordinates(rows: int, columns: int, angles: np.ndarray | None, offse
     centre_row, centre_column = (rows - 1) / 2, (columns - 1) / 2
     r = np.arange(rows, dtype=np.float32)[None, :, None] - np.float32(centre_row)
     c = np.arange(columns, dtype=np.float32)[None, None, :] - np.float32(centre_column)
-    if offsets is not None:
-        r = r - offsets[:, 0, None, None]
-        c = c - offsets[:, 1, None, None]
+    if offsets is not None:  # as float32: integers would make every coordinate float64
+        r = r - offsets[:, 0, None, None].astype(np.float32)
+        c = c - offsets[:, 1, None, None].astype(np.float32)
     if angles is None:
         return np.broadcast_to(r + centre_row, (n, rows, columns)), np.broadcast_to(c + centre_column,
                                                                                    (n, rows, columns))
