@@ -7,6 +7,13 @@ off; the digits CNN, trained without: turns and noise on).
     python benchmarks/augment_floors.py --mnist /path/to/mnist   # where ../shared/data/mnist is not beside
 
 The MNIST spec reads ../shared/data/mnist (the 10,000 test images: 8,000 train / 2,000 test with `test 0.2`).
+
+Measured (2 shared cores, load 6-13, numpy, float32), test accuracy on seeds 0 1 2:
+- mnist_lenet_augment (shift=2 rotate=10, cosine, 40 epochs): 0.9900 0.9875 0.9895, floor 0.985 met by every
+  seed; the same without augment 0.986 0.979 0.9805; mnist_lenet.nn as it is (8 epochs) 0.9775 on seed 0.
+- digits_cnn_deep (no augment, cosine, 60 epochs): 0.9944 0.9944 0.9916, floor 0.99 met by every seed; with
+  turns and noise it does no better (rotate=8 noise=0.1: 0.9833 0.9972 0.9916; noise=0.03: 0.9861 0.9972
+  0.9889); digits_cnn.nn as it is 0.9805 0.9889 0.9749.
 """
 
 from __future__ import annotations
