@@ -1,10 +1,11 @@
 """Data-parallel training on MPI: what it gains on this machine, what communication costs, and where it would
 stop scaling on a cluster.
 
-    python benchmarks/mpi_scaling.py [--steps 30] [--models mlp lenet lstm]
+    python benchmarks/mpi_scaling.py [--steps 30] [--models mlp lenet lstm rbm]
 
-For the MLP (specs/digits_mlp.nn), LeNet (specs/mnist_lenet.nn) and the LSTM (specs/adding_lstm.nn), each at
-its spec's global batch, on random data of the model's shape (the timing does not depend on the values):
+For the MLP (specs/digits_mlp.nn), LeNet (specs/mnist_lenet.nn), the LSTM (specs/adding_lstm.nn) and the RBM
+(specs/rbm_digits.nn: PCD, 100 chains stepped in shares and gathered every step), each at its spec's global
+batch, on random data of the model's shape (the timing does not depend on the values):
 
 (a) samples/s with 1 process and with `mpiexec -n 2` (the same global batch: each rank trains half of it; the
     threads are the free cores shared by the ranks, as `nngraph train` gives them);
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SPECS = {"mlp": "digits_mlp.nn", "lenet": "mnist_lenet.nn", "lstm": "adding_lstm.nn"}
+SPECS = {"mlp": "digits_mlp.nn", "lenet": "mnist_lenet.nn", "lstm": "adding_lstm.nn", "rbm": "rbm_digits.nn"}
 WORKERS = (8, 16, 32, 64)
 LINKS_GBIT = (10, 100)
 ALPHA_S = 5e-6  # latency of one message on a cluster interconnect (MPI over Ethernet/RoCE: 2-10 us)
@@ -38,9 +39,11 @@ WARMUP = 3
 
 def synthetic(name: str, rows: int):
     """Random data of the model's input shape, labelled as its loss wants."""
-    from nngraph.data.dataset import classification, regression
+    from nngraph.data.dataset import classification, regression, unsupervised
 
     rng = np.random.default_rng(0)
+    if name == "rbm":  # bernoulli visible units take 0/1 data
+        return unsupervised((rng.random((rows, 64)) < 0.5).astype(np.float32), "random")
     if name == "lstm":
         return regression(rng.random((rows, 50, 2), np.float32), rng.random(rows, np.float32), "random")
     shape = (64,) if name == "mlp" else (1, 28, 28)

@@ -29,6 +29,7 @@ FLOORS = {  # spec -> (environment steps, floor, seeds of 5 that must reach it)
     "cartpole_reinforce": (500_000, 400, 3),
     "acrobot_ppo": (300_000, -100, 4),
     "pendulum_ppo": (300_000, -300, 3),
+    "pendulum_ppo_std": (300_000, -300, 3),  # the same floor, the log std a unit of the model
 }
 
 

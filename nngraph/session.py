@@ -23,6 +23,7 @@ class Session:
     splits: object
     method: object
     backend: object
+    preprocessing: object = None  # a trained model's (load_trained): what its training data went through
 
 
 def spec_folder(checked: CheckedSpec) -> Path:
@@ -101,7 +102,7 @@ def _default_threads() -> int:
 
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers) -> dict:
     from nngraph.train.logs import open_logs
-    from nngraph.train.loop import check_augment, check_data_parallel, fit, restore
+    from nngraph.train.loop import check_augment, check_data_parallel, evaluate, fit, restore
     from nngraph.train.outputs import CHECKPOINT_FILE, make_run_dir, spec_hash, summarize
     from nngraph.train.parallel import world
 
@@ -129,11 +130,13 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
         else:
             history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet,
                           on_epoch=logs.epoch)
-            test, train = (method.evaluate(part) if part is not None and len(part) else None
+            test, train = (evaluate(method, part) if part is not None and len(part) else None
                            for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
         summary = summarize(history, spec_hash=spec_hash(checked.spec.source), seed=config.seed,
                             backend=session.backend.name, dtype=str(session.backend.dtype),
                             wall_time=time.perf_counter() - start, test=test, train=train)
+        if getattr(method, "pretraining", None):  # a DBN's layers: reconstruction errors around pretraining
+            summary["pretraining"] = method.pretraining
         summary["run_dir"] = folder
         summary["final"] = {f"{prefix}_{k}": v for part, prefix in (("train", "train"), ("validation", "val"),
                                                                     ("test", "test")) for k, v in summary[part].items()}
@@ -232,7 +235,7 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
     scaler = trained.preprocessing.scaler if trained.preprocessing is not None else None
     splits = None if trained.config.env is not None else _splits(checked, trained.config, trained.method,
                                                                    scaler=scaler)
-    return Session(checked, trained.config, splits, trained.method, trained.backend)
+    return Session(checked, trained.config, splits, trained.method, trained.backend, trained.preprocessing)
 
 
 def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> dict:
@@ -303,10 +306,38 @@ def _read_inputs(path) -> np.ndarray:
 
 def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str = "numpy") -> str:
     """`nngraph sample`: the method of the trained model decides what a sample is; returns a message.
-    Pictures go to `request["output"]`, else into the checkpoint's run folder."""
+    Pictures go to `request["output"]`, else into the checkpoint's run folder. `request["fill"]`: fill in the
+    missing part of examples instead (train/fill_in.py). `request["input"]`: a .npy of the examples to work on
+    (to fill in, or a super-resolution model's low-resolution images), prepared as the training data was.
+    The BLAS and the compiled kernels get the free cores, as in training (a fill-in's many small products slow
+    down many times over when more threads than cores compete for them)."""
+    from nngraph.backend.threads import compute_threads
+
+    with compute_threads(_default_threads() if backend == "numpy" else None):
+        return _sample(checked, train_name, checkpoint, request, backend)
+
+
+def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str) -> str:
+    from nngraph.train.fill_in import fill_samples, given_inputs
+
     request = {**request, "run_folder": Path(checkpoint).parent}
     session = load_trained(checked, train_name, checkpoint, backend, "sample")
-    sampler = getattr(session.method, "sample", None)
+    method = session.method
+    if request.get("input") is not None:
+        if not request.get("fill") and not getattr(method, "samples_from_inputs", False):
+            raise DataError("--input gives the examples to fill in (with --fill), or a super-resolution model's "
+                            f"low-resolution images; method '{session.config.method.name}' samples without it",
+                            None, "leave --input out, or add --fill")
+        x = _read_inputs(request["input"])
+        trained = Trained(checked, session.config, method, session.backend, session.preprocessing)
+        request["inputs"] = inputs = given_inputs(x, request["input"], _preprocessing(trained).apply)
+        if not request.get("fill"):  # a fill-in's examples are checked against what the method fills in
+            model = checked.models[session.config.model]
+            _check_input_shape(model, inputs)
+            method.check_data(inputs, None)
+    if request.get("fill"):
+        return fill_samples(method, request, session.splits)
+    sampler = getattr(method, "sample", None)
     if sampler is None:
         raise BuildError(f"method '{session.config.method.name}' on model '{session.config.model}' "
                          "does not generate samples", session.config.method.span,

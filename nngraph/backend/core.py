@@ -52,7 +52,10 @@ class Backend:
 
     def permutation(self, rng, n: int) -> numpy.ndarray:
         """A random order of range(n) as a host array, drawn from `rng` (this backend's generator or
-        numpy's): a numpy generator's own permutation, else the order of n uniform draws on the device."""
+        numpy's): a numpy generator's own permutation, else the order of n uniform draws on the device. An
+        MPI rank's view of a generator (train/parallel.py) draws with the generator itself: the same order
+        on every rank."""
+        rng = getattr(rng, "generator", rng)
         if isinstance(rng, numpy.random.Generator):
             return rng.permutation(n)
         return self.to_numpy(self.xp.argsort(rng.random(n)))

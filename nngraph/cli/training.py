@@ -191,12 +191,18 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
            length: int = typer.Option(200, "--length", min=1, metavar="N", help="characters to generate"),
            temperature: float = typer.Option(1.0, "--temperature", min=1e-6, metavar="T",
                                              help="softmax temperature"),
-           fill: Optional[str] = typer.Option(None, "--fill", metavar="SIDE|MASK.npy",
-                                              help="Boltzmann machines: the part of each test example to fill "
-                                                   "in, the rest kept: the top, bottom, left or right half, or "
-                                                   "a .npy mask (1 = fill in)"),
+           fill: Optional[str] = typer.Option(None, "--fill", metavar="SIDE|MASK.npy|missing",
+                                              help="fill in part of each test example (Boltzmann machines, VAEs, "
+                                                   "GANs, sequence models predicting their next input), the rest "
+                                                   "kept: the top, bottom, left or right half, a .npy mask "
+                                                   "(1 = fill in), or `missing`: the NaN values of --input"),
+           input_path: Optional[Path] = typer.Option(None, "--input", metavar="X.npy",
+                                                     help="examples to work on instead of the test split: to fill "
+                                                          "in (--fill), or low-resolution images for a "
+                                                          "super-resolution model"),
            steps: int = typer.Option(1000, "--steps", min=1, metavar="N",
-                                     help="Gibbs sweeps for Boltzmann machines"),
+                                     help="Gibbs sweeps for Boltzmann machines; rounds of a VAE's fill-in, steps "
+                                          "of a GAN's search for its noise"),
            means: bool = typer.Option(False, "--means",
                                       help="Boltzmann machines: the visible units' probabilities given the last "
                                            "sweep, instead of its states"),
@@ -206,7 +212,7 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
     from nngraph.session import run_sampling
 
     request = dict(output=output, count=count, prime=prime, length=length, temperature=temperature,
-                   fill=fill, steps=steps, seed=seed, means=means)
+                   fill=fill, steps=steps, seed=seed, means=means, input=input_path)
     checked, train_name = _load_for_checkpoint(spec, checkpoint, None, train_name)
     with _checkpoint_warnings():
         message = run_sampling(checked, train_name, checkpoint, request, backend=backend)

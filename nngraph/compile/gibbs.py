@@ -29,12 +29,18 @@ def device_generator(xp, rng):
     generator seeded from it (so the loop's checkpointed state still decides every draw)."""
     if xp is np:
         return rng
-    return xp.random.default_rng(int(rng.integers(2**63)))
+    device = xp.random.default_rng(int(rng.integers(2**63)))
+    with_generator = getattr(rng, "with_generator", None)  # an MPI rank's view keeps its rows (train/parallel.py)
+    return with_generator(device) if with_generator else device
 
 
 def uniform(rng, out):
     """Fill the float32/float64 array `out` with U[0, 1) draws. On numpy, float32 draws are made from raw
-    generator bits (23 random mantissa bits; a third faster than `Generator.random`)."""
+    generator bits (23 random mantissa bits; a third faster than `Generator.random`). An MPI rank's view of
+    the generator (`fill_rows`, train/parallel.py) fills the global batch's rows and keeps the rank's."""
+    fill_rows = getattr(rng, "fill_rows", None)
+    if fill_rows is not None:
+        return fill_rows(uniform, out)
     if isinstance(rng, np.random.Generator) and isinstance(out, np.ndarray) and out.dtype == np.float32 \
             and out.flags.c_contiguous:
         bits = rng.bit_generator.random_raw((out.size + 1) // 2).view(np.uint32)[: out.size]
@@ -55,7 +61,10 @@ def random_bits(rng, xp, shape, dtype):
 def normal(rng, like):
     """Standard normal draws shaped like the array `like`, in its dtype and on its device (from either
     kind of generator)."""
-    return array_module(like).asarray(rng.standard_normal(like.shape, dtype=like.dtype))
+    rows = getattr(rng, "rows", None)  # an MPI rank's view: its rows of the global batch's draws
+    draws = rows("standard_normal", like.shape, dtype=like.dtype) if rows else rng.standard_normal(
+        like.shape, dtype=like.dtype)
+    return array_module(like).asarray(draws)
 
 
 def sample_units(xp, mean, gaussian, rng, out, scratch, temperature: float = 1.0):

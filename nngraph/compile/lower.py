@@ -187,7 +187,7 @@ def _identity(b: Builder, edge: EdgeSpec, bias) -> str:
 def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: bool = True,
                 sum_units: bool = False, input_grads: bool = False, learn_initial: bool = False) -> Plan:
     """The plan of a model; `training` adds dropout, `sum_units` sums losses over units, `input_grads`
-    makes the backward pass reach the data inputs too, `learn_initial` gives a recurrent model's loop
+    makes the backward pass reach the data inputs and noise units too, `learn_initial` gives a recurrent model's loop
     units a learned state before the first step."""
     if model.is_boltzmann:
         raise BuildError(f"model '{model.name}' has symmetric links; it runs with a Boltzmann method",
@@ -205,8 +205,9 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
     plan.scored = scored_unit(losses, plan.outputs)
     for term in losses:
         _lower_loss(b, plan, term, sum_units)
-    constant = {TARGET, ROWS} | {r.slot for r in b.random} | {BUFFER + n for n in b.buffers} | \
-        set(plan.initial_feeds) | (set() if input_grads else set(plan.feeds))
+    noise = {u.name for u in model.units if u.role == "noise"}
+    constant = {TARGET, ROWS} | {r.slot for r in b.random if not (input_grads and r.slot in noise)} | \
+        {BUFFER + n for n in b.buffers} | set(plan.initial_feeds) | (set() if input_grads else set(plan.feeds))
     plan.instrs = mark_gradients(b.instrs, constant)
     return plan
 

@@ -184,15 +184,17 @@ class Program:
             return a
         return self.xp.swapaxes(a.reshape((a.shape[0] // batch, batch) + a.shape[1:]), 0, 1)
 
-    def final_state(self, values: dict, batch: int) -> dict:
+    def final_state(self, values: dict, batch: int, plan: Plan | None = None) -> dict:
         """What the next window of the same sequences starts from: each unit's last `blocks` steps
-        (copies, not views), by unit (an LSTM's c as `NAME:cell`)."""
+        (copies, not views), by unit (an LSTM's c as `NAME:cell`); `values` from a pass of `plan` (default: the
+        training plan)."""
+        plan = plan or self.train_plan
         state = {}
-        for initial in self.train_plan.initial:
+        for initial in plan.initial:
             if not initial.carried:
                 continue
             rows = initial.blocks * batch
-            past = self.xp.concatenate([values[initial.slot], values[self.train_plan.slot(initial.unit)]])
+            past = self.xp.concatenate([values[initial.slot], values[plan.slot(initial.unit)]])
             state[initial.unit] = past[len(past) - rows:].copy()
         return state
 
@@ -217,12 +219,15 @@ class Program:
                 for name, p in self.params.items()}
 
     def backward_to_inputs(self, values: dict, ctxs: list, seeds: dict | None = None) -> tuple[dict, dict]:
-        """(parameter gradients, gradients of the data inputs): a GAN's discriminator hands the second
-        to its generator. Needs a program compiled with `input_grads=True`."""
+        """(parameter gradients, gradients of the data inputs and noise units, by name): a GAN's discriminator
+        hands the first to its generator, whose fill-in searches its noise with the second. Needs a program
+        compiled with `input_grads=True`."""
         pending = self._sweep(values, ctxs, seeds)
         params = {name: pending[PARAM + name] if PARAM + name in pending else self.xp.zeros_like(p)
                   for name, p in self.params.items()}
-        return params, {name: pending.get(name) for name in self.train_plan.feeds}
+        plan = self.train_plan
+        sources = plan.feeds + [r.slot for r in plan.random if r.slot in plan.shapes]  # a noise unit's slot: its name
+        return params, {name: pending.get(name) for name in sources}
 
     def _sweep(self, values: dict, ctxs: list, seeds: dict | None) -> dict:
         """The reverse walk from `seeds` (slot -> cotangent), by default the loss weights."""

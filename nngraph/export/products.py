@@ -1,6 +1,7 @@
 """What each training method exports: the forward pass that is its product, by method name.
 
-- `backprop`: the model's evaluation plan, data in, output units out (recurrent models too);
+- `backprop`: the model's evaluation plan, data in, output units out (recurrent models too); `dbn` the same,
+  its network as pretrained and fine-tuned;
 - `cd`, `pcd` (and `boltzmann` on a restricted machine): the hidden features, sigmoid((v W + c) / T), what
   `nngraph predict` gives; a general Boltzmann machine has no forward pass and is refused, naming the link;
 - `vae`: `--part autoencoder` (the default: data in, reconstruction out, the latent at its mean, as
@@ -151,6 +152,6 @@ def _net_input(g: OnnxGraph, machine, group, visible: dict) -> str:
 
 
 PRODUCTS: dict[str, Callable] = {"backprop": _backprop, "cd": _energy, "pcd": _energy, "boltzmann": _energy,
-                                 "vae": _vae, "gan": _gan,
+                                 "vae": _vae, "gan": _gan, "dbn": _backprop,
                                  # an agent's network, observations to every output (the policy, the critic, Q)
                                  "ppo": _backprop, "a2c": _backprop, "reinforce": _backprop, "dqn": _backprop}

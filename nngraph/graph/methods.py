@@ -55,7 +55,7 @@ def _backprop(config: TrainConfig, models) -> None:
     model = models[config.model]
     _forward_model(model, config)
     if not config.loss:
-        raise ValidationError("backprop needs a loss", config.span, "e.g. `loss cross_entropy(y)`")
+        raise ValidationError(f"{config.method.name} needs a loss", config.span, "e.g. `loss cross_entropy(y)`")
     if any(u.role == "sample" for u in model.units) and config.method.name == "backprop":
         raise ValidationError(f"model '{model.name}' has a sample unit", _span(config),
                               "train it with `method vae`")
@@ -75,6 +75,13 @@ def _forward_model(model: ModelGraph, config: TrainConfig) -> None:
                                   "input, layer and output units", unit.span,
                                   f"declare it `{kind} {unit.name}[...]`, or link it symmetrically (`<->`) and "
                                   "train the machine with cd, pcd or boltzmann")
+
+
+def _dbn(config: TrainConfig, models) -> None:
+    """A feedforward model that is one stack of sigmoid layers (graph/belief.py)."""
+    from nngraph.graph.belief import belief_stack
+
+    belief_stack(models[config.model])
 
 
 def _rbm(config: TrainConfig, models) -> None:
@@ -304,6 +311,7 @@ def _policy_fits(config: TrainConfig, models) -> None:
                          f"must be {what}: {list(want)} {activation} ({shown})",
                          (policy or model).span, f"e.g. `output pi{list(want)} {activation}`")
     _check_critic(model, config, critic, policy)
+    _check_log_std_unit(model, config, space, policy, critic)
 
 
 def _check_critic(model: ModelGraph, config: TrainConfig, critic, policy) -> None:
@@ -314,6 +322,25 @@ def _check_critic(model: ModelGraph, config: TrainConfig, critic, policy) -> Non
         raise ShapeError(f"the critic '{critic.name}' must be one identity unit (the state's value), not "
                          f"{list(model.shapes.get(critic.name) or [])} {critic.activation}", critic.span,
                          f"declare it `output {critic.name}[1]`")
+
+
+def _check_log_std_unit(model: ModelGraph, config: TrainConfig, space, policy, critic) -> None:
+    """`log_std_unit=`: an identity output of the action's shape, neither the policy nor the critic."""
+    if config.method.options.get("log_std_unit") is None:
+        return
+    unit = output_unit(model, config, "log_std_unit", 0)
+    if space.discrete:
+        raise ValidationError(f"log_std_unit={unit.name}: '{config.env.id}' has {space.describe()}; a log "
+                              "standard deviation is for continuous actions", _span(config),
+                              "leave it out: a discrete policy is its softmax")
+    if unit in (policy, critic):
+        raise ValidationError(f"log_std_unit={unit.name} names the {'policy' if unit is policy else 'critic'}",
+                              _span(config), "give the log standard deviation an output of its own")
+    shape = model.shapes.get(unit.name)
+    if shape != model.shapes.get(policy.name) or unit.activation not in ("identity", "linear"):
+        raise ShapeError(f"the log standard deviation '{unit.name}' must be an identity unit of the action's "
+                         f"shape {list(model.shapes[policy.name])}, not {list(shape or [])} {unit.activation}",
+                         unit.span, f"declare it `output {unit.name}{list(model.shapes[policy.name])}`")
 
 
 def _q_fits(config: TrainConfig, models) -> None:
@@ -338,7 +365,8 @@ _OWN_OPTIMIZER = Option("call", None, then=_optimizer)  # None: the train block'
 # the options every policy-gradient method shares: which outputs are the policy and the critic (default: the
 # first and second declared), the loss weights, and a Gaussian policy's initial log standard deviation
 _ACTOR_CRITIC = {"policy": Option("name"), "critic": Option("name"), "value": Option("float", 0.5, minimum=0),
-                 "entropy": Option("float", 0.0, minimum=0), "log_std": Option("float", 0.0)}
+                 "entropy": Option("float", 0.0, minimum=0), "log_std": Option("float", 0.0),
+                 "log_std_unit": Option("name")}  # a Gaussian policy's log std as a unit, one per state
 _RL_POLICY = (_environment, _policy_fits)
 
 METHODS = {spec.name: spec for spec in (
@@ -354,6 +382,12 @@ METHODS = {spec.name: spec for spec in (
         "noisy_clamp": Option("float", 0.0, minimum=0, maximum=0.5),
         "chains": Option("int", 0, minimum=0),  # > 0: persistent negative chains
     }, (_boltzmann, _check_loss_units), "nngraph.train.boltzmann", couplings=True),
+    # a deep belief net: the stack's layers pretrained greedily as RBMs (CD-k, or PCD with `chains` > 0) for
+    # `pretrain` epochs each, by `pretrain_optimizer`; then backprop fine-tunes the same weights (train/dbn.py)
+    MethodSpec("dbn", {"k": _K, "chains": Option("int", 0, minimum=0), "pretrain": Option("int", 10, minimum=0),
+                       "pretrain_optimizer": _OWN_OPTIMIZER},
+               (_backprop, _check_loss_units, _check_data_terms, _dbn), "nngraph.train.dbn",
+               example="method dbn(pretrain=10, pretrain_optimizer=sgd(lr=0.1, momentum=0.5))"),
     MethodSpec("vae", {"samples": Option("int", 1, minimum=1), "warmup": Option("int", 0, minimum=0)},
                (_vae, _check_loss_units), "nngraph.train.vae"),
     # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)

@@ -90,6 +90,8 @@ class Backprop(Method):
     def inputs(self, x: np.ndarray) -> dict:
         return split_inputs(self.model, self.plan.feeds, x)
 
+    samples_from_inputs = True  # `sample --input LOW.npy`: a super-resolution model's own inputs
+
     def sample(self, request: dict, splits) -> str:
         """Super-resolution's pictures (low / bicubic / model / truth); other data sets have no samples."""
         return superres_samples(self, request, splits)
@@ -173,6 +175,43 @@ class Bptt(Backprop):
 
     def sample(self, request: dict, splits) -> str:
         return sample_text(self, request)
+
+    samples_from_inputs = False  # `sample --input` is for super-resolution only
+
+    @_kernel_threads
+    def fill(self, values: np.ndarray, missing: np.ndarray, request: dict) -> tuple[np.ndarray, str]:
+        """The fill-in protocol (train/fill_in.py) for a model that predicts its next input (sine: y[t] = x[t+1]):
+        the model runs through each sequence, and inside a gap its prediction of a step is that step's input.
+        Stretches without missing steps run as one window; each missing step runs alone after the step before
+        it, from the state that step ended in."""
+        self._check_fills_next_input()
+        program, plan = self.program, self.program.eval_plan
+        filled, n, state = values.copy(), len(values), None
+        gaps = missing.reshape(n, values.shape[1], -1).any(axis=(0, 2))  # steps where some example misses values
+        start = 0
+        while start < values.shape[1]:
+            stop = start + 1 if gaps[start] else next((t for t in range(start + 1, values.shape[1]) if gaps[t]),
+                                                      values.shape[1])
+            part = {plan.feeds[0]: np.ascontiguousarray(filled[:, start:stop])}
+            run = program.feeds(part, state=state)
+            program.run(run, training=False, with_loss=False)
+            state = program.final_state(run, n, plan)
+            predicted = program.batch_major(run[plan.slot(plan.outputs[0])], plan, n)[:, -1]
+            if stop < values.shape[1]:  # the prediction of step `stop` fills its missing values
+                filled[:, stop] = np.where(missing[:, stop], program.backend.to_numpy(predicted), values[:, stop])
+            start = stop
+        return filled, "the model run through each sequence, its predictions the inputs inside the gaps"
+
+    def _check_fills_next_input(self) -> None:
+        from nngraph.errors import BuildError
+        from nngraph.train.fill_in import require_output_like_input
+
+        hint = ("sequence fill-in runs models of real-valued series whose output at a step predicts the next "
+                "step's input, as on `data sine(...)`")
+        if self.vocabulary is not None:
+            raise BuildError(f"model '{self.model.name}' is a character model; it cannot fill in the gaps of a "
+                             "sequence", self.config.method.span, hint)
+        require_output_like_input(self, self.program.eval_plan, "fill in the gaps of a sequence", hint)
 
     def extra_state(self) -> dict[str, np.ndarray]:
         return {} if self.vocabulary is None else {"text.vocabulary": self.vocabulary.as_array()}

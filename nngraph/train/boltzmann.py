@@ -23,10 +23,10 @@ from nngraph.ops.activations import stable_sigmoid
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import check_data_fits
 from nngraph.train.method import Method
+from nngraph.train.parallel import other_rows, step_rows, whole, world
 
 EXACT_LIMIT = 1 << 26  # an exact log Z per epoch costs at most this many multiply-adds
 OFF_TO_ON = 1 / 3  # noisy clamping turns 0s on at a third of the rate it turns 1s off (0.15 / 0.05 in 1985)
-FILL_SIDES = ("top", "bottom", "left", "right")
 
 
 def build(checked, config, backend) -> GeneralBoltzmann:
@@ -126,11 +126,11 @@ class EnergyMethod(Method):
         raise NotImplementedError
 
     def sample(self, request: dict, splits) -> str:
-        """`nngraph sample`: free-running samples, or fill-ins of test vectors (`--fill`), written as an
-        image grid (PNG) or .npy; a restricted machine's weight filters beside a picture. Every machine follows
-        one rule: chains start from `random_states`, run `--steps` sweeps (after the annealing schedule, for
-        `boltzmann`), and a sample is the visible states of the last sweep, or with `--means` their
-        probabilities (means, for gaussian units) given the rest of that sweep's state."""
+        """`nngraph sample`: free-running samples, written as an image grid (PNG) or .npy; a restricted machine's
+        weight filters beside a picture. Every machine follows one rule: chains start from `random_states`, run
+        `--steps` sweeps (after the annealing schedule, for `boltzmann`), and a sample is the visible states of
+        the last sweep, or with `--means` their probabilities (means, for gaussian units) given the rest of that
+        sweep's state. Fill-ins (`--fill`, train/fill_in.py) run the same chains with the known units clamped."""
         from nngraph.train.outputs import sample_path
         from nngraph.viz import samples as pictures
 
@@ -139,33 +139,32 @@ class EnergyMethod(Method):
         count, steps = int(request.get("count") or 64), int(request.get("steps") or 1000)
         shape, output = visible_picture(machine), sample_path(request)
         means = bool(request.get("means"))
-        what = f"{plural(steps, 'Gibbs sweep')}; {'probabilities' if means else 'states'} of the last sweep"
-        if request.get("fill"):
-            return self._fill_in(request["fill"], splits, count, steps, means, rng, output, what)
         values = machine.xp.zeros((count, machine.n_visible), dtype=machine.weights.dtype)
         samples = to_host(self.last_sweep(values, np.zeros(machine.n_visible, bool), steps, rng)[int(means)])
         pictures.write_samples(output, samples, shape)
-        message = f"wrote {plural(count, 'free-running sample')} ({what}) to {output}"
+        message = f"wrote {plural(count, 'free-running sample')} ({sweeps_described(steps, means)}) to {output}"
         if machine.restricted and not pictures.is_array(output) and shape[0] != 1:
             message += f", weight filters to {pictures.write_filters(output, to_host(machine.weights), shape)}"
         return message
 
-    def _fill_in(self, fill: str, splits, count: int, steps: int, means: bool, rng, output, what: str) -> str:
-        """Test vectors (the test split, else validation, else training data) with the part `fill` names
-        resampled and the rest clamped: the grid's rows are the data, the part kept and the filled vectors."""
-        from nngraph.viz import samples as pictures
+    @property
+    def fill_shape(self) -> tuple[int, ...]:
+        """What `--fill` fills in: the visible vector."""
+        return (self.machine.n_visible,)
 
-        machine, to_host = self.machine, self.backend.to_numpy
-        shape = visible_picture(machine)
-        missing = fill_mask(fill, shape, machine.n_visible)
-        data = next(p for p in (splits.test, splits.validation, splits.train) if p is not None and len(p))
-        values = self.rows(data.take(np.arange(min(count, len(data)))))
-        filled, truth = to_host(self.last_sweep(values, ~missing, steps, rng)[int(means)]), to_host(values)
-        error = float(((filled - truth)[:, missing] ** 2).mean()) if missing.any() else 0.0
-        rows = np.concatenate([truth, np.where(missing, 0.5, truth), filled])
-        pictures.write_samples(output, rows, shape, per_row=len(truth), array=filled)
-        return (f"filled in {fill_description(fill, missing)} of {plural(len(truth), 'example')} ({what}; rows: "
-                f"data, the part kept, filled) to {output}; mean squared error on the filled part {error:.4f}")
+    def fill(self, values: np.ndarray, missing: np.ndarray, request: dict) -> tuple[np.ndarray, str]:
+        """The fill-in protocol (train/fill_in.py): chains with the known visible units clamped, as `sample` runs
+        them; the missing units' states of the last sweep, or with `--means` their probabilities."""
+        from nngraph.train.fill_in import by_mask
+
+        rng = device_generator(self.xp, np.random.default_rng(request.get("seed", 0)))
+        steps, means = int(request.get("steps") or 1000), bool(request.get("means"))
+
+        def clamped(rows, mask):
+            sweep = self.last_sweep(self.backend.asarray(rows), ~mask, steps, rng)[int(means)]
+            return self.backend.to_numpy(sweep)
+
+        return by_mask(values, missing, clamped), sweeps_described(steps, means)
 
     def random_states(self, count: int, rng):
         """Where chains start: bernoulli units on with probability 1/2, gaussian units at their bias."""
@@ -190,34 +189,8 @@ def visible_picture(machine) -> tuple[int, ...]:
     return picture_shape(groups[0].shape if len(groups) == 1 else (machine.n_visible,)) or (1, machine.n_visible)
 
 
-def fill_mask(fill: str, shape: tuple[int, ...], size: int) -> np.ndarray:
-    """The visible units to fill in (a bool [V] mask): the half of the picture that `fill` names, or the 1s of
-    a .npy mask file; the others are kept."""
-    if fill in FILL_SIDES:
-        if shape[-2] == 1 and fill in ("top", "bottom"):
-            raise DataError(f"--fill {fill}: the visible units are not a picture with rows",
-                            hint="use left or right, or a .npy mask of the units to fill")
-        rows, cols = np.indices(shape[-2:])
-        height, width = shape[-2:]
-        mask = {"top": rows < height // 2, "bottom": rows >= height - height // 2,
-                "left": cols < width // 2, "right": cols >= width - width // 2}[fill]
-        return np.broadcast_to(mask, shape).reshape(-1).copy()
-    if not str(fill).endswith(".npy"):
-        raise DataError(f"--fill {fill!r}: expected one of {', '.join(FILL_SIDES)} or a .npy mask file")
-    from nngraph.safe_files import load_npy
-
-    mask = load_npy(fill, error=lambda message, hint=None: DataError(f"--fill: {message}", None, hint))
-    if mask.size != size or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
-        raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the {size} visible units",
-                        hint=f"save a 0/1 or boolean array of {size} values (shape {list(shape)}), 1 = fill in")
-    return mask.reshape(-1).astype(bool)
-
-
-def fill_description(fill: str, missing: np.ndarray) -> str:
-    """What was filled, for the message: `the bottom half`, `the 5 units marked in mask.npy`."""
-    if fill in FILL_SIDES:
-        return f"the {fill} half"
-    return f"the {plural(int(missing.sum()), 'unit')} marked in {fill}"
+def sweeps_described(steps: int, means: bool) -> str:
+    return f"{plural(steps, 'Gibbs sweep')}; {'probabilities' if means else 'states'} of the last sweep"
 
 
 class GeneralBoltzmann(EnergyMethod):
@@ -245,18 +218,27 @@ class GeneralBoltzmann(EnergyMethod):
         self.sweeper.run(positive, self.hidden_units, self.schedule, drng, self.mean_field)
         pos_pairs, pos_singles = self.sweeper.statistics(positive, self.hidden_units, self.sweeps,
                                                          self.temperature, drng, self.mean_field)
-        neg_pairs, neg_singles = self.negative_phase(len(v), drng)
+        neg_pairs, neg_singles = self.negative_phase(len(v), drng, step_rows(rng, len(v)).weight)
         xp.subtract(neg_pairs, pos_pairs, out=self.grad_weights)
         self.grad_weights[self.diagonal, self.diagonal] = 0  # a unit has no link to itself
         xp.subtract(neg_singles, pos_singles, out=self.grad_bias)
         self.apply()
         return self.metrics(self.rows(batch), positive, fresh=False)
 
-    def negative_phase(self, count: int, rng):
+    def negative_phase(self, count: int, rng, share_of_examples: float = 1.0):
+        """The model's statistics: from `count` random states, or from the persistent chains. Under MPI a rank
+        steps its share of the chains (every rank holds them all, for checkpoints), and its statistics are
+        weighed so that the allreduce, which weighs gradients by the share of the examples, averages them
+        over all chains."""
         if self.chain_count:
             if self.chains is None:
-                self.chains = self.random_states(self.chain_count, rng)
-            return self.sweeper.statistics(self.chains, self.all_units, self.sweeps, self.temperature, rng)
+                self.chains = self.random_states(self.chain_count, whole(rng))
+            chain_rng, chains = other_rows(rng, self.chain_count)
+            pairs, singles = self.sweeper.statistics(self.chains[chains.start:chains.stop], self.all_units,
+                                                     self.sweeps, self.temperature, chain_rng)
+            world().gather_rows(self.chains, chains, self.xp)
+            weight = chains.weight / share_of_examples
+            return (pairs, singles) if weight == 1.0 else (pairs * weight, singles * weight)
         states = self.random_states(count, rng)
         self.sweeper.run(states, self.all_units, self.schedule, rng)
         return self.sweeper.statistics(states, self.all_units, self.sweeps, self.temperature, rng)

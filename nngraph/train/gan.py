@@ -28,16 +28,19 @@ import numpy as np
 
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
-from nngraph.errors import DataError, plural
+from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
+from nngraph.spec.options import Choice
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
 from nngraph.train.method import Method
-from nngraph.train.optimizers import settings
+from nngraph.train.optimizers import make_optimizer, settings
 
 EVAL_SEED = 0  # evaluation draws its own noise: the same points every epoch, the loop's rng untouched
 ROLES = ("generator", "discriminator")
+FILL_STARTS = 4  # noise draws per example that the fill-in's search starts from; the best match is kept
+FILL_OPTIMIZER = Choice("adam", {"lr": 0.05})  # the steps of the fill-in's search for the noise
 
 
 def build(checked, config: TrainConfig, backend) -> Gan:
@@ -45,16 +48,27 @@ def build(checked, config: TrainConfig, backend) -> Gan:
 
     gen, disc = (checked.models[config.method.options[role]] for role in ROLES)
     judge = LossTerm(1.0, "bce", disc.units_with_role("output")[0].name, None)
-    programs = (compile_model(gen, (), backend, seed=config.seed),
+    # the generator's backward pass reaches its noise too: fill-in searches the noise (`Gan.fill`)
+    programs = (compile_model(gen, (), backend, seed=config.seed, input_grads=True),
                 compile_model(disc, (judge,), backend, seed=config.seed + 1, input_grads=True))
     return Gan((gen, disc), programs, config)
 
 
 def judge_metrics(real_logits: np.ndarray, fake_logits: np.ndarray) -> dict[str, float]:
     """Both losses and the discriminator's accuracies, from its logits on real and generated data."""
-    real, fake, fooled = (stable_softplus(np, z).mean() for z in (-real_logits, fake_logits, -fake_logits))
-    return {"d_loss": float(real + fake), "g_loss": float(fooled),
-            "d_real": float((real_logits > 0).mean()), "d_fake": float((fake_logits < 0).mean())}
+    return judged(real_judged(real_logits), fake_logits)
+
+
+def real_judged(real_logits: np.ndarray) -> dict[str, float]:
+    """The discriminator on real data: its loss there and its accuracy, means over the (packed) examples."""
+    return {"real_loss": float(stable_softplus(np, -real_logits).mean()), "d_real": float((real_logits > 0).mean())}
+
+
+def judged(real: dict[str, float], fake_logits: np.ndarray) -> dict[str, float]:
+    """`judge_metrics` from `real_judged`'s figures and the logits on generated data."""
+    fake, fooled = (stable_softplus(np, z).mean() for z in (fake_logits, -fake_logits))
+    return {"d_loss": float(real["real_loss"] + fake), "g_loss": float(fooled), "d_real": real["d_real"],
+            "d_fake": float((fake_logits < 0).mean())}
 
 
 class Gan(Method):
@@ -66,6 +80,7 @@ class Gan(Method):
         (self.gen_model, self.disc_model), (self.gen, self.disc) = models, programs
         options = config.method.options
         self.k, self.pack = options["k"], options["pack"]
+        self.evaluation_unit = self.pack  # the discriminator judges `pack` examples at a time
         for role, program, key in zip(ROLES, programs, ("g_optimizer", "d_optimizer")):
             choice = options[key] or config.optimizer  # each moves at its own rate, scaled by the schedule
             self.add_program(program, choice, role, base_lr=settings(choice)["lr"])
@@ -136,8 +151,16 @@ class Gan(Method):
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Losses and accuracies on the split's real data and 2500 generated points (fixed noise);
         for the 2-D mixtures also the modes captured and the high-quality share."""
+        return self.evaluation_result(self.evaluation_means(data), data)
+
+    def evaluation_means(self, data: Dataset) -> dict[str, float]:
+        """What is a mean over the split's examples (`pack` at a time): the discriminator on real data."""
+        return real_judged(self._logits(data.x))
+
+    def evaluation_result(self, means: dict[str, float], data: Dataset) -> dict[str, float]:
+        """The rest is of generated points, not of the split's examples: the same on every MPI rank."""
         fake = self.sample_points(SAMPLES, EVAL_SEED)
-        metrics = judge_metrics(self._logits(data.x), self._logits(fake))
+        metrics = judged(means, self._logits(fake))
         if has_modes(data.info):
             metrics.update(mode_metrics(fake, data.info["centres"], data.info["std"]))
         return metrics
@@ -176,6 +199,61 @@ class Gan(Method):
         path = write_generated(sample_path(request), self.sample_points(request["count"], request["seed"]),
                                splits.train)
         return f"wrote {plural(request['count'], 'generated example')} to {path}"
+
+    def fill(self, values: np.ndarray, missing: np.ndarray, request: dict) -> tuple[np.ndarray, str]:
+        """The fill-in protocol (train/fill_in.py): the noise whose generated example best matches the known
+        part. From FILL_STARTS noise draws per example (`--seed`), `--steps` Adam steps on the noise lower the
+        squared error on the known values (uniform noise kept in [-1, 1]); the start with the lowest error
+        gives the fill-in."""
+        xp, plan, backend = self.xp, self.gen.train_plan, self.gen.backend
+        noise = [r for r in plan.random if r.slot in plan.shapes]
+        if len(noise) != 1 or len(plan.random) != 1 or self.gen.buffers:
+            # the search runs the training pass (the one with a backward pass): dropout would perturb it, and a
+            # normalisation's running statistics would move
+            raise BuildError(f"generator '{self.gen_model.name}' cannot fill in: the search for its noise needs a "
+                             "generator with one noise unit, no dropout and no normalisation",
+                             self.config.method.span)
+        n, steps = len(values), int(request.get("steps") or 1000)
+        rows = n * FILL_STARTS
+        known = backend.asarray(np.repeat(~missing.reshape(n, -1), FILL_STARTS, axis=0).astype(values.dtype))
+        target = backend.asarray(np.repeat(values.reshape(n, -1), FILL_STARTS, axis=0))
+        draw = self.gen.feeds({"batch": np.empty((rows, 0), np.float32)}, rng=np.random.default_rng(
+            request.get("seed", 0)))
+        z, bounded = draw[noise[0].slot], noise[0].kind == "uniform"
+        search = make_optimizer(FILL_OPTIMIZER, {"z": z}, xp)
+        for _ in range(steps):
+            error, grads = self._known_error(z, known, target, noise[0].slot)
+            search.update({"z": z}, {"z": grads})
+            if bounded:
+                xp.clip(z, -1, 1, out=z)
+        error, _ = self._known_error(z, known, target, noise[0].slot, with_grads=False)
+        best = backend.to_numpy(error).reshape(n, FILL_STARTS).argmin(axis=1)
+        generated = self._generated_from(z)
+        chosen = generated.reshape(n, FILL_STARTS, -1)[np.arange(n), best]
+        return chosen.reshape(values.shape), (f"the noise searched from {plural(FILL_STARTS, 'draw')} by "
+                                              f"{plural(steps, 'Adam step')} to match the known part")
+
+    def _known_error(self, z, known, target, slot: str, with_grads: bool = True):
+        """Each row's squared error on the known values of the example generated from noise `z`, and its
+        gradient with respect to `z`."""
+        values = self.gen.feeds({"batch": np.empty((len(z), 0), np.float32)}, rng=np.random.default_rng(0),
+                                training=True)
+        values[slot] = z
+        ctxs = self.gen.run(values, training=True)
+        fake = values[self.fake_slot].reshape(len(z), -1)
+        residual = known * (fake - target)
+        error = (residual ** 2).sum(axis=1)
+        if not with_grads:
+            return error, None
+        _, to_noise = self.gen.backward_to_inputs(values, ctxs, seeds={self.fake_slot: (2 * residual).reshape(
+            values[self.fake_slot].shape)})
+        return error, to_noise[slot]
+
+    def _generated_from(self, z) -> np.ndarray:
+        values = self.gen.feeds({"batch": np.empty((len(z), 0), np.float32)}, rng=np.random.default_rng(0))
+        values[self.gen.eval_plan.random[0].slot] = z
+        self.gen.run(values, training=False, with_loss=False)
+        return self.gen.backend.to_numpy(values[self.gen.eval_plan.slot(self.gen.eval_plan.outputs[0])])
 
     def extra_state(self) -> dict[str, np.ndarray]:
         return {"gan.steps": np.asarray(self.steps)}

@@ -123,6 +123,9 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
                             hint="use more data, or smaller `validation`/`test` fractions")
     check_data_parallel(config, method, train)
     check_augment(config, train)
+    pretrain = getattr(method, "pretrain", None)  # work before the first epoch: a DBN's layers (train/dbn.py)
+    if pretrain is not None and start_epoch == 0:
+        pretrain(train, rng, quiet)
     stopper = _stopper(config, validation, history, method)
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
@@ -273,8 +276,23 @@ def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, bas
             return None
     record = {"epoch": steps.epoch, "lr": lr, **{name + RUNNING: v for name, v in steps.means().items()}}
     if validation is not None and len(validation):
-        record.update({f"val_{k}": float(v) for k, v in method.evaluate(validation).items()})
+        record.update({f"val_{k}": float(v) for k, v in evaluate(method, validation).items()})
     return record
+
+
+def evaluate(method, data) -> dict[str, float]:
+    """`method.evaluate(data)`; under MPI each rank evaluates its contiguous share of the split and the means
+    are reduced, weighted by the shares (a method's `evaluation_means`, then its `evaluation_result` from the
+    whole split's means). A method whose evaluation does not split (`splits_evaluation` false), or a split
+    smaller than the world, is evaluated whole on every rank: the same parameters give the same figures."""
+    ranks = world()
+    unit = getattr(method, "evaluation_unit", 1)
+    units = len(data) // unit
+    if not ranks.parallel or not getattr(method, "splits_evaluation", False) or units < ranks.size:
+        return method.evaluate(data)
+    share = ranks.shard(units)
+    means = method.evaluation_means(data.take(np.arange(share.start * unit, share.stop * unit)))
+    return method.evaluation_result(ranks.reduce_metrics(means, share.rows, check_names=True), data)
 
 
 def _train_step(method, batch, rng) -> dict[str, float]:
@@ -304,10 +322,15 @@ def check_data_parallel(config, method, train=None) -> None:
         return
     if config.method.name not in DATA_PARALLEL_METHODS:
         why = ("its environments are not split across the ranks" if config.env is not None else
-               "its samplers draw random numbers per rank, so the run would not be the one-process run")
+               "its random draws are not split across the ranks, so the run would not be the one-process run")
         raise TrainingError(f"method '{config.method.name}' does not train data-parallel yet: {why}",
                             config.method.span or config.spans.get("method"),
                             hint="run it in one process (without mpiexec)")
+    chains = config.method.options.get("chains") or 0
+    if 0 < chains < ranks.size:
+        raise TrainingError(f"{plural(chains, 'persistent chain')} cannot be shared by {ranks.size} MPI ranks",
+                            config.method.span or config.spans.get("method"),
+                            hint=f"each rank steps its share of the chains: use at least {ranks.size}")
     if any(getattr(part, "buffers", None) for part in getattr(method, "parts", ())):
         raise TrainingError("batch normalisation does not train data-parallel yet: each rank's batch moments "
                             "would be those of its shard, not of the global batch", config.spans.get("model"),

@@ -15,7 +15,11 @@ base gives every method:
 - `state()`/`load_state()`: a checkpoint's arrays, `params.NAME`, `optimizer.*` and `buffers.NAME`
   (`params.PART.NAME`... where there are several parts), then what `extra_state` adds (persistent chains, a
   text vocabulary, step and epoch counts), put back by `load_extra_state`;
-- `check_data`: the data's examples must fit the model's inputs (nngraph/train/feeding.py).
+- `check_data`: the data's examples must fit the model's inputs (nngraph/train/feeding.py);
+- `evaluation_means`/`evaluation_result`: an evaluation in two halves, so that under MPI each rank evaluates
+  its share of a split (train/loop.py: `evaluate`): the metrics that are means over the split's examples
+  (weighted means of the ranks' shares), then the figures from those means and the whole split (a GAN's
+  generated points are not the split's). By default every metric of `evaluate` is a mean over examples.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class Part:
 
 class Method:
     """Implements the loop's Method protocol but `train_step` and `evaluate`, which each method adds."""
+
+    splits_evaluation = True  # False: under MPI every rank evaluates whole splits (the metrics are not means)
+    evaluation_unit = 1  # examples judged together (a GAN's `pack`): a rank's share is a whole number of them
 
     def __init__(self, config, xp, model=None):
         self.config, self.xp, self.model = config, xp, model
@@ -95,6 +102,16 @@ class Method:
 
     def check_data(self, data, span) -> None:
         check_data_fits(self.model, data, span)
+
+    # ---- evaluation in shares (MPI) ---------------------------------------------------------------
+
+    def evaluation_means(self, data) -> dict[str, float]:
+        """The metrics of `data` that are means over its examples (`evaluation_unit`s): here, all of them."""
+        return self.evaluate(data)
+
+    def evaluation_result(self, means: dict[str, float], data) -> dict[str, float]:
+        """A split's metrics from `evaluation_means` over the whole split (`data`)."""
+        return means
 
     # ---- checkpoints ----------------------------------------------------------------------------
 

@@ -10,9 +10,12 @@ same code with and without MPI.
 - `World.allreduce_mean(grads)`: one Allreduce over the gradients laid end to end in one flat buffer (called
   once per update by `Method.apply_update`).
 - `World.reduce_metrics(metrics)`: a step's or an evaluation's metrics, weighted means over the shards.
+- `World.gather_rows(full, share)`: rows that each rank steps for its share (persistent chains) onto every rank.
 - `World.writes`: only rank 0 writes the run folder and prints progress.
 - `ShardedGenerator`: the loop's generator, seen by a rank; `rows(...)` draws the global batch's random numbers
-  (dropout masks, noise) and returns the shard's rows, so every rank draws what one process would.
+  (dropout masks, noise) and returns the shard's rows, so every rank draws what one process would;
+  `fill_rows(fill, out)` does the same for a sampler's own fill (the Gibbs samplers' uniform draws).
+  `other_rows(rng, total)`: the same for rows that are not the examples' (persistent chains).
 - `abort_on_error()`: a rank that raises stops the whole job (MPI_Abort) with a message naming the rank,
   instead of leaving the others waiting in a collective.
 """
@@ -27,12 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nngraph.backend import array_module
 from nngraph.errors import NngraphError, TrainingError
 
 DISABLE_ENV = "NNGRAPH_MPI"  # "0": ignore MPI even under mpiexec (each rank trains alone)
-# methods whose every random draw goes through `Program.feeds` (so `ShardedGenerator.rows` gives each rank its
-# rows of the global batch's draws); the Boltzmann methods' samplers draw on their own and are refused for now
-DATA_PARALLEL_METHODS = ("backprop", "vae", "gan")
+# methods whose every random draw is on rows of the global batch through a rank's `ShardedGenerator` (`rows` in
+# `Program.feeds`, `fill_rows` in the Gibbs samplers), or is the same on every rank
+DATA_PARALLEL_METHODS = ("backprop", "vae", "gan", "cd", "pcd", "boltzmann")
 ABORT_GRACE_S = 0.5
 
 
@@ -78,9 +82,12 @@ class World:
             raise TrainingError(f"a minibatch of {total} examples cannot be split across {self.size} MPI ranks",
                                 hint="use fewer ranks, or a training split whose last minibatch is at least "
                                      "as large as the number of ranks")
+        return self._shard_of(self.rank, total)
+
+    def _shard_of(self, rank: int, total: int) -> Shard:
         base, extra = divmod(total, self.size)
-        start = self.rank * base + min(self.rank, extra)
-        return Shard(start, start + base + (self.rank < extra), total)
+        start = rank * base + min(rank, extra)
+        return Shard(start, start + base + (rank < extra), total)
 
     @contextlib.contextmanager
     def step(self, shard: Shard):
@@ -110,17 +117,35 @@ class World:
             grads[name][...] = xp.asarray(flat[start:start + size].reshape(grads[name].shape))
             start += size
 
-    def reduce_metrics(self, metrics: dict[str, float], rows: int) -> dict[str, float]:
+    def reduce_metrics(self, metrics: dict[str, float], rows: int, check_names: bool = False) -> dict[str, float]:
         """Metrics that are means over this rank's `rows` -> means over all ranks' rows (the same on every
-        rank). The keys must be the same on every rank (the same method made them)."""
+        rank). The keys must be the same on every rank (the same method made them); `check_names` makes sure
+        first (one more collective: for an evaluation, whose metrics may depend on a share's values, such as
+        whether its targets are all 0s and 1s)."""
         if not self.parallel:
             return metrics
         from mpi4py import MPI
 
         names = list(metrics)  # the same order on every rank: the same method made them
+        if check_names and any(other != names for other in self.comm.allgather(names)):
+            raise TrainingError("the ranks' shares of an evaluation gave different metrics",
+                                hint="run it in one process (without mpiexec)")
         sums = np.array([metrics[n] * rows for n in names] + [rows], dtype=np.float64)
         self.comm.Allreduce(MPI.IN_PLACE, sums, op=MPI.SUM)
         return {n: float(sums[i] / sums[-1]) for i, n in enumerate(names)}
+
+    def gather_rows(self, full, share: Shard, xp=np) -> None:
+        """`full` [total, ...] on every rank becomes every rank's own rows of it (`shard(total)`, in place):
+        persistent chains, each rank stepping its share and every rank (so every checkpoint) holding all."""
+        if not self.parallel:
+            return
+        host = np.ascontiguousarray(_host(xp, full))
+        width = host[0].size
+        counts = [self._shard_of(r, share.total).rows * width for r in range(self.size)]
+        offsets = [self._shard_of(r, share.total).start * width for r in range(self.size)]
+        self.comm.Allgatherv(host[share.start:share.stop].copy(), [host, (counts, offsets)])
+        if host is not full:
+            full[...] = xp.asarray(host)
 
     def same_everywhere(self, value):
         """Rank 0's `value` on every rank (a small Python object)."""
@@ -197,6 +222,12 @@ class ShardedGenerator:
     def rows(self, draw: str, shape: tuple, blocks: int = 1, **options) -> np.ndarray:
         """`getattr(generator, draw)` of `shape`, whose first axis is `blocks` blocks of this rank's rows (a
         recurrent plan's time-major steps): drawn for the global batch, this rank's rows of each block kept."""
+        self._check_rows(shape, blocks)
+        # `size=`: the draws' own first argument differs (`integers` takes `low` first)
+        full = getattr(self.generator, draw)(size=(blocks, self.shard.total) + tuple(shape[1:]), **options)
+        return full[:, self.shard.start:self.shard.stop].reshape(shape)
+
+    def _check_rows(self, shape: tuple, blocks: int) -> None:
         if shape[0] != blocks * self.shard.rows:
             # rows laid out otherwise (a VAE's repeated examples, a GAN discriminator's real and generated halves):
             # which of one process's numbers are this rank's depends on that layout, which a draw cannot see
@@ -205,11 +236,43 @@ class ShardedGenerator:
                                 hint="dropout or noise on rows other than the examples' (a vae with samples > 1, "
                                      "dropout in a gan's discriminator) does not train data-parallel yet: "
                                      "run it in one process (without mpiexec)")
-        full = getattr(self.generator, draw)((blocks, self.shard.total) + tuple(shape[1:]), **options)
-        return full[:, self.shard.start:self.shard.stop].reshape(shape)
+
+    def fill_rows(self, fill, out):
+        """`fill(generator, array)` (a sampler's own way to fill an array with draws, e.g. `compile.gibbs.uniform`)
+        run on an array of the global batch's rows; this rank's rows of it copied into `out` [rows, ...]."""
+        self._check_rows(out.shape, 1)
+        full = array_module(out).empty((self.shard.total,) + out.shape[1:], dtype=out.dtype)
+        fill(self.generator, full)
+        out[...] = full[self.shard.start:self.shard.stop]
+        return out
+
+    def with_generator(self, generator) -> ShardedGenerator:
+        """The same rows of another generator (a device generator seeded from this one)."""
+        return ShardedGenerator(generator, self.shard)
 
     def __getattr__(self, name):
         return getattr(self.generator, name)
+
+
+def whole(rng):
+    """The generator behind a rank's view: for draws that are the same on every rank (where chains start)."""
+    return rng.generator if isinstance(rng, ShardedGenerator) else rng
+
+
+def step_rows(rng, rows: int) -> Shard:
+    """The rows of the global batch that this step's `rows` examples are: under MPI the rank's shard (its view
+    of the generator knows it), else all of them."""
+    return rng.shard if isinstance(rng, ShardedGenerator) else Shard(0, rows, rows)
+
+
+def other_rows(rng, total: int):
+    """(A generator, this rank's share) for draws on `total` rows that are not the examples' (persistent
+    chains: `check_data_parallel` makes sure there are at least as many as ranks): under MPI the rank's
+    contiguous share of them, drawn as one process draws all `total`; in one process `rng` and all of them."""
+    if not isinstance(rng, ShardedGenerator):
+        return rng, Shard(0, total, total)
+    share = world().shard(total)
+    return ShardedGenerator(rng.generator, share), share
 
 
 @contextlib.contextmanager

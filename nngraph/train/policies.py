@@ -5,7 +5,8 @@ gradients into the program's output slots, so the network's backward pass is the
 
 - `Categorical`: discrete actions, from a softmax output's logits (its `NAME:z` slot).
 - `Gaussian`: continuous actions, a diagonal Gaussian around an identity output (the mean) with a learned
-  log standard deviation per action dimension, a parameter of the method beside the program's.
+  log standard deviation per action dimension: a parameter of the method beside the program's, or a unit of
+  the model (`log_std_unit=`), one per state.
 """
 
 from __future__ import annotations
@@ -57,34 +58,46 @@ class Categorical:
 
 
 class Gaussian:
-    """Actions are vectors; `out` is the mean, (batch, dims); `log_std` a parameter of shape (dims,), read
-    through `to_host` (it lives on the backend, beside the program's parameters)."""
+    """Actions are vectors, drawn from a diagonal Gaussian around the mean. The log standard deviation is a
+    parameter of shape (dims,), read through `to_host` (it lives on the backend, beside the program's
+    parameters); or, with `log_std=None`, a unit of the model, one per state: then `out` is the mean and the
+    unit's values side by side, (batch, 2 * dims), and `grads` returns d loss / d out in the same layout."""
 
     discrete = False
 
-    def __init__(self, log_std, to_host=np.asarray):
+    def __init__(self, log_std=None, to_host=np.asarray):
         self.parameter, self.to_host = log_std, to_host
 
-    @property
-    def log_std(self) -> np.ndarray:
-        return self.to_host(self.parameter)
+    def _split(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, log std) of each row; a parameter's log std broadcast over the rows."""
+        if self.parameter is None:
+            dims = out.shape[1] // 2
+            return out[:, :dims], out[:, dims:]
+        return out, np.broadcast_to(self.to_host(self.parameter), out.shape)
 
     def sample(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return out + np.exp(self.log_std) * rng.standard_normal(out.shape).astype(out.dtype)
+        mean, log_std = self._split(out)
+        return mean + np.exp(log_std) * rng.standard_normal(mean.shape).astype(mean.dtype)
 
     def mode(self, out: np.ndarray) -> np.ndarray:
-        return out
+        return self._split(out)[0]
 
     def log_prob(self, out: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        scaled = (actions - out) / np.exp(self.log_std)
-        return -0.5 * (scaled ** 2).sum(axis=1) - self.log_std.sum() - 0.5 * out.shape[1] * LOG_2PI
+        mean, log_std = self._split(out)
+        scaled = (actions - mean) / np.exp(log_std)
+        return -0.5 * (scaled ** 2).sum(axis=1) - log_std.sum(axis=1) - 0.5 * mean.shape[1] * LOG_2PI
 
     def entropy(self, out: np.ndarray) -> np.ndarray:
-        return np.full(len(out), self.log_std.sum() + 0.5 * out.shape[1] * (1 + LOG_2PI))
+        mean, log_std = self._split(out)
+        return log_std.sum(axis=1) + 0.5 * mean.shape[1] * (1 + LOG_2PI)
 
     def grads(self, out: np.ndarray, actions: np.ndarray, d_logp: np.ndarray, d_entropy: float) -> dict:
-        """d loss / d mean, and d loss / d log_std summed over the rows."""
-        scaled = (actions - out) / np.exp(self.log_std)
-        d_mean = d_logp[:, None] * scaled / np.exp(self.log_std)
-        d_log_std = (d_logp[:, None] * (scaled ** 2 - 1)).sum(axis=0) + d_entropy * len(out)
-        return {"out": d_mean, "log_std": d_log_std}
+        """d loss / d mean (and d loss / d the log-std unit, beside it in `out`'s layout), or d loss / d mean
+        and d loss / d log_std (the parameter: summed over the rows)."""
+        mean, log_std = self._split(out)
+        scaled = (actions - mean) / np.exp(log_std)
+        d_mean = d_logp[:, None] * scaled / np.exp(log_std)
+        d_log_std = d_logp[:, None] * (scaled ** 2 - 1) + d_entropy
+        if self.parameter is None:
+            return {"out": np.concatenate([d_mean, d_log_std], axis=1)}
+        return {"out": d_mean, "log_std": d_log_std.sum(axis=0)}

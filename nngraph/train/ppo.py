@@ -1,7 +1,8 @@
 """Methods `ppo`, `a2c` and `reinforce`: actor-critic policy gradients on rollouts of `rollout` steps of every copy.
 
 Both collect a rollout with the current stochastic policy (the categorical of the softmax output, or a
-diagonal Gaussian around the mean output with a learned log standard deviation `log_std`), estimate
+diagonal Gaussian around the mean output with a learned log standard deviation: a parameter starting at
+`log_std`, or the values of the unit `log_std_unit` names, one per state), estimate
 advantages with GAE (Schulman et al. 2016; `gae` is lambda, the train block's `gamma` the discount; an
 episode cut by a time limit is bootstrapped from the value of its last observation, as stable-baselines3
 does), and descend
@@ -69,14 +70,32 @@ class ActorCritic(Agent):
         policy, critic = output_unit(model, config, "policy", 0), output_unit(model, config, "critic", 1)
         self.policy_slot = policy.name + ":z" if policy.activation == "softmax" else self.plan.slot(policy.name)
         self.value_slot = self.plan.slot(critic.name)
+        std_unit = options.get("log_std_unit")
+        self.std_slot = self.plan.slot(std_unit) if std_unit is not None else None
         params = dict(program.params)
         if self.envs.discrete:
             self.dist = Categorical()
+        elif self.std_slot is not None:
+            self.dist = Gaussian()  # the log std is the model's unit: its values ride beside the mean
         else:
             shape = self.plan.shapes[policy.name]
             params["log_std"] = self.backend.asarray(np.full(shape, options["log_std"], self.backend.dtype))
             self.dist = Gaussian(params["log_std"], self.backend.to_numpy)
         self.add_part(params, buffers=program.buffers)
+
+    def policy_out(self, values: dict) -> np.ndarray:
+        """What the action distribution reads: the policy unit's logits or mean, and beside the mean the
+        log-std unit's values where one is named."""
+        out = self.host(values, self.policy_slot)
+        return out if self.std_slot is None else np.concatenate([out, self.host(values, self.std_slot)], axis=1)
+
+    def _policy_seeds(self, d_out: np.ndarray) -> dict:
+        """d loss / d `policy_out` into the output slots it was read from."""
+        if self.std_slot is None:
+            return {self.policy_slot: self.backend.asarray(d_out)}
+        dims = d_out.shape[1] // 2
+        return {self.policy_slot: self.backend.asarray(np.ascontiguousarray(d_out[:, :dims])),
+                self.std_slot: self.backend.asarray(np.ascontiguousarray(d_out[:, dims:]))}
 
     @property
     def steps_per_iteration(self) -> int:
@@ -84,11 +103,11 @@ class ActorCritic(Agent):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         values, _ = self.forward(obs)
-        return self.dist.mode(self.host(values, self.policy_slot))
+        return self.dist.mode(self.policy_out(values))
 
     def _policy_and_value(self, obs):
         values, _ = self.forward(obs)
-        return self.host(values, self.policy_slot), self.host(values, self.value_slot)[:, 0]
+        return self.policy_out(values), self.host(values, self.value_slot)[:, 0]
 
     # ---- collecting ----------------------------------------------------------------------------
 
@@ -139,7 +158,7 @@ class ActorCritic(Agent):
     def loss_and_grads(self, mb: dict[str, np.ndarray]) -> tuple[dict[str, float], dict]:
         """(metrics, the loss's gradients by parameter name) on a minibatch of the rollout."""
         values, ctxs = self.forward(mb["obs"], training=True)
-        out, value = self.host(values, self.policy_slot), self.host(values, self.value_slot)[:, 0]
+        out, value = self.policy_out(values), self.host(values, self.value_slot)[:, 0]
         rows = len(out)
         d_logp, metrics = self._policy_loss(self.dist.log_prob(out, mb["actions"]), mb)
         grads_out = self.dist.grads(out, mb["actions"], d_logp, -self.config.method.options["entropy"] / rows)
@@ -148,7 +167,7 @@ class ActorCritic(Agent):
         options = self.config.method.options
         metrics.update(entropy=entropy, loss=metrics["pg_loss"] + options["value"] * metrics["value_loss"]
                        - options["entropy"] * entropy)
-        seeds = {self.policy_slot: self.backend.asarray(grads_out["out"]),
+        seeds = {**self._policy_seeds(grads_out["out"]),
                  self.value_slot: self.backend.asarray((options["value"] * d_value)[:, None])}
         grads = self.program.backward(values, ctxs, seeds)
         if "log_std" in grads_out:

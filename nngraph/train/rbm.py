@@ -27,6 +27,7 @@ from nngraph.data.dataset import Dataset
 from nngraph.ops.activations import stable_sigmoid, stable_softplus
 from nngraph.train.boltzmann import EnergyMethod
 from nngraph.train.feeding import Tally, chunks
+from nngraph.train.parallel import Shard, ShardedGenerator, other_rows, step_rows, whole, world
 
 METRIC_ROWS = 16  # batches larger than FULL_METRICS are measured on about this many rows
 FULL_METRICS = 64
@@ -42,7 +43,7 @@ def build(checked, config, backend) -> RBM:
 class Buffers:
     """Arrays for one batch size: `v`/`h` stack the data rows over the negative rows."""
 
-    rows: int
+    key: tuple  # (data rows, negative rows, the negative rows' sign)
     v: object
     h: object
     hidden_sample: object
@@ -50,6 +51,26 @@ class Buffers:
     visible_means: object
     visible_draws: object
     signs: object  # -1/n for data rows, +1/m for negative rows: the bias gradient is signs @ v
+
+
+def measured_rows(examples: Shard) -> tuple[slice, Shard]:
+    """Which of a step's rows the metrics measure: all of a global batch of up to FULL_METRICS rows, else every
+    s-th row of it (about METRIC_ROWS); as (this shard's rows of them, their share of all measured rows)."""
+    stride = 1 if examples.total <= FULL_METRICS else -(-examples.total // METRIC_ROWS)
+    first = -examples.start % stride
+    start, count = -(-examples.start // stride), len(range(first, examples.rows, stride))
+    return slice(first, None, stride), Shard(start, start + count, len(range(0, examples.total, stride)))
+
+
+def fixed_bits(xp, v, n_visible: int):
+    """A visible unit to flip per 0/1 row, a fixed function of the row's values (exact in float64)."""
+    weights = xp.asarray((np.arange(n_visible) * 7919 + 1) % 65521, dtype=np.float64)
+    return (v.astype(np.float64) @ weights).astype(np.int64) % n_visible
+
+
+def mean(values) -> float:
+    """The mean of an array, 0 for an empty one."""
+    return float(values.sum()) / max(values.size, 1)
 
 
 class RBM(EnergyMethod):
@@ -69,34 +90,40 @@ class RBM(EnergyMethod):
 
     # ---- one update -----------------------------------------------------------------------------
 
-    def _buffers_for(self, n: int) -> Buffers:
-        if self.buffers is None or self.buffers.rows != n:
+    def _buffers_for(self, n: int, neg: int, negative_sign: float) -> Buffers:
+        if self.buffers is None or self.buffers.key != (n, neg, negative_sign):
             xp, m = self.xp, self.machine
-            dtype, neg = m.weights.dtype, self.chain_count or n
+            dtype = m.weights.dtype
             empty = lambda rows, cols: xp.empty((rows, cols), dtype=dtype)
-            signs = np.concatenate([np.full(n, -1.0 / n), np.full(neg, 1.0 / neg)])
-            self.buffers = Buffers(n, empty(n + neg, m.n_visible), empty(n + neg, m.n_hidden),
+            signs = np.concatenate([np.full(n, -1.0 / n), np.full(neg, negative_sign)])
+            self.buffers = Buffers((n, neg, negative_sign), empty(n + neg, m.n_visible), empty(n + neg, m.n_hidden),
                                    empty(neg, m.n_hidden), empty(neg, m.n_hidden), empty(neg, m.n_visible),
                                    empty(neg, m.n_visible), xp.asarray(signs, dtype=dtype))
         return self.buffers
 
     def train_step(self, batch: Dataset, rng) -> dict[str, float]:
+        """Under MPI (`rng` a rank's view, train/parallel.py) the rank's examples are its shard of the global
+        batch, and with PCD it steps its share of the chains (every rank holds them all, for checkpoints); every
+        draw is one process's for those rows, and the negative statistics are weighed so that the allreduce,
+        which weighs the gradients by the share of the examples, averages them over all chains."""
         xp, m, gibbs = self.xp, self.machine, self.gibbs
         drng = device_generator(xp, rng)
         n = len(batch)
-        b = self._buffers_for(n)
+        examples = step_rows(rng, n)
+        chain_rng, chains = other_rows(drng, self.chain_count) if self.chain_count else (drng, examples)
+        b = self._buffers_for(n, chains.rows, examples.total / n / chains.total)
         data, negative, positive_h, negative_h = b.v[:n], b.v[n:], b.h[:n], b.h[n:]
         data[...] = self.backend.asarray(batch.x.reshape(n, -1))
         xp.matmul(data, m.weights, out=positive_h)
         positive_h += m.hidden_bias
         self.steps_in_epoch += 1
         measure = (self.steps_in_epoch - 1) % self.measure_every == 0
-        picked = slice(None, None, 1 if n <= FULL_METRICS else -(-n // METRIC_ROWS))
+        picked, measured = measured_rows(examples)
         z_rows = positive_h[picked].copy() if measure else None
         stable_sigmoid(xp, positive_h, positive_h)
         if self.chain_count:
-            gibbs.hidden_probs(self.persistent_chains(drng), out=negative_h)
-            gibbs.sample_hidden(negative_h, drng, b.hidden_sample, b.hidden_draws)
+            gibbs.hidden_probs(self.persistent_chains(drng)[chains.start:chains.stop], out=negative_h)
+            gibbs.sample_hidden(negative_h, chain_rng, b.hidden_sample, b.hidden_draws)
         else:
             gibbs.sample_hidden(positive_h, drng, b.hidden_sample, b.hidden_draws)
         recon = None
@@ -104,14 +131,16 @@ class RBM(EnergyMethod):
             gibbs.visible_means(b.hidden_sample, out=b.visible_means)
             if step == 0 and measure and not self.chain_count:  # CD's first reconstruction of the data
                 recon = b.visible_means[picked].copy()
-            gibbs.sample_visible(b.visible_means, drng, negative, b.visible_draws)
+            gibbs.sample_visible(b.visible_means, chain_rng, negative, b.visible_draws)
             gibbs.hidden_probs(negative, out=negative_h)
             if step + 1 < self.k:
-                gibbs.sample_hidden(negative_h, drng, b.hidden_sample, b.hidden_draws)
+                gibbs.sample_hidden(negative_h, chain_rng, b.hidden_sample, b.hidden_draws)
         if self.chain_count:
-            self.chains[...] = negative
-        if measure:
-            self.last_metrics = self.metrics(data[picked], z_rows, rng, recon)
+            self.chains[chains.start:chains.stop] = negative
+            world().gather_rows(self.chains, chains, xp)
+        if measure:  # the measured rows of the global batch, over the ranks (the loop's reduction keeps them)
+            metrics = self.metrics(data[picked], z_rows, ShardedGenerator(whole(rng), measured), recon)
+            self.last_metrics = world().reduce_metrics(metrics, measured.rows)
         positive_h *= b.signs[0]
         negative_h *= b.signs[-1]
         xp.matmul(b.v.T, b.h, out=self.grad_weights)
@@ -121,10 +150,11 @@ class RBM(EnergyMethod):
         return self.last_metrics
 
     def persistent_chains(self, rng):
-        """The PCD chains' visible states, started from random bits at the first step."""
+        """The PCD chains' visible states, started from random bits at the first step (all of them, the same
+        on every MPI rank)."""
         if self.chains is None:
             m = self.machine
-            self.chains = random_bits(rng, self.xp, (self.chain_count, m.n_visible), m.weights.dtype)
+            self.chains = random_bits(whole(rng), self.xp, (self.chain_count, m.n_visible), m.weights.dtype)
         return self.chains
 
     # ---- measures -----------------------------------------------------------------------------------
@@ -133,30 +163,32 @@ class RBM(EnergyMethod):
         """Measures of visible rows v given their hidden net input z = v W + c. `recon`: the rows'
         reconstructions, if at hand (CD's, from sampled hidden states); else the visible means given the
         hidden probabilities. Without `rng` the flipped bits of the pseudo-likelihood are a fixed function
-        of the row, so evaluation draws nothing."""
+        of the row's values, so evaluation draws nothing (and a split evaluated in shares flips the bits one
+        pass does). Means of no rows (an MPI rank measuring none of a step's rows) are 0."""
         xp, m = self.xp, self.machine
         free = m.free_energy(v, z)
         if recon is None:
             recon = self.gibbs.visible_means(stable_sigmoid(xp, z))
-        out = {"recon_error": float(((recon - v) ** 2).mean()), "free_energy": float(free.mean())}
+        out = {"recon_error": mean((recon - v) ** 2), "free_energy": mean(free)}
         if not m.any_gaussian:
             out["pseudo_ll"] = self.pseudo_likelihood(v, z, free, rng)
         log_z = self.log_z(fresh=rng is None)
         if log_z is not None:
-            out["log_likelihood"] = float((-free - log_z).mean())
+            out["log_likelihood"] = mean(-free - log_z)
         out["loss"] = -out["log_likelihood"] if log_z is not None else out["recon_error"]
         return out
 
     def pseudo_likelihood(self, v, z, free, rng) -> float:
+        """`rng`: a view of the measured rows of the global batch (`ShardedGenerator`), or None."""
         xp, m, count = self.xp, self.machine, len(v)
-        bits = (rng.integers(0, m.n_visible, count) if rng is not None
-                else (np.arange(count) * 7919) % m.n_visible)
+        bits = (rng.rows("integers", (count,), low=0, high=m.n_visible) if rng is not None
+                else fixed_bits(xp, v, m.n_visible))
         rows, bits = xp.arange(count), xp.asarray(bits)
         flipped = v.copy()
         flipped[rows, bits] = 1 - v[rows, bits]
         z_flipped = z + (flipped[rows, bits] - v[rows, bits])[:, None] * m.weights[bits]
         gap = m.free_energy(flipped, z_flipped) - free
-        return float((-m.n_visible * stable_softplus(xp, -gap)).mean())
+        return mean(-m.n_visible * stable_softplus(xp, -gap))
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         tally = Tally()

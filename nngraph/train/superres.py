@@ -1,6 +1,7 @@
 """What `nngraph sample` makes of a model trained on super-resolution pairs (`superres(...)` data): for the
-first test images, a picture of the low-resolution input (each pixel a block), bicubic interpolation, the
-model's image and the truth side by side; or with `-o X.npy`, the model's images as an array."""
+first test images (or those of `--input LOW.npy`), a picture of the low-resolution input (each pixel a block),
+bicubic interpolation, the model's image and the truth (where there is one) side by side; or with `-o X.npy`, the
+model's images as an array."""
 
 from __future__ import annotations
 
@@ -23,12 +24,17 @@ def superres_samples(method, request: dict, splits) -> str:
                                              "and super-resolution (data superres(...))")
     from nngraph.viz import samples as pictures
 
-    rows = data.take(np.arange(min(request["count"], len(data))))
+    given = request.get("inputs")  # `sample --input LOW.npy`: the user's low-resolution images, no truth
+    source = given if given is not None else data
+    rows = source.take(np.arange(min(request["count"], len(source))))
     model = method.predict(rows.x)
     path = sample_path(request)
     if pictures.is_array(path):
         pictures.write_samples(path, model, model.shape[1:])
         return f"wrote {plural(len(rows), 'high-resolution image')} to {path}"
-    columns = [resize(rows.x, factor, "nearest"), bicubic(rows.x, factor), np.clip(model, 0, DATA_RANGE), rows.y]
-    written = pictures.write_side_by_side(path, columns)
+    columns = [resize(rows.x, factor, "nearest"), bicubic(rows.x, factor), np.clip(model, 0, DATA_RANGE)]
+    if given is not None:
+        written = pictures.write_side_by_side(path, columns)
+        return f"wrote {written}: low / bicubic / model for {plural(len(rows), 'image')} of {given.name}"
+    written = pictures.write_side_by_side(path, columns + [rows.y])
     return f"wrote {written}: low / bicubic / model / truth for {plural(len(rows), 'test image')}"

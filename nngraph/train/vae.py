@@ -49,6 +49,10 @@ def kl_weight(epoch: int, warmup: int) -> float:
 class Vae(Backprop):
     """Backprop on the negative ELBO, with the KL warm-up, several latent draws per example, and sampling."""
 
+    # its evaluation draws noise chunk by chunk from its own generator: a rank's share of a split would get
+    # other draws than one process gives those examples, so under MPI every rank evaluates whole splits
+    splits_evaluation = False
+
     def __init__(self, model: ModelGraph, program: Program, config: TrainConfig):
         super().__init__(model, program, config)
         self.samples, self.warmup = config.method.options["samples"], config.method.options["warmup"]
@@ -115,14 +119,33 @@ class Vae(Backprop):
 
     # ---- encoding and decoding -------------------------------------------------------------
 
-    def encode_decode(self, x: np.ndarray) -> dict:
-        """Slot values of the eval plan's forward pass with every eps at zero (z = mu)."""
+    def encode_decode(self, x: np.ndarray, rng=None) -> dict:
+        """Slot values of the eval plan's forward pass: the latent drawn with `rng`, or without one at its mean
+        (every eps zero)."""
         program, plan = self.program, self.program.eval_plan
-        values = program.feeds(self.inputs(x), rng=np.random.default_rng(EVAL_SEED))
-        for r in plan.random:
-            values[r.slot] = self.xp.zeros_like(values[r.slot])
+        values = program.feeds(self.inputs(x), rng=rng or np.random.default_rng(EVAL_SEED))
+        if rng is None:
+            for r in plan.random:
+                values[r.slot] = self.xp.zeros_like(values[r.slot])
         program.run(values, training=False, with_loss=False)
         return values
+
+    def fill(self, values: np.ndarray, missing: np.ndarray, request: dict) -> tuple[np.ndarray, str]:
+        """The fill-in protocol (train/fill_in.py): iterative conditional imputation (Rezende, Mohamed and
+        Wierstra 2014): encode, draw z from q(z|x), decode, put the known values back, `--steps`
+        rounds; the last round decodes the latent's mean, and its reconstruction (the decoder's means) fills
+        the missing values."""
+        from nngraph.train.fill_in import require_output_like_input
+
+        plan = self.program.eval_plan
+        require_output_like_input(self, plan, "fill in missing values")
+        output = plan.outputs[0]
+        rng, rounds = np.random.default_rng(request.get("seed", 0)), int(request.get("steps") or 1000)
+        x = values
+        for round_ in range(rounds):
+            recon = self.encode_decode(x, rng if round_ < rounds - 1 else None)[plan.slot(output)]
+            x = np.where(missing, self.program.backend.to_numpy(recon).reshape(x.shape), values)
+        return x, f"{plural(rounds, 'round')} of encoding, drawing z, decoding; the last at z's mean"
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """The first output for given latent values: the eval forward pass with the sample unit's
@@ -137,6 +160,8 @@ class Vae(Backprop):
         values = self.encode_decode(x)
         mu = self.latent.sample_params[0]
         return self.program.backend.to_numpy(values[self.program.eval_plan.slot(mu)])
+
+    samples_from_inputs = False  # `sample --input` fills in (--fill) only
 
     def sample(self, request: dict, splits) -> str:
         """Decoded prior draws; beside them reconstructions of test images, and for a 2-D latent

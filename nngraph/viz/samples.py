@@ -15,6 +15,7 @@ from nngraph.viz.scatter import latent_scatter, scatter_samples
 
 RECONSTRUCTIONS = 32  # test images shown beside their reconstructions
 PER_ROW = 8
+SERIES_SHOWN = 8  # sequences drawn by `write_series_fills`
 
 
 def sibling(path: Path, tag: str) -> Path:
@@ -99,3 +100,29 @@ def write_side_by_side(path: Path, columns: list[np.ndarray]) -> Path:
     low, bicubic, model, truth)."""
     rows = np.stack([np.asarray(c, np.float64) for c in columns], axis=1)  # (n, columns, C, H, W)
     return image_grid(rows.reshape(-1, *rows.shape[2:]), path, nrow=len(columns))
+
+
+def write_series_fills(path: Path, values: np.ndarray, missing: np.ndarray, filled: np.ndarray,
+                       truth: np.ndarray | None) -> Path:
+    """Filled-in sequences (n, T, F), one panel each for the first few (first feature): the known steps, the
+    filled ones, and the truth where it is known."""
+    from nngraph.viz.output import PLOT_SUFFIXES, new_figure, output_path, save_figure
+
+    path = output_path(path, PLOT_SUFFIXES, "filled-in sequences")
+    shown = min(SERIES_SHOWN, len(filled))
+    figure = new_figure(8.0, 1.6 * shown)
+    steps = np.arange(filled.shape[1])
+    for k in range(shown):
+        ax = figure.add_subplot(shown, 1, k + 1)
+        gap = missing[k].reshape(len(steps), -1)[:, 0]
+        if truth is not None:
+            ax.plot(steps, truth[k].reshape(len(steps), -1)[:, 0], color="0.6", lw=2, label="data")
+        ax.plot(steps, np.where(gap, np.nan, values[k].reshape(len(steps), -1)[:, 0]), "k.", ms=3, label="kept")
+        ax.plot(steps, np.where(gap, filled[k].reshape(len(steps), -1)[:, 0], np.nan), "C3.-", ms=3,
+                label="filled")
+        ax.grid(alpha=0.3)
+        if k == 0:
+            ax.legend(fontsize=7, loc="upper right")
+    figure.tight_layout()
+    save_figure(figure, path)
+    return path

@@ -8,7 +8,8 @@ import pytest
 import nngraph
 from nngraph.errors import DataError
 from nngraph.session import prepare
-from nngraph.train.boltzmann import fill_mask, visible_picture
+from nngraph.train.boltzmann import visible_picture
+from nngraph.train.fill_in import fill_mask
 from tests.boltzmann.helpers import machine
 from tests.cli.helpers import run_cli
 
@@ -53,7 +54,7 @@ def test_a_mask_that_does_not_fit_is_a_clear_error(trained, tmp_path):
     spec, checkpoint = trained
     np.save(tmp_path / "mask.npy", np.ones(5, bool))
     result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", tmp_path / "mask.npy")
-    assert result.code == 1 and "does not fit the 9 visible units" in result.err
+    assert result.code == 1 and "does not fit the examples of shape [9]" in result.err
     assert "Traceback" not in result.both
 
 
@@ -81,5 +82,28 @@ def test_fill_masks_are_halves_of_the_picture(backend):
     assert fill_mask("right", (4, 4), 16).reshape(4, 4)[:, 2:].all()
     bottom = fill_mask("bottom", (3, 3), 9).reshape(3, 3)  # an odd height: the middle row is kept either way
     assert bottom[2].all() and not bottom[:2].any() and fill_mask("top", (3, 3), 9).reshape(3, 3)[0].all()
-    with pytest.raises(DataError, match="not a picture with rows"):
+    with pytest.raises(DataError, match="not pictures with rows"):
         fill_mask("top", (1, 8), 8)
+
+
+def test_fill_in_beats_the_mean_it_starts_from(tmp_path):
+    """Vectors whose right half repeats the left: an RBM that learned it fills the right half in from the left."""
+    import itertools
+
+    from nngraph.session import prepare
+    from nngraph.train.fill_in import example_shape, fill_errors, fill_task
+    from nngraph.train.loop import fit
+
+    half = np.array(list(itertools.product([0, 1], repeat=4)), np.float32)
+    np.save(tmp_path / "twice.npy", np.tile(np.concatenate([half, half], 1), (8, 1)))
+    (tmp_path / "twice.nn").write_text("""
+model m { visible v[8] bernoulli; hidden h[16] bernoulli; v <-> h }
+train { model m; data npy("twice.npy"); method cd(k=1); optimizer adam(lr=0.02); batch 16; epochs 200; test 0.25 }
+""")
+    session = prepare(nngraph.load(tmp_path / "twice.nn"))
+    fit(session.method, session.splits.train, None, session.config)
+    request = {"fill": "right", "count": 64, "steps": 50, "seed": 0, "means": True}
+    task = fill_task(request, session.splits, example_shape(session.method, session.splits))
+    filled, _ = session.method.fill(task.values.copy(), task.missing.copy(), request)
+    ours, start = fill_errors(filled, task.truth, task.missing), fill_errors(task.values, task.truth, task.missing)
+    assert ours["accuracy"] > 0.95 and ours["mse"] < 0.1 * start["mse"]  # the mean: 43% right, MSE 0.25

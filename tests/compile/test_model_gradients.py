@@ -10,7 +10,7 @@ from nngraph.train.feeding import split_inputs
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 BACKPROP_SPECS = ["xor", "logistic_xor", "linear_regression", "digits_logreg", "digits_mlp", "digits_cnn",
-                  "mnist_lenet", "digits_superres", "mnist_superres"]
+                  "mnist_lenet", "digits_superres", "mnist_superres", "dbn_digits"]
 
 
 def _batch(program, checked, rng, n=3):

@@ -109,7 +109,7 @@ def _agent(session, part):
     return {method.feed: x}, want, float64_rounding(method, {method.feed: x}, want)
 
 
-REFERENCES = {"ppo": _agent, "a2c": _agent, "reinforce": _agent, "dqn": _agent, "backprop": _backprop, "cd": _hidden_features, "pcd": _hidden_features, "vae": _vae, "gan": _gan}
+REFERENCES = {"ppo": _agent, "a2c": _agent, "reinforce": _agent, "dqn": _agent, "backprop": _backprop, "dbn": _backprop, "cd": _hidden_features, "pcd": _hidden_features, "vae": _vae, "gan": _gan}
 
 
 @pytest.mark.parametrize("name", REFUSED)

@@ -52,3 +52,30 @@ def test_sample_draws_four_columns(run, tmp_path):
     assert abs(width / height - 4 / 6) < 0.1  # 4 pictures a row, 6 rows
     array = run_cli("sample", SPEC, "--checkpoint", run[0] / "checkpoint.npz", "-n", "3", "-o", tmp_path / "s.npy")
     assert array.code == 0 and np.load(tmp_path / "s.npy").shape == (3, 1, 8, 8)
+
+
+def test_sample_input_gives_high_resolution_images_of_the_given_low_ones(run, tmp_path):
+    checkpoint = run[0] / "checkpoint.npz"
+    low = np.random.default_rng(1).random((3, 1, 4, 4)).astype(np.float32)
+    np.save(tmp_path / "low.npy", low)
+    array = run_cli("sample", SPEC, "--checkpoint", checkpoint, "--input", tmp_path / "low.npy",
+                    "-o", tmp_path / "h.npy")
+    assert array.code == 0 and "3 high-resolution images" in array.out, array.both
+    predicted = run_cli("predict", SPEC, "--checkpoint", checkpoint, "--input", tmp_path / "low.npy",
+                        "-o", tmp_path / "p.npy")
+    assert predicted.code == 0, predicted.both
+    np.testing.assert_array_equal(np.load(tmp_path / "h.npy"), np.load(tmp_path / "p.npy"))
+    picture = run_cli("sample", SPEC, "--checkpoint", checkpoint, "--input", tmp_path / "low.npy",
+                      "-o", tmp_path / "h.png")
+    assert picture.code == 0 and "low / bicubic / model for 3 images of" in picture.out, picture.both
+    header = (tmp_path / "h.png").read_bytes()[16:24]
+    width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+    assert abs(width / height - 3 / 3) < 0.1  # 3 pictures a row (no truth), 3 rows
+
+
+def test_sample_input_of_the_wrong_size_is_a_clear_error(run, tmp_path):
+    np.save(tmp_path / "big.npy", np.zeros((2, 1, 8, 8), np.float32))
+    result = run_cli("sample", SPEC, "--checkpoint", run[0] / "checkpoint.npz", "--input", tmp_path / "big.npy",
+                     "-o", tmp_path / "h.png")
+    assert result.code == 1 and "Traceback" not in result.both and not (tmp_path / "h.png").exists()
+    assert "big.npy" in result.err, result.err

@@ -39,6 +39,7 @@ TOTALS = {
     # x->h and h->h into 4 gates, the gates' bias, h.initial and h.initial_cell; h->y and its bias
     "sine_lstm_dropout.nn": {"sine_lstm_dropout": (1 * 128 + 32 * 128 + 128 + 2 * 32 + 33,
                                                    2 * (1 * 128 + 32 * 128 + 32))},
+    "sine_gaps.nn": {"sine_gaps": (1 * 256 + 64 * 256 + 256 + 65, 2 * (1 * 256 + 64 * 256 + 64))},
     # conv without a bias plus batchnorm's scale and shift (8 each); h's bias and layernorm's (64 each); y
     "digits_norm.nn": {"digits_norm": (8 * 9 + 2 * 8 + 128 * 64 + 64 + 2 * 64 + 65 * 10,
                                        2 * 8 * 64 * 9 + 8 * 16 * 4 + 2 * 128 * 64 + 2 * 64 * 10)},
@@ -55,6 +56,10 @@ TOTALS = {
                     "discriminator": (5 * 128 + 129 * 128 + 129, 2 * (4 * 128 + 128 * 128 + 128))},
     "gan_digits.nn": {"generator": (33 * 256 + 257 * 256 + 257 * 64, 2 * (32 * 256 + 256 * 256 + 256 * 64)),
                       "discriminator": (65 * 256 + 257, 2 * (64 * 256 + 256))},
+    # deep belief nets: two sigmoid layers and a softmax, each with its bias (the generative biases that
+    # pretraining keeps are a method's state, not the model's parameters)
+    "dbn_digits.nn": {"dbn_digits": (65 * 128 + 129 * 128 + 129 * 10, 2 * (64 * 128 + 128 * 128 + 128 * 10))},
+    "mnist_dbn.nn": {"mnist_dbn": (785 * 500 + 501 * 500 + 501 * 10, 2 * (784 * 500 + 500 * 500 + 500 * 10))},
     "linear_regression.nn": {"linreg": (4, 6)},
     "logistic_xor.nn": {"logistic_xor": (3, 4)},
     "mnist_lenet.nn": {"lenet": (44_426, 2 * 6 * 576 * 25 + 6 * 144 * 4 + 2 * 16 * 64 * 150 + 16 * 16 * 4
@@ -88,6 +93,8 @@ TOTALS = {
     "cartpole_dqn.nn": {"qnet": (5 * 256 + 257 * 256 + 257 * 2, 2 * (4 * 256 + 256 * 256 + 256 * 2))},
     "cartpole_reinforce.nn": {"agent": (5 * 64 + 65 * 2 + 5 * 64 + 65, 2 * (4 * 64 + 64 * 2) + 2 * (4 * 64 + 64))},
     "pendulum_ppo.nn": {"agent": (2 * (4 * 64 + 65 * 64 + 65), 2 * 2 * (3 * 64 + 64 * 64 + 64))},
+    # pendulum_ppo.nn and the log standard deviation unit a_2 -> s
+    "pendulum_ppo_std.nn": {"agent": (2 * (4 * 64 + 65 * 64 + 65) + 65, 2 * 2 * (3 * 64 + 64 * 64 + 64) + 2 * 64)},
     "acrobot_ppo.nn": {"agent": (7 * 64 + 65 * 64 + 65 * 3 + 7 * 64 + 65 * 64 + 65,
                                  2 * (6 * 64 + 64 * 64 + 64 * 3) + 2 * (6 * 64 + 64 * 64 + 64))},
 }

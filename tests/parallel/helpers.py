@@ -35,6 +35,10 @@ class Run:
     def records(self) -> list[dict]:
         return [json.loads(line) for line in (self.folder / "metrics.jsonl").read_text().splitlines()]
 
+    def final(self) -> dict[str, float]:
+        """summary.json's last metrics: the final validation, test and training-split evaluations."""
+        return json.loads((self.folder / "summary.json").read_text())["final"]
+
     def params(self) -> dict[str, np.ndarray]:
         with np.load(self.folder / "checkpoint.npz") as saved:
             return {k: saved[k] for k in saved.files if k.startswith("params.")}

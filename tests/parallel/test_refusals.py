@@ -31,29 +31,13 @@ def test_a_batch_the_ranks_cannot_share_is_refused_at_the_batch_setting(tmp_path
     assert "rank 0 of 2 failed" in err or "rank 1 of 2 failed" in err
 
 
-RBM = """\
-model r {
-  visible v[4] bernoulli
-  hidden  h[3] bernoulli
-  v <-> h
-}
-train {
-  model r
-  data bars(size=2)
-  method cd(k=1)
-  optimizer sgd(lr=0.1)
-  batch 4
-  epochs 1
-}
-"""
+def test_fewer_persistent_chains_than_ranks_are_refused_at_the_method(tmp_path):
+    from tests.parallel.test_same_results import PCD
 
-
-def test_a_method_whose_draws_are_not_sharded_is_refused(tmp_path):
     mpiexec()
-    path, err = refused(tmp_path, RBM)
-    assert "method 'cd' does not train data-parallel yet" in err
-    assert f"{path}:9:" in err
-
+    path, err = refused(tmp_path, PCD.replace("chains=9", "chains=1"))
+    line = PCD.splitlines().index("  method pcd(k=1, chains=9)") + 1
+    assert f"{path}:{line}:10: error: 1 persistent chain cannot be shared by 2 MPI ranks" in err
 
 
 def test_reinforcement_learning_is_refused_at_its_method(tmp_path):

@@ -64,3 +64,45 @@ def test_a_single_process_is_a_world_of_one_whose_collectives_change_nothing():
     np.testing.assert_array_equal(grads["w"], 1)
     assert single.reduce_metrics({"loss": 0.5}, 3) == {"loss": 0.5}
     assert single.same_everywhere("x") == "x"
+
+
+def test_a_samplers_fill_of_a_ranks_rows_is_its_rows_of_one_process_fill():
+    """`fill_rows` runs a sampler's own fill (the Gibbs samplers' uniform draws from raw bits) on the global
+    batch's rows: an odd shard of an odd batch gets one process's numbers, and the generator its state."""
+    from nngraph.compile.gibbs import uniform
+
+    total, width = 7, 3
+    one = np.random.default_rng(5)
+    whole = uniform(one, np.empty((total, width), np.float32))
+    for rank in range(2):
+        shard = Ranks(rank, 2).shard(total)
+        rng = np.random.default_rng(5)
+        part = uniform(ShardedGenerator(rng, shard), np.empty((shard.rows, width), np.float32))
+        np.testing.assert_array_equal(part, whole[shard.start:shard.stop])
+        assert rng.bit_generator.state == one.bit_generator.state
+
+
+def test_integer_draws_of_a_ranks_rows_are_its_rows_of_one_process_draw():
+    one = np.random.default_rng(2).integers(0, 9, 10)
+    part = ShardedGenerator(np.random.default_rng(2), Shard(6, 10, 10)).rows("integers", (4,), low=0, high=9)
+    np.testing.assert_array_equal(part, one[6:])
+
+
+@pytest.mark.parametrize("total", [10, 70, 131])
+def test_the_measured_rows_of_a_batch_are_one_process_measured_rows_whatever_the_shards(total):
+    """An RBM measures its metrics on every s-th row of a large batch: the ranks' measured rows, in order, are
+    one process's, and their shares of the measured rows cover them once."""
+    from nngraph.train.rbm import measured_rows
+
+    picked, share = measured_rows(Shard(0, total, total))
+    everyone = np.arange(total)[picked]
+    for size in (2, 3):
+        rows, starts = [], []
+        for rank in range(size):
+            shard = Ranks(rank, size).shard(total)
+            mine, measured = measured_rows(shard)
+            rows += (np.arange(shard.start, shard.stop)[mine]).tolist()
+            assert measured.rows == len(np.arange(shard.rows)[mine]) and measured.total == len(everyone)
+            starts.append(measured.start)
+        assert rows == everyone.tolist()
+        assert starts == sorted(starts) and starts[0] == 0

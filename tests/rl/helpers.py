@@ -48,6 +48,11 @@ def agent(env="cartpole(n=4, episodes=5)", method="ppo(rollout=16, minibatch=32,
             .replace("{extra}", extra))
 
 
+def with_log_std_unit(text: str, actions: int = 1) -> str:
+    """An agent spec with a third output, `s`, the Gaussian policy's log standard deviation per state."""
+    return text.replace("  obs -> h -> pi; h -> v\n", f"  output s[{actions}]\n  obs -> h -> pi; h -> v; h -> s\n")
+
+
 def qnet(method="dqn(buffer=500, start=64, minibatch=16, train_every=8, target_every=32)", steps=256,
          extra="") -> str:
     return QNET.replace("{method}", method).replace("{steps}", str(steps)).replace("{extra}", extra)

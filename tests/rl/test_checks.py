@@ -8,7 +8,7 @@ import pytest
 import nngraph
 from nngraph.graph import envs as graph_envs
 
-from .helpers import agent, error_of, qnet
+from .helpers import agent, error_of, qnet, with_log_std_unit
 
 
 def test_the_agent_specs_check():
@@ -107,3 +107,17 @@ def test_policy_and_critic_may_be_named_and_must_be_outputs():
     assert nngraph.loads(swapped, "agent.nn")
     e = error_of(agent(method="ppo(policy=h)"))
     assert "policy=h: model 'agent' has no output unit 'h'" in e.message and e.span.line == 11
+
+
+PENDULUM = dict(env="pendulum(n=2)", obs=3, actions=1, activation="")
+
+
+def test_a_log_std_unit_is_an_identity_output_of_the_actions_shape():
+    assert nngraph.loads(with_log_std_unit(agent(method="ppo(log_std_unit=s)", **PENDULUM)), "agent.nn")
+    e = error_of(with_log_std_unit(agent(method="ppo(log_std_unit=s)", **PENDULUM), actions=2))
+    assert "the log standard deviation 's' must be an identity unit of the action's shape [1], not [2]" in e.message
+    assert e.span.line == 6
+    e = error_of(with_log_std_unit(agent(method="ppo(log_std_unit=v)", **PENDULUM)))
+    assert "log_std_unit=v names the critic" in e.message and e.span.line == 12
+    e = error_of(with_log_std_unit(agent(method="a2c(log_std_unit=s)"), actions=2))
+    assert "a log standard deviation is for continuous actions" in e.message

@@ -12,7 +12,7 @@ from nngraph.session import prepare
 from nngraph.train.agent import train_agent
 from nngraph.train.ppo import ActorCritic, gae
 
-from .helpers import agent
+from .helpers import agent, with_log_std_unit
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 PENDULUM = dict(env="pendulum(n=2, episodes=2)", obs=3, actions=1, activation="")
@@ -49,6 +49,33 @@ def test_the_loss_gradients_match_finite_differences(method, space):
         index = tuple(rng.integers(0, s) for s in ppo.params[name].shape)
         numeric = _numeric_gradient(ppo, mb, name, index)
         assert grads[name][index] == pytest.approx(numeric, rel=1e-4, abs=1e-7), name
+
+
+@pytest.mark.parametrize("method", ["ppo(rollout=8, minibatch=16, clip=0.02, value_clip=0.01, entropy=0.01, "
+                                    "log_std_unit=s)", "a2c(rollout=8, entropy=0.01, log_std_unit=s)"])
+def test_the_loss_gradients_reach_a_log_std_unit(method):
+    ppo = _agent(with_log_std_unit(agent(method=method, **PENDULUM)), "float64")
+    assert "log_std" not in ppo.params
+    rng = np.random.default_rng(1)
+    mb = ppo.collect(rng)
+    ppo.apply_update(ppo.loss_and_grads(mb)[1])
+    _, grads = ppo.loss_and_grads(mb)
+    for name in ["obs->h.weight", "h->pi.weight", "h->s.weight", "s.bias", "pi.bias"]:
+        index = tuple(rng.integers(0, s) for s in ppo.params[name].shape)
+        numeric = _numeric_gradient(ppo, mb, name, index)
+        assert grads[name][index] == pytest.approx(numeric, rel=1e-4, abs=1e-7), name
+
+
+def test_a_log_std_unit_sets_the_spread_of_the_actions_per_state():
+    ppo = _agent(with_log_std_unit(agent(method="ppo(log_std_unit=s)", **PENDULUM)))
+    ppo.params["s.bias"][...] = np.log(0.5)
+    ppo.params["h->s.weight"][...] = 0.0
+    obs = np.random.default_rng(0).normal(size=(4000, 3)).astype(np.float32)
+    values, _ = ppo.forward(obs[:1].repeat(4000, axis=0))
+    out = ppo.policy_out(values)
+    draws = ppo.dist.sample(out, np.random.default_rng(0))
+    assert draws.std() == pytest.approx(0.5, rel=0.05)
+    assert ppo.dist.entropy(out)[0] == pytest.approx(np.log(0.5) + 0.5 * (1 + np.log(2 * np.pi)))
 
 
 def test_reinforce_learns_from_the_steps_of_episodes_that_ended_inside_the_rollout():
