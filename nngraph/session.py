@@ -102,7 +102,7 @@ def _default_threads() -> int:
 
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers) -> dict:
     from nngraph.train.logs import open_logs
-    from nngraph.train.loop import check_data_parallel, evaluate, fit, restore
+    from nngraph.train.loop import check_augment, check_data_parallel, evaluate, fit, restore
     from nngraph.train.outputs import CHECKPOINT_FILE, make_run_dir, spec_hash, summarize
     from nngraph.train.parallel import world
 
@@ -110,6 +110,7 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     session = prepare(checked, train_name, backend, dtype)
     config, splits, method = session.config, session.splits, session.method
     check_data_parallel(config, method, splits and splits.train)  # before the run folder is made
+    check_augment(config, splits and splits.train)
     # only rank 0 makes and writes the run folder and logs; the others read the checkpoint they resume from
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
                        resume=resume is not None, overwrite=overwrite) if ranks.writes else None

@@ -121,6 +121,27 @@ def _check_train_models(config: TrainConfig, models: dict[str, ModelGraph], brok
     except NngraphError as e:
         errors.add(e)
     _check_bidirectional_training(config, models, errors)
+    _check_augment(config, models, errors)
+
+
+def _check_augment(config: TrainConfig, models: dict[str, ModelGraph], errors: Collector) -> None:
+    """`augment` moves the pixels of data examples: it needs data, and a model whose one input is an image
+    [channels, rows, columns]. (A method training several models, a gan, feeds the data to one of them: its
+    examples' shape is checked when the data loads.)"""
+    if config.augment is None:
+        return
+    span = config.spans.get("augment")
+    if config.env is not None:
+        errors.error("augment transforms data examples; an environment has none", span, "leave augment out")
+        return
+    if METHODS[config.method.name].model_options:
+        return
+    model = models[config.model]
+    inputs = model.units_with_role("input", "visible")
+    if len(inputs) != 1 or len(model.shapes.get(inputs[0].name, ())) != 3:
+        shapes = ", ".join(f"{u.name}{list(model.shapes.get(u.name, ()))}" for u in inputs)
+        errors.error(f"augment transforms images shaped [channels, rows, columns]; model '{model.name}' takes "
+                     f"{shapes}", span, "give the model one input shaped like `x[1, 28, 28]`, or leave augment out")
 
 
 def _check_bidirectional_training(config: TrainConfig, models: dict[str, ModelGraph], errors: Collector) -> None:

@@ -9,7 +9,7 @@ from nngraph.graph import vocabulary as V
 from nngraph.graph.envs import EnvSetting, env_setting
 from nngraph.graph.methods import METHODS, choose_optimizer
 from nngraph.spec import ast
-from nngraph.spec.options import Choice, choose
+from nngraph.spec.options import Choice, bind, choose
 from nngraph.spec.values import call_of, expect_number, literal
 
 
@@ -54,6 +54,7 @@ class TrainConfig:
     env: EnvSetting | None = None  # reinforcement learning: the environment, instead of `data`
     gamma: float = 0.99  # the discount of future rewards
     steps: int | None = None  # environment steps to train for (every copy's step counts)
+    augment: dict | None = None  # each training image's random transform: V.AUGMENT_OPTIONS, filled in
     spans: dict = field(default_factory=dict)  # setting name -> span, for errors found later
     refused: set = field(default_factory=set)  # settings already reported as wrong: checks that need them skip
 
@@ -98,7 +99,7 @@ def _apply(config: TrainConfig, s: ast.Setting) -> None:
     handler = _HANDLERS.get(s.name)
     if handler is None:
         raise ValidationError(f"unknown train setting '{s.name}'", s.span, did_you_mean(s.name, _HANDLERS))
-    if s.kwargs and s.name not in ("early_stopping", "checkpoint", "method", "data", "env"):
+    if s.kwargs and s.name not in ("early_stopping", "checkpoint", "method", "data", "env", "augment"):
         raise ValidationError(f"'{s.name}' takes a value, not key=value options", s.kwargs[0].span,
                               f"write `{s.name} VALUE`")
     handler(config, s)
@@ -215,6 +216,16 @@ def _env(config, s):
     config.env = env_setting(s.value, s.kwargs)
 
 
+def _augment(config, s):
+    """`augment shift=2 rotate=10 noise=0.05`: options only, at least one."""
+    example = "e.g. `augment shift=2 rotate=10 noise=0.05`"
+    if s.value is not None:
+        raise ValidationError("augment takes options written name=value", s.value.span, example)
+    if not s.kwargs:
+        raise ValidationError("augment needs at least one of " + ", ".join(V.AUGMENT_OPTIONS), s.span, example)
+    config.augment = bind(ast.Call("augment", (), s.kwargs, s.span), V.AUGMENT_OPTIONS, ()).values
+
+
 _HANDLERS = {
     "model": _model,
     "data": _data,
@@ -237,4 +248,5 @@ _HANDLERS = {
     "env": _env,
     "gamma": _number("gamma", low=0, high=1),
     "steps": _number("steps", integer=True, low=1),
+    "augment": _augment,
 }

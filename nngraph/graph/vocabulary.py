@@ -84,7 +84,16 @@ TRAIN_SETTINGS = (
     "model", "data", "loss", "method", "optimizer", "schedule", "batch", "epochs", "l1", "l2",
     "early_stopping", "clip", "validation", "test", "seed", "checkpoint", "bptt", "dtype",
     "env", "gamma", "steps",  # reinforcement learning: the environment is the data, steps are its steps
+    "augment",
 )
+
+# `augment shift=2 rotate=10 noise=0.05`: each training image's random transform (data/augment.py), drawn anew
+# every step; 0 leaves that transform out
+AUGMENT_OPTIONS = {
+    "shift": Option("int", 0, minimum=0),  # whole pixels, uniform in [-shift, shift] along each axis
+    "rotate": Option("float", 0.0, minimum=0, maximum=180),  # degrees, uniform in [-rotate, rotate]
+    "noise": Option("float", 0.0, minimum=0),  # the standard deviation of Gaussian noise added to each pixel
+}
 
 # ---- reinforcement learning -------------------------------------------------------------------
 # `env NAME(options)`: short names of gymnasium's classic-control environments; `env gym("ID", ...)` takes

@@ -130,7 +130,9 @@ def _compose(text: str, path: str) -> yaml.Node | None:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         message = "invalid YAML: " + "; ".join(filter(None, [e.context, e.problem]))
-        span = _mark_span(path, e.problem_mark or e.context_mark)
+        mark = e.problem_mark or e.context_mark
+        # from the offset: PyYAML counts a lone '\r' as a line break, where lines are '\n'-separated to us
+        span = _offset_span(text, path, mark.index) if mark is not None else Span(path, 1, 1)
         raise SpecSyntaxError(message, span, _yaml_hint(e)) from None
     except yaml.YAMLError as e:  # a ReaderError: a character YAML does not allow
         span = _offset_span(text, path, getattr(e, "position", 0))

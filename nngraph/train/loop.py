@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nngraph import __version__
+from nngraph.data.augment import augment_batch, check_images
 from nngraph.data.preprocessing import ARRAY_PREFIX as DATA_PREFIX
 from nngraph.errors import TrainingError, plural
 from nngraph.graph.vocabulary import RUNNING
@@ -130,6 +131,7 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
         raise TrainingError("the training split is empty", config.spans.get("data"),
                             hint="use more data, or smaller `validation`/`test` fractions")
     check_data_parallel(config, method, train)
+    check_augment(config, train)
     pretrain = getattr(method, "pretrain", None)  # work before the first epoch: a DBN's layers (train/dbn.py)
     if pretrain is not None and start_epoch == 0:
         pretrain(train, rng, quiet)
@@ -292,6 +294,8 @@ def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, bas
     method.set_learning_rate(lr)
     last = steps.step_count(len(train), config.batch)
     for part in steps.remaining(train, config.batch):
+        if config.augment is not None:  # drawn from the global batch's rng: under MPI every rank draws alike
+            part = augment_batch(part, config.augment, rng)
         steps.add(_train_step(method, part, rng), len(part))
         if ctrl_c.requested and steps.steps < last:
             steps.settle()  # a diverged step stops the run here, before any checkpoint
@@ -327,6 +331,13 @@ def _train_step(method, batch, rng) -> dict[str, float]:
     with ranks.step(shard):
         metrics = method.train_step(batch.take(np.arange(shard.start, shard.stop)), ShardedGenerator(rng, shard))
     return ranks.reduce_metrics(host_metrics(metrics), shard.rows)  # it sums floats over the ranks
+
+
+def check_augment(config, train) -> None:
+    """`augment` moves pixels: the training examples must be images [channels, rows, columns]. (`check` refuses
+    a model without such an input; this is for the data a method with several models feeds, a gan's.)"""
+    if config.augment is not None and train is not None:
+        check_images(train.feature_shape, train.name, config.spans.get("augment"))
 
 
 def check_data_parallel(config, method, train=None) -> None:

@@ -64,6 +64,12 @@ TOTALS = {
     "logistic_xor.nn": {"logistic_xor": (3, 4)},
     "mnist_lenet.nn": {"lenet": (44_426, 2 * 6 * 576 * 25 + 6 * 144 * 4 + 2 * 16 * 64 * 150 + 16 * 16 * 4
                                  + 2 * (256 * 120 + 120 * 84 + 84 * 10))},
+    "mnist_lenet_augment.nn": {"lenet": (44_426, 2 * 6 * 576 * 25 + 6 * 144 * 4 + 2 * 16 * 64 * 150 + 16 * 16 * 4
+                                         + 2 * (256 * 120 + 120 * 84 + 84 * 10))},
+    # 1 -> 32 channels at 8x8, pool to 4x4, 32 -> 64 at 4x4, pool to 2x2; 256 -> 128 -> 10 (dropout counts nothing)
+    "digits_cnn_deep.nn": {"digits_cnn_deep": (32 * 9 + 32 + 64 * 32 * 9 + 64 + 256 * 128 + 128 + 128 * 10 + 10,
+                                               2 * 32 * 64 * 9 + 32 * 16 * 4 + 2 * 64 * 16 * 32 * 9 + 64 * 4 * 4
+                                               + 2 * (256 * 128 + 128 * 10))},
     # 1 -> 32 -> 32 -> 4 channels, 3x3 convs at 4x4 with a bias per channel; y: a pixel shuffle and a bicubic
     # upsampling (16 taps per output pixel), no weights and so no bias
     "digits_superres.nn": {"digits_superres": (32 * 9 + 32 + 32 * 32 * 9 + 32 + 4 * 32 * 9 + 4,

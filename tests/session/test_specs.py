@@ -27,6 +27,7 @@ def test_yaml_twins_equal_their_nn_spec(twin):
 
 
 MNIST_DATA = {"mnist_lenet.nn": f'data=mnist(path="{MNIST}", limit=500, shape=[1, 28, 28])',
+              "mnist_lenet_augment.nn": f'data=mnist(path="{MNIST}", limit=500, shape=[1, 28, 28])',
               "mnist_dbn.nn": f'data=mnist(path="{MNIST}", limit=500)',
               "mnist_superres.nn": f'data=superres(mnist(path="{MNIST}", limit=500), factor=2)'}
 

@@ -167,6 +167,9 @@ ERRORS = [
     ("just text\n", r"expected a mapping at the top level", 1, 1),
     ("? [a]\n: 1\n", r"expected a key written as text", 1, 3),
     ("train:\n  - loss a; lr 1\n", r"expected one setting", 2, 5),
+    # a lone carriage return is a line break to PyYAML, not to us (lines end at \n): the position is its offset's
+    ("model m:\n  units:\n    - \rinput x[1]\n  connections:\n    - x -> y: z: w\n", r"could not find expected ':'",
+     4, 14),
 ]
 
 
