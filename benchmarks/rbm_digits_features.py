@@ -1,6 +1,6 @@
 """scikit-learn's documented RBM-features example reproduced with an nngraph RBM, in one run.
 
-    python benchmarks/rbm_digits_features.py
+    python benchmarks/rbm_digits_features.py [--hidden 100] [--epochs 10] [--skip-sklearn]
 
 The example ("Restricted Boltzmann Machine features for digit classification"): the 8x8 digits shifted by one
 pixel in each direction (5x the data), scaled to [0, 1], split 80/20 (random_state=0); an RBM with 100 hidden
@@ -13,6 +13,7 @@ scikit-learn does; a spec run would refuse non-binary data for bernoulli units, 
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -30,9 +31,10 @@ from nngraph.session import build_method
 from nngraph.train.loop import fit
 
 SPEC = """
-model rbm { visible v[64] bernoulli; hidden h[100] bernoulli; v <-> h }
-train { model rbm; data digits; method pcd(k=1, chains=10); optimizer sgd(lr=0.06); batch 10; epochs 10 }
+model rbm {{ visible v[64] bernoulli; hidden h[{hidden}] bernoulli; v <-> h }}
+train {{ model rbm; data digits; method pcd(k=1, chains=10); optimizer sgd(lr=0.06); batch 10; epochs {epochs} }}
 """
+FLOOR = 0.96  # issue 15: nngraph RBM features + logistic regression, test accuracy
 
 
 def nudge_dataset(x, y):
@@ -50,8 +52,8 @@ def accuracy(model, x_train, y_train, x_test, y_test) -> float:
     return metrics.accuracy_score(y_test, model.predict(x_test))
 
 
-def nngraph_features(x_train, x_test, seed: int = 0):
-    checked = nngraph.loads(SPEC)
+def nngraph_features(x_train, x_test, seed: int = 0, hidden: int = 100, epochs: int = 10):
+    checked = nngraph.loads(SPEC.format(hidden=hidden, epochs=epochs))
     config = checked.train()
     method = build_method(checked, config, get_backend())
     method.machine.visible_bias[...] = 0  # scikit-learn starts every bias at zero
@@ -60,28 +62,37 @@ def nngraph_features(x_train, x_test, seed: int = 0):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=100, help="the nngraph RBM's hidden units")
+    parser.add_argument("--epochs", type=int, default=10, help="the nngraph RBM's epochs")
+    parser.add_argument("--skip-sklearn", action="store_true", help="only the nngraph RBM and raw pixels")
+    args = parser.parse_args()
     digits = datasets.load_digits()
     x, y = nudge_dataset(np.asarray(digits.data, "float32"), digits.target)
     x = minmax_scale(x, feature_range=(0, 1))
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0)
 
-    start = time.perf_counter()
-    rbm = BernoulliRBM(random_state=0, learning_rate=0.06, n_iter=10, n_components=100)
-    pipeline = Pipeline([("rbm", rbm), ("logistic", linear_model.LogisticRegression(C=6000, max_iter=1000))])
-    sklearn_accuracy = accuracy(pipeline, x_train, y_train, x_test, y_test)
-    sklearn_time = time.perf_counter() - start
+    if not args.skip_sklearn:
+        start = time.perf_counter()
+        rbm = BernoulliRBM(random_state=0, learning_rate=0.06, n_iter=10, n_components=100)
+        pipeline = Pipeline([("rbm", rbm), ("logistic", linear_model.LogisticRegression(C=6000, max_iter=1000))])
+        sklearn_accuracy = accuracy(pipeline, x_train, y_train, x_test, y_test)
+        sklearn_time = time.perf_counter() - start
 
     start = time.perf_counter()
-    f_train, f_test = nngraph_features(x_train, x_test)
+    f_train, f_test = nngraph_features(x_train, x_test, hidden=args.hidden, epochs=args.epochs)
     ours = accuracy(linear_model.LogisticRegression(C=6000, max_iter=1000), f_train, y_train, f_test, y_test)
     ours_time = time.perf_counter() - start
 
     raw = accuracy(linear_model.LogisticRegression(C=100, max_iter=1000), x_train, y_train, x_test, y_test)
     print(f"test accuracy, {len(x_train)} train / {len(x_test)} test examples:")
-    print(f"  nngraph RBM + logistic regression     {ours:.4f}  ({ours_time:.1f} s)")
-    print(f"  scikit-learn BernoulliRBM + logistic  {sklearn_accuracy:.4f}  ({sklearn_time:.1f} s)")
+    print(f"  nngraph RBM ({args.hidden} hidden, {args.epochs} epochs) + logistic regression  {ours:.4f}  "
+          f"({ours_time:.1f} s; floor >= {FLOOR}: {'met' if ours >= FLOOR else 'NOT met'})")
+    if not args.skip_sklearn:
+        print(f"  scikit-learn BernoulliRBM + logistic  {sklearn_accuracy:.4f}  ({sklearn_time:.1f} s)")
     print(f"  logistic regression on raw pixels     {raw:.4f}")
-    print(f"ratio nngraph / scikit-learn accuracy: {ours / sklearn_accuracy:.4f} (floor 1.0)")
+    if not args.skip_sklearn:
+        print(f"ratio nngraph / scikit-learn accuracy: {ours / sklearn_accuracy:.4f} (floor 1.0)")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def test_the_bars_spec_learns_3x3_bars_to_near_the_optimum(backend):
     method.check_data(train, None)
     history = fit(method, train, None, spec.train(), rng=np.random.default_rng(0))
     exact = method.evaluate(train)["log_likelihood"]
-    assert exact > -np.log(14) - 0.5
+    assert exact >= -2.75  # issue 15's floor; the optimum is -ln 14 = -2.639
     assert abs(-history.records[-1]["loss_running"] - exact) < 0.1  # the epoch's own measure, one update earlier
 
 
