@@ -85,8 +85,9 @@ def sb3_costs(repeats: int) -> dict[str, float]:
                 train_freq=256, gradient_steps=0, exploration_fraction=0.16, exploration_final_eps=0.04,
                 policy_kwargs={"net_arch": [256, 256]}, seed=0, device="cpu")
     model.learn(FILLED)  # gradient_steps 0: collection only
-    env_step = cpu_us(lambda: model.learn(100, reset_num_timesteps=False), 10, repeats) / 100
-    gradient_step = cpu_us(lambda: model.train(gradient_steps=16, batch_size=MINIBATCH), 10, repeats) / 16
+    # whole `learn` and `train` calls, long enough that their set-up (logger, callbacks) weighs little
+    env_step = cpu_us(lambda: model.learn(1000, reset_num_timesteps=False), 1, repeats) / 1000
+    gradient_step = cpu_us(lambda: model.train(gradient_steps=128, batch_size=MINIBATCH), 1, repeats) / 128
     return {"env step": env_step, "gradient step": gradient_step}
 
 
