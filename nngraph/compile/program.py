@@ -167,6 +167,24 @@ class Program:
             self.buffers[name][...] = values[slot]  # the training pass's explicit outputs, kept for the next
         return ctxs
 
+    def run_on(self, x, training: bool = False) -> tuple[dict, list]:
+        """(slot values, vjp contexts) of a forward pass without the losses over `x`, the array of the plan's
+        one data input: what an agent acts and learns by, tens of thousands of times in a run of a small net
+        (DQN on CartPole: a batch-1 pass per environment step). A plain feedforward plan (one input; no random
+        draws, running statistics or carried state) takes a lean path, the same instructions on the same arrays
+        without `feeds`' checks and copies; any other plan the general one (`feeds`, `run`)."""
+        plan = self.train_plan if training else self.eval_plan
+        if not self._plain(plan):
+            values = self.feeds({plan.feeds[0]: x}, training=training)
+            return values, self.run(values, training, with_loss=False)
+        values = dict(self._param_slots)
+        values[plan.feeds[0]] = self.backend.asarray(x)
+        return values, interpret.forward(self.xp, plan.instrs[: plan.body], values)
+
+    def _plain(self, plan: Plan) -> bool:
+        return (len(plan.feeds) == 1 and not (plan.sequence or plan.random or plan.initial or plan.buffer_updates
+                                              or self.buffers))
+
     def forward(self, inputs: dict, training: bool = False, rng=None, state: dict | None = None,
                 given: dict | None = None) -> dict:
         """Every unit's value for named input arrays (eval mode: no dropout); batch-major (batch, steps,

@@ -56,8 +56,7 @@ class Agent(Method):
 
     def forward(self, obs: np.ndarray, training: bool = False):
         """(slot values, vjp contexts) of one pass over observations."""
-        values = self.program.feeds({self.feed: obs}, training=training)
-        return values, self.program.run(values, training=training, with_loss=False)
+        return self.program.run_on(obs, training)
 
     def host(self, values: dict, slot: str) -> np.ndarray:
         return self.backend.to_numpy(values[slot])

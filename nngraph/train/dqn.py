@@ -58,7 +58,10 @@ class ReplayBuffer:
 
     def add(self, **batch) -> None:
         rows = len(batch["actions"])
-        where = (self.position + np.arange(rows)) % self.capacity
+        if self.position + rows <= self.capacity:  # no wrap (every step but one in `capacity`): a slice is cheaper
+            where = slice(self.position, self.position + rows)
+        else:
+            where = (self.position + np.arange(rows)) % self.capacity
         for name in self.FIELDS:
             self.arrays[name][where] = batch[name]
         self.position = (self.position + rows) % self.capacity
@@ -87,6 +90,7 @@ class Dqn(Agent):
         self.buffer = ReplayBuffer(options["buffer"], self.plan.shapes[self.feed], self.backend.dtype)
         self.cycles = max(1, math.ceil(RECORD_STEPS / (options["train_every"] * self.envs.n)))
         self.vector_steps = 0
+        self.target_stale = True  # whether the online network may have moved since the target copied it
         self.sync_target()
 
     @property
@@ -94,12 +98,16 @@ class Dqn(Agent):
         return self.cycles * self.options["train_every"] * self.envs.n
 
     def sync_target(self) -> None:
+        """Copy the online network into the target; skipped when no gradient step came since the last copy
+        (`target_every` 10 with `train_every` 256: 24 of 25 copies would rewrite the same values)."""
+        if not self.target_stale:
+            return
         for name, value in self.program.params.items():
             self.target.params[name][...] = value
+        self.target_stale = False
 
     def q_values(self, program, obs: np.ndarray) -> np.ndarray:
-        values = program.feeds({self.feed: obs})
-        program.run(values, training=False, with_loss=False)
+        values, _ = program.run_on(obs)
         return program.backend.to_numpy(values[self.q_slot])
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -149,25 +157,26 @@ class Dqn(Agent):
         """One gradient step of the Huber loss on a minibatch of transitions."""
         metrics, grads = self.loss_and_grads(batch)
         self.apply_update(grads)
+        self.target_stale = True
         return metrics
 
     def loss_and_grads(self, batch: dict[str, np.ndarray]) -> tuple[dict[str, float], dict]:
         """(metrics, the Huber loss's gradients by parameter name) on a minibatch of transitions."""
         target_q = self.q_values(self.target, batch["next_obs"])
+        rows = np.arange(len(target_q))
         if self.options["double"]:
-            best = self.q_values(self.program, batch["next_obs"]).argmax(axis=1)
+            next_q = target_q[rows, self.q_values(self.program, batch["next_obs"]).argmax(axis=1)]
         else:
-            best = target_q.argmax(axis=1)
-        rows = np.arange(len(best))
-        goal = batch["rewards"] + self.config.gamma * (1.0 - batch["dones"]) * target_q[rows, best]
-        values = self.program.feeds({self.feed: batch["obs"]}, training=True)
-        ctxs = self.program.run(values, training=True, with_loss=False)
+            next_q = target_q.max(axis=1)  # the value at the argmax, found in one pass
+        goal = batch["rewards"] + self.config.gamma * (1.0 - batch["dones"]) * next_q
+        values, ctxs = self.program.run_on(batch["obs"], training=True)
         q = self.backend.to_numpy(values[self.q_slot])
-        loss, slope = huber(q[rows, batch["actions"]] - goal)
+        taken = q[rows, batch["actions"]]
+        loss, slope = huber(taken - goal)
         seed = np.zeros_like(q)
         seed[rows, batch["actions"]] = slope / len(rows)
         grads = self.program.backward(values, ctxs, {self.q_slot: self.backend.asarray(seed)})
-        return {"loss": float(loss.mean()), "q": float(q[rows, batch["actions"]].mean())}, grads
+        return {"loss": float(loss.mean()), "q": float(taken.mean())}, grads
 
     # ---- checkpoints -----------------------------------------------------------------------------
 
@@ -182,3 +191,4 @@ class Dqn(Agent):
         for name in self.target.params:
             self.target.params[name][...] = self.backend.asarray(state[f"target.{name}"])
         self.vector_steps = int(state["dqn.vector_steps"])
+        self.target_stale = True  # the loaded online network may differ from the loaded target

@@ -40,3 +40,26 @@ def test_program_parameters_share_one_array_and_set_writes_in_place():
     assert program.params[name] is before and (arrays[0].base[: before.size] == 1).all()
     with pytest.raises(ValueError, match="shape"):
         program.set(name, np.ones(3))
+
+
+@pytest.mark.parametrize("dropout", ["", "dropout=0.5"])
+@pytest.mark.parametrize("training", [False, True])
+def test_run_on_gives_the_general_passes_values_and_gradients(dropout, training):
+    # the lean path (a plain plan) and its fallback (a plan with random draws) against feeds + run, bit for bit
+    checked = nngraph.loads(SPEC.replace("layer h[4] tanh", f"layer h[4] tanh {dropout}"))
+    config = checked.train()
+    program = compile_model(checked.models[config.model], (), get_backend(), seed=0)  # no loss: as an agent's
+    x = np.random.default_rng(0).random((5, 3), dtype=np.float32)
+    lean, lean_ctxs = program.run_on(x, training)
+    last = program.train_plan.instrs[program.train_plan.body - 1].output
+    seed = {last: np.ones_like(lean[last])}
+    values = program.feeds({"x": x}, rng=program.backend.rng(None), training=training)
+    ctxs = program.run(values, training, with_loss=False)
+    if dropout and training:  # a fallback draws its own mask: compare the shapes of what it gives
+        assert lean[last].shape == values[last].shape and len(lean_ctxs) == len(ctxs)
+        return
+    np.testing.assert_array_equal(lean[last], values[last])
+    if training:
+        ours, theirs = program.backward(lean, lean_ctxs, seed), program.backward(values, ctxs, seed)
+        for name in program.params:
+            np.testing.assert_array_equal(ours[name], theirs[name])

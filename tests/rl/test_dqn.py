@@ -113,3 +113,18 @@ def test_a_resumed_run_is_the_straight_run(tmp_path):
         np.testing.assert_array_equal(value, want.params[name], err_msg=name)
     np.testing.assert_array_equal(resumed.buffer.arrays["obs"], want.buffer.arrays["obs"])
     assert resumed.env_steps == want.env_steps >= 3000
+
+
+def test_the_target_copies_the_online_network_after_a_gradient_step():
+    # copies with no gradient step between them are skipped (nothing moved); one after a step must not be
+    dqn = _dqn(qnet(method="dqn(buffer=64, start=0, minibatch=8)"))
+    rng = np.random.default_rng(0)
+    for _ in range(16):
+        dqn.step(rng)
+    dqn.sync_target()
+    dqn.update(dqn.buffer.sample(8, rng))
+    name = next(iter(dqn.program.params))
+    assert not np.array_equal(dqn.target.params[name], dqn.program.params[name])
+    dqn.sync_target()
+    for name, value in dqn.program.params.items():
+        np.testing.assert_array_equal(dqn.target.params[name], value)
