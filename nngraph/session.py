@@ -102,7 +102,7 @@ def _default_threads() -> int:
 
 def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers) -> dict:
     from nngraph.train.logs import open_logs
-    from nngraph.train.loop import check_augment, check_data_parallel, evaluate, fit, restore
+    from nngraph.train.loop import check_augment, check_data_parallel, fit, restore
     from nngraph.train.outputs import CHECKPOINT_FILE, make_run_dir, spec_hash, summarize
     from nngraph.train.parallel import world
 
@@ -130,7 +130,7 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
         else:
             history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet,
                           on_epoch=logs.epoch)
-            test, train = (evaluate(method, part) if part is not None and len(part) else None
+            test, train = (_final_evaluation(method, part) if part is not None and len(part) else None
                            for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
         summary = summarize(history, spec_hash=spec_hash(checked.spec.source), seed=config.seed,
                             backend=session.backend.name, dtype=str(session.backend.dtype),
@@ -247,7 +247,7 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
             return {"test": session.method.evaluate_episodes()}  # the deterministic policy's episodes
         splits = {"train": session.splits.train, "validation": session.splits.validation,
                   "test": session.splits.test}
-        return {name: session.method.evaluate(part) for name, part in splits.items()
+        return {name: _final_evaluation(session.method, part) for name, part in splits.items()
                 if part is not None and len(part)}
     from nngraph.data import load_dataset
 
@@ -255,7 +255,15 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
     loaded = load_dataset(data, Path.cwd(), seed=trained.config.seed, base_is="the current folder")
     dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
-    return {"data": trained.method.evaluate(dataset)}
+    return {"data": _final_evaluation(trained.method, dataset)}
+
+
+def _final_evaluation(method, data) -> dict:
+    """A split's metrics (split across MPI ranks where they run) and the details that are no single figure
+    (a multi-label task's accuracy of each label): what summary.json and `nngraph eval` report."""
+    from nngraph.train.loop import evaluate
+
+    return {**evaluate(method, data), **method.evaluation_details(data)}
 
 
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,

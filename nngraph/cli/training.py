@@ -162,7 +162,14 @@ def evaluate(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
         typer.echo(json.dumps(metrics, indent=2))
     else:
         for split, values in metrics.items():
-            typer.echo(f"{split}: " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()))
+            typer.echo(f"{split}: " + "  ".join(f"{k} {_figure(v)}" for k, v in values.items()))
+
+
+def _figure(value) -> str:
+    """A metric as eval prints it: a number, or a list of them (a multi-label task's accuracy per label)."""
+    if isinstance(value, list):
+        return "[" + " ".join(f"{v:.4g}" for v in value) + "]"
+    return f"{value:.4g}"
 
 
 def predict(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,

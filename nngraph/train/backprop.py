@@ -91,6 +91,18 @@ class Backprop(Method):
             metrics.update(image_quality(output, data))  # super-resolution's PSNR and SSIM, and bicubic's
         return host_metrics(metrics)
 
+    def evaluation_details(self, data: Dataset) -> dict:
+        """A multi-label task's accuracy of each label (`label_accuracies`), beside `evaluate`'s mean over the
+        labels and its exact-match accuracy."""
+        scored = self.program.eval_plan.scored
+        if scored is None or data.y is None or data.task == "classification" or not len(data):
+            return {}
+        output = np.concatenate([self.predict(part.x, scored) for part in chunks(data, EVAL_CHUNK)])
+        if output.shape != data.y.shape or not multi_label(self.program.eval_plan, data.y):
+            return {}
+        right = (output > 0.5) == (data.y > 0.5)
+        return {"label_accuracies": [float(a) for a in right.mean(axis=0)]}
+
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """A unit's values (for a recurrent model at every step: (n, steps, *shape))."""
         values = self.program.forward(self.inputs(x))

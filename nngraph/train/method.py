@@ -113,6 +113,11 @@ class Method:
         """A split's metrics from `evaluation_means` over the whole split (`data`)."""
         return means
 
+    def evaluation_details(self, data) -> dict:
+        """What the final evaluation reports beside the metrics and is no single figure (summary.json's
+        splits and `nngraph eval`, not the epoch records): here, nothing."""
+        return {}
+
     # ---- checkpoints ----------------------------------------------------------------------------
 
     def state(self) -> dict[str, np.ndarray]:

@@ -2,6 +2,7 @@
 exact-match accuracy in eval, metrics.jsonl and summary.json, not a regression's MSE."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,21 @@ def test_the_multilabel_spec_learns_its_labels(tmp_path, seed):
     assert {"label_accuracy_running", "exact_match_running", "val_label_accuracy", "val_exact_match"} <= set(
         records[-1])
     evaluated = run_evaluation(checked, None, tmp_path / "run" / "checkpoint.npz")
-    assert evaluated["test"] == pytest.approx(summary["test"])
+    per_label_again = evaluated["test"].pop("label_accuracies")
+    assert per_label_again == pytest.approx(summary["test"]["label_accuracies"])
+    assert evaluated["test"] == pytest.approx({k: v for k, v in summary["test"].items() if k != "label_accuracies"})
+    per_label = summary["test"]["label_accuracies"]  # one figure per label, whose mean is label_accuracy
+    assert len(per_label) == 5 and min(per_label) >= 0.85
+    assert np.mean(per_label) == pytest.approx(summary["test"]["label_accuracy"], rel=1e-5)
+
+
+def test_eval_prints_the_accuracy_of_each_label(tmp_path):
+    from tests.cli.helpers import run_cli
+
+    nngraph.fit(nngraph.load(SPECS / "multilabel_balls.nn", ["epochs=2"]), out=tmp_path / "run")
+    result = run_cli("eval", SPECS / "multilabel_balls.nn", "--checkpoint", tmp_path / "run" / "checkpoint.npz")
+    assert result.code == 0, result.both
+    assert re.search(r"test: .*label_accuracies \[(\d\.\d+ ){4}\d\.\d+\]", result.out), result.both
 
 
 def plan_of(loss: str, units: int = 3, activation: str = "sigmoid"):
