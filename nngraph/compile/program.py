@@ -255,4 +255,5 @@ class Program:
         if seeds is None:
             dtype = self.backend.dtype
             seeds = {ls.slot: self.xp.asarray(self.loss_weights[ls.label], dtype=dtype) for ls in plan.losses}
-        return interpret.backward(self.xp, plan.instrs, values, ctxs, dict(seeds))
+        # the contexts are of the instructions run: all, or the body alone (`run(..., with_loss=False)`)
+        return interpret.backward(self.xp, plan.instrs[: len(ctxs)], values, ctxs, dict(seeds))

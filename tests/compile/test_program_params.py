@@ -63,3 +63,22 @@ def test_run_on_gives_the_general_passes_values_and_gradients(dropout, training)
         ours, theirs = program.backward(lean, lean_ctxs, seed), program.backward(values, ctxs, seed)
         for name in program.params:
             np.testing.assert_array_equal(ours[name], theirs[name])
+
+
+def test_a_program_with_losses_differentiates_a_pass_run_without_them():
+    # run(..., with_loss=False) gives the body's contexts only; backward pairs them with the body's instructions
+    # (it paired them from the end of the whole plan, the loss instructions' places, and went out of step)
+    checked = nngraph.loads(SPEC)
+    config = checked.train()
+    backend = get_backend(dtype="float64")
+    with_losses, without = (compile_model(checked.models[config.model], loss, backend, seed=0)
+                            for loss in (config.loss, ()))
+    x = np.random.default_rng(0).random((5, 3))
+    grads = []
+    for program in (with_losses, without):
+        values = program.feeds({"x": x}, training=True)
+        ctxs = program.run(values, training=True, with_loss=False)
+        last = program.train_plan.instrs[program.train_plan.body - 1].output
+        grads.append(program.backward(values, ctxs, {last: np.ones_like(values[last])}))
+    for name in without.params:
+        np.testing.assert_allclose(grads[0][name], grads[1][name], rtol=1e-12)
