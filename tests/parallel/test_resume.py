@@ -7,17 +7,23 @@ from tests.parallel.helpers import mpiexec, run, train
 from tests.parallel.test_same_results import MLP, assert_same_training
 
 
-def test_a_run_started_in_one_process_resumes_on_two_ranks_as_if_never_stopped(tmp_path):
+def resumed_across_ranks(tmp_path, spec: str, epochs: int, first: int, then: int):
+    """`spec` trained straight for `epochs` in one process, and trained for half of them on `first` ranks, then
+    resumed on `then`: the two runs' records and parameters."""
     mpiexec()
     path = tmp_path / "spec.nn"
-    path.write_text(MLP.replace("epochs 3", "epochs 4"))
-    straight = train(1, path, tmp_path / "straight")
-    halves = train(1, path, tmp_path / "halves", "--set", "epochs=2")
-    resumed = run(2, "train", path, "--resume", halves.folder, "--threads", "1", "--set", "epochs=4",
+    path.write_text(spec)
+    straight = train(1, path, tmp_path / "straight", "--set", f"epochs={epochs}")
+    halves = train(first, path, tmp_path / "halves", "--set", f"epochs={epochs // 2}")
+    resumed = run(then, "train", path, "--resume", halves.folder, "--threads", "1", "--set", f"epochs={epochs}",
                   folder=halves.folder)
     assert resumed.code == 0, resumed.err
-    assert [r["epoch"] for r in halves.records()] == [1, 2, 3, 4]
-    assert_same_training(straight, halves)
+    assert [r["epoch"] for r in halves.records()] == list(range(1, epochs + 1))
+    return straight, halves
+
+
+def test_a_run_started_in_one_process_resumes_on_two_ranks_as_if_never_stopped(tmp_path):
+    assert_same_training(*resumed_across_ranks(tmp_path, MLP, 4, first=1, then=2))
 
 
 def test_persistent_chains_stepped_on_two_ranks_resume_in_one_process_as_if_never_stopped(tmp_path):
@@ -25,13 +31,4 @@ def test_persistent_chains_stepped_on_two_ranks_resume_in_one_process_as_if_neve
     ranks goes on in one process with the chains (and the generator) one process would have."""
     from tests.parallel.test_same_results import PCD
 
-    mpiexec()
-    path = tmp_path / "spec.nn"
-    path.write_text(PCD.replace("epochs 2", "epochs 3"))
-    straight = train(1, path, tmp_path / "straight")
-    halves = train(2, path, tmp_path / "halves", "--set", "epochs=1")
-    resumed = run(1, "train", path, "--resume", halves.folder, "--threads", "1", "--set", "epochs=3",
-                  folder=halves.folder)
-    assert resumed.code == 0, resumed.err
-    assert [r["epoch"] for r in halves.records()] == [1, 2, 3]
-    assert_same_training(straight, halves)
+    assert_same_training(*resumed_across_ranks(tmp_path, PCD, 3, first=2, then=1))

@@ -23,18 +23,38 @@ def config(**changes) -> TrainConfig:
     return TrainConfig(**{**base, **changes})
 
 
-class LinearMethod:
-    """y = x @ w + bias, mean squared error; the rng jitters gradients so rng state matters."""
+class FakeMethod:
+    """What the loop asks of a method besides its step and evaluation: parameters with the shared optimizer, the
+    learning rate (each rate set is kept in `rates`), and checkpoint state."""
 
-    def __init__(self, cfg: TrainConfig, jitter=0.01):
-        self.cfg, self.jitter = cfg, jitter
-        self._params = {"out.weight": np.zeros((3, 1)), "out.bias": np.zeros(1)}
+    def __init__(self, cfg: TrainConfig, params: dict):
+        self.cfg, self._params = cfg, params
         self.optimizer = make_optimizer(cfg.optimizer, self._params, np)
         self.rates: list[float] = []
 
     @property
     def params(self):
         return self._params
+
+    def state(self):
+        return {**{k: v.copy() for k, v in self._params.items()}, **nest("optim", self.optimizer.state_dict())}
+
+    def load_state(self, state):
+        for k, v in self._params.items():
+            v[...] = state[k]
+        self.optimizer.load_state_dict(unnest("optim", state))
+
+    def set_learning_rate(self, lr):
+        self.rates.append(lr)
+        self.optimizer.lr = lr
+
+
+class LinearMethod(FakeMethod):
+    """y = x @ w + bias, mean squared error; the rng jitters gradients so rng state matters."""
+
+    def __init__(self, cfg: TrainConfig, jitter=0.01):
+        super().__init__(cfg, {"out.weight": np.zeros((3, 1)), "out.bias": np.zeros(1)})
+        self.jitter = jitter
 
     def loss(self, data):
         err = data.x @ self._params["out.weight"] + self._params["out.bias"] - data.y
@@ -50,15 +70,3 @@ class LinearMethod:
 
     def evaluate(self, data):
         return {"loss": self.loss(data)[1]}
-
-    def state(self):
-        return {**{k: v.copy() for k, v in self._params.items()}, **nest("optim", self.optimizer.state_dict())}
-
-    def load_state(self, state):
-        for k, v in self._params.items():
-            v[...] = state[k]
-        self.optimizer.load_state_dict(unnest("optim", state))
-
-    def set_learning_rate(self, lr):
-        self.rates.append(lr)
-        self.optimizer.lr = lr

@@ -10,12 +10,10 @@ import pytest
 from nngraph.data.dataset import regression
 from nngraph.errors import DataError, Span
 from nngraph.train import loop
-from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.loop import fit, resume
-from nngraph.train.optimizers import make_optimizer
 from nngraph.train.outputs import make_run_dir
 
-from .fakes import config, linear_data
+from .fakes import FakeMethod, config, linear_data
 from .test_loop import without_time
 
 TURN_AND_SHIFT = {"shift": 1, "rotate": 15.0, "noise": 0.0}
@@ -27,18 +25,13 @@ def images(n=40, seed=0):
     return regression(x, np.arange(n, dtype=np.float32), "squares")
 
 
-class PixelLinear:
+class PixelLinear(FakeMethod):
     """A linear regression on the pixels; it keeps what it trained on and what it evaluated, and draws from the
     rng in its step as a method with dropout does (so the augmentation's draws and its own interleave)."""
 
     def __init__(self, cfg):
-        self._params = {"w": np.zeros((16, 1)), "b": np.zeros(1)}
-        self.optimizer = make_optimizer(cfg.optimizer, self._params, np)
+        super().__init__(cfg, {"w": np.zeros((16, 1)), "b": np.zeros(1)})
         self.trained, self.evaluated = [], []
-
-    @property
-    def params(self):
-        return self._params
 
     def train_step(self, batch, rng):
         self.trained.append(batch)
@@ -51,17 +44,6 @@ class PixelLinear:
     def evaluate(self, data):
         self.evaluated.append(data)
         return {"loss": 0.0}
-
-    def set_learning_rate(self, lr):
-        self.optimizer.lr = lr
-
-    def state(self):
-        return {**{k: v.copy() for k, v in self._params.items()}, **nest("optim", self.optimizer.state_dict())}
-
-    def load_state(self, state):
-        for k, v in self._params.items():
-            v[...] = state[k]
-        self.optimizer.load_state_dict(unnest("optim", state))
 
 
 def test_training_batches_are_augmented_and_evaluation_is_not():
