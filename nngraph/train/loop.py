@@ -360,7 +360,7 @@ def check_data_parallel(config, method, train=None) -> None:
     if any(getattr(part, "buffers", None) for part in getattr(method, "parts", ())):
         raise TrainingError("batch normalisation does not train data-parallel yet: each rank's batch moments "
                             "would be those of its shard, not of the global batch", config.spans.get("model"),
-                            hint="run it in one process (without mpiexec), or use layer_norm")
+                            hint="run it in one process (without mpiexec), or use `layernorm`")
     lengths = getattr(train, "lengths", None)
     if lengths is not None and len(np.unique(lengths)) > 1:
         raise TrainingError("sequences of different lengths do not train data-parallel yet: a rank's shard may "
