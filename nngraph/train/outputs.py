@@ -174,6 +174,10 @@ def _clear_or_refuse(folder: Path, overwrite: bool) -> None:
         raise OutputError(f"{folder} already holds a training run ({', '.join(found)}); it is left as it is",
                           None, f"continue it with --resume {folder}, replace it with --overwrite, "
                                 "or choose another --out")
+    # what `sample` wrote there by default (samples.png, samples_filters.png, ...) was the old run's
+    stem, suffix = Path(SAMPLES_FILE).stem, Path(SAMPLES_FILE).suffix
+    found += sorted(p.name for p in folder.glob(f"{stem}*{suffix}")
+                    if p.name == SAMPLES_FILE or p.name.startswith(f"{stem}_"))
     for name in found:
         try:
             (folder / name).unlink()

@@ -111,9 +111,14 @@ def test_an_out_folder_that_holds_a_run_is_refused_unless_overwrite(tmp_path):
     assert result.code == 1 and "already holds a training run" in result.err
     assert "--resume" in result.err and "--overwrite" in result.err
     assert (out / "metrics.jsonl").read_text() == before
+    for old_picture in ("samples.png", "samples_filters.png"):  # what `sample` wrote there for the old run
+        (out / old_picture).write_bytes(b"old")
+    (out / "notes.png").write_bytes(b"the user's")
     result = run_cli("train", SPECS / "xor.nn", "--out", out, "-q", "--set", "epochs=1", "--overwrite", "--json")
     assert result.code == 0, result.both
     assert json.loads(result.out)["epochs_run"] == 1 and len((out / "metrics.jsonl").read_text().splitlines()) == 1
+    assert not (out / "samples.png").exists() and not (out / "samples_filters.png").exists()
+    assert (out / "notes.png").read_bytes() == b"the user's"
 
 
 def test_resume_takes_no_out_and_no_overwrite(tmp_path):
