@@ -132,5 +132,6 @@ def test_a_discriminator_with_minibatch_std_is_refused_at_the_link(name, part, t
     result = run_cli("export", SPECS / name, "--checkpoint", checkpoint, "-o", output, "--part", part)
     line = next(i for i, text in enumerate((SPECS / name).read_text().splitlines(), 1) if "minibatch_std(" in text)
     assert result.code == 1, result.both
-    assert f"{name}:{line}:" in result.err and "has a minibatch_std link (d_3 -> s), which has no ONNX export" in result.err
+    assert f"{name}:{line}:" in result.err
+    assert "has a minibatch_std link (d_3 -> s), which has no ONNX export" in result.err
     assert "--part generator" in result.err and "Traceback" not in result.both and not output.exists()
