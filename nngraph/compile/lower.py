@@ -27,7 +27,7 @@ from nngraph.compile.plan import (
 )
 from nngraph.errors import BuildError
 from nngraph.graph.ir import EdgeSpec, ModelGraph, UnitSpec
-from nngraph.graph.shapes import GATES, conv_geometry, norm_width, unit_bias, upsample_factor
+from nngraph.graph.shapes import GATES, conv_geometry, minibatch_group, norm_width, unit_bias, upsample_factor
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 from nngraph.ops import get_op
@@ -163,6 +163,13 @@ def _upsample(b: Builder, edge: EdgeSpec, bias) -> str:
 @lowers("pixelshuffle")
 def _pixel_shuffle(b: Builder, edge: EdgeSpec, bias) -> str:
     return b.emit("pixel_shuffle", (b.source(edge),), f"{weight_name(edge)}:out", factor=upsample_factor(edge)[0])
+
+
+@lowers("minibatch_std")
+def _minibatch_std(b: Builder, edge: EdgeSpec, bias) -> str:
+    """In evaluation too: the statistic is part of what the discriminator judges, batch by batch."""
+    return b.emit("minibatch_std", (b.source(edge),), f"{weight_name(edge)}:out", group=minibatch_group(edge),
+                  eps=1e-8)
 
 
 @lowers("tied")

@@ -20,6 +20,9 @@ from nngraph.ops.windows import geometry, pair
 
 EXPORTS: dict = {}
 TRAINING_ONLY = ("dropout", "batch_norm")  # ops of training plans alone: an export reads the evaluation plan
+# ops whose value for one example depends on its batch: no graph computes them as `predict` does; the model
+# is refused at its link before an export is built (products.py)
+BATCH_DEPENDENT = ("minibatch_std",)
 
 
 def exports(*names: str):

@@ -6,7 +6,8 @@
   `nngraph predict` gives; a general Boltzmann machine has no forward pass and is refused, naming the link;
 - `vae`: `--part autoencoder` (the default: data in, reconstruction out, the latent at its mean, as
   `predict`), `encoder` (data in, each latent's mean and log-variance out), `decoder` (latent in);
-- `gan`: `--part generator` (the default: noise in, samples out) or `discriminator` (what `predict` runs).
+- `gan`: `--part generator` (the default: noise in, samples out) or `discriminator` (what `predict` runs; one
+  with a `minibatch_std` link is refused: its examples depend on their batch).
 
 A method without an entry (a new one) is an export error naming it.
 """
@@ -91,10 +92,22 @@ def _vae(method, part) -> Product:
 def _gan(method, part) -> Product:
     """The generator reads its noise units as inputs, drawn by the caller."""
     if part == "discriminator":
+        _refuse_minibatch_std(method.disc_model)
         return forward_pass(method.disc_model.name, method.disc)
     plan = method.gen.eval_plan
     noise = {r.slot: r.slot for r in plan.random if r.slot in plan.shapes}
     return forward_pass(method.gen_model.name, method.gen, given=noise)
+
+
+def _refuse_minibatch_std(model) -> None:
+    """Its value for one example depends on the rows beside it in a batch, in groups that ONNX Runtime's batch
+    would cut differently: no graph computes what `predict` does."""
+    for edge in model.edges:
+        if edge.kind == "minibatch_std":
+            raise BuildError(f"discriminator '{model.name}' has a minibatch_std link ({edge.source} -> "
+                             f"{edge.target}), which has no ONNX export", edge.span,
+                             "each example's value depends on its batch; export the generator "
+                             "(`--part generator`), which runs without it")
 
 
 def _energy(method, part) -> Product:

@@ -64,6 +64,7 @@ class EdgeSpec:
     source: str
     target: str
     kind: str = "dense"  # dense | identity | tied | conv | deconv | maxpool | avgpool | upsample | pixelshuffle
+    #                      | minibatch_std
     #                      | symmetric | sample
     options: tuple[tuple[str, object], ...] = ()
     delay: int = 0

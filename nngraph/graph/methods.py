@@ -45,6 +45,25 @@ def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
                               config.spans.get("env"), "use method ppo, a2c, reinforce or dqn with `env`")
     for check in METHODS[config.method.name].fits:
         check(config, models)
+    _minibatch_std_in_a_discriminator(config, models)
+
+
+def _minibatch_std_in_a_discriminator(config: TrainConfig, models) -> None:
+    """A minibatch_std link makes each example's value depend on the others in its batch: a gan's
+    discriminator uses that to see a collapsed generator, any other model would predict differently batch by
+    batch."""
+    spec = METHODS[config.method.name]
+    names = [config.method.options.get(o) for o in spec.model_options] if spec.model_options else [config.model]
+    judge = config.method.options.get("discriminator") if config.method.name == "gan" else None
+    for name in names:
+        if name == judge or name not in models:
+            continue
+        for edge in models[name].edges:
+            if edge.kind == "minibatch_std":
+                raise ValidationError(f"minibatch_std link {edge.source} -> {edge.target} in model '{name}', "
+                                      f"which method {config.method.name} trains", edge.span,
+                                      "minibatch_std belongs in a gan's discriminator: it makes each example's "
+                                      "value depend on its batch")
 
 
 def _span(config: TrainConfig):

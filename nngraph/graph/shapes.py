@@ -149,12 +149,28 @@ def edge_output_shape(edge: EdgeSpec, source: Shape, target: Shape | None) -> Sh
         return target
     if edge.kind in ("sample", "identity"):
         return source
+    if edge.kind == "minibatch_std":
+        return _with_spread(edge, source)
     if len(source) != 3:
         raise ShapeError(f"{edge.kind} needs a [channels, height, width] input; '{edge.source}' is {list(source)}",
                          edge.span, f"declare it as an image, e.g. `input {edge.source}[1, 8, 8]`")
     if edge.kind in UPSAMPLING:
         return _upsampled(edge, source, target)
     return _spatial(edge, source, target)
+
+
+def minibatch_group(edge: EdgeSpec) -> int:
+    group = edge.option("group", 4)
+    if not _whole(group):
+        raise ShapeError(f"minibatch_std group: expected a whole number >= 1, got {spoken(group)}", edge.span,
+                         "ProGAN's is 4")
+    return group
+
+
+def _with_spread(edge: EdgeSpec, source: Shape) -> Shape:
+    """The source and the spread of its group: one more value of a vector, one more channel of an image."""
+    minibatch_group(edge)
+    return (source[0] + 1,) + tuple(source[1:])
 
 
 def _pair(value, name, edge):

@@ -11,6 +11,7 @@ from nngraph.graph.ir import ModelGraph
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
                   check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm,
+                  check_minibatch_std,
                   check_bidirectional, check_boltzmann_machine, check_recurrent_units):
         check(model, errors)
 
@@ -82,6 +83,16 @@ def check_batchnorm(model: ModelGraph, errors: Collector) -> None:
         if unit.norm == "batchnorm":
             errors.error(f"batchnorm on '{unit.name}' in a recurrent model", unit.span,
                          "use layernorm: it normalises each step of each sequence on its own")
+
+
+def check_minibatch_std(model: ModelGraph, errors: Collector) -> None:
+    """A spread over the rows of a recurrent model would mix the steps of a sequence and its padding."""
+    if not model.is_recurrent:
+        return
+    for edge in model.edges:
+        if edge.kind == "minibatch_std":
+            errors.error(f"minibatch_std link {edge.source} -> {edge.target} in a recurrent model", edge.span,
+                         "minibatch_std belongs in a gan's discriminator of whole examples")
 
 
 def check_bidirectional(model: ModelGraph, errors: Collector) -> None:

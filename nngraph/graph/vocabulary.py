@@ -48,6 +48,9 @@ EDGE_KINDS = {
     "upsample": {"factor": 2, "mode": "nearest"},
     "deconv": {"filters": None, "kernel": None, "stride": 1, "padding": 0},
     "pixelshuffle": {"factor": 2},
+    # ProGAN's minibatch standard deviation (ops/minibatch.py), in a gan's discriminator only: the source's
+    # values plus one more, the mean spread of each group of `group` consecutive examples; no weights
+    "minibatch_std": {"group": 4},
 }
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 

@@ -24,6 +24,8 @@ consecutive input examples, judged together as in training.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nngraph.backend import array_module
@@ -31,6 +33,7 @@ from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.ir import ModelGraph
+from nngraph.graph.shapes import minibatch_group
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
 from nngraph.spec.options import Choice
@@ -96,6 +99,10 @@ class Gan(Method):
         self.logit_slot = dplan.slot(dplan.outputs[0] + ":z")
         self.loss_slot = dplan.losses[0].slot
         self.steps = 0
+        # real and generated rows share one discriminator batch: each half a whole number of minibatch_std
+        # groups, so that no group mixes the two
+        self.real_rows = self.pack * math.lcm(1, *(minibatch_group(e) for e in self.disc_model.edges
+                                                   if e.kind == "minibatch_std"))
 
     def check_data(self, dataset: Dataset, span) -> None:
         """Real examples must look like generated ones: the generator output's shape."""
@@ -122,7 +129,7 @@ class Gan(Method):
 
     def discriminator_pass(self, real: np.ndarray, rng) -> tuple[dict, dict]:
         """(metrics, gradients of d_loss) on a real batch and as many generated points."""
-        n = len(real) // self.pack * self.pack
+        n = len(real) // self.real_rows * self.real_rows or len(real) // self.pack * self.pack
         fake = self.generate(n, rng, training=True)[0][self.fake_slot]
         real, n = real[:n], n // self.pack
         x = self.xp.concatenate([self.gen.backend.asarray(real), fake])

@@ -25,13 +25,15 @@ from .helpers import (
 
 NAMES = sorted(p.name for p in SPECS.glob("*.nn"))
 REFUSED = ("bm_encoder424.nn",)
+BATCH_DEPENDENT = (("gan_grid.nn", "discriminator"),)  # a minibatch_std link: refused, tested below
 
 
 def _method(name: str) -> str:
     return nngraph.load(SPECS / name).train(None).method.name
 
 
-CASES = [(name, part) for name in NAMES if name not in REFUSED for part in PARTS.get(_method(name), (None,))]
+CASES = [(name, part) for name in NAMES if name not in REFUSED for part in PARTS.get(_method(name), (None,))
+         if (name, part) not in BATCH_DEPENDENT]
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +123,15 @@ def test_a_general_boltzmann_machine_is_refused_naming_its_links(name, tmp_path)
     assert f"{name}:15:5: error: model 'encoder424' is a general Boltzmann machine" in result.err
     assert "(a <-> a, b <-> b, h <-> h)" in result.err and "hint: ONNX export covers restricted machines" in result.err
     assert "Traceback" not in result.both and not output.exists()
+
+
+@pytest.mark.parametrize(("name", "part"), BATCH_DEPENDENT)
+def test_a_discriminator_with_minibatch_std_is_refused_at_the_link(name, part, trained, tmp_path):
+    checkpoint, _ = trained(name)
+    output = tmp_path / "model.onnx"
+    result = run_cli("export", SPECS / name, "--checkpoint", checkpoint, "-o", output, "--part", part)
+    line = next(i for i, text in enumerate((SPECS / name).read_text().splitlines(), 1) if "minibatch_std(" in text)
+    assert result.code == 1, result.both
+    assert f"{name}:{line}:" in result.err
+    assert "has a minibatch_std link (d_3 -> s), which has no ONNX export" in result.err
+    assert "--part generator" in result.err and "Traceback" not in result.both and not output.exists()

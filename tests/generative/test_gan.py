@@ -89,3 +89,37 @@ def test_evaluate_reports_modes_for_the_ring():
     metrics = method.evaluate(data.take(np.arange(256)))
     assert set(metrics) == {"d_loss", "g_loss", "d_real", "d_fake", "modes", "high_quality"}
     assert metrics["modes"] == 0 and metrics["high_quality"] < 0.05  # untrained: noise around the origin
+
+
+def _grid_method(backend="numpy", dtype="float32"):
+    """specs/gan_grid.nn: a discriminator with a minibatch_std link in groups of 4."""
+    checked = nngraph.load(SPECS / "gan_grid.nn")
+    return build(checked, checked.train(), get_backend(backend, dtype))
+
+
+def test_minibatch_std_groups_never_mix_real_and_generated_rows():
+    """10 real rows: 8 (two whole groups) are judged beside 8 generated ones, so each group is one kind."""
+    method, judged = _grid_method(), []
+    judge = method._judge
+    method._judge = lambda x, target, rng: judged.append(len(x)) or judge(x, target, rng)
+    method.discriminator_pass(np.random.default_rng(1).standard_normal((10, 2)), np.random.default_rng(3))
+    assert judged == [16]
+
+
+def test_discriminator_gradient_through_minibatch_std_matches_finite_differences(backend_name, xp):
+    method = _grid_method(backend_name, "float64")
+    real = np.random.default_rng(1).standard_normal((10, 2))
+
+    def loss_and_grads():
+        metrics, grads = method.discriminator_pass(real, np.random.default_rng(3))
+        return metrics["d_loss"], grads
+
+    analytic, numeric = directional_check(method.disc.params, loss_and_grads, xp)
+    assert numeric == pytest.approx(analytic, rel=1e-6, abs=1e-9)
+
+
+def test_generator_gradient_through_minibatch_std_matches_finite_differences(backend_name, xp):
+    method = _grid_method(backend_name, "float64")
+    analytic, numeric = directional_check(
+        method.gen.params, lambda: method.generator_pass(10, np.random.default_rng(3)), xp)
+    assert numeric == pytest.approx(analytic, rel=1e-6, abs=1e-9)

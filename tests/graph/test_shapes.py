@@ -53,7 +53,8 @@ TOTALS = {
     "gan_ring.nn": {"generator": (3 * 400 + 3 * 401 * 400 + 401 * 2, 2 * (2 * 400 + 3 * 400 * 400 + 400 * 2)),
                     "discriminator": (5 * 200 + 2 * 201 * 200 + 201, 2 * (4 * 200 + 2 * 200 * 200 + 200))},
     "gan_grid.nn": {"generator": (3 * 128 + 3 * 129 * 128 + 129 * 2, 2 * (2 * 128 + 3 * 128 * 128 + 128 * 2)),
-                    "discriminator": (3 * 128 + 2 * 129 * 128 + 129, 2 * (2 * 128 + 2 * 128 * 128 + 128))},
+                    # s: d's 128 values and their minibatch spread, no weights
+                    "discriminator": (3 * 128 + 2 * 129 * 128 + 130, 2 * (2 * 128 + 2 * 128 * 128 + 129))},
     "gan_digits.nn": {"generator": (33 * 256 + 257 * 256 + 257 * 64, 2 * (32 * 256 + 256 * 256 + 256 * 64)),
                       "discriminator": (65 * 256 + 257, 2 * (64 * 256 + 256))},
     # deep belief nets: two sigmoid layers and a softmax, each with its bias (the generative biases that
