@@ -32,6 +32,12 @@ EXIT_CODES = (
 )
 
 
+# the modules of pyproject's `dependencies`, by the distribution that brings each: one missing means an install
+# that went wrong (or a checkout run without installing), not a bug
+REQUIRED_MODULES = {"numpy": "numpy", "lark": "lark", "yaml": "pyyaml", "networkx": "networkx", "typer": "typer",
+                    "rich": "rich", "matplotlib": "matplotlib", "threadpoolctl": "threadpoolctl"}
+
+
 def main() -> None:
     """The console script: `check` with only file arguments runs here; everything else goes to typer."""
     sys.exit(run(sys.argv[1:]))
@@ -53,10 +59,21 @@ def run(args: list[str]) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _pipe_closed()
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in REQUIRED_MODULES:
+            return _internal_error(e)
+        print(f"error: nngraph needs the package '{REQUIRED_MODULES[e.name.split('.')[0]]}', which is not installed "
+              f"for {sys.executable}\n  hint: install nngraph with pip (`pip install nngraph`, or `pip install -e .` "
+              "in a checkout): it installs what nngraph needs", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
-        print(f"internal error: {type(e).__name__}: {e}\n  hint: this is a bug in nngraph; please report it "
-              "with the spec that caused it", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(e)
+
+
+def _internal_error(e: BaseException) -> int:
+    print(f"internal error: {type(e).__name__}: {e}\n  hint: this is a bug in nngraph; please report it "
+          "with the spec that caused it", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def _pipe_closed() -> int:

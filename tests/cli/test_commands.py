@@ -104,6 +104,10 @@ def test_inspect_of_a_bad_spec_is_a_positioned_error(tmp_path):
     (KeyboardInterrupt(), 130, "interrupted\n"),
     (EOFError("No data left in file"), 70, "internal error: EOFError: No data left in file\n"),
     (ZeroDivisionError("division by zero"), 70, "internal error: ZeroDivisionError: division by zero\n"),
+    # a dependency missing is an install gone wrong, named with what to do; another module missing is a bug
+    (ModuleNotFoundError("No module named 'yaml'", name="yaml"), 1, "error: nngraph needs the package 'pyyaml'"),
+    (ModuleNotFoundError("No module named 'nngraph.gone'", name="nngraph.gone"), 70,
+     "internal error: ModuleNotFoundError: No module named 'nngraph.gone'\n"),
 ])
 @pytest.mark.parametrize("args", [["check", SPECS / "xor.nn"], ["inspect", SPECS / "xor.nn"]])
 def test_ctrl_c_and_bugs_end_with_their_exit_codes_on_every_path(monkeypatch, args, raised, code, message):
