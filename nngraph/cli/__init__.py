@@ -24,7 +24,8 @@ from pathlib import Path
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 70, 130, 141
 EXIT_CODES = (
     (EXIT_OK, "success"),
-    (EXIT_ERROR, "an error in the spec, the data, a checkpoint or an output path, or training that had to stop; a dependency not installed"),
+    (EXIT_ERROR, "an error in the spec, the data, a checkpoint or an output path, or training that had to stop; "
+                 "a dependency not installed"),
     (EXIT_USAGE, "a usage error: an unknown command or option, a missing or malformed argument"),
     (EXIT_INTERNAL, "an internal error: a bug in nngraph (please report it)"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C); `train` first writes a checkpoint to resume from"),
