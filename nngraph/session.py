@@ -125,8 +125,9 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
         _record_start(run, session)
     quiet = quiet or not ranks.writes
     with open_logs(loggers if run is not None else [], folder, config, resumed=resume is not None) as logs:
-        if config.env is not None:  # refused under MPI by check_data_parallel, so `run` is rank 0's folder
-            (history, test), train = _train_agent(method, config, run, rng, resume, quiet), None
+        if config.env is not None:  # under MPI `run` is rank 0's alone: the others read the checkpoint by folder
+            checkpoint = Path(folder) / CHECKPOINT_FILE if resume is not None else None
+            (history, test), train = _train_agent(method, config, run, rng, checkpoint, quiet), None
         else:
             history = fit(method, splits.train, splits.validation, config, run, rng, done, history, quiet=quiet,
                           on_epoch=logs.epoch)
@@ -149,11 +150,11 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     return summary
 
 
-def _train_agent(agent, config, run, rng, resume, quiet):
+def _train_agent(agent, config, run, rng, checkpoint, quiet):
     """Reinforcement learning: the agent's own loop, then its deterministic evaluation as the test."""
     from nngraph.train.agent import train_agent
 
-    history = train_agent(agent, config, run, rng, run.checkpoint if resume is not None else None, quiet)
+    history = train_agent(agent, config, run, rng, checkpoint, quiet)
     return history, agent.evaluate_episodes()
 
 

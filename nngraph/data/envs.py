@@ -11,6 +11,11 @@ Normalisation (as stable-baselines3's VecNormalize): observations by a running m
 +-clip_obs; rewards divided by the running standard deviation of the discounted return, clipped to +-10. The
 statistics move only while training (`Environments.training`), and are saved in checkpoints.
 
+Several processes (MPI ranks, train/agent.py) may share the copies: each steps its contiguous `copies` of
+the `n`, copy i seeded as copy i of one process, and `gather(local)` (given by the caller) lays every
+process's per-copy arrays side by side, so the normalisation statistics move by all copies' values, and
+`state` holds every copy's, as one process's would.
+
 Exact resume: a checkpoint holds each copy's generator state, its TimeLimit step count, and where the
 environment keeps its whole physical state in `unwrapped.state` (gymnasium's classic-control ones), that
 state. An environment without one restarts its episodes on resume (`resumable` says which).
@@ -55,12 +60,24 @@ class RunningMeanStd:
         self.mean, self.var, self.count = (np.array(state[k], np.float64) for k in ("mean", "var", "count"))
 
 
-class Environments:
-    """`n` copies of one environment stepped together; observations and rewards as the agent sees them."""
+def _alone(local: np.ndarray) -> np.ndarray:
+    return local
 
-    def __init__(self, env_id: str, options: dict, seed: int, gamma: float, dtype=np.float32):
+
+class Environments:
+    """`copies` (default all) of `options["n"]` copies of one environment stepped together; observations and
+    rewards as the agent sees them. `n` is the copies stepped here, `total` all of them."""
+
+    PER_COPY = ("obs", "episode_return", "episode_length", "discounted", "rng", "elapsed", "physics")
+
+    def __init__(self, env_id: str, options: dict, seed: int, gamma: float, dtype=np.float32,
+                 copies: range | None = None, gather=_alone):
         gym = import_gymnasium()
-        self.n, self.gamma, self.dtype, self.seed = options["n"], gamma, np.dtype(dtype), seed
+        self.total = options["n"]
+        self.copies = copies if copies is not None else range(self.total)
+        self.n, self.gamma, self.dtype, self.seed = len(self.copies), gamma, np.dtype(dtype), seed
+        self.gather = gather  # this process's per-copy array (copies first) -> all copies'
+        self.steps = 0  # vector steps made: when an episode ended, in `finished`
         self.clip_obs = options.get("clip_obs", 10.0)
         self.vector = gym.make_vec(env_id, num_envs=self.n, vectorization_mode="sync",
                                    vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
@@ -73,8 +90,9 @@ class Environments:
         self.training = True
         self.discounted = np.zeros(self.n)  # each copy's discounted return so far (reward normalisation)
         self.episode_return, self.episode_length = np.zeros(self.n), np.zeros(self.n, np.int64)
-        self.finished: list[tuple[int, float, int]] = []  # (copy, return, length) of episodes ended lately
-        self.raw_obs, _ = self.vector.reset(seed=[seed + i for i in range(self.n)])
+        # (copy here, return, length, vector step) of the episodes ended lately
+        self.finished: list[tuple[int, float, int, int]] = []
+        self.raw_obs, _ = self.vector.reset(seed=[seed + i for i in self.copies])
 
     # ---- what the agent sees --------------------------------------------------------------------
 
@@ -104,9 +122,10 @@ class Environments:
         if done.any():
             for i in np.flatnonzero(done):
                 last[i] = info["final_obs"][i]
+        self.steps += 1
         self._count_episodes(reward, done)
         if self.training and self.obs_stats is not None:
-            self.obs_stats.update(raw)
+            self.obs_stats.update(self.gather(raw))
         self.raw_obs = raw
         return self.normalize(raw), self._scaled(reward, done), terminated, truncated, self.normalize(last)
 
@@ -114,7 +133,7 @@ class Environments:
         self.episode_return += reward
         self.episode_length += 1
         for i in np.flatnonzero(done):
-            self.finished.append((int(i), float(self.episode_return[i]), int(self.episode_length[i])))
+            self.finished.append((int(i), float(self.episode_return[i]), int(self.episode_length[i]), self.steps))
         self.episode_return[done], self.episode_length[done] = 0.0, 0
 
     def _scaled(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
@@ -122,13 +141,14 @@ class Environments:
             return reward.astype(self.dtype)
         if self.training:
             self.discounted = self.discounted * self.gamma + reward
-            self.return_stats.update(self.discounted)
+            self.return_stats.update(self.gather(self.discounted))
         self.discounted[done] = 0.0
         scaled = reward / np.sqrt(self.return_stats.var + EPSILON)
         return np.clip(scaled, -REWARD_CLIP, REWARD_CLIP).astype(self.dtype)
 
-    def take_episodes(self) -> list[tuple[int, float, int]]:
-        """(copy, return, length) of every episode that ended since the last call, in the order they ended."""
+    def take_episodes(self) -> list[tuple[int, float, int, int]]:
+        """(copy here, return, length, vector step) of every episode that ended since the last call, in the order
+        they ended (by step, then by copy)."""
         finished, self.finished = self.finished, []
         return finished
 
@@ -144,12 +164,14 @@ class Environments:
                    for env in self.vector.envs)
 
     def state(self) -> dict[str, np.ndarray]:
+        """Every copy's state (gathered from the processes that share them), and the normalisation's."""
         state = {"obs": self.raw_obs, "episode_return": self.episode_return,
                  "episode_length": self.episode_length, "discounted": self.discounted,
                  "rng": np.stack([_generator_words(env.unwrapped.np_random) for env in self.vector.envs]),
                  "elapsed": np.asarray([_elapsed(env) for env in self.vector.envs], np.int64)}
         if self.resumable:
             state["physics"] = np.stack([np.asarray(env.unwrapped.state, np.float64) for env in self.vector.envs])
+        state = {k: self.gather(v) if k in self.PER_COPY else v for k, v in state.items()}
         for name, stats in (("obs_stats", self.obs_stats), ("return_stats", self.return_stats)):
             if stats is not None:
                 state.update({f"{name}.{k}": v for k, v in stats.state().items()})
@@ -159,6 +181,11 @@ class Environments:
         for name, stats in (("obs_stats", self.obs_stats), ("return_stats", self.return_stats)):
             if stats is not None:
                 stats.load({k: state[f"{name}.{k}"] for k in ("mean", "var", "count")})
+        if len(state["discounted"]) != self.total:
+            raise DataError(f"the checkpoint holds {len(state['discounted'])} environment copies, the spec "
+                            f"{self.total}")
+        here = slice(self.copies.start, self.copies.stop)  # this process's copies of every copy's state
+        state = {k: v[here] if k in self.PER_COPY else v for k, v in state.items()}
         self.discounted = np.array(state["discounted"], np.float64)
         if "physics" not in state or not self.resumable:
             return  # the copies keep the episodes they started afresh
@@ -206,19 +233,24 @@ def _set_elapsed(env, steps: int) -> None:
         limit._elapsed_steps = steps
 
 
-def play(act, env_id: str, options: dict, episodes: int, seed: int, normalize, dtype=np.float32) -> np.ndarray:
+def play(act, env_id: str, options: dict, episodes: int, seed: int, normalize, dtype=np.float32,
+         share=None) -> np.ndarray:
     """The returns of `episodes` episodes played by `act(observations) -> actions` (the agent's deterministic
     policy), on copies seeded from `seed`, the observations normalised by `normalize` (the training run's
-    frozen statistics). Each copy plays its share, so that short episodes are not over-counted."""
+    frozen statistics). Each copy plays its share, so that short episodes are not over-counted. `share(copies)`
+    (several processes) gives the range of the copies this process plays: the returns are theirs, in order."""
     copies = max(1, min(episodes, options["n"]))
+    mine = share(copies) if share is not None else range(copies)
+    if not len(mine):
+        return np.zeros(0)
     envs = Environments(env_id, {**options, "n": copies, "normalize_obs": False, "normalize_reward": False},
-                        seed, 0.99, dtype)
-    quota = [episodes // copies + (i < episodes % copies) for i in range(copies)]
-    returns: list[list[float]] = [[] for _ in range(copies)]
+                        seed, 0.99, dtype, copies=mine)
+    quota = [episodes // copies + (i < episodes % copies) for i in mine]
+    returns: list[list[float]] = [[] for _ in mine]
     try:
         while any(len(r) < q for r, q in zip(returns, quota, strict=True)):
             envs.step(act(normalize(envs.raw_obs)))
-            for copy, episode_return, _ in envs.take_episodes():
+            for copy, episode_return, *_ in envs.take_episodes():
                 if len(returns[copy]) < quota[copy]:
                     returns[copy].append(episode_return)
     finally:

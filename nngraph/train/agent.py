@@ -9,6 +9,13 @@ last 100 episodes ended, as stable-baselines3 reports them), and the method's ow
 Ctrl-C and `--resume` are the data loop's (`loop._save`, `loop.restore`): the method's state adds the
 environments' (train/agent.py: `Agent.extra_state`), so a resumed run makes the same steps as a straight one.
 
+Under MPI (train/parallel.py) each rank steps its contiguous share of the `n` copies (copy i seeded as in one
+process), acts on its own copies' observations and draws its rows of the draws one process makes for all
+copies (`copy_view`); what is global in one process is made so: the episodes that ended are gathered from all
+ranks in the order one process ends them, the normalisation statistics move by all copies, a checkpoint holds
+every copy's state (gathered every iteration: `gather_state`, so that rank 0 alone can write it), and each
+gradient step is on a rank's share of a global minibatch (`on_share`) that every rank holds whole.
+
 After training, `evaluate_episodes` plays the deterministic policy (the most probable action, or the mean)
 for `episodes` episodes (the env's `episodes` option) on fresh copies seeded apart from training's:
 summary.json's `test` and `nngraph eval`.
@@ -30,6 +37,7 @@ from nngraph.train.feeding import check_data_fits
 from nngraph.train.loop import History, StopOnCtrlC, _CheckpointPolicy, _interrupt, _save, restore
 from nngraph.train.method import Method
 from nngraph.train.optimizers import settings
+from nngraph.train.parallel import Shard, ShardedGenerator, world
 from nngraph.train.progress import TrainingProgress
 from nngraph.train.schedules import learning_rate
 
@@ -47,10 +55,45 @@ class Agent(Method):
         self.program, self.plan = program, program.train_plan
         self.backend = program.backend
         self.feed = self.plan.feeds[0]
-        self.envs = Environments(config.env.id, config.env.options, config.seed, config.gamma, self.backend.dtype)
+        self.ranks, self.share = world(), copies_share(config)
+        self.envs = Environments(config.env.id, config.env.options, config.seed, config.gamma, self.backend.dtype,
+                                 range(self.share.start, self.share.stop), self.gather_copies)
+        self.gathered_state: dict[str, np.ndarray] | None = None  # under MPI: every copy's, at the last iteration
         self.env_steps = 0
         self.recent = np.zeros((RECENT, 2))  # the last episodes' (return, length), a ring
         self.episodes = 0
+
+    # ---- sharing the copies across MPI ranks ----------------------------------------------------
+
+    def gather_copies(self, local: np.ndarray, axis: int = 0) -> np.ndarray:
+        """This rank's per-copy array (copies along `axis`) -> every copy's, as one process holds it."""
+        return self.ranks.gather_copies(local, self.share.total, axis)
+
+    def copy_view(self, rng):
+        """The generator as this rank's copies see it: draws for all copies, this rank's rows of them."""
+        return ShardedGenerator(rng, self.share) if self.ranks.parallel else rng
+
+    def on_share(self, batch: dict[str, np.ndarray], step) -> dict[str, float]:
+        """`step(rows)` (a gradient step, its metrics as means over the rows) on this rank's contiguous share of
+        a global minibatch that every rank holds: its gradients weighted by that share in the allreduce, its
+        metrics averaged over all rows. A rank left without rows (a minibatch smaller than the world) steps on
+        the first row with weight 0, so that it joins the allreduce."""
+        if not self.ranks.parallel:
+            return step(batch)
+        share = self.ranks.share(len(next(iter(batch.values()))))
+        rows = np.arange(share.start, share.stop) if share.rows else np.arange(1)
+        with self.ranks.step(share):
+            metrics = step({k: v[rows] for k, v in batch.items()})
+        return self.ranks.reduce_metrics(metrics, share.rows)
+
+    def _copies_here(self, copies: int) -> range:
+        share = self.ranks.share(copies)
+        return range(share.start, share.stop)
+
+    def gather_state(self) -> None:
+        """Under MPI: every copy's state gathered now (every rank takes part), for rank 0's next checkpoint."""
+        if self.ranks.parallel:
+            self.gathered_state = self.envs.state()
 
     # ---- running the network ------------------------------------------------------------------
 
@@ -79,7 +122,7 @@ class Agent(Method):
 
     def episode_metrics(self) -> dict[str, float]:
         """`episodes` so far, and the mean `return` and `length` of the last RECENT of them."""
-        for _, episode_return, length in self.envs.take_episodes():
+        for episode_return, length in self.ended_episodes():
             self.recent[self.episodes % RECENT] = episode_return, length
             self.episodes += 1
         metrics = {"steps": self.env_steps, "episodes": self.episodes}
@@ -88,12 +131,25 @@ class Agent(Method):
             metrics.update({"return": float(recent[:, 0].mean()), "length": float(recent[:, 1].mean())})
         return metrics
 
+    def ended_episodes(self) -> list[tuple[float, int]]:
+        """(return, length) of the episodes ended since the last call, on every rank's copies, in the order one
+        process ends them: by step, then by copy."""
+        ended = self.envs.take_episodes()
+        if not self.ranks.parallel:
+            return [(episode_return, length) for _, episode_return, length, _ in ended]
+        mine = np.asarray([(step, self.share.start + copy, episode_return, length)
+                           for copy, episode_return, length, step in ended], np.float64).reshape(-1, 4)
+        every = self.ranks.gather_varying(mine)
+        every = every[np.lexsort((every[:, 1], every[:, 0]))]
+        return [(float(r), int(n)) for r, n in every[:, 2:]]
+
     def evaluate_episodes(self, episodes: int | None = None, seed: int | None = None) -> dict[str, float]:
         """Mean and standard deviation of the return of the deterministic policy over `episodes` episodes."""
         episodes = episodes or self.config.env.options["episodes"]
         seed = self.config.seed + EVAL_SEED_OFFSET if seed is None else seed
-        returns = play(self.act, self.config.env.id, self.config.env.options, episodes, seed,
-                       self.envs.normalize, self.backend.dtype)
+        share = self._copies_here if self.ranks.parallel else None
+        returns = self.ranks.gather_varying(play(self.act, self.config.env.id, self.config.env.options, episodes,
+                                                 seed, self.envs.normalize, self.backend.dtype, share))
         return {"return_mean": float(returns.mean()), "return_std": float(returns.std()), "episodes": episodes}
 
     def evaluate(self, data=None) -> dict[str, float]:
@@ -132,7 +188,10 @@ class Agent(Method):
     # ---- checkpoints -----------------------------------------------------------------------------
 
     def extra_state(self) -> dict[str, np.ndarray]:
-        state = {f"env.{k}": v for k, v in self.envs.state().items()}
+        envs = self.gathered_state if self.ranks.parallel else self.envs.state()
+        if envs is None:
+            raise RuntimeError("an agent's state was asked for under MPI before an iteration gathered it")
+        state = {f"env.{k}": v for k, v in envs.items()}
         return {**state, "agent.counts": np.asarray([self.env_steps, self.episodes], np.int64),
                 "agent.recent": self.recent}
 
@@ -140,6 +199,18 @@ class Agent(Method):
         self.envs.load_state({k[4:]: v for k, v in state.items() if k.startswith("env.")})
         self.env_steps, self.episodes = (int(v) for v in state["agent.counts"])
         self.recent = np.array(state["agent.recent"], np.float64)
+
+
+def copies_share(config: TrainConfig) -> Shard:
+    """This rank's contiguous share of the environment copies; under MPI they must divide evenly (each rank's
+    rollout the same size, as the copies' steps are counted)."""
+    ranks, copies = world(), config.env.copies
+    if copies % ranks.size:
+        raise TrainingError(f"{copies:,} environment cop{'y' if copies == 1 else 'ies'} cannot be split evenly "
+                            f"across {ranks.size} MPI ranks", config.env.span or config.spans.get("env"),
+                            hint=f"each rank steps its share of the copies: make `n` a multiple of {ranks.size}, "
+                                 f"or start as many ranks as divide it")
+    return ranks.share(copies)
 
 
 def iterations(config: TrainConfig, agent: Agent) -> int:
@@ -183,6 +254,7 @@ def _iteration(agent: Agent, config: TrainConfig, rng, iteration: int, total: in
     lr = learning_rate(config.schedule, base_lr, iteration - 1, total)
     agent.set_learning_rate(lr)
     metrics = agent.iterate(rng)
+    agent.gather_state()
     for name, value in metrics.items():
         if not math.isfinite(value):
             raise TrainingError(f"training diverged: {name} is {value} in update {iteration}",

@@ -27,6 +27,7 @@ from nngraph.graph.methods import output_unit
 from nngraph.graph.training import TrainConfig
 from nngraph.train.agent import Agent
 from nngraph.train.feeding import Tally
+from nngraph.train.parallel import draw
 
 RECORD_STEPS = 1000  # environment steps per iteration (one record) at least
 
@@ -88,14 +89,14 @@ class Dqn(Agent):
         self.add_program(online)
         self.q_slot = self.plan.slot(output_unit(model, config, "q", 0).name)
         self.buffer = ReplayBuffer(options["buffer"], self.plan.shapes[self.feed], self.backend.dtype)
-        self.cycles = max(1, math.ceil(RECORD_STEPS / (options["train_every"] * self.envs.n)))
+        self.cycles = max(1, math.ceil(RECORD_STEPS / (options["train_every"] * self.envs.total)))
         self.vector_steps = 0
         self.target_stale = True  # whether the online network may have moved since the target copied it
         self.sync_target()
 
     @property
     def steps_per_iteration(self) -> int:
-        return self.cycles * self.options["train_every"] * self.envs.n
+        return self.cycles * self.options["train_every"] * self.envs.total
 
     def sync_target(self) -> None:
         """Copy the online network into the target; skipped when no gradient step came since the last copy
@@ -124,7 +125,7 @@ class Dqn(Agent):
         """This iteration's `train_every` cycles: a whole record's, or the fewer that reach the run's `steps`
         (stable-baselines3 stops at the first cycle that reaches its total; a whole last record would make up
         to RECORD_STEPS steps and gradient updates more than the run asks)."""
-        per_cycle = self.options["train_every"] * self.envs.n
+        per_cycle = self.options["train_every"] * self.envs.total
         return max(1, min(self.cycles, math.ceil((self.config.steps - self.env_steps) / per_cycle)))
 
     def iterate(self, rng) -> dict[str, float]:
@@ -133,32 +134,54 @@ class Dqn(Agent):
             for _ in range(self.options["train_every"]):
                 self.step(rng)
             if self.env_steps > self.options["start"]:
-                for _ in range(self.options["gradient_steps"]):
+                for _ in range(self.options["gradient_steps"]):  # every rank holds the same buffer and draws
                     tally.add(self.update(self.buffer.sample(self.options["minibatch"], rng)), 1)
         return {**tally.means(), "epsilon": self.epsilon()}
 
     def step(self, rng) -> None:
-        """One step of every copy: random actions before `start`, then epsilon-greedy ones."""
-        envs, n = self.envs, self.envs.n
+        """One step of every copy (under MPI: of this rank's, drawing its rows of every copy's draws): random
+        actions before `start`, then epsilon-greedy ones. The transitions of every copy go to the buffer."""
+        envs, n, draws = self.envs, self.envs.n, self.copy_view(rng)
         obs = envs.obs
         explore = self.env_steps < self.options["start"]
-        actions = rng.integers(0, envs.vector.single_action_space.n, n)
+        actions = draw(draws, "integers", (n,), low=0, high=envs.vector.single_action_space.n)
         if not explore:
-            greedy = rng.random(n) >= self.epsilon()
+            greedy = draw(draws, "random", (n,)) >= self.epsilon()
             actions = np.where(greedy, self.act(obs), actions)
         _, rewards, terminated, _, last = envs.step(actions)
-        self.buffer.add(obs=obs, actions=actions, rewards=rewards, next_obs=last, dones=terminated)
-        self.env_steps += n
+        self.buffer.add(**self.every_copy(obs=obs, actions=actions, rewards=rewards, next_obs=last,
+                                          dones=terminated))
+        self.env_steps += envs.total
         self.vector_steps += 1
-        if self.vector_steps % max(self.options["target_every"] // n, 1) == 0:
+        if self.vector_steps % max(self.options["target_every"] // envs.total, 1) == 0:
             self.sync_target()
 
+    def every_copy(self, **transitions: np.ndarray) -> dict[str, np.ndarray]:
+        """This rank's copies' transitions -> every copy's (under MPI: packed into one float64 array, as they
+        all are small integers or floats, gathered in one collective, unpacked)."""
+        if not self.ranks.parallel:
+            return transitions
+        n = self.envs.n
+        packed = self.gather_copies(np.concatenate([np.asarray(v, np.float64).reshape(n, -1)
+                                                    for v in transitions.values()], axis=1))
+        every, start = {}, 0
+        for name, value in transitions.items():
+            width = int(np.prod(np.shape(value)[1:], dtype=np.int64))
+            column = packed[:, start:start + width].reshape((len(packed), *np.shape(value)[1:]))
+            every[name], start = column.astype(np.asarray(value).dtype), start + width
+        return every
+
     def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
-        """One gradient step of the Huber loss on a minibatch of transitions."""
-        metrics, grads = self.loss_and_grads(batch)
-        self.apply_update(grads)
+        """One gradient step of the Huber loss on a minibatch of transitions (under MPI each rank's on its share
+        of the rows)."""
+
+        def step(rows: dict[str, np.ndarray]) -> dict[str, float]:
+            metrics, grads = self.loss_and_grads(rows)
+            self.apply_update(grads)
+            return metrics
+
         self.target_stale = True
-        return metrics
+        return self.on_share(batch, step)
 
     def loss_and_grads(self, batch: dict[str, np.ndarray]) -> tuple[dict[str, float], dict]:
         """(metrics, the Huber loss's gradients by parameter name) on a minibatch of transitions."""

@@ -347,10 +347,14 @@ def check_data_parallel(config, method, train=None) -> None:
     if not ranks.parallel:
         return
     if config.method.name not in DATA_PARALLEL_METHODS:
-        why = ("its environments are not split across the ranks" if config.env is not None else
-               "its random draws are not split across the ranks, so the run would not be the one-process run")
-        raise TrainingError(f"method '{config.method.name}' does not train data-parallel yet: {why}",
+        raise TrainingError(f"method '{config.method.name}' does not train data-parallel yet: its random draws are "
+                            "not split across the ranks, so the run would not be the one-process run",
                             config.method.span or config.spans.get("method"),
+                            hint="run it in one process (without mpiexec)")
+    plan = getattr(method, "plan", None)  # an agent's network: its forward passes do not take the loop's draws
+    if config.env is not None and plan is not None and plan.random:
+        raise TrainingError("dropout or noise in an agent's network does not train data-parallel yet: its draws "
+                            "are not split across the ranks", config.spans.get("model"),
                             hint="run it in one process (without mpiexec)")
     chains = config.method.options.get("chains") or 0
     if 0 < chains < ranks.size:

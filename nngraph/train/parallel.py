@@ -11,11 +11,16 @@ same code with and without MPI.
   once per update by `Method.apply_update`).
 - `World.reduce_metrics(metrics)`: a step's or an evaluation's metrics, weighted means over the shards.
 - `World.gather_rows(full, share)`: rows that each rank steps for its share (persistent chains) onto every rank.
+- `World.share(total)`: `shard` that may be empty (an agent's minibatch smaller than the world: an idle rank
+  steps with weight 0). `World.gather_copies(local, total)`: every rank's contiguous share of `total`
+  environment copies (or rows) laid side by side on every rank; `gather_varying(local)`: the same for shares
+  whose sizes only the ranks know (episodes ended, evaluation returns).
 - `World.writes`: only rank 0 writes the run folder and prints progress.
 - `ShardedGenerator`: the loop's generator, seen by a rank; `rows(...)` draws the global batch's random numbers
   (dropout masks, noise) and returns the shard's rows, so every rank draws what one process would;
   `fill_rows(fill, out)` does the same for a sampler's own fill (the Gibbs samplers' uniform draws).
   `other_rows(rng, total)`: the same for rows that are not the examples' (persistent chains).
+  `draw(rng, kind, shape)`: a draw of a rank's rows through its view, or a plain draw (an agent's actions).
 - `abort_on_error()`: a rank that raises stops the whole job (MPI_Abort) with a message naming the rank,
   instead of leaving the others waiting in a collective.
 """
@@ -36,7 +41,7 @@ from nngraph.errors import NngraphError, TrainingError
 DISABLE_ENV = "NNGRAPH_MPI"  # "0": ignore MPI even under mpiexec (each rank trains alone)
 # methods whose every random draw is on rows of the global batch through a rank's `ShardedGenerator` (`rows` in
 # `Program.feeds`, `fill_rows` in the Gibbs samplers), or is the same on every rank
-DATA_PARALLEL_METHODS = ("backprop", "vae", "gan", "cd", "pcd", "boltzmann")
+DATA_PARALLEL_METHODS = ("backprop", "vae", "gan", "cd", "pcd", "boltzmann", "ppo", "a2c", "reinforce", "dqn")
 ABORT_GRACE_S = 0.5
 
 
@@ -82,6 +87,10 @@ class World:
             raise TrainingError(f"a minibatch of {total} examples cannot be split across {self.size} MPI ranks",
                                 hint="use fewer ranks, or a training split whose last minibatch is at least "
                                      "as large as the number of ranks")
+        return self._shard_of(self.rank, total)
+
+    def share(self, total: int) -> Shard:
+        """This rank's contiguous rows of `total`, which may be none where `total` is smaller than the world."""
         return self._shard_of(self.rank, total)
 
     def _shard_of(self, rank: int, total: int) -> Shard:
@@ -146,6 +155,32 @@ class World:
         self.comm.Allgatherv(host[share.start:share.stop].copy(), [host, (counts, offsets)])
         if host is not full:
             full[...] = xp.asarray(host)
+
+    def gather_copies(self, local: np.ndarray, total: int, axis: int = 0) -> np.ndarray:
+        """Every rank's `local` (its `share(total)` along `axis`: environment copies) side by side along `axis`,
+        on every rank: what one process stepping all `total` holds. One Allgatherv."""
+        if not self.parallel:
+            return local
+        return self._allgather(local, [self._shard_of(r, total).rows for r in range(self.size)], axis)
+
+    def gather_varying(self, local: np.ndarray) -> np.ndarray:
+        """Every rank's rows of `local` one after another, rank 0's first, on every rank: shares whose sizes
+        only their ranks know (the episodes that ended in an iteration)."""
+        if not self.parallel:
+            return local
+        return self._allgather(local, self.comm.allgather(len(local)), 0)
+
+    def _allgather(self, local: np.ndarray, rows: list[int], axis: int) -> np.ndarray:
+        from mpi4py import MPI
+
+        moved = np.ascontiguousarray(np.moveaxis(np.asarray(local), axis, 0))
+        width = int(np.prod(moved.shape[1:], dtype=np.int64)) * moved.dtype.itemsize  # bytes per row
+        whole = np.empty((sum(rows), *moved.shape[1:]), moved.dtype)
+        counts = [r * width for r in rows]
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).tolist()
+        self.comm.Allgatherv([moved.reshape(-1).view(np.uint8), MPI.BYTE],
+                             [whole.reshape(-1).view(np.uint8), (counts, offsets), MPI.BYTE])
+        return np.moveaxis(whole, 0, axis)
 
     def same_everywhere(self, value):
         """Rank 0's `value` on every rank (a small Python object)."""
@@ -252,6 +287,14 @@ class ShardedGenerator:
 
     def __getattr__(self, name):
         return getattr(self.generator, name)
+
+
+def draw(rng, kind: str, shape: tuple, **options) -> np.ndarray:
+    """`getattr(rng, kind)(size=shape, **options)`; through a rank's view (`ShardedGenerator`), its rows of the
+    draw one process makes for all rows (an agent's actions for its environment copies)."""
+    if isinstance(rng, ShardedGenerator):
+        return rng.rows(kind, shape, **options)
+    return getattr(rng, kind)(size=shape, **options)
 
 
 def whole(rng):

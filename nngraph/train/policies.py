@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from nngraph.train.parallel import draw
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -29,10 +31,11 @@ class Categorical:
     discrete = True
 
     def sample(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One action per row, by inverse transform sampling (one uniform draw each)."""
+        """One action per row, by inverse transform sampling (one uniform draw each; under MPI `rng` is a rank's
+        view of the draws for every environment copy: train/parallel.py)."""
         probs = np.exp(log_softmax(out))
         cumulative = probs.cumsum(axis=1)
-        u = rng.random((len(out), 1)) * cumulative[:, -1:]
+        u = draw(rng, "random", (len(out), 1)) * cumulative[:, -1:]
         return np.minimum((cumulative <= u).sum(axis=1), out.shape[1] - 1)
 
     def mode(self, out: np.ndarray) -> np.ndarray:
@@ -77,7 +80,7 @@ class Gaussian:
 
     def sample(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         mean, log_std = self._split(out)
-        return mean + np.exp(log_std) * rng.standard_normal(mean.shape).astype(mean.dtype)
+        return mean + np.exp(log_std) * draw(rng, "standard_normal", mean.shape).astype(mean.dtype)
 
     def mode(self, out: np.ndarray) -> np.ndarray:
         return self._split(out)[0]

@@ -22,6 +22,10 @@ log-std's gradient goes to the optimizer beside the program's parameters (`param
 block's `clip` clips the global gradient norm (stable-baselines3's max_grad_norm).
 
 Metrics per update: loss, pg_loss, value_loss, entropy, and for ppo approx_kl and clip_fraction.
+
+Under MPI (train/agent.py) each rank collects the rollout of its copies, drawing its rows of the actions'
+random numbers; the rollouts are gathered into the global one on every rank, so every rank shuffles and
+normalises as one process does, and each gradient step is on a rank's contiguous share of a global minibatch.
 """
 
 from __future__ import annotations
@@ -55,6 +59,13 @@ def gae(rewards, values, dones, last_values, gamma: float, lam: float) -> np.nda
         running = delta + gamma * lam * alive * running
         advantages[t], next_values = running, values[t]
     return advantages
+
+
+def normalized(advantages: np.ndarray) -> np.ndarray:
+    """ppo's advantages of a minibatch scaled to mean 0 and standard deviation 1 (one row: as it is)."""
+    if len(advantages) < 2:
+        return advantages
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
 
 class ActorCritic(Agent):
@@ -99,7 +110,7 @@ class ActorCritic(Agent):
 
     @property
     def steps_per_iteration(self) -> int:
-        return self.rollout * self.envs.n
+        return self.rollout * self.envs.total
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         values, _ = self.forward(obs)
@@ -112,15 +123,16 @@ class ActorCritic(Agent):
     # ---- collecting ----------------------------------------------------------------------------
 
     def collect(self, rng) -> dict[str, np.ndarray]:
-        """A rollout: observations, actions, their log-probabilities, values, advantages and returns,
-        flattened to (rollout * n, ...)."""
+        """A rollout of every copy (under MPI gathered from the ranks): observations, actions, their
+        log-probabilities, values, advantages and returns, flattened to (rollout * copies, ...), step-major."""
         envs, steps, n = self.envs, self.rollout, self.envs.n
+        draws = self.copy_view(rng)
         obs = envs.obs
         seen = np.empty((steps, *obs.shape), obs.dtype)
         actions, logps, values, rewards, dones = [], [], np.empty((steps, n)), np.empty((steps, n)), np.empty((steps, n))
         for t in range(steps):
             out, values[t] = self._policy_and_value(obs)
-            action = self.dist.sample(out, rng)
+            action = self.dist.sample(out, draws)
             seen[t] = obs
             actions.append(action)
             logps.append(self.dist.log_prob(out, action))
@@ -129,11 +141,12 @@ class ActorCritic(Agent):
             if cut.any():  # a time limit, not the end of the task: the rest of the episode is worth V(last)
                 rewards[t, cut] += self.config.gamma * self._policy_and_value(last[cut])[1]
             dones[t] = terminated | truncated
-        self.env_steps += steps * n
+        self.env_steps += steps * envs.total
         advantages = gae(rewards, values, dones, self._policy_and_value(obs)[1], self.config.gamma, self.lam)
         rollout = {"obs": seen, "actions": np.asarray(actions), "logp": np.asarray(logps), "values": values,
                    "advantages": advantages, "returns": advantages + values, "ended": dones}
-        return {k: v.reshape((steps * n, *v.shape[2:])) for k, v in rollout.items()}
+        rollout = {k: self.gather_copies(v, axis=1) for k, v in rollout.items()}  # (steps, copies, ...)
+        return {k: v.reshape((steps * envs.total, *v.shape[2:])) for k, v in rollout.items()}
 
     # ---- updating ------------------------------------------------------------------------------
 
@@ -150,16 +163,26 @@ class ActorCritic(Agent):
         return tally.means(True)
 
     def update(self, mb: dict[str, np.ndarray]) -> dict[str, float]:
-        """One gradient step on a minibatch of the rollout; its metrics."""
-        metrics, grads = self.loss_and_grads(mb)
-        self.apply_update(grads)
-        return metrics
+        """One gradient step on a minibatch of the rollout (under MPI each rank's on its share of it, the
+        advantages normalised over the whole minibatch first); its metrics."""
+        if self.ppo:
+            mb = {**mb, "advantages": normalized(mb["advantages"])}
 
-    def loss_and_grads(self, mb: dict[str, np.ndarray]) -> tuple[dict[str, float], dict]:
-        """(metrics, the loss's gradients by parameter name) on a minibatch of the rollout."""
+        def step(rows: dict[str, np.ndarray]) -> dict[str, float]:
+            metrics, grads = self.loss_and_grads(rows, normalize=False)
+            self.apply_update(grads)
+            return metrics
+
+        return self.on_share(mb, step)
+
+    def loss_and_grads(self, mb: dict[str, np.ndarray], normalize: bool = True) -> tuple[dict[str, float], dict]:
+        """(metrics, the loss's gradients by parameter name) on a minibatch of the rollout; ppo's advantages
+        normalised over it unless `normalize` is False (`update` normalised the whole minibatch)."""
         values, ctxs = self.forward(mb["obs"], training=True)
         out, value = self.policy_out(values), self.host(values, self.value_slot)[:, 0]
         rows = len(out)
+        if self.ppo and normalize:
+            mb = {**mb, "advantages": normalized(mb["advantages"])}
         d_logp, metrics = self._policy_loss(self.dist.log_prob(out, mb["actions"]), mb)
         grads_out = self.dist.grads(out, mb["actions"], d_logp, -self.config.method.options["entropy"] / rows)
         d_value, metrics["value_loss"] = self._value_loss(value, mb)
@@ -179,8 +202,6 @@ class ActorCritic(Agent):
         advantages, rows = mb["advantages"], len(logp)
         if not self.ppo:
             return -advantages / rows, {"pg_loss": float(-(advantages * logp).mean())}
-        if rows > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         log_ratio = logp - mb["logp"]
         ratio = np.exp(log_ratio)
         unclipped, clipped = ratio * advantages, np.clip(ratio, 1 - self.clip, 1 + self.clip) * advantages
@@ -209,7 +230,7 @@ class Reinforce(ActorCritic):
 
     def collect(self, rng) -> dict[str, np.ndarray]:
         rollout = super().collect(rng)
-        ended = rollout["ended"].reshape(self.rollout, self.envs.n)
+        ended = rollout["ended"].reshape(self.rollout, self.envs.total)
         steps = np.arange(self.rollout)[:, None]
         last = np.where(ended.any(axis=0), self.rollout - 1 - ended[::-1].argmax(axis=0), -1)
         complete = (steps <= last).reshape(-1)
