@@ -59,6 +59,7 @@ class Agent(Method):
         self.envs = Environments(config.env.id, config.env.options, config.seed, config.gamma, self.backend.dtype,
                                  range(self.share.start, self.share.stop), self.gather_copies)
         self.gathered_state: dict[str, np.ndarray] | None = None  # under MPI: every copy's, at the last iteration
+        self.gather_state()  # a checkpoint's layout is asked for before the first iteration (`restore`)
         self.env_steps = 0
         self.recent = np.zeros((RECENT, 2))  # the last episodes' (return, length), a ring
         self.episodes = 0
@@ -189,8 +190,6 @@ class Agent(Method):
 
     def extra_state(self) -> dict[str, np.ndarray]:
         envs = self.gathered_state if self.ranks.parallel else self.envs.state()
-        if envs is None:
-            raise RuntimeError("an agent's state was asked for under MPI before an iteration gathered it")
         state = {f"env.{k}": v for k, v in envs.items()}
         return {**state, "agent.counts": np.asarray([self.env_steps, self.episodes], np.int64),
                 "agent.recent": self.recent}

@@ -40,13 +40,14 @@ def test_fewer_persistent_chains_than_ranks_are_refused_at_the_method(tmp_path):
     assert f"{path}:{line}:10: error: 1 persistent chain cannot be shared by 2 MPI ranks" in err
 
 
-def test_reinforcement_learning_is_refused_at_its_method(tmp_path):
+def test_dropout_in_an_agents_network_is_refused_at_the_model(tmp_path):
+    """An agent's forward passes draw their own dropout masks, not the rows of the loop's draws."""
     mpiexec()
-    from tests.rl.helpers import qnet
+    from tests.rl.helpers import agent
 
-    path, err = refused(tmp_path, qnet(steps=100))
-    assert "method 'dqn' does not train data-parallel yet: its environments are not split across the ranks" in err
-    assert f"{path}:10:10: error:" in err  # the method call
+    path, err = refused(tmp_path, agent().replace("layer  h[16] tanh", "layer  h[16] tanh dropout=0.1"))
+    assert "dropout or noise in an agent's network does not train data-parallel yet" in err
+    assert f"{path}:9:3: error:" in err  # the train block's `model`
 
 
 FAILING_RANK = """\

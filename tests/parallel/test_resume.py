@@ -7,15 +7,21 @@ from tests.parallel.helpers import mpiexec, run, train
 from tests.parallel.test_same_results import MLP, assert_same_training
 
 
-def resumed_across_ranks(tmp_path, spec: str, epochs: int, first: int, then: int):
+def resumed_across_ranks(tmp_path, spec: str, epochs: int, first: int, then: int,
+                         steps_per_epoch: int | None = None):
     """`spec` trained straight for `epochs` in one process, and trained for half of them on `first` ranks, then
-    resumed on `then`: the two runs' records and parameters."""
+    resumed on `then`: the two runs' records and parameters. An agent's (`steps_per_epoch` environment steps
+    an update) is as long as its `steps` say."""
     mpiexec()
     path = tmp_path / "spec.nn"
     path.write_text(spec)
-    straight = train(1, path, tmp_path / "straight", "--set", f"epochs={epochs}")
-    halves = train(first, path, tmp_path / "halves", "--set", f"epochs={epochs // 2}")
-    resumed = run(then, "train", path, "--resume", halves.folder, "--threads", "1", "--set", f"epochs={epochs}",
+
+    def length(count: int) -> str:
+        return f"epochs={count}" if steps_per_epoch is None else f"steps={count * steps_per_epoch}"
+
+    straight = train(1, path, tmp_path / "straight", "--set", length(epochs))
+    halves = train(first, path, tmp_path / "halves", "--set", length(epochs // 2))
+    resumed = run(then, "train", path, "--resume", halves.folder, "--threads", "1", "--set", length(epochs),
                   folder=halves.folder)
     assert resumed.code == 0, resumed.err
     assert [r["epoch"] for r in halves.records()] == list(range(1, epochs + 1))
