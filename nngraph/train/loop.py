@@ -371,7 +371,7 @@ def check_data_parallel(config, method, train=None) -> None:
                             "have no target in a BPTT window where another has, and the loss is a mean over "
                             "valid steps, not over sequences", config.spans.get("data"),
                             hint="run it in one process (without mpiexec), or pad the sequences to one length")
-    if config.batch % ranks.size:
+    if config.env is None and config.batch % ranks.size:  # an agent's minibatches are shared as they come
         raise TrainingError(f"batch {config.batch} cannot be split evenly across {ranks.size} MPI ranks",
                             config.spans.get("batch"),
                             hint=f"`batch` is the global batch under MPI: make it a multiple of {ranks.size}, "
