@@ -16,6 +16,11 @@ batch, on random data of the model's shape (the timing does not depend on the va
     batch below which the allreduce takes longer than the compute (`stops scaling at`).
 The compute model is linear in the batch, which flatters small shards (a small matrix product runs below the
 machine's peak), so the table is an upper bound on the speed-up.
+
+`ppo` (specs/cartpole_ppo.nn: 8 CartPole copies, 4 stepped by each rank) is timed by updates (`iterate`: a
+rollout of 32 steps of every copy, gathered, then 20 gradient steps on the whole rollout, each rank's on half of
+it): its `samples/s` are environment steps a second, its `global batch` the environment steps of an update. It
+is left out of the simulated table (its step is mostly environment stepping, not a matrix product).
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SPECS = {"mlp": "digits_mlp.nn", "lenet": "mnist_lenet.nn", "lstm": "adding_lstm.nn", "rbm": "rbm_digits.nn"}
+SPECS = {"mlp": "digits_mlp.nn", "lenet": "mnist_lenet.nn", "lstm": "adding_lstm.nn", "rbm": "rbm_digits.nn",
+         "ppo": "cartpole_ppo.nn"}
+AGENTS = ("ppo",)  # timed by updates, the environment their data
+AGENT_UPDATES = 5  # `--steps` for the others; an update of ppo is 20 gradient steps and 256 environment steps
 WORKERS = (8, 16, 32, 64)
 LINKS_GBIT = (10, 100)
 ALPHA_S = 5e-6  # latency of one message on a cluster interconnect (MPI over Ethernet/RoCE: 2-10 us)
@@ -60,9 +68,13 @@ def worker(name: str, steps: int) -> None:
     from nngraph.train.parallel import world
 
     checked = load(REPO / "specs" / SPECS[name])
-    batch = checked.train().batch
-    session = prepare(checked, data=synthetic(name, batch * (steps + WARMUP)))
-    method, train, ranks = session.method, session.splits.train, world()
+    if name in AGENTS:
+        session = prepare(checked)
+        batch, steps = session.method.steps_per_iteration, AGENT_UPDATES
+    else:
+        batch = checked.train().batch
+        session = prepare(checked, data=synthetic(name, batch * (steps + WARMUP)))
+    method, train, ranks = session.method, session.splits and session.splits.train, world()
     communication = [0.0]
     reduce = ranks.allreduce_mean
 
@@ -78,7 +90,10 @@ def worker(name: str, steps: int) -> None:
             if step == WARMUP:
                 ranks.barrier()
                 communication[0], start = 0.0, time.perf_counter()
-            _train_step(method, train.take(np.arange(step * batch, (step + 1) * batch) % len(train)), rng)
+            if name in AGENTS:
+                method.iterate(rng)
+            else:
+                _train_step(method, train.take(np.arange(step * batch, (step + 1) * batch) % len(train)), rng)
         ranks.barrier()
         elapsed = time.perf_counter() - start
     if ranks.writes:
@@ -133,7 +148,8 @@ def main() -> None:
     print("| model | Gbit/s | workers | step ms | allreduce ms | speed-up | stops scaling at |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.models:
-        print("\n".join(scaling_rows(measured[(name, 1)])))
+        if name not in AGENTS:
+            print("\n".join(scaling_rows(measured[(name, 1)])))
 
 
 if __name__ == "__main__":
