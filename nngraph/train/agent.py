@@ -201,8 +201,8 @@ class Agent(Method):
 
 
 def copies_share(config: TrainConfig) -> Shard:
-    """This rank's contiguous share of the environment copies; under MPI they must divide evenly (each rank's
-    rollout the same size, as the copies' steps are counted)."""
+    """This rank's contiguous share of the environment copies (all of them in one process); under MPI the ranks
+    must divide them evenly."""
     ranks, copies = world(), config.env.copies
     if copies % ranks.size:
         raise TrainingError(f"{copies:,} environment cop{'y' if copies == 1 else 'ies'} cannot be split evenly "

@@ -12,8 +12,8 @@ from tests.parallel.test_resume import resumed_across_ranks
 from tests.parallel.test_same_results import assert_same_training
 from tests.rl.helpers import agent, qnet
 
-PENDULUM = dict(env="pendulum(n=4, episodes=3, normalize_obs=true, normalize_reward=true)", obs=3, actions=1,
-                activation="")
+PENDULUM = {"env": "pendulum(n=4, episodes=3, normalize_obs=true, normalize_reward=true)", "obs": 3, "actions": 1,
+            "activation": ""}
 
 # ppo: 4 copies x 8 steps = 32 rows a rollout, in minibatches of 12, 12 and 8 (split 6/6, 6/6 and 4/4), the
 # observations and rewards normalised by statistics of every copy; 3 evaluation episodes on 3 copies, played 2
