@@ -357,10 +357,6 @@ def check_data_parallel(config, method, train=None) -> None:
         raise TrainingError(f"{plural(chains, 'persistent chain')} cannot be shared by {ranks.size} MPI ranks",
                             config.method.span or config.spans.get("method"),
                             hint=f"each rank steps its share of the chains: use at least {ranks.size}")
-    if any(getattr(part, "buffers", None) for part in getattr(method, "parts", ())):
-        raise TrainingError("batch normalisation does not train data-parallel yet: each rank's batch moments "
-                            "would be those of its shard, not of the global batch", config.spans.get("model"),
-                            hint="run it in one process (without mpiexec), or use `layernorm`")
     lengths = getattr(train, "lengths", None)
     if lengths is not None and len(np.unique(lengths)) > 1:
         raise TrainingError("sequences of different lengths do not train data-parallel yet: a rank's shard may "

@@ -9,6 +9,8 @@ same code with and without MPI.
   rows), since a mean over the global batch is the weighted mean of the shards' means.
 - `World.allreduce_mean(grads)`: one Allreduce over the gradients laid end to end in one flat buffer (called
   once per update by `Method.apply_update`).
+- `World.allreduce_sum(a)`: per-channel sums over the ranks, which batch normalisation's moments and vjp reduce
+  inside a step (`World.step` hands it to the ops through `ops.replicas.across_replicas`): sync batchnorm.
 - `World.reduce_metrics(metrics)`: a step's or an evaluation's metrics, weighted means over the shards.
 - `World.gather_rows(full, share)`: rows that each rank steps for its share (persistent chains) onto every rank.
 - `World.writes`: only rank 0 writes the run folder and prints progress.
@@ -32,6 +34,7 @@ import numpy as np
 
 from nngraph.backend import array_module
 from nngraph.errors import NngraphError, TrainingError
+from nngraph.ops.replicas import across_replicas
 
 DISABLE_ENV = "NNGRAPH_MPI"  # "0": ignore MPI even under mpiexec (each rank trains alone)
 # methods whose every random draw is on rows of the global batch through a rank's `ShardedGenerator` (`rows` in
@@ -91,12 +94,25 @@ class World:
 
     @contextlib.contextmanager
     def step(self, shard: Shard):
-        """The step of `shard` is under way: `allreduce_mean` weighs this rank's gradients by its share."""
+        """The step of `shard` is under way: `allreduce_mean` weighs this rank's gradients by its share, and
+        ops that reduce over the batch (batch normalisation's moments) reduce over the global batch
+        (`allreduce_sum`, handed to them through `ops.replicas`)."""
         self.shard_now = shard
         try:
-            yield
+            with across_replicas(self.allreduce_sum):
+                yield
         finally:
             self.shard_now = None
+
+    def allreduce_sum(self, a):
+        """`a` (a small array: per-channel sums) summed over the ranks, a new array where `a` is."""
+        from mpi4py import MPI
+
+        xp = array_module(a)
+        host = np.ascontiguousarray(_host(xp, a))
+        total = np.empty_like(host)
+        self.comm.Allreduce(host, total, op=MPI.SUM)
+        return xp.asarray(total)
 
     def allreduce_mean(self, grads: dict, xp=np) -> None:
         """Every rank's gradients (in place) become the global batch's: the sum over ranks of each rank's

@@ -40,8 +40,9 @@ class Run:
         return json.loads((self.folder / "summary.json").read_text())["final"]
 
     def params(self) -> dict[str, np.ndarray]:
+        """The final parameters, and the buffers beside them (batch normalisation's running moments)."""
         with np.load(self.folder / "checkpoint.npz") as saved:
-            return {k: saved[k] for k in saved.files if k.startswith("params.")}
+            return {k: saved[k] for k in saved.files if k.startswith(("params.", "buffers."))}
 
 
 def command(ranks: int, *args) -> list[str]:

@@ -107,12 +107,3 @@ def test_draws_on_rows_other_than_the_examples_stop_the_job_with_a_clear_error(t
     assert "Traceback" not in result.err and "internal error" not in result.err
     assert "a random draw of 8 rows for a shard of 4 examples (1 steps) cannot be split" in result.err
     assert "a vae with samples > 1" in result.err
-
-
-def test_batch_normalisation_is_refused_at_the_model(tmp_path):
-    mpiexec()
-    spec = MLP.replace("layer  h[16] tanh dropout=0.2", "layer  h[16] tanh batchnorm")
-    assert spec != MLP
-    path, err = refused(tmp_path, spec)
-    assert "batch normalisation does not train data-parallel yet" in err and f"{path}:" in err
-    assert "or use `layernorm`" in err

@@ -74,6 +74,30 @@ train {
 }
 """
 
+# sync batch normalisation: per channel over the conv feature maps (and their rows and columns) and over a dense
+# layer, the moments and the vjp's sums all-reduced; the uneven last batch (15: 8 and 7) checks that each rank's
+# sums count for its share; the running moments (buffers) are compared with the parameters
+BATCHNORM = """\
+model c {
+  input  x[1, 8, 8]
+  layer  k relu batchnorm(momentum=0.3)
+  layer  p
+  layer  h[16] relu batchnorm dropout=0.1
+  output y[10] softmax
+  x -> k conv(filters=4, kernel=3, padding=1) -> p maxpool(2) -> h -> y
+}
+train {
+  model c
+  data digits(shape=[1, 8, 8])
+  test 0.605
+  validation 0.2
+  loss cross_entropy(y)
+  optimizer adam(lr=3e-3)
+  batch 16
+  epochs 2
+}
+"""
+
 # the reparameterised sample's noise and dropout, both drawn for the global batch
 VAE = """\
 model v {
@@ -199,8 +223,8 @@ def assert_same_training(one, two) -> None:
         np.testing.assert_allclose(params_two[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-@pytest.mark.parametrize("spec", [MLP, CNN, LSTM, VAE, GAN, RBM, PCD, BOLTZMANN],
-                         ids=["mlp", "cnn", "lstm", "vae", "gan", "cd", "pcd", "boltzmann"])
+@pytest.mark.parametrize("spec", [MLP, CNN, BATCHNORM, LSTM, VAE, GAN, RBM, PCD, BOLTZMANN],
+                         ids=["mlp", "cnn", "batchnorm", "lstm", "vae", "gan", "cd", "pcd", "boltzmann"])
 def test_two_ranks_train_as_one_process(tmp_path, spec):
     mpiexec()
     path = tmp_path / "spec.nn"
