@@ -38,8 +38,9 @@ from nngraph.ops.replicas import across_replicas
 
 DISABLE_ENV = "NNGRAPH_MPI"  # "0": ignore MPI even under mpiexec (each rank trains alone)
 # methods whose every random draw is on rows of the global batch through a rank's `ShardedGenerator` (`rows` in
-# `Program.feeds`, `fill_rows` in the Gibbs samplers), or is the same on every rank
-DATA_PARALLEL_METHODS = ("backprop", "vae", "gan", "cd", "pcd", "boltzmann")
+# `Program.feeds`, `fill_rows` in the Gibbs samplers), or is the same on every rank (a `dbn` pretrains its layers
+# with `cd`/`pcd` through the same loop and step, then fine-tunes with backprop)
+DATA_PARALLEL_METHODS = ("backprop", "vae", "gan", "cd", "pcd", "boltzmann", "dbn")
 ABORT_GRACE_S = 0.5
 
 
