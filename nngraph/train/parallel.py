@@ -115,12 +115,14 @@ class World:
         self.comm.Allreduce(host, total, op=MPI.SUM)
         return xp.asarray(total)
 
-    def allreduce_mean(self, grads: dict, xp=np) -> None:
+    def allreduce_mean(self, grads: dict, xp=np, share: float | None = None) -> None:
         """Every rank's gradients (in place) become the global batch's: the sum over ranks of each rank's
-        gradients times its share of the rows. One Allreduce over one flat buffer."""
+        gradients times its share of the rows (`share` where the loss is a mean over other rows than the
+        examples: a BPTT window's valid steps). One Allreduce over one flat buffer."""
         if not self.parallel or not grads:
             return
-        weight = self.shard_now.weight if self.shard_now is not None else 1.0 / self.size
+        weight = share if share is not None else self.shard_now.weight if self.shard_now is not None else \
+            1.0 / self.size
         names = list(grads)
         dtype = np.result_type(*(grads[n].dtype for n in names))
         flat = np.concatenate([_host(xp, grads[n]).ravel() for n in names]).astype(dtype, copy=False)
