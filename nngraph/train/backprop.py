@@ -60,6 +60,12 @@ def build(checked, config: TrainConfig, backend) -> Backprop:
 class Backprop(Method):
     """Backprop on a feedforward model."""
 
+    # whether the targets are a multi-label task's 0/1 rows (which metrics a step and an evaluation report),
+    # decided once from the whole data set by `check_data`, not from each minibatch or MPI rank's shard, whose
+    # targets may happen to be all 0s and 1s where the others' are not; None: from each batch (a method whose
+    # data was not checked)
+    labels: bool | None = None
+
     def __init__(self, model: ModelGraph, program: Program, config: TrainConfig):
         super().__init__(config, program.xp, model)
         self.program, self.plan = program, program.train_plan
@@ -70,10 +76,15 @@ class Backprop(Method):
         loss, _, grads, values = self.program.loss_and_grads(
             self.inputs(batch.x), target_for(self.plan, batch.y), rng)
         self.apply_update(grads)
-        if self.plan.scored is None or not (batch.task == "classification" or labels_of(self.plan, batch)):
+        labels = self.labels if self.labels is not None else labels_of(self.plan, batch)
+        if self.plan.scored is None or not (batch.task == "classification" or labels):
             return {"loss": loss}  # a regression's MSE is measured by `evaluate` only
         output = values[self.plan.slot(self.plan.scored)]
-        return {"loss": loss, **predictions_metric(self.plan, output, batch)}
+        return {"loss": loss, **predictions_metric(self.plan, output, batch, labels)}
+
+    def check_data(self, data: Dataset, span) -> None:
+        super().check_data(data, span)
+        self.labels = labels_of(self.plan, data)
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout."""
@@ -89,7 +100,7 @@ class Backprop(Method):
         metrics = tally.means(len(plan.losses) > 1)
         if outputs:
             output = np.concatenate(outputs)
-            metrics.update(predictions_metric(plan, output, data))
+            metrics.update(predictions_metric(plan, output, data, self.labels))
             metrics.update(image_quality(output, data))  # super-resolution's PSNR and SSIM, and bicubic's
         return host_metrics(metrics)
 
