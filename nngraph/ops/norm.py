@@ -35,7 +35,8 @@ def batch_moments(xp, x, allreduce_sum=None):
     """(mean, biased variance, count) per channel of a batch: the one reduction batch normalisation makes.
     With `allreduce_sum` (data-parallel replicas, `ops.replicas`), those of the global batch, whose every
     replica holds a share `x`: two all-reduces, the sums with the count, then the centred squares (two passes,
-    as one process computes them: the sum of squares less the squared sum would cancel in float32)."""
+    as one process computes them: the sum of squares less the squared sum would cancel in float32). The count
+    is then a 0-d array where `x` is (reading it on the host would wait for a GPU's queued work)."""
     axes = channel_axes(x)
     count = x.size // x.shape[1]
     if allreduce_sum is None:
@@ -46,7 +47,7 @@ def batch_moments(xp, x, allreduce_sum=None):
     total = sums[-1]
     mean = sums[:-1] / total
     centred = x - _per_channel(mean, x)
-    return mean, allreduce_sum((centred * centred).sum(axis=axes)) / total, int(total)
+    return mean, allreduce_sum((centred * centred).sum(axis=axes)) / total, total
 
 
 def _per_channel(v, x):
@@ -78,7 +79,7 @@ def batch_norm(xp, inputs, attrs):
     mean, var, count = batch_moments(xp, x, allreduce_sum)
     y, xhat, inv_std = _normalise(xp, x, mean, var, weight, bias, attrs["eps"])
     m = attrs["momentum"]
-    unbiased = var * (count / (count - 1)) if count > 1 else var
+    unbiased = var * (count / (count - 1)) if allreduce_sum is not None or count > 1 else var  # replicas: >= 2
     new_mean = (1 - m) * running_mean + m * mean
     new_var = (1 - m) * running_var + m * unbiased
     return (y, new_mean.astype(x.dtype), new_var.astype(x.dtype)), (xhat, inv_std, count, allreduce_sum)
@@ -102,11 +103,11 @@ def _(xp, gs, ctx, inputs, attrs):
     return gx, g_weight, g_bias, None, None  # the parameters' own: the gradient all-reduce weighs them
 
 
-def _global_sums(xp, allreduce_sum, g_bias, g_weight, share: float):
+def _global_sums(xp, allreduce_sum, g_bias, g_weight, share):
     """The global batch's sums of g and g xhat. A replica's loss is the mean over its share of the batch, so its
     cotangents are the global loss's divided by its share (`share`: the weight the parameters' gradient
     all-reduce gives it, train/parallel.py); each replica's sums count for its share of them."""
-    both = allreduce_sum(xp.concatenate([g_bias, g_weight]) * g_bias.dtype.type(share))
+    both = allreduce_sum(xp.concatenate([g_bias, g_weight]) * xp.asarray(share, dtype=g_bias.dtype))
     return both[:len(g_bias)], both[len(g_bias):]
 
 
