@@ -147,6 +147,19 @@ train {
 }
 """
 
+# batch normalisation in the encoder (with dropout) and the decoder
+VAE_BATCHNORM = (VAE.replace("  layer  e[8] relu dropout=0.1\n", "  layer  e[8] relu batchnorm dropout=0.1\n")
+                 .replace("  layer  d[8] relu\n", "  layer  d[8] relu batchnorm\n"))
+
+# batch normalisation in both models: the discriminator's moments over the real and generated halves of every
+# rank, its vjp also on the way to the generator (backward_to_inputs). SGD, not Adam: the gradient of the
+# generator's output bias through a batch-normalised discriminator is zero but for rounding (the normalisation's
+# input gradients sum to zero over the batch), and Adam turns that noise into steps of lr (measured with the GAN's
+# Adam: 0.0034 apart in p.bias after one epoch, every other parameter within 4e-5; with SGD 2.4e-7)
+GAN_BATCHNORM = (GAN.replace("  layer  g[16] relu\n", "  layer  g[16] relu batchnorm\n")
+                 .replace("leaky_relu(slope=0.2)\n", "leaky_relu(slope=0.2) batchnorm\n")
+                 .replace("adam(lr=1e-3, beta1=0.5)", "sgd(lr=0.05, momentum=0.5)"))
+
 # CD-2 on bars and stripes: every Gibbs draw on the global batch's rows; 25 training examples, the last batch of
 # every epoch (5) split 3 and 2. SGD, not Adam: Adam's step m / (sqrt(v) + 1e-8) magnifies the
 # rounding difference of a gradient near 0 to a sizeable step (measured: Adam(lr=0.05) parts 1 and 2 ranks by 0.02
@@ -230,6 +243,11 @@ train {
 """
 
 
+def test_the_vae_and_gan_cases_normalise_both_their_parts():
+    assert VAE_BATCHNORM.count("batchnorm") == 2
+    assert GAN_BATCHNORM.count("batchnorm") == 2 and "sgd(" in GAN_BATCHNORM
+
+
 def assert_same_training(one, two) -> None:
     records_one, records_two = one.records(), two.records()
     assert len(records_one) == len(records_two)
@@ -256,8 +274,10 @@ def assert_same_training(one, two) -> None:
         np.testing.assert_allclose(params_two[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-@pytest.mark.parametrize("spec", [MLP, CNN, BATCHNORM, LSTM, VAE, GAN, RBM, PCD, BOLTZMANN, DBN],
-                         ids=["mlp", "cnn", "batchnorm", "lstm", "vae", "gan", "cd", "pcd", "boltzmann", "dbn"])
+@pytest.mark.parametrize("spec", [MLP, CNN, BATCHNORM, LSTM, VAE, VAE_BATCHNORM, GAN, GAN_BATCHNORM, RBM, PCD,
+                                  BOLTZMANN, DBN],
+                         ids=["mlp", "cnn", "batchnorm", "lstm", "vae", "vae_batchnorm", "gan", "gan_batchnorm", "cd",
+                              "pcd", "boltzmann", "dbn"])
 def test_two_ranks_train_as_one_process(tmp_path, spec):
     mpiexec()
     path = tmp_path / "spec.nn"
