@@ -107,6 +107,7 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     from nngraph.train.parallel import world
 
     ranks = world()
+    ranks.use_device(backend)  # under MPI on GPUs: this rank's GPU, before any array is made
     session = prepare(checked, train_name, backend, dtype)
     config, splits, method = session.config, session.splits, session.method
     check_data_parallel(config, method, splits and splits.train)  # before the run folder is made

@@ -77,11 +77,11 @@ def get_backend(name: str = "numpy", dtype: str = "float32") -> Backend:
         raise BackendError(f"unsupported dtype '{dtype}'", hint=did_you_mean(dtype, DTYPE_NAMES))
     if name == "numpy":
         keep_freed_memory()
-    xp = numpy if name == "numpy" else _require_cupy()
+    xp = numpy if name == "numpy" else require_cupy()
     return Backend(name, xp, xp.dtype(dtype))
 
 
-def _require_cupy():
+def require_cupy():
     cupy, failure = load_cupy()
     if cupy is None:
         raise BackendError(

@@ -7,8 +7,11 @@ batch_norm(x, weight, bias, running_mean, running_var; momentum, eps) -> (y, new
     running statistics updated with this batch, PyTorch's way: new = (1 - momentum) old + momentum batch, the
     variance unbiased (n / (n - 1)). They are explicit outputs, not side effects: the Program writes them into
     its buffers after the forward pass (compile/program.py), and no gradient flows through them.
-    The batch statistics are a pure function of the batch, computed in one place, `batch_moments`: under
-    data-parallel training, that is where the per-replica sums would be all-reduced.
+    The batch statistics are a pure function of the batch, computed in one place, `batch_moments`. Under
+    data-parallel training (a step inside `ops.replicas.across_replicas`) the batch is every replica's share:
+    the moments are the global batch's (the per-channel sums and the count all-reduced, then the centred
+    squares), and the vjp all-reduces the two per-channel sums its input gradient needs, so that N replicas
+    compute what one process computes on the whole batch.
 batch_norm_eval(x, weight, bias, running_mean, running_var; eps) -> y
     Evaluation: the running statistics instead of the batch's.
 layer_norm(x, weight, bias; eps) -> y
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from nngraph.errors import ShapeError
 from nngraph.ops.registry import register, size_of
+from nngraph.ops.replicas import replica_sum
 
 
 def channel_axes(x) -> tuple[int, ...]:
@@ -27,13 +31,23 @@ def channel_axes(x) -> tuple[int, ...]:
     return (0,) + tuple(range(2, x.ndim))
 
 
-def batch_moments(xp, x):
-    """(mean, biased variance, count) per channel of a batch: the one reduction batch normalisation makes."""
+def batch_moments(xp, x, allreduce_sum=None):
+    """(mean, biased variance, count) per channel of a batch: the one reduction batch normalisation makes.
+    With `allreduce_sum` (data-parallel replicas, `ops.replicas`), those of the global batch, whose every
+    replica holds a share `x`: two all-reduces, the sums with the count, then the centred squares (two passes,
+    as one process computes them: the sum of squares less the squared sum would cancel in float32). The count
+    is then a 0-d array where `x` is (reading it on the host would wait for a GPU's queued work)."""
     axes = channel_axes(x)
     count = x.size // x.shape[1]
-    mean = x.mean(axis=axes)
+    if allreduce_sum is None:
+        mean = x.mean(axis=axes)
+        centred = x - _per_channel(mean, x)
+        return mean, (centred * centred).mean(axis=axes), count
+    sums = allreduce_sum(xp.concatenate([x.sum(axis=axes), xp.asarray([count], dtype=x.dtype)]))
+    total = sums[-1]
+    mean = sums[:-1] / total
     centred = x - _per_channel(mean, x)
-    return mean, (centred * centred).mean(axis=axes), count
+    return mean, allreduce_sum((centred * centred).sum(axis=axes)) / total, total
 
 
 def _per_channel(v, x):
@@ -61,27 +75,40 @@ def _normalise(xp, x, mean, var, weight, bias, eps):
           params=(1, 2, 3, 4))
 def batch_norm(xp, inputs, attrs):
     x, weight, bias, running_mean, running_var = inputs
-    mean, var, count = batch_moments(xp, x)
+    allreduce_sum = replica_sum()
+    mean, var, count = batch_moments(xp, x, allreduce_sum)
     y, xhat, inv_std = _normalise(xp, x, mean, var, weight, bias, attrs["eps"])
     m = attrs["momentum"]
-    unbiased = var * (count / (count - 1)) if count > 1 else var
+    unbiased = var * (count / (count - 1)) if allreduce_sum is not None or count > 1 else var  # replicas: >= 2
     new_mean = (1 - m) * running_mean + m * mean
     new_var = (1 - m) * running_var + m * unbiased
-    return (y, new_mean.astype(x.dtype), new_var.astype(x.dtype)), (xhat, inv_std, count)
+    return (y, new_mean.astype(x.dtype), new_var.astype(x.dtype)), (xhat, inv_std, count, allreduce_sum)
 
 
 @batch_norm.vjp
 def _(xp, gs, ctx, inputs, attrs):
     g = gs[0]  # the running statistics take no gradient
-    xhat, inv_std, count = ctx
+    xhat, inv_std, total, allreduce_sum = ctx
     x, weight = inputs[0], inputs[1]
     axes = channel_axes(x)
+    count = x.size // x.shape[1]  # this replica's values per channel (`total`: the global batch's)
     g_bias = g.sum(axis=axes)
     g_weight = (g * xhat).sum(axis=axes)
+    sum_bias, sum_weight = g_bias, g_weight
+    if allreduce_sum is not None:
+        sum_bias, sum_weight = _global_sums(xp, allreduce_sum, g_bias, g_weight, count / total)
     # d/dx of the batch-normalised value, through the batch's mean and variance too
     gx = (_per_channel(weight * inv_std / count, x)
-          * (count * g - _per_channel(g_bias, x) - xhat * _per_channel(g_weight, x)))
-    return gx, g_weight, g_bias, None, None
+          * (count * g - _per_channel(sum_bias, x) - xhat * _per_channel(sum_weight, x)))
+    return gx, g_weight, g_bias, None, None  # the parameters' own: the gradient all-reduce weighs them
+
+
+def _global_sums(xp, allreduce_sum, g_bias, g_weight, share):
+    """The global batch's sums of g and g xhat. A replica's loss is the mean over its share of the batch, so its
+    cotangents are the global loss's divided by its share (`share`: the weight the parameters' gradient
+    all-reduce gives it, train/parallel.py); each replica's sums count for its share of them."""
+    both = allreduce_sum(xp.concatenate([g_bias, g_weight]) * xp.asarray(share, dtype=g_bias.dtype))
+    return both[:len(g_bias)], both[len(g_bias):]
 
 
 @register("batch_norm_eval", shape=lambda shapes, attrs: _channel_shapes(shapes, attrs, 5), params=(1, 2, 3, 4))

@@ -31,7 +31,9 @@ from nngraph.train.feeding import (
 from nngraph.train.image_quality import image_quality
 from nngraph.train.superres import superres_samples
 from nngraph.train.method import Method
+from nngraph.train.parallel import step_rows, world
 from nngraph.train.sequences import (
+    Targets,
     Vocabulary,
     check_sequences,
     one_hot,
@@ -58,6 +60,12 @@ def build(checked, config: TrainConfig, backend) -> Backprop:
 class Backprop(Method):
     """Backprop on a feedforward model."""
 
+    # whether the targets are a multi-label task's 0/1 rows (which metrics a step and an evaluation report),
+    # decided once from the whole data set by `check_data`, not from each minibatch or MPI rank's shard, whose
+    # targets may happen to be all 0s and 1s where the others' are not; None: from each batch (a method whose
+    # data was not checked)
+    labels: bool | None = None
+
     def __init__(self, model: ModelGraph, program: Program, config: TrainConfig):
         super().__init__(config, program.xp, model)
         self.program, self.plan = program, program.train_plan
@@ -68,10 +76,15 @@ class Backprop(Method):
         loss, _, grads, values = self.program.loss_and_grads(
             self.inputs(batch.x), target_for(self.plan, batch.y), rng)
         self.apply_update(grads)
-        if self.plan.scored is None or not (batch.task == "classification" or labels_of(self.plan, batch)):
+        labels = self.labels if self.labels is not None else labels_of(self.plan, batch)
+        if self.plan.scored is None or not (batch.task == "classification" or labels):
             return {"loss": loss}  # a regression's MSE is measured by `evaluate` only
         output = values[self.plan.slot(self.plan.scored)]
-        return {"loss": loss, **predictions_metric(self.plan, output, batch)}
+        return {"loss": loss, **predictions_metric(self.plan, output, batch, labels)}
+
+    def check_data(self, data: Dataset, span) -> None:
+        super().check_data(data, span)
+        self.labels = labels_of(self.plan, data)
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout."""
@@ -87,7 +100,7 @@ class Backprop(Method):
         metrics = tally.means(len(plan.losses) > 1)
         if outputs:
             output = np.concatenate(outputs)
-            metrics.update(predictions_metric(plan, output, data))
+            metrics.update(predictions_metric(plan, output, data, self.labels))
             metrics.update(image_quality(output, data))  # super-resolution's PSNR and SSIM, and bicubic's
         return host_metrics(metrics)
 
@@ -133,6 +146,40 @@ def _kernel_threads(run):
     return yielding
 
 
+class LossRowShares:
+    """Under MPI, sequences of different lengths: a BPTT window's loss is the mean over its valid steps, and
+    the ranks' shards hold different numbers of them (a rank may hold none where another holds some). Every rank
+    gathers the global batch's lengths (one Allgatherv a step), so each knows, for every window, whether any
+    rank has a loss row there (then every rank takes part in the update) and its share of them, which weighs its
+    gradients in the all-reduce."""
+
+    def __init__(self, lengths: np.ndarray, rows: int, per_step: bool, total: int):
+        self.lengths, self.rows = lengths, rows  # the global batch's lengths; this rank's sequences
+        self.per_step, self.total = per_step, total
+
+    @classmethod
+    def of_step(cls, batch: Dataset, rng, per_step: bool) -> LossRowShares | None:
+        """The shares of this step's windows; None in one process or without lengths (a rank's share of every
+        window is then its share of the examples)."""
+        ranks = world()
+        if not ranks.parallel or batch.lengths is None:
+            return None
+        shard = step_rows(rng, len(batch))
+        lengths = np.zeros(shard.total, np.int64)
+        lengths[shard.start:shard.stop] = batch.lengths
+        ranks.gather_rows(lengths, shard)
+        return cls(lengths, len(batch), per_step, batch.x.shape[1])
+
+    def of(self, start: int, steps: int, targets: Targets | None = None) -> float | None:
+        """This rank's share (its `targets`) of the loss rows of the window [start, start + steps) over all
+        ranks; None when no rank has one there."""
+        everyone = select_rows(None, self.lengths, self.per_step, len(self.lengths), start, steps, self.total)
+        if everyone is None:
+            return None
+        mine = 0 if targets is None else row_count(targets, self.rows, steps)
+        return mine / row_count(everyone, len(self.lengths), steps)
+
+
 class Bptt(Backprop):
     """Backprop through time on a recurrent model."""
 
@@ -155,6 +202,7 @@ class Bptt(Backprop):
         total = batch.x.shape[1]
         window = self.config.bptt or total
         state, tally = None, Tally()
+        shares = LossRowShares.of_step(batch, rng, per_step)
         for start in range(0, total, window):
             steps = min(window, total - start)
             part = {name: x[:, start:start + steps] for name, x in inputs.items()}
@@ -162,15 +210,27 @@ class Bptt(Backprop):
             if targets is None:
                 values = self.program.feeds(part, rng=rng, training=True, state=state)
                 self.program.run(values, training=True, with_loss=False)
+                if shares is not None and shares.of(start, steps) is not None:
+                    self.apply_update(self.no_gradients(), share=0.0)  # another rank's rows make the update
             else:
                 loss, terms, grads, values = self.program.loss_and_grads(
                     part, shaped_targets(self.plan, targets), rng, state, targets.rows)
-                self.apply_update(grads)
+                self.apply_update(grads, share=None if shares is None else shares.of(start, steps, targets))
                 tally.add({"loss": loss, **terms, **row_metrics(self.program, values, targets, batch)},
                           row_count(targets, len(batch), steps))
             if start + steps < total:
                 state = self.program.final_state(values, len(batch))
         return tally.means(len(self.plan.losses) > 1)
+
+    def no_gradients(self) -> dict:
+        return {name: self.xp.zeros_like(p) for name, p in self.params.items()}
+
+    def metric_rows(self, data: Dataset) -> int:
+        """The loss rows the metrics are means over: each sequence's valid steps for per-step targets, else
+        one per sequence."""
+        if not per_step_targets(data):
+            return len(data)
+        return int(data.lengths.sum()) if data.lengths is not None else len(data) * data.x.shape[1]
 
     @_kernel_threads
     def evaluate(self, data: Dataset) -> dict[str, float]:

@@ -58,10 +58,11 @@ def labels_wanted(losses) -> bool:
     return any(ls.op == "softmax_cross_entropy" and ls.target is None for ls in losses)
 
 
-def predictions_metric(plan, output, data: Dataset) -> dict:
+def predictions_metric(plan, output, data: Dataset, labels: bool | None = None) -> dict:
     """Accuracy for classifiers (argmax, or 0.5 threshold for one unit), label and exact-match accuracy for
-    multi-label ones (`multi_label`), MSE otherwise. `output` on the host or on the device (a training step's):
-    the metrics are 0-d arrays beside it, read later (`host_metrics`)."""
+    multi-label ones (`labels`, decided from the whole data set; None: `multi_label` of `data`), MSE otherwise.
+    `output` on the host or on the device (a training step's): the metrics are 0-d arrays beside it, read later
+    (`host_metrics`)."""
     y = data.y
     if y is None:
         return {}
@@ -74,7 +75,7 @@ def predictions_metric(plan, output, data: Dataset) -> dict:
         # count_nonzero, not mean: this runs every step, and on a tiny batch mean's overhead is the cost
         right = xp.count_nonzero(predicted == xp.asarray(y.reshape(-1)))
         return {"accuracy": right / max(len(predicted), 1)}
-    if y.shape == output.shape and multi_label(plan, y):
+    if y.shape == output.shape and (multi_label(plan, y) if labels is None else labels):
         right = (output > 0.5) == xp.asarray(y > 0.5)
         return {"label_accuracy": right.mean(), "exact_match": right.all(axis=1).mean()}
     if y.shape == output.shape:

@@ -317,8 +317,9 @@ def evaluate(method, data) -> dict[str, float]:
     if not ranks.parallel or not getattr(method, "splits_evaluation", False) or units < ranks.size:
         return method.evaluate(data)
     share = ranks.shard(units)
-    means = method.evaluation_means(data.take(np.arange(share.start * unit, share.stop * unit)))
-    return method.evaluation_result(ranks.reduce_metrics(host_metrics(means), share.rows, check_names=True), data)
+    part = data.take(np.arange(share.start * unit, share.stop * unit))
+    means = host_metrics(method.evaluation_means(part))
+    return method.evaluation_result(ranks.reduce_metrics(means, _metric_rows(method, part), check_names=True), data)
 
 
 def _train_step(method, batch, rng) -> dict[str, float]:
@@ -328,9 +329,16 @@ def _train_step(method, batch, rng) -> dict[str, float]:
     if not ranks.parallel:
         return method.train_step(batch, rng)
     shard = ranks.shard(len(batch))
+    part = batch.take(np.arange(shard.start, shard.stop))
     with ranks.step(shard):
-        metrics = method.train_step(batch.take(np.arange(shard.start, shard.stop)), ShardedGenerator(rng, shard))
-    return ranks.reduce_metrics(host_metrics(metrics), shard.rows)  # it sums floats over the ranks
+        metrics = method.train_step(part, ShardedGenerator(rng, shard))
+    return ranks.reduce_metrics(host_metrics(metrics), _metric_rows(method, part))  # it sums floats over the ranks
+
+
+def _metric_rows(method, data) -> int:
+    """The rows `method`'s metrics of `data` are means over (`Method.metric_rows`): its examples by default."""
+    rows = getattr(method, "metric_rows", None)
+    return rows(data) if rows is not None else len(data)
 
 
 def check_augment(config, train) -> None:
@@ -361,16 +369,6 @@ def check_data_parallel(config, method, train=None) -> None:
         raise TrainingError(f"{plural(chains, 'persistent chain')} cannot be shared by {ranks.size} MPI ranks",
                             config.method.span or config.spans.get("method"),
                             hint=f"each rank steps its share of the chains: use at least {ranks.size}")
-    if any(getattr(part, "buffers", None) for part in getattr(method, "parts", ())):
-        raise TrainingError("batch normalisation does not train data-parallel yet: each rank's batch moments "
-                            "would be those of its shard, not of the global batch", config.spans.get("model"),
-                            hint="run it in one process (without mpiexec), or use `layernorm`")
-    lengths = getattr(train, "lengths", None)
-    if lengths is not None and len(np.unique(lengths)) > 1:
-        raise TrainingError("sequences of different lengths do not train data-parallel yet: a rank's shard may "
-                            "have no target in a BPTT window where another has, and the loss is a mean over "
-                            "valid steps, not over sequences", config.spans.get("data"),
-                            hint="run it in one process (without mpiexec), or pad the sequences to one length")
     if config.env is None and config.batch % ranks.size:  # an agent's minibatches are shared as they come
         raise TrainingError(f"batch {config.batch} cannot be split evenly across {ranks.size} MPI ranks",
                             config.spans.get("batch"),

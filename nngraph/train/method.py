@@ -16,6 +16,8 @@ base gives every method:
   (`params.PART.NAME`... where there are several parts), then what `extra_state` adds (persistent chains, a
   text vocabulary, step and epoch counts), put back by `load_extra_state`;
 - `check_data`: the data's examples must fit the model's inputs (nngraph/train/feeding.py);
+- `metric_rows(data)`: the rows a step's or an evaluation's metrics are means over, which weigh a rank's
+  metrics under MPI (the examples; a recurrent model's valid steps);
 - `evaluation_means`/`evaluation_result`: an evaluation in two halves, so that under MPI each rank evaluates
   its share of a split (train/loop.py: `evaluate`): the metrics that are means over the split's examples
   (weighted means of the ranks' shares), then the figures from those means and the whole split (a GAN's
@@ -90,11 +92,13 @@ class Method:
             else:
                 part.optimizer.lr = part.base_lr * lr / settings(self.config.optimizer)["lr"]
 
-    def apply_update(self, grads: dict, part: Part | None = None) -> None:
-        """Penalties and clipping on `grads` (in place), then the optimizer's step on `part`'s parameters."""
+    def apply_update(self, grads: dict, part: Part | None = None, share: float | None = None) -> None:
+        """Penalties and clipping on `grads` (in place), then the optimizer's step on `part`'s parameters.
+        `share`: under MPI, this rank's share of the rows the loss is a mean over, where they are not the
+        examples (a BPTT window's valid steps); by default its share of the step's examples."""
         part = part or self.parts[0]
         config = self.config
-        world().allreduce_mean(grads, self.xp)  # under MPI: the global batch's gradients, the same on every rank
+        world().allreduce_mean(grads, self.xp, share)  # under MPI: the global batch's, the same on every rank
         add_penalties(part.params, grads, config.l1, config.l2, self.xp)
         if config.clip:
             clip_by_global_norm(grads, config.clip, self.xp)
@@ -102,6 +106,11 @@ class Method:
 
     def check_data(self, data, span) -> None:
         check_data_fits(self.model, data, span)
+
+    def metric_rows(self, data) -> int:
+        """The rows that a step's or an evaluation's metrics of `data` are means over (under MPI each rank's
+        are weighed by them): the examples; a recurrent model's loss rows (train/backprop.py)."""
+        return len(data)
 
     # ---- evaluation in shares (MPI) ---------------------------------------------------------------
 

@@ -9,7 +9,12 @@ same code with and without MPI.
   rows), since a mean over the global batch is the weighted mean of the shards' means.
 - `World.allreduce_mean(grads)`: one Allreduce over the gradients laid end to end in one flat buffer (called
   once per update by `Method.apply_update`).
+- `World.allreduce_sum(a)`: per-channel sums over the ranks, which batch normalisation's moments and vjp reduce
+  inside a step (`World.step` hands it to the ops through `ops.replicas.across_replicas`): sync batchnorm.
 - `World.reduce_metrics(metrics)`: a step's or an evaluation's metrics, weighted means over the shards.
+- `World.use_device(backend)`: with `--backend cupy`, each rank computes on the GPU of its rank on its machine;
+  `World.sums()`: the one door to sums of arrays over the ranks (`backend.collective.DeviceSums`: host arrays by
+  MPI, device arrays by NCCL).
 - `World.gather_rows(full, share)`: rows that each rank steps for its share (persistent chains) onto every rank.
 - `World.share(total)`: `shard` that may be empty (an agent's minibatch smaller than the world: an idle rank
   steps with weight 0). `World.gather_copies(local, total)`: every rank's contiguous share of `total`
@@ -36,12 +41,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from nngraph.backend import array_module
+from nngraph.backend.collective import DeviceSums, use_local_device
 from nngraph.errors import NngraphError, TrainingError
+from nngraph.ops.replicas import across_replicas
 
 DISABLE_ENV = "NNGRAPH_MPI"  # "0": ignore MPI even under mpiexec (each rank trains alone)
 # methods whose every random draw is on rows of the global batch through a rank's `ShardedGenerator` (`rows` in
-# `Program.feeds`, `fill_rows` in the Gibbs samplers), or is the same on every rank
-DATA_PARALLEL_METHODS = ("backprop", "vae", "gan", "cd", "pcd", "boltzmann", "ppo", "a2c", "reinforce", "dqn")
+# `Program.feeds`, `fill_rows` in the Gibbs samplers), or is the same on every rank (a `dbn` pretrains its layers
+# with `cd`/`pcd` through the same loop and step, then fine-tunes with backprop)
+DATA_PARALLEL_METHODS = ("backprop", "vae", "gan", "cd", "pcd", "boltzmann", "dbn", "ppo", "a2c", "reinforce", "dqn")
 ABORT_GRACE_S = 0.5
 
 
@@ -70,6 +78,8 @@ class World:
         self.rank = comm.Get_rank() if comm is not None else 0
         self.size = comm.Get_size() if comm is not None else 1
         self.shard_now: Shard | None = None  # the shard of the step under way (set by the loop)
+        self.shared_gpus = False  # some machine runs more ranks than it has GPUs (`use_device`)
+        self._sums: DeviceSums | None = None
 
     @property
     def parallel(self) -> bool:
@@ -100,31 +110,62 @@ class World:
 
     @contextlib.contextmanager
     def step(self, shard: Shard):
-        """The step of `shard` is under way: `allreduce_mean` weighs this rank's gradients by its share."""
+        """The step of `shard` is under way: `allreduce_mean` weighs this rank's gradients by its share, and
+        ops that reduce over the batch (batch normalisation's moments) reduce over the global batch
+        (`allreduce_sum`, handed to them through `ops.replicas`)."""
         self.shard_now = shard
         try:
-            yield
+            with across_replicas(self.allreduce_sum):
+                yield
         finally:
             self.shard_now = None
 
-    def allreduce_mean(self, grads: dict, xp=np) -> None:
+    def allreduce_mean(self, grads: dict, xp=np, share: float | None = None) -> None:
         """Every rank's gradients (in place) become the global batch's: the sum over ranks of each rank's
-        gradients times its share of the rows. One Allreduce over one flat buffer."""
+        gradients times its share of the rows (`share` where the loss is a mean over other rows than the
+        examples: a BPTT window's valid steps). One all-reduce over one flat buffer, where the gradients are
+        (on a GPU: NCCL, `backend.collective`)."""
         if not self.parallel or not grads:
             return
-        weight = self.shard_now.weight if self.shard_now is not None else 1.0 / self.size
+        weight = share if share is not None else self.shard_now.weight if self.shard_now is not None else \
+            1.0 / self.size
         names = list(grads)
         dtype = np.result_type(*(grads[n].dtype for n in names))
-        flat = np.concatenate([_host(xp, grads[n]).ravel() for n in names]).astype(dtype, copy=False)
+        flat = xp.concatenate([grads[n].ravel() for n in names]).astype(dtype, copy=False)
         flat *= flat.dtype.type(weight)
-        from mpi4py import MPI
-
-        self.comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
+        self.sums().sum_in_place(flat)
         start = 0
         for name in names:
             size = grads[name].size
-            grads[name][...] = xp.asarray(flat[start:start + size].reshape(grads[name].shape))
+            grads[name][...] = flat[start:start + size].reshape(grads[name].shape)
             start += size
+
+    def allreduce_sum(self, a):
+        """`a` (a small array: per-channel sums) summed over the ranks, a new array where `a` is."""
+        total = array_module(a).array(a, copy=True, order="C")
+        self.sums().sum_in_place(total)
+        return total
+
+    def sums(self) -> DeviceSums:
+        """The door to sums of arrays over the ranks (`backend.collective.DeviceSums`), made once."""
+        if self._sums is None:
+            self._sums = DeviceSums(self.comm, self._host_sum, nccl=not self.shared_gpus)
+        return self._sums
+
+    def _host_sum(self, a: np.ndarray) -> None:
+        from mpi4py import MPI
+
+        self.comm.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
+
+    def use_device(self, backend: str) -> None:
+        """Under MPI with the cupy backend, before any array is made: this rank computes on the GPU of its rank
+        on this machine (modulo the GPUs it sees). Where a machine has more ranks than GPUs, no rank sums by
+        NCCL (it refuses two ranks on one GPU): device arrays are summed through host memory."""
+        if not self.parallel or backend != "cupy":
+            return
+        local_rank, local_size = self.local_rank_and_size()
+        _, shared = use_local_device(local_rank, local_size)
+        self.shared_gpus = any(self.comm.allgather(shared))
 
     def reduce_metrics(self, metrics: dict[str, float], rows: int, check_names: bool = False) -> dict[str, float]:
         """Metrics that are means over this rank's `rows` -> means over all ranks' rows (the same on every
@@ -188,13 +229,17 @@ class World:
 
     def local_size(self) -> int:
         """How many ranks run on this machine (they share its cores)."""
+        return self.local_rank_and_size()[1]
+
+    def local_rank_and_size(self) -> tuple[int, int]:
+        """(this rank's number among the ranks on its machine, how many run there)."""
         if not self.parallel:
-            return 1
+            return 0, 1
         from mpi4py import MPI
 
         local = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
         try:
-            return local.Get_size()
+            return local.Get_rank(), local.Get_size()
         finally:
             local.Free()
 

@@ -37,11 +37,16 @@ class Run:
 
     def final(self) -> dict[str, float]:
         """summary.json's last metrics: the final validation, test and training-split evaluations."""
-        return json.loads((self.folder / "summary.json").read_text())["final"]
+        return self.summary()["final"]
 
     def params(self) -> dict[str, np.ndarray]:
+        """The final parameters, and the buffers beside them (batch normalisation's running moments, a DBN's
+        generative biases)."""
         with np.load(self.folder / "checkpoint.npz") as saved:
-            return {k: saved[k] for k in saved.files if k.startswith("params.")}
+            return {k: saved[k] for k in saved.files if k.startswith(("params.", "buffers.", "dbn."))}
+
+    def summary(self) -> dict:
+        return json.loads((self.folder / "summary.json").read_text())
 
 
 def command(ranks: int, *args) -> list[str]:

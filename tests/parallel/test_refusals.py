@@ -67,34 +67,6 @@ def test_a_rank_that_raises_stops_every_rank_and_is_named(tmp_path):
     assert "nngraph: rank 1 of 2 failed:\nerror: ValueError: rank one broke" in done.stderr
 
 
-RAGGED = """\
-model s {
-  input  x[1] sequence
-  layer  h[4] tanh
-  output y[1] identity
-  x -> h -> y
-  h -> h delay 1
-}
-train {
-  model s
-  data npz(path="ragged.npz", lengths="lengths")
-  loss mse(y)
-  batch 4
-  epochs 1
-}
-"""
-
-
-def test_sequences_of_different_lengths_are_refused(tmp_path):
-    mpiexec()
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "ragged.npz", x=rng.random((8, 5, 1), np.float32), y=rng.random((8, 1), np.float32),
-             lengths=np.array([5, 3, 5, 2, 5, 4, 5, 1]))
-    path, err = refused(tmp_path, RAGGED)
-    assert "sequences of different lengths do not train data-parallel yet" in err
-    assert f"{path}:10:" in err
-
-
 def test_draws_on_rows_other_than_the_examples_stop_the_job_with_a_clear_error(tmp_path):
     """A VAE with two samples per example draws noise for repeated rows: refused at the first step."""
     from tests.parallel.test_same_results import VAE
@@ -108,12 +80,3 @@ def test_draws_on_rows_other_than_the_examples_stop_the_job_with_a_clear_error(t
     assert "Traceback" not in result.err and "internal error" not in result.err
     assert "a random draw of 8 rows for a shard of 4 examples (1 steps) cannot be split" in result.err
     assert "a vae with samples > 1" in result.err
-
-
-def test_batch_normalisation_is_refused_at_the_model(tmp_path):
-    mpiexec()
-    spec = MLP.replace("layer  h[16] tanh dropout=0.2", "layer  h[16] tanh batchnorm")
-    assert spec != MLP
-    path, err = refused(tmp_path, spec)
-    assert "batch normalisation does not train data-parallel yet" in err and f"{path}:" in err
-    assert "or use `layernorm`" in err
