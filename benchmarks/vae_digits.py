@@ -35,6 +35,7 @@ def bernoulli_nll(train: np.ndarray, test: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=SPEC)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--k", type=int, default=IS_SAMPLES, help="importance samples per test image")
@@ -43,7 +44,7 @@ def main() -> None:
     ratios = []
     for seed in (int(s) for s in args.seeds.split(",")):
         overrides = [f"seed={seed}", *args.set] + ([f"epochs={args.epochs}"] if args.epochs else [])
-        session = prepare(nngraph.load(SPEC, overrides))
+        session = prepare(nngraph.load(args.spec, overrides))
         start = time.perf_counter()
         with compute_threads(1):
             fit(session.method, session.splits.train, None, session.config, rng=np.random.default_rng(seed))
