@@ -111,12 +111,13 @@ def _bernoulli_nll(session) -> float:
     return float(-(test * np.log(p) + (1 - test) * np.log1p(-p)).sum(axis=1).mean())
 
 
+@pytest.mark.slow  # ~8 s of one core: 100 epochs of 228k parameters
 def test_vae_digits_ar_beats_the_plain_vae_bound():
-    """Test -ELBO 17.44 nats against the independent Bernoullis' 24.64 (ratio 0.708; specs/vae_digits.nn: 0.733)
-    on seed 0; the importance-sampled -log p lies below the -ELBO."""
-    session = trained("vae_digits_ar.nn")
+    """A quarter of the spec's epochs: test -ELBO 17.67 nats against the independent Bernoullis' 24.64 (ratio 0.717,
+    seed 0; specs/vae_digits.nn's whole run: 0.733); the importance-sampled -log p lies below the -ELBO."""
+    session = trained("vae_digits_ar.nn", ["epochs=100"])
     elbo = session.method.evaluate(session.splits.test)
-    assert elbo["loss"] <= 0.72 * _bernoulli_nll(session), elbo
+    assert elbo["loss"] <= 0.725 * _bernoulli_nll(session), elbo
     assert elbo["kl"] > 1  # the latent is in use beside the autoregressive link
     estimate = session.method.importance_log_likelihood(session.splits.test.take(np.arange(100)), k=100)
     assert -estimate["log_likelihood"] < -estimate["elbo"]
