@@ -247,16 +247,16 @@ class Vae(Backprop):
         return x, f"{plural(rounds, 'round')} of encoding, drawing z, {how}; the last at z's mean"
 
     def decode(self, z: np.ndarray, data: np.ndarray | None = None) -> np.ndarray:
-        """The first output for given latent values: the eval forward pass with the sample unit's
-        value given as `z` (the encoder runs on zeros, or on `data`, which an autoregressive decoder reads;
-        it is cheap and its result unused)."""
+        """The first output for given latent values (an autoregressive decoder's: the reconstruction): the eval
+        forward pass with the sample unit's value given as `z` (the encoder runs on zeros, or on `data`, which an
+        autoregressive decoder reads; it is cheap and its result unused)."""
         program, plan = self.program, self.program.eval_plan
         feeds = {name: np.zeros((len(z), *plan.shapes[name]), np.float32) for name in plan.feeds}
         if data is not None:
             feeds[self.ordered] = data.reshape(feeds[self.ordered].shape).astype(np.float32)
         values = program.forward(feeds, rng=np.random.default_rng(EVAL_SEED),
                                  given={plan.slot(self.latent.name): program.backend.asarray(z)})
-        return program.backend.to_numpy(values[plan.outputs[0]])
+        return program.backend.to_numpy(values[plan.slot(self.output) if self.ordered else plan.outputs[0]])
 
     def decode_in_order(self, z: np.ndarray, values: np.ndarray | None = None, missing: np.ndarray | None = None,
                         rng=None) -> np.ndarray:
