@@ -15,6 +15,7 @@ import networkx as nx
 
 from nngraph.compile.plan import (
     BUFFER,
+    MASKED_INIT,
     PARAM,
     ROWS,
     TARGET,
@@ -111,6 +112,22 @@ def _dense(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
     w = b.param(weight_name(edge) + ".weight", (fan_in, fan_out), _init_for(target), fan_in, fan_out)
     out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:out"
     out = b.emit("dense" if bias else "matmul", (b.source(edge), w) + ((bias,) if bias else ()), out)
+    if len(dst) > 1:
+        return b.emit("reshape", (out,), f"{weight_name(edge)}:shaped", shape=list(dst))
+    return out
+
+
+@lowers("autoregressive")
+def _autoregressive(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
+    """A square weight used through MADE's mask (ops/dense.py): output i reads source values j < i. It starts
+    with its masked entries zero (`init_parameter`) and their gradient is zero, so they stay zero; a value's fan-in
+    is on average half the source's."""
+    n = math.prod(b.model.shapes[edge.source])
+    fan = max(1, n // 2)
+    w = b.param(weight_name(edge) + ".weight", (n, n), MASKED_INIT + _init_for(b.model.unit(edge.target)), fan, fan)
+    out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:out"
+    out = b.emit("autoregressive_dense", (b.source(edge), w) + ((bias,) if bias else ()), out)
+    dst = b.model.shapes[edge.target]
     if len(dst) > 1:
         return b.emit("reshape", (out,), f"{weight_name(edge)}:shaped", shape=list(dst))
     return out
@@ -251,7 +268,7 @@ def net_input(b: Builder, unit: UnitSpec, edges: list, bias: str | None, extra: 
     """The sum of the edges' contributions and of `extra` slots, plus the bias: the slot of z. One dense
     edge takes the bias into its op, and so does one conv edge where the bias is one per channel (a loop's
     prologue may hold a unit's conv edge alone while its bias is one per value)."""
-    fusable = ("dense", "conv") if bias and unit_bias(b.model, unit.name)[1] else ("dense", "tied")
+    fusable = ("dense", "conv") if bias and unit_bias(b.model, unit.name)[1] else ("dense", "tied", "autoregressive")
     fused = bias if not extra and len(edges) == 1 and edges[0].kind in fusable else None
     parts = list(extra) + [LOWER_EDGE[e.kind](b, e, fused) for e in edges]
     z = parts[0] if len(parts) == 1 else b.emit("add", parts, f"{unit.name}:sum")
@@ -361,7 +378,7 @@ def _at_loss_rows(b: Builder, plan: Plan, unit: str, slot: str) -> str:
 
 # ops that skip computing an input's gradient when told it is not needed: op -> (input index, attr)
 GRADIENT_FLAGS = {"dense": (0, "needs_input_grad"), "matmul": (0, "needs_input_grad"),
-                  "dense_transposed": (0, "needs_input_grad"),
+                  "dense_transposed": (0, "needs_input_grad"), "autoregressive_dense": (0, "needs_input_grad"),
                   "conv2d": (0, "needs_input_grad"),
                   **{op: (1, "needs_target_grad") for op in ("mse", "bce", "bce_logits", "softmax_cross_entropy")}}
 

@@ -33,11 +33,15 @@ class Instr:
     needs_grad: tuple[bool, ...] = ()
 
 
+MASKED_INIT = "autoregressive_"
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     name: str
     shape: tuple[int, ...]
-    init: str  # glorot | he | zeros | small_normal | lstm_bias (zeros, forget gates at 1)
+    init: str  # glorot | he | zeros | small_normal | lstm_bias (zeros, forget gates at 1); MASKED_INIT + one of
+    #            them: an autoregressive link's weight, zero on and below the diagonal
     fan_in: int = 1
     fan_out: int = 1
 

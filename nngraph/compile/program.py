@@ -12,13 +12,14 @@ learned initial state where the plan has one, else from zeros. Its losses read t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from nngraph.backend import Backend, get_backend
 from nngraph.compile import interpret
-from nngraph.compile.plan import BUFFER, PARAM, ROWS, TARGET, Plan
+from nngraph.compile.plan import BUFFER, MASKED_INIT, PARAM, ROWS, TARGET, Plan
 from nngraph.errors import DataError
 
 
@@ -26,6 +27,8 @@ def init_parameter(spec, rng: np.random.Generator, dtype) -> np.ndarray:
     """Glorot-uniform for tanh/sigmoid/linear units, He-uniform for rectifiers, zero biases; an LSTM's
     forget-gate biases start at 1 (Gers et al. 2000; Jozefowicz et al. 2015): the cell remembers by default,
     which long-range tasks such as the adding problem need."""
+    if spec.init.startswith(MASKED_INIT):  # the masked entries of an autoregressive link's weight start zero
+        return np.triu(init_parameter(replace(spec, init=spec.init.removeprefix(MASKED_INIT)), rng, dtype), 1)
     if spec.init == "ones":
         return np.ones(spec.shape, dtype)
     if spec.init in ("zeros", "lstm_bias"):

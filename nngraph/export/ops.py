@@ -111,6 +111,15 @@ def _dense(g, ins, shape):
         _emit(g, ins, shape, "Gemm", [x, weight, g.value(bias)])
 
 
+@exports("autoregressive_dense")
+def _autoregressive_dense(g, ins, shape):
+    """x triu(W, 1) + b: the masked weight is just a weight, exported with its mask applied (its masked entries
+    are zero already; masking again keeps the graph right whatever they hold)."""
+    weight = g.initializer(ins.inputs[1].split(":", 1)[1], np.triu(g.constant(ins.inputs[1]), 1))
+    inputs = [flat_rows(g, ins.inputs[0]), weight] + [g.value(s) for s in ins.inputs[2:] if s is not None]
+    _emit(g, ins, shape, "Gemm" if len(inputs) > 2 else "MatMul", inputs)
+
+
 @exports("dense_transposed")
 def _dense_transposed(g, ins, shape):
     """x W^T + b through another link's weight (a tied link): the one initializer, read transposed."""

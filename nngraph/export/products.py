@@ -5,7 +5,9 @@
 - `cd`, `pcd` (and `boltzmann` on a restricted machine): the hidden features, sigmoid((v W + c) / T), what
   `nngraph predict` gives; a general Boltzmann machine has no forward pass and is refused, naming the link;
 - `vae`: `--part autoencoder` (the default: data in, reconstruction out, the latent at its mean, as
-  `predict`), `encoder` (data in, each latent's mean and log-variance out), `decoder` (latent in);
+  `predict`), `encoder` (data in, each latent's mean and log-variance out), `decoder` (latent in; an
+  autoregressive decoder reads the data too, and gives each value's mean given the latent and the values before
+  it: one step of drawing in order);
 - `gan`: `--part generator` (the default: noise in, samples out) or `discriminator` (what `predict` runs; one
   with a `minibatch_std` link is refused: its examples depend on their batch).
 

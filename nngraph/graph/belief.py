@@ -57,7 +57,9 @@ def _link_up(model: ModelGraph, name: str) -> EdgeSpec:
                               "above it", where, EXAMPLE)
     link = links[0]
     if link.kind != "dense" or link.delay or link.symmetric:
-        what = f"a {link.kind} link" if link.kind != "dense" else "a delayed link" if link.delay else "symmetric"
+        article = "an" if link.kind[0] in "aeiou" else "a"  # an identity, an autoregressive link
+        what = (f"{article} {link.kind} link" if link.kind != "dense" else
+                "a delayed link" if link.delay else "symmetric")
         raise ValidationError(f"dbn: {link.source} -> {link.target} is {what}; the links of a stack are dense "
                               "same-step links (each one an RBM's weight matrix)", link.span, EXAMPLE)
     fed = model.incoming(link.target)

@@ -64,7 +64,7 @@ class EdgeSpec:
     source: str
     target: str
     kind: str = "dense"  # dense | identity | tied | conv | deconv | maxpool | avgpool | upsample | pixelshuffle
-    #                      | minibatch_std
+    #                      | minibatch_std | autoregressive
     #                      | symmetric | sample
     options: tuple[tuple[str, object], ...] = ()
     delay: int = 0
@@ -78,7 +78,7 @@ class EdgeSpec:
     @property
     def has_weights(self) -> bool:
         """Whether it multiplies by a weight matrix (its own, or a tied link's borrowed one)."""
-        return self.kind in ("dense", "conv", "deconv", "symmetric", "tied")
+        return self.kind in ("dense", "conv", "deconv", "symmetric", "tied", "autoregressive")
 
     @property
     def tied_to(self) -> tuple[str, str] | None:

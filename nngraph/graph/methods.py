@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nngraph.errors import ShapeError, ValidationError, did_you_mean
+from nngraph.graph.autoregressive import check_ordered_decoder
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.spec.options import Choice, Option, choose
@@ -149,7 +150,10 @@ def _vae(config: TrainConfig, models) -> None:
     inputs = model.units_with_role("input")
     for term in config.loss:
         if term.kind != "kl":
-            _check_reconstruction(model, term, term.target or (inputs[0].name if len(inputs) == 1 else None))
+            data = term.target or (inputs[0].name if len(inputs) == 1 else None)
+            _check_reconstruction(model, term, data)
+            if data in model.graph and term.unit in model.graph:
+                check_ordered_decoder(model, data, term.unit)
 
 
 def _check_reconstruction(model: ModelGraph, term, target: str | None) -> None:

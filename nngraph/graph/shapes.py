@@ -151,6 +151,8 @@ def edge_output_shape(edge: EdgeSpec, source: Shape, target: Shape | None) -> Sh
         return source
     if edge.kind == "minibatch_std":
         return _with_spread(edge, source)
+    if edge.kind == "autoregressive":
+        return _autoregressive(edge, source, target)
     if len(source) != 3:
         raise ShapeError(f"{edge.kind} needs a [channels, height, width] input; '{edge.source}' is {list(source)}",
                          edge.span, f"declare it as an image, e.g. `input {edge.source}[1, 8, 8]`")
@@ -171,6 +173,17 @@ def _with_spread(edge: EdgeSpec, source: Shape) -> Shape:
     """The source and the spread of its group: one more value of a vector, one more channel of an image."""
     minibatch_group(edge)
     return (source[0] + 1,) + tuple(source[1:])
+
+
+def _autoregressive(edge: EdgeSpec, source: Shape, target: Shape | None) -> Shape:
+    """Value i of the target reads values j < i of the source: the two ends hold as many values (their shapes
+    may differ, `x[1, 8, 8] -> p[64]`); an undeclared target takes the source's shape."""
+    if target is not None and math.prod(target) != math.prod(source):
+        raise ShapeError(f"an autoregressive link needs as many values at both ends: '{edge.source}' has "
+                         f"{math.prod(source)}, '{edge.target}' {math.prod(target)}", edge.span,
+                         "value i of the target reads the source's values before i: use a dense link between "
+                         "units of different sizes")
+    return target or source
 
 
 def _pair(value, name, edge):
@@ -287,6 +300,8 @@ def edge_parameters(model: ModelGraph, edge: EdgeSpec) -> int:
     if own_recurrence_of_a_bidirectional(model, edge):
         return _bidirectional_recurrence(model, edge)
     fan_out = math.prod(dst) * GATES[model.unit(edge.target).cell]
+    if edge.kind == "autoregressive":
+        return fan_out * (fan_out - 1) // 2  # the free weights: strictly above the diagonal of [n, n]
     if edge.symmetric and edge.source == edge.target:
         return math.prod(dst) * (math.prod(dst) - 1) // 2  # lateral: symmetric, zero diagonal
     return math.prod(src) * fan_out

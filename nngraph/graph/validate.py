@@ -11,7 +11,7 @@ from nngraph.graph.ir import ModelGraph
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
                   check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm,
-                  check_minibatch_std,
+                  check_minibatch_std, check_autoregressive,
                   check_bidirectional, check_boltzmann_machine, check_recurrent_units):
         check(model, errors)
 
@@ -93,6 +93,17 @@ def check_minibatch_std(model: ModelGraph, errors: Collector) -> None:
         if edge.kind == "minibatch_std":
             errors.error(f"minibatch_std link {edge.source} -> {edge.target} in a recurrent model", edge.span,
                          "minibatch_std belongs in a gan's discriminator of whole examples")
+
+
+def check_autoregressive(model: ModelGraph, errors: Collector) -> None:
+    """The mask orders the values of one example; over a sequence the order would also have to run through its
+    steps, which no executor does: refused in recurrent models."""
+    if not model.is_recurrent:
+        return
+    for edge in model.edges:
+        if edge.kind == "autoregressive":
+            errors.error(f"autoregressive link {edge.source} -> {edge.target} in a recurrent model", edge.span,
+                         "an autoregressive link orders the values of one example: a feedforward model's")
 
 
 def check_bidirectional(model: ModelGraph, errors: Collector) -> None:

@@ -51,6 +51,10 @@ EDGE_KINDS = {
     # ProGAN's minibatch standard deviation (ops/minibatch.py), in a gan's discriminator only: the source's
     # values plus one more, the mean spread of each group of `group` consecutive examples; no weights
     "minibatch_std": {"group": 4},
+    # a dense link masked as MADE's (Germain et al. 2015, ops/dense.py autoregressive_dense): output value i reads
+    # only source values j < i in flattened order; both ends hold as many values. The decoder of an
+    # autoregressive VAE reads the data through it; alone it is a fully visible sigmoid belief net
+    "autoregressive": {},
 }
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 

@@ -1,4 +1,5 @@
-"""Linear ops: dense, dense_transposed (a tied weight), matmul, n-ary add, concat, bias_add, reshape."""
+"""Linear ops: dense, dense_transposed (a tied weight), autoregressive_dense (a masked square weight), matmul,
+n-ary add, concat, bias_add, reshape."""
 
 from __future__ import annotations
 
@@ -44,6 +45,40 @@ def dense_vjp(xp, g, x2, inputs, attrs):
         return gx, gw
     return gx, gw, None if inputs[2] is None else column_sums(xp, g)
 
+
+
+def _autoregressive_shape(shapes, attrs):
+    x, w = shapes[0], shapes[1]
+    bias = shapes[2] if len(shapes) > 2 else None
+    n = size_of(x)
+    if w != (n, n):
+        raise ShapeError(f"an autoregressive weight for input {list(x)} must be [{n}, {n}], got {list(w)}")
+    if bias is not None and bias != (n,):
+        raise ShapeError(f"a dense bias must be [{n}], got {list(bias)}")
+    return (n,)
+
+
+@register("autoregressive_dense", shape=_autoregressive_shape, params=(1, 2))
+def autoregressive_dense(xp, inputs, attrs):
+    """x flattened to (batch, n) @ triu(W, 1) + b: MADE's mask (Germain et al. 2015) on a square weight, so that
+    output i reads only the inputs j < i (flattened order). The mask is applied here and in the vjp, so a masked
+    entry neither acts nor learns whatever value it holds. attrs: needs_input_grad, as dense."""
+    x, w = inputs[0], inputs[1]
+    x2 = x.reshape(x.shape[0], -1)
+    out = x2 @ xp.triu(w, 1)
+    if len(inputs) > 2 and inputs[2] is not None:
+        out += inputs[2]
+    return out, x2
+
+
+@autoregressive_dense.vjp
+def _(xp, g, x2, inputs, attrs):
+    x, w = inputs[0], inputs[1]
+    gx = (g @ xp.triu(w, 1).T).reshape(x.shape) if attrs.get("needs_input_grad", True) else None
+    gw = xp.triu(x2.T @ g, 1)  # a masked weight's gradient is zero: it stays as it started (zero), any optimizer
+    if len(inputs) == 2:
+        return gx, gw
+    return gx, gw, None if inputs[2] is None else column_sums(xp, g)
 
 def column_sums(xp, g):
     """g.sum(axis=0) of a (batch, units) array as a BLAS product with ones: numpy's reduction runs

@@ -15,6 +15,13 @@ Options (`method vae(samples=1, warmup=0)`):
 Per-step and evaluation metrics: `loss` (the negative ELBO at full KL weight), `recon` (the
 reconstruction terms), `kl`, and in training `kl_weight`.
 
+An autoregressive decoder (PixelVAE, VLAE) reads the data through `autoregressive` links besides z
+(graph/autoregressive.py: only through them): output value i depends on z and on the data's values before i, so
+the likelihood p(x | z) = prod_i p(x_i | z, x_<i) is exact given the data, and training, the ELBO and the
+importance-sampled likelihood need nothing new. Generating does: `sample` draws the values one at a time in
+flattened order, the decoder run once per value on the values drawn so far (`decode_in_order`), and fill-in
+draws the missing values so, the known ones kept. Reconstructions (`predict`) read the true values before each.
+
 `importance_log_likelihood` estimates the test log-likelihood by importance sampling with the encoder
 as proposal (Burda et al. 2016, "Importance weighted autoencoders"): log p(x) ~ log mean_j p(x, z_j) /
 q(z_j | x) over k = 1000 draws z_j ~ q(z | x), the figure VAE papers quote. Its expectation lies between
@@ -32,6 +39,7 @@ from nngraph.compile.plan import TARGET
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.errors import TrainingError, plural
+from nngraph.graph.autoregressive import reads_data_in_order
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.backprop import Backprop
@@ -84,8 +92,18 @@ class Vae(Backprop):
         self.full_weights = dict(program.loss_weights)
         self.kl_labels = {ls.label for ls in self.plan.losses if ls.op == "kl_normal"}
         self.latent = next(u for u in model.units if u.role == "sample")
+        self.output, self.data = self._reconstruction(model, config)
+        # the data input the decoder reads in order (autoregressive links), or None
+        self.ordered = self.data if self.data and reads_data_in_order(model, self.data, self.output) else None
         self.epoch = 0
         self._set_kl_weight(kl_weight(1, self.warmup))
+
+    @staticmethod
+    def _reconstruction(model: ModelGraph, config: TrainConfig) -> tuple[str, str | None]:
+        """(the decoder output the first reconstruction term reads, the data input it reconstructs or None)."""
+        term = next(t for t in config.loss if t.kind != "kl")
+        inputs = [u.name for u in model.units if u.role == "input"]
+        return term.unit, term.target or (inputs[0] if len(inputs) == 1 else None)
 
     def set_learning_rate(self, lr: float) -> None:
         """Called by the loop at the start of every epoch: the epoch count drives the KL warm-up."""
@@ -217,18 +235,45 @@ class Vae(Backprop):
         rng, rounds = np.random.default_rng(request.get("seed", 0)), int(request.get("steps") or 1000)
         x = values
         for round_ in range(rounds):
-            recon = self.encode_decode(x, rng if round_ < rounds - 1 else None)[plan.slot(output)]
-            x = np.where(missing, self.program.backend.to_numpy(recon).reshape(x.shape), values)
-        return x, f"{plural(rounds, 'round')} of encoding, drawing z, decoding; the last at z's mean"
+            last = round_ == rounds - 1
+            decoded = self.encode_decode(x, None if last else rng)
+            if self.ordered:  # the missing values drawn in order (at the last round their means), the rest kept
+                z = self.program.backend.to_numpy(decoded[plan.slot(self.latent.name)])
+                x = self.decode_in_order(z, values=x, missing=missing, rng=None if last else rng)
+            else:
+                x = np.where(missing, self.program.backend.to_numpy(decoded[plan.slot(output)]).reshape(x.shape),
+                             values)
+        how = "decoding the missing values in order" if self.ordered else "decoding"
+        return x, f"{plural(rounds, 'round')} of encoding, drawing z, {how}; the last at z's mean"
 
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        """The first output for given latent values: the eval forward pass with the sample unit's
-        value given as `z` (the encoder runs on zeros; it is cheap and its result unused)."""
+    def decode(self, z: np.ndarray, data: np.ndarray | None = None) -> np.ndarray:
+        """The first output for given latent values (an autoregressive decoder's: the reconstruction): the eval
+        forward pass with the sample unit's value given as `z` (the encoder runs on zeros, or on `data`, which an
+        autoregressive decoder reads; it is cheap and its result unused)."""
         program, plan = self.program, self.program.eval_plan
-        dummy = {name: np.zeros((len(z), *plan.shapes[name]), np.float32) for name in plan.feeds}
-        values = program.forward(dummy, rng=np.random.default_rng(EVAL_SEED),
+        feeds = {name: np.zeros((len(z), *plan.shapes[name]), np.float32) for name in plan.feeds}
+        if data is not None:
+            feeds[self.ordered] = data.reshape(feeds[self.ordered].shape).astype(np.float32)
+        values = program.forward(feeds, rng=np.random.default_rng(EVAL_SEED),
                                  given={plan.slot(self.latent.name): program.backend.asarray(z)})
-        return program.backend.to_numpy(values[plan.outputs[0]])
+        return program.backend.to_numpy(values[plan.slot(self.output) if self.ordered else plan.outputs[0]])
+
+    def decode_in_order(self, z: np.ndarray, values: np.ndarray | None = None, missing: np.ndarray | None = None,
+                        rng=None) -> np.ndarray:
+        """An autoregressive decoder's data for latent values `z`, value by value in flattened order: value i
+        is drawn from p(x_i | z, x_<i) with `rng` (bernoulli pixels, the reconstruction terms being bce), or
+        without one set to its mean, the decoder run once per value on the values so far (the later ones, which
+        value i does not read, hold anything). Only the `missing` values of `values` are drawn (default: all)."""
+        shape = (len(z), *self.plan.shapes[self.ordered])
+        x = np.zeros((len(z), math.prod(shape[1:]))) if values is None else values.reshape(len(z), -1).copy()
+        todo = np.ones(x.shape, bool) if missing is None else missing.reshape(x.shape)
+        x[todo] = 0  # not yet drawn: a NaN there would reach every value through the mask's zero weights
+        bernoulli = all(ls.op in BERNOULLI_LOSSES for ls in self.program.eval_plan.losses if ls.op != "kl_normal")
+        for i in np.flatnonzero(todo.any(axis=0)):
+            mean = self.decode(z, x).reshape(len(z), -1)[:, i].astype(np.float64)
+            drawn = mean if rng is None else (rng.random(len(z)) < mean) if bernoulli else mean
+            x[:, i] = np.where(todo[:, i], drawn, x[:, i])
+        return x.reshape(shape)
 
     def latent_means(self, x: np.ndarray) -> np.ndarray:
         values = self.encode_decode(x)
@@ -242,12 +287,14 @@ class Vae(Backprop):
         space the test set's latent means coloured by label."""
         from nngraph.viz import samples as pictures
 
-        z = np.random.default_rng(request["seed"]).standard_normal(
-            (request["count"], *self.plan.shapes[self.latent.name]))
+        rng = np.random.default_rng(request["seed"])
+        z = rng.standard_normal((request["count"], *self.plan.shapes[self.latent.name])).astype(np.float32)
         path = sample_path(request)
-        written = [pictures.write_generated(path, self.decode(z.astype(np.float32)), splits.train)]
+        drawn = self.decode_in_order(z, rng=rng) if self.ordered else self.decode(z)
+        written = [pictures.write_generated(path, drawn, splits.train)]
         if pictures.is_array(path):
-            return f"wrote {plural(request['count'], 'decoded prior draw')} to {path}"
+            how = " (each value drawn in order)" if self.ordered else ""
+            return f"wrote {plural(request['count'], 'decoded prior draw')}{how} to {path}"
         test = splits.test if splits.test is not None and len(splits.test) else splits.train
         written.append(pictures.write_reconstructions(path, test, self.predict))
         if self.plan.shapes[self.latent.name] == (2,):

@@ -84,8 +84,9 @@ def _vae(session, part):
     if part == "encoder":
         return feeds_of(method, x), {p: method.predict(x, p) for s in samples for p in s.sample_params}, None
     decoded = {unit: method.predict(x, unit) for unit in outputs}
-    if part == "decoder":
-        return {s.name: method.predict(x, s.name) for s in samples}, decoded, None
+    if part == "decoder":  # an autoregressive decoder reads the data too: each pixel's mean given those before it
+        latents = {s.name: method.predict(x, s.name) for s in samples}
+        return {**latents, **(feeds_of(method, x) if method.ordered else {})}, decoded, None
     return feeds_of(method, x), decoded, None
 
 

@@ -31,6 +31,17 @@ CASES = [
      "normal(mu, logvar)"),
     ("vae_digits.nn", "  e -> logvar\n", "", "layer  logvar", "error: unit 'logvar' is not reachable",
      "connect it"),
+    ("vae_digits_ar.nn", "x -> x_hat autoregressive", "x -> x_hat", "x -> x_hat",
+     "error: the decoder output 'x_hat' reads the data 'x' it reconstructs through dense link x -> x_hat",
+     "only through `autoregressive` links"),
+    ("vae_digits_ar.nn", "  x -> x_hat autoregressive\n",
+     "  layer  h[64] relu layernorm\n  d -> h\n  x -> h autoregressive -> x_hat autoregressive\n", "h[64] relu",
+     "error: unit 'h' carries the data 'x' in order to 'x_hat', but its layernorm mixes the values", "value i"),
+    ("vae_digits_ar.nn", "  x -> x_hat autoregressive\n", "  layer  h[64] relu\n  x -> h -> x_hat autoregressive\n",
+     "x -> h ->", "error: the decoder output 'x_hat' reads the data 'x' it reconstructs through dense link x -> h",
+     "autoregressive"),
+    ("fvsbn_digits.nn", "output p[64]", "output p[32]", "x -> p autoregressive",
+     "error: an autoregressive link needs as many values at both ends: 'x' has 64, 'p' 32", "dense link"),
 ]
 
 

@@ -87,6 +87,13 @@ TOTALS = {
                               2 * (64 * 128 + 2 * 128 * 2 + 2 * 128 + 128 * 64))},
     "vae_digits.nn": {"vae": (65 * 512 + 2 * 513 * 8 + 9 * 512 + 513 * 64,
                               2 * (64 * 512 + 2 * 512 * 8 + 8 * 512 + 512 * 64))},
+    # autoregressive links: the 64 * 63 / 2 weights above the diagonal are free, the matmul is a full 64 x 64;
+    # x_hat reads d, x and h1..h4 through five of them, each h_k reads d and x
+    "vae_digits_ar.nn": {"vae": (65 * 512 + 2 * 513 * 8 + 9 * 512 + 513 * 64 + 5 * (64 * 63 // 2)
+                                 + 4 * (513 * 64 + 64 * 63 // 2),
+                                 2 * (64 * 512 + 2 * 512 * 8 + 8 * 512 + 512 * 64 + 5 * 64 * 64
+                                      + 4 * (512 * 64 + 64 * 64)))},
+    "fvsbn_digits.nn": {"fvsbn": (64 * 63 // 2 + 64, 2 * 64 * 64)},
     "xor.nn": {"xor": (17, 2 * (2 * 4 + 4 * 1))},
     # actor 4 -> 64 -> 64 -> 2 and critic 4 -> 64 -> 64 -> 1, each layer with its bias
     "cartpole_ppo.nn": {"agent": (5 * 64 + 65 * 64 + 65 * 2 + 5 * 64 + 65 * 64 + 65,

@@ -96,3 +96,32 @@ def test_dense_transposed_is_dense_through_the_transpose(xp):
     numpy.testing.assert_allclose(out, x @ w.T + b, rtol=1e-12)
     with pytest.raises(ShapeError):
         get_op("dense_transposed").shape(((4,), (5, 3)), {})
+
+
+def test_autoregressive_dense_gradients(xp):
+    check_vjp("autoregressive_dense", (r(4, 5), r(5, 5), r(5)), xp=xp)
+    check_vjp("autoregressive_dense", (r(3, 1, 2, 3), r(6, 6)), xp=xp)  # an image, flattened; no bias
+    check_vjp("autoregressive_dense", (r(3, 4), r(4, 4), r(4)), {"needs_input_grad": False}, xp=xp, no_grad=[0])
+
+
+def test_autoregressive_dense_output_reads_only_earlier_inputs(xp):
+    """Output i changes with input j only where j < i, whatever the stored weight holds; the weight's gradient is
+    zero on and below the diagonal."""
+    x, w = r(1, 5), r(5, 5)
+    op = get_op("autoregressive_dense")
+    base = host(op.forward(xp, (xp.asarray(x), xp.asarray(w)), {})[0])
+    for j in range(5):
+        moved = x.copy()
+        moved[0, j] += 1.0
+        out = host(op.forward(xp, (xp.asarray(moved), xp.asarray(w)), {})[0])
+        changed = numpy.flatnonzero(numpy.abs(out - base)[0] > 1e-12)
+        assert set(changed) <= set(range(j + 1, 5)) and (j == 4 or len(changed) == 4 - j)
+    _, gw = op.vjp(xp, xp.asarray(r(1, 5)), xp.asarray(x), (xp.asarray(x), xp.asarray(w)), {})
+    assert not numpy.any(numpy.tril(host(gw)))
+
+
+def test_autoregressive_dense_shape_rule():
+    assert get_op("autoregressive_dense").shape(((1, 8, 8), (64, 64), (64,)), {}) == (64,)
+    for shapes in (((4,), (4, 5)), ((4,), (5, 5)), ((4,), (4, 4), (3,))):
+        with pytest.raises(ShapeError, match="autoregressive|bias"):
+            get_op("autoregressive_dense").shape(shapes, {})

@@ -7,7 +7,8 @@ several inputs and outputs, noise inputs, identity links, batch and layer normal
 recurrent one (delays 1 and 2 between any units, Elman units, LSTM, GRU and MGU cells, stacked and mixed,
 variational dropout on loop units, conv and pooling inside a loop, identity links at delays 0 and 1, learned
 initial states, layer normalisation inside and outside loops, tied weights, bidirectional layers of every
-cell), or a VAE (a sample unit and `kl`). Losses cover mse, bce and cross-entropy, weighted sums, data targets
+cell), autoregressive links (feedforward models), or a VAE (a sample unit and `kl`, now and then an
+autoregressive decoder). Losses cover mse, bce and cross-entropy, weighted sums, data targets
 and targets that are units of the model (`mse(q, h)`). The same seed gives the same text; the constructs
 added later draw from a second generator (`Writer.extra`), so the specs drawn before them stay as they were.
 """
@@ -88,6 +89,7 @@ def _feedforward(rng: random.Random, extra: random.Random) -> str:
         _maybe_skip(w, w.units[-1])
         _maybe_tied(w, f"t{i}")
         _maybe_upsampled(w, f"u{i}")
+        _maybe_autoregressive(w, f"a{i}")
     losses = _outputs(w)
     return _spec(w, losses, "backprop")
 
@@ -136,6 +138,22 @@ def _maybe_tied(w: Writer, name: str) -> None:
         a, b = w.extra.choice(plain)
         w.declare("layer", Unit(name, units[a].shape, w.extra.choice(ACTIVATIONS[:-1])))
         w.link(b, name, f"tied({a}, {b})")
+
+
+def _maybe_autoregressive(w: Writer, name: str) -> None:
+    """Now and then a vector unit fed through an autoregressive link (a masked square weight) from an earlier
+    unit of any shape, flattened, and maybe through a dense link as well."""
+    plain = [u for u in w.units if u.exit == u.name and u.cell is None]
+    if not plain or w.extra.random() >= 0.3:
+        return
+    source = w.extra.choice(plain)
+    size = 1
+    for d in source.shape:
+        size *= d
+    w.declare("layer", Unit(name, (size,), _activation(w.extra)))
+    w.link(source.name, name, "autoregressive")
+    if w.extra.random() < 0.5:
+        w.link(w.extra.choice(plain).name, name)
 
 
 def _maybe_upsampled(w: Writer, name: str) -> None:
@@ -318,7 +336,7 @@ def _vae(rng: random.Random, extra: random.Random) -> str:
     w.declare("output", Unit("x_hat", (4,), "sigmoid"))
     for source, target in (("x", "e"), ("e", "mu"), ("e", "logvar"), ("z", "d"), ("d", "x_hat")):
         w.link(source, target)
-    if rng.random() < 0.5:
-        w.link("x", "d")
+    if rng.random() < 0.5:  # an autoregressive decoder: it may read the data only so (graph/autoregressive.py)
+        w.link("x", "x_hat", "autoregressive")
     kind = rng.choice(["bce", "mse"])
     return _spec(w, [f"{kind}(x_hat, x)", rng.choice(["kl(z)", "0.5 * kl(z)"])], "vae", "digits")
