@@ -80,8 +80,11 @@ def unit_spec(unit: ast.Unit, env: dict) -> UnitSpec:
                               unit.span, "a connection could never start from it; pick another name")
     fields = {"name": unit.name, "role": unit.role, "span": unit.span}
     fields["declared_shape"] = _shape(unit, env)
+    settings_given = set()
     for attr in unit.attrs:
         _refuse_ignored(attr, unit)
+        if isinstance(attr, ast.Setting):
+            _refuse_repeat(attr, settings_given, unit)
         _apply_attr(fields, attr, env, unit)
     _apply_role_defaults(fields, unit, env)
     return UnitSpec(**fields)
@@ -138,6 +141,14 @@ def _shape(unit: ast.Unit, env: dict):
                                   "sizes are whole numbers, or parameters of the enclosing block")
         dims.append(expect_number(value, span, f"shape of '{unit.name}'", integer=True, low=1))
     return tuple(dims)
+
+
+def _refuse_repeat(attr: ast.Setting, given: set, unit: ast.Unit) -> None:
+    """`dropout=0.3 dropout=0.2`: which one was meant is not ours to guess (the last would win unseen)."""
+    if attr.name in given:
+        raise ValidationError(f"unit '{unit.name}' sets {attr.name} twice", attr.span,
+                              f"keep one {attr.name}=...")
+    given.add(attr.name)
 
 
 def _set_once(fields, key, value, attr_span, unit):

@@ -63,10 +63,14 @@ def bind_options(call: ast.Call, defaults: dict, what: str, env: dict | None = N
         )
     for name, arg in zip(names, call.args):
         options[name] = literal(arg, env)
+    given = set(names[:len(call.args)])
     for kw in call.kwargs:
         if kw.name not in defaults:
             hint = did_you_mean(kw.name, names) if names else f"'{call.name}' takes no options"
             raise ValidationError(f"{what} '{call.name}' has no option '{kw.name}'", kw.span, hint)
+        if kw.name in given:
+            raise ValidationError(f"{what} '{call.name}': option '{kw.name}' is given twice", kw.span)
+        given.add(kw.name)
         options[kw.name] = literal(kw.value, env)
     return options
 

@@ -4,7 +4,7 @@ import pytest
 
 from nngraph.errors import ShapeError, ValidationError
 
-from .helpers import check, errors_of, the_only_error
+from .helpers import XOR, check, errors_of, source, the_only_error
 
 MODEL_ERRORS = {
     "undefined unit": ("""
@@ -320,3 +320,13 @@ def test_a_learned_initial_state_needs_a_loop():
           output y[1]
           x -> h -> g -> y
         }""", "'g' is on no recurrent loop", 4, 3, "g -> g delay 1", ValidationError)
+
+
+@pytest.mark.parametrize("attrs, match, column", [
+    ("relu dropout=0.3 dropout=0.2", "unit 'h' sets dropout twice", 31),  # the last one used to win unseen
+    ("leaky_relu(0.1, slope=0.2)", "activation 'leaky_relu': option 'slope' is given twice", 30),
+    ("leaky_relu(slope=0.1, slope=0.2)", "option 'slope' is given twice", 36),
+])
+def test_an_attribute_or_option_given_twice_is_refused_where_the_second_is(attrs, match, column):
+    text = source(XOR).replace("layer h[4] tanh", f"layer h[4] {attrs}") + "}\n"
+    the_only_error(text, match, 3, column)
