@@ -24,6 +24,7 @@ import numpy as np
 
 from nngraph.compile.program import time_major
 from nngraph.data.dataset import Dataset
+from nngraph.train.feeding import one_hot_rows
 from nngraph.errors import BuildError, DataError, Span
 
 
@@ -182,8 +183,8 @@ class Vocabulary:
 
 
 def one_hot(codes: np.ndarray, width: int, dtype) -> np.ndarray:
-    """Integer codes (..., steps) -> one-hot rows (..., steps, width)."""
-    return np.eye(width, dtype=dtype)[codes]
+    """Integer codes (..., steps) -> one-hot rows (..., steps, width), where the codes are."""
+    return one_hot_rows(codes, width, dtype)
 
 
 def sample_text(method, request: dict) -> str:
