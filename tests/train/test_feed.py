@@ -1,0 +1,173 @@
+"""Training data on the device (issue 13, train/feed.py): every host-to-device copy goes through the counted door
+(`backend.to_device`, `host_writes`). On numpy, where the door only marks and counts, an epoch of every family
+that reads a Dataset copies its order once and its steps copy nothing; streamed data (NNGRAPH_RESIDENT_BYTES
+under the split's size) copies each batch's arrays once; and the runs are the runs of the loop as it was
+before, which took host minibatches (`HostFeed` below), bit for bit."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import nngraph
+from nngraph.backend import host_writes, is_device_array, to_device
+from nngraph.errors import TrainingError
+from nngraph.session import prepare
+from nngraph.train import loop
+from nngraph.train.feed import BUDGET_VARIABLE, DataFeed, data_bytes, resident_budget
+from tests.train.test_host_reads import FAMILIES, SPECS
+
+TURN_AND_SHIFT = {"shift": 1, "rotate": 15.0, "noise": 0.05}
+RUNS = {**FAMILIES, "cnn augmented": FAMILIES["cnn"], "gan": ("gan_ring.nn", ["epochs=2", *FAMILIES["gan"][1][1:]])}
+STREAMED = ("backprop mlp", "bptt", "rbm pcd", "vae", "cnn augmented")
+
+
+class HostFeed:
+    """The loop's minibatches as they were before the data went to the device: host `take`s of the split."""
+
+    def __init__(self, data):
+        self.data = data
+
+    @classmethod
+    def for_run(cls, data, xp):
+        return cls(data)
+
+    def whole(self):
+        return self.data
+
+    def batches(self, order, start, batch):
+        for first in range(start, len(order), batch):
+            yield self.data.take(order[first:first + batch])
+
+
+class Run:
+    """One run of a family: its records and final state, and the host writes of its steps and of its epochs (the
+    validation passes' writes left out: they feed host splits chunk by chunk)."""
+
+    def __init__(self, family: str, monkeypatch):
+        spec, overrides = RUNS[family]
+        session = prepare(nngraph.load(SPECS / spec, overrides))
+        self.method, self.train, cfg = session.method, session.splits.train, session.config
+        if family.endswith("augmented"):
+            cfg = dataclasses.replace(cfg, augment=TURN_AND_SHIFT)
+        self.cfg, self.step_writes, self.epoch_writes, evaluations = cfg, [], [], [0]
+        monkeypatch.setattr(self.method, "train_step", self._counted(self.method.train_step, self.step_writes))
+        monkeypatch.setattr(self.method, "evaluate", self._counted(self.method.evaluate, evaluations))
+        start = [host_writes()]
+
+        def on_epoch(record):
+            self.epoch_writes.append(host_writes() - start[0] - sum(evaluations))
+            start[0], evaluations[:] = host_writes(), [0]
+
+        history = loop.fit(self.method, self.train, session.splits.validation, cfg,
+                           rng=np.random.default_rng(cfg.seed), on_epoch=on_epoch)
+        self.records = [{k: v for k, v in r.items() if k != "time"} for r in history.records]
+        self.state = self.method.state()
+
+    @staticmethod
+    def _counted(call, writes: list):
+        def counted(*args):
+            before = host_writes()
+            try:
+                return call(*args)
+            finally:
+                writes.append(host_writes() - before)
+        return counted
+
+    @property
+    def arrays(self) -> int:
+        return sum(a is not None for a in (self.train.x, self.train.y, self.train.lengths))
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train) / self.cfg.batch)
+
+
+def assert_same_run(run: Run, other: Run) -> None:
+    assert run.records == other.records
+    assert run.state.keys() == other.state.keys()
+    for name, value in run.state.items():
+        np.testing.assert_array_equal(value, other.state[name], err_msg=name)
+
+
+@pytest.mark.parametrize("family", RUNS)
+def test_resident_data_copies_the_order_once_an_epoch_and_nothing_in_a_step(family, monkeypatch):
+    run = Run(family, monkeypatch)
+    whole = run.cfg.batch >= len(run.train)  # one step an epoch on the split itself: nothing to copy
+    # augmentation, before the step: the angles, shifts and noise drawn on the host
+    drawn = 3 * run.steps_per_epoch if family.endswith("augmented") else 0
+    last = run.step_writes[-run.steps_per_epoch:]  # a GAN uploads its targets at a batch size's first step
+    assert last == [0] * len(last)
+    order = 0 if whole else 1
+    assert run.epoch_writes[0] >= run.arrays + order + drawn  # the split's arrays are uploaded when the run starts
+    assert run.epoch_writes[1:] == [order + drawn] * (len(run.epoch_writes) - 1)
+    if len(run.epoch_writes) == 1:
+        assert run.epoch_writes[0] == run.arrays + order + drawn
+
+
+@pytest.mark.parametrize("family", RUNS)
+def test_resident_data_trains_as_host_minibatches_did(family, monkeypatch):
+    resident = Run(family, monkeypatch)
+    monkeypatch.setattr(loop, "DataFeed", HostFeed)
+    assert_same_run(resident, Run(family, monkeypatch))
+
+
+@pytest.mark.parametrize("family", STREAMED)
+def test_streamed_data_copies_each_batch_once_and_trains_alike(family, monkeypatch):
+    resident = Run(family, monkeypatch)
+    monkeypatch.setenv(BUDGET_VARIABLE, "0")
+    streamed = Run(family, monkeypatch)
+    assert_same_run(resident, streamed)
+    # each step's arrays instead of the order, and nothing uploaded when the run starts
+    order = 0 if streamed.cfg.batch >= len(streamed.train) else 1
+    expected = streamed.arrays * streamed.steps_per_epoch - order - streamed.arrays
+    assert [s - r for s, r in zip(streamed.epoch_writes, resident.epoch_writes)][:1] == [expected]
+
+
+def test_the_budget_decides_resident_or_streamed(monkeypatch):
+    data = prepare(nngraph.load(SPECS / "xor.nn")).splits.train
+    size = data_bytes(data)
+    monkeypatch.delenv(BUDGET_VARIABLE, raising=False)
+    assert resident_budget(np) is None and DataFeed.for_run(data, np).resident  # numpy: always resident
+    for budget, resident in ((size, True), (size - 1, False), (0, False)):
+        monkeypatch.setenv(BUDGET_VARIABLE, str(budget))
+        assert DataFeed.for_run(data, np).resident is resident
+
+
+@pytest.mark.parametrize("setting", ["lots", "-1", "1.5e9"])
+def test_a_bad_budget_is_an_error_that_names_the_variable(setting, monkeypatch):
+    monkeypatch.setenv(BUDGET_VARIABLE, setting)
+    with pytest.raises(TrainingError, match=f"{BUDGET_VARIABLE}='{setting}' is not a number of bytes"):
+        resident_budget(np)
+
+
+def test_a_resident_split_is_uploaded_once_and_its_batches_stay_on_the_device():
+    data = prepare(nngraph.load(SPECS / "digits_mlp.nn", ["data=digits(limit=100)"])).splits.train
+    before = host_writes()
+    placed = DataFeed(data, np, budget=None)
+    assert host_writes() - before == 2 and np.shares_memory(placed.data.x, data.x)  # x and y: marked, not copied
+    order = np.random.default_rng(0).permutation(len(data))
+    batches = list(placed.batches(order, 32, 32))
+    assert host_writes() - before == 3 and all(is_device_array(b.x) and is_device_array(b.y) for b in batches)
+    np.testing.assert_array_equal(np.concatenate([b.y for b in batches]), data.y[order[32:]])
+
+
+def test_data_given_on_the_device_is_not_copied_again():
+    data = prepare(nngraph.load(SPECS / "digits_mlp.nn", ["data=digits(limit=100)"])).splits.train
+    on_device = dataclasses.replace(data, x=to_device(data.x, np), y=to_device(data.y, np))
+    before = host_writes()
+    assert DataFeed(on_device, np).data.x is on_device.x and host_writes() == before
+
+
+def test_the_streaming_uploader_starts_the_next_batch_before_the_step(monkeypatch):
+    data = prepare(nngraph.load(SPECS / "digits_mlp.nn", ["data=digits(limit=100)"])).splits.train
+    streamed, started = DataFeed(data, np, budget=0), []
+    start = streamed._uploader.start
+    monkeypatch.setattr(streamed._uploader, "start",
+                        lambda arrays, index: started.append(index[0]) or start(arrays, index))
+    order, starts = np.arange(len(data)), list(range(0, len(data), 20))
+    for step, batch in enumerate(streamed.batches(order, 0, 20)):
+        assert started == starts[:step + 2]  # the next batch's copy is under way while this one computes
+        np.testing.assert_array_equal(batch.x, data.x[20 * step:20 * step + 20])
+    assert step == len(starts) - 1 >= 2
