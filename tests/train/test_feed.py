@@ -12,6 +12,7 @@ import pytest
 
 import nngraph
 from nngraph.backend import host_writes, is_device_array, to_device
+from nngraph.backend.gpu import load_cupy
 from nngraph.errors import TrainingError
 from nngraph.session import prepare
 from nngraph.train import loop
@@ -21,6 +22,7 @@ from tests.train.test_host_reads import FAMILIES, SPECS
 TURN_AND_SHIFT = {"shift": 1, "rotate": 15.0, "noise": 0.05}
 RUNS = {**FAMILIES, "cnn augmented": FAMILIES["cnn"], "gan": ("gan_ring.nn", ["epochs=2", *FAMILIES["gan"][1][1:]])}
 STREAMED = ("backprop mlp", "bptt", "rbm pcd", "vae", "cnn augmented")
+GPU_RUNS = ("backprop mlp", "bptt", "rbm cd", "vae", "gan", "cnn augmented")
 
 
 class HostFeed:
@@ -45,9 +47,9 @@ class Run:
     """One run of a family: its records and final state, and the host writes of its steps and of its epochs (the
     validation passes' writes left out: they feed host splits chunk by chunk)."""
 
-    def __init__(self, family: str, monkeypatch):
+    def __init__(self, family: str, monkeypatch, backend: str = "numpy"):
         spec, overrides = RUNS[family]
-        session = prepare(nngraph.load(SPECS / spec, overrides))
+        session = prepare(nngraph.load(SPECS / spec, overrides), backend=backend)
         self.method, self.train, cfg = session.method, session.splits.train, session.config
         if family.endswith("augmented"):
             cfg = dataclasses.replace(cfg, augment=TURN_AND_SHIFT)
@@ -93,7 +95,22 @@ def assert_same_run(run: Run, other: Run) -> None:
 
 @pytest.mark.parametrize("family", RUNS)
 def test_resident_data_copies_the_order_once_an_epoch_and_nothing_in_a_step(family, monkeypatch):
-    run = Run(family, monkeypatch)
+    assert_copies_once_an_epoch(Run(family, monkeypatch), family)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("family", GPU_RUNS)
+def test_cupy_copies_the_order_once_an_epoch_and_streams_alike(family, monkeypatch):
+    if load_cupy()[0] is None:
+        pytest.skip(load_cupy()[1] or "cupy is not available")
+    resident = Run(family, monkeypatch, "cupy")
+    assert resident.train.x is not None and not is_device_array(resident.train.x)  # the split stays on the host
+    assert_copies_once_an_epoch(resident, family)
+    monkeypatch.setenv(BUDGET_VARIABLE, "0")  # pinned buffers and a side stream (backend/transfer.py)
+    assert_same_run(resident, Run(family, monkeypatch, "cupy"))
+
+
+def assert_copies_once_an_epoch(run: Run, family: str) -> None:
     whole = run.cfg.batch >= len(run.train)  # one step an epoch on the split itself: nothing to copy
     # augmentation, before the step: the angles, shifts and noise drawn on the host
     drawn = 3 * run.steps_per_epoch if family.endswith("augmented") else 0
