@@ -121,7 +121,7 @@ class Program:
         if target is not None:
             values[TARGET] = self.backend.asarray(target)
         if plan.sequence:
-            values[ROWS] = None if rows is None else self.xp.asarray(rows)
+            values[ROWS] = None if rows is None else self.backend.asarray(rows)  # host rows: a counted copy
             self._initial_values(plan, values, batch, state)
         if plan.random:
             # on a GPU the draws are made there, by a generator seeded from the caller's (the loop's, which it

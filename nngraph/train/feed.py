@@ -11,6 +11,9 @@ before computes (backend/transfer.py: pinned buffers and a side stream on a GPU)
 The budget: the environment variable NNGRAPH_RESIDENT_BYTES (bytes; 0 streams every split) where set; else, on a
 GPU, RESIDENT_SHARE of the device memory free when the run starts; on numpy every split is resident (host memory
 is where it is already: the upload only marks and counts, `backend.to_device`).
+
+The examples and targets go to the device; sequence lengths stay on the host, where they decide which rows each
+BPTT window's losses read (train/sequences.py: `select_rows`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from nngraph.backend import on_device_like, to_device
+from nngraph.backend import is_device_array, on_device_like, to_device
 from nngraph.backend.transfer import Uploader, free_device_bytes
 from nngraph.data.dataset import Dataset
 from nngraph.errors import TrainingError
@@ -47,7 +50,8 @@ def resident_budget(xp) -> int | None:
 
 
 def data_bytes(data: Dataset) -> int:
-    return sum(a.nbytes for a in (data.x, data.y, data.lengths) if a is not None)
+    """What the split would take on the device."""
+    return sum(a.nbytes for a in _arrays(data) if a is not None)
 
 
 class DataFeed:
@@ -55,7 +59,8 @@ class DataFeed:
 
     def __init__(self, data: Dataset, xp, budget: int | None = None):
         self.xp = xp
-        self.resident = budget is None or data_bytes(data) <= budget
+        # a split given on the device is resident whatever its size: there is nothing to stream it from
+        self.resident = budget is None or data_bytes(data) <= budget or is_device_array(data.x)
         self.data = _uploaded(data, xp) if self.resident else data
         self._uploader = None if self.resident else Uploader(xp)
 
@@ -67,14 +72,16 @@ class DataFeed:
         """The split as one batch."""
         if self.resident:
             return self.data
-        return self._batch(self._uploader.start(_arrays(self.data), np.arange(len(self.data))))
+        return self._batch(self._uploader.start(_arrays(self.data), np.arange(len(self.data))), slice(None))
 
     def batches(self, order: np.ndarray, start: int, batch: int) -> Iterator[Dataset]:
         """The minibatches of `order` (a host index array), `batch` rows each, from row `start` of it."""
         if self.resident:
-            order = to_device(order, self.xp)  # the epoch's one copy
+            on_device = to_device(order, self.xp)  # the epoch's one copy
             for first in range(start, len(order), batch):
-                yield self.data.take(order[first:first + batch])
+                rows = slice(first, first + batch)
+                x, y = (None if a is None else a[on_device[rows]] for a in _arrays(self.data))
+                yield self._with(x, y, order[rows])
             return
         starts = range(start, len(order), batch)
         coming = self._uploader.start(_arrays(self.data), order[start:start + batch]) if starts else None
@@ -82,18 +89,23 @@ class DataFeed:
             upload = coming
             if first + batch < len(order):  # the next batch's copy starts before this step computes
                 coming = self._uploader.start(_arrays(self.data), order[first + batch:first + 2 * batch])
-            yield self._batch(upload)
+            yield self._batch(upload, order[first:first + batch])
 
-    def _batch(self, upload) -> Dataset:
-        x, y, lengths = upload.arrays()
+    def _batch(self, upload, rows) -> Dataset:
+        return self._with(*upload.arrays(), rows)
+
+    def _with(self, x, y, rows) -> Dataset:
+        """A minibatch: its examples and targets on the device, its sequence lengths (at host `rows`) on the host."""
+        lengths = None if self.data.lengths is None else self.data.lengths[rows]
         return replace(self.data, x=x, y=y, lengths=lengths, info=dict(self.data.info))
 
 
 def _arrays(data: Dataset) -> list:
-    return [data.x, data.y, data.lengths]
+    """What goes to the device: the examples and the targets."""
+    return [data.x, data.y]
 
 
 def _uploaded(data: Dataset, xp) -> Dataset:
-    """The split with its arrays on the device (those already there kept as they are)."""
-    x, y, lengths = (None if a is None else on_device_like(a, xp) for a in _arrays(data))
-    return replace(data, x=x, y=y, lengths=lengths, info=dict(data.info))
+    """The split with its examples and targets on the device (those already there kept as they are)."""
+    x, y = (None if a is None else on_device_like(a, xp) for a in _arrays(data))
+    return replace(data, x=x, y=y, info=dict(data.info))

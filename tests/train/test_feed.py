@@ -20,8 +20,9 @@ from nngraph.train.feed import BUDGET_VARIABLE, DataFeed, data_bytes, resident_b
 from tests.train.test_host_reads import FAMILIES, SPECS
 
 TURN_AND_SHIFT = {"shift": 1, "rotate": 15.0, "noise": 0.05}
-RUNS = {**FAMILIES, "cnn augmented": FAMILIES["cnn"], "gan": ("gan_ring.nn", ["epochs=2", *FAMILIES["gan"][1][1:]])}
-STREAMED = ("backprop mlp", "bptt", "rbm pcd", "vae", "cnn augmented")
+RUNS = {**FAMILIES, "cnn augmented": FAMILIES["cnn"], "gan": ("gan_ring.nn", ["epochs=2", *FAMILIES["gan"][1][1:]]),
+        "rnn ragged": FAMILIES["rnn whole sequences"]}
+STREAMED = ("backprop mlp", "bptt", "rnn ragged", "rbm pcd", "vae", "cnn augmented")
 GPU_RUNS = ("backprop mlp", "bptt", "rbm cd", "vae", "gan", "cnn augmented")
 
 
@@ -53,6 +54,9 @@ class Run:
         self.method, self.train, cfg = session.method, session.splits.train, session.config
         if family.endswith("augmented"):
             cfg = dataclasses.replace(cfg, augment=TURN_AND_SHIFT)
+        if family.endswith("ragged"):  # every sequence a step short: each window's loss rows are copied
+            steps = self.train.x.shape[1]
+            self.train = dataclasses.replace(self.train, lengths=np.full(len(self.train), steps - 1))
         self.cfg, self.step_writes, self.epoch_writes, evaluations = cfg, [], [], [0]
         monkeypatch.setattr(self.method, "train_step", self._counted(self.method.train_step, self.step_writes))
         monkeypatch.setattr(self.method, "evaluate", self._counted(self.method.evaluate, evaluations))
@@ -79,7 +83,8 @@ class Run:
 
     @property
     def arrays(self) -> int:
-        return sum(a is not None for a in (self.train.x, self.train.y, self.train.lengths))
+        """The split's arrays that go to the device (sequence lengths stay on the host)."""
+        return sum(a is not None for a in (self.train.x, self.train.y))
 
     @property
     def steps_per_epoch(self) -> int:
@@ -115,8 +120,9 @@ def assert_copies_once_an_epoch(run: Run, family: str) -> None:
     # augmentation, before the step: the angles, shifts and noise drawn on the host
     drawn = 3 * run.steps_per_epoch if family.endswith("augmented") else 0
     last = run.step_writes[-run.steps_per_epoch:]  # a GAN uploads its targets at a batch size's first step
-    assert last == [0] * len(last)
+    assert last == [1 if family.endswith("ragged") else 0] * len(last)  # a ragged window's rows: one copy
     order = 0 if whole else 1
+    drawn += sum(last)
     assert run.epoch_writes[0] >= run.arrays + order + drawn  # the split's arrays are uploaded when the run starts
     assert run.epoch_writes[1:] == [order + drawn] * (len(run.epoch_writes) - 1)
     if len(run.epoch_writes) == 1:
