@@ -150,7 +150,31 @@ def array_module(a) -> Any:
 class OnDevice(numpy.ndarray):
     """numpy's stand-in for device memory: a view of an array that went through `to_device`. What is computed
     from it (a minibatch's `take`, a reshape) stays marked, so `is_device_array` tells the data the training
-    path uploaded once from host arrays it would copy every step. `numpy.asarray` drops the mark (a view)."""
+    path uploaded once from host arrays it would copy every step. `numpy.asarray` drops the mark (a view).
+    Asking a marked array for a Python value (`bool`, `float`, `int`, `item`, `tolist`) is a read, as it is on a
+    GPU, where it waits for the device: it is counted (`host_reads`) like `to_host`. (An element `a[i]` comes back
+    from numpy as a plain scalar, and numpy functions that convert their input, such as `isin`, drop the mark:
+    those reads are not counted.)"""
+
+    def __bool__(self):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.__bool__(self)
+
+    def __float__(self):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.__float__(self)
+
+    def __int__(self):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.__int__(self)
+
+    def item(self, *args):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.item(self, *args)
+
+    def tolist(self):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.tolist(self)
 
 
 _HOST_WRITES = [0]  # calls of to_device in this process

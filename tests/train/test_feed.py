@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nngraph
-from nngraph.backend import host_writes, is_device_array, to_device
+from nngraph.backend import get_backend, host_reads, host_writes, is_device_array, to_device
 from nngraph.backend.gpu import load_cupy
 from nngraph.errors import TrainingError
 from nngraph.session import prepare
@@ -194,3 +194,20 @@ def test_the_streaming_uploader_starts_the_next_batch_before_the_step(monkeypatc
         assert started == starts[:step + 2]  # the next batch's copy is under way while this one computes
         np.testing.assert_array_equal(batch.x, data.x[20 * step:20 * step + 20])
     assert step == len(starts) - 1 >= 2
+
+
+def test_backend_asarray_copies_a_host_array_through_the_door_and_computes_on_plain_arrays():
+    backend, uploaded = get_backend(), to_device(np.zeros(3, np.float32), np)
+    before = host_writes()
+    plain, kept = backend.asarray(np.zeros(3)), backend.asarray(uploaded)
+    assert host_writes() - before == 1  # the host array; the uploaded one is on the device already
+    assert type(plain) is np.ndarray and type(kept) is np.ndarray and np.shares_memory(kept, uploaded)
+
+
+def test_a_python_value_of_device_data_is_a_counted_read():
+    a = to_device(np.arange(3.0), np)
+    before = host_reads()
+    assert float(a.sum()) == 3.0 and bool((a > 1).any()) and int(a.max()) == 2
+    assert a[1:2].item() == 1.0 and a.tolist() == [0.0, 1.0, 2.0]
+    assert host_reads() - before == 5  # each waits for the device on a GPU
+    # (numpy gives an element, a[i], as a plain scalar: reading one so is not counted; cupy gives a 0-d array)
