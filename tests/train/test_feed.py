@@ -13,6 +13,7 @@ import pytest
 import nngraph
 from nngraph.backend import get_backend, host_reads, host_writes, is_device_array, to_device
 from nngraph.backend.gpu import load_cupy
+from nngraph.data import load_dataset
 from nngraph.errors import TrainingError
 from nngraph.session import prepare
 from nngraph.train import loop
@@ -48,9 +49,9 @@ class Run:
     """One run of a family: its records and final state, and the host writes of its steps and of its epochs (the
     validation passes' writes left out: they feed host splits chunk by chunk)."""
 
-    def __init__(self, family: str, monkeypatch, backend: str = "numpy"):
+    def __init__(self, family: str, monkeypatch, backend: str = "numpy", data=None):
         spec, overrides = RUNS[family]
-        session = prepare(nngraph.load(SPECS / spec, overrides), backend=backend)
+        session = prepare(nngraph.load(SPECS / spec, overrides), backend=backend, data=data)
         self.method, self.train, cfg = session.method, session.splits.train, session.config
         if family.endswith("augmented"):
             cfg = dataclasses.replace(cfg, augment=TURN_AND_SHIFT)
@@ -211,3 +212,14 @@ def test_a_python_value_of_device_data_is_a_counted_read():
     assert a[1:2].item() == 1.0 and a.tolist() == [0.0, 1.0, 2.0]
     assert host_reads() - before == 5  # each waits for the device on a GPU
     # (numpy gives an element, a[i], as a plain scalar: reading one so is not counted; cupy gives a 0-d array)
+
+
+def test_a_dataset_given_on_the_device_is_split_and_trained_there_without_a_copy(monkeypatch):
+    checked = nngraph.load(SPECS / "digits_mlp.nn", RUNS["backprop mlp"][1])
+    config = checked.train()
+    host = load_dataset(config.data, SPECS, seed=config.seed)
+    given = dataclasses.replace(host, x=to_device(host.x, np), y=to_device(host.y, np))
+    on_device = Run("backprop mlp", monkeypatch, data=given)
+    assert is_device_array(on_device.train.x) and is_device_array(on_device.train.y)  # split and scaled there
+    assert on_device.epoch_writes == [1]  # the epoch's order; the split was never on the host
+    assert_same_run(on_device, Run("backprop mlp", monkeypatch, data=host))
