@@ -216,3 +216,9 @@ def computed_on_device(a) -> Any:
 def on_device_like(a, xp) -> Any:
     """`a` where `xp` computes: as it is when it is already there, else through `to_device`."""
     return a if is_device_array(a) else to_device(a, xp)
+
+
+def where_is(a, other) -> Any:
+    """`a` (a host array: an index, draws) where `other` is: through `to_device` when `other` is on the device
+    (a minibatch of resident data), else as it is."""
+    return on_device_like(a, array_module(other)) if is_device_array(other) else a

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from nngraph.backend import array_module, on_device_like
+from nngraph.backend import array_module, where_is
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, Span
 
@@ -39,19 +39,18 @@ def augment_images(x: np.ndarray, options: dict, rng: np.random.Generator) -> np
     """Images (n, channels, rows, columns) moved, turned and noised, each by its own draw from `rng`.
     A transform whose option is 0 draws nothing, so it changes neither the images nor later draws. The draws
     are made on the host (the loop's generator); the images are transformed where they are: a minibatch of
-    data on the device gets its n angles and shifts, and its noise, copied there (`to_device`, counted)."""
+    data on the device gets its n angles and shifts, and its noise, copied there (`where_is`, counted)."""
     n, _, rows, columns = x.shape
-    xp = array_module(x)
     angles = np.deg2rad(rng.uniform(-options["rotate"], options["rotate"], n)) if options["rotate"] else None
     offsets = rng.integers(-options["shift"], options["shift"] + 1, (n, 2)) if options["shift"] else None
     out = x
     if angles is not None or offsets is not None:
-        angles, offsets = (None if a is None else on_device_like(a, xp) for a in (angles, offsets))
+        angles, offsets = (None if a is None else where_is(a, x) for a in (angles, offsets))
         source_rows, source_columns = source_coordinates(rows, columns, angles, offsets, n)
         out = sample_bilinear(x, source_rows, source_columns, whole_pixels=angles is None)
     if options["noise"]:
         draw_as = np.float32 if x.dtype == np.float32 else np.float64  # what standard_normal can draw
-        out = out + options["noise"] * on_device_like(rng.standard_normal(x.shape, dtype=draw_as), xp)
+        out = out + options["noise"] * where_is(rng.standard_normal(x.shape, dtype=draw_as), x)
     return out.astype(x.dtype, copy=False)
 
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from nngraph.backend import array_module, host_floats, is_device_array, on_device_like
+from nngraph.backend import array_module, host_floats
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, Span
 from nngraph.graph.ir import ModelGraph
@@ -51,12 +51,6 @@ def target_for(plan, y: np.ndarray | None) -> np.ndarray | None:
         return y
     width = math.prod(plan.shapes[plan.scored])
     return y[..., None].astype(np.float32) if width == 1 else one_hot_rows(y, width, np.float32)
-
-
-def index_like(index: np.ndarray, a):
-    """A host index array for `a`: as it is for a host array, copied through `to_device` (counted) for one on the
-    device (a ragged BPTT window's rows of a minibatch of resident data)."""
-    return on_device_like(index, array_module(a)) if is_device_array(a) else index
 
 
 def one_hot_rows(labels, width: int, dtype):

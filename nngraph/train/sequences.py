@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nngraph.backend import where_is
 from nngraph.compile.plan import ROWS
 from nngraph.compile.program import time_major
 from nngraph.data.dataset import Dataset
 from nngraph.errors import BuildError, DataError, Span
-from nngraph.train.feeding import index_like, one_hot_rows
+from nngraph.train.feeding import one_hot_rows
 
 
 @dataclass
@@ -44,7 +45,7 @@ def select_rows(y, lengths, per_step: bool, batch: int, start: int, steps: int, 
     per_step: y is (batch, total, ...); the rows are the steps t < length. Otherwise y is (batch, ...),
     one target per sequence, read at its last valid step (length - 1) when that falls in the window.
     `lengths` None means every sequence is `total` steps long; they are on the host. `y` may be on the device
-    (a minibatch of resident data): the rows it is indexed by are copied there (`feeding.index_like`).
+    (a minibatch of resident data): the rows it is indexed by are copied there (`backend.where_is`).
     """
     lengths = np.full(batch, total) if lengths is None else np.asarray(lengths)
     if not per_step:
@@ -52,7 +53,7 @@ def select_rows(y, lengths, per_step: bool, batch: int, start: int, steps: int, 
         chosen = np.flatnonzero((last >= 0) & (last < steps))
         if not len(chosen):
             return None
-        return Targets(last[chosen] * batch + chosen, None if y is None else y[index_like(chosen, y)])
+        return Targets(last[chosen] * batch + chosen, None if y is None else y[where_is(chosen, y)])
     window = None if y is None else time_major(y[:, start:start + steps])
     valid = (np.arange(start, start + steps)[:, None] < lengths[None, :]).reshape(-1)
     if valid.all():
@@ -62,7 +63,7 @@ def select_rows(y, lengths, per_step: bool, batch: int, start: int, steps: int, 
         return None
     if window is None:
         return Targets(rows, None)
-    rows = index_like(rows, window)  # on the device with a minibatch of resident data: one copy for both uses
+    rows = where_is(rows, window)  # on the device with a minibatch of resident data: one copy for both uses
     return Targets(rows, window[rows])
 
 
