@@ -36,7 +36,8 @@ def epoch_rate(backend: str, streamed: bool, epochs: int, repeats: int) -> tuple
     from nngraph.train.loop import fit
 
     assert backend in available_backends(), f"{backend} is not available here"
-    text = "\n".join(line for line in SPEC.read_text().splitlines() if line.split()[:1] not in ([w] for w in UNTIMED))
+    lines = SPEC.read_text().splitlines()
+    text = "\n".join(line for line in lines if line.split()[:1] not in ([word] for word in UNTIMED))
     os.environ[BUDGET_VARIABLE] = "0" if streamed else ""
     rates, writes = [], 0.0
     for _ in range(repeats):
@@ -68,8 +69,8 @@ def main() -> None:
         resident, resident_writes = epoch_rate(backend, False, args.epochs, args.repeats)
         streamed, streamed_writes = epoch_rate(backend, True, args.epochs, args.repeats)
         print(f"{backend:6s} resident {resident:8.2f} epochs/s ({resident_writes:.1f} copies an epoch)  "
-              f"streamed {streamed:8.2f} epochs/s ({streamed_writes:.1f})  streamed/resident {streamed / resident:.3f}"
-              f"  (medians of {args.repeats})")
+              f"streamed {streamed:8.2f} epochs/s ({streamed_writes:.1f})  "
+              f"streamed/resident {streamed / resident:.3f}  (medians of {args.repeats})")
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ class Dataset:
 
     def __post_init__(self):
         # arrays on the device (cupy's, or on numpy those marked by `backend.to_device`) are kept there: a
-        # training run takes its minibatches from them without a copy (train/feed.py); anything else is a host array
+        # training run takes its minibatches from them without a copy (train/feed.py); the rest are host arrays.
+        # Sequence lengths are read on the host (they decide which rows a BPTT window's losses read)
         self.x = _kept(self.x)
         self.y = None if self.y is None else _kept(self.y)
-        self.lengths = None if self.lengths is None else _kept(self.lengths)
+        self.lengths = None if self.lengths is None else _on_host(self.lengths)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -49,7 +50,7 @@ class Dataset:
             self,
             x=self.x[index],
             y=None if self.y is None else self.y[index],
-            lengths=None if self.lengths is None else self.lengths[index],
+            lengths=None if self.lengths is None else self.lengths[_host_index(index)],
             info=dict(self.info),
         )
 
@@ -62,6 +63,16 @@ def _kept(a) -> np.ndarray:
     """An array as it is, on the host or on the device (a minibatch's `take`: no read to count), anything else
     through `to_host` (a list becomes an array)."""
     return a if isinstance(a, np.ndarray) or is_device_array(a) else to_host(a)
+
+
+def _host_index(index):
+    """An index for host arrays (sequence lengths): a device index read to the host, anything else as it is."""
+    return to_host(index) if is_device_array(index) else index
+
+
+def _on_host(a) -> np.ndarray:
+    """A host array as it is, anything else through `to_host` (a device array is read; a list becomes an array)."""
+    return a if type(a) is np.ndarray else to_host(a)
 
 
 def classification(x, labels, name: str, n_classes: int | None = None, **info) -> Dataset:

@@ -28,7 +28,8 @@ class Scaler:
         if self.method == "none":
             return data
         xp = array_module(data.x)  # the statistics are host arrays; the data may be on the device
-        offset, factor = (f if np.isscalar(f) or xp is np else to_device(f, xp) for f in (self.offset, self.factor))
+        offset, factor = (f if np.isscalar(f) or xp is np else to_device(f, xp)
+                          for f in (self.offset, self.factor))
         x = ((data.x - offset) / factor).astype(np.float32)
         return replace(data, x=x, info={**data.info, "scaler": self})
 

@@ -42,7 +42,7 @@ def split_dataset(
     _check_fractions(test, validation, len(data), span)
     rng = np.random.default_rng(seed)
     if stratify and data.task == "classification":
-        labels = to_host(data.y) if is_device_array(data.y) else data.y  # the split's indices are drawn on the host
+        labels = to_host(data.y) if is_device_array(data.y) else data.y  # indices are drawn on the host
         groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
     else:
         groups = [np.arange(len(data))]

@@ -95,7 +95,7 @@ class DataFeed:
         return self._with(*upload.arrays(), rows)
 
     def _with(self, x, y, rows) -> Dataset:
-        """A minibatch: its examples and targets on the device, its sequence lengths (at host `rows`) on the host."""
+        """A minibatch: examples and targets on the device, sequence lengths (at host `rows`) on the host."""
         lengths = None if self.data.lengths is None else self.data.lengths[rows]
         return replace(self.data, x=x, y=y, lengths=lengths, info=dict(self.data.info))
 
