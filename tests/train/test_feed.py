@@ -22,7 +22,9 @@ from tests.train.test_host_reads import FAMILIES, SPECS
 
 TURN_AND_SHIFT = {"shift": 1, "rotate": 15.0, "noise": 0.05}
 RUNS = {**FAMILIES, "cnn augmented": FAMILIES["cnn"], "gan": ("gan_ring.nn", ["epochs=2", *FAMILIES["gan"][1][1:]]),
-        "rnn ragged": FAMILIES["rnn whole sequences"]}
+        "rnn ragged": FAMILIES["rnn whole sequences"],
+        "dbn": ("dbn_digits.nn", ["epochs=2", "method=dbn(k=1, pretrain=1)", "data=digits(limit=300)"]),
+        "super-resolution": ("digits_superres.nn", ["epochs=1", "data=superres(digits(limit=200), factor=2)"])}
 STREAMED = ("backprop mlp", "bptt", "rnn ragged", "rbm pcd", "vae", "cnn augmented")
 GPU_RUNS = ("backprop mlp", "bptt", "rbm cd", "vae", "gan", "cnn augmented")
 
