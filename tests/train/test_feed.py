@@ -102,8 +102,11 @@ def assert_same_run(run: Run, other: Run) -> None:
 
 
 @pytest.mark.parametrize("family", RUNS)
-def test_resident_data_copies_the_order_once_an_epoch_and_nothing_in_a_step(family, monkeypatch):
-    assert_copies_once_an_epoch(Run(family, monkeypatch), family)
+def test_resident_data_copies_once_an_epoch_and_trains_as_host_minibatches_did(family, monkeypatch):
+    resident = Run(family, monkeypatch)
+    assert_copies_once_an_epoch(resident, family)
+    monkeypatch.setattr(loop, "DataFeed", HostFeed)
+    assert_same_run(resident, Run(family, monkeypatch))
 
 
 @pytest.mark.gpu
@@ -130,13 +133,6 @@ def assert_copies_once_an_epoch(run: Run, family: str) -> None:
     assert run.epoch_writes[1:] == [order + drawn] * (len(run.epoch_writes) - 1)
     if len(run.epoch_writes) == 1:
         assert run.epoch_writes[0] == run.arrays + order + drawn
-
-
-@pytest.mark.parametrize("family", RUNS)
-def test_resident_data_trains_as_host_minibatches_did(family, monkeypatch):
-    resident = Run(family, monkeypatch)
-    monkeypatch.setattr(loop, "DataFeed", HostFeed)
-    assert_same_run(resident, Run(family, monkeypatch))
 
 
 @pytest.mark.parametrize("family", STREAMED)
