@@ -43,7 +43,7 @@ def resident_budget(xp) -> int | None:
             budget = -1
         if budget < 0:
             raise TrainingError(f"{BUDGET_VARIABLE}={setting!r} is not a number of bytes",
-                                hint=f"set it to a whole number of bytes (0 streams the data), or unset it")
+                                hint="set it to a whole number of bytes (0 streams the data), or unset it")
         return budget
     free = free_device_bytes(xp)
     return None if free is None else int(free * RESIDENT_SHARE)

@@ -18,6 +18,7 @@ from nngraph.errors import TrainingError
 from nngraph.session import prepare
 from nngraph.train import loop
 from nngraph.train.feed import BUDGET_VARIABLE, DataFeed, data_bytes, resident_budget
+from tests.cli.helpers import run_cli
 from tests.train.test_host_reads import FAMILIES, SPECS
 
 TURN_AND_SHIFT = {"shift": 1, "rotate": 15.0, "noise": 0.05}
@@ -162,6 +163,13 @@ def test_a_bad_budget_is_an_error_that_names_the_variable(setting, monkeypatch):
     monkeypatch.setenv(BUDGET_VARIABLE, setting)
     with pytest.raises(TrainingError, match=f"{BUDGET_VARIABLE}='{setting}' is not a number of bytes"):
         resident_budget(np)
+
+
+def test_the_command_line_names_a_bad_budget_and_exits_1(tmp_path, monkeypatch):
+    monkeypatch.setenv(BUDGET_VARIABLE, "lots")
+    result = run_cli("train", SPECS / "xor.nn", "--out", tmp_path / "run", "-q")
+    assert result.code == 1 and f"{BUDGET_VARIABLE}='lots' is not a number of bytes" in result.err
+    assert "Traceback" not in result.both and not (tmp_path / "run" / "checkpoint.npz").exists()
 
 
 def test_a_resident_split_is_uploaded_once_and_its_batches_stay_on_the_device():
