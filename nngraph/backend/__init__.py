@@ -6,11 +6,18 @@ from nngraph.backend.core import (
     Backend,
     array_module,
     available_backends,
+    computed_on_device,
     get_backend,
     host_floats,
     host_reads,
+    host_writes,
+    is_device_array,
+    on_device_like,
+    to_device,
     to_host,
+    where_is,
 )
 
-__all__ = ["Backend", "accel", "array_module", "available_backends", "get_backend", "host_floats", "host_reads",
-           "to_host"]
+__all__ = ["Backend", "accel", "array_module", "available_backends", "computed_on_device", "get_backend",
+           "host_floats", "host_reads", "host_writes", "is_device_array", "on_device_like", "to_device", "to_host",
+           "where_is"]

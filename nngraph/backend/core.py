@@ -7,6 +7,11 @@ Reading a device array on the host (a cupy array's values in Python) waits for e
 Every such read goes through `to_host` (arrays) or `host_floats` (metrics), and each call is counted
 (`host_reads`), on numpy too, where it costs nothing: the tests count the reads a training step makes (none)
 and an epoch makes (a few), so a read slipped into a step shows on every machine, not only on a GPU.
+
+Copies the other way (host memory to the device) go through `to_device`, counted by `host_writes`: training
+data is uploaded once (train/feed.py) and a step copies no data. On numpy nothing is copied, so an array that
+went through the door comes back marked (`OnDevice`, a view of the same memory), and `Backend.asarray` counts
+a write for any unmarked host array it is given: data that skipped the door shows in the count on numpy too.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ class Backend:
     dtype: Any
 
     def asarray(self, a) -> Any:
-        """`a` on this backend's device; floating data converted to the backend dtype."""
-        arr = self.xp.asarray(a)
+        """`a` on this backend's device; floating data converted to the backend dtype. A host array (anything
+        not `is_device_array`) is copied through `to_device`, one counted write; on numpy the result is a plain
+        array whichever it was (the program computes on plain arrays)."""
+        arr = self.xp.asarray(a if is_device_array(a) else to_device(a, self.xp))
         if arr.dtype.kind == "f" and arr.dtype != self.dtype:
             arr = arr.astype(self.dtype)
         return arr
@@ -138,3 +145,80 @@ def array_module(a) -> Any:
     if cupy is not None and isinstance(a, cupy.ndarray):
         return cupy
     return numpy
+
+
+class OnDevice(numpy.ndarray):
+    """numpy's stand-in for device memory: a view of an array that went through `to_device`. What is computed
+    from it (a minibatch's `take`, a reshape) stays marked, so `is_device_array` tells the data the training
+    path uploaded once from host arrays it would copy every step. `numpy.asarray` drops the mark (a view).
+    Asking a marked array for a Python value (`bool`, `float`, `int`, `item`, `tolist`) is a read, as it is on a
+    GPU, where it waits for the device: it is counted (`host_reads`) like `to_host`. (An element `a[i]` comes back
+    from numpy as a plain scalar, and numpy functions that convert their input, such as `isin`, drop the mark:
+    those reads are not counted.)"""
+
+    def __bool__(self):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.__bool__(self)
+
+    def __float__(self):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.__float__(self)
+
+    def __int__(self):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.__int__(self)
+
+    def item(self, *args):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.item(self, *args)
+
+    def tolist(self):
+        _HOST_READS[0] += 1
+        return numpy.ndarray.tolist(self)
+
+
+_HOST_WRITES = [0]  # calls of to_device in this process
+
+
+def host_writes() -> int:
+    """How many host-to-device copies (`to_device` calls) this process has made so far."""
+    return _HOST_WRITES[0]
+
+
+def count_write() -> None:
+    """One host-to-device copy made (by `to_device`, or by backend/transfer.py's pinned copies on a GPU)."""
+    _HOST_WRITES[0] += 1
+
+
+def to_device(a, xp) -> Any:
+    """`a` on the device of `xp` (numpy or cupy): one counted write. cupy: a copy into device memory. numpy:
+    the same memory, marked `OnDevice`, not copied."""
+    count_write()
+    if xp is numpy:
+        return numpy.asarray(a).view(OnDevice)
+    return xp.asarray(a)
+
+
+def is_device_array(a) -> bool:
+    """Whether `a` is already in device memory: a cupy array, or on numpy an array marked by `to_device`."""
+    if isinstance(a, OnDevice):
+        return True
+    cupy = loaded_cupy()
+    return cupy is not None and isinstance(a, cupy.ndarray)
+
+
+def computed_on_device(a) -> Any:
+    """An array the device computed (never on the host) as the data path sees device arrays: on numpy marked
+    like an upload but not counted, for a program that takes it as its input (a GAN's generated points)."""
+    return a.view(OnDevice) if type(a) is numpy.ndarray else a
+
+
+def on_device_like(a, xp) -> Any:
+    """`a` where `xp` computes: as it is when it is already there, else through `to_device`."""
+    return a if is_device_array(a) else to_device(a, xp)
+
+
+def where_is(a, other) -> Any:
+    """`a` (a host array: an index, draws) where `other` is: through `to_device` when `other` is on the device
+    (a minibatch of resident data), else as it is."""
+    return on_device_like(a, array_module(other)) if is_device_array(other) else a

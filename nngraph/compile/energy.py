@@ -96,6 +96,7 @@ class EnergyModel:
         self.n_hidden = self.size - self.n_visible
         self.restricted = all(link.first.visible != link.second.visible for link in self.links)
         self.gaussian = np.array([g.kind == "gaussian" for g in self.groups for _ in range(g.size)])
+        self.gaussian_mask = backend.asarray(self.gaussian)  # on the device, copied once (steps index by it)
         self.bias = self.xp.zeros(self.size, dtype=backend.dtype)
         shape = (self.n_visible, self.n_hidden) if self.restricted else (self.size, self.size)
         self.weights = self.xp.zeros(shape, dtype=backend.dtype)
@@ -189,7 +190,7 @@ class EnergyModel:
         xp, s = self.xp, states
         e = -(s @ self.bias) - 0.5 * xp.sum((s @ self.couplings()) * s, axis=1)
         if self.any_gaussian:
-            g = xp.asarray(self.gaussian)
+            g = self.gaussian_mask
             e = e + 0.5 * xp.sum(s[:, g] ** 2, axis=1)
         return e / temperature
 
@@ -200,6 +201,6 @@ class EnergyModel:
         z = hidden_input if hidden_input is not None else v @ self.weights + self.hidden_bias
         f = -(v @ self.visible_bias) - xp.sum(stable_softplus(xp, z), axis=1)
         if self.any_gaussian:
-            g = xp.asarray(self.gaussian[: self.n_visible])
+            g = self.gaussian_mask[: self.n_visible]
             f = f + 0.5 * xp.sum(v[:, g] ** 2, axis=1)
         return f

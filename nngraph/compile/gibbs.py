@@ -27,8 +27,8 @@ from nngraph.ops.activations import stable_sigmoid
 def device_generator(xp, rng):
     """The generator to draw from on `xp`: the loop's numpy generator itself, or on a GPU a device
     generator seeded from it (so the loop's checkpointed state still decides every draw)."""
-    if xp is np:
-        return rng
+    if xp is np or not isinstance(getattr(rng, "generator", rng), np.random.Generator):
+        return rng  # numpy draws where it computes; a device generator is one already
     device = xp.random.default_rng(int(rng.integers(2**63)))
     with_generator = getattr(rng, "with_generator", None)  # an MPI rank's view keeps its rows (train/parallel.py)
     return with_generator(device) if with_generator else device

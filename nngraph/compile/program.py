@@ -19,6 +19,7 @@ import numpy as np
 
 from nngraph.backend import Backend, get_backend
 from nngraph.compile import interpret
+from nngraph.compile.gibbs import device_generator
 from nngraph.compile.plan import BUFFER, MASKED_INIT, PARAM, ROWS, TARGET, Plan
 from nngraph.errors import DataError
 
@@ -57,8 +58,10 @@ def flat_parameters(values: dict[str, np.ndarray], backend: Backend) -> dict:
 
 
 def time_major(a: np.ndarray) -> np.ndarray:
-    """(batch, steps, ...) -> (steps * batch, ...): step t is the block of rows [t * batch, ...)."""
-    return np.swapaxes(a, 0, 1).reshape((a.shape[0] * a.shape[1],) + a.shape[2:])
+    """(batch, steps, ...) -> (steps * batch, ...): step t is the block of rows [t * batch, ...). On the array's
+    own device (a minibatch of resident data stays there)."""
+    a = a if hasattr(a, "swapaxes") else np.asarray(a)
+    return a.swapaxes(0, 1).reshape((a.shape[0] * a.shape[1],) + a.shape[2:])
 
 
 class Program:
@@ -117,15 +120,16 @@ class Program:
         first = inputs[plan.feeds[0]] if plan.feeds else next(iter(inputs.values()))
         batch, steps = first.shape[0], (first.shape[1] if plan.sequence else 1)
         for name in plan.feeds:
-            values[name] = self.backend.asarray(time_major(np.asarray(inputs[name])) if plan.sequence
-                                                else inputs[name])
+            values[name] = self.backend.asarray(time_major(inputs[name]) if plan.sequence else inputs[name])
         if target is not None:
             values[TARGET] = self.backend.asarray(target)
         if plan.sequence:
-            values[ROWS] = None if rows is None else self.xp.asarray(rows)
+            values[ROWS] = None if rows is None else self.backend.asarray(rows)  # host rows: a counted copy
             self._initial_values(plan, values, batch, state)
         if plan.random:
-            draw = rng or self.backend.rng(None)
+            # on a GPU the draws are made there, by a generator seeded from the caller's (the loop's, which it
+            # checkpoints); on numpy the caller's generator draws them itself, as it always has
+            draw = device_generator(self.xp, rng) if rng is not None else self.backend.rng(None)
             for r in plan.random:
                 values[r.slot] = self._draw(draw, r, batch, 1 if r.per_sequence else steps)
         return values
@@ -135,7 +139,8 @@ class Program:
         for initial in plan.initial:
             rows = (initial.blocks * batch,) + initial.shape
             if state is not None and initial.unit in state:
-                values[initial.slot] = self.backend.asarray(state[initial.unit]).reshape(rows)
+                # a carried state is the program's own output, on the device already: no copy to count
+                values[initial.slot] = self.xp.asarray(state[initial.unit], self.backend.dtype).reshape(rows)
                 values.given.add(initial.slot)
             else:
                 values[initial.feed] = self.xp.zeros(rows, dtype=self.backend.dtype)
@@ -159,7 +164,7 @@ class Program:
             draw = sample("random", dtype=dtype) * 2 - 1
         else:
             draw = sample("standard_normal", dtype=dtype)
-        return self.backend.asarray(draw)
+        return draw
 
     def run(self, values: dict, training: bool, with_loss: bool = True) -> list:
         """Forward: fills `values` slot by slot; returns each instruction's vjp context. Slots that

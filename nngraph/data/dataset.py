@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from nngraph.backend.core import to_host
+from nngraph.backend.core import is_device_array, to_host
 
 TASKS = ("classification", "regression", "sequence", "unsupervised", "text")
 
@@ -30,23 +30,27 @@ class Dataset:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        # arrays on a GPU (cupy) are accepted and kept on the host, where splitting, scaling and batching
-        # run; the methods move each batch to their backend
-        self.x = _on_host(self.x)
-        self.y = None if self.y is None else _on_host(self.y)
+        # arrays on the device (cupy's, or on numpy those marked by `backend.to_device`) are kept there: a
+        # training run takes its minibatches from them without a copy (train/feed.py); the rest are host arrays.
+        # Sequence lengths are read on the host (they decide which rows a BPTT window's losses read)
+        self.x = _kept(self.x)
+        self.y = None if self.y is None else _kept(self.y)
         self.lengths = None if self.lengths is None else _on_host(self.lengths)
 
     def __len__(self) -> int:
         return len(self.x)
 
     def take(self, index) -> Dataset:
-        """The examples at `index` (an index array or a boolean mask), everything else kept."""
-        index = np.asarray(index)
+        """The examples at `index` (an index array, a boolean mask or a slice), everything else kept. A device
+        index takes on the device; a host index or a slice of device arrays takes there too (cupy accepts host
+        indices)."""
+        if not (isinstance(index, slice) or is_device_array(index)):
+            index = np.asarray(index)
         return replace(
             self,
             x=self.x[index],
             y=None if self.y is None else self.y[index],
-            lengths=None if self.lengths is None else self.lengths[index],
+            lengths=None if self.lengths is None else self.lengths[_host_index(index)],
             info=dict(self.info),
         )
 
@@ -55,10 +59,20 @@ class Dataset:
         return tuple(self.x.shape[1:])
 
 
+def _kept(a) -> np.ndarray:
+    """An array as it is, on the host or on the device (a minibatch's `take`: no read to count), anything else
+    through `to_host` (a list becomes an array)."""
+    return a if isinstance(a, np.ndarray) or is_device_array(a) else to_host(a)
+
+
+def _host_index(index):
+    """An index for host arrays (sequence lengths): a device index read to the host, anything else as it is."""
+    return to_host(index) if is_device_array(index) else index
+
+
 def _on_host(a) -> np.ndarray:
-    """A host array as it is (a minibatch's `take`: no device read to count), anything else through
-    `to_host` (a cupy array is read from its device; a list becomes an array)."""
-    return a if isinstance(a, np.ndarray) else to_host(a)
+    """A host array as it is, anything else through `to_host` (a device array is read; a list becomes an array)."""
+    return a if type(a) is np.ndarray else to_host(a)
 
 
 def classification(x, labels, name: str, n_classes: int | None = None, **info) -> Dataset:

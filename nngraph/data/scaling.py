@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from nngraph.backend import array_module, to_device, to_host
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError
 
@@ -26,7 +27,10 @@ class Scaler:
         """A copy of `data` with its inputs scaled; other fields untouched."""
         if self.method == "none":
             return data
-        x = ((data.x - self.offset) / self.factor).astype(np.float32)
+        xp = array_module(data.x)  # the statistics are host arrays; the data may be on the device
+        offset, factor = (f if np.isscalar(f) or xp is np else to_device(f, xp)
+                          for f in (self.offset, self.factor))
+        x = ((data.x - offset) / factor).astype(np.float32)
         return replace(data, x=x, info={**data.info, "scaler": self})
 
 
@@ -52,5 +56,7 @@ def fit_scaler(train: Dataset, method: str | None = None) -> Scaler:
         offset, spread = x.mean(axis=axes), x.std(axis=axes)
     else:
         offset, spread = x.min(axis=axes), x.max(axis=axes) - x.min(axis=axes)
-    factor = np.where(spread > 0, spread, 1.0)
+    xp = array_module(spread)
+    factor = xp.where(spread > 0, spread, 1.0)
+    offset, factor = (to_host(a) if xp is not np else a for a in (offset, factor))  # a scaler is plain host data
     return Scaler(method, offset.astype(np.float32), factor.astype(np.float32))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nngraph.backend import is_device_array, to_host
 from nngraph.data.dataset import Dataset
 from nngraph.data.scaling import Scaler, fit_scaler
 from nngraph.errors import DataError, Span
@@ -41,7 +42,8 @@ def split_dataset(
     _check_fractions(test, validation, len(data), span)
     rng = np.random.default_rng(seed)
     if stratify and data.task == "classification":
-        groups = [np.flatnonzero(data.y == c) for c in np.unique(data.y)]
+        labels = to_host(data.y) if is_device_array(data.y) else data.y  # indices are drawn on the host
+        groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
     else:
         groups = [np.arange(len(data))]
     sizes = [len(g) for g in groups]

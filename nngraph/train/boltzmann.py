@@ -172,7 +172,7 @@ class EnergyMethod(Method):
         xp, m = self.xp, self.machine
         states = random_bits(rng, xp, (count, m.size), m.weights.dtype)
         if m.any_gaussian:
-            cols = xp.asarray(m.gaussian)
+            cols = m.gaussian_mask
             states[:, cols] = m.bias[cols]
         return states
 
@@ -252,7 +252,7 @@ class GeneralBoltzmann(EnergyMethod):
         xp, m = self.xp, self.machine
         flip = uniform(rng, xp.empty_like(v)) < xp.where(v > 0.5, self.noisy_clamp,
                                                            self.noisy_clamp * OFF_TO_ON)
-        flip &= ~xp.asarray(m.gaussian[: m.n_visible])
+        flip &= ~m.gaussian_mask[: m.n_visible]
         return xp.where(flip, 1 - v, v)
 
     def means_given_visible(self, v):
@@ -268,8 +268,7 @@ class GeneralBoltzmann(EnergyMethod):
         """Each visible unit's mean given every other unit of `states` [B, N]."""
         xp, m = self.xp, self.machine
         z = states @ m.couplings()[:, : m.n_visible] + m.visible_bias
-        gaussian = m.gaussian[: m.n_visible]
-        return xp.where(xp.asarray(gaussian), z, stable_sigmoid(xp, z / self.temperature))
+        return xp.where(m.gaussian_mask[: m.n_visible], z, stable_sigmoid(xp, z / self.temperature))
 
     def last_sweep(self, values, observed: np.ndarray, steps: int, rng):
         """After the annealing schedule, `steps` sweeps at the final temperature."""

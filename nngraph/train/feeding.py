@@ -50,7 +50,14 @@ def target_for(plan, y: np.ndarray | None) -> np.ndarray | None:
     if y is None or y.dtype.kind not in "iu" or labels_wanted(plan.losses) or plan.scored is None:
         return y
     width = math.prod(plan.shapes[plan.scored])
-    return y[..., None].astype(np.float32) if width == 1 else np.eye(width, dtype=np.float32)[y]
+    return y[..., None].astype(np.float32) if width == 1 else one_hot_rows(y, width, np.float32)
+
+
+def one_hot_rows(labels, width: int, dtype):
+    """Integer labels (...) -> one-hot rows (..., width), computed where the labels are (a minibatch of data on
+    the device stays there); the same 0s and 1s as rows of an identity matrix."""
+    xp = array_module(labels)
+    return (labels[..., None] == xp.arange(width)).astype(dtype)
 
 
 def labels_wanted(losses) -> bool:

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from nngraph.backend import array_module
+from nngraph.backend import array_module, computed_on_device, to_device
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.errors import BuildError, DataError, plural
@@ -99,6 +99,7 @@ class Gan(Method):
         self.logit_slot = dplan.slot(dplan.outputs[0] + ":z")
         self.loss_slot = dplan.losses[0].slot
         self.steps = 0
+        self._labels: dict = {}  # the discriminator's targets by (real rows, generated rows), on the device
         # real and generated rows share one discriminator batch: each half a whole number of minibatch_std
         # groups, so that no group mixes the two
         self.real_rows = self.pack * math.lcm(1, *(minibatch_group(e) for e in self.disc_model.edges
@@ -124,8 +125,17 @@ class Gan(Method):
         return x[:len(x) // self.pack * self.pack].reshape(-1, *self.judged_shape)
 
     def _judge(self, x, target: np.ndarray, rng) -> tuple[dict, list]:
-        values = self.disc.feeds({self.real_input: self.packed(x)}, target, rng, training=True)
+        # x is on the device: real rows and the generator's, or the generator's alone
+        values = self.disc.feeds({self.real_input: computed_on_device(self.packed(x))}, target, rng, training=True)
         return values, self.disc.run(values, training=True)
+
+    def labels(self, real: int, fake: int):
+        """The targets of `real` real then `fake` generated rows (1 and 0), a column on the device: copied there
+        once per batch size, not every step."""
+        if (real, fake) not in self._labels:
+            column = np.concatenate([np.ones((real, 1)), np.zeros((fake, 1))]).astype(self.gen.backend.dtype)
+            self._labels[real, fake] = to_device(column, self.xp)
+        return self._labels[real, fake]
 
     def discriminator_pass(self, real: np.ndarray, rng) -> tuple[dict, dict]:
         """(metrics, gradients of d_loss) on a real batch and as many generated points."""
@@ -133,8 +143,7 @@ class Gan(Method):
         fake = self.generate(n, rng, training=True)[0][self.fake_slot]
         real, n = real[:n], n // self.pack
         x = self.xp.concatenate([self.gen.backend.asarray(real), fake])
-        target = np.concatenate([np.ones((n, 1)), np.zeros((n, 1))]).astype(self.gen.backend.dtype)
-        values, ctxs = self._judge(x, target, rng)
+        values, ctxs = self._judge(x, self.labels(n, n), rng)
         # the loss is the mean over both halves; twice that is BCE(real, 1) + BCE(fake, 0)
         grads = self.disc.backward(values, ctxs, seeds={self.loss_slot: self.xp.asarray(2.0, x.dtype)})
         logits = values[self.logit_slot].reshape(-1)
@@ -144,7 +153,7 @@ class Gan(Method):
         """(g_loss, its gradients for the generator's parameters) on `n` fresh noise draws."""
         values, ctxs = self.generate(max(n // self.pack, 1) * self.pack, rng, training=True)
         fake = values[self.fake_slot]
-        judged, judge_ctxs = self._judge(fake, np.ones((len(fake) // self.pack, 1), self.gen.backend.dtype), rng)
+        judged, judge_ctxs = self._judge(fake, self.labels(len(fake) // self.pack, 0), rng)
         seed = {self.loss_slot: self.xp.asarray(1.0, fake.dtype)}
         _, to_input = self.disc.backward_to_inputs(judged, judge_ctxs, seeds=seed)
         grads = self.gen.backward(values, ctxs, seeds={self.fake_slot: to_input[self.real_input].reshape(fake.shape)})

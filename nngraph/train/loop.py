@@ -44,6 +44,7 @@ from nngraph.train.checkpoint import (
     state_layout,
     unnest,
 )
+from nngraph.train.feed import DataFeed
 from nngraph.train.feeding import host_metrics
 from nngraph.train.optimizers import settings
 from nngraph.train.outputs import RunDir
@@ -139,13 +140,14 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
     checkpoints = _CheckpointPolicy(config)
     unfinished, history.unfinished = _check_unfinished(history.unfinished, train), None
     clock = time.perf_counter() - _elapsed(history, unfinished)
+    feed = DataFeed.for_run(train, getattr(method, "xp", np))  # on the device once, or streamed (train/feed.py)
     epoch, base_lr = start_epoch, float(settings(config.optimizer)["lr"])
     log = run.open_metrics(history.records) if run is not None else nullcontext()
     with TrainingProgress(config.epochs, start_epoch, quiet) as progress, log, StopOnCtrlC() as ctrl_c:
         for epoch in range(start_epoch + 1, config.epochs + 1):
             steps = unfinished or EpochProgress.start(epoch, train, config.batch, rng)
             unfinished = None
-            record = _run_epoch(method, train, validation, config, rng, steps, base_lr, ctrl_c)
+            record = _run_epoch(method, feed, validation, config, rng, steps, base_lr, ctrl_c)
             if record is None:  # Ctrl-C between two steps
                 steps.elapsed = time.perf_counter() - clock
                 _interrupt(run, method, rng, history, stopper, epoch - 1, steps, len(train), config.batch)
@@ -222,14 +224,13 @@ class EpochProgress:
     def step_count(self, size: int, batch: int) -> int:
         return 1 if self.order is None else math.ceil(size / batch)
 
-    def remaining(self, train, batch: int):
-        """The minibatches not yet trained on, in order."""
+    def remaining(self, feed: DataFeed, batch: int):
+        """The minibatches not yet trained on, in order, on the device (`feed`)."""
         if self.order is None:
             if self.steps == 0:
-                yield train
+                yield feed.whole()
             return
-        for start in range(self.steps * batch, len(train), batch):
-            yield train.take(self.order[start:start + batch])
+        yield from feed.batches(self.order, self.steps * batch, batch)
 
     def add(self, metrics: dict, size: int) -> None:
         """One step's metrics (0-d device arrays, or numbers), weighted by its batch size, kept unread
@@ -286,14 +287,14 @@ def _elapsed(history: History, unfinished: EpochProgress | None) -> float:
     return history.records[-1].get("time", 0.0) if history.records else 0.0
 
 
-def _run_epoch(method, train, validation, config, rng, steps: EpochProgress, base_lr: float,
+def _run_epoch(method, feed: DataFeed, validation, config, rng, steps: EpochProgress, base_lr: float,
                ctrl_c: StopOnCtrlC) -> dict | None:
     """The epoch's (remaining) steps and validation: its record, or None when Ctrl-C stopped it between two
     steps."""
     lr = learning_rate(config.schedule, base_lr, steps.epoch - 1, config.epochs)
     method.set_learning_rate(lr)
-    last = steps.step_count(len(train), config.batch)
-    for part in steps.remaining(train, config.batch):
+    last = steps.step_count(len(feed.data), config.batch)
+    for part in steps.remaining(feed, config.batch):
         if config.augment is not None:  # drawn from the global batch's rng: under MPI every rank draws alike
             part = augment_batch(part, config.augment, rng)
         steps.add(_train_step(method, part, rng), len(part))
@@ -329,7 +330,7 @@ def _train_step(method, batch, rng) -> dict[str, float]:
     if not ranks.parallel:
         return method.train_step(batch, rng)
     shard = ranks.shard(len(batch))
-    part = batch.take(np.arange(shard.start, shard.stop))
+    part = batch.take(slice(shard.start, shard.stop))
     with ranks.step(shard):
         metrics = method.train_step(part, ShardedGenerator(rng, shard))
     return ranks.reduce_metrics(host_metrics(metrics), _metric_rows(method, part))  # it sums floats over the ranks

@@ -22,9 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nngraph.backend import where_is
+from nngraph.compile.plan import ROWS
 from nngraph.compile.program import time_major
 from nngraph.data.dataset import Dataset
 from nngraph.errors import BuildError, DataError, Span
+from nngraph.train.feeding import one_hot_rows
 
 
 @dataclass
@@ -41,19 +44,27 @@ def select_rows(y, lengths, per_step: bool, batch: int, start: int, steps: int, 
 
     per_step: y is (batch, total, ...); the rows are the steps t < length. Otherwise y is (batch, ...),
     one target per sequence, read at its last valid step (length - 1) when that falls in the window.
-    `lengths` None means every sequence is `total` steps long.
+    `lengths` None means every sequence is `total` steps long; they are on the host. `y` may be on the device
+    (a minibatch of resident data): the rows it is indexed by are copied there (`backend.where_is`).
     """
     lengths = np.full(batch, total) if lengths is None else np.asarray(lengths)
     if not per_step:
         last = lengths - 1 - start
         chosen = np.flatnonzero((last >= 0) & (last < steps))
-        return Targets(last[chosen] * batch + chosen, None if y is None else y[chosen]) if len(chosen) else None
+        if not len(chosen):
+            return None
+        return Targets(last[chosen] * batch + chosen, None if y is None else y[where_is(chosen, y)])
     window = None if y is None else time_major(y[:, start:start + steps])
     valid = (np.arange(start, start + steps)[:, None] < lengths[None, :]).reshape(-1)
     if valid.all():
         return Targets(None, window)
     rows = np.flatnonzero(valid)
-    return Targets(rows, None if window is None else window[rows]) if len(rows) else None
+    if not len(rows):
+        return None
+    if window is None:
+        return Targets(rows, None)
+    rows = where_is(rows, window)  # on the device with a minibatch of resident data: one copy for both uses
+    return Targets(rows, window[rows])
 
 
 def per_step_targets(data: Dataset) -> bool:
@@ -69,7 +80,7 @@ def per_step_targets(data: Dataset) -> bool:
 
 def data_labels(targets: Targets) -> np.ndarray:
     """Class labels at the loss rows, also where they were turned into one-hot rows or a 0/1 column."""
-    data = np.asarray(targets.data)
+    data = targets.data  # where it is: a training step's targets are on the device
     if data.dtype.kind == "f":
         return data[:, 0] > 0.5 if data.shape[-1] == 1 else data.argmax(axis=-1)
     return data.reshape(-1)
@@ -126,7 +137,7 @@ def row_metrics(program, values: dict, targets: Targets, data: Dataset) -> dict:
     out = values[plan.slot(plan.scored)]
     out = out.reshape(len(out), -1)
     if targets.rows is not None and plan.scored not in plan.at_rows:
-        out = out[xp.asarray(targets.rows)]
+        out = out[values[ROWS]]  # the rows as `Program.feeds` put them on the device
     if data.y.dtype.kind in "iu":
         predicted = (out[:, 0] > 0.5) if out.shape[1] == 1 else out.argmax(axis=1)
         return {"accuracy": (predicted == xp.asarray(data_labels(targets))).mean()}
@@ -182,8 +193,8 @@ class Vocabulary:
 
 
 def one_hot(codes: np.ndarray, width: int, dtype) -> np.ndarray:
-    """Integer codes (..., steps) -> one-hot rows (..., steps, width)."""
-    return np.eye(width, dtype=dtype)[codes]
+    """Integer codes (..., steps) -> one-hot rows (..., steps, width), where the codes are."""
+    return one_hot_rows(codes, width, dtype)
 
 
 def sample_text(method, request: dict) -> str:

@@ -57,12 +57,13 @@ class LinearMethod(FakeMethod):
         self.jitter = jitter
 
     def loss(self, data):
-        err = data.x @ self._params["out.weight"] + self._params["out.bias"] - data.y
+        # plain arrays, as a Program computes on (`Backend.asarray` drops numpy's device mark, backend/core.py)
+        err = np.asarray(data.x) @ self._params["out.weight"] + self._params["out.bias"] - np.asarray(data.y)
         return err, float((err**2).mean())
 
     def train_step(self, batch, rng):
         err, loss = self.loss(batch)
-        grads = {"out.weight": 2 * batch.x.T @ err / len(err), "out.bias": 2 * err.mean(0)}
+        grads = {"out.weight": 2 * np.asarray(batch.x).T @ err / len(err), "out.bias": 2 * err.mean(0)}
         grads["out.weight"] += self.jitter * rng.standard_normal((3, 1))
         add_penalties(self._params, grads, self.cfg.l1, self.cfg.l2, np)
         self.optimizer.update(self._params, grads)
