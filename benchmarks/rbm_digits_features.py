@@ -10,13 +10,19 @@ get LogisticRegression(C=100). The nngraph RBM is scikit-learn's algorithm (PCD-
 written as a spec, trained by the nngraph loop on the same grey-level data (read as bernoulli probabilities, as
 scikit-learn does; a spec run would refuse non-binary data for bernoulli units, so this goes through the API).
 
-The nngraph setting differs from the example where that measured better (seed 0, test split only reported):
-512 hidden units and 30 epochs at learning rate 0.02 with momentum 0.5 (100 hidden at 0.06 for 10 epochs gave
-0.9366; 512 hidden at 0.06 for 30 or 100 epochs 0.9377 / 0.9332; 512 at 0.02 + momentum 0.5 for 30 epochs 0.9533
-with C=6000; 1024 hidden at that rate 0.9516; l2 1e-4 did not help, 0.9366), and the logistic regression's C
-is chosen from C_GRID on a stratified 20% held-out part of the training split, never on the test split, then
-refit on the whole training split. Measured with --seeds 0 1 2 --skip-sklearn: 0.9533, 0.9482, 0.9427 (C
-chosen 6000, 6000, 1000), mean 0.9481 - issue 15's floor of 0.96 is NOT met by this setting.
+The nngraph setting differs from the example where that measured better (seed 0): 512 hidden units and 30
+epochs at learning rate 0.02 with momentum 0.5 (100 hidden at 0.06 for 10 epochs gave 0.9366 test; 512 hidden at
+0.06 for 30 or 100 epochs 0.9377 / 0.9332; 1024 hidden 0.9516; l2 1e-4 0.9366). The logistic regression sees
+the RBM's hidden probabilities standardised (StandardScaler fitted on its training rows), and its C is chosen
+from C_GRID on a stratified 20% held-out part of the training split, never on the test split, then it is refit
+on the whole training split. Standardising is what lifted the figure: on seed 0's features, the raw
+probabilities' best held-out accuracy was 0.9534 (C=6000, lbfgs ~1000 iterations; C up to 1e5 did not help),
+the standardised ones' 0.9673 (C=10). BLAS runs on THREADS threads, so that the RBM's float32 sums, and with
+them its Gibbs chains, do not depend on the machine's load (on 2 threads seed 0 ended elsewhere: 0.9616 test).
+
+Measured (2 cores under other load, 2.5 minutes): `python -W ignore benchmarks/rbm_digits_features.py --seeds 0 1 2`
+gives 0.9661, 0.9594, 0.9594 (C chosen 10 on every seed), mean 0.9616: issue 15's floor of 0.96 is met by the
+mean, not by every seed; scikit-learn's own pipeline 0.9327, raw pixels 0.7819.
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ from scipy.ndimage import convolve
 from sklearn import datasets, linear_model, metrics
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import BernoulliRBM
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import minmax_scale
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler, minmax_scale
 
 import nngraph
 from nngraph.backend import get_backend
+from nngraph.backend.threads import compute_threads
 from nngraph.data.dataset import unsupervised
 from nngraph.session import build_method
 from nngraph.train.loop import fit
@@ -44,7 +51,9 @@ train {{ model rbm; data digits; method pcd(k=1, chains=10); optimizer sgd(lr=0.
         batch 10; epochs {epochs} }}
 """
 FLOOR = 0.96  # issue 15: nngraph RBM features + logistic regression, test accuracy
-C_GRID = (100.0, 1000.0, 6000.0)  # logistic regression's C, chosen on the training split's held-out part
+C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)  # the logistic regression's C on standardised features, chosen on the
+# training split's held-out part
+THREADS = 1  # BLAS threads: float32 sums, and so the RBM's chains, then do not depend on the machine's load
 
 
 def nudge_dataset(x, y):
@@ -62,15 +71,21 @@ def accuracy(model, x_train, y_train, x_test, y_test) -> float:
     return metrics.accuracy_score(y_test, model.predict(x_test))
 
 
-def logistic(c: float):
-    return linear_model.LogisticRegression(C=c, max_iter=1000)
+def logistic(c: float, max_iter: int = 1000):
+    return linear_model.LogisticRegression(C=c, max_iter=max_iter)
+
+
+def feature_classifier(c: float):
+    """Logistic regression on the RBM features standardised (mean and scale fitted on its training rows):
+    lbfgs then converges in ~450 iterations at the chosen C, where the raw probabilities at C=6000 took ~1000."""
+    return make_pipeline(StandardScaler(), logistic(c, max_iter=3000))
 
 
 def choose_c(features, labels, seed: int) -> tuple[float, dict[float, float]]:
     """The C with the best accuracy on a stratified 20% of the training features, fitting on the other 80%."""
     fit_x, held_x, fit_y, held_y = train_test_split(features, labels, test_size=0.2, random_state=seed,
                                                     stratify=labels)
-    held_accuracy = {c: accuracy(logistic(c), fit_x, fit_y, held_x, held_y) for c in C_GRID}
+    held_accuracy = {c: accuracy(feature_classifier(c), fit_x, fit_y, held_x, held_y) for c in C_GRID}
     return max(held_accuracy, key=held_accuracy.get), held_accuracy
 
 
@@ -90,6 +105,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="RBM seeds; the mean is held to the floor")
     parser.add_argument("--skip-sklearn", action="store_true", help="only the nngraph RBM and raw pixels")
     args = parser.parse_args()
+    with compute_threads(THREADS):
+        run(args)
+
+
+def run(args) -> None:
     digits = datasets.load_digits()
     x, y = nudge_dataset(np.asarray(digits.data, "float32"), digits.target)
     x = minmax_scale(x, feature_range=(0, 1))
@@ -108,13 +128,14 @@ def main() -> None:
         start = time.perf_counter()
         f_train, f_test = nngraph_features(x_train, x_test, seed=seed, hidden=args.hidden, epochs=args.epochs)
         c, held_accuracy = choose_c(f_train, y_train, seed)
-        per_seed.append(accuracy(logistic(c), f_train, y_train, f_test, y_test))
+        per_seed.append(accuracy(feature_classifier(c), f_train, y_train, f_test, y_test))
         held = ", ".join(f"C={key:g}: {value:.4f}" for key, value in held_accuracy.items())
         print(f"  seed {seed}: nngraph RBM ({args.hidden} hidden, {args.epochs} epochs) + logistic regression "
               f"(C={c:g}; held-out {held})  {per_seed[-1]:.4f}  ({time.perf_counter() - start:.1f} s)", flush=True)
     ours = float(np.mean(per_seed))
     print(f"  nngraph RBM features, mean over seeds {args.seeds}  {ours:.4f}  "
-          f"(floor >= {FLOOR}: {'met' if ours >= FLOOR else 'NOT met'})")
+          f"(floor >= {FLOOR}: {'met' if ours >= FLOOR else 'NOT met'}; lowest seed {min(per_seed):.4f}, "
+          f"{'every seed' if min(per_seed) >= FLOOR else 'not every seed'} at the floor)")
 
     raw = accuracy(logistic(100), x_train, y_train, x_test, y_test)
     if not args.skip_sklearn:
