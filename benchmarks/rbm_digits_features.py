@@ -1,6 +1,6 @@
 """scikit-learn's documented RBM-features example reproduced with an nngraph RBM, in one run.
 
-    python benchmarks/rbm_digits_features.py [--hidden 512] [--epochs 30] [--seeds 0 1 2] [--skip-sklearn]
+    python benchmarks/rbm_digits_features.py [--hidden 768] [--epochs 30] [--seeds 0 1 2] [--skip-sklearn]
 
 The example ("Restricted Boltzmann Machine features for digit classification"): the 8x8 digits shifted by one
 pixel in each direction (5x the data), scaled to [0, 1], split 80/20 (random_state=0); an RBM with 100 hidden
@@ -10,13 +10,30 @@ get LogisticRegression(C=100). The nngraph RBM is scikit-learn's algorithm (PCD-
 written as a spec, trained by the nngraph loop on the same grey-level data (read as bernoulli probabilities, as
 scikit-learn does; a spec run would refuse non-binary data for bernoulli units, so this goes through the API).
 
-The nngraph setting differs from the example where that measured better (seed 0, test split only reported):
-512 hidden units and 30 epochs at learning rate 0.02 with momentum 0.5 (100 hidden at 0.06 for 10 epochs gave
-0.9366; 512 hidden at 0.06 for 30 or 100 epochs 0.9377 / 0.9332; 512 at 0.02 + momentum 0.5 for 30 epochs 0.9533
-with C=6000; 1024 hidden at that rate 0.9516; l2 1e-4 did not help, 0.9366), and the logistic regression's C
-is chosen from C_GRID on a stratified 20% held-out part of the training split, never on the test split, then
-refit on the whole training split. Measured with --seeds 0 1 2 --skip-sklearn: 0.9533, 0.9482, 0.9427 (C
-chosen 6000, 6000, 1000), mean 0.9481 - issue 15's floor of 0.96 is NOT met by this setting.
+The nngraph setting differs from the example where that measured better on the held-out part: 768 hidden
+units, 30 epochs, learning rate 0.03 with momentum 0.5 and a cosine decay; the logistic regression sees the RBM's
+hidden probabilities standardised (StandardScaler fitted on its training rows). C is chosen from C_GRID on a
+stratified 20% held-out part of the training split, then the classifier is refit on the whole training split;
+the RBM settings were chosen on the mean over seeds 0, 1, 2 of that held-out accuracy (at the chosen C), never
+on the test split. The RBM learns from the training split's images only (no labels).
+
+Standardising lifted the figure most: on seed 0's features of the earlier setting (512 hidden, lr 0.02, no
+decay) the raw probabilities' best held-out accuracy was 0.9534 (C=6000, lbfgs ~1000 iterations; C up to 1e5
+did not help), the standardised ones' 0.9673 (C=10). Then the RBM settings, held-out mean / test mean (lowest
+test seed): 512 hidden lr 0.02 0.9615 / 0.9616 (0.9594); the same for 60 epochs with cosine decay 0.9618 /
+0.9622 (0.9605); lr 0.01 momentum 0.9 cosine 60 epochs 0.9618 / 0.9603 (0.9572); 1024 hidden l2 1e-4 cosine
+0.9608 / 0.9622 (0.9605); 768 hidden 0.9627 / 0.9627 (0.9588); lr 0.03 cosine 0.9638 / 0.9662 (0.9649); lr 0.04
+cosine 0.9627 / 0.9627 (0.9610); 1024 hidden lr 0.03 cosine 0.9636 / 0.9648 (0.9638); 768 hidden lr 0.03 cosine
+0.9669 / 0.9668 (0.9655), 45 epochs of it 0.9669 / 0.9657 (0.9644; the tie goes to the cheaper run). On seed 0
+only, held-out at C=10: a sparsity penalty (Hinton's cross-entropy form patched into a screening script,
+not an nngraph option: target 0.05, cost 0.1) 0.9666, stronger ones 0.84-0.93; CD-1 0.9618; PCD-5 0.9638;
+100 chains 0.9611 (against 0.9687). BLAS runs on THREADS threads, so that the RBM's float32
+sums, and with them its Gibbs chains, do not depend on the machine's load (seed 0's features moved by up to
+0.36 between a 1- and a 2-thread run).
+
+Measured (2 cores under other load): `python -W ignore benchmarks/rbm_digits_features.py --seeds 0 1 2`
+gives test 0.9677, 0.9655, 0.9672 (C chosen 3, 3, 10), mean 0.9668, in 75 s: issue 15's floor of 0.96 is met
+on every seed; scikit-learn's own pipeline 0.9327 (ratio 1.0366), raw pixels 0.7819.
 """
 
 from __future__ import annotations
@@ -29,22 +46,25 @@ from scipy.ndimage import convolve
 from sklearn import datasets, linear_model, metrics
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import BernoulliRBM
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import minmax_scale
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler, minmax_scale
 
 import nngraph
 from nngraph.backend import get_backend
+from nngraph.backend.threads import compute_threads
 from nngraph.data.dataset import unsupervised
 from nngraph.session import build_method
 from nngraph.train.loop import fit
 
 SPEC = """
 model rbm {{ visible v[64] bernoulli; hidden h[{hidden}] bernoulli; v <-> h }}
-train {{ model rbm; data digits; method pcd(k=1, chains=10); optimizer sgd(lr=0.02, momentum=0.5)
-        batch 10; epochs {epochs} }}
+train {{ model rbm; data digits; method pcd(k=1, chains=10); optimizer sgd(lr=0.03, momentum=0.5)
+        schedule cosine; batch 10; epochs {epochs} }}
 """
 FLOOR = 0.96  # issue 15: nngraph RBM features + logistic regression, test accuracy
-C_GRID = (100.0, 1000.0, 6000.0)  # logistic regression's C, chosen on the training split's held-out part
+C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)  # the logistic regression's C on standardised features, chosen on the
+# training split's held-out part
+THREADS = 1  # BLAS threads: float32 sums, and so the RBM's chains, then do not depend on the machine's load
 
 
 def nudge_dataset(x, y):
@@ -62,15 +82,21 @@ def accuracy(model, x_train, y_train, x_test, y_test) -> float:
     return metrics.accuracy_score(y_test, model.predict(x_test))
 
 
-def logistic(c: float):
-    return linear_model.LogisticRegression(C=c, max_iter=1000)
+def logistic(c: float, max_iter: int = 1000):
+    return linear_model.LogisticRegression(C=c, max_iter=max_iter)
+
+
+def feature_classifier(c: float):
+    """Logistic regression on the RBM features standardised (mean and scale fitted on its training rows):
+    lbfgs then converges in ~450 iterations at the chosen C, where the raw probabilities at C=6000 took ~1000."""
+    return make_pipeline(StandardScaler(), logistic(c, max_iter=3000))
 
 
 def choose_c(features, labels, seed: int) -> tuple[float, dict[float, float]]:
     """The C with the best accuracy on a stratified 20% of the training features, fitting on the other 80%."""
     fit_x, held_x, fit_y, held_y = train_test_split(features, labels, test_size=0.2, random_state=seed,
                                                     stratify=labels)
-    held_accuracy = {c: accuracy(logistic(c), fit_x, fit_y, held_x, held_y) for c in C_GRID}
+    held_accuracy = {c: accuracy(feature_classifier(c), fit_x, fit_y, held_x, held_y) for c in C_GRID}
     return max(held_accuracy, key=held_accuracy.get), held_accuracy
 
 
@@ -85,11 +111,16 @@ def nngraph_features(x_train, x_test, seed: int = 0, hidden: int = 100, epochs: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=int, default=512, help="the nngraph RBM's hidden units")
+    parser.add_argument("--hidden", type=int, default=768, help="the nngraph RBM's hidden units")
     parser.add_argument("--epochs", type=int, default=30, help="the nngraph RBM's epochs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="RBM seeds; the mean is held to the floor")
     parser.add_argument("--skip-sklearn", action="store_true", help="only the nngraph RBM and raw pixels")
     args = parser.parse_args()
+    with compute_threads(THREADS):
+        run(args)
+
+
+def run(args) -> None:
     digits = datasets.load_digits()
     x, y = nudge_dataset(np.asarray(digits.data, "float32"), digits.target)
     x = minmax_scale(x, feature_range=(0, 1))
@@ -108,13 +139,14 @@ def main() -> None:
         start = time.perf_counter()
         f_train, f_test = nngraph_features(x_train, x_test, seed=seed, hidden=args.hidden, epochs=args.epochs)
         c, held_accuracy = choose_c(f_train, y_train, seed)
-        per_seed.append(accuracy(logistic(c), f_train, y_train, f_test, y_test))
+        per_seed.append(accuracy(feature_classifier(c), f_train, y_train, f_test, y_test))
         held = ", ".join(f"C={key:g}: {value:.4f}" for key, value in held_accuracy.items())
         print(f"  seed {seed}: nngraph RBM ({args.hidden} hidden, {args.epochs} epochs) + logistic regression "
               f"(C={c:g}; held-out {held})  {per_seed[-1]:.4f}  ({time.perf_counter() - start:.1f} s)", flush=True)
     ours = float(np.mean(per_seed))
     print(f"  nngraph RBM features, mean over seeds {args.seeds}  {ours:.4f}  "
-          f"(floor >= {FLOOR}: {'met' if ours >= FLOOR else 'NOT met'})")
+          f"(floor >= {FLOOR}: {'met' if ours >= FLOOR else 'NOT met'}; lowest seed {min(per_seed):.4f}, "
+          f"{'every seed' if min(per_seed) >= FLOOR else 'not every seed'} at the floor)")
 
     raw = accuracy(logistic(100), x_train, y_train, x_test, y_test)
     if not args.skip_sklearn:
