@@ -6,7 +6,7 @@
 
 `save` trains every spec under specs/ (and a few variants that exercise the methods' options: penalties and
 clipping, Adam, persistent chains, annealing, KL warm-up, per-model GAN optimizers, truncated BPTT, early
-stopping) for EPOCHS epochs on one thread, and keeps every array of each run's last checkpoint (parameters,
+stopping) for EPOCHS epochs (an agent for RL_STEPS environment steps) on one thread, and keeps every array of each run's last checkpoint (parameters,
 optimizer state, chains...) and every number of its metrics.jsonl (wall times left out). `compare` says which
 arrays or metrics differ, bit for bit. Only the public API is used, so both versions run the same script.
 """
@@ -23,6 +23,7 @@ import numpy as np
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 MNIST = next((p for p in (SPECS.parent.parent / "shared", SPECS.parents[2] / "shared") if p.exists()), SPECS) / "data" / "mnist"
 EPOCHS = 2
+RL_STEPS = 512  # an agent's run is counted in environment steps (it has no epochs)
 SMALL = {  # specs whose data is cut down, to keep the whole check within a few minutes
     "mnist_lenet.nn": [f'data=mnist(path="{MNIST}", limit=300, shape=[1, 28, 28])'],
     "rbm_digits.nn": ["data=digits(limit=300, binarize=0.5)"],
@@ -53,7 +54,8 @@ def train(spec: str, overrides: list[str], folder: Path) -> dict[str, np.ndarray
     import nngraph
     from nngraph.session import run_training
 
-    checked = nngraph.load(SPECS / spec, [f"epochs={EPOCHS}", *overrides])
+    length = f"steps={RL_STEPS}" if nngraph.load(SPECS / spec).train().env is not None else f"epochs={EPOCHS}"
+    checked = nngraph.load(SPECS / spec, [length, *overrides])
     run_training(checked, out=folder, threads=1)
     with np.load(folder / "checkpoint.npz", allow_pickle=False) as saved:
         arrays = {f"state/{k}": saved[k] for k in saved.files if k != "__meta__"}
