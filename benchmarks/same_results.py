@@ -6,8 +6,9 @@
 
 `save` trains every spec under specs/ (and a few variants that exercise the methods' options: penalties and
 clipping, Adam, persistent chains, annealing, KL warm-up, per-model GAN optimizers, truncated BPTT, early
-stopping) for EPOCHS epochs (an agent for RL_STEPS environment steps) on one thread, and keeps every array of each run's last checkpoint (parameters,
-optimizer state, chains...) and every number of its metrics.jsonl (wall times left out). `compare` says which
+stopping) for EPOCHS epochs (an agent for RL_STEPS environment steps) on one thread, and keeps every array of
+each run's last checkpoint (parameters, optimizer state, chains...) and every number of its metrics.jsonl (wall
+times left out). `compare` says which
 arrays or metrics differ, bit for bit. Only the public API is used, so both versions run the same script.
 """
 
