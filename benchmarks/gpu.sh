@@ -19,7 +19,7 @@
 #   With no wheels in .whl/ the script pip-installs the project and cupy instead (a machine with network).
 # Knobs: NNGRAPH_GPU_BACKEND=numpy runs it all on numpy (to try it on a CPU machine), GPU_SH_BUDGET (seconds),
 # GPU_SH_SPECS (globs under specs/, default *.nn), GPU_SH_SPEC_TIMEOUT (seconds a spec, default 90), GPU_SH_JOBS
-# (specs trained at once, default 4), GPU_SH_BENCH_ARGS (extra arguments to gpu_side_by_side.py).
+# (specs trained at once, default 6), GPU_SH_BENCH_ARGS (extra arguments to gpu_side_by_side.py).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -27,11 +27,13 @@ START=$(date +%s)
 BUDGET=${GPU_SH_BUDGET:-450}
 BACKEND=${NNGRAPH_GPU_BACKEND:-cupy}
 SPEC_TIMEOUT=${GPU_SH_SPEC_TIMEOUT:-90}
-JOBS=${GPU_SH_JOBS:-4}
+JOBS=${GPU_SH_JOBS:-6}
+MPI_RESERVE=60  # seconds the spec runs leave for the last step
 LOGS=${OUT:-$(mktemp -d /tmp/gpu_sh.XXXXXX)}
 mkdir -p "$LOGS/specs" && exec > >(tee -a "$LOGS/gpu.log") 2>&1
 TEE_PID=$!
-echo "gpu.sh: backend $BACKEND, budget ${BUDGET}s, logs in $LOGS, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+echo "gpu.sh: backend $BACKEND, budget ${BUDGET}s, logs in $LOGS, commit $COMMIT"
 
 elapsed() { echo $(($(date +%s) - START)); }
 left() { echo $((BUDGET - $(elapsed))); }
@@ -54,7 +56,9 @@ if compgen -G ".whl/*.whl" > /dev/null; then
     export PYTHONPATH=/tmp/site:$ROOT
 else
     python3 -m pip install --quiet -e ".[test]" 2>&1 | tail -1
-    [ "$BACKEND" = cupy ] && { python3 -c "import cupy" 2>/dev/null || python3 -m pip install --quiet "cupy-cuda12x>=13" 2>&1 | tail -1; }
+    if [ "$BACKEND" = cupy ] && ! python3 -c "import cupy" 2>/dev/null; then
+        python3 -m pip install --quiet "cupy-cuda12x>=13" 2>&1 | tail -1
+    fi
     export PYTHONPATH=$ROOT
 fi
 export PYTHONUNBUFFERED=1
@@ -78,7 +82,8 @@ EOF
 # ---- 1-2. benchmarks, on an otherwise idle machine ------------------------------------------------------------
 # shellcheck disable=SC2086 # GPU_SH_BENCH_ARGS is split on purpose
 step "side by side (benchmarks/gpu_side_by_side.py)" 150 \
-    python3 -m benchmarks.gpu_side_by_side --backend "$BACKEND" --jsonl "$LOGS/side_by_side.jsonl" ${GPU_SH_BENCH_ARGS:-}
+    python3 -m benchmarks.gpu_side_by_side --backend "$BACKEND" --jsonl "$LOGS/side_by_side.jsonl" \
+    ${GPU_SH_BENCH_ARGS:-}
 step "device data (benchmarks/device_data.py)" 45 python3 -m benchmarks.device_data --repeats 5
 
 # ---- 3-4. the cupy tests in the background while every spec trains --------------------------------------------
@@ -108,7 +113,7 @@ train_one() {
     name=$(basename "$spec" .nn)
     why=$(why_skip "$spec")
     if [ -n "$why" ]; then echo "skip   $name: $why" > "$LOGS/specs/$name.result"; return; fi
-    cap=$(box "$SPEC_TIMEOUT")
+    cap=$(BUDGET=$((BUDGET - MPI_RESERVE)) box "$SPEC_TIMEOUT")  # leave the 2-rank run its time
     if ((cap < 5)); then echo "NOTRUN $name: the budget was spent" > "$LOGS/specs/$name.result"; return; fi
     grep -qE '^\s*env\s' "$spec" && brief="steps=1" || brief="epochs=1"
     begin=$SECONDS
@@ -121,7 +126,7 @@ train_one() {
     fi > "$LOGS/specs/$name.result"
 }
 export -f why_skip train_one box left elapsed
-export LOGS BACKEND SPEC_TIMEOUT BUDGET START
+export LOGS BACKEND SPEC_TIMEOUT BUDGET START MPI_RESERVE
 rm -f "$LOGS"/specs/*.result
 SPEC_FILES=()
 for pattern in ${GPU_SH_SPECS:-*.nn}; do SPEC_FILES+=(specs/$pattern); done  # each pattern globbed here
@@ -130,16 +135,20 @@ printf '%s\n' "${SPEC_FILES[@]}" | xargs -P "$JOBS" -I{} bash -c 'train_one "$1"
 {
     echo "specs on --backend $BACKEND:"
     cat "$LOGS"/specs/*.result 2>/dev/null
-    for kind in pass FAIL skip NOTRUN; do printf '%s %s  ' "$(cat "$LOGS"/specs/*.result 2>/dev/null | grep -c "^$kind")" "$kind"; done; echo
+    for kind in pass FAIL skip NOTRUN; do
+        printf '%s %s  ' "$(cat "$LOGS"/specs/*.result 2>/dev/null | grep -c "^$kind")" "$kind"
+    done; echo
 } | tee "$LOGS/specs.txt"
 
 wait "$TESTS_PID"; rc=$?
-section "cupy tests (pytest -k cupy tests, ${TESTS_CAP}s box): exit status $rc$( ((rc == 124 || rc == 137)) && echo ', stopped at its time box')"
+((rc == 124 || rc == 137)) && why=", stopped at its time box" || why=""
+section "cupy tests (pytest -k cupy tests, ${TESTS_CAP}s box): exit status $rc$why"
 grep -E '^(FAILED|ERROR)|passed|failed|skipped|error' "$LOGS/pytest.log" | tail -40
 
 # ---- 5. issue 16: two ranks on the GPU ---------------------------------------------------------------------
 if python3 -c "import mpi4py" 2>/dev/null && command -v mpiexec > /dev/null; then
-    step "mpiexec -n 2 digits_mlp on $BACKEND" 60 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    step "mpiexec -n 2 digits_mlp on $BACKEND" "$MPI_RESERVE" \
+        env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
         mpiexec -n 2 python3 -m nngraph train specs/digits_mlp.nn --backend "$BACKEND" --set epochs=1 \
         --out "$(mktemp -d)/run"
 else
