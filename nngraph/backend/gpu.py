@@ -46,11 +46,12 @@ def loaded_cupy() -> ModuleType | None:
 def pool_bytes_of(run: Callable[[], object]) -> tuple[int, int]:
     """(bytes cupy's memory pool holds after `run()`, bytes in use after it), `run` started from a pool emptied
     of its free blocks. The pool keeps every block it frees until emptied, so what it holds after the call is
-    at least the most device memory in use at any moment of the call (arrays alive before it included), and
-    at most that rounded up to the pool's block sizes: the figure to set beside torch's peak reserved memory."""
-    cupy = _cupy
+    at least the most device memory in use at any moment of the call (arrays alive before it included); more
+    where a freed block could not serve a later, larger request. Like torch's peak reserved memory, beside which
+    benchmarks/gpu_side_by_side.py sets it."""
+    cupy, why_not = load_cupy()
     if cupy is None:
-        raise RuntimeError("pool_bytes_of needs cupy loaded (get_backend('cupy') first)")
+        raise RuntimeError(f"pool_bytes_of measures cupy's pool: {why_not}")
     pool = cupy.get_default_memory_pool()
     stream = cupy.cuda.get_current_stream()
     stream.synchronize()
