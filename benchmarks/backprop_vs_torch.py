@@ -65,17 +65,17 @@ train { model lenet; data xor; loss cross_entropy(y); optimizer sgd(lr=0.01, mom
 # ---- nngraph side -------------------------------------------------------------------------------
 
 
-def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray):
+def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray, backend: str = "numpy"):
+    """One training step on the batch (x, y) per call; the spec's `batch` does not enter a step, x's rows do."""
     import nngraph
+    from nngraph.backend import get_backend
     from nngraph.data.dataset import Dataset
     from nngraph.session import build_method
 
     checked = nngraph.loads(spec)
     config = checked.train()
-    from nngraph.backend import get_backend
-
     task = "classification"
-    method = build_method(checked, config, get_backend())
+    method = build_method(checked, config, get_backend(backend))
     batch = Dataset(x, y, task)
     rng = np.random.default_rng(0)
     return lambda: method.train_step(batch, rng)
@@ -84,7 +84,7 @@ def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray):
 # ---- torch side -----------------------------------------------------------------------------------
 
 
-def torch_stepper(kind: str, x: np.ndarray, y: np.ndarray):
+def torch_stepper(kind: str, x: np.ndarray, y: np.ndarray, device: str = "cpu"):
     import torch
     from torch import nn
 
@@ -103,9 +103,10 @@ def torch_stepper(kind: str, x: np.ndarray, y: np.ndarray):
                             nn.ReLU(), nn.Linear(84, 10))
         loss_fn = nn.CrossEntropyLoss()
         lr = 0.01
+    net = net.to(device)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
-    xt = torch.from_numpy(x)
-    yt = torch.from_numpy(y.astype(np.float32).reshape(-1, 1)) if kind == "xor" else torch.from_numpy(y)
+    xt = torch.from_numpy(x).to(device)
+    yt = (torch.from_numpy(y.astype(np.float32).reshape(-1, 1)) if kind == "xor" else torch.from_numpy(y)).to(device)
 
     def step():
         opt.zero_grad(set_to_none=True)

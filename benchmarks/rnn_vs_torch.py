@@ -39,42 +39,42 @@ train {{ model rnn; data xor; loss cross_entropy(y); optimizer sgd(lr=0.01); cli
 """
 
 
-def spec(kind: str) -> str:
+def spec(kind: str, batch: int = BATCH) -> str:
     cell, recurrence = ("tanh", "h -> h delay 1") if kind == "elman" else ("lstm", "")
-    return SPEC.format(input=INPUT, hidden=HIDDEN, classes=CLASSES, batch=BATCH, cell=cell,
+    return SPEC.format(input=INPUT, hidden=HIDDEN, classes=CLASSES, batch=batch, cell=cell,
                        recurrence=recurrence)
 
 
-def data(rng):
-    x = rng.standard_normal((BATCH, STEPS, INPUT)).astype(np.float32)
-    return x, rng.integers(0, CLASSES, BATCH)
+def data(rng, batch: int = BATCH):
+    x = rng.standard_normal((batch, STEPS, INPUT)).astype(np.float32)
+    return x, rng.integers(0, CLASSES, batch)
 
 
-def nngraph_stepper(kind: str, x, y):
+def nngraph_stepper(kind: str, x, y, backend: str = "numpy"):
     import nngraph
     from nngraph.backend import get_backend
     from nngraph.data.dataset import Dataset
     from nngraph.session import build_method
 
-    checked = nngraph.loads(spec(kind))
-    method = build_method(checked, checked.train(), get_backend())
+    checked = nngraph.loads(spec(kind, len(x)))
+    method = build_method(checked, checked.train(), get_backend(backend))
     batch = Dataset(x, y, "classification", CLASSES, info={"target": "final"})
     rng = np.random.default_rng(0)
     return lambda: method.train_step(batch, rng)
 
 
-def torch_stepper(kind: str, x, y):
+def torch_stepper(kind: str, x, y, device: str = "cpu"):
     import torch
     from torch import nn
 
     torch.manual_seed(0)
     rnn = (nn.RNN(INPUT, HIDDEN, nonlinearity="tanh", batch_first=True) if kind == "elman"
-           else nn.LSTM(INPUT, HIDDEN, batch_first=True))
-    head = nn.Linear(HIDDEN, CLASSES)
+           else nn.LSTM(INPUT, HIDDEN, batch_first=True)).to(device)
+    head = nn.Linear(HIDDEN, CLASSES).to(device)
     params = list(rnn.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def step():
         opt.zero_grad(set_to_none=True)

@@ -7,6 +7,7 @@ reason it failed is kept for the `BackendError` the user then sees.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
 _cupy: ModuleType | None = None
@@ -40,3 +41,21 @@ def _import_cupy() -> tuple[ModuleType | None, str | None]:
 def loaded_cupy() -> ModuleType | None:
     """cupy if it has already been loaded successfully; never triggers the import."""
     return _cupy
+
+
+def pool_bytes_of(run: Callable[[], object]) -> tuple[int, int]:
+    """(bytes cupy's memory pool holds after `run()`, bytes in use after it), `run` started from a pool emptied
+    of its free blocks. The pool keeps every block it frees until emptied, so what it holds after the call is
+    at least the most device memory in use at any moment of the call (arrays alive before it included); more
+    where a freed block could not serve a later, larger request. Like torch's peak reserved memory, beside which
+    benchmarks/gpu_side_by_side.py sets it."""
+    cupy, why_not = load_cupy()
+    if cupy is None:
+        raise RuntimeError(f"pool_bytes_of measures cupy's pool: {why_not}")
+    pool = cupy.get_default_memory_pool()
+    stream = cupy.cuda.get_current_stream()
+    stream.synchronize()
+    pool.free_all_blocks()
+    run()
+    stream.synchronize()
+    return pool.total_bytes(), pool.used_bytes()
