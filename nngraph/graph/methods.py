@@ -417,7 +417,8 @@ METHODS = {spec.name: spec for spec in (
     # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)
     MethodSpec("gan", {"generator": Option("name"), "discriminator": Option("name"),
                        "k": Option("int", 1, minimum=1), "pack": Option("int", 1, minimum=1),
-                       "g_optimizer": _OWN_OPTIMIZER, "d_optimizer": _OWN_OPTIMIZER},
+                       "g_optimizer": _OWN_OPTIMIZER, "d_optimizer": _OWN_OPTIMIZER,
+                       "instance_noise": Option("float", 0.0, minimum=0)},
                (_gan,), "nngraph.train.gan", model_options=("generator", "discriminator"),
                example="method gan(generator=g, discriminator=d, k=1)"),
     # reinforcement learning (train/ppo.py, train/dqn.py); the defaults are stable-baselines3's

@@ -88,6 +88,8 @@ class Gan(Method):
         (self.gen_model, self.disc_model), (self.gen, self.disc) = models, programs
         options = config.method.options
         self.k, self.pack = options["k"], options["pack"]
+        self.instance_noise = options["instance_noise"]
+        self.noise_std = self.instance_noise  # this epoch's: the schedule's factor times instance_noise
         self.evaluation_unit = self.pack  # the discriminator judges `pack` examples at a time
         for role, program, key in zip(ROLES, programs, ("g_optimizer", "d_optimizer")):
             choice = options[key] or config.optimizer  # each moves at its own rate, scaled by the schedule
@@ -124,8 +126,23 @@ class Gan(Method):
         """Examples as the discriminator sees them: `pack` rows concatenated into one (a remainder dropped)."""
         return x[:len(x) // self.pack * self.pack].reshape(-1, *self.judged_shape)
 
+    def set_learning_rate(self, lr: float) -> None:
+        """The schedule's rate to both optimizers, and its factor to the instance noise: it fades as the rate does."""
+        super().set_learning_rate(lr)
+        self.noise_std = self.instance_noise * lr / settings(self.config.optimizer)["lr"]
+
+    def _with_instance_noise(self, x, rng):
+        """`x` plus Gaussian noise of this epoch's std, drawn as the programs draw theirs (Program._draw): from
+        the loop's generator, under MPI as one process would where the rows allow it."""
+        dtype = np.dtype(self.gen.backend.dtype)
+        rows = getattr(rng, "rows", None)
+        draw = rows("standard_normal", x.shape, dtype=dtype) if rows else rng.standard_normal(x.shape, dtype=dtype)
+        return x + self.gen.backend.asarray(draw) * dtype.type(self.noise_std)
+
     def _judge(self, x, target: np.ndarray, rng) -> tuple[dict, list]:
         # x is on the device: real rows and the generator's, or the generator's alone
+        if self.noise_std:  # the discriminator sees every example blurred, real and generated alike
+            x = self._with_instance_noise(x, rng)
         values = self.disc.feeds({self.real_input: computed_on_device(self.packed(x))}, target, rng, training=True)
         return values, self.disc.run(values, training=True)
 

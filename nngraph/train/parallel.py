@@ -314,7 +314,8 @@ class ShardedGenerator:
             raise TrainingError(f"a random draw of {shape[0]} rows for a shard of {self.shard.rows} examples "
                                 f"({blocks} steps) cannot be split across MPI ranks as one process draws it",
                                 hint="dropout or noise on rows other than the examples' (a vae with samples > 1, "
-                                     "dropout in a gan's discriminator) does not train data-parallel yet: "
+                                     "dropout in a gan's discriminator, a gan's instance_noise) does not train "
+                                     "data-parallel yet: "
                                      "run it in one process (without mpiexec)")
 
     def fill_rows(self, fill, out):

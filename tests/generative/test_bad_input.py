@@ -21,6 +21,8 @@ CASES = [
     ("gan_ring.nn", "pack=2", "pack=0", "method gan", "error: gan: pack", ">= 1"),
     ("gan_ring.nn", "method gan(", "method gan(g_optimizer=adamw(lr=1e-4), ", "method gan",
      "error: expected an optimizer, got adamw", "did you mean 'adam'"),
+    ("gan_grid.nn", "instance_noise=0.3", "instance_noise=-0.3", "method gan", "error: gan: instance_noise",
+     ">= 0"),
     ("gan_grid.nn", "minibatch_std(group=4)", "minibatch_std(group=0)", "minibatch_std(group=0)",
      "error: minibatch_std group: expected a whole number >= 1", "ProGAN"),
     ("gan_grid.nn", "  z -> g -> p\n", "  layer  h\n  z -> g -> h minibatch_std -> p\n", "h minibatch_std",

@@ -18,9 +18,11 @@ def _method(backend="numpy", dtype="float32", k=1, extra=""):
     return build(checked, checked.train(), get_backend(backend, dtype))
 
 
-# (the method, in float64, on a backend; the rows each pass judges): the ring, and the grid's discriminator with
-# a minibatch_std link (10 real rows: trimmed to 8, whole groups of 4)
+# (the method, in float64, on a backend; the rows each pass judges): the ring, the ring with instance noise (the
+# same draws on every call: the noise shifts the discriminator's inputs, its gradients pass through), and the
+# grid's discriminator with a minibatch_std link (10 real rows: trimmed to 8, whole groups of 4)
 GRADIENT_CASES = {"ring": (lambda backend: _method(backend, "float64"), 6),
+                  "instance_noise": (lambda backend: _method(backend, "float64", extra=", instance_noise=0.3"), 6),
                   "minibatch_std": (lambda backend: _grid_method(backend, "float64"), 10)}
 
 
@@ -80,6 +82,40 @@ def test_each_model_has_its_own_optimizer_and_rate():
     assert (g.lr, d.lr) == pytest.approx((0.05, 1e-4))
 
 
+def _judged_inputs(method, real) -> np.ndarray:
+    """What the discriminator pass feeds the discriminator (packed rows), real half first."""
+    fed = []
+    feeds = method.disc.feeds
+    method.disc.feeds = lambda inputs, *args, **kw: fed.append(inputs[method.real_input]) or feeds(inputs, *args, **kw)
+    method.discriminator_pass(real, np.random.default_rng(3))
+    return fed[0]
+
+
+def test_instance_noise_blurs_what_the_discriminator_sees_and_fades_with_the_schedule():
+    real = np.zeros((4000, 2))  # judged in pairs (pack=2): 2000 rows of 4 values, then as many generated
+    plain = _method()
+    plain.set_learning_rate(1e-4)  # the spec's adam(lr=1e-4): the schedule's factor 1
+    assert np.array_equal(_judged_inputs(plain, real)[:2000], np.zeros((2000, 4)))  # no noise by default
+    method = _method(extra=", instance_noise=0.3")
+    for rate, std in ((1e-4, 0.3), (2.5e-5, 0.075)):  # a schedule at a quarter of the rate: a quarter of the std
+        method.set_learning_rate(rate)
+        assert method.noise_std == pytest.approx(std)
+        noise = _judged_inputs(method, real)[:2000]  # the real half: zeros plus noise
+        assert abs(noise.mean()) < 0.05 * std and noise.std() == pytest.approx(std, rel=0.05)
+
+
+def test_instance_noise_under_mpi_stops_with_a_clear_error():
+    """A rank's real and generated halves are not rows of the global batch that one process would draw for."""
+    from nngraph.errors import TrainingError
+    from nngraph.train.parallel import Shard, ShardedGenerator
+
+    method = _method(extra=", instance_noise=0.3")
+    rank_rng = ShardedGenerator(np.random.default_rng(0), Shard(start=4, stop=8, total=8))
+    with pytest.raises(TrainingError, match="cannot be split across MPI ranks") as error:
+        method.discriminator_pass(np.zeros((4, 2)), rank_rng)
+    assert "a gan's instance_noise" in error.value.hint
+
+
 def test_state_round_trip_continues_identically():
     first, second = _method(k=2), _method(k=2)
     batch = unsupervised(np.random.default_rng(0).standard_normal((8, 2)), "points")
@@ -102,8 +138,9 @@ def test_evaluate_reports_modes_for_the_ring():
 
 
 def _grid_method(backend="numpy", dtype="float32"):
-    """specs/gan_grid.nn: a discriminator with a minibatch_std link in groups of 4."""
-    checked = nngraph.load(SPECS / "gan_grid.nn")
+    """specs/gan_grid.nn: a discriminator with a minibatch_std link in groups of 4 (its instance noise off: the
+    ring's case checks that)."""
+    checked = nngraph.load(SPECS / "gan_grid.nn", ["method=gan(generator=generator, discriminator=discriminator)"])
     return build(checked, checked.train(), get_backend(backend, dtype))
 
 
