@@ -1,0 +1,791 @@
+"""nngraph against an independent PyTorch twin written from docs/language.md.
+
+Random small specs are generated from the documented constructs, compiled by nngraph (the Python API, in
+float64) and computed again by a twin that follows the documentation's formulas with torch (F.conv2d,
+F.max_pool2d, ... where the documentation names PyTorch's convention; the formula by hand where it gives its
+own, e.g. bicubic's a = -0.5 or GRU's `b_hn` = 0). Parameters are nngraph's, copied into torch by name. Compared:
+every unit's forward value (eval and training mode; dropout masks and a VAE's eps are drawn once and handed
+to both), the loss, every parameter gradient, running statistics, and the parameters after three steps of
+penalties (l1, l2), clipping and the optimizer (sgd with momentum/nesterov, adam).
+
+Usage: python benchmarks/twin_check.py [--cases N] [--seed S] [--only FAMILY] [--tol 1e-9]
+Prints per construct: cases, mismatches, the worst relative difference, and the spec of the smallest failing
+case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itself never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import nngraph
+from nngraph.train.optimizers import make_optimizer
+from nngraph.train.regularize import add_penalties, clip_by_global_norm
+from nngraph.spec import ast
+
+torch.set_default_dtype(torch.float64)
+
+ACTIVATIONS = ["identity", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax"]
+
+
+# ---- the twin's formulas, from docs/language.md ------------------------------------------------------
+
+
+def activation(word: str, opts: dict, z):
+    if word in ("identity", "linear"):
+        return z
+    if word == "sigmoid":
+        return torch.sigmoid(z)
+    if word == "tanh":
+        return torch.tanh(z)
+    if word == "relu":
+        return torch.relu(z)
+    if word == "leaky_relu":
+        return F.leaky_relu(z, opts.get("slope", 0.01))
+    if word == "elu":
+        return F.elu(z, opts.get("alpha", 1.0))
+    if word == "softplus":
+        return torch.logaddexp(torch.zeros_like(z), z)
+    if word == "softmax":
+        return torch.softmax(z, dim=-1)  # the last axis, as documented (an image's width)
+    raise ValueError(word)
+
+
+def keys_matrix(size: int, factor: int, mode: str) -> torch.Tensor:
+    """Half-pixel-centred interpolation of one axis (nearest, bilinear, bicubic with Keys' a = -0.5), edge
+    pixels repeated beyond the border: the documentation's words, written out independently."""
+    out = np.zeros((size * factor, size))
+    for o in range(size * factor):
+        if mode == "nearest":
+            out[o, o // factor] = 1.0
+            continue
+        src = (o + 0.5) / factor - 0.5
+        base = math.floor(src)
+        taps = range(base, base + 2) if mode == "bilinear" else range(base - 1, base + 3)
+        for j in taps:
+            d = abs(src - j)
+            if mode == "bilinear":
+                w = max(0.0, 1 - d)
+            else:
+                a = -0.5
+                w = ((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else (a * d**3 - 5 * a * d * d + 8 * a * d - 4 * a
+                                                                       if d < 2 else 0.0)
+            out[o, min(max(j, 0), size - 1)] += w
+    return torch.tensor(out)
+
+
+def upsample(x, factor, mode):
+    fh, fw = (factor, factor) if isinstance(factor, int) else factor
+    ah, aw = keys_matrix(x.shape[2], fh, mode), keys_matrix(x.shape[3], fw, mode)
+    ours = torch.einsum("oh,nchw,pw->ncop", ah, x, aw)
+    if mode in ("nearest", "bilinear"):  # PyTorch's align_corners=False, which the documentation names
+        theirs = F.interpolate(x, scale_factor=(fh, fw), mode=mode, **({} if mode == "nearest" else
+                                                                        {"align_corners": False}))
+        assert torch.allclose(ours, theirs, rtol=1e-12, atol=1e-12), "the twin's own interpolation is off"
+    return ours
+
+
+def pad_arg(p):
+    return tuple(p) if isinstance(p, list) else p
+
+
+# ---- random specs ------------------------------------------------------------------------------------
+
+
+LAST = [""]  # the text of the case being run, for an error's report
+
+
+class Net:
+    """A model described once, rendered as .nn text for nngraph and run by the twin."""
+
+    def __init__(self):
+        self.units = []  # dicts: name, role, shape, act, aopts, norm, nopts, words, extra
+        self.links = []  # dicts: src, dst, kind, opts, delay
+        self.losses = []  # (weight, term, unit, other)
+        self.sum_units = False  # method vae: mse and bce summed over units, a mean over the batch
+
+    def unit(self, name, role, shape=None, act=None, aopts=None, norm=None, nopts=None, words=(), **extra):
+        self.units.append(dict(name=name, role=role, shape=shape, act=act, aopts=aopts or {}, norm=norm,
+                               nopts=nopts or {}, words=list(words), extra=extra))
+
+    def link(self, src, dst, kind="dense", delay=0, **opts):
+        self.links.append(dict(src=src, dst=dst, kind=kind, opts=opts, delay=delay))
+
+    def text(self, train_lines=()):
+        LAST[0] = self._text(train_lines)
+        return LAST[0]
+
+    def _text(self, train_lines=()):
+        lines = ["model m {"]
+        for u in self.units:
+            parts = [u["role"], u["name"] + (f"[{', '.join(map(str, u['shape']))}]" if u["shape"] else "")]
+            if u["role"] == "sample":
+                parts.append(f"~ normal({u['extra']['mean']}, {u['extra']['logvar']})")
+            if u["act"]:
+                parts.append(call(u["act"], u["aopts"]))
+            if u["norm"]:
+                parts.append(call(u["norm"], u["nopts"]))
+            parts += u["words"]
+            lines.append("  " + " ".join(parts))
+        for ln in self.links:
+            mod = "" if ln["kind"] == "dense" and not ln["opts"] else " " + call(ln["kind"], ln["opts"])
+            delay = f" delay {ln['delay']}" if ln["delay"] else ""
+            lines.append(f"  {ln['src']} -> {ln['dst']}{mod}{delay}")
+        lines.append("}")
+        loss = " + ".join((f"{w} * " if w != 1 else "") + f"{t}({u}{', ' + o if o else ''})"
+                          for w, t, u, o in self.losses)
+        lines += ["train {", "  model m", "  data xor", f"  loss {loss}", *("  " + t for t in train_lines), "}"]
+        return "\n".join(lines) + "\n"
+
+
+def value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(value(x) for x in v) + "]"
+    return str(v)
+
+
+def call(word, opts):
+    return word if not opts else f"{word}(" + ", ".join(f"{k}={value(v)}" for k, v in opts.items()) + ")"
+
+
+def rand_pair(rng, lo, hi):
+    return int(rng.integers(lo, hi + 1)) if rng.random() < 0.6 else [int(rng.integers(lo, hi + 1)) for _ in "hw"]
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def rand_act(rng, allow_softmax=True):
+    words = [a for a in ACTIVATIONS if allow_softmax or a != "softmax"]
+    word = words[rng.integers(len(words))]
+    opts = {}
+    if word == "leaky_relu" and rng.random() < 0.5:
+        opts["slope"] = round(float(rng.uniform(0.05, 0.5)), 3)
+    if word == "elu" and rng.random() < 0.5:
+        opts["alpha"] = round(float(rng.uniform(0.3, 2.0)), 3)
+    return word, opts
+
+
+def image_stage(rng, net, src, shape, i):
+    """One image link out of `src` [C, H, W] into a new unit; the construct's name and the new shape."""
+    c, h, w = shape
+    kinds = ["conv", "conv", "maxpool", "avgpool", "upsample", "deconv", "pixelshuffle"]
+    kind = kinds[rng.integers(len(kinds))]
+    name = f"u{i}"
+    opts = {}
+    if kind == "conv":
+        k = rand_pair(rng, 1, 3)
+        kh, kw = pair(k)
+        if rng.random() < 0.25 and kh % 2 and kw % 2:
+            opts = dict(filters=int(rng.integers(1, 4)), kernel=k, padding="same")
+            out = (opts["filters"], h, w)
+        else:
+            s, p = rand_pair(rng, 1, 2), rand_pair(rng, 0, 1)
+            opts = dict(filters=int(rng.integers(1, 4)), kernel=k, stride=s, padding=p)
+            (sh, sw), (ph, pw) = pair(s), pair(p)
+            out = (opts["filters"], (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    elif kind in ("maxpool", "avgpool"):
+        k = rand_pair(rng, 2, 3)
+        kh, kw = pair(k)
+        opts = dict(kernel=k)
+        s = rand_pair(rng, 1, 2) if rng.random() < 0.6 else k
+        if rng.random() < 0.6:
+            opts["stride"] = s
+        p = [int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1))]
+        if rng.random() < 0.6:
+            opts["padding"] = p
+        else:
+            p = [0, 0]
+        (sh, sw) = pair(s)
+        out = (c, (h + 2 * p[0] - kh) // sh + 1, (w + 2 * p[1] - kw) // sw + 1)
+    elif kind == "upsample":
+        f = rand_pair(rng, 1, 2)
+        mode = ["nearest", "bilinear", "bicubic"][rng.integers(3)]
+        opts = dict(factor=f, mode=mode)
+        kind = f"upsample_{mode}"
+        out = (c, h * pair(f)[0], w * pair(f)[1])
+    elif kind == "deconv":
+        k, s = rand_pair(rng, 1, 4), rand_pair(rng, 1, 2)
+        (kh, kw), (sh, sw) = pair(k), pair(s)
+        p = [int(rng.integers(0, (kh - 1) // 2 + 1)), int(rng.integers(0, (kw - 1) // 2 + 1))]
+        opts = dict(filters=int(rng.integers(1, 4)), kernel=k, stride=s, padding=p)
+        out = (opts["filters"], (h - 1) * sh - 2 * p[0] + kh, (w - 1) * sw - 2 * p[1] + kw)
+    else:  # pixelshuffle: a conv to r^2 C channels first
+        r = 2
+        mid = f"u{i}c"
+        net.unit(mid, "layer", None, *rand_act(rng, False))
+        net.link(src, mid, "conv", filters=r * r * 2, kernel=1)
+        src, c = mid, r * r * 2
+        opts = dict(factor=r)
+        out = (c // (r * r), h * r, w * r)
+    if min(out[1:]) < 1 or max(out[1:]) > 14:
+        return None
+    real_kind = kind.split("_")[0]
+    act, aopts = rand_act(rng, allow_softmax=rng.random() < 0.3)
+    norm = None
+    if real_kind in ("conv", "deconv") and rng.random() < 0.3:
+        norm = "batchnorm" if rng.random() < 0.5 else "layernorm"
+    net.unit(name, "layer", None, act, aopts, norm)
+    net.link(src, name, real_kind, **opts)
+    if real_kind == "conv" and opts.get("padding") == "same" and c == out[0] and rng.random() < 0.5:
+        net.link(src, name, "identity")  # a residual link
+        kind += "+identity"
+    return kind, name, out
+
+
+def feedforward_case(rng):
+    """An image pipeline, a dense head and a loss; the constructs it uses."""
+    net, used = Net(), set()
+    shape = (int(rng.integers(1, 3)), int(rng.integers(4, 8)), int(rng.integers(4, 8)))
+    net.unit("x", "input", shape)
+    src = "x"
+    for i in range(int(rng.integers(0, 3))):
+        stage = image_stage(rng, net, src, shape, i)
+        if stage is None:
+            break
+        kind, src, shape = stage
+        used.add(kind)
+    hidden = int(rng.integers(2, 6))
+    act, aopts = rand_act(rng, False)
+    norm = [None, "batchnorm", "layernorm"][rng.integers(3)]
+    nopts = {}
+    if norm and rng.random() < 0.5:
+        nopts["eps"] = 0.01
+    if norm == "batchnorm" and rng.random() < 0.5:
+        nopts["momentum"] = 0.3
+    words = []
+    if rng.random() < 0.3:
+        words.append("dropout=0.4")
+        used.add("dropout")
+    if rng.random() < 0.2 and norm is None:
+        words.append("nobias")
+        used.add("nobias")
+    net.unit("h", "layer", (hidden,), act, aopts, norm, nopts, words)
+    used |= {f"act:{act}", *([norm] if norm else [])}
+    net.link(src, "h")
+    loss = ["mse", "bce", "bce_prob", "cross_entropy", "cross_entropy_prob", "cross_entropy_logits",
+            "mse_labels", "bce_label"][rng.integers(8)]
+    k = int(rng.integers(2, 5))
+    if loss in ("mse", "mse_labels"):
+        net.unit("y", "output", (k,), *rand_act(rng))
+    elif loss == "bce":
+        net.unit("y", "output", (k,), "sigmoid")
+    elif loss == "bce_label":
+        k = 1
+        net.unit("y", "output", (1,), "sigmoid")
+    elif loss == "bce_prob":
+        net.unit("s", "layer", (k,), "sigmoid")
+        net.unit("y", "output", None, "identity")
+        net.link("h", "s")
+        net.link("s", "y", "identity")
+    elif loss == "cross_entropy_logits":
+        net.unit("y", "output", (k,), "identity")
+    else:
+        net.unit("y", "output", (k,), "softmax")
+    if loss != "bce_prob":
+        net.link("h", "y")
+    if rng.random() < 0.3 and loss != "bce_prob":
+        net.link(src, "y")  # a skip connection: two links into y
+        used.add("skip")
+    term = "cross_entropy" if loss.startswith("cross") else loss.split("_")[0]
+    net.losses.append((1, term, "y", None))
+    used.add(f"loss:{loss}")
+    n = int(rng.integers(3, 7))
+    xs = {"x": rng.normal(size=(n, *net.units[0]["shape"]))}
+    if loss in ("cross_entropy", "cross_entropy_logits", "mse_labels", "bce_label"):
+        target = rng.integers(0, k if loss != "bce_label" else 2, size=n)
+    elif loss == "cross_entropy_prob":
+        target = rng.dirichlet(np.ones(k), size=n)
+    elif loss in ("bce", "bce_prob"):
+        target = (rng.random((n, k)) < 0.5).astype(float)
+    else:
+        target = rng.normal(size=(n, k))
+    return net, used, xs, target
+
+
+def tied_case(rng):
+    net = Net()
+    n_in, n_h = int(rng.integers(2, 6)), int(rng.integers(2, 5))
+    net.unit("x", "input", (n_in,))
+    net.unit("h", "layer", (n_h,), *rand_act(rng, False))
+    net.unit("r", "output", (n_in,), "sigmoid")
+    net.link("x", "h")
+    net.link("h", "r", "tied", source="x", target="h")
+    net.losses.append((1, "bce", "r", "x"))
+    x = rng.random((4, n_in))
+    return net, {"tied", "loss:bce(unit, other)"}, {"x": x}, None
+
+
+def vae_case(rng):
+    net = Net()
+    d, z = int(rng.integers(2, 6)), int(rng.integers(1, 3))
+    net.unit("x", "input", (d,))
+    net.unit("e", "layer", (4,), "tanh")
+    net.unit("mu", "layer", (z,), "identity")
+    net.unit("lv", "layer", (z,), "identity")
+    net.unit("z", "sample", mean="mu", logvar="lv")
+    net.unit("y", "output", (d,), "sigmoid")
+    for a, b in (("x", "e"), ("e", "mu"), ("e", "lv"), ("z", "y")):
+        net.link(a, b)
+    w = [1, 0.5][rng.integers(2)]
+    net.losses += [(1, "mse", "y", "x"), (w, "kl", "z", None)]
+    return net, {"sample", "loss:kl", "loss:mse(unit, other)"}, {"x": rng.random((5, d))}, None
+
+
+# ---- the twin's forward pass --------------------------------------------------------------------------
+
+
+class Draws:
+    """A generator that hands nngraph fixed numbers and remembers them for the twin, by call order."""
+
+    def __init__(self, rng):
+        self.rng, self.made = rng, []
+
+    def random(self, shape, dtype=None):
+        a = self.rng.random(shape)
+        self.made.append(("random", a))
+        return a.astype(dtype or float)
+
+    def standard_normal(self, shape, dtype=None):
+        a = self.rng.standard_normal(shape)
+        self.made.append(("normal", a))
+        return a.astype(dtype or float)
+
+
+def twin_forward(net, P, B, inputs, training, draws, random_slots):
+    """Every unit's value; `B` the running statistics (updated in training mode); `draws` by random slot."""
+    vals = {}
+    by_slot = dict(zip(random_slots, draws))
+    weighted = {"dense", "conv", "deconv", "tied"}
+    for u in net.units:
+        name = u["name"]
+        if u["role"] == "input":
+            vals[name] = torch.tensor(inputs[name])
+            continue
+        if u["role"] == "sample":
+            eps = torch.tensor(next(a for s, a in by_slot.items() if name in s))
+            vals[name] = vals[u["extra"]["mean"]] + torch.exp(vals[u["extra"]["logvar"]] / 2) * eps
+            continue
+        z, kinds, n = None, [], None
+        for ln in [ln for ln in net.links if ln["dst"] == name]:
+            x, kind, o = vals[ln["src"]], ln["kind"], ln["opts"]
+            n = x.shape[0]
+            kinds.append(kind)
+            wname = f"{ln['src']}->{name}.weight"
+            if kind == "dense":
+                c = x.reshape(n, -1) @ P[wname]
+                c = c.reshape(n, *u["shape"]) if u["shape"] else c
+            elif kind == "identity":
+                c = x
+            elif kind == "tied":
+                c = x.reshape(n, -1) @ P[f"{o['source']}->{o['target']}.weight"].T
+            elif kind == "conv":
+                p = o.get("padding", 0)
+                p = "same" if p == "same" else pad_arg(p)
+                c = F.conv2d(x, P[wname], stride=pad_arg(o.get("stride", 1)), padding=p)
+            elif kind == "deconv":
+                c = F.conv_transpose2d(x, P[wname], stride=pad_arg(o.get("stride", 1)),
+                                       padding=pad_arg(o.get("padding", 0)))
+            elif kind == "maxpool":
+                c = F.max_pool2d(x, pad_arg(o["kernel"]), pad_arg(o.get("stride", o["kernel"])),
+                                 pad_arg(o.get("padding", 0)))
+            elif kind == "avgpool":
+                c = F.avg_pool2d(x, pad_arg(o["kernel"]), pad_arg(o.get("stride", o["kernel"])),
+                                 pad_arg(o.get("padding", 0)))
+            elif kind == "upsample":
+                c = upsample(x, o.get("factor", 2), o.get("mode", "nearest"))
+            elif kind == "pixelshuffle":
+                c = F.pixel_shuffle(x, o.get("factor", 2))
+            else:
+                raise ValueError(kind)
+            z = c if z is None else z + c
+        has_bias = any(k in weighted for k in kinds) and "nobias" not in u["words"] and u["norm"] != "batchnorm"
+        if has_bias:
+            b = P[f"{name}.bias"]
+            if all(k in ("conv", "deconv") for k in kinds if k in weighted):
+                z = z + b.reshape(1, -1, *([1] * (z.dim() - 2)))
+            else:
+                z = z + b.reshape(1, *z.shape[1:])
+        if u["norm"] == "batchnorm":
+            eps, mom = u["nopts"].get("eps", 1e-5), u["nopts"].get("momentum", 0.1)
+            rm, rv = B[f"{name}.norm.running_mean"], B[f"{name}.norm.running_var"]
+            z = F.batch_norm(z, rm, rv, P[f"{name}.norm.weight"], P[f"{name}.norm.bias"], training, mom, eps)
+        elif u["norm"] == "layernorm":
+            eps = u["nopts"].get("eps", 1e-5)
+            z = F.layer_norm(z, z.shape[1:], P[f"{name}.norm.weight"].reshape(z.shape[1:]),
+                             P[f"{name}.norm.bias"].reshape(z.shape[1:]), eps)
+        s = activation(u["act"] or "identity", u["aopts"], z)
+        if training and any(w.startswith("dropout=") for w in u["words"]):
+            p = float(next(w for w in u["words"] if w.startswith("dropout="))[8:])
+            uniform = torch.tensor(next(a for sl, a in by_slot.items() if name in sl))
+            s = s * (uniform < 1 - p).double() / (1 - p)
+        vals[name] = s
+    return vals, z_of(net, vals)
+
+
+def z_of(net, vals):
+    return None
+
+
+def twin_logits(net, vals, P, B, inputs, training, draws, slots, unit):
+    """The net input a fused loss reads: recompute the unit with the identity activation."""
+    saved = next(u for u in net.units if u["name"] == unit)
+    act = saved["act"]
+    saved["act"] = "identity"
+    try:
+        again, _ = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, inputs, training, draws, slots)
+    finally:
+        saved["act"] = act
+    return again[unit]
+
+
+def twin_loss(net, vals, P, B, inputs, draws, slots, target):
+    total = 0
+    for w, term, unit, other in net.losses:
+        y = vals[unit]
+        act = next(u for u in net.units if u["name"] == unit)["act"]
+        k = y.reshape(y.shape[0], -1).shape[1]
+        if other is not None:
+            t = vals[other]
+        elif target is not None and target.ndim == 1 and term == "cross_entropy":
+            t = torch.tensor(target, dtype=torch.long)
+        elif target is not None and target.ndim == 1 and k == 1:
+            t = torch.tensor(target, dtype=torch.float64).reshape(-1, 1)
+        elif target is not None and target.ndim == 1:
+            t = F.one_hot(torch.tensor(target, dtype=torch.long), k).double()
+        else:
+            t = None if target is None else torch.tensor(target)
+        if term == "mse":
+            v = F.mse_loss(y, t)
+        elif term == "bce":
+            if act == "sigmoid":
+                zl = twin_logits(net, vals, P, B, inputs, True, draws, slots, unit)
+                v = F.binary_cross_entropy_with_logits(zl, t)
+            else:
+                v = F.binary_cross_entropy(y, t)
+        elif term == "cross_entropy":
+            zl = twin_logits(net, vals, P, B, inputs, True, draws, slots, unit) if act == "softmax" else y
+            v = F.cross_entropy(zl, t)  # labels or probability rows: mean over the batch
+        elif term == "kl":
+            u = next(u for u in net.units if u["name"] == unit)
+            mu, lv = vals[u["extra"]["mean"]], vals[u["extra"]["logvar"]]
+            v = (0.5 * (torch.exp(lv) + mu**2 - 1 - lv)).sum(dim=1).mean()
+        if net.sum_units and term in ("mse", "bce"):
+            v = v * k
+        total = total + w * v
+    return total
+
+
+# ---- comparing ---------------------------------------------------------------------------------------
+
+
+def rel_diff(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape:
+        return float("inf")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+
+
+def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=False):
+    """The worst relative difference over forward values (eval and training), loss, gradients, buffers and
+    three optimizer steps; with a note of where it is."""
+    text = net.text(extra)
+    checked = nngraph.loads(text)
+    if sum_units:  # as method vae compiles it (train/vae.py)
+        from nngraph.backend import get_backend
+        from nngraph.compile import compile_model
+
+        prog = compile_model(checked.models["m"], checked.train(None).loss, get_backend("numpy", "float64"), 0,
+                             sum_units=True)
+    else:
+        prog = nngraph.program(checked, "m", dtype="float64", seed=0)
+    net.sum_units = sum_units
+    from nngraph.train.feeding import target_for  # labels -> a 0/1 column or one-hot rows, as training does
+
+    labels = target
+    target = target_for(prog.train_plan, target)
+    P = {k: torch.tensor(prog.get(k), requires_grad=True) for k in prog.params}
+    B = {k: torch.tensor(prog.backend.to_numpy(v)) for k, v in prog.buffers.items()}
+    worst = (0.0, "")
+
+    def note(d, where):
+        nonlocal worst
+        if not d <= worst[0]:
+            worst = (d, where)
+
+    # eval mode
+    draws = Draws(np.random.default_rng(5))
+    ours = prog.forward(xs, rng=draws)
+    theirs, _ = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
+                             [a for _, a in draws.made], [r.slot for r in prog.eval_plan.random])
+    for u in theirs:
+        if u in ours and net.units[0]["name"] != u:
+            note(rel_diff(ours[u], theirs[u].detach()), f"eval value of {u}")
+    # training mode: loss, gradients, running statistics
+    draws = Draws(np.random.default_rng(7))
+    slots = [r.slot for r in prog.train_plan.random]
+    loss, _, grads, _ = prog.loss_and_grads(xs, target, rng=draws)
+    made = [a for _, a in draws.made]
+    vals, _ = twin_forward(net, P, B, xs, True, made, slots)
+    tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, xs, made, slots, labels)
+    note(rel_diff(float(loss), float(tl.detach())), "loss")
+    for p in P.values():
+        p.grad = None
+    tl.backward()
+    for k, p in P.items():
+        g = p.grad if p.grad is not None else torch.zeros_like(p)
+        note(rel_diff(prog.backend.to_numpy(grads[k]), g), f"gradient of {k}")
+    for k, v in prog.buffers.items():
+        note(rel_diff(prog.backend.to_numpy(v), B[k]), f"buffer {k}")
+    if optimizer is not None:
+        note(*optimizer_steps(prog, checked, net, xs, (target, labels), P, B))
+    return worst, text
+
+
+def optimizer_steps(prog, checked, net, xs, target, P, B):
+    """Three steps of nngraph's update (penalties, clip, optimizer, as Method.apply_update composes them)
+    against torch's optimizers on the loss plus the documented penalty, clipped by clip_grad_norm_."""
+    config = checked.train(None)
+    opt = make_optimizer(config.optimizer, prog.params, prog.xp)
+    settings = dict(config.optimizer.options) if config.optimizer else {}
+    settings = {k: (v.value if hasattr(v, "value") else v) for k, v in settings.items()}
+    name = config.optimizer.name if config.optimizer else "sgd"
+    tparams = list(P.values())
+    if name == "sgd":
+        topt = torch.optim.SGD(tparams, lr=settings.get("lr", 0.01), momentum=settings.get("momentum", 0),
+                               nesterov=bool(settings.get("nesterov", False)))
+    else:
+        topt = torch.optim.Adam(tparams, lr=settings.get("lr", 1e-3), betas=(settings.get("beta1", 0.9),
+                                settings.get("beta2", 0.999)), eps=settings.get("eps", 1e-8))
+    target, labels = target
+    for _ in range(3):
+        draws = Draws(np.random.default_rng(11))
+        _, _, grads, _ = prog.loss_and_grads(xs, target, rng=draws)
+        add_penalties(prog.params, grads, config.l1, config.l2, prog.xp)
+        if config.clip:
+            clip_by_global_norm(grads, config.clip, prog.xp)
+        opt.update(prog.params, grads)
+        made = [a for _, a in draws.made]
+        slots = [r.slot for r in prog.train_plan.random]
+        topt.zero_grad()
+        vals, _ = twin_forward(net, P, B, xs, True, made, slots)
+        tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, xs, made, slots, labels)
+        pen = sum(config.l1 * p.abs().sum() + 0.5 * config.l2 * (p**2).sum()
+                  for k, p in P.items() if not k.endswith(".bias"))
+        (tl + pen).backward()
+        if config.clip:
+            torch.nn.utils.clip_grad_norm_(tparams, config.clip)
+        topt.step()
+    d = max(rel_diff(prog.get(k), P[k].detach()) for k in P)
+    return d, f"parameters after 3 {name} steps"
+
+
+def rand_optimizer(rng):
+    lines, used = [], set()
+    if rng.random() < 0.5:
+        mom = [0, 0.9][rng.integers(2)]
+        nest = bool(mom and rng.random() < 0.5)
+        lines.append(f"optimizer sgd(lr=0.1, momentum={mom}{', nesterov=true' if nest else ''})")
+        used.add("sgd" + ("+momentum" if mom else "") + ("+nesterov" if nest else ""))
+    else:
+        eps = [1e-8, 0.1][rng.integers(2)]
+        lines.append(f"optimizer adam(lr=0.01, beta1=0.8, eps={eps})")
+        used.add("adam")
+    if rng.random() < 0.5:
+        lines.append("l2 0.1")
+        used.add("l2")
+    if rng.random() < 0.4:
+        lines.append("l1 0.05")
+        used.add("l1")
+    if rng.random() < 0.5:
+        lines.append("clip 0.05")
+        used.add("clip")
+    return lines, used
+
+
+# ---- recurrent models ---------------------------------------------------------------------------------
+
+
+def recurrent_case(rng):
+    net, used = Net(), set()
+    d, hsz, k = int(rng.integers(1, 4)), int(rng.integers(2, 5)), int(rng.integers(1, 4))
+    net.unit("x", "input", (d,), words=["sequence"])
+    cell = ["elman", "lstm", "gru", "mgu"][rng.integers(4)]
+    bi = rng.random() < 0.3
+    learned = (not bi) and rng.random() < 0.3
+    words = (["bidirectional"] if bi else []) + (["initial=learned"] if learned else [])
+    if cell == "elman":
+        net.unit("h", "layer", (hsz,), "tanh", words=words)
+        net.link("h", "h", delay=1)
+    else:
+        net.unit("h", "layer", (hsz,), cell, words=words)
+    net.link("x", "h")
+    used |= {cell, *(["bidirectional"] if bi else []), *(["initial=learned"] if learned else [])}
+    net.unit("y", "output", (k,), "identity")
+    net.link("h", "y")
+    if not bi and rng.random() < 0.4:
+        net.link("y", "h", delay=2)
+        used.add("delay 2 feedback")
+    per_step = rng.random() < 0.6
+    net.losses.append((1, "mse", "y", None))
+    used.add("per-step" if per_step else "last-step")
+    n, T = int(rng.integers(2, 4)), int(rng.integers(2, 5))
+    xs = {"x": rng.normal(size=(n, T, d))}
+    target = rng.normal(size=(n, T, k) if per_step else (n, k))
+    return net, used, xs, target, cell, bi, learned
+
+
+def run_cell(cell, P, prefix, wx, xseq, H, learned, feedback=None):
+    """One direction over time-major xseq [T, n, d]; the documented equations."""
+    T, n = xseq.shape[:2]
+    h = P[f"h.{prefix}initial"].expand(n, H) if learned else torch.zeros(n, H)
+    c = P[f"h.{prefix}initial_cell"].expand(n, H) if learned and cell == "lstm" else torch.zeros(n, H)
+    U = P[f"h->h@1.{prefix}weight"]
+    b = P[f"h.{prefix}bias"]
+    outs = []
+    for t in range(T):
+        a = xseq[t] @ P[wx] + b
+        if feedback is not None:
+            a = a + feedback(t, outs)
+        if cell == "elman":
+            h = torch.tanh(a + h @ U)
+        elif cell == "lstm":
+            g = a + h @ U
+            i, f, gg, o = g.split(H, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        elif cell == "gru":
+            xr, xz, xn = a.split(H, dim=1)
+            ur, uz, un = (h @ U).split(H, dim=1)
+            r, z = torch.sigmoid(xr + ur), torch.sigmoid(xz + uz)
+            nn_ = torch.tanh(xn + r * un)
+            h = (1 - z) * nn_ + z * h
+        else:
+            xf, xn = a.split(H, dim=1)
+            uf, un = (h @ U).split(H, dim=1)
+            f = torch.sigmoid(xf + uf)
+            nn_ = torch.tanh(xn + f * un)
+            h = (1 - f) * nn_ + f * h
+        outs.append(h)
+    return outs
+
+
+def compare_recurrent(net, xs, target, cell, bi, learned):
+    text = net.text()
+    checked = nngraph.loads(text)
+    prog = nngraph.program(checked, "m", dtype="float64", seed=0)
+    P = {k: torch.tensor(prog.get(k), requires_grad=True) for k in prog.params}
+    H = net.units[1]["shape"][0]
+    x = torch.tensor(xs["x"]).transpose(0, 1)  # [T, n, d]
+    T, n = x.shape[:2]
+    fb = any(ln["delay"] == 2 for ln in net.links)
+    ys = []
+
+    def y_of(hh):
+        return hh @ P["h->y.weight"] + P["y.bias"]
+
+    if fb:  # y(t-2) feeds h(t): interleave
+        def feedback(t, outs):
+            return y_of(outs[t - 2]) @ P["y->h@2.weight"] if t >= 2 else 0
+        hs = run_cell(cell, P, "", "x->h.weight", x, H, learned, feedback)
+    else:
+        hs = run_cell(cell, P, "", "x->h.weight", x, H, learned)
+    if bi:
+        back = run_cell(cell, P, "reverse.", "x->h.reverse.weight", x.flip(0), H, False)[::-1]
+        hs = [torch.cat([f, b], dim=1) for f, b in zip(hs, back)]
+    ys = torch.stack([y_of(hh) for hh in hs])  # [T, n, k]
+    worst = (0.0, "")
+
+    def note(d, where):
+        nonlocal worst
+        if not d <= worst[0]:
+            worst = (d, where)
+
+    ours = prog.forward(xs)
+    note(rel_diff(ours["y"], ys.transpose(0, 1).detach()), "value of y")
+    note(rel_diff(ours["h"], torch.stack(hs).transpose(0, 1).detach()), "value of h")
+    from nngraph.train.sequences import select_rows  # how the training loop feeds a window's targets
+
+    chosen = select_rows(target, None, target.ndim == 3, n, 0, T, T)
+    loss, _, grads, _ = prog.loss_and_grads(xs, chosen.data, rows=chosen.rows)
+    tl = F.mse_loss(ys.transpose(0, 1), torch.tensor(target)) if target.ndim == 3 else \
+        F.mse_loss(ys[-1], torch.tensor(target))
+    note(rel_diff(float(loss), float(tl.detach())), "loss")
+    tl.backward()
+    for k, p in P.items():
+        g = p.grad if p.grad is not None else torch.zeros_like(p)
+        note(rel_diff(prog.backend.to_numpy(grads[k]), g), f"gradient of {k}")
+    return worst, text
+
+
+# ---- the run -------------------------------------------------------------------------------------------
+
+
+FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent")
+
+
+def one_case(family, rng):
+    if family == "recurrent":
+        net, used, xs, target, cell, bi, learned = recurrent_case(rng)
+        return used, compare_recurrent(net, xs, target, cell, bi, learned)
+    if family == "tied":
+        net, used, xs, target = tied_case(rng)
+    elif family == "vae":
+        net, used, xs, target = vae_case(rng)
+    else:
+        net, used, xs, target = feedforward_case(rng)
+    extra = ()
+    if family == "optimizer":
+        extra, more = rand_optimizer(rng)
+        used = more
+    if family == "vae":
+        extra = ("method vae",)
+    return used, compare_feedforward(net, xs, target, optimizer=family == "optimizer", extra=extra,
+                                     sum_units=family == "vae")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=60, help="cases per family")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=FAMILIES)
+    parser.add_argument("--tol", type=float, default=1e-9)
+    args = parser.parse_args()
+    stats = collections.defaultdict(lambda: [0, 0, 0.0, None])  # cases, mismatches, worst, smallest failing
+    for family in [args.only] if args.only else FAMILIES:
+        rng = np.random.default_rng(args.seed)
+        for _ in range(args.cases):
+            try:
+                used, ((d, where), text) = one_case(family, rng)
+            except Exception as e:  # a spec nngraph refuses or a crash: a mismatch too, with its message
+                used, d, where, text = {f"{family}:error"}, float("inf"), f"{type(e).__name__}: {e}", LAST[0]
+            for c in used:
+                s = stats[c]
+                s[0] += 1
+                s[2] = max(s[2], d)
+                if d > args.tol:
+                    s[1] += 1
+                    if s[3] is None or len(text) < len(s[3][0]):
+                        s[3] = (text, where, d)
+    print(f"{'construct':34} {'cases':>5} {'mismatch':>8} {'worst rel diff':>15}")
+    for c in sorted(stats):
+        cases, bad, worst, _ = stats[c]
+        print(f"{c:34} {cases:5d} {bad:8d} {worst:15.3e}")
+    for c in sorted(stats):
+        if stats[c][3]:
+            text, where, d = stats[c][3]
+            print(f"\n== {c}: smallest failing case ({where}, {d:.3e})\n{text}")
+
+
+if __name__ == "__main__":
+    main()
