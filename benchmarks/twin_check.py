@@ -26,7 +26,6 @@ import torch.nn.functional as F
 import nngraph
 from nngraph.train.optimizers import make_optimizer
 from nngraph.train.regularize import add_penalties, clip_by_global_norm
-from nngraph.spec import ast
 
 torch.set_default_dtype(torch.float64)
 
@@ -90,6 +89,17 @@ def upsample(x, factor, mode):
     return ours
 
 
+def minibatch_std(x, group):
+    """ProGAN's statistic over consecutive groups (a last, smaller group its own), appended as a channel."""
+    stats = []
+    for start in range(0, x.shape[0], group):
+        g = x[start:start + group].reshape(min(group, x.shape[0] - start), -1)
+        std = torch.sqrt(((g - g.mean(0)) ** 2).mean(0) + 1e-8).mean()
+        stats.append(std.expand(len(g)))
+    column = torch.cat(stats).reshape(-1, 1, *([1] * (x.dim() - 2))).expand(x.shape[0], 1, *x.shape[2:])
+    return torch.cat([x, column], dim=1)
+
+
 def pad_arg(p):
     return tuple(p) if isinstance(p, list) else p
 
@@ -97,6 +107,7 @@ def pad_arg(p):
 # ---- random specs ------------------------------------------------------------------------------------
 
 
+XOR = "model m {\n  input x[2]\n  output y[1] sigmoid\n  x -> y\n}\n"
 LAST = [""]  # the text of the case being run, for an error's report
 
 
@@ -235,7 +246,15 @@ def image_stage(rng, net, src, shape, i):
         norm = "batchnorm" if rng.random() < 0.5 else "layernorm"
     net.unit(name, "layer", None, act, aopts, norm)
     net.link(src, name, real_kind, **opts)
-    if real_kind == "conv" and opts.get("padding") == "same" and c == out[0] and rng.random() < 0.5:
+    if act == "softmax":
+        kind += "+softmax(image)"
+    if norm:
+        kind += f"+{norm}(image)"
+    if real_kind in ("conv", "deconv") and src != "x" and rng.random() < 0.3:
+        net.units[-1]["shape"] = out  # a dense link from the input too: one bias per value
+        net.link("x", name)
+        kind += "+dense(bias per value)"
+    elif real_kind == "conv" and opts.get("padding") == "same" and c == out[0] and rng.random() < 0.5:
         net.link(src, name, "identity")  # a residual link
         kind += "+identity"
     return kind, name, out
@@ -296,7 +315,7 @@ def feedforward_case(rng):
         net.link(src, "y")  # a skip connection: two links into y
         used.add("skip")
     term = "cross_entropy" if loss.startswith("cross") else loss.split("_")[0]
-    net.losses.append((1, term, "y", None))
+    net.losses.append(([1, 0.5, 2][rng.integers(3)], term, "y", None))
     used.add(f"loss:{loss}")
     n = int(rng.integers(3, 7))
     xs = {"x": rng.normal(size=(n, *net.units[0]["shape"]))}
@@ -402,6 +421,8 @@ def twin_forward(net, P, B, inputs, training, draws, random_slots):
                                  pad_arg(o.get("padding", 0)))
             elif kind == "upsample":
                 c = upsample(x, o.get("factor", 2), o.get("mode", "nearest"))
+            elif kind == "minibatch_std":
+                c = minibatch_std(x, o.get("group", 4))
             elif kind == "pixelshuffle":
                 c = F.pixel_shuffle(x, o.get("factor", 2))
             else:
@@ -547,6 +568,14 @@ def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=Fal
         note(rel_diff(prog.backend.to_numpy(grads[k]), g), f"gradient of {k}")
     for k, v in prog.buffers.items():
         note(rel_diff(prog.backend.to_numpy(v), B[k]), f"buffer {k}")
+    if prog.buffers:  # evaluation after a training pass: the running statistics
+        draws = Draws(np.random.default_rng(5))
+        ours = prog.forward(xs, rng=draws)
+        theirs, _ = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
+                                 [a for _, a in draws.made], [r.slot for r in prog.eval_plan.random])
+        for u in theirs:
+            if u in ours and net.units[0]["name"] != u:
+                note(rel_diff(ours[u], theirs[u].detach()), f"eval value of {u} after a training pass")
     if optimizer is not None:
         note(*optimizer_steps(prog, checked, net, xs, (target, labels), P, B))
     return worst, text
@@ -617,37 +646,62 @@ def rand_optimizer(rng):
 
 
 def recurrent_case(rng):
+    """A recurrent layer (a cell or an Elman unit) between a sequence input and an output, with the options
+    of section 8; the case's settings in `case`."""
     net, used = Net(), set()
-    d, hsz, k = int(rng.integers(1, 4)), int(rng.integers(2, 5)), int(rng.integers(1, 4))
+    d, hsz, k = int(rng.integers(1, 4)), int(rng.integers(2, 5)), int(rng.integers(2, 4))
     net.unit("x", "input", (d,), words=["sequence"])
     cell = ["elman", "lstm", "gru", "mgu"][rng.integers(4)]
     bi = rng.random() < 0.3
     learned = (not bi) and rng.random() < 0.3
-    words = (["bidirectional"] if bi else []) + (["initial=learned"] if learned else [])
+    dropout = (not bi) and rng.random() < 0.3
+    words = (["bidirectional"] if bi else []) + (["initial=learned"] if learned else []) + \
+        (["dropout=0.3"] if dropout else [])
+    act, aopts = ("tanh", {}) if cell != "elman" else rand_act(rng, False)
+    identity_delay = cell == "elman" and not bi and rng.random() < 0.3
     if cell == "elman":
-        net.unit("h", "layer", (hsz,), "tanh", words=words)
+        net.unit("h", "layer", (hsz,), act, aopts, words=words)
         net.link("h", "h", delay=1)
+        if identity_delay:
+            net.link("h", "h", "identity", delay=1)
+            used.add("identity delay 1")
+        used.add(f"elman:{act}")
     else:
         net.unit("h", "layer", (hsz,), cell, words=words)
     net.link("x", "h")
-    used |= {cell, *(["bidirectional"] if bi else []), *(["initial=learned"] if learned else [])}
-    net.unit("y", "output", (k,), "identity")
+    used |= {cell, *(["bidirectional"] if bi else []), *(["initial=learned"] if learned else []),
+             *(["dropout(loop)"] if dropout else [])}
+    ce = rng.random() < 0.4
+    net.unit("y", "output", (k,), "softmax" if ce else "identity")
     net.link("h", "y")
-    if not bi and rng.random() < 0.4:
+    feedback = not bi and rng.random() < 0.4
+    if feedback:
         net.link("y", "h", delay=2)
         used.add("delay 2 feedback")
     per_step = rng.random() < 0.6
-    net.losses.append((1, "mse", "y", None))
-    used.add("per-step" if per_step else "last-step")
+    net.losses.append((1, "cross_entropy" if ce else "mse", "y", None))
+    used.add(("per-step" if per_step else "last-step") + (" cross_entropy" if ce else " mse"))
     n, T = int(rng.integers(2, 4)), int(rng.integers(2, 5))
+    lengths = None
+    if not bi and rng.random() < 0.4:
+        lengths = rng.integers(1, T + 1, size=n)
+        used.add("ragged lengths")
     xs = {"x": rng.normal(size=(n, T, d))}
-    target = rng.normal(size=(n, T, k) if per_step else (n, k))
-    return net, used, xs, target, cell, bi, learned
+    if ce:
+        target = rng.integers(0, k, size=(n, T) if per_step else (n,))
+    else:
+        target = rng.normal(size=(n, T, k) if per_step else (n, k))
+    case = dict(cell=cell, bi=bi, learned=learned, act=act, aopts=aopts, feedback=feedback, ce=ce,
+                per_step=per_step, lengths=lengths, dropout=0.3 if dropout else 0.0, identity_delay=identity_delay)
+    return net, used, xs, target, case
 
 
-def run_cell(cell, P, prefix, wx, xseq, H, learned, feedback=None):
-    """One direction over time-major xseq [T, n, d]; the documented equations."""
+def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None):
+    """One direction over time-major xseq [T, n, d]: the documented equations. `mask`: the dropout mask of
+    the unit's value, the same at every step, which the recurrence reads too."""
+    cell = case["cell"]
     T, n = xseq.shape[:2]
+    learned = case["learned"]
     h = P[f"h.{prefix}initial"].expand(n, H) if learned else torch.zeros(n, H)
     c = P[f"h.{prefix}initial_cell"].expand(n, H) if learned and cell == "lstm" else torch.zeros(n, H)
     U = P[f"h->h@1.{prefix}weight"]
@@ -658,7 +712,8 @@ def run_cell(cell, P, prefix, wx, xseq, H, learned, feedback=None):
         if feedback is not None:
             a = a + feedback(t, outs)
         if cell == "elman":
-            h = torch.tanh(a + h @ U)
+            z = a + h @ U + (h if case["identity_delay"] else 0)
+            h = activation(case["act"], case["aopts"], z)
         elif cell == "lstm":
             g = a + h @ U
             i, f, gg, o = g.split(H, dim=1)
@@ -668,19 +723,19 @@ def run_cell(cell, P, prefix, wx, xseq, H, learned, feedback=None):
             xr, xz, xn = a.split(H, dim=1)
             ur, uz, un = (h @ U).split(H, dim=1)
             r, z = torch.sigmoid(xr + ur), torch.sigmoid(xz + uz)
-            nn_ = torch.tanh(xn + r * un)
-            h = (1 - z) * nn_ + z * h
+            h = (1 - z) * torch.tanh(xn + r * un) + z * h
         else:
             xf, xn = a.split(H, dim=1)
             uf, un = (h @ U).split(H, dim=1)
             f = torch.sigmoid(xf + uf)
-            nn_ = torch.tanh(xn + f * un)
-            h = (1 - f) * nn_ + f * h
+            h = (1 - f) * torch.tanh(xn + f * un) + f * h
+        if mask is not None:
+            h = h * mask
         outs.append(h)
     return outs
 
 
-def compare_recurrent(net, xs, target, cell, bi, learned):
+def compare_recurrent(net, xs, target, case):
     text = net.text()
     checked = nngraph.loads(text)
     prog = nngraph.program(checked, "m", dtype="float64", seed=0)
@@ -688,22 +743,6 @@ def compare_recurrent(net, xs, target, cell, bi, learned):
     H = net.units[1]["shape"][0]
     x = torch.tensor(xs["x"]).transpose(0, 1)  # [T, n, d]
     T, n = x.shape[:2]
-    fb = any(ln["delay"] == 2 for ln in net.links)
-    ys = []
-
-    def y_of(hh):
-        return hh @ P["h->y.weight"] + P["y.bias"]
-
-    if fb:  # y(t-2) feeds h(t): interleave
-        def feedback(t, outs):
-            return y_of(outs[t - 2]) @ P["y->h@2.weight"] if t >= 2 else 0
-        hs = run_cell(cell, P, "", "x->h.weight", x, H, learned, feedback)
-    else:
-        hs = run_cell(cell, P, "", "x->h.weight", x, H, learned)
-    if bi:
-        back = run_cell(cell, P, "reverse.", "x->h.reverse.weight", x.flip(0), H, False)[::-1]
-        hs = [torch.cat([f, b], dim=1) for f, b in zip(hs, back)]
-    ys = torch.stack([y_of(hh) for hh in hs])  # [T, n, k]
     worst = (0.0, "")
 
     def note(d, where):
@@ -711,15 +750,45 @@ def compare_recurrent(net, xs, target, cell, bi, learned):
         if not d <= worst[0]:
             worst = (d, where)
 
+    def twin(mask):
+        def y_of(hh):
+            z = hh @ P["h->y.weight"] + P["y.bias"]
+            return z
+
+        def feedback(t, outs):
+            return activation("softmax" if case["ce"] else "identity", {}, y_of(outs[t - 2])) @ P["y->h@2.weight"] \
+                if t >= 2 else 0
+
+        hs = run_cell(case, P, "", "x->h.weight", x, H, feedback if case["feedback"] else None, mask)
+        if case["bi"]:
+            back = run_cell(case, P, "reverse.", "x->h.reverse.weight", x.flip(0), H)[::-1]
+            hs = [torch.cat([f, b], dim=1) for f, b in zip(hs, back)]
+        return torch.stack(hs), torch.stack([y_of(hh) for hh in hs])  # [T, n, H], [T, n, k] logits
+
+    hs, zs = twin(None)
+    ys = torch.softmax(zs, -1) if case["ce"] else zs
     ours = prog.forward(xs)
     note(rel_diff(ours["y"], ys.transpose(0, 1).detach()), "value of y")
-    note(rel_diff(ours["h"], torch.stack(hs).transpose(0, 1).detach()), "value of h")
+    note(rel_diff(ours["h"], hs.transpose(0, 1).detach()), "value of h")
     from nngraph.train.sequences import select_rows  # how the training loop feeds a window's targets
 
-    chosen = select_rows(target, None, target.ndim == 3, n, 0, T, T)
-    loss, _, grads, _ = prog.loss_and_grads(xs, chosen.data, rows=chosen.rows)
-    tl = F.mse_loss(ys.transpose(0, 1), torch.tensor(target)) if target.ndim == 3 else \
-        F.mse_loss(ys[-1], torch.tensor(target))
+    chosen = select_rows(target, case["lengths"], case["per_step"], n, 0, T, T)
+    draws = Draws(np.random.default_rng(3))
+    loss, _, grads, _ = prog.loss_and_grads(xs, chosen.data, rng=draws, rows=chosen.rows)
+    mask = None
+    if case["dropout"]:
+        (_, u), = draws.made
+        mask = torch.tensor((u < 1 - case["dropout"]) / (1 - case["dropout"]))
+    hs, zs = twin(mask)
+    lengths = case["lengths"] if case["lengths"] is not None else np.full(n, T)
+    if case["per_step"]:
+        valid = torch.tensor(np.arange(T)[:, None] < lengths[None, :])  # [T, n]
+        zr = zs[valid]
+        tr = torch.tensor(target).transpose(0, 1)[valid]
+    else:
+        zr = zs[torch.tensor(lengths - 1), torch.arange(n)]
+        tr = torch.tensor(target)
+    tl = F.cross_entropy(zr, tr) if case["ce"] else F.mse_loss(zr, tr)
     note(rel_diff(float(loss), float(tl.detach())), "loss")
     tl.backward()
     for k, p in P.items():
@@ -728,16 +797,80 @@ def compare_recurrent(net, xs, target, cell, bi, learned):
     return worst, text
 
 
+def gan_case(rng):
+    """A discriminator with minibatch_std (only a gan's discriminator may have one): its forward values and the
+    gradients of sum(real) by every parameter."""
+    shape = [(int(rng.integers(2, 6)),), (int(rng.integers(1, 3)), 3, 4)][rng.integers(2)]
+    group, n = int(rng.integers(2, 5)), int(rng.integers(3, 9))
+    text = ("model g {\n  noise z[2]\n  output p" + f"[{', '.join(map(str, shape))}]" + " identity\n  z -> p\n}\n"
+            "model d {\n  input p" + f"[{', '.join(map(str, shape))}]" + "\n  layer s\n  output real[1] sigmoid\n"
+            f"  p -> s minibatch_std(group={group})\n  s -> real\n}}\n"
+            "train {\n  data ring\n  method gan(generator=g, discriminator=d)\n}\n")
+    LAST[0] = text
+    checked = nngraph.loads(text)
+    from nngraph.backend import get_backend
+    from nngraph.compile import compile_model
+
+    prog = compile_model(checked.models["d"], (), get_backend("numpy", "float64"), 0)
+    net = Net()
+    net.unit("p", "input", shape)
+    net.unit("s", "layer", None)
+    net.unit("real", "output", (1,), "sigmoid")
+    net.link("p", "s", "minibatch_std", group=group)
+    net.link("s", "real")
+    P = {k: torch.tensor(prog.get(k), requires_grad=True) for k in prog.params}
+    x = rng.normal(size=(n, *shape))
+    values = prog.feeds({"p": x}, training=True)
+    ctxs = prog.run(values, training=True, with_loss=False)
+    theirs, _ = twin_forward(net, P, {}, {"p": x}, True, [], [])
+    d = max(rel_diff(values[prog.train_plan.slot(u)], theirs[u].detach()) for u in ("s", "real"))
+    grads = prog.backward(values, ctxs, {prog.train_plan.slot("real"): np.ones((n, 1))})
+    theirs["real"].sum().backward()
+    return max(d, *(rel_diff(grads[k], P[k].grad) for k in P)), text
+
+
+def schedule_cases(rng):
+    """Each schedule's rate against the documented formula (and, for step and cosine without warm-up, torch's
+    StepLR and CosineAnnealingLR)."""
+    from nngraph.train.schedules import learning_rate
+
+    worst, where = 0.0, ""
+    for _ in range(10):
+        E, lr = int(rng.integers(3, 12)), 0.5
+        every, gamma = int(rng.integers(1, 4)), 0.5
+        warmup, min_lr = int(rng.integers(0, 3)), [0.0, 0.01][rng.integers(2)]
+        choices = {"constant": ({}, lambda e: lr), "step": (dict(every=every, gamma=gamma),
+                                                              lambda e: lr * gamma ** (e // every)),
+                   "cosine": (dict(warmup=warmup, min_lr=min_lr),
+                              lambda e: lr * (e + 1) / (warmup + 1) if e < warmup else
+                              min_lr + (lr - min_lr) * (1 + math.cos(math.pi * (e - warmup) / (E - warmup))) / 2),
+                   "linear": (dict(min_lr=min_lr), lambda e: lr + (min_lr - lr) * e / E)}
+        for name, (opts, formula) in choices.items():
+            text = XOR + f"train {{\n  data xor\n  loss bce(y)\n  schedule {call(name, opts)}\n}}\n"
+            choice = nngraph.loads(text).train(None).schedule
+            for e in range(E):
+                ours = learning_rate(choice, lr, e, E)
+                d = abs(ours - formula(e)) / lr
+                if d > worst:
+                    worst, where = d, f"schedule {name}{opts} epoch {e} of {E}: {ours} vs {formula(e)}"
+    return worst, where
+
+
 # ---- the run -------------------------------------------------------------------------------------------
 
 
-FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent")
+FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "gan", "schedule")
 
 
 def one_case(family, rng):
     if family == "recurrent":
-        net, used, xs, target, cell, bi, learned = recurrent_case(rng)
-        return used, compare_recurrent(net, xs, target, cell, bi, learned)
+        net, used, xs, target, case = recurrent_case(rng)
+        return used, compare_recurrent(net, xs, target, case)
+    if family == "gan":
+        d, text = gan_case(rng)
+        return {"minibatch_std"}, ((d, "discriminator values and gradients"), text)
+    if family == "schedule":
+        return {"schedules"}, (schedule_cases(rng), "")
     if family == "tied":
         net, used, xs, target = tied_case(rng)
     elif family == "vae":
