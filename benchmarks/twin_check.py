@@ -207,9 +207,9 @@ def image_stage(rng, net, src, shape, i):
         k = rand_pair(rng, 2, 3)
         kh, kw = pair(k)
         opts = dict(kernel=k)
-        s = rand_pair(rng, 1, 2) if rng.random() < 0.6 else k
+        s = k
         if rng.random() < 0.6:
-            opts["stride"] = s
+            s = opts["stride"] = rand_pair(rng, 1, 2)
         p = [int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1))]
         if rng.random() < 0.6:
             opts["padding"] = p
@@ -653,15 +653,18 @@ def recurrent_case(rng):
     net.unit("x", "input", (d,), words=["sequence"])
     cell = ["elman", "lstm", "gru", "mgu"][rng.integers(4)]
     bi = rng.random() < 0.3
-    learned = (not bi) and rng.random() < 0.3
-    dropout = (not bi) and rng.random() < 0.3
+    learned = rng.random() < 0.3
+    dropout = rng.random() < 0.3
     words = (["bidirectional"] if bi else []) + (["initial=learned"] if learned else []) + \
         (["dropout=0.3"] if dropout else [])
     act, aopts = ("tanh", {}) if cell != "elman" else rand_act(rng, False)
     identity_delay = cell == "elman" and not bi and rng.random() < 0.3
+    delay = 1 if cell != "elman" or bi or rng.random() < 0.6 else int(rng.integers(2, 4))
     if cell == "elman":
         net.unit("h", "layer", (hsz,), act, aopts, words=words)
-        net.link("h", "h", delay=1)
+        net.link("h", "h", delay=delay)
+        if delay > 1:
+            used.add("elman delay k>1" + (" learned" if learned else ""))
         if identity_delay:
             net.link("h", "h", "identity", delay=1)
             used.add("identity delay 1")
@@ -678,6 +681,10 @@ def recurrent_case(rng):
     if feedback:
         net.link("y", "h", delay=2)
         used.add("delay 2 feedback")
+    skip_delay = int(rng.integers(1, 4)) if rng.random() < 0.3 else 0
+    if skip_delay:
+        net.link("x", "y", delay=skip_delay)  # a delayed link off any loop
+        used.add("x -> y delay k")
     per_step = rng.random() < 0.6
     net.losses.append((1, "cross_entropy" if ce else "mse", "y", None))
     used.add(("per-step" if per_step else "last-step") + (" cross_entropy" if ce else " mse"))
@@ -692,7 +699,8 @@ def recurrent_case(rng):
     else:
         target = rng.normal(size=(n, T, k) if per_step else (n, k))
     case = dict(cell=cell, bi=bi, learned=learned, act=act, aopts=aopts, feedback=feedback, ce=ce,
-                per_step=per_step, lengths=lengths, dropout=0.3 if dropout else 0.0, identity_delay=identity_delay)
+                per_step=per_step, lengths=lengths, dropout=0.3 if dropout else 0.0, identity_delay=identity_delay,
+                delay=delay, skip_delay=skip_delay)
     return net, used, xs, target, case
 
 
@@ -704,7 +712,9 @@ def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None):
     learned = case["learned"]
     h = P[f"h.{prefix}initial"].expand(n, H) if learned else torch.zeros(n, H)
     c = P[f"h.{prefix}initial_cell"].expand(n, H) if learned and cell == "lstm" else torch.zeros(n, H)
-    U = P[f"h->h@1.{prefix}weight"]
+    k = case["delay"]
+    U = P[f"h->h@{k}.{prefix}weight"]
+    past = [h] * k  # h(-k) .. h(-1): the initial state at every step before the first
     b = P[f"h.{prefix}bias"]
     outs = []
     for t in range(T):
@@ -712,7 +722,7 @@ def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None):
         if feedback is not None:
             a = a + feedback(t, outs)
         if cell == "elman":
-            z = a + h @ U + (h if case["identity_delay"] else 0)
+            z = a + past[-k] @ U + (past[-1] if case["identity_delay"] else 0)
             h = activation(case["act"], case["aopts"], z)
         elif cell == "lstm":
             g = a + h @ U
@@ -732,6 +742,7 @@ def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None):
         if mask is not None:
             h = h * mask
         outs.append(h)
+        past.append(h)
     return outs
 
 
@@ -750,36 +761,45 @@ def compare_recurrent(net, xs, target, case):
         if not d <= worst[0]:
             worst = (d, where)
 
-    def twin(mask):
-        def y_of(hh):
+    def twin(mask, back_mask=None):
+        def y_of(hh, t):
             z = hh @ P["h->y.weight"] + P["y.bias"]
-            return z
+            k = case["skip_delay"]
+            return z + x[t - k] @ P[f"x->y@{k}.weight"] if k and t >= k else z
 
         def feedback(t, outs):
-            return activation("softmax" if case["ce"] else "identity", {}, y_of(outs[t - 2])) @ P["y->h@2.weight"] \
+            return activation("softmax" if case["ce"] else "identity", {}, y_of(outs[t - 2], t - 2)) @ P["y->h@2.weight"] \
                 if t >= 2 else 0
 
         hs = run_cell(case, P, "", "x->h.weight", x, H, feedback if case["feedback"] else None, mask)
         if case["bi"]:
-            back = run_cell(case, P, "reverse.", "x->h.reverse.weight", x.flip(0), H)[::-1]
+            back = run_cell(case, P, "reverse.", "x->h.reverse.weight", x.flip(0), H, None, back_mask)[::-1]
             hs = [torch.cat([f, b], dim=1) for f, b in zip(hs, back)]
-        return torch.stack(hs), torch.stack([y_of(hh) for hh in hs])  # [T, n, H], [T, n, k] logits
+        return torch.stack(hs), torch.stack([y_of(hh, t) for t, hh in enumerate(hs)])  # [T, n, H], [T, n, k] logits
 
     hs, zs = twin(None)
     ys = torch.softmax(zs, -1) if case["ce"] else zs
     ours = prog.forward(xs)
     note(rel_diff(ours["y"], ys.transpose(0, 1).detach()), "value of y")
     note(rel_diff(ours["h"], hs.transpose(0, 1).detach()), "value of h")
+    if not case["bi"] and T > 1:  # bptt: a second window from the state the first ended in
+        cut = int(np.random.default_rng(T).integers(1, T))
+        first = prog.feeds({"x": xs["x"][:, :cut]})
+        prog.run(first, training=False, with_loss=False)
+        state = prog.final_state(first, n, prog.eval_plan)
+        rest = prog.forward({"x": xs["x"][:, cut:]}, state=state)
+        note(rel_diff(rest["y"], ys.transpose(0, 1)[:, cut:].detach()), f"value of y after a window cut at {cut}")
     from nngraph.train.sequences import select_rows  # how the training loop feeds a window's targets
 
     chosen = select_rows(target, case["lengths"], case["per_step"], n, 0, T, T)
     draws = Draws(np.random.default_rng(3))
     loss, _, grads, _ = prog.loss_and_grads(xs, chosen.data, rng=draws, rows=chosen.rows)
-    mask = None
-    if case["dropout"]:
-        (_, u), = draws.made
-        mask = torch.tensor((u < 1 - case["dropout"]) / (1 - case["dropout"]))
-    hs, zs = twin(mask)
+    mask = back_mask = None
+    if case["dropout"]:  # one mask per sequence and direction, by slot name
+        keep = 1 - case["dropout"]
+        masks = {r.slot: torch.tensor((u < keep) / keep) for r, (_, u) in zip(prog.train_plan.random, draws.made)}
+        mask, back_mask = masks["random:h.dropout"], masks.get("random:h.reverse.dropout")
+    hs, zs = twin(mask, back_mask)
     lengths = case["lengths"] if case["lengths"] is not None else np.full(n, T)
     if case["per_step"]:
         valid = torch.tensor(np.arange(T)[:, None] < lengths[None, :])  # [T, n]
