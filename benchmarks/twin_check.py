@@ -314,9 +314,22 @@ def feedforward_case(rng):
     if rng.random() < 0.3 and loss != "bce_prob":
         net.link(src, "y")  # a skip connection: two links into y
         used.add("skip")
+    if loss in ("mse", "cross_entropy_logits") and rng.random() < 0.3:
+        net.units[-1]["words"].append("dropout=0.25")  # the loss reads the dropped values
+        used.add("dropout on the output a loss reads")
     term = "cross_entropy" if loss.startswith("cross") else loss.split("_")[0]
     net.losses.append(([1, 0.5, 2][rng.integers(3)], term, "y", None))
     used.add(f"loss:{loss}")
+    if loss in ("mse", "mse_labels") and rng.random() < 0.4:
+        net.unit("y2", "output", (k,), "tanh")
+        net.link("h", "y2")
+        net.losses.append((0.5, "mse", "y2", None))
+        used.add("two terms read the data's targets")
+    if rng.random() < 0.3:
+        net.unit("q", "output", (hidden,), *rand_act(rng, False))
+        net.link("h", "q")
+        net.losses.append((0.3, "mse", "q", "h"))
+        used.add("mse(q, h): both sides differentiated")
     n = int(rng.integers(3, 7))
     xs = {"x": rng.normal(size=(n, *net.units[0]["shape"]))}
     if loss in ("cross_entropy", "cross_entropy_logits", "mse_labels", "bce_label"):
@@ -849,6 +862,72 @@ def gan_case(rng):
     return max(d, *(rel_diff(grads[k], P[k].grad) for k in P)), text
 
 
+def fit_case(rng, folder):
+    """A whole run, `nngraph.fit` on an npz file (one full batch an epoch, so shuffling cannot matter), against
+    the twin's epochs from the same initial parameters: data loading, label conversion, the schedule's rate per
+    epoch, penalties, clipping and the optimizer, as the training loop composes them."""
+    import pathlib
+    import tempfile
+
+    while True:
+        net, used, xs, target = feedforward_case(rng)
+        if not any(w.startswith("dropout") for u in net.units for w in u["words"]):
+            break
+    # data sets hold float32 inputs and float targets whatever the run's dtype (docs/language.md, section 11)
+    xs = {"x": xs["x"].astype(np.float32).astype(np.float64)}
+    if target.dtype.kind == "f":
+        target = target.astype(np.float32).astype(np.float64)
+    lines, more = rand_optimizer(rng)
+    E = int(rng.integers(1, 4))
+    schedule = ["constant", "step(every=1, gamma=0.5)", "cosine(warmup=1)", "linear(min_lr=0.01)"][rng.integers(4)]
+    n = len(xs["x"])
+    lines += ["dtype float64", f"batch {n}", f"schedule {schedule}"]
+    used = more | {f"fit:{schedule.split('(')[0]}", "fit"}
+    work = pathlib.Path(tempfile.mkdtemp(dir=folder))
+    np.savez(work / "d.npz", x=xs["x"], y=target)
+    base = net.text(lines)
+    base = base.replace("  data xor", f'  data npz("{work / "d.npz"}")')
+    runs = {}
+    for epochs in (0, E):
+        text = base.replace("  loss", f"  epochs {epochs}\n  loss")
+        nngraph.fit(nngraph.loads(text, path=str(work / "s.nn")), out=str(work / f"r{epochs}"), quiet=True)
+        with np.load(work / f"r{epochs}" / "checkpoint.npz", allow_pickle=False) as z:
+            runs[epochs] = {k: z[k] for k in z.files if k.startswith(("params.", "buffers."))}
+    LAST[0] = text
+    checked = nngraph.loads(text, path=str(work / "s.nn"))
+    config = checked.train(None)
+    P = {k[7:]: torch.tensor(v, requires_grad=True) for k, v in runs[0].items() if k.startswith("params.")}
+    B = {k[8:]: torch.tensor(v) for k, v in runs[0].items() if k.startswith("buffers.")}
+    opts = {k: (v.value if hasattr(v, "value") else v) for k, v in dict(config.optimizer.options).items()}
+    tparams = list(P.values())
+    if config.optimizer.name == "sgd":
+        topt = torch.optim.SGD(tparams, lr=opts["lr"], momentum=opts.get("momentum", 0),
+                               nesterov=bool(opts.get("nesterov", False)))
+    else:
+        topt = torch.optim.Adam(tparams, lr=opts["lr"], betas=(opts.get("beta1", 0.9), opts.get("beta2", 0.999)),
+                                eps=opts.get("eps", 1e-8))
+    lr = opts["lr"]
+    rates = {"constant": lambda e: lr, "step": lambda e: lr * 0.5 ** e,
+             "cosine": lambda e: lr * (e + 1) / 2 if e < 1 else lr * (1 + math.cos(math.pi * (e - 1) / (E - 1))) / 2,
+             "linear": lambda e: lr + (0.01 - lr) * e / E}
+    for e in range(E):
+        for group in topt.param_groups:
+            group["lr"] = rates[schedule.split("(")[0]](e)
+        topt.zero_grad()
+        vals, _ = twin_forward(net, P, B, xs, True, [], [])
+        tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, xs, [], [], target)
+        pen = sum(config.l1 * p.abs().sum() + 0.5 * config.l2 * (p**2).sum()
+                  for k, p in P.items() if not k.endswith(".bias"))
+        (tl + pen).backward()
+        if config.clip:
+            torch.nn.utils.clip_grad_norm_(tparams, config.clip)
+        topt.step()
+    final = runs[E]
+    d = max([rel_diff(final["params." + k], p.detach()) for k, p in P.items()] +
+            [rel_diff(final["buffers." + k], b) for k, b in B.items()])
+    return used, ((d, f"parameters after {E} epochs of nngraph.fit"), text)
+
+
 def schedule_cases(rng):
     """Each schedule's rate against the documented formula (and, for step and cosine without warm-up, torch's
     StepLR and CosineAnnealingLR)."""
@@ -879,13 +958,18 @@ def schedule_cases(rng):
 # ---- the run -------------------------------------------------------------------------------------------
 
 
-FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "gan", "schedule")
+FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "gan", "schedule", "fit")
 
 
 def one_case(family, rng):
     if family == "recurrent":
         net, used, xs, target, case = recurrent_case(rng)
         return used, compare_recurrent(net, xs, target, case)
+    if family == "fit":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            return fit_case(rng, folder)
     if family == "gan":
         d, text = gan_case(rng)
         return {"minibatch_std"}, ((d, "discriminator values and gradients"), text)
