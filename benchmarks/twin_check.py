@@ -928,6 +928,42 @@ def fit_case(rng, folder):
     return used, ((d, f"parameters after {E} epochs of nngraph.fit"), text)
 
 
+def conv_loop_case(rng):
+    """Conv and pooling inside a loop (section 8): a convolutional Elman unit over image sequences."""
+    c, size, f = int(rng.integers(1, 3)), int(rng.integers(3, 6)), int(rng.integers(1, 3))
+    k = [1, 3][rng.integers(2)]
+    act, aopts = rand_act(rng, False)
+    pool = ["maxpool", "avgpool"][rng.integers(2)]
+    text = (f"model m {{\n  input x[{c}, {size}, {size}] sequence\n  layer h {call(act, aopts)}\n  layer p\n"
+            f"  output y[2] identity\n  x -> h conv(filters={f}, kernel={k}, padding=same)\n"
+            f"  h -> h conv(filters={f}, kernel=3, padding=1) delay 1\n  h -> p {pool}(kernel=2, stride=1)\n"
+            f"  p -> y\n}}\ntrain {{\n  model m\n  data xor\n  loss mse(y)\n}}\n")
+    LAST[0] = text
+    prog = nngraph.program(nngraph.loads(text), "m", dtype="float64", seed=0)
+    P = {name: torch.tensor(prog.get(name), requires_grad=True) for name in prog.params}
+    n, T = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+    x = rng.normal(size=(n, T, c, size, size))
+    target = rng.normal(size=(n, T, 2))
+    h = torch.zeros(n, f, size, size)
+    ys = []
+    for t in range(T):
+        z = F.conv2d(torch.tensor(x[:, t]), P["x->h.weight"], padding=k // 2) + \
+            F.conv2d(h, P["h->h@1.weight"], padding=1) + P["h.bias"].reshape(1, -1, 1, 1)
+        h = activation(act, aopts, z)
+        pooled = (F.max_pool2d if pool == "maxpool" else F.avg_pool2d)(h, 2, 1)
+        ys.append(pooled.reshape(n, -1) @ P["p->y.weight"] + P["y.bias"])
+    ys = torch.stack(ys, 1)
+    from nngraph.train.sequences import select_rows
+
+    chosen = select_rows(target, None, True, n, 0, T, T)
+    loss, _, grads, _ = prog.loss_and_grads({"x": x}, chosen.data, rows=chosen.rows)
+    tl = F.mse_loss(ys, torch.tensor(target))
+    tl.backward()
+    d = max([rel_diff(prog.forward({"x": x})["y"], ys.detach()), rel_diff(float(loss), float(tl.detach()))] +
+            [rel_diff(grads[name], P[name].grad) for name in P])
+    return d, text
+
+
 def schedule_cases(rng):
     """Each schedule's rate against the documented formula (and, for step and cosine without warm-up, torch's
     StepLR and CosineAnnealingLR)."""
@@ -958,7 +994,7 @@ def schedule_cases(rng):
 # ---- the run -------------------------------------------------------------------------------------------
 
 
-FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "gan", "schedule", "fit")
+FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit")
 
 
 def one_case(family, rng):
@@ -970,6 +1006,9 @@ def one_case(family, rng):
 
         with tempfile.TemporaryDirectory() as folder:
             return fit_case(rng, folder)
+    if family == "conv_loop":
+        d, text = conv_loop_case(rng)
+        return {"conv and pooling in a loop"}, ((d, "values, loss and gradients"), text)
     if family == "gan":
         d, text = gan_case(rng)
         return {"minibatch_std"}, ((d, "discriminator values and gradients"), text)
