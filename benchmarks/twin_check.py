@@ -72,8 +72,9 @@ def keys_matrix(size: int, factor: int, mode: str) -> torch.Tensor:
                 w = max(0.0, 1 - d)
             else:
                 a = -0.5
-                w = ((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else (a * d**3 - 5 * a * d * d + 8 * a * d - 4 * a
-                                                                       if d < 2 else 0.0)
+                near = ((a + 2) * d - (a + 3)) * d * d + 1
+                far = a * d**3 - 5 * a * d * d + 8 * a * d - 4 * a
+                w = near if d <= 1 else (far if d < 2 else 0.0)
             out[o, min(max(j, 0), size - 1)] += w
     return torch.tensor(out)
 
@@ -231,6 +232,8 @@ def image_stage(rng, net, src, shape, i):
         out = (opts["filters"], (h - 1) * sh - 2 * p[0] + kh, (w - 1) * sw - 2 * p[1] + kw)
     else:  # pixelshuffle: a conv to r^2 C channels first
         r = 2
+        if max(h, w) * r > 14:
+            return None
         mid = f"u{i}c"
         net.unit(mid, "layer", None, *rand_act(rng, False))
         net.link(src, mid, "conv", filters=r * r * 2, kernel=1)
@@ -267,8 +270,8 @@ def feedforward_case(rng):
     net.unit("x", "input", shape)
     src = "x"
     for i in range(int(rng.integers(0, 3))):
-        stage = image_stage(rng, net, src, shape, i)
-        if stage is None:
+        stage = next(filter(None, (image_stage(rng, net, src, shape, i) for _ in range(4))), None)
+        if stage is None:  # four draws too large or too small: stop here
             break
         kind, src, shape = stage
         used.add(kind)
@@ -462,11 +465,7 @@ def twin_forward(net, P, B, inputs, training, draws, random_slots):
             uniform = torch.tensor(next(a for sl, a in by_slot.items() if name in sl))
             s = s * (uniform < 1 - p).double() / (1 - p)
         vals[name] = s
-    return vals, z_of(net, vals)
-
-
-def z_of(net, vals):
-    return None
+    return vals
 
 
 def twin_logits(net, vals, P, B, inputs, training, draws, slots, unit):
@@ -475,7 +474,7 @@ def twin_logits(net, vals, P, B, inputs, training, draws, slots, unit):
     act = saved["act"]
     saved["act"] = "identity"
     try:
-        again, _ = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, inputs, training, draws, slots)
+        again = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, inputs, training, draws, slots)
     finally:
         saved["act"] = act
     return again[unit]
@@ -560,7 +559,7 @@ def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=Fal
     # eval mode
     draws = Draws(np.random.default_rng(5))
     ours = prog.forward(xs, rng=draws)
-    theirs, _ = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
+    theirs = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
                              [a for _, a in draws.made], [r.slot for r in prog.eval_plan.random])
     for u in theirs:
         if u in ours and net.units[0]["name"] != u:
@@ -570,7 +569,7 @@ def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=Fal
     slots = [r.slot for r in prog.train_plan.random]
     loss, _, grads, _ = prog.loss_and_grads(xs, target, rng=draws)
     made = [a for _, a in draws.made]
-    vals, _ = twin_forward(net, P, B, xs, True, made, slots)
+    vals = twin_forward(net, P, B, xs, True, made, slots)
     tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, xs, made, slots, labels)
     note(rel_diff(float(loss), float(tl.detach())), "loss")
     for p in P.values():
@@ -584,7 +583,7 @@ def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=Fal
     if prog.buffers:  # evaluation after a training pass: the running statistics
         draws = Draws(np.random.default_rng(5))
         ours = prog.forward(xs, rng=draws)
-        theirs, _ = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
+        theirs = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
                                  [a for _, a in draws.made], [r.slot for r in prog.eval_plan.random])
         for u in theirs:
             if u in ours and net.units[0]["name"] != u:
@@ -594,21 +593,36 @@ def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=Fal
     return worst, text
 
 
+def torch_optimizer(config, P):
+    """torch's optimizer for the train block's, with the documented defaults; and its rate."""
+    opts = {k: (v.value if hasattr(v, "value") else v) for k, v in dict(config.optimizer.options).items()}
+    if config.optimizer.name == "sgd":
+        lr = opts.get("lr", 0.01)
+        return torch.optim.SGD(list(P.values()), lr=lr, momentum=opts.get("momentum", 0),
+                               nesterov=bool(opts.get("nesterov", False))), lr
+    lr = opts.get("lr", 1e-3)
+    return torch.optim.Adam(list(P.values()), lr=lr, betas=(opts.get("beta1", 0.9), opts.get("beta2", 0.999)),
+                            eps=opts.get("eps", 1e-8)), lr
+
+
+def twin_update(config, P, topt, loss):
+    """One step as documented: the loss plus l1 sum|w| + l2/2 sum w^2 over every parameter not named *.bias,
+    the global norm clipped by clip_grad_norm_, then the optimizer."""
+    penalty = sum(config.l1 * p.abs().sum() + 0.5 * config.l2 * (p**2).sum()
+                  for k, p in P.items() if not k.endswith(".bias"))
+    (loss + penalty).backward()
+    if config.clip:
+        torch.nn.utils.clip_grad_norm_(list(P.values()), config.clip)
+    topt.step()
+
+
 def optimizer_steps(prog, checked, net, xs, target, P, B):
     """Three steps of nngraph's update (penalties, clip, optimizer, as Method.apply_update composes them)
     against torch's optimizers on the loss plus the documented penalty, clipped by clip_grad_norm_."""
     config = checked.train(None)
     opt = make_optimizer(config.optimizer, prog.params, prog.xp)
-    settings = dict(config.optimizer.options) if config.optimizer else {}
-    settings = {k: (v.value if hasattr(v, "value") else v) for k, v in settings.items()}
-    name = config.optimizer.name if config.optimizer else "sgd"
-    tparams = list(P.values())
-    if name == "sgd":
-        topt = torch.optim.SGD(tparams, lr=settings.get("lr", 0.01), momentum=settings.get("momentum", 0),
-                               nesterov=bool(settings.get("nesterov", False)))
-    else:
-        topt = torch.optim.Adam(tparams, lr=settings.get("lr", 1e-3), betas=(settings.get("beta1", 0.9),
-                                settings.get("beta2", 0.999)), eps=settings.get("eps", 1e-8))
+    name = config.optimizer.name
+    topt, _ = torch_optimizer(config, P)
     target, labels = target
     for _ in range(3):
         draws = Draws(np.random.default_rng(11))
@@ -620,14 +634,9 @@ def optimizer_steps(prog, checked, net, xs, target, P, B):
         made = [a for _, a in draws.made]
         slots = [r.slot for r in prog.train_plan.random]
         topt.zero_grad()
-        vals, _ = twin_forward(net, P, B, xs, True, made, slots)
+        vals = twin_forward(net, P, B, xs, True, made, slots)
         tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, xs, made, slots, labels)
-        pen = sum(config.l1 * p.abs().sum() + 0.5 * config.l2 * (p**2).sum()
-                  for k, p in P.items() if not k.endswith(".bias"))
-        (tl + pen).backward()
-        if config.clip:
-            torch.nn.utils.clip_grad_norm_(tparams, config.clip)
-        topt.step()
+        twin_update(config, P, topt, tl)
     d = max(rel_diff(prog.get(k), P[k].detach()) for k in P)
     return d, f"parameters after 3 {name} steps"
 
@@ -781,14 +790,17 @@ def compare_recurrent(net, xs, target, case):
             return z + x[t - k] @ P[f"x->y@{k}.weight"] if k and t >= k else z
 
         def feedback(t, outs):
-            return activation("softmax" if case["ce"] else "identity", {}, y_of(outs[t - 2], t - 2)) @ P["y->h@2.weight"] \
-                if t >= 2 else 0
+            if t < 2:
+                return 0
+            y = activation("softmax" if case["ce"] else "identity", {}, y_of(outs[t - 2], t - 2))
+            return y @ P["y->h@2.weight"]
 
         hs = run_cell(case, P, "", "x->h.weight", x, H, feedback if case["feedback"] else None, mask)
         if case["bi"]:
             back = run_cell(case, P, "reverse.", "x->h.reverse.weight", x.flip(0), H, None, back_mask)[::-1]
             hs = [torch.cat([f, b], dim=1) for f, b in zip(hs, back)]
-        return torch.stack(hs), torch.stack([y_of(hh, t) for t, hh in enumerate(hs)])  # [T, n, H], [T, n, k] logits
+        # [T, n, H] values, [T, n, k] logits
+        return torch.stack(hs), torch.stack([y_of(hh, t) for t, hh in enumerate(hs)])
 
     hs, zs = twin(None)
     ys = torch.softmax(zs, -1) if case["ce"] else zs
@@ -855,7 +867,7 @@ def gan_case(rng):
     x = rng.normal(size=(n, *shape))
     values = prog.feeds({"p": x}, training=True)
     ctxs = prog.run(values, training=True, with_loss=False)
-    theirs, _ = twin_forward(net, P, {}, {"p": x}, True, [], [])
+    theirs = twin_forward(net, P, {}, {"p": x}, True, [], [])
     d = max(rel_diff(values[prog.train_plan.slot(u)], theirs[u].detach()) for u in ("s", "real"))
     grads = prog.backward(values, ctxs, {prog.train_plan.slot("real"): np.ones((n, 1))})
     theirs["real"].sum().backward()
@@ -898,30 +910,18 @@ def fit_case(rng, folder):
     config = checked.train(None)
     P = {k[7:]: torch.tensor(v, requires_grad=True) for k, v in runs[0].items() if k.startswith("params.")}
     B = {k[8:]: torch.tensor(v) for k, v in runs[0].items() if k.startswith("buffers.")}
-    opts = {k: (v.value if hasattr(v, "value") else v) for k, v in dict(config.optimizer.options).items()}
-    tparams = list(P.values())
-    if config.optimizer.name == "sgd":
-        topt = torch.optim.SGD(tparams, lr=opts["lr"], momentum=opts.get("momentum", 0),
-                               nesterov=bool(opts.get("nesterov", False)))
-    else:
-        topt = torch.optim.Adam(tparams, lr=opts["lr"], betas=(opts.get("beta1", 0.9), opts.get("beta2", 0.999)),
-                                eps=opts.get("eps", 1e-8))
-    lr = opts["lr"]
+    topt, lr = torch_optimizer(config, P)
     rates = {"constant": lambda e: lr, "step": lambda e: lr * 0.5 ** e,
-             "cosine": lambda e: lr * (e + 1) / 2 if e < 1 else lr * (1 + math.cos(math.pi * (e - 1) / (E - 1))) / 2,
+             "cosine": lambda e: (lr * (e + 1) / 2 if e < 1
+                                  else lr * (1 + math.cos(math.pi * (e - 1) / (E - 1))) / 2),
              "linear": lambda e: lr + (0.01 - lr) * e / E}
     for e in range(E):
         for group in topt.param_groups:
             group["lr"] = rates[schedule.split("(")[0]](e)
         topt.zero_grad()
-        vals, _ = twin_forward(net, P, B, xs, True, [], [])
+        vals = twin_forward(net, P, B, xs, True, [], [])
         tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, xs, [], [], target)
-        pen = sum(config.l1 * p.abs().sum() + 0.5 * config.l2 * (p**2).sum()
-                  for k, p in P.items() if not k.endswith(".bias"))
-        (tl + pen).backward()
-        if config.clip:
-            torch.nn.utils.clip_grad_norm_(tparams, config.clip)
-        topt.step()
+        twin_update(config, P, topt, tl)
     final = runs[E]
     d = max([rel_diff(final["params." + k], p.detach()) for k, p in P.items()] +
             [rel_diff(final["buffers." + k], b) for k, b in B.items()])
