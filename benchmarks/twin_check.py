@@ -8,7 +8,7 @@ every unit's forward value (eval and training mode; dropout masks and a VAE's ep
 to both), the loss, every parameter gradient, running statistics, and the parameters after three steps of
 penalties (l1, l2), clipping and the optimizer (sgd with momentum/nesterov, adam).
 
-Usage: python benchmarks/twin_check.py [--cases N] [--seed S] [--only FAMILY] [--tol 1e-9]
+Usage: python benchmarks/twin_check.py [--cases N] [--seed S] [--only FAMILY] [--tol 1e-9] [--dtype float32]
 Prints per construct: cases, mismatches, the worst relative difference, and the spec of the smallest failing
 case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itself never imports it.
 """
@@ -108,6 +108,7 @@ def pad_arg(p):
 # ---- random specs ------------------------------------------------------------------------------------
 
 
+DTYPE = ["float64"]  # nngraph's; the twin computes in float64 from the same parameters
 XOR = "model m {\n  input x[2]\n  output y[1] sigmoid\n  x -> y\n}\n"
 LAST = [""]  # the text of the case being run, for an error's report
 
@@ -385,14 +386,14 @@ class Draws:
         self.rng, self.made = rng, []
 
     def random(self, shape, dtype=None):
-        a = self.rng.random(shape)
-        self.made.append(("random", a))
-        return a.astype(dtype or float)
+        a = self.rng.random(shape).astype(dtype or float)
+        self.made.append(("random", a.astype(np.float64)))
+        return a
 
     def standard_normal(self, shape, dtype=None):
-        a = self.rng.standard_normal(shape)
-        self.made.append(("normal", a))
-        return a.astype(dtype or float)
+        a = self.rng.standard_normal(shape).astype(dtype or float)
+        self.made.append(("normal", a.astype(np.float64)))
+        return a
 
 
 def twin_forward(net, P, B, inputs, training, draws, random_slots):
@@ -538,17 +539,17 @@ def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=Fal
         from nngraph.backend import get_backend
         from nngraph.compile import compile_model
 
-        prog = compile_model(checked.models["m"], checked.train(None).loss, get_backend("numpy", "float64"), 0,
+        prog = compile_model(checked.models["m"], checked.train(None).loss, get_backend("numpy", DTYPE[0]), 0,
                              sum_units=True)
     else:
-        prog = nngraph.program(checked, "m", dtype="float64", seed=0)
+        prog = nngraph.program(checked, "m", dtype=DTYPE[0], seed=0)
     net.sum_units = sum_units
     from nngraph.train.feeding import target_for  # labels -> a 0/1 column or one-hot rows, as training does
 
     labels = target
     target = target_for(prog.train_plan, target)
-    P = {k: torch.tensor(prog.get(k), requires_grad=True) for k in prog.params}
-    B = {k: torch.tensor(prog.backend.to_numpy(v)) for k, v in prog.buffers.items()}
+    P = {k: torch.tensor(prog.get(k), dtype=torch.float64, requires_grad=True) for k in prog.params}
+    B = {k: torch.tensor(prog.backend.to_numpy(v), dtype=torch.float64) for k, v in prog.buffers.items()}
     worst = (0.0, "")
 
     def note(d, where):
@@ -771,8 +772,8 @@ def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None):
 def compare_recurrent(net, xs, target, case):
     text = net.text()
     checked = nngraph.loads(text)
-    prog = nngraph.program(checked, "m", dtype="float64", seed=0)
-    P = {k: torch.tensor(prog.get(k), requires_grad=True) for k in prog.params}
+    prog = nngraph.program(checked, "m", dtype=DTYPE[0], seed=0)
+    P = {k: torch.tensor(prog.get(k), dtype=torch.float64, requires_grad=True) for k in prog.params}
     H = net.units[1]["shape"][0]
     x = torch.tensor(xs["x"]).transpose(0, 1)  # [T, n, d]
     T, n = x.shape[:2]
@@ -856,14 +857,14 @@ def gan_case(rng):
     from nngraph.backend import get_backend
     from nngraph.compile import compile_model
 
-    prog = compile_model(checked.models["d"], (), get_backend("numpy", "float64"), 0)
+    prog = compile_model(checked.models["d"], (), get_backend("numpy", DTYPE[0]), 0)
     net = Net()
     net.unit("p", "input", shape)
     net.unit("s", "layer", None)
     net.unit("real", "output", (1,), "sigmoid")
     net.link("p", "s", "minibatch_std", group=group)
     net.link("s", "real")
-    P = {k: torch.tensor(prog.get(k), requires_grad=True) for k in prog.params}
+    P = {k: torch.tensor(prog.get(k), dtype=torch.float64, requires_grad=True) for k in prog.params}
     x = rng.normal(size=(n, *shape))
     values = prog.feeds({"p": x}, training=True)
     ctxs = prog.run(values, training=True, with_loss=False)
@@ -893,7 +894,7 @@ def fit_case(rng, folder):
     E = int(rng.integers(1, 4))
     schedule = ["constant", "step(every=1, gamma=0.5)", "cosine(warmup=1)", "linear(min_lr=0.01)"][rng.integers(4)]
     n = len(xs["x"])
-    lines += ["dtype float64", f"batch {n}", f"schedule {schedule}"]
+    lines += [f"dtype {DTYPE[0]}", f"batch {n}", f"schedule {schedule}"]
     used = more | {f"fit:{schedule.split('(')[0]}", "fit"}
     work = pathlib.Path(tempfile.mkdtemp(dir=folder))
     np.savez(work / "d.npz", x=xs["x"], y=target)
@@ -908,8 +909,8 @@ def fit_case(rng, folder):
     LAST[0] = text
     checked = nngraph.loads(text, path=str(work / "s.nn"))
     config = checked.train(None)
-    P = {k[7:]: torch.tensor(v, requires_grad=True) for k, v in runs[0].items() if k.startswith("params.")}
-    B = {k[8:]: torch.tensor(v) for k, v in runs[0].items() if k.startswith("buffers.")}
+    P = {k[7:]: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in runs[0].items() if k.startswith("params.")}
+    B = {k[8:]: torch.tensor(v, dtype=torch.float64) for k, v in runs[0].items() if k.startswith("buffers.")}
     topt, lr = torch_optimizer(config, P)
     rates = {"constant": lambda e: lr, "step": lambda e: lr * 0.5 ** e,
              "cosine": lambda e: (lr * (e + 1) / 2 if e < 1
@@ -939,8 +940,8 @@ def conv_loop_case(rng):
             f"  h -> h conv(filters={f}, kernel=3, padding=1) delay 1\n  h -> p {pool}(kernel=2, stride=1)\n"
             f"  p -> y\n}}\ntrain {{\n  model m\n  data xor\n  loss mse(y)\n}}\n")
     LAST[0] = text
-    prog = nngraph.program(nngraph.loads(text), "m", dtype="float64", seed=0)
-    P = {name: torch.tensor(prog.get(name), requires_grad=True) for name in prog.params}
+    prog = nngraph.program(nngraph.loads(text), "m", dtype=DTYPE[0], seed=0)
+    P = {name: torch.tensor(prog.get(name), dtype=torch.float64, requires_grad=True) for name in prog.params}
     n, T = int(rng.integers(2, 4)), int(rng.integers(2, 4))
     x = rng.normal(size=(n, T, c, size, size))
     target = rng.normal(size=(n, T, 2))
@@ -1036,7 +1037,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=FAMILIES)
     parser.add_argument("--tol", type=float, default=1e-9)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="nngraph's dtype (float32 runs the compiled kernels; use --tol 1e-4 or so)")
     args = parser.parse_args()
+    DTYPE[0] = args.dtype
     stats = collections.defaultdict(lambda: [0, 0, 0.0, None])  # cases, mismatches, worst, smallest failing
     for family in [args.only] if args.only else FAMILIES:
         rng = np.random.default_rng(args.seed)
