@@ -481,7 +481,7 @@ def twin_logits(net, vals, P, B, inputs, training, draws, slots, unit):
     return again[unit]
 
 
-def twin_loss(net, vals, P, B, inputs, draws, slots, target):
+def twin_loss(net, vals, P, B, inputs, draws, slots, target, training=True):
     total = 0
     for w, term, unit, other in net.losses:
         y = vals[unit]
@@ -501,12 +501,12 @@ def twin_loss(net, vals, P, B, inputs, draws, slots, target):
             v = F.mse_loss(y, t)
         elif term == "bce":
             if act == "sigmoid":
-                zl = twin_logits(net, vals, P, B, inputs, True, draws, slots, unit)
+                zl = twin_logits(net, vals, P, B, inputs, training, draws, slots, unit)
                 v = F.binary_cross_entropy_with_logits(zl, t)
             else:
                 v = F.binary_cross_entropy(y, t)
         elif term == "cross_entropy":
-            zl = twin_logits(net, vals, P, B, inputs, True, draws, slots, unit) if act == "softmax" else y
+            zl = twin_logits(net, vals, P, B, inputs, training, draws, slots, unit) if act == "softmax" else y
             v = F.cross_entropy(zl, t)  # labels or probability rows: mean over the batch
         elif term == "kl":
             u = next(u for u in net.units if u["name"] == unit)
@@ -727,14 +727,17 @@ def recurrent_case(rng):
     return net, used, xs, target, case
 
 
-def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None):
+def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None, state=None):
     """One direction over time-major xseq [T, n, d]: the documented equations. `mask`: the dropout mask of
-    the unit's value, the same at every step, which the recurrence reads too."""
+    the unit's value, the same at every step, which the recurrence reads too. `state`: (h, c) carried from
+    a previous window (delay 1), which replaces the initial state; the final one is left in `case["end"]`."""
     cell = case["cell"]
     T, n = xseq.shape[:2]
     learned = case["learned"]
     h = P[f"h.{prefix}initial"].expand(n, H) if learned else torch.zeros(n, H)
     c = P[f"h.{prefix}initial_cell"].expand(n, H) if learned and cell == "lstm" else torch.zeros(n, H)
+    if state is not None:
+        h, c = state
     k = case["delay"]
     U = P[f"h->h@{k}.{prefix}weight"]
     past = [h] * k  # h(-k) .. h(-1): the initial state at every step before the first
@@ -766,6 +769,7 @@ def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None):
             h = h * mask
         outs.append(h)
         past.append(h)
+    case["end"] = (h, c)
     return outs
 
 
@@ -926,7 +930,14 @@ def fit_case(rng, folder):
     final = runs[E]
     d = max([rel_diff(final["params." + k], p.detach()) for k, p in P.items()] +
             [rel_diff(final["buffers." + k], b) for k, b in B.items()])
-    return used, ((d, f"parameters after {E} epochs of nngraph.fit"), text)
+    # summary.json's train loss: the final parameters in eval mode over the whole training split
+    import json
+
+    reported = json.loads((work / f"r{E}" / "summary.json").read_text())["train"]["loss"]
+    vals = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False, [], [])
+    twin = float(twin_loss(net, vals, P, B, xs, [], [], target, training=False).detach())
+    return used, (max((d, f"parameters after {E} epochs of nngraph.fit"),
+                      (rel_diff(reported, twin), "summary.json's train loss")), text)
 
 
 def conv_loop_case(rng):
@@ -965,6 +976,56 @@ def conv_loop_case(rng):
     return d, text
 
 
+def recurrent_fit_case(rng, folder):
+    """`nngraph.fit` of a recurrent model with `bptt N` (one full batch an epoch) against the twin's windows:
+    each starts from the state the previous one ended in, as a constant, and updates the parameters on the
+    mean over its own loss rows; a window without loss rows only runs forward."""
+    import pathlib
+    import tempfile
+
+    while True:
+        net, used, xs, target, case = recurrent_case(rng)
+        if not (case["bi"] or case["dropout"] or case["feedback"] or case["skip_delay"] or case["ce"]
+                or case["lengths"] is not None or case["delay"] > 1 or case["identity_delay"]):
+            break
+    n, T = xs["x"].shape[:2]
+    xs = {"x": xs["x"].astype(np.float32).astype(np.float64)}  # data sets hold float32
+    target = target.astype(np.float32).astype(np.float64)
+    N, E = int(rng.integers(1, T + 1)), int(rng.integers(1, 3))
+    lines, more = rand_optimizer(rng)
+    lines += [f"dtype {DTYPE[0]}", f"batch {n}", f"bptt {N}", f"epochs {E}"]
+    work = pathlib.Path(tempfile.mkdtemp(dir=folder))
+    np.savez(work / "d.npz", x=xs["x"], y=target)
+    text = net.text(lines).replace("  data xor", f'  data npz("{work / "d.npz"}")')
+    LAST[0] = text
+    checked = nngraph.loads(text, path=str(work / "s.nn"))
+    prog = nngraph.program(checked, "m", dtype=DTYPE[0], seed=checked.train(None).seed)
+    P = {k: torch.tensor(prog.get(k), dtype=torch.float64, requires_grad=True) for k in prog.params}
+    nngraph.fit(checked, out=str(work / "run"), quiet=True)
+    config = checked.train(None)
+    topt, _ = torch_optimizer(config, P)
+    H = net.units[1]["shape"][0]
+    x = torch.tensor(xs["x"]).transpose(0, 1)
+    for _ in range(E):
+        state = None
+        for start in range(0, T, N):
+            stop = min(start + N, T)
+            topt.zero_grad()
+            hs = run_cell(case, P, "", "x->h.weight", x[start:stop], H, state=state)
+            state = tuple(a.detach() for a in case["end"])
+            ys = torch.stack([hh @ P["h->y.weight"] + P["y.bias"] for hh in hs])  # [window, n, k]
+            if case["per_step"]:
+                loss = F.mse_loss(ys.transpose(0, 1), torch.tensor(target[:, start:stop]))
+            elif stop == T:
+                loss = F.mse_loss(ys[-1], torch.tensor(target))
+            else:
+                continue  # no loss rows in this window: forward only
+            twin_update(config, P, topt, loss)
+    with np.load(work / "run" / "checkpoint.npz", allow_pickle=False) as z:
+        d = max(rel_diff(z["params." + k], p.detach()) for k, p in P.items())
+    return used | more | {f"bptt fit:{case['cell']}"}, ((d, f"parameters after {E} epochs, bptt {N}"), text)
+
+
 def schedule_cases(rng):
     """Each schedule's rate against the documented formula (and, for step and cosine without warm-up, torch's
     StepLR and CosineAnnealingLR)."""
@@ -995,7 +1056,7 @@ def schedule_cases(rng):
 # ---- the run -------------------------------------------------------------------------------------------
 
 
-FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit")
+FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit")
 
 
 def one_case(family, rng):
@@ -1010,6 +1071,11 @@ def one_case(family, rng):
     if family == "conv_loop":
         d, text = conv_loop_case(rng)
         return {"conv and pooling in a loop"}, ((d, "values, loss and gradients"), text)
+    if family == "bptt_fit":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            return recurrent_fit_case(rng, folder)
     if family == "gan":
         d, text = gan_case(rng)
         return {"minibatch_std"}, ((d, "discriminator values and gradients"), text)
