@@ -208,7 +208,9 @@ def _lstm_forward(xp, entries, body, pattern, values, batch, needs):
     dense = pattern.dense
     if dense is not None:  # the input multiplied inside the per-step GEMM: never projected
         source, x_weight, bias = values[dense[0]], values[dense[1]], dense[2] and values[dense[2]]
-        source, prologue = _in_order(xp, source.reshape(len(source), -1), batch, body.reverse), None
+        # the kernel reads rows in place: a one-step window's time-major view of float32 data is strided
+        source = xp.ascontiguousarray(source.reshape(len(source), -1))
+        source, prologue = _in_order(xp, source, batch, body.reverse), None
     else:  # the projection (bias included) in the kernel's slot order
         prologue = interpret.forward(xp, body.prologue, values)
         pre = _in_order(xp, values[pattern.sequence], batch, body.reverse)

@@ -75,3 +75,19 @@ def test_cross_entropy_shape_rule():
     assert rule(((10,), ()), {}) == () and rule(((10,), (10,)), {}) == ()
     with pytest.raises(ShapeError):
         rule(((10,), (9,)), {})
+
+
+def test_cross_entropy_of_several_positions_is_their_mean(xp):
+    # docs/language.md: a [S, K] output is S distributions of K classes, the loss a mean over batch and S
+    z = numpy.array([[[0.0, 0.0], [0.0, numpy.log(3.0)]]])  # one example, S = 2 positions, K = 2 classes
+    labels = numpy.array([[0, 1]])
+    expected = (numpy.log(2.0) + numpy.log(4.0 / 3.0)) / 2
+    assert loss(xp, "softmax_cross_entropy", z, labels) == pytest.approx(expected)
+    assert loss(xp, "softmax_cross_entropy", z, numpy.eye(2)[labels]) == pytest.approx(expected)
+
+
+def test_bce_clips_probabilities_at_the_documented_eps(xp):
+    t = numpy.array([[1.0]])
+    assert loss(xp, "bce", numpy.array([[0.0]]), t) == pytest.approx(-numpy.log(1e-15))
+    assert loss(xp, "bce", numpy.array([[0.0]], numpy.float32), t.astype(numpy.float32)) == \
+        pytest.approx(-numpy.log(1e-7), rel=1e-5)

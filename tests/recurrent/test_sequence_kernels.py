@@ -170,3 +170,22 @@ def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(path, monk
                     np.testing.assert_array_equal(grads[name], results[0][1][name], err_msg=name)
     finally:
         accel.set_kernel_threads(previous)
+
+
+@pytest.mark.parametrize("path", WITH_GEMMS)
+@pytest.mark.parametrize("cell", [LSTM, GRU, ELMAN], ids=["lstm", "gru", "elman"])
+def test_a_one_step_window_of_float32_data_reaches_the_kernels(path, cell, monkeypatch):
+    """Float32 data is fed without a copy, and a one-step window of it (a BPTT run's last window when the
+    window length does not divide the sequence) is a strided time-major view: the whole-loop kernels, which
+    read their input rows in place, once refused it ("pre must be contiguous", an internal error)."""
+    force_path(monkeypatch, path)
+    prog = program(*cell, dtype="float32")
+    x, y = batch(n=4, steps=4)
+    window, targets = x.astype(np.float32)[:, 3:4], rows(y, start=3, steps=1, total=4)
+    copied = np.ascontiguousarray(window)
+    np.testing.assert_array_equal(prog.forward({"x": window})["y"], prog.forward({"x": copied})["y"])
+    got = prog.loss_and_grads({"x": window}, targets.data, rows=targets.rows)
+    want = prog.loss_and_grads({"x": copied}, targets.data, rows=targets.rows)
+    assert got[0] == want[0]
+    for name in want[2]:
+        np.testing.assert_array_equal(got[2][name], want[2][name], err_msg=name)
