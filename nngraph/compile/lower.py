@@ -110,8 +110,15 @@ def _dense(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
     target = b.model.unit(edge.target)
     fan_in, fan_out = math.prod(src), math.prod(dst) * GATES[target.cell]
     w = b.param(weight_name(edge) + ".weight", (fan_in, fan_out), _init_for(target), fan_in, fan_out)
-    out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:out"
-    out = b.emit("dense" if bias else "matmul", (b.source(edge), w) + ((bias,) if bias else ()), out)
+    return _weighted(b, edge, "dense" if bias else "matmul", w, bias, "out")
+
+
+def _weighted(b: Builder, edge: EdgeSpec, op: str, weight: str, bias: str | None, suffix: str) -> str:
+    """`op` of the edge's source and `weight` (plus `bias`), reshaped to the target's shape where it has several
+    axes: the flat product every weighted link's op gives (dense, autoregressive, tied)."""
+    out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:{suffix}"
+    out = b.emit(op, (b.source(edge), weight) + ((bias,) if bias else ()), out)
+    dst = b.model.shapes[edge.target]
     if len(dst) > 1:
         return b.emit("reshape", (out,), f"{weight_name(edge)}:shaped", shape=list(dst))
     return out
@@ -125,12 +132,7 @@ def _autoregressive(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
     n = math.prod(b.model.shapes[edge.source])
     fan = max(1, n // 2)
     w = b.param(weight_name(edge) + ".weight", (n, n), MASKED_INIT + _init_for(b.model.unit(edge.target)), fan, fan)
-    out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:out"
-    out = b.emit("autoregressive_dense", (b.source(edge), w) + ((bias,) if bias else ()), out)
-    dst = b.model.shapes[edge.target]
-    if len(dst) > 1:
-        return b.emit("reshape", (out,), f"{weight_name(edge)}:shaped", shape=list(dst))
-    return out
+    return _weighted(b, edge, "autoregressive_dense", w, bias, "out")
 
 
 @lowers("conv")
@@ -195,12 +197,7 @@ def _tied(b: Builder, edge: EdgeSpec, bias: str | None) -> str:
     gradients add up in it (the reverse walk accumulates every use of a slot)."""
     source, target = edge.tied_to
     weight = PARAM + weight_name(EdgeSpec(source, target)) + ".weight"
-    out = f"{edge.target}:z" if bias else f"{weight_name(edge)}:tied"
-    out = b.emit("dense_transposed", (b.source(edge), weight) + ((bias,) if bias else ()), out)
-    dst = b.model.shapes[edge.target]
-    if len(dst) > 1:
-        return b.emit("reshape", (out,), f"{weight_name(edge)}:shaped", shape=list(dst))
-    return out
+    return _weighted(b, edge, "dense_transposed", weight, bias, "tied")
 
 
 @lowers("identity")

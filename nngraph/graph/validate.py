@@ -11,7 +11,7 @@ from nngraph.graph.ir import ModelGraph
 def validate_structure(model: ModelGraph, errors: Collector) -> None:
     for check in (check_inputs_receive_nothing, check_symmetric_links, check_duplicate_edges,
                   check_delay0_acyclic, check_reachable, check_unused, check_learned_initial, check_batchnorm,
-                  check_minibatch_std, check_autoregressive,
+                  check_feedforward_only_links,
                   check_bidirectional, check_boltzmann_machine, check_recurrent_units):
         check(model, errors)
 
@@ -85,25 +85,23 @@ def check_batchnorm(model: ModelGraph, errors: Collector) -> None:
                          "use layernorm: it normalises each step of each sequence on its own")
 
 
-def check_minibatch_std(model: ModelGraph, errors: Collector) -> None:
-    """A spread over the rows of a recurrent model would mix the steps of a sequence and its padding."""
+# links whose op mixes what a recurrent model's rows are not: a spread over the rows would mix the steps of a
+# sequence and its padding; the autoregressive mask orders one example's values, which would also have to run
+# through its steps, which no executor does
+FEEDFORWARD_ONLY_LINKS = {
+    "minibatch_std": "minibatch_std belongs in a gan's discriminator of whole examples",
+    "autoregressive": "an autoregressive link orders the values of one example: a feedforward model's",
+}
+
+
+def check_feedforward_only_links(model: ModelGraph, errors: Collector) -> None:
+    """The links of FEEDFORWARD_ONLY_LINKS, refused in recurrent models where written."""
     if not model.is_recurrent:
         return
     for edge in model.edges:
-        if edge.kind == "minibatch_std":
-            errors.error(f"minibatch_std link {edge.source} -> {edge.target} in a recurrent model", edge.span,
-                         "minibatch_std belongs in a gan's discriminator of whole examples")
-
-
-def check_autoregressive(model: ModelGraph, errors: Collector) -> None:
-    """The mask orders the values of one example; over a sequence the order would also have to run through its
-    steps, which no executor does: refused in recurrent models."""
-    if not model.is_recurrent:
-        return
-    for edge in model.edges:
-        if edge.kind == "autoregressive":
-            errors.error(f"autoregressive link {edge.source} -> {edge.target} in a recurrent model", edge.span,
-                         "an autoregressive link orders the values of one example: a feedforward model's")
+        if edge.kind in FEEDFORWARD_ONLY_LINKS:
+            errors.error(f"{edge.kind} link {edge.source} -> {edge.target} in a recurrent model", edge.span,
+                         FEEDFORWARD_ONLY_LINKS[edge.kind])
 
 
 def check_bidirectional(model: ModelGraph, errors: Collector) -> None:

@@ -63,22 +63,20 @@ def autoregressive_dense(xp, inputs, attrs):
     """x flattened to (batch, n) @ triu(W, 1) + b: MADE's mask (Germain et al. 2015) on a square weight, so that
     output i reads only the inputs j < i (flattened order). The mask is applied here and in the vjp, so a masked
     entry neither acts nor learns whatever value it holds. attrs: needs_input_grad, as dense."""
-    x, w = inputs[0], inputs[1]
-    x2 = x.reshape(x.shape[0], -1)
-    out = x2 @ xp.triu(w, 1)
-    if len(inputs) > 2 and inputs[2] is not None:
-        out += inputs[2]
-    return out, x2
+    return dense(xp, _masked(xp, inputs), attrs)
 
 
 @autoregressive_dense.vjp
 def _(xp, g, x2, inputs, attrs):
-    x, w = inputs[0], inputs[1]
-    gx = (g @ xp.triu(w, 1).T).reshape(x.shape) if attrs.get("needs_input_grad", True) else None
-    gw = xp.triu(x2.T @ g, 1)  # a masked weight's gradient is zero: it stays as it started (zero), any optimizer
-    if len(inputs) == 2:
-        return gx, gw
-    return gx, gw, None if inputs[2] is None else column_sums(xp, g)
+    grads = dense_vjp(xp, g, x2, _masked(xp, inputs), attrs)
+    # a masked weight's gradient is zero: it stays as it started (zero), under any optimizer
+    weight_grad = None if grads[1] is None else xp.triu(grads[1], 1)
+    return (grads[0], weight_grad) + tuple(grads[2:])
+
+
+def _masked(xp, inputs):
+    return (inputs[0], xp.triu(inputs[1], 1)) + tuple(inputs[2:])
+
 
 def column_sums(xp, g):
     """g.sum(axis=0) of a (batch, units) array as a BLAS product with ones: numpy's reduction runs
