@@ -1,9 +1,24 @@
 """Fixtures shared by every test folder."""
 
+import signal
+
 import pytest
 
 from nngraph.backend import available_backends, get_backend
 from nngraph.backend.gpu import load_cupy
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_reaches_the_tests():
+    """A test runner started in the background without job control (`cmd &` in a script, nohup) inherits SIGINT
+    ignored, Python keeps it so, and so would the `nngraph train` children the CLI tests start: the Ctrl-C tests
+    would never see their Ctrl-C. They test nngraph's handling of it, so SIGINT gets Python's default handler
+    (a child process then starts with the default action)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
