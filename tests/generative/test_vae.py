@@ -7,7 +7,7 @@ import nngraph
 from nngraph.backend import get_backend
 from nngraph.train.vae import build, kl_weight
 
-from .helpers import SPECS, directional_check, trained
+from .helpers import SPECS, check_elbo_gradient, trained
 
 
 def _method(backend="numpy", dtype="float32", overrides=()):
@@ -17,15 +17,7 @@ def _method(backend="numpy", dtype="float32", overrides=()):
 
 def test_elbo_gradient_matches_finite_differences_with_the_noise_fixed(backend_name, xp):
     method = _method(backend_name, "float64", ["method=vae(samples=2, warmup=0)"])
-    x = (np.random.default_rng(1).random((5, 64)) > 0.5).astype(np.float64)
-
-    def loss_and_grads():
-        inputs, target = method._feeds(x)
-        total, _, grads, _ = method.program.loss_and_grads(inputs, target, np.random.default_rng(7))
-        return total, grads
-
-    analytic, numeric = directional_check(method.program.params, loss_and_grads, xp)
-    assert numeric == pytest.approx(analytic, rel=1e-6, abs=1e-9)
+    check_elbo_gradient(method, xp)
 
 
 def test_kl_warmup_ramps_the_kl_weight_over_epochs():
