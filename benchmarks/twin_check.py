@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import collections
 import math
+import pathlib
+import tempfile
 
 import numpy as np
 import torch
@@ -889,9 +891,6 @@ def fit_case(rng, folder):
     """A whole run, `nngraph.fit` on an npz file (one full batch an epoch, so shuffling cannot matter), against
     the twin's epochs from the same initial parameters: data loading, label conversion, the schedule's rate per
     epoch, penalties, clipping and the optimizer, as the training loop composes them."""
-    import pathlib
-    import tempfile
-
     while True:
         net, used, xs, target = feedforward_case(rng)
         if not any(w.startswith("dropout") for u in net.units for w in u["words"]):
@@ -986,9 +985,6 @@ def recurrent_fit_case(rng, folder):
     """`nngraph.fit` of a recurrent model with `bptt N` (one full batch an epoch) against the twin's windows:
     each starts from the state the previous one ended in, as a constant, and updates the parameters on the
     mean over its own loss rows; a window without loss rows only runs forward."""
-    import pathlib
-    import tempfile
-
     while True:
         net, used, xs, target, case = recurrent_case(rng)
         if not (case["bi"] or case["dropout"] or case["feedback"] or case["skip_delay"] or case["ce"]
@@ -1070,16 +1066,12 @@ def one_case(family, rng):
         net, used, xs, target, case = recurrent_case(rng)
         return used, compare_recurrent(net, xs, target, case)
     if family == "fit":
-        import tempfile
-
         with tempfile.TemporaryDirectory() as folder:
             return fit_case(rng, folder)
     if family == "conv_loop":
         d, text = conv_loop_case(rng)
         return {"conv and pooling in a loop"}, ((d, "values, loss and gradients"), text)
     if family == "bptt_fit":
-        import tempfile
-
         with tempfile.TemporaryDirectory() as folder:
             return recurrent_fit_case(rng, folder)
     if family == "gan":

@@ -39,11 +39,17 @@ def mostly_labels(path, soft_rows: int) -> None:
     np.savez(path, x=x, y=y)
 
 
-def test_a_shard_of_0_1_targets_reports_what_the_others_report(tmp_path):
+def labelled_spec(folder, soft_rows: int):
+    """MOSTLY_LABELS written beside its data (`mostly_labels`), its path (after `mpiexec()`, as every case here)."""
     mpiexec()
-    mostly_labels(tmp_path / "mostly.npz", soft_rows=4)
-    path = tmp_path / "spec.nn"
+    mostly_labels(folder / "mostly.npz", soft_rows)
+    path = folder / "spec.nn"
     path.write_text(MOSTLY_LABELS)
+    return path
+
+
+def test_a_shard_of_0_1_targets_reports_what_the_others_report(tmp_path):
+    path = labelled_spec(tmp_path, soft_rows=4)
     one = train(1, path, tmp_path / "one")
     two = train(2, path, tmp_path / "two")
     assert_same_training(one, two)  # the same keys in every record and evaluation
@@ -52,9 +58,6 @@ def test_a_shard_of_0_1_targets_reports_what_the_others_report(tmp_path):
 
 
 def test_0_1_targets_throughout_report_label_accuracy(tmp_path):
-    mpiexec()
-    mostly_labels(tmp_path / "mostly.npz", soft_rows=0)
-    path = tmp_path / "spec.nn"
-    path.write_text(MOSTLY_LABELS)
+    path = labelled_spec(tmp_path, soft_rows=0)
     two = train(2, path, tmp_path / "two")
     assert all("label_accuracy_running" in record and "val_exact_match" in record for record in two.records())
