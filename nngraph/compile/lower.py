@@ -352,9 +352,9 @@ def reads_logits(op: str, unit: UnitSpec) -> bool:
 def _lower_loss(b: Builder, plan: Plan, term: LossTerm, sum_units: bool) -> None:
     unit = b.model.unit(term.unit)
     slot = f"loss:{term.label}"
-    weight, op = term.weight, "kl_normal"
+    weight = term.weight
     if term.kind == "kl":
-        b.emit(op, tuple(b.value(p) for p in unit.sample_params), slot)
+        op = _lower_kl(b, unit, slot)
     else:
         op = loss_op(term, unit)
         pred = _at_loss_rows(b, plan, term.unit, term.unit + ":z" if reads_logits(op, unit) else term.unit)
@@ -363,6 +363,21 @@ def _lower_loss(b: Builder, plan: Plan, term: LossTerm, sum_units: bool) -> None
         if sum_units and term.kind != "cross_entropy":
             weight *= math.prod(b.model.shapes[term.unit])  # mean over units -> sum over units
     plan.losses.append(LossSlot(term.label, slot, weight, op, term.target, term.unit))
+
+
+def _lower_kl(b: Builder, unit: UnitSpec, slot: str) -> str:
+    """KL(q(z | x) || p(z)) of a sample unit: closed form to N(0, I); to a learned mixture of K Gaussians
+    (parameters `NAME.prior.mean`, standard normal draws, and `NAME.prior.logvar`, zeros: [K, values]) the
+    one-draw estimate at the unit's z."""
+    moments = tuple(b.value(p) for p in unit.sample_params)
+    if not unit.prior_components:
+        b.emit("kl_normal", moments, slot)
+        return "kl_normal"
+    shape = (unit.prior_components, math.prod(b.model.shapes[unit.name]))
+    prior = (b.param(f"{unit.name}.prior.mean", shape, "standard_normal"),
+             b.param(f"{unit.name}.prior.logvar", shape, "zeros"))
+    b.emit("kl_mixture", (*moments, b.value(unit.name), *prior), slot)
+    return "kl_mixture"
 
 
 def _at_loss_rows(b: Builder, plan: Plan, unit: str, slot: str) -> str:

@@ -38,6 +38,8 @@ def init_parameter(spec, rng: np.random.Generator, dtype) -> np.ndarray:
             width = spec.shape[0] // 4
             value[width:2 * width] = 1
         return value
+    if spec.init == "standard_normal":
+        return rng.standard_normal(spec.shape).astype(dtype)
     if spec.init == "small_normal":
         return (0.01 * rng.standard_normal(spec.shape)).astype(dtype)
     gain = 6.0 if spec.init == "he" else 6.0 * spec.fan_in / (spec.fan_in + spec.fan_out)

@@ -98,9 +98,10 @@ _ROLE_WORDS = {
     "noise": {*V.NOISE_DISTRIBUTIONS, *V.STOCHASTIC},
     "visible": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.ACTIVATIONS},
     "hidden": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, *V.ACTIVATIONS},
-    "sample": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS},
+    "sample": {*V.STOCHASTIC, *V.NOISE_DISTRIBUTIONS, "prior"},
 }
 _INPUT_ONLY = {"sequence", "max_length"}
+_SAMPLE_ONLY = {"prior"}
 _ROLE_HINTS = {
     "input": "an input passes its data on unchanged: put `{word}` on the unit it feeds",
     "noise": "a noise input passes its draw on unchanged: put `{word}` on the unit it feeds",
@@ -116,6 +117,9 @@ def _refuse_ignored(attr, unit: ast.Unit) -> None:
     name = attr.name
     if name not in UNIT_WORDS or name == "repeat":
         return
+    if name in _SAMPLE_ONLY and unit.role != "sample":
+        raise ValidationError(f"'{name}' is a sample unit's; '{unit.name}' is a {unit.role}", attr.span,
+                              "the prior belongs to a latent: `sample z ~ normal(mu, logvar) prior=mixture(50)`")
     allowed = _ROLE_WORDS.get(unit.role)
     if allowed is None:
         if name in _INPUT_ONLY:
@@ -167,6 +171,8 @@ def _apply_attr(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
         _apply_norm(fields, attr, env, unit)
     elif isinstance(attr, ast.Flag):
         _apply_flag(fields, attr, unit)
+    elif isinstance(attr, ast.Setting) and name == "prior":
+        fields["prior_components"] = _prior_components(literal(attr.value, env), attr.value.span, env)
     elif isinstance(attr, ast.Setting) and name in V.UNIT_SETTINGS:
         _apply_setting(fields, attr, literal(attr.value, env))
     else:
@@ -222,6 +228,22 @@ def _apply_setting(fields: dict, attr: ast.Setting, value) -> None:
             raise ValidationError(f"initial: expected zeros or learned, got {spoken(value)}", span,
                                   "`initial=learned` makes a recurrent unit's state before the first step a parameter")
         fields["learned_initial"] = value == "learned"
+
+
+def _prior_components(value, span, env: dict) -> int:
+    """`prior=normal` -> 0, `prior=mixture(K)` -> K."""
+    name = value.name if isinstance(value, ast.Call) else value
+    if not isinstance(name, str) or name not in V.PRIORS:
+        raise ValidationError(f"prior: expected normal or mixture(components), got {spoken(value)}", span,
+                              did_you_mean(name, V.PRIORS) if isinstance(name, str) else None)
+    if not isinstance(value, ast.Call):
+        if name == "mixture":
+            raise ValidationError("prior mixture needs its number of components", span, "e.g. `prior=mixture(50)`")
+        return 0
+    options = bind_options(value, V.PRIORS[name], "prior", env)
+    if name == "normal":
+        return 0
+    return expect_number(options["components"], span, "mixture components", integer=True, low=1)
 
 
 def _apply_role_defaults(fields: dict, unit: ast.Unit, env: dict) -> None:

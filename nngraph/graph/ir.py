@@ -30,6 +30,7 @@ class UnitSpec:
     stochastic: str | None = None  # bernoulli | gaussian (Boltzmann units)
     distribution: str | None = None  # noise inputs: normal | uniform; sample units: normal
     sample_params: tuple[str, ...] = ()  # sample units: (mean unit, log-variance unit)
+    prior_components: int = 0  # sample units: 0 for the N(0, I) prior, K for a learned mixture of K Gaussians
     sequence: bool = False
     max_length: int | None = None
     dropout: float = 0.0

@@ -347,13 +347,18 @@ def unit_parameters(model: ModelGraph, name: str) -> int:
 
 
 def unit_own_parameters(model: ModelGraph, name: str) -> int:
-    """A learned initial state (h.initial, and an LSTM's h.initial_cell) and a normalisation's scale and shift
-    (per channel for batchnorm, per value for layernorm)."""
+    """A learned initial state (h.initial, and an LSTM's h.initial_cell), a normalisation's scale and shift
+    (per channel for batchnorm, per value for layernorm) and a learned prior's means and log-variances."""
     unit, shape = model.unit(name), model.shapes.get(name)
     if shape is None:
         return 0
     initial = math.prod(shape) * (2 if unit.cell == "lstm" else 1) if unit.learned_initial else 0
-    return initial + 2 * norm_width(unit, shape)
+    return initial + 2 * norm_width(unit, shape) + 2 * prior_parameters(unit, shape)
+
+
+def prior_parameters(unit, shape: Shape) -> int:
+    """A learned mixture prior's means (and as many log-variances): components x the latent's values."""
+    return unit.prior_components * math.prod(shape)
 
 
 def norm_width(unit, shape: Shape) -> int:
@@ -400,7 +405,8 @@ def largest_parameter(model: ModelGraph) -> int:
     """The most values one parameter array holds (initialisation draws it whole, in float64)."""
     weights = (edge_parameters(model, e) for e in model.edges)
     biases = (unit_bias_parameters(model, n) for n in model.graph.nodes)
-    return max((*weights, *biases), default=0)
+    priors = (prior_parameters(u, model.shapes[u.name]) for u in model.units if u.name in model.shapes)
+    return max((*weights, *biases, *priors), default=0)
 
 
 def coupling_parameters(model: ModelGraph) -> int:
@@ -417,7 +423,7 @@ def coupling_parameters(model: ModelGraph) -> int:
 def activation_values(model: ModelGraph, training: bool) -> int:
     """Values one example keeps alive through a step: each unit's output and pre-activation (and while
     training their gradients and a dropout mask), and each conv or pooling connection's unfolded windows
-    (im2col), with their gradient while training."""
+    (im2col), with their gradient while training, and a mixture prior's values per component."""
     total = 0
     for name in model.graph.nodes:
         unit, shape = model.unit(name), model.shapes.get(name)
@@ -427,6 +433,7 @@ def activation_values(model: ModelGraph, training: bool) -> int:
         total += size + size * GATES[unit.cell]  # the value, the pre-activation(s)
         if training:
             total += 2 * size * GATES[unit.cell] + (size if unit.dropout else 0)
+        total += 2 * unit.prior_components  # kl to a mixture: each example's responsibilities and densities
     for edge in model.edges:
         total += _window_values(model, edge) * (2 if training else 1)
     return total

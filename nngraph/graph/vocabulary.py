@@ -26,10 +26,13 @@ NORMS = {"batchnorm": {"momentum": 0.1, "eps": 1e-5}, "layernorm": {"eps": 1e-5}
 STOCHASTIC = ("bernoulli", "gaussian")
 NOISE_DISTRIBUTIONS = ("normal", "uniform")
 SAMPLERS = ("normal",)
+# a sample unit's prior p(z) (`prior=mixture(50)`) -> options and defaults: N(0, I), or an equal-weight mixture
+# of `components` diagonal Gaussians whose means and log-variances are learned (kl(z) then has no closed form)
+PRIORS = {"normal": {}, "mixture": {"components": None}}
 
 # unit flags other than activations / cells / kinds; unit settings (name=value) and their checks
 UNIT_FLAGS = ("sequence", "nobias", "bidirectional")
-UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias", "initial")
+UNIT_SETTINGS = ("dropout", "repeat", "max_length", "bias", "initial", "prior")
 INITIAL_STATES = ("zeros", "learned")  # initial=: a loop unit's state before the first step
 
 # edge kinds and their options with defaults; positional arguments fill options in this order

@@ -4,7 +4,8 @@ Conventions (shared by every method, so reported losses agree):
 - L2 is weight decay: `l2 * w` is added to the gradient, i.e. the loss gains `0.5 * l2 * sum(w**2)`.
 - L1 adds `l1 * sign(w)` to the gradient, i.e. the loss gains `l1 * sum(|w|)`.
 - Biases are exempt: a parameter named `bias` or ending in `.bias` gets no penalty
-  (penalising offsets only shifts the fit; the usual practice, as in Keras' kernel_regularizer).
+  (penalising offsets only shifts the fit; the usual practice, as in Keras' kernel_regularizer), and so are a
+  learned prior's means and log-variances (`z.prior.mean`): they place a distribution, they weigh nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from nngraph.backend import array_module
 
 
 def is_penalised(name: str) -> bool:
-    """Whether L1/L2 apply to the parameter called `name` (weights yes, biases no)."""
-    return not (name == "bias" or name.endswith(".bias"))
+    """Whether L1/L2 apply to the parameter called `name` (weights yes, biases and priors no)."""
+    return not (name == "bias" or name.endswith(".bias") or ".prior." in name)
 
 
 def add_penalties(params: dict[str, Any], grads: dict[str, Any], l1: float, l2: float, xp: Any) -> None:

@@ -15,6 +15,11 @@ Options (`method vae(samples=1, warmup=0)`):
 Per-step and evaluation metrics: `loss` (the negative ELBO at full KL weight), `recon` (the
 reconstruction terms), `kl`, and in training `kl_weight`.
 
+The latent's prior is N(0, I) (`kl_normal`, closed form) or, with `prior=mixture(K)`, a learned equal-weight
+mixture of K diagonal Gaussians (`kl_mixture`, the one-draw estimate log q(z | x) - log p(z) at the drawn z; its
+means and log-variances are parameters `z.prior.mean` and `z.prior.logvar`): `log_prior` and `draw_prior` read
+them, so the importance-sampled likelihood and `sample` use the learned prior.
+
 An autoregressive decoder (PixelVAE, VLAE) reads the data through `autoregressive` links besides z
 (graph/autoregressive.py: only through them): output value i depends on z and on the data's values before i, so
 the likelihood p(x | z) = prod_i p(x_i | z, x_<i) is exact given the data, and training, the ELBO and the
@@ -42,6 +47,7 @@ from nngraph.errors import TrainingError, plural
 from nngraph.graph.autoregressive import reads_data_in_order
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
+from nngraph.ops.sampling import log_mixture
 from nngraph.train.backprop import Backprop
 from nngraph.train.feeding import Tally, chunks, host_metrics
 from nngraph.train.outputs import sample_path
@@ -51,6 +57,7 @@ EVAL_SEED = 0  # evaluation draws its own noise, so it never touches the loop's 
 IS_SAMPLES = 1000  # importance samples per example for the log-likelihood estimate
 LOG_2PI = math.log(2 * math.pi)
 BERNOULLI_LOSSES = ("bce_logits", "bce")  # loss ops whose sum over units is -log p(x | z) of bernoulli pixels
+KL_LOSSES = ("kl_normal", "kl_mixture")  # to the N(0, I) prior, to a learned mixture (the latent's `prior=`)
 
 
 def build(checked, config: TrainConfig, backend) -> Vae:
@@ -90,7 +97,7 @@ class Vae(Backprop):
         super().__init__(model, program, config)
         self.samples, self.warmup = config.method.options["samples"], config.method.options["warmup"]
         self.full_weights = dict(program.loss_weights)
-        self.kl_labels = {ls.label for ls in self.plan.losses if ls.op == "kl_normal"}
+        self.kl_labels = {ls.label for ls in self.plan.losses if ls.op in KL_LOSSES}
         self.latent = next(u for u in model.units if u.role == "sample")
         self.output, self.data = self._reconstruction(model, config)
         # the data input the decoder reads in order (autoregressive links), or None
@@ -183,7 +190,7 @@ class Vae(Backprop):
         sample = next(ins for ins in plan.instrs if ins.op.name == "gaussian_sample")
         logvar, eps, z = (host(slot) for slot in (*sample.inputs[1:], sample.output))
         log_q = -0.5 * (eps * eps + logvar + LOG_2PI).sum(axis=1)  # z = mu + exp(logvar / 2) eps
-        log_prior = -0.5 * (z * z + LOG_2PI).sum(axis=1)
+        log_prior = self.log_prior(z)
         log_px = 0.0
         for ls in plan.losses:
             if ls.op in BERNOULLI_LOSSES:
@@ -192,12 +199,35 @@ class Vae(Backprop):
                 log_px = log_px + bernoulli_log_prob(ls.op, host(pred), truth)
         return (log_px + log_prior - log_q).reshape(len(x), k)
 
+    def log_prior(self, z: np.ndarray) -> np.ndarray:
+        """log p(z) of each row of z [rows, values] (float64, on the host): N(0, I), or the learned mixture."""
+        if not self.latent.prior_components:
+            return -0.5 * (z * z + LOG_2PI).sum(axis=1)
+        return log_mixture(np, z, *self._prior_parameters())[0]
+
+    def _prior_parameters(self) -> tuple[np.ndarray, np.ndarray]:
+        """A mixture prior's means and log-variances [K, values], float64 on the host."""
+        name = self.latent.name
+        return tuple(self.program.backend.to_numpy(self.program.params[f"{name}.prior.{part}"]).astype(np.float64)
+                     for part in ("mean", "logvar"))
+
+    def draw_prior(self, count: int, rng) -> np.ndarray:
+        """`count` latent values drawn from the prior, float32 [count, *shape]: a mixture's component is drawn
+        uniformly, then its Gaussian."""
+        shape = self.plan.shapes[self.latent.name]
+        eps = rng.standard_normal((count, math.prod(shape)))
+        if self.latent.prior_components:
+            means, logvars = self._prior_parameters()
+            pick = rng.integers(len(means), size=count)
+            eps = means[pick] + np.exp(logvars[pick] / 2) * eps
+        return eps.reshape(count, *shape).astype(np.float32)
+
     def _check_likelihood_loss(self) -> None:
         """The estimate is of log p(x) only when the loss is -log p(x | z) + KL, one latent, weights 1."""
         plan = self.program.eval_plan
         samples = [u for u in self.model.units if u.role == "sample"]
         odd = [f"{ls.label} (weight {self._term_weight(ls):g})" for ls in plan.losses
-               if ls.op not in (*BERNOULLI_LOSSES, "kl_normal") or self._term_weight(ls) != 1]
+               if ls.op not in (*BERNOULLI_LOSSES, *KL_LOSSES) or self._term_weight(ls) != 1]
         if len(samples) != 1 or odd or not self.kl_labels:
             raise TrainingError("the importance-sampled log-likelihood needs the loss to be a log-likelihood: "
                                 "bce reconstruction terms plus kl of the one sample unit, each at weight 1"
@@ -206,7 +236,7 @@ class Vae(Backprop):
 
     def _term_weight(self, ls) -> float:
         """A loss term's weight as the spec wrote it (the compiler multiplies bernoulli terms by their units)."""
-        units = 1 if ls.op == "kl_normal" else math.prod(self.plan.shapes[ls.unit])
+        units = 1 if ls.op in KL_LOSSES else math.prod(self.plan.shapes[ls.unit])
         return self.full_weights[ls.label] / units
 
     # ---- encoding and decoding -------------------------------------------------------------
@@ -268,7 +298,7 @@ class Vae(Backprop):
         x = np.zeros((len(z), math.prod(shape[1:]))) if values is None else values.reshape(len(z), -1).copy()
         todo = np.ones(x.shape, bool) if missing is None else missing.reshape(x.shape)
         x[todo] = 0  # not yet drawn: a NaN there would reach every value through the mask's zero weights
-        bernoulli = all(ls.op in BERNOULLI_LOSSES for ls in self.program.eval_plan.losses if ls.op != "kl_normal")
+        bernoulli = all(ls.op in BERNOULLI_LOSSES for ls in self.program.eval_plan.losses if ls.op not in KL_LOSSES)
         for i in np.flatnonzero(todo.any(axis=0)):
             mean = self.decode(z, x).reshape(len(z), -1)[:, i].astype(np.float64)
             drawn = mean if rng is None else (rng.random(len(z)) < mean) if bernoulli else mean
@@ -288,7 +318,7 @@ class Vae(Backprop):
         from nngraph.viz import samples as pictures
 
         rng = np.random.default_rng(request["seed"])
-        z = rng.standard_normal((request["count"], *self.plan.shapes[self.latent.name])).astype(np.float32)
+        z = self.draw_prior(request["count"], rng)
         path = sample_path(request)
         drawn = self.decode_in_order(z, rng=rng) if self.ordered else self.decode(z)
         written = [pictures.write_generated(path, drawn, splits.train)]

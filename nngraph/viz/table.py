@@ -15,9 +15,10 @@ COLUMNS = (("unit", "left"), ("role", "left"), ("shape", "left"), ("activation /
 
 def describe_unit(unit: UnitSpec) -> str:
     """The word the drawing shows (`viz.labels.kind_text`, so `inspect` and `viz` agree), with what a table has
-    room for: an activation's options, a sample unit's parameters."""
+    room for: an activation's options, a sample unit's parameters and learned prior."""
     if unit.role == "sample":
-        return f"~ {unit.distribution}({', '.join(unit.sample_params)})"
+        prior = f", prior mixture({unit.prior_components})" if unit.prior_components else ""
+        return f"~ {unit.distribution}({', '.join(unit.sample_params)}){prior}"
     if not unit.activation_args:
         return kind_text(unit)
     args = ", ".join(f"{k}={v}" for k, v in unit.activation_args)

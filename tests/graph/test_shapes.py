@@ -88,9 +88,10 @@ TOTALS = {
     "vae_digits.nn": {"vae": (65 * 512 + 2 * 513 * 8 + 9 * 512 + 513 * 64,
                               2 * (64 * 512 + 2 * 512 * 8 + 8 * 512 + 512 * 64))},
     # autoregressive links: the 64 * 63 / 2 weights above the diagonal are free, the matmul is a full 64 x 64;
-    # x_hat reads d, x and h1..h4 through five of them, each h_k reads d and x
+    # x_hat reads d, x and h1..h4 through five of them, each h_k reads d and x; z's mixture prior: 200 means and
+    # 200 log-variances of 8 values
     "vae_digits_ar.nn": {"vae": (65 * 512 + 2 * 513 * 8 + 9 * 512 + 513 * 64 + 5 * (64 * 63 // 2)
-                                 + 4 * (513 * 64 + 64 * 63 // 2),
+                                 + 4 * (513 * 64 + 64 * 63 // 2) + 2 * 200 * 8,
                                  2 * (64 * 512 + 2 * 512 * 8 + 8 * 512 + 512 * 64 + 5 * 64 * 64
                                       + 4 * (512 * 64 + 64 * 64)))},
     "fvsbn_digits.nn": {"fvsbn": (64 * 63 // 2 + 64, 2 * 64 * 64)},
