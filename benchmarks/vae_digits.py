@@ -2,14 +2,17 @@
 and the test log-likelihood estimated by importance sampling.
 
     python benchmarks/vae_digits.py [--specs vae_digits.nn,vae_digits_ar.nn] [--seeds 0,1,2] [--epochs N]
-                                    [--k 1000] [--set NAME=VALUE ...] [--validation]
+                                    [--k 1000] [--refine 0] [--set NAME=VALUE ...] [--validation]
 
 For each spec under specs/ (by default the plain VAE and the one with an autoregressive decoder) and each seed:
 train the spec, evaluate the test split's negative ELBO (reconstruction + KL, nats per image), its
 importance-sampled log-likelihood with k draws per image (Burda et al. 2016; k = 1000 as VAE papers quote), and
 fit independent per-pixel Bernoullis (maximum likelihood) on the training split for the exact test NLL baseline.
 Prints them, the ratio -ELBO / NLL per seed and the median (floor: <= FLOOR). `--validation` holds 20% of the
-training split out and reports on it instead of the test split: settings are chosen there.
+training split out and reports on it instead of the test split: settings are chosen there. `--refine N` also
+reports the ELBO and the importance estimate under each image's posterior refined by N Adam steps from the
+encoder's (semi-amortised inference, `Vae.refined_moments`): still a lower bound, without the encoder's
+amortisation gap; the median ratio of both is printed, each against the floor.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ def bernoulli_nll(train: np.ndarray, test: np.ndarray) -> float:
     return float(-(test * np.log(p) + (1 - test) * np.log1p(-p)).sum(axis=1).mean())
 
 
-def measure(spec: Path, seed: int, args) -> float:
-    """Train one seed, print its figures, return its ratio -ELBO / NLL."""
+def measure(spec: Path, seed: int, args) -> tuple[float, float | None]:
+    """Train one seed, print its figures, return its ratios -ELBO / NLL (the encoder's posterior, the refined
+    one or None)."""
     overrides = [f"seed={seed}", *args.set] + ([f"epochs={args.epochs}"] if args.epochs else []) + \
         (["validation=0.2"] if args.validation else [])
     session = prepare(nngraph.load(spec, overrides))
@@ -58,7 +62,16 @@ def measure(spec: Path, seed: int, args) -> float:
           f"{elbo['kl']:.2f}), -log p (IS, k={args.k}) {-estimate['log_likelihood']:.2f} ({is_seconds:.1f} s), "
           f"Bernoulli NLL {baseline:.2f}, ratio -ELBO/NLL {ratio:.3f}, "
           f"-log p/NLL {-estimate['log_likelihood'] / baseline:.3f}, training {seconds:.1f} s", flush=True)
-    return ratio
+    if not args.refine:
+        return ratio, None
+    start = time.perf_counter()
+    moments = session.method.refined_moments(judged.x, args.refine)
+    refined = session.method.evaluate(judged, moments)
+    refined_estimate = session.method.importance_log_likelihood(judged, k=args.k, moments=moments)
+    print(f"  refined posteriors ({args.refine} steps, {time.perf_counter() - start:.1f} s): -ELBO "
+          f"{refined['loss']:.2f} (recon {refined['recon']:.2f} + KL {refined['kl']:.2f}), -log p (IS) "
+          f"{-refined_estimate['log_likelihood']:.2f}, ratio -ELBO/NLL {refined['loss'] / baseline:.3f}", flush=True)
+    return ratio, refined["loss"] / baseline
 
 
 def main() -> None:
@@ -67,15 +80,19 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--k", type=int, default=IS_SAMPLES, help="importance samples per test image")
+    parser.add_argument("--refine", type=int, default=0, help="also refine each posterior by N Adam steps")
     parser.add_argument("--set", action="append", default=[], help="a spec override, as `nngraph train --set`")
     parser.add_argument("--validation", action="store_true", help="report on 20%% held out of the training split")
     args = parser.parse_args()
     for name in args.specs.split(","):
         spec = Path(name) if Path(name).exists() else SPECS / name
         ratios = [measure(spec, int(seed), args) for seed in args.seeds.split(",")]
-        median = statistics.median(ratios)
-        print(f"{spec.name}: median ratio -ELBO/NLL {median:.3f} "
-              f"(floor <= {FLOOR}: {'met' if median <= FLOOR else 'NOT met'})", flush=True)
+        for how, column in (("", 0), (f" (posteriors refined, {args.refine} steps)", 1)):
+            if ratios[0][column] is None:
+                continue
+            median = statistics.median(r[column] for r in ratios)
+            print(f"{spec.name}: median ratio -ELBO/NLL{how} {median:.4f} "
+                  f"(floor <= {FLOOR}: {'met' if median <= FLOOR else 'NOT met'})", flush=True)
 
 
 if __name__ == "__main__":

@@ -259,6 +259,12 @@ class Program:
         sources = plan.feeds + [r.slot for r in plan.random if r.slot in plan.shapes]  # a noise unit's slot: its name
         return params, {name: pending.get(name) for name in sources}
 
+    def slot_gradients(self, values: dict, ctxs: list, slots, seeds: dict | None = None) -> dict:
+        """Gradients of the losses (or of `seeds`) with respect to slots of a training pass, by slot (None where
+        none flows): a VAE refines its posterior's moments by them."""
+        pending = self._sweep(values, ctxs, seeds)
+        return {slot: pending.get(slot) for slot in slots}
+
     def _sweep(self, values: dict, ctxs: list, seeds: dict | None) -> dict:
         """The reverse walk from `seeds` (slot -> cotangent), by default the loss weights."""
         plan = self.train_plan

@@ -55,6 +55,7 @@ from nngraph.train.outputs import sample_path
 EVAL_ROWS = 4096  # rows per evaluation chunk, after repeating each example `samples` times
 EVAL_SEED = 0  # evaluation draws its own noise, so it never touches the loop's rng
 IS_SAMPLES = 1000  # importance samples per example for the log-likelihood estimate
+REFINE_LR = 0.01  # Adam's step size on each example's posterior mean and log-variance when refining
 LOG_2PI = math.log(2 * math.pi)
 BERNOULLI_LOSSES = ("bce_logits", "bce")  # loss ops whose sum over units is -log p(x | z) of bernoulli pixels
 KL_LOSSES = ("kl_normal", "kl_mixture")  # to the N(0, I) prior, to a learned mixture (the latent's `prior=`)
@@ -79,6 +80,15 @@ def bernoulli_log_prob(op: str, pred: np.ndarray, x: np.ndarray) -> np.ndarray:
         return (x * pred - np.logaddexp(0.0, pred)).sum(axis=1)
     p = pred.clip(1e-12, 1 - 1e-12)
     return (x * np.log(p) + (1 - x) * np.log1p(-p)).sum(axis=1)
+
+
+def _adam_step(value, grad, first, second, step: int, lr: float) -> None:
+    """One Adam step (Kingma and Ba 2015, betas 0.9 / 0.999) descending `grad`, in place."""
+    first *= 0.9
+    first += 0.1 * grad
+    second *= 0.999
+    second += 0.001 * grad * grad
+    value -= lr * (first / (1 - 0.9 ** step)) / ((second / (1 - 0.999 ** step)) ** 0.5 + 1e-8)
 
 
 def kl_weight(epoch: int, warmup: int) -> float:
@@ -125,10 +135,11 @@ class Vae(Backprop):
 
     # ---- feeding ---------------------------------------------------------------------------
 
-    def _feeds(self, x: np.ndarray) -> tuple[dict, np.ndarray | None]:
-        """Inputs with each example repeated `samples` times; the data is also the target of
-        reconstruction terms that name no target unit."""
-        x = np.repeat(x, self.samples, axis=0) if self.samples > 1 else x
+    def _feeds(self, x: np.ndarray, samples: int | None = None) -> tuple[dict, np.ndarray | None]:
+        """Inputs with each example repeated `samples` times (default: the method's); the data is also the
+        target of reconstruction terms that name no target unit."""
+        samples = self.samples if samples is None else samples
+        x = np.repeat(x, samples, axis=0) if samples > 1 else x
         needs_target = any(TARGET in ins.inputs for ins in self.plan.instrs)
         return self.inputs(x), (x if needs_target else None)
 
@@ -146,11 +157,14 @@ class Vae(Backprop):
         self.apply_update(grads)
         return {**self._terms(terms), "kl_weight": self.weight}
 
-    def evaluate(self, data: Dataset) -> dict[str, float]:
-        """The negative ELBO, its reconstruction and KL parts, averaged over a split (own noise)."""
+    def evaluate(self, data: Dataset, moments: dict | None = None) -> dict[str, float]:
+        """The negative ELBO, its reconstruction and KL parts, averaged over a split (own noise); under the
+        encoder's posterior, or one given by its `moments` per example (`refined_moments(data.x, steps)`)."""
         rng, tally = np.random.default_rng(EVAL_SEED), Tally()
-        for part in chunks(data, max(1, EVAL_ROWS // self.samples)):
+        rows = max(1, EVAL_ROWS // self.samples)
+        for start, part in zip(range(0, len(data), rows), chunks(data, rows)):
             values = self.program.feeds(*self._feeds(part.x), rng=rng)
+            self._give(values, moments, slice(start, start + len(part)), self.samples)
             self.program.run(values, training=False)
             tally.add(self._terms(self.program.loss(values, self.program.eval_plan)[1]), len(part))
         return host_metrics(tally.means())
@@ -169,22 +183,28 @@ class Vae(Backprop):
 
     # ---- the importance-sampled log-likelihood ----------------------------------------------
 
-    def importance_log_likelihood(self, data: Dataset, k: int = IS_SAMPLES, seed: int = EVAL_SEED) -> dict:
+    def importance_log_likelihood(self, data: Dataset, k: int = IS_SAMPLES, seed: int = EVAL_SEED,
+                                  moments: dict | None = None) -> dict:
         """{"log_likelihood": the k-sample importance estimate of log p(x), "elbo": the ELBO estimated from
-        the same draws}, nats per example averaged over `data`. Batched: at most EVAL_ROWS rows per pass."""
+        the same draws}, nats per example averaged over `data`. Batched: at most EVAL_ROWS rows per pass. The
+        proposal is the encoder's posterior, or one given by its `moments` (`refined_moments(data.x, steps)`)."""
         self._check_likelihood_loss()
         rng, tally, block = np.random.default_rng(seed), Tally(), min(k, EVAL_ROWS)
-        for part in chunks(data, max(1, EVAL_ROWS // k)):
-            w = np.concatenate([self.log_weights(part.x, min(block, k - start), rng)
+        rows = max(1, EVAL_ROWS // k)
+        for first, part in zip(range(0, len(data), rows), chunks(data, rows)):
+            mine = None if moments is None else {u: m[first:first + len(part)] for u, m in moments.items()}
+            w = np.concatenate([self.log_weights(part.x, min(block, k - start), rng, mine)
                                 for start in range(0, k, block)], axis=1)
             tally.add({"log_likelihood": float(log_mean_exp(w).mean()), "elbo": float(w.mean())}, len(part))
         return tally.means()
 
-    def log_weights(self, x: np.ndarray, k: int, rng) -> np.ndarray:
-        """log p(x, z_j) - log q(z_j | x) for k draws z_j ~ q(z | x) per row of x: [len(x), k], float64."""
+    def log_weights(self, x: np.ndarray, k: int, rng, moments: dict | None = None) -> np.ndarray:
+        """log p(x, z_j) - log q(z_j | x) for k draws z_j ~ q(z | x) per row of x: [len(x), k], float64; q the
+        encoder's, or given by its `moments` ({mean unit: [len(x), ...], log-variance unit: ...})."""
         program, plan = self.program, self.program.eval_plan
         rows = np.repeat(x, k, axis=0)
         values = program.feeds(self.inputs(rows), rng=rng)
+        self._give(values, moments, slice(None), k)
         program.run(values, training=False, with_loss=False)
         host = lambda slot: program.backend.to_numpy(values[slot]).astype(np.float64).reshape(len(rows), -1)
         sample = next(ins for ins in plan.instrs if ins.op.name == "gaussian_sample")
@@ -221,6 +241,65 @@ class Vae(Backprop):
             pick = rng.integers(len(means), size=count)
             eps = means[pick] + np.exp(logvars[pick] / 2) * eps
         return eps.reshape(count, *shape).astype(np.float32)
+
+    # ---- refined posteriors (semi-amortised inference) ------------------------------------------
+
+    def refined_moments(self, x: np.ndarray, steps: int, seed: int = EVAL_SEED,
+                        lr: float = REFINE_LR) -> dict[str, np.ndarray]:
+        """Each row's posterior q(z | x) refined (semi-amortised inference, Kim et al. 2018; the amortisation gap
+        of Cremer, Li and Duvenaud 2018): its mean and log-variance start at the encoder's and take `steps` Adam
+        steps up that row's own ELBO (step size `lr`, decayed to ~0 on a cosine), one fresh draw of z a step, the decoder, prior and encoder
+        fixed and no dropout. Any q(z | x) gives a lower bound on log p(x), so the ELBO under the refined one is
+        still one; the encoder's amortised guess leaves it lower. {mean unit: [rows, ...], log-variance unit}."""
+        self._check_refinable()
+        rng, moments = np.random.default_rng(seed), {}
+        for start in range(0, len(x), EVAL_ROWS):
+            part = self._refine_rows(x[start:start + EVAL_ROWS], steps, rng, lr)
+            for unit, value in part.items():
+                moments.setdefault(unit, []).append(value)
+        return {unit: np.concatenate(parts) for unit, parts in moments.items()}
+
+    def _refine_rows(self, x: np.ndarray, steps: int, rng, lr: float) -> dict[str, np.ndarray]:
+        program, plan, xp = self.program, self.program.train_plan, self.xp
+        units = self.latent.sample_params
+        start = self.encode_decode(x)
+        moments = {u: start[program.eval_plan.slot(u)].copy() for u in units}
+        first, second = ({u: xp.zeros_like(m) for u, m in moments.items()} for _ in range(2))
+        # each row's own ELBO: the losses are means over the rows, so weigh them by the rows, at full KL weight
+        seeds = {ls.slot: xp.asarray(self.full_weights[ls.label] * len(x), dtype=program.backend.dtype)
+                 for ls in plan.losses}
+        for step in range(1, steps + 1):
+            values = program.feeds(*self._feeds(x, samples=1), rng=rng, training=True)
+            for r in plan.random:
+                if r.kind == "dropout":
+                    values[r.slot] = xp.ones_like(values[r.slot])
+            self._give(values, moments, slice(None), 1, plan)
+            grads = program.slot_gradients(values, program.run(values, training=True),
+                                           [plan.slot(u) for u in units], seeds)
+            decayed = lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))  # to ~0: the draws' noise fades
+            for u in units:
+                _adam_step(moments[u], grads[plan.slot(u)], first[u], second[u], step, decayed)
+        return {u: program.backend.to_numpy(m) for u, m in moments.items()}
+
+    def _give(self, values, moments: dict | None, rows: slice, repeat: int, plan=None) -> None:
+        """Set the mean and log-variance units' slots of a pass to `moments[rows]`, each row repeated `repeat`
+        times (the pass's rows); nothing without moments."""
+        if moments is None:
+            return
+        plan = plan or self.program.eval_plan
+        for unit, value in moments.items():
+            value = value[rows]
+            if repeat > 1:
+                value = self.xp.repeat(self.program.backend.asarray(value), repeat, axis=0)
+            values[plan.slot(unit)] = self.program.backend.asarray(value)
+            values.given.add(plan.slot(unit))
+
+    def _check_refinable(self) -> None:
+        """Refinement runs the training plan without dropout; batch normalisation there would normalise by the
+        rows' statistics and move its running ones."""
+        if self.program.train_plan.buffer_updates or self.program.train_plan.sequence:
+            raise TrainingError("refining the posterior needs a feedforward VAE without batch normalisation",
+                                hint="evaluate with the encoder's posterior (refine=0)")
 
     def _check_likelihood_loss(self) -> None:
         """The estimate is of log p(x) only when the loss is -log p(x | z) + KL, one latent, weights 1."""
