@@ -251,9 +251,10 @@ class Vae(Backprop):
         forward pass with the sample unit's value given as `z` (the encoder runs on zeros, or on `data`, which an
         autoregressive decoder reads; it is cheap and its result unused)."""
         program, plan = self.program, self.program.eval_plan
-        feeds = {name: np.zeros((len(z), *plan.shapes[name]), np.float32) for name in plan.feeds}
+        dtype = program.backend.dtype  # the run's: a float64 run's values so far are not rounded to float32
+        feeds = {name: np.zeros((len(z), *plan.shapes[name]), dtype) for name in plan.feeds}
         if data is not None:
-            feeds[self.ordered] = data.reshape(feeds[self.ordered].shape).astype(np.float32)
+            feeds[self.ordered] = data.reshape(feeds[self.ordered].shape).astype(dtype)
         values = program.forward(feeds, rng=np.random.default_rng(EVAL_SEED),
                                  given={plan.slot(self.latent.name): program.backend.asarray(z)})
         return program.backend.to_numpy(values[plan.slot(self.output) if self.ordered else plan.outputs[0]])
@@ -288,7 +289,8 @@ class Vae(Backprop):
         from nngraph.viz import samples as pictures
 
         rng = np.random.default_rng(request["seed"])
-        z = rng.standard_normal((request["count"], *self.plan.shapes[self.latent.name])).astype(np.float32)
+        z = rng.standard_normal((request["count"], *self.plan.shapes[self.latent.name])).astype(
+            self.program.backend.dtype)
         path = sample_path(request)
         drawn = self.decode_in_order(z, rng=rng) if self.ordered else self.decode(z)
         written = [pictures.write_generated(path, drawn, splits.train)]
