@@ -140,3 +140,17 @@ def test_augmentation_keeps_float64_images_and_computes_their_coordinates_in_flo
     r, c = np.arange(5.0)[:, None] - 2 - 1, np.arange(5.0)[None, :] - 2 + 1
     np.testing.assert_array_equal(rows[0], np.cos(0.3) * r - np.sin(0.3) * c + 2)
     assert source_coordinates(5, 5, np.array([0.3]), None, 1)[0].dtype == np.float32  # the default
+
+
+@pytest.mark.parametrize("spec_dtype, flag, held", [("float32", None, np.float32), ("float64", None, np.float64),
+                                                    ("float32", "float64", np.float64)])
+def test_a_run_holds_its_splits_and_statistics_in_the_dtype_it_runs_in(tmp_path, spec_dtype, flag, held):
+    from nngraph.session import prepare
+
+    _needs_float64(tmp_path)
+    spec = tmp_path / "line.nn"
+    spec.write_text(LINE.format(n=N, dtype=spec_dtype).replace("epochs 25", "epochs 25\n  test 0.25"))
+    splits = prepare(nngraph.load(spec), dtype=flag).splits
+    for part in (splits.train, splits.test):
+        assert part.x.dtype == part.y.dtype == held
+    assert splits.scaler.offset.dtype == splits.scaler.factor.dtype == held
