@@ -8,9 +8,9 @@ import pytest
 import nngraph
 from nngraph.data import split_dataset
 from nngraph.data.augment import augment_images, source_coordinates
+from nngraph.data.images import IMAGES_MAGIC, LABELS_MAGIC
 from nngraph.session import restore_trained, run_prediction
 from tests.data.helpers import load
-from nngraph.data.images import IMAGES_MAGIC, LABELS_MAGIC
 from tests.data.test_images import write_idx
 
 N = 64
