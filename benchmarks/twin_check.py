@@ -887,6 +887,13 @@ def gan_case(rng):
     return max(d, *(rel_diff(grads[k], P[k].grad) for k in P)), text
 
 
+def as_loaded(values: np.ndarray) -> np.ndarray:
+    """`values` as a data set holds them in a run of nngraph's dtype (docs/language.md, section 11): floats
+    in the run's dtype (float64: exactly the file's values), integer labels as they are; as float64 for the
+    twin."""
+    return values.astype(DTYPE[0]).astype(np.float64) if values.dtype.kind == "f" else values
+
+
 def fit_case(rng, folder):
     """A whole run, `nngraph.fit` on an npz file (one full batch an epoch, so shuffling cannot matter), against
     the twin's epochs from the same initial parameters: data loading, label conversion, the schedule's rate per
@@ -895,10 +902,7 @@ def fit_case(rng, folder):
         net, used, xs, target = feedforward_case(rng)
         if not any(w.startswith("dropout") for u in net.units for w in u["words"]):
             break
-    # data sets hold float32 inputs and float targets whatever the run's dtype (docs/language.md, section 11)
-    xs = {"x": xs["x"].astype(np.float32).astype(np.float64)}
-    if target.dtype.kind == "f":
-        target = target.astype(np.float32).astype(np.float64)
+    xs, target = {"x": as_loaded(xs["x"])}, as_loaded(target)
     lines, more = rand_optimizer(rng)
     E = int(rng.integers(1, 4))
     schedule = ["constant", "step(every=1, gamma=0.5)", "cosine(warmup=1)", "linear(min_lr=0.01)"][rng.integers(4)]
@@ -991,8 +995,7 @@ def recurrent_fit_case(rng, folder):
                 or case["lengths"] is not None or case["delay"] > 1 or case["identity_delay"]):
             break
     n, T = xs["x"].shape[:2]
-    xs = {"x": xs["x"].astype(np.float32).astype(np.float64)}  # data sets hold float32
-    target = target.astype(np.float32).astype(np.float64)
+    xs, target = {"x": as_loaded(xs["x"])}, as_loaded(target)
     N, E = int(rng.integers(1, T + 1)), int(rng.integers(1, 3))
     lines, more = rand_optimizer(rng)
     lines += [f"dtype {DTYPE[0]}", f"batch {n}", f"bptt {N}", f"epochs {E}"]

@@ -39,15 +39,17 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
     method = build_method(checked, config, chosen)  # before the data: a refusal should come first
     if config.env is not None and data is None:
         return Session(checked, config, None, method, chosen)  # an agent's data is its environment
-    return Session(checked, config, _splits(checked, config, method, data), method, chosen)
+    return Session(checked, config, _splits(checked, config, method, chosen.dtype, data), method, chosen)
 
 
-def _splits(checked: CheckedSpec, config: TrainConfig, method, data=None, scaler=None):
-    """The train block's data (or `data`), checked by the method and split as the block says; scaled with
-    `scaler` (a trained model's) where given, else with statistics of the training split."""
+def _splits(checked: CheckedSpec, config: TrainConfig, method, dtype, data=None, scaler=None):
+    """The train block's data (or `data`) loaded in `dtype` (the run's), checked by the method and split as the
+    block says; scaled with `scaler` (a trained model's) where given, else with statistics of the training
+    split."""
     from nngraph.data import load_dataset, split_dataset
 
-    dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed)
+    dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed,
+                                                         dtype=dtype)
     method.check_data(dataset, config.data.span if config.data else None)
     return split_dataset(dataset, config.test, config.validation, config.seed,
                          span=config.spans.get("test") or config.spans.get("validation"), scaler=scaler)
@@ -224,7 +226,7 @@ def _preprocessing(trained: Trained):
         return trained.preprocessing
     if trained.config.env is not None:  # an agent's observations come as they are
         return Preprocessing()
-    splits = _splits(trained.checked, trained.config, trained.method)
+    splits = _splits(trained.checked, trained.config, trained.method, trained.backend.dtype)
     return Preprocessing.of_training(splits.train, splits.scaler)
 
 
@@ -236,7 +238,7 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
     # none saved (a checkpoint older than saved preprocessing): the data call's, fitted again
     scaler = trained.preprocessing.scaler if trained.preprocessing is not None else None
     splits = None if trained.config.env is not None else _splits(checked, trained.config, trained.method,
-                                                                   scaler=scaler)
+                                                                   trained.backend.dtype, scaler=scaler)
     return Session(checked, trained.config, splits, trained.method, trained.backend, trained.preprocessing)
 
 
@@ -254,7 +256,8 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
     from nngraph.data import load_dataset
 
     trained = restore_trained(checked, train_name, checkpoint, backend)
-    loaded = load_dataset(data, Path.cwd(), seed=trained.config.seed, base_is="the current folder")
+    loaded = load_dataset(data, Path.cwd(), seed=trained.config.seed, base_is="the current folder",
+                          dtype=trained.backend.dtype)
     dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
     return {"data": _final_evaluation(trained.method, dataset)}
@@ -284,7 +287,7 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
     inputs = _preprocessing(trained).apply(Dataset(x, None, "unsupervised", name=str(input_path)))
     _check_input_shape(model, inputs)
     trained.method.check_data(inputs, None)
-    y = trained.method.predict(inputs.x.astype(np.float32), unit)
+    y = trained.method.predict(inputs.x.astype(trained.backend.dtype, copy=False), unit)  # integers too
     atomic_save_npy(output_path, y)
     return y.shape
 

@@ -18,18 +18,19 @@ FILE = {**FEATURES, **LIMITED, **TASK_CHOICE, "path": Option("path")}
 
 
 def from_arrays(req: Request, x: np.ndarray, y: np.ndarray | None, **info) -> Dataset:
-    """A Dataset from raw arrays: numeric checks, matching lengths, the task read off y's dtype."""
+    """A Dataset from raw arrays: numeric checks, matching lengths, the task read off y's dtype. Inputs and float
+    targets are converted once, to the run's dtype (a float64 file in a float64 run: not at all)."""
     x = _numeric(req, x, "inputs")
     if x.ndim == 1:
         x = x[:, None]
     if y is None:
-        return req.limited(unsupervised(x, req.name, **info))
+        return req.limited(unsupervised(x, req.name, dtype=req.dtype, **info))
     y = _numeric(req, y, "targets")
     if len(y) != len(x):
         raise req.error(f"{req.name}: {len(x)} inputs but {len(y)} targets", "they must pair up")
     if _task(req, y) == "regression":
-        return req.limited(regression(x, y, req.name, **info))
-    return req.limited(classification(x, _labels(req, y), req.name, **info))
+        return req.limited(regression(x, y, req.name, dtype=req.dtype, **info))
+    return req.limited(classification(x, _labels(req, y), req.name, dtype=req.dtype, **info))
 
 
 def _numeric(req: Request, array: np.ndarray, what: str) -> np.ndarray:

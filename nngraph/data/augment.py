@@ -46,7 +46,7 @@ def augment_images(x: np.ndarray, options: dict, rng: np.random.Generator) -> np
     out = x
     if angles is not None or offsets is not None:
         angles, offsets = (None if a is None else where_is(a, x) for a in (angles, offsets))
-        source_rows, source_columns = source_coordinates(rows, columns, angles, offsets, n)
+        source_rows, source_columns = source_coordinates(rows, columns, angles, offsets, n, x.dtype)
         out = sample_bilinear(x, source_rows, source_columns, whole_pixels=angles is None)
     if options["noise"]:
         draw_as = np.float32 if x.dtype == np.float32 else np.float64  # what standard_normal can draw
@@ -55,23 +55,24 @@ def augment_images(x: np.ndarray, options: dict, rng: np.random.Generator) -> np
 
 
 def source_coordinates(rows: int, columns: int, angles: np.ndarray | None, offsets: np.ndarray | None,
-                       n: int) -> tuple[np.ndarray, np.ndarray]:
+                       n: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """For every output pixel of every image, (n, rows, columns) each: where in the input it comes from.
     The image is turned by `angle` about its centre and then moved by `offset`: output pixel p reads the input
     at R (p - offset - centre) + centre, R the rotation by `angle` (its sense does not matter: the angles are
-    drawn symmetrically about 0). Computed where `angles` and `offsets` are."""
+    drawn symmetrically about 0). Computed where `angles` and `offsets` are, in `dtype` (the images')."""
     xp = array_module(angles if angles is not None else offsets)
     centre_row, centre_column = (rows - 1) / 2, (columns - 1) / 2
-    r = xp.arange(rows, dtype=np.float32)[None, :, None] - np.float32(centre_row)
-    c = xp.arange(columns, dtype=np.float32)[None, None, :] - np.float32(centre_column)
-    if offsets is not None:  # as float32: integers would make every coordinate float64
-        r = r - offsets[:, 0, None, None].astype(np.float32)
-        c = c - offsets[:, 1, None, None].astype(np.float32)
+    dtype = np.dtype(dtype)
+    r = xp.arange(rows, dtype=dtype)[None, :, None] - dtype.type(centre_row)
+    c = xp.arange(columns, dtype=dtype)[None, None, :] - dtype.type(centre_column)
+    if offsets is not None:  # in `dtype`: integers would make every float32 coordinate float64
+        r = r - offsets[:, 0, None, None].astype(dtype)
+        c = c - offsets[:, 1, None, None].astype(dtype)
     if angles is None:
         return xp.broadcast_to(r + centre_row, (n, rows, columns)), xp.broadcast_to(c + centre_column,
                                                                                    (n, rows, columns))
-    cos = xp.cos(angles).astype(np.float32)[:, None, None]
-    sin = xp.sin(angles).astype(np.float32)[:, None, None]
+    cos = xp.cos(angles).astype(dtype)[:, None, None]
+    sin = xp.sin(angles).astype(dtype)[:, None, None]
     return cos * r - sin * c + centre_row, sin * r + cos * c + centre_column
 
 

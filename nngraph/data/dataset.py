@@ -75,20 +75,28 @@ def _on_host(a) -> np.ndarray:
     return a if type(a) is np.ndarray else to_host(a)
 
 
-def classification(x, labels, name: str, n_classes: int | None = None, **info) -> Dataset:
-    """A labelled set: float32 inputs, int64 labels, classes counted from the labels if not given."""
+def classification(x, labels, name: str, n_classes: int | None = None, *, dtype=np.float32, **info) -> Dataset:
+    """A labelled set: inputs in `dtype` (the run's: float32 unless it asks for float64), int64 labels, classes
+    counted from the labels if not given."""
     labels = np.asarray(labels, dtype=np.int64)
     count = n_classes if n_classes is not None else int(labels.max(initial=-1)) + 1
-    return Dataset(np.asarray(x, np.float32), labels, "classification", count, name=name, info=info)
+    return Dataset(np.asarray(x, dtype), labels, "classification", count, name=name, info=info)
 
 
-def unsupervised(x, name: str, **info) -> Dataset:
-    return Dataset(np.asarray(x, np.float32), None, "unsupervised", name=name, info=info)
+def unsupervised(x, name: str, *, dtype=np.float32, **info) -> Dataset:
+    """Inputs alone, in `dtype` (the run's)."""
+    return Dataset(np.asarray(x, dtype), None, "unsupervised", name=name, info=info)
 
 
-def regression(x, targets, name: str, task: str = "regression", **info) -> Dataset:
-    """Float32 targets; a vector of targets becomes one column so every target is (n, k)."""
-    targets = np.asarray(targets, np.float32)
+def regression(x, targets, name: str, task: str = "regression", *, dtype=np.float32, **info) -> Dataset:
+    """Inputs and targets in `dtype` (the run's); a vector of targets becomes one column so every target is
+    (n, k)."""
+    targets = np.asarray(targets, dtype)
     if targets.ndim == 1:
         targets = targets[:, None]
-    return Dataset(np.asarray(x, np.float32), targets, task, name=name, info=info)
+    return Dataset(np.asarray(x, dtype), targets, task, name=name, info=info)
+
+
+def binarized(x: np.ndarray, threshold: float) -> np.ndarray:
+    """`x > threshold` as 0s and 1s, in the float dtype of `x` (exact in any; integer inputs give float32)."""
+    return (x > threshold).astype(x.dtype if x.dtype.kind == "f" else np.float32)

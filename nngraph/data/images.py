@@ -84,19 +84,19 @@ def _idx_header(req: Request, path: Path, f, magic: int) -> tuple[int, ...]:
 
 
 def idx_dataset(req: Request, images: Path, labels: Path | None) -> Dataset:
-    """Images scaled to [0, 1] by dividing by 255, flattened; int64 labels.
+    """Images scaled to [0, 1] by dividing by 255 (in the run's dtype), flattened; int64 labels.
 
     Classes are counted over the whole labels file, so `limit=` never shrinks the output layer.
     """
     pixels = read_idx(req, images, IMAGES_MAGIC, req["limit"])
-    x = pixels.reshape(len(pixels), -1).astype(np.float32) / 255
+    x = pixels.reshape(len(pixels), -1).astype(req.dtype) / 255
     shape = tuple(pixels.shape[1:])
     if labels is None:
-        return unsupervised(x, req.name, image_shape=shape)
+        return unsupervised(x, req.name, dtype=req.dtype, image_shape=shape)
     y = read_idx(req, labels, LABELS_MAGIC)
     if len(y) < len(x) or (req["limit"] is None and len(y) != len(x)):
         raise req.error(f"{req.name}: {len(x)} images but {len(y)} labels", "pair matching files")
-    return classification(x, y[: len(x)], req.name, int(y.max()) + 1, image_shape=shape)
+    return classification(x, y[: len(x)], req.name, int(y.max()) + 1, dtype=req.dtype, image_shape=shape)
 
 
 @register(
@@ -158,7 +158,7 @@ def _find(folder: Path, stem: str) -> Path | None:
 def digits(req: Request) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes).
 
-    x: (n, 64) float32, the 0..16 pixel counts divided by 16 so pixels lie in [0, 1];
+    x: (n, 64) in the run's dtype, the 0..16 pixel counts divided by 16 so pixels lie in [0, 1];
     y: int64 digit labels. Needs scikit-learn (`pip install nngraph[digits]`).
     """
     try:
@@ -168,5 +168,5 @@ def digits(req: Request) -> Dataset:
             "digits needs scikit-learn, which is not installed", "pip install nngraph[digits]"
         ) from None
     bunch = load_digits()
-    data = classification(bunch.data / 16.0, bunch.target, "digits", 10, image_shape=(8, 8))
+    data = classification(bunch.data / 16.0, bunch.target, "digits", 10, dtype=req.dtype, image_shape=(8, 8))
     return req.limited(data)

@@ -10,7 +10,7 @@ import numpy as np
 # The loader modules register themselves in the catalog when imported.
 from nngraph.data import arrays, images, patterns, sequences, superres, textfiles, toy  # noqa: F401
 from nngraph.data.catalog import LOADERS, Request
-from nngraph.data.dataset import Dataset
+from nngraph.data.dataset import Dataset, binarized
 from nngraph.data.options import bind
 from nngraph.errors import DataError, did_you_mean
 from nngraph.spec import ast
@@ -24,7 +24,7 @@ def known_datasets() -> list[str]:
 
 def load_dataset(
     spec: ast.Call | ast.Ref | ast.Setting | ast.String, base_dir: Path, seed: int = 0,
-    base_is: str = "the spec's folder",
+    base_is: str = "the spec's folder", dtype=np.float32,
 ) -> Dataset:
     """The data set a spec names: `xor`, `moons(n=400)`, `npz("train.npz", y="labels")`...
 
@@ -32,7 +32,8 @@ def load_dataset(
     the call gives its own `seed=`. A whole `data ...` setting may be passed, in which case its
     trailing `key=value` words count as options of the call. Options `binarize` and `shape`
     are applied here (and noted in `info`, for `Preprocessing`); `scale` is recorded in `info["scale"]` for
-    `split_dataset` to apply.
+    `split_dataset` to apply. The inputs and float targets are made in `dtype`, the run's (float32 by default,
+    float64 on request: then a float64 file's values are kept exactly); class labels and text codes are int64.
     """
     call = data_call(spec)
     loader = LOADERS.get(call.name)
@@ -40,7 +41,7 @@ def load_dataset(
         hint = did_you_mean(call.name, LOADERS) or "known data sets: " + ", ".join(known_datasets())
         raise DataError(f"unknown data set '{call.name}'", call.span, hint)
     options = bind(call, loader.options, loader.positional)
-    request = Request(call.name, options, call.span, Path(base_dir), seed, base_is)
+    request = Request(call.name, options, call.span, Path(base_dir), seed, base_is, np.dtype(dtype))
     return _finish(request, loader.make(request))
 
 
@@ -77,7 +78,7 @@ def _finish(req: Request, data: Dataset) -> Dataset:
     """The options common to all loaders, then checks that every loader's output must pass."""
     values = req.options.values
     if values.get("binarize") is not None:  # noted in `info`: what `predict` does to its input too
-        data = replace(data, x=(data.x > values["binarize"]).astype(np.float32))
+        data = replace(data, x=binarized(data.x, values["binarize"]))
         data.info["binarize"] = values["binarize"]
     if values.get("shape") is not None:
         data = replace(data, x=_reshaped(req, data.x, values["shape"]))

@@ -21,18 +21,18 @@ from nngraph.data.options import Option
 )
 def bars(req: Request) -> Dataset:
     """Bars and stripes: every size x size binary image whose rows (bars) or columns (stripes)
-    are each all on or all off, flattened row-major to (n, size*size) float32.
+    are each all on or all off, flattened row-major to (n, size*size), in the run's dtype.
 
     First the 2^size bar images (row r on where bit r of the pattern number is set), then the
     2^size stripe images likewise; all-on and all-off appear in both halves, so size 3 gives
     16 rows of which 14 are distinct, size 4 gives 32. The whole list comes `repeat` times.
     """
     size = req["size"]
-    rows = np.array(list(itertools.product([0, 1], repeat=size)), np.float32)[:, ::-1]
+    rows = np.array(list(itertools.product([0, 1], repeat=size)), req.dtype)[:, ::-1]
     bar_images = np.repeat(rows[:, :, None], size, axis=2)  # row r lit across all columns
     stripe_images = bar_images.transpose(0, 2, 1)
     images = np.concatenate([bar_images, stripe_images]).reshape(-1, size * size)
-    return unsupervised(np.tile(images, (req["repeat"], 1)), "bars", size=size)
+    return unsupervised(np.tile(images, (req["repeat"], 1)), "bars", dtype=req.dtype, size=size)
 
 
 MIXTURE = {**FEATURES, **SEEDED}
@@ -85,7 +85,7 @@ def _mixture(req: Request, centres: np.ndarray, name: str) -> Dataset:
     rng = req.rng()
     mode = rng.permutation(np.arange(req["n"]) % len(centres))
     x = centres[mode] + rng.normal(0, req["std"], (req["n"], 2))
-    return unsupervised(x, name, centres=centres, std=req["std"])
+    return unsupervised(x, name, dtype=req.dtype, centres=centres, std=req["std"])
 
 
 @register("encoder", {**FEATURES, "size": Option("int", 4, minimum=2, maximum=64),
@@ -95,6 +95,6 @@ def encoder(req: Request) -> Dataset:
     pattern k having bit k on in the first group and bit k on in the second (a one-hot code copied).
     A machine whose two visible groups talk only through log2(size) hidden units must learn a code.
     """
-    eye = np.eye(req["size"], dtype=np.float32)
+    eye = np.eye(req["size"], dtype=req.dtype)
     return unsupervised(np.tile(np.concatenate([eye, eye], axis=1), (req["repeat"], 1)), "encoder",
-                        size=req["size"])
+                        dtype=req.dtype, size=req["size"])

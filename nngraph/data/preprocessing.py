@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nngraph.data.dataset import Dataset
+from nngraph.data.dataset import Dataset, binarized
 from nngraph.data.scaling import METHODS, Scaler
 from nngraph.errors import DataError
 
@@ -36,13 +36,14 @@ class Preprocessing:
                    train.vocabulary)
 
     def to_saved(self) -> tuple[dict, dict[str, np.ndarray]]:
-        """(JSON data, arrays) for a checkpoint: the arrays are the scaling's statistics."""
+        """(JSON data, arrays) for a checkpoint: the arrays are the scaling's statistics, in their own dtype (the
+        run's: a float64 run's are read back in float64)."""
         meta = {"binarize": self.binarize, "shape": None if self.shape is None else list(self.shape),
                 "scale": self.scaler.method, "vocabulary": self.vocabulary}
         if self.scaler.method == "none":
             return meta, {}
-        return meta, {f"{ARRAY_PREFIX}.scale.offset": np.asarray(self.scaler.offset, np.float32),
-                      f"{ARRAY_PREFIX}.scale.factor": np.asarray(self.scaler.factor, np.float32)}
+        return meta, {f"{ARRAY_PREFIX}.scale.offset": np.asarray(self.scaler.offset),
+                      f"{ARRAY_PREFIX}.scale.factor": np.asarray(self.scaler.factor)}
 
     @classmethod
     def from_saved(cls, meta: dict | None, arrays: dict[str, np.ndarray]) -> Preprocessing:
@@ -59,8 +60,7 @@ class Preprocessing:
         """`data` prepared as the training data was: binarised, reshaped, scaled with the training split's
         statistics, its text coded in the training vocabulary."""
         if self.binarize is not None and data.info.get("binarize") is None:
-            data = replace(data, x=(data.x > self.binarize).astype(np.float32), info={**data.info,
-                                                                                       "binarize": self.binarize})
+            data = replace(data, x=binarized(data.x, self.binarize), info={**data.info, "binarize": self.binarize})
         shape = None if self.shape is None else _training_shape(data.x, self.shape)
         if shape is not None and shape != data.x.shape[1:]:
             data = replace(data, x=data.x.reshape(len(data.x), *shape))

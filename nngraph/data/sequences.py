@@ -1,6 +1,6 @@
 """Generated sequence sets for recurrent nets: sine (next step), adding, parity.
 
-Inputs are (n, T, F) float32. `info["target"]` says whether targets are per step
+Inputs are (n, T, F), in the run's dtype as the targets. `info["target"]` says whether targets are per step
 ("per_step", y of shape (n, T, k)) or one per sequence ("final", y of shape (n, k)).
 """
 
@@ -15,8 +15,8 @@ from nngraph.data.options import Option
 SEQUENCE = {**SCALED, **SEEDED, "n": Option("int", 200, minimum=1)}
 
 
-def _sequences(x, y, name: str, target: str, **info) -> Dataset:
-    return regression(x, y, name, task="sequence", target=target, **info)
+def _sequences(req: Request, x, y, target: str, **info) -> Dataset:
+    return regression(x, y, req.name, task="sequence", dtype=req.dtype, target=target, **info)
 
 
 @register(
@@ -40,7 +40,7 @@ def sine(req: Request) -> Dataset:
     phase = rng.uniform(0, 2 * np.pi, (n, 1))
     steps = np.arange(length + 1)[None, :]
     wave = np.sin(2 * np.pi * freq * steps + phase) + rng.normal(0, req["noise"], (n, length + 1))
-    return _sequences(wave[:, :-1, None], wave[:, 1:, None], "sine", "per_step")
+    return _sequences(req, wave[:, :-1, None], wave[:, 1:, None], "per_step")
 
 
 def _frequency_range(req: Request) -> tuple[float, float]:
@@ -72,7 +72,7 @@ def adding(req: Request) -> Dataset:
     marker[np.arange(n), second] = 1
     x = np.stack([values, marker], axis=2)
     y = (values * marker).sum(axis=1)
-    return _sequences(x, y, "adding", "final")
+    return _sequences(req, x, y, "final")
 
 
 @register(
@@ -92,5 +92,5 @@ def parity(req: Request) -> Dataset:
     bits = req.rng().integers(0, 2, (req["n"], req["length"]))
     running = np.cumsum(bits, axis=1) % 2
     if req["target"] == "final":
-        return _sequences(bits[:, :, None], running[:, -1], "parity", "final")
-    return _sequences(bits[:, :, None], running[:, :, None], "parity", "per_step")
+        return _sequences(req, bits[:, :, None], running[:, -1], "final")
+    return _sequences(req, bits[:, :, None], running[:, :, None], "per_step")

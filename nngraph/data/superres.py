@@ -45,7 +45,7 @@ def superres(req: Request) -> Dataset:
 
     if req["data"] is None:
         raise req.error("superres needs an image set: superres(digits, factor=2)")
-    inner = load_dataset(req["data"], req.base_dir, req.seed)
+    inner = load_dataset(req["data"], req.base_dir, req.seed, dtype=req.dtype)
     if inner.info.get("scale"):
         raise req.error(f"superres: the images keep their pixels in [0, 1], which PSNR and SSIM read; "
                         f"scale={inner.info['scale']} does not apply to them", "leave scale= out", option="data")
@@ -53,4 +53,4 @@ def superres(req: Request) -> Dataset:
     if high.shape[-2] % factor or high.shape[-1] % factor:
         raise req.error(f"superres: {list(high.shape[-2:])} images do not split into {factor} x {factor} blocks",
                         f"use a factor that divides {high.shape[-2]} and {high.shape[-1]}", option="factor")
-    return req.limited(regression(block_average(high, factor), high, "superres", superres=factor))
+    return req.limited(regression(block_average(high, factor), high, "superres", dtype=req.dtype, superres=factor))

@@ -12,7 +12,7 @@ from nngraph.data.catalog import FEATURES, SEEDED, Request, register
 from nngraph.data.dataset import Dataset, classification, regression
 from nngraph.data.options import Option
 
-XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)  # 0s and 1s: exact in any float dtype
 XOR_LABELS = np.array([0, 1, 1, 0], np.int64)
 
 
@@ -23,7 +23,7 @@ def xor(req: Request) -> Dataset:
     The four rows come in truth-table order (00, 01, 10, 11), the whole table `repeat` times.
     """
     reps = req["repeat"]
-    return classification(np.tile(XOR_INPUTS, (reps, 1)), np.tile(XOR_LABELS, reps), "xor", 2)
+    return classification(np.tile(XOR_INPUTS, (reps, 1)), np.tile(XOR_LABELS, reps), "xor", 2, dtype=req.dtype)
 
 
 def _shuffled(rng: np.random.Generator, x: np.ndarray, y: np.ndarray):
@@ -53,7 +53,7 @@ def moons(req: Request) -> Dataset:
     lower = np.stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)], axis=1)
     x = np.concatenate([upper, lower]) + rng.normal(0, req["noise"], (n, 2))
     y = np.repeat([0, 1], [outer, inner])
-    return classification(*_shuffled(rng, x, y), "moons", 2)
+    return classification(*_shuffled(rng, x, y), "moons", 2, dtype=req.dtype)
 
 
 @register(
@@ -79,7 +79,7 @@ def spirals(req: Request) -> Dataset:
     arms = [_spiral_arm(m, c / k, req["turns"]) for c, m in enumerate(counts)]
     x = np.concatenate(arms) + rng.normal(0, req["noise"], (n, 2))
     y = np.repeat(np.arange(k), counts)
-    return classification(*_shuffled(rng, x, y), "spirals", k)
+    return classification(*_shuffled(rng, x, y), "spirals", k, dtype=req.dtype)
 
 
 def _spiral_arm(m: int, offset: float, turns: float) -> np.ndarray:
@@ -112,7 +112,7 @@ def linear(req: Request) -> Dataset:
     bias = req["bias"] if req["bias"] is not None else float(rng.uniform(-1, 1))
     x = rng.normal(0, 1, (req["n"], len(weights)))
     y = x @ weights + bias + rng.normal(0, req["noise"], req["n"])
-    return regression(x, y, "linear", weights=weights, bias=bias)
+    return regression(x, y, "linear", dtype=req.dtype, weights=weights, bias=bias)
 
 
 def _true_weights(req: Request, rng: np.random.Generator) -> np.ndarray:
@@ -151,5 +151,5 @@ def balls(req: Request) -> Dataset:
     centres = rng.normal(0, 1, (count, features))
     x = rng.normal(0, 1, (n, features))
     distances = np.linalg.norm(x[:, None, :] - centres[None], axis=2)
-    y = (distances < np.median(distances, axis=0)).astype(np.float32)
-    return regression(x, y, "balls", centres=centres)
+    y = distances < np.median(distances, axis=0)
+    return regression(x, y, "balls", dtype=req.dtype, centres=centres)

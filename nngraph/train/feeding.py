@@ -50,6 +50,7 @@ def target_for(plan, y: np.ndarray | None) -> np.ndarray | None:
     if y is None or y.dtype.kind not in "iu" or labels_wanted(plan.losses) or plan.scored is None:
         return y
     width = math.prod(plan.shapes[plan.scored])
+    # 0s and 1s, exact in float32: the program's feed gives them the run's dtype (Backend.asarray)
     return y[..., None].astype(np.float32) if width == 1 else one_hot_rows(y, width, np.float32)
 
 

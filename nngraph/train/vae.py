@@ -232,7 +232,7 @@ class Vae(Backprop):
                      for part in ("mean", "logvar"))
 
     def draw_prior(self, count: int, rng) -> np.ndarray:
-        """`count` latent values drawn from the prior, float32 [count, *shape]: a mixture's component is drawn
+        """`count` latent values drawn from the prior, [count, *shape] in the run's dtype: a mixture's component is drawn
         uniformly, then its Gaussian."""
         shape = self.plan.shapes[self.latent.name]
         eps = rng.standard_normal((count, math.prod(shape)))
@@ -240,7 +240,7 @@ class Vae(Backprop):
             means, logvars = self._prior_parameters()
             pick = rng.integers(len(means), size=count)
             eps = means[pick] + np.exp(logvars[pick] / 2) * eps
-        return eps.reshape(count, *shape).astype(np.float32)
+        return eps.reshape(count, *shape).astype(self.program.backend.dtype)
 
     # ---- refined posteriors (semi-amortised inference) ------------------------------------------
 
@@ -360,9 +360,10 @@ class Vae(Backprop):
         forward pass with the sample unit's value given as `z` (the encoder runs on zeros, or on `data`, which an
         autoregressive decoder reads; it is cheap and its result unused)."""
         program, plan = self.program, self.program.eval_plan
-        feeds = {name: np.zeros((len(z), *plan.shapes[name]), np.float32) for name in plan.feeds}
+        dtype = program.backend.dtype  # the run's: a float64 run's values so far are not rounded to float32
+        feeds = {name: np.zeros((len(z), *plan.shapes[name]), dtype) for name in plan.feeds}
         if data is not None:
-            feeds[self.ordered] = data.reshape(feeds[self.ordered].shape).astype(np.float32)
+            feeds[self.ordered] = data.reshape(feeds[self.ordered].shape).astype(dtype)
         values = program.forward(feeds, rng=np.random.default_rng(EVAL_SEED),
                                  given={plan.slot(self.latent.name): program.backend.asarray(z)})
         return program.backend.to_numpy(values[plan.slot(self.output) if self.ordered else plan.outputs[0]])

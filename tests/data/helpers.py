@@ -20,8 +20,8 @@ def data_setting(text: str):
     return spec.trains[0].get("data")
 
 
-def load(text: str, base_dir: Path | str = ".", seed: int = 0) -> Dataset:
-    return load_dataset(data_setting(text), Path(base_dir), seed)
+def load(text: str, base_dir: Path | str = ".", seed: int = 0, dtype: str = "float32") -> Dataset:
+    return load_dataset(data_setting(text), Path(base_dir), seed, dtype=dtype)
 
 
 def load_fails(text: str, match: str, at: str | None = None, base_dir: Path | str = "."):

@@ -105,11 +105,12 @@ def _bernoulli_nll(session) -> float:
 
 @pytest.mark.slow  # ~8 s of one core: 100 epochs of 228k parameters
 def test_vae_digits_ar_beats_the_plain_vae_bound():
-    """A quarter of the spec's epochs: test -ELBO 17.67 nats against the independent Bernoullis' 24.64 (ratio 0.717,
-    seed 0; specs/vae_digits.nn's whole run: 0.733); the importance-sampled -log p lies below the -ELBO."""
+    """A quarter of the spec's epochs: test -ELBO 16.65 nats against the independent Bernoullis' 24.64 (ratio 0.676,
+    seed 0; with the N(0, I) prior it was 0.717; specs/vae_digits.nn's whole run: 0.733); the importance-sampled
+    -log p lies below the -ELBO."""
     session = trained("vae_digits_ar.nn", ["epochs=100"])
     elbo = session.method.evaluate(session.splits.test)
-    assert elbo["loss"] <= 0.725 * _bernoulli_nll(session), elbo
+    assert elbo["loss"] <= 0.69 * _bernoulli_nll(session), elbo
     assert elbo["kl"] > 1  # the latent is in use beside the autoregressive link
     estimate = session.method.importance_log_likelihood(session.splits.test.take(np.arange(100)), k=100)
     assert -estimate["log_likelihood"] < -estimate["elbo"]
