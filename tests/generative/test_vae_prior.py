@@ -76,7 +76,7 @@ def test_prior_draws_come_from_the_mixture():
     params["z.prior.mean"][...] = [[-3.0], [0.0], [4.0]]
     params["z.prior.logvar"][...] = np.log([[0.01], [0.04], [0.09]])
     z = method.draw_prior(30_000, np.random.default_rng(0))[:, 0]
-    assert z.dtype == np.float32
+    assert z.dtype == np.float64  # the run's dtype
     for centre, std in ((-3, 0.1), (0, 0.2), (4, 0.3)):
         near = z[np.abs(z - centre) < 1]
         assert len(near) / len(z) == pytest.approx(1 / 3, abs=0.02)
