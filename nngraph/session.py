@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nngraph.backend import get_backend
-from nngraph.errors import BuildError, DataError, TrainingError
+from nngraph.errors import BuildError, DataError, TrainingError, ValidationError
 from nngraph.graph.check import CheckedSpec
 from nngraph.graph.training import TrainConfig
 
@@ -242,33 +242,66 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
     return Session(checked, trained.config, splits, trained.method, trained.backend, trained.preprocessing)
 
 
-def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None) -> dict:
+def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None,
+                   likelihood: int | None = None, refine: int = 0) -> dict:
     """Metrics of a trained checkpoint on each split of the train block's data; with `data` (a data call: an
-    ast value), on all of that set instead, prepared as the training data was, under the key "data"."""
+    ast value), on all of that set instead, prepared as the training data was, under the key "data". A VAE's
+    also add the importance-sampled log-likelihood (`likelihood` draws per example) and the figures under
+    posteriors refined by `refine` steps (`vae_figures`)."""
+    extra = {"likelihood": likelihood, "refine": refine} if likelihood or refine else None
     if data is None:
         session = load_trained(checked, train_name, checkpoint, backend)
+        if extra:
+            _check_vae_figures(session.method, session.config)
         if session.config.env is not None:
             return {"test": session.method.evaluate_episodes()}  # the deterministic policy's episodes
         splits = {"train": session.splits.train, "validation": session.splits.validation,
                   "test": session.splits.test}
-        return {name: _final_evaluation(session.method, part) for name, part in splits.items()
+        return {name: _final_evaluation(session.method, part, extra) for name, part in splits.items()
                 if part is not None and len(part)}
     from nngraph.data import load_dataset
 
     trained = restore_trained(checked, train_name, checkpoint, backend)
+    if extra:
+        _check_vae_figures(trained.method, trained.config)
     loaded = load_dataset(data, Path.cwd(), seed=trained.config.seed, base_is="the current folder",
                           dtype=trained.backend.dtype)
     dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
-    return {"data": _final_evaluation(trained.method, dataset)}
+    return {"data": _final_evaluation(trained.method, dataset, extra)}
 
 
-def _final_evaluation(method, data) -> dict:
+def _final_evaluation(method, data, vae: dict | None = None) -> dict:
     """A split's metrics (split across MPI ranks where they run) and the details that are no single figure
-    (a multi-label task's accuracy of each label): what summary.json and `nngraph eval` report."""
+    (a multi-label task's accuracy of each label): what summary.json and `nngraph eval` report; a VAE's asked
+    for figures (`vae_figures`) besides."""
     from nngraph.train.loop import evaluate
 
-    return {**evaluate(method, data), **method.evaluation_details(data)}
+    figures = vae_figures(method, data, **vae) if vae else {}
+    return {**evaluate(method, data), **method.evaluation_details(data), **figures}
+
+
+def vae_figures(method, data, likelihood: int | None, refine: int) -> dict:
+    """`log_likelihood` (importance sampling, `likelihood` draws per example); with `refine` steps the ELBO's
+    parts under each example's refined posterior (`refined_loss`, `refined_recon`, `refined_kl`) and the
+    likelihood with that proposal (`refined_log_likelihood`)."""
+    figures = {}
+    if likelihood:
+        figures["log_likelihood"] = method.importance_log_likelihood(data, k=likelihood)["log_likelihood"]
+    if refine:
+        moments = method.refined_moments(data.x, refine)
+        figures.update({f"refined_{k}": v for k, v in method.evaluate(data, moments).items()})
+        if likelihood:
+            figures["refined_log_likelihood"] = method.importance_log_likelihood(
+                data, k=likelihood, moments=moments)["log_likelihood"]
+    return figures
+
+
+def _check_vae_figures(method, config) -> None:
+    """--likelihood and --refine are a VAE's; say so at the method for any other."""
+    if not hasattr(method, "refined_moments"):
+        raise ValidationError(f"--likelihood and --refine apply to a VAE (method vae); this run trains by "
+                              f"method {config.method.name}", config.method.span or config.span)
 
 
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,

@@ -143,7 +143,13 @@ def evaluate(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
                                                      "paths from the current folder), prepared as the "
                                                      "training data was"),
              backend: str = BACKEND, overrides: Optional[List[str]] = SET, train_name: Optional[str] = TRAIN,
-             json_out: bool = typer.Option(False, "--json", help="print the metrics as JSON")):
+             json_out: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+             likelihood: Optional[int] = typer.Option(None, "--likelihood", min=1, max=1_000_000, metavar="K",
+                                                      help="a VAE: also log p(x) by importance sampling, K draws "
+                                                           "per example (VAE papers quote K = 1000)"),
+             refine: int = typer.Option(0, "--refine", min=0, max=100_000, metavar="N",
+                                        help="a VAE: also the ELBO (and --likelihood) under each example's "
+                                             "posterior refined by N Adam steps")):
     """Evaluate a trained checkpoint on the splits it was trained with (or on all of --data).
 
     The run's --set settings are used again; one given here goes on top, with a warning naming it."""
@@ -157,7 +163,8 @@ def evaluate(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
         SOURCES[DATA_PATH] = data
     other = data_option(data) if data is not None else None
     with _checkpoint_warnings():
-        metrics = run_evaluation(checked, train_name, checkpoint, backend=backend, data=other)
+        metrics = run_evaluation(checked, train_name, checkpoint, backend=backend, data=other,
+                                 likelihood=likelihood, refine=refine)
     if json_out:
         typer.echo(json.dumps(metrics, indent=2))
     else:
