@@ -80,14 +80,14 @@ train {
 BATCHNORM = (CNN.replace("  layer  k[4, 8, 8] relu dropout=0.1\n", "  layer  k relu batchnorm(momentum=0.3)\n")
              .replace("  layer  h[16] relu\n", "  layer  h[16] relu batchnorm dropout=0.1\n"))
 
-# the reparameterised sample's noise and dropout, both drawn for the global batch
+# the reparameterised sample's noise and dropout, both drawn for the global batch; a learned mixture prior
 VAE = """\
 model v {
   input  x[4]
   layer  e[8] relu dropout=0.1
   layer  mu[2] identity
   layer  logvar[2] identity
-  sample z ~ normal(mu, logvar)
+  sample z ~ normal(mu, logvar) prior=mixture(3)
   layer  d[8] relu
   output x_hat[4] sigmoid
   x -> e
