@@ -347,6 +347,9 @@ def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend
             method.check_data(inputs, None)
     if request.get("fill"):
         return fill_samples(method, request, session.splits)
+    if request.get("prior") is not None:
+        raise DataError("--prior weighs the noise prior of a GAN's fill-in, and no --fill was given",
+                        hint="add --fill, or leave --prior out")
     sampler = getattr(method, "sample", None)
     if sampler is None:
         raise BuildError(f"method '{session.config.method.name}' on model '{session.config.model}' "
