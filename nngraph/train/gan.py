@@ -48,7 +48,8 @@ FILL_STARTS = 4  # noise draws per example that the fill-in's search starts from
 FILL_OPTIMIZER = Choice("adam", {"lr": 0.05})  # the steps of the fill-in's search for the noise
 # the weight of the fill-in's prior term on normal noise, prior * ||z||^2 / 2 (the noise's negative log-density
 # up to a constant; Yeh et al. 2017): it keeps z where the generator was trained, instead of drifting to where
-# it makes junk. Chosen on a held-out part of gan_digits' training split (benchmarks/gan_fill_prior.py)
+# it makes junk. Off by default: on gan_digits (benchmarks/gan_fill_prior.py, 3 seeds) the median share of filled
+# pixels right on a held-out part of the training split fell as the weight rose, 73.3% at 0 to 71.9% at 1
 FILL_PRIOR = 0.0
 
 
