@@ -163,6 +163,9 @@ class DeepBeliefNet(Backprop):
         saved = unnest("dbn", state)
         for name, bias in self.generative.items():
             bias[...] = self.backend.asarray(saved[f"generative_bias.{name}"])
+        if self.label and "label_weight" not in saved:
+            raise BuildError("the checkpoint's DBN was pretrained without labels, but the spec says labels=true",
+                             self.config.method.span, "sample with the spec it was trained with, or train again")
         if self.label:
             self.label_weight[...] = self.backend.asarray(saved["label_weight"])
             self.label_bias[...] = self.backend.asarray(saved["label_bias"])

@@ -130,3 +130,15 @@ def test_label_is_refused_without_labels_and_by_other_methods(tmp_path):
         assert result.code == 1 and message in result.err, result.both
         assert f"{name}.nn:{spec_line(text, 'method')}:" in result.err
         assert "Traceback" not in result.both and not (tmp_path / "s.npy").exists()
+
+
+def test_a_checkpoint_pretrained_without_labels_is_refused_by_a_spec_with_them(tmp_path):
+    plain = SPEC.read_text().replace("labels=true, ", "").replace("pretrain=300", "pretrain=1")
+    (tmp_path / "plain.nn").write_text(plain)
+    (tmp_path / "labels.nn").write_text(plain.replace("dbn(k=1, ", "dbn(k=1, labels=true, "))
+    assert run_cli("train", tmp_path / "plain.nn", "--out", tmp_path / "run", "-q").code == 0
+    result = run_cli("sample", tmp_path / "labels.nn", "--checkpoint", tmp_path / "run" / "checkpoint.npz",
+                     "--label", "1", "-o", tmp_path / "s.npy")
+    assert result.code == 1 and "pretrained without labels" in result.err, result.both
+    assert f"labels.nn:{spec_line(plain, 'method')}:" in result.err
+    assert "Traceback" not in result.both and not (tmp_path / "s.npy").exists()
