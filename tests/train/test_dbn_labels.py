@@ -57,8 +57,9 @@ def test_pretraining_records_the_top_layer_with_its_label(run):
 
 
 def test_samples_with_the_label_clamped_are_of_that_class(run):
-    """Floor: logistic regression fitted on the training digits labels >= 70% of each class's 100 samples as
-    that class and >= 85% over all classes (seeds 0, 1, 2 of the spec: 85/92%, 75/89%, 76/89% min/mean)."""
+    """Floor: logistic regression fitted on the training digits labels >= 75% of each class's 100 samples as
+    that class and >= 90% over all classes (seeds 0, 1, 2 of the spec, min/mean over the classes: 91/96%,
+    82/95%, 78/93%)."""
     from sklearn.linear_model import LogisticRegression
 
     session = load_trained(nngraph.load(SPEC), None, run, command="sample")
@@ -68,7 +69,7 @@ def test_samples_with_the_label_clamped_are_of_that_class(run):
     for label in range(10):
         samples = session.method.top_down(100, 200, np.random.default_rng(label), means=True, label=label)
         right.append(float((classifier.predict(samples) == label).mean()))
-    assert min(right) >= 0.7 and np.mean(right) >= 0.85, right
+    assert min(right) >= 0.75 and np.mean(right) >= 0.9, right
 
 
 def test_sample_label_writes_pictures_of_the_class(run, tmp_path):
