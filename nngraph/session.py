@@ -381,8 +381,15 @@ def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend
             model = checked.models[session.config.model]
             _check_input_shape(model, inputs)
             method.check_data(inputs, None)
+    if request.get("label") is not None and not getattr(method, "takes_label", False):
+        raise BuildError(f"--label asks for samples of one class, which method '{session.config.method.name}' does "
+                         "not draw", session.config.method.span,
+                         "class-conditional samples are a deep belief net's: `method dbn(..., labels=true)`")
     if request.get("fill"):
         return fill_samples(method, request, session.splits)
+    if request.get("prior") is not None:
+        raise DataError("--prior weighs the noise prior of a GAN's fill-in, and no --fill was given",
+                        hint="add --fill, or leave --prior out")
     sampler = getattr(method, "sample", None)
     if sampler is None:
         raise BuildError(f"method '{session.config.method.name}' on model '{session.config.model}' "

@@ -220,13 +220,20 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
            means: bool = typer.Option(False, "--means",
                                       help="Boltzmann machines: the visible units' probabilities given the last "
                                            "sweep, instead of its states"),
+           prior: Optional[float] = typer.Option(None, "--prior", metavar="W",
+                                                 help="a GAN's fill-in: the weight of the prior term "
+                                                      "W * ||z||^2 / 2 on normal noise (default 0)"),
+           label: Optional[int] = typer.Option(None, "--label", metavar="C",
+                                               help="a deep belief net pretrained with labels=true: samples of "
+                                                    "class C (its label clamped in the top RBM)"),
            seed: int = typer.Option(0, "--seed", min=0, metavar="N", help="seed of the random draws"),
            backend: str = BACKEND, train_name: Optional[str] = TRAIN):
     """Generate from a trained model: text, images, 2-D points, or fill-ins, as the model allows."""
     from nngraph.session import run_sampling
 
     request = dict(output=output, count=count, prime=prime, length=length, temperature=temperature,
-                   fill=fill, steps=steps, seed=seed, means=means, input=input_path)
+                   fill=fill, steps=steps, seed=seed, means=means, input=input_path, prior=prior,
+                   label=label)
     checked, train_name = _load_for_checkpoint(spec, checkpoint, None, train_name)
     with _checkpoint_warnings():
         message = run_sampling(checked, train_name, checkpoint, request, backend=backend)

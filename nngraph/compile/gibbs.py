@@ -4,7 +4,9 @@ Two samplers share the unit rules of `nngraph.compile.energy` (bernoulli: on wit
 gaussian: N(z, T)):
 
 - `BlockGibbs`: restricted machines. All hidden units given the visible ones, then all visible units given the
-  hidden ones, each a matrix product into a buffer made once per batch size.
+  hidden ones, each a matrix product into a buffer made once per batch size. `LabelledGibbs`: the same where
+  the last visible units are one softmax group, a one-of-n label (a deep belief net's top RBM, Hinton,
+  Osindero and Teh 2006): exactly one of them is on, unit i with probability softmax(z)_i.
 - `Sweeper`: any machine, on flat states [B, N]. A sweep updates every free unit once, one at a time in index
   order (`sequential`), in a fresh random order each sweep (`random`), or a colour class at a time (`parallel`):
   units with no link between them never influence each other's update, so a class of them may be updated
@@ -20,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from nngraph.backend import array_module
-from nngraph.ops.activations import stable_sigmoid
+from nngraph.ops.activations import stable_sigmoid, stable_softmax
 
 # ---- primitives -----------------------------------------------------------------------------
 
@@ -146,6 +148,39 @@ class BlockGibbs:
                 v[:, clamp] = values[:, clamp]
                 mean[:, clamp] = values[:, clamp]
         return mean, v
+
+
+class LabelledGibbs(BlockGibbs):
+    """`BlockGibbs` on a restricted machine whose last `labels` visible units are one softmax group (a label):
+    their means are softmax(z) over the group, and a sample turns exactly one of them on. The others are
+    bernoulli."""
+
+    def __init__(self, machine, labels: int):
+        super().__init__(machine)
+        if self.visible_kind is not None:
+            raise ValueError("LabelledGibbs samples bernoulli visible units besides the label")
+        self.label = slice(machine.n_visible - labels, machine.n_visible)
+        self.classes = self.xp.arange(labels)
+
+    def visible_means(self, h, out=None):
+        """E[v | h]: sigmoid(z) of the bernoulli units, softmax(z) over the label's."""
+        xp = self.xp
+        out = xp.matmul(h, self.m.weights.T, out=out)
+        out += self.m.visible_bias
+        label = stable_softmax(xp, out[:, self.label])
+        stable_sigmoid(xp, out, out)
+        out[:, self.label] = label
+        return out
+
+    def sample_visible(self, means, rng, out, scratch):
+        """Bernoulli draws, then the label: class i where the row's first label uniform falls in the i-th step
+        of the cumulative probabilities (the uniform drawn anyway, so the stream is BlockGibbs's)."""
+        xp = self.xp
+        sample_units(xp, means, None, rng, out, scratch)
+        below = xp.cumsum(means[:, self.label], axis=1) < scratch[:, self.label.start, None]
+        chosen = xp.minimum(below.sum(axis=1), len(self.classes) - 1)
+        out[:, self.label] = chosen[:, None] == self.classes
+        return out
 
 
 # ---- general machines --------------------------------------------------------------------------

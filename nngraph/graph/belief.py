@@ -86,15 +86,31 @@ def _check_layer(model: ModelGraph, unit: UnitSpec) -> None:
                               "weights and a bias", unit.span, f"declare `layer {unit.name}[...] sigmoid`")
 
 
-def layer_machine(model: ModelGraph, below: str, above: str) -> ModelGraph:
+def layer_machine(model: ModelGraph, below: str, above: str, label: str | None = None) -> ModelGraph:
     """The restricted Boltzmann machine that pair (below, above) of the stack is pretrained as: bernoulli
-    visible units named and sized as `below` (flattened), bernoulli hidden units as `above`."""
+    visible units named and sized as `below` (flattened), bernoulli hidden units as `above`. With `label` (the
+    output's name: `dbn(labels=true)`'s top pair) the output's classes join the visible units after `below`'s,
+    one softmax group for the sampler (compile/gibbs.py `LabelledGibbs`), with their own link to `above`."""
     graph = nx.MultiDiGraph()
-    for name, role in ((below, "visible"), (above, "hidden")):
+    for name, role in ((below, "visible"), *(((label, "visible"),) if label else ()), (above, "hidden")):
         unit = model.unit(name)
         size = math.prod(model.shapes[name])
         graph.add_node(name, unit=UnitSpec(name, role, (size,), stochastic="bernoulli", span=unit.span))
-    link = model.outgoing(below)[0]
-    graph.add_edge(below, above, edge=EdgeSpec(below, above, "symmetric", symmetric=True, span=link.span))
-    shapes = {name: (math.prod(model.shapes[name]),) for name in (below, above)}
+    for source in (below, label) if label else (below,):
+        link = model.outgoing(below)[0]
+        graph.add_edge(source, above, edge=EdgeSpec(source, above, "symmetric", symmetric=True, span=link.span))
+    shapes = {name: (math.prod(model.shapes[name]),) for name in filter(None, (below, label, above))}
     return ModelGraph(f"{model.name}.{above}", graph, model.span, shapes)
+
+
+def label_output(model: ModelGraph, stack: tuple[str, ...], span) -> str:
+    """`dbn(labels=true)`: the output whose classes join the top RBM, or a ValidationError at `span` (the
+    method) unless it is a softmax over one axis."""
+    output = model.outgoing(stack[-1])[0].target
+    unit = model.unit(output)
+    if unit.activation != "softmax" or len(model.shapes[output]) != 1:
+        found = unit.activation if unit.activation != "softmax" else f"shaped {list(model.shapes[output])}"
+        raise ValidationError(f"dbn(labels=true): the label units are the classes of the output '{output}', "
+                              f"which is {found}, not a softmax over classes", span,
+                              f"declare `output {output}[CLASSES] softmax` with `loss cross_entropy({output})`")
+    return output

@@ -99,9 +99,11 @@ def _forward_model(model: ModelGraph, config: TrainConfig) -> None:
 
 def _dbn(config: TrainConfig, models) -> None:
     """A feedforward model that is one stack of sigmoid layers (graph/belief.py)."""
-    from nngraph.graph.belief import belief_stack
+    from nngraph.graph.belief import belief_stack, label_output
 
-    belief_stack(models[config.model])
+    stack = belief_stack(models[config.model])
+    if config.method.options["labels"]:
+        label_output(models[config.model], stack, _span(config))
 
 
 def _rbm(config: TrainConfig, models) -> None:
@@ -409,7 +411,8 @@ METHODS = {spec.name: spec for spec in (
     # a deep belief net: the stack's layers pretrained greedily as RBMs (CD-k, or PCD with `chains` > 0) for
     # `pretrain` epochs each, by `pretrain_optimizer`; then backprop fine-tunes the same weights (train/dbn.py)
     MethodSpec("dbn", {"k": _K, "chains": Option("int", 0, minimum=0), "pretrain": Option("int", 10, minimum=0),
-                       "pretrain_optimizer": _OWN_OPTIMIZER},
+                       "pretrain_optimizer": _OWN_OPTIMIZER,
+                       "labels": Option("bool", False)},  # the top RBM also sees the output's classes
                (_backprop, _check_loss_units, _check_data_terms, _dbn), "nngraph.train.dbn",
                example="method dbn(pretrain=10, pretrain_optimizer=sgd(lr=0.1, momentum=0.5))"),
     MethodSpec("vae", {"samples": Option("int", 1, minimum=1), "warmup": Option("int", 0, minimum=0)},

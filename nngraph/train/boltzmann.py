@@ -38,6 +38,7 @@ class EnergyMethod(Method):
     are the parameters, the negated statistics difference their gradient (`apply`)."""
 
     temperature = 1.0
+    start_bias_from_data = True  # False: the visible biases start at zero (as scikit-learn's BernoulliRBM's do)
 
     def __init__(self, model, config, backend):
         super().__init__(config, backend.xp, model)
@@ -74,8 +75,7 @@ class EnergyMethod(Method):
     # ---- data ---------------------------------------------------------------------------------
 
     def check_data(self, dataset: Dataset, span) -> None:
-        """Shapes as for any model; bernoulli visible units take 0/1 data only. Before training, the
-        visible biases start from the data's frequencies."""
+        """Shapes as for any model; bernoulli visible units take 0/1 data only."""
         check_data_fits(self.model, dataset, span)
         x = dataset.x.reshape(len(dataset), -1)
         for group in self.machine.visible_groups:
@@ -87,8 +87,15 @@ class EnergyMethod(Method):
                                 "binarise the values first (a data call's option does it: "
                                 f"`data digits(binarize=0.5)`), or declare `visible {group.name}{list(group.shape)} gaussian` "
                                 "for real values")
-        if self.optimizer.steps == 0 and len(x):
-            self.machine.set_visible_bias_from(x)
+
+    def pretrain(self, train: Dataset, rng, quiet: bool = True) -> None:
+        """Before the first epoch (the loop's hook): the visible biases from the training split's marginals,
+        as the machine sees it (scaled), never from held-out examples (`EnergyModel.set_visible_bias_from`,
+        Hinton's practical guide, section 8); skipped where `start_bias_from_data` is False or a step was
+        taken. Under MPI every rank holds the whole training split (each steps on its shard of every global
+        batch, train/parallel.py), so every rank starts from the same biases."""
+        if self.start_bias_from_data and self.optimizer.steps == 0 and len(train):
+            self.machine.set_visible_bias_from(train.x)
 
     def rows(self, data: Dataset):
         return self.backend.asarray(data.x.reshape(len(data), -1))

@@ -10,7 +10,7 @@ sequences, each series with its filled gaps). A method gives one call,
     method.fill(values, missing, request) -> (filled, what)
 
 `values` (n, *example) holds the known values and the start at the missing ones, `missing` is a bool array of
-the same shape, `request` the command's options (`steps`, `seed`, `means`); `filled` is the method's values for
+the same shape, `request` the command's options (`steps`, `seed`, `means`, `prior`); `filled` is the method's values for
 every unit (those outside `missing` are put back here) and `what` a few words on how it filled them in.
 """
 
@@ -51,6 +51,9 @@ def fill_samples(method, request: dict, splits) -> str:
         config = method.config
         raise BuildError(f"method '{config.method.name}' on model '{config.model}' does not fill in missing values",
                          config.method.span, f"--fill is for {FILLERS}")
+    if request.get("prior") is not None and not getattr(method, "takes_fill_prior", False):
+        raise DataError(f"--prior weighs a GAN's noise prior in its fill-in; method '{method.config.method.name}' "
+                        "fills in without one", hint="leave --prior out")
     task = fill_task(request, splits, example_shape(method, splits))
     filled, what = fill(task.values.copy(), task.missing.copy(), request)
     filled = np.where(task.missing, np.asarray(filled, task.values.dtype).reshape(task.values.shape), task.values)

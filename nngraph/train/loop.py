@@ -133,7 +133,8 @@ def fit(method: Method, train, validation, config, run: RunDir | None = None,
                             hint="use more data, or smaller `validation`/`test` fractions")
     check_data_parallel(config, method, train)
     check_augment(config, train)
-    pretrain = getattr(method, "pretrain", None)  # work before the first epoch: a DBN's layers (train/dbn.py)
+    # work before the first epoch: a DBN's layers (train/dbn.py), a Boltzmann machine's visible biases
+    pretrain = getattr(method, "pretrain", None)
     if pretrain is not None and start_epoch == 0:
         pretrain(train, rng, quiet)
     stopper = _stopper(config, validation, history, method)

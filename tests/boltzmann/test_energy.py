@@ -47,11 +47,21 @@ def test_free_energy_sums_the_hidden_units_out(backend):
     assert np.allclose(backend.to_numpy(m.free_energy(backend.asarray(v))), expected, atol=1e-4)
 
 
-def test_visible_biases_start_from_the_data_frequencies(backend):
+def test_visible_biases_start_from_the_logits_of_the_data_frequencies(backend):
     m = machine(RESTRICTED, backend)
-    m.set_visible_bias_from(np.array([[1, 0, 0, 1, 1], [1, 0, 1, 0, 1], [1, 0, 0, 0, 1], [1, 0, 1, 1, 1]]))
-    bias = backend.to_numpy(m.visible_bias)
-    assert bias[0] > 5 and bias[1] < -5 and abs(bias[2]) < 1e-6
+    x = np.array([[1, 0, 0, 1, 1], [1, 0, 1, 0, 1], [1, 0, 0, 0, 0], [1, 0, 1, 1, 1]])
+    m.set_visible_bias_from(x)
+    p = np.clip([1.0, 0.0, 0.5, 0.5, 0.75], 1e-3, 1 - 1e-3)  # always on / off: clipped away from 0 and 1
+    np.testing.assert_allclose(backend.to_numpy(m.visible_bias), np.log(p / (1 - p)), rtol=1e-5, atol=1e-6)
+    assert not backend.to_numpy(m.hidden_bias).any()
+
+
+def test_gaussian_visible_biases_start_at_the_data_mean(backend):
+    m = machine("model m { visible g[2] gaussian; visible b[2]; hidden h[3]; g <-> h; b <-> h }", backend)
+    x = np.array([[0.5, -2.0, 1, 0], [1.5, 4.0, 1, 1]])
+    m.set_visible_bias_from(x)
+    np.testing.assert_allclose(backend.to_numpy(m.visible_bias), [1.0, 1.0, np.log(999), 0.0], rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_gaussian_hidden_units_are_refused_at_check_and_by_the_executor(backend):

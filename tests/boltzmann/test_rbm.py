@@ -114,3 +114,37 @@ def test_predict_gives_hidden_probabilities(backend):
     hidden = method.predict(bars3().x, None)
     recon = method.predict(bars3().x, "v")
     assert hidden.shape == (16, 16) and ((hidden > 0) & (hidden < 1)).all() and recon.shape == (16, 9)
+
+
+@pytest.mark.parametrize(("spec", "overrides"), [("rbm_digits.nn", ["test=0.5"]),
+                                                 ("rbm_gaussian.nn", ["test=0.5", "validation=0.2"])])
+def test_fit_starts_the_visible_biases_from_the_training_splits_marginals(spec, overrides):
+    """From the training split as the machine sees it (scaled), not from the held-out examples nor from the
+    data before scaling; a seeded run starts the same every time."""
+    from nngraph.session import prepare
+
+    def started():
+        session = prepare(nngraph.load(Path(__file__).resolve().parents[2] / "specs" / spec,
+                                       overrides + ["epochs=0"]))
+        fit(session.method, session.splits.train, None, session.config, rng=np.random.default_rng(0))
+        return session, session.method.machine
+
+    session, machine = started()
+    train = session.splits.train.x.reshape(len(session.splits.train), -1).astype(np.float64)
+    p = train.mean(axis=0)
+    gaussian = machine.gaussian[:machine.n_visible]
+    clipped = np.clip(p, 1e-3, 1 - 1e-3)
+    expected = np.where(gaussian, p, np.log(clipped / (1 - clipped)))
+    np.testing.assert_allclose(machine.visible_bias, expected, rtol=1e-5, atol=1e-6)
+    held_out = session.splits.test.x.reshape(len(session.splits.test), -1).mean(axis=0)
+    assert np.abs(held_out - p).max() > 1e-3  # the held-out examples would have given other biases
+    np.testing.assert_array_equal(started()[1].visible_bias, machine.visible_bias)
+
+
+def test_visible_biases_can_start_at_zero():
+    from nngraph.session import prepare
+
+    session = prepare(nngraph.load(Path(__file__).resolve().parents[2] / "specs" / "rbm_digits.nn", ["epochs=0"]))
+    session.method.start_bias_from_data = False
+    fit(session.method, session.splits.train, None, session.config, rng=np.random.default_rng(0))
+    assert not session.method.machine.visible_bias.any()

@@ -209,6 +209,90 @@ def test_the_gradient_reaching_the_noise_matches_finite_differences():
     assert abs(analytic - numeric) <= 1e-6 * max(1.0, abs(numeric))
 
 
+def gan_method_float64():
+    from nngraph.backend import get_backend
+    from nngraph.session import build_method
+
+    checked = nngraph.loads(GAN)
+    return build_method(checked, checked.train(), get_backend("numpy", "float64"))
+
+
+def test_the_fill_objectives_prior_term_has_the_gradient_of_finite_differences():
+    method, rng = gan_method_float64(), np.random.default_rng(3)
+    z = rng.standard_normal((3, 8))
+    known = (rng.random((3, 64)) < 0.5).astype(np.float64)
+    target = rng.random((3, 64))
+
+    def objective(noise, prior):
+        return method.fill_objective(noise, known, target, prior)
+
+    direction, eps = rng.standard_normal(z.shape), 1e-6
+    for prior in (0.0, 0.7):
+        value, grads = objective(z, prior)
+        analytic = float((grads * direction).sum())
+        numeric = (objective(z + eps * direction, prior)[0].sum() - objective(z - eps * direction, prior)[0].sum()) \
+            / (2 * eps)
+        assert abs(analytic - numeric) <= 1e-6 * max(1.0, abs(numeric))
+    # the term itself: prior * ||z||^2 / 2 per row, its gradient prior * z
+    np.testing.assert_allclose(objective(z, 0.7)[0] - objective(z, 0.0)[0], 0.35 * (z ** 2).sum(axis=1))
+    np.testing.assert_allclose(objective(z, 0.7)[1] - objective(z, 0.0)[1], 0.7 * z)
+
+
+def test_the_prior_pulls_the_noise_of_an_unknown_example_to_the_generators_centre(gan):
+    """With nothing known the error term is 0: without the prior each start keeps its draw (different
+    examples), with it the search ends near z = 0, so every fill-in is about the generator's output at 0."""
+    spec, checkpoint = gan
+    method = load_trained(nngraph.load(spec), None, checkpoint, command="sample").method
+    values, missing = np.full((3, 64), 0.5, np.float32), np.ones((3, 64), bool)
+    with compute_threads(1):
+        free, _ = method.fill(values, missing, {"steps": 200, "seed": 0, "prior": 0.0})
+        pulled, what = method.fill(values, missing, {"steps": 200, "seed": 0, "prior": 1.0})
+    at_zero = method._generated_from(np.zeros((1, 8), np.float32))
+    assert np.abs(free - free[:1]).max() > 0.1  # each example its own draw
+    assert np.abs(at_zero - 0.5).max() > 0.1  # a trained generator's centre is not the sigmoid's midpoint
+    np.testing.assert_allclose(pulled, np.repeat(at_zero, 3, axis=0), atol=2e-3)
+    assert "prior 1 * ||z||^2 / 2" in what
+
+
+def test_a_weaker_prior_leaves_the_fill_closer_to_the_known_part(gan):
+    spec, checkpoint = gan
+    session = load_trained(nngraph.load(spec), None, checkpoint, command="sample")
+    request = {"fill": "bottom", "count": 32, "seed": 0, "steps": 150}
+    task = fill_task(request, session.splits, example_shape(session.method, session.splits))
+
+    def known_error(prior):
+        with compute_threads(1):
+            out, _ = session.method.fill(task.values.copy(), task.missing.copy(), {**request, "prior": prior})
+        return float(((out - task.truth)[~task.missing] ** 2).mean())
+
+    assert known_error(0.0) < known_error(10.0)
+
+
+@pytest.mark.parametrize(("which", "args", "message"), [
+    ("gan", ["--fill", "left", "--prior", "-1"], "must be a finite number >= 0"),
+    ("gan", ["--fill", "left", "--prior", "inf"], "must be a finite number >= 0"),
+    ("gan", ["--prior", "0.1"], "no --fill was given"),
+    ("vae", ["--fill", "left", "--prior", "0.1"], "method 'vae' fills in without one"),
+])
+def test_bad_prior_requests_are_clear_errors(gan, vae, tmp_path, which, args, message):
+    spec, checkpoint = {"gan": gan, "vae": vae}[which]
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, *args, "-o", tmp_path / "out.npy")
+    assert result.code == 1 and message in result.err, result.both
+    assert "Traceback" not in result.both and not (tmp_path / "out.npy").exists()
+
+
+def test_uniform_noise_refuses_a_prior_weight(tmp_path):
+    spec, checkpoint = train(tmp_path, "gan", GAN.replace("z[8] normal", "z[8] uniform").replace("epochs 3",
+                                                                                                "epochs 1"))
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", "left", "--prior", "0.5", "--steps", "2",
+                     "-o", tmp_path / "f.npy")
+    assert result.code == 1 and "density is flat inside [-1, 1]" in result.err, result.both
+    assert "Traceback" not in result.both and not (tmp_path / "f.npy").exists()
+    result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", "left", "--steps", "2", "-o",
+                     tmp_path / "f.npy")
+    assert result.code == 0 and "prior" not in result.out, result.both
+
+
 def test_gan_fill_keeps_the_known_part(gan, tmp_path):
     spec, checkpoint = gan
     result = run_cli("sample", spec, "--checkpoint", checkpoint, "--fill", "left", "-n", "6", "--steps", "20",

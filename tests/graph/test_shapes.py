@@ -60,6 +60,7 @@ TOTALS = {
     # deep belief nets: two sigmoid layers and a softmax, each with its bias (the generative biases that
     # pretraining keeps are a method's state, not the model's parameters)
     "dbn_digits.nn": {"dbn_digits": (65 * 128 + 129 * 128 + 129 * 10, 2 * (64 * 128 + 128 * 128 + 128 * 10))},
+    "dbn_digits_labels.nn": {"dbn_labels": (65 * 128 + 129 * 256 + 257 * 10, 2 * (64 * 128 + 128 * 256 + 256 * 10))},
     "mnist_dbn.nn": {"mnist_dbn": (785 * 500 + 501 * 500 + 501 * 10, 2 * (784 * 500 + 500 * 500 + 500 * 10))},
     "linear_regression.nn": {"linreg": (4, 6)},
     "logistic_xor.nn": {"logistic_xor": (3, 4)},
