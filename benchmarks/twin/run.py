@@ -11,15 +11,24 @@ import numpy as np
 from . import __doc__ as OVERVIEW
 from .compare import compare_feedforward
 from .discriminator import gan_case
+from .gan_steps import compare_gan_steps
 from .generate import feedforward_case, rand_optimizer, tied_case, vae_case
 from .net import DTYPE, LAST
+from .rbm_steps import compare_rbm_steps
 from .recurrent import compare_recurrent, conv_loop_case, recurrent_case
+from .vae_steps import compare_vae_steps
 from .whole_runs import fit_case, recurrent_fit_case, schedule_cases
 
-FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit")
+# a training method driven step by step, its draws handed to the twin: (constructs, ((worst, where), spec))
+METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, "rbm_steps": compare_rbm_steps}
+FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
+            *METHOD_STEPS)
 
 
 def one_case(family, rng):
+    if family in METHOD_STEPS:
+        used, result = METHOD_STEPS[family](rng)
+        return {f"{family}: {c}" for c in used}, result
     if family == "recurrent":
         net, used, xs, target, case = recurrent_case(rng)
         return used, compare_recurrent(net, xs, target, case)
