@@ -39,10 +39,16 @@ def gan_step_case(rng):
     gen.unit("p", "output", (size,), ["identity", "tanh"][rng.integers(2)])
     disc.unit("p", "input", (size * pack,))
     disc.unit("d", "layer", (int(rng.integers(2, 5)),), *rand_act(rng, False))
+    group = int(rng.integers(2, 5)) if rng.random() < 0.4 else 0
+    if group:
+        disc.unit("s", "layer")
     disc.unit("real", "output", (1,), "sigmoid")
-    for net, links in ((gen, ("z", "g", "p")), (disc, ("p", "d", "real"))):
-        net.link(links[0], links[1])
-        net.link(links[1], links[2])
+    gen.link("z", "g")
+    gen.link("g", "p")
+    disc.link("p", "d")
+    if group:
+        disc.link("d", "s", "minibatch_std", group=group)
+    disc.link("s" if group else "d", "real")
     options = dict(generator="g", discriminator="d", k=int(rng.integers(1, 3)), pack=pack)
     if rng.random() < 0.5:
         options["instance_noise"] = 0.3
@@ -51,11 +57,12 @@ def gan_step_case(rng):
             options[role] = OTHER_OPTIMIZERS[rng.integers(2)]
     lines, used = rand_optimizer(rng)
     schedule = ["constant", "step(every=1, gamma=0.5)"][rng.integers(2)]
-    n = pack * int(rng.integers(1, 4))
+    n = pack * int(rng.integers(1, 7 if group else 4))
     lines += [f"method {call('gan', options)}", f"schedule {schedule}", f"batch {n}"]
     used |= {f"noise {noise}", f"k={options['k']}", f"pack={pack}", f"schedule {schedule.split('(')[0]}",
              *(["instance_noise"] if "instance_noise" in options else []),
-             *(role for role in ("g_optimizer", "d_optimizer") if role in options)}
+             *(role for role in ("g_optimizer", "d_optimizer") if role in options),
+             *([f"minibatch_std, batch {'<' if n < group * pack else '>='} group x pack"] if group else [])}
     text = "\n".join(gen.model_lines("g") + disc.model_lines("d") + ["train {", "  data ring", *(
         "  " + line for line in lines), "}"]) + "\n"
     return gen, disc, used, text, rng.normal(size=(n, size)), options, schedule
@@ -71,6 +78,12 @@ class GanTwin:
         for key, P in (("g_optimizer", self.G), ("d_optimizer", self.D)):
             self.opts[key] = torch_optimizer_for(config.method.options[key] or config.optimizer, P)
         self.steps = 0
+        self.group = next((ln["opts"]["group"] for ln in disc.links if ln["kind"] == "minibatch_std"), 1)
+
+    def judged_rows(self, n):
+        """The real rows D's step judges: a whole number of groups of `pack` examples (else whole packs)."""
+        unit = self.group * self.options["pack"]
+        return n // unit * unit or n // self.options["pack"] * self.options["pack"]
 
     def start_epoch(self, epoch):
         factor = documented_factor(self.schedule, epoch)
@@ -84,16 +97,19 @@ class GanTwin:
         z = handed.noise(word, (n, self.gen.units[0]["shape"][0]))
         return twin_forward(self.gen, self.G, {}, {"z": z}, True, [], [])["p"]
 
-    def logits(self, handed, x):
+    def logits(self, handed, x, halves=1):
+        """D's logits of `x` (instance noise added), each of its `halves` judged in its own minibatch groups."""
         if self.std:
             x = x + self.std * handed.take("normal", x.shape)
         packed = x.reshape(-1, self.disc.units[0]["shape"][0])
-        return twin_logits(self.disc, None, self.D, {}, {"p": packed}, True, [], [], "real").reshape(-1)
+        return torch.cat([twin_logits(self.disc, None, self.D, {}, {"p": part}, True, [], [], "real").reshape(-1)
+                          for part in packed.chunk(halves)])
 
-    def step(self, handed, real):
+    def step(self, handed, batch):
+        real = batch[:self.judged_rows(len(batch))]
         n = len(real)
         fake = self.generated(handed, n).detach()
-        logits = self.logits(handed, torch.cat([torch.tensor(real), fake]))
+        logits = self.logits(handed, torch.cat([torch.tensor(real), fake]), halves=2)
         half = len(logits) // 2
         on_real, on_fake = logits[:half], logits[half:]
         d_loss = F.softplus(-on_real).mean() + F.softplus(on_fake).mean()
@@ -102,7 +118,7 @@ class GanTwin:
         self.update("d_optimizer", self.D, d_loss)
         self.steps += 1
         if self.steps % self.options["k"] == 0:
-            g_loss = F.softplus(-self.logits(handed, self.generated(handed, n))).mean()
+            g_loss = F.softplus(-self.logits(handed, self.generated(handed, len(batch)))).mean()
             self.update("g_optimizer", self.G, g_loss)
         if handed.made:
             raise AssertionError(f"the step drew {len(handed.made)} arrays more than the twin expects")
