@@ -34,29 +34,31 @@ def rbm_step_case(rng):
     """A restricted machine of one or two visible groups, cd or pcd, an optimizer; 0/1 data; what it uses."""
     net = Net()
     groups = [("v", int(rng.integers(2, 6)))] if rng.random() < 0.6 else [("a", 2), ("b", int(rng.integers(1, 4)))]
+    kind = "gaussian" if rng.random() < 0.3 else "bernoulli"  # every visible unit's
     for name, size in groups:
-        net.unit(name, "visible", (size,), "bernoulli")
+        net.unit(name, "visible", (size,), kind)
     net.unit("h", "hidden", (int(rng.integers(1, 5)),), "bernoulli")
     for name, _ in groups:
         net.link(name, "h", "symmetric")
     k = int(rng.integers(1, 4))
     options = dict(k=k) if rng.random() < 0.5 else dict(k=k, chains=int(rng.integers(1, 6)))
-    kind = "pcd" if "chains" in options else "cd"
+    method = "pcd" if "chains" in options else "cd"
     lines, used = rand_optimizer(rng)
     n = int(rng.integers(1, 7))
-    lines += [f"method {call(kind, options)}", f"batch {n}"]
-    used |= {f"{kind} k={k}", *(["two visible groups"] if len(groups) > 1 else [])}
+    lines += [f"method {call(method, options)}", f"batch {n}"]
+    used |= {f"{method} k={k}", f"{kind} visible", *(["two visible groups"] if len(groups) > 1 else [])}
     text = "\n".join(net.model_lines("m") + ["train {", "  model m", "  data xor", *(
         "  " + line for line in lines), "}"]) + "\n"
-    x = (rng.random((n, sum(size for _, size in groups))) < 0.5).astype(float)
-    return net, used, text, x, options, [name for name, _ in groups]
+    width = sum(size for _, size in groups)
+    x = rng.normal(size=(n, width)) if kind == "gaussian" else (rng.random((n, width)) < 0.5).astype(float)
+    return net, used, text, x, options, [name for name, _ in groups], kind == "gaussian"
 
 
 class RbmTwin:
     """The machine's parameters, its optimizer, the persistent chains, and one documented update."""
 
-    def __init__(self, method, config, options, visible):
-        self.config, self.k, self.chains = config, options["k"], options.get("chains")
+    def __init__(self, method, config, options, visible, gaussian):
+        self.config, self.k, self.chains, self.gaussian = config, options["k"], options.get("chains"), gaussian
         self.visible, self.state = visible, None
         self.P = torch_copies(method.params)
         self.optimizer, _ = torch_optimizer(config, self.P)
@@ -80,20 +82,26 @@ class RbmTwin:
             hidden = on(positive)
         first = None
         for s in range(self.k):
-            means = torch.sigmoid(hidden @ W.T + b)
+            means = self.visible_means(hidden @ W.T + b)
             first = means if first is None else first
-            visible = on(means)
+            visible = means + handed.take("normal", means.shape) if self.gaussian else on(means)
             negative = torch.sigmoid(visible @ W + c)
             if s + 1 < self.k:
                 hidden = on(negative)
         if self.chains:
             self.state = visible
-        recon = torch.sigmoid(positive @ W.T + b) if self.chains else first
+        recon = self.visible_means(positive @ W.T + b) if self.chains else first
         free = -(data @ b) - torch.nn.functional.softplus(data @ W + c).sum(1)
+        if self.gaussian:  # the energy's sum of s_i^2 / 2 over gaussian units
+            free = free + (data**2).sum(1) / 2
         metrics = {"recon_error": float(((recon - data) ** 2).mean()), "free_energy": float(free.mean())}
         grads = self.gradients(data, positive, visible, negative)
         self.update(grads)
         return metrics
+
+    def visible_means(self, z):
+        """A visible unit's mean given its net input: sigmoid(z) (bernoulli), z (gaussian)."""
+        return z if self.gaussian else torch.sigmoid(z)
 
     def gradients(self, data, positive, visible, negative):
         """<s_i s_j>_model - <s_i s_j>_data by parameter name: means over the chains and over the data rows."""
@@ -113,10 +121,10 @@ class RbmTwin:
 
 
 def compare_rbm_steps(rng):
-    net, used, text, x, options, visible = rbm_step_case(rng)
+    net, used, text, x, options, visible, gaussian = rbm_step_case(rng)
     config, method = method_for(text)
     method.check_data(Dataset(x, None, "unsupervised"), None)  # as a run does: the visible biases from the data
-    twin, worst = RbmTwin(method, config, options, visible), Worst()
+    twin, worst = RbmTwin(method, config, options, visible, gaussian), Worst()
     for epoch in range(EPOCHS):
         start_epoch(method, config, epoch, EPOCHS)
         draws, ours = step(method, x, seed=300 + epoch)
