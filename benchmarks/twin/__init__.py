@@ -15,7 +15,8 @@ twin those draws in the order the documentation gives (eps, G's noise, instance 
 uniform draws); they compare each step's metrics and the parameters after the last step.
 
 Families (`--only`): feedforward, optimizer, tied, vae, recurrent, conv_loop, gan (minibatch_std), schedule,
-fit, bptt_fit, vae_steps, gan_steps, rbm_steps (cd and pcd). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
+fit, bptt_fit, vae_steps, gan_steps, rbm_steps (cd and pcd), augment (its changed images: float32 data, so
+compared to 1e-5 whatever `--tol`). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
 give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
 
 Usage: python benchmarks/twin_check.py (or python -m benchmarks.twin) [--cases N] [--seed S] [--only FAMILY]
@@ -26,5 +27,5 @@ case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itsel
 Modules: net (a model rendered as .nn text), generate (random specs), formulas and torch_twin (the twin),
 compare (feedforward comparisons and optimizer steps), recurrent, discriminator, whole_runs (`nngraph.fit` runs
 and schedules), stepping (a method driven step by step, the draws handed over), vae_steps, gan_steps,
-rbm_steps, run (the command line).
+rbm_steps, augment, run (the command line).
 """

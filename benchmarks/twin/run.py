@@ -9,6 +9,7 @@ import tempfile
 import numpy as np
 
 from . import __doc__ as OVERVIEW
+from . import augment
 from .compare import compare_feedforward
 from .discriminator import gan_case
 from .gan_steps import compare_gan_steps
@@ -20,9 +21,11 @@ from .vae_steps import compare_vae_steps
 from .whole_runs import fit_case, recurrent_fit_case, schedule_cases
 
 # a training method driven step by step, its draws handed to the twin: (constructs, ((worst, where), spec))
-METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, "rbm_steps": compare_rbm_steps}
+METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, "rbm_steps": compare_rbm_steps,
+                "augment": augment.compare_augment}
 FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             *METHOD_STEPS)
+FLOORS = {"augment": augment.TOLERANCE}  # the least tolerance of a family that computes on float32 data
 
 
 def one_case(family, rng):
@@ -74,7 +77,7 @@ def main() -> None:
     DTYPE[0] = args.dtype
     stats = collections.defaultdict(lambda: [0, 0, 0.0, None])  # cases, mismatches, worst, smallest failing
     for family in [args.only] if args.only else FAMILIES:
-        rng = np.random.default_rng(args.seed)
+        rng, tol = np.random.default_rng(args.seed), max(args.tol, FLOORS.get(family, 0.0))
         for _ in range(args.cases):
             try:
                 used, ((d, where), text) = one_case(family, rng)
@@ -84,7 +87,7 @@ def main() -> None:
                 s = stats[c]
                 s[0] += 1
                 s[2] = max(s[2], d)
-                if d > args.tol:
+                if d > tol:
                     s[1] += 1
                     if s[3] is None or len(text) < len(s[3][0]):
                         s[3] = (text, where, d)

@@ -26,6 +26,11 @@ class Draws:
         self.made.append(("normal", a.astype(np.float64)))
         return a
 
+    def uniform(self, low=0.0, high=1.0, size=None):
+        a = self.rng.uniform(low, high, size)
+        self.made.append(("uniform", a))
+        return a
+
     def integers(self, low, high=None, size=None, **options):
         a = self.rng.integers(low, high, size=size, **options)
         self.made.append(("integers", a))
