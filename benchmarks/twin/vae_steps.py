@@ -12,6 +12,7 @@ from .compare import Worst
 from .generate import rand_act, rand_optimizer
 from .net import Net
 from .stepping import (
+    Handed,
     method_for,
     metric_difference,
     parameter_difference,
@@ -30,12 +31,18 @@ def vae_step_case(rng):
     d, z = int(rng.integers(2, 6)), int(rng.integers(1, 3))
     net.unit("x", "input", (d,))
     net.unit("e", "layer", (int(rng.integers(2, 5)),), *rand_act(rng, False))
+    if rng.random() < 0.3:
+        net.units[-1]["words"].append("dropout=0.3")
+        used.add("dropout in the encoder")
     net.unit("mu", "layer", (z,), "identity")
     net.unit("lv", "layer", (z,), "identity")
     net.unit("z", "sample", mean="mu", logvar="lv")
     decoder = "z"
     if rng.random() < 0.5:
         net.unit("g", "layer", (int(rng.integers(2, 5)),), *rand_act(rng, False))
+        if rng.random() < 0.3:
+            net.units[-1]["words"].append("dropout=0.3")
+            used.add("dropout in the decoder")
         net.link("z", "g")
         decoder = "g"
     recon = ["bce", "mse"][rng.integers(2)]
@@ -57,14 +64,34 @@ def kl_weight(epoch: int, warmup: int) -> float:
     return 1.0 if warmup == 0 else min(1.0, epoch / warmup)
 
 
-def twin_elbo(net, P, x, eps, samples, weight):
-    """(the loss the step descends, the negative ELBO at full KL weight) on the rows repeated `samples` times."""
+def handed_draws(net, handed, rows):
+    """(the step's draws, the units they are for): a dropout mask's uniform numbers or a sample unit's eps for
+    every repeated row, unit by unit, each after the units it reads (the declaration order of these nets)."""
+    draws, units = [], []
+    for u in net.units:
+        if u["role"] == "sample" or any(w.startswith("dropout=") for w in u["words"]):
+            kind = "normal" if u["role"] == "sample" else "random"
+            draws.append(handed.take(kind, (rows, width(net, u))).numpy())
+            units.append(u["name"])
+    return draws, units
+
+
+def width(net, u):
+    """A unit's values per row: a sample unit has its mean unit's shape."""
+    if u["role"] == "sample":
+        u = next(v for v in net.units if v["name"] == u["extra"]["mean"])
+    return u["shape"][0]
+
+
+def twin_elbo(net, P, x, drawn, samples, weight):
+    """(the loss the step descends, the negative ELBO at full KL weight) on the rows repeated `samples` times,
+    `drawn` the masks' and eps' draws by unit."""
     rows = {"x": np.repeat(x, samples, axis=0)}
-    vals = twin_forward(net, P, {}, rows, True, [eps], ["z"])
+    vals = twin_forward(net, P, {}, rows, True, *drawn)
     recon = [t for t in net.losses if t[1] != "kl"]
     kl = [t for t in net.losses if t[1] == "kl"]
-    r = twin_loss(net, vals, P, {}, rows, [eps], ["z"], None, terms=recon)
-    k = twin_loss(net, vals, P, {}, rows, [eps], ["z"], None, terms=kl)
+    r = twin_loss(net, vals, P, {}, rows, *drawn, None, terms=recon)
+    k = twin_loss(net, vals, P, {}, rows, *drawn, None, terms=kl)
     return r + weight * k, r + k
 
 
@@ -84,10 +111,13 @@ def run_and_compare(net, config, method, x, samples, warmup):
     for epoch in range(EPOCHS):
         start_epoch(method, config, epoch, EPOCHS)
         draws, ours = step(method, x, seed=100 + epoch)
-        (eps,) = draws.drawn("normal")
+        handed = Handed(draws)
+        drawn = handed_draws(net, handed, len(x) * samples)
+        if handed.made:
+            raise AssertionError(f"the step drew {len(handed.made)} arrays more than the twin expects")
         weight = kl_weight(epoch + 1, warmup)
         topt.zero_grad()
-        loss, elbo = twin_elbo(net, P, x, eps, samples, weight)
+        loss, elbo = twin_elbo(net, P, x, drawn, samples, weight)
         d, name = metric_difference(ours, {"loss": float(elbo.detach()), "kl_weight": weight})
         worst.note(d, f"{name} of step {epoch + 1}")
         twin_update(config, P, topt, loss)
