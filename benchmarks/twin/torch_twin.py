@@ -36,10 +36,6 @@ class Draws:
         self.made.append(("integers", a))
         return a
 
-    def drawn(self, kind):
-        """The arrays drawn by `kind` ("random", "normal"), in the order they were drawn."""
-        return [a for k, a in self.made if k == kind]
-
 
 def twin_forward(net, P, B, inputs, training, draws, random_slots):
     """Every unit's value; `B` the running statistics (updated in training mode); `draws` by random slot."""
