@@ -144,9 +144,10 @@ class Gan(Method):
         draw = rows("standard_normal", x.shape, dtype=dtype) if rows else rng.standard_normal(x.shape, dtype=dtype)
         return x + self.gen.backend.asarray(draw) * dtype.type(self.noise_std)
 
-    def _judge(self, x, target: np.ndarray, rng) -> tuple[dict, list]:
-        # x is on the device: real rows and the generator's, or the generator's alone
-        if self.noise_std:  # the discriminator sees every example blurred, real and generated alike
+    def _judge(self, x, target: np.ndarray, rng, noised: bool = False) -> tuple[dict, list]:
+        # x is on the device: real rows and the generator's, or the generator's alone; `noised`: with its
+        # instance noise already
+        if self.noise_std and not noised:  # the discriminator sees every example blurred, real and generated alike
             x = self._with_instance_noise(x, rng)
         values = self.disc.feeds({self.real_input: computed_on_device(self.packed(x))}, target, rng, training=True)
         return values, self.disc.run(values, training=True)
@@ -165,11 +166,28 @@ class Gan(Method):
         fake = self.generate(n, rng, training=True)[0][self.fake_slot]
         real, n = real[:n], n // self.pack
         x = self.xp.concatenate([self.gen.backend.asarray(real), fake])
+        if n * self.pack % self.real_rows:  # a batch smaller than a minibatch_std group of each half
+            return self._judge_halves_apart(x, n, rng)
         values, ctxs = self._judge(x, self.labels(n, n), rng)
         # the loss is the mean over both halves; twice that is BCE(real, 1) + BCE(fake, 0)
         grads = self.disc.backward(values, ctxs, seeds={self.loss_slot: self.xp.asarray(2.0, x.dtype)})
         logits = values[self.logit_slot].reshape(-1)
         return judge_metrics(logits[:n], logits[n:]), grads
+
+    def _judge_halves_apart(self, x, n: int, rng) -> tuple[dict, dict]:
+        """`discriminator_pass` for halves of `n` judged rows that are no whole number of minibatch_std groups:
+        each half in a pass of its own, so that no group mixes real and generated examples (the instance noise
+        drawn for both at once, as in one pass). The gradients of BCE(real, 1) and BCE(fake, 0) are summed."""
+        if self.noise_std:
+            x = self._with_instance_noise(x, rng)
+        rows, logits, grads = len(x) // 2, [], {}
+        for half, target in ((x[:rows], self.labels(n, 0)), (x[rows:], self.labels(0, n))):
+            values, ctxs = self._judge(half, target, rng, noised=True)
+            for name, g in self.disc.backward(values, ctxs, seeds={self.loss_slot: self.xp.asarray(1.0, x.dtype)}
+                                              ).items():
+                grads[name] = grads[name] + g if name in grads else g
+            logits.append(values[self.logit_slot].reshape(-1))
+        return judge_metrics(*logits), grads
 
     def generator_pass(self, n: int, rng) -> tuple:
         """(g_loss, its gradients for the generator's parameters) on `n` fresh noise draws."""

@@ -145,9 +145,19 @@ class RBM(EnergyMethod):
         negative_h *= b.signs[-1]
         xp.matmul(b.v.T, b.h, out=self.grad_weights)
         xp.sum(b.h, axis=0, out=self.grad_bias[m.n_visible:])
-        xp.matmul(b.signs, b.v, out=self.grad_bias[: m.n_visible])
+        self._visible_bias_gradient(data, negative, b.signs)
         self.apply()
         return self.last_metrics
+
+    def _visible_bias_gradient(self, data, negative, signs) -> None:
+        """<v>_model - <v>_data: each side's states summed first (whole counts, for bernoulli units), then
+        weighed, so that as many states on in the chain as in the data give exactly 0. A signed sum over both
+        sides' rows at once leaves rounding there (about 1e-8 in float32), which Adam, whose step is about lr for
+        any gradient well above its eps, turned into a full step."""
+        out = self.grad_bias[: self.machine.n_visible]
+        self.xp.sum(negative, axis=0, out=out)
+        out *= signs[-1]
+        out += data.sum(axis=0) * signs[0]
 
     def persistent_chains(self, rng):
         """The PCD chains' visible states, started from random bits at the first step (all of them, the same

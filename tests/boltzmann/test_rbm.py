@@ -7,6 +7,7 @@ import pytest
 
 import nngraph
 from nngraph.data import load_dataset
+from nngraph.data.dataset import unsupervised
 from nngraph.errors import DataError
 from nngraph.session import build_method
 from nngraph.spec.parser import parse_fragment
@@ -148,3 +149,21 @@ def test_visible_biases_can_start_at_zero():
     session.method.start_bias_from_data = False
     fit(session.method, session.splits.train, None, session.config, rng=np.random.default_rng(0))
     assert not session.method.machine.visible_bias.any()
+
+
+@pytest.mark.parametrize("method_call", ["cd(k=1)", "pcd(k=1, chains=6)"])
+def test_as_many_visible_states_on_as_in_the_data_leave_the_visible_bias_exactly(backend, method_call):
+    """Found by the PyTorch twin (benchmarks/twin/rbm_steps.py, --dtype float32): when the chain's visible states
+    are on as often as the data's, the visible bias's gradient is 0 exactly, so Adam (a step of about lr for any
+    gradient well above its eps, 1e-8) leaves the bias where it is. A signed sum over the data and chain rows at
+    once left float32 rounding of about 1e-8 there, which Adam turned into steps of 0.3 to 0.8 lr."""
+    text = RBM.replace("method cd(k=1)", f"method {method_call}").replace("v[9]", "v[3]")
+    method = method_for(text, backend, optimizer="adam(lr=0.01)", batch="6")
+    m = method.machine
+    m.params["v.bias"][...] = 40.0  # every visible unit of the chain on, as in the data
+    m.sync()
+    before = backend.to_numpy(m.params["v.bias"]).copy()
+    method.set_learning_rate(0.01)
+    for seed in range(3):
+        method.train_step(unsupervised(np.ones((6, 3), np.float32), "ones"), np.random.default_rng(seed))
+    assert np.array_equal(backend.to_numpy(m.params["v.bias"]), before)

@@ -20,10 +20,12 @@ def _method(backend="numpy", dtype="float32", k=1, extra=""):
 
 # (the method, in float64, on a backend; the rows each pass judges): the ring, the ring with instance noise (the
 # same draws on every call: the noise shifts the discriminator's inputs, its gradients pass through), and the
-# grid's discriminator with a minibatch_std link (10 real rows: trimmed to 8, whole groups of 4)
+# grid's discriminator with a minibatch_std link (10 real rows: trimmed to 8, whole groups of 4; 3 rows: less than a
+# group, each half judged in a pass of its own)
 GRADIENT_CASES = {"ring": (lambda backend: _method(backend, "float64"), 6),
                   "instance_noise": (lambda backend: _method(backend, "float64", extra=", instance_noise=0.3"), 6),
-                  "minibatch_std": (lambda backend: _grid_method(backend, "float64"), 10)}
+                  "minibatch_std": (lambda backend: _grid_method(backend, "float64"), 10),
+                  "minibatch_std, a batch smaller than a group": (lambda backend: _grid_method(backend, "float64"), 3)}
 
 
 @pytest.mark.parametrize("case", GRADIENT_CASES)
@@ -151,5 +153,23 @@ def test_minibatch_std_groups_never_mix_real_and_generated_rows():
     method._judge = lambda x, target, rng: judged.append(len(x)) or judge(x, target, rng)
     method.discriminator_pass(np.random.default_rng(1).standard_normal((10, 2)), np.random.default_rng(3))
     assert judged == [16]
+
+
+def test_a_batch_smaller_than_a_minibatch_std_group_judges_each_half_apart():
+    """3 real rows and 3 generated ones cannot be whole groups of 4: judged in one pass, the first group would
+    mix them (the PyTorch twin, benchmarks/twin/gan_steps.py, found it); so each half is judged alone, and its
+    statistic is its own spread."""
+    method, judged = _grid_method(dtype="float64"), []
+    judge = method._judge
+    method._judge = lambda x, target, rng, **options: judged.append(len(x)) or judge(x, target, rng, **options)
+    real = np.random.default_rng(1).standard_normal((3, 2))
+    metrics, _ = method.discriminator_pass(real, np.random.default_rng(3))
+    assert judged == [3, 3]
+    fake = method.generate(3, np.random.default_rng(3), training=True)[0][method.fake_slot]  # the pass's draws
+    real_logits, fake_logits = (judge(x, target, np.random.default_rng(0))[0][method.logit_slot].reshape(-1)
+                                for x, target in ((real, method.labels(3, 0)), (fake, method.labels(0, 3))))
+    assert metrics["d_loss"] == pytest.approx(np.logaddexp(0, -real_logits).mean() + np.logaddexp(0, fake_logits).mean(),
+                                              rel=1e-12)
+    assert metrics["d_real"] == np.mean(real_logits > 0) and metrics["d_fake"] == np.mean(fake_logits < 0)
 
 

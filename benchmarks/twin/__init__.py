@@ -1,0 +1,31 @@
+"""nngraph against an independent PyTorch twin written from docs/language.md.
+
+Random small specs are generated from the documented constructs, compiled by nngraph (the Python API, in
+float64) and computed again by a twin that follows the documentation's formulas with torch (F.conv2d,
+F.max_pool2d, ... where the documentation names PyTorch's convention; the formula by hand where it gives its
+own, e.g. bicubic's a = -0.5 or GRU's `b_hn` = 0). Parameters are nngraph's, copied into torch by name. Compared:
+every unit's forward value (eval and training mode; dropout masks and a VAE's eps are drawn once and handed
+to both), the loss, every parameter gradient, running statistics, and the parameters after three steps of
+penalties (l1, l2), clipping and the optimizer (sgd with momentum/nesterov, adam). The `fit` and `bptt_fit`
+families run `nngraph.fit` on an npz file (one full batch an epoch; with `bptt` windows) and compare the
+checkpoint's parameters and summary.json's train loss with the twin's own epochs. The method families drive
+`method vae`, `gan`, `cd` and `pcd` step by step as the training loop does (the schedule's rate at each
+epoch's start, one full batch a step) with a generator that hands nngraph numbers and keeps them, and give the
+twin those draws in the order the documentation gives (eps, G's noise, instance noise, the Gibbs sampler's
+uniform draws); they compare each step's metrics and the parameters after the last step.
+
+Families (`--only`): feedforward, optimizer, tied, vae, recurrent, conv_loop, gan (minibatch_std), schedule,
+fit, bptt_fit, vae_steps, gan_steps, rbm_steps (cd and pcd), augment (its changed images: float32 data, so
+compared to 1e-5 whatever `--tol`). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
+give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
+
+Usage: python benchmarks/twin_check.py (or python -m benchmarks.twin) [--cases N] [--seed S] [--only FAMILY]
+       [--tol 1e-9] [--dtype float32]
+Prints per construct: cases, mismatches, the worst relative difference, and the spec of the smallest failing
+case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itself never imports it.
+
+Modules: net (a model rendered as .nn text), generate (random specs), formulas and torch_twin (the twin),
+compare (feedforward comparisons and optimizer steps), recurrent, discriminator, whole_runs (`nngraph.fit` runs
+and schedules), stepping (a method driven step by step, the draws handed over), vae_steps, gan_steps,
+rbm_steps, augment, run (the command line).
+"""

@@ -1,0 +1,240 @@
+"""Random small specs from the documented constructs: image pipelines with a dense head and a loss, tied
+links, VAEs, and the optimizer lines of a train block."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .formulas import ACTIVATIONS
+from .net import Net
+
+
+def rand_pair(rng, lo, hi):
+    return int(rng.integers(lo, hi + 1)) if rng.random() < 0.6 else [int(rng.integers(lo, hi + 1)) for _ in "hw"]
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def rand_act(rng, allow_softmax=True):
+    words = [a for a in ACTIVATIONS if allow_softmax or a != "softmax"]
+    word = words[rng.integers(len(words))]
+    opts = {}
+    if word == "leaky_relu" and rng.random() < 0.5:
+        opts["slope"] = round(float(rng.uniform(0.05, 0.5)), 3)
+    if word == "elu" and rng.random() < 0.5:
+        opts["alpha"] = round(float(rng.uniform(0.3, 2.0)), 3)
+    return word, opts
+
+
+def image_stage(rng, net, src, shape, i):
+    """One image link out of `src` [C, H, W] into a new unit; the construct's name and the new shape."""
+    c, h, w = shape
+    kinds = ["conv", "conv", "maxpool", "avgpool", "upsample", "deconv", "pixelshuffle"]
+    kind = kinds[rng.integers(len(kinds))]
+    name = f"u{i}"
+    opts = {}
+    if kind == "conv":
+        k = rand_pair(rng, 1, 3)
+        kh, kw = pair(k)
+        if rng.random() < 0.25 and kh % 2 and kw % 2:
+            opts = dict(filters=int(rng.integers(1, 4)), kernel=k, padding="same")
+            out = (opts["filters"], h, w)
+        else:
+            s, p = rand_pair(rng, 1, 2), rand_pair(rng, 0, 1)
+            opts = dict(filters=int(rng.integers(1, 4)), kernel=k, stride=s, padding=p)
+            (sh, sw), (ph, pw) = pair(s), pair(p)
+            out = (opts["filters"], (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    elif kind in ("maxpool", "avgpool"):
+        k = rand_pair(rng, 2, 3)
+        kh, kw = pair(k)
+        opts = dict(kernel=k)
+        s = k
+        if rng.random() < 0.6:
+            s = opts["stride"] = rand_pair(rng, 1, 2)
+        p = [int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1))]
+        if rng.random() < 0.6:
+            opts["padding"] = p
+        else:
+            p = [0, 0]
+        (sh, sw) = pair(s)
+        out = (c, (h + 2 * p[0] - kh) // sh + 1, (w + 2 * p[1] - kw) // sw + 1)
+    elif kind == "upsample":
+        f = rand_pair(rng, 1, 2)
+        mode = ["nearest", "bilinear", "bicubic"][rng.integers(3)]
+        opts = dict(factor=f, mode=mode)
+        kind = f"upsample_{mode}"
+        out = (c, h * pair(f)[0], w * pair(f)[1])
+    elif kind == "deconv":
+        k, s = rand_pair(rng, 1, 4), rand_pair(rng, 1, 2)
+        (kh, kw), (sh, sw) = pair(k), pair(s)
+        p = [int(rng.integers(0, (kh - 1) // 2 + 1)), int(rng.integers(0, (kw - 1) // 2 + 1))]
+        opts = dict(filters=int(rng.integers(1, 4)), kernel=k, stride=s, padding=p)
+        out = (opts["filters"], (h - 1) * sh - 2 * p[0] + kh, (w - 1) * sw - 2 * p[1] + kw)
+    else:  # pixelshuffle: a conv to r^2 C channels first
+        r = 2
+        if max(h, w) * r > 14:
+            return None
+        mid = f"u{i}c"
+        net.unit(mid, "layer", None, *rand_act(rng, False))
+        net.link(src, mid, "conv", filters=r * r * 2, kernel=1)
+        src, c = mid, r * r * 2
+        opts = dict(factor=r)
+        out = (c // (r * r), h * r, w * r)
+    if min(out[1:]) < 1 or max(out[1:]) > 14:
+        return None
+    real_kind = kind.split("_")[0]
+    act, aopts = rand_act(rng, allow_softmax=rng.random() < 0.3)
+    norm = None
+    if real_kind in ("conv", "deconv") and rng.random() < 0.3:
+        norm = "batchnorm" if rng.random() < 0.5 else "layernorm"
+    net.unit(name, "layer", None, act, aopts, norm)
+    net.link(src, name, real_kind, **opts)
+    if act == "softmax":
+        kind += "+softmax(image)"
+    if norm:
+        kind += f"+{norm}(image)"
+    if real_kind in ("conv", "deconv") and src != "x" and rng.random() < 0.3:
+        net.units[-1]["shape"] = out  # a dense link from the input too: one bias per value
+        net.link("x", name)
+        kind += "+dense(bias per value)"
+    elif real_kind == "conv" and opts.get("padding") == "same" and c == out[0] and rng.random() < 0.5:
+        net.link(src, name, "identity")  # a residual link
+        kind += "+identity"
+    return kind, name, out
+
+
+def feedforward_case(rng):
+    """An image pipeline, a dense head and a loss; the constructs it uses."""
+    net, used = Net(), set()
+    shape = (int(rng.integers(1, 3)), int(rng.integers(4, 8)), int(rng.integers(4, 8)))
+    net.unit("x", "input", shape)
+    src = "x"
+    for i in range(int(rng.integers(0, 3))):
+        stage = next(filter(None, (image_stage(rng, net, src, shape, i) for _ in range(4))), None)
+        if stage is None:  # four draws too large or too small: stop here
+            break
+        kind, src, shape = stage
+        used.add(kind)
+    hidden = int(rng.integers(2, 6))
+    act, aopts = rand_act(rng, False)
+    norm = [None, "batchnorm", "layernorm"][rng.integers(3)]
+    nopts = {}
+    if norm and rng.random() < 0.5:
+        nopts["eps"] = 0.01
+    if norm == "batchnorm" and rng.random() < 0.5:
+        nopts["momentum"] = 0.3
+    words = []
+    if rng.random() < 0.3:
+        words.append("dropout=0.4")
+        used.add("dropout")
+    if rng.random() < 0.2 and norm is None:
+        words.append("nobias")
+        used.add("nobias")
+    net.unit("h", "layer", (hidden,), act, aopts, norm, nopts, words)
+    used |= {f"act:{act}", *([norm] if norm else [])}
+    net.link(src, "h")
+    loss = ["mse", "bce", "bce_prob", "cross_entropy", "cross_entropy_prob", "cross_entropy_logits",
+            "mse_labels", "bce_label"][rng.integers(8)]
+    k = int(rng.integers(2, 5))
+    if loss in ("mse", "mse_labels"):
+        net.unit("y", "output", (k,), *rand_act(rng))
+    elif loss == "bce":
+        net.unit("y", "output", (k,), "sigmoid")
+    elif loss == "bce_label":
+        k = 1
+        net.unit("y", "output", (1,), "sigmoid")
+    elif loss == "bce_prob":
+        net.unit("s", "layer", (k,), "sigmoid")
+        net.unit("y", "output", None, "identity")
+        net.link("h", "s")
+        net.link("s", "y", "identity")
+    elif loss == "cross_entropy_logits":
+        net.unit("y", "output", (k,), "identity")
+    else:
+        net.unit("y", "output", (k,), "softmax")
+    if loss != "bce_prob":
+        net.link("h", "y")
+    if rng.random() < 0.3 and loss != "bce_prob":
+        net.link(src, "y")  # a skip connection: two links into y
+        used.add("skip")
+    if loss in ("mse", "cross_entropy_logits") and rng.random() < 0.3:
+        net.units[-1]["words"].append("dropout=0.25")  # the loss reads the dropped values
+        used.add("dropout on the output a loss reads")
+    term = "cross_entropy" if loss.startswith("cross") else loss.split("_")[0]
+    net.losses.append(([1, 0.5, 2][rng.integers(3)], term, "y", None))
+    used.add(f"loss:{loss}")
+    if loss in ("mse", "mse_labels") and rng.random() < 0.4:
+        net.unit("y2", "output", (k,), "tanh")
+        net.link("h", "y2")
+        net.losses.append((0.5, "mse", "y2", None))
+        used.add("two terms read the data's targets")
+    if rng.random() < 0.3:
+        net.unit("q", "output", (hidden,), *rand_act(rng, False))
+        net.link("h", "q")
+        net.losses.append((0.3, "mse", "q", "h"))
+        used.add("mse(q, h): both sides differentiated")
+    n = int(rng.integers(3, 7))
+    xs = {"x": rng.normal(size=(n, *net.units[0]["shape"]))}
+    if loss in ("cross_entropy", "cross_entropy_logits", "mse_labels", "bce_label"):
+        target = rng.integers(0, k if loss != "bce_label" else 2, size=n)
+    elif loss == "cross_entropy_prob":
+        target = rng.dirichlet(np.ones(k), size=n)
+    elif loss in ("bce", "bce_prob"):
+        target = (rng.random((n, k)) < 0.5).astype(float)
+    else:
+        target = rng.normal(size=(n, k))
+    return net, used, xs, target
+
+
+def tied_case(rng):
+    net = Net()
+    n_in, n_h = int(rng.integers(2, 6)), int(rng.integers(2, 5))
+    net.unit("x", "input", (n_in,))
+    net.unit("h", "layer", (n_h,), *rand_act(rng, False))
+    net.unit("r", "output", (n_in,), "sigmoid")
+    net.link("x", "h")
+    net.link("h", "r", "tied", source="x", target="h")
+    net.losses.append((1, "bce", "r", "x"))
+    x = rng.random((4, n_in))
+    return net, {"tied", "loss:bce(unit, other)"}, {"x": x}, None
+
+
+def vae_case(rng):
+    net = Net()
+    d, z = int(rng.integers(2, 6)), int(rng.integers(1, 3))
+    net.unit("x", "input", (d,))
+    net.unit("e", "layer", (4,), "tanh")
+    net.unit("mu", "layer", (z,), "identity")
+    net.unit("lv", "layer", (z,), "identity")
+    net.unit("z", "sample", mean="mu", logvar="lv")
+    net.unit("y", "output", (d,), "sigmoid")
+    for a, b in (("x", "e"), ("e", "mu"), ("e", "lv"), ("z", "y")):
+        net.link(a, b)
+    w = [1, 0.5][rng.integers(2)]
+    net.losses += [(1, "mse", "y", "x"), (w, "kl", "z", None)]
+    return net, {"sample", "loss:kl", "loss:mse(unit, other)"}, {"x": rng.random((5, d))}, None
+
+
+def rand_optimizer(rng):
+    lines, used = [], set()
+    if rng.random() < 0.5:
+        mom = [0, 0.9][rng.integers(2)]
+        nest = bool(mom and rng.random() < 0.5)
+        lines.append(f"optimizer sgd(lr=0.1, momentum={mom}{', nesterov=true' if nest else ''})")
+        used.add("sgd" + ("+momentum" if mom else "") + ("+nesterov" if nest else ""))
+    else:
+        eps = [1e-8, 0.1][rng.integers(2)]
+        lines.append(f"optimizer adam(lr=0.01, beta1=0.8, eps={eps})")
+        used.add("adam")
+    if rng.random() < 0.5:
+        lines.append("l2 0.1")
+        used.add("l2")
+    if rng.random() < 0.4:
+        lines.append("l1 0.05")
+        used.add("l1")
+    if rng.random() < 0.5:
+        lines.append("clip 0.05")
+        used.add("clip")
+    return lines, used

@@ -1,0 +1,137 @@
+"""Methods `cd` and `pcd` on a restricted machine, a few epochs of one step each, against the twin's reading
+of section 9: hidden probabilities given the data (positive statistics); k block-Gibbs steps from the data's
+hidden sample (CD) or from the persistent chains, which start as random bits (PCD); the hidden probabilities
+at the end with the chain's visible states (negative statistics); a bernoulli unit on where its uniform draw
+is below its probability, the draws handed to the twin in the documented order. The optimizer gets
+`<s_i s_j>_model - <s_i s_j>_data` and applies the penalties and clipping of any method. Compared: each step's
+recon_error and free_energy, and the parameters after the last step."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nngraph.data.dataset import Dataset
+
+from .compare import Worst
+from .generate import rand_optimizer
+from .net import Net, call
+from .stepping import (
+    Handed,
+    method_for,
+    metric_difference,
+    parameter_difference,
+    start_epoch,
+    step,
+    torch_copies,
+)
+from .torch_twin import torch_optimizer, twin_update
+
+EPOCHS = 3
+
+
+def rbm_step_case(rng):
+    """A restricted machine of one or two visible groups, cd or pcd, an optimizer; 0/1 data; what it uses."""
+    net = Net()
+    groups = [("v", int(rng.integers(2, 6)))] if rng.random() < 0.6 else [("a", 2), ("b", int(rng.integers(1, 4)))]
+    kind = "gaussian" if rng.random() < 0.3 else "bernoulli"  # every visible unit's
+    for name, size in groups:
+        net.unit(name, "visible", (size,), kind)
+    net.unit("h", "hidden", (int(rng.integers(1, 5)),), "bernoulli")
+    for name, _ in groups:
+        net.link(name, "h", "symmetric")
+    k = int(rng.integers(1, 4))
+    options = dict(k=k) if rng.random() < 0.5 else dict(k=k, chains=int(rng.integers(1, 6)))
+    method = "pcd" if "chains" in options else "cd"
+    lines, used = rand_optimizer(rng)
+    n = int(rng.integers(1, 7))
+    lines += [f"method {call(method, options)}", f"batch {n}"]
+    used |= {f"{method} k={k}", f"{kind} visible", *(["two visible groups"] if len(groups) > 1 else [])}
+    text = "\n".join(net.model_lines("m") + ["train {", "  model m", "  data xor", *(
+        "  " + line for line in lines), "}"]) + "\n"
+    width = sum(size for _, size in groups)
+    x = rng.normal(size=(n, width)) if kind == "gaussian" else (rng.random((n, width)) < 0.5).astype(float)
+    return net, used, text, x, options, [name for name, _ in groups], kind == "gaussian"
+
+
+class RbmTwin:
+    """The machine's parameters, its optimizer, the persistent chains, and one documented update."""
+
+    def __init__(self, method, config, options, visible, gaussian):
+        self.config, self.k, self.chains, self.gaussian = config, options["k"], options.get("chains"), gaussian
+        self.visible, self.state = visible, None
+        self.P = torch_copies(method.params)
+        self.optimizer, _ = torch_optimizer(config, self.P)
+
+    def couplings(self):
+        """The weight matrix [visible units, hidden units] (groups in declaration order) and both biases."""
+        P = {k: p.detach() for k, p in self.P.items()}
+        return (torch.cat([P[f"{g}<->h.weight"] for g in self.visible]),
+                torch.cat([P[f"{g}.bias"] for g in self.visible]), P["h.bias"])
+
+    def step(self, handed, x):
+        W, b, c = self.couplings()
+        data = torch.tensor(x)
+        positive = torch.sigmoid(data @ W + c)
+        on = lambda p: (handed.take("random", p.shape) < p).double()  # noqa: E731 (one rule, read as one)
+        if self.chains:
+            if self.state is None:
+                self.state = on(torch.full((self.chains, len(b)), 0.5))
+            hidden = on(torch.sigmoid(self.state @ W + c))
+        else:
+            hidden = on(positive)
+        first = None
+        for s in range(self.k):
+            means = self.visible_means(hidden @ W.T + b)
+            first = means if first is None else first
+            visible = means + handed.take("normal", means.shape) if self.gaussian else on(means)
+            negative = torch.sigmoid(visible @ W + c)
+            if s + 1 < self.k:
+                hidden = on(negative)
+        if self.chains:
+            self.state = visible
+        recon = self.visible_means(positive @ W.T + b) if self.chains else first
+        free = -(data @ b) - torch.nn.functional.softplus(data @ W + c).sum(1)
+        if self.gaussian:  # the energy's sum of s_i^2 / 2 over gaussian units
+            free = free + (data**2).sum(1) / 2
+        metrics = {"recon_error": float(((recon - data) ** 2).mean()), "free_energy": float(free.mean())}
+        grads = self.gradients(data, positive, visible, negative)
+        self.update(grads)
+        return metrics
+
+    def visible_means(self, z):
+        """A visible unit's mean given its net input: sigmoid(z) (bernoulli), z (gaussian)."""
+        return z if self.gaussian else torch.sigmoid(z)
+
+    def gradients(self, data, positive, visible, negative):
+        """<s_i s_j>_model - <s_i s_j>_data by parameter name: means over the chains and over the data rows."""
+        weights = visible.T @ negative / len(visible) - data.T @ positive / len(data)
+        bias_v = visible.mean(0) - data.mean(0)
+        out, start = {"h.bias": negative.mean(0) - positive.mean(0)}, 0
+        for g in self.visible:
+            size = self.P[f"{g}.bias"].shape[0]
+            out[f"{g}<->h.weight"], out[f"{g}.bias"] = weights[start:start + size], bias_v[start:start + size]
+            start += size
+        return out
+
+    def update(self, grads):
+        """The optimizer's step on a loss whose gradient is `grads`, with the documented penalties and clip."""
+        self.optimizer.zero_grad()
+        twin_update(self.config, self.P, self.optimizer, sum((self.P[k] * g).sum() for k, g in grads.items()))
+
+
+def compare_rbm_steps(rng):
+    net, used, text, x, options, visible, gaussian = rbm_step_case(rng)
+    config, method = method_for(text)
+    method.check_data(Dataset(x, None, "unsupervised"), None)  # as a run does: the visible biases from the data
+    twin, worst = RbmTwin(method, config, options, visible, gaussian), Worst()
+    for epoch in range(EPOCHS):
+        start_epoch(method, config, epoch, EPOCHS)
+        draws, ours = step(method, x, seed=300 + epoch)
+        handed = Handed(draws, skip=("integers",))  # a measure's draws (the pseudo-likelihood's bits)
+        d, name = metric_difference(ours, twin.step(handed, x))
+        worst.note(d, f"{name} of step {epoch + 1}")
+        if handed.made:
+            worst.note(np.inf, f"step {epoch + 1} drew {len(handed.made)} arrays more than the twin expects")
+    worst.note(parameter_difference(method.params, twin.P), f"parameters after {EPOCHS} steps")
+    return used, (worst.value, text)
