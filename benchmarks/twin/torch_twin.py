@@ -3,6 +3,8 @@ documentation describes them (torch's functions where it names PyTorch's convent
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -154,11 +156,23 @@ def twin_loss(net, vals, P, B, inputs, draws, slots, target, training=True, term
         elif term == "kl":
             u = next(u for u in net.units if u["name"] == unit)
             mu, lv = vals[u["extra"]["mean"]], vals[u["extra"]["logvar"]]
-            v = (0.5 * (torch.exp(lv) + mu**2 - 1 - lv)).sum(dim=1).mean()
+            if any(w.startswith("prior=mixture") for w in u["words"]):
+                v = mixture_kl(mu, lv, vals[unit], P[f"{unit}.prior.mean"], P[f"{unit}.prior.logvar"])
+            else:
+                v = (0.5 * (torch.exp(lv) + mu**2 - 1 - lv)).sum(dim=1).mean()
         if net.sum_units and term in ("mse", "bce"):
             v = v * k
         total = total + w * v
     return total
+
+
+def mixture_kl(mu, lv, z, means, logvars):
+    """Section 4, `prior=mixture(K)`: log q(z | x) - log p(z) at the drawn z, p the equal-weight mixture of the K
+    diagonal Gaussians N(means_k, exp(logvars_k)); the mean over the rows."""
+    log_q = torch.distributions.Normal(mu, torch.exp(lv / 2)).log_prob(z).sum(dim=1)
+    parts = torch.distributions.Normal(means[None], torch.exp(logvars[None] / 2)).log_prob(z[:, None]).sum(dim=2)
+    log_p = torch.logsumexp(parts, dim=1) - math.log(means.shape[0])
+    return (log_q - log_p).mean()
 
 
 def torch_optimizer(config, P):
@@ -179,10 +193,10 @@ def torch_optimizer_for(choice, P):
 
 
 def twin_update(config, P, topt, loss):
-    """One step as documented: the loss plus l1 sum|w| + l2/2 sum w^2 over every parameter not named *.bias,
-    the global norm clipped by clip_grad_norm_, then the optimizer."""
+    """One step as documented: the loss plus l1 sum|w| + l2/2 sum w^2 over every parameter not named *.bias nor a
+    latent's prior (z.prior.mean, z.prior.logvar), the global norm clipped by clip_grad_norm_, then the optimizer."""
     penalty = sum(config.l1 * p.abs().sum() + 0.5 * config.l2 * (p**2).sum()
-                  for k, p in P.items() if not k.endswith(".bias"))
+                  for k, p in P.items() if not k.endswith(".bias") and ".prior." not in k)
     (loss + penalty).backward()
     if config.clip:
         torch.nn.utils.clip_grad_norm_(list(P.values()), config.clip)

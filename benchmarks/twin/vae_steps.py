@@ -37,6 +37,9 @@ def vae_step_case(rng):
     net.unit("mu", "layer", (z,), "identity")
     net.unit("lv", "layer", (z,), "identity")
     net.unit("z", "sample", mean="mu", logvar="lv")
+    if rng.random() < 0.4:
+        net.units[-1]["words"].append(f"prior=mixture({int(rng.integers(1, 4))})")
+        used.add("prior=mixture")
     decoder = "z"
     if rng.random() < 0.5:
         net.unit("g", "layer", (int(rng.integers(2, 5)),), *rand_act(rng, False))
