@@ -112,6 +112,14 @@ class ErrorList(NngraphError, ValueError):
         return "\n".join(str(e) for e in self.errors)
 
 
+def unimportable(error: ImportError, module: str) -> str:
+    """How a message ends when `import module` failed: "which is not installed" when the module itself is
+    missing, else what the import said (a broken install, a missing shared library): "not installed" would send
+    the user to install what is there."""
+    missing = isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == module
+    return "which is not installed" if missing else f"which is installed but could not be imported ({error})"
+
+
 def did_you_mean(word: str, choices) -> str | None:
     """A hint naming the closest valid choice, or listing them when none is close."""
     import difflib

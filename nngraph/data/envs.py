@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nngraph.errors import DataError
+from nngraph.errors import DataError, unimportable
 
 REWARD_CLIP = 10.0
 EPSILON = 1e-8
@@ -35,8 +35,8 @@ MASK64 = (1 << 64) - 1
 def import_gymnasium():
     try:
         import gymnasium
-    except ImportError:
-        raise DataError("reinforcement learning needs gymnasium, which is not installed", None,
+    except ImportError as e:
+        raise DataError(f"reinforcement learning needs gymnasium, {unimportable(e, 'gymnasium')}", None,
                         'install the rl extra: pip install "nngraph[rl]"') from None
     return gymnasium
 

@@ -20,6 +20,7 @@ from nngraph.data.arrays import file_error
 from nngraph.data.catalog import FEATURES, LIMITED, Request, register
 from nngraph.data.dataset import Dataset, classification, unsupervised
 from nngraph.data.options import Option
+from nngraph.errors import unimportable
 from nngraph.safe_files import available_memory, describe_bytes, file_size, open_regular
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (count, rows, columns)
@@ -163,10 +164,8 @@ def digits(req: Request) -> Dataset:
     """
     try:
         from sklearn.datasets import load_digits
-    except ImportError:
-        raise req.error(
-            "digits needs scikit-learn, which is not installed", "pip install nngraph[digits]"
-        ) from None
+    except ImportError as e:
+        raise req.error(f"digits needs scikit-learn, {unimportable(e, 'sklearn')}", "pip install nngraph[digits]") from None
     bunch = load_digits()
     data = classification(bunch.data / 16.0, bunch.target, "digits", 10, dtype=req.dtype, image_shape=(8, 8))
     return req.limited(data)

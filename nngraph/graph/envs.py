@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from nngraph.errors import Span, ValidationError, did_you_mean
+from nngraph.errors import Span, ValidationError, did_you_mean, unimportable
 from nngraph.graph.vocabulary import ENV_OPTIONS, ENVIRONMENTS
 from nngraph.spec import ast
 from nngraph.spec.options import Option, bind
@@ -105,8 +105,8 @@ def _space(env_id: str, span: Span | None) -> EnvSpace:
 def import_gymnasium(span: Span | None = None):
     try:
         import gymnasium
-    except ImportError:
-        raise ValidationError("reinforcement learning needs gymnasium, which is not installed", span,
+    except ImportError as e:
+        raise ValidationError(f"reinforcement learning needs gymnasium, {unimportable(e, 'gymnasium')}", span,
                               INSTALL_HINT) from None
     return gymnasium
 

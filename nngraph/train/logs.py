@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
-from nngraph.errors import TrainingError
+from nngraph.errors import TrainingError, unimportable
 
 TENSORBOARD_FOLDER = "tensorboard"  # inside the run folder: `tensorboard --logdir runs/` finds every run
 MLFLOW_FOLDER = "mlruns"  # the default tracking store, inside the run folder
@@ -55,8 +55,8 @@ def _require(module: str, extra: str):
 
     try:
         return importlib.import_module(module)
-    except ImportError:
-        raise TrainingError(f"--log {extra} needs the {extra} extra, which is not installed", None,
+    except ImportError as e:
+        raise TrainingError(f"--log {extra} needs the {extra} extra, {unimportable(e, module.split('.')[0])}", None,
                             f"pip install 'nngraph[{extra}]'") from None
 
 
