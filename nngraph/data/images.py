@@ -165,7 +165,8 @@ def digits(req: Request) -> Dataset:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:
-        raise req.error(f"digits needs scikit-learn, {unimportable(e, 'sklearn')}", "pip install nngraph[digits]") from None
+        raise req.error(f"digits needs scikit-learn, {unimportable(e, 'sklearn')}",
+                        "pip install nngraph[digits]") from None
     bunch = load_digits()
     data = classification(bunch.data / 16.0, bunch.target, "digits", 10, dtype=req.dtype, image_shape=(8, 8))
     return req.limited(data)

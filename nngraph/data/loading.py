@@ -28,8 +28,8 @@ def load_dataset(
 ) -> Dataset:
     """The data set a spec names: `xor`, `moons(n=400)`, `npz("train.npz", y="labels")`...
 
-    Relative paths start at `base_dir` (the spec's folder; `base_is` says what it is, for hints); `seed` drives generated sets unless
-    the call gives its own `seed=`. A whole `data ...` setting may be passed, in which case its
+    Relative paths start at `base_dir` (the spec's folder; `base_is` says what it is, for hints); `seed` drives
+    generated sets unless the call gives its own `seed=`. A whole `data ...` setting may be passed, in which case its
     trailing `key=value` words count as options of the call. Options `binarize` and `shape`
     are applied here (and noted in `info`, for `Preprocessing`); `scale` is recorded in `info["scale"]` for
     `split_dataset` to apply. The inputs and float targets are made in `dtype`, the run's (float32 by default,

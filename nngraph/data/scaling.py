@@ -25,9 +25,10 @@ class Scaler:
     factor: np.ndarray | float = 1.0
 
     def apply(self, data: Dataset) -> Dataset:
-        """A copy of `data` with its inputs scaled; other fields untouched. The result's dtype is numpy's promotion of the
-        inputs' and the statistics' (no cast): a run's own data and statistics share its dtype (float32 by
-        default), and inputs from elsewhere (`predict`'s, of any dtype) are not rounded before they are scaled."""
+        """A copy of `data` with its inputs scaled; other fields untouched. The result's dtype is numpy's
+        promotion of the inputs' and the statistics' (no cast): a run's own data and statistics share its dtype
+        (float32 by default), and inputs from elsewhere (`predict`'s, of any dtype) are not rounded before they
+        are scaled."""
         if self.method == "none":
             return data
         xp = array_module(data.x)  # the statistics are host arrays; the data may be on the device

@@ -232,8 +232,8 @@ class Vae(Backprop):
                      for part in ("mean", "logvar"))
 
     def draw_prior(self, count: int, rng) -> np.ndarray:
-        """`count` latent values drawn from the prior, [count, *shape] in the run's dtype: a mixture's component is drawn
-        uniformly, then its Gaussian."""
+        """`count` latent values drawn from the prior, [count, *shape] in the run's dtype: a mixture's component
+        is drawn uniformly, then its Gaussian."""
         shape = self.plan.shapes[self.latent.name]
         eps = rng.standard_normal((count, math.prod(shape)))
         if self.latent.prior_components:
@@ -248,8 +248,8 @@ class Vae(Backprop):
                         lr: float = REFINE_LR) -> dict[str, np.ndarray]:
         """Each row's posterior q(z | x) refined (semi-amortised inference, Kim et al. 2018; the amortisation gap
         of Cremer, Li and Duvenaud 2018): its mean and log-variance start at the encoder's and take `steps` Adam
-        steps up that row's own ELBO (step size `lr`, decayed to ~0 on a cosine), one fresh draw of z a step, the decoder, prior and encoder
-        fixed and no dropout. Any q(z | x) gives a lower bound on log p(x), so the ELBO under the refined one is
+        steps up that row's own ELBO (step size `lr`, decayed to ~0 on a cosine), one fresh draw of z a step, the
+        decoder, prior and encoder fixed and no dropout. Any q(z | x) gives a lower bound on log p(x), so the ELBO under the refined one is
         still one; the encoder's amortised guess leaves it lower. {mean unit: [rows, ...], log-variance unit}."""
         self._check_refinable()
         rng, moments = np.random.default_rng(seed), {}
