@@ -37,6 +37,17 @@ def rel_diff(a, b) -> float:
     return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
 
 
+def compare_eval(net, prog, P, B, xs, note, when: str = "") -> None:
+    """Every unit's value in eval mode (the draws handed to both), nngraph's against the twin's."""
+    draws = Draws(np.random.default_rng(5))
+    ours = prog.forward(xs, rng=draws)
+    theirs = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
+                          [a for _, a in draws.made], [r.slot for r in prog.eval_plan.random])
+    for u in theirs:
+        if u in ours and net.units[0]["name"] != u:
+            note(rel_diff(ours[u], theirs[u].detach()), f"eval value of {u}{when}")
+
+
 def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=False):
     """The worst relative difference over forward values (eval and training), loss, gradients, buffers and
     three optimizer steps; with a note of where it is."""
@@ -54,15 +65,7 @@ def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=Fal
     B = {k: torch.tensor(prog.backend.to_numpy(v), dtype=torch.float64) for k, v in prog.buffers.items()}
     worst = Worst()
     note = worst.note
-
-    # eval mode
-    draws = Draws(np.random.default_rng(5))
-    ours = prog.forward(xs, rng=draws)
-    theirs = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
-                             [a for _, a in draws.made], [r.slot for r in prog.eval_plan.random])
-    for u in theirs:
-        if u in ours and net.units[0]["name"] != u:
-            note(rel_diff(ours[u], theirs[u].detach()), f"eval value of {u}")
+    compare_eval(net, prog, P, B, xs, note)
     # training mode: loss, gradients, running statistics
     draws = Draws(np.random.default_rng(7))
     slots = [r.slot for r in prog.train_plan.random]
@@ -80,13 +83,7 @@ def compare_feedforward(net, xs, target, optimizer=None, extra=(), sum_units=Fal
     for k, v in prog.buffers.items():
         note(rel_diff(prog.backend.to_numpy(v), B[k]), f"buffer {k}")
     if prog.buffers:  # evaluation after a training pass: the running statistics
-        draws = Draws(np.random.default_rng(5))
-        ours = prog.forward(xs, rng=draws)
-        theirs = twin_forward(net, P, {k: v.clone() for k, v in B.items()}, xs, False,
-                                 [a for _, a in draws.made], [r.slot for r in prog.eval_plan.random])
-        for u in theirs:
-            if u in ours and net.units[0]["name"] != u:
-                note(rel_diff(ours[u], theirs[u].detach()), f"eval value of {u} after a training pass")
+        compare_eval(net, prog, P, B, xs, note, " after a training pass")
     if optimizer is not None:
         note(*optimizer_steps(prog, checked, net, xs, (target, labels), P, B))
     return worst.value, text
