@@ -5,11 +5,14 @@ observation and action spaces a model must fit, all known before any step.
 `env gym("Acrobot-v1", n=4)` names any id gymnasium has registered. The spaces are read from one instance
 of the environment, made and closed here (gymnasium, the `rl` extra, is imported only for a spec with an
 `env`): so `check` refuses an unknown id, a missing extra, or a model that does not fit, with the position.
+Without gymnasium the short-named environments' spaces come from a table (CLASSIC_SPACES), so their specs check,
+inspect and draw; only training needs the extra.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 from dataclasses import dataclass
 
 from nngraph.errors import Span, ValidationError, did_you_mean, unimportable
@@ -79,6 +82,17 @@ def _span_of(bound, option: str, default: Span | None) -> Span | None:
     return node.span if node is not None else default
 
 
+# The short-named environments' spaces as gymnasium makes them (tests/rl/test_env_spaces.py holds them against
+# gymnasium): `check`, `inspect` and `viz` of their specs work without the rl extra; training imports gymnasium.
+CLASSIC_SPACES = {
+    "CartPole-v1": EnvSpace((4,), actions=2),
+    "Acrobot-v1": EnvSpace((6,), actions=3),
+    "MountainCar-v0": EnvSpace((2,), actions=3),
+    "MountainCarContinuous-v0": EnvSpace((2,), None, (1,), (-1.0,), (1.0,)),
+    "Pendulum-v1": EnvSpace((3,), None, (1,), (-2.0,), (2.0,)),
+}
+
+
 def env_space(setting: EnvSetting) -> EnvSpace:
     """The spaces of the environment `setting` names; a positioned ValidationError where gymnasium is
     missing, the id unknown, or a space not one an agent here handles (observations: a Box; actions: a
@@ -88,6 +102,8 @@ def env_space(setting: EnvSetting) -> EnvSpace:
 
 @functools.lru_cache(maxsize=32)
 def _space(env_id: str, span: Span | None) -> EnvSpace:
+    if env_id in CLASSIC_SPACES and importlib.util.find_spec("gymnasium") is None:
+        return CLASSIC_SPACES[env_id]
     gym = import_gymnasium(span)
     try:
         env = gym.make(env_id)

@@ -32,6 +32,7 @@ import numpy as np
 
 from nngraph.data.envs import Environments, play, record
 from nngraph.errors import TrainingError, plural
+from nngraph.graph.envs import import_gymnasium
 from nngraph.graph.training import TrainConfig
 from nngraph.train.feeding import check_data_fits
 from nngraph.train.loop import History, StopOnCtrlC, _CheckpointPolicy, _interrupt, _save, restore
@@ -56,6 +57,7 @@ class Agent(Method):
         self.backend = program.backend
         self.feed = self.plan.feeds[0]
         self.ranks, self.share = world(), copies_share(config)
+        import_gymnasium(config.env.span)  # `check` passes without it for short names; say so at the `env` setting
         self.envs = Environments(config.env.id, config.env.options, config.seed, config.gamma, self.backend.dtype,
                                  range(self.share.start, self.share.stop), self.gather_copies)
         self.gathered_state: dict[str, np.ndarray] | None = None  # under MPI: every copy's, at the last iteration

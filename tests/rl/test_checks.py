@@ -2,11 +2,13 @@
 that is wrong: the environment, the extra, the model's fit to the spaces, the settings that do not apply."""
 
 import builtins
+import importlib.util
 
 import pytest
 
 import nngraph
 from nngraph.graph import envs as graph_envs
+from nngraph.graph.vocabulary import ENVIRONMENTS
 
 from .helpers import agent, error_of, qnet, with_log_std_unit
 
@@ -34,19 +36,46 @@ def test_an_unknown_env_option_is_refused():
     assert "has no option 'copies'" in e.message and e.span.line == 10
 
 
-def test_a_missing_gymnasium_is_refused_with_the_extra_to_install(monkeypatch):
-    real_import = builtins.__import__
+def _without_gymnasium(monkeypatch):
+    """As if the rl extra were not installed: gymnasium neither found nor importable."""
+    real_import, real_find = builtins.__import__, importlib.util.find_spec
 
     def no_gymnasium(name, *args, **kwargs):
         if name == "gymnasium":
-            raise ImportError("No module named 'gymnasium'")
+            raise ModuleNotFoundError("No module named 'gymnasium'", name="gymnasium")
         return real_import(name, *args, **kwargs)
 
-    graph_envs._space.cache_clear()
     monkeypatch.setattr(builtins, "__import__", no_gymnasium)
-    e = error_of(agent())
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gymnasium" else
+                        real_find(name, *a))
+
+
+@pytest.fixture
+def fresh_spaces():
     graph_envs._space.cache_clear()
-    assert "needs gymnasium" in e.message and "nngraph[rl]" in e.hint and e.span.line == 10
+    yield
+    graph_envs._space.cache_clear()
+
+
+def test_a_missing_gymnasium_is_refused_with_the_extra_to_install(monkeypatch, fresh_spaces):
+    _without_gymnasium(monkeypatch)
+    e = error_of(agent(env='gym("CartPole-v0")'))  # an id the table of short names does not hold
+    assert e.message == "reinforcement learning needs gymnasium, which is not installed"
+    assert "nngraph[rl]" in e.hint and e.span.line == 10
+
+
+def test_without_gymnasium_the_short_named_environments_still_check(monkeypatch, fresh_spaces):
+    _without_gymnasium(monkeypatch)
+    checked = nngraph.loads(agent(), "agent.nn")
+    assert checked.trains[0].env.id == "CartPole-v1"
+    e = error_of(agent(obs=3))  # the model's fit to the spaces is still checked
+    assert "observes [4]" in e.message
+
+
+@pytest.mark.parametrize("env_id", sorted(graph_envs.CLASSIC_SPACES))
+def test_the_table_of_spaces_is_gymnasiums(env_id, fresh_spaces):
+    assert graph_envs._space(env_id, None) == graph_envs.CLASSIC_SPACES[env_id]  # gymnasium is installed here
+    assert env_id in ENVIRONMENTS.values()
 
 
 def test_an_input_that_does_not_fit_the_observation_is_refused():
@@ -121,3 +150,15 @@ def test_a_log_std_unit_is_an_identity_output_of_the_actions_shape():
     assert "log_std_unit=v names the critic" in e.message and e.span.line == 12
     e = error_of(with_log_std_unit(agent(method="a2c(log_std_unit=s)"), actions=2))
     assert "a log standard deviation is for continuous actions" in e.message
+
+
+def test_without_gymnasium_training_is_refused_at_the_env_setting(monkeypatch, fresh_spaces, tmp_path):
+    from tests.cli.helpers import run_cli
+
+    spec = tmp_path / "agent.nn"
+    spec.write_text(agent())
+    _without_gymnasium(monkeypatch)
+    result = run_cli("train", spec, "--out", tmp_path / "run")
+    assert result.code == 1 and "Traceback" not in result.both
+    assert f"{spec}:10:9: error: reinforcement learning needs gymnasium, which is not installed" in result.err
+    assert not (tmp_path / "run").exists()
