@@ -26,7 +26,7 @@ import numpy as np
 
 import nngraph
 from nngraph.backend.threads import compute_threads
-from nngraph.session import prepare
+from nngraph.session import prepare, vae_figures
 from nngraph.train.loop import fit
 from nngraph.train.vae import IS_SAMPLES
 
@@ -53,25 +53,22 @@ def measure(spec: Path, seed: int, args) -> tuple[float, float | None]:
     judged = session.splits.validation if args.validation else session.splits.test
     elbo = session.method.evaluate(judged)
     start = time.perf_counter()
-    estimate = session.method.importance_log_likelihood(judged, k=args.k)
-    is_seconds = time.perf_counter() - start
+    figures = vae_figures(session.method, judged, likelihood=args.k, refine=args.refine)
+    figure_seconds = time.perf_counter() - start
     baseline = bernoulli_nll(session.splits.train.x, judged.x)
     ratio = elbo["loss"] / baseline
     split = "validation" if args.validation else "test"
     print(f"{spec.name} seed {seed}: {split} -ELBO {elbo['loss']:.2f} (recon {elbo['recon']:.2f} + KL "
-          f"{elbo['kl']:.2f}), -log p (IS, k={args.k}) {-estimate['log_likelihood']:.2f} ({is_seconds:.1f} s), "
-          f"Bernoulli NLL {baseline:.2f}, ratio -ELBO/NLL {ratio:.3f}, "
-          f"-log p/NLL {-estimate['log_likelihood'] / baseline:.3f}, training {seconds:.1f} s", flush=True)
+          f"{elbo['kl']:.2f}), -log p (IS, k={args.k}) {-figures['log_likelihood']:.2f}, Bernoulli NLL "
+          f"{baseline:.2f}, ratio -ELBO/NLL {ratio:.3f}, -log p/NLL {-figures['log_likelihood'] / baseline:.3f}, "
+          f"training {seconds:.1f} s, evaluation {figure_seconds:.1f} s", flush=True)
     if not args.refine:
         return ratio, None
-    start = time.perf_counter()
-    moments = session.method.refined_moments(judged.x, args.refine)
-    refined = session.method.evaluate(judged, moments)
-    refined_estimate = session.method.importance_log_likelihood(judged, k=args.k, moments=moments)
-    print(f"  refined posteriors ({args.refine} steps, {time.perf_counter() - start:.1f} s): -ELBO "
-          f"{refined['loss']:.2f} (recon {refined['recon']:.2f} + KL {refined['kl']:.2f}), -log p (IS) "
-          f"{-refined_estimate['log_likelihood']:.2f}, ratio -ELBO/NLL {refined['loss'] / baseline:.3f}", flush=True)
-    return ratio, refined["loss"] / baseline
+    print(f"  refined posteriors ({args.refine} steps): -ELBO {figures['refined_loss']:.2f} (recon "
+          f"{figures['refined_recon']:.2f} + KL {figures['refined_kl']:.2f}), -log p (IS) "
+          f"{-figures['refined_log_likelihood']:.2f}, ratio -ELBO/NLL {figures['refined_loss'] / baseline:.3f}",
+          flush=True)
+    return ratio, figures["refined_loss"] / baseline
 
 
 def main() -> None:
