@@ -25,7 +25,8 @@ setup(
     # grammar/ sits at the top of the repository and ships inside the package as nngraph/grammar/
     packages=find_packages(include=["nngraph", "nngraph.*"]) + ["nngraph.grammar"],
     package_dir={"nngraph.grammar": "grammar"},
-    package_data={"nngraph.grammar": ["nngraph.lark", "nngraph.tables.json"]},
+    package_data={"nngraph.grammar": ["nngraph.lark", "nngraph.tables.json"],
+                  "nngraph.backend.cuda": ["kernels.cu"]},  # compiled where it runs: NVRTC on the GPU
     ext_modules=[Extension("nngraph.backend._kernels", sorted(glob("nngraph/backend/csrc/*.c")),
                            depends=glob("nngraph/backend/csrc/*.h"), extra_compile_args=FLAGS,
                            libraries=LIBRARIES, optional=True)],

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Everything a GPU machine is lent for (issues 13 and 16), in one call that stays under 8 minutes:
-#   1. benchmarks/gpu_side_by_side.py: nngraph cupy against torch CUDA, issue 13's table, floors, memory per step
+#   0. the CUDA kernels (nngraph/backend/cuda/kernels.cu) on the GPU against their numpy twins
+#   1. benchmarks/gpu_side_by_side.py: nngraph cupy against torch CUDA, issue 13's table, floors, memory per step;
+#      then the recurrent cases again with NNGRAPH_KERNELS=0 (cupy's array ops, no CUDA kernels): their gain
 #   2. benchmarks/device_data.py: training data resident on the device against streamed
 #   3. the cupy half of the tests (-k cupy), while 4. every specs/*.nn trains briefly on --backend cupy
 #      (1 epoch; 1 step for reinforcement learning) and a pass/fail table is printed
@@ -79,11 +81,18 @@ except ImportError:
     print("torch: not installed")
 EOF
 
+# ---- 0. the CUDA kernels first: every later step runs them ------------------------------------------------------
+step "CUDA kernels against their twins (tests/backend/test_cuda_kernels.py -k gpu)" 40 \
+    python3 -m pytest -q -p no:cacheprovider -k gpu tests/backend/test_cuda_kernels.py
+
 # ---- 1-2. benchmarks, on an otherwise idle machine ------------------------------------------------------------
 # shellcheck disable=SC2086 # GPU_SH_BENCH_ARGS is split on purpose
 step "side by side (benchmarks/gpu_side_by_side.py)" 150 \
     python3 -m benchmarks.gpu_side_by_side --backend "$BACKEND" --jsonl "$LOGS/side_by_side.jsonl" \
     ${GPU_SH_BENCH_ARGS:-}
+step "side by side, recurrent cases without the CUDA kernels (NNGRAPH_KERNELS=0)" 60 \
+    env NNGRAPH_KERNELS=0 python3 -m benchmarks.gpu_side_by_side --backend "$BACKEND" --only elman,lstm --repeats 3 \
+    --jsonl "$LOGS/side_by_side_no_kernels.jsonl"
 step "device data (benchmarks/device_data.py)" 45 python3 -m benchmarks.device_data --repeats 5
 
 # ---- 3-4. the cupy tests in the background while every spec trains --------------------------------------------

@@ -72,6 +72,7 @@ def test_wheel_installs_and_checks_a_spec(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "nngraph/grammar/nngraph.lark" in names and "nngraph/grammar/nngraph.tables.json" in names
     assert any(n.startswith("nngraph/backend/_kernels") for n in names), "the C kernels were not built"
+    assert "nngraph/backend/cuda/kernels.cu" in names  # NVRTC compiles it on the GPU machine
 
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv, cwd=tmp_path)

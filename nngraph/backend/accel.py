@@ -18,8 +18,12 @@ The path is the best this CPU runs, unless the environment says otherwise, on ev
 
 - NNGRAPH_ISA=avx512|avx2|generic forces a path (one this CPU runs: anything else is a BackendError);
 - NNGRAPH_KERNELS=0 turns the compiled kernels off: every entry gives its twin ("twins");
-- arrays of another module than numpy (cupy) always get the twins, as does a build without the
-  extension (no C compiler when nngraph was installed: see setup.py).
+- a build without the extension (no C compiler when nngraph was installed: see setup.py) gets the twins.
+
+Arrays of cupy take the *cuda* path: the entries with a CUDA version (`cuda/entries.py`, kernels in
+`cuda/kernels.cu`) run it on the GPU, the others their twins (on cupy). NNGRAPH_ISA=cuda sends numpy arrays
+there too, through the CPU emulator of the CUDA kernels (`cuda/emulator.py`): how the tests run them on any
+machine. NNGRAPH_KERNELS=0 gives every entry's twin on both.
 
 `python -m nngraph.backend` prints the path in use and why.
 """
@@ -37,6 +41,8 @@ from typing import Any
 import numpy
 
 from nngraph.backend import sequence_twins, twins
+from nngraph.backend.cuda import entries as cuda_entries
+from nngraph.backend.cuda.launch import kernels_for
 from nngraph.errors import BackendError, did_you_mean
 
 try:
@@ -49,6 +55,7 @@ else:
 PATHS = ("avx512", "avx2", "generic")  # every compiled path, best first
 VECTOR_PATHS = ("avx512", "avx2")
 TWINS = "twins"
+CUDA = "cuda"  # the CUDA kernels: cupy arrays on the GPU, numpy arrays (forced) on the emulator
 ISA_SWITCH, KERNELS_SWITCH = "NNGRAPH_ISA", "NNGRAPH_KERNELS"
 NEEDS = {"avx512": "AVX-512 (x86-64-v4)", "avx2": "AVX2 and FMA (x86-64-v3)", "generic": "nothing"}
 
@@ -158,6 +165,7 @@ class Kernel:
     applies: Callable[..., bool] = _float
     adapt: Callable = _as_is
     where: tuple[str, ...] = PATHS
+    cuda: Callable | None = None  # the CUDA version, `cuda(kernels, xp, *args)`: cuda/entries.py
 
 
 TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
@@ -165,16 +173,18 @@ TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
     Kernel("maxpool_forward", twins.maxpool_forward, "maxpool_forward", _windows_apart, _maxpool_forward,
            where=VECTOR_PATHS),
     Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward),
-    Kernel("sgd", twins.sgd, "sgd", _flat_float, partial(_without_scratch, at=3)),
-    Kernel("adam", twins.adam, "adam", _flat_float, partial(_without_scratch, at=4)),
+    Kernel("sgd", twins.sgd, "sgd", _flat_float, partial(_without_scratch, at=3), cuda=cuda_entries.sgd),
+    Kernel("adam", twins.adam, "adam", _flat_float, partial(_without_scratch, at=4), cuda=cuda_entries.adam),
     # without FMA instructions float32 tanh's FMAs are libm calls: 10x slower than the twin (float64's
     # libm tanh: 6x)
-    Kernel("lstm_step_forward", twins.lstm_step_forward, "lstm_forward", adapt=_without_work, where=VECTOR_PATHS),
-    Kernel("lstm_step_backward", twins.lstm_step_backward, "lstm_backward", adapt=_without_work),
+    Kernel("lstm_step_forward", twins.lstm_step_forward, "lstm_forward", adapt=_without_work, where=VECTOR_PATHS,
+           cuda=cuda_entries.lstm_step_forward),
+    Kernel("lstm_step_backward", twins.lstm_step_backward, "lstm_backward", adapt=_without_work,
+           cuda=cuda_entries.lstm_step_backward),
     Kernel("small_gemm", twins.small_gemm, "small_gemm", _small_product,
            adapt=lambda native: lambda a, b, out, accumulate, scratch=None: native(a, b, out, accumulate)),
     Kernel("transposed_gemm", twins.transposed_gemm, "transposed_gemm", _packed_product, _transposed_gemm),
-    *(Kernel(name, getattr(sequence_twins, name), name, _whole_sequence)
+    *(Kernel(name, getattr(sequence_twins, name), name, _whole_sequence, cuda=getattr(cuda_entries, name))
       for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
                    "gru_sequence_backward", "elman_sequence_forward", "elman_sequence_backward")),
 )}
@@ -188,6 +198,10 @@ def get(name: str, xp: Any, *, dtype, **facts) -> Callable:
     twin with `xp` bound."""
     kernel = TABLE[name]
     chosen = path(xp)
+    if chosen == CUDA:
+        if kernel.cuda is not None and _float(numpy.dtype(dtype)):
+            return partial(kernel.cuda, kernels_for(xp, dtype), xp)
+        return partial(kernel.twin, xp)
     if chosen in kernel.where and has_compiled(name, chosen) and kernel.applies(numpy.dtype(dtype), **facts):
         return compiled(name, chosen)
     return partial(kernel.twin, xp)
@@ -215,11 +229,17 @@ def _switched_off() -> bool:
 
 
 def path(xp: Any = numpy) -> str:
-    """The path arrays of module `xp` take now: a compiled path's name, or "twins"."""
-    if xp is not numpy or not _PATH_FUNCTIONS or _switched_off():
+    """The path arrays of module `xp` take now: a compiled path's name, "cuda" or "twins"."""
+    if _switched_off():
         return TWINS
+    if xp is not numpy:
+        return CUDA
     forced = os.environ.get(ISA_SWITCH)  # read as rarely as may be: each read costs ~0.7 us
     forced = forced.strip().lower() if forced else forced
+    if forced == CUDA:
+        return CUDA
+    if not _PATH_FUNCTIONS:
+        return TWINS
     if not forced:
         return next(iter(_PATH_FUNCTIONS))
     if forced not in _PATH_FUNCTIONS:
@@ -230,7 +250,7 @@ def path(xp: Any = numpy) -> str:
 def _refusal(forced: str) -> BackendError:
     if forced not in PATHS:
         return BackendError(f"{ISA_SWITCH}={forced}: not a path",
-                            hint=did_you_mean(forced, PATHS) or f"the paths: {', '.join(PATHS)}")
+                            hint=did_you_mean(forced, (*PATHS, CUDA)) or f"the paths: {', '.join((*PATHS, CUDA))}")
     return BackendError(f"{ISA_SWITCH}={forced}: {unavailable()[forced]}",
                         hint=f"paths this CPU runs: {', '.join(runnable())}")
 
@@ -265,9 +285,15 @@ def status() -> str:
     chosen = path(numpy)
     why = (f"forced by {ISA_SWITCH}" if os.environ.get(ISA_SWITCH, "").strip()
            else "the best this CPU runs")
-    lines = [f"compiled CPU kernels: {chosen} ({why}; {_kernels.__file__})",
-             f"paths this CPU runs: {', '.join(runnable())}"]
+    if chosen == CUDA:
+        lines = [f"compiled CPU kernels: none: {ISA_SWITCH}={CUDA} runs the CUDA kernels on the CPU emulator "
+                 f"(a test instrument), the other entries their twins"]
+    else:
+        lines = [f"compiled CPU kernels: {chosen} ({why}; {_kernels.__file__})"]
+    lines.append(f"paths this CPU runs: {', '.join(runnable())}")
     lines += [f"not here: {name}: {reason}" for name, reason in unavailable().items()]
+    with_cuda = [kernel.name for kernel in TABLE.values() if kernel.cuda is not None]
+    lines.append(f"CUDA kernels (cupy arrays): {', '.join(with_cuda)}")
     return "\n".join(lines)
 
 

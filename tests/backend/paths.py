@@ -15,11 +15,12 @@ except ImportError:
 
 COMPILED = accel.runnable()  # the compiled paths this CPU runs, best first
 WITH_GEMMS = tuple(p for p in COMPILED if accel.has_compiled("small_gemm", p))
-EVERY_PATH = (*COMPILED, accel.TWINS)
+EVERY_PATH = (*COMPILED, accel.CUDA, accel.TWINS)  # cuda: numpy arrays through the CUDA kernels' emulator
 
 
 def force_path(monkeypatch, path: str) -> None:
-    """Make `accel` take `path` ("twins" or a compiled path this CPU runs) until the test ends."""
+    """Make `accel` take `path` ("twins", "cuda": the CUDA kernels' emulator, or a compiled path this CPU runs)
+    until the test ends."""
     if path == accel.TWINS:
         monkeypatch.setenv(accel.KERNELS_SWITCH, "0")
     else:
@@ -39,7 +40,8 @@ def skip_summary(skipped_reports) -> str:
     missing = "; ".join(f"{name} ({why})" for name, why in accel.unavailable().items()) or "none"
     reasons = Counter(_skip_reason(report) for report in skipped_reports)
     counted = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
-    return (f"kernel paths run here: {', '.join((*accel.runnable(), accel.TWINS))}; not here: {missing}. "
+    return (f"kernel paths run here: {', '.join((*accel.runnable(), accel.CUDA + ' (emulated)', accel.TWINS))}; "
+            f"not here: {missing}. "
             f"Skipped {sum(reasons.values())}" + (f": {counted}" if counted else ""))
 
 

@@ -308,13 +308,22 @@ def test_a_path_without_gemms_gives_their_twins(path, monkeypatch):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_other_array_modules_and_the_switch_get_the_twins(name, monkeypatch):
-    cupy_like = types.SimpleNamespace(tanh=np.tanh)
+def test_other_array_modules_get_the_cuda_kernels_or_the_twins(name, monkeypatch):
+    """cupy's arrays: an entry's CUDA version where it has one (tests/backend/test_cuda_kernels.py runs
+    them), else its twin; NNGRAPH_KERNELS=0: the twins for every module."""
+    cupy_like = types.SimpleNamespace(__name__="cupy", tanh=np.tanh)
+    monkeypatch.setattr(accel, "kernels_for", lambda xp, dtype: ("kernels", xp, np.dtype(dtype)))
     facts = {"rows": 4, "batch": 4, "factors": 1, "contiguous_rows": True, "flat": True, "kernel": (2, 2),
              "stride": (2, 2)}
-    assert is_twin(accel.get(name, cupy_like, dtype=np.float32, **facts), name)
-    assert accel.get(name, cupy_like, dtype=np.float32, **facts).args == (cupy_like,)
+    got = accel.get(name, cupy_like, dtype=np.float32, **facts)
+    if accel.TABLE[name].cuda is not None:
+        assert got.func is accel.TABLE[name].cuda
+        assert got.args == (("kernels", cupy_like, np.dtype(np.float32)), cupy_like)
+    else:
+        assert is_twin(got, name) and got.args == (cupy_like,)
+    assert is_twin(accel.get(name, cupy_like, dtype=np.int32, **facts), name)
     monkeypatch.setenv(accel.KERNELS_SWITCH, "0")
+    assert is_twin(accel.get(name, cupy_like, dtype=np.float32, **facts), name)
     assert is_twin(accel.get(name, np, dtype=np.float32, **facts), name)
 
 
@@ -332,7 +341,7 @@ def test_nngraph_isa_forces_a_path(path, monkeypatch):
     monkeypatch.setenv(accel.ISA_SWITCH, f" {path.upper()} ")
     assert accel.path(np) == path
     assert accel.status().startswith(f"compiled CPU kernels: {path} (forced by {accel.ISA_SWITCH};")
-    assert accel.path(types.SimpleNamespace()) == accel.TWINS  # never for other array modules
+    assert accel.path(types.SimpleNamespace()) == accel.CUDA  # never for other array modules: cupy's are CUDA's
 
 
 def test_nngraph_isa_naming_no_path_is_a_clear_error(monkeypatch):

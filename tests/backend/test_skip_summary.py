@@ -26,7 +26,7 @@ def test_it_names_the_paths_this_cpu_does_not_run(monkeypatch):
     """As on a CPU without AVX-512 (simulated: the path's functions withheld)."""
     monkeypatch.setattr(accel, "_PATH_FUNCTIONS", {k: v for k, v in accel._PATH_FUNCTIONS.items() if k != "avx512"})
     line = skip_summary([])
-    assert line.startswith("kernel paths run here: avx2, generic, twins; "
+    assert line.startswith("kernel paths run here: avx2, generic, cuda (emulated), twins; "
                            "not here: avx512 (this CPU lacks AVX-512 (x86-64-v4)).")
 
 
@@ -35,7 +35,7 @@ def test_without_the_extension_every_compiled_path_is_named(monkeypatch):
     monkeypatch.setattr(accel, "_IMPORT_FAILURE", "the extension is not built (no module)")
     monkeypatch.setattr(accel, "_PATH_FUNCTIONS", {})
     line = skip_summary([])
-    assert line.startswith("kernel paths run here: twins; not here: avx512 (the extension is not built (no module)); "
+    assert line.startswith("kernel paths run here: cuda (emulated), twins; not here: avx512 (the extension is not built (no module)); "
                            "avx2 (the extension is not built")
 
 

@@ -1,0 +1,128 @@
+"""The CUDA versions of `backend.accel`'s entries: each takes `(kernels, xp, *the twin's arguments)` and does
+what the twin does (backend/twins.py, backend/sequence_twins.py), in one launch where the twin makes many:
+
+- "sgd", "adam": the update over one flat array, one pass;
+- "lstm_step_forward", "lstm_step_backward": an LSTM step's cell, one pass over its (n, H) cells;
+- "{lstm,gru,elman}_sequence_{forward,backward}": a whole sequence, one launch each way, each block walking
+  its sequences' steps with h_(t-1) in shared memory (kernels.cu); the input projections and weight
+  gradients over all steps stay one GEMM each, outside, in cuBLAS.
+
+Where a kernel cannot take the arrays (strided views; a hidden size whose state outgrows a block's shared
+memory) the twin runs instead: the same results, more launches.
+"""
+
+from __future__ import annotations
+
+from nngraph.backend import sequence_twins, twins
+from nngraph.backend.cuda.launch import blocks_for, threads_for
+from nngraph.backend.twins import lstm_slot_params
+
+ELEMENTWISE_BLOCK = 256
+
+
+def _contiguous(*arrays) -> bool:
+    return all(a is None or a.flags.c_contiguous for a in arrays)
+
+
+def _elementwise(kernels, count: int) -> tuple[int, int]:
+    return blocks_for(count, ELEMENTWISE_BLOCK, kernels), ELEMENTWISE_BLOCK
+
+
+def sgd(kernels, xp, param, buf, grad, scratch, lr, momentum, nesterov) -> None:
+    if not _contiguous(param, buf, grad):
+        return twins.sgd(xp, param, buf, grad, scratch, lr, momentum, nesterov)
+    kernels("sgd", *_elementwise(kernels, param.size), param, buf, grad, param.size, lr, momentum, buf is not None,
+            bool(nesterov))
+
+
+def adam(kernels, xp, param, exp_avg, exp_avg_sq, grad, scratch, beta1, beta2, step_size, correction2_sqrt,
+         eps) -> None:
+    if not _contiguous(param, exp_avg, exp_avg_sq, grad):
+        return twins.adam(xp, param, exp_avg, exp_avg_sq, grad, scratch, beta1, beta2, step_size,
+                          correction2_sqrt, eps)
+    kernels("adam", *_elementwise(kernels, param.size), param, exp_avg, exp_avg_sq, grad, param.size, beta1,
+            1.0 - beta1, beta2, 1.0 - beta2, step_size, correction2_sqrt, eps)
+
+
+def lstm_step_forward(kernels, xp, pre, rec, c_prev, gates, c, tanh_c, h, work) -> None:
+    if not _contiguous(pre, rec, c_prev, gates, c, tanh_c, h):
+        return twins.lstm_step_forward(xp, pre, rec, c_prev, gates, c, tanh_c, h, work)
+    n, hidden = c_prev.shape
+    kernels("lstm_step_forward", *_elementwise(kernels, n * hidden), pre, rec, c_prev, gates, c, tanh_c, h, n, hidden,
+            rec is not None)
+
+
+def lstm_step_backward(kernels, xp, gates, c_prev, tanh_c, dh, dc, da, work) -> None:
+    if not _contiguous(gates, c_prev, tanh_c, dh, dc, da):
+        return twins.lstm_step_backward(xp, gates, c_prev, tanh_c, dh, dc, da, work)
+    n, hidden = dh.shape
+    kernels("lstm_step_backward", *_elementwise(kernels, n * hidden), gates, c_prev, tanh_c, dh, dc, da, n, hidden)
+
+
+# ---- whole sequences ------------------------------------------------------------------------------------
+
+
+def _sequence(kernels, name: str, n: int, hidden: int, state_width: int, itemsize: int, *args) -> bool:
+    """Launch a whole-sequence kernel with `state_width` values of shared memory a block; False where a
+    block's shared memory cannot hold them (the caller runs the twin)."""
+    shared = state_width * itemsize
+    if shared > kernels.shared_bytes:
+        return False
+    kernels(name, n, threads_for(hidden, kernels), *args, shared=shared)
+    return True
+
+
+def lstm_sequence_forward(kernels, xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1):
+    n, hidden = scratch.shape[0], weight.shape[0]
+    if _contiguous(h, c, gates, tanh_c):
+        projection = pre if x_weight is None else pre @ lstm_slot_params(xp, x_weight)  # every step, one GEMM
+        if bias is not None:
+            projection = projection + lstm_slot_params(xp, bias)
+        projection = xp.ascontiguousarray(projection)
+        if _sequence(kernels, "lstm_sequence_forward", n, hidden, 2 * hidden, h.itemsize, projection,
+                     lstm_slot_params(xp, weight), h, c, gates, tanh_c, len(projection) // n, n, hidden):
+            return
+    sequence_twins.lstm_sequence_forward(xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads)
+
+
+def lstm_sequence_backward(kernels, xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1):
+    n, hidden = dc.shape
+    if not (_contiguous(gates, c, tanh_c, dh, dc, da) and _sequence(
+            kernels, "lstm_sequence_backward", n, hidden, 4 * hidden, dh.itemsize, gates, c, tanh_c, dh, dc, da,
+            xp.ascontiguousarray(weight.T), len(tanh_c) // n, n, hidden)):
+        return sequence_twins.lstm_sequence_backward(xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads)
+    if bias_grad is not None:
+        bias_grad[...] = da.sum(axis=0, dtype=xp.float64)
+
+
+def elman_sequence_forward(kernels, xp, pre, weight, h, n, threads=1):
+    hidden = weight.shape[0]
+    if not (_contiguous(h) and _sequence(kernels, "elman_sequence_forward", n, hidden, 2 * hidden, h.itemsize,
+                                         xp.ascontiguousarray(pre), xp.ascontiguousarray(weight), h,
+                                         len(pre) // n, n, hidden)):
+        sequence_twins.elman_sequence_forward(xp, pre, weight, h, n, threads)
+
+
+def elman_sequence_backward(kernels, xp, h, dh, da, weight, n, threads=1):
+    hidden = weight.shape[0]
+    if not (_contiguous(h, dh, da) and _sequence(kernels, "elman_sequence_backward", n, hidden, hidden, h.itemsize,
+                                                 h, dh, da, xp.ascontiguousarray(weight.T), len(da) // n, n,
+                                                 hidden)):
+        sequence_twins.elman_sequence_backward(xp, h, dh, da, weight, n, threads)
+
+
+def gru_sequence_forward(kernels, xp, pre, weight, h, hu, rz, nn, n, threads=1):
+    hidden = weight.shape[0]
+    if not (_contiguous(h, hu, rz, nn) and _sequence(kernels, "gru_sequence_forward", n, hidden, 2 * hidden,
+                                                     h.itemsize, xp.ascontiguousarray(pre),
+                                                     xp.ascontiguousarray(weight), h, hu, rz, nn, len(pre) // n, n,
+                                                     hidden)):
+        sequence_twins.gru_sequence_forward(xp, pre, weight, h, hu, rz, nn, n, threads)
+
+
+def gru_sequence_backward(kernels, xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1):
+    hidden = weight.shape[0]
+    if not (_contiguous(h, hu, rz, nn, dh, gx, ghu) and _sequence(
+            kernels, "gru_sequence_backward", n, hidden, 3 * hidden, h.itemsize, h, hu, rz, nn, dh, gx, ghu,
+            xp.ascontiguousarray(weight.T), len(hu) // n, n, hidden)):
+        sequence_twins.gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads)

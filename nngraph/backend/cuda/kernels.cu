@@ -1,0 +1,328 @@
+// nngraph's CUDA kernels: the accelerated computations of backend/accel.py for arrays on the GPU.
+//
+// Compiled by NVRTC through cupy (backend/cuda/launch.py), once per dtype: `real` is float or double
+// (-Dreal=...). The same text also compiles as C++ for the CPU emulator (backend/cuda/emulator.py),
+// which runs each block's threads as POSIX threads, __syncthreads as a barrier: the tests run every
+// kernel on any machine. Two rules keep the two the same computation:
+// - no warp-level tricks (shuffles, implicit warp synchrony); threads meet only at __syncthreads;
+// - every loop over threads or blocks is strided by blockDim / gridDim, so a kernel is right for any
+//   launch shape (the emulator launches few threads, the GPU many).
+// Element-wise arithmetic is written in the twins' order and compiled without FMA contraction
+// (--fmad=false), so where the twins use no transcendental function the GPU gives their bits; the dot
+// products use fma() explicitly.
+//
+// The recurrent kernels run a whole sequence in one launch: sequences are independent, so each block
+// takes whole sequences (b = blockIdx.x, strided by gridDim.x) and walks their steps, its threads
+// splitting the hidden units; h_(t-1) sits in shared memory, double-buffered, so one __syncthreads a
+// step orders the reads of step t before the writes of step t + 1. No host round trip, no launch per
+// step, no cuBLAS call inside (cuBLAS cannot be captured, and would be a launch a step).
+
+#ifndef NNG_SHARED
+#define NNG_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+typedef long long index_t;
+
+#define THREADS_STRIDED(j, count) for (int j = threadIdx.x; j < (count); j += blockDim.x)
+#define BLOCKS_STRIDED(b, count) for (int b = blockIdx.x; b < (count); b += gridDim.x)
+#define GRID_STRIDED(i, count) \
+    for (index_t i = (index_t)blockIdx.x * blockDim.x + threadIdx.x; i < (count); \
+         i += (index_t)blockDim.x * gridDim.x)
+
+// sigmoid(2a) as the twins compute it from a halved pre-activation a: 0.5 * tanh(a) + 0.5
+__device__ __forceinline__ real halved_sigmoid(real a) {
+    return tanh(a) * (real)0.5 + (real)0.5;
+}
+
+// column j of rows @ weight[:, column], weight row-major with `width` columns: one sequence's product
+__device__ __forceinline__ real dot_column(const real* __restrict__ rows, const real* __restrict__ weight,
+                                           int depth, int width, int column) {
+    real sum = 0;
+    for (int k = 0; k < depth; ++k) sum = fma(rows[k], weight[(index_t)k * width + column], sum);
+    return sum;
+}
+
+// ---- the optimizers: torch.optim's formulas, over one flat array --------------------------------------
+
+extern "C" __global__ void sgd(real* __restrict__ param, real* __restrict__ buf, const real* __restrict__ grad,
+                               index_t count, real lr, real momentum, int has_buf, int nesterov) {
+    GRID_STRIDED(i, count) {
+        real step = grad[i];
+        if (has_buf) {
+            real kept = buf[i] * momentum + grad[i];
+            buf[i] = kept;
+            step = nesterov ? kept * momentum + grad[i] : kept;
+        }
+        param[i] -= step * lr;
+    }
+}
+
+extern "C" __global__ void adam(real* __restrict__ param, real* __restrict__ exp_avg, real* __restrict__ exp_avg_sq,
+                                const real* __restrict__ grad, index_t count, real beta1, real one_minus_beta1,
+                                real beta2, real one_minus_beta2, real step_size, real correction2_sqrt,
+                                real eps) {
+    GRID_STRIDED(i, count) {
+        real g = grad[i];
+        real m = exp_avg[i] * beta1 + g * one_minus_beta1;
+        real v = exp_avg_sq[i] * beta2 + (g * g) * one_minus_beta2;
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        real denominator = sqrt(v) / correction2_sqrt + eps;
+        param[i] -= (m / denominator) * step_size;
+    }
+}
+
+// ---- the LSTM cell (gate slots i, f, o, g; the sigmoid slots' pre-activations halved) ----------------
+
+struct LstmCell {
+    real gate[4];  // i, f, o, g
+    real c, tanh_c, h;
+};
+
+__device__ __forceinline__ LstmCell lstm_cell(const real z[4], real c_prev) {
+    LstmCell cell;
+    for (int s = 0; s < 3; ++s) cell.gate[s] = halved_sigmoid(z[s]);
+    cell.gate[3] = tanh(z[3]);
+    cell.c = cell.gate[1] * c_prev + cell.gate[0] * cell.gate[3];
+    cell.tanh_c = tanh(cell.c);
+    cell.h = cell.gate[2] * cell.tanh_c;
+    return cell;
+}
+
+// the cell's vjp: da in parameter column order (i, f, g, o); dc in: from later steps, out: of c_prev
+__device__ __forceinline__ void lstm_cell_vjp(const real gate[4], real c_prev, real tanh_c, real dh, real* dc,
+                                              real da[4]) {
+    real i = gate[0], f = gate[1], o = gate[2], g = gate[3];
+    real through_tanh = (((real)1 - tanh_c * tanh_c) * o) * dh;
+    real dc_total = through_tanh + *dc;
+    da[0] = (dc_total * g) * (i - i * i);
+    da[1] = (dc_total * c_prev) * (f - f * f);
+    da[2] = (dc_total * i) * ((real)1 - g * g);
+    da[3] = (dh * tanh_c) * (o - o * o);
+    *dc = dc_total * f;
+}
+
+// One step for n rows: pre (n, 4H) slot pre-activations; rec (n, 4H) or null, overwritten with rec + pre;
+// gates (4, n, H); c, tanh_c, h (n, H).
+extern "C" __global__ void lstm_step_forward(const real* __restrict__ pre, real* __restrict__ rec,
+                                             const real* __restrict__ c_prev, real* __restrict__ gates,
+                                             real* __restrict__ c, real* __restrict__ tanh_c, real* __restrict__ h,
+                                             int n, int hidden, int has_rec) {
+    const index_t cells = (index_t)n * hidden;
+    GRID_STRIDED(i, cells) {
+        const index_t row = i / hidden, j = i % hidden;
+        real z[4];
+        for (int s = 0; s < 4; ++s) {
+            const index_t at = row * 4 * hidden + s * hidden + j;
+            z[s] = has_rec ? rec[at] + pre[at] : pre[at];
+            if (has_rec) rec[at] = z[s];
+        }
+        LstmCell cell = lstm_cell(z, c_prev[i]);
+        for (int s = 0; s < 4; ++s) gates[s * cells + i] = cell.gate[s];
+        c[i] = cell.c;
+        tanh_c[i] = cell.tanh_c;
+        h[i] = cell.h;
+    }
+}
+
+// Its vjp for n rows: gates (4, n, H); dc (n, H) in and out; da (n, 4H) in parameter column order.
+extern "C" __global__ void lstm_step_backward(const real* __restrict__ gates, const real* __restrict__ c_prev,
+                                              const real* __restrict__ tanh_c, const real* __restrict__ dh,
+                                              real* __restrict__ dc, real* __restrict__ da, int n, int hidden) {
+    const index_t cells = (index_t)n * hidden;
+    GRID_STRIDED(i, cells) {
+        const index_t row = i / hidden, j = i % hidden;
+        real gate[4], grad[4];
+        for (int s = 0; s < 4; ++s) gate[s] = gates[s * cells + i];
+        lstm_cell_vjp(gate, c_prev[i], tanh_c[i], dh[i], &dc[i], grad);
+        for (int s = 0; s < 4; ++s) da[row * 4 * hidden + s * hidden + j] = grad[s];
+    }
+}
+
+// ---- whole sequences: time-major rows, step t of the n sequences in rows [t n, (t + 1) n) ------------
+// h, c, dh: (1 + steps) n rows, block 0 the state before the first step; pre, gates' rows: steps n.
+
+// Every step of an LSTM layer: pre (steps n, 4H) the input projection and bias in slot order, weight (H, 4H)
+// the recurrent weight in slot order (sigmoid slots halved); writes gates (4, steps n, H), tanh_c, h, c.
+extern "C" __global__ void lstm_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
+                                                 real* __restrict__ h, real* __restrict__ c,
+                                                 real* __restrict__ gates, real* __restrict__ tanh_c,
+                                                 int steps, int n, int hidden) {
+    NNG_SHARED(real, state);  // h_(t-1) and h_t of this block's sequence
+    const index_t rows = (index_t)steps * n;
+    BLOCKS_STRIDED(b, n) {
+        real* before = state;
+        real* after = state + hidden;
+        THREADS_STRIDED(j, hidden) before[j] = h[(index_t)b * hidden + j];
+        __syncthreads();
+        for (int t = 0; t < steps; ++t) {
+            const index_t row = (index_t)t * n + b;
+            THREADS_STRIDED(j, hidden) {
+                real z[4];
+                for (int s = 0; s < 4; ++s)
+                    z[s] = pre[row * 4 * hidden + s * hidden + j] +
+                           dot_column(before, weight, hidden, 4 * hidden, s * hidden + j);
+                LstmCell cell = lstm_cell(z, c[row * hidden + j]);
+                for (int s = 0; s < 4; ++s) gates[s * rows * hidden + row * hidden + j] = cell.gate[s];
+                c[(row + n) * hidden + j] = cell.c;
+                tanh_c[row * hidden + j] = cell.tanh_c;
+                h[(row + n) * hidden + j] = cell.h;
+                after[j] = cell.h;
+            }
+            __syncthreads();
+            real* swap = before;
+            before = after;
+            after = swap;
+        }
+    }
+}
+
+// The reverse sweep: per step from the last, the cell's vjp into da (steps n, 4H, parameter column order),
+// then dh_(t-1) += da_t @ weight.T, weight_t = weight.T (4H, H) contiguous. dc (n, H): in, the gradient of
+// c after the last step; out, of the cell before the first.
+extern "C" __global__ void lstm_sequence_backward(const real* __restrict__ gates, const real* __restrict__ c,
+                                                  const real* __restrict__ tanh_c, real* __restrict__ dh,
+                                                  real* __restrict__ dc, real* __restrict__ da,
+                                                  const real* __restrict__ weight_t, int steps, int n, int hidden) {
+    NNG_SHARED(real, step_da);  // da_t of this block's sequence, 4H
+    const index_t rows = (index_t)steps * n;
+    BLOCKS_STRIDED(b, n) {
+        for (int t = steps - 1; t >= 0; --t) {
+            const index_t row = (index_t)t * n + b;
+            THREADS_STRIDED(j, hidden) {
+                real gate[4], grad[4];
+                for (int s = 0; s < 4; ++s) gate[s] = gates[s * rows * hidden + row * hidden + j];
+                lstm_cell_vjp(gate, c[row * hidden + j], tanh_c[row * hidden + j], dh[(row + n) * hidden + j],
+                              &dc[(index_t)b * hidden + j], grad);
+                for (int s = 0; s < 4; ++s) {
+                    da[row * 4 * hidden + s * hidden + j] = grad[s];
+                    step_da[s * hidden + j] = grad[s];
+                }
+            }
+            __syncthreads();
+            THREADS_STRIDED(j, hidden) dh[row * hidden + j] += dot_column(step_da, weight_t, 4 * hidden, hidden, j);
+            __syncthreads();
+        }
+    }
+}
+
+// Every step of a tanh layer: h_t = tanh(h_(t-1) @ weight + pre_t); pre (steps n, H), weight (H, H).
+extern "C" __global__ void elman_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
+                                                  real* __restrict__ h, int steps, int n, int hidden) {
+    NNG_SHARED(real, state);
+    BLOCKS_STRIDED(b, n) {
+        real* before = state;
+        real* after = state + hidden;
+        THREADS_STRIDED(j, hidden) before[j] = h[(index_t)b * hidden + j];
+        __syncthreads();
+        for (int t = 0; t < steps; ++t) {
+            const index_t row = (index_t)t * n + b;
+            THREADS_STRIDED(j, hidden) {
+                real value = tanh(dot_column(before, weight, hidden, hidden, j) + pre[row * hidden + j]);
+                h[(row + n) * hidden + j] = value;
+                after[j] = value;
+            }
+            __syncthreads();
+            real* swap = before;
+            before = after;
+            after = swap;
+        }
+    }
+}
+
+// The reverse sweep: da_t = dh_t * (1 - h_t^2), then dh_(t-1) += da_t @ weight.T (weight_t = weight.T).
+extern "C" __global__ void elman_sequence_backward(const real* __restrict__ h, real* __restrict__ dh,
+                                                   real* __restrict__ da, const real* __restrict__ weight_t,
+                                                   int steps, int n, int hidden) {
+    NNG_SHARED(real, step_da);
+    BLOCKS_STRIDED(b, n) {
+        for (int t = steps - 1; t >= 0; --t) {
+            const index_t row = (index_t)t * n + b;
+            THREADS_STRIDED(j, hidden) {
+                const real value = h[(row + n) * hidden + j];
+                const real grad = ((real)1 - value * value) * dh[(row + n) * hidden + j];
+                da[row * hidden + j] = grad;
+                step_da[j] = grad;
+            }
+            __syncthreads();
+            THREADS_STRIDED(j, hidden) dh[row * hidden + j] += dot_column(step_da, weight_t, hidden, hidden, j);
+            __syncthreads();
+        }
+    }
+}
+
+// Every step of a GRU layer (gate blocks r, z, n): hu_t = h_(t-1) @ weight (3H), r and z the sigmoids of
+// pre + hu, the candidate tanh(pre_n + r hu_n), h_t = (h_(t-1) - candidate) z + candidate.
+extern "C" __global__ void gru_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
+                                                real* __restrict__ h, real* __restrict__ hu, real* __restrict__ rz,
+                                                real* __restrict__ candidate, int steps, int n, int hidden) {
+    NNG_SHARED(real, state);
+    BLOCKS_STRIDED(b, n) {
+        real* before = state;
+        real* after = state + hidden;
+        THREADS_STRIDED(j, hidden) before[j] = h[(index_t)b * hidden + j];
+        __syncthreads();
+        for (int t = 0; t < steps; ++t) {
+            const index_t row = (index_t)t * n + b;
+            THREADS_STRIDED(j, hidden) {
+                real product[3];
+                for (int s = 0; s < 3; ++s) {
+                    product[s] = dot_column(before, weight, hidden, 3 * hidden, s * hidden + j);
+                    hu[row * 3 * hidden + s * hidden + j] = product[s];
+                }
+                const real* p = pre + row * 3 * hidden;
+                const real r = halved_sigmoid((p[j] + product[0]) * (real)0.5);
+                const real z = halved_sigmoid((p[hidden + j] + product[1]) * (real)0.5);
+                const real next = tanh(r * product[2] + p[2 * hidden + j]);
+                rz[row * 2 * hidden + j] = r;
+                rz[row * 2 * hidden + hidden + j] = z;
+                candidate[row * hidden + j] = next;
+                const real value = (before[j] - next) * z + next;
+                h[(row + n) * hidden + j] = value;
+                after[j] = value;
+            }
+            __syncthreads();
+            real* swap = before;
+            before = after;
+            after = swap;
+        }
+    }
+}
+
+// The reverse sweep: the step's vjp into gx (the gradient of pre) and ghu (of hu), each (steps n, 3H), and
+// dh_(t-1) += dh_t z + ghu_t @ weight.T (weight_t = weight.T, (3H, H)).
+extern "C" __global__ void gru_sequence_backward(const real* __restrict__ h, const real* __restrict__ hu,
+                                                 const real* __restrict__ rz, const real* __restrict__ candidate,
+                                                 real* __restrict__ dh, real* __restrict__ gx, real* __restrict__ ghu,
+                                                 const real* __restrict__ weight_t, int steps, int n, int hidden) {
+    NNG_SHARED(real, step_ghu);  // 3H
+    BLOCKS_STRIDED(b, n) {
+        for (int t = steps - 1; t >= 0; --t) {
+            const index_t row = (index_t)t * n + b;
+            THREADS_STRIDED(j, hidden) {
+                const real g = dh[(row + n) * hidden + j];
+                const real r = rz[row * 2 * hidden + j], z = rz[row * 2 * hidden + hidden + j];
+                const real next = candidate[row * hidden + j];
+                const real d_next = (g * ((real)1 - z)) * ((real)1 - next * next);
+                const real d_r = (d_next * hu[row * 3 * hidden + 2 * hidden + j]) * (r * ((real)1 - r));
+                const real d_z = (g * (h[row * hidden + j] - next)) * (z * ((real)1 - z));
+                real* x_grad = gx + row * 3 * hidden;
+                real* u_grad = ghu + row * 3 * hidden;
+                x_grad[j] = d_r;
+                x_grad[hidden + j] = d_z;
+                x_grad[2 * hidden + j] = d_next;
+                u_grad[j] = d_r;
+                u_grad[hidden + j] = d_z;
+                u_grad[2 * hidden + j] = d_next * r;
+                step_ghu[j] = d_r;
+                step_ghu[hidden + j] = d_z;
+                step_ghu[2 * hidden + j] = d_next * r;
+                dh[row * hidden + j] += g * z;
+            }
+            __syncthreads();
+            THREADS_STRIDED(j, hidden)
+                dh[row * hidden + j] += dot_column(step_ghu, weight_t, 3 * hidden, hidden, j);
+            __syncthreads();
+        }
+    }
+}
