@@ -171,8 +171,10 @@ class Kernel:
 TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
     # without vector selects (SSE2) the one pass loses to numpy's passes over int8 offsets: 2-4x slower
     Kernel("maxpool_forward", twins.maxpool_forward, "maxpool_forward", _windows_apart, _maxpool_forward,
-           where=VECTOR_PATHS),
-    Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward),
+           where=VECTOR_PATHS, cuda=cuda_entries.maxpool_forward),
+    Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward,
+           cuda=cuda_entries.maxpool_backward),
+    Kernel("col2im_batch_last", twins.col2im_batch_last, "", where=(), cuda=cuda_entries.col2im_batch_last),
     Kernel("sgd", twins.sgd, "sgd", _flat_float, partial(_without_scratch, at=3), cuda=cuda_entries.sgd),
     Kernel("adam", twins.adam, "adam", _flat_float, partial(_without_scratch, at=4), cuda=cuda_entries.adam),
     # without FMA instructions float32 tanh's FMAs are libm calls: 10x slower than the twin (float64's

@@ -206,6 +206,28 @@ def maxpool_backward(xp, g, argmax, padded_shape, kernel, stride):
     return out
 
 
+def col2im_batch_last(xp, pieces, x_shape, kernel, stride, pads):
+    """A convolution's input gradient, (N, C, H, W) and contiguous, from its window gradients with the batch
+    innermost, pieces (C, kh, kw, Ho, Wo, N): each offset's pieces added back where its windows lie (the
+    adjoint of the window view). The sums are made in (C, H, W, N) layout, so each strided add runs over
+    Wo * N contiguous numbers (N for strides > 1), some 3x faster than over Wo; windows that do not
+    overlap store instead, and need no zeros first where they tile the padded image."""
+    n, c, h, w = x_shape
+    top, bottom, left, right = pads
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, pieces.shape[3:5]
+    overlapping = sh < kh or sw < kw
+    tiles = not overlapping and ho * sh == h + top + bottom and wo * sw == w + left + right
+    out = (xp.empty if tiles else xp.zeros)((c, h + top + bottom, w + left + right, n), dtype=pieces.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            where = out[:, i:i + sh * ho:sh, j:j + sw * wo:sw]
+            if overlapping:
+                where += pieces[:, i, j]
+            else:
+                where[...] = pieces[:, i, j]
+    return xp.ascontiguousarray(out[:, top:top + h, left:left + w].transpose(3, 0, 1, 2))
+
+
 # ---- the GEMMs ------------------------------------------------------------------------------------
 
 

@@ -16,9 +16,10 @@ transpose of the output. Otherwise the forward runs one GEMM per example on
 
 from __future__ import annotations
 
+from nngraph.backend import accel
 from nngraph.errors import ShapeError
 from nngraph.ops.registry import register
-from nngraph.ops.windows import col2im, cols_shape, geometry, im2col, pad, scratch
+from nngraph.ops.windows import cols_shape, geometry, im2col, pad, scratch
 
 
 def _geometry(x_hw, w_shape, attrs):
@@ -79,10 +80,9 @@ def _both_grads(xp, g, cols, x, w, geo, input_grad: bool = True):
             return None, gw
         xp.matmul(w2.T, g_t, out=gcols)
         pieces = gcols.reshape(w.shape[1:] + geo.out + (n,))  # (C, kh, kw, Ho, Wo, N)
-        gx = col2im(xp, lambda i, j: pieces[:, i, j], x.shape, geo, g.dtype, batch_last=True)
-    # copied back to (N, C, H, W) order: the next vjp (pooling, relu) runs several
-    # times slower on the transposed view than this copy costs
-    return xp.ascontiguousarray(gx), gw
+        # contiguous (N, C, H, W): the next vjp (pooling, relu) runs several times slower on a transposed view
+        gx = accel.get("col2im_batch_last", xp, dtype=g.dtype)(pieces, x.shape, geo.kernel, geo.stride, geo.pads)
+    return gx, gw
 
 
 @conv2d.vjp

@@ -147,15 +147,13 @@ def _tiles_exactly(geo: Geometry, padded_hw) -> bool:
                for s, k, o, size in zip(geo.stride, geo.kernel, geo.out, padded_hw))
 
 
-def col2im(xp, piece, x_shape, geo: Geometry, dtype, batch_last: bool = False):
+def col2im(xp, piece, x_shape, geo: Geometry, dtype):
     """Sum window gradients back onto an (N, C, H, W) image (the adjoint of `window_view`).
 
     `piece(i, j)` gives the (N, C, Ho, Wo) gradient of the pixels at kernel offset
-    (i, j) of every window (anything broadcasting to that shape). With `batch_last`
-    the pieces are (C, Ho, Wo, N) and the sums are made in that layout: each strided
-    add then runs over Wo * N contiguous numbers (or N for stride > 1) instead of
-    Wo, which makes overlapping windows (a convolution's) some 3x faster. The
-    result is (N, C, H, W) either way, a view when it had to be cropped or moved.
+    (i, j) of every window (anything broadcasting to that shape). The result is a
+    view when it had to be cropped. (A convolution's input gradient, whose pieces
+    come with the batch innermost, is `backend.accel`'s "col2im_batch_last".)
     """
     n, c, h, w = x_shape
     top, bottom, left, right = geo.pads
@@ -163,18 +161,16 @@ def col2im(xp, piece, x_shape, geo: Geometry, dtype, batch_last: bool = False):
     # windows that do not overlap write each pixel at most once: plain stores, and
     # no zeroing first when they also leave no pixel out (pooling's usual case)
     make = xp.empty if _tiles_exactly(geo, padded_hw) else xp.zeros
-    shape, lead = ((c,) + padded_hw + (n,), 1) if batch_last else ((n, c) + padded_hw, 2)
-    out = make(shape, dtype=dtype)
+    out = make((n, c) + padded_hw, dtype=dtype)
     (ho, wo), (sh, sw) = geo.out, geo.stride
     for i in range(geo.kernel[0]):
         for j in range(geo.kernel[1]):
-            where = (slice(None),) * lead + (slice(i, i + sh * ho, sh), slice(j, j + sw * wo, sw))
+            where = (slice(None), slice(None), slice(i, i + sh * ho, sh), slice(j, j + sw * wo, sw))
             if _overlapping(geo):
                 out[where] += piece(i, j)
             else:
                 out[where] = piece(i, j)
-    out = out[(slice(None),) * lead + (slice(top, top + h), slice(left, left + w))]
-    return out.transpose(3, 0, 1, 2) if batch_last else out
+    return out[:, :, top:top + h, left:left + w]
 
 
 def offsets(geo: Geometry):

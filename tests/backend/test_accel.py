@@ -172,10 +172,22 @@ def flat(args) -> dict:
 
 
 SEQUENCE = {"dtypes": FLOAT32, "tolerance": SUMS, "facts": lambda args: {"batch": BATCH}}
+
+
+def col2im_args(rng, dtype, kernel=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1)):
+    """A convolution's window gradients with the batch innermost, (C, kh, kw, Ho, Wo, N), for a 3 x 2 x 6 x 5
+    input."""
+    n, c, h, w = 3, 2, 6, 5
+    out_hw = ((h + pads[0] + pads[1] - kernel[0]) // stride[0] + 1, (w + pads[2] + pads[3] - kernel[1]) // stride[1] + 1)
+    return normal(rng, dtype, c, *kernel, *out_hw, n), (n, c, h, w), kernel, stride, pads
+
+
 CASES: dict[str, list[Case]] = {
     "maxpool_forward": [Case(pool_args, tolerance=EXACT, facts=windows, handed_out=False),  # windows overlap
                         Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)), tolerance=EXACT, facts=windows)],
     "maxpool_backward": [Case(pool_backward_args)],
+    "col2im_batch_last": [Case(col2im_args, tolerance=EXACT),
+                          Case(lambda rng, dtype: col2im_args(rng, dtype, (2, 2), (2, 2), (0, 0, 0, 0)), tolerance=EXACT)],
     "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=flat)
             for m, nesterov in ((0.0, False), (0.9, False), (0.9, True))],
     "adam": [Case(adam_args, (0, 1, 2), tolerance=EXACT, facts=flat)],
@@ -236,6 +248,34 @@ def test_the_compiled_version_matches_its_twin(name, path, number, dtype, monkey
     got = call(compiled, case, dtype, seed=number)
     tolerance = case.tolerance or (F32 if dtype == np.float32 else F64)
     assert len(got) == len(want)
+    for index, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert g.dtype == w.dtype or (g.dtype.kind == w.dtype.kind == "i"), index
+        np.testing.assert_allclose(g, w, err_msg=f"result {index}", **tolerance)
+
+
+def cuda_runs():
+    """(entry, case number, dtype) for every entry with a CUDA version."""
+    for name, cases in CASES.items():
+        if accel.TABLE[name].cuda is not None:
+            for number, case in enumerate(cases):
+                for dtype in case.dtypes:
+                    yield pytest.param(name, number, dtype, id=f"{name}-{number}-{np.dtype(dtype).name}")
+
+
+@pytest.mark.parametrize("name, number, dtype", list(cuda_runs()))
+def test_the_cuda_version_matches_its_twin(name, number, dtype, monkeypatch):
+    """On the emulator (tests/backend/test_cuda_kernels.py also runs them on a GPU where there is one)."""
+    case = CASES[name][number]
+    force_path(monkeypatch, accel.TWINS)
+    want = call(accel.get(name, np, dtype=dtype, **case.facts(case.make(np.random.default_rng(0), dtype))), case,
+                dtype, seed=number)
+    force_path(monkeypatch, accel.CUDA)
+    cuda = accel.get(name, np, dtype=dtype, **case.facts(case.make(np.random.default_rng(0), dtype)))
+    assert cuda.func is accel.TABLE[name].cuda
+    got = call(cuda, case, dtype, seed=number)
+    tolerance = case.tolerance or (F32 if dtype == np.float32 else F64)
+    if name.endswith("_sequence_forward") or name.endswith("_sequence_backward"):
+        tolerance = SUMS  # its products summed in another order
     for index, (g, w) in enumerate(zip(got, want, strict=True)):
         assert g.dtype == w.dtype or (g.dtype.kind == w.dtype.kind == "i"), index
         np.testing.assert_allclose(g, w, err_msg=f"result {index}", **tolerance)

@@ -35,12 +35,17 @@ def test_every_kernel_signature_is_read():
     found = signatures()
     assert set(found) == {"sgd", "adam", "lstm_step_forward", "lstm_step_backward", "lstm_sequence_forward",
                           "lstm_sequence_backward", "elman_sequence_forward", "elman_sequence_backward",
-                          "gru_sequence_forward", "gru_sequence_backward"}
+                          "gru_sequence_forward", "gru_sequence_backward", "maxpool_forward", "maxpool_backward",
+                          "col2im_batch_last"}
     for signature in found.values():
         assert signature.params and all(p.kind in ("pointer", *SCALAR_TYPES) for p in signature.params)
     assert [p.kind for p in found["sgd"].params] == ["pointer"] * 3 + ["index_t", "real", "real", "int", "int"]
+    assert [(p.kind, p.element) for p in found["maxpool_forward"].params[:3]] == [
+        ("pointer", "real"), ("pointer", "real"), ("pointer", "int")]
     with pytest.raises(ValueError, match="not a pointer or one of"):
         _param("unsigned char flag")
+    with pytest.raises(ValueError, match="real\\* or int\\* only"):
+        _param("const char* __restrict__ name")
 
 
 @pytest.mark.skipif(not IN_CI and nvrtc.library_path() is None,
@@ -332,3 +337,55 @@ def test_a_training_run_on_the_cuda_path_gives_the_twins_numbers(monkeypatch, tm
     assert any(name.endswith("weight") for name in results[accel.TWINS])
     for name, value in results[accel.TWINS].items():
         np.testing.assert_array_equal(results[accel.CUDA][name], value, err_msg=name)
+
+
+# ---- windows -------------------------------------------------------------------------------------------
+
+WINDOWS = [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((3, 2), (1, 2)), ((1, 1), (1, 1))]  # kernel, stride
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel, stride", WINDOWS)
+def test_maxpool(dtype, kernel, stride, executor):
+    rng = np.random.default_rng(9)
+    padded = rng.standard_normal((3, 2, 7, 8)).astype(dtype)
+    padded[0, 0, :2, :2] = 1.0  # ties: the first offset wins
+    padded[1, 1, 0, 0] = -np.inf
+    kernels = kernels_for(executor, dtype)
+    kernels.launches.clear()
+    twin_out = twins.maxpool_forward(np, padded, kernel, stride)
+    cuda_out = entries.maxpool_forward(kernels, executor, executor.asarray(padded), kernel, stride)
+    assert kernels.launches == {"maxpool_forward": 1}
+    np.testing.assert_array_equal(to_host(cuda_out[0]), twin_out[0])
+    np.testing.assert_array_equal(to_host(cuda_out[1]), twin_out[1])
+    assert cuda_out[1].dtype == np.int32
+    g = rng.standard_normal(twin_out[0].shape).astype(dtype)
+    expected = twins.maxpool_backward(np, g, twin_out[1], padded.shape, kernel, stride)
+    got = entries.maxpool_backward(kernels, executor, executor.asarray(g), cuda_out[1], padded.shape, kernel, stride)
+    np.testing.assert_array_equal(to_host(got), expected)  # the same sums in the same order
+
+
+def test_maxpool_propagates_nan_as_its_twin():
+    padded = np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4)
+    padded[0, 0, 1, 0] = np.nan
+    twin_best, twin_arg = twins.maxpool_forward(np, padded, (2, 2), (2, 2))
+    best, arg = entries.maxpool_forward(kernels_for(np, np.float32), np, padded, (2, 2), (2, 2))
+    np.testing.assert_array_equal(best, twin_best)  # NaN where the twin has NaN
+    np.testing.assert_array_equal(arg, twin_arg)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel, stride, pads", [((5, 5), (1, 1), (0, 0, 0, 0)), ((3, 3), (2, 2), (1, 1, 1, 1)),
+                                                  ((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 2), (1, 2), (2, 1, 0, 1))])
+def test_col2im_batch_last(dtype, kernel, stride, pads, executor):
+    n, channels, height, width = 3, 2, 8, 7
+    out_h = (height + pads[0] + pads[1] - kernel[0]) // stride[0] + 1
+    out_w = (width + pads[2] + pads[3] - kernel[1]) // stride[1] + 1
+    pieces = np.random.default_rng(10).standard_normal((channels, *kernel, out_h, out_w, n)).astype(dtype)
+    expected = twins.col2im_batch_last(np, pieces, (n, channels, height, width), kernel, stride, pads)
+    kernels = kernels_for(executor, dtype)
+    kernels.launches.clear()
+    got = entries.col2im_batch_last(kernels, executor, executor.asarray(pieces), (n, channels, height, width),
+                                    kernel, stride, pads)
+    assert kernels.launches == {"col2im_batch_last": 1} and got.flags.c_contiguous
+    np.testing.assert_array_equal(to_host(got), expected)  # the same sums in the same order

@@ -126,3 +126,39 @@ def gru_sequence_backward(kernels, xp, h, hu, rz, nn, dh, gx, ghu, weight, n, th
             kernels, "gru_sequence_backward", n, hidden, 3 * hidden, h.itemsize, h, hu, rz, nn, dh, gx, ghu,
             xp.ascontiguousarray(weight.T), len(hu) // n, n, hidden)):
         sequence_twins.gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads)
+
+
+# ---- windows --------------------------------------------------------------------------------------------
+
+
+def _window_geometry(padded_shape, kernel, stride) -> tuple:
+    """The kernels' geometry arguments: planes, height, width, out_h, out_w, kernel_h, kernel_w, stride_h,
+    stride_w."""
+    (kh, kw), (sh, sw) = kernel, stride
+    height, width = padded_shape[-2:]
+    planes = padded_shape[0] * padded_shape[1]
+    return planes, height, width, (height - kh) // sh + 1, (width - kw) // sw + 1, kh, kw, sh, sw
+
+
+def maxpool_forward(kernels, xp, padded, kernel, stride):
+    padded = xp.ascontiguousarray(padded)
+    geometry = _window_geometry(padded.shape, kernel, stride)
+    shape = padded.shape[:2] + geometry[3:5]
+    best, argmax = xp.empty(shape, dtype=padded.dtype), xp.empty(shape, dtype=xp.int32)
+    kernels("maxpool_forward", *_elementwise(kernels, best.size), padded, best, argmax, *geometry)
+    return best, argmax
+
+
+def maxpool_backward(kernels, xp, g, argmax, padded_shape, kernel, stride):
+    out = xp.empty(padded_shape, dtype=g.dtype)
+    kernels("maxpool_backward", *_elementwise(kernels, out.size), xp.ascontiguousarray(g),
+            xp.ascontiguousarray(argmax, dtype=xp.int32), out, *_window_geometry(padded_shape, kernel, stride))
+    return out
+
+
+def col2im_batch_last(kernels, xp, pieces, x_shape, kernel, stride, pads):
+    n, channels, height, width = x_shape
+    out = xp.empty(x_shape, dtype=pieces.dtype)
+    kernels("col2im_batch_last", *_elementwise(kernels, out.size), xp.ascontiguousarray(pieces), out, n, channels,
+            height, width, *pieces.shape[3:5], *kernel, *stride, pads[0], pads[2])
+    return out

@@ -326,3 +326,78 @@ extern "C" __global__ void gru_sequence_backward(const real* __restrict__ h, con
         }
     }
 }
+
+// ---- windows: max pooling and a convolution's input gradient, one pass each -------------------------------
+// Images are planes of (height, width) values, already padded where the twins pad them.
+
+// Each window's maximum and the offset i * kernel_w + j where it was first found (strictly greater wins;
+// a NaN makes the maximum NaN and stops the offset, as the twin's numpy.maximum and > do).
+extern "C" __global__ void maxpool_forward(const real* __restrict__ padded, real* __restrict__ best,
+                                           int* __restrict__ argmax, int planes, int height, int width,
+                                           int out_h, int out_w, int kernel_h, int kernel_w, int stride_h,
+                                           int stride_w) {
+    const index_t windows = (index_t)planes * out_h * out_w;
+    GRID_STRIDED(i, windows) {
+        const index_t plane = i / ((index_t)out_h * out_w);
+        const int at = (int)(i % ((index_t)out_h * out_w)), oy = at / out_w, ox = at % out_w;
+        const real* window = padded + plane * height * width + (index_t)oy * stride_h * width + (index_t)ox * stride_w;
+        real top = window[0];
+        int offset = 0;
+        for (int k = 1; k < kernel_h * kernel_w; ++k) {
+            const real candidate = window[(k / kernel_w) * width + k % kernel_w];
+            if (candidate > top) offset = k;
+            top = (candidate != candidate || top != top) ? candidate + top : (candidate > top ? candidate : top);
+        }
+        best[i] = top;
+        argmax[i] = offset;
+    }
+}
+
+// The gradient of the padded image: each pixel gathers the gradients of the windows whose maximum it was,
+// in the order of their offsets (the twin's order of sums).
+extern "C" __global__ void maxpool_backward(const real* __restrict__ g, const int* __restrict__ argmax,
+                                            real* __restrict__ out, int planes, int height, int width, int out_h,
+                                            int out_w, int kernel_h, int kernel_w, int stride_h, int stride_w) {
+    const index_t pixels = (index_t)planes * height * width;
+    GRID_STRIDED(i, pixels) {
+        const index_t plane = i / ((index_t)height * width);
+        const int at = (int)(i % ((index_t)height * width)), y = at / width, x = at % width;
+        real sum = 0;
+        for (int k = 0; k < kernel_h * kernel_w; ++k) {
+            const int from_y = y - k / kernel_w, from_x = x - k % kernel_w;
+            if (from_y < 0 || from_x < 0 || from_y % stride_h || from_x % stride_w) continue;
+            const int oy = from_y / stride_h, ox = from_x / stride_w;
+            if (oy >= out_h || ox >= out_w) continue;
+            const index_t window = plane * out_h * out_w + (index_t)oy * out_w + ox;
+            if (argmax[window] == k) sum += g[window];
+        }
+        out[i] = sum;
+    }
+}
+
+// A convolution's input gradient from its window gradients with the batch innermost, pieces (C, kh, kw,
+// out_h, out_w, n): each pixel of the unpadded (n, C, height, width) image sums the pieces of the windows
+// that cover it, offsets row by row (the twin's order of sums).
+extern "C" __global__ void col2im_batch_last(const real* __restrict__ pieces, real* __restrict__ out, int n,
+                                             int channels, int height, int width, int out_h, int out_w,
+                                             int kernel_h, int kernel_w, int stride_h, int stride_w, int pad_top,
+                                             int pad_left) {
+    const index_t pixels = (index_t)n * channels * height * width;
+    GRID_STRIDED(i, pixels) {
+        const int x = (int)(i % width), y = (int)(i / width % height);
+        const int channel = (int)(i / ((index_t)width * height) % channels);
+        const int b = (int)(i / ((index_t)width * height * channels));
+        real sum = 0;
+        for (int di = 0; di < kernel_h; ++di) {
+            const int from_y = y + pad_top - di;
+            if (from_y < 0 || from_y % stride_h || from_y / stride_h >= out_h) continue;
+            for (int dj = 0; dj < kernel_w; ++dj) {
+                const int from_x = x + pad_left - dj;
+                if (from_x < 0 || from_x % stride_w || from_x / stride_w >= out_w) continue;
+                const index_t row = (((index_t)channel * kernel_h + di) * kernel_w + dj) * out_h + from_y / stride_h;
+                sum += pieces[(row * out_w + from_x / stride_w) * n + b];
+            }
+        }
+        out[i] = sum;
+    }
+}

@@ -39,16 +39,17 @@ class Kernels:
         params = self.signatures[name].params
         if len(args) != len(params):
             raise TypeError(f"kernel {name} takes {len(params)} arguments, given {len(args)}")
-        values = [self._pointer(a, p.name, name) if p.kind == "pointer" else scalar_dtype(p.kind, self.dtype).type(a)
+        values = [self._pointer(a, p, name) if p.kind == "pointer" else scalar_dtype(p.kind, self.dtype).type(a)
                   for a, p in zip(args, params, strict=True)]
         self._launch(name, max(1, min(grid, self.max_grid)), max(1, min(block, self.max_block)), values, shared)
         self.launches[name] += 1
 
-    def _pointer(self, array, param: str, kernel: str):
+    def _pointer(self, array, param, kernel: str):
         if array is None:
             return None
-        if array.dtype != self.dtype or not array.flags.c_contiguous:
-            raise TypeError(f"kernel {kernel}: {param} must be a C-contiguous {self.dtype} array, "
+        dtype = scalar_dtype(param.element, self.dtype)
+        if array.dtype != dtype or not array.flags.c_contiguous:
+            raise TypeError(f"kernel {kernel}: {param.name} must be a C-contiguous {dtype} array, "
                             f"not {array.dtype} with strides {array.strides}")
         return array
 

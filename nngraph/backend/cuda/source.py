@@ -19,6 +19,7 @@ class Param:
     name: str
     kind: str  # "pointer" or one of SCALAR_TYPES
     declared: str  # the type as written (for the emulator's generated code)
+    element: str = ""  # a pointer's element type: "real" or "int"
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,12 @@ def signatures() -> dict[str, Signature]:
 
 def _param(text: str) -> Param:
     declared, name = " ".join(text.split()).rsplit(" ", 1)
+    base = declared.replace("__restrict__", "").replace("*", "").removeprefix("const ").strip()
     if "*" in declared:
-        return Param(name, "pointer", declared)
-    kind = declared.removeprefix("const ").strip()
+        if base not in ("real", "int"):
+            raise ValueError(f"kernels.cu: pointer parameter {name!r} has type {declared!r}: real* or int* only")
+        return Param(name, "pointer", declared, base)
+    kind = base
     if kind not in SCALAR_TYPES:
         raise ValueError(f"kernels.cu: parameter {name!r} has type {declared!r}, not a pointer or one of "
                          f"{', '.join(SCALAR_TYPES)}")
@@ -51,7 +55,8 @@ def _param(text: str) -> Param:
 
 
 def scalar_dtype(kind: str, real) -> numpy.dtype:
-    """The numpy type a scalar parameter of `kind` is passed as, `real` being the kernels' dtype."""
+    """The numpy type a scalar parameter of `kind` (or a pointer's element) is, `real` being the kernels'
+    dtype."""
     return numpy.dtype({"int": numpy.int32, "index_t": numpy.int64}.get(kind, real))
 
 
