@@ -120,6 +120,9 @@ def program(checked: CheckedSpec, model: str | None = None, backend: str = "nump
 
     config = _train_block_for(checked, model, train)
     name = model or (config.model if config else next(iter(checked.models)))
+    if name is None:  # a train block of several models (a GAN's generator and discriminator)
+        raise ValidationError(f"the train block trains several models ({', '.join(checked.models)}): name the "
+                              f"one to compile", None, "nngraph.program(checked, model=NAME)")
     if name not in checked.models:
         from nngraph.errors import did_you_mean
 

@@ -175,6 +175,8 @@ TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
     Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward,
            cuda=cuda_entries.maxpool_backward),
     Kernel("col2im_batch_last", twins.col2im_batch_last, "", where=(), cuda=cuda_entries.col2im_batch_last),
+    Kernel("bias_activation", twins.bias_activation, "", where=(), cuda=cuda_entries.bias_activation),
+    Kernel("add_activation_vjp", twins.add_activation_vjp, "", where=(), cuda=cuda_entries.add_activation_vjp),
     Kernel("sgd", twins.sgd, "sgd", _flat_float, partial(_without_scratch, at=3), cuda=cuda_entries.sgd),
     Kernel("adam", twins.adam, "adam", _flat_float, partial(_without_scratch, at=4), cuda=cuda_entries.adam),
     # without FMA instructions float32 tanh's FMAs are libm calls: 10x slower than the twin (float64's

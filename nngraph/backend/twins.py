@@ -85,7 +85,7 @@ def gru_step_forward(xp, pre, hu, h_prev, rz, candidate, h) -> None:
     (N, 2H), the candidate n = tanh(pre_n + r * hu_n) and h = (1 - z) * n + z * h_prev (each (N, H))."""
     hidden = h_prev.shape[1]
     xp.add(pre[:, :2 * hidden], hu[:, :2 * hidden], out=rz)
-    _halved_sigmoid(xp, rz)
+    sigmoid(xp, rz, out=rz)
     r, z = rz[:, :hidden], rz[:, hidden:]
     xp.multiply(r, hu[:, 2 * hidden:], out=candidate)
     candidate += pre[:, 2 * hidden:]
@@ -112,12 +112,60 @@ def gru_step_backward(xp, g, rz, candidate, hu, h_prev, gx, ghu, dh_prev) -> Non
     dh_prev += g * z
 
 
-def _halved_sigmoid(xp, a) -> None:
-    """a = sigmoid(a) in place, as 0.5 * tanh(a / 2) + 0.5 (the kernels' form)."""
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
+# ---- activations: the one definition of the element-wise ones (ops/activations.py runs them), and a dense
+# layer's bias and activation as the GPU fuses them --------------------------------------------------------
+
+FUSED_ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu")  # the order of their codes in kernels.cu
+
+
+def sigmoid(xp, x, out=None):
+    """0.5 * tanh(x / 2) + 0.5: 1 / (1 + exp(-x)) without overflow for very negative x; in place when `out`
+    is x."""
+    out = xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def activation(xp, name: str, z, parameter: float):
+    """One of FUSED_ACTIVATIONS of z, a new array; `parameter` is leaky_relu's slope or elu's alpha."""
+    if name == "relu":
+        return xp.maximum(z, 0)
+    if name == "tanh":
+        return xp.tanh(z)
+    if name == "sigmoid":
+        return sigmoid(xp, z)
+    if name == "leaky_relu":
+        return xp.where(z > 0, z, z * parameter)
+    # expm1 of the clipped input: exp of a large positive z would overflow even though `where` discards it
+    return xp.where(z > 0, z, parameter * xp.expm1(xp.minimum(z, 0)))
+
+
+def activation_vjp(xp, name: str, g, z, a, parameter: float):
+    """The gradient of z from g, the gradient of a = activation(z)."""
+    if name == "relu":
+        return g * (a > 0)
+    if name == "tanh":
+        return g * (1 - a * a)
+    if name == "sigmoid":
+        return g * a * (1 - a)
+    if name == "leaky_relu":
+        return xp.where(z > 0, g, g * parameter)
+    return xp.where(z > 0, g, g * (a + parameter))
+
+
+def bias_activation(xp, z, bias, name: str, parameter: float):
+    """z += bias (in place; bias None: none), and the activation of z: a new array."""
+    if bias is not None:
+        z += bias
+    return activation(xp, name, z, parameter)
+
+
+def add_activation_vjp(xp, gz, ga, z, a, name: str, parameter: float):
+    """gz (None: nothing) plus the gradient ga of a = activation(z) carried back to z."""
+    through = activation_vjp(xp, name, ga, z, a, parameter)
+    return through if gz is None else gz + through
 
 
 # ---- the optimizer updates (torch.optim's formulas: bit for bit what the kernels compute) ---------

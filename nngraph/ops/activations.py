@@ -6,6 +6,7 @@ the backward pass recomputes nothing.
 
 from __future__ import annotations
 
+from nngraph.backend import twins
 from nngraph.ops.registry import register, same_shape
 
 
@@ -19,15 +20,11 @@ def _(xp, g, ctx, inputs, attrs):
     return (g,)
 
 
-def stable_sigmoid(xp, x, out=None):
-    """The sigmoid of the whole code base; in place when `out` is `x` (the samplers' buffers)."""
-    # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + exp(-x)) but cannot overflow for
-    # very negative x; the fused losses take care of precision deep in the tails.
-    out = xp.multiply(x, 0.5, out=out)
-    xp.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+# The sigmoid of the whole code base, 0.5 * (1 + tanh(x / 2)): it cannot overflow for very negative x (the
+# fused losses take care of precision deep in the tails); in place when `out` is `x` (the samplers' buffers).
+# It and the element-wise activations below are defined once, in backend/twins.py, which the GPU's fused
+# dense layers (ops/dense.py's dense_activation) share.
+stable_sigmoid = twins.sigmoid
 
 
 def stable_softplus(xp, x):
@@ -36,50 +33,28 @@ def stable_softplus(xp, x):
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
-@register("sigmoid", shape=same_shape)
-def sigmoid(xp, inputs, attrs):
-    out = stable_sigmoid(xp, inputs[0])
-    return out, out
+def _elementwise(name: str, parameter_attr: str | None = None, default: float = 0.0) -> None:
+    """Register activation `name` (one of backend/twins.FUSED_ACTIVATIONS): its forward keeps (z, a) for the
+    vjp; `parameter_attr` names its one option (leaky_relu's slope, elu's alpha)."""
+
+    def parameter(attrs) -> float:
+        return attrs.get(parameter_attr, default) if parameter_attr else 0.0
+
+    @register(name, shape=same_shape)
+    def forward(xp, inputs, attrs):
+        a = twins.activation(xp, name, inputs[0], parameter(attrs))
+        return a, a
+
+    @forward.vjp
+    def _(xp, g, a, inputs, attrs):
+        return (twins.activation_vjp(xp, name, g, inputs[0], a, parameter(attrs)),)
 
 
-@sigmoid.vjp
-def _(xp, g, out, inputs, attrs):
-    return (g * out * (1 - out),)
-
-
-@register("tanh", shape=same_shape)
-def tanh(xp, inputs, attrs):
-    out = xp.tanh(inputs[0])
-    return out, out
-
-
-@tanh.vjp
-def _(xp, g, out, inputs, attrs):
-    return (g * (1 - out * out),)
-
-
-@register("relu", shape=same_shape)
-def relu(xp, inputs, attrs):
-    out = xp.maximum(inputs[0], 0)
-    return out, out
-
-
-@relu.vjp
-def _(xp, g, out, inputs, attrs):
-    return (g * (out > 0),)
-
-
-@register("leaky_relu", shape=same_shape)
-def leaky_relu(xp, inputs, attrs):
-    """x for x > 0, slope * x otherwise (`slope` attr, default 0.01)."""
-    x = inputs[0]
-    positive = x > 0
-    return xp.where(positive, x, x * attrs.get("slope", 0.01)), positive
-
-
-@leaky_relu.vjp
-def _(xp, g, positive, inputs, attrs):
-    return (xp.where(positive, g, g * attrs.get("slope", 0.01)),)
+_elementwise("sigmoid")
+_elementwise("tanh")
+_elementwise("relu")
+_elementwise("leaky_relu", "slope", 0.01)  # x for x > 0, slope * x otherwise
+_elementwise("elu", "alpha", 1.0)  # x for x > 0, alpha * (exp(x) - 1) otherwise
 
 
 @register("softplus", shape=same_shape)
@@ -125,19 +100,3 @@ def _(xp, g, out, inputs, attrs):
     gy = g * out
     gy -= out * gy.sum(axis=-1, keepdims=True)
     return (gy,)
-
-
-@register("elu", shape=same_shape)
-def elu(xp, inputs, attrs):
-    """x for x > 0, alpha * (exp(x) - 1) otherwise (`alpha` attr, default 1.0)."""
-    x = inputs[0]
-    alpha = attrs.get("alpha", 1.0)
-    # expm1 of the clipped input: exp(x) of a large positive x would overflow
-    # even though `where` then discards it
-    out = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
-    return out, out
-
-
-@elu.vjp
-def _(xp, g, out, inputs, attrs):
-    return (xp.where(inputs[0] > 0, g, g * (out + attrs.get("alpha", 1.0))),)

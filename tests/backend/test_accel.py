@@ -174,6 +174,23 @@ def flat(args) -> dict:
 SEQUENCE = {"dtypes": FLOAT32, "tolerance": SUMS, "facts": lambda args: {"batch": BATCH}}
 
 
+def bias_activation_args(name, bias: bool):
+    """z (5, 7) pre-activations spanning both signs (a NaN and -0.0 among them), a bias or None."""
+    def make(rng, dtype):
+        z = normal(rng, dtype, 5, 7, scale=3)
+        z[0, 0], z[0, 1] = np.nan, -0.0
+        return z, normal(rng, dtype, 7) if bias else None, name, 0.2
+    return make
+
+
+def activation_vjp_args(name, with_gz: bool):
+    def make(rng, dtype):
+        z = normal(rng, dtype, 5, 7, scale=3)
+        a = twins.activation(np, name, z, 0.2)
+        return (normal(rng, dtype, 5, 7) if with_gz else None), normal(rng, dtype, 5, 7), z, a, name, 0.2
+    return make
+
+
 def col2im_args(rng, dtype, kernel=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1)):
     """A convolution's window gradients with the batch innermost, (C, kh, kw, Ho, Wo, N), for a 3 x 2 x 6 x 5
     input."""
@@ -186,6 +203,10 @@ CASES: dict[str, list[Case]] = {
     "maxpool_forward": [Case(pool_args, tolerance=EXACT, facts=windows, handed_out=False),  # windows overlap
                         Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)), tolerance=EXACT, facts=windows)],
     "maxpool_backward": [Case(pool_backward_args)],
+    "bias_activation": [Case(bias_activation_args(name, bias), (0,), facts=flat) for name in twins.FUSED_ACTIVATIONS
+                        for bias in (True, False)],
+    "add_activation_vjp": [Case(activation_vjp_args(name, with_gz), facts=flat) for name in twins.FUSED_ACTIVATIONS
+                           for with_gz in (True, False)],
     "col2im_batch_last": [Case(col2im_args, tolerance=EXACT),
                           Case(lambda rng, dtype: col2im_args(rng, dtype, (2, 2), (2, 2), (0, 0, 0, 0)), tolerance=EXACT)],
     "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=flat)

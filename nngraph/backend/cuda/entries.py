@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from nngraph.backend import sequence_twins, twins
 from nngraph.backend.cuda.launch import blocks_for, threads_for
-from nngraph.backend.twins import lstm_slot_params
+from nngraph.backend.twins import FUSED_ACTIVATIONS, lstm_slot_params
 
 ELEMENTWISE_BLOCK = 256
 
@@ -161,4 +161,25 @@ def col2im_batch_last(kernels, xp, pieces, x_shape, kernel, stride, pads):
     out = xp.empty(x_shape, dtype=pieces.dtype)
     kernels("col2im_batch_last", *_elementwise(kernels, out.size), xp.ascontiguousarray(pieces), out, n, channels,
             height, width, *pieces.shape[3:5], *kernel, *stride, pads[0], pads[2])
+    return out
+
+
+# ---- a dense layer's bias and activation ------------------------------------------------------------------
+
+
+def bias_activation(kernels, xp, z, bias, name, parameter):
+    if not _contiguous(z, bias):
+        return twins.bias_activation(xp, z, bias, name, parameter)
+    a = xp.empty_like(z)
+    kernels("bias_activation", *_elementwise(kernels, z.size), z, bias, a, z.size, z.shape[-1],
+            FUSED_ACTIVATIONS.index(name), parameter, bias is not None)
+    return a
+
+
+def add_activation_vjp(kernels, xp, gz, ga, z, a, name, parameter):
+    if not _contiguous(gz, z, a) or gz is not None and gz.shape != z.shape:
+        return twins.add_activation_vjp(xp, gz, ga, z, a, name, parameter)
+    out = xp.empty_like(z)
+    kernels("add_activation_vjp", *_elementwise(kernels, z.size), gz, xp.ascontiguousarray(ga), z, a, out, z.size,
+            FUSED_ACTIVATIONS.index(name), parameter, gz is not None)
     return out

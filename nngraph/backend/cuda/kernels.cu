@@ -401,3 +401,48 @@ extern "C" __global__ void col2im_batch_last(const real* __restrict__ pieces, re
         out[i] = sum;
     }
 }
+
+// ---- a dense layer's bias and activation, and their vjp: one pass each --------------------------------
+// activation codes: backend/twins.py's FUSED_ACTIVATIONS (relu, tanh, sigmoid, leaky_relu, elu); parameter:
+// leaky_relu's slope, elu's alpha. Written as the twins compute them (numpy.maximum keeps a NaN).
+
+__device__ __forceinline__ real activate(real z, int activation, real parameter) {
+    switch (activation) {
+        case 0: return (z != z || z > 0) ? z : (real)0;
+        case 1: return tanh(z);
+        case 2: return halved_sigmoid(z * (real)0.5);
+        case 3: return z > 0 ? z : z * parameter;
+        default: return z > 0 ? z : parameter * expm1((z != z || z < 0) ? z : (real)0);
+    }
+}
+
+__device__ __forceinline__ real activation_vjp(real g, real z, real a, int activation, real parameter) {
+    switch (activation) {
+        case 0: return g * (a > 0 ? (real)1 : (real)0);
+        case 1: return g * ((real)1 - a * a);
+        case 2: return (g * a) * ((real)1 - a);
+        case 3: return z > 0 ? g : g * parameter;
+        default: return z > 0 ? g : g * (a + parameter);
+    }
+}
+
+// z (rows, width) += bias (has_bias), a = activation(z)
+extern "C" __global__ void bias_activation(real* __restrict__ z, const real* __restrict__ bias, real* __restrict__ a,
+                                           index_t count, int width, int activation, real parameter, int has_bias) {
+    GRID_STRIDED(i, count) {
+        const real value = has_bias ? z[i] + bias[i % width] : z[i];
+        z[i] = value;
+        a[i] = activate(value, activation, parameter);
+    }
+}
+
+// out = gz (has_gz) + the gradient ga of a = activation(z) carried back to z
+extern "C" __global__ void add_activation_vjp(const real* __restrict__ gz, const real* __restrict__ ga,
+                                              const real* __restrict__ z, const real* __restrict__ a,
+                                              real* __restrict__ out, index_t count, int activation, real parameter,
+                                              int has_gz) {
+    GRID_STRIDED(i, count) {
+        const real through = activation_vjp(ga[i], z[i], a[i], activation, parameter);
+        out[i] = has_gz ? gz[i] + through : through;
+    }
+}

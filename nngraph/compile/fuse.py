@@ -1,0 +1,65 @@
+"""A plan pass for the CUDA path: a `dense` instruction with a bias followed by its unit's activation becomes one
+`dense_activation` instruction (ops/dense.py) with both outputs, z and the activation, so a GPU adds the bias
+and applies the activation in one pass, and carries the activation's gradient back in one more (two and three
+kernel launches before). Both slots keep their names and values, so whatever reads z (a loss on the logits, a
+method seeding a gradient there) or the unit is served as before; the activation is computed where z is,
+which is earlier than before but after everything it reads. Only the top level of a plan is fused (a scan's
+step is left as it is: its recurrent layers have their own whole-sequence kernels).
+
+`Program` applies it where `backend.accel` takes the CUDA path (cupy arrays; numpy arrays under
+NNGRAPH_ISA=cuda, the emulator, which is how the tests run it); numpy's plans are never changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nngraph.backend.twins import FUSED_ACTIVATIONS
+from nngraph.compile.interpret import outputs_of
+from nngraph.compile.plan import Instr, Plan
+from nngraph.ops.registry import get_op
+
+PARAMETER_ATTRS = {"leaky_relu": ("slope", 0.01), "elu": ("alpha", 1.0)}  # ops/activations.py's defaults
+# readers of a unit whose value a method may set by hand (`Slots.given`: a VAE's posterior moments, refined):
+# such a unit's activation stays its own instruction, so that setting its value skips it alone
+SET_BY_HAND = frozenset({"gaussian_sample", "kl_normal", "kl_mixture"})
+
+
+def fuse_bias_activation(plan: Plan) -> Plan:
+    """The plan with each fusable dense + activation pair as one instruction (the same plan when none is)."""
+    instrs = list(plan.instrs)
+    by_hand = {slot for ins in instrs if ins.op.name in SET_BY_HAND for slot in ins.inputs if slot}
+    fused, removed = {}, set()
+    for at, ins in enumerate(instrs):
+        if ins.op.name != "dense" or len(ins.inputs) < 3 or not ins.inputs[2]:
+            continue
+        follower = _activation_reading(instrs, at, ins.output)
+        if follower is not None and instrs[follower].output not in by_hand:
+            fused[at] = _fused(ins, instrs[follower])
+            removed.add(follower)
+    if not fused:
+        return plan
+    kept = [fused.get(at, ins) for at, ins in enumerate(instrs) if at not in removed]
+    body = plan.body - sum(1 for at in removed if at < plan.body)
+    return replace(plan, instrs=kept, body=body)
+
+
+def _activation_reading(instrs: list[Instr], at: int, z: str) -> int | None:
+    """The index of the activation that reads the slot z written at `at`, where it is one that fuses, reads
+    z alone, and nothing between them writes z."""
+    for later in range(at + 1, len(instrs)):
+        ins = instrs[later]
+        if z in outputs_of(ins):
+            return None
+        if z in ins.inputs:
+            if ins.op.name in FUSED_ACTIVATIONS and ins.inputs == (z,) and not isinstance(ins.output, tuple):
+                return later
+    return None
+
+
+def _fused(dense: Instr, activation: Instr) -> Instr:
+    name = activation.op.name
+    attr, default = PARAMETER_ATTRS.get(name, (None, 0.0))
+    parameter = float(activation.attrs.get(attr, default)) if attr else 0.0
+    return Instr(get_op("dense_activation"), dense.inputs, (dense.output, activation.output),
+                 {**dense.attrs, "activation": name, "parameter": parameter}, dense.needs_grad)
