@@ -175,6 +175,7 @@ TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
     Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward,
            cuda=cuda_entries.maxpool_backward),
     Kernel("col2im_batch_last", twins.col2im_batch_last, "", where=(), cuda=cuda_entries.col2im_batch_last),
+    Kernel("gibbs_sweep", twins.gibbs_sweep, "", where=(), cuda=cuda_entries.gibbs_sweep),
     Kernel("bias_activation", twins.bias_activation, "", where=(), cuda=cuda_entries.bias_activation),
     Kernel("add_activation_vjp", twins.add_activation_vjp, "", where=(), cuda=cuda_entries.add_activation_vjp),
     Kernel("sgd", twins.sgd, "sgd", _flat_float, partial(_without_scratch, at=3), cuda=cuda_entries.sgd),

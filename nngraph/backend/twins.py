@@ -168,6 +168,24 @@ def add_activation_vjp(xp, gz, ga, z, a, name: str, parameter: float):
     return through if gz is None else gz + through
 
 
+# ---- Gibbs sweeps ------------------------------------------------------------------------------------------
+
+
+def gibbs_sweep(xp, states, couplings, bias, order, uniforms, normals, gaussian, temperature, mean_field) -> None:
+    """One sweep over the units in `order` (host ints), one at a time, in place on states (rows, units): z =
+    states @ couplings[:, unit] + bias[unit]; a bernoulli unit is on where its uniform draw < sigmoid(z / T)
+    (mean field: that probability), a gaussian one (`gaussian`, a host bool per unit) is z + its normal draw *
+    sqrt(T) (mean field: z). uniforms and normals: (rows, units) draws made before the sweep, or None where
+    unused."""
+    for unit in order:
+        z = states @ couplings[:, unit] + bias[unit]
+        if gaussian[unit]:
+            states[:, unit] = z if mean_field else z + normals[:, unit] * temperature ** 0.5
+        else:
+            p = sigmoid(xp, z / temperature)
+            states[:, unit] = p if mean_field else uniforms[:, unit] < p
+
+
 # ---- the optimizer updates (torch.optim's formulas: bit for bit what the kernels compute) ---------
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nngraph.backend import array_module
+from nngraph.backend import accel, array_module
 from nngraph.ops.activations import stable_sigmoid, stable_softmax
 
 # ---- primitives -----------------------------------------------------------------------------
@@ -219,13 +219,20 @@ class Sweeper:
         return [int(i) for i in free]
 
     def sweep(self, states, free: np.ndarray, temperature: float, rng, mean_field: bool = False) -> None:
-        """One sweep in place."""
+        """One sweep in place. On the CUDA path a sweep one unit at a time is one kernel launch (every
+        normal draw made before it), where the loop below launches a few kernels a unit."""
         xp, m = self.xp, self.m
         couplings, bias = m.weights if not m.restricted else self._full, m.bias
         draws = None if mean_field else xp.empty(states.shape, dtype=states.dtype)
         if draws is not None:
             uniform(rng, draws)
-        for units in self.update_sets(free, rng):
+        sets = self.update_sets(free, rng)
+        if sets and isinstance(sets[0], int) and accel.path(xp) == accel.CUDA:
+            normals = normal(rng, states) if draws is not None and m.gaussian[free].any() else None
+            accel.get("gibbs_sweep", xp, dtype=states.dtype)(states, couplings, bias, np.asarray(sets), draws,
+                                                             normals, m.gaussian, temperature, mean_field)
+            return
+        for units in sets:
             z = states @ couplings[:, units] + bias[units]
             self._set(states, units, z, temperature, draws, mean_field, rng)
 

@@ -191,6 +191,22 @@ def activation_vjp_args(name, with_gz: bool):
     return make
 
 
+def gibbs_args(mean_field: bool):
+    """A sweep of 9 units (3 gaussian) of 5 chains, in a random order, at temperature 1.5."""
+    def make(rng, dtype, rows=5, units=9):
+        couplings = normal(rng, dtype, units, units)
+        couplings = couplings + couplings.T
+        np.fill_diagonal(couplings, 0)
+        gaussian = np.zeros(units, bool)
+        gaussian[[1, 4, 7]] = True
+        draws = None if mean_field else rng.random((rows, units)).astype(dtype)
+        normals = None if mean_field else normal(rng, dtype, rows, units)
+        states = (rng.random((rows, units)) < 0.5).astype(dtype)
+        return (states, couplings, normal(rng, dtype, units), rng.permutation(units), draws, normals, gaussian, 1.5,
+                mean_field)
+    return make
+
+
 def col2im_args(rng, dtype, kernel=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1)):
     """A convolution's window gradients with the batch innermost, (C, kh, kw, Ho, Wo, N), for a 3 x 2 x 6 x 5
     input."""
@@ -207,6 +223,7 @@ CASES: dict[str, list[Case]] = {
                         for bias in (True, False)],
     "add_activation_vjp": [Case(activation_vjp_args(name, with_gz), facts=flat) for name in twins.FUSED_ACTIVATIONS
                            for with_gz in (True, False)],
+    "gibbs_sweep": [Case(gibbs_args(mean_field), (0,)) for mean_field in (False, True)],
     "col2im_batch_last": [Case(col2im_args, tolerance=EXACT),
                           Case(lambda rng, dtype: col2im_args(rng, dtype, (2, 2), (2, 2), (0, 0, 0, 0)), tolerance=EXACT)],
     "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=flat)

@@ -25,7 +25,7 @@ IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 DTYPES = (np.float32, np.float64)
 CLOSE = {np.float32: {"rtol": 2e-5, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-13}}
 # (max_block, max_grid): one thread, blocks striding over sequences, threads striding over units
-LAUNCH_SHAPES = [(1, 1), (2, 3), (4, 2)]
+LAUNCH_SHAPES = [(1, 1), (2, 3), (3, 2), (4, 2)]
 
 
 # ---- the source --------------------------------------------------------------------------------------
@@ -36,7 +36,7 @@ def test_every_kernel_signature_is_read():
     assert set(found) == {"sgd", "adam", "lstm_step_forward", "lstm_step_backward", "lstm_sequence_forward",
                           "lstm_sequence_backward", "elman_sequence_forward", "elman_sequence_backward",
                           "gru_sequence_forward", "gru_sequence_backward", "maxpool_forward", "maxpool_backward",
-                          "col2im_batch_last", "bias_activation", "add_activation_vjp"}
+                          "col2im_batch_last", "bias_activation", "add_activation_vjp", "gibbs_sweep"}
     for signature in found.values():
         assert signature.params and all(p.kind in ("pointer", *SCALAR_TYPES) for p in signature.params)
     assert [p.kind for p in found["sgd"].params] == ["pointer"] * 3 + ["index_t", "real", "real", "int", "int"]
@@ -397,3 +397,29 @@ def test_col2im_batch_last(dtype, kernel, stride, pads, executor):
                                     kernel, stride, pads)
     assert kernels.launches == {"col2im_batch_last": 1} and got.flags.c_contiguous
     np.testing.assert_array_equal(to_host(got), expected)  # the same sums in the same order
+
+
+# ---- Gibbs sweeps ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mean_field", [False, True])
+def test_gibbs_sweep(dtype, mean_field, executor):
+    """A chain a block, its sums reduced over the block's threads (3 of them: a width that does not halve)."""
+    rng = np.random.default_rng(11)
+    rows, units = 4, 11
+    couplings = rng.standard_normal((units, units)).astype(dtype)
+    couplings += couplings.T
+    np.fill_diagonal(couplings, 0)
+    gaussian = rng.random(units) < 0.3
+    states = (rng.random((rows, units)) < 0.5).astype(dtype)
+    draws = None if mean_field else rng.random((rows, units)).astype(dtype)
+    normals = None if mean_field else rng.standard_normal((rows, units)).astype(dtype)
+    args = [states, couplings, rng.standard_normal(units).astype(dtype), rng.permutation(units), draws, normals,
+            gaussian, 0.7, mean_field]
+    arrays, launches = run_both(executor, dtype, entries.gibbs_sweep, twins.gibbs_sweep,
+                                lambda: [a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    assert launches == {"gibbs_sweep": 1}
+    assert_same(arrays[:1], dtype)
+    if not mean_field:
+        assert set(np.unique(arrays[0][1][:, ~gaussian])) <= {0, 1}

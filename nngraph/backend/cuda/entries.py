@@ -14,6 +14,7 @@ memory) the twin runs instead: the same results, more launches.
 from __future__ import annotations
 
 from nngraph.backend import sequence_twins, twins
+from nngraph.backend.core import to_device
 from nngraph.backend.cuda.launch import blocks_for, threads_for
 from nngraph.backend.twins import FUSED_ACTIVATIONS, lstm_slot_params
 
@@ -183,3 +184,20 @@ def add_activation_vjp(kernels, xp, gz, ga, z, a, name, parameter):
     kernels("add_activation_vjp", *_elementwise(kernels, z.size), gz, xp.ascontiguousarray(ga), z, a, out, z.size,
             FUSED_ACTIVATIONS.index(name), parameter, gz is not None)
     return out
+
+
+# ---- Gibbs sweeps -----------------------------------------------------------------------------------------
+
+GIBBS_BLOCK = 128  # threads reducing a chain's sum
+
+
+def gibbs_sweep(kernels, xp, states, couplings, bias, order, uniforms, normals, gaussian, temperature, mean_field):
+    rows, units = states.shape
+    if not _contiguous(states, bias, uniforms, normals):
+        return twins.gibbs_sweep(xp, states, couplings, bias, order, uniforms, normals, gaussian, temperature,
+                                 mean_field)
+    block = threads_for(units, kernels, GIBBS_BLOCK)
+    kernels("gibbs_sweep", rows, block, states, xp.ascontiguousarray(couplings.T), bias,
+            to_device(order.astype("int32"), xp), len(order), uniforms, normals,
+            to_device(gaussian.astype("int32"), xp), rows, units, temperature, mean_field,
+            shared=block * states.itemsize)

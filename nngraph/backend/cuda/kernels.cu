@@ -446,3 +446,50 @@ extern "C" __global__ void add_activation_vjp(const real* __restrict__ gz, const
         out[i] = has_gz ? gz[i] + through : through;
     }
 }
+
+// ---- Gibbs sweeps of a Boltzmann machine, one unit at a time --------------------------------------------
+// states (rows, units): one chain a row, a block a chain (strided); each update reduces the chain's states
+// times the unit's couplings over the block's threads, then thread 0 sets the unit (bernoulli: on where
+// its uniform draw < sigmoid(z / T), or the probability itself for mean field; gaussian: z + its normal draw
+// * sqrt(T), or z), and the block meets before the next unit reads it. couplings_t: the couplings
+// transposed, so a unit's incoming couplings are one contiguous row.
+
+// the sum of values[0 .. blockDim.x) into values[0], by halving (any blockDim); every thread must call it
+__device__ __forceinline__ void block_sum(real* values) {
+    for (int width = blockDim.x; width > 1;) {
+        const int half = (width + 1) / 2;
+        if ((int)threadIdx.x < width - half) values[threadIdx.x] += values[threadIdx.x + half];
+        __syncthreads();
+        width = half;
+    }
+}
+
+extern "C" __global__ void gibbs_sweep(real* __restrict__ states, const real* __restrict__ couplings_t,
+                                       const real* __restrict__ bias, const int* __restrict__ order, int count,
+                                       const real* __restrict__ uniforms, const real* __restrict__ normals,
+                                       const int* __restrict__ gaussian, int rows, int units, real temperature,
+                                       int mean_field) {
+    NNG_SHARED(real, partial);  // blockDim.x
+    BLOCKS_STRIDED(b, rows) {
+        real* chain = states + (index_t)b * units;
+        for (int step = 0; step < count; ++step) {
+            const int unit = order[step];
+            real sum = 0;
+            THREADS_STRIDED(k, units) sum = fma(chain[k], couplings_t[(index_t)unit * units + k], sum);
+            partial[threadIdx.x] = sum;
+            __syncthreads();
+            block_sum(partial);
+            if (threadIdx.x == 0) {
+                const real z = partial[0] + bias[unit];
+                const index_t at = (index_t)b * units + unit;
+                if (gaussian[unit]) {
+                    chain[unit] = mean_field ? z : z + normals[at] * sqrt(temperature);
+                } else {
+                    const real p = halved_sigmoid((z / temperature) * (real)0.5);
+                    chain[unit] = mean_field ? p : (uniforms[at] < p ? (real)1 : (real)0);
+                }
+            }
+            __syncthreads();
+        }
+    }
+}
