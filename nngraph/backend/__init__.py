@@ -7,6 +7,7 @@ from nngraph.backend.core import (
     array_module,
     available_backends,
     computed_on_device,
+    device_scalar,
     get_backend,
     host_floats,
     host_reads,
@@ -18,6 +19,6 @@ from nngraph.backend.core import (
     where_is,
 )
 
-__all__ = ["Backend", "accel", "array_module", "available_backends", "computed_on_device", "get_backend",
+__all__ = ["Backend", "accel", "array_module", "available_backends", "computed_on_device", "device_scalar", "get_backend",
            "host_floats", "host_reads", "host_writes", "is_device_array", "on_device_like", "to_device", "to_host",
            "where_is"]

@@ -199,6 +199,13 @@ def to_device(a, xp) -> Any:
     return xp.asarray(a)
 
 
+def device_scalar(xp, value: float, dtype) -> Any:
+    """A 0-d array holding the host number `value`, made on the device by a fill kernel (the number travels as
+    the launch's argument). cupy.asarray(value) would copy it from pageable host memory instead, and such a
+    copy first waits for everything queued on the stream: a host synchronisation inside the step."""
+    return xp.full((), value, dtype=dtype)
+
+
 def is_device_array(a) -> bool:
     """Whether `a` is already in device memory: a cupy array, or on numpy an array marked by `to_device`."""
     if isinstance(a, OnDevice):

@@ -186,6 +186,25 @@ def gibbs_sweep(xp, states, couplings, bias, order, uniforms, normals, gaussian,
             states[:, unit] = p if mean_field else uniforms[:, unit] < p
 
 
+# ---- softmax cross-entropy on class labels, by rows ----------------------------------------------------------
+
+
+def softmax_xent_rows(xp, z, labels):
+    """(each row's log-sum-exp, each row's loss -log softmax(z)[label]) for z (rows, classes) and int labels."""
+    top = z.max(axis=1, keepdims=True)
+    lse = top[:, 0] + xp.log(xp.exp(z - top).sum(axis=1))
+    return lse, lse - xp.take_along_axis(z, labels[:, None], axis=1)[:, 0]
+
+
+def softmax_xent_rows_vjp(xp, z, labels, lse, g, positions: int):
+    """The gradient of z for the mean of the rows' losses (over `positions` rows) times g: (softmax(z) -
+    onehot(label)) * g / positions."""
+    grad = xp.exp(z - lse[:, None])
+    grad[xp.arange(len(z)), labels] -= 1
+    grad *= g / positions
+    return grad
+
+
 # ---- the optimizer updates (torch.optim's formulas: bit for bit what the kernels compute) ---------
 
 

@@ -6,7 +6,9 @@ method seeding a gradient there) or the unit is served as before; the activation
 which is earlier than before but after everything it reads. Only the top level of a plan is fused (a scan's
 step is left as it is: its recurrent layers have their own whole-sequence kernels).
 
-`Program` applies it where `backend.accel` takes the CUDA path (cupy arrays; numpy arrays under
+It also marks the ops that have device kernels of their own (softmax cross-entropy on class labels: one pass
+over the rows forward, one over the values back, where the generic op makes some ten array operations each
+way). `Program` applies `for_device` where `backend.accel` takes the CUDA path (cupy arrays; numpy arrays under
 NNGRAPH_ISA=cuda, the emulator, which is how the tests run it); numpy's plans are never changed.
 """
 
@@ -23,6 +25,19 @@ PARAMETER_ATTRS = {"leaky_relu": ("slope", 0.01), "elu": ("alpha", 1.0)}  # ops/
 # readers of a unit whose value a method may set by hand (`Slots.given`: a VAE's posterior moments, refined):
 # such a unit's activation stays its own instruction, so that setting its value skips it alone
 SET_BY_HAND = frozenset({"gaussian_sample", "kl_normal", "kl_mixture"})
+
+
+DEVICE_KERNEL_OPS = frozenset({"softmax_cross_entropy"})  # ops with an attr `device_kernels` (one pass each way)
+
+
+def for_device(plan: Plan) -> Plan:
+    """The plan a program on the CUDA path runs: bias and activation fused, and the ops that have device
+    kernels told to use them."""
+    plan = fuse_bias_activation(plan)
+    if not any(ins.op.name in DEVICE_KERNEL_OPS for ins in plan.instrs):
+        return plan
+    return replace(plan, instrs=[replace(ins, attrs={**ins.attrs, "device_kernels": True})
+                                 if ins.op.name in DEVICE_KERNEL_OPS else ins for ins in plan.instrs])
 
 
 def fuse_bias_activation(plan: Plan) -> Plan:

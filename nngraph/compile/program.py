@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from nngraph.backend import Backend, accel, get_backend
+from nngraph.backend import Backend, accel, device_scalar, get_backend
 from nngraph.compile import interpret
-from nngraph.compile.fuse import fuse_bias_activation
+from nngraph.compile.fuse import for_device
 from nngraph.compile.gibbs import device_generator
 from nngraph.compile.plan import BUFFER, MASKED_INIT, PARAM, ROWS, TARGET, Plan
 from nngraph.errors import DataError
@@ -75,8 +75,8 @@ class Program:
     def __init__(self, train_plan: Plan, eval_plan: Plan, backend: Backend | None = None, seed: int = 0):
         self.backend = backend or get_backend()
         self.xp = self.backend.xp
-        if accel.path(self.xp) == accel.CUDA:  # a GPU's plans: a dense layer's bias and activation in one pass
-            train_plan, eval_plan = fuse_bias_activation(train_plan), fuse_bias_activation(eval_plan)
+        if accel.path(self.xp) == accel.CUDA:  # a GPU's plans: fewer, fused kernels
+            train_plan, eval_plan = for_device(train_plan), for_device(eval_plan)
         self.train_plan, self.eval_plan = train_plan, eval_plan
         init_rng = np.random.default_rng(seed)
         dtype = self.backend.dtype
@@ -273,6 +273,6 @@ class Program:
         plan = self.train_plan
         if seeds is None:
             dtype = self.backend.dtype
-            seeds = {ls.slot: self.xp.asarray(self.loss_weights[ls.label], dtype=dtype) for ls in plan.losses}
+            seeds = {ls.slot: device_scalar(self.xp, self.loss_weights[ls.label], dtype) for ls in plan.losses}
         # the contexts are of the instructions run: all, or the body alone (`run(..., with_loss=False)`)
         return interpret.backward(self.xp, plan.instrs[: len(ctxs)], values, ctxs, dict(seeds))

@@ -19,6 +19,7 @@ is a unit of the model, e.g. `mse(q, h)`); a data target gets None. Class labels
 
 from __future__ import annotations
 
+from nngraph.backend import accel
 from nngraph.errors import ShapeError
 from nngraph.ops.activations import log_softmax, stable_sigmoid, stable_softmax
 from nngraph.ops.registry import register, scalar_shape
@@ -92,9 +93,14 @@ def _xent_shape(shapes, attrs):
 
 @register("softmax_cross_entropy", shape=_xent_shape, batched_output=False)
 def softmax_cross_entropy(xp, inputs, attrs):
+    """attrs["device_kernels"] (compile/fuse.py sets it on the CUDA path): on class labels, one pass over the
+    rows forward (keeping their log-sum-exps as the ctx) and one over the values back."""
     z, t = inputs
-    log_p = log_softmax(xp, z)
     positions = z.size // z.shape[-1]
+    if attrs.get("device_kernels") and _labels_given(z, t):
+        lse, rows = accel.get("softmax_xent_rows", xp, dtype=z.dtype)(z.reshape(positions, -1), t.reshape(-1))
+        return rows.sum() / positions, lse
+    log_p = log_softmax(xp, z)
     if _labels_given(z, t):
         picked = xp.take_along_axis(log_p, t.astype(xp.intp, copy=False)[..., None], axis=-1)
         return -picked.sum() / positions, None
@@ -102,9 +108,13 @@ def softmax_cross_entropy(xp, inputs, attrs):
 
 
 @softmax_cross_entropy.vjp
-def _(xp, g, ctx, inputs, attrs):
+def _(xp, g, lse, inputs, attrs):
     z, t = inputs
-    scale = g / (z.size // z.shape[-1])
+    positions = z.size // z.shape[-1]
+    if lse is not None:  # the forward's device kernels
+        vjp = accel.get("softmax_xent_rows_vjp", xp, dtype=z.dtype)
+        return vjp(z.reshape(positions, -1), t.reshape(-1), lse, g, positions).reshape(z.shape), None
+    scale = g / positions
     grad = stable_softmax(xp, z)
     if _labels_given(z, t):
         onehot = xp.arange(z.shape[-1]) == t[..., None]

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from nngraph.backend import array_module, computed_on_device, to_device
+from nngraph.backend import array_module, computed_on_device, device_scalar, to_device
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.errors import BuildError, DataError, plural
@@ -170,7 +170,7 @@ class Gan(Method):
             return self._judge_halves_apart(x, n, rng)
         values, ctxs = self._judge(x, self.labels(n, n), rng)
         # the loss is the mean over both halves; twice that is BCE(real, 1) + BCE(fake, 0)
-        grads = self.disc.backward(values, ctxs, seeds={self.loss_slot: self.xp.asarray(2.0, x.dtype)})
+        grads = self.disc.backward(values, ctxs, seeds={self.loss_slot: device_scalar(self.xp, 2.0, x.dtype)})
         logits = values[self.logit_slot].reshape(-1)
         return judge_metrics(logits[:n], logits[n:]), grads
 
@@ -183,7 +183,7 @@ class Gan(Method):
         rows, logits, grads = len(x) // 2, [], {}
         for half, target in ((x[:rows], self.labels(n, 0)), (x[rows:], self.labels(0, n))):
             values, ctxs = self._judge(half, target, rng, noised=True)
-            for name, g in self.disc.backward(values, ctxs, seeds={self.loss_slot: self.xp.asarray(1.0, x.dtype)}
+            for name, g in self.disc.backward(values, ctxs, seeds={self.loss_slot: device_scalar(self.xp, 1.0, x.dtype)}
                                               ).items():
                 grads[name] = grads[name] + g if name in grads else g
             logits.append(values[self.logit_slot].reshape(-1))
@@ -194,7 +194,7 @@ class Gan(Method):
         values, ctxs = self.generate(max(n // self.pack, 1) * self.pack, rng, training=True)
         fake = values[self.fake_slot]
         judged, judge_ctxs = self._judge(fake, self.labels(len(fake) // self.pack, 0), rng)
-        seed = {self.loss_slot: self.xp.asarray(1.0, fake.dtype)}
+        seed = {self.loss_slot: device_scalar(self.xp, 1.0, fake.dtype)}
         _, to_input = self.disc.backward_to_inputs(judged, judge_ctxs, seeds=seed)
         grads = self.gen.backward(values, ctxs, seeds={self.fake_slot: to_input[self.real_input].reshape(fake.shape)})
         return judged[self.loss_slot], grads

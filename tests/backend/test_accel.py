@@ -207,6 +207,16 @@ def gibbs_args(mean_field: bool):
     return make
 
 
+def xent_args(rng, dtype, rows=7, classes=5):
+    return normal(rng, dtype, rows, classes, scale=4), rng.integers(0, classes, rows)
+
+
+def xent_vjp_args(rng, dtype):
+    z, labels = xent_args(rng, dtype)
+    lse, _ = twins.softmax_xent_rows(np, z, labels)
+    return z, labels, lse, np.asarray(0.5, dtype=dtype), 7
+
+
 def col2im_args(rng, dtype, kernel=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1)):
     """A convolution's window gradients with the batch innermost, (C, kh, kw, Ho, Wo, N), for a 3 x 2 x 6 x 5
     input."""
@@ -224,6 +234,8 @@ CASES: dict[str, list[Case]] = {
     "add_activation_vjp": [Case(activation_vjp_args(name, with_gz), facts=flat) for name in twins.FUSED_ACTIVATIONS
                            for with_gz in (True, False)],
     "gibbs_sweep": [Case(gibbs_args(mean_field), (0,)) for mean_field in (False, True)],
+    "softmax_xent_rows": [Case(xent_args)],
+    "softmax_xent_rows_vjp": [Case(xent_vjp_args)],
     "col2im_batch_last": [Case(col2im_args, tolerance=EXACT),
                           Case(lambda rng, dtype: col2im_args(rng, dtype, (2, 2), (2, 2), (0, 0, 0, 0)), tolerance=EXACT)],
     "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=flat)

@@ -76,3 +76,13 @@ def test_a_vae_keeps_its_posterior_moments_unfused(monkeypatch):
     moments = {slot for ins in plan.instrs if ins.op.name == "gaussian_sample" for slot in ins.inputs[:2]}
     assert moments and not fused_outputs & moments
     assert fuse_bias_activation(plan) is plan  # nothing further to fuse: the pass is idempotent
+
+
+def test_the_cuda_path_marks_the_ops_with_device_kernels(monkeypatch):
+    force_path(monkeypatch, accel.CUDA)
+    plan = nngraph.program(nngraph.load(SPECS / "digits_mlp.nn")).train_plan
+    (loss,) = [ins for ins in plan.instrs if ins.op.name == "softmax_cross_entropy"]
+    assert loss.attrs["device_kernels"]
+    force_path(monkeypatch, accel.TWINS)
+    plan = nngraph.program(nngraph.load(SPECS / "digits_mlp.nn")).train_plan
+    assert not any(ins.attrs.get("device_kernels") for ins in plan.instrs)

@@ -29,7 +29,7 @@ SHIM = r"""
 #include <cstring>
 #include <pthread.h>
 #include <vector>
-using std::expm1; using std::fma; using std::sqrt; using std::tanh;
+using std::exp; using std::expm1; using std::fma; using std::log; using std::nan; using std::sqrt; using std::tanh;
 #define __global__
 #define __device__
 #define __forceinline__ inline

@@ -201,3 +201,22 @@ def gibbs_sweep(kernels, xp, states, couplings, bias, order, uniforms, normals, 
             to_device(order.astype("int32"), xp), len(order), uniforms, normals,
             to_device(gaussian.astype("int32"), xp), rows, units, temperature, mean_field,
             shared=block * states.itemsize)
+
+
+# ---- softmax cross-entropy on class labels -----------------------------------------------------------------
+
+
+def softmax_xent_rows(kernels, xp, z, labels):
+    rows, classes = z.shape
+    lse, loss = xp.empty(rows, dtype=z.dtype), xp.empty(rows, dtype=z.dtype)
+    kernels("softmax_xent_forward", *_elementwise(kernels, rows), xp.ascontiguousarray(z),
+            xp.ascontiguousarray(labels, dtype=xp.int64), lse, loss, rows, classes)
+    return lse, loss
+
+
+def softmax_xent_rows_vjp(kernels, xp, z, labels, lse, g, positions):
+    grad = xp.empty(z.shape, dtype=z.dtype)
+    kernels("softmax_xent_backward", *_elementwise(kernels, z.size), xp.ascontiguousarray(z),
+            xp.ascontiguousarray(labels, dtype=xp.int64), lse, xp.asarray(g, dtype=z.dtype).reshape(1), grad, z.size,
+            z.shape[1], positions)
+    return grad

@@ -493,3 +493,34 @@ extern "C" __global__ void gibbs_sweep(real* __restrict__ states, const real* __
         }
     }
 }
+
+// ---- softmax cross-entropy on class labels: a row a thread ------------------------------------------------
+// z (rows, classes); each row's log-sum-exp (kept for the vjp) and its loss lse - z[label] (NaN for a label
+// outside [0, classes)).
+extern "C" __global__ void softmax_xent_forward(const real* __restrict__ z, const index_t* __restrict__ labels,
+                                                real* __restrict__ lse, real* __restrict__ row_loss, index_t rows,
+                                                int classes) {
+    GRID_STRIDED(r, rows) {
+        const real* row = z + r * classes;
+        real top = row[0];
+        for (int k = 1; k < classes; ++k) top = (row[k] > top || row[k] != row[k]) && top == top ? row[k] : top;
+        real sum = 0;
+        for (int k = 0; k < classes; ++k) sum += exp(row[k] - top);
+        const real total = top + log(sum);
+        const index_t label = labels[r];
+        lse[r] = total;
+        row_loss[r] = (label >= 0 && label < classes) ? total - row[label] : (real)nan("");
+    }
+}
+
+// the gradient of z: (softmax(z) - onehot(label)) * g / positions, g the loss's 0-d cotangent on the device
+extern "C" __global__ void softmax_xent_backward(const real* __restrict__ z, const index_t* __restrict__ labels,
+                                                 const real* __restrict__ lse, const real* __restrict__ g,
+                                                 real* __restrict__ grad, index_t count, int classes,
+                                                 real positions) {
+    GRID_STRIDED(i, count) {
+        const index_t r = i / classes;
+        const real hit = labels[r] == i % classes ? (real)1 : (real)0;
+        grad[i] = (exp(z[i] - lse[r]) - hit) * (g[0] / positions);
+    }
+}

@@ -19,7 +19,7 @@ class Param:
     name: str
     kind: str  # "pointer" or one of SCALAR_TYPES
     declared: str  # the type as written (for the emulator's generated code)
-    element: str = ""  # a pointer's element type: "real" or "int"
+    element: str = ""  # a pointer's element type: "real", "int" or "index_t"
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ def _param(text: str) -> Param:
     declared, name = " ".join(text.split()).rsplit(" ", 1)
     base = declared.replace("__restrict__", "").replace("*", "").removeprefix("const ").strip()
     if "*" in declared:
-        if base not in ("real", "int"):
-            raise ValueError(f"kernels.cu: pointer parameter {name!r} has type {declared!r}: real* or int* only")
+        if base not in ("real", "int", "index_t"):
+            raise ValueError(f"kernels.cu: pointer parameter {name!r} has type {declared!r}: real*, int* or "
+                             f"index_t* only")
         return Param(name, "pointer", declared, base)
     kind = base
     if kind not in SCALAR_TYPES:
