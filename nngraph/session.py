@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nngraph.backend import get_backend
+from nngraph.backend.core import GPU_PRODUCTS
 from nngraph.errors import BuildError, DataError, TrainingError, ValidationError
 from nngraph.graph.check import CheckedSpec
 from nngraph.graph.training import TrainConfig
@@ -35,11 +36,26 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
             dtype: str | None = None, data=None) -> Session:
     """Load and split the data, compile the model(s), and build the training method."""
     config = checked.train(train_name)
-    chosen = get_backend(backend, dtype or config.dtype)
+    chosen = command_backend(config, backend, dtype)
     method = build_method(checked, config, chosen)  # before the data: a refusal should come first
     if config.env is not None and data is None:
         return Session(checked, config, None, method, chosen)  # an agent's data is its environment
     return Session(checked, config, _splits(checked, config, method, chosen.dtype, data), method, chosen)
+
+
+def command_backend(config: TrainConfig, backend: str, dtype: str | None, training: bool = True):
+    """The backend a command runs on, computing in `dtype` (`--dtype`) or else the spec's. A GPU products mode
+    (tf32, bfloat16) elsewhere than on cupy: refused for training (at the spec's `dtype` setting when the spec
+    asked for it), float32 for evaluation, prediction and sampling (the parameters are float32 either way)."""
+    name = dtype or config.dtype
+    if name in GPU_PRODUCTS and backend != "cupy":
+        if not training:
+            name = "float32"
+        elif dtype is None:
+            raise ValidationError(f"dtype {name} is a GPU mode (float32 values, matrix products in {name} on an "
+                                  f"NVIDIA GPU); the {backend} backend computes in float32 or float64",
+                                  config.spans.get("dtype"), "train with --backend cupy, or set `dtype float32`")
+    return get_backend(backend, name)
 
 
 def _splits(checked: CheckedSpec, config: TrainConfig, method, dtype, data=None, scaler=None):
@@ -137,7 +153,7 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
             test, train = (_final_evaluation(method, part) if part is not None and len(part) else None
                            for part in (splits.test, splits.train))  # eval mode, as `nngraph eval` measures
         summary = summarize(history, spec_hash=spec_hash(checked.spec.source), seed=config.seed,
-                            backend=session.backend.name, dtype=str(session.backend.dtype),
+                            backend=session.backend.name, dtype=session.backend.dtype_name,
                             wall_time=time.perf_counter() - start, test=test, train=train)
         if getattr(method, "pretraining", None):  # a DBN's layers: reconstruction errors around pretraining
             summary["pretraining"] = method.pretraining
@@ -205,7 +221,7 @@ def restore_trained(checked: CheckedSpec, train_name, checkpoint, backend: str =
     from nngraph.train.provenance import RUN_KEY
 
     config = checked.train(train_name)
-    chosen = get_backend(backend, dtype or config.dtype)
+    chosen = command_backend(config, backend, dtype, training=False)
     method = build_method(checked, config, chosen)
     check = expectation(checked, config, method, command)
     state, meta = load_checkpoint(checkpoint, None, state_layout(method, BEST_PREFIX), check)

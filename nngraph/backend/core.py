@@ -21,12 +21,15 @@ from typing import Any
 
 import numpy
 
-from nngraph.backend.gpu import load_cupy, loaded_cupy
+from nngraph.backend.gpu import load_cupy, loaded_cupy, set_float32_products
 from nngraph.backend.memory import keep_freed_memory
 from nngraph.errors import BackendError, did_you_mean
 
 BACKEND_NAMES = ("numpy", "cupy")
 DTYPE_NAMES = ("float32", "float64")
+# float32 values whose matrix products run at lower precision on an NVIDIA GPU (cuBLAS's compute types: TF32,
+# or bfloat16 inputs; float32 accumulation either way), for training only; elsewhere there is no such mode
+GPU_PRODUCTS = ("tf32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,12 @@ class Backend:
     name: str
     xp: Any
     dtype: Any
+    products: str | None = None  # one of GPU_PRODUCTS: float32 values, the GPU's products at that precision
+
+    @property
+    def dtype_name(self) -> str:
+        """What the run computes in, as `--dtype` says it: float32, float64, tf32 or bfloat16."""
+        return self.products or str(self.dtype)
 
     def asarray(self, a) -> Any:
         """`a` on this backend's device; floating data converted to the backend dtype. A host array (anything
@@ -77,15 +86,24 @@ class Backend:
 
 
 def get_backend(name: str = "numpy", dtype: str = "float32") -> Backend:
-    """The backend called `name` ("numpy" or "cupy") computing in `dtype`."""
+    """The backend called `name` ("numpy" or "cupy") computing in `dtype` (one of DTYPE_NAMES, or on cupy one
+    of GPU_PRODUCTS)."""
     if name not in BACKEND_NAMES:
         raise BackendError(f"unknown backend '{name}'", hint=did_you_mean(name, BACKEND_NAMES))
-    if dtype not in DTYPE_NAMES:
-        raise BackendError(f"unsupported dtype '{dtype}'", hint=did_you_mean(dtype, DTYPE_NAMES))
+    if dtype not in DTYPE_NAMES + GPU_PRODUCTS:
+        raise BackendError(f"unsupported dtype '{dtype}'", hint=did_you_mean(dtype, DTYPE_NAMES + GPU_PRODUCTS))
+    if dtype in GPU_PRODUCTS and name != "cupy":
+        raise BackendError(f"dtype {dtype} is a GPU mode (float32 values, matrix products in {dtype} on an NVIDIA "
+                           f"GPU); the {name} backend computes in float32 or float64",
+                           hint="train with --backend cupy, or with --dtype float32")
     if name == "numpy":
         keep_freed_memory()
-    xp = numpy if name == "numpy" else require_cupy()
-    return Backend(name, xp, xp.dtype(dtype))
+        return Backend(name, numpy, numpy.dtype(dtype))
+    xp = require_cupy()
+    products = dtype if dtype in GPU_PRODUCTS else None
+    if dtype != "float64":
+        set_float32_products(xp, products)
+    return Backend(name, xp, xp.dtype("float32" if products else dtype), products)
 
 
 def require_cupy():

@@ -43,6 +43,16 @@ def loaded_cupy() -> ModuleType | None:
     return _cupy
 
 
+def set_float32_products(cupy, products: str | None) -> None:
+    """The precision of cupy's float32 matrix products from now on, process-wide: "tf32" (cuBLAS's TF32 tensor
+    cores), "bfloat16" (inputs rounded to bfloat16), float32 accumulation in both; None: cupy's default, full
+    float32 (unless the environment sets CUPY_TF32)."""
+    from cupy._core import _routines_linalg as linalg  # where cupy keeps its compute types
+
+    kind = {"tf32": linalg.COMPUTE_TYPE_TF32, "bfloat16": linalg.COMPUTE_TYPE_BF16, None: linalg.COMPUTE_TYPE_DEFAULT}
+    linalg.set_compute_type(cupy.float32, kind[products])
+
+
 def pool_bytes_of(run: Callable[[], object]) -> tuple[int, int]:
     """(bytes cupy's memory pool holds after `run()`, bytes in use after it), `run` started from a pool emptied
     of its free blocks. The pool keeps every block it frees until emptied, so what it holds after the call is

@@ -26,8 +26,9 @@ def train(spec: Path = SPEC,
                                               "summary and curves are deleted first)"),
           backend: str = BACKEND,
           dtype: Optional[str] = typer.Option(None, "--dtype", metavar="TYPE",
-                                              help="float32 or float64 (default: the spec's `dtype`, else "
-                                                   "float32)"),
+                                              help="float32 or float64; on --backend cupy also tf32 or "
+                                                   "bfloat16: float32 values, matrix products at that precision "
+                                                   "(default: the spec's `dtype`, else float32)"),
           overrides: Optional[List[str]] = SET, train_name: Optional[str] = TRAIN,
           json_out: bool = typer.Option(False, "--json", help="print summary.json to stdout, and no progress"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress on stderr"),

@@ -31,7 +31,7 @@ from nngraph.graph.shapes import (
 from nngraph.graph.training import TrainConfig
 from nngraph.safe_files import available_memory, describe_bytes
 
-ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
+ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8, "tf32": 4, "bfloat16": 4}  # the last two hold float32
 FLOAT64 = 8  # initialisation draws in float64 before casting
 CHECKPOINT_BUFFER = 16 << 20  # numpy writes an array into a zip member in pieces of this size
 TRAINING_IMPORTS = 16 << 20  # the training code a run imports first (~13 MiB), kept to the end

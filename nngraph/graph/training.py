@@ -202,10 +202,14 @@ def _checkpoint(config, s):
     config.checkpoint_every = expect_number(every, s.span, "checkpoint every", integer=True, low=1)
 
 
+DTYPES = ("float32", "float64", "tf32", "bfloat16")  # the last two: float32 values, a GPU's faster products
+
+
 def _dtype(config, s):
     value = _value(s)
-    if value not in ("float32", "float64"):
-        raise ValidationError(f"dtype: expected float32 or float64, got {value!r}", s.value.span)
+    if value not in DTYPES:
+        raise ValidationError(f"dtype: expected one of {', '.join(DTYPES)}, got {value!r}", s.value.span,
+                              did_you_mean(str(value), DTYPES) if isinstance(value, str) else None)
     config.dtype = value
 
 
