@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a GPU machine is lent for (issues 13 and 16), in one call that stays under 8 minutes:
-#   0. the CUDA kernels (nngraph/backend/cuda/kernels.cu) on the GPU against their numpy twins
+#   0. the CUDA kernels (nngraph/backend/cuda/kernels.cu) on the GPU against their numpy twins, and the tf32 and
+#      bfloat16 product modes (rounding, digits_mlp's accuracy against float32)
 #   1. benchmarks/gpu_side_by_side.py: nngraph cupy against torch CUDA, issue 13's table, floors, memory per step;
 #      then the recurrent cases again with NNGRAPH_KERNELS=0 (cupy's array ops, no CUDA kernels): their gain
 #   2. benchmarks/device_data.py: training data resident on the device against streamed
@@ -82,8 +83,8 @@ except ImportError:
 EOF
 
 # ---- 0. the CUDA kernels first: every later step runs them ------------------------------------------------------
-step "CUDA kernels against their twins (tests/backend/test_cuda_kernels.py -k gpu)" 40 \
-    python3 -m pytest -q -p no:cacheprovider -k gpu tests/backend/test_cuda_kernels.py
+step "CUDA kernels against their twins, tf32/bfloat16 products (-k gpu)" 60 \
+    python3 -m pytest -q -p no:cacheprovider -k gpu tests/backend/test_cuda_kernels.py tests/backend/test_gpu_products.py
 
 # ---- 1-2. benchmarks, on an otherwise idle machine ------------------------------------------------------------
 # shellcheck disable=SC2086 # GPU_SH_BENCH_ARGS is split on purpose
