@@ -78,3 +78,13 @@ def _fused(dense: Instr, activation: Instr) -> Instr:
     parameter = float(activation.attrs.get(attr, default)) if attr else 0.0
     return Instr(get_op("dense_activation"), dense.inputs, (dense.output, activation.output),
                  {**dense.attrs, "activation": name, "parameter": parameter}, dense.needs_grad)
+
+
+def unfused(ins: Instr) -> list[Instr]:
+    """A `dense_activation` instruction as the two it was made of (what an ONNX export writes)."""
+    z, a = ins.output
+    attrs = {k: v for k, v in ins.attrs.items() if k not in ("activation", "parameter")}
+    name = ins.attrs["activation"]
+    attr = PARAMETER_ATTRS.get(name, (None,))[0]
+    return [Instr(get_op("dense"), ins.inputs, z, attrs, ins.needs_grad),
+            Instr(get_op(name), (z,), a, {attr: ins.attrs["parameter"]} if attr else {})]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nngraph.compile.fuse import unfused
 from nngraph.compile.plan import Instr
 from nngraph.errors import BuildError, did_you_mean
 from nngraph.export.graph import BATCH, OnnxGraph
@@ -99,6 +100,12 @@ def flat_rows(g: OnnxGraph, slot: str) -> str:
     if len(g.shape(slot)) == 1:
         return g.value(slot)
     return g.node("Flatten", [g.value(slot)], f"{slot}:flat", axis=1)
+
+
+@exports("dense_activation")
+def _dense_activation(g, ins, shape):
+    """What compile/fuse.py made of a dense layer on the CUDA path: its two instructions again."""
+    export_instrs(g, unfused(ins))
 
 
 @exports("dense", "matmul")

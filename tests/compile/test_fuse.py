@@ -86,3 +86,21 @@ def test_the_cuda_path_marks_the_ops_with_device_kernels(monkeypatch):
     force_path(monkeypatch, accel.TWINS)
     plan = nngraph.program(nngraph.load(SPECS / "digits_mlp.nn")).train_plan
     assert not any(ins.attrs.get("device_kernels") for ins in plan.instrs)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu(0.2)", "elu"])
+def test_a_program_fused_on_the_cuda_path_exports_as_the_plain_one(activation, monkeypatch, tmp_path):
+    """Exports split a dense_activation back into its two nodes: the same ONNX graph's outputs."""
+    pytest.importorskip("onnxruntime")
+    from nngraph.export import export_onnx
+    spec = (SPECS / "digits_mlp.nn").read_text().replace("relu dropout=0.1", f"{activation} dropout=0.1").replace(
+        "epochs 60", "epochs 1")
+    (tmp_path / "m.nn").write_text(spec)
+    run = tmp_path / "run"
+    nngraph.fit(nngraph.load(tmp_path / "m.nn"), out=run, quiet=True, overwrite=True)
+    files = {}
+    for path in (accel.TWINS, accel.CUDA):
+        force_path(monkeypatch, path)
+        files[path] = tmp_path / f"{path}.onnx"
+        export_onnx(nngraph.load(tmp_path / "m.nn"), None, run / "checkpoint.npz", files[path])
+    assert files[accel.TWINS].read_bytes() == files[accel.CUDA].read_bytes()
