@@ -6,6 +6,14 @@ import pytest
 import nngraph
 from nngraph.errors import BuildError
 
+
+@pytest.fixture(autouse=True)
+def plain_plans(monkeypatch):
+    """These tests read the lowering's plans as lowered: not fused for the CUDA path (tests/compile/test_fuse.py
+    tests that), whatever NNGRAPH_ISA says."""
+    monkeypatch.setenv("NNGRAPH_KERNELS", "0")
+
+
 XOR = """
 model m {
   input x[2]
