@@ -65,8 +65,10 @@ train { model lenet; data xor; loss cross_entropy(y); optimizer sgd(lr=0.01, mom
 # ---- nngraph side -------------------------------------------------------------------------------
 
 
-def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray, backend: str = "numpy"):
-    """One training step on the batch (x, y) per call; the spec's `batch` does not enter a step, x's rows do."""
+def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray, backend: str = "numpy", resident: bool = False):
+    """One training step on the batch (x, y) per call; the spec's `batch` does not enter a step, x's rows do.
+    `resident`: the batch is copied to the backend's device once, as training keeps its data there
+    (train/feed.py); else each step takes the host arrays."""
     import nngraph
     from nngraph.backend import get_backend
     from nngraph.data.dataset import Dataset
@@ -75,8 +77,9 @@ def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray, backend: str = "num
     checked = nngraph.loads(spec)
     config = checked.train()
     task = "classification"
-    method = build_method(checked, config, get_backend(backend))
-    batch = Dataset(x, y, task)
+    chosen = get_backend(backend)
+    method = build_method(checked, config, chosen)
+    batch = Dataset(*((chosen.asarray(x), chosen.asarray(y)) if resident else (x, y)), task)
     rng = np.random.default_rng(0)
     return lambda: method.train_step(batch, rng)
 

@@ -9,9 +9,8 @@ sequences) per second of one training step; the two sides' timed runs alternate 
 ended by waiting for the device; rates are medians of `repeats` runs, the ratio the median of paired ratios. Each
 run takes about `seconds`: the step count comes from timing the slower side's step after the warm-up. The
 issue's floors (nngraph cupy / torch CUDA: MLP >= 1.3, LeNet >= 1.0, Elman >= 1.0, LSTM >= 0.5) are checked only
-for that pairing; other pairings print "n/a". nngraph's batch is a host array, fed to the step as training does
-(copied to the device inside the step on cupy); torch's batch sits on its device, as in a torch loop with a
-prefetching loader.
+for that pairing; other pairings print "n/a". Both sides' batches sit on their device: nngraph's copied there
+once, as training keeps its data resident (train/feed.py); torch's as in a torch loop with a prefetching loader.
 
 GPU memory of one step: cupy's memory pool, emptied of free blocks, then one step: the bytes it holds after
 (>= the peak in use, parameters and optimiser state included) and those in use after; torch: the step's
@@ -79,11 +78,11 @@ def steppers(kind: str, batch: int, backend: str, device: str | None):
     if kind in ("mlp", "lenet"):
         x, y = backprop_vs_torch.data(kind, batch, rng)
         spec = backprop_vs_torch.MLP if kind == "mlp" else backprop_vs_torch.LENET
-        ours = backprop_vs_torch.nngraph_stepper(spec, x, y, backend)
+        ours = backprop_vs_torch.nngraph_stepper(spec, x, y, backend, resident=True)
         theirs = backprop_vs_torch.torch_stepper(kind, x, y, device) if device else None
     else:
         x, y = rnn_vs_torch.data(rng, batch)
-        ours = rnn_vs_torch.nngraph_stepper(kind, x, y, backend)
+        ours = rnn_vs_torch.nngraph_stepper(kind, x, y, backend, resident=True)
         theirs = rnn_vs_torch.torch_stepper(kind, x, y, device) if device else None
     return ours, theirs
 

@@ -50,14 +50,18 @@ def data(rng, batch: int = BATCH):
     return x, rng.integers(0, CLASSES, batch)
 
 
-def nngraph_stepper(kind: str, x, y, backend: str = "numpy"):
+def nngraph_stepper(kind: str, x, y, backend: str = "numpy", resident: bool = False):
+    """One training step per call, as backprop_vs_torch.nngraph_stepper (`resident` likewise)."""
     import nngraph
     from nngraph.backend import get_backend
     from nngraph.data.dataset import Dataset
     from nngraph.session import build_method
 
     checked = nngraph.loads(spec(kind, len(x)))
-    method = build_method(checked, checked.train(), get_backend(backend))
+    chosen = get_backend(backend)
+    method = build_method(checked, checked.train(), chosen)
+    if resident:
+        x, y = chosen.asarray(x), chosen.asarray(y)
     batch = Dataset(x, y, "classification", CLASSES, info={"target": "final"})
     rng = np.random.default_rng(0)
     return lambda: method.train_step(batch, rng)
