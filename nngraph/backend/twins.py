@@ -128,31 +128,61 @@ def sigmoid(xp, x, out=None):
     return out
 
 
-def activation(xp, name: str, z, parameter: float):
-    """One of FUSED_ACTIVATIONS of z, a new array; `parameter` is leaky_relu's slope or elu's alpha."""
-    if name == "relu":
-        return xp.maximum(z, 0)
-    if name == "tanh":
-        return xp.tanh(z)
-    if name == "sigmoid":
-        return sigmoid(xp, z)
-    if name == "leaky_relu":
-        return xp.where(z > 0, z, z * parameter)
+def _relu(xp, z, parameter):
+    return xp.maximum(z, 0)
+
+
+def _relu_vjp(xp, g, z, a, parameter):
+    return g * (a > 0)
+
+
+def _tanh(xp, z, parameter):
+    return xp.tanh(z)
+
+
+def _tanh_vjp(xp, g, z, a, parameter):
+    return g * (1 - a * a)
+
+
+def _sigmoid(xp, z, parameter):
+    return sigmoid(xp, z)
+
+
+def _sigmoid_vjp(xp, g, z, a, parameter):
+    return g * a * (1 - a)
+
+
+def _leaky_relu(xp, z, slope):
+    return xp.where(z > 0, z, z * slope)
+
+
+def _leaky_relu_vjp(xp, g, z, a, slope):
+    return xp.where(z > 0, g, g * slope)
+
+
+def _elu(xp, z, alpha):
     # expm1 of the clipped input: exp of a large positive z would overflow even though `where` discards it
-    return xp.where(z > 0, z, parameter * xp.expm1(xp.minimum(z, 0)))
+    return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, 0)))
+
+
+def _elu_vjp(xp, g, z, a, alpha):
+    return xp.where(z > 0, g, g * (a + alpha))
+
+
+# name -> (forward(xp, z, parameter), vjp(xp, g, z, a, parameter)): `parameter` is leaky_relu's slope, elu's
+# alpha, ignored by the others; the order of FUSED_ACTIVATIONS
+ACTIVATIONS = {"relu": (_relu, _relu_vjp), "tanh": (_tanh, _tanh_vjp), "sigmoid": (_sigmoid, _sigmoid_vjp),
+               "leaky_relu": (_leaky_relu, _leaky_relu_vjp), "elu": (_elu, _elu_vjp)}
+
+
+def activation(xp, name: str, z, parameter: float):
+    """Activation `name` of z, a new array."""
+    return ACTIVATIONS[name][0](xp, z, parameter)
 
 
 def activation_vjp(xp, name: str, g, z, a, parameter: float):
     """The gradient of z from g, the gradient of a = activation(z)."""
-    if name == "relu":
-        return g * (a > 0)
-    if name == "tanh":
-        return g * (1 - a * a)
-    if name == "sigmoid":
-        return g * a * (1 - a)
-    if name == "leaky_relu":
-        return xp.where(z > 0, g, g * parameter)
-    return xp.where(z > 0, g, g * (a + parameter))
+    return ACTIVATIONS[name][1](xp, g, z, a, parameter)
 
 
 def bias_activation(xp, z, bias, name: str, parameter: float):

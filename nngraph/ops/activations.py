@@ -34,20 +34,26 @@ def stable_softplus(xp, x):
 
 
 def _elementwise(name: str, parameter_attr: str | None = None, default: float = 0.0) -> None:
-    """Register activation `name` (one of backend/twins.FUSED_ACTIVATIONS): its forward keeps (z, a) for the
-    vjp; `parameter_attr` names its one option (leaky_relu's slope, elu's alpha)."""
+    """Register activation `name` (one of backend/twins.ACTIVATIONS): its forward keeps a for the vjp;
+    `parameter_attr` names its one option (leaky_relu's slope, elu's alpha)."""
+    forward_of, vjp_of = twins.ACTIVATIONS[name]
 
-    def parameter(attrs) -> float:
-        return attrs.get(parameter_attr, default) if parameter_attr else 0.0
+    if parameter_attr is None:  # no option to look up: the hot path of relu, tanh and sigmoid nets
+        def forward(xp, inputs, attrs):
+            a = forward_of(xp, inputs[0], 0.0)
+            return a, a
 
-    @register(name, shape=same_shape)
-    def forward(xp, inputs, attrs):
-        a = twins.activation(xp, name, inputs[0], parameter(attrs))
-        return a, a
+        def vjp(xp, g, a, inputs, attrs):
+            return (vjp_of(xp, g, inputs[0], a, 0.0),)
+    else:
+        def forward(xp, inputs, attrs):
+            a = forward_of(xp, inputs[0], attrs.get(parameter_attr, default))
+            return a, a
 
-    @forward.vjp
-    def _(xp, g, a, inputs, attrs):
-        return (twins.activation_vjp(xp, name, g, inputs[0], a, parameter(attrs)),)
+        def vjp(xp, g, a, inputs, attrs):
+            return (vjp_of(xp, g, inputs[0], a, attrs.get(parameter_attr, default)),)
+
+    register(name, shape=same_shape)(forward).vjp(vjp)
 
 
 _elementwise("sigmoid")
