@@ -186,9 +186,10 @@ def activation_vjp(xp, name: str, g, z, a, parameter: float):
 
 
 def bias_activation(xp, z, bias, name: str, parameter: float):
-    """z += bias (in place; bias None: none), and the activation of z: a new array."""
+    """z += bias (in place; bias None: none) along z's axis 1 (a dense layer's units, a convolution's
+    channels), and the activation of z: a new array."""
     if bias is not None:
-        z += bias
+        z += bias if z.ndim == 2 else bias.reshape((-1,) + (1,) * (z.ndim - 2))
     return activation(xp, name, z, parameter)
 
 

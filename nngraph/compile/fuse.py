@@ -1,14 +1,14 @@
-"""A plan pass for the CUDA path: a `dense` instruction with a bias followed by its unit's activation becomes one
-`dense_activation` instruction (ops/dense.py) with both outputs, z and the activation, so a GPU adds the bias
-and applies the activation in one pass, and carries the activation's gradient back in one more (two and three
-kernel launches before). Both slots keep their names and values, so whatever reads z (a loss on the logits, a
-method seeding a gradient there) or the unit is served as before; the activation is computed where z is,
-which is earlier than before but after everything it reads. Only the top level of a plan is fused (a scan's
-step is left as it is: its recurrent layers have their own whole-sequence kernels).
+"""A plan pass for the CUDA path: a `dense` or `conv2d` instruction with a bias followed by its unit's activation
+becomes one `dense_activation` or `conv2d_activation` instruction (ops/fused.py) with both outputs, z and the
+activation, so a GPU adds the bias and applies the activation in one pass, and carries the activation's gradient
+back in one more (two and three kernel launches before). Both slots keep their names and values, so whatever reads z
+(a loss on the logits, a method seeding a gradient there) or the unit is served as before; the activation is
+computed where z is, which is earlier than before but after everything it reads. Only the top level of a plan is
+fused (a scan's step is left as it is: its recurrent layers have their own whole-sequence kernels).
 
-It also marks the ops that have device kernels of their own (softmax cross-entropy on class labels: one pass
-over the rows forward, one over the values back, where the generic op makes some ten array operations each
-way). `Program` applies `for_device` where `backend.accel` takes the CUDA path (cupy arrays; numpy arrays under
+It also marks the ops that have device kernels of their own (softmax cross-entropy on class labels: one pass over
+the rows forward, one over the values back, where the generic op makes some ten array operations each way).
+`Program` applies `for_device` where `backend.accel` takes the CUDA path (cupy arrays; numpy arrays under
 NNGRAPH_ISA=cuda, the emulator, which is how the tests run it); numpy's plans are never changed.
 """
 
@@ -19,6 +19,7 @@ from dataclasses import replace
 from nngraph.backend.twins import FUSED_ACTIVATIONS
 from nngraph.compile.interpret import outputs_of
 from nngraph.compile.plan import Instr, Plan
+from nngraph.ops.fused import FUSED_OPS
 from nngraph.ops.registry import get_op
 
 PARAMETER_ATTRS = {"leaky_relu": ("slope", 0.01), "elu": ("alpha", 1.0)}  # ops/activations.py's defaults
@@ -46,7 +47,7 @@ def fuse_bias_activation(plan: Plan) -> Plan:
     by_hand = {slot for ins in instrs if ins.op.name in SET_BY_HAND for slot in ins.inputs if slot}
     fused, removed = {}, set()
     for at, ins in enumerate(instrs):
-        if ins.op.name != "dense" or len(ins.inputs) < 3 or not ins.inputs[2]:
+        if ins.op.name not in FUSED_OPS or len(ins.inputs) < 3 or not ins.inputs[2]:
             continue
         follower = _activation_reading(instrs, at, ins.output)
         if follower is not None and instrs[follower].output not in by_hand:
@@ -72,19 +73,21 @@ def _activation_reading(instrs: list[Instr], at: int, z: str) -> int | None:
     return None
 
 
-def _fused(dense: Instr, activation: Instr) -> Instr:
+def _fused(product: Instr, activation: Instr) -> Instr:
     name = activation.op.name
     attr, default = PARAMETER_ATTRS.get(name, (None, 0.0))
     parameter = float(activation.attrs.get(attr, default)) if attr else 0.0
-    return Instr(get_op("dense_activation"), dense.inputs, (dense.output, activation.output),
-                 {**dense.attrs, "activation": name, "parameter": parameter}, dense.needs_grad)
+    return Instr(get_op(FUSED_OPS[product.op.name]), product.inputs, (product.output, activation.output),
+                 {**product.attrs, "activation": name, "parameter": parameter}, product.needs_grad)
 
 
 def unfused(ins: Instr) -> list[Instr]:
-    """A `dense_activation` instruction as the two it was made of (what an ONNX export writes)."""
+    """A fused instruction (`dense_activation`, `conv2d_activation`) as the two it was made of (what an ONNX
+    export writes)."""
     z, a = ins.output
     attrs = {k: v for k, v in ins.attrs.items() if k not in ("activation", "parameter")}
     name = ins.attrs["activation"]
     attr = PARAMETER_ATTRS.get(name, (None,))[0]
-    return [Instr(get_op("dense"), ins.inputs, z, attrs, ins.needs_grad),
+    plain = next(plain for plain, fused in FUSED_OPS.items() if fused == ins.op.name)
+    return [Instr(get_op(plain), ins.inputs, z, attrs, ins.needs_grad),
             Instr(get_op(name), (z,), a, {attr: ins.attrs["parameter"]} if attr else {})]

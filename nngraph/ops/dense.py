@@ -3,7 +3,6 @@ n-ary add, concat, bias_add, reshape."""
 
 from __future__ import annotations
 
-from nngraph.backend import accel
 from nngraph.errors import ShapeError
 from nngraph.ops.registry import register, same_shape, size_of
 
@@ -46,28 +45,6 @@ def dense_vjp(xp, g, x2, inputs, attrs):
         return gx, gw
     return gx, gw, None if inputs[2] is None else column_sums(xp, g)
 
-
-
-@register("dense_activation", shape=_dense_shape, params=(1, 2))
-def dense_activation(xp, inputs, attrs):
-    """`dense` and then its unit's activation (attrs: `activation`, one of backend/twins.FUSED_ACTIVATIONS, and
-    its `parameter`), as one instruction with two outputs, (z, a): the bias add and the activation are one
-    pass on a GPU, and so is the activation's vjp added to z's own gradient. compile/fuse.py puts it in the
-    plans of programs on the CUDA path; numpy's plans keep the two instructions."""
-    x2 = inputs[0].reshape(inputs[0].shape[0], -1)
-    z = x2 @ inputs[1]
-    bias = inputs[2] if len(inputs) > 2 else None
-    a = accel.get("bias_activation", xp, dtype=z.dtype)(z, bias, attrs["activation"], attrs["parameter"])
-    return (z, a), (x2, z, a)
-
-
-@dense_activation.vjp
-def _(xp, gs, ctx, inputs, attrs):
-    (gz, ga), (x2, z, a) = gs, ctx
-    if ga is not None:
-        gz = accel.get("add_activation_vjp", xp, dtype=z.dtype)(gz, ga, z, a, attrs["activation"],
-                                                               attrs["parameter"])
-    return dense_vjp(xp, gz, x2, inputs, attrs)
 
 
 def _autoregressive_shape(shapes, attrs):

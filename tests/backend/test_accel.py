@@ -174,12 +174,13 @@ def flat(args) -> dict:
 SEQUENCE = {"dtypes": FLOAT32, "tolerance": SUMS, "facts": lambda args: {"batch": BATCH}}
 
 
-def bias_activation_args(name, bias: bool):
-    """z (5, 7) pre-activations spanning both signs (a NaN and -0.0 among them), a bias or None."""
+def bias_activation_args(name, bias: bool, shape=(5, 7)):
+    """z pre-activations spanning both signs (a NaN and -0.0 among them): a dense layer's (5, 7), or a
+    convolution's (N, F, H, W); a bias per unit or channel, or None."""
     def make(rng, dtype):
-        z = normal(rng, dtype, 5, 7, scale=3)
-        z[0, 0], z[0, 1] = np.nan, -0.0
-        return z, normal(rng, dtype, 7) if bias else None, name, 0.2
+        z = normal(rng, dtype, *shape, scale=3)
+        z.flat[0], z.flat[1] = np.nan, -0.0
+        return z, normal(rng, dtype, shape[1]) if bias else None, name, 0.2
     return make
 
 
@@ -230,7 +231,7 @@ CASES: dict[str, list[Case]] = {
                         Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)), tolerance=EXACT, facts=windows)],
     "maxpool_backward": [Case(pool_backward_args)],
     "bias_activation": [Case(bias_activation_args(name, bias), (0,), facts=flat) for name in twins.FUSED_ACTIVATIONS
-                        for bias in (True, False)],
+                        for bias in (True, False)] + [Case(bias_activation_args("relu", True, (3, 4, 2, 5)), (0,))],
     "add_activation_vjp": [Case(activation_vjp_args(name, with_gz), facts=flat) for name in twins.FUSED_ACTIVATIONS
                            for with_gz in (True, False)],
     "gibbs_sweep": [Case(gibbs_args(mean_field), (0,)) for mean_field in (False, True)],

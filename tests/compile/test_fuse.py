@@ -2,6 +2,7 @@
 Every slot the unfused plan fills and every gradient come out the same (float64, the CUDA kernels on their CPU
 emulator), and what a method reads or sets by hand is left alone."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +11,17 @@ import pytest
 import nngraph
 from nngraph.backend import accel
 from nngraph.compile.fuse import fuse_bias_activation
+from nngraph.ops.fused import FUSED_OPS
 from tests.backend.paths import force_path
 from tests.compile.test_model_gradients import _batch
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
-# (spec, model, how many dense + activation pairs its training plan fuses): a softmax is not fused, nor a
-# dense link's sum with others (a residual's add), nor a tied link
+# (spec, model, how many dense or conv2d + activation pairs its training plan fuses): a softmax is not fused, nor
+# a dense link's sum with others (a residual's add), nor a tied link
 FUSED = [("digits_mlp", None, 2), ("logistic_xor", None, 1), ("xor", None, 2), ("vae_digits", None, 3),
          ("digits_residual", None, 4), ("multilabel_balls", None, 2), ("digits_tied_ae", None, 1),
-         ("gan_digits", "discriminator", 2)]
+         ("gan_digits", "discriminator", 2), ("digits_cnn", None, 2), ("mnist_lenet", None, 4),
+         ("digits_superres", None, 2)]
 
 
 def programs(name, model, monkeypatch):
@@ -32,7 +35,7 @@ def programs(name, model, monkeypatch):
 
 
 def fused_count(plan) -> int:
-    return sum(ins.op.name == "dense_activation" for ins in plan.instrs)
+    return sum(ins.op.name in FUSED_OPS.values() for ins in plan.instrs)
 
 
 @pytest.mark.parametrize("name, model, expected", FUSED)
@@ -72,7 +75,7 @@ def test_a_vae_keeps_its_posterior_moments_unfused(monkeypatch):
     checked = nngraph.loads(spec, path="vae_tanh.nn")
     force_path(monkeypatch, accel.CUDA)
     plan = nngraph.program(checked).train_plan
-    fused_outputs = {ins.output[1] for ins in plan.instrs if ins.op.name == "dense_activation"}
+    fused_outputs = {ins.output[1] for ins in plan.instrs if ins.op.name in FUSED_OPS.values()}
     moments = {slot for ins in plan.instrs if ins.op.name == "gaussian_sample" for slot in ins.inputs[:2]}
     assert moments and not fused_outputs & moments
     assert fuse_bias_activation(plan) is plan  # nothing further to fuse: the pass is idempotent
@@ -88,13 +91,14 @@ def test_the_cuda_path_marks_the_ops_with_device_kernels(monkeypatch):
     assert not any(ins.attrs.get("device_kernels") for ins in plan.instrs)
 
 
-@pytest.mark.parametrize("activation", ["relu", "leaky_relu(0.2)", "elu"])
-def test_a_program_fused_on_the_cuda_path_exports_as_the_plain_one(activation, monkeypatch, tmp_path):
-    """Exports split a dense_activation back into its two nodes: the same ONNX graph's outputs."""
+@pytest.mark.parametrize("name, activation", [("digits_mlp", "relu"), ("digits_mlp", "leaky_relu(0.2)"),
+                                              ("digits_mlp", "elu"), ("digits_cnn", "relu")])
+def test_a_program_fused_on_the_cuda_path_exports_as_the_plain_one(name, activation, monkeypatch, tmp_path):
+    """Exports split a fused instruction back into its two nodes: the same ONNX file."""
     pytest.importorskip("onnxruntime")
     from nngraph.export import export_onnx
-    spec = (SPECS / "digits_mlp.nn").read_text().replace("relu dropout=0.1", f"{activation} dropout=0.1").replace(
-        "epochs 60", "epochs 1")
+    spec = re.sub(r"epochs \d+", "epochs 1", (SPECS / f"{name}.nn").read_text()).replace(
+        "relu dropout=0.1", f"{activation} dropout=0.1")
     (tmp_path / "m.nn").write_text(spec)
     run = tmp_path / "run"
     nngraph.fit(nngraph.load(tmp_path / "m.nn"), out=run, quiet=True, overwrite=True)

@@ -172,8 +172,9 @@ def bias_activation(kernels, xp, z, bias, name, parameter):
     if not _contiguous(z, bias):
         return twins.bias_activation(xp, z, bias, name, parameter)
     a = xp.empty_like(z)
-    kernels("bias_activation", *_elementwise(kernels, z.size), z, bias, a, z.size, z.shape[-1],
-            FUSED_ACTIVATIONS.index(name), parameter, bias is not None)
+    inner = z.size // (z.shape[0] * z.shape[1]) if z.ndim > 1 and z.shape[0] * z.shape[1] else 1
+    kernels("bias_activation", *_elementwise(kernels, z.size), z, bias, a, z.size, z.shape[1] if z.ndim > 1 else 1,
+            inner, FUSED_ACTIVATIONS.index(name), parameter, bias is not None)
     return a
 
 

@@ -426,11 +426,14 @@ __device__ __forceinline__ real activation_vjp(real g, real z, real a, int activ
     }
 }
 
-// z (rows, width) += bias (has_bias), a = activation(z)
+// z += bias (has_bias), a = activation(z); z's values come in runs of `inner` sharing a bias value, `width`
+// values of bias repeating: a dense layer's (rows, width) with inner 1, a convolution's (N, F, H, W) with
+// width F and inner H * W
 extern "C" __global__ void bias_activation(real* __restrict__ z, const real* __restrict__ bias, real* __restrict__ a,
-                                           index_t count, int width, int activation, real parameter, int has_bias) {
+                                           index_t count, int width, index_t inner, int activation, real parameter,
+                                           int has_bias) {
     GRID_STRIDED(i, count) {
-        const real value = has_bias ? z[i] + bias[i % width] : z[i];
+        const real value = has_bias ? z[i] + bias[i / inner % width] : z[i];
         z[i] = value;
         a[i] = activate(value, activation, parameter);
     }
