@@ -14,6 +14,8 @@ n (nngraph/ops/recurrent.py), its sigmoids the same halved tanh.
 
 from __future__ import annotations
 
+from nngraph.backend.core import to_host
+
 SLOT_BLOCKS = (0, 1, 3, 2)  # the parameter column block (i, f, g, o = 0..3) that each slot holds
 
 
@@ -207,7 +209,8 @@ def gibbs_sweep(xp, states, couplings, bias, order, uniforms, normals, gaussian,
     states @ couplings[:, unit] + bias[unit]; a bernoulli unit is on where its uniform draw < sigmoid(z / T)
     (mean field: that probability), a gaussian one (`gaussian`, a host bool per unit) is z + its normal draw *
     sqrt(T) (mean field: z). uniforms and normals: (rows, units) draws made before the sweep, or None where
-    unused."""
+    unused. `order` and `gaussian` may be on the device (the CUDA path's): read once here."""
+    order, gaussian = to_host(order), to_host(gaussian).astype(bool)
     for unit in order:
         z = states @ couplings[:, unit] + bias[unit]
         if gaussian[unit]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nngraph.backend import accel, array_module
+from nngraph.backend import accel, array_module, to_device
 from nngraph.ops.activations import stable_sigmoid, stable_softmax
 
 # ---- primitives -----------------------------------------------------------------------------
@@ -204,7 +204,7 @@ class Sweeper:
     def __init__(self, machine, order: str = "random"):
         self.m, self.xp, self.order = machine, machine.xp, order
         self.structure = machine.structure()
-        self._classes: dict[bytes, list[np.ndarray]] = {}
+        self._classes: dict = {}  # colour classes by free units; on the CUDA path also device orders and kinds
 
     def update_sets(self, free: np.ndarray, rng) -> list:
         """The unit sets of one sweep, in update order: ints (one unit) or index arrays (a colour class)."""
@@ -226,15 +226,37 @@ class Sweeper:
         draws = None if mean_field else xp.empty(states.shape, dtype=states.dtype)
         if draws is not None:
             uniform(rng, draws)
-        sets = self.update_sets(free, rng)
-        if sets and isinstance(sets[0], int) and accel.path(xp) == accel.CUDA:
+        if self.order != "parallel" and len(free) and accel.path(xp) == accel.CUDA:
             normals = normal(rng, states) if draws is not None and m.gaussian[free].any() else None
-            accel.get("gibbs_sweep", xp, dtype=states.dtype)(states, couplings, bias, np.asarray(sets), draws,
-                                                             normals, m.gaussian, temperature, mean_field)
+            accel.get("gibbs_sweep", xp, dtype=states.dtype)(states, couplings, bias, self._device_order(free, rng),
+                                                             draws, normals, self._device_gaussian(), temperature,
+                                                             mean_field)
             return
-        for units in sets:
+        for units in self.update_sets(free, rng):
             z = states @ couplings[:, units] + bias[units]
             self._set(states, units, z, temperature, draws, mean_field, rng)
+
+    def _device_order(self, free: np.ndarray, rng):
+        """The sweep's order of the free units as int32 on the device: copied there once per set of free units
+        (sequential), shuffled there for a random order (the order of as many uniform draws, from the generator
+        itself under MPI: the same order on every rank; mean field passes no generator). Only a host generator
+        for a GPU's arrays makes a copy a sweep."""
+        key = ("order", free.tobytes())
+        if key not in self._classes:
+            self._classes[key] = to_device(free.astype(np.int32), self.xp)
+        units = self._classes[key]
+        if self.order != "random" or rng is None:
+            return units
+        draws = getattr(rng, "generator", rng).random(len(free))
+        if array_module(draws) is not self.xp:
+            return to_device(free[np.argsort(draws)].astype(np.int32), self.xp)
+        return units[self.xp.argsort(draws)]
+
+    def _device_gaussian(self):
+        """Which units are gaussian, int32 on the device, copied there once."""
+        if "gaussian" not in self._classes:
+            self._classes["gaussian"] = to_device(self.m.gaussian.astype(np.int32), self.xp)
+        return self._classes["gaussian"]
 
     def _set(self, states, units, z, temperature, draws, mean_field, rng) -> None:
         xp, gaussian = self.xp, self.m.gaussian[units]

@@ -13,8 +13,10 @@ memory) the twin runs instead: the same results, more launches.
 
 from __future__ import annotations
 
+import numpy
+
 from nngraph.backend import sequence_twins, twins
-from nngraph.backend.core import to_device
+from nngraph.backend.core import is_device_array, to_device
 from nngraph.backend.cuda.launch import blocks_for, threads_for
 from nngraph.backend.twins import FUSED_ACTIVATIONS, lstm_slot_params
 
@@ -198,10 +200,16 @@ def gibbs_sweep(kernels, xp, states, couplings, bias, order, uniforms, normals, 
         return twins.gibbs_sweep(xp, states, couplings, bias, order, uniforms, normals, gaussian, temperature,
                                  mean_field)
     block = threads_for(units, kernels, GIBBS_BLOCK)
-    kernels("gibbs_sweep", rows, block, states, xp.ascontiguousarray(couplings.T), bias,
-            to_device(order.astype("int32"), xp), len(order), uniforms, normals,
-            to_device(gaussian.astype("int32"), xp), rows, units, temperature, mean_field,
+    kernels("gibbs_sweep", rows, block, states, xp.ascontiguousarray(couplings.T), bias, _int32_on(xp, order),
+            len(order), uniforms, normals, _int32_on(xp, gaussian), rows, units, temperature, mean_field,
             shared=block * states.itemsize)
+
+
+def _int32_on(xp, a):
+    """`a` as int32 on the device: as it is where it already is (a sweeper's cached order), else copied."""
+    if is_device_array(a) and a.dtype == "int32":
+        return a
+    return to_device(numpy.asarray(a, dtype=numpy.int32), xp) if isinstance(a, numpy.ndarray) else a.astype("int32")
 
 
 # ---- softmax cross-entropy on class labels -----------------------------------------------------------------
