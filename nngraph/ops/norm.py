@@ -43,7 +43,8 @@ def batch_moments(xp, x, allreduce_sum=None):
         mean = x.mean(axis=axes)
         centred = x - _per_channel(mean, x)
         return mean, (centred * centred).mean(axis=axes), count
-    sums = allreduce_sum(xp.concatenate([x.sum(axis=axes), xp.asarray([count], dtype=x.dtype)]))
+    # the count made on the device (a fill kernel): copying a host list there would wait for the stream first
+    sums = allreduce_sum(xp.concatenate([x.sum(axis=axes), xp.full((1,), count, dtype=x.dtype)]))
     total = sums[-1]
     mean = sums[:-1] / total
     centred = x - _per_channel(mean, x)
