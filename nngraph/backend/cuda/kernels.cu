@@ -142,6 +142,43 @@ extern "C" __global__ void lstm_step_backward(const real* __restrict__ gates, co
 // ---- whole sequences: time-major rows, step t of the n sequences in rows [t n, (t + 1) n) ------------
 // h, c, dh: (1 + steps) n rows, block 0 the state before the first step; pre, gates' rows: steps n.
 
+// Each of this block's sequences through its steps, first to last: `step(row, j, before)` returns unit j of
+// h_t (and stores whatever else it keeps) from h_(t-1) in `before`, the block's shared state.
+template <typename Step>
+__device__ __forceinline__ void walk_forward(real* state, const real* h, int steps, int n, int hidden, Step step) {
+    BLOCKS_STRIDED(b, n) {
+        real* before = state;
+        real* after = state + hidden;
+        THREADS_STRIDED(j, hidden) before[j] = h[(index_t)b * hidden + j];
+        __syncthreads();
+        for (int t = 0; t < steps; ++t) {
+            const index_t row = (index_t)t * n + b;
+            THREADS_STRIDED(j, hidden) after[j] = step(row, j, (const real*)before);
+            __syncthreads();
+            real* swap = before;
+            before = after;
+            after = swap;
+        }
+    }
+}
+
+// The reverse sweep over each of this block's sequences, last step first: `cell(b, row, j)` carries unit j's
+// gradient through the step's cell into the shared `step_grad` (width values), then dh_(t-1) gathers
+// step_grad @ weight_t (weight_t = the recurrent weight transposed, (width, H)).
+template <typename Cell>
+__device__ __forceinline__ void walk_backward(real* step_grad, real* dh, const real* weight_t, int width, int steps,
+                                              int n, int hidden, Cell cell) {
+    BLOCKS_STRIDED(b, n) {
+        for (int t = steps - 1; t >= 0; --t) {
+            const index_t row = (index_t)t * n + b;
+            THREADS_STRIDED(j, hidden) cell(b, row, j);
+            __syncthreads();
+            THREADS_STRIDED(j, hidden) dh[row * hidden + j] += dot_column(step_grad, weight_t, width, hidden, j);
+            __syncthreads();
+        }
+    }
+}
+
 // Every step of an LSTM layer: pre (steps n, 4H) the input projection and bias in slot order, weight (H, 4H)
 // the recurrent weight in slot order (sigmoid slots halved); writes gates (4, steps n, H), tanh_c, h, c.
 extern "C" __global__ void lstm_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
@@ -150,31 +187,18 @@ extern "C" __global__ void lstm_sequence_forward(const real* __restrict__ pre, c
                                                  int steps, int n, int hidden) {
     NNG_SHARED(real, state);  // h_(t-1) and h_t of this block's sequence
     const index_t rows = (index_t)steps * n;
-    BLOCKS_STRIDED(b, n) {
-        real* before = state;
-        real* after = state + hidden;
-        THREADS_STRIDED(j, hidden) before[j] = h[(index_t)b * hidden + j];
-        __syncthreads();
-        for (int t = 0; t < steps; ++t) {
-            const index_t row = (index_t)t * n + b;
-            THREADS_STRIDED(j, hidden) {
-                real z[4];
-                for (int s = 0; s < 4; ++s)
-                    z[s] = pre[row * 4 * hidden + s * hidden + j] +
-                           dot_column(before, weight, hidden, 4 * hidden, s * hidden + j);
-                LstmCell cell = lstm_cell(z, c[row * hidden + j]);
-                for (int s = 0; s < 4; ++s) gates[s * rows * hidden + row * hidden + j] = cell.gate[s];
-                c[(row + n) * hidden + j] = cell.c;
-                tanh_c[row * hidden + j] = cell.tanh_c;
-                h[(row + n) * hidden + j] = cell.h;
-                after[j] = cell.h;
-            }
-            __syncthreads();
-            real* swap = before;
-            before = after;
-            after = swap;
-        }
-    }
+    walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
+        real z[4];
+        for (int s = 0; s < 4; ++s)
+            z[s] = pre[row * 4 * hidden + s * hidden + j] +
+                   dot_column(before, weight, hidden, 4 * hidden, s * hidden + j);
+        LstmCell cell = lstm_cell(z, c[row * hidden + j]);
+        for (int s = 0; s < 4; ++s) gates[s * rows * hidden + row * hidden + j] = cell.gate[s];
+        c[(row + n) * hidden + j] = cell.c;
+        tanh_c[row * hidden + j] = cell.tanh_c;
+        h[(row + n) * hidden + j] = cell.h;
+        return cell.h;
+    });
 }
 
 // The reverse sweep: per step from the last, the cell's vjp into da (steps n, 4H, parameter column order),
@@ -186,48 +210,27 @@ extern "C" __global__ void lstm_sequence_backward(const real* __restrict__ gates
                                                   const real* __restrict__ weight_t, int steps, int n, int hidden) {
     NNG_SHARED(real, step_da);  // da_t of this block's sequence, 4H
     const index_t rows = (index_t)steps * n;
-    BLOCKS_STRIDED(b, n) {
-        for (int t = steps - 1; t >= 0; --t) {
-            const index_t row = (index_t)t * n + b;
-            THREADS_STRIDED(j, hidden) {
-                real gate[4], grad[4];
-                for (int s = 0; s < 4; ++s) gate[s] = gates[s * rows * hidden + row * hidden + j];
-                lstm_cell_vjp(gate, c[row * hidden + j], tanh_c[row * hidden + j], dh[(row + n) * hidden + j],
-                              &dc[(index_t)b * hidden + j], grad);
-                for (int s = 0; s < 4; ++s) {
-                    da[row * 4 * hidden + s * hidden + j] = grad[s];
-                    step_da[s * hidden + j] = grad[s];
-                }
-            }
-            __syncthreads();
-            THREADS_STRIDED(j, hidden) dh[row * hidden + j] += dot_column(step_da, weight_t, 4 * hidden, hidden, j);
-            __syncthreads();
+    walk_backward(step_da, dh, weight_t, 4 * hidden, steps, n, hidden, [&](int b, index_t row, int j) {
+        real gate[4], grad[4];
+        for (int s = 0; s < 4; ++s) gate[s] = gates[s * rows * hidden + row * hidden + j];
+        lstm_cell_vjp(gate, c[row * hidden + j], tanh_c[row * hidden + j], dh[(row + n) * hidden + j],
+                      &dc[(index_t)b * hidden + j], grad);
+        for (int s = 0; s < 4; ++s) {
+            da[row * 4 * hidden + s * hidden + j] = grad[s];
+            step_da[s * hidden + j] = grad[s];
         }
-    }
+    });
 }
 
 // Every step of a tanh layer: h_t = tanh(h_(t-1) @ weight + pre_t); pre (steps n, H), weight (H, H).
 extern "C" __global__ void elman_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
                                                   real* __restrict__ h, int steps, int n, int hidden) {
     NNG_SHARED(real, state);
-    BLOCKS_STRIDED(b, n) {
-        real* before = state;
-        real* after = state + hidden;
-        THREADS_STRIDED(j, hidden) before[j] = h[(index_t)b * hidden + j];
-        __syncthreads();
-        for (int t = 0; t < steps; ++t) {
-            const index_t row = (index_t)t * n + b;
-            THREADS_STRIDED(j, hidden) {
-                real value = tanh(dot_column(before, weight, hidden, hidden, j) + pre[row * hidden + j]);
-                h[(row + n) * hidden + j] = value;
-                after[j] = value;
-            }
-            __syncthreads();
-            real* swap = before;
-            before = after;
-            after = swap;
-        }
-    }
+    walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
+        const real value = tanh(dot_column(before, weight, hidden, hidden, j) + pre[row * hidden + j]);
+        h[(row + n) * hidden + j] = value;
+        return value;
+    });
 }
 
 // The reverse sweep: da_t = dh_t * (1 - h_t^2), then dh_(t-1) += da_t @ weight.T (weight_t = weight.T).
@@ -235,20 +238,12 @@ extern "C" __global__ void elman_sequence_backward(const real* __restrict__ h, r
                                                    real* __restrict__ da, const real* __restrict__ weight_t,
                                                    int steps, int n, int hidden) {
     NNG_SHARED(real, step_da);
-    BLOCKS_STRIDED(b, n) {
-        for (int t = steps - 1; t >= 0; --t) {
-            const index_t row = (index_t)t * n + b;
-            THREADS_STRIDED(j, hidden) {
-                const real value = h[(row + n) * hidden + j];
-                const real grad = ((real)1 - value * value) * dh[(row + n) * hidden + j];
-                da[row * hidden + j] = grad;
-                step_da[j] = grad;
-            }
-            __syncthreads();
-            THREADS_STRIDED(j, hidden) dh[row * hidden + j] += dot_column(step_da, weight_t, hidden, hidden, j);
-            __syncthreads();
-        }
-    }
+    walk_backward(step_da, dh, weight_t, hidden, steps, n, hidden, [&](int b, index_t row, int j) {
+        const real value = h[(row + n) * hidden + j];
+        const real grad = ((real)1 - value * value) * dh[(row + n) * hidden + j];
+        da[row * hidden + j] = grad;
+        step_da[j] = grad;
+    });
 }
 
 // Every step of a GRU layer (gate blocks r, z, n): hu_t = h_(t-1) @ weight (3H), r and z the sigmoids of
@@ -257,36 +252,23 @@ extern "C" __global__ void gru_sequence_forward(const real* __restrict__ pre, co
                                                 real* __restrict__ h, real* __restrict__ hu, real* __restrict__ rz,
                                                 real* __restrict__ candidate, int steps, int n, int hidden) {
     NNG_SHARED(real, state);
-    BLOCKS_STRIDED(b, n) {
-        real* before = state;
-        real* after = state + hidden;
-        THREADS_STRIDED(j, hidden) before[j] = h[(index_t)b * hidden + j];
-        __syncthreads();
-        for (int t = 0; t < steps; ++t) {
-            const index_t row = (index_t)t * n + b;
-            THREADS_STRIDED(j, hidden) {
-                real product[3];
-                for (int s = 0; s < 3; ++s) {
-                    product[s] = dot_column(before, weight, hidden, 3 * hidden, s * hidden + j);
-                    hu[row * 3 * hidden + s * hidden + j] = product[s];
-                }
-                const real* p = pre + row * 3 * hidden;
-                const real r = halved_sigmoid((p[j] + product[0]) * (real)0.5);
-                const real z = halved_sigmoid((p[hidden + j] + product[1]) * (real)0.5);
-                const real next = tanh(r * product[2] + p[2 * hidden + j]);
-                rz[row * 2 * hidden + j] = r;
-                rz[row * 2 * hidden + hidden + j] = z;
-                candidate[row * hidden + j] = next;
-                const real value = (before[j] - next) * z + next;
-                h[(row + n) * hidden + j] = value;
-                after[j] = value;
-            }
-            __syncthreads();
-            real* swap = before;
-            before = after;
-            after = swap;
+    walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
+        real product[3];
+        for (int s = 0; s < 3; ++s) {
+            product[s] = dot_column(before, weight, hidden, 3 * hidden, s * hidden + j);
+            hu[row * 3 * hidden + s * hidden + j] = product[s];
         }
-    }
+        const real* p = pre + row * 3 * hidden;
+        const real r = halved_sigmoid((p[j] + product[0]) * (real)0.5);
+        const real z = halved_sigmoid((p[hidden + j] + product[1]) * (real)0.5);
+        const real next = tanh(r * product[2] + p[2 * hidden + j]);
+        rz[row * 2 * hidden + j] = r;
+        rz[row * 2 * hidden + hidden + j] = z;
+        candidate[row * hidden + j] = next;
+        const real value = (before[j] - next) * z + next;
+        h[(row + n) * hidden + j] = value;
+        return value;
+    });
 }
 
 // The reverse sweep: the step's vjp into gx (the gradient of pre) and ghu (of hu), each (steps n, 3H), and
@@ -296,35 +278,21 @@ extern "C" __global__ void gru_sequence_backward(const real* __restrict__ h, con
                                                  real* __restrict__ dh, real* __restrict__ gx, real* __restrict__ ghu,
                                                  const real* __restrict__ weight_t, int steps, int n, int hidden) {
     NNG_SHARED(real, step_ghu);  // 3H
-    BLOCKS_STRIDED(b, n) {
-        for (int t = steps - 1; t >= 0; --t) {
-            const index_t row = (index_t)t * n + b;
-            THREADS_STRIDED(j, hidden) {
-                const real g = dh[(row + n) * hidden + j];
-                const real r = rz[row * 2 * hidden + j], z = rz[row * 2 * hidden + hidden + j];
-                const real next = candidate[row * hidden + j];
-                const real d_next = (g * ((real)1 - z)) * ((real)1 - next * next);
-                const real d_r = (d_next * hu[row * 3 * hidden + 2 * hidden + j]) * (r * ((real)1 - r));
-                const real d_z = (g * (h[row * hidden + j] - next)) * (z * ((real)1 - z));
-                real* x_grad = gx + row * 3 * hidden;
-                real* u_grad = ghu + row * 3 * hidden;
-                x_grad[j] = d_r;
-                x_grad[hidden + j] = d_z;
-                x_grad[2 * hidden + j] = d_next;
-                u_grad[j] = d_r;
-                u_grad[hidden + j] = d_z;
-                u_grad[2 * hidden + j] = d_next * r;
-                step_ghu[j] = d_r;
-                step_ghu[hidden + j] = d_z;
-                step_ghu[2 * hidden + j] = d_next * r;
-                dh[row * hidden + j] += g * z;
-            }
-            __syncthreads();
-            THREADS_STRIDED(j, hidden)
-                dh[row * hidden + j] += dot_column(step_ghu, weight_t, 3 * hidden, hidden, j);
-            __syncthreads();
+    walk_backward(step_ghu, dh, weight_t, 3 * hidden, steps, n, hidden, [&](int b, index_t row, int j) {
+        const real g = dh[(row + n) * hidden + j];
+        const real r = rz[row * 2 * hidden + j], z = rz[row * 2 * hidden + hidden + j];
+        const real next = candidate[row * hidden + j];
+        const real d_next = (g * ((real)1 - z)) * ((real)1 - next * next);
+        const real d_r = (d_next * hu[row * 3 * hidden + 2 * hidden + j]) * (r * ((real)1 - r));
+        const real d_z = (g * (h[row * hidden + j] - next)) * (z * ((real)1 - z));
+        const real grads[3] = {d_r, d_z, d_next}, through_u[3] = {d_r, d_z, d_next * r};
+        for (int s = 0; s < 3; ++s) {
+            gx[row * 3 * hidden + s * hidden + j] = grads[s];
+            ghu[row * 3 * hidden + s * hidden + j] = through_u[s];
+            step_ghu[s * hidden + j] = through_u[s];
         }
-    }
+        dh[row * hidden + j] += g * z;
+    });
 }
 
 // ---- windows: max pooling and a convolution's input gradient, one pass each -------------------------------
