@@ -34,12 +34,33 @@ __device__ __forceinline__ real halved_sigmoid(real a) {
     return tanh(a) * (real)0.5 + (real)0.5;
 }
 
-// column j of rows @ weight[:, column], weight row-major with `width` columns: one sequence's product
+// rows @ weight[:, column] for one row (a sequence's h) and a row-major weight with `width` columns. Four
+// running sums over every fourth k, added at the end: four independent fma chains keep a thread's pipeline
+// busy where one chain of `depth` dependent fmas would wait on each
 __device__ __forceinline__ real dot_column(const real* __restrict__ rows, const real* __restrict__ weight,
                                            int depth, int width, int column) {
-    real sum = 0;
-    for (int k = 0; k < depth; ++k) sum = fma(rows[k], weight[(index_t)k * width + column], sum);
-    return sum;
+    real sum[4] = {0, 0, 0, 0};
+    int k = 0;
+    for (; k + 4 <= depth; k += 4)
+        for (int part = 0; part < 4; ++part)
+            sum[part] = fma(rows[k + part], weight[(index_t)(k + part) * width + column], sum[part]);
+    for (; k < depth; ++k) sum[0] = fma(rows[k], weight[(index_t)k * width + column], sum[0]);
+    return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+// `count` columns at once, column + i * stride for i < count: rows @ weight[:, column + i stride] into out[i]
+// (an LSTM's four gates, a GRU's three blocks), one independent fma chain a column
+template <int count>
+__device__ __forceinline__ void dot_columns(const real* __restrict__ rows, const real* __restrict__ weight,
+                                            int depth, int width, int column, int stride, real* out) {
+    real sum[count];
+    for (int i = 0; i < count; ++i) sum[i] = 0;
+    for (int k = 0; k < depth; ++k) {
+        const real value = rows[k];
+        const real* row = weight + (index_t)k * width + column;
+        for (int i = 0; i < count; ++i) sum[i] = fma(value, row[i * stride], sum[i]);
+    }
+    for (int i = 0; i < count; ++i) out[i] = sum[i];
 }
 
 // ---- the optimizers: torch.optim's formulas, over one flat array --------------------------------------
@@ -189,9 +210,8 @@ extern "C" __global__ void lstm_sequence_forward(const real* __restrict__ pre, c
     const index_t rows = (index_t)steps * n;
     walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
         real z[4];
-        for (int s = 0; s < 4; ++s)
-            z[s] = pre[row * 4 * hidden + s * hidden + j] +
-                   dot_column(before, weight, hidden, 4 * hidden, s * hidden + j);
+        dot_columns<4>(before, weight, hidden, 4 * hidden, j, hidden, z);
+        for (int s = 0; s < 4; ++s) z[s] += pre[row * 4 * hidden + s * hidden + j];
         LstmCell cell = lstm_cell(z, c[row * hidden + j]);
         for (int s = 0; s < 4; ++s) gates[s * rows * hidden + row * hidden + j] = cell.gate[s];
         c[(row + n) * hidden + j] = cell.c;
@@ -254,10 +274,8 @@ extern "C" __global__ void gru_sequence_forward(const real* __restrict__ pre, co
     NNG_SHARED(real, state);
     walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
         real product[3];
-        for (int s = 0; s < 3; ++s) {
-            product[s] = dot_column(before, weight, hidden, 3 * hidden, s * hidden + j);
-            hu[row * 3 * hidden + s * hidden + j] = product[s];
-        }
+        dot_columns<3>(before, weight, hidden, 3 * hidden, j, hidden, product);
+        for (int s = 0; s < 3; ++s) hu[row * 3 * hidden + s * hidden + j] = product[s];
         const real* p = pre + row * 3 * hidden;
         const real r = halved_sigmoid((p[j] + product[0]) * (real)0.5);
         const real z = halved_sigmoid((p[hidden + j] + product[1]) * (real)0.5);
