@@ -220,7 +220,10 @@ def to_device(a, xp) -> Any:
 def device_scalar(xp, value: float, dtype) -> Any:
     """A 0-d array holding the host number `value`, made on the device by a fill kernel (the number travels as
     the launch's argument). cupy.asarray(value) would copy it from pageable host memory instead, and such a
-    copy first waits for everything queued on the stream: a host synchronisation inside the step."""
+    copy first waits for everything queued on the stream: a host synchronisation inside the step. (numpy:
+    numpy.asarray, five times faster than a fill.)"""
+    if xp is numpy:
+        return numpy.asarray(value, dtype=dtype)
     return xp.full((), value, dtype=dtype)
 
 
