@@ -53,3 +53,9 @@ def test_missing_cupy_explains_why_and_how(monkeypatch):
         get_backend("cupy")
     assert "pip install nngraph[gpu]" in err.value.hint
     assert available_backends() == ["numpy"]
+
+
+def test_device_scalar_is_a_0d_array_in_the_dtype():
+    from nngraph.backend import device_scalar
+    value = device_scalar(np, 2.5, np.float32)
+    assert value.shape == () and value.dtype == np.float32 and float(value) == 2.5
