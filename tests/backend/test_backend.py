@@ -57,5 +57,5 @@ def test_missing_cupy_explains_why_and_how(monkeypatch):
 
 def test_device_scalar_is_a_0d_array_in_the_dtype():
     from nngraph.backend import device_scalar
-    value = device_scalar(np, 2.5, np.float32)
-    assert value.shape == () and value.dtype == np.float32 and float(value) == 2.5
+    value = device_scalar(numpy, 2.5, numpy.float32)
+    assert value.shape == () and value.dtype == numpy.float32 and float(value) == 2.5
