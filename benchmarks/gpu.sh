@@ -81,6 +81,7 @@ try:
 except ImportError:
     print("torch: not installed")
 EOF
+python3 -m nngraph.backend  # the CPU path, and whether this GPU compiles and runs nngraph's CUDA kernels
 
 # ---- 0. the CUDA kernels first: every later step runs them ------------------------------------------------------
 step "CUDA kernels against their twins, tf32/bfloat16 products (-k gpu)" 60 \

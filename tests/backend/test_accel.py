@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from nngraph.backend import accel, sequence_twins, twins
+from nngraph.backend.cuda.launch import device_check
 from nngraph.errors import BackendError
 from tests.backend.paths import COMPILED, WITH_GEMMS, force_path
 
@@ -477,4 +478,4 @@ def test_python_m_nngraph_backend_says_which_path_and_why(isa, code):
     if code:
         assert done.stderr == "error: NNGRAPH_ISA=avx3: not a path (hint: did you mean 'avx2'?)\n"
     else:
-        assert done.stdout == accel.status() + "\n"
+        assert done.stdout == accel.status() + "\n" + device_check() + "\n"

@@ -95,3 +95,25 @@ def threads_for(width: int, kernels: Kernels, most: int = 256) -> int:
 def blocks_for(count: int, block: int, kernels: Kernels) -> int:
     """Blocks for a grid-strided loop over `count` items."""
     return min(kernels.max_grid, max(1, -(-count // block)))
+
+
+def device_check() -> str:
+    """One line on the CUDA kernels of this machine's GPU: where there is one, they are compiled for both dtypes
+    and one launch (sgd over 1,000 values) is held to its numpy twin's bits; else why there is none here."""
+    from nngraph.backend.cuda import entries
+    from nngraph.backend.gpu import load_cupy
+    from nngraph.backend.twins import sgd
+
+    cupy, why_not = load_cupy()
+    if cupy is None:
+        return f"CUDA kernels: no GPU here ({why_not}); NNGRAPH_ISA=cuda runs them on the CPU emulator"
+    values = numpy.random.default_rng(0).standard_normal((3, 1000)).astype(numpy.float32)
+    want = [a.copy() for a in values]
+    sgd(numpy, want[0], want[1], want[2], numpy.empty(1000, numpy.float32), 0.1, 0.9, True)
+    got = [cupy.asarray(a) for a in values]
+    entries.sgd(kernels_for(cupy, numpy.float32), cupy, got[0], got[1], got[2], None, 0.1, 0.9, True)
+    kernels_for(cupy, numpy.float64)("sgd", 1, 1, cupy.zeros(1), None, cupy.zeros(1), 1, 0.1, 0.0, 0, 0)
+    same = all(numpy.array_equal(cupy.asnumpy(g), w) for g, w in zip(got[:2], want[:2]))
+    name = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
+    verdict = "gives its twin's bits" if same else "DIFFERS from its twin: set NNGRAPH_KERNELS=0"
+    return f"CUDA kernels: compiled for {name} (float32, float64); a launch of sgd {verdict}"
