@@ -335,7 +335,7 @@ def col2im_batch_last(xp, pieces, x_shape, kernel, stride, pads):
     top, bottom, left, right = pads
     (kh, kw), (sh, sw), (ho, wo) = kernel, stride, pieces.shape[3:5]
     overlapping = sh < kh or sw < kw
-    tiles = not overlapping and ho * sh == h + top + bottom and wo * sw == w + left + right
+    tiles = (sh, sw) == (kh, kw) and ho * sh == h + top + bottom and wo * sw == w + left + right
     out = (xp.empty if tiles else xp.zeros)((c, h + top + bottom, w + left + right, n), dtype=pieces.dtype)
     for i in range(kh):
         for j in range(kw):

@@ -239,6 +239,7 @@ CASES: dict[str, list[Case]] = {
     "softmax_xent_rows": [Case(xent_args)],
     "softmax_xent_rows_vjp": [Case(xent_vjp_args)],
     "col2im_batch_last": [Case(col2im_args, tolerance=EXACT),
+                          Case(lambda rng, dtype: col2im_args(rng, dtype, (1, 1), (2, 1), (1, 1, 1, 1)), tolerance=EXACT),
                           Case(lambda rng, dtype: col2im_args(rng, dtype, (2, 2), (2, 2), (0, 0, 0, 0)), tolerance=EXACT)],
     "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=flat)
             for m, nesterov in ((0.0, False), (0.9, False), (0.9, True))],
@@ -479,3 +480,19 @@ def test_python_m_nngraph_backend_says_which_path_and_why(isa, code):
         assert done.stderr == "error: NNGRAPH_ISA=avx3: not a path (hint: did you mean 'avx2'?)\n"
     else:
         assert done.stdout == accel.status() + "\n" + device_check() + "\n"
+
+
+@pytest.mark.parametrize("kernel, stride, pads", [((3, 3), (1, 1), (1, 1, 1, 1)), ((2, 2), (2, 2), (0, 0, 0, 0)),
+                                                  ((1, 1), (2, 1), (1, 1, 1, 1)), ((2, 3), (3, 2), (1, 0, 2, 1))])
+def test_col2im_is_the_adjoint_of_the_window_view(kernel, stride, pads):
+    """<col2im(pieces), x> = <pieces, windows of x> for any pieces and x: windows apart (stride > kernel)
+    leave pixels no window covers, which must come out zero."""
+    rng = np.random.default_rng(12)
+    pieces, x_shape, kernel, stride, pads = col2im_args(rng, np.float64, kernel, stride, pads)
+    x = rng.standard_normal(x_shape)
+    padded = np.pad(x, ((0, 0), (0, 0), pads[:2], pads[2:]))
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, pieces.shape[3:5]
+    windows = np.stack([np.stack([padded[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] for j in range(kw)], 1)
+                        for i in range(kh)], 1)  # (N, kh, kw, C, Ho, Wo)
+    inner = np.einsum("nijcyx,cijyxn->", windows, pieces)
+    assert np.sum(twins.col2im_batch_last(np, pieces, x_shape, kernel, stride, pads) * x) == pytest.approx(inner)
