@@ -24,8 +24,9 @@ from tests.backend.paths import force_path
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 DTYPES = (np.float32, np.float64)
 CLOSE = {np.float32: {"rtol": 2e-5, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-13}}
-# (max_block, max_grid): one thread, blocks striding over sequences, threads striding over units
-LAUNCH_SHAPES = [(1, 1), (2, 3), (3, 2), (4, 2)]
+# (max_block, max_grid, reverse): one thread, blocks striding over sequences, threads striding over units, and
+# the block's threads taking their turns last first (a race shows as a difference between the orders)
+LAUNCH_SHAPES = [(1, 1, False), (2, 3, False), (3, 2, True), (4, 2, False), (4, 2, True)]
 
 
 # ---- the source --------------------------------------------------------------------------------------
@@ -63,6 +64,34 @@ def test_nvrtc_compiles_the_kernels(real, arch):
     assert "warning" not in log.lower(), log
 
 
+RACY = """
+extern "C" __global__ void share(real* out, int meet) {
+    NNG_SHARED(real, cell);
+    if (threadIdx.x == 0) cell[0] = 1;
+    if (meet) __syncthreads();
+    out[threadIdx.x] = cell[0];
+}
+"""
+
+
+def test_the_emulator_shows_a_race():
+    """Thread 0 writes shared memory the others read: without a __syncthreads between, the result depends on
+    the order the threads run in (a race on a GPU), and the two orders the tests use tell it; with one, not."""
+    from nngraph.backend.cuda.emulator import EmulatedKernels
+    kernels = EmulatedKernels(np.float32, RACY)
+    results = {}
+    for meet in (0, 1):
+        for reverse in (False, True):
+            kernels.reverse = reverse
+            out = np.zeros(4, np.float32)
+            kernels("share", 1, 4, out, meet, shared=4)
+            results[meet, reverse] = out
+    np.testing.assert_array_equal(results[1, False], np.ones(4))
+    np.testing.assert_array_equal(results[1, True], np.ones(4))
+    np.testing.assert_array_equal(results[0, False], np.ones(4))  # thread 0 ran first
+    assert np.isnan(results[0, True][1:]).all()  # the others read the cell before thread 0 wrote it
+
+
 def test_nvrtc_refuses_what_is_not_cuda():
     """The check above can fail: a kernel calling an undeclared function is refused, with its line."""
     path = nvrtc.library_path()
@@ -77,7 +106,8 @@ def test_nvrtc_refuses_what_is_not_cuda():
 
 
 @pytest.fixture(params=[*LAUNCH_SHAPES, "gpu"],
-                ids=lambda shape: "gpu" if shape == "gpu" else f"emulator-block{shape[0]}-grid{shape[1]}")
+                ids=lambda shape: "gpu" if shape == "gpu" else
+                f"emulator-block{shape[0]}-grid{shape[1]}" + ("-reversed" if shape[2] else ""))
 def executor(request, monkeypatch):
     """The array module the CUDA versions run on: numpy (the emulator, in a few launch shapes) or cupy (the
     GPU, where there is one)."""
@@ -90,6 +120,7 @@ def executor(request, monkeypatch):
         kernels = kernels_for(np, dtype)
         monkeypatch.setattr(kernels, "max_block", request.param[0])
         monkeypatch.setattr(kernels, "max_grid", request.param[1])
+        monkeypatch.setattr(kernels, "reverse", request.param[2])
     return np
 
 

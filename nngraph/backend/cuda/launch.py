@@ -30,9 +30,9 @@ class Kernels:
     max_grid = 65535
     shared_bytes = 48 * 1024  # what a block may ask without opting in to more
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, source: str | None = None):
         self.dtype = numpy.dtype(dtype)
-        self.signatures = signatures()
+        self.signatures = signatures(source)
         self.launches: Counter = Counter()  # launches by kernel name: which entries ran their CUDA version
 
     def __call__(self, name: str, grid: int, block: int, *args, shared: int = 0) -> None:

@@ -34,10 +34,10 @@ def kernel_source() -> str:
 
 
 @cache
-def signatures() -> dict[str, Signature]:
-    """Every kernel of kernels.cu by name."""
+def signatures(source: str | None = None) -> dict[str, Signature]:
+    """Every kernel of kernels.cu (or of the CUDA text `source`) by name."""
     return {name: Signature(name, tuple(_param(text) for text in params.split(",")))
-            for name, params in _SIGNATURE.findall(kernel_source())}
+            for name, params in _SIGNATURE.findall(kernel_source() if source is None else source)}
 
 
 def _param(text: str) -> Param:
