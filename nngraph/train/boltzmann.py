@@ -230,8 +230,9 @@ class GeneralBoltzmann(EnergyMethod):
         xp.subtract(neg_pairs, pos_pairs, out=self.grad_weights)
         self.grad_weights[self.diagonal, self.diagonal] = 0  # a unit has no link to itself
         xp.subtract(neg_singles, pos_singles, out=self.grad_bias)
+        metrics = self.metrics(self.rows(batch), positive, fresh=False)  # the machine that ran the phases
         self.apply()
-        return self.metrics(self.rows(batch), positive, fresh=False)
+        return metrics
 
     def negative_phase(self, count: int, rng, share_of_examples: float = 1.0):
         """The model's statistics: from `count` random states, or from the persistent chains. Under MPI a rank
