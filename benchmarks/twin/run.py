@@ -11,6 +11,7 @@ import numpy as np
 from . import __doc__ as OVERVIEW
 from . import augment
 from .boltzmann_steps import compare_boltzmann_steps
+from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
 from .discriminator import gan_case
 from .gan_steps import compare_gan_steps
@@ -23,7 +24,8 @@ from .whole_runs import fit_case, recurrent_fit_case, schedule_cases
 
 # a training method driven step by step, its draws handed to the twin: (constructs, ((worst, where), spec))
 METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, "rbm_steps": compare_rbm_steps,
-                "boltzmann_steps": compare_boltzmann_steps, "augment": augment.compare_augment}
+                "boltzmann_steps": compare_boltzmann_steps, "dbn_steps": compare_dbn_steps,
+                "augment": augment.compare_augment}
 FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE}  # the least tolerance of a family that computes on float32 data

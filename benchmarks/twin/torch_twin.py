@@ -33,6 +33,11 @@ class Draws:
         self.made.append(("uniform", a))
         return a
 
+    def permutation(self, n):
+        a = self.rng.permutation(n)
+        self.made.append(("permutation", a))
+        return a
+
     def integers(self, low, high=None, size=None, **options):
         a = self.rng.integers(low, high, size=size, **options)
         self.made.append(("integers", a))
