@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .formulas import ACTIVATIONS
-from .net import Net
+from .net import Net, call
 
 
 def rand_pair(rng, lo, hi):
@@ -209,6 +209,56 @@ def loss_target(rng, loss, n, k, positions):
     if loss in ("bce", "bce_prob"):
         return (rng.random((n, k)) < 0.5).astype(float)
     return rng.normal(size=(n, k))
+
+
+def blocks_case(rng):
+    """A stack (`repeat=N`) and a block instance (with a port or without, `repeat=Q`), written with that syntax
+    for nngraph and expanded for the twin as section 5 names and links the copies; sizes from 1."""
+    net, used = Net(), set()
+    d, w, bw, R, Q = (int(rng.integers(lo, hi)) for lo, hi in ((1, 4), (1, 4), (1, 4), (1, 4), (1, 4)))
+    port, nobias = bool(rng.random() < 0.5), bool(rng.random() < 0.3)
+    stack_act, first, second = (rand_act(rng, False) for _ in range(3))
+    net.unit("x", "input", (d,))
+    copies = ["h"] if R == 1 else [f"h_{i}" for i in range(1, R + 1)]  # repeat=1 keeps the name (section 5)
+    for i, name in enumerate(copies):
+        net.unit(name, "layer", (w,), *stack_act)
+        net.link("x" if i == 0 else copies[i - 1], name)
+    exit_ = copies[-1]
+    for j in range(1, Q + 1):
+        prefix = "r." if Q == 1 else f"r_{j}."
+        if port:  # a bias-free identity layer that whatever links into the instance reaches unchanged
+            net.unit(prefix + "in", "layer", None, "identity")
+            net.link(exit_, prefix + "in", "identity")
+        net.unit(prefix + "a", "layer", (bw,), *first)
+        net.link(prefix + "in" if port else exit_, prefix + "a")
+        net.unit(prefix + "b", "layer", (bw,), *second, words=["nobias"] if nobias else [])
+        net.link(prefix + "a", prefix + "b")
+        exit_ = prefix + "b"
+    ce = bool(rng.random() < 0.5)
+    k = int(rng.integers(1 + ce, 4))
+    net.unit("y", "output", (k,), "softmax" if ce else "identity")
+    net.link(exit_, "y")
+    source = [*(["block res(width) {"] + (["  input in"] if port else []) + [
+        f"  layer a[width] {call(*first)}", f"  layer b[width] {call(*second)}{' nobias' if nobias else ''}",
+        f"  {'in -> a' if port else 'a'} -> b", "}"]),
+        "model m {", f"  input x[{d}]", f"  layer h[{w}] {call(*stack_act)} repeat={R}",
+        f"  use r = res({bw}){f' repeat={Q}' if Q > 1 else ''}", f"  output y[{k}] {'softmax' if ce else 'identity'}",
+        "  x -> h -> r -> y"]
+    if R > 1 and rng.random() < 0.5:  # a link into a middle copy, by its own name
+        source.append("  x -> h_2")
+        net.link("x", "h_2")
+        net.links.insert(0, net.links.pop())
+        used.add("a link into a copy of a stack")
+    if Q > 1 and rng.random() < 0.5:  # an instance's exit by the instance's name
+        source.append("  r_1 -> y")
+        net.link("r_1.b", "y")
+        used.add("a link out of one instance")
+    net.source = source + ["}"]
+    net.losses.append((1, "cross_entropy" if ce else "mse", "y", None))
+    used |= {f"repeat={R}", f"block repeat={Q}", "block with a port" if port else "block without a port",
+             *(["nobias in a block"] if nobias else [])}
+    n = int(rng.integers(1, 6))
+    return net, used, {"x": rng.normal(size=(n, d))}, loss_target(rng, "cross_entropy" if ce else "mse", n, k, 1)
 
 
 def tied_case(rng):
