@@ -16,7 +16,7 @@ import torch
 
 from nngraph.data.dataset import Dataset
 
-from .compare import Worst
+from .compare import Worst, rel_diff
 from .generate import rand_optimizer
 from .net import Net, call
 from .stepping import (
@@ -99,7 +99,8 @@ def boltzmann_step_case(rng):
     lines, more = rand_optimizer(rng)
     n = int(rng.integers(1, 6))
     lines += [f"method {call('boltzmann', options)}", f"batch {n}"]
-    used |= more | {"general" if any(a[0] == "h" and b[0] == "h" or a == b for a, b in links) else "restricted"}
+    names = {name for name, _, _ in visible}
+    used |= more | {"restricted" if all((a in names) != (b in names) for a, b in links) else "general"}
     used |= {"lateral" for a, b in links if a == b} | {"gaussian visible" for *_, k in visible if k == "gaussian"}
     text = "\n".join(net.model_lines("m") + ["train {", "  model m", "  data xor", *(
         "  " + line for line in lines), "}"]) + "\n"
@@ -233,12 +234,23 @@ class BoltzmannTwin:
         if not self.gaussian.any():
             codes = torch.tensor(list(itertools.product((0.0, 1.0), repeat=self.N)))
             log_z = torch.logsumexp(-energy(codes, W, b) / self.T, 0)
-            hidden = torch.tensor(list(itertools.product((0.0, 1.0), repeat=self.N - self.V))).reshape(-1, self.N - self.V)
+            count = self.N - self.V
+            hidden = torch.tensor(list(itertools.product((0.0, 1.0), repeat=count))).reshape(-1, count)
             rows = [torch.logsumexp(-energy(torch.cat([row.expand(len(hidden), -1), hidden], 1), W, b) / self.T, 0)
                     for row in data]
             out["log_likelihood"] = float(torch.stack(rows).mean() - log_z)
             out["loss"] = -out["log_likelihood"]
         return out
+
+
+def visible_bias_from(x, kind):
+    """Section 9: log(p / (1 - p)) of each bernoulli unit's frequency of being on, clipped to [0.001, 0.999];
+    the mean for gaussian units."""
+    p = torch.tensor(x).mean(0)
+    if kind == "gaussian":
+        return p
+    p = p.clamp(1e-3, 1 - 1e-3)
+    return torch.log(p / (1 - p))
 
 
 def energy(s, W, b):
@@ -249,8 +261,12 @@ def energy(s, W, b):
 def compare_boltzmann_steps(rng):
     used, text, x, options, (groups, visible), links = boltzmann_step_case(rng)
     config, method = method_for(text)
-    method.check_data(Dataset(x, None, "unsupervised"), None)  # as a run does: the visible biases from the data
+    data = Dataset(x, None, "unsupervised")
+    method.check_data(data, None)
+    method.pretrain(data, None)  # the loop's hook before the first epoch: the visible biases from the data
     twin, worst = BoltzmannTwin(method, config, options, groups, visible, links), Worst()
+    worst.note(rel_diff(twin.P["v.bias"].detach(), visible_bias_from(x[:, : twin.spans["v"].stop], groups[0][2])),
+               "v's biases from the data")
     for epoch in range(EPOCHS):
         start_epoch(method, config, epoch, EPOCHS)
         draws, ours = step(method, x, seed=400 + epoch)
