@@ -11,7 +11,7 @@ import numpy as np
 from nngraph.backend import get_backend
 from nngraph.backend.core import GPU_PRODUCTS
 from nngraph.errors import BuildError, DataError, TrainingError, ValidationError
-from nngraph.graph.check import CheckedSpec
+from nngraph.graph.check import CheckedSpec, one_value_batchnorms
 from nngraph.graph.training import TrainConfig
 
 
@@ -40,7 +40,29 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
     method = build_method(checked, config, chosen)  # before the data: a refusal should come first
     if config.env is not None and data is None:
         return Session(checked, config, None, method, chosen)  # an agent's data is its environment
-    return Session(checked, config, _splits(checked, config, method, chosen.dtype, data), method, chosen)
+    splits = _splits(checked, config, method, chosen.dtype, data)
+    _check_last_batch(checked, config, len(splits.train))
+    return Session(checked, config, splits, method, chosen)
+
+
+def last_batch_rows(rows: int, batch: int) -> int:
+    """The rows of an epoch's last batch (section 7: slices of `batch` rows, the last one what remains)."""
+    return rows % batch or batch if rows > batch else rows
+
+
+def _check_last_batch(checked: CheckedSpec, config: TrainConfig, rows: int) -> None:
+    """A training split that leaves a last batch of one row, where a batchnorm needs two (graph/check.py refuses
+    `batch 1` itself): refused before the run starts, with the nearest batch sizes that leave none."""
+    units = one_value_batchnorms(checked.models, config) if last_batch_rows(rows, config.batch) == 1 else []
+    if not units:
+        return
+    nearest = (b for d in range(1, max(config.batch, rows) + 1) for b in (config.batch - d, config.batch + d))
+    fits = [b for b in nearest if 2 <= b <= rows and last_batch_rows(rows, b) != 1][:2]
+    hint = f"use batch {' or '.join(map(str, fits))}" if fits else "train on at least 2 examples"
+    raise DataError(f"the training split's {rows} examples leave a last batch of one row (batch {config.batch}), and "
+                    f"batchnorm on '{units[0]}' normalises each of its values over the batch's rows: one row has no "
+                    "variance", config.spans.get("batch") or (config.data.span if config.data else None),
+                    hint + ", or `layernorm` (each example on its own)")
 
 
 def command_backend(config: TrainConfig, backend: str, dtype: str | None, training: bool = True):

@@ -6,17 +6,23 @@ F.max_pool2d, ... where the documentation names PyTorch's convention; the formul
 own, e.g. bicubic's a = -0.5 or GRU's `b_hn` = 0). Parameters are nngraph's, copied into torch by name. Compared:
 every unit's forward value (eval and training mode; dropout masks and a VAE's eps are drawn once and handed
 to both), the loss, every parameter gradient, running statistics, and the parameters after three steps of
-penalties (l1, l2), clipping and the optimizer (sgd with momentum/nesterov, adam). The `fit` and `bptt_fit`
-families run `nngraph.fit` on an npz file (one full batch an epoch; with `bptt` windows) and compare the
-checkpoint's parameters and summary.json's train loss with the twin's own epochs. The method families drive
-`method vae`, `gan`, `cd` and `pcd` step by step as the training loop does (the schedule's rate at each
-epoch's start, one full batch a step) with a generator that hands nngraph numbers and keeps them, and give the
-twin those draws in the order the documentation gives (eps, G's noise, instance noise, the Gibbs sampler's
-uniform draws); they compare each step's metrics and the parameters after the last step.
+penalties (l1, l2), clipping and the optimizer (sgd with momentum/nesterov, adam). Specs reach odd sizes (1-unit
+layers, a batch of one row, sequences of one step), every loss with every target form section 7 allows, and
+stacks and blocks (`repeat=`, `use`, ports), written with that syntax and expanded for the twin. The `fit` and
+`bptt_fit` families run `nngraph.fit` on an npz file (one full batch an epoch, or shuffled minibatches with a
+last partial one; with `bptt` windows) and compare the checkpoint's parameters and summary.json's train loss
+with the twin's own epochs. The method families drive `method vae`, `gan`, `cd`, `pcd` and `boltzmann` step by
+step as the training loop does (the schedule's rate at each epoch's start, one full batch a step), and `dbn`'s
+pretraining through the loop itself, with a generator that hands nngraph numbers and keeps them, and give the
+twin those draws in the order the documentation gives (eps, G's noise, instance noise, the Gibbs samplers'
+uniform draws, sweep orders, epochs' row orders); they compare each step's metrics and the parameters after the
+last step.
 
-Families (`--only`): feedforward, optimizer, tied, vae, recurrent, conv_loop, gan (minibatch_std), schedule,
-fit, bptt_fit, vae_steps, gan_steps, rbm_steps (cd and pcd), augment (its changed images: float32 data, so
-compared to 1e-5 whatever `--tol`). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
+Families (`--only`): feedforward, optimizer, blocks (repeat= and blocks), tied, vae, recurrent, conv_loop, gan
+(minibatch_std), schedule, fit, bptt_fit, vae_steps, gan_steps, rbm_steps (cd and pcd), boltzmann_steps
+(general machines: annealing, sweep orders, mean field, noisy clamping, persistent chains), dbn_steps (greedy
+pretraining, labels, then fine-tuning), augment (its changed images: float32 data, so compared to 1e-5 whatever
+`--tol`). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
 give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
 
 Usage: python benchmarks/twin_check.py (or python -m benchmarks.twin) [--cases N] [--seed S] [--only FAMILY]
@@ -27,5 +33,5 @@ case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itsel
 Modules: net (a model rendered as .nn text), generate (random specs), formulas and torch_twin (the twin),
 compare (feedforward comparisons and optimizer steps), recurrent, discriminator, whole_runs (`nngraph.fit` runs
 and schedules), stepping (a method driven step by step, the draws handed over), vae_steps, gan_steps,
-rbm_steps, augment, run (the command line).
+rbm_steps, boltzmann_steps, dbn_steps, augment, run (the command line).
 """

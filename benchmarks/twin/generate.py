@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .formulas import ACTIVATIONS
-from .net import Net
+from .net import Net, call
 
 
 def rand_pair(rng, lo, hi):
@@ -28,8 +28,9 @@ def rand_act(rng, allow_softmax=True):
     return word, opts
 
 
-def image_stage(rng, net, src, shape, i):
-    """One image link out of `src` [C, H, W] into a new unit; the construct's name and the new shape."""
+def image_stage(rng, net, src, shape, i, norms=("batchnorm", "layernorm")):
+    """One image link out of `src` [C, H, W] into a new unit (normalised by one of `norms`, maybe); the
+    construct's name and the new shape."""
     c, h, w = shape
     kinds = ["conv", "conv", "maxpool", "avgpool", "upsample", "deconv", "pixelshuffle"]
     kind = kinds[rng.integers(len(kinds))]
@@ -88,7 +89,7 @@ def image_stage(rng, net, src, shape, i):
     act, aopts = rand_act(rng, allow_softmax=rng.random() < 0.3)
     norm = None
     if real_kind in ("conv", "deconv") and rng.random() < 0.3:
-        norm = "batchnorm" if rng.random() < 0.5 else "layernorm"
+        norm = norms[rng.integers(len(norms))]
     net.unit(name, "layer", None, act, aopts, norm)
     net.link(src, name, real_kind, **opts)
     if act == "softmax":
@@ -105,21 +106,35 @@ def image_stage(rng, net, src, shape, i):
     return kind, name, out
 
 
+LOSSES = ("mse", "bce", "bce_prob", "cross_entropy", "cross_entropy_prob", "cross_entropy_logits", "mse_labels",
+          "bce_label", "bce_labels_onehot", "bce_prob_label", "cross_entropy_logits_prob", "cross_entropy_positions",
+          "cross_entropy_positions_prob")  # every term with every target form section 7 allows
+
+
 def feedforward_case(rng):
-    """An image pipeline, a dense head and a loss; the constructs it uses."""
+    """An image pipeline, a dense head and a loss; the constructs it uses. Sizes from 1 (a 1-unit layer, a batch
+    of one row: then no batchnorm, which one row cannot normalise)."""
     net, used = Net(), set()
+    n = int(rng.integers(1, 7))
+    norms = ("batchnorm", "layernorm") if n > 1 else ("layernorm",)
+    if n == 1:
+        used.add("batch of one row")
     shape = (int(rng.integers(1, 3)), int(rng.integers(4, 8)), int(rng.integers(4, 8)))
     net.unit("x", "input", shape)
     src = "x"
     for i in range(int(rng.integers(0, 3))):
-        stage = next(filter(None, (image_stage(rng, net, src, shape, i) for _ in range(4))), None)
+        stage = next(filter(None, (image_stage(rng, net, src, shape, i, norms) for _ in range(4))), None)
         if stage is None:  # four draws too large or too small: stop here
             break
         kind, src, shape = stage
         used.add(kind)
-    hidden = int(rng.integers(2, 6))
+    hidden = int(rng.integers(1, 6))
+    if hidden == 1:
+        used.add("1-unit layer")
     act, aopts = rand_act(rng, False)
-    norm = [None, "batchnorm", "layernorm"][rng.integers(3)]
+    if hidden == 1:  # layernorm over one value is its shift whatever the input: gradients of rounding noise alone
+        norms = tuple(nm for nm in norms if nm != "layernorm")
+    norm = [None, *norms][rng.integers(len(norms) + 1)]
     nopts = {}
     if norm and rng.random() < 0.5:
         nopts["eps"] = 0.01
@@ -135,31 +150,33 @@ def feedforward_case(rng):
     net.unit("h", "layer", (hidden,), act, aopts, norm, nopts, words)
     used |= {f"act:{act}", *([norm] if norm else [])}
     net.link(src, "h")
-    loss = ["mse", "bce", "bce_prob", "cross_entropy", "cross_entropy_prob", "cross_entropy_logits",
-            "mse_labels", "bce_label"][rng.integers(8)]
+    loss = LOSSES[rng.integers(len(LOSSES))]
     k = int(rng.integers(2, 5))
+    positions = int(rng.integers(1, 4))  # an [S, K] output's S
+    out_shape = (positions, k) if loss.startswith("cross_entropy_positions") else (k,)
     if loss in ("mse", "mse_labels"):
         net.unit("y", "output", (k,), *rand_act(rng))
-    elif loss == "bce":
+    elif loss in ("bce", "bce_labels_onehot"):
         net.unit("y", "output", (k,), "sigmoid")
     elif loss == "bce_label":
         k = 1
         net.unit("y", "output", (1,), "sigmoid")
-    elif loss == "bce_prob":
+    elif loss in ("bce_prob", "bce_prob_label"):  # probabilities read by an identity output
+        k = 1 if loss == "bce_prob_label" else k
         net.unit("s", "layer", (k,), "sigmoid")
         net.unit("y", "output", None, "identity")
         net.link("h", "s")
         net.link("s", "y", "identity")
-    elif loss == "cross_entropy_logits":
+    elif loss.startswith("cross_entropy_logits"):
         net.unit("y", "output", (k,), "identity")
     else:
-        net.unit("y", "output", (k,), "softmax")
-    if loss != "bce_prob":
+        net.unit("y", "output", out_shape, "softmax")
+    if not loss.startswith("bce_prob"):
         net.link("h", "y")
-    if rng.random() < 0.3 and loss != "bce_prob":
+    if rng.random() < 0.3 and not loss.startswith("bce_prob"):
         net.link(src, "y")  # a skip connection: two links into y
         used.add("skip")
-    if loss in ("mse", "cross_entropy_logits") and rng.random() < 0.3:
+    if loss in ("mse", "cross_entropy_logits", "cross_entropy_logits_prob") and rng.random() < 0.3:
         net.units[-1]["words"].append("dropout=0.25")  # the loss reads the dropped values
         used.add("dropout on the output a loss reads")
     term = "cross_entropy" if loss.startswith("cross") else loss.split("_")[0]
@@ -175,17 +192,75 @@ def feedforward_case(rng):
         net.link("h", "q")
         net.losses.append((0.3, "mse", "q", "h"))
         used.add("mse(q, h): both sides differentiated")
-    n = int(rng.integers(3, 7))
     xs = {"x": rng.normal(size=(n, *net.units[0]["shape"]))}
-    if loss in ("cross_entropy", "cross_entropy_logits", "mse_labels", "bce_label"):
-        target = rng.integers(0, k if loss != "bce_label" else 2, size=n)
-    elif loss == "cross_entropy_prob":
-        target = rng.dirichlet(np.ones(k), size=n)
-    elif loss in ("bce", "bce_prob"):
-        target = (rng.random((n, k)) < 0.5).astype(float)
-    else:
-        target = rng.normal(size=(n, k))
-    return net, used, xs, target
+    return net, used, xs, loss_target(rng, loss, n, k, positions)
+
+
+def loss_target(rng, loss, n, k, positions):
+    """The data's targets in the form `loss` names: class labels, probability rows, 0/1 rows or real values."""
+    if loss in ("cross_entropy", "cross_entropy_logits", "mse_labels", "bce_labels_onehot"):
+        return rng.integers(0, k, size=n)
+    if loss in ("bce_label", "bce_prob_label"):
+        return rng.integers(0, 2, size=n)
+    if loss == "cross_entropy_positions":
+        return rng.integers(0, k, size=(n, positions))
+    if loss == "cross_entropy_positions_prob":
+        return rng.dirichlet(np.ones(k), size=(n, positions))
+    if loss in ("cross_entropy_prob", "cross_entropy_logits_prob"):
+        return rng.dirichlet(np.ones(k), size=n)
+    if loss in ("bce", "bce_prob"):
+        return (rng.random((n, k)) < 0.5).astype(float)
+    return rng.normal(size=(n, k))
+
+
+def blocks_case(rng):
+    """A stack (`repeat=N`) and a block instance (with a port or without, `repeat=Q`), written with that syntax
+    for nngraph and expanded for the twin as section 5 names and links the copies; sizes from 1."""
+    net, used = Net(), set()
+    d, w, bw, R, Q = (int(rng.integers(lo, hi)) for lo, hi in ((1, 4), (1, 4), (1, 4), (1, 4), (1, 4)))
+    port, nobias = bool(rng.random() < 0.5), bool(rng.random() < 0.3)
+    stack_act, first, second = (rand_act(rng, False) for _ in range(3))
+    net.unit("x", "input", (d,))
+    copies = ["h"] if R == 1 else [f"h_{i}" for i in range(1, R + 1)]  # repeat=1 keeps the name (section 5)
+    for i, name in enumerate(copies):
+        net.unit(name, "layer", (w,), *stack_act)
+        net.link("x" if i == 0 else copies[i - 1], name)
+    exit_ = copies[-1]
+    for j in range(1, Q + 1):
+        prefix = "r." if Q == 1 else f"r_{j}."
+        if port:  # a bias-free identity layer that whatever links into the instance reaches unchanged
+            net.unit(prefix + "in", "layer", None, "identity")
+            net.link(exit_, prefix + "in", "identity")
+        net.unit(prefix + "a", "layer", (bw,), *first)
+        net.link(prefix + "in" if port else exit_, prefix + "a")
+        net.unit(prefix + "b", "layer", (bw,), *second, words=["nobias"] if nobias else [])
+        net.link(prefix + "a", prefix + "b")
+        exit_ = prefix + "b"
+    ce = bool(rng.random() < 0.5)
+    k = int(rng.integers(1 + ce, 4))
+    net.unit("y", "output", (k,), "softmax" if ce else "identity")
+    net.link(exit_, "y")
+    source = [*(["block res(width) {"] + (["  input in"] if port else []) + [
+        f"  layer a[width] {call(*first)}", f"  layer b[width] {call(*second)}{' nobias' if nobias else ''}",
+        f"  {'in -> a' if port else 'a'} -> b", "}"]),
+        "model m {", f"  input x[{d}]", f"  layer h[{w}] {call(*stack_act)} repeat={R}",
+        f"  use r = res({bw}){f' repeat={Q}' if Q > 1 else ''}", f"  output y[{k}] {'softmax' if ce else 'identity'}",
+        "  x -> h -> r -> y"]
+    if R > 1 and rng.random() < 0.5:  # a link into a middle copy, by its own name
+        source.append("  x -> h_2")
+        net.link("x", "h_2")
+        net.links.insert(0, net.links.pop())
+        used.add("a link into a copy of a stack")
+    if Q > 1 and rng.random() < 0.5:  # an instance's exit by the instance's name
+        source.append("  r_1 -> y")
+        net.link("r_1.b", "y")
+        used.add("a link out of one instance")
+    net.source = source + ["}"]
+    net.losses.append((1, "cross_entropy" if ce else "mse", "y", None))
+    used |= {f"repeat={R}", f"block repeat={Q}", "block with a port" if port else "block without a port",
+             *(["nobias in a block"] if nobias else [])}
+    n = int(rng.integers(1, 6))
+    return net, used, {"x": rng.normal(size=(n, d))}, loss_target(rng, "cross_entropy" if ce else "mse", n, k, 1)
 
 
 def tied_case(rng):

@@ -15,6 +15,7 @@ class Net:
         self.links = []  # dicts: src, dst, kind, opts, delay
         self.losses = []  # (weight, term, unit, other)
         self.sum_units = False  # method vae: mse and bce summed over units, a mean over the batch
+        self.source = None  # the model's lines as written (blocks, repeat=) where the units are their expansion
 
     def unit(self, name, role, shape=None, act=None, aopts=None, norm=None, nopts=None, words=(), **extra):
         self.units.append(dict(name=name, role=role, shape=shape, act=act, aopts=aopts or {}, norm=norm,
@@ -28,7 +29,7 @@ class Net:
         return LAST[0]
 
     def _text(self, train_lines=()):
-        lines = self.model_lines("m")
+        lines = list(self.source) if self.source else self.model_lines("m")
         loss = " + ".join((f"{w} * " if w != 1 else "") + f"{t}({u}{', ' + o if o else ''})"
                           for w, t, u, o in self.losses)
         lines += ["train {", "  model m", "  data xor", f"  loss {loss}", *("  " + t for t in train_lines), "}"]

@@ -22,10 +22,11 @@ from .stepping import (
     metric_difference,
     parameter_difference,
     start_epoch,
+    statistics_update,
     step,
     torch_copies,
 )
-from .torch_twin import torch_optimizer, twin_update
+from .torch_twin import torch_optimizer
 
 EPOCHS = 3
 
@@ -95,8 +96,7 @@ class RbmTwin:
         if self.gaussian:  # the energy's sum of s_i^2 / 2 over gaussian units
             free = free + (data**2).sum(1) / 2
         metrics = {"recon_error": float(((recon - data) ** 2).mean()), "free_energy": float(free.mean())}
-        grads = self.gradients(data, positive, visible, negative)
-        self.update(grads)
+        statistics_update(self.config, self.P, self.optimizer, self.gradients(data, positive, visible, negative))
         return metrics
 
     def visible_means(self, z):
@@ -113,11 +113,6 @@ class RbmTwin:
             out[f"{g}<->h.weight"], out[f"{g}.bias"] = weights[start:start + size], bias_v[start:start + size]
             start += size
         return out
-
-    def update(self, grads):
-        """The optimizer's step on a loss whose gradient is `grads`, with the documented penalties and clip."""
-        self.optimizer.zero_grad()
-        twin_update(self.config, self.P, self.optimizer, sum((self.P[k] * g).sum() for k, g in grads.items()))
 
 
 def compare_rbm_steps(rng):

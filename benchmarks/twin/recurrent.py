@@ -21,7 +21,7 @@ def recurrent_case(rng):
     """A recurrent layer (a cell or an Elman unit) between a sequence input and an output, with the options
     of section 8; the case's settings in `case`."""
     net, used = Net(), set()
-    d, hsz, k = int(rng.integers(1, 4)), int(rng.integers(2, 5)), int(rng.integers(2, 4))
+    d, hsz, k = int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(2, 4))
     net.unit("x", "input", (d,), words=["sequence"])
     cell = ["elman", "lstm", "gru", "mgu"][rng.integers(4)]
     bi = rng.random() < 0.3
@@ -60,7 +60,9 @@ def recurrent_case(rng):
     per_step = rng.random() < 0.6
     net.losses.append((1, "cross_entropy" if ce else "mse", "y", None))
     used.add(("per-step" if per_step else "last-step") + (" cross_entropy" if ce else " mse"))
-    n, T = int(rng.integers(2, 4)), int(rng.integers(2, 5))
+    n, T = int(rng.integers(1, 4)), int(rng.integers(1, 5))  # a batch of one sequence, sequences of one step
+    used |= {*(["one sequence"] if n == 1 else []), *(["one step"] if T == 1 else []),
+             *(["1-unit recurrent layer"] if hsz == 1 else [])}
     lengths = None
     if not bi and rng.random() < 0.4:
         lengths = rng.integers(1, T + 1, size=n)
@@ -203,7 +205,7 @@ def conv_loop_case(rng):
     LAST[0] = text
     prog = nngraph.program(nngraph.loads(text), "m", dtype=DTYPE[0], seed=0)
     P = {name: torch.tensor(prog.get(name), dtype=torch.float64, requires_grad=True) for name in prog.params}
-    n, T = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+    n, T = int(rng.integers(1, 4)), int(rng.integers(1, 4))
     x = rng.normal(size=(n, T, c, size, size))
     target = rng.normal(size=(n, T, 2))
     h = torch.zeros(n, f, size, size)

@@ -10,10 +10,12 @@ import numpy as np
 
 from . import __doc__ as OVERVIEW
 from . import augment
+from .boltzmann_steps import compare_boltzmann_steps
+from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
 from .discriminator import gan_case
 from .gan_steps import compare_gan_steps
-from .generate import feedforward_case, rand_optimizer, tied_case, vae_case
+from .generate import blocks_case, feedforward_case, rand_optimizer, tied_case, vae_case
 from .net import DTYPE, LAST
 from .rbm_steps import compare_rbm_steps
 from .recurrent import compare_recurrent, conv_loop_case, recurrent_case
@@ -22,8 +24,9 @@ from .whole_runs import fit_case, recurrent_fit_case, schedule_cases
 
 # a training method driven step by step, its draws handed to the twin: (constructs, ((worst, where), spec))
 METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, "rbm_steps": compare_rbm_steps,
+                "boltzmann_steps": compare_boltzmann_steps, "dbn_steps": compare_dbn_steps,
                 "augment": augment.compare_augment}
-FAMILIES = ("feedforward", "optimizer", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
+FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE}  # the least tolerance of a family that computes on float32 data
 
@@ -49,6 +52,10 @@ def one_case(family, rng):
         return {"minibatch_std"}, ((d, "discriminator values and gradients"), text)
     if family == "schedule":
         return {"schedules"}, (schedule_cases(rng), "")
+    if family == "blocks":
+        net, used, xs, target = blocks_case(rng)
+        extra, more = rand_optimizer(rng)
+        return used | more, compare_feedforward(net, xs, target, optimizer=True, extra=extra)
     if family == "tied":
         net, used, xs, target = tied_case(rng)
     elif family == "vae":

@@ -18,7 +18,7 @@ from nngraph.train.schedules import learning_rate
 
 from .compare import Worst, rel_diff
 from .net import DTYPE, LAST
-from .torch_twin import Draws
+from .torch_twin import Draws, twin_update
 
 
 def method_for(text: str):
@@ -80,3 +80,10 @@ class Handed:
     def noise(self, word, shape):
         """A noise unit's values: N(0, 1), or U[-1, 1) as 2u - 1 of a U[0, 1) draw."""
         return self.take("normal", shape) if word == "normal" else 2 * self.take("random", shape) - 1
+
+
+def statistics_update(config, P: dict, optimizer, grads: dict) -> None:
+    """A Boltzmann method's update: the optimizer's step on a loss whose gradient is `grads` (the statistics
+    difference), with the documented penalties and clip."""
+    optimizer.zero_grad()
+    twin_update(config, P, optimizer, sum((P[k] * g).sum() for k, g in grads.items()))

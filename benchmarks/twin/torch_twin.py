@@ -33,6 +33,11 @@ class Draws:
         self.made.append(("uniform", a))
         return a
 
+    def permutation(self, n):
+        a = self.rng.permutation(n)
+        self.made.append(("permutation", a))
+        return a
+
     def integers(self, low, high=None, size=None, **options):
         a = self.rng.integers(low, high, size=size, **options)
         self.made.append(("integers", a))
@@ -152,6 +157,9 @@ def twin_loss(net, vals, P, B, inputs, draws, slots, target, training=True, term
                 v = F.binary_cross_entropy(y, t)
         elif term == "cross_entropy":
             zl = twin_logits(net, vals, P, B, inputs, training, draws, slots, unit) if act == "softmax" else y
+            if zl.dim() > 2:  # an [S, K] output: S distributions, the mean over the positions too
+                zl, t = zl.reshape(-1, zl.shape[-1]), t.reshape(-1) if not t.is_floating_point() else \
+                    t.reshape(-1, zl.shape[-1])
             v = F.cross_entropy(zl, t)  # labels or probability rows: mean over the batch
         elif term == "kl":
             u = next(u for u in net.units if u["name"] == unit)

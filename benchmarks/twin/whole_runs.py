@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import nngraph
+from nngraph.session import last_batch_rows
 from nngraph.train.schedules import learning_rate
 
 from .compare import rel_diff
@@ -30,9 +31,10 @@ def as_loaded(values: np.ndarray) -> np.ndarray:
 
 
 def fit_case(rng, folder):
-    """A whole run, `nngraph.fit` on an npz file (one full batch an epoch, so shuffling cannot matter), against
-    the twin's epochs from the same initial parameters: data loading, label conversion, the schedule's rate per
-    epoch, penalties, clipping and the optimizer, as the training loop composes them."""
+    """A whole run, `nngraph.fit` on an npz file (one full batch an epoch, or minibatches in the order section 7
+    gives, a last partial batch included), against the twin's epochs from the same initial parameters: data
+    loading, label conversion, the schedule's rate per epoch, penalties, clipping and the optimizer, as the
+    training loop composes them."""
     while True:
         net, used, xs, target = feedforward_case(rng)
         if not any(w.startswith("dropout") for u in net.units for w in u["words"]):
@@ -42,8 +44,12 @@ def fit_case(rng, folder):
     E = int(rng.integers(1, 4))
     schedule = ["constant", "step(every=1, gamma=0.5)", "cosine(warmup=1)", "linear(min_lr=0.01)"][rng.integers(4)]
     n = len(xs["x"])
-    lines += [f"dtype {DTYPE[0]}", f"batch {n}", f"schedule {schedule}"]
-    used = more | {f"fit:{schedule.split('(')[0]}", "fit"}
+    batch = n if rng.random() < 0.5 else int(rng.integers(1, n + 1))
+    if any(u["norm"] == "batchnorm" for u in net.units) and last_batch_rows(n, batch) == 1:
+        batch = n  # a last batch of one row: refused for a batchnorm (tests/cli/test_batchnorm_batches.py)
+    lines += [f"dtype {DTYPE[0]}", f"batch {batch}", f"schedule {schedule}"]
+    used = more | {f"fit:{schedule.split('(')[0]}", "fit", *(["fit: minibatches in a shuffled order"] if batch < n else []),
+                   *(["fit: a last partial batch"] if batch < n and n % batch else [])}
     work = pathlib.Path(tempfile.mkdtemp(dir=folder))
     np.savez(work / "d.npz", x=xs["x"], y=target)
     base = net.text(lines)
@@ -64,13 +70,18 @@ def fit_case(rng, folder):
              "cosine": lambda e: (lr * (e + 1) / 2 if e < 1
                                   else lr * (1 + math.cos(math.pi * (e - 1) / (E - 1))) / 2),
              "linear": lambda e: lr + (0.01 - lr) * e / E}
+    order = np.random.default_rng(config.seed)  # the run's generator (section 7): here it draws the orders only
     for e in range(E):
         for group in topt.param_groups:
             group["lr"] = rates[schedule.split("(")[0]](e)
-        topt.zero_grad()
-        vals = twin_forward(net, P, B, xs, True, [], [])
-        tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, xs, [], [], target)
-        twin_update(config, P, topt, tl)
+        rows = order.permutation(n) if batch < n else np.arange(n)
+        for start in range(0, n, batch):
+            part = rows[start:start + batch]
+            topt.zero_grad()
+            inputs = {"x": xs["x"][part]}
+            vals = twin_forward(net, P, B, inputs, True, [], [])
+            tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, inputs, [], [], target[part])
+            twin_update(config, P, topt, tl)
     final = runs[E]
     d = max([rel_diff(final["params." + k], p.detach()) for k, p in P.items()] +
             [rel_diff(final["buffers." + k], b) for k, b in B.items()])

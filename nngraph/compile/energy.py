@@ -194,13 +194,15 @@ class EnergyModel:
             e = e + 0.5 * xp.sum(s[:, g] ** 2, axis=1)
         return e / temperature
 
-    def free_energy(self, v, hidden_input=None):
-        """Restricted machines: F(v) = -log sum_h exp(-E(v, h)) for visible rows v [B, V]. Pass the hidden
-        net input v W + c when it is at hand, to save the product."""
+    def free_energy(self, v, hidden_input=None, temperature: float = 1.0):
+        """Restricted machines: F(v) = -log sum_h exp(-E(v, h) / T) for visible rows v [B, V] (T = 1 unless
+        given). Pass the hidden net input v W + c when it is at hand, to save the product."""
         xp = self.xp
         z = hidden_input if hidden_input is not None else v @ self.weights + self.hidden_bias
-        f = -(v @ self.visible_bias) - xp.sum(stable_softplus(xp, z), axis=1)
+        f = -(v @ self.visible_bias)
         if self.any_gaussian:
             g = self.gaussian_mask[: self.n_visible]
             f = f + 0.5 * xp.sum(v[:, g] ** 2, axis=1)
-        return f
+        if temperature == 1.0:
+            return f - xp.sum(stable_softplus(xp, z), axis=1)
+        return f / temperature - xp.sum(stable_softplus(xp, z / temperature), axis=1)

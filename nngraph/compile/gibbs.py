@@ -284,11 +284,14 @@ class Sweeper:
     def statistics(self, states, free: np.ndarray, sweeps: int, temperature: float, rng,
                    mean_field: bool = False):
         """Average <s_i s_j> [N, N] and <s_i> [N] over the rows and over `sweeps` further sweeps at
-        `temperature` (one look at the fixed point for mean field)."""
+        `temperature`. Mean field: `sweeps` mean-field sweeps at `temperature` towards the fixed point, then
+        one look (without them, a phase with no annealing schedule would read its starting states)."""
         xp = self.xp
         pairs = xp.zeros((states.shape[1],) * 2, dtype=states.dtype)
         singles = xp.zeros(states.shape[1], dtype=states.dtype)
         looks = 1 if mean_field else int(sweeps)
+        if mean_field:
+            self.run(states, free, [(temperature, int(sweeps))], rng, mean_field=True)
         for _ in range(looks):
             if not mean_field:
                 self.run(states, free, [(temperature, 1)], rng)

@@ -68,8 +68,8 @@ def enumeration_size(machine) -> int:
 
 
 def log_z_exact(machine, temperature: float = 1.0):
-    """log Z of the machine at `temperature` (general machines; restricted ones at T = 1), as a float64 0-d
-    array on the machine's device."""
+    """log Z of the machine at `temperature` (p(s) proportional to exp(-E(s) / T)), as a float64 0-d array on
+    the machine's device."""
     side, xp = enumerated_side(machine), machine.xp
     n = {"visible": machine.n_visible, "hidden": machine.n_hidden, "all": machine.size}[side]
     parts = []
@@ -85,15 +85,16 @@ def _unnormalised(machine, side: str, states, temperature: float):
     if side == "all":
         return -machine.energy(states, temperature)
     if side == "visible":
-        return -machine.free_energy(states)
+        return -machine.free_energy(states, temperature=temperature)
     z = states @ machine.weights.T + machine.visible_bias  # visible net input given h
-    out = states @ machine.hidden_bias
+    out = states @ machine.hidden_bias / temperature
     gaussian = machine.gaussian[: machine.n_visible]
-    if gaussian.any():
+    if gaussian.any():  # the integral of exp((v z - v^2 / 2) / T) over v: sqrt(2 pi T) exp(z^2 / 2T)
         zg = z[:, xp.asarray(gaussian)]
-        out = out + 0.5 * xp.sum(zg * zg, axis=1) + 0.5 * int(gaussian.sum()) * math.log(2 * math.pi)
+        out = out + 0.5 * xp.sum(zg * zg, axis=1) / temperature \
+            + 0.5 * int(gaussian.sum()) * math.log(2 * math.pi * temperature)
     if not gaussian.all():
-        out = out + xp.sum(stable_softplus(xp, z[:, xp.asarray(~gaussian)]), axis=1)
+        out = out + xp.sum(stable_softplus(xp, z[:, xp.asarray(~gaussian)] / temperature), axis=1)
     return out
 
 
@@ -101,7 +102,7 @@ def log_likelihood(machine, v, log_z, temperature: float = 1.0):
     """log p(v) of each visible row [B, V] (a backend array), given log Z."""
     xp = machine.xp
     if machine.restricted:
-        return -machine.free_energy(v) - log_z
+        return -machine.free_energy(v, temperature=temperature) - log_z
     hidden = binary_states(xp, machine.n_hidden, 0, 1 << machine.n_hidden, v.dtype)
     rows = []
     for row in v:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from nngraph.errors import Collector, Diagnostic, NngraphError, Span, ValidationError, did_you_mean
@@ -122,6 +123,23 @@ def _check_train_models(config: TrainConfig, models: dict[str, ModelGraph], brok
         errors.add(e)
     _check_bidirectional_training(config, models, errors)
     _check_augment(config, models, errors)
+    _check_batch_of_one(config, models, errors)
+
+
+def one_value_batchnorms(models: dict[str, ModelGraph], config: TrainConfig) -> list[str]:
+    """The units of the models `config` trains whose batchnorm channel holds one value per example (a vector's
+    values, a 1x1 image's channels): a training batch of one row gives them no variance (PyTorch raises there)."""
+    return [u.name for name in config.models for u in models[name].units
+            if u.norm == "batchnorm" and math.prod(models[name].shapes.get(u.name, (0, 0))[1:]) == 1]
+
+
+def _check_batch_of_one(config: TrainConfig, models: dict[str, ModelGraph], errors: Collector) -> None:
+    """`batch 1` with such a batchnorm; a last batch of one row is refused when the data loads (session.py)."""
+    units = one_value_batchnorms(models, config) if config.batch == 1 and config.env is None else []
+    if units:
+        errors.error(f"batch 1: batchnorm on '{units[0]}' normalises each of its values over the batch's rows, "
+                     "and one row has no variance", config.spans.get("batch", config.span),
+                     "use a batch of at least 2, or `layernorm` (each example on its own)")
 
 
 def _check_augment(config: TrainConfig, models: dict[str, ModelGraph], errors: Collector) -> None:

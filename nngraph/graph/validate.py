@@ -204,10 +204,11 @@ def check_reachable(model: ModelGraph, errors: Collector) -> None:
         errors.error(f"model '{model.name}' has no input", model.span,
                      "declare one: `input x[4]` (or `visible v[16]` for a Boltzmann machine)")
         return
+    link = "<->" if model.is_boltzmann else "->"  # the hint names the model's own first input and link
     for unit in model.units:
         if unit.name not in reached:
             errors.error(f"unit '{unit.name}' is not reachable from any input", unit.span,
-                         "connect it: `x -> " + unit.name + "`")
+                         f"connect it: `{sources[0]} {link} {unit.name}`")
 
 
 def check_unused(model: ModelGraph, errors: Collector) -> None:

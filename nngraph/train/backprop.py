@@ -21,6 +21,7 @@ from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.feeding import (
     Tally,
+    check_targets_fit,
     chunks,
     host_metrics,
     multi_label,
@@ -84,6 +85,7 @@ class Backprop(Method):
 
     def check_data(self, data: Dataset, span) -> None:
         super().check_data(data, span)
+        check_targets_fit(self.plan, data, span)
         self.labels = labels_of(self.plan, data)
 
     def evaluate(self, data: Dataset) -> dict[str, float]:

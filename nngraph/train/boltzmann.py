@@ -227,11 +227,16 @@ class GeneralBoltzmann(EnergyMethod):
         pos_pairs, pos_singles = self.sweeper.statistics(positive, self.hidden_units, self.sweeps,
                                                          self.temperature, drng, self.mean_field)
         neg_pairs, neg_singles = self.negative_phase(len(v), drng, step_rows(rng, len(v)).weight)
-        xp.subtract(neg_pairs, pos_pairs, out=self.grad_weights)
-        self.grad_weights[self.diagonal, self.diagonal] = 0  # a unit has no link to itself
+        difference = xp.subtract(neg_pairs, pos_pairs, out=neg_pairs)
+        if m.restricted:  # it keeps only the [visible, hidden] block (compile/energy.py)
+            self.grad_weights[...] = difference[: m.n_visible, m.n_visible:]
+        else:
+            self.grad_weights[...] = difference
+            self.grad_weights[self.diagonal, self.diagonal] = 0  # a unit has no link to itself
         xp.subtract(neg_singles, pos_singles, out=self.grad_bias)
+        metrics = self.metrics(self.rows(batch), positive, fresh=False)  # the machine that ran the phases
         self.apply()
-        return self.metrics(self.rows(batch), positive, fresh=False)
+        return metrics
 
     def negative_phase(self, count: int, rng, share_of_examples: float = 1.0):
         """The model's statistics: from `count` random states, or from the persistent chains. Under MPI a rank

@@ -45,10 +45,15 @@ def split_inputs(model: ModelGraph, names: list[str], x: np.ndarray) -> dict[str
 
 def target_for(plan, y: np.ndarray | None) -> np.ndarray | None:
     """Integer labels become what the loss that reads them expects: a column for one unit (a sigmoid's
-    0/1), one-hot rows for several, as they are for a cross-entropy. Any step axis is kept. `plan` is
-    a Plan (it names its losses and the unit compared with the data)."""
-    if y is None or y.dtype.kind not in "iu" or labels_wanted(plan.losses) or plan.scored is None:
+    0/1), one-hot rows for several, as they are for a cross-entropy (one label per example given to an output
+    of one position, `[1, K]`, as that position's). Any step axis is kept. `plan` is a Plan (it names its losses
+    and the unit compared with the data)."""
+    if y is None or y.dtype.kind not in "iu" or plan.scored is None:
         return y
+    if labels_wanted(plan.losses):
+        positions = plan.shapes[plan.scored][:-1]
+        one_position = y.ndim == 1 and len(positions) > 0 and math.prod(positions) == 1
+        return y.reshape(len(y), *positions) if one_position else y
     width = math.prod(plan.shapes[plan.scored])
     # 0s and 1s, exact in float32: the program's feed gives them the run's dtype (Backend.asarray)
     return y[..., None].astype(np.float32) if width == 1 else one_hot_rows(y, width, np.float32)
@@ -59,6 +64,35 @@ def one_hot_rows(labels, width: int, dtype):
     the device stays there); the same 0s and 1s as rows of an identity matrix."""
     xp = array_module(labels)
     return (labels[..., None] == xp.arange(width)).astype(dtype)
+
+
+DATA_LOSSES = ("mse", "bce", "bce_logits", "softmax_cross_entropy")  # the loss ops that may read the data's targets
+
+
+def check_targets_fit(plan, data: Dataset, span: Span | None) -> None:
+    """A feedforward model's data targets must be what its loss compares the unit `plan.scored` [U] with:
+    for a cross-entropy, class labels [U without its class axis] (one label per example for a `[1, K]` output) or
+    probability rows [U]; for `mse`/`bce`, values [U], or integer labels where U is one axis (a 0/1 column for
+    one unit, one-hot rows for several). (Without this, a wrong shape failed inside the loss, or broadcast into
+    a wrong number where the batch size happened to fit.)"""
+    reads = [ls for ls in plan.losses if ls.target is None and ls.op in DATA_LOSSES]
+    if data.y is None or plan.scored is None or not reads:
+        return
+    unit, got = tuple(plan.shapes[plan.scored]), tuple(data.y.shape[1:])
+    labels = data.y.dtype.kind in "iu"
+    if labels_wanted(plan.losses):
+        one_label = labels and got == () and math.prod(unit[:-1]) == 1
+        if got in (unit[:-1], unit) or one_label:
+            return
+        want = f"class labels of shape {list(unit[:-1])} or probability rows of shape {list(unit)}"
+    else:
+        if got == unit or (labels and got == () and len(unit) == 1):
+            return
+        want = f"targets of shape {list(unit)}" + (" (or class labels)" if len(unit) == 1 else "")
+    given = "one class label" if labels and got == () else f"targets of shape {list(got)}"
+    raise DataError(f"data '{data.name}' gives {given} per example, but {reads[0].label} compares "
+                    f"'{plan.scored}' {list(unit)} with {want}", span,
+                    "give targets of that shape (npz: the `y` array), or change the output unit's shape")
 
 
 def labels_wanted(losses) -> bool:

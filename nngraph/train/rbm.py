@@ -144,20 +144,24 @@ class RBM(EnergyMethod):
         positive_h *= b.signs[0]
         negative_h *= b.signs[-1]
         xp.matmul(b.v.T, b.h, out=self.grad_weights)
-        xp.sum(b.h, axis=0, out=self.grad_bias[m.n_visible:])
-        self._visible_bias_gradient(data, negative, b.signs)
+        self._bias_gradients(data, negative, positive_h, negative_h, b.signs)
         self.apply()
         return self.last_metrics
 
-    def _visible_bias_gradient(self, data, negative, signs) -> None:
-        """<v>_model - <v>_data: each side's states summed first (whole counts, for bernoulli units), then
-        weighed, so that as many states on in the chain as in the data give exactly 0. A signed sum over both
-        sides' rows at once leaves rounding there (about 1e-8 in float32), which Adam, whose step is about lr for
-        any gradient well above its eps, turned into a full step."""
-        out = self.grad_bias[: self.machine.n_visible]
-        self.xp.sum(negative, axis=0, out=out)
-        out *= signs[-1]
-        out += data.sum(axis=0) * signs[0]
+    def _bias_gradients(self, data, negative, positive_h, negative_h, signs) -> None:
+        """<s>_model - <s>_data: each side's states (visible) and weighed hidden probabilities summed apart, then
+        subtracted, so that a chain whose rows are the data's gives exactly 0 (visible units: as many states
+        on as in the data, whole counts for bernoulli units; hidden units: with CD, whose chain has a row per
+        data row, the same probabilities summed in the same order). A signed sum over both sides' rows at once
+        leaves rounding there (about 1e-8 in float32), which Adam, whose step is about lr for any gradient
+        well above its eps, turned into a full step."""
+        m, xp = self.machine, self.xp
+        visible, hidden = self.grad_bias[: m.n_visible], self.grad_bias[m.n_visible:]
+        xp.sum(negative, axis=0, out=visible)
+        visible *= signs[-1]
+        visible += data.sum(axis=0) * signs[0]
+        xp.sum(negative_h, axis=0, out=hidden)
+        hidden += positive_h.sum(axis=0)
 
     def persistent_chains(self, rng):
         """The PCD chains' visible states, started from random bits at the first step (all of them, the same

@@ -70,3 +70,33 @@ def test_predict_gives_hidden_means(backend):
     method, _ = method_and_config(TINY, backend)
     hidden = method.predict(np.array([[1, 0, 1]], np.float32), None)
     assert hidden.shape == (1, 2) and ((hidden > 0) & (hidden < 1)).all()
+
+
+def test_mean_field_without_annealing_reaches_the_fixed_point(backend):
+    """Found writing the PyTorch twin of `boltzmann` (benchmarks/twin/boltzmann_steps.py): with `mean_field=true`
+    and no `anneal`, the positive phase read its starting states (random bits) as the statistics. Now it runs
+    `sweeps` mean-field sweeps first: on a restricted machine one sweep is the exact fixed point,
+    p(h = 1 | v) = sigmoid(v W + c)."""
+    method, _ = method_and_config("model m { visible v[3] bernoulli; hidden h[2] bernoulli; v <-> h }\n"
+                                  "train { model m; data bars(size=2); method boltzmann(sweeps=1, mean_field=true);"
+                                  " optimizer sgd(lr=0.5); batch 8 }", backend)
+    m, xp = method.machine, backend.xp
+    x = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0]], np.float32)
+    states = backend.asarray(np.concatenate([x, [[1, 0], [0, 1], [1, 1]]], axis=1).astype(np.float32))
+    _, singles = method.sweeper.statistics(states, method.hidden_units, 1, 1.0, np.random.default_rng(0), True)
+    want = 1 / (1 + np.exp(-(x @ backend.to_numpy(m.weights) + backend.to_numpy(m.hidden_bias))))
+    np.testing.assert_allclose(backend.to_numpy(singles)[3:], want.mean(axis=0), rtol=1e-5)
+
+
+def test_a_steps_metrics_measure_the_machine_before_its_update(backend):
+    """Found writing the PyTorch twin of `boltzmann`: the step's log-likelihood and reconstruction were measured
+    after the update (the positive phase's states with the new weights), unlike every other method's. Now they
+    are the machine's that ran the phases: the step's log-likelihood is the one `evaluate` gives before it."""
+    method, _ = method_and_config(TINY, backend)
+    x = np.array([[1, 1, 0], [0, 0, 1], [1, 1, 0]], np.float32)
+    method.check_data(data(x), None)
+    method.set_learning_rate(0.5)
+    before = method.evaluate(data(x))["log_likelihood"]
+    metrics = method.train_step(data(x), np.random.default_rng(0))
+    assert float(metrics["log_likelihood"]) == pytest.approx(before, rel=1e-5)
+    assert method.evaluate(data(x))["log_likelihood"] != pytest.approx(before, rel=1e-5)

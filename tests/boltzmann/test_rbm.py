@@ -167,3 +167,23 @@ def test_as_many_visible_states_on_as_in_the_data_leave_the_visible_bias_exactly
     for seed in range(3):
         method.train_step(unsupervised(np.ones((6, 3), np.float32), "ones"), np.random.default_rng(seed))
     assert np.array_equal(backend.to_numpy(m.params["v.bias"]), before)
+
+
+def test_a_cd_chain_that_reproduces_the_data_leaves_the_hidden_bias_exactly(backend):
+    """Found by the PyTorch twin (benchmarks/twin/dbn_steps.py, --dtype float32): when CD's chain ends on the
+    data's own rows, the hidden probabilities of both sides are the same numbers and the hidden bias's gradient
+    is 0 exactly, so Adam leaves the bias where it is. The signed sum over both sides' rows at once left float32
+    rounding there, which Adam turned into steps of up to lr (a DBN's tiny layers moved 3e-2 off)."""
+    text = RBM.replace("v[9]", "v[3]")
+    method = method_for(text, backend, optimizer="adam(lr=0.01)", batch="6")
+    m = method.machine
+    m.params["v.bias"][...] = 40.0  # every visible unit of the chain on, as in the data
+    rng = np.random.default_rng(1)
+    m.params["v<->h.weight"][...] = backend.asarray(rng.normal(0, 0.7, (3, 16)).astype(np.float32))
+    m.params["h.bias"][...] = backend.asarray(rng.normal(0, 0.7, 16).astype(np.float32))
+    before = backend.to_numpy(m.params["h.bias"]).copy()
+    method.set_learning_rate(0.01)
+    x = np.ones((6, 3), np.float32)
+    for seed in range(3):
+        method.train_step(unsupervised(x, "ones"), np.random.default_rng(seed))
+    assert np.array_equal(backend.to_numpy(m.params["h.bias"]), before)

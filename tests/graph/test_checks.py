@@ -138,6 +138,14 @@ MODEL_ERRORS = {
           x -> y
           h -> y
         }""", "unit 'h' is not reachable from any input", 3, 3, "`x -> h`", ValidationError),
+    "hidden group linked to no visible unit": ("""
+        model m {
+          visible v[2]
+          hidden h[2]
+          hidden g[2]
+          v <-> h
+          g <-> g
+        }""", "unit 'g' is not reachable from any input", 4, 3, "`v <-> g`", ValidationError),
     "pooling window wholly in the padding": ("""
         model m {
           input x[1, 4, 4]
