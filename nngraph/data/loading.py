@@ -9,6 +9,7 @@ import numpy as np
 
 # The loader modules register themselves in the catalog when imported.
 from nngraph.data import arrays, images, patterns, sequences, superres, textfiles, toy  # noqa: F401
+from nngraph.data.arrays import refuse_non_finite
 from nngraph.data.catalog import LOADERS, Request
 from nngraph.data.dataset import Dataset, binarized
 from nngraph.data.options import bind
@@ -105,9 +106,7 @@ def _reshaped(req: Request, x: np.ndarray, shape: list[int]) -> np.ndarray:
 
 
 def _check_finite(req: Request, data: Dataset) -> None:
-    for what, array in (("inputs", data.x), ("targets", data.y)):
-        if array is not None and array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise req.error(
-                f"{req.name}: the {what} hold NaN or infinite values",
-                "clean the data before training",
-            )
+    """What every loader's output must pass (the file loaders check their arrays already, naming the file)."""
+    refuse_non_finite(req, data.x, "the inputs")
+    if data.y is not None:
+        refuse_non_finite(req, data.y, "the targets")

@@ -60,10 +60,12 @@ def csv(req: Request) -> Dataset:
         [[_number(req, row, i, names, line) for i in features] for line, row in zip(lines, rows)],
         np.float64,
     )
+    where = {"sources": (str(req.path()), f"{req.path()} (column '{names[target]}')" if target is not None else ""),
+             "lines": lines, "columns": [names[i] for i in features]}
     if target is None:
-        return from_arrays(req, x, None, columns=[names[i] for i in features])
+        return from_arrays(req, x, None, **where)
     y, classes = _target_values(req, [row[target] for row in rows])
-    return from_arrays(req, x, y, columns=[names[i] for i in features], **classes)
+    return from_arrays(req, x, y, **where, **classes)
 
 
 def _table(req: Request) -> tuple[list[str], list[list[str]], list[int]]:
