@@ -306,9 +306,11 @@ def _check_vae_figures(method, config) -> None:
 
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
                    backend: str = "numpy"):
-    from nngraph.atomic import atomic_save_npy
+    from nngraph.atomic import atomic_save_npy, refuse_overwriting
     from nngraph.data.dataset import Dataset
 
+    refuse_overwriting(output_path, _read_by(checked, checkpoint, {"--input file": input_path}),
+                       "write to another name, e.g. -o predictions.npy")
     x = _read_inputs(input_path)
     trained = restore_trained(checked, train_name, checkpoint, backend, "predict")
     # a method that predicts with a model the train block does not name (a gan's discriminator) says which
@@ -323,6 +325,11 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
     y = trained.method.predict(inputs.x.astype(trained.backend.dtype, copy=False), unit)  # integers too
     atomic_save_npy(output_path, y)
     return y.shape
+
+
+def _read_by(checked: CheckedSpec, checkpoint, given: dict) -> dict:
+    """The files a command after training reads (what each is -> its path): no output may go over one."""
+    return {"spec": checked.spec.path, "checkpoint": checkpoint, **given}
 
 
 def _check_input_shape(model, inputs) -> None:
@@ -366,7 +373,14 @@ def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, ba
 def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str) -> str:
     from nngraph.train.fill_in import fill_samples, given_inputs
 
+    from nngraph.atomic import refuse_overwriting
+
     request = {**request, "run_folder": Path(checkpoint).parent}
+    if request.get("output") is not None:
+        mask = request.get("fill") if str(request.get("fill")).endswith(".npy") else None
+        refuse_overwriting(request["output"], _read_by(checked, checkpoint, {"--input file": request.get("input"),
+                                                                            "--fill mask": mask}),
+                           "write to another name, e.g. -o samples.png")
     session = load_trained(checked, train_name, checkpoint, backend, "sample")
     method = session.method
     if request.get("input") is not None:

@@ -1,9 +1,12 @@
 """Hostile and careless input, round 3: data that lies about its values, outputs that would overwrite inputs or
 devices, targets that do not fit the model, through the real command (see test_cli.py for its helpers)."""
 
+import os
+import stat
 import warnings
 
 import numpy as np
+import pytest
 
 from nngraph.train.provenance import CheckpointWarning
 from tests.hostile.files import in_time
@@ -39,3 +42,46 @@ def test_values_too_large_for_float32_are_refused_at_their_example(tmp_path):
     assert_refused(run, "s.nn:2:23", "(array 'x') hold 1e+300 at example 0, column 0, beyond float32's range",
                    "--dtype float64", seconds=10)
     assert not (tmp_path / "r").exists()
+
+
+@pytest.fixture(scope="module")
+def xor_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("xor")
+    write(folder, "s.nn", SOFTMAX + "train { model m; data xor; loss cross_entropy(y); optimizer sgd(lr=0.5); "
+                                    "batch 4; epochs 1 }\n")
+    write(folder, "rbm.nn", "model r { visible v[9] bernoulli; hidden h[4] bernoulli; v <-> h }\n"
+                            "train { model r; data bars(size=3); method cd(k=1); batch 16; epochs 1 }\n")
+    for spec, run in (("s.nn", "run"), ("rbm.nn", "rbm_run")):
+        done = nngraph("train", spec, "--out", run, cwd=folder)
+        assert done.code == 0, done.output
+    np.save(folder / "x.npy", np.zeros((3, 2), np.float32))
+    np.save(folder / "mask.npy", np.arange(9) < 4)
+    (folder / "link.nn").symlink_to("s.nn")
+    return folder
+
+
+@pytest.mark.parametrize("output, what", [("s.nn", "the spec"), ("link.nn", "the spec"),
+                                          ("run/checkpoint.npz", "the checkpoint"), ("x.npy", "the --input file")])
+def test_predict_never_writes_over_what_it_reads(xor_run, output, what):
+    before = {name: (xor_run / name).read_bytes() for name in ("s.nn", "run/checkpoint.npz", "x.npy")}
+    run = nngraph("predict", "s.nn", "--checkpoint", "run/checkpoint.npz", "--input", "x.npy", "-o", output,
+                  cwd=xor_run)
+    assert_refused(run, f"{output} is {what}; the output goes to a new file", seconds=10)
+    assert before == {name: (xor_run / name).read_bytes() for name in before}
+
+
+def test_sample_never_writes_its_npy_over_the_fill_mask(xor_run):
+    before = (xor_run / "mask.npy").read_bytes()
+    run = nngraph("sample", "rbm.nn", "--checkpoint", "rbm_run/checkpoint.npz", "--fill", "mask.npy",
+                  "-o", "mask.npy", cwd=xor_run)
+    assert_refused(run, "mask.npy is the --fill mask", seconds=10)
+    assert (xor_run / "mask.npy").read_bytes() == before
+
+
+def test_an_output_that_is_a_fifo_is_refused_not_replaced(xor_run, tmp_path):
+    # the atomic write's rename replaced whatever was there: as root, `-o /dev/null` turned /dev/null into a file
+    os.mkfifo(tmp_path / "out.npy")
+    run = nngraph("predict", "s.nn", "--checkpoint", "run/checkpoint.npz", "--input", "x.npy",
+                  "-o", tmp_path / "out.npy", cwd=xor_run)
+    assert_refused(run, "out.npy: it is a FIFO, not a file", seconds=10)
+    assert stat.S_ISFIFO((tmp_path / "out.npy").stat().st_mode)
