@@ -50,7 +50,9 @@ def _splits(checked: CheckedSpec, config: TrainConfig, method, dtype, data=None,
 
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed,
                                                          dtype=dtype)
-    method.check_data(dataset, config.data.span if config.data else None)
+    span = config.data.span if config.data else None
+    method.check_data(dataset, span)
+    method.check_targets(dataset, span)
     return split_dataset(dataset, config.test, config.validation, config.seed,
                          span=config.spans.get("test") or config.spans.get("validation"), scaler=scaler)
 
@@ -268,6 +270,7 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
                           dtype=trained.backend.dtype)
     dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
+    trained.method.check_targets(dataset, getattr(data, "span", None))
     return {"data": _final_evaluation(trained.method, dataset, extra)}
 
 
@@ -307,12 +310,15 @@ def _check_vae_figures(method, config) -> None:
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
                    backend: str = "numpy"):
     from nngraph.atomic import atomic_save_npy, refuse_overwriting
+    from nngraph.data.arrays import refuse_non_finite
     from nngraph.data.dataset import Dataset
 
     refuse_overwriting(output_path, _read_by(checked, checkpoint, {"--input file": input_path}),
                        "write to another name, e.g. -o predictions.npy")
     x = _read_inputs(input_path)
     trained = restore_trained(checked, train_name, checkpoint, backend, "predict")
+    refuse_non_finite(x, f"the examples of --input {input_path}", trained.backend.dtype,
+                      lambda message, hint: DataError(message, None, hint.replace("training", "predicting")))
     # a method that predicts with a model the train block does not name (a gan's discriminator) says which
     model = getattr(trained.method, "predict_model", None) or checked.models[trained.config.model]
     if unit is not None and unit not in model.graph:
@@ -354,6 +360,9 @@ def _read_inputs(path) -> np.ndarray:
     x = load_npy(path, error=lambda message, hint=None: DataError(f"--input: {message}", None, hint))
     if x.dtype.kind not in "fiub":
         raise DataError(f"{path} does not hold a numeric array")
+    if x.ndim == 0 or len(x) == 0:
+        raise DataError(f"--input {path} holds no examples (shape {list(x.shape)})", None,
+                        "save the examples as rows: [n, ...], n >= 1")
     return x
 
 

@@ -27,38 +27,39 @@ def from_arrays(req: Request, x: np.ndarray, y: np.ndarray | None, *, sources: t
     x = _numeric(req, x, "inputs")
     if x.ndim == 1:
         x = x[:, None]
-    refuse_non_finite(req, x, f"the inputs of {x_source}", lines, info.get("columns"))
+    refuse_non_finite(x, f"{req.name}: the inputs of {x_source}", req.dtype, req.error, lines, info.get("columns"))
     if y is None:
         return req.limited(unsupervised(x, req.name, dtype=req.dtype, **info))
     y = _numeric(req, y, "targets")
     if len(y) != len(x):
         raise req.error(f"{req.name}: {len(x)} inputs but {len(y)} targets", "they must pair up")
-    refuse_non_finite(req, y, f"the targets of {y_source}", lines)
+    refuse_non_finite(y, f"{req.name}: the targets of {y_source}", req.dtype, req.error, lines)
     if _task(req, y) == "regression":
         return req.limited(regression(x, y, req.name, dtype=req.dtype, **info))
     return req.limited(classification(x, _labels(req, y), req.name, dtype=req.dtype, **info))
 
 
-def refuse_non_finite(req: Request, array: np.ndarray, what: str, lines: list[int] | None = None,
+def refuse_non_finite(array: np.ndarray, what: str, dtype, error, lines: list[int] | None = None,
                       columns: list[str] | None = None) -> None:
-    """A DataError naming the first value of `array` that is NaN, infinite, or too large for the run's dtype
-    (1e300 in a float32 run would become inf when converted): its example (or line of the file) and column."""
+    """`error(message, hint)` naming the first value of `array` that is NaN, infinite, or too large for `dtype`
+    (the run's: 1e300 in a float32 run would become inf when converted): its example (or line of the file) and
+    column."""
     if array.dtype.kind != "f":
         return
-    top = np.finfo(req.dtype).max
+    top = np.finfo(dtype).max
     finite = np.isfinite(array)
     if finite.all() and (array.size == 0 or max(-array.min(), array.max()) <= top):
         return
     with np.errstate(invalid="ignore"):
         first = tuple(int(i) for i in np.argwhere(~(np.abs(array) <= top))[0])
-    value, kind = array[first], np.dtype(req.dtype).name
+    value, kind = array[first], np.dtype(dtype).name
     told = "NaN" if np.isnan(value) else ("an infinity" if np.isinf(value) else f"{value:g}")
     row = f"line {lines[first[0]]}" if lines is not None else f"example {first[0]}"
-    message = f"{req.name}: {what} hold {told} at {row}{_column(first[1:], columns)}"
+    message = f"{what} hold {told} at {row}{_column(first[1:], columns)}"
     if np.isfinite(value):
-        raise req.error(f"{message}, beyond {kind}'s range (largest {top:.3g})",
-                        "rescale the data, or train in float64 (--dtype float64)")
-    raise req.error(message, "clean the data before training")
+        raise error(f"{message}, beyond {kind}'s range (largest {top:.3g})",
+                    "rescale the data, or train in float64 (--dtype float64)")
+    raise error(message, "clean the data before training")
 
 
 def _column(index: tuple[int, ...], columns: list[str] | None) -> str:

@@ -107,6 +107,6 @@ def _reshaped(req: Request, x: np.ndarray, shape: list[int]) -> np.ndarray:
 
 def _check_finite(req: Request, data: Dataset) -> None:
     """What every loader's output must pass (the file loaders check their arrays already, naming the file)."""
-    refuse_non_finite(req, data.x, "the inputs")
+    refuse_non_finite(data.x, f"{req.name}: the inputs", req.dtype, req.error)
     if data.y is not None:
-        refuse_non_finite(req, data.y, "the targets")
+        refuse_non_finite(data.y, f"{req.name}: the targets", req.dtype, req.error)

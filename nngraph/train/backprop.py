@@ -21,6 +21,7 @@ from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
 from nngraph.train.feeding import (
     Tally,
+    check_targets_fit,
     chunks,
     host_metrics,
     multi_label,
@@ -85,6 +86,9 @@ class Backprop(Method):
     def check_data(self, data: Dataset, span) -> None:
         super().check_data(data, span)
         self.labels = labels_of(self.plan, data)
+
+    def check_targets(self, data: Dataset, span) -> None:
+        check_targets_fit(self.plan, data, span)
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout."""
@@ -184,6 +188,9 @@ class Bptt(Backprop):
     """Backprop through time on a recurrent model."""
 
     vocabulary: Vocabulary | None = None  # a character model's, from its data or its checkpoint
+
+    def check_targets(self, data: Dataset, span) -> None:
+        """`check_sequences` (check_data) has read the targets of each step."""
 
     def check_data(self, data: Dataset, span) -> None:
         vocabulary = check_sequences(self.model, self.plan, data, span)

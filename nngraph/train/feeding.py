@@ -30,6 +30,38 @@ def check_data_fits(model: ModelGraph, data: Dataset, span: Span | None) -> None
                     f"takes {names}", span, hint)
 
 
+def check_targets_fit(plan, data: Dataset, span: Span | None) -> None:
+    """The data's targets must be what the loss terms that read them can compare their unit with: there at all;
+    class labels naming one of the unit's classes (a cross-entropy's one-hot rows, or a single unit's 0 and 1);
+    other targets of the unit's shape. Said at the data setting, before a step fails inside an op (an IndexError
+    for label 5 of 2 classes) or a broadcast quietly compares the wrong numbers."""
+    reading = [ls for ls in plan.losses if ls.target is None and not ls.op.startswith("kl_")]
+    if not reading or plan.scored is None:
+        return
+    unit, shape = plan.scored, tuple(plan.shapes[plan.scored])
+    terms, named = ", ".join(ls.label for ls in reading), f"{plan.scored}{list(shape)}"
+    if data.y is None:
+        raise DataError(f"data '{data.name}' has no targets, but {terms} compares {unit} with them", span,
+                        f"use data with targets, or compare {unit} with another unit: mse({unit}, x)")
+    if data.y.dtype.kind in "iu":
+        _check_labels(reading, data, int(data.y.max()), named, math.prod(shape), span)
+    elif tuple(data.y.shape[1:]) != shape and math.prod(data.y.shape[1:]) != math.prod(shape):
+        raise DataError(f"data '{data.name}' has targets of shape {list(data.y.shape[1:])}, but {terms} compares "
+                        f"them with {named}", span,
+                        "class labels must be whole numbers (an integer array), one per example"
+                        if any("cross_entropy" in ls.op for ls in reading) else None)
+
+
+def _check_labels(reading, data: Dataset, top: int, named: str, width: int, span) -> None:
+    """Labels become one-hot rows of `width` (a label past it, a row of zeros), or for one unit a 0/1 column a
+    cross-entropy reads as a probability; one unit under another loss compares with the label's value."""
+    binary = any("bce" in ls.op or "cross_entropy" in ls.op for ls in reading)
+    classes = width if width > 1 else (2 if binary else None)
+    if classes is not None and top >= classes:
+        raise DataError(f"data '{data.name}' has class label {top}, but {named} tells {classes} classes apart",
+                        span, f"labels count from 0; {top + 1} classes need {top + 1} output units")
+
+
 def split_inputs(model: ModelGraph, names: list[str], x: np.ndarray) -> dict[str, np.ndarray]:
     """One array per input unit, in declaration order; the features (the last axis: sequences keep their
     step axis) are split when there are several."""

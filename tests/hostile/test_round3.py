@@ -85,3 +85,49 @@ def test_an_output_that_is_a_fifo_is_refused_not_replaced(xor_run, tmp_path):
                   "-o", tmp_path / "out.npy", cwd=xor_run)
     assert_refused(run, "out.npy: it is a FIFO, not a file", seconds=10)
     assert stat.S_ISFIFO((tmp_path / "out.npy").stat().st_mode)
+
+
+# ---- targets that do not fit the loss that reads them --------------------------------------------------
+
+
+X = np.random.default_rng(0).random((8, 2))
+TARGETS = {
+    "a label past the classes": ({"y": np.arange(8) % 6}, "has class label 5, but y[2] tells 2 classes apart"),
+    "a label of 10**12": ({"y": (np.arange(8) % 2) * 10**12}, "has class label 1000000000000, but y[2]"),
+    "float labels": ({"y": (np.arange(8) % 2).astype(float)},
+                     "has targets of shape [1], but cross_entropy(y) compares them with y[2]"),
+    "rows of the wrong width": ({"y": np.zeros((8, 5))}, "has targets of shape [5], but cross_entropy(y)"),
+    "no targets": ({}, "has no targets, but cross_entropy(y) compares y with them"),
+}
+
+
+@pytest.mark.parametrize("case", TARGETS)
+def test_targets_that_the_loss_cannot_read_are_refused_at_the_data(tmp_path, case):
+    # were IndexError / KeyError / broadcast errors inside a step (exit 70), or trained on nonsense (float labels)
+    arrays, message = TARGETS[case]
+    np.savez(tmp_path / "d.npz", x=X, **arrays)
+    assert_refused(train_on(tmp_path, 'npz("d.npz")'), "s.nn:2:18: error: data 'npz' " + message, seconds=10)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_single_sigmoid_unit_takes_labels_0_and_1_only(tmp_path):
+    np.savez(tmp_path / "d.npz", x=X, y=np.arange(8) % 3)
+    one = "model m { input x[2]; output y[1] sigmoid; x -> y }\n"
+    assert_refused(train_on(tmp_path, 'npz("d.npz")', one, "bce(y)"), "class label 2, but y[1] tells 2 classes",
+                   seconds=10)
+
+
+# ---- predict's inputs -------------------------------------------------------------------------------------
+
+
+def test_predict_refuses_inputs_with_no_examples_or_with_nan(xor_run, tmp_path):
+    # an empty array was an internal error (a reshape); NaN rows became NaN predictions, exit 0
+    np.save(tmp_path / "empty.npy", np.zeros((0, 2), np.float32))
+    np.save(tmp_path / "nan.npy", np.array([[0, 1], [1, np.nan]], np.float32))
+    for name, message in (("empty.npy", "empty.npy holds no examples (shape [0, 2])"),
+                          ("nan.npy", "the examples of --input " + str(tmp_path / "nan.npy") +
+                           " hold NaN at example 1, column 1")):
+        run = nngraph("predict", "s.nn", "--checkpoint", "run/checkpoint.npz", "--input", tmp_path / name,
+                      "-o", tmp_path / "out.npy", cwd=xor_run)
+        assert_refused(run, message, seconds=10)
+    assert not (tmp_path / "out.npy").exists()
