@@ -2,8 +2,10 @@
 devices, targets that do not fit the model, through the real command (see test_cli.py for its helpers)."""
 
 import os
+import shutil
 import stat
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +133,32 @@ def test_predict_refuses_inputs_with_no_examples_or_with_nan(xor_run, tmp_path):
                       "-o", tmp_path / "out.npy", cwd=xor_run)
         assert_refused(run, message, seconds=10)
     assert not (tmp_path / "out.npy").exists()
+
+
+# ---- a run folder that holds something else than a run's files ------------------------------------------
+
+
+def resumable(xor_run, tmp_path, replace_metrics) -> Path:
+    folder = tmp_path / "resumed"
+    shutil.copytree(xor_run / "run", folder)
+    (folder / "metrics.jsonl").unlink()
+    replace_metrics(folder / "metrics.jsonl")
+    return folder
+
+
+def test_resume_refuses_a_metrics_log_that_is_a_fifo_or_a_folder(xor_run, tmp_path):
+    # a FIFO blocked the resumed run forever (open for writing waits for a reader); a folder was exit 70
+    for make, kind in ((os.mkfifo, "it is a FIFO, not a file"), (os.mkdir, "it is a folder")):
+        folder = resumable(xor_run, tmp_path, make)
+        run = nngraph("train", xor_run / "s.nn", "--resume", folder, "--set", "epochs=2", cwd=tmp_path, timeout=30)
+        assert_refused(run, f"cannot write {folder / 'metrics.jsonl'}: {kind}", seconds=10)
+        shutil.rmtree(folder)
+
+
+def test_resume_replaces_a_metrics_log_that_links_elsewhere_leaving_the_target_whole(xor_run, tmp_path):
+    victim = write(tmp_path, "victim.nn", "# a spec the run folder's metrics.jsonl links to\n")
+    folder = resumable(xor_run, tmp_path, lambda path: path.symlink_to(victim))
+    run = nngraph("train", xor_run / "s.nn", "--resume", folder, "--set", "epochs=2", cwd=tmp_path)
+    assert run.code == 0, run.output
+    assert victim.read_text() == "# a spec the run folder's metrics.jsonl links to\n"
+    assert not (folder / "metrics.jsonl").is_symlink() and (folder / "metrics.jsonl").read_text().count("\n") == 2
