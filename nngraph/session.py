@@ -313,7 +313,7 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
     from nngraph.data.arrays import refuse_non_finite
     from nngraph.data.dataset import Dataset
 
-    refuse_overwriting(output_path, _read_by(checked, checkpoint, {"--input file": input_path}),
+    refuse_overwriting(output_path, _read_by(checked, train_name, checkpoint, {"--input file": input_path}),
                        "write to another name, e.g. -o predictions.npy")
     x = _read_inputs(input_path)
     trained = restore_trained(checked, train_name, checkpoint, backend, "predict")
@@ -333,9 +333,14 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
     return y.shape
 
 
-def _read_by(checked: CheckedSpec, checkpoint, given: dict) -> dict:
-    """The files a command after training reads (what each is -> its path): no output may go over one."""
-    return {"spec": checked.spec.path, "checkpoint": checkpoint, **given}
+def _read_by(checked: CheckedSpec, train_name, checkpoint, given: dict) -> dict:
+    """The files a command after training reads or its run trained on (what each is -> its path): no output may
+    go over one."""
+    from nngraph.data.loading import data_files
+
+    config = checked.train(train_name)
+    data = {f"training data ({path.name})": path for path in data_files(config.data, spec_folder(checked))}
+    return {"spec": checked.spec.path, "checkpoint": checkpoint, **given, **data}
 
 
 def _check_input_shape(model, inputs) -> None:
@@ -387,8 +392,8 @@ def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend
     request = {**request, "run_folder": Path(checkpoint).parent}
     if request.get("output") is not None:
         mask = request.get("fill") if str(request.get("fill")).endswith(".npy") else None
-        refuse_overwriting(request["output"], _read_by(checked, checkpoint, {"--input file": request.get("input"),
-                                                                            "--fill mask": mask}),
+        given = {"--input file": request.get("input"), "--fill mask": mask}
+        refuse_overwriting(request["output"], _read_by(checked, train_name, checkpoint, given),
                            "write to another name, e.g. -o samples.png")
     session = load_trained(checked, train_name, checkpoint, backend, "sample")
     method = session.method

@@ -64,6 +64,19 @@ def data_call(spec) -> ast.Call:
     )
 
 
+def data_files(spec, base_dir: Path) -> list[Path]:
+    """The files a data setting names (every string among its arguments, nested calls' included, that is a file
+    relative to `base_dir`): what a command's output must never go over."""
+    found, todo = [], [data_call(spec)] if spec is not None else []
+    while todo:
+        value = todo.pop()
+        if isinstance(value, ast.Call):
+            todo += [*value.args, *(k.value for k in value.kwargs)]
+        elif isinstance(value, ast.String) and (path := base_dir / Path(value.value).expanduser()).is_file():
+            found.append(path)
+    return found
+
+
 def _loader_for_path(path: ast.String) -> str:
     suffix = Path(path.value).suffix.lower()
     if suffix in SUFFIX_LOADERS:

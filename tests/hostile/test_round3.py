@@ -162,3 +162,25 @@ def test_resume_replaces_a_metrics_log_that_links_elsewhere_leaving_the_target_w
     assert run.code == 0, run.output
     assert victim.read_text() == "# a spec the run folder's metrics.jsonl links to\n"
     assert not (folder / "metrics.jsonl").is_symlink() and (folder / "metrics.jsonl").read_text().count("\n") == 2
+
+
+def test_predict_never_writes_over_the_data_the_run_trained_on(tmp_path):
+    np.savez(tmp_path / "d.npz", x=X, y=np.arange(8) % 2)
+    assert train_on(tmp_path, 'npz("d.npz")').code == 0
+    np.save(tmp_path / "x.npy", X)
+    before = (tmp_path / "d.npz").read_bytes()
+    run = nngraph("predict", "s.nn", "--checkpoint", "r/checkpoint.npz", "--input", "x.npy", "-o", "d.npz",
+                  cwd=tmp_path)
+    assert_refused(run, "d.npz is the training data (d.npz); the output goes to a new file", seconds=10)
+    assert (tmp_path / "d.npz").read_bytes() == before
+
+
+def test_generated_text_goes_to_a_text_file_only(tmp_path):
+    # `sample -o out.png` of a character model wrote 200 characters into out.png
+    from nngraph.errors import ValidationError
+    from nngraph.viz.samples import write_text
+
+    with pytest.raises(ValidationError, match="cannot write generated text as '.png': expected a file ending in .txt"):
+        write_text("abc", tmp_path / "out.png")
+    assert not (tmp_path / "out.png").exists()
+    assert write_text("abc", tmp_path / "out.txt") == f"wrote 3 characters to {tmp_path / 'out.txt'}"
