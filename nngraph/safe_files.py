@@ -57,6 +57,12 @@ def describe_bytes(count: int) -> str:
     raise AssertionError("unreachable")
 
 
+def about_bytes(count: int) -> str:
+    """`about 3.6 TiB`, and past an exbibyte `about 10^25 bytes` (not `about about ...`)."""
+    described = describe_bytes(count)
+    return described if described.startswith("about") else f"about {described}"
+
+
 # ---- memory -------------------------------------------------------------------------------------
 
 

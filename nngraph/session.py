@@ -385,9 +385,8 @@ def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, ba
 
 
 def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str) -> str:
-    from nngraph.train.fill_in import fill_samples, given_inputs
-
     from nngraph.atomic import refuse_overwriting
+    from nngraph.train.fill_in import fill_samples, given_inputs
 
     request = {**request, "run_folder": Path(checkpoint).parent}
     if request.get("output") is not None:

@@ -11,6 +11,7 @@ import pytest
 from nngraph.errors import DataError
 from nngraph.safe_files import (
     NpzArchive,
+    about_bytes,
     available_memory,
     describe_bytes,
     load_npy,
@@ -158,3 +159,8 @@ def test_available_memory_respects_an_address_space_limit():
                                          (10**30, "about 10^30 bytes"), (7**5000, "about 10^4225 bytes")])
 def test_sizes_read_as_people_write_them(count, text):
     assert describe_bytes(count) == text
+
+
+def test_an_estimate_past_an_exbibyte_says_about_once():
+    # `needs about about 10^25 bytes` (batch=10**23)
+    assert about_bytes(10**25) == "about 10^25 bytes" and about_bytes(3 << 30) == "about 3.0 GiB"

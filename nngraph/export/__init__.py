@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nngraph.errors import BuildError, OutputError
+from nngraph.errors import BuildError
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17: runtimes that read opset 17 read it
