@@ -128,6 +128,8 @@ def did_you_mean(word: str, choices) -> str | None:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
+    if not choices:
+        return "there are none to choose from"
     if len(choices) <= 12:
         return "expected one of: " + ", ".join(choices)
     return None

@@ -184,3 +184,33 @@ def test_generated_text_goes_to_a_text_file_only(tmp_path):
         write_text("abc", tmp_path / "out.png")
     assert not (tmp_path / "out.png").exists()
     assert write_text("abc", tmp_path / "out.txt") == f"wrote 3 characters to {tmp_path / 'out.txt'}"
+
+
+# ---- the Python API, used carelessly -------------------------------------------------------------------------
+
+
+def test_the_api_takes_one_string_where_it_takes_a_list_of_them(tmp_path):
+    # `overrides="epochs=3"` was read character by character: "--set expects a setting, got '='"
+    import nngraph
+
+    spec = write(tmp_path, "s.nn", SOFTMAX + "train { model m; data xor; loss cross_entropy(y); "
+                                             "optimizer sgd(lr=0.5); batch 4; epochs 1 }\n")
+    assert nngraph.load(spec, overrides="epochs=3").train().epochs == 3
+    with pytest.raises(TypeError, match=r"overrides must be strings, like \['epochs=5'\]; got \[3\]"):
+        nngraph.load(spec, overrides=[3])
+
+
+def test_the_api_refuses_what_it_cannot_take_with_a_message_that_says_so(tmp_path):
+    import nngraph
+
+    with pytest.raises(TypeError, match="fit takes a checked spec .* not str"):
+        nngraph.fit("s.nn")
+    with pytest.raises(ValueError, match="loads: fmt must be 'nn' or 'yaml', not 'json'"):
+        nngraph.loads("model m { input x[2] }", fmt="json")  # was read as .nn
+    with pytest.raises(TypeError, match="loads takes the spec's text as a str, not bytes"):
+        nngraph.loads(b"model m { input x[2] }")
+
+
+def test_a_train_block_name_where_none_has_a_name_gets_a_hint_that_says_so(xor_run):
+    run = nngraph("train", "s.nn", "--train", "nosuch", "--out", "r2", cwd=xor_run)
+    assert_refused(run, "no train block named 'nosuch'", "hint: there are none to choose from", seconds=10)
