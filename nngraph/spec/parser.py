@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import sys
 from typing import NamedTuple
 
@@ -44,7 +45,7 @@ def decode_source(raw: bytes, path: str) -> str:
     if b"\0" in raw:
         raise SourceError(f"{path} looks like a binary file, not a spec", Span(path, 1, 1))
     try:
-        return raw.decode("utf-8-sig")  # a byte-order mark, as Windows editors write, is skipped
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as Windows editors write, is skipped
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
@@ -53,6 +54,9 @@ def decode_source(raw: bytes, path: str) -> str:
             Span(path, line, col),
             "save the file as UTF-8",
         ) from None
+    # lines ended by a lone carriage return (classic Mac OS) are lines too: read as one line, the first comment
+    # hid the whole spec ("add `model NAME { ... }`")
+    return re.sub(r"\r(?!\n)", "\n", text) if "\r" in text else text
 
 
 # ---- the grammar ----------------------------------------------------------------------
