@@ -1,10 +1,12 @@
 """Hostile and careless input, round 3: data that lies about its values, outputs that would overwrite inputs or
 devices, targets that do not fit the model, through the real command (see test_cli.py for its helpers)."""
 
+import json
 import os
 import shutil
 import stat
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +216,40 @@ def test_the_api_refuses_what_it_cannot_take_with_a_message_that_says_so(tmp_pat
 def test_a_train_block_name_where_none_has_a_name_gets_a_hint_that_says_so(xor_run):
     run = nngraph("train", "s.nn", "--train", "nosuch", "--out", "r2", cwd=xor_run)
     assert_refused(run, "no train block named 'nosuch'", "hint: there are none to choose from", seconds=10)
+
+
+# ---- a checkpoint whose metadata was edited --------------------------------------------------------------------
+
+
+def with_meta(checkpoint: Path, target: Path, **changes) -> Path:
+    """A copy of `checkpoint` with some of its metadata replaced (the arrays kept)."""
+    with np.load(checkpoint, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = {**json.loads(arrays["__meta__"].tobytes()), **changes}
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, array in arrays.items():
+            with zf.open(name + ".npy", "w") as out:
+                np.lib.format.write_array(out, array)
+    return target
+
+
+META = {"an epoch that is text": ({"epoch": "x"}, "has a corrupt 'epoch' ('x'; its history records 1 epoch)"),
+        "a negative epoch": ({"epoch": -5}, "has a corrupt 'epoch' (-5; its history records 1 epoch)"),
+        "an epoch past the history": ({"epoch": 10**30}, "has a corrupt 'epoch' (1000000000000000000000000000000;"),
+        "a history that is text": ({"history": "x"}, "has a corrupt 'history' (expected records of epochs)"),
+        "a newer format": ({"format": 2, "nngraph": "9.0"},
+                           "is of format 2, written by nngraph 9.0; this nngraph (0.1.0) reads format 1")}
+
+
+@pytest.mark.parametrize("case", META)
+def test_resume_refuses_edited_metadata_before_the_run_folder_changes(xor_run, tmp_path, case):
+    # the first, fifth and history cases were exit 70; -5 and 10**30 resumed with negative epoch counts
+    changes, message = META[case]
+    folder = tmp_path / "resumed"
+    shutil.copytree(xor_run / "run", folder)
+    with_meta(xor_run / "run" / "checkpoint.npz", folder / "checkpoint.npz", **changes)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    run = nngraph("train", xor_run / "s.nn", "--resume", folder, "--set", "epochs=3", cwd=tmp_path)
+    assert_refused(run, f"checkpoint {folder / 'checkpoint.npz'} " + message, seconds=10)
+    assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
