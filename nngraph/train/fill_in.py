@@ -185,12 +185,25 @@ def mask_file(fill: str, shape: tuple[int, ...], sequence: bool) -> np.ndarray:
     fits = {size: example, n * size: shape}
     if sequence:
         fits.update({steps: (1, steps) + (1,) * (len(example) - 1), n * steps: (n, steps) + (1,) * (len(example) - 1)})
-    if mask.size not in fits or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
-        ways = f"{size} values (one example, shape {list(example)})" + \
-            (f" or {steps} (one a step)" if sequence else "") + f", or {n} such masks (one an example)"
+    ways = f"{size} values (one example, shape {list(example)})" + \
+        (f" or {steps} (one a step)" if sequence else "") + f", or {n} such masks (one an example)"
+    if mask.size not in fits:
         raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the examples of shape "
                         f"{list(example)}", hint=f"save a 0/1 or boolean array of {ways}; 1 = fill in")
+    _check_mask_values(fill, mask, ways)
     return np.broadcast_to(mask.reshape(fits[mask.size]).astype(bool), shape).copy()
+
+
+def _check_mask_values(fill: str, mask: np.ndarray, ways: str) -> None:
+    """0s and 1s only: a mask of the right size holding 0.5, 2 or text was reported as not fitting the examples."""
+    if mask.dtype.kind not in "biuf":
+        raise DataError(f"the mask {fill} holds {mask.dtype} values, not numbers",
+                        hint=f"save a 0/1 or boolean array of {ways}; 1 = fill in")
+    wrong = ~np.isin(mask, (0, 1))
+    if wrong.any():
+        at = tuple(int(i) for i in np.argwhere(wrong)[0])
+        raise DataError(f"the mask {fill} holds {mask[at].item()!r} at {list(at)}; a mask holds 0 (keep) and 1 "
+                        "(fill in)", hint="save it as booleans, or as 0s and 1s")
 
 
 def fill_description(fill: str, missing: np.ndarray) -> str:
