@@ -190,7 +190,8 @@ class Bptt(Backprop):
     vocabulary: Vocabulary | None = None  # a character model's, from its data or its checkpoint
 
     def check_targets(self, data: Dataset, span) -> None:
-        """`check_sequences` (check_data) has read the targets of each step."""
+        """Targets one a step (`per_step_targets`) for each of the sequences' steps, or one a sequence."""
+        check_targets_fit(self.plan, data, span, data.x.shape[1] if per_step_targets(data) else None)
 
     def check_data(self, data: Dataset, span) -> None:
         vocabulary = check_sequences(self.model, self.plan, data, span)

@@ -30,26 +30,32 @@ def check_data_fits(model: ModelGraph, data: Dataset, span: Span | None) -> None
                     f"takes {names}", span, hint)
 
 
-def check_targets_fit(plan, data: Dataset, span: Span | None) -> None:
+def check_targets_fit(plan, data: Dataset, span: Span | None, steps: int | None = None) -> None:
     """The data's targets must be what the loss terms that read them can compare their unit with: there at all;
     class labels naming one of the unit's classes (a cross-entropy's one-hot rows, or a single unit's 0 and 1);
-    other targets of the unit's shape. Said at the data setting, before a step fails inside an op (an IndexError
-    for label 5 of 2 classes) or a broadcast quietly compares the wrong numbers."""
+    other targets of the unit's shape. `steps`: a recurrent model's targets come one a step, for each of that
+    many steps (else one an example, or a sequence). Said at the data setting, before a step fails inside an op
+    (an IndexError for label 5 of 2 classes, a reshape) or a broadcast quietly compares the wrong numbers."""
     reading = [ls for ls in plan.losses if ls.target is None and not ls.op.startswith("kl_")]
     if not reading or plan.scored is None:
         return
     unit, shape = plan.scored, tuple(plan.shapes[plan.scored])
     terms, named = ", ".join(ls.label for ls in reading), f"{plan.scored}{list(shape)}"
-    if data.y is None:
+    y, lead = data.y, () if steps is None else (steps,)
+    if y is None:
         raise DataError(f"data '{data.name}' has no targets, but {terms} compares {unit} with them", span,
                         f"use data with targets, or compare {unit} with another unit: mse({unit}, x)")
-    if data.y.dtype.kind in "iu":
-        _check_labels(reading, data, int(data.y.max()), named, math.prod(shape), span)
-    elif tuple(data.y.shape[1:]) != shape and math.prod(data.y.shape[1:]) != math.prod(shape):
-        raise DataError(f"data '{data.name}' has targets of shape {list(data.y.shape[1:])}, but {terms} compares "
-                        f"them with {named}", span,
+    labels = y.dtype.kind in "iu"
+    fits = y.shape[1:] in (lead, lead + (1,)) if labels else \
+        (y.shape[1:1 + len(lead)] == lead and math.prod(y.shape[1 + len(lead):]) == math.prod(shape))
+    if not fits:
+        each = f" at each of the {steps} steps" if steps is not None else ""
+        raise DataError(f"data '{data.name}' has targets of shape {list(y.shape[1:])}, but {terms} compares "
+                        f"them with {named}{each}", span,
                         "class labels must be whole numbers (an integer array), one per example"
                         if any("cross_entropy" in ls.op for ls in reading) else None)
+    if labels:
+        _check_labels(reading, data, int(y.max()), named, math.prod(shape), span)
 
 
 def _check_labels(reading, data: Dataset, top: int, named: str, width: int, span) -> None:

@@ -253,3 +253,21 @@ def test_resume_refuses_edited_metadata_before_the_run_folder_changes(xor_run, t
     run = nngraph("train", xor_run / "s.nn", "--resume", folder, "--set", "epochs=3", cwd=tmp_path)
     assert_refused(run, f"checkpoint {folder / 'checkpoint.npz'} " + message, seconds=10)
     assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+SEQUENCES = {
+    "targets of fewer steps": ({"y": np.zeros((8, 4, 1))}, "has targets of shape [4, 1], but mse(y) compares them "
+                                                           "with y[1] at each of the 5 steps"),
+    "integer targets, one a step, of a regression": ({"y": np.zeros((8, 5), np.int64)},
+                                                     "has targets of shape [5], but mse(y) compares them with y[1]"),
+    "no targets": ({}, "has no targets, but mse(y) compares y with them"),
+}
+
+
+@pytest.mark.parametrize("case", SEQUENCES)
+def test_a_recurrent_models_targets_that_do_not_fit_are_refused_at_the_data(tmp_path, case):
+    # a broadcast, a reshape and a KeyError inside the first step (exit 70)
+    arrays, message = SEQUENCES[case]
+    np.savez(tmp_path / "d.npz", x=np.zeros((8, 5, 1)), **arrays)
+    elman = "model m { input x[1] sequence; layer h[4] tanh; output y[1] identity; x -> h; h -> h delay 1; h -> y }\n"
+    assert_refused(train_on(tmp_path, 'npz("d.npz")', elman, "mse(y)"), "data 'npz' " + message, seconds=10)
