@@ -256,8 +256,8 @@ def test_resume_refuses_edited_metadata_before_the_run_folder_changes(xor_run, t
 
 
 SEQUENCES = {
-    "targets of fewer steps": ({"y": np.zeros((8, 4, 1))}, "has targets of shape [4, 1], but mse(y) compares them "
-                                                           "with y[1] at each of the 5 steps"),
+    "targets of fewer steps": ({"y": np.zeros((8, 4, 1))},
+                               "has targets of shape [4, 1], but mse(y) compares them with y[1] at each of the 5 steps"),
     "integer targets, one a step, of a regression": ({"y": np.zeros((8, 5), np.int64)},
                                                      "has targets of shape [5], but mse(y) compares them with y[1]"),
     "no targets": ({}, "has no targets, but mse(y) compares y with them"),
