@@ -90,6 +90,9 @@ def _task(req: Request, y: np.ndarray) -> str:
 
 def _labels(req: Request, y: np.ndarray) -> np.ndarray:
     labels = y.reshape(len(y), -1)
+    if labels.dtype.kind == "u" and labels.max() > np.iinfo(np.int64).max:  # the int64 cast would wrap it to < 0
+        raise req.error(f"{req.name}: class label {labels.max()} is too large",
+                        "labels count the classes from 0")
     if labels.shape[1] != 1 or not np.all(np.mod(labels, 1) == 0) or labels.min() < 0:
         raise req.error(
             f"{req.name}: class labels must be one whole number >= 0 per example",

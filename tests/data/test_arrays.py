@@ -147,3 +147,9 @@ def test_a_fifo_named_as_data_is_refused_without_blocking(folder):
 
     os.mkfifo(folder / "pipe.npz")
     in_time(lambda: load_fails('npz("pipe.npz")', "pipe.npz is a FIFO", base_dir=folder))
+
+
+def test_a_uint64_label_past_int64_is_refused_not_wrapped(folder):
+    # cast to int64 it became -1: a row of zeros for the cross-entropy, and the run trained (exit 0)
+    np.savez(folder / "u.npz", x=np.ones((2, 2)), y=np.array([0, 2**64 - 1], np.uint64))
+    load_fails('npz("u.npz")', "class label 18446744073709551615 is too large", base_dir=folder)
