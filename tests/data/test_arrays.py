@@ -153,3 +153,10 @@ def test_a_uint64_label_past_int64_is_refused_not_wrapped(folder):
     # cast to int64 it became -1: a row of zeros for the cross-entropy, and the run trained (exit 0)
     np.savez(folder / "u.npz", x=np.ones((2, 2)), y=np.array([0, 2**64 - 1], np.uint64))
     load_fails('npz("u.npz")', "class label 18446744073709551615 is too large", base_dir=folder)
+
+
+def test_a_missing_file_whose_name_holds_lookalike_characters_names_them(folder):
+    # "no such file: .../оk.npz" beside an ok.npz: the Cyrillic о cannot be seen
+    error = load_fails('npz("\u043ek.npz")', "no such file", base_dir=folder)
+    assert error.hint == ("the name holds characters that are not ASCII, which may look like others: "
+                          "'\u043e' (CYRILLIC SMALL LETTER O) at 1")
