@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Self
 
-from nngraph.errors import DataError, NngraphError
+from nngraph.errors import DataError, NngraphError, lookalikes
 
 ErrorFactory = Callable[[str, "str | None"], NngraphError]
 NPY_MAGIC = b"\x93NUMPY"
@@ -151,7 +151,7 @@ def _stat(path, how, error: ErrorFactory) -> os.stat_result:
     try:
         return how(path)
     except FileNotFoundError:
-        raise error(f"no such file: {path}", "check the path") from None
+        raise error(f"no such file: {path}", lookalikes(os.path.basename(path)) or "check the path") from None
     except OSError as e:
         raise error(f"cannot read {path}: {e.strerror}", None) from None
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from nngraph.data.dataset import Dataset
 from nngraph.data.options import Bound, Option
-from nngraph.errors import DataError, Span
+from nngraph.errors import DataError, Span, lookalikes
 
 SCALINGS = ("none", "standard", "minmax")
 
@@ -70,7 +70,7 @@ class Request:
         path = Path(raw).expanduser()
         path = path if path.is_absolute() else self.base_dir / path
         if not path.exists():
-            hint = _lookalikes(raw) or f"relative paths start at {self.base_is} ({self.base_dir})"
+            hint = lookalikes(raw) or f"relative paths start at {self.base_is} ({self.base_dir})"
             raise self.error(f"{self.name}: no such {what}: {path}", hint)
         return path
 
@@ -78,16 +78,6 @@ class Request:
         """The first `limit` examples, when the option is there and set."""
         limit = self.options.values.get("limit")
         return data if limit is None or limit >= len(data) else data.take(np.arange(limit))
-
-
-def _lookalikes(name: str) -> str | None:
-    """A hint naming the characters of a missing file's name that are not ASCII: a Cyrillic `о` looks like `o`."""
-    import unicodedata
-
-    odd = [f"'{c}' ({unicodedata.name(c, f'U+{ord(c):04X}')}) at {i + 1}" for i, c in enumerate(name) if ord(c) > 127]
-    if not odd:
-        return None
-    return "the name holds characters that are not ASCII, which may look like others: " + ", ".join(odd[:3])
 
 
 @dataclass(frozen=True)

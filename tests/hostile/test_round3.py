@@ -271,3 +271,9 @@ def test_a_recurrent_models_targets_that_do_not_fit_are_refused_at_the_data(tmp_
     np.savez(tmp_path / "d.npz", x=np.zeros((8, 5, 1)), **arrays)
     elman = "model m { input x[1] sequence; layer h[4] tanh; output y[1] identity; x -> h; h -> h delay 1; h -> y }\n"
     assert_refused(train_on(tmp_path, 'npz("d.npz")', elman, "mse(y)"), "data 'npz' " + message, seconds=10)
+
+
+def test_a_missing_file_named_on_the_command_line_with_lookalike_characters_names_them(xor_run):
+    run = nngraph("predict", "s.nn", "--checkpoint", "run/checkpoint.npz", "--input", "\u0445.npy", "-o", "y.npy",
+                  cwd=xor_run)
+    assert_refused(run, "no such file: \u0445.npy", "'\u0445' (CYRILLIC SMALL LETTER HA) at 1", seconds=10)
