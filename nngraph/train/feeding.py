@@ -46,8 +46,7 @@ def check_targets_fit(plan, data: Dataset, span: Span | None, steps: int | None 
         raise DataError(f"data '{data.name}' has no targets, but {terms} compares {unit} with them", span,
                         f"use data with targets, or compare {unit} with another unit: mse({unit}, x)")
     labels = y.dtype.kind in "iu"
-    fits = y.shape[1:] in (lead, lead + (1,)) if labels else \
-        (y.shape[1:1 + len(lead)] == lead and math.prod(y.shape[1 + len(lead):]) == math.prod(shape))
+    fits = y.shape[1:] in (lead, lead + (1,)) if labels else y.shape[1:] == lead + shape
     if not fits:
         each = f" at each of the {steps} steps" if steps is not None else ""
         raise DataError(f"data '{data.name}' has targets of shape {list(y.shape[1:])}, but {terms} compares "

@@ -101,6 +101,9 @@ TARGETS = {
     "float labels": ({"y": (np.arange(8) % 2).astype(float)},
                      "has targets of shape [1], but cross_entropy(y) compares them with y[2]"),
     "rows of the wrong width": ({"y": np.zeros((8, 5))}, "has targets of shape [5], but cross_entropy(y)"),
+    # as many values as y[2] in another shape: 'ValueError: Output array is the wrong shape' (found by fuzzing)
+    "the unit's values in another shape": ({"y": np.zeros((8, 1, 2))},
+                                           "has targets of shape [1, 2], but cross_entropy(y) compares them with y[2]"),
     "no targets": ({}, "has no targets, but cross_entropy(y) compares y with them"),
 }
 
