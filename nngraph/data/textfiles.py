@@ -122,7 +122,8 @@ def _target_values(req: Request, cells: list[str]):
             raise req.error("csv: task=regression needs numeric targets", option="task") from None
         classes = sorted(set(cells))
         return np.array([classes.index(c) for c in cells], np.int64), {"classes": classes}
-    whole = np.all(np.mod(numbers, 1) == 0) and numbers.min() >= 0
+    with np.errstate(invalid="ignore"):  # inf's remainder is NaN; from_arrays then names the infinite target's line
+        whole = np.all(np.mod(numbers, 1) == 0) and numbers.min() >= 0
     return (numbers.astype(np.int64) if whole else numbers), {}
 
 
