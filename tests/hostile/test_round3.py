@@ -280,3 +280,14 @@ def test_a_missing_file_named_on_the_command_line_with_lookalike_characters_name
     run = nngraph("predict", "s.nn", "--checkpoint", "run/checkpoint.npz", "--input", "\u0445.npy", "-o", "y.npy",
                   cwd=xor_run)
     assert_refused(run, "no such file: \u0445.npy", "'\u0445' (CYRILLIC SMALL LETTER HA) at 1", seconds=10)
+
+
+def test_sample_refuses_inputs_to_fill_beyond_the_runs_float_type(xor_run, tmp_path):
+    # 1e40 became inf in float32, and the fill-in's scores NaN under a RuntimeWarning (found by fuzzing --input)
+    x = np.ones((3, 9))
+    x[1, 4] = 1e40
+    np.save(tmp_path / "big.npy", x)
+    run = nngraph("sample", "rbm.nn", "--checkpoint", "rbm_run/checkpoint.npz", "--fill", "top", "--input",
+                  tmp_path / "big.npy", "-o", tmp_path / "f.png", "--steps", "2", cwd=xor_run)
+    assert_refused(run, "big.npy holds 1e+40 at example 1, position [4], beyond float32's range", seconds=10)
+    assert "Warning" not in run.output
