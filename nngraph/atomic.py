@@ -29,13 +29,13 @@ def prepare_output(path: str | os.PathLike) -> Path:
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a folder", None, "give the name of a file to write")
     if path.exists() and not path.is_file():
-        raise OutputError(f"cannot write {path}: it is {_special_kind(path)}, not a file", None,
+        raise OutputError(f"cannot write {path}: it is {special_kind(path)}, not a file", None,
                           "give the name of a regular file to write")
     prepare_folder(path.parent)
     return path
 
 
-def _special_kind(path: Path) -> str:
+def special_kind(path: Path) -> str:
     mode = path.stat().st_mode
     kinds = ((stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISFIFO, "a FIFO"),
              (stat.S_ISSOCK, "a socket"))

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import nngraph
-from nngraph.atomic import atomic_write_text, prepare_folder, prepare_output
+from nngraph.atomic import atomic_write_text, prepare_folder, prepare_output, special_kind
 from nngraph.errors import OutputError, TrainingError
 from nngraph.graph.vocabulary import RUNNING
 
@@ -192,6 +192,10 @@ def _run_to_resume(folder: Path) -> Path:
     checkpoint = folder / CHECKPOINT_FILE
     if checkpoint.is_file():
         return prepare_folder(folder)
+    if checkpoint.exists():  # a folder or a FIFO there was "the run stopped before its first checkpoint"
+        kind = "a folder" if checkpoint.is_dir() else special_kind(checkpoint)
+        raise TrainingError(f"nothing to resume: {checkpoint} is {kind}, not a checkpoint", None,
+                            "give --resume the folder of an earlier run")
     if (folder / METRICS_FILE).is_file():
         raise TrainingError(f"nothing to resume in {folder}: the run stopped before its first checkpoint",
                             None, "start it again with --overwrite")
