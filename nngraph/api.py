@@ -38,6 +38,7 @@ def load(path: str | os.PathLike, overrides: list[str] = (), train: str | None =
          recorded: list[str] = ()) -> CheckedSpec:
     """Parse and check a spec file (.nn or .yaml); `overrides` are `key=value` train settings. `recorded`: the
     overrides a trained run recorded (`recorded_run`), applied first, so that `overrides` go on top of them."""
+    overrides = _strings(overrides, "overrides")
     spec = parse_spec_file(path)
     if recorded:
         spec = apply_overrides(spec, recorded, train, RECORDED_PATH)
@@ -64,6 +65,10 @@ def data_option(text: str) -> ast.Value:
 
 def loads(text: str, path: str = "<string>", fmt: str = "nn") -> CheckedSpec:
     """Parse and check spec text given as a string."""
+    if not isinstance(text, str):
+        raise TypeError(f"loads takes the spec's text as a str, not {type(text).__name__}")
+    if fmt not in ("nn", "yaml"):
+        raise ValueError(f"loads: fmt must be 'nn' or 'yaml', not {fmt!r}")
     if fmt == "yaml":
         from nngraph.spec.yaml_surface import parse_yaml
 
@@ -79,6 +84,7 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
     add settings of one train block. Each override is one setting as the spec writes it (`early_stopping
     monitor=val_loss`), its name optionally followed by `=` (`epochs=5`), so every setting, trailing options
     included, can be set. Errors are positioned in `path`, line i the i-th override."""
+    overrides = _strings(overrides, "overrides")
     trains = [t for t in spec.trains if train is None or t.name == train]
     if not trains:
         raise ValidationError("--set needs a train block to change", None, "the spec has none by that name")
@@ -92,6 +98,15 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
     replaced = dataclasses.replace(block, settings=tuple(settings))
     items = tuple(replaced if it is block else it for it in spec.items)
     return dataclasses.replace(spec, items=items)
+
+
+def _strings(values, name: str) -> list[str]:
+    """A list of strings as the API takes it: one string alone counts as a list of one (iterating over its
+    characters read `overrides="epochs=3"` as seven settings, and `log="tensorboard"` as an unknown log `t`)."""
+    values = [values] if isinstance(values, str) else list(values)
+    if not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{name} must be strings, like ['epochs=5']; got {values!r}")
+    return values
 
 
 _NAME_EQUALS = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*(=)?")
@@ -149,6 +164,10 @@ def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, b
     from nngraph.train.logs import make_loggers
     from nngraph.train.progress import in_notebook
 
+    if not isinstance(checked, CheckedSpec):
+        raise TypeError(f"fit takes a checked spec (nngraph.load(path) or nngraph.loads(text)), not "
+                        f"{type(checked).__name__}")
+    log = _strings(log, "log")
     if quiet is None:
         quiet = not in_notebook()
     return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -21,12 +22,37 @@ from nngraph.errors import OutputError
 
 
 def prepare_output(path: str | os.PathLike) -> Path:
-    """`path` ready to be written as a file: not a folder, its folder created if missing and writable."""
+    """`path` ready to be written as a file: not a folder, not a device, FIFO or socket (the rename that ends
+    an atomic write would put a file in its place: run as root, `-o /dev/null` replaced /dev/null), its folder
+    created if missing and writable."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a folder", None, "give the name of a file to write")
+    if path.exists() and not path.is_file():
+        raise OutputError(f"cannot write {path}: it is {special_kind(path)}, not a file", None,
+                          "give the name of a regular file to write")
     prepare_folder(path.parent)
     return path
+
+
+def special_kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    kinds = ((stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def refuse_overwriting(output: str | os.PathLike, inputs: dict, hint: str) -> None:
+    """An output never goes over a file the command reads (`inputs`: what each is -> its path, or None), however
+    it is named (a relative path, a link, another hard link)."""
+    output = Path(output)
+    for what, path in inputs.items():
+        try:
+            clash = path is not None and output.exists() and output.samefile(path)
+        except OSError:  # the input is not a file on disk (a spec given as text)
+            clash = False
+        if clash:
+            raise OutputError(f"{output} is the {what}; the output goes to a new file", None, hint)
 
 
 def prepare_folder(folder: str | os.PathLike) -> Path:

@@ -120,6 +120,17 @@ def unimportable(error: ImportError, module: str) -> str:
     return "which is not installed" if missing else f"which is installed but could not be imported ({error})"
 
 
+def lookalikes(name: str) -> str | None:
+    """A hint naming the characters of a name that are not ASCII, for a file that is not there: a Cyrillic `о`
+    looks like `o`."""
+    import unicodedata
+
+    odd = [f"'{c}' ({unicodedata.name(c, f'U+{ord(c):04X}')}) at {i + 1}" for i, c in enumerate(name) if ord(c) > 127]
+    if not odd:
+        return None
+    return "the name holds characters that are not ASCII, which may look like others: " + ", ".join(odd[:3])
+
+
 def did_you_mean(word: str, choices) -> str | None:
     """A hint naming the closest valid choice, or listing them when none is close."""
     import difflib
@@ -128,6 +139,8 @@ def did_you_mean(word: str, choices) -> str | None:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
+    if not choices:
+        return "there are none to choose from"
     if len(choices) <= 12:
         return "expected one of: " + ", ".join(choices)
     return None

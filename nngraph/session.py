@@ -88,7 +88,9 @@ def _splits(checked: CheckedSpec, config: TrainConfig, method, dtype, data=None,
 
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed,
                                                          dtype=dtype)
-    method.check_data(dataset, config.data.span if config.data else None)
+    span = config.data.span if config.data else None
+    method.check_data(dataset, span)
+    method.check_targets(dataset, span)
     return split_dataset(dataset, config.test, config.validation, config.seed,
                          span=config.spans.get("test") or config.spans.get("validation"), scaler=scaler)
 
@@ -306,6 +308,7 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
                           dtype=trained.backend.dtype)
     dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
+    trained.method.check_targets(dataset, getattr(data, "span", None))
     return {"data": _final_evaluation(trained.method, dataset, extra)}
 
 
@@ -344,11 +347,16 @@ def _check_vae_figures(method, config) -> None:
 
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
                    backend: str = "numpy"):
-    from nngraph.atomic import atomic_save_npy
+    from nngraph.atomic import atomic_save_npy, refuse_overwriting
+    from nngraph.data.arrays import refuse_non_finite
     from nngraph.data.dataset import Dataset
 
+    refuse_overwriting(output_path, _read_by(checked, train_name, checkpoint, {"--input file": input_path}),
+                       "write to another name, e.g. -o predictions.npy")
     x = _read_inputs(input_path)
     trained = restore_trained(checked, train_name, checkpoint, backend, "predict")
+    refuse_non_finite(x, f"the examples of --input {input_path}", trained.backend.dtype,
+                      lambda message, hint: DataError(message, None, hint.replace("training", "predicting")))
     # a method that predicts with a model the train block does not name (a gan's discriminator) says which
     model = getattr(trained.method, "predict_model", None) or checked.models[trained.config.model]
     if unit is not None and unit not in model.graph:
@@ -361,6 +369,16 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
     y = trained.method.predict(inputs.x.astype(trained.backend.dtype, copy=False), unit)  # integers too
     atomic_save_npy(output_path, y)
     return y.shape
+
+
+def _read_by(checked: CheckedSpec, train_name, checkpoint, given: dict) -> dict:
+    """The files a command after training reads or its run trained on (what each is -> its path): no output may
+    go over one."""
+    from nngraph.data.loading import data_files
+
+    config = checked.train(train_name)
+    data = {f"training data ({path.name})": path for path in data_files(config.data, spec_folder(checked))}
+    return {"spec": checked.spec.path, "checkpoint": checkpoint, **given, **data}
 
 
 def _check_input_shape(model, inputs) -> None:
@@ -385,6 +403,9 @@ def _read_inputs(path) -> np.ndarray:
     x = load_npy(path, error=lambda message, hint=None: DataError(f"--input: {message}", None, hint))
     if x.dtype.kind not in "fiub":
         raise DataError(f"{path} does not hold a numeric array")
+    if x.ndim == 0 or len(x) == 0:
+        raise DataError(f"--input {path} holds no examples (shape {list(x.shape)})", None,
+                        "save the examples as rows: [n, ...], n >= 1")
     return x
 
 
@@ -402,9 +423,15 @@ def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, ba
 
 
 def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str) -> str:
+    from nngraph.atomic import refuse_overwriting
     from nngraph.train.fill_in import fill_samples, given_inputs
 
     request = {**request, "run_folder": Path(checkpoint).parent}
+    if request.get("output") is not None:
+        mask = request.get("fill") if str(request.get("fill")).endswith(".npy") else None
+        given = {"--input file": request.get("input"), "--fill mask": mask}
+        refuse_overwriting(request["output"], _read_by(checked, train_name, checkpoint, given),
+                           "write to another name, e.g. -o samples.png")
     session = load_trained(checked, train_name, checkpoint, backend, "sample")
     method = session.method
     if request.get("input") is not None:

@@ -8,9 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 
+from nngraph import safe_files
 from nngraph.errors import DataError
 from nngraph.safe_files import (
     NpzArchive,
+    about_bytes,
     available_memory,
     describe_bytes,
     load_npy,
@@ -158,3 +160,23 @@ def test_available_memory_respects_an_address_space_limit():
                                          (10**30, "about 10^30 bytes"), (7**5000, "about 10^4225 bytes")])
 def test_sizes_read_as_people_write_them(count, text):
     assert describe_bytes(count) == text
+
+
+def test_an_estimate_past_an_exbibyte_says_about_once():
+    # `needs about about 10^25 bytes` (batch=10**23)
+    assert about_bytes(10**25) == "about 10^25 bytes" and about_bytes(3 << 30) == "about 3.0 GiB"
+
+
+@pytest.mark.parametrize("members", [12, 70_000])  # 70,000: past 65,535, the count is in the zip64 end record
+def test_an_archive_of_too_many_members_is_refused_before_they_are_listed(tmp_path, monkeypatch, members):
+    # zipfile makes an object per member first: 300,000 empty ones cost 3 s and 260 MB before any check
+    monkeypatch.setattr(safe_files, "MAX_NPZ_MEMBERS", members - 1)
+    path = tmp_path / "many.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(members):
+            zf.writestr(f"m{i}.npy", b"")
+    refused(lambda: NpzArchive(path), f"declares {members:,} members; an .npz nngraph reads holds at most "
+                                      f"{members - 1:,}", within=1 << 20)
+    monkeypatch.setattr(safe_files, "MAX_NPZ_MEMBERS", members)
+    with NpzArchive(path) as archive:
+        assert len(archive.names) == members

@@ -82,19 +82,28 @@ def _load_for_checkpoint(spec: Path, checkpoint: Path, overrides, train_name):
 @contextmanager
 def _checkpoint_warnings():
     """What loading a checkpoint warned of (train/provenance.py: other settings, an older checkpoint), as one
-    `warning: ...` line each on stderr; other warnings go on as Python shows them."""
+    `warning: ...` line each on stderr once the block ends; other warnings are shown as Python shows them, when
+    they happen. (Recording every warning and showing the others afterwards looped forever: inside
+    `catch_warnings(record=True)`, `showwarning` records, so each one shown was recorded again.)"""
     from nngraph.train.provenance import CheckpointWarning
 
-    with warnings.catch_warnings(record=True) as caught:
+    held = []
+    with warnings.catch_warnings():
         warnings.simplefilter("always", CheckpointWarning)
+        show = warnings.showwarning
+
+        def hold_checkpoint_warnings(message, category, *args, **kwargs):
+            if issubclass(category, CheckpointWarning):
+                held.append(message)
+            else:
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = hold_checkpoint_warnings
         try:
             yield
         finally:
-            for w in caught:
-                if issubclass(w.category, CheckpointWarning):
-                    typer.echo(f"warning: {w.message}", err=True)
-                else:
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+            for message in held:
+                typer.echo(f"warning: {message}", err=True)
 
 
 def _say_how_to_resume(stop, spec: Path, overrides, train_name) -> None:

@@ -17,20 +17,57 @@ TASK_CHOICE = {"task": Option("choice", "auto", choices=("auto", "classification
 FILE = {**FEATURES, **LIMITED, **TASK_CHOICE, "path": Option("path")}
 
 
-def from_arrays(req: Request, x: np.ndarray, y: np.ndarray | None, **info) -> Dataset:
+def from_arrays(req: Request, x: np.ndarray, y: np.ndarray | None, *, sources: tuple[str, str] | None = None,
+                lines: list[int] | None = None, **info) -> Dataset:
     """A Dataset from raw arrays: numeric checks, matching lengths, the task read off y's dtype. Inputs and float
-    targets are converted once, to the run's dtype (a float64 file in a float64 run: not at all)."""
+    targets are converted once, to the run's dtype (a float64 file in a float64 run: not at all). `sources` names
+    where the inputs and the targets came from (a file, an archive's member) and `lines` each example's line in
+    the file, for the errors that point at one value."""
+    x_source, y_source = sources or (req.name, req.name)
     x = _numeric(req, x, "inputs")
     if x.ndim == 1:
         x = x[:, None]
+    refuse_non_finite(x, f"{req.name}: the inputs of {x_source}", req.dtype, req.error, lines, info.get("columns"))
     if y is None:
         return req.limited(unsupervised(x, req.name, dtype=req.dtype, **info))
     y = _numeric(req, y, "targets")
     if len(y) != len(x):
         raise req.error(f"{req.name}: {len(x)} inputs but {len(y)} targets", "they must pair up")
+    refuse_non_finite(y, f"{req.name}: the targets of {y_source}", req.dtype, req.error, lines)
     if _task(req, y) == "regression":
         return req.limited(regression(x, y, req.name, dtype=req.dtype, **info))
     return req.limited(classification(x, _labels(req, y), req.name, dtype=req.dtype, **info))
+
+
+def refuse_non_finite(array: np.ndarray, what: str, dtype, error, lines: list[int] | None = None,
+                      columns: list[str] | None = None) -> None:
+    """`error(message, hint)` naming the first value of `array` that is NaN, infinite, or too large for `dtype`
+    (the run's: 1e300 in a float32 run would become inf when converted): its example (or line of the file) and
+    column."""
+    if array.dtype.kind != "f":
+        return
+    top = np.finfo(dtype).max
+    finite = np.isfinite(array)
+    if finite.all() and (array.size == 0 or max(-array.min(), array.max()) <= top):
+        return
+    with np.errstate(invalid="ignore"):
+        first = tuple(int(i) for i in np.argwhere(~(np.abs(array) <= top))[0])
+    value, kind = array[first], np.dtype(dtype).name
+    told = "NaN" if np.isnan(value) else ("an infinity" if np.isinf(value) else f"{value:g}")
+    row = f"line {lines[first[0]]}" if lines is not None else f"example {first[0]}"
+    message = f"{what} hold {told} at {row}{_column(first[1:], columns)}"
+    if np.isfinite(value):
+        raise error(f"{message}, beyond {kind}'s range (largest {top:.3g})",
+                    "rescale the data, or train in float64 (--dtype float64)")
+    raise error(message, "clean the data before training")
+
+
+def _column(index: tuple[int, ...], columns: list[str] | None) -> str:
+    if not index:
+        return ""
+    if columns is not None and len(index) == 1:
+        return f", column '{columns[index[0]]}'"
+    return f", position {list(index)}" if len(index) > 1 else f", column {index[0]}"
 
 
 def _numeric(req: Request, array: np.ndarray, what: str) -> np.ndarray:
@@ -53,6 +90,9 @@ def _task(req: Request, y: np.ndarray) -> str:
 
 def _labels(req: Request, y: np.ndarray) -> np.ndarray:
     labels = y.reshape(len(y), -1)
+    if labels.dtype.kind == "u" and labels.max() > np.iinfo(np.int64).max:  # the int64 cast would wrap it to < 0
+        raise req.error(f"{req.name}: class label {labels.max()} is too large",
+                        "labels count the classes from 0")
     if labels.shape[1] != 1 or not np.all(np.mod(labels, 1) == 0) or labels.min() < 0:
         raise req.error(
             f"{req.name}: class labels must be one whole number >= 0 per example",
@@ -95,12 +135,16 @@ def npz(req: Request) -> Dataset:
         x = _member(req, archive, "x")
         y = _member(req, archive, "y") if _has_targets(req, archive) else None
         lengths = _member(req, archive, "lengths") if req["lengths"] else None
-    data = from_arrays(req, x, y)
+    data = from_arrays(req, x, y, sources=(_in_archive(req, "x"), _in_archive(req, "y")))
     if lengths is not None:
         if lengths.shape != (len(x),) or lengths.dtype.kind not in "iu":
             raise req.error("npz: lengths must be whole numbers, one per example", option="lengths")
         data.lengths = lengths.astype(np.int64)[: len(data)]
     return data
+
+
+def _in_archive(req: Request, option: str) -> str:
+    return f"{req.path()} (array '{req[option]}')"
 
 
 def _has_targets(req: Request, archive: NpzArchive) -> bool:
@@ -120,7 +164,8 @@ def npy(req: Request) -> Dataset:
     """Inputs from one .npy file, targets (optional) from a second: npy("x.npy", y="y.npy")."""
     x = _single(req, "path")
     y = _single(req, "y") if req["y"] is not None else None
-    return from_arrays(req, x, y)
+    sources = (str(req.path()), str(req.path("y")) if y is not None else "")
+    return from_arrays(req, x, y, sources=sources)
 
 
 def _single(req: Request, option: str) -> np.ndarray:

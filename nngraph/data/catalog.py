@@ -14,7 +14,7 @@ import numpy as np
 
 from nngraph.data.dataset import Dataset
 from nngraph.data.options import Bound, Option
-from nngraph.errors import DataError, Span
+from nngraph.errors import DataError, Span, lookalikes
 
 SCALINGS = ("none", "standard", "minmax")
 
@@ -70,7 +70,7 @@ class Request:
         path = Path(raw).expanduser()
         path = path if path.is_absolute() else self.base_dir / path
         if not path.exists():
-            hint = f"relative paths start at {self.base_is} ({self.base_dir})"
+            hint = lookalikes(raw) or f"relative paths start at {self.base_is} ({self.base_dir})"
             raise self.error(f"{self.name}: no such {what}: {path}", hint)
         return path
 

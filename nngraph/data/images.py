@@ -36,6 +36,9 @@ def read_idx(req: Request, path: Path, magic: int, limit: int | None = None) -> 
     try:
         with open_regular(path, error) as raw, _decompressed(raw) as f:
             dims = _idx_header(req, path, f, magic)
+            if not dims or dims[0] == 0:  # numpy cannot reshape nothing into (0, -1) later
+                raise req.error(f"{req.name}: {path} holds no images or labels (its header gives dimensions "
+                                f"{list(dims)})")
             count = min(dims[0], limit or dims[0])
             size = count * math.prod(dims[1:])
             _check_claim(req, path, size, None if f is not raw else file_size(raw) - f.tell())

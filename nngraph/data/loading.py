@@ -9,6 +9,7 @@ import numpy as np
 
 # The loader modules register themselves in the catalog when imported.
 from nngraph.data import arrays, images, patterns, sequences, superres, textfiles, toy  # noqa: F401
+from nngraph.data.arrays import refuse_non_finite
 from nngraph.data.catalog import LOADERS, Request
 from nngraph.data.dataset import Dataset, binarized
 from nngraph.data.options import bind
@@ -63,6 +64,19 @@ def data_call(spec) -> ast.Call:
     )
 
 
+def data_files(spec, base_dir: Path) -> list[Path]:
+    """The files a data setting names (every string among its arguments, nested calls' included, that is a file
+    relative to `base_dir`): what a command's output must never go over."""
+    found, todo = [], [data_call(spec)] if spec is not None else []
+    while todo:
+        value = todo.pop()
+        if isinstance(value, ast.Call):
+            todo += [*value.args, *(k.value for k in value.kwargs)]
+        elif isinstance(value, ast.String) and (path := base_dir / Path(value.value).expanduser()).is_file():
+            found.append(path)
+    return found
+
+
 def _loader_for_path(path: ast.String) -> str:
     suffix = Path(path.value).suffix.lower()
     if suffix in SUFFIX_LOADERS:
@@ -105,9 +119,7 @@ def _reshaped(req: Request, x: np.ndarray, shape: list[int]) -> np.ndarray:
 
 
 def _check_finite(req: Request, data: Dataset) -> None:
-    for what, array in (("inputs", data.x), ("targets", data.y)):
-        if array is not None and array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise req.error(
-                f"{req.name}: the {what} hold NaN or infinite values",
-                "clean the data before training",
-            )
+    """What every loader's output must pass (the file loaders check their arrays already, naming the file)."""
+    refuse_non_finite(data.x, f"{req.name}: the inputs", req.dtype, req.error)
+    if data.y is not None:
+        refuse_non_finite(data.y, f"{req.name}: the targets", req.dtype, req.error)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv as csvlib
+import io
+from array import array
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -52,35 +55,76 @@ def csv(req: Request) -> Dataset:
     the set is unsupervised. Whole-number targets are class labels, other numbers regression
     targets (task= forces either); text targets are class names, numbered in sorted order
     (`info["classes"]`). Blank lines are skipped; every other row needs every column.
+
+    The rows are read one at a time into arrays (8 bytes a number): held as lists of strings, a 63 MiB file of
+    11 million rows took 3.8 GB and 36 s.
     """
-    names, rows, lines = _table(req)
+    text = read_text(req)
+    names, rows = _table(req, text)
     target = _target_index(req, names) if req["target"] is not None else None
     features = [i for i in range(len(names)) if i != target]
-    x = np.array(
-        [[_number(req, row, i, names, line) for i in features] for line, row in zip(lines, rows)],
-        np.float64,
-    )
+    x, lines, numbers = _numbers(req, rows, names, features, target)
+    where = {"sources": (str(req.path()), f"{req.path()} (column '{names[target]}')" if target is not None else ""),
+             "lines": lines, "columns": [names[i] for i in features]}
     if target is None:
-        return from_arrays(req, x, None, columns=[names[i] for i in features])
-    y, classes = _target_values(req, [row[target] for row in rows])
-    return from_arrays(req, x, y, columns=[names[i] for i in features], **classes)
+        return from_arrays(req, x, None, **where)
+    y, classes = _target_values(req, numbers, _data_rows(req, text, len(names)), target)
+    return from_arrays(req, x, y, **where, **classes)
 
 
-def _table(req: Request) -> tuple[list[str], list[list[str]], list[int]]:
-    """Column names, data rows and each data row's line in the file."""
+def _rows(req: Request, text: str, width: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each line that is not blank, read lazily; every row of `width` cells where given."""
+    at = [0]
+
+    def lines():
+        for number, line in enumerate(io.StringIO(text, newline=None), 1):
+            if line.strip():
+                at[0] = number
+                yield line
+
+    for cells in csvlib.reader(lines(), delimiter=req["delimiter"]):
+        if width is not None and len(cells) != width:
+            raise req.error(f"csv: line {at[0]} has {len(cells)} columns, expected {width}")
+        yield at[0], cells
+
+
+def _table(req: Request, text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Column names, and the data rows (line, cells) still to be read."""
     if len(req["delimiter"]) != 1:
         raise req.error("csv: delimiter must be one character", option="delimiter")
-    numbered = [(i + 1, line) for i, line in enumerate(read_text(req).splitlines()) if line.strip()]
-    rows = list(csvlib.reader([line for _, line in numbered], delimiter=req["delimiter"]))
-    if not rows or (req["header"] and len(rows) == 1):
+    first = next(_rows(req, text), None)
+    if first is None:
         raise req.error(f"csv: {req.path()} has no data rows")
-    names = rows[0] if req["header"] else [str(i) for i in range(len(rows[0]))]
-    body = rows[1:] if req["header"] else rows
-    lines = [n for n, _ in numbered][1 if req["header"] else 0 :]
-    for line, row in zip(lines, body):
-        if len(row) != len(names):
-            raise req.error(f"csv: line {line} has {len(row)} columns, expected {len(names)}")
-    return [n.strip() for n in names], body, lines
+    names = first[1] if req["header"] else [str(i) for i in range(len(first[1]))]
+    return [n.strip() for n in names], _data_rows(req, text, len(names))
+
+
+def _data_rows(req: Request, text: str, width: int) -> Iterator[tuple[int, list[str]]]:
+    rows = _rows(req, text, width)
+    if req["header"]:
+        next(rows, None)
+    return rows
+
+
+def _numbers(req: Request, rows, names: list[str], features: list[int], target: int | None):
+    """The features as an (n, k) float64 array, each row's line, and the target column's numbers (None once a
+    cell of it is not a number: its text is read again by `_target_values`)."""
+    x, lines, numbers = array("d"), array("q"), array("d") if target is not None else None
+    for line, row in rows:
+        try:
+            x.extend([float(row[i]) for i in features])
+        except ValueError:
+            for i in features:
+                _number(req, row, i, names, line)
+        lines.append(line)
+        if numbers is not None:
+            try:
+                numbers.append(float(row[target]))
+            except ValueError:
+                numbers = None
+    if not lines:
+        raise req.error(f"csv: {req.path()} has no data rows")
+    return np.frombuffer(x, np.float64).reshape(len(lines), len(features)), lines, numbers
 
 
 def _target_index(req: Request, names: list[str]) -> int:
@@ -111,16 +155,23 @@ def _number(req: Request, row: list[str], column: int, names: list[str], line: i
         ) from None
 
 
-def _target_values(req: Request, cells: list[str]):
-    cells = [c.strip() for c in cells]
-    try:
-        numbers = np.array([float(c) for c in cells])
-    except ValueError:
+def _target_values(req: Request, numbers, rows, target: int):
+    """Whole numbers >= 0 as class labels, other numbers as they are; text (the target column read again from
+    `rows`) as class names, numbered in sorted order (one dict look-up a row: `classes.index` per row was
+    quadratic in the classes)."""
+    if numbers is None:
         if req["task"] == "regression":
-            raise req.error("csv: task=regression needs numeric targets", option="task") from None
-        classes = sorted(set(cells))
-        return np.array([classes.index(c) for c in cells], np.int64), {"classes": classes}
-    whole = np.all(np.mod(numbers, 1) == 0) and numbers.min() >= 0
+            raise req.error("csv: task=regression needs numeric targets", option="task")
+        seen, codes = {}, array("q")  # class name -> the order it was first seen in
+        for _, row in rows:
+            codes.append(seen.setdefault(row[target].strip(), len(seen)))
+        classes = sorted(seen)
+        rank = {name: i for i, name in enumerate(classes)}
+        sorted_code = np.array([rank[name] for name in seen], np.int64)  # `seen` iterates in first-seen order
+        return sorted_code[np.frombuffer(codes, np.int64)], {"classes": classes}
+    numbers = np.frombuffer(numbers, np.float64)
+    with np.errstate(invalid="ignore"):  # inf's remainder is NaN; from_arrays then names the infinite target's line
+        whole = np.all(np.mod(numbers, 1) == 0) and numbers.min() >= 0
     return (numbers.astype(np.int64) if whole else numbers), {}
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nngraph.errors import BuildError, OutputError
+from nngraph.errors import BuildError
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17: runtimes that read opset 17 read it
@@ -35,10 +35,11 @@ def export_onnx(checked, train_name, checkpoint, output, part: str | None = None
     """Write the forward pass of the model that `checkpoint` holds (trained by `checked`'s train block
     `train_name`) to `output` as an ONNX model; `part` picks what to export where the method makes several."""
     _require_onnx()
-    from nngraph.atomic import atomic_write_bytes
+    from nngraph.atomic import atomic_write_bytes, refuse_overwriting
     from nngraph.export.products import product
 
-    _refuse_overwriting(Path(output), {"spec": checked.spec.path, "checkpoint": checkpoint})
+    refuse_overwriting(output, {"spec being exported": checked.spec.path, "checkpoint being exported": checkpoint},
+                       "write to another name, e.g. -o model.onnx")
     config = checked.train(train_name)
     method = restore(checked, config, checkpoint)
     made = product(config.method.name, method, part, config.method.span)
@@ -74,18 +75,6 @@ def restore(checked, config, checkpoint):
     from nngraph.session import restore_trained
 
     return restore_trained(checked, config.name, checkpoint, command="export").method
-
-
-def _refuse_overwriting(output: Path, inputs: dict) -> None:
-    """The model goes to a new file, never over what it is made from."""
-    for what, path in inputs.items():
-        try:
-            clash = output.exists() and output.samefile(path)
-        except OSError:  # the input is not a file on disk (a spec given as text)
-            clash = False
-        if clash:
-            raise OutputError(f"{output} is the {what} being exported; the model goes to a new file", None,
-                              "write to another name, e.g. -o model.onnx")
 
 
 def _signature(values) -> tuple[str, ...]:

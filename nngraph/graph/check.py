@@ -13,7 +13,7 @@ from nngraph.graph.methods import METHODS, check_method
 from nngraph.graph.shapes import infer_shapes
 from nngraph.graph.training import TrainConfig, build_train
 from nngraph.graph.validate import validate_structure
-from nngraph.safe_files import available_memory, describe_bytes
+from nngraph.safe_files import about_bytes, available_memory, describe_bytes
 from nngraph.spec import ast
 from nngraph.spec.limits import collector_paused
 
@@ -186,6 +186,6 @@ def _check_memory(model: ModelGraph, errors: Collector, limit: int | None) -> No
     limit = available_memory() if limit is None else limit
     need = model_memory(model)
     if need > limit:
-        errors.error(f"model '{model.name}' needs about {describe_bytes(need)} to make its parameters; "
+        errors.error(f"model '{model.name}' needs {about_bytes(need)} to make its parameters; "
                      f"{describe_bytes(limit)} is available", model.span,
                      "make the layers smaller; nothing was allocated")

@@ -29,7 +29,7 @@ from nngraph.graph.shapes import (
     total_parameters,
 )
 from nngraph.graph.training import TrainConfig
-from nngraph.safe_files import available_memory, describe_bytes
+from nngraph.safe_files import about_bytes, available_memory, describe_bytes
 
 ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8, "tf32": 4, "bfloat16": 4}  # the last two hold float32
 FLOAT64 = 8  # initialisation draws in float64 before casting
@@ -136,7 +136,7 @@ def check_training_memory(models: dict[str, ModelGraph], config: TrainConfig, er
     limit = available_memory() if limit is None else limit
     if estimate.peak > limit:
         model = models[config.models[0]]
-        errors.error(f"training model '{model.name}' needs about {describe_bytes(estimate.peak)} at its peak "
+        errors.error(f"training model '{model.name}' needs {about_bytes(estimate.peak)} at its peak "
                      f"({estimate.describe()}); {describe_bytes(limit)} is available", model.span,
                      _hint(estimate), kind=ValidationError)
 
@@ -161,7 +161,7 @@ def out_of_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: str
     which the estimate leaves out, or other programs took the difference)."""
     estimate = training_memory(models, config, dtype, resume)
     model = models[config.models[0]]
-    return TrainingError(f"out of memory while training model '{model.name}': the estimate was about "
-                         f"{describe_bytes(estimate.peak)} ({estimate.describe()}) besides the data; "
+    return TrainingError(f"out of memory while training model '{model.name}': the estimate was "
+                         f"{about_bytes(estimate.peak)} ({estimate.describe()}) besides the data; "
                          f"{describe_bytes(available_memory())} is available now", model.span,
                          "lower `batch`, use less data (limit=...), or make the layers smaller")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import sys
 from typing import NamedTuple
 
@@ -44,7 +45,7 @@ def decode_source(raw: bytes, path: str) -> str:
     if b"\0" in raw:
         raise SourceError(f"{path} looks like a binary file, not a spec", Span(path, 1, 1))
     try:
-        return raw.decode("utf-8-sig")  # a byte-order mark, as Windows editors write, is skipped
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as Windows editors write, is skipped
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
@@ -53,6 +54,9 @@ def decode_source(raw: bytes, path: str) -> str:
             Span(path, line, col),
             "save the file as UTF-8",
         ) from None
+    # lines ended by a lone carriage return (classic Mac OS) are lines too: read as one line, the first comment
+    # hid the whole spec ("add `model NAME { ... }`")
+    return re.sub(r"\r(?!\n)", "\n", text) if "\r" in text else text
 
 
 # ---- the grammar ----------------------------------------------------------------------
@@ -84,6 +88,22 @@ def _number(token: Token, path: str) -> int | float:
         raise SpecSyntaxError(f"the number {_abridged(text)} is too large (it overflows to infinity)",
                               _span_of(path, token), f"numbers go up to about {sys.float_info.max:.3g}")
     return int(text.lstrip("0") or "0") if text.isdigit() else float(text)
+
+
+def _string(token: Token, path: str) -> str:
+    """A string literal's text, its escapes read as JSON's (`\\n`, `\\"`, `\\u00e9`); another backslash, a raw
+    control character or half of a surrogate pair (text no file name or output can hold) is an error here."""
+    import json
+
+    try:
+        text = json.loads(str(token))
+        text.encode("utf-8")
+    except ValueError as e:
+        why = e.msg.removesuffix(" at") if isinstance(e, json.JSONDecodeError) else "half of a \\u surrogate pair"
+        raise SpecSyntaxError(f"cannot read the string {_abridged(str(token))}: {why}", _span_of(path, token),
+                              'a backslash starts one of \\n \\t \\" \\\\ \\uXXXX; write \\\\ for a backslash, '
+                              "or / in paths") from None
+    return text
 
 
 def _abridged(text: str) -> str:
@@ -177,9 +197,7 @@ class _ToAst(Transformer):
         return ast.Number(_number(c[0], self.path), self._s(meta))
 
     def string(self, meta, c):
-        import json
-
-        return ast.String(json.loads(str(c[0])), self._s(meta))
+        return ast.String(_string(c[0], self.path), self._s(meta))
 
     def ref(self, meta, c):
         return ast.Ref(".".join(str(t) for t in c), self._s(meta))
@@ -247,7 +265,10 @@ def parse_fragment(text: str, rule: str, path: str, line: int = 1, column: int =
     """Parse one statement or value (YAML embeds these); positions are shifted to the file."""
     check_limits(text, path, line, column)
     tree = _parse_tree(text, path, rule, line - 1, column - 1)
-    result = _transform(tree, path)
+    try:
+        result = _transform(tree, path)
+    except SpecSyntaxError as e:  # a literal a rule refuses (1e999, a bad escape): at its place in the file
+        raise SpecSyntaxError(e.message, e.span and _shifted_span(e.span, line - 1, column - 1), e.hint) from None
     return _shift(result, line - 1, column - 1) if (line, column) != (1, 1) else result
 
 
@@ -282,13 +303,12 @@ def _shift(node, dl: int, dc: int):
     for f in dataclasses.fields(node):
         v = getattr(node, f.name)
         if isinstance(v, Span):
-            changes[f.name] = Span(
-                v.path,
-                v.line + dl,
-                v.column + (dc if v.line == 1 else 0),
-                v.end_line + dl,
-                v.end_column + (dc if v.end_line == 1 else 0),
-            )
+            changes[f.name] = _shifted_span(v, dl, dc)
         elif isinstance(v, tuple) or dataclasses.is_dataclass(v):
             changes[f.name] = _shift(v, dl, dc)
     return dataclasses.replace(node, **changes)
+
+
+def _shifted_span(v: Span, dl: int, dc: int) -> Span:
+    return Span(v.path, v.line + dl, v.column + (dc if v.line == 1 else 0), v.end_line + dl,
+                v.end_column + (dc if v.end_line == 1 else 0))

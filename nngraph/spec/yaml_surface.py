@@ -68,18 +68,30 @@ def _mark_span(path: str, mark) -> Span:
     return Span(path, mark.line + 1, mark.column + 1)
 
 
+# the tags of YAML's core schema: a spec may spell out what a value is, but no other type is made from its text
+CORE_TAGS = {"!", *(f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null", "seq", "map"))}
+
+
 class _Loader(yaml.SafeLoader):
-    """Composes nodes only; refuses aliases, which would let one node stand in many places."""
+    """Composes nodes only; refuses aliases, which would let one node stand in many places, and tags outside
+    YAML's core schema (`!!python/object`, `!custom`), which would otherwise be dropped without a word."""
 
     def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
             raise SpecSyntaxError(
-                f"YAML alias *{event.anchor} is not supported in a spec",
-                Span(self.name, event.start_mark.line + 1, event.start_mark.column + 1),
+                f"YAML alias *{event.anchor} is not supported in a spec", _mark_span(self.name, event.start_mark),
                 "write the text out again, or use a block for repeated structure",
             )
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in CORE_TAGS:
+            raise SpecSyntaxError(f"YAML tag {_shown_tag(tag)} is not supported in a spec",
+                                  _mark_span(self.name, event.start_mark), "leave the tag out: values are text")
         return super().compose_node(parent, index)
+
+
+def _shown_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 def parse_yaml(text: str, path: str = "<string>") -> ast.Spec:

@@ -85,8 +85,10 @@ class Backprop(Method):
 
     def check_data(self, data: Dataset, span) -> None:
         super().check_data(data, span)
-        check_targets_fit(self.plan, data, span)
         self.labels = labels_of(self.plan, data)
+
+    def check_targets(self, data: Dataset, span) -> None:
+        check_targets_fit(self.plan, data, span)
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout."""
@@ -186,6 +188,10 @@ class Bptt(Backprop):
     """Backprop through time on a recurrent model."""
 
     vocabulary: Vocabulary | None = None  # a character model's, from its data or its checkpoint
+
+    def check_targets(self, data: Dataset, span) -> None:
+        """Targets one a step (`per_step_targets`) for each of the sequences' steps, or one a sequence."""
+        check_targets_fit(self.plan, data, span, data.x.shape[1] if per_step_targets(data) else None)
 
     def check_data(self, data: Dataset, span) -> None:
         vocabulary = check_sequences(self.model, self.plan, data, span)

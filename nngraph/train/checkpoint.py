@@ -91,7 +91,9 @@ def load_checkpoint(path: str | Path, expect_spec_hash: str | None = None,
         if expected is not None:
             _check_shapes(path, headers, expected)
         _check_total(path, headers, expected)
-        return {name: archive.read(name) for name in headers}, meta
+        state = {name: archive.read(name) for name in headers}
+    _check_finite(path, state)
+    return state, meta
 
 
 def read_meta(path: str | Path) -> dict:
@@ -166,6 +168,15 @@ def _check_shapes(path: Path, headers: dict[str, ArrayHeader], expected: Mapping
         if _numeric(dtype) != _numeric(header.dtype):
             raise TrainingError(f"checkpoint {path}: array '{name}' holds {header.dtype}, but this model's "
                                 f"holds {np.dtype(dtype)}", hint="the file was changed")
+
+
+def _check_finite(path: Path, state: dict[str, np.ndarray]) -> None:
+    """A run that diverges stops before it writes a checkpoint (loop.fit), so NaN or an infinity in one was put
+    there by hand or by a broken disk: refused, naming the array, instead of evaluating to `loss nan`."""
+    for name, array in state.items():
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            raise TrainingError(f"checkpoint {path}: array '{name}' holds NaN or infinite values",
+                                hint="the file was changed; use a checkpoint a run wrote")
 
 
 def _numeric(dtype) -> bool:

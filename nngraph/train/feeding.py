@@ -30,6 +30,61 @@ def check_data_fits(model: ModelGraph, data: Dataset, span: Span | None) -> None
                     f"takes {names}", span, hint)
 
 
+DATA_LOSSES = ("mse", "bce", "bce_logits", "softmax_cross_entropy")  # the loss ops that may read the data's targets
+
+
+def check_targets_fit(plan, data: Dataset, span: Span | None, steps: int | None = None) -> None:
+    """The data's targets must be what the loss terms that read them can compare their unit U (`plan.scored`)
+    with: there at all; for a cross-entropy, integer class labels of U's shape less its class axis (one label
+    per example, or a column of them, for a `[1, K]` output) or probability rows of U's shape; for `mse`/`bce`,
+    values of U's shape, or integer class labels where U is one axis (a 0/1 column for one unit, one-hot rows
+    for several); and class labels naming one of U's classes. `steps`: a recurrent model's targets come one a
+    step, for each of that many steps. Said at the data setting, before a step fails inside an op (an
+    IndexError for label 5 of 2 classes, a reshape), broadcasts into a wrong number where the batch size
+    happens to fit, or trains on float labels cast to integers."""
+    reading = [ls for ls in plan.losses if ls.target is None and ls.op in DATA_LOSSES]
+    if not reading or plan.scored is None:
+        return
+    unit, shape = plan.scored, tuple(plan.shapes[plan.scored])
+    terms = ", ".join(ls.label for ls in reading)
+    y, lead = data.y, () if steps is None else (steps,)
+    if y is None:
+        raise DataError(f"data '{data.name}' has no targets, but {terms} compares {unit} with them", span,
+                        f"use data with targets, or compare {unit} with another unit: mse({unit}, x)")
+    got, labels, whole = tuple(y.shape[1:]), y.dtype.kind in "iu", lead + shape
+    classes_wanted = labels_wanted(plan.losses)
+    one_label = labels and got in (lead, lead + (1,))
+    if classes_wanted:
+        fits = got == whole or labels and (got == lead + shape[:-1] or one_label and math.prod(shape[:-1]) == 1)
+        per_position = lead + shape[:-1]
+        want = (f"class labels of shape {list(per_position)}" if per_position else "one class label") + \
+            f" or probability rows of shape {list(whole)}"
+    else:
+        fits = got == whole or one_label and len(shape) == 1
+        want = f"targets of shape {list(whole)}" + (" (or class labels)" if len(shape) == 1 else "")
+    if not fits:
+        given = (("one class label" if labels else "one number") if got in ((), (1,))
+                 else f"targets of shape {list(got)}")
+        each = f" at each of {steps} steps" if steps is not None else ""
+        raise DataError(f"data '{data.name}' gives {given} per example, but {terms} compares '{unit}' "
+                        f"{list(shape)}{each} with {want}", span,
+                        "class labels must be whole numbers (an integer array)" if classes_wanted and not labels
+                        else "give targets of that shape (npz: the `y` array), or change the output unit's shape")
+    if labels and y.size:
+        _check_labels(reading, data, int(y.max()), f"{unit}{list(shape)}",
+                      shape[-1] if classes_wanted else math.prod(shape), span)
+
+
+def _check_labels(reading, data: Dataset, top: int, named: str, width: int, span) -> None:
+    """Labels become one-hot rows of `width` (a label past it, a row of zeros), or for one unit a 0/1 column a
+    cross-entropy reads as a probability; one unit under another loss compares with the label's value."""
+    binary = any("bce" in ls.op or "cross_entropy" in ls.op for ls in reading)
+    classes = width if width > 1 else (2 if binary else None)
+    if classes is not None and top >= classes:
+        raise DataError(f"data '{data.name}' has class label {top}, but {named} tells {classes} classes apart",
+                        span, f"labels count from 0; {top + 1} classes need {top + 1} output units")
+
+
 def split_inputs(model: ModelGraph, names: list[str], x: np.ndarray) -> dict[str, np.ndarray]:
     """One array per input unit, in declaration order; the features (the last axis: sequences keep their
     step axis) are split when there are several."""
@@ -66,33 +121,6 @@ def one_hot_rows(labels, width: int, dtype):
     return (labels[..., None] == xp.arange(width)).astype(dtype)
 
 
-DATA_LOSSES = ("mse", "bce", "bce_logits", "softmax_cross_entropy")  # the loss ops that may read the data's targets
-
-
-def check_targets_fit(plan, data: Dataset, span: Span | None) -> None:
-    """A feedforward model's data targets must be what its loss compares the unit `plan.scored` [U] with:
-    for a cross-entropy, class labels [U without its class axis] (one label per example for a `[1, K]` output) or
-    probability rows [U]; for `mse`/`bce`, values [U], or integer labels where U is one axis (a 0/1 column for
-    one unit, one-hot rows for several). (Without this, a wrong shape failed inside the loss, or broadcast into
-    a wrong number where the batch size happened to fit.)"""
-    reads = [ls for ls in plan.losses if ls.target is None and ls.op in DATA_LOSSES]
-    if data.y is None or plan.scored is None or not reads:
-        return
-    unit, got = tuple(plan.shapes[plan.scored]), tuple(data.y.shape[1:])
-    labels = data.y.dtype.kind in "iu"
-    if labels_wanted(plan.losses):
-        one_label = labels and got == () and math.prod(unit[:-1]) == 1
-        if got in (unit[:-1], unit) or one_label:
-            return
-        want = f"class labels of shape {list(unit[:-1])} or probability rows of shape {list(unit)}"
-    else:
-        if got == unit or (labels and got == () and len(unit) == 1):
-            return
-        want = f"targets of shape {list(unit)}" + (" (or class labels)" if len(unit) == 1 else "")
-    given = "one class label" if labels and got == () else f"targets of shape {list(got)}"
-    raise DataError(f"data '{data.name}' gives {given} per example, but {reads[0].label} compares "
-                    f"'{plan.scored}' {list(unit)} with {want}", span,
-                    "give targets of that shape (npz: the `y` array), or change the output unit's shape")
 
 
 def labels_wanted(losses) -> bool:

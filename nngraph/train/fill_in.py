@@ -109,7 +109,7 @@ def fill_task(request: dict, splits, shape: tuple[int, ...]) -> FillTask:
         if given is None:
             raise DataError("--fill missing fills in the NaN values of --input X.npy, and no --input was given",
                             hint="give the examples with NaN where values are missing: --input X.npy")
-        examples = given.x[:count].reshape((-1, *shape)).astype(dtype)
+        examples = _in_run_dtype(given, given.x[:count].reshape((-1, *shape)), dtype)
         truth, missing = None, given.info["missing"][:count].reshape(examples.shape)
         described = f"the {plural(int(missing.sum()), 'missing value')} of {given.name}"
     else:
@@ -117,7 +117,7 @@ def fill_task(request: dict, splits, shape: tuple[int, ...]) -> FillTask:
             raise DataError(f"--input {given.name} holds NaN values, which --fill {fill} does not fill",
                             hint="fill them with --fill missing, or give finite values")
         data = given if given is not None else test_data(splits)
-        examples = data.x[:count].reshape((-1, *shape)).astype(dtype)
+        examples = _in_run_dtype(data, data.x[:count].reshape((-1, *shape)), dtype)
         missing = mask_of(fill, examples.shape, picture, sequence)
         truth, described = examples, fill_description(fill, missing)
     values = np.where(missing, start_values(train, sequence, shape), examples).astype(dtype)
@@ -185,12 +185,37 @@ def mask_file(fill: str, shape: tuple[int, ...], sequence: bool) -> np.ndarray:
     fits = {size: example, n * size: shape}
     if sequence:
         fits.update({steps: (1, steps) + (1,) * (len(example) - 1), n * steps: (n, steps) + (1,) * (len(example) - 1)})
-    if mask.size not in fits or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
-        ways = f"{size} values (one example, shape {list(example)})" + \
-            (f" or {steps} (one a step)" if sequence else "") + f", or {n} such masks (one an example)"
+    ways = f"{size} values (one example, shape {list(example)})" + \
+        (f" or {steps} (one a step)" if sequence else "") + f", or {n} such masks (one an example)"
+    if mask.size not in fits:
         raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the examples of shape "
                         f"{list(example)}", hint=f"save a 0/1 or boolean array of {ways}; 1 = fill in")
+    _check_mask_values(fill, mask, ways)
     return np.broadcast_to(mask.reshape(fits[mask.size]).astype(bool), shape).copy()
+
+
+def _check_mask_values(fill: str, mask: np.ndarray, ways: str) -> None:
+    """0s and 1s only: a mask of the right size holding 0.5, 2 or text was reported as not fitting the examples."""
+    if mask.dtype.kind not in "biuf":
+        raise DataError(f"the mask {fill} holds {mask.dtype} values, not numbers",
+                        hint=f"save a 0/1 or boolean array of {ways}; 1 = fill in")
+    wrong = ~np.isin(mask, (0, 1))
+    if wrong.any():
+        at = tuple(int(i) for i in np.argwhere(wrong)[0])
+        raise DataError(f"the mask {fill} holds {mask[at].item()!r} at {list(at)}; a mask holds 0 (keep) and 1 "
+                        "(fill in)", hint="save it as booleans, or as 0s and 1s")
+
+
+def _in_run_dtype(data: Dataset, x: np.ndarray, dtype) -> np.ndarray:
+    """`x` cast to the run's float type, which must hold every value: 1e40 in a float32 run became inf, and the
+    fill-in's scores NaN, with a RuntimeWarning."""
+    with np.errstate(over="ignore"):
+        cast = x.astype(dtype)
+    if np.isinf(cast).any() and not np.isinf(x).any():
+        at = tuple(int(i) for i in np.argwhere(np.isinf(cast))[0])
+        raise DataError(f"--input {data.name} holds {x[at]:g} at example {at[0]}, position {list(at[1:])}, beyond "
+                        f"{np.dtype(dtype).name}'s range", hint="rescale the examples as the training data was")
+    return cast
 
 
 def fill_description(fill: str, missing: np.ndarray) -> str:

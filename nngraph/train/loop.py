@@ -56,6 +56,7 @@ from nngraph.train.schedules import learning_rate
 from nngraph.train.stopping import EarlyStopping
 
 BEST_PREFIX = "__best__"  # checkpoint names of early stopping's best parameters
+CHECKPOINT_FORMAT = 1  # what `_save` writes and `restore` reads; a newer layout gets a new number
 UNFINISHED_KEY = "unfinished_epoch"  # meta of a checkpoint written between two steps (Ctrl-C)
 UNFINISHED_ORDER = "__epoch__.order"  # that epoch's example order
 DEFAULT_CHECKPOINT_SECONDS = 5.0  # when `checkpoint` is not set: every epoch, but not more often
@@ -453,7 +454,7 @@ def _save(run: RunDir, method, rng, history: History, stopper, epoch: int, compl
     if stopper is not None:
         state.update(nest(BEST_PREFIX, stopper.best_state()))
     state.update(run.arrays)  # the data's preprocessing (data/preprocessing.py)
-    meta = {"format": 1, "nngraph": __version__, "spec_hash": run.spec_hash, "epoch": epoch,
+    meta = {"format": CHECKPOINT_FORMAT, "nngraph": __version__, "spec_hash": run.spec_hash, "epoch": epoch,
             "complete": complete, "rng": rng_state(rng), "history": history.to_json()}
     if run.record is not None:
         meta[RUN_KEY] = run.record
@@ -469,9 +470,7 @@ def restore(method: Method, checkpoint: str | Path, rng: np.random.Generator,
     """Load a checkpoint into `method` and `rng` (in place); (epochs done, history) to continue.
     `check(path, meta)` judges whether the checkpoint is of this model (train/provenance.py: `Expected`)."""
     state, meta = load_checkpoint(checkpoint, expect_spec_hash, state_layout(method, BEST_PREFIX), check)
-    missing = [k for k in ("epoch", "rng", "history") if k not in meta]
-    if missing:
-        raise TrainingError(f"checkpoint {checkpoint} lacks '{missing[0]}'; it is not a training checkpoint")
+    _check_meta(checkpoint, meta)
     unfinished = _unfinished_epoch(checkpoint, meta, state.get(UNFINISHED_ORDER))
     best = unnest(BEST_PREFIX, state)
     method.load_state(method_state(state))
@@ -479,6 +478,26 @@ def restore(method: Method, checkpoint: str | Path, rng: np.random.Generator,
     history = History.from_json(meta["history"], best)
     history.unfinished = unfinished
     return int(meta["epoch"]), history
+
+
+def _check_meta(checkpoint, meta: dict) -> None:
+    """What resuming reads of a checkpoint's metadata, judged before anything is restored: a format this
+    version reads, and a count of epochs done that is a whole number and the length of the history's records
+    (a hand-edited `"epoch": "x"` was exit 70, and `-5` resumed as "16 epochs (-4-11, resumed)")."""
+    missing = [k for k in ("epoch", "rng", "history") if k not in meta]
+    if missing:
+        raise TrainingError(f"checkpoint {checkpoint} lacks '{missing[0]}'; it is not a training checkpoint")
+    if meta.get("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
+        raise TrainingError(f"checkpoint {checkpoint} is of format {meta['format']!r}, written by nngraph "
+                            f"{meta.get('nngraph', '(unknown)')}; this nngraph ({__version__}) reads format "
+                            f"{CHECKPOINT_FORMAT}", hint="resume it with the nngraph that wrote it")
+    history, epoch = meta["history"], meta["epoch"]
+    records = history.get("records") if isinstance(history, dict) else None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise TrainingError(f"checkpoint {checkpoint} has a corrupt 'history' (expected records of epochs)")
+    if type(epoch) is not int or epoch != len(records):
+        raise TrainingError(f"checkpoint {checkpoint} has a corrupt 'epoch' ({epoch!r}; its history records "
+                            f"{plural(len(records), 'epoch')})")
 
 
 def method_state(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

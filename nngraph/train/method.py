@@ -107,6 +107,10 @@ class Method:
     def check_data(self, data, span) -> None:
         check_data_fits(self.model, data, span)
 
+    def check_targets(self, data, span) -> None:
+        """Training and evaluation data (not `predict`'s inputs): are its targets what the loss reads? Here,
+        nothing is read."""
+
     def metric_rows(self, data) -> int:
         """The rows that a step's or an evaluation's metrics of `data` are means over (under MPI each rank's
         are weighed by them): the examples; a recurrent model's loss rows (train/backprop.py)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import nngraph
-from nngraph.atomic import atomic_write_text, prepare_folder
+from nngraph.atomic import atomic_write_text, prepare_folder, prepare_output, special_kind
 from nngraph.errors import OutputError, TrainingError
 from nngraph.graph.vocabulary import RUNNING
 
@@ -102,6 +102,9 @@ class MetricsLog:
     """metrics.jsonl kept open for a run; each line is flushed so a crash loses at most one."""
 
     def __init__(self, path: Path):
+        # a folder, FIFO or device there is an OutputError (a FIFO blocked `train --resume` forever); what is there
+        # otherwise is unlinked, not truncated, so a link to another file (the spec) leaves that file whole
+        prepare_output(path).unlink(missing_ok=True)
         self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed by __exit__)
 
     def write(self, record: dict) -> None:
@@ -189,6 +192,10 @@ def _run_to_resume(folder: Path) -> Path:
     checkpoint = folder / CHECKPOINT_FILE
     if checkpoint.is_file():
         return prepare_folder(folder)
+    if checkpoint.exists():  # a folder or a FIFO there was "the run stopped before its first checkpoint"
+        kind = "a folder" if checkpoint.is_dir() else special_kind(checkpoint)
+        raise TrainingError(f"nothing to resume: {checkpoint} is {kind}, not a checkpoint", None,
+                            "give --resume the folder of an earlier run")
     if (folder / METRICS_FILE).is_file():
         raise TrainingError(f"nothing to resume in {folder}: the run stopped before its first checkpoint",
                             None, "start it again with --overwrite")

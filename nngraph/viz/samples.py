@@ -90,8 +90,9 @@ def write_text(text: str, output) -> str:
     if output is None:
         return text
     from nngraph.atomic import atomic_write_text
+    from nngraph.viz.output import output_path
 
-    atomic_write_text(output, text)
+    atomic_write_text(output_path(output, (".txt",), "generated text"), text)
     return f"wrote {plural(len(text), 'character')} to {output}"
 
 

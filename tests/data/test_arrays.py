@@ -1,3 +1,6 @@
+import re
+import warnings
+
 import numpy as np
 import pytest
 
@@ -89,9 +92,31 @@ def test_npz_and_npy_are_not_mixed_up(folder):
     load_fails('npy("train.npz")', "is an .npz archive", base_dir=folder)
 
 
-def test_non_finite_values_are_refused(folder):
-    np.save(folder / "nan.npy", np.array([[1.0, np.nan]]))
-    load_fails('npy("nan.npy")', "NaN or infinite", base_dir=folder)
+def test_non_finite_values_are_refused_naming_file_example_and_column(folder):
+    np.save(folder / "nan.npy", np.array([[1.0, 2.0], [3.0, np.nan]]))
+    load_fails('npy("nan.npy")', f"the inputs of {folder / 'nan.npy'} hold NaN at example 1, column 1",
+               base_dir=folder)
+    np.savez(folder / "inf.npz", x=np.ones((3, 2)), y=np.array([0.5, -np.inf, 1.0]))
+    load_fails('npz("inf.npz")', re.escape(f"the targets of {folder / 'inf.npz'} (array 'y') hold an infinity "
+                                           "at example 1"), base_dir=folder)
+
+
+def test_values_beyond_the_runs_float_type_are_refused_before_they_become_infinities(folder):
+    # 1e300 is finite in the file's float64 and inf once cast to float32; a float64 run keeps it
+    np.savez(folder / "big.npz", x=np.array([[1.0, 1.0], [1.0, 1e300]]), y=np.array([0, 1]))
+    load_fails('npz("big.npz")', re.escape("hold 1e+300 at example 1, column 1, beyond float32's range"), base_dir=folder)
+    assert load('npz("big.npz")', folder, dtype=np.float64).x[1, 1] == 1e300
+
+
+def test_csv_non_finite_values_are_refused_at_their_line_and_column(folder):
+    (folder / "t.csv").write_text("a,b,label\n1,2,0\n\n3,nan,1\n")
+    load_fails('csv("t.csv", target="label")', "hold NaN at line 4, column 'b'", base_dir=folder)
+    (folder / "r.csv").write_text("a,b,value\n1,2,0.5\n3,4,inf\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # np.mod(inf, 1) warned on the way (found by fuzzing csv files)
+        load_fails('csv("r.csv", target="value")',
+                   re.escape(f"the targets of {folder / 'r.csv'} (column 'value') hold an infinity at line 3"),
+                   base_dir=folder)
 
 
 def test_an_npy_header_claiming_terabytes_is_refused_before_reading(folder):
@@ -127,3 +152,16 @@ def test_a_fifo_named_as_data_is_refused_without_blocking(folder):
 
     os.mkfifo(folder / "pipe.npz")
     in_time(lambda: load_fails('npz("pipe.npz")', "pipe.npz is a FIFO", base_dir=folder))
+
+
+def test_a_uint64_label_past_int64_is_refused_not_wrapped(folder):
+    # cast to int64 it became -1: a row of zeros for the cross-entropy, and the run trained (exit 0)
+    np.savez(folder / "u.npz", x=np.ones((2, 2)), y=np.array([0, 2**64 - 1], np.uint64))
+    load_fails('npz("u.npz")', "class label 18446744073709551615 is too large", base_dir=folder)
+
+
+def test_a_missing_file_whose_name_holds_lookalike_characters_names_them(folder):
+    # "no such file: .../оk.npz" beside an ok.npz: the Cyrillic о cannot be seen
+    error = load_fails('npz("\u043ek.npz")', "no such file", base_dir=folder)
+    assert error.hint == ("the name holds characters that are not ASCII, which may look like others: "
+                          "'\u043e' (CYRILLIC SMALL LETTER O) at 1")

@@ -55,6 +55,13 @@ def test_idx_truncated(tmp_path):
     load_fails('idx("cut")', "truncated", base_dir=tmp_path)
 
 
+def test_idx_of_no_images_is_refused(tmp_path):
+    # an images file whose header says 0 images was an internal error (reshape of nothing into (0, -1))
+    write_idx(tmp_path / "none", IMAGES[:0], 2051)
+    load_fails('idx("none")', r"none holds no images or labels \(its header gives dimensions \[0, 2, 4\]\)",
+               base_dir=tmp_path)
+
+
 def test_idx_count_mismatch(tmp_path):
     write_idx(tmp_path / "img", IMAGES, 2051)
     write_idx(tmp_path / "lab", LABELS[:2], 2049)

@@ -325,8 +325,11 @@ def test_a_mask_is_one_example_one_per_example_or_for_sequences_one_a_step(tmp_p
     with pytest.raises(DataError, match="does not fit the examples of shape \\[4, 3\\]"):
         mask_file(str(tmp_path / "steps.npy"), (2, 4, 3), False)
     np.save(tmp_path / "twos.npy", np.full(9, 2))
-    with pytest.raises(DataError, match="0/1 or boolean"):
-        mask_file(str(tmp_path / "twos.npy"), (2, 3, 3), False)
+    with pytest.raises(DataError, match=r"twos.npy holds 2 at \[0\]; a mask holds 0 \(keep\) and 1"):
+        mask_file(str(tmp_path / "twos.npy"), (2, 3, 3), False)  # it said the mask did not fit the examples
+    np.save(tmp_path / "half.npy", np.array([0, 1, 0.5] * 3))
+    with pytest.raises(DataError, match=r"half.npy holds 0.5 at \[2\]"):
+        mask_file(str(tmp_path / "half.npy"), (2, 3, 3), False)
     with pytest.raises(DataError, match="expected one of top, bottom, left, right, missing, or a .npy"):
         mask_file("middle", (2, 3, 3), False)
 

@@ -167,3 +167,25 @@ def test_many_set_overrides_cost_linear_time_and_the_last_of_each_name_wins():
 
     small, large = seconds(4_000), seconds(16_000)
     assert large < 8 * small, (small, large)  # 4x as many: ~4x the time (each used to rebuild the list: ~16x)
+
+
+# ---- strings no file name can hold ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("literal, why", [(r'"a\q.npz"', r"Invalid \\escape"), ('"C:\\data\\x.npz"', r"Invalid \\escape"),
+                                          ('"a\tb.npz"', "Invalid control character"),
+                                          (r'"\ud800.npz"', "half of a .u surrogate pair")])
+def test_a_string_that_is_not_text_is_refused_at_the_string(literal, why):
+    # json.loads read the literal inside the transformer: an internal error (lark's VisitError), exit 70
+    text = HEAD + "0.1); data npz(" + literal + ") }\n"
+    span = refused(text, "cannot read the string .*" + why)
+    assert (span.line, span.column) == (2, text.split("\n")[1].index(literal) + 1)
+
+
+def test_in_yaml_a_literal_refused_by_the_parser_is_placed_in_the_file():
+    # it was placed as if the scalar were the first line of the file
+    text = ("model m:\n  units:\n    - input x[2]\n    - output y[1]\n  connections:\n    - x -> y\ntrain:\n"
+            "  model: m\n  loss: mse(y)\n  data: 'npz(\"\\ud800.npz\")'\n")
+    with pytest.raises(SpecSyntaxError, match="half of a .u surrogate pair") as info:
+        parse_yaml(text, "t.yaml")
+    assert (info.value.span.line, info.value.span.column) == (10, 14)  # the string, inside the quoted scalar

@@ -161,6 +161,15 @@ def test_crlf_keeps_line_and_column_numbers():
         assert (a.span.line, a.span.column) == (b.span.line, b.span.column)
 
 
+def test_lines_ended_by_a_lone_carriage_return_are_lines(tmp_path):
+    # classic Mac OS line ends: the first line's comment hid the whole spec ("the spec defines no model")
+    (tmp_path / "mac.nn").write_bytes(b"# a comment\rmodel m {\r  input x[2]\r  x -> y\r}\r")
+    lf = parse("# a comment\nmodel m {\n  input x[2]\n  x -> y\n}\n")
+    mac = parse_file(tmp_path / "mac.nn")
+    assert [(s.span.line, s.span.column) for s in mac.items[0].statements] == \
+           [(s.span.line, s.span.column) for s in lf.items[0].statements]
+
+
 def _nodes(node):
     yield node
     for f in dataclasses.fields(node):

@@ -216,3 +216,14 @@ def test_metadata_nested_too_deeply_is_corrupt_and_a_fifo_is_no_checkpoint(tmp_p
     os.mkfifo(tmp_path / "pipe.npz")
     with pytest.raises(TrainingError, match="pipe.npz is a FIFO"):
         in_time(lambda: load_checkpoint(tmp_path / "pipe.npz"))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nan_or_infinite_weights_are_refused_naming_the_array(tmp_path, value):
+    # a run that diverges writes no checkpoint: such values were put there by hand, and `eval` said `loss nan`
+    path = tmp_path / "checkpoint.npz"
+    state = sample_state()
+    state["h.weight"][1, 2] = value
+    save_checkpoint(path, state, {"spec_hash": "abc"})
+    with pytest.raises(TrainingError, match=f"checkpoint {path}: array 'h.weight' holds NaN or infinite values"):
+        load_checkpoint(path)

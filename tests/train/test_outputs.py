@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -56,6 +57,9 @@ def test_resume_needs_a_checkpoint(tmp_path):
     assert not (tmp_path / "none").exists()
     (tmp_path / "metrics.jsonl").write_text('{"epoch": 1}\n')
     with pytest.raises(TrainingError, match="stopped before its first checkpoint"):
+        make_run_dir(out=tmp_path, resume=True)
+    os.mkfifo(tmp_path / "checkpoint.npz")  # it was "the run stopped before its first checkpoint" too
+    with pytest.raises(TrainingError, match="checkpoint.npz is a FIFO, not a checkpoint"):
         make_run_dir(out=tmp_path, resume=True)
 
 
