@@ -35,13 +35,13 @@ DATA_LOSSES = ("mse", "bce", "bce_logits", "softmax_cross_entropy")  # the loss 
 
 def check_targets_fit(plan, data: Dataset, span: Span | None, steps: int | None = None) -> None:
     """The data's targets must be what the loss terms that read them can compare their unit U (`plan.scored`)
-    with: there at all; for a cross-entropy, integer class labels of U's shape less its class axis (one label
-    per example, or a column of them, for a `[1, K]` output) or probability rows of U's shape; for `mse`/`bce`,
-    values of U's shape, or integer class labels where U is one axis (a 0/1 column for one unit, one-hot rows
-    for several); and class labels naming one of U's classes. `steps`: a recurrent model's targets come one a
-    step, for each of that many steps. Said at the data setting, before a step fails inside an op (an
-    IndexError for label 5 of 2 classes, a reshape), broadcasts into a wrong number where the batch size
-    happens to fit, or trains on float labels cast to integers."""
+    with: there at all; for a cross-entropy, class labels of U's shape less its class axis (one label per
+    example, or a column of them, for a `[1, K]` output; integers, or floats that are whole numbers) or
+    probability rows of U's shape; for `mse`/`bce`, values of U's shape, or integer class labels where U is one
+    axis (a 0/1 column for one unit, one-hot rows for several); and class labels naming one of U's classes,
+    from 0. `steps`: a recurrent model's targets come one a step, for each of that many steps. Said at the data
+    setting, before a step fails inside an op (an IndexError for label 5 of 2 classes, a reshape), broadcasts
+    into a wrong number where the batch size happens to fit, or trains on fractional labels cast to integers."""
     reading = [ls for ls in plan.losses if ls.target is None and ls.op in DATA_LOSSES]
     if not reading or plan.scored is None:
         return
@@ -55,8 +55,12 @@ def check_targets_fit(plan, data: Dataset, span: Span | None, steps: int | None 
     classes_wanted = labels_wanted(plan.losses)
     one_label = labels and got in (lead, lead + (1,))
     if classes_wanted:
-        fits = got == whole or labels and (got == lead + shape[:-1] or one_label and math.prod(shape[:-1]) == 1)
         per_position = lead + shape[:-1]
+        one_position = one_label and math.prod(shape[:-1]) == 1
+        if not labels and got == per_position != whole:  # floats where class labels go: whole numbers only
+            _check_whole_numbers(data, span)
+            labels = True
+        fits = got == whole or labels and got == per_position or one_position
         want = (f"class labels of shape {list(per_position)}" if per_position else "one class label") + \
             f" or probability rows of shape {list(whole)}"
     else:
@@ -71,8 +75,25 @@ def check_targets_fit(plan, data: Dataset, span: Span | None, steps: int | None 
                         "class labels must be whole numbers (an integer array)" if classes_wanted and not labels
                         else "give targets of that shape (npz: the `y` array), or change the output unit's shape")
     if labels and y.size:
+        counted = classes_wanted or math.prod(shape) > 1 or any("bce" in ls.op for ls in reading)
+        if counted and y.min() < 0:  # (one unit under mse compares with the label's value, which may be any)
+            raise DataError(f"data '{data.name}' has class label {int(y.min())}, but labels count the classes "
+                            f"from 0", span)
         _check_labels(reading, data, int(y.max()), f"{unit}{list(shape)}",
                       shape[-1] if classes_wanted else math.prod(shape), span)
+
+
+def _check_whole_numbers(data: Dataset, span) -> None:
+    """Class labels given as floats (a csv's, an npz written from floats) are taken where every one is a whole
+    number, as an integer array would give them; else the first that is not is named."""
+    y = data.y
+    xp = array_module(y)
+    fractional = xp.flatnonzero(~(xp.isfinite(y) & (y == xp.round(y))).reshape(-1))
+    if fractional.size:
+        first = int(fractional[0])
+        example, value = first // max(1, y[0].size), y.reshape(-1)[first]
+        raise DataError(f"data '{data.name}' gives class labels that are not whole numbers: {float(value)!r} at "
+                        f"example {example}", span, "class labels count the classes from 0: 0, 1, 2, ...")
 
 
 def _check_labels(reading, data: Dataset, top: int, named: str, width: int, span) -> None:
