@@ -55,3 +55,23 @@ def test_one_label_per_example_is_the_position_of_a_1_by_k_output(tmp_path, y):
     z = X @ program.get("x->y.weight") + program.get("y.bias")
     log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     assert reported == pytest.approx(-log_p[np.arange(3), y.ravel()].mean(), rel=1e-12)
+
+
+def test_float_labels_in_the_labels_place_are_taken_where_they_are_whole_numbers(tmp_path):
+    """Labels written as floats (a csv's, or an npz made from floats, as the PyTorch twin writes them) for a
+    [2, 3] output: whole numbers train as the integer labels would; a fractional one is refused, named."""
+    text = SPEC.replace("OUTPUT", "y[2, 3] softmax").replace("LOSS", "cross_entropy(y)")
+    labels = np.array([[0, 2], [1, 1], [2, 0]])
+    losses = []
+    for y in (labels, labels.astype(float)):
+        np.savez(tmp_path / "d.npz", x=X, y=y)
+        checked = nngraph.loads(text, path=str(write(tmp_path, "s.nn", text)))
+        nngraph.fit(checked, out=str(tmp_path / "run"), quiet=True, overwrite=True)
+        losses.append(json.loads((tmp_path / "run" / "summary.json").read_text())["train"]["loss"])
+    assert losses[0] == losses[1]
+    np.savez(tmp_path / "d.npz", x=X, y=labels * 0.75)
+    path, out = write(tmp_path, "s.nn", text), tmp_path / "refused"
+    result = run_cli("train", path, "--out", out, "-q")
+    assert result.code == 1 and "Traceback" not in result.both
+    assert "data 'npz' gives class labels that are not whole numbers: 1.5 at example 0" in result.err
+    assert not out.exists()

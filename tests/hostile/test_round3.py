@@ -105,8 +105,9 @@ X = np.random.default_rng(0).random((8, 2))
 TARGETS = {
     "a label past the classes": ({"y": np.arange(8) % 6}, "has class label 5, but y[2] tells 2 classes apart"),
     "a label of 10**12": ({"y": (np.arange(8) % 2) * 10**12}, "has class label 1000000000000, but y[2]"),
-    "fractional labels": ({"y": (np.arange(8) % 2) * 0.75},
-                          "gives class labels that are not whole numbers: 0.75 at example 1"),
+    "float labels": ({"y": (np.arange(8) % 2).astype(float)},  # (a column of floats: no labels for y[2])
+                     "gives one number per example, but cross_entropy(y) compares 'y' [2] with one class label or "
+                     "probability rows of shape [2]"),
     "rows of the wrong width": ({"y": np.zeros((8, 5))},
                                 "gives targets of shape [5] per example, but cross_entropy(y)"),
     # as many values as y[2] in another shape: 'ValueError: Output array is the wrong shape' (found by fuzzing)
