@@ -28,17 +28,17 @@ PARAMETER_ATTRS = {"leaky_relu": ("slope", 0.01), "elu": ("alpha", 1.0)}  # ops/
 SET_BY_HAND = frozenset({"gaussian_sample", "kl_normal", "kl_mixture"})
 
 
-DEVICE_KERNEL_OPS = frozenset({"softmax_cross_entropy"})  # ops with an attr `device_kernels` (one pass each way)
+ON_DEVICE_OPS = frozenset({"softmax_cross_entropy"})  # ops with an attr `on_device` (one pass each way)
 
 
 def for_device(plan: Plan) -> Plan:
     """The plan a program on the CUDA path runs: bias and activation fused, and the ops that have device
     kernels told to use them."""
     plan = fuse_bias_activation(plan)
-    if not any(ins.op.name in DEVICE_KERNEL_OPS for ins in plan.instrs):
+    if not any(ins.op.name in ON_DEVICE_OPS for ins in plan.instrs):
         return plan
-    return replace(plan, instrs=[replace(ins, attrs={**ins.attrs, "device_kernels": True})
-                                 if ins.op.name in DEVICE_KERNEL_OPS else ins for ins in plan.instrs])
+    return replace(plan, instrs=[replace(ins, attrs={**ins.attrs, "on_device": True})
+                                 if ins.op.name in ON_DEVICE_OPS else ins for ins in plan.instrs])
 
 
 def fuse_bias_activation(plan: Plan) -> Plan:

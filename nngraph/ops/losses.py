@@ -93,11 +93,11 @@ def _xent_shape(shapes, attrs):
 
 @register("softmax_cross_entropy", shape=_xent_shape, batched_output=False)
 def softmax_cross_entropy(xp, inputs, attrs):
-    """attrs["device_kernels"] (compile/fuse.py sets it on the CUDA path): on class labels, one pass over the
+    """attrs["on_device"] (compile/fuse.py sets it on the CUDA path): on class labels, one pass over the
     rows forward (keeping their log-sum-exps as the ctx) and one over the values back."""
     z, t = inputs
     positions = z.size // z.shape[-1]
-    if attrs.get("device_kernels") and _labels_given(z, t):
+    if attrs.get("on_device") and _labels_given(z, t):
         lse, rows = accel.get("softmax_xent_rows", xp, dtype=z.dtype)(z.reshape(positions, -1), t.reshape(-1))
         return rows.sum() / positions, lse
     log_p = log_softmax(xp, z)

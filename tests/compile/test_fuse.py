@@ -81,14 +81,14 @@ def test_a_vae_keeps_its_posterior_moments_unfused(monkeypatch):
     assert fuse_bias_activation(plan) is plan  # nothing further to fuse: the pass is idempotent
 
 
-def test_the_cuda_path_marks_the_ops_with_device_kernels(monkeypatch):
+def test_the_cuda_path_marks_the_ops_with_kernels_of_their_own(monkeypatch):
     force_path(monkeypatch, accel.CUDA)
     plan = nngraph.program(nngraph.load(SPECS / "digits_mlp.nn")).train_plan
     (loss,) = [ins for ins in plan.instrs if ins.op.name == "softmax_cross_entropy"]
-    assert loss.attrs["device_kernels"]
+    assert loss.attrs["on_device"]
     force_path(monkeypatch, accel.TWINS)
     plan = nngraph.program(nngraph.load(SPECS / "digits_mlp.nn")).train_plan
-    assert not any(ins.attrs.get("device_kernels") for ins in plan.instrs)
+    assert not any(ins.attrs.get("on_device") for ins in plan.instrs)
 
 
 @pytest.mark.parametrize("name, activation", [("digits_mlp", "relu"), ("digits_mlp", "leaky_relu(0.2)"),
