@@ -5,7 +5,11 @@ what the twin does (backend/twins.py, backend/sequence_twins.py), in one launch 
 - "lstm_step_forward", "lstm_step_backward": an LSTM step's cell, one pass over its (n, H) cells;
 - "{lstm,gru,elman}_sequence_{forward,backward}": a whole sequence, one launch each way, each block walking
   its sequences' steps with h_(t-1) in shared memory (kernels.cu); the input projections and weight
-  gradients over all steps stay one GEMM each, outside, in cuBLAS.
+  gradients over all steps stay one GEMM each, outside, in cuBLAS;
+- "maxpool_forward", "maxpool_backward", "col2im_batch_last": one pass each, per window or per pixel;
+- "bias_activation", "add_activation_vjp": a dense layer's or a convolution's bias and activation, and its vjp;
+- "softmax_xent_rows", "softmax_xent_rows_vjp": softmax cross-entropy on class labels, a row a thread, and back;
+- "gibbs_sweep": a Boltzmann machine's sweep one unit at a time, a block a chain.
 
 Where a kernel cannot take the arrays (strided views; a hidden size whose state outgrows a block's shared
 memory) the twin runs instead: the same results, more launches.
