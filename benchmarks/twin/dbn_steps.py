@@ -21,7 +21,7 @@ from nngraph.train import dbn
 from .compare import Worst, rel_diff
 from .generate import rand_optimizer
 from .net import Net, call
-from .stepping import Handed, method_for, start_epoch, statistics_update
+from .stepping import Handed, contrastive_chain, method_for, start_epoch, statistics_update
 from .torch_twin import Draws, torch_optimizer, torch_optimizer_for, twin_forward, twin_loss, twin_update
 
 FINE_TUNING = 2  # full-batch backprop steps after pretraining
@@ -116,21 +116,7 @@ class PairTwin:
 
     def step(self, data, handed):
         W, b, c = self.parts()
-        on = lambda p: (handed.take("random", p.shape) < p).double()  # noqa: E731
-        positive = torch.sigmoid(data @ W + c)
-        if self.chains:
-            if self.state is None:
-                self.state = on(torch.full((self.chains, len(b)), 0.5))
-            hidden = on(torch.sigmoid(self.state @ W + c))
-        else:
-            hidden = on(positive)
-        for s in range(self.k):
-            visible = self.sample_visible(self.visible_means(hidden @ W.T + b), handed)
-            negative = torch.sigmoid(visible @ W + c)
-            if s + 1 < self.k:
-                hidden = on(negative)
-        if self.chains:
-            self.state = visible
+        positive, visible, negative, _ = contrastive_chain(self, data, W, b, c, handed)
         grads = {"pair.weight": visible.T @ negative / len(visible) - data.T @ positive / len(data),
                  "visible.bias": visible.mean(0) - data.mean(0), "hidden.bias": negative.mean(0) - positive.mean(0)}
         statistics_update(self.config, self.P, self.optimizer, grads)

@@ -18,6 +18,7 @@ from .generate import rand_optimizer
 from .net import Net, call
 from .stepping import (
     Handed,
+    contrastive_chain,
     method_for,
     metric_difference,
     parameter_difference,
@@ -73,24 +74,7 @@ class RbmTwin:
     def step(self, handed, x):
         W, b, c = self.couplings()
         data = torch.tensor(x)
-        positive = torch.sigmoid(data @ W + c)
-        on = lambda p: (handed.take("random", p.shape) < p).double()  # noqa: E731 (one rule, read as one)
-        if self.chains:
-            if self.state is None:
-                self.state = on(torch.full((self.chains, len(b)), 0.5))
-            hidden = on(torch.sigmoid(self.state @ W + c))
-        else:
-            hidden = on(positive)
-        first = None
-        for s in range(self.k):
-            means = self.visible_means(hidden @ W.T + b)
-            first = means if first is None else first
-            visible = means + handed.take("normal", means.shape) if self.gaussian else on(means)
-            negative = torch.sigmoid(visible @ W + c)
-            if s + 1 < self.k:
-                hidden = on(negative)
-        if self.chains:
-            self.state = visible
+        positive, visible, negative, first = contrastive_chain(self, data, W, b, c, handed)
         recon = self.visible_means(positive @ W.T + b) if self.chains else first
         free = -(data @ b) - torch.nn.functional.softplus(data @ W + c).sum(1)
         if self.gaussian:  # the energy's sum of s_i^2 / 2 over gaussian units
@@ -102,6 +86,12 @@ class RbmTwin:
     def visible_means(self, z):
         """A visible unit's mean given its net input: sigmoid(z) (bernoulli), z (gaussian)."""
         return z if self.gaussian else torch.sigmoid(z)
+
+    def sample_visible(self, means, handed):
+        """Gaussian units: the mean plus a normal draw; bernoulli ones: on where a uniform draw is below it."""
+        if self.gaussian:
+            return means + handed.take("normal", means.shape)
+        return (handed.take("random", means.shape) < means).double()
 
     def gradients(self, data, positive, visible, negative):
         """<s_i s_j>_model - <s_i s_j>_data by parameter name: means over the chains and over the data rows."""

@@ -87,3 +87,28 @@ def statistics_update(config, P: dict, optimizer, grads: dict) -> None:
     difference), with the documented penalties and clip."""
     optimizer.zero_grad()
     twin_update(config, P, optimizer, sum((P[k] * g).sum() for k, g in grads.items()))
+
+
+def contrastive_chain(twin, data, W, b, c, handed):
+    """The documented cd/pcd negative phase of an RBM twin (`twin.k`, `twin.chains`, its persistent `state`,
+    `visible_means`, `sample_visible(means, handed)`), the draws taken in the documented order: (positive hidden
+    probabilities, the chain's visible and hidden probabilities after k rounds, the first round's visible means)."""
+    on = lambda p: (handed.take("random", p.shape) < p).double()  # noqa: E731 (one rule, read as one)
+    positive = torch.sigmoid(data @ W + c)
+    if twin.chains:
+        if twin.state is None:
+            twin.state = on(torch.full((twin.chains, len(b)), 0.5))
+        hidden = on(torch.sigmoid(twin.state @ W + c))
+    else:
+        hidden = on(positive)
+    first = None
+    for s in range(twin.k):
+        means = twin.visible_means(hidden @ W.T + b)
+        first = means if first is None else first
+        visible = twin.sample_visible(means, handed)
+        negative = torch.sigmoid(visible @ W + c)
+        if s + 1 < twin.k:
+            hidden = on(negative)
+    if twin.chains:
+        twin.state = visible
+    return positive, visible, negative, first
