@@ -32,6 +32,7 @@ from nngraph.graph.shapes import GATES, conv_geometry, minibatch_group, norm_wid
 from nngraph.graph.training import LossTerm
 from nngraph.graph.validate import same_step_graph
 from nngraph.ops import get_op
+from nngraph.ops.fused import FUSED_OPS
 
 LOWER_EDGE = {}
 
@@ -388,26 +389,32 @@ def _at_loss_rows(b: Builder, plan: Plan, unit: str, slot: str) -> str:
     return b.emit("take_rows", (b.value(slot), ROWS), f"{slot}:rows")
 
 
-# ops that skip computing an input's gradient when told it is not needed: op -> (input index, attr)
-GRADIENT_FLAGS = {"dense": (0, "needs_input_grad"), "matmul": (0, "needs_input_grad"),
-                  "dense_transposed": (0, "needs_input_grad"), "autoregressive_dense": (0, "needs_input_grad"),
-                  "conv2d": (0, "needs_input_grad"),
-                  **{op: (1, "needs_target_grad") for op in ("mse", "bce", "bce_logits", "softmax_cross_entropy")}}
+# ops that skip computing gradients when told they are not needed: op -> ((input indices, attr), ...); the
+# attr is True where any of those inputs needs one (a product's weight and bias come together)
+_PRODUCT_FLAGS = (((0,), "needs_input_grad"), ((1, 2), "needs_weight_grad"))
+GRADIENT_FLAGS = {**{op: _PRODUCT_FLAGS for op in ("dense", "conv2d", "autoregressive_dense", *FUSED_OPS.values())},
+                  **{op: (((0,), "needs_input_grad"),) for op in ("matmul", "dense_transposed")},
+                  **{op: (((1,), "needs_target_grad"),) for op in ("mse", "bce", "bce_logits", "softmax_cross_entropy")}}
 
 
-def mark_gradients(instrs: list[Instr], constant: set[str]) -> list[Instr]:
+def mark_gradients(instrs: list[Instr], constant: set[str], sources: set[str] | None = None) -> list[Instr]:
     """Which inputs of each instruction need a gradient: those that depend on a parameter or on a slot the
-    list reads from outside that is not `constant`. A scan's body is marked the same way, its outer
-    constants passed down."""
+    list reads from outside that is not `constant`. With `sources`, those that depend on these slots alone
+    (no parameter's gradient: a VAE refining its posterior's moments). A scan's body is marked the same way,
+    its outer constants passed down."""
     produced = {s for ins in instrs for s in _outputs(ins)}
-    varying = {s for ins in instrs for s in ins.inputs if s and not s.startswith(PARAM)} - constant - produced
+    if sources is None:
+        varying = {s for ins in instrs for s in ins.inputs if s and not s.startswith(PARAM)} - constant - produced
+    else:
+        varying = set(sources)
     marked = []
     for ins in instrs:
-        needs = tuple(s is not None and (s.startswith(PARAM) or s in varying) for s in ins.inputs)
+        needs = tuple(s is not None and ((sources is None and s.startswith(PARAM)) or s in varying)
+                      for s in ins.inputs)
         if any(needs):
             varying.update(_outputs(ins))
-        flag = GRADIENT_FLAGS.get(ins.op.name)
-        attrs = dict(ins.attrs, **{flag[1]: needs[flag[0]]}) if flag else ins.attrs
+        attrs = dict(ins.attrs, **{attr: any(needs[i] for i in inputs if i < len(needs))
+                                   for inputs, attr in GRADIENT_FLAGS.get(ins.op.name, ())})
         if ins.op.name == "scan":
             attrs = dict(attrs, needs=needs,
                          body=_marked_body(attrs["body"], {s for s, n in zip(ins.inputs, needs) if not n}))

@@ -21,6 +21,7 @@ from nngraph.backend import Backend, accel, device_scalar, get_backend
 from nngraph.compile import interpret
 from nngraph.compile.fuse import for_device
 from nngraph.compile.gibbs import device_generator
+from nngraph.compile.lower import mark_gradients
 from nngraph.compile.plan import BUFFER, MASKED_INIT, PARAM, ROWS, TARGET, Plan
 from nngraph.errors import DataError
 
@@ -88,6 +89,7 @@ class Program:
         self._param_slots = {PARAM + n: a for n, a in self.params.items()}
         # each loss term's weight, by label; a method may change them between steps (KL warm-up)
         self.loss_weights = {ls.label: ls.weight for ls in train_plan.losses}
+        self._toward: dict[tuple, list] = {}  # slots -> the training plan marked for their gradients alone
 
     @property
     def plan(self) -> Plan:
@@ -264,15 +266,20 @@ class Program:
 
     def slot_gradients(self, values: dict, ctxs: list, slots, seeds: dict | None = None) -> dict:
         """Gradients of the losses (or of `seeds`) with respect to slots of a training pass, by slot (None where
-        none flows): a VAE refines its posterior's moments by them."""
-        pending = self._sweep(values, ctxs, seeds)
+        none flows): a VAE refines its posterior's moments by them. No parameter's gradient is computed."""
+        slots = tuple(slots)
+        if slots not in self._toward:
+            self._toward[slots] = mark_gradients(self.train_plan.instrs, set(), sources=set(slots))
+        pending = self._sweep(values, ctxs, seeds, self._toward[slots])
         return {slot: pending.get(slot) for slot in slots}
 
-    def _sweep(self, values: dict, ctxs: list, seeds: dict | None) -> dict:
-        """The reverse walk from `seeds` (slot -> cotangent), by default the loss weights."""
+    def _sweep(self, values: dict, ctxs: list, seeds: dict | None, instrs: list | None = None) -> dict:
+        """The reverse walk from `seeds` (slot -> cotangent), by default the loss weights, through `instrs`
+        (the training plan's, or the same marked for other gradients)."""
         plan = self.train_plan
         if seeds is None:
             dtype = self.backend.dtype
             seeds = {ls.slot: device_scalar(self.xp, self.loss_weights[ls.label], dtype) for ls in plan.losses}
         # the contexts are of the instructions run: all, or the body alone (`run(..., with_loss=False)`)
-        return interpret.backward(self.xp, plan.instrs[: len(ctxs)], values, ctxs, dict(seeds))
+        instrs = plan.instrs if instrs is None else instrs
+        return interpret.backward(self.xp, instrs[: len(ctxs)], values, ctxs, dict(seeds))

@@ -3,7 +3,9 @@
 x (N, C, H, W), W (F, C, kh, kw), b (F,) or None -> (N, F, Ho, Wo).
 attrs: stride (int or pair, default 1), padding (int, pair, "valid" or "same";
 "same" needs stride 1; default 0), needs_input_grad (default True; False makes the
-vjp skip the GEMM and col2im for x and return None for it, for a data input).
+vjp skip the GEMM and col2im for x and return None for it, for a data input),
+needs_weight_grad (default True; False makes it return None for W and b: a VAE
+refining its posterior's moments needs no parameter's gradient).
 
 Speed notes (LeNet at one thread, see benchmarks/conv_ops.py): the forward's columns
 are kept in the ctx for the vjp (the numpy backend keeps freed memory in the heap,
@@ -67,15 +69,15 @@ def _weight_grad(xp, g, cols, w):
     return xp.matmul(cols, g3.transpose(0, 2, 1)).sum(axis=0).T.reshape(w.shape)
 
 
-def _both_grads(xp, g, cols, x, w, geo, input_grad: bool = True):
-    """(dx or None, dW) from batch-innermost columns: with the batch as the innermost axis of every
+def _both_grads(xp, g, cols, x, w, geo, input_grad: bool = True, weight_grad: bool = True):
+    """(dx or None, dW or None) from batch-innermost columns: with the batch as the innermost axis of every
     temporary, each product is one GEMM and col2im's strided adds run over Wo * N contiguous numbers
     instead of Wo (3x faster on LeNet's second conv)."""
     f, n = w.shape[0], x.shape[0]
     w2 = w.reshape(f, -1)
     with scratch(xp, cols.shape, x.dtype) as gcols, scratch(xp, (f, cols.shape[1]), g.dtype) as g_t:
         xp.copyto(g_t.reshape(f, *geo.out, n), g.transpose(1, 2, 3, 0))
-        gw = (cols @ g_t.T).T.reshape(w.shape)
+        gw = (cols @ g_t.T).T.reshape(w.shape) if weight_grad else None
         if not input_grad:
             return None, gw
         xp.matmul(w2.T, g_t, out=gcols)
@@ -88,15 +90,15 @@ def _both_grads(xp, g, cols, x, w, geo, input_grad: bool = True):
 @conv2d.vjp
 def _(xp, g, ctx, inputs, attrs):
     (geo, cols, batch_last), x, w = ctx, inputs[0], inputs[1]
-    input_grad = attrs.get("needs_input_grad", True)
+    input_grad, weight_grad = attrs.get("needs_input_grad", True), attrs.get("needs_weight_grad", True)
     if input_grad and not batch_last:  # the forward was told otherwise: the columns again, batch innermost
         cols = im2col(xp, pad(xp, x, geo.pads), geo, xp.empty(cols_shape(x.shape, geo, True), dtype=x.dtype),
                       batch_last=True)
         batch_last = True
     if batch_last:
-        gx, gw = _both_grads(xp, g, cols, x, w, geo, input_grad)
+        gx, gw = _both_grads(xp, g, cols, x, w, geo, input_grad, weight_grad)
     else:
-        gx, gw = None, _weight_grad(xp, g, cols, w)
+        gx, gw = None, _weight_grad(xp, g, cols, w) if weight_grad else None
     if len(inputs) == 2:
         return gx, gw
-    return gx, gw, None if inputs[2] is None else g.sum(axis=(0, 2, 3))
+    return gx, gw, None if inputs[2] is None or not weight_grad else g.sum(axis=(0, 2, 3))

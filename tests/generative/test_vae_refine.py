@@ -8,9 +8,11 @@ from scipy.optimize import minimize
 
 import nngraph
 from nngraph.backend import get_backend
+from nngraph.compile.plan import PARAM
 from nngraph.data.dataset import unsupervised
 from nngraph.errors import TrainingError
 from nngraph.train.vae import build
+from tests.generative.helpers import SPECS
 
 from .test_vae_likelihood import PATTERNS, exact_log_p, trained_tiny  # noqa: F401 (a fixture)
 
@@ -81,3 +83,41 @@ train { model v; data bars(size=2); method vae; loss bce(x_hat, x) + kl(z); opti
     method = build(checked, checked.train(), get_backend("numpy", "float64"))
     with pytest.raises(TrainingError, match="without batch normalisation"):
         method.refined_moments(PATTERNS[:2], steps=1)
+
+
+CONV_VAE = """
+model cvae {
+  input x[1, 8, 8]; layer e relu; layer mu[4] identity; layer logvar[4] identity
+  sample z ~ normal(mu, logvar)
+  layer d[2, 8, 8] relu; output x_hat sigmoid
+  x -> e conv(filters=3, kernel=3, padding=1, stride=2); e -> mu; e -> logvar
+  z -> d; d -> x_hat conv(filters=1, kernel=3, padding=1)
+}
+train { model cvae; data digits(binarize=0.5, shape=[1, 8, 8]); method vae(samples=1)
+        loss bce(x_hat, x) + kl(z); optimizer adam(lr=3e-3); batch 32; epochs 1 }
+"""
+
+
+@pytest.mark.parametrize("spec", ["conv", "autoregressive"])
+def test_refinement_takes_the_moments_gradients_alone(spec):
+    """The moments' gradients are the full backward pass's, and no parameter's is computed: every product op is
+    told that its weight needs none, and the walk leaves no parameter gradient behind."""
+    checked = nngraph.loads(CONV_VAE) if spec == "conv" else nngraph.load(SPECS / "vae_digits_ar.nn")
+    method = build(checked, checked.train(), get_backend("numpy", "float64"))
+    program, plan = method.program, method.program.train_plan
+    shape = plan.shapes[plan.feeds[0]]
+    x = (np.random.default_rng(0).random((5, *shape)) < 0.5).astype(np.float64)
+    start = method.encode_decode(x)
+    moments = {u: start[program.eval_plan.slot(u)] for u in method.latent.sample_params}
+    values = program.feeds(*method._feeds(x, samples=1), rng=np.random.default_rng(1), training=True)
+    method._give(values, moments, slice(None), 1, plan)  # as refinement sets them
+    ctxs = program.run(values, training=True)
+    slots = [plan.slot(u) for u in moments]
+    full = program._sweep(values, ctxs, None)
+    alone = program.slot_gradients(values, ctxs, slots)
+    for slot in slots:
+        np.testing.assert_array_equal(alone[slot], full[slot])
+    marked = program._toward[tuple(slots)]
+    products = [ins for ins in marked if "needs_weight_grad" in ins.attrs]
+    assert len(products) >= 3 and not any(ins.attrs["needs_weight_grad"] for ins in products)
+    assert not [s for s in program._sweep(values, ctxs, None, marked) if s.startswith(PARAM)]
