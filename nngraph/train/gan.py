@@ -5,7 +5,7 @@ Every step takes the loop's data minibatch and a noise minibatch of the same siz
 discriminator on both: binary cross-entropy with target 1 on real and 0 on generated points,
 d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0). Every k-th step then updates the generator with the
 non-saturating loss g_loss = BCE(D(G(z')), 1) = -log D(G(z')) on a fresh noise batch: its gradient
-reaches the generator through the discriminator's input gradient (`backward_to_inputs`), seeded
+reaches the generator through the discriminator's input gradient (`Program.slot_gradients`), seeded
 into the generator's output slot. k = 1 alternates one and one; k discriminator steps per generator
 step thus use k fresh data minibatches.
 
@@ -195,8 +195,8 @@ class Gan(Method):
         fake = values[self.fake_slot]
         judged, judge_ctxs = self._judge(fake, self.labels(len(fake) // self.pack, 0), rng)
         seed = {self.loss_slot: device_scalar(self.xp, 1.0, fake.dtype)}
-        _, to_input = self.disc.backward_to_inputs(judged, judge_ctxs, seeds=seed)
-        grads = self.gen.backward(values, ctxs, seeds={self.fake_slot: to_input[self.real_input].reshape(fake.shape)})
+        to_input = self.disc.slot_gradients(judged, judge_ctxs, [self.real_input], seeds=seed)[self.real_input]
+        grads = self.gen.backward(values, ctxs, seeds={self.fake_slot: to_input.reshape(fake.shape)})
         return judged[self.loss_slot], grads
 
     # ---- the Method protocol -------------------------------------------------------------------
@@ -327,9 +327,8 @@ class Gan(Method):
             objective = objective + (prior / 2) * (z.reshape(len(z), -1) ** 2).sum(axis=1)
         if not with_grads:
             return objective, None
-        _, to_noise = self.gen.backward_to_inputs(values, ctxs, seeds={self.fake_slot: (2 * residual).reshape(
-            values[self.fake_slot].shape)})
-        grads = to_noise[slot]
+        seeds = {self.fake_slot: (2 * residual).reshape(values[self.fake_slot].shape)}
+        grads = self.gen.slot_gradients(values, ctxs, [slot], seeds)[slot]
         return objective, (grads + prior * z if prior else grads)
 
     def _generated_from(self, z) -> np.ndarray:
