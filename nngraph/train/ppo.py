@@ -11,7 +11,7 @@ does), and descend
 
 - `ppo` (Schulman et al. 2017): `epochs` passes over the rollout in shuffled minibatches of `minibatch`,
   the clipped surrogate -min(r A, clip(r, 1 - clip, 1 + clip) A) with r = pi(a|s) / pi_old(a|s), the
-  advantages normalised per minibatch; the value loss (V - R)^2, or with `value_clip` stable-baselines3's
+  advantages normalised per minibatch (sample standard deviation); the value loss (V - R)^2, or with `value_clip` stable-baselines3's
   clipped form (V_old + clip(V - V_old, -value_clip, value_clip) - R)^2.
 - `a2c` (Mnih et al. 2016): one step on the whole rollout, loss -log pi(a|s) A (advantages as they are).
 - `reinforce`: see `Reinforce` below (Monte-Carlo returns of the episodes that ended, the critic a baseline).
@@ -62,10 +62,11 @@ def gae(rewards, values, dones, last_values, gamma: float, lam: float) -> np.nda
 
 
 def normalized(advantages: np.ndarray) -> np.ndarray:
-    """ppo's advantages of a minibatch scaled to mean 0 and standard deviation 1 (one row: as it is)."""
+    """ppo's advantages of a minibatch less their mean, over their sample standard deviation (n - 1, as
+    stable-baselines3 and CleanRL take it with torch's `std`) plus 1e-8; one row as it is."""
     if len(advantages) < 2:
         return advantages
-    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    return (advantages - advantages.mean()) / (advantages.std(ddof=1) + 1e-8)
 
 
 class ActorCritic(Agent):

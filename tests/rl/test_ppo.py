@@ -10,7 +10,7 @@ import pytest
 import nngraph
 from nngraph.session import prepare
 from nngraph.train.agent import train_agent
-from nngraph.train.ppo import ActorCritic, gae
+from nngraph.train.ppo import ActorCritic, gae, normalized
 
 from .helpers import agent, with_log_std_unit
 
@@ -145,3 +145,11 @@ def prepare_params(summary, checked):
     from nngraph.session import load_trained
 
     return load_trained(checked, None, summary["run_dir"] + "/checkpoint.npz").method.params
+
+
+def test_ppo_normalises_a_minibatch_s_advantages_as_stable_baselines3():
+    """(A - mean) / (std + 1e-8) with the sample standard deviation (torch's `std`, n - 1); one row as it is."""
+    advantages = np.array([1.0, 2.0, 4.0, 7.0])
+    deviation = np.sqrt(((advantages - 3.5) ** 2).sum() / 3)
+    np.testing.assert_allclose(normalized(advantages), (advantages - 3.5) / (deviation + 1e-8), rtol=1e-12)
+    np.testing.assert_array_equal(normalized(np.array([3.0])), [3.0])
