@@ -1,0 +1,95 @@
+"""Hostile and careless input, round 4: evaluation that held a whole split's outputs, counts with no bound,
+options that overflow the run's float type, --overwrite over an input, constructs that do nothing (see
+test_cli.py for how the real command is run)."""
+
+import numpy as np
+import pytest
+
+import nngraph
+from nngraph.data.dataset import Dataset
+from nngraph.graph.memory import training_memory
+from nngraph.session import prepare
+from tests.hostile.files import Peak
+from tests.hostile.test_cli import assert_refused, nngraph as run_nngraph, write
+
+TRAIN = "train { model m; data xor; loss %s; optimizer sgd(lr=0.1); batch 4; epochs 1 }\n"
+RNG = np.random.default_rng(0)
+
+
+def method_of(model: str, loss: str):
+    return prepare(nngraph.loads(model + TRAIN % loss)).method
+
+
+def test_evaluation_of_a_large_split_keeps_one_chunk_of_outputs_not_all_of_them():
+    # a 5,000-class csv's final evaluation took 21.8 GB: every example's output was kept to the end
+    method = method_of("model m { input x[2]; output y[1000] softmax; x -> y }\n", "cross_entropy(y)")
+    data = Dataset(RNG.normal(size=(40000, 2)).astype(np.float32), RNG.integers(0, 1000, 40000), "classification",
+                   n_classes=1000)
+    with Peak() as peak:
+        method.evaluate(data)
+    whole = 40000 * 1000 * 4  # 153 MiB of outputs (the peak was over 300 MiB; a chunk's passes take ~40 MiB)
+    assert peak.bytes < whole / 3, peak.bytes
+
+
+def whole_split_figures(method, data: Dataset) -> dict:
+    """The figures from every example's output at once: what evaluation measured before it went by chunks."""
+    out = method.predict(data.x).astype(np.float64)
+    if data.task == "classification":
+        p = out[np.arange(len(out)), data.y]
+        return {"loss": -np.log(p).mean(), "accuracy": (out.argmax(axis=1) == data.y).mean()}
+    if method.labels:
+        right = (out > 0.5) == (data.y > 0.5)
+        bce = -(data.y * np.log(out) + (1 - data.y) * np.log(1 - out)).mean(axis=1).mean()
+        return {"loss": bce, "label_accuracy": right.mean(), "exact_match": right.all(axis=1).mean(),
+                "label_accuracies": list(right.mean(axis=0))}
+    return {"loss": ((out - data.y) ** 2).mean(), "mse": ((out - data.y) ** 2).mean()}
+
+
+CASES = {
+    "classes": ("model m { input x[2]; output y[7] softmax; x -> y }\n", "cross_entropy(y)",
+                lambda n: (RNG.integers(0, 7, n), "classification")),
+    "regression": ("model m { input x[2]; output y[3] identity; x -> y }\n", "mse(y)",
+                   lambda n: (RNG.normal(size=(n, 3)).astype(np.float32), "regression")),
+    "labels": ("model m { input x[2]; output y[3] sigmoid; x -> y }\n", "bce(y)",
+               lambda n: ((RNG.random((n, 3)) > 0.5).astype(np.float32), "regression")),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_evaluation_by_chunks_gives_the_figures_of_the_whole_split(case):
+    model, loss, targets = CASES[case]
+    method = method_of(model, loss)
+    n = 5000  # chunks of 2048, 2048 and 904
+    y, task = targets(n)
+    data = Dataset(RNG.normal(size=(n, 2)).astype(np.float32), y, task, n_classes=7 if task == "classification"
+                   else None)
+    method.check_data(data, None)
+    figures = {**method.evaluate(data), **method.evaluation_details(data)}
+    expected = whole_split_figures(method, data)
+    assert figures.keys() == expected.keys()
+    for name, value in expected.items():
+        assert figures[name] == pytest.approx(value, rel=1e-5), name
+
+
+def test_the_memory_estimate_counts_the_final_evaluation_without_validation_or_test_splits():
+    # the training split is evaluated after every run: its chunk of 2048 forward passes was counted only where a
+    # validation or test split was asked for
+    checked = nngraph.loads("model m { input x[2]; layer h[20000] tanh; output y[1]; x -> h -> y }\n"
+                            + TRAIN % "mse(y)")
+    estimate = training_memory(checked.models, checked.trains[0])
+    assert estimate.evaluation_rows == 2048
+    assert estimate.evaluation >= 2048 * 20000 * 4
+    assert estimate.peak >= estimate.parameters + estimate.gradients + estimate.evaluation
+    assert "evaluation of 2048 examples at a time" in estimate.describe()
+
+
+# ---- counts with no upper bound -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--length", "--steps"])
+def test_sample_refuses_a_huge_count_before_it_loads_anything(tmp_path, option):
+    # `--length 1000000000` generated characters one forward step each (~0.5 ms: days); `--steps` likewise
+    run = run_nngraph("sample", "nothing.nn", "--checkpoint", "nothing.npz", option, "1000000000", cwd=tmp_path)
+    assert run.code == 2, run.output  # a usage error, as `--count 1000000` was already
+    assert f"Invalid value for '{option}': Input should be less than or equal to 100000" in run.output
+    assert "Traceback" not in run.output and run.seconds < 5
