@@ -51,6 +51,10 @@ FILL_OPTIMIZER = Choice("adam", {"lr": 0.05})  # the steps of the fill-in's sear
 # it makes junk. Off by default: on gan_digits (benchmarks/gan_fill_prior.py, 3 seeds) the median share of filled
 # pixels right on a held-out part of the training split fell as the weight rose, 73.3% at 0 to 71.9% at 1
 FILL_PRIOR = 0.0
+# the largest weight taken: the squared error it is weighed against is of values in [0, 1], so beyond a million
+# the search ends at z = 0 whatever the known part; far beyond, prior * z overflowed float32 (1e308: NaN fill-ins
+# under overflow warnings)
+FILL_PRIOR_MAX = 1e6
 
 
 def build(checked, config: TrainConfig, backend) -> Gan:
@@ -308,8 +312,10 @@ class Gan(Method):
             raise DataError(f"--prior {given:g}: generator '{self.gen_model.name}' draws uniform noise, whose "
                             "density is flat inside [-1, 1], where the search keeps it", None,
                             "leave --prior out; it weighs the prior of normal noise")
-        if given is not None and (not math.isfinite(given) or given < 0):
-            raise DataError(f"--prior {given:g}: the prior term's weight must be a finite number >= 0")
+        if given is not None and (not math.isfinite(given) or given < 0 or given > FILL_PRIOR_MAX):
+            raise DataError(f"--prior {given:g}: the prior term's weight must be a number from 0 to "
+                            f"{FILL_PRIOR_MAX:g}", None, "beyond a million the prior outweighs any match of the known "
+                            "part: the search ends at z = 0")
         return 0.0 if bounded else float(FILL_PRIOR if given is None else given)
 
     def fill_objective(self, z, known, target, prior: float = 0.0, with_grads: bool = True):

@@ -93,3 +93,78 @@ def test_sample_refuses_a_huge_count_before_it_loads_anything(tmp_path, option):
     assert run.code == 2, run.output  # a usage error, as `--count 1000000` was already
     assert f"Invalid value for '{option}': Input should be less than or equal to 100000" in run.output
     assert "Traceback" not in run.output and run.seconds < 5
+
+
+# ---- numbers beyond the run's float type ---------------------------------------------------------------------
+
+
+XOR = "model m { input x[2]; layer h[4] tanh; output y[1] sigmoid; x -> h -> y }\n"
+SETTINGS = {  # (the train block's text, the number refused); each was an overflow warning, then NaN or inf
+    "a data option": ("data xor(binarize=1e308); loss bce(y)", "1e308"),
+    "a learning rate": ("data xor; loss bce(y); optimizer sgd(lr=1e39)", "1e39"),
+    "a clip norm": ("data xor; loss bce(y); clip 1e300", "1e300"),
+    "arithmetic": ("data xor; loss bce(y); optimizer sgd(lr=1e30*1e30)", "1e30*1e30"),
+    "a negative one": ("data linear(bias=-1e300); loss bce(y)", "-1e300"),
+}
+
+
+@pytest.mark.parametrize("case", SETTINGS)
+def test_a_number_beyond_float32_is_refused_at_its_position(tmp_path, case):
+    text, number = SETTINGS[case]
+    block = "train { model m; " + text + "; epochs 1 }\n"
+    write(tmp_path, "s.nn", XOR + block)
+    run = run_nngraph("check", "s.nn", cwd=tmp_path)
+    assert_refused(run, f"s.nn:2:{block.index(number) + 1}: error: ",
+                   "is beyond float32's range (+-3.4e+38), in which the run computes", "`dtype float64`")
+    assert "Warning" not in run.output
+
+
+def test_the_same_number_in_a_float64_run_is_taken(tmp_path):
+    write(tmp_path, "s.nn", XOR + "train { model m; data xor(binarize=1e300); loss bce(y); dtype float64 }\n")
+    run = run_nngraph("check", "s.nn", cwd=tmp_path)
+    assert run.code == 0, run.output
+
+
+def test_eval_data_given_on_the_command_line_is_judged_in_the_runs_float_type(xor_run):
+    run = run_nngraph("eval", "s.nn", "--checkpoint", "run/checkpoint.npz", "--data", "xor(binarize=1e300)",
+                      cwd=xor_run)
+    assert_refused(run, "<--data>:1:14: error: xor: 1e+300 is beyond float32's range", seconds=10)
+    assert "Warning" not in run.output
+
+
+@pytest.fixture(scope="module")
+def xor_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("xor")
+    write(folder, "s.nn", XOR + "train { model m; data xor; loss bce(y); optimizer sgd(lr=0.5); batch 4; epochs 1 }\n")
+    assert run_nngraph("train", "s.nn", "--out", "run", cwd=folder).code == 0
+    return folder
+
+
+def test_generated_targets_beyond_float32_are_refused_without_a_warning(tmp_path):
+    write(tmp_path, "s.nn", "model m { input x[3]; output y[1] identity; x -> y }\n"
+                            "train { model m; data linear(n=16, bias=3e38, noise=1e38); loss mse(y); epochs 1 }\n")
+    run = run_nngraph("train", "s.nn", "--out", "r", cwd=tmp_path)
+    assert_refused(run, "s.nn:2:23: error: linear: the targets hold", seconds=10)
+    assert "Warning" not in run.output
+
+
+def test_curves_of_a_loss_near_float64s_limit_are_drawn(tmp_path):
+    # a float64 run with lr=1e308 reached a loss of 1e306: matplotlib's log axis overflowed (exit 70)
+    from nngraph.viz.curves import plot_curves
+
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for history in ([{"epoch": 1, "loss": 0.7}, {"epoch": 2, "loss": 1e306}],
+                        [{"epoch": 1, "loss": -1e308}, {"epoch": 2, "loss": 1.7e308}]):
+            assert plot_curves(history, tmp_path / "c.png").stat().st_size > 0
+
+
+def test_a_gan_fill_in_prior_beyond_a_million_is_refused():
+    from nngraph.errors import DataError
+    from nngraph.train.gan import Gan
+
+    for prior in (1e308, float("inf"), -1.0):
+        with pytest.raises(DataError, match="the prior term's weight must be a number from 0 to 1e\\+06"):
+            Gan.fill_prior(None, {"prior": prior}, bounded=False)
+    assert Gan.fill_prior(None, {"prior": 1e6}, bounded=False) == 1e6
