@@ -42,9 +42,10 @@ def special_kind(path: Path) -> str:
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
-def refuse_overwriting(output: str | os.PathLike, inputs: dict, hint: str) -> None:
+def refuse_overwriting(output: str | os.PathLike, inputs: dict, hint: str,
+                       why: str = "the output goes to a new file") -> None:
     """An output never goes over a file the command reads (`inputs`: what each is -> its path, or None), however
-    it is named (a relative path, a link, another hard link)."""
+    it is named (a relative path, a link, another hard link); `why` follows the refusal's naming of it."""
     output = Path(output)
     for what, path in inputs.items():
         try:
@@ -52,7 +53,7 @@ def refuse_overwriting(output: str | os.PathLike, inputs: dict, hint: str) -> No
         except OSError:  # the input is not a file on disk (a spec given as text)
             clash = False
         if clash:
-            raise OutputError(f"{output} is the {what}; the output goes to a new file", None, hint)
+            raise OutputError(f"{output} is the {what}; {why}", None, hint)
 
 
 def prepare_folder(folder: str | os.PathLike) -> Path:

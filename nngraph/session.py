@@ -156,7 +156,8 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     check_augment(config, splits and splits.train)
     # only rank 0 makes and writes the run folder and logs; the others read the checkpoint they resume from
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
-                       resume=resume is not None, overwrite=overwrite) if ranks.writes else None
+                       resume=resume is not None, overwrite=overwrite,
+                       inputs=_read_by(checked, train_name, None, {})) if ranks.writes else None
     folder = ranks.same_everywhere(str(run.path) if run is not None else None)
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()

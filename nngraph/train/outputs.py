@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import nngraph
-from nngraph.atomic import atomic_write_text, prepare_folder, prepare_output, special_kind
+from nngraph.atomic import atomic_write_text, prepare_folder, prepare_output, refuse_overwriting, special_kind
 from nngraph.errors import OutputError, TrainingError
 from nngraph.graph.vocabulary import RUNNING
 
@@ -131,18 +131,20 @@ def _finite(value):
 
 def make_run_dir(spec_path: str | Path | None = None, out: str | Path | None = None,
                  root: str | Path = "runs", spec_text: str | None = None,
-                 now: float | None = None, *, resume: bool = False, overwrite: bool = False) -> RunDir:
+                 now: float | None = None, *, resume: bool = False, overwrite: bool = False,
+                 inputs: dict | None = None) -> RunDir:
     """`out`, else a fresh `root/<spec-stem>-<timestamp>[-n]`.
 
     `out` is created if needed. A folder that already holds a run is refused unless it is to be continued
     (`resume`: it must hold a checkpoint) or replaced (`overwrite`: its run files are deleted first, so no
-    stale checkpoint outlives the new metrics)."""
+    stale checkpoint outlives the new metrics), and never where one of those files is one the run reads
+    (`inputs`: what each is -> its path: the spec, the training data)."""
     digest = spec_hash(spec_text) if spec_text is not None else None
     if resume:
         return RunDir(_run_to_resume(Path(out)), digest)
     if out is not None:
         folder = _create(Path(out), exist_ok=True)
-        _clear_or_refuse(folder, overwrite)
+        _clear_or_refuse(folder, overwrite, inputs or {})
         return RunDir(folder, digest)
     stem = Path(spec_path).stem if spec_path else "run"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -169,7 +171,7 @@ def _create(folder: Path, exist_ok: bool) -> Path:
     return prepare_folder(folder)  # and writable
 
 
-def _clear_or_refuse(folder: Path, overwrite: bool) -> None:
+def _clear_or_refuse(folder: Path, overwrite: bool, inputs: dict) -> None:
     found = [name for name in RUN_FILES if (folder / name).exists()]
     if not found:
         return
@@ -181,6 +183,9 @@ def _clear_or_refuse(folder: Path, overwrite: bool) -> None:
     stem, suffix = Path(SAMPLES_FILE).stem, Path(SAMPLES_FILE).suffix
     found += sorted(p.name for p in folder.glob(f"{stem}*{suffix}")
                     if p.name == SAMPLES_FILE or p.name.startswith(f"{stem}_"))
+    for name in found:  # all judged before any is deleted
+        refuse_overwriting(folder / name, inputs, "move it out of the run folder, or choose another --out",
+                           f"--overwrite would delete it with the run files in {folder}; nothing was deleted")
     for name in found:
         try:
             (folder / name).unlink()

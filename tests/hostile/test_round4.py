@@ -168,3 +168,22 @@ def test_a_gan_fill_in_prior_beyond_a_million_is_refused():
         with pytest.raises(DataError, match="the prior term's weight must be a number from 0 to 1e\\+06"):
             Gan.fill_prior(None, {"prior": prior}, bounded=False)
     assert Gan.fill_prior(None, {"prior": 1e6}, bounded=False) == 1e6
+
+
+# ---- --overwrite never deletes what the run reads ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, what", [("checkpoint.npz", "the training data (checkpoint.npz)"),
+                                        ("spec.nn", "the spec")])
+def test_overwrite_refuses_to_delete_a_run_file_that_the_run_reads(tmp_path, name, what):
+    # `train --overwrite` deleted checkpoint.npz, the training data, before it was read again
+    data = "checkpoint.npz" if name == "checkpoint.npz" else "d.npz"
+    np.savez(tmp_path / data, x=RNG.random((8, 2)), y=np.arange(8) % 2)
+    write(tmp_path, name if name.endswith(".nn") else "s.nn",
+          XOR + f'train {{ model m; data npz("{data}"); loss bce(y); epochs 1 }}\n')
+    spec = name if name.endswith(".nn") else "s.nn"
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    run = run_nngraph("train", spec, "--out", ".", "--overwrite", cwd=tmp_path)
+    assert_refused(run, f"error: {name} is {what}; --overwrite would delete it with the run files in .; "
+                        "nothing was deleted", "move it out of the run folder", seconds=10)
+    assert before == {p.name: p.read_bytes() for p in tmp_path.iterdir()}
