@@ -12,7 +12,7 @@ from nngraph.graph.memory import check_training_memory, model_memory
 from nngraph.graph.methods import METHODS, check_method
 from nngraph.graph.shapes import infer_shapes
 from nngraph.graph.training import TrainConfig, build_train
-from nngraph.graph.validate import validate_structure
+from nngraph.graph.validate import check_one_value_layernorm, validate_structure
 from nngraph.safe_files import about_bytes, available_memory, describe_bytes
 from nngraph.spec import ast
 from nngraph.spec.limits import collector_paused
@@ -57,6 +57,7 @@ def _check_spec(spec: ast.Spec, memory_limit: int | None) -> CheckedSpec:
             continue  # later passes would only repeat the consequences of a broken unit
         validate_structure(model, errors)
         infer_shapes(model, errors)
+        check_one_value_layernorm(model, errors)
         _check_memory(model, errors, memory_limit)
         if len(errors.errors) > before:
             broken.add(model.name)

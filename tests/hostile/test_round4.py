@@ -187,3 +187,17 @@ def test_overwrite_refuses_to_delete_a_run_file_that_the_run_reads(tmp_path, nam
     assert_refused(run, f"error: {name} is {what}; --overwrite would delete it with the run files in .; "
                         "nothing was deleted", "move it out of the run folder", seconds=10)
     assert before == {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+
+# ---- constructs that do nothing ----------------------------------------------------------------------------
+
+
+def test_check_warns_of_a_layernorm_on_one_value_at_the_unit(tmp_path):
+    # its net input less its mean is 0 for every example: the unit's value is its shift's, whatever the inputs
+    write(tmp_path, "s.nn", "model m {\n  input x[2]\n  layer h[1] tanh layernorm\n  layer g[2] tanh layernorm\n"
+                            "  output y[1] sigmoid\n  x -> h -> g -> y\n}\n")
+    run = run_nngraph("check", "s.nn", cwd=tmp_path)
+    assert run.code == 0, run.output
+    assert ("s.nn:3:3: warning: layernorm on 'h', a unit of one value, makes its value a constant" in run.output)
+    assert "hint: remove layernorm from 'h', or give it more values" in run.output
+    assert "'g'" not in run.output
