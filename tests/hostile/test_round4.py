@@ -201,3 +201,20 @@ def test_check_warns_of_a_layernorm_on_one_value_at_the_unit(tmp_path):
     assert ("s.nn:3:3: warning: layernorm on 'h', a unit of one value, makes its value a constant" in run.output)
     assert "hint: remove layernorm from 'h', or give it more values" in run.output
     assert "'g'" not in run.output
+
+
+# ---- generated data sets too large to make ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, option", [("linear(n=1e30)", "1e30"), ("linear(n=10000000000)", "10000000000"),
+                                          ("moons(n=1e18)", "1e18"), ("xor(repeat=1e15)", "1e15"),
+                                          ("sine(n=1000000000)", "1000000000")])
+def test_a_generated_set_too_large_for_memory_is_refused_at_its_option_before_any_draw(tmp_path, call, option):
+    # n=1e30: numpy's 'Maximum allowed dimension exceeded' (exit 70); n=1e10: a MemoryError after 2 GB was taken
+    model = "model m { input x[2]; output y[1] identity; x -> y }\n"
+    line = f"train {{ model m; data {call}; loss mse(y); epochs 1 }}\n"
+    write(tmp_path, "s.nn", model + line)
+    run = run_nngraph("train", "s.nn", "--out", "r", cwd=tmp_path)
+    assert_refused(run, f"s.nn:2:{line.index(option) + 1}: error: ", " examples of ", "is available",
+                   "generate fewer or smaller examples")
+    assert not (tmp_path / "r").exists()
