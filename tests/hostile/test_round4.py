@@ -218,3 +218,42 @@ def test_a_generated_set_too_large_for_memory_is_refused_at_its_option_before_an
     assert_refused(run, f"s.nn:2:{line.index(option) + 1}: error: ", " examples of ", "is available",
                    "generate fewer or smaller examples")
     assert not (tmp_path / "r").exists()
+
+
+# ---- Ctrl-C while a checkpoint is written -----------------------------------------------------------------------
+
+
+def test_ctrl_c_twice_during_a_checkpoint_write_leaves_a_whole_checkpoint_and_no_temporary_file(tmp_path):
+    # 4M parameters and adam: each checkpoint is ~48 MB, written through a temporary file. The first Ctrl-C asks for
+    # a stop (a checkpoint is written then); the second, sent once a temporary file is there, raises inside the write
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nngraph.train.checkpoint import load_checkpoint
+
+    write(tmp_path, "s.nn", "model m { input x[2]; layer h[2000] tanh; layer g[2000] tanh; output y[1] sigmoid; "
+                            "x -> h -> g -> y }\ntrain { model m; data xor(repeat=64); loss bce(y); optimizer adam; "
+                            "batch 256; epochs 1000; checkpoint every=1 }\n")
+    run = tmp_path / "r"
+    child = subprocess.Popen([sys.executable, "-m", "nngraph", "train", "s.nn", "--out", "r", "-q"], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (run / "checkpoint.npz").exists():  # the first epoch's checkpoint, whole
+            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        while not any(p.name.endswith(".tmp") for p in run.iterdir()):  # the next one, under way
+            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+            time.sleep(0.001)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode in (130, -signal.SIGINT), err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
+    arrays, meta = load_checkpoint(run / "checkpoint.npz")  # the previous epoch's, or a newer one: whole either way
+    assert meta["epoch"] >= 1 and arrays
