@@ -86,7 +86,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise _cannot_write(path, e) from None
+        raise cannot_write(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -97,7 +97,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and e.errno is not None:  # a full disk, a folder swapped in: not a bug
-            raise _cannot_write(path, e) from None
+            raise cannot_write(path, e) from None
         raise
     _fsync_folder(path.parent)
 
@@ -109,7 +109,7 @@ def _mode_for_new_files() -> int:
     return 0o666 & ~mask
 
 
-def _cannot_write(path: Path, error: OSError) -> OutputError:
+def cannot_write(path: Path, error: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {error.strerror}", None,
                        "check that the folder exists, is writable and has space")
 

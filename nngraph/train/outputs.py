@@ -23,7 +23,14 @@ from pathlib import Path
 import numpy as np
 
 import nngraph
-from nngraph.atomic import atomic_write_text, prepare_folder, prepare_output, refuse_overwriting, special_kind
+from nngraph.atomic import (
+    atomic_write_text,
+    cannot_write,
+    prepare_folder,
+    prepare_output,
+    refuse_overwriting,
+    special_kind,
+)
 from nngraph.errors import OutputError, TrainingError
 from nngraph.graph.vocabulary import RUNNING
 
@@ -105,17 +112,26 @@ class MetricsLog:
         # a folder, FIFO or device there is an OutputError (a FIFO blocked `train --resume` forever); what is there
         # otherwise is unlinked, not truncated, so a link to another file (the spec) leaves that file whole
         prepare_output(path).unlink(missing_ok=True)
+        self.path = path
         self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed by __exit__)
 
     def write(self, record: dict) -> None:
-        self.file.write(json.dumps(_finite(record)) + "\n")
-        self.file.flush()
+        """A full disk (or a file size limit) is an OutputError, as for the run's other files (it was exit 70)."""
+        try:
+            self.file.write(json.dumps(_finite(record)) + "\n")
+            self.file.flush()
+        except OSError as e:
+            raise cannot_write(self.path, e) from None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        self.file.close()
+        try:
+            self.file.close()  # flushes what a failed write left in the buffer: it fails again
+        except OSError as e:
+            if exc[0] is None:
+                raise cannot_write(self.path, e) from None
 
 
 def _finite(value):

@@ -257,3 +257,24 @@ def test_ctrl_c_twice_during_a_checkpoint_write_leaves_a_whole_checkpoint_and_no
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
     arrays, meta = load_checkpoint(run / "checkpoint.npz")  # the previous epoch's, or a newer one: whole either way
     assert meta["epoch"] >= 1 and arrays
+
+
+# ---- a disk that fills up --------------------------------------------------------------------------------------
+
+
+def test_a_metrics_line_that_cannot_be_written_is_an_output_error_not_a_bug(tmp_path):
+    # a file size limit of 8 KiB (EFBIG, as a full disk's ENOSPC) stops the appends to metrics.jsonl: was exit 70
+    import resource
+    import subprocess
+    import sys
+
+    write(tmp_path, "s.nn", XOR + "train { model m; data xor; loss bce(y); epochs 300 }\n")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    done = subprocess.run([sys.executable, "-m", "nngraph", "train", "s.nn", "--out", "r", "-q"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, preexec_fn=limit, check=False)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: cannot write r/metrics.jsonl: File too large\n"), done.stderr
+    assert "Traceback" not in done.stderr
