@@ -119,6 +119,7 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     and prints, and a rank that fails stops the whole job."""
     from nngraph.backend.threads import compute_threads
     from nngraph.graph.memory import out_of_memory, require_training_memory
+    from nngraph.train.outputs import release_run_folders
     from nngraph.train.parallel import abort_on_error
 
     if resume is not None and out is not None and Path(out) != Path(resume):
@@ -132,6 +133,8 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
             return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers)
     except MemoryError:
         raise out_of_memory(checked.models, config, dtype, resume is not None) from None
+    finally:
+        release_run_folders()
 
 
 def _default_threads() -> int:

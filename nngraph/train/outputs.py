@@ -15,10 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: run folders are not locked
+    fcntl = None
 
 import numpy as np
 
@@ -157,9 +163,9 @@ def make_run_dir(spec_path: str | Path | None = None, out: str | Path | None = N
     (`inputs`: what each is -> its path: the spec, the training data)."""
     digest = spec_hash(spec_text) if spec_text is not None else None
     if resume:
-        return RunDir(_run_to_resume(Path(out)), digest)
+        return RunDir(_locked(_run_to_resume(Path(out))), digest)
     if out is not None:
-        folder = _create(Path(out), exist_ok=True)
+        folder = _locked(_create(Path(out), exist_ok=True))
         _clear_or_refuse(folder, overwrite, inputs or {})
         return RunDir(folder, digest)
     stem = Path(spec_path).stem if spec_path else "run"
@@ -207,6 +213,40 @@ def _clear_or_refuse(folder: Path, overwrite: bool, inputs: dict) -> None:
             (folder / name).unlink()
         except OSError as e:
             raise OutputError(f"cannot replace the run in {folder}: {name}: {e.strerror}") from None
+
+
+_HELD: dict[Path, int] = {}  # the run folders this process writes, each locked until its run ends
+
+
+def _locked(folder: Path) -> Path:
+    """`folder`, which one process writes at a time: two runs given the same --out (with --overwrite, or both
+    before either had written) each deleted the other's files and wrote their own, leaving one run's metrics
+    beside the other's summary. An flock on the folder itself, held until the run ends (`release_run_folders`)
+    or the process does: a killed run leaves no stale lock. Where folders cannot be locked, nothing is."""
+    key = folder.resolve()
+    if key in _HELD or fcntl is None:
+        return folder
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return folder
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OutputError(f"{folder} is being written by another training run; it is left as it is", None,
+                          "wait for that run to end, or choose another --out") from None
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return folder
+    _HELD[key] = fd
+    return folder
+
+
+def release_run_folders() -> None:
+    """Unlock the run folders this process locked (its run ended, however)."""
+    while _HELD:
+        os.close(_HELD.popitem()[1])
 
 
 def _run_to_resume(folder: Path) -> Path:

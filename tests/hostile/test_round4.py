@@ -278,3 +278,30 @@ def test_a_metrics_line_that_cannot_be_written_is_an_output_error_not_a_bug(tmp_
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("error: cannot write r/metrics.jsonl: File too large\n"), done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ---- two runs, one folder ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", [("--overwrite",), ("--resume",)])
+def test_a_run_folder_another_run_is_writing_is_refused_and_left_alone(xor_run, tmp_path, how):
+    # two `train --out same --overwrite` at once each deleted the other's files: one run's metrics.jsonl (20
+    # epochs) ended beside the other's summary.json (25), or one failed with 'summary.json: No such file'
+    import fcntl
+    import os
+    import shutil
+
+    folder = shutil.copytree(xor_run / "run", tmp_path / "same")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    held = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as the other run's process holds it
+        args = ("--out", folder, "--overwrite") if how == ("--overwrite",) else ("--resume", folder)
+        run = run_nngraph("train", xor_run / "s.nn", *args, cwd=tmp_path)
+    finally:
+        os.close(held)
+    assert_refused(run, f"error: {folder} is being written by another training run; it is left as it is",
+                   "wait for that run to end, or choose another --out", seconds=10)
+    assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
+    again = run_nngraph("train", xor_run / "s.nn", "--out", folder, "--overwrite", cwd=tmp_path)
+    assert again.code == 0, again.output  # the lock went with the process that held it
