@@ -305,3 +305,22 @@ def test_a_run_folder_another_run_is_writing_is_refused_and_left_alone(xor_run, 
     assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
     again = run_nngraph("train", xor_run / "s.nn", "--out", folder, "--overwrite", cwd=tmp_path)
     assert again.code == 0, again.output  # the lock went with the process that held it
+
+
+# ---- --resume after an edit --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer, message", [
+    ("adam", "(no slots); adam as set now keeps slots exp_avg, exp_avg_sq"),
+    ("sgd(momentum=0.9)", "(no slots); sgd as set now keeps slots momentum")])
+def test_resume_with_another_optimizer_says_so_and_leaves_the_folder_alone(xor_run, tmp_path, optimizer, message):
+    # was "the checkpoint has no optimizer state 'exp_avg.h.bias'", hint "it was written by another model"
+    import shutil
+
+    folder = shutil.copytree(xor_run / "run", tmp_path / "r")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    run = run_nngraph("train", xor_run / "s.nn", "--resume", folder, "--set", "epochs=3", "--set",
+                      f"optimizer={optimizer}", cwd=tmp_path)
+    assert_refused(run, "error: the checkpoint holds the state of another optimizer " + message,
+                   "resume with the optimizer settings the run started with", seconds=10)
+    assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
