@@ -324,3 +324,21 @@ def test_resume_with_another_optimizer_says_so_and_leaves_the_folder_alone(xor_r
     assert_refused(run, "error: the checkpoint holds the state of another optimizer " + message,
                    "resume with the optimizer settings the run started with", seconds=10)
     assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+# ---- drawings ----------------------------------------------------------------------------------------------------
+
+
+def test_a_drawing_too_narrow_for_a_png_is_refused_not_an_internal_error(tmp_path):
+    # `viz --expand -o a.png` of 9,990 block copies in one column (114 x 2,337,892 scene units): the picture was
+    # scaled to 0 x 12000 pixels, and matplotlib's 'cannot write empty image' was exit 70
+    from nngraph.errors import OutputError
+    from nngraph.viz.geometry import Scene
+    from nngraph.viz.png import scene_to_png
+
+    with pytest.raises(OutputError, match=r"the drawing is 114 x 2,337,892 scene units, and at most 12,000 pixels a "
+                                          r"side it would be 0 x 12,000 pixels"):
+        scene_to_png(Scene(114.4, 2337892.0), tmp_path / "a.png")
+    assert not (tmp_path / "a.png").exists()
+    scene_to_png(Scene(400.0, 30000.0), tmp_path / "b.png")  # narrow, but a pixel wide at least: drawn
+    assert (tmp_path / "b.png").stat().st_size > 0
