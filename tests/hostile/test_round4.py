@@ -342,3 +342,25 @@ def test_a_drawing_too_narrow_for_a_png_is_refused_not_an_internal_error(tmp_pat
     assert not (tmp_path / "a.png").exists()
     scene_to_png(Scene(400.0, 30000.0), tmp_path / "b.png")  # narrow, but a pixel wide at least: drawn
     assert (tmp_path / "b.png").stat().st_size > 0
+
+
+# ---- the Python API, used carelessly ---------------------------------------------------------------------------
+
+
+def test_the_api_names_an_argument_of_the_wrong_type(xor_run):
+    # fit(out=5) was pathlib's TypeError; load(123) 'unknown spec suffix'; program(dtype=None) and
+    # fit(backend=None) a TypeError inside difflib (the hint's did-you-mean of None)
+    from nngraph.errors import BackendError
+
+    spec = nngraph.load(xor_run / "s.nn")
+    refusals = [(lambda: nngraph.load(123), TypeError, "load: path takes the path of a .nn or .yaml spec, not int"),
+                (lambda: nngraph.load(None), TypeError, "load: path takes the path of a .nn or .yaml spec, not"),
+                (lambda: nngraph.load(xor_run / "s.nn", train=5), TypeError, "load: train takes a train block's"),
+                (lambda: nngraph.program(spec, model=3), TypeError, "program: model takes a model's name, not int"),
+                (lambda: nngraph.fit(spec, out=5), TypeError, "fit: out takes a folder's path, not int"),
+                (lambda: nngraph.fit(spec, resume=[]), TypeError, "fit: resume takes a folder's path, not list"),
+                (lambda: nngraph.program(spec, dtype=None), BackendError, "unsupported dtype 'None'"),
+                (lambda: nngraph.fit(spec, backend=None), BackendError, "unknown backend 'None'")]
+    for call, kind, message in refusals:
+        with pytest.raises(kind, match=message.replace("(", r"\(").replace(".", r"\.")):
+            call()
