@@ -364,3 +364,16 @@ def test_the_api_names_an_argument_of_the_wrong_type(xor_run):
     for call, kind, message in refusals:
         with pytest.raises(kind, match=message.replace("(", r"\(").replace(".", r"\.")):
             call()
+
+
+# ---- environment variables ---------------------------------------------------------------------------------------
+
+
+def test_a_kernels_switch_that_is_neither_on_nor_off_is_refused_before_the_run_folder(xor_run, tmp_path, monkeypatch):
+    # NNGRAPH_KERNELS=maybe ran the compiled kernels without a word (NNGRAPH_ISA and NNGRAPH_RESIDENT_BYTES
+    # already refused what they cannot read)
+    monkeypatch.setenv("NNGRAPH_KERNELS", "maybe")
+    run = run_nngraph("train", xor_run / "s.nn", "--out", "r", cwd=tmp_path)
+    assert_refused(run, "error: NNGRAPH_KERNELS=maybe: expected 0 (the numpy twins) or 1 (the compiled kernels)",
+                   seconds=10)
+    assert not (tmp_path / "r").exists()
