@@ -377,3 +377,13 @@ def test_a_kernels_switch_that_is_neither_on_nor_off_is_refused_before_the_run_f
     assert_refused(run, "error: NNGRAPH_KERNELS=maybe: expected 0 (the numpy twins) or 1 (the compiled kernels)",
                    seconds=10)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_number_that_underflows_to_zero_is_refused_where_written(tmp_path):
+    # `lr=1e-400` was read as 0.0: "lr: 0.0 is out of range (0, inf)" named a number nobody wrote, and where 0 is
+    # allowed (dropout=1e-400) it was taken as 0 without a word
+    write(tmp_path, "s.nn", "model m { input x[2]; layer h[4] tanh dropout=1e-400; output y[1]; x -> h -> y }\n")
+    assert_refused(run_nngraph("check", "s.nn", cwd=tmp_path),
+                   "s.nn:1:47: error: the number 1e-400 is too small (it underflows to 0)", "write 0 for zero")
+    write(tmp_path, "z.nn", "model m { input x[2]; layer h[4] tanh dropout=0.0e-400; output y[1]; x -> h -> y }\n")
+    assert run_nngraph("check", "z.nn", cwd=tmp_path).code == 0  # zero written as zero
