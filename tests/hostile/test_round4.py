@@ -387,3 +387,15 @@ def test_a_number_that_underflows_to_zero_is_refused_where_written(tmp_path):
                    "s.nn:1:47: error: the number 1e-400 is too small (it underflows to 0)", "write 0 for zero")
     write(tmp_path, "z.nn", "model m { input x[2]; layer h[4] tanh dropout=0.0e-400; output y[1]; x -> h -> y }\n")
     assert run_nngraph("check", "z.nn", cwd=tmp_path).code == 0  # zero written as zero
+
+
+@pytest.mark.parametrize("attrs, number", [("leaky_relu(slope=1e308)", "1e308"), ("elu(alpha=-1e39)", "-1e39"),
+                                           ("tanh layernorm(eps=1e308)", "1e308")])
+def test_a_models_number_beyond_float32_is_refused_at_its_position(tmp_path, attrs, number):
+    # trained under 'RuntimeWarning: overflow encountered in cast' into NaN
+    line = f"model m {{ input x[2]; layer h[4] {attrs}; output y[1]; x -> h -> y }}\n"
+    write(tmp_path, "s.nn", line)
+    assert_refused(run_nngraph("check", "s.nn", cwd=tmp_path),
+                   f"s.nn:1:{line.index(number) + 1}: error: model 'm': ", "is beyond float32's range")
+    write(tmp_path, "d.nn", line + "train { model m; data xor; loss mse(y); dtype float64 }\n")
+    assert run_nngraph("check", "d.nn", cwd=tmp_path).code == 0  # in float64 it is a number like another
