@@ -33,6 +33,7 @@ from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.ir import ModelGraph
+from nngraph.graph.memory import EVAL_ROWS
 from nngraph.graph.shapes import minibatch_group
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
@@ -231,6 +232,15 @@ class Gan(Method):
         return host_metrics(metrics)
 
     def _logits(self, x: np.ndarray) -> np.ndarray:
+        """The discriminator's logits on examples `x`, about EVAL_ROWS at a time: each chunk a whole number of
+        minibatch_std groups of packs (`real_rows`), so the logits are those of the whole set at once, whose
+        activations were all held together (the final evaluation of a large split, `nngraph eval`)."""
+        step = self.real_rows * max(1, EVAL_ROWS // self.real_rows)
+        if len(x) <= step:
+            return self._chunk_logits(x)
+        return np.concatenate([self._chunk_logits(x[start:start + step]) for start in range(0, len(x), step)])
+
+    def _chunk_logits(self, x: np.ndarray) -> np.ndarray:
         values = self.disc.feeds({self.real_input: self.packed(x)})
         self.disc.run(values, training=False, with_loss=False)
         return self.disc.backend.to_numpy(values[self.disc.eval_plan.slot(self.disc_model.units_with_role(

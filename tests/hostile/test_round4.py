@@ -399,3 +399,22 @@ def test_a_models_number_beyond_float32_is_refused_at_its_position(tmp_path, att
                    f"s.nn:1:{line.index(number) + 1}: error: model 'm': ", "is beyond float32's range")
     write(tmp_path, "d.nn", line + "train { model m; data xor; loss mse(y); dtype float64 }\n")
     assert run_nngraph("check", "d.nn", cwd=tmp_path).code == 0  # in float64 it is a number like another
+
+
+GAN = """
+model g { noise z[2] normal; layer a[8] relu; output p[2] identity; z -> a -> p }
+model d { input p[4]; layer h[512] relu; layer s; output real[1] sigmoid; p -> h -> s minibatch_std(group=4) -> real }
+train { data ring(n=64); method gan(generator=g, discriminator=d, pack=2); batch 32; epochs 1 }
+"""
+
+
+def test_a_gans_evaluation_runs_the_discriminator_by_chunks_with_the_figures_of_the_whole_split():
+    # the discriminator ran over the whole split at once: 40,000 examples of a 512-unit layer held ~160 MB
+    method = prepare(nngraph.loads(GAN)).method
+    x = RNG.normal(size=(40003, 2)).astype(np.float32)  # chunks of 2048 (whole groups of 4 packs of 2), the rest
+    with Peak() as peak:
+        chunked = method._logits(x)
+    whole = method._chunk_logits(x)
+    assert chunked.shape == whole.shape == (20001,)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
+    assert peak.bytes < 40003 // 2 * 513 * 4 / 3, peak.bytes  # the whole split's last layer alone: 41 MB
