@@ -236,15 +236,17 @@ class Gan(Method):
         minibatch_std groups of packs (`real_rows`), so the logits are those of the whole set at once, whose
         activations were all held together (the final evaluation of a large split, `nngraph eval`)."""
         step = self.real_rows * max(1, EVAL_ROWS // self.real_rows)
-        if len(x) <= step:
-            return self._chunk_logits(x)
-        return np.concatenate([self._chunk_logits(x[start:start + step]) for start in range(0, len(x), step)])
+        chunks = [self._chunk_logits(x[start:start + step]) for start in range(0, len(x), step)] or \
+            [self._chunk_logits(x)]
+        # joined where they were computed: an evaluation reads the device once, with its other figures
+        return self.disc.backend.to_numpy(chunks[0] if len(chunks) == 1 else self.disc.xp.concatenate(chunks))
 
-    def _chunk_logits(self, x: np.ndarray) -> np.ndarray:
+    def _chunk_logits(self, x: np.ndarray):
+        """The logits of one chunk, on the device (a copy: the program's next run may reuse its buffers)."""
         values = self.disc.feeds({self.real_input: self.packed(x)})
         self.disc.run(values, training=False, with_loss=False)
-        return self.disc.backend.to_numpy(values[self.disc.eval_plan.slot(self.disc_model.units_with_role(
-            "output")[0].name + ":z")]).reshape(-1)
+        return values[self.disc.eval_plan.slot(self.disc_model.units_with_role("output")[0].name + ":z")] \
+            .reshape(-1).copy()
 
     def sample_points(self, n: int, seed: int) -> np.ndarray:
         """`n` generated examples (host arrays) from noise drawn with `seed`."""
