@@ -39,6 +39,8 @@ def load(path: str | os.PathLike, overrides: list[str] = (), train: str | None =
     """Parse and check a spec file (.nn or .yaml); `overrides` are `key=value` train settings. `recorded`: the
     overrides a trained run recorded (`recorded_run`), applied first, so that `overrides` go on top of them."""
     overrides = _strings(overrides, "overrides")
+    _expect(path, "load", "path", (str, os.PathLike), "the path of a .nn or .yaml spec")
+    _expect(train, "load", "train", (str, type(None)), "a train block's name")
     spec = parse_spec_file(path)
     if recorded:
         spec = apply_overrides(spec, recorded, train, RECORDED_PATH)
@@ -100,6 +102,13 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
     return dataclasses.replace(spec, items=items)
 
 
+def _expect(value, function: str, name: str, kinds: tuple, what: str) -> None:
+    """A TypeError naming the argument and what it takes, before a wrong type fails deep inside (`fit(out=5)`
+    was pathlib's 'expected str, bytes or os.PathLike object, not int')."""
+    if not isinstance(value, kinds):
+        raise TypeError(f"{function}: {name} takes {what}, not {type(value).__name__}")
+
+
 def _strings(values, name: str) -> list[str]:
     """A list of strings as the API takes it: one string alone counts as a list of one (iterating over its
     characters read `overrides="epochs=3"` as seven settings, and `log="tensorboard"` as an unknown log `t`)."""
@@ -133,6 +142,8 @@ def program(checked: CheckedSpec, model: str | None = None, backend: str = "nump
     from nngraph.backend import get_backend
     from nngraph.compile import compile_model
 
+    _expect(model, "program", "model", (str, type(None)), "a model's name")
+    _expect(train, "program", "train", (str, type(None)), "a train block's name")
     config = _train_block_for(checked, model, train)
     name = model or (config.model if config else next(iter(checked.models)))
     if name is None:  # a train block of several models (a GAN's generator and discriminator)
@@ -168,6 +179,9 @@ def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, b
         raise TypeError(f"fit takes a checked spec (nngraph.load(path) or nngraph.loads(text)), not "
                         f"{type(checked).__name__}")
     log = _strings(log, "log")
+    _expect(train, "fit", "train", (str, type(None)), "a train block's name")
+    for name, folder in (("out", out), ("resume", resume)):
+        _expect(folder, "fit", name, (str, os.PathLike, type(None)), "a folder's path")
     if quiet is None:
         quiet = not in_notebook()
     return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet,

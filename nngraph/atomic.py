@@ -42,9 +42,10 @@ def special_kind(path: Path) -> str:
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
-def refuse_overwriting(output: str | os.PathLike, inputs: dict, hint: str) -> None:
+def refuse_overwriting(output: str | os.PathLike, inputs: dict, hint: str,
+                       why: str = "the output goes to a new file") -> None:
     """An output never goes over a file the command reads (`inputs`: what each is -> its path, or None), however
-    it is named (a relative path, a link, another hard link)."""
+    it is named (a relative path, a link, another hard link); `why` follows the refusal's naming of it."""
     output = Path(output)
     for what, path in inputs.items():
         try:
@@ -52,7 +53,7 @@ def refuse_overwriting(output: str | os.PathLike, inputs: dict, hint: str) -> No
         except OSError:  # the input is not a file on disk (a spec given as text)
             clash = False
         if clash:
-            raise OutputError(f"{output} is the {what}; the output goes to a new file", None, hint)
+            raise OutputError(f"{output} is the {what}; {why}", None, hint)
 
 
 def prepare_folder(folder: str | os.PathLike) -> Path:
@@ -85,7 +86,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise _cannot_write(path, e) from None
+        raise cannot_write(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -96,7 +97,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and e.errno is not None:  # a full disk, a folder swapped in: not a bug
-            raise _cannot_write(path, e) from None
+            raise cannot_write(path, e) from None
         raise
     _fsync_folder(path.parent)
 
@@ -108,7 +109,7 @@ def _mode_for_new_files() -> int:
     return 0o666 & ~mask
 
 
-def _cannot_write(path: Path, error: OSError) -> OutputError:
+def cannot_write(path: Path, error: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {error.strerror}", None,
                        "check that the folder exists, is writable and has space")
 

@@ -119,6 +119,7 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     and prints, and a rank that fails stops the whole job."""
     from nngraph.backend.threads import compute_threads
     from nngraph.graph.memory import out_of_memory, require_training_memory
+    from nngraph.train.outputs import release_run_folders
     from nngraph.train.parallel import abort_on_error
 
     if resume is not None and out is not None and Path(out) != Path(resume):
@@ -132,6 +133,8 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
             return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers)
     except MemoryError:
         raise out_of_memory(checked.models, config, dtype, resume is not None) from None
+    finally:
+        release_run_folders()
 
 
 def _default_threads() -> int:
@@ -156,7 +159,8 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     check_augment(config, splits and splits.train)
     # only rank 0 makes and writes the run folder and logs; the others read the checkpoint they resume from
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
-                       resume=resume is not None, overwrite=overwrite) if ranks.writes else None
+                       resume=resume is not None, overwrite=overwrite,
+                       inputs=_read_by(checked, train_name, None, {})) if ranks.writes else None
     folder = ranks.same_everywhere(str(run.path) if run is not None else None)
     rng = np.random.default_rng(config.seed)
     start = time.perf_counter()

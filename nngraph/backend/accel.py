@@ -232,8 +232,17 @@ def has_compiled(name: str, path_name: str) -> bool:
 # ---- which path --------------------------------------------------------------------------------------
 
 
+_OFF, _ON = ("0", "off", "false", "no"), ("1", "on", "true", "yes", "")
+
+
 def _switched_off() -> bool:
-    return os.environ.get(KERNELS_SWITCH, "1").strip().lower() in ("0", "off", "false", "no")
+    value = os.environ.get(KERNELS_SWITCH, "1").strip().lower()
+    if value in _OFF:
+        return True
+    if value not in _ON:  # `NNGRAPH_KERNELS=maybe` ran the compiled kernels without a word
+        raise BackendError(f"{KERNELS_SWITCH}={value}: expected 0 (the numpy twins) or 1 (the compiled kernels)",
+                           hint=f"set {KERNELS_SWITCH}=0 or 1, or unset it")
+    return False
 
 
 def path(xp: Any = numpy) -> str:

@@ -89,9 +89,11 @@ def get_backend(name: str = "numpy", dtype: str = "float32") -> Backend:
     """The backend called `name` ("numpy" or "cupy") computing in `dtype` (one of DTYPE_NAMES, or on cupy one
     of GPU_PRODUCTS)."""
     if name not in BACKEND_NAMES:
-        raise BackendError(f"unknown backend '{name}'", hint=did_you_mean(name, BACKEND_NAMES))
+        raise BackendError(f"unknown backend '{name}'",
+                           hint=did_you_mean(name, BACKEND_NAMES) if isinstance(name, str) else None)
     if dtype not in DTYPE_NAMES + GPU_PRODUCTS:
-        raise BackendError(f"unsupported dtype '{dtype}'", hint=did_you_mean(dtype, DTYPE_NAMES + GPU_PRODUCTS))
+        raise BackendError(f"unsupported dtype '{dtype}'",
+                           hint=did_you_mean(dtype, DTYPE_NAMES + GPU_PRODUCTS) if isinstance(dtype, str) else None)
     if dtype in GPU_PRODUCTS and name != "cupy":
         raise BackendError(f"dtype {dtype} is a GPU mode (float32 values, matrix products in {dtype} on an NVIDIA "
                            f"GPU); the {name} backend computes in float32 or float64",

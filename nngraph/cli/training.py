@@ -212,7 +212,8 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
                                      help="how many samples"),
            prime: Optional[str] = typer.Option(None, "--prime", metavar="TEXT",
                                                help="text to start a character model"),
-           length: int = typer.Option(200, "--length", min=1, metavar="N", help="characters to generate"),
+           length: int = typer.Option(200, "--length", min=1, max=100_000, metavar="N",
+                                      help="characters to generate (one forward step each)"),
            temperature: float = typer.Option(1.0, "--temperature", min=1e-6, metavar="T",
                                              help="softmax temperature"),
            fill: Optional[str] = typer.Option(None, "--fill", metavar="SIDE|MASK.npy|missing",
@@ -224,7 +225,7 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
                                                      help="examples to work on instead of the test split: to fill "
                                                           "in (--fill), or low-resolution images for a "
                                                           "super-resolution model"),
-           steps: int = typer.Option(1000, "--steps", min=1, metavar="N",
+           steps: int = typer.Option(1000, "--steps", min=1, max=100_000, metavar="N",
                                      help="Gibbs sweeps for Boltzmann machines; rounds of a VAE's fill-in, steps "
                                           "of a GAN's search for its noise"),
            means: bool = typer.Option(False, "--means",

@@ -15,6 +15,7 @@ import numpy as np
 from nngraph.data.dataset import Dataset
 from nngraph.data.options import Bound, Option
 from nngraph.errors import DataError, Span, lookalikes
+from nngraph.safe_files import about_bytes, available_memory, describe_bytes
 
 SCALINGS = ("none", "standard", "minmax")
 
@@ -44,6 +45,16 @@ class Request:
     def rng(self) -> np.random.Generator:
         seed = self.options.values.get("seed")
         return np.random.default_rng(self.seed if seed is None else seed)
+
+    def expect_room(self, rows: int, values: int, option: str = "n") -> None:
+        """A generated set of `rows` examples of `values` numbers each, drawn in float64 before the cast to the run's
+        type, must fit in the memory available: refused at `option` before anything is drawn (`n=1e30` was
+        numpy's 'Maximum allowed dimension exceeded', exit 70; `n=10000000000` ran into a MemoryError)."""
+        need, limit = rows * values * 8, available_memory()
+        if need > limit:
+            raise self.error(f"{self.name}: {rows:,} examples of {values:,} values need {about_bytes(need)}; "
+                             f"{describe_bytes(limit)} is available", "generate fewer or smaller examples",
+                             option)
 
     def error(self, message: str, hint: str | None = None, option: str | None = None) -> DataError:
         """A DataError at the named option's value where it was given, else at the call."""

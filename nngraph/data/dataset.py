@@ -75,26 +75,33 @@ def _on_host(a) -> np.ndarray:
     return a if type(a) is np.ndarray else to_host(a)
 
 
+def in_run_type(values, dtype) -> np.ndarray:
+    """`values` in the run's float type; one beyond its range becomes an infinity without a warning: the loader
+    then refuses it naming the example and column (`refuse_non_finite`)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype)
+
+
 def classification(x, labels, name: str, n_classes: int | None = None, *, dtype=np.float32, **info) -> Dataset:
     """A labelled set: inputs in `dtype` (the run's: float32 unless it asks for float64), int64 labels, classes
     counted from the labels if not given."""
     labels = np.asarray(labels, dtype=np.int64)
     count = n_classes if n_classes is not None else int(labels.max(initial=-1)) + 1
-    return Dataset(np.asarray(x, dtype), labels, "classification", count, name=name, info=info)
+    return Dataset(in_run_type(x, dtype), labels, "classification", count, name=name, info=info)
 
 
 def unsupervised(x, name: str, *, dtype=np.float32, **info) -> Dataset:
     """Inputs alone, in `dtype` (the run's)."""
-    return Dataset(np.asarray(x, dtype), None, "unsupervised", name=name, info=info)
+    return Dataset(in_run_type(x, dtype), None, "unsupervised", name=name, info=info)
 
 
 def regression(x, targets, name: str, task: str = "regression", *, dtype=np.float32, **info) -> Dataset:
     """Inputs and targets in `dtype` (the run's); a vector of targets becomes one column so every target is
     (n, k)."""
-    targets = np.asarray(targets, dtype)
+    targets = in_run_type(targets, dtype)
     if targets.ndim == 1:
         targets = targets[:, None]
-    return Dataset(np.asarray(x, dtype), targets, task, name=name, info=info)
+    return Dataset(in_run_type(x, dtype), targets, task, name=name, info=info)
 
 
 def binarized(x: np.ndarray, threshold: float) -> np.ndarray:

@@ -15,6 +15,7 @@ from nngraph.data.dataset import Dataset, binarized
 from nngraph.data.options import bind
 from nngraph.errors import DataError, did_you_mean
 from nngraph.spec import ast
+from nngraph.spec.values import numbers_beyond
 
 SUFFIX_LOADERS = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".txt": "text"}
 
@@ -42,6 +43,7 @@ def load_dataset(
         hint = did_you_mean(call.name, LOADERS) or "known data sets: " + ", ".join(known_datasets())
         raise DataError(f"unknown data set '{call.name}'", call.span, hint)
     options = bind(call, loader.options, loader.positional)
+    numbers_beyond(call, np.dtype(dtype).name, call.name, DataError)  # (`eval --data`, `--dtype`: not checked yet)
     request = Request(call.name, options, call.span, Path(base_dir), seed, base_is, np.dtype(dtype))
     return _finish(request, loader.make(request))
 

@@ -28,6 +28,7 @@ def bars(req: Request) -> Dataset:
     16 rows of which 14 are distinct, size 4 gives 32. The whole list comes `repeat` times.
     """
     size = req["size"]
+    req.expect_room(2 ** (size + 1) * req["repeat"], size * size, "repeat")
     rows = np.array(list(itertools.product([0, 1], repeat=size)), req.dtype)[:, ::-1]
     bar_images = np.repeat(rows[:, :, None], size, axis=2)  # row r lit across all columns
     stripe_images = bar_images.transpose(0, 2, 1)
@@ -82,6 +83,7 @@ def grid(req: Request) -> Dataset:
 
 
 def _mixture(req: Request, centres: np.ndarray, name: str) -> Dataset:
+    req.expect_room(req["n"], 2)
     rng = req.rng()
     mode = rng.permutation(np.arange(req["n"]) % len(centres))
     x = centres[mode] + rng.normal(0, req["std"], (req["n"], 2))
@@ -95,6 +97,7 @@ def encoder(req: Request) -> Dataset:
     pattern k having bit k on in the first group and bit k on in the second (a one-hot code copied).
     A machine whose two visible groups talk only through log2(size) hidden units must learn a code.
     """
+    req.expect_room(req["size"] * req["repeat"], 2 * req["size"], "repeat")
     eye = np.eye(req["size"], dtype=req.dtype)
     return unsupervised(np.tile(np.concatenate([eye, eye], axis=1), (req["repeat"], 1)), "encoder",
                         dtype=req.dtype, size=req["size"])

@@ -36,6 +36,7 @@ def sine(req: Request) -> Dataset:
     """
     low, high = _frequency_range(req)
     n, length, rng = req["n"], req["length"], req.rng()
+    req.expect_room(n, 2 * (length + 1))
     freq = rng.uniform(low, high, (n, 1))
     phase = rng.uniform(0, 2 * np.pi, (n, 1))
     steps = np.arange(length + 1)[None, :]
@@ -63,6 +64,7 @@ def adding(req: Request) -> Dataset:
     y: (n, 1), the sum of the two marked values.
     """
     n, length, rng = req["n"], req["length"], req.rng()
+    req.expect_room(n, 3 * length)
     half = length // 2
     values = rng.uniform(0, 1, (n, length))
     first = rng.integers(0, half, n)
@@ -89,6 +91,7 @@ def parity(req: Request) -> Dataset:
     target=running: y (n, T, 1), y[t] = (x[0] + ... + x[t]) mod 2.
     target=final:   y (n, 1), the parity of the whole string.
     """
+    req.expect_room(req["n"], 2 * req["length"])
     bits = req.rng().integers(0, 2, (req["n"], req["length"]))
     running = np.cumsum(bits, axis=1) % 2
     if req["target"] == "final":

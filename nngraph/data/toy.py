@@ -23,6 +23,7 @@ def xor(req: Request) -> Dataset:
     The four rows come in truth-table order (00, 01, 10, 11), the whole table `repeat` times.
     """
     reps = req["repeat"]
+    req.expect_room(4 * reps, 3, "repeat")
     return classification(np.tile(XOR_INPUTS, (reps, 1)), np.tile(XOR_LABELS, reps), "xor", 2, dtype=req.dtype)
 
 
@@ -47,6 +48,7 @@ def moons(req: Request) -> Dataset:
     (1 - cos t, 0.5 - sin t). Then gaussian noise of standard deviation `noise` on both axes.
     """
     n, rng = req["n"], req.rng()
+    req.expect_room(n, 3)
     outer, inner = n // 2, n - n // 2
     t_out, t_in = np.linspace(0, np.pi, outer), np.linspace(0, np.pi, inner)
     upper = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
@@ -75,6 +77,7 @@ def spirals(req: Request) -> Dataset:
     gaussian noise of standard deviation `noise`. Radii start above 0 so arms never share a point.
     """
     n, k, rng = req["n"], req["classes"], req.rng()
+    req.expect_room(n, 3)
     counts = [n // k + (c < n % k) for c in range(k)]
     arms = [_spiral_arm(m, c / k, req["turns"]) for c, m in enumerate(counts)]
     x = np.concatenate(arms) + rng.normal(0, req["noise"], (n, 2))
@@ -107,6 +110,7 @@ def linear(req: Request) -> Dataset:
     uniformly from [-1, 1] (one per feature), then the bias likewise. The true values sit in
     `info["weights"]` (float64, (features,)) and `info["bias"]` so a test can check recovery.
     """
+    req.expect_room(req["n"], req["features"] + 1 if req["weights"] is None else len(req["weights"]) + 1)
     rng = req.rng()
     weights = _true_weights(req, rng)
     bias = req["bias"] if req["bias"] is not None else float(rng.uniform(-1, 1))

@@ -12,10 +12,11 @@ from nngraph.graph.memory import check_training_memory, model_memory
 from nngraph.graph.methods import METHODS, check_method
 from nngraph.graph.shapes import infer_shapes
 from nngraph.graph.training import TrainConfig, build_train
-from nngraph.graph.validate import validate_structure
+from nngraph.graph.validate import check_one_value_layernorm, validate_structure
 from nngraph.safe_files import about_bytes, available_memory, describe_bytes
 from nngraph.spec import ast
 from nngraph.spec.limits import collector_paused
+from nngraph.spec.values import numbers_beyond
 
 
 @dataclass
@@ -46,6 +47,7 @@ def check_spec(spec: ast.Spec, memory_limit: int | None = None) -> CheckedSpec:
 
 def _check_spec(spec: ast.Spec, memory_limit: int | None) -> CheckedSpec:
     errors = Collector()
+    _check_model_numbers(spec, errors)
     blocks = _named(spec.blocks, "block", errors)
     models, broken = {}, set()
     for model_ast in _named(spec.models, "model", errors).values():
@@ -57,6 +59,7 @@ def _check_spec(spec: ast.Spec, memory_limit: int | None) -> CheckedSpec:
             continue  # later passes would only repeat the consequences of a broken unit
         validate_structure(model, errors)
         infer_shapes(model, errors)
+        check_one_value_layernorm(model, errors)
         _check_memory(model, errors, memory_limit)
         if len(errors.errors) > before:
             broken.add(model.name)
@@ -72,6 +75,21 @@ def _check_spec(spec: ast.Spec, memory_limit: int | None) -> CheckedSpec:
             check_training_memory(models, config, errors, memory_limit)
     errors.raise_if_any()
     return CheckedSpec(spec, models, trains, errors.warnings)
+
+
+def _check_model_numbers(spec: ast.Spec, errors: Collector) -> None:
+    """Every number of the models and blocks (an activation's slope, a norm's eps) within the float type they
+    run in: float64 where every train block asks for it, else float32 (a program's default): `leaky_relu(
+    slope=1e308)` trained under overflow warnings into NaN."""
+    dtypes = {(t.get("dtype").value.name if t.get("dtype") and isinstance(t.get("dtype").value, ast.Ref)
+               else "float32") for t in spec.trains}
+    dtype = "float64" if dtypes == {"float64"} else "float32"
+    for item in (*spec.models, *spec.blocks):
+        try:
+            numbers_beyond(item.statements, dtype, f"{'model' if isinstance(item, ast.Model) else 'block'} "
+                                                   f"'{item.name}'")
+        except NngraphError as e:
+            errors.add(e)
 
 
 def _named(items, what: str, errors: Collector) -> dict:

@@ -7,7 +7,8 @@ A run passes through three peaks, and needs the highest of them (P = parameter v
 - training: the parameters, the optimizer's flat arrays (the gathered gradient, a scratch step, and one
   per slot: momentum 1, adam 2), early stopping's copy of the best parameters and the training code's
   modules stay; on top, one at a time, a step's gradients and activations (or an evaluation chunk's,
-  forward only), the buffer numpy writes a checkpoint's arrays through, or matplotlib for the curves;
+  forward only: every run but an agent's ends evaluating its training split), the buffer numpy writes a
+  checkpoint's arrays through, or matplotlib for the curves;
 - a resume: the method is built (parameters and optimizer) while the checkpoint's arrays (parameters,
   optimizer slots, the best copy) are read whole before they are copied in.
 
@@ -47,7 +48,9 @@ class MemoryEstimate:
     parameters: int
     training_state: int  # optimizer arrays, early stopping's copy
     gradients: int
-    activations: int
+    activations: int  # a training step's
+    evaluation: int  # an evaluation chunk's activations (forward only)
+    evaluation_rows: int
     initialisation: int
     resume: int  # 0 unless resuming
     largest: int  # bytes of the largest parameter: a checkpoint writes it through a buffer up to that size
@@ -56,14 +59,20 @@ class MemoryEstimate:
 
     @property
     def peak(self) -> int:
-        passing = max(self.gradients + self.activations, min(CHECKPOINT_BUFFER, self.largest), CURVES_IMPORT)
+        passing = max(self.gradients + max(self.activations, self.evaluation), min(CHECKPOINT_BUFFER, self.largest),
+                      CURVES_IMPORT)
         training = self.parameters + self.training_state + TRAINING_IMPORTS + passing
         return max(self.initialisation, training, self.resume)
 
     def describe(self) -> str:
         return (f"parameters {describe_bytes(self.parameters)}, gradients and {self.optimizer} state "
                 f"{describe_bytes(self.gradients + self.training_state)}, activations for batch {self.batch} "
-                f"{describe_bytes(self.activations)}")
+                f"{describe_bytes(self.activations)}" + self._evaluation())
+
+    def _evaluation(self) -> str:
+        if not self.evaluation:
+            return ""
+        return f", evaluation of {self.evaluation_rows} examples at a time {describe_bytes(self.evaluation)}"
 
 
 def model_memory(model: ModelGraph, dtype: str = "float32") -> int:
@@ -74,20 +83,27 @@ def model_memory(model: ModelGraph, dtype: str = "float32") -> int:
 
 
 def training_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: str | None = None,
-                    resume: bool = False) -> MemoryEstimate:
-    """The estimate for training `config` on `models` (checked), in `dtype` (default: the config's)."""
+                    resume: bool = False, rows: int | None = None) -> MemoryEstimate:
+    """The estimate for training `config` on `models` (checked), in `dtype` (default: the config's); `rows`:
+    the examples of the largest split, where the data is known (None: `check`, which does not read it, counts
+    a whole evaluation chunk)."""
     size = ITEMSIZE.get(dtype or config.dtype, 4)
     trained = [models[name] for name in config.models if name in models]
     stored = sum(_stored_parameters(m, config) for m in trained)
     slots = _optimizer_slots(config)
     best = 1 if config.early_stopping else 0
     resumed = (1 + (2 + slots)) + (1 + slots + best)  # built method, checkpoint arrays read whole
+    # the run ends with an evaluation of the training split whether or not the spec asks for validation or test
+    # splits (an agent evaluates episodes instead)
+    eval_rows = 0 if config.env is not None else min(EVAL_ROWS, EVAL_ROWS if rows is None else rows)
     init = max(max((model_memory(m, dtype or config.dtype) for m in trained), default=0), 2 * stored * size)
     return MemoryEstimate(
         parameters=stored * size,
         training_state=(2 + slots + best) * stored * size,
         gradients=stored * size,
-        activations=_activations(trained, config) * size,
+        activations=config.batch * _per_example(trained, config, training=True) * size,
+        evaluation=eval_rows * _per_example(trained, config, training=False) * size,
+        evaluation_rows=eval_rows,
         initialisation=init,
         resume=resumed * stored * size if resume else 0,
         largest=max((largest_parameter(m) for m in trained), default=0) * size,
@@ -108,13 +124,9 @@ def _optimizer_slots(config: TrainConfig) -> int:
     return OPTIMIZER_SLOTS.get(config.optimizer.name, 2)
 
 
-def _activations(models: list[ModelGraph], config: TrainConfig) -> int:
-    steps = _steps(models, config)
-    per_example = sum(activation_values(m, training=True) for m in models) * steps
-    evaluated = config.validation > 0 or config.test > 0
-    eval_rows = EVAL_ROWS if evaluated else 0
-    forward_only = sum(activation_values(m, training=False) for m in models) * steps
-    return max(config.batch * per_example, eval_rows * forward_only)
+def _per_example(models: list[ModelGraph], config: TrainConfig, training: bool) -> int:
+    """Values an example holds in a training step (`training`) or an evaluation pass (forward only)."""
+    return sum(activation_values(m, training=training) for m in models) * _steps(models, config)
 
 
 def _steps(models: list[ModelGraph], config: TrainConfig) -> int:
@@ -142,6 +154,9 @@ def check_training_memory(models: dict[str, ModelGraph], config: TrainConfig, er
 
 
 def _hint(estimate: MemoryEstimate) -> str:
+    if estimate.evaluation > max(estimate.parameters, estimate.activations):
+        return (f"make the layers smaller: evaluation runs {estimate.evaluation_rows} examples at a time "
+                "whatever the batch; nothing was allocated")
     if estimate.activations > estimate.parameters:
         return "lower `batch` or make the layers smaller; nothing was allocated"
     return "make the layers smaller (or use sgd, which keeps less state); nothing was allocated"

@@ -10,7 +10,7 @@ from nngraph.graph.envs import EnvSetting, env_setting
 from nngraph.graph.methods import METHODS, choose_optimizer
 from nngraph.spec import ast
 from nngraph.spec.options import Choice, bind, choose
-from nngraph.spec.values import call_of, expect_number, literal
+from nngraph.spec.values import call_of, expect_number, literal, numbers_beyond
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,23 @@ def build_train(block: ast.Train, errors: Collector) -> TrainConfig:
         except NngraphError as e:
             errors.add(e)
             config.refused.add(setting.name)
+    _check_float_range(block, config, errors)
     _check_monitor_has_data(config, errors)
     return config
+
+
+def _check_float_range(block: ast.Train, config: TrainConfig, errors: Collector) -> None:
+    """Every number of the block within the range of the float type the run computes in (the block's dtype;
+    `eval --data` and `--dtype` are judged again where the data loads)."""
+    for setting in block.settings:
+        if setting.name in config.refused:
+            continue
+        try:
+            for node in (setting.value, *(kw.value for kw in setting.kwargs)):
+                numbers_beyond(node, config.dtype, setting.name)
+        except NngraphError as e:
+            errors.add(e)
+            config.refused.add(setting.name)
 
 
 def _check_monitor_has_data(config: TrainConfig, errors: Collector) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 
 from nngraph.errors import Collector
@@ -83,6 +85,16 @@ def check_batchnorm(model: ModelGraph, errors: Collector) -> None:
         if unit.norm == "batchnorm":
             errors.error(f"batchnorm on '{unit.name}' in a recurrent model", unit.span,
                          "use layernorm: it normalises each step of each sequence on its own")
+
+
+def check_one_value_layernorm(model: ModelGraph, errors: Collector) -> None:
+    """A layernorm normalises each example over all its values: over one value it is always 0, and the unit's
+    value its shift alone, whatever its inputs. Warned of where written (after shape inference)."""
+    for unit in model.units:
+        if unit.norm == "layernorm" and unit.name in model.shapes and math.prod(model.shapes[unit.name]) == 1:
+            errors.warn(f"layernorm on '{unit.name}', a unit of one value, makes its value a constant: each "
+                        "example is normalised over its own values, and one value less its mean is 0", unit.span,
+                        f"remove layernorm from '{unit.name}', or give it more values")
 
 
 # links whose op mixes what a recurrent model's rows are not: a spread over the rows would mix the steps of a

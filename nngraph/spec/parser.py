@@ -87,6 +87,11 @@ def _number(token: Token, path: str) -> int | float:
     if math.isinf(float(text)):
         raise SpecSyntaxError(f"the number {_abridged(text)} is too large (it overflows to infinity)",
                               _span_of(path, token), f"numbers go up to about {sys.float_info.max:.3g}")
+    if float(text) == 0 and any(digit in "123456789" for digit in text.partition("e")[0].partition("E")[0]):
+        # `1e-400` read as 0.0, then refused as "lr: 0.0 is out of range", or taken as 0 where 0 is allowed
+        raise SpecSyntaxError(f"the number {_abridged(text)} is too small (it underflows to 0)",
+                              _span_of(path, token), f"numbers other than 0 start at about {5e-324:.3g}; "
+                                                     "write 0 for zero")
     return int(text.lstrip("0") or "0") if text.isdigit() else float(text)
 
 

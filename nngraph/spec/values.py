@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
-from nngraph.errors import ValidationError, did_you_mean
+from nngraph.errors import Span, ValidationError, did_you_mean
 from nngraph.spec import ast
 from nngraph.spec.format import spoken
 
@@ -103,3 +104,37 @@ def _range_hint(low, high, low_open, high_open) -> str:
         words.append(f"{'below' if high_open else 'at most'} {high}")
         signs.append(f"{'<' if high_open else '<='} {high}")
     return f"use a value {' and '.join(words)} ({', '.join(signs)})"
+
+
+FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": sys.float_info.max}  # tf32/bfloat16 hold float32
+
+
+def numbers_beyond(value, dtype: str, what: str, error: type = ValidationError) -> None:
+    """Refuse, at its position, a number in `value` (a setting's value, a call's arguments, lists, arithmetic; or
+    any part of the AST: a model's statements) beyond the range of the run's float type `dtype`: options reach the run's arithmetic (a threshold compared
+    with the data, a learning rate, a clip norm, noise added), where 1e308 in float32 became an infinity under
+    an overflow warning, or NaN further on. Values that do not evaluate are left to the setting's own check."""
+    top = FLOAT_MAX.get(dtype, FLOAT_MAX["float32"])
+    for node in _numeric_nodes(value):
+        try:
+            number = literal(node)
+        except ValidationError:
+            continue
+        if isinstance(number, (int, float)) and not isinstance(number, bool) and abs(number) > top:
+            kind = "float64" if top == FLOAT_MAX["float64"] else "float32"
+            raise error(f"{what}: {number:.6g} is beyond {kind}'s range (+-{top:.3g}), in which the run computes", node.span,
+                        "use a smaller number" + (", or train in float64 (`dtype float64`)" if kind == "float32"
+                                                  else ""))
+
+
+def _numeric_nodes(node):
+    """The outermost numeric expressions in `node` (a Number, a negation or arithmetic: evaluated whole), found
+    through every field of the AST's dataclasses (values, calls, statements) and tuples of them."""
+    if isinstance(node, (ast.Number, ast.Negate, ast.BinaryOp)):
+        yield node
+    elif isinstance(node, (tuple, list)):
+        for item in node:
+            yield from _numeric_nodes(item)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, (type, Span)):
+        for part in dataclasses.fields(node):
+            yield from _numeric_nodes(getattr(node, part.name))

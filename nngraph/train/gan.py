@@ -33,6 +33,7 @@ from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.ir import ModelGraph
+from nngraph.graph.memory import EVAL_ROWS
 from nngraph.graph.shapes import minibatch_group
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
@@ -51,6 +52,10 @@ FILL_OPTIMIZER = Choice("adam", {"lr": 0.05})  # the steps of the fill-in's sear
 # it makes junk. Off by default: on gan_digits (benchmarks/gan_fill_prior.py, 3 seeds) the median share of filled
 # pixels right on a held-out part of the training split fell as the weight rose, 73.3% at 0 to 71.9% at 1
 FILL_PRIOR = 0.0
+# the largest weight taken: the squared error it is weighed against is of values in [0, 1], so beyond a million
+# the search ends at z = 0 whatever the known part; far beyond, prior * z overflowed float32 (1e308: NaN fill-ins
+# under overflow warnings)
+FILL_PRIOR_MAX = 1e6
 
 
 def build(checked, config: TrainConfig, backend) -> Gan:
@@ -227,10 +232,21 @@ class Gan(Method):
         return host_metrics(metrics)
 
     def _logits(self, x: np.ndarray) -> np.ndarray:
+        """The discriminator's logits on examples `x`, about EVAL_ROWS at a time: each chunk a whole number of
+        minibatch_std groups of packs (`real_rows`), so the logits are those of the whole set at once, whose
+        activations were all held together (the final evaluation of a large split, `nngraph eval`)."""
+        step = self.real_rows * max(1, EVAL_ROWS // self.real_rows)
+        chunks = [self._chunk_logits(x[start:start + step]) for start in range(0, len(x), step)] or \
+            [self._chunk_logits(x)]
+        # joined where they were computed: an evaluation reads the device once, with its other figures
+        return self.disc.backend.to_numpy(chunks[0] if len(chunks) == 1 else self.disc.xp.concatenate(chunks))
+
+    def _chunk_logits(self, x: np.ndarray):
+        """The logits of one chunk, on the device (a copy: the program's next run may reuse its buffers)."""
         values = self.disc.feeds({self.real_input: self.packed(x)})
         self.disc.run(values, training=False, with_loss=False)
-        return self.disc.backend.to_numpy(values[self.disc.eval_plan.slot(self.disc_model.units_with_role(
-            "output")[0].name + ":z")]).reshape(-1)
+        return values[self.disc.eval_plan.slot(self.disc_model.units_with_role("output")[0].name + ":z")] \
+            .reshape(-1).copy()
 
     def sample_points(self, n: int, seed: int) -> np.ndarray:
         """`n` generated examples (host arrays) from noise drawn with `seed`."""
@@ -308,8 +324,10 @@ class Gan(Method):
             raise DataError(f"--prior {given:g}: generator '{self.gen_model.name}' draws uniform noise, whose "
                             "density is flat inside [-1, 1], where the search keeps it", None,
                             "leave --prior out; it weighs the prior of normal noise")
-        if given is not None and (not math.isfinite(given) or given < 0):
-            raise DataError(f"--prior {given:g}: the prior term's weight must be a finite number >= 0")
+        if given is not None and (not math.isfinite(given) or given < 0 or given > FILL_PRIOR_MAX):
+            raise DataError(f"--prior {given:g}: the prior term's weight must be a number from 0 to "
+                            f"{FILL_PRIOR_MAX:g}", None, "beyond a million the prior outweighs any match of the known "
+                            "part: the search ends at z = 0")
         return 0.0 if bounded else float(FILL_PRIOR if given is None else given)
 
     def fill_objective(self, z, known, target, prior: float = 0.0, with_grads: bool = True):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from nngraph.backend import accel
-from nngraph.errors import ValidationError
+from nngraph.errors import TrainingError, ValidationError
 from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.spec.options import completed
 from nngraph.train.checkpoint import restore_arrays, saved_array
@@ -144,8 +144,18 @@ class Optimizer:
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore from `state_dict()`; buffers are overwritten in place."""
         self.steps = int(saved_array(state, "steps", "optimizer state"))
+        saved = sorted({name.split(".")[0] for name in state if name != "steps"})
+        if saved != sorted(self.buffers):  # another optimizer, or sgd with momentum where it had none
+            raise TrainingError(f"the checkpoint holds the state of another optimizer ({_slots(saved)}); "
+                                f"{type(self).__name__.lower()} as set now keeps {_slots(self.buffers)}",
+                                hint="resume with the optimizer settings the run started with (its copy of the "
+                                     "spec shows them), or start a new run")
         buffers = {f"{slot}.{name}": buf for slot, named in self.buffers.items() for name, buf in named.items()}
         restore_arrays(state, buffers, "optimizer state", self.xp)
+
+
+def _slots(names) -> str:
+    return "slots " + ", ".join(sorted(names)) if names else "no slots"
 
 
 # below this many parameter values in all, the update gathers the gradients and runs once over every

@@ -15,15 +15,28 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: run folders are not locked
+    fcntl = None
+
 import numpy as np
 
 import nngraph
-from nngraph.atomic import atomic_write_text, prepare_folder, prepare_output, special_kind
+from nngraph.atomic import (
+    atomic_write_text,
+    cannot_write,
+    prepare_folder,
+    prepare_output,
+    refuse_overwriting,
+    special_kind,
+)
 from nngraph.errors import OutputError, TrainingError
 from nngraph.graph.vocabulary import RUNNING
 
@@ -105,17 +118,26 @@ class MetricsLog:
         # a folder, FIFO or device there is an OutputError (a FIFO blocked `train --resume` forever); what is there
         # otherwise is unlinked, not truncated, so a link to another file (the spec) leaves that file whole
         prepare_output(path).unlink(missing_ok=True)
+        self.path = path
         self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed by __exit__)
 
     def write(self, record: dict) -> None:
-        self.file.write(json.dumps(_finite(record)) + "\n")
-        self.file.flush()
+        """A full disk (or a file size limit) is an OutputError, as for the run's other files (it was exit 70)."""
+        try:
+            self.file.write(json.dumps(_finite(record)) + "\n")
+            self.file.flush()
+        except OSError as e:
+            raise cannot_write(self.path, e) from None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        self.file.close()
+        try:
+            self.file.close()  # flushes what a failed write left in the buffer: it fails again
+        except OSError as e:
+            if exc[0] is None:
+                raise cannot_write(self.path, e) from None
 
 
 def _finite(value):
@@ -131,18 +153,20 @@ def _finite(value):
 
 def make_run_dir(spec_path: str | Path | None = None, out: str | Path | None = None,
                  root: str | Path = "runs", spec_text: str | None = None,
-                 now: float | None = None, *, resume: bool = False, overwrite: bool = False) -> RunDir:
+                 now: float | None = None, *, resume: bool = False, overwrite: bool = False,
+                 inputs: dict | None = None) -> RunDir:
     """`out`, else a fresh `root/<spec-stem>-<timestamp>[-n]`.
 
     `out` is created if needed. A folder that already holds a run is refused unless it is to be continued
     (`resume`: it must hold a checkpoint) or replaced (`overwrite`: its run files are deleted first, so no
-    stale checkpoint outlives the new metrics)."""
+    stale checkpoint outlives the new metrics), and never where one of those files is one the run reads
+    (`inputs`: what each is -> its path: the spec, the training data)."""
     digest = spec_hash(spec_text) if spec_text is not None else None
     if resume:
-        return RunDir(_run_to_resume(Path(out)), digest)
+        return RunDir(_locked(_run_to_resume(Path(out))), digest)
     if out is not None:
-        folder = _create(Path(out), exist_ok=True)
-        _clear_or_refuse(folder, overwrite)
+        folder = _locked(_create(Path(out), exist_ok=True))
+        _clear_or_refuse(folder, overwrite, inputs or {})
         return RunDir(folder, digest)
     stem = Path(spec_path).stem if spec_path else "run"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -169,7 +193,7 @@ def _create(folder: Path, exist_ok: bool) -> Path:
     return prepare_folder(folder)  # and writable
 
 
-def _clear_or_refuse(folder: Path, overwrite: bool) -> None:
+def _clear_or_refuse(folder: Path, overwrite: bool, inputs: dict) -> None:
     found = [name for name in RUN_FILES if (folder / name).exists()]
     if not found:
         return
@@ -181,11 +205,48 @@ def _clear_or_refuse(folder: Path, overwrite: bool) -> None:
     stem, suffix = Path(SAMPLES_FILE).stem, Path(SAMPLES_FILE).suffix
     found += sorted(p.name for p in folder.glob(f"{stem}*{suffix}")
                     if p.name == SAMPLES_FILE or p.name.startswith(f"{stem}_"))
+    for name in found:  # all judged before any is deleted
+        refuse_overwriting(folder / name, inputs, "move it out of the run folder, or choose another --out",
+                           f"--overwrite would delete it with the run files in {folder}; nothing was deleted")
     for name in found:
         try:
             (folder / name).unlink()
         except OSError as e:
             raise OutputError(f"cannot replace the run in {folder}: {name}: {e.strerror}") from None
+
+
+_HELD: dict[Path, int] = {}  # the run folders this process writes, each locked until its run ends
+
+
+def _locked(folder: Path) -> Path:
+    """`folder`, which one process writes at a time: two runs given the same --out (with --overwrite, or both
+    before either had written) each deleted the other's files and wrote their own, leaving one run's metrics
+    beside the other's summary. An flock on the folder itself, held until the run ends (`release_run_folders`)
+    or the process does: a killed run leaves no stale lock. Where folders cannot be locked, nothing is."""
+    key = folder.resolve()
+    if key in _HELD or fcntl is None:
+        return folder
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return folder
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OutputError(f"{folder} is being written by another training run; it is left as it is", None,
+                          "wait for that run to end, or choose another --out") from None
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return folder
+    _HELD[key] = fd
+    return folder
+
+
+def release_run_folders() -> None:
+    """Unlock the run folders this process locked (its run ended, however)."""
+    while _HELD:
+        os.close(_HELD.popitem()[1])
 
 
 def _run_to_resume(folder: Path) -> Path:

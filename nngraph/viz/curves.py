@@ -15,6 +15,9 @@ SPLITS = ("val", "test", "train")  # key prefixes naming the data a metric was m
 SPLIT_STYLE = {"train": "-", "val": "--", "test": ":"}
 PANEL_SIZE = (5.0, 3.4)  # inches
 COLUMNS = 2
+# values drawn beyond this size are drawn at it: matplotlib's axis margins and log ticks overflow float64 near 1e300
+# (a diverged loss of 1e306 was an internal error), and no curve is read at such sizes anyway
+PLOT_LIMIT = 1e100
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -84,12 +87,20 @@ def plot_curves(history: list[dict], path: str | Path) -> Path:
     return path
 
 
+def _clamped(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return value
+    return max(-PLOT_LIMIT, min(PLOT_LIMIT, value))
+
+
 def _panel(ax, title: str, keys: list[str], epochs: list, history: list[dict]) -> None:
-    colours = {}
+    colours, clipped = {}, False
     for key in keys:
         family, split = split_key(key)
         colour = colours.setdefault(family, f"C{len(colours)}")
         values = [_number(row.get(key)) for row in history]
+        clipped |= any(v is not None and math.isfinite(v) and abs(v) > PLOT_LIMIT for v in values)
+        values = [_clamped(v) for v in values]
         ax.plot(
             epochs,
             [math.nan if v is None else v for v in values],
@@ -99,7 +110,7 @@ def _panel(ax, title: str, keys: list[str], epochs: list, history: list[dict]) -
             marker="o" if len(history) == 1 else None,
         )
     finite = [
-        v
+        _clamped(v)
         for key in keys
         for row in history
         if (v := _number(row.get(key))) is not None and math.isfinite(v)
@@ -108,7 +119,7 @@ def _panel(ax, title: str, keys: list[str], epochs: list, history: list[dict]) -
         ax.set_yscale(
             "log"
         )  # losses fall over decades; a linear axis hides all but the first epochs
-    ax.set_title(title)
+    ax.set_title(title + (f" (drawn at most {PLOT_LIMIT:.0e} in size)" if clipped else ""))
     ax.set_xlabel("epoch")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

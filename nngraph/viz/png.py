@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from nngraph.errors import OutputError
 from nngraph.viz.geometry import (
     FRAME_LABEL_SIZE,
     LABEL_SIZE,
@@ -43,6 +44,12 @@ def picture_scale(width: float, height: float) -> float:
 
 def scene_to_png(scene: Scene, path: Path) -> None:
     scale = picture_scale(scene.width, scene.height)
+    pixels = (int(scene.width * scale), int(scene.height * scale))  # as the canvas counts them
+    if min(pixels) < 1:  # 20,000 units in one column: 0 x 12000 pixels, 'cannot write empty image' (exit 70)
+        raise OutputError(f"cannot draw {path} as a PNG: the drawing is {scene.width:,.0f} x {scene.height:,.0f} "
+                          f"scene units, and at most {MAX_PIXELS:,} pixels a side it would be "
+                          f"{pixels[0]:,} x {pixels[1]:,} pixels", None,
+                          "draw it as .svg (any size), or without --expand")
     figure = new_figure(scene.width / 100, scene.height / 100, dpi=100 * scale)
     ax = figure.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, scene.width)

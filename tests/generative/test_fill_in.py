@@ -269,8 +269,9 @@ def test_a_weaker_prior_leaves_the_fill_closer_to_the_known_part(gan):
 
 
 @pytest.mark.parametrize(("which", "args", "message"), [
-    ("gan", ["--fill", "left", "--prior", "-1"], "must be a finite number >= 0"),
-    ("gan", ["--fill", "left", "--prior", "inf"], "must be a finite number >= 0"),
+    ("gan", ["--fill", "left", "--prior", "-1"], "must be a number from 0 to 1e+06"),
+    ("gan", ["--fill", "left", "--prior", "inf"], "must be a number from 0 to 1e+06"),
+    ("gan", ["--fill", "left", "--prior", "1e308"], "must be a number from 0 to 1e+06"),
     ("gan", ["--prior", "0.1"], "no --fill was given"),
     ("vae", ["--fill", "left", "--prior", "0.1"], "method 'vae' fills in without one"),
 ])

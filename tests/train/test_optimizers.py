@@ -140,8 +140,11 @@ def test_state_dict_of_another_model_is_refused():
     other = make_optimizer(Choice("adam"), {"w": np.zeros(4)}, np)
     with pytest.raises(TrainingError, match="shape"):
         opt.load_state_dict(other.state_dict())
-    with pytest.raises(TrainingError, match="exp_avg.w"):
+    with pytest.raises(TrainingError, match=r"another optimizer \(no slots\); adam as set now keeps slots exp_avg, "
+                                            "exp_avg_sq"):
         opt.load_state_dict({"steps": np.asarray(1)})
+    with pytest.raises(TrainingError, match="exp_avg.w"):  # the same optimizer's, of other parameters
+        opt.load_state_dict({"steps": np.asarray(1), "exp_avg.v": np.zeros(3), "exp_avg_sq.v": np.zeros(3)})
 
 
 def test_bad_choices_are_named():
