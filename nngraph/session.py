@@ -179,6 +179,9 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
         summary = summarize(history, spec_hash=spec_hash(checked.spec.source), seed=config.seed,
                             backend=session.backend.name, dtype=session.backend.dtype_name,
                             wall_time=time.perf_counter() - start, test=test, train=train)
+        if splits is not None and splits.validation is not None and len(splits.validation):
+            # the validation figures are the final record's; what is no single figure (each label's accuracy) too
+            summary["validation"].update(method.evaluation_details(splits.validation))
         if getattr(method, "pretraining", None):  # a DBN's layers: reconstruction errors around pretraining
             summary["pretraining"] = method.pretraining
         summary["run_dir"] = folder
