@@ -43,6 +43,9 @@ def fit_case(rng, folder):
         net, used, xs, target = feedforward_case(rng, rows=int(rng.integers(5, 13)) if splits else None)
         if not any(w.startswith("dropout") for u in net.units for w in u["words"]):
             break
+    scale = ["none", "none", "standard", "minmax"][rng.integers(4)]
+    if scale != "none" and rng.random() < 0.5:
+        xs["x"].reshape(len(xs["x"]), -1)[:, 0] = 0.7  # a constant feature: only shifted
     xs, target = {"x": as_loaded(xs["x"])}, as_loaded(target)
     lines, more = rand_optimizer(rng)
     E = int(rng.integers(1, 5))
@@ -52,6 +55,8 @@ def fit_case(rng, folder):
     validation, test = (float(rng.choice([0.0, 0.25, 0.4])), float(rng.choice([0.0, 0.2]))) if splits else (0.0, 0.0)
     seed = int(rng.integers(0, 3))
     train_rows, val_rows, test_rows = documented_split(target, n, validation, test, seed, classification)
+    raw = xs["x"]
+    xs = {"x": scaled(raw, train_rows, scale)}
     m = len(train_rows)
     batch = m if rng.random() < 0.5 else int(rng.integers(1, m + 1))
     if any(u["norm"] == "batchnorm" for u in net.units) and (m == 1 or last_batch_rows(m, batch) == 1):
@@ -67,11 +72,12 @@ def fit_case(rng, folder):
     used = more | {f"fit:{schedule.split('(')[0]}", "fit", *(["fit: minibatches in a shuffled order"] if batch < m else []),
                    *(["fit: a last partial batch"] if batch < m and m % batch else []),
                    *(["fit: validation split"] if len(val_rows) else []), *(["fit: test split"] if len(test_rows) else []),
-                   *([f"fit: early_stopping {stopper.monitor}"] if stopper else []), f"fit: metrics of {kind}"}
+                   *([f"fit: early_stopping {stopper.monitor}"] if stopper else []), f"fit: metrics of {kind}",
+                   *([f"fit: scale={scale}"] if scale != "none" else [])}
     work = pathlib.Path(tempfile.mkdtemp(dir=folder))
-    np.savez(work / "d.npz", x=xs["x"], y=target)
+    np.savez(work / "d.npz", x=raw, y=target)
     base = net.text(lines)
-    base = base.replace("  data xor", f'  data npz("{work / "d.npz"}")')
+    base = base.replace("  data xor", f'  data npz("{work / "d.npz"}"{", scale=" + scale if scale != "none" else ""})')
     runs = {}
     for epochs in (0, E):
         text = base.replace("  loss", f"  epochs {epochs}\n  loss")
@@ -127,6 +133,21 @@ def fit_case(rng, folder):
             theirs = split_figures(net, P, B, xs, target, rows, kind, scored, details=True)
             worst.note(compare_figures(summary.get(split, {}), theirs), f"summary.json's {split} figures")
     return used, (worst.value, text)
+
+
+def scaled(x, train_rows, scale):
+    """Section 11's `scale`, fitted on the training rows per feature (each value of an example): `standard`
+    (x - mean) / std with the population std, `minmax` (x - min) / (max - min); a constant feature only shifted."""
+    if scale == "none":
+        return x
+    flat = x.reshape(len(x), -1)
+    part = flat[train_rows]
+    if scale == "standard":
+        offset, spread = part.mean(axis=0), part.std(axis=0)
+    else:
+        offset, spread = part.min(axis=0), part.max(axis=0) - part.min(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)
+    return ((flat - offset) / spread).reshape(x.shape)
 
 
 SCHEDULES = ("constant", "step(every=1, gamma=0.5)", "step(every=2, gamma=0.3)", "cosine(warmup=1)",
