@@ -221,7 +221,7 @@ def recurrent_fit_case(rng, folder):
     mean over its own loss rows; a window without loss rows only runs forward."""
     while True:
         net, used, xs, target, case = recurrent_case(rng)
-        if not (case["bi"] or case["dropout"] or case["feedback"] or case["skip_delay"] or case["ce"]
+        if not (case["bi"] or case["dropout"] or case["feedback"] or case["skip_delay"]
                 or case["lengths"] is not None or case["delay"] > 1 or case["identity_delay"]):
             break
     n, T = xs["x"].shape[:2]
@@ -243,25 +243,29 @@ def recurrent_fit_case(rng, folder):
     x = torch.tensor(xs["x"]).transpose(0, 1)
     records = []
     for _ in range(E):
-        state, total, rows = None, 0.0, 0
+        state, total, right, rows = None, 0.0, 0.0, 0
         for start in range(0, T, N):
             stop = min(start + N, T)
             topt.zero_grad()
             hs = run_cell(case, P, "", "x->h.weight", x[start:stop], H, state=state)
             state = tuple(a.detach() for a in case["end"])
-            ys = torch.stack([hh @ P["h->y.weight"] + P["y.bias"] for hh in hs])  # [window, n, k]
+            ys = torch.stack([hh @ P["h->y.weight"] + P["y.bias"] for hh in hs])  # [window, n, k]: logits
             if case["per_step"]:
-                loss = F.mse_loss(ys.transpose(0, 1), torch.tensor(target[:, start:stop]))
-                window_rows = n * (stop - start)
+                outs, wanted = ys.transpose(0, 1).reshape(-1, ys.shape[-1]), target[:, start:stop].reshape(
+                    n * (stop - start), *target.shape[2:])
             elif stop == T:
-                loss = F.mse_loss(ys[-1], torch.tensor(target))
-                window_rows = n
+                outs, wanted = ys[-1], target
             else:
                 continue  # no loss rows in this window: forward only
-            total, rows = total + window_rows * float(loss.detach()), rows + window_rows
+            wanted = torch.tensor(wanted)
+            loss = F.cross_entropy(outs, wanted) if case["ce"] else F.mse_loss(outs, wanted)
+            total, rows = total + len(outs) * float(loss.detach()), rows + len(outs)
+            if case["ce"]:  # the accuracy on the same rows (argmax of the softmax: of the logits)
+                right += float((outs.argmax(dim=1) == wanted).double().sum())
             twin_update(config, P, topt, loss)
         # a recurrent regression's running figures include its mse (section 8), here the loss's one term
-        records.append({"lr": topt.param_groups[0]["lr"], "loss_running": total / rows, "mse_running": total / rows})
+        figure = {"accuracy_running": right / rows} if case["ce"] else {"mse_running": total / rows}
+        records.append({"lr": topt.param_groups[0]["lr"], "loss_running": total / rows, **figure})
     worst = Worst()
     with np.load(work / "run" / "checkpoint.npz", allow_pickle=False) as z:
         for k, p in P.items():
