@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import re
 import tempfile
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import nngraph
+from nngraph.errors import TrainingError
 from nngraph.session import last_batch_rows
 from nngraph.train.schedules import learning_rate
 
@@ -78,10 +80,17 @@ def fit_case(rng, folder):
     np.savez(work / "d.npz", x=raw, y=target)
     base = net.text(lines)
     base = base.replace("  data xor", f'  data npz("{work / "d.npz"}"{", scale=" + scale if scale != "none" else ""})')
-    runs = {}
+    runs, diverged = {}, None
     for epochs in (0, E):
         text = base.replace("  loss", f"  epochs {epochs}\n  loss")
-        nngraph.fit(nngraph.loads(text, path=str(work / "s.nn")), out=str(work / f"r{epochs}"), quiet=True)
+        try:
+            nngraph.fit(nngraph.loads(text, path=str(work / "s.nn")), out=str(work / f"r{epochs}"), quiet=True)
+        except TrainingError as e:  # section 7: a non-finite training figure stops the run, naming its step
+            found = re.search(r"training diverged: \S+ is \S+ at epoch (\d+), step (\d+)", str(e))
+            if found is None or epochs == 0:
+                raise
+            diverged = (int(found[1]), int(found[2]))
+            continue
         with np.load(work / f"r{epochs}" / "checkpoint.npz", allow_pickle=False) as z:
             runs[epochs] = {k: z[k] for k in z.files if k.startswith(("params.", "buffers."))}
     LAST[0] = text
@@ -105,6 +114,11 @@ def fit_case(rng, folder):
             inputs = {"x": xs["x"][part]}
             vals = twin_forward(net, P, B, inputs, True, [], [])
             tl = twin_loss(net, vals, P, {k: v.clone() for k, v in B.items()}, inputs, [], [], target[part])
+            if not math.isfinite(float(tl.detach())):  # the twin's run diverges here: nngraph's must stop here
+                where = (e + 1, start // batch + 1)
+                return used | {"fit: diverged"}, ((0.0 if diverged == where else float("inf"),
+                                                   f"the twin diverged at epoch {where[0]}, step {where[1]}; "
+                                                   f"nngraph: {diverged}"), text)
             step = {"loss": float(tl.detach()), **prediction_metrics(kind, vals[scored], target[part], True)}
             for k, v in step.items():  # weighted by the step's rows: a mean over the epoch's examples
                 sums[k] = sums.get(k, 0.0) + len(part) * v
@@ -120,6 +134,8 @@ def fit_case(rng, folder):
         with torch.no_grad():
             for k, p in {**P, **B}.items():
                 p.copy_(stopper.kept[k])
+    if diverged:
+        return used, ((float("inf"), f"nngraph diverged at {diverged}, the twin did not"), text)
     worst = Worst()
     worst.note(compare_records(work / f"r{E}" / "metrics.jsonl", records), "metrics.jsonl")
     final = runs[E]
