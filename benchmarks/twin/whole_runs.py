@@ -45,8 +45,8 @@ def fit_case(rng, folder):
         net, used, xs, target = feedforward_case(rng, rows=int(rng.integers(5, 13)) if splits else None)
         if not any(w.startswith("dropout") for u in net.units for w in u["words"]):
             break
-    scale = ["none", "none", "standard", "minmax"][rng.integers(4)]
-    if scale != "none" and rng.random() < 0.5:
+    scale = ["none", "none", "standard", "minmax", "binarize"][rng.integers(5)]
+    if scale in ("standard", "minmax") and rng.random() < 0.5:
         xs["x"].reshape(len(xs["x"]), -1)[:, 0] = 0.7  # a constant feature: only shifted
     xs, target = {"x": as_loaded(xs["x"])}, as_loaded(target)
     lines, more = rand_optimizer(rng)
@@ -57,13 +57,13 @@ def fit_case(rng, folder):
     validation, test = (float(rng.choice([0.0, 0.25, 0.4])), float(rng.choice([0.0, 0.2]))) if splits else (0.0, 0.0)
     seed = int(rng.integers(0, 3))
     train_rows, val_rows, test_rows = documented_split(target, n, validation, test, seed, classification)
-    raw = xs["x"]
-    xs = {"x": scaled(raw, train_rows, scale)}
     m = len(train_rows)
     batch = m if rng.random() < 0.5 else int(rng.integers(1, m + 1))
     if any(u["norm"] == "batchnorm" for u in net.units) and (m == 1 or last_batch_rows(m, batch) == 1):
         validation, test, batch = 0.0, 0.0, n  # a batch of one row: refused for a batchnorm
         train_rows, val_rows, test_rows, m = np.arange(n), np.arange(0), np.arange(0), n
+    raw = xs["x"]
+    xs = {"x": scaled(raw, train_rows, scale)}  # fitted on the training rows, once they are settled
     scored = scored_unit(net)
     kind = kind_of(target, unit_shape(net, scored), net, scored)
     stopper = early_stopping(rng, len(val_rows) > 0, kind)
@@ -79,7 +79,8 @@ def fit_case(rng, folder):
     work = pathlib.Path(tempfile.mkdtemp(dir=folder))
     np.savez(work / "d.npz", x=raw, y=target)
     base = net.text(lines)
-    base = base.replace("  data xor", f'  data npz("{work / "d.npz"}"{", scale=" + scale if scale != "none" else ""})')
+    option = {"none": "", "binarize": ", binarize=0.2"}.get(scale, f", scale={scale}")
+    base = base.replace("  data xor", f'  data npz("{work / "d.npz"}"{option})')
     runs, diverged = {}, None
     for epochs in (0, E):
         text = base.replace("  loss", f"  epochs {epochs}\n  loss")
@@ -152,10 +153,12 @@ def fit_case(rng, folder):
 
 
 def scaled(x, train_rows, scale):
-    """Section 11's `scale`, fitted on the training rows per feature (each value of an example): `standard`
+    """Section 11's `scale` (or `binarize`), fitted on the training rows per feature (each value of an example): `standard`
     (x - mean) / std with the population std, `minmax` (x - min) / (max - min); a constant feature only shifted."""
     if scale == "none":
         return x
+    if scale == "binarize":  # binarize=0.2: x > 0.2 as 0s and 1s
+        return (x > 0.2).astype(x.dtype)
     flat = x.reshape(len(x), -1)
     part = flat[train_rows]
     if scale == "standard":
