@@ -86,8 +86,9 @@ def _splits(checked: CheckedSpec, config: TrainConfig, method, dtype, data=None,
     split."""
     from nngraph.data import load_dataset, split_dataset
 
+    sequences = bool(getattr(getattr(method, "plan", None), "sequence", False))  # a recurrent model's data
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed,
-                                                         dtype=dtype)
+                                                         dtype=dtype, sequences=sequences)
     span = config.data.span if config.data else None
     method.check_data(dataset, span)
     method.check_targets(dataset, span)

@@ -34,7 +34,7 @@ def from_arrays(req: Request, x: np.ndarray, y: np.ndarray | None, *, sources: t
     if len(y) != len(x):
         raise req.error(f"{req.name}: {len(x)} inputs but {len(y)} targets", "they must pair up")
     refuse_non_finite(y, f"{req.name}: the targets of {y_source}", req.dtype, req.error, lines)
-    if req["task"] == "auto" and _step_labels(x, y):  # kept integers: a float cast would make them values
+    if req.sequences and req["task"] == "auto" and _step_labels(x, y):  # kept integers: a float cast makes values
         return req.limited(Dataset(np.asarray(x, req.dtype), y.astype(np.int64), "regression", name=req.name,
                                    info=info))
     if _task(req, y) == "regression":
@@ -86,7 +86,8 @@ def _numeric(req: Request, array: np.ndarray, what: str) -> np.ndarray:
 
 def _step_labels(x: np.ndarray, y: np.ndarray) -> bool:
     """Integer targets (n, T) beside sequences of vectors (n, T, features): one class label per step
-    (docs/language.md, section 8), which a recurrent model's cross-entropy reads per step."""
+    (docs/language.md, section 8), which a recurrent model's loss reads per step (a feedforward model's are
+    values: `Request.sequences` says which)."""
     return y.dtype.kind in "iu" and y.ndim == 2 and x.ndim == 3 and y.shape == x.shape[:2] and y.shape[1] > 1
 
 

@@ -44,3 +44,23 @@ def test_integer_targets_of_each_step_are_its_class_labels(tmp_path, steps):
     assert summary["train"]["accuracy"] == pytest.approx(np.mean(probabilities.argmax(axis=-1) == y))
     picked = np.take_along_axis(probabilities, y[..., None], axis=-1)
     assert summary["train"]["loss"] == pytest.approx(-np.mean(np.log(picked)), rel=1e-9)
+
+
+def test_a_feedforward_models_integer_targets_of_that_shape_stay_values(tmp_path):
+    """The same arrays' shapes for a feedforward model with a [3, 2] input: (n, 3) integers are an mse's values."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(8, 3, 2)), y=rng.integers(0, 5, size=(8, 3)))
+    text = f"""model m {{
+  input x[3, 2]
+  output y[3] identity
+  x -> y
+}}
+train {{
+  data npz("{tmp_path / 'd.npz'}")
+  loss mse(y)
+  epochs 1
+  dtype float64
+}}
+"""
+    summary = nngraph.fit(nngraph.loads(text, path=str(tmp_path / "s.nn")), out=str(tmp_path / "run"), quiet=True)
+    assert summary["train"]["mse"] == pytest.approx(summary["train"]["loss"])
