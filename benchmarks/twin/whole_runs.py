@@ -165,7 +165,7 @@ def scaled(x, train_rows, scale):
         offset, spread = part.mean(axis=0), part.std(axis=0)
     else:
         offset, spread = part.min(axis=0), part.max(axis=0) - part.min(axis=0)
-    spread = np.where(spread > 0, spread, 1.0)
+    spread = np.where(part.max(axis=0) > part.min(axis=0), spread, 1.0)  # a constant feature: every value equal
     return ((flat - offset) / spread).reshape(x.shape)
 
 
