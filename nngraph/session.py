@@ -86,8 +86,9 @@ def _splits(checked: CheckedSpec, config: TrainConfig, method, dtype, data=None,
     split."""
     from nngraph.data import load_dataset, split_dataset
 
+    sequences = bool(getattr(getattr(method, "plan", None), "sequence", False))  # a recurrent model's data
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed,
-                                                         dtype=dtype)
+                                                         dtype=dtype, sequences=sequences)
     span = config.data.span if config.data else None
     method.check_data(dataset, span)
     method.check_targets(dataset, span)
@@ -183,6 +184,9 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
         summary = summarize(history, spec_hash=spec_hash(checked.spec.source), seed=config.seed,
                             backend=session.backend.name, dtype=session.backend.dtype_name,
                             wall_time=time.perf_counter() - start, test=test, train=train)
+        if splits is not None and splits.validation is not None and len(splits.validation):
+            # the validation figures are the final record's; what is no single figure (each label's accuracy) too
+            summary["validation"].update(method.evaluation_details(splits.validation))
         if getattr(method, "pretraining", None):  # a DBN's layers: reconstruction errors around pretraining
             summary["pretraining"] = method.pretraining
         summary["run_dir"] = folder

@@ -10,8 +10,11 @@ penalties (l1, l2), clipping and the optimizer (sgd with momentum/nesterov, adam
 layers, a batch of one row, sequences of one step), every loss with every target form section 7 allows, and
 stacks and blocks (`repeat=`, `use`, ports), written with that syntax and expanded for the twin. The `fit` and
 `bptt_fit` families run `nngraph.fit` on an npz file (one full batch an epoch, or shuffled minibatches with a
-last partial one; with `bptt` windows) and compare the checkpoint's parameters and summary.json's train loss
-with the twin's own epochs. The method families drive `method vae`, `gan`, `cd`, `pcd` and `boltzmann` step by
+last partial one; with `bptt` windows) and compare the checkpoint's parameters with the twin's own epochs; `fit`
+also splits off validation and test rows by section 7's rule, stops early (every monitor, patience, min_delta,
+the best epoch's parameters and running statistics restored), and compares every record of metrics.jsonl (the
+running figures, each step weighted by its rows, and the validation figures) and summary.json's figures of
+every split (loss, each term, accuracy, mse, label and exact-match accuracy, each label's). The method families drive `method vae`, `gan`, `cd`, `pcd` and `boltzmann` step by
 step as the training loop does (the schedule's rate at each epoch's start, one full batch a step), and `dbn`'s
 pretraining through the loop itself, with a generator that hands nngraph numbers and keeps them, and give the
 twin those draws in the order the documentation gives (eps, G's noise, instance noise, the Gibbs samplers'
@@ -19,11 +22,13 @@ uniform draws, sweep orders, epochs' row orders); they compare each step's metri
 last step.
 
 Families (`--only`): feedforward, optimizer, blocks (repeat= and blocks), tied, vae, recurrent, conv_loop, gan
-(minibatch_std), schedule, fit, bptt_fit, vae_steps, gan_steps, rbm_steps (cd and pcd), boltzmann_steps
+(minibatch_std), schedule, fit, bptt_fit, init (initial parameters against section 2's distributions), vae_steps, gan_steps, rbm_steps (cd and pcd), boltzmann_steps
 (general machines: annealing, sweep orders, mean field, noisy clamping, persistent chains), dbn_steps (greedy
 pretraining, labels, then fine-tuning), augment (its changed images: float32 data, so compared to 1e-5 whatever
 `--tol`). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
 give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
+
+What is compared, construct by construct, and what is not: COVERAGE.md beside this file.
 
 Usage: python benchmarks/twin_check.py (or python -m benchmarks.twin) [--cases N] [--seed S] [--only FAMILY]
        [--tol 1e-9] [--dtype float32]
@@ -32,6 +37,6 @@ case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itsel
 
 Modules: net (a model rendered as .nn text), generate (random specs), formulas and torch_twin (the twin),
 compare (feedforward comparisons and optimizer steps), recurrent, discriminator, whole_runs (`nngraph.fit` runs
-and schedules), stepping (a method driven step by step, the draws handed over), vae_steps, gan_steps,
+and schedules), records (a run's splits, metrics, running figures and early stopping, from section 7), initial, stepping (a method driven step by step, the draws handed over), vae_steps, gan_steps,
 rbm_steps, boltzmann_steps, dbn_steps, augment, run (the command line).
 """

@@ -87,6 +87,8 @@ def image_stage(rng, net, src, shape, i, norms=("batchnorm", "layernorm")):
         return None
     real_kind = kind.split("_")[0]
     act, aopts = rand_act(rng, allow_softmax=rng.random() < 0.3)
+    if act == "softmax" and out[2] == 1:  # over one value: 1 whatever the input, every row alike, and a batchnorm
+        act = "identity"  # after it normalises rounding noise, whose sign picks a rectifier's side (no defect)
     norm = None
     if real_kind in ("conv", "deconv") and rng.random() < 0.3:
         norm = norms[rng.integers(len(norms))]
@@ -111,11 +113,12 @@ LOSSES = ("mse", "bce", "bce_prob", "cross_entropy", "cross_entropy_prob", "cros
           "cross_entropy_positions_prob")  # every term with every target form section 7 allows
 
 
-def feedforward_case(rng):
+def feedforward_case(rng, rows=None):
     """An image pipeline, a dense head and a loss; the constructs it uses. Sizes from 1 (a 1-unit layer, a batch
-    of one row: then no batchnorm, which one row cannot normalise)."""
+    of one row: then no batchnorm, which one row cannot normalise); `rows` examples if given."""
     net, used = Net(), set()
     n = int(rng.integers(1, 7))
+    n = rows or n
     norms = ("batchnorm", "layernorm") if n > 1 else ("layernorm",)
     if n == 1:
         used.add("batch of one row")
@@ -128,6 +131,12 @@ def feedforward_case(rng):
             break
         kind, src, shape = stage
         used.add(kind)
+    if rng.random() < 0.15:  # MADE's masked link: value i reads values j < i of its source, flattened
+        size = int(np.prod(shape))
+        net.unit("ar", "layer", (size,), *rand_act(rng, False))
+        net.link(src, "ar", "autoregressive")
+        src, shape = "ar", (size,)
+        used.add("autoregressive")
     hidden = int(rng.integers(1, 6))
     if hidden == 1:
         used.add("1-unit layer")
@@ -194,6 +203,14 @@ def feedforward_case(rng):
         used.add("mse(q, h): both sides differentiated")
     xs = {"x": rng.normal(size=(n, *net.units[0]["shape"]))}
     return net, used, xs, loss_target(rng, loss, n, k, positions)
+
+
+def unit_shape(net, name):
+    """A unit's shape: declared, or passed on by the identity link into it."""
+    unit = next(u for u in net.units if u["name"] == name)
+    if unit["shape"]:
+        return tuple(unit["shape"])
+    return unit_shape(net, next(ln["src"] for ln in net.links if ln["dst"] == name and ln["kind"] == "identity"))
 
 
 def loss_target(rng, loss, n, k, positions):
@@ -294,15 +311,18 @@ def vae_case(rng):
 
 def rand_optimizer(rng):
     lines, used = [], set()
-    if rng.random() < 0.5:
+    if rng.random() < 0.1:
+        used.add("the default optimizer, sgd(lr=0.01)")
+    elif rng.random() < 0.5:
         mom = [0, 0.9][rng.integers(2)]
         nest = bool(mom and rng.random() < 0.5)
         lines.append(f"optimizer sgd(lr=0.1, momentum={mom}{', nesterov=true' if nest else ''})")
         used.add("sgd" + ("+momentum" if mom else "") + ("+nesterov" if nest else ""))
     else:
         eps = [1e-8, 0.1][rng.integers(2)]
-        lines.append(f"optimizer adam(lr=0.01, beta1=0.8, eps={eps})")
-        used.add("adam")
+        beta2 = rng.random() < 0.4
+        lines.append(f"optimizer adam(lr=0.01, beta1=0.8{', beta2=0.9' if beta2 else ''}, eps={eps})")
+        used.add("adam" + ("+beta2" if beta2 else ""))
     if rng.random() < 0.5:
         lines.append("l2 0.1")
         used.add("l2")

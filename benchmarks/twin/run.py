@@ -16,6 +16,7 @@ from .compare import compare_feedforward
 from .discriminator import gan_case
 from .gan_steps import compare_gan_steps
 from .generate import blocks_case, feedforward_case, rand_optimizer, tied_case, vae_case
+from .initial import init_case
 from .net import DTYPE, LAST
 from .rbm_steps import compare_rbm_steps
 from .recurrent import compare_recurrent, conv_loop_case, recurrent_case
@@ -27,7 +28,7 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "boltzmann_steps": compare_boltzmann_steps, "dbn_steps": compare_dbn_steps,
                 "augment": augment.compare_augment}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
-            *METHOD_STEPS)
+            "init", *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE}  # the least tolerance of a family that computes on float32 data
 
 
@@ -50,6 +51,8 @@ def one_case(family, rng):
     if family == "gan":
         d, text = gan_case(rng)
         return {"minibatch_std"}, ((d, "discriminator values and gradients"), text)
+    if family == "init":
+        return init_case(rng)
     if family == "schedule":
         return {"schedules"}, (schedule_cases(rng), "")
     if family == "blocks":

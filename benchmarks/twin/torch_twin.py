@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .formulas import activation, minibatch_std, pad_arg, upsample
+from .net import DTYPE
 
 
 class Draws:
@@ -48,7 +49,7 @@ def twin_forward(net, P, B, inputs, training, draws, random_slots):
     """Every unit's value; `B` the running statistics (updated in training mode); `draws` by random slot."""
     vals = {}
     by_slot = dict(zip(random_slots, draws))
-    weighted = {"dense", "conv", "deconv", "tied"}
+    weighted = {"dense", "conv", "deconv", "tied", "autoregressive"}
     for u in net.units:
         name = u["name"]
         if u["role"] in ("input", "noise"):
@@ -68,6 +69,8 @@ def twin_forward(net, P, B, inputs, training, draws, random_slots):
             if kind == "dense":
                 c = x.reshape(n, -1) @ P[wname]
                 c = c.reshape(n, *u["shape"]) if u["shape"] else c
+            elif kind == "autoregressive":  # the weight used strictly above its diagonal (section 3)
+                c = x.reshape(n, -1) @ torch.triu(P[wname], diagonal=1)
             elif kind == "identity":
                 c = x
             elif kind == "tied":
@@ -153,8 +156,10 @@ def twin_loss(net, vals, P, B, inputs, draws, slots, target, training=True, term
             if act == "sigmoid":
                 zl = twin_logits(net, vals, P, B, inputs, training, draws, slots, unit)
                 v = F.binary_cross_entropy_with_logits(zl, t)
-            else:
-                v = F.binary_cross_entropy(y, t)
+            else:  # probabilities clipped to [eps, 1 - eps], no gradient where clipped (section 7's table)
+                eps = 1e-15 if DTYPE[0] == "float64" else 1e-7
+                p = y.clamp(eps, 1 - eps)
+                v = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
         elif term == "cross_entropy":
             zl = twin_logits(net, vals, P, B, inputs, training, draws, slots, unit) if act == "softmax" else y
             if zl.dim() > 2:  # an [S, K] output: S distributions, the mean over the positions too

@@ -34,6 +34,9 @@ def from_arrays(req: Request, x: np.ndarray, y: np.ndarray | None, *, sources: t
     if len(y) != len(x):
         raise req.error(f"{req.name}: {len(x)} inputs but {len(y)} targets", "they must pair up")
     refuse_non_finite(y, f"{req.name}: the targets of {y_source}", req.dtype, req.error, lines)
+    if req.sequences and req["task"] == "auto" and _step_labels(x, y):  # kept integers: a float cast makes values
+        return req.limited(Dataset(np.asarray(x, req.dtype), y.astype(np.int64), "regression", name=req.name,
+                                   info=info))
     if _task(req, y) == "regression":
         return req.limited(regression(x, y, req.name, dtype=req.dtype, **info))
     return req.limited(classification(x, _labels(req, y), req.name, dtype=req.dtype, **info))
@@ -79,6 +82,13 @@ def _numeric(req: Request, array: np.ndarray, what: str) -> np.ndarray:
     if array.ndim == 0 or len(array) == 0:
         raise req.error(f"{req.name}: the {what} are empty (shape {array.shape})")
     return array
+
+
+def _step_labels(x: np.ndarray, y: np.ndarray) -> bool:
+    """Integer targets (n, T) beside sequences of vectors (n, T, features): one class label per step
+    (docs/language.md, section 8), which a recurrent model's loss reads per step (a feedforward model's are
+    values: `Request.sequences` says which)."""
+    return y.dtype.kind in "iu" and y.ndim == 2 and x.ndim == 3 and y.shape == x.shape[:2] and y.shape[1] > 1
 
 
 def _task(req: Request, y: np.ndarray) -> str:

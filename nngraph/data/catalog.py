@@ -38,6 +38,7 @@ class Request:
     seed: int
     base_is: str = "the spec's folder"  # what `base_dir` is, for hints: `eval --data` reads from the current one
     dtype: np.dtype | type = np.float32  # the run's: the loader's inputs and float targets are made in it
+    sequences: bool = False  # for a recurrent model: integer targets (n, T) beside (n, T, features) label each step
 
     def __getitem__(self, option: str):
         return self.options[option]

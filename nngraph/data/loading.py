@@ -26,7 +26,7 @@ def known_datasets() -> list[str]:
 
 def load_dataset(
     spec: ast.Call | ast.Ref | ast.Setting | ast.String, base_dir: Path, seed: int = 0,
-    base_is: str = "the spec's folder", dtype=np.float32,
+    base_is: str = "the spec's folder", dtype=np.float32, sequences: bool = False,
 ) -> Dataset:
     """The data set a spec names: `xor`, `moons(n=400)`, `npz("train.npz", y="labels")`...
 
@@ -36,6 +36,7 @@ def load_dataset(
     are applied here (and noted in `info`, for `Preprocessing`); `scale` is recorded in `info["scale"]` for
     `split_dataset` to apply. The inputs and float targets are made in `dtype`, the run's (float32 by default,
     float64 on request: then a float64 file's values are kept exactly); class labels and text codes are int64.
+    `sequences`: the data feed a recurrent model, whose integer targets (n, T) are one class label per step.
     """
     call = data_call(spec)
     loader = LOADERS.get(call.name)
@@ -44,7 +45,7 @@ def load_dataset(
         raise DataError(f"unknown data set '{call.name}'", call.span, hint)
     options = bind(call, loader.options, loader.positional)
     numbers_beyond(call, np.dtype(dtype).name, call.name, DataError)  # (`eval --data`, `--dtype`: not checked yet)
-    request = Request(call.name, options, call.span, Path(base_dir), seed, base_is, np.dtype(dtype))
+    request = Request(call.name, options, call.span, Path(base_dir), seed, base_is, np.dtype(dtype), sequences)
     return _finish(request, loader.make(request))
 
 

@@ -41,7 +41,8 @@ def fit_scaler(train: Dataset, method: str | None = None) -> Scaler:
     """Statistics per feature over the examples of `train` (and their time steps, for sequences).
 
     standard: offset = mean, factor = standard deviation; minmax: offset = min, factor = max - min.
-    A constant feature gets factor 1, so it is shifted but never divided by zero. The statistics are computed
+    A constant feature (every value equal) gets factor 1, so it is shifted but never divided by zero or by the
+    rounding noise of its mean. The statistics are computed
     in float64 and kept in the dtype of `train`'s inputs (the run's: float32, or float64 on request).
     `method` defaults to the `scale=` option the data call gave (none when it gave none).
     """
@@ -61,6 +62,9 @@ def fit_scaler(train: Dataset, method: str | None = None) -> Scaler:
     else:
         offset, spread = x.min(axis=axes), x.max(axis=axes) - x.min(axis=axes)
     xp = array_module(spread)
-    factor = xp.where(spread > 0, spread, 1.0)
+    # constant: every value equal (a mean that rounds leaves a std of rounding noise, which would turn a
+    # constant feature into +-1 of that noise's sign instead of shifting it)
+    varies = x.max(axis=axes) > x.min(axis=axes)
+    factor = xp.where(varies & (spread > 0), spread, 1.0)
     offset, factor = (to_host(a) if xp is not np else a for a in (offset, factor))  # a scaler is plain host data
     return Scaler(method, offset.astype(train.x.dtype), factor.astype(train.x.dtype))

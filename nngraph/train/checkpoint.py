@@ -112,11 +112,17 @@ def _archive(path: Path) -> NpzArchive:
 
 def state_layout(method, copy_prefix: str | None = None) -> dict[str, tuple]:
     """name -> (shape, dtype) of what a checkpoint of `method` holds: its `state()`, and where
-    `copy_prefix` is given, a copy of its parameters under that prefix (early stopping's best)."""
+    `copy_prefix` is given, a copy of its parameters and buffers under that prefix (early stopping's best)."""
     layout = {name: (tuple(a.shape), a.dtype) for name, a in method.state().items()}
     if copy_prefix is not None:
-        layout.update({f"{copy_prefix}.{name}": (tuple(a.shape), a.dtype) for name, a in method.params.items()})
+        layout.update({f"{copy_prefix}.{name}": (tuple(a.shape), a.dtype) for name, a in trained_arrays(method).items()})
     return layout
+
+
+def trained_arrays(method) -> dict:
+    """What early stopping keeps of its best epoch: a Method's parameters and buffers (`Method.trained_arrays`);
+    a method without buffers may give its parameters alone."""
+    return getattr(method, "trained_arrays", None) or method.params
 
 
 def _refusal(path: Path):

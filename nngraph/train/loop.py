@@ -42,6 +42,7 @@ from nngraph.train.checkpoint import (
     rng_state,
     save_checkpoint,
     state_layout,
+    trained_arrays,
     unnest,
 )
 from nngraph.train.feed import DataFeed
@@ -386,7 +387,7 @@ def _keep(record: dict, history: History, log, progress, stopper, method) -> Non
         log.write(record)
     progress.epoch_done(record["epoch"], _metrics(record))
     if stopper is not None:
-        history.stopped_early = stopper.update(record["epoch"], record, method.params)
+        history.stopped_early = stopper.update(record["epoch"], record, trained_arrays(method))
         history.stopping = stopper.progress()
 
 
@@ -405,7 +406,7 @@ def _stopper(config, validation, history: History, method) -> EarlyStopping | No
                             hint=f"add e.g. `validation 0.2`, or monitor `loss{RUNNING}`")
     stopper = EarlyStopping(monitor, options.get("patience", 10), options.get("min_delta", 0.0))
     if history.stopping:
-        stopper.load(history.stopping, history.best_params or {}, method.params)
+        stopper.load(history.stopping, history.best_params or {}, trained_arrays(method))
     return stopper
 
 
@@ -429,7 +430,7 @@ def _finish(run, method, rng, history: History, stopper, epoch: int, epochs: int
     """Write the last checkpoint; a finished run (all epochs, or stopped early) first gets
     early stopping's best parameters back. A run stopped by `on_epoch` is left resumable."""
     complete = history.stopped_early or epoch == epochs
-    if complete and stopper is not None and stopper.best_epoch != epoch and stopper.restore(method.params):
+    if complete and stopper is not None and stopper.best_epoch != epoch and stopper.restore(trained_arrays(method)):
         history.best_epoch = stopper.best_epoch
     if run is not None:
         _save(run, method, rng, history, stopper, epoch, complete)

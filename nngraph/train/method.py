@@ -84,6 +84,15 @@ class Method:
             return self.parts[0].params  # the optimizer's own dict: it recognises it by identity
         return {f"{p.name}.{k}": a for p in self.parts for k, a in p.params.items()}
 
+    @property
+    def trained_arrays(self) -> dict:
+        """The parameters and the buffers (named as `params` names parameters): the model an epoch leaves,
+        which early stopping keeps of its best epoch and restores whole (its parameters with that epoch's
+        running statistics, not the last epoch's)."""
+        if len(self.parts) == 1:
+            return {**self.parts[0].params, **self.parts[0].buffers}
+        return {f"{p.name}.{k}": a for p in self.parts for k, a in {**p.params, **p.buffers}.items()}
+
     def set_learning_rate(self, lr: float) -> None:
         """Called by the loop at the start of every epoch with the schedule's rate."""
         for part in self.parts:

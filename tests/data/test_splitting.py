@@ -124,3 +124,19 @@ def test_minibatches_in_order_without_shuffle():
     assert [b.tolist() for b in batches] == [[0, 1], [2, 3], [4]]
     with pytest.raises(DataError, match="batch size"):
         next(iterate_minibatches(5, 0, None, shuffle=False))
+
+
+@pytest.mark.parametrize("method", ["standard", "minmax"])
+def test_a_constant_feature_whose_mean_rounds_is_only_shifted(method):
+    """0.7 six times sums to a mean 1.1e-16 off 0.7, so its population std is 1.1e-16, not 0: divided by it the
+    feature became -1 in every row (found by benchmarks/twin_check.py's fit family, scale=standard). Every value
+    equal is what makes a feature constant."""
+    from nngraph.data.dataset import regression
+    from nngraph.data.scaling import fit_scaler
+
+    x = np.full((6, 2), 0.7)
+    x[:, 1] = np.arange(6)
+    assert np.std(x[:, 0]) > 0  # the rounding this test is about
+    data = regression(x, np.zeros(6), "d", dtype=np.float64, scale=method)
+    scaled = fit_scaler(data).apply(data).x
+    np.testing.assert_allclose(scaled[:, 0], 0.0, atol=1e-15)

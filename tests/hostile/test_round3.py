@@ -270,9 +270,10 @@ def test_resume_refuses_edited_metadata_before_the_run_folder_changes(xor_run, t
 SEQUENCES = {
     "targets of fewer steps": ({"y": np.zeros((8, 4, 1))}, "gives targets of shape [4, 1] per example, but mse(y) "
                                                            "compares 'y' [1] at each of 5 steps"),
-    "integer targets, one a step, of a regression": ({"y": np.zeros((8, 5), np.int64)},
-                                                     "gives targets of shape [5] per example, but mse(y) "
-                                                     "compares 'y' [1]"),
+    # integers (8, 5) beside 5 steps are per-step labels (section 8; tests/recurrent/test_step_labels_from_a_file.py)
+    "integer targets of another step count": ({"y": np.zeros((8, 4), np.int64)},
+                                              "gives targets of shape [4] per example, but mse(y) "
+                                              "compares 'y' [1]"),
     "no targets": ({}, "has no targets, but mse(y) compares y with them"),
 }
 
