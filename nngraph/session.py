@@ -212,7 +212,6 @@ def _train_agent(agent, config, run, rng, checkpoint, quiet):
 def _record_start(run, session: Session) -> None:
     """The run folder's spec copy and run.json, and what every checkpoint of the run records."""
     from nngraph.data.preprocessing import Preprocessing
-    from nngraph.spec.load import surface_of
     from nngraph.train.provenance import run_record
 
     checked = session.checked
@@ -220,7 +219,7 @@ def _record_start(run, session: Session) -> None:
                      else Preprocessing.of_training(session.splits.train, session.splits.scaler))
     saved, arrays = preprocessing.to_saved()
     record = run_record(checked, session.config, session.method, saved)
-    run.record_start(checked.spec.source, surface_of(checked.spec.path), record, arrays)
+    run.record_start(checked.spec.source, checked.spec.surface, record, arrays)
 
 
 def expectation(checked: CheckedSpec, config: TrainConfig, method, command: str):

@@ -188,6 +188,7 @@ class Spec:
     items: tuple[Item, ...]
     path: str = field(default="<string>", compare=False)
     source: str = field(default="", compare=False, repr=False)
+    surface: str = field(default="nn", compare=False)  # which surface `source` is written in: "nn" or "yaml"
 
     @property
     def models(self) -> list[Model]:

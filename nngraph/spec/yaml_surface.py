@@ -107,7 +107,7 @@ def _parse_yaml(text: str, path: str) -> ast.Spec:
         raise SourceError(f"{path} is empty", Span(path, 1, 1), hint)
     ctx = _Context(path, text.splitlines())
     items = tuple(_item(ctx, key, body) for key, body in _entries(ctx, root, "the top level"))
-    return ast.Spec(items, path=path, source=text)
+    return ast.Spec(items, path=path, source=text, surface="yaml")
 
 
 def parse_yaml_commented(text: str, path: str = "<string>") -> tuple[ast.Spec, tuple[Comment, ...]]:

@@ -20,3 +20,14 @@ def test_a_spec_training_several_models_needs_the_one_named():
 def test_an_unknown_model_is_refused_with_a_suggestion():
     with pytest.raises(ValidationError, match="no model named 'generater'.*did you mean 'generator'"):
         nngraph.program(nngraph.load(SPECS / "gan_digits.nn"), "generater")
+
+
+@pytest.mark.parametrize("fmt", ["nn", "yaml"])
+def test_fit_takes_spec_text_from_loads_and_keeps_it_on_its_surface(fmt, tmp_path):
+    """`fit(loads(text))`: the text has no file name to tell its surface by (it ended with 'unknown spec suffix
+    (none)' after the run folder was made); the run folder keeps it as spec.nn or spec.yaml."""
+    specs = Path(__file__).resolve().parents[2] / "specs"
+    text = (specs / f"xor.{fmt}").read_text().replace("300", "3")  # its epochs
+    summary = nngraph.fit(nngraph.loads(text, fmt=fmt), out=tmp_path / "run", quiet=True)
+    assert summary["epochs_run"] == 3
+    assert (tmp_path / "run" / f"spec.{fmt}").read_text() == text
