@@ -74,8 +74,8 @@ def scored_unit(net) -> str:
 
 
 def prediction_metrics(kind: str, y, target, running: bool) -> dict:
-    """The metrics of the scored unit's values `y` against the data's targets; in training steps (`running`)
-    the accuracies only (a regression's MSE is measured on whole splits)."""
+    """The metrics of the scored unit's values `y` against the data's targets, in training steps (`running`)
+    as on whole splits (section 7)."""
     y = y.detach().reshape(len(y), -1) if kind != "regression" else y.detach()
     if kind == "classification":
         predicted = (y[:, 0] > 0.5).long() if y.shape[1] == 1 else y.argmax(dim=1)
@@ -83,7 +83,7 @@ def prediction_metrics(kind: str, y, target, running: bool) -> dict:
     if kind == "multi-label":
         right = (y > 0.5) == torch.tensor(target > 0.5)
         return {"label_accuracy": float(right.double().mean()), "exact_match": float(right.all(dim=1).double().mean())}
-    if kind == "regression" and not running:
+    if kind == "regression":
         return {"mse": float(((y - torch.tensor(target)) ** 2).mean())}
     return {}
 

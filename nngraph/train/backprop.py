@@ -78,8 +78,8 @@ class Backprop(Method):
             self.inputs(batch.x), target_for(self.plan, batch.y), rng)
         self.apply_update(grads)
         labels = self.labels if self.labels is not None else labels_of(self.plan, batch)
-        if self.plan.scored is None or not (batch.task == "classification" or labels):
-            return {"loss": loss}  # a regression's MSE is measured by `evaluate` only
+        if self.plan.scored is None:
+            return {"loss": loss}
         output = values[self.plan.slot(self.plan.scored)]
         return {"loss": loss, **predictions_metric(self.plan, output, batch, labels)}
 

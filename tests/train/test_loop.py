@@ -252,3 +252,17 @@ def test_an_unfinished_epoch_needs_the_same_training_split(tmp_path):
         fit(CtrlC(cfg, at=2), linear_data(), None, cfg, run, np.random.default_rng(7))
     with pytest.raises(TrainingError, match="training split of 40 examples; this one has 30"):
         resume(LinearMethod(cfg), run.checkpoint, linear_data(n=30), None, cfg, run)
+
+
+def test_a_feedforward_regression_reports_its_mse_among_the_running_figures(tmp_path):
+    """As a recurrent one does (docs/language.md section 7): with one batch an epoch and the loss an unweighted
+    mse of the scored unit, mse_running is the running loss; the evaluation's mse is measured apart."""
+    import nngraph
+
+    checked = nngraph.loads("""
+model m { input x[3]; output y[1] identity; x -> y }
+train { model m; data linear(n=64, features=3); loss mse(y); optimizer sgd(lr=0.1); batch 64
+        epochs 2 }""")
+    nngraph.fit(checked, out=tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["mse_running"] for r in records] == pytest.approx([r["loss_running"] for r in records], rel=1e-6)
