@@ -80,15 +80,19 @@ def command_backend(config: TrainConfig, backend: str, dtype: str | None, traini
     return get_backend(backend, name)
 
 
+def _reads_sequences(method) -> bool:
+    """A recurrent model's data: integer targets (n, T) label each step (data/catalog.Request.sequences)."""
+    return bool(getattr(getattr(method, "plan", None), "sequence", False))
+
+
 def _splits(checked: CheckedSpec, config: TrainConfig, method, dtype, data=None, scaler=None):
     """The train block's data (or `data`) loaded in `dtype` (the run's), checked by the method and split as the
     block says; scaled with `scaler` (a trained model's) where given, else with statistics of the training
     split."""
     from nngraph.data import load_dataset, split_dataset
 
-    sequences = bool(getattr(getattr(method, "plan", None), "sequence", False))  # a recurrent model's data
     dataset = data if data is not None else load_dataset(config.data, spec_folder(checked), seed=config.seed,
-                                                         dtype=dtype, sequences=sequences)
+                                                         dtype=dtype, sequences=_reads_sequences(method))
     span = config.data.span if config.data else None
     method.check_data(dataset, span)
     method.check_targets(dataset, span)
@@ -312,7 +316,7 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
     if extra:
         _check_vae_figures(trained.method, trained.config)
     loaded = load_dataset(data, Path.cwd(), seed=trained.config.seed, base_is="the current folder",
-                          dtype=trained.backend.dtype)
+                          dtype=trained.backend.dtype, sequences=_reads_sequences(trained.method))
     dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
     trained.method.check_targets(dataset, getattr(data, "span", None))

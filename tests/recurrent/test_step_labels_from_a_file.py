@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nngraph
+from tests.cli.helpers import run_cli
 
 SPEC = """model m {
   input x[1] sequence
@@ -64,3 +65,18 @@ train {{
 """
     summary = nngraph.fit(nngraph.loads(text, path=str(tmp_path / "s.nn")), out=str(tmp_path / "run"), quiet=True)
     assert summary["train"]["mse"] == pytest.approx(summary["train"]["loss"])
+
+
+def test_eval_data_reads_them_as_labels_too(tmp_path):
+    """`nngraph eval --data` loads a recurrent model's data as training does (it refused these labels as
+    targets of the wrong shape)."""
+    rng = np.random.default_rng(3)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(6, 3, 1)), y=rng.integers(0, 2, size=(6, 3)))
+    (tmp_path / "s.nn").write_text(SPEC.replace("DATA", str(tmp_path / "d.npz")))
+    summary = nngraph.fit(nngraph.load(tmp_path / "s.nn"), out=str(tmp_path / "run"), quiet=True)
+    result = run_cli("eval", tmp_path / "s.nn", "--checkpoint", tmp_path / "run" / "checkpoint.npz",
+                     "--data", f'npz("{tmp_path / "d.npz"}")', "--json")
+    assert result.code == 0, result.both
+    figures = json.loads(result.out)["data"]
+    assert figures["accuracy"] == pytest.approx(summary["train"]["accuracy"])
+    assert figures["loss"] == pytest.approx(summary["train"]["loss"])
