@@ -25,7 +25,8 @@ Families (`--only`): feedforward, optimizer, blocks (repeat= and blocks), tied, 
 (minibatch_std), schedule, fit, bptt_fit, init (initial parameters against section 2's distributions), vae_steps, gan_steps, rbm_steps (cd and pcd), boltzmann_steps
 (general machines: annealing, sweep orders, mean field, noisy clamping, persistent chains), dbn_steps (greedy
 pretraining, labels, then fine-tuning), augment (its changed images: float32 data, so compared to 1e-5 whatever
-`--tol`). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
+`--tol`), rl_steps (section 16's ppo, a2c and reinforce losses and their gradients on a random rollout
+minibatch, discrete and gaussian policies). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
 give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
 
 What is compared, construct by construct, and what is not: COVERAGE.md beside this file.
@@ -38,5 +39,5 @@ case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itsel
 Modules: net (a model rendered as .nn text), generate (random specs), formulas and torch_twin (the twin),
 compare (feedforward comparisons and optimizer steps), recurrent, discriminator, whole_runs (`nngraph.fit` runs
 and schedules), records (a run's splits, metrics, running figures and early stopping, from section 7), initial, stepping (a method driven step by step, the draws handed over), vae_steps, gan_steps,
-rbm_steps, boltzmann_steps, dbn_steps, augment, run (the command line).
+rbm_steps, boltzmann_steps, dbn_steps, augment, rl_steps, run (the command line).
 """
