@@ -26,7 +26,7 @@ Families (`--only`): feedforward, optimizer, blocks (repeat= and blocks), tied, 
 (general machines: annealing, sweep orders, mean field, noisy clamping, persistent chains), dbn_steps (greedy
 pretraining, labels, then fine-tuning), augment (its changed images: float32 data, so compared to 1e-5 whatever
 `--tol`), rl_steps (section 16's ppo, a2c and reinforce losses and their gradients on a random rollout
-minibatch, discrete and gaussian policies). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
+minibatch, discrete and gaussian policies; dqn's step on random transitions, double or not). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
 give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
 
 What is compared, construct by construct, and what is not: COVERAGE.md beside this file.

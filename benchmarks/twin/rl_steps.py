@@ -3,9 +3,12 @@ normalised per minibatch by their sample standard deviation, the value loss opti
 rollout's values), `a2c` and `reinforce` (-log pi(a|s) A, the advantages as they are), each with the
 `value` and `entropy` weights, on a discrete policy (a softmax over the actions) or a continuous one (a diagonal
 Gaussian around the mean output, its log standard deviation a learned parameter per action dimension or, with
-`log_std_unit`, a unit). The twin computes the documented formulas from the network's values (stable-baselines3's
+`log_std_unit`, a unit); and `dqn`'s step on a minibatch of transitions (the target r + gamma (1 - done)
+Q_target(s', a'), a' the online network's argmax with `double` and the target's own otherwise, the Huber loss's
+mean). The twin computes the documented formulas from the network's values (stable-baselines3's
 conventions where the docs name them) and torch's autograd; compared: every reported figure (pg_loss,
-value_loss, entropy, loss; ppo's approx_kl and clip_fraction) and every parameter's gradient."""
+value_loss, entropy, loss; ppo's approx_kl and clip_fraction; dqn's loss and q) and every parameter's
+gradient."""
 
 from __future__ import annotations
 
@@ -60,6 +63,8 @@ def rl_case(rng):
 
 def compare_rl_steps(rng):
     """One case: (constructs, ((worst relative difference, where), spec))."""
+    if rng.random() < 0.25:
+        return compare_dqn_step(rng)
     text, net, case, used = rl_case(rng)
     config, method = method_for(text)
     rows = int(rng.integers(1, 9))
@@ -73,13 +78,56 @@ def compare_rl_steps(rng):
     ours, grads = method.loss_and_grads(mb)
     theirs, loss = twin_loss(logp, entropy, value, mb, case)
     loss.backward()
+    return used, (differences(method, ours, theirs, grads, P), text)
+
+
+def differences(method, ours: dict, theirs: dict, grads: dict, P: dict) -> tuple[float, str]:
+    """The worst relative difference of the figures and of every parameter's gradient, and where."""
     worst = Worst()
     worst.note(*metric_difference(ours, theirs))
     for name, p in P.items():
         got = grads.get(name)
         want = p.grad if p.grad is not None else torch.zeros_like(p)
         worst.note(math.inf if got is None else rel_diff(method.backend.to_numpy(got), want), f"gradient {name}")
-    return used, (worst.value, text)
+    return worst.value
+
+
+def compare_dqn_step(rng):
+    """dqn's loss and gradients on random transitions, the target network's parameters moved off the online
+    network's (so that which network chooses a' matters)."""
+    env = ["cartpole", "acrobot"][rng.integers(2)]
+    size, actions, _ = ENVS[env]
+    net = Net()
+    net.unit("obs", "input", (size,))
+    net.unit("h", "layer", (int(rng.integers(1, 5)),), HIDDEN[rng.integers(len(HIDDEN))])
+    net.unit("q", "output", (actions,), "identity")
+    net.link("obs", "h")
+    net.link("h", "q")
+    double, gamma = bool(rng.random() < 0.5), round(float(rng.uniform(0.5, 0.99)), 3)
+    text = "\n".join(net.model_lines("m") + [
+        "train {", "  model m", f"  env {env}", f"  method dqn(double={str(double).lower()})", f"  gamma {gamma}",
+        "  steps 1000", "  optimizer adam(lr=1e-3)", "}"]) + "\n"
+    _, method = method_for(text)
+    for name, value in method.target.params.items():
+        value += 0.5 * rng.standard_normal(value.shape)
+    rows = int(rng.integers(1, 9))
+    batch = {"obs": rng.standard_normal((rows, size)), "next_obs": rng.standard_normal((rows, size)),
+             "actions": rng.integers(0, actions, rows), "rewards": 2 * rng.standard_normal(rows),
+             "dones": (rng.random(rows) < 0.3).astype(float)}
+    P = torch_copies(method.program.params)
+    target = torch_copies(method.target.params)
+    ours, grads = method.loss_and_grads(batch)
+    q_of = lambda params, obs: twin_forward(net, params, {}, {"obs": obs}, True, [], [])["q"]  # noqa: E731
+    with torch.no_grad():
+        chosen = q_of(P if double else target, batch["next_obs"]).argmax(dim=1)
+        next_q = q_of(target, batch["next_obs"])[torch.arange(rows), chosen]
+        goal = torch.tensor(batch["rewards"]) + gamma * (1 - torch.tensor(batch["dones"])) * next_q
+    taken = q_of(P, batch["obs"])[torch.arange(rows), torch.tensor(batch["actions"])]
+    loss = torch.nn.functional.smooth_l1_loss(taken, goal, beta=1.0)
+    loss.backward()
+    theirs = {"loss": float(loss.detach()), "q": float(taken.detach().mean())}
+    used = {"dqn, double" if double else "dqn, max over the target"}
+    return used, (differences(method, ours, theirs, grads, P), text)
 
 
 def twin_policy(net, P, obs, actions, case):
