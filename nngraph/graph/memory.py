@@ -37,7 +37,7 @@ FLOAT64 = 8  # initialisation draws in float64 before casting
 CHECKPOINT_BUFFER = 16 << 20  # numpy writes an array into a zip member in pieces of this size
 TRAINING_IMPORTS = 16 << 20  # the training code a run imports first (~13 MiB), kept to the end
 CURVES_IMPORT = 32 << 20  # matplotlib, imported to draw curves.png when the run ends (~28 MiB)
-EVAL_ROWS = 2048  # evaluation runs a split in chunks of this many rows (train/backprop.py)
+EVAL_ROWS = 2048  # evaluation runs a split in chunks of this many rows (train/: backprop, rbm, boltzmann, dbn, gan)
 OPTIMIZER_SLOTS = {"adam": 2}  # sgd: one (momentum) only with a momentum above 0
 
 

@@ -18,6 +18,7 @@ from nngraph.backend.threads import blas_yields_to_kernel_threads
 from nngraph.compile.program import Program
 from nngraph.data.dataset import Dataset
 from nngraph.graph.ir import ModelGraph
+from nngraph.graph.memory import EVAL_ROWS
 from nngraph.graph.training import TrainConfig
 from nngraph.train.feeding import (
     Tally,
@@ -46,7 +47,6 @@ from nngraph.train.sequences import (
     shaped_targets,
 )
 
-EVAL_CHUNK = 2048  # examples per evaluation pass
 EVAL_SEQUENCES = 256  # sequences per evaluation pass
 
 
@@ -97,7 +97,7 @@ class Backprop(Method):
         program, plan = self.program, self.program.eval_plan
         labels = self.labels if self.labels is not None else labels_of(plan, data)
         tally = Tally()
-        for part in chunks(data, EVAL_CHUNK):
+        for part in chunks(data, EVAL_ROWS):
             values = program.feeds(self.inputs(part.x), target_for(plan, part.y))
             program.run(values, training=False)
             total, terms = program.loss(values, plan)
@@ -118,7 +118,7 @@ class Backprop(Method):
         if not multi_label(plan, data.y):
             return {}
         right = 0
-        for part in chunks(data, EVAL_CHUNK):
+        for part in chunks(data, EVAL_ROWS):
             output = self.predict(part.x, plan.scored)
             if output.shape != part.y.shape:  # (a recurrent model's outputs at every step)
                 return {}

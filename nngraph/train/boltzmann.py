@@ -19,9 +19,10 @@ from nngraph.compile.gibbs import Sweeper, device_generator, random_bits, unifor
 from nngraph.compile.partition import enumeration_size, log_likelihood, log_z_exact
 from nngraph.data.dataset import Dataset
 from nngraph.errors import DataError, plural
+from nngraph.graph.memory import EVAL_ROWS
 from nngraph.ops.activations import stable_sigmoid
 from nngraph.train.checkpoint import nest, unnest
-from nngraph.train.feeding import check_data_fits, host_metrics
+from nngraph.train.feeding import Tally, check_data_fits, chunks, host_metrics
 from nngraph.train.method import Method
 from nngraph.train.parallel import other_rows, step_rows, whole, world
 
@@ -309,8 +310,12 @@ class GeneralBoltzmann(EnergyMethod):
         return out
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
-        v = self.rows(data)
-        states = self.means_given_visible(v)
-        states[:, : self.machine.n_visible] = v
-        return host_metrics(self.metrics(v, states))
+        """The metrics of a split, EVAL_ROWS rows at a time (each row's mean field is its own)."""
+        tally = Tally()
+        for part in chunks(data, EVAL_ROWS):
+            v = self.rows(part)
+            states = self.means_given_visible(v)
+            states[:, : self.machine.n_visible] = v
+            tally.add(self.metrics(v, states), len(v))
+        return host_metrics(tally.means())
 

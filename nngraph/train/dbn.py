@@ -34,7 +34,8 @@ from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.belief import belief_stack, label_output, layer_machine
 from nngraph.ops.activations import stable_sigmoid
 from nngraph.spec.options import Choice
-from nngraph.train.backprop import EVAL_CHUNK, Backprop
+from nngraph.graph.memory import EVAL_ROWS
+from nngraph.train.backprop import Backprop
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import chunks, one_hot_rows
 from nngraph.train.loop import fit
@@ -147,7 +148,7 @@ class DeepBeliefNet(Backprop):
 
     def hidden_probabilities(self, rbm, data: Dataset) -> Dataset:
         """The next pair's data: p(above = 1 | below) for every row."""
-        parts = [self.backend.to_numpy(rbm.gibbs.hidden_probs(rbm.rows(part))) for part in chunks(data, EVAL_CHUNK)]
+        parts = [self.backend.to_numpy(rbm.gibbs.hidden_probs(rbm.rows(part))) for part in chunks(data, EVAL_ROWS)]
         return Dataset(np.concatenate(parts), None, "unsupervised", name=data.name)
 
     # ---- checkpoints ------------------------------------------------------------------------------

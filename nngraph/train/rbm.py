@@ -24,6 +24,7 @@ import numpy as np
 
 from nngraph.compile.gibbs import BlockGibbs, device_generator, random_bits
 from nngraph.data.dataset import Dataset
+from nngraph.graph.memory import EVAL_ROWS
 from nngraph.ops.activations import stable_sigmoid, stable_softplus
 from nngraph.train.boltzmann import EnergyMethod
 from nngraph.train.feeding import Tally, chunks, host_metrics
@@ -32,7 +33,6 @@ from nngraph.train.parallel import Shard, ShardedGenerator, other_rows, step_row
 METRIC_ROWS = 16  # batches larger than FULL_METRICS are measured on about this many rows
 FULL_METRICS = 64
 MEASURED_STEPS = 16  # steps measured per epoch when it has more (the others repeat the last measure)
-EVAL_CHUNK = 2048
 
 
 def build(checked, config, backend) -> RBM:
@@ -207,7 +207,7 @@ class RBM(EnergyMethod):
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         tally = Tally()
-        for part in chunks(data, EVAL_CHUNK):
+        for part in chunks(data, EVAL_ROWS):
             v = self.rows(part)
             tally.add(self.metrics(v, v @ self.machine.weights + self.machine.hidden_bias), len(v))
         return host_metrics(tally.means())

@@ -100,3 +100,17 @@ def test_a_steps_metrics_measure_the_machine_before_its_update(backend):
     metrics = method.train_step(data(x), np.random.default_rng(0))
     assert float(metrics["log_likelihood"]) == pytest.approx(before, rel=1e-5)
     assert method.evaluate(data(x))["log_likelihood"] != pytest.approx(before, rel=1e-5)
+
+
+def test_evaluation_in_chunks_gives_the_whole_splits_figures(backend, monkeypatch):
+    """A split is evaluated EVAL_ROWS rows at a time (each row's mean field is its own), each chunk weighed by
+    its rows: the figures of the whole split at once, up to rounding."""
+    import nngraph.train.boltzmann as boltzmann
+
+    method, _ = method_and_config(TINY, backend)
+    rows = data(np.random.default_rng(0).random((11, 3)) < 0.5)
+    whole = method.evaluate(rows)
+    monkeypatch.setattr(boltzmann, "EVAL_ROWS", 4)
+    chunked = method.evaluate(rows)
+    assert set(chunked) == set(whole) == {"recon_error", "log_likelihood", "loss"}
+    assert chunked == pytest.approx(whole, rel=1e-5)
