@@ -108,7 +108,7 @@ def compare_dqn_step(rng):
         "train {", "  model m", f"  env {env}", f"  method dqn(double={str(double).lower()})", f"  gamma {gamma}",
         "  steps 1000", "  optimizer adam(lr=1e-3)", "}"]) + "\n"
     _, method = method_for(text)
-    for name, value in method.target.params.items():
+    for value in method.target.params.values():
         value += 0.5 * rng.standard_normal(value.shape)
     rows = int(rng.integers(1, 9))
     batch = {"obs": rng.standard_normal((rows, size)), "next_obs": rng.standard_normal((rows, size)),
@@ -117,7 +117,9 @@ def compare_dqn_step(rng):
     P = torch_copies(method.program.params)
     target = torch_copies(method.target.params)
     ours, grads = method.loss_and_grads(batch)
-    q_of = lambda params, obs: twin_forward(net, params, {}, {"obs": obs}, True, [], [])["q"]  # noqa: E731
+    def q_of(params, obs):
+        return twin_forward(net, params, {}, {"obs": obs}, True, [], [])["q"]
+
     with torch.no_grad():
         chosen = q_of(P if double else target, batch["next_obs"]).argmax(dim=1)
         next_q = q_of(target, batch["next_obs"])[torch.arange(rows), chosen]
