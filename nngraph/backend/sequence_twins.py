@@ -1,6 +1,12 @@
 """The twins of the whole-sequence kernels (an LSTM, GRU or Elman layer whose only recurrence is its own):
 step loops with the kernels' arguments and layouts (`csrc/sequences.c` documents them).
 
+`mask` (n, H) or None: a dropout mask of the layer's units, one row per sequence for every step (already
+scaled by 1 / (1 - rate)). The LSTM and GRU take one: each step's h is stored masked, which is what the next
+step and the layer's readers see, and the backward sweep masks each step's gradient before the cell's vjp.
+Their cells' vjps read the gates and the previous (masked) h, never the step's own output, so nothing else
+changes. The Elman layer's vjp reads its own output, so a dropout there runs the generic scan.
+
 Each step goes through `accel` for its product ("small_gemm", asked for once a call) and, for the LSTM,
 its element-wise step ("lstm_step_forward"/"lstm_step_backward"): on the twins path that is numpy
 throughout, and where only the whole loop does not apply (float64, a batch the small GEMM does not serve,
@@ -18,14 +24,22 @@ def _steps(rows: int, n: int) -> range:
     return range(rows // n)
 
 
+def _masked(rows, mask):
+    """rows *= mask in place (a step's block of h or of its gradient); rows as they were without one."""
+    if mask is not None:
+        rows *= mask
+    return rows
+
+
 def _product(xp, like, n: int):
     """The small GEMM's entry for n rows of `like`'s dtype."""
     return accel.get("small_gemm", xp, dtype=like.dtype, rows=n)
 
 
-def lstm_sequence_forward(xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1) -> None:
+def lstm_sequence_forward(xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1,
+                          mask=None) -> None:
     """Every step of an LSTM layer: per step, scratch = (x_t @ x_weight) + bias + h_(t-1) @ weight, then
-    the step. x_weight None: pre is already the input's product, in slot order."""
+    the step (and h_t *= mask). x_weight None: pre is already the input's product, in slot order."""
     n, dtype = scratch.shape[0], scratch.dtype
     step = accel.get("lstm_step_forward", xp, dtype=dtype)
     weight = lstm_slot_params(xp, weight)
@@ -39,11 +53,12 @@ def lstm_sequence_forward(xp, pre, x_weight, weight, h, c, gates, tanh_c, scratc
         if bias is not None:
             scratch += bias
         step(pre[now], scratch, c[now], gates[:, now], c[after], tanh_c[now], h[after], work)
+        _masked(h[after], mask)
 
 
-def lstm_sequence_backward(xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1) -> None:
-    """The reverse sweep: per step from the last, the step's vjp into da's rows, then dh_(t-1) += da_t @
-    weight.T; bias_grad (or None) receives the sum of da's rows."""
+def lstm_sequence_backward(xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1, mask=None) -> None:
+    """The reverse sweep: per step from the last, dh_t *= mask, the step's vjp into da's rows, then
+    dh_(t-1) += da_t @ weight.T; bias_grad (or None) receives the sum of da's rows."""
     n, width = dc.shape
     step = accel.get("lstm_step_backward", xp, dtype=dc.dtype)
     weight_t = xp.ascontiguousarray(weight.T)
@@ -51,7 +66,7 @@ def lstm_sequence_backward(xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, 
     product = _product(xp, dc, n)
     for t in reversed(_steps(len(tanh_c), n)):
         now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
-        step(gates[:, now], c[now], tanh_c[now], dh[after], dc, da[now], work)
+        step(gates[:, now], c[now], tanh_c[now], _masked(dh[after], mask), dc, da[now], work)
         product(da[now], weight_t, dh[now], True, scratch)
     if bias_grad is not None:
         bias_grad[...] = da.sum(axis=0, dtype=xp.float64)
@@ -80,21 +95,23 @@ def elman_sequence_backward(xp, h, dh, da, weight, n, threads=1) -> None:
         product(ga, weight_t, dh[now], True, scratch)
 
 
-def gru_sequence_forward(xp, pre, weight, h, hu, rz, nn, n, threads=1) -> None:
-    """Every step of a GRU layer: hu_t = h_(t-1) @ weight, then the step's gates, candidate and h_t."""
+def gru_sequence_forward(xp, pre, weight, h, hu, rz, nn, n, threads=1, mask=None) -> None:
+    """Every step of a GRU layer: hu_t = h_(t-1) @ weight, then the step's gates, candidate and h_t (and
+    h_t *= mask)."""
     product = _product(xp, h, n)
     for t in _steps(len(pre), n):
         now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
         product(h[now], weight, hu[now], False)
         gru_step_forward(xp, pre[now], hu[now], h[now], rz[now], nn[now], h[after])
+        _masked(h[after], mask)
 
 
-def gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1) -> None:
-    """The reverse sweep: the step's vjp into gx's and ghu's rows, then dh_(t-1) += dh_t * z + ghu_t @
-    weight.T."""
+def gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1, mask=None) -> None:
+    """The reverse sweep: dh_t *= mask, the step's vjp into gx's and ghu's rows, then dh_(t-1) += dh_t * z +
+    ghu_t @ weight.T."""
     weight_t, product = xp.ascontiguousarray(weight.T), _product(xp, gx, n)
     scratch = xp.empty((n, weight.shape[0]), dtype=gx.dtype)
     for t in reversed(_steps(len(hu), n)):
         now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
-        gru_step_backward(xp, dh[after], rz[now], nn[now], hu[now], h[now], gx[now], ghu[now], dh[now])
+        gru_step_backward(xp, _masked(dh[after], mask), rz[now], nn[now], hu[now], h[now], gx[now], ghu[now], dh[now])
         product(ghu[now], weight_t, dh[now], True, scratch)

@@ -1,5 +1,7 @@
 """Scan bodies that the accelerated computations recognise: a single LSTM, GRU or tanh (Elman) layer whose only
-recurrence is its own `h -> h delay 1`, with no dropout and no loss reading its pre-activation. The lowering
+recurrence is its own `h -> h delay 1`, with no loss reading its pre-activation, and no dropout but an LSTM's or
+GRU's own (its mask, one per sequence, goes to the kernels: an Elman step's vjp reads its own output, which the
+kernels keep only masked). The lowering
 records such a body's `Pattern`; at run time `fused_implementation` runs it as the whole-sequence entries of
 `backend.accel` (one compiled call where the kernels apply, float32 and a batch their small GEMM serves; else
 the entries' step-loop twins). Any other body runs the generic scan (`compile.scan_step`); both compute the
@@ -31,13 +33,14 @@ from nngraph.ops.dense import column_sums
 @dataclass(frozen=True)
 class Pattern:
     cell: str  # lstm | gru | elman
-    value: str  # the layer's value slot
+    value: str  # the layer's value slot (its dropped value under dropout)
     recurrent: str  # its own recurrent weight
     sequence: str  # the prologue's output: the layer's input projection and bias, all steps
     initial: str  # the state before the first step (its last block is h_(-1))
     blocks: int
     cell_initial: str | None = None  # an LSTM's c before the first step
     dense: tuple | None = None  # a prologue that is one dense input: (source slot, weight slot, bias slot or None)
+    mask: str | None = None  # the layer's dropout mask (batch, H), one row per sequence for every step
 
 
 def pattern_of(model, members, body, directed=lambda name: name) -> Pattern | None:
@@ -47,24 +50,38 @@ def pattern_of(model, members, body, directed=lambda name: name) -> Pattern | No
         return None
     unit = model.unit(members[0])
     cell = unit.cell or ("elman" if unit.activation == "tanh" else None)
-    others = [i for i in body.step if i.op.name not in _STEP_OPS[cell]] if cell in _STEP_OPS else [None]
+    dropout = _own_dropout(body, unit.name) if cell in _MASKED else None
+    others = [i for i in body.step if i.op.name not in _STEP_OPS[cell] and i is not dropout] \
+        if cell in _STEP_OPS else [None]
+    value = dropout.output if dropout else unit.name
     own = [c for c in body.carries if c.name == unit.name]
     inner = [e for e in model.incoming(unit.name) if e.source == unit.name]
-    if others or not own or own[0].depth != 1 or len(inner) != 1 or inner[0].kind != "dense" or \
-            body.outputs[0] != unit.name:
+    if others or not own or own[0].depth != 1 or own[0].value != value or len(inner) != 1 or \
+            inner[0].kind != "dense" or body.outputs[0] != value:
         return None
     recurrent = PARAM + directed(f"{unit.name}->{unit.name}@1.weight")
-    return Pattern(cell, unit.name, recurrent, body.sequences[0], own[0].initial, own[0].blocks,
-                   _cell_initial(body, unit.name) if cell == "lstm" else None, _one_dense_input(body))
+    return Pattern(cell, value, recurrent, body.sequences[0], own[0].initial, own[0].blocks,
+                   _cell_initial(body, unit.name) if cell == "lstm" else None, _one_dense_input(body),
+                   dropout.inputs[1] if dropout else None)
 
 
 def _cell_initial(body, name: str) -> str:
     return next(c.initial for c in body.carries if c.name == f"{name}:cell")
 
 
-# the step ops of each pattern: anything else (dropout, another recurrent edge) is not one
+# the step ops of each pattern: anything else (another recurrent edge, a dropout but the own one of a cell in
+# _MASKED) is not one
 _STEP_OPS = {"lstm": {"matmul", "add", "lstm_gates", "columns"}, "gru": {"matmul", "gru_gates"},
              "elman": {"matmul", "add", "tanh"}}
+_MASKED = ("lstm", "gru")
+
+
+def _own_dropout(body, name: str):
+    """The step's one dropout, where it drops the layer's value h with a mask from outside the step."""
+    dropouts = [i for i in body.step if i.op.name == "dropout"]
+    if len(dropouts) == 1 and dropouts[0].inputs[0] == name and dropouts[0].inputs[1] in body.reads:
+        return dropouts[0]
+    return None
 
 
 def _one_dense_input(body):
@@ -168,6 +185,13 @@ class _Trace:
         return grads
 
 
+def _mask(xp, values: dict, pattern: Pattern):
+    """The layer's dropout mask as the kernels read it (contiguous, the state's dtype), or None."""
+    if pattern.mask is None:
+        return None
+    return xp.ascontiguousarray(values[pattern.mask], dtype=values[pattern.initial].dtype)
+
+
 def _elman_forward(xp, entries, body, pattern, values, batch, needs):
     prologue = interpret.forward(xp, body.prologue, values)
     pre = _in_order(xp, values[pattern.sequence], batch, body.reverse)
@@ -190,7 +214,8 @@ def _gru_forward(xp, entries, body, pattern, values, batch, needs):
     rows, width = len(pre), pre.shape[1] // 3
     h = _with_initial(xp, values, pattern, batch, rows)
     hu, rz, candidate = (xp.empty((rows, k * width), dtype=pre.dtype) for k in (3, 2, 1))
-    entries.forward(pre, values[pattern.recurrent], h, hu, rz, candidate, batch, kernel_threads())
+    entries.forward(pre, values[pattern.recurrent], h, hu, rz, candidate, batch, kernel_threads(),
+                    _mask(xp, values, pattern))
     trace = _Trace(entries, body, pattern, values, batch, h, (hu, rz, candidate), prologue, needs)
     return (trace.in_order(xp, h[batch:]),), trace
 
@@ -199,8 +224,8 @@ def _gru_backward(xp, trace: _Trace, dh, rows: int) -> dict:
     hu, rz, candidate = trace.saved
     ga, ghu = xp.empty_like(hu), xp.empty_like(hu)
     weight = trace.values[trace.pattern.recurrent]
-    trace.entries.backward(trace.h, hu, rz, candidate, dh, ga, ghu, weight, trace.batch,
-                                        kernel_threads())
+    trace.entries.backward(trace.h, hu, rz, candidate, dh, ga, ghu, weight, trace.batch, kernel_threads(),
+                           _mask(xp, trace.values, trace.pattern))
     return trace.input_grads(xp, ga, {}, recurrent_rhs=ghu)
 
 
@@ -221,8 +246,8 @@ def _lstm_forward(xp, entries, body, pattern, values, batch, needs):
     cells[:batch] = values[pattern.cell_initial]
     gates, tanh_c = xp.empty((4, rows, width), dtype=h.dtype), xp.empty((rows, width), dtype=h.dtype)
     scratch = xp.empty((batch, 4 * width), dtype=h.dtype)
-    entries.forward(source, x_weight, values[pattern.recurrent], h, cells, gates, tanh_c, scratch,
-                                  bias, kernel_threads())
+    entries.forward(source, x_weight, values[pattern.recurrent], h, cells, gates, tanh_c, scratch, bias,
+                    kernel_threads(), _mask(xp, values, pattern))
     trace = _Trace(entries, body, pattern, values, batch, h, (cells, gates, tanh_c), prologue, needs)
     return (trace.in_order(xp, h[batch:]), trace.in_order(xp, cells[batch:])), trace
 
@@ -236,7 +261,7 @@ def _lstm_backward(xp, trace: _Trace, dh, rows: int) -> dict:
     dense = pattern.dense
     bias_grad = xp.empty(4 * width, dtype=dh.dtype) if dense is not None and dense[2] else None
     trace.entries.backward(gates, cells, tanh_c, dh, dc, ga, values[pattern.recurrent], bias_grad,
-                                         kernel_threads())
+                           kernel_threads(), _mask(xp, values, pattern))
     grads = {pattern.cell_initial: dc}
     if bias_grad is not None:
         grads[dense[2]] = bias_grad  # summed by the kernel during its sweep

@@ -123,6 +123,16 @@ def states(rng, dtype, width=WIDTH, fill=np.nan):
     return h
 
 
+def dropout_mask(rng, dtype):
+    """A dropout mask of rate 0.3 (0 or 1 / 0.7, a row per sequence for every step)."""
+    return ((rng.random((BATCH, WIDTH)) >= 0.3) / 0.7).astype(dtype)
+
+
+def masked(make):
+    """The arguments of `make` with a dropout mask after its thread count."""
+    return lambda rng, dtype: (*make(rng, dtype), dropout_mask(rng, dtype))
+
+
 def lstm_sequence_args(projected):
     def make(rng, dtype):
         rows, w = STEPS * BATCH, WIDTH
@@ -139,6 +149,16 @@ def lstm_sequence_backward_args(rng, dtype):
     sequence_twins.lstm_sequence_forward(np, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias)
     return (gates, c, tanh_c, states(rng, dtype, fill=0.3), normal(rng, dtype, BATCH, WIDTH),
             np.full((STEPS * BATCH, 4 * WIDTH), np.nan, dtype), weight, np.full(4 * WIDTH, np.nan, dtype), threads)
+
+
+def masked_lstm_backward_args(rng, dtype):
+    """The backward's arguments after a forward under the same mask."""
+    pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads, mask = masked(lstm_sequence_args(False))(
+        rng, dtype)
+    sequence_twins.lstm_sequence_forward(np, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, 1, mask)
+    return (gates, c, tanh_c, states(rng, dtype, fill=0.3), normal(rng, dtype, BATCH, WIDTH),
+            np.full((STEPS * BATCH, 4 * WIDTH), np.nan, dtype), weight, np.full(4 * WIDTH, np.nan, dtype), threads,
+            mask)
 
 
 def elman_sequence_args(rng, dtype):
@@ -158,11 +178,16 @@ def gru_sequence_args(rng, dtype):
             *(np.full((rows, k * w), np.nan, dtype) for k in (3, 2, 1)), BATCH, 2)
 
 
-def gru_sequence_backward_args(rng, dtype):
+def gru_sequence_backward_args(rng, dtype, mask=None):
     pre, weight, h, hu, rz, nn, n, threads = gru_sequence_args(rng, dtype)
-    sequence_twins.gru_sequence_forward(np, pre, weight, h, hu, rz, nn, n)
+    sequence_twins.gru_sequence_forward(np, pre, weight, h, hu, rz, nn, n, 1, mask)
     return (h, hu, rz, nn, states(rng, dtype, fill=0.3), *(np.full((STEPS * BATCH, 3 * WIDTH), np.nan, dtype)
                                                            for _ in range(2)), weight, n, threads)
+
+
+def masked_gru_backward_args(rng, dtype):
+    mask = dropout_mask(rng, dtype)
+    return (*gru_sequence_backward_args(rng, dtype, mask), mask)
 
 
 FLOAT32 = (np.float32,)
@@ -250,12 +275,16 @@ CASES: dict[str, list[Case]] = {
                    Case(lambda rng, dtype: gemm_args(rng, dtype, m=48, k=5, n=64)[:3] + (False, None), (2,), FLOAT32,
                         SUMS, lambda args: {"rows": len(args[0])})],
     "transposed_gemm": [Case(transposed_args, (), FLOAT32, SUMS, lambda args: {"factors": 2, "contiguous_rows": True})],
-    "lstm_sequence_forward": [Case(lstm_sequence_args(projected), (3, 4, 5, 6), **SEQUENCE) for projected in (False, True)],
-    "lstm_sequence_backward": [Case(lstm_sequence_backward_args, (3, 4, 5, 7), **SEQUENCE)],
+    "lstm_sequence_forward": [Case(lstm_sequence_args(projected), (3, 4, 5, 6), **SEQUENCE) for projected in (False, True)]
+    + [Case(masked(lstm_sequence_args(False)), (3, 4, 5, 6), **SEQUENCE)],
+    "lstm_sequence_backward": [Case(lstm_sequence_backward_args, (3, 4, 5, 7), **SEQUENCE),
+                               Case(masked_lstm_backward_args, (3, 4, 5, 7), **SEQUENCE)],
     "elman_sequence_forward": [Case(elman_sequence_args, (2,), **SEQUENCE)],
     "elman_sequence_backward": [Case(elman_sequence_backward_args, (1, 2), **SEQUENCE)],
-    "gru_sequence_forward": [Case(gru_sequence_args, (2, 3, 4, 5), **SEQUENCE)],
-    "gru_sequence_backward": [Case(gru_sequence_backward_args, (4, 5, 6), **SEQUENCE)],
+    "gru_sequence_forward": [Case(gru_sequence_args, (2, 3, 4, 5), **SEQUENCE),
+                             Case(masked(gru_sequence_args), (2, 3, 4, 5), **SEQUENCE)],
+    "gru_sequence_backward": [Case(gru_sequence_backward_args, (4, 5, 6), **SEQUENCE),
+                              Case(masked_gru_backward_args, (4, 5, 6), **SEQUENCE)],
 }
 
 

@@ -159,6 +159,18 @@ def lstm_args(rng, dtype, steps, n, hidden, inputs, dense):
     return pre, x_weight, weight, h, c, gates, tanh_c, np.empty((n, 4 * hidden), dtype), bias
 
 
+def dropout_mask(rng, dtype, n, hidden, masked: bool):
+    """A dropout mask of rate 0.3 as the executor draws one (0 or 1 / 0.7, a row per sequence), or None."""
+    return ((rng.random((n, hidden)) >= 0.3) / 0.7).astype(dtype) if masked else None
+
+
+MASKED = pytest.mark.parametrize("masked", [False, True], ids=["", "dropout"])
+
+
+def copied(argument):
+    return argument.copy() if isinstance(argument, np.ndarray) else argument
+
+
 def gradient_rows(rng, like, n, dtype):
     dh = np.zeros(like.shape, dtype)
     dh[n:] = rng.standard_normal(dh[n:].shape)
@@ -168,22 +180,24 @@ def gradient_rows(rng, like, n, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SEQUENCE_SHAPES)
 @pytest.mark.parametrize("dense", [True, False], ids=["dense-input", "projected"])
-def test_lstm_sequence(dtype, shape, dense, executor):
+@MASKED
+def test_lstm_sequence(dtype, shape, dense, masked, executor):
     steps, n, hidden, inputs = shape
     forward = lstm_args(np.random.default_rng(1), dtype, steps, n, hidden, inputs, dense)
+    mask = dropout_mask(np.random.default_rng(5), dtype, n, hidden, masked)
     arrays, launches = run_both(executor, dtype, entries.lstm_sequence_forward,
                                 sequence_twins.lstm_sequence_forward,
-                                lambda: [a if a is None else a.copy() for a in forward])
+                                lambda: [copied(a) for a in (*forward, 1, mask)])
     assert launches == {"lstm_sequence_forward": 1}
     assert_same(arrays, dtype, skip={7})
     h, c, gates, tanh_c = (arrays[at][1] for at in (3, 4, 5, 6))
     rng = np.random.default_rng(2)
     dh = gradient_rows(rng, h, n, dtype)
     backward = (gates, c, tanh_c, dh, rng.standard_normal((n, hidden)).astype(dtype),
-                np.empty((steps * n, 4 * hidden), dtype), forward[2], np.empty(4 * hidden, dtype))
+                np.empty((steps * n, 4 * hidden), dtype), forward[2], np.empty(4 * hidden, dtype), 1, mask)
     arrays, launches = run_both(executor, dtype, entries.lstm_sequence_backward,
                                 sequence_twins.lstm_sequence_backward,
-                                lambda: [a.copy() for a in backward])
+                                lambda: [copied(a) for a in backward])
     assert launches == {"lstm_sequence_backward": 1}
     assert_same(arrays, dtype)
 
@@ -213,16 +227,19 @@ def test_elman_sequence(dtype, shape, executor):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SEQUENCE_SHAPES)
-def test_gru_sequence(dtype, shape, executor):
+@MASKED
+def test_gru_sequence(dtype, shape, masked, executor):
     steps, n, hidden, _ = shape
     rows, rng = steps * n, np.random.default_rng(4)
+    mask = dropout_mask(rng, dtype, n, hidden, masked)
     pre = rng.standard_normal((rows, 3 * hidden)).astype(dtype)
     weight = (rng.standard_normal((hidden, 3 * hidden)) * 0.5).astype(dtype)
     h = np.zeros(((steps + 1) * n, hidden), dtype)
     h[:n] = rng.standard_normal((n, hidden))
 
     def forward_args():
-        return [pre.copy(), weight.copy(), h.copy(), *(np.empty((rows, k * hidden), dtype) for k in (3, 2, 1)), n]
+        return [pre.copy(), weight.copy(), h.copy(), *(np.empty((rows, k * hidden), dtype) for k in (3, 2, 1)), n, 1,
+                mask]
 
     arrays, launches = run_both(executor, dtype, entries.gru_sequence_forward, sequence_twins.gru_sequence_forward,
                                 forward_args)
@@ -233,7 +250,7 @@ def test_gru_sequence(dtype, shape, executor):
     arrays, launches = run_both(
         executor, dtype, entries.gru_sequence_backward, sequence_twins.gru_sequence_backward,
         lambda: [*(a.copy() for a in saved), dh.copy(), np.empty_like(saved[1]), np.empty_like(saved[1]),
-                 weight.copy(), n])
+                 weight.copy(), n, 1, mask])
     assert launches == {"gru_sequence_backward": 1}
     assert_same(arrays, dtype)
 

@@ -189,3 +189,34 @@ def test_a_one_step_window_of_float32_data_reaches_the_kernels(path, cell, monke
     assert got[0] == want[0]
     for name in want[2]:
         np.testing.assert_array_equal(got[2][name], want[2][name], err_msg=name)
+
+
+@pytest.mark.parametrize("path", [*WITH_GEMMS, accel.CUDA, accel.TWINS])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_cells_own_dropout_runs_in_the_whole_loop_kernels_as_the_generic_scan_runs_it(cell, path, monkeypatch):
+    """A cell's dropout (one mask per sequence, at every step) reaches the kernels: each step's h is kept
+    masked, as the next step and the output read it, and its gradient is masked before the cell's vjp. The
+    loss and every gradient are the generic scan's (the same draws); an Elman layer's dropout still runs the
+    generic scan (its vjp reads its own output, which the kernels keep only masked)."""
+    force_path(monkeypatch, path)
+    units = f"layer h[16] {cell} dropout=0.4\n output y[2] identity"
+    fused, generic = (program(units, "x -> h -> y", dtype="float32") for _ in range(2))
+    bodies = [ins.attrs["body"] for ins in fused.train_plan.instrs if ins.op.name == "scan"]
+    assert [body.pattern.mask for body in bodies] == ["random:h.dropout"]
+    for plan in (generic.train_plan, generic.eval_plan):
+        for ins in plan.instrs:
+            ins.attrs.pop("fused", None)
+    x, y = batch(n=12, steps=6, seed=3)
+    targets = rows(y, start=0, steps=6, total=6)
+    taken = Taken(monkeypatch)
+    got = fused.loss_and_grads({"x": x}, targets.data, rows=targets.rows, rng=np.random.default_rng(4))
+    assert taken.got == (STEP_LOOP if path == accel.TWINS else WHOLE_LOOP)  # cuda: the emulated kernels
+    taken.got.clear()
+    want = generic.loss_and_grads({"x": x}, targets.data, rows=targets.rows, rng=np.random.default_rng(4))
+    assert taken.got == NO_LOOP
+    assert np.isclose(got[0], want[0], rtol=1e-5)
+    for name in want[2]:
+        assert np.abs(want[2][name]).max() > 1e-4, name
+        np.testing.assert_allclose(got[2][name], want[2][name], rtol=2e-4, atol=1e-5, err_msg=name)
+    elman = program("layer h[16] tanh dropout=0.4\n output y[2] identity", ELMAN[1], dtype="float32")
+    assert [ins.attrs["body"].pattern for ins in elman.train_plan.instrs if ins.op.name == "scan"] == [None]

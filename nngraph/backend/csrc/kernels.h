@@ -89,6 +89,7 @@ typedef struct {
     const float *pre, *x_weight, *weight, *bias; /* the weights packed by the path's pack_strips */
     float *h, *c, *gates, *tanh_c, *scratch;
     Py_ssize_t n, width, k, steps, slot;
+    const float *mask; /* NULL, or a dropout mask (n, width): every step's h is written masked */
 } LstmForward;
 
 typedef struct {
@@ -96,6 +97,7 @@ typedef struct {
     float *dh, *dc, *da;
     double *bias_sums; /* NULL, or a row of 4w per SPLIT_ROWS sequences: each part sums its da rows in its own */
     Py_ssize_t n, width, steps, slot;
+    const float *mask; /* the forward's: each step's dh is masked before the cell's vjp */
 } LstmBackward;
 
 typedef struct {
@@ -113,12 +115,14 @@ typedef struct {
 typedef struct {
     const float *pre, *weight;
     float *h, *hu, *rz, *nn;
+    const float *mask; /* as LstmForward's */
     Py_ssize_t n, width, steps;
 } GruForward;
 
 typedef struct {
     const float *h, *hu, *rz, *nn, *weight_t;
     float *dh, *gx, *ghu;
+    const float *mask; /* as LstmBackward's */
     Py_ssize_t n, width, steps;
 } GruBackward;
 

@@ -50,6 +50,11 @@ static void gru_backward_float(const float *g, const float *rz, const float *nn,
     }
 }
 
+/* x[j] *= mask[j]: a step's block of h, or of its gradient, under a dropout mask (mask NULL: none) */
+static void apply_mask(float *x, const float *mask, Py_ssize_t n) {
+    if (mask) IVDEP for (Py_ssize_t j = 0; j < n; j++) x[j] *= mask[j];
+}
+
 /* sums[j] += row[j], in double: the bias gradient of a whole sequence, one row at a time */
 static void add_to_sums(double *sums, const float *row, Py_ssize_t n) {
     IVDEP for (Py_ssize_t j = 0; j < n; j++) sums[j] += row[j];
@@ -73,6 +78,7 @@ static void lstm_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
         }
         lstm_forward_float(step_pre, added, s->c + at, s->gates + at, s->slot, s->c + at + block, s->tanh_c + at,
                            s->h + at + block, rows, width);
+        apply_mask(s->h + at + block, s->mask ? s->mask + r0 * width : NULL, rows * width);
     }
 }
 
@@ -83,6 +89,7 @@ static void lstm_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
     for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
         Py_ssize_t at = t * block + r0 * width;
         float *da = s->da + 4 * at;
+        apply_mask(s->dh + at + block, s->mask ? s->mask + r0 * width : NULL, rows * width);
         lstm_backward_float(s->gates + at, s->slot, s->c + at, s->tanh_c + at, s->dh + at + block,
                             s->dc + r0 * width, da, rows, width);
         strips_gemm(da, gate_row, s->weight_t, s->dh + at, width, rows, width, gate_row, NULL, 1);
@@ -120,6 +127,7 @@ static void gru_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
         float *hu = s->hu + 3 * at;
         strips_gemm(s->h + at, w, s->weight, hu, 3 * w, rows, 3 * w, w, NULL, 0);
         gru_forward_float(s->pre + 3 * at, hu, s->h + at, s->rz + 2 * at, s->nn + at, s->h + at + block, rows, w);
+        apply_mask(s->h + at + block, s->mask ? s->mask + r0 * w : NULL, rows * w);
     }
 }
 
@@ -129,6 +137,7 @@ static void gru_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
     for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
         Py_ssize_t at = t * block + r0 * w;
         float *ghu = s->ghu + 3 * at;
+        apply_mask(s->dh + at + block, s->mask ? s->mask + r0 * w : NULL, rows * w);
         gru_backward_float(s->dh + at + block, s->rz + 2 * at, s->nn + at, s->hu + 3 * at, s->h + at, s->gx + 3 * at,
                            ghu, s->dh + at, rows, w);
         strips_gemm(ghu, 3 * w, s->weight_t, s->dh + at, w, rows, w, 3 * w, NULL, 1);

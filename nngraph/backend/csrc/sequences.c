@@ -5,7 +5,7 @@
 #include "kernels.h"
 
 PyDoc_STRVAR(lstm_sequence_forward_doc,
-"lstm_sequence_forward(pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1)\n\n"
+"lstm_sequence_forward(pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1, mask=None)\n\n"
 "Every step of a float32 LSTM layer whose only recurrence is its own (h_(t-1) -> h_t). pre (T*n, k)\n"
 "with x_weight (k, 4w): the rows of the layer's one input, multiplied in per step; or, x_weight None, pre\n"
 "(T*n, 4w) already the input's product. Per step, scratch = (x_t @ x_weight) + bias + h_(t-1) @ weight\n"
@@ -13,16 +13,18 @@ PyDoc_STRVAR(lstm_sequence_forward_doc,
 "order (i, f, g, o), as the layer keeps them: reordered into slots (and the sigmoid slots halved) here.\n"
 "h and c ((T+1)*n, w): the initial state in the first n rows, step t written to rows (t+1)*n...;\n"
 "gates (4, T*n, w) and tanh_c (T*n, w) receive every step's values; scratch (n, 4w). The sequences\n"
-"are independent, so `threads` threads each run every step for a block of them.");
+"are independent, so `threads` threads each run every step for a block of them. mask (n, w) or None:\n"
+"a dropout mask, one row per sequence for every step: each step's h is written masked.");
 
 PyDoc_STRVAR(lstm_sequence_backward_doc,
-"lstm_sequence_backward(gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1)\n\n"
+"lstm_sequence_backward(gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1, mask=None)\n\n"
 "The reverse sweep of lstm_sequence_forward: per step t from the last, lstm_backward into da's rows\n"
 "t*n... (parameter column order), then dh[t*n...] += da_t @ weight.T (weight (w, 4w): the recurrent\n"
 "weight in parameter order). dh ((T+1)*n, w): step t's gradient in rows (t+1)*n...; the first n rows\n"
 "receive the initial state's. dc (n, w): in, the last cell's gradient; out, the initial cell's.\n"
 "bias_grad (4w,) or None: receives the sum of da's rows (the bias gradient), added up in double.\n"
-"`threads` as in lstm_sequence_forward.");
+"`threads` as in lstm_sequence_forward. mask: the forward's; each step's rows of dh are multiplied by\n"
+"it (in place) before the step's vjp.");
 
 PyDoc_STRVAR(elman_sequence_forward_doc,
 "elman_sequence_forward(pre, weight, h, n, threads=1)\n\n"
@@ -39,18 +41,19 @@ PyDoc_STRVAR(elman_sequence_backward_doc,
 "in the forward; dh's first n rows receive the initial state's gradient.");
 
 PyDoc_STRVAR(gru_sequence_forward_doc,
-"gru_sequence_forward(pre, weight, h, hu, rz, nn, n, threads=1)\n\n"
+"gru_sequence_forward(pre, weight, h, hu, rz, nn, n, threads=1, mask=None)\n\n"
 "Every step of a float32 GRU layer whose only recurrence is its own, for n sequences (gate blocks r, z,\n"
 "n; nngraph/backend/twins.py). pre (T*n, 3w): the inputs' product and the bias for every step; weight\n"
 "(w, 3w): U; h ((T+1)*n, w): the initial state in the first n rows, step t written to rows (t+1)*n...;\n"
 "hu (T*n, 3w) receives h_(t-1) @ U, rz (T*n, 2w) the gates r and z, nn (T*n, w) the candidate.\n"
-"`threads` as in lstm_sequence_forward.");
+"`threads` and mask as in lstm_sequence_forward.");
 
 PyDoc_STRVAR(gru_sequence_backward_doc,
-"gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1)\n\n"
+"gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1, mask=None)\n\n"
 "The reverse sweep of gru_sequence_forward: per step t from the last, the gradients of the step's\n"
 "pre-activations into gx's rows t*n... (T*n, 3w) and of hu into ghu's, then dh_(t-1) += dh_t * z +\n"
-"ghu_t @ weight.T. dh ((T+1)*n, w) laid out as h; its first n rows receive the initial state's.");
+"ghu_t @ weight.T. dh ((T+1)*n, w) laid out as h; its first n rows receive the initial state's. mask as\n"
+"in lstm_sequence_backward.");
 
 PyDoc_STRVAR(transposed_gemm_doc,
 "transposed_gemm(a, b, out, accumulate=False, threads=1)\n\n"
@@ -58,6 +61,17 @@ PyDoc_STRVAR(transposed_gemm_doc,
 "rows: a weight's gradient summed over every step of a sequence. a may be a tuple or list of arrays\n"
 "(k, m_i), taken side by side (out has sum m_i rows): the gradients of several weights that multiply\n"
 "the same b, in one pass over it. `threads` threads each compute a block of out's columns.");
+
+/* the optional dropout mask (n, width), one row per sequence: *mask NULL where obj is None; -1 with the
+ * exception set */
+static int take_mask(Arg *arg, PyObject *obj, Py_ssize_t n, Py_ssize_t width, const float **mask) {
+    int dtype = F32;
+    *mask = NULL;
+    if (obj == Py_None) return 0;
+    if (take(arg, obj, "mask", 2, 0, &dtype) < 0 || same_shape(arg, n, width, "mask") < 0) return -1;
+    *mask = arg->view.buf;
+    return 0;
+}
 
 /* a thread count from Python: at least 1 */
 static int thread_count(int threads) { return threads < 1 ? 1 : threads; }
@@ -84,21 +98,23 @@ static int run_with_packed(const Isa *isa, part_body body, const void *job, cons
 
 static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
     const Isa *isa = path_of(self);
-    PyObject *o[9];
+    PyObject *o[10];
+    o[9] = Py_None;
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO|i:lstm_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &o[7], &o[8], &threads))
+    const float *mask;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO|iO:lstm_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &o[8], &threads, &o[9]))
         return NULL;
-    Arg a[9];
+    Arg a[10];
     memset(a, 0, sizeof a);
     int dtype = 0;
     static const char *names[9] = {"pre", "x_weight", "weight", "h", "c", "gates", "tanh_c", "scratch", "bias"};
     static const int dims[9] = {2, 2, 2, 2, 2, 3, 2, 2, 1}, writes[9] = {0, 0, 0, 1, 1, 1, 1, 1, 0};
     for (int k = 0; k < 9; k++)
-        if (o[k] != Py_None && take(&a[k], o[k], names[k], dims[k], writes[k], &dtype) < 0) return finish(a, 9, 0);
+        if (o[k] != Py_None && take(&a[k], o[k], names[k], dims[k], writes[k], &dtype) < 0) return finish(a, 10, 0);
     if (dtype != F32 || o[0] == Py_None || o[2] == Py_None) {
         PyErr_SetString(PyExc_TypeError, "lstm_sequence_forward needs float32 arrays");
-        return finish(a, 9, 0);
+        return finish(a, 10, 0);
     }
     int projected = o[1] == Py_None;
     Py_ssize_t n = a[7].view.shape[0], width = a[2].view.shape[0], k = a[0].view.shape[1];
@@ -108,12 +124,12 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
         same_shape(&a[2], width, 4 * width, "weight") < 0 || same_shape(&a[3], rows + n, width, "h") < 0 ||
         same_shape(&a[4], rows + n, width, "c") < 0 || same_shape(&a[6], rows, width, "tanh_c") < 0 ||
         same_shape(&a[7], n, 4 * width, "scratch") < 0)
-        return finish(a, 9, 0);
+        return finish(a, 10, 0);
     if (o[8] != Py_None && a[8].view.shape[0] != 4 * width) {
         PyErr_Format(PyExc_ValueError, "bias must have %zd values", 4 * width);
-        return finish(a, 9, 0);
+        return finish(a, 10, 0);
     }
-    if (gates_fit(&a[5], rows, width) < 0) return finish(a, 9, 0);
+    if (gates_fit(&a[5], rows, width) < 0 || take_mask(&a[9], o[9], n, width, &mask) < 0) return finish(a, 10, 0);
     {
         /* the weights strip by strip and in slot order, read at every step: see pack_strips */
         Py_ssize_t x_size = projected ? 0 : isa->strips_size(k, 4 * width),
@@ -121,7 +137,7 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
         float *packed = PyMem_RawMalloc((x_size + w_size + 4 * width) * sizeof(float)), *bias = NULL;
         if (!packed) {
             PyErr_NoMemory();
-            return finish(a, 9, 0);
+            return finish(a, 10, 0);
         }
         if (o[8] != Py_None) {
             bias = packed + x_size + w_size;
@@ -133,7 +149,7 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
         }
         LstmForward job = {a[0].view.buf, projected ? NULL : packed, packed + x_size, bias, a[3].view.buf,
                                a[4].view.buf, a[5].view.buf, a[6].view.buf, a[7].view.buf, n, width, k, steps,
-                               a[5].view.strides[0] / a[5].view.itemsize};
+                               a[5].view.strides[0] / a[5].view.itemsize, mask};
         Py_BEGIN_ALLOW_THREADS
         if (!projected) isa->pack_strips(a[1].view.buf, 4 * width, 1, k, 4 * width, width, packed);
         isa->pack_strips(a[2].view.buf, 4 * width, 1, width, 4 * width, width, packed + x_size);
@@ -141,17 +157,19 @@ static PyObject *py_lstm_sequence_forward(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
         PyMem_RawFree(packed);
     }
-    return finish(a, 9, 1);
+    return finish(a, 10, 1);
 }
 
 static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
     const Isa *isa = path_of(self);
-    PyObject *o[8];
+    PyObject *o[9];
+    o[8] = Py_None;
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "OOOOOOOO|i:lstm_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &o[7], &threads))
+    const float *mask;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO|iO:lstm_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &threads, &o[8]))
         return NULL;
-    Arg a[8];
+    Arg a[9];
     memset(a, 0, sizeof a);
     int dtype = 0, with_bias = o[7] != Py_None;
     double *sums = NULL;
@@ -174,7 +192,7 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "bias_grad must have %zd values", 4 * width);
         goto fail;
     }
-    if (gates_fit(&a[0], rows, width) < 0) goto fail;
+    if (gates_fit(&a[0], rows, width) < 0 || take_mask(&a[8], o[8], n, width, &mask) < 0) goto fail;
     {
         Py_ssize_t blocks = (n + SPLIT_ROWS - 1) / SPLIT_ROWS;
         sums = with_bias ? PyMem_RawCalloc(blocks * 4 * width, sizeof(double)) : NULL;
@@ -184,7 +202,7 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
         }
         LstmBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, NULL, a[3].view.buf,
                                 a[4].view.buf, a[5].view.buf, sums, n, width, steps,
-                                a[0].view.strides[0] / a[0].view.itemsize};
+                                a[0].view.strides[0] / a[0].view.itemsize, mask};
         if (run_with_packed(isa, isa->lstm_backward_rows, &job, &job.weight_t, a[6].view.buf, 1, 4 * width, 4 * width,
                             width, n, threads) < 0)
             goto fail; /* weight^T: rows and columns swapped */
@@ -196,10 +214,10 @@ static PyObject *py_lstm_sequence_backward(PyObject *self, PyObject *args) {
         }
     }
     PyMem_RawFree(sums);
-    return finish(a, 8, 1);
+    return finish(a, 9, 1);
 fail:
     PyMem_RawFree(sums);
-    return finish(a, 8, 0);
+    return finish(a, 9, 0);
 }
 
 
@@ -270,52 +288,58 @@ static PyObject *py_elman_sequence_backward(PyObject *self, PyObject *args) {
 
 static PyObject *py_gru_sequence_forward(PyObject *self, PyObject *args) {
     const Isa *isa = path_of(self);
-    PyObject *o[6];
+    PyObject *o[7];
+    o[6] = Py_None;
     Py_ssize_t n;
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "OOOOOOn|i:gru_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &n,
-                          &threads))
+    const float *mask;
+    if (!PyArg_ParseTuple(args, "OOOOOOn|iO:gru_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &n,
+                          &threads, &o[6]))
         return NULL;
-    Arg a[6];
+    Arg a[7];
     memset(a, 0, sizeof a);
     static const char *names[6] = {"pre", "weight", "h", "hu", "rz", "nn"};
     static const int writes[6] = {0, 0, 1, 1, 1, 1};
-    if (take_f32(a, o, names, writes, 6, "gru_sequence_forward") < 0) return finish(a, 6, 0);
+    if (take_f32(a, o, names, writes, 6, "gru_sequence_forward") < 0) return finish(a, 7, 0);
     Py_ssize_t w = a[1].view.shape[0], steps = whole_steps(&a[0], n, "pre"), rows = steps * n;
     if (steps < 0 || same_shape(&a[0], rows, 3 * w, "pre") < 0 || same_shape(&a[1], w, 3 * w, "weight") < 0 ||
         same_shape(&a[2], rows + n, w, "h") < 0 || same_shape(&a[3], rows, 3 * w, "hu") < 0 ||
-        same_shape(&a[4], rows, 2 * w, "rz") < 0 || same_shape(&a[5], rows, w, "nn") < 0)
-        return finish(a, 6, 0);
-    GruForward job = {a[0].view.buf, NULL, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf, n, w, steps};
+        same_shape(&a[4], rows, 2 * w, "rz") < 0 || same_shape(&a[5], rows, w, "nn") < 0 ||
+        take_mask(&a[6], o[6], n, w, &mask) < 0)
+        return finish(a, 7, 0);
+    GruForward job = {a[0].view.buf, NULL, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf, mask, n, w, steps};
     if (run_with_packed(isa, isa->gru_forward_rows, &job, &job.weight, a[1].view.buf, 3 * w, 1, w, 3 * w, n, threads) < 0)
-        return finish(a, 6, 0);
-    return finish(a, 6, 1);
+        return finish(a, 7, 0);
+    return finish(a, 7, 1);
 }
 
 static PyObject *py_gru_sequence_backward(PyObject *self, PyObject *args) {
     const Isa *isa = path_of(self);
-    PyObject *o[8];
+    PyObject *o[9];
+    o[8] = Py_None;
     Py_ssize_t n;
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOn|i:gru_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &o[7], &n, &threads))
+    const float *mask;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOn|iO:gru_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &n, &threads, &o[8]))
         return NULL;
-    Arg a[8];
+    Arg a[9];
     memset(a, 0, sizeof a);
     static const char *names[8] = {"h", "hu", "rz", "nn", "dh", "gx", "ghu", "weight"};
     static const int writes[8] = {0, 0, 0, 0, 1, 1, 1, 0};
-    if (take_f32(a, o, names, writes, 8, "gru_sequence_backward") < 0) return finish(a, 8, 0);
+    if (take_f32(a, o, names, writes, 8, "gru_sequence_backward") < 0) return finish(a, 9, 0);
     Py_ssize_t w = a[7].view.shape[0], steps = whole_steps(&a[1], n, "hu"), rows = steps * n;
     if (steps < 0 || same_shape(&a[0], rows + n, w, "h") < 0 || same_shape(&a[1], rows, 3 * w, "hu") < 0 ||
         same_shape(&a[2], rows, 2 * w, "rz") < 0 || same_shape(&a[3], rows, w, "nn") < 0 ||
         same_shape(&a[4], rows + n, w, "dh") < 0 || same_shape(&a[5], rows, 3 * w, "gx") < 0 ||
-        same_shape(&a[6], rows, 3 * w, "ghu") < 0 || same_shape(&a[7], w, 3 * w, "weight") < 0)
-        return finish(a, 8, 0);
+        same_shape(&a[6], rows, 3 * w, "ghu") < 0 || same_shape(&a[7], w, 3 * w, "weight") < 0 ||
+        take_mask(&a[8], o[8], n, w, &mask) < 0)
+        return finish(a, 9, 0);
     GruBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, NULL, a[4].view.buf,
-                       a[5].view.buf, a[6].view.buf, n, w, steps};
+                       a[5].view.buf, a[6].view.buf, mask, n, w, steps};
     if (run_with_packed(isa, isa->gru_backward_rows, &job, &job.weight_t, a[7].view.buf, 1, 3 * w, 3 * w, w, n, threads) < 0)
-        return finish(a, 8, 0); /* weight^T: rows and columns swapped */
-    return finish(a, 8, 1);
+        return finish(a, 9, 0); /* weight^T: rows and columns swapped */
+    return finish(a, 9, 1);
 }
 
 #define MAX_FACTORS 16

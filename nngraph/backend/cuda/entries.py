@@ -79,25 +79,28 @@ def _sequence(kernels, name: str, n: int, hidden: int, state_width: int, itemsiz
     return True
 
 
-def lstm_sequence_forward(kernels, xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1):
+def lstm_sequence_forward(kernels, xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads=1,
+                          mask=None):
     n, hidden = scratch.shape[0], weight.shape[0]
-    if _contiguous(h, c, gates, tanh_c):
+    if _contiguous(h, c, gates, tanh_c, mask):
         projection = pre if x_weight is None else pre @ lstm_slot_params(xp, x_weight)  # every step, one GEMM
         if bias is not None:
             projection = projection + lstm_slot_params(xp, bias)
         projection = xp.ascontiguousarray(projection)
         if _sequence(kernels, "lstm_sequence_forward", n, hidden, 2 * hidden, h.itemsize, projection,
-                     lstm_slot_params(xp, weight), h, c, gates, tanh_c, len(projection) // n, n, hidden):
+                     lstm_slot_params(xp, weight), h, c, gates, tanh_c, mask, len(projection) // n, n, hidden,
+                     mask is not None):
             return
-    sequence_twins.lstm_sequence_forward(xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads)
+    sequence_twins.lstm_sequence_forward(xp, pre, x_weight, weight, h, c, gates, tanh_c, scratch, bias, threads, mask)
 
 
-def lstm_sequence_backward(kernels, xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1):
+def lstm_sequence_backward(kernels, xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads=1, mask=None):
     n, hidden = dc.shape
-    if not (_contiguous(gates, c, tanh_c, dh, dc, da) and _sequence(
+    if not (_contiguous(gates, c, tanh_c, dh, dc, da, mask) and _sequence(
             kernels, "lstm_sequence_backward", n, hidden, 4 * hidden, dh.itemsize, gates, c, tanh_c, dh, dc, da,
-            xp.ascontiguousarray(weight.T), len(tanh_c) // n, n, hidden)):
-        return sequence_twins.lstm_sequence_backward(xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads)
+            xp.ascontiguousarray(weight.T), mask, len(tanh_c) // n, n, hidden, mask is not None)):
+        return sequence_twins.lstm_sequence_backward(xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, threads,
+                                                     mask)
     if bias_grad is not None:
         bias_grad[...] = da.sum(axis=0, dtype=xp.float64)
 
@@ -118,21 +121,21 @@ def elman_sequence_backward(kernels, xp, h, dh, da, weight, n, threads=1):
         sequence_twins.elman_sequence_backward(xp, h, dh, da, weight, n, threads)
 
 
-def gru_sequence_forward(kernels, xp, pre, weight, h, hu, rz, nn, n, threads=1):
+def gru_sequence_forward(kernels, xp, pre, weight, h, hu, rz, nn, n, threads=1, mask=None):
     hidden = weight.shape[0]
-    if not (_contiguous(h, hu, rz, nn) and _sequence(kernels, "gru_sequence_forward", n, hidden, 2 * hidden,
-                                                     h.itemsize, xp.ascontiguousarray(pre),
-                                                     xp.ascontiguousarray(weight), h, hu, rz, nn, len(pre) // n, n,
-                                                     hidden)):
-        sequence_twins.gru_sequence_forward(xp, pre, weight, h, hu, rz, nn, n, threads)
+    if not (_contiguous(h, hu, rz, nn, mask) and _sequence(kernels, "gru_sequence_forward", n, hidden, 2 * hidden,
+                                                           h.itemsize, xp.ascontiguousarray(pre),
+                                                           xp.ascontiguousarray(weight), h, hu, rz, nn, mask,
+                                                           len(pre) // n, n, hidden, mask is not None)):
+        sequence_twins.gru_sequence_forward(xp, pre, weight, h, hu, rz, nn, n, threads, mask)
 
 
-def gru_sequence_backward(kernels, xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1):
+def gru_sequence_backward(kernels, xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1, mask=None):
     hidden = weight.shape[0]
-    if not (_contiguous(h, hu, rz, nn, dh, gx, ghu) and _sequence(
+    if not (_contiguous(h, hu, rz, nn, dh, gx, ghu, mask) and _sequence(
             kernels, "gru_sequence_backward", n, hidden, 3 * hidden, h.itemsize, h, hu, rz, nn, dh, gx, ghu,
-            xp.ascontiguousarray(weight.T), len(hu) // n, n, hidden)):
-        sequence_twins.gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads)
+            xp.ascontiguousarray(weight.T), mask, len(hu) // n, n, hidden, mask is not None)):
+        sequence_twins.gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads, mask)
 
 
 # ---- windows --------------------------------------------------------------------------------------------

@@ -200,12 +200,20 @@ __device__ __forceinline__ void walk_backward(real* step_grad, real* dh, const r
     }
 }
 
+// A dropout mask (n, H), one row per sequence for every step, where `masked`: unit j of sequence b's h_t is
+// written (and read by step t + 1) times mask[b H + j], and its gradient is multiplied by it before the cell's
+// vjp. Without one, 1.
+__device__ __forceinline__ real mask_of(const real* mask, int masked, index_t b, int hidden, int j) {
+    return masked ? mask[b * hidden + j] : (real)1;
+}
+
 // Every step of an LSTM layer: pre (steps n, 4H) the input projection and bias in slot order, weight (H, 4H)
 // the recurrent weight in slot order (sigmoid slots halved); writes gates (4, steps n, H), tanh_c, h, c.
 extern "C" __global__ void lstm_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
                                                  real* __restrict__ h, real* __restrict__ c,
                                                  real* __restrict__ gates, real* __restrict__ tanh_c,
-                                                 int steps, int n, int hidden) {
+                                                 const real* __restrict__ mask, int steps, int n, int hidden,
+                                                 int masked) {
     NNG_SHARED(real, state);  // h_(t-1) and h_t of this block's sequence
     const index_t rows = (index_t)steps * n;
     walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
@@ -216,8 +224,9 @@ extern "C" __global__ void lstm_sequence_forward(const real* __restrict__ pre, c
         for (int s = 0; s < 4; ++s) gates[s * rows * hidden + row * hidden + j] = cell.gate[s];
         c[(row + n) * hidden + j] = cell.c;
         tanh_c[row * hidden + j] = cell.tanh_c;
-        h[(row + n) * hidden + j] = cell.h;
-        return cell.h;
+        const real value = cell.h * mask_of(mask, masked, row % n, hidden, j);
+        h[(row + n) * hidden + j] = value;
+        return value;
     });
 }
 
@@ -227,14 +236,15 @@ extern "C" __global__ void lstm_sequence_forward(const real* __restrict__ pre, c
 extern "C" __global__ void lstm_sequence_backward(const real* __restrict__ gates, const real* __restrict__ c,
                                                   const real* __restrict__ tanh_c, real* __restrict__ dh,
                                                   real* __restrict__ dc, real* __restrict__ da,
-                                                  const real* __restrict__ weight_t, int steps, int n, int hidden) {
+                                                  const real* __restrict__ weight_t, const real* __restrict__ mask,
+                                                  int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, step_da);  // da_t of this block's sequence, 4H
     const index_t rows = (index_t)steps * n;
     walk_backward(step_da, dh, weight_t, 4 * hidden, steps, n, hidden, [&](int b, index_t row, int j) {
         real gate[4], grad[4];
         for (int s = 0; s < 4; ++s) gate[s] = gates[s * rows * hidden + row * hidden + j];
-        lstm_cell_vjp(gate, c[row * hidden + j], tanh_c[row * hidden + j], dh[(row + n) * hidden + j],
-                      &dc[(index_t)b * hidden + j], grad);
+        const real g = dh[(row + n) * hidden + j] *= mask_of(mask, masked, b, hidden, j);
+        lstm_cell_vjp(gate, c[row * hidden + j], tanh_c[row * hidden + j], g, &dc[(index_t)b * hidden + j], grad);
         for (int s = 0; s < 4; ++s) {
             da[row * 4 * hidden + s * hidden + j] = grad[s];
             step_da[s * hidden + j] = grad[s];
@@ -270,7 +280,8 @@ extern "C" __global__ void elman_sequence_backward(const real* __restrict__ h, r
 // pre + hu, the candidate tanh(pre_n + r hu_n), h_t = (h_(t-1) - candidate) z + candidate.
 extern "C" __global__ void gru_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
                                                 real* __restrict__ h, real* __restrict__ hu, real* __restrict__ rz,
-                                                real* __restrict__ candidate, int steps, int n, int hidden) {
+                                                real* __restrict__ candidate, const real* __restrict__ mask,
+                                                int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, state);
     walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
         real product[3];
@@ -283,7 +294,7 @@ extern "C" __global__ void gru_sequence_forward(const real* __restrict__ pre, co
         rz[row * 2 * hidden + j] = r;
         rz[row * 2 * hidden + hidden + j] = z;
         candidate[row * hidden + j] = next;
-        const real value = (before[j] - next) * z + next;
+        const real value = ((before[j] - next) * z + next) * mask_of(mask, masked, row % n, hidden, j);
         h[(row + n) * hidden + j] = value;
         return value;
     });
@@ -294,10 +305,11 @@ extern "C" __global__ void gru_sequence_forward(const real* __restrict__ pre, co
 extern "C" __global__ void gru_sequence_backward(const real* __restrict__ h, const real* __restrict__ hu,
                                                  const real* __restrict__ rz, const real* __restrict__ candidate,
                                                  real* __restrict__ dh, real* __restrict__ gx, real* __restrict__ ghu,
-                                                 const real* __restrict__ weight_t, int steps, int n, int hidden) {
+                                                 const real* __restrict__ weight_t, const real* __restrict__ mask,
+                                                 int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, step_ghu);  // 3H
     walk_backward(step_ghu, dh, weight_t, 3 * hidden, steps, n, hidden, [&](int b, index_t row, int j) {
-        const real g = dh[(row + n) * hidden + j];
+        const real g = dh[(row + n) * hidden + j] *= mask_of(mask, masked, b, hidden, j);
         const real r = rz[row * 2 * hidden + j], z = rz[row * 2 * hidden + hidden + j];
         const real next = candidate[row * hidden + j];
         const real d_next = (g * ((real)1 - z)) * ((real)1 - next * next);
