@@ -194,7 +194,8 @@ TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
     Kernel("transposed_gemm", twins.transposed_gemm, "transposed_gemm", _packed_product, _transposed_gemm),
     *(Kernel(name, getattr(sequence_twins, name), name, _whole_sequence, cuda=getattr(cuda_entries, name))
       for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
-                   "gru_sequence_backward", "elman_sequence_forward", "elman_sequence_backward")),
+                   "gru_sequence_backward", "mgu_sequence_forward", "mgu_sequence_backward", "elman_sequence_forward",
+                   "elman_sequence_backward")),
 )}
 
 _compiled: dict[tuple[str, str], Callable] = {}  # (entry, path) -> its compiled version, made once

@@ -1,8 +1,8 @@
-"""The twins of the whole-sequence kernels (an LSTM, GRU or Elman layer whose only recurrence is its own):
+"""The twins of the whole-sequence kernels (an LSTM, GRU, MGU or Elman layer whose only recurrence is its own):
 step loops with the kernels' arguments and layouts (`csrc/sequences.c` documents them).
 
 `mask` (n, H) or None: a dropout mask of the layer's units, one row per sequence for every step (already
-scaled by 1 / (1 - rate)). The LSTM and GRU take one: each step's h is stored masked, which is what the next
+scaled by 1 / (1 - rate)). The LSTM, GRU and MGU take one: each step's h is stored masked, which is what the next
 step and the layer's readers see, and the backward sweep masks each step's gradient before the cell's vjp.
 Their cells' vjps read the gates and the previous (masked) h, never the step's own output, so nothing else
 changes. The Elman layer's vjp reads its own output, so a dropout there runs the generic scan.
@@ -17,7 +17,13 @@ a CPU without AVX2) the compiled step kernels still do their part. Each sequence
 from __future__ import annotations
 
 from nngraph.backend import accel
-from nngraph.backend.twins import gru_step_backward, gru_step_forward, lstm_slot_params
+from nngraph.backend.twins import (
+    gru_step_backward,
+    gru_step_forward,
+    lstm_slot_params,
+    mgu_step_backward,
+    mgu_step_forward,
+)
 
 
 def _steps(rows: int, n: int) -> range:
@@ -98,20 +104,40 @@ def elman_sequence_backward(xp, h, dh, da, weight, n, threads=1) -> None:
 def gru_sequence_forward(xp, pre, weight, h, hu, rz, nn, n, threads=1, mask=None) -> None:
     """Every step of a GRU layer: hu_t = h_(t-1) @ weight, then the step's gates, candidate and h_t (and
     h_t *= mask)."""
-    product = _product(xp, h, n)
-    for t in _steps(len(pre), n):
-        now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
-        product(h[now], weight, hu[now], False)
-        gru_step_forward(xp, pre[now], hu[now], h[now], rz[now], nn[now], h[after])
-        _masked(h[after], mask)
+    _gated_forward(xp, gru_step_forward, pre, weight, h, hu, rz, nn, n, mask)
 
 
 def gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1, mask=None) -> None:
     """The reverse sweep: dh_t *= mask, the step's vjp into gx's and ghu's rows, then dh_(t-1) += dh_t * z +
     ghu_t @ weight.T."""
+    _gated_backward(xp, gru_step_backward, h, hu, rz, nn, dh, gx, ghu, weight, n, mask)
+
+
+def mgu_sequence_forward(xp, pre, weight, h, hu, f, nn, n, threads=1, mask=None) -> None:
+    """Every step of an MGU layer, as gru_sequence_forward with its one gate f (N, H) in place of r and z."""
+    _gated_forward(xp, mgu_step_forward, pre, weight, h, hu, f, nn, n, mask)
+
+
+def mgu_sequence_backward(xp, h, hu, f, nn, dh, gx, ghu, weight, n, threads=1, mask=None) -> None:
+    """The reverse sweep of an MGU layer: dh_(t-1) += dh_t * f + ghu_t @ weight.T."""
+    _gated_backward(xp, mgu_step_backward, h, hu, f, nn, dh, gx, ghu, weight, n, mask)
+
+
+def _gated_forward(xp, step, pre, weight, h, hu, gates, nn, n, mask) -> None:
+    """The step loop of a cell that keeps its recurrence beside its input (a GRU or MGU): per step, hu_t =
+    h_(t-1) @ weight, then `step` writes the gates, the candidate and h_t."""
+    product = _product(xp, h, n)
+    for t in _steps(len(pre), n):
+        now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
+        product(h[now], weight, hu[now], False)
+        step(xp, pre[now], hu[now], h[now], gates[now], nn[now], h[after])
+        _masked(h[after], mask)
+
+
+def _gated_backward(xp, step, h, hu, gates, nn, dh, gx, ghu, weight, n, mask) -> None:
     weight_t, product = xp.ascontiguousarray(weight.T), _product(xp, gx, n)
     scratch = xp.empty((n, weight.shape[0]), dtype=gx.dtype)
     for t in reversed(_steps(len(hu), n)):
         now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
-        gru_step_backward(xp, _masked(dh[after], mask), rz[now], nn[now], hu[now], h[now], gx[now], ghu[now], dh[now])
+        step(xp, _masked(dh[after], mask), gates[now], nn[now], hu[now], h[now], gx[now], ghu[now], dh[now])
         product(ghu[now], weight_t, dh[now], True, scratch)

@@ -114,6 +114,39 @@ def gru_step_backward(xp, g, rz, candidate, hu, h_prev, gx, ghu, dh_prev) -> Non
     dh_prev += g * z
 
 
+# ---- the MGU step (the whole-sequence MGU kernel's step; ops/recurrent.py's mgu_gates runs it too) ------------
+
+
+def mgu_step_forward(xp, pre, hu, h_prev, f, candidate, h) -> None:
+    """pre (N, 2H): the inputs' product and bias; hu (N, 2H) = h_prev @ U. Writes the gate f = sigmoid(pre_f +
+    hu_f), the candidate n = tanh(pre_n + f * hu_n) and h = (1 - f) * n + f * h_prev (each (N, H)): the GRU's
+    step with one gate doing the work of r and z."""
+    hidden = h_prev.shape[1]
+    xp.add(pre[:, :hidden], hu[:, :hidden], out=f)
+    sigmoid(xp, f, out=f)
+    xp.multiply(f, hu[:, hidden:], out=candidate)
+    candidate += pre[:, hidden:]
+    xp.tanh(candidate, out=candidate)
+    xp.subtract(h_prev, candidate, out=h)
+    h *= f
+    h += candidate
+
+
+def mgu_step_backward(xp, g, f, candidate, hu, h_prev, gx, ghu, dh_prev) -> None:
+    """Its vjp: g (N, H) the gradient of h. Writes the gradients of pre into gx and of hu into ghu (each
+    (N, 2H)), and adds g * f to dh_prev."""
+    hidden = h_prev.shape[1]
+    df, dn = gx[:, :hidden], gx[:, hidden:]
+    xp.multiply(g, 1 - f, out=dn)
+    dn *= 1 - candidate * candidate
+    xp.multiply(g, h_prev - candidate, out=df)
+    df += dn * hu[:, hidden:]
+    df *= f * (1 - f)
+    ghu[...] = gx
+    ghu[:, hidden:] *= f
+    dh_prev += g * f
+
+
 # ---- activations: the one definition of the element-wise ones (ops/activations.py runs them), and a dense
 # layer's bias and activation as the GPU fuses them --------------------------------------------------------
 

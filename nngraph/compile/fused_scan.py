@@ -1,7 +1,7 @@
-"""Scan bodies that the accelerated computations recognise: a single LSTM, GRU or tanh (Elman) layer whose only
-recurrence is its own `h -> h delay 1`, with no loss reading its pre-activation, and no dropout but an LSTM's or
-GRU's own (its mask, one per sequence, goes to the kernels: an Elman step's vjp reads its own output, which the
-kernels keep only masked). The lowering
+"""Scan bodies that the accelerated computations recognise: a single LSTM, GRU, MGU or tanh (Elman) layer whose only
+recurrence is its own `h -> h delay 1`, with no loss reading its pre-activation, and no dropout but a cell's own
+(its mask, one per sequence, goes to the kernels: an Elman step's vjp reads its own output, which the kernels
+keep only masked). The lowering
 records such a body's `Pattern`; at run time `fused_implementation` runs it as the whole-sequence entries of
 `backend.accel` (one compiled call where the kernels apply, float32 and a batch their small GEMM serves; else
 the entries' step-loop twins). Any other body runs the generic scan (`compile.scan_step`); both compute the
@@ -32,7 +32,7 @@ from nngraph.ops.dense import column_sums
 
 @dataclass(frozen=True)
 class Pattern:
-    cell: str  # lstm | gru | elman
+    cell: str  # lstm | gru | mgu | elman
     value: str  # the layer's value slot (its dropped value under dropout)
     recurrent: str  # its own recurrent weight
     sequence: str  # the prologue's output: the layer's input projection and bias, all steps
@@ -72,8 +72,8 @@ def _cell_initial(body, name: str) -> str:
 # the step ops of each pattern: anything else (another recurrent edge, a dropout but the own one of a cell in
 # _MASKED) is not one
 _STEP_OPS = {"lstm": {"matmul", "add", "lstm_gates", "columns"}, "gru": {"matmul", "gru_gates"},
-             "elman": {"matmul", "add", "tanh"}}
-_MASKED = ("lstm", "gru")
+             "mgu": {"matmul", "mgu_gates"}, "elman": {"matmul", "add", "tanh"}}
+_MASKED = ("lstm", "gru", "mgu")
 
 
 def _own_dropout(body, name: str):
@@ -208,23 +208,25 @@ def _elman_backward(xp, trace: _Trace, dh, rows: int) -> dict:
     return trace.input_grads(xp, ga, {})
 
 
-def _gru_forward(xp, entries, body, pattern, values, batch, needs):
+def _gated_forward(xp, entries, body, pattern, values, batch, needs):
+    """A GRU (3 gate blocks: r, z, n) or MGU (2: f, n)."""
     prologue = interpret.forward(xp, body.prologue, values)
     pre = _in_order(xp, values[pattern.sequence], batch, body.reverse)
-    rows, width = len(pre), pre.shape[1] // 3
+    blocks = _GATE_BLOCKS[pattern.cell]
+    rows, width = len(pre), pre.shape[1] // blocks
     h = _with_initial(xp, values, pattern, batch, rows)
-    hu, rz, candidate = (xp.empty((rows, k * width), dtype=pre.dtype) for k in (3, 2, 1))
-    entries.forward(pre, values[pattern.recurrent], h, hu, rz, candidate, batch, kernel_threads(),
+    hu, gates, candidate = (xp.empty((rows, k * width), dtype=pre.dtype) for k in (blocks, blocks - 1, 1))
+    entries.forward(pre, values[pattern.recurrent], h, hu, gates, candidate, batch, kernel_threads(),
                     _mask(xp, values, pattern))
-    trace = _Trace(entries, body, pattern, values, batch, h, (hu, rz, candidate), prologue, needs)
+    trace = _Trace(entries, body, pattern, values, batch, h, (hu, gates, candidate), prologue, needs)
     return (trace.in_order(xp, h[batch:]),), trace
 
 
-def _gru_backward(xp, trace: _Trace, dh, rows: int) -> dict:
-    hu, rz, candidate = trace.saved
+def _gated_backward(xp, trace: _Trace, dh, rows: int) -> dict:
+    hu, gates, candidate = trace.saved
     ga, ghu = xp.empty_like(hu), xp.empty_like(hu)
     weight = trace.values[trace.pattern.recurrent]
-    trace.entries.backward(trace.h, hu, rz, candidate, dh, ga, ghu, weight, trace.batch, kernel_threads(),
+    trace.entries.backward(trace.h, hu, gates, candidate, dh, ga, ghu, weight, trace.batch, kernel_threads(),
                            _mask(xp, trace.values, trace.pattern))
     return trace.input_grads(xp, ga, {}, recurrent_rhs=ghu)
 
@@ -268,5 +270,6 @@ def _lstm_backward(xp, trace: _Trace, dh, rows: int) -> dict:
     return trace.input_grads(xp, ga, grads)
 
 
-_FORWARD = {"lstm": _lstm_forward, "gru": _gru_forward, "elman": _elman_forward}
-_BACKWARD = {"lstm": _lstm_backward, "gru": _gru_backward, "elman": _elman_backward}
+_GATE_BLOCKS = {"gru": 3, "mgu": 2}
+_FORWARD = {"lstm": _lstm_forward, "gru": _gated_forward, "mgu": _gated_forward, "elman": _elman_forward}
+_BACKWARD = {"lstm": _lstm_backward, "gru": _gated_backward, "mgu": _gated_backward, "elman": _elman_backward}

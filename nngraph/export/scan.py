@@ -1,7 +1,7 @@
 """The `scan` op's export: a loop of units over time steps (compile/scan.py).
 
-A body with a pattern (compile/fused_scan.py: one LSTM, GRU or tanh layer whose only recurrence is its own)
-becomes ONNX's LSTM, GRU or RNN op, the natural mapping. Their gates come in another order: nngraph keeps
+A body with a pattern (compile/fused_scan.py: one LSTM, GRU or tanh layer whose only recurrence is its own;
+not an MGU, which ONNX has no op for) becomes ONNX's LSTM, GRU or RNN op, the natural mapping. Their gates come in another order: nngraph keeps
 PyTorch's, i f g o for the LSTM and r z n for the GRU; ONNX's LSTM wants i o f c and its GRU z r h. The
 GRU runs with `linear_before_reset=1`, PyTorch's placement of the reset gate, with ONNX's R_bh at zero
 (nngraph's GRU has no b_hn: ops/recurrent.py). Every other body becomes an ONNX `Scan` whose body graph
@@ -35,7 +35,7 @@ def _scan(g: OnnxGraph, ins, shapes) -> None:
         raise BuildError(f"the loop computing {', '.join(ins.output)} has attributes the export does not know: "
                          f"{', '.join(unknown)}", hint="nngraph/export/scan.py needs to learn them")
     body: ScanBody = ins.attrs["body"]
-    if body.pattern is not None:
+    if body.pattern is not None and body.pattern.cell in ONNX_OP and body.pattern.mask is None:
         _cell_op(g, ins, body, shapes)
     else:
         _generic_scan(g, ins, body, shapes)

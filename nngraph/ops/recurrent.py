@@ -23,17 +23,22 @@ mgu_gates(x_proj (N, 2H), hu (N, 2H), h_prev (N, H)): the minimal gated unit (Zh
     doing the work of the GRU's r and z, in the same form:
     f = sigmoid(x_f + hu_f);  n = tanh(x_n + f * hu_n);  h = (1 - f) * n + f * h_prev
 
-The LSTM and GRU steps' equations live in nngraph/backend (the compiled kernels and their numpy twins, in the
-gate-slot layout twins.py describes): lstm_gates asks `accel` for the LSTM step, gru_gates calls the GRU step's
-twin. The MGU has no kernel: its op is its only implementation.
+The cells' steps' equations live in nngraph/backend (the compiled kernels and their numpy twins, in the
+gate-slot layout twins.py describes): lstm_gates asks `accel` for the LSTM step, gru_gates and mgu_gates call
+their steps' twins (the whole-sequence kernels run them over every step).
 """
 
 from __future__ import annotations
 
 from nngraph.backend import accel
-from nngraph.backend.twins import gru_step_backward, gru_step_forward, lstm_slot_params
+from nngraph.backend.twins import (
+    gru_step_backward,
+    gru_step_forward,
+    lstm_slot_params,
+    mgu_step_backward,
+    mgu_step_forward,
+)
 from nngraph.errors import ShapeError
-from nngraph.ops.activations import stable_sigmoid
 from nngraph.ops.registry import register
 
 
@@ -102,18 +107,15 @@ def gru_gates_vjp(xp, g, ctx, inputs, attrs):
 @register("mgu_gates", shape=_gates_shape(2, "mgu"))
 def mgu_gates(xp, inputs, attrs):
     x_proj, hu, h_prev = inputs
-    hidden = h_prev.shape[1]
-    f = stable_sigmoid(xp, x_proj[:, :hidden] + hu[:, :hidden])
-    n = xp.tanh(x_proj[:, hidden:] + f * hu[:, hidden:])
-    return n + f * (h_prev - n), (f, n)
+    f, candidate, out = (xp.empty_like(h_prev) for _ in range(3))
+    mgu_step_forward(xp, x_proj, hu, h_prev, f, candidate, out)
+    return out, (f, candidate)
 
 
 @mgu_gates.vjp
 def _(xp, g, ctx, inputs, attrs):
-    f, n = ctx
+    f, candidate = ctx
     _, hu, h_prev = inputs
-    hidden = h_prev.shape[1]
-    dn = g * (1 - f) * (1 - n * n)  # through n's tanh
-    df = (g * (h_prev - n) + dn * hu[:, hidden:]) * f * (1 - f)  # through h and n, then f's sigmoid
-    gx = xp.concatenate([df, dn], axis=1)
-    return gx, xp.concatenate([df, dn * f], axis=1), g * f
+    gx, ghu, gh = xp.empty_like(hu), xp.empty_like(hu), xp.zeros_like(h_prev)
+    mgu_step_backward(xp, g, f, candidate, hu, h_prev, gx, ghu, gh)
+    return gx, ghu, gh

@@ -172,22 +172,35 @@ def elman_sequence_backward_args(rng, dtype):
     return h, states(rng, dtype, fill=0.3), np.full((STEPS * BATCH, WIDTH), np.nan, dtype), weight, n, threads
 
 
-def gru_sequence_args(rng, dtype):
-    rows, w = STEPS * BATCH, WIDTH
-    return (normal(rng, dtype, rows, 3 * w), normal(rng, dtype, w, 3 * w, scale=0.4), states(rng, dtype),
-            *(np.full((rows, k * w), np.nan, dtype) for k in (3, 2, 1)), BATCH, 2)
+def gated_sequence_args(blocks):
+    """A GRU's (3 gate blocks) or MGU's (2) forward arguments."""
+    def make(rng, dtype):
+        rows, w = STEPS * BATCH, WIDTH
+        return (normal(rng, dtype, rows, blocks * w), normal(rng, dtype, w, blocks * w, scale=0.4),
+                states(rng, dtype), *(np.full((rows, k * w), np.nan, dtype) for k in (blocks, blocks - 1, 1)), BATCH,
+                2)
+    return make
 
 
-def gru_sequence_backward_args(rng, dtype, mask=None):
-    pre, weight, h, hu, rz, nn, n, threads = gru_sequence_args(rng, dtype)
-    sequence_twins.gru_sequence_forward(np, pre, weight, h, hu, rz, nn, n, 1, mask)
-    return (h, hu, rz, nn, states(rng, dtype, fill=0.3), *(np.full((STEPS * BATCH, 3 * WIDTH), np.nan, dtype)
-                                                           for _ in range(2)), weight, n, threads)
+def gated_sequence_backward_args(blocks, masked=False):
+    """Its backward's arguments after a forward (under a mask where `masked`, which ends them)."""
+    forward = sequence_twins.gru_sequence_forward if blocks == 3 else sequence_twins.mgu_sequence_forward
+
+    def make(rng, dtype):
+        mask = dropout_mask(rng, dtype) if masked else None
+        pre, weight, h, hu, gates, nn, n, threads = gated_sequence_args(blocks)(rng, dtype)
+        forward(np, pre, weight, h, hu, gates, nn, n, 1, mask)
+        return (h, hu, gates, nn, states(rng, dtype, fill=0.3),
+                *(np.full((STEPS * BATCH, blocks * WIDTH), np.nan, dtype) for _ in range(2)), weight, n, threads,
+                *((mask,) if masked else ()))
+    return make
 
 
-def masked_gru_backward_args(rng, dtype):
-    mask = dropout_mask(rng, dtype)
-    return (*gru_sequence_backward_args(rng, dtype, mask), mask)
+def gated_cases(blocks):
+    """The forward's and the backward's cases of a GRU or MGU, without and with a dropout mask."""
+    return ([Case(gated_sequence_args(blocks), (2, 3, 4, 5), **SEQUENCE),
+             Case(masked(gated_sequence_args(blocks)), (2, 3, 4, 5), **SEQUENCE)],
+            [Case(gated_sequence_backward_args(blocks, masked), (4, 5, 6), **SEQUENCE) for masked in (False, True)])
 
 
 FLOAT32 = (np.float32,)
@@ -281,10 +294,8 @@ CASES: dict[str, list[Case]] = {
                                Case(masked_lstm_backward_args, (3, 4, 5, 7), **SEQUENCE)],
     "elman_sequence_forward": [Case(elman_sequence_args, (2,), **SEQUENCE)],
     "elman_sequence_backward": [Case(elman_sequence_backward_args, (1, 2), **SEQUENCE)],
-    "gru_sequence_forward": [Case(gru_sequence_args, (2, 3, 4, 5), **SEQUENCE),
-                             Case(masked(gru_sequence_args), (2, 3, 4, 5), **SEQUENCE)],
-    "gru_sequence_backward": [Case(gru_sequence_backward_args, (4, 5, 6), **SEQUENCE),
-                              Case(masked_gru_backward_args, (4, 5, 6), **SEQUENCE)],
+    **{f"{cell}_sequence_{way}": cases for cell, blocks in (("gru", 3), ("mgu", 2))
+       for way, cases in zip(("forward", "backward"), gated_cases(blocks), strict=True)},
 }
 
 

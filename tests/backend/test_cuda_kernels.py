@@ -36,7 +36,8 @@ def test_every_kernel_signature_is_read():
     found = signatures()
     assert set(found) == {"sgd", "adam", "lstm_step_forward", "lstm_step_backward", "lstm_sequence_forward",
                           "lstm_sequence_backward", "elman_sequence_forward", "elman_sequence_backward",
-                          "gru_sequence_forward", "gru_sequence_backward", "maxpool_forward", "maxpool_backward",
+                          "gru_sequence_forward", "gru_sequence_backward", "mgu_sequence_forward",
+                          "mgu_sequence_backward", "maxpool_forward", "maxpool_backward",
                           "col2im_batch_last", "bias_activation", "add_activation_vjp", "gibbs_sweep",
                           "softmax_xent_forward", "softmax_xent_backward"}
     for signature in found.values():
@@ -228,30 +229,33 @@ def test_elman_sequence(dtype, shape, executor):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SEQUENCE_SHAPES)
 @MASKED
-def test_gru_sequence(dtype, shape, masked, executor):
+@pytest.mark.parametrize("cell, blocks", [("gru", 3), ("mgu", 2)])
+def test_gated_sequence(dtype, shape, masked, cell, blocks, executor):
+    """A GRU (gate blocks r, z, n) or MGU (f, n)."""
     steps, n, hidden, _ = shape
     rows, rng = steps * n, np.random.default_rng(4)
     mask = dropout_mask(rng, dtype, n, hidden, masked)
-    pre = rng.standard_normal((rows, 3 * hidden)).astype(dtype)
-    weight = (rng.standard_normal((hidden, 3 * hidden)) * 0.5).astype(dtype)
+    pre = rng.standard_normal((rows, blocks * hidden)).astype(dtype)
+    weight = (rng.standard_normal((hidden, blocks * hidden)) * 0.5).astype(dtype)
     h = np.zeros(((steps + 1) * n, hidden), dtype)
     h[:n] = rng.standard_normal((n, hidden))
 
     def forward_args():
-        return [pre.copy(), weight.copy(), h.copy(), *(np.empty((rows, k * hidden), dtype) for k in (3, 2, 1)), n, 1,
-                mask]
+        return [pre.copy(), weight.copy(), h.copy(),
+                *(np.empty((rows, k * hidden), dtype) for k in (blocks, blocks - 1, 1)), n, 1, mask]
 
-    arrays, launches = run_both(executor, dtype, entries.gru_sequence_forward, sequence_twins.gru_sequence_forward,
+    forward, backward = f"{cell}_sequence_forward", f"{cell}_sequence_backward"
+    arrays, launches = run_both(executor, dtype, getattr(entries, forward), getattr(sequence_twins, forward),
                                 forward_args)
-    assert launches == {"gru_sequence_forward": 1}
+    assert launches == {forward: 1}
     assert_same(arrays, dtype)
     saved = [cuda for _, cuda in arrays[2:6]]  # h, hu, rz, candidate
     dh = gradient_rows(rng, saved[0], n, dtype)
     arrays, launches = run_both(
-        executor, dtype, entries.gru_sequence_backward, sequence_twins.gru_sequence_backward,
+        executor, dtype, getattr(entries, backward), getattr(sequence_twins, backward),
         lambda: [*(a.copy() for a in saved), dh.copy(), np.empty_like(saved[1]), np.empty_like(saved[1]),
                  weight.copy(), n, 1, mask])
-    assert launches == {"gru_sequence_backward": 1}
+    assert launches == {backward: 1}
     assert_same(arrays, dtype)
 
 

@@ -284,8 +284,15 @@ def test_gru_sequence_kernels_reject_bad_arguments(gemm_kernels):
         K.gru_sequence_forward(*(x.astype(np.float64) for x in (pre, weight, h, hu, rz, nn)), n)
     with pytest.raises(ValueError, match="not whole steps of n = 5"):
         K.gru_sequence_forward(pre, weight, h, hu, rz, nn, 5)
-    with pytest.raises(ValueError, match=r"rz must have shape \(12, 10\)"):
+    with pytest.raises(ValueError, match=r"gates must have shape \(12, 10\)"):
         K.gru_sequence_forward(pre, weight, h, hu, nn, nn, n)
+    with pytest.raises(ValueError, match=r"mask must have shape \(4, 5\)"):
+        K.gru_sequence_forward(pre, weight, h, hu, rz, nn, n, 1, np.ones((n, w + 1), f32))
+    with pytest.raises(TypeError, match="mask must be float32 or float64, like the other arrays"):
+        K.gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight, n, 1, np.ones((n, w)))
+    with pytest.raises(ValueError, match=r"gates must have shape \(12, 5\)"):  # an MGU's: one gate
+        mgu_pre, mgu_weight, mgu_hu = (np.zeros((rows, 2 * w), f32) for rows in (steps * n, w, steps * n))
+        K.mgu_sequence_forward(mgu_pre, mgu_weight, h, mgu_hu, rz, nn, n)
     with pytest.raises(ValueError, match=r"weight must have shape \(5, 15\)"):
         K.gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight[:, :10], n)
     with pytest.raises(TypeError, match="ghu must be a writable"):

@@ -16,7 +16,8 @@ KERNEL_PATHS = ()  # this module forces the paths itself (see conftest.py)
 LSTM = ("layer h[16] lstm\n output y[2] identity", "x -> h -> y")
 ELMAN = ("layer h[16] tanh\n output y[2] identity", "x -> h -> y\n h -> h delay 1")
 GRU = ("layer h[16] gru\n output y[2] identity", "x -> h -> y")
-SEQUENCES = {f"{cell}_sequence_{way}" for cell in ("lstm", "gru", "elman") for way in ("forward", "backward")}
+MGU = ("layer h[16] mgu\n output y[2] identity", "x -> h -> y")
+SEQUENCES = {f"{cell}_sequence_{way}" for cell in ("lstm", "gru", "mgu", "elman") for way in ("forward", "backward")}
 
 WHOLE_LOOP = {("whole loop", "compiled")}  # forward and backward, one compiled call each
 STEP_LOOP = {("whole loop", "twin")}  # the twin's step loop
@@ -119,6 +120,11 @@ def test_whole_loop_kernels_match_their_twins(path, monkeypatch):
     assert against_the_twins(path, monkeypatch, gru, 13, window_steps=4)[0] == WHOLE_LOOP
     stacked = program("layer g[8] gru\n layer h[16] gru\n output y[2] identity", "x -> g -> h -> y", dtype="float32")
     assert against_the_twins(path, monkeypatch, stacked, 8, window_steps=5)[0] == WHOLE_LOOP
+    # an MGU layer: the GRU's kernels' form with one gate
+    mgu = program(*MGU, dtype="float32", learn_initial=True)
+    mgu.set("h.initial", np.linspace(0.4, -0.4, 16))
+    assert against_the_twins(path, monkeypatch, mgu, 8)[0] == WHOLE_LOOP
+    assert against_the_twins(path, monkeypatch, mgu, 13, window_steps=4)[0] == WHOLE_LOOP
     # ... but not with another recurrence, delay or activation: the generic scan
     for units, connections in (
         (GRU[0], "x -> h -> y\n y -> h delay 1"),
@@ -143,7 +149,7 @@ def test_without_gemms_the_twins_step_loop_runs_the_compiled_steps(path, monkeyp
 
 @pytest.mark.parametrize("path", WITH_GEMMS)
 def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(path, monkeypatch):
-    """LSTM, Elman and GRU. The sequences of a batch are independent, so the kernels split them over
+    """LSTM, Elman, GRU and MGU. The sequences of a batch are independent, so the kernels split them over
     threads in blocks of 8 (also uneven: 20 = 8 + 8 + 4); the weight gradients split by column. Every
     value is the same sum in the same order as on one thread. With threads, a batch over
     SMALL_GEMM_MAX_ROWS takes the whole-loop kernels too (each thread's block is small again)."""
@@ -153,7 +159,7 @@ def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(path, monk
     try:
         sizes = ((20, (1, 2, 3)), (accel.SMALL_GEMM_MAX_ROWS + 16, (2, 4)))
         cases = [(program(*spec, dtype="float32", learn_initial=True), n, counts)
-                 for spec in (LSTM, ELMAN, GRU) for n, counts in sizes]
+                 for spec in (LSTM, ELMAN, GRU, MGU) for n, counts in sizes]
         for prog, n, counts in cases:
             x, y = batch(n=n, steps=7, seed=n)
             targets = rows(y, start=0, steps=7, total=7)
@@ -173,7 +179,7 @@ def test_split_over_threads_the_whole_loop_kernels_give_the_same_bits(path, monk
 
 
 @pytest.mark.parametrize("path", WITH_GEMMS)
-@pytest.mark.parametrize("cell", [LSTM, GRU, ELMAN], ids=["lstm", "gru", "elman"])
+@pytest.mark.parametrize("cell", [LSTM, GRU, MGU, ELMAN], ids=["lstm", "gru", "mgu", "elman"])
 def test_a_one_step_window_of_float32_data_reaches_the_kernels(path, cell, monkeypatch):
     """Float32 data is fed without a copy, and a one-step window of it (a BPTT run's last window when the
     window length does not divide the sequence) is a strided time-major view: the whole-loop kernels, which
@@ -192,7 +198,7 @@ def test_a_one_step_window_of_float32_data_reaches_the_kernels(path, cell, monke
 
 
 @pytest.mark.parametrize("path", [*WITH_GEMMS, accel.CUDA, accel.TWINS])
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mgu"])
 def test_a_cells_own_dropout_runs_in_the_whole_loop_kernels_as_the_generic_scan_runs_it(cell, path, monkeypatch):
     """A cell's dropout (one mask per sequence, at every step) reaches the kernels: each step's h is kept
     masked, as the next step and the output read it, and its gradient is masked before the cell's vjp. The

@@ -112,19 +112,20 @@ typedef struct {
     Py_ssize_t n, width, steps;
 } ElmanBackward;
 
+/* a GRU's or MGU's steps: hu the recurrent products, gates the saved gates (r and z; f), nn the candidates */
 typedef struct {
     const float *pre, *weight;
-    float *h, *hu, *rz, *nn;
+    float *h, *hu, *gates, *nn;
     const float *mask; /* as LstmForward's */
     Py_ssize_t n, width, steps;
-} GruForward;
+} GatedForward;
 
 typedef struct {
-    const float *h, *hu, *rz, *nn, *weight_t;
+    const float *h, *hu, *gates, *nn, *weight_t;
     float *dh, *gx, *ghu;
     const float *mask; /* as LstmBackward's */
     Py_ssize_t n, width, steps;
-} GruBackward;
+} GatedBackward;
 
 typedef struct {
     const float *packed_a, *b; /* a packed by the path's pack_transposed */
@@ -183,8 +184,10 @@ typedef struct {
     part_body lstm_backward_rows;
     part_body elman_forward_rows;
     part_body elman_backward_rows;
-    part_body gru_forward_rows;
+    part_body gru_forward_rows;        /* GatedForward */
     part_body gru_backward_rows;
+    part_body mgu_forward_rows;
+    part_body mgu_backward_rows;
 } Isa;
 
 extern const Isa ISA_AVX512, ISA_AVX2, ISA_GENERIC;

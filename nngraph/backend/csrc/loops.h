@@ -1,7 +1,7 @@
 /* The whole-sequence kernels' step loops on a vector path (after gemm.h, whose strips_gemm does each
  * step's product): each runs every step for a block of sequences [r0, r1), the part of one thread
- * (sequences.c splits them and packs the weights). The GRU and Elman steps' element-wise work is here; the
- * LSTM's is cells.h's. */
+ * (sequences.c splits them and packs the weights). The GRU, MGU and Elman steps' element-wise work is here;
+ * the LSTM's is cells.h's. */
 
 /* An Elman step's activation and its vjp, over n values: h = tanh(h + pre) (h holds h_prev @ W), and
  * da = dh * (1 - h * h) */
@@ -46,6 +46,40 @@ static void gru_backward_float(const float *g, const float *rz, const float *nn,
             dx[j] = dr, dx[w + j] = dz, dx[2 * w + j] = dn;
             du[j] = dr, du[w + j] = dz, du[2 * w + j] = dn * r[j];
             dp[j] += gr[j] * z[j];
+        }
+    }
+}
+
+/* An MGU step over n rows of width w (gate blocks f, n): pre (n, 2w) the inputs' product and bias, hu (n, 2w)
+ * = h_prev @ U; writes the gate f (n, w), the candidate nn (n, w) and h: the GRU's step with f as r and z. */
+static void mgu_forward_float(const float *pre, const float *hu, const float *h_prev, float *gate, float *nn,
+                              float *h, Py_ssize_t n, Py_ssize_t w) {
+    for (Py_ssize_t row = 0; row < n; row++) {
+        const float *p = pre + row * 2 * w, *u = hu + row * 2 * w, *hp = h_prev + row * w;
+        float *f = gate + row * w, *c = nn + row * w, *out = h + row * w;
+        IVDEP for (Py_ssize_t j = 0; j < w; j++) {
+            float fj = 0.5f * tanh_f32(0.5f * (p[j] + u[j])) + 0.5f;
+            float cj = tanh_f32(fj * u[w + j] + p[w + j]);
+            f[j] = fj, c[j] = cj;
+            out[j] = (hp[j] - cj) * fj + cj;
+        }
+    }
+}
+
+/* Its vjp, as gru_backward_float's: gx and ghu (n, 2w), dh_prev += g * f */
+static void mgu_backward_float(const float *g, const float *gate, const float *nn, const float *hu,
+                               const float *h_prev, float *gx, float *ghu, float *dh_prev, Py_ssize_t n,
+                               Py_ssize_t w) {
+    for (Py_ssize_t row = 0; row < n; row++) {
+        const float *gr = g + row * w, *f = gate + row * w, *c = nn + row * w;
+        const float *u = hu + row * 2 * w, *hp = h_prev + row * w;
+        float *dx = gx + row * 2 * w, *du = ghu + row * 2 * w, *dp = dh_prev + row * w;
+        IVDEP for (Py_ssize_t j = 0; j < w; j++) {
+            float dn = gr[j] * (1.0f - f[j]) * (1.0f - c[j] * c[j]);
+            float df = (gr[j] * (hp[j] - c[j]) + dn * u[w + j]) * (f[j] * (1.0f - f[j]));
+            dx[j] = df, dx[w + j] = dn;
+            du[j] = df, du[w + j] = dn * f[j];
+            dp[j] += gr[j] * f[j];
         }
     }
 }
@@ -119,27 +153,34 @@ static void elman_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
     }
 }
 
-static void gru_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
-    const GruForward *s = job;
-    Py_ssize_t w = s->width, block = s->n * w, rows = r1 - r0;
-    for (Py_ssize_t t = 0; t < s->steps; t++) {
-        Py_ssize_t at = t * block + r0 * w;
-        float *hu = s->hu + 3 * at;
-        strips_gemm(s->h + at, w, s->weight, hu, 3 * w, rows, 3 * w, w, NULL, 0);
-        gru_forward_float(s->pre + 3 * at, hu, s->h + at, s->rz + 2 * at, s->nn + at, s->h + at + block, rows, w);
-        apply_mask(s->h + at + block, s->mask ? s->mask + r0 * w : NULL, rows * w);
+/* The step loops of a cell that keeps its recurrence beside its input: K gate blocks in its products (GRU 3,
+ * MGU 2), K - 1 saved gates */
+#define GATED_ROWS(CELL, K)                                                                                      \
+    static void CELL##_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {                              \
+        const GatedForward *s = job;                                                                             \
+        Py_ssize_t w = s->width, block = s->n * w, rows = r1 - r0;                                               \
+        for (Py_ssize_t t = 0; t < s->steps; t++) {                                                              \
+            Py_ssize_t at = t * block + r0 * w;                                                                  \
+            float *hu = s->hu + K * at;                                                                          \
+            strips_gemm(s->h + at, w, s->weight, hu, K * w, rows, K * w, w, NULL, 0);                            \
+            CELL##_forward_float(s->pre + K * at, hu, s->h + at, s->gates + (K - 1) * at, s->nn + at,            \
+                                 s->h + at + block, rows, w);                                                    \
+            apply_mask(s->h + at + block, s->mask ? s->mask + r0 * w : NULL, rows * w);                          \
+        }                                                                                                        \
+    }                                                                                                            \
+                                                                                                                 \
+    static void CELL##_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {                             \
+        const GatedBackward *s = job;                                                                            \
+        Py_ssize_t w = s->width, block = s->n * w, rows = r1 - r0;                                               \
+        for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {                                                         \
+            Py_ssize_t at = t * block + r0 * w;                                                                  \
+            float *ghu = s->ghu + K * at;                                                                        \
+            apply_mask(s->dh + at + block, s->mask ? s->mask + r0 * w : NULL, rows * w);                         \
+            CELL##_backward_float(s->dh + at + block, s->gates + (K - 1) * at, s->nn + at, s->hu + K * at,       \
+                                  s->h + at, s->gx + K * at, ghu, s->dh + at, rows, w);                          \
+            strips_gemm(ghu, K * w, s->weight_t, s->dh + at, w, rows, w, K * w, NULL, 1);                        \
+        }                                                                                                        \
     }
-}
 
-static void gru_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
-    const GruBackward *s = job;
-    Py_ssize_t w = s->width, block = s->n * w, rows = r1 - r0;
-    for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
-        Py_ssize_t at = t * block + r0 * w;
-        float *ghu = s->ghu + 3 * at;
-        apply_mask(s->dh + at + block, s->mask ? s->mask + r0 * w : NULL, rows * w);
-        gru_backward_float(s->dh + at + block, s->rz + 2 * at, s->nn + at, s->hu + 3 * at, s->h + at, s->gx + 3 * at,
-                           ghu, s->dh + at, rows, w);
-        strips_gemm(ghu, 3 * w, s->weight_t, s->dh + at, w, rows, w, 3 * w, NULL, 1);
-    }
-}
+GATED_ROWS(gru, 3)
+GATED_ROWS(mgu, 2)

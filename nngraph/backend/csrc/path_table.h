@@ -8,6 +8,6 @@ const Isa PATH_VAR = {
 #if PATH_HAS_GEMM
     small_gemm, strips_size, pack_strips, packed_size, pack_transposed, transposed_gemm_columns,
     lstm_forward_rows, lstm_backward_rows, elman_forward_rows, elman_backward_rows, gru_forward_rows,
-    gru_backward_rows,
+    gru_backward_rows, mgu_forward_rows, mgu_backward_rows,
 #endif
 };

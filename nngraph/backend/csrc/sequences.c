@@ -1,4 +1,4 @@
-/* The whole-sequence kernels of a recurrent layer (LSTM, GRU, Elman) and the weight-gradient GEMM, as
+/* The whole-sequence kernels of a recurrent layer (LSTM, GRU, MGU, Elman) and the weight-gradient GEMM, as
  * Python calls them, on the paths with GEMMs (avx512, avx2): each checks its arrays, packs the weights it
  * reads at every step, and splits its work over threads (threads.c) by sequence, or by column for the
  * GEMM; the path's step loops (loops.h) do the work. */
@@ -54,6 +54,16 @@ PyDoc_STRVAR(gru_sequence_backward_doc,
 "pre-activations into gx's rows t*n... (T*n, 3w) and of hu into ghu's, then dh_(t-1) += dh_t * z +\n"
 "ghu_t @ weight.T. dh ((T+1)*n, w) laid out as h; its first n rows receive the initial state's. mask as\n"
 "in lstm_sequence_backward.");
+
+PyDoc_STRVAR(mgu_sequence_forward_doc,
+"mgu_sequence_forward(pre, weight, h, hu, f, nn, n, threads=1, mask=None)\n\n"
+"Every step of a float32 MGU layer, as gru_sequence_forward with gate blocks f, n: pre, hu (T*n, 2w),\n"
+"weight (w, 2w), f (T*n, w) the gate.");
+
+PyDoc_STRVAR(mgu_sequence_backward_doc,
+"mgu_sequence_backward(h, hu, f, nn, dh, gx, ghu, weight, n, threads=1, mask=None)\n\n"
+"The reverse sweep of mgu_sequence_forward, as gru_sequence_backward's: dh_(t-1) += dh_t * f + ghu_t @\n"
+"weight.T; gx and ghu (T*n, 2w).");
 
 PyDoc_STRVAR(transposed_gemm_doc,
 "transposed_gemm(a, b, out, accumulate=False, threads=1)\n\n"
@@ -286,60 +296,80 @@ static PyObject *py_elman_sequence_backward(PyObject *self, PyObject *args) {
     return finish(a, 4, 1);
 }
 
-static PyObject *py_gru_sequence_forward(PyObject *self, PyObject *args) {
+/* A GRU's (K = 3 gate blocks) or MGU's (K = 2) whole-sequence forward; `name` the entry's, for errors */
+static PyObject *gated_sequence_forward(PyObject *self, PyObject *args, const char *format, const char *name,
+                                        Py_ssize_t K) {
     const Isa *isa = path_of(self);
     PyObject *o[7];
     o[6] = Py_None;
     Py_ssize_t n;
     int threads = 1;
     const float *mask;
-    if (!PyArg_ParseTuple(args, "OOOOOOn|iO:gru_sequence_forward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &n,
-                          &threads, &o[6]))
-        return NULL;
+    if (!PyArg_ParseTuple(args, format, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &n, &threads, &o[6])) return NULL;
     Arg a[7];
     memset(a, 0, sizeof a);
-    static const char *names[6] = {"pre", "weight", "h", "hu", "rz", "nn"};
+    static const char *names[6] = {"pre", "weight", "h", "hu", "gates", "nn"};
     static const int writes[6] = {0, 0, 1, 1, 1, 1};
-    if (take_f32(a, o, names, writes, 6, "gru_sequence_forward") < 0) return finish(a, 7, 0);
+    if (take_f32(a, o, names, writes, 6, name) < 0) return finish(a, 7, 0);
     Py_ssize_t w = a[1].view.shape[0], steps = whole_steps(&a[0], n, "pre"), rows = steps * n;
-    if (steps < 0 || same_shape(&a[0], rows, 3 * w, "pre") < 0 || same_shape(&a[1], w, 3 * w, "weight") < 0 ||
-        same_shape(&a[2], rows + n, w, "h") < 0 || same_shape(&a[3], rows, 3 * w, "hu") < 0 ||
-        same_shape(&a[4], rows, 2 * w, "rz") < 0 || same_shape(&a[5], rows, w, "nn") < 0 ||
+    if (steps < 0 || same_shape(&a[0], rows, K * w, "pre") < 0 || same_shape(&a[1], w, K * w, "weight") < 0 ||
+        same_shape(&a[2], rows + n, w, "h") < 0 || same_shape(&a[3], rows, K * w, "hu") < 0 ||
+        same_shape(&a[4], rows, (K - 1) * w, "gates") < 0 || same_shape(&a[5], rows, w, "nn") < 0 ||
         take_mask(&a[6], o[6], n, w, &mask) < 0)
         return finish(a, 7, 0);
-    GruForward job = {a[0].view.buf, NULL, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf, mask, n, w, steps};
-    if (run_with_packed(isa, isa->gru_forward_rows, &job, &job.weight, a[1].view.buf, 3 * w, 1, w, 3 * w, n, threads) < 0)
+    GatedForward job = {a[0].view.buf, NULL, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf, mask, n, w,
+                        steps};
+    part_body body = K == 3 ? isa->gru_forward_rows : isa->mgu_forward_rows;
+    if (run_with_packed(isa, body, &job, &job.weight, a[1].view.buf, K * w, 1, w, K * w, n, threads) < 0)
         return finish(a, 7, 0);
     return finish(a, 7, 1);
 }
 
-static PyObject *py_gru_sequence_backward(PyObject *self, PyObject *args) {
+/* Its reverse sweep */
+static PyObject *gated_sequence_backward(PyObject *self, PyObject *args, const char *format, const char *name,
+                                         Py_ssize_t K) {
     const Isa *isa = path_of(self);
     PyObject *o[9];
     o[8] = Py_None;
     Py_ssize_t n;
     int threads = 1;
     const float *mask;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOn|iO:gru_sequence_backward", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &o[7], &n, &threads, &o[8]))
+    if (!PyArg_ParseTuple(args, format, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &n, &threads, &o[8]))
         return NULL;
     Arg a[9];
     memset(a, 0, sizeof a);
-    static const char *names[8] = {"h", "hu", "rz", "nn", "dh", "gx", "ghu", "weight"};
+    static const char *names[8] = {"h", "hu", "gates", "nn", "dh", "gx", "ghu", "weight"};
     static const int writes[8] = {0, 0, 0, 0, 1, 1, 1, 0};
-    if (take_f32(a, o, names, writes, 8, "gru_sequence_backward") < 0) return finish(a, 9, 0);
+    if (take_f32(a, o, names, writes, 8, name) < 0) return finish(a, 9, 0);
     Py_ssize_t w = a[7].view.shape[0], steps = whole_steps(&a[1], n, "hu"), rows = steps * n;
-    if (steps < 0 || same_shape(&a[0], rows + n, w, "h") < 0 || same_shape(&a[1], rows, 3 * w, "hu") < 0 ||
-        same_shape(&a[2], rows, 2 * w, "rz") < 0 || same_shape(&a[3], rows, w, "nn") < 0 ||
-        same_shape(&a[4], rows + n, w, "dh") < 0 || same_shape(&a[5], rows, 3 * w, "gx") < 0 ||
-        same_shape(&a[6], rows, 3 * w, "ghu") < 0 || same_shape(&a[7], w, 3 * w, "weight") < 0 ||
+    if (steps < 0 || same_shape(&a[0], rows + n, w, "h") < 0 || same_shape(&a[1], rows, K * w, "hu") < 0 ||
+        same_shape(&a[2], rows, (K - 1) * w, "gates") < 0 || same_shape(&a[3], rows, w, "nn") < 0 ||
+        same_shape(&a[4], rows + n, w, "dh") < 0 || same_shape(&a[5], rows, K * w, "gx") < 0 ||
+        same_shape(&a[6], rows, K * w, "ghu") < 0 || same_shape(&a[7], w, K * w, "weight") < 0 ||
         take_mask(&a[8], o[8], n, w, &mask) < 0)
         return finish(a, 9, 0);
-    GruBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, NULL, a[4].view.buf,
-                       a[5].view.buf, a[6].view.buf, mask, n, w, steps};
-    if (run_with_packed(isa, isa->gru_backward_rows, &job, &job.weight_t, a[7].view.buf, 1, 3 * w, 3 * w, w, n, threads) < 0)
+    GatedBackward job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, NULL, a[4].view.buf,
+                         a[5].view.buf, a[6].view.buf, mask, n, w, steps};
+    part_body body = K == 3 ? isa->gru_backward_rows : isa->mgu_backward_rows;
+    if (run_with_packed(isa, body, &job, &job.weight_t, a[7].view.buf, 1, K * w, K * w, w, n, threads) < 0)
         return finish(a, 9, 0); /* weight^T: rows and columns swapped */
     return finish(a, 9, 1);
+}
+
+static PyObject *py_gru_sequence_forward(PyObject *self, PyObject *args) {
+    return gated_sequence_forward(self, args, "OOOOOOn|iO:gru_sequence_forward", "gru_sequence_forward", 3);
+}
+
+static PyObject *py_gru_sequence_backward(PyObject *self, PyObject *args) {
+    return gated_sequence_backward(self, args, "OOOOOOOOn|iO:gru_sequence_backward", "gru_sequence_backward", 3);
+}
+
+static PyObject *py_mgu_sequence_forward(PyObject *self, PyObject *args) {
+    return gated_sequence_forward(self, args, "OOOOOOn|iO:mgu_sequence_forward", "mgu_sequence_forward", 2);
+}
+
+static PyObject *py_mgu_sequence_backward(PyObject *self, PyObject *args) {
+    return gated_sequence_backward(self, args, "OOOOOOOOn|iO:mgu_sequence_backward", "mgu_sequence_backward", 2);
 }
 
 #define MAX_FACTORS 16
@@ -411,6 +441,8 @@ PyMethodDef sequence_methods[] = {
     {"lstm_sequence_backward", py_lstm_sequence_backward, METH_VARARGS, lstm_sequence_backward_doc},
     {"gru_sequence_forward", py_gru_sequence_forward, METH_VARARGS, gru_sequence_forward_doc},
     {"gru_sequence_backward", py_gru_sequence_backward, METH_VARARGS, gru_sequence_backward_doc},
+    {"mgu_sequence_forward", py_mgu_sequence_forward, METH_VARARGS, mgu_sequence_forward_doc},
+    {"mgu_sequence_backward", py_mgu_sequence_backward, METH_VARARGS, mgu_sequence_backward_doc},
     {"elman_sequence_forward", py_elman_sequence_forward, METH_VARARGS, elman_sequence_forward_doc},
     {"elman_sequence_backward", py_elman_sequence_backward, METH_VARARGS, elman_sequence_backward_doc},
     {"transposed_gemm", py_transposed_gemm, METH_VARARGS, transposed_gemm_doc},

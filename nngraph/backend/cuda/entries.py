@@ -3,7 +3,7 @@ what the twin does (backend/twins.py, backend/sequence_twins.py), in one launch 
 
 - "sgd", "adam": the update over one flat array, one pass;
 - "lstm_step_forward", "lstm_step_backward": an LSTM step's cell, one pass over its (n, H) cells;
-- "{lstm,gru,elman}_sequence_{forward,backward}": a whole sequence, one launch each way, each block walking
+- "{lstm,gru,mgu,elman}_sequence_{forward,backward}": a whole sequence, one launch each way, each block walking
   its sequences' steps with h_(t-1) in shared memory (kernels.cu); the input projections and weight
   gradients over all steps stay one GEMM each, outside, in cuBLAS;
 - "maxpool_forward", "maxpool_backward", "col2im_batch_last": one pass each, per window or per pixel;
@@ -122,20 +122,41 @@ def elman_sequence_backward(kernels, xp, h, dh, da, weight, n, threads=1):
 
 
 def gru_sequence_forward(kernels, xp, pre, weight, h, hu, rz, nn, n, threads=1, mask=None):
-    hidden = weight.shape[0]
-    if not (_contiguous(h, hu, rz, nn, mask) and _sequence(kernels, "gru_sequence_forward", n, hidden, 2 * hidden,
-                                                           h.itemsize, xp.ascontiguousarray(pre),
-                                                           xp.ascontiguousarray(weight), h, hu, rz, nn, mask,
-                                                           len(pre) // n, n, hidden, mask is not None)):
-        sequence_twins.gru_sequence_forward(xp, pre, weight, h, hu, rz, nn, n, threads, mask)
+    _gated_forward(kernels, xp, "gru_sequence_forward", sequence_twins.gru_sequence_forward, pre, weight, h, hu, rz,
+                   nn, n, threads, mask)
 
 
 def gru_sequence_backward(kernels, xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads=1, mask=None):
+    _gated_backward(kernels, xp, "gru_sequence_backward", sequence_twins.gru_sequence_backward, h, hu, rz, nn, dh,
+                    gx, ghu, weight, n, threads, mask)
+
+
+def mgu_sequence_forward(kernels, xp, pre, weight, h, hu, f, nn, n, threads=1, mask=None):
+    _gated_forward(kernels, xp, "mgu_sequence_forward", sequence_twins.mgu_sequence_forward, pre, weight, h, hu, f,
+                   nn, n, threads, mask)
+
+
+def mgu_sequence_backward(kernels, xp, h, hu, f, nn, dh, gx, ghu, weight, n, threads=1, mask=None):
+    _gated_backward(kernels, xp, "mgu_sequence_backward", sequence_twins.mgu_sequence_backward, h, hu, f, nn, dh,
+                    gx, ghu, weight, n, threads, mask)
+
+
+def _gated_forward(kernels, xp, name, twin, pre, weight, h, hu, gates, nn, n, threads, mask):
+    """A GRU's or MGU's whole sequence (its gate arrays' widths tell which), or its twin."""
     hidden = weight.shape[0]
-    if not (_contiguous(h, hu, rz, nn, dh, gx, ghu, mask) and _sequence(
-            kernels, "gru_sequence_backward", n, hidden, 3 * hidden, h.itemsize, h, hu, rz, nn, dh, gx, ghu,
+    if not (_contiguous(h, hu, gates, nn, mask) and _sequence(kernels, name, n, hidden, 2 * hidden, h.itemsize,
+                                                              xp.ascontiguousarray(pre), xp.ascontiguousarray(weight),
+                                                              h, hu, gates, nn, mask, len(pre) // n, n, hidden,
+                                                              mask is not None)):
+        twin(xp, pre, weight, h, hu, gates, nn, n, threads, mask)
+
+
+def _gated_backward(kernels, xp, name, twin, h, hu, gates, nn, dh, gx, ghu, weight, n, threads, mask):
+    hidden = weight.shape[0]
+    if not (_contiguous(h, hu, gates, nn, dh, gx, ghu, mask) and _sequence(
+            kernels, name, n, hidden, hu.shape[1], h.itemsize, h, hu, gates, nn, dh, gx, ghu,
             xp.ascontiguousarray(weight.T), mask, len(hu) // n, n, hidden, mask is not None)):
-        sequence_twins.gru_sequence_backward(xp, h, hu, rz, nn, dh, gx, ghu, weight, n, threads, mask)
+        twin(xp, h, hu, gates, nn, dh, gx, ghu, weight, n, threads, mask)
 
 
 # ---- windows --------------------------------------------------------------------------------------------

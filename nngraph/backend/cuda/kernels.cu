@@ -325,6 +325,52 @@ extern "C" __global__ void gru_sequence_backward(const real* __restrict__ h, con
     });
 }
 
+// Every step of an MGU layer (gate blocks f, n): hu_t = h_(t-1) @ weight (2H), f the sigmoid of pre_f + hu_f,
+// the candidate tanh(pre_n + f hu_n), h_t = (h_(t-1) - candidate) f + candidate: the GRU's step with f as r and z.
+extern "C" __global__ void mgu_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
+                                                real* __restrict__ h, real* __restrict__ hu, real* __restrict__ gate,
+                                                real* __restrict__ candidate, const real* __restrict__ mask,
+                                                int steps, int n, int hidden, int masked) {
+    NNG_SHARED(real, state);
+    walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
+        real product[2];
+        dot_columns<2>(before, weight, hidden, 2 * hidden, j, hidden, product);
+        for (int s = 0; s < 2; ++s) hu[row * 2 * hidden + s * hidden + j] = product[s];
+        const real* p = pre + row * 2 * hidden;
+        const real f = halved_sigmoid((p[j] + product[0]) * (real)0.5);
+        const real next = tanh(f * product[1] + p[hidden + j]);
+        gate[row * hidden + j] = f;
+        candidate[row * hidden + j] = next;
+        const real value = ((before[j] - next) * f + next) * mask_of(mask, masked, row % n, hidden, j);
+        h[(row + n) * hidden + j] = value;
+        return value;
+    });
+}
+
+// The reverse sweep: the step's vjp into gx and ghu, each (steps n, 2H), and dh_(t-1) += dh_t f + ghu_t @
+// weight.T (weight_t = weight.T, (2H, H)).
+extern "C" __global__ void mgu_sequence_backward(const real* __restrict__ h, const real* __restrict__ hu,
+                                                 const real* __restrict__ gate, const real* __restrict__ candidate,
+                                                 real* __restrict__ dh, real* __restrict__ gx, real* __restrict__ ghu,
+                                                 const real* __restrict__ weight_t, const real* __restrict__ mask,
+                                                 int steps, int n, int hidden, int masked) {
+    NNG_SHARED(real, step_ghu);  // 2H
+    walk_backward(step_ghu, dh, weight_t, 2 * hidden, steps, n, hidden, [&](int b, index_t row, int j) {
+        const real g = dh[(row + n) * hidden + j] *= mask_of(mask, masked, b, hidden, j);
+        const real f = gate[row * hidden + j], next = candidate[row * hidden + j];
+        const real d_next = (g * ((real)1 - f)) * ((real)1 - next * next);
+        const real d_f = (g * (h[row * hidden + j] - next) + d_next * hu[row * 2 * hidden + hidden + j]) *
+                         (f * ((real)1 - f));
+        const real grads[2] = {d_f, d_next}, through_u[2] = {d_f, d_next * f};
+        for (int s = 0; s < 2; ++s) {
+            gx[row * 2 * hidden + s * hidden + j] = grads[s];
+            ghu[row * 2 * hidden + s * hidden + j] = through_u[s];
+            step_ghu[s * hidden + j] = through_u[s];
+        }
+        dh[row * hidden + j] += g * f;
+    });
+}
+
 // ---- windows: max pooling and a convolution's input gradient, one pass each -------------------------------
 // Images are planes of (height, width) values, already padded where the twins pad them.
 
