@@ -1,13 +1,14 @@
-"""nngraph BPTT vs torch.nn.RNN / torch.nn.LSTM (CPU) on the same training work, in one run.
+"""nngraph BPTT vs torch.nn.RNN / torch.nn.LSTM / torch.nn.GRU (CPU) on the same training work, in one run.
 
-    python benchmarks/rnn_vs_torch.py [--repeats 5] [--threads 1,2] [--only elman,lstm] [--paths avx512,avx2]
+    python benchmarks/rnn_vs_torch.py [--repeats 5] [--threads 1,2] [--only elman,lstm,gru] [--paths avx512,avx2]
 
 Issue 4's case: input 32, hidden 128, T = 50, batch 32, a linear layer from the last step to 10 classes,
 cross-entropy, full BPTT, SGD (lr 0.01) with gradient clipping at norm 1. Training sequences per second,
 median of `repeats` timed runs that alternate between the two sides, both at the same thread count (numpy's
 BLAS through threadpoolctl, torch through set_num_threads). Prints one JSON row per case, thread count and
 kernel path (`--paths`: each forced through NNGRAPH_ISA, "twins" through NNGRAPH_KERNELS=0; default: the one
-the CPU picks), with the median ratio of the paired runs.
+the CPU picks), with the median ratio of the paired runs. nngraph's GRU is PyTorch's without b_hn (its reset
+gate's recurrent bias; docs/language.md), one bias vector of 3H fewer: the same work.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ train {{ model rnn; data xor; loss cross_entropy(y); optimizer sgd(lr=0.01); cli
 
 
 def spec(kind: str, batch: int = BATCH) -> str:
-    cell, recurrence = ("tanh", "h -> h delay 1") if kind == "elman" else ("lstm", "")
+    cell, recurrence = ("tanh", "h -> h delay 1") if kind == "elman" else (kind, "")
     return SPEC.format(input=INPUT, hidden=HIDDEN, classes=CLASSES, batch=batch, cell=cell,
                        recurrence=recurrence)
 
@@ -73,7 +74,7 @@ def torch_stepper(kind: str, x, y, device: str = "cpu"):
 
     torch.manual_seed(0)
     rnn = (nn.RNN(INPUT, HIDDEN, nonlinearity="tanh", batch_first=True) if kind == "elman"
-           else nn.LSTM(INPUT, HIDDEN, batch_first=True)).to(device)
+           else {"lstm": nn.LSTM, "gru": nn.GRU}[kind](INPUT, HIDDEN, batch_first=True)).to(device)
     head = nn.Linear(HIDDEN, CLASSES).to(device)
     params = list(rnn.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=0.01)
@@ -112,7 +113,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="training steps per timed run")
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--only", default="elman,lstm")
+    parser.add_argument("--only", default="elman,lstm,gru")
     parser.add_argument("--paths", default="", help="kernel paths to force one after the other (NNGRAPH_ISA)")
     args = parser.parse_args()
     for threads in (int(t) for t in args.threads.split(",")):
