@@ -5,7 +5,8 @@ step loops with the kernels' arguments and layouts (`csrc/sequences.c` documents
 scaled by 1 / (1 - rate)). The LSTM, GRU and MGU take one: each step's h is stored masked, which is what the next
 step and the layer's readers see, and the backward sweep masks each step's gradient before the cell's vjp.
 Their cells' vjps read the gates and the previous (masked) h, never the step's own output, so nothing else
-changes. The Elman layer's vjp reads its own output, so a dropout there runs the generic scan.
+changes. The Elman layer's vjp reads its own output: with a mask it keeps the unmasked values in `raw` (T*n, H)
+as well.
 
 Each step goes through `accel` for its product ("small_gemm", asked for once a call) and, for the LSTM,
 its element-wise step ("lstm_step_forward"/"lstm_step_backward"): on the twins path that is numpy
@@ -78,26 +79,30 @@ def lstm_sequence_backward(xp, gates, c, tanh_c, dh, dc, da, weight, bias_grad, 
         bias_grad[...] = da.sum(axis=0, dtype=xp.float64)
 
 
-def elman_sequence_forward(xp, pre, weight, h, n, threads=1) -> None:
-    """Every step of a tanh layer: h_t = tanh(h_(t-1) @ weight + pre_t)."""
+def elman_sequence_forward(xp, pre, weight, h, n, threads=1, mask=None, raw=None) -> None:
+    """Every step of a tanh layer: h_t = tanh(h_(t-1) @ weight + pre_t). With a mask, raw (T*n, H) keeps
+    the tanh's values and h_t is them masked."""
     product = _product(xp, h, n)
     for t in _steps(len(pre), n):
-        out = h[(t + 1) * n:(t + 2) * n]
+        out = h[(t + 1) * n:(t + 2) * n] if mask is None else raw[t * n:(t + 1) * n]
         product(h[t * n:(t + 1) * n], weight, out, False)
         out += pre[t * n:(t + 1) * n]
         xp.tanh(out, out=out)
+        if mask is not None:
+            xp.multiply(out, mask, out=h[(t + 1) * n:(t + 2) * n])
 
 
-def elman_sequence_backward(xp, h, dh, da, weight, n, threads=1) -> None:
-    """The reverse sweep: da_t = dh_t * (1 - h_t^2), then dh_(t-1) += da_t @ weight.T."""
+def elman_sequence_backward(xp, h, dh, da, weight, n, threads=1, mask=None, raw=None) -> None:
+    """The reverse sweep: da_t = dh_t * (1 - h_t^2), then dh_(t-1) += da_t @ weight.T. With a mask,
+    dh_t *= mask first and the tanh's values are raw's."""
     weight_t, product = xp.ascontiguousarray(weight.T), _product(xp, da, n)
     scratch = xp.empty((n, weight.shape[0]), dtype=da.dtype)
     for t in reversed(_steps(len(da), n)):
         now, after = slice(t * n, (t + 1) * n), slice((t + 1) * n, (t + 2) * n)
-        ga = da[now]
-        xp.multiply(h[after], h[after], out=ga)
+        ga, value = da[now], h[after] if mask is None else raw[now]
+        xp.multiply(value, value, out=ga)
         xp.subtract(1, ga, out=ga)
-        ga *= dh[after]
+        ga *= _masked(dh[after], mask)
         product(ga, weight_t, dh[now], True, scratch)
 
 

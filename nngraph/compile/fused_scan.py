@@ -1,7 +1,6 @@
 """Scan bodies that the accelerated computations recognise: a single LSTM, GRU, MGU or tanh (Elman) layer whose only
-recurrence is its own `h -> h delay 1`, with no loss reading its pre-activation, and no dropout but a cell's own
-(its mask, one per sequence, goes to the kernels: an Elman step's vjp reads its own output, which the kernels
-keep only masked). The lowering
+recurrence is its own `h -> h delay 1`, with no loss reading its pre-activation, and no dropout but the layer's own
+(its mask, one per sequence, goes to the kernels). The lowering
 records such a body's `Pattern`; at run time `fused_implementation` runs it as the whole-sequence entries of
 `backend.accel` (one compiled call where the kernels apply, float32 and a batch their small GEMM serves; else
 the entries' step-loop twins). Any other body runs the generic scan (`compile.scan_step`); both compute the
@@ -50,7 +49,7 @@ def pattern_of(model, members, body, directed=lambda name: name) -> Pattern | No
         return None
     unit = model.unit(members[0])
     cell = unit.cell or ("elman" if unit.activation == "tanh" else None)
-    dropout = _own_dropout(body, unit.name) if cell in _MASKED else None
+    dropout = _own_dropout(body, unit.name)
     others = [i for i in body.step if i.op.name not in _STEP_OPS[cell] and i is not dropout] \
         if cell in _STEP_OPS else [None]
     value = dropout.output if dropout else unit.name
@@ -69,11 +68,9 @@ def _cell_initial(body, name: str) -> str:
     return next(c.initial for c in body.carries if c.name == f"{name}:cell")
 
 
-# the step ops of each pattern: anything else (another recurrent edge, a dropout but the own one of a cell in
-# _MASKED) is not one
+# the step ops of each pattern: anything else (another recurrent edge, a dropout but the layer's own) is not one
 _STEP_OPS = {"lstm": {"matmul", "add", "lstm_gates", "columns"}, "gru": {"matmul", "gru_gates"},
              "mgu": {"matmul", "mgu_gates"}, "elman": {"matmul", "add", "tanh"}}
-_MASKED = ("lstm", "gru", "mgu")
 
 
 def _own_dropout(body, name: str):
@@ -196,15 +193,17 @@ def _elman_forward(xp, entries, body, pattern, values, batch, needs):
     prologue = interpret.forward(xp, body.prologue, values)
     pre = _in_order(xp, values[pattern.sequence], batch, body.reverse)
     h = _with_initial(xp, values, pattern, batch, len(pre))
-    entries.forward(pre, values[pattern.recurrent], h, batch, kernel_threads())
-    trace = _Trace(entries, body, pattern, values, batch, h, (), prologue, needs)
+    mask = _mask(xp, values, pattern)
+    raw = None if mask is None else xp.empty_like(pre)  # the tanh's values, which its vjp reads
+    entries.forward(pre, values[pattern.recurrent], h, batch, kernel_threads(), mask, raw)
+    trace = _Trace(entries, body, pattern, values, batch, h, (mask, raw), prologue, needs)
     return (trace.in_order(xp, h[batch:]),), trace
 
 
 def _elman_backward(xp, trace: _Trace, dh, rows: int) -> dict:
     ga = xp.empty((rows, dh.shape[1]), dtype=dh.dtype)
     weight = trace.values[trace.pattern.recurrent]
-    trace.entries.backward(trace.h, dh, ga, weight, trace.batch, kernel_threads())
+    trace.entries.backward(trace.h, dh, ga, weight, trace.batch, kernel_threads(), *trace.saved)
     return trace.input_grads(xp, ga, {})
 
 

@@ -11,6 +11,8 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -166,10 +168,16 @@ def elman_sequence_args(rng, dtype):
         BATCH, 2
 
 
-def elman_sequence_backward_args(rng, dtype):
-    pre, weight, h, n, threads = elman_sequence_args(rng, dtype)
-    sequence_twins.elman_sequence_forward(np, pre, weight, h, n)
-    return h, states(rng, dtype, fill=0.3), np.full((STEPS * BATCH, WIDTH), np.nan, dtype), weight, n, threads
+def masked_elman_args(rng, dtype):
+    """With a dropout mask and the raw buffer that comes with it."""
+    return (*elman_sequence_args(rng, dtype), dropout_mask(rng, dtype), np.full((STEPS * BATCH, WIDTH), np.nan, dtype))
+
+
+def elman_sequence_backward_args(rng, dtype, masked=False):
+    pre, weight, h, n, threads, *mask_and_raw = (masked_elman_args if masked else elman_sequence_args)(rng, dtype)
+    sequence_twins.elman_sequence_forward(np, pre, weight, h, n, 1, *mask_and_raw)
+    return (h, states(rng, dtype, fill=0.3), np.full((STEPS * BATCH, WIDTH), np.nan, dtype), weight, n, threads,
+            *mask_and_raw)
 
 
 def gated_sequence_args(blocks):
@@ -292,8 +300,9 @@ CASES: dict[str, list[Case]] = {
     + [Case(masked(lstm_sequence_args(False)), (3, 4, 5, 6), **SEQUENCE)],
     "lstm_sequence_backward": [Case(lstm_sequence_backward_args, (3, 4, 5, 7), **SEQUENCE),
                                Case(masked_lstm_backward_args, (3, 4, 5, 7), **SEQUENCE)],
-    "elman_sequence_forward": [Case(elman_sequence_args, (2,), **SEQUENCE)],
-    "elman_sequence_backward": [Case(elman_sequence_backward_args, (1, 2), **SEQUENCE)],
+    "elman_sequence_forward": [Case(elman_sequence_args, (2,), **SEQUENCE), Case(masked_elman_args, (2, 6), **SEQUENCE)],
+    "elman_sequence_backward": [Case(elman_sequence_backward_args, (1, 2), **SEQUENCE),
+                                Case(partial(elman_sequence_backward_args, masked=True), (1, 2), **SEQUENCE)],
     **{f"{cell}_sequence_{way}": cases for cell, blocks in (("gru", 3), ("mgu", 2))
        for way, cases in zip(("forward", "backward"), gated_cases(blocks), strict=True)},
 }

@@ -205,23 +205,26 @@ def test_lstm_sequence(dtype, shape, dense, masked, executor):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SEQUENCE_SHAPES)
-def test_elman_sequence(dtype, shape, executor):
+@MASKED
+def test_elman_sequence(dtype, shape, masked, executor):
     steps, n, hidden, _ = shape
     rng = np.random.default_rng(3)
+    mask = dropout_mask(rng, dtype, n, hidden, masked)
+    raw = np.empty((steps * n, hidden), dtype) if masked else None
     pre = rng.standard_normal((steps * n, hidden)).astype(dtype)
     weight = (rng.standard_normal((hidden, hidden)) * 0.5).astype(dtype)
     h = np.zeros(((steps + 1) * n, hidden), dtype)
     h[:n] = rng.standard_normal((n, hidden))
     arrays, launches = run_both(executor, dtype, entries.elman_sequence_forward,
                                 sequence_twins.elman_sequence_forward,
-                                lambda: [pre.copy(), weight.copy(), h.copy(), n])
+                                lambda: [copied(a) for a in (pre, weight, h, n, 1, mask, raw)])
     assert launches == {"elman_sequence_forward": 1}
     assert_same(arrays, dtype)
-    h = arrays[2][1]
+    h, raw = arrays[2][1], arrays[6][1]
     dh = gradient_rows(rng, h, n, dtype)
     arrays, launches = run_both(executor, dtype, entries.elman_sequence_backward,
                                 sequence_twins.elman_sequence_backward,
-                                lambda: [h.copy(), dh.copy(), np.empty_like(pre), weight.copy(), n])
+                                lambda: [copied(a) for a in (h, dh, np.empty_like(pre), weight, n, 1, mask, raw)])
     assert launches == {"elman_sequence_backward": 1}
     assert_same(arrays, dtype)
 

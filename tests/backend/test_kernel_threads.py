@@ -290,6 +290,10 @@ def test_gru_sequence_kernels_reject_bad_arguments(gemm_kernels):
         K.gru_sequence_forward(pre, weight, h, hu, rz, nn, n, 1, np.ones((n, w + 1), f32))
     with pytest.raises(TypeError, match="mask must be float32 or float64, like the other arrays"):
         K.gru_sequence_backward(h, hu, rz, nn, dh, gx, ghu, weight, n, 1, np.ones((n, w)))
+    with pytest.raises(ValueError, match="mask and raw come together"):  # an Elman layer's
+        K.elman_sequence_forward(pre[:, :w].copy(), weight[:, :w].copy(), h, n, 1, np.ones((n, w), f32))
+    with pytest.raises(ValueError, match=r"raw must have shape \(12, 5\)"):
+        K.elman_sequence_backward(h, dh, nn, weight[:, :w].copy(), n, 1, np.ones((n, w), f32), rz)
     with pytest.raises(ValueError, match=r"gates must have shape \(12, 5\)"):  # an MGU's: one gate
         mgu_pre, mgu_weight, mgu_hu = (np.zeros((rows, 2 * w), f32) for rows in (steps * n, w, steps * n))
         K.mgu_sequence_forward(mgu_pre, mgu_weight, h, mgu_hu, rz, nn, n)

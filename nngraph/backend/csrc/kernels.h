@@ -104,12 +104,15 @@ typedef struct {
     const float *pre, *weight;
     float *h;
     Py_ssize_t n, width, steps;
+    const float *mask; /* as LstmForward's; with it raw (T*n, width) keeps the tanh's values */
+    float *raw;
 } ElmanForward;
 
 typedef struct {
     const float *h, *weight_t;
     float *dh, *da;
     Py_ssize_t n, width, steps;
+    const float *mask, *raw; /* as LstmBackward's; the forward's raw */
 } ElmanBackward;
 
 /* a GRU's or MGU's steps: hu the recurrent products, gates the saved gates (r and z; f), nn the candidates */

@@ -89,6 +89,11 @@ static void apply_mask(float *x, const float *mask, Py_ssize_t n) {
     if (mask) IVDEP for (Py_ssize_t j = 0; j < n; j++) x[j] *= mask[j];
 }
 
+/* out[j] = x[j] * mask[j]: an Elman step's masked h from its tanh's values */
+static void masked_copy(const float *x, const float *mask, float *out, Py_ssize_t n) {
+    IVDEP for (Py_ssize_t j = 0; j < n; j++) out[j] = x[j] * mask[j];
+}
+
 /* sums[j] += row[j], in double: the bias gradient of a whole sequence, one row at a time */
 static void add_to_sums(double *sums, const float *row, Py_ssize_t n) {
     IVDEP for (Py_ssize_t j = 0; j < n; j++) sums[j] += row[j];
@@ -137,9 +142,10 @@ static void elman_forward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
     Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0;
     for (Py_ssize_t t = 0; t < s->steps; t++) {
         Py_ssize_t at = t * block + r0 * width;
-        float *h = s->h + at + block;
-        strips_gemm(s->h + at, width, s->weight, h, width, rows, width, width, NULL, 0);
-        add_tanh_float(s->pre + at, h, rows * width);
+        float *h = s->h + at + block, *out = s->mask ? s->raw + at : h;
+        strips_gemm(s->h + at, width, s->weight, out, width, rows, width, width, NULL, 0);
+        add_tanh_float(s->pre + at, out, rows * width);
+        if (s->mask) masked_copy(out, s->mask + r0 * width, h, rows * width);
     }
 }
 
@@ -148,7 +154,8 @@ static void elman_backward_rows(const void *job, Py_ssize_t r0, Py_ssize_t r1) {
     Py_ssize_t width = s->width, block = s->n * width, rows = r1 - r0;
     for (Py_ssize_t t = s->steps - 1; t >= 0; t--) {
         Py_ssize_t at = t * block + r0 * width;
-        tanh_vjp_float(s->h + at + block, s->dh + at + block, s->da + at, rows * width);
+        apply_mask(s->dh + at + block, s->mask ? s->mask + r0 * width : NULL, rows * width);
+        tanh_vjp_float(s->mask ? s->raw + at : s->h + at + block, s->dh + at + block, s->da + at, rows * width);
         strips_gemm(s->da + at, width, s->weight_t, s->dh + at, width, rows, width, width, NULL, 1);
     }
 }

@@ -27,18 +27,20 @@ PyDoc_STRVAR(lstm_sequence_backward_doc,
 "it (in place) before the step's vjp.");
 
 PyDoc_STRVAR(elman_sequence_forward_doc,
-"elman_sequence_forward(pre, weight, h, n, threads=1)\n\n"
+"elman_sequence_forward(pre, weight, h, n, threads=1, mask=None, raw=None)\n\n"
 "Every step of a float32 tanh layer whose only recurrence is its own (an Elman layer): per step,\n"
 "h_t = tanh(pre_t + h_(t-1) @ weight), for n sequences. pre (T*n, w): the inputs' product and the bias\n"
 "for every step; weight (w, w); h ((T+1)*n, w): the initial state in the first n rows, step t written\n"
 "to rows (t+1)*n.... The sequences are independent, so `threads` threads each run every step for a\n"
-"block of them.");
+"block of them. mask (n, w) and raw (T*n, w), or None: under a dropout mask raw receives the tanh's\n"
+"values and h their masked values.");
 
 PyDoc_STRVAR(elman_sequence_backward_doc,
-"elman_sequence_backward(h, dh, da, weight, n, threads=1)\n\n"
+"elman_sequence_backward(h, dh, da, weight, n, threads=1, mask=None, raw=None)\n\n"
 "The reverse sweep of elman_sequence_forward: per step t from the last, da_t = dh_t * (1 - h_t^2) into\n"
 "da's rows t*n... (da (T*n, w)), then dh_(t-1) += da_t @ weight.T. h and dh ((T+1)*n, w) laid out as\n"
-"in the forward; dh's first n rows receive the initial state's gradient.");
+"in the forward; dh's first n rows receive the initial state's gradient. With the forward's mask and raw,\n"
+"dh_t *= mask (in place) and the tanh's values are raw's.");
 
 PyDoc_STRVAR(gru_sequence_forward_doc,
 "gru_sequence_forward(pre, weight, h, hu, rz, nn, n, threads=1, mask=None)\n\n"
@@ -253,47 +255,72 @@ static Py_ssize_t whole_steps(const Arg *a, Py_ssize_t n, const char *name) {
     return rows / n;
 }
 
+/* An Elman layer's optional mask and raw (T*n, w), which come together: -1 with the exception set */
+static int take_mask_and_raw(Arg *a, PyObject *mask_obj, PyObject *raw_obj, Py_ssize_t n, Py_ssize_t w,
+                             Py_ssize_t rows, const float **mask, float **raw) {
+    int dtype = F32;
+    *raw = NULL;
+    if ((mask_obj == Py_None) != (raw_obj == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "mask and raw come together: the tanh's values are kept under a mask");
+        return -1;
+    }
+    if (take_mask(&a[0], mask_obj, n, w, mask) < 0) return -1;
+    if (raw_obj == Py_None) return 0;
+    if (take(&a[1], raw_obj, "raw", 2, 1, &dtype) < 0 || same_shape(&a[1], rows, w, "raw") < 0) return -1;
+    *raw = a[1].view.buf;
+    return 0;
+}
+
 static PyObject *py_elman_sequence_forward(PyObject *self, PyObject *args) {
     const Isa *isa = path_of(self);
-    PyObject *o[3];
+    PyObject *o[5];
+    o[3] = o[4] = Py_None;
     Py_ssize_t n;
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "OOOn|i:elman_sequence_forward", &o[0], &o[1], &o[2], &n, &threads)) return NULL;
-    Arg a[3];
+    const float *mask;
+    float *raw;
+    if (!PyArg_ParseTuple(args, "OOOn|iOO:elman_sequence_forward", &o[0], &o[1], &o[2], &n, &threads, &o[3], &o[4]))
+        return NULL;
+    Arg a[5];
     memset(a, 0, sizeof a);
     static const char *names[3] = {"pre", "weight", "h"};
     static const int writes[3] = {0, 0, 1};
-    if (take_f32(a, o, names, writes, 3, "elman_sequence_forward") < 0) return finish(a, 3, 0);
+    if (take_f32(a, o, names, writes, 3, "elman_sequence_forward") < 0) return finish(a, 5, 0);
     Py_ssize_t w = a[1].view.shape[0], steps = whole_steps(&a[0], n, "pre"), rows = steps * n;
     if (steps < 0 || same_shape(&a[0], rows, w, "pre") < 0 || same_shape(&a[1], w, w, "weight") < 0 ||
-        same_shape(&a[2], rows + n, w, "h") < 0)
-        return finish(a, 3, 0);
-    ElmanForward job = {a[0].view.buf, NULL, a[2].view.buf, n, w, steps};
+        same_shape(&a[2], rows + n, w, "h") < 0 || take_mask_and_raw(&a[3], o[3], o[4], n, w, rows, &mask, &raw) < 0)
+        return finish(a, 5, 0);
+    ElmanForward job = {a[0].view.buf, NULL, a[2].view.buf, n, w, steps, mask, raw};
     if (run_with_packed(isa, isa->elman_forward_rows, &job, &job.weight, a[1].view.buf, w, 1, w, w, n, threads) < 0)
-        return finish(a, 3, 0);
-    return finish(a, 3, 1);
+        return finish(a, 5, 0);
+    return finish(a, 5, 1);
 }
 
 static PyObject *py_elman_sequence_backward(PyObject *self, PyObject *args) {
     const Isa *isa = path_of(self);
-    PyObject *o[4];
+    PyObject *o[6];
+    o[4] = o[5] = Py_None;
     Py_ssize_t n;
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "OOOOn|i:elman_sequence_backward", &o[0], &o[1], &o[2], &o[3], &n, &threads))
+    const float *mask;
+    float *raw;
+    if (!PyArg_ParseTuple(args, "OOOOn|iOO:elman_sequence_backward", &o[0], &o[1], &o[2], &o[3], &n, &threads, &o[4],
+                          &o[5]))
         return NULL;
-    Arg a[4];
+    Arg a[6];
     memset(a, 0, sizeof a);
     static const char *names[4] = {"h", "dh", "da", "weight"};
     static const int writes[4] = {0, 1, 1, 0};
-    if (take_f32(a, o, names, writes, 4, "elman_sequence_backward") < 0) return finish(a, 4, 0);
+    if (take_f32(a, o, names, writes, 4, "elman_sequence_backward") < 0) return finish(a, 6, 0);
     Py_ssize_t w = a[3].view.shape[0], steps = whole_steps(&a[2], n, "da"), rows = steps * n;
     if (steps < 0 || same_shape(&a[0], rows + n, w, "h") < 0 || same_shape(&a[1], rows + n, w, "dh") < 0 ||
-        same_shape(&a[2], rows, w, "da") < 0 || same_shape(&a[3], w, w, "weight") < 0)
-        return finish(a, 4, 0);
-    ElmanBackward job = {a[0].view.buf, NULL, a[1].view.buf, a[2].view.buf, n, w, steps};
+        same_shape(&a[2], rows, w, "da") < 0 || same_shape(&a[3], w, w, "weight") < 0 ||
+        take_mask_and_raw(&a[4], o[4], o[5], n, w, rows, &mask, &raw) < 0)
+        return finish(a, 6, 0);
+    ElmanBackward job = {a[0].view.buf, NULL, a[1].view.buf, a[2].view.buf, n, w, steps, mask, raw};
     if (run_with_packed(isa, isa->elman_backward_rows, &job, &job.weight_t, a[3].view.buf, 1, w, w, w, n, threads) < 0)
-        return finish(a, 4, 0); /* weight^T: rows and columns swapped */
-    return finish(a, 4, 1);
+        return finish(a, 6, 0); /* weight^T: rows and columns swapped */
+    return finish(a, 6, 1);
 }
 
 /* A GRU's (K = 3 gate blocks) or MGU's (K = 2) whole-sequence forward; `name` the entry's, for errors */

@@ -105,20 +105,20 @@ def lstm_sequence_backward(kernels, xp, gates, c, tanh_c, dh, dc, da, weight, bi
         bias_grad[...] = da.sum(axis=0, dtype=xp.float64)
 
 
-def elman_sequence_forward(kernels, xp, pre, weight, h, n, threads=1):
+def elman_sequence_forward(kernels, xp, pre, weight, h, n, threads=1, mask=None, raw=None):
     hidden = weight.shape[0]
-    if not (_contiguous(h) and _sequence(kernels, "elman_sequence_forward", n, hidden, 2 * hidden, h.itemsize,
-                                         xp.ascontiguousarray(pre), xp.ascontiguousarray(weight), h,
-                                         len(pre) // n, n, hidden)):
-        sequence_twins.elman_sequence_forward(xp, pre, weight, h, n, threads)
+    if not (_contiguous(h, mask, raw) and _sequence(kernels, "elman_sequence_forward", n, hidden, 2 * hidden,
+                                                    h.itemsize, xp.ascontiguousarray(pre), xp.ascontiguousarray(weight),
+                                                    h, mask, raw, len(pre) // n, n, hidden, mask is not None)):
+        sequence_twins.elman_sequence_forward(xp, pre, weight, h, n, threads, mask, raw)
 
 
-def elman_sequence_backward(kernels, xp, h, dh, da, weight, n, threads=1):
+def elman_sequence_backward(kernels, xp, h, dh, da, weight, n, threads=1, mask=None, raw=None):
     hidden = weight.shape[0]
-    if not (_contiguous(h, dh, da) and _sequence(kernels, "elman_sequence_backward", n, hidden, hidden, h.itemsize,
-                                                 h, dh, da, xp.ascontiguousarray(weight.T), len(da) // n, n,
-                                                 hidden)):
-        sequence_twins.elman_sequence_backward(xp, h, dh, da, weight, n, threads)
+    if not (_contiguous(h, dh, da, mask, raw) and _sequence(
+            kernels, "elman_sequence_backward", n, hidden, hidden, h.itemsize, h, dh, da,
+            xp.ascontiguousarray(weight.T), mask, raw, len(da) // n, n, hidden, mask is not None)):
+        sequence_twins.elman_sequence_backward(xp, h, dh, da, weight, n, threads, mask, raw)
 
 
 def gru_sequence_forward(kernels, xp, pre, weight, h, hu, rz, nn, n, threads=1, mask=None):

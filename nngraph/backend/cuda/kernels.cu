@@ -252,25 +252,34 @@ extern "C" __global__ void lstm_sequence_backward(const real* __restrict__ gates
     });
 }
 
-// Every step of a tanh layer: h_t = tanh(h_(t-1) @ weight + pre_t); pre (steps n, H), weight (H, H).
+// Every step of a tanh layer: h_t = tanh(h_(t-1) @ weight + pre_t); pre (steps n, H), weight (H, H). Under a
+// mask, raw (steps n, H) keeps the tanh's values and h their masked ones.
 extern "C" __global__ void elman_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
-                                                  real* __restrict__ h, int steps, int n, int hidden) {
+                                                  real* __restrict__ h, const real* __restrict__ mask,
+                                                  real* __restrict__ raw, int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, state);
     walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
-        const real value = tanh(dot_column(before, weight, hidden, hidden, j) + pre[row * hidden + j]);
+        real value = tanh(dot_column(before, weight, hidden, hidden, j) + pre[row * hidden + j]);
+        if (masked) {
+            raw[row * hidden + j] = value;
+            value *= mask[(row % n) * hidden + j];
+        }
         h[(row + n) * hidden + j] = value;
         return value;
     });
 }
 
-// The reverse sweep: da_t = dh_t * (1 - h_t^2), then dh_(t-1) += da_t @ weight.T (weight_t = weight.T).
+// The reverse sweep: da_t = dh_t * (1 - h_t^2), then dh_(t-1) += da_t @ weight.T (weight_t = weight.T). Under a
+// mask, dh_t *= mask first and h_t is raw's.
 extern "C" __global__ void elman_sequence_backward(const real* __restrict__ h, real* __restrict__ dh,
                                                    real* __restrict__ da, const real* __restrict__ weight_t,
-                                                   int steps, int n, int hidden) {
+                                                   const real* __restrict__ mask, const real* __restrict__ raw,
+                                                   int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, step_da);
     walk_backward(step_da, dh, weight_t, hidden, steps, n, hidden, [&](int b, index_t row, int j) {
-        const real value = h[(row + n) * hidden + j];
-        const real grad = ((real)1 - value * value) * dh[(row + n) * hidden + j];
+        const real value = masked ? raw[row * hidden + j] : h[(row + n) * hidden + j];
+        const real g = dh[(row + n) * hidden + j] *= mask_of(mask, masked, b, hidden, j);
+        const real grad = ((real)1 - value * value) * g;
         da[row * hidden + j] = grad;
         step_da[j] = grad;
     });
