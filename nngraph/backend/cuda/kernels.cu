@@ -285,27 +285,57 @@ extern "C" __global__ void elman_sequence_backward(const real* __restrict__ h, r
     });
 }
 
-// Every step of a GRU layer (gate blocks r, z, n): hu_t = h_(t-1) @ weight (3H), r and z the sigmoids of
-// pre + hu, the candidate tanh(pre_n + r hu_n), h_t = (h_(t-1) - candidate) z + candidate.
+// The step loops of a cell that keeps its recurrence beside its input (a GRU: K = 3 gate blocks, an MGU: 2):
+// hu_t = h_(t-1) @ weight (K H) into hu, then `cell(row, j, pre_row, product, h_prev_j)` stores the gates it keeps
+// and returns unit j of h_t, which is stored masked.
+template <int K, typename Cell>
+__device__ __forceinline__ void gated_forward(real* state, const real* pre, const real* weight, real* h, real* hu,
+                                              const real* mask, int steps, int n, int hidden, int masked, Cell cell) {
+    walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
+        real product[K];
+        dot_columns<K>(before, weight, hidden, K * hidden, j, hidden, product);
+        for (int s = 0; s < K; ++s) hu[row * K * hidden + s * hidden + j] = product[s];
+        const real value = cell(row, j, pre + row * K * hidden, product, before[j]) *
+                           mask_of(mask, masked, row % n, hidden, j);
+        h[(row + n) * hidden + j] = value;
+        return value;
+    });
+}
+
+// Its reverse sweep: `cell(row, j, g, grads, through_u)` writes the gradients of the K pre-activation blocks and
+// of hu's, given g, unit j's gradient of h_t (masked), and returns what dh_(t-1) gets besides ghu_t @ weight.T.
+template <int K, typename Cell>
+__device__ __forceinline__ void gated_backward(real* step_ghu, real* dh, real* gx, real* ghu, const real* weight_t,
+                                               const real* mask, int steps, int n, int hidden, int masked, Cell cell) {
+    walk_backward(step_ghu, dh, weight_t, K * hidden, steps, n, hidden, [&](int b, index_t row, int j) {
+        const real g = dh[(row + n) * hidden + j] *= mask_of(mask, masked, b, hidden, j);
+        real grads[K], through_u[K];
+        const real carried = cell(row, j, g, grads, through_u);
+        for (int s = 0; s < K; ++s) {
+            gx[row * K * hidden + s * hidden + j] = grads[s];
+            ghu[row * K * hidden + s * hidden + j] = through_u[s];
+            step_ghu[s * hidden + j] = through_u[s];
+        }
+        dh[row * hidden + j] += carried;
+    });
+}
+
+// Every step of a GRU layer (gate blocks r, z, n): r and z the sigmoids of pre + hu, the candidate
+// tanh(pre_n + r hu_n), h_t = (h_(t-1) - candidate) z + candidate.
 extern "C" __global__ void gru_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
                                                 real* __restrict__ h, real* __restrict__ hu, real* __restrict__ rz,
                                                 real* __restrict__ candidate, const real* __restrict__ mask,
                                                 int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, state);
-    walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
-        real product[3];
-        dot_columns<3>(before, weight, hidden, 3 * hidden, j, hidden, product);
-        for (int s = 0; s < 3; ++s) hu[row * 3 * hidden + s * hidden + j] = product[s];
-        const real* p = pre + row * 3 * hidden;
+    gated_forward<3>(state, pre, weight, h, hu, mask, steps, n, hidden, masked,
+                     [&](index_t row, int j, const real* p, const real* product, real before) {
         const real r = halved_sigmoid((p[j] + product[0]) * (real)0.5);
         const real z = halved_sigmoid((p[hidden + j] + product[1]) * (real)0.5);
         const real next = tanh(r * product[2] + p[2 * hidden + j]);
         rz[row * 2 * hidden + j] = r;
         rz[row * 2 * hidden + hidden + j] = z;
         candidate[row * hidden + j] = next;
-        const real value = ((before[j] - next) * z + next) * mask_of(mask, masked, row % n, hidden, j);
-        h[(row + n) * hidden + j] = value;
-        return value;
+        return (before - next) * z + next;
     });
 }
 
@@ -317,66 +347,55 @@ extern "C" __global__ void gru_sequence_backward(const real* __restrict__ h, con
                                                  const real* __restrict__ weight_t, const real* __restrict__ mask,
                                                  int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, step_ghu);  // 3H
-    walk_backward(step_ghu, dh, weight_t, 3 * hidden, steps, n, hidden, [&](int b, index_t row, int j) {
-        const real g = dh[(row + n) * hidden + j] *= mask_of(mask, masked, b, hidden, j);
+    gated_backward<3>(step_ghu, dh, gx, ghu, weight_t, mask, steps, n, hidden, masked,
+                      [&](index_t row, int j, real g, real* grads, real* through_u) {
         const real r = rz[row * 2 * hidden + j], z = rz[row * 2 * hidden + hidden + j];
         const real next = candidate[row * hidden + j];
         const real d_next = (g * ((real)1 - z)) * ((real)1 - next * next);
         const real d_r = (d_next * hu[row * 3 * hidden + 2 * hidden + j]) * (r * ((real)1 - r));
         const real d_z = (g * (h[row * hidden + j] - next)) * (z * ((real)1 - z));
-        const real grads[3] = {d_r, d_z, d_next}, through_u[3] = {d_r, d_z, d_next * r};
-        for (int s = 0; s < 3; ++s) {
-            gx[row * 3 * hidden + s * hidden + j] = grads[s];
-            ghu[row * 3 * hidden + s * hidden + j] = through_u[s];
-            step_ghu[s * hidden + j] = through_u[s];
-        }
-        dh[row * hidden + j] += g * z;
+        grads[0] = through_u[0] = d_r;
+        grads[1] = through_u[1] = d_z;
+        grads[2] = d_next;
+        through_u[2] = d_next * r;
+        return g * z;
     });
 }
 
-// Every step of an MGU layer (gate blocks f, n): hu_t = h_(t-1) @ weight (2H), f the sigmoid of pre_f + hu_f,
-// the candidate tanh(pre_n + f hu_n), h_t = (h_(t-1) - candidate) f + candidate: the GRU's step with f as r and z.
+// Every step of an MGU layer (gate blocks f, n): f the sigmoid of pre_f + hu_f, the candidate
+// tanh(pre_n + f hu_n), h_t = (h_(t-1) - candidate) f + candidate: the GRU's step with f as r and z.
 extern "C" __global__ void mgu_sequence_forward(const real* __restrict__ pre, const real* __restrict__ weight,
                                                 real* __restrict__ h, real* __restrict__ hu, real* __restrict__ gate,
                                                 real* __restrict__ candidate, const real* __restrict__ mask,
                                                 int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, state);
-    walk_forward(state, h, steps, n, hidden, [&](index_t row, int j, const real* before) {
-        real product[2];
-        dot_columns<2>(before, weight, hidden, 2 * hidden, j, hidden, product);
-        for (int s = 0; s < 2; ++s) hu[row * 2 * hidden + s * hidden + j] = product[s];
-        const real* p = pre + row * 2 * hidden;
+    gated_forward<2>(state, pre, weight, h, hu, mask, steps, n, hidden, masked,
+                     [&](index_t row, int j, const real* p, const real* product, real before) {
         const real f = halved_sigmoid((p[j] + product[0]) * (real)0.5);
         const real next = tanh(f * product[1] + p[hidden + j]);
         gate[row * hidden + j] = f;
         candidate[row * hidden + j] = next;
-        const real value = ((before[j] - next) * f + next) * mask_of(mask, masked, row % n, hidden, j);
-        h[(row + n) * hidden + j] = value;
-        return value;
+        return (before - next) * f + next;
     });
 }
 
-// The reverse sweep: the step's vjp into gx and ghu, each (steps n, 2H), and dh_(t-1) += dh_t f + ghu_t @
-// weight.T (weight_t = weight.T, (2H, H)).
+// The reverse sweep: gx and ghu (steps n, 2H), dh_(t-1) += dh_t f + ghu_t @ weight.T (weight_t (2H, H)).
 extern "C" __global__ void mgu_sequence_backward(const real* __restrict__ h, const real* __restrict__ hu,
                                                  const real* __restrict__ gate, const real* __restrict__ candidate,
                                                  real* __restrict__ dh, real* __restrict__ gx, real* __restrict__ ghu,
                                                  const real* __restrict__ weight_t, const real* __restrict__ mask,
                                                  int steps, int n, int hidden, int masked) {
     NNG_SHARED(real, step_ghu);  // 2H
-    walk_backward(step_ghu, dh, weight_t, 2 * hidden, steps, n, hidden, [&](int b, index_t row, int j) {
-        const real g = dh[(row + n) * hidden + j] *= mask_of(mask, masked, b, hidden, j);
+    gated_backward<2>(step_ghu, dh, gx, ghu, weight_t, mask, steps, n, hidden, masked,
+                      [&](index_t row, int j, real g, real* grads, real* through_u) {
         const real f = gate[row * hidden + j], next = candidate[row * hidden + j];
         const real d_next = (g * ((real)1 - f)) * ((real)1 - next * next);
         const real d_f = (g * (h[row * hidden + j] - next) + d_next * hu[row * 2 * hidden + hidden + j]) *
                          (f * ((real)1 - f));
-        const real grads[2] = {d_f, d_next}, through_u[2] = {d_f, d_next * f};
-        for (int s = 0; s < 2; ++s) {
-            gx[row * 2 * hidden + s * hidden + j] = grads[s];
-            ghu[row * 2 * hidden + s * hidden + j] = through_u[s];
-            step_ghu[s * hidden + j] = through_u[s];
-        }
-        dh[row * hidden + j] += g * f;
+        grads[0] = through_u[0] = d_f;
+        grads[1] = d_next;
+        through_u[1] = d_next * f;
+        return g * f;
     });
 }
 
