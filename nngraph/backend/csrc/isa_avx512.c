@@ -34,9 +34,12 @@ static inline void vstore_masked(float *p, lanes_mask m, vec v) { _mm512_mask_st
 static inline vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vec vadd(vec a, vec b) { return _mm512_add_ps(a, b); }
 
+static inline float vsum(vec v) { return _mm512_reduce_add_ps(v); }
+
 #include "cells.h"
 #include "gemm.h"
 #include "loops.h"
+#include "convs.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -59,9 +59,6 @@ PyDoc_STRVAR(transposed_gemm_doc,
 "(k, m_i), taken side by side (out has sum m_i rows): the gradients of several weights that multiply\n"
 "the same b, in one pass over it. `threads` threads each compute a block of out's columns.");
 
-/* a thread count from Python: at least 1 */
-static int thread_count(int threads) { return threads < 1 ? 1 : threads; }
-
 /* Pack B (the path's pack_strips, parameter order) into a buffer for the call, point *packed_field (in
  * `job`) at it, and run the parts over `rows` sequences with the GIL released; -1 with MemoryError where
  * the buffer cannot be had. */
