@@ -27,7 +27,21 @@ static inline void add_run(float *dst, const float *src, Py_ssize_t count) {
     }
 }
 
-/* the columns of one example x (C, H, W) */
+/* dst = src + bias (with_bias) or src */
+static inline void copy_add_run(float *dst, const float *src, Py_ssize_t count, vec bias, int with_bias) {
+    if (!with_bias) {
+        copy_run(dst, src, count);
+        return;
+    }
+    Py_ssize_t p = 0;
+    for (; p + LANES <= count; p += LANES) vstore(dst + p, vadd(vload(src + p), bias));
+    if (p < count) {
+        lanes_mask tail = first_lanes(count - p);
+        vstore_masked(dst + p, tail, vadd(vload_masked(src + p, tail), bias));
+    }
+}
+
+/* the columns of one example x (C, H, W), windows row by row (any stride) */
 static void im2col_example(const float *x, const ConvShape *s, float *cols) {
     Py_ssize_t p_count = s->ho * s->wo;
     for (Py_ssize_t c = 0; c < s->channels; c++)
@@ -78,23 +92,123 @@ static void col2im_example(const float *dcols, const ConvShape *s, float *dx) {
             }
 }
 
-/* examples [e0, e1): out[e] (F, P) = bias + W (F, K) @ columns (K, P) */
+/* ---- stride 1: "wide" columns ------------------------------------------------------------------
+ * With stride 1, row (c, i, j) of the columns, read along a whole row of the padded image (Wp = Wo + kw - 1
+ * wide) instead of Wo of it, is one run of the image: image[c, i + oy, j + ox] for all oy and ox < Wp
+ * is image[c*Hp*Wp + i*Wp + j + (oy*Wp + ox)]. So the columns are built with Ho*Wp columns, each row one
+ * copy ((Ho - 1) * Wp + Wo values: the rest would run past the image), and col2im is one add per row. The
+ * columns ox >= Wo are dropped from the output and have a zero gradient, so they cost some products but
+ * no wrong sums: a LeNet layer then has 150 runs an example where windows row by row take 1,200. */
+
+typedef struct {
+    Py_ssize_t pitch;     /* columns per output row: Wp (wide) or Wo */
+    Py_ssize_t hp, wp;    /* the padded image (wide) */
+    int wide, padded;     /* stride 1; and x must be copied into a padded image first */
+} ColumnLayout;
+
+static ColumnLayout column_layout(const ConvShape *s) {
+    ColumnLayout l = {s->wo, 0, 0, s->sh == 1 && s->sw == 1, 0};
+    if (l.wide) {
+        l.hp = s->ho + s->kh - 1, l.wp = s->wo + s->kw - 1, l.pitch = l.wp;
+        l.padded = s->top || s->left || l.hp != s->height || l.wp != s->width;
+    }
+    return l;
+}
+
+/* the padded image of one example x (C, H, W): image (C, Hp, Wp), the padding zeros */
+static void pad_image(const float *x, const ConvShape *s, const ColumnLayout *l, float *image) {
+    Py_ssize_t rows = s->height < l->hp - s->top ? s->height : l->hp - s->top;
+    Py_ssize_t cols = s->width < l->wp - s->left ? s->width : l->wp - s->left;
+    memset(image, 0, s->channels * l->hp * l->wp * sizeof(float));
+    for (Py_ssize_t c = 0; c < s->channels; c++)
+        for (Py_ssize_t y = 0; y < rows && cols > 0; y++)
+            copy_run(image + (c * l->hp + y + s->top) * l->wp + s->left, x + (c * s->height + y) * s->width, cols);
+}
+
+/* dx (C, H, W) of one example from the gradient of its padded image */
+static void crop_image(const float *image, const ConvShape *s, const ColumnLayout *l, float *dx) {
+    Py_ssize_t rows = s->height < l->hp - s->top ? s->height : l->hp - s->top;
+    Py_ssize_t cols = s->width < l->wp - s->left ? s->width : l->wp - s->left;
+    memset(dx, 0, s->channels * s->height * s->width * sizeof(float));
+    for (Py_ssize_t c = 0; c < s->channels; c++)
+        for (Py_ssize_t y = 0; y < rows && cols > 0; y++)
+            copy_run(dx + (c * s->height + y) * s->width, image + (c * l->hp + y + s->top) * l->wp + s->left, cols);
+}
+
+/* the wide columns (K, Ho*Wp) of a padded image; with `clean`, the columns ox >= Wo zeros (they meet a
+ * zero gradient in dW's sums, and must not be an infinity there) */
+static void im2col_wide(const float *image, const ConvShape *s, const ColumnLayout *l, float *cols, int clean) {
+    Py_ssize_t width = l->wp, p_count = s->ho * width, run = p_count - (width - s->wo), spare = width - s->wo;
+    lanes_mask spare_mask = first_lanes(spare);
+    for (Py_ssize_t c = 0; c < s->channels; c++)
+        for (Py_ssize_t i = 0; i < s->kh; i++)
+            for (Py_ssize_t j = 0; j < s->kw; j++) {
+                float *row = cols + ((c * s->kh + i) * s->kw + j) * p_count;
+                copy_run(row, image + (c * l->hp + i) * width + j, run);
+                if (!clean || !spare) continue;
+                for (Py_ssize_t oy = 0; oy < s->ho; oy++)
+                    if (spare <= LANES)
+                        vstore_masked(row + oy * width + s->wo, spare_mask, vzero());
+                    else
+                        memset(row + oy * width + s->wo, 0, spare * sizeof(float));
+            }
+}
+
+/* the gradient of a padded image (C, Hp, Wp) from wide column gradients: one add per row */
+static void col2im_wide(const float *dcols, const ConvShape *s, const ColumnLayout *l, float *image) {
+    Py_ssize_t width = l->wp, p_count = s->ho * width, run = p_count - (width - s->wo);
+    memset(image, 0, s->channels * l->hp * width * sizeof(float));
+    for (Py_ssize_t c = 0; c < s->channels; c++)
+        for (Py_ssize_t i = 0; i < s->kh; i++)
+            for (Py_ssize_t j = 0; j < s->kw; j++)
+                add_run(image + (c * l->hp + i) * width + j, dcols + ((c * s->kh + i) * s->kw + j) * p_count, run);
+}
+
+/* one example's columns in the layout's form: `image` a buffer for its padded image where one is needed */
+static void example_columns(const float *x, const ConvShape *s, const ColumnLayout *l, float *image, float *cols,
+                            int clean) {
+    if (!l->wide) {
+        im2col_example(x, s, cols);
+        return;
+    }
+    if (l->padded) pad_image(x, s, l, image);
+    im2col_wide(l->padded ? image : x, s, l, cols, clean);
+}
+
+/* one example's dx from its column gradients */
+static void example_col2im(const float *dcols, const ConvShape *s, const ColumnLayout *l, float *image,
+                           float *dx) {
+    if (!l->wide) {
+        col2im_example(dcols, s, dx);
+        return;
+    }
+    col2im_wide(dcols, s, l, l->padded ? image : dx);
+    if (l->padded) crop_image(image, s, l, dx);
+}
+
+/* examples [e0, e1): out[e] (F, Ho, Wo) = W (F, K) @ columns (K, Ho*pitch), then the bias added (as numpy's
+ * `W @ cols + b` rounds), the columns ox >= Wo dropped */
 static void conv_forward_examples(const void *job, Py_ssize_t e0, Py_ssize_t e1) {
     const ConvForward *f = job;
     const ConvShape *s = &f->shape;
-    Py_ssize_t k = s->channels * s->kh * s->kw, p_count = s->ho * s->wo;
-    float *cols = malloc((k * p_count + 1) * sizeof(float));
+    ColumnLayout l = column_layout(s);
+    Py_ssize_t k = s->channels * s->kh * s->kw, p_count = s->ho * l.pitch, image = s->channels * l.hp * l.wp;
+    float *cols = malloc((k * p_count + s->filters * p_count + image + 1) * sizeof(float));
     if (!cols) {
         atomic_store(f->failed, 1);
         return;
     }
+    float *product = cols + k * p_count, *padded = product + s->filters * p_count;
     for (Py_ssize_t e = e0; e < e1; e++) {
-        float *out = f->out + e * s->filters * p_count;
-        im2col_example(f->x + e * s->channels * s->height * s->width, s, cols);
-        for (Py_ssize_t r = 0; f->bias && r < s->filters; r++)
-            for (Py_ssize_t p = 0; p < p_count; p++) out[r * p_count + p] = f->bias[r];
-        /* with a bias: the products' sum, then the bias added, as numpy's `W @ cols + b` rounds */
-        small_gemm(f->w, k, cols, p_count, out, p_count, s->filters, p_count, k, f->bias != NULL);
+        float *out = f->out + e * s->filters * s->ho * s->wo;
+        example_columns(f->x + e * s->channels * s->height * s->width, s, &l, padded, cols, 0);
+        small_gemm(f->w, k, cols, p_count, product, p_count, s->filters, p_count, k, 0);
+        for (Py_ssize_t r = 0; r < s->filters; r++) {
+            vec bias = vset1(f->bias ? f->bias[r] : 0.0f);
+            for (Py_ssize_t oy = 0; oy < s->ho; oy++)
+                copy_add_run(out + (r * s->ho + oy) * s->wo, product + r * p_count + oy * l.pitch, s->wo, bias,
+                             f->bias != NULL);
+        }
     }
     free(cols);
 }
@@ -166,30 +280,42 @@ static void dot_products(const float *a, Py_ssize_t lda, Py_ssize_t a_step, cons
         }
 }
 
+/* g (F, Ho, Wo) of one example as (F, Ho*pitch): the columns ox >= Wo zeros */
+static void widen_gradient(const float *g, const ConvShape *s, Py_ssize_t pitch, float *wide) {
+    for (Py_ssize_t r = 0; r < s->filters * s->ho; r++) {
+        copy_run(wide + r * pitch, g + r * s->wo, s->wo);
+        if (pitch > s->wo) memset(wide + r * pitch + s->wo, 0, (pitch - s->wo) * sizeof(float));
+    }
+}
+
 /* chunks [c0, c1) of CONV_CHUNK examples: for each, dx of its examples and its own share of dW and db */
 static void conv_backward_chunks(const void *job, Py_ssize_t c0, Py_ssize_t c1) {
     const ConvBackward *b = job;
     const ConvShape *s = &b->shape;
-    Py_ssize_t k = s->channels * s->kh * s->kw, p_count = s->ho * s->wo, image = s->channels * s->height * s->width;
-    Py_ssize_t g_size = s->filters * p_count, cols_size = k * p_count;
-    float *cols = malloc((CONV_CHUNK * cols_size + 1) * sizeof(float));
+    ColumnLayout l = column_layout(s);
+    Py_ssize_t k = s->channels * s->kh * s->kw, p_count = s->ho * l.pitch, image = s->channels * s->height * s->width;
+    Py_ssize_t g_size = s->filters * p_count, cols_size = k * p_count, padded_size = s->channels * l.hp * l.wp;
+    float *cols = malloc((CONV_CHUNK * (cols_size + g_size) + cols_size + padded_size + 1) * sizeof(float));
     if (!cols) {
         atomic_store(b->failed, 1);
         return;
     }
+    float *g = cols + CONV_CHUNK * cols_size, *dcols = g + CONV_CHUNK * g_size, *padded = dcols + cols_size;
     for (Py_ssize_t chunk = c0; chunk < c1; chunk++) {
         Py_ssize_t e0 = chunk * CONV_CHUNK, e1 = e0 + CONV_CHUNK < s->n ? e0 + CONV_CHUNK : s->n;
-        const float *g = b->g + e0 * g_size;
-        for (Py_ssize_t e = e0; b->dx && e < e1; e++) { /* dcols = W^T @ g[e], in the columns' buffer */
-            small_gemm(b->w_t, s->filters, g + (e - e0) * g_size, p_count, cols, p_count, k, p_count, s->filters, 0);
-            col2im_example(cols, s, b->dx + e * image);
+        for (Py_ssize_t e = e0; e < e1; e++)
+            widen_gradient(b->g + e * s->filters * s->ho * s->wo, s, l.pitch, g + (e - e0) * g_size);
+        for (Py_ssize_t e = e0; b->dx && e < e1; e++) { /* dcols = W^T @ g[e] */
+            small_gemm(b->w_t, s->filters, g + (e - e0) * g_size, p_count, dcols, p_count, k, p_count, s->filters, 0);
+            example_col2im(dcols, s, &l, padded, b->dx + e * image);
         }
         if (b->dw_parts) {
-            for (Py_ssize_t e = e0; e < e1; e++) im2col_example(b->x + e * image, s, cols + (e - e0) * cols_size);
+            for (Py_ssize_t e = e0; e < e1; e++)
+                example_columns(b->x + e * image, s, &l, padded, cols + (e - e0) * cols_size, 1);
             dot_products(g, p_count, g_size, cols, p_count, cols_size, e1 - e0, p_count,
                          b->dw_parts + chunk * s->filters * k, k, s->filters, k);
         }
-        for (Py_ssize_t r = 0; b->db_parts && r < s->filters; r++) {
+        for (Py_ssize_t r = 0; b->db_parts && r < s->filters; r++) { /* the zeros ox >= Wo add nothing */
             vec total = vzero();
             lanes_mask tail = first_lanes(p_count % LANES);
             for (Py_ssize_t e = 0; e < e1 - e0; e++) {
