@@ -215,46 +215,57 @@ static void conv_forward_examples(const void *job, Py_ssize_t e0, Py_ssize_t e1)
 
 /* ---- the weight gradient: C (m, n) = sum over rows of A (m, L) and B (n, L) of A B^T -------------- */
 
-/* A tile of `ra` rows of A (at most DOT_A) by `rb` rows of B (at most DOT_B), over `blocks` pairs of
- * (A, B) blocks `a_step` and `b_step` apart (one per example), each row `length` long: one vector sum per
- * element of C, added across lanes at the end (so the paths round alike only up to the lane count). */
-#define DOT_A (TILE > 6 ? 4 : 3)
-#define DOT_B 3
+/* Each element of C is one vector sum, its value p in lane p % 16 on every path (avx2 keeps two vectors
+ * of 8 lanes for them), added up over the rows and the blocks in order, then across the 16 lanes by one
+ * tree (vsum16): so avx512 and avx2 give the same bits. A tile holds `ra` rows of A (at most DOT_A) by
+ * `rb` rows of B (at most DOT_B) in registers. */
+#define SUBS (16 / LANES)
+#define DOT_A (LANES == 16 ? 4 : 2)
+#define DOT_B (LANES == 16 ? 3 : 2)
 
+/* the sum of 16 lanes (subs[0] and, on avx2, subs[1]): lane i + lane i + 8 first, then vsum's tree */
+static inline float vsum16(const vec *subs) { return vsum(SUBS == 2 ? vadd(subs[0], subs[SUBS - 1]) : subs[0]); }
+
+/* 16 values of each row (`full`), or as many as `tail` (per sub-vector) says */
 __attribute__((always_inline)) static inline void
-dot_step(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, vec acc[DOT_A][DOT_B], const int ra,
-         const int rb, const int full, lanes_mask tail) {
-    vec av[DOT_A];
+dot_step(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, vec acc[DOT_A][DOT_B][SUBS], const int ra,
+         const int rb, const int full, const lanes_mask *tail) {
+#pragma GCC unroll 2
+    for (int u = 0; u < SUBS; u++) {
+        vec av[DOT_A];
 #pragma GCC unroll 4
-    for (int r = 0; r < ra; r++) av[r] = load_lanes(a + r * lda, tail, full);
+        for (int r = 0; r < ra; r++) av[r] = load_lanes(a + r * lda + u * LANES, tail[u], full);
 #pragma GCC unroll 3
-    for (int q = 0; q < rb; q++) {
-        vec bv = load_lanes(b + q * ldb, tail, full);
+        for (int q = 0; q < rb; q++) {
+            vec bv = load_lanes(b + q * ldb + u * LANES, tail[u], full);
 #pragma GCC unroll 4
-        for (int r = 0; r < ra; r++) acc[r][q] = vfma(av[r], bv, acc[r][q]);
+            for (int r = 0; r < ra; r++) acc[r][q][u] = vfma(av[r], bv, acc[r][q][u]);
+        }
     }
 }
 
+/* over `blocks` pairs of (A, B) blocks `a_step` and `b_step` apart (one per example), rows `length` long */
 __attribute__((always_inline)) static inline void
 dot_tile(const float *a, Py_ssize_t lda, Py_ssize_t a_step, const float *b, Py_ssize_t ldb, Py_ssize_t b_step,
          Py_ssize_t blocks, Py_ssize_t length, float *c, Py_ssize_t ldc, const int ra, const int rb) {
-    vec acc[DOT_A][DOT_B];
-    lanes_mask tail = first_lanes(length % LANES);
-    Py_ssize_t whole = length - length % LANES;
+    vec acc[DOT_A][DOT_B][SUBS];
+    Py_ssize_t whole = length - length % 16;
+    lanes_mask tail[SUBS];
+    for (int u = 0; u < SUBS; u++) tail[u] = first_lanes(length - whole - u * LANES);
 #pragma GCC unroll 4
     for (int r = 0; r < ra; r++)
 #pragma GCC unroll 3
-        for (int q = 0; q < rb; q++) acc[r][q] = vzero();
+        for (int q = 0; q < rb; q++)
+            for (int u = 0; u < SUBS; u++) acc[r][q][u] = vzero();
     for (Py_ssize_t e = 0; e < blocks; e++) {
         const float *ae = a + e * a_step, *be = b + e * b_step;
-        for (Py_ssize_t p = 0; p < whole; p += LANES)
-            dot_step(ae + p, lda, be + p, ldb, acc, ra, rb, 1, tail);
+        for (Py_ssize_t p = 0; p < whole; p += 16) dot_step(ae + p, lda, be + p, ldb, acc, ra, rb, 1, tail);
         if (whole < length) dot_step(ae + whole, lda, be + whole, ldb, acc, ra, rb, 0, tail);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < ra; r++)
 #pragma GCC unroll 3
-        for (int q = 0; q < rb; q++) c[r * ldc + q] = vsum(acc[r][q]);
+        for (int q = 0; q < rb; q++) c[r * ldc + q] = vsum16(acc[r][q]);
 }
 
 static void dot_products(const float *a, Py_ssize_t lda, Py_ssize_t a_step, const float *b, Py_ssize_t ldb,
@@ -265,22 +276,37 @@ static void dot_products(const float *a, Py_ssize_t lda, Py_ssize_t a_step, cons
             int ra = m - i < DOT_A ? (int)(m - i) : DOT_A, rb = n - j < DOT_B ? (int)(n - j) : DOT_B;
             const float *ai = a + i * lda, *bj = b + j * ldb;
             float *cij = c + i * ldc + j;
+            /* each shape compiled with its accumulators in registers */
 #define DOT_OF(RA, RB)                                                                                        \
     if (ra == RA && rb == RB) {                                                                               \
         dot_tile(ai, lda, a_step, bj, ldb, b_step, blocks, length, cij, ldc, RA, RB);                         \
         continue;                                                                                             \
     }
             DOT_OF(DOT_A, DOT_B)
-            DOT_OF(1, 1) DOT_OF(1, 2) DOT_OF(1, 3) DOT_OF(2, 1) DOT_OF(2, 2) DOT_OF(2, 3) DOT_OF(3, 1)
-            DOT_OF(3, 2) DOT_OF(3, 3)
-#if DOT_A > 3
-            DOT_OF(4, 1) DOT_OF(4, 2)
+            DOT_OF(1, 1) DOT_OF(1, 2) DOT_OF(2, 1) DOT_OF(2, 2)
+#if DOT_A > 2
+            DOT_OF(1, 3) DOT_OF(2, 3) DOT_OF(3, 1) DOT_OF(3, 2) DOT_OF(3, 3) DOT_OF(4, 1) DOT_OF(4, 2)
 #endif
 #undef DOT_OF
         }
 }
 
-/* g (F, Ho, Wo) of one example as (F, Ho*pitch): the columns ox >= Wo zeros */
+/* the sum of n values of each of `blocks` rows `step` apart, lane p % 16 as in dot_tile */
+static float row_sums(const float *row, Py_ssize_t step, Py_ssize_t blocks, Py_ssize_t n) {
+    vec total[SUBS];
+    Py_ssize_t whole = n - n % 16;
+    lanes_mask tail[SUBS];
+    for (int u = 0; u < SUBS; u++) total[u] = vzero(), tail[u] = first_lanes(n - whole - u * LANES);
+    for (Py_ssize_t e = 0; e < blocks; e++) {
+        const float *values = row + e * step;
+        for (Py_ssize_t p = 0; p < whole; p += 16)
+            for (int u = 0; u < SUBS; u++) total[u] = vadd(total[u], vload(values + p + u * LANES));
+        if (whole < n)
+            for (int u = 0; u < SUBS; u++) total[u] = vadd(total[u], vload_masked(values + whole + u * LANES, tail[u]));
+    }
+    return vsum16(total);
+}
+
 static void widen_gradient(const float *g, const ConvShape *s, Py_ssize_t pitch, float *wide) {
     for (Py_ssize_t r = 0; r < s->filters * s->ho; r++) {
         copy_run(wide + r * pitch, g + r * s->wo, s->wo);
@@ -315,17 +341,8 @@ static void conv_backward_chunks(const void *job, Py_ssize_t c0, Py_ssize_t c1) 
             dot_products(g, p_count, g_size, cols, p_count, cols_size, e1 - e0, p_count,
                          b->dw_parts + chunk * s->filters * k, k, s->filters, k);
         }
-        for (Py_ssize_t r = 0; b->db_parts && r < s->filters; r++) { /* the zeros ox >= Wo add nothing */
-            vec total = vzero();
-            lanes_mask tail = first_lanes(p_count % LANES);
-            for (Py_ssize_t e = 0; e < e1 - e0; e++) {
-                const float *row = g + e * g_size + r * p_count;
-                Py_ssize_t p = 0;
-                for (; p + LANES <= p_count; p += LANES) total = vadd(total, vload(row + p));
-                if (p < p_count) total = vadd(total, vload_masked(row + p, tail));
-            }
-            b->db_parts[chunk * s->filters + r] = vsum(total);
-        }
+        for (Py_ssize_t r = 0; b->db_parts && r < s->filters; r++) /* the zeros ox >= Wo add nothing */
+            b->db_parts[chunk * s->filters + r] = row_sums(g + r * p_count, g_size, e1 - e0, p_count);
     }
     free(cols);
 }
