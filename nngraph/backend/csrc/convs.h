@@ -135,22 +135,15 @@ static void crop_image(const float *image, const ConvShape *s, const ColumnLayou
             copy_run(dx + (c * s->height + y) * s->width, image + (c * l->hp + y + s->top) * l->wp + s->left, cols);
 }
 
-/* the wide columns (K, Ho*Wp) of a padded image; with `clean`, the columns ox >= Wo zeros (they meet a
- * zero gradient in dW's sums, and must not be an infinity there) */
-static void im2col_wide(const float *image, const ConvShape *s, const ColumnLayout *l, float *cols, int clean) {
-    Py_ssize_t width = l->wp, p_count = s->ho * width, run = p_count - (width - s->wo), spare = width - s->wo;
-    lanes_mask spare_mask = first_lanes(spare);
+/* the wide columns (K, Ho*Wp) of a padded image (the last Wp - Wo of each row, past the image, zeros) */
+static void im2col_wide(const float *image, const ConvShape *s, const ColumnLayout *l, float *cols) {
+    Py_ssize_t width = l->wp, p_count = s->ho * width, run = p_count - (width - s->wo);
     for (Py_ssize_t c = 0; c < s->channels; c++)
         for (Py_ssize_t i = 0; i < s->kh; i++)
             for (Py_ssize_t j = 0; j < s->kw; j++) {
                 float *row = cols + ((c * s->kh + i) * s->kw + j) * p_count;
                 copy_run(row, image + (c * l->hp + i) * width + j, run);
-                if (!clean || !spare) continue;
-                for (Py_ssize_t oy = 0; oy < s->ho; oy++)
-                    if (spare <= LANES)
-                        vstore_masked(row + oy * width + s->wo, spare_mask, vzero());
-                    else
-                        memset(row + oy * width + s->wo, 0, spare * sizeof(float));
+                memset(row + run, 0, (p_count - run) * sizeof(float));
             }
 }
 
@@ -165,14 +158,13 @@ static void col2im_wide(const float *dcols, const ConvShape *s, const ColumnLayo
 }
 
 /* one example's columns in the layout's form: `image` a buffer for its padded image where one is needed */
-static void example_columns(const float *x, const ConvShape *s, const ColumnLayout *l, float *image, float *cols,
-                            int clean) {
+static void example_columns(const float *x, const ConvShape *s, const ColumnLayout *l, float *image, float *cols) {
     if (!l->wide) {
         im2col_example(x, s, cols);
         return;
     }
     if (l->padded) pad_image(x, s, l, image);
-    im2col_wide(l->padded ? image : x, s, l, cols, clean);
+    im2col_wide(l->padded ? image : x, s, l, cols);
 }
 
 /* one example's dx from its column gradients */
@@ -201,7 +193,7 @@ static void conv_forward_examples(const void *job, Py_ssize_t e0, Py_ssize_t e1)
     float *product = cols + k * p_count, *padded = product + s->filters * p_count;
     for (Py_ssize_t e = e0; e < e1; e++) {
         float *out = f->out + e * s->filters * s->ho * s->wo;
-        example_columns(f->x + e * s->channels * s->height * s->width, s, &l, padded, cols, 0);
+        example_columns(f->x + e * s->channels * s->height * s->width, s, &l, padded, cols);
         small_gemm(f->w, k, cols, p_count, product, p_count, s->filters, p_count, k, 0);
         for (Py_ssize_t r = 0; r < s->filters; r++) {
             vec bias = vset1(f->bias ? f->bias[r] : 0.0f);
@@ -228,25 +220,27 @@ static inline float vsum16(const vec *subs) { return vsum(SUBS == 2 ? vadd(subs[
 
 /* 16 values of each row (`full`), or as many as `tail` (per sub-vector) says */
 __attribute__((always_inline)) static inline void
-dot_step(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, vec acc[DOT_A][DOT_B][SUBS], const int ra,
-         const int rb, const int full, const lanes_mask *tail) {
+dot_step(const float *a, Py_ssize_t lda, const float *const *b, Py_ssize_t p, vec acc[DOT_A][DOT_B][SUBS],
+         const int ra, const int rb, const int full, const lanes_mask *tail) {
 #pragma GCC unroll 2
     for (int u = 0; u < SUBS; u++) {
         vec av[DOT_A];
 #pragma GCC unroll 4
-        for (int r = 0; r < ra; r++) av[r] = load_lanes(a + r * lda + u * LANES, tail[u], full);
+        for (int r = 0; r < ra; r++) av[r] = load_lanes(a + r * lda + p + u * LANES, tail[u], full);
 #pragma GCC unroll 3
         for (int q = 0; q < rb; q++) {
-            vec bv = load_lanes(b + q * ldb + u * LANES, tail[u], full);
+            vec bv = load_lanes(b[q] + p + u * LANES, tail[u], full);
 #pragma GCC unroll 4
             for (int r = 0; r < ra; r++) acc[r][q][u] = vfma(av[r], bv, acc[r][q][u]);
         }
     }
 }
 
-/* over `blocks` pairs of (A, B) blocks `a_step` and `b_step` apart (one per example), rows `length` long */
+/* over `blocks` pairs of blocks (one per example): A's `a_step` apart, B's at b_blocks[e], its rows at
+ * the offsets b_rows[0..rb) (the columns of a convolution are rows of its image, not evenly apart); rows
+ * `length` long */
 __attribute__((always_inline)) static inline void
-dot_tile(const float *a, Py_ssize_t lda, Py_ssize_t a_step, const float *b, Py_ssize_t ldb, Py_ssize_t b_step,
+dot_tile(const float *a, Py_ssize_t lda, Py_ssize_t a_step, const float *const *b_blocks, const Py_ssize_t *b_rows,
          Py_ssize_t blocks, Py_ssize_t length, float *c, Py_ssize_t ldc, const int ra, const int rb) {
     vec acc[DOT_A][DOT_B][SUBS];
     Py_ssize_t whole = length - length % 16;
@@ -258,9 +252,11 @@ dot_tile(const float *a, Py_ssize_t lda, Py_ssize_t a_step, const float *b, Py_s
         for (int q = 0; q < rb; q++)
             for (int u = 0; u < SUBS; u++) acc[r][q][u] = vzero();
     for (Py_ssize_t e = 0; e < blocks; e++) {
-        const float *ae = a + e * a_step, *be = b + e * b_step;
-        for (Py_ssize_t p = 0; p < whole; p += 16) dot_step(ae + p, lda, be + p, ldb, acc, ra, rb, 1, tail);
-        if (whole < length) dot_step(ae + whole, lda, be + whole, ldb, acc, ra, rb, 0, tail);
+        const float *ae = a + e * a_step, *be[DOT_B];
+#pragma GCC unroll 3
+        for (int q = 0; q < rb; q++) be[q] = b_blocks[e] + b_rows[q];
+        for (Py_ssize_t p = 0; p < whole; p += 16) dot_step(ae, lda, be, p, acc, ra, rb, 1, tail);
+        if (whole < length) dot_step(ae, lda, be, whole, acc, ra, rb, 0, tail);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < ra; r++)
@@ -268,18 +264,20 @@ dot_tile(const float *a, Py_ssize_t lda, Py_ssize_t a_step, const float *b, Py_s
         for (int q = 0; q < rb; q++) c[r * ldc + q] = vsum16(acc[r][q]);
 }
 
-static void dot_products(const float *a, Py_ssize_t lda, Py_ssize_t a_step, const float *b, Py_ssize_t ldb,
-                         Py_ssize_t b_step, Py_ssize_t blocks, Py_ssize_t length, float *c, Py_ssize_t ldc,
+/* C (m, n) = the sums over the blocks of A_e (m, length) @ B_e^T, B_e's rows as dot_tile takes them */
+static void dot_products(const float *a, Py_ssize_t lda, Py_ssize_t a_step, const float *const *b_blocks,
+                         const Py_ssize_t *b_rows, Py_ssize_t blocks, Py_ssize_t length, float *c, Py_ssize_t ldc,
                          Py_ssize_t m, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < m; i += DOT_A)
         for (Py_ssize_t j = 0; j < n; j += DOT_B) {
             int ra = m - i < DOT_A ? (int)(m - i) : DOT_A, rb = n - j < DOT_B ? (int)(n - j) : DOT_B;
-            const float *ai = a + i * lda, *bj = b + j * ldb;
+            const float *ai = a + i * lda;
+            const Py_ssize_t *bj = b_rows + j;
             float *cij = c + i * ldc + j;
             /* each shape compiled with its accumulators in registers */
 #define DOT_OF(RA, RB)                                                                                        \
     if (ra == RA && rb == RB) {                                                                               \
-        dot_tile(ai, lda, a_step, bj, ldb, b_step, blocks, length, cij, ldc, RA, RB);                         \
+        dot_tile(ai, lda, a_step, b_blocks, bj, blocks, length, cij, ldc, RA, RB);                            \
         continue;                                                                                             \
     }
             DOT_OF(DOT_A, DOT_B)
@@ -314,19 +312,32 @@ static void widen_gradient(const float *g, const ConvShape *s, Py_ssize_t pitch,
     }
 }
 
-/* chunks [c0, c1) of CONV_CHUNK examples: for each, dx of its examples and its own share of dW and db */
+/* chunks [c0, c1) of CONV_CHUNK examples: for each, dx of its examples and its own share of dW and db.
+ * With stride 1, dW's sums read each column row in place, from the (padded) image: row (c, i, j) is the
+ * run at c*Hp*Wp + i*Wp + j, (Ho - 1) * Wp + Wo long (see im2col_wide), and the gradient's zeros at
+ * ox >= Wo meet the image's other pixels there (an infinite pixel then makes a NaN where it would have
+ * made an infinity: a gradient that is not finite either way). Other strides make the columns. */
 static void conv_backward_chunks(const void *job, Py_ssize_t c0, Py_ssize_t c1) {
     const ConvBackward *b = job;
     const ConvShape *s = &b->shape;
     ColumnLayout l = column_layout(s);
     Py_ssize_t k = s->channels * s->kh * s->kw, p_count = s->ho * l.pitch, image = s->channels * s->height * s->width;
     Py_ssize_t g_size = s->filters * p_count, cols_size = k * p_count, padded_size = s->channels * l.hp * l.wp;
-    float *cols = malloc((CONV_CHUNK * (cols_size + g_size) + cols_size + padded_size + 1) * sizeof(float));
-    if (!cols) {
+    Py_ssize_t blocks_size = l.wide ? CONV_CHUNK * padded_size : CONV_CHUNK * cols_size;
+    Py_ssize_t *rows = malloc(k * sizeof(Py_ssize_t) +
+                              (blocks_size + CONV_CHUNK * g_size + cols_size + padded_size + 1) * sizeof(float));
+    if (!rows) {
         atomic_store(b->failed, 1);
         return;
     }
-    float *g = cols + CONV_CHUNK * cols_size, *dcols = g + CONV_CHUNK * g_size, *padded = dcols + cols_size;
+    float *cols = (float *)(rows + k), *g = cols + blocks_size, *dcols = g + CONV_CHUNK * g_size;
+    float *padded = dcols + cols_size;
+    Py_ssize_t length = p_count;
+    for (Py_ssize_t c = 0, r = 0; c < s->channels; c++) /* where each row of the columns starts in its block */
+        for (Py_ssize_t i = 0; i < s->kh; i++)
+            for (Py_ssize_t j = 0; j < s->kw; j++, r++)
+                rows[r] = l.wide ? (c * l.hp + i) * l.wp + j : r * p_count;
+    if (l.wide) length = p_count - (l.wp - s->wo);
     for (Py_ssize_t chunk = c0; chunk < c1; chunk++) {
         Py_ssize_t e0 = chunk * CONV_CHUNK, e1 = e0 + CONV_CHUNK < s->n ? e0 + CONV_CHUNK : s->n;
         for (Py_ssize_t e = e0; e < e1; e++)
@@ -336,13 +347,19 @@ static void conv_backward_chunks(const void *job, Py_ssize_t c0, Py_ssize_t c1) 
             example_col2im(dcols, s, &l, padded, b->dx + e * image);
         }
         if (b->dw_parts) {
-            for (Py_ssize_t e = e0; e < e1; e++)
-                example_columns(b->x + e * image, s, &l, padded, cols + (e - e0) * cols_size, 1);
-            dot_products(g, p_count, g_size, cols, p_count, cols_size, e1 - e0, p_count,
-                         b->dw_parts + chunk * s->filters * k, k, s->filters, k);
+            const float *blocks[CONV_CHUNK];
+            for (Py_ssize_t e = e0; e < e1; e++) {
+                const float *x = b->x + e * image;
+                float *block = cols + (e - e0) * (l.wide ? padded_size : cols_size);
+                if (l.wide && l.padded) pad_image(x, s, &l, block);
+                if (!l.wide) im2col_example(x, s, block);
+                blocks[e - e0] = l.wide && !l.padded ? x : block;
+            }
+            dot_products(g, p_count, g_size, blocks, rows, e1 - e0, length, b->dw_parts + chunk * s->filters * k, k,
+                         s->filters, k);
         }
         for (Py_ssize_t r = 0; b->db_parts && r < s->filters; r++) /* the zeros ox >= Wo add nothing */
             b->db_parts[chunk * s->filters + r] = row_sums(g + r * p_count, g_size, e1 - e0, p_count);
     }
-    free(cols);
+    free(rows);
 }
