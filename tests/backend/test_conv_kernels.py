@@ -106,15 +106,15 @@ def kernel_args():
 
 
 @pytest.fixture(params=WITH_GEMMS)
-def conv_kernels(request):
+def conv_native(request):
     return native(request.param)
 
 
-def test_the_kernels_take_their_arrays_unchanged(conv_kernels):
+def test_the_kernels_take_their_arrays_unchanged(conv_native):
     x, w, b, out, g = kernel_args()
-    conv_kernels.conv2d_forward(x, w, b, out, (1, 1), (0, 0), 2)
-    conv_kernels.conv2d_backward(g, x, w, np.empty_like(x), np.empty_like(w), np.empty_like(b), (1, 1), (0, 0))
-    conv_kernels.conv2d_backward(g, x, w, None, None, None, (1, 1), (0, 0))  # nothing asked for: nothing done
+    conv_native.conv2d_forward(x, w, b, out, (1, 1), (0, 0), 2)
+    conv_native.conv2d_backward(g, x, w, np.empty_like(x), np.empty_like(w), np.empty_like(b), (1, 1), (0, 0))
+    conv_native.conv2d_backward(g, x, w, None, None, None, (1, 1), (0, 0))  # nothing asked for: nothing done
 
 
 @pytest.mark.parametrize("change, error, message", [
@@ -130,20 +130,20 @@ def test_the_kernels_take_their_arrays_unchanged(conv_kernels):
     (lambda a: {**a, "out": read_only(a["out"])}, TypeError, "out must be a writable"),
     (lambda a: {**a, "x": a["x"].tolist()}, TypeError, "x must be a float32"),
 ])
-def test_conv2d_forward_refuses_bad_arrays(conv_kernels, change, error, message):
+def test_conv2d_forward_refuses_bad_arrays(conv_native, change, error, message):
     x, w, b, out, _ = kernel_args()
     args = change({"x": x, "w": w, "bias": b, "out": out})
     with pytest.raises(error, match=message):
-        conv_kernels.conv2d_forward(*args.values(), (1, 1), (0, 0))
+        conv_native.conv2d_forward(*args.values(), (1, 1), (0, 0))
 
 
 @pytest.mark.parametrize("stride, pads", [((0, 1), (0, 0)), ((1, 1), (-1, 0))])
-def test_conv2d_kernels_refuse_bad_windows(conv_kernels, stride, pads):
+def test_conv2d_kernels_refuse_bad_windows(conv_native, stride, pads):
     x, w, b, out, g = kernel_args()
     with pytest.raises(ValueError, match="strides and kernel sizes must be positive, pads not negative"):
-        conv_kernels.conv2d_forward(x, w, b, out, stride, pads)
+        conv_native.conv2d_forward(x, w, b, out, stride, pads)
     with pytest.raises(ValueError, match="strides and kernel sizes must be positive, pads not negative"):
-        conv_kernels.conv2d_backward(g, x, w, None, np.empty_like(w), None, stride, pads)
+        conv_native.conv2d_backward(g, x, w, None, np.empty_like(w), None, stride, pads)
 
 
 @pytest.mark.parametrize("name, bad, message", [
@@ -152,12 +152,12 @@ def test_conv2d_kernels_refuse_bad_windows(conv_kernels, stride, pads):
     ("dw", np.zeros((4, 3, 3, 2), np.float32), "dw must have shape"),
     ("db", np.zeros(3, np.float32), "db must have 4 values"),
 ])
-def test_conv2d_backward_names_the_array_that_does_not_fit(conv_kernels, name, bad, message):
+def test_conv2d_backward_names_the_array_that_does_not_fit(conv_native, name, bad, message):
     x, w, b, _, g = kernel_args()
     args = {"g": g, "x": x, "w": w, "dx": np.empty_like(x), "dw": np.empty_like(w), "db": np.empty_like(b)}
     args[name] = bad
     with pytest.raises(ValueError, match=message):
-        conv_kernels.conv2d_backward(*args.values(), (1, 1), (0, 0))
+        conv_native.conv2d_backward(*args.values(), (1, 1), (0, 0))
 
 
 def read_only(a):
