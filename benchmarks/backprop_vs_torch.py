@@ -199,10 +199,11 @@ def main() -> None:
 
 def run_cases(args, threads: int) -> list[dict]:
     import torch
-    from threadpoolctl import threadpool_limits
+
+    from nngraph.backend.threads import compute_threads
 
     torch.set_num_threads(threads)
-    with threadpool_limits(threads):
+    with compute_threads(threads):  # numpy's BLAS and nngraph's kernel threads, as a training run sets them
         return _cases(args, threads)
 
 

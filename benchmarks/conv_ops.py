@@ -1,6 +1,7 @@
 """Op-level timings of convolution and pooling on LeNet-5's shapes (batch 64), forward and vjp apart.
 
     python benchmarks/conv_ops.py [--threads 1] [--repeats 7] [--torch]
+    NNGRAPH_KERNELS=0 python benchmarks/conv_ops.py ...    # the numpy twins instead of the compiled kernels
 
 Each figure is the best of `repeats` runs of a short loop, in microseconds per call: on a shared machine
 the minimum is the figure least disturbed by other work. `--torch` adds the matching torch ops (forward,
@@ -77,13 +78,15 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=20)
     parser.add_argument("--torch", action="store_true", help="time torch's ops alongside")
     args = parser.parse_args()
-    from threadpoolctl import threadpool_limits
+    from nngraph.backend.threads import blas_yields_to_kernel_threads, compute_threads
 
     if args.torch:
         import torch
         torch.set_num_threads(args.threads)
     print(f"{'case':30s} {'forward us':>11s} {'vjp us':>9s}" + ("  torch fwd   torch bwd" if args.torch else ""))
-    with threadpool_limits(args.threads):
+    # as a convolutional net's training step sets them: the compiled kernels on `threads` threads and the
+    # BLAS on one where they split their work, else the BLAS on `threads`
+    with compute_threads(args.threads), blas_yields_to_kernel_threads(np):
         for label, name, shapes, attrs in CASES:
             fwd, vjp = time_op(name, shapes, attrs, args.loops, args.repeats)
             line = f"{label:30s} {fwd * 1e6:11.0f} {vjp * 1e6:9.0f}"

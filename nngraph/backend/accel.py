@@ -89,6 +89,10 @@ def _windows_apart(dtype, kernel, stride, **facts) -> bool:
     return _float(dtype) and all(s >= k for s, k in zip(stride, kernel, strict=True))
 
 
+def _float32(dtype, **facts) -> bool:
+    return dtype == numpy.float32
+
+
 def _small_product(dtype, rows: int, **facts) -> bool:
     """float32, and few rows: more go to the BLAS, which splits them over its threads."""
     return dtype == numpy.float32 and rows <= SMALL_GEMM_MAX_ROWS
@@ -136,6 +140,27 @@ def _transposed_gemm(native):
     return transposed_gemm
 
 
+def _conv2d_forward(native):
+    def conv2d_forward(x, w, bias, geo, keep_for_input_grad):
+        x, w = numpy.ascontiguousarray(x), numpy.ascontiguousarray(w)
+        out = numpy.empty((x.shape[0], w.shape[0]) + tuple(geo.out), dtype=numpy.float32)
+        native(x, w, None if bias is None else numpy.ascontiguousarray(bias), out, tuple(geo.stride),
+               (geo.pads[0], geo.pads[2]), kernel_threads())
+        return out, None  # the vjp makes the columns again, an example at a time
+    return conv2d_forward
+
+
+def _conv2d_vjp(native):
+    def conv2d_vjp(g, saved, x, w, geo, input_grad, weight_grad, bias_grad):
+        g, x, w = (numpy.ascontiguousarray(a) for a in (g, x, w))
+        gx = numpy.empty_like(x) if input_grad else None
+        gw = numpy.empty_like(w) if weight_grad else None
+        gb = numpy.empty(w.shape[0], dtype=numpy.float32) if bias_grad else None
+        native(g, x, w, gx, gw, gb, tuple(geo.stride), (geo.pads[0], geo.pads[2]), kernel_threads())
+        return gx, gw, gb
+    return conv2d_vjp
+
+
 def _without_work(native):
     """The kernel, taking (and ignoring) the twin's last argument, a work array."""
     return lambda *args: native(*args[:-1])
@@ -174,6 +199,9 @@ TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
            where=VECTOR_PATHS, cuda=cuda_entries.maxpool_forward),
     Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward,
            cuda=cuda_entries.maxpool_backward),
+    # float64 keeps the twin: numpy's BLAS there, and the float64 gradient checks against it
+    Kernel("conv2d_forward", twins.conv2d_forward, "conv2d_forward", _float32, _conv2d_forward, where=VECTOR_PATHS),
+    Kernel("conv2d_vjp", twins.conv2d_vjp, "conv2d_backward", _float32, _conv2d_vjp, where=VECTOR_PATHS),
     Kernel("col2im_batch_last", twins.col2im_batch_last, "", where=(), cuda=cuda_entries.col2im_batch_last),
     Kernel("gibbs_sweep", twins.gibbs_sweep, "", where=(), cuda=cuda_entries.gibbs_sweep),
     Kernel("softmax_xent_rows", twins.softmax_xent_rows, "", where=(), cuda=cuda_entries.softmax_xent_rows),

@@ -15,6 +15,7 @@ n (nngraph/ops/recurrent.py), its sigmoids the same halved tanh.
 from __future__ import annotations
 
 from nngraph.backend.core import to_host
+from nngraph.backend.windows import cols_shape, im2col, pad, scratch
 
 SLOT_BLOCKS = (0, 1, 3, 2)  # the parameter column block (i, f, g, o = 0..3) that each slot holds
 
@@ -378,6 +379,70 @@ def col2im_batch_last(xp, pieces, x_shape, kernel, stride, pads):
             else:
                 where[...] = pieces[:, i, j]
     return xp.ascontiguousarray(out[:, top:top + h, left:left + w].transpose(3, 0, 1, 2))
+
+
+# ---- the convolution ------------------------------------------------------------------------------
+
+
+def conv2d_forward(xp, x, w, bias, geo, keep_for_input_grad: bool):
+    """The cross-correlation of x (N, C, H, W) with w (F, C, kh, kw), plus bias (F,) or None, by im2col and
+    GEMMs: (out (N, F, Ho, Wo), saved), saved what `conv2d_vjp` reads (the columns). geo: the windows
+    (backend/windows.Geometry). The columns are laid out as the vjp works: batch innermost where it also
+    needs the input's gradient (`keep_for_input_grad`; see `conv2d_vjp`): one GEMM and a transpose of the
+    output; else one GEMM per example on (C*kh*kw, Ho*Wo) columns, which yields (N, F, Ho, Wo) directly.
+    (The numpy backend keeps freed memory in its heap, see backend/memory.py, so fresh columns each step
+    cost no page faults.)"""
+    n, f = x.shape[0], w.shape[0]
+    w2 = w.reshape(f, -1)
+    cols = xp.empty(cols_shape(x.shape, geo, keep_for_input_grad), dtype=x.dtype)
+    im2col(xp, pad(xp, x, geo.pads), geo, cols, keep_for_input_grad)
+    if keep_for_input_grad:  # one GEMM, (F, Ho*Wo*N), then back to (N, F, Ho, Wo)
+        out = xp.ascontiguousarray((w2 @ cols).reshape((f,) + geo.out + (n,)).transpose(3, 0, 1, 2))
+    else:  # one GEMM per example, batched: already the output's layout
+        out = xp.matmul(w2, cols).reshape((n, f) + geo.out)
+    if bias is not None:
+        out += bias[:, None, None]
+    return out, (cols, keep_for_input_grad)
+
+
+def conv2d_vjp(xp, g, saved, x, w, geo, input_grad: bool, weight_grad: bool, bias_grad: bool):
+    """(dx, dW, db) of `conv2d_forward` for its output's gradient g, each None where not asked for."""
+    cols, batch_last = saved
+    if input_grad and not batch_last:  # the forward was told otherwise: the columns again, batch innermost
+        cols = im2col(xp, pad(xp, x, geo.pads), geo, xp.empty(cols_shape(x.shape, geo, True), dtype=x.dtype),
+                      batch_last=True)
+        batch_last = True
+    if batch_last:
+        gx, gw = _conv_both_grads(xp, g, cols, x, w, geo, input_grad, weight_grad)
+    else:
+        gx, gw = None, _conv_weight_grad(xp, g, cols, w) if weight_grad else None
+    return gx, gw, g.sum(axis=(0, 2, 3)) if bias_grad else None
+
+
+def _conv_weight_grad(xp, g, cols, w):
+    """dW alone, for a data input, from the forward's per-example columns."""
+    g3 = g.reshape(g.shape[0], g.shape[1], -1)  # (N, F, Ho*Wo)
+    # cols @ g^T, not g @ cols^T: OpenBLAS runs the product with cols as the
+    # untransposed left operand about 2x faster at LeNet's sizes
+    return xp.matmul(cols, g3.transpose(0, 2, 1)).sum(axis=0).T.reshape(w.shape)
+
+
+def _conv_both_grads(xp, g, cols, x, w, geo, input_grad: bool = True, weight_grad: bool = True):
+    """(dx or None, dW or None) from batch-innermost columns: with the batch as the innermost axis of every
+    temporary, each product is one GEMM and col2im's strided adds run over Wo * N contiguous numbers
+    instead of Wo (3x faster on LeNet's second conv)."""
+    f, n = w.shape[0], x.shape[0]
+    w2 = w.reshape(f, -1)
+    with scratch(xp, cols.shape, x.dtype) as gcols, scratch(xp, (f, cols.shape[1]), g.dtype) as g_t:
+        xp.copyto(g_t.reshape(f, *geo.out, n), g.transpose(1, 2, 3, 0))
+        gw = (cols @ g_t.T).T.reshape(w.shape) if weight_grad else None
+        if not input_grad:
+            return None, gw
+        xp.matmul(w2.T, g_t, out=gcols)
+        pieces = gcols.reshape(w.shape[1:] + geo.out + (n,))  # (C, kh, kw, Ho, Wo, N)
+        # contiguous (N, C, H, W): the next vjp (pooling, relu) runs several times slower on a transposed view
+        gx = col2im_batch_last(xp, pieces, x.shape, geo.kernel, geo.stride, geo.pads)
+    return gx, gw
 
 
 # ---- the GEMMs ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from nngraph.backend import accel, sequence_twins, twins
+from nngraph.backend.windows import Geometry
 from nngraph.backend.cuda.launch import device_check
 from nngraph.errors import BackendError
 from tests.backend.paths import COMPILED, WITH_GEMMS, force_path
@@ -39,6 +40,7 @@ class Case:
     tolerance: dict | None = None  # None: F32 or F64 by dtype
     facts: Callable = lambda args: {}
     handed_out: bool = True
+    compared: Callable = lambda returned: returned  # what of the returned value to compare
 
 
 def nan_gates(n, h, dtype, steps=3, step=1):
@@ -273,6 +275,28 @@ def col2im_args(rng, dtype, kernel=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1)):
     return normal(rng, dtype, c, *kernel, *out_hw, n), (n, c, h, w), kernel, stride, pads
 
 
+def conv_args(x_shape=(3, 2, 7, 6), w_shape=(5, 2, 3, 2), stride=(1, 1), pads=(1, 1, 0, 0)):
+    """A convolution's forward arguments (x, w, bias, geometry, keep_for_input_grad)."""
+    def make(rng, dtype):
+        (kh, kw), (h, w) = w_shape[2:], x_shape[2:]
+        out = ((h + pads[0] + pads[1] - kh) // stride[0] + 1, (w + pads[2] + pads[3] - kw) // stride[1] + 1)
+        return (normal(rng, dtype, *x_shape), normal(rng, dtype, *w_shape), normal(rng, dtype, w_shape[0]),
+                Geometry((kh, kw), stride, pads, out), True)
+    return make
+
+
+def conv_vjp_args(make_forward):
+    """(g, saved, x, w, geometry, input_grad, weight_grad, bias_grad): saved by the twin's forward (the
+    compiled vjp makes its columns again)."""
+    def make(rng, dtype):
+        x, w, bias, geo, keep = make_forward(rng, dtype)
+        _, saved = twins.conv2d_forward(np, x, w, bias, geo, keep)
+        return normal(rng, dtype, x.shape[0], w.shape[0], *geo.out), saved, x, w, geo, True, True, True
+    return make
+
+
+CONV = {"dtypes": FLOAT32, "tolerance": SUMS}
+
 CASES: dict[str, list[Case]] = {
     "maxpool_forward": [Case(pool_args, tolerance=EXACT, facts=windows, handed_out=False),  # windows overlap
                         Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)), tolerance=EXACT, facts=windows)],
@@ -287,6 +311,11 @@ CASES: dict[str, list[Case]] = {
     "col2im_batch_last": [Case(col2im_args, tolerance=EXACT),
                           Case(lambda rng, dtype: col2im_args(rng, dtype, (1, 1), (2, 1), (1, 1, 1, 1)), tolerance=EXACT),
                           Case(lambda rng, dtype: col2im_args(rng, dtype, (2, 2), (2, 2), (0, 0, 0, 0)), tolerance=EXACT)],
+    "conv2d_forward": [Case(conv_args(), compared=lambda returned: returned[0], **CONV),  # the output, not saved
+                       Case(conv_args((2, 3, 9, 9), (4, 3, 3, 3), (2, 2), (0, 0, 0, 0)), compared=lambda r: r[0],
+                            **CONV)],
+    "conv2d_vjp": [Case(conv_vjp_args(conv_args()), **CONV),
+                   Case(conv_vjp_args(conv_args((2, 3, 9, 9), (4, 3, 3, 3), (2, 2), (0, 0, 0, 0))), **CONV)],
     "sgd": [Case(sgd_args(m, nesterov), (0, 1) if m else (0,), tolerance=EXACT, facts=flat)
             for m, nesterov in ((0.0, False), (0.9, False), (0.9, True))],
     "adam": [Case(adam_args, (0, 1, 2), tolerance=EXACT, facts=flat)],
@@ -314,6 +343,7 @@ def test_every_entry_has_cases():
 
 def results(args, returned, case: Case) -> list:
     """What a call produced: the arguments it writes, then the arrays it returned."""
+    returned = case.compared(returned)
     if returned is None:
         returned = ()
     elif not isinstance(returned, tuple | list):

@@ -5,6 +5,7 @@
  *   TILE                  rows of C a tile keeps in registers: TILE x 2 vectors of accumulators
  *   first_lanes(count)    the mask of the first `count` lanes (none for count <= 0, all from LANES on)
  *   vzero, vset1, vload, vstore, vload_masked, vstore_masked, vfma (a * b + c, one rounding), vadd
+ *   vsum                  the sum across the lanes, by one tree on both paths (convs.h's sums)
  *
  * AVX-512: 16 lanes, tiles of 8 x 32 (16 of its 32 registers); AVX2: 8 lanes, tiles of 6 x 16 (12 of 16).
  * Each element of C is the same sum on both, in the same order (bias or 0, then one FMA per k, in k

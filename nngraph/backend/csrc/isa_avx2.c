@@ -34,9 +34,17 @@ static inline void vstore_masked(float *p, lanes_mask m, vec v) { _mm256_masksto
 static inline vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vec vadd(vec a, vec b) { return _mm256_add_ps(a, b); }
 
+/* across the lanes: (i + i+4), then (i + i+2), then (0 + 1); avx512's vsum adds i + i+8 first */
+static inline float vsum(vec v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
+}
+
 #include "cells.h"
 #include "gemm.h"
 #include "loops.h"
+#include "convs.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

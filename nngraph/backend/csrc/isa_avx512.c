@@ -34,9 +34,18 @@ static inline void vstore_masked(float *p, lanes_mask m, vec v) { _mm512_mask_st
 static inline vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vec vadd(vec a, vec b) { return _mm512_add_ps(a, b); }
 
+/* across the lanes, by the tree avx2's vsum continues: lane i + lane i + 8 first */
+static inline float vsum(vec v) {
+    __m256 half = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
+}
+
 #include "cells.h"
 #include "gemm.h"
 #include "loops.h"
+#include "convs.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -4,11 +4,12 @@
  *   isa_avx512.c, isa_avx2.c, isa_generic.c
  *                the kernels compiled once per instruction set ("path"), each into one `Isa` table
  *                (path_table.h): every path has the element-wise loops (cells.h); avx512 and avx2 also
- *                have the GEMMs (gemm.h) and the whole-sequence step loops built on them (loops.h).
- *                Those four are bodies, included once by each path's file, not headers
+ *                have the GEMMs (gemm.h), the whole-sequence step loops built on them (loops.h) and the
+ *                convolutions (convs.h). Those five are bodies, included once by each path's file, not headers
  *   threads.c    run_parts: a kernel's work split over a pool of workers
  *   args.c       taking arrays from Python through the buffer protocol, and checking them
  *   sequences.c  the whole-sequence LSTM, GRU and Elman kernels and the weight-gradient GEMM, for Python
+ *   convolutions.c  a float32 convolution's forward and vjp (their bodies: convs.h, per vector path), for Python
  *   module.c     the other entry points, the paths this CPU runs, and the module
  *
  * Python reaches a path's kernels as functions bound to its table (module.c: `paths`), so a test can run
@@ -20,7 +21,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* the x86-64 paths need a compiler that takes per-function targets (GCC, clang) on x86-64; elsewhere
@@ -83,6 +86,9 @@ static inline Py_ssize_t slot_column(Py_ssize_t d, Py_ssize_t width, float *scal
 typedef void (*part_body)(const void *job, Py_ssize_t start, Py_ssize_t stop);
 void run_parts(part_body body, const void *job, Py_ssize_t count, Py_ssize_t grain, int threads);
 
+/* a thread count from Python: at least 1 */
+static inline int thread_count(int threads) { return threads < 1 ? 1 : threads; }
+
 /* ---- the work of a whole-sequence kernel, as sequences.c hands it to a path's step loops -------- */
 
 typedef struct {
@@ -136,6 +142,40 @@ typedef struct {
     Py_ssize_t ldb, ldc, m, k;
     int accumulate;
 } TransposedGemm;
+
+/* ---- a convolution, as convolutions.c hands it to a path's convs.h ------------------------------- */
+
+#define CONV_CHUNK 4 /* the vjp sums dW and db over blocks of 4 examples, each block's share apart: the same
+                      * sums for any thread count, and a block's columns (4 x K x P) stay in L2 */
+
+typedef struct {
+    Py_ssize_t n, channels, height, width, filters, kh, kw, sh, sw, top, left, ho, wo;
+} ConvShape;
+
+typedef struct {
+    const float *x, *w, *bias; /* x (N, C, H, W), w (F, C*kh*kw), bias (F,) or NULL */
+    float *out;                /* (N, F, Ho, Wo) */
+    atomic_int *failed;        /* set where a part could not have its buffer */
+    ConvShape shape;
+} ConvForward;
+
+typedef struct {
+    const float *g, *x, *w_t;   /* g (N, F, Ho, Wo), x (N, C, H, W), w_t (C*kh*kw, F): the weight transposed */
+    float *dx, *dw_parts, *db_parts; /* dx (N, C, H, W) or NULL; per chunk: dW (F, C*kh*kw), db (F,), or NULL */
+    atomic_int *failed;
+    ConvShape shape;
+} ConvBackward;
+
+/* the windows ox in [*first, *stop) whose column j (of kw) reads a pixel of an image `width` wide, not
+ * its padding (`left` columns before it): 0 <= ox * sw + j - left < width, for ox < wo */
+static inline void window_span(Py_ssize_t j, Py_ssize_t left, Py_ssize_t sw, Py_ssize_t width, Py_ssize_t wo,
+                               Py_ssize_t *first, Py_ssize_t *stop) {
+    Py_ssize_t lo = left - j, hi = width - 1 + left - j; /* ox * sw must lie in [lo, hi] */
+    *first = lo > 0 ? (lo + sw - 1) / sw : 0;
+    *stop = hi < 0 ? 0 : hi / sw + 1;
+    if (*stop > wo) *stop = wo;
+    if (*stop < *first) *stop = *first;
+}
 
 /* ---- one path: its kernels ---------------------------------------------------------------------- */
 
@@ -191,6 +231,8 @@ typedef struct {
     part_body gru_backward_rows;
     part_body mgu_forward_rows;
     part_body mgu_backward_rows;
+    part_body conv_forward_examples; /* ConvForward, over examples */
+    part_body conv_backward_chunks;  /* ConvBackward, over chunks of CONV_CHUNK examples */
 } Isa;
 
 extern const Isa ISA_AVX512, ISA_AVX2, ISA_GENERIC;
@@ -217,5 +259,6 @@ const Isa *path_of(PyObject *self);
 extern PyMethodDef cell_methods[];     /* every path */
 extern PyMethodDef gemm_methods[];     /* paths with the GEMMs */
 extern PyMethodDef sequence_methods[]; /* likewise */
+extern PyMethodDef conv_methods[];     /* likewise */
 
 #endif

@@ -366,7 +366,8 @@ static PyObject *path_functions(const Isa *isa, PyObject *module_name) {
     PyObject *capsule = PyCapsule_New((void *)isa, CAPSULE, NULL), *dict = PyDict_New();
     int ok = capsule && dict && add_functions(dict, cell_methods, capsule, module_name) == 0 &&
              (!isa->small_gemm || (add_functions(dict, gemm_methods, capsule, module_name) == 0 &&
-                                   add_functions(dict, sequence_methods, capsule, module_name) == 0));
+                                   add_functions(dict, sequence_methods, capsule, module_name) == 0 &&
+                                   add_functions(dict, conv_methods, capsule, module_name) == 0));
     Py_XDECREF(capsule);
     if (!ok) Py_CLEAR(dict);
     return dict;

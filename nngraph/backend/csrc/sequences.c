@@ -85,9 +85,6 @@ static int take_mask(Arg *arg, PyObject *obj, Py_ssize_t n, Py_ssize_t width, co
     return 0;
 }
 
-/* a thread count from Python: at least 1 */
-static int thread_count(int threads) { return threads < 1 ? 1 : threads; }
-
 /* Pack B (the path's pack_strips, parameter order) into a buffer for the call, point *packed_field (in
  * `job`) at it, and run the parts over `rows` sequences with the GIL released; -1 with MemoryError where
  * the buffer cannot be had. */
