@@ -23,6 +23,7 @@ from .recurrent import compare_recurrent, conv_loop_case, recurrent_case
 from .rl_rollouts import compare_rl_rollouts
 from .rl_steps import compare_rl_steps
 from .sampling import compare_text_sampling
+from .vae_inference import compare_vae_inference
 from .vae_steps import compare_vae_steps
 from .whole_runs import fit_case, recurrent_fit_case, schedule_cases
 
@@ -31,7 +32,8 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "boltzmann_steps": compare_boltzmann_steps, "dbn_steps": compare_dbn_steps,
                 "augment": augment.compare_augment, "rl_steps": compare_rl_steps,
                 "rl_rollouts": compare_rl_rollouts,
-                "sampling": compare_text_sampling}
+                "sampling": compare_text_sampling,
+                "vae_inference": compare_vae_inference}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE}  # the least tolerance of a family that computes on float32 data
