@@ -17,6 +17,8 @@ from .discriminator import gan_case
 from .gan_steps import compare_gan_steps
 from .generate import blocks_case, feedforward_case, rand_optimizer, tied_case, vae_case
 from .initial import init_case
+from .initial_draws import THRESHOLD as DRAWS_THRESHOLD
+from .initial_draws import compare_initial_draws
 from .net import DTYPE, LAST
 from .rbm_steps import compare_rbm_steps
 from .recurrent import compare_recurrent, conv_loop_case, recurrent_case
@@ -33,10 +35,12 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "augment": augment.compare_augment, "rl_steps": compare_rl_steps,
                 "rl_rollouts": compare_rl_rollouts,
                 "sampling": compare_text_sampling,
-                "vae_inference": compare_vae_inference}
+                "vae_inference": compare_vae_inference,
+                "init_draws": compare_initial_draws}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
-FLOORS = {"augment": augment.TOLERANCE}  # the least tolerance of a family that computes on float32 data
+FLOORS = {"augment": augment.TOLERANCE,  # the least tolerance of a family that computes on float32 data
+          "init_draws": DRAWS_THRESHOLD}  # statistics over their thresholds
 
 
 def one_case(family, rng):
