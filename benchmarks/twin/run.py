@@ -10,6 +10,7 @@ import numpy as np
 
 from . import __doc__ as OVERVIEW
 from . import augment
+from .boltzmann_fill import compare_boltzmann_fill
 from .boltzmann_steps import compare_boltzmann_steps
 from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
@@ -36,7 +37,8 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "rl_rollouts": compare_rl_rollouts,
                 "sampling": compare_text_sampling,
                 "vae_inference": compare_vae_inference,
-                "init_draws": compare_initial_draws}
+                "init_draws": compare_initial_draws,
+                "boltzmann_fill": compare_boltzmann_fill}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE,  # the least tolerance of a family that computes on float32 data
