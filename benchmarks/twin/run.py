@@ -15,6 +15,7 @@ from .boltzmann_steps import compare_boltzmann_steps
 from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
 from .discriminator import gan_case
+from .gan_fill import compare_gan_fill
 from .gan_steps import compare_gan_steps
 from .generate import blocks_case, feedforward_case, rand_optimizer, tied_case, vae_case
 from .initial import init_case
@@ -38,7 +39,8 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "sampling": compare_text_sampling,
                 "vae_inference": compare_vae_inference,
                 "init_draws": compare_initial_draws,
-                "boltzmann_fill": compare_boltzmann_fill}
+                "boltzmann_fill": compare_boltzmann_fill,
+                "gan_fill": compare_gan_fill}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE,  # the least tolerance of a family that computes on float32 data
