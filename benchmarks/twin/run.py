@@ -27,6 +27,7 @@ from .recurrent import compare_recurrent, conv_loop_case, recurrent_case
 from .rl_rollouts import compare_rl_rollouts
 from .rl_steps import compare_rl_steps
 from .sampling import compare_text_sampling
+from .sequence_fill import compare_sequence_fill
 from .vae_inference import compare_vae_inference
 from .vae_steps import compare_vae_steps
 from .whole_runs import fit_case, recurrent_fit_case, schedule_cases
@@ -40,7 +41,8 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "vae_inference": compare_vae_inference,
                 "init_draws": compare_initial_draws,
                 "boltzmann_fill": compare_boltzmann_fill,
-                "gan_fill": compare_gan_fill}
+                "gan_fill": compare_gan_fill,
+                "sequence_fill": compare_sequence_fill}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE,  # the least tolerance of a family that computes on float32 data
