@@ -1,8 +1,8 @@
 """`sample --fill` of a restricted Boltzmann machine (section 12), its draws handed to the twin: the examples
 filled in groups that share a mask (the groups in increasing order of the mask read as a binary number, its
 first value the most significant), each group's chains starting from random bits (every unit of the machine
-on where u < 1/2, the visible part kept; gaussian units at their bias instead) with the known visible units set to the data, then `--steps`
-block-Gibbs sweeps (hidden given visible, then visible given hidden; a bernoulli unit on where its uniform draw
+on where u < 1/2, the visible part kept; gaussian units at their bias instead) with the known visible units set
+to the data, then `--steps` block-Gibbs sweeps (hidden given visible, then visible given hidden; a bernoulli unit on where its uniform draw
 is below its probability, a gaussian one its mean plus a normal draw), the known units clamped after each;
 the missing units' states of the last sweep, or with `--means` their means. Compared: the filled values."""
 

@@ -1,6 +1,8 @@
-"""Section 16's rollouts, whole: one update (`iterate`, as the loop runs it) of `ppo`, `a2c`, `reinforce` and
-`dqn` against an environment whose side is scripted (observations, rewards, terminations and time limits drawn
-beforehand and handed to both), the run's draws recorded and handed to the twin in the documented order.
+"""Section 16's rollouts, whole: one or two updates (`iterate`, as the loop runs it) of `ppo`, `a2c`,
+`reinforce` and `dqn` on a scripted gymnasium vector environment under nngraph's own `Environments`
+(observations, rewards, terminations and time limits drawn by the script and handed to both; with and without
+`normalize_obs`, `normalize_reward`, `clip_obs`, which the twin computes as stable-baselines3's VecNormalize),
+the run's draws recorded and handed to the twin in the documented order.
 
 The twin follows section 16: actions drawn from the policy (a discrete one by inverse transform of one uniform
 number per copy, a Gaussian one as mean + exp(log_std) eps), a time limit bootstrapped from the value of the
@@ -10,12 +12,13 @@ rows step-major; ppo's epochs over handed permutations in minibatches, a2c's one
 episodes that ended inside the rollout with their discounted returns; dqn's uniform random actions before
 `start`, its linear epsilon, its ring buffer and the slots drawn from it, the target network's copies every
 `target_every // n` vector steps, gradient steps after each `train_every` cycle once more than `start` steps
-were made. Compared: the rollout's arrays, the record's metrics and every parameter after the update."""
+were made. Compared: the rollout's arrays, the actions the environment was given (continuous ones clipped into
+the Box), the record's metrics, the episodes' figures and every parameter after the update."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -29,28 +32,136 @@ from .torch_twin import Draws, torch_optimizer, twin_forward, twin_logits, twin_
 ROLLOUT_KEYS = ("obs", "actions", "logp", "values", "advantages", "returns")
 
 
-class ScriptedEnvs:
-    """The environments' side of `Environments` (data/envs.py) as an agent reads it, each step's outcome drawn
-    from `rng`: observations N(0, 1), rewards N(0, 1), terminations and time limits at random (both at once
-    too), the ended episode's last observation apart from the next episode's first. Every step is kept for the
-    twin."""
+class ScriptedVector:
+    """The gymnasium vector environment under nngraph's `Environments` (data/envs.py), scripted: observations
+    N(shift, scale^2), rewards N(1, 2^2), terminations and time limits at random (both at once too), and
+    gymnasium's same-step autoreset (a copy that ended returns its next episode's first observation, the ended
+    one's last in `info["final_obs"]`). What each step was given and returned is kept for the twin."""
 
-    def __init__(self, rng, n: int, size: int, actions: int, discrete: bool):
-        self.rng, self.n, self.total, self.size, self.discrete = rng, n, n, size, discrete
-        self.vector = SimpleNamespace(single_action_space=SimpleNamespace(n=actions))
+    def __init__(self, real, rng):
+        self.real, self.rng, self.num_envs = real, rng, real.num_envs
+        self.single_action_space = real.single_action_space
+        self.single_observation_space = real.single_observation_space
+        self.envs = real.envs
+        self.size = self.single_observation_space.shape[0]
+        self.shift, self.scale = float(rng.uniform(-3, 3)), float(rng.uniform(0.5, 3))
         self.end, self.cut = float(rng.uniform(0, 0.4)), float(rng.uniform(0, 0.4))
-        self.obs = rng.standard_normal((n, size))
-        self.start = self.obs.copy()
         self.steps: list[tuple] = []
 
+    def observations(self):
+        return self.shift + self.scale * self.rng.standard_normal((self.num_envs, self.size))
+
+    def reset(self, seed=None):
+        self.start = self.observations()
+        return self.start.copy(), {}
+
     def step(self, actions):
-        rng, n = self.rng, self.n
+        rng, n = self.rng, self.num_envs
         terminated, truncated = rng.random(n) < self.end, rng.random(n) < self.cut
-        next_obs, rewards = rng.standard_normal((n, self.size)), rng.standard_normal(n)
-        last = np.where((terminated | truncated)[:, None], rng.standard_normal((n, self.size)), next_obs)
-        self.steps.append((np.array(actions), next_obs, rewards, terminated, truncated, last))
-        self.obs = next_obs
-        return next_obs, rewards, terminated, truncated, last
+        next_obs, rewards = self.observations(), 1 + 2 * rng.standard_normal(n)
+        final = np.where((terminated | truncated)[:, None], self.observations(), next_obs)
+        self.steps.append((np.array(actions), next_obs, rewards, terminated, truncated, final))
+        return next_obs.copy(), rewards.copy(), terminated.copy(), truncated.copy(), {"final_obs": final.copy()}
+
+    def close(self):
+        self.real.close()
+
+
+@contextlib.contextmanager
+def scripted_environments(rng, made: list):
+    """gymnasium's `make_vec` wrapping what it makes in a ScriptedVector (appended to `made`) while the block
+    runs."""
+    import gymnasium
+
+    real = gymnasium.make_vec
+
+    def scripted(*args, **kwargs):
+        made.append(ScriptedVector(real(*args, **kwargs), rng))
+        return made[-1]
+
+    gymnasium.make_vec = scripted
+    try:
+        yield made
+    finally:
+        gymnasium.make_vec = real
+
+
+class RunningMoments:
+    """stable-baselines3's RunningMeanStd: mean 0, variance 1 and count 1e-4 to begin, Chan et al.'s update."""
+
+    def __init__(self, shape=()):
+        self.mean, self.var, self.count = np.zeros(shape), np.ones(shape), 1e-4
+
+    def update(self, batch):
+        mean, var, n = batch.mean(axis=0), batch.var(axis=0), len(batch)
+        delta, total = mean - self.mean, self.count + n
+        self.var = (self.var * self.count + var * n + delta ** 2 * self.count * n / total) / total
+        self.mean, self.count = self.mean + delta * n / total, total
+
+
+class AgentView:
+    """What the agent sees of the scripted steps, by section 16: stable-baselines3's VecNormalize (observations
+    by their running moments, updated at the reset and at every step with the new observations, clipped to
+    +-clip_obs; rewards over the running deviation of the discounted return, clipped to +-10; a copy's return
+    restarted after its episode ended; 1e-8 under each square root), the ended episode's last observation
+    normalised as the step's; and each episode's raw return and length."""
+
+    def __init__(self, options, gamma, vector):
+        self.options, self.gamma = options, gamma
+        self.obs_rms = RunningMoments((vector.size,)) if options.get("normalize_obs") else None
+        self.ret_rms = RunningMoments() if options.get("normalize_reward") else None
+        self.returns = np.zeros(vector.num_envs)
+        self.episode = np.zeros((vector.num_envs, 2))
+        self.ended: list[tuple[float, int]] = []
+        if self.obs_rms:
+            self.obs_rms.update(vector.start)
+        self.first = self.observe(vector.start)
+
+    def observe(self, raw):
+        if self.obs_rms is None:
+            return raw
+        clip = self.options.get("clip_obs", 10.0)
+        return np.clip((raw - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + 1e-8), -clip, clip)
+
+    def step(self, given, raw, rewards, terminated, truncated, final):
+        done = terminated | truncated
+        self.episode += np.stack([rewards, np.ones_like(rewards)], axis=1)
+        for c in np.flatnonzero(done):
+            self.ended.append((float(self.episode[c, 0]), int(self.episode[c, 1])))
+        self.episode[done] = 0
+        if self.obs_rms:
+            self.obs_rms.update(raw)
+        scaled = rewards
+        if self.ret_rms:
+            self.returns = self.returns * self.gamma + rewards
+            self.ret_rms.update(self.returns)
+            scaled = np.clip(rewards / np.sqrt(self.ret_rms.var + 1e-8), -10, 10)
+        self.returns[done] = 0
+        return given, self.observe(raw), scaled, terminated, truncated, self.observe(final)
+
+    def episode_metrics(self) -> dict:
+        recent = np.asarray(self.ended[-100:], float).reshape(-1, 2)
+        figures = {"episodes": len(self.ended)}
+        if len(recent):
+            figures.update({"return": float(recent[:, 0].mean()), "length": float(recent[:, 1].mean())})
+        return figures
+
+
+def env_options(rng) -> dict:
+    options = {"n": int(rng.integers(1, 4))}
+    if rng.random() < 0.5:
+        options["normalize_obs"] = True
+        if rng.random() < 0.5:
+            options["clip_obs"] = round(float(rng.uniform(0.5, 3)), 2)
+    if rng.random() < 0.5:
+        options["normalize_reward"] = True
+    return options
+
+
+def env_constructs(options) -> set:
+    return {*(("normalize_obs",) if options.get("normalize_obs") else ()),
+            *(("normalize_reward",) if options.get("normalize_reward") else ()),
+            *(("clip_obs",) if "clip_obs" in options else ())}
 
 
 def optimizer_line(rng) -> tuple[str, list[str]]:
@@ -79,7 +190,7 @@ def policy_case(rng):
     net.unit("pi", "output", (actions,), "softmax" if discrete else "identity")
     net.unit("v", "output", (1,), "identity")
     method = ["ppo", "a2c", "reinforce"][rng.integers(3)]
-    copies, rollout = int(rng.integers(1, 4)), int(rng.integers(1, 9))
+    copies, rollout = 3, int(rng.integers(1, 9))  # copies at most: the minibatch's bound
     gamma = round(float(rng.uniform(0.5, 0.99)), 3)
     options = {"rollout": rollout, "value": round(float(rng.uniform(0.1, 1.0)), 3),
                "entropy": round(float(rng.uniform(0, 0.1)), 3)}
@@ -99,11 +210,16 @@ def policy_case(rng):
     for src, dst in (("obs", "a"), ("a", "pi"), ("obs", "c"), ("c", "v"), *((("a", "s"),) if std_unit else ())):
         net.link(src, dst)
     choice, extra = optimizer_line(rng)
+    eopts = env_options(rng)
+    copies = eopts["n"]
     text = "\n".join(net.model_lines("m") + [
-        "train {", "  model m", f"  env {env}(n={copies})", f"  method {call(method, options)}", f"  gamma {gamma}",
+        "train {", "  model m", f"  env {call(env, eopts)}", f"  method {call(method, options)}", f"  gamma {gamma}",
         "  steps 1000", f"  optimizer {choice}", *extra, "}"]) + "\n"
-    config, agent = method_for(text)
-    envs = agent.envs = ScriptedEnvs(rng, copies, size, actions, discrete)
+    with scripted_environments(rng, []) as made:
+        config, agent = method_for(text)
+    vector = made[0]
+    view = AgentView(eopts, gamma, vector)
+    obs = view.first
     P = torch_copies(agent.params)
     topt = torch_optimizer_of(config, P)
     case = {"method": method, "discrete": discrete, "actions": actions, "size": size, "gamma": gamma,
@@ -111,13 +227,17 @@ def policy_case(rng):
     worst = Worst()
     kept = keep_rollouts(agent)
     updates = int(rng.integers(1, 3))
+    space = vector.single_action_space
     for update in range(updates):
         draws = Draws(np.random.default_rng(int(rng.integers(1 << 30))))
-        start = len(envs.steps)
+        start = len(vector.steps)
         ours = agent.iterate(draws)
         handed = Handed(draws)
-        theirs_rollout, obs_after = twin_rollout(net, P, case, envs.start if update == 0 else obs_after,
-                                                 envs.steps[start:], handed)
+        seen = [view.step(*step) for step in vector.steps[start:]]
+        theirs_rollout, obs, taken = twin_rollout(net, P, case, obs, seen, handed)
+        for t, (given, *_) in enumerate(seen):  # what the environment was given: continuous actions clipped
+            want = taken[t].numpy() if discrete else np.clip(taken[t].numpy(), space.low, space.high)
+            worst.note(rel_diff(given, want), f"actions given to the environment at step {t + 1}")
         for key in ROLLOUT_KEYS:
             worst.note(rel_diff(kept[-1][key], theirs_rollout[key].detach()), f"rollout {key}, update {update + 1}")
         theirs = twin_updates(net, P, topt, config, case, theirs_rollout, handed)
@@ -127,10 +247,11 @@ def policy_case(rng):
         for name, p in P.items():
             worst.note(rel_diff(agent.backend.to_numpy(agent.params[name]), p.detach()),
                        f"parameter {name} after update {update + 1}")
-    cut = any(s[4].any() for s in envs.steps)
+    worst.note(*metric_difference(agent.episode_metrics(), view.episode_metrics()))
+    cut = any(s[4].any() for s in vector.steps)
     used = {f"{method} rollout", f"{method} rollout, " + ("discrete" if discrete else "gaussian"),
-            *(("time limit bootstrapped",) if cut else ())}
-    return {f"{c}" for c in used}, (worst.value, text)
+            *(("time limit bootstrapped",) if cut else ()), *env_constructs(eopts)}
+    return used, (worst.value, text)
 
 
 def torch_optimizer_of(config, P):
@@ -172,14 +293,16 @@ def draw_actions(out, log_std, case, handed):
 
 
 def twin_rollout(net, P, case, obs, steps, handed):
-    """The rollout section 16 collects from `obs` through the scripted `steps`: (its arrays step-major, the
-    observations after it)."""
+    """The rollout section 16 collects from `obs` through `steps` as the agent sees them: (its arrays
+    step-major, the observations after it, each step's actions)."""
     gamma, lam = case["gamma"], case.get("gae", 1.0)
     rows = {k: [] for k in ("obs", "actions", "logp", "values", "rewards", "dones")}
+    taken = []
     with torch.no_grad():
         for action_given, next_obs, rewards, terminated, truncated, last in steps:
             out, log_std, value = policy_and_value(net, P, obs, case)
             action = draw_actions(out, log_std, case, handed)
+            taken.append(action)
             logp, _, _ = twin_policy(net, P, obs, action.numpy(), case)
             reward = torch.tensor(rewards)
             cut = torch.tensor(truncated & ~terminated)
@@ -194,7 +317,7 @@ def twin_rollout(net, P, case, obs, steps, handed):
     arrays.update(advantages=advantages, returns=advantages + arrays["values"])
     keep = episodes_that_ended(arrays["dones"]) if case["method"] == "reinforce" else torch.ones_like(
         arrays["dones"], dtype=torch.bool)
-    return {k: arrays[k][keep] for k in ROLLOUT_KEYS}, obs  # a mask over (steps, copies): rows step-major
+    return {k: arrays[k][keep] for k in ROLLOUT_KEYS}, obs, taken  # a mask over (steps, copies): rows step-major
 
 
 def gae_sums(rewards, values, dones, after, gamma, lam):
@@ -258,7 +381,7 @@ def dqn_case(rng):
     net.unit("q", "output", (actions,), "identity")
     net.link("obs", "h")
     net.link("h", "q")
-    copies, steps = int(rng.integers(1, 4)), int(rng.integers(8, 60))
+    steps = int(rng.integers(8, 60))
     eps_start = round(float(rng.uniform(0.5, 1.0)), 3)
     options = {"buffer": int(rng.integers(3, 40)), "start": int(rng.integers(0, 20)),
                "minibatch": int(rng.integers(1, 9)), "train_every": int(rng.integers(1, 5)),
@@ -267,17 +390,22 @@ def dqn_case(rng):
                "eps_end": round(float(rng.uniform(0.0, eps_start)), 3), "double": bool(rng.random() < 0.5)}
     gamma = round(float(rng.uniform(0.5, 0.99)), 3)
     choice, extra = optimizer_line(rng)
+    eopts = env_options(rng)
+    copies = eopts["n"]
     text = "\n".join(net.model_lines("m") + [
-        "train {", "  model m", f"  env {env}(n={copies})", f"  method {call('dqn', options)}", f"  gamma {gamma}",
+        "train {", "  model m", f"  env {call(env, eopts)}", f"  method {call('dqn', options)}", f"  gamma {gamma}",
         f"  steps {steps}", f"  optimizer {choice}", *extra, "}"]) + "\n"
-    config, agent = method_for(text)
-    envs = agent.envs = ScriptedEnvs(rng, copies, size, actions, True)
+    with scripted_environments(rng, []) as made:
+        config, agent = method_for(text)
+    vector = made[0]
+    view = AgentView(eopts, gamma, vector)
     P = torch_copies(agent.program.params)
     topt = torch_optimizer_of(config, P)
     draws = Draws(np.random.default_rng(int(rng.integers(1 << 30))))
     ours = agent.iterate(draws)
     twin = DqnTwin(net, P, options, gamma, steps, copies)
-    theirs = twin.iterate(envs.start, envs.steps, Handed(draws), config, topt)
+    seen = [view.step(*step) for step in vector.steps]
+    theirs = twin.iterate(view.first, seen, Handed(draws), config, topt)
     worst = Worst()
     worst.note(*metric_difference(ours, theirs))
     if set(ours) != set(theirs):
@@ -286,11 +414,13 @@ def dqn_case(rng):
         worst.note(rel_diff(agent.backend.to_numpy(agent.program.params[name]), p.detach()), f"parameter {name}")
         worst.note(rel_diff(agent.backend.to_numpy(agent.target.params[name]), twin.target[name]),
                    f"target network's {name}")
-    worst.note(float(len(envs.steps) != len(twin.taken)), "environment steps made")
-    for step, (given, *_), mine in zip(range(len(envs.steps)), envs.steps, twin.taken):
+    worst.note(float(len(seen) != len(twin.taken)), "environment steps made")
+    for step, (given, *_), mine in zip(range(len(seen)), seen, twin.taken):
         worst.note(float(np.any(given != mine.numpy())), f"actions of vector step {step + 1}")
+    worst.note(*metric_difference(agent.episode_metrics(), view.episode_metrics()))
     used = {"dqn rollout, " + ("double" if options["double"] else "max over the target"),
-            "dqn replay ring wrapped" if twin.added > options["buffer"] else "dqn replay ring not full"}
+            "dqn replay ring wrapped" if twin.added > options["buffer"] else "dqn replay ring not full",
+            *(f"dqn, {c}" for c in env_constructs(eopts))}
     return used, (worst.value, text)
 
 
