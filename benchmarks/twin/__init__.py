@@ -32,8 +32,8 @@ target copies; the record's metrics and the parameters after), sampling (a chara
 temperature, the uniform numbers of its seed), vae_inference (the importance-sampled likelihood, refined
 posteriors, the ELBO under them, `--fill` rounds; nngraph's generators caught as they are made), init_draws
 (Boltzmann weights and a mixture prior's means against their stated normals by statistics on large draws; its
-figure is each statistic over its threshold, so it passes at 1 whatever `--tol`), boltzmann_fill (an RBM's
-`sample --fill`: groups by mask, clamped block-Gibbs sweeps, its draws handed over), gan_fill (a GAN's
+figure is each statistic over its threshold, so it passes at 1 whatever `--tol`), boltzmann_fill (`sample
+--fill` of restricted and general machines: groups by mask, clamped sweeps, its draws handed over), gan_fill (a GAN's
 `sample --fill`: Adam on 4 noise starts per example, the best kept), sequence_fill (a next-step model's
 `sample --fill`: its predictions fed into the gaps). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
 give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
