@@ -3,10 +3,10 @@ log-likelihood (k draws of z ~ q(z | x) per example, log mean_j p(x | z_j) p(z_j
 from the same draws), refined posteriors (each example's mean and log-variance taking Adam steps up its own
 ELBO, one draw a step, the step size 0.01 decayed on a cosine), the ELBO and the likelihood under the refined
 moments, and `sample --fill`'s iterative conditional imputation (encode, draw z, decode, put the known values
-back, the last round at z's mean). The twin writes the small VAE out by hand (encoder, sample, optional decoder
+back, the last round at z's mean), and `sample`'s decoded prior draws. The twin writes the small VAE out by hand (encoder, sample, optional decoder
 layer) from nngraph's parameters; nngraph's generators are caught as they are made (`caught_generators`), so
 the twin takes their draws in the documented order. Compared: the estimates, the refined moments, the ELBO's
-parts and the filled values."""
+parts, the filled values and the decoded draws."""
 
 from __future__ import annotations
 
@@ -155,7 +155,25 @@ def compare_vae_inference(rng):
                 worst.note(rel_diff(ours[name], v), f"{name} of {k} draws" + (" (refined)" if given else ""))
             used.add("importance-sampled likelihood" + (", refined" if given else ""))
     worst.note(*fill_difference(method, twin, x, rng))
+    worst.note(*prior_sample_difference(method, twin, rng))
+    used.add("sample: decoded prior draws")
     return used, (worst.value, text)
+
+
+def prior_sample_difference(method, twin, rng):
+    """`sample`'s decoded prior draws: eps ~ N(0, 1) for every draw, then with a mixture prior a component per
+    draw (uniform integers), z = its mean + exp(its logvar / 2) eps; the decoder's means at z."""
+    count = int(rng.integers(1, 6))
+    draws = Draws(np.random.default_rng(int(rng.integers(100))))
+    ours = method.decode(method.draw_prior(count, draws))
+    handed = Handed(draws)
+    z = handed.take("normal", (count, twin.case["latent"]))
+    if twin.case["mixture"]:
+        pick = handed.take("integers", (count,))
+        means, logvars = twin.P["z.prior.mean"], twin.P["z.prior.logvar"]
+        z = means[pick] + torch.exp(logvars[pick] / 2) * z
+    with torch.no_grad():
+        return rel_diff(ours, twin.mean(z)), f"{count} decoded prior draws"
 
 
 def twin_refined(twin, x, steps, handed):
