@@ -27,8 +27,7 @@ def rbm_fill_case(rng):
     net.unit("h", "hidden", (hidden,), "bernoulli")
     net.link("v", "h", "symmetric")
     method = ["cd", "pcd"][rng.integers(2)]
-    text = "\n".join(net.model_lines("m") + ["train {", "  model m", "  data xor", f"  method {method}",
-                                            "  dtype float64", "}"]) + "\n"
+    text = "\n".join(net.model_lines("m") + ["train {", "  model m", "  data xor", f"  method {method}", "}"]) + "\n"
     return text, visible, hidden, gaussian
 
 
@@ -100,7 +99,7 @@ def rbm_case(rng):
     _, machine = method_for(text)
     for value in machine.params.values():  # couplings strong enough that the known values matter
         value += rng.standard_normal(value.shape)
-    P = {k: torch.tensor(np.array(v)) for k, v in machine.params.items()}
+    P = {k: torch.tensor(np.array(v), dtype=torch.float64) for k, v in machine.params.items()}
     values, missing, start, request = fill_task(rng, visible, gaussian)
     with caught_generators() as made:
         ours, _ = machine.fill(start.copy(), missing, request)

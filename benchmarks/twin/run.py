@@ -113,8 +113,8 @@ def main() -> None:
             for c in used:
                 s = stats[c]
                 s[0] += 1
-                s[2] = max(s[2], d)
-                if d > tol:
+                s[2] = s[2] if s[2] != s[2] or d <= s[2] else d  # a NaN kept: max() and `d > tol` pass it
+                if not d <= tol:  # a NaN is a mismatch
                     s[1] += 1
                     if s[3] is None or len(text) < len(s[3][0]):
                         s[3] = (text, where, d)

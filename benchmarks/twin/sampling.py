@@ -42,8 +42,7 @@ def text_case(rng, folder: str):
     net.link("h", "y")
     Path(folder, "corpus.txt").write_text(corpus)
     text = "\n".join(net.model_lines("m") + [
-        "train {", "  model m", '  data text("corpus.txt", length=4)', "  loss cross_entropy(y)", "  dtype float64",
-        "}"]) + "\n"
+        "train {", "  model m", '  data text("corpus.txt", length=4)', "  loss cross_entropy(y)", "}"]) + "\n"
     case = dict(cell=cell, learned=False, act="tanh", aopts={}, delay=1, identity_delay=False)
     return text, net, case, corpus
 
@@ -75,7 +74,7 @@ def compare_text_sampling(rng):
 
 def twin_text(net, case, method, characters, request):
     """The prime and the characters drawn after it, by section 12 and section 8's vocabulary."""
-    P = {k: torch.tensor(np.array(v)) for k, v in method.program.params.items()}
+    P = {k: torch.tensor(np.array(v), dtype=torch.float64) for k, v in method.program.params.items()}
     width, hidden = net.units[0]["shape"][0], net.units[1]["shape"][0]
     prime = request["prime"] or ("\n" if "\n" in characters else characters[0])
     state = None

@@ -28,7 +28,7 @@ def compare_sequence_fill(rng):
         net.link("h", "h", delay=1)
     net.link("h", "y")
     net.losses.append((1, "mse", "y", None))
-    text = net.text(["dtype float64"])
+    text = net.text()
     _, method = method_for(text)
     for value in method.program.params.values():
         value += 0.5 * rng.standard_normal(value.shape)
@@ -49,7 +49,7 @@ def compare_sequence_fill(rng):
 
 
 def twin_fill(params, case, start, missing, hidden):
-    P = {k: torch.tensor(np.array(v)) for k, v in params.items()}
+    P = {k: torch.tensor(np.array(v), dtype=torch.float64) for k, v in params.items()}
     filled, state = torch.tensor(start), None
     keep = torch.tensor(missing)
     for t in range(filled.shape[1]):

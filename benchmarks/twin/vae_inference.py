@@ -68,7 +68,7 @@ def vae_case(rng):
         net.link(a, b)
     net.losses += [(1, "bce" if bce else "mse", "y", "x"), (1, "kl", "z", None)]
     net.sum_units = True
-    text = net.text(["method vae", "dtype float64"])
+    text = net.text(["method vae"])
     return text, net, dict(bce=bce, mixture=mixture, decoder=decoder, latent=latent, d=d)
 
 
@@ -76,7 +76,7 @@ class TwinVae:
     """The case's VAE by hand on nngraph's parameters (torch copies)."""
 
     def __init__(self, net, params, case):
-        self.P = {k: torch.tensor(np.array(v)) for k, v in params.items()}
+        self.P = {k: torch.tensor(np.array(v), dtype=torch.float64) for k, v in params.items()}
         self.units = {u["name"]: u for u in net.units}
         self.case = case
 
@@ -130,7 +130,7 @@ def compare_vae_inference(rng):
     twin = TwinVae(net, method.program.params, case)
     rows = int(rng.integers(1, 6))
     x = (rng.random((rows, case["d"])) < 0.5).astype(float) if case["bce"] else rng.random((rows, case["d"]))
-    worst, used = Worst(), {"vae fill-in", "prior=mixture" if case["mixture"] else "prior=normal"}
+    worst, used = Worst(), {"prior=mixture" if case["mixture"] else "prior=normal"}
     steps = int(rng.integers(1, 8))
     with caught_generators() as made:
         moments = method.refined_moments(x, steps, seed=int(rng.integers(100)))
@@ -154,7 +154,9 @@ def compare_vae_inference(rng):
             for name, v in theirs.items():
                 worst.note(rel_diff(ours[name], v), f"{name} of {k} draws" + (" (refined)" if given else ""))
             used.add("importance-sampled likelihood" + (", refined" if given else ""))
-    worst.note(*fill_difference(method, twin, x, rng))
+    if net.units[-1]["act"] == "sigmoid":  # rounds of an identity decoder can grow without bound (overflow: NaN)
+        worst.note(*fill_difference(method, twin, x, rng))
+        used.add("vae fill-in")
     worst.note(*prior_sample_difference(method, twin, rng))
     used.add("sample: decoded prior draws")
     return used, (worst.value, text)
