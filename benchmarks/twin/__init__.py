@@ -26,7 +26,16 @@ Families (`--only`): feedforward, optimizer, blocks (repeat= and blocks), tied, 
 (general machines: annealing, sweep orders, mean field, noisy clamping, persistent chains), dbn_steps (greedy
 pretraining, labels, then fine-tuning), augment (its changed images: float32 data, so compared to 1e-5 whatever
 `--tol`), rl_steps (section 16's ppo, a2c and reinforce losses and their gradients on a random rollout
-minibatch, discrete and gaussian policies; dqn's step on random transitions, double or not). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
+minibatch, discrete and gaussian policies; dqn's step on random transitions, double or not)), rl_rollouts (one or two whole updates of ppo, a2c, reinforce and dqn against a scripted environment side:
+the rollout's arrays with GAE and time limits, ppo's epochs and minibatches, dqn's epsilon, replay ring and
+target copies; the record's metrics and the parameters after), sampling (a character model's `sample` at a
+temperature, the uniform numbers of its seed), vae_inference (the importance-sampled likelihood, refined
+posteriors, the ELBO under them, `--fill` rounds; nngraph's generators caught as they are made), init_draws
+(Boltzmann weights and a mixture prior's means against their stated normals by statistics on large draws; its
+figure is each statistic over its threshold, so it passes at 1 whatever `--tol`), boltzmann_fill (`sample
+--fill` of restricted and general machines: groups by mask, clamped sweeps, its draws handed over), gan_fill (a GAN's
+`sample --fill`: Adam on 4 noise starts per example, the best kept), sequence_fill (a next-step model's
+`sample --fill`: its predictions fed into the gaps). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
 give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
 
 What is compared, construct by construct, and what is not: COVERAGE.md beside this file.
@@ -39,5 +48,5 @@ case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itsel
 Modules: net (a model rendered as .nn text), generate (random specs), formulas and torch_twin (the twin),
 compare (feedforward comparisons and optimizer steps), recurrent, discriminator, whole_runs (`nngraph.fit` runs
 and schedules), records (a run's splits, metrics, running figures and early stopping, from section 7), initial, stepping (a method driven step by step, the draws handed over), vae_steps, gan_steps,
-rbm_steps, boltzmann_steps, dbn_steps, augment, rl_steps, run (the command line).
+rbm_steps, boltzmann_steps, dbn_steps, augment, rl_steps, rl_rollouts, sampling, vae_inference, initial_draws, boltzmann_fill, gan_fill, sequence_fill, run (the command line).
 """

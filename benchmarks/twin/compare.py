@@ -3,6 +3,8 @@ statistics, and three optimizer steps with penalties and clipping."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -24,6 +26,8 @@ class Worst:
         self.value = (0.0, "")
 
     def note(self, d: float, where: str) -> None:
+        if math.isnan(self.value[0]):
+            return  # a NaN stays: a later number would hide it (`not d <= nan` holds for every d)
         if not d <= self.value[0]:
             self.value = (d, where)
 

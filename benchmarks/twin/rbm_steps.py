@@ -4,7 +4,8 @@ hidden sample (CD) or from the persistent chains, which start as random bits (PC
 at the end with the chain's visible states (negative statistics); a bernoulli unit on where its uniform draw
 is below its probability, the draws handed to the twin in the documented order. The optimizer gets
 `<s_i s_j>_model - <s_i s_j>_data` and applies the penalties and clipping of any method. Compared: each step's
-recon_error and free_energy, and the parameters after the last step."""
+recon_error, free_energy and pseudo_ll (its flipped bits handed over), the parameters after the last step,
+and evaluation's measures (the bits there a fixed function of each row)."""
 
 from __future__ import annotations
 
@@ -71,17 +72,42 @@ class RbmTwin:
         return (torch.cat([P[f"{g}<->h.weight"] for g in self.visible]),
                 torch.cat([P[f"{g}.bias"] for g in self.visible]), P["h.bias"])
 
-    def step(self, handed, x):
+    def step(self, handed, x, bits):
+        """One update; its metrics, the pseudo-likelihood's flipped bits `bits` handed over."""
         W, b, c = self.couplings()
         data = torch.tensor(x)
         positive, visible, negative, first = contrastive_chain(self, data, W, b, c, handed)
         recon = self.visible_means(positive @ W.T + b) if self.chains else first
-        free = -(data @ b) - torch.nn.functional.softplus(data @ W + c).sum(1)
-        if self.gaussian:  # the energy's sum of s_i^2 / 2 over gaussian units
-            free = free + (data**2).sum(1) / 2
-        metrics = {"recon_error": float(((recon - data) ** 2).mean()), "free_energy": float(free.mean())}
+        metrics = self.measures(data, recon, bits)
         statistics_update(self.config, self.P, self.optimizer, self.gradients(data, positive, visible, negative))
         return metrics
+
+    def free_energy(self, v):
+        W, b, c = self.couplings()
+        free = -(v @ b) - torch.nn.functional.softplus(v @ W + c).sum(1)
+        return free + (v**2).sum(1) / 2 if self.gaussian else free  # the energy's s_i^2 / 2 of gaussian units
+
+    def measures(self, data, recon, bits):
+        """recon_error, free_energy and (bernoulli machines) pseudo_ll: V log sigmoid(F(v~) - F(v)), v~ the row
+        with its bit `bits[row]` flipped."""
+        free = self.free_energy(data)
+        metrics = {"recon_error": float(((recon - data) ** 2).mean()), "free_energy": float(free.mean())}
+        if not self.gaussian:
+            flipped = data.clone()
+            rows = torch.arange(len(data))
+            flipped[rows, bits] = 1 - data[rows, bits]
+            gap = self.free_energy(flipped) - free
+            metrics["pseudo_ll"] = float((data.shape[1] * torch.nn.functional.logsigmoid(gap)).mean())
+        return metrics
+
+    def evaluation(self, x):
+        """`eval`'s measures: the reconstruction from the hidden means, each row's flipped bit the documented
+        fixed function of its values: sum_i v_i ((7919 i + 1) mod 65521), mod V."""
+        W, b, c = self.couplings()
+        data = torch.tensor(x)
+        recon = self.visible_means(torch.sigmoid(data @ W + c) @ W.T + b)
+        weights = (torch.arange(data.shape[1], dtype=torch.float64) * 7919 + 1) % 65521
+        return self.measures(data, recon, (data @ weights).long() % data.shape[1])
 
     def visible_means(self, z):
         """A visible unit's mean given its net input: sigmoid(z) (bernoulli), z (gaussian)."""
@@ -113,10 +139,18 @@ def compare_rbm_steps(rng):
     for epoch in range(EPOCHS):
         start_epoch(method, config, epoch, EPOCHS)
         draws, ours = step(method, x, seed=300 + epoch)
-        handed = Handed(draws, skip=("integers",))  # a measure's draws (the pseudo-likelihood's bits)
-        d, name = metric_difference(ours, twin.step(handed, x))
+        handed = Handed(draws, skip=("integers",))  # a measure's draws (the pseudo-likelihood's bits): apart
+        bits = [torch.tensor(a) for kind, a in draws.made if kind == "integers"]
+        if len(bits) != (0 if gaussian else 1):
+            worst.note(np.inf, f"step {epoch + 1} drew {len(bits)} arrays of flipped bits")
+            break
+        d, name = metric_difference(ours, twin.step(handed, x, bits[0] if bits else None))
         worst.note(d, f"{name} of step {epoch + 1}")
         if handed.made:
             worst.note(np.inf, f"step {epoch + 1} drew {len(handed.made)} arrays more than the twin expects")
     worst.note(parameter_difference(method.params, twin.P), f"parameters after {EPOCHS} steps")
+    d, name = metric_difference(method.evaluate(Dataset(x, None, "unsupervised")), twin.evaluation(x))
+    worst.note(d, f"{name} in evaluation")
+    if not gaussian:
+        used.add("pseudo_ll")
     return used, (worst.value, text)

@@ -10,27 +10,43 @@ import numpy as np
 
 from . import __doc__ as OVERVIEW
 from . import augment
+from .boltzmann_fill import compare_boltzmann_fill
 from .boltzmann_steps import compare_boltzmann_steps
 from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
 from .discriminator import gan_case
+from .gan_fill import compare_gan_fill
 from .gan_steps import compare_gan_steps
 from .generate import blocks_case, feedforward_case, rand_optimizer, tied_case, vae_case
 from .initial import init_case
+from .initial_draws import THRESHOLD as DRAWS_THRESHOLD
+from .initial_draws import compare_initial_draws
 from .net import DTYPE, LAST
 from .rbm_steps import compare_rbm_steps
 from .recurrent import compare_recurrent, conv_loop_case, recurrent_case
+from .rl_rollouts import compare_rl_rollouts
 from .rl_steps import compare_rl_steps
+from .sampling import compare_text_sampling
+from .sequence_fill import compare_sequence_fill
+from .vae_inference import compare_vae_inference
 from .vae_steps import compare_vae_steps
 from .whole_runs import fit_case, recurrent_fit_case, schedule_cases
 
 # a training method driven step by step, its draws handed to the twin: (constructs, ((worst, where), spec))
 METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, "rbm_steps": compare_rbm_steps,
                 "boltzmann_steps": compare_boltzmann_steps, "dbn_steps": compare_dbn_steps,
-                "augment": augment.compare_augment, "rl_steps": compare_rl_steps}
+                "augment": augment.compare_augment, "rl_steps": compare_rl_steps,
+                "rl_rollouts": compare_rl_rollouts,
+                "sampling": compare_text_sampling,
+                "vae_inference": compare_vae_inference,
+                "init_draws": compare_initial_draws,
+                "boltzmann_fill": compare_boltzmann_fill,
+                "gan_fill": compare_gan_fill,
+                "sequence_fill": compare_sequence_fill}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
-FLOORS = {"augment": augment.TOLERANCE}  # the least tolerance of a family that computes on float32 data
+FLOORS = {"augment": augment.TOLERANCE,  # the least tolerance of a family that computes on float32 data
+          "init_draws": DRAWS_THRESHOLD}  # statistics over their thresholds
 
 
 def one_case(family, rng):
@@ -97,8 +113,8 @@ def main() -> None:
             for c in used:
                 s = stats[c]
                 s[0] += 1
-                s[2] = max(s[2], d)
-                if d > tol:
+                s[2] = s[2] if s[2] != s[2] or d <= s[2] else d  # a NaN kept: max() and `d > tol` pass it
+                if not d <= tol:  # a NaN is a mismatch
                     s[1] += 1
                     if s[3] is None or len(text) < len(s[3][0]):
                         s[3] = (text, where, d)

@@ -19,13 +19,13 @@ class Draws:
     def __init__(self, rng):
         self.rng, self.made = rng, []
 
-    def random(self, shape, dtype=None):
-        a = self.rng.random(shape).astype(dtype or float)
+    def random(self, shape=None, dtype=None, size=None):  # `size`: as an agent's `draw` names the shape
+        a = self.rng.random(shape if size is None else size).astype(dtype or float)
         self.made.append(("random", a.astype(np.float64)))
         return a
 
-    def standard_normal(self, shape, dtype=None):
-        a = self.rng.standard_normal(shape).astype(dtype or float)
+    def standard_normal(self, shape=None, dtype=None, size=None):
+        a = self.rng.standard_normal(shape if size is None else size).astype(dtype or float)
         self.made.append(("normal", a.astype(np.float64)))
         return a
 

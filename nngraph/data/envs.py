@@ -7,8 +7,9 @@ normalize_obs, normalize_reward, clip_obs). Copies reset themselves in the step 
 (gymnasium's same-step autoreset): `step` returns the first observation of the next episode, and the last
 one of the finished episode separately, so a method can bootstrap a truncated episode from its value.
 
-Normalisation (as stable-baselines3's VecNormalize): observations by a running mean and variance, clipped to
-+-clip_obs; rewards divided by the running standard deviation of the discounted return, clipped to +-10. The
+Normalisation (as stable-baselines3's VecNormalize): observations by a running mean and variance (which the
+reset's observations and then every step's move), clipped to +-clip_obs; rewards divided by the running
+standard deviation of the discounted return, clipped to +-10. The
 statistics move only while training (`Environments.training`), and are saved in checkpoints.
 
 Several processes (MPI ranks, train/agent.py) may share the copies: each steps its contiguous `copies` of
@@ -29,6 +30,7 @@ from nngraph.errors import DataError, unimportable
 
 REWARD_CLIP = 10.0
 EPSILON = 1e-8
+COUNT_START = 1e-4  # what a running mean's count starts at (stable-baselines3's RunningMeanStd `epsilon`)
 MASK64 = (1 << 64) - 1
 
 
@@ -42,10 +44,11 @@ def import_gymnasium():
 
 
 class RunningMeanStd:
-    """Mean and variance of everything `update` has seen (Chan et al.'s parallel update), in float64."""
+    """Mean and variance of everything `update` has seen (Chan et al.'s parallel update), in float64, from mean 0,
+    variance 1 and a count of COUNT_START, as stable-baselines3's RunningMeanStd."""
 
     def __init__(self, shape: tuple = ()):
-        self.mean, self.var, self.count = np.zeros(shape), np.ones(shape), np.asarray(EPSILON)
+        self.mean, self.var, self.count = np.zeros(shape), np.ones(shape), np.asarray(COUNT_START)
 
     def update(self, batch: np.ndarray) -> None:
         mean, var, n = batch.mean(axis=0), batch.var(axis=0), batch.shape[0]
@@ -93,6 +96,8 @@ class Environments:
         # (copy here, return, length, vector step) of the episodes ended lately
         self.finished: list[tuple[int, float, int, int]] = []
         self.raw_obs, _ = self.vector.reset(seed=[seed + i for i in self.copies])
+        if self.obs_stats is not None:  # VecNormalize's reset: the first observations count too
+            self.obs_stats.update(self.gather(self.raw_obs))
 
     # ---- what the agent sees --------------------------------------------------------------------
 

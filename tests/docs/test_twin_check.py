@@ -31,7 +31,9 @@ def test_two_cases_of_every_family_agree_with_the_twin():
     rows = table(done.stdout)
     failing = {name: row for name, row in rows.items() if row[1]}
     assert not failing, done.stdout
-    for family in ("vae_steps", "gan_steps", "rbm_steps", "boltzmann_steps", "dbn_steps", "augment", "init"):  # prefixed
+    for family in ("vae_steps", "gan_steps", "rbm_steps", "boltzmann_steps", "dbn_steps", "augment", "init",
+                   "rl_steps", "rl_rollouts", "sampling", "vae_inference", "init_draws", "boltzmann_fill", "gan_fill",
+                   "sequence_fill"):  # prefixed
         assert any(name.startswith(f"{family}: ") for name in rows), family
     assert {"minibatch_std", "schedules", "fit", "conv and pooling in a loop", "tied"} <= rows.keys()
     assert any(name.startswith("block ") for name in rows)  # the blocks family's
