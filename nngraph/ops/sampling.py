@@ -26,9 +26,13 @@ def _(xp, g, ctx, inputs, attrs):
 
 @register("gaussian_sample", shape=same_shape)
 def gaussian_sample(xp, inputs, attrs):
-    """mu + exp(logvar / 2) * eps: the reparameterised sample; eps is the caller's noise."""
+    """mu + exp(logvar / 2) * eps: the reparameterised sample; eps is the caller's noise. The exponent stops
+    at the largest the dtype's exp keeps finite, so that eps = 0 (the latent at its mean: predict, fill-in)
+    gives mu where exp(logvar / 2) would overflow, not inf * 0 = NaN."""
     mu, logvar, eps = inputs
-    noise = xp.exp(logvar * 0.5)
+    half = logvar * 0.5
+    xp.minimum(half, math.log(xp.finfo(half.dtype).max) - 1, out=half)  # 1 below: the log rounds up in float32
+    noise = xp.exp(half, out=half)
     noise *= eps
     return mu + noise, noise
 

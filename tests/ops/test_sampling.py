@@ -26,6 +26,19 @@ def test_gaussian_sample_value(xp):
     assert float(host(out)[0, 0]) == pytest.approx(1.0 + 2.0 * 0.5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gaussian_sample_at_the_mean_is_mu_where_the_spread_overflows(xp, dtype):
+    """eps = 0 (the latent at its mean: predict, fill-in) with exp(logvar / 2) beyond the dtype's range: mu, not
+    inf * 0 = NaN (the twin found it). With eps = 1 the sample is finite, and below the range nothing changes."""
+    mu, logvar = numpy.array([[0.5, -2.0, 1.0]], dtype), numpy.array([[2000.0, 180.0, 3.0]], dtype)
+    op = get_op("gaussian_sample")
+    at_mean, _ = op.forward(xp, tuple(map(xp.asarray, (mu, logvar, numpy.zeros_like(mu)))), {})
+    numpy.testing.assert_array_equal(host(at_mean), mu)
+    drawn, _ = op.forward(xp, tuple(map(xp.asarray, (mu, logvar, numpy.ones_like(mu)))), {})
+    assert numpy.isfinite(host(drawn)).all()
+    assert host(drawn)[0, 2] == mu[0, 2] + numpy.exp(logvar[0, 2] / 2)
+
+
 def test_kl_normal_gradients_and_value(xp):
     check_vjp("kl_normal", (r(3, 4), r(3, 4)), xp=xp)
     mu, logvar = numpy.array([[1.0, 0.0], [0.0, 0.0]]), numpy.array([[0.0, numpy.log(2)], [0, 0]])
