@@ -10,7 +10,7 @@ import numpy as np
 
 from nngraph.backend import get_backend
 from nngraph.backend.core import GPU_PRODUCTS
-from nngraph.errors import BuildError, DataError, TrainingError, ValidationError
+from nngraph.errors import BuildError, DataError, TrainingError, ValidationError, plural
 from nngraph.graph.check import CheckedSpec, one_value_batchnorms
 from nngraph.graph.training import TrainConfig
 
@@ -308,6 +308,8 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
             return {"test": session.method.evaluate_episodes()}  # the deterministic policy's episodes
         splits = {"train": session.splits.train, "validation": session.splits.validation,
                   "test": session.splits.test}
+        if extra:
+            _check_vae_work(checked, session.config, sum(len(p) for p in splits.values() if p is not None), **extra)
         return {name: _final_evaluation(session.method, part, extra) for name, part in splits.items()
                 if part is not None and len(part)}
     from nngraph.data import load_dataset
@@ -320,6 +322,8 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
     dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
     trained.method.check_targets(dataset, getattr(data, "span", None))
+    if extra:
+        _check_vae_work(checked, trained.config, len(dataset), **extra)
     return {"data": _final_evaluation(trained.method, dataset, extra)}
 
 
@@ -347,6 +351,34 @@ def vae_figures(method, data, likelihood: int | None, refine: int) -> dict:
             figures["refined_log_likelihood"] = method.importance_log_likelihood(
                 data, k=likelihood, moments=moments)["log_likelihood"]
     return figures
+
+
+def _check_vae_work(checked: CheckedSpec, config: TrainConfig, rows: int, likelihood: int | None,
+                    refine: int) -> None:
+    """--likelihood K runs K passes an example (twice with --refine: under both posteriors), --refine N runs N
+    passes with their backward passes: refused before the first when they come to more than WORK_LIMIT
+    (--likelihood 1000000 was hours on a small VAE)."""
+    from nngraph.graph.work import BACKWARD_PASSES, pass_flops, require_work
+
+    likelihood = likelihood or 0
+    per_example = likelihood * (2 if refine else 1) + refine * BACKWARD_PASSES
+    asked = " and ".join(f"--{name} {value}" for name, value in (("likelihood", likelihood), ("refine", refine))
+                         if value)
+    require_work(rows * per_example, pass_flops([checked.models[m] for m in config.models]),
+                 f"{asked} on {plural(rows, 'example')}",
+                 "ask for fewer draws (--likelihood) or steps (--refine), or score fewer examples (--data)")
+
+
+def _check_sampling_work(checked: CheckedSpec, config: TrainConfig, method, request: dict) -> None:
+    """`sample`'s count options multiplied (--count x --steps: each bounded alone, 10^10 Gibbs sweeps together)
+    and by the model's pass: refused before the first draw when they come to more than WORK_LIMIT."""
+    from nngraph.graph.work import pass_flops, require_work
+
+    if request.get("inputs") is not None:  # a fill-in of --input's examples: its first --count of them
+        request = {**request, "count": min(int(request.get("count") or 64), len(request["inputs"]))}
+    passes, asked = method.sample_passes(request)
+    require_work(passes, pass_flops([checked.models[m] for m in config.models]), asked,
+                 "ask for fewer samples (--count) or fewer rounds (--steps, --length)")
 
 
 def _check_vae_figures(method, config) -> None:
@@ -461,6 +493,7 @@ def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend
         raise BuildError(f"--label asks for samples of one class, which method '{session.config.method.name}' does "
                          "not draw", session.config.method.span,
                          "class-conditional samples are a deep belief net's: `method dbn(..., labels=true)`")
+    _check_sampling_work(checked, session.config, method, request)
     if request.get("fill"):
         return fill_samples(method, request, session.splits)
     if request.get("prior") is not None:

@@ -156,7 +156,8 @@ def evaluate(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
              json_out: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
              likelihood: Optional[int] = typer.Option(None, "--likelihood", min=1, max=1_000_000, metavar="K",
                                                       help="a VAE: also log p(x) by importance sampling, K draws "
-                                                           "per example (VAE papers quote K = 1000)"),
+                                                           "per example (VAE papers quote K = 1000); with --refine "
+                                                           "and the examples, at most 3e12 FLOPs of work"),
              refine: int = typer.Option(0, "--refine", min=0, max=100_000, metavar="N",
                                         help="a VAE: also the ELBO (and --likelihood) under each example's "
                                              "posterior refined by N Adam steps")):
@@ -209,7 +210,8 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
                                                  help="a picture (.png, .svg, .pdf), .npy or .txt (default: "
                                                       "samples.png in the checkpoint's folder; text is printed)"),
            count: int = typer.Option(64, "-n", "--count", min=1, max=100_000, metavar="N",
-                                     help="how many samples"),
+                                     help="how many samples (times --steps and the model's FLOPs: at most 3e12 "
+                                          "FLOPs of work)"),
            prime: Optional[str] = typer.Option(None, "--prime", metavar="TEXT",
                                                help="text to start a character model"),
            length: int = typer.Option(200, "--length", min=1, max=100_000, metavar="N",

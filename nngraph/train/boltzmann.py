@@ -23,7 +23,7 @@ from nngraph.graph.memory import EVAL_ROWS
 from nngraph.ops.activations import stable_sigmoid
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import Tally, check_data_fits, chunks, host_metrics
-from nngraph.train.method import Method
+from nngraph.train.method import Method, count_times_steps
 from nngraph.train.parallel import other_rows, step_rows, whole, world
 
 EXACT_LIMIT = 1 << 26  # an exact log Z per epoch costs at most this many multiply-adds
@@ -155,6 +155,10 @@ class EnergyMethod(Method):
         if machine.restricted and not pictures.is_array(output) and shape[0] != 1:
             message += f", weight filters to {pictures.write_filters(output, to_host(machine.weights), shape)}"
         return message
+
+    def sample_passes(self, request: dict) -> tuple[int, str]:
+        """A chain an example (free-running or clamped), --steps sweeps each."""
+        return count_times_steps(request)
 
     @property
     def fill_shape(self) -> tuple[int, ...]:

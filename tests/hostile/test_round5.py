@@ -25,3 +25,96 @@ def test_inspect_of_20000_units_prints_every_row_in_a_few_seconds(tmp_path):
     assert "│ g_9998  │ layer  │ [2]   │ tanh              │ <- g_9997  │          6 │     8 │" in lines
     assert sum(line.startswith("│ ") for line in lines) == 20000
     assert run.seconds < 7, run.seconds  # 2.5 s of CPU now
+
+
+# ---- work with no bound: counts multiplied --------------------------------------------------------------------
+
+
+VAE = """
+model vae { input x[64]; layer e[64] relu; layer mu[4] identity; layer logvar[4] identity; sample z ~ normal(mu, logvar)
+            layer d[64] relu; output x_hat[64] sigmoid; x -> e; e -> mu; e -> logvar; z -> d -> x_hat }
+train { model vae; data digits(binarize=0.5); test 0.2; method vae; loss bce(x_hat, x) + kl(z); batch 64; epochs 1 }
+"""
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vae")
+    write(folder, "s.nn", VAE)
+    assert run_nngraph("train", "s.nn", "--out", "run", "-q", cwd=folder).code == 0
+    return folder
+
+
+@pytest.mark.parametrize("options, asked", [
+    (("--likelihood", "1000000"), "--likelihood 1000000 on 1,797 examples: 1,797,000,000 passes of"),
+    (("--refine", "100000"), "--refine 100000 on 1,797 examples: 539,100,000 passes of"),
+    (("--likelihood", "20000", "--refine", "20000"), "--likelihood 20000 and --refine 20000 on 1,797 examples")])
+def test_eval_refuses_likelihood_and_refinement_beyond_the_work_bound_before_they_start(vae_run, options, asked):
+    # --likelihood 2000 took 37 s of CPU on specs/vae_digits.nn and the accepted maximum, 1,000,000, ~5 hours
+    run = run_nngraph("eval", "s.nn", "--checkpoint", "run/checkpoint.npz", *options, cwd=vae_run)
+    assert_refused(run, f"error: {asked}", "more than the 3e+12 a command may ask for",
+                   "ask for fewer draws (--likelihood) or steps (--refine), or score fewer examples (--data)",
+                   seconds=10)
+
+
+def test_eval_on_fewer_examples_is_within_the_bound(vae_run):
+    # the bound is of the work: the same --likelihood on 64 examples (--data) runs
+    np.save(vae_run / "x.npy", (RNG.random((64, 64)) > 0.5).astype(np.float32))
+    run = run_nngraph("eval", "s.nn", "--checkpoint", "run/checkpoint.npz", "--data", 'npy("x.npy")',
+                      "--likelihood", "100", "--refine", "3", cwd=vae_run)
+    assert run.code == 0, run.output
+    assert "log_likelihood" in run.output and "refined_loss" in run.output
+
+
+def test_the_work_bound_takes_the_measured_cases_and_the_defaults():
+    from nngraph.graph.work import BACKWARD_PASSES, WORK_LIMIT, pass_flops, require_work
+
+    digits = nngraph.load("specs/vae_digits.nn").models["vae"]
+    flops = pass_flops([digits])
+    require_work(1797 * 2000, flops, "--likelihood 2000", "")  # 37 s of CPU
+    require_work(1797 * 1000 * BACKWARD_PASSES, flops, "--refine 1000", "")  # 41 s
+    ordered = nngraph.load("specs/vae_digits_ar.nn").models["vae"]
+    require_work(64 * 1000 * 64, pass_flops([ordered]), "sample --fill's defaults", "")
+    with pytest.raises(nngraph.errors.ValidationError, match="about 3.0e\\+12 FLOPs, more than the 3e\\+12"):
+        require_work(WORK_LIMIT // flops + 1, flops, "--likelihood", "")
+
+
+RBM = """
+model m { visible v[16] bernoulli; hidden h[8] bernoulli; v <-> h }
+train { model m; data bars(size=4); method cd(k=1); batch 16; epochs 1 }
+"""
+
+
+@pytest.fixture(scope="module")
+def rbm_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rbm")
+    write(folder, "s.nn", RBM)
+    run = run_nngraph("train", "s.nn", "--out", "run", "-q", cwd=folder)
+    assert run.code == 0, run.output
+    return folder
+
+
+def test_sample_refuses_count_times_steps_beyond_the_work_bound(rbm_run):
+    # each alone is at most 100,000: together 10^10 Gibbs sweeps (hours even on a 16 x 8 machine)
+    run = run_nngraph("sample", "s.nn", "--checkpoint", "run/checkpoint.npz", "-o", "a.npy", "--count", "100000",
+                      "--steps", "100000", cwd=rbm_run)
+    assert_refused(run, "error: --count 100000 x --steps 100000: 10,000,000,000 passes of ",
+                   "ask for fewer samples (--count) or fewer rounds (--steps, --length)", seconds=10)
+    assert not (rbm_run / "a.npy").exists()
+    run = run_nngraph("sample", "s.nn", "--checkpoint", "run/checkpoint.npz", "-o", "a.npy", "--count", "100",
+                      "--steps", "100", cwd=rbm_run)
+    assert run.code == 0, run.output
+
+
+def test_each_method_says_which_count_options_multiply():
+    from nngraph.session import prepare
+
+    def passes(spec, **request):
+        return prepare(nngraph.load(spec)).method.sample_passes(request)
+
+    assert passes("specs/rbm_bars.nn", count=10, steps=7) == (70, "--count 10 x --steps 7")
+    assert passes("specs/vae_digits.nn", count=10) == (10, "--count 10")
+    assert passes("specs/vae_digits.nn", count=10, steps=7, fill="top") == (70, "--count 10 x --steps 7")
+    assert passes("specs/vae_digits_ar.nn", count=10) == (640, "--count 10 x 64 values decoded in order")
+    assert passes("specs/gan_ring.nn", count=10, steps=7, fill="left") == (840, "--count 10 x --steps 7 x 4 starts")
+    assert passes("specs/mnist_dbn.nn", count=3, steps=5) == (15, "--count 3 x --steps 5")
