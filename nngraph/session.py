@@ -14,6 +14,20 @@ from nngraph.errors import BuildError, DataError, TrainingError, ValidationError
 from nngraph.graph.check import CheckedSpec, one_value_batchnorms
 from nngraph.graph.training import TrainConfig
 
+# A run's overflow and invalid arithmetic (leaky_relu(slope=3e38) within float32; lr=1e10) ends as NaN or inf that
+# the run itself reports: the training loop stops with 'training diverged: loss is nan at epoch E, step S', and
+# evaluation prints the figures. numpy's RuntimeWarnings on the way were Python warning text on stderr.
+def quiet_float_errors(command):
+    """`command` under np.errstate(all="ignore"), a fresh one each call (one instance is not meant to be entered
+    by two calls at once)."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return command(*args, **kwargs)
+    return run
+
 
 @dataclass
 class Session:
@@ -110,6 +124,7 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
     return importlib.import_module(METHODS[config.method.name].module).build(checked, config, backend)
 
 
+@quiet_float_errors
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
                  backend: str = "numpy", dtype: str | None = None, quiet: bool = True,
                  threads: int | None = None, overwrite: bool = False, loggers=()) -> dict:
@@ -293,6 +308,7 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
     return Session(checked, trained.config, splits, trained.method, trained.backend, trained.preprocessing)
 
 
+@quiet_float_errors
 def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None,
                    likelihood: int | None = None, refine: int = 0) -> dict:
     """Metrics of a trained checkpoint on each split of the train block's data; with `data` (a data call: an
@@ -388,6 +404,7 @@ def _check_vae_figures(method, config) -> None:
                               f"method {config.method.name}", config.method.span or config.span)
 
 
+@quiet_float_errors
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
                    backend: str = "numpy"):
     from nngraph.atomic import atomic_save_npy, refuse_overwriting
@@ -452,6 +469,7 @@ def _read_inputs(path) -> np.ndarray:
     return x
 
 
+@quiet_float_errors
 def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str = "numpy") -> str:
     """`nngraph sample`: the method of the trained model decides what a sample is; returns a message.
     Pictures go to `request["output"]`, else into the checkpoint's run folder. `request["fill"]`: fill in the

@@ -118,3 +118,31 @@ def test_each_method_says_which_count_options_multiply():
     assert passes("specs/vae_digits_ar.nn", count=10) == (640, "--count 10 x 64 values decoded in order")
     assert passes("specs/gan_ring.nn", count=10, steps=7, fill="left") == (840, "--count 10 x --steps 7 x 4 starts")
     assert passes("specs/mnist_dbn.nn", count=3, steps=5) == (15, "--count 3 x --steps 5")
+
+
+# ---- arithmetic that overflows inside float32's range --------------------------------------------------------
+
+
+@pytest.mark.parametrize("attrs, settings", [("leaky_relu(slope=3e38)", ""), ("elu(alpha=3e38)", ""),
+                                             ("leaky_relu(slope=-3e38)", ""), ("tanh", "optimizer sgd(lr=1e30); ")])
+def test_arithmetic_that_overflows_ends_in_the_runs_own_divergence_error_without_python_warnings(tmp_path, attrs,
+                                                                                                 settings):
+    # slope=3e38 fits float32, but slope * x does not: 'RuntimeWarning: overflow encountered in multiply' and 4
+    # more warnings (twins.py, dense.py, losses.py lines with their source) came before the divergence error
+    write(tmp_path, "s.nn", f"model m {{ input x[2]; layer h[4] {attrs}; output y[1] sigmoid; x -> h -> y }}\n"
+                            f"train {{ model m; data xor; loss bce(y); {settings}epochs 3 }}\n")
+    run = run_nngraph("train", "s.nn", "--out", "r", "-q", cwd=tmp_path)
+    assert "Warning" not in run.output and ".py:" not in run.output, run.output
+    if run.code:  # the loss overflowed: the run's own error; else it trained on (lr=1e30: the loss saturates)
+        assert_refused(run, "error: training diverged: loss is ", seconds=10)
+
+
+def test_evaluation_and_prediction_of_overflowing_arithmetic_show_no_python_warnings(tmp_path):
+    # a checkpoint of finite parameters whose forward pass overflows (elu alpha=3e38 on a negative net input)
+    write(tmp_path, "s.nn", "model m { input x[2]; layer h[4] elu(alpha=3e38); output y[1] identity; x -> h -> y }\n"
+                            "train { model m; data xor; loss mse(y); epochs 0 }\n")
+    assert run_nngraph("train", "s.nn", "--out", "r", "-q", cwd=tmp_path).code == 0
+    np.save(tmp_path / "x.npy", np.array([[-50.0, -50.0], [50.0, 50.0]], np.float32))
+    for command in (("eval",), ("predict", "--input", "x.npy", "-o", "y.npy")):
+        run = run_nngraph(*command[:1], "s.nn", "--checkpoint", "r/checkpoint.npz", *command[1:], cwd=tmp_path)
+        assert run.code == 0 and "Warning" not in run.output, run.output
