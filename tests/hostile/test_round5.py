@@ -146,3 +146,36 @@ def test_evaluation_and_prediction_of_overflowing_arithmetic_show_no_python_warn
     for command in (("eval",), ("predict", "--input", "x.npy", "-o", "y.npy")):
         run = run_nngraph(*command[:1], "s.nn", "--checkpoint", "r/checkpoint.npz", *command[1:], cwd=tmp_path)
         assert run.code == 0 and "Warning" not in run.output, run.output
+
+
+# ---- data files ------------------------------------------------------------------------------------------------
+
+DATA_MODEL = "model m { input x[2]; layer h[4] tanh; output y[2] softmax; x -> h -> y }\n"
+
+
+def train_on_data(folder, data: str):
+    line = f"train {{ model m; data {data}; loss cross_entropy(y); batch 4; epochs 1 }}\n"
+    write(folder, "s.nn", DATA_MODEL + line)
+    return run_nngraph("train", "s.nn", "--out", "r", cwd=folder), line
+
+
+def test_an_npy_header_whose_length_field_lies_is_refused_before_it_is_read(tmp_path):
+    # a version 2.0 header saying it is 0xFFFFFFF0 bytes long: numpy read that many bytes before judging them, a
+    # MemoryError under the test's 1 GiB, reported as 'out of memory while training model 'm'' at the model
+    import struct
+
+    with open(tmp_path / "x.npy", "wb") as f:
+        f.write(b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFFF0) + b"{" * 100)
+    np.save(tmp_path / "y.npy", np.arange(8) % 2)
+    run, line = train_on_data(tmp_path, 'npy("x.npy", y="y.npy")')
+    assert_refused(run, f"s.nn:2:{line.index('npy') + 1}: error: npy: cannot read ", "x.npy as a .npy array "
+                   "(its header says it is 4,294,967,280 bytes long; at most 10,000 are read)")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_csv_cell_longer_than_the_csv_modules_limit_is_refused_at_its_line(tmp_path):
+    # a 5 MB cell: 'internal error: Error: field larger than field limit (131072)' (exit 70)
+    (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n" + "1" * 5_000_000 + ",2,0\n3,4,1\n")
+    run, line = train_on_data(tmp_path, 'csv("d.csv", target="y")')
+    assert_refused(run, f"s.nn:2:{line.index('csv') + 1}: error: csv: line 3: field larger than field limit "
+                        "(131072)", "a cell holds one number; is this file a table of numbers?")
