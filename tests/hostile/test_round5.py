@@ -179,3 +179,20 @@ def test_a_csv_cell_longer_than_the_csv_modules_limit_is_refused_at_its_line(tmp
     run, line = train_on_data(tmp_path, 'csv("d.csv", target="y")')
     assert_refused(run, f"s.nn:2:{line.index('csv') + 1}: error: csv: line 3: field larger than field limit "
                         "(131072)", "a cell holds one number; is this file a table of numbers?")
+
+
+def test_a_gzipped_idx_file_whose_float_copies_would_not_fit_is_refused_before_it_is_read(tmp_path):
+    # gzip holding 3e8 zero pixels: the bytes passed the memory check under a 1 GiB limit, their float32 copies
+    # did not, and the MemoryError was reported as 'out of memory while training model 'm''
+    import gzip
+    import struct
+
+    with gzip.open(tmp_path / "images.gz", "wb", compresslevel=1) as g:
+        g.write(struct.pack(">HBB", 0, 8, 3) + struct.pack(">III", 30000, 100, 100))
+        for _ in range(300):  # the whole claim: 300 x 1e6 bytes, 1.3 MB of gzip
+            g.write(bytes(1_000_000))
+    line = "train { model m; data idx(\"images.gz\"); loss mse(y); batch 4; epochs 1 }\n"
+    write(tmp_path, "s.nn", "model m { input x[10000]; output y[1]; x -> y }\n" + line)
+    run = run_nngraph("train", "s.nn", "--out", "r", cwd=tmp_path)
+    assert_refused(run, f"s.nn:2:{line.index('idx') + 1}: error: idx: ", "images.gz describes 286.1 MiB of data, "
+                   "2.5 GiB once read as float32; ", "of memory is available", "use limit=N")
