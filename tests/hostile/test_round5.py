@@ -196,3 +196,24 @@ def test_a_gzipped_idx_file_whose_float_copies_would_not_fit_is_refused_before_i
     run = run_nngraph("train", "s.nn", "--out", "r", cwd=tmp_path)
     assert_refused(run, f"s.nn:2:{line.index('idx') + 1}: error: idx: ", "images.gz describes 286.1 MiB of data, "
                    "2.5 GiB once read as float32; ", "of memory is available", "use limit=N")
+
+
+def test_data_whose_copies_run_out_of_memory_is_named_at_the_data_not_the_model(tmp_path):
+    # 200 MB of uint8 deflated to 0.2 MB: the bytes fit under the 1 GiB limit, their float32 copy did not, and
+    # the MemoryError was 'out of memory while training model 'm'' at the model, with the hint to lower `batch`
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "d.npz", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("x.npy", "w", force_zip64=True) as out:
+            np.lib.format.write_array_header_1_0(out, {"descr": "|u1", "fortran_order": False,
+                                                       "shape": (20000, 10000)})
+            for _ in range(200):
+                out.write(bytes(1_000_000))
+        with zf.open("y.npy", "w") as out:
+            np.lib.format.write_array(out, np.zeros(20000))
+    line = "train { model m; data npz(\"d.npz\"); loss mse(y); batch 4; epochs 1 }\n"
+    write(tmp_path, "s.nn", "model m { input x[10000]; output y[1]; x -> y }\n" + line)
+    run = run_nngraph("train", "s.nn", "--out", "r", cwd=tmp_path)
+    assert_refused(run, f"s.nn:2:{line.index('npz') + 1}: error: npz: out of memory while reading the data and "
+                        "making its copies in float32", "use less data (limit=..., a smaller file), or free memory")
+    assert not (tmp_path / "r").exists()
