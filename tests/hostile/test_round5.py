@@ -217,3 +217,32 @@ def test_data_whose_copies_run_out_of_memory_is_named_at_the_data_not_the_model(
     assert_refused(run, f"s.nn:2:{line.index('npz') + 1}: error: npz: out of memory while reading the data and "
                         "making its copies in float32", "use less data (limit=..., a smaller file), or free memory")
     assert not (tmp_path / "r").exists()
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def adam_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("adam")
+    write(folder, "s.nn", "model m { input x[2]; layer h[4] tanh; output y[1] sigmoid; x -> h -> y }\n"
+                          "train { model m; data xor; loss bce(y); optimizer adam; batch 4; epochs 2 }\n")
+    assert run_nngraph("train", "s.nn", "--out", "run", "-q", cwd=folder).code == 0
+    return folder
+
+
+@pytest.mark.parametrize("steps", [np.int64(-5), np.float64(2.5)])
+def test_an_edited_optimizer_step_count_is_refused_and_the_run_folder_left_alone(adam_run, tmp_path, steps):
+    # -5: adam's bias correction sqrt(1 - beta2^-5) was 'internal error: ValueError: math domain error' (exit 70)
+    import shutil
+
+    from tests.hostile.test_cli import rewritten
+
+    folder = shutil.copytree(adam_run / "run", tmp_path / "r")
+    rewritten(adam_run / "run" / "checkpoint.npz", folder / "checkpoint.npz", **{"optimizer.steps": steps})
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for args in (("train", adam_run / "s.nn", "--resume", folder, "--set", "epochs=4"),
+                 ("eval", adam_run / "s.nn", "--checkpoint", folder / "checkpoint.npz")):
+        assert_refused(run_nngraph(*args, cwd=tmp_path), "error: the checkpoint's optimizer step count is ",
+                       "; it is one whole number >= 0", "the checkpoint was edited or is corrupt", seconds=10)
+    assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
