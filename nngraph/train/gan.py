@@ -41,6 +41,7 @@ from nngraph.ops.activations import stable_softplus
 from nngraph.spec.options import Choice
 from nngraph.train.feeding import host_metrics
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
+from nngraph.train.checkpoint import saved_count
 from nngraph.train.method import Method, count_times_steps
 from nngraph.train.optimizers import make_optimizer, settings
 
@@ -368,4 +369,4 @@ class Gan(Method):
         return {"gan.steps": np.asarray(self.steps)}
 
     def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
-        self.steps = int(state.get("gan.steps", 0))
+        self.steps = saved_count(state.get("gan.steps", 0), "GAN step count")

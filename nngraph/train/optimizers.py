@@ -28,7 +28,7 @@ from nngraph.backend import accel
 from nngraph.errors import TrainingError, ValidationError
 from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.spec.options import completed
-from nngraph.train.checkpoint import restore_arrays, saved_array
+from nngraph.train.checkpoint import restore_arrays, saved_array, saved_count
 
 
 def host_array(xp: Any, a) -> np.ndarray:
@@ -143,7 +143,7 @@ class Optimizer:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore from `state_dict()`; buffers are overwritten in place."""
-        self.steps = _step_count(saved_array(state, "steps", "optimizer state"))
+        self.steps = saved_count(saved_array(state, "steps", "optimizer state"), "optimizer step count")
         saved = sorted({name.split(".")[0] for name in state if name != "steps"})
         if saved != sorted(self.buffers):  # another optimizer, or sgd with momentum where it had none
             raise TrainingError(f"the checkpoint holds the state of another optimizer ({_slots(saved)}); "
@@ -152,17 +152,6 @@ class Optimizer:
                                      "spec shows them), or start a new run")
         buffers = {f"{slot}.{name}": buf for slot, named in self.buffers.items() for name, buf in named.items()}
         restore_arrays(state, buffers, "optimizer state", self.xp)
-
-
-def _step_count(saved: np.ndarray) -> int:
-    """The saved step count: one whole number >= 0 (-5 was adam's 'math domain error', exit 70; 2.5 was taken
-    as 2)."""
-    if saved.shape != () or saved.dtype.kind not in "iu" or int(saved) < 0:
-        shown = saved.tolist() if saved.size <= 4 else f"an array of shape {list(saved.shape)}"
-        raise TrainingError(f"the checkpoint's optimizer step count is {shown!r} ({saved.dtype}); it is one whole "
-                            "number >= 0", hint="the checkpoint was edited or is corrupt: resume from an intact copy, "
-                                                "or start a new run")
-    return int(saved)
 
 
 def _slots(names) -> str:

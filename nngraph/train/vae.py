@@ -50,6 +50,7 @@ from nngraph.graph.training import TrainConfig
 from nngraph.ops.sampling import log_mixture
 from nngraph.train.backprop import Backprop
 from nngraph.train.feeding import Tally, chunks, host_metrics
+from nngraph.train.checkpoint import saved_count
 from nngraph.train.method import count_times_steps
 from nngraph.train.outputs import sample_path
 
@@ -179,7 +180,7 @@ class Vae(Backprop):
         return {"vae.epoch": np.asarray(self.epoch)}
 
     def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
-        self.epoch = int(state.get("vae.epoch", 0))
+        self.epoch = saved_count(state.get("vae.epoch", 0), "VAE epoch count")
         self._set_kl_weight(kl_weight(self.epoch, self.warmup))
 
     # ---- the importance-sampled log-likelihood ----------------------------------------------

@@ -231,18 +231,56 @@ def adam_run(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("steps", [np.int64(-5), np.float64(2.5)])
-def test_an_edited_optimizer_step_count_is_refused_and_the_run_folder_left_alone(adam_run, tmp_path, steps):
-    # -5: adam's bias correction sqrt(1 - beta2^-5) was 'internal error: ValueError: math domain error' (exit 70)
+def refused_on_resume_and_eval(run_folder, spec, tmp_path, edits: dict, *fragments):
+    """A copy of `run_folder` whose checkpoint has `edits` is refused by `train --resume` and `eval`, left whole."""
     import shutil
 
     from tests.hostile.test_cli import rewritten
 
-    folder = shutil.copytree(adam_run / "run", tmp_path / "r")
-    rewritten(adam_run / "run" / "checkpoint.npz", folder / "checkpoint.npz", **{"optimizer.steps": steps})
+    folder = shutil.copytree(run_folder, tmp_path / "r")
+    rewritten(run_folder / "checkpoint.npz", folder / "checkpoint.npz", **edits)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    for args in (("train", adam_run / "s.nn", "--resume", folder, "--set", "epochs=4"),
-                 ("eval", adam_run / "s.nn", "--checkpoint", folder / "checkpoint.npz")):
-        assert_refused(run_nngraph(*args, cwd=tmp_path), "error: the checkpoint's optimizer step count is ",
-                       "; it is one whole number >= 0", "the checkpoint was edited or is corrupt", seconds=10)
+    for args in (("train", spec, "--resume", folder, "--set", "epochs=4"),
+                 ("eval", spec, "--checkpoint", folder / "checkpoint.npz")):
+        assert_refused(run_nngraph(*args, cwd=tmp_path), *fragments, seconds=15)
     assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("steps", [np.int64(-5), np.float64(2.5)])
+def test_an_edited_optimizer_step_count_is_refused_and_the_run_folder_left_alone(adam_run, tmp_path, steps):
+    # -5: adam's bias correction sqrt(1 - beta2^-5) was 'internal error: ValueError: math domain error' (exit 70)
+    refused_on_resume_and_eval(adam_run / "run", adam_run / "s.nn", tmp_path, {"optimizer.steps": steps},
+                               "error: the checkpoint's optimizer step count is ", "; it is one whole number >= 0",
+                               "the checkpoint was edited or is corrupt")
+
+
+def test_an_edited_vae_epoch_count_is_refused(vae_run, tmp_path):
+    # vae.epoch=-5 resumed the KL warm-up from epoch -5 without a word
+    refused_on_resume_and_eval(vae_run / "run", vae_run / "s.nn", tmp_path, {"vae.epoch": np.int64(-5)},
+                               "error: the checkpoint's VAE epoch count is -5 (int64); it is one whole number >= 0")
+
+
+def test_persistent_chains_of_another_count_are_refused(tmp_path_factory, tmp_path):
+    # 5 saved chains where the run keeps 16: a matmul's 'mismatch in its core dimension' at the first step of the
+    # resume (exit 70)
+    folder = tmp_path_factory.mktemp("pcd")
+    write(folder, "s.nn", "model m { visible v[9] bernoulli; hidden h[4] bernoulli; v <-> h }\n"
+                          "train { model m; data bars(size=3); method pcd(k=1, chains=16); batch 16; epochs 2 }\n")
+    assert run_nngraph("train", "s.nn", "--out", "run", "-q", cwd=folder).code == 0
+    refused_on_resume_and_eval(folder / "run", folder / "s.nn", tmp_path,
+                               {"sampler.chains": np.zeros((5, 9), np.float32)},
+                               "error: the checkpoint's persistent chains (sampler.chains) have shape [5, 9]; this "
+                               "run's are [16, 9] (16 chains of 9 units)")
+
+
+@pytest.mark.parametrize("codes", [[-1, 97], [98, 97], [97.5, 98.5]])
+def test_a_text_vocabulary_that_is_not_a_sorted_set_of_characters_is_refused(tmp_path, codes):
+    # code -1: 'internal error: ValueError: chr() arg not in range(0x110000)' (exit 70); a repeated or unsorted
+    # one gave the model's classes to other characters
+    from nngraph.errors import TrainingError
+    from nngraph.train.sequences import Vocabulary
+
+    with pytest.raises(TrainingError, match="the checkpoint's text vocabulary \\(text.vocabulary\\) is not a sorted "
+                                            "set of character codes"):
+        Vocabulary.from_array(np.array(codes))
+    assert Vocabulary.from_array(np.array([10, 97, 98], np.int32)).characters == "\nab"
