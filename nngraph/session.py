@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,10 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     from nngraph.train.outputs import release_run_folders
     from nngraph.train.parallel import abort_on_error
 
+    for option, folder in (("--out", out), ("--resume", resume)):
+        if folder is not None and not os.fspath(folder).strip():  # `--out "$RUN"` with RUN unset wrote into .
+            raise TrainingError(f"{option} is an empty path", None,
+                                f"name the run folder; for the current folder, say {option} .")
     if resume is not None and out is not None and Path(out) != Path(resume):
         raise TrainingError(f"--out {out} and --resume {resume} name two folders; a resumed run stays in its own",
                             None, "give only --resume")

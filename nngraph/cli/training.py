@@ -16,10 +16,10 @@ from nngraph.errors import plural
 
 
 def train(spec: Path = SPEC,
-          out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+          out: Optional[str] = typer.Option(None, "--out", metavar="DIR",
                                              help="run folder (default: runs/NAME-TIME); one that holds a run "
                                                   "already is refused unless --overwrite"),
-          resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR",
+          resume: Optional[str] = typer.Option(None, "--resume", metavar="DIR",
                                                 help="continue the run in this folder from its checkpoint"),
           overwrite: bool = typer.Option(False, "--overwrite",
                                          help="replace the run in the --out folder (its metrics, checkpoint, "
@@ -46,6 +46,7 @@ def train(spec: Path = SPEC,
     from nngraph.train.loop import TrainingInterrupted
     from nngraph.train.outputs import CHECKPOINT_FILE
 
+    out, resume = _folder(out, "--out"), _folder(resume, "--resume")
     if resume is not None and (out is not None or overwrite):
         raise typer.BadParameter("a resumed run stays in its folder: give --resume alone, without --out or "
                                  "--overwrite", param_hint="'--resume'")
@@ -133,6 +134,14 @@ def _print_summary(summary: dict, json_out: bool) -> None:
     typer.echo(f"{_epochs_run(summary)}{stop}{best} in {summary['wall_time_s']:.1f}s")
     typer.echo(f"  {shown}")
     typer.echo(f"run folder: {summary['run_dir']}")
+
+
+def _folder(given: str | None, option: str) -> Path | None:
+    """A run folder option as a Path; an empty one refused (`--out "$RUN"` with RUN unset wrote the run into the
+    current folder: Path("") is ".")."""
+    if given is not None and not given.strip():
+        raise typer.BadParameter(f"is an empty path; for the current folder, say {option} .", param_hint=f"'{option}'")
+    return None if given is None else Path(given)
 
 
 def _epochs_run(summary: dict) -> str:

@@ -284,3 +284,48 @@ def test_a_text_vocabulary_that_is_not_a_sorted_set_of_characters_is_refused(tmp
                                             "set of character codes"):
         Vocabulary.from_array(np.array(codes))
     assert Vocabulary.from_array(np.array([10, 97, 98], np.int32)).characters == "\nab"
+
+
+# ---- the Python API and the command line, used carelessly -------------------------------------------------------
+
+
+def test_the_api_names_what_each_function_takes(tmp_path):
+    # program(None) and apply_overrides(checked) were AttributeErrors ('has no attribute 'trains''/'settings''),
+    # load(overrides=5) and fit(log=5) "'int' object is not iterable", fit(quiet="no") ran quietly
+    from nngraph.api import parse_spec_file
+
+    spec = nngraph.load("specs/xor.nn")
+    refusals = [
+        (lambda: nngraph.program(None), "program takes a checked spec (nngraph.load(path) or nngraph.loads(text)), "
+                                        "not NoneType"),
+        (lambda: nngraph.program("specs/xor.nn"), "program takes a checked spec"),
+        (lambda: nngraph.apply_overrides(spec, ["epochs=2"]), "apply_overrides takes a parsed spec "
+                                                              "(nngraph.api.parse_spec_file(path)), not CheckedSpec"),
+        (lambda: nngraph.apply_overrides(None, []), "apply_overrides takes a parsed spec"),
+        (lambda: nngraph.load("specs/xor.nn", overrides=5), "overrides takes a list of strings, like ['epochs=5'], "
+                                                            "not int"),
+        (lambda: nngraph.apply_overrides(parse_spec_file("specs/xor.nn"), 5), "overrides takes a list of strings"),
+        (lambda: nngraph.fit(spec, log=5), "log takes a list of strings, like ['tensorboard'], not int"),
+        (lambda: nngraph.fit(spec, out=tmp_path / "q", quiet="no"), "fit: quiet takes True or False, not str"),
+        (lambda: nngraph.fit(spec, out=tmp_path / "o", overwrite="no"), "fit: overwrite takes True or False, not str"),
+    ]
+    for call, message in refusals:
+        with pytest.raises(TypeError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")
+                           .replace("[", r"\[").replace("]", r"\]")):
+            call()
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_empty_run_folder_is_refused_not_taken_as_the_current_folder(tmp_path):
+    # `--out "$RUN"` with RUN unset, or fit(out=""), wrote the run files into the current folder
+    from nngraph.errors import TrainingError
+
+    write(tmp_path, "s.nn", DATA_MODEL.replace("y[2] softmax", "y[1] sigmoid")
+          + "train { model m; data xor; loss bce(y); epochs 1 }\n")
+    for option in ("--out", "--resume"):
+        run = run_nngraph("train", "s.nn", option, "", cwd=tmp_path)
+        assert run.code == 2 and f"Invalid value for '{option}': is an empty path; for the current folder, say " \
+                                  f"{option} ." in run.output, run.output
+    with pytest.raises(TrainingError, match="--out is an empty path"):
+        nngraph.fit(nngraph.load(tmp_path / "s.nn"), out="")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.nn"]
