@@ -329,3 +329,22 @@ def test_an_empty_run_folder_is_refused_not_taken_as_the_current_folder(tmp_path
     with pytest.raises(TrainingError, match="--out is an empty path"):
         nngraph.fit(nngraph.load(tmp_path / "s.nn"), out="")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.nn"]
+
+
+# ---- reinforcement learning environments -------------------------------------------------------------------------
+
+
+def test_an_environment_id_naming_a_module_is_refused_before_gymnasium_imports_it(tmp_path):
+    # gymnasium imports MODULE of 'MODULE:Name-v0' before looking the name up: `nngraph check` ran an evil.py
+    # beside the spec (and gym("this:X-v0") printed the Zen of Python)
+    pytest.importorskip("gymnasium")
+    (tmp_path / "evil.py").write_text("open('imported', 'w').write('x')\n")
+    line = 'train { model m; env gym("evil:Foo-v0"); method ppo; steps 100 }\n'
+    write(tmp_path, "s.nn", "model m { input obs[4]; output pi[2] softmax; output v[1]; obs -> pi; obs -> v }\n" + line)
+    column = line.index('"evil') + 1  # the id's string
+    for command in ("check", "train"):
+        run = run_nngraph(command, "s.nn", cwd=tmp_path)  # python -m: the current folder is on sys.path
+        assert_refused(run, f"s.nn:2:{column}: error: env gym(\"evil:Foo-v0\") names module 'evil', "
+                            "which gymnasium would import: a spec never makes nngraph import code",
+                       "hint: import evil in your own Python first", seconds=10)
+    assert not (tmp_path / "imported").exists()
