@@ -348,3 +348,22 @@ def test_an_environment_id_naming_a_module_is_refused_before_gymnasium_imports_i
                             "which gymnasium would import: a spec never makes nngraph import code",
                        "hint: import evil in your own Python first", seconds=10)
     assert not (tmp_path / "imported").exists()
+
+
+AGENT = "model m { input obs[2]; layer h[8] tanh; output pi[3] softmax; output v[1]; obs -> h -> pi; h -> v }\n"
+
+
+def test_evaluation_episodes_beyond_ten_thousand_are_refused_where_written_and_by_sample(tmp_path):
+    # episodes=1000000000 played for ever at the end of training; sample --count 100000 of CartPole's 500-step
+    # episodes, 50 million steps (~10 minutes at ~12 us a copy's step)
+    pytest.importorskip("gymnasium")
+    line = "train { model m; env mountaincar(n=2, episodes=1000000000); method ppo(rollout=16); steps 32 }\n"
+    write(tmp_path, "big.nn", AGENT + line)
+    assert_refused(run_nngraph("check", "big.nn", cwd=tmp_path),
+                   f"big.nn:2:{line.index('1000000000') + 1}: error: mountaincar: episodes: 1000000000 is out of "
+                   "range [1, 10000]")
+    write(tmp_path, "s.nn", AGENT + line.replace("1000000000", "2"))
+    assert run_nngraph("train", "s.nn", "--out", "r", "-q", cwd=tmp_path).code == 0
+    run = run_nngraph("sample", "s.nn", "--checkpoint", "r/checkpoint.npz", "--count", "100000", cwd=tmp_path)
+    assert_refused(run, "error: --count 100000 asks for as many episodes; an agent plays at most 10,000",
+                   "ask for --count 10000 or fewer", seconds=10)
