@@ -367,3 +367,16 @@ def test_evaluation_episodes_beyond_ten_thousand_are_refused_where_written_and_b
     run = run_nngraph("sample", "s.nn", "--checkpoint", "r/checkpoint.npz", "--count", "100000", cwd=tmp_path)
     assert_refused(run, "error: --count 100000 asks for as many episodes; an agent plays at most 10,000",
                    "ask for --count 10000 or fewer", seconds=10)
+
+
+@pytest.mark.parametrize("method, experience", [("ppo(rollout=1000000000)", "experience 223.5 TiB"),
+                                                ("dqn(buffer=1000000000000)", "experience 29.1 TiB")])
+def test_an_agents_experience_too_large_for_memory_is_refused_before_training(tmp_path, method, experience):
+    # ppo(rollout=1000000000) with 1024 copies ran into a MemoryError under an estimate of 48 MiB, which did not
+    # count the rollout
+    pytest.importorskip("gymnasium")
+    outputs = "output q[3]; obs -> h -> q" if "dqn" in method else "output pi[3] softmax; output v[1]; obs -> h -> pi; h -> v"
+    write(tmp_path, "s.nn", f"model m {{ input obs[2]; layer h[8] tanh; {outputs} }}\n"
+                            f"train {{ model m; env mountaincar(n=1024); method {method}; steps 32 }}\n")
+    run = run_nngraph("check", "s.nn", cwd=tmp_path)
+    assert_refused(run, "s.nn:1:7: error: training model 'm' needs about ", experience, "is available")
