@@ -120,7 +120,12 @@ def _experience(models: list[ModelGraph], config: TrainConfig, size: int) -> int
     """An agent's experience: ppo's, a2c's or reinforce's rollout of `rollout` steps of every copy (observations
     and ~8 numbers a step, in float64 lists, then arrays, then gathered: 3 copies), or dqn's replay buffer of
     `buffer` transitions (two observations and 4 numbers each, in the run's dtype). `ppo(rollout=1000000000)`
-    with 1024 copies ran into a MemoryError under an estimate of 48 MiB."""
+    with 1024 copies ran into a MemoryError under an estimate of 48 MiB. A Boltzmann machine's persistent
+    chains are experience too: `chains` states of every unit, and a sweep's draws and probabilities beside them
+    (`pcd(chains=1000000000000)` likewise)."""
+    chains = (config.method.options or {}).get("chains") or 0
+    if chains and models:
+        return chains * sum(math.prod(models[0].shapes.get(u.name, ())) for u in models[0].units) * size * 3
     if config.env is None or not models:
         return 0
     observation = sum(math.prod(models[0].shapes.get(u.name, ())) for u in models[0].units_with_role("input"))

@@ -380,3 +380,12 @@ def test_an_agents_experience_too_large_for_memory_is_refused_before_training(tm
                             f"train {{ model m; env mountaincar(n=1024); method {method}; steps 32 }}\n")
     run = run_nngraph("check", "s.nn", cwd=tmp_path)
     assert_refused(run, "s.nn:1:7: error: training model 'm' needs about ", experience, "is available")
+
+
+@pytest.mark.parametrize("method", ["pcd(k=1, chains=1000000000000)", "boltzmann(chains=1000000000000)"])
+def test_persistent_chains_too_large_for_memory_are_refused_before_training(tmp_path, method):
+    # a MemoryError reported as 'out of memory while training' under an estimate of 48 MiB
+    write(tmp_path, "s.nn", "model r { visible v[9] bernoulli; hidden h[4] bernoulli; v <-> h }\n"
+                            f"train {{ model r; data bars(size=3); method {method}; batch 16; epochs 1 }}\n")
+    assert_refused(run_nngraph("check", "s.nn", cwd=tmp_path), "s.nn:1:7: error: training model 'r' needs about ",
+                   "experience 141.9 TiB")
