@@ -87,6 +87,9 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
     monitor=val_loss`), its name optionally followed by `=` (`epochs=5`), so every setting, trailing options
     included, can be set. Errors are positioned in `path`, line i the i-th override."""
     overrides = _strings(overrides, "overrides")
+    if not isinstance(spec, ast.Spec):  # a checked spec, or None: 'has no attribute 'trains''/'settings''
+        raise TypeError(f"apply_overrides takes a parsed spec (nngraph.api.parse_spec_file(path)), not "
+                        f"{type(spec).__name__}; nngraph.load(path, overrides=[...]) loads and overrides at once")
     trains = [t for t in spec.trains if train is None or t.name == train]
     if not trains:
         raise ValidationError("--set needs a train block to change", None, "the spec has none by that name")
@@ -102,6 +105,13 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], train: str | None = No
     return dataclasses.replace(spec, items=items)
 
 
+def _expect_checked(checked, function: str) -> None:
+    """program(None), program("spec.nn") were 'NoneType' object has no attribute 'trains'."""
+    if not isinstance(checked, CheckedSpec):
+        raise TypeError(f"{function} takes a checked spec (nngraph.load(path) or nngraph.loads(text)), not "
+                        f"{type(checked).__name__}")
+
+
 def _expect(value, function: str, name: str, kinds: tuple, what: str) -> None:
     """A TypeError naming the argument and what it takes, before a wrong type fails deep inside (`fit(out=5)`
     was pathlib's 'expected str, bytes or os.PathLike object, not int')."""
@@ -109,12 +119,14 @@ def _expect(value, function: str, name: str, kinds: tuple, what: str) -> None:
         raise TypeError(f"{function}: {name} takes {what}, not {type(value).__name__}")
 
 
-def _strings(values, name: str) -> list[str]:
+def _strings(values, name: str, example: str = "['epochs=5']") -> list[str]:
     """A list of strings as the API takes it: one string alone counts as a list of one (iterating over its
     characters read `overrides="epochs=3"` as seven settings, and `log="tensorboard"` as an unknown log `t`)."""
+    if isinstance(values, (dict, bytes)) or not hasattr(values, "__iter__"):  # 5: "'int' object is not iterable"
+        raise TypeError(f"{name} takes a list of strings, like {example}, not {type(values).__name__}")
     values = [values] if isinstance(values, str) else list(values)
     if not all(isinstance(v, str) for v in values):
-        raise TypeError(f"{name} must be strings, like ['epochs=5']; got {values!r}")
+        raise TypeError(f"{name} must be strings, like {example}; got {values!r}")
     return values
 
 
@@ -142,6 +154,7 @@ def program(checked: CheckedSpec, model: str | None = None, backend: str = "nump
     from nngraph.backend import get_backend
     from nngraph.compile import compile_model
 
+    _expect_checked(checked, "program")
     _expect(model, "program", "model", (str, type(None)), "a model's name")
     _expect(train, "program", "train", (str, type(None)), "a train block's name")
     config = _train_block_for(checked, model, train)
@@ -175,10 +188,10 @@ def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, b
     from nngraph.train.logs import make_loggers
     from nngraph.train.progress import in_notebook
 
-    if not isinstance(checked, CheckedSpec):
-        raise TypeError(f"fit takes a checked spec (nngraph.load(path) or nngraph.loads(text)), not "
-                        f"{type(checked).__name__}")
-    log = _strings(log, "log")
+    _expect_checked(checked, "fit")
+    log = _strings(log, "log", "['tensorboard']")
+    for name, flag in (("quiet", quiet), ("overwrite", overwrite)):  # quiet="no" was taken as True
+        _expect(flag, "fit", name, (bool, type(None)) if name == "quiet" else (bool,), "True or False")
     _expect(train, "fit", "train", (str, type(None)), "a train block's name")
     for name, folder in (("out", out), ("resume", resume)):
         _expect(folder, "fit", name, (str, os.PathLike, type(None)), "a folder's path")

@@ -222,7 +222,7 @@ def read_array_header(stream: BinaryIO, where: str, error: ErrorFactory = data_e
         reader = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
         if reader is None:
             raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
-        shape, fortran_order, dtype = reader(stream, max_header_size=MAX_NPY_HEADER)
+        shape, fortran_order, dtype = reader(_header_text(stream, version), max_header_size=MAX_NPY_HEADER)
     except _ARCHIVE_ERRORS as e:
         raise error(f"cannot read {where} as a .npy array ({_reason(e)})", None) from None
     if dtype.hasobject:
@@ -231,6 +231,23 @@ def read_array_header(stream: BinaryIO, where: str, error: ErrorFactory = data_e
     if dtype.itemsize == 0 or any(not 0 <= d <= 2**62 for d in shape):
         raise error(f"{where} is corrupt: an array of shape {list(shape)} and dtype {dtype}", None)
     return ArrayHeader(tuple(shape), dtype, fortran_order, stream.tell())
+
+
+def _header_text(stream: BinaryIO, version: tuple[int, int]) -> BinaryIO:
+    """The header's length field and text, read from `stream` once the length is known to be at most
+    MAX_NPY_HEADER: numpy reads as many bytes as the field says before it judges them (a version 2.0 header of
+    0xFFFFFFF0 bytes was a 4 GiB read, a MemoryError named as training running out of memory)."""
+    import io
+    import struct
+
+    size_format = "<H" if version == (1, 0) else "<I"
+    field = stream.read(struct.calcsize(size_format))
+    if len(field) < struct.calcsize(size_format):
+        raise EOFError("the file ends inside the array header")
+    length = struct.unpack(size_format, field)[0]
+    if length > MAX_NPY_HEADER:
+        raise ValueError(f"its header says it is {length:,} bytes long; at most {MAX_NPY_HEADER:,} are read")
+    return io.BytesIO(field + stream.read(length))
 
 
 def _reason(e: Exception) -> str:

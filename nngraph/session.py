@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,23 @@ import numpy as np
 
 from nngraph.backend import get_backend
 from nngraph.backend.core import GPU_PRODUCTS
-from nngraph.errors import BuildError, DataError, TrainingError, ValidationError
+from nngraph.errors import BuildError, DataError, TrainingError, ValidationError, plural
 from nngraph.graph.check import CheckedSpec, one_value_batchnorms
 from nngraph.graph.training import TrainConfig
+
+# A run's overflow and invalid arithmetic (leaky_relu(slope=3e38) within float32; lr=1e10) ends as NaN or inf that
+# the run itself reports: the training loop stops with 'training diverged: loss is nan at epoch E, step S', and
+# evaluation prints the figures. numpy's RuntimeWarnings on the way were Python warning text on stderr.
+def quiet_float_errors(command):
+    """`command` under np.errstate(all="ignore"), a fresh one each call (one instance is not meant to be entered
+    by two calls at once)."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return command(*args, **kwargs)
+    return run
 
 
 @dataclass
@@ -110,6 +125,7 @@ def build_method(checked: CheckedSpec, config: TrainConfig, backend):
     return importlib.import_module(METHODS[config.method.name].module).build(checked, config, backend)
 
 
+@quiet_float_errors
 def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, resume=None,
                  backend: str = "numpy", dtype: str | None = None, quiet: bool = True,
                  threads: int | None = None, overwrite: bool = False, loggers=()) -> dict:
@@ -127,6 +143,10 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     from nngraph.train.outputs import release_run_folders
     from nngraph.train.parallel import abort_on_error
 
+    for option, folder in (("--out", out), ("--resume", resume)):
+        if folder is not None and not os.fspath(folder).strip():  # `--out "$RUN"` with RUN unset wrote into .
+            raise TrainingError(f"{option} is an empty path", None,
+                                f"name the run folder; for the current folder, say {option} .")
     if resume is not None and out is not None and Path(out) != Path(resume):
         raise TrainingError(f"--out {out} and --resume {resume} name two folders; a resumed run stays in its own",
                             None, "give only --resume")
@@ -293,6 +313,7 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
     return Session(checked, trained.config, splits, trained.method, trained.backend, trained.preprocessing)
 
 
+@quiet_float_errors
 def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None,
                    likelihood: int | None = None, refine: int = 0) -> dict:
     """Metrics of a trained checkpoint on each split of the train block's data; with `data` (a data call: an
@@ -308,6 +329,8 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
             return {"test": session.method.evaluate_episodes()}  # the deterministic policy's episodes
         splits = {"train": session.splits.train, "validation": session.splits.validation,
                   "test": session.splits.test}
+        if extra:
+            _check_vae_work(checked, session.config, sum(len(p) for p in splits.values() if p is not None), **extra)
         return {name: _final_evaluation(session.method, part, extra) for name, part in splits.items()
                 if part is not None and len(part)}
     from nngraph.data import load_dataset
@@ -320,6 +343,8 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
     dataset = _preprocessing(trained).apply(loaded)
     trained.method.check_data(dataset, getattr(data, "span", None))
     trained.method.check_targets(dataset, getattr(data, "span", None))
+    if extra:
+        _check_vae_work(checked, trained.config, len(dataset), **extra)
     return {"data": _final_evaluation(trained.method, dataset, extra)}
 
 
@@ -349,6 +374,34 @@ def vae_figures(method, data, likelihood: int | None, refine: int) -> dict:
     return figures
 
 
+def _check_vae_work(checked: CheckedSpec, config: TrainConfig, rows: int, likelihood: int | None,
+                    refine: int) -> None:
+    """--likelihood K runs K passes an example (twice with --refine: under both posteriors), --refine N runs N
+    passes with their backward passes: refused before the first when they come to more than WORK_LIMIT
+    (--likelihood 1000000 was hours on a small VAE)."""
+    from nngraph.graph.work import BACKWARD_PASSES, pass_flops, require_work
+
+    likelihood = likelihood or 0
+    per_example = likelihood * (2 if refine else 1) + refine * BACKWARD_PASSES
+    asked = " and ".join(f"--{name} {value}" for name, value in (("likelihood", likelihood), ("refine", refine))
+                         if value)
+    require_work(rows * per_example, pass_flops([checked.models[m] for m in config.models]),
+                 f"{asked} on {plural(rows, 'example')}",
+                 "ask for fewer draws (--likelihood) or steps (--refine), or score fewer examples (--data)")
+
+
+def _check_sampling_work(checked: CheckedSpec, config: TrainConfig, method, request: dict) -> None:
+    """`sample`'s count options multiplied (--count x --steps: each bounded alone, 10^10 Gibbs sweeps together)
+    and by the model's pass: refused before the first draw when they come to more than WORK_LIMIT."""
+    from nngraph.graph.work import pass_flops, require_work
+
+    if request.get("inputs") is not None:  # a fill-in of --input's examples: its first --count of them
+        request = {**request, "count": min(int(request.get("count") or 64), len(request["inputs"]))}
+    passes, asked = method.sample_passes(request)
+    require_work(passes, pass_flops([checked.models[m] for m in config.models]), asked,
+                 "ask for fewer samples (--count) or fewer rounds (--steps, --length)")
+
+
 def _check_vae_figures(method, config) -> None:
     """--likelihood and --refine are a VAE's; say so at the method for any other."""
     if not hasattr(method, "refined_moments"):
@@ -356,6 +409,7 @@ def _check_vae_figures(method, config) -> None:
                               f"method {config.method.name}", config.method.span or config.span)
 
 
+@quiet_float_errors
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
                    backend: str = "numpy"):
     from nngraph.atomic import atomic_save_npy, refuse_overwriting
@@ -420,6 +474,7 @@ def _read_inputs(path) -> np.ndarray:
     return x
 
 
+@quiet_float_errors
 def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str = "numpy") -> str:
     """`nngraph sample`: the method of the trained model decides what a sample is; returns a message.
     Pictures go to `request["output"]`, else into the checkpoint's run folder. `request["fill"]`: fill in the
@@ -461,6 +516,7 @@ def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend
         raise BuildError(f"--label asks for samples of one class, which method '{session.config.method.name}' does "
                          "not draw", session.config.method.span,
                          "class-conditional samples are a deep belief net's: `method dbn(..., labels=true)`")
+    _check_sampling_work(checked, session.config, method, request)
     if request.get("fill"):
         return fill_samples(method, request, session.splits)
     if request.get("prior") is not None:

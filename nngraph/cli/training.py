@@ -16,10 +16,10 @@ from nngraph.errors import plural
 
 
 def train(spec: Path = SPEC,
-          out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+          out: Optional[str] = typer.Option(None, "--out", metavar="DIR",
                                              help="run folder (default: runs/NAME-TIME); one that holds a run "
                                                   "already is refused unless --overwrite"),
-          resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR",
+          resume: Optional[str] = typer.Option(None, "--resume", metavar="DIR",
                                                 help="continue the run in this folder from its checkpoint"),
           overwrite: bool = typer.Option(False, "--overwrite",
                                          help="replace the run in the --out folder (its metrics, checkpoint, "
@@ -46,6 +46,7 @@ def train(spec: Path = SPEC,
     from nngraph.train.loop import TrainingInterrupted
     from nngraph.train.outputs import CHECKPOINT_FILE
 
+    out, resume = _folder(out, "--out"), _folder(resume, "--resume")
     if resume is not None and (out is not None or overwrite):
         raise typer.BadParameter("a resumed run stays in its folder: give --resume alone, without --out or "
                                  "--overwrite", param_hint="'--resume'")
@@ -135,6 +136,14 @@ def _print_summary(summary: dict, json_out: bool) -> None:
     typer.echo(f"run folder: {summary['run_dir']}")
 
 
+def _folder(given: str | None, option: str) -> Path | None:
+    """A run folder option as a Path; an empty one refused (`--out "$RUN"` with RUN unset wrote the run into the
+    current folder: Path("") is ".")."""
+    if given is not None and not given.strip():
+        raise typer.BadParameter(f"is an empty path; for the current folder, say {option} .", param_hint=f"'{option}'")
+    return None if given is None else Path(given)
+
+
 def _epochs_run(summary: dict) -> str:
     """The epochs this call trained: `300 epochs`, or `100 epochs (201-300, resumed)`."""
     total, before = summary["epochs_run"], summary.get("resumed_from_epoch", 0)
@@ -156,7 +165,8 @@ def evaluate(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
              json_out: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
              likelihood: Optional[int] = typer.Option(None, "--likelihood", min=1, max=1_000_000, metavar="K",
                                                       help="a VAE: also log p(x) by importance sampling, K draws "
-                                                           "per example (VAE papers quote K = 1000)"),
+                                                           "per example (VAE papers quote K = 1000); with --refine "
+                                                           "and the examples, at most 3e12 FLOPs of work"),
              refine: int = typer.Option(0, "--refine", min=0, max=100_000, metavar="N",
                                         help="a VAE: also the ELBO (and --likelihood) under each example's "
                                              "posterior refined by N Adam steps")):
@@ -209,7 +219,8 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
                                                  help="a picture (.png, .svg, .pdf), .npy or .txt (default: "
                                                       "samples.png in the checkpoint's folder; text is printed)"),
            count: int = typer.Option(64, "-n", "--count", min=1, max=100_000, metavar="N",
-                                     help="how many samples"),
+                                     help="how many samples (times --steps and the model's FLOPs: at most 3e12 "
+                                          "FLOPs of work)"),
            prime: Optional[str] = typer.Option(None, "--prime", metavar="TEXT",
                                                help="text to start a character model"),
            length: int = typer.Option(200, "--length", min=1, max=100_000, metavar="N",

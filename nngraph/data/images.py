@@ -54,9 +54,13 @@ def _check_claim(req: Request, path: Path, size: int, holds: int | None) -> None
     if holds is not None and size > holds:
         raise req.error(f"{req.name}: {path} is truncated: its header describes {describe_bytes(size)} of "
                         f"pixels or labels but the file holds {describe_bytes(holds)}")
-    if size > available_memory():
-        raise req.error(f"{req.name}: {path} describes {describe_bytes(size)} of data; "
-                        f"{describe_bytes(available_memory())} of memory is available", "use limit=N")
+    # the bytes, then the run's float copy and its scaled copy (idx_dataset): a gzipped 4 MB file of 1e9 zero
+    # pixels passed the bytes' check and ran out of memory in the copies, reported as training's
+    need = size * (1 + 2 * np.dtype(req.dtype).itemsize)
+    if need > available_memory():
+        raise req.error(f"{req.name}: {path} describes {describe_bytes(size)} of data, {describe_bytes(need)} "
+                        f"once read as {np.dtype(req.dtype).name}; {describe_bytes(available_memory())} of memory "
+                        "is available", "use limit=N")
 
 
 @contextmanager

@@ -46,7 +46,18 @@ def load_dataset(
     options = bind(call, loader.options, loader.positional)
     numbers_beyond(call, np.dtype(dtype).name, call.name, DataError)  # (`eval --data`, `--dtype`: not checked yet)
     request = Request(call.name, options, call.span, Path(base_dir), seed, base_is, np.dtype(dtype), sequences)
-    return _finish(request, loader.make(request))
+    try:
+        return _finish(request, loader.make(request))
+    except MemoryError:  # the files' copies in the run's dtype (a deflated npz of 300 MB of uint8): was reported
+        raise _out_of_memory(request) from None  # as the training's, at the model
+
+
+def _out_of_memory(req: Request) -> DataError:
+    from nngraph.safe_files import available_memory, describe_bytes
+
+    return DataError(f"{req.name}: out of memory while reading the data and making its copies in "
+                     f"{req.dtype.name} ({describe_bytes(available_memory())} of memory is available now)", req.span,
+                     "use less data (limit=..., a smaller file), or free memory")
 
 
 def data_call(spec) -> ast.Call:

@@ -82,7 +82,15 @@ def _rows(req: Request, text: str, width: int | None = None) -> Iterator[tuple[i
                 at[0] = number
                 yield line
 
-    for cells in csvlib.reader(lines(), delimiter=req["delimiter"]):
+    reader = csvlib.reader(lines(), delimiter=req["delimiter"])
+    while True:
+        try:
+            cells = next(reader, None)
+        except csvlib.Error as e:  # a cell of more than csv's 131,072 characters: was exit 70
+            raise req.error(f"csv: line {at[0]}: {str(e)[:1].lower()}{str(e)[1:]}",
+                            "a cell holds one number; is this file a table of numbers?") from None
+        if cells is None:
+            return
         if width is not None and len(cells) != width:
             raise req.error(f"csv: line {at[0]} has {len(cells)} columns, expected {width}")
         yield at[0], cells

@@ -68,6 +68,7 @@ def env_setting(value: ast.Value, extra: tuple = ()) -> EnvSetting:
         if not bound["id"]:
             raise ValidationError('env gym(...) needs an environment id', call.span, 'e.g. gym("Acrobot-v1", n=4)')
         options = {k: v for k, v in bound.values.items() if k != "id"}
+        _refuse_module_import(bound["id"], _span_of(bound, "id", call.span))
         return EnvSetting(bound["id"], options, _span_of(bound, "id", call.span))
     if call.name not in ENVIRONMENTS:
         hint = did_you_mean(call.name, ENVIRONMENTS) or (
@@ -75,6 +76,18 @@ def env_setting(value: ast.Value, extra: tuple = ()) -> EnvSetting:
         raise ValidationError(f"unknown environment '{call.name}'", call.span, hint)
     bound = bind(call, ENV_OPTIONS, (), label=f"env {call.name}")
     return EnvSetting(ENVIRONMENTS[call.name], dict(bound.values), call.span)
+
+
+def _refuse_module_import(env_id: str, span: Span | None) -> None:
+    """gymnasium imports the module of an id written `module:Name-v0` before it looks the name up: a spec's
+    `gym("evil:Foo-v0")` ran evil.py from the current folder at `nngraph check` (and `gym("this:X-v0")` printed
+    the Zen of Python). A spec names registered environments only; code is never imported on its word."""
+    if ":" in env_id:
+        module = env_id.split(":", 1)[0]
+        raise ValidationError(f"env gym(\"{env_id}\") names module '{module}', which gymnasium would import: a "
+                              "spec never makes nngraph import code", span,
+                              f"import {module} in your own Python first (it registers the environment), then "
+                              f"train with nngraph.fit and the id alone: gym(\"{env_id.split(':', 1)[1]}\")")
 
 
 def _span_of(bound, option: str, default: Span | None) -> Span | None:

@@ -18,6 +18,7 @@ the real peak of every optimizer; data sets are not counted (`check` does not re
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from nngraph.errors import Collector, TrainingError, ValidationError
@@ -56,18 +57,20 @@ class MemoryEstimate:
     largest: int  # bytes of the largest parameter: a checkpoint writes it through a buffer up to that size
     batch: int
     optimizer: str
+    experience: int = 0  # an agent's rollout or replay buffer, kept beside everything else
 
     @property
     def peak(self) -> int:
         passing = max(self.gradients + max(self.activations, self.evaluation), min(CHECKPOINT_BUFFER, self.largest),
                       CURVES_IMPORT)
-        training = self.parameters + self.training_state + TRAINING_IMPORTS + passing
+        training = self.parameters + self.training_state + TRAINING_IMPORTS + self.experience + passing
         return max(self.initialisation, training, self.resume)
 
     def describe(self) -> str:
         return (f"parameters {describe_bytes(self.parameters)}, gradients and {self.optimizer} state "
                 f"{describe_bytes(self.gradients + self.training_state)}, activations for batch {self.batch} "
-                f"{describe_bytes(self.activations)}" + self._evaluation())
+                f"{describe_bytes(self.activations)}" + self._evaluation()
+                + (f", experience {describe_bytes(self.experience)}" if self.experience else ""))
 
     def _evaluation(self) -> str:
         if not self.evaluation:
@@ -109,7 +112,27 @@ def training_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: s
         largest=max((largest_parameter(m) for m in trained), default=0) * size,
         batch=config.batch,
         optimizer=config.optimizer.name,
+        experience=_experience(trained, config, size),
     )
+
+
+def _experience(models: list[ModelGraph], config: TrainConfig, size: int) -> int:
+    """An agent's experience: ppo's, a2c's or reinforce's rollout of `rollout` steps of every copy (observations
+    and ~8 numbers a step, in float64 lists, then arrays, then gathered: 3 copies), or dqn's replay buffer of
+    `buffer` transitions (two observations and 4 numbers each, in the run's dtype). `ppo(rollout=1000000000)`
+    with 1024 copies ran into a MemoryError under an estimate of 48 MiB. A Boltzmann machine's persistent
+    chains are experience too: `chains` states of every unit, and a sweep's draws and probabilities beside them
+    (`pcd(chains=1000000000000)` likewise)."""
+    chains = (config.method.options or {}).get("chains") or 0
+    if chains and models:
+        return chains * sum(math.prod(models[0].shapes.get(u.name, ())) for u in models[0].units) * size * 3
+    if config.env is None or not models:
+        return 0
+    observation = sum(math.prod(models[0].shapes.get(u.name, ())) for u in models[0].units_with_role("input"))
+    options = config.method.options or {}
+    if "buffer" in options:
+        return options["buffer"] * (2 * observation + 4) * size
+    return options.get("rollout", 0) * config.env.copies * (observation + 8) * 8 * 3
 
 
 def _stored_parameters(model: ModelGraph, config: TrainConfig) -> int:

@@ -120,5 +120,10 @@ ENV_OPTIONS = {
     "normalize_obs": Option("bool", False),  # running mean and std of the observations
     "normalize_reward": Option("bool", False),  # rewards over the running std of the discounted return
     "clip_obs": Option("float", 10.0, above=0),  # normalised observations are clipped to +-clip_obs
-    "episodes": Option("int", 100, minimum=1),  # of the deterministic evaluation (summary.json, `nngraph eval`)
+    # of the deterministic evaluation (summary.json, `nngraph eval`); at most MAX_EPISODES
+    "episodes": Option("int", 100, minimum=1, maximum=10_000),
 }
+# episodes one evaluation (or `sample` of an agent) plays: ~12 us a copy's step (mountaincar, 8 copies: 200 episodes
+# of 200 steps in 0.5 s), so 10,000 episodes of 500 steps (CartPole's, Acrobot's limit) are about a minute;
+# episodes=1000000000 evaluated at the end of training for ever
+MAX_EPISODES = ENV_OPTIONS["episodes"].maximum

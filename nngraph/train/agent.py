@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from nngraph.data.envs import Environments, play, record
-from nngraph.errors import TrainingError, plural
+from nngraph.errors import DataError, TrainingError, plural
 from nngraph.graph.envs import import_gymnasium
 from nngraph.graph.training import TrainConfig
 from nngraph.train.feeding import check_data_fits
@@ -169,6 +169,12 @@ class Agent(Method):
     def sample(self, request: dict, splits) -> str:
         """`nngraph sample`: play `count` episodes with the deterministic policy and report their returns;
         with `-o FILE.gif`, one after another rendered into an animation (its first MAX_FRAMES frames)."""
+        from nngraph.graph.vocabulary import MAX_EPISODES
+
+        if request["count"] > MAX_EPISODES:  # --count 100000 played 50 million CartPole steps
+            raise DataError(f"--count {request['count']} asks for as many episodes; an agent plays at most "
+                            f"{MAX_EPISODES:,} (about a minute of episodes of 500 steps)", None,
+                            f"ask for --count {MAX_EPISODES} or fewer")
         output = request.get("output")
         if output is not None and Path(output).suffix.lower() == ".gif":
             return self._animate(Path(output), request["count"], request["seed"])

@@ -32,7 +32,7 @@ from nngraph.train.feeding import (
 )
 from nngraph.train.image_quality import image_quality
 from nngraph.train.superres import superres_samples
-from nngraph.train.method import Method
+from nngraph.train.method import Method, requested
 from nngraph.train.parallel import step_rows, world
 from nngraph.train.sequences import (
     Targets,
@@ -278,6 +278,13 @@ class Bptt(Backprop):
 
     def sample(self, request: dict, splits) -> str:
         return sample_text(self, request)
+
+    def sample_passes(self, request: dict) -> tuple[int, str]:
+        """Text: one step a character of --length (one text, whatever --count); a fill-in, a pass a sequence."""
+        if self.vocabulary is None or request.get("fill"):
+            return super().sample_passes(request)
+        length = requested(request, "length")
+        return length, f"--length {length}"
 
     samples_from_inputs = False  # `sample --input` is for super-resolution only
 

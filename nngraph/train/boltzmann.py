@@ -18,12 +18,12 @@ from nngraph.compile.energy import EnergyModel
 from nngraph.compile.gibbs import Sweeper, device_generator, random_bits, uniform
 from nngraph.compile.partition import enumeration_size, log_likelihood, log_z_exact
 from nngraph.data.dataset import Dataset
-from nngraph.errors import DataError, plural
+from nngraph.errors import DataError, TrainingError, plural
 from nngraph.graph.memory import EVAL_ROWS
 from nngraph.ops.activations import stable_sigmoid
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import Tally, check_data_fits, chunks, host_metrics
-from nngraph.train.method import Method
+from nngraph.train.method import Method, count_times_steps
 from nngraph.train.parallel import other_rows, step_rows, whole, world
 
 EXACT_LIMIT = 1 << 26  # an exact log Z per epoch costs at most this many multiply-adds
@@ -111,11 +111,21 @@ class EnergyMethod(Method):
     def extra_state(self) -> dict[str, np.ndarray]:
         return nest("sampler", {} if self.chains is None else {"chains": self.backend.to_numpy(self.chains)})
 
+    def _saved_chains(self, chains: np.ndarray) -> np.ndarray:
+        """PCD's persistent chains as saved: one row of visible states a chain (5 rows of 100 chains were a
+        matmul's 'mismatch in its core dimension' at the first step of a resume, exit 70)."""
+        want = (self.chain_count, self.chain_width)
+        if chains.shape != want:
+            raise TrainingError(f"the checkpoint's persistent chains (sampler.chains) have shape {list(chains.shape)}; "
+                                f"this run's are {list(want)} ({plural(self.chain_count, 'chain')} of "
+                                f"{self.chain_width} units)", hint="the checkpoint was edited or is of another run")
+        return chains
+
     def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
         self.machine.sync()
         sampler = unnest("sampler", state)
         if "chains" in sampler:
-            self.chains = self.backend.asarray(sampler["chains"])
+            self.chains = self.backend.asarray(self._saved_chains(sampler["chains"]))
         self._log_z = None
 
     # ---- predict and sample -----------------------------------------------------------------------
@@ -156,6 +166,10 @@ class EnergyMethod(Method):
             message += f", weight filters to {pictures.write_filters(output, to_host(machine.weights), shape)}"
         return message
 
+    def sample_passes(self, request: dict) -> tuple[int, str]:
+        """A chain an example (free-running or clamped), --steps sweeps each."""
+        return count_times_steps(request)
+
     @property
     def fill_shape(self) -> tuple[int, ...]:
         """What `--fill` fills in: the visible vector."""
@@ -174,6 +188,11 @@ class EnergyMethod(Method):
             return self.backend.to_numpy(sweep)
 
         return by_mask(values, missing, clamped), sweeps_described(steps, means)
+
+    @property
+    def chain_width(self) -> int:
+        """The units a persistent chain keeps the states of: every unit (`random_states`)."""
+        return self.machine.size
 
     def random_states(self, count: int, rng):
         """Where chains start: bernoulli units on with probability 1/2, gaussian units at their bias."""

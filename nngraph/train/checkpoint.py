@@ -242,6 +242,19 @@ def saved_array(state: dict, name: str, what: str) -> np.ndarray:
     return np.asarray(state[name])
 
 
+def saved_count(saved, what: str) -> int:
+    """A count a checkpoint keeps (an optimizer's steps, a VAE's epochs, a GAN's steps): one whole number >= 0.
+    An edited one was taken as it came: adam's bias correction of -5 steps was a 'math domain error' (exit 70), a
+    VAE's KL warm-up ran from epoch -5, 2.5 became 2."""
+    saved = np.asarray(saved)
+    if saved.shape != () or saved.dtype.kind not in "iu" or int(saved) < 0:
+        shown = saved.tolist() if saved.size <= 4 else f"an array of shape {list(saved.shape)}"
+        raise TrainingError(f"the checkpoint's {what} is {shown!r} ({saved.dtype}); it is one whole number >= 0",
+                            hint="the checkpoint was edited or is corrupt: resume from an intact copy, or start a "
+                                 "new run")
+    return int(saved)
+
+
 def restore_arrays(state: dict, live: dict, what: str, xp) -> None:
     """Copy each array of `state` into the `live` one of its name, in place (optimizers keep references to
     the live arrays); a missing array, or one of another shape, is refused."""

@@ -39,6 +39,7 @@ from nngraph.train.backprop import Backprop
 from nngraph.train.checkpoint import nest, unnest
 from nngraph.train.feeding import chunks, one_hot_rows
 from nngraph.train.loop import fit
+from nngraph.train.method import count_times_steps
 from nngraph.train.rbm import RBM
 
 RECORDED = ("recon_error", "pseudo_ll")  # each layer's measures before and after pretraining, in summary.json
@@ -175,6 +176,10 @@ class DeepBeliefNet(Backprop):
     # ---- top-down sampling ------------------------------------------------------------------------
 
     takes_label = True  # `sample --label c` (session.py refuses it for other methods)
+
+    def sample_passes(self, request: dict) -> tuple[int, str]:
+        """A chain a draw, --steps Gibbs steps in the top RBM (counted as passes of the whole stack)."""
+        return count_times_steps(request)
 
     def sample(self, request: dict, splits) -> str:
         """`nngraph sample`: `count` draws of the generative model: `steps` block-Gibbs steps in the top RBM

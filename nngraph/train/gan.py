@@ -35,12 +35,14 @@ from nngraph.errors import BuildError, DataError, plural
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.memory import EVAL_ROWS
 from nngraph.graph.shapes import minibatch_group
+from nngraph.graph.work import BACKWARD_PASSES
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
 from nngraph.spec.options import Choice
 from nngraph.train.feeding import host_metrics
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
-from nngraph.train.method import Method
+from nngraph.train.checkpoint import saved_count
+from nngraph.train.method import Method, count_times_steps
 from nngraph.train.optimizers import make_optimizer, settings
 
 EVAL_SEED = 0  # evaluation draws its own noise: the same points every epoch, the loop's rng untouched
@@ -279,6 +281,14 @@ class Gan(Method):
 
     takes_fill_prior = True  # `sample --fill --prior W` (train/fill_in.py refuses it for other methods)
 
+    def sample_passes(self, request: dict) -> tuple[int, str]:
+        """A fill-in searches from FILL_STARTS noise draws an example, --steps Adam steps each (forward and
+        backward); plain samples are a generator pass each."""
+        if not request.get("fill"):
+            return super().sample_passes(request)
+        passes, asked = count_times_steps(request, FILL_STARTS * BACKWARD_PASSES)
+        return passes, f"{asked} x {FILL_STARTS} starts"
+
     def fill(self, values: np.ndarray, missing: np.ndarray, request: dict) -> tuple[np.ndarray, str]:
         """The fill-in protocol (train/fill_in.py): the noise whose generated example best matches the known
         part. From FILL_STARTS noise draws per example (`--seed`), `--steps` Adam steps on the noise lower the
@@ -359,4 +369,4 @@ class Gan(Method):
         return {"gan.steps": np.asarray(self.steps)}
 
     def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
-        self.steps = int(state.get("gan.steps", 0))
+        self.steps = saved_count(state.get("gan.steps", 0), "GAN step count")

@@ -37,6 +37,21 @@ from nngraph.train.parallel import world
 from nngraph.train.regularize import add_penalties, clip_by_global_norm
 
 
+SAMPLE_DEFAULTS = {"count": 64, "steps": 1000, "length": 200}  # `nngraph sample`'s defaults (cli/training.py)
+
+
+def requested(request: dict, option: str) -> int:
+    """A count option of `sample`'s request, its default where the request has none."""
+    return int(request.get(option) or SAMPLE_DEFAULTS[option])
+
+
+def count_times_steps(request: dict, per_step: int = 1) -> tuple[int, str]:
+    """`sample_passes` of a method that runs `per_step` passes an example each of --steps rounds (Gibbs sweeps,
+    a fill-in's rounds)."""
+    count, steps = requested(request, "count"), requested(request, "steps")
+    return count * steps * per_step, f"--count {count} x --steps {steps}"
+
+
 @dataclass
 class Part:
     """Parameters that one optimizer moves, and the buffers saved and restored beside them."""
@@ -115,6 +130,13 @@ class Method:
 
     def check_data(self, data, span) -> None:
         check_data_fits(self.model, data, span)
+
+    def sample_passes(self, request: dict) -> tuple[int, str]:
+        """The forward passes of an example through the train block's models that `sample` runs for `request`,
+        and the options that multiply to them (session.py bounds their work, graph/work.py): here one a
+        sample."""
+        count = requested(request, "count")
+        return count, f"--count {count}"
 
     def check_targets(self, data, span) -> None:
         """Training and evaluation data (not `predict`'s inputs): are its targets what the loss reads? Here,

@@ -28,7 +28,7 @@ from nngraph.backend import accel
 from nngraph.errors import TrainingError, ValidationError
 from nngraph.graph.vocabulary import OPTIMIZERS
 from nngraph.spec.options import completed
-from nngraph.train.checkpoint import restore_arrays, saved_array
+from nngraph.train.checkpoint import restore_arrays, saved_array, saved_count
 
 
 def host_array(xp: Any, a) -> np.ndarray:
@@ -143,7 +143,7 @@ class Optimizer:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore from `state_dict()`; buffers are overwritten in place."""
-        self.steps = int(saved_array(state, "steps", "optimizer state"))
+        self.steps = saved_count(saved_array(state, "steps", "optimizer state"), "optimizer step count")
         saved = sorted({name.split(".")[0] for name in state if name != "steps"})
         if saved != sorted(self.buffers):  # another optimizer, or sgd with momentum where it had none
             raise TrainingError(f"the checkpoint holds the state of another optimizer ({_slots(saved)}); "

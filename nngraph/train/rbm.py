@@ -163,6 +163,11 @@ class RBM(EnergyMethod):
         xp.sum(negative_h, axis=0, out=hidden)
         hidden += positive_h.sum(axis=0)
 
+    @property
+    def chain_width(self) -> int:
+        """PCD's chains keep the visible states (`persistent_chains`)."""
+        return self.machine.n_visible
+
     def persistent_chains(self, rng):
         """The PCD chains' visible states, started from random bits at the first step (all of them, the same
         on every MPI rank)."""

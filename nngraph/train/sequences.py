@@ -167,6 +167,15 @@ class Vocabulary:
 
     @classmethod
     def from_array(cls, codes: np.ndarray) -> Vocabulary:
+        """The vocabulary a checkpoint saved (`as_array`): distinct character codes in increasing order, as the
+        sorted set of the training text's characters gives them (code -1 was chr's ValueError, exit 70)."""
+        codes = np.asarray(codes)
+        if codes.ndim != 1 or not len(codes) or codes.dtype.kind not in "iu" or codes.min() < 0 or \
+                codes.max() > 0x10FFFF or (np.diff(codes.astype(np.int64)) <= 0).any():
+            from nngraph.errors import TrainingError
+
+            raise TrainingError("the checkpoint's text vocabulary (text.vocabulary) is not a sorted set of "
+                                "character codes", hint="the checkpoint was edited or is corrupt")
         return cls("".join(chr(int(c)) for c in codes))
 
     def codes(self, text: str) -> np.ndarray:

@@ -50,6 +50,8 @@ from nngraph.graph.training import TrainConfig
 from nngraph.ops.sampling import log_mixture
 from nngraph.train.backprop import Backprop
 from nngraph.train.feeding import Tally, chunks, host_metrics
+from nngraph.train.checkpoint import saved_count
+from nngraph.train.method import count_times_steps
 from nngraph.train.outputs import sample_path
 
 EVAL_ROWS = 4096  # rows per evaluation chunk, after repeating each example `samples` times
@@ -178,7 +180,7 @@ class Vae(Backprop):
         return {"vae.epoch": np.asarray(self.epoch)}
 
     def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
-        self.epoch = int(state.get("vae.epoch", 0))
+        self.epoch = saved_count(state.get("vae.epoch", 0), "VAE epoch count")
         self._set_kl_weight(kl_weight(self.epoch, self.warmup))
 
     # ---- the importance-sampled log-likelihood ----------------------------------------------
@@ -330,6 +332,14 @@ class Vae(Backprop):
                 values[r.slot] = self.xp.zeros_like(values[r.slot])
         program.run(values, training=False, with_loss=False)
         return values
+
+    def sample_passes(self, request: dict) -> tuple[int, str]:
+        """A pass a draw, or --steps rounds an example to fill in; an autoregressive decoder runs once a value."""
+        passes, asked = count_times_steps(request) if request.get("fill") else super().sample_passes(request)
+        if not self.ordered:
+            return passes, asked
+        values = math.prod(self.plan.shapes[self.ordered])
+        return passes * values, f"{asked} x {values} values decoded in order"
 
     def fill(self, values: np.ndarray, missing: np.ndarray, request: dict) -> tuple[np.ndarray, str]:
         """The fill-in protocol (train/fill_in.py): iterative conditional imputation (Rezende, Mohamed and

@@ -109,8 +109,9 @@ def test_gzipped_idx_claiming_more_than_the_memory_available_is_refused(tmp_path
 
     raw = struct.pack(">I", 2051) + struct.pack(">3I", 1000, 28, 28) + bytes(1000 * 28 * 28)
     (tmp_path / "img.gz").write_bytes(gzip.compress(raw))
-    monkeypatch.setattr(images, "available_memory", lambda: 100_000)
-    load_fails('idx("img.gz")', "describes 765.6 KiB of data; 97.7 KiB of memory is available", base_dir=tmp_path)
+    monkeypatch.setattr(images, "available_memory", lambda: 1_000_000)  # the bytes fit, their float copies do not
+    load_fails('idx("img.gz")', "describes 765.6 KiB of data, 6.7 MiB once read as float32; 976.6 KiB of memory is "
+                                "available", base_dir=tmp_path)
     assert load('idx("img.gz", limit=100)', tmp_path).x.shape == (100, 784)  # limit= reads only a part
 
 
