@@ -138,6 +138,10 @@ def _anneal(schedule: list, node) -> list:
     if not all(pair(p) for p in schedule):
         raise ValidationError("anneal: expected a list of [temperature, sweeps] pairs, temperature > 0",
                               node.span, "e.g. anneal=[[20, 2], [15, 2], [12, 2], [10, 4]]")
+    if sum(p[1] for p in schedule) > MAX_REPEATS:
+        raise ValidationError(f"anneal: {sum(p[1] for p in schedule):,} sweeps in all, more than the "
+                              f"{MAX_REPEATS:,} one training step may make", node.span,
+                              "a schedule of a few dozen sweeps is usual")
     return schedule
 
 
@@ -385,7 +389,12 @@ def _q_fits(config: TrainConfig, models) -> None:
 
 # ---- the registry ----------------------------------------------------------------------------
 
-_K = Option("int", 1, minimum=1)  # Gibbs steps of CD and PCD
+# The repetitions inside one training step (CD-k's Gibbs steps, a Boltzmann machine's sweeps, a gan's
+# discriminator steps) are at most MAX_REPEATS: each is several array operations, ~20 us even on a tiny model,
+# so `cd(k=1000000000)` was one step of hours that no FLOP count foresaw. CD-k's k is 1 to a few hundred in the
+# literature; 10,000 sweeps of a 784-500 machine on 64 rows is about 10 s a step.
+MAX_REPEATS = 10_000
+_K = Option("int", 1, minimum=1, maximum=MAX_REPEATS)  # Gibbs steps of CD and PCD
 _OWN_OPTIMIZER = Option("call", None, then=_optimizer)  # None: the train block's `optimizer`
 
 # the options every policy-gradient method shares: which outputs are the policy and the critic (default: the
@@ -402,7 +411,7 @@ METHODS = {spec.name: spec for spec in (
                "nngraph.train.rbm", couplings=True),
     MethodSpec("boltzmann", {
         "anneal": Option("list", None, then=_anneal),  # None: sample at temperature 1
-        "sweeps": Option("int", 10, minimum=1),
+        "sweeps": Option("int", 10, minimum=1, maximum=MAX_REPEATS),
         "order": Option("choice", "random", choices=ORDERS),
         "mean_field": Option("bool", False),
         "noisy_clamp": Option("float", 0.0, minimum=0, maximum=0.5),
@@ -419,7 +428,7 @@ METHODS = {spec.name: spec for spec in (
                (_vae, _check_loss_units), "nngraph.train.vae"),
     # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)
     MethodSpec("gan", {"generator": Option("name"), "discriminator": Option("name"),
-                       "k": Option("int", 1, minimum=1), "pack": Option("int", 1, minimum=1),
+                       "k": Option("int", 1, minimum=1, maximum=MAX_REPEATS), "pack": Option("int", 1, minimum=1),
                        "g_optimizer": _OWN_OPTIMIZER, "d_optimizer": _OWN_OPTIMIZER,
                        "instance_noise": Option("float", 0.0, minimum=0)},
                (_gan,), "nngraph.train.gan", model_options=("generator", "discriminator"),

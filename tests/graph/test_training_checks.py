@@ -62,7 +62,7 @@ RBM_CD0 = _rbm("cd(k=0)")
 
 def test_cd_with_k_below_1():
     errors = errors_of(RBM_CD0)
-    assert_error(errors[0], "cd: k: 0 is out of range \\[1, inf\\)", 8, 15)
+    assert_error(errors[0], "cd: k: 0 is out of range \\[1, 10000\\]", 8, 15)
 
 
 def test_cd_with_k_below_1_is_the_only_error():

@@ -389,3 +389,31 @@ def test_persistent_chains_too_large_for_memory_are_refused_before_training(tmp_
                             f"train {{ model r; data bars(size=3); method {method}; batch 16; epochs 1 }}\n")
     assert_refused(run_nngraph("check", "s.nn", cwd=tmp_path), "s.nn:1:7: error: training model 'r' needs about ",
                    "experience 141.9 TiB")
+
+
+# ---- repetitions inside one training step ----------------------------------------------------------------------
+
+RBM_METHOD = """model rbm {
+  visible v[6] bernoulli
+  hidden  h[4] bernoulli
+  v <-> h
+}
+train { model rbm; data bars_and_stripes(size=2); method METHOD; batch 4; epochs 1 }
+"""
+
+
+@pytest.mark.parametrize("method, value, fragment", [
+    ("cd(k=1000000000)", "1000000000", "cd: k: 1000000000 is out of range [1, 10000]"),
+    ("pcd(k=20000)", "20000", "pcd: k: 20000 is out of range [1, 10000]"),
+    ("boltzmann(sweeps=1000000000)", "1000000000", "boltzmann: sweeps: 1000000000 is out of range [1, 10000]"),
+    ("boltzmann(anneal=[[2, 6000], [1, 6000]])", "[[", "anneal: 12,000 sweeps in all, more than the 10,000"),
+])
+def test_the_repetitions_of_one_training_step_are_bounded_where_written(tmp_path, method, value, fragment):
+    # hostile5's leftover: cd(k=1e9) on a 6-4 machine passed every check, its one step hours of ~20 us sweeps
+    text = RBM_METHOD.replace("METHOD", method)
+    line = text.splitlines()[5]
+    write(tmp_path, "rbm.nn", text)
+    for command in ("check", "train"):
+        run = run_nngraph(command, "rbm.nn", cwd=tmp_path)
+        assert_refused(run, f"rbm.nn:6:{line.index(value) + 1}: error: ", fragment)
+    assert not (tmp_path / "runs").exists()
