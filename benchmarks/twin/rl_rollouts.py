@@ -25,7 +25,7 @@ import torch
 
 from .compare import Worst, rel_diff
 from .net import Net, call
-from .rl_steps import ENVS, HIDDEN, twin_loss, twin_policy
+from .rl_steps import ENVS, HIDDEN, random_agent, twin_loss, twin_policy
 from .stepping import Handed, method_for, metric_difference, torch_copies
 from .torch_twin import Draws, torch_optimizer, twin_forward, twin_logits, twin_update
 
@@ -181,15 +181,7 @@ def compare_rl_rollouts(rng):
 # ---- ppo, a2c, reinforce ----------------------------------------------------------------------------------------
 
 def policy_case(rng):
-    env = list(ENVS)[rng.integers(len(ENVS))]
-    size, actions, discrete = ENVS[env]
-    net = Net()
-    net.unit("obs", "input", (size,))
-    for name in ("a", "c"):
-        net.unit(name, "layer", (int(rng.integers(1, 5)),), HIDDEN[rng.integers(len(HIDDEN))])
-    net.unit("pi", "output", (actions,), "softmax" if discrete else "identity")
-    net.unit("v", "output", (1,), "identity")
-    method = ["ppo", "a2c", "reinforce"][rng.integers(3)]
+    env, (size, actions, discrete), net, method = random_agent(rng)
     copies, rollout = 3, int(rng.integers(1, 9))  # copies at most: the minibatch's bound
     gamma = round(float(rng.uniform(0.5, 0.99)), 3)
     options = {"rollout": rollout, "value": round(float(rng.uniform(0.1, 1.0)), 3),

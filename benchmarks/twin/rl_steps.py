@@ -27,8 +27,9 @@ ENVS = {"cartpole": (4, 2, True), "acrobot": (6, 3, True), "pendulum": (3, 1, Fa
 HIDDEN = ("tanh", "relu", "sigmoid", "elu")
 
 
-def rl_case(rng):
-    """(the spec's text, its Net, the case's facts, the constructs used)."""
+def random_agent(rng):
+    """A random actor-critic (actor a -> pi, critic c -> v) for a random environment, and a policy-gradient
+    method: (the environment, (observation size, actions, discrete), the Net, the method)."""
     env = list(ENVS)[rng.integers(len(ENVS))]
     size, actions, discrete = ENVS[env]
     net = Net()
@@ -37,7 +38,12 @@ def rl_case(rng):
         net.unit(name, "layer", (int(rng.integers(1, 5)),), HIDDEN[rng.integers(len(HIDDEN))])
     net.unit("pi", "output", (actions,), "softmax" if discrete else "identity")
     net.unit("v", "output", (1,), "identity")
-    method = ["ppo", "a2c", "reinforce"][rng.integers(3)]
+    return env, (size, actions, discrete), net, ["ppo", "a2c", "reinforce"][rng.integers(3)]
+
+
+def rl_case(rng):
+    """(the spec's text, its Net, the case's facts, the constructs used)."""
+    env, (size, actions, discrete), net, method = random_agent(rng)
     options = {"value": round(float(rng.uniform(0.1, 1.0)), 3), "entropy": round(float(rng.uniform(0, 0.1)), 3)}
     std_unit = not discrete and rng.random() < 0.4
     if std_unit:

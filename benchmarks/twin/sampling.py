@@ -24,6 +24,19 @@ from .recurrent import run_cell
 CELLS = ("elman", "gru", "lstm", "mgu")
 
 
+def one_cell_net(cell: str, inputs: int, hidden: int, outputs: int, activation: str) -> Net:
+    """x[inputs] sequence -> h[hidden] (a cell, or tanh with its own delay-1 link) -> y[outputs]."""
+    net = Net()
+    net.unit("x", "input", (inputs,), words=["sequence"])
+    net.unit("h", "layer", (hidden,), "tanh" if cell == "elman" else cell)
+    net.unit("y", "output", (outputs,), activation)
+    net.link("x", "h")
+    if cell == "elman":
+        net.link("h", "h", delay=1)
+    net.link("h", "y")
+    return net
+
+
 def text_case(rng, folder: str):
     """(the spec's text, its Net, the case's cell settings, the corpus)."""
     alphabet = list(string.ascii_lowercase[: int(rng.integers(2, 7))]) + (["\n"] if rng.random() < 0.5 else [])
@@ -32,14 +45,7 @@ def text_case(rng, folder: str):
     width = vocabulary + int(rng.integers(0, 3))  # wider than the vocabulary at times: its extra codes unused
     cell = CELLS[rng.integers(len(CELLS))]
     hidden = int(rng.integers(1, 5))
-    net = Net()
-    net.unit("x", "input", (width,), words=["sequence"])
-    net.unit("h", "layer", (hidden,), "tanh" if cell == "elman" else cell)
-    net.unit("y", "output", (width,), "softmax")
-    net.link("x", "h")
-    if cell == "elman":
-        net.link("h", "h", delay=1)
-    net.link("h", "y")
+    net = one_cell_net(cell, width, hidden, width, "softmax")
     Path(folder, "corpus.txt").write_text(corpus)
     text = "\n".join(net.model_lines("m") + [
         "train {", "  model m", '  data text("corpus.txt", length=4)', "  loss cross_entropy(y)", "}"]) + "\n"

@@ -10,23 +10,15 @@ import numpy as np
 import torch
 
 from .compare import Worst, rel_diff
-from .net import Net
 from .recurrent import run_cell
-from .sampling import CELLS
+from .sampling import CELLS, one_cell_net
 from .stepping import method_for
 
 
 def compare_sequence_fill(rng):
     d, hidden = int(rng.integers(1, 4)), int(rng.integers(1, 5))
     cell = CELLS[rng.integers(len(CELLS))]
-    net = Net()
-    net.unit("x", "input", (d,), words=["sequence"])
-    net.unit("h", "layer", (hidden,), "tanh" if cell == "elman" else cell)
-    net.unit("y", "output", (d,), "identity")
-    net.link("x", "h")
-    if cell == "elman":
-        net.link("h", "h", delay=1)
-    net.link("h", "y")
+    net = one_cell_net(cell, d, hidden, d, "identity")
     net.losses.append((1, "mse", "y", None))
     text = net.text()
     _, method = method_for(text)
