@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from .compare import Worst, rel_diff
-from .net import Net, call
-from .rl_steps import ENVS, HIDDEN, random_agent, twin_loss, twin_policy
+from .net import call
+from .rl_steps import random_agent, random_q_net, twin_loss, twin_policy
 from .stepping import Handed, method_for, metric_difference, torch_copies
 from .torch_twin import Draws, torch_optimizer, twin_forward, twin_logits, twin_update
 
@@ -365,14 +365,7 @@ def twin_updates(net, P, topt, config, case, rollout, handed):
 # ---- dqn --------------------------------------------------------------------------------------------------------
 
 def dqn_case(rng):
-    env = ["cartpole", "acrobot"][rng.integers(2)]
-    size, actions, _ = ENVS[env]
-    net = Net()
-    net.unit("obs", "input", (size,))
-    net.unit("h", "layer", (int(rng.integers(1, 5)),), HIDDEN[rng.integers(len(HIDDEN))])
-    net.unit("q", "output", (actions,), "identity")
-    net.link("obs", "h")
-    net.link("h", "q")
+    env, _, net = random_q_net(rng)
     steps = int(rng.integers(8, 60))
     eps_start = round(float(rng.uniform(0.5, 1.0)), 3)
     options = {"buffer": int(rng.integers(3, 40)), "start": int(rng.integers(0, 20)),

@@ -98,9 +98,9 @@ def differences(method, ours: dict, theirs: dict, grads: dict, P: dict) -> tuple
     return worst.value
 
 
-def compare_dqn_step(rng):
-    """dqn's loss and gradients on random transitions, the target network's parameters moved off the online
-    network's (so that which network chooses a' matters)."""
+def random_q_net(rng):
+    """A random Q network (obs -> h -> q) for cartpole or acrobot: (the environment, (observation size,
+    actions), the Net)."""
     env = ["cartpole", "acrobot"][rng.integers(2)]
     size, actions, _ = ENVS[env]
     net = Net()
@@ -109,6 +109,13 @@ def compare_dqn_step(rng):
     net.unit("q", "output", (actions,), "identity")
     net.link("obs", "h")
     net.link("h", "q")
+    return env, (size, actions), net
+
+
+def compare_dqn_step(rng):
+    """dqn's loss and gradients on random transitions, the target network's parameters moved off the online
+    network's (so that which network chooses a' matters)."""
+    env, (size, actions), net = random_q_net(rng)
     double, gamma = bool(rng.random() < 0.5), round(float(rng.uniform(0.5, 0.99)), 3)
     text = "\n".join(net.model_lines("m") + [
         "train {", "  model m", f"  env {env}", f"  method dqn(double={str(double).lower()})", f"  gamma {gamma}",
