@@ -25,7 +25,7 @@ import torch
 
 from .compare import Worst, rel_diff
 from .net import call
-from .rl_steps import random_agent, random_q_net, twin_loss, twin_policy
+from .rl_steps import random_agent, random_q_net, random_spread, twin_loss, twin_policy
 from .stepping import Handed, method_for, metric_difference, torch_copies
 from .torch_twin import Draws, torch_optimizer, twin_forward, twin_logits, twin_update
 
@@ -186,12 +186,7 @@ def policy_case(rng):
     gamma = round(float(rng.uniform(0.5, 0.99)), 3)
     options = {"rollout": rollout, "value": round(float(rng.uniform(0.1, 1.0)), 3),
                "entropy": round(float(rng.uniform(0, 0.1)), 3)}
-    std_unit = not discrete and rng.random() < 0.4
-    if std_unit:
-        net.unit("s", "output", (actions,), "identity")
-        options["log_std_unit"] = "s"
-    elif not discrete:
-        options["log_std"] = round(float(rng.uniform(-1, 0.5)), 3)
+    std_unit = random_spread(rng, net, actions, discrete, options)
     if method != "reinforce":
         options["gae"] = round(float(rng.uniform(0.5, 1.0)), 3)
     if method == "ppo":

@@ -41,16 +41,22 @@ def random_agent(rng):
     return env, (size, actions, discrete), net, ["ppo", "a2c", "reinforce"][rng.integers(3)]
 
 
-def rl_case(rng):
-    """(the spec's text, its Net, the case's facts, the constructs used)."""
-    env, (size, actions, discrete), net, method = random_agent(rng)
-    options = {"value": round(float(rng.uniform(0.1, 1.0)), 3), "entropy": round(float(rng.uniform(0, 0.1)), 3)}
+def random_spread(rng, net, actions: int, discrete: bool, options: dict) -> bool:
+    """A continuous policy's spread: a log standard deviation unit `s` (True), or a random `log_std` start."""
     std_unit = not discrete and rng.random() < 0.4
     if std_unit:
         net.unit("s", "output", (actions,), "identity")
         options["log_std_unit"] = "s"
     elif not discrete:
         options["log_std"] = round(float(rng.uniform(-1, 0.5)), 3)
+    return std_unit
+
+
+def rl_case(rng):
+    """(the spec's text, its Net, the case's facts, the constructs used)."""
+    env, (size, actions, discrete), net, method = random_agent(rng)
+    options = {"value": round(float(rng.uniform(0.1, 1.0)), 3), "entropy": round(float(rng.uniform(0, 0.1)), 3)}
+    std_unit = random_spread(rng, net, actions, discrete, options)
     if method == "ppo":
         options["clip"] = round(float(rng.uniform(0.05, 0.3)), 3)
         if rng.random() < 0.5:
