@@ -39,7 +39,7 @@ from nngraph.graph.work import BACKWARD_PASSES
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
 from nngraph.spec.options import Choice
-from nngraph.train.feeding import host_metrics
+from nngraph.train.feeding import host_metrics, reshape_hint
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
 from nngraph.train.checkpoint import saved_count
 from nngraph.train.method import Method, count_times_steps
@@ -124,7 +124,8 @@ class Gan(Method):
         want = self.gen.train_plan.shapes[self.gen.train_plan.outputs[0]]
         if dataset.feature_shape != want:
             raise DataError(f"data '{dataset.name}' has examples of shape {list(dataset.feature_shape)}, but "
-                            f"generator '{self.gen_model.name}' makes {list(want)}", span)
+                            f"generator '{self.gen_model.name}' makes {list(want)}", span,
+                            reshape_hint(dataset.feature_shape, want))
 
     # ---- the two passes ------------------------------------------------------------------------
 

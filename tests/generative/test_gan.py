@@ -173,3 +173,17 @@ def test_a_batch_smaller_than_a_minibatch_std_group_judges_each_half_apart():
     assert metrics["d_real"] == np.mean(real_logits > 0) and metrics["d_fake"] == np.mean(fake_logits < 0)
 
 
+
+
+def test_real_examples_of_the_right_size_and_wrong_shape_get_the_data_calls_reshape():
+    """Flat digits against an image generator: the refusal says the `shape=` that makes them fit."""
+    from nngraph.errors import DataError
+
+    method = _method()
+    flat = unsupervised(np.zeros((8, 2, 1)), "points")
+    with pytest.raises(DataError, match=r"has examples of shape \[2, 1\], but generator") as error:
+        method.check_data(flat, None)
+    assert error.value.hint == "reshape the examples in the data call: shape=[2]"
+    with pytest.raises(DataError) as error:
+        method.check_data(unsupervised(np.zeros((8, 3)), "points"), None)
+    assert error.value.hint is None
