@@ -42,10 +42,9 @@ from nngraph.spec.options import Choice
 from nngraph.train.feeding import host_metrics, reshape_hint
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
 from nngraph.train.checkpoint import saved_count
-from nngraph.train.method import Method, count_times_steps
+from nngraph.train.method import EVAL_SEED, Method, count_times_steps
 from nngraph.train.optimizers import make_optimizer, settings
 
-EVAL_SEED = 0  # evaluation draws its own noise: the same points every epoch, the loop's rng untouched
 ROLES = ("generator", "discriminator")
 FILL_STARTS = 4  # noise draws per example that the fill-in's search starts from; the best match is kept
 FILL_OPTIMIZER = Choice("adam", {"lr": 0.05})  # the steps of the fill-in's search for the noise

@@ -51,11 +51,10 @@ from nngraph.ops.sampling import log_mixture
 from nngraph.train.backprop import Backprop
 from nngraph.train.feeding import Tally, chunks, host_metrics
 from nngraph.train.checkpoint import saved_count
-from nngraph.train.method import count_times_steps
+from nngraph.train.method import EVAL_SEED, count_times_steps
 from nngraph.train.outputs import sample_path
 
 EVAL_ROWS = 4096  # rows per evaluation chunk, after repeating each example `samples` times
-EVAL_SEED = 0  # evaluation draws its own noise, so it never touches the loop's rng
 IS_SAMPLES = 1000  # importance samples per example for the log-likelihood estimate
 REFINE_LR = 0.01  # Adam's step size on each example's posterior mean and log-variance when refining
 LOG_2PI = math.log(2 * math.pi)
