@@ -305,9 +305,10 @@ def _environment(config: TrainConfig, models) -> None:
         raise ShapeError(f"the environment '{config.env.id}' observes {list(space.observation)}, so model "
                          f"'{model.name}' needs one input of that shape (it has {got})",
                          (inputs[0] if inputs else model).span, f"declare `input obs{list(space.observation)}`")
-    if any(u.role in ("sample", "noise") or u.is_stochastic for u in model.units):
-        raise ValidationError(f"model '{model.name}' has random units; an agent's network is deterministic",
-                              model.span)
+    random = next((u for u in model.units if u.role in ("sample", "noise") or u.is_stochastic), None)
+    if random is not None:
+        raise ValidationError(f"unit '{random.name}' of model '{model.name}' is random; an agent's network is "
+                              "deterministic (it may have dropout, which acts only in its updates)", random.span)
 
 
 def output_unit(model: ModelGraph, config: TrainConfig, option: str, index: int):
