@@ -47,7 +47,7 @@ from nngraph.errors import TrainingError, plural
 from nngraph.graph.autoregressive import reads_data_in_order
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
-from nngraph.ops.sampling import log_mixture
+from nngraph.ops.sampling import log_mixture, spread
 from nngraph.train.backprop import Backprop
 from nngraph.train.feeding import Tally, chunks, host_metrics
 from nngraph.train.checkpoint import saved_count
@@ -241,7 +241,7 @@ class Vae(Backprop):
         if self.latent.prior_components:
             means, logvars = self._prior_parameters()
             pick = rng.integers(len(means), size=count)
-            eps = means[pick] + np.exp(logvars[pick] / 2) * eps
+            eps = means[pick] + spread(np, logvars[pick], self.program.backend.dtype) * eps  # capped as the unit's
         return eps.reshape(count, *shape).astype(self.program.backend.dtype)
 
     # ---- refined posteriors (semi-amortised inference) ------------------------------------------
