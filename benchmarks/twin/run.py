@@ -10,7 +10,7 @@ import numpy as np
 
 from . import __doc__ as OVERVIEW
 from . import augment
-from .boltzmann_fill import compare_boltzmann_fill
+from .boltzmann_fill import compare_boltzmann_fill, compare_boltzmann_sample
 from .boltzmann_steps import compare_boltzmann_steps
 from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
@@ -41,6 +41,7 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "vae_inference": compare_vae_inference,
                 "init_draws": compare_initial_draws,
                 "boltzmann_fill": compare_boltzmann_fill,
+                "boltzmann_sample": compare_boltzmann_sample,
                 "gan_fill": compare_gan_fill,
                 "sequence_fill": compare_sequence_fill}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
