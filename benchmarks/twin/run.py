@@ -12,6 +12,7 @@ from . import __doc__ as OVERVIEW
 from . import augment
 from .boltzmann_fill import compare_boltzmann_fill, compare_boltzmann_sample
 from .boltzmann_steps import compare_boltzmann_steps
+from .dbn_sample import compare_dbn_sample
 from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
 from .discriminator import gan_case
@@ -42,6 +43,7 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "init_draws": compare_initial_draws,
                 "boltzmann_fill": compare_boltzmann_fill,
                 "boltzmann_sample": compare_boltzmann_sample,
+                "dbn_sample": compare_dbn_sample,
                 "gan_fill": compare_gan_fill,
                 "sequence_fill": compare_sequence_fill}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
