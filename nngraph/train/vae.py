@@ -376,7 +376,7 @@ class Vae(Backprop):
             feeds[self.ordered] = data.reshape(feeds[self.ordered].shape).astype(dtype)
         values = program.forward(feeds, rng=np.random.default_rng(EVAL_SEED),
                                  given={plan.slot(self.latent.name): program.backend.asarray(z)})
-        return program.backend.to_numpy(values[plan.slot(self.output) if self.ordered else plan.outputs[0]])
+        return program.backend.to_numpy(values[self.output if self.ordered else plan.outputs[0]])  # by unit
 
     def decode_in_order(self, z: np.ndarray, values: np.ndarray | None = None, missing: np.ndarray | None = None,
                         rng=None) -> np.ndarray:
