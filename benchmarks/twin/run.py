@@ -10,6 +10,7 @@ import numpy as np
 
 from . import __doc__ as OVERVIEW
 from . import augment
+from .ar_vae import compare_ar_vae
 from .boltzmann_fill import compare_boltzmann_fill, compare_boltzmann_sample
 from .boltzmann_steps import compare_boltzmann_steps
 from .dbn_sample import compare_dbn_sample
@@ -40,6 +41,7 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "rl_rollouts": compare_rl_rollouts,
                 "sampling": compare_text_sampling,
                 "vae_inference": compare_vae_inference,
+                "ar_vae": compare_ar_vae,
                 "init_draws": compare_initial_draws,
                 "boltzmann_fill": compare_boltzmann_fill,
                 "boltzmann_sample": compare_boltzmann_sample,
