@@ -17,6 +17,7 @@ from .dbn_sample import compare_dbn_sample
 from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
 from .discriminator import gan_case
+from .fill_masks import compare_fill_masks
 from .gan_fill import compare_gan_fill
 from .gan_steps import compare_gan_steps
 from .generate import blocks_case, feedforward_case, rand_optimizer, tied_case, vae_case
@@ -47,7 +48,8 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "boltzmann_sample": compare_boltzmann_sample,
                 "dbn_sample": compare_dbn_sample,
                 "gan_fill": compare_gan_fill,
-                "sequence_fill": compare_sequence_fill}
+                "sequence_fill": compare_sequence_fill,
+                "fill_masks": compare_fill_masks}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE,  # the least tolerance of a family that computes on float32 data
