@@ -119,7 +119,8 @@ def general_fill_case(rng, free_running=False):
         else:
             theirs[rows] = s[:, : twin.V]
     worst = Worst()
-    worst.note(rel_diff(ours, theirs), f"{'samples' if free_running else 'filled values'} after {request['steps']} sweeps")
+    drawn = "samples" if free_running else "filled values"
+    worst.note(rel_diff(ours, theirs), f"{drawn} after {request['steps']} sweeps")
     what = "free-running sample" if free_running else "fill-in"
     general = {f"general machine {what}, order {options['order']}" + (", means" if request["means"] else ""),
                *(("annealed",) if options.get("anneal") else ())}
@@ -135,7 +136,8 @@ def rbm_case(rng, free_running=False):
     ours, missing, start, request, made = filled_or_sampled(machine, rng, visible, gaussian, free_running)
     theirs = twin_fill(P, start, missing, request, gaussian, hidden, Handed(made[0]))
     worst = Worst()
-    worst.note(rel_diff(ours, theirs), f"{'samples' if free_running else 'filled values'} after {request['steps']} sweeps")
+    drawn = "samples" if free_running else "filled values"
+    worst.note(rel_diff(ours, theirs), f"{drawn} after {request['steps']} sweeps")
     what = "free-running sample" if free_running else "fill-in"
     used = {f"rbm {what}, " + ("gaussian" if gaussian else "bernoulli") + (", means" if request["means"] else ""),
             *(("several masks",) if len(np.unique(missing, axis=0)) > 1 else ())}

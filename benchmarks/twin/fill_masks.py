@@ -24,7 +24,6 @@ from nngraph.train.fill_in import fill_samples, given_inputs
 from . import boltzmann_fill, gan_fill, sequence_fill
 from .compare import Worst, rel_diff
 from .gan_steps import gan_step_case
-from .recurrent import run_cell  # noqa: F401  (sequence_fill's twin runs the cells)
 from .sampling import CELLS, one_cell_net
 from .stepping import Handed, method_for, torch_copies
 from .vae_inference import TwinVae, caught_generators, twin_fill as twin_vae_fill, vae_case
@@ -112,15 +111,14 @@ def compare_fill_masks(rng):
     with tempfile.TemporaryDirectory() as folder:
         if way == "missing" or rng.random() < 0.3:  # the examples of --input
             given = kind.data(int(rng.integers(1, 6))) if not sequence else \
-                kind.data(int(rng.integers(1, 6)), int(rng.integers(1, 8)))
-            examples_of = given[:count]
+                kind.data(int(rng.integers(1, 6)), int(rng.integers(1, 8)))  # series of any length
             if way == "missing":
                 given = np.where(rng.random(given.shape) < 0.4, np.nan, given)
             request["inputs"] = given_inputs(given, "given.npy", lambda data: data)
             examples = given[:count]
         else:
             held = next(p for p in (splits.test, splits.validation, splits.train) if p is not None and len(p))
-            examples = examples_of = held.x[:count]
+            examples = held.x[:count]
         shape = examples.shape
         if way == "missing":
             missing, request["fill"] = np.isnan(examples), "missing"
@@ -135,7 +133,7 @@ def compare_fill_masks(rng):
             request["fill"] = f"{folder}/mask.npy"
             missing = read_mask(mask, shape, sequence)
         missing = np.array(missing, bool)
-        start = np.where(missing, training_mean(train.x, sequence), np.nan_to_num(examples_of))
+        start = np.where(missing, training_mean(train.x, sequence), examples)
         request["output"] = f"{folder}/filled.npy"
         with caught_generators() as made:
             fill_samples(kind.method, dict(request), splits)
