@@ -92,7 +92,23 @@ def general_fill_case(rng, free_running=False):
     `sample`'s starting states, the known visible units set to the data and left out of the sweeps (the free
     units in index order), the annealing schedule then `--steps` sweeps at the final temperature; the states,
     or the visible means given the rest of the last state."""
-    used, text, _, options, (groups, visible), links = boltzmann_step_case(rng)
+    text, machine, twin, options = general_machine(rng)
+    ours, missing, start, request, made = filled_or_sampled(machine, rng, twin.V, twin.gaussian[: twin.V].numpy(),
+                                                            free_running)
+    theirs = twin_general_fill(twin, start, missing, request, Handed(made[0]))
+    worst = Worst()
+    drawn = "samples" if free_running else "filled values"
+    worst.note(rel_diff(ours, theirs), f"{drawn} after {request['steps']} sweeps")
+    what = "free-running sample" if free_running else "fill-in"
+    general = {f"general machine {what}, order {options['order']}" + (", means" if request["means"] else ""),
+               *(("annealed",) if options.get("anneal") else ())}
+    return general, (worst.value, text + what_was_drawn(free_running, request, missing))
+
+
+def general_machine(rng):
+    """(text, nngraph's machine, its twin, the method's options): one of boltzmann_steps' cases with random
+    couplings (lateral blocks symmetric, diagonal 0) and biases."""
+    _, text, _, options, (groups, visible), links = boltzmann_step_case(rng)
     config, machine = method_for(text)
     for name, value in machine.params.items():
         change = rng.standard_normal(value.shape)
@@ -100,11 +116,15 @@ def general_fill_case(rng, free_running=False):
             change = np.triu(change, 1) + np.triu(change, 1).T
         value += change
     machine.machine.sync()  # the links' mirror blocks of the coupling matrix, as an update leaves them
-    twin = BoltzmannTwin(machine, config, options, groups, visible, links)
+    return text, machine, BoltzmannTwin(machine, config, options, groups, visible, links), options
+
+
+def twin_general_fill(twin, start, missing, request, handed):
+    """The groups of rows sharing a mask, each from `sample`'s starting states with the known visible units set
+    and left out of the sweeps; the annealing schedule, then `--steps` sweeps at the final temperature; states or
+    the visible means at the final temperature, the known units kept."""
     W, b = twin.couplings()
-    ours, missing, start, request, made = filled_or_sampled(machine, rng, twin.V, twin.gaussian[: twin.V].numpy(),
-                                                            free_running)
-    handed, theirs = Handed(made[0]), torch.empty(start.shape)
+    theirs = torch.empty(start.shape)
     for mask, rows in masks_in_order(missing):
         known = torch.tensor([not m for m in mask])
         s = twin.starting_states(len(rows), handed, b)
@@ -118,13 +138,7 @@ def general_fill_case(rng, free_running=False):
             theirs[rows] = means
         else:
             theirs[rows] = s[:, : twin.V]
-    worst = Worst()
-    drawn = "samples" if free_running else "filled values"
-    worst.note(rel_diff(ours, theirs), f"{drawn} after {request['steps']} sweeps")
-    what = "free-running sample" if free_running else "fill-in"
-    general = {f"general machine {what}, order {options['order']}" + (", means" if request["means"] else ""),
-               *(("annealed",) if options.get("anneal") else ())}
-    return general, (worst.value, text + what_was_drawn(free_running, request, missing))
+    return theirs
 
 
 def rbm_case(rng, free_running=False):

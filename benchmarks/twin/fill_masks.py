@@ -1,14 +1,14 @@
 """`sample --fill`'s masks, examples and start values (section 12, "Filling in missing values"), through
 nngraph's whole command path (train/fill_in.fill_samples, `-o filled.npy`) for every model kind that fills in:
-a VAE (plain or autoregressive), a restricted Boltzmann machine, a GAN and a next-step sequence model. The twin
-reads the docs: the examples are the first `--count` of the test split, else validation, else the training
-data, or those of `--input`; what is missing is a half of each picture (`top`, `bottom`, `left`, `right`: the
-picture the data's image shape, else the example's own 2-D or 3-D shape, else a square, else one row; an odd
-height or width keeps its middle row or column), a .npy mask (one example's shape, one per example, or for
-sequences one value a step, `[T]` or `[count, T]`), or the NaN values of `--input` (`missing`); missing values
-start at the training data's mean of each unit (sequences: of each feature over all steps). The fill-in itself
-is the kind's own twin (vae_inference, boltzmann_fill, gan_fill, sequence_fill), on the twin's examples, mask
-and start. Compared: the array written."""
+a VAE (plain or autoregressive), a restricted and a general Boltzmann machine, a GAN and a next-step sequence
+model. The twin reads the docs: the examples are the first `--count` of the test split, else validation, else
+the training data, or those of `--input`; what is missing is a half of each picture (`top`, `bottom`, `left`,
+`right`: the picture the data's image shape, else the example's own 2-D or 3-D shape, else a square, else one
+row; an odd height or width keeps its middle row or column), a .npy mask (one example's shape, one per example,
+or for sequences one value a step, `[T]` or `[count, T]`; by its shape, else its size), or the NaN values of
+`--input` (`missing`); missing values start at the training data's mean of each unit (sequences: of each
+feature over all steps). The fill-in itself is the kind's own twin (vae_inference, boltzmann_fill, gan_fill,
+sequence_fill), on the twin's examples, mask and start. Compared: the array written."""
 
 from __future__ import annotations
 
@@ -66,6 +66,20 @@ def rbm_kind(rng):
                            fill=twin_fill)
 
 
+def general_kind(rng):
+    text, machine, twin, options = boltzmann_fill.general_machine(rng)
+    gaussian = twin.gaussian[: twin.V].numpy()
+    request = {"seed": int(rng.integers(100)), "steps": int(rng.integers(1, 5)), "means": bool(rng.random() < 0.5)}
+
+    def data(rows):
+        return np.where(gaussian, rng.standard_normal((rows, twin.V)), rng.random((rows, twin.V)) < 0.5)
+
+    def twin_fill(start, missing, handed):
+        return boltzmann_fill.twin_general_fill(twin, start, missing, request, handed).numpy()
+    return SimpleNamespace(name=f"boltzmann ({options['order']})", method=machine, text=text, shape=(twin.V,),
+                           data=data, request=request, fill=twin_fill)
+
+
 def gan_kind(rng):
     gen, _, _, text, _, _, _ = gan_step_case(rng)
     _, method = method_for(text)
@@ -95,7 +109,7 @@ def sequence_kind(rng):
                            fill=twin_fill, data=lambda rows, length=steps: rng.standard_normal((rows, length, d)))
 
 
-KINDS = (vae_kind, rbm_kind, gan_kind, sequence_kind)
+KINDS = (vae_kind, rbm_kind, general_kind, gan_kind, sequence_kind)
 
 
 def compare_fill_masks(rng):
