@@ -238,12 +238,18 @@ def _check_loss_units(config: TrainConfig, models) -> None:
         if term.kind == "kl" and unit.role != "sample":
             raise ValidationError(f"kl(...) applies to a sample unit; '{unit.name}' is a {unit.role} unit",
                                   term.span, "e.g. `sample z ~ normal(mu, logvar)` and `kl(z)`")
+        shape = model.shapes.get(unit.name)
+        declared = f"{unit.role} {unit.name}" + (str(list(shape)) if shape else "")
         if term.kind == "cross_entropy" and unit.activation not in ("softmax", "identity"):
             raise ValidationError(f"cross_entropy expects a softmax unit; '{unit.name}' uses {unit.activation}",
-                                  term.span, "declare it `output y[10] softmax`")
+                                  term.span, f"declare it `{declared} softmax`"
+                                  + (", or score its independent probabilities with bce" if
+                                     unit.activation == "sigmoid" else ""))
         if term.kind == "bce" and unit.activation not in ("sigmoid", "identity"):
             raise ValidationError(f"bce expects a sigmoid unit; '{unit.name}' uses {unit.activation}",
-                                  term.span, "declare it with `sigmoid`")
+                                  term.span, f"declare it `{declared} sigmoid`"
+                                  + (", or score one class of several with cross_entropy" if
+                                     unit.activation == "softmax" else ""))
         if term.kind in ("bce", "cross_entropy") and unit.activation != "identity" and unit.dropout:
             raise ValidationError(f"dropout on '{unit.name}' would drop the {unit.activation} probabilities "
                                   f"that {term.kind} reads", unit.span,
