@@ -41,13 +41,25 @@ static inline void copy_add_run(float *dst, const float *src, Py_ssize_t count, 
     }
 }
 
-/* a run of a convolution's output, activated in place as numpy's ops round: relu z < 0 ? 0 : z (maximum(z, 0):
- * -0 and NaN pass), leaky_relu z > 0 ? z : slope * z (plain selects: the compiler vectorizes them) */
-static inline void activate_run(float *run, Py_ssize_t count, ConvActivation act) {
-    if (act.kind == CONV_RELU) {
-        for (Py_ssize_t p = 0; p < count; p++) run[p] = run[p] < 0.0f ? 0.0f : run[p];
-    } else if (act.kind == CONV_LEAKY_RELU) {
-        for (Py_ssize_t p = 0; p < count; p++) run[p] = run[p] > 0.0f ? run[p] : run[p] * act.slope;
+/* z (+ bias) activated as numpy's ops round it: relu maximum(z, 0) (vmax(0, z): -0 and NaN pass), leaky_relu
+ * z > 0 ? z : slope * z */
+static inline vec activate(vec z, ConvActivation act, vec slope) {
+    return act.kind == CONV_RELU ? vmax(vzero(), z) : vpositive(z, z, vmul(z, slope));
+}
+
+/* dst = the activation of src + bias (with_bias) or of src, the activation not CONV_LINEAR */
+static inline void activate_run(float *dst, const float *src, Py_ssize_t count, vec bias, int with_bias,
+                                ConvActivation act) {
+    vec add = with_bias ? bias : vzero(), slope = vset1(act.slope);
+    Py_ssize_t p = 0;
+    for (; p + LANES <= count; p += LANES) {
+        vec z = vload(src + p);
+        vstore(dst + p, activate(with_bias ? vadd(z, add) : z, act, slope));
+    }
+    if (p < count) {
+        lanes_mask tail = first_lanes(count - p);
+        vec z = vload_masked(src + p, tail);
+        vstore_masked(dst + p, tail, activate(with_bias ? vadd(z, add) : z, act, slope));
     }
 }
 
@@ -55,7 +67,13 @@ static inline void activate_run(float *run, Py_ssize_t count, ConvActivation act
  * products numpy's g * (a > 0) and where(z > 0, g, g * slope) make, the same bits */
 static inline void activation_vjp_run(float *dz, const float *da, const float *a, Py_ssize_t count,
                                       ConvActivation act) {
-    for (Py_ssize_t p = 0; p < count; p++) dz[p] = da[p] * (a[p] > 0.0f ? 1.0f : act.slope);
+    vec one = vset1(1.0f), slope = vset1(act.slope);
+    Py_ssize_t p = 0;
+    for (; p + LANES <= count; p += LANES) vstore(dz + p, vmul(vload(da + p), vpositive(vload(a + p), one, slope)));
+    if (p < count) {
+        lanes_mask tail = first_lanes(count - p);
+        vstore_masked(dz + p, tail, vmul(vload_masked(da + p, tail), vpositive(vload_masked(a + p, tail), one, slope)));
+    }
 }
 
 /* the columns of one example x (C, H, W), windows row by row (any stride) */
@@ -216,8 +234,11 @@ static void conv_forward_examples(const void *job, Py_ssize_t e0, Py_ssize_t e1)
             vec bias = vset1(f->bias ? f->bias[r] : 0.0f);
             for (Py_ssize_t oy = 0; oy < s->ho; oy++) {
                 float *run = out + (r * s->ho + oy) * s->wo;
-                copy_add_run(run, product + r * p_count + oy * l.pitch, s->wo, bias, f->bias != NULL);
-                activate_run(run, s->wo, f->activation); /* while the run is in L1 */
+                const float *z = product + r * p_count + oy * l.pitch;
+                if (f->activation.kind == CONV_LINEAR)
+                    copy_add_run(run, z, s->wo, bias, f->bias != NULL);
+                else
+                    activate_run(run, z, s->wo, bias, f->bias != NULL, f->activation);
             }
         }
     }
