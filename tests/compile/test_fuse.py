@@ -125,6 +125,25 @@ def rectified_count(plan) -> int:
     return sum(ins.op.name == "conv2d_rectified" for ins in plan.instrs)
 
 
+@pytest.mark.parametrize("name", ["digits_cnn", "digits_superres"])
+def test_a_rectified_program_exports_as_the_plain_one(name, monkeypatch, tmp_path):
+    """An export splits conv2d_rectified back into conv2d and its rectifier, the pre-activation named as the
+    plain plan names it: the same ONNX file."""
+    pytest.importorskip("onnxruntime")
+    from nngraph.export import export_onnx
+    if not WITH_GEMMS:
+        pytest.skip("no vector path on this CPU: nothing is rectified")
+    (tmp_path / "m.nn").write_text(re.sub(r"epochs \d+", "epochs 1", (SPECS / f"{name}.nn").read_text()))
+    run = tmp_path / "run"
+    nngraph.fit(nngraph.load(tmp_path / "m.nn"), out=run, quiet=True, overwrite=True)
+    files = {}
+    for path in (accel.TWINS, WITH_GEMMS[0]):
+        force_path(monkeypatch, path)
+        files[path] = tmp_path / f"{path}.onnx"
+        export_onnx(nngraph.load(tmp_path / "m.nn"), None, run / "checkpoint.npz", files[path])
+    assert files[accel.TWINS].read_bytes() == files[WITH_GEMMS[0]].read_bytes()
+
+
 @pytest.mark.parametrize("path", WITH_GEMMS)
 @pytest.mark.parametrize("name, model, expected", RECTIFIED)
 def test_rectified_plans_give_the_same_bits(name, model, expected, path, monkeypatch):
