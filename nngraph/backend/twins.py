@@ -212,7 +212,7 @@ ACTIVATIONS = {"relu": (_relu, _relu_vjp), "tanh": (_tanh, _tanh_vjp), "sigmoid"
 
 
 # the activations whose vjp their output alone gives (a > 0 exactly where z > 0: leaky_relu with a slope >= 0),
-# which a convolution applies as it writes its output (compile/fuse.py's fuse_rectifiers)
+# which a convolution applies as it writes its output (compile/fuse.py's for_host)
 RECTIFIERS = ("relu", "leaky_relu")
 
 

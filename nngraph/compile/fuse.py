@@ -11,11 +11,12 @@ the rows forward, one over the values back, where the generic op makes some ten 
 `Program` applies `for_device` where `backend.accel` takes the CUDA path (cupy arrays; numpy arrays under
 NNGRAPH_ISA=cuda, the emulator, which is how the tests run it).
 
-Where the compiled CPU convolution runs (float32 on a vector path: `for_host`) a convolution followed by its unit's rectifier (relu; leaky_relu with a slope >= 0)
-becomes one `conv2d_rectified` instruction (ops/conv.py) where nothing else reads the pre-activation: the
-compiled kernel applies the rectifier as it writes its output and the rectifier's vjp as its vjp reads the
-gradient, two passes over the largest activations of a convolutional net fewer each way. The pre-activation's
-slot is gone from such a plan; the unit's slot is as before.
+Where the compiled CPU convolution runs (float32 on a vector path: `for_host`) a convolution followed by its
+unit's rectifier (relu; leaky_relu with a slope >= 0) becomes one `conv2d_rectified` instruction (ops/conv.py)
+where nothing else reads the pre-activation: the compiled kernel applies the rectifier as it writes its output
+and the rectifier's vjp as its vjp reads the gradient, two passes over the largest activations of a
+convolutional net fewer each way. The pre-activation's slot is gone from such a plan; the unit's slot is as
+before.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def fuse_bias_activation(plan: Plan) -> Plan:
 
 
 def for_host(plan: Plan) -> Plan:
-    """The plan a program on the CPU runs: each convolution whose pre-activation only its unit's rectifier
-    reads is one `conv2d_rectified` instruction (the same plan when there is none)."""
+    """The plan a program runs where the compiled CPU convolution does: each convolution whose pre-activation
+    only its unit's rectifier reads is one `conv2d_rectified` instruction (the same plan when there is none)."""
     instrs = list(plan.instrs)
     readers: dict[str, list[int]] = {}
     for at, ins in enumerate(instrs):

@@ -15,7 +15,7 @@ one, which makes them again). The twins' speed notes are at backend/twins.py's `
 "conv2d_rectified" is conv2d with its unit's rectifier (relu, or leaky_relu with a slope >= 0) applied as
 the output is written, and the rectifier's vjp applied to the gradient as the vjp reads it: no separate
 pass over the pre-activation either way, and the pre-activation is never kept (its gradient comes from the
-output, a > 0 where z > 0). compile/fuse.py's `fuse_rectifiers` makes it where nothing else reads the
+output, a > 0 where z > 0). compile/fuse.py's `for_host` makes it where nothing else reads the
 pre-activation. attrs: conv2d's, `activation` and its `parameter` (leaky_relu's slope; 0 for relu).
 """
 
