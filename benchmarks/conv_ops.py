@@ -24,6 +24,13 @@ CASES = [
     ("conv2 6->16 5x5", "conv2d", [(64, 6, 12, 12), (16, 6, 5, 5), (16,)], {}),
     ("pool2 16@8x8 max 2", "maxpool2d", [(64, 16, 8, 8)], {"kernel": 2}),
     ("avgpool 16@8x8 2", "avgpool2d", [(64, 16, 8, 8)], {"kernel": 2}),
+    # a convolution with its relu as one op (compile/fuse.py's for_host) against the two apart: conv + relu
+    ("conv1 + relu, rectified", "conv2d_rectified", [(64, 1, 28, 28), (6, 1, 5, 5), (6,)],
+     {"needs_input_grad": False, "activation": "relu", "parameter": 0.0}),
+    ("relu 6@24x24", "relu", [(64, 6, 24, 24)], {}),
+    ("conv2 + relu, rectified", "conv2d_rectified", [(64, 6, 12, 12), (16, 6, 5, 5), (16,)],
+     {"activation": "relu", "parameter": 0.0}),
+    ("relu 16@8x8", "relu", [(64, 16, 8, 8)], {}),
     ("conv 16->16 3x3 same", "conv2d", [(64, 16, 12, 12), (16, 16, 3, 3), (16,)], {"padding": "same"}),
     ("conv 6->16 3x3 stride 2", "conv2d", [(64, 6, 24, 24), (16, 6, 3, 3), (16,)], {"stride": 2}),
 ]
@@ -56,11 +63,13 @@ def torch_time(name: str, shapes, attrs, loops: int, repeats: int) -> tuple[floa
     import torch
     import torch.nn.functional as F
 
-    x = torch.randn(*shapes[0], requires_grad=name != "conv2d" or attrs.get("needs_input_grad", True))
-    if name == "conv2d":
+    x = torch.randn(*shapes[0], requires_grad=attrs.get("needs_input_grad", True))
+    if name in ("conv2d", "conv2d_rectified"):  # (torch's side of a rectified one: the convolution alone)
         w, b = (torch.randn(*s, requires_grad=True) for s in shapes[1:])
         pad = attrs.get("padding", 0)
         run = lambda: F.conv2d(x, w, b, stride=attrs.get("stride", 1), padding=pad)
+    elif name == "relu":
+        run = lambda: F.relu(x)
     else:
         pool = F.max_pool2d if name == "maxpool2d" else F.avg_pool2d
         run = lambda: pool(x, attrs["kernel"])

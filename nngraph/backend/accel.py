@@ -116,16 +116,16 @@ def _maxpool_forward(native):
         padded = numpy.ascontiguousarray(padded)
         shape = padded.shape[:2] + twins.pooled_hw(padded.shape, kernel, stride)
         best, argmax = numpy.empty(shape, dtype=padded.dtype), numpy.empty(shape, dtype=numpy.int32)
-        native(padded, best, argmax, tuple(kernel), tuple(stride))
+        native(padded, best, argmax, tuple(kernel), tuple(stride), kernel_threads())
         return best, argmax
     return maxpool_forward
 
 
 def _maxpool_backward(native):
     def maxpool_backward(g, argmax, padded_shape, kernel, stride):
-        out = numpy.zeros(padded_shape, dtype=g.dtype)
+        out = numpy.empty(padded_shape, dtype=g.dtype)  # the kernel zeroes each image in its thread
         native(out, numpy.ascontiguousarray(g), numpy.ascontiguousarray(argmax, dtype=numpy.int32),
-               tuple(kernel), tuple(stride))
+               tuple(kernel), tuple(stride), kernel_threads())
         return out
     return maxpool_backward
 
@@ -140,23 +140,28 @@ def _transposed_gemm(native):
     return transposed_gemm
 
 
+# the activations the compiled convolution applies as it writes its output: the kernel's codes
+CONV_ACTIVATIONS = {None: 0, "relu": 1, "leaky_relu": 2}
+
+
 def _conv2d_forward(native):
-    def conv2d_forward(x, w, bias, geo, keep_for_input_grad):
+    def conv2d_forward(x, w, bias, geo, keep_for_input_grad, activation=None, parameter=0.0):
         x, w = numpy.ascontiguousarray(x), numpy.ascontiguousarray(w)
         out = numpy.empty((x.shape[0], w.shape[0]) + tuple(geo.out), dtype=numpy.float32)
         native(x, w, None if bias is None else numpy.ascontiguousarray(bias), out, tuple(geo.stride),
-               (geo.pads[0], geo.pads[2]), kernel_threads())
+               (geo.pads[0], geo.pads[2]), kernel_threads(), CONV_ACTIVATIONS[activation], parameter)
         return out, None  # the vjp makes the columns again, an example at a time
     return conv2d_forward
 
 
 def _conv2d_vjp(native):
-    def conv2d_vjp(g, saved, x, w, geo, input_grad, weight_grad, bias_grad):
-        g, x, w = (numpy.ascontiguousarray(a) for a in (g, x, w))
+    def conv2d_vjp(g, saved, x, w, geo, input_grad, weight_grad, bias_grad, activation=None, parameter=0.0, a=None):
+        g, x, w = (numpy.ascontiguousarray(v) for v in (g, x, w))
         gx = numpy.empty_like(x) if input_grad else None
         gw = numpy.empty_like(w) if weight_grad else None
         gb = numpy.empty(w.shape[0], dtype=numpy.float32) if bias_grad else None
-        native(g, x, w, gx, gw, gb, tuple(geo.stride), (geo.pads[0], geo.pads[2]), kernel_threads())
+        native(g, x, w, gx, gw, gb, tuple(geo.stride), (geo.pads[0], geo.pads[2]), kernel_threads(),
+               None if a is None else numpy.ascontiguousarray(a), CONV_ACTIVATIONS[activation], parameter)
         return gx, gw, gb
     return conv2d_vjp
 
@@ -239,9 +244,18 @@ def get(name: str, xp: Any, *, dtype, **facts) -> Callable:
         if kernel.cuda is not None and _float(numpy.dtype(dtype)):
             return partial(kernel.cuda, kernels_for(xp, dtype), xp)
         return partial(kernel.twin, xp)
-    if chosen in kernel.where and has_compiled(name, chosen) and kernel.applies(numpy.dtype(dtype), **facts):
+    if _compiled_applies(kernel, chosen, dtype, facts):
         return compiled(name, chosen)
     return partial(kernel.twin, xp)
+
+
+def runs_compiled(name: str, xp: Any, *, dtype, **facts) -> bool:
+    """Whether `get` gives entry `name`'s compiled CPU version now (for a plan that is made to suit it)."""
+    return _compiled_applies(TABLE[name], path(xp), dtype, facts)
+
+
+def _compiled_applies(kernel: Kernel, chosen: str, dtype, facts: dict) -> bool:
+    return chosen in kernel.where and has_compiled(kernel.name, chosen) and kernel.applies(numpy.dtype(dtype), **facts)
 
 
 def compiled(name: str, path_name: str) -> Callable:

@@ -211,6 +211,17 @@ ACTIVATIONS = {"relu": (_relu, _relu_vjp), "tanh": (_tanh, _tanh_vjp), "sigmoid"
                "leaky_relu": (_leaky_relu, _leaky_relu_vjp), "elu": (_elu, _elu_vjp)}
 
 
+# the activations whose vjp their output alone gives (a > 0 exactly where z > 0: leaky_relu with a slope >= 0),
+# which a convolution applies as it writes its output (compile/fuse.py's for_host)
+RECTIFIERS = ("relu", "leaky_relu")
+
+
+def rectifier_vjp(xp, name: str, g, a, parameter: float):
+    """The gradient of z from g, the gradient of a = name(z) for a rectifier, from a alone: the activation's
+    own vjp with a in z's place, which gives the same values (a > 0 exactly where z > 0)."""
+    return ACTIVATIONS[name][1](xp, g, a, a, parameter)
+
+
 def activation(xp, name: str, z, parameter: float):
     """Activation `name` of z, a new array."""
     return ACTIVATIONS[name][0](xp, z, parameter)
@@ -384,9 +395,11 @@ def col2im_batch_last(xp, pieces, x_shape, kernel, stride, pads):
 # ---- the convolution ------------------------------------------------------------------------------
 
 
-def conv2d_forward(xp, x, w, bias, geo, keep_for_input_grad: bool):
+def conv2d_forward(xp, x, w, bias, geo, keep_for_input_grad: bool, activation: str | None = None,
+                   parameter: float = 0.0):
     """The cross-correlation of x (N, C, H, W) with w (F, C, kh, kw), plus bias (F,) or None, by im2col and
-    GEMMs: (out (N, F, Ho, Wo), saved), saved what `conv2d_vjp` reads (the columns). geo: the windows
+    GEMMs, then `activation` (one of RECTIFIERS, with its `parameter`) where one is given: (out (N, F, Ho, Wo),
+    saved), saved what `conv2d_vjp` reads (the columns). geo: the windows
     (backend/windows.Geometry). The columns are laid out as the vjp works: batch innermost where it also
     needs the input's gradient (`keep_for_input_grad`; see `conv2d_vjp`): one GEMM and a transpose of the
     output; else one GEMM per example on (C*kh*kw, Ho*Wo) columns, which yields (N, F, Ho, Wo) directly.
@@ -402,11 +415,17 @@ def conv2d_forward(xp, x, w, bias, geo, keep_for_input_grad: bool):
         out = xp.matmul(w2, cols).reshape((n, f) + geo.out)
     if bias is not None:
         out += bias[:, None, None]
+    if activation is not None:
+        out = ACTIVATIONS[activation][0](xp, out, parameter)
     return out, (cols, keep_for_input_grad)
 
 
-def conv2d_vjp(xp, g, saved, x, w, geo, input_grad: bool, weight_grad: bool, bias_grad: bool):
-    """(dx, dW, db) of `conv2d_forward` for its output's gradient g, each None where not asked for."""
+def conv2d_vjp(xp, g, saved, x, w, geo, input_grad: bool, weight_grad: bool, bias_grad: bool,
+               activation: str | None = None, parameter: float = 0.0, a=None):
+    """(dx, dW, db) of `conv2d_forward` for its output's gradient g, each None where not asked for; with an
+    `activation`, g is the gradient of the forward's output a, carried back through the activation first."""
+    if activation is not None:
+        g = rectifier_vjp(xp, activation, g, a, parameter)
     cols, batch_last = saved
     if input_grad and not batch_last:  # the forward was told otherwise: the columns again, batch innermost
         cols = im2col(xp, pad(xp, x, geo.pads), geo, xp.empty(cols_shape(x.shape, geo, True), dtype=x.dtype),

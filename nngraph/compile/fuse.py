@@ -9,18 +9,27 @@ fused (a scan's step is left as it is: its recurrent layers have their own whole
 It also marks the ops that have device kernels of their own (softmax cross-entropy on class labels: one pass over
 the rows forward, one over the values back, where the generic op makes some ten array operations each way).
 `Program` applies `for_device` where `backend.accel` takes the CUDA path (cupy arrays; numpy arrays under
-NNGRAPH_ISA=cuda, the emulator, which is how the tests run it); numpy's plans are never changed.
+NNGRAPH_ISA=cuda, the emulator, which is how the tests run it).
+
+Where the compiled CPU convolution runs (float32 on a vector path: `for_host`) a convolution followed by its
+unit's rectifier (relu; leaky_relu with a slope >= 0) becomes one `conv2d_rectified` instruction (ops/conv.py)
+where nothing else reads the pre-activation: the compiled kernel applies the rectifier as it writes its output
+and the rectifier's vjp as its vjp reads the gradient, two passes over the largest activations of a
+convolutional net fewer each way. The pre-activation's slot is gone from such a plan; the unit's slot is as
+before.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from nngraph.backend.twins import FUSED_ACTIVATIONS
+from nngraph.backend.twins import FUSED_ACTIVATIONS, RECTIFIERS
 from nngraph.compile.interpret import outputs_of
 from nngraph.compile.plan import Instr, Plan
 from nngraph.ops.fused import FUSED_OPS
 from nngraph.ops.registry import get_op
+
+RECTIFIED = "conv2d_rectified"  # a convolution with its rectifier applied as it writes (ops/conv.py)
 
 PARAMETER_ATTRS = {"leaky_relu": ("slope", 0.01), "elu": ("alpha", 1.0)}  # ops/activations.py's defaults
 # readers of a unit whose value a method may set by hand (`Slots.given`: a VAE's posterior moments, refined):
@@ -60,6 +69,52 @@ def fuse_bias_activation(plan: Plan) -> Plan:
     return replace(plan, instrs=kept, body=body)
 
 
+def for_host(plan: Plan) -> Plan:
+    """The plan a program runs where the compiled CPU convolution does: each convolution whose pre-activation
+    only its unit's rectifier reads is one `conv2d_rectified` instruction (the same plan when there is none)."""
+    instrs = list(plan.instrs)
+    readers: dict[str, list[int]] = {}
+    for at, ins in enumerate(instrs):
+        for slot in set(ins.inputs):
+            if slot:
+                readers.setdefault(slot, []).append(at)
+    # what a method may read or seed by name: an output unit's pre-activation (a GAN's logits), a loss's slot
+    named = {plan.slot(unit + ":z") for unit in plan.outputs} | {ls.slot for ls in plan.losses}
+    by_hand = {slot for ins in instrs if ins.op.name in SET_BY_HAND for slot in ins.inputs if slot}
+    fused, removed = {}, set()
+    for at, ins in enumerate(instrs):
+        if ins.op.name != "conv2d" or isinstance(ins.output, tuple) or ins.output in named:
+            continue
+        follower = readers.get(ins.output, [])
+        if len(follower) != 1 or not _rectifies(instrs[follower[0]], ins.output) or \
+                instrs[follower[0]].output in by_hand:
+            continue
+        fused[at] = _rectified(ins, instrs[follower[0]])
+        removed.add(follower[0])
+    if not fused:
+        return plan
+    kept = [fused.get(at, ins) for at, ins in enumerate(instrs) if at not in removed]
+    body = plan.body - sum(1 for at in removed if at < plan.body)
+    return replace(plan, instrs=kept, body=body)
+
+
+def _rectifies(ins: Instr, z: str) -> bool:
+    """Whether `ins` is a rectifier of z alone whose vjp its output gives (leaky_relu's slope >= 0)."""
+    name = ins.op.name
+    if name not in RECTIFIERS or ins.inputs != (z,) or isinstance(ins.output, tuple):
+        return False
+    attr, default = PARAMETER_ATTRS.get(name, (None, 0.0))
+    return attr is None or float(ins.attrs.get(attr, default)) >= 0
+
+
+def _rectified(conv: Instr, rectifier: Instr) -> Instr:
+    name = rectifier.op.name
+    attr, default = PARAMETER_ATTRS.get(name, (None, 0.0))
+    parameter = float(rectifier.attrs.get(attr, default)) if attr else 0.0
+    return Instr(get_op(RECTIFIED), conv.inputs, rectifier.output, {**conv.attrs, "activation": name,
+                 "parameter": parameter}, conv.needs_grad)
+
+
 def _activation_reading(instrs: list[Instr], at: int, z: str) -> int | None:
     """The index of the activation that reads the slot z written at `at`, where it is one that fuses, reads
     z alone, and nothing between them writes z."""
@@ -82,12 +137,13 @@ def _fused(product: Instr, activation: Instr) -> Instr:
 
 
 def unfused(ins: Instr) -> list[Instr]:
-    """A fused instruction (`dense_activation`, `conv2d_activation`) as the two it was made of (what an ONNX
-    export writes)."""
-    z, a = ins.output
+    """A fused instruction (`dense_activation`, `conv2d_activation`, `conv2d_rectified`) as the two it was made
+    of (what an ONNX export writes); a rectified convolution's pre-activation named `UNIT:z` again."""
+    z, a = ins.output if isinstance(ins.output, tuple) else (ins.output + ":z", ins.output)
     attrs = {k: v for k, v in ins.attrs.items() if k not in ("activation", "parameter")}
     name = ins.attrs["activation"]
     attr = PARAMETER_ATTRS.get(name, (None,))[0]
-    plain = next(plain for plain, fused in FUSED_OPS.items() if fused == ins.op.name)
+    plain = "conv2d" if ins.op.name == RECTIFIED else next(
+        plain for plain, fused in FUSED_OPS.items() if fused == ins.op.name)
     return [Instr(get_op(plain), ins.inputs, z, attrs, ins.needs_grad),
             Instr(get_op(name), (z,), a, {attr: ins.attrs["parameter"]} if attr else {})]

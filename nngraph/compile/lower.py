@@ -392,7 +392,8 @@ def _at_loss_rows(b: Builder, plan: Plan, unit: str, slot: str) -> str:
 # ops that skip computing gradients when told they are not needed: op -> ((input indices, attr), ...); the
 # attr is True where any of those inputs needs one (a product's weight and bias come together)
 _PRODUCT_FLAGS = (((0,), "needs_input_grad"), ((1, 2), "needs_weight_grad"))
-GRADIENT_FLAGS = {**{op: _PRODUCT_FLAGS for op in ("dense", "conv2d", "autoregressive_dense", *FUSED_OPS.values())},
+GRADIENT_FLAGS = {**{op: _PRODUCT_FLAGS for op in ("dense", "conv2d", "conv2d_rectified", "autoregressive_dense",
+                                                   *FUSED_OPS.values())},
                   **{op: (((0,), "needs_input_grad"),) for op in ("matmul", "dense_transposed")},
                   **{op: (((1,), "needs_target_grad"),) for op in ("mse", "bce", "bce_logits", "softmax_cross_entropy")}}
 

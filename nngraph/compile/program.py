@@ -19,7 +19,7 @@ import numpy as np
 
 from nngraph.backend import Backend, accel, device_scalar, get_backend
 from nngraph.compile import interpret
-from nngraph.compile.fuse import for_device
+from nngraph.compile.fuse import for_device, for_host
 from nngraph.compile.gibbs import device_generator
 from nngraph.compile.lower import mark_gradients
 from nngraph.compile.plan import BUFFER, MASKED_INIT, PARAM, ROWS, TARGET, Plan
@@ -80,6 +80,9 @@ class Program:
         self.xp = self.backend.xp
         if accel.path(self.xp) == accel.CUDA:  # a GPU's plans: fewer, fused kernels
             train_plan, eval_plan = for_device(train_plan), for_device(eval_plan)
+        elif accel.runs_compiled("conv2d_forward", self.xp, dtype=self.backend.dtype):
+            # the compiled convolution's: each rectifier that alone reads a convolution applied as that writes
+            train_plan, eval_plan = for_host(train_plan), for_host(eval_plan)
         self.train_plan, self.eval_plan = train_plan, eval_plan
         init_rng = np.random.default_rng(seed)
         dtype = self.backend.dtype

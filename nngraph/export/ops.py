@@ -102,9 +102,10 @@ def flat_rows(g: OnnxGraph, slot: str) -> str:
     return g.node("Flatten", [g.value(slot)], f"{slot}:flat", axis=1)
 
 
-@exports("dense_activation", "conv2d_activation")
+@exports("dense_activation", "conv2d_activation", "conv2d_rectified")
 def _with_activation(g, ins, shape):
-    """What compile/fuse.py made of a dense layer or a convolution on the CUDA path: its two instructions again."""
+    """What compile/fuse.py made of a dense layer or a convolution (on the CUDA path; a rectified one on the
+    CPU): its two instructions again."""
     export_instrs(g, unfused(ins))
 
 

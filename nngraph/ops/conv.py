@@ -11,6 +11,12 @@ refining its posterior's moments needs no parameter's gradient).
 
 What the forward keeps for the vjp is its implementation's (the twin's columns, nothing for the compiled
 one, which makes them again). The twins' speed notes are at backend/twins.py's `conv2d_forward`.
+
+"conv2d_rectified" is conv2d with its unit's rectifier (relu, or leaky_relu with a slope >= 0) applied as
+the output is written, and the rectifier's vjp applied to the gradient as the vjp reads it: no separate
+pass over the pre-activation either way, and the pre-activation is never kept (its gradient comes from the
+output, a > 0 where z > 0). compile/fuse.py's `for_host` makes it where nothing else reads the
+pre-activation. attrs: conv2d's, `activation` and its `parameter` (leaky_relu's slope; 0 for relu).
 """
 
 from __future__ import annotations
@@ -38,21 +44,45 @@ def _conv_shape(shapes, attrs):
     return (w[0],) + _geometry(x[1:], w, attrs).out
 
 
-@register("conv2d", shape=_conv_shape, params=(1, 2))
-def conv2d(xp, inputs, attrs):
+CONV_OPS = ("conv2d", "conv2d_rectified", "conv2d_activation")  # every op whose work is a convolution's
+
+
+def _forward(xp, inputs, attrs, activation=None):
+    """(out, the vjp's ctx): the convolution, and `activation` (with attrs' parameter) where one is given."""
     x, w = inputs[0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
     geo = _geometry(x.shape[2:], w.shape, attrs)
     forward = accel.get("conv2d_forward", xp, dtype=x.dtype)
-    out, saved = forward(x, w, bias, geo, attrs.get("needs_input_grad", True))
-    return out, (geo, saved)
+    rectified = (activation, attrs["parameter"]) if activation else ()
+    out, saved = forward(x, w, bias, geo, attrs.get("needs_input_grad", True), *rectified)
+    return out, (geo, saved, out if activation else None)
+
+
+def _vjp(xp, g, ctx, inputs, attrs, activation=None):
+    (geo, saved, a), x, w = ctx, inputs[0], inputs[1]
+    with_bias = len(inputs) > 2 and inputs[2] is not None
+    weight_grad = attrs.get("needs_weight_grad", True)
+    rectified = (activation, attrs["parameter"], a) if activation else ()
+    gx, gw, gb = accel.get("conv2d_vjp", xp, dtype=g.dtype)(
+        g, saved, x, w, geo, attrs.get("needs_input_grad", True), weight_grad, with_bias and weight_grad, *rectified)
+    return (gx, gw) if len(inputs) == 2 else (gx, gw, gb)
+
+
+@register("conv2d", shape=_conv_shape, params=(1, 2))
+def conv2d(xp, inputs, attrs):
+    return _forward(xp, inputs, attrs)
 
 
 @conv2d.vjp
 def _(xp, g, ctx, inputs, attrs):
-    (geo, saved), x, w = ctx, inputs[0], inputs[1]
-    with_bias = len(inputs) > 2 and inputs[2] is not None
-    weight_grad = attrs.get("needs_weight_grad", True)
-    gx, gw, gb = accel.get("conv2d_vjp", xp, dtype=g.dtype)(
-        g, saved, x, w, geo, attrs.get("needs_input_grad", True), weight_grad, with_bias and weight_grad)
-    return (gx, gw) if len(inputs) == 2 else (gx, gw, gb)
+    return _vjp(xp, g, ctx, inputs, attrs)
+
+
+@register("conv2d_rectified", shape=_conv_shape, params=(1, 2))
+def conv2d_rectified(xp, inputs, attrs):
+    return _forward(xp, inputs, attrs, attrs["activation"])
+
+
+@conv2d_rectified.vjp
+def _(xp, g, ctx, inputs, attrs):
+    return _vjp(xp, g, ctx, inputs, attrs, attrs["activation"])

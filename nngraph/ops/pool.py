@@ -7,8 +7,9 @@ still divides by the whole window, as torch's default count_include_pad does).
 Windows may overlap (stride < kernel); the vjp then sums over every window a pixel
 belongs to. Average pooling loops over the kh * kw kernel offsets, each step a
 whole-batch elementwise op (see windows.py for why). Max pooling is an entry of
-nngraph.backend.accel: a compiled kernel (one pass forward and backward) or its
-numpy twin, which loops over the offsets the same way.
+nngraph.backend.accel: a compiled kernel (one pass forward and backward, the N * C
+images split over the kernel threads) or its numpy twin, which loops over the
+offsets the same way.
 """
 
 from __future__ import annotations

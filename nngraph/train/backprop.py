@@ -20,6 +20,7 @@ from nngraph.data.dataset import Dataset
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.memory import EVAL_ROWS
 from nngraph.graph.training import TrainConfig
+from nngraph.ops.conv import CONV_OPS
 from nngraph.train.feeding import (
     Tally,
     check_targets_fit,
@@ -73,7 +74,7 @@ class Backprop(Method):
         self.add_program(program)
         # a convolutional net's step runs its convolutions split over the kernel threads, and its BLAS on one
         # (docs/performance.md, LeNet-5); a dense net's products are the BLAS's to split
-        self.convolutional = any(ins.op.name == "conv2d" for ins in self.plan.instrs)
+        self.convolutional = any(ins.op.name in CONV_OPS for ins in self.plan.instrs)
 
     def train_step(self, batch: Dataset, rng) -> dict:
         """One update; its metrics as 0-d arrays on the device (the loop reads them later)."""

@@ -87,6 +87,75 @@ def test_any_thread_count_and_every_path_give_the_same_bits(x_shape, w_shape, at
             np.testing.assert_array_equal(a, e, err_msg=f"{key}: result {index}")
 
 
+# ---- a convolution with its rectifier (conv2d_rectified) ------------------------------------------
+
+RECTIFIERS = [{"activation": "relu", "parameter": 0.0}, {"activation": "leaky_relu", "parameter": 0.2}]
+RECTIFIED_GEOMETRIES = [*GEOMETRIES, ((3, 2, 11, 10), (4, 2, 2, 2), {"stride": 3})]  # stride > kernel
+
+
+def unfused_run(x, w, b, g, attrs):
+    """conv2d, then its rectifier as the op of its own: the output and every gradient."""
+    rectifier, conv = get_op(attrs["activation"]), get_op("conv2d")
+    plain = {k: v for k, v in attrs.items() if k not in ("activation", "parameter")}
+    option = {"slope": attrs["parameter"]} if attrs["activation"] == "leaky_relu" else {}
+    inputs = (x, w) if b is None else (x, w, b)
+    z, conv_ctx = conv.forward(np, inputs, plain)
+    a, ctx = rectifier.forward(np, (z,), option)
+    (gz,) = rectifier.vjp(np, g, ctx, (z,), option)
+    return [a, *conv.vjp(np, gz, conv_ctx, inputs, plain)]
+
+
+def rectified_run(x, w, b, g, attrs):
+    op = get_op("conv2d_rectified")
+    inputs = (x, w) if b is None else (x, w, b)
+    out, ctx = op.forward(np, inputs, attrs)
+    return [out, *op.vjp(np, g, ctx, inputs, attrs)]
+
+
+@pytest.mark.parametrize("path", WITH_GEMMS)
+@pytest.mark.parametrize("x_shape, w_shape, attrs", RECTIFIED_GEOMETRIES, ids=str)
+@pytest.mark.parametrize("rectifier", RECTIFIERS, ids=lambda r: r["activation"])
+@pytest.mark.parametrize("wanted", GRADIENTS[:2], ids=str)
+def test_the_rectified_convolution_matches_the_convolution_and_its_rectifier(path, x_shape, w_shape, attrs, rectifier,
+                                                                            wanted, monkeypatch):
+    """The compiled kernel's rectifier, in its output write and in its vjp, gives the bits of the compiled
+    convolution followed by numpy's rectifier op, and the twins' values; a pre-activation of exactly 0 (the
+    rectifier's kink: no gradient passes) included."""
+    attrs = {**attrs, **wanted, **rectifier}
+    x, w, b, g = arrays(x_shape, w_shape, attrs, bias=wanted != {"needs_input_grad": False}, seed=2)
+    w[0] = 0.0  # filter 0's pre-activation: 0 everywhere
+    if b is not None:
+        b[0] = 0.0
+    force_path(monkeypatch, path)
+    recorder = Recorder(monkeypatch)
+    got = rectified_run(x, w, b, g, attrs)
+    assert recorder.calls == {"conv2d_forward": 1, "conv2d_vjp": 1}
+    want = unfused_run(x, w, b, g, attrs)
+    assert (got[0] <= 0).any() and (got[0] > 0).any()
+    for index, (a, e) in enumerate(zip(got, want, strict=True)):
+        assert (a is None) == (e is None), index
+        if e is not None:
+            assert a.shape == e.shape and a.dtype == np.float32 and a.flags.c_contiguous, index
+            np.testing.assert_array_equal(a, e, err_msg=f"result {index}")
+    force_path(monkeypatch, accel.TWINS)
+    for index, (a, e) in enumerate(zip(got, rectified_run(x, w, b, g, attrs), strict=True)):
+        if e is not None:
+            np.testing.assert_allclose(a, e, err_msg=f"twins: result {index}", **SUMS)
+
+
+def test_the_kernels_refuse_an_activation_they_do_not_know(conv_native):
+    x, w, b, out, g = kernel_args()
+    for activation, slope in ((3, 0.0), (2, -0.5), (1, 0.5), (-1, 0.0)):
+        with pytest.raises(ValueError, match="activation must be 0"):
+            conv_native.conv2d_forward(x, w, b, out, (1, 1), (0, 0), 1, activation, slope)
+    with pytest.raises(ValueError, match="needs the output a with an activation, and only then"):
+        conv_native.conv2d_backward(g, x, w, None, np.empty_like(w), None, (1, 1), (0, 0), 1, None, 1)
+    with pytest.raises(ValueError, match="needs the output a with an activation, and only then"):
+        conv_native.conv2d_backward(g, x, w, None, np.empty_like(w), None, (1, 1), (0, 0), 1, g, 0)
+    with pytest.raises(ValueError, match="a must have shape"):
+        conv_native.conv2d_backward(g, x, w, None, np.empty_like(w), None, (1, 1), (0, 0), 1, g[:1], 1)
+
+
 @pytest.mark.parametrize("path", COMPILED)
 def test_float64_and_paths_without_gemms_keep_the_twins(path, monkeypatch):
     force_path(monkeypatch, path)

@@ -524,6 +524,62 @@ def test_maxpool_matches_the_numpy_twin(path, attrs, dtype, ties, monkeypatch):
     assert gx.shape == x.shape and out.dtype == x.dtype == gx.dtype
 
 
+# (x shape, attrs): more images (N * C) than a part's grain of 8, so that the kernels split them over threads
+SPLIT_POOLS = [
+    ((64, 6, 24, 24), {"kernel": 2}),  # LeNet's first pooling
+    ((1, 19, 9, 7), {"kernel": 2}),  # batch 1, odd sizes: the last row and column in no window
+    ((5, 3, 11, 10), {"kernel": 2, "stride": 3}),  # stride > kernel: pixels between the windows
+    ((4, 5, 9, 9), {"kernel": 3, "stride": 2, "padding": 1}),  # overlapping, padded with -inf
+    ((3, 7, 8, 13), {"kernel": [3, 2], "stride": [3, 2], "padding": [1, 1]}),  # windows apart, padded
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, attrs", SPLIT_POOLS, ids=str)
+def test_maxpool_split_over_threads_matches_the_twin(path, shape, attrs, dtype, monkeypatch):
+    """1-3 kernel threads give the same bits, and the twin's maximum, offsets (ties to the first) and
+    gradient (summed in another order where windows overlap)."""
+    from nngraph.ops import get_op
+
+    op = get_op("maxpool2d")
+    rng = np.random.default_rng(5)
+    x = np.round(2 * rng.standard_normal(shape)).astype(dtype)  # ties in most windows
+    g = rng.standard_normal(shape[:2] + op.shape([shape[1:]], attrs)[1:]).astype(dtype)
+
+    def run():
+        out, ctx = op.forward(np, (x,), attrs)
+        return out, np.asarray(ctx[0]), op.vjp(np, g, ctx, (x,), attrs)[0]
+
+    runs = []
+    for threads in (1, 2, 3):
+        previous = accel.set_kernel_threads(threads)
+        try:
+            runs.append(run())
+        finally:
+            accel.set_kernel_threads(previous)
+    for got in runs[1:]:
+        for a, b in zip(got, runs[0], strict=True):
+            np.testing.assert_array_equal(a, b)
+    force_path(monkeypatch, accel.TWINS)
+    out, argmax, gx = run()
+    np.testing.assert_array_equal(runs[0][0], out)
+    np.testing.assert_array_equal(runs[0][1], argmax)
+    np.testing.assert_allclose(runs[0][2], gx, **TOLERANCE[dtype])
+    assert runs[0][2].shape == x.shape and runs[0][2].dtype == dtype
+
+
+def test_maxpool_backward_writes_every_value_of_its_output(K):
+    """The caller's array is not zeroed first (numpy.empty): the kernel zeroes what no window's maximum is."""
+    x = np.arange(2 * 9 * 5 * 5, dtype=np.float32).reshape(2, 9, 5, 5)
+    best, argmax = np.empty((2, 9, 2, 2), np.float32), np.empty((2, 9, 2, 2), np.int32)
+    K.maxpool_forward(x, best, argmax, (2, 2), (2, 2), 2)
+    out = np.full_like(x, np.nan)
+    K.maxpool_backward(out, np.ones_like(best), argmax, (2, 2), (2, 2), 2)
+    want = np.zeros_like(x)
+    want[:, :, 1:4:2, 1:4:2] = 1  # each window's maximum is its last pixel
+    np.testing.assert_array_equal(out, want)
+
+
 def test_maxpool_kernels_reject_bad_arguments(K):
     x = np.zeros((1, 1, 4, 4), np.float32)
     best, argmax = np.zeros((1, 1, 2, 2), np.float32), np.zeros((1, 1, 2, 2), np.int32)

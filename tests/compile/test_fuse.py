@@ -1,6 +1,7 @@
 """compile/fuse.py: on the CUDA path a dense layer's bias and activation are one instruction with both outputs.
 Every slot the unfused plan fills and every gradient come out the same (float64, the CUDA kernels on their CPU
-emulator), and what a method reads or sets by hand is left alone."""
+emulator), and what a method reads or sets by hand is left alone. On the CPU, where the compiled convolution runs,
+a convolution and its rectifier are one instruction: the same bits, the pre-activation gone."""
 
 import re
 from pathlib import Path
@@ -10,9 +11,11 @@ import pytest
 
 import nngraph
 from nngraph.backend import accel
+from nngraph.backend.twins import RECTIFIERS
+from nngraph.compile import program as program_module
 from nngraph.compile.fuse import fuse_bias_activation
 from nngraph.ops.fused import FUSED_OPS
-from tests.backend.paths import force_path
+from tests.backend.paths import WITH_GEMMS, force_path
 from tests.compile.test_model_gradients import _batch
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
@@ -108,3 +111,96 @@ def test_a_program_fused_on_the_cuda_path_exports_as_the_plain_one(name, activat
         files[path] = tmp_path / f"{path}.onnx"
         export_onnx(nngraph.load(tmp_path / "m.nn"), None, run / "checkpoint.npz", files[path])
     assert files[accel.TWINS].read_bytes() == files[accel.CUDA].read_bytes()
+
+
+# ---- the CPU's plans: a convolution with its rectifier (for_host) ------------------------------------------
+
+# (spec, model, how many conv2d + rectifier pairs its float32 plans fuse where the compiled convolution runs): a
+# batchnorm between them (digits_norm) or a unit without one (digits_superres' s) is not fused
+RECTIFIED = [("digits_cnn", None, 1), ("digits_cnn_deep", None, 2), ("mnist_lenet", None, 2),
+             ("digits_superres", None, 2), ("digits_norm", None, 0)]
+
+
+def rectified_count(plan) -> int:
+    return sum(ins.op.name == "conv2d_rectified" for ins in plan.instrs)
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "digits_superres"])
+def test_a_rectified_program_exports_as_the_plain_one(name, monkeypatch, tmp_path):
+    """An export splits conv2d_rectified back into conv2d and its rectifier, the pre-activation named as the
+    plain plan names it: the same ONNX file."""
+    pytest.importorskip("onnxruntime")
+    from nngraph.export import export_onnx
+    if not WITH_GEMMS:
+        pytest.skip("no vector path on this CPU: nothing is rectified")
+    (tmp_path / "m.nn").write_text(re.sub(r"epochs \d+", "epochs 1", (SPECS / f"{name}.nn").read_text()))
+    run = tmp_path / "run"
+    nngraph.fit(nngraph.load(tmp_path / "m.nn"), out=run, quiet=True, overwrite=True)
+    files = {}
+    for path in (accel.TWINS, WITH_GEMMS[0]):
+        force_path(monkeypatch, path)
+        files[path] = tmp_path / f"{path}.onnx"
+        export_onnx(nngraph.load(tmp_path / "m.nn"), None, run / "checkpoint.npz", files[path])
+    assert files[accel.TWINS].read_bytes() == files[WITH_GEMMS[0]].read_bytes()
+
+
+@pytest.mark.parametrize("path", WITH_GEMMS)
+@pytest.mark.parametrize("name, model, expected", RECTIFIED)
+def test_rectified_plans_give_the_same_bits(name, model, expected, path, monkeypatch):
+    """float32 on a vector path: the plan made for the compiled convolution fills every slot the plain plan
+    does but the fused pre-activations, with the same bits, and gives the same gradients."""
+    checked = nngraph.load(SPECS / f"{name}.nn")
+    force_path(monkeypatch, path)
+    fused = nngraph.program(checked, model, seed=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(program_module, "for_host", lambda plan: plan)
+        plain = nngraph.program(checked, model, seed=1)
+    assert rectified_count(plain.train_plan) == 0
+    assert rectified_count(fused.train_plan) == rectified_count(fused.eval_plan) == expected
+    assert len(fused.train_plan.instrs) == len(plain.train_plan.instrs) - expected
+    inputs, target = _batch(plain, checked, np.random.default_rng(0), n=5)
+    inputs = {k: v.astype(np.float32) for k, v in inputs.items()}
+    runs = []
+    for program in (plain, fused):
+        values = program.feeds(inputs, target, rng=np.random.default_rng(1), training=True)
+        ctxs = program.run(values, training=True)
+        runs.append((dict(values), program.backward(values, ctxs)))
+    (plain_values, plain_grads), (fused_values, fused_grads) = runs
+    gone = {ins.inputs[0] for ins in plain.train_plan.instrs if ins.op.name in RECTIFIERS} - set(fused_values)
+    assert len(gone) == expected and set(fused_values) == set(plain_values) - gone
+    for slot, value in fused_values.items():
+        np.testing.assert_array_equal(value, plain_values[slot], err_msg=slot)
+    assert plain_grads.keys() == fused_grads.keys()
+    for slot, grad in plain_grads.items():
+        np.testing.assert_array_equal(fused_grads[slot], grad, err_msg=slot)
+
+
+@pytest.mark.parametrize("path, dtype", [(accel.TWINS, "float32"), ("avx2", "float64"), ("generic", "float32")])
+def test_plans_without_the_compiled_convolution_keep_their_rectifiers(path, dtype, monkeypatch):
+    if path not in (accel.TWINS, *accel.runnable()):
+        pytest.skip(f"this CPU does not run the {path} path")
+    force_path(monkeypatch, path)
+    program = nngraph.program(nngraph.load(SPECS / "mnist_lenet.nn"), dtype=dtype)
+    assert rectified_count(program.train_plan) == rectified_count(program.eval_plan) == 0
+
+
+SMALL_CNN = """model m {{
+  input  x[1, 8, 8]
+  {role} c {activation}
+  output y[10] softmax
+  x -> c conv(filters=2, kernel=3, padding=1) -> y
+}}
+"""
+
+
+@pytest.mark.parametrize("role, activation, fused", [
+    ("layer ", "relu", True), ("layer ", "leaky_relu(slope=0.5)", True),
+    ("output", "relu", False),  # an output unit's pre-activation: a method may read it by name
+    ("layer ", "leaky_relu(slope=-0.5)", False),  # a > 0 where z < 0: the vjp needs z
+])
+@pytest.mark.parametrize("path", WITH_GEMMS[:1])
+def test_only_a_pre_activation_nothing_else_may_read_is_fused(role, activation, fused, path, monkeypatch):
+    force_path(monkeypatch, path)
+    program = nngraph.program(nngraph.loads(SMALL_CNN.format(role=role, activation=activation), path="small.nn"))
+    assert [ins.op.name for ins in program.train_plan.instrs][:2] == (
+        ["conv2d_rectified", "dense"] if fused else ["conv2d", activation.split("(")[0]])

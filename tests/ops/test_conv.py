@@ -60,6 +60,24 @@ def test_conv2d_gradients_odd_geometries(xp, shapes, attrs):
     check_vjp("conv2d", (r(*shapes[0]), r(*shapes[1]), r(shapes[1][0])), attrs, xp=xp)
 
 
+@pytest.mark.parametrize("rectifier", [{"activation": "relu", "parameter": 0.0},
+                                       {"activation": "leaky_relu", "parameter": 0.1}], ids=lambda r: r["activation"])
+@pytest.mark.parametrize("shapes, attrs", [
+    (((2, 2, 5, 5), (3, 2, 3, 3)), {"padding": 1}),
+    (((1, 3, 7, 5), (4, 3, 3, 2)), {"stride": (2, 1), "padding": (1, 0)}),  # batch 1, odd, non-square
+    (((2, 1, 8, 9), (2, 1, 2, 2)), {"stride": 3}),                          # stride > kernel
+])
+def test_conv2d_rectified_gradients(xp, shapes, attrs, rectifier):
+    """conv2d_rectified (a convolution with its unit's rectifier, compile/fuse.py's for_host) against finite
+    differences in float64: the rectifier's vjp comes from the output alone."""
+    x, w, b = r(*shapes[0]), r(*shapes[1]), r(shapes[1][0])
+    check_vjp("conv2d_rectified", (x, w, b), {**attrs, **rectifier}, xp=xp)
+    out, _ = get_op("conv2d_rectified").forward(xp, tuple(map(xp.asarray, (x, w, b))), {**attrs, **rectifier})
+    plain, _ = get_op("conv2d").forward(xp, tuple(map(xp.asarray, (x, w, b))), attrs)
+    plain = host(plain)
+    numpy.testing.assert_array_equal(host(out), numpy.where(plain > 0, plain, plain * rectifier["parameter"]))
+
+
 def test_conv2d_weight_gradient_alone_matches_both(xp):
     # a data input takes the batch-first dW path, a hidden one the batch-last path
     x, w, b = (xp.asarray(a) for a in (r(3, 2, 8, 7), r(4, 2, 3, 3), r(4)))

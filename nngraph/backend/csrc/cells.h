@@ -106,7 +106,7 @@ OPTIMIZER_KERNELS(double, sqrt)
 /* ---- max pooling -------------------------------------------------------------------------------
  * Forward over an already padded (images, h, w) stack (images = N * C): each window's maximum and the
  * number i * kw + j of the offset where it was first found (ties go to the first, as argmax). Backward:
- * each window's gradient added at that offset of a zeroed (images, h, w) stack. One pass each, where the
+ * the (images, h, w) stack zeroed, then each window's gradient added at that offset. One pass each, where the
  * numpy twin makes kh * kw passes of four operations over every output (nngraph/backend/twins.py). */
 
 #define MAXPOOL_KERNELS(T)                                                                              \
@@ -138,6 +138,7 @@ OPTIMIZER_KERNELS(double, sqrt)
                                      Py_ssize_t sw, Py_ssize_t ho, Py_ssize_t wo) {                     \
         for (Py_ssize_t m = 0; m < images; m++) {                                                       \
             T *image = out + m * h * w;                                                                 \
+            memset(image, 0, h * w * sizeof(T)); /* here, where the thread's stores find it in cache */ \
             for (Py_ssize_t oh = 0; oh < ho; oh++)                                                      \
                 for (Py_ssize_t ow = 0; ow < wo; ow++) {                                                \
                     Py_ssize_t at = (m * ho + oh) * wo + ow, k = argmax[at];                            \

@@ -41,6 +41,41 @@ static inline void copy_add_run(float *dst, const float *src, Py_ssize_t count, 
     }
 }
 
+/* z (+ bias) activated as numpy's ops round it: relu maximum(z, 0) (vmax(0, z): -0 and NaN pass), leaky_relu
+ * z > 0 ? z : slope * z */
+static inline vec activate(vec z, ConvActivation act, vec slope) {
+    return act.kind == CONV_RELU ? vmax(vzero(), z) : vpositive(z, z, vmul(z, slope));
+}
+
+/* dst = the activation of src + bias (with_bias) or of src, the activation not CONV_LINEAR */
+static inline void activate_run(float *dst, const float *src, Py_ssize_t count, vec bias, int with_bias,
+                                ConvActivation act) {
+    vec add = with_bias ? bias : vzero(), slope = vset1(act.slope);
+    Py_ssize_t p = 0;
+    for (; p + LANES <= count; p += LANES) {
+        vec z = vload(src + p);
+        vstore(dst + p, activate(with_bias ? vadd(z, add) : z, act, slope));
+    }
+    if (p < count) {
+        lanes_mask tail = first_lanes(count - p);
+        vec z = vload_masked(src + p, tail);
+        vstore_masked(dst + p, tail, activate(with_bias ? vadd(z, add) : z, act, slope));
+    }
+}
+
+/* dz = da times the activation's derivative, known from a: 1 where a > 0, else the slope (0 for relu): the
+ * products numpy's g * (a > 0) and where(z > 0, g, g * slope) make, the same bits */
+static inline void activation_vjp_run(float *dz, const float *da, const float *a, Py_ssize_t count,
+                                      ConvActivation act) {
+    vec one = vset1(1.0f), slope = vset1(act.slope);
+    Py_ssize_t p = 0;
+    for (; p + LANES <= count; p += LANES) vstore(dz + p, vmul(vload(da + p), vpositive(vload(a + p), one, slope)));
+    if (p < count) {
+        lanes_mask tail = first_lanes(count - p);
+        vstore_masked(dz + p, tail, vmul(vload_masked(da + p, tail), vpositive(vload_masked(a + p, tail), one, slope)));
+    }
+}
+
 /* the columns of one example x (C, H, W), windows row by row (any stride) */
 static void im2col_example(const float *x, const ConvShape *s, float *cols) {
     Py_ssize_t p_count = s->ho * s->wo;
@@ -197,9 +232,14 @@ static void conv_forward_examples(const void *job, Py_ssize_t e0, Py_ssize_t e1)
         small_gemm(f->w, k, cols, p_count, product, p_count, s->filters, p_count, k, 0);
         for (Py_ssize_t r = 0; r < s->filters; r++) {
             vec bias = vset1(f->bias ? f->bias[r] : 0.0f);
-            for (Py_ssize_t oy = 0; oy < s->ho; oy++)
-                copy_add_run(out + (r * s->ho + oy) * s->wo, product + r * p_count + oy * l.pitch, s->wo, bias,
-                             f->bias != NULL);
+            for (Py_ssize_t oy = 0; oy < s->ho; oy++) {
+                float *run = out + (r * s->ho + oy) * s->wo;
+                const float *z = product + r * p_count + oy * l.pitch;
+                if (f->activation.kind == CONV_LINEAR)
+                    copy_add_run(run, z, s->wo, bias, f->bias != NULL);
+                else
+                    activate_run(run, z, s->wo, bias, f->bias != NULL, f->activation);
+            }
         }
     }
     free(cols);
@@ -305,9 +345,15 @@ static float row_sums(const float *row, Py_ssize_t step, Py_ssize_t blocks, Py_s
     return vsum16(total);
 }
 
-static void widen_gradient(const float *g, const ConvShape *s, Py_ssize_t pitch, float *wide) {
+/* one example's output gradient g (F, Ho, Wo) in rows `pitch` apart; with an activation, g is a's gradient
+ * and `a` the example's output: the pre-activation's gradient is written */
+static void widen_gradient(const float *g, const float *a, const ConvShape *s, ConvActivation act, Py_ssize_t pitch,
+                           float *wide) {
     for (Py_ssize_t r = 0; r < s->filters * s->ho; r++) {
-        copy_run(wide + r * pitch, g + r * s->wo, s->wo);
+        if (act.kind == CONV_LINEAR)
+            copy_run(wide + r * pitch, g + r * s->wo, s->wo);
+        else
+            activation_vjp_run(wide + r * pitch, g + r * s->wo, a + r * s->wo, s->wo, act);
         if (pitch > s->wo) memset(wide + r * pitch + s->wo, 0, (pitch - s->wo) * sizeof(float));
     }
 }
@@ -341,7 +387,8 @@ static void conv_backward_chunks(const void *job, Py_ssize_t c0, Py_ssize_t c1) 
     for (Py_ssize_t chunk = c0; chunk < c1; chunk++) {
         Py_ssize_t e0 = chunk * CONV_CHUNK, e1 = e0 + CONV_CHUNK < s->n ? e0 + CONV_CHUNK : s->n;
         for (Py_ssize_t e = e0; e < e1; e++)
-            widen_gradient(b->g + e * s->filters * s->ho * s->wo, s, l.pitch, g + (e - e0) * g_size);
+            widen_gradient(b->g + e * s->filters * s->ho * s->wo, b->a ? b->a + e * s->filters * s->ho * s->wo : NULL,
+                           s, b->activation, l.pitch, g + (e - e0) * g_size);
         for (Py_ssize_t e = e0; b->dx && e < e1; e++) { /* dcols = W^T @ g[e] */
             small_gemm(b->w_t, s->filters, g + (e - e0) * g_size, p_count, dcols, p_count, k, p_count, s->filters, 0);
             example_col2im(dcols, s, &l, padded, b->dx + e * image);

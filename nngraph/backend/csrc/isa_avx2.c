@@ -33,6 +33,13 @@ static inline vec vload_masked(const float *p, lanes_mask m) { return _mm256_mas
 static inline void vstore_masked(float *p, lanes_mask m, vec v) { _mm256_maskstore_ps(p, m, v); }
 static inline vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vec vadd(vec a, vec b) { return _mm256_add_ps(a, b); }
+static inline vec vmul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+/* a > b ? a : b, else b: b where either is NaN or both are zeros (maxps), as numpy's maximum(b, a) */
+static inline vec vmax(vec a, vec b) { return _mm256_max_ps(a, b); }
+/* yes where a > 0, else no (a NaN: no) */
+static inline vec vpositive(vec a, vec yes, vec no) {
+    return _mm256_blendv_ps(no, yes, _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
 
 /* across the lanes: (i + i+4), then (i + i+2), then (0 + 1); avx512's vsum adds i + i+8 first */
 static inline float vsum(vec v) {

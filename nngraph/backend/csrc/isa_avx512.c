@@ -33,6 +33,13 @@ static inline vec vload_masked(const float *p, lanes_mask m) { return _mm512_mas
 static inline void vstore_masked(float *p, lanes_mask m, vec v) { _mm512_mask_storeu_ps(p, m, v); }
 static inline vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vec vadd(vec a, vec b) { return _mm512_add_ps(a, b); }
+static inline vec vmul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+/* a > b ? a : b, else b: b where either is NaN or both are zeros (maxps), as numpy's maximum(b, a) */
+static inline vec vmax(vec a, vec b) { return _mm512_max_ps(a, b); }
+/* yes where a > 0, else no (a NaN: no) */
+static inline vec vpositive(vec a, vec yes, vec no) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ), no, yes);
+}
 
 /* across the lanes, by the tree avx2's vsum continues: lane i + lane i + 8 first */
 static inline float vsum(vec v) {

@@ -152,11 +152,21 @@ typedef struct {
     Py_ssize_t n, channels, height, width, filters, kh, kw, sh, sw, top, left, ho, wo;
 } ConvShape;
 
+/* the activation a convolution applies as it writes its output (and whose vjp its own vjp applies to the
+ * output's gradient first): both rectifiers are known from their output a alone, a > 0 where z > 0 */
+enum { CONV_LINEAR = 0, CONV_RELU = 1, CONV_LEAKY_RELU = 2 };
+
+typedef struct {
+    int kind;    /* CONV_LINEAR, CONV_RELU (z < 0 ? 0 : z, numpy's maximum(z, 0)) or CONV_LEAKY_RELU */
+    float slope; /* leaky_relu's, at least 0 (z > 0 ? z : slope * z); 0 for relu */
+} ConvActivation;
+
 typedef struct {
     const float *x, *w, *bias; /* x (N, C, H, W), w (F, C*kh*kw), bias (F,) or NULL */
-    float *out;                /* (N, F, Ho, Wo) */
+    float *out;                /* (N, F, Ho, Wo): the activation of the convolution */
     atomic_int *failed;        /* set where a part could not have its buffer */
     ConvShape shape;
+    ConvActivation activation;
 } ConvForward;
 
 typedef struct {
@@ -164,6 +174,8 @@ typedef struct {
     float *dx, *dw_parts, *db_parts; /* dx (N, C, H, W) or NULL; per chunk: dW (F, C*kh*kw), db (F,), or NULL */
     atomic_int *failed;
     ConvShape shape;
+    ConvActivation activation;
+    const float *a; /* with an activation: the forward's output (N, F, Ho, Wo); g is the gradient of a */
 } ConvBackward;
 
 /* the windows ox in [*first, *stop) whose column j (of kw) reads a pixel of an image `width` wide, not

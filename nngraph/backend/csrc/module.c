@@ -222,10 +222,44 @@ fail:
 }
 
 PyDoc_STRVAR(maxpool_forward_doc,
-"maxpool_forward(x, best, argmax, kernel, stride)\n\n"
+"maxpool_forward(x, best, argmax, kernel, stride, threads=1)\n\n"
 "Max pooling of an already padded x (N, C, H, W): best (N, C, Ho, Wo) receives each window's maximum,\n"
 "argmax (int32, same shape) the offset number i * kw + j where it was first found. kernel and stride\n"
-"are (rows, cols) pairs.");
+"are (rows, cols) pairs. `threads` threads each take a block of the N * C images.");
+
+/* max pooling's work split over the N * C images: each part runs the path's loop on its own block */
+typedef struct {
+    const Isa *isa;
+    int dtype;
+    const void *x;          /* forward: the padded input; backward: g */
+    void *y;                /* forward: best; backward: the padded input's gradient */
+    int32_t *argmax;
+    Py_ssize_t h, w, kh, kw, sh, sw, ho, wo;
+} PoolJob;
+
+#define POOL_GRAIN 8 /* images a part takes at least: LeNet's smallest (8 x 8) are 64 values each */
+
+static void maxpool_forward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
+    const PoolJob *j = job;
+    Py_ssize_t in = m0 * j->h * j->w, out = m0 * j->ho * j->wo;
+    if (j->dtype == F32)
+        j->isa->maxpool_forward_float((const float *)j->x + in, (float *)j->y + out, j->argmax + out, m1 - m0, j->h,
+                                      j->w, j->kh, j->kw, j->sh, j->sw, j->ho, j->wo);
+    else
+        j->isa->maxpool_forward_double((const double *)j->x + in, (double *)j->y + out, j->argmax + out, m1 - m0,
+                                       j->h, j->w, j->kh, j->kw, j->sh, j->sw, j->ho, j->wo);
+}
+
+static void maxpool_backward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
+    const PoolJob *j = job;
+    Py_ssize_t in = m0 * j->ho * j->wo, out = m0 * j->h * j->w;
+    if (j->dtype == F32)
+        j->isa->maxpool_backward_float((const float *)j->x + in, j->argmax + in, (float *)j->y + out, m1 - m0, j->h,
+                                       j->w, j->kw, j->sh, j->sw, j->ho, j->wo);
+    else
+        j->isa->maxpool_backward_double((const double *)j->x + in, j->argmax + in, (double *)j->y + out, m1 - m0,
+                                        j->h, j->w, j->kw, j->sh, j->sw, j->ho, j->wo);
+}
 
 static int take_indices(Arg *arg, PyObject *obj, int writable, Py_ssize_t count) {
     arg->held = 0;
@@ -275,34 +309,35 @@ static PyObject *py_maxpool_forward(PyObject *self, PyObject *args) {
     const Isa *isa = path_of(self);
     PyObject *x, *best, *argmax;
     Py_ssize_t kh, kw, sh, sw, shape[8];
-    if (!PyArg_ParseTuple(args, "OOO(nn)(nn):maxpool_forward", &x, &best, &argmax, &kh, &kw, &sh, &sw)) return NULL;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOO(nn)(nn)|i:maxpool_forward", &x, &best, &argmax, &kh, &kw, &sh, &sw, &threads))
+        return NULL;
     Arg a[3];
     memset(a, 0, sizeof a);
     int dtype = 0;
     if (pool_arrays(a, x, best, 0, &dtype, shape) < 0 || !window_fits(shape, kh, kw, sh, sw) ||
         take_indices(&a[2], argmax, 1, shape[4] * shape[5] * shape[6] * shape[7]) < 0)
         return finish(a, 3, 0);
+    PoolJob job = {isa, dtype, a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[2], shape[3], kh, kw, sh, sw,
+                   shape[6], shape[7]};
     Py_BEGIN_ALLOW_THREADS
-    if (dtype == F32)
-        isa->maxpool_forward_float(a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[0] * shape[1], shape[2], shape[3],
-                              kh, kw, sh, sw, shape[6], shape[7]);
-    else
-        isa->maxpool_forward_double(a[0].view.buf, a[1].view.buf, a[2].view.buf, shape[0] * shape[1], shape[2], shape[3],
-                               kh, kw, sh, sw, shape[6], shape[7]);
+    run_parts(maxpool_forward_images, &job, shape[0] * shape[1], POOL_GRAIN, thread_count(threads));
     Py_END_ALLOW_THREADS
     return finish(a, 3, 1);
 }
 
 PyDoc_STRVAR(maxpool_backward_doc,
-"maxpool_backward(out, g, argmax, kernel, stride)\n\n"
-"The vjp of maxpool_forward: each window's gradient g (N, C, Ho, Wo) added at its argmax offset of out\n"
-"(N, C, H, W), the padded input's gradient, which the caller zeroes.");
+"maxpool_backward(out, g, argmax, kernel, stride, threads=1)\n\n"
+"The vjp of maxpool_forward: out (N, C, H, W), the padded input's gradient, written whole: zeros, and each\n"
+"window's gradient g (N, C, Ho, Wo) added at its argmax offset. `threads` as maxpool_forward's.");
 
 static PyObject *py_maxpool_backward(PyObject *self, PyObject *args) {
     const Isa *isa = path_of(self);
     PyObject *out, *g, *argmax;
     Py_ssize_t kh, kw, sh, sw, shape[8];
-    if (!PyArg_ParseTuple(args, "OOO(nn)(nn):maxpool_backward", &out, &g, &argmax, &kh, &kw, &sh, &sw)) return NULL;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "OOO(nn)(nn)|i:maxpool_backward", &out, &g, &argmax, &kh, &kw, &sh, &sw, &threads))
+        return NULL;
     Arg a[3];
     memset(a, 0, sizeof a);
     int dtype = 0;
@@ -316,13 +351,10 @@ static PyObject *py_maxpool_backward(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "argmax holds an offset outside the window");
             return finish(a, 3, 0);
         }
+    PoolJob job = {isa, dtype, a[1].view.buf, a[0].view.buf, (int32_t *)where, shape[2], shape[3], kh, kw, sh, sw,
+                   shape[6], shape[7]};
     Py_BEGIN_ALLOW_THREADS
-    if (dtype == F32)
-        isa->maxpool_backward_float(a[1].view.buf, where, a[0].view.buf, shape[0] * shape[1], shape[2], shape[3], kw, sh,
-                               sw, shape[6], shape[7]);
-    else
-        isa->maxpool_backward_double(a[1].view.buf, where, a[0].view.buf, shape[0] * shape[1], shape[2], shape[3], kw, sh,
-                                sw, shape[6], shape[7]);
+    run_parts(maxpool_backward_images, &job, shape[0] * shape[1], POOL_GRAIN, thread_count(threads));
     Py_END_ALLOW_THREADS
     return finish(a, 3, 1);
 }
