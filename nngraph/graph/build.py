@@ -47,6 +47,7 @@ def _add_cell_recurrence(graph, errors: Collector) -> None:
 
 
 def _add_units(graph, flat: Flat, errors: Collector) -> None:
+    added = []  # the declarations the graph holds: a second one of a name is refused, not read as the first
     for unit in flat.units:
         if unit.name in graph:
             first = graph.nodes[unit.name]["unit"].span
@@ -56,11 +57,12 @@ def _add_units(graph, flat: Flat, errors: Collector) -> None:
         try:
             spec = unit_spec(unit, flat.env.get(unit.name, {}))
             graph.add_node(unit.name, unit=dataclasses.replace(spec, repeat=_copied_by(unit.name, flat)))
+            added.append(unit)
         except NngraphError as e:
             errors.add(e)
-    for unit in flat.units:
-        spec = graph.nodes[unit.name]["unit"] if unit.name in graph else None
-        if spec is not None and spec.role == "sample":
+    for unit in added:
+        spec = graph.nodes[unit.name]["unit"]
+        if spec.role == "sample":
             _add_sample_edges(graph, spec, unit, errors)
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from nngraph.errors import ShapeError, ValidationError, did_you_mean
 from nngraph.graph.autoregressive import check_ordered_decoder
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.vocabulary import OPTIMIZERS
-from nngraph.spec.options import Choice, Option, choose
+from nngraph.graph.work import BACKWARD_PASSES, Factor, StepWork, pass_flops, require_step_work
+from nngraph.spec.options import Choice, Option, choose, completed
 
 if TYPE_CHECKING:
     from nngraph.graph.training import TrainConfig
@@ -36,6 +37,7 @@ class MethodSpec:
     couplings: bool = False  # keeps its parameters as a Boltzmann machine's couplings (graph/memory.py)
     example: str = ""  # a complete call, for hints
     environment: bool = False  # learns from an `env` (reinforcement learning), not from `data`
+    work: Callable | None = None  # `work(config)`: (one training step's StepWork, the options multiplying it)
 
 
 def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
@@ -47,6 +49,87 @@ def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
     for check in METHODS[config.method.name].fits:
         check(config, models)
     _minibatch_std_in_a_discriminator(config, models)
+    _check_step_work(config, models)
+
+
+def _check_step_work(config: TrainConfig, models) -> None:
+    """One training step's work within graph/work.py's WORK_LIMIT, refused at the option that made it large:
+    options that multiply each other (ppo's rollout x copies x epochs / minibatch, a VAE's samples x batch,
+    persistent chains x Gibbs steps) each passed its own range and made one step of hours together."""
+    work = METHODS[config.method.name].work
+    trained = [models[name] for name in config.models if name in models]
+    if work is None or not trained:
+        return
+    method = config.method  # one made in Python (the API, tests) may name only some options
+    full = Choice(method.name, completed(method, METHODS, "method"), method.span, method.spans)
+    step, factors = work(replace(config, method=full))
+    require_step_work(step, pass_flops(trained), factors, _span(config))
+
+
+def _option(config: TrainConfig, name: str, inverse: bool = False) -> Factor:
+    """A method option as a factor of one step's work."""
+    return Factor(name, config.method.options[name], METHODS[config.method.name].options[name].default,
+                  config.method.span_of(name), name in config.method.spans, inverse)
+
+
+def _batch(config: TrainConfig) -> Factor:
+    from nngraph.graph.training import TrainConfig as Defaults
+
+    return Factor("batch", config.batch, Defaults.batch, config.spans.get("batch"), "batch" in config.spans)
+
+
+def _copies(config: TrainConfig) -> Factor:
+    env = config.env
+    return Factor("n", env.copies, 1, env.span_of("n"), "n" in env.spans)
+
+
+def _rollout_work(config: TrainConfig):
+    """ppo, a2c, reinforce: a rollout of every copy, then `epochs` passes over it in minibatches (one step on
+    the whole of it for a2c and reinforce)."""
+    options = config.method.options
+    rows = options["rollout"] * config.env.copies
+    epochs, minibatch = options.get("epochs", 1), options.get("minibatch") or rows
+    step = StepWork(rows=rows * (1 + BACKWARD_PASSES * epochs), calls=options["rollout"],
+                    gradient_steps=epochs * math.ceil(rows / minibatch), env_steps=rows)
+    factors = [_option(config, "rollout"), _copies(config)]
+    if "epochs" in options:
+        factors += [_option(config, "epochs"), _option(config, "minibatch", inverse=True)]
+    return step, factors
+
+
+DQN_RECORD_STEPS = 1000  # dqn's iteration (one record, one training step) spans this many environment steps at least
+
+
+def _dqn_work(config: TrainConfig):
+    """dqn: an iteration of `train_every` vector steps (as many times as make DQN_RECORD_STEPS), each cycle
+    followed by `gradient_steps` steps on minibatches (online and target networks on the next observations)."""
+    options, copies = config.method.options, config.env.copies
+    cycles = max(1, math.ceil(DQN_RECORD_STEPS / (options["train_every"] * copies)))
+    vector_steps, gradient_steps = cycles * options["train_every"], cycles * options["gradient_steps"]
+    rows = vector_steps * copies + gradient_steps * options["minibatch"] * (BACKWARD_PASSES + 2)
+    step = StepWork(rows=rows, calls=vector_steps + 2 * gradient_steps, gradient_steps=gradient_steps,
+                    env_steps=vector_steps * copies)
+    return step, [_option(config, "train_every"), _copies(config), _option(config, "gradient_steps"),
+                  _option(config, "minibatch")]
+
+
+def _vae_work(config: TrainConfig):
+    """vae: each example of the batch repeated `samples` times, forward and backward."""
+    samples = config.method.options["samples"]
+    return (StepWork(rows=config.batch * samples * BACKWARD_PASSES, gradient_steps=1),
+            [_option(config, "samples"), _batch(config)])
+
+
+def _sweeps_work(config: TrainConfig):
+    """cd, pcd, dbn's pretraining, boltzmann: Gibbs sweeps (k, or the anneal's and `sweeps`) over the batch
+    (the positive phase) and over the persistent chains, or the batch again (the negative phase)."""
+    options = config.method.options
+    name = "k" if "k" in options else "sweeps"
+    sweeps = options[name] + sum(pair[1] for pair in options.get("anneal") or ())
+    chains = options.get("chains") or config.batch
+    step = StepWork(rows=sweeps * (config.batch + chains) * 2, calls=2 * sweeps, gradient_steps=1)
+    factors = [_option(config, name), _batch(config)]
+    return step, factors + ([_option(config, "chains")] if "chains" in options else [])
 
 
 def _minibatch_std_in_a_discriminator(config: TrainConfig, models) -> None:
@@ -406,9 +489,10 @@ _RL_POLICY = (_environment, _policy_fits)
 
 METHODS = {spec.name: spec for spec in (
     MethodSpec("backprop", {}, (_backprop, _check_loss_units, _check_data_terms), "nngraph.train.backprop"),
-    MethodSpec("cd", {"k": _K}, (_rbm, _check_loss_units), "nngraph.train.rbm", couplings=True),
+    MethodSpec("cd", {"k": _K}, (_rbm, _check_loss_units), "nngraph.train.rbm", couplings=True,
+               work=_sweeps_work),
     MethodSpec("pcd", {"k": _K, "chains": Option("int", 100, minimum=1)}, (_rbm, _check_loss_units),
-               "nngraph.train.rbm", couplings=True),
+               "nngraph.train.rbm", couplings=True, work=_sweeps_work),
     MethodSpec("boltzmann", {
         "anneal": Option("list", None, then=_anneal),  # None: sample at temperature 1
         "sweeps": Option("int", 10, minimum=1, maximum=MAX_REPEATS),
@@ -416,16 +500,16 @@ METHODS = {spec.name: spec for spec in (
         "mean_field": Option("bool", False),
         "noisy_clamp": Option("float", 0.0, minimum=0, maximum=0.5),
         "chains": Option("int", 0, minimum=0),  # > 0: persistent negative chains
-    }, (_boltzmann, _check_loss_units), "nngraph.train.boltzmann", couplings=True),
+    }, (_boltzmann, _check_loss_units), "nngraph.train.boltzmann", couplings=True, work=_sweeps_work),
     # a deep belief net: the stack's layers pretrained greedily as RBMs (CD-k, or PCD with `chains` > 0) for
     # `pretrain` epochs each, by `pretrain_optimizer`; then backprop fine-tunes the same weights (train/dbn.py)
     MethodSpec("dbn", {"k": _K, "chains": Option("int", 0, minimum=0), "pretrain": Option("int", 10, minimum=0),
                        "pretrain_optimizer": _OWN_OPTIMIZER,
                        "labels": Option("bool", False)},  # the top RBM also sees the output's classes
                (_backprop, _check_loss_units, _check_data_terms, _dbn), "nngraph.train.dbn",
-               example="method dbn(pretrain=10, pretrain_optimizer=sgd(lr=0.1, momentum=0.5))"),
+               example="method dbn(pretrain=10, pretrain_optimizer=sgd(lr=0.1, momentum=0.5))", work=_sweeps_work),
     MethodSpec("vae", {"samples": Option("int", 1, minimum=1), "warmup": Option("int", 0, minimum=0)},
-               (_vae, _check_loss_units), "nngraph.train.vae"),
+               (_vae, _check_loss_units), "nngraph.train.vae", work=_vae_work),
     # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)
     MethodSpec("gan", {"generator": Option("name"), "discriminator": Option("name"),
                        "k": Option("int", 1, minimum=1, maximum=MAX_REPEATS), "pack": Option("int", 1, minimum=1),
@@ -438,12 +522,12 @@ METHODS = {spec.name: spec for spec in (
                        "minibatch": Option("int", 64, minimum=1), "epochs": Option("int", 10, minimum=1),
                        "clip": Option("float", 0.2, above=0), "value_clip": Option("float", None, above=0),
                        "gae": Option("float", 0.95, minimum=0, maximum=1)},
-               _RL_POLICY, "nngraph.train.ppo", environment=True),
+               _RL_POLICY, "nngraph.train.ppo", environment=True, work=_rollout_work),
     MethodSpec("a2c", {**_ACTOR_CRITIC, "rollout": Option("int", 5, minimum=1),
                        "gae": Option("float", 1.0, minimum=0, maximum=1)},
-               _RL_POLICY, "nngraph.train.ppo", environment=True),
+               _RL_POLICY, "nngraph.train.ppo", environment=True, work=_rollout_work),
     MethodSpec("reinforce", {**_ACTOR_CRITIC, "rollout": Option("int", 1000, minimum=1)},
-               _RL_POLICY, "nngraph.train.ppo", environment=True),
+               _RL_POLICY, "nngraph.train.ppo", environment=True, work=_rollout_work),
     MethodSpec("dqn", {"q": Option("name"), "buffer": Option("int", 100_000, minimum=1),
                        "start": Option("int", 100, minimum=0), "minibatch": Option("int", 32, minimum=1),
                        "train_every": Option("int", 4, minimum=1), "gradient_steps": Option("int", 1, minimum=1),
@@ -451,5 +535,5 @@ METHODS = {spec.name: spec for spec in (
                        "explore": Option("float", 0.1, minimum=0, maximum=1),
                        "eps_start": Option("float", 1.0, minimum=0, maximum=1),
                        "eps_end": Option("float", 0.05, minimum=0, maximum=1), "double": Option("bool", True)},
-               (_environment, _q_fits), "nngraph.train.dqn", environment=True),
+               (_environment, _q_fits), "nngraph.train.dqn", environment=True, work=_dqn_work),
 )}
