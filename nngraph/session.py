@@ -181,6 +181,8 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     session = prepare(checked, train_name, backend, dtype)
     config, splits, method = session.config, session.splits, session.method
     check_data_parallel(config, method, splits and splits.train)  # before the run folder is made
+    if splits is not None:
+        method.check_step_work(splits.train, config.data.value.span if config.data else None)
     check_augment(config, splits and splits.train)
     # only rank 0 makes and writes the run folder and logs; the others read the checkpoint they resume from
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,

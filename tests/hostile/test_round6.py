@@ -157,3 +157,33 @@ def test_an_optimizer_state_that_overflowed_is_reported_not_written(tmp_path):
     assert run_nngraph("train", "s.nn", "--out", "ok", "-q", cwd=tmp_path).code == 0
     with np.load(tmp_path / "ok" / "checkpoint.npz") as saved:
         assert all(np.isfinite(saved[k]).all() for k in saved.files if saved[k].dtype.kind == "f")
+
+
+ELMAN = """model m {
+  input x[1] sequence
+  layer h[32] tanh
+  output y[1] identity
+  x -> h
+  h -> h delay 1
+  h -> y
+}
+train { model m; data DATA; loss mse(y); optimizer adam(lr=1e-2); batch 16; epochs 1 }
+"""
+
+
+@pytest.mark.parametrize("data, bptt, marker, fragments", [
+    # bptt 1 on 10^6 steps: one step of 10^6 gradient steps (the memory estimate counts one window)
+    ("sine(n=2, length=1000000)", "\nbptt 1", "bptt 1", ("(bptt=1 x sequence length=1,000,000 x batch=2) makes "
+                                                          "6,000,000 example passes, 1,000,000 gradient steps",
+                                                          "hint: raise bptt")),
+    ("sine(n=4, length=3000000)", "", "sine(", ("(sequence length=3,000,000 x batch=4)",
+                                                "hint: lower sequence length")),
+])
+def test_a_recurrent_step_beyond_the_work_bound_is_refused_when_the_data_is_known(tmp_path, data, bptt, marker,
+                                                                                   fragments):
+    text = ELMAN.replace("DATA", data).replace("epochs 1 }", f"epochs 1 {bptt}\n}}")
+    number, line = next((i, t) for i, t in enumerate(text.splitlines(), 1) if marker in t)
+    write(tmp_path, "s.nn", text)
+    run = run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path)
+    assert_refused(run, f"s.nn:{number}:{line.index(marker) + 1}: error: one training step ", *fragments, seconds=15)
+    assert not (tmp_path / "run").exists()
