@@ -187,3 +187,18 @@ def test_a_recurrent_step_beyond_the_work_bound_is_refused_when_the_data_is_know
     run = run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path)
     assert_refused(run, f"s.nn:{number}:{line.index(marker) + 1}: error: one training step ", *fragments, seconds=15)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["viz", "sample"])
+def test_an_output_that_is_the_current_folder_is_refused_as_a_folder(tmp_path, command):
+    # `-o .`: 'internal error: ValueError: PosixPath('.') has an empty name' (exit 70) while suggesting a name
+    write(tmp_path, "s.nn", "model r { visible v[4] bernoulli; hidden h[2] bernoulli; v <-> h }\n"
+                            "train { model r; data bars(size=2); method cd(k=1); batch 4; epochs 1 }\n")
+    args = ("viz", "s.nn", "-o", ".") if command == "viz" else ("sample", "s.nn", "--checkpoint", "r/checkpoint.npz",
+                                                                 "-o", ".")
+    if command == "sample":
+        assert run_nngraph("train", "s.nn", "--out", "r", "-q", cwd=tmp_path).code == 0
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert_refused(run_nngraph(*args, cwd=tmp_path), "error: cannot write .: it is a folder",
+                   "hint: give the name of a file to write", seconds=10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
