@@ -167,6 +167,7 @@ def _apply_attr(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
     name = attr.name
     if isinstance(attr, ast.Call) and name in V.ACTIVATIONS:
         options = bind_options(attr, V.ACTIVATIONS[name], "activation", env)
+        _expect_numbers(attr, options, V.ACTIVATIONS[name])
         _set_once(fields, "activation", name, attr.span, unit)
         fields["activation_args"] = tuple(sorted(options.items()))
     elif name in V.NORMS and isinstance(attr, (ast.Call, ast.Flag)):
@@ -179,6 +180,16 @@ def _apply_attr(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
         _apply_setting(fields, attr, literal(attr.value, env))
     else:
         raise ValidationError(f"unknown unit attribute '{name}'", attr.span, did_you_mean(name, UNIT_WORDS))
+
+
+def _expect_numbers(call: ast.Call, options: dict, defaults: dict) -> None:
+    """An activation's options are numbers, each refused at its argument: `leaky_relu(slope=inf)` (a name, as
+    is `nan`), `slope="x"` or `slope=[1, 2]` passed check and reached numpy's multiply ('UFuncTypeError', exit
+    70), and `slope=true` trained with a slope of 1."""
+    written = {**dict(zip(defaults, call.args)), **{kw.name: kw.value for kw in call.kwargs}}
+    for key, value in options.items():
+        node = written.get(key)
+        expect_number(value, node.span if node is not None else call.span, f"{call.name} {key}")
 
 
 def _apply_norm(fields: dict, attr, env: dict, unit: ast.Unit) -> None:

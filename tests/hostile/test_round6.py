@@ -202,3 +202,19 @@ def test_an_output_that_is_the_current_folder_is_refused_as_a_folder(tmp_path, c
     assert_refused(run_nngraph(*args, cwd=tmp_path), "error: cannot write .: it is a folder",
                    "hint: give the name of a file to write", seconds=10)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("activation, value, shown", [("leaky_relu(slope=inf)", "inf", "'inf'"),
+                                                      ("elu(alpha=nan)", "nan", "'nan'"),
+                                                      ('leaky_relu(slope="x")', '"x"', "'x'"),
+                                                      ("leaky_relu([1, 2])", "[1, 2]", "[1, 2]"),
+                                                      ("leaky_relu(slope=true)", "true", "True")])
+def test_an_activation_option_that_is_no_number_is_refused_at_it(tmp_path, activation, value, shown):
+    # passed check; train was 'internal error: UFuncTypeError: ufunc 'multiply' did not contain a loop...' (exit
+    # 70), or for [1, 2] a broadcast ValueError; slope=true trained with a slope of 1
+    line = f"model m {{ input x[2]; layer h[4] {activation}; output y[1] sigmoid; x -> h -> y }}\n"
+    write(tmp_path, "s.nn", line + "train { model m; data xor; loss bce(y); epochs 1 }\n")
+    name, option = activation.split("(")[0], "slope" if "leaky" in activation else "alpha"
+    for command in ("check", "train"):
+        assert_refused(run_nngraph(command, "s.nn", cwd=tmp_path),
+                       f"s.nn:1:{line.index(value) + 1}: error: {name} {option}: expected a number, got {shown}")
