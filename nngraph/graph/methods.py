@@ -274,6 +274,10 @@ def _gan(config: TrainConfig, models) -> None:
         raise ValidationError("a gan's generator needs one output and its discriminator one input",
                               _span(config))
     pack = opts["pack"]
+    if pack > config.batch:  # no whole pack of real examples in a batch: 'cannot reshape array of size 0' (exit 70)
+        raise ValidationError(f"gan: pack={pack} examples judged together, more than the batch of {config.batch} "
+                              "holds", config.method.span_of("pack"), f"make `batch` a multiple of {pack}, or pack "
+                              "fewer")
     got, want = gen.shapes.get(gen_out[0].name), disc.shapes.get(disc_in[0].name)
     if got and want and (got != want if pack == 1 else math.prod(want) != pack * math.prod(got)):
         packed = f" ({pack} packed: {pack * math.prod(got)} values)" if pack > 1 else ""

@@ -218,3 +218,33 @@ def test_an_activation_option_that_is_no_number_is_refused_at_it(tmp_path, activ
     for command in ("check", "train"):
         assert_refused(run_nngraph(command, "s.nn", cwd=tmp_path),
                        f"s.nn:1:{line.index(value) + 1}: error: {name} {option}: expected a number, got {shown}")
+
+
+PACKED_GAN = """model g { noise z[2] normal; layer h[8] relu; output p[2] identity; z -> h -> p }
+model d { input p[16]; layer h[8] tanh; output real[1] sigmoid; p -> h -> real }
+train { data ring(n=200); method gan(generator=g, discriminator=d, pack=8); SETTINGS; epochs 1 }
+"""
+
+
+@pytest.mark.parametrize("settings, marker, fragment", [
+    ("batch 4", "8)", "gan: pack=8 examples judged together, more than the batch of 4 holds"),
+    ("batch 14; validation 0.02", "validation 0.02", "the validation split holds 4 examples, fewer than the 8"),
+    ("batch 49", "batch 49", "the training split's last batch holds 4 examples, fewer than the 8"),
+])
+def test_a_pack_larger_than_a_batch_or_a_split_is_refused(tmp_path, settings, marker, fragment):
+    # 'internal error: ValueError: cannot reshape array of size 0 into shape (0,newaxis)' (exit 70): no whole pack
+    text = PACKED_GAN.replace("SETTINGS", settings)
+    line = text.splitlines()[2]
+    write(tmp_path, "s.nn", text)
+    assert_refused(run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path),
+                   f"s.nn:3:{line.index(marker) + 1}: error: {fragment}", seconds=10)
+    assert not (tmp_path / "run").exists()
+
+
+def test_eval_data_smaller_than_a_pack_is_refused_at_the_data(tmp_path):
+    write(tmp_path, "s.nn", PACKED_GAN.replace("SETTINGS", "batch 8"))
+    assert run_nngraph("train", "s.nn", "--out", "run", "-q", cwd=tmp_path).code == 0
+    run = run_nngraph("eval", "s.nn", "--checkpoint", "run/checkpoint.npz", "--data", "ring(n=5)", cwd=tmp_path)
+    assert_refused(run, "error: --data holds 5 examples, fewer than the 8 the discriminator judges together", seconds=10)
+    run = run_nngraph("eval", "s.nn", "--checkpoint", "run/checkpoint.npz", "--data", "ring(n=16)", cwd=tmp_path)
+    assert run.code == 0, run.output
