@@ -248,3 +248,12 @@ def test_eval_data_smaller_than_a_pack_is_refused_at_the_data(tmp_path):
     assert_refused(run, "error: --data holds 5 examples, fewer than the 8 the discriminator judges together", seconds=10)
     run = run_nngraph("eval", "s.nn", "--checkpoint", "run/checkpoint.npz", "--data", "ring(n=16)", cwd=tmp_path)
     assert run.code == 0, run.output
+
+
+@pytest.mark.parametrize("output", ["/dev/full", "noext", "out.txt"])
+def test_convert_to_a_name_of_no_spec_surface_names_the_output_without_a_position(tmp_path, output):
+    # was '/dev/full:1:1: error: /dev/full: unknown spec suffix' at a line of a file nobody wrote
+    write(tmp_path, "s.nn", "model m { input x[2]; output y[1]; x -> y }\n")
+    run = run_nngraph("convert", "s.nn", "-o", output, cwd=tmp_path)
+    assert_refused(run, f"error: cannot write {output}: a spec's name ends in .nn, .yaml, .yml", "hint: e.g. -o s.yaml")
+    assert ":1:1:" not in run.output
