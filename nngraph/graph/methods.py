@@ -428,6 +428,22 @@ def _policy_fits(config: TrainConfig, models) -> None:
                          (policy or model).span, f"e.g. `output pi{list(want)} {activation}`")
     _check_critic(model, config, critic, policy)
     _check_log_std_unit(model, config, space, policy, critic)
+    _check_log_std(config, space)
+
+
+def _check_log_std(config: TrainConfig, space) -> None:
+    """A Gaussian policy's `log_std`: its variance exp(2 log_std) within the run's float type (`log_std=1e30`, or
+    700 in float32, trained into 'training diverged: pg_loss is nan in update 1', whose hint blamed the
+    learning rate)."""
+    from nngraph.spec.values import FLOAT_MAX
+
+    value = config.method.options.get("log_std", 0.0)
+    dtype = "float64" if config.dtype == "float64" else "float32"
+    bound = math.log(FLOAT_MAX[dtype]) / 2
+    if not space.discrete and abs(value) > bound:
+        raise ValidationError(f"log_std={value:g}: the policy's variance exp(2 log_std) is beyond {dtype}'s range "
+                              f"(|log_std| at most {bound:.1f})", config.method.span_of("log_std"),
+                              "a Gaussian policy's log standard deviation starts near 0 (stable-baselines3's: 0)")
 
 
 def _check_critic(model: ModelGraph, config: TrainConfig, critic, policy) -> None:

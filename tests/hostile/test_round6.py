@@ -257,3 +257,18 @@ def test_convert_to_a_name_of_no_spec_surface_names_the_output_without_a_positio
     run = run_nngraph("convert", "s.nn", "-o", output, cwd=tmp_path)
     assert_refused(run, f"error: cannot write {output}: a spec's name ends in .nn, .yaml, .yml", "hint: e.g. -o s.yaml")
     assert ":1:1:" not in run.output
+
+
+@pytest.mark.parametrize("value, dtype, bound", [("1e30", "", "float32's range (|log_std| at most 44.4)"),
+                                                 ("-1e30", "", "float32's range (|log_std| at most 44.4)"),
+                                                 ("700", "", "float32's range"),
+                                                 ("710", "; dtype float64", "float64's range (|log_std| at most 354.9)")])
+def test_a_gaussian_policys_log_std_whose_variance_overflows_is_refused_at_it(tmp_path, value, dtype, bound):
+    # trained into 'training diverged: pg_loss is nan in update 1', whose hint said to lower the learning rate
+    pytest.importorskip("gymnasium")
+    line = f"train {{ model m; env mountaincar_continuous(n=2); method ppo(rollout=16, log_std={value}); steps 64{dtype} }}\n"
+    write(tmp_path, "s.nn", "model m { input obs[2]; layer h[8] tanh; output pi[1]; output v[1]; obs -> h -> pi; "
+                            "h -> v }\n" + line)
+    assert_refused(run_nngraph("check", "s.nn", cwd=tmp_path),
+                   f"s.nn:2:{line.index('log_std=') + 9}: error: log_std=", "the policy's variance exp(2 log_std) is "
+                   f"beyond {bound}")
