@@ -61,7 +61,14 @@ def recorded_run(checkpoint: str | os.PathLike) -> tuple[str | None, list[str]]:
 
 
 def data_option(text: str) -> ast.Value:
-    """A data set given on the command line (`digits(scale=standard)`), positioned in `<--data>`."""
+    """A data set given on the command line (`digits(scale=standard)`), positioned in `<--data>`. A bare file
+    name with a data suffix (`--data new.csv`) is that file, as if quoted (`--data '"new.csv"'`)."""
+    from nngraph.data.loading import SUFFIX_LOADERS
+
+    name = text.strip()
+    bare = not any(c in name for c in '"\\()')
+    if bare and os.path.splitext(name)[1].lower() in SUFFIX_LOADERS:
+        text = f'"{name}"'
     return parse_fragment(text, "value_only", DATA_PATH)
 
 

@@ -356,13 +356,15 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
         return {name: _final_evaluation(session.method, part, extra) for name, part in splits.items()
                 if part is not None and len(part)}
     from nngraph.data import load_dataset
+    from nngraph.data.loading import read_as_trained
 
     trained = restore_trained(checked, train_name, checkpoint, backend)
     if extra:
         _check_vae_figures(trained.method, trained.config)
-    loaded = load_dataset(data, Path.cwd(), seed=trained.config.seed, base_is="the current folder",
-                          dtype=trained.backend.dtype, sequences=_reads_sequences(trained.method))
-    dataset = _preprocessing(trained).apply(loaded)
+    loaded = load_dataset(read_as_trained(data, trained.config.data), Path.cwd(), seed=trained.config.seed,
+                          base_is="the current folder", dtype=trained.backend.dtype,
+                          sequences=_reads_sequences(trained.method))
+    dataset = _preprocessing(trained).apply(loaded, getattr(data, "span", None))
     trained.method.check_data(dataset, getattr(data, "span", None))
     trained.method.check_targets(dataset, getattr(data, "span", None))
     _require_whole_unit(trained.method, len(dataset), "--data", getattr(data, "span", None))

@@ -35,7 +35,9 @@ posteriors, the ELBO under them, `--fill` rounds; nngraph's generators caught as
 figure is each statistic over its threshold, so it passes at 1 whatever `--tol`), boltzmann_fill (`sample
 --fill` of restricted and general machines: groups by mask, clamped sweeps, its draws handed over), gan_fill (a GAN's
 `sample --fill`: Adam on 4 noise starts per example, the best kept), sequence_fill (a next-step model's
-`sample --fill`: its predictions fed into the gaps). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
+`sample --fill`: its predictions fed into the gaps), boltzmann_sample (free-running `sample` of restricted and general
+machines), dbn_sample (a DBN's top-down `sample`, `--label`), ar_vae (an autoregressive VAE's `sample` and
+`--fill`, values drawn in order). `--dtype float32` runs nngraph in float32 (its compiled kernels) against the float64 twin;
 give it `--tol 1e-4`. Measured: docs/performance.md, "The same numbers as an independent twin".
 
 What is compared, construct by construct, and what is not: COVERAGE.md beside this file.
@@ -48,5 +50,5 @@ case of each construct. Needs torch (`pip install torch==2.13.0`); nngraph itsel
 Modules: net (a model rendered as .nn text), generate (random specs), formulas and torch_twin (the twin),
 compare (feedforward comparisons and optimizer steps), recurrent, discriminator, whole_runs (`nngraph.fit` runs
 and schedules), records (a run's splits, metrics, running figures and early stopping, from section 7), initial, stepping (a method driven step by step, the draws handed over), vae_steps, gan_steps,
-rbm_steps, boltzmann_steps, dbn_steps, augment, rl_steps, rl_rollouts, sampling, vae_inference, initial_draws, boltzmann_fill, gan_fill, sequence_fill, run (the command line).
+rbm_steps, boltzmann_steps, dbn_steps, augment, rl_steps, rl_rollouts, sampling, vae_inference, initial_draws, boltzmann_fill, gan_fill, sequence_fill, dbn_sample, ar_vae, run (the command line).
 """

@@ -5,9 +5,13 @@ first value the most significant), each group's chains starting from random bits
 on where u < 1/2, the visible part kept; gaussian units at their bias instead) with the known visible units set
 to the data, then `--steps` block-Gibbs sweeps (hidden given visible, then visible given hidden; a bernoulli unit on where its uniform draw
 is below its probability, a gaussian one its mean plus a normal draw), the known units clamped after each;
-the missing units' states of the last sweep, or with `--means` their means. Compared: the filled values."""
+the missing units' states of the last sweep, or with `--means` their means. Compared: the filled values.
+Free-running `sample` (family boltzmann_sample) is the same chains with nothing known: `--count` rows, every
+visible unit missing, written by `sample -o x.npy`; compared: the samples."""
 
 from __future__ import annotations
+
+import tempfile
 
 import numpy as np
 import torch
@@ -55,12 +59,56 @@ def compare_boltzmann_fill(rng):
     return general_fill_case(rng) if rng.random() < 0.4 else rbm_case(rng)
 
 
-def general_fill_case(rng):
+def compare_boltzmann_sample(rng):
+    """Free-running `sample`: the fill-in's chains with every visible unit missing."""
+    return general_fill_case(rng, True) if rng.random() < 0.4 else rbm_case(rng, True)
+
+
+def filled_or_sampled(machine, rng, visible, gaussian, free_running):
+    """(nngraph's fill-in, or its free-running samples (`sample -o x.npy`), missing, start, request, its
+    generators): a fill task, or for samples `count` rows with every visible unit missing."""
+    values, missing, start, request = fill_task(rng, visible, gaussian)
+    if free_running:
+        request["count"] = len(values)
+        missing, start = np.ones_like(missing), np.zeros_like(start)
+        with tempfile.TemporaryDirectory() as folder, caught_generators() as made:
+            machine.sample({**request, "output": f"{folder}/samples.npy"}, None)
+            ours = np.load(f"{folder}/samples.npy")
+    else:
+        with caught_generators() as made:
+            ours, _ = machine.fill(start.copy(), missing, request)
+    return ours, missing, start, request, made
+
+
+def what_was_drawn(free_running, request, missing):
+    """The case's words: what `sample` was asked."""
+    if free_running:
+        return f"# sample {request}\n"
+    return f"# fill {request}, missing {missing.astype(int).tolist()}\n"
+
+
+def general_fill_case(rng, free_running=False):
     """A general machine (boltzmann_steps' cases: lateral links, annealing, sweep orders): chains from
     `sample`'s starting states, the known visible units set to the data and left out of the sweeps (the free
     units in index order), the annealing schedule then `--steps` sweeps at the final temperature; the states,
     or the visible means given the rest of the last state."""
-    used, text, _, options, (groups, visible), links = boltzmann_step_case(rng)
+    text, machine, twin, options = general_machine(rng)
+    ours, missing, start, request, made = filled_or_sampled(machine, rng, twin.V, twin.gaussian[: twin.V].numpy(),
+                                                            free_running)
+    theirs = twin_general_fill(twin, start, missing, request, Handed(made[0]))
+    worst = Worst()
+    drawn = "samples" if free_running else "filled values"
+    worst.note(rel_diff(ours, theirs), f"{drawn} after {request['steps']} sweeps")
+    what = "free-running sample" if free_running else "fill-in"
+    general = {f"general machine {what}, order {options['order']}" + (", means" if request["means"] else ""),
+               *(("annealed",) if options.get("anneal") else ())}
+    return general, (worst.value, text + what_was_drawn(free_running, request, missing))
+
+
+def general_machine(rng):
+    """(text, nngraph's machine, its twin, the method's options): one of boltzmann_steps' cases with random
+    couplings (lateral blocks symmetric, diagonal 0) and biases."""
+    _, text, _, options, (groups, visible), links = boltzmann_step_case(rng)
     config, machine = method_for(text)
     for name, value in machine.params.items():
         change = rng.standard_normal(value.shape)
@@ -68,12 +116,15 @@ def general_fill_case(rng):
             change = np.triu(change, 1) + np.triu(change, 1).T
         value += change
     machine.machine.sync()  # the links' mirror blocks of the coupling matrix, as an update leaves them
-    twin = BoltzmannTwin(machine, config, options, groups, visible, links)
+    return text, machine, BoltzmannTwin(machine, config, options, groups, visible, links), options
+
+
+def twin_general_fill(twin, start, missing, request, handed):
+    """The groups of rows sharing a mask, each from `sample`'s starting states with the known visible units set
+    and left out of the sweeps; the annealing schedule, then `--steps` sweeps at the final temperature; states or
+    the visible means at the final temperature, the known units kept."""
     W, b = twin.couplings()
-    values, missing, start, request = fill_task(rng, twin.V, twin.gaussian[: twin.V].numpy())
-    with caught_generators() as made:
-        ours, _ = machine.fill(start.copy(), missing, request)
-    handed, theirs = Handed(made[0]), torch.empty(values.shape)
+    theirs = torch.empty(start.shape)
     for mask, rows in masks_in_order(missing):
         known = torch.tensor([not m for m in mask])
         s = twin.starting_states(len(rows), handed, b)
@@ -87,28 +138,24 @@ def general_fill_case(rng):
             theirs[rows] = means
         else:
             theirs[rows] = s[:, : twin.V]
-    worst = Worst()
-    worst.note(rel_diff(ours, theirs), f"filled values after {request['steps']} sweeps")
-    general = {f"general machine fill-in, order {options['order']}" + (", means" if request["means"] else ""),
-               *(("annealed",) if options.get("anneal") else ())}
-    return general, (worst.value, text + f"# fill {request}, missing {missing.astype(int).tolist()}\n")
+    return theirs
 
 
-def rbm_case(rng):
+def rbm_case(rng, free_running=False):
     text, visible, hidden, gaussian = rbm_fill_case(rng)
     _, machine = method_for(text)
     for value in machine.params.values():  # couplings strong enough that the known values matter
         value += rng.standard_normal(value.shape)
     P = {k: torch.tensor(np.array(v), dtype=torch.float64) for k, v in machine.params.items()}
-    values, missing, start, request = fill_task(rng, visible, gaussian)
-    with caught_generators() as made:
-        ours, _ = machine.fill(start.copy(), missing, request)
+    ours, missing, start, request, made = filled_or_sampled(machine, rng, visible, gaussian, free_running)
     theirs = twin_fill(P, start, missing, request, gaussian, hidden, Handed(made[0]))
     worst = Worst()
-    worst.note(rel_diff(ours, theirs), f"filled values after {request['steps']} sweeps")
-    used = {"rbm fill-in, " + ("gaussian" if gaussian else "bernoulli") + (", means" if request["means"] else ""),
+    drawn = "samples" if free_running else "filled values"
+    worst.note(rel_diff(ours, theirs), f"{drawn} after {request['steps']} sweeps")
+    what = "free-running sample" if free_running else "fill-in"
+    used = {f"rbm {what}, " + ("gaussian" if gaussian else "bernoulli") + (", means" if request["means"] else ""),
             *(("several masks",) if len(np.unique(missing, axis=0)) > 1 else ())}
-    return used, (worst.value, text + f"# fill {request}, missing {missing.astype(int).tolist()}\n")
+    return used, (worst.value, text + what_was_drawn(free_running, request, missing))
 
 
 def twin_fill(P, values, missing, request, gaussian, hidden, handed):

@@ -82,6 +82,26 @@ def initial_weights():
         dbn.RBM = original
 
 
+def labelled_means(z, classes):
+    """A pair's visible means from their net input z: sigmoid, the last `classes` units softmax(z) over them."""
+    means = torch.sigmoid(z)
+    if classes:
+        means[:, -classes:] = torch.softmax(z[:, -classes:], dim=1)
+    return means
+
+
+def labelled_sample(means, handed, classes):
+    """Visible states from their means, a uniform each (on below it); the last `classes` units one class: the
+    number of cumulative probabilities below the label's first uniform (at most the last)."""
+    u = handed.take("random", means.shape)
+    bits = (u < means).double()
+    if classes:
+        first = means.shape[1] - classes
+        chosen = (torch.cumsum(means[:, first:], 1) < u[:, first:first + 1]).sum(1).clamp(max=classes - 1)
+        bits[:, first:] = torch.nn.functional.one_hot(chosen, classes).double()
+    return bits
+
+
 class PairTwin:
     """One pair as an RBM: its parameters, its optimizer and the documented `cd`/`pcd` update; the last `classes`
     visible units a softmax label when classes > 0."""
@@ -100,19 +120,10 @@ class PairTwin:
         return tuple(self.P[k].detach() for k in ("pair.weight", "visible.bias", "hidden.bias"))
 
     def visible_means(self, z):
-        means = torch.sigmoid(z)
-        if self.classes:
-            means[:, -self.classes:] = torch.softmax(z[:, -self.classes:], dim=1)
-        return means
+        return labelled_means(z, self.classes)
 
     def sample_visible(self, means, handed):
-        u = handed.take("random", means.shape)
-        bits = (u < means).double()
-        if self.classes:
-            first = means.shape[1] - self.classes
-            chosen = (torch.cumsum(means[:, first:], 1) < u[:, first:first + 1]).sum(1).clamp(max=self.classes - 1)
-            bits[:, first:] = torch.nn.functional.one_hot(chosen, self.classes).double()
-        return bits
+        return labelled_sample(means, handed, self.classes)
 
     def step(self, data, handed):
         W, b, c = self.parts()

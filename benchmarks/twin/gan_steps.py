@@ -2,16 +2,18 @@
 the data batch and as many generated examples (`d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)`), every k-th step
 then G's on fresh noise (`-log D(G(z'))` through the updated D), `pack` consecutive examples judged together,
 each model's own optimizer (penalties and clipping on each update), a schedule scaling both rates and the
-instance noise. The draws (G's noise, the instance noise) are handed to the twin in the order the
-documentation gives. Compared: each step's d_loss, g_loss, d_real and d_fake, and both models' parameters
-after the last step."""
+instance noise, and (`compare_gan_steps`) dropout, batchnorm and layernorm in either model: one pass of D over
+both halves of its batch, so that a batchnorm in D normalises them together, and every training pass moving
+its model's running statistics. The draws (G's noise and dropout masks, the instance noise, D's masks) are
+handed to the twin in the order the documentation gives. Compared: each step's d_loss, g_loss, d_real and
+d_fake, and both models' parameters and running statistics after the last step."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from .compare import Worst
+from .compare import Worst, rel_diff
 from .generate import rand_act, rand_optimizer
 from .net import Net, call
 from .stepping import (
@@ -25,13 +27,16 @@ from .stepping import (
     torch_copies,
 )
 from .torch_twin import torch_optimizer_for, twin_forward, twin_logits, twin_update
+from .vae_steps import handed_draws
 
 EPOCHS = 4
 OTHER_OPTIMIZERS = ["adam(lr=0.02, beta1=0.5)", "sgd(lr=0.05, momentum=0.5)"]
 
 
-def gan_step_case(rng):
-    """A generator and a discriminator, the method's options and the train block's lines; what they use."""
+def gan_step_case(rng, layers=False):
+    """A generator and a discriminator, the method's options and the train block's lines; what they use.
+    `layers`: the hidden layers may have dropout and a normalisation (drawn after the rest, so the cases
+    without them are those of `layers=False`)."""
     size, noise, pack = int(rng.integers(1, 4)), ["normal", "uniform"][rng.integers(2)], [1, 1, 2][rng.integers(3)]
     gen, disc = Net(), Net()
     gen.unit("z", "noise", (int(rng.integers(1, 4)),), words=[noise])
@@ -58,6 +63,13 @@ def gan_step_case(rng):
     lines, used = rand_optimizer(rng)
     schedule = ["constant", "step(every=1, gamma=0.5)"][rng.integers(2)]
     n = pack * int(rng.integers(1, 7 if group else 4))
+    if layers:
+        used |= hidden_layer_words(rng, gen, "g", n) | hidden_layer_words(rng, disc, "d", n // pack)
+        output = gen.units[-1]
+        if disc.units[1]["norm"] == "batchnorm" and output["act"] == "identity":
+            # D's batchnorm takes the batch mean out of what G's bias adds to every example: the bias's
+            # gradient would be rounding alone, which Adam scales up to steps of eps's size
+            output["words"].append("nobias")
     lines += [f"method {call('gan', options)}", f"schedule {schedule}", f"batch {n}"]
     used |= {f"noise {noise}", f"k={options['k']}", f"pack={pack}", f"schedule {schedule.split('(')[0]}",
              *(["instance_noise"] if "instance_noise" in options else []),
@@ -68,12 +80,28 @@ def gan_step_case(rng):
     return gen, disc, used, text, rng.normal(size=(n, size)), options, schedule
 
 
+def hidden_layer_words(rng, net, name, rows):
+    """Dropout and a normalisation on `net`'s hidden layer `name`, maybe; the constructs used. A pass may have
+    `rows` rows (D's halves judged apart). No normalisation whose output would not depend on the weights' size,
+    so that their gradients would be rounding that float32 and Adam magnify: a batchnorm over 2 rows or a
+    layernorm over 2 values (+-1 whatever they are), a batchnorm after one input value (each weight's sign)."""
+    unit = next(u for u in net.units if u["name"] == name)
+    inputs, width = net.units[0]["shape"][0], unit["shape"][0]
+    norms = (*(["batchnorm"] if rows > 2 and inputs > 1 else []), *(["layernorm"] if width > 2 else []), None)
+    unit["norm"] = norms[rng.integers(len(norms))]
+    if rng.random() < 0.5:
+        unit["words"].append("dropout=0.3")
+    model = "generator" if name == "g" else "discriminator"
+    return {f"{word} in the {model}" for word in (unit["norm"], *unit["words"]) if word}
+
+
 class GanTwin:
     """Both models' parameters and optimizers, and one step of the documented alternation."""
 
     def __init__(self, gen, disc, method, config, options, schedule):
         self.gen, self.disc, self.config, self.options, self.schedule = gen, disc, config, options, schedule
         self.G, self.D = (torch_copies(part.params) for part in method.parts)
+        self.BG, self.BD = (running_statistics(program) for program in (method.gen, method.disc))
         self.opts = {}
         for key, P in (("g_optimizer", self.G), ("d_optimizer", self.D)):
             self.opts[key] = torch_optimizer_for(config.method.options[key] or config.optimizer, P)
@@ -93,23 +121,31 @@ class GanTwin:
         self.std = self.options.get("instance_noise", 0) * factor
 
     def generated(self, handed, n):
+        """G's pass on `n` fresh noise rows: the noise, then G's masks; its running statistics move."""
         word = self.gen.units[0]["words"][0]
         z = handed.noise(word, (n, self.gen.units[0]["shape"][0]))
-        return twin_forward(self.gen, self.G, {}, {"z": z}, True, [], [])["p"]
+        return twin_forward(self.gen, self.G, self.BG, {"z": z}, True, *handed_draws(self.gen, handed, n))["p"]
 
     def logits(self, handed, x, halves=1):
-        """D's logits of `x` (instance noise added), each of its `halves` judged in its own minibatch groups."""
+        """D's logits of `x` (instance noise added), its `halves` each judged in a pass of their own (D's masks
+        drawn for each pass; every pass moves D's running statistics)."""
         if self.std:
             x = x + self.std * handed.take("normal", x.shape)
         packed = x.reshape(-1, self.disc.units[0]["shape"][0])
-        return torch.cat([twin_logits(self.disc, None, self.D, {}, {"p": part}, True, [], [], "real").reshape(-1)
-                          for part in packed.chunk(halves)])
+        return torch.cat([self.judged(handed, part) for part in packed.chunk(halves)])
+
+    def judged(self, handed, packed):
+        drawn = handed_draws(self.disc, handed, len(packed))
+        logits = twin_logits(self.disc, None, self.D, self.BD, {"p": packed}, True, *drawn, "real").reshape(-1)
+        twin_forward(self.disc, self.D, self.BD, {"p": packed.detach()}, True, *drawn)  # the statistics' move
+        return logits
 
     def step(self, handed, batch):
         real = batch[:self.judged_rows(len(batch))]
         n = len(real)
         fake = self.generated(handed, n).detach()
-        logits = self.logits(handed, torch.cat([torch.tensor(real), fake]), halves=2)
+        apart = n % (self.group * self.options["pack"]) != 0  # fewer real rows than a minibatch_std group
+        logits = self.logits(handed, torch.cat([torch.tensor(real), fake]), halves=2 if apart else 1)
         half = len(logits) // 2
         on_real, on_fake = logits[:half], logits[half:]
         d_loss = F.softplus(-on_real).mean() + F.softplus(on_fake).mean()
@@ -131,8 +167,12 @@ class GanTwin:
         twin_update(self.config, P, self.opts[key][0], loss)
 
 
+def running_statistics(program) -> dict:
+    return {k: torch.tensor(program.backend.to_numpy(v), dtype=torch.float64) for k, v in program.buffers.items()}
+
+
 def compare_gan_steps(rng):
-    gen, disc, used, text, real, options, schedule = gan_step_case(rng)
+    gen, disc, used, text, real, options, schedule = gan_step_case(rng, layers=True)
     config, method = method_for(text)
     twin, worst = GanTwin(gen, disc, method, config, options, schedule), Worst()
     for epoch in range(EPOCHS):
@@ -143,4 +183,7 @@ def compare_gan_steps(rng):
         worst.note(d, f"{name} of step {epoch + 1}")
     worst.note(max(parameter_difference(method.parts[0].params, twin.G),
                    parameter_difference(method.parts[1].params, twin.D)), f"parameters after {EPOCHS} steps")
+    for program, B in ((method.gen, twin.BG), (method.disc, twin.BD)):
+        for name, b in B.items():
+            worst.note(rel_diff(program.backend.to_numpy(program.buffers[name]), b), f"{name} after {EPOCHS} steps")
     return used, (worst.value, text)

@@ -10,11 +10,14 @@ import numpy as np
 
 from . import __doc__ as OVERVIEW
 from . import augment
-from .boltzmann_fill import compare_boltzmann_fill
+from .ar_vae import compare_ar_vae
+from .boltzmann_fill import compare_boltzmann_fill, compare_boltzmann_sample
 from .boltzmann_steps import compare_boltzmann_steps
+from .dbn_sample import compare_dbn_sample
 from .dbn_steps import compare_dbn_steps
 from .compare import compare_feedforward
 from .discriminator import gan_case
+from .fill_masks import compare_fill_masks
 from .gan_fill import compare_gan_fill
 from .gan_steps import compare_gan_steps
 from .generate import blocks_case, feedforward_case, rand_optimizer, tied_case, vae_case
@@ -39,10 +42,14 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "rl_rollouts": compare_rl_rollouts,
                 "sampling": compare_text_sampling,
                 "vae_inference": compare_vae_inference,
+                "ar_vae": compare_ar_vae,
                 "init_draws": compare_initial_draws,
                 "boltzmann_fill": compare_boltzmann_fill,
+                "boltzmann_sample": compare_boltzmann_sample,
+                "dbn_sample": compare_dbn_sample,
                 "gan_fill": compare_gan_fill,
-                "sequence_fill": compare_sequence_fill}
+                "sequence_fill": compare_sequence_fill,
+                "fill_masks": compare_fill_masks}
 FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE,  # the least tolerance of a family that computes on float32 data

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .compare import Worst, rel_diff
 from .formulas import activation
 from .generate import rand_act
-from .net import Net
+from .net import DTYPE, Net
 from .stepping import Handed, method_for
 from .torch_twin import Draws, mixture_kl
 
@@ -45,8 +45,10 @@ def caught_generators():
         np.random.default_rng = real
 
 
-def vae_case(rng):
-    """(the spec, its Net, the case's facts): x[d] -> e -> mu, lv; z; (g ->) y, loss recon(y, x) + kl(z)."""
+def vae_case(rng, autoregressive=False):
+    """(the spec, its Net, the case's facts): x[d] -> e -> mu, lv; z; (g ->) y, loss recon(y, x) + kl(z). An
+    `autoregressive` decoder also reads x: `x -> y autoregressive`, and maybe through a MADE unit a (the decoder
+    -> a, x -> a autoregressive -> y autoregressive)."""
     net = Net()
     d, latent = int(rng.integers(2, 6)), int(rng.integers(1, 3))
     bce = rng.random() < 0.7
@@ -66,10 +68,19 @@ def vae_case(rng):
     net.unit("y", "output", (d,), "sigmoid" if bce else ["identity", "sigmoid"][rng.integers(2)])
     for a, b in (("x", "e"), ("e", "mu"), ("e", "lv"), (decoder, "y")):
         net.link(a, b)
+    made = autoregressive and rng.random() < 0.5
+    if autoregressive:
+        net.link("x", "y", "autoregressive")
+    if made:
+        net.unit("a", "layer", (d,), *rand_act(rng, False))  # autoregressive links join equal sizes
+        net.link(decoder, "a")
+        net.link("x", "a", "autoregressive")
+        net.link("a", "y", "autoregressive")
     net.losses += [(1, "bce" if bce else "mse", "y", "x"), (1, "kl", "z", None)]
     net.sum_units = True
     text = net.text(["method vae"])
-    return text, net, dict(bce=bce, mixture=mixture, decoder=decoder, latent=latent, d=d)
+    return text, net, dict(bce=bce, mixture=mixture, decoder=decoder, latent=latent, d=d,
+                           autoregressive=autoregressive, made=made)
 
 
 class TwinVae:
@@ -88,13 +99,23 @@ class TwinVae:
         e = self.layer("x", "e", torch.as_tensor(x))
         return self.layer("e", "mu", e), self.layer("e", "lv", e)
 
-    def logits(self, z):
-        """The output's net input (its activation left out), of latent values z."""
-        h = self.layer("z", "g", z) if self.case["decoder"] == "g" else z
-        return h @ self.P[f"{self.case['decoder']}->y.weight"] + self.P["y.bias"]
+    def logits(self, z, x=None):
+        """The output's net input (its activation left out), of latent values z (and an autoregressive decoder's
+        data x: output i reads x_j, j < i, the weights used strictly above their diagonal, section 3)."""
+        decoder = self.case["decoder"]
+        h = self.layer("z", "g", z) if decoder == "g" else z
+        out = h @ self.P[f"{decoder}->y.weight"] + self.P["y.bias"]
+        if self.case.get("autoregressive"):
+            out = out + x @ self.P["x->y.weight"].triu(1)
+        if self.case.get("made"):
+            u = self.units["a"]
+            a = activation(u["act"], u["aopts"], h @ self.P[f"{decoder}->a.weight"]
+                           + x @ self.P["x->a.weight"].triu(1) + self.P["a.bias"])
+            out = out + a @ self.P["a->y.weight"].triu(1)
+        return out
 
-    def mean(self, z):
-        return activation(self.units["y"]["act"], {}, self.logits(z))
+    def mean(self, z, x=None):
+        return activation(self.units["y"]["act"], {}, self.logits(z, x))
 
     def log_px(self, x, z):
         """log p(x | z) of bernoulli values, summed over them (the sigmoid fused: x a - softplus(a))."""
@@ -159,23 +180,67 @@ def compare_vae_inference(rng):
         used.add("vae fill-in")
     worst.note(*prior_sample_difference(method, twin, rng))
     used.add("sample: decoded prior draws")
+    if rng.random() < 0.3:  # a posterior whose spread overflows: the fill-in's one round at z's mean
+        worst.note(*wide_posterior_fill(method, twin, x, rng))
+        used.add("spread capped: a fill-in's round at the mean")
+    if case["mixture"] and rng.random() < 0.3:
+        worst.note(*prior_sample_difference(method, twin, rng, wide=True))
+        used.add("spread capped: mixture prior draws")
     return used, (worst.value, text)
 
 
-def prior_sample_difference(method, twin, rng):
+WIDE = {"float64": 3000.0, "float32": 300.0}  # log-variances whose exp(logvar / 2) overflows the dtype
+
+
+def prior_sample_difference(method, twin, rng, wide=False):
     """`sample`'s decoded prior draws: eps ~ N(0, 1) for every draw, then with a mixture prior a component per
-    draw (uniform integers), z = its mean + exp(its logvar / 2) eps; the decoder's means at z."""
+    draw (uniform integers), z = its mean + exp(its logvar / 2) eps (the spread capped); the draws z and the
+    decoder's means at them. `wide`: one component's log-variance raised past the dtype's range first (its
+    draws' decoded means are left out: the decoder of ~1e307 may overflow either way)."""
     count = int(rng.integers(1, 6))
+    if wide:
+        k = int(rng.integers(twin.case["mixture"]))
+        method.program.params["z.prior.logvar"][k] += WIDE[DTYPE[0]]
+        twin.P["z.prior.logvar"] = torch.tensor(np.array(method.program.params["z.prior.logvar"]), dtype=torch.float64)
     draws = Draws(np.random.default_rng(int(rng.integers(100))))
-    ours = method.decode(method.draw_prior(count, draws))
+    drawn = method.draw_prior(count, draws)
     handed = Handed(draws)
     z = handed.take("normal", (count, twin.case["latent"]))
+    rows = torch.ones(count, dtype=torch.bool)
     if twin.case["mixture"]:
         pick = handed.take("integers", (count,))
         means, logvars = twin.P["z.prior.mean"], twin.P["z.prior.logvar"]
-        z = means[pick] + torch.exp(logvars[pick] / 2) * z
-    with torch.no_grad():
-        return rel_diff(ours, twin.mean(z)), f"{count} decoded prior draws"
+        z = means[pick] + spread(logvars[pick]) * z
+        if wide:
+            rows = pick != k
+    worst = Worst()
+    limit = float(np.finfo(DTYPE[0]).max)  # a float32 draw past it is inf in nngraph, finite in the twin
+    beyond = torch.tensor(~np.isfinite(drawn).all(axis=1)) & (z.abs() >= limit).any(dim=1)
+    for part in (rows, ~rows):
+        inside = part & ~beyond
+        worst.note(rel_diff(drawn[inside.numpy()], z[inside]), f"{count} prior draws z")
+    if rows.any():
+        with torch.no_grad():
+            worst.note(rel_diff(method.decode(drawn[rows.numpy()]), twin.mean(z[rows])), f"{count} decoded prior draws")
+    return worst.value
+
+
+def spread(logvar):
+    """exp(logvar / 2), its exponent capped at log(M) - 1, M the largest number of the run's dtype (section 4)."""
+    return torch.exp(torch.clamp(logvar / 2, max=math.log(np.finfo(DTYPE[0]).max) - 1))
+
+
+def wide_posterior_fill(method, twin, x, rng):
+    """One fill-in round (z at its mean) with the log-variance's bias raised past the dtype's range: z is mu,
+    not inf * 0 (section 4's cap)."""
+    method.program.params["lv.bias"] += WIDE[DTYPE[0]]
+    twin.P["lv.bias"] = twin.P["lv.bias"] + WIDE[DTYPE[0]]
+    missing = rng.random(x.shape) < 0.5
+    start = np.where(missing, rng.random(x.shape), x)
+    with caught_generators() as made:
+        ours, _ = method.fill(start.copy(), missing, {"seed": 0, "steps": 1})
+    theirs = twin_fill(twin, start, missing, 1, Handed(made[0]))
+    return rel_diff(ours, theirs), "one fill-in round under a log-variance past the dtype's range"
 
 
 def twin_refined(twin, x, steps, handed):
@@ -233,12 +298,35 @@ def fill_difference(method, twin, x, rng):
     request = {"seed": int(rng.integers(100)), "steps": int(rng.integers(1, 6))}
     with caught_generators() as made:
         ours, _ = method.fill(start.copy(), missing, request)
-    handed = Handed(made[0])
-    values = torch.tensor(start)
+    theirs = twin_fill(twin, start, missing, request["steps"], Handed(made[0]))
+    return rel_diff(ours, theirs), f"filled values after {request['steps']} rounds"
+
+
+def twin_fill(twin, start, missing, steps, handed):
+    """Section 12's rounds: encode, z = mu + spread(lv) eps (the last round at mu), decode, the known values put
+    back. An autoregressive decoder's missing values are drawn in order (`twin_in_order`)."""
+    values, missing = torch.tensor(start), torch.tensor(missing)
     with torch.no_grad():
-        for round_ in range(request["steps"]):
+        for round_ in range(steps):
             mu, lv = twin.encode(values)
-            last = round_ == request["steps"] - 1
-            z = mu if last else mu + torch.exp(lv / 2) * handed.take("normal", mu.shape)
-            values = torch.where(torch.tensor(missing), twin.mean(z), torch.tensor(start))
-    return rel_diff(ours, values), f"filled values after {request['steps']} rounds"
+            last = round_ == steps - 1
+            z = mu if last else mu + spread(lv) * handed.take("normal", mu.shape)
+            if twin.case.get("autoregressive"):
+                values = twin_in_order(twin, z, values, missing, None if last else handed)
+            else:
+                values = torch.where(missing, twin.mean(z), torch.tensor(start))
+    return values
+
+
+def twin_in_order(twin, z, values, missing, handed):
+    """An autoregressive decoder's missing values, one position at a time in order (section 10), each position
+    missing in any example: its mean given z and the values before it; drawn (one uniform an example, on below
+    the mean) for bce decoders with `handed`, the mean itself otherwise."""
+    x = torch.where(missing, torch.zeros_like(values), values)
+    for i in range(x.shape[1]):
+        if not missing[:, i].any():
+            continue
+        mean = twin.mean(z, x)[:, i]
+        drawn = (handed.take("random", (len(x),)) < mean).double() if handed is not None and twin.case["bce"] else mean
+        x[:, i] = torch.where(missing[:, i], drawn, x[:, i])
+    return x

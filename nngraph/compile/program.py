@@ -25,6 +25,8 @@ from nngraph.compile.lower import mark_gradients
 from nngraph.compile.plan import BUFFER, MASKED_INIT, PARAM, ROWS, TARGET, Plan
 from nngraph.errors import DataError
 
+UNSEEDED_PASS_SEED = 0  # the generator of a pass that is given none (evaluation): the same draws every time
+
 
 def init_parameter(spec, rng: np.random.Generator, dtype) -> np.ndarray:
     """Glorot-uniform for tanh/sigmoid/linear units, He-uniform for rectifiers, zero biases; an LSTM's
@@ -135,8 +137,9 @@ class Program:
             self._initial_values(plan, values, batch, state)
         if plan.random:
             # on a GPU the draws are made there, by a generator seeded from the caller's (the loop's, which it
-            # checkpoints); on numpy the caller's generator draws them itself, as it always has
-            draw = device_generator(self.xp, rng) if rng is not None else self.backend.rng(None)
+            # checkpoints); on numpy the caller's generator draws them itself, as it always has. A pass given
+            # none (an evaluation's) draws the same numbers every time, so that it is repeatable
+            draw = device_generator(self.xp, rng) if rng is not None else self.backend.rng(UNSEEDED_PASS_SEED)
             for r in plan.random:
                 values[r.slot] = self._draw(draw, r, batch, 1 if r.per_sequence else steps)
         return values
@@ -182,15 +185,16 @@ class Program:
             self.buffers[name][...] = values[slot]  # the training pass's explicit outputs, kept for the next
         return ctxs
 
-    def run_on(self, x, training: bool = False) -> tuple[dict, list]:
+    def run_on(self, x, training: bool = False, rng=None) -> tuple[dict, list]:
         """(slot values, vjp contexts) of a forward pass without the losses over `x`, the array of the plan's
         one data input: what an agent acts and learns by, tens of thousands of times in a run of a small net
         (DQN on CartPole: a batch-1 pass per environment step). A plain feedforward plan (one input; no random
         draws, running statistics or carried state) takes a lean path, the same instructions on the same arrays
-        without `feeds`' checks and copies; any other plan the general one (`feeds`, `run`)."""
+        without `feeds`' checks and copies; any other plan the general one (`feeds`, `run`), its draws (dropout
+        masks) made with `rng`."""
         plan = self.train_plan if training else self.eval_plan
         if not self._plain(plan):
-            values = self.feeds({plan.feeds[0]: x}, training=training)
+            values = self.feeds({plan.feeds[0]: x}, rng=rng, training=training)
             return values, self.run(values, training, with_loss=False)
         values = dict(self._param_slots)
         values[plan.feeds[0]] = self.backend.asarray(x)

@@ -10,7 +10,7 @@ import numpy as np
 # The loader modules register themselves in the catalog when imported.
 from nngraph.data import arrays, images, patterns, sequences, superres, textfiles, toy  # noqa: F401
 from nngraph.data.arrays import refuse_non_finite
-from nngraph.data.catalog import LOADERS, Request
+from nngraph.data.catalog import FEATURES, LIMITED, LOADERS, SEEDED, Request
 from nngraph.data.dataset import Dataset, binarized
 from nngraph.data.options import bind
 from nngraph.errors import DataError, did_you_mean
@@ -76,6 +76,23 @@ def data_call(spec) -> ast.Call:
     raise DataError(
         "expected a data set name or call", getattr(spec, "span", None), "for example: data xor"
     )
+
+
+def read_as_trained(new, trained) -> ast.Call:
+    """`eval --data new.csv`: a bare file given as the training data's file was, read the same way where one
+    loader reads both: with the training call's options that say how its files are laid out (which column or
+    array is the target, the header, the delimiter, the task, a text's window), not those the checkpoint's
+    preprocessing stands for (scale, binarize, shape), nor a limit, a seed or another file."""
+    call = data_call(new)
+    if not isinstance(new, ast.String) or trained is None:
+        return call
+    old = data_call(trained)
+    if old.name != call.name or call.name not in LOADERS:
+        return call
+    prepared = {**FEATURES, **LIMITED, **SEEDED}
+    layout = {name for name, option in LOADERS[call.name].options.items()
+              if name not in prepared and option.kind != "path"}
+    return replace(call, kwargs=tuple(k for k in old.kwargs if k.name in layout))
 
 
 def data_files(spec, base_dir: Path) -> list[Path]:

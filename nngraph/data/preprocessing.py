@@ -1,7 +1,8 @@
 """What training did to its data before the model saw it, kept so that data from elsewhere gets the same.
 
 The training data went through its data call's `binarize` and `shape` (`load_dataset`), the scaling fitted on the
-training split (`split_dataset`), and, for text, the vocabulary it is coded in. `Preprocessing` holds all of
+training split (`split_dataset`), for text the vocabulary it is coded in, and for class names (a csv's text
+targets) their numbering. `Preprocessing` holds all of
 it as plain data: `to_saved` gives the JSON part and the arrays a checkpoint stores, `from_saved` takes them
 back, and `apply` prepares data that did not come through the spec's data call (`eval --data`, `predict`'s
 input) as the training data was prepared. A step the data's own call already applied is not applied twice.
@@ -27,19 +28,21 @@ class Preprocessing:
     shape: tuple[int, ...] | None = None
     scaler: Scaler = NO_SCALING
     vocabulary: str | None = None
+    classes: tuple[str, ...] | None = None  # class names in the order of their numbers
 
     @classmethod
     def of_training(cls, train: Dataset, scaler: Scaler | None) -> Preprocessing:
         """What the training split went through (`load_dataset` notes its steps in `info`)."""
-        shape = train.info.get("shape")
+        shape, classes = train.info.get("shape"), train.info.get("classes")
         return cls(train.info.get("binarize"), None if shape is None else tuple(shape), scaler or NO_SCALING,
-                   train.vocabulary)
+                   train.vocabulary, None if classes is None else tuple(classes))
 
     def to_saved(self) -> tuple[dict, dict[str, np.ndarray]]:
         """(JSON data, arrays) for a checkpoint: the arrays are the scaling's statistics, in their own dtype (the
         run's: a float64 run's are read back in float64)."""
         meta = {"binarize": self.binarize, "shape": None if self.shape is None else list(self.shape),
-                "scale": self.scaler.method, "vocabulary": self.vocabulary}
+                "scale": self.scaler.method, "vocabulary": self.vocabulary,
+                "classes": None if self.classes is None else list(self.classes)}
         if self.scaler.method == "none":
             return meta, {}
         return meta, {f"{ARRAY_PREFIX}.scale.offset": np.asarray(self.scaler.offset),
@@ -52,20 +55,23 @@ class Preprocessing:
         meta = meta or {}
         try:
             return cls(_saved(meta, "binarize", (int, float)), _saved_shape(meta), _saved_scaler(meta, arrays),
-                       _saved(meta, "vocabulary", str))
+                       _saved(meta, "vocabulary", str), _saved_classes(meta))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise DataError(f"the checkpoint's saved preprocessing is corrupt ({type(e).__name__}: {e})") from None
 
-    def apply(self, data: Dataset) -> Dataset:
+    def apply(self, data: Dataset, span=None) -> Dataset:
         """`data` prepared as the training data was: binarised, reshaped, scaled with the training split's
-        statistics, its text coded in the training vocabulary."""
+        statistics, its text coded in the training vocabulary, its class names numbered as training's were
+        (what it has that training had not is refused at `span`, where the data was named)."""
         if self.binarize is not None and data.info.get("binarize") is None:
             data = replace(data, x=binarized(data.x, self.binarize), info={**data.info, "binarize": self.binarize})
         shape = None if self.shape is None else _training_shape(data.x, self.shape)
         if shape is not None and shape != data.x.shape[1:]:
             data = replace(data, x=data.x.reshape(len(data.x), *shape))
         if self.vocabulary is not None and data.vocabulary is not None:
-            data = recode(data, self.vocabulary)
+            data = recode(data, self.vocabulary, span)
+        if self.classes is not None and data.info.get("classes") is not None:
+            data = renumber_classes(data, self.classes, span)
         return self.scaler.apply(data) if _fits(self.scaler, data.x) else data  # else the model's check says
 
 
@@ -80,6 +86,13 @@ def _saved(meta: dict, name: str, kinds: tuple | type):
     if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
         raise TypeError(f"{name} is {value!r}")
     return value
+
+
+def _saved_classes(meta: dict) -> tuple[str, ...] | None:
+    classes = _saved(meta, "classes", list)
+    if classes is not None and not all(isinstance(name, str) for name in classes):
+        raise ValueError(f"classes is {classes!r}")
+    return None if classes is None else tuple(classes)
 
 
 def _saved_shape(meta: dict) -> tuple[int, ...] | None:
@@ -107,7 +120,7 @@ def _training_shape(x: np.ndarray, shape: tuple[int, ...]) -> tuple[int, ...] | 
     return tuple(shape) if int(np.prod(x.shape[1:])) == int(np.prod(shape)) else None
 
 
-def recode(data: Dataset, vocabulary: str) -> Dataset:
+def recode(data: Dataset, vocabulary: str, span=None) -> Dataset:
     """Text coded in its own vocabulary (`data.vocabulary`), coded instead in `vocabulary` (the training
     text's); a character the training text never had is refused, named."""
     if data.vocabulary == vocabulary:
@@ -116,8 +129,25 @@ def recode(data: Dataset, vocabulary: str) -> Dataset:
     unseen = [c for c in data.vocabulary if c not in index]
     if unseen:
         shown = ", ".join(repr(c) for c in unseen[:10])
-        raise DataError(f"data '{data.name}' has characters the model never saw: {shown}", None,
+        raise DataError(f"data '{data.name}' has characters the model never saw: {shown}", span,
                         f"the training text has {len(vocabulary)} characters")
     table = np.array([index[c] for c in data.vocabulary], dtype=np.int64)
     return replace(data, x=table[data.x], y=None if data.y is None else table[data.y], vocabulary=vocabulary,
                    n_classes=len(vocabulary))
+
+
+def renumber_classes(data: Dataset, classes: tuple[str, ...], span=None) -> Dataset:
+    """Labels numbered by their own class names (`info["classes"]`: the names a file has, sorted) numbered
+    instead as in `classes`, the training data's (a file with fewer classes numbers them from 0 too)."""
+    own = list(data.info["classes"])
+    if own == list(classes):
+        return data
+    index = {name: i for i, name in enumerate(classes)}
+    unseen = [name for name in own if name not in index]
+    if unseen:
+        shown = ", ".join(repr(name) for name in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+        raise DataError(f"data '{data.name}' has classes the model was never trained on: {shown}", span,
+                        f"the training data has {len(classes)} classes: "
+                             + ", ".join(repr(name) for name in classes[:10]) + (" ..." if len(classes) > 10 else ""))
+    table = np.array([index[name] for name in own], dtype=np.int64)
+    return replace(data, y=table[data.y], n_classes=len(classes), info={**data.info, "classes": list(classes)})

@@ -325,12 +325,18 @@ def _check_loss_units(config: TrainConfig, models) -> None:
         if term.kind == "kl" and unit.role != "sample":
             raise ValidationError(f"kl(...) applies to a sample unit; '{unit.name}' is a {unit.role} unit",
                                   term.span, "e.g. `sample z ~ normal(mu, logvar)` and `kl(z)`")
+        shape = model.shapes.get(unit.name)
+        declared = f"{unit.role} {unit.name}" + (str(list(shape)) if shape else "")
         if term.kind == "cross_entropy" and unit.activation not in ("softmax", "identity"):
             raise ValidationError(f"cross_entropy expects a softmax unit; '{unit.name}' uses {unit.activation}",
-                                  term.span, "declare it `output y[10] softmax`")
+                                  term.span, f"declare it `{declared} softmax`"
+                                  + (", or score its independent probabilities with bce" if
+                                     unit.activation == "sigmoid" else ""))
         if term.kind == "bce" and unit.activation not in ("sigmoid", "identity"):
             raise ValidationError(f"bce expects a sigmoid unit; '{unit.name}' uses {unit.activation}",
-                                  term.span, "declare it with `sigmoid`")
+                                  term.span, f"declare it `{declared} sigmoid`"
+                                  + (", or score one class of several with cross_entropy" if
+                                     unit.activation == "softmax" else ""))
         if term.kind in ("bce", "cross_entropy") and unit.activation != "identity" and unit.dropout:
             raise ValidationError(f"dropout on '{unit.name}' would drop the {unit.activation} probabilities "
                                   f"that {term.kind} reads", unit.span,
@@ -392,9 +398,10 @@ def _environment(config: TrainConfig, models) -> None:
         raise ShapeError(f"the environment '{config.env.id}' observes {list(space.observation)}, so model "
                          f"'{model.name}' needs one input of that shape (it has {got})",
                          (inputs[0] if inputs else model).span, f"declare `input obs{list(space.observation)}`")
-    if any(u.role in ("sample", "noise") or u.is_stochastic for u in model.units):
-        raise ValidationError(f"model '{model.name}' has random units; an agent's network is deterministic",
-                              model.span)
+    random = next((u for u in model.units if u.role in ("sample", "noise") or u.is_stochastic), None)
+    if random is not None:
+        raise ValidationError(f"unit '{random.name}' of model '{model.name}' is random; an agent's network is "
+                              "deterministic (it may have dropout, which acts only in its updates)", random.span)
 
 
 def output_unit(model: ModelGraph, config: TrainConfig, option: str, index: int):

@@ -24,15 +24,22 @@ def _(xp, g, ctx, inputs, attrs):
     return g * inputs[1], None
 
 
+def spread(xp, logvar, dtype=None):
+    """exp(logvar / 2), a Gaussian's standard deviation from its log-variance (a new array), the exponent stopped
+    at log(the largest `dtype` float) - 1 (default: logvar's dtype): the largest the dtype's exp keeps finite, so
+    that eps = 0 (the latent at its mean: predict, fill-in) gives mu where exp(logvar / 2) would overflow, not
+    inf * 0 = NaN. Every reparameterised draw (the sample unit's, `sample`'s from a mixture prior) goes through it."""
+    half = logvar * 0.5
+    xp.minimum(half, math.log(xp.finfo(dtype or half.dtype).max) - 1, out=half)  # 1 below: the log rounds up in float32
+    return xp.exp(half, out=half)
+
+
 @register("gaussian_sample", shape=same_shape)
 def gaussian_sample(xp, inputs, attrs):
-    """mu + exp(logvar / 2) * eps: the reparameterised sample; eps is the caller's noise. The exponent stops
-    at the largest the dtype's exp keeps finite, so that eps = 0 (the latent at its mean: predict, fill-in)
-    gives mu where exp(logvar / 2) would overflow, not inf * 0 = NaN."""
+    """mu + exp(logvar / 2) * eps: the reparameterised sample; eps is the caller's noise; the spread capped
+    (`spread`)."""
     mu, logvar, eps = inputs
-    half = logvar * 0.5
-    xp.minimum(half, math.log(xp.finfo(half.dtype).max) - 1, out=half)  # 1 below: the log rounds up in float32
-    noise = xp.exp(half, out=half)
+    noise = spread(xp, logvar)
     noise *= eps
     return mu + noise, noise
 

@@ -100,9 +100,10 @@ class Agent(Method):
 
     # ---- running the network ------------------------------------------------------------------
 
-    def forward(self, obs: np.ndarray, training: bool = False):
-        """(slot values, vjp contexts) of one pass over observations."""
-        return self.program.run_on(obs, training)
+    def forward(self, obs: np.ndarray, training: bool = False, rng=None):
+        """(slot values, vjp contexts) of one pass over observations; a training pass's dropout masks drawn
+        with `rng` (the loop's)."""
+        return self.program.run_on(obs, training, rng)
 
     def host(self, values: dict, slot: str) -> np.ndarray:
         return self.backend.to_numpy(values[slot])

@@ -33,7 +33,7 @@ from nngraph.train.feeding import (
 )
 from nngraph.train.image_quality import image_quality
 from nngraph.train.superres import superres_samples
-from nngraph.train.method import Method, requested
+from nngraph.train.method import EVAL_SEED, Method, requested
 from nngraph.train.parallel import step_rows, world
 from nngraph.train.sequences import (
     Targets,
@@ -101,14 +101,15 @@ class Backprop(Method):
         check_targets_fit(self.plan, data, span)
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
-        """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout. Every figure is a mean
-        over the examples, so each chunk's is weighed by its rows: a chunk's outputs are dropped once measured
-        (kept for the whole split, 5,000 classes of a large csv took 21.8 GB)."""
+        """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout; noise inputs drawn from
+        the evaluation's own generator. Every figure is a mean over the examples, so each chunk's is weighed by
+        its rows: a chunk's outputs are dropped once measured (kept for the whole split, 5,000 classes of a large
+        csv took 21.8 GB)."""
         program, plan = self.program, self.program.eval_plan
         labels = self.labels if self.labels is not None else labels_of(plan, data)
-        tally = Tally()
+        tally, rng = Tally(), np.random.default_rng(EVAL_SEED)
         for part in chunks(data, EVAL_ROWS):
-            values = program.feeds(self.inputs(part.x), target_for(plan, part.y))
+            values = program.feeds(self.inputs(part.x), target_for(plan, part.y), rng)
             program.run(values, training=False)
             total, terms = program.loss(values, plan)
             metrics = {"loss": total, **terms}
@@ -136,8 +137,9 @@ class Backprop(Method):
         return {"label_accuracies": [float(a) for a in right / len(data)]}
 
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
-        """A unit's values (for a recurrent model at every step: (n, steps, *shape))."""
-        values = self.program.forward(self.inputs(x))
+        """A unit's values (for a recurrent model at every step: (n, steps, *shape)); noise inputs drawn from
+        the evaluation's generator."""
+        values = self.program.forward(self.inputs(x), rng=np.random.default_rng(EVAL_SEED))
         return self.program.backend.to_numpy(values[unit or self.plan.outputs[0]])
 
     def inputs(self, x: np.ndarray) -> dict:

@@ -135,7 +135,7 @@ class Dqn(Agent):
                 self.step(rng)
             if self.env_steps > self.options["start"]:
                 for _ in range(self.options["gradient_steps"]):  # every rank holds the same buffer and draws
-                    tally.add(self.update(self.buffer.sample(self.options["minibatch"], rng)), 1)
+                    tally.add(self.update(self.buffer.sample(self.options["minibatch"], rng), rng), 1)
         return {**tally.means(), "epsilon": self.epsilon()}
 
     def step(self, rng) -> None:
@@ -171,19 +171,19 @@ class Dqn(Agent):
             every[name], start = column.astype(np.asarray(value).dtype), start + width
         return every
 
-    def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+    def update(self, batch: dict[str, np.ndarray], rng=None) -> dict[str, float]:
         """One gradient step of the Huber loss on a minibatch of transitions (under MPI each rank's on its share
-        of the rows)."""
+        of the rows), its dropout masks drawn with `rng`."""
 
         def step(rows: dict[str, np.ndarray]) -> dict[str, float]:
-            metrics, grads = self.loss_and_grads(rows)
+            metrics, grads = self.loss_and_grads(rows, rng)
             self.apply_update(grads)
             return metrics
 
         self.target_stale = True
         return self.on_share(batch, step)
 
-    def loss_and_grads(self, batch: dict[str, np.ndarray]) -> tuple[dict[str, float], dict]:
+    def loss_and_grads(self, batch: dict[str, np.ndarray], rng=None) -> tuple[dict[str, float], dict]:
         """(metrics, the Huber loss's gradients by parameter name) on a minibatch of transitions."""
         target_q = self.q_values(self.target, batch["next_obs"])
         rows = np.arange(len(target_q))
@@ -192,7 +192,7 @@ class Dqn(Agent):
         else:
             next_q = target_q.max(axis=1)  # the value at the argmax, found in one pass
         goal = batch["rewards"] + self.config.gamma * (1.0 - batch["dones"]) * next_q
-        values, ctxs = self.program.run_on(batch["obs"], training=True)
+        values, ctxs = self.program.run_on(batch["obs"], training=True, rng=rng)
         q = self.backend.to_numpy(values[self.q_slot])
         taken = q[rows, batch["actions"]]
         loss, slope = huber(taken - goal)

@@ -23,11 +23,16 @@ def check_data_fits(model: ModelGraph, data: Dataset, span: Span | None) -> None
     if len(inputs) > 1 and len(got) == 1 and got[0] == sum(math.prod(s) for s in want):
         return
     names = ", ".join(f"{u.name}{list(s)}" for u, s in zip(inputs, want))
-    hint = None
-    if len(inputs) == 1 and math.prod(got) == math.prod(want[0]):
-        hint = f"reshape the examples in the data call: shape={list(want[0])}"
+    hint = reshape_hint(got, want[0]) if len(inputs) == 1 else None
     raise DataError(f"data '{data.name}' has examples of shape {list(got)}, but model '{model.name}' "
                     f"takes {names}", span, hint)
+
+
+def reshape_hint(got: tuple, want: tuple) -> str | None:
+    """How to give examples of `got`'s size the shape `want`, where the sizes agree."""
+    if math.prod(got) == math.prod(want):
+        return f"reshape the examples in the data call: shape={list(want)}"
+    return None
 
 
 DATA_LOSSES = ("mse", "bce", "bce_logits", "softmax_cross_entropy")  # the loss ops that may read the data's targets

@@ -181,17 +181,21 @@ def mask_file(fill: str, shape: tuple[int, ...], sequence: bool) -> np.ndarray:
     mask = load_npy(fill, error=lambda message, hint=None: DataError(f"--fill: {message}", None, hint))
     n, example = shape[0], shape[1:]
     size = int(np.prod(example))
-    steps = example[0] if sequence else None
-    fits = {size: example, n * size: shape}
+    readings = [(example, example), (shape, shape)]  # (a mask's shape, how it is read), in the docs' order
     if sequence:
-        fits.update({steps: (1, steps) + (1,) * (len(example) - 1), n * steps: (n, steps) + (1,) * (len(example) - 1)})
+        steps, features = example[0], (1,) * (len(example) - 1)
+        readings += [((steps,), (1, steps) + features), ((n, steps), (n, steps) + features)]
     ways = f"{size} values (one example, shape {list(example)})" + \
-        (f" or {steps} (one a step)" if sequence else "") + f", or {n} such masks (one an example)"
-    if mask.size not in fits:
+        (f" or {example[0]} (one a step)" if sequence else "") + f", or {n} such masks (one an example)"
+    # its own shape first (a [T, F] mask of one example is not read as one [T] mask an example where F = n), then
+    # its size; where two readings fit, the first of the docs' order
+    read = next((how for given, how in readings if tuple(mask.shape) == given), None) or \
+        next((how for given, how in readings if mask.size == int(np.prod(given))), None)
+    if read is None:
         raise DataError(f"the mask {fill} (shape {list(mask.shape)}) does not fit the examples of shape "
                         f"{list(example)}", hint=f"save a 0/1 or boolean array of {ways}; 1 = fill in")
     _check_mask_values(fill, mask, ways)
-    return np.broadcast_to(mask.reshape(fits[mask.size]).astype(bool), shape).copy()
+    return np.broadcast_to(mask.reshape(read).astype(bool), shape).copy()
 
 
 def _check_mask_values(fill: str, mask: np.ndarray, ways: str) -> None:

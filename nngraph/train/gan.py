@@ -39,13 +39,12 @@ from nngraph.graph.work import BACKWARD_PASSES
 from nngraph.graph.training import LossTerm, TrainConfig
 from nngraph.ops.activations import stable_softplus
 from nngraph.spec.options import Choice
-from nngraph.train.feeding import host_metrics
+from nngraph.train.feeding import host_metrics, reshape_hint
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
 from nngraph.train.checkpoint import saved_count
-from nngraph.train.method import Method, count_times_steps
+from nngraph.train.method import EVAL_SEED, Method, count_times_steps
 from nngraph.train.optimizers import make_optimizer, settings
 
-EVAL_SEED = 0  # evaluation draws its own noise: the same points every epoch, the loop's rng untouched
 ROLES = ("generator", "discriminator")
 FILL_STARTS = 4  # noise draws per example that the fill-in's search starts from; the best match is kept
 FILL_OPTIMIZER = Choice("adam", {"lr": 0.05})  # the steps of the fill-in's search for the noise
@@ -124,7 +123,8 @@ class Gan(Method):
         want = self.gen.train_plan.shapes[self.gen.train_plan.outputs[0]]
         if dataset.feature_shape != want:
             raise DataError(f"data '{dataset.name}' has examples of shape {list(dataset.feature_shape)}, but "
-                            f"generator '{self.gen_model.name}' makes {list(want)}", span)
+                            f"generator '{self.gen_model.name}' makes {list(want)}", span,
+                            reshape_hint(dataset.feature_shape, want))
 
     # ---- the two passes ------------------------------------------------------------------------
 

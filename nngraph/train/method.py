@@ -37,6 +37,7 @@ from nngraph.train.parallel import world
 from nngraph.train.regularize import add_penalties, clip_by_global_norm
 
 
+EVAL_SEED = 0  # an evaluation's own generator (noise, a VAE's eps): the same draws every time, the loop's untouched
 SAMPLE_DEFAULTS = {"count": 64, "steps": 1000, "length": 200}  # `nngraph sample`'s defaults (cli/training.py)
 
 

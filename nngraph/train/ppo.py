@@ -160,26 +160,27 @@ class ActorCritic(Agent):
             order = rng.permutation(size) if self.ppo else np.arange(size)
             for start in range(0, size, batch):
                 rows = order[start:start + batch]
-                tally.add(self.update({k: v[rows] for k, v in rollout.items()}), len(rows))
+                tally.add(self.update({k: v[rows] for k, v in rollout.items()}, rng), len(rows))
         return tally.means(True)
 
-    def update(self, mb: dict[str, np.ndarray]) -> dict[str, float]:
+    def update(self, mb: dict[str, np.ndarray], rng=None) -> dict[str, float]:
         """One gradient step on a minibatch of the rollout (under MPI each rank's on its share of it, the
-        advantages normalised over the whole minibatch first); its metrics."""
+        advantages normalised over the whole minibatch first), its dropout masks drawn with `rng`; its metrics."""
         if self.ppo:
             mb = {**mb, "advantages": normalized(mb["advantages"])}
 
         def step(rows: dict[str, np.ndarray]) -> dict[str, float]:
-            metrics, grads = self.loss_and_grads(rows, normalize=False)
+            metrics, grads = self.loss_and_grads(rows, normalize=False, rng=rng)
             self.apply_update(grads)
             return metrics
 
         return self.on_share(mb, step)
 
-    def loss_and_grads(self, mb: dict[str, np.ndarray], normalize: bool = True) -> tuple[dict[str, float], dict]:
+    def loss_and_grads(self, mb: dict[str, np.ndarray], normalize: bool = True,
+                       rng=None) -> tuple[dict[str, float], dict]:
         """(metrics, the loss's gradients by parameter name) on a minibatch of the rollout; ppo's advantages
         normalised over it unless `normalize` is False (`update` normalised the whole minibatch)."""
-        values, ctxs = self.forward(mb["obs"], training=True)
+        values, ctxs = self.forward(mb["obs"], training=True, rng=rng)
         out, value = self.policy_out(values), self.host(values, self.value_slot)[:, 0]
         rows = len(out)
         if self.ppo and normalize:
@@ -239,4 +240,4 @@ class Reinforce(ActorCritic):
 
     def iterate(self, rng) -> dict[str, float]:
         rollout = self.collect(rng)
-        return self.update(rollout) if len(rollout["obs"]) else {}
+        return self.update(rollout, rng) if len(rollout["obs"]) else {}

@@ -47,15 +47,14 @@ from nngraph.errors import TrainingError, plural
 from nngraph.graph.autoregressive import reads_data_in_order
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.training import TrainConfig
-from nngraph.ops.sampling import log_mixture
+from nngraph.ops.sampling import log_mixture, spread
 from nngraph.train.backprop import Backprop
 from nngraph.train.feeding import Tally, chunks, host_metrics
 from nngraph.train.checkpoint import saved_count
-from nngraph.train.method import count_times_steps
+from nngraph.train.method import EVAL_SEED, count_times_steps
 from nngraph.train.outputs import sample_path
 
 EVAL_ROWS = 4096  # rows per evaluation chunk, after repeating each example `samples` times
-EVAL_SEED = 0  # evaluation draws its own noise, so it never touches the loop's rng
 IS_SAMPLES = 1000  # importance samples per example for the log-likelihood estimate
 REFINE_LR = 0.01  # Adam's step size on each example's posterior mean and log-variance when refining
 LOG_2PI = math.log(2 * math.pi)
@@ -241,7 +240,7 @@ class Vae(Backprop):
         if self.latent.prior_components:
             means, logvars = self._prior_parameters()
             pick = rng.integers(len(means), size=count)
-            eps = means[pick] + np.exp(logvars[pick] / 2) * eps
+            eps = means[pick] + spread(np, logvars[pick], self.program.backend.dtype) * eps  # capped as the unit's
         return eps.reshape(count, *shape).astype(self.program.backend.dtype)
 
     # ---- refined posteriors (semi-amortised inference) ------------------------------------------
@@ -376,7 +375,7 @@ class Vae(Backprop):
             feeds[self.ordered] = data.reshape(feeds[self.ordered].shape).astype(dtype)
         values = program.forward(feeds, rng=np.random.default_rng(EVAL_SEED),
                                  given={plan.slot(self.latent.name): program.backend.asarray(z)})
-        return program.backend.to_numpy(values[plan.slot(self.output) if self.ordered else plan.outputs[0]])
+        return program.backend.to_numpy(values[self.output if self.ordered else plan.outputs[0]])  # by unit
 
     def decode_in_order(self, z: np.ndarray, values: np.ndarray | None = None, missing: np.ndarray | None = None,
                         rng=None) -> np.ndarray:

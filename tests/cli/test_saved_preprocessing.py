@@ -140,3 +140,39 @@ def test_a_checkpoint_older_than_saved_preprocessing_gets_it_fitted_again(tmp_pa
     old, result = _predict(spec, out, raw, tmp_path)
     assert result.code == 0, result.both
     np.testing.assert_array_equal(old, now)
+
+
+FLOWERS = """model m {
+  input  x[2]
+  layer  h[16] relu
+  output y[3] softmax
+  x -> h -> y
+}
+train { model m; data csv("train.csv", target="kind", delimiter=";"); loss cross_entropy(y); optimizer adam(lr=0.05)
+        batch 16; epochs 40 }
+"""
+
+
+def _flowers(rows, names):
+    centres = {"iris": (0, 0), "rose": (3, 0), "tulip": (0, 3)}
+    rng = np.random.default_rng(len(rows))
+    return "a;kind;b\n" + "".join(f"{centres[n][0] + 0.3 * rng.standard_normal():.3f};{n};"
+                                  f"{centres[n][1] + 0.3 * rng.standard_normal():.3f}\n" for n in names)
+
+
+def test_eval_data_reads_a_bare_file_as_training_did_and_numbers_its_classes_as_training_did(tmp_path,
+                                                                                              monkeypatch):
+    """`--data other.csv` takes the training call's layout (the target column, the delimiter), and class names
+    keep the training's numbers: a file of two of the three classes had numbered them 0 and 1 (accuracy 0.04)."""
+    write(tmp_path, "train.csv", _flowers("t", ["iris", "rose", "tulip"] * 30))
+    spec, out = write(tmp_path, "flowers.nn", FLOWERS), tmp_path / "run"
+    _train(spec, out)
+    monkeypatch.chdir(tmp_path)  # a command line's relative paths start at the current folder
+    write(tmp_path, "two.csv", _flowers("tt", ["rose", "tulip"] * 20))
+    result = run_cli("eval", spec, "--checkpoint", out / "checkpoint.npz", "--json", "--data", "two.csv")
+    assert result.code == 0, result.both
+    assert json.loads(result.out)["data"]["accuracy"] >= 0.95
+    write(tmp_path, "odd.csv", _flowers("ttt", ["rose"]).replace("rose", "daisy"))
+    result = run_cli("eval", spec, "--checkpoint", out / "checkpoint.npz", "--data", "odd.csv")
+    assert result.code == 1 and "<--data>:1:1: error: data 'csv' has classes the model was never trained on: " \
+                                 "'daisy'" in result.err, result.both

@@ -57,8 +57,23 @@ def test_text_is_coded_in_the_training_vocabulary():
         recode(data, "ab")
 
 
+def test_class_names_are_numbered_as_the_training_data_numbered_them():
+    """A file with fewer classes numbers its own from 0 (sorted names); the training's numbering is put back."""
+    data = Dataset(np.zeros((3, 1)), np.array([0, 1, 0]), "classification", 2, name="t",
+                   info={"classes": ["versicolor", "virginica"]})
+    saved = Preprocessing(classes=("setosa", "versicolor", "virginica"))
+    again = Preprocessing.from_saved(*saved.to_saved())
+    assert again.classes == saved.classes
+    renumbered = again.apply(data)
+    np.testing.assert_array_equal(renumbered.y, [1, 2, 1])
+    assert renumbered.n_classes == 3
+    with pytest.raises(DataError, match="never trained on: 'daisy'"):
+        again.apply(Dataset(np.zeros((1, 1)), np.array([0]), "classification", 1, name="t",
+                            info={"classes": ["daisy"]}))
+
+
 @pytest.mark.parametrize("meta", [{"scale": "standard"}, {"scale": "cubic"}, {"shape": "x"}, {"binarize": "0.5"},
-                                  {"shape": [0, -1]}, {"vocabulary": 3}])
+                                  {"shape": [0, -1]}, {"vocabulary": 3}, {"classes": "ab"}, {"classes": [1, 2]}])
 def test_a_corrupt_saved_preprocessing_is_refused(meta):
     with pytest.raises(DataError, match="corrupt"):
         Preprocessing.from_saved(meta, {})

@@ -33,7 +33,7 @@ def test_two_cases_of_every_family_agree_with_the_twin():
     assert not failing, done.stdout
     for family in ("vae_steps", "gan_steps", "rbm_steps", "boltzmann_steps", "dbn_steps", "augment", "init",
                    "rl_steps", "rl_rollouts", "sampling", "vae_inference", "init_draws", "boltzmann_fill", "gan_fill",
-                   "sequence_fill"):  # prefixed
+                   "sequence_fill", "boltzmann_sample", "dbn_sample", "ar_vae", "fill_masks"):  # prefixed
         assert any(name.startswith(f"{family}: ") for name in rows), family
     assert {"minibatch_std", "schedules", "fit", "conv and pooling in a loop", "tied"} <= rows.keys()
     assert any(name.startswith("block ") for name in rows)  # the blocks family's

@@ -335,6 +335,25 @@ def test_a_mask_is_one_example_one_per_example_or_for_sequences_one_a_step(tmp_p
         mask_file("middle", (2, 3, 3), False)
 
 
+def test_a_masks_shape_decides_how_it_is_read_before_its_size(tmp_path):
+    """Two series of 3 steps and 2 features: a [3, 2] mask is one example's (every example's), not one [3] mask a
+    series, though its 6 values are 2 x 3 as well (the twin's fill_masks found it: the mask was read by its size
+    alone, the per-step reading last, so one example's mask filled other values). A [2, 3] mask is one a series,
+    its values each step's; a mask whose shape fits two readings is read as the first in the docs' order."""
+    one = np.array([[1, 0], [0, 1], [1, 1]], bool)
+    np.save(tmp_path / "one.npy", one)
+    np.testing.assert_array_equal(mask_file(str(tmp_path / "one.npy"), (2, 3, 2), True), [one, one])
+    each = np.array([[1, 0, 0], [0, 1, 1]], bool)
+    np.save(tmp_path / "each.npy", each)
+    np.testing.assert_array_equal(mask_file(str(tmp_path / "each.npy"), (2, 3, 2), True),
+                                  np.repeat(each[:, :, None], 2, axis=2))
+    np.save(tmp_path / "flat.npy", one.reshape(-1))  # by size: one example's values first
+    np.testing.assert_array_equal(mask_file(str(tmp_path / "flat.npy"), (2, 3, 2), True), [one, one])
+    square = np.array([[1, 0], [0, 0]], bool)  # [T, F] and [count, T] alike: one example's
+    np.save(tmp_path / "square.npy", square)
+    np.testing.assert_array_equal(mask_file(str(tmp_path / "square.npy"), (2, 2, 2), True), [square, square])
+
+
 def test_methods_that_fill_one_mask_at_a_time_get_each_examples_own():
     values = np.arange(12, dtype=np.float32).reshape(4, 3)
     missing = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 0]], bool)

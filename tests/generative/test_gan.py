@@ -173,3 +173,47 @@ def test_a_batch_smaller_than_a_minibatch_std_group_judges_each_half_apart():
     assert metrics["d_real"] == np.mean(real_logits > 0) and metrics["d_fake"] == np.mean(fake_logits < 0)
 
 
+
+
+def test_real_examples_of_the_right_size_and_wrong_shape_get_the_data_calls_reshape():
+    """Flat digits against an image generator: the refusal says the `shape=` that makes them fit."""
+    from nngraph.errors import DataError
+
+    method = _method()
+    flat = unsupervised(np.zeros((8, 2, 1)), "points")
+    with pytest.raises(DataError, match=r"has examples of shape \[2, 1\], but generator") as error:
+        method.check_data(flat, None)
+    assert error.value.hint == "reshape the examples in the data call: shape=[2]"
+    with pytest.raises(DataError) as error:
+        method.check_data(unsupervised(np.zeros((8, 3)), "points"), None)
+    assert error.value.hint is None
+
+
+BATCHNORM_GAN = """
+model generator { noise z[1] normal; output p[2] identity; z -> p }
+model discriminator { input p[2]; layer d[3] identity batchnorm; output real[1] sigmoid; p -> d -> real }
+train { method gan(generator=generator, discriminator=discriminator); data ring(n=40); batch 4; epochs 1 }
+"""
+
+
+def test_a_batchnorm_in_the_discriminator_normalises_real_and_generated_rows_together():
+    """docs/language.md, section 10: D judges both halves of its batch in one pass, and every training pass moves
+    the running statistics, D's again on the generator's update."""
+    checked = nngraph.loads(BATCHNORM_GAN)
+    method = build(checked, checked.train(), get_backend("numpy", "float64"))
+    gen, disc = method.gen, method.disc
+    gen.params["z->p.weight"][...] = 0  # every generated example is the bias
+    gen.params["p.bias"][...] = [3.0, -1.0]
+    real = np.random.default_rng(0).standard_normal((4, 2))
+    judged = np.concatenate([real, np.tile([3.0, -1.0], (4, 1))])
+    weight = disc.params["p->d.weight"].copy()
+    method.discriminator_pass(real, np.random.default_rng(1))
+    momentum = 0.1
+    assert np.allclose(disc.buffers["d.norm.running_mean"], momentum * (judged @ weight).mean(axis=0), rtol=1e-12)
+    assert np.allclose(disc.buffers["d.norm.running_var"], (1 - momentum) + momentum * (judged @ weight).var(
+        axis=0, ddof=1), rtol=1e-12)
+    before = disc.buffers["d.norm.running_mean"].copy()
+    method.generator_pass(4, np.random.default_rng(2))  # D judges the generated rows alone, in training mode
+    generated = np.tile([3.0, -1.0], (4, 1)) @ weight
+    assert np.allclose(disc.buffers["d.norm.running_mean"], (1 - momentum) * before + momentum * generated.mean(axis=0),
+                       rtol=1e-12)

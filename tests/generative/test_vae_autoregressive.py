@@ -97,6 +97,24 @@ def test_fill_in_keeps_the_known_pixels_and_fills_the_missing_in_order():
     np.testing.assert_allclose(once[missing], means[missing], rtol=1e-5, atol=1e-6)
 
 
+def test_an_identity_decoder_samples_and_fills_in_its_means_in_order():
+    """An mse decoder with an identity output (whose value is its net input's slot): `sample` and the fill-in
+    set each value to its mean given z and the values before it, nothing drawn. decode() looked the output up by
+    its slot ('x_hat:z') among values keyed by unit, and crashed with a KeyError (the twin's ar_vae found it)."""
+    text = SPEC.replace("output x_hat[64] sigmoid", "output x_hat[64] identity").replace("bce(x_hat, x)",
+                                                                                      "mse(x_hat, x)")
+    checked = nngraph.loads(text)
+    method = build(checked, checked.train(), get_backend("numpy", "float64"))
+    z = np.random.default_rng(3).standard_normal((5, 4))
+    drawn = method.decode_in_order(z, rng=np.random.default_rng(5))
+    np.testing.assert_allclose(method.decode(z, drawn), drawn, rtol=1e-12, atol=1e-12)  # each value its mean
+    _, x = _digits(5)
+    missing = np.zeros(x.shape, bool)
+    missing[:, 40:] = True
+    filled, _ = method.fill(np.where(missing, 0.5, x), missing, {"steps": 2, "seed": 0})
+    assert np.array_equal(filled[~missing], x[~missing]) and np.isfinite(filled).all()
+
+
 def _bernoulli_nll(session) -> float:
     train, test = session.splits.train.x, session.splits.test.x
     p = train.mean(axis=0).clip(1e-12, 1 - 1e-12)

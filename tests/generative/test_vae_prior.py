@@ -83,6 +83,39 @@ def test_prior_draws_come_from_the_mixture():
         assert near.std() == pytest.approx(std, rel=0.05)
 
 
+class _ZeroNoise:
+    """A generator whose normal draws are all 0 (every prior draw at its component's mean)."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def standard_normal(self, shape):
+        return np.zeros(shape)
+
+    def integers(self, *args, **kwargs):
+        return self.rng.integers(*args, **kwargs)
+
+
+@pytest.mark.parametrize("dtype, logvar", [("float64", 2000.0), ("float32", 200.0)])
+def test_prior_draws_are_capped_as_the_sample_unit_is(dtype, logvar):
+    """A component whose exp(logvar / 2) overflows the run's dtype: its draws at eps = 0 are its mean (not
+    inf * 0 = NaN) and others finite, with the sample unit's cap (ops/sampling.spread); below the cap nothing
+    changes. Without the shared cap, eps = 0 gave NaN and eps = 1 inf."""
+    method = _method(TINY_MIXTURE.replace("LOSS", "bce(x_hat, x) + kl(z)"), dtype=dtype)
+    params = method.program.params
+    params["z.prior.mean"][...] = [[-3.0], [0.5], [4.0]]
+    params["z.prior.logvar"][...] = [[logvar], [logvar], [np.log(0.04)]]
+    at_means = method.draw_prior(300, _ZeroNoise(1))[:, 0]
+    assert set(np.unique(at_means)) == {np.float64(v).astype(dtype) for v in (-3.0, 0.5, 4.0)}
+    cap = np.exp(np.log(np.finfo(dtype).max) - 1)
+    z = method.draw_prior(300, np.random.default_rng(1))[:, 0].astype(np.float64)
+    eps, pick = (lambda r: (r.standard_normal((300, 1))[:, 0], r.integers(3, size=300)))(np.random.default_rng(1))
+    wide = pick < 2
+    small = np.abs(eps) < 2  # the capped spread times eps stays inside float32's range
+    expected = np.array([-3.0, 0.5, 4.0])[pick] + np.where(wide, cap, 0.2) * eps
+    np.testing.assert_allclose(z[small | ~wide], expected[small | ~wide], rtol=1e-6)
+
+
 def test_the_prior_is_counted_and_not_penalised():
     text = TINY.replace("LOSS", "bce(x_hat, x) + kl(z)")
     plain, mixture = (nngraph.loads(t).models["tiny"] for t in (text, text.replace(

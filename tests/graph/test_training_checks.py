@@ -76,7 +76,8 @@ def _loss(expression: str) -> str:
 @pytest.mark.parametrize("expression, match, column, hint", [
     ("bce(yy)", "loss names unknown unit 'yy'", 8, "did you mean 'y'\\?"),
     ("bce(y) + kl(y)", "kl\\(\\.\\.\\.\\) applies to a sample unit; 'y' is a", 17, None),
-    ("cross_entropy(y)", "cross_entropy expects a softmax unit; 'y' uses sigmoid", 8, "softmax"),
+    ("cross_entropy(y)", "cross_entropy expects a softmax unit; 'y' uses sigmoid", 8,
+     "declare it `output y\\[1\\] softmax`, or score its independent probabilities with bce"),
 ])
 def test_loss_error(expression, match, column, hint):
     the_only_error(_loss(expression), match, 9, column, hint, ValidationError)

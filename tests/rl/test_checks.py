@@ -162,3 +162,12 @@ def test_without_gymnasium_training_is_refused_at_the_env_setting(monkeypatch, f
     assert result.code == 1 and "Traceback" not in result.both
     assert f"{spec}:10:9: error: reinforcement learning needs gymnasium, which is not installed" in result.err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_noise_input_in_an_agent_s_network_is_refused_at_the_unit():
+    text = agent().replace("  input  obs[4]\n", "  input  obs[4]\n  noise  nz[2] normal\n").replace(
+        "obs -> h -> pi;", "obs -> h -> pi; nz -> h;")
+    e = error_of(text)
+    assert e.message == "unit 'nz' of model 'agent' is random; an agent's network is deterministic (it may have " \
+                        "dropout, which acts only in its updates)"
+    assert (e.span.line, e.span.column) == (3, 3)
