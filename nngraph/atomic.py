@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -83,19 +83,20 @@ def _file_in_the_way(folder: Path) -> Path | None:
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Call `write(f)` on a temporary file beside `path`, then move it into place."""
     path = prepare_output(path)
+    # the name first, the file made inside the `try`: a Ctrl-C between mkstemp's creating the file and the `try`
+    # left the temporary file behind (tests/hostile/test_round4.py's second Ctrl-C, once in a loaded full run)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise cannot_write(path, e) from None
-    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _mode_for_new_files())  # mkstemp's 0600 is not what open() would have given
+        os.chmod(tmp, _mode_for_new_files())  # 0600 while written, then what open() would have given
         os.replace(tmp, path)
     except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
+        if not isinstance(e, FileExistsError):  # (a name drawn twice in 2^48 is another write's file)
+            Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and e.errno is not None:  # a full disk, a folder swapped in: not a bug
             raise cannot_write(path, e) from None
         raise

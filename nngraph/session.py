@@ -57,6 +57,7 @@ def prepare(checked: CheckedSpec, train_name: str | None = None, backend: str = 
         return Session(checked, config, None, method, chosen)  # an agent's data is its environment
     splits = _splits(checked, config, method, chosen.dtype, data)
     _check_last_batch(checked, config, len(splits.train))
+    _check_whole_packs(config, method, splits)
     return Session(checked, config, splits, method, chosen)
 
 
@@ -78,6 +79,25 @@ def _check_last_batch(checked: CheckedSpec, config: TrainConfig, rows: int) -> N
                     f"batchnorm on '{units[0]}' normalises each of its values over the batch's rows: one row has no "
                     "variance", config.spans.get("batch") or (config.data.span if config.data else None),
                     hint + ", or `layernorm` (each example on its own)")
+
+
+def _check_whole_packs(config: TrainConfig, method, splits) -> None:
+    """A method that judges `evaluation_unit` examples together (a gan's `pack`) needs a whole one in every
+    training batch and in each evaluated split: a validation split or a last batch smaller than a pack was
+    'internal error: ValueError: cannot reshape array of size 0' (exit 70)."""
+    parts = [("the training split's last batch", last_batch_rows(len(splits.train), config.batch), "batch"),
+             ("the validation split", len(splits.validation or ()), "validation"),
+             ("the test split", len(splits.test or ()), "test")]
+    for what, rows, setting in parts:
+        _require_whole_unit(method, rows, what, config.spans.get(setting) or (config.data.span if config.data else None))
+
+
+def _require_whole_unit(method, rows: int, what: str, span) -> None:
+    unit = getattr(method, "evaluation_unit", 1)
+    if 0 < rows < unit:
+        raise DataError(f"{what} holds {rows} examples, fewer than the {unit} the discriminator judges together "
+                        f"(pack={unit})", span, f"give at least {unit} examples (a larger split, a batch that "
+                        "divides the training split), or pack fewer")
 
 
 def command_backend(config: TrainConfig, backend: str, dtype: str | None, training: bool = True):
@@ -181,6 +201,8 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     session = prepare(checked, train_name, backend, dtype)
     config, splits, method = session.config, session.splits, session.method
     check_data_parallel(config, method, splits and splits.train)  # before the run folder is made
+    if splits is not None:
+        method.check_step_work(splits.train, config.data.value.span if config.data else None)
     check_augment(config, splits and splits.train)
     # only rank 0 makes and writes the run folder and logs; the others read the checkpoint they resume from
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
@@ -345,6 +367,7 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
     dataset = _preprocessing(trained).apply(loaded, getattr(data, "span", None))
     trained.method.check_data(dataset, getattr(data, "span", None))
     trained.method.check_targets(dataset, getattr(data, "span", None))
+    _require_whole_unit(trained.method, len(dataset), "--data", getattr(data, "span", None))
     if extra:
         _check_vae_work(checked, trained.config, len(dataset), **extra)
     return {"data": _final_evaluation(trained.method, dataset, extra)}

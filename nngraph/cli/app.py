@@ -95,9 +95,12 @@ def convert(spec: Path = SPEC,
     target's canonical one)."""
     from nngraph.atomic import atomic_write_text
     from nngraph.spec.load import convert as convert_spec
-    from nngraph.spec.load import load_commented, surface_of
+    from nngraph.spec.load import READERS, load_commented, surface_of
 
     _refuse_same_file(spec, output)
+    if output.suffix.lower() not in READERS:  # was a SourceError at output:1:1, a file nobody wrote (-o /dev/full)
+        raise OutputError(f"cannot write {output}: a spec's name ends in {', '.join(READERS)}", None,
+                          f"e.g. -o {spec.stem}{'.yaml' if spec.suffix.lower() == '.nn' else '.nn'}")
     source, comments = load_commented(spec)
     text = convert_spec(source, surface_of(str(output)), comments)
     atomic_write_text(output, text)

@@ -56,6 +56,7 @@ def ring(req: Request) -> Dataset:
     (so the modes are as equal as n allows), shuffled by the seed, plus N(0, std^2) on each axis.
     `info["centres"]` (modes, 2) and `info["std"]` are kept for mode-counting metrics.
     """
+    req.expect_room(req["modes"], 2, "modes")  # modes=1e30: numpy's 'Maximum allowed size exceeded' (exit 70)
     angles = 2 * np.pi * np.arange(req["modes"]) / req["modes"]
     centres = req["radius"] * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     return _mixture(req, centres, "ring")
@@ -77,8 +78,10 @@ def grid(req: Request) -> Dataset:
     Centres are spacing * (i - (side-1)/2, j - (side-1)/2) for i, j in 0..side-1 (row-major);
     points are drawn as for `ring`, and the same `info` keys are kept.
     """
+    req.expect_room(req["side"] ** 2, 2, "side")  # side=1e30: numpy's 'Maximum allowed size exceeded' (exit 70)
     steps = (np.arange(req["side"]) - (req["side"] - 1) / 2) * req["spacing"]
-    centres = np.array(list(itertools.product(steps, steps)))
+    rows, columns = np.meshgrid(steps, steps, indexing="ij")  # row-major: (steps[i], steps[j]), j fastest
+    centres = np.stack([rows.ravel(), columns.ravel()], axis=1)
     return _mixture(req, centres, "grid")
 
 

@@ -150,8 +150,12 @@ def balls(req: Request) -> Dataset:
     is on for about half of them (labels correlate, about 0.2 for 8 features); a ball is no half-space, so a
     model needs a hidden layer. The centres sit in `info["centres"]`.
     """
-    rng = req.rng()
     n, features, count = req["n"], req["features"], req["labels"]
+    # each point's difference from every centre is held at once; n=1e30 or features=1e30 was numpy's 'Maximum
+    # allowed dimension exceeded' (exit 70); refused at whichever of the two grew more past its default
+    larger = "n" if n / 1000 >= features / 8 else "features"
+    req.expect_room(n, (count + 1) * features + count, larger)
+    rng = req.rng()
     centres = rng.normal(0, 1, (count, features))
     x = rng.normal(0, 1, (n, features))
     distances = np.linalg.norm(x[:, None, :] - centres[None], axis=2)

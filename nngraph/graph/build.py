@@ -47,6 +47,7 @@ def _add_cell_recurrence(graph, errors: Collector) -> None:
 
 
 def _add_units(graph, flat: Flat, errors: Collector) -> None:
+    added = []  # the declarations the graph holds: a second one of a name is refused, not read as the first
     for unit in flat.units:
         if unit.name in graph:
             first = graph.nodes[unit.name]["unit"].span
@@ -56,11 +57,12 @@ def _add_units(graph, flat: Flat, errors: Collector) -> None:
         try:
             spec = unit_spec(unit, flat.env.get(unit.name, {}))
             graph.add_node(unit.name, unit=dataclasses.replace(spec, repeat=_copied_by(unit.name, flat)))
+            added.append(unit)
         except NngraphError as e:
             errors.add(e)
-    for unit in flat.units:
-        spec = graph.nodes[unit.name]["unit"] if unit.name in graph else None
-        if spec is not None and spec.role == "sample":
+    for unit in added:
+        spec = graph.nodes[unit.name]["unit"]
+        if spec.role == "sample":
             _add_sample_edges(graph, spec, unit, errors)
 
 
@@ -165,6 +167,7 @@ def _apply_attr(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
     name = attr.name
     if isinstance(attr, ast.Call) and name in V.ACTIVATIONS:
         options = bind_options(attr, V.ACTIVATIONS[name], "activation", env)
+        _expect_numbers(attr, options, V.ACTIVATIONS[name])
         _set_once(fields, "activation", name, attr.span, unit)
         fields["activation_args"] = tuple(sorted(options.items()))
     elif name in V.NORMS and isinstance(attr, (ast.Call, ast.Flag)):
@@ -177,6 +180,16 @@ def _apply_attr(fields: dict, attr, env: dict, unit: ast.Unit) -> None:
         _apply_setting(fields, attr, literal(attr.value, env))
     else:
         raise ValidationError(f"unknown unit attribute '{name}'", attr.span, did_you_mean(name, UNIT_WORDS))
+
+
+def _expect_numbers(call: ast.Call, options: dict, defaults: dict) -> None:
+    """An activation's options are numbers, each refused at its argument: `leaky_relu(slope=inf)` (a name, as
+    is `nan`), `slope="x"` or `slope=[1, 2]` passed check and reached numpy's multiply ('UFuncTypeError', exit
+    70), and `slope=true` trained with a slope of 1."""
+    written = {**dict(zip(defaults, call.args)), **{kw.name: kw.value for kw in call.kwargs}}
+    for key, value in options.items():
+        node = written.get(key)
+        expect_number(value, node.span if node is not None else call.span, f"{call.name} {key}")
 
 
 def _apply_norm(fields: dict, attr, env: dict, unit: ast.Unit) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nngraph.errors import Span, ValidationError, did_you_mean, unimportable
 from nngraph.graph.vocabulary import ENV_OPTIONS, ENVIRONMENTS
@@ -32,6 +32,10 @@ class EnvSetting:
     id: str
     options: dict
     span: Span | None = None
+    spans: dict = field(default_factory=dict, hash=False, compare=False)  # option -> its value's span, as written
+
+    def span_of(self, option: str) -> Span | None:
+        return self.spans.get(option, self.span)
 
     @property
     def copies(self) -> int:
@@ -69,13 +73,13 @@ def env_setting(value: ast.Value, extra: tuple = ()) -> EnvSetting:
             raise ValidationError('env gym(...) needs an environment id', call.span, 'e.g. gym("Acrobot-v1", n=4)')
         options = {k: v for k, v in bound.values.items() if k != "id"}
         _refuse_module_import(bound["id"], _span_of(bound, "id", call.span))
-        return EnvSetting(bound["id"], options, _span_of(bound, "id", call.span))
+        return EnvSetting(bound["id"], options, _span_of(bound, "id", call.span), _spans(bound))
     if call.name not in ENVIRONMENTS:
         hint = did_you_mean(call.name, ENVIRONMENTS) or (
             "short names: " + ", ".join(ENVIRONMENTS) + '; any gymnasium id: gym("ID")')
         raise ValidationError(f"unknown environment '{call.name}'", call.span, hint)
     bound = bind(call, ENV_OPTIONS, (), label=f"env {call.name}")
-    return EnvSetting(ENVIRONMENTS[call.name], dict(bound.values), call.span)
+    return EnvSetting(ENVIRONMENTS[call.name], dict(bound.values), call.span, _spans(bound))
 
 
 def _refuse_module_import(env_id: str, span: Span | None) -> None:
@@ -88,6 +92,10 @@ def _refuse_module_import(env_id: str, span: Span | None) -> None:
                               "spec never makes nngraph import code", span,
                               f"import {module} in your own Python first (it registers the environment), then "
                               f"train with nngraph.fit and the id alone: gym(\"{env_id.split(':', 1)[1]}\")")
+
+
+def _spans(bound) -> dict:
+    return {name: node.span for name, node in bound.nodes.items()}
 
 
 def _span_of(bound, option: str, default: Span | None) -> Span | None:

@@ -104,13 +104,13 @@ def training_memory(models: dict[str, ModelGraph], config: TrainConfig, dtype: s
         parameters=stored * size,
         training_state=(2 + slots + best) * stored * size,
         gradients=stored * size,
-        activations=config.batch * _per_example(trained, config, training=True) * size,
+        activations=_step_rows(config) * _per_example(trained, config, training=True) * size,
         evaluation=eval_rows * _per_example(trained, config, training=False) * size,
         evaluation_rows=eval_rows,
         initialisation=init,
         resume=resumed * stored * size if resume else 0,
         largest=max((largest_parameter(m) for m in trained), default=0) * size,
-        batch=config.batch,
+        batch=_step_rows(config),
         optimizer=config.optimizer.name,
         experience=_experience(trained, config, size),
     )
@@ -133,6 +133,12 @@ def _experience(models: list[ModelGraph], config: TrainConfig, size: int) -> int
     if "buffer" in options:
         return options["buffer"] * (2 * observation + 4) * size
     return options.get("rollout", 0) * config.env.copies * (observation + 8) * 8 * 3
+
+
+def _step_rows(config: TrainConfig) -> int:
+    """The rows a training step runs: the batch, each example repeated `samples` times by a VAE
+    (`vae(samples=1000000)` ran into a MemoryError under an estimate for the batch alone)."""
+    return config.batch * ((config.method.options or {}).get("samples") or 1)
 
 
 def _stored_parameters(model: ModelGraph, config: TrainConfig) -> int:
@@ -171,9 +177,26 @@ def check_training_memory(models: dict[str, ModelGraph], config: TrainConfig, er
     limit = available_memory() if limit is None else limit
     if estimate.peak > limit:
         model = models[config.models[0]]
+        option, span = _experience_option(config) if estimate.experience * 2 > estimate.peak else (None, model.span)
         errors.error(f"training model '{model.name}' needs {about_bytes(estimate.peak)} at its peak "
-                     f"({estimate.describe()}); {describe_bytes(limit)} is available", model.span,
-                     _hint(estimate), kind=ValidationError)
+                     f"({estimate.describe()}); {describe_bytes(limit)} is available", span,
+                     f"lower {option}: the experience is most of it; nothing was allocated" if option
+                     else _hint(estimate), kind=ValidationError)
+
+
+def _experience_option(config: TrainConfig):
+    """(the option that made an agent's experience or the persistent chains large, where it is written): chains,
+    a replay buffer, or the larger grown of a rollout and the copies (`ppo(rollout=1000000000)` was refused at
+    the model's line); the method's or the environment's call where the option is a default."""
+    method, options = config.method, config.method.options or {}
+    for name in ("chains", "buffer"):
+        if options.get(name):
+            return name, method.span_of(name)
+    env = config.env
+    rollout_growth = options.get("rollout", 1) / max(METHODS[method.name].options["rollout"].default, 1)
+    if "n" in env.spans and (env.copies > rollout_growth or "rollout" not in method.spans):
+        return "n", env.span_of("n")
+    return "rollout", method.span_of("rollout")
 
 
 def _hint(estimate: MemoryEstimate) -> str:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from nngraph.errors import ShapeError, ValidationError, did_you_mean
 from nngraph.graph.autoregressive import check_ordered_decoder
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.vocabulary import OPTIMIZERS
-from nngraph.spec.options import Choice, Option, choose
+from nngraph.graph.work import BACKWARD_PASSES, Factor, StepWork, pass_flops, require_step_work
+from nngraph.spec.options import Choice, Option, choose, completed
 
 if TYPE_CHECKING:
     from nngraph.graph.training import TrainConfig
@@ -36,6 +37,7 @@ class MethodSpec:
     couplings: bool = False  # keeps its parameters as a Boltzmann machine's couplings (graph/memory.py)
     example: str = ""  # a complete call, for hints
     environment: bool = False  # learns from an `env` (reinforcement learning), not from `data`
+    work: Callable | None = None  # `work(config)`: (one training step's StepWork, the options multiplying it)
 
 
 def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
@@ -47,6 +49,87 @@ def check_method(config: TrainConfig, models: dict[str, ModelGraph]) -> None:
     for check in METHODS[config.method.name].fits:
         check(config, models)
     _minibatch_std_in_a_discriminator(config, models)
+    _check_step_work(config, models)
+
+
+def _check_step_work(config: TrainConfig, models) -> None:
+    """One training step's work within graph/work.py's WORK_LIMIT, refused at the option that made it large:
+    options that multiply each other (ppo's rollout x copies x epochs / minibatch, a VAE's samples x batch,
+    persistent chains x Gibbs steps) each passed its own range and made one step of hours together."""
+    work = METHODS[config.method.name].work
+    trained = [models[name] for name in config.models if name in models]
+    if work is None or not trained:
+        return
+    method = config.method  # one made in Python (the API, tests) may name only some options
+    full = Choice(method.name, completed(method, METHODS, "method"), method.span, method.spans)
+    step, factors = work(replace(config, method=full))
+    require_step_work(step, pass_flops(trained), factors, _span(config))
+
+
+def _option(config: TrainConfig, name: str, inverse: bool = False) -> Factor:
+    """A method option as a factor of one step's work."""
+    return Factor(name, config.method.options[name], METHODS[config.method.name].options[name].default,
+                  config.method.span_of(name), name in config.method.spans, inverse)
+
+
+def _batch(config: TrainConfig) -> Factor:
+    from nngraph.graph.training import TrainConfig as Defaults
+
+    return Factor("batch", config.batch, Defaults.batch, config.spans.get("batch"), "batch" in config.spans)
+
+
+def _copies(config: TrainConfig) -> Factor:
+    env = config.env
+    return Factor("n", env.copies, 1, env.span_of("n"), "n" in env.spans)
+
+
+def _rollout_work(config: TrainConfig):
+    """ppo, a2c, reinforce: a rollout of every copy, then `epochs` passes over it in minibatches (one step on
+    the whole of it for a2c and reinforce)."""
+    options = config.method.options
+    rows = options["rollout"] * config.env.copies
+    epochs, minibatch = options.get("epochs", 1), options.get("minibatch") or rows
+    step = StepWork(rows=rows * (1 + BACKWARD_PASSES * epochs), calls=options["rollout"],
+                    gradient_steps=epochs * math.ceil(rows / minibatch), env_steps=rows)
+    factors = [_option(config, "rollout"), _copies(config)]
+    if "epochs" in options:
+        factors += [_option(config, "epochs"), _option(config, "minibatch", inverse=True)]
+    return step, factors
+
+
+DQN_RECORD_STEPS = 1000  # dqn's iteration (one record, one training step) spans this many environment steps at least
+
+
+def _dqn_work(config: TrainConfig):
+    """dqn: an iteration of `train_every` vector steps (as many times as make DQN_RECORD_STEPS), each cycle
+    followed by `gradient_steps` steps on minibatches (online and target networks on the next observations)."""
+    options, copies = config.method.options, config.env.copies
+    cycles = max(1, math.ceil(DQN_RECORD_STEPS / (options["train_every"] * copies)))
+    vector_steps, gradient_steps = cycles * options["train_every"], cycles * options["gradient_steps"]
+    rows = vector_steps * copies + gradient_steps * options["minibatch"] * (BACKWARD_PASSES + 2)
+    step = StepWork(rows=rows, calls=vector_steps + 2 * gradient_steps, gradient_steps=gradient_steps,
+                    env_steps=vector_steps * copies)
+    return step, [_option(config, "train_every"), _copies(config), _option(config, "gradient_steps"),
+                  _option(config, "minibatch")]
+
+
+def _vae_work(config: TrainConfig):
+    """vae: each example of the batch repeated `samples` times, forward and backward."""
+    samples = config.method.options["samples"]
+    return (StepWork(rows=config.batch * samples * BACKWARD_PASSES, gradient_steps=1),
+            [_option(config, "samples"), _batch(config)])
+
+
+def _sweeps_work(config: TrainConfig):
+    """cd, pcd, dbn's pretraining, boltzmann: Gibbs sweeps (k, or the anneal's and `sweeps`) over the batch
+    (the positive phase) and over the persistent chains, or the batch again (the negative phase)."""
+    options = config.method.options
+    name = "k" if "k" in options else "sweeps"
+    sweeps = options[name] + sum(pair[1] for pair in options.get("anneal") or ())
+    chains = options.get("chains") or config.batch
+    step = StepWork(rows=sweeps * (config.batch + chains) * 2, calls=2 * sweeps, gradient_steps=1)
+    factors = [_option(config, name), _batch(config)]
+    return step, factors + ([_option(config, "chains")] if "chains" in options else [])
 
 
 def _minibatch_std_in_a_discriminator(config: TrainConfig, models) -> None:
@@ -191,6 +274,10 @@ def _gan(config: TrainConfig, models) -> None:
         raise ValidationError("a gan's generator needs one output and its discriminator one input",
                               _span(config))
     pack = opts["pack"]
+    if pack > config.batch:  # no whole pack of real examples in a batch: 'cannot reshape array of size 0' (exit 70)
+        raise ValidationError(f"gan: pack={pack} examples judged together, more than the batch of {config.batch} "
+                              "holds", config.method.span_of("pack"), f"make `batch` a multiple of {pack}, or pack "
+                              "fewer")
     got, want = gen.shapes.get(gen_out[0].name), disc.shapes.get(disc_in[0].name)
     if got and want and (got != want if pack == 1 else math.prod(want) != pack * math.prod(got)):
         packed = f" ({pack} packed: {pack * math.prod(got)} values)" if pack > 1 else ""
@@ -348,6 +435,22 @@ def _policy_fits(config: TrainConfig, models) -> None:
                          (policy or model).span, f"e.g. `output pi{list(want)} {activation}`")
     _check_critic(model, config, critic, policy)
     _check_log_std_unit(model, config, space, policy, critic)
+    _check_log_std(config, space)
+
+
+def _check_log_std(config: TrainConfig, space) -> None:
+    """A Gaussian policy's `log_std`: its variance exp(2 log_std) within the run's float type (`log_std=1e30`, or
+    700 in float32, trained into 'training diverged: pg_loss is nan in update 1', whose hint blamed the
+    learning rate)."""
+    from nngraph.spec.values import FLOAT_MAX
+
+    value = config.method.options.get("log_std", 0.0)
+    dtype = "float64" if config.dtype == "float64" else "float32"
+    bound = math.log(FLOAT_MAX[dtype]) / 2
+    if not space.discrete and abs(value) > bound:
+        raise ValidationError(f"log_std={value:g}: the policy's variance exp(2 log_std) is beyond {dtype}'s range "
+                              f"(|log_std| at most {bound:.1f})", config.method.span_of("log_std"),
+                              "a Gaussian policy's log standard deviation starts near 0 (stable-baselines3's: 0)")
 
 
 def _check_critic(model: ModelGraph, config: TrainConfig, critic, policy) -> None:
@@ -413,9 +516,10 @@ _RL_POLICY = (_environment, _policy_fits)
 
 METHODS = {spec.name: spec for spec in (
     MethodSpec("backprop", {}, (_backprop, _check_loss_units, _check_data_terms), "nngraph.train.backprop"),
-    MethodSpec("cd", {"k": _K}, (_rbm, _check_loss_units), "nngraph.train.rbm", couplings=True),
+    MethodSpec("cd", {"k": _K}, (_rbm, _check_loss_units), "nngraph.train.rbm", couplings=True,
+               work=_sweeps_work),
     MethodSpec("pcd", {"k": _K, "chains": Option("int", 100, minimum=1)}, (_rbm, _check_loss_units),
-               "nngraph.train.rbm", couplings=True),
+               "nngraph.train.rbm", couplings=True, work=_sweeps_work),
     MethodSpec("boltzmann", {
         "anneal": Option("list", None, then=_anneal),  # None: sample at temperature 1
         "sweeps": Option("int", 10, minimum=1, maximum=MAX_REPEATS),
@@ -423,16 +527,16 @@ METHODS = {spec.name: spec for spec in (
         "mean_field": Option("bool", False),
         "noisy_clamp": Option("float", 0.0, minimum=0, maximum=0.5),
         "chains": Option("int", 0, minimum=0),  # > 0: persistent negative chains
-    }, (_boltzmann, _check_loss_units), "nngraph.train.boltzmann", couplings=True),
+    }, (_boltzmann, _check_loss_units), "nngraph.train.boltzmann", couplings=True, work=_sweeps_work),
     # a deep belief net: the stack's layers pretrained greedily as RBMs (CD-k, or PCD with `chains` > 0) for
     # `pretrain` epochs each, by `pretrain_optimizer`; then backprop fine-tunes the same weights (train/dbn.py)
     MethodSpec("dbn", {"k": _K, "chains": Option("int", 0, minimum=0), "pretrain": Option("int", 10, minimum=0),
                        "pretrain_optimizer": _OWN_OPTIMIZER,
                        "labels": Option("bool", False)},  # the top RBM also sees the output's classes
                (_backprop, _check_loss_units, _check_data_terms, _dbn), "nngraph.train.dbn",
-               example="method dbn(pretrain=10, pretrain_optimizer=sgd(lr=0.1, momentum=0.5))"),
+               example="method dbn(pretrain=10, pretrain_optimizer=sgd(lr=0.1, momentum=0.5))", work=_sweeps_work),
     MethodSpec("vae", {"samples": Option("int", 1, minimum=1), "warmup": Option("int", 0, minimum=0)},
-               (_vae, _check_loss_units), "nngraph.train.vae"),
+               (_vae, _check_loss_units), "nngraph.train.vae", work=_vae_work),
     # pack: the discriminator judges `pack` examples at once, concatenated (PacGAN, Lin et al. 2018)
     MethodSpec("gan", {"generator": Option("name"), "discriminator": Option("name"),
                        "k": Option("int", 1, minimum=1, maximum=MAX_REPEATS), "pack": Option("int", 1, minimum=1),
@@ -445,12 +549,12 @@ METHODS = {spec.name: spec for spec in (
                        "minibatch": Option("int", 64, minimum=1), "epochs": Option("int", 10, minimum=1),
                        "clip": Option("float", 0.2, above=0), "value_clip": Option("float", None, above=0),
                        "gae": Option("float", 0.95, minimum=0, maximum=1)},
-               _RL_POLICY, "nngraph.train.ppo", environment=True),
+               _RL_POLICY, "nngraph.train.ppo", environment=True, work=_rollout_work),
     MethodSpec("a2c", {**_ACTOR_CRITIC, "rollout": Option("int", 5, minimum=1),
                        "gae": Option("float", 1.0, minimum=0, maximum=1)},
-               _RL_POLICY, "nngraph.train.ppo", environment=True),
+               _RL_POLICY, "nngraph.train.ppo", environment=True, work=_rollout_work),
     MethodSpec("reinforce", {**_ACTOR_CRITIC, "rollout": Option("int", 1000, minimum=1)},
-               _RL_POLICY, "nngraph.train.ppo", environment=True),
+               _RL_POLICY, "nngraph.train.ppo", environment=True, work=_rollout_work),
     MethodSpec("dqn", {"q": Option("name"), "buffer": Option("int", 100_000, minimum=1),
                        "start": Option("int", 100, minimum=0), "minibatch": Option("int", 32, minimum=1),
                        "train_every": Option("int", 4, minimum=1), "gradient_steps": Option("int", 1, minimum=1),
@@ -458,5 +562,5 @@ METHODS = {spec.name: spec for spec in (
                        "explore": Option("float", 0.1, minimum=0, maximum=1),
                        "eps_start": Option("float", 1.0, minimum=0, maximum=1),
                        "eps_end": Option("float", 0.05, minimum=0, maximum=1), "double": Option("bool", True)},
-               (_environment, _q_fits), "nngraph.train.dqn", environment=True),
+               (_environment, _q_fits), "nngraph.train.dqn", environment=True, work=_dqn_work),
 )}

@@ -11,12 +11,22 @@ in order, 2.0e12) stays within it."""
 
 from __future__ import annotations
 
-from nngraph.errors import ValidationError
+from dataclasses import dataclass
+
+from nngraph.errors import Span, ValidationError
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.shapes import total_parameters, unit_flops
 
-WORK_LIMIT = 3 * 10**12  # FLOPs one command may ask for by its count options
+WORK_LIMIT = 3 * 10**12  # FLOPs one command (or one training step) may ask for by its count options
 BACKWARD_PASSES = 3  # a forward pass and its backward pass cost about three forward passes
+# Fixed costs that no FLOP count sees, as the FLOPs the slowest pace above (~16 GFLOP/s) does in that time:
+# a gradient step of a tiny model is ~200 us of array calls and the optimizer's update (ppo(minibatch=1) on
+# cartpole_ppo's 64-unit actor-critic: 16,384 steps in 6.0 s on a loaded machine, 370 us each); a forward pass
+# of a batch, or a Gibbs sweep, about a third of that; one copy's environment step ~12 us (graph/vocabulary.py:
+# MAX_EPISODES).
+GRADIENT_STEP_FLOPS = 3 * 10**6
+CALL_FLOPS = 10**6
+ENV_STEP_FLOPS = 2 * 10**5
 
 
 def pass_flops(models: list[ModelGraph]) -> int:
@@ -32,3 +42,58 @@ def require_work(passes: int, flops: int, asked: str, hint: str) -> None:
     if work > WORK_LIMIT:
         raise ValidationError(f"{asked}: {passes:,} passes of {flops:,} FLOPs, about {work:.1e} FLOPs, more than "
                               f"the {WORK_LIMIT:.0e} a command may ask for (about three minutes of one core)", None, hint)
+
+
+@dataclass(frozen=True)
+class StepWork:
+    """One training step's work: `rows` example passes (a forward pass 1, with its backward BACKWARD_PASSES),
+    `calls` forward passes of a batch or Gibbs sweeps and `gradient_steps`, each with a fixed cost whatever its
+    rows, and `env_steps` steps of one copy of an environment."""
+
+    rows: int = 0
+    calls: int = 0
+    gradient_steps: int = 0
+    env_steps: int = 0
+
+    def flops(self, flops_per_row: int) -> int:
+        return (self.rows * flops_per_row + self.calls * CALL_FLOPS + self.gradient_steps * GRADIENT_STEP_FLOPS
+                + self.env_steps * ENV_STEP_FLOPS)
+
+    def describe(self) -> str:
+        parts = [(self.env_steps, "environment step", "s"), (self.rows, "example pass", "es"),
+                 (self.gradient_steps, "gradient step", "s"), (self.calls, "batched pass", "es")]
+        return ", ".join(f"{count:,} {what}{'' if count == 1 else ending}" for count, what, ending in parts if count)
+
+
+@dataclass(frozen=True)
+class Factor:
+    """An option that multiplies one step's work: how it is written (`ppo: rollout=100000`), where, and how
+    many times its default it asks for (`inverse`: a smaller value asks for more, as a minibatch does)."""
+
+    label: str
+    value: int
+    default: int
+    span: Span | None
+    written: bool
+    inverse: bool = False
+
+    @property
+    def growth(self) -> float:
+        value, default = max(self.value, 1), max(self.default, 1)
+        return default / value if self.inverse else value / default
+
+
+def require_step_work(work: StepWork, flops_per_row: int, factors: list[Factor], fallback: Span | None) -> None:
+    """Refuse a training step of more than WORK_LIMIT, at the written option that grew it most past its
+    default (else at `fallback`, the method): a whole run may be as long as it likes, one step may not."""
+    total = work.flops(flops_per_row)
+    if total <= WORK_LIMIT:
+        return
+    culprit = max([f for f in factors if f.written] or factors, key=lambda f: f.growth, default=None)
+    product = " x ".join(f"{f.label}={f.value:,}" for f in factors)
+    others = [f"{'raise' if f.inverse else 'lower'} {f.label}" for f in factors if f is not culprit]
+    hint = (f"{'raise' if culprit.inverse else 'lower'} {culprit.label}" + (f" (or {', '.join(others)})" if others else "")
+            + "; a whole run may be as long as you like (`steps`, `epochs`), one step may not") if culprit else None
+    raise ValidationError(f"one training step ({product}) makes {work.describe()}: about {total:.1e} FLOPs of "
+                          f"{flops_per_row:,} a pass, more than the {WORK_LIMIT:.0e} one step may take (about "
+                          "three minutes of one core)", culprit.span if culprit and culprit.written else fallback, hint)

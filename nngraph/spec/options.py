@@ -76,6 +76,11 @@ class Choice:
     name: str
     options: dict = field(default_factory=dict, hash=False)
     span: Span | None = None
+    spans: dict = field(default_factory=dict, hash=False, compare=False)  # option -> its value's span, as written
+
+    def span_of(self, option: str) -> Span | None:
+        """Where `option` was written, else where the choice was (a default, or a Choice made in Python)."""
+        return self.spans.get(option, self.span)
 
 
 def bind(call: ast.Call, options: dict[str, Option], positional: tuple[str, ...] | None = None,
@@ -107,7 +112,8 @@ def choose(call: ast.Call, table: dict, what: str, error: type = ValidationError
     """`adam(lr=1e-3)` bound against the options `table` declares for `adam` (a dict of `Option`s, or a
     registry entry holding one as `.options`): a Choice holding every option, the defaults filled in."""
     options = _entry(call.name, table, what, call.span, error)
-    return Choice(call.name, bind(call, options, error=error, label=f"{what} '{call.name}'").values, call.span)
+    bound = bind(call, options, error=error, label=f"{what} '{call.name}'")
+    return Choice(call.name, bound.values, call.span, {name: node.span for name, node in bound.nodes.items()})
 
 
 def completed(choice: Choice, table: dict, what: str, error: type = ValidationError) -> dict:

@@ -20,6 +20,7 @@ from nngraph.data.dataset import Dataset
 from nngraph.graph.ir import ModelGraph
 from nngraph.graph.memory import EVAL_ROWS
 from nngraph.graph.training import TrainConfig
+from nngraph.graph.work import BACKWARD_PASSES, Factor, StepWork, pass_flops, require_step_work
 from nngraph.ops.conv import CONV_OPS
 from nngraph.train.feeding import (
     Tally,
@@ -214,6 +215,17 @@ class Bptt(Backprop):
         vocabulary = check_sequences(self.model, self.plan, data, span)
         if vocabulary is not None:
             self.vocabulary = vocabulary
+
+    def check_step_work(self, data: Dataset, span) -> None:
+        """A step runs the whole sequence, in `bptt` windows of a gradient step each: `bptt 1` on sine(n=1,
+        length=10000000) passed every check (its memory is one window's) and made one step of 10^7 updates."""
+        config, total = self.config, int(data.x.shape[1])
+        window, batch = config.bptt or total, min(config.batch, len(data))
+        step = StepWork(rows=batch * total * BACKWARD_PASSES, calls=2 * total, gradient_steps=-(-total // window))
+        factors = [Factor("bptt", window, total, config.spans.get("bptt"), True, inverse=True)] if config.bptt else []
+        factors += [Factor("sequence length", total, 1, span, True),
+                    Factor("batch", batch, 1, config.spans.get("batch"), "batch" in config.spans)]
+        require_step_work(step, pass_flops([self.model]), factors, span)
 
     def inputs(self, x: np.ndarray) -> dict:
         """Character codes one-hot encoded first."""

@@ -30,11 +30,24 @@ def save_checkpoint(path: str | Path, state: dict[str, np.ndarray], meta: dict) 
     """Write `state` and `meta` to `path` atomically."""
     path = Path(path)
     arrays = {name: _plain_array(name, a) for name, a in state.items()}
+    _refuse_non_finite(arrays)
     if META_KEY in arrays:
         raise TrainingError(f"'{META_KEY}' is reserved in a checkpoint; rename that state entry")
     arrays[META_KEY] = np.frombuffer(_to_json(meta).encode("utf-8"), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: _write_npz(f, arrays))
+
+
+def _refuse_non_finite(arrays: dict[str, np.ndarray]) -> None:
+    """A run whose state overflowed stops without writing it: `load_checkpoint` refuses NaN and infinities
+    (`_check_finite`), so such a file could be neither resumed nor evaluated. The loss can stay finite while
+    the state is not: Adam's squared gradients overflow float32 from gradients of ~2e19 (a leaky_relu of
+    slope 1e30), and the parameters they scale stop moving without a word."""
+    for name, array in arrays.items():
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            raise TrainingError(f"training diverged: the state '{name}' holds NaN or infinite values (an overflow "
+                                f"of {array.dtype}); it is not written, the last checkpoint is kept as it was",
+                                hint="lower the learning rate, set `clip`, or train in float64")
 
 
 def _plain_array(name: str, a) -> np.ndarray:

@@ -23,13 +23,13 @@ import math
 
 import numpy as np
 
+from nngraph.graph.methods import DQN_RECORD_STEPS as RECORD_STEPS
 from nngraph.graph.methods import output_unit
 from nngraph.graph.training import TrainConfig
 from nngraph.train.agent import Agent
 from nngraph.train.feeding import Tally
 from nngraph.train.parallel import draw
 
-RECORD_STEPS = 1000  # environment steps per iteration (one record) at least
 
 
 def build(checked, config: TrainConfig, backend) -> Dqn:

@@ -132,6 +132,11 @@ class Method:
     def check_data(self, data, span) -> None:
         check_data_fits(self.model, data, span)
 
+    def check_step_work(self, data, span) -> None:
+        """The training data (its training split): is one step's work, which the data's shape may multiply,
+        within graph/work.py's bound? Checked before the run folder is made; here the spec's `check` judged
+        it all (graph/methods.py: MethodSpec.work)."""
+
     def sample_passes(self, request: dict) -> tuple[int, str]:
         """The forward passes of an example through the train block's models that `sample` runs for `request`,
         and the options that multiply to them (session.py bounds their work, graph/work.py): here one a

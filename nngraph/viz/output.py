@@ -18,6 +18,8 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 def output_path(path, suffixes: tuple[str, ...], what: str) -> Path:
     """The path as a Path with a known suffix, checked (`atomic.prepare_output`) before anything is drawn."""
     path = Path(path)
+    if path.is_dir():  # `-o .` has no name to put a suffix on: 'ValueError: has an empty name' (exit 70)
+        prepare_output(path)  # refuses it as a folder
     suffix = path.suffix.lower()
     if suffix not in suffixes:
         shown = ", ".join(suffixes)

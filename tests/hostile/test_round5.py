@@ -369,26 +369,28 @@ def test_evaluation_episodes_beyond_ten_thousand_are_refused_where_written_and_b
                    "ask for --count 10000 or fewer", seconds=10)
 
 
-@pytest.mark.parametrize("method, experience", [("ppo(rollout=1000000000)", "experience 223.5 TiB"),
-                                                ("dqn(buffer=1000000000000)", "experience 29.1 TiB")])
-def test_an_agents_experience_too_large_for_memory_is_refused_before_training(tmp_path, method, experience):
+@pytest.mark.parametrize("method, refusal", [
+    ("ppo(rollout=1000000000)", "one training step (rollout=1,000,000,000 x n=1,024 x epochs=10 x minibatch=64)"),
+    ("dqn(buffer=1000000000000)", "experience 29.1 TiB")])
+def test_an_agents_experience_too_large_for_memory_is_refused_before_training(tmp_path, method, refusal):
     # ppo(rollout=1000000000) with 1024 copies ran into a MemoryError under an estimate of 48 MiB, which did not
-    # count the rollout
+    # count the rollout; round 6: refused at the option (the rollout's work, one step's, is refused first)
     pytest.importorskip("gymnasium")
     outputs = "output q[3]; obs -> h -> q" if "dqn" in method else "output pi[3] softmax; output v[1]; obs -> h -> pi; h -> v"
-    write(tmp_path, "s.nn", f"model m {{ input obs[2]; layer h[8] tanh; {outputs} }}\n"
-                            f"train {{ model m; env mountaincar(n=1024); method {method}; steps 32 }}\n")
+    line = f"train {{ model m; env mountaincar(n=1024); method {method}; steps 32 }}\n"
+    write(tmp_path, "s.nn", f"model m {{ input obs[2]; layer h[8] tanh; {outputs} }}\n" + line)
     run = run_nngraph("check", "s.nn", cwd=tmp_path)
-    assert_refused(run, "s.nn:1:7: error: training model 'm' needs about ", experience, "is available")
+    assert_refused(run, f"s.nn:2:{line.index('=10000') + 2}: error: ", refusal)
 
 
 @pytest.mark.parametrize("method", ["pcd(k=1, chains=1000000000000)", "boltzmann(chains=1000000000000)"])
 def test_persistent_chains_too_large_for_memory_are_refused_before_training(tmp_path, method):
     # a MemoryError reported as 'out of memory while training' under an estimate of 48 MiB
-    write(tmp_path, "s.nn", "model r { visible v[9] bernoulli; hidden h[4] bernoulli; v <-> h }\n"
-                            f"train {{ model r; data bars(size=3); method {method}; batch 16; epochs 1 }}\n")
-    assert_refused(run_nngraph("check", "s.nn", cwd=tmp_path), "s.nn:1:7: error: training model 'r' needs about ",
-                   "experience 141.9 TiB")
+    # round 6: refused at chains=, by the work of one step (it comes first: 10^12 chains make 2e14 FLOPs a sweep)
+    line = f"train {{ model r; data bars(size=3); method {method}; batch 16; epochs 1 }}\n"
+    write(tmp_path, "s.nn", "model r { visible v[9] bernoulli; hidden h[4] bernoulli; v <-> h }\n" + line)
+    assert_refused(run_nngraph("check", "s.nn", cwd=tmp_path), f"s.nn:2:{line.index('chains=') + 8}: error: one "
+                   "training step (", "chains=1,000,000,000,000)", "lower chains")
 
 
 # ---- repetitions inside one training step ----------------------------------------------------------------------
