@@ -24,7 +24,6 @@ from nngraph.train.fill_in import fill_samples, given_inputs
 from . import boltzmann_fill, gan_fill, sequence_fill
 from .compare import Worst, rel_diff
 from .gan_steps import gan_step_case
-from .sampling import CELLS, one_cell_net
 from .stepping import Handed, method_for, torch_copies
 from .vae_inference import TwinVae, caught_generators, twin_fill as twin_vae_fill, vae_case
 
@@ -93,15 +92,9 @@ def gan_kind(rng):
 
 
 def sequence_kind(rng):
-    d, hidden, cell = int(rng.integers(1, 4)), int(rng.integers(1, 5)), CELLS[rng.integers(len(CELLS))]
-    net = one_cell_net(cell, d, hidden, d, "identity")
-    net.losses.append((1, "mse", "y", None))
-    text = net.text()
-    _, method = method_for(text)
-    for value in method.program.params.values():
-        value += 0.5 * rng.standard_normal(value.shape)
+    d, hidden, cell, text, method = sequence_fill.next_step_model(rng)
     steps = int(rng.integers(1, 7))
-    case = dict(cell=cell, learned=False, act="tanh", aopts={}, delay=1, identity_delay=False)
+    case = dict(sequence_fill.CASE, cell=cell)
 
     def twin_fill(start, missing, handed):
         return sequence_fill.twin_fill(method.program.params, case, start, missing, hidden)

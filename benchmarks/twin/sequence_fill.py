@@ -15,7 +15,12 @@ from .sampling import CELLS, one_cell_net
 from .stepping import method_for
 
 
-def compare_sequence_fill(rng):
+CASE = dict(learned=False, act="tanh", aopts={}, delay=1, identity_delay=False)  # run_cell's, but the cell
+
+
+def next_step_model(rng):
+    """(values a step, hidden units, cell, spec text, method): a one-cell net whose output y[t] predicts x[t + 1],
+    its parameters moved off their start so that fills differ from the start values."""
     d, hidden = int(rng.integers(1, 4)), int(rng.integers(1, 5))
     cell = CELLS[rng.integers(len(CELLS))]
     net = one_cell_net(cell, d, hidden, d, "identity")
@@ -24,6 +29,11 @@ def compare_sequence_fill(rng):
     _, method = method_for(text)
     for value in method.program.params.values():
         value += 0.5 * rng.standard_normal(value.shape)
+    return d, hidden, cell, text, method
+
+
+def compare_sequence_fill(rng):
+    d, hidden, cell, text, method = next_step_model(rng)
     n, T = int(rng.integers(1, 4)), int(rng.integers(1, 9))
     values = rng.standard_normal((n, T, d))
     per_step = rng.random() < 0.5  # a whole step missing, or single values
@@ -31,8 +41,7 @@ def compare_sequence_fill(rng):
     missing = np.broadcast_to(missing, (n, T, d)).copy()
     start = np.where(missing, 0.1, values)
     ours, _ = method.fill(start.copy(), missing.copy(), {})
-    theirs = twin_fill(method.program.params, dict(cell=cell, learned=False, act="tanh", aopts={}, delay=1,
-                                                   identity_delay=False), start, missing, hidden)
+    theirs = twin_fill(method.program.params, dict(CASE, cell=cell), start, missing, hidden)
     worst = Worst()
     worst.note(rel_diff(ours, theirs), "filled sequences")
     used = {f"sequence fill-in, {cell}", "whole steps missing" if per_step else "single values missing",

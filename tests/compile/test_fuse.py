@@ -37,6 +37,16 @@ def programs(name, model, monkeypatch):
     return made
 
 
+def training_passes(programs, inputs, target) -> list:
+    """(slot values, gradients) of one training pass of each program on the same batch and draws."""
+    runs = []
+    for program in programs:
+        values = program.feeds(inputs, target, rng=np.random.default_rng(1), training=True)
+        ctxs = program.run(values, training=True)
+        runs.append((dict(values), program.backward(values, ctxs)))
+    return runs
+
+
 def fused_count(plan) -> int:
     return sum(ins.op.name in FUSED_OPS.values() for ins in plan.instrs)
 
@@ -50,12 +60,7 @@ def test_fused_plans_give_every_slot_and_gradient(name, model, expected, monkeyp
     assert len(fused.train_plan.instrs) == len(plain.train_plan.instrs) - count
     assert fused.train_plan.body == plain.train_plan.body - count
     inputs, target = _batch(plain, checked, np.random.default_rng(0))
-    runs = []
-    for program in (plain, fused):
-        values = program.feeds(inputs, target, rng=np.random.default_rng(1), training=True)
-        ctxs = program.run(values, training=True)
-        runs.append((dict(values), program.backward(values, ctxs)))
-    (plain_values, plain_grads), (fused_values, fused_grads) = runs
+    (plain_values, plain_grads), (fused_values, fused_grads) = training_passes((plain, fused), inputs, target)
     assert plain_values.keys() == fused_values.keys()
     for slot, value in plain_values.items():
         np.testing.assert_allclose(fused_values[slot], value, rtol=1e-12, atol=1e-14, err_msg=slot)
@@ -160,12 +165,7 @@ def test_rectified_plans_give_the_same_bits(name, model, expected, path, monkeyp
     assert len(fused.train_plan.instrs) == len(plain.train_plan.instrs) - expected
     inputs, target = _batch(plain, checked, np.random.default_rng(0), n=5)
     inputs = {k: v.astype(np.float32) for k, v in inputs.items()}
-    runs = []
-    for program in (plain, fused):
-        values = program.feeds(inputs, target, rng=np.random.default_rng(1), training=True)
-        ctxs = program.run(values, training=True)
-        runs.append((dict(values), program.backward(values, ctxs)))
-    (plain_values, plain_grads), (fused_values, fused_grads) = runs
+    (plain_values, plain_grads), (fused_values, fused_grads) = training_passes((plain, fused), inputs, target)
     gone = {ins.inputs[0] for ins in plain.train_plan.instrs if ins.op.name in RECTIFIERS} - set(fused_values)
     assert len(gone) == expected and set(fused_values) == set(plain_values) - gone
     for slot, value in fused_values.items():
