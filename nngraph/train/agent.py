@@ -35,7 +35,7 @@ from nngraph.errors import DataError, TrainingError, plural
 from nngraph.graph.envs import import_gymnasium
 from nngraph.graph.training import TrainConfig
 from nngraph.train.feeding import check_data_fits
-from nngraph.train.loop import History, StopOnCtrlC, _CheckpointPolicy, _interrupt, _save, restore
+from nngraph.train.loop import History, StopOnCtrlC, _CheckpointPolicy, _interrupt, _save, blas_policy, restore
 from nngraph.train.method import Method
 from nngraph.train.optimizers import settings
 from nngraph.train.parallel import Shard, ShardedGenerator, world
@@ -261,7 +261,8 @@ def train_agent(agent: Agent, config: TrainConfig, run=None, rng: np.random.Gene
 def _iteration(agent: Agent, config: TrainConfig, rng, iteration: int, total: int, base_lr: float) -> dict:
     lr = learning_rate(config.schedule, base_lr, iteration - 1, total)
     agent.set_learning_rate(lr)
-    metrics = agent.iterate(rng)
+    with blas_policy(agent):
+        metrics = agent.iterate(rng)
     agent.gather_state()
     for name, value in metrics.items():
         if not math.isfinite(value):

@@ -21,7 +21,6 @@ from nngraph.graph.ir import ModelGraph
 from nngraph.graph.memory import EVAL_ROWS
 from nngraph.graph.training import TrainConfig
 from nngraph.graph.work import BACKWARD_PASSES, Factor, StepWork, pass_flops, require_step_work
-from nngraph.ops.conv import CONV_OPS
 from nngraph.train.feeding import (
     Tally,
     check_targets_fit,
@@ -73,18 +72,9 @@ class Backprop(Method):
         super().__init__(config, program.xp, model)
         self.program, self.plan = program, program.train_plan
         self.add_program(program)
-        # a convolutional net's step runs its convolutions split over the kernel threads, and its BLAS on one
-        # (docs/performance.md, LeNet-5); a dense net's products are the BLAS's to split
-        self.convolutional = any(ins.op.name in CONV_OPS for ins in self.plan.instrs)
 
     def train_step(self, batch: Dataset, rng) -> dict:
         """One update; its metrics as 0-d arrays on the device (the loop reads them later)."""
-        if self.convolutional:
-            with blas_yields_to_kernel_threads(self.xp):
-                return self._train_step(batch, rng)
-        return self._train_step(batch, rng)
-
-    def _train_step(self, batch: Dataset, rng) -> dict:
         loss, _, grads, values = self.program.loss_and_grads(
             self.inputs(batch.x), target_for(self.plan, batch.y), rng)
         self.apply_update(grads)

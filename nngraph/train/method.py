@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nngraph.ops.conv import CONV_OPS
 from nngraph.train.checkpoint import nest, restore_arrays, unnest
 from nngraph.train.feeding import check_data_fits
 from nngraph.train.optimizers import Optimizer, host_array, make_optimizer, settings
@@ -73,6 +74,9 @@ class Method:
 
     splits_evaluation = True  # False: under MPI every rank evaluates whole splits (the metrics are not means)
     evaluation_unit = 1  # examples judged together (a GAN's `pack`): a rank's share is a whole number of them
+    # a program of it convolves: its step runs the convolutions split over the kernel threads, and the BLAS on
+    # one thread (the loop's `_train_step`; docs/performance.md, LeNet-5); a dense net's products are the BLAS's
+    convolutional = False
 
     def __init__(self, config, xp, model=None):
         self.config, self.xp, self.model = config, xp, model
@@ -88,6 +92,7 @@ class Method:
 
     def add_program(self, program, choice=None, name: str = "", base_lr: float | None = None) -> Part:
         """A Program's parameters, and its buffers where it has any."""
+        self.convolutional |= any(ins.op.name in CONV_OPS for ins in program.train_plan.instrs)
         return self.add_part(program.params, choice, name, getattr(program, "buffers", None), base_lr)
 
     @property

@@ -303,3 +303,37 @@ def test_gru_sequence_kernels_reject_bad_arguments(gemm_kernels):
         frozen = ghu.copy()
         frozen.flags.writeable = False
         K.gru_sequence_backward(h, hu, rz, nn, dh, gx, frozen, weight, n)
+
+
+DCGAN = """
+model g { noise z[4] normal; layer a[4, 4, 4] relu; output x[1, 8, 8] sigmoid
+          z -> a; a -> x deconv(filters=1, kernel=4, stride=2, padding=1) }
+model d { input x[1, 8, 8]; layer c relu; output real[1] sigmoid
+          x -> c conv(filters=4, kernel=3, stride=2, padding=1); c -> real }
+train { data digits(shape=[1, 8, 8], limit=16); method gan(generator=g, discriminator=d); batch 8; epochs 1 }
+"""
+
+
+@pytest.mark.parametrize("path", WITH_GEMMS)
+def test_every_convolutional_method_s_step_holds_the_blas_at_one_thread(path, monkeypatch):
+    """A method whose program convolves (a GAN's discriminator here, not only a backprop net) steps with the
+    BLAS on one thread while the kernels split the convolutions: a DCGAN's epochs ran 4.4x slower on 2 cores
+    with both pools spinning."""
+    pytest.importorskip("threadpoolctl")
+    import nngraph
+    from nngraph.data.dataset import unsupervised
+    from nngraph.session import prepare
+    from nngraph.train.loop import _train_step
+
+    force_path(monkeypatch, path)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    method = prepare(nngraph.loads(DCGAN, "dcgan.nn")).method
+    assert method.convolutional
+    seen = []
+    step = method.train_step
+    monkeypatch.setattr(method, "train_step", lambda batch, rng: seen.append(blas_thread_counts()) or step(batch, rng))
+    with threads.compute_threads(2):
+        before = blas_thread_counts()
+        _train_step(method, unsupervised(np.random.default_rng(0).random((8, 1, 8, 8)), "x"), np.random.default_rng(1))
+        assert blas_thread_counts() == before
+    assert seen and all(count == 1 for count in seen[0])
