@@ -513,6 +513,20 @@ def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, ba
         return _sample(checked, train_name, checkpoint, request, backend)
 
 
+def _refuse_unused_sampling_options(method, config, request: dict) -> None:
+    """`--prime` and `--temperature` shape a character model's text, `--means` a Boltzmann machine's or deep
+    belief net's samples: given for another model, they would be ignored without a word."""
+    name, span = config.method.name, config.method.span or config.span
+    text = getattr(method, "vocabulary", None) is not None
+    for option, key in (("--prime", "prime"), ("--temperature", "temperature")):
+        if request.get(key) is not None and not text:
+            raise BuildError(f"{option} shapes a character model's text; method '{name}' on this model samples "
+                             "no text", span, f"leave {option} out")
+    if request.get("means") and not getattr(method, "takes_means", False):
+        raise BuildError(f"--means gives a Boltzmann machine's visible probabilities; method '{name}' has none",
+                         span, "leave --means out")
+
+
 def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str) -> str:
     from nngraph.atomic import refuse_overwriting
     from nngraph.train.fill_in import fill_samples, given_inputs
@@ -537,6 +551,7 @@ def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend
             model = checked.models[session.config.model]
             _check_input_shape(model, inputs)
             method.check_data(inputs, None)
+    _refuse_unused_sampling_options(method, session.config, request)
     if request.get("label") is not None and not getattr(method, "takes_label", False):
         raise BuildError(f"--label asks for samples of one class, which method '{session.config.method.name}' does "
                          "not draw", session.config.method.span,

@@ -225,8 +225,8 @@ def sample(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
                                                help="text to start a character model"),
            length: int = typer.Option(200, "--length", min=1, max=100_000, metavar="N",
                                       help="characters to generate (one forward step each)"),
-           temperature: float = typer.Option(1.0, "--temperature", min=1e-6, metavar="T",
-                                             help="softmax temperature"),
+           temperature: Optional[float] = typer.Option(None, "--temperature", min=1e-6, metavar="T",
+                                                       help="a character model's softmax temperature (default 1)"),
            fill: Optional[str] = typer.Option(None, "--fill", metavar="SIDE|MASK.npy|missing",
                                               help="fill in part of each test example (Boltzmann machines, VAEs, "
                                                    "GANs, sequence models predicting their next input), the rest "

@@ -55,6 +55,8 @@ def build(checked, config, backend) -> DeepBeliefNet:
 class DeepBeliefNet(Backprop):
     """Backprop on the stack's network, after greedy pretraining; top-down sampling."""
 
+    takes_means = True  # `sample --means`: the visible units' probabilities from the top-down pass
+
     def __init__(self, model, program, config, backend):
         super().__init__(model, program, config)
         self.backend, self.stack = backend, belief_stack(model)

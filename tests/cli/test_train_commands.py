@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nngraph.train.checkpoint import load_checkpoint
 from tests.cli.helpers import SPECS, run_cli, run_subprocess, write
@@ -207,3 +208,19 @@ def test_ctrl_c_writes_a_checkpoint_says_how_to_resume_and_resume_continues_exac
     b, _ = load_checkpoint(run / "checkpoint.npz")
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--temperature", "0.5"], "--temperature shapes a character model's text; method 'gan' on this model samples no text"),
+    (["--prime", "ab"], "--prime shapes a character model's text; method 'gan' on this model samples no text"),
+    (["--means"], "--means gives a Boltzmann machine's visible probabilities; method 'gan' has none"),
+])
+def test_sample_options_the_model_would_ignore_are_refused_at_the_method(tmp_path, option, message):
+    out = tmp_path / "run"
+    assert run_cli("train", SPECS / "gan_ring.nn", "--out", out, "--quiet", "--set", "epochs=1").code == 0
+    result = run_cli("sample", SPECS / "gan_ring.nn", "--checkpoint", out / "checkpoint.npz", "-n", "4",
+                     "-o", tmp_path / "s.npy", *option)
+    line = next(i for i, text in enumerate((SPECS / "gan_ring.nn").read_text().splitlines(), 1)
+                if text.strip().startswith("method gan"))
+    assert result.code == 1 and f"gan_ring.nn:{line}:" in result.err and message in result.err, result.both
+    assert not (tmp_path / "s.npy").exists()
