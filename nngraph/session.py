@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -437,28 +438,42 @@ def _check_vae_figures(method, config) -> None:
 @quiet_float_errors
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
                    backend: str = "numpy"):
-    from nngraph.atomic import atomic_save_npy, refuse_overwriting
-    from nngraph.data.arrays import refuse_non_finite
-    from nngraph.data.dataset import Dataset
+    from nngraph.atomic import atomic_save_npy, atomic_write_text, refuse_overwriting
 
     refuse_overwriting(output_path, _read_by(checked, train_name, checkpoint, {"--input file": input_path}),
                        "write to another name, e.g. -o predictions.npy")
-    x = _read_inputs(input_path)
+    table = Path(input_path).suffix.lower() == ".csv"  # read as the training csv was: after the checkpoint
+    x = None if table else _read_array(input_path)
     trained = restore_trained(checked, train_name, checkpoint, backend, "predict")
-    refuse_non_finite(x, f"the examples of --input {input_path}", trained.backend.dtype,
-                      lambda message, hint: DataError(message, None, hint.replace("training", "predicting")))
     # a method that predicts with a model the train block does not name (a gan's discriminator) says which
     model = getattr(trained.method, "predict_model", None) or checked.models[trained.config.model]
     if unit is not None and unit not in model.graph:
         from nngraph.errors import did_you_mean
 
         raise DataError(f"no unit named '{unit}'", None, did_you_mean(unit, list(model.graph)))
-    inputs = _preprocessing(trained).apply(Dataset(x, None, "unsupervised", name=str(input_path)))
+    preprocessing = _preprocessing(trained)
+    given = _read_table(input_path, trained, model) if table else _given_array(x, input_path, trained)
+    inputs = preprocessing.apply(given)
     _check_input_shape(model, inputs)
     trained.method.check_data(inputs, None)
     y = trained.method.predict(inputs.x.astype(trained.backend.dtype, copy=False), unit)  # integers too
-    atomic_save_npy(output_path, y)
+    if Path(output_path).suffix.lower() == ".csv":
+        from nngraph.data.prediction_table import prediction_table
+
+        classes = _class_names(trained.method, unit, y, preprocessing.classes)
+        atomic_write_text(output_path, prediction_table(y, unit or trained.method.predicted, classes))
+    else:
+        atomic_save_npy(output_path, y)
     return y.shape
+
+
+def _class_names(method, unit, values, names) -> list[str] | None:
+    """A classifier's class names in the order of their numbers (the training csv's, else the numbers); None
+    where `predict`'s values of `unit` are not class probabilities."""
+    if not method.predicts_classes(unit) or values.ndim != 2:
+        return None
+    count = max(values.shape[1], 2)
+    return list(names) if names is not None and len(names) == count else [str(i) for i in range(count)]
 
 
 def _read_by(checked: CheckedSpec, train_name, checkpoint, given: dict) -> dict:
@@ -487,7 +502,32 @@ def _check_input_shape(model, inputs) -> None:
                         f"x.reshape(len(x), {', '.join(map(str, want))}))")
 
 
-def _read_inputs(path) -> np.ndarray:
+def _given_array(x: np.ndarray, path, trained):
+    """`predict --input X.npy`'s examples as an unlabelled Dataset, their values checked."""
+    from nngraph.data.arrays import refuse_non_finite
+    from nngraph.data.dataset import Dataset
+
+    refuse_non_finite(x, f"the examples of --input {path}", trained.backend.dtype,
+                      lambda message, hint: DataError(message, None, hint.replace("training", "predicting")))
+    return Dataset(x, None, "unsupervised", name=str(path))
+
+
+def _read_table(path, trained, model):
+    """`predict --input new.csv`'s examples as an unlabelled Dataset, the table read as the training csv was (its
+    target column left out where the file has it: `read_inputs_as_trained`)."""
+    from nngraph.data import load_dataset
+    from nngraph.data.dataset import Dataset
+    from nngraph.data.loading import read_inputs_as_trained
+    from nngraph.spec import ast
+
+    width = sum(math.prod(model.shapes[u.name]) for u in model.units if u.role in ("input", "visible"))
+    call = read_inputs_as_trained(ast.String(str(path)), trained.config.data, width)
+    table = load_dataset(call, Path.cwd(), base_is="the current folder", dtype=trained.backend.dtype)
+    info = {key: value for key, value in table.info.items() if key != "classes"}  # its targets are not used
+    return Dataset(table.x, None, "unsupervised", name=str(path), info=info)
+
+
+def _read_array(path) -> np.ndarray:
     from nngraph.safe_files import load_npy
 
     x = load_npy(path, error=lambda message, hint=None: DataError(f"--input: {message}", None, hint))
@@ -544,7 +584,7 @@ def _sample(checked: CheckedSpec, train_name, checkpoint, request: dict, backend
             raise DataError("--input gives the examples to fill in (with --fill), or a super-resolution model's "
                             f"low-resolution images; method '{session.config.method.name}' samples without it",
                             None, "leave --input out, or add --fill")
-        x = _read_inputs(request["input"])
+        x = _read_array(request["input"])
         trained = Trained(checked, session.config, method, session.backend, session.preprocessing)
         request["inputs"] = inputs = given_inputs(x, request["input"], _preprocessing(trained).apply)
         if not request.get("fill"):  # a fill-in's examples are checked against what the method fills in

@@ -200,12 +200,17 @@ def _figure(value) -> str:
 
 
 def predict(spec: Path = SPEC, checkpoint: Path = CHECKPOINT,
-            input_path: Path = typer.Option(..., "--input", metavar="X.npy", help="the inputs, one row each"),
-            output: Path = typer.Option(..., "-o", "--output", metavar="Y.npy", help="where the outputs go"),
+            input_path: Path = typer.Option(..., "--input", metavar="X.npy|X.csv",
+                                            help="the inputs, one row each: an array, or a table read as the "
+                                                 "training csv was (columns matched by their header's names; "
+                                                 "its target column, where it has one, left out)"),
+            output: Path = typer.Option(..., "-o", "--output", metavar="Y.npy|Y.csv",
+                                        help="where the outputs go: the array, or a table (a classifier's: "
+                                             "the predicted class's name, then each class's probability)"),
             unit: Optional[str] = typer.Option(None, "--unit", metavar="NAME",
                                                help="which unit to output (default: the output)"),
             backend: str = BACKEND, train_name: Optional[str] = TRAIN):
-    """Run a trained model forward on inputs from a .npy file."""
+    """Run a trained model forward on inputs from a .npy or .csv file."""
     from nngraph.session import run_prediction
 
     checked, train_name = _load_for_checkpoint(spec, checkpoint, None, train_name)

@@ -95,6 +95,21 @@ def read_as_trained(new, trained) -> ast.Call:
     return replace(call, kwargs=tuple(k for k in old.kwargs if k.name in layout))
 
 
+def read_inputs_as_trained(new: ast.String, trained, width: int) -> ast.Call:
+    """`predict --input new.csv`: the file read as `eval --data`'s (`read_as_trained`), for its inputs alone: the
+    training's target column stays in the call only where the file has it (by name where the training file's
+    header named it, else by having more columns than the model's `width` inputs), so that a table of inputs
+    alone and one with its targets beside them both read."""
+    call = read_as_trained(new, trained)
+    if call.name != "csv" or not any(k.name == "target" for k in call.kwargs):
+        return call
+    options = bind(call, LOADERS["csv"].options, LOADERS["csv"].positional).values
+    cells = textfiles.first_row(Path(options["path"]), options["delimiter"])
+    named = options["header"] and isinstance(options["target"], str)
+    has = options["target"] in cells if named else len(cells) > width
+    return call if has else replace(call, kwargs=tuple(k for k in call.kwargs if k.name != "target"))
+
+
 def data_files(spec, base_dir: Path) -> list[Path]:
     """The files a data setting names (every string among its arguments, nested calls' included, that is a file
     relative to `base_dir`): what a command's output must never go over."""

@@ -6,6 +6,7 @@ import csv as csvlib
 import io
 from array import array
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -13,11 +14,12 @@ from nngraph.data.arrays import FILE, file_error, from_arrays
 from nngraph.data.catalog import LIMITED, Request, register
 from nngraph.data.dataset import Dataset
 from nngraph.data.options import Option
-from nngraph.safe_files import read_bytes
+from nngraph.safe_files import open_regular, read_bytes
 
 # csv rows become Python lists (~50 bytes a cell) and text a code per character: past this, a binary
 # format is the better home for the data
 MAX_TEXT_BYTES = 64 << 20
+FIRST_ROW_LINES = 10_000  # blank lines looked past for a table's first row
 
 
 def read_text(req: Request) -> str:
@@ -66,10 +68,24 @@ def csv(req: Request) -> Dataset:
     x, lines, numbers = _numbers(req, rows, names, features, target)
     where = {"sources": (str(req.path()), f"{req.path()} (column '{names[target]}')" if target is not None else ""),
              "lines": lines, "columns": [names[i] for i in features]}
+    if req["header"]:
+        where["named_columns"] = where["columns"]
     if target is None:
         return from_arrays(req, x, None, **where)
     y, classes = _target_values(req, numbers, _data_rows(req, text, len(names)), target)
     return from_arrays(req, x, y, **where, **classes)
+
+
+def first_row(path: Path, delimiter: str) -> list[str]:
+    """The cells of a csv file's first row that is not blank (its header, where it has one), stripped, reading no
+    more of the file than that row; [] where there is none (the loader then says what is wrong)."""
+    with open_regular(path) as f:
+        for _ in range(FIRST_ROW_LINES):
+            line = f.readline(MAX_TEXT_BYTES).decode("utf-8", "replace")
+            if not line or line.strip():
+                break
+    cells = next(csvlib.reader([line], delimiter=delimiter), []) if len(delimiter) == 1 else []
+    return [cell.strip() for cell in cells]
 
 
 def _rows(req: Request, text: str, width: int | None = None) -> Iterator[tuple[int, list[str]]]:

@@ -51,6 +51,8 @@ class Agent(Method):
     """A network (one compiled Program) acting in `config.env`. Subclasses add `iterate`, `act` and
     `steps_per_iteration`."""
 
+    predicted = "action"
+
     def __init__(self, model, program, config: TrainConfig):
         super().__init__(config, program.xp, model)
         self.program, self.plan = program, program.train_plan

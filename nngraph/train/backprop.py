@@ -25,6 +25,7 @@ from nngraph.train.feeding import (
     Tally,
     check_targets_fit,
     chunks,
+    classifies,
     host_metrics,
     multi_label,
     predictions_metric,
@@ -135,6 +136,14 @@ class Backprop(Method):
 
     def inputs(self, x: np.ndarray) -> dict:
         return split_inputs(self.model, self.plan.feeds, x)
+
+    @property
+    def predicted(self) -> str:
+        return self.plan.outputs[0]
+
+    def predicts_classes(self, unit: str | None = None) -> bool:
+        plan = self.program.eval_plan
+        return (unit or self.plan.outputs[0]) == plan.scored and classifies(plan)
 
     samples_from_inputs = True  # `sample --input LOW.npy`: a super-resolution model's own inputs
 

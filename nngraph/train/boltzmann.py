@@ -35,6 +35,7 @@ def build(checked, config, backend) -> GeneralBoltzmann:
 
 
 class EnergyMethod(Method):
+    predicted = "hidden"
     takes_means = True  # `sample --means`: the visible units' probabilities after the last sweep
     """The Method protocol (nngraph.train.loop) for any machine of `nngraph.compile.energy`: its couplings
     are the parameters, the negated statistics difference their gradient (`apply`)."""

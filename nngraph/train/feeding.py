@@ -154,6 +154,17 @@ def labels_wanted(losses) -> bool:
     return any(ls.op == "softmax_cross_entropy" and ls.target is None for ls in losses)
 
 
+def classifies(plan) -> bool:
+    """Whether the unit compared with the data's targets gives class probabilities: a cross-entropy reads it
+    with class labels, or a binary one reads it alone (one sigmoid unit: the probability of class 1)."""
+    if plan.scored is None:
+        return False
+    if labels_wanted(plan.losses):
+        return True
+    compared = [ls for ls in plan.losses if ls.target is None and ls.unit == plan.scored]
+    return math.prod(plan.shapes[plan.scored]) == 1 and any(ls.op in ("bce_logits", "bce") for ls in compared)
+
+
 def predictions_metric(plan, output, data: Dataset, labels: bool | None = None) -> dict:
     """Accuracy for classifiers (argmax, or 0.5 threshold for one unit), label and exact-match accuracy for
     multi-label ones (`labels`, decided from the whole data set; None: `multi_label` of `data`), MSE otherwise.

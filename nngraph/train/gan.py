@@ -279,6 +279,7 @@ class Gan(Method):
                                splits.train)
         return f"wrote {plural(request['count'], 'generated example')} to {path}"
 
+    predicted = "real"  # the discriminator's probability
     takes_fill_prior = True  # `sample --fill --prior W` (train/fill_in.py refuses it for other methods)
 
     def sample_passes(self, request: dict) -> tuple[int, str]:

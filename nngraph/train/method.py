@@ -137,6 +137,12 @@ class Method:
     def check_data(self, data, span) -> None:
         check_data_fits(self.model, data, span)
 
+    predicted = "value"  # what `predict` gives without --unit, as a table's header names it
+
+    def predicts_classes(self, unit: str | None = None) -> bool:
+        """Whether `predict`'s values of `unit` (default: the output) are class probabilities: here never."""
+        return False
+
     def check_step_work(self, data, span) -> None:
         """The training data (its training split): is one step's work, which the data's shape may multiply,
         within graph/work.py's bound? Checked before the run folder is made; here the spec's `check` judged

@@ -176,3 +176,72 @@ def test_eval_data_reads_a_bare_file_as_training_did_and_numbers_its_classes_as_
     result = run_cli("eval", spec, "--checkpoint", out / "checkpoint.npz", "--data", "odd.csv")
     assert result.code == 1 and "<--data>:1:1: error: data 'csv' has classes the model was never trained on: " \
                                  "'daisy'" in result.err, result.both
+
+
+def _flower_run(tmp_path, monkeypatch):
+    write(tmp_path, "train.csv", _flowers("t", ["iris", "rose", "tulip"] * 30))
+    spec, out = write(tmp_path, "flowers.nn", FLOWERS), tmp_path / "run"
+    _train(spec, out)
+    monkeypatch.chdir(tmp_path)
+    return spec, out
+
+
+def _table(text: str) -> tuple[list[str], list[list[str]]]:
+    rows = [line.split(",") for line in text.strip().splitlines()]
+    return rows[0], rows[1:]
+
+
+def test_predict_reads_a_csv_as_training_did_and_writes_class_names(tmp_path, monkeypatch):
+    """`predict --input new.csv -o out.csv`: the table read with the training csv's delimiter, its columns matched
+    to training's by their header names (the target column, where the file has one, left out), and the
+    predictions written as a table: the predicted class's name, then each class's probability under its name."""
+    spec, out = _flower_run(tmp_path, monkeypatch)
+    names = ["rose", "tulip", "iris", "rose"]
+    table = _flowers("tt", names)  # a;kind;b
+    lines = [line.split(";") for line in table.splitlines()]
+    write(tmp_path, "with_target.csv", table)
+    write(tmp_path, "reordered.csv", "".join(f"{b};{a}\n" for a, _, b in lines))  # b;a, no target
+    np.save(tmp_path / "x.npy", np.array([[float(a), float(b)] for a, _, b in lines[1:]]))
+    result = run_cli("predict", spec, "--checkpoint", out / "checkpoint.npz", "--input", "x.npy", "-o", "y.npy")
+    assert result.code == 0, result.both
+    expected = np.load(tmp_path / "y.npy")
+    for given in ("with_target.csv", "reordered.csv"):
+        result = run_cli("predict", spec, "--checkpoint", out / "checkpoint.npz", "--input", given, "-o", "p.csv")
+        assert result.code == 0, result.both
+        header, rows = _table((tmp_path / "p.csv").read_text())
+        assert header == ["predicted", "iris", "rose", "tulip"]
+        assert [row[0] for row in rows] == names
+        np.testing.assert_array_equal(np.array([row[1:] for row in rows], np.float32), expected)
+
+
+def test_data_from_elsewhere_with_other_columns_than_trainings_is_refused_naming_them(tmp_path, monkeypatch):
+    """Columns are matched by name: reordered ones are scored as training's order (eval --data), a missing or
+    unknown one is an error naming it (it had been read by position: another column fed to a weight)."""
+    spec, out = _flower_run(tmp_path, monkeypatch)
+    table = _flowers("tt", ["rose", "tulip", "iris"] * 10)
+    lines = [line.split(";") for line in table.splitlines()]
+    write(tmp_path, "swapped.csv", "".join(f"{b};{kind};{a}\n" for a, kind, b in lines))  # b;kind;a
+    result = run_cli("eval", spec, "--checkpoint", out / "checkpoint.npz", "--json", "--data", "swapped.csv")
+    assert result.code == 0, result.both
+    assert json.loads(result.out)["data"]["accuracy"] >= 0.95
+    write(tmp_path, "renamed.csv", table.replace("a;kind;b", "a;kind;c", 1))
+    for command in (("eval", "--data", "renamed.csv"), ("predict", "--input", "renamed.csv", "-o", "p.npy")):
+        result = run_cli(command[0], spec, "--checkpoint", out / "checkpoint.npz", *command[1:])
+        assert result.code == 1 and "lacks the columns 'b' and has columns training had not: 'c'" in result.err, \
+            result.both
+        assert "Traceback" not in result.both and not (tmp_path / "p.npy").exists()
+
+
+def test_a_csv_of_predictions_names_a_units_values_and_refuses_more_than_a_row_an_example(tmp_path):
+    from nngraph.data.prediction_table import prediction_table
+    from nngraph.errors import DataError
+
+    values = np.array([[0.25, 1 / 3], [2.0, -1e-20]])
+    header, rows = _table(prediction_table(values, "h"))
+    assert header == ["h[0]", "h[1]"]
+    np.testing.assert_array_equal(np.array(rows, np.float64), values)  # float64 digits read back the same
+    header, rows = _table(prediction_table(np.array([[0.7], [0.2]], np.float32), "y", ["no", "yes"]))
+    assert header == ["predicted", "yes"] and [row[0] for row in rows] == ["yes", "no"]
+    assert _table(prediction_table(np.array([[1.5]], np.float32), "y"))[0] == ["y"]
+    with pytest.raises(DataError, match=r"unit 'y' gives \[50, 1\] each"):
+        prediction_table(np.zeros((2, 50, 1)), "y")

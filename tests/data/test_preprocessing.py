@@ -72,8 +72,25 @@ def test_class_names_are_numbered_as_the_training_data_numbered_them():
                             info={"classes": ["daisy"]}))
 
 
+def test_a_tables_columns_are_put_in_the_trainings_order_by_their_names():
+    """Columns named by a header are matched to training's by name, saved and read back with the checkpoint; a
+    headerless table (no names) is taken in its order."""
+    saved = Preprocessing.from_saved(*Preprocessing(columns=("a", "b", "c")).to_saved())
+    assert saved.columns == ("a", "b", "c")
+    data = Dataset(np.array([[3.0, 1.0, 2.0]]), None, "unsupervised", name="t", info={"named_columns": ["c", "a", "b"]})
+    np.testing.assert_array_equal(saved.apply(data).x, [[1.0, 2.0, 3.0]])
+    unnamed = Dataset(np.array([[3.0, 1.0, 2.0]]), None, "unsupervised", name="t", info={"columns": ["0", "1", "2"]})
+    np.testing.assert_array_equal(saved.apply(unnamed).x, [[3.0, 1.0, 2.0]])
+    for columns, said in ((["a", "b"], "lacks the columns 'c'"), (["a", "b", "c", "d"], "training had not: 'd'"),
+                          (["a", "b", "b", "c"], "names twice 'b'")):
+        with pytest.raises(DataError, match=said):
+            saved.apply(Dataset(np.zeros((1, len(columns))), None, "unsupervised", name="t",
+                                info={"named_columns": columns}))
+
+
 @pytest.mark.parametrize("meta", [{"scale": "standard"}, {"scale": "cubic"}, {"shape": "x"}, {"binarize": "0.5"},
-                                  {"shape": [0, -1]}, {"vocabulary": 3}, {"classes": "ab"}, {"classes": [1, 2]}])
+                                  {"shape": [0, -1]}, {"vocabulary": 3}, {"classes": "ab"}, {"classes": [1, 2]},
+                                  {"columns": "ab"}, {"columns": [None]}])
 def test_a_corrupt_saved_preprocessing_is_refused(meta):
     with pytest.raises(DataError, match="corrupt"):
         Preprocessing.from_saved(meta, {})
