@@ -173,7 +173,7 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
                             None, "give only --resume")
     config = checked.train(train_name)
     require_training_memory(checked.models, config, dtype, resume is not None)  # in the dtype really used
-    threads = threads or _default_threads()
+    threads = threads or _resumed_threads(resume) or _default_threads()
     try:
         with abort_on_error(), compute_threads(threads if backend == "numpy" else None):
             return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers)
@@ -181,6 +181,22 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
         raise out_of_memory(checked.models, config, dtype, resume is not None) from None
     finally:
         release_run_folders()
+
+
+def _resumed_threads(resume) -> int | None:
+    """The threads a resumed run trained on (run.json's `threads`, in its checkpoints too): OpenBLAS sums a product
+    in another order on another thread count, so a resume on the same count goes on with the same bits. None
+    where it cannot be read (the resume then reports what is wrong) or was not recorded."""
+    from nngraph.train.checkpoint import read_meta
+    from nngraph.train.outputs import CHECKPOINT_FILE
+
+    if resume is None:
+        return None
+    try:
+        threads = read_meta(Path(resume) / CHECKPOINT_FILE).get("run", {}).get("threads")
+    except Exception:  # noqa: BLE001 (judged again, and reported, where the run is resumed)
+        return None
+    return threads if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1 else None
 
 
 def _default_threads() -> int:
@@ -266,6 +282,10 @@ def _record_start(run, session: Session) -> None:
                      else Preprocessing.of_training(session.splits.train, session.splits.scaler))
     saved, arrays = preprocessing.to_saved()
     record = run_record(checked, session.config, session.method, saved)
+    if session.backend.name == "numpy":  # the threads compute_threads gave the BLAS and the kernels
+        from nngraph.backend.accel import kernel_threads
+
+        record["threads"] = kernel_threads()
     run.record_start(checked.spec.source, checked.spec.surface, record, arrays)
 
 

@@ -3,7 +3,11 @@
 Multi-threaded OpenBLAS pays off when its threads have cores to themselves and costs a great deal when they do
 not: its idle threads spin, so with another busy process on a 2-core machine an MLP step was measured 4-30x
 slower on 2 BLAS threads than on 1, while on the idle machine 2 threads were 1.3x faster. So by default nngraph
-uses the cores that are free when training starts (cores minus the 1-minute load average), at least one.
+uses the cores that are free when training starts, at least one: its cores less those other processes keep busy,
+as the kernel's counters show over a short look (`BUSY_LOOK` seconds). The 1-minute load average, used before
+(and where the counters cannot be read), lags a minute: a run just ended still counted, so the second of two
+runs of one spec in a row took fewer threads than the first, and OpenBLAS's products, whose sums are split
+differently on 1 and 2 threads, gave it other bits.
 """
 
 from __future__ import annotations
@@ -23,13 +27,59 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+BUSY_LOOK = 0.05  # seconds: a busy core shows about 5 clock ticks of work in it (at 100 ticks a second)
+CPU_TIMES = "/proc/stat"
+
+
 def free_cores() -> int:
     cores_here = cores()
+    busy = busy_cores()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (OSError, AttributeError):  # not on every platform
+            return cores_here
+    return max(1, min(cores_here, round(cores_here - busy)))
+
+
+def busy_cores(look: float = BUSY_LOOK) -> float | None:
+    """How many of this process's cores other processes keep busy (this one sleeps meanwhile): the busy share of
+    their time over `look` seconds, from the kernel's per-CPU counters; None where they cannot be read."""
+    import time
+
     try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):  # not on every platform
-        return cores_here
-    return max(1, min(cores_here, round(cores_here - load)))
+        mine = os.sched_getaffinity(0)
+    except AttributeError:
+        return None
+    before = _cpu_times(mine)
+    if not before:
+        return None
+    time.sleep(look)
+    after = _cpu_times(mine)
+    busy = total = 0
+    for cpu, (work, idle) in after.items():
+        if cpu in before:
+            busy += work - before[cpu][0]
+            total += work + idle - sum(before[cpu])
+    return len(before) * busy / total if total > 0 else None
+
+
+def _cpu_times(cpus) -> dict[int, tuple[int, int]]:
+    """{cpu: (busy ticks, idle ticks)} of the CPUs in `cpus`; {} where the counters cannot be read."""
+    times = {}
+    try:
+        with open(CPU_TIMES) as f:
+            for line in f:
+                name, *fields = line.split()
+                if not name.startswith("cpu") or name == "cpu" or not name[3:].isdigit():
+                    continue
+                if int(name[3:]) in cpus and len(fields) >= 5:
+                    ticks = [int(t) for t in fields[:8]]  # user nice system idle iowait irq softirq steal
+                    idle = ticks[3] + ticks[4]
+                    times[int(name[3:])] = (sum(ticks) - idle, idle)
+    except (OSError, ValueError):
+        return {}
+    return times
 
 
 @contextmanager

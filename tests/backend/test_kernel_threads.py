@@ -205,6 +205,7 @@ def test_compute_threads_sets_the_kernel_threads_and_restores_them(monkeypatch):
 def test_free_cores_counts_the_cores_this_process_may_use(monkeypatch):
     assert 1 <= threads.free_cores() <= threads.cores() <= (os.cpu_count() or 1)
     monkeypatch.setattr(threads, "cores", lambda: 8)
+    monkeypatch.setattr(threads, "busy_cores", lambda: None)  # where the CPU counters cannot be read
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
     assert threads.free_cores() == 5
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (20.0, 0.0, 0.0))
@@ -217,10 +218,32 @@ def test_free_cores_counts_the_cores_this_process_may_use(monkeypatch):
     assert threads.free_cores() == 8
 
 
-def blas_thread_counts():
-    from threadpoolctl import threadpool_info
+def test_free_cores_are_those_no_other_process_keeps_busy_now(monkeypatch, tmp_path):
+    """The busy share of this process's CPUs over a short look, from the kernel's counters: not the load average,
+    which a run that just ended raises for a minute (the next run then took fewer threads, and other bits)."""
+    counters = iter([
+        "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 100 0 0 1000 0 0 0 0 0 0\ncpu1 100 0 0 1000 0 0 0 0 0 0\n"
+        "cpu2 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n",
+        "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 104 0 1 1000 0 0 0 0 0 0\ncpu1 100 0 0 1005 0 0 0 0 0 0\n"
+        "cpu2 50 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n"])
+    stat = tmp_path / "stat"
 
-    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    def look(_seconds):
+        stat.write_text(next(counters))
+
+    look(0)
+    monkeypatch.setattr(threads, "CPU_TIMES", str(stat))
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr("time.sleep", look)
+    assert threads.busy_cores() == pytest.approx(1.0)  # cpu0 busy all 5 ticks, cpu1 idle, cpu2 not ours
+    monkeypatch.setattr(threads, "CPU_TIMES", str(tmp_path / "none"))
+    assert threads.busy_cores() is None
+
+
+def blas_thread_counts():
+    """The thread counts of the BLAS libraries nngraph's controller found (numpy's): another one loaded later (scipy's
+    own OpenBLAS, by an import in another test) is one numpy's products never call."""
+    return [pool["num_threads"] for pool in threads._controller().info() if pool["user_api"] == "blas"]
 
 
 @pytest.mark.parametrize("path", WITH_GEMMS)

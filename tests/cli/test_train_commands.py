@@ -224,3 +224,24 @@ def test_sample_options_the_model_would_ignore_are_refused_at_the_method(tmp_pat
                 if text.strip().startswith("method gan"))
     assert result.code == 1 and f"gan_ring.nn:{line}:" in result.err and message in result.err, result.both
     assert not (tmp_path / "s.npy").exists()
+
+
+def test_a_resumed_run_trains_on_the_threads_its_run_recorded(tmp_path, monkeypatch):
+    """OpenBLAS sums a product in another order on another thread count (a 256 x 784 x 256 product differs by
+    8e-5), and the default count follows the free cores: run.json records the count, and a resume without
+    --threads takes it again, so that it goes on with the bits an unbroken run would have."""
+    from nngraph.backend import threads
+
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    spec, run = SPECS / "xor.nn", tmp_path / "run"
+    assert run_cli("train", spec, "--out", run, "-q", "--threads", "2", "--set", "epochs=1").code == 0
+    assert json.loads((run / "run.json").read_text())["threads"] == 2
+    monkeypatch.setattr("nngraph.session._default_threads", lambda: 1)  # the machine is busier now
+    resumed = run_cli("train", spec, "--resume", run, "-q", "--set", "epochs=2")
+    assert resumed.code == 0, resumed.both
+    assert json.loads((run / "run.json").read_text())["threads"] == 2
+    fresh = tmp_path / "fresh"
+    assert run_cli("train", spec, "--out", fresh, "-q", "--set", "epochs=1").code == 0
+    assert json.loads((fresh / "run.json").read_text())["threads"] == 1
+    resumed = run_cli("train", spec, "--resume", run, "-q", "--set", "epochs=3", "--threads", "1")
+    assert resumed.code == 0 and json.loads((run / "run.json").read_text())["threads"] == 1  # --threads decides
