@@ -173,7 +173,8 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
                             None, "give only --resume")
     config = checked.train(train_name)
     require_training_memory(checked.models, config, dtype, resume is not None)  # in the dtype really used
-    threads = threads or _resumed_threads(resume) or _default_threads()
+    threads = threads or (_recorded_threads(Path(resume) / "checkpoint.npz") if resume else None) \
+        or _default_threads()
     try:
         with abort_on_error(), compute_threads(threads if backend == "numpy" else None):
             return _run_training(checked, train_name, out, resume, backend, dtype, quiet, overwrite, loggers)
@@ -183,20 +184,39 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
         release_run_folders()
 
 
-def _resumed_threads(resume) -> int | None:
-    """The threads a resumed run trained on (run.json's `threads`, in its checkpoints too): OpenBLAS sums a product
-    in another order on another thread count, so a resume on the same count goes on with the same bits. None
-    where it cannot be read (the resume then reports what is wrong) or was not recorded."""
+def _recorded_threads(checkpoint) -> int | None:
+    """The threads the checkpoint's run trained on (run.json's `threads`, in its checkpoints too): OpenBLAS sums a
+    product in another order on another thread count, so a resume on the same count goes on with the same bits,
+    and `eval` gives the run's summary's figures. None where it cannot be read (the command then reports what is
+    wrong) or was not recorded."""
     from nngraph.train.checkpoint import read_meta
-    from nngraph.train.outputs import CHECKPOINT_FILE
 
-    if resume is None:
-        return None
     try:
-        threads = read_meta(Path(resume) / CHECKPOINT_FILE).get("run", {}).get("threads")
-    except Exception:  # noqa: BLE001 (judged again, and reported, where the run is resumed)
+        threads = read_meta(checkpoint).get("run", {}).get("threads")
+    except Exception:  # noqa: BLE001 (judged again, and reported, where the checkpoint is loaded)
         return None
     return threads if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1 else None
+
+
+def on_trained_threads(command):
+    """`command` (eval, predict or sample of a checkpoint) with the BLAS and the kernels on the threads the
+    checkpoint's run trained on (else the free cores, as training takes them), on numpy."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(command)
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from nngraph.backend.threads import compute_threads
+
+        given = signature.bind(*args, **kwargs)
+        given.apply_defaults()
+        on_numpy = given.arguments["backend"] == "numpy"
+        threads = (_recorded_threads(given.arguments["checkpoint"]) or _default_threads()) if on_numpy else None
+        with compute_threads(threads):
+            return command(*args, **kwargs)
+    return run
 
 
 def _default_threads() -> int:
@@ -357,6 +377,7 @@ def load_trained(checked: CheckedSpec, train_name, checkpoint, backend: str = "n
 
 
 @quiet_float_errors
+@on_trained_threads
 def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = "numpy", data=None,
                    likelihood: int | None = None, refine: int = 0) -> dict:
     """Metrics of a trained checkpoint on each split of the train block's data; with `data` (a data call: an
@@ -456,6 +477,7 @@ def _check_vae_figures(method, config) -> None:
 
 
 @quiet_float_errors
+@on_trained_threads
 def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, output_path, unit=None,
                    backend: str = "numpy"):
     from nngraph.atomic import atomic_save_npy, atomic_write_text, refuse_overwriting
@@ -560,17 +582,15 @@ def _read_array(path) -> np.ndarray:
 
 
 @quiet_float_errors
+@on_trained_threads
 def run_sampling(checked: CheckedSpec, train_name, checkpoint, request: dict, backend: str = "numpy") -> str:
     """`nngraph sample`: the method of the trained model decides what a sample is; returns a message.
     Pictures go to `request["output"]`, else into the checkpoint's run folder. `request["fill"]`: fill in the
     missing part of examples instead (train/fill_in.py). `request["input"]`: a .npy of the examples to work on
     (to fill in, or a super-resolution model's low-resolution images), prepared as the training data was.
-    The BLAS and the compiled kernels get the free cores, as in training (a fill-in's many small products slow
-    down many times over when more threads than cores compete for them)."""
-    from nngraph.backend.threads import compute_threads
-
-    with compute_threads(_default_threads() if backend == "numpy" else None):
-        return _sample(checked, train_name, checkpoint, request, backend)
+    The BLAS and the compiled kernels get the run's threads, or the free cores (a fill-in's many small products
+    slow down many times over when more threads than cores compete for them)."""
+    return _sample(checked, train_name, checkpoint, request, backend)
 
 
 def _refuse_unused_sampling_options(method, config, request: dict) -> None:

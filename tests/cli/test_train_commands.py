@@ -245,3 +245,25 @@ def test_a_resumed_run_trains_on_the_threads_its_run_recorded(tmp_path, monkeypa
     assert json.loads((fresh / "run.json").read_text())["threads"] == 1
     resumed = run_cli("train", spec, "--resume", run, "-q", "--set", "epochs=3", "--threads", "1")
     assert resumed.code == 0 and json.loads((run / "run.json").read_text())["threads"] == 1  # --threads decides
+
+
+
+def test_eval_predict_and_sample_run_on_the_threads_the_run_recorded(tmp_path, monkeypatch):
+    """A checkpoint's commands take the threads its run trained on (OpenBLAS rounds a large product otherwise on
+    another count, so eval's figures could differ from the summary's in their last digits; the BLAS had run on
+    all its threads)."""
+    from nngraph.backend import accel, threads
+    from nngraph.train.backprop import Backprop
+
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    spec, run = SPECS / "xor.nn", tmp_path / "run"
+    assert run_cli("train", spec, "--out", run, "-q", "--threads", "1", "--set", "epochs=1").code == 0
+    monkeypatch.setattr("nngraph.session._default_threads", lambda: 2)  # the machine is idle now
+    seen = []
+    predict = Backprop.predict
+    monkeypatch.setattr(Backprop, "predict", lambda self, *a: seen.append(
+        (accel.kernel_threads(), [p["num_threads"] for p in threads._controller().info()])) or predict(self, *a))
+    np.save(tmp_path / "x.npy", np.zeros((4, 2), np.float32))
+    assert run_cli("predict", spec, "--checkpoint", run / "checkpoint.npz", "--input", tmp_path / "x.npy",
+                   "-o", tmp_path / "y.npy").code == 0
+    assert seen == [(1, [1] * len(seen[0][1]))]
