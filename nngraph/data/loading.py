@@ -99,15 +99,30 @@ def read_inputs_as_trained(new: ast.String, trained, width: int) -> ast.Call:
     """`predict --input new.csv`: the file read as `eval --data`'s (`read_as_trained`), for its inputs alone: the
     training's target column stays in the call only where the file has it (by name where the training file's
     header named it, else by having more columns than the model's `width` inputs), so that a table of inputs
-    alone and one with its targets beside them both read."""
+    alone and one with its targets beside them both read; a first row of numbers where no call said `header` is
+    the first example, not a header."""
     call = read_as_trained(new, trained)
-    if call.name != "csv" or not any(k.name == "target" for k in call.kwargs):
+    if call.name != "csv":
         return call
     options = bind(call, LOADERS["csv"].options, LOADERS["csv"].positional).values
     cells = textfiles.first_row(Path(options["path"]), options["delimiter"])
+    if options["header"] and not any(k.name == "header" for k in call.kwargs) and cells and all(map(_number, cells)):
+        # a header no call asked for, of numbers: the table's first example (a model trained on other data)
+        call, options = replace(call, kwargs=(*call.kwargs, ast.KeywordArg("header", ast.Ref("false")))), \
+            {**options, "header": False}
+    if options["target"] is None:
+        return call
     named = options["header"] and isinstance(options["target"], str)
     has = options["target"] in cells if named else len(cells) > width
     return call if has else replace(call, kwargs=tuple(k for k in call.kwargs if k.name != "target"))
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def data_files(spec, base_dir: Path) -> list[Path]:

@@ -193,19 +193,20 @@ def _table(text: str) -> tuple[list[str], list[list[str]]]:
 
 def test_predict_reads_a_csv_as_training_did_and_writes_class_names(tmp_path, monkeypatch):
     """`predict --input new.csv -o out.csv`: the table read with the training csv's delimiter, its columns matched
-    to training's by their header names (the target column, where the file has one, left out), and the
-    predictions written as a table: the predicted class's name, then each class's probability under its name."""
+    to training's by their header names (the target column, where the file has one, left out; a first row of
+    numbers is an example, not a header), and the predictions written as a table: the predicted class's name, then each class's probability under its name."""
     spec, out = _flower_run(tmp_path, monkeypatch)
     names = ["rose", "tulip", "iris", "rose"]
     table = _flowers("tt", names)  # a;kind;b
     lines = [line.split(";") for line in table.splitlines()]
     write(tmp_path, "with_target.csv", table)
     write(tmp_path, "reordered.csv", "".join(f"{b};{a}\n" for a, _, b in lines))  # b;a, no target
+    write(tmp_path, "bare.csv", "".join(f"{a};{b}\n" for a, _, b in lines[1:]))  # no header: by position
     np.save(tmp_path / "x.npy", np.array([[float(a), float(b)] for a, _, b in lines[1:]]))
     result = run_cli("predict", spec, "--checkpoint", out / "checkpoint.npz", "--input", "x.npy", "-o", "y.npy")
     assert result.code == 0, result.both
     expected = np.load(tmp_path / "y.npy")
-    for given in ("with_target.csv", "reordered.csv"):
+    for given in ("with_target.csv", "reordered.csv", "bare.csv"):
         result = run_cli("predict", spec, "--checkpoint", out / "checkpoint.npz", "--input", given, "-o", "p.csv")
         assert result.code == 0, result.both
         header, rows = _table((tmp_path / "p.csv").read_text())
