@@ -106,7 +106,7 @@ def read_inputs_as_trained(new: ast.String, trained, width: int) -> ast.Call:
         return call
     options = bind(call, LOADERS["csv"].options, LOADERS["csv"].positional).values
     cells = textfiles.first_row(Path(options["path"]), options["delimiter"])
-    if options["header"] and not any(k.name == "header" for k in call.kwargs) and cells and all(map(_number, cells)):
+    if options["header"] and not any(k.name == "header" for k in call.kwargs) and _an_example(cells):
         # a header no call asked for, of numbers: the table's first example (a model trained on other data)
         call, options = replace(call, kwargs=(*call.kwargs, ast.KeywordArg("header", ast.Ref("false")))), \
             {**options, "header": False}
@@ -117,12 +117,14 @@ def read_inputs_as_trained(new: ast.String, trained, width: int) -> ast.Call:
     return call if has else replace(call, kwargs=tuple(k for k in call.kwargs if k.name != "target"))
 
 
-def _number(text: str) -> bool:
+def _an_example(cells: list[str]) -> bool:
+    """A table's first row of numbers, other than the column numbers 0, 1, 2, ... that pandas writes as the header
+    of an array's table (`pandas.DataFrame(x).to_csv(index=False)`)."""
     try:
-        float(text)
+        [float(cell) for cell in cells]
     except ValueError:
         return False
-    return True
+    return bool(cells) and cells != [str(i) for i in range(len(cells))]
 
 
 def data_files(spec, base_dir: Path) -> list[Path]:
