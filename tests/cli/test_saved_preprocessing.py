@@ -246,3 +246,14 @@ def test_a_csv_of_predictions_names_a_units_values_and_refuses_more_than_a_row_a
     assert _table(prediction_table(np.array([[1.5]], np.float32), "y"))[0] == ["y"]
     with pytest.raises(DataError, match=r"unit 'y' gives \[50, 1\] each"):
         prediction_table(np.zeros((2, 50, 1)), "y")
+
+
+@pytest.mark.parametrize("first, header", [("0.5,1", False), ("0,1", True), ("a,b", True), ("1e3,-2", False)])
+def test_a_first_row_of_numbers_given_to_predict_is_an_example_unless_pandas_column_numbers(tmp_path, first, header):
+    from nngraph.data.loading import read_inputs_as_trained
+    from nngraph.spec import ast
+
+    path = write(tmp_path, "x.csv", f"{first}\n1,1\n")
+    call = read_inputs_as_trained(ast.String(str(path)), parse_fragment("xor", "value_only", "<test>"), 2)
+    said = {k.name: k.value for k in call.kwargs}
+    assert ("header" not in said) == header and (header or said["header"] == ast.Ref("false"))
