@@ -9,7 +9,7 @@ import sys
 
 __version__ = "0.1.0"
 
-_API = ("load", "loads", "program", "fit", "apply_overrides")
+_API = ("load", "loads", "program", "fit", "evaluate", "predict", "apply_overrides")
 
 
 def __getattr__(name):

@@ -206,3 +206,36 @@ def fit(checked: CheckedSpec, train: str | None = None, out=None, resume=None, b
         quiet = not in_notebook()
     return run_training(checked, train, out=out, resume=resume, backend=backend, dtype=dtype, quiet=quiet,
                         overwrite=overwrite, loggers=make_loggers(list(log)))
+
+
+def evaluate(checked: CheckedSpec, checkpoint: str | os.PathLike, data: str | None = None, train: str | None = None,
+             backend: str = "numpy") -> dict:
+    """What `nngraph eval` prints, as a dict: a trained checkpoint's metrics on each split of its train block's
+    data ({"train": {...}, "validation": ..., "test": ...}), or with `data` (a data call as `--data` takes it:
+    "digits(limit=100)", "new.csv") on all of that set, under "data". The train block is the run's unless `train`
+    names one; a setting of `checked` that differs from the run's is named in a CheckpointWarning."""
+    from nngraph.session import run_evaluation
+
+    _expect_checked(checked, "evaluate")
+    _expect(checkpoint, "evaluate", "checkpoint", (str, os.PathLike), "a checkpoint.npz's path")
+    _expect(data, "evaluate", "data", (str, type(None)), 'a data call, e.g. "digits(limit=100)"')
+    _expect(train, "evaluate", "train", (str, type(None)), "a train block's name")
+    train = train or recorded_run(checkpoint)[0]
+    return run_evaluation(checked, train, checkpoint, backend, data=None if data is None else data_option(data))
+
+
+def predict(checked: CheckedSpec, checkpoint: str | os.PathLike, x, unit: str | None = None,
+            train: str | None = None, backend: str = "numpy"):
+    """What `nngraph predict` saves, returned: the values of `unit` (default: what the method predicts, for
+    backprop the output) for the examples of `x` (an array, one example a row), prepared as the training data
+    was (binarised, reshaped, scaled with the training split's statistics)."""
+    import numpy as np
+
+    from nngraph.session import predict_values
+
+    _expect_checked(checked, "predict")
+    _expect(checkpoint, "predict", "checkpoint", (str, os.PathLike), "a checkpoint.npz's path")
+    _expect(unit, "predict", "unit", (str, type(None)), "a unit's name")
+    _expect(train, "predict", "train", (str, type(None)), "a train block's name")
+    train = train or recorded_run(checkpoint)[0]
+    return predict_values(checked, train, checkpoint, np.asarray(x), unit, backend)

@@ -486,27 +486,45 @@ def run_prediction(checked: CheckedSpec, train_name, checkpoint, input_path, out
                        "write to another name, e.g. -o predictions.npy")
     table = Path(input_path).suffix.lower() == ".csv"  # read as the training csv was: after the checkpoint
     x = None if table else _read_array(input_path)
+    trained, model = _predictor(checked, train_name, checkpoint, backend, unit)
+    given = _read_table(input_path, trained, model) if table else _given_array(x, f"--input {input_path}", trained)
+    y = _predicted(trained, model, given, unit)
+    if Path(output_path).suffix.lower() == ".csv":
+        from nngraph.data.prediction_table import prediction_table
+
+        classes = _class_names(trained.method, unit, y, _preprocessing(trained).classes)
+        atomic_write_text(output_path, prediction_table(y, unit or trained.method.predicted, classes))
+    else:
+        atomic_save_npy(output_path, y)
+    return y.shape
+
+
+@quiet_float_errors
+@on_trained_threads
+def predict_values(checked: CheckedSpec, train_name, checkpoint, x, unit=None, backend: str = "numpy"):
+    """`nngraph.predict`: `run_prediction`'s values for the examples of an array, returned."""
+    trained, model = _predictor(checked, train_name, checkpoint, backend, unit)
+    return _predicted(trained, model, _given_array(np.asarray(x), "x", trained), unit)
+
+
+def _predictor(checked: CheckedSpec, train_name, checkpoint, backend: str, unit):
+    """The trained method of `checkpoint` and the model it predicts with (a gan's discriminator, which the train
+    block does not name, is the method's `predict_model`); `unit` checked to be one of its units."""
     trained = restore_trained(checked, train_name, checkpoint, backend, "predict")
-    # a method that predicts with a model the train block does not name (a gan's discriminator) says which
     model = getattr(trained.method, "predict_model", None) or checked.models[trained.config.model]
     if unit is not None and unit not in model.graph:
         from nngraph.errors import did_you_mean
 
         raise DataError(f"no unit named '{unit}'", None, did_you_mean(unit, list(model.graph)))
-    preprocessing = _preprocessing(trained)
-    given = _read_table(input_path, trained, model) if table else _given_array(x, input_path, trained)
-    inputs = preprocessing.apply(given)
+    return trained, model
+
+
+def _predicted(trained: Trained, model, given, unit) -> np.ndarray:
+    """`unit`'s values for the examples of `given` (a Dataset), prepared as the training data was."""
+    inputs = _preprocessing(trained).apply(given)
     _check_input_shape(model, inputs)
     trained.method.check_data(inputs, None)
-    y = trained.method.predict(inputs.x.astype(trained.backend.dtype, copy=False), unit)  # integers too
-    if Path(output_path).suffix.lower() == ".csv":
-        from nngraph.data.prediction_table import prediction_table
-
-        classes = _class_names(trained.method, unit, y, preprocessing.classes)
-        atomic_write_text(output_path, prediction_table(y, unit or trained.method.predicted, classes))
-    else:
-        atomic_save_npy(output_path, y)
-    return y.shape
+    return trained.method.predict(inputs.x.astype(trained.backend.dtype, copy=False), unit)  # integers too
 
 
 def _class_names(method, unit, values, names) -> list[str] | None:
@@ -544,14 +562,17 @@ def _check_input_shape(model, inputs) -> None:
                         f"x.reshape(len(x), {', '.join(map(str, want))}))")
 
 
-def _given_array(x: np.ndarray, path, trained):
-    """`predict --input X.npy`'s examples as an unlabelled Dataset, their values checked."""
+def _given_array(x: np.ndarray, what: str, trained):
+    """The examples of `what` (`--input X.npy`, `nngraph.predict`'s array) as an unlabelled Dataset, checked."""
     from nngraph.data.arrays import refuse_non_finite
     from nngraph.data.dataset import Dataset
 
-    refuse_non_finite(x, f"the examples of --input {path}", trained.backend.dtype,
+    if x.dtype.kind not in "fiub" or x.ndim == 0 or len(x) == 0:
+        raise DataError(f"{what}: expected a numeric array of examples as rows [n, ...], n >= 1; got "
+                        f"{x.dtype} {list(x.shape)}")
+    refuse_non_finite(x, f"the examples of {what}", trained.backend.dtype,
                       lambda message, hint: DataError(message, None, hint.replace("training", "predicting")))
-    return Dataset(x, None, "unsupervised", name=str(path))
+    return Dataset(x, None, "unsupervised", name=what.removeprefix("--input "))
 
 
 def _read_table(path, trained, model):
