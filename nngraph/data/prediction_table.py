@@ -21,6 +21,8 @@ from nngraph.errors import DataError
 def prediction_table(values: np.ndarray, unit: str, classes: list[str] | None = None) -> str:
     """The csv text of `values` (n, ...) of `unit`; `classes`: a classifier's class names in the order of their
     numbers (two for one sigmoid unit), None for plain values."""
+    if values.ndim == 1:  # one value an example (a discrete policy's actions)
+        values = values[:, None]
     if values.ndim != 2:
         shape = list(values.shape[1:])
         raise DataError(f"a .csv holds one row of numbers an example, and unit '{unit}' gives {shape} each", None,

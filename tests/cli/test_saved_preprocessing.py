@@ -244,6 +244,7 @@ def test_a_csv_of_predictions_names_a_units_values_and_refuses_more_than_a_row_a
     header, rows = _table(prediction_table(np.array([[0.7], [0.2]], np.float32), "y", ["no", "yes"]))
     assert header == ["predicted", "yes"] and [row[0] for row in rows] == ["yes", "no"]
     assert _table(prediction_table(np.array([[1.5]], np.float32), "y"))[0] == ["y"]
+    assert _table(prediction_table(np.array([1, 0]), "action")) == (["action"], [["1"], ["0"]])  # a policy's
     with pytest.raises(DataError, match=r"unit 'y' gives \[50, 1\] each"):
         prediction_table(np.zeros((2, 50, 1)), "y")
 
