@@ -160,11 +160,11 @@ def _target_index(req: Request, names: list[str]) -> int:
             )
         if target in names:
             return names.index(target)
-        raise req.error(f"csv: no column '{target}'", "columns: " + ", ".join(names), "target")
+        raise req.error(f"csv: {req.path()} has no column '{target}'", "its columns: " + ", ".join(names), "target")
     if -len(names) <= target < len(names):
         return target % len(names)
     raise req.error(
-        f"csv: column {target} is out of range", f"the table has {len(names)} columns", "target"
+        f"csv: column {target} is out of range", f"{req.path()} has {len(names)} columns", "target"
     )
 
 
