@@ -32,8 +32,12 @@ def recurrent_case(rng):
     act, aopts = ("tanh", {}) if cell != "elman" else rand_act(rng, False)
     identity_delay = cell == "elman" and not bi and rng.random() < 0.3
     delay = 1 if cell != "elman" or bi or rng.random() < 0.6 else int(rng.integers(2, 4))
+    norm = None
     if cell == "elman":
-        net.unit("h", "layer", (hsz,), act, aopts, words=words)
+        if hsz > 1 and rng.random() < 0.5:  # a layernorm inside the loop (section 2), one per direction
+            norm = "layernorm"
+            used.add("layernorm in a loop" + (" bidirectional" if bi else ""))
+        net.unit("h", "layer", (hsz,), act, aopts, norm, words=words)
         net.link("h", "h", delay=delay)
         if delay > 1:
             used.add("elman delay k>1" + (" learned" if learned else ""))
@@ -74,7 +78,7 @@ def recurrent_case(rng):
         target = rng.normal(size=(n, T, k) if per_step else (n, k))
     case = dict(cell=cell, bi=bi, learned=learned, act=act, aopts=aopts, feedback=feedback, ce=ce,
                 per_step=per_step, lengths=lengths, dropout=0.3 if dropout else 0.0, identity_delay=identity_delay,
-                delay=delay, skip_delay=skip_delay)
+                delay=delay, skip_delay=skip_delay, norm=norm)
     return net, used, xs, target, case
 
 
@@ -100,6 +104,8 @@ def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None, state=None)
             a = a + feedback(t, outs)
         if cell == "elman":
             z = a + past[-k] @ U + (past[-1] if case["identity_delay"] else 0)
+            if case["norm"]:  # each direction's net input on its own: h.norm.weight, h.norm.reverse.weight
+                z = F.layer_norm(z, (H,), P[f"h.norm.{prefix}weight"], P[f"h.norm.{prefix}bias"], 1e-5)
             h = activation(case["act"], case["aopts"], z)
         elif cell == "lstm":
             g = a + h @ U

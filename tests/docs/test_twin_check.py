@@ -37,3 +37,4 @@ def test_two_cases_of_every_family_agree_with_the_twin():
         assert any(name.startswith(f"{family}: ") for name in rows), family
     assert {"minibatch_std", "schedules", "fit", "conv and pooling in a loop", "tied"} <= rows.keys()
     assert any(name.startswith("block ") for name in rows)  # the blocks family's
+    assert any(name.startswith("into one unit: ") for name in rows)  # the combos family's
