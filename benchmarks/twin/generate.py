@@ -272,6 +272,10 @@ def blocks_case(rng):
         source.append("  r_1 -> y")
         net.link("r_1.b", "y")
         used.add("a link out of one instance")
+    if Q > 1 and rng.random() < 0.4:  # a skip link across instances, unit to unit by their dotted names
+        source.append(f"  r_1.a -> r_{Q}.b")
+        net.link("r_1.a", f"r_{Q}.b")
+        used.add("a skip link across instances")
     net.source = source + ["}"]
     net.losses.append((1, "cross_entropy" if ce else "mse", "y", None))
     used |= {f"repeat={R}", f"block repeat={Q}", "block with a port" if port else "block without a port",

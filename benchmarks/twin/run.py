@@ -67,8 +67,8 @@ def one_case(family, rng):
         with tempfile.TemporaryDirectory() as folder:
             return fit_case(rng, folder)
     if family == "conv_loop":
-        d, text = conv_loop_case(rng)
-        return {"conv and pooling in a loop"}, ((d, "values, loss and gradients"), text)
+        d, text, construct = conv_loop_case(rng)
+        return {construct}, ((d, "values, loss and gradients"), text)
     if family == "bptt_fit":
         with tempfile.TemporaryDirectory() as folder:
             return recurrent_fit_case(rng, folder)
