@@ -104,7 +104,7 @@ def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None, state=None)
             a = a + feedback(t, outs)
         if cell == "elman":
             z = a + past[-k] @ U + (past[-1] if case["identity_delay"] else 0)
-            if case["norm"]:  # each direction's net input on its own: h.norm.weight, h.norm.reverse.weight
+            if case.get("norm"):  # each direction's net input on its own: h.norm.weight, h.norm.reverse.weight
                 z = F.layer_norm(z, (H,), P[f"h.norm.{prefix}weight"], P[f"h.norm.{prefix}bias"], 1e-5)
             h = activation(case["act"], case["aopts"], z)
         elif cell == "lstm":
