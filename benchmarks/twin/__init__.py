@@ -21,7 +21,9 @@ twin those draws in the order the documentation gives (eps, G's noise, instance 
 uniform draws, sweep orders, epochs' row orders); they compare each step's metrics and the parameters after the
 last step.
 
-Families (`--only`): feedforward, optimizer, blocks (repeat= and blocks), tied, vae, recurrent, conv_loop, gan
+Families (`--only`): feedforward, optimizer, blocks (repeat= and blocks), combos (weighted terms on several
+outputs, a loss on a hidden unit, tied + identity + dense links into one unit, a tied weight read through
+dropout; with the optimizer lines), tied, vae, recurrent, conv_loop, gan
 (minibatch_std), schedule, fit, bptt_fit, init (initial parameters against section 2's distributions), vae_steps, gan_steps, rbm_steps (cd and pcd), boltzmann_steps
 (general machines: annealing, sweep orders, mean field, noisy clamping, persistent chains), dbn_steps (greedy
 pretraining, labels, then fine-tuning), augment (its changed images: float32 data, so compared to 1e-5 whatever

@@ -272,6 +272,10 @@ def blocks_case(rng):
         source.append("  r_1 -> y")
         net.link("r_1.b", "y")
         used.add("a link out of one instance")
+    if Q > 1 and rng.random() < 0.4:  # a skip link across instances, unit to unit by their dotted names
+        source.append(f"  r_1.a -> r_{Q}.b")
+        net.link("r_1.a", f"r_{Q}.b")
+        used.add("a skip link across instances")
     net.source = source + ["}"]
     net.losses.append((1, "cross_entropy" if ce else "mse", "y", None))
     used |= {f"repeat={R}", f"block repeat={Q}", "block with a port" if port else "block without a port",
@@ -333,3 +337,58 @@ def rand_optimizer(rng):
         lines.append("clip 0.05")
         used.add("clip")
     return lines, used
+
+
+def combo_case(rng):
+    """Constructs together as an outsider's generator joins them and the other families do not: several loss
+    terms on different outputs with their weights (the data's targets and the input as a target unit), a loss on
+    a hidden unit that also feeds on, a tied link beside a dense or identity link into one unit (mixed kinds), the
+    tied weight read through a unit with dropout, skip links past the hidden layers; sizes from 1."""
+    net, used = Net(), set()
+    d, nh, k = (int(rng.integers(1, 5)) for _ in range(3))
+    n = int(rng.integers(2, 6))
+    net.unit("x", "input", (d,))
+    h_words = ["dropout=0.3"] if rng.random() < 0.5 else []
+    h_norm = "layernorm" if nh > 1 and rng.random() < 0.3 else None
+    net.unit("h", "layer", (nh,), *rand_act(rng, False), h_norm, None, h_words)
+    net.link("x", "h")
+    ce = bool(rng.random() < 0.4)
+    g_act = ("identity", {}) if ce else rand_act(rng, False)  # a cross_entropy on a hidden unit reads logits
+    g_words = ["dropout=0.2"] if rng.random() < 0.3 else []
+    net.unit("g", "layer", (max(k, 2) if ce else k,), *g_act, words=g_words)
+    k = max(k, 2) if ce else k
+    net.link("h", "g")
+    net.unit("y", "output", (k,), *(("softmax", {}) if ce else rand_act(rng)))
+    net.link("g", "y")
+    term = "cross_entropy" if ce else "mse"
+    used |= {f"dropout on h (read by a tied link)" if h_words else "tied without dropout",
+             *(["layernorm on h"] if h_norm else []), *(["dropout on a hidden unit a loss reads"] if g_words else [])}
+    if rng.random() < 0.4:
+        net.link("x", "y")  # a skip link past both hidden layers
+        used.add("skip past two layers")
+    weights = [1, 0.5, 2, 0.25]
+    net.losses.append((weights[rng.integers(4)], term, "y", None))
+    if rng.random() < 0.6:  # a loss on the hidden unit g, which feeds y: both gradients reach it
+        net.losses.append((weights[rng.integers(4)], term, "g", None))
+        used.add(f"loss on a hidden unit ({term})")
+    sigmoid = bool(rng.random() < 0.5)
+    net.unit("r", "output", (d,), *(("sigmoid", {}) if sigmoid else rand_act(rng, False)))
+    net.link("h", "r", "tied", source="x", target="h")
+    kinds = ["tied"]
+    if rng.random() < 0.4:
+        net.link("x", "r", "identity")
+        kinds.append("identity")
+    if rng.random() < 0.4:
+        net.link("g", "r")
+        kinds.append("dense")
+    used.add("into one unit: " + "+".join(kinds))
+    net.losses.append((weights[rng.integers(4)], "bce" if sigmoid else "mse", "r", "x"))
+    used.add("terms on two outputs, data targets and the input")
+    if rng.random() < 0.3:
+        net.unit("q", "output", (nh,), *rand_act(rng, False))
+        net.link("g", "q")
+        net.losses.append((0.3, "mse", "q", "h"))
+        used.add("mse(q, h) with h dropped")
+    net.units.sort(key=lambda u: ["x", "h", "g", "y", "r", "q"].index(u["name"]))  # the twin runs units in order
+    xs = {"x": rng.random((n, d))}  # in [0, 1): bce(r, x) reads it as probabilities
+    return net, used, xs, loss_target(rng, term, n, k, 1)

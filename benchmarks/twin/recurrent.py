@@ -32,8 +32,12 @@ def recurrent_case(rng):
     act, aopts = ("tanh", {}) if cell != "elman" else rand_act(rng, False)
     identity_delay = cell == "elman" and not bi and rng.random() < 0.3
     delay = 1 if cell != "elman" or bi or rng.random() < 0.6 else int(rng.integers(2, 4))
+    norm = None
     if cell == "elman":
-        net.unit("h", "layer", (hsz,), act, aopts, words=words)
+        if hsz > 1 and rng.random() < 0.5:  # a layernorm inside the loop (section 2), one per direction
+            norm = "layernorm"
+            used.add("layernorm in a loop" + (" bidirectional" if bi else ""))
+        net.unit("h", "layer", (hsz,), act, aopts, norm, words=words)
         net.link("h", "h", delay=delay)
         if delay > 1:
             used.add("elman delay k>1" + (" learned" if learned else ""))
@@ -74,7 +78,7 @@ def recurrent_case(rng):
         target = rng.normal(size=(n, T, k) if per_step else (n, k))
     case = dict(cell=cell, bi=bi, learned=learned, act=act, aopts=aopts, feedback=feedback, ce=ce,
                 per_step=per_step, lengths=lengths, dropout=0.3 if dropout else 0.0, identity_delay=identity_delay,
-                delay=delay, skip_delay=skip_delay)
+                delay=delay, skip_delay=skip_delay, norm=norm)
     return net, used, xs, target, case
 
 
@@ -100,6 +104,8 @@ def run_cell(case, P, prefix, wx, xseq, H, feedback=None, mask=None, state=None)
             a = a + feedback(t, outs)
         if cell == "elman":
             z = a + past[-k] @ U + (past[-1] if case["identity_delay"] else 0)
+            if case.get("norm"):  # each direction's net input on its own: h.norm.weight, h.norm.reverse.weight
+                z = F.layer_norm(z, (H,), P[f"h.norm.{prefix}weight"], P[f"h.norm.{prefix}bias"], 1e-5)
             h = activation(case["act"], case["aopts"], z)
         elif cell == "lstm":
             g = a + h @ U
@@ -193,7 +199,54 @@ def compare_recurrent(net, xs, target, case):
 
 
 def conv_loop_case(rng):
-    """Conv and pooling inside a loop (section 8): a convolutional Elman unit over image sequences."""
+    """Conv and pooling inside a loop (section 8): a convolutional Elman unit over image sequences; or a conv
+    net feeding a recurrent layer (conv_rnn_case). (worst, text, the construct)."""
+    if rng.random() < 0.5:
+        return (*conv_rnn_case(rng), "conv net feeding a recurrent layer")
+    return (*conv_elman_case(rng), "conv and pooling in a loop")
+
+
+def conv_rnn_case(rng):
+    """A conv (and maybe a pooling) applied to each step's image outside any loop, flattened by the dense link
+    into a recurrent layer (a cell or an Elman unit, section 8's equations), a per-step output."""
+    c, size, f = int(rng.integers(1, 3)), int(rng.integers(3, 6)), int(rng.integers(1, 3))
+    H = int(rng.integers(1, 4))
+    cell = ["elman", "lstm", "gru", "mgu"][rng.integers(4)]
+    act, aopts = rand_act(rng, False)
+    pool = rng.random() < 0.5
+    side = size - 1 if pool else size
+    unit = f"layer h[{H}] {call(act, aopts)}" if cell == "elman" else f"layer h[{H}] {cell}"
+    lines = [f"  input x[{c}, {size}, {size}] sequence", f"  layer c {call(act, aopts)}",
+             *(["  layer p"] if pool else []), f"  {unit}", "  output y[2] identity",
+             "  x -> c conv(filters={}, kernel=3, padding=1)".format(f),
+             *(["  c -> p maxpool(kernel=2, stride=1)", "  p -> h"] if pool else ["  c -> h"]),
+             *(["  h -> h delay 1"] if cell == "elman" else []), "  h -> y"]
+    text = "model m {\n" + "\n".join(lines) + "\n}\ntrain {\n  model m\n  data xor\n  loss mse(y)\n}\n"
+    LAST[0] = text
+    prog = nngraph.program(nngraph.loads(text), "m", dtype=DTYPE[0], seed=0)
+    P = {name: torch.tensor(prog.get(name), dtype=torch.float64, requires_grad=True) for name in prog.params}
+    n, T = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    x = rng.normal(size=(n, T, c, size, size))
+    target = rng.normal(size=(n, T, 2))
+    feats = []
+    for t in range(T):
+        conv = activation(act, aopts, F.conv2d(torch.tensor(x[:, t]), P["x->c.weight"], padding=1) +
+                          P["c.bias"].reshape(1, -1, 1, 1))
+        feats.append((F.max_pool2d(conv, 2, 1) if pool else conv).reshape(n, f * side * side))
+    case = dict(cell=cell, learned=False, delay=1, act=act, aopts=aopts, identity_delay=False, norm=None)
+    hs = run_cell(case, P, "", f"{'p' if pool else 'c'}->h.weight", torch.stack(feats), H)
+    ys = torch.stack([hh @ P["h->y.weight"] + P["y.bias"] for hh in hs], 1)
+    chosen = select_rows(target, None, True, n, 0, T, T)
+    loss, _, grads, _ = prog.loss_and_grads({"x": x}, chosen.data, rows=chosen.rows)
+    tl = F.mse_loss(ys, torch.tensor(target))
+    tl.backward()
+    d = max([rel_diff(prog.forward({"x": x})["y"], ys.detach()), rel_diff(float(loss), float(tl.detach()))] +
+            [rel_diff(grads[name], P[name].grad) for name in P])
+    return d, text
+
+
+def conv_elman_case(rng):
+    """A convolutional Elman unit over image sequences: conv and pooling inside the loop."""
     c, size, f = int(rng.integers(1, 3)), int(rng.integers(3, 6)), int(rng.integers(1, 3))
     k = [1, 3][rng.integers(2)]
     act, aopts = rand_act(rng, False)

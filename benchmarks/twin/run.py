@@ -20,7 +20,7 @@ from .discriminator import gan_case
 from .fill_masks import compare_fill_masks
 from .gan_fill import compare_gan_fill
 from .gan_steps import compare_gan_steps
-from .generate import blocks_case, feedforward_case, rand_optimizer, tied_case, vae_case
+from .generate import blocks_case, combo_case, feedforward_case, rand_optimizer, tied_case, vae_case
 from .initial import init_case
 from .initial_draws import THRESHOLD as DRAWS_THRESHOLD
 from .initial_draws import compare_initial_draws
@@ -50,7 +50,7 @@ METHOD_STEPS = {"vae_steps": compare_vae_steps, "gan_steps": compare_gan_steps, 
                 "gan_fill": compare_gan_fill,
                 "sequence_fill": compare_sequence_fill,
                 "fill_masks": compare_fill_masks}
-FAMILIES = ("feedforward", "optimizer", "blocks", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
+FAMILIES = ("feedforward", "optimizer", "blocks", "combos", "tied", "vae", "recurrent", "conv_loop", "gan", "schedule", "fit", "bptt_fit",
             "init", *METHOD_STEPS)
 FLOORS = {"augment": augment.TOLERANCE,  # the least tolerance of a family that computes on float32 data
           "init_draws": DRAWS_THRESHOLD}  # statistics over their thresholds
@@ -67,8 +67,8 @@ def one_case(family, rng):
         with tempfile.TemporaryDirectory() as folder:
             return fit_case(rng, folder)
     if family == "conv_loop":
-        d, text = conv_loop_case(rng)
-        return {"conv and pooling in a loop"}, ((d, "values, loss and gradients"), text)
+        d, text, construct = conv_loop_case(rng)
+        return {construct}, ((d, "values, loss and gradients"), text)
     if family == "bptt_fit":
         with tempfile.TemporaryDirectory() as folder:
             return recurrent_fit_case(rng, folder)
@@ -79,8 +79,8 @@ def one_case(family, rng):
         return init_case(rng)
     if family == "schedule":
         return {"schedules"}, (schedule_cases(rng), "")
-    if family == "blocks":
-        net, used, xs, target = blocks_case(rng)
+    if family in ("blocks", "combos"):
+        net, used, xs, target = (blocks_case if family == "blocks" else combo_case)(rng)
         extra, more = rand_optimizer(rng)
         return used | more, compare_feedforward(net, xs, target, optimizer=True, extra=extra)
     if family == "tied":

@@ -246,11 +246,15 @@ def recurrent_fit_case(rng, folder):
     n, T = xs["x"].shape[:2]
     xs, target = {"x": as_loaded(xs["x"])}, as_loaded(target)
     N, E = int(rng.integers(1, T + 1)), int(rng.integers(1, 3))
+    scale = ["none", "standard", "minmax"][rng.integers(3)]
     lines, more = rand_optimizer(rng)
     lines += [f"dtype {DTYPE[0]}", f"batch {n}", f"bptt {N}", f"epochs {E}"]
     work = pathlib.Path(tempfile.mkdtemp(dir=folder))
     np.savez(work / "d.npz", x=xs["x"], y=target)
-    text = net.text(lines).replace("  data xor", f'  data npz("{work / "d.npz"}")')
+    option = "" if scale == "none" else f", scale={scale}"
+    text = net.text(lines).replace("  data xor", f'  data npz("{work / "d.npz"}"{option})')
+    raw = xs["x"]  # section 11: per feature over the examples and their steps (every row is a training row)
+    xs = {"x": scaled(raw.reshape(n * T, -1), np.arange(n * T), scale).reshape(raw.shape)}
     LAST[0] = text
     checked = nngraph.loads(text, path=str(work / "s.nn"))
     prog = nngraph.program(checked, "m", dtype=DTYPE[0], seed=checked.train(None).seed)
@@ -290,7 +294,8 @@ def recurrent_fit_case(rng, folder):
         for k, p in P.items():
             worst.note(rel_diff(z["params." + k], p.detach()), f"parameter {k} after {E} epochs, bptt {N}")
     worst.note(compare_records(work / "run" / "metrics.jsonl", records), "metrics.jsonl (running loss over windows)")
-    return used | more | {f"bptt fit:{case['cell']}"}, (worst.value, text)
+    return used | more | {f"bptt fit:{case['cell']}", *([f"bptt fit: scale={scale}"] if scale != "none" else [])}, \
+        (worst.value, text)
 
 
 def schedule_cases(rng):

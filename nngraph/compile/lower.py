@@ -235,10 +235,15 @@ def lower_model(model: ModelGraph, losses: tuple[LossTerm, ...] = (), training: 
 
 
 def _lower_feedforward(b: Builder, model: ModelGraph) -> list[str]:
-    """Every unit in same-step topological order; returns the input units (the plan's feeds)."""
-    feeds = []
-    for name in nx.topological_sort(same_step_graph(model)):
-        unit = model.unit(name)
+    """Every unit in same-step topological order; returns the input units (the plan's feeds). The random
+    draws are then put in the documented order (section 7, `seed`): each unit after every unit it reads, and
+    of two that do not read each other the one declared first, as a recurrent plan orders its units
+    (loops._components). The units keep their lowering order, so their parameters, and the initial draws made
+    in the parameters' order, stay as they were."""
+    feeds, owner = [], {}
+    graph = same_step_graph(model)
+    for name in nx.topological_sort(graph):
+        unit, drawn = model.unit(name), len(b.random)
         if unit.role == "input":
             feeds.append(name)
         elif unit.role == "noise":
@@ -247,6 +252,10 @@ def _lower_feedforward(b: Builder, model: ModelGraph) -> list[str]:
             _lower_sample(b, unit)
         else:
             lower_unit(b, unit, model.incoming(name))
+        owner.update((r.slot, name) for r in b.random[drawn:])
+    declared = {u.name: i for i, u in enumerate(model.units)}
+    rank = {n: i for i, n in enumerate(nx.lexicographical_topological_sort(graph, key=declared.__getitem__))}
+    b.random.sort(key=lambda r: rank[owner[r.slot]])
     return feeds
 
 

@@ -162,6 +162,8 @@ def _finish(req: Request, data: Dataset) -> Dataset:
         data.info["shape"] = list(data.x.shape[1:])
     if values.get("scale", "none") != "none":
         data.info["scale"] = values["scale"]
+        if req.sequences:  # a recurrent model's examples [T, ...]: statistics per feature over the steps too
+            data.info["scale_steps"] = True
     _check_finite(req, data)
     return data
 

@@ -38,7 +38,9 @@ class Scaler:
 
 
 def fit_scaler(train: Dataset, method: str | None = None) -> Scaler:
-    """Statistics per feature over the examples of `train` (and their time steps, for sequences).
+    """Statistics per feature over the examples of `train` (and their time steps, for sequences: a sequence
+    set's, or a file's that feeds a recurrent model, `info["scale_steps"]`; with `lengths`, the valid steps
+    only, so that what pads a sequence changes nothing, as it changes no loss or gradient).
 
     standard: offset = mean, factor = standard deviation; minmax: offset = min, factor = max - min.
     A constant feature (every value equal) gets factor 1, so it is shifted but never divided by zero or by the
@@ -55,16 +57,27 @@ def fit_scaler(train: Dataset, method: str | None = None) -> Scaler:
         return Scaler("none")
     if train.x.dtype.kind not in "f":
         raise DataError(f"{train.name}: inputs of dtype {train.x.dtype} cannot be scaled")
-    axes = (0, 1) if train.task == "sequence" else (0,)
     x = train.x.astype(np.float64, copy=False)
+    if train.task == "sequence" or train.info.get("scale_steps"):
+        x = valid_steps(x, train.lengths)
     if method == "standard":
-        offset, spread = x.mean(axis=axes), x.std(axis=axes)
+        offset, spread = x.mean(axis=0), x.std(axis=0)
     else:
-        offset, spread = x.min(axis=axes), x.max(axis=axes) - x.min(axis=axes)
+        offset, spread = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
     xp = array_module(spread)
     # constant: every value equal (a mean that rounds leaves a std of rounding noise, which would turn a
     # constant feature into +-1 of that noise's sign instead of shifting it)
-    varies = x.max(axis=axes) > x.min(axis=axes)
+    varies = x.max(axis=0) > x.min(axis=0)
     factor = xp.where(varies & (spread > 0), spread, 1.0)
     offset, factor = (to_host(a) if xp is not np else a for a in (offset, factor))  # a scaler is plain host data
     return Scaler(method, offset.astype(train.x.dtype), factor.astype(train.x.dtype))
+
+
+def valid_steps(x, lengths):
+    """The steps of sequences `x` [n, T, *features] as rows [steps, *features]: every step, or with `lengths`
+    (on the host) those before each sequence's length."""
+    if lengths is None:
+        return x.reshape(-1, *x.shape[2:])
+    xp = array_module(x)
+    valid = np.arange(x.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return x[xp.asarray(valid)]

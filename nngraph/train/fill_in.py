@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nngraph.data.dataset import Dataset
+from nngraph.data.scaling import valid_steps
 from nngraph.errors import BuildError, DataError, plural
 from nngraph.train.outputs import sample_path
 
@@ -139,9 +140,12 @@ def given_shape(given: Dataset, shape: tuple[int, ...], sequence: bool) -> tuple
 
 def start_values(train: Dataset, sequence: bool, shape: tuple[int, ...]) -> np.ndarray:
     """Where missing values start: each unit's mean over the training data, as an example of `shape` (for
-    sequences, each feature's mean over all steps, for series of any length)."""
+    sequences, each feature's mean over all their valid steps, for series of any length: a ragged set's padding
+    is no data)."""
     x = np.asarray(train.x, np.float64)
-    return x.mean(axis=(0, 1)) if sequence else x.reshape(len(x), -1).mean(axis=0).reshape(shape)
+    if sequence:
+        return valid_steps(x, train.lengths).mean(axis=0)
+    return x.reshape(len(x), -1).mean(axis=0).reshape(shape)
 
 
 def mask_of(fill: str, shape: tuple[int, ...], picture, sequence: bool) -> np.ndarray:

@@ -1,6 +1,8 @@
-"""Every ```nn and ```yaml example in the docs is a spec that `nngraph check` accepts (fragments use ```text)."""
+"""Every ```nn and ```yaml example in the docs is a spec that `nngraph check` accepts (fragments use ```text),
+those indented inside a list item too."""
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,9 @@ FILES = [DOCS / "docs" / "language.md", DOCS / "README.md"]
 def examples():
     for path in FILES:
         text = path.read_text(encoding="utf-8")
-        for match in re.finditer(r"^```(nn|yaml)\n(.*?)^```", text, re.M | re.S):
+        for match in re.finditer(r"^( *)```(nn|yaml)\n(.*?)^\1```", text, re.M | re.S):
             line = text.count("\n", 0, match.start()) + 2
-            yield pytest.param(match.group(1), match.group(2), id=f"{path.name}:{line}")
+            yield pytest.param(match.group(2), textwrap.dedent(match.group(3)), id=f"{path.name}:{line}")
 
 
 @pytest.mark.parametrize("kind,body", list(examples()))

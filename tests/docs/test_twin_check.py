@@ -35,5 +35,7 @@ def test_two_cases_of_every_family_agree_with_the_twin():
                    "rl_steps", "rl_rollouts", "sampling", "vae_inference", "init_draws", "boltzmann_fill", "gan_fill",
                    "sequence_fill", "boltzmann_sample", "dbn_sample", "ar_vae", "fill_masks"):  # prefixed
         assert any(name.startswith(f"{family}: ") for name in rows), family
-    assert {"minibatch_std", "schedules", "fit", "conv and pooling in a loop", "tied"} <= rows.keys()
+    assert {"minibatch_std", "schedules", "fit", "tied"} <= rows.keys()
+    assert rows.keys() & {"conv and pooling in a loop", "conv net feeding a recurrent layer"}  # conv_loop's
     assert any(name.startswith("block ") for name in rows)  # the blocks family's
+    assert any(name.startswith("into one unit: ") for name in rows)  # the combos family's

@@ -36,6 +36,16 @@ def test_the_last_override_of_a_name_wins():
     assert _config("epochs=7", "epochs 9").epochs == 9
 
 
+def test_an_override_replaces_the_whole_setting_and_merges_no_option():
+    """docs/language.md, section 7: `--set "optimizer=adam(beta1=0.5)"` over `adam(lr=1e-2)` trains at adam's
+    default rate, and an early_stopping without `patience=` is back to 10 (a reader could have merged them)."""
+    spec = SPEC.replace("epochs 3", "epochs 3; optimizer adam(lr=1e-2); early_stopping monitor=loss_running patience=3")
+    config = check_spec(apply_overrides(parse(spec), ["optimizer=adam(beta1=0.5)",
+                                                      "early_stopping monitor=loss_running"])).train()
+    assert (config.optimizer.options["lr"], config.optimizer.options["beta1"]) == (1e-3, 0.5)
+    assert config.early_stopping["patience"] == 10
+
+
 @pytest.mark.parametrize("override, message, column", [
     ("early_stopping=early_stopping(10, monitor=val_loss)", "got `early_stopping(10, monitor=val_loss)`", 1),
     ("epochs=5 foo", "unexpected end of file, expected '='", 10),
