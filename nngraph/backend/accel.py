@@ -130,6 +130,23 @@ def _maxpool_backward(native):
     return maxpool_backward
 
 
+def _avgpool_forward(native):
+    def avgpool_forward(padded, kernel, stride):
+        padded = numpy.ascontiguousarray(padded)
+        mean = numpy.empty(padded.shape[:2] + twins.pooled_hw(padded.shape, kernel, stride), dtype=padded.dtype)
+        native(padded, mean, tuple(kernel), tuple(stride), kernel_threads())
+        return mean
+    return avgpool_forward
+
+
+def _avgpool_backward(native):
+    def avgpool_backward(g, padded_shape, kernel, stride):
+        out = numpy.empty(padded_shape, dtype=g.dtype)  # the kernel zeroes each image in its thread
+        native(out, numpy.ascontiguousarray(g), tuple(kernel), tuple(stride), kernel_threads())
+        return out
+    return avgpool_backward
+
+
 def _transposed_gemm(native):
     def transposed_gemm(factors, b):
         widths = [a.shape[1] for a in factors]
@@ -204,6 +221,8 @@ TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
            where=VECTOR_PATHS, cuda=cuda_entries.maxpool_forward),
     Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward,
            cuda=cuda_entries.maxpool_backward),
+    Kernel("avgpool_forward", twins.avgpool_forward, "avgpool_forward", adapt=_avgpool_forward),
+    Kernel("avgpool_backward", twins.avgpool_backward, "avgpool_backward", adapt=_avgpool_backward),
     # float64 keeps the twin: numpy's BLAS there, and the float64 gradient checks against it
     Kernel("conv2d_forward", twins.conv2d_forward, "conv2d_forward", _float32, _conv2d_forward, where=VECTOR_PATHS),
     Kernel("conv2d_vjp", twins.conv2d_vjp, "conv2d_backward", _float32, _conv2d_vjp, where=VECTOR_PATHS),

@@ -225,6 +225,18 @@ typedef struct {
     void (*maxpool_backward_double)(const double *g, const int32_t *argmax, double *out, Py_ssize_t images,
                                     Py_ssize_t h, Py_ssize_t w, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                                     Py_ssize_t ho, Py_ssize_t wo);
+    void (*avgpool_forward_float)(const float *x, float *mean, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                  Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho,
+                                  Py_ssize_t wo);
+    void (*avgpool_forward_double)(const double *x, double *mean, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                   Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho,
+                                   Py_ssize_t wo);
+    void (*avgpool_backward_float)(const float *g, float *out, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                   Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho,
+                                   Py_ssize_t wo);
+    void (*avgpool_backward_double)(const double *g, double *out, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                    Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho,
+                                    Py_ssize_t wo);
     /* the float32 GEMMs (gemm.h) and the step loops on them (loops.h): NULL on the generic path */
     void (*small_gemm)(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc,
                        Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int accumulate);

@@ -5,6 +5,7 @@ const Isa PATH_VAR = {
     lstm_forward_float, lstm_forward_double, lstm_backward_float, lstm_backward_double,
     sgd_float, sgd_double, adam_float, adam_double,
     maxpool_forward_float, maxpool_forward_double, maxpool_backward_float, maxpool_backward_double,
+    avgpool_forward_float, avgpool_forward_double, avgpool_backward_float, avgpool_backward_double,
 #if PATH_HAS_GEMM
     small_gemm, strips_size, pack_strips, packed_size, pack_transposed, transposed_gemm_columns,
     lstm_forward_rows, lstm_backward_rows, elman_forward_rows, elman_backward_rows, gru_forward_rows,
