@@ -239,10 +239,18 @@ typedef struct {
 
 #define POOL_GRAIN 8 /* images a part takes at least: LeNet's smallest (8 x 8) are 64 values each */
 
+/* float32 2 x 2 windows 2 apart on a vector path: its pools.h loop (NULL elsewhere) */
+static int pairs(const PoolJob *j, int has_loop) {
+    return has_loop && j->dtype == F32 && j->kh == 2 && j->kw == 2 && j->sh == 2 && j->sw == 2;
+}
+
 static void maxpool_forward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
     const PoolJob *j = job;
     Py_ssize_t in = m0 * j->h * j->w, out = m0 * j->ho * j->wo;
-    if (j->dtype == F32)
+    if (pairs(j, j->isa->maxpool_pairs_forward != NULL))
+        j->isa->maxpool_pairs_forward((const float *)j->x + in, (float *)j->y + out, j->argmax + out, m1 - m0, j->h,
+                                      j->w, j->ho, j->wo);
+    else if (j->dtype == F32)
         j->isa->maxpool_forward_float((const float *)j->x + in, (float *)j->y + out, j->argmax + out, m1 - m0, j->h,
                                       j->w, j->kh, j->kw, j->sh, j->sw, j->ho, j->wo);
     else
@@ -253,7 +261,10 @@ static void maxpool_forward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1
 static void maxpool_backward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
     const PoolJob *j = job;
     Py_ssize_t in = m0 * j->ho * j->wo, out = m0 * j->h * j->w;
-    if (j->dtype == F32)
+    if (pairs(j, j->isa->maxpool_pairs_backward != NULL))
+        j->isa->maxpool_pairs_backward((const float *)j->x + in, j->argmax + in, (float *)j->y + out, m1 - m0, j->h,
+                                       j->w, j->ho, j->wo);
+    else if (j->dtype == F32)
         j->isa->maxpool_backward_float((const float *)j->x + in, j->argmax + in, (float *)j->y + out, m1 - m0, j->h,
                                        j->w, j->kw, j->sh, j->sw, j->ho, j->wo);
     else
@@ -363,7 +374,10 @@ static PyObject *py_maxpool_backward(PyObject *self, PyObject *args) {
 static void avgpool_forward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
     const PoolJob *j = job;
     Py_ssize_t in = m0 * j->h * j->w, out = m0 * j->ho * j->wo;
-    if (j->dtype == F32)
+    if (pairs(j, j->isa->avgpool_pairs_forward != NULL))
+        j->isa->avgpool_pairs_forward((const float *)j->x + in, (float *)j->y + out, m1 - m0, j->h, j->w, j->ho,
+                                      j->wo);
+    else if (j->dtype == F32)
         j->isa->avgpool_forward_float((const float *)j->x + in, (float *)j->y + out, m1 - m0, j->h, j->w, j->kh,
                                       j->kw, j->sh, j->sw, j->ho, j->wo);
     else
@@ -374,7 +388,10 @@ static void avgpool_forward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1
 static void avgpool_backward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
     const PoolJob *j = job;
     Py_ssize_t in = m0 * j->ho * j->wo, out = m0 * j->h * j->w;
-    if (j->dtype == F32)
+    if (pairs(j, j->isa->avgpool_pairs_backward != NULL))
+        j->isa->avgpool_pairs_backward((const float *)j->x + in, (float *)j->y + out, m1 - m0, j->h, j->w, j->ho,
+                                       j->wo);
+    else if (j->dtype == F32)
         j->isa->avgpool_backward_float((const float *)j->x + in, (float *)j->y + out, m1 - m0, j->h, j->w, j->kh,
                                        j->kw, j->sh, j->sw, j->ho, j->wo);
     else
