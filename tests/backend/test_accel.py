@@ -111,7 +111,8 @@ def pool_backward_args(rng, dtype):
 
 def avgpool_backward_args(rng, dtype, kernel=(3, 2), stride=(2, 1)):
     image, kernel, stride = pool_args(rng, dtype, kernel, stride)
-    return normal(rng, dtype, *image.shape[:2], *twins.pooled_hw(image.shape, kernel, stride)), image.shape, kernel, stride
+    g = normal(rng, dtype, *image.shape[:2], *twins.pooled_hw(image.shape, kernel, stride))
+    return g, image.shape, kernel, stride
 
 
 def gemm_args(rng, dtype, m=13, k=70, n=45):

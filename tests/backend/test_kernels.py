@@ -656,7 +656,8 @@ def test_avgpool_backward_writes_every_value_of_its_output(K):
         want = np.zeros_like(out)
         for i in range(3):
             for j in range(2):
-                rows, cols = slice(i * stride[0], i * stride[0] + kernel[0]), slice(j * stride[1], j * stride[1] + kernel[1])
+                rows = slice(i * stride[0], i * stride[0] + kernel[0])
+                cols = slice(j * stride[1], j * stride[1] + kernel[1])
                 want[:, :, rows, cols] += g[:, :, i:i + 1, j:j + 1] * np.float32(1 / (kernel[0] * kernel[1]))
         np.testing.assert_array_equal(out, want, err_msg=f"{kernel} {stride}")
 
