@@ -11,8 +11,8 @@ The compiled kernels come in *paths*, one per instruction set, best first:
 - avx2: x86-64-v3 (AVX2 and FMA), every kernel, the GEMMs in 6 x 16 tiles; the same sums in the same
   order as avx512, so the same bits;
 - generic: the element-wise kernels for any CPU, used where they beat their twins (the optimizers, the
-  LSTM step's backward, max pooling's backward, average pooling); no GEMMs, so numpy's BLAS does the products and the
-  whole-sequence kernels give way to their twins' step loops.
+  LSTM step's backward, max pooling's backward, average pooling); no GEMMs, so numpy's BLAS does the
+  products and the whole-sequence kernels give way to their twins' step loops.
 
 The path is the best this CPU runs, unless the environment says otherwise, on every call:
 

@@ -36,6 +36,12 @@ def _pool_shape(shapes, attrs):
     return (x[0],) + geo.out
 
 
+def _unpadded(grad, x_shape, geo):
+    """The padded input's gradient cropped to the input's (a view)."""
+    (height, width), (top, _, left, _) = x_shape[2:], geo.pads
+    return grad[:, :, top:top + height, left:left + width]
+
+
 @register("maxpool2d", shape=_pool_shape)
 def maxpool2d(xp, inputs, attrs):
     (x,) = inputs
@@ -50,8 +56,7 @@ def maxpool2d(xp, inputs, attrs):
 def _(xp, g, ctx, inputs, attrs):
     argmax, geo, padded_shape = ctx
     grad = accel.get("maxpool_backward", xp, dtype=g.dtype)(g, argmax, padded_shape, geo.kernel, geo.stride)
-    (height, width), (top, _, left, _) = inputs[0].shape[2:], geo.pads
-    return (grad[:, :, top:top + height, left:left + width],)
+    return (_unpadded(grad, inputs[0].shape, geo),)
 
 
 @register("avgpool2d", shape=_pool_shape)
@@ -66,5 +71,4 @@ def avgpool2d(xp, inputs, attrs):
 def _(xp, g, ctx, inputs, attrs):
     geo, padded_shape = ctx
     grad = accel.get("avgpool_backward", xp, dtype=g.dtype)(g, padded_shape, geo.kernel, geo.stride)
-    (height, width), (top, _, left, _) = inputs[0].shape[2:], geo.pads
-    return (grad[:, :, top:top + height, left:left + width],)
+    return (_unpadded(grad, inputs[0].shape, geo),)
