@@ -1,10 +1,11 @@
 """nngraph vs PyTorch (CPU) on the same training work, in one run; prints medians and ratios.
 
     pip install torch==2.13.0      # the CPU build on this machine's disk; not a project dependency
-    python benchmarks/backprop_vs_torch.py [--repeats 5] [--only mlp,xor,lenet,memory]
+    python benchmarks/backprop_vs_torch.py [--repeats 5] [--only mlp,xor,lenet,lenet_avg,memory]
 
 Cases (issue 3): MLP 784-256-256-10, batch 128, SGD momentum (samples/s, and the step's GFLOP/s against numpy's
-own float32 GEMM rate); XOR 2-4-1, batch 4 (steps/s: overhead-bound); LeNet-5 on 1x28x28, batch 64 (samples/s);
+own float32 GEMM rate); XOR 2-4-1, batch 4 (steps/s: overhead-bound); LeNet-5 on 1x28x28, batch 64 (samples/s),
+with max pooling (`lenet`) or the classic average pooling, subsampling (`lenet_avg`, torch's AvgPool2d);
 peak memory of the MLP run (max RSS of a fresh process, training part only). Both sides use the same thread count.
 """
 
@@ -45,7 +46,7 @@ model xor {
 }
 train { model xor; data xor; loss bce(y); optimizer sgd(lr=0.5, momentum=0.9); batch 4 }
 """
-LENET = """
+LENET_TEMPLATE = """
 model lenet {
   input x[1, 28, 28]
   layer c1 relu
@@ -55,11 +56,13 @@ model lenet {
   layer f5[120] relu
   layer f6[84] relu
   output y[10] softmax
-  x -> c1 conv(filters=6, kernel=5) -> s2 maxpool(2) -> c3 conv(filters=16, kernel=5) -> s4 maxpool(2)
+  x -> c1 conv(filters=6, kernel=5) -> s2 POOL(2) -> c3 conv(filters=16, kernel=5) -> s4 POOL(2)
   s4 -> f5 -> f6 -> y
 }
 train { model lenet; data xor; loss cross_entropy(y); optimizer sgd(lr=0.01, momentum=0.9); batch 64 }
 """
+LENET = LENET_TEMPLATE.replace("POOL", "maxpool")
+LENET_AVG = LENET_TEMPLATE.replace("POOL", "avgpool")
 
 
 # ---- nngraph side -------------------------------------------------------------------------------
@@ -101,8 +104,9 @@ def torch_stepper(kind: str, x: np.ndarray, y: np.ndarray, device: str = "cpu"):
         loss_fn = nn.BCEWithLogitsLoss()
         lr = 0.5
     else:
-        net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-                            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
+        pool = nn.AvgPool2d if kind == "lenet_avg" else nn.MaxPool2d
+        net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), pool(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                            pool(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
                             nn.ReLU(), nn.Linear(84, 10))
         loss_fn = nn.CrossEntropyLoss()
         lr = 0.01
@@ -188,7 +192,7 @@ def _memory_child(side: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", default="mlp,xor,lenet,memory")
+    parser.add_argument("--only", default="mlp,xor,lenet,lenet_avg,memory")
     parser.add_argument("--threads", default="1,2", help="thread counts to compare at (both sides alike)")
     args = parser.parse_args()
     rows = []
@@ -221,6 +225,8 @@ def _cases(args, threads: int) -> list[dict]:
         rows.append(compare("xor", XOR, 4, 3000, args.repeats, "steps/s"))
     if "lenet" in wanted:
         rows.append(compare("lenet", LENET, 64, 40, args.repeats, "samples/s"))
+    if "lenet_avg" in wanted:
+        rows.append(compare("lenet_avg", LENET_AVG, 64, 40, args.repeats, "samples/s"))
     for r in rows:
         extra = ""
         if "nngraph_gflops" in r:

@@ -11,8 +11,8 @@ The compiled kernels come in *paths*, one per instruction set, best first:
 - avx2: x86-64-v3 (AVX2 and FMA), every kernel, the GEMMs in 6 x 16 tiles; the same sums in the same
   order as avx512, so the same bits;
 - generic: the element-wise kernels for any CPU, used where they beat their twins (the optimizers, the
-  LSTM step's backward, max pooling's backward); no GEMMs, so numpy's BLAS does the products and the
-  whole-sequence kernels give way to their twins' step loops.
+  LSTM step's backward, max pooling's backward, average pooling); no GEMMs, so numpy's BLAS does the
+  products and the whole-sequence kernels give way to their twins' step loops.
 
 The path is the best this CPU runs, unless the environment says otherwise, on every call:
 
@@ -84,8 +84,8 @@ def _flat_float(dtype, flat: bool, **facts) -> bool:
 def _windows_apart(dtype, kernel, stride, **facts) -> bool:
     """Pooling windows that do not overlap (stride >= kernel). Overlapping ones, at small images, the
     twin's whole-batch passes beat the kernel's short rows (64 x 16 x 29 x 29, 3 x 3 windows 2 apart:
-    2.1 ms against 3.1 on avx512 and 3.5 on avx2; 2 x 2 windows 2 apart on 28 x 28: 0.20 ms on avx512
-    against 0.33; on avx2 0.40, a loss there, but at 56 x 56 2.8 ms against 5.2)."""
+    2.1 ms against 3.1 on avx512 and 3.5 on avx2). float32 2 x 2 windows 2 apart take csrc/pools.h's
+    vector loop (64 x 6 x 24 x 24 forward: 22 us on avx512, 29 on avx2; the general loop 259 and 217)."""
     return _float(dtype) and all(s >= k for s, k in zip(stride, kernel, strict=True))
 
 
@@ -128,6 +128,23 @@ def _maxpool_backward(native):
                tuple(kernel), tuple(stride), kernel_threads())
         return out
     return maxpool_backward
+
+
+def _avgpool_forward(native):
+    def avgpool_forward(padded, kernel, stride):
+        padded = numpy.ascontiguousarray(padded)
+        mean = numpy.empty(padded.shape[:2] + twins.pooled_hw(padded.shape, kernel, stride), dtype=padded.dtype)
+        native(padded, mean, tuple(kernel), tuple(stride), kernel_threads())
+        return mean
+    return avgpool_forward
+
+
+def _avgpool_backward(native):
+    def avgpool_backward(g, padded_shape, kernel, stride):
+        out = numpy.empty(padded_shape, dtype=g.dtype)  # the kernel zeroes each image in its thread
+        native(out, numpy.ascontiguousarray(g), tuple(kernel), tuple(stride), kernel_threads())
+        return out
+    return avgpool_backward
 
 
 def _transposed_gemm(native):
@@ -204,6 +221,8 @@ TABLE: dict[str, Kernel] = {kernel.name: kernel for kernel in (
            where=VECTOR_PATHS, cuda=cuda_entries.maxpool_forward),
     Kernel("maxpool_backward", twins.maxpool_backward, "maxpool_backward", adapt=_maxpool_backward,
            cuda=cuda_entries.maxpool_backward),
+    Kernel("avgpool_forward", twins.avgpool_forward, "avgpool_forward", adapt=_avgpool_forward),
+    Kernel("avgpool_backward", twins.avgpool_backward, "avgpool_backward", adapt=_avgpool_backward),
     # float64 keeps the twin: numpy's BLAS there, and the float64 gradient checks against it
     Kernel("conv2d_forward", twins.conv2d_forward, "conv2d_forward", _float32, _conv2d_forward, where=VECTOR_PATHS),
     Kernel("conv2d_vjp", twins.conv2d_vjp, "conv2d_backward", _float32, _conv2d_vjp, where=VECTOR_PATHS),

@@ -370,6 +370,37 @@ def maxpool_backward(xp, g, argmax, padded_shape, kernel, stride):
     return out
 
 
+def avgpool_forward(xp, padded, kernel, stride):
+    """Average pooling of an already padded (N, C, H, W) image: (N, C, Ho, Wo), each window's sum (its
+    offsets added row by row, each a whole-batch elementwise add: numpy reduces a tiny trailing axis some
+    20x slower) times 1 / (kh * kw), the whole window, padding included."""
+    out_hw, kw = pooled_hw(padded.shape, kernel, stride), kernel[1]
+    total = _window(padded, 0, 0, out_hw, stride).copy()
+    for k in range(1, kernel[0] * kw):
+        total += _window(padded, k // kw, k % kw, out_hw, stride)
+    total *= 1 / (kernel[0] * kw)
+    return total
+
+
+def avgpool_backward(xp, g, padded_shape, kernel, stride):
+    """The vjp of avgpool_forward: the gradient of the padded image, each window's gradient g (N, C, Ho, Wo)
+    times 1 / (kh * kw) on every pixel of the window (summed offset by offset where windows overlap)."""
+    out_hw, kw = pooled_hw(padded_shape, kernel, stride), kernel[1]
+    share = g * (1 / (kernel[0] * kw))  # every pixel of a window alike
+    overlapping = stride[0] < kernel[0] or stride[1] < kw
+    # windows that tile the padded image write every pixel once: no zeros first
+    tiles = tuple(stride) == tuple(kernel) and all(
+        o * s == size for o, s, size in zip(out_hw, stride, padded_shape[-2:]))
+    out = (xp.empty if tiles else xp.zeros)(padded_shape, dtype=g.dtype)
+    for k in range(kernel[0] * kw):
+        where = _window(out, k // kw, k % kw, out_hw, stride)
+        if overlapping:
+            where += share
+        else:
+            where[...] = share
+    return out
+
+
 def col2im_batch_last(xp, pieces, x_shape, kernel, stride, pads):
     """A convolution's input gradient, (N, C, H, W) and contiguous, from its window gradients with the batch
     innermost, pieces (C, kh, kw, Ho, Wo, N): each offset's pieces added back where its windows lie (the

@@ -5,11 +5,10 @@ pooling pads with -inf, so a pad never wins; average pooling pads with zeros and
 still divides by the whole window, as torch's default count_include_pad does).
 
 Windows may overlap (stride < kernel); the vjp then sums over every window a pixel
-belongs to. Average pooling loops over the kh * kw kernel offsets, each step a
-whole-batch elementwise op (see windows.py for why). Max pooling is an entry of
-nngraph.backend.accel: a compiled kernel (one pass forward and backward, the N * C
-images split over the kernel threads) or its numpy twin, which loops over the
-offsets the same way.
+belongs to. Both poolings are entries of nngraph.backend.accel: a compiled kernel
+(one pass forward and backward, the N * C images split over the kernel threads) or
+its numpy twin, which loops over the kh * kw kernel offsets, each step a whole-batch
+elementwise op (see windows.py for why).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from __future__ import annotations
 from nngraph.backend import accel
 from nngraph.errors import ShapeError
 from nngraph.ops.registry import register
-from nngraph.ops.windows import col2im, geometry, offsets, pad, window_view
+from nngraph.ops.windows import geometry, pad
 
 
 def _geometry(hw, attrs):
@@ -37,6 +36,12 @@ def _pool_shape(shapes, attrs):
     return (x[0],) + geo.out
 
 
+def _unpadded(grad, x_shape, geo):
+    """The padded input's gradient cropped to the input's (a view)."""
+    (height, width), (top, _, left, _) = x_shape[2:], geo.pads
+    return grad[:, :, top:top + height, left:left + width]
+
+
 @register("maxpool2d", shape=_pool_shape)
 def maxpool2d(xp, inputs, attrs):
     (x,) = inputs
@@ -51,23 +56,19 @@ def maxpool2d(xp, inputs, attrs):
 def _(xp, g, ctx, inputs, attrs):
     argmax, geo, padded_shape = ctx
     grad = accel.get("maxpool_backward", xp, dtype=g.dtype)(g, argmax, padded_shape, geo.kernel, geo.stride)
-    (height, width), (top, _, left, _) = inputs[0].shape[2:], geo.pads
-    return (grad[:, :, top:top + height, left:left + width],)
+    return (_unpadded(grad, inputs[0].shape, geo),)
 
 
 @register("avgpool2d", shape=_pool_shape)
 def avgpool2d(xp, inputs, attrs):
     (x,) = inputs
     geo = _geometry(x.shape[2:], attrs)
-    view = window_view(xp, pad(xp, x, geo.pads), geo)
-    total = view[..., 0, 0].copy()
-    for i, j in offsets(geo)[1:]:
-        total += view[..., i, j]
-    total *= 1 / (geo.kernel[0] * geo.kernel[1])
-    return total, geo
+    padded = pad(xp, x, geo.pads)
+    return accel.get("avgpool_forward", xp, dtype=x.dtype)(padded, geo.kernel, geo.stride), (geo, padded.shape)
 
 
 @avgpool2d.vjp
-def _(xp, g, geo, inputs, attrs):
-    share = g * (1 / (geo.kernel[0] * geo.kernel[1]))  # every pixel of a window alike
-    return (col2im(xp, lambda i, j: share, inputs[0].shape, geo, g.dtype),)
+def _(xp, g, ctx, inputs, attrs):
+    geo, padded_shape = ctx
+    grad = accel.get("avgpool_backward", xp, dtype=g.dtype)(g, padded_shape, geo.kernel, geo.stride)
+    return (_unpadded(grad, inputs[0].shape, geo),)

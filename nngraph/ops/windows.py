@@ -6,9 +6,9 @@ are backend/windows.py's (the convolution's twins use them too), named here as w
 
 col2im is the adjoint of the window view: it adds window gradients back onto the
 image with one strided slice per kernel offset (kh * kw Python steps, each over
-the whole batch). Reductions over windows also loop over the offsets: numpy
-reduces tiny trailing axes (a 2x2 window) some 20x slower than it combines whole
-(N, C, Ho, Wo) slices elementwise.
+the whole batch). Reductions over windows (pooling's twins, backend/twins.py) also
+loop over the offsets: numpy reduces tiny trailing axes (a 2x2 window) some 20x
+slower than it combines whole (N, C, Ho, Wo) slices elementwise.
 """
 
 from __future__ import annotations
@@ -97,8 +97,3 @@ def col2im(xp, piece, x_shape, geo: Geometry, dtype):
             else:
                 out[where] = piece(i, j)
     return out[:, :, top:top + h, left:left + w]
-
-
-def offsets(geo: Geometry):
-    """Every kernel offset (i, j), row by row: the order window positions are numbered in."""
-    return [(i, j) for i in range(geo.kernel[0]) for j in range(geo.kernel[1])]

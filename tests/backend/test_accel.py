@@ -109,6 +109,12 @@ def pool_backward_args(rng, dtype):
     return normal(rng, dtype, *best.shape), argmax, image.shape, kernel, stride
 
 
+def avgpool_backward_args(rng, dtype, kernel=(3, 2), stride=(2, 1)):
+    image, kernel, stride = pool_args(rng, dtype, kernel, stride)
+    g = normal(rng, dtype, *image.shape[:2], *twins.pooled_hw(image.shape, kernel, stride))
+    return g, image.shape, kernel, stride
+
+
 def gemm_args(rng, dtype, m=13, k=70, n=45):
     return normal(rng, dtype, m, k), normal(rng, dtype, k, n), normal(rng, dtype, m, n), True, np.empty((m, n), dtype)
 
@@ -301,6 +307,13 @@ CASES: dict[str, list[Case]] = {
     "maxpool_forward": [Case(pool_args, tolerance=EXACT, facts=windows, handed_out=False),  # windows overlap
                         Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)), tolerance=EXACT, facts=windows)],
     "maxpool_backward": [Case(pool_backward_args)],
+    # the same sums in the same order: the same bits, windows overlapping, tiling, and with gaps between
+    "avgpool_forward": [Case(pool_args, tolerance=EXACT),
+                        Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (2, 2)), tolerance=EXACT),
+                        Case(lambda rng, dtype: pool_args(rng, dtype, (2, 2), (3, 3)), tolerance=EXACT)],
+    "avgpool_backward": [Case(avgpool_backward_args, tolerance=EXACT),
+                         Case(lambda rng, dtype: avgpool_backward_args(rng, dtype, (2, 2), (2, 2)), tolerance=EXACT),
+                         Case(lambda rng, dtype: avgpool_backward_args(rng, dtype, (2, 2), (3, 3)), tolerance=EXACT)],
     "bias_activation": [Case(bias_activation_args(name, bias), (0,), facts=flat) for name in twins.FUSED_ACTIVATIONS
                         for bias in (True, False)] + [Case(bias_activation_args("relu", True, (3, 4, 2, 5)), (0,))],
     "add_activation_vjp": [Case(activation_vjp_args(name, with_gz), facts=flat) for name in twins.FUSED_ACTIVATIONS

@@ -595,3 +595,132 @@ def test_maxpool_kernels_reject_bad_arguments(K):
     read_only.flags.writeable = False
     with pytest.raises(TypeError, match="image must be a writable"):
         K.maxpool_backward(read_only, best, argmax, (2, 2), (2, 2))
+
+
+# ---- average pooling, and both poolings' 2 x 2 loops -----------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, attrs", SPLIT_POOLS + [((2, 3, 9, 8), {"kernel": 3, "stride": 1}),
+                                                        ((2, 3, 9, 8), {"kernel": [2, 3], "stride": [1, 2]})], ids=str)
+def test_avgpool_split_over_threads_matches_the_twin(path, shape, attrs, dtype, monkeypatch):
+    """The op through the compiled kernels on 1-3 threads and through its twins: the same bits (the same sums
+    in the same order), padding counted in the window as docs/language.md says."""
+    from nngraph.ops import get_op
+
+    op = get_op("avgpool2d")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal(shape[:2] + op.shape([shape[1:]], attrs)[1:]).astype(dtype)
+
+    def run(threads=1):
+        previous = accel.set_kernel_threads(threads)
+        try:
+            with monkeypatch.context() as patch:
+                recorder = Recorder(patch)
+                out, ctx = op.forward(np, (x,), attrs)
+                gx = np.asarray(op.vjp(np, g, ctx, (x,), attrs)[0])
+        finally:
+            accel.set_kernel_threads(previous)
+        return (out, gx), recorder.calls
+
+    runs = [run(threads) for threads in (1, 2, 3)]
+    assert all(calls == {"avgpool_forward": 1, "avgpool_backward": 1} for _, calls in runs)
+    force_path(monkeypatch, accel.TWINS)
+    want, twin_calls = run()
+    assert twin_calls == {}
+    for got, _ in runs:
+        for a, b in zip(got, want, strict=True):
+            assert a.shape == b.shape and a.dtype == b.dtype == dtype
+            np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))  # the bits, signed zeros too
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avgpool_gradient_matches_finite_differences(path, dtype):
+    """float64 finite differences of the compiled vjp on each path (check_vjp computes in float64; float32
+    runs the same geometries through its float32 check)."""
+    from nngraph.ops.gradcheck import check_vjp
+
+    rng = np.random.default_rng(7)
+    for shape, attrs in [((2, 3, 6, 7), {"kernel": 2}), ((1, 2, 7, 8), {"kernel": 2, "stride": 3}),
+                         ((2, 1, 5, 7), {"kernel": 3, "padding": 1}), ((1, 2, 6, 5), {"kernel": 3, "stride": 1})]:
+        check_vjp("avgpool2d", (rng.standard_normal(shape).astype(dtype),), attrs)
+
+
+def test_avgpool_backward_writes_every_value_of_its_output(K):
+    """The caller's array is not zeroed first (numpy.empty): the kernel writes the pixels in no window too."""
+    g = np.arange(1, 2 * 9 * 3 * 2 + 1, dtype=np.float32).reshape(2, 9, 3, 2)
+    for kernel, stride, size in (((2, 2), (2, 2), (7, 5)), ((2, 2), (3, 3), (8, 6)), ((3, 2), (2, 2), (7, 5))):
+        out = np.full((2, 9) + size, np.nan, np.float32)
+        K.avgpool_backward(out, g, kernel, stride, 2)
+        want = np.zeros_like(out)
+        for i in range(3):
+            for j in range(2):
+                rows = slice(i * stride[0], i * stride[0] + kernel[0])
+                cols = slice(j * stride[1], j * stride[1] + kernel[1])
+                want[:, :, rows, cols] += g[:, :, i:i + 1, j:j + 1] * np.float32(1 / (kernel[0] * kernel[1]))
+        np.testing.assert_array_equal(out, want, err_msg=f"{kernel} {stride}")
+
+
+def test_avgpool_kernels_reject_bad_arguments(K):
+    x, mean = np.zeros((1, 1, 4, 4), np.float32), np.zeros((1, 1, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="windows do not fit"):
+        K.avgpool_forward(x, mean, (3, 3), (2, 2))
+    with pytest.raises(ValueError, match="windows do not fit"):
+        K.avgpool_forward(x, mean, (2, 2), (0, 2))
+    with pytest.raises(TypeError, match="like the other arrays"):
+        K.avgpool_forward(x, mean.astype(np.float64), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="batch and channels"):
+        K.avgpool_forward(x, np.zeros((1, 2, 2, 2), np.float32), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="contiguous"):
+        K.avgpool_forward(np.zeros((1, 1, 4, 8), np.float32)[..., ::2], mean, (2, 2), (2, 2))
+    read_only = np.zeros_like(x)
+    read_only.flags.writeable = False
+    with pytest.raises(TypeError, match="image must be a writable"):
+        K.avgpool_backward(read_only, mean, (2, 2), (2, 2))
+
+
+def awkward_values(rng, shape, dtype):
+    """Rounded normals (ties in most windows), with signed zeros, infinities and NaNs scattered in."""
+    x = np.round(2 * rng.standard_normal(shape)).astype(dtype)
+    spots = rng.random(shape)
+    x[spots < 0.05] = -0.0
+    x[(spots > 0.05) & (spots < 0.07)] = np.inf
+    x[(spots > 0.07) & (spots < 0.08)] = -np.inf
+    x[spots > 0.985] = np.nan
+    return x
+
+
+# (h, w): rows of windows shorter than, as long as and longer than a vector's lanes (16 on avx512, 8 on avx2),
+# odd last rows and columns, batch 1
+PAIR_SIZES = [(2, 2), (24, 24), (8, 8), (9, 7), (5, 33), (4, 34), (3, 65), (6, 16), (7, 17)]
+
+
+@pytest.mark.parametrize("size", PAIR_SIZES, ids=str)
+@pytest.mark.parametrize("vector_path", [p for p in COMPILED if p != "generic"])
+def test_pooling_2x2_loops_give_the_general_loops_bits(vector_path, size):
+    """The vector paths' 2 x 2 stride-2 float32 loops (csrc/pools.h) against the general loops (cells.h, run by
+    the generic path): the same bits, maxima, offsets (ties to the first; a NaN never taken) and gradients,
+    NaN, infinities and signed zeros included; the outputs' every value written."""
+    if "generic" not in COMPILED:
+        pytest.fail("the generic path is always built")
+    rng = np.random.default_rng(sum(size))
+    from tests.backend.paths import native
+
+    fast, general = native(vector_path), native("generic")
+    for batch, channels in ((1, 1), (3, 5)):
+        x = awkward_values(rng, (batch, channels) + size, np.float32)
+        pooled = (batch, channels, size[0] // 2, size[1] // 2)
+        g = awkward_values(rng, pooled, np.float32)
+        results = []
+        for kernels in (fast, general):
+            best, argmax = np.full(pooled, 7, np.float32), np.full(pooled, 9, np.int32)
+            kernels.maxpool_forward(x, best, argmax, (2, 2), (2, 2))
+            mean = np.full(pooled, 7, np.float32)
+            kernels.avgpool_forward(x, mean, (2, 2), (2, 2))
+            max_grad, avg_grad = np.full_like(x, 7), np.full_like(x, 7)
+            kernels.maxpool_backward(max_grad, g, argmax, (2, 2), (2, 2))
+            kernels.avgpool_backward(avg_grad, g, (2, 2), (2, 2))
+            results.append((best, argmax, mean, max_grad, avg_grad))
+        for name, a, b in zip(("max", "argmax", "mean", "max vjp", "avg vjp"), *results, strict=True):
+            np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32), err_msg=f"{name} {batch}x{channels}")

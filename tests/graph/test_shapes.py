@@ -34,6 +34,10 @@ TOTALS = {
                                  2 * (64 * 128 * 3 + 3 * 128 * 128 * 3 + 128 * 64))},
     "digits_cnn.nn": {"digits_cnn": (16 * 9 + 16 + 256 * 64 + 64 + 64 * 10 + 10,
                                      2 * 16 * 64 * 9 + 16 * 16 * 4 + 2 * 256 * 64 + 2 * 64 * 10)},
+    # conv 1->6 and 6->16 (3x3, padding 1, a bias per channel), two 2x2 average poolings, 64 -> 64 -> 10
+    "digits_subsampling.nn": {"digits_subsampling": (6 * 9 + 6 + 16 * 6 * 9 + 16 + 64 * 64 + 64 + 64 * 10 + 10,
+                                                     2 * 6 * 64 * 9 + 6 * 16 * 4 + 2 * 16 * 16 * 6 * 9 + 16 * 4 * 4
+                                                     + 2 * 64 * 64 + 2 * 64 * 10)},
     # x->h, three residual blocks of two 64x64 layers (the identity skips carry nothing), y
     "digits_residual.nn": {"digits_residual": (65 * 64 + 6 * 65 * 64 + 65 * 10, 2 * (7 * 64 * 64 + 64 * 10))},
     # x->h and h->h into 4 gates, the gates' bias, h.initial and h.initial_cell; h->y and its bias

@@ -42,7 +42,8 @@ def test_linear_regression_recovers_the_true_weights(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,floor", [("digits_logreg", 0.95), ("digits_mlp", 0.975), ("digits_cnn", 0.98)])
+@pytest.mark.parametrize("name,floor", [("digits_logreg", 0.95), ("digits_mlp", 0.975), ("digits_cnn", 0.98),
+                                        ("digits_subsampling", 0.95)])
 def test_digits_models_reach_their_test_accuracy(name, floor, tmp_path):
     summary = train(name, tmp_path)
     assert summary["test"]["accuracy"] >= floor

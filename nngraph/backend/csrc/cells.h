@@ -1,4 +1,4 @@
-/* The element-wise loops of every path: the LSTM step and its vjp, the optimizer updates, max pooling.
+/* The element-wise loops of every path: the LSTM step and its vjp, the optimizer updates, max and average pooling.
  * Each reads its inputs once and writes its outputs once (see module.c on rounding). Included once per
  * path by isa_*.c, which compiles it for that path's instruction set. */
 
@@ -149,3 +149,53 @@ OPTIMIZER_KERNELS(double, sqrt)
 
 MAXPOOL_KERNELS(float)
 MAXPOOL_KERNELS(double)
+
+
+/* ---- average pooling -----------------------------------------------------------------------------
+ * Forward over an already padded (images, h, w) stack: each window's sum, made in the twin's order (the
+ * kernel offsets row by row, nngraph/backend/twins.py), times 1 / (kh * kw) rounded to T, as the twin
+ * multiplies: the same bits. Backward: the (images, h, w) stack zeroed, then each window's gradient times
+ * that scale added to (windows that overlap) or stored at (windows apart) each pixel of the window, offset
+ * by offset as the twin does: the same bits again. */
+
+#define AVGPOOL_KERNELS(T)                                                                              \
+    static void avgpool_forward_##T(const T *x, T *mean, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w, \
+                                    Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,         \
+                                    Py_ssize_t ho, Py_ssize_t wo) {                                     \
+        const T scale = (T)(1.0 / (double)(kh * kw));                                                   \
+        for (Py_ssize_t m = 0; m < images; m++)                                                         \
+            for (Py_ssize_t oh = 0; oh < ho; oh++) {                                                    \
+                const T *band = x + m * h * w + oh * sh * w;                                            \
+                T *sum = mean + (m * ho + oh) * wo;                                                     \
+                for (Py_ssize_t ow = 0; ow < wo; ow++) sum[ow] = band[ow * sw];                         \
+                for (Py_ssize_t k = 1; k < kh * kw; k++) {                                              \
+                    const T *row = band + (k / kw) * w + k % kw;                                        \
+                    for (Py_ssize_t ow = 0; ow < wo; ow++) sum[ow] += row[ow * sw];                     \
+                }                                                                                       \
+                for (Py_ssize_t ow = 0; ow < wo; ow++) sum[ow] *= scale;                                \
+            }                                                                                           \
+    }                                                                                                   \
+                                                                                                        \
+    static void avgpool_backward_##T(const T *g, T *out, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w, \
+                                     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,        \
+                                     Py_ssize_t ho, Py_ssize_t wo) {                                    \
+        const T scale = (T)(1.0 / (double)(kh * kw));                                                   \
+        const int apart = sh >= kh && sw >= kw;                                                         \
+        for (Py_ssize_t m = 0; m < images; m++) {                                                       \
+            T *image = out + m * h * w;                                                                 \
+            const T *grads = g + m * ho * wo;                                                           \
+            memset(image, 0, h * w * sizeof(T));                                                        \
+            for (Py_ssize_t k = 0; k < kh * kw; k++)                                                    \
+                for (Py_ssize_t oh = 0; oh < ho; oh++) {                                                \
+                    T *row = image + (oh * sh + k / kw) * w + k % kw;                                   \
+                    const T *grad = grads + oh * wo;                                                    \
+                    if (apart) /* a store, as the twin's: -0.0 stays -0.0 */                            \
+                        for (Py_ssize_t ow = 0; ow < wo; ow++) row[ow * sw] = grad[ow] * scale;         \
+                    else                                                                                \
+                        for (Py_ssize_t ow = 0; ow < wo; ow++) row[ow * sw] += grad[ow] * scale;        \
+                }                                                                                       \
+        }                                                                                               \
+    }
+
+AVGPOOL_KERNELS(float)
+AVGPOOL_KERNELS(double)

@@ -48,10 +48,39 @@ static inline float vsum(vec v) {
     return _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
 }
 
+/* pooling's 2 x 2 loops (pools.h): lanes 0-7 of lo, hi split into the even and odd columns, and back */
+typedef __m256i ivec;
+static inline ivec iset1(int x) { return _mm256_set1_epi32(x); }
+static inline ivec iload_masked(const int32_t *p, lanes_mask m) { return _mm256_maskload_epi32((const int *)p, m); }
+static inline void istore_masked(int32_t *p, lanes_mask m, ivec v) { _mm256_maskstore_epi32((int *)p, m, v); }
+static inline void vsplit_pairs(vec lo, vec hi, vec *even, vec *odd) {
+    /* the shuffles take lanes in 128-bit halves (lo 0 2, hi 0 2, lo 4 6, hi 4 6); the permute orders the pairs */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))),
+                                                   _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))),
+                                                  _MM_SHUFFLE(3, 1, 2, 0)));
+}
+static inline void vzip_pairs(vec even, vec odd, vec *lo, vec *hi) {
+    vec low = _mm256_unpacklo_ps(even, odd), high = _mm256_unpackhi_ps(even, odd); /* e0 o0 e1 o1 | e4 o4 e5 o5 */
+    *lo = _mm256_permute2f128_ps(low, high, 0x20);
+    *hi = _mm256_permute2f128_ps(low, high, 0x31);
+}
+/* where v > best (never a NaN v; a NaN best stays): best takes v and where takes k */
+static inline void vtake_greater(vec v, ivec k, vec *best, ivec *where) {
+    vec better = _mm256_cmp_ps(v, *best, _CMP_GT_OQ);
+    *best = _mm256_blendv_ps(*best, v, better);
+    *where = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(*where), _mm256_castsi256_ps(k), better));
+}
+/* 0 + g where `where` is k, else 0 (+0: the general loop's zeroed pixel plus g) */
+static inline vec vkeep_equal(ivec where, int k, vec g) {
+    return _mm256_add_ps(_mm256_setzero_ps(), _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(where, iset1(k))), g));
+}
+
 #include "cells.h"
 #include "gemm.h"
 #include "loops.h"
 #include "convs.h"
+#include "pools.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

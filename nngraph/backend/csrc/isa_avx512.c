@@ -49,10 +49,36 @@ static inline float vsum(vec v) {
     return _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
 }
 
+/* pooling's 2 x 2 loops (pools.h): lanes 0-15 of lo, hi split into the even and odd columns, and back */
+typedef __m512i ivec;
+static inline ivec iset1(int x) { return _mm512_set1_epi32(x); }
+static inline ivec iload_masked(const int32_t *p, lanes_mask m) { return _mm512_maskz_loadu_epi32(m, p); }
+static inline void istore_masked(int32_t *p, lanes_mask m, ivec v) { _mm512_mask_storeu_epi32(p, m, v); }
+static inline void vsplit_pairs(vec lo, vec hi, vec *even, vec *odd) {
+    *even = _mm512_permutex2var_ps(lo, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), hi);
+}
+static inline void vzip_pairs(vec even, vec odd, vec *lo, vec *hi) {
+    *lo = _mm512_permutex2var_ps(even, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), odd);
+    *hi = _mm512_permutex2var_ps(even, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
+                                 odd);
+}
+/* where v > best (never a NaN v; a NaN best stays): best takes v and where takes k */
+static inline void vtake_greater(vec v, ivec k, vec *best, ivec *where) {
+    __mmask16 better = _mm512_cmp_ps_mask(v, *best, _CMP_GT_OQ);
+    *best = _mm512_mask_blend_ps(better, *best, v);
+    *where = _mm512_mask_blend_epi32(better, *where, k);
+}
+/* 0 + g where `where` is k, else 0 (+0: the general loop's zeroed pixel plus g) */
+static inline vec vkeep_equal(ivec where, int k, vec g) {
+    return _mm512_add_ps(_mm512_setzero_ps(), _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, iset1(k)), g));
+}
+
 #include "cells.h"
 #include "gemm.h"
 #include "loops.h"
 #include "convs.h"
+#include "pools.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -4,8 +4,9 @@
  *   isa_avx512.c, isa_avx2.c, isa_generic.c
  *                the kernels compiled once per instruction set ("path"), each into one `Isa` table
  *                (path_table.h): every path has the element-wise loops (cells.h); avx512 and avx2 also
- *                have the GEMMs (gemm.h), the whole-sequence step loops built on them (loops.h) and the
- *                convolutions (convs.h). Those five are bodies, included once by each path's file, not headers
+ *                have the GEMMs (gemm.h), the whole-sequence step loops built on them (loops.h), the
+ *                convolutions (convs.h) and 2 x 2 pooling on vectors (pools.h). Those six are bodies,
+ *                included once by each path's file, not headers
  *   threads.c    run_parts: a kernel's work split over a pool of workers
  *   args.c       taking arrays from Python through the buffer protocol, and checking them
  *   sequences.c  the whole-sequence LSTM, GRU and Elman kernels and the weight-gradient GEMM, for Python
@@ -225,6 +226,18 @@ typedef struct {
     void (*maxpool_backward_double)(const double *g, const int32_t *argmax, double *out, Py_ssize_t images,
                                     Py_ssize_t h, Py_ssize_t w, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                                     Py_ssize_t ho, Py_ssize_t wo);
+    void (*avgpool_forward_float)(const float *x, float *mean, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                  Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho,
+                                  Py_ssize_t wo);
+    void (*avgpool_forward_double)(const double *x, double *mean, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                   Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho,
+                                   Py_ssize_t wo);
+    void (*avgpool_backward_float)(const float *g, float *out, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                   Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho,
+                                   Py_ssize_t wo);
+    void (*avgpool_backward_double)(const double *g, double *out, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                    Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ho,
+                                    Py_ssize_t wo);
     /* the float32 GEMMs (gemm.h) and the step loops on them (loops.h): NULL on the generic path */
     void (*small_gemm)(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc,
                        Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int accumulate);
@@ -245,6 +258,15 @@ typedef struct {
     part_body mgu_backward_rows;
     part_body conv_forward_examples; /* ConvForward, over examples */
     part_body conv_backward_chunks;  /* ConvBackward, over chunks of CONV_CHUNK examples */
+    /* float32 pooling over 2 x 2 windows 2 apart (pools.h): the general loops' results, on vectors */
+    void (*maxpool_pairs_forward)(const float *x, float *best, int32_t *argmax, Py_ssize_t images, Py_ssize_t h,
+                                  Py_ssize_t w, Py_ssize_t ho, Py_ssize_t wo);
+    void (*maxpool_pairs_backward)(const float *g, const int32_t *argmax, float *out, Py_ssize_t images,
+                                   Py_ssize_t h, Py_ssize_t w, Py_ssize_t ho, Py_ssize_t wo);
+    void (*avgpool_pairs_forward)(const float *x, float *mean, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                  Py_ssize_t ho, Py_ssize_t wo);
+    void (*avgpool_pairs_backward)(const float *g, float *out, Py_ssize_t images, Py_ssize_t h, Py_ssize_t w,
+                                   Py_ssize_t ho, Py_ssize_t wo);
 } Isa;
 
 extern const Isa ISA_AVX512, ISA_AVX2, ISA_GENERIC;

@@ -239,10 +239,18 @@ typedef struct {
 
 #define POOL_GRAIN 8 /* images a part takes at least: LeNet's smallest (8 x 8) are 64 values each */
 
+/* float32 2 x 2 windows 2 apart on a vector path: its pools.h loop (NULL elsewhere) */
+static int pairs(const PoolJob *j, int has_loop) {
+    return has_loop && j->dtype == F32 && j->kh == 2 && j->kw == 2 && j->sh == 2 && j->sw == 2;
+}
+
 static void maxpool_forward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
     const PoolJob *j = job;
     Py_ssize_t in = m0 * j->h * j->w, out = m0 * j->ho * j->wo;
-    if (j->dtype == F32)
+    if (pairs(j, j->isa->maxpool_pairs_forward != NULL))
+        j->isa->maxpool_pairs_forward((const float *)j->x + in, (float *)j->y + out, j->argmax + out, m1 - m0, j->h,
+                                      j->w, j->ho, j->wo);
+    else if (j->dtype == F32)
         j->isa->maxpool_forward_float((const float *)j->x + in, (float *)j->y + out, j->argmax + out, m1 - m0, j->h,
                                       j->w, j->kh, j->kw, j->sh, j->sw, j->ho, j->wo);
     else
@@ -253,7 +261,10 @@ static void maxpool_forward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1
 static void maxpool_backward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
     const PoolJob *j = job;
     Py_ssize_t in = m0 * j->ho * j->wo, out = m0 * j->h * j->w;
-    if (j->dtype == F32)
+    if (pairs(j, j->isa->maxpool_pairs_backward != NULL))
+        j->isa->maxpool_pairs_backward((const float *)j->x + in, j->argmax + in, (float *)j->y + out, m1 - m0, j->h,
+                                       j->w, j->ho, j->wo);
+    else if (j->dtype == F32)
         j->isa->maxpool_backward_float((const float *)j->x + in, j->argmax + in, (float *)j->y + out, m1 - m0, j->h,
                                        j->w, j->kw, j->sh, j->sw, j->ho, j->wo);
     else
@@ -359,6 +370,77 @@ static PyObject *py_maxpool_backward(PyObject *self, PyObject *args) {
     return finish(a, 3, 1);
 }
 
+/* average pooling's work split as max pooling's, over the N * C images (argmax NULL) */
+static void avgpool_forward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
+    const PoolJob *j = job;
+    Py_ssize_t in = m0 * j->h * j->w, out = m0 * j->ho * j->wo;
+    if (pairs(j, j->isa->avgpool_pairs_forward != NULL))
+        j->isa->avgpool_pairs_forward((const float *)j->x + in, (float *)j->y + out, m1 - m0, j->h, j->w, j->ho,
+                                      j->wo);
+    else if (j->dtype == F32)
+        j->isa->avgpool_forward_float((const float *)j->x + in, (float *)j->y + out, m1 - m0, j->h, j->w, j->kh,
+                                      j->kw, j->sh, j->sw, j->ho, j->wo);
+    else
+        j->isa->avgpool_forward_double((const double *)j->x + in, (double *)j->y + out, m1 - m0, j->h, j->w,
+                                       j->kh, j->kw, j->sh, j->sw, j->ho, j->wo);
+}
+
+static void avgpool_backward_images(const void *job, Py_ssize_t m0, Py_ssize_t m1) {
+    const PoolJob *j = job;
+    Py_ssize_t in = m0 * j->ho * j->wo, out = m0 * j->h * j->w;
+    if (pairs(j, j->isa->avgpool_pairs_backward != NULL))
+        j->isa->avgpool_pairs_backward((const float *)j->x + in, (float *)j->y + out, m1 - m0, j->h, j->w, j->ho,
+                                       j->wo);
+    else if (j->dtype == F32)
+        j->isa->avgpool_backward_float((const float *)j->x + in, (float *)j->y + out, m1 - m0, j->h, j->w, j->kh,
+                                       j->kw, j->sh, j->sw, j->ho, j->wo);
+    else
+        j->isa->avgpool_backward_double((const double *)j->x + in, (double *)j->y + out, m1 - m0, j->h, j->w,
+                                        j->kh, j->kw, j->sh, j->sw, j->ho, j->wo);
+}
+
+/* image: the padded input (forward) or its gradient (backward, written whole); pooled: the means or their
+ * gradient. Both checked as max pooling's, then the images split over `threads` threads. */
+static PyObject *avgpool_call(PyObject *self, PyObject *args, const char *format, int image_out,
+                              void (*part)(const void *, Py_ssize_t, Py_ssize_t)) {
+    const Isa *isa = path_of(self);
+    PyObject *image, *pooled;
+    Py_ssize_t kh, kw, sh, sw, shape[8];
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, format, &image, &pooled, &kh, &kw, &sh, &sw, &threads)) return NULL;
+    Arg a[2];
+    memset(a, 0, sizeof a);
+    int dtype = 0;
+    if (pool_arrays(a, image, pooled, image_out, &dtype, shape) < 0 || !window_fits(shape, kh, kw, sh, sw))
+        return finish(a, 2, 0);
+    PoolJob job = {isa, dtype, image_out ? a[1].view.buf : a[0].view.buf, image_out ? a[0].view.buf : a[1].view.buf,
+                   NULL, shape[2], shape[3], kh, kw, sh, sw, shape[6], shape[7]};
+    Py_BEGIN_ALLOW_THREADS
+    run_parts(part, &job, shape[0] * shape[1], POOL_GRAIN, thread_count(threads));
+    Py_END_ALLOW_THREADS
+    return finish(a, 2, 1);
+}
+
+PyDoc_STRVAR(avgpool_forward_doc,
+"avgpool_forward(x, mean, kernel, stride, threads=1)\n\n"
+"Average pooling of an already padded x (N, C, H, W): mean (N, C, Ho, Wo) receives each window's sum,\n"
+"made offset by offset (row by row), times 1 / (kh * kw): the whole window, padding included. kernel and\n"
+"stride are (rows, cols) pairs. `threads` threads each take a block of the N * C images.");
+
+static PyObject *py_avgpool_forward(PyObject *self, PyObject *args) {
+    return avgpool_call(self, args, "OO(nn)(nn)|i:avgpool_forward", 0, avgpool_forward_images);
+}
+
+PyDoc_STRVAR(avgpool_backward_doc,
+"avgpool_backward(out, g, kernel, stride, threads=1)\n\n"
+"The vjp of avgpool_forward: out (N, C, H, W), the padded input's gradient, written whole: zeros, and\n"
+"each window's gradient g (N, C, Ho, Wo) times 1 / (kh * kw) on each of its pixels (summed where windows\n"
+"overlap, offset by offset). `threads` as avgpool_forward's.");
+
+static PyObject *py_avgpool_backward(PyObject *self, PyObject *args) {
+    return avgpool_call(self, args, "OO(nn)(nn)|i:avgpool_backward", 1, avgpool_backward_images);
+}
+
 PyMethodDef cell_methods[] = {
     {"lstm_forward", py_lstm_forward, METH_VARARGS, lstm_forward_doc},
     {"lstm_backward", py_lstm_backward, METH_VARARGS, lstm_backward_doc},
@@ -366,6 +448,8 @@ PyMethodDef cell_methods[] = {
     {"adam", py_adam, METH_VARARGS, adam_doc},
     {"maxpool_forward", py_maxpool_forward, METH_VARARGS, maxpool_forward_doc},
     {"maxpool_backward", py_maxpool_backward, METH_VARARGS, maxpool_backward_doc},
+    {"avgpool_forward", py_avgpool_forward, METH_VARARGS, avgpool_forward_doc},
+    {"avgpool_backward", py_avgpool_backward, METH_VARARGS, avgpool_backward_doc},
     {NULL, NULL, 0, NULL},
 };
 
