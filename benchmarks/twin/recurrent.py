@@ -236,13 +236,19 @@ def conv_rnn_case(rng):
     case = dict(cell=cell, learned=False, delay=1, act=act, aopts=aopts, identity_delay=False, norm=None)
     hs = run_cell(case, P, "", f"{'p' if pool else 'c'}->h.weight", torch.stack(feats), H)
     ys = torch.stack([hh @ P["h->y.weight"] + P["y.bias"] for hh in hs], 1)
+    return _sequence_mse_difference(prog, P, x, ys, target), text
+
+
+def _sequence_mse_difference(prog, P, x, ys, target) -> float:
+    """The worst relative difference of output y, the mse loss over every step and each gradient, between
+    nngraph's program and the twin's (`ys` (n, T, k) from parameters `P`)."""
+    n, T = target.shape[:2]
     chosen = select_rows(target, None, True, n, 0, T, T)
     loss, _, grads, _ = prog.loss_and_grads({"x": x}, chosen.data, rows=chosen.rows)
     tl = F.mse_loss(ys, torch.tensor(target))
     tl.backward()
-    d = max([rel_diff(prog.forward({"x": x})["y"], ys.detach()), rel_diff(float(loss), float(tl.detach()))] +
-            [rel_diff(grads[name], P[name].grad) for name in P])
-    return d, text
+    return max([rel_diff(prog.forward({"x": x})["y"], ys.detach()), rel_diff(float(loss), float(tl.detach()))] +
+               [rel_diff(grads[name], P[name].grad) for name in P])
 
 
 def conv_elman_case(rng):
@@ -270,10 +276,4 @@ def conv_elman_case(rng):
         pooled = (F.max_pool2d if pool == "maxpool" else F.avg_pool2d)(h, 2, 1)
         ys.append(pooled.reshape(n, -1) @ P["p->y.weight"] + P["y.bias"])
     ys = torch.stack(ys, 1)
-    chosen = select_rows(target, None, True, n, 0, T, T)
-    loss, _, grads, _ = prog.loss_and_grads({"x": x}, chosen.data, rows=chosen.rows)
-    tl = F.mse_loss(ys, torch.tensor(target))
-    tl.backward()
-    d = max([rel_diff(prog.forward({"x": x})["y"], ys.detach()), rel_diff(float(loss), float(tl.detach()))] +
-            [rel_diff(grads[name], P[name].grad) for name in P])
-    return d, text
+    return _sequence_mse_difference(prog, P, x, ys, target), text

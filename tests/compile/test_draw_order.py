@@ -7,6 +7,7 @@ an independent twin written from the docs could not know which numbers went to w
 import numpy as np
 
 import nngraph
+from tests.recording import Recording
 
 BRANCHES = """
 model m {
@@ -34,21 +35,6 @@ model g {
 }
 train { model g; data xor; loss mse(p) }
 """
-
-
-class Recording:
-    """A generator that notes the shape of every draw, in order."""
-
-    def __init__(self):
-        self.rng, self.shapes = np.random.default_rng(0), []
-
-    def random(self, shape, dtype=None):
-        self.shapes.append(shape)
-        return self.rng.random(shape, dtype=dtype)
-
-    def standard_normal(self, shape, dtype=None):
-        self.shapes.append(shape)
-        return self.rng.standard_normal(shape, dtype=dtype)
 
 
 def draws(text, model, inputs, target):

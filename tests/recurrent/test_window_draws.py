@@ -8,6 +8,7 @@ import nngraph
 from nngraph.backend import get_backend
 from nngraph.data.dataset import Dataset
 from nngraph.train.backprop import build
+from tests.recording import Recording
 
 SPEC = """
 model m {
@@ -20,15 +21,6 @@ model m {
 }
 train { model m; data xor; loss mse(y); bptt BPTT; batch 2 }
 """
-
-
-class Recording:
-    def __init__(self):
-        self.rng, self.shapes = np.random.default_rng(0), []
-
-    def random(self, shape, dtype=None):
-        self.shapes.append(shape)
-        return self.rng.random(shape, dtype=dtype)
 
 
 def step_draws(bptt, y):
