@@ -222,12 +222,8 @@ def conv_rnn_case(rng):
              *(["  c -> p maxpool(kernel=2, stride=1)", "  p -> h"] if pool else ["  c -> h"]),
              *(["  h -> h delay 1"] if cell == "elman" else []), "  h -> y"]
     text = "model m {\n" + "\n".join(lines) + "\n}\ntrain {\n  model m\n  data xor\n  loss mse(y)\n}\n"
-    LAST[0] = text
-    prog = nngraph.program(nngraph.loads(text), "m", dtype=DTYPE[0], seed=0)
-    P = {name: torch.tensor(prog.get(name), dtype=torch.float64, requires_grad=True) for name in prog.params}
-    n, T = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-    x = rng.normal(size=(n, T, c, size, size))
-    target = rng.normal(size=(n, T, 2))
+    prog, P, x, target = _image_sequence_case(rng, text, c, size)
+    n, T = target.shape[:2]
     feats = []
     for t in range(T):
         conv = activation(act, aopts, F.conv2d(torch.tensor(x[:, t]), P["x->c.weight"], padding=1) +
@@ -237,6 +233,16 @@ def conv_rnn_case(rng):
     hs = run_cell(case, P, "", f"{'p' if pool else 'c'}->h.weight", torch.stack(feats), H)
     ys = torch.stack([hh @ P["h->y.weight"] + P["y.bias"] for hh in hs], 1)
     return _sequence_mse_difference(prog, P, x, ys, target), text
+
+
+def _image_sequence_case(rng, text, channels, size):
+    """`text`'s program (model m, noted in LAST), its parameters as the twin's tensors, and 1-3 sequences of 1-3
+    images with a target of 2 values a step."""
+    LAST[0] = text
+    prog = nngraph.program(nngraph.loads(text), "m", dtype=DTYPE[0], seed=0)
+    P = {name: torch.tensor(prog.get(name), dtype=torch.float64, requires_grad=True) for name in prog.params}
+    n, T = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    return prog, P, rng.normal(size=(n, T, channels, size, size)), rng.normal(size=(n, T, 2))
 
 
 def _sequence_mse_difference(prog, P, x, ys, target) -> float:
@@ -261,12 +267,8 @@ def conv_elman_case(rng):
             f"  output y[2] identity\n  x -> h conv(filters={f}, kernel={k}, padding=same)\n"
             f"  h -> h conv(filters={f}, kernel=3, padding=1) delay 1\n  h -> p {pool}(kernel=2, stride=1)\n"
             f"  p -> y\n}}\ntrain {{\n  model m\n  data xor\n  loss mse(y)\n}}\n")
-    LAST[0] = text
-    prog = nngraph.program(nngraph.loads(text), "m", dtype=DTYPE[0], seed=0)
-    P = {name: torch.tensor(prog.get(name), dtype=torch.float64, requires_grad=True) for name in prog.params}
-    n, T = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-    x = rng.normal(size=(n, T, c, size, size))
-    target = rng.normal(size=(n, T, 2))
+    prog, P, x, target = _image_sequence_case(rng, text, c, size)
+    n, T = target.shape[:2]
     h = torch.zeros(n, f, size, size)
     ys = []
     for t in range(T):
