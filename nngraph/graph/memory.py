@@ -178,10 +178,15 @@ def check_training_memory(models: dict[str, ModelGraph], config: TrainConfig, er
     if estimate.peak > limit:
         model = models[config.models[0]]
         option, span = _experience_option(config) if estimate.experience * 2 > estimate.peak else (None, model.span)
+        hint = f"lower {option}: the experience is most of it; nothing was allocated" if option else _hint(estimate)
+        samples = (config.method.options or {}).get("samples") or 1
+        if not option and samples > 1 and estimate.activations * 2 > estimate.peak:
+            # a VAE's step repeats each example `samples` times: vae(samples=1000000) was refused at the model
+            span, hint = config.method.span_of("samples"), ("lower samples: a step runs each example of the batch "
+                                                            "that many times; nothing was allocated")
         errors.error(f"training model '{model.name}' needs {about_bytes(estimate.peak)} at its peak "
-                     f"({estimate.describe()}); {describe_bytes(limit)} is available", span,
-                     f"lower {option}: the experience is most of it; nothing was allocated" if option
-                     else _hint(estimate), kind=ValidationError)
+                     f"({estimate.describe()}); {describe_bytes(limit)} is available", span, hint,
+                     kind=ValidationError)
 
 
 def _experience_option(config: TrainConfig):
