@@ -4,6 +4,8 @@ values (see test_cli.py for how the real command is run)."""
 
 import re
 
+import numpy as np
+
 import pytest
 
 from tests.hostile.test_cli import assert_refused, nngraph as run_nngraph, write
@@ -141,3 +143,90 @@ def test_set_epochs_counts_a_dbns_fine_tuning_and_set_method_shortens_its_pretra
     assert run.code == 0, run.output[-2000:]
     assert re.findall(r"pretraining (h\d): the RBM \S+ <-> \S+, (\d+) epochs?", run.output) == [
         ("h1", "1"), ("h2", "1")]
+
+
+# ---- data files -----------------------------------------------------------------------------------------------
+
+CLASSIFIER = "model m { input x[2]; layer h[4] tanh; output y[2] softmax; x -> h -> y }\n"
+
+
+@pytest.mark.parametrize("header, rows", [("a,label,label", "1,0,1\n4,1,0\n2,0,0\n"),  # trained on the first
+                                          ("a,label,label", "1,cat,dog\n4,dog,cat\n")])  # "'dog' is not a number"
+def test_a_csv_target_named_twice_in_the_header_is_refused_at_target(tmp_path, header, rows):
+    write(tmp_path, "d.csv", header + "\n" + rows)
+    text = CLASSIFIER + 'train { model m; data csv("d.csv", target="label"); loss cross_entropy(y); epochs 1 }\n'
+    write(tmp_path, "s.nn", text)
+    run = run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path)
+    where = column(text, '"label"')
+    assert_refused(run, f"s.nn:{where}: error: csv: the header names 2 columns 'label' "
+                        "(columns 2, 3); which is the target?", "hint: rename one of them")
+    assert not (tmp_path / "run").exists()
+
+
+def _npy_with_header(path, header: bytes, data: bytes = b"\0" * 64):
+    """A version 1.0 .npy file whose header text is `header` (padded as numpy pads it), then `data`."""
+    text = header.ljust(((len(header) + 10) // 64 + 1) * 64 - 10)
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + data)
+
+
+@pytest.mark.parametrize("header, fragment", [
+    # numpy reads a header that is no literal again as Python 2's, through tokenize: TokenError (exit 70)
+    (b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)", "its header is not a Python literal"),
+    (b"((((((((\n", "its header is not a Python literal"),
+    # numpy took True for a length, then its reshape raised TypeError (exit 70)
+    (b"{'descr': '<f4', 'fortran_order': False, 'shape': (True, 2)}\n", "is corrupt: an array of shape [True, 2]"),
+])
+def test_an_npy_header_that_breaks_numpys_parser_is_refused_as_the_file(tmp_path, header, fragment):
+    _npy_with_header(tmp_path / "x.npy", header)
+    np.save(tmp_path / "y.npy", np.zeros(2, np.int64))
+    text = CLASSIFIER + 'train { model m; data npy("x.npy", y="y.npy"); loss cross_entropy(y); epochs 1 }\n'
+    write(tmp_path, "s.nn", text)
+    run = run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path)
+    assert_refused(run, f"s.nn:{column(text, 'npy(')}: error: npy: ", "x.npy", fragment)
+    assert not (tmp_path / "run").exists()
+    write(tmp_path, "ok.nn", text.replace('"x.npy"', '"ok.npy"'))
+    np.save(tmp_path / "ok.npy", np.zeros((2, 2), np.float32))
+    assert run_nngraph("train", "ok.nn", "--out", "one", cwd=tmp_path).code == 0
+    run = run_nngraph("predict", "ok.nn", "--checkpoint", "one/checkpoint.npz", "--input", "x.npy", "-o", "p.npy",
+                      cwd=tmp_path)
+    assert_refused(run, "error: --input: ", "x.npy", fragment)
+
+
+def test_an_npy_header_of_python_2_is_read_without_numpys_warning(tmp_path):
+    # a literal followed by blank lines: numpy read it, and warned naming nngraph/safe_files.py's source lines
+    _npy_with_header(tmp_path / "x.npy", b"{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}\n\n\n",
+                     np.ones(2, np.float32).tobytes())
+    from nngraph.safe_files import load_npy
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_npy(tmp_path / "x.npy").tolist() == [1.0, 1.0]
+
+
+# ---- environment variables ------------------------------------------------------------------------------------
+
+
+def test_a_terminal_size_of_thousands_of_digits_is_ignored(tmp_path, monkeypatch):
+    # rich read COLUMNS with int(), which refuses more than 4,300 digits: 'internal error: ValueError' (exit 70)
+    # at the first progress bar, the run folder half made
+    monkeypatch.setenv("COLUMNS", "1" * 5000)
+    monkeypatch.setenv("LINES", "9" * 5000)
+    write(tmp_path, "s.nn", CLASSIFIER + "train { model m; data xor; loss cross_entropy(y); epochs 1 }\n")
+    run = run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path)
+    assert run.code == 0, run.output[-2000:]
+    assert (tmp_path / "run" / "checkpoint.npz").exists()
+
+
+@pytest.mark.parametrize("name, value", [("PMI_SIZE", "abc"), ("PMI_RANK", " 1 "), ("OMPI_COMM_WORLD_SIZE", "1e30")])
+def test_an_mpi_launchers_variable_that_is_no_whole_number_is_refused_by_name(tmp_path, monkeypatch, name, value):
+    # MPI's initialisation aborted on it: 'Fatal error in internal_Init_thread: Internal MPI error!' (exit 16)
+    pytest.importorskip("mpi4py")
+    monkeypatch.setenv(name, value)
+    write(tmp_path, "s.nn", CLASSIFIER + "train { model m; data xor; loss cross_entropy(y); epochs 1 }\n")
+    run = run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path)
+    assert_refused(run, f"error: {name}={value!r}: an MPI launcher sets it to a whole number",
+                   f"hint: unset {name}, or set NNGRAPH_MPI=0")
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setenv("NNGRAPH_MPI", "0")
+    assert run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path).code == 0
