@@ -230,3 +230,18 @@ def test_an_mpi_launchers_variable_that_is_no_whole_number_is_refused_by_name(tm
     assert not (tmp_path / "run").exists()
     monkeypatch.setenv("NNGRAPH_MPI", "0")
     assert run_nngraph("train", "s.nn", "--out", "run", cwd=tmp_path).code == 0
+
+
+# ---- numeric options --------------------------------------------------------------------------------------------
+
+
+def test_a_batch_too_large_for_memory_is_refused_where_the_batch_is_written(tmp_path):
+    # was at the model's name (s.nn:1:7), whichever setting made the activations most of the peak
+    text = CLASSIFIER + "train { model m; data xor; loss cross_entropy(y); epochs 1 }\n"
+    write(tmp_path, "s.nn", text)
+    run = run_nngraph("train", "s.nn", "--out", "run", "--set", f"batch={2**63}", cwd=tmp_path)
+    assert_refused(run, "<--set>:1:1: error: training model 'm' needs about 10^21 bytes",
+                   f"activations for batch {2**63}", "hint: lower `batch`")
+    write(tmp_path, "b.nn", text.replace("epochs 1", "batch 100000000000; epochs 1"))
+    assert_refused(run_nngraph("check", "b.nn", cwd=tmp_path), f"b.nn:{column(text, 'epochs 1')}: error: ")
+    assert not (tmp_path / "run").exists()
