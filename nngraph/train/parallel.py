@@ -293,7 +293,11 @@ def _under_launcher() -> bool:
     not free, so a plain `nngraph train` does not pay it. A launcher's variable that is no whole number was
     left or set by hand: MPI's initialisation aborted the process on it (`PMI_SIZE=abc`: 'Fatal error in
     internal_Init_thread', exit 16), so it is refused first."""
+    import importlib.util
+
     present = {k: os.environ[k] for k in LAUNCHER_VARIABLES if k in os.environ}
+    if present and importlib.util.find_spec("mpi4py") is None:
+        return False  # no MPI to start: the variables are nobody's concern
     for name, value in present.items():
         if not (value.isascii() and value.isdigit()):
             raise TrainingError(f"{name}={value[:40]!r}: an MPI launcher sets it to a whole number; this one was not "
