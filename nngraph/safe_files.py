@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 import os
 import stat
+import tokenize
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -37,9 +39,11 @@ MAX_NPY_HEADER = 10_000  # numpy's own default limit on the text of an array hea
 # zipfile holds a Python object per member, read from the central directory before anything else (~900 bytes
 # and ~10 us each, measured: 300,000 empty members cost 3 s and 260 MB); a checkpoint has a few per parameter
 MAX_NPZ_MEMBERS = 100_000
-# what a broken archive or array file makes zipfile, zlib and numpy raise
+# what a broken archive or array file makes zipfile, zlib and numpy raise; numpy reads a header that is no
+# Python literal again as a Python 2 one, through `tokenize`, whose TokenError (unbalanced brackets) is no
+# ValueError
 _ARCHIVE_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error,
-                   NotImplementedError, RuntimeError, KeyError, SyntaxError)
+                   NotImplementedError, RuntimeError, KeyError, SyntaxError, tokenize.TokenError)
 
 
 def data_error(message: str, hint: str | None = None) -> NngraphError:
@@ -222,13 +226,16 @@ def read_array_header(stream: BinaryIO, where: str, error: ErrorFactory = data_e
         reader = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
         if reader is None:
             raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
-        shape, fortran_order, dtype = reader(_header_text(stream, version), max_header_size=MAX_NPY_HEADER)
+        with warnings.catch_warnings():  # a header read as Python 2's: numpy's warning named nngraph's source line
+            warnings.simplefilter("ignore", UserWarning)
+            shape, fortran_order, dtype = reader(_header_text(stream, version), max_header_size=MAX_NPY_HEADER)
     except _ARCHIVE_ERRORS as e:
         raise error(f"cannot read {where} as a .npy array ({_reason(e)})", None) from None
     if dtype.hasobject:
         raise error(f"{where} holds Python objects (an object array)",
                     "save plain numeric arrays; nngraph never unpickles files")
-    if dtype.itemsize == 0 or any(not 0 <= d <= 2**62 for d in shape):
+    # numpy lets a bool through as a length (`'shape': (True,)`), then its reshape raised TypeError (exit 70)
+    if dtype.itemsize == 0 or any(type(d) is not int or not 0 <= d <= 2**62 for d in shape):
         raise error(f"{where} is corrupt: an array of shape {list(shape)} and dtype {dtype}", None)
     return ArrayHeader(tuple(shape), dtype, fortran_order, stream.tell())
 
@@ -251,6 +258,8 @@ def _header_text(stream: BinaryIO, version: tuple[int, int]) -> BinaryIO:
 
 
 def _reason(e: Exception) -> str:
+    if isinstance(e, tokenize.TokenError):  # its text is a tuple: ('EOF in multi-line statement', (2, 0))
+        return f"its header is not a Python literal: {e.args[0]}"
     return str(e) or type(e).__name__
 
 
@@ -272,7 +281,9 @@ def _read_array(stream: BinaryIO, header: ArrayHeader, where: str, error: ErrorF
 
     stream.seek(0)
     try:
-        return np.lib.format.read_array(stream, allow_pickle=False, max_header_size=MAX_NPY_HEADER)
+        with warnings.catch_warnings():  # its header read again: the Python 2 header's warning again
+            warnings.simplefilter("ignore", UserWarning)
+            return np.lib.format.read_array(stream, allow_pickle=False, max_header_size=MAX_NPY_HEADER)
     except _ARCHIVE_ERRORS as e:
         raise error(f"{where} is corrupt ({_reason(e)})", None) from None
 

@@ -240,6 +240,7 @@ def _run_training(checked, train_name, out, resume, backend, dtype, quiet, overw
     check_data_parallel(config, method, splits and splits.train)  # before the run folder is made
     if splits is not None:
         method.check_step_work(splits.train, config.data.value.span if config.data else None)
+        check_evaluation_work(method, splits, config.data.value.span if config.data else None)
     check_augment(config, splits and splits.train)
     # only rank 0 makes and writes the run folder and logs; the others read the checkpoint they resume from
     run = make_run_dir(checked.spec.path, resume or out, spec_text=checked.spec.source,
@@ -391,6 +392,8 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
             _check_vae_figures(session.method, session.config)
         if session.config.env is not None:
             return {"test": session.method.evaluate_episodes()}  # the deterministic policy's episodes
+        check_evaluation_work(session.method, session.splits,
+                              session.config.data.value.span if session.config.data else None)
         splits = {"train": session.splits.train, "validation": session.splits.validation,
                   "test": session.splits.test}
         if extra:
@@ -410,9 +413,20 @@ def run_evaluation(checked: CheckedSpec, train_name, checkpoint, backend: str = 
     trained.method.check_data(dataset, getattr(data, "span", None))
     trained.method.check_targets(dataset, getattr(data, "span", None))
     _require_whole_unit(trained.method, len(dataset), "--data", getattr(data, "span", None))
+    trained.method.check_evaluation_work(dataset, getattr(data, "span", None), "--data")
     if extra:
         _check_vae_work(checked, trained.config, len(dataset), **extra)
     return {"data": _final_evaluation(trained.method, dataset, extra)}
+
+
+def check_evaluation_work(method, splits, span) -> None:
+    """Every split a run (or `nngraph eval`) evaluates whole, within the work bound where an option multiplies
+    the evaluation (a VAE's `samples`): the largest first, so one refusal names the most it asks for."""
+    named = {"the training split": splits.train, "the validation split": splits.validation,
+             "the test split": splits.test}
+    for what, part in sorted(named.items(), key=lambda item: -len(item[1]) if item[1] is not None else 0):
+        if part is not None and len(part):
+            method.check_evaluation_work(part, span, what)
 
 
 def _final_evaluation(method, data, vae: dict | None = None) -> dict:

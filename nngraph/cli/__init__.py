@@ -17,6 +17,7 @@ typer app in `app.py`, which imports the heavy modules inside the commands that 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ EXIT_CODES = (
     (EXIT_PIPE_CLOSED, "the output's reader stopped early (`nngraph check *.nn | head`), as for SIGPIPE"),
 )
 
+MAX_TERMINAL_DIGITS = 6  # COLUMNS and LINES: a terminal of a million columns is none
 
 # the modules of pyproject's `dependencies`, by the distribution that brings each: one missing means an install
 # that went wrong (or a checkout run without installing), not a bug
@@ -47,6 +49,7 @@ def main() -> None:
 def run(args: list[str]) -> int:
     """The exit code of `nngraph ARGS`. Ctrl-C and anything unexpected end here, on every path, never as a
     traceback."""
+    _ignore_impossible_terminal_size()
     try:
         if len(args) > 1 and args[0] == "check" and not any(a.startswith("-") for a in args[1:]):
             from nngraph.cli.check import check_files
@@ -69,6 +72,15 @@ def run(args: list[str]) -> int:
         return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
         return _internal_error(e)
+
+
+def _ignore_impossible_terminal_size() -> None:
+    """COLUMNS or LINES of more digits than any terminal has: rich reads a run of digits with int(), which
+    refuses more than 4,300 of them (COLUMNS=111...1 ended the first progress bar of a run in 'internal error:
+    ValueError: Exceeds the limit', exit 70, its run folder half made); without them the terminal says its size."""
+    for name in ("COLUMNS", "LINES"):
+        if len(os.environ.get(name, "")) > MAX_TERMINAL_DIGITS:
+            del os.environ[name]
 
 
 def _internal_error(e: BaseException) -> int:

@@ -158,6 +158,11 @@ def _target_index(req: Request, names: list[str]) -> int:
             raise req.error(
                 "csv: without a header, name the target column by number", option="target"
             )
+        if names.count(target) > 1:  # was the first of them, the second read as a feature: "'dog' is not a number"
+            columns = [i + 1 for i, name in enumerate(names) if name == target]
+            raise req.error(f"csv: the header names {len(columns)} columns '{target}' (columns "
+                            f"{', '.join(map(str, columns))}); which is the target?",
+                            "rename one of them in the file, or give target= its number (0 = first)", "target")
         if target in names:
             return names.index(target)
         raise req.error(f"csv: {req.path()} has no column '{target}'", "its columns: " + ", ".join(names), "target")

@@ -178,10 +178,12 @@ def check_training_memory(models: dict[str, ModelGraph], config: TrainConfig, er
     if estimate.peak > limit:
         model = models[config.models[0]]
         option, span = _experience_option(config) if estimate.experience * 2 > estimate.peak else (None, model.span)
+        hint = f"lower {option}: the experience is most of it; nothing was allocated" if option else _hint(estimate)
+        if not option and estimate.activations * 2 > estimate.peak:
+            span, hint = _activations_option(config, span, hint)
         errors.error(f"training model '{model.name}' needs {about_bytes(estimate.peak)} at its peak "
-                     f"({estimate.describe()}); {describe_bytes(limit)} is available", span,
-                     f"lower {option}: the experience is most of it; nothing was allocated" if option
-                     else _hint(estimate), kind=ValidationError)
+                     f"({estimate.describe()}); {describe_bytes(limit)} is available", span, hint,
+                     kind=ValidationError)
 
 
 def _experience_option(config: TrainConfig):
@@ -197,6 +199,18 @@ def _experience_option(config: TrainConfig):
     if "n" in env.spans and (env.copies > rollout_growth or "rollout" not in method.spans):
         return "n", env.span_of("n")
     return "rollout", method.span_of("rollout")
+
+
+def _activations_option(config: TrainConfig, span, hint: str):
+    """(where, hint) of a refusal whose step's activations are most of the peak: at `samples` where a VAE's
+    repeats grew them most (`vae(samples=1000000)`), else at `batch` where it is written (`--set
+    batch=9223372036854775808` was refused at the model's line); else at the model, `hint`."""
+    samples = (config.method.options or {}).get("samples") or 1
+    batch_written = "batch" in config.spans
+    if samples > 1 and (samples >= config.batch or not batch_written):
+        return config.method.span_of("samples"), ("lower samples: a step runs each example of the batch that many "
+                                                  "times; nothing was allocated")
+    return (config.spans["batch"], hint) if batch_written else (span, hint)
 
 
 def _hint(estimate: MemoryEstimate) -> str:

@@ -27,6 +27,7 @@ BACKWARD_PASSES = 3  # a forward pass and its backward pass cost about three for
 GRADIENT_STEP_FLOPS = 3 * 10**6
 CALL_FLOPS = 10**6
 ENV_STEP_FLOPS = 2 * 10**5
+STEP_WHY = "a whole run may be as long as you like (`steps`, `epochs`), one step may not"
 
 
 def pass_flops(models: list[ModelGraph]) -> int:
@@ -83,9 +84,11 @@ class Factor:
         return default / value if self.inverse else value / default
 
 
-def require_step_work(work: StepWork, flops_per_row: int, factors: list[Factor], fallback: Span | None) -> None:
-    """Refuse a training step of more than WORK_LIMIT, at the written option that grew it most past its
-    default (else at `fallback`, the method): a whole run may be as long as it likes, one step may not."""
+def require_step_work(work: StepWork, flops_per_row: int, factors: list[Factor], fallback: Span | None,
+                      what: str = "one training step", each: str = "one step", why: str = STEP_WHY) -> None:
+    """Refuse a training step (or `what` else that runs whole, `each` in the message: an evaluation of a split)
+    of more than WORK_LIMIT, at the written option that grew it most past its default (else at `fallback`, the
+    method); `why` ends the hint: a whole run may be as long as it likes, one step may not."""
     total = work.flops(flops_per_row)
     if total <= WORK_LIMIT:
         return
@@ -93,7 +96,8 @@ def require_step_work(work: StepWork, flops_per_row: int, factors: list[Factor],
     product = " x ".join(f"{f.label}={f.value:,}" for f in factors)
     others = [f"{'raise' if f.inverse else 'lower'} {f.label}" for f in factors if f is not culprit]
     hint = (f"{'raise' if culprit.inverse else 'lower'} {culprit.label}" + (f" (or {', '.join(others)})" if others else "")
-            + "; a whole run may be as long as you like (`steps`, `epochs`), one step may not") if culprit else None
-    raise ValidationError(f"one training step ({product}) makes {work.describe()}: about {total:.1e} FLOPs of "
-                          f"{flops_per_row:,} a pass, more than the {WORK_LIMIT:.0e} one step may take (about "
-                          "three minutes of one core)", culprit.span if culprit and culprit.written else fallback, hint)
+            + f"; {why}") if culprit else None
+    raise ValidationError(f"{what} ({product}) makes {work.describe()}: about {total:.1e} FLOPs of "
+                          f"{flops_per_row:,} a pass, more than the {WORK_LIMIT:.0e} {each} may take "
+                          "(about three minutes of one core)", culprit.span if culprit and culprit.written else fallback,
+                          hint)

@@ -34,7 +34,7 @@ from nngraph.train.feeding import (
 )
 from nngraph.train.image_quality import image_quality
 from nngraph.train.superres import superres_samples
-from nngraph.train.method import EVAL_SEED, Method, requested
+from nngraph.train.method import EVAL_SEED, Method, require_batch_work, requested
 from nngraph.train.parallel import step_rows, world
 from nngraph.train.sequences import (
     Targets,
@@ -91,6 +91,10 @@ class Backprop(Method):
 
     def check_targets(self, data: Dataset, span) -> None:
         check_targets_fit(self.plan, data, span)
+
+    def check_step_work(self, data: Dataset, span) -> None:
+        """A step: the batch forward and backward."""
+        require_batch_work(self.config, data, [self.model], BACKWARD_PASSES, 1, span)
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss terms and accuracy or MSE over a whole split, in chunks, without dropout; noise inputs drawn from

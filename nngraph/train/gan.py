@@ -42,7 +42,7 @@ from nngraph.spec.options import Choice
 from nngraph.train.feeding import host_metrics, reshape_hint
 from nngraph.train.gan_metrics import SAMPLES, has_modes, mode_metrics
 from nngraph.train.checkpoint import saved_count
-from nngraph.train.method import EVAL_SEED, Method, count_times_steps
+from nngraph.train.method import EVAL_SEED, Method, count_times_steps, require_batch_work
 from nngraph.train.optimizers import make_optimizer, settings
 
 ROLES = ("generator", "discriminator")
@@ -207,6 +207,12 @@ class Gan(Method):
         return judged[self.loss_slot], grads
 
     # ---- the Method protocol -------------------------------------------------------------------
+
+    def check_step_work(self, data: Dataset, span) -> None:
+        """A step: the discriminator forward and backward on the batch and as many fakes, the generator forward;
+        every k-th step also both forward and backward on a fresh noise batch (at most 3 passes with their
+        backward passes a row, counted through both models)."""
+        require_batch_work(self.config, data, [self.gen_model, self.disc_model], 3 * BACKWARD_PASSES, 2, span)
 
     def train_step(self, batch: Dataset, rng) -> dict:
         metrics, grads = self.discriminator_pass(batch.x, rng)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nngraph.graph.work import Factor, StepWork, pass_flops, require_step_work
 from nngraph.ops.conv import CONV_OPS
 from nngraph.train.checkpoint import nest, restore_arrays, unnest
 from nngraph.train.feeding import check_data_fits
@@ -52,6 +53,17 @@ def count_times_steps(request: dict, per_step: int = 1) -> tuple[int, str]:
     a fill-in's rounds)."""
     count, steps = requested(request, "count"), requested(request, "steps")
     return count * steps * per_step, f"--count {count} x --steps {steps}"
+
+
+def require_batch_work(config, data, models: list, passes: int, gradient_steps: int, span) -> None:
+    """One step of `passes` passes (forward 1, with its backward BACKWARD_PASSES) of each of the batch's rows
+    through `models` (as many rows as the training split has, at most) within graph/work.py's bound, refused at
+    `batch` (else at `span`): the memory estimate let by a batch that made one step of minutes (an MLP of 50M
+    parameters on moons(n=16384), batch 16384: 69 s a step, ~71 GFLOP/s; batch 65536 fitted in 13 GB)."""
+    batch = min(config.batch, len(data))
+    factor = Factor("batch", batch, 1, config.spans.get("batch"), "batch" in config.spans)
+    require_step_work(StepWork(rows=batch * passes, gradient_steps=gradient_steps), pass_flops(models), [factor],
+                      span)
 
 
 @dataclass
@@ -147,6 +159,11 @@ class Method:
         """The training data (its training split): is one step's work, which the data's shape may multiply,
         within graph/work.py's bound? Checked before the run folder is made; here the spec's `check` judged
         it all (graph/methods.py: MethodSpec.work)."""
+
+    def check_evaluation_work(self, data, span, what: str) -> None:
+        """An evaluation of `data` (`what`: "the validation split", each epoch; "--data" of `nngraph eval`): is its
+        work within graph/work.py's bound where an option multiplies it (a VAE's `samples`)? Here an example's
+        forward pass each: an evaluation is as long as its data, as an epoch is."""
 
     def sample_passes(self, request: dict) -> tuple[int, str]:
         """The forward passes of an example through the train block's models that `sample` runs for `request`,

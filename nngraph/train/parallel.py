@@ -284,11 +284,25 @@ def _mpi_comm():
     return comm if comm.Get_size() > 1 else None
 
 
+LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS",
+                      "HYDI_CONTROL_FD")  # what mpiexec sets in each rank's environment: whole numbers all
+
+
 def _under_launcher() -> bool:
     """Started by mpiexec (MPICH's Hydra, Open MPI, Slurm's PMI): importing mpi4py initialises MPI, which is
-    not free, so a plain `nngraph train` does not pay it."""
-    return any(k in os.environ for k in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK",
-                                         "MPI_LOCALNRANKS", "HYDI_CONTROL_FD"))
+    not free, so a plain `nngraph train` does not pay it. A launcher's variable that is no whole number was
+    left or set by hand: MPI's initialisation aborted the process on it (`PMI_SIZE=abc`: 'Fatal error in
+    internal_Init_thread', exit 16), so it is refused first."""
+    import importlib.util
+
+    present = {k: os.environ[k] for k in LAUNCHER_VARIABLES if k in os.environ}
+    if present and importlib.util.find_spec("mpi4py") is None:
+        return False  # no MPI to start: the variables are nobody's concern
+    for name, value in present.items():
+        if not (value.isascii() and value.isdigit()):
+            raise TrainingError(f"{name}={value[:40]!r}: an MPI launcher sets it to a whole number; this one was not "
+                                "set by mpiexec", hint=f"unset {name}, or set {DISABLE_ENV}=0 to train without MPI")
+    return bool(present)
 
 
 class ShardedGenerator:

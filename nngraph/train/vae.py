@@ -46,7 +46,9 @@ from nngraph.data.dataset import Dataset
 from nngraph.errors import TrainingError, plural
 from nngraph.graph.autoregressive import reads_data_in_order
 from nngraph.graph.ir import ModelGraph
+from nngraph.graph.methods import METHODS
 from nngraph.graph.training import TrainConfig
+from nngraph.graph.work import Factor, StepWork, pass_flops, require_step_work
 from nngraph.ops.sampling import log_mixture, spread
 from nngraph.train.backprop import Backprop
 from nngraph.train.feeding import Tally, chunks, host_metrics
@@ -169,6 +171,19 @@ class Vae(Backprop):
             self.program.run(values, training=False)
             tally.add(self._terms(self.program.loss(values, self.program.eval_plan)[1]), len(part))
         return host_metrics(tally.means())
+
+    def check_evaluation_work(self, data: Dataset, span, what: str) -> None:
+        """Each example evaluated `samples` times, the whole split at once: vae(samples=100000) with batch 1 passed
+        the step's bound (1 x 100,000 rows) and made each epoch's validation of the digits' 288 examples 2.9e7
+        passes (4.5e12 FLOPs), the final evaluation of the training split four times that."""
+        rows, method = len(data) * self.samples, self.config.method
+        factors = [Factor("samples", self.samples, METHODS["vae"].options["samples"].default,
+                          method.span_of("samples"), "samples" in method.spans),
+                   Factor("examples", len(data), len(data), span, False)]
+        require_step_work(StepWork(rows=rows, calls=-(-rows // EVAL_ROWS)), pass_flops([self.model]), factors,
+                          method.span or self.config.span, what=f"one evaluation of {what}", each="one evaluation",
+                          why="an evaluation runs whole: the validation split's each epoch, every split's at the "
+                              "end and in `nngraph eval`")
 
     def predict(self, x: np.ndarray, unit: str | None = None) -> np.ndarray:
         """Any unit's value with the latent at its mean (eps = 0): by default the reconstruction."""
