@@ -76,6 +76,7 @@ def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray, backend: str = "num
     from nngraph.backend import get_backend
     from nngraph.data.dataset import Dataset
     from nngraph.session import build_method
+    from nngraph.train.loop import run_train_step
 
     checked = nngraph.loads(spec)
     config = checked.train()
@@ -84,7 +85,7 @@ def nngraph_stepper(spec: str, x: np.ndarray, y: np.ndarray, backend: str = "num
     method = build_method(checked, config, chosen)
     batch = Dataset(*((chosen.asarray(x), chosen.asarray(y)) if resident else (x, y)), task)
     rng = np.random.default_rng(0)
-    return lambda: method.train_step(batch, rng)
+    return lambda: run_train_step(method, batch, rng)
 
 
 # ---- torch side -----------------------------------------------------------------------------------

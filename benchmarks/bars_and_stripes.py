@@ -21,6 +21,7 @@ import nngraph
 from nngraph.backend import get_backend
 from nngraph.data import load_dataset
 from nngraph.session import build_method
+from nngraph.train.loop import run_train_step
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "rbm_bars4.nn"
 PUBLISHED, OPTIMUM = 192.5, 108.13
@@ -47,7 +48,7 @@ def training_nll(overrides: list[str], seed: int) -> float:
     rng = np.random.default_rng(seed)
     method.set_learning_rate(config.optimizer.options["lr"])  # once: log Z is enumerated at the end only
     for _ in range(config.epochs):
-        method.train_step(patterns, rng)
+        run_train_step(method, patterns, rng)
     return -method.evaluate(patterns)["log_likelihood"] * len(patterns)
 
 

@@ -22,6 +22,7 @@ import nngraph
 from nngraph.backend import get_backend
 from nngraph.data import load_dataset
 from nngraph.session import build_method
+from nngraph.train.loop import run_train_step
 from nngraph.compile.partition import most_probable
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "bm_encoder424.nn"
@@ -58,7 +59,7 @@ def cycles_to_learn(seed: int, max_cycles: int, order: str) -> tuple[int | None,
     spent = 0.0
     for cycle in range(1, max_cycles + 1):
         start = time.perf_counter()
-        method.train_step(data, rng)  # one learning cycle: the whole set is one batch
+        run_train_step(method, data, rng)  # one learning cycle: the whole set is one batch
         spent += time.perf_counter() - start
         if learned(method.machine):
             return cycle, spent

@@ -48,11 +48,12 @@ def nngraph_stepper(kind: str, x: np.ndarray):
     from nngraph.backend import get_backend
     from nngraph.data.dataset import unsupervised
     from nngraph.session import build_method
+    from nngraph.train.loop import run_train_step
 
     checked = nngraph.loads(VAE if kind == "vae" else GAN)
     method = build_method(checked, checked.train(), get_backend("numpy"))
     batch, rng = unsupervised(x, "random"), np.random.default_rng(0)
-    return lambda: method.train_step(batch, rng)
+    return lambda: run_train_step(method, batch, rng)
 
 
 def torch_stepper(kind: str, x: np.ndarray):

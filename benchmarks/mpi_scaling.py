@@ -64,7 +64,7 @@ def worker(name: str, steps: int) -> None:
     from nngraph.api import load
     from nngraph.backend.threads import compute_threads
     from nngraph.session import _default_threads, prepare
-    from nngraph.train.loop import _train_step
+    from nngraph.train.loop import run_train_step
     from nngraph.train.parallel import world
 
     checked = load(REPO / "specs" / SPECS[name])
@@ -93,7 +93,7 @@ def worker(name: str, steps: int) -> None:
             if name in AGENTS:
                 method.iterate(rng)
             else:
-                _train_step(method, train.take(np.arange(step * batch, (step + 1) * batch) % len(train)), rng)
+                run_train_step(method, train.take(np.arange(step * batch, (step + 1) * batch) % len(train)), rng)
         ranks.barrier()
         elapsed = time.perf_counter() - start
     if ranks.writes:

@@ -20,6 +20,7 @@ import numpy as np
 import nngraph
 from nngraph.backend import get_backend
 from nngraph.data.dataset import unsupervised
+from nngraph.train.loop import run_train_step
 from nngraph.train.rbm import build
 
 VISIBLE, HIDDEN, BATCH, LR = 784, 500, 100, 0.05
@@ -65,7 +66,7 @@ def nngraph_epoch(x: np.ndarray, backend_name: str):
     def epoch():
         method.set_learning_rate(LR)  # as the training loop does at every epoch: it paces the metrics
         for batch in batches:
-            method.train_step(batch, rng)
+            run_train_step(method, batch, rng)
         backend.synchronize()
     return epoch
 

@@ -57,6 +57,7 @@ def nngraph_stepper(kind: str, x, y, backend: str = "numpy", resident: bool = Fa
     from nngraph.backend import get_backend
     from nngraph.data.dataset import Dataset
     from nngraph.session import build_method
+    from nngraph.train.loop import run_train_step
 
     checked = nngraph.loads(spec(kind, len(x)))
     chosen = get_backend(backend)
@@ -65,7 +66,7 @@ def nngraph_stepper(kind: str, x, y, backend: str = "numpy", resident: bool = Fa
         x, y = chosen.asarray(x), chosen.asarray(y)
     batch = Dataset(x, y, "classification", CLASSES, info={"target": "final"})
     rng = np.random.default_rng(0)
-    return lambda: method.train_step(batch, rng)
+    return lambda: run_train_step(method, batch, rng)
 
 
 def torch_stepper(kind: str, x, y, device: str = "cpu"):

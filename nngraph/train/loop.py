@@ -301,7 +301,7 @@ def _run_epoch(method, feed: DataFeed, validation, config, rng, steps: EpochProg
     for part in steps.remaining(feed, config.batch):
         if config.augment is not None:  # drawn from the global batch's rng: under MPI every rank draws alike
             part = augment_batch(part, config.augment, rng)
-        steps.add(_train_step(method, part, rng), len(part))
+        steps.add(run_train_step(method, part, rng), len(part))
         if ctrl_c.requested and steps.steps < last:
             steps.settle()  # a diverged step stops the run here, before any checkpoint
             return None
@@ -327,7 +327,7 @@ def evaluate(method, data) -> dict[str, float]:
     return method.evaluation_result(ranks.reduce_metrics(means, _metric_rows(method, part), check_names=True), data)
 
 
-def _train_step(method, batch, rng) -> dict[str, float]:
+def run_train_step(method, batch, rng) -> dict[str, float]:
     """One step on a global batch: under MPI on this rank's shard of it, with this rank's view of the random
     draws, its metrics averaged over the ranks (train/parallel.py); otherwise the method's step as it is."""
     ranks = world()

@@ -87,7 +87,7 @@ class Method:
     splits_evaluation = True  # False: under MPI every rank evaluates whole splits (the metrics are not means)
     evaluation_unit = 1  # examples judged together (a GAN's `pack`): a rank's share is a whole number of them
     # a program of it convolves: its step runs the convolutions split over the kernel threads, and the BLAS on
-    # one thread (the loop's `_train_step`; docs/performance.md, LeNet-5); a dense net's products are the BLAS's
+    # one thread (the loop's `run_train_step`; docs/performance.md, LeNet-5); a dense net's products are the BLAS's
     convolutional = False
 
     def __init__(self, config, xp, model=None):

@@ -346,7 +346,7 @@ def test_every_convolutional_method_s_step_holds_the_blas_at_one_thread(path, mo
     import nngraph
     from nngraph.data.dataset import unsupervised
     from nngraph.session import prepare
-    from nngraph.train.loop import _train_step
+    from nngraph.train.loop import run_train_step
 
     force_path(monkeypatch, path)
     monkeypatch.setattr(threads, "cores", lambda: 2)
@@ -357,6 +357,6 @@ def test_every_convolutional_method_s_step_holds_the_blas_at_one_thread(path, mo
     monkeypatch.setattr(method, "train_step", lambda batch, rng: seen.append(blas_thread_counts()) or step(batch, rng))
     with threads.compute_threads(2):
         before = blas_thread_counts()
-        _train_step(method, unsupervised(np.random.default_rng(0).random((8, 1, 8, 8)), "x"), np.random.default_rng(1))
+        run_train_step(method, unsupervised(np.random.default_rng(0).random((8, 1, 8, 8)), "x"), np.random.default_rng(1))
         assert blas_thread_counts() == before
     assert seen and all(count == 1 for count in seen[0])
