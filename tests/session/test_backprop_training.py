@@ -9,6 +9,7 @@ import pytest
 import nngraph
 from nngraph.errors import TrainingError
 from nngraph.train.checkpoint import load_checkpoint
+from nngraph.train.provenance import CheckpointWarning
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -68,7 +69,8 @@ def test_a_run_resumed_halfway_equals_the_run_straight_through(tmp_path):
     checked = nngraph.load(SPECS / "digits_mlp.nn", ["epochs=2", *same])
     nngraph.fit(checked, out=half)
     checked = nngraph.load(SPECS / "digits_mlp.nn", ["epochs=4", *same])
-    resumed = nngraph.fit(checked, resume=half)
+    with pytest.warns(CheckpointWarning, match=r"epochs 2 \(now 4\)"):  # extending a run is said
+        resumed = nngraph.fit(checked, resume=half)
     a, _ = load_checkpoint(Path(straight["run_dir"]) / "checkpoint.npz")
     b, _ = load_checkpoint(half / "checkpoint.npz")
     assert resumed["epochs_run"] == 4
@@ -82,7 +84,7 @@ def test_a_diverging_run_stops_naming_the_epoch_and_keeps_the_last_checkpoint(tm
     nngraph.fit(nngraph.load(SPECS / "linear_regression.nn", ["epochs=1"]), out=out)
     before = (out / "checkpoint.npz").read_bytes()
     checked = nngraph.load(SPECS / "linear_regression.nn", ["optimizer=sgd(lr=1e6)", "epochs=50"])
-    with pytest.raises(TrainingError, match=r"epoch \d+, step \d+"):
+    with pytest.raises(TrainingError, match=r"epoch \d+, step \d+"), pytest.warns(CheckpointWarning):
         nngraph.fit(checked, resume=out)
     assert (out / "checkpoint.npz").read_bytes() == before
 

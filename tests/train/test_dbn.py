@@ -11,6 +11,7 @@ import nngraph
 from nngraph.backend.threads import compute_threads
 from nngraph.ops.activations import stable_sigmoid
 from nngraph.session import prepare
+from nngraph.train.provenance import CheckpointWarning
 from tests.cli.helpers import run_cli
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "dbn_digits.nn"
@@ -74,8 +75,9 @@ def test_fine_tuning_starts_from_the_pretrained_weights_and_pretrains_once(tmp_p
 
     dbn.DeepBeliefNet.train_step = first_step
     try:
-        summary = nngraph.fit(nngraph.load(SPEC, ["epochs=1", "method=dbn(pretrain=2)"]),
-                              resume=tmp_path / "run")
+        with pytest.warns(CheckpointWarning, match=r"epochs 0 \(now 1\)"):
+            summary = nngraph.fit(nngraph.load(SPEC, ["epochs=1", "method=dbn(pretrain=2)"]),
+                                  resume=tmp_path / "run")
     finally:
         dbn.DeepBeliefNet.train_step = original
     np.testing.assert_array_equal(seen[0], pretrained)  # resumed: no second pretraining
