@@ -81,6 +81,8 @@ def expect_number(value, span, name: str, *, integer=False, low=None, high=None,
     """Check a number and its range; the message names the setting and the bounds, and is raised as
     `error` (a data option's range is a DataError)."""
     kind = "a whole number" if integer else "a number"
+    if integer and isinstance(value, float) and value.is_integer():  # 1e5: whole, as a method's or data's options
+        value = int(value)  # take it (inf and nan are not: is_integer is False)
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         raise error(f"{name}: expected {kind}, got {spoken(value)}", span)

@@ -116,8 +116,14 @@ def test_data_settings_do_not_apply_to_an_agent(setting):
 
 def test_a_refused_step_count_is_reported_once():
     with pytest.raises(nngraph.errors.ErrorList) as caught:
-        nngraph.loads(agent(steps="1e5"), "agent.nn")
-    assert [e.message for e in caught.value.errors] == ["steps: expected a whole number, got 100000.0"]
+        nngraph.loads(agent(steps="2.5e4 + 0.5"), "agent.nn")
+    assert [e.message for e in caught.value.errors] == ["steps: expected a whole number, got 25000.5"]
+
+
+def test_a_whole_number_may_be_written_with_an_exponent_as_options_take_it():
+    """`steps 1e5` (how RL step counts are written) is 100,000, as `cartpole(n=1e1)` is 10: train settings had
+    refused what every option accepted."""
+    assert nngraph.loads(agent(steps="1e5"), "agent.nn").train().steps == 100_000
 
 
 def test_steps_are_required_and_gamma_is_a_discount():
