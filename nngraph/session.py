@@ -161,7 +161,7 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
     and prints, and a rank that fails stops the whole job."""
     from nngraph.backend.threads import compute_threads
     from nngraph.graph.memory import out_of_memory, require_training_memory
-    from nngraph.train.outputs import release_run_folders
+    from nngraph.train.outputs import CHECKPOINT_FILE, release_run_folders
     from nngraph.train.parallel import abort_on_error
 
     for option, folder in (("--out", out), ("--resume", resume)):
@@ -173,7 +173,7 @@ def run_training(checked: CheckedSpec, train_name: str | None = None, out=None, 
                             None, "give only --resume")
     config = checked.train(train_name)
     require_training_memory(checked.models, config, dtype, resume is not None)  # in the dtype really used
-    threads = threads or (_recorded_threads(Path(resume) / "checkpoint.npz") if resume else None) \
+    threads = threads or (_recorded_threads(Path(resume) / CHECKPOINT_FILE) if resume else None) \
         or _default_threads()
     try:
         with abort_on_error(), compute_threads(threads if backend == "numpy" else None):
