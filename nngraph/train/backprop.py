@@ -147,7 +147,7 @@ class Backprop(Method):
 
     def predicts_classes(self, unit: str | None = None) -> bool:
         plan = self.program.eval_plan
-        return (unit or self.plan.outputs[0]) == plan.scored and classifies(plan)
+        return (unit or self.predicted) == plan.scored and classifies(plan)
 
     samples_from_inputs = True  # `sample --input LOW.npy`: a super-resolution model's own inputs
 
